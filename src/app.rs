@@ -1,0 +1,343 @@
+//! Wiring: builds the daemon from a configuration (migrations, partitions, lanes,
+//! batchers, writers, metrics, sources), runs it until a signal or a fatal writer
+//! error, and stops it in order: sources first, then lanes close, batchers flush,
+//! writers drain and commit, all within the shutdown deadline.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::db::{self, MigrationReport, PartitionPlan, Partitions, Profile};
+use crate::metrics::{self, Stats};
+use crate::pipeline::{lane, run_batcher, BatchSettings, LaneReceiver, LaneSender, Router, RouterLimits};
+use crate::record::{DeadLetter, Table, Timestamp};
+use crate::shutdown;
+use crate::sink::{batch_queue, encode_stage, run_writer, CopyRow, WriterSettings};
+use crate::source::push::{PushServer, PushSettings};
+use crate::source::{Source, SourceContext};
+
+const MICROS_PER_HOUR: i64 = 3_600 * 1_000_000;
+const MICROS_PER_DAY: i64 = 24 * MICROS_PER_HOUR;
+
+/// A running daemon.
+pub struct Daemon {
+    /// Where the push server listens (the bound address, when the config said port 0).
+    pub push_addr: Option<SocketAddr>,
+    /// Where `/metrics` is served.
+    pub metrics_addr: Option<SocketAddr>,
+    pub stats: Arc<Stats>,
+    router: Option<Router>,
+    sources_stop: CancellationToken,
+    sources: TaskTracker,
+    background_stop: CancellationToken,
+    batchers: Vec<std::thread::JoinHandle<usize>>,
+    writers: Vec<JoinHandle<()>>,
+    failed: CancellationToken,
+    failure: Arc<Mutex<Option<String>>>,
+    deadline: Duration,
+}
+
+/// What a completed stop reports.
+#[derive(Debug)]
+pub struct StopReport {
+    pub elapsed: Duration,
+}
+
+fn database_url(config: &Config) -> anyhow::Result<&str> {
+    config
+        .database_url()
+        .context("database.url is not set; give it in the file or in DATABASE_URL")
+}
+
+fn partition_plans(config: &Config) -> Vec<PartitionPlan> {
+    Table::TIME_SERIES
+        .iter()
+        .map(|table| {
+            let settings = config.table(*table);
+            PartitionPlan {
+                table: *table,
+                width_micros: i64::from(settings.partition_hours) * MICROS_PER_HOUR,
+                retention_micros: (settings.retention_days > 0).then(|| i64::from(settings.retention_days) * MICROS_PER_DAY),
+            }
+        })
+        .collect()
+}
+
+/// Applies the migrations of the detected profile and creates partitions ahead.
+pub async fn migrate(config: &Config) -> anyhow::Result<(Profile, MigrationReport)> {
+    let url = database_url(config)?;
+    let timeout = Duration::from_millis(config.database.connect_timeout_ms);
+    let mut client = db::connect(url, timeout).await?;
+    let profile = db::detect_profile(&client, config.schema.profile).await?;
+    let report = db::migrate(&mut client, profile).await?;
+    let partitions = Partitions::new(partition_plans(config));
+    partitions.maintain(&mut client, Timestamp::now(), config.schema.partitions_ahead).await?;
+    Ok((profile, report))
+}
+
+impl Daemon {
+    /// Migrates, then starts writers, metrics and sources. Returns once the push
+    /// server is listening.
+    pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
+        let (profile, report) = migrate(config).await.context("preparing the database schema")?;
+        tracing::info!(profile = profile.name(), applied = report.applied.len(), "schema ready");
+
+        let stats = Stats::new();
+        let background_stop = CancellationToken::new();
+        let failed = CancellationToken::new();
+        let failure = Arc::new(Mutex::new(None));
+        let partitions = Arc::new(Partitions::new(partition_plans(config)));
+        let settings = Arc::new(WriterSettings {
+            url: database_url(config)?.to_string(),
+            connect_timeout: Duration::from_millis(config.database.connect_timeout_ms),
+            initial_backoff: Duration::from_millis(config.database.retry_initial_backoff_ms),
+            max_backoff: Duration::from_millis(config.database.retry_max_backoff_ms),
+        });
+
+        let policy = config.pipeline.full_policy;
+        let capacity = config.pipeline.channel_capacity;
+        let (ticks, ticks_rx) = lane(Table::Ticks, capacity, policy);
+        let (quotes, quotes_rx) = lane(Table::Quotes, capacity, policy);
+        let (bars, bars_rx) = lane(Table::Bars, capacity, policy);
+        let (feed_events, feed_events_rx) = lane(Table::FeedEvents, capacity, policy);
+        let (dead_letters, dead_letters_rx) = lane(Table::DeadLetters, capacity, policy);
+
+        let mut retention_micros = [None; Table::ALL.len()];
+        for (index, table) in Table::ALL.iter().enumerate() {
+            let days = config.table(*table).retention_days;
+            if table.is_time_partitioned() && days > 0 {
+                retention_micros[index] = Some(i64::from(days) * MICROS_PER_DAY);
+            }
+        }
+        let router = Router {
+            ticks,
+            quotes,
+            bars,
+            feed_events,
+            dead_letters: dead_letters.clone(),
+            limits: RouterLimits {
+                retention_micros,
+                max_future_micros: (config.pipeline.max_future_secs as i64).saturating_mul(1_000_000),
+            },
+        };
+
+        let mut daemon = Daemon {
+            push_addr: None,
+            metrics_addr: None,
+            stats: stats.clone(),
+            router: None,
+            sources_stop: CancellationToken::new(),
+            sources: TaskTracker::new(),
+            background_stop: background_stop.clone(),
+            batchers: Vec::new(),
+            writers: Vec::new(),
+            failed,
+            failure,
+            deadline: Duration::from_secs(config.shutdown.deadline_secs),
+        };
+        let shared = Shared { config, settings, partitions: partitions.clone(), stats: stats.clone() };
+        daemon.start_table(&shared, ticks_rx, Some(dead_letters.clone()));
+        daemon.start_table(&shared, quotes_rx, Some(dead_letters.clone()));
+        daemon.start_table(&shared, bars_rx, Some(dead_letters.clone()));
+        daemon.start_table(&shared, feed_events_rx, Some(dead_letters.clone()));
+        // The dead-letter writer keeps no dead-letter sender, or its lane would never close.
+        daemon.start_table(&shared, dead_letters_rx, None);
+        drop(dead_letters);
+
+        spawn_partition_maintenance(config, partitions, background_stop.clone());
+        if config.metrics.enabled {
+            let (bound, _task) = metrics::serve_metrics(config.metrics.listen, background_stop.clone())
+                .await
+                .with_context(|| format!("binding metrics.listen {}", config.metrics.listen))?;
+            tracing::info!(listen = %bound, "metrics at http://{bound}/metrics");
+            daemon.metrics_addr = Some(bound);
+        } else {
+            metrics::install_recorder();
+        }
+        if config.metrics.summary_interval_secs > 0 {
+            metrics::spawn_summary_logger(
+                stats,
+                Duration::from_secs(config.metrics.summary_interval_secs),
+                background_stop.clone(),
+            );
+        }
+
+        let context = SourceContext { router: router.clone(), shutdown: daemon.sources_stop.clone() };
+        if let Some(server) = &config.server {
+            let token = match (&server.token, &server.token_file) {
+                (Some(token), _) => Some(token.0.clone()),
+                (None, Some(path)) => Some(
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("reading server.token_file {}", path.display()))?
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_string(),
+                ),
+                (None, None) => None,
+            };
+            let push = PushServer::bind(PushSettings {
+                listen: server.listen,
+                token,
+                max_frame_bytes: server.max_frame_bytes,
+                max_connections: server.max_connections,
+            })
+            .await
+            .with_context(|| format!("binding server.listen {}", server.listen))?;
+            daemon.push_addr = Some(push.local_addr()?);
+            daemon.spawn_source(Box::new(push), context);
+        }
+        daemon.router = Some(router);
+        Ok(daemon)
+    }
+
+    fn spawn_source(&self, source: Box<dyn Source>, context: SourceContext) {
+        let name = source.name().to_string();
+        let failed = self.failed.clone();
+        let failure = self.failure.clone();
+        self.sources.spawn(async move {
+            if let Err(error) = source.run(context).await {
+                tracing::error!(source = %name, error = %format!("{error:#}"), "source stopped");
+                *failure.lock().unwrap_or_else(|poison| poison.into_inner()) = Some(format!("source {name}: {error:#}"));
+                failed.cancel();
+            }
+        });
+    }
+
+    fn start_table<R: CopyRow>(&mut self, shared: &Shared<'_>, receiver: LaneReceiver<R>, dead_letters: Option<LaneSender<DeadLetter>>) {
+        let table = R::TABLE;
+        let settings = shared.config.table(table);
+        let (batch_sender, queue) = batch_queue::<R>(settings.writers);
+        let deliver = encode_stage(shared.partitions.clone(), batch_sender);
+        let batch_settings = BatchSettings { max_rows: settings.batch_max_rows, linger: Duration::from_millis(settings.linger_ms) };
+        let stats = shared.stats.clone();
+        let batcher = std::thread::Builder::new()
+            .name(format!("batch-{}", table.name()))
+            .spawn(move || {
+                let undelivered = run_batcher(table, receiver, batch_settings, &stats, deliver);
+                if undelivered > 0 {
+                    tracing::error!(table = %table, rows = undelivered, "writers stopped; rows still queued in memory were not written");
+                }
+                undelivered
+            })
+            .expect("spawning a batcher thread");
+        self.batchers.push(batcher);
+        for writer_idx in 0..settings.writers {
+            let writer = run_writer(
+                writer_idx,
+                queue.clone(),
+                shared.settings.clone(),
+                shared.partitions.clone(),
+                shared.stats.clone(),
+                dead_letters.clone(),
+            );
+            let failed = self.failed.clone();
+            let failure = self.failure.clone();
+            self.writers.push(tokio::spawn(async move {
+                if let Err(error) = writer.await {
+                    tracing::error!(%error, "writer stopped");
+                    failure.lock().unwrap_or_else(|poison| poison.into_inner()).get_or_insert(error.to_string());
+                    failed.cancel();
+                }
+            }));
+        }
+    }
+
+    /// Resolves when a writer or source has failed for good.
+    pub fn failed(&self) -> CancellationToken {
+        self.failed.clone()
+    }
+
+    /// Lanes for sources living outside the daemon (tests, the demo's checks).
+    pub fn router(&self) -> Option<&Router> {
+        self.router.as_ref()
+    }
+
+    /// Stops in order and waits for every queued row to be committed, within the
+    /// shutdown deadline. Fails if the deadline passed or a component had failed.
+    pub async fn stop(mut self) -> anyhow::Result<StopReport> {
+        let started = std::time::Instant::now();
+        self.sources_stop.cancel();
+        self.sources.close();
+        let batchers = std::mem::take(&mut self.batchers);
+        let writers = std::mem::take(&mut self.writers);
+        let router = self.router.take();
+        let sources = self.sources.clone();
+        let drained = tokio::time::timeout(self.deadline, async move {
+            sources.wait().await;
+            // With every source gone, dropping the last router closes the lanes.
+            drop(router);
+            for batcher in batchers {
+                let _ = tokio::task::spawn_blocking(move || batcher.join()).await;
+            }
+            for writer in writers {
+                let _ = writer.await;
+            }
+        })
+        .await;
+        self.background_stop.cancel();
+        if drained.is_err() {
+            let queued: u64 = self.stats.snapshots().iter().map(|snapshot| snapshot.queue_depth).sum();
+            bail!(
+                "shutdown deadline of {}s passed before the writers drained (about {queued} rows still queued)",
+                self.deadline.as_secs()
+            );
+        }
+        if let Some(failure) = self.failure.lock().unwrap_or_else(|poison| poison.into_inner()).take() {
+            bail!("{failure}");
+        }
+        let report = StopReport { elapsed: started.elapsed() };
+        tracing::info!(elapsed_ms = report.elapsed.as_millis() as u64, "stopped; every queued row committed");
+        Ok(report)
+    }
+}
+
+struct Shared<'a> {
+    config: &'a Config,
+    settings: Arc<WriterSettings>,
+    partitions: Arc<Partitions>,
+    stats: Arc<Stats>,
+}
+
+fn spawn_partition_maintenance(config: &Config, partitions: Arc<Partitions>, stop: CancellationToken) {
+    let interval = Duration::from_secs(config.schema.maintenance_interval_secs);
+    let ahead = config.schema.partitions_ahead;
+    let url = config.database_url().unwrap_or_default().to_string();
+    let timeout = Duration::from_millis(config.database.connect_timeout_ms);
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            let result = async {
+                let mut client = db::connect(&url, timeout).await?;
+                partitions.maintain(&mut client, Timestamp::now(), ahead).await
+            }
+            .await;
+            if let Err(error) = result {
+                tracing::warn!(%error, "partition maintenance failed; retrying next interval");
+            }
+        }
+    });
+}
+
+/// `hypertick run`: start, wait for a signal or a fatal failure, stop.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let daemon = Daemon::start(&config).await?;
+    let failed = daemon.failed();
+    tokio::select! {
+        signal = shutdown::signal() => tracing::info!(signal, "stopping: sources first, then drain and commit"),
+        _ = failed.cancelled() => tracing::error!("a component failed; stopping"),
+    }
+    daemon.stop().await.map(|_| ())
+}

@@ -1,0 +1,294 @@
+//! Reading the configuration: TOML text, then environment overrides, then
+//! deserialization that keeps going after an error so that every problem is reported
+//! at once, each with its key path, then the semantic checks of `validate`.
+//!
+//! Environment overrides: `HYPERTICK_<SECTION>_<KEY>` sets `[section] key`, e.g.
+//! `HYPERTICK_PIPELINE_BATCH_MAX_ROWS=5000`; `HYPERTICK_TABLES_<TABLE>_<KEY>` sets
+//! `[tables.<table>] key`; `DATABASE_URL` sets `database.url` unless
+//! `HYPERTICK_DATABASE_URL` is given. Values are read as TOML values when they parse as
+//! one (numbers, booleans, arrays) and as strings otherwise.
+
+use std::fmt;
+use std::path::Path;
+
+use super::model::Config;
+use super::validate::validate;
+use crate::record::Table;
+
+/// One configuration problem, with the key it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Dotted key path (`pipeline.batch_max_rows`), or the environment variable.
+    pub key: String,
+    pub message: String,
+}
+
+/// Every problem found in one configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} configuration error(s):", self.0.len())?;
+        for error in &self.0 {
+            writeln!(f, "  {}: {}", error.key, error.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl ConfigErrors {
+    fn single(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigErrors(vec![ConfigError { key: key.into(), message: message.into() }])
+    }
+}
+
+/// Loads and validates a configuration file, with this process's environment applied.
+pub fn load_file(path: &Path) -> Result<Config, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        ConfigErrors::single(path.display().to_string(), format!("cannot read the file: {error}"))
+    })?;
+    load_str(&text, std::env::vars())
+}
+
+/// Loads and validates configuration text with the given environment variables.
+pub fn load_str(
+    text: &str,
+    environment: impl IntoIterator<Item = (String, String)>,
+) -> Result<Config, ConfigErrors> {
+    let mut tree: toml::Table = text
+        .parse()
+        .map_err(|error: toml::de::Error| ConfigErrors::single("(syntax)", error.to_string().trim().to_string()))?;
+    let mut errors = apply_environment(&mut tree, environment);
+    let config = deserialize_collecting_errors(tree, &mut errors);
+    if let Some(config) = &config {
+        errors.extend(validate(config));
+    }
+    match config {
+        Some(config) if errors.is_empty() => Ok(config),
+        _ => Err(ConfigErrors(errors)),
+    }
+}
+
+/// `HYPERTICK_` variables that are not configuration keys.
+const NON_CONFIG_VARIABLES: [&str; 1] = ["HYPERTICK_PG_BINDIR"];
+
+const SECTIONS: [&str; 7] = ["database", "server", "metrics", "pipeline", "tables", "schema", "shutdown"];
+
+fn apply_environment(
+    tree: &mut toml::Table,
+    environment: impl IntoIterator<Item = (String, String)>,
+) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    let mut database_url_fallback = None;
+    let mut overrides = Vec::new();
+    for (name, value) in environment {
+        if name == "DATABASE_URL" {
+            database_url_fallback = Some(value);
+        } else if NON_CONFIG_VARIABLES.contains(&name.as_str()) {
+            continue;
+        } else if let Some(rest) = name.strip_prefix("HYPERTICK_") {
+            match env_key_path(rest) {
+                Some(path) => overrides.push((path, value)),
+                None => errors.push(ConfigError {
+                    key: name.clone(),
+                    message: format!(
+                        "not a configuration key; expected HYPERTICK_<SECTION>_<KEY> with SECTION one of {}",
+                        SECTIONS.join(", ")
+                    ),
+                }),
+            }
+        }
+    }
+    if let Some(url) = database_url_fallback {
+        set_path(tree, &["database".to_string(), "url".to_string()], toml::Value::String(url));
+    }
+    // Applied after DATABASE_URL so that HYPERTICK_DATABASE_URL wins.
+    for (path, value) in overrides {
+        set_path(tree, &path, parse_env_value(&value));
+    }
+    errors
+}
+
+/// Maps `PIPELINE_BATCH_MAX_ROWS` to `["pipeline", "batch_max_rows"]`.
+fn env_key_path(rest: &str) -> Option<Vec<String>> {
+    let lower = rest.to_ascii_lowercase();
+    let section = SECTIONS.iter().find(|section| lower.starts_with(&format!("{section}_")))?;
+    let key = &lower[section.len() + 1..];
+    if *section == "tables" {
+        let table = Table::ALL.iter().find(|table| key.starts_with(&format!("{}_", table.name())))?;
+        let column = &key[table.name().len() + 1..];
+        return Some(vec!["tables".into(), table.name().into(), column.into()]);
+    }
+    (!key.is_empty()).then(|| vec![section.to_string(), key.to_string()])
+}
+
+fn parse_env_value(raw: &str) -> toml::Value {
+    let wrapped = format!("value = {raw}");
+    match wrapped.parse::<toml::Table>() {
+        Ok(mut table) => table.remove("value").unwrap_or_else(|| toml::Value::String(raw.to_string())),
+        Err(_) => toml::Value::String(raw.to_string()),
+    }
+}
+
+fn set_path(tree: &mut toml::Table, path: &[String], value: toml::Value) {
+    let (last, parents) = path.split_last().expect("paths have at least one segment");
+    let mut current = tree;
+    for segment in parents {
+        let entry = current
+            .entry(segment.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        current = entry.as_table_mut().expect("made a table above");
+    }
+    current.insert(last.clone(), value);
+}
+
+/// Deserializes, and on each error records it, removes the offending key and tries
+/// again, so one run reports every bad key rather than only the first.
+fn deserialize_collecting_errors(mut tree: toml::Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
+    const MAX_ROUNDS: usize = 64;
+    for _ in 0..MAX_ROUNDS {
+        let attempt: Result<Config, _> = serde_path_to_error::deserialize(toml::Value::Table(tree.clone()));
+        match attempt {
+            Ok(config) => return if errors.is_empty() { Some(config) } else { None },
+            Err(error) => {
+                let mut path: Vec<String> = error
+                    .path()
+                    .iter()
+                    .map(|segment| segment.to_string())
+                    .filter(|segment| segment != "?")
+                    .collect();
+                let message = error.inner().to_string();
+                if let Some(unknown) = unknown_field_name(&message) {
+                    if path.last().map(String::as_str) != Some(unknown) {
+                        path.push(unknown.to_string());
+                    }
+                }
+                let key = if path.is_empty() { "(top level)".to_string() } else { path.join(".") };
+                let removed = remove_path(&mut tree, &path);
+                errors.push(ConfigError { key, message });
+                if !removed {
+                    return None;
+                }
+            }
+        }
+    }
+    None
+}
+
+fn unknown_field_name(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split('`').next()
+}
+
+fn remove_path(tree: &mut toml::Table, path: &[String]) -> bool {
+    let Some((last, parents)) = path.split_last() else { return false };
+    let mut current = tree;
+    for segment in parents {
+        match current.get_mut(segment).and_then(toml::Value::as_table_mut) {
+            Some(next) => current = next,
+            None => return false,
+        }
+    }
+    current.remove(last).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    const MINIMAL: &str = "[database]\nurl = \"postgres://u@localhost/db\"\n";
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let config = load_str(MINIMAL, env(&[])).expect("valid");
+        assert_eq!(config.pipeline.batch_max_rows, 10_000);
+        assert!(config.server.is_none());
+        assert_eq!(config.table(Table::Ticks).retention_days, 730);
+    }
+
+    #[test]
+    fn every_error_is_reported_at_once_with_its_key_path() {
+        let text = r#"
+            [database]
+            url = "postgres://u@localhost/db"
+            bogus = 1
+            [pipeline]
+            batch_max_rows = "many"
+            linger_ms = -5
+            [server]
+            listen = "not an address"
+            [tables.ticks]
+            retention_days = "forever"
+        "#;
+        let errors = load_str(text, env(&[])).expect_err("invalid").0;
+        let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+        for expected in [
+            "database.bogus",
+            "pipeline.batch_max_rows",
+            "pipeline.linger_ms",
+            "server.listen",
+            "tables.ticks.retention_days",
+        ] {
+            assert!(keys.contains(&expected), "{expected} missing from {errors:?}");
+        }
+        let batch = errors.iter().find(|e| e.key == "pipeline.batch_max_rows").unwrap();
+        assert!(batch.message.contains("expected"), "{}", batch.message);
+    }
+
+    #[test]
+    fn environment_overrides_file_and_database_url_is_a_fallback() {
+        let config = load_str(
+            MINIMAL,
+            env(&[
+                ("HYPERTICK_PIPELINE_BATCH_MAX_ROWS", "123"),
+                ("HYPERTICK_TABLES_TICKS_RETENTION_DAYS", "7"),
+                ("DATABASE_URL", "postgres://other@localhost/other"),
+                ("HYPERTICK_SERVER_LISTEN", "127.0.0.1:9999"),
+                ("HYPERTICK_SERVER_TOKEN", "12345"),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(config.pipeline.batch_max_rows, 123);
+        assert_eq!(config.table(Table::Ticks).retention_days, 7);
+        assert_eq!(config.database_url(), Some("postgres://other@localhost/other"));
+        let server = config.server.expect("server from env");
+        assert_eq!(server.listen.port(), 9999);
+        assert_eq!(server.token.map(|t| t.0), Some("12345".to_string()));
+
+        let config = load_str(
+            MINIMAL,
+            env(&[("DATABASE_URL", "postgres://a@h/a"), ("HYPERTICK_DATABASE_URL", "postgres://b@h/b")]),
+        )
+        .expect("valid");
+        assert_eq!(config.database_url(), Some("postgres://b@h/b"));
+    }
+
+    #[test]
+    fn unknown_environment_section_is_named() {
+        let errors = load_str(MINIMAL, env(&[("HYPERTICK_NOPE_X", "1")])).expect_err("invalid").0;
+        assert_eq!(errors[0].key, "HYPERTICK_NOPE_X");
+    }
+
+    #[test]
+    fn syntax_errors_are_reported() {
+        let errors = load_str("[database\nurl=", env(&[])).expect_err("invalid").0;
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].key, "(syntax)");
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let config = load_str(MINIMAL, env(&[])).expect("valid");
+        assert!(!format!("{config:?}").contains("postgres://u@localhost/db"));
+    }
+}

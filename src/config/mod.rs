@@ -1,0 +1,13 @@
+//! Configuration: the serde structs of the TOML file (`model`), loading with
+//! environment overrides and error collection (`load`), and the semantic checks that
+//! report every problem at once (`validate`).
+
+mod load;
+mod model;
+mod validate;
+
+pub use load::{load_file, load_str, ConfigError, ConfigErrors};
+pub use model::{
+    AckLevel, Config, DatabaseConfig, EffectiveTableConfig, FullPolicy, MetricsConfig, PipelineConfig, ProfileChoice,
+    SchemaConfig, Secret, ServerConfig, ShutdownConfig, TableConfig, TablesConfig,
+};

@@ -1,0 +1,372 @@
+//! The configuration file's structure. Field doc comments are the user documentation
+//! of each key; `config/hypertick.toml` shows them annotated.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::record::Table;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    /// The push websocket listener. Absent: no push source runs.
+    #[serde(default)]
+    pub server: Option<ServerConfig>,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub pipeline: PipelineConfig,
+    #[serde(default)]
+    pub tables: TablesConfig,
+    #[serde(default)]
+    pub schema: SchemaConfig,
+    #[serde(default)]
+    pub shutdown: ShutdownConfig,
+}
+
+/// A value that must never appear in logs (tokens, passwords).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // Environment overrides turn digit-only values into integers; a token may be digits.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Integer(i64),
+        }
+        match Raw::deserialize(deserializer) {
+            Ok(Raw::Text(text)) => Ok(Secret(text)),
+            Ok(Raw::Integer(number)) => Ok(Secret(number.to_string())),
+            Err(_) => Err(serde::de::Error::custom("expected a string")),
+        }
+    }
+}
+
+/// `[database]`: where the rows go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `postgres://user:password@host:port/dbname`. Falls back to `DATABASE_URL`.
+    #[serde(default)]
+    pub url: Option<Secret>,
+    /// How long one connection attempt may take.
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// First wait before retrying after a lost connection; doubles up to the maximum.
+    #[serde(default = "default_retry_initial_backoff_ms")]
+    pub retry_initial_backoff_ms: u64,
+    /// Longest wait between reconnection attempts (writers retry forever).
+    #[serde(default = "default_retry_max_backoff_ms")]
+    pub retry_max_backoff_ms: u64,
+}
+
+fn default_connect_timeout_ms() -> u64 {
+    5_000
+}
+fn default_retry_initial_backoff_ms() -> u64 {
+    100
+}
+fn default_retry_max_backoff_ms() -> u64 {
+    5_000
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: None,
+            connect_timeout_ms: default_connect_timeout_ms(),
+            retry_initial_backoff_ms: default_retry_initial_backoff_ms(),
+            retry_max_backoff_ms: default_retry_max_backoff_ms(),
+        }
+    }
+}
+
+/// When a push frame is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AckLevel {
+    /// After the frame's records are parsed and queued for writing.
+    #[default]
+    Received,
+    /// After the records are fsynced in the local spool (needs the spool).
+    Durable,
+    /// After the records are committed in the database.
+    Committed,
+}
+
+/// `[server]`: the push websocket listener for in-house producers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on, e.g. `127.0.0.1:8765`.
+    pub listen: SocketAddr,
+    /// Bearer token clients must send on the upgrade request. Prefer
+    /// `HYPERTICK_SERVER_TOKEN` or `token_file` over writing it here.
+    #[serde(default)]
+    pub token: Option<Secret>,
+    /// A file whose first line is the bearer token.
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// When a frame is acknowledged: `received` (this version's only level).
+    #[serde(default)]
+    pub ack: AckLevel,
+    /// Largest text frame accepted; larger frames are rejected and dead-lettered.
+    #[serde(default = "default_max_frame_bytes")]
+    pub max_frame_bytes: usize,
+    /// Concurrent producer connections; more are refused.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+}
+
+fn default_max_frame_bytes() -> usize {
+    1 << 20
+}
+fn default_max_connections() -> usize {
+    1_024
+}
+
+/// `[metrics]`: the Prometheus endpoint and the periodic summary line.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `GET /metrics` here. Set `enabled = false` to serve nothing.
+    #[serde(default = "default_metrics_listen")]
+    pub listen: SocketAddr,
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Seconds between one-line throughput/latency summaries in the log (0: none).
+    #[serde(default = "default_summary_interval_secs")]
+    pub summary_interval_secs: u64,
+}
+
+fn default_metrics_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9187))
+}
+fn default_true() -> bool {
+    true
+}
+fn default_summary_interval_secs() -> u64 {
+    10
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: default_metrics_listen(),
+            enabled: true,
+            summary_interval_secs: default_summary_interval_secs(),
+        }
+    }
+}
+
+/// What a source does when a table's channel is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FullPolicy {
+    /// Wait for room: the source stops reading, which pushes back on its producer.
+    #[default]
+    Block,
+    /// Reject the record (the producer sees it in the ack) and count it.
+    Reject,
+}
+
+/// `[pipeline]`: channels and batching, the defaults for every table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Rows each table's channel holds before the full policy applies.
+    #[serde(default = "default_channel_capacity")]
+    pub channel_capacity: usize,
+    /// A batch closes when it holds this many rows…
+    #[serde(default = "default_batch_max_rows")]
+    pub batch_max_rows: usize,
+    /// …or when its first row has waited this long.
+    #[serde(default = "default_linger_ms")]
+    pub linger_ms: u64,
+    /// `block` (default) or `reject`.
+    #[serde(default)]
+    pub full_policy: FullPolicy,
+    /// Database connections writing each table.
+    #[serde(default = "default_writers_per_table")]
+    pub writers_per_table: usize,
+    /// Records whose event time is further ahead of our clock than this are rejected.
+    #[serde(default = "default_max_future_secs")]
+    pub max_future_secs: u64,
+}
+
+fn default_channel_capacity() -> usize {
+    65_536
+}
+fn default_batch_max_rows() -> usize {
+    10_000
+}
+fn default_linger_ms() -> u64 {
+    20
+}
+fn default_writers_per_table() -> usize {
+    2
+}
+fn default_max_future_secs() -> u64 {
+    86_400
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            channel_capacity: default_channel_capacity(),
+            batch_max_rows: default_batch_max_rows(),
+            linger_ms: default_linger_ms(),
+            full_policy: FullPolicy::Block,
+            writers_per_table: default_writers_per_table(),
+            max_future_secs: default_max_future_secs(),
+        }
+    }
+}
+
+/// `[tables.<name>]`: per-table settings; unset keys fall back to `[pipeline]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableConfig {
+    /// Days of data kept; older partitions are dropped and older rows rejected. 0 keeps all.
+    pub retention_days: Option<u32>,
+    /// Width of one time partition, in hours.
+    pub partition_hours: Option<u32>,
+    pub writers: Option<usize>,
+    pub batch_max_rows: Option<usize>,
+    pub linger_ms: Option<u64>,
+}
+
+/// `[tables]`: one optional section per table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TablesConfig {
+    pub ticks: Option<TableConfig>,
+    pub quotes: Option<TableConfig>,
+    pub bars: Option<TableConfig>,
+    pub feed_events: Option<TableConfig>,
+    pub dead_letters: Option<TableConfig>,
+}
+
+impl TablesConfig {
+    pub fn get(&self, table: Table) -> Option<&TableConfig> {
+        match table {
+            Table::Ticks => self.ticks.as_ref(),
+            Table::Quotes => self.quotes.as_ref(),
+            Table::Bars => self.bars.as_ref(),
+            Table::FeedEvents => self.feed_events.as_ref(),
+            Table::DeadLetters => self.dead_letters.as_ref(),
+        }
+    }
+}
+
+/// Which schema profile `migrate` applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ProfileChoice {
+    /// TimescaleDB when the extension is available, else vanilla PostgreSQL.
+    #[default]
+    Auto,
+    Vanilla,
+    Timescaledb,
+}
+
+/// `[schema]`: migrations and partition maintenance.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaConfig {
+    #[serde(default)]
+    pub profile: ProfileChoice,
+    /// Partitions created ahead of now (vanilla profile).
+    #[serde(default = "default_partitions_ahead")]
+    pub partitions_ahead: u32,
+    /// Seconds between partition maintenance runs (create ahead, drop past retention).
+    #[serde(default = "default_maintenance_interval_secs")]
+    pub maintenance_interval_secs: u64,
+}
+
+fn default_partitions_ahead() -> u32 {
+    3
+}
+fn default_maintenance_interval_secs() -> u64 {
+    600
+}
+
+impl Default for SchemaConfig {
+    fn default() -> Self {
+        SchemaConfig {
+            profile: ProfileChoice::Auto,
+            partitions_ahead: default_partitions_ahead(),
+            maintenance_interval_secs: default_maintenance_interval_secs(),
+        }
+    }
+}
+
+/// `[shutdown]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownConfig {
+    /// Seconds the writers get to drain and commit after a stop signal.
+    #[serde(default = "default_deadline_secs")]
+    pub deadline_secs: u64,
+}
+
+fn default_deadline_secs() -> u64 {
+    30
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        ShutdownConfig { deadline_secs: default_deadline_secs() }
+    }
+}
+
+/// The settings one table runs with, after per-table overrides are applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EffectiveTableConfig {
+    pub retention_days: u32,
+    pub partition_hours: u32,
+    pub writers: usize,
+    pub batch_max_rows: usize,
+    pub linger_ms: u64,
+}
+
+impl Config {
+    /// The database URL, from the file or `DATABASE_URL` (applied at load).
+    pub fn database_url(&self) -> Option<&str> {
+        self.database.url.as_ref().map(|secret| secret.0.as_str())
+    }
+
+    /// One table's settings with defaults and `[pipeline]` fallbacks applied.
+    pub fn table(&self, table: Table) -> EffectiveTableConfig {
+        let overrides = self.tables.get(table);
+        let (default_retention_days, default_partition_hours) = match table {
+            // Tick data is kept two years and logs 90 days, as trading teams run them.
+            Table::Ticks | Table::Quotes => (730, 24),
+            Table::Bars => (0, 24 * 7),
+            Table::FeedEvents => (90, 24),
+            Table::DeadLetters => (0, 24),
+        };
+        EffectiveTableConfig {
+            retention_days: overrides.and_then(|o| o.retention_days).unwrap_or(default_retention_days),
+            partition_hours: overrides.and_then(|o| o.partition_hours).unwrap_or(default_partition_hours),
+            writers: overrides.and_then(|o| o.writers).unwrap_or(self.pipeline.writers_per_table),
+            batch_max_rows: overrides.and_then(|o| o.batch_max_rows).unwrap_or(self.pipeline.batch_max_rows),
+            linger_ms: overrides.and_then(|o| o.linger_ms).unwrap_or(self.pipeline.linger_ms),
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Semantic checks on a deserialized configuration. Every check runs; the caller gets
+//! the whole list.
+
+use super::load::ConfigError;
+use super::model::{AckLevel, Config, ProfileChoice};
+use crate::record::Table;
+
+pub(super) fn validate(config: &Config) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    let mut problem = |key: &str, message: String| {
+        errors.push(ConfigError { key: key.to_string(), message });
+    };
+
+    match config.database_url() {
+        None => problem(
+            "database.url",
+            "not set; expected a postgres:// URL in the file or in DATABASE_URL".into(),
+        ),
+        Some(url) => {
+            if let Err(error) = url.parse::<tokio_postgres::Config>() {
+                problem("database.url", format!("expected a postgres:// URL: {error}"));
+            }
+        }
+    }
+    if config.database.connect_timeout_ms == 0 {
+        problem("database.connect_timeout_ms", "expected a number of milliseconds above 0".into());
+    }
+    if config.database.retry_initial_backoff_ms == 0
+        || config.database.retry_initial_backoff_ms > config.database.retry_max_backoff_ms
+    {
+        problem(
+            "database.retry_initial_backoff_ms",
+            "expected above 0 and at most database.retry_max_backoff_ms".into(),
+        );
+    }
+
+    if let Some(server) = &config.server {
+        if server.token.is_some() && server.token_file.is_some() {
+            problem("server.token_file", "give either server.token or server.token_file, not both".into());
+        }
+        if let Some(token) = &server.token {
+            if token.0.trim().is_empty() {
+                problem("server.token", "expected a non-empty token".into());
+            }
+        }
+        if let Some(path) = &server.token_file {
+            match std::fs::read_to_string(path) {
+                Ok(text) if text.trim().is_empty() => {
+                    problem("server.token_file", format!("{} holds no token", path.display()))
+                }
+                Ok(_) => {}
+                Err(error) => problem("server.token_file", format!("cannot read {}: {error}", path.display())),
+            }
+        }
+        if server.ack != AckLevel::Received {
+            problem(
+                "server.ack",
+                "this version acknowledges frames when received; expected \"received\" \
+                 (\"durable\" and \"committed\" need the spool)"
+                    .into(),
+            );
+        }
+        if !(1_024..=(64 << 20)).contains(&server.max_frame_bytes) {
+            problem("server.max_frame_bytes", "expected between 1024 and 67108864 bytes".into());
+        }
+        if server.max_connections == 0 {
+            problem("server.max_connections", "expected at least 1".into());
+        }
+        if config.metrics.enabled && config.metrics.listen == server.listen {
+            problem("metrics.listen", "must differ from server.listen".into());
+        }
+    }
+
+    let pipeline = &config.pipeline;
+    if pipeline.channel_capacity == 0 {
+        problem("pipeline.channel_capacity", "expected at least 1 row".into());
+    }
+    if pipeline.max_future_secs == 0 {
+        problem("pipeline.max_future_secs", "expected at least 1 second".into());
+    }
+
+    for table in Table::ALL {
+        let effective = config.table(table);
+        let key = |name: &str| format!("tables.{}.{}", table.name(), name);
+        if effective.batch_max_rows == 0 || effective.batch_max_rows > 1_000_000 {
+            problem(&key("batch_max_rows"), "expected between 1 and 1000000 rows".into());
+        }
+        if effective.writers == 0 || effective.writers > 64 {
+            problem(&key("writers"), "expected between 1 and 64 connections".into());
+        }
+        if effective.linger_ms > 60_000 {
+            problem(&key("linger_ms"), "expected at most 60000 ms".into());
+        }
+        if table.is_time_partitioned() {
+            if effective.partition_hours == 0 || effective.partition_hours > 24 * 366 {
+                problem(&key("partition_hours"), "expected between 1 and 8784 hours".into());
+            }
+            if effective.retention_days != 0
+                && u64::from(effective.retention_days) * 24 < u64::from(effective.partition_hours)
+            {
+                problem(
+                    &key("retention_days"),
+                    "expected 0 (keep all) or a retention at least one partition long".into(),
+                );
+            }
+        }
+    }
+
+    if config.schema.profile == ProfileChoice::Timescaledb {
+        problem(
+            "schema.profile",
+            "the TimescaleDB profile is not in this version; expected \"auto\" or \"vanilla\"".into(),
+        );
+    }
+    if config.schema.maintenance_interval_secs == 0 {
+        problem("schema.maintenance_interval_secs", "expected at least 1 second".into());
+    }
+    if config.shutdown.deadline_secs == 0 {
+        problem("shutdown.deadline_secs", "expected at least 1 second".into());
+    }
+    errors
+}

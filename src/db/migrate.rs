@@ -1,0 +1,70 @@
+//! Numbered SQL migrations from `sql/`, embedded in the binary. `common/` applies to
+//! every profile, then the profile's own folder. Each runs once, in its own
+//! transaction, recorded in `schema_migrations`; an advisory lock keeps two daemons
+//! from migrating at once. Running `migrate` again changes nothing.
+
+use tokio_postgres::Client;
+
+use super::{DbError, Profile};
+
+struct Migration {
+    id: &'static str,
+    sql: &'static str,
+}
+
+const COMMON: &[Migration] = &[Migration { id: "common/0001_core", sql: include_str!("../../sql/common/0001_core.sql") }];
+
+const VANILLA: &[Migration] =
+    &[Migration { id: "vanilla/0001_market", sql: include_str!("../../sql/vanilla/0001_market.sql") }];
+
+/// An arbitrary constant naming hypertick's migration lock.
+const MIGRATION_LOCK_KEY: i64 = 0x6879_7065_7274_6963;
+
+#[derive(Debug, Default)]
+pub struct MigrationReport {
+    pub applied: Vec<&'static str>,
+    pub already_applied: usize,
+}
+
+pub async fn migrate(client: &mut Client, profile: Profile) -> Result<MigrationReport, DbError> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 id         text PRIMARY KEY,
+                 applied_at timestamptz NOT NULL DEFAULT now()
+             )",
+        )
+        .await?;
+    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY]).await?;
+    let result = apply_all(client, profile).await;
+    let unlocked = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY]).await;
+    let report = result?;
+    unlocked?;
+    Ok(report)
+}
+
+async fn apply_all(client: &mut Client, profile: Profile) -> Result<MigrationReport, DbError> {
+    let profile_migrations = match profile {
+        Profile::Vanilla => VANILLA,
+        Profile::TimescaleDb => &[],
+    };
+    let mut report = MigrationReport::default();
+    for migration in COMMON.iter().chain(profile_migrations) {
+        let done = client.query_opt("SELECT 1 FROM schema_migrations WHERE id = $1", &[&migration.id]).await?;
+        if done.is_some() {
+            report.already_applied += 1;
+            continue;
+        }
+        let failed = |source| DbError::Migration { migration: migration.id, source };
+        let transaction = client.transaction().await?;
+        transaction.batch_execute(migration.sql).await.map_err(failed)?;
+        transaction
+            .execute("INSERT INTO schema_migrations (id) VALUES ($1)", &[&migration.id])
+            .await
+            .map_err(failed)?;
+        transaction.commit().await.map_err(failed)?;
+        tracing::info!(migration = migration.id, "migration applied");
+        report.applied.push(migration.id);
+    }
+    Ok(report)
+}

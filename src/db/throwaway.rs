@@ -1,0 +1,252 @@
+//! A throwaway PostgreSQL cluster from the machine's server binaries, for the demo and
+//! the tests: `initdb` into a temporary directory, `pg_ctl start` on a free loopback
+//! port, and stop + remove on drop. `initdb` refuses to run as root, so when the
+//! effective uid is 0 every server binary runs as the `postgres` system user through
+//! `runuser`. Only clusters started here are ever stopped here.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Why a throwaway cluster could not be made or driven.
+#[derive(Debug, thiserror::Error)]
+pub enum ThrowawayError {
+    #[error(
+        "no PostgreSQL server binaries found (looked at $HYPERTICK_PG_BINDIR, `pg_config --bindir` \
+         and /usr/lib/postgresql/*/bin); install them, e.g. `apt-get install postgresql`"
+    )]
+    NoBinaries,
+    #[error("{step} failed: {detail}")]
+    Step { step: &'static str, detail: String },
+    #[error("I/O error while {step}: {source}")]
+    Io { step: &'static str, source: std::io::Error },
+}
+
+/// How a cluster is stopped.
+#[derive(Debug, Clone, Copy)]
+pub enum StopMode {
+    /// Clean shutdown (`pg_ctl stop -m fast`).
+    Fast,
+    /// Crash-like stop (`-m immediate`): no checkpoint, recovery on next start.
+    Immediate,
+}
+
+/// Settings for a new cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    /// `fsync = off` makes tests faster; the demo keeps durable defaults.
+    pub fsync: bool,
+    /// Extra `-c name=value` server settings.
+    pub settings: Vec<(String, String)>,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions { fsync: true, settings: Vec::new() }
+    }
+}
+
+pub struct ThrowawayCluster {
+    root: Option<tempfile::TempDir>,
+    root_path: PathBuf,
+    bindir: PathBuf,
+    port: u16,
+    as_postgres_user: bool,
+    options: ClusterOptions,
+    running: bool,
+}
+
+/// Finds the directory holding `initdb` and `pg_ctl`.
+pub fn find_bindir() -> Option<PathBuf> {
+    let has_server = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
+    if let Ok(dir) = std::env::var("HYPERTICK_PG_BINDIR") {
+        let dir = PathBuf::from(dir);
+        if has_server(&dir) {
+            return Some(dir);
+        }
+    }
+    if let Ok(output) = Command::new("pg_config").arg("--bindir").output() {
+        let dir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+        if output.status.success() && has_server(&dir) {
+            return Some(dir);
+        }
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let version: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let bin = entry.path().join("bin");
+            has_server(&bin).then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, dir)| dir)
+}
+
+fn free_loopback_port() -> Result<u16, ThrowawayError> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|source| ThrowawayError::Io { step: "finding a free port", source })?;
+    listener
+        .local_addr()
+        .map(|address| address.port())
+        .map_err(|source| ThrowawayError::Io { step: "finding a free port", source })
+}
+
+impl ThrowawayCluster {
+    /// Creates and starts a cluster with database `hypertick`.
+    pub fn start(options: ClusterOptions) -> Result<Self, ThrowawayError> {
+        let bindir = find_bindir().ok_or(ThrowawayError::NoBinaries)?;
+        let root = tempfile::Builder::new()
+            .prefix("hypertick-pg-")
+            .tempdir()
+            .map_err(|source| ThrowawayError::Io { step: "creating the cluster directory", source })?;
+        let as_postgres_user = unsafe { libc::geteuid() } == 0;
+        let mut cluster = ThrowawayCluster {
+            root_path: root.path().to_path_buf(),
+            root: Some(root),
+            bindir,
+            port: free_loopback_port()?,
+            as_postgres_user,
+            options,
+            running: false,
+        };
+        if as_postgres_user {
+            let chown = Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(&cluster.root_path)
+                .output()
+                .map_err(|source| ThrowawayError::Io { step: "chown of the cluster directory", source })?;
+            check("chown of the cluster directory", chown)?;
+        }
+        let data = cluster.data_dir();
+        let initdb = cluster.server_command("initdb")
+            .arg("-D").arg(&data)
+            .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"])
+            .output()
+            .map_err(|source| ThrowawayError::Io { step: "running initdb", source })?;
+        check("initdb", initdb)?;
+        cluster.start_server()?;
+        let createdb = cluster.server_command("createdb")
+            .args(["-h", "127.0.0.1", "-p", &cluster.port.to_string(), "-U", "postgres", "hypertick"])
+            .output()
+            .map_err(|source| ThrowawayError::Io { step: "running createdb", source })?;
+        check("createdb", createdb)?;
+        Ok(cluster)
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.root_path.join("data")
+    }
+
+    fn server_command(&self, program: &str) -> Command {
+        let binary = self.bindir.join(program);
+        if self.as_postgres_user {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(binary);
+            command
+        } else {
+            Command::new(binary)
+        }
+    }
+
+    /// Starts the server (again) on the same port and data directory.
+    pub fn start_server(&mut self) -> Result<(), ThrowawayError> {
+        let mut server_options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200",
+            self.port,
+            self.root_path.display()
+        );
+        if !self.options.fsync {
+            server_options.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
+        }
+        for (name, value) in &self.options.settings {
+            server_options.push_str(&format!(" -c {name}={value}"));
+        }
+        let output = self.server_command("pg_ctl")
+            .arg("-D").arg(self.data_dir())
+            .arg("-l").arg(self.root_path.join("server.log"))
+            .args(["-o", &server_options, "-w", "-t", "60", "start"])
+            .output()
+            .map_err(|source| ThrowawayError::Io { step: "running pg_ctl start", source })?;
+        check("pg_ctl start", output).map_err(|error| self.with_server_log(error))?;
+        self.running = true;
+        Ok(())
+    }
+
+    /// Stops the server, keeping its data for a later `start_server`.
+    pub fn stop_server(&mut self, mode: StopMode) -> Result<(), ThrowawayError> {
+        let mode = match mode {
+            StopMode::Fast => "fast",
+            StopMode::Immediate => "immediate",
+        };
+        let output = self.server_command("pg_ctl")
+            .arg("-D").arg(self.data_dir())
+            .args(["-m", mode, "-w", "-t", "60", "stop"])
+            .output()
+            .map_err(|source| ThrowawayError::Io { step: "running pg_ctl stop", source })?;
+        self.running = false;
+        check("pg_ctl stop", output)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A connection URL for a database of this cluster.
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{}", self.port, database)
+    }
+
+    /// The directory holding the data, logs and socket.
+    pub fn path(&self) -> &Path {
+        &self.root_path
+    }
+
+    /// Leaves the cluster running and its files in place after this value is dropped.
+    /// Returns the command that stops it.
+    pub fn keep(mut self) -> String {
+        if let Some(root) = self.root.take() {
+            let _ = root.keep();
+        }
+        let user = if self.as_postgres_user { "runuser -u postgres -- " } else { "" };
+        let command = format!(
+            "{user}{} -D {} stop && rm -rf {}",
+            self.bindir.join("pg_ctl").display(),
+            self.data_dir().display(),
+            self.root_path.display()
+        );
+        self.running = false;
+        command
+    }
+
+    fn with_server_log(&self, error: ThrowawayError) -> ThrowawayError {
+        let log = std::fs::read_to_string(self.root_path.join("server.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(15).collect();
+        match error {
+            ThrowawayError::Step { step, detail } => ThrowawayError::Step {
+                step,
+                detail: format!("{detail}\nserver log (last lines, newest first):\n{}", tail.join("\n")),
+            },
+            other => other,
+        }
+    }
+}
+
+impl Drop for ThrowawayCluster {
+    fn drop(&mut self) {
+        if self.running {
+            let _ = self.stop_server(StopMode::Immediate);
+        }
+    }
+}
+
+fn check(step: &'static str, output: Output) -> Result<(), ThrowawayError> {
+    if output.status.success() {
+        return Ok(());
+    }
+    let mut detail = String::from_utf8_lossy(&output.stderr).trim().to_string();
+    if detail.is_empty() {
+        detail = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    }
+    Err(ThrowawayError::Step { step, detail: format!("{} ({})", detail, output.status) })
+}

@@ -1,0 +1,200 @@
+//! `hypertick demo`: a throwaway PostgreSQL, the real daemon with its push server on
+//! loopback, and a synthetic feed pushing ticks, quotes and 1-minute bars for ~50
+//! symbols. Prints progress every second and, at the end, a summary with the answer to
+//! sample SQL queries. The database is removed afterwards unless `--keep`.
+
+mod feed;
+
+pub use feed::{FeedCounters, SyntheticMarket};
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::Daemon;
+use crate::cli::DemoArgs;
+use crate::config::{Config, MetricsConfig, Secret, ServerConfig};
+use crate::db::throwaway::{ClusterOptions, ThrowawayCluster};
+use crate::metrics::{Stats, TableSnapshot};
+use crate::record::Table;
+use crate::shutdown;
+
+const SAMPLE_SYMBOL: &str = "BTC-USDT";
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    println!("hypertick demo: starting a throwaway PostgreSQL cluster…");
+    let cluster = tokio::task::spawn_blocking(|| ThrowawayCluster::start(ClusterOptions::default()))
+        .await?
+        .context("starting the throwaway PostgreSQL cluster")?;
+    let url = cluster.url("hypertick");
+    println!("  database: {url} (in {})", cluster.path().display());
+
+    let config = demo_config(&url);
+    let daemon = Daemon::start(&config).await?;
+    let push_addr = daemon.push_addr.context("the demo's push server did not start")?;
+    println!("  push websocket: ws://{push_addr}   metrics: http://{}/metrics", daemon.metrics_addr.map_or("-".into(), |a: SocketAddr| a.to_string()));
+    println!(
+        "  feed: {} records/s over {} symbols; {}\n",
+        args.rate,
+        args.symbols,
+        match args.duration {
+            Some(seconds) => format!("stopping after {seconds}s"),
+            None => "Ctrl-C stops".to_string(),
+        }
+    );
+
+    let counters = Arc::new(FeedCounters::default());
+    let feed_stop = CancellationToken::new();
+    let feed = tokio::spawn(feed::run(format!("ws://{push_addr}"), args.rate, args.symbols, counters.clone(), feed_stop.clone()));
+
+    let started = Instant::now();
+    let until = args.duration.map(|seconds| started + Duration::from_secs(seconds));
+    let failed = daemon.failed();
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.tick().await;
+    let mut previous = daemon.stats.snapshots();
+    let signal = shutdown::signal();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            name = &mut signal => { println!("\n{name} received: stopping the feed, draining, committing…"); break; }
+            _ = failed.cancelled() => { println!("\nthe daemon reported a failure; stopping"); break; }
+        }
+        let current = daemon.stats.snapshots();
+        print_progress(started.elapsed(), &current, &previous, &counters);
+        previous = current;
+        if until.is_some_and(|deadline| Instant::now() >= deadline) {
+            println!("\n--duration reached: stopping the feed, draining, committing…");
+            break;
+        }
+    }
+    feed_stop.cancel();
+    match feed.await {
+        Ok(Err(error)) => println!("feed ended with an error: {error:#}"),
+        Err(error) => println!("feed task failed: {error}"),
+        Ok(Ok(())) => {}
+    }
+    let elapsed = started.elapsed();
+    let stats = daemon.stats.clone();
+    let stop = daemon.stop().await;
+    print_summary(elapsed, &stats, &counters);
+    stop?;
+    print_sample_queries(&url).await?;
+
+    if args.keep {
+        let stop_command = cluster.keep();
+        println!("\nthe database keeps running: psql {url}\nstop and remove it with: {stop_command}");
+    } else {
+        drop(cluster);
+        println!("\nthe throwaway database was removed (use --keep to keep it)");
+    }
+    Ok(())
+}
+
+fn demo_config(url: &str) -> Config {
+    let mut config = Config::default();
+    config.database.url = Some(Secret(url.to_string()));
+    config.server = Some(ServerConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        token: None,
+        token_file: None,
+        ack: Default::default(),
+        max_frame_bytes: 1 << 20,
+        max_connections: 64,
+    });
+    config.metrics = MetricsConfig { listen: SocketAddr::from(([127, 0, 0, 1], 0)), enabled: true, summary_interval_secs: 0 };
+    config
+}
+
+fn print_progress(elapsed: Duration, current: &[TableSnapshot], previous: &[TableSnapshot], counters: &FeedCounters) {
+    let mut line = format!("{:>4}s ", elapsed.as_secs());
+    let mut interval_latency: Option<hdrhistogram::Histogram<u64>> = None;
+    let mut queued = 0;
+    for (now, before) in current.iter().zip(previous) {
+        let delta = now.since(before);
+        queued += delta.queue_depth;
+        if Table::MARKET_DATA.contains(&delta.table) {
+            line.push_str(&format!(" {} {:>6}/s", delta.table, delta.rows_written));
+        }
+        match &mut interval_latency {
+            Some(histogram) => {
+                let _ = histogram.add(&delta.latency_micros);
+            }
+            None => interval_latency = Some(delta.latency_micros.clone()),
+        }
+    }
+    let percentile = |quantile: f64| {
+        interval_latency
+            .as_ref()
+            .filter(|histogram| !histogram.is_empty())
+            .map_or(0.0, |histogram| histogram.value_at_quantile(quantile) as f64 / 1_000.0)
+    };
+    line.push_str(&format!(
+        " | latency p50 {:.1}ms p99 {:.1}ms p999 {:.1}ms | queue {queued} | sent {}",
+        percentile(0.5),
+        percentile(0.99),
+        percentile(0.999),
+        counters.records_sent.load(Ordering::Relaxed)
+    ));
+    println!("{line}");
+}
+
+fn print_summary(elapsed: Duration, stats: &Stats, counters: &FeedCounters) {
+    println!("\nsummary after {:.1}s", elapsed.as_secs_f64());
+    println!("  feed: {} records in {} frames; acked {} accepted, {} rejected",
+        counters.records_sent.load(Ordering::Relaxed),
+        counters.frames_sent.load(Ordering::Relaxed),
+        counters.accepted.load(Ordering::Relaxed),
+        counters.rejected.load(Ordering::Relaxed));
+    println!("  {:<14} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9}", "table", "rows", "rows/s", "batches", "p50 ms", "p99 ms", "p999 ms");
+    let mut total = 0;
+    for snapshot in stats.snapshots() {
+        if snapshot.rows_written == 0 {
+            continue;
+        }
+        total += snapshot.rows_written;
+        println!(
+            "  {:<14} {:>10} {:>10.0} {:>9} {:>9.2} {:>9.2} {:>9.2}",
+            snapshot.table.name(),
+            snapshot.rows_written,
+            snapshot.rows_written as f64 / elapsed.as_secs_f64(),
+            snapshot.batches,
+            snapshot.latency_ms(0.5),
+            snapshot.latency_ms(0.99),
+            snapshot.latency_ms(0.999)
+        );
+    }
+    println!("  {:<14} {:>10} {:>10.0}   (latency: receipt → commit, every row)", "all", total, total as f64 / elapsed.as_secs_f64());
+}
+
+async fn print_sample_queries(url: &str) -> anyhow::Result<()> {
+    let client = crate::db::connect(url, Duration::from_secs(5)).await?;
+    let last_price = "SELECT time, price, size FROM ticks WHERE symbol = $1 ORDER BY time DESC LIMIT 1";
+    println!("\n{last_price}   -- $1 = '{SAMPLE_SYMBOL}'");
+    if let Some(row) = client.query_opt(last_price, &[&SAMPLE_SYMBOL]).await? {
+        let time: chrono::DateTime<chrono::Utc> = row.get(0);
+        println!("  {}  price {:.2}  size {:.4}", time.format("%Y-%m-%d %H:%M:%S%.6f"), row.get::<_, f64>(1), row.get::<_, f64>(2));
+    } else {
+        println!("  (no ticks for {SAMPLE_SYMBOL}; run with more --symbols or a longer --duration)");
+    }
+    let recent_bars = "SELECT time, open, high, low, close, volume FROM bars WHERE symbol = $1 AND \"interval\" = '1m' ORDER BY time DESC LIMIT 5";
+    println!("\n{recent_bars}");
+    for row in client.query(recent_bars, &[&SAMPLE_SYMBOL]).await? {
+        let time: chrono::DateTime<chrono::Utc> = row.get(0);
+        println!(
+            "  {}  O {:>10.2} H {:>10.2} L {:>10.2} C {:>10.2} V {:>8.2}",
+            time.format("%Y-%m-%d %H:%M"),
+            row.get::<_, f64>(1),
+            row.get::<_, f64>(2),
+            row.get::<_, f64>(3),
+            row.get::<_, f64>(4),
+            row.get::<_, f64>(5)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,28 @@
+//! hypertick: market data from websocket feeds into PostgreSQL / TimescaleDB with
+//! binary COPY, without losing or duplicating a row.
+//!
+//! Module map, in the order a record travels:
+//!
+//! - [`config`]: the TOML configuration, environment overrides, validation.
+//! - [`record`]: the normalized record types and the tables they land in.
+//! - [`source`]: where records come from; today the push websocket server.
+//! - [`pipeline`]: per-table bounded channels, the full-channel policy, the batcher.
+//! - [`sink`]: the PGCOPY binary encoder and the COPY writer tasks.
+//! - [`db`]: connections, migrations, the schema profile, partition maintenance, and the
+//!   throwaway cluster used by the demo and the tests.
+//! - [`metrics`]: the Prometheus endpoint, event functions that log and count, latency
+//!   histograms and the periodic summary.
+//! - [`app`] and [`shutdown`]: wiring the daemon together and stopping it cleanly.
+//! - [`demo`]: the self-contained demo (throwaway database, synthetic live feed).
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod metrics;
+pub mod pipeline;
+pub mod record;
+pub mod shutdown;
+pub mod sink;
+pub mod source;

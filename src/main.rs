@@ -1,0 +1,67 @@
+//! The `hypertick` binary: parse the command line, set up logging, run, and map the
+//! outcome to an exit code (0 success, 1 runtime failure, 2 invalid configuration).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use hypertick::cli::{Cli, Command};
+use hypertick::config::{self, ConfigErrors};
+use hypertick::{app, demo};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(execute(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => match error.downcast_ref::<ConfigErrors>() {
+            Some(config_errors) => {
+                eprint!("{config_errors}");
+                ExitCode::from(2)
+            }
+            None => {
+                eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+async fn execute(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Run(args) => app::run(config::load_file(&args.config)?).await,
+        Command::Migrate(args) => {
+            let config = config::load_file(&args.config)?;
+            let (profile, report) = app::migrate(&config).await?;
+            println!(
+                "schema ready ({} profile): {} migration(s) applied, {} already applied",
+                profile.name(),
+                report.applied.len(),
+                report.already_applied
+            );
+            Ok(())
+        }
+        Command::CheckConfig(args) => {
+            let config = config::load_file(&args.config)?;
+            println!("{}: configuration is valid", args.config.display());
+            match &config.server {
+                Some(server) => println!("  push server: ws://{}", server.listen),
+                None => println!("  push server: off"),
+            }
+            if config.metrics.enabled {
+                println!("  metrics: http://{}/metrics", config.metrics.listen);
+            }
+            Ok(())
+        }
+        Command::Demo(args) => demo::run(args).await,
+    }
+}

@@ -1,0 +1,108 @@
+//! One function per event: each logs (sampled where an event can repeat at high rate)
+//! and updates the Prometheus metrics of DESIGN §5. Counters move per batch or per
+//! frame, never per row; labels are bounded (table, reason code, source name).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use metrics::{counter, gauge, histogram};
+
+use crate::config::FullPolicy;
+use crate::pipeline::SendError;
+use crate::record::{DeadLetter, Table};
+
+/// Logs the first few occurrences, then one in every `EVERY`.
+fn sampled(counter: &AtomicU64) -> bool {
+    const FIRST: u64 = 10;
+    const EVERY: u64 = 1_000;
+    let seen = counter.fetch_add(1, Ordering::Relaxed);
+    seen < FIRST || seen % EVERY == 0
+}
+
+pub fn batch_committed(table: Table, rows: usize, copy_time: Duration, oldest_latency: Duration) {
+    let table = table.name();
+    counter!("hypertick_rows_written_total", "table" => table).increment(rows as u64);
+    counter!("hypertick_batches_total", "table" => table).increment(1);
+    histogram!("hypertick_batch_rows", "table" => table).record(rows as f64);
+    histogram!("hypertick_copy_seconds", "table" => table).record(copy_time.as_secs_f64());
+    // One sample per batch: its oldest row, the batch's worst receipt→commit latency.
+    histogram!("hypertick_ingest_latency_seconds", "table" => table).record(oldest_latency.as_secs_f64());
+}
+
+pub fn queue_depth(table: Table, depth: usize) {
+    gauge!("hypertick_queue_depth", "table" => table.name()).set(depth as f64);
+}
+
+pub fn channel_full(table: Table, policy: FullPolicy) {
+    static SEEN: AtomicU64 = AtomicU64::new(0);
+    let policy_name = match policy {
+        FullPolicy::Block => "block",
+        FullPolicy::Reject => "reject",
+    };
+    counter!("hypertick_channel_full_total", "table" => table.name(), "policy" => policy_name).increment(1);
+    if sampled(&SEEN) {
+        tracing::warn!(table = %table, policy = policy_name, "channel full; applying the full policy");
+    }
+}
+
+pub fn source_frame(source: &str, records: usize) {
+    counter!("hypertick_source_messages_total", "source" => source.to_string()).increment(1);
+    counter!("hypertick_source_records_total", "source" => source.to_string()).increment(records as u64);
+}
+
+pub fn parse_errors(source: &str, count: usize) {
+    counter!("hypertick_parse_errors_total", "source" => source.to_string()).increment(count as u64);
+}
+
+pub fn dead_lettered(letter: &DeadLetter) {
+    static SEEN: AtomicU64 = AtomicU64::new(0);
+    counter!("hypertick_dead_letters_total", "reason" => letter.reason).increment(1);
+    if sampled(&SEEN) {
+        let sample: String = letter.raw.chars().take(200).collect();
+        tracing::warn!(source = %letter.source, reason = letter.reason, detail = %letter.detail, %sample, "dead letter");
+    }
+}
+
+/// A dead letter that could not even be queued (shutdown): logged whole, so it is kept.
+pub fn dead_letter_unqueued(letter: &DeadLetter, error: &SendError) {
+    counter!("hypertick_dead_letters_unwritten_total").increment(1);
+    tracing::error!(
+        %error, source = %letter.source, reason = letter.reason, detail = %letter.detail, raw = %letter.raw,
+        "dead letter could not be queued; its content is in this log line"
+    );
+}
+
+pub fn write_failed(table: Table, writer_idx: usize, kind: &'static str, error: &dyn std::fmt::Display) {
+    counter!("hypertick_write_errors_total", "table" => table.name(), "kind" => kind).increment(1);
+    tracing::warn!(table = %table, writer_idx, kind, %error, "batch write failed");
+}
+
+pub fn writer_connected(table: Table, writer_idx: usize, reconnect: bool) {
+    if reconnect {
+        counter!("hypertick_writer_reconnects_total", "table" => table.name()).increment(1);
+        tracing::info!(table = %table, writer_idx, "writer reconnected");
+    } else {
+        tracing::debug!(table = %table, writer_idx, "writer connected");
+    }
+}
+
+pub fn push_connection(open: bool, peer: std::net::SocketAddr) {
+    if open {
+        gauge!("hypertick_push_connections").increment(1.0);
+        tracing::info!(source = "push", %peer, "producer connected");
+    } else {
+        gauge!("hypertick_push_connections").decrement(1.0);
+        tracing::info!(source = "push", %peer, "producer disconnected");
+    }
+}
+
+pub fn push_refused(peer: std::net::SocketAddr, reason: &'static str) {
+    counter!("hypertick_push_refused_total", "reason" => reason).increment(1);
+    tracing::warn!(source = "push", %peer, reason, "connection refused");
+}
+
+pub fn partition_changed(table: Table, partition: &str, created: bool) {
+    let action = if created { "created" } else { "dropped" };
+    counter!("hypertick_partitions_total", "table" => table.name(), "action" => action).increment(1);
+    tracing::info!(table = %table, partition, action, "partition {action}");
+}

@@ -1,0 +1,11 @@
+//! Observability: the Prometheus recorder and `/metrics` endpoint (`exporter`), one
+//! function per event that logs and counts together (`events`), and the in-process
+//! statistics (row counts, receipt→commit latency histograms) behind the periodic
+//! summary line and the demo's progress display (`stats`).
+
+mod exporter;
+pub mod events;
+mod stats;
+
+pub use exporter::{install_recorder, serve_metrics};
+pub use stats::{spawn_summary_logger, Stats, TableSnapshot};

@@ -1,0 +1,178 @@
+//! In-process statistics per table: rows and batches committed, queue depth, and an
+//! HDR histogram of every row's receipt→commit latency (µs). Writers record once per
+//! batch under one short lock. Readers take snapshots; the difference of two
+//! snapshots gives rates and percentiles over an interval.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use tokio_util::sync::CancellationToken;
+
+use crate::record::{Table, Timestamp};
+
+/// Latencies above one hour are clamped to it.
+const MAX_LATENCY_MICROS: u64 = 3_600_000_000;
+
+struct TableStats {
+    rows_written: AtomicU64,
+    batches: AtomicU64,
+    queue_depth: AtomicU64,
+    latency_micros: Mutex<Histogram<u64>>,
+}
+
+/// Statistics of one running daemon.
+pub struct Stats {
+    tables: Vec<TableStats>,
+    started: Instant,
+}
+
+/// One table's counters at one moment.
+#[derive(Clone)]
+pub struct TableSnapshot {
+    pub table: Table,
+    pub rows_written: u64,
+    pub batches: u64,
+    pub queue_depth: u64,
+    pub latency_micros: Histogram<u64>,
+}
+
+impl TableSnapshot {
+    /// Latency percentile in milliseconds (`quantile` in 0..=1), 0 when empty.
+    pub fn latency_ms(&self, quantile: f64) -> f64 {
+        if self.latency_micros.is_empty() {
+            return 0.0;
+        }
+        self.latency_micros.value_at_quantile(quantile) as f64 / 1_000.0
+    }
+
+    /// What happened between `earlier` and `self`.
+    pub fn since(&self, earlier: &TableSnapshot) -> TableSnapshot {
+        let mut latency = self.latency_micros.clone();
+        // Subtracting an earlier snapshot of the same histogram cannot underflow.
+        let _ = latency.subtract(&earlier.latency_micros);
+        TableSnapshot {
+            table: self.table,
+            rows_written: self.rows_written.saturating_sub(earlier.rows_written),
+            batches: self.batches.saturating_sub(earlier.batches),
+            queue_depth: self.queue_depth,
+            latency_micros: latency,
+        }
+    }
+}
+
+fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_MICROS, 3).expect("static histogram bounds are valid")
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            tables: Table::ALL
+                .iter()
+                .map(|_| TableStats {
+                    rows_written: AtomicU64::new(0),
+                    batches: AtomicU64::new(0),
+                    queue_depth: AtomicU64::new(0),
+                    latency_micros: Mutex::new(new_histogram()),
+                })
+                .collect(),
+            started: Instant::now(),
+        }
+    }
+}
+
+fn index(table: Table) -> usize {
+    Table::ALL.iter().position(|candidate| *candidate == table).unwrap_or(0)
+}
+
+impl Stats {
+    pub fn new() -> Arc<Stats> {
+        Arc::new(Stats::default())
+    }
+
+    /// Records a committed batch: its row count and each row's receipt→commit latency.
+    /// Returns the oldest row's latency.
+    pub fn record_commit(&self, table: Table, received_at: impl Iterator<Item = Timestamp>, committed_at: Timestamp) -> Duration {
+        let table_stats = &self.tables[index(table)];
+        let mut rows = 0u64;
+        let mut worst = 0u64;
+        {
+            let mut histogram = table_stats.latency_micros.lock().unwrap_or_else(|poison| poison.into_inner());
+            for received in received_at {
+                let latency = (committed_at.micros() - received.micros()).clamp(1, MAX_LATENCY_MICROS as i64) as u64;
+                worst = worst.max(latency);
+                let _ = histogram.record(latency);
+                rows += 1;
+            }
+        }
+        table_stats.rows_written.fetch_add(rows, Ordering::Relaxed);
+        table_stats.batches.fetch_add(1, Ordering::Relaxed);
+        Duration::from_micros(worst)
+    }
+
+    pub fn set_queue_depth(&self, table: Table, depth: usize) {
+        self.tables[index(table)].queue_depth.store(depth as u64, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self, table: Table) -> TableSnapshot {
+        let table_stats = &self.tables[index(table)];
+        TableSnapshot {
+            table,
+            rows_written: table_stats.rows_written.load(Ordering::Relaxed),
+            batches: table_stats.batches.load(Ordering::Relaxed),
+            queue_depth: table_stats.queue_depth.load(Ordering::Relaxed),
+            latency_micros: table_stats
+                .latency_micros
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .clone(),
+        }
+    }
+
+    pub fn snapshots(&self) -> Vec<TableSnapshot> {
+        Table::ALL.iter().map(|table| self.snapshot(*table)).collect()
+    }
+
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+}
+
+/// Logs one line per interval: rows/s and latency percentiles per active table.
+pub fn spawn_summary_logger(stats: Arc<Stats>, interval: Duration, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut previous = stats.snapshots();
+        let mut ticker = tokio::time::interval(interval);
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            let current = stats.snapshots();
+            let parts: Vec<String> = current
+                .iter()
+                .zip(&previous)
+                .map(|(now, before)| now.since(before))
+                .filter(|delta| delta.rows_written > 0 || delta.queue_depth > 0)
+                .map(|delta| {
+                    format!(
+                        "{} {:.0} rows/s p50 {:.1}ms p99 {:.1}ms p999 {:.1}ms queue {}",
+                        delta.table,
+                        delta.rows_written as f64 / interval.as_secs_f64(),
+                        delta.latency_ms(0.5),
+                        delta.latency_ms(0.99),
+                        delta.latency_ms(0.999),
+                        delta.queue_depth
+                    )
+                })
+                .collect();
+            if !parts.is_empty() {
+                tracing::info!("summary: {}", parts.join(" | "));
+            }
+            previous = current;
+        }
+    })
+}

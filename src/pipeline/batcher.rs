@@ -1,0 +1,127 @@
+//! The batcher: a plain thread per table that takes rows off the table's lane and
+//! closes a batch when it holds `max_rows` rows or when its first row has waited
+//! `linger`. Closed batches go to `deliver` (the sink's encoder stage). When every
+//! sender is gone the batcher flushes what it holds and returns: that is how shutdown
+//! drains the pipeline.
+
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::RecvTimeoutError;
+
+use super::lane::LaneReceiver;
+use crate::metrics::{events, Stats};
+use crate::record::Table;
+
+#[derive(Debug, Clone, Copy)]
+pub struct BatchSettings {
+    pub max_rows: usize,
+    pub linger: Duration,
+}
+
+/// Runs until the lane is closed and drained, or `deliver` returns `false` (its
+/// downstream is gone). Returns the rows it was still holding in that second case.
+pub fn run_batcher<R>(
+    table: Table,
+    receiver: LaneReceiver<R>,
+    settings: BatchSettings,
+    stats: &Stats,
+    mut deliver: impl FnMut(Vec<R>) -> Result<(), Vec<R>>,
+) -> usize {
+    loop {
+        let first = match receiver.recv() {
+            Ok(row) => row,
+            Err(_) => return 0,
+        };
+        let deadline = Instant::now() + settings.linger;
+        let mut rows = Vec::with_capacity(settings.max_rows.min(receiver.len() + 1).max(64));
+        rows.push(first);
+        let mut lane_closed = false;
+        while rows.len() < settings.max_rows {
+            // Take what is already queued without touching the clock.
+            match receiver.try_recv() {
+                Ok(row) => {
+                    rows.push(row);
+                    continue;
+                }
+                Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    lane_closed = true;
+                    break;
+                }
+                Err(crossbeam_channel::TryRecvError::Empty) => {}
+            }
+            match receiver.recv_deadline(deadline) {
+                Ok(row) => rows.push(row),
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => {
+                    lane_closed = true;
+                    break;
+                }
+            }
+        }
+        events::queue_depth(table, receiver.len());
+        stats.set_queue_depth(table, receiver.len());
+        if let Err(undelivered) = deliver(rows) {
+            return undelivered.len() + receiver.len();
+        }
+        if lane_closed && receiver.is_empty() {
+            return 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::FullPolicy;
+    use crate::pipeline::lane;
+
+    fn collect(settings: BatchSettings, feed: impl FnOnce(crate::pipeline::LaneSender<u32>) + Send + 'static) -> Vec<Vec<u32>> {
+        let (sender, receiver) = lane::<u32>(Table::Ticks, 1_000, FullPolicy::Block);
+        let feeder = std::thread::spawn(move || feed(sender));
+        let mut batches = Vec::new();
+        let left = run_batcher(Table::Ticks, receiver, settings, &Stats::default(), |rows| {
+            batches.push(rows);
+            Ok(())
+        });
+        feeder.join().unwrap();
+        assert_eq!(left, 0);
+        batches
+    }
+
+    #[test]
+    fn batches_close_on_size() {
+        let settings = BatchSettings { max_rows: 10, linger: Duration::from_secs(30) };
+        let batches = collect(settings, |sender| {
+            for value in 0..35 {
+                sender.send_blocking(value).unwrap();
+            }
+        });
+        let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![10, 10, 10, 5], "the last batch flushes when the lane closes");
+        assert_eq!(batches.concat(), (0..35).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn batches_close_on_linger() {
+        let settings = BatchSettings { max_rows: 1_000, linger: Duration::from_millis(20) };
+        let batches = collect(settings, |sender| {
+            for value in 0..3 {
+                sender.send_blocking(value).unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(300));
+            sender.send_blocking(3).unwrap();
+        });
+        assert_eq!(batches, vec![vec![0, 1, 2], vec![3]]);
+    }
+
+    #[test]
+    fn undelivered_rows_are_reported() {
+        let (sender, receiver) = lane::<u32>(Table::Ticks, 100, FullPolicy::Block);
+        for value in 0..50 {
+            sender.send_blocking(value).unwrap();
+        }
+        let settings = BatchSettings { max_rows: 10, linger: Duration::from_millis(1) };
+        let left = run_batcher(Table::Ticks, receiver, settings, &Stats::default(), Err);
+        assert_eq!(left, 50);
+    }
+}

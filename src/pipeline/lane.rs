@@ -1,0 +1,77 @@
+//! A lane is one table's bounded crossbeam channel. When it is full the configured
+//! policy applies: block the producer (default) or reject the record. Both are counted.
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+
+use crate::config::FullPolicy;
+use crate::metrics::events;
+use crate::record::Table;
+
+/// Why a record could not be queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("the {0} queue is full")]
+    Full(Table),
+    #[error("the daemon is shutting down")]
+    Closed,
+}
+
+/// The sending half of a table's lane; cheap to clone.
+#[derive(Debug)]
+pub struct LaneSender<R> {
+    sender: Sender<R>,
+    table: Table,
+    policy: FullPolicy,
+}
+
+impl<R> Clone for LaneSender<R> {
+    fn clone(&self) -> Self {
+        LaneSender { sender: self.sender.clone(), table: self.table, policy: self.policy }
+    }
+}
+
+/// The receiving half, read by the table's batcher thread.
+pub type LaneReceiver<R> = Receiver<R>;
+
+pub fn lane<R>(table: Table, capacity: usize, policy: FullPolicy) -> (LaneSender<R>, LaneReceiver<R>) {
+    let (sender, receiver) = crossbeam_channel::bounded(capacity);
+    (LaneSender { sender, table, policy }, receiver)
+}
+
+impl<R: Send + 'static> LaneSender<R> {
+    /// Queues a row, applying the full policy. Blocking happens on a blocking-pool
+    /// thread so the async reactor never stalls; the caller simply awaits.
+    pub async fn send(&self, row: R) -> Result<(), SendError> {
+        match self.sender.try_send(row) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Disconnected(_)) => Err(SendError::Closed),
+            Err(TrySendError::Full(row)) => {
+                events::channel_full(self.table, self.policy);
+                match self.policy {
+                    FullPolicy::Reject => Err(SendError::Full(self.table)),
+                    FullPolicy::Block => {
+                        let sender = self.sender.clone();
+                        match tokio::task::spawn_blocking(move || sender.send(row)).await {
+                            Ok(Ok(())) => Ok(()),
+                            _ => Err(SendError::Closed),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queues a row from a plain (non-async) thread, blocking when full.
+    pub fn send_blocking(&self, row: R) -> Result<(), SendError> {
+        self.sender.send(row).map_err(|_| SendError::Closed)
+    }
+
+    /// Rows waiting in the lane right now.
+    pub fn len(&self) -> usize {
+        self.sender.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sender.is_empty()
+    }
+}

@@ -1,0 +1,88 @@
+//! The router takes normalized records from sources, checks their event time against
+//! the table's retention and our clock, and queues them on their table's lane. It also
+//! carries dead letters and feed events, so a source needs nothing else.
+
+use crate::metrics::events;
+use crate::record::{Bar, DeadLetter, FeedEvent, Quote, Record, Rejection, Table, Tick, Timestamp};
+
+use super::lane::{LaneSender, SendError};
+
+/// Time bounds a record must fall within to be accepted.
+#[derive(Debug, Clone)]
+pub struct RouterLimits {
+    /// Per table (indexed like `Table::ALL`): rows older than this many µs are refused.
+    pub retention_micros: [Option<i64>; Table::ALL.len()],
+    /// Rows further than this many µs ahead of our clock are refused.
+    pub max_future_micros: i64,
+}
+
+/// The senders of every lane plus the admission checks; clone it per source task.
+#[derive(Debug, Clone)]
+pub struct Router {
+    pub ticks: LaneSender<Tick>,
+    pub quotes: LaneSender<Quote>,
+    pub bars: LaneSender<Bar>,
+    pub feed_events: LaneSender<FeedEvent>,
+    pub dead_letters: LaneSender<DeadLetter>,
+    pub limits: RouterLimits,
+}
+
+fn table_index(table: Table) -> usize {
+    Table::ALL.iter().position(|candidate| *candidate == table).unwrap_or(0)
+}
+
+impl Router {
+    /// Checks a record's event time: not before 1970, not too far ahead, inside retention.
+    pub fn check_time(&self, table: Table, time: Timestamp, now: Timestamp) -> Result<(), Rejection> {
+        if time.micros() < 0 {
+            return Err(Rejection::new("time_out_of_range", format!("time {time} is before 1970-01-01")));
+        }
+        if time.micros() > now.micros().saturating_add(self.limits.max_future_micros) {
+            return Err(Rejection::new(
+                "time_out_of_range",
+                format!(
+                    "time {time} is more than {}s ahead of the daemon's clock ({now})",
+                    self.limits.max_future_micros / Timestamp::MICROS_PER_SECOND
+                ),
+            ));
+        }
+        if let Some(retention) = self.limits.retention_micros[table_index(table)] {
+            let cutoff = now.saturating_sub_micros(retention);
+            if time < cutoff {
+                return Err(Rejection::new(
+                    "older_than_retention",
+                    format!("time {time} is older than {table}'s retention (cutoff {cutoff})"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Admits and queues one record.
+    pub async fn route(&self, record: Record, now: Timestamp) -> Result<(), Rejection> {
+        self.check_time(record.table(), record.time(), now)?;
+        let sent = match record {
+            Record::Tick(tick) => self.ticks.send(tick).await,
+            Record::Quote(quote) => self.quotes.send(quote).await,
+            Record::Bar(bar) => self.bars.send(bar).await,
+        };
+        sent.map_err(|error| match error {
+            SendError::Full(_) => Rejection::new("queue_full", error.to_string()),
+            SendError::Closed => Rejection::new("shutting_down", error.to_string()),
+        })
+    }
+
+    /// Keeps a dead letter: counted and logged (sampled) here, written by its writer.
+    pub async fn dead_letter(&self, letter: DeadLetter) {
+        events::dead_lettered(&letter);
+        if let Err(error) = self.dead_letters.send(letter.clone()).await {
+            events::dead_letter_unqueued(&letter, &error);
+        }
+    }
+
+    pub async fn feed_event(&self, event: FeedEvent) {
+        if self.feed_events.send(event).await.is_err() {
+            tracing::debug!("feed event dropped during shutdown");
+        }
+    }
+}

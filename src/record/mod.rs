@@ -1,0 +1,186 @@
+//! The normalized record types every source produces and every sink consumes, and
+//! the description of the tables they land in (names, columns, PostgreSQL types).
+//!
+//! Records carry two clocks: `time`, the venue's event time, and `received_at`, the
+//! moment hypertick received the data. Both are [`Timestamp`]s: microseconds since the
+//! Unix epoch, the resolution of `timestamptz`.
+
+mod table;
+mod time;
+
+pub use table::{Column, PgType, Table};
+pub use time::Timestamp;
+
+/// Which side took liquidity in a trade, stored as `smallint` (1, -1, 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i16)]
+pub enum Side {
+    /// The buyer was the taker.
+    Buy = 1,
+    /// The seller was the taker.
+    Sell = -1,
+    /// The venue does not say.
+    Unknown = 0,
+}
+
+/// One trade.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tick {
+    pub time: Timestamp,
+    pub received_at: Timestamp,
+    pub venue: String,
+    pub symbol: String,
+    pub price: f64,
+    pub size: f64,
+    pub side: Side,
+    pub trade_id: Option<String>,
+}
+
+/// Top of book.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quote {
+    pub time: Timestamp,
+    pub received_at: Timestamp,
+    pub venue: String,
+    pub symbol: String,
+    pub bid_price: f64,
+    pub bid_size: f64,
+    pub ask_price: f64,
+    pub ask_size: f64,
+}
+
+/// One OHLCV bar; `time` is the bar's open.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bar {
+    pub time: Timestamp,
+    pub received_at: Timestamp,
+    pub venue: String,
+    pub symbol: String,
+    /// The bar length as written by producers: `1m`, `1h`, `1d`, …
+    pub interval: String,
+    pub open: f64,
+    pub high: f64,
+    pub low: f64,
+    pub close: f64,
+    pub volume: f64,
+    pub vwap: Option<f64>,
+    pub trades: Option<i64>,
+}
+
+/// Something that happened to a feed connection: connected, disconnected, a gap, …
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedEvent {
+    pub time: Timestamp,
+    pub received_at: Timestamp,
+    pub source: String,
+    /// `connected`, `disconnected`, `reconnecting`, `gap`, `resubscribed` or `error`.
+    pub kind: &'static str,
+    /// Details as a JSON object.
+    pub detail: serde_json::Value,
+}
+
+/// A piece of input that could not become a record, kept with the reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    pub received_at: Timestamp,
+    /// Which source delivered it (`push`, a venue name, …).
+    pub source: String,
+    /// A short, bounded reason code (also the metric label).
+    pub reason: &'static str,
+    /// The human-readable explanation.
+    pub detail: String,
+    /// The raw input, or a sample of it when it was too large to keep whole.
+    pub raw: String,
+}
+
+/// Why a piece of input was not accepted: a short bounded code (the metric label and
+/// the dead letter's `reason`) and a specific explanation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub code: &'static str,
+    pub detail: String,
+}
+
+impl Rejection {
+    pub fn new(code: &'static str, detail: impl Into<String>) -> Self {
+        Rejection { code, detail: detail.into() }
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.detail)
+    }
+}
+
+/// A normalized market record, routed by kind to its table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    Tick(Tick),
+    Quote(Quote),
+    Bar(Bar),
+}
+
+impl Record {
+    pub fn table(&self) -> Table {
+        match self {
+            Record::Tick(_) => Table::Ticks,
+            Record::Quote(_) => Table::Quotes,
+            Record::Bar(_) => Table::Bars,
+        }
+    }
+
+    /// The venue's event time, which decides the partition the row lands in.
+    pub fn time(&self) -> Timestamp {
+        match self {
+            Record::Tick(tick) => tick.time,
+            Record::Quote(quote) => quote.time,
+            Record::Bar(bar) => bar.time,
+        }
+    }
+}
+
+impl DeadLetter {
+    /// Raw input longer than this is kept as a sample with a note of its full length.
+    pub const MAX_RAW_BYTES: usize = 64 * 1024;
+
+    /// Builds a dead letter, making `raw` and `detail` storable: NUL bytes (which
+    /// PostgreSQL text cannot hold) become U+FFFD and oversized input is cut to a sample.
+    pub fn new(source: &str, reason: &'static str, detail: impl Into<String>, raw: &str) -> Self {
+        DeadLetter {
+            received_at: Timestamp::now(),
+            source: source.to_string(),
+            reason,
+            detail: storable_text(&detail.into(), Self::MAX_RAW_BYTES),
+            raw: storable_text(raw, Self::MAX_RAW_BYTES),
+        }
+    }
+}
+
+fn storable_text(text: &str, max_bytes: usize) -> String {
+    let mut cut = text.len().min(max_bytes);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut kept = text[..cut].replace('\0', "\u{FFFD}");
+    if cut < text.len() {
+        kept.push_str(&format!("… [{} of {} bytes kept]", cut, text.len()));
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dead_letters_are_storable() {
+        let letter = DeadLetter::new("push", "invalid_json", "bad\0detail", "a\0b");
+        assert_eq!(letter.raw, "a\u{FFFD}b");
+        assert_eq!(letter.detail, "bad\u{FFFD}detail");
+        let huge = "é".repeat(DeadLetter::MAX_RAW_BYTES);
+        let letter = DeadLetter::new("push", "frame_too_large", "", &huge);
+        assert!(letter.raw.len() < huge.len());
+        assert!(letter.raw.ends_with(&format!("of {} bytes kept]", huge.len())));
+    }
+}

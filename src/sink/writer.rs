@@ -1,0 +1,302 @@
+//! A COPY writer task: one database connection, pulling encoded batches from its
+//! table's queue and committing each in one transaction with
+//! `COPY … FROM STDIN (FORMAT binary)`.
+//!
+//! Exactly once: every writer owns a stream in `ingest_offsets` (`<table>/<writer_idx>`)
+//! and advances it by one inside each batch's transaction. When the connection breaks
+//! mid-batch — even between sending COMMIT and hearing back — the writer reconnects,
+//! reads its stream's position, and knows whether the batch landed: if it did, it
+//! moves on; if not, it sends the batch again. No row lost, none doubled.
+//!
+//! When the server refuses a row's content (a data error), the batch is split in
+//! halves until the offending rows are alone; they are dead-lettered with the
+//! server's message and every other row is committed.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use futures_util::SinkExt;
+use tokio_postgres::{Client, Statement};
+
+use super::encoder::{copy_statement, encode_rows, CopyRow};
+use super::failure::{classify, FailureKind};
+use super::stage::{BatchQueue, EncodedBatch};
+use crate::db::{self, DbError, Partitions};
+use crate::metrics::{events, Stats};
+use crate::pipeline::LaneSender;
+use crate::record::{DeadLetter, Table, Timestamp};
+
+/// Connection settings shared by every writer.
+#[derive(Debug, Clone)]
+pub struct WriterSettings {
+    pub url: String,
+    pub connect_timeout: Duration,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+/// A writer stopped for good: the table cannot take our rows.
+#[derive(Debug, thiserror::Error)]
+#[error("writer {writer_idx} of `{table}` stopped: {message}")]
+pub struct WriterError {
+    pub table: Table,
+    pub writer_idx: usize,
+    pub message: String,
+}
+
+/// The result of one batch after retries.
+enum Outcome {
+    Committed,
+    /// The server refused the content; its message.
+    Refused(String),
+}
+
+struct Failure {
+    kind: FailureKind,
+    message: String,
+}
+
+impl From<tokio_postgres::Error> for Failure {
+    fn from(error: tokio_postgres::Error) -> Self {
+        let message = match error.as_db_error() {
+            Some(db_error) => {
+                let context = db_error.where_().map(|context| format!(" ({context})")).unwrap_or_default();
+                format!("{} [{}]{}", db_error.message(), db_error.code().code(), context)
+            }
+            None => error.to_string(),
+        };
+        Failure { kind: classify(&error), message }
+    }
+}
+
+impl From<DbError> for Failure {
+    fn from(error: DbError) -> Self {
+        Failure { kind: error.failure_kind(), message: error.to_string() }
+    }
+}
+
+struct Connection {
+    client: Client,
+    copy: Statement,
+    advance_offset: Statement,
+}
+
+struct Writer<R: CopyRow> {
+    writer_idx: usize,
+    settings: Arc<WriterSettings>,
+    partitions: Arc<Partitions>,
+    stats: Arc<Stats>,
+    dead_letters: Option<LaneSender<DeadLetter>>,
+    stream: String,
+    position: i64,
+    connection: Option<Connection>,
+    _rows: std::marker::PhantomData<R>,
+}
+
+/// Runs one writer until its queue closes and is drained. Connects (and checks the
+/// table's columns) before taking the first batch, so a schema mismatch stops the
+/// daemon at start rather than at the first row.
+pub async fn run_writer<R: CopyRow>(
+    writer_idx: usize,
+    queue: BatchQueue<R>,
+    settings: Arc<WriterSettings>,
+    partitions: Arc<Partitions>,
+    stats: Arc<Stats>,
+    dead_letters: Option<LaneSender<DeadLetter>>,
+) -> Result<(), WriterError> {
+    let mut writer = Writer::<R> {
+        writer_idx,
+        settings,
+        partitions,
+        stats,
+        dead_letters,
+        stream: format!("{}/{}", R::TABLE.name(), writer_idx),
+        position: 0,
+        connection: None,
+        _rows: std::marker::PhantomData,
+    };
+    writer.connect(false).await?;
+    loop {
+        let batch = { queue.lock().await.recv().await };
+        let Some(batch) = batch else { return Ok(()) };
+        writer.write(batch).await?;
+    }
+}
+
+impl<R: CopyRow> Writer<R> {
+    fn fatal(&self, message: String) -> WriterError {
+        WriterError { table: R::TABLE, writer_idx: self.writer_idx, message }
+    }
+
+    /// Connects, retrying with capped, jittered backoff until it succeeds or the
+    /// failure is fatal. Re-reads the stream position on every connection.
+    async fn connect(&mut self, reconnect: bool) -> Result<(), WriterError> {
+        let mut backoff = Backoff::new(self.settings.initial_backoff, self.settings.max_backoff);
+        loop {
+            match self.try_connect().await {
+                Ok(connection) => {
+                    self.connection = Some(connection);
+                    events::writer_connected(R::TABLE, self.writer_idx, reconnect);
+                    return Ok(());
+                }
+                Err(failure) if failure.kind == FailureKind::Retry => {
+                    events::write_failed(R::TABLE, self.writer_idx, "connect", &failure.message);
+                    tokio::time::sleep(backoff.next_delay()).await;
+                }
+                Err(failure) => return Err(self.fatal(failure.message)),
+            }
+        }
+    }
+
+    async fn try_connect(&mut self) -> Result<Connection, Failure> {
+        let client = db::connect(&self.settings.url, self.settings.connect_timeout).await?;
+        db::verify_columns(&client, R::TABLE).await?;
+        let copy = client.prepare(&copy_statement(R::TABLE)).await?;
+        let advance_offset = client
+            .prepare(
+                "INSERT INTO ingest_offsets (stream, position) VALUES ($1, $2)
+                 ON CONFLICT (stream) DO UPDATE SET position = EXCLUDED.position, updated_at = now()",
+            )
+            .await?;
+        let row = client.query_opt("SELECT position FROM ingest_offsets WHERE stream = $1", &[&self.stream]).await?;
+        self.position = row.map_or(0, |row| row.get(0));
+        Ok(Connection { client, copy, advance_offset })
+    }
+
+    async fn write(&mut self, batch: EncodedBatch<R>) -> Result<(), WriterError> {
+        let EncodedBatch { rows, bytes, slots } = batch;
+        match self.write_with_retry(&rows, bytes, &slots).await? {
+            Outcome::Committed => Ok(()),
+            Outcome::Refused(message) => self.isolate_refused_rows(rows, message).await,
+        }
+    }
+
+    /// Sends one batch until it is committed or refused for its content.
+    async fn write_with_retry(&mut self, rows: &[R], bytes: Bytes, slots: &[i64]) -> Result<Outcome, WriterError> {
+        let mut backoff = Backoff::new(self.settings.initial_backoff, self.settings.max_backoff);
+        loop {
+            let attempt_position = self.position + 1;
+            let started = Instant::now();
+            let failure = match self.try_write(bytes.clone(), slots, attempt_position).await {
+                Ok(()) => {
+                    self.position = attempt_position;
+                    self.record_commit(rows, started.elapsed());
+                    return Ok(Outcome::Committed);
+                }
+                Err(failure) => failure,
+            };
+            events::write_failed(R::TABLE, self.writer_idx, failure.kind.label(), &failure.message);
+            match failure.kind {
+                FailureKind::Fatal => return Err(self.fatal(failure.message)),
+                FailureKind::Data => {
+                    // The transaction was rolled back; the connection stays usable.
+                    return Ok(Outcome::Refused(failure.message));
+                }
+                FailureKind::Retry => {
+                    self.connection = None;
+                    tokio::time::sleep(backoff.next_delay()).await;
+                    self.connect(true).await?;
+                    if self.position >= attempt_position {
+                        // The commit landed before the connection broke.
+                        self.record_commit(rows, started.elapsed());
+                        return Ok(Outcome::Committed);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn try_write(&mut self, bytes: Bytes, slots: &[i64], position: i64) -> Result<(), Failure> {
+        let Some(connection) = self.connection.as_mut() else {
+            return Err(Failure { kind: FailureKind::Retry, message: "not connected".into() });
+        };
+        if !slots.is_empty() && !self.partitions.covers(R::TABLE, slots) {
+            self.partitions.ensure(&mut connection.client, R::TABLE, slots).await?;
+        }
+        let transaction = connection.client.transaction().await?;
+        let sink = transaction.copy_in::<_, Bytes>(&connection.copy).await?;
+        futures_util::pin_mut!(sink);
+        sink.send(bytes).await?;
+        sink.finish().await?;
+        transaction.execute(&connection.advance_offset, &[&self.stream, &position]).await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    fn record_commit(&self, rows: &[R], copy_time: Duration) {
+        let oldest = self.stats.record_commit(R::TABLE, rows.iter().map(CopyRow::received_at), Timestamp::now());
+        events::batch_committed(R::TABLE, rows.len(), copy_time, oldest);
+    }
+
+    /// Splits a refused batch in halves, commits every half the server accepts, and
+    /// dead-letters each single row it still refuses.
+    async fn isolate_refused_rows(&mut self, rows: Vec<R>, message: String) -> Result<(), WriterError> {
+        let mut pending: Vec<(Vec<R>, String)> = vec![(rows, message)];
+        while let Some((mut part, message)) = pending.pop() {
+            if part.len() == 1 {
+                self.dead_letter_row(&part[0], &message).await;
+                continue;
+            }
+            let second = part.split_off(part.len() / 2);
+            for half in [part, second] {
+                let mut buffer = BytesMut::new();
+                encode_rows(&half, &mut buffer);
+                let slots = self.slots_of(&half);
+                match self.write_with_retry(&half, buffer.freeze(), &slots).await? {
+                    Outcome::Committed => {}
+                    Outcome::Refused(message) => pending.push((half, message)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn slots_of(&self, rows: &[R]) -> Vec<i64> {
+        let mut slots: Vec<i64> = rows
+            .iter()
+            .filter_map(|row| row.partition_time())
+            .filter_map(|time| self.partitions.slot_start(R::TABLE, time))
+            .collect();
+        slots.sort_unstable();
+        slots.dedup();
+        slots
+    }
+
+    async fn dead_letter_row(&self, row: &R, message: &str) {
+        let letter = DeadLetter::new(
+            R::TABLE.name(),
+            "rejected_by_database",
+            format!("table `{}`: {message}", R::TABLE),
+            &format!("{row:?}"),
+        );
+        events::dead_lettered(&letter);
+        match &self.dead_letters {
+            Some(lane) => {
+                if let Err(error) = lane.send(letter.clone()).await {
+                    events::dead_letter_unqueued(&letter, &error);
+                }
+            }
+            // The dead-letter writer's own refused rows can only go to the log.
+            None => events::dead_letter_unqueued(&letter, &crate::pipeline::SendError::Closed),
+        }
+    }
+}
+
+/// Capped exponential backoff with jitter (each delay is 50–100 % of the nominal one).
+struct Backoff {
+    next: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    fn new(initial: Duration, max: Duration) -> Self {
+        Backoff { next: initial, max }
+    }
+
+    fn next_delay(&mut self) -> Duration {
+        let nominal = self.next;
+        self.next = (self.next * 2).min(self.max);
+        nominal.mul_f64(0.5 + fastrand::f64() * 0.5)
+    }
+}
