@@ -161,7 +161,7 @@ const RANGES_QUERY: &str = "
       JOIN pg_class c ON c.oid = i.inhrelid
      CROSS JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid),
                                      'FROM \\(''([^'']+)''\\) TO \\(''([^'']+)''\\)') AS m
-     WHERE i.inhparent = $1::regclass AND m IS NOT NULL";
+     WHERE i.inhparent = $1::text::regclass AND m IS NOT NULL";
 
 async fn existing_ranges(client: &tokio_postgres::Transaction<'_>, table: Table) -> Result<Vec<(i64, i64)>, DbError> {
     let rows = client.query(RANGES_QUERY, &[&table.name()]).await?;

@@ -18,7 +18,7 @@ pub async fn verify_columns(client: &Client, table: Table) -> Result<(), DbError
         .query(
             "SELECT attname::text, format_type(atttypid, atttypmod)
                FROM pg_attribute
-              WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped",
+              WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped",
             &[&table.name()],
         )
         .await?;
