@@ -1,0 +1,114 @@
+//! Shared test support: a throwaway PostgreSQL per test, a daemon configuration
+//! pointing at it, and a websocket producer speaking the push protocol.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use hypertick::config::{Config, MetricsConfig, Secret, ServerConfig};
+use hypertick::db::throwaway::{ClusterOptions, ThrowawayCluster};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub fn start_cluster() -> ThrowawayCluster {
+    ThrowawayCluster::start(ClusterOptions { fsync: false, settings: Vec::new() })
+        .expect("a throwaway PostgreSQL cluster (server binaries are needed; .ci/run installs them)")
+}
+
+/// A daemon configuration for `cluster` with the push server and metrics on free ports.
+pub fn config_for(cluster: &ThrowawayCluster) -> Config {
+    let mut config = Config::default();
+    config.database.url = Some(Secret(cluster.url("hypertick")));
+    config.database.retry_initial_backoff_ms = 50;
+    config.database.retry_max_backoff_ms = 500;
+    config.server = Some(ServerConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        token: None,
+        token_file: None,
+        ack: Default::default(),
+        max_frame_bytes: 64 * 1024,
+        max_connections: 16,
+    });
+    config.metrics = MetricsConfig { listen: SocketAddr::from(([127, 0, 0, 1], 0)), enabled: true, summary_interval_secs: 0 };
+    config.pipeline.linger_ms = 5;
+    config
+}
+
+pub async fn sql(cluster: &ThrowawayCluster) -> tokio_postgres::Client {
+    hypertick::db::connect(&cluster.url("hypertick"), Duration::from_secs(10)).await.expect("connect to the test cluster")
+}
+
+pub async fn count(client: &tokio_postgres::Client, query: &str) -> i64 {
+    client.query_one(query, &[]).await.unwrap_or_else(|error| panic!("{query}: {error}")).get(0)
+}
+
+/// Polls `query` (a count) until it returns `expected` or 30 s pass; returns the last value.
+pub async fn wait_for_count(client: &tokio_postgres::Client, query: &str, expected: i64) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let value = count(client, query).await;
+        if value == expected || Instant::now() > deadline {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+pub async fn connect(addr: SocketAddr) -> Socket {
+    let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{addr}")).await.expect("websocket connect");
+    socket
+}
+
+/// Sends one text frame and returns the ack as JSON.
+pub async fn push(socket: &mut Socket, frame: &str) -> Value {
+    socket.send(Message::text(frame.to_string())).await.expect("send frame");
+    read_ack(socket).await
+}
+
+pub async fn read_ack(socket: &mut Socket) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(30), socket.next())
+            .await
+            .expect("an ack within 30 s")
+            .expect("connection open")
+            .expect("websocket message");
+        match message {
+            Message::Text(text) => return serde_json::from_str(text.as_str()).expect("ack is JSON"),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("expected an ack, got {other:?}"),
+        }
+    }
+}
+
+/// A valid tick as a JSON object string.
+pub fn tick_json(symbol: &str, trade_id: u64, price: f64) -> String {
+    format!(
+        r#"{{"type":"tick","venue":"test","symbol":"{symbol}","time":"{}","price":{price},"size":1.5,"side":"buy","trade_id":"{trade_id}"}}"#,
+        hypertick::record::Timestamp::now()
+    )
+}
+
+pub fn array(objects: &[String]) -> String {
+    format!("[{}]", objects.join(","))
+}
+
+/// Scrapes `/metrics` and returns the sum of every sample of `name` whose labels contain `label`.
+pub async fn metric(addr: SocketAddr, name: &str, label: &str) -> f64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.expect("metrics connect");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .expect("metrics request");
+    let mut body = String::new();
+    stream.read_to_string(&mut body).await.expect("metrics response");
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    body.lines()
+        .filter(|line| line.starts_with(name) && line[name.len()..].starts_with(['{', ' ']) && line.contains(label))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
