@@ -149,13 +149,16 @@ fn set_path(tree: &mut toml::Table, path: &[String], value: toml::Value) {
 }
 
 /// Deserializes, and on each error records it, removes the offending key and tries
-/// again, so one run reports every bad key rather than only the first.
+/// again, so one run reports every bad key rather than only the first. Returns the
+/// configuration that remains once every bad key is removed, if any does.
 fn deserialize_collecting_errors(mut tree: toml::Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
     const MAX_ROUNDS: usize = 64;
     for _ in 0..MAX_ROUNDS {
         let attempt: Result<Config, _> = serde_path_to_error::deserialize(toml::Value::Table(tree.clone()));
         match attempt {
-            Ok(config) => return if errors.is_empty() { Some(config) } else { None },
+            // With bad keys removed the rest still deserializes (removed keys take their
+            // valid defaults), so the semantic checks can report on it too.
+            Ok(config) => return Some(config),
             Err(error) => {
                 let mut path: Vec<String> = error
                     .path()
@@ -163,7 +166,8 @@ fn deserialize_collecting_errors(mut tree: toml::Table, errors: &mut Vec<ConfigE
                     .map(|segment| segment.to_string())
                     .filter(|segment| segment != "?")
                     .collect();
-                let message = error.inner().to_string();
+                // The toml deserializer appends "in `key`"; the key is reported separately.
+                let message = error.inner().to_string().lines().next().unwrap_or_default().trim().to_string();
                 if let Some(unknown) = unknown_field_name(&message) {
                     if path.last().map(String::as_str) != Some(unknown) {
                         path.push(unknown.to_string());

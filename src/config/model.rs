@@ -216,7 +216,7 @@ fn default_batch_max_rows() -> usize {
     10_000
 }
 fn default_linger_ms() -> u64 {
-    20
+    5
 }
 fn default_writers_per_table() -> usize {
     2

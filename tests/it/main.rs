@@ -1,5 +1,10 @@
 //! Integration tests. Each test starts its own throwaway PostgreSQL (see
 //! `support`), and talks to the daemon over real websockets on loopback.
 
+mod cli;
 mod encoder_roundtrip;
+mod faults;
+mod pipeline;
+mod push;
+mod schema;
 mod support;

@@ -28,7 +28,7 @@ pub fn config_for(cluster: &ThrowawayCluster) -> Config {
         token: None,
         token_file: None,
         ack: Default::default(),
-        max_frame_bytes: 64 * 1024,
+        max_frame_bytes: 1 << 20,
         max_connections: 16,
     });
     config.metrics = MetricsConfig { listen: SocketAddr::from(([127, 0, 0, 1], 0)), enabled: true, summary_interval_secs: 0 };

@@ -1,0 +1,102 @@
+//! The `hypertick` binary itself: the annotated example config parses, `check-config`
+//! reports every error at once with exit code 2, and `run` accepts frames from a
+//! websocket client and, on SIGTERM, flushes and commits everything and exits 0.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{self, array, count, push, tick_json};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_hypertick");
+
+#[test]
+fn the_annotated_example_config_parses() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/hypertick.toml")).unwrap();
+    let config = hypertick::config::load_str(&text, Vec::new()).expect("config/hypertick.toml is valid");
+    assert_eq!(config.server.expect("push server configured").listen.port(), 8765);
+    assert_eq!(config.pipeline.full_policy, hypertick::config::FullPolicy::Block);
+}
+
+#[test]
+fn check_config_reports_every_error_with_exit_code_2() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    writeln!(
+        file,
+        "[database]\nurl = \"postgres://u@h/db\"\n[pipeline]\nbatch_max_rows = 0\nlinger_ms = \"soon\"\nfull_policy = \"drop\"\n[server]\nlisten = \"127.0.0.1:1\"\nack = \"durable\"\nextra = 1"
+    )
+    .unwrap();
+    let output = Command::new(BINARY).args(["check-config", "--config"]).arg(file.path()).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for key in ["pipeline.linger_ms", "pipeline.full_policy", "server.extra", "server.ack", "tables.ticks.batch_max_rows"] {
+        assert!(stderr.contains(key), "{key} missing from:\n{stderr}");
+    }
+
+    let mut good = tempfile::NamedTempFile::new().unwrap();
+    writeln!(good, "[database]\nurl = \"postgres://u@h/db\"").unwrap();
+    let output = Command::new(BINARY).args(["check-config", "--config"]).arg(good.path()).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_accepts_frames_and_sigterm_flushes_everything() {
+    let cluster = support::start_cluster();
+    let push_port = free_port();
+    let metrics_port = free_port();
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    // A long linger: the rows are still in the batcher when SIGTERM arrives.
+    writeln!(
+        file,
+        "[server]\nlisten = \"127.0.0.1:{push_port}\"\n[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n\
+         [pipeline]\nlinger_ms = 60000\nbatch_max_rows = 100000"
+    )
+    .unwrap();
+    let mut daemon = Command::new(BINARY)
+        .args(["run", "--config"])
+        .arg(file.path())
+        .env("DATABASE_URL", cluster.url("hypertick"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let push_addr = format!("127.0.0.1:{push_port}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(push_addr).await.is_err() {
+        assert!(Instant::now() < deadline, "the daemon did not start listening");
+        assert!(daemon.try_wait().unwrap().is_none(), "the daemon exited early");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut socket = support::connect(push_addr).await;
+    let ticks: Vec<String> = (0..1_000).map(|i| tick_json("SIGTERM", i, 1.0)).collect();
+    assert_eq!(push(&mut socket, &array(&ticks)).await["accepted"], 1_000);
+    let bad = push(&mut socket, r#"{"type":"tick","venue":"x"}"#).await;
+    assert_eq!(bad["accepted"], 0);
+
+    let metrics_addr = format!("127.0.0.1:{metrics_port}").parse().unwrap();
+    let sources = support::metric(metrics_addr, "hypertick_source_messages_total", "source=\"push\"").await;
+    assert!(sources >= 2.0, "frames counted: {sources}");
+
+    let client = support::sql(&cluster).await;
+    assert_eq!(count(&client, "SELECT count(*) FROM ticks").await, 0, "still lingering in the batcher");
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = daemon.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the daemon did not stop within 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(daemon.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "exit status {status}; log:\n{stderr}");
+    assert_eq!(count(&client, "SELECT count(*) FROM ticks").await, 1_000, "SIGTERM flushed every row");
+    assert_eq!(count(&client, "SELECT count(*) FROM dead_letters WHERE reason = 'missing_field'").await, 1);
+}

@@ -1,0 +1,90 @@
+//! Batching by size and by linger, and a stop that flushes every queued row.
+
+use hypertick::app::Daemon;
+use hypertick::config::TableConfig;
+use hypertick::record::Table;
+
+use crate::support::{self, array, count, push, tick_json, wait_for_count};
+
+fn ticks_table(batch_max_rows: usize, linger_ms: u64) -> Option<TableConfig> {
+    Some(TableConfig {
+        retention_days: None,
+        partition_hours: None,
+        writers: Some(1),
+        batch_max_rows: Some(batch_max_rows),
+        linger_ms: Some(linger_ms),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_close_on_size_and_stop_flushes_the_rest() {
+    let cluster = support::start_cluster();
+    let mut config = support::config_for(&cluster);
+    // A linger far longer than the test: only the size can close a batch.
+    config.tables.ticks = ticks_table(100, 60_000);
+    config.shutdown.deadline_secs = 30;
+    let daemon = Daemon::start(&config).await.expect("daemon starts");
+    let mut socket = support::connect(daemon.push_addr.unwrap()).await;
+    let ticks: Vec<String> = (0..250).map(|i| tick_json("SIZE", i, 1.0)).collect();
+    assert_eq!(push(&mut socket, &array(&ticks)).await["accepted"], 250);
+
+    let client = support::sql(&cluster).await;
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM ticks", 200).await, 200);
+    let snapshot = daemon.stats.snapshot(Table::Ticks);
+    assert_eq!((snapshot.rows_written, snapshot.batches), (200, 2), "two full batches of 100");
+
+    drop(socket);
+    let stats = daemon.stats.clone();
+    daemon.stop().await.expect("clean stop");
+    assert_eq!(count(&client, "SELECT count(*) FROM ticks").await, 250, "the stop flushed the partial batch");
+    assert_eq!(count(&client, "SELECT count(DISTINCT trade_id) FROM ticks").await, 250);
+    assert_eq!(stats.snapshot(Table::Ticks).batches, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_close_on_linger() {
+    let cluster = support::start_cluster();
+    let mut config = support::config_for(&cluster);
+    // A size no test reaches: only the linger can close a batch.
+    config.tables.ticks = ticks_table(1_000_000, 200);
+    let daemon = Daemon::start(&config).await.expect("daemon starts");
+    let mut socket = support::connect(daemon.push_addr.unwrap()).await;
+    let ticks: Vec<String> = (0..10).map(|i| tick_json("LINGER", i, 1.0)).collect();
+    assert_eq!(push(&mut socket, &array(&ticks)).await["accepted"], 10);
+
+    let client = support::sql(&cluster).await;
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM ticks", 10).await, 10);
+    let snapshot = daemon.stats.snapshot(Table::Ticks);
+    assert_eq!((snapshot.rows_written, snapshot.batches), (10, 1), "one batch closed by linger");
+    drop(socket);
+    daemon.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_survives_a_frame_over_the_hard_limit() {
+    let cluster = support::start_cluster();
+    let mut config = support::config_for(&cluster);
+    config.server.as_mut().unwrap().max_frame_bytes = 4 * 1024;
+    let daemon = Daemon::start(&config).await.expect("daemon starts");
+    let addr = daemon.push_addr.unwrap();
+    let mut socket = support::connect(addr).await;
+    // Over four times max_frame_bytes: the websocket layer ends this connection.
+    let huge = "x".repeat(64 * 1024);
+    use futures_util::{SinkExt, StreamExt};
+    let _ = socket.send(tokio_tungstenite::tungstenite::Message::text(huge)).await;
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            match socket.next().await {
+                None | Some(Err(_)) | Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))) => return,
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the oversized connection was closed");
+    // Other and later producers are unaffected.
+    let mut next = support::connect(addr).await;
+    assert_eq!(push(&mut next, &tick_json("AFTER", 1, 1.0)).await["accepted"], 1);
+    drop(next);
+    daemon.stop().await.expect("clean stop");
+}

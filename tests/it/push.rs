@@ -1,0 +1,194 @@
+//! The push protocol against a running daemon: rows land exactly, every rejection
+//! reason is acked and dead-lettered, the token guards the upgrade, oversized and
+//! binary frames are refused without ending the connection, and `/metrics` moves.
+
+use futures_util::SinkExt;
+use hypertick::app::Daemon;
+use hypertick::config::Secret;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::support::{self, array, count, push, tick_json, wait_for_count};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_land_exactly_with_the_values_sent() {
+    let cluster = support::start_cluster();
+    let daemon = Daemon::start(&support::config_for(&cluster)).await.expect("daemon starts");
+    let mut socket = support::connect(daemon.push_addr.unwrap()).await;
+
+    let ticks: Vec<String> = (0..500).map(|i| tick_json("EXACT", i, 100.0 + i as f64 / 8.0)).collect();
+    let ack = push(&mut socket, &array(&ticks)).await;
+    assert_eq!(ack["accepted"], 500, "{ack}");
+    assert_eq!(ack["rejected"].as_array().unwrap().len(), 0);
+
+    let quote = r#"{"type":"quote","venue":"test","symbol":"EXACT","time":"2026-11-22T12:00:00.000001Z","bid_price":"99.5","bid_size":3,"ask_price":100.25,"ask_size":"4.5"}"#;
+    let bar = r#"{"type":"bar","venue":"test","symbol":"EXACT","time":1795348800000000000,"interval":"1m","open":1,"high":3,"low":0.5,"close":2,"volume":10,"trades":12}"#;
+    assert_eq!(push(&mut socket, quote).await["accepted"], 1);
+    assert_eq!(push(&mut socket, bar).await["accepted"], 1);
+
+    let client = support::sql(&cluster).await;
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM ticks WHERE symbol = 'EXACT'", 500).await, 500);
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM quotes", 1).await, 1);
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM bars", 1).await, 1);
+
+    let rows = client
+        .query("SELECT trade_id, price, size, side, venue FROM ticks WHERE symbol = 'EXACT' ORDER BY trade_id::int", &[])
+        .await
+        .unwrap();
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row.get::<_, String>(0), i.to_string());
+        assert_eq!(row.get::<_, f64>(1), 100.0 + i as f64 / 8.0);
+        assert_eq!(row.get::<_, f64>(2), 1.5);
+        assert_eq!(row.get::<_, i16>(3), 1);
+        assert_eq!(row.get::<_, String>(4), "test");
+    }
+    let quote_row = client
+        .query_one("SELECT bid_price, bid_size, ask_price, ask_size, time = '2026-11-22T12:00:00.000001Z' FROM quotes", &[])
+        .await
+        .unwrap();
+    assert_eq!((quote_row.get::<_, f64>(0), quote_row.get::<_, f64>(1)), (99.5, 3.0));
+    assert_eq!((quote_row.get::<_, f64>(2), quote_row.get::<_, f64>(3)), (100.25, 4.5));
+    assert!(quote_row.get::<_, bool>(4), "time kept to the microsecond");
+    let bar_row = client
+        .query_one("SELECT \"interval\", close, vwap, trades, time = '2026-11-22T12:00:00Z' FROM bars", &[])
+        .await
+        .unwrap();
+    assert_eq!(bar_row.get::<_, String>(0), "1m");
+    assert_eq!(bar_row.get::<_, f64>(1), 2.0);
+    assert_eq!(bar_row.get::<_, Option<f64>>(2), None);
+    assert_eq!(bar_row.get::<_, Option<i64>>(3), Some(12));
+    assert!(bar_row.get::<_, bool>(4), "epoch nanoseconds decoded");
+
+    let metrics = daemon.metrics_addr.unwrap();
+    assert!(support::metric(metrics, "hypertick_rows_written_total", "table=\"ticks\"").await >= 500.0);
+    assert!(support::metric(metrics, "hypertick_batches_total", "table=\"ticks\"").await >= 1.0);
+    assert!(support::metric(metrics, "hypertick_ingest_latency_seconds_count", "table=\"ticks\"").await >= 1.0);
+    drop(socket);
+    daemon.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rejection_is_acked_and_dead_lettered() {
+    let cluster = support::start_cluster();
+    let mut config = support::config_for(&cluster);
+    config.server.as_mut().unwrap().max_frame_bytes = 16 * 1024;
+    let daemon = Daemon::start(&config).await.expect("daemon starts");
+    let metrics = daemon.metrics_addr.unwrap();
+    let dead_before = support::metric(metrics, "hypertick_dead_letters_total", "").await;
+    let mut socket = support::connect(daemon.push_addr.unwrap()).await;
+
+    let old = hypertick::record::Timestamp::now().saturating_sub_micros(800 * 86_400 * 1_000_000);
+    let future = hypertick::record::Timestamp::now().saturating_add_micros(3 * 86_400 * 1_000_000);
+    let elements = vec![
+        tick_json("GOOD", 1, 10.0),
+        r#"{"type":"tick","venue":"test","symbol":"BAD","time":"2026-11-22T12:00:00Z","size":1}"#.to_string(),
+        r#"{"type":"nope"}"#.to_string(),
+        r#"{"type":"signal","source":"x"}"#.to_string(),
+        r#""a string""#.to_string(),
+        r#"{"type":"tick","venue":"test","symbol":"BAD","time":"2026-11-22T12:00:00Z","price":"NaN","size":1}"#.to_string(),
+        format!(r#"{{"type":"tick","venue":"test","symbol":"BAD","time":"{old}","price":1,"size":1}}"#),
+        format!(r#"{{"type":"tick","venue":"test","symbol":"BAD","time":"{future}","price":1,"size":1}}"#),
+        r#"{"type":"tick","venue":"test","symbol":"BAD","time":"2026-11-22T12:00:00Z","price":1,"size":1,"colour":"red"}"#.to_string(),
+        tick_json("GOOD", 2, 11.0),
+    ];
+    let ack = push(&mut socket, &array(&elements)).await;
+    assert_eq!(ack["accepted"], 2, "{ack}");
+    let rejected = ack["rejected"].as_array().unwrap();
+    let expected = [
+        (1, "missing_field"),
+        (2, "unknown_type"),
+        (3, "unsupported_type"),
+        (4, "not_an_object"),
+        (5, "nan_or_infinite"),
+        (6, "older_than_retention"),
+        (7, "time_out_of_range"),
+        (8, "unknown_field"),
+    ];
+    assert_eq!(rejected.len(), expected.len(), "{ack}");
+    for ((index, code), rejection) in expected.iter().zip(rejected) {
+        assert_eq!(rejection["index"], *index, "{rejection}");
+        let reason = rejection["reason"].as_str().unwrap();
+        assert!(reason.starts_with(code), "index {index}: {reason}");
+    }
+
+    // Frame-level problems: malformed JSON, an empty frame, a binary frame.
+    let ack = push(&mut socket, "{\"type\": \"tick\", oops").await;
+    assert_eq!(ack["accepted"], 0);
+    assert!(ack["rejected"][0]["reason"].as_str().unwrap().starts_with("invalid_json"), "{ack}");
+    let ack = push(&mut socket, "[{\"type\":\"tick\"},").await;
+    assert!(ack["rejected"][0]["reason"].as_str().unwrap().starts_with("invalid_json"), "{ack}");
+    let ack = push(&mut socket, "   ").await;
+    assert!(ack["rejected"][0]["reason"].as_str().unwrap().starts_with("empty_frame"), "{ack}");
+    socket.send(Message::binary(b"[1,2,3]".to_vec())).await.unwrap();
+    let ack = support::read_ack(&mut socket).await;
+    assert!(ack["rejected"][0]["reason"].as_str().unwrap().starts_with("binary_frame"), "{ack}");
+
+    // Oversized (over max_frame_bytes = 16 KiB) but under the websocket layer's hard
+    // limit (4×): refused with an ack, connection kept.
+    let big: Vec<String> = (0..200).map(|i| tick_json("BIG", i, 1.0)).collect();
+    let big_frame = array(&big);
+    assert!(big_frame.len() > 16 * 1024 && big_frame.len() < 64 * 1024, "{}", big_frame.len());
+    let ack = push(&mut socket, &big_frame).await;
+    assert_eq!(ack["accepted"], 0);
+    assert!(ack["rejected"][0]["reason"].as_str().unwrap().starts_with("frame_too_large"), "{ack}");
+
+    // The connection still works after all of that.
+    assert_eq!(push(&mut socket, &tick_json("GOOD", 3, 12.0)).await["accepted"], 1);
+
+    let client = support::sql(&cluster).await;
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM ticks WHERE symbol = 'GOOD'", 3).await, 3);
+    assert_eq!(count(&client, "SELECT count(*) FROM ticks WHERE symbol IN ('BAD', 'BIG')").await, 0);
+    let dead_letters = wait_for_count(&client, "SELECT count(*) FROM dead_letters", 13).await;
+    assert_eq!(dead_letters, 13, "8 records + 5 frames");
+    let reasons: Vec<String> = client
+        .query("SELECT reason FROM dead_letters ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let mut expected_reasons: Vec<&str> = expected.iter().map(|(_, code)| *code).collect();
+    expected_reasons.extend(["invalid_json", "invalid_json", "empty_frame", "binary_frame", "frame_too_large"]);
+    assert_eq!(reasons, expected_reasons);
+    let raw: String = client
+        .query_one("SELECT raw FROM dead_letters WHERE reason = 'unknown_type'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(raw, r#"{"type":"nope"}"#, "the raw element text is kept");
+    let sample: String = client
+        .query_one("SELECT raw FROM dead_letters WHERE reason = 'frame_too_large'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(sample.len() < big_frame.len() + 100 && sample.starts_with("[{\"type\":\"tick\""));
+
+    let dead_after = support::metric(metrics, "hypertick_dead_letters_total", "").await;
+    assert!(dead_after - dead_before >= 13.0, "dead letter counter moved by {}", dead_after - dead_before);
+    drop(socket);
+    daemon.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bearer_token_guards_the_upgrade() {
+    let cluster = support::start_cluster();
+    let mut config = support::config_for(&cluster);
+    config.server.as_mut().unwrap().token = Some(Secret("s3cret-token".into()));
+    let daemon = Daemon::start(&config).await.expect("daemon starts");
+    let url = format!("ws://{}", daemon.push_addr.unwrap());
+
+    let refused = tokio_tungstenite::connect_async(url.as_str()).await.expect_err("no token is refused");
+    assert!(refused.to_string().contains("401"), "{refused}");
+
+    let mut wrong = url.as_str().into_client_request().unwrap();
+    wrong.headers_mut().insert("Authorization", "Bearer s3cret-tokeN".parse().unwrap());
+    let refused = tokio_tungstenite::connect_async(wrong).await.expect_err("a wrong token is refused");
+    assert!(refused.to_string().contains("401"), "{refused}");
+
+    let mut right = url.as_str().into_client_request().unwrap();
+    right.headers_mut().insert("Authorization", "Bearer s3cret-token".parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(right).await.expect("the right token is let in");
+    assert_eq!(push(&mut socket, &tick_json("AUTH", 1, 1.0)).await["accepted"], 1);
+    drop(socket);
+    daemon.stop().await.expect("clean stop");
+}
