@@ -114,7 +114,7 @@ impl SyntheticMarket {
         let index = fastrand::usize(..self.instruments.len());
         let sequence = self.sequence;
         let instrument = &mut self.instruments[index];
-        let step = (fastrand::f64() - 0.5) * 0.0008;
+        let step = (fastrand::f64() - 0.5) * 0.0001;
         instrument.price = (instrument.price * (1.0 + step)).max(instrument.tick_size);
         let price = (instrument.price / instrument.tick_size).round() * instrument.tick_size;
         // Half the records carry RFC 3339 times, half epoch nanoseconds: both are protocol.
