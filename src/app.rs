@@ -255,11 +255,6 @@ impl Daemon {
         self.failed.clone()
     }
 
-    /// Lanes for sources living outside the daemon (tests, the demo's checks).
-    pub fn router(&self) -> Option<&Router> {
-        self.router.as_ref()
-    }
-
     /// Stops in order and waits for every queued row to be committed, within the
     /// shutdown deadline. Fails if the deadline passed or a component had failed.
     pub async fn stop(mut self) -> anyhow::Result<StopReport> {

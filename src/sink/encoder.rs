@@ -27,6 +27,10 @@ pub trait CopyRow: Send + Sync + std::fmt::Debug + 'static {
     fn received_at(&self) -> Timestamp;
     /// The partitioning time, for tables partitioned on `time`.
     fn partition_time(&self) -> Option<Timestamp>;
+    /// The (venue, symbol) this row is about, for the `instruments` table.
+    fn instrument(&self) -> Option<(&str, &str)> {
+        None
+    }
 }
 
 /// Writes the fields of tuples into a buffer.

@@ -11,5 +11,5 @@ mod writer;
 
 pub use encoder::{copy_statement, encode_rows, CopyRow, TupleEncoder};
 pub use failure::{classify, FailureKind};
-pub use stage::{batch_queue, encode_stage, BatchQueue, EncodedBatch};
+pub use stage::{batch_queue, encode_stage, BatchQueue, Encoded, EncodedBatch};
 pub use writer::{run_writer, WriterError, WriterSettings};

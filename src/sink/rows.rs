@@ -27,6 +27,10 @@ impl CopyRow for Tick {
     fn partition_time(&self) -> Option<Timestamp> {
         Some(self.time)
     }
+
+    fn instrument(&self) -> Option<(&str, &str)> {
+        Some((&self.venue, &self.symbol))
+    }
 }
 
 impl CopyRow for Quote {
@@ -51,6 +55,10 @@ impl CopyRow for Quote {
 
     fn partition_time(&self) -> Option<Timestamp> {
         Some(self.time)
+    }
+
+    fn instrument(&self) -> Option<(&str, &str)> {
+        Some((&self.venue, &self.symbol))
     }
 }
 
@@ -80,6 +88,10 @@ impl CopyRow for Bar {
 
     fn partition_time(&self) -> Option<Timestamp> {
         Some(self.time)
+    }
+
+    fn instrument(&self) -> Option<(&str, &str)> {
+        Some((&self.venue, &self.symbol))
     }
 }
 

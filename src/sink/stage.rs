@@ -1,8 +1,9 @@
 //! The encoder stage runs on the table's batcher thread, off the async reactor: it
 //! encodes a closed batch into one PGCOPY buffer, notes which time partitions the
-//! batch touches, and hands it to the writer tasks through a small bounded queue that
-//! every writer of the table pulls from.
+//! batch touches and which instruments it is the first to carry, and hands it to the
+//! writer tasks through a small bounded queue that every writer of the table pulls from.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -15,9 +16,17 @@ use crate::db::Partitions;
 /// accounting and, if the database refuses a row, for finding and keeping it.
 pub struct EncodedBatch<R> {
     pub rows: Vec<R>,
+    pub encoded: Encoded,
+}
+
+/// What a writer sends for some rows.
+#[derive(Clone)]
+pub struct Encoded {
     pub bytes: Bytes,
     /// Start of each time partition the rows fall in.
     pub slots: Vec<i64>,
+    /// (venue, symbol) pairs this table's writers have not sent before, sorted.
+    pub new_instruments: Arc<Vec<(String, String)>>,
 }
 
 /// The queue between a table's encoder stage and its writers.
@@ -35,21 +44,47 @@ pub fn encode_stage<R: CopyRow>(
     sender: mpsc::Sender<EncodedBatch<R>>,
 ) -> impl FnMut(Vec<R>) -> Result<(), Vec<R>> {
     let mut bytes_per_row_estimate = 96usize;
+    // Venue → symbols seen; bounded by the number of instruments the table ever sees.
+    let mut known_instruments: HashMap<String, HashSet<String>> = HashMap::new();
     move |rows: Vec<R>| {
-        let batch = encode_batch(&partitions, rows, &mut bytes_per_row_estimate);
-        sender.blocking_send(batch).map_err(|unsent| unsent.0.rows)
+        let mut encoded = encode(&partitions, &rows, &mut bytes_per_row_estimate);
+        encoded.new_instruments = Arc::new(first_seen_instruments(&rows, &mut known_instruments));
+        sender.blocking_send(EncodedBatch { rows, encoded }).map_err(|unsent| unsent.0.rows)
     }
 }
 
-pub(super) fn encode_batch<R: CopyRow>(partitions: &Partitions, rows: Vec<R>, bytes_per_row_estimate: &mut usize) -> EncodedBatch<R> {
+fn first_seen_instruments<R: CopyRow>(rows: &[R], known: &mut HashMap<String, HashSet<String>>) -> Vec<(String, String)> {
+    let mut new = Vec::new();
+    let mut previous: Option<(&str, &str)> = None;
+    for row in rows {
+        let Some(pair) = row.instrument() else { return new };
+        if previous == Some(pair) {
+            continue;
+        }
+        previous = Some(pair);
+        let (venue, symbol) = pair;
+        // Borrowed lookups; allocation only for an instrument seen for the first time.
+        if known.get(venue).is_some_and(|symbols| symbols.contains(symbol)) {
+            continue;
+        }
+        known.entry(venue.to_string()).or_default().insert(symbol.to_string());
+        new.push((venue.to_string(), symbol.to_string()));
+    }
+    // A fixed order keeps concurrent upserts from different tables free of deadlocks.
+    new.sort_unstable();
+    new
+}
+
+/// Encodes rows and lists the partition slots they touch.
+pub(super) fn encode<R: CopyRow>(partitions: &Partitions, rows: &[R], bytes_per_row_estimate: &mut usize) -> Encoded {
     let mut buffer = BytesMut::with_capacity(32 + rows.len() * *bytes_per_row_estimate);
-    encode_rows(&rows, &mut buffer);
+    encode_rows(rows, &mut buffer);
     if !rows.is_empty() {
         *bytes_per_row_estimate = buffer.len() / rows.len() + 8;
     }
     let mut slots: Vec<i64> = Vec::new();
     let mut last_slot = None;
-    for row in &rows {
+    for row in rows {
         let Some(time) = row.partition_time() else { break };
         let slot = partitions.slot_start(R::TABLE, time);
         if slot != last_slot {
@@ -61,5 +96,5 @@ pub(super) fn encode_batch<R: CopyRow>(partitions: &Partitions, rows: Vec<R>, by
             }
         }
     }
-    EncodedBatch { rows, bytes: buffer.freeze(), slots }
+    Encoded { bytes: buffer.freeze(), slots, new_instruments: Arc::default() }
 }

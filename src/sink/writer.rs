@@ -15,13 +15,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::SinkExt;
 use tokio_postgres::{Client, Statement};
 
-use super::encoder::{copy_statement, encode_rows, CopyRow};
+use super::encoder::{copy_statement, CopyRow};
 use super::failure::{classify, FailureKind};
-use super::stage::{BatchQueue, EncodedBatch};
+use super::stage::{encode, BatchQueue, Encoded, EncodedBatch};
 use crate::db::{self, DbError, Partitions};
 use crate::metrics::{events, Stats};
 use crate::pipeline::LaneSender;
@@ -80,6 +80,7 @@ struct Connection {
     client: Client,
     copy: Statement,
     advance_offset: Statement,
+    upsert_instruments: Statement,
 }
 
 struct Writer<R: CopyRow> {
@@ -159,26 +160,32 @@ impl<R: CopyRow> Writer<R> {
                  ON CONFLICT (stream) DO UPDATE SET position = EXCLUDED.position, updated_at = now()",
             )
             .await?;
+        let upsert_instruments = client
+            .prepare(
+                "INSERT INTO instruments (venue, symbol)
+                 SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+            )
+            .await?;
         let row = client.query_opt("SELECT position FROM ingest_offsets WHERE stream = $1", &[&self.stream]).await?;
         self.position = row.map_or(0, |row| row.get(0));
-        Ok(Connection { client, copy, advance_offset })
+        Ok(Connection { client, copy, advance_offset, upsert_instruments })
     }
 
     async fn write(&mut self, batch: EncodedBatch<R>) -> Result<(), WriterError> {
-        let EncodedBatch { rows, bytes, slots } = batch;
-        match self.write_with_retry(&rows, bytes, &slots).await? {
+        let EncodedBatch { rows, encoded } = batch;
+        match self.write_with_retry(&rows, &encoded).await? {
             Outcome::Committed => Ok(()),
-            Outcome::Refused(message) => self.isolate_refused_rows(rows, message).await,
+            Outcome::Refused(message) => self.isolate_refused_rows(rows, &encoded, message).await,
         }
     }
 
     /// Sends one batch until it is committed or refused for its content.
-    async fn write_with_retry(&mut self, rows: &[R], bytes: Bytes, slots: &[i64]) -> Result<Outcome, WriterError> {
+    async fn write_with_retry(&mut self, rows: &[R], encoded: &Encoded) -> Result<Outcome, WriterError> {
         let mut backoff = Backoff::new(self.settings.initial_backoff, self.settings.max_backoff);
         loop {
             let attempt_position = self.position + 1;
             let started = Instant::now();
-            let failure = match self.try_write(bytes.clone(), slots, attempt_position).await {
+            let failure = match self.try_write(encoded, attempt_position).await {
                 Ok(()) => {
                     self.position = attempt_position;
                     self.record_commit(rows, started.elapsed());
@@ -207,17 +214,23 @@ impl<R: CopyRow> Writer<R> {
         }
     }
 
-    async fn try_write(&mut self, bytes: Bytes, slots: &[i64], position: i64) -> Result<(), Failure> {
+    async fn try_write(&mut self, encoded: &Encoded, position: i64) -> Result<(), Failure> {
         let Some(connection) = self.connection.as_mut() else {
             return Err(Failure { kind: FailureKind::Retry, message: "not connected".into() });
         };
+        let slots = &encoded.slots;
         if !slots.is_empty() && !self.partitions.covers(R::TABLE, slots) {
             self.partitions.ensure(&mut connection.client, R::TABLE, slots).await?;
         }
         let transaction = connection.client.transaction().await?;
+        if !encoded.new_instruments.is_empty() {
+            let (venues, symbols): (Vec<&str>, Vec<&str>) =
+                encoded.new_instruments.iter().map(|(venue, symbol)| (venue.as_str(), symbol.as_str())).unzip();
+            transaction.execute(&connection.upsert_instruments, &[&venues, &symbols]).await?;
+        }
         let sink = transaction.copy_in::<_, Bytes>(&connection.copy).await?;
         futures_util::pin_mut!(sink);
-        sink.send(bytes).await?;
+        sink.send(encoded.bytes.clone()).await?;
         sink.finish().await?;
         transaction.execute(&connection.advance_offset, &[&self.stream, &position]).await?;
         transaction.commit().await?;
@@ -231,7 +244,8 @@ impl<R: CopyRow> Writer<R> {
 
     /// Splits a refused batch in halves, commits every half the server accepts, and
     /// dead-letters each single row it still refuses.
-    async fn isolate_refused_rows(&mut self, rows: Vec<R>, message: String) -> Result<(), WriterError> {
+    async fn isolate_refused_rows(&mut self, rows: Vec<R>, whole: &Encoded, message: String) -> Result<(), WriterError> {
+        let mut bytes_per_row_estimate = whole.bytes.len() / rows.len().max(1) + 8;
         let mut pending: Vec<(Vec<R>, String)> = vec![(rows, message)];
         while let Some((mut part, message)) = pending.pop() {
             if part.len() == 1 {
@@ -240,27 +254,16 @@ impl<R: CopyRow> Writer<R> {
             }
             let second = part.split_off(part.len() / 2);
             for half in [part, second] {
-                let mut buffer = BytesMut::new();
-                encode_rows(&half, &mut buffer);
-                let slots = self.slots_of(&half);
-                match self.write_with_retry(&half, buffer.freeze(), &slots).await? {
+                let mut encoded = encode(&self.partitions, &half, &mut bytes_per_row_estimate);
+                // Every half carries the batch's new instruments; the upsert is idempotent.
+                encoded.new_instruments = whole.new_instruments.clone();
+                match self.write_with_retry(&half, &encoded).await? {
                     Outcome::Committed => {}
                     Outcome::Refused(message) => pending.push((half, message)),
                 }
             }
         }
         Ok(())
-    }
-
-    fn slots_of(&self, rows: &[R]) -> Vec<i64> {
-        let mut slots: Vec<i64> = rows
-            .iter()
-            .filter_map(|row| row.partition_time())
-            .filter_map(|time| self.partitions.slot_start(R::TABLE, time))
-            .collect();
-        slots.sort_unstable();
-        slots.dedup();
-        slots
     }
 
     async fn dead_letter_row(&self, row: &R, message: &str) {

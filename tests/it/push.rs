@@ -59,6 +59,9 @@ async fn rows_land_exactly_with_the_values_sent() {
     assert_eq!(bar_row.get::<_, Option<i64>>(3), Some(12));
     assert!(bar_row.get::<_, bool>(4), "epoch nanoseconds decoded");
 
+    // Ticks, quotes and bars of one instrument make one `instruments` row.
+    assert_eq!(count(&client, "SELECT count(*) FROM instruments WHERE venue = 'test' AND symbol = 'EXACT'").await, 1);
+
     let metrics = daemon.metrics_addr.unwrap();
     assert!(support::metric(metrics, "hypertick_rows_written_total", "table=\"ticks\"").await >= 500.0);
     assert!(support::metric(metrics, "hypertick_batches_total", "table=\"ticks\"").await >= 1.0);
