@@ -1,14 +1,20 @@
 //! How each record type maps onto its table's columns. The field order here follows
 //! `record::Table::columns()`; the round-trip tests read every column back.
 
-use super::encoder::{CopyRow, TupleEncoder};
+use super::encoder::{CopyRow, TupleEncoder as T};
 use crate::record::{Bar, DeadLetter, FeedEvent, Quote, Table, Tick, Timestamp};
 
 impl CopyRow for Tick {
     const TABLE: Table = Table::Ticks;
 
     #[inline]
-    fn encode(&self, fields: &mut TupleEncoder<'_>) {
+    fn encoded_len(&self) -> usize {
+        T::TUPLE_LEN + 4 * T::EIGHT_BYTE_LEN + T::INT2_LEN + T::text_len(&self.venue) + T::text_len(&self.symbol)
+            + T::optional_text_len(self.trade_id.as_deref())
+    }
+
+    #[inline]
+    fn encode(&self, fields: &mut T<'_>) {
         fields.start_tuple(8);
         fields.timestamptz(self.time);
         fields.timestamptz(self.received_at);
@@ -37,7 +43,12 @@ impl CopyRow for Quote {
     const TABLE: Table = Table::Quotes;
 
     #[inline]
-    fn encode(&self, fields: &mut TupleEncoder<'_>) {
+    fn encoded_len(&self) -> usize {
+        T::TUPLE_LEN + 6 * T::EIGHT_BYTE_LEN + T::text_len(&self.venue) + T::text_len(&self.symbol)
+    }
+
+    #[inline]
+    fn encode(&self, fields: &mut T<'_>) {
         fields.start_tuple(8);
         fields.timestamptz(self.time);
         fields.timestamptz(self.received_at);
@@ -66,7 +77,13 @@ impl CopyRow for Bar {
     const TABLE: Table = Table::Bars;
 
     #[inline]
-    fn encode(&self, fields: &mut TupleEncoder<'_>) {
+    fn encoded_len(&self) -> usize {
+        T::TUPLE_LEN + 7 * T::EIGHT_BYTE_LEN + T::text_len(&self.venue) + T::text_len(&self.symbol)
+            + T::text_len(&self.interval) + T::optional_eight_byte_len(self.vwap) + T::optional_eight_byte_len(self.trades)
+    }
+
+    #[inline]
+    fn encode(&self, fields: &mut T<'_>) {
         fields.start_tuple(12);
         fields.timestamptz(self.time);
         fields.timestamptz(self.received_at);
@@ -98,7 +115,11 @@ impl CopyRow for Bar {
 impl CopyRow for FeedEvent {
     const TABLE: Table = Table::FeedEvents;
 
-    fn encode(&self, fields: &mut TupleEncoder<'_>) {
+    fn encoded_len(&self) -> usize {
+        T::TUPLE_LEN + 2 * T::EIGHT_BYTE_LEN + T::text_len(&self.source) + T::text_len(self.kind) + T::jsonb_len(&self.detail)
+    }
+
+    fn encode(&self, fields: &mut T<'_>) {
         fields.start_tuple(5);
         fields.timestamptz(self.time);
         fields.timestamptz(self.received_at);
@@ -119,7 +140,12 @@ impl CopyRow for FeedEvent {
 impl CopyRow for DeadLetter {
     const TABLE: Table = Table::DeadLetters;
 
-    fn encode(&self, fields: &mut TupleEncoder<'_>) {
+    fn encoded_len(&self) -> usize {
+        T::TUPLE_LEN + T::EIGHT_BYTE_LEN + T::text_len(&self.source) + T::text_len(self.reason) + T::text_len(&self.detail)
+            + T::text_len(&self.raw)
+    }
+
+    fn encode(&self, fields: &mut T<'_>) {
         fields.start_tuple(5);
         fields.timestamptz(self.received_at);
         fields.text(&self.source);
