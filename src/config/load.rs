@@ -8,42 +8,12 @@
 //! `HYPERTICK_DATABASE_URL` is given. Values are read as TOML values when they parse as
 //! one (numbers, booleans, arrays) and as strings otherwise.
 
-use std::fmt;
 use std::path::Path;
 
+use super::error::{ConfigError, ConfigErrors};
 use super::model::Config;
 use super::validate::validate;
 use crate::record::Table;
-
-/// One configuration problem, with the key it concerns.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// Dotted key path (`pipeline.batch_max_rows`), or the environment variable.
-    pub key: String,
-    pub message: String,
-}
-
-/// Every problem found in one configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigErrors(pub Vec<ConfigError>);
-
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{} configuration error(s):", self.0.len())?;
-        for error in &self.0 {
-            writeln!(f, "  {}: {}", error.key, error.message)?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigErrors {}
-
-impl ConfigErrors {
-    fn single(key: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigErrors(vec![ConfigError { key: key.into(), message: message.into() }])
-    }
-}
 
 /// Loads and validates a configuration file, with this process's environment applied.
 pub fn load_file(path: &Path) -> Result<Config, ConfigErrors> {

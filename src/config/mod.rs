@@ -2,11 +2,13 @@
 //! environment overrides and error collection (`load`), and the semantic checks that
 //! report every problem at once (`validate`).
 
+mod error;
 mod load;
 mod model;
 mod validate;
 
-pub use load::{load_file, load_str, ConfigError, ConfigErrors};
+pub use error::{ConfigError, ConfigErrors};
+pub use load::{load_file, load_str};
 pub use model::{
     AckLevel, Config, DatabaseConfig, EffectiveTableConfig, FullPolicy, MetricsConfig, PipelineConfig, ProfileChoice,
     SchemaConfig, Secret, ServerConfig, ShutdownConfig, TableConfig, TablesConfig,

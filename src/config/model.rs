@@ -346,6 +346,25 @@ pub struct EffectiveTableConfig {
 }
 
 impl Config {
+    /// Defaults for `database_url`, with the push server and the metrics endpoint on
+    /// free loopback ports and no summary line: what the demo and the tests run.
+    pub fn loopback(database_url: &str) -> Config {
+        let any_loopback_port = SocketAddr::from(([127, 0, 0, 1], 0));
+        Config {
+            database: DatabaseConfig { url: Some(Secret(database_url.to_string())), ..DatabaseConfig::default() },
+            server: Some(ServerConfig {
+                listen: any_loopback_port,
+                token: None,
+                token_file: None,
+                ack: AckLevel::Received,
+                max_frame_bytes: default_max_frame_bytes(),
+                max_connections: 64,
+            }),
+            metrics: MetricsConfig { listen: any_loopback_port, enabled: true, summary_interval_secs: 0 },
+            ..Config::default()
+        }
+    }
+
     /// The database URL, from the file or `DATABASE_URL` (applied at load).
     pub fn database_url(&self) -> Option<&str> {
         self.database.url.as_ref().map(|secret| secret.0.as_str())

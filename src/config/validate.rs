@@ -1,7 +1,7 @@
 //! Semantic checks on a deserialized configuration. Every check runs; the caller gets
 //! the whole list.
 
-use super::load::ConfigError;
+use super::error::ConfigError;
 use super::model::{AckLevel, Config, ProfileChoice};
 use crate::record::Table;
 

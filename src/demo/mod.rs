@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::Daemon;
 use crate::cli::DemoArgs;
-use crate::config::{Config, MetricsConfig, Secret, ServerConfig};
+use crate::config::Config;
 use crate::db::throwaway::{ClusterOptions, ThrowawayCluster};
 use crate::metrics::{Stats, TableSnapshot};
 use crate::record::Table;
@@ -33,7 +33,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let url = cluster.url("hypertick");
     println!("  database: {url} (in {})", cluster.path().display());
 
-    let config = demo_config(&url);
+    let config = Config::loopback(&url);
     let daemon = Daemon::start(&config).await?;
     let push_addr = daemon.push_addr.context("the demo's push server did not start")?;
     println!("  push websocket: ws://{push_addr}   metrics: http://{}/metrics", daemon.metrics_addr.map_or("-".into(), |a: SocketAddr| a.to_string()));
@@ -94,21 +94,6 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!("\nthe throwaway database was removed (use --keep to keep it)");
     }
     Ok(())
-}
-
-fn demo_config(url: &str) -> Config {
-    let mut config = Config::default();
-    config.database.url = Some(Secret(url.to_string()));
-    config.server = Some(ServerConfig {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        token: None,
-        token_file: None,
-        ack: Default::default(),
-        max_frame_bytes: 1 << 20,
-        max_connections: 64,
-    });
-    config.metrics = MetricsConfig { listen: SocketAddr::from(([127, 0, 0, 1], 0)), enabled: true, summary_interval_secs: 0 };
-    config
 }
 
 fn print_progress(elapsed: Duration, current: &[TableSnapshot], previous: &[TableSnapshot], counters: &FeedCounters) {

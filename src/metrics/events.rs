@@ -8,7 +8,6 @@ use std::time::Duration;
 use metrics::{counter, gauge, histogram};
 
 use crate::config::FullPolicy;
-use crate::pipeline::SendError;
 use crate::record::{DeadLetter, Table};
 
 /// Logs the first few occurrences, then one in every `EVERY`.
@@ -64,7 +63,7 @@ pub fn dead_lettered(letter: &DeadLetter) {
 }
 
 /// A dead letter that could not even be queued (shutdown): logged whole, so it is kept.
-pub fn dead_letter_unqueued(letter: &DeadLetter, error: &SendError) {
+pub fn dead_letter_unqueued(letter: &DeadLetter, error: &dyn std::fmt::Display) {
     counter!("hypertick_dead_letters_unwritten_total").increment(1);
     tracing::error!(
         %error, source = %letter.source, reason = letter.reason, detail = %letter.detail, raw = %letter.raw,

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use hypertick::config::{Config, MetricsConfig, Secret, ServerConfig};
+use hypertick::config::Config;
 use hypertick::db::throwaway::{ClusterOptions, ThrowawayCluster};
 use serde_json::Value;
 use tokio::net::TcpStream;
@@ -17,22 +17,12 @@ pub fn start_cluster() -> ThrowawayCluster {
         .expect("a throwaway PostgreSQL cluster (server binaries are needed; .ci/run installs them)")
 }
 
-/// A daemon configuration for `cluster` with the push server and metrics on free ports.
+/// A daemon configuration for `cluster` with the push server and metrics on free
+/// ports, and quick reconnects.
 pub fn config_for(cluster: &ThrowawayCluster) -> Config {
-    let mut config = Config::default();
-    config.database.url = Some(Secret(cluster.url("hypertick")));
+    let mut config = Config::loopback(&cluster.url("hypertick"));
     config.database.retry_initial_backoff_ms = 50;
     config.database.retry_max_backoff_ms = 500;
-    config.server = Some(ServerConfig {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        token: None,
-        token_file: None,
-        ack: Default::default(),
-        max_frame_bytes: 1 << 20,
-        max_connections: 16,
-    });
-    config.metrics = MetricsConfig { listen: SocketAddr::from(([127, 0, 0, 1], 0)), enabled: true, summary_interval_secs: 0 };
-    config.pipeline.linger_ms = 5;
     config
 }
 
