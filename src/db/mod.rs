@@ -55,6 +55,10 @@ pub async fn connect(url: &str, timeout: Duration) -> Result<tokio_postgres::Cli
     if config.get_application_name().is_none() {
         config.application_name("hypertick");
     }
+    if config.get_options().is_none() {
+        // NOTICEs ("already exists, skipping") would otherwise reach the log as noise.
+        config.options("-c client_min_messages=warning");
+    }
     let target = describe_target(&config);
     let connecting = config.connect(tokio_postgres::NoTls);
     let (client, connection) = match tokio::time::timeout(timeout, connecting).await {
