@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
-use crate::db::{self, MigrationReport, PartitionPlan, Partitions, Profile};
+use crate::db::{self, Partitions, Profile, SchemaReport};
 use crate::metrics::{self, Stats};
 use crate::pipeline::{lane, run_batcher, BatchSettings, LaneReceiver, LaneSender, Router, RouterLimits};
 use crate::record::{DeadLetter, Table, Timestamp};
@@ -55,44 +55,30 @@ fn database_url(config: &Config) -> anyhow::Result<&str> {
         .context("database.url is not set; give it in the file or in DATABASE_URL")
 }
 
-fn partition_plans(config: &Config) -> Vec<PartitionPlan> {
-    Table::TIME_SERIES
-        .iter()
-        .map(|table| {
-            let settings = config.table(*table);
-            PartitionPlan {
-                table: *table,
-                width_micros: i64::from(settings.partition_hours) * MICROS_PER_HOUR,
-                retention_micros: (settings.retention_days > 0).then(|| i64::from(settings.retention_days) * MICROS_PER_DAY),
-            }
-        })
-        .collect()
-}
-
-/// Applies the migrations of the detected profile and creates partitions ahead.
-pub async fn migrate(config: &Config) -> anyhow::Result<(Profile, MigrationReport)> {
-    let url = database_url(config)?;
-    let timeout = Duration::from_millis(config.database.connect_timeout_ms);
-    let mut client = db::connect(url, timeout).await?;
-    let profile = db::detect_profile(&client, config.schema.profile).await?;
-    let report = db::migrate(&mut client, profile).await?;
-    let partitions = Partitions::new(partition_plans(config));
-    partitions.maintain(&mut client, Timestamp::now(), config.schema.partitions_ahead).await?;
-    Ok((profile, report))
+/// Prepares the database schema for this configuration (see `db::prepare_schema`).
+pub async fn migrate(config: &Config) -> anyhow::Result<SchemaReport> {
+    database_url(config)?;
+    Ok(db::prepare_schema(config).await?)
 }
 
 impl Daemon {
     /// Migrates, then starts writers, metrics and sources. Returns once the push
     /// server is listening.
     pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
-        let (profile, report) = migrate(config).await.context("preparing the database schema")?;
-        tracing::info!(profile = profile.name(), applied = report.applied.len(), "schema ready");
+        let schema = migrate(config).await.context("preparing the database schema")?;
+        let profile = schema.profile;
+        tracing::info!(
+            profile = profile.name(),
+            migrations_applied = schema.migrations.applied.len(),
+            settings_changed = schema.converged.len(),
+            "schema ready"
+        );
 
         let stats = Stats::new();
         let background_stop = CancellationToken::new();
         let failed = CancellationToken::new();
         let failure = Arc::new(Mutex::new(None));
-        let partitions = Arc::new(Partitions::new(partition_plans(config)));
+        let partitions = Arc::new(Partitions::new(db::partition_plans(config, profile)));
         let settings = Arc::new(WriterSettings {
             url: database_url(config)?.to_string(),
             connect_timeout: Duration::from_millis(config.database.connect_timeout_ms),
@@ -150,7 +136,12 @@ impl Daemon {
         daemon.start_table(&shared, dead_letters_rx, None);
         drop(dead_letters);
 
-        spawn_partition_maintenance(config, partitions, background_stop.clone());
+        if profile == Profile::Vanilla {
+            spawn_partition_maintenance(config, partitions, background_stop.clone());
+            if config.aggregates.ohlcv {
+                spawn_aggregate_refresh(config, background_stop.clone());
+            }
+        }
         if config.metrics.enabled {
             let (bound, _task) = metrics::serve_metrics(config.metrics.listen, background_stop.clone())
                 .await
@@ -321,6 +312,31 @@ fn spawn_partition_maintenance(config: &Config, partitions: Arc<Partitions>, sto
             .await;
             if let Err(error) = result {
                 tracing::warn!(%error, "partition maintenance failed; retrying next interval");
+            }
+        }
+    });
+}
+
+/// Vanilla PostgreSQL: refreshes the OHLCV materialized views on an interval.
+fn spawn_aggregate_refresh(config: &Config, stop: CancellationToken) {
+    let interval = Duration::from_secs(config.aggregates.refresh_interval_secs);
+    let url = config.database_url().unwrap_or_default().to_string();
+    let timeout = Duration::from_millis(config.database.connect_timeout_ms);
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            let result = async {
+                let client = db::connect(&url, timeout).await?;
+                db::aggregates::refresh_ohlcv(&client, Profile::Vanilla).await
+            }
+            .await;
+            if let Err(error) = result {
+                tracing::warn!(%error, "refreshing the OHLCV views failed; retrying next interval");
             }
         }
     });

@@ -47,13 +47,19 @@ async fn execute(command: Command) -> anyhow::Result<()> {
         Command::Run(args) => app::run(config::load_file(&args.config)?).await,
         Command::Migrate(args) => {
             let config = config::load_file(&args.config)?;
-            let (profile, report) = app::migrate(&config).await?;
+            let report = app::migrate(&config).await?;
             println!(
                 "schema ready ({} profile): {} migration(s) applied, {} already applied",
-                profile.name(),
-                report.applied.len(),
-                report.already_applied
+                report.profile.name(),
+                report.migrations.applied.len(),
+                report.migrations.already_applied
             );
+            for change in &report.converged {
+                println!("  {change}");
+            }
+            if report.converged.is_empty() {
+                println!("  every setting already matched the configuration");
+            }
             Ok(())
         }
         Command::CheckConfig(args) => {

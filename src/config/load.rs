@@ -45,7 +45,8 @@ pub fn load_str(
 /// `HYPERTICK_` variables that are not configuration keys.
 const NON_CONFIG_VARIABLES: [&str; 1] = ["HYPERTICK_PG_BINDIR"];
 
-const SECTIONS: [&str; 7] = ["database", "server", "metrics", "pipeline", "tables", "schema", "shutdown"];
+const SECTIONS: [&str; 8] =
+    ["database", "server", "metrics", "pipeline", "tables", "schema", "aggregates", "shutdown"];
 
 fn apply_environment(
     tree: &mut toml::Table,

@@ -27,6 +27,8 @@ pub struct Config {
     #[serde(default)]
     pub schema: SchemaConfig,
     #[serde(default)]
+    pub aggregates: AggregatesConfig,
+    #[serde(default)]
     pub shutdown: ShutdownConfig,
 }
 
@@ -239,16 +241,56 @@ impl Default for PipelineConfig {
 }
 
 /// `[tables.<name>]`: per-table settings; unset keys fall back to `[pipeline]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TableConfig {
     /// Days of data kept; older partitions are dropped and older rows rejected. 0 keeps all.
     pub retention_days: Option<u32>,
-    /// Width of one time partition, in hours.
+    /// Width of one time partition (vanilla) or chunk (TimescaleDB), in hours.
     pub partition_hours: Option<u32>,
+    /// TimescaleDB: chunks older than this many days move to the columnstore. 0: never.
+    pub columnstore_after_days: Option<u32>,
     pub writers: Option<usize>,
     pub batch_max_rows: Option<usize>,
     pub linger_ms: Option<u64>,
+    /// `copy` (binary COPY, the default) or `insert` (`INSERT … SELECT FROM unnest(…)`,
+    /// for connection poolers and servers without COPY, and for deduplication).
+    pub write_mode: Option<WriteMode>,
+    /// With `write_mode = "insert"`: columns of a unique key; rows that repeat a key
+    /// already stored are skipped (`ON CONFLICT DO NOTHING`). Must include `time`.
+    pub conflict_key: Option<Vec<String>>,
+}
+
+/// How a table's writers send rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteMode {
+    #[default]
+    Copy,
+    Insert,
+}
+
+/// `[aggregates]`: the OHLCV views over `ticks`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregatesConfig {
+    /// Keep `ohlcv_1m`, `ohlcv_1h` and `ohlcv_1d` (continuous aggregates on TimescaleDB,
+    /// materialized views refreshed by the daemon on vanilla PostgreSQL).
+    #[serde(default = "default_true")]
+    pub ohlcv: bool,
+    /// Vanilla PostgreSQL: seconds between refreshes of the OHLCV materialized views.
+    #[serde(default = "default_refresh_interval_secs")]
+    pub refresh_interval_secs: u64,
+}
+
+fn default_refresh_interval_secs() -> u64 {
+    60
+}
+
+impl Default for AggregatesConfig {
+    fn default() -> Self {
+        AggregatesConfig { ohlcv: true, refresh_interval_secs: default_refresh_interval_secs() }
+    }
 }
 
 /// `[tables]`: one optional section per table.
@@ -336,13 +378,16 @@ impl Default for ShutdownConfig {
 }
 
 /// The settings one table runs with, after per-table overrides are applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EffectiveTableConfig {
     pub retention_days: u32,
     pub partition_hours: u32,
+    pub columnstore_after_days: u32,
     pub writers: usize,
     pub batch_max_rows: usize,
     pub linger_ms: u64,
+    pub write_mode: WriteMode,
+    pub conflict_key: Vec<String>,
 }
 
 impl Config {
@@ -373,19 +418,25 @@ impl Config {
     /// One table's settings with defaults and `[pipeline]` fallbacks applied.
     pub fn table(&self, table: Table) -> EffectiveTableConfig {
         let overrides = self.tables.get(table);
-        let (default_retention_days, default_partition_hours) = match table {
-            // Tick data is kept two years and logs 90 days, as trading teams run them.
-            Table::Ticks | Table::Quotes => (730, 24),
-            Table::Bars => (0, 24 * 7),
-            Table::FeedEvents => (90, 24),
-            Table::DeadLetters => (0, 24),
+        // Tick data is compressed after a week and kept two years, logs kept 90 days,
+        // as trading teams run them.
+        let (default_retention_days, default_partition_hours, default_columnstore_after_days) = match table {
+            Table::Ticks | Table::Quotes => (730, 24, 7),
+            Table::Bars => (0, 24 * 7, 30),
+            Table::FeedEvents => (90, 24, 7),
+            Table::DeadLetters => (0, 24, 0),
         };
         EffectiveTableConfig {
             retention_days: overrides.and_then(|o| o.retention_days).unwrap_or(default_retention_days),
             partition_hours: overrides.and_then(|o| o.partition_hours).unwrap_or(default_partition_hours),
+            columnstore_after_days: overrides
+                .and_then(|o| o.columnstore_after_days)
+                .unwrap_or(default_columnstore_after_days),
             writers: overrides.and_then(|o| o.writers).unwrap_or(self.pipeline.writers_per_table),
             batch_max_rows: overrides.and_then(|o| o.batch_max_rows).unwrap_or(self.pipeline.batch_max_rows),
             linger_ms: overrides.and_then(|o| o.linger_ms).unwrap_or(self.pipeline.linger_ms),
+            write_mode: overrides.and_then(|o| o.write_mode).unwrap_or_default(),
+            conflict_key: overrides.and_then(|o| o.conflict_key.clone()).unwrap_or_default(),
         }
     }
 }

@@ -2,8 +2,12 @@
 //! the whole list.
 
 use super::error::ConfigError;
-use super::model::{AckLevel, Config, ProfileChoice};
+use super::model::{AckLevel, Config, WriteMode};
 use crate::record::Table;
+
+/// The widest window an OHLCV aggregate refreshes over (`ohlcv_1d`'s start offset);
+/// raw ticks must be kept at least this long.
+pub const OHLCV_LONGEST_REFRESH_WINDOW_DAYS: u32 = 7;
 
 pub(super) fn validate(config: &Config) -> Vec<ConfigError> {
     let mut errors = Vec::new();
@@ -91,6 +95,19 @@ pub(super) fn validate(config: &Config) -> Vec<ConfigError> {
         if effective.linger_ms > 60_000 {
             problem(&key("linger_ms"), "expected at most 60000 ms".into());
         }
+        if !effective.conflict_key.is_empty() {
+            if effective.write_mode != WriteMode::Insert {
+                problem(&key("conflict_key"), "needs write_mode = \"insert\" (COPY cannot skip conflicts)".into());
+            }
+            for column in &effective.conflict_key {
+                if !table.columns().iter().any(|known| known.name == column) {
+                    problem(&key("conflict_key"), format!("`{column}` is not a column of {table}"));
+                }
+            }
+            if table.is_time_partitioned() && !effective.conflict_key.iter().any(|column| column == "time") {
+                problem(&key("conflict_key"), "expected the key to include `time`, the partitioning column".into());
+            }
+        }
         if table.is_time_partitioned() {
             if effective.partition_hours == 0 || effective.partition_hours > 24 * 366 {
                 problem(&key("partition_hours"), "expected between 1 and 8784 hours".into());
@@ -106,11 +123,18 @@ pub(super) fn validate(config: &Config) -> Vec<ConfigError> {
         }
     }
 
-    if config.schema.profile == ProfileChoice::Timescaledb {
+    let ticks_retention_days = config.table(Table::Ticks).retention_days;
+    if config.aggregates.ohlcv && ticks_retention_days != 0 && ticks_retention_days < OHLCV_LONGEST_REFRESH_WINDOW_DAYS {
         problem(
-            "schema.profile",
-            "the TimescaleDB profile is not in this version; expected \"auto\" or \"vanilla\"".into(),
+            "tables.ticks.retention_days",
+            format!(
+                "expected 0 or at least {OHLCV_LONGEST_REFRESH_WINDOW_DAYS} days: ohlcv_1d refreshes from the last \
+                 {OHLCV_LONGEST_REFRESH_WINDOW_DAYS} days of ticks (or set aggregates.ohlcv = false)"
+            ),
         );
+    }
+    if config.aggregates.refresh_interval_secs == 0 {
+        problem("aggregates.refresh_interval_secs", "expected at least 1 second".into());
     }
     if config.schema.maintenance_interval_secs == 0 {
         problem("schema.maintenance_interval_secs", "expected at least 1 second".into());

@@ -14,6 +14,9 @@ struct Migration {
 
 const COMMON: &[Migration] = &[Migration { id: "common/0001_core", sql: include_str!("../../sql/common/0001_core.sql") }];
 
+const TIMESCALEDB: &[Migration] =
+    &[Migration { id: "timescaledb/0001_market", sql: include_str!("../../sql/timescaledb/0001_market.sql") }];
+
 const VANILLA: &[Migration] =
     &[Migration { id: "vanilla/0001_market", sql: include_str!("../../sql/vanilla/0001_market.sql") }];
 
@@ -46,7 +49,7 @@ pub async fn migrate(client: &mut Client, profile: Profile) -> Result<MigrationR
 async fn apply_all(client: &mut Client, profile: Profile) -> Result<MigrationReport, DbError> {
     let profile_migrations = match profile {
         Profile::Vanilla => VANILLA,
-        Profile::TimescaleDb => &[],
+        Profile::TimescaleDb => TIMESCALEDB,
     };
     let mut report = MigrationReport::default();
     for migration in COMMON.iter().chain(profile_migrations) {

@@ -3,18 +3,23 @@
 //! expect, partition maintenance for vanilla PostgreSQL, and the throwaway cluster
 //! used by the demo and the tests. **Only this module issues DDL.**
 
+pub mod aggregates;
 mod migrate;
 mod partitions;
+mod prepare;
 mod profile;
 mod schema_check;
 pub mod throwaway;
+mod timescale;
 
 use std::time::Duration;
 
 pub use migrate::{migrate, MigrationReport};
 pub use partitions::{PartitionPlan, Partitions};
+pub use prepare::{hypertable_plans, partition_plans, prepare_schema, SchemaReport};
 pub use profile::{detect_profile, Profile};
 pub use schema_check::verify_columns;
+pub use timescale::{converge, HypertablePlan};
 
 /// Errors from database work outside the COPY hot path.
 #[derive(Debug, thiserror::Error)]

@@ -64,13 +64,13 @@ impl Partitions {
             .all(|start| uncovered(ranges, *start, start + plan.width_micros).is_empty())
     }
 
-    /// Creates whatever is missing of the given slots. Safe to call from several
-    /// writers and several daemons at once.
-    pub async fn ensure(&self, client: &mut Client, table: Table, slot_starts: &[i64]) -> Result<(), DbError> {
-        let Some(plan) = self.plans.get(&table).copied() else { return Ok(()) };
+    /// Creates whatever is missing of the given slots; returns how many partitions it
+    /// created. Safe to call from several writers and several daemons at once.
+    pub async fn ensure(&self, client: &mut Client, table: Table, slot_starts: &[i64]) -> Result<usize, DbError> {
+        let Some(plan) = self.plans.get(&table).copied() else { return Ok(0) };
         let _one_at_a_time = self.creating.lock().await;
         if self.covers(table, slot_starts) {
-            return Ok(());
+            return Ok(0);
         }
         let transaction = client.transaction().await?;
         transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&PARTITION_LOCK_KEY]).await?;
@@ -96,7 +96,7 @@ impl Partitions {
             events::partition_changed(table, name, true);
         }
         self.known.lock().unwrap_or_else(|poison| poison.into_inner()).insert(table, ranges);
-        Ok(())
+        Ok(created.len())
     }
 
     /// Creates partitions from the slot holding `now` to `ahead` slots past it, and
@@ -108,22 +108,12 @@ impl Partitions {
         for plan in tables {
             let current = self.slot_start(plan.table, now).unwrap_or(0);
             let slots: Vec<i64> = (0..=i64::from(ahead)).map(|k| current + k * plan.width_micros).collect();
-            let before = self.known_count(plan.table);
-            self.ensure(client, plan.table, &slots).await?;
-            created += self.known_count(plan.table).saturating_sub(before);
+            created += self.ensure(client, plan.table, &slots).await?;
             if let Some(retention) = plan.retention_micros {
                 dropped.extend(self.drop_expired(client, plan, now.micros() - retention).await?);
             }
         }
         Ok((created, dropped))
-    }
-
-    fn known_count(&self, table: Table) -> usize {
-        self.known
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .get(&table)
-            .map_or(0, Vec::len)
     }
 
     async fn drop_expired(&self, client: &mut Client, plan: PartitionPlan, cutoff: i64) -> Result<Vec<String>, DbError> {

@@ -8,11 +8,10 @@ use crate::support::{self, array, count, push, tick_json, wait_for_count};
 
 fn ticks_table(batch_max_rows: usize, linger_ms: u64) -> Option<TableConfig> {
     Some(TableConfig {
-        retention_days: None,
-        partition_hours: None,
         writers: Some(1),
         batch_max_rows: Some(batch_max_rows),
         linger_ms: Some(linger_ms),
+        ..TableConfig::default()
     })
 }
 

@@ -2,7 +2,6 @@
 //! a schema mismatch as a clear fatal error, rows the server refuses isolated and
 //! dead-lettered while the rest of their batch lands, and idempotent migrations.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use hypertick::app::{self, Daemon};
@@ -68,12 +67,12 @@ async fn a_schema_mismatch_is_fatal_and_names_table_and_column() {
     let config = support::config_for(&cluster);
     app::migrate(&config).await.expect("migrate");
     let client = support::sql(&cluster).await;
-    client.batch_execute("ALTER TABLE ticks ALTER COLUMN price TYPE numeric").await.unwrap();
-    let daemon = Daemon::start(&config).await.expect("the daemon starts; its ticks writer fails");
+    client.batch_execute("ALTER TABLE quotes ALTER COLUMN bid_price TYPE numeric").await.unwrap();
+    let daemon = Daemon::start(&config).await.expect("the daemon starts; its quotes writer fails");
     let failed = daemon.failed();
     tokio::time::timeout(Duration::from_secs(30), failed.cancelled()).await.expect("the failure is reported");
     let error = daemon.stop().await.expect_err("stop reports the failure").to_string();
-    assert!(error.contains("`ticks` column `price` is numeric; expected double precision"), "{error}");
+    assert!(error.contains("`quotes` column `bid_price` is numeric; expected double precision"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,11 +109,14 @@ async fn rows_the_database_refuses_are_isolated_and_dead_lettered() {
 async fn migrate_twice_changes_nothing() {
     let cluster = support::start_cluster();
     let config = support::config_for(&cluster);
-    let (_, first) = app::migrate(&config).await.expect("first migrate");
-    let (_, second) = app::migrate(&config).await.expect("second migrate");
-    assert!(!first.applied.is_empty());
-    assert!(second.applied.is_empty());
-    assert_eq!(second.already_applied, first.applied.len());
+    let first = app::migrate(&config).await.expect("first migrate");
+    let second = app::migrate(&config).await.expect("second migrate");
+    assert_eq!(first.profile, hypertick::db::Profile::Vanilla);
+    assert!(!first.migrations.applied.is_empty());
+    assert!(first.converged.iter().any(|change| change == "created ohlcv_1m"), "{:?}", first.converged);
+    assert!(second.migrations.applied.is_empty());
+    assert_eq!(second.migrations.already_applied, first.migrations.applied.len());
+    assert!(second.converged.is_empty(), "{:?}", second.converged);
     let client = support::sql(&cluster).await;
     let collation = count(
         &client,
@@ -123,5 +125,4 @@ async fn migrate_twice_changes_nothing() {
     )
     .await;
     assert_eq!(collation, 6, "text keys use COLLATE \"C\"");
-    let _ = Arc::new(());
 }

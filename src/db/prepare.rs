@@ -1,0 +1,104 @@
+//! Preparing a database for the daemon from its configuration: pick the profile, apply
+//! the migrations, then converge what the configuration decides — partitions (vanilla)
+//! or hypertable chunk intervals, columnstore and retention policies (TimescaleDB),
+//! unique keys for insert-mode deduplication, and the OHLCV aggregates. Run by
+//! `migrate` and at the start of `run`; a second run changes nothing.
+
+use std::time::Duration;
+
+use tokio_postgres::Client;
+
+use super::{aggregates, connect, converge, migrate, DbError, HypertablePlan, MigrationReport, PartitionPlan, Partitions, Profile};
+use crate::config::{Config, WriteMode};
+use crate::record::{Table, Timestamp};
+
+const MICROS_PER_HOUR: i64 = 3_600 * 1_000_000;
+const MICROS_PER_DAY: i64 = 24 * MICROS_PER_HOUR;
+
+/// What preparing the schema did.
+#[derive(Debug)]
+pub struct SchemaReport {
+    pub profile: Profile,
+    pub migrations: MigrationReport,
+    /// One line per setting changed to match the configuration.
+    pub converged: Vec<String>,
+}
+
+/// Vanilla partitioning of each time-series table (none on TimescaleDB, where chunks
+/// are the hypertable's business).
+pub fn partition_plans(config: &Config, profile: Profile) -> Vec<PartitionPlan> {
+    if profile == Profile::TimescaleDb {
+        return Vec::new();
+    }
+    Table::TIME_SERIES
+        .iter()
+        .map(|table| {
+            let settings = config.table(*table);
+            PartitionPlan {
+                table: *table,
+                width_micros: i64::from(settings.partition_hours) * MICROS_PER_HOUR,
+                retention_micros: (settings.retention_days > 0).then(|| i64::from(settings.retention_days) * MICROS_PER_DAY),
+            }
+        })
+        .collect()
+}
+
+pub fn hypertable_plans(config: &Config) -> Vec<HypertablePlan> {
+    Table::TIME_SERIES
+        .iter()
+        .map(|table| {
+            let settings = config.table(*table);
+            HypertablePlan {
+                table: *table,
+                chunk_hours: settings.partition_hours,
+                columnstore_after_days: settings.columnstore_after_days,
+                retention_days: settings.retention_days,
+            }
+        })
+        .collect()
+}
+
+pub async fn prepare_schema(config: &Config) -> Result<SchemaReport, DbError> {
+    let url = config.database_url().ok_or_else(|| DbError::InvalidUrl("database.url is not set".into()))?;
+    let mut client = connect(url, Duration::from_millis(config.database.connect_timeout_ms)).await?;
+    let profile = super::detect_profile(&client, config.schema.profile).await?;
+    let migrations = migrate(&mut client, profile).await?;
+    let mut converged = Vec::new();
+    match profile {
+        Profile::TimescaleDb => converged.extend(converge(&client, &hypertable_plans(config)).await?),
+        Profile::Vanilla => {
+            let partitions = Partitions::new(partition_plans(config, profile));
+            let (created, _dropped) = partitions.maintain(&mut client, Timestamp::now(), config.schema.partitions_ahead).await?;
+            if created > 0 {
+                converged.push(format!("{created} partition(s) created ahead"));
+            }
+        }
+    }
+    converged.extend(ensure_conflict_keys(&client, config).await?);
+    if config.aggregates.ohlcv {
+        converged.extend(aggregates::ensure_ohlcv(&client, profile).await?);
+    }
+    Ok(SchemaReport { profile, migrations, converged })
+}
+
+/// The unique index behind each table's `conflict_key`.
+async fn ensure_conflict_keys(client: &Client, config: &Config) -> Result<Vec<String>, DbError> {
+    let mut actions = Vec::new();
+    for table in Table::ALL {
+        let settings = config.table(table);
+        if settings.write_mode != WriteMode::Insert || settings.conflict_key.is_empty() {
+            continue;
+        }
+        let index = format!("{}_conflict_key", table.name());
+        let exists: bool = client.query_one("SELECT to_regclass($1) IS NOT NULL", &[&index]).await?.get(0);
+        if exists {
+            continue;
+        }
+        let columns: Vec<String> = settings.conflict_key.iter().map(|column| format!("\"{column}\"")).collect();
+        client
+            .batch_execute(&format!("CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {table} ({})", columns.join(", ")))
+            .await?;
+        actions.push(format!("{table}: unique key ({})", settings.conflict_key.join(", ")));
+    }
+    Ok(actions)
+}
