@@ -18,7 +18,7 @@ use crate::metrics::{self, Stats};
 use crate::pipeline::{lane, run_batcher, BatchSettings, LaneReceiver, LaneSender, Router, RouterLimits};
 use crate::record::{DeadLetter, Table, Timestamp};
 use crate::shutdown;
-use crate::sink::{batch_queue, encode_stage, run_writer, CopyRow, WriterSettings};
+use crate::sink::{batch_queue, encode_stage, run_writer, CopyRow, TableWriteSettings, WriterSettings};
 use crate::source::push::{PushServer, PushSettings};
 use crate::source::{Source, SourceContext};
 
@@ -225,6 +225,7 @@ impl Daemon {
                 writer_idx,
                 queue.clone(),
                 shared.settings.clone(),
+                TableWriteSettings { mode: settings.write_mode, conflict_key: settings.conflict_key.clone() },
                 shared.partitions.clone(),
                 shared.stats.clone(),
                 dead_letters.clone(),

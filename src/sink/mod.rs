@@ -1,15 +1,18 @@
 //! Writing rows into PostgreSQL: the PGCOPY binary encoder (`encoder`, `rows`), the
-//! encoder stage that turns a closed batch into bytes (`stage`), the COPY writer tasks
-//! (`writer`) and the classification of database errors into retry, bad data, or
-//! fatal (`failure`). **Only this module knows the PGCOPY format.**
+//! encoder stage that turns a closed batch into bytes (`stage`), the writer tasks
+//! (`writer`) sending batches by COPY or, in insert mode, as column arrays cut from
+//! the same bytes (`insert`), and the classification of database errors into retry,
+//! bad data, or fatal (`failure`). **Only this module knows the PGCOPY format.**
 
 mod encoder;
 mod failure;
+mod insert;
 mod rows;
 mod stage;
 mod writer;
 
 pub use encoder::{copy_statement, encode_rows, CopyRow, TupleEncoder};
 pub use failure::{classify, FailureKind};
+pub use insert::{column_arrays, insert_statement, ColumnArray};
 pub use stage::{batch_queue, encode_stage, BatchQueue, Encoded, EncodedBatch};
-pub use writer::{run_writer, WriterError, WriterSettings};
+pub use writer::{run_writer, TableWriteSettings, WriterError, WriterSettings};

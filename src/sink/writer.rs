@@ -1,6 +1,6 @@
-//! A COPY writer task: one database connection, pulling encoded batches from its
-//! table's queue and committing each in one transaction with
-//! `COPY … FROM STDIN (FORMAT binary)`.
+//! A writer task: one database connection, pulling encoded batches from its table's
+//! queue and committing each in one transaction with `COPY … FROM STDIN (FORMAT
+//! binary)`, or in insert mode with one `INSERT … SELECT FROM unnest(…)`.
 //!
 //! Exactly once: every writer owns a stream in `ingest_offsets` (`<table>/<writer_idx>`)
 //! and advances it by one inside each batch's transaction. When the connection breaks
@@ -17,11 +17,14 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::SinkExt;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement};
 
 use super::encoder::{copy_statement, CopyRow};
+use super::insert::{column_arrays, insert_statement};
 use super::failure::{classify, FailureKind};
 use super::stage::{encode, BatchQueue, Encoded, EncodedBatch};
+use crate::config::WriteMode;
 use crate::db::{self, DbError, Partitions};
 use crate::metrics::{events, Stats};
 use crate::pipeline::LaneSender;
@@ -34,6 +37,14 @@ pub struct WriterSettings {
     pub connect_timeout: Duration,
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
+}
+
+/// How one table's writers send rows.
+#[derive(Debug, Clone, Default)]
+pub struct TableWriteSettings {
+    pub mode: WriteMode,
+    /// Insert mode: skip rows whose key is already stored.
+    pub conflict_key: Vec<String>,
 }
 
 /// A writer stopped for good: the table cannot take our rows.
@@ -78,7 +89,8 @@ impl From<DbError> for Failure {
 
 struct Connection {
     client: Client,
-    copy: Statement,
+    /// The COPY statement, or in insert mode the `INSERT … unnest` statement.
+    write: Statement,
     advance_offset: Statement,
     upsert_instruments: Statement,
 }
@@ -86,6 +98,7 @@ struct Connection {
 struct Writer<R: CopyRow> {
     writer_idx: usize,
     settings: Arc<WriterSettings>,
+    table_settings: TableWriteSettings,
     partitions: Arc<Partitions>,
     stats: Arc<Stats>,
     dead_letters: Option<LaneSender<DeadLetter>>,
@@ -102,6 +115,7 @@ pub async fn run_writer<R: CopyRow>(
     writer_idx: usize,
     queue: BatchQueue<R>,
     settings: Arc<WriterSettings>,
+    table_settings: TableWriteSettings,
     partitions: Arc<Partitions>,
     stats: Arc<Stats>,
     dead_letters: Option<LaneSender<DeadLetter>>,
@@ -109,6 +123,7 @@ pub async fn run_writer<R: CopyRow>(
     let mut writer = Writer::<R> {
         writer_idx,
         settings,
+        table_settings,
         partitions,
         stats,
         dead_letters,
@@ -153,7 +168,11 @@ impl<R: CopyRow> Writer<R> {
     async fn try_connect(&mut self) -> Result<Connection, Failure> {
         let client = db::connect(&self.settings.url, self.settings.connect_timeout).await?;
         db::verify_columns(&client, R::TABLE).await?;
-        let copy = client.prepare(&copy_statement(R::TABLE)).await?;
+        let write_statement = match self.table_settings.mode {
+            WriteMode::Copy => copy_statement(R::TABLE),
+            WriteMode::Insert => insert_statement(R::TABLE, &self.table_settings.conflict_key),
+        };
+        let write = client.prepare(&write_statement).await?;
         let advance_offset = client
             .prepare(
                 "INSERT INTO ingest_offsets (stream, position) VALUES ($1, $2)
@@ -168,7 +187,7 @@ impl<R: CopyRow> Writer<R> {
             .await?;
         let row = client.query_opt("SELECT position FROM ingest_offsets WHERE stream = $1", &[&self.stream]).await?;
         self.position = row.map_or(0, |row| row.get(0));
-        Ok(Connection { client, copy, advance_offset, upsert_instruments })
+        Ok(Connection { client, write, advance_offset, upsert_instruments })
     }
 
     async fn write(&mut self, batch: EncodedBatch<R>) -> Result<(), WriterError> {
@@ -228,10 +247,19 @@ impl<R: CopyRow> Writer<R> {
                 encoded.new_instruments.iter().map(|(venue, symbol)| (venue.as_str(), symbol.as_str())).unzip();
             transaction.execute(&connection.upsert_instruments, &[&venues, &symbols]).await?;
         }
-        let sink = transaction.copy_in::<_, Bytes>(&connection.copy).await?;
-        futures_util::pin_mut!(sink);
-        sink.send(encoded.bytes.clone()).await?;
-        sink.finish().await?;
+        match self.table_settings.mode {
+            WriteMode::Copy => {
+                let sink = transaction.copy_in::<_, Bytes>(&connection.write).await?;
+                futures_util::pin_mut!(sink);
+                sink.send(encoded.bytes.clone()).await?;
+                sink.finish().await?;
+            }
+            WriteMode::Insert => {
+                let arrays = column_arrays(R::TABLE, &encoded.bytes);
+                let parameters: Vec<&(dyn ToSql + Sync)> = arrays.iter().map(|array| array as &(dyn ToSql + Sync)).collect();
+                transaction.execute(&connection.write, &parameters).await?;
+            }
+        }
         transaction.execute(&connection.advance_offset, &[&self.stream, &position]).await?;
         transaction.commit().await?;
         Ok(())

@@ -7,4 +7,5 @@ mod faults;
 mod pipeline;
 mod push;
 mod schema;
+mod timescaledb;
 mod support;
