@@ -262,6 +262,26 @@ mod tests {
     }
 
     #[test]
+    fn tick_retention_shorter_than_an_aggregate_refresh_window_is_refused() {
+        let text = format!("{MINIMAL}[tables.ticks]\nretention_days = 3\n");
+        let errors = load_str(&text, env(&[])).expect_err("invalid").0;
+        assert_eq!(errors[0].key, "tables.ticks.retention_days");
+        assert!(errors[0].message.contains("ohlcv_1d"), "{}", errors[0].message);
+        let without_aggregates = format!("{text}[aggregates]\nohlcv = false\n");
+        assert!(load_str(&without_aggregates, env(&[])).is_ok());
+    }
+
+    #[test]
+    fn conflict_keys_need_insert_mode_known_columns_and_time() {
+        let text = format!("{MINIMAL}[tables.ticks]\nconflict_key = [\"trade_id\", \"nope\"]\n");
+        let errors = load_str(&text, env(&[])).expect_err("invalid").0;
+        let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+        assert!(messages.iter().any(|m| m.contains("write_mode")), "{messages:?}");
+        assert!(messages.iter().any(|m| m.contains("`nope` is not a column")), "{messages:?}");
+        assert!(messages.iter().any(|m| m.contains("`time`")), "{messages:?}");
+    }
+
+    #[test]
     fn secrets_do_not_print() {
         let config = load_str(MINIMAL, env(&[])).expect("valid");
         assert!(!format!("{config:?}").contains("postgres://u@localhost/db"));

@@ -28,6 +28,12 @@ pub fn batch_committed(table: Table, rows: usize, copy_time: Duration, oldest_la
     histogram!("hypertick_ingest_latency_seconds", "table" => table).record(oldest_latency.as_secs_f64());
 }
 
+/// Insert mode with a conflict key: rows already stored, skipped.
+pub fn rows_skipped_as_duplicates(table: Table, rows: usize) {
+    counter!("hypertick_rows_skipped_total", "table" => table.name()).increment(rows as u64);
+    tracing::debug!(table = %table, rows, "rows already stored were skipped");
+}
+
 pub fn queue_depth(table: Table, depth: usize) {
     gauge!("hypertick_queue_depth", "table" => table.name()).set(depth as f64);
 }

@@ -66,6 +66,17 @@ pub struct ColumnArray {
     elements: BytesMut,
 }
 
+impl ColumnArray {
+    /// How many values the array holds.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
 impl ToSql for ColumnArray {
     fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
         // Array binary format (arrayfuncs.c array_send): ndim, has-null flag, element

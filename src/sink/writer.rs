@@ -21,7 +21,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement};
 
 use super::encoder::{copy_statement, CopyRow};
-use super::insert::{column_arrays, insert_statement};
+use super::insert::{column_arrays, insert_statement, ColumnArray};
 use super::failure::{classify, FailureKind};
 use super::stage::{encode, BatchQueue, Encoded, EncodedBatch};
 use crate::config::WriteMode;
@@ -241,6 +241,7 @@ impl<R: CopyRow> Writer<R> {
         if !slots.is_empty() && !self.partitions.covers(R::TABLE, slots) {
             self.partitions.ensure(&mut connection.client, R::TABLE, slots).await?;
         }
+        let mut skipped = 0;
         let transaction = connection.client.transaction().await?;
         if !encoded.new_instruments.is_empty() {
             let (venues, symbols): (Vec<&str>, Vec<&str>) =
@@ -257,11 +258,16 @@ impl<R: CopyRow> Writer<R> {
             WriteMode::Insert => {
                 let arrays = column_arrays(R::TABLE, &encoded.bytes);
                 let parameters: Vec<&(dyn ToSql + Sync)> = arrays.iter().map(|array| array as &(dyn ToSql + Sync)).collect();
-                transaction.execute(&connection.write, &parameters).await?;
+                let inserted = transaction.execute(&connection.write, &parameters).await?;
+                let rows = arrays.first().map_or(0, ColumnArray::len);
+                skipped = rows.saturating_sub(inserted as usize);
             }
         }
         transaction.execute(&connection.advance_offset, &[&self.stream, &position]).await?;
         transaction.commit().await?;
+        if skipped > 0 {
+            events::rows_skipped_as_duplicates(R::TABLE, skipped);
+        }
         Ok(())
     }
 

@@ -87,3 +87,49 @@ async fn the_server_survives_a_frame_over_the_hard_limit() {
     drop(next);
     daemon.stop().await.expect("clean stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insert_mode_with_a_conflict_key_skips_resent_rows() {
+    let cluster = support::start_cluster();
+    let mut config = support::config_for(&cluster);
+    config.tables.ticks = Some(TableConfig {
+        write_mode: Some(hypertick::config::WriteMode::Insert),
+        conflict_key: Some(vec!["venue".into(), "trade_id".into(), "time".into()]),
+        ..TableConfig::default()
+    });
+    config.tables.quotes =
+        Some(TableConfig { write_mode: Some(hypertick::config::WriteMode::Insert), ..TableConfig::default() });
+    let daemon = Daemon::start(&config).await.expect("daemon starts");
+    let metrics = daemon.metrics_addr.unwrap();
+    let skipped_before = support::metric(metrics, "hypertick_rows_skipped_total", "table=\"ticks\"").await;
+    let mut socket = support::connect(daemon.push_addr.unwrap()).await;
+    let ticks: Vec<String> = (0..300).map(|i| tick_json("DEDUP", i, 10.0 + i as f64)).collect();
+    let frame = array(&ticks);
+    assert_eq!(push(&mut socket, &frame).await["accepted"], 300);
+    let client = support::sql(&cluster).await;
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM ticks", 300).await, 300);
+    // The producer resends the same frame (same times, same trade ids): nothing doubles.
+    assert_eq!(push(&mut socket, &frame).await["accepted"], 300);
+    let quote = r#"{"type":"quote","venue":"test","symbol":"DEDUP","time":"2026-11-22T12:00:00Z","bid_price":1,"bid_size":2,"ask_price":3,"ask_size":4}"#;
+    assert_eq!(push(&mut socket, quote).await["accepted"], 1);
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM quotes", 1).await, 1);
+    drop(socket);
+    let stats = daemon.stats.clone();
+    let skipped_after_resend = async {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let skipped = support::metric(metrics, "hypertick_rows_skipped_total", "table=\"ticks\"").await - skipped_before;
+            if skipped >= 300.0 || std::time::Instant::now() > deadline {
+                return skipped;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+    .await;
+    assert_eq!(skipped_after_resend, 300.0);
+    daemon.stop().await.expect("clean stop");
+    assert_eq!(count(&client, "SELECT count(*) FROM ticks").await, 300, "the resend added nothing");
+    assert_eq!(stats.snapshot(Table::Ticks).rows_written, 600, "both batches were committed");
+    let quote_row = client.query_one("SELECT bid_price, ask_size FROM quotes", &[]).await.unwrap();
+    assert_eq!((quote_row.get::<_, f64>(0), quote_row.get::<_, f64>(1)), (1.0, 4.0));
+}
