@@ -293,9 +293,13 @@ struct Shared<'a> {
     stats: Arc<Stats>,
 }
 
-fn spawn_partition_maintenance(config: &Config, partitions: Arc<Partitions>, stop: CancellationToken) {
-    let interval = Duration::from_secs(config.schema.maintenance_interval_secs);
-    let ahead = config.schema.partitions_ahead;
+/// Runs `work` on a fresh connection every `interval` until `stop`; a failure is
+/// logged and retried at the next interval.
+fn spawn_periodic<Work, Done>(what: &'static str, config: &Config, interval: Duration, stop: CancellationToken, work: Work)
+where
+    Work: Fn(tokio_postgres::Client) -> Done + Send + 'static,
+    Done: std::future::Future<Output = Result<(), db::DbError>> + Send,
+{
     let url = config.database_url().unwrap_or_default().to_string();
     let timeout = Duration::from_millis(config.database.connect_timeout_ms);
     tokio::spawn(async move {
@@ -306,40 +310,32 @@ fn spawn_partition_maintenance(config: &Config, partitions: Arc<Partitions>, sto
                 _ = stop.cancelled() => return,
                 _ = ticker.tick() => {}
             }
-            let result = async {
-                let mut client = db::connect(&url, timeout).await?;
-                partitions.maintain(&mut client, Timestamp::now(), ahead).await
-            }
-            .await;
+            let result = match db::connect(&url, timeout).await {
+                Ok(client) => work(client).await,
+                Err(error) => Err(error),
+            };
             if let Err(error) = result {
-                tracing::warn!(%error, "partition maintenance failed; retrying next interval");
+                tracing::warn!(%error, task = what, "periodic task failed; retrying next interval");
             }
         }
     });
 }
 
-/// Vanilla PostgreSQL: refreshes the OHLCV materialized views on an interval.
+/// Vanilla PostgreSQL: partitions ahead of now, and dropped past retention.
+fn spawn_partition_maintenance(config: &Config, partitions: Arc<Partitions>, stop: CancellationToken) {
+    let ahead = config.schema.partitions_ahead;
+    let interval = Duration::from_secs(config.schema.maintenance_interval_secs);
+    spawn_periodic("partition maintenance", config, interval, stop, move |mut client| {
+        let partitions = partitions.clone();
+        async move { partitions.maintain(&mut client, Timestamp::now(), ahead).await.map(|_| ()) }
+    });
+}
+
+/// Vanilla PostgreSQL: the OHLCV materialized views, refreshed whole.
 fn spawn_aggregate_refresh(config: &Config, stop: CancellationToken) {
     let interval = Duration::from_secs(config.aggregates.refresh_interval_secs);
-    let url = config.database_url().unwrap_or_default().to_string();
-    let timeout = Duration::from_millis(config.database.connect_timeout_ms);
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.tick().await;
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = ticker.tick() => {}
-            }
-            let result = async {
-                let client = db::connect(&url, timeout).await?;
-                db::aggregates::refresh_ohlcv(&client, Profile::Vanilla).await
-            }
-            .await;
-            if let Err(error) = result {
-                tracing::warn!(%error, "refreshing the OHLCV views failed; retrying next interval");
-            }
-        }
+    spawn_periodic("OHLCV refresh", config, interval, stop, |client| async move {
+        db::aggregates::refresh_ohlcv(&client, Profile::Vanilla).await
     });
 }
 
