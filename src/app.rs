@@ -183,7 +183,10 @@ impl Daemon {
             .await
             .with_context(|| format!("binding server.listen {}", server.listen))?;
             daemon.push_addr = Some(push.local_addr()?);
-            daemon.spawn_source(Box::new(push), context);
+            daemon.spawn_source(Box::new(push), context.clone());
+        }
+        for source in &config.sources {
+            daemon.spawn_source(crate::source::from_config(source), context.clone());
         }
         daemon.router = Some(router);
         Ok(daemon)

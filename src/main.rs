@@ -20,6 +20,8 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
+    // TLS for wss:// feeds uses rustls with the ring provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

@@ -47,6 +47,7 @@ const NON_CONFIG_VARIABLES: [&str; 1] = ["HYPERTICK_PG_BINDIR"];
 
 const SECTIONS: [&str; 8] =
     ["database", "server", "metrics", "pipeline", "tables", "schema", "aggregates", "shutdown"];
+// `[[sources]]` is a list: it is configured in the file only.
 
 fn apply_environment(
     tree: &mut toml::Table,

@@ -10,6 +10,6 @@ mod validate;
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{load_file, load_str};
 pub use model::{
-    AckLevel, AggregatesConfig, Config, DatabaseConfig, EffectiveTableConfig, FullPolicy, MetricsConfig, PipelineConfig, ProfileChoice,
-    SchemaConfig, Secret, ServerConfig, ShutdownConfig, TableConfig, TablesConfig, WriteMode,
+    AckLevel, AggregatesConfig, Channel, Config, DatabaseConfig, EffectiveTableConfig, FullPolicy, MetricsConfig, PipelineConfig, ProfileChoice,
+    SchemaConfig, Secret, ServerConfig, ShutdownConfig, SourceConfig, SourceKind, TableConfig, TablesConfig, WriteMode,
 };

@@ -133,6 +133,38 @@ pub(super) fn validate(config: &Config) -> Vec<ConfigError> {
             ),
         );
     }
+    let mut names = std::collections::HashSet::new();
+    for (index, source) in config.sources.iter().enumerate() {
+        let key = |name: &str| format!("sources[{index}].{name}");
+        if !names.insert(source.name()) {
+            problem(&key("name"), format!("`{}` is used by two sources; give each a distinct name", source.name()));
+        }
+        if source.symbols.is_empty() {
+            problem(&key("symbols"), "expected at least one symbol".into());
+        }
+        if source.channels.is_empty() {
+            problem(&key("channels"), "expected at least one channel".into());
+        }
+        if let Some(url) = &source.url {
+            if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+                problem(&key("url"), format!("expected a ws:// or wss:// URL, got `{url}`"));
+            }
+        }
+        for (name, value) in [
+            ("connect_timeout_ms", source.connect_timeout_ms),
+            ("silence_timeout_ms", source.silence_timeout_ms),
+            ("ping_interval_ms", source.ping_interval_ms),
+            ("subscribe_timeout_ms", source.subscribe_timeout_ms),
+            ("reconnect_initial_ms", source.reconnect_initial_ms),
+        ] {
+            if value == 0 {
+                problem(&key(name), "expected a number of milliseconds above 0".into());
+            }
+        }
+        if source.reconnect_max_ms < source.reconnect_initial_ms {
+            problem(&key("reconnect_max_ms"), "expected at least reconnect_initial_ms".into());
+        }
+    }
     if config.aggregates.refresh_interval_secs == 0 {
         problem("aggregates.refresh_interval_secs", "expected at least 1 second".into());
     }

@@ -111,3 +111,21 @@ pub fn partition_changed(table: Table, partition: &str, created: bool) {
     counter!("hypertick_partitions_total", "table" => table.name(), "action" => action).increment(1);
     tracing::info!(table = %table, partition, action, "partition {action}");
 }
+
+pub fn feed_connected(source: &str, url: &str) {
+    tracing::info!(source, url, "feed connected");
+}
+
+pub fn feed_reconnecting(source: &str, reason: &str, wait: Duration) {
+    counter!("hypertick_source_reconnects_total", "source" => source.to_string()).increment(1);
+    tracing::warn!(source, reason, wait_ms = wait.as_millis() as u64, "feed reconnecting");
+}
+
+pub fn feed_gap(source: &str) {
+    counter!("hypertick_source_gaps_total", "source" => source.to_string()).increment(1);
+    tracing::warn!(source, "sequence gap");
+}
+
+pub fn feed_duplicates(source: &str, count: usize) {
+    counter!("hypertick_source_duplicates_total", "source" => source.to_string()).increment(count as u64);
+}

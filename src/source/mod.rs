@@ -1,8 +1,11 @@
 //! Where records come from. A source turns some input into normalized records and
 //! hands them to the [`Router`](crate::pipeline::Router); it never knows about
-//! batches or the database. Today: the push websocket server (`push`). Venue adapters
-//! and file readers implement the same trait.
+//! batches or the database: the push websocket server (`push`), and venue feeds run by
+//! the shared websocket connector (`feed`) with one adapter folder per venue
+//! (`binance`). **Only this module knows input formats.**
 
+pub mod binance;
+pub mod feed;
 pub mod push;
 
 use std::future::Future;
@@ -27,4 +30,14 @@ pub trait Source: Send {
     /// A short name for logs and metric labels.
     fn name(&self) -> &str;
     fn run(self: Box<Self>, context: SourceContext) -> SourceFuture;
+}
+
+/// Builds the source a `[[sources]]` entry describes.
+pub fn from_config(config: &crate::config::SourceConfig) -> Box<dyn Source> {
+    use crate::config::SourceKind;
+    let adapter: Box<dyn feed::VenueAdapter> = match config.kind {
+        SourceKind::Binance => Box::new(binance::BinanceAdapter::spot()),
+        SourceKind::BinanceFutures => Box::new(binance::BinanceAdapter::futures()),
+    };
+    Box::new(feed::FeedSource::new(config.clone(), adapter))
 }

@@ -1,0 +1,310 @@
+//! Binance messages → records. Trades and aggregate trades carry contiguous ids per
+//! symbol: a skip is a `gap` feed event with the missing range, and ids at or below the
+//! last one seen (re-sent after a resubscribe) are dropped.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use serde_json::json;
+use serde_json::value::RawValue;
+
+use super::wire::{AggTrade, BookTicker, Kline, Response, Trade};
+use crate::config::Channel;
+use crate::record::{Bar, Quote, Record, Rejection, Side, Tick, Timestamp};
+use crate::source::feed::{Parsed, Subscription, VenueAdapter};
+
+/// Streams per SUBSCRIBE request; Binance allows 1024 streams per connection.
+const STREAMS_PER_REQUEST: usize = 200;
+
+/// Quote assets, longest first, for splitting `BTCUSDT` into `BTC-USDT`.
+const QUOTE_ASSETS: &[&str] = &[
+    "FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USDP", "DAI", "BTC", "ETH", "BNB", "EUR", "TRY", "BRL", "GBP", "JPY", "AUD",
+];
+
+/// `BTCUSDT` → `BTC-USDT`; a symbol without a known quote asset is kept as it is.
+pub fn normalize_symbol(venue_symbol: &str) -> String {
+    for quote in QUOTE_ASSETS {
+        if let Some(base) = venue_symbol.strip_suffix(quote) {
+            if !base.is_empty() {
+                return format!("{base}-{quote}");
+            }
+        }
+    }
+    venue_symbol.to_string()
+}
+
+pub struct BinanceAdapter {
+    futures: bool,
+    next_request_id: u64,
+    /// Last trade id per (stream kind, symbol); bounded by the subscribed symbols.
+    last_ids: HashMap<(&'static str, String), u64>,
+}
+
+impl BinanceAdapter {
+    pub fn spot() -> Self {
+        BinanceAdapter { futures: false, next_request_id: 1, last_ids: HashMap::new() }
+    }
+
+    pub fn futures() -> Self {
+        BinanceAdapter { futures: true, next_request_id: 1, last_ids: HashMap::new() }
+    }
+}
+
+/// Just enough of any message to route it.
+#[derive(Deserialize)]
+struct Probe<'a> {
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+    #[serde(default)]
+    e: Option<&'a str>,
+    #[serde(default)]
+    id: Option<u64>,
+    #[serde(default)]
+    u: Option<u64>,
+}
+
+fn number(field: &str, text: &str) -> Result<f64, Rejection> {
+    match text.parse::<f64>() {
+        Ok(value) if value.is_finite() => Ok(value),
+        _ => Err(Rejection::new("invalid_field", format!("`{field}`: expected a decimal string, got \"{text}\""))),
+    }
+}
+
+fn millis(field: &str, value: i64) -> Result<Timestamp, Rejection> {
+    Timestamp::from_unix_millis(value)
+        .ok_or_else(|| Rejection::new("time_out_of_range", format!("`{field}`: {value} ms is out of range")))
+}
+
+fn invalid(kind: &str, error: serde_json::Error) -> Rejection {
+    Rejection::new("invalid_record", format!("{kind}: {error}"))
+}
+
+impl BinanceAdapter {
+    /// Checks an id against the last one of its series: Ok(true) to keep the record,
+    /// Ok(false) for a duplicate; a skip adds a gap event.
+    fn sequence(&mut self, stream: &'static str, symbol: &str, id: u64, parsed: &mut Parsed) -> bool {
+        let key = (stream, symbol.to_string());
+        match self.last_ids.get(&key).copied() {
+            Some(last) if id <= last => {
+                parsed.duplicates += 1;
+                return false;
+            }
+            Some(last) if id > last + 1 => parsed.events.push((
+                "gap",
+                json!({ "symbol": symbol, "stream": stream, "missing_from": last + 1, "missing_to": id - 1 }),
+            )),
+            _ => {}
+        }
+        self.last_ids.insert(key, id);
+        true
+    }
+
+    fn trade(&mut self, payload: &str, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
+        let trade: Trade = serde_json::from_str(payload).map_err(|error| invalid("trade", error))?;
+        let tick = Tick {
+            time: millis("T", trade.trade_time_ms)?,
+            received_at,
+            venue: self.venue().to_string(),
+            symbol: normalize_symbol(trade.symbol),
+            price: number("p", trade.price)?,
+            size: number("q", trade.quantity)?,
+            side: if trade.buyer_is_maker { Side::Sell } else { Side::Buy },
+            trade_id: Some(trade.trade_id.to_string()),
+        };
+        if self.sequence("trade", trade.symbol, trade.trade_id, parsed) {
+            parsed.records.push(Record::Tick(tick));
+        }
+        Ok(())
+    }
+
+    fn agg_trade(&mut self, payload: &str, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
+        let trade: AggTrade = serde_json::from_str(payload).map_err(|error| invalid("aggTrade", error))?;
+        let tick = Tick {
+            time: millis("T", trade.trade_time_ms)?,
+            received_at,
+            venue: self.venue().to_string(),
+            symbol: normalize_symbol(trade.symbol),
+            price: number("p", trade.price)?,
+            size: number("q", trade.quantity)?,
+            side: if trade.buyer_is_maker { Side::Sell } else { Side::Buy },
+            trade_id: Some(format!("a{}", trade.aggregate_id)),
+        };
+        if self.sequence("aggTrade", trade.symbol, trade.aggregate_id, parsed) {
+            parsed.records.push(Record::Tick(tick));
+        }
+        Ok(())
+    }
+
+    fn book_ticker(&mut self, payload: &str, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
+        let book: BookTicker = serde_json::from_str(payload).map_err(|error| invalid("bookTicker", error))?;
+        let time = match book.transaction_time_ms {
+            Some(ms) => millis("T", ms)?,
+            None => received_at,
+        };
+        parsed.records.push(Record::Quote(Quote {
+            time,
+            received_at,
+            venue: self.venue().to_string(),
+            symbol: normalize_symbol(book.symbol),
+            bid_price: number("b", book.bid_price)?,
+            bid_size: number("B", book.bid_quantity)?,
+            ask_price: number("a", book.ask_price)?,
+            ask_size: number("A", book.ask_quantity)?,
+        }));
+        Ok(())
+    }
+
+    fn kline(&mut self, payload: &str, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
+        let kline: Kline = serde_json::from_str(payload).map_err(|error| invalid("kline", error))?;
+        let bar = &kline.bar;
+        if !bar.closed {
+            return Ok(());
+        }
+        let volume = number("v", bar.volume)?;
+        let quote_volume = number("q", bar.quote_volume)?;
+        parsed.records.push(Record::Bar(Bar {
+            time: millis("t", bar.open_time_ms)?,
+            received_at,
+            venue: self.venue().to_string(),
+            symbol: normalize_symbol(kline.symbol),
+            interval: bar.interval.to_string(),
+            open: number("o", bar.open)?,
+            high: number("h", bar.high)?,
+            low: number("l", bar.low)?,
+            close: number("c", bar.close)?,
+            volume,
+            vwap: (volume > 0.0).then(|| quote_volume / volume),
+            trades: Some(bar.trades),
+        }));
+        Ok(())
+    }
+}
+
+impl VenueAdapter for BinanceAdapter {
+    fn venue(&self) -> &'static str {
+        if self.futures { "binance_futures" } else { "binance" }
+    }
+
+    fn default_url(&self) -> String {
+        if self.futures { "wss://fstream.binance.com/ws".into() } else { "wss://stream.binance.com:9443/ws".into() }
+    }
+
+    fn subscriptions(&mut self, symbols: &[String], channels: &[Channel]) -> Vec<Subscription> {
+        let mut streams = Vec::new();
+        for symbol in symbols {
+            let lower = symbol.to_ascii_lowercase();
+            for channel in channels {
+                streams.push(match channel {
+                    Channel::Trades => format!("{lower}@trade"),
+                    Channel::AggTrades => format!("{lower}@aggTrade"),
+                    Channel::Quotes => format!("{lower}@bookTicker"),
+                    Channel::Bars => format!("{lower}@kline_1m"),
+                });
+            }
+        }
+        streams
+            .chunks(STREAMS_PER_REQUEST)
+            .map(|chunk| {
+                let id = self.next_request_id;
+                self.next_request_id += 1;
+                Subscription { id, message: json!({ "method": "SUBSCRIBE", "params": chunk, "id": id }).to_string() }
+            })
+            .collect()
+    }
+
+    fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection> {
+        let probe: Probe = serde_json::from_str(text)
+            .map_err(|error| Rejection::new("invalid_json", format!("not a Binance message: {error}")))?;
+        let mut parsed = Parsed::default();
+        // Combined streams wrap the payload: {"stream": "...", "data": {...}}.
+        let (payload, probe) = match probe.data {
+            Some(data) => {
+                let inner: Probe = serde_json::from_str(data.get())
+                    .map_err(|error| Rejection::new("invalid_json", format!("combined stream data: {error}")))?;
+                (data.get(), inner)
+            }
+            None => (text, probe),
+        };
+        match probe.e {
+            Some("trade") => self.trade(payload, received_at, &mut parsed)?,
+            Some("aggTrade") => self.agg_trade(payload, received_at, &mut parsed)?,
+            Some("kline") => self.kline(payload, received_at, &mut parsed)?,
+            Some("bookTicker") => self.book_ticker(payload, received_at, &mut parsed)?,
+            None if probe.u.is_some() => self.book_ticker(payload, received_at, &mut parsed)?,
+            None if probe.id.is_some() => {
+                let response: Response = serde_json::from_str(payload).map_err(|error| invalid("response", error))?;
+                match (response.id, response.error) {
+                    (Some(id), None) => parsed.acknowledged.push(id),
+                    (_, Some(error)) => {
+                        return Err(Rejection::new(
+                            "subscription_refused",
+                            format!("Binance refused request {:?}: {} {}", response.id, error.code, error.msg),
+                        ))
+                    }
+                    (None, None) => {}
+                }
+            }
+            Some(other) => {
+                return Err(Rejection::new("unknown_type", format!("Binance event `{other}` is not handled")));
+            }
+            None => return Err(Rejection::new("unknown_type", "a Binance message with no event type")),
+        }
+        Ok(parsed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Timestamp = Timestamp(1_795_348_800_000_000);
+
+    #[test]
+    fn symbols_split_on_the_quote_asset() {
+        for (venue, ours) in [("BTCUSDT", "BTC-USDT"), ("ETHBTC", "ETH-BTC"), ("BNBFDUSD", "BNB-FDUSD"), ("XYZ", "XYZ")] {
+            assert_eq!(normalize_symbol(venue), ours);
+        }
+    }
+
+    #[test]
+    fn trades_in_both_forms_with_gaps_and_duplicates() {
+        let mut adapter = BinanceAdapter::spot();
+        let raw = r#"{"e":"trade","E":1795348800001,"s":"BTCUSDT","t":100,"p":"97000.50","q":"0.010","T":1795348800000,"m":true,"M":true}"#;
+        let parsed = adapter.parse(raw, NOW).unwrap();
+        let Record::Tick(tick) = &parsed.records[0] else { panic!() };
+        assert_eq!((tick.symbol.as_str(), tick.price, tick.size, tick.side), ("BTC-USDT", 97000.5, 0.01, Side::Sell));
+        assert_eq!(tick.time, Timestamp(1_795_348_800_000_000));
+        let combined = r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":103,"p":"1","q":"1","T":1795348800005,"m":false,"M":true}}"#;
+        let parsed = adapter.parse(combined, NOW).unwrap();
+        assert_eq!(parsed.records.len(), 1);
+        assert_eq!(parsed.events[0].0, "gap");
+        assert_eq!(parsed.events[0].1["missing_from"], 101);
+        assert_eq!(parsed.events[0].1["missing_to"], 102);
+        let again = adapter.parse(combined, NOW).unwrap();
+        assert_eq!((again.records.len(), again.duplicates), (0, 1));
+    }
+
+    #[test]
+    fn acks_errors_and_garbage() {
+        let mut adapter = BinanceAdapter::spot();
+        let subscriptions = adapter.subscriptions(&["BTCUSDT".into()], &[Channel::Trades, Channel::Quotes]);
+        assert_eq!(subscriptions[0].message, r#"{"id":1,"method":"SUBSCRIBE","params":["btcusdt@trade","btcusdt@bookTicker"]}"#);
+        assert_eq!(adapter.parse(r#"{"result":null,"id":1}"#, NOW).unwrap().acknowledged, vec![1]);
+        assert_eq!(adapter.parse(r#"{"error":{"code":2,"msg":"Invalid request"},"id":1}"#, NOW).unwrap_err().code, "subscription_refused");
+        assert_eq!(adapter.parse("not json", NOW).unwrap_err().code, "invalid_json");
+        let bad_price = r#"{"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"abc","q":"1","T":1,"m":true}"#;
+        assert_eq!(adapter.parse(bad_price, NOW).unwrap_err().code, "invalid_field");
+    }
+
+    #[test]
+    fn only_closed_klines_become_bars() {
+        let mut adapter = BinanceAdapter::spot();
+        let open = r#"{"e":"kline","E":1,"s":"ETHUSDT","k":{"t":1795348800000,"T":1795348859999,"s":"ETHUSDT","i":"1m","f":1,"L":2,"o":"10","c":"11","h":"12","l":"9","v":"2","n":3,"x":false,"q":"21","V":"1","Q":"1","B":"0"}}"#;
+        assert!(adapter.parse(open, NOW).unwrap().records.is_empty());
+        let closed = open.replace("\"x\":false", "\"x\":true");
+        let parsed = adapter.parse(&closed, NOW).unwrap();
+        let Record::Bar(bar) = &parsed.records[0] else { panic!() };
+        assert_eq!((bar.open, bar.high, bar.low, bar.close, bar.volume, bar.vwap, bar.trades), (10.0, 12.0, 9.0, 11.0, 2.0, Some(10.5), Some(3)));
+        assert_eq!(bar.symbol, "ETH-USDT");
+    }
+}

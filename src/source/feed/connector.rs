@@ -1,0 +1,209 @@
+//! The shared websocket connector: one task per configured source, running its
+//! adapter over a connection it keeps alive forever.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::{Parsed, VenueAdapter};
+use crate::config::SourceConfig;
+use crate::metrics::events;
+use crate::pipeline::Router;
+use crate::record::{DeadLetter, FeedEvent, Timestamp};
+use crate::source::{Source, SourceContext, SourceFuture};
+
+/// A configured venue connection.
+pub struct FeedSource {
+    name: String,
+    url: String,
+    config: SourceConfig,
+    adapter: Box<dyn VenueAdapter>,
+}
+
+impl FeedSource {
+    pub fn new(config: SourceConfig, adapter: Box<dyn VenueAdapter>) -> Self {
+        let url = config.url.clone().unwrap_or_else(|| adapter.default_url());
+        FeedSource { name: config.name(), url, config, adapter }
+    }
+}
+
+/// Why a connection ended.
+enum Ended {
+    Shutdown,
+    Reconnect(String),
+}
+
+impl Source for FeedSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn run(mut self: Box<Self>, context: SourceContext) -> SourceFuture {
+        Box::pin(async move {
+            let mut backoff = Duration::from_millis(self.config.reconnect_initial_ms);
+            let max_backoff = Duration::from_millis(self.config.reconnect_max_ms);
+            let mut connections = 0u64;
+            loop {
+                let started = Instant::now();
+                let ended = self.connect_once(&context, connections).await;
+                connections += 1;
+                match ended {
+                    Ended::Shutdown => return Ok(()),
+                    Ended::Reconnect(reason) => {
+                        // A connection that lived a while starts the backoff over.
+                        if started.elapsed() > Duration::from_secs(60) {
+                            backoff = Duration::from_millis(self.config.reconnect_initial_ms);
+                        }
+                        let wait = backoff.mul_f64(0.5 + fastrand::f64() * 0.5);
+                        events::feed_reconnecting(&self.name, &reason, wait);
+                        self.event(&context.router, "reconnecting", json!({ "reason": reason, "wait_ms": wait.as_millis() as u64 }))
+                            .await;
+                        tokio::select! {
+                            _ = context.shutdown.cancelled() => return Ok(()),
+                            _ = tokio::time::sleep(wait) => {}
+                        }
+                        backoff = (backoff * 2).min(max_backoff);
+                    }
+                }
+            }
+        })
+    }
+}
+
+impl FeedSource {
+    async fn event(&self, router: &Router, kind: &'static str, detail: serde_json::Value) {
+        let now = Timestamp::now();
+        router.feed_event(FeedEvent { time: now, received_at: now, source: self.name.clone(), kind, detail }).await;
+    }
+
+    async fn dead_letter(&self, router: &Router, reason: &'static str, detail: String, raw: &str) {
+        events::parse_errors(&self.name, 1);
+        router.dead_letter(DeadLetter::new(&self.name, reason, detail, raw)).await;
+    }
+
+    /// One connection: connect, subscribe, read until it fails or the daemon stops.
+    async fn connect_once(&mut self, context: &SourceContext, previous_connections: u64) -> Ended {
+        let router = &context.router;
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(self.config.max_message_bytes))
+            .max_frame_size(Some(self.config.max_message_bytes));
+        let connecting = tokio_tungstenite::connect_async_with_config(self.url.as_str(), Some(config), true);
+        let connect_timeout = Duration::from_millis(self.config.connect_timeout_ms);
+        let mut socket = tokio::select! {
+            _ = context.shutdown.cancelled() => return Ended::Shutdown,
+            connected = tokio::time::timeout(connect_timeout, connecting) => match connected {
+                Ok(Ok((socket, _))) => socket,
+                Ok(Err(error)) => return Ended::Reconnect(format!("connect failed: {error}")),
+                Err(_) => return Ended::Reconnect(format!("connect timed out after {} ms", connect_timeout.as_millis())),
+            }
+        };
+        events::feed_connected(&self.name, &self.url);
+        self.event(router, "connected", json!({ "url": self.url, "connection": previous_connections + 1 })).await;
+
+        let subscriptions = self.adapter.subscriptions(&self.config.symbols, &self.config.channels);
+        let mut pending: HashSet<u64> = subscriptions.iter().map(|subscription| subscription.id).collect();
+        for subscription in &subscriptions {
+            if let Err(error) = socket.send(Message::text(subscription.message.clone())).await {
+                return self.disconnected(router, format!("subscribe failed: {error}")).await;
+            }
+        }
+        let subscribe_deadline = Instant::now() + Duration::from_millis(self.config.subscribe_timeout_ms);
+        let silence = Duration::from_millis(self.config.silence_timeout_ms);
+        let mut ping = tokio::time::interval(Duration::from_millis(self.config.ping_interval_ms));
+        ping.tick().await;
+        let mut last_message = Instant::now();
+        loop {
+            let watchdog = last_message + silence;
+            let ack_deadline = if pending.is_empty() { watchdog } else { subscribe_deadline.min(watchdog) };
+            let message = tokio::select! {
+                _ = context.shutdown.cancelled() => {
+                    let _ = socket.close(None).await;
+                    self.event(router, "disconnected", json!({ "reason": "daemon stopping" })).await;
+                    return Ended::Shutdown;
+                }
+                _ = ping.tick() => {
+                    if let Err(error) = socket.send(Message::Ping(Vec::new().into())).await {
+                        return self.disconnected(router, format!("ping failed: {error}")).await;
+                    }
+                    continue;
+                }
+                _ = tokio::time::sleep_until(ack_deadline) => {
+                    let reason = if !pending.is_empty() && Instant::now() >= subscribe_deadline {
+                        format!("{} subscription(s) not acknowledged within {} ms", pending.len(), self.config.subscribe_timeout_ms)
+                    } else {
+                        format!("silent for {} ms", silence.as_millis())
+                    };
+                    self.event(router, "error", json!({ "reason": reason })).await;
+                    return self.disconnected(router, reason).await;
+                }
+                message = socket.next() => message,
+            };
+            last_message = Instant::now();
+            let text = match message {
+                None => return self.disconnected(router, "closed by the venue".into()).await,
+                Some(Err(error)) => {
+                    if let tokio_tungstenite::tungstenite::Error::Capacity(detail) = &error {
+                        self.dead_letter(router, "frame_too_large", format!("{detail} (sources.max_message_bytes)"), "").await;
+                    }
+                    return self.disconnected(router, format!("read failed: {error}")).await;
+                }
+                Some(Ok(Message::Text(text))) => text,
+                Some(Ok(Message::Binary(bytes))) => {
+                    self.dead_letter(router, "binary_frame", "this venue's adapter expects text messages".into(), &String::from_utf8_lossy(&bytes))
+                        .await;
+                    continue;
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    let reason = frame.map_or("closed by the venue".to_string(), |frame| format!("closed by the venue: {} {}", frame.code, frame.reason));
+                    return self.disconnected(router, reason).await;
+                }
+                Some(Ok(_)) => continue,
+            };
+            let received_at = Timestamp::now();
+            match self.adapter.parse(text.as_str(), received_at) {
+                Ok(parsed) => {
+                    let was_pending = !pending.is_empty();
+                    for id in &parsed.acknowledged {
+                        pending.remove(id);
+                    }
+                    if was_pending && pending.is_empty() && previous_connections > 0 {
+                        self.event(router, "resubscribed", json!({ "subscriptions": subscriptions.len() })).await;
+                    }
+                    self.deliver(router, parsed, text.as_str(), received_at).await;
+                }
+                Err(rejection) => self.dead_letter(router, rejection.code, rejection.detail, text.as_str()).await,
+            }
+        }
+    }
+
+    async fn deliver(&self, router: &Router, parsed: Parsed, raw: &str, received_at: Timestamp) {
+        let Parsed { records, events: feed_events, duplicates, .. } = parsed;
+        events::source_frame(&self.name, records.len());
+        if duplicates > 0 {
+            events::feed_duplicates(&self.name, duplicates);
+        }
+        for (kind, detail) in feed_events {
+            if kind == "gap" {
+                events::feed_gap(&self.name);
+            }
+            self.event(router, kind, detail).await;
+        }
+        for record in records {
+            if let Err(rejection) = router.route(record, received_at).await {
+                if rejection.code != "queue_full" && rejection.code != "shutting_down" {
+                    router.dead_letter(DeadLetter::new(&self.name, rejection.code, rejection.detail, raw)).await;
+                }
+            }
+        }
+    }
+
+    async fn disconnected(&self, router: &Router, reason: String) -> Ended {
+        self.event(router, "disconnected", json!({ "reason": reason })).await;
+        Ended::Reconnect(reason)
+    }
+}

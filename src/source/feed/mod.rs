@@ -1,0 +1,47 @@
+//! Venue feeds: the [`VenueAdapter`] trait an exchange adapter implements (endpoint,
+//! subscribe messages, parsing), and the shared websocket connector that runs any
+//! adapter (`connector`): connect with a timeout, subscribe and check the venue's
+//! acknowledgements, ping, a silent-feed watchdog, reconnect forever with capped
+//! jittered backoff, resubscribe, and a `feed_events` row for each of those.
+
+mod connector;
+
+pub use connector::FeedSource;
+
+use crate::config::Channel;
+use crate::record::{Record, Rejection, Timestamp};
+
+/// What one venue message meant.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// Normalized records.
+    pub records: Vec<Record>,
+    /// Subscription request ids the venue acknowledged.
+    pub acknowledged: Vec<u64>,
+    /// Sequence gaps and other things worth a `feed_events` row: (kind, detail).
+    pub events: Vec<(&'static str, serde_json::Value)>,
+    /// Records dropped on purpose (duplicates re-sent after a resubscribe).
+    pub duplicates: usize,
+}
+
+/// A subscription request to send, and the id its acknowledgement will carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    pub id: u64,
+    pub message: String,
+}
+
+/// One exchange's protocol. Connection handling is the connector's; an adapter only
+/// describes the endpoint and subscriptions and turns messages into records.
+pub trait VenueAdapter: Send + Sync + 'static {
+    /// The `venue` written in every record.
+    fn venue(&self) -> &'static str;
+    /// The endpoint used unless the configuration overrides it.
+    fn default_url(&self) -> String;
+    /// Subscription requests for these symbols and channels, batched within the
+    /// venue's limits. Called on every (re)connect; each must be acknowledged.
+    fn subscriptions(&mut self, symbols: &[String], channels: &[Channel]) -> Vec<Subscription>;
+    /// Parses one text message. An error is bad input: it is dead-lettered and the
+    /// connection goes on.
+    fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection>;
+}
