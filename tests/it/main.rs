@@ -3,7 +3,9 @@
 
 mod cli;
 mod encoder_roundtrip;
+mod fake_venue;
 mod faults;
+mod feeds;
 mod pipeline;
 mod push;
 mod schema;

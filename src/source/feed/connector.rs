@@ -143,7 +143,6 @@ impl FeedSource {
                 }
                 message = socket.next() => message,
             };
-            last_message = Instant::now();
             let text = match message {
                 None => return self.disconnected(router, "closed by the venue".into()).await,
                 Some(Err(error)) => {
@@ -152,8 +151,14 @@ impl FeedSource {
                     }
                     return self.disconnected(router, format!("read failed: {error}")).await;
                 }
-                Some(Ok(Message::Text(text))) => text,
+                Some(Ok(Message::Text(text))) => {
+                    // Only venue messages feed the watchdog: a feed that answers pings
+                    // but sends nothing is silent.
+                    last_message = Instant::now();
+                    text
+                }
                 Some(Ok(Message::Binary(bytes))) => {
+                    last_message = Instant::now();
                     self.dead_letter(router, "binary_frame", "this venue's adapter expects text messages".into(), &String::from_utf8_lossy(&bytes))
                         .await;
                     continue;

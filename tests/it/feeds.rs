@@ -1,0 +1,187 @@
+//! Venue feeds against the fake venue over real websockets: exact rows for a scripted
+//! sequence, reconnect and resubscribe after a drop, gap events, dead letters for
+//! garbage and oversized messages, and the silent-feed watchdog.
+
+use std::time::Duration;
+
+use hypertick::app::Daemon;
+use hypertick::config::{Channel, SourceConfig, SourceKind};
+
+use crate::fake_venue::{FakeVenue, Step};
+use crate::support::{self, count, wait_for_count};
+
+fn source(kind: SourceKind, url: String, symbols: &[&str], channels: &[Channel]) -> SourceConfig {
+    SourceConfig {
+        kind,
+        name: None,
+        url: Some(url),
+        symbols: symbols.iter().map(|symbol| symbol.to_string()).collect(),
+        channels: channels.to_vec(),
+        connect_timeout_ms: 5_000,
+        silence_timeout_ms: 1_500,
+        ping_interval_ms: 500,
+        subscribe_timeout_ms: 5_000,
+        reconnect_initial_ms: 50,
+        reconnect_max_ms: 200,
+        max_message_bytes: 64 * 1024,
+    }
+}
+
+fn now_ms() -> i64 {
+    hypertick::record::Timestamp::now().micros() / 1_000
+}
+
+fn binance_trade(symbol: &str, id: u64, price: &str, size: &str, time_ms: i64, buyer_is_maker: bool) -> String {
+    format!(
+        r#"{{"e":"trade","E":{time_ms},"s":"{symbol}","t":{id},"p":"{price}","q":"{size}","T":{time_ms},"m":{buyer_is_maker},"M":true}}"#
+    )
+}
+
+const BINANCE_ACK: &str = r#"{"result":null,"id":{id}}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binance_rows_gaps_garbage_and_resubscribe() {
+    let base = now_ms() / 60_000 * 60_000 - 120_000;
+    let kline = |closed: bool| {
+        format!(
+            r#"{{"e":"kline","E":{e},"s":"ETHUSDT","k":{{"t":{base},"T":{end},"s":"ETHUSDT","i":"1m","f":1,"L":9,"o":"3300.10","c":"3301.00","h":"3302.50","l":"3299.00","v":"4.0","n":9,"x":{closed},"q":"13202.0","V":"2","Q":"1","B":"0"}}}}"#,
+            e = base + 60_000,
+            end = base + 59_999
+        )
+    };
+    let first = vec![
+        Step::Expect("SUBSCRIBE", BINANCE_ACK.to_string()),
+        Step::Send(binance_trade("BTCUSDT", 100, "97000.50", "0.010", base + 1_000, true)),
+        Step::Send(binance_trade("BTCUSDT", 101, "97001.00", "0.250", base + 2_000, false)),
+        Step::Send(format!(
+            r#"{{"stream":"ethusdt@bookTicker","data":{{"u":400900217,"s":"ETHUSDT","b":"3300.10","B":"1.5","a":"3300.20","A":"2.5"}}}}"#
+        )),
+        Step::Send(kline(false)),
+        Step::Send(kline(true)),
+        Step::Send(binance_trade("BTCUSDT", 104, "97002.00", "0.100", base + 3_000, true)),
+        Step::Send("{not json".to_string()),
+        Step::Sleep(Duration::from_millis(200)),
+        Step::Drop,
+    ];
+    let second = vec![
+        Step::Expect("SUBSCRIBE", BINANCE_ACK.to_string()),
+        Step::Send(binance_trade("BTCUSDT", 104, "97002.00", "0.100", base + 3_000, true)),
+        Step::Send(binance_trade("BTCUSDT", 105, "97003.00", "0.500", base + 4_000, false)),
+    ];
+    let venue = FakeVenue::start(vec![first, second]).await;
+    let cluster = support::start_cluster();
+    let mut config = support::config_for(&cluster);
+    config.sources = vec![source(
+        SourceKind::Binance,
+        venue.url(),
+        &["BTCUSDT", "ETHUSDT"],
+        &[Channel::Trades, Channel::Quotes, Channel::Bars],
+    )];
+    let daemon = Daemon::start(&config).await.expect("daemon starts");
+    let client = support::sql(&cluster).await;
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM ticks", 4).await, 4);
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM quotes", 1).await, 1);
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM bars", 1).await, 1);
+    assert_eq!(
+        wait_for_count(&client, "SELECT count(*) FROM feed_events WHERE source = 'binance' AND kind = 'resubscribed'", 1).await,
+        1
+    );
+    let subscribe = venue.received.lock().unwrap()[0].clone();
+    assert_eq!(
+        subscribe,
+        r#"{"id":1,"method":"SUBSCRIBE","params":["btcusdt@trade","btcusdt@bookTicker","btcusdt@kline_1m","ethusdt@trade","ethusdt@bookTicker","ethusdt@kline_1m"]}"#
+    );
+    daemon.stop().await.expect("clean stop");
+
+    let ticks: Vec<(String, String, String, f64, f64, i16, i64)> = client
+        .query(
+            "SELECT venue, symbol, trade_id, price, size, side, (extract(epoch FROM time) * 1000)::bigint
+               FROM ticks ORDER BY trade_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6)))
+        .collect();
+    let tick = |id: &str, price: f64, size: f64, side: i16, offset: i64| {
+        ("binance".to_string(), "BTC-USDT".to_string(), id.to_string(), price, size, side, base + offset)
+    };
+    assert_eq!(
+        ticks,
+        vec![
+            tick("100", 97000.5, 0.01, -1, 1_000),
+            tick("101", 97001.0, 0.25, 1, 2_000),
+            tick("104", 97002.0, 0.1, -1, 3_000),
+            tick("105", 97003.0, 0.5, 1, 4_000),
+        ],
+        "the duplicate of 104 re-sent after the resubscribe was dropped"
+    );
+    let quote = client
+        .query_one("SELECT symbol, bid_price, bid_size, ask_price, ask_size, time = received_at FROM quotes", &[])
+        .await
+        .unwrap();
+    assert_eq!(quote.get::<_, String>(0), "ETH-USDT");
+    assert_eq!((quote.get::<_, f64>(1), quote.get::<_, f64>(2), quote.get::<_, f64>(3), quote.get::<_, f64>(4)), (3300.1, 1.5, 3300.2, 2.5));
+    assert!(quote.get::<_, bool>(5), "spot book tickers carry no time: receipt time stands in");
+    let bar = client
+        .query_one(
+            "SELECT symbol, \"interval\", open, high, low, close, volume, vwap, trades, (extract(epoch FROM time) * 1000)::bigint FROM bars",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!((bar.get::<_, String>(0), bar.get::<_, String>(1)), ("ETH-USDT".to_string(), "1m".to_string()));
+    assert_eq!(
+        (bar.get::<_, f64>(2), bar.get::<_, f64>(3), bar.get::<_, f64>(4), bar.get::<_, f64>(5), bar.get::<_, f64>(6)),
+        (3300.1, 3302.5, 3299.0, 3301.0, 4.0)
+    );
+    assert_eq!((bar.get::<_, Option<f64>>(7), bar.get::<_, Option<i64>>(8), bar.get::<_, i64>(9)), (Some(3300.5), Some(9), base));
+
+    let gap: serde_json::Value = client
+        .query_one("SELECT detail FROM feed_events WHERE kind = 'gap'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!((gap["symbol"].as_str(), gap["missing_from"].as_u64(), gap["missing_to"].as_u64()), (Some("BTCUSDT"), Some(102), Some(103)));
+    assert_eq!(count(&client, "SELECT count(*) FROM feed_events WHERE source = 'binance' AND kind = 'connected'").await, 2);
+    assert!(count(&client, "SELECT count(*) FROM feed_events WHERE source = 'binance' AND kind = 'disconnected'").await >= 1);
+    assert!(count(&client, "SELECT count(*) FROM feed_events WHERE source = 'binance' AND kind = 'reconnecting'").await >= 1);
+    let garbage: (String, String) = {
+        let row = client.query_one("SELECT reason, raw FROM dead_letters WHERE source = 'binance'", &[]).await.unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!(garbage, ("invalid_json".to_string(), "{not json".to_string()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_messages_and_silence_force_a_reconnect() {
+    let base = now_ms() - 60_000;
+    let venue = FakeVenue::start(vec![
+        vec![Step::Expect("SUBSCRIBE", BINANCE_ACK.to_string()), Step::SendLarge(100 * 1024)],
+        vec![
+            Step::Expect("SUBSCRIBE", BINANCE_ACK.to_string()),
+            Step::Send(binance_trade("BTCUSDT", 1, "1.5", "2", base, false)),
+            Step::Silence,
+        ],
+        vec![Step::Expect("SUBSCRIBE", BINANCE_ACK.to_string()), Step::Send(binance_trade("BTCUSDT", 2, "1.6", "2", base + 1, true))],
+    ])
+    .await;
+    let cluster = support::start_cluster();
+    let mut config = support::config_for(&cluster);
+    config.sources = vec![source(SourceKind::Binance, venue.url(), &["BTCUSDT"], &[Channel::Trades])];
+    // Pings go out every 500 ms and the fake venue answers them: pongs must not hide
+    // that no data arrives.
+    let daemon = Daemon::start(&config).await.expect("daemon starts");
+    let client = support::sql(&cluster).await;
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM ticks", 2).await, 2);
+    assert_eq!(
+        wait_for_count(&client, "SELECT count(*) FROM dead_letters WHERE reason = 'frame_too_large'", 1).await,
+        1,
+        "the oversized message is kept as a dead letter"
+    );
+    let silent = count(&client, "SELECT count(*) FROM feed_events WHERE kind = 'error' AND detail->>'reason' LIKE 'silent%'").await;
+    assert_eq!(silent, 1, "the watchdog noticed the silent connection");
+    assert!(venue.connections.load(std::sync::atomic::Ordering::SeqCst) >= 3);
+    daemon.stop().await.expect("clean stop");
+}
