@@ -1,0 +1,53 @@
+//! Parse + normalize rate of each venue adapter (messages/s), on the venue's documented
+//! message shapes.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use hypertick::record::Timestamp;
+use hypertick::source::binance::BinanceAdapter;
+use hypertick::source::feed::VenueAdapter;
+
+const MESSAGES: u64 = 10_000;
+
+fn binance(c: &mut Criterion) {
+    let now = Timestamp(1_795_348_800_000_000);
+    let trades: Vec<String> = (0..MESSAGES)
+        .map(|i| {
+            format!(
+                r#"{{"e":"trade","E":1795348800{:03},"s":"BTCUSDT","t":{},"p":"97000.{:02}","q":"0.0{:02}","T":1795348800{:03},"m":{},"M":true}}"#,
+                i % 1000,
+                i + 1,
+                i % 100,
+                i % 100,
+                i % 1000,
+                i % 2 == 0
+            )
+        })
+        .collect();
+    let combined: Vec<String> = trades.iter().map(|trade| format!(r#"{{"stream":"btcusdt@trade","data":{trade}}}"#)).collect();
+    let book = r#"{"u":400900217,"s":"BNBUSDT","b":"25.35190000","B":"31.21000000","a":"25.36520000","A":"40.66000000"}"#;
+
+    let mut group = c.benchmark_group("adapter/binance");
+    group.throughput(Throughput::Elements(MESSAGES));
+    group.bench_function("trade_raw", |b| {
+        b.iter(|| {
+            let mut adapter = BinanceAdapter::spot();
+            trades.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
+        })
+    });
+    group.bench_function("trade_combined", |b| {
+        b.iter(|| {
+            let mut adapter = BinanceAdapter::spot();
+            combined.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
+        })
+    });
+    group.bench_function("book_ticker", |b| {
+        b.iter(|| {
+            let mut adapter = BinanceAdapter::spot();
+            (0..MESSAGES).map(|_| adapter.parse(book, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, binance);
+criterion_main!(benches);
