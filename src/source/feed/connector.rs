@@ -127,7 +127,11 @@ impl FeedSource {
                     return Ended::Shutdown;
                 }
                 _ = ping.tick() => {
-                    if let Err(error) = socket.send(Message::Ping(Vec::new().into())).await {
+                    let mut sent = socket.send(Message::Ping(Vec::new().into())).await;
+                    if let (Ok(()), Some(heartbeat)) = (&sent, self.adapter.heartbeat()) {
+                        sent = socket.send(Message::text(heartbeat)).await;
+                    }
+                    if let Err(error) = sent {
                         return self.disconnected(router, format!("ping failed: {error}")).await;
                     }
                     continue;

@@ -44,4 +44,8 @@ pub trait VenueAdapter: Send + Sync + 'static {
     /// Parses one text message. An error is bad input: it is dead-lettered and the
     /// connection goes on.
     fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection>;
+    /// An application-level heartbeat the venue requires, sent with each websocket ping.
+    fn heartbeat(&mut self) -> Option<String> {
+        None
+    }
 }
