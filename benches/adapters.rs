@@ -4,6 +4,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hypertick::record::Timestamp;
 use hypertick::source::binance::BinanceAdapter;
+use hypertick::source::coinbase::CoinbaseAdapter;
 use hypertick::source::feed::VenueAdapter;
 
 const MESSAGES: u64 = 10_000;
@@ -49,5 +50,39 @@ fn binance(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, binance);
+fn coinbase(c: &mut Criterion) {
+    let now = Timestamp(1_795_348_800_000_000);
+    let matches: Vec<String> = (0..MESSAGES)
+        .map(|i| {
+            format!(
+                r#"{{"type":"match","trade_id":{},"sequence":{},"maker_order_id":"ac928c66-ca53-498f-9c13-a110027a60e8","taker_order_id":"132fb6ae-456b-4654-b4e0-d681ac05cea1","time":"2026-11-22T12:00:00.{:06}Z","product_id":"BTC-USD","size":"0.0{:02}","price":"97000.{:02}","side":"{}"}}"#,
+                i + 1,
+                (i + 1) * 3,
+                i % 1_000_000,
+                i % 100,
+                i % 100,
+                if i % 2 == 0 { "buy" } else { "sell" }
+            )
+        })
+        .collect();
+    let ticker = r#"{"type":"ticker","sequence":37475248783,"product_id":"ETH-USD","price":"1285.22","open_24h":"1310.79","volume_24h":"245532.79269678","low_24h":"1280.52","high_24h":"1313.8","volume_30d":"9788783.60117027","best_bid":"1285.04","best_bid_size":"0.46688654","best_ask":"1285.27","best_ask_size":"1.56637040","side":"buy","time":"2022-10-19T23:28:22.061769Z","trade_id":370843401,"last_size":"11.4396987"}"#;
+
+    let mut group = c.benchmark_group("adapter/coinbase");
+    group.throughput(Throughput::Elements(MESSAGES));
+    group.bench_function("match", |b| {
+        b.iter(|| {
+            let mut adapter = CoinbaseAdapter::new();
+            matches.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
+        })
+    });
+    group.bench_function("ticker", |b| {
+        b.iter(|| {
+            let mut adapter = CoinbaseAdapter::new();
+            (0..MESSAGES).map(|_| adapter.parse(ticker, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, binance, coinbase);
 criterion_main!(benches);

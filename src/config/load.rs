@@ -287,4 +287,14 @@ mod tests {
         let config = load_str(MINIMAL, env(&[])).expect("valid");
         assert!(!format!("{config:?}").contains("postgres://u@localhost/db"));
     }
+
+    #[test]
+    fn coinbase_sources_need_a_channel_coinbase_offers() {
+        let source = |channels: &str| format!("{MINIMAL}[[sources]]\nkind = \"coinbase\"\nsymbols = [\"BTC-USD\"]\nchannels = {channels}\n");
+        let config = load_str(&source(r#"["trades", "quotes", "bars"]"#), env(&[])).expect("valid");
+        assert_eq!((config.sources[0].kind, config.sources[0].name()), (crate::config::SourceKind::Coinbase, "coinbase".to_string()));
+        let errors = load_str(&source(r#"["agg_trades", "bars"]"#), env(&[])).expect_err("invalid").0;
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].key, "sources[0].channels");
+    }
 }

@@ -43,6 +43,9 @@ pub enum SourceKind {
     Binance,
     /// Binance USDⓈ-M futures (`wss://fstream.binance.com`).
     BinanceFutures,
+    /// Coinbase Exchange (`wss://ws-feed.exchange.coinbase.com`): `trades` and `quotes`
+    /// only; symbols are product ids such as `BTC-USD`.
+    Coinbase,
 }
 
 /// A market-data channel a source subscribes to.
@@ -122,6 +125,7 @@ impl SourceConfig {
         self.name.clone().unwrap_or_else(|| match self.kind {
             SourceKind::Binance => "binance".into(),
             SourceKind::BinanceFutures => "binance_futures".into(),
+            SourceKind::Coinbase => "coinbase".into(),
         })
     }
 }

@@ -2,9 +2,10 @@
 //! hands them to the [`Router`](crate::pipeline::Router); it never knows about
 //! batches or the database: the push websocket server (`push`), and venue feeds run by
 //! the shared websocket connector (`feed`) with one adapter folder per venue
-//! (`binance`). **Only this module knows input formats.**
+//! (`binance`, `coinbase`). **Only this module knows input formats.**
 
 pub mod binance;
+pub mod coinbase;
 pub mod feed;
 pub mod push;
 
@@ -38,6 +39,7 @@ pub fn from_config(config: &crate::config::SourceConfig) -> Box<dyn Source> {
     let adapter: Box<dyn feed::VenueAdapter> = match config.kind {
         SourceKind::Binance => Box::new(binance::BinanceAdapter::spot()),
         SourceKind::BinanceFutures => Box::new(binance::BinanceAdapter::futures()),
+        SourceKind::Coinbase => Box::new(coinbase::CoinbaseAdapter::new()),
     };
     Box::new(feed::FeedSource::new(config.clone(), adapter))
 }

@@ -10,7 +10,7 @@ use hypertick::config::{Channel, SourceConfig, SourceKind};
 use crate::fake_venue::{FakeVenue, Step};
 use crate::support::{self, count, wait_for_count};
 
-fn source(kind: SourceKind, url: String, symbols: &[&str], channels: &[Channel]) -> SourceConfig {
+pub(crate) fn source(kind: SourceKind, url: String, symbols: &[&str], channels: &[Channel]) -> SourceConfig {
     SourceConfig {
         kind,
         name: None,

@@ -1,0 +1,362 @@
+//! Coinbase Exchange messages → records. `match`/`last_match` become ticks, `ticker`
+//! becomes a quote when it carries the best bid and offer. Trade ids are contiguous per
+//! product: a skip is a `gap` feed event with the missing range, and ids at or below the
+//! last one seen (the `last_match` re-sent after a resubscribe) are dropped.
+
+use std::collections::HashMap;
+
+use serde_json::json;
+
+use super::wire::{Envelope, Error, Match, Subscribe, Subscriptions, Ticker};
+use crate::config::Channel;
+use crate::record::{Quote, Record, Rejection, Side, Tick, Timestamp};
+use crate::source::feed::{Parsed, Subscription, VenueAdapter};
+
+/// The id of our one subscribe request per connection. Coinbase answers a subscribe with a
+/// `subscriptions` message that carries no request id, so that message acknowledges this.
+const SUBSCRIPTION_ID: u64 = 1;
+
+/// The Coinbase channel for one of ours; `None` for channels Coinbase does not offer
+/// (aggregated trades and bars).
+fn coinbase_channel(channel: Channel) -> Option<&'static str> {
+    match channel {
+        Channel::Trades => Some("matches"),
+        Channel::Quotes => Some("ticker"),
+        Channel::AggTrades | Channel::Bars => None,
+    }
+}
+
+pub struct CoinbaseAdapter {
+    /// Last trade id per product; one entry per product the venue sent matches for,
+    /// which are the subscribed ones.
+    last_trade_ids: HashMap<String, u64>,
+}
+
+impl CoinbaseAdapter {
+    pub fn new() -> Self {
+        CoinbaseAdapter { last_trade_ids: HashMap::new() }
+    }
+}
+
+impl Default for CoinbaseAdapter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn number(field: &str, text: &str) -> Result<f64, Rejection> {
+    match text.parse::<f64>() {
+        Ok(value) if value.is_finite() => Ok(value),
+        _ => Err(Rejection::new("invalid_field", format!("`{field}`: expected a decimal string, got \"{text}\""))),
+    }
+}
+
+fn time(field: &str, text: &str) -> Result<Timestamp, Rejection> {
+    Timestamp::parse_rfc3339(text)
+        .ok_or_else(|| Rejection::new("invalid_field", format!("`{field}`: expected an RFC 3339 time, got \"{text}\"")))
+}
+
+/// Coinbase's `side` is the maker order's side; ours is the taker's.
+fn taker_side(maker_side: &str) -> Result<Side, Rejection> {
+    match maker_side {
+        "sell" => Ok(Side::Buy),
+        "buy" => Ok(Side::Sell),
+        other => Err(Rejection::new("invalid_field", format!("`side`: expected \"buy\" or \"sell\", got \"{other}\""))),
+    }
+}
+
+fn invalid(kind: &str, error: serde_json::Error) -> Rejection {
+    Rejection::new("invalid_record", format!("{kind}: {error}"))
+}
+
+impl CoinbaseAdapter {
+    /// Checks a trade id against the last one of its product: true to keep the record,
+    /// false for a duplicate; a skip adds a gap event.
+    fn sequence(&mut self, product_id: &str, trade_id: u64, parsed: &mut Parsed) -> bool {
+        let Some(last) = self.last_trade_ids.get_mut(product_id) else {
+            self.last_trade_ids.insert(product_id.to_string(), trade_id);
+            return true;
+        };
+        if trade_id <= *last {
+            parsed.duplicates += 1;
+            return false;
+        }
+        if trade_id > *last + 1 {
+            parsed.events.push((
+                "gap",
+                json!({ "symbol": product_id, "stream": "matches", "missing_from": *last + 1, "missing_to": trade_id - 1 }),
+            ));
+        }
+        *last = trade_id;
+        true
+    }
+
+    fn trade(&mut self, kind: &str, text: &str, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
+        let trade: Match = serde_json::from_str(text).map_err(|error| invalid(kind, error))?;
+        let tick = Tick {
+            time: time("time", trade.time)?,
+            received_at,
+            venue: self.venue().to_string(),
+            symbol: trade.product_id.to_string(),
+            price: number("price", trade.price)?,
+            size: number("size", trade.size)?,
+            side: taker_side(trade.side)?,
+            trade_id: Some(trade.trade_id.to_string()),
+        };
+        if self.sequence(trade.product_id, trade.trade_id, parsed) {
+            parsed.records.push(Record::Tick(tick));
+        }
+        Ok(())
+    }
+
+    fn ticker(&mut self, text: &str, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
+        let ticker: Ticker = serde_json::from_str(text).map_err(|error| invalid("ticker", error))?;
+        let (Some(bid_price), Some(bid_size), Some(ask_price), Some(ask_size)) =
+            (ticker.best_bid, ticker.best_bid_size, ticker.best_ask, ticker.best_ask_size)
+        else {
+            return Ok(());
+        };
+        parsed.records.push(Record::Quote(Quote {
+            time: match ticker.time {
+                Some(text) => time("time", text)?,
+                None => received_at,
+            },
+            received_at,
+            venue: self.venue().to_string(),
+            symbol: ticker.product_id.to_string(),
+            bid_price: number("best_bid", bid_price)?,
+            bid_size: number("best_bid_size", bid_size)?,
+            ask_price: number("best_ask", ask_price)?,
+            ask_size: number("best_ask_size", ask_size)?,
+        }));
+        Ok(())
+    }
+}
+
+impl VenueAdapter for CoinbaseAdapter {
+    fn venue(&self) -> &'static str {
+        "coinbase"
+    }
+
+    fn default_url(&self) -> String {
+        "wss://ws-feed.exchange.coinbase.com".into()
+    }
+
+    /// One subscribe request for every product on every offered channel. Channels
+    /// Coinbase does not offer are left out; with none left there is nothing to send.
+    fn subscriptions(&mut self, symbols: &[String], channels: &[Channel]) -> Vec<Subscription> {
+        let mut names: Vec<&'static str> = Vec::new();
+        for name in channels.iter().filter_map(|channel| coinbase_channel(*channel)) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        if names.is_empty() {
+            return Vec::new();
+        }
+        let request = Subscribe { message_type: "subscribe", product_ids: symbols, channels: names };
+        let message = serde_json::to_string(&request).expect("a subscribe request always serializes");
+        vec![Subscription { id: SUBSCRIPTION_ID, message }]
+    }
+
+    fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection> {
+        let envelope: Envelope = serde_json::from_str(text)
+            .map_err(|error| Rejection::new("invalid_json", format!("not a Coinbase message: {error}")))?;
+        let mut parsed = Parsed::default();
+        match envelope.message_type {
+            Some(kind @ ("match" | "last_match")) => self.trade(kind, text, received_at, &mut parsed)?,
+            Some("ticker") => self.ticker(text, received_at, &mut parsed)?,
+            Some("subscriptions") => {
+                // A list with nothing subscribed does not acknowledge our request; the
+                // connector's subscribe timeout then retries the connection.
+                let subscriptions: Subscriptions =
+                    serde_json::from_str(text).map_err(|error| invalid("subscriptions", error))?;
+                if !subscriptions.channels.is_empty() {
+                    parsed.acknowledged.push(SUBSCRIPTION_ID);
+                }
+            }
+            Some("heartbeat") => {}
+            Some("error") => {
+                let error: Error = serde_json::from_str(text).map_err(|error| invalid("error", error))?;
+                let detail = match error.reason {
+                    Some(reason) => format!("Coinbase error: {}: {reason}", error.message),
+                    None => format!("Coinbase error: {}", error.message),
+                };
+                return Err(Rejection::new("subscription_refused", detail));
+            }
+            Some(other) => {
+                return Err(Rejection::new("unknown_type", format!("Coinbase message type `{other}` is not handled")));
+            }
+            None => return Err(Rejection::new("unknown_type", "a Coinbase message with no type")),
+        }
+        Ok(parsed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Timestamp = Timestamp(1_795_348_800_000_000);
+
+    fn matched(kind: &str, trade_id: u64, maker_side: &str) -> String {
+        format!(
+            r#"{{"type":"{kind}","trade_id":{trade_id},"sequence":50,"maker_order_id":"ac928c66-ca53-498f-9c13-a110027a60e8","taker_order_id":"132fb6ae-456b-4654-b4e0-d681ac05cea1","time":"2026-11-22T12:00:00.123456Z","product_id":"BTC-USD","size":"5.23512","price":"400.23","side":"{maker_side}"}}"#
+        )
+    }
+
+    fn tick(parsed: &Parsed) -> &Tick {
+        match &parsed.records[..] {
+            [Record::Tick(tick)] => tick,
+            other => panic!("expected one tick, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_documented_match_becomes_a_tick() {
+        let mut adapter = CoinbaseAdapter::new();
+        let documented = r#"{"type":"match","trade_id":10,"sequence":50,"maker_order_id":"ac928c66-ca53-498f-9c13-a110027a60e8","taker_order_id":"132fb6ae-456b-4654-b4e0-d681ac05cea1","time":"2014-11-07T08:19:27.028459Z","product_id":"BTC-USD","size":"5.23512","price":"400.23","side":"sell"}"#;
+        let parsed = adapter.parse(documented, NOW).unwrap();
+        assert_eq!(
+            tick(&parsed),
+            &Tick {
+                time: Timestamp(1_415_348_367_028_459),
+                received_at: NOW,
+                venue: "coinbase".into(),
+                symbol: "BTC-USD".into(),
+                price: 400.23,
+                size: 5.23512,
+                side: Side::Buy,
+                trade_id: Some("10".into()),
+            }
+        );
+        assert!(parsed.events.is_empty() && parsed.acknowledged.is_empty() && parsed.duplicates == 0);
+    }
+
+    #[test]
+    fn side_is_the_takers_the_opposite_of_the_makers() {
+        for (kind, trade_id, maker_side, taker_side) in
+            [("match", 1, "sell", Side::Buy), ("match", 2, "buy", Side::Sell), ("last_match", 3, "sell", Side::Buy), ("last_match", 4, "buy", Side::Sell)]
+        {
+            let mut adapter = CoinbaseAdapter::new();
+            let parsed = adapter.parse(&matched(kind, trade_id, maker_side), NOW).unwrap();
+            assert_eq!(tick(&parsed).side, taker_side, "{kind} with maker side {maker_side}");
+        }
+        let mut adapter = CoinbaseAdapter::new();
+        assert_eq!(adapter.parse(&matched("match", 1, "both"), NOW).unwrap_err().code, "invalid_field");
+    }
+
+    #[test]
+    fn trade_id_skips_are_gaps_and_repeats_are_duplicates() {
+        let mut adapter = CoinbaseAdapter::new();
+        assert_eq!(adapter.parse(&matched("last_match", 100, "buy"), NOW).unwrap().records.len(), 1);
+        let next = adapter.parse(&matched("match", 101, "buy"), NOW).unwrap();
+        assert_eq!((next.records.len(), next.events.len()), (1, 0));
+        let skipped = adapter.parse(&matched("match", 104, "sell"), NOW).unwrap();
+        assert_eq!(skipped.records.len(), 1);
+        assert_eq!(
+            skipped.events,
+            vec![("gap", json!({ "symbol": "BTC-USD", "stream": "matches", "missing_from": 102, "missing_to": 103 }))]
+        );
+        for repeated in [104, 101] {
+            let again = adapter.parse(&matched("last_match", repeated, "sell"), NOW).unwrap();
+            assert_eq!((again.records.len(), again.duplicates, again.events.len()), (0, 1, 0), "trade {repeated}");
+        }
+        // Another product has its own series.
+        let other = matched("match", 7, "buy").replace("BTC-USD", "ETH-USD");
+        let parsed = adapter.parse(&other, NOW).unwrap();
+        assert_eq!((parsed.records.len(), parsed.events.len()), (1, 0));
+        assert_eq!(adapter.last_trade_ids.len(), 2);
+    }
+
+    #[test]
+    fn a_bad_match_does_not_advance_the_sequence() {
+        let mut adapter = CoinbaseAdapter::new();
+        adapter.parse(&matched("match", 1, "buy"), NOW).unwrap();
+        let bad_price = matched("match", 2, "buy").replace("\"400.23\"", "\"abc\"");
+        let rejection = adapter.parse(&bad_price, NOW).unwrap_err();
+        assert_eq!(rejection.code, "invalid_field");
+        assert!(rejection.detail.contains("`price`"), "{}", rejection.detail);
+        let bad_size = matched("match", 2, "buy").replace("\"5.23512\"", "\"NaN\"");
+        assert!(adapter.parse(&bad_size, NOW).unwrap_err().detail.contains("`size`"));
+        let bad_time = matched("match", 2, "buy").replace("2026-11-22T12:00:00.123456Z", "yesterday");
+        assert!(adapter.parse(&bad_time, NOW).unwrap_err().detail.contains("`time`"));
+        let parsed = adapter.parse(&matched("match", 2, "buy"), NOW).unwrap();
+        assert_eq!((parsed.records.len(), parsed.events.len()), (1, 0), "trade 2 was never accepted, so it is neither a gap nor a duplicate");
+    }
+
+    #[test]
+    fn tickers_with_a_best_bid_and_offer_become_quotes() {
+        let mut adapter = CoinbaseAdapter::new();
+        let documented = r#"{"type":"ticker","sequence":37475248783,"product_id":"ETH-USD","price":"1285.22","open_24h":"1310.79","volume_24h":"245532.79269678","low_24h":"1280.52","high_24h":"1313.8","volume_30d":"9788783.60117027","best_bid":"1285.04","best_bid_size":"0.46688654","best_ask":"1285.27","best_ask_size":"1.56637040","side":"buy","time":"2022-10-19T23:28:22.061769Z","trade_id":370843401,"last_size":"11.4396987"}"#;
+        let parsed = adapter.parse(documented, NOW).unwrap();
+        assert_eq!(
+            parsed.records,
+            vec![Record::Quote(Quote {
+                time: Timestamp::parse_rfc3339("2022-10-19T23:28:22.061769Z").unwrap(),
+                received_at: NOW,
+                venue: "coinbase".into(),
+                symbol: "ETH-USD".into(),
+                bid_price: 1285.04,
+                bid_size: 0.46688654,
+                ask_price: 1285.27,
+                ask_size: 1.5663704,
+            })]
+        );
+        // The ticker's trade id does not take part in the matches sequence.
+        assert!(adapter.last_trade_ids.is_empty());
+        let without_time = r#"{"type":"ticker","product_id":"ETH-USD","best_bid":"1","best_bid_size":"2","best_ask":"3","best_ask_size":"4"}"#;
+        let Record::Quote(quote) = &adapter.parse(without_time, NOW).unwrap().records[0] else { panic!() };
+        assert_eq!(quote.time, NOW, "no venue time: receipt time stands in");
+        let without_book = r#"{"type":"ticker","product_id":"ETH-USD","price":"1285.22","time":"2022-10-19T23:28:22.061769Z"}"#;
+        assert!(adapter.parse(without_book, NOW).unwrap().records.is_empty());
+        let bad_ask = documented.replace("\"1285.27\"", "\"\"");
+        let rejection = adapter.parse(&bad_ask, NOW).unwrap_err();
+        assert_eq!(rejection.code, "invalid_field");
+        assert!(rejection.detail.contains("`best_ask`"), "{}", rejection.detail);
+    }
+
+    #[test]
+    fn one_subscribe_request_for_the_offered_channels() {
+        let mut adapter = CoinbaseAdapter::new();
+        let symbols = vec!["BTC-USD".to_string(), "ETH-USD".to_string()];
+        let subscriptions = adapter.subscriptions(&symbols, &[Channel::Trades, Channel::AggTrades, Channel::Quotes, Channel::Bars, Channel::Trades]);
+        assert_eq!(
+            subscriptions,
+            vec![Subscription {
+                id: SUBSCRIPTION_ID,
+                message: r#"{"type":"subscribe","product_ids":["BTC-USD","ETH-USD"],"channels":["matches","ticker"]}"#.into(),
+            }]
+        );
+        assert_eq!(adapter.subscriptions(&symbols, &[Channel::Trades]), adapter.subscriptions(&symbols, &[Channel::Trades]), "the same id on every connection");
+        assert!(adapter.subscriptions(&symbols, &[Channel::AggTrades, Channel::Bars]).is_empty());
+    }
+
+    #[test]
+    fn acks_heartbeats_errors_unknown_types_and_garbage() {
+        let mut adapter = CoinbaseAdapter::new();
+        let ack = r#"{"type":"subscriptions","channels":[{"name":"matches","product_ids":["BTC-USD"]},{"name":"ticker","product_ids":["BTC-USD"]}]}"#;
+        let parsed = adapter.parse(ack, NOW).unwrap();
+        assert_eq!((parsed.acknowledged, parsed.records.len()), (vec![SUBSCRIPTION_ID], 0));
+        assert!(adapter.parse(r#"{"type":"subscriptions","channels":[]}"#, NOW).unwrap().acknowledged.is_empty());
+        assert_eq!(adapter.parse(r#"{"type":"subscriptions","channels":7}"#, NOW).unwrap_err().code, "invalid_record");
+        let heartbeat = r#"{"type":"heartbeat","sequence":90,"last_trade_id":20,"product_id":"BTC-USD","time":"2014-11-07T08:19:28.464459Z"}"#;
+        let parsed = adapter.parse(heartbeat, NOW).unwrap();
+        assert!(parsed.records.is_empty() && parsed.acknowledged.is_empty());
+
+        let error = adapter
+            .parse(r#"{"type":"error","message":"Failed to subscribe","reason":"BTC-USDX is not a valid product"}"#, NOW)
+            .unwrap_err();
+        assert_eq!(error.code, "subscription_refused");
+        assert_eq!(error.detail, "Coinbase error: Failed to subscribe: BTC-USDX is not a valid product");
+        assert_eq!(adapter.parse(r#"{"type":"error","message":"error message"}"#, NOW).unwrap_err().detail, "Coinbase error: error message");
+
+        let unknown = adapter.parse(r#"{"type":"l2update","product_id":"BTC-USD","changes":[]}"#, NOW).unwrap_err();
+        assert_eq!((unknown.code, unknown.detail.as_str()), ("unknown_type", "Coinbase message type `l2update` is not handled"));
+        assert_eq!(adapter.parse(r#"{"product_id":"BTC-USD"}"#, NOW).unwrap_err().code, "unknown_type");
+        for garbage in ["{not json", "", "42", "\"match\""] {
+            assert_eq!(adapter.parse(garbage, NOW).unwrap_err().code, "invalid_json", "{garbage:?}");
+        }
+        assert_eq!(adapter.parse(r#"{"type":"match","trade_id":"ten"}"#, NOW).unwrap_err().code, "invalid_record");
+    }
+}
