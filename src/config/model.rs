@@ -43,6 +43,8 @@ pub enum SourceKind {
     Binance,
     /// Binance USDⓈ-M futures (`wss://fstream.binance.com`).
     BinanceFutures,
+    /// Bybit v5 public spot (`wss://stream.bybit.com/v5/public/spot`); offers no `agg_trades`.
+    Bybit,
 }
 
 /// A market-data channel a source subscribes to.
@@ -122,6 +124,7 @@ impl SourceConfig {
         self.name.clone().unwrap_or_else(|| match self.kind {
             SourceKind::Binance => "binance".into(),
             SourceKind::BinanceFutures => "binance_futures".into(),
+            SourceKind::Bybit => "bybit".into(),
         })
     }
 }

@@ -2,11 +2,14 @@
 //! hands them to the [`Router`](crate::pipeline::Router); it never knows about
 //! batches or the database: the push websocket server (`push`), and venue feeds run by
 //! the shared websocket connector (`feed`) with one adapter folder per venue
-//! (`binance`). **Only this module knows input formats.**
+//! (`binance`, `bybit`) and the symbol normalization they share (`symbols`). **Only
+//! this module knows input formats.**
 
 pub mod binance;
+pub mod bybit;
 pub mod feed;
 pub mod push;
+pub mod symbols;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -38,6 +41,7 @@ pub fn from_config(config: &crate::config::SourceConfig) -> Box<dyn Source> {
     let adapter: Box<dyn feed::VenueAdapter> = match config.kind {
         SourceKind::Binance => Box::new(binance::BinanceAdapter::spot()),
         SourceKind::BinanceFutures => Box::new(binance::BinanceAdapter::futures()),
+        SourceKind::Bybit => Box::new(bybit::BybitAdapter::spot()),
     };
     Box::new(feed::FeedSource::new(config.clone(), adapter))
 }
