@@ -4,6 +4,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hypertick::record::Timestamp;
 use hypertick::source::binance::BinanceAdapter;
+use hypertick::source::bybit::BybitAdapter;
 use hypertick::source::coinbase::CoinbaseAdapter;
 use hypertick::source::feed::VenueAdapter;
 
@@ -50,6 +51,75 @@ fn binance(c: &mut Criterion) {
     group.finish();
 }
 
+fn bybit(c: &mut Criterion) {
+    let now = Timestamp(1_795_348_800_000_000);
+    let trade = |i: u64| {
+        format!(
+            r#"{{"T":1795348800{:03},"s":"BTCUSDT","S":"{}","v":"0.0{:02}","p":"97000.{:02}","L":"PlusTick","i":"21000000000{:08}","BT":false}}"#,
+            i % 1000,
+            ["Buy", "Sell"][(i % 2) as usize],
+            i % 100,
+            i % 100,
+            i + 1
+        )
+    };
+    // The documented shape: one trade per message, as most pushes carry.
+    let single: Vec<String> = (0..MESSAGES)
+        .map(|i| format!(r#"{{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1795348800{:03},"data":[{}]}}"#, i % 1000, trade(i)))
+        .collect();
+    // Busy moments: ten trades per message (throughput is still counted in messages).
+    let batched: Vec<String> = (0..MESSAGES)
+        .map(|i| {
+            let trades: Vec<String> = (0..10).map(|j| trade(i * 10 + j)).collect();
+            format!(r#"{{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1795348800{:03},"data":[{}]}}"#, i % 1000, trades.join(","))
+        })
+        .collect();
+    let book: Vec<String> = (0..MESSAGES)
+        .map(|u| {
+            format!(
+                r#"{{"topic":"orderbook.1.BTCUSDT","type":"delta","ts":1795348800001,"data":{{"s":"BTCUSDT","b":[["97000.{:02}","0.5"]],"a":[],"u":{},"seq":{}}},"cts":1795348800000}}"#,
+                u % 100,
+                u + 2,
+                u + 1000
+            )
+        })
+        .collect();
+    let snapshot = r#"{"topic":"orderbook.1.BTCUSDT","type":"snapshot","ts":1795348800001,"data":{"s":"BTCUSDT","b":[["97000.00","1"]],"a":[["97000.50","1"]],"u":1,"seq":1000},"cts":1795348800000}"#;
+
+    // Every message must parse, or the numbers would measure rejections.
+    let records = |messages: &[String], adapter: &mut BybitAdapter| {
+        messages.iter().map(|text| adapter.parse(text, now).expect("a valid message").records.len()).sum::<usize>()
+    };
+    assert_eq!(records(&single, &mut BybitAdapter::spot()), MESSAGES as usize);
+    assert_eq!(records(&batched, &mut BybitAdapter::spot()), 10 * MESSAGES as usize);
+    let mut with_snapshot = BybitAdapter::spot();
+    with_snapshot.parse(snapshot, now).unwrap();
+    assert_eq!(records(&book, &mut with_snapshot), MESSAGES as usize);
+
+    let mut group = c.benchmark_group("adapter/bybit");
+    group.throughput(Throughput::Elements(MESSAGES));
+    group.bench_function("public_trade", |b| {
+        b.iter(|| {
+            let mut adapter = BybitAdapter::spot();
+            single.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
+        })
+    });
+    group.bench_function("public_trade_x10", |b| {
+        b.iter(|| {
+            let mut adapter = BybitAdapter::spot();
+            batched.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
+        })
+    });
+    group.bench_function("orderbook_1_delta", |b| {
+        b.iter(|| {
+            let mut adapter = BybitAdapter::spot();
+            adapter.parse(snapshot, now).unwrap();
+            book.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
+        })
+    });
+    group.finish();
+}
+
 fn coinbase(c: &mut Criterion) {
     let now = Timestamp(1_795_348_800_000_000);
     let matches: Vec<String> = (0..MESSAGES)
@@ -84,5 +154,5 @@ fn coinbase(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, binance, coinbase);
+criterion_group!(benches, binance, coinbase, bybit);
 criterion_main!(benches);

@@ -46,6 +46,8 @@ pub enum SourceKind {
     /// Coinbase Exchange (`wss://ws-feed.exchange.coinbase.com`): `trades` and `quotes`
     /// only; symbols are product ids such as `BTC-USD`.
     Coinbase,
+    /// Bybit v5 public spot (`wss://stream.bybit.com/v5/public/spot`); offers no `agg_trades`.
+    Bybit,
 }
 
 /// A market-data channel a source subscribes to.
@@ -126,6 +128,7 @@ impl SourceConfig {
             SourceKind::Binance => "binance".into(),
             SourceKind::BinanceFutures => "binance_futures".into(),
             SourceKind::Coinbase => "coinbase".into(),
+            SourceKind::Bybit => "bybit".into(),
         })
     }
 }

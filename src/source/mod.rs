@@ -2,12 +2,15 @@
 //! hands them to the [`Router`](crate::pipeline::Router); it never knows about
 //! batches or the database: the push websocket server (`push`), and venue feeds run by
 //! the shared websocket connector (`feed`) with one adapter folder per venue
-//! (`binance`, `coinbase`). **Only this module knows input formats.**
+//! (`binance`, `bybit`, `coinbase`) and the symbol normalization they share
+//! (`symbols`). **Only this module knows input formats.**
 
 pub mod binance;
+pub mod bybit;
 pub mod coinbase;
 pub mod feed;
 pub mod push;
+pub mod symbols;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -40,6 +43,7 @@ pub fn from_config(config: &crate::config::SourceConfig) -> Box<dyn Source> {
         SourceKind::Binance => Box::new(binance::BinanceAdapter::spot()),
         SourceKind::BinanceFutures => Box::new(binance::BinanceAdapter::futures()),
         SourceKind::Coinbase => Box::new(coinbase::CoinbaseAdapter::new()),
+        SourceKind::Bybit => Box::new(bybit::BybitAdapter::spot()),
     };
     Box::new(feed::FeedSource::new(config.clone(), adapter))
 }

@@ -10,7 +10,7 @@ use hypertick::config::{Channel, SourceConfig, SourceKind};
 use crate::fake_venue::{FakeVenue, Step};
 use crate::support::{self, count, wait_for_count};
 
-pub(crate) fn source(kind: SourceKind, url: String, symbols: &[&str], channels: &[Channel]) -> SourceConfig {
+pub fn source(kind: SourceKind, url: String, symbols: &[&str], channels: &[Channel]) -> SourceConfig {
     SourceConfig {
         kind,
         name: None,
@@ -27,7 +27,7 @@ pub(crate) fn source(kind: SourceKind, url: String, symbols: &[&str], channels: 
     }
 }
 
-fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     hypertick::record::Timestamp::now().micros() / 1_000
 }
 

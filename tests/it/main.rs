@@ -7,6 +7,7 @@ mod fake_venue;
 mod faults;
 mod feeds;
 mod feeds_coinbase;
+mod feeds_bybit;
 mod pipeline;
 mod push;
 mod schema;

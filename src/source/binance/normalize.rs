@@ -12,26 +12,10 @@ use super::wire::{AggTrade, BookTicker, Kline, Response, Trade};
 use crate::config::Channel;
 use crate::record::{Bar, Quote, Record, Rejection, Side, Tick, Timestamp};
 use crate::source::feed::{Parsed, Subscription, VenueAdapter};
+use crate::source::symbols::split_quote_asset;
 
 /// Streams per SUBSCRIBE request; Binance allows 1024 streams per connection.
 const STREAMS_PER_REQUEST: usize = 200;
-
-/// Quote assets, longest first, for splitting `BTCUSDT` into `BTC-USDT`.
-const QUOTE_ASSETS: &[&str] = &[
-    "FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USDP", "DAI", "BTC", "ETH", "BNB", "EUR", "TRY", "BRL", "GBP", "JPY", "AUD",
-];
-
-/// `BTCUSDT` → `BTC-USDT`; a symbol without a known quote asset is kept as it is.
-pub fn normalize_symbol(venue_symbol: &str) -> String {
-    for quote in QUOTE_ASSETS {
-        if let Some(base) = venue_symbol.strip_suffix(quote) {
-            if !base.is_empty() {
-                return format!("{base}-{quote}");
-            }
-        }
-    }
-    venue_symbol.to_string()
-}
 
 pub struct BinanceAdapter {
     futures: bool,
@@ -105,7 +89,7 @@ impl BinanceAdapter {
             time: millis("T", trade.trade_time_ms)?,
             received_at,
             venue: self.venue().to_string(),
-            symbol: normalize_symbol(trade.symbol),
+            symbol: split_quote_asset(trade.symbol),
             price: number("p", trade.price)?,
             size: number("q", trade.quantity)?,
             side: if trade.buyer_is_maker { Side::Sell } else { Side::Buy },
@@ -123,7 +107,7 @@ impl BinanceAdapter {
             time: millis("T", trade.trade_time_ms)?,
             received_at,
             venue: self.venue().to_string(),
-            symbol: normalize_symbol(trade.symbol),
+            symbol: split_quote_asset(trade.symbol),
             price: number("p", trade.price)?,
             size: number("q", trade.quantity)?,
             side: if trade.buyer_is_maker { Side::Sell } else { Side::Buy },
@@ -145,7 +129,7 @@ impl BinanceAdapter {
             time,
             received_at,
             venue: self.venue().to_string(),
-            symbol: normalize_symbol(book.symbol),
+            symbol: split_quote_asset(book.symbol),
             bid_price: number("b", book.bid_price)?,
             bid_size: number("B", book.bid_quantity)?,
             ask_price: number("a", book.ask_price)?,
@@ -166,7 +150,7 @@ impl BinanceAdapter {
             time: millis("t", bar.open_time_ms)?,
             received_at,
             venue: self.venue().to_string(),
-            symbol: normalize_symbol(kline.symbol),
+            symbol: split_quote_asset(kline.symbol),
             interval: bar.interval.to_string(),
             open: number("o", bar.open)?,
             high: number("h", bar.high)?,
@@ -258,13 +242,6 @@ mod tests {
     use super::*;
 
     const NOW: Timestamp = Timestamp(1_795_348_800_000_000);
-
-    #[test]
-    fn symbols_split_on_the_quote_asset() {
-        for (venue, ours) in [("BTCUSDT", "BTC-USDT"), ("ETHBTC", "ETH-BTC"), ("BNBFDUSD", "BNB-FDUSD"), ("XYZ", "XYZ")] {
-            assert_eq!(normalize_symbol(venue), ours);
-        }
-    }
 
     #[test]
     fn trades_in_both_forms_with_gaps_and_duplicates() {

@@ -1,0 +1,148 @@
+//! Bybit v5 public websocket messages as the venue sends them. Prices and sizes are
+//! decimal strings; times are milliseconds since the Unix epoch.
+//!
+//! Every message is either an operation response (`op`, `success`, `ret_msg`, `req_id`)
+//! or a topic push (`topic`, `type`, `ts`, `data`); [`Envelope`] reads both shapes and
+//! leaves `data` raw until the topic says what it holds. Names, prices and topics never
+//! contain JSON escapes and are borrowed as `&str`; free text (`ret_msg`, `req_id`) may,
+//! and is a `Cow`.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// Any message. A topic push:
+/// `{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1672304486868,"data":[…]}`;
+/// an operation response (subscribe acknowledgement, pong):
+/// `{"success":true,"ret_msg":"subscribe","conn_id":"2324d924-aa4d-45b0-a858-7b8be29ab52b","req_id":"10001","op":"subscribe"}`,
+/// `{"success":true,"ret_msg":"pong","conn_id":"0970e817-426e-429a-a679-ff7f55e0b16a","op":"ping"}`.
+#[derive(Debug, Deserialize)]
+pub struct Envelope<'a> {
+    #[serde(borrow, default)]
+    pub topic: Option<&'a str>,
+    /// `snapshot` or `delta` (order books); trades and klines are always `snapshot`.
+    #[serde(rename = "type", borrow, default)]
+    pub kind: Option<&'a str>,
+    /// When the venue's market-data service produced the message.
+    #[serde(default)]
+    pub ts: Option<i64>,
+    /// Order books: when the matching engine produced the update.
+    #[serde(default)]
+    pub cts: Option<i64>,
+    #[serde(borrow, default)]
+    pub data: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub op: Option<&'a str>,
+    #[serde(default)]
+    pub success: Option<bool>,
+    #[serde(borrow, default)]
+    pub ret_msg: Option<Cow<'a, str>>,
+    /// Echo of the request's `req_id`; empty or absent when the request had none.
+    #[serde(borrow, default)]
+    pub req_id: Option<Cow<'a, str>>,
+}
+
+/// One element of `publicTrade.<symbol>` data:
+/// `{"T":1672304486865,"s":"BTCUSDT","S":"Buy","v":"0.001","p":"16578.50","L":"PlusTick","i":"20f43950-d8dd-5b31-9112-a178eb6023af","BT":false}`.
+#[derive(Debug, Deserialize)]
+pub struct Trade<'a> {
+    #[serde(rename = "T")]
+    pub trade_time_ms: i64,
+    #[serde(rename = "s", borrow)]
+    pub symbol: Cow<'a, str>,
+    /// The taker's side: `Buy` or `Sell`.
+    #[serde(rename = "S", borrow)]
+    pub taker_side: Cow<'a, str>,
+    #[serde(rename = "v", borrow)]
+    pub size: Cow<'a, str>,
+    #[serde(rename = "p", borrow)]
+    pub price: Cow<'a, str>,
+    /// An opaque string, unique but not sequential: no gap check is possible.
+    #[serde(rename = "i", borrow)]
+    pub trade_id: Cow<'a, str>,
+}
+
+/// `orderbook.<depth>.<symbol>` data:
+/// `{"s":"BTCUSDT","b":[["16493.50","0.006"]],"a":[["16611.00","0.029"]],"u":18521288,"seq":7961638724}`.
+/// A level with size `"0"` in a delta has gone from the book.
+#[derive(Debug, Deserialize)]
+pub struct OrderBook<'a> {
+    #[serde(rename = "s", borrow)]
+    pub symbol: Cow<'a, str>,
+    /// `[price, size]` pairs.
+    #[serde(rename = "b", borrow, default)]
+    pub bids: Vec<[&'a str; 2]>,
+    #[serde(rename = "a", borrow, default)]
+    pub asks: Vec<[&'a str; 2]>,
+    /// Update id, contiguous per symbol; a snapshot (also one with `u` = 1 after a
+    /// service restart) starts the series over.
+    pub u: u64,
+}
+
+/// One element of `kline.<interval>.<symbol>` data:
+/// `{"start":1672324800000,"end":1672325099999,"interval":"5","open":"16649.5","close":"16677","high":"16677",
+/// "low":"16608","volume":"2.081","turnover":"34666.4005","confirm":false,"timestamp":1672324988882}`.
+#[derive(Debug, Deserialize)]
+pub struct Kline<'a> {
+    pub start: i64,
+    #[serde(borrow)]
+    pub interval: Cow<'a, str>,
+    #[serde(borrow)]
+    pub open: Cow<'a, str>,
+    #[serde(borrow)]
+    pub high: Cow<'a, str>,
+    #[serde(borrow)]
+    pub low: Cow<'a, str>,
+    #[serde(borrow)]
+    pub close: Cow<'a, str>,
+    /// Base asset volume.
+    #[serde(borrow)]
+    pub volume: Cow<'a, str>,
+    /// Quote asset volume; with `volume` it gives the bar's VWAP.
+    #[serde(borrow)]
+    pub turnover: Cow<'a, str>,
+    /// Is this the bar's final update? Only confirmed bars are stored.
+    pub confirm: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_examples_parse() {
+        let push: Envelope = serde_json::from_str(
+            r#"{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1672304486868,"data":[{"T":1672304486865,"s":"BTCUSDT","S":"Buy","v":"0.001","p":"16578.50","L":"PlusTick","i":"20f43950-d8dd-5b31-9112-a178eb6023af","BT":false}]}"#,
+        )
+        .unwrap();
+        assert_eq!((push.topic, push.kind, push.ts), (Some("publicTrade.BTCUSDT"), Some("snapshot"), Some(1672304486868)));
+        let trades: Vec<Trade> = serde_json::from_str(push.data.unwrap().get()).unwrap();
+        assert_eq!((&*trades[0].taker_side, &*trades[0].price, &*trades[0].size), ("Buy", "16578.50", "0.001"));
+        assert_eq!(&*trades[0].trade_id, "20f43950-d8dd-5b31-9112-a178eb6023af");
+
+        let book: Envelope = serde_json::from_str(
+            r#"{"topic":"orderbook.1.BTCUSDT","type":"snapshot","ts":1672304484978,"data":{"s":"BTCUSDT","b":[["16493.50","0.006"]],"a":[["16611.00","0.029"]],"u":18521288,"seq":7961638724},"cts":1672304484976}"#,
+        )
+        .unwrap();
+        assert_eq!(book.cts, Some(1672304484976));
+        let data: OrderBook = serde_json::from_str(book.data.unwrap().get()).unwrap();
+        assert_eq!((&*data.symbol, data.u, data.bids[0][0], data.asks[0][1]), ("BTCUSDT", 18521288, "16493.50", "0.029"));
+
+        let kline: Envelope = serde_json::from_str(
+            r#"{"topic":"kline.5.BTCUSDT","data":[{"start":1672324800000,"end":1672325099999,"interval":"5","open":"16649.5","close":"16677","high":"16677","low":"16608","volume":"2.081","turnover":"34666.4005","confirm":false,"timestamp":1672324988882}],"ts":1672324988882,"type":"snapshot"}"#,
+        )
+        .unwrap();
+        let bars: Vec<Kline> = serde_json::from_str(kline.data.unwrap().get()).unwrap();
+        assert_eq!((bars[0].start, &*bars[0].interval, &*bars[0].turnover, bars[0].confirm), (1672324800000, "5", "34666.4005", false));
+
+        let ack: Envelope = serde_json::from_str(
+            r#"{"success":true,"ret_msg":"subscribe","conn_id":"2324d924-aa4d-45b0-a858-7b8be29ab52b","req_id":"10001","op":"subscribe"}"#,
+        )
+        .unwrap();
+        assert_eq!((ack.op, ack.success, ack.req_id.as_deref(), ack.topic), (Some("subscribe"), Some(true), Some("10001"), None));
+        let pong: Envelope =
+            serde_json::from_str(r#"{"success":true,"ret_msg":"pong","conn_id":"0970e817-426e-429a-a679-ff7f55e0b16a","op":"ping"}"#).unwrap();
+        assert_eq!((pong.op, pong.ret_msg.as_deref(), pong.req_id), (Some("ping"), Some("pong"), None));
+    }
+}
