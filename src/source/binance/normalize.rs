@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 use super::wire::{AggTrade, BookTicker, Kline, Response, Trade};
 use crate::config::Channel;
 use crate::record::{Bar, Quote, Record, Rejection, Side, Tick, Timestamp};
+use crate::source::feed::fields::{decimal as number, invalid_record as invalid, millis};
 use crate::source::feed::{Parsed, Subscription, VenueAdapter};
 use crate::source::symbols::split_quote_asset;
 
@@ -45,22 +46,6 @@ struct Probe<'a> {
     id: Option<u64>,
     #[serde(default)]
     u: Option<u64>,
-}
-
-fn number(field: &str, text: &str) -> Result<f64, Rejection> {
-    match text.parse::<f64>() {
-        Ok(value) if value.is_finite() => Ok(value),
-        _ => Err(Rejection::new("invalid_field", format!("`{field}`: expected a decimal string, got \"{text}\""))),
-    }
-}
-
-fn millis(field: &str, value: i64) -> Result<Timestamp, Rejection> {
-    Timestamp::from_unix_millis(value)
-        .ok_or_else(|| Rejection::new("time_out_of_range", format!("`{field}`: {value} ms is out of range")))
-}
-
-fn invalid(kind: &str, error: serde_json::Error) -> Rejection {
-    Rejection::new("invalid_record", format!("{kind}: {error}"))
 }
 
 impl BinanceAdapter {

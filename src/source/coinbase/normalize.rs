@@ -10,6 +10,7 @@ use serde_json::json;
 use super::wire::{Envelope, Error, Match, Subscribe, Subscriptions, Ticker};
 use crate::config::Channel;
 use crate::record::{Quote, Record, Rejection, Side, Tick, Timestamp};
+use crate::source::feed::fields::{decimal as number, invalid_record as invalid, rfc3339 as time};
 use crate::source::feed::{Parsed, Subscription, VenueAdapter};
 
 /// The id of our one subscribe request per connection. Coinbase answers a subscribe with a
@@ -44,18 +45,6 @@ impl Default for CoinbaseAdapter {
     }
 }
 
-fn number(field: &str, text: &str) -> Result<f64, Rejection> {
-    match text.parse::<f64>() {
-        Ok(value) if value.is_finite() => Ok(value),
-        _ => Err(Rejection::new("invalid_field", format!("`{field}`: expected a decimal string, got \"{text}\""))),
-    }
-}
-
-fn time(field: &str, text: &str) -> Result<Timestamp, Rejection> {
-    Timestamp::parse_rfc3339(text)
-        .ok_or_else(|| Rejection::new("invalid_field", format!("`{field}`: expected an RFC 3339 time, got \"{text}\"")))
-}
-
 /// Coinbase's `side` is the maker order's side; ours is the taker's.
 fn taker_side(maker_side: &str) -> Result<Side, Rejection> {
     match maker_side {
@@ -63,10 +52,6 @@ fn taker_side(maker_side: &str) -> Result<Side, Rejection> {
         "buy" => Ok(Side::Sell),
         other => Err(Rejection::new("invalid_field", format!("`side`: expected \"buy\" or \"sell\", got \"{other}\""))),
     }
-}
-
-fn invalid(kind: &str, error: serde_json::Error) -> Rejection {
-    Rejection::new("invalid_record", format!("{kind}: {error}"))
 }
 
 impl CoinbaseAdapter {

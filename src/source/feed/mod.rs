@@ -5,6 +5,7 @@
 //! jittered backoff, resubscribe, and a `feed_events` row for each of those.
 
 mod connector;
+pub mod fields;
 
 pub use connector::FeedSource;
 
