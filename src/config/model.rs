@@ -43,6 +43,8 @@ pub enum SourceKind {
     Binance,
     /// Binance USDⓈ-M futures (`wss://fstream.binance.com`).
     BinanceFutures,
+    /// Kraken spot, WebSocket v2 (`wss://ws.kraken.com/v2`); symbols written `BTC/USD`.
+    Kraken,
 }
 
 /// A market-data channel a source subscribes to.
@@ -70,7 +72,7 @@ pub struct SourceConfig {
     /// Overrides the venue's endpoint (mirrors, testnets, tests).
     #[serde(default)]
     pub url: Option<String>,
-    /// Symbols as the venue writes them, e.g. `BTCUSDT`.
+    /// Symbols as the venue writes them, e.g. `BTCUSDT` (Binance), `BTC/USD` (Kraken).
     pub symbols: Vec<String>,
     pub channels: Vec<Channel>,
     /// One connection attempt may take this long.
@@ -122,6 +124,7 @@ impl SourceConfig {
         self.name.clone().unwrap_or_else(|| match self.kind {
             SourceKind::Binance => "binance".into(),
             SourceKind::BinanceFutures => "binance_futures".into(),
+            SourceKind::Kraken => "kraken".into(),
         })
     }
 }

@@ -2,10 +2,11 @@
 //! hands them to the [`Router`](crate::pipeline::Router); it never knows about
 //! batches or the database: the push websocket server (`push`), and venue feeds run by
 //! the shared websocket connector (`feed`) with one adapter folder per venue
-//! (`binance`). **Only this module knows input formats.**
+//! (`binance`, `kraken`). **Only this module knows input formats.**
 
 pub mod binance;
 pub mod feed;
+pub mod kraken;
 pub mod push;
 
 use std::future::Future;
@@ -38,6 +39,7 @@ pub fn from_config(config: &crate::config::SourceConfig) -> Box<dyn Source> {
     let adapter: Box<dyn feed::VenueAdapter> = match config.kind {
         SourceKind::Binance => Box::new(binance::BinanceAdapter::spot()),
         SourceKind::BinanceFutures => Box::new(binance::BinanceAdapter::futures()),
+        SourceKind::Kraken => Box::new(kraken::KrakenAdapter::new()),
     };
     Box::new(feed::FeedSource::new(config.clone(), adapter))
 }

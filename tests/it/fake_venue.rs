@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 #[derive(Debug, Clone)]
 pub enum Step {
     /// Wait for a client message containing the text, then answer with the reply,
-    /// where `{id}` stands for the request's JSON `id`.
+    /// where `{id}` stands for the request's JSON `id` (Binance) or `req_id` (Kraken).
     Expect(&'static str, String),
     /// Send a text message.
     Send(String),
@@ -76,7 +76,7 @@ async fn play(
                         if text.contains(needle) {
                             let id = serde_json::from_str::<serde_json::Value>(text.as_str())
                                 .ok()
-                                .and_then(|request| request.get("id").cloned())
+                                .and_then(|request| request.get("id").or_else(|| request.get("req_id")).cloned())
                                 .map(|id| id.to_string())
                                 .unwrap_or_default();
                             if socket.send(Message::text(reply.replace("{id}", &id))).await.is_err() {

@@ -6,6 +6,7 @@ mod encoder_roundtrip;
 mod fake_venue;
 mod faults;
 mod feeds;
+mod feeds_kraken;
 mod pipeline;
 mod push;
 mod schema;
