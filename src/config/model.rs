@@ -48,6 +48,8 @@ pub enum SourceKind {
     Coinbase,
     /// Bybit v5 public spot (`wss://stream.bybit.com/v5/public/spot`); offers no `agg_trades`.
     Bybit,
+    /// Kraken spot, WebSocket v2 (`wss://ws.kraken.com/v2`); symbols written `BTC/USD`.
+    Kraken,
 }
 
 /// A market-data channel a source subscribes to.
@@ -75,7 +77,7 @@ pub struct SourceConfig {
     /// Overrides the venue's endpoint (mirrors, testnets, tests).
     #[serde(default)]
     pub url: Option<String>,
-    /// Symbols as the venue writes them, e.g. `BTCUSDT`.
+    /// Symbols as the venue writes them, e.g. `BTCUSDT` (Binance), `BTC/USD` (Kraken).
     pub symbols: Vec<String>,
     pub channels: Vec<Channel>,
     /// One connection attempt may take this long.
@@ -129,6 +131,7 @@ impl SourceConfig {
             SourceKind::BinanceFutures => "binance_futures".into(),
             SourceKind::Coinbase => "coinbase".into(),
             SourceKind::Bybit => "bybit".into(),
+            SourceKind::Kraken => "kraken".into(),
         })
     }
 }

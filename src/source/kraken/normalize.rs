@@ -1,0 +1,597 @@
+//! Kraken messages → records.
+//!
+//! Trades carry a `trade_id` that is contiguous per symbol: a skip is a `gap` feed event
+//! with the missing range, and ids at or below the last one seen (the snapshot re-sent
+//! after a resubscribe) are dropped as duplicates.
+//!
+//! Kraken's `ohlc` channel re-sends the candle of the current interval on every trade
+//! while it is still open, and never says that a candle has closed. A bar is therefore
+//! stored only once it is complete: the latest candle of each symbol is held, and
+//! emitted when a candle with a later `interval_begin` arrives. The last bar of a quiet
+//! market is stored at its next trade; candles at or before one already stored (the
+//! snapshot after a resubscribe) are ignored.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Display;
+
+use serde::Deserialize;
+use serde_json::json;
+use serde_json::value::RawValue;
+
+use super::wire::{Candle, Envelope, Response, Ticker, Trade};
+use crate::config::Channel;
+use crate::record::{Bar, Quote, Record, Rejection, Side, Tick, Timestamp};
+use crate::source::feed::{Parsed, Subscription, VenueAdapter};
+
+/// Sequence and candle state is kept for at most this many symbols (one id, one candle
+/// each); symbols beyond it, which a subscription never asks for, go unchecked.
+const MAX_TRACKED_SYMBOLS: usize = 10_000;
+
+/// The `ohlc` interval subscribed to, in minutes (one of 1, 5, 15, 30, 60, 240, 1440,
+/// 10080, 21600 in the `ohlc` reference).
+const BAR_INTERVAL_MINUTES: u32 = 1;
+
+/// `BTC/USD` → `BTC-USD`.
+pub fn normalize_symbol(venue_symbol: &str) -> String {
+    venue_symbol.replace('/', "-")
+}
+
+/// A candle length in minutes as our bars write it: `1m`, `4h`, `1d`, `7d`.
+fn interval_label(minutes: u32) -> String {
+    if minutes.is_multiple_of(1440) {
+        format!("{}d", minutes / 1440)
+    } else if minutes.is_multiple_of(60) {
+        format!("{}h", minutes / 60)
+    } else {
+        format!("{minutes}m")
+    }
+}
+
+/// The candle of one symbol and interval that is still open, and the start of the last
+/// one stored.
+#[derive(Debug, Default)]
+struct CandleState {
+    open: Option<Bar>,
+    stored_through: Option<Timestamp>,
+}
+
+pub struct KrakenAdapter {
+    next_request_id: u64,
+    /// Request ids of the current connection already acknowledged (Kraken answers once
+    /// per symbol); reset on every (re)connect.
+    acknowledged_requests: HashSet<u64>,
+    /// Last trade id per venue symbol.
+    last_trade_ids: HashMap<String, u64>,
+    /// Candle being built per (venue symbol, interval in minutes).
+    candles: HashMap<(String, u32), CandleState>,
+}
+
+impl Default for KrakenAdapter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl KrakenAdapter {
+    pub fn new() -> Self {
+        KrakenAdapter {
+            next_request_id: 1,
+            acknowledged_requests: HashSet::new(),
+            last_trade_ids: HashMap::new(),
+            candles: HashMap::new(),
+        }
+    }
+}
+
+fn time(field: impl Display, text: &str) -> Result<Timestamp, Rejection> {
+    Timestamp::parse_rfc3339(text)
+        .ok_or_else(|| Rejection::new("invalid_field", format!("`{field}`: expected an RFC 3339 time, got \"{text}\"")))
+}
+
+/// Parses a channel's `data` list. Errors are rare, so only then is the message parsed
+/// a second time to name the offending field.
+fn items<'a, T: Deserialize<'a>>(channel: &str, data: Option<&'a RawValue>) -> Result<Vec<T>, Rejection> {
+    let Some(data) = data else {
+        return Err(Rejection::new("invalid_field", format!("`data`: missing from a `{channel}` message")));
+    };
+    serde_json::from_str(data.get()).map_err(|error| {
+        let mut deserializer = serde_json::Deserializer::from_str(data.get());
+        match serde_path_to_error::deserialize::<_, Vec<T>>(&mut deserializer) {
+            Err(located) => {
+                let path = located.path().to_string();
+                let path = if path == "." { String::new() } else { path };
+                Rejection::new("invalid_field", format!("`{channel}` `data{path}`: {}", located.inner()))
+            }
+            Ok(_) => Rejection::new("invalid_field", format!("`{channel}` `data`: {error}")),
+        }
+    })
+}
+
+impl KrakenAdapter {
+    /// Checks a trade id against the last one of its symbol: true to keep the trade,
+    /// false for a duplicate; a skip adds a gap event.
+    fn sequence(&mut self, symbol: &str, id: u64, parsed: &mut Parsed) -> bool {
+        match self.last_trade_ids.get_mut(symbol) {
+            Some(last) if id <= *last => {
+                parsed.duplicates += 1;
+                false
+            }
+            Some(last) => {
+                if id > *last + 1 {
+                    parsed.events.push((
+                        "gap",
+                        json!({ "symbol": symbol, "stream": "trade", "missing_from": *last + 1, "missing_to": id - 1 }),
+                    ));
+                }
+                *last = id;
+                true
+            }
+            None => {
+                if self.last_trade_ids.len() < MAX_TRACKED_SYMBOLS {
+                    self.last_trade_ids.insert(symbol.to_string(), id);
+                }
+                true
+            }
+        }
+    }
+
+    fn trades(&mut self, data: Option<&RawValue>, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
+        let trades: Vec<Trade> = items("trade", data)?;
+        // Every trade is checked before any sequence state changes: a refused message
+        // must not move the last seen ids.
+        let mut ticks = Vec::with_capacity(trades.len());
+        for (index, trade) in trades.iter().enumerate() {
+            let side = match trade.side {
+                "buy" => Side::Buy,
+                "sell" => Side::Sell,
+                other => {
+                    return Err(Rejection::new(
+                        "invalid_field",
+                        format!("`data[{index}].side`: expected \"buy\" or \"sell\", got \"{other}\""),
+                    ))
+                }
+            };
+            let tick = Tick {
+                time: time(format_args!("data[{index}].timestamp"), trade.timestamp)?,
+                received_at,
+                venue: self.venue().to_string(),
+                symbol: normalize_symbol(trade.symbol),
+                price: trade.price,
+                size: trade.qty,
+                side,
+                trade_id: Some(trade.trade_id.to_string()),
+            };
+            ticks.push((trade.symbol, trade.trade_id, tick));
+        }
+        // Kraken lists trades oldest first; sorting (stable, usually a no-op) keeps the
+        // sequence check right for a snapshot in any order.
+        if !ticks.windows(2).all(|pair| pair[0].1 <= pair[1].1) {
+            ticks.sort_by_key(|(_, id, _)| *id);
+        }
+        for (symbol, id, tick) in ticks {
+            if self.sequence(symbol, id, parsed) {
+                parsed.records.push(Record::Tick(tick));
+            }
+        }
+        Ok(())
+    }
+
+    fn tickers(&mut self, data: Option<&RawValue>, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
+        let tickers: Vec<Ticker> = items("ticker", data)?;
+        for (index, ticker) in tickers.iter().enumerate() {
+            let time = match ticker.timestamp {
+                Some(text) => time(format_args!("data[{index}].timestamp"), text)?,
+                None => received_at,
+            };
+            parsed.records.push(Record::Quote(Quote {
+                time,
+                received_at,
+                venue: self.venue().to_string(),
+                symbol: normalize_symbol(ticker.symbol),
+                bid_price: ticker.bid,
+                bid_size: ticker.bid_qty,
+                ask_price: ticker.ask,
+                ask_size: ticker.ask_qty,
+            }));
+        }
+        Ok(())
+    }
+
+    fn candles(&mut self, data: Option<&RawValue>, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
+        let candles: Vec<Candle> = items("ohlc", data)?;
+        let mut bars = Vec::with_capacity(candles.len());
+        for (index, candle) in candles.iter().enumerate() {
+            let trades = match candle.trades {
+                Some(count) if count >= 0.0 && count.fract() == 0.0 && count <= i64::MAX as f64 => Some(count as i64),
+                Some(count) => {
+                    return Err(Rejection::new("invalid_field", format!("`data[{index}].trades`: expected a whole number, got {count}")))
+                }
+                None => None,
+            };
+            if candle.interval == 0 {
+                return Err(Rejection::new("invalid_field", format!("`data[{index}].interval`: expected minutes above 0")));
+            }
+            let bar = Bar {
+                time: time(format_args!("data[{index}].interval_begin"), candle.interval_begin)?,
+                received_at,
+                venue: self.venue().to_string(),
+                symbol: normalize_symbol(candle.symbol),
+                interval: interval_label(candle.interval),
+                open: candle.open,
+                high: candle.high,
+                low: candle.low,
+                close: candle.close,
+                volume: candle.volume,
+                vwap: candle.vwap,
+                trades,
+            };
+            bars.push((candle.symbol, candle.interval, bar));
+        }
+        for (symbol, interval, bar) in bars {
+            if let Some(complete) = self.hold_candle(symbol, interval, bar) {
+                parsed.records.push(Record::Bar(complete));
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps `bar` as the open candle of its symbol; returns the candle it completes.
+    fn hold_candle(&mut self, symbol: &str, interval: u32, bar: Bar) -> Option<Bar> {
+        let key = (symbol.to_string(), interval);
+        if !self.candles.contains_key(&key) && self.candles.len() >= MAX_TRACKED_SYMBOLS {
+            return None;
+        }
+        let state = self.candles.entry(key).or_default();
+        if state.stored_through.is_some_and(|stored| bar.time <= stored) {
+            return None;
+        }
+        match state.open.take() {
+            Some(open) if open.time < bar.time => {
+                state.stored_through = Some(open.time);
+                state.open = Some(bar);
+                Some(open)
+            }
+            // An older candle than the one held arrives late: the held one stays.
+            Some(open) if open.time > bar.time => {
+                state.open = Some(open);
+                None
+            }
+            // The open candle again, with newer values, or the first candle seen.
+            _ => {
+                state.open = Some(bar);
+                None
+            }
+        }
+    }
+
+    fn response(&mut self, text: &str, parsed: &mut Parsed) -> Result<(), Rejection> {
+        let response: Response = serde_json::from_str(text)
+            .map_err(|error| Rejection::new("invalid_field", format!("a Kraken response: {error}")))?;
+        match response.method {
+            Some("subscribe") => match response.success {
+                Some(true) => {
+                    if let Some(id) = response.req_id {
+                        if self.acknowledged_requests.insert(id) {
+                            parsed.acknowledged.push(id);
+                        }
+                    }
+                    Ok(())
+                }
+                Some(false) => {
+                    let symbol = response
+                        .symbol
+                        .as_deref()
+                        .or(response.result.as_ref().and_then(|result| result.symbol.as_deref()))
+                        .unwrap_or("?");
+                    let request = response.req_id.map_or("without an id".to_string(), |id| id.to_string());
+                    Err(Rejection::new(
+                        "subscription_refused",
+                        format!(
+                            "Kraken refused request {request} for {symbol}: {}",
+                            response.error.as_deref().unwrap_or("no reason given")
+                        ),
+                    ))
+                }
+                None => Err(Rejection::new("invalid_field", "`success`: missing from a subscribe response")),
+            },
+            Some("pong") => Ok(()),
+            Some(other) => Err(Rejection::new("unknown_type", format!("Kraken method `{other}` is not handled"))),
+            None => Err(Rejection::new(
+                "unknown_type",
+                format!(
+                    "a Kraken message with neither channel nor method{}",
+                    response.error.map(|error| format!(": {error}")).unwrap_or_default()
+                ),
+            )),
+        }
+    }
+}
+
+impl VenueAdapter for KrakenAdapter {
+    fn venue(&self) -> &'static str {
+        "kraken"
+    }
+
+    fn default_url(&self) -> String {
+        "wss://ws.kraken.com/v2".into()
+    }
+
+    /// One request per channel for all symbols, symbols as configured (`BTC/USD`).
+    /// Kraken offers no aggregate trades: `agg_trades` is skipped.
+    fn subscriptions(&mut self, symbols: &[String], channels: &[Channel]) -> Vec<Subscription> {
+        self.acknowledged_requests.clear();
+        let mut requested = HashSet::new();
+        let mut subscriptions = Vec::new();
+        for channel in channels {
+            if !requested.insert(*channel) {
+                continue;
+            }
+            let params = match channel {
+                Channel::Trades => json!({ "channel": "trade", "symbol": symbols }),
+                // Updates on every change of the best bid or offer, not only on trades.
+                Channel::Quotes => json!({ "channel": "ticker", "symbol": symbols, "event_trigger": "bbo" }),
+                Channel::Bars => json!({ "channel": "ohlc", "symbol": symbols, "interval": BAR_INTERVAL_MINUTES }),
+                Channel::AggTrades => continue,
+            };
+            let id = self.next_request_id;
+            self.next_request_id += 1;
+            subscriptions.push(Subscription {
+                id,
+                message: json!({ "method": "subscribe", "params": params, "req_id": id }).to_string(),
+            });
+        }
+        subscriptions
+    }
+
+    fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection> {
+        let envelope: Envelope = serde_json::from_str(text)
+            .map_err(|error| Rejection::new("invalid_json", format!("not a Kraken message: {error}")))?;
+        let mut parsed = Parsed::default();
+        match envelope.channel {
+            Some("trade") => self.trades(envelope.data, received_at, &mut parsed)?,
+            Some("ticker") => self.tickers(envelope.data, received_at, &mut parsed)?,
+            Some("ohlc") => self.candles(envelope.data, received_at, &mut parsed)?,
+            Some("heartbeat" | "status") => {}
+            Some(other) => return Err(Rejection::new("unknown_type", format!("Kraken channel `{other}` is not handled"))),
+            None => self.response(text, &mut parsed)?,
+        }
+        Ok(parsed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Timestamp = Timestamp(1_795_348_800_000_000);
+
+    fn trade(symbol: &str, id: u64, side: &str, price: f64, qty: f64, time: &str) -> String {
+        format!(
+            r#"{{"symbol":"{symbol}","side":"{side}","price":{price},"qty":{qty},"ord_type":"limit","trade_id":{id},"timestamp":"{time}"}}"#
+        )
+    }
+
+    fn message(channel: &str, kind: &str, items: &[String]) -> String {
+        format!(r#"{{"channel":"{channel}","type":"{kind}","data":[{}]}}"#, items.join(","))
+    }
+
+    fn candle(begin: &str, open: f64, close: f64, trades: u32) -> String {
+        format!(
+            r#"{{"symbol":"ETH/USD","open":{open},"high":{high},"low":{low},"close":{close},"trades":{trades},"volume":2.5,"vwap":3300.25,"interval_begin":"{begin}","interval":1,"timestamp":"2026-11-22T12:01:00.000000Z"}}"#,
+            high = open.max(close) + 1.0,
+            low = open.min(close) - 1.0,
+        )
+    }
+
+    fn ticks(parsed: &Parsed) -> Vec<(String, String, f64, f64, Side, i64)> {
+        parsed
+            .records
+            .iter()
+            .map(|record| match record {
+                Record::Tick(tick) => {
+                    (tick.symbol.clone(), tick.trade_id.clone().unwrap(), tick.price, tick.size, tick.side, tick.time.micros())
+                }
+                other => panic!("expected a tick, got {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn symbols_replace_the_slash() {
+        for (venue, ours) in [("BTC/USD", "BTC-USD"), ("MATIC/GBP", "MATIC-GBP"), ("XYZ", "XYZ")] {
+            assert_eq!(normalize_symbol(venue), ours);
+        }
+        for (minutes, label) in [(1, "1m"), (5, "5m"), (60, "1h"), (240, "4h"), (1440, "1d"), (10080, "7d"), (21600, "15d")] {
+            assert_eq!(interval_label(minutes), label);
+        }
+    }
+
+    #[test]
+    fn times_with_up_to_nine_fractional_digits_truncate_to_microseconds() {
+        for (text, micros) in [
+            ("2026-11-22T12:00:00Z", 1_795_348_800_000_000),
+            ("2026-11-22T12:00:00.1Z", 1_795_348_800_100_000),
+            ("2026-11-22T12:00:00.925533Z", 1_795_348_800_925_533),
+            ("2026-11-22T12:00:00.000000000Z", 1_795_348_800_000_000),
+            ("2026-11-22T12:00:00.524394914Z", 1_795_348_800_524_394),
+            ("2026-11-22T12:00:00.999999999Z", 1_795_348_800_999_999),
+        ] {
+            assert_eq!(time("t", text), Ok(Timestamp(micros)), "{text}");
+        }
+        assert_eq!(time("data[0].timestamp", "yesterday").unwrap_err().code, "invalid_field");
+    }
+
+    #[test]
+    fn subscriptions_one_per_channel_with_request_ids() {
+        let mut adapter = KrakenAdapter::new();
+        let symbols = ["BTC/USD".to_string(), "ETH/USD".to_string()];
+        let subscriptions =
+            adapter.subscriptions(&symbols, &[Channel::Trades, Channel::AggTrades, Channel::Quotes, Channel::Bars, Channel::Trades]);
+        let messages: Vec<(u64, &str)> = subscriptions.iter().map(|s| (s.id, s.message.as_str())).collect();
+        assert_eq!(
+            messages,
+            vec![
+                (1, r#"{"method":"subscribe","params":{"channel":"trade","symbol":["BTC/USD","ETH/USD"]},"req_id":1}"#),
+                (2, r#"{"method":"subscribe","params":{"channel":"ticker","event_trigger":"bbo","symbol":["BTC/USD","ETH/USD"]},"req_id":2}"#),
+                (3, r#"{"method":"subscribe","params":{"channel":"ohlc","interval":1,"symbol":["BTC/USD","ETH/USD"]},"req_id":3}"#),
+            ]
+        );
+        // A reconnect asks again with fresh ids.
+        let again = adapter.subscriptions(&symbols, &[Channel::Trades]);
+        assert_eq!(again[0].id, 4);
+    }
+
+    #[test]
+    fn acks_once_per_request_refusals_and_no_ops() {
+        let mut adapter = KrakenAdapter::new();
+        adapter.subscriptions(&["BTC/USD".into(), "ETH/USD".into()], &[Channel::Trades]);
+        let ack = |symbol: &str| {
+            format!(
+                r#"{{"method":"subscribe","result":{{"channel":"trade","snapshot":true,"symbol":"{symbol}"}},"success":true,"time_in":"2026-11-22T12:00:00.000001Z","time_out":"2026-11-22T12:00:00.000002Z","req_id":1}}"#
+            )
+        };
+        assert_eq!(adapter.parse(&ack("BTC/USD"), NOW).unwrap().acknowledged, vec![1]);
+        assert!(adapter.parse(&ack("ETH/USD"), NOW).unwrap().acknowledged.is_empty(), "the second symbol's ack adds nothing");
+        // After a reconnect the same id may be acknowledged again.
+        adapter.subscriptions(&["BTC/USD".into()], &[Channel::Trades]);
+        assert_eq!(adapter.parse(&ack("BTC/USD").replace(r#""req_id":1"#, r#""req_id":2"#), NOW).unwrap().acknowledged, vec![2]);
+
+        let refusal = r#"{"error":"Currency pair not supported","method":"subscribe","req_id":2,"success":false,"symbol":"ABC/USD","time_in":"2026-11-22T12:00:00.000001Z","time_out":"2026-11-22T12:00:00.000002Z"}"#;
+        let rejection = adapter.parse(refusal, NOW).unwrap_err();
+        assert_eq!(rejection.code, "subscription_refused");
+        assert_eq!(rejection.detail, "Kraken refused request 2 for ABC/USD: Currency pair not supported");
+
+        for no_op in [
+            r#"{"channel":"heartbeat"}"#,
+            r#"{"channel":"status","type":"update","data":[{"api_version":"v2","connection_id":13834774380200032777,"system":"online","version":"2.0.0"}]}"#,
+            r#"{"method":"pong","req_id":101,"time_in":"2026-11-22T12:00:00.000001Z","time_out":"2026-11-22T12:00:00.000002Z"}"#,
+        ] {
+            let parsed = adapter.parse(no_op, NOW).unwrap();
+            assert!(parsed.records.is_empty() && parsed.acknowledged.is_empty() && parsed.events.is_empty(), "{no_op}");
+        }
+    }
+
+    #[test]
+    fn garbage_bad_fields_and_unknown_channels() {
+        let mut adapter = KrakenAdapter::new();
+        let good = trade("BTC/USD", 1, "buy", 97000.5, 0.01, "2026-11-22T12:00:00.000001Z");
+        let cases: Vec<(String, &str, &str)> = vec![
+            ("{not json".into(), "invalid_json", "not a Kraken message"),
+            (message("trade", "update", &[good.replace("97000.5", "\"abc\"")]), "invalid_field", "`data[0].price`"),
+            (message("trade", "update", &[good.clone(), good.replace(r#""qty":0.01,"#, "")]), "invalid_field", "`data[1]`: missing field `qty`"),
+            (message("trade", "update", &[good.replace("\"buy\"", "\"up\"")]), "invalid_field", "`data[0].side`"),
+            (message("trade", "update", &[good.replace("2026-11-22T12:00:00.000001Z", "noon")]), "invalid_field", "`data[0].timestamp`"),
+            (r#"{"channel":"trade","type":"update"}"#.into(), "invalid_field", "`data`"),
+            (r#"{"channel":"trade","type":"update","data":{}}"#.into(), "invalid_field", "`trade` `data`"),
+            (message("ohlc", "update", &[candle("2026-11-22T12:00:00Z", 1.0, 2.0, 3).replace(r#""trades":3"#, r#""trades":2.5"#)]), "invalid_field", "`data[0].trades`"),
+            (message("ticker", "update", &[r#"{"symbol":"BTC/USD","bid":null,"bid_qty":1,"ask":2,"ask_qty":1}"#.into()]), "invalid_field", "`data[0].bid`"),
+            (r#"{"channel":"book","type":"snapshot","data":[]}"#.into(), "unknown_type", "`book`"),
+            (r#"{"method":"unsubscribe","success":true,"req_id":1}"#.into(), "unknown_type", "`unsubscribe`"),
+            (r#"{"error":"Malformed request","success":false}"#.into(), "unknown_type", "Malformed request"),
+        ];
+        for (text, code, detail) in cases {
+            let rejection = adapter.parse(&text, NOW).unwrap_err();
+            assert_eq!(rejection.code, code, "{text}: {rejection}");
+            assert!(rejection.detail.contains(detail), "{text}: {rejection}");
+        }
+        // None of the refused trades moved the sequence: id 1 is still new.
+        assert_eq!(adapter.parse(&message("trade", "update", &[good]), NOW).unwrap().records.len(), 1);
+    }
+
+    #[test]
+    fn trades_with_gaps_duplicates_and_a_repeated_snapshot() {
+        let mut adapter = KrakenAdapter::new();
+        let t = |id: u64, side: &str, price: f64| trade("BTC/USD", id, side, price, 0.25, "2026-11-22T12:00:01.925533Z");
+        let snapshot = message("trade", "snapshot", &[t(100, "buy", 97000.5), t(101, "sell", 97001.0)]);
+        let parsed = adapter.parse(&snapshot, NOW).unwrap();
+        assert_eq!(
+            ticks(&parsed),
+            vec![
+                ("BTC-USD".into(), "100".into(), 97000.5, 0.25, Side::Buy, 1_795_348_801_925_533),
+                ("BTC-USD".into(), "101".into(), 97001.0, 0.25, Side::Sell, 1_795_348_801_925_533),
+            ]
+        );
+        let Record::Tick(first) = &parsed.records[0] else { panic!() };
+        assert_eq!((first.venue.as_str(), first.received_at), ("kraken", NOW));
+        assert!(parsed.events.is_empty());
+
+        let parsed = adapter.parse(&message("trade", "update", &[t(104, "buy", 97002.0)]), NOW).unwrap();
+        assert_eq!(parsed.records.len(), 1);
+        assert_eq!(parsed.events, vec![("gap", json!({ "symbol": "BTC/USD", "stream": "trade", "missing_from": 102, "missing_to": 103 }))]);
+
+        // Another symbol has its own sequence.
+        let other = trade("ETH/USD", 7, "sell", 3300.0, 1.0, "2026-11-22T12:00:02Z");
+        let parsed = adapter.parse(&message("trade", "update", &[other]), NOW).unwrap();
+        assert_eq!((parsed.records.len(), parsed.events.len()), (1, 0));
+
+        // After a resubscribe the snapshot repeats trades already stored, newest last
+        // or (sorted here) in any order; only the new one is kept.
+        let repeated = message("trade", "snapshot", &[t(105, "sell", 97003.0), t(101, "sell", 97001.0), t(104, "buy", 97002.0)]);
+        let parsed = adapter.parse(&repeated, NOW).unwrap();
+        assert_eq!(ticks(&parsed).iter().map(|tick| tick.1.as_str()).collect::<Vec<_>>(), vec!["105"]);
+        assert_eq!((parsed.duplicates, parsed.events.len()), (2, 0));
+    }
+
+    #[test]
+    fn tickers_use_their_timestamp_or_the_receipt_time() {
+        let mut adapter = KrakenAdapter::new();
+        let with_time = r#"{"channel":"ticker","type":"snapshot","data":[{"symbol":"ALGO/USD","bid":0.10025,"bid_qty":740.0,"ask":0.10036,"ask_qty":1361.44813783,"last":0.10035,"volume":997038.98383185,"vwap":0.10148,"low":0.09979,"high":0.10285,"change":-0.00017,"change_pct":-0.17,"timestamp":"2026-11-22T12:00:00.742648Z"}]}"#;
+        let parsed = adapter.parse(with_time, NOW).unwrap();
+        let Record::Quote(quote) = &parsed.records[0] else { panic!() };
+        assert_eq!(
+            (quote.symbol.as_str(), quote.bid_price, quote.bid_size, quote.ask_price, quote.ask_size, quote.time),
+            ("ALGO-USD", 0.10025, 740.0, 0.10036, 1361.44813783, Timestamp(1_795_348_800_742_648))
+        );
+        let without_time = with_time.replace(r#","timestamp":"2026-11-22T12:00:00.742648Z""#, "");
+        let Record::Quote(quote) = &adapter.parse(&without_time, NOW).unwrap().records[0] else { panic!() };
+        assert_eq!(quote.time, NOW);
+    }
+
+    #[test]
+    fn a_bar_is_stored_when_the_next_candle_begins() {
+        let mut adapter = KrakenAdapter::new();
+        let first = "2026-11-22T12:00:00.000000000Z";
+        let second = "2026-11-22T12:01:00.000000000Z";
+        let ohlc = |kind: &str, candles: &[String]| message("ohlc", kind, candles);
+        assert!(adapter.parse(&ohlc("update", &[candle(first, 3300.0, 3301.0, 1)]), NOW).unwrap().records.is_empty());
+        assert!(adapter.parse(&ohlc("update", &[candle(first, 3300.0, 3302.0, 4)]), NOW).unwrap().records.is_empty());
+        let parsed = adapter.parse(&ohlc("update", &[candle(second, 3302.0, 3302.5, 1)]), NOW).unwrap();
+        let Record::Bar(bar) = &parsed.records[0] else { panic!() };
+        assert_eq!(parsed.records.len(), 1);
+        assert_eq!(
+            (bar.symbol.as_str(), bar.interval.as_str(), bar.time, bar.venue.as_str()),
+            ("ETH-USD", "1m", Timestamp(1_795_348_800_000_000), "kraken")
+        );
+        assert_eq!(
+            (bar.open, bar.high, bar.low, bar.close, bar.volume, bar.vwap, bar.trades),
+            (3300.0, 3303.0, 3299.0, 3302.0, 2.5, Some(3300.25), Some(4)),
+            "the last values of the candle"
+        );
+        // A late update of the stored candle, and the snapshot after a resubscribe that
+        // repeats it, store nothing; the open candle is still completed later.
+        assert!(adapter.parse(&ohlc("update", &[candle(first, 3300.0, 3309.0, 9)]), NOW).unwrap().records.is_empty());
+        let snapshot = ohlc("snapshot", &[candle(first, 3300.0, 3302.0, 4), candle(second, 3302.0, 3304.0, 3)]);
+        assert!(adapter.parse(&snapshot, NOW).unwrap().records.is_empty());
+        let third = "2026-11-22T12:02:00Z";
+        let parsed = adapter.parse(&ohlc("update", &[candle(third, 3304.0, 3304.0, 1)]), NOW).unwrap();
+        let Record::Bar(bar) = &parsed.records[0] else { panic!() };
+        assert_eq!((bar.time, bar.close, bar.trades), (Timestamp(1_795_348_860_000_000), 3304.0, Some(3)));
+    }
+
+    #[test]
+    fn a_snapshot_of_several_candles_stores_all_but_the_open_one() {
+        let mut adapter = KrakenAdapter::new();
+        let snapshot = message(
+            "ohlc",
+            "snapshot",
+            &[
+                candle("2026-11-22T11:58:00Z", 1.0, 2.0, 1),
+                candle("2026-11-22T11:59:00Z", 2.0, 3.0, 2),
+                candle("2026-11-22T12:00:00Z", 3.0, 4.0, 3),
+            ],
+        );
+        let parsed = adapter.parse(&snapshot, NOW).unwrap();
+        let closes: Vec<f64> = parsed.records.iter().map(|record| if let Record::Bar(bar) = record { bar.close } else { panic!() }).collect();
+        assert_eq!(closes, vec![2.0, 3.0]);
+    }
+}
