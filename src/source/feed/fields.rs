@@ -17,7 +17,7 @@ pub fn millis(field: &str, value: i64) -> Result<Timestamp, Rejection> {
 }
 
 /// An RFC 3339 time (`2014-11-07T08:19:27.028459Z`), kept to the microsecond.
-pub fn rfc3339(field: &str, text: &str) -> Result<Timestamp, Rejection> {
+pub fn rfc3339(field: impl std::fmt::Display, text: &str) -> Result<Timestamp, Rejection> {
     Timestamp::parse_rfc3339(text)
         .ok_or_else(|| Rejection::new("invalid_field", format!("`{field}`: expected an RFC 3339 time, got \"{text}\"")))
 }

@@ -21,6 +21,7 @@ use serde_json::value::RawValue;
 use super::wire::{Candle, Envelope, Response, Ticker, Trade};
 use crate::config::Channel;
 use crate::record::{Bar, Quote, Record, Rejection, Side, Tick, Timestamp};
+use crate::source::feed::fields::rfc3339 as time;
 use crate::source::feed::{Parsed, Subscription, VenueAdapter};
 
 /// Sequence and candle state is kept for at most this many symbols (one id, one candle
@@ -83,10 +84,6 @@ impl KrakenAdapter {
     }
 }
 
-fn time(field: impl Display, text: &str) -> Result<Timestamp, Rejection> {
-    Timestamp::parse_rfc3339(text)
-        .ok_or_else(|| Rejection::new("invalid_field", format!("`{field}`: expected an RFC 3339 time, got \"{text}\"")))
-}
 
 /// Parses a channel's `data` list. Errors are rare, so only then is the message parsed
 /// a second time to name the offending field.
