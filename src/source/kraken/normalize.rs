@@ -12,7 +12,6 @@
 //! snapshot after a resubscribe) are ignored.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt::Display;
 
 use serde::Deserialize;
 use serde_json::json;
