@@ -48,6 +48,10 @@ pub enum SourceKind {
     Coinbase,
     /// Bybit v5 public spot (`wss://stream.bybit.com/v5/public/spot`); offers no `agg_trades`.
     Bybit,
+    /// OKX v5 public (`wss://ws.okx.com:8443/ws/v5/public`): `trades`, `quotes` (tickers)
+    /// and `bars` (confirmed `candle1m`); offers no `agg_trades`. Symbols are instrument
+    /// ids such as `BTC-USDT`.
+    Okx,
 }
 
 /// A market-data channel a source subscribes to.
@@ -129,6 +133,7 @@ impl SourceConfig {
             SourceKind::BinanceFutures => "binance_futures".into(),
             SourceKind::Coinbase => "coinbase".into(),
             SourceKind::Bybit => "bybit".into(),
+            SourceKind::Okx => "okx".into(),
         })
     }
 }

@@ -2,13 +2,14 @@
 //! hands them to the [`Router`](crate::pipeline::Router); it never knows about
 //! batches or the database: the push websocket server (`push`), and venue feeds run by
 //! the shared websocket connector (`feed`) with one adapter folder per venue
-//! (`binance`, `bybit`, `coinbase`) and the symbol normalization they share
+//! (`binance`, `bybit`, `coinbase`, `okx`) and the symbol normalization they share
 //! (`symbols`). **Only this module knows input formats.**
 
 pub mod binance;
 pub mod bybit;
 pub mod coinbase;
 pub mod feed;
+pub mod okx;
 pub mod push;
 pub mod symbols;
 
@@ -44,6 +45,7 @@ pub fn from_config(config: &crate::config::SourceConfig) -> Box<dyn Source> {
         SourceKind::BinanceFutures => Box::new(binance::BinanceAdapter::futures()),
         SourceKind::Coinbase => Box::new(coinbase::CoinbaseAdapter::new()),
         SourceKind::Bybit => Box::new(bybit::BybitAdapter::spot()),
+        SourceKind::Okx => Box::new(okx::OkxAdapter::new()),
     };
     Box::new(feed::FeedSource::new(config.clone(), adapter))
 }

@@ -8,6 +8,7 @@ mod faults;
 mod feeds;
 mod feeds_coinbase;
 mod feeds_bybit;
+mod feeds_okx;
 mod pipeline;
 mod push;
 mod schema;
