@@ -7,6 +7,7 @@ use hypertick::source::binance::BinanceAdapter;
 use hypertick::source::bybit::BybitAdapter;
 use hypertick::source::coinbase::CoinbaseAdapter;
 use hypertick::source::kraken::KrakenAdapter;
+use hypertick::source::okx::OkxAdapter;
 use hypertick::source::feed::VenueAdapter;
 
 const MESSAGES: u64 = 10_000;
@@ -193,5 +194,70 @@ fn kraken(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, binance, coinbase, bybit, kraken);
+fn okx(c: &mut Criterion) {
+    let now = Timestamp(1_795_348_800_000_000);
+    let trade = |i: u64| {
+        format!(
+            r#"{{"instId":"BTC-USDT","tradeId":"{}","px":"97000.{:02}","sz":"0.0{:02}","side":"{}","ts":"1795348800{:03}","count":"1","source":"0"}}"#,
+            130_639_474 + i,
+            i % 100,
+            i % 100,
+            ["buy", "sell"][(i % 2) as usize],
+            i % 1000
+        )
+    };
+    // The documented shape: one trade per push, as most pushes carry.
+    let single: Vec<String> =
+        (0..MESSAGES).map(|i| format!(r#"{{"arg":{{"channel":"trades","instId":"BTC-USDT"}},"data":[{}]}}"#, trade(i))).collect();
+    // Busy moments: ten trades per push (throughput is still counted in messages).
+    let batched: Vec<String> = (0..MESSAGES)
+        .map(|i| {
+            let trades: Vec<String> = (0..10).map(|j| trade(i * 10 + j)).collect();
+            format!(r#"{{"arg":{{"channel":"trades","instId":"BTC-USDT"}},"data":[{}]}}"#, trades.join(","))
+        })
+        .collect();
+    let tickers: Vec<String> = (0..MESSAGES)
+        .map(|i| {
+            format!(
+                r#"{{"arg":{{"channel":"tickers","instId":"BTC-USDT"}},"data":[{{"instType":"SPOT","instId":"BTC-USDT","last":"97000.1","lastSz":"0.1","askPx":"97000.{:02}","askSz":"11","bidPx":"96999.{:02}","bidSz":"5","open24h":"96000","high24h":"98000","low24h":"95000","volCcy24h":"2222","vol24h":"2222","sodUtc0":"96100","sodUtc8":"96200","ts":"1795348800{:03}"}}]}}"#,
+                i % 100,
+                i % 100,
+                i % 1000
+            )
+        })
+        .collect();
+
+    // Every message must parse into records, or the numbers would measure rejections or duplicates.
+    let records = |messages: &[String]| {
+        let mut adapter = OkxAdapter::new();
+        messages.iter().map(|text| adapter.parse(text, now).expect("a valid message").records.len()).sum::<usize>()
+    };
+    assert_eq!(records(&single), MESSAGES as usize);
+    assert_eq!(records(&batched), 10 * MESSAGES as usize);
+    assert_eq!(records(&tickers), MESSAGES as usize);
+
+    let mut group = c.benchmark_group("adapter/okx");
+    group.throughput(Throughput::Elements(MESSAGES));
+    group.bench_function("trades", |b| {
+        b.iter(|| {
+            let mut adapter = OkxAdapter::new();
+            single.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
+        })
+    });
+    group.bench_function("trades_x10", |b| {
+        b.iter(|| {
+            let mut adapter = OkxAdapter::new();
+            batched.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
+        })
+    });
+    group.bench_function("tickers", |b| {
+        b.iter(|| {
+            let mut adapter = OkxAdapter::new();
+            tickers.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, binance, coinbase, bybit, kraken, okx);
 criterion_main!(benches);

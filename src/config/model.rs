@@ -50,6 +50,10 @@ pub enum SourceKind {
     Bybit,
     /// Kraken spot, WebSocket v2 (`wss://ws.kraken.com/v2`); symbols written `BTC/USD`.
     Kraken,
+    /// OKX v5 public (`wss://ws.okx.com:8443/ws/v5/public`): `trades`, `quotes` (tickers)
+    /// and `bars` (confirmed `candle1m`); offers no `agg_trades`. Symbols are instrument
+    /// ids such as `BTC-USDT`.
+    Okx,
 }
 
 /// A market-data channel a source subscribes to.
@@ -132,6 +136,7 @@ impl SourceConfig {
             SourceKind::Coinbase => "coinbase".into(),
             SourceKind::Bybit => "bybit".into(),
             SourceKind::Kraken => "kraken".into(),
+            SourceKind::Okx => "okx".into(),
         })
     }
 }

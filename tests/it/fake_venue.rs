@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 #[derive(Debug, Clone)]
 pub enum Step {
     /// Wait for a client message containing the text, then answer with the reply,
-    /// where `{id}` stands for the request's JSON `id` (Binance) or `req_id` (Bybit),
+    /// where `{id}` stands for the request's JSON `id` (Binance, OKX) or `req_id` (Bybit),
     /// written as JSON (a string keeps its quotes).
     Expect(&'static str, String),
     /// Send a text message.

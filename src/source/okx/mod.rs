@@ -1,0 +1,26 @@
+//! OKX v5 public websocket (`wss://ws.okx.com:8443/ws/v5/public`).
+//!
+//! Source: OKX API v5 docs (www.okx.com/docs-v5/en/), "WebSocket" overview and the
+//! market-data channels `trades`, `tickers` and `candle1m`. `trades` become ticks (the
+//! `side` is the taker's), `tickers` become quotes from the best bid and ask, confirmed
+//! 1-minute candles become bars. OKX's `trades` channel already aggregates the fills of
+//! one taker order at one price (`count` fills, `tradeId` the last one), and it has no
+//! separate aggregated-trade stream, so `agg_trades` subscribes to nothing.
+//!
+//! Instrument ids (`BTC-USDT`) are already in our `BASE-QUOTE` form and are kept as they
+//! are; the configured symbols are subscribed as given.
+//!
+//! Sequence checks: `tradeId` is numeric and increasing per instrument, but OKX does not
+//! document it as contiguous (and the `trades` channel aggregates fills, so ids are
+//! skipped on purpose). A skip is therefore no `gap` event; only an id at or below the
+//! last one seen for the instrument (re-sent after a resubscribe) is dropped as a
+//! duplicate. The state is one id per instrument, whatever the message rate.
+//!
+//! Heartbeat: OKX closes a connection that receives nothing for 30 s; the client sends
+//! the text `ping` and OKX answers the text `pong` (not JSON), which parses as nothing.
+//! `wire` mirrors the venue's JSON; `normalize` maps it onto our records.
+
+mod normalize;
+mod wire;
+
+pub use normalize::OkxAdapter;

@@ -1,0 +1,516 @@
+//! OKX messages → records. Trades become ticks, dropping any `tradeId` at or below the
+//! last one seen for the instrument (no gap check: OKX does not promise contiguous ids,
+//! see the module doc of `okx`); tickers become quotes, dropping one identical to the
+//! previous quote of the instrument (OKX re-sends the current ticker after a
+//! resubscribe); confirmed candles become bars, dropping a bar whose open time is not
+//! after the last stored one. All of this state is a few words per instrument.
+//!
+//! Acknowledgements: OKX answers a subscribe request with one `subscribe` event per arg.
+//! A request counts as acknowledged once every one of its args was acked; args are
+//! matched by channel and instrument id, so it works whether or not OKX echoes the
+//! request's `id`.
+
+use std::collections::HashMap;
+
+use serde_json::json;
+
+use super::wire::{Candle, Envelope, Ticker, Trade};
+use crate::config::Channel;
+use crate::record::{Bar, Quote, Record, Rejection, Side, Tick, Timestamp};
+use crate::source::feed::fields::{decimal as number, invalid_record as invalid, millis};
+use crate::source::feed::{Parsed, Subscription, VenueAdapter};
+
+/// Args per subscribe request. OKX limits the request's length (4096 bytes in its
+/// websocket overview; later docs allow 64 KB for all channels together) and counts every
+/// request against 480 subscribe operations per connection and hour, so requests are
+/// filled up to both limits below.
+const ARGS_PER_REQUEST: usize = 50;
+/// Bytes per subscribe request, well under OKX's 4096-byte request limit.
+const MAX_REQUEST_BYTES: usize = 3_000;
+
+const TRADES: &str = "trades";
+const TICKERS: &str = "tickers";
+const CANDLES: &str = "candle1m";
+
+/// The last quote stored for an instrument: `(ts µs, bidPx, bidSz, askPx, askSz)`.
+type LastQuote = (i64, f64, f64, f64, f64);
+
+pub struct OkxAdapter {
+    next_request_id: u64,
+    /// Unacknowledged args of this connection's requests: (channel, instId) → request id.
+    pending_args: HashMap<(String, String), u64>,
+    /// How many args each unacknowledged request still waits for.
+    pending_requests: HashMap<u64, usize>,
+    /// Per instrument id; all bounded by the subscribed instruments.
+    last_trade_ids: HashMap<String, u64>,
+    last_quotes: HashMap<String, LastQuote>,
+    last_bars: HashMap<String, Timestamp>,
+}
+
+impl OkxAdapter {
+    pub fn new() -> Self {
+        OkxAdapter {
+            next_request_id: 1,
+            pending_args: HashMap::new(),
+            pending_requests: HashMap::new(),
+            last_trade_ids: HashMap::new(),
+            last_quotes: HashMap::new(),
+            last_bars: HashMap::new(),
+        }
+    }
+}
+
+impl Default for OkxAdapter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Milliseconds since the Unix epoch written as text (`"1630048897897"`).
+fn millis_text(field: &str, text: &str) -> Result<Timestamp, Rejection> {
+    let ms = text
+        .parse::<i64>()
+        .map_err(|_| Rejection::new("invalid_field", format!("`{field}`: expected milliseconds as a string, got \"{text}\"")))?;
+    millis(field, ms)
+}
+
+/// OKX's bar name after `candle` (`1m`, `1H`, `1D`, …) in the form bars are stored with.
+fn bar_interval(bar: &str) -> Result<String, Rejection> {
+    let unknown = || Rejection::new("unknown_type", format!("OKX candle channel `candle{bar}` is not handled"));
+    let split = bar.find(|c: char| !c.is_ascii_digit()).ok_or_else(unknown)?;
+    let (count, unit) = bar.split_at(split);
+    if count.is_empty() || count.starts_with('0') {
+        return Err(unknown());
+    }
+    let unit = match unit {
+        "s" => "s",
+        "m" => "m",
+        "H" => "h",
+        "D" => "d",
+        "W" => "w",
+        "M" => "M",
+        "Y" => "y",
+        // The `utc` variants (`candle1Dutc`) and anything else.
+        _ => return Err(unknown()),
+    };
+    Ok(format!("{count}{unit}"))
+}
+
+impl OkxAdapter {
+    fn trades(&mut self, data: &str, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
+        let trades: Vec<Trade> = serde_json::from_str(data).map_err(|error| invalid(TRADES, error))?;
+        // Everything is converted first, so a bad field leaves no state behind.
+        let mut ticks = Vec::with_capacity(trades.len());
+        for trade in &trades {
+            let id = trade.trade_id.parse::<u64>().map_err(|_| {
+                Rejection::new("invalid_field", format!("`tradeId`: expected a numeric string, got \"{}\"", trade.trade_id))
+            })?;
+            let tick = Tick {
+                time: millis_text("ts", trade.ts)?,
+                received_at,
+                venue: self.venue().to_string(),
+                symbol: trade.inst_id.to_string(),
+                price: number("px", trade.px)?,
+                size: number("sz", trade.sz)?,
+                side: match trade.side {
+                    "buy" => Side::Buy,
+                    "sell" => Side::Sell,
+                    _ => Side::Unknown,
+                },
+                trade_id: Some(trade.trade_id.to_string()),
+            };
+            ticks.push((id, tick));
+        }
+        for (id, tick) in ticks {
+            // Compared with the last id before this message, so the order of trades within
+            // one push does not matter.
+            match self.last_trade_ids.get_mut(&tick.symbol) {
+                Some(last) if id <= *last => {
+                    parsed.duplicates += 1;
+                    continue;
+                }
+                Some(last) => *last = id,
+                None => {
+                    self.last_trade_ids.insert(tick.symbol.clone(), id);
+                }
+            }
+            parsed.records.push(Record::Tick(tick));
+        }
+        Ok(())
+    }
+
+    fn tickers(&mut self, data: &str, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
+        let tickers: Vec<Ticker> = serde_json::from_str(data).map_err(|error| invalid(TICKERS, error))?;
+        for ticker in &tickers {
+            // A side without orders is sent as empty strings: no full quote then.
+            if [ticker.bid_px, ticker.bid_sz, ticker.ask_px, ticker.ask_sz].iter().any(|text| text.is_empty()) {
+                continue;
+            }
+            let time = millis_text("ts", ticker.ts)?;
+            let quote = (time.micros(), number("bidPx", ticker.bid_px)?, number("bidSz", ticker.bid_sz)?, number("askPx", ticker.ask_px)?, number("askSz", ticker.ask_sz)?);
+            if self.last_quotes.get(ticker.inst_id) == Some(&quote) {
+                parsed.duplicates += 1;
+                continue;
+            }
+            self.last_quotes.insert(ticker.inst_id.to_string(), quote);
+            parsed.records.push(Record::Quote(Quote {
+                time,
+                received_at,
+                venue: self.venue().to_string(),
+                symbol: ticker.inst_id.to_string(),
+                bid_price: quote.1,
+                bid_size: quote.2,
+                ask_price: quote.3,
+                ask_size: quote.4,
+            }));
+        }
+        Ok(())
+    }
+
+    fn candles(&mut self, bar: &str, inst_id: &str, data: &str, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
+        let interval = bar_interval(bar)?;
+        let rows: Vec<Vec<&str>> = serde_json::from_str(data).map_err(|error| invalid("candle", error))?;
+        for row in &rows {
+            let candle = Candle::from_row(row)
+                .ok_or_else(|| Rejection::new("invalid_record", format!("candle: expected 9 fields, got {}", row.len())))?;
+            if candle.confirm != "1" {
+                continue;
+            }
+            let time = millis_text("ts", candle.ts)?;
+            let volume = number("vol", candle.vol)?;
+            let quote_volume = number("volCcyQuote", candle.vol_ccy_quote)?;
+            let record = Bar {
+                time,
+                received_at,
+                venue: self.venue().to_string(),
+                symbol: inst_id.to_string(),
+                interval: interval.clone(),
+                open: number("o", candle.open)?,
+                high: number("h", candle.high)?,
+                low: number("l", candle.low)?,
+                close: number("c", candle.close)?,
+                volume,
+                vwap: (volume > 0.0).then(|| quote_volume / volume),
+                trades: None,
+            };
+            if self.last_bars.get(inst_id).is_some_and(|last| time <= *last) {
+                parsed.duplicates += 1;
+                continue;
+            }
+            self.last_bars.insert(inst_id.to_string(), time);
+            parsed.records.push(Record::Bar(record));
+        }
+        Ok(())
+    }
+
+    fn event(&mut self, event: &str, envelope: &Envelope, parsed: &mut Parsed) -> Result<(), Rejection> {
+        match event {
+            "subscribe" => {
+                let arg = envelope.arg.as_ref().ok_or_else(|| Rejection::new("invalid_record", "subscribe event: no `arg`"))?;
+                let key = (arg.channel.to_string(), arg.inst_id.unwrap_or("").to_string());
+                // An ack for an arg we are not waiting for (already acked) changes nothing.
+                if let Some(id) = self.pending_args.remove(&key) {
+                    if let Some(remaining) = self.pending_requests.get_mut(&id) {
+                        *remaining -= 1;
+                        if *remaining == 0 {
+                            self.pending_requests.remove(&id);
+                            parsed.acknowledged.push(id);
+                        }
+                    }
+                }
+                Ok(())
+            }
+            "error" => Err(Rejection::new(
+                "subscription_refused",
+                format!(
+                    "OKX refused request \"{}\": {} {}",
+                    envelope.id.as_deref().unwrap_or(""),
+                    envelope.code.as_deref().unwrap_or("(no code)"),
+                    envelope.msg.as_deref().unwrap_or("(no msg)")
+                ),
+            )),
+            other => Err(Rejection::new("unknown_type", format!("OKX event `{other}` is not handled"))),
+        }
+    }
+}
+
+impl VenueAdapter for OkxAdapter {
+    fn venue(&self) -> &'static str {
+        "okx"
+    }
+
+    fn default_url(&self) -> String {
+        "wss://ws.okx.com:8443/ws/v5/public".into()
+    }
+
+    fn subscriptions(&mut self, symbols: &[String], channels: &[Channel]) -> Vec<Subscription> {
+        // A new connection: acks of the previous one no longer count.
+        self.pending_args.clear();
+        self.pending_requests.clear();
+        let mut args: Vec<(&'static str, &str)> = Vec::new();
+        for symbol in symbols {
+            for channel in channels {
+                let name = match channel {
+                    Channel::Trades => TRADES,
+                    Channel::Quotes => TICKERS,
+                    Channel::Bars => CANDLES,
+                    // OKX's `trades` are already aggregated per taker order; there is no other stream.
+                    Channel::AggTrades => continue,
+                };
+                if !args.contains(&(name, symbol.as_str())) {
+                    args.push((name, symbol.as_str()));
+                }
+            }
+        }
+        let mut batches: Vec<Vec<serde_json::Value>> = Vec::new();
+        let mut bytes = 0;
+        for (channel, inst_id) in &args {
+            let arg = json!({ "channel": channel, "instId": inst_id });
+            let arg_bytes = arg.to_string().len() + 1;
+            // `{"args":[…],"id":"<n>","op":"subscribe"}` around the args.
+            let envelope = 48;
+            match batches.last_mut() {
+                Some(batch) if batch.len() < ARGS_PER_REQUEST && envelope + bytes + arg_bytes <= MAX_REQUEST_BYTES => {
+                    bytes += arg_bytes;
+                    batch.push(arg);
+                }
+                _ => {
+                    bytes = arg_bytes;
+                    batches.push(vec![arg]);
+                }
+            }
+        }
+        batches
+            .into_iter()
+            .map(|batch| {
+                let id = self.next_request_id;
+                self.next_request_id += 1;
+                for arg in &batch {
+                    let key = (arg["channel"].as_str().unwrap_or("").to_string(), arg["instId"].as_str().unwrap_or("").to_string());
+                    self.pending_args.insert(key, id);
+                }
+                self.pending_requests.insert(id, batch.len());
+                Subscription { id, message: json!({ "id": id.to_string(), "op": "subscribe", "args": batch }).to_string() }
+            })
+            .collect()
+    }
+
+    /// OKX closes a connection that receives nothing for 30 s; it answers the text `ping`
+    /// with `pong`. The connector sends it with each websocket ping.
+    fn heartbeat(&mut self) -> Option<String> {
+        Some("ping".into())
+    }
+
+    fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection> {
+        let mut parsed = Parsed::default();
+        if text == "pong" {
+            return Ok(parsed);
+        }
+        let envelope: Envelope =
+            serde_json::from_str(text).map_err(|error| Rejection::new("invalid_json", format!("not an OKX message: {error}")))?;
+        match (envelope.event, &envelope.arg, envelope.data) {
+            (Some(event), _, _) => self.event(event, &envelope, &mut parsed)?,
+            (None, Some(arg), Some(data)) => match arg.channel {
+                TRADES => self.trades(data.get(), received_at, &mut parsed)?,
+                TICKERS => self.tickers(data.get(), received_at, &mut parsed)?,
+                channel => match channel.strip_prefix("candle") {
+                    Some(bar) => {
+                        let inst_id = arg.inst_id.ok_or_else(|| Rejection::new("invalid_record", "candle: no `arg.instId`"))?;
+                        self.candles(bar, inst_id, data.get(), received_at, &mut parsed)?
+                    }
+                    None => return Err(Rejection::new("unknown_type", format!("OKX channel `{channel}` is not handled"))),
+                },
+            },
+            (None, Some(arg), None) => {
+                return Err(Rejection::new("invalid_record", format!("{}: no `data`", arg.channel)));
+            }
+            (None, None, _) => return Err(Rejection::new("unknown_type", "an OKX message with neither `event` nor `arg`")),
+        }
+        Ok(parsed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Timestamp = Timestamp(1_795_348_800_000_000);
+
+    fn trades(inst_id: &str, trades: &[(&str, &str, &str, &str, &str)]) -> String {
+        let data: Vec<String> = trades
+            .iter()
+            .map(|(id, side, px, sz, ts)| {
+                format!(r#"{{"instId":"{inst_id}","tradeId":"{id}","px":"{px}","sz":"{sz}","side":"{side}","ts":"{ts}","count":"1","source":"0"}}"#)
+            })
+            .collect();
+        format!(r#"{{"arg":{{"channel":"trades","instId":"{inst_id}"}},"data":[{}]}}"#, data.join(","))
+    }
+
+    fn ticker(inst_id: &str, bid: (&str, &str), ask: (&str, &str), ts: &str) -> String {
+        format!(
+            r#"{{"arg":{{"channel":"tickers","instId":"{inst_id}"}},"data":[{{"instType":"SPOT","instId":"{inst_id}","last":"1","lastSz":"1","askPx":"{}","askSz":"{}","bidPx":"{}","bidSz":"{}","open24h":"1","high24h":"1","low24h":"1","volCcy24h":"1","vol24h":"1","sodUtc0":"1","sodUtc8":"1","ts":"{ts}"}}]}}"#,
+            ask.0, ask.1, bid.0, bid.1
+        )
+    }
+
+    fn candle(ts: &str, vol: &str, confirm: &str) -> String {
+        format!(
+            r#"{{"arg":{{"channel":"candle1m","instId":"ETH-USDT"}},"data":[["{ts}","10","12","9","11","{vol}","21","21","{confirm}"]]}}"#
+        )
+    }
+
+    fn ack(id: &str, channel: &str, inst_id: &str) -> String {
+        format!(r#"{{"id":"{id}","event":"subscribe","arg":{{"channel":"{channel}","instId":"{inst_id}"}},"connId":"accb8e21"}}"#)
+    }
+
+    fn ticks(parsed: &Parsed) -> Vec<&Tick> {
+        parsed.records.iter().map(|record| match record { Record::Tick(tick) => tick, other => panic!("{other:?}") }).collect()
+    }
+
+    #[test]
+    fn subscriptions_are_batched_within_the_request_limits() {
+        let mut adapter = OkxAdapter::new();
+        let symbols: Vec<String> = ["BTC-USDT", "ETH-USDT", "BTC-USDT"].iter().map(|symbol| symbol.to_string()).collect();
+        let all = [Channel::Trades, Channel::AggTrades, Channel::Quotes, Channel::Bars];
+        let subscriptions = adapter.subscriptions(&symbols, &all);
+        assert_eq!(subscriptions.len(), 1);
+        assert_eq!(
+            subscriptions[0].message,
+            r#"{"args":[{"channel":"trades","instId":"BTC-USDT"},{"channel":"tickers","instId":"BTC-USDT"},{"channel":"candle1m","instId":"BTC-USDT"},{"channel":"trades","instId":"ETH-USDT"},{"channel":"tickers","instId":"ETH-USDT"},{"channel":"candle1m","instId":"ETH-USDT"}],"id":"1","op":"subscribe"}"#,
+            "symbols as given, each arg once"
+        );
+        // Many symbols: no request over the byte limit, none over 50 args, every arg sent once.
+        let many: Vec<String> = (0..100).map(|i| format!("COIN{i}-USDT")).collect();
+        let subscriptions = adapter.subscriptions(&many, &all);
+        let mut sent = 0;
+        for (index, subscription) in subscriptions.iter().enumerate() {
+            assert!(subscription.message.len() <= MAX_REQUEST_BYTES, "{} bytes", subscription.message.len());
+            let request: serde_json::Value = serde_json::from_str(&subscription.message).unwrap();
+            let args = request["args"].as_array().unwrap().len();
+            assert!(args <= ARGS_PER_REQUEST);
+            sent += args;
+            assert_eq!((subscription.id, request["id"].as_str()), (2 + index as u64, Some((2 + index).to_string().as_str())));
+        }
+        assert_eq!(sent, 300);
+        assert!(subscriptions.len() >= 6, "{} requests", subscriptions.len());
+        assert!(adapter.subscriptions(&symbols, &[Channel::AggTrades]).is_empty(), "OKX has no separate aggregated trades");
+    }
+
+    #[test]
+    fn a_request_is_acknowledged_once_every_arg_is() {
+        let mut adapter = OkxAdapter::new();
+        let symbols = vec!["BTC-USDT".to_string()];
+        let id = adapter.subscriptions(&symbols, &[Channel::Trades, Channel::Quotes])[0].id;
+        assert!(adapter.parse(&ack("1", "trades", "BTC-USDT"), NOW).unwrap().acknowledged.is_empty());
+        // The same ack again changes nothing.
+        assert!(adapter.parse(&ack("1", "trades", "BTC-USDT"), NOW).unwrap().acknowledged.is_empty());
+        // Without an echoed `id`, args are matched by channel and instrument.
+        let last = r#"{"event":"subscribe","arg":{"channel":"tickers","instId":"BTC-USDT"},"connId":"accb8e21"}"#;
+        assert_eq!(adapter.parse(last, NOW).unwrap().acknowledged, vec![id]);
+        assert!(adapter.parse(last, NOW).unwrap().acknowledged.is_empty());
+        // A reconnect starts over with new ids; acks of args not subscribed are ignored.
+        let again = adapter.subscriptions(&symbols, &[Channel::Trades])[0].id;
+        assert!(adapter.parse(&ack("9", "tickers", "ETH-USDT"), NOW).unwrap().acknowledged.is_empty());
+        assert_eq!(adapter.parse(&ack("2", "trades", "BTC-USDT"), NOW).unwrap().acknowledged, vec![again]);
+    }
+
+    #[test]
+    fn trades_carry_the_taker_side_and_repeats_are_dropped() {
+        let mut adapter = OkxAdapter::new();
+        let message = trades(
+            "BTC-USDT",
+            &[("130639474", "buy", "42219.9", "0.12060306", "1630048897897"), ("130639480", "sell", "42219.8", "0.5", "1630048897898")],
+        );
+        let parsed = adapter.parse(&message, NOW).unwrap();
+        let ticks = ticks(&parsed);
+        assert_eq!(
+            (ticks[0].venue.as_str(), ticks[0].symbol.as_str(), ticks[0].price, ticks[0].size, ticks[0].side, ticks[0].time),
+            ("okx", "BTC-USDT", 42219.9, 0.12060306, Side::Buy, Timestamp(1_630_048_897_897_000))
+        );
+        assert_eq!((ticks[0].trade_id.as_deref(), ticks[0].received_at), (Some("130639474"), NOW));
+        assert_eq!((ticks[1].side, ticks[1].trade_id.as_deref()), (Side::Sell, Some("130639480")));
+        assert!(parsed.events.is_empty() && parsed.duplicates == 0, "ids are not contiguous on OKX: a skip is no gap");
+
+        // Re-sent after a resubscribe: dropped; a later id in the same push is kept.
+        let resent = adapter.parse(&trades("BTC-USDT", &[("130639480", "sell", "42219.8", "0.5", "1630048897898"), ("130639481", "buy", "1", "1", "1630048897899")]), NOW).unwrap();
+        assert_eq!((resent.records.len(), resent.duplicates, resent.events.len()), (1, 1, 0));
+        assert_eq!(adapter.parse(&trades("BTC-USDT", &[("5", "buy", "1", "1", "1")]), NOW).unwrap().duplicates, 1);
+        // Instruments have separate series; the state is one id per instrument.
+        assert_eq!(adapter.parse(&trades("ETH-USDT", &[("5", "buy", "1", "1", "1")]), NOW).unwrap().records.len(), 1);
+        assert_eq!(adapter.last_trade_ids.len(), 2);
+        assert_eq!(adapter.last_trade_ids["BTC-USDT"], 130639481);
+    }
+
+    #[test]
+    fn tickers_become_quotes() {
+        let mut adapter = OkxAdapter::new();
+        let parsed = adapter.parse(&ticker("BTC-USDT", ("8888.88", "5"), ("9999.99", "11"), "1597026383085"), NOW).unwrap();
+        let Record::Quote(quote) = &parsed.records[0] else { panic!("{:?}", parsed.records) };
+        assert_eq!(
+            (quote.venue.as_str(), quote.symbol.as_str(), quote.bid_price, quote.bid_size, quote.ask_price, quote.ask_size, quote.time),
+            ("okx", "BTC-USDT", 8888.88, 5.0, 9999.99, 11.0, Timestamp(1_597_026_383_085_000))
+        );
+        // The same ticker re-sent (after a resubscribe) is no new quote; a change is.
+        let again = adapter.parse(&ticker("BTC-USDT", ("8888.88", "5"), ("9999.99", "11"), "1597026383085"), NOW).unwrap();
+        assert_eq!((again.records.len(), again.duplicates), (0, 1));
+        assert_eq!(adapter.parse(&ticker("BTC-USDT", ("8888.88", "4"), ("9999.99", "11"), "1597026383185"), NOW).unwrap().records.len(), 1);
+        // An empty side: no quote.
+        let empty = adapter.parse(&ticker("BTC-USDT", ("", ""), ("9999.99", "11"), "1597026383285"), NOW).unwrap();
+        assert_eq!((empty.records.len(), empty.duplicates), (0, 0));
+    }
+
+    #[test]
+    fn only_confirmed_candles_become_bars() {
+        let mut adapter = OkxAdapter::new();
+        assert!(adapter.parse(&candle("1795348800000", "2", "0"), NOW).unwrap().records.is_empty());
+        let parsed = adapter.parse(&candle("1795348800000", "2", "1"), NOW).unwrap();
+        let Record::Bar(bar) = &parsed.records[0] else { panic!("{:?}", parsed.records) };
+        assert_eq!((bar.venue.as_str(), bar.symbol.as_str(), bar.interval.as_str(), bar.time), ("okx", "ETH-USDT", "1m", Timestamp(1_795_348_800_000_000)));
+        assert_eq!((bar.open, bar.high, bar.low, bar.close, bar.volume, bar.vwap, bar.trades), (10.0, 12.0, 9.0, 11.0, 2.0, Some(10.5), None));
+        // The confirmed bar again is a duplicate; an empty bar has no VWAP.
+        assert_eq!(adapter.parse(&candle("1795348800000", "2", "1"), NOW).unwrap().duplicates, 1);
+        let Record::Bar(empty) = &adapter.parse(&candle("1795348860000", "0", "1"), NOW).unwrap().records[0] else { panic!() };
+        assert_eq!(empty.vwap, None);
+        for (venue, ours) in [("1m", "1m"), ("15m", "15m"), ("1H", "1h"), ("4H", "4h"), ("1D", "1d"), ("1W", "1w"), ("1M", "1M"), ("1s", "1s")] {
+            assert_eq!(bar_interval(venue).unwrap(), ours);
+        }
+        for unknown in ["", "m", "0m", "1Dutc", "1x"] {
+            assert_eq!(bar_interval(unknown).unwrap_err().code, "unknown_type", "{unknown}");
+        }
+        let short = r#"{"arg":{"channel":"candle1m","instId":"ETH-USDT"},"data":[["1795348800000","10"]]}"#;
+        assert_eq!(adapter.parse(short, NOW).unwrap_err().code, "invalid_record");
+    }
+
+    #[test]
+    fn errors_pongs_and_garbage() {
+        let mut adapter = OkxAdapter::new();
+        let error = r#"{"event":"error","code":"60012","msg":"Invalid request: {\"op\": \"subscribe\", \"argss\":[{ \"channel\" : \"tickers\", \"instId\" : \"BTC-USDT\"}]}","connId":"a4d3ae55"}"#;
+        let rejection = adapter.parse(error, NOW).unwrap_err();
+        assert_eq!(rejection.code, "subscription_refused");
+        assert!(rejection.detail.contains("60012") && rejection.detail.contains("Invalid request"), "{}", rejection.detail);
+        assert_eq!(adapter.heartbeat().as_deref(), Some("ping"));
+        let pong = adapter.parse("pong", NOW).unwrap();
+        assert!(pong.records.is_empty() && pong.acknowledged.is_empty() && pong.events.is_empty() && pong.duplicates == 0);
+
+        assert_eq!(adapter.parse("{not json", NOW).unwrap_err().code, "invalid_json");
+        assert_eq!(adapter.parse("[1,2]", NOW).unwrap_err().code, "invalid_json");
+        assert_eq!(adapter.parse(r#"{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[]}"#, NOW).unwrap_err().code, "unknown_type");
+        assert_eq!(adapter.parse(r#"{"event":"notice","code":"64008","msg":"upgrade"}"#, NOW).unwrap_err().code, "unknown_type");
+        assert_eq!(adapter.parse(r#"{"hello":1}"#, NOW).unwrap_err().code, "unknown_type");
+        assert_eq!(adapter.parse(r#"{"arg":{"channel":"trades","instId":"BTC-USDT"}}"#, NOW).unwrap_err().code, "invalid_record");
+        for (field, message) in [
+            ("`px`", trades("BTC-USDT", &[("1", "buy", "abc", "1", "1")])),
+            ("`sz`", trades("BTC-USDT", &[("1", "buy", "1", "", "1")])),
+            ("`ts`", trades("BTC-USDT", &[("1", "buy", "1", "1", "soon")])),
+            ("`tradeId`", trades("BTC-USDT", &[("x1", "buy", "1", "1", "1")])),
+            ("`bidPx`", ticker("BTC-USDT", ("x", "1"), ("1", "1"), "1")),
+            ("`vol`", candle("1", "x", "1")),
+        ] {
+            let rejection = adapter.parse(&message, NOW).unwrap_err();
+            assert_eq!((rejection.code, rejection.detail.contains(field)), ("invalid_field", true), "{}", rejection.detail);
+        }
+        assert!(adapter.last_trade_ids.is_empty() && adapter.last_quotes.is_empty() && adapter.last_bars.is_empty(), "rejections leave no state");
+        let missing = r#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","px":"1"}]}"#;
+        assert_eq!(adapter.parse(missing, NOW).unwrap_err().code, "invalid_record");
+    }
+}

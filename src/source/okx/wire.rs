@@ -1,0 +1,171 @@
+//! OKX v5 public websocket messages as the venue sends them. Prices, sizes and times are
+//! all strings (times are milliseconds since the Unix epoch, as text).
+//!
+//! Every JSON message is either an event (`event`: `subscribe`, `error`, …, with `arg`,
+//! `code`, `msg`, `connId` and, when the request had one, `id`) or a channel push (`arg`
+//! naming the channel and instrument, `data`); [`Envelope`] reads both shapes and leaves
+//! `data` raw until the channel says what it holds. Channel names, instrument ids and
+//! numbers never contain JSON escapes and are borrowed as `&str`; free text (`msg`, `id`)
+//! may, and is a `Cow`. The heartbeat answer is the bare text `pong`, not JSON.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// Any JSON message. A channel push:
+/// `{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[…]}`;
+/// a subscribe acknowledgement, one per subscribed arg:
+/// `{"id":"1","event":"subscribe","arg":{"channel":"trades","instId":"BTC-USDT"},"connId":"accb8e21"}`;
+/// an error: `{"id":"1","event":"error","code":"60012","msg":"Invalid request: {\"op\": \"subscribe\", \"argss\":[{ \"channel\" : \"tickers\", \"instId\" : \"BTC-USDT\"}]}","connId":"a4d3ae55"}`.
+#[derive(Debug, Deserialize)]
+pub struct Envelope<'a> {
+    #[serde(borrow, default)]
+    pub event: Option<&'a str>,
+    #[serde(borrow, default)]
+    pub arg: Option<Arg<'a>>,
+    #[serde(borrow, default)]
+    pub data: Option<&'a RawValue>,
+    /// Error code, e.g. `60012` (invalid request) or `60018` (no such channel/instrument).
+    #[serde(borrow, default)]
+    pub code: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub msg: Option<Cow<'a, str>>,
+    /// Echo of the request's `id`, when it had one.
+    #[serde(borrow, default)]
+    pub id: Option<Cow<'a, str>>,
+}
+
+/// One subscription: `{"channel":"trades","instId":"BTC-USDT"}`.
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+pub struct Arg<'a> {
+    #[serde(borrow)]
+    pub channel: &'a str,
+    #[serde(rename = "instId", borrow, default)]
+    pub inst_id: Option<&'a str>,
+}
+
+/// One element of `trades` data:
+/// `{"instId":"BTC-USDT","tradeId":"130639474","px":"42219.9","sz":"0.12060306","side":"buy","ts":"1630048897897","count":"3","source":"0","seqId":1234}`.
+#[derive(Debug, Deserialize)]
+pub struct Trade<'a> {
+    #[serde(rename = "instId", borrow)]
+    pub inst_id: &'a str,
+    /// Numeric, increasing per instrument; the last fill id when `count` > 1.
+    #[serde(rename = "tradeId", borrow)]
+    pub trade_id: &'a str,
+    #[serde(borrow)]
+    pub px: &'a str,
+    #[serde(borrow)]
+    pub sz: &'a str,
+    /// The taker's side: `buy` or `sell`.
+    #[serde(borrow)]
+    pub side: &'a str,
+    /// Trade time, milliseconds as text.
+    #[serde(borrow)]
+    pub ts: &'a str,
+}
+
+/// One element of `tickers` data:
+/// `{"instType":"SPOT","instId":"BTC-USDT","last":"9999.99","lastSz":"0.1","askPx":"9999.99","askSz":"11",
+/// "bidPx":"8888.88","bidSz":"5","open24h":"9000","high24h":"10000","low24h":"8888.88","volCcy24h":"2222",
+/// "vol24h":"2222","sodUtc0":"2222","sodUtc8":"2222","ts":"1597026383085"}`.
+/// A side without orders has empty strings.
+#[derive(Debug, Deserialize)]
+pub struct Ticker<'a> {
+    #[serde(rename = "instId", borrow)]
+    pub inst_id: &'a str,
+    #[serde(rename = "bidPx", borrow)]
+    pub bid_px: &'a str,
+    #[serde(rename = "bidSz", borrow)]
+    pub bid_sz: &'a str,
+    #[serde(rename = "askPx", borrow)]
+    pub ask_px: &'a str,
+    #[serde(rename = "askSz", borrow)]
+    pub ask_sz: &'a str,
+    #[serde(borrow)]
+    pub ts: &'a str,
+}
+
+/// One row of `candle<bar>` data, an array of strings:
+/// `["1597026383085","8533.02","8553.74","8527.17","8548.26","45247","529.5858061","529.58","0"]` =
+/// `[ts, o, h, l, c, vol, volCcy, volCcyQuote, confirm]`.
+#[derive(Debug, PartialEq)]
+pub struct Candle<'a> {
+    /// Bar open time, milliseconds as text.
+    pub ts: &'a str,
+    pub open: &'a str,
+    pub high: &'a str,
+    pub low: &'a str,
+    pub close: &'a str,
+    /// Volume in the base asset (spot).
+    pub vol: &'a str,
+    /// Volume in the quote asset; with `vol` it gives the bar's VWAP.
+    pub vol_ccy_quote: &'a str,
+    /// `"1"` once the bar is final, `"0"` while it is still open.
+    pub confirm: &'a str,
+}
+
+impl<'a> Candle<'a> {
+    /// Reads a row; `None` when it has fewer than the nine documented fields.
+    pub fn from_row(row: &[&'a str]) -> Option<Self> {
+        match row {
+            [ts, open, high, low, close, vol, _vol_ccy, vol_ccy_quote, confirm, ..] => Some(Candle {
+                ts,
+                open,
+                high,
+                low,
+                close,
+                vol,
+                vol_ccy_quote,
+                confirm,
+            }),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_examples_parse() {
+        let push: Envelope = serde_json::from_str(
+            r#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"130639474","px":"42219.9","sz":"0.12060306","side":"buy","ts":"1630048897897","count":"3","source":"0","seqId":1234}]}"#,
+        )
+        .unwrap();
+        assert_eq!(push.arg, Some(Arg { channel: "trades", inst_id: Some("BTC-USDT") }));
+        assert_eq!(push.event, None);
+        let trades: Vec<Trade> = serde_json::from_str(push.data.unwrap().get()).unwrap();
+        assert_eq!((trades[0].trade_id, trades[0].px, trades[0].sz, trades[0].side, trades[0].ts), ("130639474", "42219.9", "0.12060306", "buy", "1630048897897"));
+
+        let ticker: Envelope = serde_json::from_str(
+            r#"{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"instType":"SPOT","instId":"BTC-USDT","last":"9999.99","lastSz":"0.1","askPx":"9999.99","askSz":"11","bidPx":"8888.88","bidSz":"5","open24h":"9000","high24h":"10000","low24h":"8888.88","volCcy24h":"2222","vol24h":"2222","sodUtc0":"2222","sodUtc8":"2222","ts":"1597026383085"}]}"#,
+        )
+        .unwrap();
+        let tickers: Vec<Ticker> = serde_json::from_str(ticker.data.unwrap().get()).unwrap();
+        assert_eq!((tickers[0].bid_px, tickers[0].bid_sz, tickers[0].ask_px, tickers[0].ask_sz, tickers[0].ts), ("8888.88", "5", "9999.99", "11", "1597026383085"));
+
+        let candle: Envelope = serde_json::from_str(
+            r#"{"arg":{"channel":"candle1m","instId":"BTC-USDT"},"data":[["1597026383085","8533.02","8553.74","8527.17","8548.26","45247","529.5858061","529.58","0"]]}"#,
+        )
+        .unwrap();
+        let rows: Vec<Vec<&str>> = serde_json::from_str(candle.data.unwrap().get()).unwrap();
+        let bar = Candle::from_row(&rows[0]).unwrap();
+        assert_eq!((bar.ts, bar.open, bar.close, bar.vol, bar.vol_ccy_quote, bar.confirm), ("1597026383085", "8533.02", "8548.26", "45247", "529.58", "0"));
+        assert_eq!(Candle::from_row(&rows[0][..8]), None);
+
+        let ack: Envelope = serde_json::from_str(
+            r#"{"id":"1","event":"subscribe","arg":{"channel":"trades","instId":"BTC-USDT"},"connId":"accb8e21"}"#,
+        )
+        .unwrap();
+        assert_eq!((ack.event, ack.id.as_deref(), ack.arg.unwrap().inst_id), (Some("subscribe"), Some("1"), Some("BTC-USDT")));
+        let error: Envelope = serde_json::from_str(
+            r#"{"event":"error","code":"60012","msg":"Invalid request: {\"op\": \"subscribe\", \"argss\":[{ \"channel\" : \"tickers\", \"instId\" : \"BTC-USDT\"}]}","connId":"a4d3ae55"}"#,
+        )
+        .unwrap();
+        assert_eq!((error.event, error.code.as_deref(), error.id), (Some("error"), Some("60012"), None));
+        assert!(error.msg.unwrap().starts_with("Invalid request: {\"op\""));
+    }
+}

@@ -1,0 +1,180 @@
+//! The OKX adapter against the fake venue over real websockets: one subscribe request
+//! acknowledged arg by arg, exact rows for scripted trades (non-contiguous trade ids are
+//! no gap), a ticker and a confirmed candle (the unconfirmed one is no bar), the text
+//! `pong`, the text `ping` heartbeat, a dead letter for garbage, and after a drop the
+//! resubscription with a re-sent trade and ticker dropped as duplicates.
+
+use std::time::Duration;
+
+use hypertick::app::Daemon;
+use hypertick::config::{Channel, SourceKind};
+
+use crate::fake_venue::{FakeVenue, Step};
+use crate::feeds::{now_ms, source};
+use crate::support::{self, count, wait_for_count};
+
+/// The acknowledgement of one arg; only the first carries the echoed request id.
+fn okx_ack(channel: &str, inst_id: &str, with_id: bool) -> String {
+    let id = if with_id { r#""id":{id},"# } else { "" };
+    format!(r#"{{{id}"event":"subscribe","arg":{{"channel":"{channel}","instId":"{inst_id}"}},"connId":"fake-conn-1"}}"#)
+}
+
+/// The six acks of a BTC-USDT + ETH-USDT subscription to trades, tickers and candle1m.
+fn okx_acks() -> Vec<Step> {
+    let mut steps = vec![Step::Expect("subscribe", okx_ack("trades", "BTC-USDT", true))];
+    for (channel, inst_id) in [("tickers", "BTC-USDT"), ("candle1m", "BTC-USDT"), ("trades", "ETH-USDT"), ("tickers", "ETH-USDT"), ("candle1m", "ETH-USDT")] {
+        steps.push(Step::Send(okx_ack(channel, inst_id, false)));
+    }
+    steps
+}
+
+/// One `trades` push; each trade is (trade id, taker side, price, size, time ms).
+fn okx_trades(inst_id: &str, trades: &[(&str, &str, &str, &str, i64)]) -> String {
+    let data: Vec<String> = trades
+        .iter()
+        .map(|(id, side, px, sz, ts)| {
+            format!(r#"{{"instId":"{inst_id}","tradeId":"{id}","px":"{px}","sz":"{sz}","side":"{side}","ts":"{ts}","count":"1","source":"0"}}"#)
+        })
+        .collect();
+    format!(r#"{{"arg":{{"channel":"trades","instId":"{inst_id}"}},"data":[{}]}}"#, data.join(","))
+}
+
+fn okx_ticker(inst_id: &str, bid: (&str, &str), ask: (&str, &str), ts: i64) -> String {
+    format!(
+        r#"{{"arg":{{"channel":"tickers","instId":"{inst_id}"}},"data":[{{"instType":"SPOT","instId":"{inst_id}","last":"3300.2","lastSz":"0.1","askPx":"{}","askSz":"{}","bidPx":"{}","bidSz":"{}","open24h":"3250","high24h":"3310","low24h":"3240","volCcy24h":"1000000","vol24h":"300","sodUtc0":"3260","sodUtc8":"3270","ts":"{ts}"}}]}}"#,
+        ask.0, ask.1, bid.0, bid.1
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn okx_rows_duplicates_garbage_and_resubscribe() {
+    let base = now_ms() / 60_000 * 60_000 - 120_000;
+    let candle = |confirm: &str| {
+        format!(
+            r#"{{"arg":{{"channel":"candle1m","instId":"ETH-USDT"}},"data":[["{base}","3300.10","3302.50","3299.00","3301.00","4.0","13202.0","13202.0","{confirm}"]]}}"#
+        )
+    };
+    let mut first = okx_acks();
+    first.extend([
+        Step::Send(okx_trades(
+            "BTC-USDT",
+            &[("130639474", "buy", "97000.50", "0.010", base + 1_000), ("130639479", "sell", "97001.00", "0.250", base + 2_000)],
+        )),
+        Step::Send("pong".to_string()),
+        Step::Send(okx_ticker("ETH-USDT", ("3300.10", "1.5"), ("3300.20", "2.5"), base + 3_000)),
+        Step::Send(candle("0")),
+        Step::Send(candle("1")),
+        Step::Send("{not json".to_string()),
+        Step::Sleep(Duration::from_millis(200)),
+        Step::Drop,
+    ]);
+    let mut second = okx_acks();
+    second.extend([
+        Step::Send(okx_trades("BTC-USDT", &[("130639479", "sell", "97001.00", "0.250", base + 2_000)])),
+        Step::Send(okx_ticker("ETH-USDT", ("3300.10", "1.5"), ("3300.20", "2.5"), base + 3_000)),
+        Step::Send(okx_ticker("ETH-USDT", ("3300.15", "0.8"), ("3300.30", "1.0"), base + 6_000)),
+        Step::Send(okx_trades("BTC-USDT", &[("130639483", "buy", "97003.00", "0.500", base + 7_000)])),
+    ]);
+    let venue = FakeVenue::start(vec![first, second]).await;
+    let cluster = support::start_cluster();
+    let mut config = support::config_for(&cluster);
+    config.sources =
+        vec![source(SourceKind::Okx, venue.url(), &["BTC-USDT", "ETH-USDT"], &[Channel::Trades, Channel::Quotes, Channel::Bars])];
+    let daemon = Daemon::start(&config).await.expect("daemon starts");
+    let client = support::sql(&cluster).await;
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM ticks", 3).await, 3);
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM quotes", 2).await, 2);
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM bars", 1).await, 1);
+    assert_eq!(
+        wait_for_count(&client, "SELECT count(*) FROM feed_events WHERE source = 'okx' AND kind = 'resubscribed'", 1).await,
+        1
+    );
+    // The text heartbeat goes out with the websocket pings (every 500 ms here).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !venue.received.lock().unwrap().iter().any(|text| text == "ping") && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let received = venue.received.lock().unwrap().clone();
+    let subscribes: Vec<&String> = received.iter().filter(|text| text.contains("subscribe")).collect();
+    assert_eq!(
+        subscribes[0],
+        r#"{"args":[{"channel":"trades","instId":"BTC-USDT"},{"channel":"tickers","instId":"BTC-USDT"},{"channel":"candle1m","instId":"BTC-USDT"},{"channel":"trades","instId":"ETH-USDT"},{"channel":"tickers","instId":"ETH-USDT"},{"channel":"candle1m","instId":"ETH-USDT"}],"id":"1","op":"subscribe"}"#
+    );
+    assert_eq!(subscribes.len(), 2, "{received:?}");
+    assert!(subscribes[1].contains(r#""id":"2""#), "{received:?}");
+    assert!(received.iter().any(|text| text == "ping"), "the text heartbeat: {received:?}");
+    daemon.stop().await.expect("clean stop");
+
+    let ticks: Vec<(String, String, String, f64, f64, i16, i64)> = client
+        .query(
+            "SELECT venue, symbol, trade_id, price, size, side, (extract(epoch FROM time) * 1000)::bigint
+               FROM ticks ORDER BY trade_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6)))
+        .collect();
+    let tick = |id: &str, price: f64, size: f64, side: i16, offset: i64| {
+        ("okx".to_string(), "BTC-USDT".to_string(), id.to_string(), price, size, side, base + offset)
+    };
+    assert_eq!(
+        ticks,
+        vec![
+            tick("130639474", 97000.5, 0.01, 1, 1_000),
+            tick("130639479", 97001.0, 0.25, -1, 2_000),
+            tick("130639483", 97003.0, 0.5, 1, 7_000),
+        ],
+        "`side` is the taker's side; the trade re-sent after the resubscribe was dropped"
+    );
+
+    let quotes: Vec<(String, String, f64, f64, f64, f64, i64)> = client
+        .query(
+            "SELECT venue, symbol, bid_price, bid_size, ask_price, ask_size, (extract(epoch FROM time) * 1000)::bigint
+               FROM quotes ORDER BY time",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6)))
+        .collect();
+    let quote = |bid: f64, bid_size: f64, ask: f64, ask_size: f64, offset: i64| {
+        ("okx".to_string(), "ETH-USDT".to_string(), bid, bid_size, ask, ask_size, base + offset)
+    };
+    assert_eq!(
+        quotes,
+        vec![quote(3300.1, 1.5, 3300.2, 2.5, 3_000), quote(3300.15, 0.8, 3300.3, 1.0, 6_000)],
+        "the ticker re-sent after the resubscribe was dropped"
+    );
+
+    let bar = client
+        .query_one(
+            "SELECT venue, symbol, \"interval\", open, high, low, close, volume, vwap, trades, (extract(epoch FROM time) * 1000)::bigint FROM bars",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (bar.get::<_, String>(0), bar.get::<_, String>(1), bar.get::<_, String>(2)),
+        ("okx".to_string(), "ETH-USDT".to_string(), "1m".to_string())
+    );
+    assert_eq!(
+        (bar.get::<_, f64>(3), bar.get::<_, f64>(4), bar.get::<_, f64>(5), bar.get::<_, f64>(6), bar.get::<_, f64>(7)),
+        (3300.1, 3302.5, 3299.0, 3301.0, 4.0)
+    );
+    assert_eq!((bar.get::<_, Option<f64>>(8), bar.get::<_, Option<i64>>(9), bar.get::<_, i64>(10)), (Some(3300.5), None, base));
+
+    assert_eq!(count(&client, "SELECT count(*) FROM feed_events WHERE source = 'okx' AND kind = 'gap'").await, 0, "trade ids may skip on OKX");
+    assert_eq!(count(&client, "SELECT count(*) FROM feed_events WHERE source = 'okx' AND kind = 'connected'").await, 2);
+    assert!(count(&client, "SELECT count(*) FROM feed_events WHERE source = 'okx' AND kind = 'reconnecting'").await >= 1);
+    let dead_letters: Vec<(String, String)> = client
+        .query("SELECT reason, raw FROM dead_letters WHERE source = 'okx'", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    assert_eq!(dead_letters, vec![("invalid_json".to_string(), "{not json".to_string())], "the pong is no dead letter");
+}
