@@ -73,8 +73,13 @@ const HEARTBEAT: &str = r#"{"channel":"heartbeat"}"#;
 fn the_commented_kraken_example_config_is_valid() {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/hypertick.toml")).unwrap();
     let start = text.find("# [[sources]]\n# kind = \"kraken\"").expect("a commented kraken example");
-    let uncommented: String =
-        text[start..].lines().map(|line| line.strip_prefix("# ").unwrap_or(line)).collect::<Vec<_>>().join("\n");
+    // The example runs until the first line that is not a commented key or table.
+    let uncommented: String = text[start..]
+        .lines()
+        .map_while(|line| line.strip_prefix("# "))
+        .take_while(|line| line.starts_with("[[sources]]") || line.contains(" = "))
+        .collect::<Vec<_>>()
+        .join("\n");
     let file = format!("[database]\nurl = \"postgres://u@h/db\"\n{uncommented}");
     let config = hypertick::config::load_str(&file, Vec::new()).expect("the kraken example is valid");
     let source = &config.sources[0];
