@@ -289,12 +289,13 @@ mod tests {
     }
 
     #[test]
-    fn coinbase_sources_need_a_channel_coinbase_offers() {
+    fn sources_may_only_name_channels_their_venue_offers() {
         let source = |channels: &str| format!("{MINIMAL}[[sources]]\nkind = \"coinbase\"\nsymbols = [\"BTC-USD\"]\nchannels = {channels}\n");
-        let config = load_str(&source(r#"["trades", "quotes", "bars"]"#), env(&[])).expect("valid");
+        let config = load_str(&source(r#"["trades", "quotes"]"#), env(&[])).expect("valid");
         assert_eq!((config.sources[0].kind, config.sources[0].name()), (crate::config::SourceKind::Coinbase, "coinbase".to_string()));
-        let errors = load_str(&source(r#"["agg_trades", "bars"]"#), env(&[])).expect_err("invalid").0;
-        assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].key, "sources[0].channels");
+        let errors = load_str(&source(r#"["trades", "agg_trades", "bars"]"#), env(&[])).expect_err("invalid").0;
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors.iter().all(|error| error.key == "sources[0].channels"));
+        assert!(errors[0].message.contains("coinbase offers no `agg_trades`"), "{}", errors[0].message);
     }
 }

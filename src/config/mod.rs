@@ -5,11 +5,13 @@
 mod error;
 mod load;
 mod model;
+mod sources;
 mod validate;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{load_file, load_str};
+pub use sources::{Channel, SourceConfig, SourceKind};
 pub use model::{
-    AckLevel, AggregatesConfig, Channel, Config, DatabaseConfig, EffectiveTableConfig, FullPolicy, MetricsConfig, PipelineConfig, ProfileChoice,
-    SchemaConfig, Secret, ServerConfig, ShutdownConfig, SourceConfig, SourceKind, TableConfig, TablesConfig, WriteMode,
+    AckLevel, AggregatesConfig, Config, DatabaseConfig, EffectiveTableConfig, FullPolicy, MetricsConfig, PipelineConfig, ProfileChoice,
+    SchemaConfig, Secret, ServerConfig, ShutdownConfig, TableConfig, TablesConfig, WriteMode,
 };

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::sources::SourceConfig;
 use crate::record::Table;
 
 /// The whole configuration file.
@@ -33,112 +34,6 @@ pub struct Config {
     /// `[[sources]]`: one entry per venue connection.
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
-}
-
-/// Which venue adapter a source uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SourceKind {
-    /// Binance spot (`wss://stream.binance.com:9443`).
-    Binance,
-    /// Binance USDⓈ-M futures (`wss://fstream.binance.com`).
-    BinanceFutures,
-    /// Coinbase Exchange (`wss://ws-feed.exchange.coinbase.com`): `trades` and `quotes`
-    /// only; symbols are product ids such as `BTC-USD`.
-    Coinbase,
-    /// Bybit v5 public spot (`wss://stream.bybit.com/v5/public/spot`); offers no `agg_trades`.
-    Bybit,
-    /// Kraken spot, WebSocket v2 (`wss://ws.kraken.com/v2`); symbols written `BTC/USD`.
-    Kraken,
-    /// OKX v5 public (`wss://ws.okx.com:8443/ws/v5/public`): `trades`, `quotes` (tickers)
-    /// and `bars` (confirmed `candle1m`); offers no `agg_trades`. Symbols are instrument
-    /// ids such as `BTC-USDT`.
-    Okx,
-}
-
-/// A market-data channel a source subscribes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    /// Every trade → `ticks`.
-    Trades,
-    /// Aggregated trades (one per taker order) → `ticks`.
-    AggTrades,
-    /// Best bid and offer → `quotes`.
-    Quotes,
-    /// Closed 1-minute bars → `bars`.
-    Bars,
-}
-
-/// `[[sources]]`: one venue connection, handled by the shared websocket connector.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SourceConfig {
-    pub kind: SourceKind,
-    /// Name in logs, metrics and `feed_events.source` (default: the kind).
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Overrides the venue's endpoint (mirrors, testnets, tests).
-    #[serde(default)]
-    pub url: Option<String>,
-    /// Symbols as the venue writes them, e.g. `BTCUSDT` (Binance), `BTC/USD` (Kraken).
-    pub symbols: Vec<String>,
-    pub channels: Vec<Channel>,
-    /// One connection attempt may take this long.
-    #[serde(default = "default_source_connect_timeout_ms")]
-    pub connect_timeout_ms: u64,
-    /// Reconnect when nothing at all arrives for this long (the silent-feed watchdog).
-    #[serde(default = "default_silence_timeout_ms")]
-    pub silence_timeout_ms: u64,
-    /// A websocket ping is sent at this interval.
-    #[serde(default = "default_ping_interval_ms")]
-    pub ping_interval_ms: u64,
-    /// Subscriptions must be acknowledged within this time, or the connection is retried.
-    #[serde(default = "default_subscribe_timeout_ms")]
-    pub subscribe_timeout_ms: u64,
-    /// Reconnect backoff: first wait, doubling (jittered) up to the maximum; forever.
-    #[serde(default = "default_reconnect_initial_ms")]
-    pub reconnect_initial_ms: u64,
-    #[serde(default = "default_reconnect_max_ms")]
-    pub reconnect_max_ms: u64,
-    /// Larger messages end the connection (it is then re-established).
-    #[serde(default = "default_max_message_bytes")]
-    pub max_message_bytes: usize,
-}
-
-fn default_source_connect_timeout_ms() -> u64 {
-    10_000
-}
-fn default_silence_timeout_ms() -> u64 {
-    30_000
-}
-fn default_ping_interval_ms() -> u64 {
-    15_000
-}
-fn default_subscribe_timeout_ms() -> u64 {
-    10_000
-}
-fn default_reconnect_initial_ms() -> u64 {
-    250
-}
-fn default_reconnect_max_ms() -> u64 {
-    30_000
-}
-fn default_max_message_bytes() -> usize {
-    4 << 20
-}
-
-impl SourceConfig {
-    pub fn name(&self) -> String {
-        self.name.clone().unwrap_or_else(|| match self.kind {
-            SourceKind::Binance => "binance".into(),
-            SourceKind::BinanceFutures => "binance_futures".into(),
-            SourceKind::Coinbase => "coinbase".into(),
-            SourceKind::Bybit => "bybit".into(),
-            SourceKind::Kraken => "kraken".into(),
-            SourceKind::Okx => "okx".into(),
-        })
-    }
 }
 
 /// A value that must never appear in logs (tokens, passwords).

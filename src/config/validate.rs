@@ -2,7 +2,7 @@
 //! the whole list.
 
 use super::error::ConfigError;
-use super::model::{AckLevel, Channel, Config, SourceKind, WriteMode};
+use super::model::{AckLevel, Config, WriteMode};
 use crate::record::Table;
 
 /// The widest window an OHLCV aggregate refreshes over (`ohlcv_1d`'s start offset);
@@ -145,13 +145,16 @@ pub(super) fn validate(config: &Config) -> Vec<ConfigError> {
         if source.channels.is_empty() {
             problem(&key("channels"), "expected at least one channel".into());
         }
-        // Coinbase has no aggregated trades or bars; its adapter skips them, which would
-        // leave such a source with nothing to subscribe to.
-        if source.kind == SourceKind::Coinbase
-            && !source.channels.is_empty()
-            && source.channels.iter().all(|channel| matches!(channel, Channel::AggTrades | Channel::Bars))
-        {
-            problem(&key("channels"), "coinbase offers `trades` and `quotes` only".into());
+        // A channel the venue does not offer would be skipped by its adapter, silently.
+        let offered = source.kind.channels();
+        for channel in &source.channels {
+            if !offered.contains(channel) {
+                let names: Vec<&str> = offered.iter().map(|channel| channel.name()).collect();
+                problem(
+                    &key("channels"),
+                    format!("{} offers no `{}`; expected some of {}", source.kind.name(), channel.name(), names.join(", ")),
+                );
+            }
         }
         if let Some(url) = &source.url {
             if !(url.starts_with("ws://") || url.starts_with("wss://")) {
