@@ -2,8 +2,6 @@
 //! symbol: a skip is a `gap` feed event with the missing range, and ids at or below the
 //! last one seen (re-sent after a resubscribe) are dropped.
 
-use std::collections::HashMap;
-
 use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
@@ -12,7 +10,7 @@ use super::wire::{AggTrade, BookTicker, Kline, Response, Trade};
 use crate::config::Channel;
 use crate::record::{Bar, Quote, Record, Rejection, Side, Tick, Timestamp};
 use crate::source::feed::fields::{decimal as number, invalid_record as invalid, millis};
-use crate::source::feed::{Parsed, Subscription, VenueAdapter};
+use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
 use crate::source::symbols::split_quote_asset;
 
 /// Streams per SUBSCRIBE request; Binance allows 1024 streams per connection.
@@ -21,17 +19,17 @@ const STREAMS_PER_REQUEST: usize = 200;
 pub struct BinanceAdapter {
     futures: bool,
     next_request_id: u64,
-    /// Last trade id per (stream kind, symbol); bounded by the subscribed symbols.
-    last_ids: HashMap<(&'static str, String), u64>,
+    trade_ids: Sequences,
+    aggregate_ids: Sequences,
 }
 
 impl BinanceAdapter {
     pub fn spot() -> Self {
-        BinanceAdapter { futures: false, next_request_id: 1, last_ids: HashMap::new() }
+        BinanceAdapter { futures: false, next_request_id: 1, trade_ids: Sequences::new("trade"), aggregate_ids: Sequences::new("aggTrade") }
     }
 
     pub fn futures() -> Self {
-        BinanceAdapter { futures: true, next_request_id: 1, last_ids: HashMap::new() }
+        BinanceAdapter { futures: true, next_request_id: 1, trade_ids: Sequences::new("trade"), aggregate_ids: Sequences::new("aggTrade") }
     }
 }
 
@@ -49,25 +47,6 @@ struct Probe<'a> {
 }
 
 impl BinanceAdapter {
-    /// Checks an id against the last one of its series: Ok(true) to keep the record,
-    /// Ok(false) for a duplicate; a skip adds a gap event.
-    fn sequence(&mut self, stream: &'static str, symbol: &str, id: u64, parsed: &mut Parsed) -> bool {
-        let key = (stream, symbol.to_string());
-        match self.last_ids.get(&key).copied() {
-            Some(last) if id <= last => {
-                parsed.duplicates += 1;
-                return false;
-            }
-            Some(last) if id > last + 1 => parsed.events.push((
-                "gap",
-                json!({ "symbol": symbol, "stream": stream, "missing_from": last + 1, "missing_to": id - 1 }),
-            )),
-            _ => {}
-        }
-        self.last_ids.insert(key, id);
-        true
-    }
-
     fn trade(&mut self, payload: &str, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
         let trade: Trade = serde_json::from_str(payload).map_err(|error| invalid("trade", error))?;
         let tick = Tick {
@@ -80,7 +59,7 @@ impl BinanceAdapter {
             side: if trade.buyer_is_maker { Side::Sell } else { Side::Buy },
             trade_id: Some(trade.trade_id.to_string()),
         };
-        if self.sequence("trade", trade.symbol, trade.trade_id, parsed) {
+        if self.trade_ids.admit(trade.symbol, trade.trade_id, parsed) {
             parsed.records.push(Record::Tick(tick));
         }
         Ok(())
@@ -98,7 +77,7 @@ impl BinanceAdapter {
             side: if trade.buyer_is_maker { Side::Sell } else { Side::Buy },
             trade_id: Some(format!("a{}", trade.aggregate_id)),
         };
-        if self.sequence("aggTrade", trade.symbol, trade.aggregate_id, parsed) {
+        if self.aggregate_ids.admit(trade.symbol, trade.aggregate_id, parsed) {
             parsed.records.push(Record::Tick(tick));
         }
         Ok(())

@@ -3,15 +3,13 @@
 //! product: a skip is a `gap` feed event with the missing range, and ids at or below the
 //! last one seen (the `last_match` re-sent after a resubscribe) are dropped.
 
-use std::collections::HashMap;
 
-use serde_json::json;
 
 use super::wire::{Envelope, Error, Match, Subscribe, Subscriptions, Ticker};
 use crate::config::Channel;
 use crate::record::{Quote, Record, Rejection, Side, Tick, Timestamp};
 use crate::source::feed::fields::{decimal as number, invalid_record as invalid, rfc3339 as time};
-use crate::source::feed::{Parsed, Subscription, VenueAdapter};
+use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
 
 /// The id of our one subscribe request per connection. Coinbase answers a subscribe with a
 /// `subscriptions` message that carries no request id, so that message acknowledges this.
@@ -30,12 +28,12 @@ fn coinbase_channel(channel: Channel) -> Option<&'static str> {
 pub struct CoinbaseAdapter {
     /// Last trade id per product; one entry per product the venue sent matches for,
     /// which are the subscribed ones.
-    last_trade_ids: HashMap<String, u64>,
+    trade_ids: Sequences,
 }
 
 impl CoinbaseAdapter {
     pub fn new() -> Self {
-        CoinbaseAdapter { last_trade_ids: HashMap::new() }
+        CoinbaseAdapter { trade_ids: Sequences::new("matches") }
     }
 }
 
@@ -55,27 +53,6 @@ fn taker_side(maker_side: &str) -> Result<Side, Rejection> {
 }
 
 impl CoinbaseAdapter {
-    /// Checks a trade id against the last one of its product: true to keep the record,
-    /// false for a duplicate; a skip adds a gap event.
-    fn sequence(&mut self, product_id: &str, trade_id: u64, parsed: &mut Parsed) -> bool {
-        let Some(last) = self.last_trade_ids.get_mut(product_id) else {
-            self.last_trade_ids.insert(product_id.to_string(), trade_id);
-            return true;
-        };
-        if trade_id <= *last {
-            parsed.duplicates += 1;
-            return false;
-        }
-        if trade_id > *last + 1 {
-            parsed.events.push((
-                "gap",
-                json!({ "symbol": product_id, "stream": "matches", "missing_from": *last + 1, "missing_to": trade_id - 1 }),
-            ));
-        }
-        *last = trade_id;
-        true
-    }
-
     fn trade(&mut self, kind: &str, text: &str, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
         let trade: Match = serde_json::from_str(text).map_err(|error| invalid(kind, error))?;
         let tick = Tick {
@@ -88,7 +65,7 @@ impl CoinbaseAdapter {
             side: taker_side(trade.side)?,
             trade_id: Some(trade.trade_id.to_string()),
         };
-        if self.sequence(trade.product_id, trade.trade_id, parsed) {
+        if self.trade_ids.admit(trade.product_id, trade.trade_id, parsed) {
             parsed.records.push(Record::Tick(tick));
         }
         Ok(())
@@ -181,6 +158,7 @@ impl VenueAdapter for CoinbaseAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const NOW: Timestamp = Timestamp(1_795_348_800_000_000);
 
@@ -251,7 +229,7 @@ mod tests {
         let other = matched("match", 7, "buy").replace("BTC-USD", "ETH-USD");
         let parsed = adapter.parse(&other, NOW).unwrap();
         assert_eq!((parsed.records.len(), parsed.events.len()), (1, 0));
-        assert_eq!(adapter.last_trade_ids.len(), 2);
+        assert_eq!(adapter.trade_ids.len(), 2);
     }
 
     #[test]
@@ -289,7 +267,7 @@ mod tests {
             })]
         );
         // The ticker's trade id does not take part in the matches sequence.
-        assert!(adapter.last_trade_ids.is_empty());
+        assert!(adapter.trade_ids.is_empty());
         let without_time = r#"{"type":"ticker","product_id":"ETH-USD","best_bid":"1","best_bid_size":"2","best_ask":"3","best_ask_size":"4"}"#;
         let Record::Quote(quote) = &adapter.parse(without_time, NOW).unwrap().records[0] else { panic!() };
         assert_eq!(quote.time, NOW, "no venue time: receipt time stands in");

@@ -6,6 +6,9 @@
 
 mod connector;
 pub mod fields;
+mod sequence;
+
+pub use sequence::Sequences;
 
 pub use connector::FeedSource;
 

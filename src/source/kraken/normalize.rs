@@ -21,7 +21,7 @@ use super::wire::{Candle, Envelope, Response, Ticker, Trade};
 use crate::config::Channel;
 use crate::record::{Bar, Quote, Record, Rejection, Side, Tick, Timestamp};
 use crate::source::feed::fields::rfc3339 as time;
-use crate::source::feed::{Parsed, Subscription, VenueAdapter};
+use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
 
 /// Sequence and candle state is kept for at most this many symbols (one id, one candle
 /// each); symbols beyond it, which a subscription never asks for, go unchecked.
@@ -61,7 +61,7 @@ pub struct KrakenAdapter {
     /// per symbol); reset on every (re)connect.
     acknowledged_requests: HashSet<u64>,
     /// Last trade id per venue symbol.
-    last_trade_ids: HashMap<String, u64>,
+    trade_ids: Sequences,
     /// Candle being built per (venue symbol, interval in minutes).
     candles: HashMap<(String, u32), CandleState>,
 }
@@ -77,7 +77,7 @@ impl KrakenAdapter {
         KrakenAdapter {
             next_request_id: 1,
             acknowledged_requests: HashSet::new(),
-            last_trade_ids: HashMap::new(),
+            trade_ids: Sequences::new("trade"),
             candles: HashMap::new(),
         }
     }
@@ -104,33 +104,6 @@ fn items<'a, T: Deserialize<'a>>(channel: &str, data: Option<&'a RawValue>) -> R
 }
 
 impl KrakenAdapter {
-    /// Checks a trade id against the last one of its symbol: true to keep the trade,
-    /// false for a duplicate; a skip adds a gap event.
-    fn sequence(&mut self, symbol: &str, id: u64, parsed: &mut Parsed) -> bool {
-        match self.last_trade_ids.get_mut(symbol) {
-            Some(last) if id <= *last => {
-                parsed.duplicates += 1;
-                false
-            }
-            Some(last) => {
-                if id > *last + 1 {
-                    parsed.events.push((
-                        "gap",
-                        json!({ "symbol": symbol, "stream": "trade", "missing_from": *last + 1, "missing_to": id - 1 }),
-                    ));
-                }
-                *last = id;
-                true
-            }
-            None => {
-                if self.last_trade_ids.len() < MAX_TRACKED_SYMBOLS {
-                    self.last_trade_ids.insert(symbol.to_string(), id);
-                }
-                true
-            }
-        }
-    }
-
     fn trades(&mut self, data: Option<&RawValue>, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
         let trades: Vec<Trade> = items("trade", data)?;
         // Every trade is checked before any sequence state changes: a refused message
@@ -165,7 +138,7 @@ impl KrakenAdapter {
             ticks.sort_by_key(|(_, id, _)| *id);
         }
         for (symbol, id, tick) in ticks {
-            if self.sequence(symbol, id, parsed) {
+            if self.trade_ids.admit(symbol, id, parsed) {
                 parsed.records.push(Record::Tick(tick));
             }
         }
