@@ -6,6 +6,7 @@ use hypertick::record::Timestamp;
 use hypertick::source::binance::BinanceAdapter;
 use hypertick::source::bybit::BybitAdapter;
 use hypertick::source::coinbase::CoinbaseAdapter;
+use hypertick::source::deribit::DeribitAdapter;
 use hypertick::source::kraken::KrakenAdapter;
 use hypertick::source::okx::OkxAdapter;
 use hypertick::source::feed::VenueAdapter;
@@ -259,5 +260,73 @@ fn okx(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, binance, coinbase, bybit, kraken, okx);
+fn deribit(c: &mut Criterion) {
+    let now = Timestamp(1_795_348_800_000_000);
+    let trade = |i: u64| {
+        format!(
+            r#"{{"trade_seq":{},"trade_id":"{}","timestamp":1795348800{:03},"tick_direction":0,"price":97000.{:02},"mark_price":97000.1,"instrument_name":"BTC-PERPETUAL","index_price":97001.2,"direction":"{}","amount":{}}}"#,
+            30_289_432 + i,
+            48_079_254 + i,
+            i % 1000,
+            i % 100,
+            ["buy", "sell"][(i % 2) as usize],
+            10 + i % 100
+        )
+    };
+    // The documented shape: one trade per notification.
+    let single: Vec<String> = (0..MESSAGES)
+        .map(|i| format!(r#"{{"jsonrpc":"2.0","method":"subscription","params":{{"channel":"trades.BTC-PERPETUAL.raw","data":[{}]}}}}"#, trade(i)))
+        .collect();
+    // Busy moments: ten trades per notification (throughput is still counted in messages).
+    let batched: Vec<String> = (0..MESSAGES)
+        .map(|i| {
+            let trades: Vec<String> = (0..10).map(|j| trade(i * 10 + j)).collect();
+            format!(r#"{{"jsonrpc":"2.0","method":"subscription","params":{{"channel":"trades.BTC-PERPETUAL.raw","data":[{}]}}}}"#, trades.join(","))
+        })
+        .collect();
+    // An option ticker, with greeks and implied volatilities.
+    let tickers: Vec<String> = (0..MESSAGES)
+        .map(|i| {
+            format!(
+                r#"{{"jsonrpc":"2.0","method":"subscription","params":{{"channel":"ticker.BTC-27DEC24-100000-C.100ms","data":{{"timestamp":1795348800{:03},"stats":{{"volume_usd":1000,"volume":1.5,"price_change":1.2,"low":0.04,"high":0.06}},"state":"open","settlement_price":0.05,"open_interest":1.2,"min_price":0.0001,"max_price":0.1,"mark_price":0.0505,"mark_iv":98.6,"last_price":0.05,"interest_rate":0,"instrument_name":"BTC-27DEC24-100000-C","index_price":97000.5,"greeks":{{"vega":1.53,"theta":-2.4,"rho":0.8,"gamma":0.00005,"delta":0.45}},"estimated_delivery_price":97000.5,"bid_iv":95.1,"best_bid_price":0.05{:02},"best_bid_amount":5,"best_ask_price":0.051{:02},"best_ask_amount":3,"ask_iv":101.2,"underlying_price":97100.2,"underlying_index":"BTC-27DEC24"}}}}}}"#,
+                i % 1000,
+                i % 100,
+                i % 100
+            )
+        })
+        .collect();
+
+    // Every message must parse into records, or the numbers would measure rejections or duplicates.
+    let records = |messages: &[String]| {
+        let mut adapter = DeribitAdapter::new();
+        messages.iter().map(|text| adapter.parse(text, now).expect("a valid message").records.len()).sum::<usize>()
+    };
+    assert_eq!(records(&single), MESSAGES as usize);
+    assert_eq!(records(&batched), 10 * MESSAGES as usize);
+    assert_eq!(records(&tickers), MESSAGES as usize);
+
+    let mut group = c.benchmark_group("adapter/deribit");
+    group.throughput(Throughput::Elements(MESSAGES));
+    group.bench_function("trades", |b| {
+        b.iter(|| {
+            let mut adapter = DeribitAdapter::new();
+            single.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
+        })
+    });
+    group.bench_function("trades_x10", |b| {
+        b.iter(|| {
+            let mut adapter = DeribitAdapter::new();
+            batched.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
+        })
+    });
+    group.bench_function("ticker", |b| {
+        b.iter(|| {
+            let mut adapter = DeribitAdapter::new();
+            tickers.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, binance, coinbase, bybit, kraken, okx, deribit);
 criterion_main!(benches);

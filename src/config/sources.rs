@@ -21,6 +21,10 @@ pub enum SourceKind {
     /// and `bars` (confirmed `candle1m`); offers no `agg_trades`. Symbols are instrument
     /// ids such as `BTC-USDT`.
     Okx,
+    /// Deribit API v2 public (`wss://www.deribit.com/ws/api/v2`, JSON-RPC 2.0): `trades`
+    /// (`trades.{instrument}.raw`) and `quotes` (`ticker.{instrument}.100ms`). Symbols are
+    /// instrument names such as `BTC-PERPETUAL` or `BTC-27DEC24-100000-C`.
+    Deribit,
 }
 
 /// A market-data channel a source subscribes to.
@@ -105,6 +109,7 @@ impl SourceKind {
             SourceKind::Bybit => "bybit",
             SourceKind::Kraken => "kraken",
             SourceKind::Okx => "okx",
+            SourceKind::Deribit => "deribit",
         }
     }
 
@@ -113,7 +118,7 @@ impl SourceKind {
         use Channel::{AggTrades, Bars, Quotes, Trades};
         match self {
             SourceKind::Binance | SourceKind::BinanceFutures => &[Trades, AggTrades, Quotes, Bars],
-            SourceKind::Coinbase => &[Trades, Quotes],
+            SourceKind::Coinbase | SourceKind::Deribit => &[Trades, Quotes],
             SourceKind::Bybit | SourceKind::Kraken | SourceKind::Okx => &[Trades, Quotes, Bars],
         }
     }

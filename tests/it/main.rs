@@ -7,6 +7,7 @@ mod fake_venue;
 mod faults;
 mod feeds;
 mod feeds_coinbase;
+mod feeds_deribit;
 mod feeds_bybit;
 mod feeds_kraken;
 mod feeds_okx;

@@ -175,7 +175,12 @@ impl FeedSource {
             };
             let received_at = Timestamp::now();
             match self.adapter.parse(text.as_str(), received_at) {
-                Ok(parsed) => {
+                Ok(mut parsed) => {
+                    for reply in std::mem::take(&mut parsed.replies) {
+                        if let Err(error) = socket.send(Message::text(reply)).await {
+                            return self.disconnected(router, format!("reply failed: {error}")).await;
+                        }
+                    }
                     let was_pending = !pending.is_empty();
                     for id in &parsed.acknowledged {
                         pending.remove(id);

@@ -26,6 +26,10 @@ pub struct Parsed {
     pub events: Vec<(&'static str, serde_json::Value)>,
     /// Records dropped on purpose (duplicates re-sent after a resubscribe).
     pub duplicates: usize,
+    /// Messages the venue requires in answer (e.g. a heartbeat test request), sent at once
+    /// by the connector, in order, right after the message was parsed. A failed send ends
+    /// the connection like any other failed send.
+    pub replies: Vec<String>,
 }
 
 /// A subscription request to send, and the id its acknowledgement will carry.
