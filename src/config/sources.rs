@@ -21,6 +21,11 @@ pub enum SourceKind {
     /// and `bars` (confirmed `candle1m`); offers no `agg_trades`. Symbols are instrument
     /// ids such as `BTC-USDT`.
     Okx,
+    /// Alpaca market data v2, US stocks (`wss://stream.data.alpaca.markets/v2/iex`, the
+    /// free IEX feed; `url` = `…/v2/sip` for the paid SIP feed): `trades`, `quotes` and
+    /// `bars` (minute bars); no `agg_trades`. Symbols are tickers such as `AAPL`.
+    /// Credentials come from `APCA_API_KEY_ID` and `APCA_API_SECRET_KEY`.
+    Alpaca,
 }
 
 /// A market-data channel a source subscribes to.
@@ -105,6 +110,7 @@ impl SourceKind {
             SourceKind::Bybit => "bybit",
             SourceKind::Kraken => "kraken",
             SourceKind::Okx => "okx",
+            SourceKind::Alpaca => "alpaca",
         }
     }
 
@@ -114,7 +120,7 @@ impl SourceKind {
         match self {
             SourceKind::Binance | SourceKind::BinanceFutures => &[Trades, AggTrades, Quotes, Bars],
             SourceKind::Coinbase => &[Trades, Quotes],
-            SourceKind::Bybit | SourceKind::Kraken | SourceKind::Okx => &[Trades, Quotes, Bars],
+            SourceKind::Bybit | SourceKind::Kraken | SourceKind::Okx | SourceKind::Alpaca => &[Trades, Quotes, Bars],
         }
     }
 }

@@ -9,6 +9,7 @@ mod feeds;
 mod feeds_coinbase;
 mod feeds_bybit;
 mod feeds_kraken;
+mod feeds_alpaca;
 mod feeds_okx;
 mod pipeline;
 mod push;
