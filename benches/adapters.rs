@@ -3,6 +3,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hypertick::record::Timestamp;
+use hypertick::source::alpaca::AlpacaAdapter;
 use hypertick::source::binance::BinanceAdapter;
 use hypertick::source::bybit::BybitAdapter;
 use hypertick::source::coinbase::CoinbaseAdapter;
@@ -328,5 +329,70 @@ fn deribit(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, binance, coinbase, bybit, kraken, okx, deribit);
+fn alpaca(c: &mut Criterion) {
+    let now = Timestamp(1_795_348_800_000_000);
+    let trade = |i: u64| {
+        format!(
+            r#"{{"T":"t","S":"AAPL","i":{},"x":"V","p":187.{:02},"s":{},"c":["@"],"z":"C","t":"2026-11-22T14:30:{:02}.{:09}Z"}}"#,
+            52_983_525_029_461 + i,
+            i % 100,
+            i % 500 + 1,
+            i % 60,
+            i * 7_919 % 1_000_000_000
+        )
+    };
+    // The documented shape: one trade per array, as quiet moments send.
+    let single: Vec<String> = (0..MESSAGES).map(|i| format!("[{}]", trade(i))).collect();
+    // Busy moments: ten trades per array (throughput is still counted in messages).
+    let batched: Vec<String> = (0..MESSAGES)
+        .map(|i| {
+            let trades: Vec<String> = (0..10).map(|j| trade(i * 10 + j)).collect();
+            format!("[{}]", trades.join(","))
+        })
+        .collect();
+    let quotes: Vec<String> = (0..MESSAGES)
+        .map(|i| {
+            format!(
+                r#"[{{"T":"q","S":"AAPL","bx":"V","bp":187.{:02},"bs":3,"ax":"V","ap":188.{:02},"as":2,"c":["R"],"z":"C","t":"2026-11-22T14:30:{:02}.{:09}Z"}}]"#,
+                i % 100,
+                i % 100,
+                i % 60,
+                i * 7_919 % 1_000_000_000
+            )
+        })
+        .collect();
+
+    // Every message must parse into records, or the numbers would measure rejections or duplicates.
+    let records = |messages: &[String]| {
+        let mut adapter = AlpacaAdapter::new("key", "secret");
+        messages.iter().map(|text| adapter.parse(text, now).expect("a valid message").records.len()).sum::<usize>()
+    };
+    assert_eq!(records(&single), MESSAGES as usize);
+    assert_eq!(records(&batched), 10 * MESSAGES as usize);
+    assert_eq!(records(&quotes), MESSAGES as usize);
+
+    let mut group = c.benchmark_group("adapter/alpaca");
+    group.throughput(Throughput::Elements(MESSAGES));
+    group.bench_function("trades", |b| {
+        b.iter(|| {
+            let mut adapter = AlpacaAdapter::new("key", "secret");
+            single.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
+        })
+    });
+    group.bench_function("trades_x10", |b| {
+        b.iter(|| {
+            let mut adapter = AlpacaAdapter::new("key", "secret");
+            batched.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
+        })
+    });
+    group.bench_function("quotes", |b| {
+        b.iter(|| {
+            let mut adapter = AlpacaAdapter::new("key", "secret");
+            quotes.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, binance, coinbase, bybit, kraken, okx, deribit, alpaca);
 criterion_main!(benches);

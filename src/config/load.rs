@@ -31,10 +31,11 @@ pub fn load_str(
     let mut tree: toml::Table = text
         .parse()
         .map_err(|error: toml::de::Error| ConfigErrors::single("(syntax)", error.to_string().trim().to_string()))?;
-    let mut errors = apply_environment(&mut tree, environment);
+    let environment: Vec<(String, String)> = environment.into_iter().collect();
+    let mut errors = apply_environment(&mut tree, environment.iter().cloned());
     let config = deserialize_collecting_errors(tree, &mut errors);
     if let Some(config) = &config {
-        errors.extend(validate(config));
+        errors.extend(validate(config, &environment));
     }
     match config {
         Some(config) if errors.is_empty() => Ok(config),
@@ -297,5 +298,20 @@ mod tests {
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors.iter().all(|error| error.key == "sources[0].channels"));
         assert!(errors[0].message.contains("coinbase offers no `agg_trades`"), "{}", errors[0].message);
+    }
+
+    #[test]
+    fn alpaca_sources_need_credentials_in_the_environment() {
+        let text = format!("{MINIMAL}[[sources]]\nkind = \"alpaca\"\nsymbols = [\"AAPL\"]\nchannels = [\"trades\", \"quotes\", \"bars\"]\n");
+        let errors = load_str(&text, env(&[("APCA_API_KEY_ID", "key-id")])).expect_err("invalid").0;
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].key, "sources[0].kind");
+        assert!(errors[0].message.contains("APCA_API_SECRET_KEY"), "{}", errors[0].message);
+        let errors = load_str(&text, env(&[("APCA_API_SECRET_KEY", "")])).expect_err("invalid").0;
+        assert_eq!(errors.len(), 2, "an empty value counts as missing: {errors:?}");
+        assert!(errors[0].message.contains("APCA_API_KEY_ID"), "{}", errors[0].message);
+        let config = load_str(&text, env(&[("APCA_API_KEY_ID", "key-id"), ("APCA_API_SECRET_KEY", "very-secret")])).expect("valid");
+        assert_eq!(config.sources[0].kind, crate::config::SourceKind::Alpaca);
+        assert!(!format!("{config:?}").contains("very-secret"));
     }
 }

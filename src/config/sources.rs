@@ -25,6 +25,11 @@ pub enum SourceKind {
     /// (`trades.{instrument}.raw`) and `quotes` (`ticker.{instrument}.100ms`). Symbols are
     /// instrument names such as `BTC-PERPETUAL` or `BTC-27DEC24-100000-C`.
     Deribit,
+    /// Alpaca market data v2, US stocks (`wss://stream.data.alpaca.markets/v2/iex`, the
+    /// free IEX feed; `url` = `…/v2/sip` for the paid SIP feed): `trades`, `quotes` and
+    /// `bars` (minute bars); no `agg_trades`. Symbols are tickers such as `AAPL`.
+    /// Credentials come from `APCA_API_KEY_ID` and `APCA_API_SECRET_KEY`.
+    Alpaca,
 }
 
 /// A market-data channel a source subscribes to.
@@ -110,6 +115,7 @@ impl SourceKind {
             SourceKind::Kraken => "kraken",
             SourceKind::Okx => "okx",
             SourceKind::Deribit => "deribit",
+            SourceKind::Alpaca => "alpaca",
         }
     }
 
@@ -119,7 +125,7 @@ impl SourceKind {
         match self {
             SourceKind::Binance | SourceKind::BinanceFutures => &[Trades, AggTrades, Quotes, Bars],
             SourceKind::Coinbase | SourceKind::Deribit => &[Trades, Quotes],
-            SourceKind::Bybit | SourceKind::Kraken | SourceKind::Okx => &[Trades, Quotes, Bars],
+            SourceKind::Bybit | SourceKind::Kraken | SourceKind::Okx | SourceKind::Alpaca => &[Trades, Quotes, Bars],
         }
     }
 }

@@ -3,13 +3,16 @@
 
 use super::error::ConfigError;
 use super::model::{AckLevel, Config, WriteMode};
+use super::sources::SourceKind;
 use crate::record::Table;
 
 /// The widest window an OHLCV aggregate refreshes over (`ohlcv_1d`'s start offset);
 /// raw ticks must be kept at least this long.
 pub const OHLCV_LONGEST_REFRESH_WINDOW_DAYS: u32 = 7;
 
-pub(super) fn validate(config: &Config) -> Vec<ConfigError> {
+/// Checks `config`; `environment` is the process environment the configuration was
+/// loaded with (venue credentials are read from it, never from the file).
+pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec<ConfigError> {
     let mut errors = Vec::new();
     let mut problem = |key: &str, message: String| {
         errors.push(ConfigError { key: key.to_string(), message });
@@ -154,6 +157,13 @@ pub(super) fn validate(config: &Config) -> Vec<ConfigError> {
                     &key("channels"),
                     format!("{} offers no `{}`; expected some of {}", source.kind.name(), channel.name(), names.join(", ")),
                 );
+            }
+        }
+        if source.kind == SourceKind::Alpaca {
+            for variable in ["APCA_API_KEY_ID", "APCA_API_SECRET_KEY"] {
+                if !environment.iter().any(|(name, value)| name == variable && !value.is_empty()) {
+                    problem(&key("kind"), format!("alpaca reads its credentials from the environment; {variable} is not set"));
+                }
             }
         }
         if let Some(url) = &source.url {

@@ -2,9 +2,10 @@
 //! hands them to the [`Router`](crate::pipeline::Router); it never knows about
 //! batches or the database: the push websocket server (`push`), and venue feeds run by
 //! the shared websocket connector (`feed`) with one adapter folder per venue
-//! (`binance`, `bybit`, `coinbase`, `deribit`, `kraken`, `okx`) and the symbol normalization they share
-//! (`symbols`). **Only this module knows input formats.**
+//! (`alpaca`, `binance`, `bybit`, `coinbase`, `deribit`, `kraken`, `okx`) and the symbol
+//! normalization they share (`symbols`). **Only this module knows input formats.**
 
+pub mod alpaca;
 pub mod binance;
 pub mod bybit;
 pub mod coinbase;
@@ -50,6 +51,7 @@ pub fn from_config(config: &crate::config::SourceConfig) -> Box<dyn Source> {
         SourceKind::Kraken => Box::new(kraken::KrakenAdapter::new()),
         SourceKind::Okx => Box::new(okx::OkxAdapter::new()),
         SourceKind::Deribit => Box::new(deribit::DeribitAdapter::new()),
+        SourceKind::Alpaca => Box::new(alpaca::AlpacaAdapter::from_env()),
     };
     Box::new(feed::FeedSource::new(config.clone(), adapter))
 }

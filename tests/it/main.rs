@@ -10,6 +10,7 @@ mod feeds_coinbase;
 mod feeds_deribit;
 mod feeds_bybit;
 mod feeds_kraken;
+mod feeds_alpaca;
 mod feeds_okx;
 mod pipeline;
 mod push;
