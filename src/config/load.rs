@@ -12,7 +12,7 @@ use std::path::Path;
 
 use super::error::{ConfigError, ConfigErrors};
 use super::model::Config;
-use super::validate::validate;
+use super::validate::{validate, Secrets};
 use crate::record::Table;
 
 /// Loads and validates a configuration file, with this process's environment applied.
@@ -31,10 +31,17 @@ pub fn load_str(
     let mut tree: toml::Table = text
         .parse()
         .map_err(|error: toml::de::Error| ConfigErrors::single("(syntax)", error.to_string().trim().to_string()))?;
+    let environment: Vec<(String, String)> = environment.into_iter().collect();
+    // Secrets that live only in the environment: whether they are there, never their value.
+    let secrets = Secrets {
+        polygon_api_key: environment
+            .iter()
+            .any(|(name, value)| name == crate::source::polygon::API_KEY_VARIABLE && !value.trim().is_empty()),
+    };
     let mut errors = apply_environment(&mut tree, environment);
     let config = deserialize_collecting_errors(tree, &mut errors);
     if let Some(config) = &config {
-        errors.extend(validate(config));
+        errors.extend(validate(config, &secrets));
     }
     match config {
         Some(config) if errors.is_empty() => Ok(config),
@@ -183,6 +190,18 @@ mod tests {
     }
 
     const MINIMAL: &str = "[database]\nurl = \"postgres://u@localhost/db\"\n";
+
+    #[test]
+    fn a_polygon_source_needs_its_api_key_in_the_environment() {
+        let text = format!("{MINIMAL}[[sources]]\nkind = \"polygon\"\nsymbols = [\"AAPL\"]\nchannels = [\"trades\"]\n");
+        let errors = load_str(&text, env(&[])).expect_err("no key").0;
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].key, "sources[0].kind");
+        assert!(errors[0].message.contains("POLYGON_API_KEY"), "{}", errors[0].message);
+        assert!(load_str(&text, env(&[("POLYGON_API_KEY", " ")])).is_err(), "an empty key is no key");
+        let config = load_str(&text, env(&[("POLYGON_API_KEY", "unit-test-key")])).expect("valid with the key");
+        assert!(!format!("{config:?}").contains("unit-test-key"), "the key is not kept in the configuration");
+    }
 
     #[test]
     fn minimal_config_gets_defaults() {

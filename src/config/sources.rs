@@ -21,6 +21,11 @@ pub enum SourceKind {
     /// and `bars` (confirmed `candle1m`); offers no `agg_trades`. Symbols are instrument
     /// ids such as `BTC-USDT`.
     Okx,
+    /// Polygon.io stocks (`wss://socket.polygon.io/stocks`; the delayed feed
+    /// `wss://delayed.polygon.io/stocks` as a `url` override): `trades`, `quotes` (NBBO)
+    /// and `bars` (minute aggregates `AM`); offers no `agg_trades`. Symbols are tickers
+    /// such as `AAPL`. The API key is read from the environment variable `POLYGON_API_KEY`.
+    Polygon,
 }
 
 /// A market-data channel a source subscribes to.
@@ -105,6 +110,7 @@ impl SourceKind {
             SourceKind::Bybit => "bybit",
             SourceKind::Kraken => "kraken",
             SourceKind::Okx => "okx",
+            SourceKind::Polygon => "polygon",
         }
     }
 
@@ -114,7 +120,7 @@ impl SourceKind {
         match self {
             SourceKind::Binance | SourceKind::BinanceFutures => &[Trades, AggTrades, Quotes, Bars],
             SourceKind::Coinbase => &[Trades, Quotes],
-            SourceKind::Bybit | SourceKind::Kraken | SourceKind::Okx => &[Trades, Quotes, Bars],
+            SourceKind::Bybit | SourceKind::Kraken | SourceKind::Okx | SourceKind::Polygon => &[Trades, Quotes, Bars],
         }
     }
 }

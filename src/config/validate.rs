@@ -9,7 +9,14 @@ use crate::record::Table;
 /// raw ticks must be kept at least this long.
 pub const OHLCV_LONGEST_REFRESH_WINDOW_DAYS: u32 = 7;
 
-pub(super) fn validate(config: &Config) -> Vec<ConfigError> {
+/// Which secrets that are read only from the environment are set (never their values).
+#[derive(Debug, Default)]
+pub(super) struct Secrets {
+    /// `POLYGON_API_KEY` is set and not blank.
+    pub polygon_api_key: bool,
+}
+
+pub(super) fn validate(config: &Config, secrets: &Secrets) -> Vec<ConfigError> {
     let mut errors = Vec::new();
     let mut problem = |key: &str, message: String| {
         errors.push(ConfigError { key: key.to_string(), message });
@@ -154,6 +161,13 @@ pub(super) fn validate(config: &Config) -> Vec<ConfigError> {
                     &key("channels"),
                     format!("{} offers no `{}`; expected some of {}", source.kind.name(), channel.name(), names.join(", ")),
                 );
+            }
+        }
+        // The Polygon API key is never in the file; without it every connect is refused.
+        if source.kind == super::SourceKind::Polygon {
+            let variable = crate::source::polygon::API_KEY_VARIABLE;
+            if !secrets.polygon_api_key {
+                problem(&key("kind"), format!("polygon needs its API key in the environment variable {variable}, which is not set"));
             }
         }
         if let Some(url) = &source.url {

@@ -2,7 +2,7 @@
 //! hands them to the [`Router`](crate::pipeline::Router); it never knows about
 //! batches or the database: the push websocket server (`push`), and venue feeds run by
 //! the shared websocket connector (`feed`) with one adapter folder per venue
-//! (`binance`, `bybit`, `coinbase`, `kraken`, `okx`) and the symbol normalization they share
+//! (`binance`, `bybit`, `coinbase`, `kraken`, `okx`, `polygon`) and the symbol normalization they share
 //! (`symbols`). **Only this module knows input formats.**
 
 pub mod binance;
@@ -11,6 +11,7 @@ pub mod coinbase;
 pub mod feed;
 pub mod kraken;
 pub mod okx;
+pub mod polygon;
 pub mod push;
 pub mod symbols;
 
@@ -48,6 +49,7 @@ pub fn from_config(config: &crate::config::SourceConfig) -> Box<dyn Source> {
         SourceKind::Bybit => Box::new(bybit::BybitAdapter::spot()),
         SourceKind::Kraken => Box::new(kraken::KrakenAdapter::new()),
         SourceKind::Okx => Box::new(okx::OkxAdapter::new()),
+        SourceKind::Polygon => Box::new(polygon::PolygonAdapter::from_env()),
     };
     Box::new(feed::FeedSource::new(config.clone(), adapter))
 }

@@ -10,6 +10,7 @@ mod feeds_coinbase;
 mod feeds_bybit;
 mod feeds_kraken;
 mod feeds_okx;
+mod feeds_polygon;
 mod pipeline;
 mod push;
 mod schema;
