@@ -10,6 +10,7 @@ use hypertick::source::coinbase::CoinbaseAdapter;
 use hypertick::source::deribit::DeribitAdapter;
 use hypertick::source::kraken::KrakenAdapter;
 use hypertick::source::okx::OkxAdapter;
+use hypertick::source::polygon::PolygonAdapter;
 use hypertick::source::feed::VenueAdapter;
 
 const MESSAGES: u64 = 10_000;
@@ -394,5 +395,59 @@ fn alpaca(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, binance, coinbase, bybit, kraken, okx, deribit, alpaca);
+fn polygon(c: &mut Criterion) {
+    let now = Timestamp(1_795_348_800_000_000);
+    let trade = |i: u64| {
+        format!(
+            r#"{{"ev":"T","sym":"AAPL","x":4,"i":"{}","z":3,"p":187.{:02},"s":{},"c":[0,12],"t":1795348800{:03},"q":{}}}"#,
+            52_983_525_029_461 + i,
+            i % 100,
+            1 + i % 100,
+            i % 1000,
+            1_000 + 2 * i
+        )
+    };
+    // One trade per message, and busy moments with ten (throughput still counted in messages).
+    let single: Vec<String> = (0..MESSAGES).map(|i| format!("[{}]", trade(i))).collect();
+    let batched: Vec<String> = (0..MESSAGES)
+        .map(|i| {
+            let trades: Vec<String> = (0..10).map(|j| trade(i * 10 + j)).collect();
+            format!("[{}]", trades.join(","))
+        })
+        .collect();
+    let quotes: Vec<String> = (0..MESSAGES)
+        .map(|i| {
+            format!(
+                r#"[{{"ev":"Q","sym":"AAPL","bx":4,"bp":187.{:02},"bs":2,"ax":7,"ap":188.{:02},"as":3,"c":0,"t":1795348800{:03},"q":{}}}]"#,
+                i % 100,
+                i % 100,
+                i % 1000,
+                1_000 + i
+            )
+        })
+        .collect();
+
+    // Every message must parse into records, or the numbers would measure rejections or duplicates.
+    let records = |messages: &[String]| {
+        let mut adapter = PolygonAdapter::new("bench-key");
+        messages.iter().map(|text| adapter.parse(text, now).expect("a valid message").records.len()).sum::<usize>()
+    };
+    assert_eq!(records(&single), MESSAGES as usize);
+    assert_eq!(records(&batched), 10 * MESSAGES as usize);
+    assert_eq!(records(&quotes), MESSAGES as usize);
+
+    let mut group = c.benchmark_group("adapter/polygon");
+    group.throughput(Throughput::Elements(MESSAGES));
+    for (name, messages) in [("trades", &single), ("trades_x10", &batched), ("quotes", &quotes)] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut adapter = PolygonAdapter::new("bench-key");
+                messages.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, binance, coinbase, bybit, kraken, okx, deribit, alpaca, polygon);
 criterion_main!(benches);

@@ -186,6 +186,18 @@ mod tests {
     const MINIMAL: &str = "[database]\nurl = \"postgres://u@localhost/db\"\n";
 
     #[test]
+    fn a_polygon_source_needs_its_api_key_in_the_environment() {
+        let text = format!("{MINIMAL}[[sources]]\nkind = \"polygon\"\nsymbols = [\"AAPL\"]\nchannels = [\"trades\"]\n");
+        let errors = load_str(&text, env(&[])).expect_err("no key").0;
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].key, "sources[0].kind");
+        assert!(errors[0].message.contains("POLYGON_API_KEY"), "{}", errors[0].message);
+        assert!(load_str(&text, env(&[("POLYGON_API_KEY", " ")])).is_err(), "an empty key is no key");
+        let config = load_str(&text, env(&[("POLYGON_API_KEY", "unit-test-key")])).expect("valid with the key");
+        assert!(!format!("{config:?}").contains("unit-test-key"), "the key is not kept in the configuration");
+    }
+
+    #[test]
     fn minimal_config_gets_defaults() {
         let config = load_str(MINIMAL, env(&[])).expect("valid");
         assert_eq!(config.pipeline.batch_max_rows, 10_000);

@@ -10,7 +10,9 @@ mod validate;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{load_file, load_str};
-pub use sources::{Channel, SourceConfig, SourceKind};
+pub use sources::{
+    Channel, SourceConfig, SourceKind, ALPACA_KEY_ID_VARIABLE, ALPACA_SECRET_KEY_VARIABLE, POLYGON_API_KEY_VARIABLE,
+};
 pub use model::{
     AckLevel, AggregatesConfig, Config, DatabaseConfig, EffectiveTableConfig, FullPolicy, MetricsConfig, PipelineConfig, ProfileChoice,
     SchemaConfig, Secret, ServerConfig, ShutdownConfig, TableConfig, TablesConfig, WriteMode,

@@ -2,6 +2,12 @@
 
 use serde::Deserialize;
 
+/// Alpaca's own names for its credentials.
+pub const ALPACA_KEY_ID_VARIABLE: &str = "APCA_API_KEY_ID";
+pub const ALPACA_SECRET_KEY_VARIABLE: &str = "APCA_API_SECRET_KEY";
+/// Polygon's API key.
+pub const POLYGON_API_KEY_VARIABLE: &str = "POLYGON_API_KEY";
+
 /// Which venue adapter a source uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -30,6 +36,11 @@ pub enum SourceKind {
     /// `bars` (minute bars); no `agg_trades`. Symbols are tickers such as `AAPL`.
     /// Credentials come from `APCA_API_KEY_ID` and `APCA_API_SECRET_KEY`.
     Alpaca,
+    /// Polygon.io stocks (`wss://socket.polygon.io/stocks`; the delayed feed
+    /// `wss://delayed.polygon.io/stocks` as a `url` override): `trades`, `quotes` (NBBO)
+    /// and `bars` (minute aggregates `AM`); offers no `agg_trades`. Symbols are tickers
+    /// such as `AAPL`. The API key is read from the environment variable `POLYGON_API_KEY`.
+    Polygon,
 }
 
 /// A market-data channel a source subscribes to.
@@ -116,6 +127,16 @@ impl SourceKind {
             SourceKind::Okx => "okx",
             SourceKind::Deribit => "deribit",
             SourceKind::Alpaca => "alpaca",
+            SourceKind::Polygon => "polygon",
+        }
+    }
+
+    /// Environment variables holding this venue's credentials (never read from the file).
+    pub fn credential_variables(self) -> &'static [&'static str] {
+        match self {
+            SourceKind::Alpaca => &[ALPACA_KEY_ID_VARIABLE, ALPACA_SECRET_KEY_VARIABLE],
+            SourceKind::Polygon => &[POLYGON_API_KEY_VARIABLE],
+            _ => &[],
         }
     }
 
@@ -125,7 +146,7 @@ impl SourceKind {
         match self {
             SourceKind::Binance | SourceKind::BinanceFutures => &[Trades, AggTrades, Quotes, Bars],
             SourceKind::Coinbase | SourceKind::Deribit => &[Trades, Quotes],
-            SourceKind::Bybit | SourceKind::Kraken | SourceKind::Okx | SourceKind::Alpaca => &[Trades, Quotes, Bars],
+            SourceKind::Bybit | SourceKind::Kraken | SourceKind::Okx | SourceKind::Alpaca | SourceKind::Polygon => &[Trades, Quotes, Bars],
         }
     }
 }

@@ -3,7 +3,6 @@
 
 use super::error::ConfigError;
 use super::model::{AckLevel, Config, WriteMode};
-use super::sources::SourceKind;
 use crate::record::Table;
 
 /// The widest window an OHLCV aggregate refreshes over (`ohlcv_1d`'s start offset);
@@ -159,11 +158,9 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
                 );
             }
         }
-        if source.kind == SourceKind::Alpaca {
-            for variable in ["APCA_API_KEY_ID", "APCA_API_SECRET_KEY"] {
-                if !environment.iter().any(|(name, value)| name == variable && !value.is_empty()) {
-                    problem(&key("kind"), format!("alpaca reads its credentials from the environment; {variable} is not set"));
-                }
+        for variable in source.kind.credential_variables() {
+            if !environment.iter().any(|(name, value)| name == variable && !value.trim().is_empty()) {
+                problem(&key("kind"), format!("{} reads its credentials from the environment; {variable} is not set", source.kind.name()));
             }
         }
         if let Some(url) = &source.url {

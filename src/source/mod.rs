@@ -2,8 +2,8 @@
 //! hands them to the [`Router`](crate::pipeline::Router); it never knows about
 //! batches or the database: the push websocket server (`push`), and venue feeds run by
 //! the shared websocket connector (`feed`) with one adapter folder per venue
-//! (`alpaca`, `binance`, `bybit`, `coinbase`, `deribit`, `kraken`, `okx`) and the symbol
-//! normalization they share (`symbols`). **Only this module knows input formats.**
+//! (`alpaca`, `binance`, `bybit`, `coinbase`, `deribit`, `kraken`, `okx`, `polygon`) and the
+//! symbol normalization they share (`symbols`). **Only this module knows input formats.**
 
 pub mod alpaca;
 pub mod binance;
@@ -13,6 +13,7 @@ pub mod deribit;
 pub mod feed;
 pub mod kraken;
 pub mod okx;
+pub mod polygon;
 pub mod push;
 pub mod symbols;
 
@@ -52,6 +53,7 @@ pub fn from_config(config: &crate::config::SourceConfig) -> Box<dyn Source> {
         SourceKind::Okx => Box::new(okx::OkxAdapter::new()),
         SourceKind::Deribit => Box::new(deribit::DeribitAdapter::new()),
         SourceKind::Alpaca => Box::new(alpaca::AlpacaAdapter::from_env()),
+        SourceKind::Polygon => Box::new(polygon::PolygonAdapter::from_env()),
     };
     Box::new(feed::FeedSource::new(config.clone(), adapter))
 }

@@ -12,6 +12,7 @@ mod feeds_bybit;
 mod feeds_kraken;
 mod feeds_alpaca;
 mod feeds_okx;
+mod feeds_polygon;
 mod pipeline;
 mod push;
 mod schema;

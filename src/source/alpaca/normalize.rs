@@ -16,8 +16,8 @@ use crate::source::feed::fields::rfc3339 as time;
 use crate::source::feed::{Parsed, Subscription, VenueAdapter};
 
 /// The environment variables the credentials are read from (Alpaca's own names).
-pub const KEY_VARIABLE: &str = "APCA_API_KEY_ID";
-pub const SECRET_VARIABLE: &str = "APCA_API_SECRET_KEY";
+pub const KEY_VARIABLE: &str = crate::config::ALPACA_KEY_ID_VARIABLE;
+pub const SECRET_VARIABLE: &str = crate::config::ALPACA_SECRET_KEY_VARIABLE;
 
 /// Ids of the two requests sent on every connection.
 const AUTH_ID: u64 = 1;
