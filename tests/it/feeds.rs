@@ -27,6 +27,37 @@ pub fn source(kind: SourceKind, url: String, symbols: &[&str], channels: &[Chann
     }
 }
 
+/// The commented `[[sources]]` example of `kind` in `config/hypertick.toml`, uncommented,
+/// after a `[database]` section: a whole configuration file. The example runs until the
+/// first line that is not a commented key or table.
+pub fn commented_example(kind: &str) -> String {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/hypertick.toml")).unwrap();
+    let start = text
+        .find(&format!("# [[sources]]\n# kind = \"{kind}\""))
+        .unwrap_or_else(|| panic!("a commented {kind} example in config/hypertick.toml"));
+    let uncommented: Vec<&str> = text[start..]
+        .lines()
+        .map_while(|line| line.strip_prefix("# "))
+        .take_while(|line| line.starts_with("[[sources]]") || line.contains(" = "))
+        .collect();
+    format!("[database]\nurl = \"postgres://u@h/db\"\n{}", uncommented.join("\n"))
+}
+
+#[test]
+fn every_venue_has_a_commented_example_that_is_valid() {
+    use hypertick::config::{ALPACA_KEY_ID_VARIABLE, ALPACA_SECRET_KEY_VARIABLE, POLYGON_API_KEY_VARIABLE};
+    let credentials: Vec<(String, String)> = [ALPACA_KEY_ID_VARIABLE, ALPACA_SECRET_KEY_VARIABLE, POLYGON_API_KEY_VARIABLE]
+        .iter()
+        .map(|name| (name.to_string(), "test-only".to_string()))
+        .collect();
+    for kind in ["coinbase", "bybit", "kraken", "okx", "deribit", "alpaca", "polygon"] {
+        let config = hypertick::config::load_str(&commented_example(kind), credentials.clone())
+            .unwrap_or_else(|errors| panic!("the {kind} example: {errors}"));
+        assert_eq!(config.sources.len(), 1, "{kind}");
+        assert_eq!(config.sources[0].kind.name(), kind);
+    }
+}
+
 pub fn now_ms() -> i64 {
     hypertick::record::Timestamp::now().micros() / 1_000
 }

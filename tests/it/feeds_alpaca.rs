@@ -64,15 +64,7 @@ fn handshake() -> Vec<Step> {
 
 #[test]
 fn the_commented_alpaca_example_config_is_valid_with_credentials_in_the_environment() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/hypertick.toml")).unwrap();
-    let start = text.find("# [[sources]]\n# kind = \"alpaca\"").expect("a commented alpaca example");
-    let uncommented: String = text[start..]
-        .lines()
-        .map_while(|line| line.strip_prefix("# "))
-        .take_while(|line| line.starts_with("[[sources]]") || line.contains(" = "))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let file = format!("[database]\nurl = \"postgres://u@h/db\"\n{uncommented}");
+    let file = crate::feeds::commented_example("alpaca");
     let credentials = vec![("APCA_API_KEY_ID".to_string(), "id".to_string()), ("APCA_API_SECRET_KEY".to_string(), "secret".to_string())];
     let config = hypertick::config::load_str(&file, credentials).expect("the alpaca example is valid");
     let source = &config.sources[0];

@@ -69,25 +69,6 @@ fn candle(kind: &str, begin_micros: i64, close: &str, high: &str, trades: u32, v
 const STATUS: &str = r#"{"channel":"status","type":"update","data":[{"api_version":"v2","connection_id":13834774380200032777,"system":"online","version":"2.0.0"}]}"#;
 const HEARTBEAT: &str = r#"{"channel":"heartbeat"}"#;
 
-#[test]
-fn the_commented_kraken_example_config_is_valid() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/hypertick.toml")).unwrap();
-    let start = text.find("# [[sources]]\n# kind = \"kraken\"").expect("a commented kraken example");
-    // The example runs until the first line that is not a commented key or table.
-    let uncommented: String = text[start..]
-        .lines()
-        .map_while(|line| line.strip_prefix("# "))
-        .take_while(|line| line.starts_with("[[sources]]") || line.contains(" = "))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let file = format!("[database]\nurl = \"postgres://u@h/db\"\n{uncommented}");
-    let config = hypertick::config::load_str(&file, Vec::new()).expect("the kraken example is valid");
-    let source = &config.sources[0];
-    assert_eq!((source.kind, source.name().as_str()), (SourceKind::Kraken, "kraken"));
-    assert_eq!(source.symbols, ["BTC/USD", "ETH/USD"]);
-    assert_eq!(source.channels, [Channel::Trades, Channel::Quotes, Channel::Bars]);
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kraken_rows_gaps_garbage_and_resubscribe() {
     // A whole minute, a few minutes ago: the candle of `minute` is completed by the

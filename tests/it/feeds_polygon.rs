@@ -44,15 +44,7 @@ fn trade(sym: &str, id: &str, price: &str, size: u32, t: i64, q: u64) -> String 
 
 #[test]
 fn the_commented_polygon_example_config_is_valid_with_the_key_in_the_environment() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/hypertick.toml")).unwrap();
-    let start = text.find("# [[sources]]\n# kind = \"polygon\"").expect("a commented polygon example");
-    let uncommented: String = text[start..]
-        .lines()
-        .map_while(|line| line.strip_prefix("# "))
-        .take_while(|line| line.starts_with("[[sources]]") || line.contains(" = "))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let file = format!("[database]\nurl = \"postgres://u@h/db\"\n{uncommented}");
+    let file = crate::feeds::commented_example("polygon");
     let errors = hypertick::config::load_str(&file, Vec::new()).expect_err("no key in the environment").0;
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0].key, "sources[0].kind");
