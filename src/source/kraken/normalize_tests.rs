@@ -1,0 +1,234 @@
+//! Unit tests of the kraken normalization, on the venue's documented payloads.
+use super::*;
+
+const NOW: Timestamp = Timestamp(1_795_348_800_000_000);
+
+fn trade(symbol: &str, id: u64, side: &str, price: f64, qty: f64, time: &str) -> String {
+    format!(
+        r#"{{"symbol":"{symbol}","side":"{side}","price":{price},"qty":{qty},"ord_type":"limit","trade_id":{id},"timestamp":"{time}"}}"#
+    )
+}
+
+fn message(channel: &str, kind: &str, items: &[String]) -> String {
+    format!(r#"{{"channel":"{channel}","type":"{kind}","data":[{}]}}"#, items.join(","))
+}
+
+fn candle(begin: &str, open: f64, close: f64, trades: u32) -> String {
+    format!(
+        r#"{{"symbol":"ETH/USD","open":{open},"high":{high},"low":{low},"close":{close},"trades":{trades},"volume":2.5,"vwap":3300.25,"interval_begin":"{begin}","interval":1,"timestamp":"2026-11-22T12:01:00.000000Z"}}"#,
+        high = open.max(close) + 1.0,
+        low = open.min(close) - 1.0,
+    )
+}
+
+fn ticks(parsed: &Parsed) -> Vec<(String, String, f64, f64, Side, i64)> {
+    parsed
+        .records
+        .iter()
+        .map(|record| match record {
+            Record::Tick(tick) => {
+                (tick.symbol.clone(), tick.trade_id.clone().unwrap(), tick.price, tick.size, tick.side, tick.time.micros())
+            }
+            other => panic!("expected a tick, got {other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn symbols_replace_the_slash() {
+    for (venue, ours) in [("BTC/USD", "BTC-USD"), ("MATIC/GBP", "MATIC-GBP"), ("XYZ", "XYZ")] {
+        assert_eq!(normalize_symbol(venue), ours);
+    }
+    for (minutes, label) in [(1, "1m"), (5, "5m"), (60, "1h"), (240, "4h"), (1440, "1d"), (10080, "7d"), (21600, "15d")] {
+        assert_eq!(interval_label(minutes), label);
+    }
+}
+
+#[test]
+fn times_with_up_to_nine_fractional_digits_truncate_to_microseconds() {
+    for (text, micros) in [
+        ("2026-11-22T12:00:00Z", 1_795_348_800_000_000),
+        ("2026-11-22T12:00:00.1Z", 1_795_348_800_100_000),
+        ("2026-11-22T12:00:00.925533Z", 1_795_348_800_925_533),
+        ("2026-11-22T12:00:00.000000000Z", 1_795_348_800_000_000),
+        ("2026-11-22T12:00:00.524394914Z", 1_795_348_800_524_394),
+        ("2026-11-22T12:00:00.999999999Z", 1_795_348_800_999_999),
+    ] {
+        assert_eq!(time("t", text), Ok(Timestamp(micros)), "{text}");
+    }
+    assert_eq!(time("data[0].timestamp", "yesterday").unwrap_err().code, "invalid_field");
+}
+
+#[test]
+fn subscriptions_one_per_channel_with_request_ids() {
+    let mut adapter = KrakenAdapter::new();
+    let symbols = ["BTC/USD".to_string(), "ETH/USD".to_string()];
+    let subscriptions =
+        adapter.subscriptions(&symbols, &[Channel::Trades, Channel::AggTrades, Channel::Quotes, Channel::Bars, Channel::Trades]);
+    let messages: Vec<(u64, &str)> = subscriptions.iter().map(|s| (s.id, s.message.as_str())).collect();
+    assert_eq!(
+        messages,
+        vec![
+            (1, r#"{"method":"subscribe","params":{"channel":"trade","symbol":["BTC/USD","ETH/USD"]},"req_id":1}"#),
+            (2, r#"{"method":"subscribe","params":{"channel":"ticker","event_trigger":"bbo","symbol":["BTC/USD","ETH/USD"]},"req_id":2}"#),
+            (3, r#"{"method":"subscribe","params":{"channel":"ohlc","interval":1,"symbol":["BTC/USD","ETH/USD"]},"req_id":3}"#),
+        ]
+    );
+    // A reconnect asks again with fresh ids.
+    let again = adapter.subscriptions(&symbols, &[Channel::Trades]);
+    assert_eq!(again[0].id, 4);
+}
+
+#[test]
+fn acks_once_per_request_refusals_and_no_ops() {
+    let mut adapter = KrakenAdapter::new();
+    adapter.subscriptions(&["BTC/USD".into(), "ETH/USD".into()], &[Channel::Trades]);
+    let ack = |symbol: &str| {
+        format!(
+            r#"{{"method":"subscribe","result":{{"channel":"trade","snapshot":true,"symbol":"{symbol}"}},"success":true,"time_in":"2026-11-22T12:00:00.000001Z","time_out":"2026-11-22T12:00:00.000002Z","req_id":1}}"#
+        )
+    };
+    assert_eq!(adapter.parse(&ack("BTC/USD"), NOW).unwrap().acknowledged, vec![1]);
+    assert!(adapter.parse(&ack("ETH/USD"), NOW).unwrap().acknowledged.is_empty(), "the second symbol's ack adds nothing");
+    // After a reconnect the same id may be acknowledged again.
+    adapter.subscriptions(&["BTC/USD".into()], &[Channel::Trades]);
+    assert_eq!(adapter.parse(&ack("BTC/USD").replace(r#""req_id":1"#, r#""req_id":2"#), NOW).unwrap().acknowledged, vec![2]);
+
+    let refusal = r#"{"error":"Currency pair not supported","method":"subscribe","req_id":2,"success":false,"symbol":"ABC/USD","time_in":"2026-11-22T12:00:00.000001Z","time_out":"2026-11-22T12:00:00.000002Z"}"#;
+    let rejection = adapter.parse(refusal, NOW).unwrap_err();
+    assert_eq!(rejection.code, "subscription_refused");
+    assert_eq!(rejection.detail, "Kraken refused request 2 for ABC/USD: Currency pair not supported");
+
+    for no_op in [
+        r#"{"channel":"heartbeat"}"#,
+        r#"{"channel":"status","type":"update","data":[{"api_version":"v2","connection_id":13834774380200032777,"system":"online","version":"2.0.0"}]}"#,
+        r#"{"method":"pong","req_id":101,"time_in":"2026-11-22T12:00:00.000001Z","time_out":"2026-11-22T12:00:00.000002Z"}"#,
+    ] {
+        let parsed = adapter.parse(no_op, NOW).unwrap();
+        assert!(parsed.records.is_empty() && parsed.acknowledged.is_empty() && parsed.events.is_empty(), "{no_op}");
+    }
+}
+
+#[test]
+fn garbage_bad_fields_and_unknown_channels() {
+    let mut adapter = KrakenAdapter::new();
+    let good = trade("BTC/USD", 1, "buy", 97000.5, 0.01, "2026-11-22T12:00:00.000001Z");
+    let cases: Vec<(String, &str, &str)> = vec![
+        ("{not json".into(), "invalid_json", "not a Kraken message"),
+        (message("trade", "update", &[good.replace("97000.5", "\"abc\"")]), "invalid_field", "`data[0].price`"),
+        (message("trade", "update", &[good.clone(), good.replace(r#""qty":0.01,"#, "")]), "invalid_field", "`data[1]`: missing field `qty`"),
+        (message("trade", "update", &[good.replace("\"buy\"", "\"up\"")]), "invalid_field", "`data[0].side`"),
+        (message("trade", "update", &[good.replace("2026-11-22T12:00:00.000001Z", "noon")]), "invalid_field", "`data[0].timestamp`"),
+        (r#"{"channel":"trade","type":"update"}"#.into(), "invalid_field", "`data`"),
+        (r#"{"channel":"trade","type":"update","data":{}}"#.into(), "invalid_field", "`trade` `data`"),
+        (message("ohlc", "update", &[candle("2026-11-22T12:00:00Z", 1.0, 2.0, 3).replace(r#""trades":3"#, r#""trades":2.5"#)]), "invalid_field", "`data[0].trades`"),
+        (message("ticker", "update", &[r#"{"symbol":"BTC/USD","bid":null,"bid_qty":1,"ask":2,"ask_qty":1}"#.into()]), "invalid_field", "`data[0].bid`"),
+        (r#"{"channel":"book","type":"snapshot","data":[]}"#.into(), "unknown_type", "`book`"),
+        (r#"{"method":"unsubscribe","success":true,"req_id":1}"#.into(), "unknown_type", "`unsubscribe`"),
+        (r#"{"error":"Malformed request","success":false}"#.into(), "unknown_type", "Malformed request"),
+    ];
+    for (text, code, detail) in cases {
+        let rejection = adapter.parse(&text, NOW).unwrap_err();
+        assert_eq!(rejection.code, code, "{text}: {rejection}");
+        assert!(rejection.detail.contains(detail), "{text}: {rejection}");
+    }
+    // None of the refused trades moved the sequence: id 1 is still new.
+    assert_eq!(adapter.parse(&message("trade", "update", &[good]), NOW).unwrap().records.len(), 1);
+}
+
+#[test]
+fn trades_with_gaps_duplicates_and_a_repeated_snapshot() {
+    let mut adapter = KrakenAdapter::new();
+    let t = |id: u64, side: &str, price: f64| trade("BTC/USD", id, side, price, 0.25, "2026-11-22T12:00:01.925533Z");
+    let snapshot = message("trade", "snapshot", &[t(100, "buy", 97000.5), t(101, "sell", 97001.0)]);
+    let parsed = adapter.parse(&snapshot, NOW).unwrap();
+    assert_eq!(
+        ticks(&parsed),
+        vec![
+            ("BTC-USD".into(), "100".into(), 97000.5, 0.25, Side::Buy, 1_795_348_801_925_533),
+            ("BTC-USD".into(), "101".into(), 97001.0, 0.25, Side::Sell, 1_795_348_801_925_533),
+        ]
+    );
+    let Record::Tick(first) = &parsed.records[0] else { panic!() };
+    assert_eq!((first.venue.as_str(), first.received_at), ("kraken", NOW));
+    assert!(parsed.events.is_empty());
+
+    let parsed = adapter.parse(&message("trade", "update", &[t(104, "buy", 97002.0)]), NOW).unwrap();
+    assert_eq!(parsed.records.len(), 1);
+    assert_eq!(parsed.events, vec![("gap", json!({ "symbol": "BTC/USD", "stream": "trade", "missing_from": 102, "missing_to": 103 }))]);
+
+    // Another symbol has its own sequence.
+    let other = trade("ETH/USD", 7, "sell", 3300.0, 1.0, "2026-11-22T12:00:02Z");
+    let parsed = adapter.parse(&message("trade", "update", &[other]), NOW).unwrap();
+    assert_eq!((parsed.records.len(), parsed.events.len()), (1, 0));
+
+    // After a resubscribe the snapshot repeats trades already stored, newest last
+    // or (sorted here) in any order; only the new one is kept.
+    let repeated = message("trade", "snapshot", &[t(105, "sell", 97003.0), t(101, "sell", 97001.0), t(104, "buy", 97002.0)]);
+    let parsed = adapter.parse(&repeated, NOW).unwrap();
+    assert_eq!(ticks(&parsed).iter().map(|tick| tick.1.as_str()).collect::<Vec<_>>(), vec!["105"]);
+    assert_eq!((parsed.duplicates, parsed.events.len()), (2, 0));
+}
+
+#[test]
+fn tickers_use_their_timestamp_or_the_receipt_time() {
+    let mut adapter = KrakenAdapter::new();
+    let with_time = r#"{"channel":"ticker","type":"snapshot","data":[{"symbol":"ALGO/USD","bid":0.10025,"bid_qty":740.0,"ask":0.10036,"ask_qty":1361.44813783,"last":0.10035,"volume":997038.98383185,"vwap":0.10148,"low":0.09979,"high":0.10285,"change":-0.00017,"change_pct":-0.17,"timestamp":"2026-11-22T12:00:00.742648Z"}]}"#;
+    let parsed = adapter.parse(with_time, NOW).unwrap();
+    let Record::Quote(quote) = &parsed.records[0] else { panic!() };
+    assert_eq!(
+        (quote.symbol.as_str(), quote.bid_price, quote.bid_size, quote.ask_price, quote.ask_size, quote.time),
+        ("ALGO-USD", 0.10025, 740.0, 0.10036, 1361.44813783, Timestamp(1_795_348_800_742_648))
+    );
+    let without_time = with_time.replace(r#","timestamp":"2026-11-22T12:00:00.742648Z""#, "");
+    let Record::Quote(quote) = &adapter.parse(&without_time, NOW).unwrap().records[0] else { panic!() };
+    assert_eq!(quote.time, NOW);
+}
+
+#[test]
+fn a_bar_is_stored_when_the_next_candle_begins() {
+    let mut adapter = KrakenAdapter::new();
+    let first = "2026-11-22T12:00:00.000000000Z";
+    let second = "2026-11-22T12:01:00.000000000Z";
+    let ohlc = |kind: &str, candles: &[String]| message("ohlc", kind, candles);
+    assert!(adapter.parse(&ohlc("update", &[candle(first, 3300.0, 3301.0, 1)]), NOW).unwrap().records.is_empty());
+    assert!(adapter.parse(&ohlc("update", &[candle(first, 3300.0, 3302.0, 4)]), NOW).unwrap().records.is_empty());
+    let parsed = adapter.parse(&ohlc("update", &[candle(second, 3302.0, 3302.5, 1)]), NOW).unwrap();
+    let Record::Bar(bar) = &parsed.records[0] else { panic!() };
+    assert_eq!(parsed.records.len(), 1);
+    assert_eq!(
+        (bar.symbol.as_str(), bar.interval.as_str(), bar.time, bar.venue.as_str()),
+        ("ETH-USD", "1m", Timestamp(1_795_348_800_000_000), "kraken")
+    );
+    assert_eq!(
+        (bar.open, bar.high, bar.low, bar.close, bar.volume, bar.vwap, bar.trades),
+        (3300.0, 3303.0, 3299.0, 3302.0, 2.5, Some(3300.25), Some(4)),
+        "the last values of the candle"
+    );
+    // A late update of the stored candle, and the snapshot after a resubscribe that
+    // repeats it, store nothing; the open candle is still completed later.
+    assert!(adapter.parse(&ohlc("update", &[candle(first, 3300.0, 3309.0, 9)]), NOW).unwrap().records.is_empty());
+    let snapshot = ohlc("snapshot", &[candle(first, 3300.0, 3302.0, 4), candle(second, 3302.0, 3304.0, 3)]);
+    assert!(adapter.parse(&snapshot, NOW).unwrap().records.is_empty());
+    let third = "2026-11-22T12:02:00Z";
+    let parsed = adapter.parse(&ohlc("update", &[candle(third, 3304.0, 3304.0, 1)]), NOW).unwrap();
+    let Record::Bar(bar) = &parsed.records[0] else { panic!() };
+    assert_eq!((bar.time, bar.close, bar.trades), (Timestamp(1_795_348_860_000_000), 3304.0, Some(3)));
+}
+
+#[test]
+fn a_snapshot_of_several_candles_stores_all_but_the_open_one() {
+    let mut adapter = KrakenAdapter::new();
+    let snapshot = message(
+        "ohlc",
+        "snapshot",
+        &[
+            candle("2026-11-22T11:58:00Z", 1.0, 2.0, 1),
+            candle("2026-11-22T11:59:00Z", 2.0, 3.0, 2),
+            candle("2026-11-22T12:00:00Z", 3.0, 4.0, 3),
+        ],
+    );
+    let parsed = adapter.parse(&snapshot, NOW).unwrap();
+    let closes: Vec<f64> = parsed.records.iter().map(|record| if let Record::Bar(bar) = record { bar.close } else { panic!() }).collect();
+    assert_eq!(closes, vec![2.0, 3.0]);
+}

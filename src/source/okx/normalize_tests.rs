@@ -1,0 +1,182 @@
+//! Unit tests of the okx normalization, on the venue's documented payloads.
+use super::*;
+
+const NOW: Timestamp = Timestamp(1_795_348_800_000_000);
+
+fn trades(inst_id: &str, trades: &[(&str, &str, &str, &str, &str)]) -> String {
+    let data: Vec<String> = trades
+        .iter()
+        .map(|(id, side, px, sz, ts)| {
+            format!(r#"{{"instId":"{inst_id}","tradeId":"{id}","px":"{px}","sz":"{sz}","side":"{side}","ts":"{ts}","count":"1","source":"0"}}"#)
+        })
+        .collect();
+    format!(r#"{{"arg":{{"channel":"trades","instId":"{inst_id}"}},"data":[{}]}}"#, data.join(","))
+}
+
+fn ticker(inst_id: &str, bid: (&str, &str), ask: (&str, &str), ts: &str) -> String {
+    format!(
+        r#"{{"arg":{{"channel":"tickers","instId":"{inst_id}"}},"data":[{{"instType":"SPOT","instId":"{inst_id}","last":"1","lastSz":"1","askPx":"{}","askSz":"{}","bidPx":"{}","bidSz":"{}","open24h":"1","high24h":"1","low24h":"1","volCcy24h":"1","vol24h":"1","sodUtc0":"1","sodUtc8":"1","ts":"{ts}"}}]}}"#,
+        ask.0, ask.1, bid.0, bid.1
+    )
+}
+
+fn candle(ts: &str, vol: &str, confirm: &str) -> String {
+    format!(
+        r#"{{"arg":{{"channel":"candle1m","instId":"ETH-USDT"}},"data":[["{ts}","10","12","9","11","{vol}","21","21","{confirm}"]]}}"#
+    )
+}
+
+fn ack(id: &str, channel: &str, inst_id: &str) -> String {
+    format!(r#"{{"id":"{id}","event":"subscribe","arg":{{"channel":"{channel}","instId":"{inst_id}"}},"connId":"accb8e21"}}"#)
+}
+
+fn ticks(parsed: &Parsed) -> Vec<&Tick> {
+    parsed.records.iter().map(|record| match record { Record::Tick(tick) => tick, other => panic!("{other:?}") }).collect()
+}
+
+#[test]
+fn subscriptions_are_batched_within_the_request_limits() {
+    let mut adapter = OkxAdapter::new();
+    let symbols: Vec<String> = ["BTC-USDT", "ETH-USDT", "BTC-USDT"].iter().map(|symbol| symbol.to_string()).collect();
+    let all = [Channel::Trades, Channel::AggTrades, Channel::Quotes, Channel::Bars];
+    let subscriptions = adapter.subscriptions(&symbols, &all);
+    assert_eq!(subscriptions.len(), 1);
+    assert_eq!(
+        subscriptions[0].message,
+        r#"{"args":[{"channel":"trades","instId":"BTC-USDT"},{"channel":"tickers","instId":"BTC-USDT"},{"channel":"candle1m","instId":"BTC-USDT"},{"channel":"trades","instId":"ETH-USDT"},{"channel":"tickers","instId":"ETH-USDT"},{"channel":"candle1m","instId":"ETH-USDT"}],"id":"1","op":"subscribe"}"#,
+        "symbols as given, each arg once"
+    );
+    // Many symbols: no request over the byte limit, none over 50 args, every arg sent once.
+    let many: Vec<String> = (0..100).map(|i| format!("COIN{i}-USDT")).collect();
+    let subscriptions = adapter.subscriptions(&many, &all);
+    let mut sent = 0;
+    for (index, subscription) in subscriptions.iter().enumerate() {
+        assert!(subscription.message.len() <= MAX_REQUEST_BYTES, "{} bytes", subscription.message.len());
+        let request: serde_json::Value = serde_json::from_str(&subscription.message).unwrap();
+        let args = request["args"].as_array().unwrap().len();
+        assert!(args <= ARGS_PER_REQUEST);
+        sent += args;
+        assert_eq!((subscription.id, request["id"].as_str()), (2 + index as u64, Some((2 + index).to_string().as_str())));
+    }
+    assert_eq!(sent, 300);
+    assert!(subscriptions.len() >= 6, "{} requests", subscriptions.len());
+    assert!(adapter.subscriptions(&symbols, &[Channel::AggTrades]).is_empty(), "OKX has no separate aggregated trades");
+}
+
+#[test]
+fn a_request_is_acknowledged_once_every_arg_is() {
+    let mut adapter = OkxAdapter::new();
+    let symbols = vec!["BTC-USDT".to_string()];
+    let id = adapter.subscriptions(&symbols, &[Channel::Trades, Channel::Quotes])[0].id;
+    assert!(adapter.parse(&ack("1", "trades", "BTC-USDT"), NOW).unwrap().acknowledged.is_empty());
+    // The same ack again changes nothing.
+    assert!(adapter.parse(&ack("1", "trades", "BTC-USDT"), NOW).unwrap().acknowledged.is_empty());
+    // Without an echoed `id`, args are matched by channel and instrument.
+    let last = r#"{"event":"subscribe","arg":{"channel":"tickers","instId":"BTC-USDT"},"connId":"accb8e21"}"#;
+    assert_eq!(adapter.parse(last, NOW).unwrap().acknowledged, vec![id]);
+    assert!(adapter.parse(last, NOW).unwrap().acknowledged.is_empty());
+    // A reconnect starts over with new ids; acks of args not subscribed are ignored.
+    let again = adapter.subscriptions(&symbols, &[Channel::Trades])[0].id;
+    assert!(adapter.parse(&ack("9", "tickers", "ETH-USDT"), NOW).unwrap().acknowledged.is_empty());
+    assert_eq!(adapter.parse(&ack("2", "trades", "BTC-USDT"), NOW).unwrap().acknowledged, vec![again]);
+}
+
+#[test]
+fn trades_carry_the_taker_side_and_repeats_are_dropped() {
+    let mut adapter = OkxAdapter::new();
+    let message = trades(
+        "BTC-USDT",
+        &[("130639474", "buy", "42219.9", "0.12060306", "1630048897897"), ("130639480", "sell", "42219.8", "0.5", "1630048897898")],
+    );
+    let parsed = adapter.parse(&message, NOW).unwrap();
+    let ticks = ticks(&parsed);
+    assert_eq!(
+        (ticks[0].venue.as_str(), ticks[0].symbol.as_str(), ticks[0].price, ticks[0].size, ticks[0].side, ticks[0].time),
+        ("okx", "BTC-USDT", 42219.9, 0.12060306, Side::Buy, Timestamp(1_630_048_897_897_000))
+    );
+    assert_eq!((ticks[0].trade_id.as_deref(), ticks[0].received_at), (Some("130639474"), NOW));
+    assert_eq!((ticks[1].side, ticks[1].trade_id.as_deref()), (Side::Sell, Some("130639480")));
+    assert!(parsed.events.is_empty() && parsed.duplicates == 0, "ids are not contiguous on OKX: a skip is no gap");
+
+    // Re-sent after a resubscribe: dropped; a later id in the same push is kept.
+    let resent = adapter.parse(&trades("BTC-USDT", &[("130639480", "sell", "42219.8", "0.5", "1630048897898"), ("130639481", "buy", "1", "1", "1630048897899")]), NOW).unwrap();
+    assert_eq!((resent.records.len(), resent.duplicates, resent.events.len()), (1, 1, 0));
+    assert_eq!(adapter.parse(&trades("BTC-USDT", &[("5", "buy", "1", "1", "1")]), NOW).unwrap().duplicates, 1);
+    // Instruments have separate series; the state is one id per instrument.
+    assert_eq!(adapter.parse(&trades("ETH-USDT", &[("5", "buy", "1", "1", "1")]), NOW).unwrap().records.len(), 1);
+    assert_eq!(adapter.last_trade_ids.len(), 2);
+    assert_eq!(adapter.last_trade_ids["BTC-USDT"], 130639481);
+}
+
+#[test]
+fn tickers_become_quotes() {
+    let mut adapter = OkxAdapter::new();
+    let parsed = adapter.parse(&ticker("BTC-USDT", ("8888.88", "5"), ("9999.99", "11"), "1597026383085"), NOW).unwrap();
+    let Record::Quote(quote) = &parsed.records[0] else { panic!("{:?}", parsed.records) };
+    assert_eq!(
+        (quote.venue.as_str(), quote.symbol.as_str(), quote.bid_price, quote.bid_size, quote.ask_price, quote.ask_size, quote.time),
+        ("okx", "BTC-USDT", 8888.88, 5.0, 9999.99, 11.0, Timestamp(1_597_026_383_085_000))
+    );
+    // The same ticker re-sent (after a resubscribe) is no new quote; a change is.
+    let again = adapter.parse(&ticker("BTC-USDT", ("8888.88", "5"), ("9999.99", "11"), "1597026383085"), NOW).unwrap();
+    assert_eq!((again.records.len(), again.duplicates), (0, 1));
+    assert_eq!(adapter.parse(&ticker("BTC-USDT", ("8888.88", "4"), ("9999.99", "11"), "1597026383185"), NOW).unwrap().records.len(), 1);
+    // An empty side: no quote.
+    let empty = adapter.parse(&ticker("BTC-USDT", ("", ""), ("9999.99", "11"), "1597026383285"), NOW).unwrap();
+    assert_eq!((empty.records.len(), empty.duplicates), (0, 0));
+}
+
+#[test]
+fn only_confirmed_candles_become_bars() {
+    let mut adapter = OkxAdapter::new();
+    assert!(adapter.parse(&candle("1795348800000", "2", "0"), NOW).unwrap().records.is_empty());
+    let parsed = adapter.parse(&candle("1795348800000", "2", "1"), NOW).unwrap();
+    let Record::Bar(bar) = &parsed.records[0] else { panic!("{:?}", parsed.records) };
+    assert_eq!((bar.venue.as_str(), bar.symbol.as_str(), bar.interval.as_str(), bar.time), ("okx", "ETH-USDT", "1m", Timestamp(1_795_348_800_000_000)));
+    assert_eq!((bar.open, bar.high, bar.low, bar.close, bar.volume, bar.vwap, bar.trades), (10.0, 12.0, 9.0, 11.0, 2.0, Some(10.5), None));
+    // The confirmed bar again is a duplicate; an empty bar has no VWAP.
+    assert_eq!(adapter.parse(&candle("1795348800000", "2", "1"), NOW).unwrap().duplicates, 1);
+    let Record::Bar(empty) = &adapter.parse(&candle("1795348860000", "0", "1"), NOW).unwrap().records[0] else { panic!() };
+    assert_eq!(empty.vwap, None);
+    for (venue, ours) in [("1m", "1m"), ("15m", "15m"), ("1H", "1h"), ("4H", "4h"), ("1D", "1d"), ("1W", "1w"), ("1M", "1M"), ("1s", "1s")] {
+        assert_eq!(bar_interval(venue).unwrap(), ours);
+    }
+    for unknown in ["", "m", "0m", "1Dutc", "1x"] {
+        assert_eq!(bar_interval(unknown).unwrap_err().code, "unknown_type", "{unknown}");
+    }
+    let short = r#"{"arg":{"channel":"candle1m","instId":"ETH-USDT"},"data":[["1795348800000","10"]]}"#;
+    assert_eq!(adapter.parse(short, NOW).unwrap_err().code, "invalid_record");
+}
+
+#[test]
+fn errors_pongs_and_garbage() {
+    let mut adapter = OkxAdapter::new();
+    let error = r#"{"event":"error","code":"60012","msg":"Invalid request: {\"op\": \"subscribe\", \"argss\":[{ \"channel\" : \"tickers\", \"instId\" : \"BTC-USDT\"}]}","connId":"a4d3ae55"}"#;
+    let rejection = adapter.parse(error, NOW).unwrap_err();
+    assert_eq!(rejection.code, "subscription_refused");
+    assert!(rejection.detail.contains("60012") && rejection.detail.contains("Invalid request"), "{}", rejection.detail);
+    assert_eq!(adapter.heartbeat().as_deref(), Some("ping"));
+    let pong = adapter.parse("pong", NOW).unwrap();
+    assert!(pong.records.is_empty() && pong.acknowledged.is_empty() && pong.events.is_empty() && pong.duplicates == 0);
+
+    assert_eq!(adapter.parse("{not json", NOW).unwrap_err().code, "invalid_json");
+    assert_eq!(adapter.parse("[1,2]", NOW).unwrap_err().code, "invalid_json");
+    assert_eq!(adapter.parse(r#"{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[]}"#, NOW).unwrap_err().code, "unknown_type");
+    assert_eq!(adapter.parse(r#"{"event":"notice","code":"64008","msg":"upgrade"}"#, NOW).unwrap_err().code, "unknown_type");
+    assert_eq!(adapter.parse(r#"{"hello":1}"#, NOW).unwrap_err().code, "unknown_type");
+    assert_eq!(adapter.parse(r#"{"arg":{"channel":"trades","instId":"BTC-USDT"}}"#, NOW).unwrap_err().code, "invalid_record");
+    for (field, message) in [
+        ("`px`", trades("BTC-USDT", &[("1", "buy", "abc", "1", "1")])),
+        ("`sz`", trades("BTC-USDT", &[("1", "buy", "1", "", "1")])),
+        ("`ts`", trades("BTC-USDT", &[("1", "buy", "1", "1", "soon")])),
+        ("`tradeId`", trades("BTC-USDT", &[("x1", "buy", "1", "1", "1")])),
+        ("`bidPx`", ticker("BTC-USDT", ("x", "1"), ("1", "1"), "1")),
+        ("`vol`", candle("1", "x", "1")),
+    ] {
+        let rejection = adapter.parse(&message, NOW).unwrap_err();
+        assert_eq!((rejection.code, rejection.detail.contains(field)), ("invalid_field", true), "{}", rejection.detail);
+    }
+    assert!(adapter.last_trade_ids.is_empty() && adapter.last_quotes.is_empty() && adapter.last_bars.is_empty(), "rejections leave no state");
+    let missing = r#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","px":"1"}]}"#;
+    assert_eq!(adapter.parse(missing, NOW).unwrap_err().code, "invalid_record");
+}
