@@ -95,10 +95,10 @@ impl Daemon {
         let (dead_letters, dead_letters_rx) = lane(Table::DeadLetters, capacity, policy);
 
         let mut retention_micros = [None; Table::ALL.len()];
-        for (index, table) in Table::ALL.iter().enumerate() {
-            let days = config.table(*table).retention_days;
+        for table in Table::ALL {
+            let days = config.table(table).retention_days;
             if table.is_time_partitioned() && days > 0 {
-                retention_micros[index] = Some(i64::from(days) * MICROS_PER_DAY);
+                retention_micros[table.index()] = Some(i64::from(days) * MICROS_PER_DAY);
             }
         }
         let router = Router {

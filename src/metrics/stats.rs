@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use tokio_util::sync::CancellationToken;
@@ -25,7 +25,6 @@ struct TableStats {
 /// Statistics of one running daemon.
 pub struct Stats {
     tables: Vec<TableStats>,
-    started: Instant,
 }
 
 /// One table's counters at one moment.
@@ -78,13 +77,8 @@ impl Default for Stats {
                     latency_micros: Mutex::new(new_histogram()),
                 })
                 .collect(),
-            started: Instant::now(),
         }
     }
-}
-
-fn index(table: Table) -> usize {
-    Table::ALL.iter().position(|candidate| *candidate == table).unwrap_or(0)
 }
 
 impl Stats {
@@ -95,7 +89,7 @@ impl Stats {
     /// Records a committed batch: its row count and each row's receipt→commit latency.
     /// Returns the oldest row's latency.
     pub fn record_commit(&self, table: Table, received_at: impl Iterator<Item = Timestamp>, committed_at: Timestamp) -> Duration {
-        let table_stats = &self.tables[index(table)];
+        let table_stats = &self.tables[table.index()];
         let mut rows = 0u64;
         let mut worst = 0u64;
         {
@@ -113,11 +107,11 @@ impl Stats {
     }
 
     pub fn set_queue_depth(&self, table: Table, depth: usize) {
-        self.tables[index(table)].queue_depth.store(depth as u64, Ordering::Relaxed);
+        self.tables[table.index()].queue_depth.store(depth as u64, Ordering::Relaxed);
     }
 
     pub fn snapshot(&self, table: Table) -> TableSnapshot {
-        let table_stats = &self.tables[index(table)];
+        let table_stats = &self.tables[table.index()];
         TableSnapshot {
             table,
             rows_written: table_stats.rows_written.load(Ordering::Relaxed),
@@ -135,9 +129,6 @@ impl Stats {
         Table::ALL.iter().map(|table| self.snapshot(*table)).collect()
     }
 
-    pub fn uptime(&self) -> Duration {
-        self.started.elapsed()
-    }
 }
 
 /// Logs one line per interval: rows/s and latency percentiles per active table.

@@ -66,12 +66,4 @@ impl<R: Send + 'static> LaneSender<R> {
         self.sender.send(row).map_err(|_| SendError::Closed)
     }
 
-    /// Rows waiting in the lane right now.
-    pub fn len(&self) -> usize {
-        self.sender.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.sender.is_empty()
-    }
 }

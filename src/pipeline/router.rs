@@ -27,10 +27,6 @@ pub struct Router {
     pub limits: RouterLimits,
 }
 
-fn table_index(table: Table) -> usize {
-    Table::ALL.iter().position(|candidate| *candidate == table).unwrap_or(0)
-}
-
 impl Router {
     /// Checks a record's event time: not before 1970, not too far ahead, inside retention.
     pub fn check_time(&self, table: Table, time: Timestamp, now: Timestamp) -> Result<(), Rejection> {
@@ -46,7 +42,7 @@ impl Router {
                 ),
             ));
         }
-        if let Some(retention) = self.limits.retention_micros[table_index(table)] {
+        if let Some(retention) = self.limits.retention_micros[table.index()] {
             let cutoff = now.saturating_sub_micros(retention);
             if time < cutoff {
                 return Err(Rejection::new(

@@ -127,8 +127,9 @@ impl Table {
         }
     }
 
-    pub fn from_name(name: &str) -> Option<Table> {
-        Table::ALL.into_iter().find(|table| table.name() == name)
+    /// This table's position in [`Table::ALL`], for per-table arrays.
+    pub fn index(self) -> usize {
+        self as usize
     }
 
     /// The columns the daemon writes, in COPY order.
@@ -151,5 +152,17 @@ impl Table {
 impl fmt::Display for Table {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_is_the_position_in_all() {
+        for (position, table) in Table::ALL.iter().enumerate() {
+            assert_eq!(table.index(), position, "{table}");
+        }
     }
 }
