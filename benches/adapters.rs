@@ -1,7 +1,8 @@
 //! Parse + normalize rate of each venue adapter (messages/s), on the venue's documented
 //! message shapes.
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use hypertick::record::Timestamp;
 use hypertick::source::alpaca::AlpacaAdapter;
 use hypertick::source::binance::BinanceAdapter;
@@ -14,6 +15,28 @@ use hypertick::source::polygon::PolygonAdapter;
 use hypertick::source::feed::VenueAdapter;
 
 const MESSAGES: u64 = 10_000;
+
+/// Benchmarks one adapter on `messages`: a fresh adapter per iteration (sequence state
+/// starts over), fed `setup` first. Every message must parse and the set must yield
+/// records, or the figure would measure rejections.
+fn bench_messages<A: VenueAdapter>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    new_adapter: impl Fn() -> A,
+    setup: &[&str],
+    messages: &[String],
+    now: Timestamp,
+) {
+    let run = || {
+        let mut adapter = new_adapter();
+        for message in setup {
+            adapter.parse(message, now).expect("a valid setup message");
+        }
+        messages.iter().map(|text| adapter.parse(text, now).expect("a valid message").records.len()).sum::<usize>()
+    };
+    assert!(run() > 0, "{name}: the messages yield records");
+    group.bench_function(name, |b| b.iter(run));
+}
 
 fn binance(c: &mut Criterion) {
     let now = Timestamp(1_795_348_800_000_000);
@@ -35,24 +58,9 @@ fn binance(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("adapter/binance");
     group.throughput(Throughput::Elements(MESSAGES));
-    group.bench_function("trade_raw", |b| {
-        b.iter(|| {
-            let mut adapter = BinanceAdapter::spot();
-            trades.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
-        })
-    });
-    group.bench_function("trade_combined", |b| {
-        b.iter(|| {
-            let mut adapter = BinanceAdapter::spot();
-            combined.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
-        })
-    });
-    group.bench_function("book_ticker", |b| {
-        b.iter(|| {
-            let mut adapter = BinanceAdapter::spot();
-            (0..MESSAGES).map(|_| adapter.parse(book, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
-        })
-    });
+    bench_messages(&mut group, "trade_raw", BinanceAdapter::spot, &[], &trades, now);
+    bench_messages(&mut group, "trade_combined", BinanceAdapter::spot, &[], &combined, now);
+    bench_messages(&mut group, "book_ticker", BinanceAdapter::spot, &[], &vec![book.to_string(); MESSAGES as usize], now);
     group.finish();
 }
 
@@ -103,25 +111,9 @@ fn bybit(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("adapter/bybit");
     group.throughput(Throughput::Elements(MESSAGES));
-    group.bench_function("public_trade", |b| {
-        b.iter(|| {
-            let mut adapter = BybitAdapter::spot();
-            single.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
-        })
-    });
-    group.bench_function("public_trade_x10", |b| {
-        b.iter(|| {
-            let mut adapter = BybitAdapter::spot();
-            batched.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
-        })
-    });
-    group.bench_function("orderbook_1_delta", |b| {
-        b.iter(|| {
-            let mut adapter = BybitAdapter::spot();
-            adapter.parse(snapshot, now).unwrap();
-            book.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
-        })
-    });
+    bench_messages(&mut group, "public_trade", BybitAdapter::spot, &[], &single, now);
+    bench_messages(&mut group, "public_trade_x10", BybitAdapter::spot, &[], &batched, now);
+    bench_messages(&mut group, "orderbook_1_delta", BybitAdapter::spot, &[snapshot], &book, now);
     group.finish();
 }
 
@@ -144,18 +136,8 @@ fn coinbase(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("adapter/coinbase");
     group.throughput(Throughput::Elements(MESSAGES));
-    group.bench_function("match", |b| {
-        b.iter(|| {
-            let mut adapter = CoinbaseAdapter::new();
-            matches.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
-        })
-    });
-    group.bench_function("ticker", |b| {
-        b.iter(|| {
-            let mut adapter = CoinbaseAdapter::new();
-            (0..MESSAGES).map(|_| adapter.parse(ticker, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
-        })
-    });
+    bench_messages(&mut group, "match", CoinbaseAdapter::new, &[], &matches, now);
+    bench_messages(&mut group, "ticker", CoinbaseAdapter::new, &[], &vec![ticker.to_string(); MESSAGES as usize], now);
     group.finish();
 }
 
@@ -182,18 +164,8 @@ fn kraken(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("adapter/kraken");
     group.throughput(Throughput::Elements(MESSAGES));
-    group.bench_function("trade", |b| {
-        b.iter(|| {
-            let mut adapter = KrakenAdapter::new();
-            trades.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
-        })
-    });
-    group.bench_function("ticker", |b| {
-        b.iter(|| {
-            let mut adapter = KrakenAdapter::new();
-            (0..MESSAGES).map(|_| adapter.parse(ticker, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
-        })
-    });
+    bench_messages(&mut group, "trade", KrakenAdapter::new, &[], &trades, now);
+    bench_messages(&mut group, "ticker", KrakenAdapter::new, &[], &vec![ticker.to_string(); MESSAGES as usize], now);
     group.finish();
 }
 
@@ -241,24 +213,9 @@ fn okx(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("adapter/okx");
     group.throughput(Throughput::Elements(MESSAGES));
-    group.bench_function("trades", |b| {
-        b.iter(|| {
-            let mut adapter = OkxAdapter::new();
-            single.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
-        })
-    });
-    group.bench_function("trades_x10", |b| {
-        b.iter(|| {
-            let mut adapter = OkxAdapter::new();
-            batched.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
-        })
-    });
-    group.bench_function("tickers", |b| {
-        b.iter(|| {
-            let mut adapter = OkxAdapter::new();
-            tickers.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
-        })
-    });
+    bench_messages(&mut group, "trades", OkxAdapter::new, &[], &single, now);
+    bench_messages(&mut group, "trades_x10", OkxAdapter::new, &[], &batched, now);
+    bench_messages(&mut group, "tickers", OkxAdapter::new, &[], &tickers, now);
     group.finish();
 }
 
@@ -309,24 +266,9 @@ fn deribit(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("adapter/deribit");
     group.throughput(Throughput::Elements(MESSAGES));
-    group.bench_function("trades", |b| {
-        b.iter(|| {
-            let mut adapter = DeribitAdapter::new();
-            single.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
-        })
-    });
-    group.bench_function("trades_x10", |b| {
-        b.iter(|| {
-            let mut adapter = DeribitAdapter::new();
-            batched.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
-        })
-    });
-    group.bench_function("ticker", |b| {
-        b.iter(|| {
-            let mut adapter = DeribitAdapter::new();
-            tickers.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
-        })
-    });
+    bench_messages(&mut group, "trades", DeribitAdapter::new, &[], &single, now);
+    bench_messages(&mut group, "trades_x10", DeribitAdapter::new, &[], &batched, now);
+    bench_messages(&mut group, "ticker", DeribitAdapter::new, &[], &tickers, now);
     group.finish();
 }
 
@@ -374,24 +316,9 @@ fn alpaca(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("adapter/alpaca");
     group.throughput(Throughput::Elements(MESSAGES));
-    group.bench_function("trades", |b| {
-        b.iter(|| {
-            let mut adapter = AlpacaAdapter::new("key", "secret");
-            single.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
-        })
-    });
-    group.bench_function("trades_x10", |b| {
-        b.iter(|| {
-            let mut adapter = AlpacaAdapter::new("key", "secret");
-            batched.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
-        })
-    });
-    group.bench_function("quotes", |b| {
-        b.iter(|| {
-            let mut adapter = AlpacaAdapter::new("key", "secret");
-            quotes.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
-        })
-    });
+    bench_messages(&mut group, "trades", || AlpacaAdapter::new("key", "secret"), &[], &single, now);
+    bench_messages(&mut group, "trades_x10", || AlpacaAdapter::new("key", "secret"), &[], &batched, now);
+    bench_messages(&mut group, "quotes", || AlpacaAdapter::new("key", "secret"), &[], &quotes, now);
     group.finish();
 }
 
@@ -439,12 +366,7 @@ fn polygon(c: &mut Criterion) {
     let mut group = c.benchmark_group("adapter/polygon");
     group.throughput(Throughput::Elements(MESSAGES));
     for (name, messages) in [("trades", &single), ("trades_x10", &batched), ("quotes", &quotes)] {
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                let mut adapter = PolygonAdapter::new("bench-key");
-                messages.iter().map(|text| adapter.parse(text, now).map(|p| p.records.len()).unwrap_or(0)).sum::<usize>()
-            })
-        });
+        bench_messages(&mut group, name, || PolygonAdapter::new("bench-key"), &[], messages, now);
     }
     group.finish();
 }
