@@ -175,9 +175,9 @@ async fn binance_rows_gaps_garbage_and_resubscribe() {
         .unwrap()
         .get(0);
     assert_eq!((gap["symbol"].as_str(), gap["missing_from"].as_u64(), gap["missing_to"].as_u64()), (Some("BTCUSDT"), Some(102), Some(103)));
-    assert_eq!(count(&client, "SELECT count(*) FROM feed_events WHERE source = 'binance' AND kind = 'connected'").await, 2);
-    assert!(count(&client, "SELECT count(*) FROM feed_events WHERE source = 'binance' AND kind = 'disconnected'").await >= 1);
-    assert!(count(&client, "SELECT count(*) FROM feed_events WHERE source = 'binance' AND kind = 'reconnecting'").await >= 1);
+    assert_eq!(support::feed_events(&client, "binance", "connected").await, 2);
+    assert!(support::feed_events(&client, "binance", "disconnected").await >= 1);
+    assert!(support::feed_events(&client, "binance", "reconnecting").await >= 1);
     let garbage: (String, String) = {
         let row = client.query_one("SELECT reason, raw FROM dead_letters WHERE source = 'binance'", &[]).await.unwrap();
         (row.get(0), row.get(1))

@@ -11,7 +11,7 @@ use hypertick::config::{Channel, SourceKind};
 
 use crate::fake_venue::{FakeVenue, Step};
 use crate::feeds::{now_ms, source};
-use crate::support::{self, count, wait_for_count};
+use crate::support::{self, wait_for_count};
 
 const BYBIT_ACK: &str = r#"{"success":true,"ret_msg":"subscribe","conn_id":"fake-conn-1","req_id":{id},"op":"subscribe"}"#;
 
@@ -171,8 +171,8 @@ async fn bybit_rows_gaps_garbage_and_resubscribe() {
         .unwrap()
         .get(0);
     assert_eq!(gap, serde_json::json!({ "symbol": "ETHUSDT", "stream": "orderbook.1", "missing_from": 102, "missing_to": 103 }));
-    assert_eq!(count(&client, "SELECT count(*) FROM feed_events WHERE source = 'bybit' AND kind = 'connected'").await, 2);
-    assert!(count(&client, "SELECT count(*) FROM feed_events WHERE source = 'bybit' AND kind = 'reconnecting'").await >= 1);
+    assert_eq!(support::feed_events(&client, "bybit", "connected").await, 2);
+    assert!(support::feed_events(&client, "bybit", "reconnecting").await >= 1);
     let dead_letters: Vec<(String, String)> = client
         .query("SELECT reason, raw FROM dead_letters WHERE source = 'bybit'", &[])
         .await

@@ -10,7 +10,7 @@ use hypertick::record::Timestamp;
 
 use crate::fake_venue::{FakeVenue, Step};
 use crate::feeds::source;
-use crate::support::{self, count, wait_for_count};
+use crate::support::{self, wait_for_count};
 
 const COINBASE_ACK: &str = r#"{"type":"subscriptions","channels":[{"name":"matches","product_ids":["BTC-USD","ETH-USD"]},{"name":"ticker","product_ids":["BTC-USD","ETH-USD"]}]}"#;
 
@@ -108,8 +108,8 @@ async fn coinbase_rows_gaps_garbage_and_resubscribe() {
         .unwrap()
         .get(0);
     assert_eq!(gap, serde_json::json!({ "symbol": "BTC-USD", "stream": "matches", "missing_from": 502, "missing_to": 503 }));
-    assert_eq!(count(&client, "SELECT count(*) FROM feed_events WHERE source = 'coinbase' AND kind = 'connected'").await, 2);
-    assert!(count(&client, "SELECT count(*) FROM feed_events WHERE source = 'coinbase' AND kind = 'disconnected'").await >= 1);
+    assert_eq!(support::feed_events(&client, "coinbase", "connected").await, 2);
+    assert!(support::feed_events(&client, "coinbase", "disconnected").await >= 1);
     let garbage: Vec<(String, String)> = client
         .query("SELECT reason, raw FROM dead_letters WHERE source = 'coinbase'", &[])
         .await

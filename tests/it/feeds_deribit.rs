@@ -11,7 +11,7 @@ use hypertick::config::{Channel, SourceKind};
 
 use crate::fake_venue::{FakeVenue, Step};
 use crate::feeds::{now_ms, source};
-use crate::support::{self, count, wait_for_count};
+use crate::support::{self, wait_for_count};
 
 /// The answers to `public/set_heartbeat` and `public/subscribe`.
 fn deribit_acks() -> Vec<Step> {
@@ -161,8 +161,8 @@ async fn deribit_rows_gap_heartbeat_duplicates_garbage_and_resubscribe() {
         gaps,
         vec![serde_json::json!({ "symbol": "BTC-PERPETUAL", "stream": "trades", "missing_from": 30289434, "missing_to": 30289435 })]
     );
-    assert_eq!(count(&client, "SELECT count(*) FROM feed_events WHERE source = 'deribit' AND kind = 'connected'").await, 2);
-    assert!(count(&client, "SELECT count(*) FROM feed_events WHERE source = 'deribit' AND kind = 'reconnecting'").await >= 1);
+    assert_eq!(support::feed_events(&client, "deribit", "connected").await, 2);
+    assert!(support::feed_events(&client, "deribit", "reconnecting").await >= 1);
     let dead_letters: Vec<(String, String)> = client
         .query("SELECT reason, raw FROM dead_letters WHERE source = 'deribit'", &[])
         .await

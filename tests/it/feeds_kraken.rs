@@ -11,7 +11,7 @@ use hypertick::config::{Channel, SourceConfig, SourceKind};
 use hypertick::record::Timestamp;
 
 use crate::fake_venue::{FakeVenue, Step};
-use crate::support::{self, count, wait_for_count};
+use crate::support::{self, wait_for_count};
 
 fn kraken_source(url: String, symbols: &[&str], channels: &[Channel]) -> SourceConfig {
     SourceConfig {
@@ -212,8 +212,8 @@ async fn kraken_rows_gaps_garbage_and_resubscribe() {
         .map(|row| row.get(0))
         .collect();
     assert_eq!(gaps, vec![serde_json::json!({ "symbol": "BTC/USD", "stream": "trade", "missing_from": 102, "missing_to": 103 })]);
-    assert_eq!(count(&client, "SELECT count(*) FROM feed_events WHERE source = 'kraken' AND kind = 'connected'").await, 2);
-    assert!(count(&client, "SELECT count(*) FROM feed_events WHERE source = 'kraken' AND kind = 'disconnected'").await >= 1);
+    assert_eq!(support::feed_events(&client, "kraken", "connected").await, 2);
+    assert!(support::feed_events(&client, "kraken", "disconnected").await >= 1);
     let dead_letters: Vec<(String, String)> = client
         .query("SELECT reason, raw FROM dead_letters WHERE source = 'kraken'", &[])
         .await

@@ -11,7 +11,7 @@ use hypertick::config::{Channel, SourceKind};
 
 use crate::fake_venue::{FakeVenue, Step};
 use crate::feeds::{now_ms, source};
-use crate::support::{self, count, wait_for_count};
+use crate::support::{self, wait_for_count};
 
 /// The acknowledgement of one arg; only the first carries the echoed request id.
 fn okx_ack(channel: &str, inst_id: &str, with_id: bool) -> String {
@@ -166,9 +166,9 @@ async fn okx_rows_duplicates_garbage_and_resubscribe() {
     );
     assert_eq!((bar.get::<_, Option<f64>>(8), bar.get::<_, Option<i64>>(9), bar.get::<_, i64>(10)), (Some(3300.5), None, base));
 
-    assert_eq!(count(&client, "SELECT count(*) FROM feed_events WHERE source = 'okx' AND kind = 'gap'").await, 0, "trade ids may skip on OKX");
-    assert_eq!(count(&client, "SELECT count(*) FROM feed_events WHERE source = 'okx' AND kind = 'connected'").await, 2);
-    assert!(count(&client, "SELECT count(*) FROM feed_events WHERE source = 'okx' AND kind = 'reconnecting'").await >= 1);
+    assert_eq!(support::feed_events(&client, "okx", "gap").await, 0, "trade ids may skip on OKX");
+    assert_eq!(support::feed_events(&client, "okx", "connected").await, 2);
+    assert!(support::feed_events(&client, "okx", "reconnecting").await >= 1);
     let dead_letters: Vec<(String, String)> = client
         .query("SELECT reason, raw FROM dead_letters WHERE source = 'okx'", &[])
         .await

@@ -11,7 +11,7 @@ use hypertick::config::{Channel, SourceKind};
 
 use crate::fake_venue::{FakeVenue, Step};
 use crate::feeds::{now_ms, source};
-use crate::support::{self, count, wait_for_count};
+use crate::support::{self, wait_for_count};
 
 /// A value only this test uses; no real key is needed against the fake venue.
 const TEST_KEY: &str = "it-polygon-test-key";
@@ -158,8 +158,8 @@ async fn polygon_rows_duplicates_garbage_and_resubscribe() {
     );
     assert_eq!((bar.get::<_, Option<f64>>(8), bar.get::<_, Option<i64>>(9), bar.get::<_, i64>(10)), (Some(414.125), None, base));
 
-    assert_eq!(count(&client, "SELECT count(*) FROM feed_events WHERE source = 'polygon' AND kind = 'gap'").await, 0, "`q` may skip");
-    assert_eq!(count(&client, "SELECT count(*) FROM feed_events WHERE source = 'polygon' AND kind = 'connected'").await, 2);
+    assert_eq!(support::feed_events(&client, "polygon", "gap").await, 0, "`q` may skip");
+    assert_eq!(support::feed_events(&client, "polygon", "connected").await, 2);
     let dead_letters: Vec<(String, String)> = client
         .query("SELECT reason, raw FROM dead_letters WHERE source = 'polygon'", &[])
         .await

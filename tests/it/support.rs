@@ -165,3 +165,12 @@ impl Drop for TimescaleServer {
         let _ = self.child.wait();
     }
 }
+
+/// How many `feed_events` rows of `kind` the source `source` wrote.
+pub async fn feed_events(client: &tokio_postgres::Client, source: &str, kind: &str) -> i64 {
+    client
+        .query_one("SELECT count(*) FROM feed_events WHERE source = $1 AND kind = $2", &[&source, &kind])
+        .await
+        .expect("count feed events")
+        .get(0)
+}
