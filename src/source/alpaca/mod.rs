@@ -35,8 +35,8 @@
 //! Bad elements: a message is parsed element by element. A message that is not a JSON
 //! array is rejected as `invalid_json`; when every element of an array is rejected, the
 //! first rejection is the message's (dead-lettered with the raw message); when some
-//! elements are good, their records are kept and the rejected ones are reported as one
-//! `error` feed event (count, and the first code and detail).
+//! elements are good, their records are kept and each rejected element is dead-lettered
+//! on its own, with its raw text.
 //!
 //! `wire` mirrors the venue's JSON; `normalize` maps it onto our records.
 

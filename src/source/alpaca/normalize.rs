@@ -6,7 +6,6 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde::Deserialize;
-use serde_json::json;
 use serde_json::value::RawValue;
 
 use super::wire::{Auth, Bar as WireBar, Envelope, Error, Quote as WireQuote, Subscribe, Success, Trade};
@@ -237,23 +236,21 @@ impl VenueAdapter for AlpacaAdapter {
         let elements: Vec<&RawValue> = serde_json::from_str(text)
             .map_err(|error| Rejection::new("invalid_json", format!("not an Alpaca message (a JSON array): {error}")))?;
         let mut parsed = Parsed::default();
-        let mut rejected = 0usize;
-        let mut first_rejection = None;
+        let mut rejected = Vec::new();
         for element in &elements {
             if let Err(rejection) = self.element(element.get(), received_at, &mut parsed) {
-                rejected += 1;
-                first_rejection.get_or_insert(rejection);
+                rejected.push((rejection, element.get().to_string()));
             }
         }
-        if let Some(rejection) = first_rejection {
-            let kept_something = !parsed.records.is_empty() || !parsed.acknowledged.is_empty() || parsed.duplicates > 0;
-            if !kept_something {
+        // A message with nothing good in it is dead-lettered whole; otherwise the good
+        // elements are kept and each bad one is dead-lettered on its own.
+        let kept_something = !parsed.records.is_empty() || !parsed.acknowledged.is_empty() || parsed.duplicates > 0;
+        if !kept_something {
+            if let Some((rejection, _)) = rejected.into_iter().next() {
                 return Err(rejection);
             }
-            parsed.events.push((
-                "error",
-                json!({ "reason": "rejected elements", "rejected": rejected, "of": elements.len(), "code": rejection.code, "detail": rejection.detail }),
-            ));
+        } else {
+            parsed.rejected = rejected;
         }
         Ok(parsed)
     }
@@ -375,12 +372,14 @@ mod tests {
         }
         assert!(adapter.recent_trades.is_empty(), "rejections leave no state");
 
-        // One bad element does not lose the good ones: they are kept and the bad one is an
-        // `error` event.
+        // One bad element does not lose the good ones: they are kept and the bad one is
+        // handed back, with its raw text, to be dead-lettered.
         let mixed = format!("[{},{}]", trade("AAPL", 1, "V", "1", "1", "2024-02-26T14:30:00Z"), r#"{"T":"t","S":"AAPL","i":2,"x":"V","p":"x","s":1,"t":"2024-02-26T14:30:00Z"}"#);
         let parsed = adapter.parse(&mixed, NOW).unwrap();
         assert_eq!(parsed.records.len(), 1);
-        let (kind, detail) = &parsed.events[0];
-        assert_eq!((*kind, detail["rejected"].as_u64(), detail["of"].as_u64(), detail["code"].as_str()), ("error", Some(1), Some(2), Some("invalid_field")));
+        assert!(parsed.events.is_empty());
+        let (rejection, raw) = &parsed.rejected[0];
+        assert_eq!((parsed.rejected.len(), rejection.code), (1, "invalid_field"));
+        assert!(raw.contains(r#""p":"x""#), "{raw}");
     }
 }

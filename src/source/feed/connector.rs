@@ -196,8 +196,11 @@ impl FeedSource {
     }
 
     async fn deliver(&self, router: &Router, parsed: Parsed, raw: &str, received_at: Timestamp) {
-        let Parsed { records, events: feed_events, duplicates, .. } = parsed;
+        let Parsed { records, events: feed_events, duplicates, rejected, .. } = parsed;
         events::source_frame(&self.name, records.len());
+        for (rejection, element) in rejected {
+            self.dead_letter(router, rejection.code, rejection.detail, &element).await;
+        }
         if duplicates > 0 {
             events::feed_duplicates(&self.name, duplicates);
         }

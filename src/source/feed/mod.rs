@@ -30,6 +30,9 @@ pub struct Parsed {
     /// by the connector, in order, right after the message was parsed. A failed send ends
     /// the connection like any other failed send.
     pub replies: Vec<String>,
+    /// Parts of the message the adapter refused while keeping the rest (one bad element
+    /// of an array, say), each with its raw text: every one is dead-lettered.
+    pub rejected: Vec<(Rejection, String)>,
 }
 
 /// A subscription request to send, and the id its acknowledgement will carry.
