@@ -1,6 +1,7 @@
-//! Sequence numbers per series (a symbol of one stream), for venues that number their
-//! messages contiguously: a skip is a `gap` feed event with the missing range, and a
-//! number at or below the last one seen — re-sent after a resubscribe — is a duplicate.
+//! Sequence numbers per series (a symbol of one stream). A number at or below the last
+//! one seen — re-sent after a resubscribe — is a duplicate. Where the venue numbers its
+//! messages contiguously a skip is also a `gap` feed event with the missing range; where
+//! numbers only increase ([`Sequences::duplicates_only`]) a skip is normal.
 
 use std::collections::HashMap;
 
@@ -16,12 +17,19 @@ const MAX_SERIES: usize = 10_000;
 pub struct Sequences {
     /// The stream's name in gap events (`trade`, `matches`, …).
     stream: &'static str,
+    report_gaps: bool,
     last: HashMap<String, u64>,
 }
 
 impl Sequences {
+    /// Contiguous numbers: skips are gaps.
     pub fn new(stream: &'static str) -> Self {
-        Sequences { stream, last: HashMap::new() }
+        Sequences { stream, report_gaps: true, last: HashMap::new() }
+    }
+
+    /// Increasing but not contiguous numbers: only duplicates are caught.
+    pub fn duplicates_only(stream: &'static str) -> Self {
+        Sequences { stream, report_gaps: false, last: HashMap::new() }
     }
 
     /// Checks `number` against the last one of `series`: true to keep the record,
@@ -33,7 +41,7 @@ impl Sequences {
                 false
             }
             Some(last) => {
-                if number > *last + 1 {
+                if self.report_gaps && number > *last + 1 {
                     parsed.events.push((
                         "gap",
                         json!({ "symbol": series, "stream": self.stream, "missing_from": *last + 1, "missing_to": number - 1 }),
@@ -81,5 +89,12 @@ mod tests {
         assert_eq!(*kind, "gap");
         assert_eq!(detail, &json!({ "symbol": "A", "stream": "trade", "missing_from": 12, "missing_to": 13 }));
         assert_eq!(sequences.len(), 2);
+
+        let mut increasing = Sequences::duplicates_only("trades");
+        let mut parsed = Parsed::default();
+        assert!(increasing.admit("A", 1, &mut parsed));
+        assert!(increasing.admit("A", 9, &mut parsed));
+        assert!(!increasing.admit("A", 9, &mut parsed));
+        assert_eq!((parsed.events.len(), parsed.duplicates), (0, 1));
     }
 }

@@ -18,7 +18,7 @@ use super::wire::{Candle, Envelope, Ticker, Trade};
 use crate::config::Channel;
 use crate::record::{Bar, Quote, Record, Rejection, Side, Tick, Timestamp};
 use crate::source::feed::fields::{decimal as number, invalid_record as invalid, millis};
-use crate::source::feed::{Parsed, Subscription, VenueAdapter};
+use crate::source::feed::{Sequences, Parsed, Subscription, VenueAdapter};
 
 /// Args per subscribe request. OKX limits the request's length (4096 bytes in its
 /// websocket overview; later docs allow 64 KB for all channels together) and counts every
@@ -42,7 +42,7 @@ pub struct OkxAdapter {
     /// How many args each unacknowledged request still waits for.
     pending_requests: HashMap<u64, usize>,
     /// Per instrument id; all bounded by the subscribed instruments.
-    last_trade_ids: HashMap<String, u64>,
+    trade_ids: Sequences,
     last_quotes: HashMap<String, LastQuote>,
     last_bars: HashMap<String, Timestamp>,
 }
@@ -53,7 +53,7 @@ impl OkxAdapter {
             next_request_id: 1,
             pending_args: HashMap::new(),
             pending_requests: HashMap::new(),
-            last_trade_ids: HashMap::new(),
+            trade_ids: Sequences::duplicates_only("trades"),
             last_quotes: HashMap::new(),
             last_bars: HashMap::new(),
         }
@@ -122,17 +122,8 @@ impl OkxAdapter {
             ticks.push((id, tick));
         }
         for (id, tick) in ticks {
-            // Compared with the last id before this message, so the order of trades within
-            // one push does not matter.
-            match self.last_trade_ids.get_mut(&tick.symbol) {
-                Some(last) if id <= *last => {
-                    parsed.duplicates += 1;
-                    continue;
-                }
-                Some(last) => *last = id,
-                None => {
-                    self.last_trade_ids.insert(tick.symbol.clone(), id);
-                }
+            if !self.trade_ids.admit(&tick.symbol, id, parsed) {
+                continue;
             }
             parsed.records.push(Record::Tick(tick));
         }

@@ -104,8 +104,11 @@ fn trades_carry_the_taker_side_and_repeats_are_dropped() {
     assert_eq!(adapter.parse(&trades("BTC-USDT", &[("5", "buy", "1", "1", "1")]), NOW).unwrap().duplicates, 1);
     // Instruments have separate series; the state is one id per instrument.
     assert_eq!(adapter.parse(&trades("ETH-USDT", &[("5", "buy", "1", "1", "1")]), NOW).unwrap().records.len(), 1);
-    assert_eq!(adapter.last_trade_ids.len(), 2);
-    assert_eq!(adapter.last_trade_ids["BTC-USDT"], 130639481);
+    assert_eq!(adapter.trade_ids.len(), 2);
+    // The last id kept for BTC-USDT is 130639481: it is a duplicate now, the next one is not.
+    let mut probe = Parsed::default();
+    assert!(!adapter.trade_ids.admit("BTC-USDT", 130639481, &mut probe));
+    assert!(adapter.trade_ids.admit("BTC-USDT", 130639482, &mut probe));
 }
 
 #[test]
@@ -176,7 +179,7 @@ fn errors_pongs_and_garbage() {
         let rejection = adapter.parse(&message, NOW).unwrap_err();
         assert_eq!((rejection.code, rejection.detail.contains(field)), ("invalid_field", true), "{}", rejection.detail);
     }
-    assert!(adapter.last_trade_ids.is_empty() && adapter.last_quotes.is_empty() && adapter.last_bars.is_empty(), "rejections leave no state");
+    assert!(adapter.trade_ids.is_empty() && adapter.last_quotes.is_empty() && adapter.last_bars.is_empty(), "rejections leave no state");
     let missing = r#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","px":"1"}]}"#;
     assert_eq!(adapter.parse(missing, NOW).unwrap_err().code, "invalid_record");
 }

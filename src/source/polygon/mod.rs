@@ -27,9 +27,9 @@
 //! trade or quote whose `q` is at or below the last one of its ticker (re-sent after a
 //! reconnect) is dropped as a duplicate, and a bar whose start is not after the last one.
 //!
-//! A message is handled as a whole: when any element of an array is bad, the whole
-//! message is dead-lettered with that element's reason, and none of its elements is
-//! stored or changes any state.
+//! Bad elements: a message whose elements are all bad is dead-lettered whole; otherwise
+//! the good elements are kept and each bad one is dead-lettered on its own, with its raw
+//! text.
 //!
 //! `wire` mirrors the venue's JSON; `normalize` maps it onto our records.
 

@@ -14,7 +14,7 @@ use super::wire::{Aggregate, Head, Quote as WireQuote, Status, Trade};
 use crate::config::Channel;
 use crate::record::{Bar, Quote, Record, Rejection, Side, Tick, Timestamp};
 use crate::source::feed::fields::{invalid_record as invalid, millis};
-use crate::source::feed::{Parsed, Subscription, VenueAdapter};
+use crate::source::feed::{Sequences, Parsed, Subscription, VenueAdapter};
 
 /// The environment variable the API key is read from.
 pub const API_KEY_VARIABLE: &str = crate::config::POLYGON_API_KEY_VARIABLE;
@@ -31,8 +31,8 @@ pub struct PolygonAdapter {
     pending_topics: HashSet<String>,
     pending_subscribe: Option<u64>,
     /// Per ticker; all bounded by the subscribed tickers.
-    last_trade_seq: HashMap<String, u64>,
-    last_quote_seq: HashMap<String, u64>,
+    trade_seqs: Sequences,
+    quote_seqs: Sequences,
     last_bars: HashMap<String, Timestamp>,
 }
 
@@ -55,8 +55,8 @@ impl PolygonAdapter {
             pending_auth: None,
             pending_topics: HashSet::new(),
             pending_subscribe: None,
-            last_trade_seq: HashMap::new(),
-            last_quote_seq: HashMap::new(),
+            trade_seqs: Sequences::duplicates_only("trades"),
+            quote_seqs: Sequences::duplicates_only("quotes"),
             last_bars: HashMap::new(),
         }
     }
@@ -223,34 +223,36 @@ impl VenueAdapter for PolygonAdapter {
     fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection> {
         let elements: Vec<&RawValue> =
             serde_json::from_str(text).map_err(|error| Rejection::new("invalid_json", format!("not a Polygon message: {error}")))?;
-        let events = elements.iter().map(|element| self.convert(element, received_at)).collect::<Result<Vec<_>, _>>()?;
-        let mut parsed = Parsed::default();
+        let mut events = Vec::new();
+        let mut rejected = Vec::new();
+        for element in &elements {
+            match self.convert(element, received_at) {
+                Ok(event) => events.push(event),
+                Err(rejection) => rejected.push((rejection, element.get().to_string())),
+            }
+        }
+        // Nothing good in it: the message is dead-lettered whole. Otherwise the good
+        // elements are kept and each bad one is dead-lettered on its own.
+        if events.is_empty() {
+            if let Some((rejection, _)) = rejected.into_iter().next() {
+                return Err(rejection);
+            }
+            return Ok(Parsed::default());
+        }
+        let mut parsed = Parsed { rejected, ..Parsed::default() };
         for event in events {
             match event {
                 Event::Tick(seq, tick) => {
-                    // Compared with the last `q` before this element; a skip is no gap.
-                    match self.last_trade_seq.get_mut(&tick.symbol) {
-                        Some(last) if seq <= *last => {
-                            parsed.duplicates += 1;
-                            continue;
-                        }
-                        Some(last) => *last = seq,
-                        None => {
-                            self.last_trade_seq.insert(tick.symbol.clone(), seq);
-                        }
+                    // `q` increases per ticker but may skip: only duplicates are dropped.
+                    if !self.trade_seqs.admit(&tick.symbol, seq, &mut parsed) {
+                        continue;
                     }
                     parsed.records.push(Record::Tick(tick));
                 }
                 Event::Quote(seq, quote) => {
-                    match self.last_quote_seq.get_mut(&quote.symbol) {
-                        Some(last) if seq <= *last => {
-                            parsed.duplicates += 1;
-                            continue;
-                        }
-                        Some(last) => *last = seq,
-                        None => {
-                            self.last_quote_seq.insert(quote.symbol.clone(), seq);
-                        }
+                    // `q` increases per ticker but may skip: only duplicates are dropped.
+                    if !self.quote_seqs.admit(&quote.symbol, seq, &mut parsed) {
+                        continue;
                     }
                     parsed.records.push(Record::Quote(quote));
                 }
@@ -382,8 +384,11 @@ mod tests {
         let resent = adapter.parse(&array(&[trade("MSFT", "12346", "114.13", "5", 1536036818785, 3681340), trade("MSFT", "12350", "114.2", "1", 1536036818790, 3681341)]), NOW).unwrap();
         assert_eq!((resent.records.len(), resent.duplicates, resent.events.len()), (1, 1, 0));
         assert_eq!(adapter.parse(&array(&[trade("AAPL", "1", "1", "1", 1, 5)]), NOW).unwrap().records.len(), 1, "tickers have separate series");
-        assert_eq!(adapter.last_trade_seq.len(), 2);
-        assert_eq!(adapter.last_trade_seq["MSFT"], 3681341);
+        assert_eq!(adapter.trade_seqs.len(), 2);
+        // The last `q` kept for MSFT is 3681341: it is a duplicate now, the next one is not.
+        let mut probe = Parsed::default();
+        assert!(!adapter.trade_seqs.admit("MSFT", 3681341, &mut probe));
+        assert!(adapter.trade_seqs.admit("MSFT", 3681342, &mut probe));
     }
 
     #[test]
@@ -425,10 +430,13 @@ mod tests {
             let rejection = adapter.parse(&array(&[element]), NOW).unwrap_err();
             assert_eq!((rejection.code, rejection.detail.contains(field)), ("invalid_field", true), "{}", rejection.detail);
         }
-        // One bad element rejects the whole array: nothing stored, no state changed.
+        assert!(adapter.trade_seqs.is_empty() && adapter.quote_seqs.is_empty() && adapter.last_bars.is_empty(), "rejections leave no state");
+        // One bad element does not lose the good one: it is kept, the bad one handed back
+        // with its raw text to be dead-lettered.
         let mixed = array(&[trade("MSFT", "1", "1", "1", 1, 1), aggregate("GTE", 1, r#""x""#)]);
-        assert_eq!(adapter.parse(&mixed, NOW).unwrap_err().code, "invalid_field");
-        assert!(adapter.last_trade_seq.is_empty() && adapter.last_quote_seq.is_empty() && adapter.last_bars.is_empty(), "rejections leave no state");
+        let parsed = adapter.parse(&mixed, NOW).unwrap();
+        assert_eq!((parsed.records.len(), parsed.rejected.len(), parsed.rejected[0].0.code), (1, 1, "invalid_field"));
+        assert!(parsed.rejected[0].1.contains(r#""ev":"AM""#), "{}", parsed.rejected[0].1);
         assert!(adapter.parse("[]", NOW).unwrap().records.is_empty());
     }
 }
