@@ -91,6 +91,11 @@ impl Daemon {
         let (ticks, ticks_rx) = lane(Table::Ticks, capacity, policy);
         let (quotes, quotes_rx) = lane(Table::Quotes, capacity, policy);
         let (bars, bars_rx) = lane(Table::Bars, capacity, policy);
+        let (tickers, tickers_rx) = lane(Table::Tickers, capacity, policy);
+        let (options_quotes, options_quotes_rx) = lane(Table::OptionsQuotes, capacity, policy);
+        let (technical_indicators, technical_indicators_rx) = lane(Table::TechnicalIndicators, capacity, policy);
+        let (indicator_values, indicator_values_rx) = lane(Table::IndicatorValues, capacity, policy);
+        let (signals, signals_rx) = lane(Table::Signals, capacity, policy);
         let (feed_events, feed_events_rx) = lane(Table::FeedEvents, capacity, policy);
         let (dead_letters, dead_letters_rx) = lane(Table::DeadLetters, capacity, policy);
 
@@ -105,6 +110,11 @@ impl Daemon {
             ticks,
             quotes,
             bars,
+            tickers,
+            options_quotes,
+            technical_indicators,
+            indicator_values,
+            signals,
             feed_events,
             dead_letters: dead_letters.clone(),
             limits: RouterLimits {
@@ -131,6 +141,11 @@ impl Daemon {
         daemon.start_table(&shared, ticks_rx, Some(dead_letters.clone()));
         daemon.start_table(&shared, quotes_rx, Some(dead_letters.clone()));
         daemon.start_table(&shared, bars_rx, Some(dead_letters.clone()));
+        daemon.start_table(&shared, tickers_rx, Some(dead_letters.clone()));
+        daemon.start_table(&shared, options_quotes_rx, Some(dead_letters.clone()));
+        daemon.start_table(&shared, technical_indicators_rx, Some(dead_letters.clone()));
+        daemon.start_table(&shared, indicator_values_rx, Some(dead_letters.clone()));
+        daemon.start_table(&shared, signals_rx, Some(dead_letters.clone()));
         daemon.start_table(&shared, feed_events_rx, Some(dead_letters.clone()));
         // The dead-letter writer keeps no dead-letter sender, or its lane would never close.
         daemon.start_table(&shared, dead_letters_rx, None);

@@ -207,7 +207,8 @@ pub struct PipelineConfig {
     /// `block` (default) or `reject`.
     #[serde(default)]
     pub full_policy: FullPolicy,
-    /// Database connections writing each table.
+    /// Database connections writing each high-rate table (ticks, quotes, bars,
+    /// options_quotes); the others get one unless `[tables.<name>] writers` says otherwise.
     #[serde(default = "default_writers_per_table")]
     pub writers_per_table: usize,
     /// Records whose event time is further ahead of our clock than this are rejected.
@@ -304,6 +305,11 @@ pub struct TablesConfig {
     pub ticks: Option<TableConfig>,
     pub quotes: Option<TableConfig>,
     pub bars: Option<TableConfig>,
+    pub tickers: Option<TableConfig>,
+    pub options_quotes: Option<TableConfig>,
+    pub technical_indicators: Option<TableConfig>,
+    pub indicator_values: Option<TableConfig>,
+    pub signals: Option<TableConfig>,
     pub feed_events: Option<TableConfig>,
     pub dead_letters: Option<TableConfig>,
 }
@@ -314,6 +320,11 @@ impl TablesConfig {
             Table::Ticks => self.ticks.as_ref(),
             Table::Quotes => self.quotes.as_ref(),
             Table::Bars => self.bars.as_ref(),
+            Table::Tickers => self.tickers.as_ref(),
+            Table::OptionsQuotes => self.options_quotes.as_ref(),
+            Table::TechnicalIndicators => self.technical_indicators.as_ref(),
+            Table::IndicatorValues => self.indicator_values.as_ref(),
+            Table::Signals => self.signals.as_ref(),
             Table::FeedEvents => self.feed_events.as_ref(),
             Table::DeadLetters => self.dead_letters.as_ref(),
         }
@@ -422,11 +433,11 @@ impl Config {
     /// One table's settings with defaults and `[pipeline]` fallbacks applied.
     pub fn table(&self, table: Table) -> EffectiveTableConfig {
         let overrides = self.tables.get(table);
-        // Tick data is compressed after a week and kept two years, logs kept 90 days,
-        // as trading teams run them.
+        // Tick data is compressed after a week and kept two years, signals compressed
+        // after 30 days, logs kept 90 days, as trading teams run them.
         let (default_retention_days, default_partition_hours, default_columnstore_after_days) = match table {
-            Table::Ticks | Table::Quotes => (730, 24, 7),
-            Table::Bars => (0, 24 * 7, 30),
+            Table::Ticks | Table::Quotes | Table::Tickers | Table::OptionsQuotes => (730, 24, 7),
+            Table::Bars | Table::TechnicalIndicators | Table::IndicatorValues | Table::Signals => (0, 24 * 7, 30),
             Table::FeedEvents => (90, 24, 7),
             Table::DeadLetters => (0, 24, 0),
         };
@@ -436,7 +447,9 @@ impl Config {
             columnstore_after_days: overrides
                 .and_then(|o| o.columnstore_after_days)
                 .unwrap_or(default_columnstore_after_days),
-            writers: overrides.and_then(|o| o.writers).unwrap_or(self.pipeline.writers_per_table),
+            writers: overrides
+                .and_then(|o| o.writers)
+                .unwrap_or(if table.is_high_rate() { self.pipeline.writers_per_table } else { 1 }),
             batch_max_rows: overrides.and_then(|o| o.batch_max_rows).unwrap_or(self.pipeline.batch_max_rows),
             linger_ms: overrides.and_then(|o| o.linger_ms).unwrap_or(self.pipeline.linger_ms),
             write_mode: overrides.and_then(|o| o.write_mode).unwrap_or_default(),

@@ -97,6 +97,9 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
         if effective.linger_ms > 60_000 {
             problem(&key("linger_ms"), "expected at most 60000 ms".into());
         }
+        if effective.write_mode == WriteMode::Insert && !table.supports_insert_mode() {
+            problem(&key("write_mode"), format!("expected \"copy\": {table} has array columns, which insert mode cannot pass"));
+        }
         if !effective.conflict_key.is_empty() {
             if effective.write_mode != WriteMode::Insert {
                 problem(&key("conflict_key"), "needs write_mode = \"insert\" (COPY cannot skip conflicts)".into());

@@ -12,13 +12,20 @@ struct Migration {
     sql: &'static str,
 }
 
-const COMMON: &[Migration] = &[Migration { id: "common/0001_core", sql: include_str!("../../sql/common/0001_core.sql") }];
+const COMMON: &[Migration] = &[
+    Migration { id: "common/0001_core", sql: include_str!("../../sql/common/0001_core.sql") },
+    Migration { id: "common/0002_instruments", sql: include_str!("../../sql/common/0002_instruments.sql") },
+];
 
-const TIMESCALEDB: &[Migration] =
-    &[Migration { id: "timescaledb/0001_market", sql: include_str!("../../sql/timescaledb/0001_market.sql") }];
+const TIMESCALEDB: &[Migration] = &[
+    Migration { id: "timescaledb/0001_market", sql: include_str!("../../sql/timescaledb/0001_market.sql") },
+    Migration { id: "timescaledb/0002_analytics", sql: include_str!("../../sql/timescaledb/0002_analytics.sql") },
+];
 
-const VANILLA: &[Migration] =
-    &[Migration { id: "vanilla/0001_market", sql: include_str!("../../sql/vanilla/0001_market.sql") }];
+const VANILLA: &[Migration] = &[
+    Migration { id: "vanilla/0001_market", sql: include_str!("../../sql/vanilla/0001_market.sql") },
+    Migration { id: "vanilla/0002_analytics", sql: include_str!("../../sql/vanilla/0002_analytics.sql") },
+];
 
 /// An arbitrary constant naming hypertick's migration lock.
 const MIGRATION_LOCK_KEY: i64 = 0x6879_7065_7274_6963;

@@ -24,7 +24,9 @@ impl HypertablePlan {
     /// The columnstore segment key: rows of one series compress together.
     pub fn segmentby(&self) -> &'static str {
         match self.table {
-            Table::FeedEvents => "source",
+            Table::FeedEvents | Table::Signals => "source",
+            // One contract's quotes are few; a chain compresses well together.
+            Table::OptionsQuotes => "underlying",
             _ => "symbol",
         }
     }

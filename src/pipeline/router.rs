@@ -3,7 +3,10 @@
 //! carries dead letters and feed events, so a source needs nothing else.
 
 use crate::metrics::events;
-use crate::record::{Bar, DeadLetter, FeedEvent, Quote, Record, Rejection, Table, Tick, Timestamp};
+use crate::record::{
+    Bar, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, Record, Rejection, Signal, Table, TechnicalIndicators,
+    Tick, Ticker, Timestamp,
+};
 
 use super::lane::{LaneSender, SendError};
 
@@ -22,6 +25,11 @@ pub struct Router {
     pub ticks: LaneSender<Tick>,
     pub quotes: LaneSender<Quote>,
     pub bars: LaneSender<Bar>,
+    pub tickers: LaneSender<Ticker>,
+    pub options_quotes: LaneSender<OptionQuote>,
+    pub technical_indicators: LaneSender<TechnicalIndicators>,
+    pub indicator_values: LaneSender<IndicatorValue>,
+    pub signals: LaneSender<Signal>,
     pub feed_events: LaneSender<FeedEvent>,
     pub dead_letters: LaneSender<DeadLetter>,
     pub limits: RouterLimits,
@@ -61,6 +69,11 @@ impl Router {
             Record::Tick(tick) => self.ticks.send(tick).await,
             Record::Quote(quote) => self.quotes.send(quote).await,
             Record::Bar(bar) => self.bars.send(bar).await,
+            Record::Ticker(ticker) => self.tickers.send(ticker).await,
+            Record::OptionQuote(quote) => self.options_quotes.send(quote).await,
+            Record::TechnicalIndicators(indicators) => self.technical_indicators.send(indicators).await,
+            Record::IndicatorValue(value) => self.indicator_values.send(value).await,
+            Record::Signal(signal) => self.signals.send(signal).await,
         };
         sent.map_err(|error| match error {
             SendError::Full(_) => Rejection::new("queue_full", error.to_string()),

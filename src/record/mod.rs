@@ -5,9 +5,15 @@
 //! moment hypertick received the data. Both are [`Timestamp`]s: microseconds since the
 //! Unix epoch, the resolution of `timestamptz`.
 
+mod analytics;
+mod instrument;
+mod options;
 mod table;
 mod time;
 
+pub use analytics::{IndicatorValue, Signal, TechnicalIndicators};
+pub use instrument::Instrument;
+pub use options::{OptionKind, OptionQuote};
 pub use table::{Column, PgType, Table};
 pub use time::Timestamp;
 
@@ -47,6 +53,27 @@ pub struct Quote {
     pub bid_size: f64,
     pub ask_price: f64,
     pub ask_size: f64,
+}
+
+/// A venue's rolling 24-hour statistics for one symbol.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ticker {
+    pub time: Timestamp,
+    pub received_at: Timestamp,
+    pub venue: String,
+    pub symbol: String,
+    pub last: f64,
+    pub open_24h: Option<f64>,
+    pub high_24h: Option<f64>,
+    pub low_24h: Option<f64>,
+    /// Base-asset volume over the last 24 hours.
+    pub volume_24h: Option<f64>,
+    /// Quote-asset volume (turnover) over the last 24 hours.
+    pub quote_volume_24h: Option<f64>,
+    /// `last` minus the price 24 hours ago.
+    pub change: Option<f64>,
+    /// `change` in percent of the price 24 hours ago.
+    pub change_pct: Option<f64>,
 }
 
 /// One OHLCV bar; `time` is the bar's open.
@@ -119,6 +146,11 @@ pub enum Record {
     Tick(Tick),
     Quote(Quote),
     Bar(Bar),
+    Ticker(Ticker),
+    OptionQuote(OptionQuote),
+    TechnicalIndicators(TechnicalIndicators),
+    IndicatorValue(IndicatorValue),
+    Signal(Signal),
 }
 
 impl Record {
@@ -127,6 +159,11 @@ impl Record {
             Record::Tick(_) => Table::Ticks,
             Record::Quote(_) => Table::Quotes,
             Record::Bar(_) => Table::Bars,
+            Record::Ticker(_) => Table::Tickers,
+            Record::OptionQuote(_) => Table::OptionsQuotes,
+            Record::TechnicalIndicators(_) => Table::TechnicalIndicators,
+            Record::IndicatorValue(_) => Table::IndicatorValues,
+            Record::Signal(_) => Table::Signals,
         }
     }
 
@@ -136,6 +173,11 @@ impl Record {
             Record::Tick(tick) => tick.time,
             Record::Quote(quote) => quote.time,
             Record::Bar(bar) => bar.time,
+            Record::Ticker(ticker) => ticker.time,
+            Record::OptionQuote(quote) => quote.time,
+            Record::TechnicalIndicators(indicators) => indicators.time,
+            Record::IndicatorValue(value) => value.time,
+            Record::Signal(signal) => signal.time,
         }
     }
 }

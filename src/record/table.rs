@@ -13,6 +13,8 @@ pub enum PgType {
     Int2,
     Int8,
     Jsonb,
+    Date,
+    Float8Array,
 }
 
 impl PgType {
@@ -25,6 +27,8 @@ impl PgType {
             PgType::Int2 => "smallint",
             PgType::Int8 => "bigint",
             PgType::Jsonb => "jsonb",
+            PgType::Date => "date",
+            PgType::Float8Array => "double precision[]",
         }
     }
 }
@@ -40,7 +44,7 @@ const fn column(name: &'static str, pg_type: PgType) -> Column {
     Column { name, pg_type }
 }
 
-use PgType::{Float8, Int2, Int8, Jsonb, Text, TimestampTz};
+use PgType::{Date, Float8, Float8Array, Int2, Int8, Jsonb, Text, TimestampTz};
 
 const TICK_COLUMNS: &[Column] = &[
     column("time", TimestampTz),
@@ -79,6 +83,95 @@ const BAR_COLUMNS: &[Column] = &[
     column("trades", Int8),
 ];
 
+const TICKER_COLUMNS: &[Column] = &[
+    column("time", TimestampTz),
+    column("received_at", TimestampTz),
+    column("venue", Text),
+    column("symbol", Text),
+    column("last", Float8),
+    column("open_24h", Float8),
+    column("high_24h", Float8),
+    column("low_24h", Float8),
+    column("volume_24h", Float8),
+    column("quote_volume_24h", Float8),
+    column("change", Float8),
+    column("change_pct", Float8),
+];
+
+const OPTION_QUOTE_COLUMNS: &[Column] = &[
+    column("time", TimestampTz),
+    column("received_at", TimestampTz),
+    column("venue", Text),
+    column("symbol", Text),
+    column("underlying", Text),
+    column("option_type", Text),
+    column("strike", Float8),
+    column("expiration", Date),
+    column("bid", Float8),
+    column("ask", Float8),
+    column("last", Float8),
+    column("mark", Float8),
+    column("volume", Float8),
+    column("open_interest", Float8),
+    column("delta", Float8),
+    column("gamma", Float8),
+    column("theta", Float8),
+    column("vega", Float8),
+    column("rho", Float8),
+    column("iv", Float8),
+    column("bid_iv", Float8),
+    column("ask_iv", Float8),
+    column("underlying_price", Float8),
+];
+
+const TECHNICAL_INDICATOR_COLUMNS: &[Column] = &[
+    column("time", TimestampTz),
+    column("received_at", TimestampTz),
+    column("venue", Text),
+    column("symbol", Text),
+    column("interval", Text),
+    column("sma_20", Float8),
+    column("sma_50", Float8),
+    column("ema_20", Float8),
+    column("ema_50", Float8),
+    column("rsi", Float8),
+    column("macd_line", Float8),
+    column("macd_signal", Float8),
+    column("macd_histogram", Float8),
+    column("bb_upper", Float8),
+    column("bb_middle", Float8),
+    column("bb_lower", Float8),
+    column("bb_width", Float8),
+    column("volume_sma_10", Float8),
+    column("volume_ratio", Float8),
+    column("support_levels", Float8Array),
+    column("resistance_levels", Float8Array),
+];
+
+const INDICATOR_VALUE_COLUMNS: &[Column] = &[
+    column("time", TimestampTz),
+    column("received_at", TimestampTz),
+    column("venue", Text),
+    column("symbol", Text),
+    column("interval", Text),
+    column("name", Text),
+    column("value", Float8),
+];
+
+const SIGNAL_COLUMNS: &[Column] = &[
+    column("time", TimestampTz),
+    column("received_at", TimestampTz),
+    column("source", Text),
+    column("category", Text),
+    column("symbol", Text),
+    column("direction", Text),
+    column("strength", Float8),
+    column("confidence", Float8),
+    column("impact", Text),
+    column("content", Text),
+    column("payload", Jsonb),
+];
+
 const FEED_EVENT_COLUMNS: &[Column] = &[
     column("time", TimestampTz),
     column("received_at", TimestampTz),
@@ -101,27 +194,65 @@ pub enum Table {
     Ticks,
     Quotes,
     Bars,
+    Tickers,
+    OptionsQuotes,
+    TechnicalIndicators,
+    IndicatorValues,
+    Signals,
     FeedEvents,
     DeadLetters,
 }
 
 impl Table {
     /// Every table, in the order the daemon starts their writers.
-    pub const ALL: [Table; 5] =
-        [Table::Ticks, Table::Quotes, Table::Bars, Table::FeedEvents, Table::DeadLetters];
+    pub const ALL: [Table; 10] = [
+        Table::Ticks,
+        Table::Quotes,
+        Table::Bars,
+        Table::Tickers,
+        Table::OptionsQuotes,
+        Table::TechnicalIndicators,
+        Table::IndicatorValues,
+        Table::Signals,
+        Table::FeedEvents,
+        Table::DeadLetters,
+    ];
 
     /// The market-data tables.
-    pub const MARKET_DATA: [Table; 3] = [Table::Ticks, Table::Quotes, Table::Bars];
+    pub const MARKET_DATA: [Table; 8] = [
+        Table::Ticks,
+        Table::Quotes,
+        Table::Bars,
+        Table::Tickers,
+        Table::OptionsQuotes,
+        Table::TechnicalIndicators,
+        Table::IndicatorValues,
+        Table::Signals,
+    ];
 
     /// The time-series tables: range-partitioned on `time`, with retention.
-    pub const TIME_SERIES: [Table; 4] =
-        [Table::Ticks, Table::Quotes, Table::Bars, Table::FeedEvents];
+    pub const TIME_SERIES: [Table; 9] = [
+        Table::Ticks,
+        Table::Quotes,
+        Table::Bars,
+        Table::Tickers,
+        Table::OptionsQuotes,
+        Table::TechnicalIndicators,
+        Table::IndicatorValues,
+        Table::Signals,
+        Table::FeedEvents,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Table::Ticks => "ticks",
             Table::Quotes => "quotes",
             Table::Bars => "bars",
+            Table::Tickers => "tickers",
+            Table::OptionsQuotes => "options_quotes",
+            Table::TechnicalIndicators => "technical_indicators",
+            Table::IndicatorValues => "indicator_values",
+            Table::Signals => "signals",
             Table::FeedEvents => "feed_events",
             Table::DeadLetters => "dead_letters",
         }
@@ -138,9 +269,25 @@ impl Table {
             Table::Ticks => TICK_COLUMNS,
             Table::Quotes => QUOTE_COLUMNS,
             Table::Bars => BAR_COLUMNS,
+            Table::Tickers => TICKER_COLUMNS,
+            Table::OptionsQuotes => OPTION_QUOTE_COLUMNS,
+            Table::TechnicalIndicators => TECHNICAL_INDICATOR_COLUMNS,
+            Table::IndicatorValues => INDICATOR_VALUE_COLUMNS,
+            Table::Signals => SIGNAL_COLUMNS,
             Table::FeedEvents => FEED_EVENT_COLUMNS,
             Table::DeadLetters => DEAD_LETTER_COLUMNS,
         }
+    }
+
+    /// The tables venues fill at market rates, which get several writers by default.
+    pub fn is_high_rate(self) -> bool {
+        matches!(self, Table::Ticks | Table::Quotes | Table::Bars | Table::OptionsQuotes)
+    }
+
+    /// Whether insert mode can write this table: a column of arrays cannot be passed as
+    /// one array parameter per column.
+    pub fn supports_insert_mode(self) -> bool {
+        self.columns().iter().all(|column| column.pg_type != PgType::Float8Array)
     }
 
     /// Whether the table is range-partitioned on `time` (and so has retention).

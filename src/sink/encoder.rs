@@ -8,14 +8,25 @@
 //! binary send format, then a 16-bit -1 trailer. All integers are big-endian.
 
 use bytes::BytesMut;
+use chrono::Datelike;
 
-use crate::record::{Table, Timestamp};
+use crate::record::{Instrument, Table, Timestamp};
 
 /// Signature, flags (0: no OIDs) and header-extension length (0).
 const HEADER: &[u8; 19] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 const TRAILER: i16 = -1;
 /// The jsonb binary format's version byte.
 const JSONB_VERSION: u8 = 1;
+/// `float8`'s type OID, written in the header of a `float8[]`.
+const FLOAT8_OID: u32 = 701;
+/// Bytes of an array's fixed header: dimensions, has-null flag, element type.
+const ARRAY_HEADER_LEN: usize = 12;
+
+/// Days between 2000-01-01 (PostgreSQL's epoch) and `date`.
+fn days_since_postgres_epoch(date: chrono::NaiveDate) -> i32 {
+    const POSTGRES_EPOCH_DAYS_FROM_CE: i32 = 730_120;
+    date.num_days_from_ce() - POSTGRES_EPOCH_DAYS_FROM_CE
+}
 
 /// A row type the COPY writers can encode. Implemented in `sink::rows` for each record.
 pub trait CopyRow: Send + Sync + std::fmt::Debug + 'static {
@@ -33,6 +44,11 @@ pub trait CopyRow: Send + Sync + std::fmt::Debug + 'static {
     /// The (venue, symbol) this row is about, for the `instruments` table.
     fn instrument(&self) -> Option<(&str, &str)> {
         None
+    }
+    /// What this row tells about its instrument; asked only of the first row of an
+    /// instrument a table's writers see.
+    fn describe_instrument(&self) -> Option<Instrument> {
+        self.instrument().map(|(venue, symbol)| Instrument::new(venue, symbol))
     }
 }
 
@@ -68,6 +84,16 @@ impl<'a> TupleEncoder<'a> {
     #[inline]
     pub fn optional_eight_byte_len<T>(value: Option<T>) -> usize {
         if value.is_some() { Self::EIGHT_BYTE_LEN } else { Self::NULL_LEN }
+    }
+
+    /// Bytes of a `date` field.
+    pub const DATE_LEN: usize = 8;
+
+    /// Bytes of a one-dimensional `float8[]` field without NULL elements.
+    #[inline]
+    pub fn float8_array_len(values: &[f64]) -> usize {
+        let dimensions = if values.is_empty() { 0 } else { 8 };
+        4 + 12 + dimensions + values.len() * Self::EIGHT_BYTE_LEN
     }
 
     /// Bytes of a jsonb field (serializes the value to measure it).
@@ -143,6 +169,30 @@ impl<'a> TupleEncoder<'a> {
         match value {
             Some(number) => self.int8(number),
             None => self.null(),
+        }
+    }
+
+    /// date: days since 2000-01-01.
+    #[inline]
+    pub fn date(&mut self, value: chrono::NaiveDate) {
+        self.put(4i32.to_be_bytes());
+        self.put(days_since_postgres_epoch(value).to_be_bytes());
+    }
+
+    /// A one-dimensional `float8[]` (array_send: dimensions, has-null flag, element type,
+    /// then per dimension its length and lower bound, then the elements as fields).
+    pub fn float8_array(&mut self, values: &[f64]) {
+        let body = ARRAY_HEADER_LEN + if values.is_empty() { 0 } else { 8 } + values.len() * Self::EIGHT_BYTE_LEN;
+        self.put((body as i32).to_be_bytes());
+        self.put(i32::from(!values.is_empty()).to_be_bytes());
+        self.put(0i32.to_be_bytes());
+        self.put(FLOAT8_OID.to_be_bytes());
+        if !values.is_empty() {
+            self.put((values.len() as i32).to_be_bytes());
+            self.put(1i32.to_be_bytes());
+        }
+        for value in values {
+            self.float8(*value);
         }
     }
 

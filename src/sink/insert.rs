@@ -43,6 +43,10 @@ fn array_element_sql(pg_type: PgType) -> &'static str {
         PgType::Int2 => "int2",
         PgType::Int8 => "int8",
         PgType::Jsonb => "jsonb",
+        PgType::Date => "date",
+        // Arrays of arrays cannot be unnested row by row; validation keeps tables with
+        // array columns on COPY (`Table::supports_insert_mode`).
+        PgType::Float8Array => "float8[]",
     }
 }
 
@@ -54,6 +58,8 @@ fn element_type(pg_type: PgType) -> Type {
         PgType::Int2 => Type::INT2,
         PgType::Int8 => Type::INT8,
         PgType::Jsonb => Type::JSONB,
+        PgType::Date => Type::DATE,
+        PgType::Float8Array => Type::FLOAT8_ARRAY,
     }
 }
 

@@ -2,7 +2,10 @@
 //! `record::Table::columns()`; the round-trip tests read every column back.
 
 use super::encoder::{CopyRow, TupleEncoder as T};
-use crate::record::{Bar, DeadLetter, FeedEvent, Quote, Table, Tick, Timestamp};
+use crate::record::{
+    Bar, DeadLetter, FeedEvent, IndicatorValue, Instrument, OptionQuote, Quote, Signal, Table, TechnicalIndicators, Tick, Ticker,
+    Timestamp,
+};
 
 impl CopyRow for Tick {
     const TABLE: Table = Table::Ticks;
@@ -109,6 +112,248 @@ impl CopyRow for Bar {
 
     fn instrument(&self) -> Option<(&str, &str)> {
         Some((&self.venue, &self.symbol))
+    }
+}
+
+fn optional_floats_len(values: &[Option<f64>]) -> usize {
+    values.iter().map(|value| T::optional_eight_byte_len(*value)).sum()
+}
+
+impl CopyRow for Ticker {
+    const TABLE: Table = Table::Tickers;
+
+    #[inline]
+    fn encoded_len(&self) -> usize {
+        T::TUPLE_LEN + 3 * T::EIGHT_BYTE_LEN + T::text_len(&self.venue) + T::text_len(&self.symbol)
+            + optional_floats_len(&self.optional_values())
+    }
+
+    #[inline]
+    fn encode(&self, fields: &mut T<'_>) {
+        fields.start_tuple(12);
+        fields.timestamptz(self.time);
+        fields.timestamptz(self.received_at);
+        fields.text(&self.venue);
+        fields.text(&self.symbol);
+        fields.float8(self.last);
+        for value in self.optional_values() {
+            fields.optional_float8(value);
+        }
+    }
+
+    fn received_at(&self) -> Timestamp {
+        self.received_at
+    }
+
+    fn partition_time(&self) -> Option<Timestamp> {
+        Some(self.time)
+    }
+
+    fn instrument(&self) -> Option<(&str, &str)> {
+        Some((&self.venue, &self.symbol))
+    }
+}
+
+trait OptionalValues<const N: usize> {
+    /// The optional numeric columns in COPY order.
+    fn optional_values(&self) -> [Option<f64>; N];
+}
+
+impl OptionalValues<7> for Ticker {
+    #[inline]
+    fn optional_values(&self) -> [Option<f64>; 7] {
+        [self.open_24h, self.high_24h, self.low_24h, self.volume_24h, self.quote_volume_24h, self.change, self.change_pct]
+    }
+}
+
+impl OptionalValues<15> for OptionQuote {
+    #[inline]
+    fn optional_values(&self) -> [Option<f64>; 15] {
+        [
+            self.bid,
+            self.ask,
+            self.last,
+            self.mark,
+            self.volume,
+            self.open_interest,
+            self.delta,
+            self.gamma,
+            self.theta,
+            self.vega,
+            self.rho,
+            self.iv,
+            self.bid_iv,
+            self.ask_iv,
+            self.underlying_price,
+        ]
+    }
+}
+
+impl OptionalValues<14> for TechnicalIndicators {
+    #[inline]
+    fn optional_values(&self) -> [Option<f64>; 14] {
+        [
+            self.sma_20,
+            self.sma_50,
+            self.ema_20,
+            self.ema_50,
+            self.rsi,
+            self.macd_line,
+            self.macd_signal,
+            self.macd_histogram,
+            self.bb_upper,
+            self.bb_middle,
+            self.bb_lower,
+            self.bb_width,
+            self.volume_sma_10,
+            self.volume_ratio,
+        ]
+    }
+}
+
+impl CopyRow for OptionQuote {
+    const TABLE: Table = Table::OptionsQuotes;
+
+    fn encoded_len(&self) -> usize {
+        T::TUPLE_LEN + 3 * T::EIGHT_BYTE_LEN + T::DATE_LEN + T::text_len(&self.venue) + T::text_len(&self.symbol)
+            + T::text_len(&self.underlying) + T::text_len(self.option_type.as_str())
+            + optional_floats_len(&self.optional_values())
+    }
+
+    fn encode(&self, fields: &mut T<'_>) {
+        fields.start_tuple(23);
+        fields.timestamptz(self.time);
+        fields.timestamptz(self.received_at);
+        fields.text(&self.venue);
+        fields.text(&self.symbol);
+        fields.text(&self.underlying);
+        fields.text(self.option_type.as_str());
+        fields.float8(self.strike);
+        fields.date(self.expiration);
+        for value in self.optional_values() {
+            fields.optional_float8(value);
+        }
+    }
+
+    fn received_at(&self) -> Timestamp {
+        self.received_at
+    }
+
+    fn partition_time(&self) -> Option<Timestamp> {
+        Some(self.time)
+    }
+
+    fn instrument(&self) -> Option<(&str, &str)> {
+        Some((&self.venue, &self.symbol))
+    }
+
+    fn describe_instrument(&self) -> Option<Instrument> {
+        Some(Instrument {
+            asset_class: Some("option"),
+            underlying: Some(self.underlying.clone()),
+            expiration: Some(self.expiration),
+            strike: Some(self.strike),
+            option_type: Some(self.option_type),
+            ..Instrument::new(&self.venue, &self.symbol)
+        })
+    }
+}
+
+impl CopyRow for TechnicalIndicators {
+    const TABLE: Table = Table::TechnicalIndicators;
+
+    fn encoded_len(&self) -> usize {
+        T::TUPLE_LEN + 2 * T::EIGHT_BYTE_LEN + T::text_len(&self.venue) + T::text_len(&self.symbol)
+            + T::text_len(&self.interval) + optional_floats_len(&self.optional_values())
+            + T::float8_array_len(&self.support_levels) + T::float8_array_len(&self.resistance_levels)
+    }
+
+    fn encode(&self, fields: &mut T<'_>) {
+        fields.start_tuple(21);
+        fields.timestamptz(self.time);
+        fields.timestamptz(self.received_at);
+        fields.text(&self.venue);
+        fields.text(&self.symbol);
+        fields.text(&self.interval);
+        for value in self.optional_values() {
+            fields.optional_float8(value);
+        }
+        fields.float8_array(&self.support_levels);
+        fields.float8_array(&self.resistance_levels);
+    }
+
+    fn received_at(&self) -> Timestamp {
+        self.received_at
+    }
+
+    fn partition_time(&self) -> Option<Timestamp> {
+        Some(self.time)
+    }
+}
+
+impl CopyRow for IndicatorValue {
+    const TABLE: Table = Table::IndicatorValues;
+
+    fn encoded_len(&self) -> usize {
+        T::TUPLE_LEN + 3 * T::EIGHT_BYTE_LEN + T::optional_text_len(self.venue.as_deref()) + T::text_len(&self.symbol)
+            + T::text_len(&self.interval) + T::text_len(&self.name)
+    }
+
+    fn encode(&self, fields: &mut T<'_>) {
+        fields.start_tuple(7);
+        fields.timestamptz(self.time);
+        fields.timestamptz(self.received_at);
+        fields.optional_text(self.venue.as_deref());
+        fields.text(&self.symbol);
+        fields.text(&self.interval);
+        fields.text(&self.name);
+        fields.float8(self.value);
+    }
+
+    fn received_at(&self) -> Timestamp {
+        self.received_at
+    }
+
+    fn partition_time(&self) -> Option<Timestamp> {
+        Some(self.time)
+    }
+}
+
+impl CopyRow for Signal {
+    const TABLE: Table = Table::Signals;
+
+    fn encoded_len(&self) -> usize {
+        T::TUPLE_LEN + 2 * T::EIGHT_BYTE_LEN + T::text_len(&self.source) + T::text_len(&self.category)
+            + T::optional_text_len(self.symbol.as_deref()) + T::optional_text_len(self.direction.as_deref())
+            + T::optional_eight_byte_len(self.strength) + T::optional_eight_byte_len(self.confidence)
+            + T::optional_text_len(self.impact.as_deref()) + T::optional_text_len(self.content.as_deref())
+            + self.payload.as_ref().map_or(T::NULL_LEN, T::jsonb_len)
+    }
+
+    fn encode(&self, fields: &mut T<'_>) {
+        fields.start_tuple(11);
+        fields.timestamptz(self.time);
+        fields.timestamptz(self.received_at);
+        fields.text(&self.source);
+        fields.text(&self.category);
+        fields.optional_text(self.symbol.as_deref());
+        fields.optional_text(self.direction.as_deref());
+        fields.optional_float8(self.strength);
+        fields.optional_float8(self.confidence);
+        fields.optional_text(self.impact.as_deref());
+        fields.optional_text(self.content.as_deref());
+        match &self.payload {
+            Some(payload) => fields.jsonb(payload),
+            None => fields.null(),
+        }
+    }
+
+    fn received_at(&self) -> Timestamp {
+        self.received_at
+    }
+
+    fn partition_time(&self) -> Option<Timestamp> {
+        Some(self.time)
     }
 }
 

@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, Mutex};
 
 use super::encoder::{encode_rows, CopyRow};
 use crate::db::Partitions;
+use crate::record::Instrument;
 
 /// A closed, encoded batch. The rows stay with it until commit, for latency
 /// accounting and, if the database refuses a row, for finding and keeping it.
@@ -25,8 +26,8 @@ pub struct Encoded {
     pub bytes: Bytes,
     /// Start of each time partition the rows fall in.
     pub slots: Vec<i64>,
-    /// (venue, symbol) pairs this table's writers have not sent before, sorted.
-    pub new_instruments: Arc<Vec<(String, String)>>,
+    /// Instruments this table's writers have not sent before, sorted by (venue, symbol).
+    pub new_instruments: Arc<Vec<Instrument>>,
 }
 
 /// The queue between a table's encoder stage and its writers.
@@ -53,7 +54,7 @@ pub fn encode_stage<R: CopyRow>(
     }
 }
 
-fn first_seen_instruments<R: CopyRow>(rows: &[R], known: &mut HashMap<String, HashSet<String>>) -> Vec<(String, String)> {
+fn first_seen_instruments<R: CopyRow>(rows: &[R], known: &mut HashMap<String, HashSet<String>>) -> Vec<Instrument> {
     let mut new = Vec::new();
     let mut previous: Option<(&str, &str)> = None;
     for row in rows {
@@ -68,10 +69,10 @@ fn first_seen_instruments<R: CopyRow>(rows: &[R], known: &mut HashMap<String, Ha
             continue;
         }
         known.entry(venue.to_string()).or_default().insert(symbol.to_string());
-        new.push((venue.to_string(), symbol.to_string()));
+        new.extend(row.describe_instrument());
     }
     // A fixed order keeps concurrent upserts from different tables free of deadlocks.
-    new.sort_unstable();
+    new.sort_unstable_by(|left, right| (&left.venue, &left.symbol).cmp(&(&right.venue, &right.symbol)));
     new
 }
 

@@ -28,7 +28,7 @@ use crate::config::WriteMode;
 use crate::db::{self, DbError, Partitions};
 use crate::metrics::{events, Stats};
 use crate::pipeline::LaneSender;
-use crate::record::{DeadLetter, Table, Timestamp};
+use crate::record::{DeadLetter, Instrument, Table, Timestamp};
 
 /// Connection settings shared by every writer.
 #[derive(Debug, Clone)]
@@ -181,8 +181,18 @@ impl<R: CopyRow> Writer<R> {
             .await?;
         let upsert_instruments = client
             .prepare(
-                "INSERT INTO instruments (venue, symbol)
-                 SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+                "INSERT INTO instruments AS known (venue, symbol, asset_class, underlying, expiration, strike, option_type)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::float8[], $7::text[])
+                 ON CONFLICT (venue, symbol) DO UPDATE SET
+                     asset_class = coalesce(known.asset_class, EXCLUDED.asset_class),
+                     underlying = coalesce(known.underlying, EXCLUDED.underlying),
+                     expiration = coalesce(known.expiration, EXCLUDED.expiration),
+                     strike = coalesce(known.strike, EXCLUDED.strike),
+                     option_type = coalesce(known.option_type, EXCLUDED.option_type),
+                     updated_at = now()
+                 -- Only rows that learn something are touched (and locked).
+                 WHERE (known.asset_class IS NULL AND EXCLUDED.asset_class IS NOT NULL)
+                    OR (known.underlying IS NULL AND EXCLUDED.underlying IS NOT NULL)",
             )
             .await?;
         let row = client.query_opt("SELECT position FROM ingest_offsets WHERE stream = $1", &[&self.stream]).await?;
@@ -244,9 +254,7 @@ impl<R: CopyRow> Writer<R> {
         let mut skipped = 0;
         let transaction = connection.client.transaction().await?;
         if !encoded.new_instruments.is_empty() {
-            let (venues, symbols): (Vec<&str>, Vec<&str>) =
-                encoded.new_instruments.iter().map(|(venue, symbol)| (venue.as_str(), symbol.as_str())).unzip();
-            transaction.execute(&connection.upsert_instruments, &[&venues, &symbols]).await?;
+            upsert_instruments(&transaction, &connection.upsert_instruments, &encoded.new_instruments).await?;
         }
         match self.table_settings.mode {
             WriteMode::Copy => {
@@ -336,4 +344,22 @@ impl Backoff {
         self.next = (self.next * 2).min(self.max);
         nominal.mul_f64(0.5 + fastrand::f64() * 0.5)
     }
+}
+
+async fn upsert_instruments(
+    transaction: &tokio_postgres::Transaction<'_>,
+    statement: &Statement,
+    instruments: &[Instrument],
+) -> Result<u64, tokio_postgres::Error> {
+    let venues: Vec<&str> = instruments.iter().map(|known| known.venue.as_str()).collect();
+    let symbols: Vec<&str> = instruments.iter().map(|known| known.symbol.as_str()).collect();
+    let asset_classes: Vec<Option<&str>> = instruments.iter().map(|known| known.asset_class).collect();
+    let underlyings: Vec<Option<&str>> = instruments.iter().map(|known| known.underlying.as_deref()).collect();
+    let expirations: Vec<Option<chrono::NaiveDate>> = instruments.iter().map(|known| known.expiration).collect();
+    let strikes: Vec<Option<f64>> = instruments.iter().map(|known| known.strike).collect();
+    let option_types: Vec<Option<&str>> =
+        instruments.iter().map(|known| known.option_type.map(|kind| kind.as_str())).collect();
+    transaction
+        .execute(statement, &[&venues, &symbols, &asset_classes, &underlyings, &expirations, &strikes, &option_types])
+        .await
 }

@@ -5,7 +5,10 @@
 
 use bytes::BytesMut;
 use futures_util::SinkExt;
-use hypertick::record::{Bar, DeadLetter, FeedEvent, Quote, Side, Table, Tick, Timestamp};
+use hypertick::record::{
+    Bar, DeadLetter, FeedEvent, IndicatorValue, OptionKind, OptionQuote, Quote, Side, Signal, Table, TechnicalIndicators,
+    Tick, Ticker, Timestamp,
+};
 use hypertick::sink::{copy_statement, encode_rows, CopyRow};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
@@ -94,6 +97,84 @@ fn dead_letter() -> impl Strategy<Value = DeadLetter> {
     (timestamp(), text(), text(), text()).prop_map(|(received_at, source, detail, raw)| DeadLetter {
         received_at, source, reason: "invalid_json", detail, raw,
     })
+}
+
+fn optional_floats<const N: usize>() -> impl Strategy<Value = [Option<f64>; N]> {
+    proptest::array::uniform(proptest::option::of(float()))
+}
+
+fn ticker() -> impl Strategy<Value = Ticker> {
+    (timestamp(), timestamp(), text(), text(), float(), optional_floats::<7>()).prop_map(
+        |(time, received_at, venue, symbol, last, [open_24h, high_24h, low_24h, volume_24h, quote_volume_24h, change, change_pct])| {
+            Ticker { time, received_at, venue, symbol, last, open_24h, high_24h, low_24h, volume_24h, quote_volume_24h, change, change_pct }
+        },
+    )
+}
+
+/// Dates across most of PostgreSQL's range (4713 BC to far beyond 9999 AD).
+fn date() -> impl Strategy<Value = chrono::NaiveDate> {
+    prop_oneof![
+        Just(chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap()),
+        Just(chrono::NaiveDate::from_ymd_opt(1999, 12, 31).unwrap()),
+        (-1_700_000i32..3_000_000).prop_map(|days| chrono::NaiveDate::from_num_days_from_ce_opt(days).unwrap()),
+    ]
+}
+
+fn option_quote() -> impl Strategy<Value = OptionQuote> {
+    (
+        (timestamp(), timestamp(), text(), text(), text()),
+        (prop_oneof![Just(OptionKind::Call), Just(OptionKind::Put)], float(), date()),
+        optional_floats::<15>(),
+    )
+        .prop_map(|((time, received_at, venue, symbol, underlying), (option_type, strike, expiration), values)| {
+            let [bid, ask, last, mark, volume, open_interest, delta, gamma, theta, vega, rho, iv, bid_iv, ask_iv, underlying_price] = values;
+            OptionQuote {
+                time, received_at, venue, symbol, underlying, option_type, strike, expiration, bid, ask, last, mark, volume,
+                open_interest, delta, gamma, theta, vega, rho, iv, bid_iv, ask_iv, underlying_price,
+            }
+        })
+}
+
+fn technical_indicators() -> impl Strategy<Value = TechnicalIndicators> {
+    (
+        (timestamp(), timestamp(), text(), text(), text()),
+        optional_floats::<14>(),
+        (proptest::collection::vec(float(), 0..4), proptest::collection::vec(float(), 0..4)),
+    )
+        .prop_map(|((time, received_at, venue, symbol, interval), values, (support_levels, resistance_levels))| {
+            let [sma_20, sma_50, ema_20, ema_50, rsi, macd_line, macd_signal, macd_histogram, bb_upper, bb_middle, bb_lower, bb_width, volume_sma_10, volume_ratio] = values;
+            TechnicalIndicators {
+                time, received_at, venue, symbol, interval, sma_20, sma_50, ema_20, ema_50, rsi, macd_line, macd_signal,
+                macd_histogram, bb_upper, bb_middle, bb_lower, bb_width, volume_sma_10, volume_ratio, support_levels,
+                resistance_levels,
+            }
+        })
+}
+
+fn indicator_value() -> impl Strategy<Value = IndicatorValue> {
+    (timestamp(), timestamp(), proptest::option::of(text()), text(), text(), text(), float()).prop_map(
+        |(time, received_at, venue, symbol, interval, name, value)| IndicatorValue { time, received_at, venue, symbol, interval, name, value },
+    )
+}
+
+fn json_object() -> impl Strategy<Value = serde_json::Value> {
+    proptest::collection::btree_map(
+        "[a-z]{1,8}",
+        prop_oneof![text().prop_map(serde_json::Value::from), any::<i64>().prop_map(serde_json::Value::from)],
+        0..4,
+    )
+    .prop_map(|map| serde_json::Value::Object(map.into_iter().collect()))
+}
+
+fn signal() -> impl Strategy<Value = Signal> {
+    (
+        (timestamp(), timestamp(), text(), text(), proptest::option::of(text())),
+        (proptest::option::of(text()), proptest::option::of(float()), proptest::option::of(float())),
+        (proptest::option::of(text()), proptest::option::of(text()), proptest::option::of(json_object())),
+    )
+        .prop_map(|((time, received_at, source, category, symbol), (direction, strength, confidence), (impact, content, payload))| Signal {
+            time, received_at, source, category, symbol, direction, strength, confidence, impact, content, payload,
+        })
 }
 
 /// A timestamptz read back exactly as PostgreSQL stores it: µs since 2000-01-01.
@@ -195,6 +276,100 @@ fn check_bars(rows: &[Bar], back: &[tokio_postgres::Row]) -> Result<(), TestCase
     Ok(())
 }
 
+/// Optional floats read back from consecutive columns starting at `first`.
+fn check_optional_floats(sent: &[Option<f64>], read: &tokio_postgres::Row, first: usize) -> Result<(), TestCaseError> {
+    for (offset, value) in sent.iter().enumerate() {
+        let back: Option<f64> = read.get(first + offset);
+        prop_assert_eq!(value.is_some(), back.is_some(), "column {}", first + offset);
+        if let (Some(sent), Some(back)) = (value, back) {
+            prop_assert!(same_float(*sent, back), "column {}: {} vs {}", first + offset, sent, back);
+        }
+    }
+    Ok(())
+}
+
+fn check_tickers(rows: &[Ticker], back: &[tokio_postgres::Row]) -> Result<(), TestCaseError> {
+    prop_assert_eq!(rows.len(), back.len());
+    for (row, read) in rows.iter().zip(back) {
+        prop_assert_eq!(row.time.micros(), micros(read, 0));
+        prop_assert_eq!(row.received_at.micros(), micros(read, 1));
+        prop_assert_eq!(&row.venue, &read.get::<_, String>(2));
+        prop_assert_eq!(&row.symbol, &read.get::<_, String>(3));
+        prop_assert!(same_float(row.last, read.get(4)));
+        let optional = [row.open_24h, row.high_24h, row.low_24h, row.volume_24h, row.quote_volume_24h, row.change, row.change_pct];
+        check_optional_floats(&optional, read, 5)?;
+    }
+    Ok(())
+}
+
+fn check_option_quotes(rows: &[OptionQuote], back: &[tokio_postgres::Row]) -> Result<(), TestCaseError> {
+    prop_assert_eq!(rows.len(), back.len());
+    for (row, read) in rows.iter().zip(back) {
+        prop_assert_eq!(row.time.micros(), micros(read, 0));
+        prop_assert_eq!(&row.symbol, &read.get::<_, String>(3));
+        prop_assert_eq!(&row.underlying, &read.get::<_, String>(4));
+        prop_assert_eq!(row.option_type.as_str(), read.get::<_, String>(5));
+        prop_assert!(same_float(row.strike, read.get(6)));
+        prop_assert_eq!(row.expiration, read.get::<_, chrono::NaiveDate>(7));
+        let optional = [
+            row.bid, row.ask, row.last, row.mark, row.volume, row.open_interest, row.delta, row.gamma, row.theta, row.vega,
+            row.rho, row.iv, row.bid_iv, row.ask_iv, row.underlying_price,
+        ];
+        check_optional_floats(&optional, read, 8)?;
+    }
+    Ok(())
+}
+
+fn check_technical_indicators(rows: &[TechnicalIndicators], back: &[tokio_postgres::Row]) -> Result<(), TestCaseError> {
+    prop_assert_eq!(rows.len(), back.len());
+    for (row, read) in rows.iter().zip(back) {
+        prop_assert_eq!(row.time.micros(), micros(read, 0));
+        prop_assert_eq!(&row.interval, &read.get::<_, String>(4));
+        let optional = [
+            row.sma_20, row.sma_50, row.ema_20, row.ema_50, row.rsi, row.macd_line, row.macd_signal, row.macd_histogram,
+            row.bb_upper, row.bb_middle, row.bb_lower, row.bb_width, row.volume_sma_10, row.volume_ratio,
+        ];
+        check_optional_floats(&optional, read, 5)?;
+        for (sent, column) in [(&row.support_levels, 19), (&row.resistance_levels, 20)] {
+            let back: Vec<f64> = read.get(column);
+            prop_assert_eq!(sent.len(), back.len());
+            for (sent, back) in sent.iter().zip(back) {
+                prop_assert!(same_float(*sent, back));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_indicator_values(rows: &[IndicatorValue], back: &[tokio_postgres::Row]) -> Result<(), TestCaseError> {
+    prop_assert_eq!(rows.len(), back.len());
+    for (row, read) in rows.iter().zip(back) {
+        prop_assert_eq!(row.time.micros(), micros(read, 0));
+        prop_assert_eq!(&row.venue, &read.get::<_, Option<String>>(2));
+        prop_assert_eq!(&row.symbol, &read.get::<_, String>(3));
+        prop_assert_eq!(&row.interval, &read.get::<_, String>(4));
+        prop_assert_eq!(&row.name, &read.get::<_, String>(5));
+        prop_assert!(same_float(row.value, read.get(6)));
+    }
+    Ok(())
+}
+
+fn check_signals(rows: &[Signal], back: &[tokio_postgres::Row]) -> Result<(), TestCaseError> {
+    prop_assert_eq!(rows.len(), back.len());
+    for (row, read) in rows.iter().zip(back) {
+        prop_assert_eq!(row.time.micros(), micros(read, 0));
+        prop_assert_eq!(&row.source, &read.get::<_, String>(2));
+        prop_assert_eq!(&row.category, &read.get::<_, String>(3));
+        prop_assert_eq!(&row.symbol, &read.get::<_, Option<String>>(4));
+        prop_assert_eq!(&row.direction, &read.get::<_, Option<String>>(5));
+        check_optional_floats(&[row.strength, row.confidence], read, 6)?;
+        prop_assert_eq!(&row.impact, &read.get::<_, Option<String>>(8));
+        prop_assert_eq!(&row.content, &read.get::<_, Option<String>>(9));
+        prop_assert_eq!(&row.payload, &read.get::<_, Option<serde_json::Value>>(10));
+    }
+    Ok(())
+}
+
 fn check_feed_events(rows: &[FeedEvent], back: &[tokio_postgres::Row]) -> Result<(), TestCaseError> {
     prop_assert_eq!(rows.len(), back.len());
     for (row, read) in rows.iter().zip(back) {
@@ -240,10 +415,27 @@ fn random_rows_round_trip_through_postgres() {
         .run(&proptest::collection::vec(bar(), 0..40), |rows| check_bars(&rows, &runtime.block_on(copy_into_twin(&client, &rows))))
         .expect("bars round-trip");
     TestRunner::new(cases.clone())
+        .run(&proptest::collection::vec(ticker(), 0..40), |rows| check_tickers(&rows, &runtime.block_on(copy_into_twin(&client, &rows))))
+        .expect("tickers round-trip");
+    TestRunner::new(cases.clone())
+        .run(&proptest::collection::vec(option_quote(), 0..40), |rows| check_option_quotes(&rows, &runtime.block_on(copy_into_twin(&client, &rows))))
+        .expect("option quotes round-trip");
+    TestRunner::new(cases.clone())
+        .run(&proptest::collection::vec(technical_indicators(), 0..40), |rows| {
+            check_technical_indicators(&rows, &runtime.block_on(copy_into_twin(&client, &rows)))
+        })
+        .expect("technical indicators round-trip");
+    TestRunner::new(cases.clone())
+        .run(&proptest::collection::vec(indicator_value(), 0..40), |rows| check_indicator_values(&rows, &runtime.block_on(copy_into_twin(&client, &rows))))
+        .expect("indicator values round-trip");
+    TestRunner::new(cases.clone())
+        .run(&proptest::collection::vec(signal(), 0..40), |rows| check_signals(&rows, &runtime.block_on(copy_into_twin(&client, &rows))))
+        .expect("signals round-trip");
+    TestRunner::new(cases.clone())
         .run(&proptest::collection::vec(feed_event(), 0..20), |rows| check_feed_events(&rows, &runtime.block_on(copy_into_twin(&client, &rows))))
         .expect("feed events round-trip");
     TestRunner::new(cases)
         .run(&proptest::collection::vec(dead_letter(), 0..20), |rows| check_dead_letters(&rows, &runtime.block_on(copy_into_twin(&client, &rows))))
         .expect("dead letters round-trip");
-    assert_eq!(Table::ALL.len(), 5, "a new table needs its round-trip case here");
+    assert_eq!(Table::ALL.len(), 10, "a new table needs its round-trip case here");
 }

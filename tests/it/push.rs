@@ -71,6 +71,99 @@ async fn rows_land_exactly_with_the_values_sent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tickers_option_quotes_indicators_and_signals_land_exactly() {
+    let cluster = support::start_cluster();
+    let daemon = Daemon::start(&support::config_for(&cluster)).await.expect("daemon starts");
+    let mut socket = support::connect(daemon.push_addr.unwrap()).await;
+    let frame = array(&[
+        r#"{"type":"ticker","venue":"binance","symbol":"BTC-USDT","time":"2026-11-22T12:00:00.25Z","last":"97000.5","open_24h":95000,"high_24h":98000,"low_24h":"94000.125","volume_24h":1234.5,"change":2000.5,"change_pct":2.1058}"#.to_string(),
+        r#"{"type":"option_quote","venue":"deribit","symbol":"BTC-27DEC26-100000-C","underlying":"BTC","option_type":"call","strike":100000,"expiration":"2026-12-27","time":"2026-11-22T12:00:01Z","bid":0.0415,"ask":"0.0425","mark":0.042,"open_interest":512.5,"delta":0.4213,"gamma":0.00002,"theta":-85.5,"vega":120.25,"iv":55.5,"bid_iv":54.9,"ask_iv":56.1,"underlying_price":97010}"#.to_string(),
+        r#"{"type":"indicator","venue":"binance","symbol":"BTC-USDT","time":"2026-11-22T12:00:00Z","interval":"1h","name":"atr_14","value":"812.75"}"#.to_string(),
+        r#"{"type":"signal","source":"momentum-agent","time":"2026-11-22T12:00:02Z","category":"technical","symbol":"BTC-USDT","direction":"long","strength":0.8,"confidence":"0.65","impact":"high","content":"breakout above the 50-bar high","payload":{"lookback":50,"levels":[98000,99000]}}"#.to_string(),
+        r#"{"type":"signal","source":"news","time":"2026-11-22T12:00:03Z","category":"macro"}"#.to_string(),
+    ]);
+    let ack = push(&mut socket, &frame).await;
+    assert_eq!(ack["accepted"], 5, "{ack}");
+
+    let client = support::sql(&cluster).await;
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM tickers", 1).await, 1);
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM options_quotes", 1).await, 1);
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM indicator_values", 1).await, 1);
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM signals", 2).await, 2);
+
+    let ticker = client
+        .query_one(
+            "SELECT time = '2026-11-22T12:00:00.25Z', last, open_24h, high_24h, low_24h, volume_24h, quote_volume_24h, change, change_pct FROM tickers",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(ticker.get::<_, bool>(0));
+    let values: Vec<Option<f64>> = (1..9).map(|index| ticker.get(index)).collect();
+    assert_eq!(values, [Some(97000.5), Some(95000.0), Some(98000.0), Some(94000.125), Some(1234.5), None, Some(2000.5), Some(2.1058)]);
+
+    let option = client
+        .query_one(
+            "SELECT symbol, underlying, option_type, strike, expiration::text, bid, ask, last, mark, volume, open_interest,
+                    delta, gamma, theta, vega, rho, iv, bid_iv, ask_iv, underlying_price FROM options_quotes",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (option.get::<_, String>(0), option.get::<_, String>(1), option.get::<_, String>(2), option.get::<_, f64>(3), option.get::<_, String>(4)),
+        ("BTC-27DEC26-100000-C".to_string(), "BTC".to_string(), "call".to_string(), 100000.0, "2026-12-27".to_string())
+    );
+    let values: Vec<Option<f64>> = (5..20).map(|index| option.get(index)).collect();
+    assert_eq!(
+        values,
+        [
+            Some(0.0415), Some(0.0425), None, Some(0.042), None, Some(512.5), Some(0.4213), Some(0.00002), Some(-85.5),
+            Some(120.25), None, Some(55.5), Some(54.9), Some(56.1), Some(97010.0)
+        ]
+    );
+
+    let indicator = client.query_one("SELECT venue, symbol, \"interval\", name, value FROM indicator_values", &[]).await.unwrap();
+    assert_eq!(
+        (indicator.get::<_, Option<String>>(0), indicator.get::<_, String>(2), indicator.get::<_, String>(3), indicator.get::<_, f64>(4)),
+        (Some("binance".to_string()), "1h".to_string(), "atr_14".to_string(), 812.75)
+    );
+
+    let signals = client
+        .query(
+            "SELECT source, category, symbol, direction, strength, confidence, impact, content, payload FROM signals ORDER BY time",
+            &[],
+        )
+        .await
+        .unwrap();
+    let full = &signals[0];
+    assert_eq!((full.get::<_, String>(0), full.get::<_, String>(1)), ("momentum-agent".to_string(), "technical".to_string()));
+    assert_eq!((full.get::<_, Option<String>>(2), full.get::<_, Option<String>>(3)), (Some("BTC-USDT".into()), Some("long".into())));
+    assert_eq!((full.get::<_, Option<f64>>(4), full.get::<_, Option<f64>>(5)), (Some(0.8), Some(0.65)));
+    assert_eq!(full.get::<_, Option<String>>(6).as_deref(), Some("high"));
+    assert_eq!(full.get::<_, Option<String>>(7).as_deref(), Some("breakout above the 50-bar high"));
+    assert_eq!(full.get::<_, Option<serde_json::Value>>(8), Some(serde_json::json!({"lookback": 50, "levels": [98000, 99000]})));
+    let bare = &signals[1];
+    assert_eq!((bare.get::<_, Option<String>>(2), bare.get::<_, Option<serde_json::Value>>(8)), (None, None));
+
+    // The option contract and the ticker's pair are instruments of their venues.
+    assert_eq!(count(&client, "SELECT count(*) FROM instruments WHERE (venue, symbol) IN (('deribit', 'BTC-27DEC26-100000-C'), ('binance', 'BTC-USDT'))").await, 2);
+    let contract = client
+        .query_one(
+            "SELECT asset_class, underlying, expiration::text, strike, option_type FROM instruments WHERE symbol = 'BTC-27DEC26-100000-C'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (contract.get::<_, String>(0), contract.get::<_, String>(1), contract.get::<_, String>(2), contract.get::<_, f64>(3), contract.get::<_, String>(4)),
+        ("option".to_string(), "BTC".to_string(), "2026-12-27".to_string(), 100000.0, "call".to_string())
+    );
+    drop(socket);
+    daemon.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rejection_is_acked_and_dead_lettered() {
     let cluster = support::start_cluster();
     let mut config = support::config_for(&cluster);
@@ -86,7 +179,7 @@ async fn every_rejection_is_acked_and_dead_lettered() {
         tick_json("GOOD", 1, 10.0),
         r#"{"type":"tick","venue":"test","symbol":"BAD","time":"2026-11-22T12:00:00Z","size":1}"#.to_string(),
         r#"{"type":"nope"}"#.to_string(),
-        r#"{"type":"signal","source":"x"}"#.to_string(),
+        r#"{"type":"row","table":"orders"}"#.to_string(),
         r#""a string""#.to_string(),
         r#"{"type":"tick","venue":"test","symbol":"BAD","time":"2026-11-22T12:00:00Z","price":"NaN","size":1}"#.to_string(),
         format!(r#"{{"type":"tick","venue":"test","symbol":"BAD","time":"{old}","price":1,"size":1}}"#),

@@ -214,7 +214,13 @@ async fn assert_catalog(client: &Client) {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    assert_eq!(hypertables, ["bars", "feed_events", "quotes", "ticks"]);
+    assert_eq!(
+        hypertables,
+        [
+            "bars", "feed_events", "indicator_values", "options_quotes", "quotes", "signals", "technical_indicators", "ticks",
+            "tickers"
+        ]
+    );
 
     let intervals: Vec<(String, String)> = client
         .query(
@@ -229,8 +235,18 @@ async fn assert_catalog(client: &Client) {
         .collect();
     assert_eq!(
         intervals,
-        [("bars", "7 days"), ("feed_events", "1 day"), ("quotes", "1 day"), ("ticks", "12:00:00")]
-            .map(|(t, i)| (t.to_string(), i.to_string()))
+        [
+            ("bars", "7 days"),
+            ("feed_events", "1 day"),
+            ("indicator_values", "7 days"),
+            ("options_quotes", "1 day"),
+            ("quotes", "1 day"),
+            ("signals", "7 days"),
+            ("technical_indicators", "7 days"),
+            ("ticks", "12:00:00"),
+            ("tickers", "1 day"),
+        ]
+        .map(|(t, i)| (t.to_string(), i.to_string()))
     );
 
     let settings: Vec<(String, String, String)> = client
@@ -244,8 +260,18 @@ async fn assert_catalog(client: &Client) {
         .iter()
         .map(|row| (row.get(0), row.get(1), row.get(2)))
         .collect();
-    let expected_settings = [("bars", "symbol"), ("feed_events", "source"), ("quotes", "symbol"), ("ticks", "symbol")]
-        .map(|(table, segment)| (table.to_string(), segment.to_string(), "\"time\" DESC".to_string()));
+    let expected_settings = [
+        ("bars", "symbol"),
+        ("feed_events", "source"),
+        ("indicator_values", "symbol"),
+        ("options_quotes", "underlying"),
+        ("quotes", "symbol"),
+        ("signals", "source"),
+        ("technical_indicators", "symbol"),
+        ("ticks", "symbol"),
+        ("tickers", "symbol"),
+    ]
+    .map(|(table, segment)| (table.to_string(), segment.to_string(), "\"time\" DESC".to_string()));
     assert_eq!(settings, expected_settings);
 
     let jobs: Vec<(String, String, String)> = client
@@ -265,13 +291,20 @@ async fn assert_catalog(client: &Client) {
         ("bars", "policy_compression", "30 days"),
         ("feed_events", "policy_compression", "7 days"),
         ("feed_events", "policy_retention", "90 days"),
+        ("indicator_values", "policy_compression", "30 days"),
         ("ohlcv_1d", "policy_refresh_continuous_aggregate", "7 days .. 1 day"),
         ("ohlcv_1h", "policy_refresh_continuous_aggregate", "2 days .. 01:00:00"),
         ("ohlcv_1m", "policy_refresh_continuous_aggregate", "02:00:00 .. 00:01:00"),
+        ("options_quotes", "policy_compression", "7 days"),
+        ("options_quotes", "policy_retention", "730 days"),
         ("quotes", "policy_compression", "7 days"),
         ("quotes", "policy_retention", "730 days"),
+        ("signals", "policy_compression", "30 days"),
+        ("technical_indicators", "policy_compression", "30 days"),
         ("ticks", "policy_compression", "3 days"),
         ("ticks", "policy_retention", "400 days"),
+        ("tickers", "policy_compression", "7 days"),
+        ("tickers", "policy_retention", "730 days"),
     ]
     .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()));
     assert_eq!(jobs, expected_jobs, "one columnstore and one retention job per table, one refresh job per aggregate");

@@ -1,7 +1,7 @@
 //! The push protocol (DESIGN §5), frame text → records. Pure functions, no I/O.
 //!
 //! A frame is one JSON object or a JSON array of objects. Each object has a `type`
-//! (`tick`, `quote`, `bar` in this version) and that type's fields. Times are RFC 3339
+//! (`tick`, `quote`, `bar`, `ticker`, `option_quote`, `indicator`, `signal`) and that type's fields. Times are RFC 3339
 //! strings or integer epoch nanoseconds; numbers are JSON numbers or decimal strings.
 //! Every rejection names the field and what was expected.
 //!
@@ -10,15 +10,11 @@
 
 use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::record::{Bar, Quote, Record, Rejection, Side, Tick, Timestamp};
-
-/// Longest accepted venue, symbol and id strings, in bytes.
-const MAX_KEY_BYTES: usize = 128;
-/// Integer times below this many nanoseconds (1970-04-26) are almost surely in a
-/// coarser unit; they are refused with a hint rather than stored in 1970.
-const MIN_PLAUSIBLE_EPOCH_NANOS: i64 = 10_000_000_000_000_000;
+use super::fields::{kind_of, truncate, Fields};
+use super::records;
+use crate::record::{Record, Rejection, Timestamp};
 
 /// One element of a frame, with its position and raw text.
 #[derive(Debug)]
@@ -74,241 +70,22 @@ fn parse_element(raw: &str, received_at: Timestamp) -> Result<Record, Rejection>
     };
     let fields = Fields { map: &map };
     match kind {
-        "tick" => parse_tick(&fields, received_at).map(Record::Tick),
-        "quote" => parse_quote(&fields, received_at).map(Record::Quote),
-        "bar" => parse_bar(&fields, received_at).map(Record::Bar),
-        "ticker" | "option_quote" | "indicator" | "signal" | "row" => Err(Rejection::new(
-            "unsupported_type",
-            format!("`{kind}` records are not accepted by this version (tick, quote, bar are)"),
-        )),
+        "tick" => records::parse_tick(&fields, received_at).map(Record::Tick),
+        "quote" => records::parse_quote(&fields, received_at).map(Record::Quote),
+        "bar" => records::parse_bar(&fields, received_at).map(Record::Bar),
+        "ticker" => records::parse_ticker(&fields, received_at).map(Record::Ticker),
+        "option_quote" => records::parse_option_quote(&fields, received_at).map(Record::OptionQuote),
+        "indicator" => records::parse_indicator(&fields, received_at).map(Record::IndicatorValue),
+        "signal" => records::parse_signal(&fields, received_at).map(Record::Signal),
+        "row" => Err(Rejection::new("unsupported_type", "`row` records are not accepted by this version")),
         other => Err(Rejection::new(
             "unknown_type",
-            format!("unknown type `{}`; expected tick, quote or bar", truncate(other, 64)),
+            format!(
+                "unknown type `{}`; expected tick, quote, bar, ticker, option_quote, indicator or signal",
+                truncate(other, 64)
+            ),
         )),
     }
-}
-
-const TICK_FIELDS: &[&str] = &["type", "id", "venue", "symbol", "time", "price", "size", "side", "trade_id"];
-const QUOTE_FIELDS: &[&str] = &["type", "id", "venue", "symbol", "time", "bid_price", "bid_size", "ask_price", "ask_size"];
-const BAR_FIELDS: &[&str] = &[
-    "type", "id", "venue", "symbol", "time", "interval", "open", "high", "low", "close", "volume", "vwap", "trades",
-];
-
-fn parse_tick(fields: &Fields<'_>, received_at: Timestamp) -> Result<Tick, Rejection> {
-    fields.only(TICK_FIELDS, "tick")?;
-    fields.optional_key("id")?;
-    Ok(Tick {
-        time: fields.time("time")?,
-        received_at,
-        venue: fields.key("venue")?,
-        symbol: fields.key("symbol")?,
-        price: fields.number("price")?,
-        size: fields.non_negative("size")?,
-        side: fields.side("side")?,
-        trade_id: fields.optional_key("trade_id")?,
-    })
-}
-
-fn parse_quote(fields: &Fields<'_>, received_at: Timestamp) -> Result<Quote, Rejection> {
-    fields.only(QUOTE_FIELDS, "quote")?;
-    fields.optional_key("id")?;
-    Ok(Quote {
-        time: fields.time("time")?,
-        received_at,
-        venue: fields.key("venue")?,
-        symbol: fields.key("symbol")?,
-        bid_price: fields.number("bid_price")?,
-        bid_size: fields.non_negative("bid_size")?,
-        ask_price: fields.number("ask_price")?,
-        ask_size: fields.non_negative("ask_size")?,
-    })
-}
-
-fn parse_bar(fields: &Fields<'_>, received_at: Timestamp) -> Result<Bar, Rejection> {
-    fields.only(BAR_FIELDS, "bar")?;
-    fields.optional_key("id")?;
-    let bar = Bar {
-        time: fields.time("time")?,
-        received_at,
-        venue: fields.key("venue")?,
-        symbol: fields.key("symbol")?,
-        interval: fields.interval("interval")?,
-        open: fields.number("open")?,
-        high: fields.number("high")?,
-        low: fields.number("low")?,
-        close: fields.number("close")?,
-        volume: fields.non_negative("volume")?,
-        vwap: fields.optional_number("vwap")?,
-        trades: fields.optional_count("trades")?,
-    };
-    if bar.high < bar.low || bar.high < bar.open.max(bar.close) || bar.low > bar.open.min(bar.close) {
-        return Err(Rejection::new(
-            "inconsistent_bar",
-            format!(
-                "high {} and low {} must bound open {} and close {}",
-                bar.high, bar.low, bar.open, bar.close
-            ),
-        ));
-    }
-    Ok(bar)
-}
-
-struct Fields<'a> {
-    map: &'a Map<String, Value>,
-}
-
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-fn truncate(text: &str, max_chars: usize) -> String {
-    text.chars().take(max_chars).collect()
-}
-
-fn invalid(name: &str, expected: &str, got: &Value) -> Rejection {
-    let shown = match got {
-        Value::String(text) => format!("\"{}\"", truncate(text, 40)),
-        other => truncate(&other.to_string(), 40),
-    };
-    Rejection::new("invalid_field", format!("`{name}`: expected {expected}, got {shown}"))
-}
-
-impl Fields<'_> {
-    fn only(&self, allowed: &[&str], kind: &str) -> Result<(), Rejection> {
-        match self.map.keys().find(|key| !allowed.contains(&key.as_str())) {
-            Some(unknown) => Err(Rejection::new(
-                "unknown_field",
-                format!("`{}` is not a field of {kind}; expected {}", truncate(unknown, 64), allowed[1..].join(", ")),
-            )),
-            None => Ok(()),
-        }
-    }
-
-    fn present(&self, name: &str) -> Option<&Value> {
-        self.map.get(name).filter(|value| !value.is_null())
-    }
-
-    fn required(&self, name: &str) -> Result<&Value, Rejection> {
-        self.present(name).ok_or_else(|| Rejection::new("missing_field", format!("`{name}` is required")))
-    }
-
-    /// A required identifier: a non-empty string without control characters.
-    fn key(&self, name: &str) -> Result<String, Rejection> {
-        let value = self.required(name)?;
-        let Value::String(text) = value else {
-            return Err(invalid(name, "a string", value));
-        };
-        check_key(name, text, value)
-    }
-
-    /// An optional identifier; integers (numeric trade ids) are taken as their digits.
-    fn optional_key(&self, name: &str) -> Result<Option<String>, Rejection> {
-        match self.present(name) {
-            None => Ok(None),
-            Some(value @ Value::String(text)) => check_key(name, text, value).map(Some),
-            Some(Value::Number(number)) if number.is_i64() || number.is_u64() => Ok(Some(number.to_string())),
-            Some(other) => Err(invalid(name, "a string or an integer", other)),
-        }
-    }
-
-    fn number(&self, name: &str) -> Result<f64, Rejection> {
-        to_number(name, self.required(name)?)
-    }
-
-    fn optional_number(&self, name: &str) -> Result<Option<f64>, Rejection> {
-        self.present(name).map(|value| to_number(name, value)).transpose()
-    }
-
-    fn non_negative(&self, name: &str) -> Result<f64, Rejection> {
-        let value = self.required(name)?;
-        let number = to_number(name, value)?;
-        if number < 0.0 {
-            return Err(invalid(name, "a number ≥ 0", value));
-        }
-        Ok(number)
-    }
-
-    fn optional_count(&self, name: &str) -> Result<Option<i64>, Rejection> {
-        match self.present(name) {
-            None => Ok(None),
-            Some(value) => match value {
-                Value::Number(number) => number.as_i64().filter(|count| *count >= 0).map(Some),
-                Value::String(text) => text.parse::<i64>().ok().filter(|count| *count >= 0).map(Some),
-                _ => None,
-            }
-            .ok_or_else(|| invalid(name, "a non-negative integer", value)),
-        }
-    }
-
-    fn time(&self, name: &str) -> Result<Timestamp, Rejection> {
-        let value = self.required(name)?;
-        match value {
-            Value::String(text) => Timestamp::parse_rfc3339(text)
-                .ok_or_else(|| invalid(name, "an RFC 3339 time like 2026-11-22T12:00:00.123Z", value)),
-            Value::Number(number) => {
-                let nanos = number.as_i64().ok_or_else(|| invalid(name, "integer epoch nanoseconds", value))?;
-                if nanos < MIN_PLAUSIBLE_EPOCH_NANOS && nanos >= 0 {
-                    return Err(Rejection::new(
-                        "time_out_of_range",
-                        format!(
-                            "`{name}`: {nanos} as epoch nanoseconds is {}; send nanoseconds (this looks like seconds, milliseconds or microseconds)",
-                            Timestamp::from_unix_nanos(nanos)
-                        ),
-                    ));
-                }
-                Ok(Timestamp::from_unix_nanos(nanos))
-            }
-            other => Err(invalid(name, "an RFC 3339 string or integer epoch nanoseconds", other)),
-        }
-    }
-
-    fn side(&self, name: &str) -> Result<Side, Rejection> {
-        match self.present(name) {
-            None => Ok(Side::Unknown),
-            Some(Value::String(text)) if text == "buy" => Ok(Side::Buy),
-            Some(Value::String(text)) if text == "sell" => Ok(Side::Sell),
-            Some(other) => Err(invalid(name, "\"buy\" or \"sell\"", other)),
-        }
-    }
-
-    /// A bar length: digits then a unit (s, m, h, d, w, mo, y), e.g. `1m`, `4h`, `1d`.
-    fn interval(&self, name: &str) -> Result<String, Rejection> {
-        let text = self.key(name)?;
-        let digits = text.chars().take_while(char::is_ascii_digit).count();
-        let unit = &text[digits..];
-        let valid = digits > 0 && !text.starts_with('0') && ["s", "m", "h", "d", "w", "mo", "y"].contains(&unit);
-        if !valid {
-            return Err(invalid(name, "a length like 1m, 5m, 1h, 1d (units s, m, h, d, w, mo, y)", &Value::String(text)));
-        }
-        Ok(text)
-    }
-}
-
-fn check_key(name: &str, text: &str, value: &Value) -> Result<String, Rejection> {
-    if text.is_empty() || text.len() > MAX_KEY_BYTES || text.chars().any(char::is_control) {
-        return Err(invalid(name, "a non-empty string of at most 128 bytes without control characters", value));
-    }
-    Ok(text.to_string())
-}
-
-fn to_number(name: &str, value: &Value) -> Result<f64, Rejection> {
-    let number = match value {
-        Value::Number(number) => number.as_f64(),
-        Value::String(text) => text.trim().parse::<f64>().ok(),
-        _ => None,
-    }
-    .ok_or_else(|| invalid(name, "a number or a decimal string", value))?;
-    if !number.is_finite() {
-        return Err(Rejection::new("nan_or_infinite", format!("`{name}` is {value}; expected a finite number")));
-    }
-    Ok(number)
 }
 
 /// Reduces parsed elements' rejections into an ack.
@@ -321,6 +98,7 @@ impl Ack {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::{OptionKind, Side};
 
     const NOW: Timestamp = Timestamp(1_795_348_800_000_000);
 
@@ -348,13 +126,34 @@ mod tests {
     }
 
     #[test]
+    fn parses_tickers_option_quotes_indicators_and_signals() {
+        let ticker = one(r#"{"type":"ticker","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","last":"100.5","high_24h":110,"change_pct":-1.25}"#).unwrap();
+        let Record::Ticker(ticker) = ticker else { panic!("not a ticker") };
+        assert_eq!((ticker.last, ticker.high_24h, ticker.change_pct, ticker.open_24h), (100.5, Some(110.0), Some(-1.25), None));
+
+        let option = one(r#"{"type":"option_quote","venue":"deribit","symbol":"BTC-27DEC26-100000-C","underlying":"BTC","option_type":"call","strike":100000,"expiration":"2026-12-27","time":"2026-11-22T12:00:00Z","bid":"0.05","delta":0.42,"iv":55.1}"#).unwrap();
+        let Record::OptionQuote(option) = option else { panic!("not an option quote") };
+        assert_eq!((option.option_type, option.strike, option.bid, option.delta, option.ask), (OptionKind::Call, 100000.0, Some(0.05), Some(0.42), None));
+        assert_eq!(option.expiration, chrono::NaiveDate::from_ymd_opt(2026, 12, 27).unwrap());
+
+        let indicator = one(r#"{"type":"indicator","symbol":"S","time":"2026-11-22T12:00:00Z","interval":"1h","name":"atr_14","value":"3.5"}"#).unwrap();
+        let Record::IndicatorValue(indicator) = indicator else { panic!("not an indicator") };
+        assert_eq!((indicator.venue, indicator.name.as_str(), indicator.value), (None, "atr_14", 3.5));
+
+        let signal = one(r#"{"type":"signal","source":"momentum-agent","time":"2026-11-22T12:00:00Z","category":"technical","symbol":"BTC-USDT","direction":"long","strength":0.8,"content":"breakout","payload":{"lookback":[1,2],"why":"volume"}}"#).unwrap();
+        let Record::Signal(signal) = signal else { panic!("not a signal") };
+        assert_eq!((signal.direction.as_deref(), signal.strength, signal.confidence), (Some("long"), Some(0.8), None));
+        assert_eq!(signal.payload, Some(serde_json::json!({"lookback": [1, 2], "why": "volume"})));
+    }
+
+    #[test]
     fn every_rejection_names_its_cause() {
         let cases = [
             ("{not json", "invalid_json", "not valid JSON"),
             ("42", "not_an_object", "got a number"),
             (r#"{"venue":"v"}"#, "missing_type", "no `type`"),
             (r#"{"type":"trade"}"#, "unknown_type", "`trade`"),
-            (r#"{"type":"signal"}"#, "unsupported_type", "`signal`"),
+            (r#"{"type":"row"}"#, "unsupported_type", "`row`"),
             (r#"{"type":"tick","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","size":1}"#, "missing_field", "`price`"),
             (r#"{"type":"tick","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","price":1,"size":1,"prce":2}"#, "unknown_field", "`prce`"),
             (r#"{"type":"tick","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","price":true,"size":1}"#, "invalid_field", "`price`"),
@@ -366,6 +165,14 @@ mod tests {
             (r#"{"type":"tick","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","price":1,"size":1,"side":"up"}"#, "invalid_field", "`side`"),
             (r#"{"type":"bar","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","interval":"1 minute","open":1,"high":2,"low":0.5,"close":1.5,"volume":1}"#, "invalid_field", "`interval`"),
             (r#"{"type":"bar","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","interval":"1m","open":1,"high":0.9,"low":0.5,"close":0.7,"volume":1}"#, "inconsistent_bar", "high"),
+            (r#"{"type":"ticker","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z"}"#, "missing_field", "`last`"),
+            (r#"{"type":"option_quote","venue":"v","symbol":"C","underlying":"U","option_type":"straddle","strike":1,"expiration":"2026-12-27","time":"2026-11-22T12:00:00Z"}"#, "invalid_field", "`option_type`"),
+            (r#"{"type":"option_quote","venue":"v","symbol":"C","underlying":"U","option_type":"put","strike":0,"expiration":"2026-12-27","time":"2026-11-22T12:00:00Z"}"#, "invalid_field", "`strike`"),
+            (r#"{"type":"option_quote","venue":"v","symbol":"C","underlying":"U","option_type":"put","strike":1,"expiration":"2026-02-30","time":"2026-11-22T12:00:00Z"}"#, "invalid_field", "`expiration`"),
+            (r#"{"type":"indicator","symbol":"S","time":"2026-11-22T12:00:00Z","interval":"1h","name":"x","value":"Infinity"}"#, "nan_or_infinite", "`value`"),
+            (r#"{"type":"signal","source":"a","time":"2026-11-22T12:00:00Z"}"#, "missing_field", "`category`"),
+            (r#"{"type":"signal","source":"a","category":"c","time":"2026-11-22T12:00:00Z","content":"a\u0000b"}"#, "invalid_field", "`content`"),
+            (r#"{"type":"signal","source":"a","category":"c","time":"2026-11-22T12:00:00Z","payload":{"k":["\u0000"]}}"#, "invalid_field", "`payload`"),
         ];
         for (text, code, needle) in cases {
             let rejection = one(text).expect_err(text);

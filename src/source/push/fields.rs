@@ -1,0 +1,231 @@
+//! Reading one push object's fields: required and optional identifiers, numbers (JSON
+//! numbers or decimal strings), times, sides and intervals, each rejection naming the
+//! field and what was expected.
+
+use serde_json::{Map, Value};
+
+use crate::record::{OptionKind, Rejection, Side, Timestamp};
+
+/// Longest accepted venue, symbol and id strings, in bytes.
+const MAX_KEY_BYTES: usize = 128;
+/// Integer times below this many nanoseconds (1970-04-26) are almost surely in a
+/// coarser unit; they are refused with a hint rather than stored in 1970.
+const MIN_PLAUSIBLE_EPOCH_NANOS: i64 = 10_000_000_000_000_000;
+
+pub(super) struct Fields<'a> {
+    pub map: &'a Map<String, Value>,
+}
+
+pub(super) fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+pub(super) fn truncate(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
+}
+
+pub(super) fn invalid(name: &str, expected: &str, got: &Value) -> Rejection {
+    let shown = match got {
+        Value::String(text) => format!("\"{}\"", truncate(text, 40)),
+        other => truncate(&other.to_string(), 40),
+    };
+    Rejection::new("invalid_field", format!("`{name}`: expected {expected}, got {shown}"))
+}
+
+impl Fields<'_> {
+    pub(super) fn only(&self, allowed: &[&str], kind: &str) -> Result<(), Rejection> {
+        match self.map.keys().find(|key| !allowed.contains(&key.as_str())) {
+            Some(unknown) => Err(Rejection::new(
+                "unknown_field",
+                format!("`{}` is not a field of {kind}; expected {}", truncate(unknown, 64), allowed[1..].join(", ")),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    pub(super) fn present(&self, name: &str) -> Option<&Value> {
+        self.map.get(name).filter(|value| !value.is_null())
+    }
+
+    pub(super) fn required(&self, name: &str) -> Result<&Value, Rejection> {
+        self.present(name).ok_or_else(|| Rejection::new("missing_field", format!("`{name}` is required")))
+    }
+
+    /// A required identifier: a non-empty string without control characters.
+    pub(super) fn key(&self, name: &str) -> Result<String, Rejection> {
+        let value = self.required(name)?;
+        let Value::String(text) = value else {
+            return Err(invalid(name, "a string", value));
+        };
+        check_key(name, text, value)
+    }
+
+    /// An optional identifier; integers (numeric trade ids) are taken as their digits.
+    pub(super) fn optional_key(&self, name: &str) -> Result<Option<String>, Rejection> {
+        match self.present(name) {
+            None => Ok(None),
+            Some(value @ Value::String(text)) => check_key(name, text, value).map(Some),
+            Some(Value::Number(number)) if number.is_i64() || number.is_u64() => Ok(Some(number.to_string())),
+            Some(other) => Err(invalid(name, "a string or an integer", other)),
+        }
+    }
+
+    pub(super) fn number(&self, name: &str) -> Result<f64, Rejection> {
+        to_number(name, self.required(name)?)
+    }
+
+    pub(super) fn optional_number(&self, name: &str) -> Result<Option<f64>, Rejection> {
+        self.present(name).map(|value| to_number(name, value)).transpose()
+    }
+
+    pub(super) fn non_negative(&self, name: &str) -> Result<f64, Rejection> {
+        let value = self.required(name)?;
+        let number = to_number(name, value)?;
+        if number < 0.0 {
+            return Err(invalid(name, "a number ≥ 0", value));
+        }
+        Ok(number)
+    }
+
+    pub(super) fn optional_count(&self, name: &str) -> Result<Option<i64>, Rejection> {
+        match self.present(name) {
+            None => Ok(None),
+            Some(value) => match value {
+                Value::Number(number) => number.as_i64().filter(|count| *count >= 0).map(Some),
+                Value::String(text) => text.parse::<i64>().ok().filter(|count| *count >= 0).map(Some),
+                _ => None,
+            }
+            .ok_or_else(|| invalid(name, "a non-negative integer", value)),
+        }
+    }
+
+    pub(super) fn time(&self, name: &str) -> Result<Timestamp, Rejection> {
+        let value = self.required(name)?;
+        match value {
+            Value::String(text) => Timestamp::parse_rfc3339(text)
+                .ok_or_else(|| invalid(name, "an RFC 3339 time like 2026-11-22T12:00:00.123Z", value)),
+            Value::Number(number) => {
+                let nanos = number.as_i64().ok_or_else(|| invalid(name, "integer epoch nanoseconds", value))?;
+                if nanos < MIN_PLAUSIBLE_EPOCH_NANOS && nanos >= 0 {
+                    return Err(Rejection::new(
+                        "time_out_of_range",
+                        format!(
+                            "`{name}`: {nanos} as epoch nanoseconds is {}; send nanoseconds (this looks like seconds, milliseconds or microseconds)",
+                            Timestamp::from_unix_nanos(nanos)
+                        ),
+                    ));
+                }
+                Ok(Timestamp::from_unix_nanos(nanos))
+            }
+            other => Err(invalid(name, "an RFC 3339 string or integer epoch nanoseconds", other)),
+        }
+    }
+
+    pub(super) fn side(&self, name: &str) -> Result<Side, Rejection> {
+        match self.present(name) {
+            None => Ok(Side::Unknown),
+            Some(Value::String(text)) if text == "buy" => Ok(Side::Buy),
+            Some(Value::String(text)) if text == "sell" => Ok(Side::Sell),
+            Some(other) => Err(invalid(name, "\"buy\" or \"sell\"", other)),
+        }
+    }
+
+    /// A bar length: digits then a unit (s, m, h, d, w, mo, y), e.g. `1m`, `4h`, `1d`.
+    pub(super) fn interval(&self, name: &str) -> Result<String, Rejection> {
+        let text = self.key(name)?;
+        let digits = text.chars().take_while(char::is_ascii_digit).count();
+        let unit = &text[digits..];
+        let valid = digits > 0 && !text.starts_with('0') && ["s", "m", "h", "d", "w", "mo", "y"].contains(&unit);
+        if !valid {
+            return Err(invalid(name, "a length like 1m, 5m, 1h, 1d (units s, m, h, d, w, mo, y)", &Value::String(text)));
+        }
+        Ok(text)
+    }
+
+    /// Optional free text (a signal's content): any length the frame allows, but no NUL,
+    /// which PostgreSQL text cannot hold.
+    pub(super) fn optional_text(&self, name: &str) -> Result<Option<String>, Rejection> {
+        match self.present(name) {
+            None => Ok(None),
+            Some(Value::String(text)) if !text.contains('\0') => Ok(Some(text.clone())),
+            Some(other) => Err(invalid(name, "a string without NUL characters", other)),
+        }
+    }
+
+    /// Optional JSON of any shape, stored as jsonb (which refuses NUL in strings).
+    pub(super) fn optional_json(&self, name: &str) -> Result<Option<Value>, Rejection> {
+        match self.present(name) {
+            None => Ok(None),
+            Some(value) if holds_nul(value) => Err(Rejection::new(
+                "invalid_field",
+                format!("`{name}`: a string in it holds a NUL character, which jsonb cannot store"),
+            )),
+            Some(value) => Ok(Some(value.clone())),
+        }
+    }
+
+    /// A calendar date written `YYYY-MM-DD` (an option's expiration).
+    pub(super) fn date(&self, name: &str) -> Result<chrono::NaiveDate, Rejection> {
+        let value = self.required(name)?;
+        match value {
+            Value::String(text) => chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok(),
+            _ => None,
+        }
+        .ok_or_else(|| invalid(name, "a date like 2026-12-25", value))
+    }
+
+    /// `call` or `put`.
+    pub(super) fn option_kind(&self, name: &str) -> Result<OptionKind, Rejection> {
+        match self.required(name)? {
+            Value::String(text) if text == "call" => Ok(OptionKind::Call),
+            Value::String(text) if text == "put" => Ok(OptionKind::Put),
+            other => Err(invalid(name, "\"call\" or \"put\"", other)),
+        }
+    }
+
+    /// A number that must be > 0 (a strike).
+    pub(super) fn positive(&self, name: &str) -> Result<f64, Rejection> {
+        let value = self.required(name)?;
+        let number = to_number(name, value)?;
+        if number <= 0.0 {
+            return Err(invalid(name, "a number > 0", value));
+        }
+        Ok(number)
+    }
+}
+
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(key, item)| key.contains('\0') || holds_nul(item)),
+        _ => false,
+    }
+}
+
+fn check_key(name: &str, text: &str, value: &Value) -> Result<String, Rejection> {
+    if text.is_empty() || text.len() > MAX_KEY_BYTES || text.chars().any(char::is_control) {
+        return Err(invalid(name, "a non-empty string of at most 128 bytes without control characters", value));
+    }
+    Ok(text.to_string())
+}
+
+fn to_number(name: &str, value: &Value) -> Result<f64, Rejection> {
+    let number = match value {
+        Value::Number(number) => number.as_f64(),
+        Value::String(text) => text.trim().parse::<f64>().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| invalid(name, "a number or a decimal string", value))?;
+    if !number.is_finite() {
+        return Err(Rejection::new("nan_or_infinite", format!("`{name}` is {value}; expected a finite number")));
+    }
+    Ok(number)
+}

@@ -1,0 +1,166 @@
+//! One parser per push record type: which fields it takes, which are required, and the
+//! checks beyond types (a bar's high and low bound its open and close, …).
+
+use super::fields::Fields;
+use crate::record::{Bar, IndicatorValue, OptionQuote, Quote, Rejection, Signal, Tick, Ticker, Timestamp};
+
+const TICK_FIELDS: &[&str] = &["type", "id", "venue", "symbol", "time", "price", "size", "side", "trade_id"];
+const QUOTE_FIELDS: &[&str] = &["type", "id", "venue", "symbol", "time", "bid_price", "bid_size", "ask_price", "ask_size"];
+const BAR_FIELDS: &[&str] = &[
+    "type", "id", "venue", "symbol", "time", "interval", "open", "high", "low", "close", "volume", "vwap", "trades",
+];
+
+pub(super) fn parse_tick(fields: &Fields<'_>, received_at: Timestamp) -> Result<Tick, Rejection> {
+    fields.only(TICK_FIELDS, "tick")?;
+    fields.optional_key("id")?;
+    Ok(Tick {
+        time: fields.time("time")?,
+        received_at,
+        venue: fields.key("venue")?,
+        symbol: fields.key("symbol")?,
+        price: fields.number("price")?,
+        size: fields.non_negative("size")?,
+        side: fields.side("side")?,
+        trade_id: fields.optional_key("trade_id")?,
+    })
+}
+
+pub(super) fn parse_quote(fields: &Fields<'_>, received_at: Timestamp) -> Result<Quote, Rejection> {
+    fields.only(QUOTE_FIELDS, "quote")?;
+    fields.optional_key("id")?;
+    Ok(Quote {
+        time: fields.time("time")?,
+        received_at,
+        venue: fields.key("venue")?,
+        symbol: fields.key("symbol")?,
+        bid_price: fields.number("bid_price")?,
+        bid_size: fields.non_negative("bid_size")?,
+        ask_price: fields.number("ask_price")?,
+        ask_size: fields.non_negative("ask_size")?,
+    })
+}
+
+pub(super) fn parse_bar(fields: &Fields<'_>, received_at: Timestamp) -> Result<Bar, Rejection> {
+    fields.only(BAR_FIELDS, "bar")?;
+    fields.optional_key("id")?;
+    let bar = Bar {
+        time: fields.time("time")?,
+        received_at,
+        venue: fields.key("venue")?,
+        symbol: fields.key("symbol")?,
+        interval: fields.interval("interval")?,
+        open: fields.number("open")?,
+        high: fields.number("high")?,
+        low: fields.number("low")?,
+        close: fields.number("close")?,
+        volume: fields.non_negative("volume")?,
+        vwap: fields.optional_number("vwap")?,
+        trades: fields.optional_count("trades")?,
+    };
+    if bar.high < bar.low || bar.high < bar.open.max(bar.close) || bar.low > bar.open.min(bar.close) {
+        return Err(Rejection::new(
+            "inconsistent_bar",
+            format!(
+                "high {} and low {} must bound open {} and close {}",
+                bar.high, bar.low, bar.open, bar.close
+            ),
+        ));
+    }
+    Ok(bar)
+}
+
+const TICKER_FIELDS: &[&str] = &[
+    "type", "id", "venue", "symbol", "time", "last", "open_24h", "high_24h", "low_24h", "volume_24h",
+    "quote_volume_24h", "change", "change_pct",
+];
+const OPTION_QUOTE_FIELDS: &[&str] = &[
+    "type", "id", "venue", "symbol", "underlying", "option_type", "strike", "expiration", "time", "bid", "ask",
+    "last", "mark", "volume", "open_interest", "delta", "gamma", "theta", "vega", "rho", "iv", "bid_iv", "ask_iv",
+    "underlying_price",
+];
+const INDICATOR_FIELDS: &[&str] = &["type", "id", "venue", "symbol", "time", "interval", "name", "value"];
+const SIGNAL_FIELDS: &[&str] = &[
+    "type", "id", "source", "time", "category", "symbol", "direction", "strength", "confidence", "impact", "content",
+    "payload",
+];
+
+pub(super) fn parse_ticker(fields: &Fields<'_>, received_at: Timestamp) -> Result<Ticker, Rejection> {
+    fields.only(TICKER_FIELDS, "ticker")?;
+    fields.optional_key("id")?;
+    Ok(Ticker {
+        time: fields.time("time")?,
+        received_at,
+        venue: fields.key("venue")?,
+        symbol: fields.key("symbol")?,
+        last: fields.number("last")?,
+        open_24h: fields.optional_number("open_24h")?,
+        high_24h: fields.optional_number("high_24h")?,
+        low_24h: fields.optional_number("low_24h")?,
+        volume_24h: fields.optional_number("volume_24h")?,
+        quote_volume_24h: fields.optional_number("quote_volume_24h")?,
+        change: fields.optional_number("change")?,
+        change_pct: fields.optional_number("change_pct")?,
+    })
+}
+
+pub(super) fn parse_option_quote(fields: &Fields<'_>, received_at: Timestamp) -> Result<OptionQuote, Rejection> {
+    fields.only(OPTION_QUOTE_FIELDS, "option_quote")?;
+    fields.optional_key("id")?;
+    Ok(OptionQuote {
+        time: fields.time("time")?,
+        received_at,
+        venue: fields.key("venue")?,
+        symbol: fields.key("symbol")?,
+        underlying: fields.key("underlying")?,
+        option_type: fields.option_kind("option_type")?,
+        strike: fields.positive("strike")?,
+        expiration: fields.date("expiration")?,
+        bid: fields.optional_number("bid")?,
+        ask: fields.optional_number("ask")?,
+        last: fields.optional_number("last")?,
+        mark: fields.optional_number("mark")?,
+        volume: fields.optional_number("volume")?,
+        open_interest: fields.optional_number("open_interest")?,
+        delta: fields.optional_number("delta")?,
+        gamma: fields.optional_number("gamma")?,
+        theta: fields.optional_number("theta")?,
+        vega: fields.optional_number("vega")?,
+        rho: fields.optional_number("rho")?,
+        iv: fields.optional_number("iv")?,
+        bid_iv: fields.optional_number("bid_iv")?,
+        ask_iv: fields.optional_number("ask_iv")?,
+        underlying_price: fields.optional_number("underlying_price")?,
+    })
+}
+
+pub(super) fn parse_indicator(fields: &Fields<'_>, received_at: Timestamp) -> Result<IndicatorValue, Rejection> {
+    fields.only(INDICATOR_FIELDS, "indicator")?;
+    fields.optional_key("id")?;
+    Ok(IndicatorValue {
+        time: fields.time("time")?,
+        received_at,
+        venue: fields.optional_key("venue")?,
+        symbol: fields.key("symbol")?,
+        interval: fields.interval("interval")?,
+        name: fields.key("name")?,
+        value: fields.number("value")?,
+    })
+}
+
+pub(super) fn parse_signal(fields: &Fields<'_>, received_at: Timestamp) -> Result<Signal, Rejection> {
+    fields.only(SIGNAL_FIELDS, "signal")?;
+    fields.optional_key("id")?;
+    Ok(Signal {
+        time: fields.time("time")?,
+        received_at,
+        source: fields.key("source")?,
+        category: fields.key("category")?,
+        symbol: fields.optional_key("symbol")?,
+        direction: fields.optional_key("direction")?,
+        strength: fields.optional_number("strength")?,
+        confidence: fields.optional_number("confidence")?,
+        impact: fields.optional_key("impact")?,
+        content: fields.optional_text("content")?,
+        payload: fields.optional_json("payload")?,
+    })
+}
