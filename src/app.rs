@@ -16,9 +16,11 @@ use crate::config::Config;
 use crate::db::{self, Partitions, Profile, SchemaReport};
 use crate::metrics::{self, Stats};
 use crate::pipeline::{lane, run_batcher, BatchSettings, LaneReceiver, LaneSender, Router, RouterLimits};
-use crate::record::{DeadLetter, Table, Timestamp};
+use crate::record::{DeadLetter, RelationalCatalog, RowRecord, Table, Timestamp};
 use crate::shutdown;
-use crate::sink::{batch_queue, encode_stage, run_writer, CopyRow, TableWriteSettings, WriterSettings};
+use crate::sink::{
+    batch_queue, encode_stage, run_relational_writer, run_writer, CopyRow, TableWriteSettings, WriterError, WriterSettings,
+};
 use crate::source::push::{PushServer, PushSettings};
 use crate::source::{Source, SourceContext};
 
@@ -61,6 +63,16 @@ pub async fn migrate(config: &Config) -> anyhow::Result<SchemaReport> {
     Ok(db::prepare_schema(config).await?)
 }
 
+/// The relational tables of `[relational] tables` as the database describes them.
+async fn load_catalog(config: &Config) -> anyhow::Result<RelationalCatalog> {
+    let client = db::connect(database_url(config)?, Duration::from_millis(config.database.connect_timeout_ms)).await?;
+    let (catalog, missing) = db::load_relational_catalog(&client, &config.relational.tables).await?;
+    if !missing.is_empty() {
+        tracing::warn!(tables = %missing.join(", "), "relational tables listed in the configuration do not exist; rows for them are refused");
+    }
+    Ok(catalog)
+}
+
 impl Daemon {
     /// Migrates, then starts writers, metrics and sources. Returns once the push
     /// server is listening.
@@ -96,6 +108,8 @@ impl Daemon {
         let (technical_indicators, technical_indicators_rx) = lane(Table::TechnicalIndicators, capacity, policy);
         let (indicator_values, indicator_values_rx) = lane(Table::IndicatorValues, capacity, policy);
         let (signals, signals_rx) = lane(Table::Signals, capacity, policy);
+        let (rows, rows_rx) = lane(Table::Relational, capacity, policy);
+        let catalog = Arc::new(load_catalog(config).await?);
         let (feed_events, feed_events_rx) = lane(Table::FeedEvents, capacity, policy);
         let (dead_letters, dead_letters_rx) = lane(Table::DeadLetters, capacity, policy);
 
@@ -115,6 +129,8 @@ impl Daemon {
             technical_indicators,
             indicator_values,
             signals,
+            rows,
+            catalog: catalog.clone(),
             feed_events,
             dead_letters: dead_letters.clone(),
             limits: RouterLimits {
@@ -147,6 +163,7 @@ impl Daemon {
         daemon.start_table(&shared, indicator_values_rx, Some(dead_letters.clone()));
         daemon.start_table(&shared, signals_rx, Some(dead_letters.clone()));
         daemon.start_table(&shared, feed_events_rx, Some(dead_letters.clone()));
+        daemon.start_relational(&shared, rows_rx, catalog);
         // The dead-letter writer keeps no dead-letter sender, or its lane would never close.
         daemon.start_table(&shared, dead_letters_rx, None);
         drop(dead_letters);
@@ -248,16 +265,43 @@ impl Daemon {
                 shared.stats.clone(),
                 dead_letters.clone(),
             );
-            let failed = self.failed.clone();
-            let failure = self.failure.clone();
-            self.writers.push(tokio::spawn(async move {
-                if let Err(error) = writer.await {
-                    tracing::error!(%error, "writer stopped");
-                    failure.lock().unwrap_or_else(|poison| poison.into_inner()).get_or_insert(error.to_string());
-                    failed.cancel();
-                }
-            }));
+            self.spawn_writer(writer);
         }
+    }
+
+    /// The relational lane's batcher and its single writer (one, so that foreign-key
+    /// order holds across batches too).
+    fn start_relational(&mut self, shared: &Shared<'_>, receiver: LaneReceiver<RowRecord>, catalog: Arc<RelationalCatalog>) {
+        let settings = shared.config.table(Table::Relational);
+        let (batch_sender, queue) = tokio::sync::mpsc::channel::<Vec<RowRecord>>(2);
+        let batch_settings = BatchSettings { max_rows: settings.batch_max_rows, linger: Duration::from_millis(settings.linger_ms) };
+        let stats = shared.stats.clone();
+        let batcher = std::thread::Builder::new()
+            .name("batch-relational".into())
+            .spawn(move || {
+                let deliver = |rows: Vec<RowRecord>| batch_sender.blocking_send(rows).map_err(|unsent| unsent.0);
+                let undelivered = run_batcher(Table::Relational, receiver, batch_settings, &stats, deliver);
+                if undelivered > 0 {
+                    tracing::error!(rows = undelivered, "the relational writer stopped; rows still queued in memory were not written");
+                }
+                undelivered
+            })
+            .expect("spawning a batcher thread");
+        self.batchers.push(batcher);
+        let writer = run_relational_writer(queue, shared.settings.clone(), catalog, shared.stats.clone());
+        self.spawn_writer(writer);
+    }
+
+    fn spawn_writer(&mut self, writer: impl std::future::Future<Output = Result<(), WriterError>> + Send + 'static) {
+        let failed = self.failed.clone();
+        let failure = self.failure.clone();
+        self.writers.push(tokio::spawn(async move {
+            if let Err(error) = writer.await {
+                tracing::error!(%error, "writer stopped");
+                failure.lock().unwrap_or_else(|poison| poison.into_inner()).get_or_insert(error.to_string());
+                failed.cancel();
+            }
+        }));
     }
 
     /// Resolves when a writer or source has failed for good.

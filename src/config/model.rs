@@ -30,6 +30,8 @@ pub struct Config {
     #[serde(default)]
     pub aggregates: AggregatesConfig,
     #[serde(default)]
+    pub relational: RelationalConfig,
+    #[serde(default)]
     pub shutdown: ShutdownConfig,
     /// `[[sources]]`: one entry per venue connection.
     #[serde(default)]
@@ -312,6 +314,8 @@ pub struct TablesConfig {
     pub signals: Option<TableConfig>,
     pub feed_events: Option<TableConfig>,
     pub dead_letters: Option<TableConfig>,
+    /// The relational writer's lane: `batch_max_rows` and `linger_ms` apply.
+    pub relational: Option<TableConfig>,
 }
 
 impl TablesConfig {
@@ -327,7 +331,44 @@ impl TablesConfig {
             Table::Signals => self.signals.as_ref(),
             Table::FeedEvents => self.feed_events.as_ref(),
             Table::DeadLetters => self.dead_letters.as_ref(),
+            Table::Relational => self.relational.as_ref(),
         }
+    }
+}
+
+/// `[relational]`: the tables push `row` records may write.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelationalConfig {
+    /// Table names in the database's current schema. The daemon's own bookkeeping
+    /// (`ingest_offsets`, `dead_letters`, `schema_migrations`) and the market tables
+    /// cannot be listed.
+    #[serde(default = "default_relational_tables")]
+    pub tables: Vec<String>,
+}
+
+/// The relational side `migrate` creates.
+pub const DEFAULT_RELATIONAL_TABLES: &[&str] = &[
+    "instruments",
+    "agent_sessions",
+    "agent_deliberations",
+    "agent_actions",
+    "agent_memories",
+    "orders",
+    "trades",
+    "positions",
+    "portfolio_snapshots",
+    "risk_alerts",
+    "audit_trail",
+];
+
+fn default_relational_tables() -> Vec<String> {
+    DEFAULT_RELATIONAL_TABLES.iter().map(|name| name.to_string()).collect()
+}
+
+impl Default for RelationalConfig {
+    fn default() -> Self {
+        RelationalConfig { tables: default_relational_tables() }
     }
 }
 
@@ -439,7 +480,7 @@ impl Config {
             Table::Ticks | Table::Quotes | Table::Tickers | Table::OptionsQuotes => (730, 24, 7),
             Table::Bars | Table::TechnicalIndicators | Table::IndicatorValues | Table::Signals => (0, 24 * 7, 30),
             Table::FeedEvents => (90, 24, 7),
-            Table::DeadLetters => (0, 24, 0),
+            Table::DeadLetters | Table::Relational => (0, 24, 0),
         };
         EffectiveTableConfig {
             retention_days: overrides.and_then(|o| o.retention_days).unwrap_or(default_retention_days),

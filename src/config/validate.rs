@@ -128,6 +128,17 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
         }
     }
 
+    for (position, name) in config.relational.tables.iter().enumerate() {
+        let key = format!("relational.tables[{position}]");
+        let reserved = ["ingest_offsets", "dead_letters", "schema_migrations"].contains(&name.as_str())
+            || Table::ALL.iter().any(|table| table.name() == name);
+        if reserved {
+            problem(&key, format!("`{name}` is written by the daemon itself; expected a relational table"));
+        } else if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+            problem(&key, format!("`{name}`: expected a lower-case table name (a-z, 0-9, _)"));
+        }
+    }
+
     let ticks_retention_days = config.table(Table::Ticks).retention_days;
     if config.aggregates.ohlcv && ticks_retention_days != 0 && ticks_retention_days < OHLCV_LONGEST_REFRESH_WINDOW_DAYS {
         problem(

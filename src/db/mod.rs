@@ -1,6 +1,7 @@
 //! Everything that talks to PostgreSQL about structure: connections, numbered
 //! migrations, the schema profile, the check that a table has the columns the writers
-//! expect, partition maintenance for vanilla PostgreSQL, and the throwaway cluster
+//! expect, the relational tables' catalog (columns, keys, foreign-key order),
+//! partition maintenance for vanilla PostgreSQL, and the throwaway cluster
 //! used by the demo and the tests. **Only this module issues DDL.**
 
 pub mod aggregates;
@@ -8,6 +9,7 @@ mod migrate;
 mod partitions;
 mod prepare;
 mod profile;
+mod relational;
 mod schema_check;
 pub mod throwaway;
 mod timescale;
@@ -18,6 +20,7 @@ pub use migrate::{migrate, MigrationReport};
 pub use partitions::{PartitionPlan, Partitions};
 pub use prepare::{hypertable_plans, partition_plans, prepare_schema, SchemaReport};
 pub use profile::{detect_profile, Profile};
+pub use relational::load_relational_catalog;
 pub use schema_check::verify_columns;
 pub use timescale::{converge, HypertablePlan};
 

@@ -2,10 +2,12 @@
 //! the table's retention and our clock, and queues them on their table's lane. It also
 //! carries dead letters and feed events, so a source needs nothing else.
 
+use std::sync::Arc;
+
 use crate::metrics::events;
 use crate::record::{
-    Bar, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, Record, Rejection, Signal, Table, TechnicalIndicators,
-    Tick, Ticker, Timestamp,
+    Bar, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, Record, Rejection, RelationalCatalog, RowRecord, Signal,
+    Table, TechnicalIndicators, Tick, Ticker, Timestamp,
 };
 
 use super::lane::{LaneSender, SendError};
@@ -30,6 +32,9 @@ pub struct Router {
     pub technical_indicators: LaneSender<TechnicalIndicators>,
     pub indicator_values: LaneSender<IndicatorValue>,
     pub signals: LaneSender<Signal>,
+    pub rows: LaneSender<RowRecord>,
+    /// The relational tables rows may go to, read from the database at start.
+    pub catalog: Arc<RelationalCatalog>,
     pub feed_events: LaneSender<FeedEvent>,
     pub dead_letters: LaneSender<DeadLetter>,
     pub limits: RouterLimits,
@@ -74,6 +79,10 @@ impl Router {
             Record::TechnicalIndicators(indicators) => self.technical_indicators.send(indicators).await,
             Record::IndicatorValue(value) => self.indicator_values.send(value).await,
             Record::Signal(signal) => self.signals.send(signal).await,
+            Record::Row(mut row) => {
+                self.catalog.check(&mut row)?;
+                self.rows.send(row).await
+            }
         };
         sent.map_err(|error| match error {
             SendError::Full(_) => Rejection::new("queue_full", error.to_string()),

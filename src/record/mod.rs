@@ -8,12 +8,14 @@
 mod analytics;
 mod instrument;
 mod options;
+mod row;
 mod table;
 mod time;
 
 pub use analytics::{IndicatorValue, Signal, TechnicalIndicators};
 pub use instrument::Instrument;
 pub use options::{OptionKind, OptionQuote};
+pub use row::{RelationalCatalog, RelationalTable, RowOp, RowRecord};
 pub use table::{Column, PgType, Table};
 pub use time::Timestamp;
 
@@ -151,6 +153,8 @@ pub enum Record {
     TechnicalIndicators(TechnicalIndicators),
     IndicatorValue(IndicatorValue),
     Signal(Signal),
+    /// A row for a relational table (orders, agent sessions, …).
+    Row(RowRecord),
 }
 
 impl Record {
@@ -164,6 +168,7 @@ impl Record {
             Record::TechnicalIndicators(_) => Table::TechnicalIndicators,
             Record::IndicatorValue(_) => Table::IndicatorValues,
             Record::Signal(_) => Table::Signals,
+            Record::Row(_) => Table::Relational,
         }
     }
 
@@ -178,6 +183,7 @@ impl Record {
             Record::TechnicalIndicators(indicators) => indicators.time,
             Record::IndicatorValue(value) => value.time,
             Record::Signal(signal) => signal.time,
+            Record::Row(row) => row.received_at,
         }
     }
 }

@@ -201,11 +201,29 @@ pub enum Table {
     Signals,
     FeedEvents,
     DeadLetters,
+    /// The relational side's lane: rows for orders, agent sessions, … of any relational
+    /// table, written by the relational writer (columns come from the catalog).
+    Relational,
 }
 
 impl Table {
     /// Every table, in the order the daemon starts their writers.
-    pub const ALL: [Table; 10] = [
+    pub const ALL: [Table; 11] = [
+        Table::Ticks,
+        Table::Quotes,
+        Table::Bars,
+        Table::Tickers,
+        Table::OptionsQuotes,
+        Table::TechnicalIndicators,
+        Table::IndicatorValues,
+        Table::Signals,
+        Table::FeedEvents,
+        Table::DeadLetters,
+        Table::Relational,
+    ];
+
+    /// The tables written by the COPY writers (every table but the relational lane).
+    pub const COPY_TABLES: [Table; 10] = [
         Table::Ticks,
         Table::Quotes,
         Table::Bars,
@@ -255,6 +273,7 @@ impl Table {
             Table::Signals => "signals",
             Table::FeedEvents => "feed_events",
             Table::DeadLetters => "dead_letters",
+            Table::Relational => "relational",
         }
     }
 
@@ -276,6 +295,7 @@ impl Table {
             Table::Signals => SIGNAL_COLUMNS,
             Table::FeedEvents => FEED_EVENT_COLUMNS,
             Table::DeadLetters => DEAD_LETTER_COLUMNS,
+            Table::Relational => &[],
         }
     }
 

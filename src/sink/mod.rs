@@ -1,12 +1,14 @@
 //! Writing rows into PostgreSQL: the PGCOPY binary encoder (`encoder`, `rows`), the
 //! encoder stage that turns a closed batch into bytes (`stage`), the writer tasks
 //! (`writer`) sending batches by COPY or, in insert mode, as column arrays cut from
-//! the same bytes (`insert`), and the classification of database errors into retry,
+//! the same bytes (`insert`), the relational writer for `row` records
+//! (`relational`: `INSERT … ON CONFLICT` in foreign-key order), and the classification of database errors into retry,
 //! bad data, or fatal (`failure`). **Only this module knows the PGCOPY format.**
 
 mod encoder;
 mod failure;
 mod insert;
+mod relational;
 mod rows;
 mod stage;
 mod writer;
@@ -14,5 +16,6 @@ mod writer;
 pub use encoder::{copy_statement, encode_rows, CopyRow, TupleEncoder};
 pub use failure::{classify, FailureKind};
 pub use insert::{column_arrays, insert_statement, ColumnArray};
+pub use relational::run_relational_writer;
 pub use stage::{batch_queue, encode_stage, BatchQueue, Encoded, EncodedBatch};
 pub use writer::{run_writer, TableWriteSettings, WriterError, WriterSettings};

@@ -329,17 +329,17 @@ impl<R: CopyRow> Writer<R> {
 }
 
 /// Capped exponential backoff with jitter (each delay is 50–100 % of the nominal one).
-struct Backoff {
+pub(super) struct Backoff {
     next: Duration,
     max: Duration,
 }
 
 impl Backoff {
-    fn new(initial: Duration, max: Duration) -> Self {
+    pub(super) fn new(initial: Duration, max: Duration) -> Self {
         Backoff { next: initial, max }
     }
 
-    fn next_delay(&mut self) -> Duration {
+    pub(super) fn next_delay(&mut self) -> Duration {
         let nominal = self.next;
         self.next = (self.next * 2).min(self.max);
         nominal.mul_f64(0.5 + fastrand::f64() * 0.5)

@@ -193,7 +193,7 @@ async fn every_rejection_is_acked_and_dead_lettered() {
     let expected = [
         (1, "missing_field"),
         (2, "unknown_type"),
-        (3, "unsupported_type"),
+        (3, "missing_field"),
         (4, "not_an_object"),
         (5, "nan_or_infinite"),
         (6, "older_than_retention"),

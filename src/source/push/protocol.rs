@@ -1,7 +1,7 @@
 //! The push protocol (DESIGN §5), frame text → records. Pure functions, no I/O.
 //!
 //! A frame is one JSON object or a JSON array of objects. Each object has a `type`
-//! (`tick`, `quote`, `bar`, `ticker`, `option_quote`, `indicator`, `signal`) and that type's fields. Times are RFC 3339
+//! (`tick`, `quote`, `bar`, `ticker`, `option_quote`, `indicator`, `signal`, `row`) and that type's fields. Times are RFC 3339
 //! strings or integer epoch nanoseconds; numbers are JSON numbers or decimal strings.
 //! Every rejection names the field and what was expected.
 //!
@@ -77,11 +77,11 @@ fn parse_element(raw: &str, received_at: Timestamp) -> Result<Record, Rejection>
         "option_quote" => records::parse_option_quote(&fields, received_at).map(Record::OptionQuote),
         "indicator" => records::parse_indicator(&fields, received_at).map(Record::IndicatorValue),
         "signal" => records::parse_signal(&fields, received_at).map(Record::Signal),
-        "row" => Err(Rejection::new("unsupported_type", "`row` records are not accepted by this version")),
+        "row" => records::parse_row(&fields, raw, received_at).map(Record::Row),
         other => Err(Rejection::new(
             "unknown_type",
             format!(
-                "unknown type `{}`; expected tick, quote, bar, ticker, option_quote, indicator or signal",
+                "unknown type `{}`; expected tick, quote, bar, ticker, option_quote, indicator, signal or row",
                 truncate(other, 64)
             ),
         )),
@@ -147,13 +147,25 @@ mod tests {
     }
 
     #[test]
+    fn rows_keep_their_json_text_digit_for_digit() {
+        let row = one(r#"{"type":"row","table":"orders","op":"upsert","row":{"id":"o-1","price":12345678901234.123456789,"qty":"0.1"}}"#).unwrap();
+        let Record::Row(row) = row else { panic!("not a row") };
+        assert_eq!(row.json, r#"{"id":"o-1","price":12345678901234.123456789,"qty":"0.1"}"#);
+        assert_eq!(row.columns, ["id", "price", "qty"]);
+        assert_eq!(row.op, crate::record::RowOp::Upsert);
+    }
+
+    #[test]
     fn every_rejection_names_its_cause() {
         let cases = [
             ("{not json", "invalid_json", "not valid JSON"),
             ("42", "not_an_object", "got a number"),
             (r#"{"venue":"v"}"#, "missing_type", "no `type`"),
             (r#"{"type":"trade"}"#, "unknown_type", "`trade`"),
-            (r#"{"type":"row"}"#, "unsupported_type", "`row`"),
+            (r#"{"type":"row","table":"orders","op":"merge","row":{"id":1}}"#, "invalid_field", "`op`"),
+            (r#"{"type":"row","table":"orders","op":"insert","row":[1]}"#, "invalid_field", "`row`"),
+            (r#"{"type":"row","table":"orders","op":"insert","row":{}}"#, "invalid_field", "`row`"),
+            (r#"{"type":"row","table":"orders","op":"insert"}"#, "missing_field", "`row`"),
             (r#"{"type":"tick","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","size":1}"#, "missing_field", "`price`"),
             (r#"{"type":"tick","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","price":1,"size":1,"prce":2}"#, "unknown_field", "`prce`"),
             (r#"{"type":"tick","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","price":true,"size":1}"#, "invalid_field", "`price`"),

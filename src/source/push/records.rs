@@ -2,7 +2,13 @@
 //! checks beyond types (a bar's high and low bound its open and close, …).
 
 use super::fields::Fields;
-use crate::record::{Bar, IndicatorValue, OptionQuote, Quote, Rejection, Signal, Tick, Ticker, Timestamp};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use super::fields::invalid;
+use crate::record::{
+    Bar, IndicatorValue, OptionQuote, Quote, Rejection, RowOp, RowRecord, Signal, Tick, Ticker, Timestamp,
+};
 
 const TICK_FIELDS: &[&str] = &["type", "id", "venue", "symbol", "time", "price", "size", "side", "trade_id"];
 const QUOTE_FIELDS: &[&str] = &["type", "id", "venue", "symbol", "time", "bid_price", "bid_size", "ask_price", "ask_size"];
@@ -163,4 +169,43 @@ pub(super) fn parse_signal(fields: &Fields<'_>, received_at: Timestamp) -> Resul
         content: fields.optional_text("content")?,
         payload: fields.optional_json("payload")?,
     })
+}
+
+const ROW_FIELDS: &[&str] = &["type", "id", "table", "op", "row"];
+/// Longest accepted row object, in bytes of JSON.
+const MAX_ROW_BYTES: usize = 256 * 1024;
+
+/// A `row` record. `raw` is the element's text: the row object is kept as sent, so
+/// that its numbers reach PostgreSQL's `numeric` without passing through a float.
+pub(super) fn parse_row(fields: &Fields<'_>, raw: &str, received_at: Timestamp) -> Result<RowRecord, Rejection> {
+    #[derive(serde::Deserialize)]
+    struct Envelope<'a> {
+        #[serde(borrow)]
+        row: Option<&'a RawValue>,
+    }
+    fields.only(ROW_FIELDS, "row")?;
+    fields.optional_key("id")?;
+    let table = fields.key("table")?;
+    let op = match fields.required("op")? {
+        Value::String(text) if text == "insert" => RowOp::Insert,
+        Value::String(text) if text == "upsert" => RowOp::Upsert,
+        other => return Err(invalid("op", "\"insert\" or \"upsert\"", other)),
+    };
+    let row = fields.required("row")?;
+    let Value::Object(map) = row else {
+        return Err(invalid("row", "an object of column → value", row));
+    };
+    if map.is_empty() {
+        return Err(invalid("row", "at least one column", row));
+    }
+    fields.optional_json("row")?;
+    let envelope: Envelope<'_> = serde_json::from_str(raw)
+        .map_err(|error| Rejection::new("invalid_json", format!("not valid JSON: {error}")))?;
+    let json = envelope.row.map(RawValue::get).unwrap_or("{}");
+    if json.len() > MAX_ROW_BYTES {
+        return Err(Rejection::new("invalid_field", format!("`row` is {} bytes; at most {MAX_ROW_BYTES} are accepted", json.len())));
+    }
+    let mut columns: Vec<String> = map.keys().cloned().collect();
+    columns.sort_unstable();
+    Ok(RowRecord { received_at, table, op, json: json.to_string(), columns, key: String::new(), fields: map.clone() })
 }

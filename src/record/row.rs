@@ -1,0 +1,109 @@
+//! Rows for the relational side (orders, trades, agent sessions, …): a table name, an
+//! operation and the row as JSON, checked against the database's catalog before they
+//! are queued and written by the relational writer in foreign-key order.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use super::{Rejection, Timestamp};
+
+/// What to do with a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RowOp {
+    /// Insert; a row whose primary key exists is refused (and dead-lettered).
+    Insert,
+    /// Insert, or update the columns given when the primary key exists.
+    Upsert,
+}
+
+impl RowOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowOp::Insert => "insert",
+            RowOp::Upsert => "upsert",
+        }
+    }
+}
+
+/// One row for a relational table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowRecord {
+    pub received_at: Timestamp,
+    pub table: String,
+    pub op: RowOp,
+    /// The row object's JSON text exactly as received, so that numbers reach
+    /// PostgreSQL's `numeric` digit for digit.
+    pub json: String,
+    /// The row's column names, sorted.
+    pub columns: Vec<String>,
+    /// The row's primary-key values as JSON text, joined; set by the catalog check.
+    pub key: String,
+    /// The parsed row, for the key and for checks.
+    pub fields: Map<String, Value>,
+}
+
+impl RowRecord {
+    /// The record as a push `row` object, for dead letters.
+    pub fn to_push_json(&self) -> String {
+        format!(r#"{{"type":"row","table":"{}","op":"{}","row":{}}}"#, self.table, self.op.as_str(), self.json)
+    }
+}
+
+/// One relational table as the catalog describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelationalTable {
+    pub name: String,
+    /// Column name → type as `format_type()` prints it.
+    pub columns: HashMap<String, String>,
+    pub primary_key: Vec<String>,
+    /// Position in foreign-key order: a table's parents have smaller ranks.
+    pub rank: usize,
+}
+
+/// The relational tables rows may be written to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RelationalCatalog {
+    pub tables: HashMap<String, RelationalTable>,
+}
+
+impl RelationalCatalog {
+    /// Refuses a row for an unknown table, with unknown columns, without its primary
+    /// key, or an upsert to a table without one; fills in the row's key.
+    pub fn check(&self, row: &mut RowRecord) -> Result<(), Rejection> {
+        let Some(table) = self.tables.get(&row.table) else {
+            let mut known: Vec<&str> = self.tables.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            return Err(Rejection::new(
+                "unknown_table",
+                format!("`{}` is not a relational table; expected one of {}", row.table, known.join(", ")),
+            ));
+        };
+        if let Some(unknown) = row.columns.iter().find(|column| !table.columns.contains_key(*column)) {
+            return Err(Rejection::new("unknown_column", format!("`{unknown}` is not a column of {}", table.name)));
+        }
+        if row.op == RowOp::Upsert {
+            if table.primary_key.is_empty() {
+                return Err(Rejection::new(
+                    "invalid_field",
+                    format!("`op`: {} has no primary key to upsert on; use \"insert\"", table.name),
+                ));
+            }
+            let missing: Vec<&str> =
+                table.primary_key.iter().filter(|column| !row.fields.contains_key(*column)).map(String::as_str).collect();
+            if !missing.is_empty() {
+                return Err(Rejection::new(
+                    "missing_field",
+                    format!("an upsert into {} needs its primary key: {} missing", table.name, missing.join(", ")),
+                ));
+            }
+        }
+        row.key = table
+            .primary_key
+            .iter()
+            .map(|column| row.fields.get(column).map_or_else(|| "null".to_string(), Value::to_string))
+            .collect::<Vec<_>>()
+            .join("\u{1f}");
+        Ok(())
+    }
+}
