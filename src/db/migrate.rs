@@ -12,13 +12,20 @@ struct Migration {
     sql: &'static str,
 }
 
-const COMMON: &[Migration] = &[Migration { id: "common/0001_core", sql: include_str!("../../sql/common/0001_core.sql") }];
+const COMMON: &[Migration] = &[
+    Migration { id: "common/0001_core", sql: include_str!("../../sql/common/0001_core.sql") },
+    Migration { id: "common/0003_relational", sql: include_str!("../../sql/common/0003_relational.sql") },
+];
 
-const TIMESCALEDB: &[Migration] =
-    &[Migration { id: "timescaledb/0001_market", sql: include_str!("../../sql/timescaledb/0001_market.sql") }];
+const TIMESCALEDB: &[Migration] = &[
+    Migration { id: "timescaledb/0001_market", sql: include_str!("../../sql/timescaledb/0001_market.sql") },
+    Migration { id: "timescaledb/0003_relational", sql: include_str!("../../sql/timescaledb/0003_relational.sql") },
+];
 
-const VANILLA: &[Migration] =
-    &[Migration { id: "vanilla/0001_market", sql: include_str!("../../sql/vanilla/0001_market.sql") }];
+const VANILLA: &[Migration] = &[
+    Migration { id: "vanilla/0001_market", sql: include_str!("../../sql/vanilla/0001_market.sql") },
+    Migration { id: "vanilla/0003_relational", sql: include_str!("../../sql/vanilla/0003_relational.sql") },
+];
 
 /// An arbitrary constant naming hypertick's migration lock.
 const MIGRATION_LOCK_KEY: i64 = 0x6879_7065_7274_6963;

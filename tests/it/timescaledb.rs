@@ -214,7 +214,9 @@ async fn assert_catalog(client: &Client) {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    assert_eq!(hypertables, ["bars", "feed_events", "quotes", "ticks"]);
+    // The market tables follow the configuration; audit_trail and portfolio_snapshots
+    // (the relational side's time series) have fixed settings, see relational_schema.rs.
+    assert_eq!(hypertables, ["audit_trail", "bars", "feed_events", "portfolio_snapshots", "quotes", "ticks"]);
 
     let intervals: Vec<(String, String)> = client
         .query(
@@ -229,7 +231,14 @@ async fn assert_catalog(client: &Client) {
         .collect();
     assert_eq!(
         intervals,
-        [("bars", "7 days"), ("feed_events", "1 day"), ("quotes", "1 day"), ("ticks", "12:00:00")]
+        [
+            ("audit_trail", "7 days"),
+            ("bars", "7 days"),
+            ("feed_events", "1 day"),
+            ("portfolio_snapshots", "7 days"),
+            ("quotes", "1 day"),
+            ("ticks", "12:00:00"),
+        ]
             .map(|(t, i)| (t.to_string(), i.to_string()))
     );
 
@@ -244,8 +253,15 @@ async fn assert_catalog(client: &Client) {
         .iter()
         .map(|row| (row.get(0), row.get(1), row.get(2)))
         .collect();
-    let expected_settings = [("bars", "symbol"), ("feed_events", "source"), ("quotes", "symbol"), ("ticks", "symbol")]
-        .map(|(table, segment)| (table.to_string(), segment.to_string(), "\"time\" DESC".to_string()));
+    let expected_settings = [
+        ("audit_trail", "entity_type", "\"time\" DESC,id"),
+        ("bars", "symbol", "\"time\" DESC"),
+        ("feed_events", "source", "\"time\" DESC"),
+        ("portfolio_snapshots", "portfolio", "\"time\" DESC"),
+        ("quotes", "symbol", "\"time\" DESC"),
+        ("ticks", "symbol", "\"time\" DESC"),
+    ]
+    .map(|(table, segment, order)| (table.to_string(), segment.to_string(), order.to_string()));
     assert_eq!(settings, expected_settings);
 
     let jobs: Vec<(String, String, String)> = client
@@ -262,12 +278,16 @@ async fn assert_catalog(client: &Client) {
         .map(|row| (row.get(0), row.get(1), row.get(2)))
         .collect();
     let expected_jobs = [
+        ("audit_trail", "policy_compression", "30 days"),
+        ("audit_trail", "policy_retention", "7 years"),
         ("bars", "policy_compression", "30 days"),
         ("feed_events", "policy_compression", "7 days"),
         ("feed_events", "policy_retention", "90 days"),
         ("ohlcv_1d", "policy_refresh_continuous_aggregate", "7 days .. 1 day"),
         ("ohlcv_1h", "policy_refresh_continuous_aggregate", "2 days .. 01:00:00"),
         ("ohlcv_1m", "policy_refresh_continuous_aggregate", "02:00:00 .. 00:01:00"),
+        ("portfolio_snapshots", "policy_compression", "30 days"),
+        ("portfolio_snapshots", "policy_retention", "7 years"),
         ("quotes", "policy_compression", "7 days"),
         ("quotes", "policy_retention", "730 days"),
         ("ticks", "policy_compression", "3 days"),
