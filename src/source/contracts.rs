@@ -341,7 +341,8 @@ mod tests {
     #[test]
     fn invalid_names_say_what_is_wrong() {
         use ContractError as E;
-        let cases: &[(&str, fn(&ContractError) -> bool)] = &[
+        type IsExpected = fn(&ContractError) -> bool;
+        let cases: &[(&str, IsExpected)] = &[
             ("", |e| matches!(e, E::Empty)),
             ("BTC-PERPETUAL", |e| matches!(e, E::Unrecognized(_))),
             ("BTC-27DEC24", |e| matches!(e, E::Unrecognized(_))),
