@@ -15,16 +15,19 @@ struct Migration {
 const COMMON: &[Migration] = &[
     Migration { id: "common/0001_core", sql: include_str!("../../sql/common/0001_core.sql") },
     Migration { id: "common/0002_instruments", sql: include_str!("../../sql/common/0002_instruments.sql") },
+    Migration { id: "common/0003_relational", sql: include_str!("../../sql/common/0003_relational.sql") },
 ];
 
 const TIMESCALEDB: &[Migration] = &[
     Migration { id: "timescaledb/0001_market", sql: include_str!("../../sql/timescaledb/0001_market.sql") },
     Migration { id: "timescaledb/0002_analytics", sql: include_str!("../../sql/timescaledb/0002_analytics.sql") },
+    Migration { id: "timescaledb/0003_relational", sql: include_str!("../../sql/timescaledb/0003_relational.sql") },
 ];
 
 const VANILLA: &[Migration] = &[
     Migration { id: "vanilla/0001_market", sql: include_str!("../../sql/vanilla/0001_market.sql") },
     Migration { id: "vanilla/0002_analytics", sql: include_str!("../../sql/vanilla/0002_analytics.sql") },
+    Migration { id: "vanilla/0003_relational", sql: include_str!("../../sql/vanilla/0003_relational.sql") },
 ];
 
 /// An arbitrary constant naming hypertick's migration lock.

@@ -3,12 +3,15 @@
 //! batches or the database: the push websocket server (`push`), and venue feeds run by
 //! the shared websocket connector (`feed`) with one adapter folder per venue
 //! (`alpaca`, `binance`, `bybit`, `coinbase`, `deribit`, `kraken`, `okx`, `polygon`) and the
-//! symbol normalization they share (`symbols`). **Only this module knows input formats.**
+//! symbol normalization they share (`symbols`); and `contracts`, which reads option
+//! contract names (Deribit, OKX, OCC) into underlying, expiry, strike and call/put.
+//! **Only this module knows input formats.**
 
 pub mod alpaca;
 pub mod binance;
 pub mod bybit;
 pub mod coinbase;
+pub mod contracts;
 pub mod deribit;
 pub mod feed;
 pub mod kraken;

@@ -214,11 +214,13 @@ async fn assert_catalog(client: &Client) {
         .iter()
         .map(|row| row.get(0))
         .collect();
+    // The market tables follow the configuration; audit_trail and portfolio_snapshots
+    // (the relational side's time series) have fixed settings, see relational_schema.rs.
     assert_eq!(
         hypertables,
         [
-            "bars", "feed_events", "indicator_values", "options_quotes", "quotes", "signals", "technical_indicators", "ticks",
-            "tickers"
+            "audit_trail", "bars", "feed_events", "indicator_values", "options_quotes", "portfolio_snapshots", "quotes",
+            "signals", "technical_indicators", "tickers", "ticks"
         ]
     );
 
@@ -236,15 +238,17 @@ async fn assert_catalog(client: &Client) {
     assert_eq!(
         intervals,
         [
+            ("audit_trail", "7 days"),
             ("bars", "7 days"),
             ("feed_events", "1 day"),
             ("indicator_values", "7 days"),
             ("options_quotes", "1 day"),
+            ("portfolio_snapshots", "7 days"),
             ("quotes", "1 day"),
             ("signals", "7 days"),
             ("technical_indicators", "7 days"),
-            ("ticks", "12:00:00"),
             ("tickers", "1 day"),
+            ("ticks", "12:00:00"),
         ]
         .map(|(t, i)| (t.to_string(), i.to_string()))
     );
@@ -261,17 +265,19 @@ async fn assert_catalog(client: &Client) {
         .map(|row| (row.get(0), row.get(1), row.get(2)))
         .collect();
     let expected_settings = [
-        ("bars", "symbol"),
-        ("feed_events", "source"),
-        ("indicator_values", "symbol"),
-        ("options_quotes", "underlying"),
-        ("quotes", "symbol"),
-        ("signals", "source"),
-        ("technical_indicators", "symbol"),
-        ("ticks", "symbol"),
-        ("tickers", "symbol"),
+        ("audit_trail", "entity_type", "\"time\" DESC,id"),
+        ("bars", "symbol", "\"time\" DESC"),
+        ("feed_events", "source", "\"time\" DESC"),
+        ("indicator_values", "symbol", "\"time\" DESC"),
+        ("options_quotes", "underlying", "\"time\" DESC"),
+        ("portfolio_snapshots", "portfolio", "\"time\" DESC"),
+        ("quotes", "symbol", "\"time\" DESC"),
+        ("signals", "source", "\"time\" DESC"),
+        ("technical_indicators", "symbol", "\"time\" DESC"),
+        ("tickers", "symbol", "\"time\" DESC"),
+        ("ticks", "symbol", "\"time\" DESC"),
     ]
-    .map(|(table, segment)| (table.to_string(), segment.to_string(), "\"time\" DESC".to_string()));
+    .map(|(table, segment, order)| (table.to_string(), segment.to_string(), order.to_string()));
     assert_eq!(settings, expected_settings);
 
     let jobs: Vec<(String, String, String)> = client
@@ -288,6 +294,8 @@ async fn assert_catalog(client: &Client) {
         .map(|row| (row.get(0), row.get(1), row.get(2)))
         .collect();
     let expected_jobs = [
+        ("audit_trail", "policy_compression", "30 days"),
+        ("audit_trail", "policy_retention", "7 years"),
         ("bars", "policy_compression", "30 days"),
         ("feed_events", "policy_compression", "7 days"),
         ("feed_events", "policy_retention", "90 days"),
@@ -297,14 +305,16 @@ async fn assert_catalog(client: &Client) {
         ("ohlcv_1m", "policy_refresh_continuous_aggregate", "02:00:00 .. 00:01:00"),
         ("options_quotes", "policy_compression", "7 days"),
         ("options_quotes", "policy_retention", "730 days"),
+        ("portfolio_snapshots", "policy_compression", "30 days"),
+        ("portfolio_snapshots", "policy_retention", "7 years"),
         ("quotes", "policy_compression", "7 days"),
         ("quotes", "policy_retention", "730 days"),
         ("signals", "policy_compression", "30 days"),
         ("technical_indicators", "policy_compression", "30 days"),
-        ("ticks", "policy_compression", "3 days"),
-        ("ticks", "policy_retention", "400 days"),
         ("tickers", "policy_compression", "7 days"),
         ("tickers", "policy_retention", "730 days"),
+        ("ticks", "policy_compression", "3 days"),
+        ("ticks", "policy_retention", "400 days"),
     ]
     .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()));
     assert_eq!(jobs, expected_jobs, "one columnstore and one retention job per table, one refresh job per aggregate");
