@@ -15,6 +15,7 @@ mod feeds_okx;
 mod feeds_polygon;
 mod pipeline;
 mod push;
+mod relational;
 mod relational_schema;
 mod schema;
 mod timescaledb;
