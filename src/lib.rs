@@ -8,6 +8,8 @@
 //! - [`source`]: where records come from; today the push websocket server.
 //! - [`pipeline`]: per-table bounded channels, the full-channel policy, the batcher.
 //! - [`sink`]: the PGCOPY binary encoder and the COPY writer tasks.
+//! - [`indicators`]: streaming technical indicators over bars (SMA, EMA, RSI, MACD,
+//!   Bollinger, volume, support / resistance), pure computation on `record` types.
 //! - [`db`]: connections, migrations, the schema profile, partition maintenance, and the
 //!   throwaway cluster used by the demo and the tests.
 //! - [`metrics`]: the Prometheus endpoint, event functions that log and count, latency
@@ -20,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod indicators;
 pub mod metrics;
 pub mod pipeline;
 pub mod record;
