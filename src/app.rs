@@ -15,7 +15,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::db::{self, Partitions, Profile, SchemaReport};
 use crate::metrics::{self, Stats};
-use crate::pipeline::{lane, run_batcher, BatchSettings, LaneReceiver, LaneSender, Router, RouterLimits};
+use crate::pipeline::{lane, run_batcher, BatchSettings, IndicatorStage, LaneReceiver, LaneSender, Router, RouterLimits};
 use crate::record::{DeadLetter, RelationalCatalog, RowRecord, Table, Timestamp};
 use crate::shutdown;
 use crate::sink::{
@@ -131,6 +131,7 @@ impl Daemon {
             signals,
             rows,
             catalog: catalog.clone(),
+            indicators: IndicatorStage::from_config(&config.indicators).map(Arc::new),
             feed_events,
             dead_letters: dead_letters.clone(),
             limits: RouterLimits {

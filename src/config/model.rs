@@ -32,6 +32,8 @@ pub struct Config {
     #[serde(default)]
     pub relational: RelationalConfig,
     #[serde(default)]
+    pub indicators: IndicatorsConfig,
+    #[serde(default)]
     pub shutdown: ShutdownConfig,
     /// `[[sources]]`: one entry per venue connection.
     #[serde(default)]
@@ -333,6 +335,56 @@ impl TablesConfig {
             Table::DeadLetters => self.dead_letters.as_ref(),
             Table::Relational => self.relational.as_ref(),
         }
+    }
+}
+
+/// `[indicators]`: the streaming indicator engine, fed by every closed bar that is
+/// queued for `bars`, writing one `technical_indicators` row per bar.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndicatorsConfig {
+    /// Symbols (as stored in `bars`) to compute for; `["*"]` for every symbol. Empty
+    /// (the default): the engine is off.
+    #[serde(default)]
+    pub symbols: Vec<String>,
+    /// Bar intervals to compute for (`1m`, `1h`, …).
+    #[serde(default = "default_indicator_intervals")]
+    pub intervals: Vec<String>,
+    /// Support/resistance: a swing high must stand above the highs of this many bars on
+    /// each side (a swing low below the lows), and is confirmed that many bars later.
+    #[serde(default = "default_swing_window")]
+    pub swing_window: usize,
+    /// How many recent swing highs and lows each row lists.
+    #[serde(default = "default_levels_kept")]
+    pub levels_kept: usize,
+}
+
+fn default_indicator_intervals() -> Vec<String> {
+    vec!["1m".to_string()]
+}
+fn default_swing_window() -> usize {
+    2
+}
+fn default_levels_kept() -> usize {
+    3
+}
+
+impl Default for IndicatorsConfig {
+    fn default() -> Self {
+        IndicatorsConfig {
+            symbols: Vec::new(),
+            intervals: default_indicator_intervals(),
+            swing_window: default_swing_window(),
+            levels_kept: default_levels_kept(),
+        }
+    }
+}
+
+impl IndicatorsConfig {
+    /// Whether bars of this symbol and interval feed the engine.
+    pub fn covers(&self, symbol: &str, interval: &str) -> bool {
+        self.intervals.iter().any(|wanted| wanted == interval)
+            && self.symbols.iter().any(|wanted| wanted == "*" || wanted == symbol)
     }
 }
 

@@ -139,6 +139,27 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
         }
     }
 
+    let engine = crate::indicators::IndicatorConfig {
+        swing_window: config.indicators.swing_window,
+        levels_kept: config.indicators.levels_kept,
+    };
+    for error in engine.validate().err().unwrap_or_default() {
+        use crate::indicators::{IndicatorConfig, IndicatorConfigError};
+        match error {
+            IndicatorConfigError::SwingWindow(_) => problem(
+                "indicators.swing_window",
+                format!("expected 1 to {} bars", IndicatorConfig::MAX_SWING_WINDOW),
+            ),
+            IndicatorConfigError::LevelsKept(_) => problem(
+                "indicators.levels_kept",
+                format!("expected 1 to {} levels", IndicatorConfig::MAX_LEVELS_KEPT),
+            ),
+        }
+    }
+    if !config.indicators.symbols.is_empty() && config.indicators.intervals.is_empty() {
+        problem("indicators.intervals", "expected at least one bar interval (e.g. \"1m\") when symbols are set".into());
+    }
+
     let ticks_retention_days = config.table(Table::Ticks).retention_days;
     if config.aggregates.ohlcv && ticks_retention_days != 0 && ticks_retention_days < OHLCV_LONGEST_REFRESH_WINDOW_DAYS {
         problem(

@@ -1,6 +1,6 @@
 //! What the engine reports after each bar: one `technical_indicators` row's worth.
 
-use crate::record::Timestamp;
+use crate::record::{TechnicalIndicators, Timestamp};
 
 /// The indicators of one series after one bar, with the bar's key and time.
 ///
@@ -43,4 +43,34 @@ pub struct Snapshot {
     pub support_levels: Vec<f64>,
     /// The most recent swing highs, the most recent first, at most `levels_kept`.
     pub resistance_levels: Vec<f64>,
+}
+
+impl Snapshot {
+    /// The `technical_indicators` row of this snapshot; `received_at` is the bar's, so
+    /// the row's latency counts from when the bar arrived.
+    pub fn into_record(self, received_at: Timestamp) -> TechnicalIndicators {
+        TechnicalIndicators {
+            time: self.time,
+            received_at,
+            venue: self.venue,
+            symbol: self.symbol,
+            interval: self.interval,
+            sma_20: self.sma_20,
+            sma_50: self.sma_50,
+            ema_20: self.ema_20,
+            ema_50: self.ema_50,
+            rsi: self.rsi_14,
+            macd_line: self.macd_line,
+            macd_signal: self.macd_signal,
+            macd_histogram: self.macd_histogram,
+            bb_upper: self.bb_upper,
+            bb_middle: self.bb_middle,
+            bb_lower: self.bb_lower,
+            bb_width: self.bb_width,
+            volume_sma_10: self.volume_sma_10,
+            volume_ratio: self.volume_ratio,
+            support_levels: self.support_levels,
+            resistance_levels: self.resistance_levels,
+        }
+    }
 }

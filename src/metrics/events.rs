@@ -129,3 +129,12 @@ pub fn feed_gap(source: &str) {
 pub fn feed_duplicates(source: &str, count: usize) {
     counter!("hypertick_source_duplicates_total", "source" => source.to_string()).increment(count as u64);
 }
+
+/// A bar the indicator engine could not take (a repeat or out of order for its series).
+pub fn indicator_bar_skipped(reason: &'static str, error: &dyn std::fmt::Display) {
+    static SEEN: AtomicU64 = AtomicU64::new(0);
+    counter!("hypertick_indicator_bars_skipped_total", "reason" => reason).increment(1);
+    if sampled(&SEEN) {
+        tracing::info!(reason, %error, "bar skipped by the indicator engine; the bar itself is stored");
+    }
+}

@@ -1,12 +1,15 @@
 //! The pipeline between sources and writers: one bounded lock-free channel per table
 //! (`lane`), the router that checks a record's time against retention and sends it to
-//! its table's lane (`router`), and the batcher threads that close batches on a row
+//! its table's lane (`router`), the indicator stage that turns closed bars into
+//! `technical_indicators` rows (`indicators`), and the batcher threads that close batches on a row
 //! count or a linger time (`batcher`).
 
 mod batcher;
+mod indicators;
 mod lane;
 mod router;
 
 pub use batcher::{run_batcher, BatchSettings};
+pub use indicators::IndicatorStage;
 pub use lane::{lane, LaneReceiver, LaneSender, SendError};
 pub use router::{Router, RouterLimits};

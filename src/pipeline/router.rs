@@ -10,6 +10,7 @@ use crate::record::{
     Table, TechnicalIndicators, Tick, Ticker, Timestamp,
 };
 
+use super::indicators::IndicatorStage;
 use super::lane::{LaneSender, SendError};
 
 /// Time bounds a record must fall within to be accepted.
@@ -35,6 +36,8 @@ pub struct Router {
     pub rows: LaneSender<RowRecord>,
     /// The relational tables rows may go to, read from the database at start.
     pub catalog: Arc<RelationalCatalog>,
+    /// The streaming indicator engine, when `[indicators]` names symbols.
+    pub indicators: Option<Arc<IndicatorStage>>,
     pub feed_events: LaneSender<FeedEvent>,
     pub dead_letters: LaneSender<DeadLetter>,
     pub limits: RouterLimits,
@@ -73,7 +76,7 @@ impl Router {
         let sent = match record {
             Record::Tick(tick) => self.ticks.send(tick).await,
             Record::Quote(quote) => self.quotes.send(quote).await,
-            Record::Bar(bar) => self.bars.send(bar).await,
+            Record::Bar(bar) => self.route_bar(bar, now).await,
             Record::Ticker(ticker) => self.tickers.send(ticker).await,
             Record::OptionQuote(quote) => self.options_quotes.send(quote).await,
             Record::TechnicalIndicators(indicators) => self.technical_indicators.send(indicators).await,
@@ -88,6 +91,25 @@ impl Router {
             SendError::Full(_) => Rejection::new("queue_full", error.to_string()),
             SendError::Closed => Rejection::new("shutting_down", error.to_string()),
         })
+    }
+
+    /// Queues a bar and, when the indicator engine covers it, the indicators it yields.
+    async fn route_bar(&self, bar: Bar, now: Timestamp) -> Result<(), SendError> {
+        let Some(stage) = self.indicators.as_ref().filter(|stage| stage.covers(&bar)) else {
+            return self.bars.send(bar).await;
+        };
+        let kept = bar.clone();
+        self.bars.send(bar).await?;
+        if let Some(indicators) = stage.on_bar(&kept) {
+            let queued = match self.check_time(Table::TechnicalIndicators, indicators.time, now) {
+                Ok(()) => self.technical_indicators.send(indicators).await.map_err(|error| error.to_string()),
+                Err(rejection) => Err(rejection.to_string()),
+            };
+            if let Err(error) = queued {
+                tracing::warn!(symbol = %kept.symbol, %error, "technical indicators of a bar not queued");
+            }
+        }
+        Ok(())
     }
 
     /// Keeps a dead letter: counted and logged (sampled) here, written by its writer.

@@ -6,6 +6,7 @@ mod encoder_roundtrip;
 mod fake_venue;
 mod faults;
 mod feeds;
+mod indicators;
 mod feeds_coinbase;
 mod feeds_deribit;
 mod feeds_bybit;
