@@ -9,7 +9,7 @@ mod table;
 mod time;
 
 pub use table::{Column, PgType, Table};
-pub use time::Timestamp;
+pub use time::{EpochUnit, Timestamp};
 
 /// Which side took liquidity in a trade, stored as `smallint` (1, -1, 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
