@@ -24,6 +24,7 @@ pub fn source(kind: SourceKind, url: String, symbols: &[&str], channels: &[Chann
         reconnect_initial_ms: 50,
         reconnect_max_ms: 200,
         max_message_bytes: 64 * 1024,
+        json: None,
     }
 }
 
