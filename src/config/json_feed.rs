@@ -40,7 +40,8 @@ pub struct JsonFeedConfig {
     /// Non-JSON messages ignored as they are, e.g. a text `"pong"`.
     #[serde(default)]
     pub ignore_text: Vec<String>,
-    /// What becomes a record, tried in order: the first rule that matches a message wins.
+    /// What becomes a record, tried in order after the ack and ignore rules: the first
+    /// rule that matches a message wins.
     #[serde(default)]
     pub records: Vec<RecordRule>,
 }

@@ -1,6 +1,7 @@
 //! The json adapter: subscribe messages from the templates, acknowledgements by the
 //! ack rule, and each message parsed once into a `serde_json::Value`, split into
-//! elements (a top-level array), and handed to the first records rule that matches.
+//! elements (a top-level array), and each element taken as an ack, an ignored message
+//! or the records of the first records rule that matches.
 
 use std::collections::VecDeque;
 
@@ -89,12 +90,11 @@ impl JsonAdapter {
         })
     }
 
-    /// One element of a message: records by the first matching rule, else an ack, else
-    /// an ignored message, else unmatched.
+    /// One element of a message: an ack, else an ignored message, else records by the
+    /// first matching records rule, else unmatched. Acks and ignored messages come first
+    /// because their rules are narrow (`/op = "subscribed"`) where a records rule may be
+    /// broad (`/channel = "trades"` also matches the venue's answer to the subscription).
     fn element(&mut self, element: &Value, received_at: Timestamp, parsed: &mut Parsed) -> Vec<(Outcome, Option<String>)> {
-        if let Some(index) = self.rules.iter().position(|(rule, _)| rule.conditions.hold(element)) {
-            return self.records(index, element, received_at, parsed);
-        }
         if let Some(ack) = &self.ack {
             if ack.conditions.hold(element) {
                 return vec![(self.acknowledge(element, parsed), None)];
@@ -102,6 +102,9 @@ impl JsonAdapter {
         }
         if self.ignore.iter().any(|conditions| conditions.hold(element)) {
             return vec![(Outcome::Accepted, None)];
+        }
+        if let Some(index) = self.rules.iter().position(|(rule, _)| rule.conditions.hold(element)) {
+            return self.records(index, element, received_at, parsed);
         }
         let rejection = Rejection::new("unmatched", "the message matches no records rule, ack or ignore rule of this json source");
         vec![(Outcome::Refused(rejection), None)]

@@ -194,3 +194,28 @@ fn heartbeat_is_sent_as_configured() {
     let mut without = adapter(r#"["btcusdt"]"#, BINANCE_LIKE);
     assert_eq!(without.heartbeat(), None);
 }
+
+#[test]
+fn acks_and_ignore_rules_come_before_records_rules() {
+    let mut adapter = adapter(
+        r#"["BTC/USD"]"#,
+        r#"
+        [sources.json]
+        venue = "v"
+        subscribe = ['{"op":"subscribe","channel":"trades","pairs":{symbols}}']
+        ack = { match = { "/op" = "subscribed" } }
+        ignore = [{ match = { "/op" = "unsubscribed" } }]
+        [[sources.json.records]]
+        table = "ticks"
+        match = { "/channel" = "trades" }
+        each = "/data"
+        fields = { symbol = "/pair", price = "/price", size = "/amount", time = "/time" }
+        time_format = "rfc3339"
+        "#,
+    );
+    adapter.subscriptions(&["BTC/USD".into()], &[]);
+    let ack = adapter.parse(r#"{"op":"subscribed","channel":"trades"}"#, NOW).unwrap();
+    assert_eq!((ack.acknowledged, ack.rejected.len()), (vec![1], 0));
+    let ignored = adapter.parse(r#"{"op":"unsubscribed","channel":"trades"}"#, NOW).unwrap();
+    assert!(ignored.records.is_empty() && ignored.rejected.is_empty());
+}
