@@ -8,6 +8,7 @@ mod faults;
 mod feeds;
 mod feeds_coinbase;
 mod feeds_deribit;
+mod feeds_json;
 mod feeds_bybit;
 mod feeds_kraken;
 mod feeds_alpaca;
