@@ -30,7 +30,8 @@ pub fn source(kind: SourceKind, url: String, symbols: &[&str], channels: &[Chann
 
 /// The commented `[[sources]]` example of `kind` in `config/hypertick.toml`, uncommented,
 /// after a `[database]` section: a whole configuration file. The example runs until the
-/// first line that is not a commented key or table.
+/// first line that is not a commented key, table header (`[sources.json]` and the like)
+/// or comment.
 pub fn commented_example(kind: &str) -> String {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/hypertick.toml")).unwrap();
     let start = text
@@ -39,7 +40,7 @@ pub fn commented_example(kind: &str) -> String {
     let uncommented: Vec<&str> = text[start..]
         .lines()
         .map_while(|line| line.strip_prefix("# "))
-        .take_while(|line| line.starts_with("[[sources]]") || line.contains(" = "))
+        .take_while(|line| line.starts_with('[') || line.starts_with('#') || line.contains(" = "))
         .collect();
     format!("[database]\nurl = \"postgres://u@h/db\"\n{}", uncommented.join("\n"))
 }
@@ -51,12 +52,16 @@ fn every_venue_has_a_commented_example_that_is_valid() {
         .iter()
         .map(|name| (name.to_string(), "test-only".to_string()))
         .collect();
-    for kind in ["coinbase", "bybit", "kraken", "okx", "deribit", "alpaca", "polygon"] {
+    for kind in ["coinbase", "bybit", "kraken", "okx", "deribit", "alpaca", "polygon", "json"] {
         let config = hypertick::config::load_str(&commented_example(kind), credentials.clone())
             .unwrap_or_else(|errors| panic!("the {kind} example: {errors}"));
         assert_eq!(config.sources.len(), 1, "{kind}");
         assert_eq!(config.sources[0].kind.name(), kind);
     }
+    let json = hypertick::config::load_str(&commented_example("json"), Vec::new()).unwrap();
+    let feed = json.sources[0].json.as_ref().expect("the json example's [sources.json] section");
+    assert_eq!((feed.venue.as_str(), feed.records.len(), feed.ignore.len()), ("binance", 2, 1), "the whole nested example is read");
+    hypertick::source::json::JsonAdapter::new(&json.sources[0]).expect("the json example compiles");
 }
 
 pub fn now_ms() -> i64 {
