@@ -64,6 +64,25 @@ fn every_venue_has_a_commented_example_that_is_valid() {
     hypertick::source::json::JsonAdapter::new(&json.sources[0]).expect("the json example compiles");
 }
 
+#[test]
+fn the_readme_json_example_is_valid_and_reads_its_sample_message() {
+    use hypertick::record::{Record, Side, Timestamp};
+    use hypertick::source::feed::VenueAdapter;
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme.find("```toml\n[[sources]]\nkind = \"json\"").expect("a json example in README.md") + "```toml\n".len();
+    let example = &readme[start..start + readme[start..].find("```").unwrap()];
+    let config = hypertick::config::load_str(&format!("[database]\nurl = \"postgres://u@h/db\"\n{example}"), Vec::new())
+        .unwrap_or_else(|errors| panic!("the README's json example: {errors}"));
+    let mut adapter = hypertick::source::json::JsonAdapter::new(&config.sources[0]).unwrap();
+    let message = r#"{"channel":"trades","data":[{"pair":"BTC/USD","seq":7,"id":"t-7","side":"s","price":"97000.5","amount":"0.01","time":"2026-11-22T12:00:00.123456Z"}]}"#;
+    let parsed = adapter.parse(message, Timestamp(0)).expect("the README's sample message");
+    let [Record::Tick(tick)] = &parsed.records[..] else { panic!("{parsed:?}") };
+    assert_eq!(
+        (tick.venue.as_str(), tick.symbol.as_str(), tick.price, tick.size, tick.side, tick.trade_id.as_deref(), tick.time),
+        ("examplevenue", "BTC-USD", 97000.5, 0.01, Side::Sell, Some("t-7"), Timestamp::parse_rfc3339("2026-11-22T12:00:00.123456Z").unwrap())
+    );
+}
+
 pub fn now_ms() -> i64 {
     hypertick::record::Timestamp::now().micros() / 1_000
 }
