@@ -331,17 +331,17 @@ fn expand(template: &str, symbols_json: &str, symbol: Option<&str>, id: u64) -> 
     while let Some(open) = rest.find('{') {
         expanded.push_str(&rest[..open]);
         let candidate = &rest[open..];
-        if candidate.starts_with(SYMBOLS_PLACEHOLDER) {
+        if let Some(after) = candidate.strip_prefix(SYMBOLS_PLACEHOLDER) {
             expanded.push_str(symbols_json);
-            rest = &candidate[SYMBOLS_PLACEHOLDER.len()..];
-        } else if let (true, Some(symbol)) = (candidate.starts_with(SYMBOL_PLACEHOLDER), symbol) {
+            rest = after;
+        } else if let (Some(after), Some(symbol)) = (candidate.strip_prefix(SYMBOL_PLACEHOLDER), symbol) {
             // A JSON string of the symbol, without its quotes.
             let quoted = serde_json::to_string(symbol).unwrap_or_else(|_| "\"\"".into());
             expanded.push_str(&quoted[1..quoted.len() - 1]);
-            rest = &candidate[SYMBOL_PLACEHOLDER.len()..];
-        } else if candidate.starts_with(ID_PLACEHOLDER) {
+            rest = after;
+        } else if let Some(after) = candidate.strip_prefix(ID_PLACEHOLDER) {
             expanded.push_str(&id.to_string());
-            rest = &candidate[ID_PLACEHOLDER.len()..];
+            rest = after;
         } else {
             expanded.push('{');
             rest = &candidate[1..];
