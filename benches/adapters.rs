@@ -13,6 +13,7 @@ use hypertick::source::kraken::KrakenAdapter;
 use hypertick::source::okx::OkxAdapter;
 use hypertick::source::polygon::PolygonAdapter;
 use hypertick::source::feed::VenueAdapter;
+use hypertick::source::json::JsonAdapter;
 
 const MESSAGES: u64 = 10_000;
 
@@ -371,5 +372,103 @@ fn polygon(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, binance, coinbase, bybit, kraken, okx, deribit, alpaca, polygon);
+/// A json source from the TOML of its `[[sources]]` entry.
+fn json_source(toml_text: &str) -> hypertick::config::SourceConfig {
+    let text = format!("[database]\nurl = \"postgres://u@h/db\"\n{toml_text}");
+    let config = hypertick::config::load_str(&text, Vec::new()).unwrap_or_else(|errors| panic!("{errors}"));
+    config.sources.into_iter().next().unwrap()
+}
+
+fn json(c: &mut Criterion) {
+    let now = Timestamp(1_795_348_800_000_000);
+    // Binance's raw trade stream described in TOML: the same messages as binance/trade_raw.
+    let binance_like = json_source(
+        r#"
+[[sources]]
+kind = "json"
+url = "wss://stream.binance.com:9443/ws"
+symbols = ["btcusdt"]
+[sources.json]
+venue = "binance"
+subscribe = ['{"method":"SUBSCRIBE","params":["{symbol}@trade"],"id":{id}}']
+ack = { present = ["/result"], id = "/id" }
+[[sources.json.records]]
+table = "ticks"
+match = { "/e" = "trade" }
+fields = { symbol = "/s", price = "/p", size = "/q", side = "/m", trade_id = "/t", time = "/T" }
+time_format = "ms"
+side = { buy = false, sell = true }
+symbol_rewrite = { split_quote = true }
+sequence = "/t"
+"#,
+    );
+    let trades: Vec<String> = (0..MESSAGES)
+        .map(|i| {
+            format!(
+                r#"{{"e":"trade","E":1795348800{:03},"s":"BTCUSDT","t":{},"p":"97000.{:02}","q":"0.0{:02}","T":1795348800{:03},"m":{},"M":true}}"#,
+                i % 1000,
+                i + 1,
+                i % 100,
+                i % 100,
+                i % 1000,
+                i % 2 == 0
+            )
+        })
+        .collect();
+    // Records under /data, ten per message, RFC 3339 times and string numbers.
+    let array_feed = json_source(
+        r#"
+[[sources]]
+kind = "json"
+url = "wss://feed.example.net/ws"
+symbols = ["BTC/USD"]
+[sources.json]
+venue = "arrayvenue"
+subscribe = ['{"op":"subscribe","channel":"trades","pairs":{symbols}}']
+[[sources.json.records]]
+table = "ticks"
+match = { "/channel" = "trades" }
+each = "/data"
+fields = { symbol = "/pair", price = "/price", size = "/amount", side = "/side", trade_id = "/id", time = "/time" }
+time_format = "rfc3339"
+side = { buy = "b", sell = "s" }
+symbol_rewrite = { separator = "/" }
+"#,
+    );
+    let batched: Vec<String> = (0..MESSAGES)
+        .map(|i| {
+            let items: Vec<String> = (0..10)
+                .map(|j| {
+                    let n = i * 10 + j;
+                    format!(
+                        r#"{{"pair":"BTC/USD","id":"{}","side":"{}","price":"97000.{:02}","amount":"0.0{:02}","time":"2026-11-22T12:00:{:02}.{:06}Z"}}"#,
+                        n + 1,
+                        ["b", "s"][(n % 2) as usize],
+                        n % 100,
+                        n % 100 + 1,
+                        n % 60,
+                        n * 37 % 1_000_000
+                    )
+                })
+                .collect();
+            format!(r#"{{"channel":"trades","data":[{}]}}"#, items.join(","))
+        })
+        .collect();
+
+    // Every message must parse into records, or the numbers would measure rejections or duplicates.
+    let records = |source: &hypertick::config::SourceConfig, messages: &[String]| {
+        let mut adapter = JsonAdapter::new(source).unwrap();
+        messages.iter().map(|text| adapter.parse(text, now).expect("a valid message").records.len()).sum::<usize>()
+    };
+    assert_eq!(records(&binance_like, &trades), MESSAGES as usize);
+    assert_eq!(records(&array_feed, &batched), 10 * MESSAGES as usize);
+
+    let mut group = c.benchmark_group("adapter/json");
+    group.throughput(Throughput::Elements(MESSAGES));
+    bench_messages(&mut group, "binance_trade", || JsonAdapter::new(&binance_like).unwrap(), &[], &trades, now);
+    bench_messages(&mut group, "data_array_x10", || JsonAdapter::new(&array_feed).unwrap(), &[], &batched, now);
+    group.finish();
+}
+
+criterion_group!(benches, binance, coinbase, bybit, kraken, okx, deribit, alpaca, polygon, json);
 criterion_main!(benches);

@@ -77,6 +77,8 @@ impl Daemon {
     /// Migrates, then starts writers, metrics and sources. Returns once the push
     /// server is listening.
     pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
+        // Built first: a source that cannot be built stops the start before anything runs.
+        let sources = config.sources.iter().map(crate::source::from_config).collect::<anyhow::Result<Vec<_>>>()?;
         let schema = migrate(config).await.context("preparing the database schema")?;
         let profile = schema.profile;
         tracing::info!(
@@ -218,8 +220,8 @@ impl Daemon {
             daemon.push_addr = Some(push.local_addr()?);
             daemon.spawn_source(Box::new(push), context.clone());
         }
-        for source in &config.sources {
-            daemon.spawn_source(crate::source::from_config(source), context.clone());
+        for source in sources {
+            daemon.spawn_source(source, context.clone());
         }
         daemon.router = Some(router);
         Ok(daemon)

@@ -35,7 +35,14 @@ pub fn load_str(
     let mut errors = apply_environment(&mut tree, environment.iter().cloned());
     let config = deserialize_collecting_errors(tree, &mut errors);
     if let Some(config) = &config {
-        errors.extend(validate(config, &environment));
+        // A key that could not be read is reported once, by the deserializer: the
+        // checks would only add that it, or the section holding it, is missing.
+        let unreadable: Vec<String> = errors.iter().map(|error| error.key.clone()).collect();
+        errors.extend(
+            validate(config, &environment)
+                .into_iter()
+                .filter(|error| !unreadable.iter().any(|key| key_contains(&error.key, key))),
+        );
     }
     match config {
         Some(config) if errors.is_empty() => Ok(config),
@@ -146,7 +153,7 @@ fn deserialize_collecting_errors(mut tree: toml::Table, errors: &mut Vec<ConfigE
                         path.push(unknown.to_string());
                     }
                 }
-                let key = if path.is_empty() { "(top level)".to_string() } else { path.join(".") };
+                let key = if path.is_empty() { "(top level)".to_string() } else { key_of(&path) };
                 let removed = remove_path(&mut tree, &path);
                 errors.push(ConfigError { key, message });
                 if !removed {
@@ -163,11 +170,53 @@ fn unknown_field_name(message: &str) -> Option<&str> {
     rest.split('`').next()
 }
 
+/// `["sources", "[2]", "json", "venue"]` → `sources[2].json.venue`.
+fn key_of(path: &[String]) -> String {
+    let mut key = String::new();
+    for segment in path {
+        if !key.is_empty() && array_index(segment).is_none() {
+            key.push('.');
+        }
+        key.push_str(segment);
+    }
+    key
+}
+
+/// Whether `inner` is `outer` or a key inside it (`sources[0].json` holds
+/// `sources[0].json.venue` and `sources[0].json.records[1]`).
+fn key_contains(outer: &str, inner: &str) -> bool {
+    inner.strip_prefix(outer).is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+}
+
+/// The index of a `[3]` path segment (an element of an array of tables).
+fn array_index(segment: &str) -> Option<usize> {
+    segment.strip_prefix('[')?.strip_suffix(']')?.parse().ok()
+}
+
+/// Removes the key at `path`; an element of an array takes the whole array with it
+/// (removing only the element would renumber the ones after it in later errors).
 fn remove_path(tree: &mut toml::Table, path: &[String]) -> bool {
+    let mut path = path;
+    while let Some((last, parents)) = path.split_last() {
+        if array_index(last).is_none() {
+            break;
+        }
+        path = parents;
+    }
     let Some((last, parents)) = path.split_last() else { return false };
     let mut current = tree;
-    for segment in parents {
-        match current.get_mut(segment).and_then(toml::Value::as_table_mut) {
+    let mut parents = parents.iter().peekable();
+    while let Some(segment) = parents.next() {
+        let Some(mut value) = current.get_mut(segment) else { return false };
+        // Array elements: `sources`, `[2]`, …
+        while let Some(index) = parents.peek().and_then(|next| array_index(next)) {
+            parents.next();
+            match value.as_array_mut().and_then(|array| array.get_mut(index)) {
+                Some(element) => value = element,
+                None => return false,
+            }
+        }
+        match value.as_table_mut() {
             Some(next) => current = next,
             None => return false,
         }
@@ -232,6 +281,19 @@ mod tests {
         }
         let batch = errors.iter().find(|e| e.key == "pipeline.batch_max_rows").unwrap();
         assert!(batch.message.contains("expected"), "{}", batch.message);
+    }
+
+    #[test]
+    fn errors_inside_sources_name_their_element_and_the_rest_is_still_checked() {
+        let text = format!(
+            "{MINIMAL}[pipeline]\nchannel_capacity = 0\n[[sources]]\nkind = \"coinbase\"\nsymbols = [\"BTC-USD\"]\nchannels = [\"trades\"]\n\
+             [[sources]]\nkind = \"kraken\"\nsymbols = [\"BTC/USD\"]\nchannels = [\"trades\", \"ticks\"]\nbogus = 1\n"
+        );
+        let errors = load_str(&text, env(&[])).expect_err("invalid").0;
+        let keys: Vec<&str> = errors.iter().map(|error| error.key.as_str()).collect();
+        // The bad channel takes its list with it; that the list is then empty is not reported.
+        assert_eq!(keys, vec!["sources[1].bogus", "sources[1].channels[1]", "pipeline.channel_capacity"], "{errors:?}");
+        assert!(errors[1].message.contains("unknown variant `ticks`"), "{}", errors[1].message);
     }
 
     #[test]

@@ -1,14 +1,21 @@
-//! Configuration: the serde structs of the TOML file (`model`), loading with
+//! Configuration: the serde structs of the TOML file (`model`; `[[sources]]` in
+//! `sources`, a generic json feed's description in `json_feed`), loading with
 //! environment overrides and error collection (`load`), and the semantic checks that
-//! report every problem at once (`validate`).
+//! report every problem at once (`validate`, `json_checks`).
 
 mod error;
+mod json_checks;
+mod json_feed;
 mod load;
 mod model;
 mod sources;
 mod validate;
 
 pub use error::{ConfigError, ConfigErrors};
+pub use json_feed::{
+    json_pointer_tokens, AckRule, Conditions, FieldPointers, JsonFeedConfig, RecordKind, RecordRule, SideValues, SymbolRewrite,
+    TimeFormat,
+};
 pub use load::{load_file, load_str};
 pub use sources::{
     Channel, SourceConfig, SourceKind, ALPACA_KEY_ID_VARIABLE, ALPACA_SECRET_KEY_VARIABLE, POLYGON_API_KEY_VARIABLE,

@@ -2,6 +2,8 @@
 
 use serde::Deserialize;
 
+use super::json_feed::JsonFeedConfig;
+
 /// Alpaca's own names for its credentials.
 pub const ALPACA_KEY_ID_VARIABLE: &str = "APCA_API_KEY_ID";
 pub const ALPACA_SECRET_KEY_VARIABLE: &str = "APCA_API_SECRET_KEY";
@@ -41,6 +43,10 @@ pub enum SourceKind {
     /// and `bars` (minute aggregates `AM`); offers no `agg_trades`. Symbols are tickers
     /// such as `AAPL`. The API key is read from the environment variable `POLYGON_API_KEY`.
     Polygon,
+    /// Any websocket feed of JSON messages, described in a `[sources.json]` section
+    /// (subscribe messages, acknowledgements, and the JSON pointers of every record
+    /// field). Needs `url`; takes no `channels` (its records rules say what is stored).
+    Json,
 }
 
 /// A market-data channel a source subscribes to.
@@ -69,7 +75,10 @@ pub struct SourceConfig {
     #[serde(default)]
     pub url: Option<String>,
     /// Symbols as the venue writes them, e.g. `BTCUSDT` (Binance), `BTC/USD` (Kraken).
+    #[serde(default)]
     pub symbols: Vec<String>,
+    /// What to subscribe to; every kind but `json` needs at least one.
+    #[serde(default)]
     pub channels: Vec<Channel>,
     /// One connection attempt may take this long.
     #[serde(default = "default_source_connect_timeout_ms")]
@@ -91,6 +100,9 @@ pub struct SourceConfig {
     /// Larger messages end the connection (it is then re-established).
     #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: usize,
+    /// `kind = "json"` only: the feed's description (see `config/hypertick.toml`).
+    #[serde(default)]
+    pub json: Option<JsonFeedConfig>,
 }
 
 fn default_source_connect_timeout_ms() -> u64 {
@@ -128,6 +140,7 @@ impl SourceKind {
             SourceKind::Deribit => "deribit",
             SourceKind::Alpaca => "alpaca",
             SourceKind::Polygon => "polygon",
+            SourceKind::Json => "json",
         }
     }
 
@@ -147,6 +160,8 @@ impl SourceKind {
             SourceKind::Binance | SourceKind::BinanceFutures => &[Trades, AggTrades, Quotes, Bars],
             SourceKind::Coinbase | SourceKind::Deribit => &[Trades, Quotes],
             SourceKind::Bybit | SourceKind::Kraken | SourceKind::Okx | SourceKind::Alpaca | SourceKind::Polygon => &[Trades, Quotes, Bars],
+            // The subscribe messages and records rules of `[sources.json]` decide.
+            SourceKind::Json => &[],
         }
     }
 }

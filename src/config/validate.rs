@@ -2,7 +2,9 @@
 //! the whole list.
 
 use super::error::ConfigError;
+use super::json_checks;
 use super::model::{AckLevel, Config, WriteMode};
+use super::sources::SourceKind;
 use crate::record::Table;
 
 /// The widest window an OHLCV aggregate refreshes over (`ohlcv_1d`'s start offset);
@@ -176,15 +178,32 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
         if !names.insert(source.name()) {
             problem(&key("name"), format!("`{}` is used by two sources; give each a distinct name", source.name()));
         }
-        if source.symbols.is_empty() {
+        let is_json = source.kind == SourceKind::Json;
+        // A json feed may subscribe to something other than symbols (or to nothing: a
+        // URL that streams on connect); its subscribe templates are checked below.
+        if source.symbols.is_empty() && !is_json {
             problem(&key("symbols"), "expected at least one symbol".into());
         }
-        if source.channels.is_empty() {
+        if is_json && !source.channels.is_empty() {
+            problem(
+                &key("channels"),
+                "json sources take no channels: the json.subscribe messages and json.records rules say what is received and stored".into(),
+            );
+        } else if source.channels.is_empty() && !is_json {
             problem(&key("channels"), "expected at least one channel".into());
+        }
+        match (&source.json, is_json) {
+            (Some(feed), true) => json_checks::check(feed, &source.symbols, &key("json"), &mut problem),
+            (None, true) => problem(&key("json"), "missing: kind = \"json\" needs a [sources.json] section describing the feed".into()),
+            (Some(_), false) => problem(&key("json"), format!("only kind = \"json\" takes a json section, not {}", source.kind.name())),
+            (None, false) => {}
+        }
+        if is_json && source.url.is_none() {
+            problem(&key("url"), "missing: a json source has no default endpoint; expected a ws:// or wss:// URL".into());
         }
         // A channel the venue does not offer would be skipped by its adapter, silently.
         let offered = source.kind.channels();
-        for channel in &source.channels {
+        for channel in source.channels.iter().filter(|_| !is_json) {
             if !offered.contains(channel) {
                 let names: Vec<&str> = offered.iter().map(|channel| channel.name()).collect();
                 problem(

@@ -17,7 +17,7 @@ pub use instrument::Instrument;
 pub use options::{OptionKind, OptionQuote};
 pub use row::{RelationalCatalog, RelationalTable, RowOp, RowRecord};
 pub use table::{Column, PgType, Table};
-pub use time::Timestamp;
+pub use time::{EpochUnit, Timestamp};
 
 /// Which side took liquidity in a trade, stored as `smallint` (1, -1, 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! Timestamps as microseconds since the Unix epoch, with the conversions the rest of
-//! the daemon needs (RFC 3339 and epoch nanoseconds in, PostgreSQL's epoch out).
+//! the daemon needs (RFC 3339 and epoch times in any unit in, PostgreSQL's epoch out).
 
 use std::fmt;
 
@@ -9,6 +9,30 @@ pub struct Timestamp(pub i64);
 
 /// Microseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01).
 const POSTGRES_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
+
+/// The unit of an epoch time: seconds, milliseconds, microseconds or nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EpochUnit {
+    Seconds,
+    Millis,
+    Micros,
+    Nanos,
+}
+
+impl EpochUnit {
+    /// The power of ten that turns a count of this unit into microseconds.
+    fn micros_exponent(self) -> i32 {
+        match self {
+            EpochUnit::Seconds => 6,
+            EpochUnit::Millis => 3,
+            EpochUnit::Micros => 0,
+            EpochUnit::Nanos => -3,
+        }
+    }
+}
+
+/// Significant digits kept from a decimal epoch time; an i128 holds 38.
+const MAX_DECIMAL_DIGITS: usize = 36;
 
 impl Timestamp {
     pub const MICROS_PER_SECOND: i64 = 1_000_000;
@@ -26,6 +50,89 @@ impl Timestamp {
 
     pub fn from_unix_millis(millis: i64) -> Option<Self> {
         millis.checked_mul(1_000).map(Timestamp)
+    }
+
+    /// An integer count of `unit` since the epoch, exactly; sub-microsecond digits are
+    /// cut (rounding down, as [`Timestamp::from_unix_nanos`]). `None` when out of range.
+    pub fn from_unix(value: i64, unit: EpochUnit) -> Option<Self> {
+        match unit {
+            EpochUnit::Seconds => value.checked_mul(Self::MICROS_PER_SECOND).map(Timestamp),
+            EpochUnit::Millis => Self::from_unix_millis(value),
+            EpochUnit::Micros => Some(Timestamp(value)),
+            EpochUnit::Nanos => Some(Self::from_unix_nanos(value)),
+        }
+    }
+
+    /// A decimal count of `unit` since the epoch (`"1700000000.123456"`,
+    /// `"1700000000123"`, `"1.7e9"`), converted exactly in integer arithmetic: no
+    /// floating point is involved, and digits below a microsecond are cut (rounding
+    /// down). `None` for anything that is not a plain decimal number, or out of range.
+    pub fn parse_unix_decimal(text: &str, unit: EpochUnit) -> Option<Self> {
+        let bytes = text.as_bytes();
+        let (negative, mut position) = match bytes.first()? {
+            b'-' => (true, 1),
+            b'+' => (false, 1),
+            _ => (false, 0),
+        };
+        let mut mantissa: i128 = 0;
+        let mut significant = 0usize;
+        let mut digits = 0usize;
+        // Power of ten applied to the mantissa: fraction digits lower it, integer digits
+        // past the kept precision raise it.
+        let mut exponent: i64 = i64::from(unit.micros_exponent());
+        let mut in_fraction = false;
+        while let Some(&byte) = bytes.get(position) {
+            match byte {
+                b'0'..=b'9' => {
+                    digits += 1;
+                    if significant < MAX_DECIMAL_DIGITS {
+                        if mantissa != 0 || byte != b'0' {
+                            significant += 1;
+                        }
+                        mantissa = mantissa * 10 + i128::from(byte - b'0');
+                        if in_fraction {
+                            exponent -= 1;
+                        }
+                    } else if !in_fraction {
+                        exponent += 1;
+                    }
+                }
+                b'.' if !in_fraction => in_fraction = true,
+                _ => break,
+            }
+            position += 1;
+        }
+        if digits == 0 {
+            return None;
+        }
+        if let Some(b'e' | b'E') = bytes.get(position) {
+            let written = std::str::from_utf8(&bytes[position + 1..]).ok()?;
+            let digits_only = written.strip_prefix(['+', '-']).unwrap_or(written);
+            if digits_only.is_empty() || !digits_only.bytes().all(|byte| byte.is_ascii_digit()) {
+                return None;
+            }
+            exponent += written.parse::<i64>().ok().filter(|power| power.abs() <= 1_000)?;
+            position = bytes.len();
+        }
+        if position != bytes.len() {
+            return None;
+        }
+        if negative {
+            mantissa = -mantissa;
+        }
+        let micros = if mantissa == 0 {
+            0
+        } else if exponent >= 0 {
+            let scale = 10i128.checked_pow(u32::try_from(exponent).ok()?)?;
+            mantissa.checked_mul(scale)?
+        } else {
+            match 10i128.checked_pow(u32::try_from(-exponent).ok()?) {
+                Some(scale) => mantissa.div_euclid(scale),
+                // More than 38 digits below a microsecond: less than one in magnitude.
+                None => if negative { -1 } else { 0 },
+            }
+        };
+        i64::try_from(micros).ok().map(Timestamp)
     }
 
     /// Parses an RFC 3339 timestamp (`2026-11-22T12:00:00.123456Z`, any offset).
@@ -82,6 +189,65 @@ mod tests {
         }
         assert_eq!(Timestamp::parse_rfc3339("yesterday"), None);
         assert_eq!(Timestamp::parse_rfc3339("2026-11-22"), None);
+    }
+
+    #[test]
+    fn epoch_integers_in_every_unit_convert_exactly() {
+        let cases = [
+            (1_700_000_000, EpochUnit::Seconds, Some(1_700_000_000_000_000)),
+            (1_700_000_000_123, EpochUnit::Millis, Some(1_700_000_000_123_000)),
+            (1_700_000_000_123_456, EpochUnit::Micros, Some(1_700_000_000_123_456)),
+            (1_700_000_000_123_456_789, EpochUnit::Nanos, Some(1_700_000_000_123_456)),
+            (-1, EpochUnit::Nanos, Some(-1)),
+            (i64::MAX, EpochUnit::Seconds, None),
+            (i64::MAX, EpochUnit::Millis, None),
+        ];
+        for (value, unit, micros) in cases {
+            assert_eq!(Timestamp::from_unix(value, unit), micros.map(Timestamp), "{value} {unit:?}");
+        }
+    }
+
+    #[test]
+    fn decimal_epoch_times_convert_exactly() {
+        let cases = [
+            ("1700000000.123456", EpochUnit::Seconds, Some(1_700_000_000_123_456)),
+            ("1700000000.1234567", EpochUnit::Seconds, Some(1_700_000_000_123_456)),
+            ("1700000000.1", EpochUnit::Seconds, Some(1_700_000_000_100_000)),
+            ("1700000000", EpochUnit::Seconds, Some(1_700_000_000_000_000)),
+            ("1700000000.", EpochUnit::Seconds, Some(1_700_000_000_000_000)),
+            ("+1700000000.5", EpochUnit::Seconds, Some(1_700_000_000_500_000)),
+            ("1700000000123", EpochUnit::Millis, Some(1_700_000_000_123_000)),
+            ("1700000000123.456", EpochUnit::Millis, Some(1_700_000_000_123_456)),
+            ("1700000000123456", EpochUnit::Micros, Some(1_700_000_000_123_456)),
+            ("1700000000123456789", EpochUnit::Nanos, Some(1_700_000_000_123_456)),
+            ("1700000000123456999.9", EpochUnit::Nanos, Some(1_700_000_000_123_456)),
+            ("1.7e9", EpochUnit::Seconds, Some(1_700_000_000_000_000)),
+            ("1.7000000001234567E18", EpochUnit::Nanos, Some(1_700_000_000_123_456)),
+            ("17000000001234567e-7", EpochUnit::Seconds, Some(1_700_000_000_123_456)),
+            ("0.000001", EpochUnit::Seconds, Some(1)),
+            ("0.0000009", EpochUnit::Seconds, Some(0)),
+            ("-0.0000001", EpochUnit::Seconds, Some(-1)),
+            ("-1.5", EpochUnit::Seconds, Some(-1_500_000)),
+            ("000000000000000000000000000000000000000001", EpochUnit::Seconds, Some(1_000_000)),
+            ("1700000000.12345678901234567890123456789", EpochUnit::Seconds, Some(1_700_000_000_123_456)),
+            ("1e-400", EpochUnit::Seconds, Some(0)),
+            ("9223372036854.775807", EpochUnit::Seconds, Some(i64::MAX)),
+            ("9223372036854.775808", EpochUnit::Seconds, None),
+            ("1e30", EpochUnit::Seconds, None),
+            ("", EpochUnit::Seconds, None),
+            ("-", EpochUnit::Seconds, None),
+            (".", EpochUnit::Seconds, None),
+            ("1.2.3", EpochUnit::Seconds, None),
+            ("12abc", EpochUnit::Seconds, None),
+            ("1e", EpochUnit::Seconds, None),
+            ("1e+", EpochUnit::Seconds, None),
+            (" 17", EpochUnit::Seconds, None),
+            ("NaN", EpochUnit::Seconds, None),
+            ("inf", EpochUnit::Seconds, None),
+        ];
+        for (text, unit, micros) in cases {
+            assert_eq!(Timestamp::parse_unix_decimal(text, unit), micros.map(Timestamp), "{text} {unit:?}");
+        }
     }
 
     #[test]

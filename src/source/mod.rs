@@ -2,9 +2,10 @@
 //! hands them to the [`Router`](crate::pipeline::Router); it never knows about
 //! batches or the database: the push websocket server (`push`), and venue feeds run by
 //! the shared websocket connector (`feed`) with one adapter folder per venue
-//! (`alpaca`, `binance`, `bybit`, `coinbase`, `deribit`, `kraken`, `okx`, `polygon`) and the
-//! symbol normalization they share (`symbols`); and `contracts`, which reads option
-//! contract names (Deribit, OKX, OCC) into underlying, expiry, strike and call/put.
+//! (`alpaca`, `binance`, `bybit`, `coinbase`, `deribit`, `kraken`, `okx`, `polygon`), the
+//! generic adapter for feeds described in the configuration (`json`), and the symbol
+//! normalization they share (`symbols`); and `contracts`, which reads option contract
+//! names (Deribit, OKX, OCC) into underlying, expiry, strike and call/put.
 //! **Only this module knows input formats.**
 
 pub mod alpaca;
@@ -14,6 +15,7 @@ pub mod coinbase;
 pub mod contracts;
 pub mod deribit;
 pub mod feed;
+pub mod json;
 pub mod kraken;
 pub mod okx;
 pub mod polygon;
@@ -44,8 +46,9 @@ pub trait Source: Send {
     fn run(self: Box<Self>, context: SourceContext) -> SourceFuture;
 }
 
-/// Builds the source a `[[sources]]` entry describes.
-pub fn from_config(config: &crate::config::SourceConfig) -> Box<dyn Source> {
+/// Builds the source a `[[sources]]` entry describes. Fails only for a json source
+/// whose description does not compile, which `check-config` refuses first.
+pub fn from_config(config: &crate::config::SourceConfig) -> anyhow::Result<Box<dyn Source>> {
     use crate::config::SourceKind;
     let adapter: Box<dyn feed::VenueAdapter> = match config.kind {
         SourceKind::Binance => Box::new(binance::BinanceAdapter::spot()),
@@ -57,6 +60,9 @@ pub fn from_config(config: &crate::config::SourceConfig) -> Box<dyn Source> {
         SourceKind::Deribit => Box::new(deribit::DeribitAdapter::new()),
         SourceKind::Alpaca => Box::new(alpaca::AlpacaAdapter::from_env()),
         SourceKind::Polygon => Box::new(polygon::PolygonAdapter::from_env()),
+        SourceKind::Json => Box::new(
+            json::JsonAdapter::new(config).map_err(|error| anyhow::anyhow!("source `{}`: {error}", config.name()))?,
+        ),
     };
-    Box::new(feed::FeedSource::new(config.clone(), adapter))
+    Ok(Box::new(feed::FeedSource::new(config.clone(), adapter)))
 }

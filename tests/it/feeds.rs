@@ -24,12 +24,14 @@ pub fn source(kind: SourceKind, url: String, symbols: &[&str], channels: &[Chann
         reconnect_initial_ms: 50,
         reconnect_max_ms: 200,
         max_message_bytes: 64 * 1024,
+        json: None,
     }
 }
 
 /// The commented `[[sources]]` example of `kind` in `config/hypertick.toml`, uncommented,
 /// after a `[database]` section: a whole configuration file. The example runs until the
-/// first line that is not a commented key or table.
+/// first line that is not a commented key, table header (`[sources.json]` and the like)
+/// or comment.
 pub fn commented_example(kind: &str) -> String {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/hypertick.toml")).unwrap();
     let start = text
@@ -38,7 +40,7 @@ pub fn commented_example(kind: &str) -> String {
     let uncommented: Vec<&str> = text[start..]
         .lines()
         .map_while(|line| line.strip_prefix("# "))
-        .take_while(|line| line.starts_with("[[sources]]") || line.contains(" = "))
+        .take_while(|line| line.starts_with('[') || line.starts_with('#') || line.contains(" = "))
         .collect();
     format!("[database]\nurl = \"postgres://u@h/db\"\n{}", uncommented.join("\n"))
 }
@@ -50,12 +52,35 @@ fn every_venue_has_a_commented_example_that_is_valid() {
         .iter()
         .map(|name| (name.to_string(), "test-only".to_string()))
         .collect();
-    for kind in ["coinbase", "bybit", "kraken", "okx", "deribit", "alpaca", "polygon"] {
+    for kind in ["coinbase", "bybit", "kraken", "okx", "deribit", "alpaca", "polygon", "json"] {
         let config = hypertick::config::load_str(&commented_example(kind), credentials.clone())
             .unwrap_or_else(|errors| panic!("the {kind} example: {errors}"));
         assert_eq!(config.sources.len(), 1, "{kind}");
         assert_eq!(config.sources[0].kind.name(), kind);
     }
+    let json = hypertick::config::load_str(&commented_example("json"), Vec::new()).unwrap();
+    let feed = json.sources[0].json.as_ref().expect("the json example's [sources.json] section");
+    assert_eq!((feed.venue.as_str(), feed.records.len(), feed.ignore.len()), ("binance", 2, 1), "the whole nested example is read");
+    hypertick::source::json::JsonAdapter::new(&json.sources[0]).expect("the json example compiles");
+}
+
+#[test]
+fn the_readme_json_example_is_valid_and_reads_its_sample_message() {
+    use hypertick::record::{Record, Side, Timestamp};
+    use hypertick::source::feed::VenueAdapter;
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme.find("```toml\n[[sources]]\nkind = \"json\"").expect("a json example in README.md") + "```toml\n".len();
+    let example = &readme[start..start + readme[start..].find("```").unwrap()];
+    let config = hypertick::config::load_str(&format!("[database]\nurl = \"postgres://u@h/db\"\n{example}"), Vec::new())
+        .unwrap_or_else(|errors| panic!("the README's json example: {errors}"));
+    let mut adapter = hypertick::source::json::JsonAdapter::new(&config.sources[0]).unwrap();
+    let message = r#"{"channel":"trades","data":[{"pair":"BTC/USD","seq":7,"id":"t-7","side":"s","price":"97000.5","amount":"0.01","time":"2026-11-22T12:00:00.123456Z"}]}"#;
+    let parsed = adapter.parse(message, Timestamp(0)).expect("the README's sample message");
+    let [Record::Tick(tick)] = &parsed.records[..] else { panic!("{parsed:?}") };
+    assert_eq!(
+        (tick.venue.as_str(), tick.symbol.as_str(), tick.price, tick.size, tick.side, tick.trade_id.as_deref(), tick.time),
+        ("examplevenue", "BTC-USD", 97000.5, 0.01, Side::Sell, Some("t-7"), Timestamp::parse_rfc3339("2026-11-22T12:00:00.123456Z").unwrap())
+    );
 }
 
 pub fn now_ms() -> i64 {

@@ -27,6 +27,7 @@ fn kraken_source(url: String, symbols: &[&str], channels: &[Channel]) -> SourceC
         reconnect_initial_ms: 50,
         reconnect_max_ms: 200,
         max_message_bytes: 64 * 1024,
+        json: None,
     }
 }
 

@@ -9,6 +9,7 @@ mod feeds;
 mod indicators;
 mod feeds_coinbase;
 mod feeds_deribit;
+mod feeds_json;
 mod feeds_bybit;
 mod feeds_kraken;
 mod feeds_alpaca;

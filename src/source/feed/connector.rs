@@ -106,11 +106,17 @@ impl FeedSource {
         self.event(router, "connected", json!({ "url": self.url, "connection": previous_connections + 1 })).await;
 
         let subscriptions = self.adapter.subscriptions(&self.config.symbols, &self.config.channels);
-        let mut pending: HashSet<u64> = subscriptions.iter().map(|subscription| subscription.id).collect();
+        let acknowledged_by_venue = self.adapter.acknowledges_subscriptions();
+        let mut pending: HashSet<u64> =
+            subscriptions.iter().filter(|_| acknowledged_by_venue).map(|subscription| subscription.id).collect();
         for subscription in &subscriptions {
             if let Err(error) = socket.send(Message::text(subscription.message.clone())).await {
                 return self.disconnected(router, format!("subscribe failed: {error}")).await;
             }
+        }
+        // A venue that does not answer subscriptions is resubscribed once they are sent.
+        if !acknowledged_by_venue && !subscriptions.is_empty() && previous_connections > 0 {
+            self.event(router, "resubscribed", json!({ "subscriptions": subscriptions.len(), "acknowledged": false })).await;
         }
         let subscribe_deadline = Instant::now() + Duration::from_millis(self.config.subscribe_timeout_ms);
         let silence = Duration::from_millis(self.config.silence_timeout_ms);

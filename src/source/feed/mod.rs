@@ -46,12 +46,18 @@ pub struct Subscription {
 /// describes the endpoint and subscriptions and turns messages into records.
 pub trait VenueAdapter: Send + Sync + 'static {
     /// The `venue` written in every record.
-    fn venue(&self) -> &'static str;
+    fn venue(&self) -> &str;
     /// The endpoint used unless the configuration overrides it.
     fn default_url(&self) -> String;
     /// Subscription requests for these symbols and channels, batched within the
-    /// venue's limits. Called on every (re)connect; each must be acknowledged.
+    /// venue's limits. Called on every (re)connect; each must be acknowledged, unless
+    /// [`VenueAdapter::acknowledges_subscriptions`] says the venue does not answer them.
     fn subscriptions(&mut self, symbols: &[String], channels: &[Channel]) -> Vec<Subscription>;
+    /// Whether the venue acknowledges subscription requests. When it does not, a request
+    /// counts as acknowledged once sent, and no acknowledgement is waited for.
+    fn acknowledges_subscriptions(&self) -> bool {
+        true
+    }
     /// Parses one text message. An error is bad input: it is dead-lettered and the
     /// connection goes on.
     fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection>;

@@ -3,6 +3,7 @@
 //! messages contiguously a skip is also a `gap` feed event with the missing range; where
 //! numbers only increase ([`Sequences::duplicates_only`]) a skip is normal.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde_json::json;
@@ -16,20 +17,20 @@ const MAX_SERIES: usize = 10_000;
 /// The last number seen per series of one stream.
 pub struct Sequences {
     /// The stream's name in gap events (`trade`, `matches`, …).
-    stream: &'static str,
+    stream: Cow<'static, str>,
     report_gaps: bool,
     last: HashMap<String, u64>,
 }
 
 impl Sequences {
     /// Contiguous numbers: skips are gaps.
-    pub fn new(stream: &'static str) -> Self {
-        Sequences { stream, report_gaps: true, last: HashMap::new() }
+    pub fn new(stream: impl Into<Cow<'static, str>>) -> Self {
+        Sequences { stream: stream.into(), report_gaps: true, last: HashMap::new() }
     }
 
     /// Increasing but not contiguous numbers: only duplicates are caught.
-    pub fn duplicates_only(stream: &'static str) -> Self {
-        Sequences { stream, report_gaps: false, last: HashMap::new() }
+    pub fn duplicates_only(stream: impl Into<Cow<'static, str>>) -> Self {
+        Sequences { stream: stream.into(), report_gaps: false, last: HashMap::new() }
     }
 
     /// Checks `number` against the last one of `series`: true to keep the record,
