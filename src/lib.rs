@@ -5,9 +5,13 @@
 //!
 //! - [`config`]: the TOML configuration, environment overrides, validation.
 //! - [`record`]: the normalized record types and the tables they land in.
-//! - [`source`]: where records come from; today the push websocket server.
-//! - [`pipeline`]: per-table bounded channels, the full-channel policy, the batcher.
-//! - [`sink`]: the PGCOPY binary encoder and the COPY writer tasks.
+//! - [`source`]: where records come from: the push websocket server, the venue feeds
+//!   (one adapter per exchange, a generic JSON one) on a shared websocket connector.
+//! - [`spool`]: the local write-ahead log that keeps accepted records on disk until
+//!   the database has committed them.
+//! - [`pipeline`]: per-table bounded channels, the full-channel policy, the batcher, the
+//!   indicator stage.
+//! - [`sink`]: the PGCOPY binary encoder, the COPY writer tasks and the relational writer.
 //! - [`indicators`]: streaming technical indicators over bars (SMA, EMA, RSI, MACD,
 //!   Bollinger, volume, support / resistance), pure computation on `record` types.
 //! - [`db`]: connections, migrations, the schema profile, partition maintenance, and the
@@ -29,3 +33,4 @@ pub mod record;
 pub mod shutdown;
 pub mod sink;
 pub mod source;
+pub mod spool;

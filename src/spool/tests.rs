@@ -1,0 +1,123 @@
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::*;
+
+fn settings(dir: &std::path::Path, max_bytes: u64, segment_bytes: u64) -> SpoolSettings {
+    SpoolSettings { dir: dir.to_path_buf(), max_bytes, segment_bytes, fsync_interval: Duration::from_millis(2) }
+}
+
+fn payload(stream: u16, index: u64) -> Vec<u8> {
+    format!("{stream}:{index}:{}", "x".repeat((index % 7) as usize)).into_bytes()
+}
+
+#[test]
+fn uncommitted_entries_come_back_in_order_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (spool, recovered) = Spool::open(settings(dir.path(), 1 << 30, 1024), &HashMap::new()).unwrap();
+        assert!(recovered.entries.is_empty());
+        for index in 0..300u64 {
+            let stream = (index % 3) as u16;
+            let (sequence, position) = spool.append(stream, &payload(stream, index)).unwrap();
+            assert_eq!(sequence, index / 3 + 1, "sequences count per stream from 1");
+            assert_eq!(position, index + 1);
+        }
+        spool.sync().unwrap();
+        assert!(spool.segment_count() > 2, "small segments rotate");
+    }
+    // Stream 0 committed 40 of its 100, stream 1 all, stream 2 none.
+    let committed = HashMap::from([(0u16, 40u64), (1, 100)]);
+    let (spool, recovered) = Spool::open(settings(dir.path(), 1 << 30, 1024), &committed).unwrap();
+    let expected: Vec<(u16, u64)> = (0..300u64)
+        .map(|index| ((index % 3) as u16, index / 3 + 1))
+        .filter(|(stream, sequence)| committed.get(stream).is_none_or(|done| sequence > done))
+        .collect();
+    let got: Vec<(u16, u64)> = recovered.entries.iter().map(|entry| (entry.stream, entry.sequence)).collect();
+    assert_eq!(got, expected);
+    let third = recovered.entries.iter().find(|entry| entry.stream == 2 && entry.sequence == 5).unwrap();
+    assert_eq!(third.payload, payload(2, 14));
+    assert_eq!(recovered.bytes_cut, 0);
+    // Sequences go on after the highest one seen.
+    assert_eq!(spool.append(0, b"next").unwrap().0, 101);
+    assert_eq!(spool.append(7, b"new stream").unwrap().0, 1);
+}
+
+#[test]
+fn sequences_continue_after_the_database_when_the_spool_is_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, _) = Spool::open(settings(dir.path(), 1 << 20, 4096), &HashMap::from([(3u16, 1_000u64)])).unwrap();
+    assert_eq!(spool.append(3, b"a").unwrap().0, 1_001);
+}
+
+#[test]
+fn a_torn_tail_is_cut_and_everything_before_it_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (spool, _) = Spool::open(settings(dir.path(), 1 << 20, 1 << 20), &HashMap::new()).unwrap();
+        for index in 0..10 {
+            spool.append(0, &payload(0, index)).unwrap();
+        }
+    }
+    // The crash: the last entry only half written, then garbage.
+    let file = std::fs::read_dir(dir.path()).unwrap().map(|entry| entry.unwrap().path()).min().unwrap();
+    let mut bytes = std::fs::read(&file).unwrap();
+    let full_len = bytes.len();
+    bytes.truncate(full_len - 3);
+    bytes.extend_from_slice(&[0xde, 0xad]);
+    std::fs::write(&file, &bytes).unwrap();
+
+    let (spool, recovered) = Spool::open(settings(dir.path(), 1 << 20, 1 << 20), &HashMap::new()).unwrap();
+    assert_eq!(recovered.entries.len(), 9);
+    assert!(recovered.bytes_cut > 0);
+    assert_eq!(recovered.entries[8].payload, payload(0, 8));
+    assert_eq!(std::fs::metadata(&file).unwrap().len() + recovered.bytes_cut, bytes.len() as u64, "the file was cut");
+    // The lost entry's sequence is reused: it was never acknowledged as durable.
+    assert_eq!(spool.append(0, b"again").unwrap().0, 10);
+    drop(spool);
+    let (_, recovered) = Spool::open(settings(dir.path(), 1 << 20, 1 << 20), &HashMap::new()).unwrap();
+    assert_eq!(recovered.bytes_cut, 0, "a cut file reads clean");
+    assert_eq!(recovered.entries.len(), 10);
+}
+
+#[test]
+fn committed_segments_are_deleted_and_the_cap_frees_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, _) = Spool::open(settings(dir.path(), 8 * 1024, 1024), &HashMap::new()).unwrap();
+    let mut last = 0;
+    let full = loop {
+        match spool.append(1, &[7u8; 100]) {
+            Ok((sequence, _)) => last = sequence,
+            Err(error) => break error,
+        }
+    };
+    assert!(matches!(full, SpoolError::Full { max: 8192, .. }), "{full}");
+    assert!(spool.used_bytes() <= 8 * 1024);
+    let segments = spool.segment_count();
+    spool.commit(1, last / 2);
+    assert!(spool.segment_count() < segments, "segments wholly committed are deleted");
+    assert!(spool.append(1, &[7u8; 100]).is_ok(), "room again");
+    spool.commit(1, u64::MAX);
+    assert_eq!(spool.segment_count(), 1, "only the active segment is left");
+    let files = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(files, 1);
+}
+
+#[tokio::test]
+async fn appends_become_durable_within_the_fsync_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, _) = Spool::open(settings(dir.path(), 1 << 20, 1 << 20), &HashMap::new()).unwrap();
+    let (_, position) = spool.append(0, b"hello").unwrap();
+    tokio::time::timeout(Duration::from_secs(10), spool.wait_durable(position)).await.expect("the flusher syncs");
+    let (_, recovered) = Spool::open(settings(&dir.path().join("other"), 1 << 20, 1 << 20), &HashMap::new()).unwrap();
+    assert!(recovered.entries.is_empty());
+    let file = std::fs::read_dir(dir.path()).unwrap().map(|entry| entry.unwrap().path()).find(|path| path.is_file()).unwrap();
+    assert!(std::fs::read(file).unwrap().ends_with(b"hello"), "on disk before the wait returned");
+}
+
+#[test]
+fn oversized_entries_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, _) = Spool::open(settings(dir.path(), u64::MAX, 1 << 20), &HashMap::new()).unwrap();
+    assert!(matches!(spool.append(0, &vec![0u8; 17 * 1024 * 1024]), Err(SpoolError::TooLarge(_))));
+}
