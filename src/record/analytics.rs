@@ -1,11 +1,13 @@
 //! Derived series: the technical indicator set computed per closed bar, open-ended
 //! named indicator values, and market signals from analysts, models and agents.
 
+use serde::{Deserialize, Serialize};
+
 use super::Timestamp;
 
 /// The indicator set for one bar of one series (`time` is the bar's open). Each value
 /// is `None` until the series has enough bars for it.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TechnicalIndicators {
     pub time: Timestamp,
     pub received_at: Timestamp,
@@ -33,7 +35,7 @@ pub struct TechnicalIndicators {
 }
 
 /// One value of a named indicator a producer computed (anything beyond the fixed set).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IndicatorValue {
     pub time: Timestamp,
     pub received_at: Timestamp,
@@ -45,7 +47,7 @@ pub struct IndicatorValue {
 }
 
 /// A market signal: a trading agent's call, a news item's score, a model's output.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Signal {
     pub time: Timestamp,
     pub received_at: Timestamp,
@@ -60,5 +62,23 @@ pub struct Signal {
     /// `low`, `medium`, `high`, … as the producer writes it.
     pub impact: Option<String>,
     pub content: Option<String>,
+    /// Kept as JSON text wherever the record is serialized (the spool's binary format
+    /// cannot describe arbitrary JSON).
+    #[serde(with = "json_text")]
     pub payload: Option<serde_json::Value>,
+}
+
+/// Serializes optional JSON as its text.
+mod json_text {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<serde_json::Value>, serializer: S) -> Result<S::Ok, S::Error> {
+        value.as_ref().map(|json| json.to_string()).serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<serde_json::Value>, D::Error> {
+        Option::<String>::deserialize(deserializer)?
+            .map(|text| serde_json::from_str(&text).map_err(serde::de::Error::custom))
+            .transpose()
+    }
 }

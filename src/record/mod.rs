@@ -5,6 +5,8 @@
 //! moment hypertick received the data. Both are [`Timestamp`]s: microseconds since the
 //! Unix epoch, the resolution of `timestamptz`.
 
+use serde::{Deserialize, Serialize};
+
 mod analytics;
 mod instrument;
 mod options;
@@ -20,7 +22,7 @@ pub use table::{Column, PgType, Table};
 pub use time::{EpochUnit, Timestamp};
 
 /// Which side took liquidity in a trade, stored as `smallint` (1, -1, 0).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[repr(i16)]
 pub enum Side {
     /// The buyer was the taker.
@@ -32,7 +34,7 @@ pub enum Side {
 }
 
 /// One trade.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tick {
     pub time: Timestamp,
     pub received_at: Timestamp,
@@ -45,7 +47,7 @@ pub struct Tick {
 }
 
 /// Top of book.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Quote {
     pub time: Timestamp,
     pub received_at: Timestamp,
@@ -58,7 +60,7 @@ pub struct Quote {
 }
 
 /// A venue's rolling 24-hour statistics for one symbol.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ticker {
     pub time: Timestamp,
     pub received_at: Timestamp,
@@ -79,7 +81,7 @@ pub struct Ticker {
 }
 
 /// One OHLCV bar; `time` is the bar's open.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Bar {
     pub time: Timestamp,
     pub received_at: Timestamp,
@@ -143,7 +145,7 @@ impl std::fmt::Display for Rejection {
 }
 
 /// A normalized market record, routed by kind to its table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Record {
     Tick(Tick),
     Quote(Quote),

@@ -1,11 +1,12 @@
 //! Option quotes: one contract's prices, greeks and implied volatilities at a moment.
 
 use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
 
 use super::Timestamp;
 
 /// Call or put, stored as the text `call` / `put`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum OptionKind {
     Call,
     Put,
@@ -25,7 +26,7 @@ impl OptionKind {
 /// `expiration` and `option_type` are its parts, so a chain is one `WHERE underlying = …`.
 /// Greeks and volatilities are as the venue publishes them (volatilities as fractions
 /// or percent, whichever the venue uses; see the adapter).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OptionQuote {
     pub time: Timestamp,
     pub received_at: Timestamp,

@@ -4,12 +4,13 @@
 
 use std::collections::HashMap;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{Rejection, Timestamp};
 
 /// What to do with a row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RowOp {
     /// Insert; a row whose primary key exists is refused (and dead-lettered).
     Insert,
@@ -27,7 +28,7 @@ impl RowOp {
 }
 
 /// One row for a relational table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RowRecord {
     pub received_at: Timestamp,
     pub table: String,
@@ -39,7 +40,8 @@ pub struct RowRecord {
     pub columns: Vec<String>,
     /// The row's primary-key values as JSON text, joined; set by the catalog check.
     pub key: String,
-    /// The parsed row, for the key and for checks.
+    /// The parsed row, for the key and for checks; not serialized (rebuilt from `json`).
+    #[serde(skip)]
     pub fields: Map<String, Value>,
 }
 

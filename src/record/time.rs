@@ -4,7 +4,7 @@
 use std::fmt;
 
 /// Microseconds since 1970-01-01T00:00:00Z, the resolution of `timestamptz`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub struct Timestamp(pub i64);
 
 /// Microseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01).

@@ -11,7 +11,9 @@
 //! caller applies its policy. On open, every segment is read, a torn or corrupt tail is
 //! cut, and the entries not yet committed are handed back for replay.
 
+pub mod codec;
 mod segment;
+mod tracker;
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
@@ -21,6 +23,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 pub use segment::{Entry, ENTRY_HEADER_LEN};
+pub use tracker::CommitTracker;
 
 /// Where and how the spool keeps its files.
 #[derive(Debug, Clone)]
