@@ -3,6 +3,7 @@
 //! error, and stops it in order: sources first, then lanes close, batchers flush,
 //! writers drain and commit, all within the shutdown deadline.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,11 +13,14 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::Config;
+use crate::config::{Config, FullPolicy, SpoolConfig};
 use crate::db::{self, Partitions, Profile, SchemaReport};
 use crate::metrics::{self, Stats};
-use crate::pipeline::{lane, run_batcher, BatchSettings, IndicatorStage, LaneReceiver, LaneSender, Router, RouterLimits};
+use crate::pipeline::{
+    lane, run_batcher, BatchSettings, IndicatorStage, LaneReceiver, LaneSender, Router, RouterLimits, Sequenced, SpoolGate,
+};
 use crate::record::{DeadLetter, RelationalCatalog, RowRecord, Table, Timestamp};
+use crate::spool::{codec, CommitTracker, Entry, Spool, SpoolProgress, SpoolSettings};
 use crate::shutdown;
 use crate::sink::{
     batch_queue, encode_stage, run_relational_writer, run_writer, CopyRow, TableWriteSettings, WriterError, WriterSettings,
@@ -93,7 +97,15 @@ impl Daemon {
         let failed = CancellationToken::new();
         let failure = Arc::new(Mutex::new(None));
         let partitions = Arc::new(Partitions::new(db::partition_plans(config, profile)));
+        let (spool, replay) = match &config.spool {
+            Some(spool_config) => {
+                let (progress, recovered) = open_spool(config, spool_config).await?;
+                (Some(progress), recovered)
+            }
+            None => (None, Vec::new()),
+        };
         let settings = Arc::new(WriterSettings {
+            spool: spool.clone(),
             url: database_url(config)?.to_string(),
             connect_timeout: Duration::from_millis(config.database.connect_timeout_ms),
             initial_backoff: Duration::from_millis(config.database.retry_initial_backoff_ms),
@@ -133,6 +145,9 @@ impl Daemon {
             signals,
             rows,
             catalog: catalog.clone(),
+            spool: spool.clone().map(|progress| {
+                Arc::new(SpoolGate { progress, full_policy: config.spool.as_ref().map_or(FullPolicy::Block, |spool| spool.full_policy) })
+            }),
             indicators: IndicatorStage::from_config(&config.indicators).map(Arc::new),
             feed_events,
             dead_letters: dead_letters.clone(),
@@ -194,6 +209,11 @@ impl Daemon {
             );
         }
 
+        if let Some(progress) = &spool {
+            replay_spool(&router, replay).await?;
+            spawn_spool_compaction(config, progress.clone(), background_stop.clone());
+        }
+
         let context = SourceContext { router: router.clone(), shutdown: daemon.sources_stop.clone() };
         if let Some(server) = &config.server {
             let token = match (&server.token, &server.token_file) {
@@ -214,6 +234,7 @@ impl Daemon {
                 token,
                 max_frame_bytes: server.max_frame_bytes,
                 max_connections: server.max_connections,
+                ack: server.ack,
             })
             .await
             .with_context(|| format!("binding server.listen {}", server.listen))?;
@@ -240,7 +261,12 @@ impl Daemon {
         });
     }
 
-    fn start_table<R: CopyRow>(&mut self, shared: &Shared<'_>, receiver: LaneReceiver<R>, dead_letters: Option<LaneSender<DeadLetter>>) {
+    fn start_table<R: CopyRow>(
+        &mut self,
+        shared: &Shared<'_>,
+        receiver: LaneReceiver<Sequenced<R>>,
+        dead_letters: Option<LaneSender<Sequenced<DeadLetter>>>,
+    ) {
         let table = R::TABLE;
         let settings = shared.config.table(table);
         let (batch_sender, queue) = batch_queue::<R>(settings.writers);
@@ -274,15 +300,15 @@ impl Daemon {
 
     /// The relational lane's batcher and its single writer (one, so that foreign-key
     /// order holds across batches too).
-    fn start_relational(&mut self, shared: &Shared<'_>, receiver: LaneReceiver<RowRecord>, catalog: Arc<RelationalCatalog>) {
+    fn start_relational(&mut self, shared: &Shared<'_>, receiver: LaneReceiver<Sequenced<RowRecord>>, catalog: Arc<RelationalCatalog>) {
         let settings = shared.config.table(Table::Relational);
-        let (batch_sender, queue) = tokio::sync::mpsc::channel::<Vec<RowRecord>>(2);
+        let (batch_sender, queue) = tokio::sync::mpsc::channel::<Vec<Sequenced<RowRecord>>>(2);
         let batch_settings = BatchSettings { max_rows: settings.batch_max_rows, linger: Duration::from_millis(settings.linger_ms) };
         let stats = shared.stats.clone();
         let batcher = std::thread::Builder::new()
             .name("batch-relational".into())
             .spawn(move || {
-                let deliver = |rows: Vec<RowRecord>| batch_sender.blocking_send(rows).map_err(|unsent| unsent.0);
+                let deliver = |rows: Vec<Sequenced<RowRecord>>| batch_sender.blocking_send(rows).map_err(|unsent| unsent.0);
                 let undelivered = run_batcher(Table::Relational, receiver, batch_settings, &stats, deliver);
                 if undelivered > 0 {
                     tracing::error!(rows = undelivered, "the relational writer stopped; rows still queued in memory were not written");
@@ -382,6 +408,73 @@ where
             if let Err(error) = result {
                 tracing::warn!(%error, task = what, "periodic task failed; retrying next interval");
             }
+        }
+    });
+}
+
+/// Opens the spool with what the database has committed of each stream, and returns
+/// the entries to replay.
+async fn open_spool(config: &Config, spool_config: &SpoolConfig) -> anyhow::Result<(Arc<SpoolProgress>, Vec<Entry>)> {
+    let client = db::connect(database_url(config)?, Duration::from_millis(config.database.connect_timeout_ms)).await?;
+    let by_name = db::load_spool_commits(&client).await?;
+    let trackers: HashMap<u16, CommitTracker> = Table::ALL
+        .iter()
+        .filter_map(|table| by_name.get(table.name()).map(|tracker| (table.index() as u16, tracker.clone())))
+        .collect();
+    let settings = SpoolSettings {
+        dir: spool_config.dir.clone(),
+        max_bytes: spool_config.max_bytes,
+        segment_bytes: spool_config.segment_bytes,
+        fsync_interval: Duration::from_millis(spool_config.fsync_interval_ms),
+    };
+    let ((spool, recovered), trackers) =
+        tokio::task::spawn_blocking(move || Spool::open(settings, &trackers).map(|opened| (opened, trackers)))
+            .await
+            .context("opening the spool")?
+            .with_context(|| format!("opening spool.dir {}", spool_config.dir.display()))?;
+    tracing::info!(
+        dir = %spool_config.dir.display(),
+        replay = recovered.entries.len(),
+        bytes_cut = recovered.bytes_cut,
+        segments_deleted = recovered.segments_deleted,
+        "spool open"
+    );
+    Ok((Arc::new(SpoolProgress::new(spool, trackers)), recovered.entries))
+}
+
+/// Queues what the spool holds and the database does not, before any source runs.
+async fn replay_spool(router: &Router, entries: Vec<Entry>) -> anyhow::Result<()> {
+    let total = entries.len();
+    for entry in entries {
+        match codec::decode(&entry.payload) {
+            Ok(record) => {
+                if let Err(rejection) = router.replay(record, entry.sequence).await {
+                    anyhow::bail!("replaying the spool: {rejection}");
+                }
+            }
+            Err(error) => {
+                let raw: String = entry.payload.iter().map(|byte| format!("{byte:02x}")).collect();
+                router.dead_letter(DeadLetter::new("spool", "spool_undecodable", error.to_string(), &raw)).await;
+            }
+        }
+    }
+    if total > 0 {
+        tracing::info!(records = total, "spool replayed");
+    }
+    Ok(())
+}
+
+/// Folds committed spool ranges into each stream's watermark row now and then.
+fn spawn_spool_compaction(config: &Config, progress: Arc<SpoolProgress>, stop: CancellationToken) {
+    spawn_periodic("spool compaction", config, Duration::from_secs(10), stop, move |mut client| {
+        let progress = progress.clone();
+        async move {
+            for (stream, watermark) in progress.watermarks() {
+                if let Some(table) = Table::ALL.get(stream as usize) {
+                    db::compact_spool_commits(&mut client, table.name(), watermark).await?;
+                }
+            }
+            Ok(())
         }
     });
 }

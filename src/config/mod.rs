@@ -22,6 +22,6 @@ pub use sources::{
 };
 pub use model::{
     AckLevel, AggregatesConfig, Config, DatabaseConfig, EffectiveTableConfig, FullPolicy, IndicatorsConfig, MetricsConfig, PipelineConfig, ProfileChoice,
-    RelationalConfig, SchemaConfig, Secret, ServerConfig, ShutdownConfig, TableConfig, TablesConfig, WriteMode,
+    RelationalConfig, SchemaConfig, Secret, SpoolConfig, ServerConfig, ShutdownConfig, TableConfig, TablesConfig, WriteMode,
     DEFAULT_RELATIONAL_TABLES,
 };

@@ -31,6 +31,9 @@ pub struct Config {
     pub aggregates: AggregatesConfig,
     #[serde(default)]
     pub relational: RelationalConfig,
+    /// The local write-ahead log. Absent: records wait in memory only.
+    #[serde(default)]
+    pub spool: Option<SpoolConfig>,
     #[serde(default)]
     pub indicators: IndicatorsConfig,
     #[serde(default)]
@@ -334,6 +337,51 @@ impl TablesConfig {
             Table::FeedEvents => self.feed_events.as_ref(),
             Table::DeadLetters => self.dead_letters.as_ref(),
             Table::Relational => self.relational.as_ref(),
+        }
+    }
+}
+
+/// `[spool]`: the local write-ahead log every accepted record is appended to before it
+/// is queued, until the database has committed it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpoolConfig {
+    /// Directory of the segment files (created if missing; one daemon per directory).
+    pub dir: PathBuf,
+    /// Cap on the bytes of all segments.
+    #[serde(default = "default_spool_max_bytes")]
+    pub max_bytes: u64,
+    /// A segment is closed and the next one started past this size.
+    #[serde(default = "default_spool_segment_bytes")]
+    pub segment_bytes: u64,
+    /// Group commit: appended records are written and fsynced this often.
+    #[serde(default = "default_spool_fsync_interval_ms")]
+    pub fsync_interval_ms: u64,
+    /// When the spool is full: `block` the source until commits free room, or `reject`
+    /// the record (acked with reason `spool_full`). Both are counted.
+    #[serde(default)]
+    pub full_policy: FullPolicy,
+}
+
+fn default_spool_max_bytes() -> u64 {
+    1 << 30
+}
+fn default_spool_segment_bytes() -> u64 {
+    64 << 20
+}
+fn default_spool_fsync_interval_ms() -> u64 {
+    5
+}
+
+impl SpoolConfig {
+    /// Defaults for a spool in `dir`.
+    pub fn in_dir(dir: PathBuf) -> Self {
+        SpoolConfig {
+            dir,
+            max_bytes: default_spool_max_bytes(),
+            segment_bytes: default_spool_segment_bytes(),
+            fsync_interval_ms: default_spool_fsync_interval_ms(),
+            full_policy: FullPolicy::Block,
         }
     }
 }

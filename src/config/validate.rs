@@ -60,12 +60,10 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
                 Err(error) => problem("server.token_file", format!("cannot read {}: {error}", path.display())),
             }
         }
-        if server.ack != AckLevel::Received {
+        if server.ack != AckLevel::Received && config.spool.is_none() {
             problem(
                 "server.ack",
-                "this version acknowledges frames when received; expected \"received\" \
-                 (\"durable\" and \"committed\" need the spool)"
-                    .into(),
+                "\"durable\" and \"committed\" need the spool; add a [spool] section with a dir, or use \"received\"".into(),
             );
         }
         if !(1_024..=(64 << 20)).contains(&server.max_frame_bytes) {
@@ -160,6 +158,18 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
     }
     if !config.indicators.symbols.is_empty() && config.indicators.intervals.is_empty() {
         problem("indicators.intervals", "expected at least one bar interval (e.g. \"1m\") when symbols are set".into());
+    }
+
+    if let Some(spool) = &config.spool {
+        if spool.segment_bytes < 4_096 {
+            problem("spool.segment_bytes", "expected at least 4096 bytes".into());
+        }
+        if spool.max_bytes < spool.segment_bytes.saturating_mul(2) {
+            problem("spool.max_bytes", "expected at least two segments (2 × spool.segment_bytes)".into());
+        }
+        if spool.fsync_interval_ms == 0 || spool.fsync_interval_ms > 1_000 {
+            problem("spool.fsync_interval_ms", "expected between 1 and 1000 ms".into());
+        }
     }
 
     let ticks_retention_days = config.table(Table::Ticks).retention_days;

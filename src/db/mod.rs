@@ -11,6 +11,7 @@ mod prepare;
 mod profile;
 mod relational;
 mod schema_check;
+mod spool_state;
 pub mod throwaway;
 mod timescale;
 
@@ -22,6 +23,7 @@ pub use prepare::{hypertable_plans, partition_plans, prepare_schema, SchemaRepor
 pub use profile::{detect_profile, Profile};
 pub use relational::load_relational_catalog;
 pub use schema_check::verify_columns;
+pub use spool_state::{compact_spool_commits, load_spool_commits};
 pub use timescale::{converge, HypertablePlan};
 
 /// Errors from database work outside the COPY hot path.

@@ -138,3 +138,25 @@ pub fn indicator_bar_skipped(reason: &'static str, error: &dyn std::fmt::Display
         tracing::info!(reason, %error, "bar skipped by the indicator engine; the bar itself is stored");
     }
 }
+
+/// An append found the spool full.
+pub fn spool_full(policy: FullPolicy) {
+    static SEEN: AtomicU64 = AtomicU64::new(0);
+    let policy_name = match policy {
+        FullPolicy::Block => "block",
+        FullPolicy::Reject => "reject",
+    };
+    counter!("hypertick_spool_full_total", "policy" => policy_name).increment(1);
+    if sampled(&SEEN) {
+        tracing::warn!(policy = policy_name, "spool full; applying spool.full_policy");
+    }
+}
+
+/// The spool could not take a record (an I/O error).
+pub fn spool_failed(error: &dyn std::fmt::Display) {
+    static SEEN: AtomicU64 = AtomicU64::new(0);
+    counter!("hypertick_spool_errors_total").increment(1);
+    if sampled(&SEEN) {
+        tracing::error!(%error, "spool append failed; the record is refused");
+    }
+}

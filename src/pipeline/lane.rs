@@ -16,6 +16,21 @@ pub enum SendError {
     Closed,
 }
 
+/// A row on its way to the database with its spool sequence: 0 when it was not spooled
+/// (feed events, dead letters, or no spool configured).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sequenced<R> {
+    pub sequence: u64,
+    pub row: R,
+}
+
+impl<R> Sequenced<R> {
+    /// A row that is not in the spool.
+    pub fn unspooled(row: R) -> Self {
+        Sequenced { sequence: 0, row }
+    }
+}
+
 /// The sending half of a table's lane; cheap to clone.
 #[derive(Debug)]
 pub struct LaneSender<R> {

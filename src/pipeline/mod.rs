@@ -11,5 +11,5 @@ mod router;
 
 pub use batcher::{run_batcher, BatchSettings};
 pub use indicators::IndicatorStage;
-pub use lane::{lane, LaneReceiver, LaneSender, SendError};
-pub use router::{Router, RouterLimits};
+pub use lane::{lane, LaneReceiver, LaneSender, SendError, Sequenced};
+pub use router::{Receipt, Router, RouterLimits, SpoolGate};

@@ -1,17 +1,36 @@
 //! The router takes normalized records from sources, checks their event time against
-//! the table's retention and our clock, and queues them on their table's lane. It also
-//! carries dead letters and feed events, so a source needs nothing else.
+//! the table's retention and our clock, appends them to the spool when there is one,
+//! and queues them on their table's lane with their spool sequence. It also carries
+//! dead letters and feed events (neither is spooled), so a source needs nothing else.
 
 use std::sync::Arc;
 
+use crate::config::FullPolicy;
 use crate::metrics::events;
+use crate::spool::{codec, Position, SpoolError, SpoolProgress};
 use crate::record::{
     Bar, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, Record, Rejection, RelationalCatalog, RowRecord, Signal,
     Table, TechnicalIndicators, Tick, Ticker, Timestamp,
 };
 
 use super::indicators::IndicatorStage;
-use super::lane::{LaneSender, SendError};
+use super::lane::{LaneSender, SendError, Sequenced};
+
+/// Where an accepted record went: its spool stream, sequence and log position
+/// (sequence 0 when there is no spool).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Receipt {
+    pub stream: u16,
+    pub sequence: u64,
+    pub position: Position,
+}
+
+/// The spool as the router uses it.
+#[derive(Debug)]
+pub struct SpoolGate {
+    pub progress: Arc<SpoolProgress>,
+    pub full_policy: FullPolicy,
+}
 
 /// Time bounds a record must fall within to be accepted.
 #[derive(Debug, Clone)]
@@ -25,21 +44,23 @@ pub struct RouterLimits {
 /// The senders of every lane plus the admission checks; clone it per source task.
 #[derive(Debug, Clone)]
 pub struct Router {
-    pub ticks: LaneSender<Tick>,
-    pub quotes: LaneSender<Quote>,
-    pub bars: LaneSender<Bar>,
-    pub tickers: LaneSender<Ticker>,
-    pub options_quotes: LaneSender<OptionQuote>,
-    pub technical_indicators: LaneSender<TechnicalIndicators>,
-    pub indicator_values: LaneSender<IndicatorValue>,
-    pub signals: LaneSender<Signal>,
-    pub rows: LaneSender<RowRecord>,
+    pub ticks: LaneSender<Sequenced<Tick>>,
+    pub quotes: LaneSender<Sequenced<Quote>>,
+    pub bars: LaneSender<Sequenced<Bar>>,
+    pub tickers: LaneSender<Sequenced<Ticker>>,
+    pub options_quotes: LaneSender<Sequenced<OptionQuote>>,
+    pub technical_indicators: LaneSender<Sequenced<TechnicalIndicators>>,
+    pub indicator_values: LaneSender<Sequenced<IndicatorValue>>,
+    pub signals: LaneSender<Sequenced<Signal>>,
+    pub rows: LaneSender<Sequenced<RowRecord>>,
+    /// The local write-ahead log, when `[spool]` is configured.
+    pub spool: Option<Arc<SpoolGate>>,
     /// The relational tables rows may go to, read from the database at start.
     pub catalog: Arc<RelationalCatalog>,
     /// The streaming indicator engine, when `[indicators]` names symbols.
     pub indicators: Option<Arc<IndicatorStage>>,
-    pub feed_events: LaneSender<FeedEvent>,
-    pub dead_letters: LaneSender<DeadLetter>,
+    pub feed_events: LaneSender<Sequenced<FeedEvent>>,
+    pub dead_letters: LaneSender<Sequenced<DeadLetter>>,
     pub limits: RouterLimits,
 }
 
@@ -70,22 +91,84 @@ impl Router {
         Ok(())
     }
 
-    /// Admits and queues one record.
-    pub async fn route(&self, record: Record, now: Timestamp) -> Result<(), Rejection> {
+    /// Admits one record: checks it, appends it to the spool (if any) and queues it.
+    pub async fn route(&self, mut record: Record, now: Timestamp) -> Result<Receipt, Rejection> {
         self.check_time(record.table(), record.time(), now)?;
-        let sent = match record {
-            Record::Tick(tick) => self.ticks.send(tick).await,
-            Record::Quote(quote) => self.quotes.send(quote).await,
-            Record::Bar(bar) => self.route_bar(bar, now).await,
-            Record::Ticker(ticker) => self.tickers.send(ticker).await,
-            Record::OptionQuote(quote) => self.options_quotes.send(quote).await,
-            Record::TechnicalIndicators(indicators) => self.technical_indicators.send(indicators).await,
-            Record::IndicatorValue(value) => self.indicator_values.send(value).await,
-            Record::Signal(signal) => self.signals.send(signal).await,
-            Record::Row(mut row) => {
-                self.catalog.check(&mut row)?;
-                self.rows.send(row).await
+        if let Record::Row(row) = &mut record {
+            self.catalog.check(row)?;
+        }
+        let derived = self.derive(&record);
+        let receipt = self.append(&record).await?;
+        self.enqueue(record, receipt.sequence).await?;
+        if let Some(indicators) = derived {
+            // Derived rows are spooled like any other, so a replay need not derive them again.
+            let queued = match self.check_time(Table::TechnicalIndicators, indicators.time(), now) {
+                Ok(()) => match self.append(&indicators).await {
+                    Ok(derived_receipt) => self.enqueue(indicators, derived_receipt.sequence).await,
+                    Err(rejection) => Err(rejection),
+                },
+                Err(rejection) => Err(rejection),
+            };
+            if let Err(rejection) = queued {
+                tracing::warn!(%rejection, "technical indicators of a bar not queued");
             }
+        }
+        Ok(receipt)
+    }
+
+    /// Queues a record read back from the spool under its original sequence. Nothing is
+    /// derived from it: what it yielded then is in the spool too.
+    pub async fn replay(&self, record: Record, sequence: u64) -> Result<(), Rejection> {
+        self.enqueue(record, sequence).await
+    }
+
+    /// What the indicator engine makes of a bar it covers.
+    fn derive(&self, record: &Record) -> Option<Record> {
+        let Record::Bar(bar) = record else { return None };
+        let stage = self.indicators.as_ref().filter(|stage| stage.covers(bar))?;
+        stage.on_bar(bar).map(Record::TechnicalIndicators)
+    }
+
+    /// Appends the record to the spool, applying the spool's full policy.
+    async fn append(&self, record: &Record) -> Result<Receipt, Rejection> {
+        let Some(gate) = &self.spool else { return Ok(Receipt::default()) };
+        let stream = record.table().index() as u16;
+        let mut payload = Vec::with_capacity(128);
+        codec::encode(record, &mut payload);
+        loop {
+            match gate.progress.spool().append(stream, &payload) {
+                Ok((sequence, position)) => return Ok(Receipt { stream, sequence, position }),
+                Err(SpoolError::Full { used, max }) => {
+                    events::spool_full(gate.full_policy);
+                    if gate.full_policy == FullPolicy::Reject {
+                        return Err(Rejection::new(
+                            "spool_full",
+                            format!("the spool holds {used} of {max} bytes not yet committed (spool.max_bytes)"),
+                        ));
+                    }
+                    // Block: wait for a commit to free room (re-checking now and then).
+                    let _ = tokio::time::timeout(std::time::Duration::from_millis(100), gate.progress.wait_for_a_commit()).await;
+                }
+                Err(error) => {
+                    events::spool_failed(&error);
+                    return Err(Rejection::new("spool_error", error.to_string()));
+                }
+            }
+        }
+    }
+
+    /// Queues a record on its table's lane.
+    async fn enqueue(&self, record: Record, sequence: u64) -> Result<(), Rejection> {
+        let sent = match record {
+            Record::Tick(row) => self.ticks.send(Sequenced { sequence, row }).await,
+            Record::Quote(row) => self.quotes.send(Sequenced { sequence, row }).await,
+            Record::Bar(row) => self.bars.send(Sequenced { sequence, row }).await,
+            Record::Ticker(row) => self.tickers.send(Sequenced { sequence, row }).await,
+            Record::OptionQuote(row) => self.options_quotes.send(Sequenced { sequence, row }).await,
+            Record::TechnicalIndicators(row) => self.technical_indicators.send(Sequenced { sequence, row }).await,
+            Record::IndicatorValue(row) => self.indicator_values.send(Sequenced { sequence, row }).await,
+            Record::Signal(row) => self.signals.send(Sequenced { sequence, row }).await,
+            Record::Row(row) => self.rows.send(Sequenced { sequence, row }).await,
         };
         sent.map_err(|error| match error {
             SendError::Full(_) => Rejection::new("queue_full", error.to_string()),
@@ -93,35 +176,16 @@ impl Router {
         })
     }
 
-    /// Queues a bar and, when the indicator engine covers it, the indicators it yields.
-    async fn route_bar(&self, bar: Bar, now: Timestamp) -> Result<(), SendError> {
-        let Some(stage) = self.indicators.as_ref().filter(|stage| stage.covers(&bar)) else {
-            return self.bars.send(bar).await;
-        };
-        let kept = bar.clone();
-        self.bars.send(bar).await?;
-        if let Some(indicators) = stage.on_bar(&kept) {
-            let queued = match self.check_time(Table::TechnicalIndicators, indicators.time, now) {
-                Ok(()) => self.technical_indicators.send(indicators).await.map_err(|error| error.to_string()),
-                Err(rejection) => Err(rejection.to_string()),
-            };
-            if let Err(error) = queued {
-                tracing::warn!(symbol = %kept.symbol, %error, "technical indicators of a bar not queued");
-            }
-        }
-        Ok(())
-    }
-
     /// Keeps a dead letter: counted and logged (sampled) here, written by its writer.
     pub async fn dead_letter(&self, letter: DeadLetter) {
         events::dead_lettered(&letter);
-        if let Err(error) = self.dead_letters.send(letter.clone()).await {
+        if let Err(error) = self.dead_letters.send(Sequenced::unspooled(letter.clone())).await {
             events::dead_letter_unqueued(&letter, &error);
         }
     }
 
     pub async fn feed_event(&self, event: FeedEvent) {
-        if self.feed_events.send(event).await.is_err() {
+        if self.feed_events.send(Sequenced::unspooled(event)).await.is_err() {
             tracing::debug!("feed event dropped during shutdown");
         }
     }

@@ -20,11 +20,13 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio_postgres::{Client, Transaction};
 
-use super::writer::{Backoff, WriterError, WriterSettings};
+use super::writer::{record_spool_ranges, Backoff, WriterError, WriterSettings, RECORD_SPOOL_RANGES};
 use super::failure::{classify, FailureKind};
 use crate::db;
 use crate::metrics::{events, Stats};
+use crate::pipeline::Sequenced;
 use crate::record::{DeadLetter, RelationalCatalog, RowOp, RowRecord, Table, Timestamp};
+use crate::spool::sequence_ranges;
 
 const STREAM: &str = "relational/0";
 
@@ -39,15 +41,16 @@ struct Run<'a> {
 /// Runs the relational writer until its queue closes and is drained. Connects before
 /// taking the first batch.
 pub async fn run_relational_writer(
-    mut queue: mpsc::Receiver<Vec<RowRecord>>,
+    mut queue: mpsc::Receiver<Vec<Sequenced<RowRecord>>>,
     settings: Arc<WriterSettings>,
     catalog: Arc<RelationalCatalog>,
     stats: Arc<Stats>,
 ) -> Result<(), WriterError> {
     let (client, position) = connect(&settings, false).await?;
     let mut writer = RelationalWriter { settings, catalog, stats, client, position };
-    while let Some(rows) = queue.recv().await {
-        writer.write(rows).await?;
+    while let Some(batch) = queue.recv().await {
+        let (sequences, rows): (Vec<u64>, Vec<RowRecord>) = batch.into_iter().map(|item| (item.sequence, item.row)).unzip();
+        writer.write(rows, &sequences).await?;
     }
     Ok(())
 }
@@ -96,16 +99,19 @@ async fn connect(settings: &WriterSettings, reconnect: bool) -> Result<(Client, 
 }
 
 impl RelationalWriter {
-    async fn write(&mut self, rows: Vec<RowRecord>) -> Result<(), WriterError> {
+    async fn write(&mut self, rows: Vec<RowRecord>, sequences: &[u64]) -> Result<(), WriterError> {
         let runs = plan_runs(&rows, &self.catalog);
+        // Every row of the batch is settled by its transaction: written, superseded by a
+        // later upsert of its key, or dead-lettered in it.
+        let ranges = if self.settings.spool.is_some() { sequence_ranges(sequences) } else { Vec::new() };
         let mut backoff = Backoff::new(self.settings.initial_backoff, self.settings.max_backoff);
         loop {
             let attempt_position = self.position + 1;
             let started = Instant::now();
-            match write_batch(&mut self.client, &self.catalog, &runs, attempt_position).await {
+            match write_batch(&mut self.client, &self.catalog, &runs, &ranges, attempt_position).await {
                 Ok(refused) => {
                     self.position = attempt_position;
-                    self.committed(&rows, started, &refused);
+                    self.committed(&rows, &ranges, started, &refused);
                     return Ok(());
                 }
                 Err(error) => {
@@ -119,7 +125,7 @@ impl RelationalWriter {
                     if self.position >= attempt_position {
                         // The commit landed before the connection broke (with its dead
                         // letters, which are written in the same transaction).
-                        self.committed(&rows, started, &[]);
+                        self.committed(&rows, &ranges, started, &[]);
                         return Ok(());
                     }
                 }
@@ -127,7 +133,10 @@ impl RelationalWriter {
         }
     }
 
-    fn committed(&self, rows: &[RowRecord], started: Instant, refused: &[DeadLetter]) {
+    fn committed(&self, rows: &[RowRecord], ranges: &[(u64, u64)], started: Instant, refused: &[DeadLetter]) {
+        if let Some(progress) = &self.settings.spool {
+            progress.committed(Table::Relational.index() as u16, ranges);
+        }
         let oldest = self.stats.record_commit(Table::Relational, rows.iter().map(|row| row.received_at), Timestamp::now());
         events::batch_committed(Table::Relational, rows.len() - refused.len(), started.elapsed(), oldest);
         for letter in refused {
@@ -197,6 +206,7 @@ async fn write_batch(
     client: &mut Client,
     catalog: &RelationalCatalog,
     runs: &[Run<'_>],
+    ranges: &[(u64, u64)],
     position: i64,
 ) -> Result<Vec<DeadLetter>, tokio_postgres::Error> {
     let mut transaction = client.transaction().await?;
@@ -244,6 +254,10 @@ async fn write_batch(
                 &[&details, &raws],
             )
             .await?;
+    }
+    if !ranges.is_empty() {
+        let statement = transaction.prepare(RECORD_SPOOL_RANGES).await?;
+        record_spool_ranges(&transaction, &statement, Table::Relational, ranges).await?;
     }
     transaction
         .execute(

@@ -11,12 +11,15 @@ use tokio::sync::{mpsc, Mutex};
 
 use super::encoder::{encode_rows, CopyRow};
 use crate::db::Partitions;
+use crate::pipeline::Sequenced;
 use crate::record::Instrument;
 
 /// A closed, encoded batch. The rows stay with it until commit, for latency
 /// accounting and, if the database refuses a row, for finding and keeping it.
 pub struct EncodedBatch<R> {
     pub rows: Vec<R>,
+    /// Each row's spool sequence (0: not spooled), parallel to `rows`.
+    pub sequences: Vec<u64>,
     pub encoded: Encoded,
 }
 
@@ -43,14 +46,18 @@ pub fn batch_queue<R>(depth: usize) -> (mpsc::Sender<EncodedBatch<R>>, BatchQueu
 pub fn encode_stage<R: CopyRow>(
     partitions: Arc<Partitions>,
     sender: mpsc::Sender<EncodedBatch<R>>,
-) -> impl FnMut(Vec<R>) -> Result<(), Vec<R>> {
+) -> impl FnMut(Vec<Sequenced<R>>) -> Result<(), Vec<Sequenced<R>>> {
     let mut bytes_per_row_estimate = 96usize;
     // Venue → symbols seen; bounded by the number of instruments the table ever sees.
     let mut known_instruments: HashMap<String, HashSet<String>> = HashMap::new();
-    move |rows: Vec<R>| {
+    move |sequenced: Vec<Sequenced<R>>| {
+        let (sequences, rows): (Vec<u64>, Vec<R>) = sequenced.into_iter().map(|item| (item.sequence, item.row)).unzip();
         let mut encoded = encode(&partitions, &rows, &mut bytes_per_row_estimate);
         encoded.new_instruments = Arc::new(first_seen_instruments(&rows, &mut known_instruments));
-        sender.blocking_send(EncodedBatch { rows, encoded }).map_err(|unsent| unsent.0.rows)
+        sender.blocking_send(EncodedBatch { rows, sequences, encoded }).map_err(|unsent| {
+            let EncodedBatch { rows, sequences, .. } = unsent.0;
+            sequences.into_iter().zip(rows).map(|(sequence, row)| Sequenced { sequence, row }).collect()
+        })
     }
 }
 

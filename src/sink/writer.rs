@@ -27,7 +27,8 @@ use super::stage::{encode, BatchQueue, Encoded, EncodedBatch};
 use crate::config::WriteMode;
 use crate::db::{self, DbError, Partitions};
 use crate::metrics::{events, Stats};
-use crate::pipeline::LaneSender;
+use crate::pipeline::{LaneSender, Sequenced};
+use crate::spool::{sequence_ranges, SpoolProgress};
 use crate::record::{DeadLetter, Instrument, Table, Timestamp};
 
 /// Connection settings shared by every writer.
@@ -37,6 +38,28 @@ pub struct WriterSettings {
     pub connect_timeout: Duration,
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
+    /// With a spool: each batch's transaction records its rows' sequences in
+    /// `ingest_spool_ranges`, and commits are reported here.
+    pub spool: Option<Arc<SpoolProgress>>,
+}
+
+/// The statement recording a batch's spool sequences in its own transaction.
+pub(super) const RECORD_SPOOL_RANGES: &str = "INSERT INTO ingest_spool_ranges (stream, first_sequence, last_sequence)
+     SELECT $1, first, last FROM unnest($2::int8[], $3::int8[]) AS ranges(first, last)";
+
+/// Records `ranges` of `table`'s spool stream in `transaction`.
+pub(super) async fn record_spool_ranges(
+    transaction: &tokio_postgres::Transaction<'_>,
+    statement: &Statement,
+    table: Table,
+    ranges: &[(u64, u64)],
+) -> Result<(), tokio_postgres::Error> {
+    if ranges.is_empty() {
+        return Ok(());
+    }
+    let firsts: Vec<i64> = ranges.iter().map(|(first, _)| *first as i64).collect();
+    let lasts: Vec<i64> = ranges.iter().map(|(_, last)| *last as i64).collect();
+    transaction.execute(statement, &[&table.name(), &firsts, &lasts]).await.map(|_| ())
 }
 
 /// How one table's writers send rows.
@@ -93,6 +116,7 @@ struct Connection {
     write: Statement,
     advance_offset: Statement,
     upsert_instruments: Statement,
+    record_ranges: Statement,
 }
 
 struct Writer<R: CopyRow> {
@@ -101,7 +125,7 @@ struct Writer<R: CopyRow> {
     table_settings: TableWriteSettings,
     partitions: Arc<Partitions>,
     stats: Arc<Stats>,
-    dead_letters: Option<LaneSender<DeadLetter>>,
+    dead_letters: Option<LaneSender<Sequenced<DeadLetter>>>,
     stream: String,
     position: i64,
     connection: Option<Connection>,
@@ -118,7 +142,7 @@ pub async fn run_writer<R: CopyRow>(
     table_settings: TableWriteSettings,
     partitions: Arc<Partitions>,
     stats: Arc<Stats>,
-    dead_letters: Option<LaneSender<DeadLetter>>,
+    dead_letters: Option<LaneSender<Sequenced<DeadLetter>>>,
 ) -> Result<(), WriterError> {
     let mut writer = Writer::<R> {
         writer_idx,
@@ -197,27 +221,29 @@ impl<R: CopyRow> Writer<R> {
             .await?;
         let row = client.query_opt("SELECT position FROM ingest_offsets WHERE stream = $1", &[&self.stream]).await?;
         self.position = row.map_or(0, |row| row.get(0));
-        Ok(Connection { client, write, advance_offset, upsert_instruments })
+        let record_ranges = client.prepare(RECORD_SPOOL_RANGES).await?;
+        Ok(Connection { client, write, advance_offset, upsert_instruments, record_ranges })
     }
 
     async fn write(&mut self, batch: EncodedBatch<R>) -> Result<(), WriterError> {
-        let EncodedBatch { rows, encoded } = batch;
-        match self.write_with_retry(&rows, &encoded).await? {
+        let EncodedBatch { rows, sequences, encoded } = batch;
+        match self.write_with_retry(&rows, &sequences, &encoded).await? {
             Outcome::Committed => Ok(()),
-            Outcome::Refused(message) => self.isolate_refused_rows(rows, &encoded, message).await,
+            Outcome::Refused(message) => self.isolate_refused_rows(rows, sequences, &encoded, message).await,
         }
     }
 
     /// Sends one batch until it is committed or refused for its content.
-    async fn write_with_retry(&mut self, rows: &[R], encoded: &Encoded) -> Result<Outcome, WriterError> {
+    async fn write_with_retry(&mut self, rows: &[R], sequences: &[u64], encoded: &Encoded) -> Result<Outcome, WriterError> {
+        let ranges = if self.settings.spool.is_some() { sequence_ranges(sequences) } else { Vec::new() };
         let mut backoff = Backoff::new(self.settings.initial_backoff, self.settings.max_backoff);
         loop {
             let attempt_position = self.position + 1;
             let started = Instant::now();
-            let failure = match self.try_write(encoded, attempt_position).await {
+            let failure = match self.try_write(encoded, &ranges, attempt_position).await {
                 Ok(()) => {
                     self.position = attempt_position;
-                    self.record_commit(rows, started.elapsed());
+                    self.record_commit(rows, &ranges, started.elapsed());
                     return Ok(Outcome::Committed);
                 }
                 Err(failure) => failure,
@@ -235,7 +261,7 @@ impl<R: CopyRow> Writer<R> {
                     self.connect(true).await?;
                     if self.position >= attempt_position {
                         // The commit landed before the connection broke.
-                        self.record_commit(rows, started.elapsed());
+                        self.record_commit(rows, &ranges, started.elapsed());
                         return Ok(Outcome::Committed);
                     }
                 }
@@ -243,7 +269,7 @@ impl<R: CopyRow> Writer<R> {
         }
     }
 
-    async fn try_write(&mut self, encoded: &Encoded, position: i64) -> Result<(), Failure> {
+    async fn try_write(&mut self, encoded: &Encoded, ranges: &[(u64, u64)], position: i64) -> Result<(), Failure> {
         let Some(connection) = self.connection.as_mut() else {
             return Err(Failure { kind: FailureKind::Retry, message: "not connected".into() });
         };
@@ -271,6 +297,7 @@ impl<R: CopyRow> Writer<R> {
                 skipped = rows.saturating_sub(inserted as usize);
             }
         }
+        record_spool_ranges(&transaction, &connection.record_ranges, R::TABLE, ranges).await?;
         transaction.execute(&connection.advance_offset, &[&self.stream, &position]).await?;
         transaction.commit().await?;
         if skipped > 0 {
@@ -279,36 +306,49 @@ impl<R: CopyRow> Writer<R> {
         Ok(())
     }
 
-    fn record_commit(&self, rows: &[R], copy_time: Duration) {
+    fn record_commit(&self, rows: &[R], ranges: &[(u64, u64)], copy_time: Duration) {
+        if let Some(progress) = &self.settings.spool {
+            progress.committed(R::TABLE.index() as u16, ranges);
+        }
         let oldest = self.stats.record_commit(R::TABLE, rows.iter().map(CopyRow::received_at), Timestamp::now());
         events::batch_committed(R::TABLE, rows.len(), copy_time, oldest);
     }
 
     /// Splits a refused batch in halves, commits every half the server accepts, and
     /// dead-letters each single row it still refuses.
-    async fn isolate_refused_rows(&mut self, rows: Vec<R>, whole: &Encoded, message: String) -> Result<(), WriterError> {
+    async fn isolate_refused_rows(
+        &mut self,
+        rows: Vec<R>,
+        sequences: Vec<u64>,
+        whole: &Encoded,
+        message: String,
+    ) -> Result<(), WriterError> {
         let mut bytes_per_row_estimate = whole.bytes.len() / rows.len().max(1) + 8;
-        let mut pending: Vec<(Vec<R>, String)> = vec![(rows, message)];
-        while let Some((mut part, message)) = pending.pop() {
+        let mut pending: Vec<(Vec<R>, Vec<u64>, String)> = vec![(rows, sequences, message)];
+        while let Some((mut part, mut part_sequences, message)) = pending.pop() {
             if part.len() == 1 {
-                self.dead_letter_row(&part[0], &message).await;
+                self.dead_letter_row(&part[0], part_sequences[0], &message).await;
                 continue;
             }
             let second = part.split_off(part.len() / 2);
-            for half in [part, second] {
+            let second_sequences = part_sequences.split_off(part_sequences.len() / 2);
+            for (half, half_sequences) in [(part, part_sequences), (second, second_sequences)] {
                 let mut encoded = encode(&self.partitions, &half, &mut bytes_per_row_estimate);
                 // Every half carries the batch's new instruments; the upsert is idempotent.
                 encoded.new_instruments = whole.new_instruments.clone();
-                match self.write_with_retry(&half, &encoded).await? {
+                match self.write_with_retry(&half, &half_sequences, &encoded).await? {
                     Outcome::Committed => {}
-                    Outcome::Refused(message) => pending.push((half, message)),
+                    Outcome::Refused(message) => pending.push((half, half_sequences, message)),
                 }
             }
         }
         Ok(())
     }
 
-    async fn dead_letter_row(&self, row: &R, message: &str) {
+    /// Keeps a row the server refused. A spooled row's dead letter is written here with
+    /// its sequence, in one transaction, so the spool can let go of it exactly then;
+    /// otherwise (or if that fails) it goes to the dead-letter lane.
+    async fn dead_letter_row(&mut self, row: &R, sequence: u64, message: &str) {
         let letter = DeadLetter::new(
             R::TABLE.name(),
             "rejected_by_database",
@@ -316,15 +356,42 @@ impl<R: CopyRow> Writer<R> {
             &format!("{row:?}"),
         );
         events::dead_lettered(&letter);
+        if sequence > 0 && self.settings.spool.is_some() {
+            match self.write_spooled_dead_letter(&letter, sequence).await {
+                Ok(()) => return,
+                Err(error) => tracing::warn!(table = %R::TABLE, %error, "dead letter of a spooled row goes through its lane"),
+            }
+        }
         match &self.dead_letters {
             Some(lane) => {
-                if let Err(error) = lane.send(letter.clone()).await {
+                if let Err(error) = lane.send(Sequenced::unspooled(letter.clone())).await {
                     events::dead_letter_unqueued(&letter, &error);
                 }
             }
             // The dead-letter writer's own refused rows can only go to the log.
             None => events::dead_letter_unqueued(&letter, &crate::pipeline::SendError::Closed),
         }
+    }
+}
+
+impl<R: CopyRow> Writer<R> {
+    async fn write_spooled_dead_letter(&mut self, letter: &DeadLetter, sequence: u64) -> Result<(), tokio_postgres::Error> {
+        let Some(connection) = self.connection.as_mut() else {
+            return Ok(());
+        };
+        let transaction = connection.client.transaction().await?;
+        transaction
+            .execute(
+                "INSERT INTO dead_letters (received_at, source, reason, detail, raw) VALUES (now(), $1, $2, $3, $4)",
+                &[&letter.source, &letter.reason, &letter.detail, &letter.raw],
+            )
+            .await?;
+        record_spool_ranges(&transaction, &connection.record_ranges, R::TABLE, &[(sequence, sequence)]).await?;
+        transaction.commit().await?;
+        if let Some(progress) = &self.settings.spool {
+            progress.committed(R::TABLE.index() as u16, &[(sequence, sequence)]);
+        }
+        Ok(())
     }
 }
 

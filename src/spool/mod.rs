@@ -12,6 +12,7 @@
 //! cut, and the entries not yet committed are handed back for replay.
 
 pub mod codec;
+mod progress;
 mod segment;
 mod tracker;
 
@@ -23,6 +24,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 pub use segment::{Entry, ENTRY_HEADER_LEN};
+pub use progress::{sequence_ranges, SpoolProgress};
 pub use tracker::CommitTracker;
 
 /// Where and how the spool keeps its files.
@@ -109,10 +111,10 @@ impl std::fmt::Debug for Spool {
 }
 
 impl Spool {
-    /// Opens (or creates) the spool in `settings.dir`. `committed` is each stream's
-    /// sequence already in the database; entries after it are returned for replay, and
-    /// new sequences continue after the higher of the two.
-    pub fn open(settings: SpoolSettings, committed: &HashMap<u16, u64>) -> Result<(Spool, Recovered), SpoolError> {
+    /// Opens (or creates) the spool in `settings.dir`. `committed` says which sequences
+    /// of each stream the database already holds; the other entries are returned for
+    /// replay, and new sequences continue after the highest seen or committed.
+    pub fn open(settings: SpoolSettings, committed: &HashMap<u16, CommitTracker>) -> Result<(Spool, Recovered), SpoolError> {
         let io_error = |source| SpoolError::Io { dir: settings.dir.display().to_string(), source };
         std::fs::create_dir_all(&settings.dir).map_err(io_error)?;
         let mut ids: Vec<u64> = std::fs::read_dir(&settings.dir)
@@ -123,7 +125,8 @@ impl Spool {
 
         let mut recovered = Recovered::default();
         let mut sealed = VecDeque::new();
-        let mut next_sequence: HashMap<u16, u64> = committed.iter().map(|(stream, seq)| (*stream, seq + 1)).collect();
+        let mut next_sequence: HashMap<u16, u64> =
+            committed.iter().map(|(stream, tracker)| (*stream, tracker.highest() + 1)).collect();
         let mut total_bytes = 0;
         for id in &ids {
             let path = segment::path(&settings.dir, *id);
@@ -140,7 +143,7 @@ impl Spool {
                 last_sequences.insert(entry.stream, entry.sequence);
                 let next = next_sequence.entry(entry.stream).or_insert(0);
                 *next = (*next).max(entry.sequence + 1);
-                if committed.get(&entry.stream).is_none_or(|done| entry.sequence > *done) {
+                if !committed.get(&entry.stream).is_some_and(|tracker| tracker.is_committed(entry.sequence)) {
                     recovered.entries.push(entry);
                 }
             }
@@ -159,7 +162,7 @@ impl Spool {
             appended: 0,
             written: 0,
             next_sequence,
-            committed: committed.clone(),
+            committed: committed.iter().map(|(stream, tracker)| (*stream, tracker.watermark())).collect(),
             total_bytes,
         };
         let (durable, _) = tokio::sync::watch::channel(0);

@@ -26,12 +26,14 @@ fn uncommitted_entries_come_back_in_order_after_reopening() {
         spool.sync().unwrap();
         assert!(spool.segment_count() > 2, "small segments rotate");
     }
-    // Stream 0 committed 40 of its 100, stream 1 all, stream 2 none.
-    let committed = HashMap::from([(0u16, 40u64), (1, 100)]);
+    // Stream 0 committed 1..=40 and 51..=60, stream 1 all, stream 2 none.
+    let mut stream_zero = CommitTracker::new(40);
+    stream_zero.commit(51, 60);
+    let committed = HashMap::from([(0u16, stream_zero), (1, CommitTracker::new(100))]);
     let (spool, recovered) = Spool::open(settings(dir.path(), 1 << 30, 1024), &committed).unwrap();
     let expected: Vec<(u16, u64)> = (0..300u64)
         .map(|index| ((index % 3) as u16, index / 3 + 1))
-        .filter(|(stream, sequence)| committed.get(stream).is_none_or(|done| sequence > done))
+        .filter(|(stream, sequence)| !committed.get(stream).is_some_and(|tracker| tracker.is_committed(*sequence)))
         .collect();
     let got: Vec<(u16, u64)> = recovered.entries.iter().map(|entry| (entry.stream, entry.sequence)).collect();
     assert_eq!(got, expected);
@@ -46,7 +48,7 @@ fn uncommitted_entries_come_back_in_order_after_reopening() {
 #[test]
 fn sequences_continue_after_the_database_when_the_spool_is_behind() {
     let dir = tempfile::tempdir().unwrap();
-    let (spool, _) = Spool::open(settings(dir.path(), 1 << 20, 4096), &HashMap::from([(3u16, 1_000u64)])).unwrap();
+    let (spool, _) = Spool::open(settings(dir.path(), 1 << 20, 4096), &HashMap::from([(3u16, CommitTracker::new(1_000))])).unwrap();
     assert_eq!(spool.append(3, b"a").unwrap().0, 1_001);
 }
 

@@ -23,6 +23,16 @@ impl CommitTracker {
         self.watermark
     }
 
+    /// The highest sequence committed, contiguous or not.
+    pub fn highest(&self) -> u64 {
+        self.above.values().next_back().copied().unwrap_or(0).max(self.watermark)
+    }
+
+    /// The committed ranges above the watermark.
+    pub fn ranges(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.above.iter().map(|(first, last)| (*first, *last))
+    }
+
     pub fn is_committed(&self, sequence: u64) -> bool {
         sequence <= self.watermark
             || self.above.range(..=sequence).next_back().is_some_and(|(_, last)| sequence <= *last)

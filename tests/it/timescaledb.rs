@@ -16,6 +16,7 @@ use hypertick::app;
 use hypertick::config::{Config, TableConfig, WriteMode};
 use hypertick::db::{self, Partitions, Profile};
 use hypertick::metrics::Stats;
+use hypertick::pipeline::Sequenced;
 use hypertick::record::{FeedEvent, Quote, Side, Tick, Timestamp};
 use hypertick::sink::{batch_queue, encode_stage, run_writer, CopyRow, TableWriteSettings, WriterSettings};
 use tokio_postgres::{Client, SimpleQueryMessage};
@@ -127,6 +128,7 @@ async fn write_table<R: CopyRow + Clone>(config: &Config, profile: Profile, mode
         connect_timeout: Duration::from_secs(20),
         initial_backoff: Duration::from_millis(50),
         max_backoff: Duration::from_millis(500),
+        spool: None,
     });
     let partitions = Arc::new(Partitions::new(db::partition_plans(config, profile)));
     let (sender, queue) = batch_queue::<R>(1);
@@ -140,7 +142,8 @@ async fn write_table<R: CopyRow + Clone>(config: &Config, profile: Profile, mode
         None,
     ));
     let mut deliver = encode_stage(partitions, sender);
-    let batches: Vec<Vec<R>> = rows.chunks(100).map(<[R]>::to_vec).collect();
+    let batches: Vec<Vec<Sequenced<R>>> =
+        rows.chunks(100).map(|chunk| chunk.iter().cloned().map(Sequenced::unspooled).collect()).collect();
     tokio::task::spawn_blocking(move || {
         for batch in batches {
             assert!(deliver(batch).is_ok(), "the writer took the batch");

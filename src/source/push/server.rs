@@ -21,7 +21,8 @@ use tokio_util::task::TaskTracker;
 
 use super::protocol::{parse_frame, Ack};
 use crate::metrics::events;
-use crate::pipeline::Router;
+use crate::config::AckLevel;
+use crate::pipeline::{Receipt, Router};
 use crate::record::{DeadLetter, FeedEvent, Rejection, Timestamp};
 use crate::source::{Source, SourceContext, SourceFuture};
 
@@ -39,6 +40,8 @@ pub struct PushSettings {
     pub token: Option<String>,
     pub max_frame_bytes: usize,
     pub max_connections: usize,
+    /// When a frame is acknowledged: queued, fsynced in the spool, or committed.
+    pub ack: AckLevel,
 }
 
 pub struct PushServer {
@@ -222,6 +225,7 @@ async fn handle_text(text: &str, settings: &PushSettings, router: &Router) -> Ac
     let mut ack = Ack::default();
     let mut parse_errors = 0;
     let element_count = elements.len();
+    let mut receipts: Vec<Receipt> = Vec::new();
     for element in elements {
         let outcome = match element.result {
             Ok(record) => router.route(record, received_at).await,
@@ -231,7 +235,10 @@ async fn handle_text(text: &str, settings: &PushSettings, router: &Router) -> Ac
             }
         };
         match outcome {
-            Ok(()) => ack.accepted += 1,
+            Ok(receipt) => {
+                ack.accepted += 1;
+                receipts.push(receipt);
+            }
             Err(rejection) => {
                 ack.reject(element.index, &rejection);
                 if rejection.code != "queue_full" && rejection.code != "shutting_down" {
@@ -244,7 +251,29 @@ async fn handle_text(text: &str, settings: &PushSettings, router: &Router) -> Ac
     if parse_errors > 0 {
         events::parse_errors(SOURCE_NAME, parse_errors);
     }
+    wait_for_ack_level(settings.ack, router, &receipts).await;
     ack
+}
+
+/// Holds the ack back until the accepted records reach the configured level.
+async fn wait_for_ack_level(level: AckLevel, router: &Router, receipts: &[Receipt]) {
+    let Some(gate) = &router.spool else { return };
+    match level {
+        AckLevel::Received => {}
+        AckLevel::Durable => {
+            if let Some(last) = receipts.iter().map(|receipt| receipt.position).max() {
+                gate.progress.spool().wait_durable(last).await;
+            }
+        }
+        AckLevel::Committed => {
+            let spooled: Vec<(u16, u64)> = receipts
+                .iter()
+                .filter(|receipt| receipt.sequence > 0)
+                .map(|receipt| (receipt.stream, receipt.sequence))
+                .collect();
+            gate.progress.wait_committed(&spooled).await;
+        }
+    }
 }
 
 async fn reject_frame(router: &Router, rejection: &Rejection, raw: &str) -> Ack {

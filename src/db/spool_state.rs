@@ -1,0 +1,53 @@
+//! The spool's committed sequences as the database holds them: per stream (table), a
+//! watermark in `ingest_offsets` (`spool/<table>`) and the ranges committed above it in
+//! `ingest_spool_ranges`.
+
+use std::collections::HashMap;
+
+use tokio_postgres::Client;
+
+use super::DbError;
+use crate::spool::CommitTracker;
+
+fn offset_stream(table: &str) -> String {
+    format!("spool/{table}")
+}
+
+/// Each stream's committed sequences, keyed by table name.
+pub async fn load_spool_commits(client: &Client) -> Result<HashMap<String, CommitTracker>, DbError> {
+    let mut trackers: HashMap<String, CommitTracker> = HashMap::new();
+    for row in client
+        .query("SELECT substr(stream, 7), position FROM ingest_offsets WHERE stream LIKE 'spool/%'", &[])
+        .await?
+    {
+        trackers.insert(row.get(0), CommitTracker::new(row.get::<_, i64>(1) as u64));
+    }
+    for row in client
+        .query("SELECT stream, first_sequence, last_sequence FROM ingest_spool_ranges ORDER BY stream, first_sequence", &[])
+        .await?
+    {
+        let tracker = trackers.entry(row.get(0)).or_default();
+        tracker.commit(row.get::<_, i64>(1) as u64, row.get::<_, i64>(2) as u64);
+    }
+    Ok(trackers)
+}
+
+/// Folds the ranges of `table` at or below `watermark` into its `ingest_offsets` row.
+pub async fn compact_spool_commits(client: &mut Client, table: &str, watermark: u64) -> Result<u64, DbError> {
+    let transaction = client.transaction().await?;
+    transaction
+        .execute(
+            "INSERT INTO ingest_offsets (stream, position) VALUES ($1, $2)
+             ON CONFLICT (stream) DO UPDATE SET position = greatest(ingest_offsets.position, EXCLUDED.position), updated_at = now()",
+            &[&offset_stream(table), &(watermark as i64)],
+        )
+        .await?;
+    let deleted = transaction
+        .execute(
+            "DELETE FROM ingest_spool_ranges WHERE stream = $1 AND last_sequence <= $2",
+            &[&table, &(watermark as i64)],
+        )
+        .await?;
+    transaction.commit().await?;
+    Ok(deleted)
+}
