@@ -241,7 +241,8 @@ async fn handle_text(text: &str, settings: &PushSettings, router: &Router) -> Ac
             }
             Err(rejection) => {
                 ack.reject(element.index, &rejection);
-                if rejection.code != "queue_full" && rejection.code != "shutting_down" {
+                // A full queue or spool is the producer's to retry, not bad input to keep.
+                if !["queue_full", "spool_full", "shutting_down"].contains(&rejection.code) {
                     router.dead_letter(DeadLetter::new(SOURCE_NAME, rejection.code, rejection.detail, element.raw)).await;
                 }
             }

@@ -1,0 +1,249 @@
+//! Fault injection with real processes: `hypertick run` started as a child process on
+//! a spool, a producer pushing ticks with `ack = "durable"`, and the daemon or the
+//! database killed mid-load. Each test prints sent / acked / present / duplicated / lost
+//! and requires every acked record present exactly once.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::SinkExt;
+use hypertick::db::throwaway::{StopMode, ThrowawayCluster};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::support::{self, array, read_ack, tick_json};
+
+/// The daemon binary, run as a separate process.
+struct DaemonProcess {
+    child: Child,
+}
+
+impl DaemonProcess {
+    fn start(config: &Path, push: SocketAddr) -> DaemonProcess {
+        let log = std::fs::File::create(config.with_extension("log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_hypertick"))
+            .args(["run", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start hypertick run");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(push).is_err() {
+            assert!(Instant::now() < deadline, "the daemon did not start listening; see {}", config.with_extension("log").display());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        DaemonProcess { child }
+    }
+
+    fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+
+    /// SIGTERM, then waits for the clean stop.
+    fn stop(mut self) {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let status = self.child.wait().expect("wait");
+        assert!(status.success(), "clean stop: {status}");
+    }
+}
+
+impl Drop for DaemonProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+fn write_config(dir: &Path, cluster: &ThrowawayCluster, push: SocketAddr, spool_extra: &str) -> PathBuf {
+    let path = dir.join("hypertick.toml");
+    let text = format!(
+        r#"
+[database]
+url = "{url}"
+retry_initial_backoff_ms = 50
+retry_max_backoff_ms = 500
+
+[server]
+listen = "{push}"
+ack = "durable"
+
+[metrics]
+enabled = false
+
+[spool]
+dir = "{spool}"
+fsync_interval_ms = 5
+{spool_extra}
+
+[schema]
+profile = "vanilla"
+"#,
+        url = cluster.url("hypertick"),
+        spool = dir.join("spool").display(),
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// What a producer sent and what the daemon acknowledged, by trade id.
+#[derive(Default)]
+struct Ledger {
+    sent: u64,
+    acked: HashSet<u64>,
+    refused: HashMap<String, u64>,
+}
+
+/// Pushes frames of `per_frame` ticks numbered from `next` until `stop` says so or the
+/// connection ends; records what was acked.
+async fn produce(push: SocketAddr, symbol: &str, mut next: u64, per_frame: u64, ledger: &mut Ledger, stop: impl Fn(&Ledger) -> bool) -> u64 {
+    let Ok((mut socket, _)) = tokio_tungstenite::connect_async(format!("ws://{push}")).await else { return next };
+    while !stop(ledger) {
+        let ids: Vec<u64> = (next..next + per_frame).collect();
+        next += per_frame;
+        let ticks: Vec<String> = ids.iter().map(|id| tick_json(symbol, *id, 1.0)).collect();
+        ledger.sent += per_frame;
+        if socket.send(Message::text(array(&ticks))).await.is_err() {
+            break;
+        }
+        let ack = match tokio::time::timeout(Duration::from_secs(30), async { read_ack_or_none(&mut socket).await }).await {
+            Ok(Some(ack)) => ack,
+            _ => break,
+        };
+        let refused: HashSet<usize> = ack["rejected"]
+            .as_array()
+            .map(|items| items.iter().filter_map(|item| item["index"].as_u64()).map(|index| index as usize).collect())
+            .unwrap_or_default();
+        for item in ack["rejected"].as_array().into_iter().flatten() {
+            let code = item["reason"].as_str().unwrap_or("").split(':').next().unwrap_or("").to_string();
+            *ledger.refused.entry(code).or_default() += 1;
+        }
+        for (index, id) in ids.iter().enumerate() {
+            if !refused.contains(&index) {
+                ledger.acked.insert(*id);
+            }
+        }
+    }
+    next
+}
+
+/// An ack, or `None` when the connection ended (the daemon was killed).
+async fn read_ack_or_none(socket: &mut support::Socket) -> Option<serde_json::Value> {
+    use futures_util::StreamExt;
+    loop {
+        match socket.next().await? {
+            Ok(Message::Text(text)) => return serde_json::from_str(text.as_str()).ok(),
+            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+            _ => return None,
+        }
+    }
+}
+
+/// Compares the ledger with the table; prints the counts and returns (lost, duplicated).
+async fn reckon(client: &tokio_postgres::Client, symbol: &str, ledger: &Ledger, what: &str) -> (usize, usize) {
+    let rows = client
+        .query("SELECT trade_id::bigint, count(*) FROM ticks WHERE symbol = $1 GROUP BY trade_id", &[&symbol])
+        .await
+        .unwrap();
+    let present: HashMap<i64, i64> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+    let duplicated = present.values().filter(|copies| **copies > 1).count();
+    let lost = ledger.acked.iter().filter(|id| !present.contains_key(&(**id as i64))).count();
+    println!(
+        "{what}: sent {} / acked {} / present {} / duplicated {duplicated} / lost {lost} / refused {:?}",
+        ledger.sent,
+        ledger.acked.len(),
+        present.len(),
+        ledger.refused
+    );
+    (lost, duplicated)
+}
+
+/// Waits until every acked tick is in the table (or 60 s pass).
+async fn wait_for_acked(client: &tokio_postgres::Client, symbol: &str, ledger: &Ledger) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let present: i64 = client
+            .query_one("SELECT count(DISTINCT trade_id) FROM ticks WHERE symbol = $1", &[&symbol])
+            .await
+            .unwrap()
+            .get(0);
+        if present as usize >= ledger.acked.len() || Instant::now() > deadline {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_load_loses_and_doubles_nothing_acked() {
+    let mut cluster = support::start_cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let push = free_port();
+    let config = write_config(dir.path(), &cluster, push, "");
+    let mut ledger = Ledger::default();
+
+    let daemon = DaemonProcess::start(&config, push);
+    // Load while the database takes it.
+    let next = produce(push, "CRASH", 0, 500, &mut ledger, |ledger| ledger.acked.len() >= 10_000).await;
+    // The database goes away: what is acked now is only in the spool...
+    tokio::task::block_in_place(|| cluster.stop_server(StopMode::Immediate)).expect("stop PostgreSQL");
+    let acked_before_outage = ledger.acked.len();
+    let next = produce(push, "CRASH", next, 500, &mut ledger, |ledger| ledger.acked.len() >= acked_before_outage + 5_000).await;
+    let acked_only_in_spool = ledger.acked.len() - acked_before_outage;
+    // ...and the daemon is killed with frames in flight.
+    let killer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        daemon.kill();
+    });
+    let next = produce(push, "CRASH", next, 500, &mut ledger, |_| false).await;
+    killer.await.unwrap();
+    assert!(acked_only_in_spool >= 5_000, "ticks were acked while only the spool held them");
+
+    // The database back, the same spool, a new process: it replays what the database lacks.
+    tokio::task::block_in_place(|| cluster.start_server()).expect("start PostgreSQL again");
+    let daemon = DaemonProcess::start(&config, push);
+    let acked_before_restart = ledger.acked.len();
+    produce(push, "CRASH", next, 500, &mut ledger, |ledger| ledger.acked.len() >= acked_before_restart + 5_000).await;
+    let client = support::sql(&cluster).await;
+    wait_for_acked(&client, "CRASH", &ledger).await;
+    daemon.stop();
+    let (lost, duplicated) = reckon(&client, "CRASH", &ledger, "SIGKILL with the database down").await;
+    println!("acked while only the spool held them: {acked_only_in_spool}");
+    assert_eq!((lost, duplicated), (0, 0), "every acked tick present exactly once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_fills_the_spool_and_nothing_acked_is_lost() {
+    let mut cluster = support::start_cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let push = free_port();
+    // A small spool that refuses when full, so the outage reaches its cap.
+    let config = write_config(dir.path(), &cluster, push, "max_bytes = 2097152\nsegment_bytes = 262144\nfull_policy = \"reject\"");
+    let mut ledger = Ledger::default();
+    let daemon = DaemonProcess::start(&config, push);
+
+    let next = produce(push, "OUTAGE", 0, 200, &mut ledger, |ledger| ledger.acked.len() >= 2_000).await;
+    tokio::task::block_in_place(|| cluster.stop_server(StopMode::Immediate)).expect("stop PostgreSQL");
+    // Keep pushing into the outage until the spool refuses.
+    let next = produce(push, "OUTAGE", next, 200, &mut ledger, |ledger| ledger.refused.contains_key("spool_full")).await;
+    tokio::task::block_in_place(|| cluster.start_server()).expect("start PostgreSQL again");
+    let acked_so_far = ledger.acked.len();
+    produce(push, "OUTAGE", next, 200, &mut ledger, |ledger| ledger.acked.len() >= acked_so_far + 2_000).await;
+
+    let client = support::sql(&cluster).await;
+    wait_for_acked(&client, "OUTAGE", &ledger).await;
+    daemon.stop();
+    let (lost, duplicated) = reckon(&client, "OUTAGE", &ledger, "database outage, spool full").await;
+    let segments = std::fs::read_dir(dir.path().join("spool")).unwrap().count();
+    assert!(segments <= 2, "committed segments are deleted ({segments} left)");
+    assert!(ledger.refused.get("spool_full").copied().unwrap_or(0) > 0, "the spool filled and said so");
+    assert_eq!((lost, duplicated), (0, 0), "every acked tick present exactly once");
+}
