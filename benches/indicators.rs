@@ -2,7 +2,7 @@
 //! round-robin (each bar a different series, so every step touches cold state). Both
 //! measure the steady state: the engine has taken one full pass first, so every
 //! indicator is past its lookback, and each timed pass shifts the bars' times forward
-//! so they stay in order. The figure includes building each bar's `Snapshot` (its key
+//! so they stay in order. The figure includes building each bar's `TechnicalIndicators` row (its key
 //! strings and level lists), as a caller pays for it.
 
 use std::hint::black_box;

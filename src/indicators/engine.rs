@@ -8,7 +8,7 @@ use std::hash::{Hash, Hasher};
 use crate::record::{Bar, Timestamp};
 
 use super::series::SeriesState;
-use super::snapshot::Snapshot;
+use crate::record::TechnicalIndicators;
 
 /// The engine's settings. The indicator periods are fixed by the Swing Sage set (the
 /// columns of `technical_indicators`); only the support / resistance detection is
@@ -105,7 +105,7 @@ impl IndicatorEngine {
     /// series' indicators after it. A refused bar — a time not strictly after the
     /// series' last bar, a non-finite price or volume, a new series past
     /// [`Self::MAX_SERIES`] — changes nothing.
-    pub fn on_bar(&mut self, bar: &Bar) -> Result<Snapshot, IndicatorError> {
+    pub fn on_bar(&mut self, bar: &Bar) -> Result<TechnicalIndicators, IndicatorError> {
         let fields =
             [("open", bar.open), ("high", bar.high), ("low", bar.low), ("close", bar.close), ("volume", bar.volume)];
         if let Some(&(field, _)) = fields.iter().find(|(_, value)| !value.is_finite()) {

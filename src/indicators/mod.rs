@@ -2,7 +2,7 @@
 //! of the crate it uses is [`crate::record`].
 //!
 //! [`IndicatorEngine::on_bar`] takes one [`Bar`](crate::record::Bar) and returns the
-//! [`Snapshot`] of that bar's series — one (venue, symbol, interval) — after it: the
+//! `technical_indicators` row ([`TechnicalIndicators`](crate::record::TechnicalIndicators)) of that bar's series — one (venue, symbol, interval) — after it: the
 //! values of a `technical_indicators` row. Every accepted bar gets a snapshot; a value
 //! the series has too few bars for is `None` in it, so the caller decides whether a
 //! partly empty row is worth writing. Each series has its own state, created on
@@ -82,7 +82,6 @@ mod ema;
 mod engine;
 mod momentum;
 mod series;
-mod snapshot;
 mod swings;
 mod window;
 
@@ -90,4 +89,3 @@ mod window;
 mod tests;
 
 pub use engine::{IndicatorConfig, IndicatorConfigError, IndicatorEngine, IndicatorError};
-pub use snapshot::Snapshot;

@@ -6,7 +6,7 @@ use crate::record::{Bar, Timestamp};
 use super::ema::Ema;
 use super::engine::{IndicatorConfig, IndicatorError};
 use super::momentum::{Macd, Rsi};
-use super::snapshot::Snapshot;
+use crate::record::TechnicalIndicators;
 use super::swings::SwingLevels;
 use super::window::RollingWindow;
 
@@ -60,7 +60,7 @@ impl SeriesState {
     /// Takes the series' next bar. A bar not strictly later than the last one is
     /// refused and leaves the state as it was. The bar's values must be finite (the
     /// engine checks before calling).
-    pub(crate) fn on_bar(&mut self, bar: &Bar) -> Result<Snapshot, IndicatorError> {
+    pub(crate) fn on_bar(&mut self, bar: &Bar) -> Result<TechnicalIndicators, IndicatorError> {
         if let Some(last) = self.last_time {
             if bar.time == last {
                 return Err(IndicatorError::DuplicateBar { time: bar.time });
@@ -96,8 +96,9 @@ impl SeriesState {
         let volume_sma = self.volumes.mean();
         let volume_ratio = volume_sma.filter(|&average| average != 0.0).map(|average| bar.volume / average);
 
-        Ok(Snapshot {
+        Ok(TechnicalIndicators {
             time: bar.time,
+            received_at: bar.received_at,
             venue: bar.venue.clone(),
             symbol: bar.symbol.clone(),
             interval: bar.interval.clone(),
@@ -105,7 +106,7 @@ impl SeriesState {
             sma_50: self.closes_long.mean(),
             ema_20: ema_short,
             ema_50: ema_long,
-            rsi_14: rsi,
+            rsi,
             macd_line: macd.map(|values| values.line),
             macd_signal: macd.map(|values| values.signal),
             macd_histogram: macd.map(|values| values.histogram),

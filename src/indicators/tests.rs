@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::*;
-use crate::record::{Bar, Timestamp};
+use crate::record::{Bar, TechnicalIndicators, Timestamp};
 
 const REFERENCE: &str = include_str!("../../tests/reference/indicators_expected.json");
 
@@ -100,7 +100,7 @@ fn matches_the_reference_values_on_every_bar() {
             ("sma_50", snapshot.sma_50),
             ("ema_20", snapshot.ema_20),
             ("ema_50", snapshot.ema_50),
-            ("rsi_14", snapshot.rsi_14),
+            ("rsi_14", snapshot.rsi),
             ("macd_line", snapshot.macd_line),
             ("macd_signal", snapshot.macd_signal),
             ("macd_histogram", snapshot.macd_histogram),
@@ -129,7 +129,7 @@ fn simple_cases_by_hand() {
     // Closes 1, 2, …, 20: SMA 20 = 10.5 and the EMA 20 seed is that mean; the
     // population σ of 1..=20 is √((20² − 1) / 12) = √33.25.
     let mut engine = engine();
-    let snapshots: Vec<Snapshot> =
+    let snapshots: Vec<TechnicalIndicators> =
         (1..=20).map(|n| engine.on_bar(&bar_at("1m", n, n as f64)).expect("in order")).collect();
     let last = &snapshots[19];
     assert_eq!(snapshots[18].sma_20, None);
@@ -139,8 +139,8 @@ fn simple_cases_by_hand() {
     assert_close(last.bb_upper.expect("20 bars"), 10.5 + 2.0 * 33.25_f64.sqrt(), "bb_upper");
     assert_close(last.bb_width.expect("20 bars"), 4.0 * 33.25_f64.sqrt() / 10.5, "bb_width");
     // Strictly rising: no losses, RSI 100 from the 15th bar.
-    assert_eq!(snapshots[13].rsi_14, None);
-    assert!(snapshots[14..].iter().all(|snapshot| snapshot.rsi_14 == Some(100.0)));
+    assert_eq!(snapshots[13].rsi, None);
+    assert!(snapshots[14..].iter().all(|snapshot| snapshot.rsi == Some(100.0)));
     // Volumes 101, …, 120: the last 10 average 115.5.
     assert_eq!(snapshots[8].volume_sma_10, None);
     assert_eq!(last.volume_sma_10, Some(115.5));
@@ -150,22 +150,22 @@ fn simple_cases_by_hand() {
 }
 
 /// One indicator of a snapshot.
-type Field = fn(&Snapshot) -> Option<f64>;
+type Field = fn(&TechnicalIndicators) -> Option<f64>;
 
 #[test]
 fn lookbacks_match_ta_lib() {
     let mut engine = engine();
-    let first_bar = |snapshots: &[Snapshot], value: Field| {
+    let first_bar = |snapshots: &[TechnicalIndicators], value: Field| {
         snapshots.iter().position(|snapshot| value(snapshot).is_some()).map(|index| index + 1)
     };
-    let snapshots: Vec<Snapshot> =
+    let snapshots: Vec<TechnicalIndicators> =
         (0..60).map(|n| engine.on_bar(&bar_at("1m", n, 100.0 + (n % 7) as f64)).expect("in order")).collect();
     let cases: [(&str, Field, usize); 10] = [
         ("sma_20", |s| s.sma_20, 20),
         ("sma_50", |s| s.sma_50, 50),
         ("ema_20", |s| s.ema_20, 20),
         ("ema_50", |s| s.ema_50, 50),
-        ("rsi_14", |s| s.rsi_14, 15),
+        ("rsi_14", |s| s.rsi, 15),
         ("macd_line", |s| s.macd_line, 34),
         ("macd_signal", |s| s.macd_signal, 34),
         ("macd_histogram", |s| s.macd_histogram, 34),

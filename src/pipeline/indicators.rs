@@ -39,7 +39,7 @@ impl IndicatorStage {
     pub fn on_bar(&self, bar: &Bar) -> Option<TechnicalIndicators> {
         let result = self.engine.lock().unwrap_or_else(|poison| poison.into_inner()).on_bar(bar);
         match result {
-            Ok(snapshot) => Some(snapshot.into_record(bar.received_at)),
+            Ok(indicators) => Some(indicators),
             Err(error) => {
                 events::indicator_bar_skipped(error.code(), &error);
                 None

@@ -222,20 +222,6 @@ impl Table {
         Table::Relational,
     ];
 
-    /// The tables written by the COPY writers (every table but the relational lane).
-    pub const COPY_TABLES: [Table; 10] = [
-        Table::Ticks,
-        Table::Quotes,
-        Table::Bars,
-        Table::Tickers,
-        Table::OptionsQuotes,
-        Table::TechnicalIndicators,
-        Table::IndicatorValues,
-        Table::Signals,
-        Table::FeedEvents,
-        Table::DeadLetters,
-    ];
-
     /// The market-data tables.
     pub const MARKET_DATA: [Table; 8] = [
         Table::Ticks,

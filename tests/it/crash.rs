@@ -13,7 +13,7 @@ use futures_util::SinkExt;
 use hypertick::db::throwaway::{StopMode, ThrowawayCluster};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{self, array, read_ack, tick_json};
+use crate::support::{self, array, tick_json};
 
 /// The daemon binary, run as a separate process.
 struct DaemonProcess {
