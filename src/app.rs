@@ -17,7 +17,8 @@ use crate::config::{Config, FullPolicy, SpoolConfig};
 use crate::db::{self, Partitions, Profile, SchemaReport};
 use crate::metrics::{self, Stats};
 use crate::pipeline::{
-    lane, run_batcher, BatchSettings, IndicatorStage, LaneReceiver, LaneSender, Router, RouterLimits, Sequenced, SpoolGate,
+    lane, run_batcher, spawn_spill_readers, BatchSettings, IndicatorStage, LaneReceiver, LaneSender, Router, RouterLimits,
+    Sequenced, Spills, SpoolGate,
 };
 use crate::record::{DeadLetter, RelationalCatalog, RowRecord, Table, Timestamp};
 use crate::spool::{codec, CommitTracker, Entry, Spool, SpoolProgress, SpoolSettings};
@@ -146,7 +147,11 @@ impl Daemon {
             rows,
             catalog: catalog.clone(),
             spool: spool.clone().map(|progress| {
-                Arc::new(SpoolGate { progress, full_policy: config.spool.as_ref().map_or(FullPolicy::Block, |spool| spool.full_policy) })
+                Arc::new(SpoolGate {
+                    progress,
+                    full_policy: config.spool.as_ref().map_or(FullPolicy::Block, |spool| spool.full_policy),
+                    spills: Spills::default(),
+                })
             }),
             indicators: IndicatorStage::from_config(&config.indicators).map(Arc::new),
             feed_events,
@@ -211,6 +216,7 @@ impl Daemon {
 
         if let Some(progress) = &spool {
             replay_spool(&router, replay).await?;
+            spawn_spill_readers(&router, &daemon.sources_stop, &daemon.sources);
             spawn_spool_compaction(config, progress.clone(), background_stop.clone());
         }
 
@@ -448,8 +454,8 @@ async fn replay_spool(router: &Router, entries: Vec<Entry>) -> anyhow::Result<()
     for entry in entries {
         match codec::decode(&entry.payload) {
             Ok(record) => {
-                if let Err(rejection) = router.replay(record, entry.sequence).await {
-                    anyhow::bail!("replaying the spool: {rejection}");
+                if router.enqueue_waiting(record, entry.sequence).await.is_err() {
+                    anyhow::bail!("replaying the spool: the pipeline closed");
                 }
             }
             Err(error) => {

@@ -76,6 +76,34 @@ impl<R: Send + 'static> LaneSender<R> {
         }
     }
 
+    /// Queues a row if there is room, without waiting; hands the row back when the lane
+    /// is full or closed.
+    pub fn try_send(&self, row: R) -> Result<(), (R, SendError)> {
+        match self.sender.try_send(row) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(row)) => {
+                events::channel_full(self.table, self.policy);
+                Err((row, SendError::Full(self.table)))
+            }
+            Err(TrySendError::Disconnected(row)) => Err((row, SendError::Closed)),
+        }
+    }
+
+    /// Queues a row, waiting for room whatever the full policy.
+    pub async fn send_waiting(&self, row: R) -> Result<(), SendError> {
+        match self.sender.try_send(row) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Disconnected(_)) => Err(SendError::Closed),
+            Err(TrySendError::Full(row)) => {
+                let sender = self.sender.clone();
+                match tokio::task::spawn_blocking(move || sender.send(row)).await {
+                    Ok(Ok(())) => Ok(()),
+                    _ => Err(SendError::Closed),
+                }
+            }
+        }
+    }
+
     /// Queues a row from a plain (non-async) thread, blocking when full.
     pub fn send_blocking(&self, row: R) -> Result<(), SendError> {
         self.sender.send(row).map_err(|_| SendError::Closed)

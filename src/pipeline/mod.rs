@@ -8,8 +8,10 @@ mod batcher;
 mod indicators;
 mod lane;
 mod router;
+mod spill;
 
 pub use batcher::{run_batcher, BatchSettings};
 pub use indicators::IndicatorStage;
 pub use lane::{lane, LaneReceiver, LaneSender, SendError, Sequenced};
 pub use router::{Receipt, Router, RouterLimits, SpoolGate};
+pub use spill::{spawn_spill_readers, Spills};

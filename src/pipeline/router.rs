@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::config::FullPolicy;
 use crate::metrics::events;
-use crate::spool::{codec, Position, SpoolError, SpoolProgress};
+use crate::spool::{codec, Position, SpoolError, SpoolProgress, StreamCursor};
 use crate::record::{
     Bar, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, Record, Rejection, RelationalCatalog, RowRecord, Signal,
     Table, TechnicalIndicators, Tick, Ticker, Timestamp,
@@ -15,6 +15,7 @@ use crate::record::{
 
 use super::indicators::IndicatorStage;
 use super::lane::{LaneSender, SendError, Sequenced};
+use super::spill::Spills;
 
 /// Where an accepted record went: its spool stream, sequence and log position
 /// (sequence 0 when there is no spool).
@@ -30,6 +31,8 @@ pub struct Receipt {
 pub struct SpoolGate {
     pub progress: Arc<SpoolProgress>,
     pub full_policy: FullPolicy,
+    /// Which tables spill, and their readers' wake-ups.
+    pub spills: Spills,
 }
 
 /// Time bounds a record must fall within to be accepted.
@@ -98,28 +101,34 @@ impl Router {
             self.catalog.check(row)?;
         }
         let derived = self.derive(&record);
-        let receipt = self.append(&record).await?;
-        self.enqueue(record, receipt.sequence).await?;
+        let receipt = self.admit(record).await?;
         if let Some(indicators) = derived {
             // Derived rows are spooled like any other, so a replay need not derive them again.
-            let queued = match self.check_time(Table::TechnicalIndicators, indicators.time(), now) {
-                Ok(()) => match self.append(&indicators).await {
-                    Ok(derived_receipt) => self.enqueue(indicators, derived_receipt.sequence).await,
-                    Err(rejection) => Err(rejection),
-                },
+            let admitted = match self.check_time(Table::TechnicalIndicators, indicators.time(), now) {
+                Ok(()) => self.admit(indicators).await.map(|_| ()),
                 Err(rejection) => Err(rejection),
             };
-            if let Err(rejection) = queued {
+            if let Err(rejection) = admitted {
                 tracing::warn!(%rejection, "technical indicators of a bar not queued");
             }
         }
         Ok(receipt)
     }
 
-    /// Queues a record read back from the spool under its original sequence. Nothing is
-    /// derived from it: what it yielded then is in the spool too.
-    pub async fn replay(&self, record: Record, sequence: u64) -> Result<(), Rejection> {
-        self.enqueue(record, sequence).await
+    /// Queues a record read back from the spool under its original sequence, waiting for
+    /// room. Nothing is derived from it: what it yielded then is in the spool too.
+    pub async fn enqueue_waiting(&self, record: Record, sequence: u64) -> Result<(), SendError> {
+        match record {
+            Record::Tick(row) => self.ticks.send_waiting(Sequenced { sequence, row }).await,
+            Record::Quote(row) => self.quotes.send_waiting(Sequenced { sequence, row }).await,
+            Record::Bar(row) => self.bars.send_waiting(Sequenced { sequence, row }).await,
+            Record::Ticker(row) => self.tickers.send_waiting(Sequenced { sequence, row }).await,
+            Record::OptionQuote(row) => self.options_quotes.send_waiting(Sequenced { sequence, row }).await,
+            Record::TechnicalIndicators(row) => self.technical_indicators.send_waiting(Sequenced { sequence, row }).await,
+            Record::IndicatorValue(row) => self.indicator_values.send_waiting(Sequenced { sequence, row }).await,
+            Record::Signal(row) => self.signals.send_waiting(Sequenced { sequence, row }).await,
+            Record::Row(row) => self.rows.send_waiting(Sequenced { sequence, row }).await,
+        }
     }
 
     /// What the indicator engine makes of a bar it covers.
@@ -129,36 +138,77 @@ impl Router {
         stage.on_bar(bar).map(Record::TechnicalIndicators)
     }
 
-    /// Appends the record to the spool, applying the spool's full policy.
-    async fn append(&self, record: &Record) -> Result<Receipt, Rejection> {
-        let Some(gate) = &self.spool else { return Ok(Receipt::default()) };
-        let stream = record.table().index() as u16;
+    /// Without a spool: queues the record under the channel's full policy. With one:
+    /// appends it, then queues it if its table is not spilling and its channel has room,
+    /// else leaves it in the spool for the table's spill reader. A full spool applies
+    /// the spool's full policy.
+    async fn admit(&self, record: Record) -> Result<Receipt, Rejection> {
+        let Some(gate) = &self.spool else {
+            self.enqueue(record).await?;
+            return Ok(Receipt::default());
+        };
+        let table = record.table();
+        let stream = table.index() as u16;
         let mut payload = Vec::with_capacity(128);
-        codec::encode(record, &mut payload);
+        codec::encode(&record, &mut payload);
+        let mut record = Some(record);
         loop {
-            match gate.progress.spool().append(stream, &payload) {
-                Ok((sequence, position)) => return Ok(Receipt { stream, sequence, position }),
-                Err(SpoolError::Full { used, max }) => {
-                    events::spool_full(gate.full_policy);
-                    if gate.full_policy == FullPolicy::Reject {
-                        return Err(Rejection::new(
-                            "spool_full",
-                            format!("the spool holds {used} of {max} bytes not yet committed (spool.max_bytes)"),
-                        ));
+            let (used, max) = {
+                let mut state = gate.spills.lock(stream);
+                match gate.progress.spool().append(stream, &payload) {
+                    Ok((sequence, position)) => {
+                        if let (None, Some(record)) = (&state.cursor, record.take()) {
+                            if let Err(SendError::Full(_)) = self.try_enqueue(record, sequence) {
+                                state.cursor = Some(StreamCursor::new(stream, sequence));
+                                drop(state);
+                                events::spill_started(table);
+                                gate.spills.wake(stream);
+                            }
+                            // A closed channel means the daemon is stopping: the record is
+                            // in the spool and is replayed on the next start.
+                        }
+                        return Ok(Receipt { stream, sequence, position });
                     }
-                    // Block: wait for a commit to free room (re-checking now and then).
-                    let _ = tokio::time::timeout(std::time::Duration::from_millis(100), gate.progress.wait_for_a_commit()).await;
+                    Err(SpoolError::Full { used, max }) => (used, max),
+                    Err(error) => {
+                        events::spool_failed(&error);
+                        return Err(Rejection::new("spool_error", error.to_string()));
+                    }
                 }
-                Err(error) => {
-                    events::spool_failed(&error);
-                    return Err(Rejection::new("spool_error", error.to_string()));
-                }
+            };
+            events::spool_full(gate.full_policy);
+            if gate.full_policy == FullPolicy::Reject {
+                return Err(Rejection::new(
+                    "spool_full",
+                    format!("the spool holds {used} of {max} bytes not yet committed (spool.max_bytes)"),
+                ));
             }
+            // Block: wait for a commit to free room (re-checking now and then).
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(100), gate.progress.wait_for_a_commit()).await;
         }
     }
 
-    /// Queues a record on its table's lane.
-    async fn enqueue(&self, record: Record, sequence: u64) -> Result<(), Rejection> {
+    /// Queues a record if its channel has room.
+    fn try_enqueue(&self, record: Record, sequence: u64) -> Result<(), SendError> {
+        let result = match record {
+            Record::Tick(row) => self.ticks.try_send(Sequenced { sequence, row }).map_err(|(_, error)| error),
+            Record::Quote(row) => self.quotes.try_send(Sequenced { sequence, row }).map_err(|(_, error)| error),
+            Record::Bar(row) => self.bars.try_send(Sequenced { sequence, row }).map_err(|(_, error)| error),
+            Record::Ticker(row) => self.tickers.try_send(Sequenced { sequence, row }).map_err(|(_, error)| error),
+            Record::OptionQuote(row) => self.options_quotes.try_send(Sequenced { sequence, row }).map_err(|(_, error)| error),
+            Record::TechnicalIndicators(row) => {
+                self.technical_indicators.try_send(Sequenced { sequence, row }).map_err(|(_, error)| error)
+            }
+            Record::IndicatorValue(row) => self.indicator_values.try_send(Sequenced { sequence, row }).map_err(|(_, error)| error),
+            Record::Signal(row) => self.signals.try_send(Sequenced { sequence, row }).map_err(|(_, error)| error),
+            Record::Row(row) => self.rows.try_send(Sequenced { sequence, row }).map_err(|(_, error)| error),
+        };
+        result
+    }
+
+    /// Queues an unspooled record under its channel's full policy.
+    async fn enqueue(&self, record: Record) -> Result<(), Rejection> {
+        let sequence = 0;
         let sent = match record {
             Record::Tick(row) => self.ticks.send(Sequenced { sequence, row }).await,
             Record::Quote(row) => self.quotes.send(Sequenced { sequence, row }).await,

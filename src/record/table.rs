@@ -290,6 +290,12 @@ impl Table {
         matches!(self, Table::Ticks | Table::Quotes | Table::Bars | Table::OptionsQuotes)
     }
 
+    /// Whether records of this table go through the spool (all but the daemon's own
+    /// feed events and dead letters).
+    pub fn is_spooled(self) -> bool {
+        !matches!(self, Table::FeedEvents | Table::DeadLetters)
+    }
+
     /// Whether insert mode can write this table: a column of arrays cannot be passed as
     /// one array parameter per column.
     pub fn supports_insert_mode(self) -> bool {

@@ -100,6 +100,36 @@ pub fn read(path: &Path) -> io::Result<ReadSegment> {
     Ok(segment)
 }
 
+/// Visits the intact entries of a segment from byte `offset` up to byte `limit`, with
+/// each entry's end offset, until `visit` returns `false` or an entry is incomplete.
+pub fn read_range(path: &Path, offset: u64, limit: u64, mut visit: impl FnMut(Entry, u64) -> bool) -> io::Result<()> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(offset))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file.take(limit.saturating_sub(offset)));
+    let mut at = offset;
+    let mut header = [0u8; ENTRY_HEADER_LEN];
+    loop {
+        if !read_fully(&mut reader, &mut header)? {
+            return Ok(());
+        }
+        let length = u32::from_le_bytes(header[0..4].try_into().expect("4 bytes")) as usize;
+        if length > MAX_PAYLOAD_LEN {
+            return Ok(());
+        }
+        let mut payload = vec![0u8; length];
+        if !read_fully(&mut reader, &mut payload)? {
+            return Ok(());
+        }
+        at += (ENTRY_HEADER_LEN + length) as u64;
+        let stream = u16::from_le_bytes(header[8..10].try_into().expect("2 bytes"));
+        let sequence = u64::from_le_bytes(header[10..18].try_into().expect("8 bytes"));
+        if !visit(Entry { stream, sequence, payload }, at) {
+            return Ok(());
+        }
+    }
+}
+
 /// Fills `buffer`; `false` when the input ends first.
 fn read_fully(reader: &mut impl Read, buffer: &mut [u8]) -> io::Result<bool> {
     let mut filled = 0;

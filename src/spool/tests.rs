@@ -123,3 +123,42 @@ fn oversized_entries_are_refused() {
     let (spool, _) = Spool::open(settings(dir.path(), u64::MAX, 1 << 20), &HashMap::new()).unwrap();
     assert!(matches!(spool.append(0, &vec![0u8; 17 * 1024 * 1024]), Err(SpoolError::TooLarge(_))));
 }
+
+#[test]
+fn a_stream_reads_back_in_order_across_segments_from_any_sequence() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, _) = Spool::open(settings(dir.path(), 1 << 30, 1024), &HashMap::new()).unwrap();
+    for index in 0..400u64 {
+        spool.append((index % 2) as u16, &payload((index % 2) as u16, index)).unwrap();
+    }
+    // Buffered entries are not readable until written.
+    let mut cursor = StreamCursor::new(1, 150);
+    let mut read = Vec::new();
+    loop {
+        let entries = spool.read_stream(&mut cursor, 7).unwrap();
+        if entries.is_empty() {
+            break;
+        }
+        assert!(entries.len() <= 7);
+        read.extend(entries);
+    }
+    spool.sync().unwrap();
+    loop {
+        let entries = spool.read_stream(&mut cursor, 7).unwrap();
+        if entries.is_empty() {
+            break;
+        }
+        read.extend(entries);
+    }
+    let sequences: Vec<u64> = read.iter().map(|entry| entry.sequence).collect();
+    assert_eq!(sequences, (150..=200).collect::<Vec<u64>>());
+    assert!(read.iter().all(|entry| entry.stream == 1));
+    assert_eq!(read[0].payload, payload(1, 299));
+    assert_eq!(cursor.next_sequence, 201);
+    assert_eq!(spool.next_sequence(1), 201);
+    // New entries are picked up where the cursor stopped.
+    spool.append(1, b"later").unwrap();
+    spool.sync().unwrap();
+    let later = spool.read_stream(&mut cursor, 10).unwrap();
+    assert_eq!(later.iter().map(|entry| entry.sequence).collect::<Vec<_>>(), [201]);
+}

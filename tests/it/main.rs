@@ -21,5 +21,6 @@ mod push;
 mod relational;
 mod relational_schema;
 mod schema;
+mod spool;
 mod timescaledb;
 mod support;

@@ -1,0 +1,128 @@
+//! Spilling: with a spool, a table whose channel is full does not make its sources wait.
+//! The record is already in the spool, so the router leaves it there and marks the
+//! table as spilling from that sequence; every later record of the table stays in the
+//! spool too (appends and the spill switch share one lock per table, so none slips past),
+//! and a reader task per table feeds the channel from the spool files in sequence order,
+//! waiting for room as the writers catch up. When the reader has delivered the last
+//! sequence appended, the table goes back to queueing directly. Memory stays bounded by
+//! the channels; the backlog is on disk, bounded by `spool.max_bytes`.
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::router::Router;
+use crate::metrics::events;
+use crate::record::Table;
+use crate::spool::{codec, StreamCursor};
+
+/// Entries read from the spool per round.
+const READ_BATCH: usize = 1_024;
+
+#[derive(Debug, Default)]
+pub struct SpillState {
+    /// The cursor of the reader while the table is spilling.
+    pub cursor: Option<StreamCursor>,
+}
+
+/// Per table: whether it spills, and the wake-up for its reader.
+#[derive(Debug)]
+pub struct Spills {
+    states: Vec<Mutex<SpillState>>,
+    wakes: Vec<Notify>,
+}
+
+impl Default for Spills {
+    fn default() -> Self {
+        Spills {
+            states: Table::ALL.iter().map(|_| Mutex::new(SpillState::default())).collect(),
+            wakes: Table::ALL.iter().map(|_| Notify::new()).collect(),
+        }
+    }
+}
+
+impl Spills {
+    /// The table's spill state; held across an append and the queueing decision.
+    pub fn lock(&self, stream: u16) -> MutexGuard<'_, SpillState> {
+        self.states[stream as usize].lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    pub fn wake(&self, stream: u16) {
+        self.wakes[stream as usize].notify_one();
+    }
+}
+
+/// Feeds `table`'s channel from the spool while the table spills; returns when `stop`
+/// is cancelled (what is still spilled is replayed on the next start).
+pub async fn run_spill_reader(router: Router, table: Table, stop: CancellationToken) {
+    let Some(gate) = router.spool.clone() else { return };
+    let stream = table.index() as u16;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = gate.spills.wakes[stream as usize].notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+        while !stop.is_cancelled() {
+            let Some(mut cursor) = gate.spills.lock(stream).cursor.clone() else { break };
+            let spool = gate.progress.spool().clone();
+            let read = tokio::task::spawn_blocking(move || spool.read_stream(&mut cursor, READ_BATCH).map(|entries| (entries, cursor))).await;
+            let (entries, cursor) = match read {
+                Ok(Ok(read)) => read,
+                Ok(Err(error)) => {
+                    events::spool_failed(&error);
+                    break;
+                }
+                Err(_) => return,
+            };
+            if entries.is_empty() {
+                let mut state = gate.spills.lock(stream);
+                if cursor.next_sequence >= gate.progress.spool().next_sequence(stream) {
+                    // Everything appended has been delivered: queue directly again.
+                    state.cursor = None;
+                    events::spill_ended(table);
+                    break;
+                }
+                drop(state);
+                // The rest is still buffered: write it out and read on.
+                if let Err(error) = gate.progress.spool().sync() {
+                    events::spool_failed(&error);
+                }
+                continue;
+            }
+            let delivered = entries.len();
+            for entry in entries {
+                let record = match codec::decode(&entry.payload) {
+                    Ok(record) => record,
+                    Err(error) => {
+                        events::spool_failed(&error);
+                        continue;
+                    }
+                };
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    sent = router.enqueue_waiting(record, entry.sequence) => {
+                        if sent.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+            events::spill_delivered(table, delivered);
+            gate.spills.lock(stream).cursor = Some(cursor);
+        }
+    }
+}
+
+/// Starts one spill reader per spooled table on `tracker`, so that a stop waits for them
+/// (each holds a router, which keeps the channels open).
+pub fn spawn_spill_readers(router: &Router, stop: &CancellationToken, tracker: &tokio_util::task::TaskTracker) {
+    if router.spool.is_none() {
+        return;
+    }
+    for table in Table::ALL.iter().filter(|table| table.is_spooled()) {
+        tracker.spawn(run_spill_reader(router.clone(), *table, stop.clone()));
+    }
+}
