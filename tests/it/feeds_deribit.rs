@@ -264,3 +264,34 @@ async fn deribit_options_write_option_quotes_and_option_instruments() {
     };
     assert_eq!(instruments, vec![instrument(call, 100_000.0, "call"), instrument(put, 90_000.0, "put")]);
 }
+
+#[test]
+fn the_options_examples_of_the_readme_and_the_annotated_config_are_valid() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let start = readme.find("```toml\n[[sources]]\nkind = \"deribit\"\nname = \"deribit-options\"").expect("the options example in README.md")
+        + "```toml\n".len();
+    let readme_example = readme[start..start + readme[start..].find("```").unwrap()].to_string();
+    let annotated = std::fs::read_to_string(format!("{root}/config/hypertick.toml")).unwrap();
+    let start = annotated.find("# Option chains").expect("the options example in config/hypertick.toml");
+    let annotated_example: Vec<&str> = annotated[start..]
+        .lines()
+        .take_while(|line| !line.is_empty())
+        .filter(|line| !line.starts_with("# ") || line.starts_with("# [") || line.contains(" = "))
+        .map(|line| line.strip_prefix("# ").unwrap_or(""))
+        .collect();
+    for (place, example) in [("README.md", readme_example), ("config/hypertick.toml", annotated_example.join("\n"))] {
+        let config = hypertick::config::load_str(&format!("[database]\nurl = \"postgres://u@h/db\"\n{example}"), Vec::new())
+            .unwrap_or_else(|errors| panic!("the options example of {place}: {errors}"));
+        let sources: Vec<(SourceKind, String, Vec<Channel>)> =
+            config.sources.iter().map(|source| (source.kind, source.name(), source.channels.clone())).collect();
+        assert_eq!(
+            sources,
+            [
+                (SourceKind::Deribit, "deribit-options".to_string(), vec![Channel::Options, Channel::Quotes]),
+                (SourceKind::Okx, "okx-options".to_string(), vec![Channel::Options]),
+            ],
+            "{place}"
+        );
+    }
+}
