@@ -488,7 +488,7 @@ async fn timescaledb_profile_converges_and_the_cookbook_agrees_on_both_profiles(
     ]
     .into_iter()
     .map(|symbol| {
-        let last = data.option_quotes.iter().filter(|quote| quote.symbol == symbol && quote.time.micros() <= at).last().unwrap();
+        let last = data.option_quotes.iter().rev().find(|quote| quote.symbol == symbol && quote.time.micros() <= at).unwrap();
         (symbol, last.bid, last.iv)
     })
     .collect();
