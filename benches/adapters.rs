@@ -3,6 +3,7 @@
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use hypertick::config::Channel;
 use hypertick::record::Timestamp;
 use hypertick::source::alpaca::AlpacaAdapter;
 use hypertick::source::binance::BinanceAdapter;
@@ -211,12 +212,30 @@ fn okx(c: &mut Criterion) {
     assert_eq!(records(&single), MESSAGES as usize);
     assert_eq!(records(&batched), 10 * MESSAGES as usize);
     assert_eq!(records(&tickers), MESSAGES as usize);
+    // `opt-summary`: the documented element, its ts increasing so no contract repeats.
+    // OKX pushes a whole family at once: one contract per push, and ten.
+    let summary = |i: u64, strike: u64| {
+        format!(
+            r#"{{"instType":"OPTION","instId":"BTC-USD-261225-{strike}-C","uly":"BTC-USD","delta":"0.4011","gamma":"1.12","vega":"0.00151","theta":"-0.00063","lever":"18.2","markVol":"0.56{:02}","bidVol":"0.552","askVol":"0.569","realVol":"","deltaBS":"0.42{:02}","gammaBS":"0.0000201","thetaBS":"-61.3","vegaBS":"151.72","ts":"{}","fwdPx":"98210.5","volLv":"0.55"}}"#,
+            i % 100,
+            i % 100,
+            1_795_348_800_000 + i
+        )
+    };
+    let option_push = |elements: Vec<String>| format!(r#"{{"arg":{{"channel":"opt-summary","instFamily":"BTC-USD"}},"data":[{}]}}"#, elements.join(","));
+    let summaries: Vec<String> = (0..MESSAGES).map(|i| option_push(vec![summary(i, 100_000)])).collect();
+    let summaries_x10: Vec<String> =
+        (0..MESSAGES).map(|i| option_push((0..10).map(|strike| summary(i, 80_000 + strike * 5_000)).collect())).collect();
+    assert_eq!(records(&summaries), MESSAGES as usize);
+    assert_eq!(records(&summaries_x10), 10 * MESSAGES as usize);
 
     let mut group = c.benchmark_group("adapter/okx");
     group.throughput(Throughput::Elements(MESSAGES));
     bench_messages(&mut group, "trades", OkxAdapter::new, &[], &single, now);
     bench_messages(&mut group, "trades_x10", OkxAdapter::new, &[], &batched, now);
     bench_messages(&mut group, "tickers", OkxAdapter::new, &[], &tickers, now);
+    bench_messages(&mut group, "option_summary", OkxAdapter::new, &[], &summaries, now);
+    bench_messages(&mut group, "option_summary_x10", OkxAdapter::new, &[], &summaries_x10, now);
     group.finish();
 }
 
@@ -256,20 +275,38 @@ fn deribit(c: &mut Criterion) {
         })
         .collect();
 
-    // Every message must parse into records, or the numbers would measure rejections or duplicates.
-    let records = |messages: &[String]| {
+    // The same option ticker with `options` subscribed: an option quote (greeks, IVs, the
+    // contract's parts read from its name) instead of a quote; its timestamp increasing,
+    // so none is a duplicate.
+    let option_tickers: Vec<String> = tickers
+        .iter()
+        .enumerate()
+        .map(|(i, ticker)| {
+            let timestamp = ticker.find(r#""timestamp":"#).expect("a timestamp") + r#""timestamp":"#.len();
+            format!("{}{}{}", &ticker[..timestamp], 1_795_348_800_000 + i as u64, &ticker[timestamp + 13..])
+        })
+        .collect();
+    let options_adapter = || {
         let mut adapter = DeribitAdapter::new();
+        adapter.subscriptions(&["BTC-27DEC24-100000-C".to_string()], &[Channel::Options]);
+        adapter
+    };
+
+    // Every message must parse into records, or the numbers would measure rejections or duplicates.
+    let records = |adapter: &mut DeribitAdapter, messages: &[String]| {
         messages.iter().map(|text| adapter.parse(text, now).expect("a valid message").records.len()).sum::<usize>()
     };
-    assert_eq!(records(&single), MESSAGES as usize);
-    assert_eq!(records(&batched), 10 * MESSAGES as usize);
-    assert_eq!(records(&tickers), MESSAGES as usize);
+    assert_eq!(records(&mut DeribitAdapter::new(), &single), MESSAGES as usize);
+    assert_eq!(records(&mut DeribitAdapter::new(), &batched), 10 * MESSAGES as usize);
+    assert_eq!(records(&mut DeribitAdapter::new(), &tickers), MESSAGES as usize);
+    assert_eq!(records(&mut options_adapter(), &option_tickers), MESSAGES as usize);
 
     let mut group = c.benchmark_group("adapter/deribit");
     group.throughput(Throughput::Elements(MESSAGES));
     bench_messages(&mut group, "trades", DeribitAdapter::new, &[], &single, now);
     bench_messages(&mut group, "trades_x10", DeribitAdapter::new, &[], &batched, now);
     bench_messages(&mut group, "ticker", DeribitAdapter::new, &[], &tickers, now);
+    bench_messages(&mut group, "option_ticker", options_adapter, &[], &option_tickers, now);
     group.finish();
 }
 

@@ -375,6 +375,24 @@ mod tests {
     }
 
     #[test]
+    fn options_are_offered_by_deribit_and_okx_and_stand_alone_on_okx() {
+        use crate::config::Channel;
+        let source = |kind: &str, symbols: &str, channels: &str| {
+            format!("{MINIMAL}[[sources]]\nkind = \"{kind}\"\nsymbols = {symbols}\nchannels = {channels}\n")
+        };
+        let deribit = load_str(&source("deribit", r#"["BTC-PERPETUAL", "BTC-27DEC26-100000-C"]"#, r#"["trades", "quotes", "options"]"#), env(&[]))
+            .expect("deribit mixes option names and other instruments");
+        assert_eq!(deribit.sources[0].channels, [Channel::Trades, Channel::Quotes, Channel::Options]);
+        assert!(load_str(&source("okx", r#"["BTC-USD", "ETH-USD"]"#, r#"["options"]"#), env(&[])).is_ok());
+        let errors = load_str(&source("okx", r#"["BTC-USD"]"#, r#"["trades", "options"]"#), env(&[])).expect_err("invalid").0;
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].key, "sources[0].channels");
+        assert!(errors[0].message.contains("instrument families"), "{}", errors[0].message);
+        let errors = load_str(&source("binance", r#"["BTCUSDT"]"#, r#"["options"]"#), env(&[])).expect_err("invalid").0;
+        assert!(errors[0].message.contains("binance offers no `options`"), "{}", errors[0].message);
+    }
+
+    #[test]
     fn alpaca_sources_need_credentials_in_the_environment() {
         let text = format!("{MINIMAL}[[sources]]\nkind = \"alpaca\"\nsymbols = [\"AAPL\"]\nchannels = [\"trades\", \"quotes\", \"bars\"]\n");
         let errors = load_str(&text, env(&[("APCA_API_KEY_ID", "key-id")])).expect_err("invalid").0;

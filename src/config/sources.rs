@@ -27,11 +27,13 @@ pub enum SourceKind {
     Kraken,
     /// OKX v5 public (`wss://ws.okx.com:8443/ws/v5/public`): `trades`, `quotes` (tickers)
     /// and `bars` (confirmed `candle1m`); offers no `agg_trades`. Symbols are instrument
-    /// ids such as `BTC-USDT`.
+    /// ids such as `BTC-USDT`; for `options` (`opt-summary`), instrument families such as
+    /// `BTC-USD`.
     Okx,
     /// Deribit API v2 public (`wss://www.deribit.com/ws/api/v2`, JSON-RPC 2.0): `trades`
-    /// (`trades.{instrument}.raw`) and `quotes` (`ticker.{instrument}.100ms`). Symbols are
-    /// instrument names such as `BTC-PERPETUAL` or `BTC-27DEC24-100000-C`.
+    /// (`trades.{instrument}.raw`), `quotes` (`ticker.{instrument}.100ms`) and `options`
+    /// (the same ticker of option instruments). Symbols are instrument names such as
+    /// `BTC-PERPETUAL` or `BTC-27DEC24-100000-C`.
     Deribit,
     /// Alpaca market data v2, US stocks (`wss://stream.data.alpaca.markets/v2/iex`, the
     /// free IEX feed; `url` = `…/v2/sip` for the paid SIP feed): `trades`, `quotes` and
@@ -61,6 +63,13 @@ pub enum Channel {
     Quotes,
     /// Closed 1-minute bars → `bars`.
     Bars,
+    /// Option quotes — prices, greeks and implied volatilities per contract, with the
+    /// contract's underlying, strike, expiry and call/put → `options_quotes`. Deribit
+    /// and OKX only. Deribit subscribes the ticker of each configured option instrument
+    /// name (`BTC-27DEC26-100000-C`); OKX takes instrument families (`BTC-USD`) and
+    /// subscribes their `opt-summary`, so an OKX source with `options` has no other
+    /// channel.
+    Options,
 }
 
 /// `[[sources]]`: one venue connection, handled by the shared websocket connector.
@@ -155,11 +164,13 @@ impl SourceKind {
 
     /// The channels this venue's feed offers.
     pub fn channels(self) -> &'static [Channel] {
-        use Channel::{AggTrades, Bars, Quotes, Trades};
+        use Channel::{AggTrades, Bars, Options, Quotes, Trades};
         match self {
             SourceKind::Binance | SourceKind::BinanceFutures => &[Trades, AggTrades, Quotes, Bars],
-            SourceKind::Coinbase | SourceKind::Deribit => &[Trades, Quotes],
-            SourceKind::Bybit | SourceKind::Kraken | SourceKind::Okx | SourceKind::Alpaca | SourceKind::Polygon => &[Trades, Quotes, Bars],
+            SourceKind::Coinbase => &[Trades, Quotes],
+            SourceKind::Deribit => &[Trades, Quotes, Options],
+            SourceKind::Okx => &[Trades, Quotes, Bars, Options],
+            SourceKind::Bybit | SourceKind::Kraken | SourceKind::Alpaca | SourceKind::Polygon => &[Trades, Quotes, Bars],
             // The subscribe messages and records rules of `[sources.json]` decide.
             SourceKind::Json => &[],
         }
@@ -173,6 +184,7 @@ impl Channel {
             Channel::AggTrades => "agg_trades",
             Channel::Quotes => "quotes",
             Channel::Bars => "bars",
+            Channel::Options => "options",
         }
     }
 }

@@ -4,7 +4,7 @@
 use super::error::ConfigError;
 use super::json_checks;
 use super::model::{AckLevel, Config, WriteMode};
-use super::sources::SourceKind;
+use super::sources::{Channel, SourceKind};
 use crate::record::Table;
 
 /// The widest window an OHLCV aggregate refreshes over (`ohlcv_1d`'s start offset);
@@ -221,6 +221,14 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
                     format!("{} offers no `{}`; expected some of {}", source.kind.name(), channel.name(), names.join(", ")),
                 );
             }
+        }
+        // OKX's `options` symbols are instrument families, the other channels' instrument
+        // ids: one list cannot hold both.
+        if source.kind == SourceKind::Okx && source.channels.contains(&Channel::Options) && source.channels.len() > 1 {
+            problem(
+                &key("channels"),
+                "okx `options` takes instrument families (BTC-USD) as symbols, the other channels instrument ids; give `options` a [[sources]] entry of its own".into(),
+            );
         }
         for variable in source.kind.credential_variables() {
             if !environment.iter().any(|(name, value)| name == variable && !value.trim().is_empty()) {

@@ -24,8 +24,10 @@ impl OptionKind {
 /// One option contract's quote. `symbol` is the contract as the venue names it
 /// (`BTC-27DEC24-100000-C`, `AAPL250117C00150000`); `underlying`, `strike`,
 /// `expiration` and `option_type` are its parts, so a chain is one `WHERE underlying = …`.
-/// Greeks and volatilities are as the venue publishes them (volatilities as fractions
-/// or percent, whichever the venue uses; see the adapter).
+/// Implied volatilities (`iv`, `bid_iv`, `ask_iv`) are annualized and in percent
+/// (`55.1` = 55.1 %) whatever unit the venue uses; adapters convert. Prices and greeks
+/// are as the venue publishes them (Deribit's inverse options are priced in the
+/// underlying currency, e.g. BTC).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OptionQuote {
     pub time: Timestamp,

@@ -37,22 +37,9 @@
 
 use chrono::NaiveDate;
 
-/// Call or put.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OptionKind {
-    Call,
-    Put,
-}
-
-impl OptionKind {
-    /// `"call"` or `"put"`, as the push protocol's `option_type` writes it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OptionKind::Call => "call",
-            OptionKind::Put => "put",
-        }
-    }
-}
+/// Call or put: the records' own type, so a parsed contract fills an
+/// [`OptionQuote`](crate::record::OptionQuote) as it is.
+pub use crate::record::OptionKind;
 
 /// What an option contract's name says about it.
 #[derive(Debug, Clone, PartialEq)]

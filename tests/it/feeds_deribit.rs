@@ -2,7 +2,8 @@
 //! and `public/subscribe` acknowledged by id, exact rows for scripted trades and tickers,
 //! a `trade_seq` skip as a gap event, a `test_request` heartbeat answered with
 //! `public/test`, a dead letter for garbage, and after a drop the resubscription with a
-//! re-sent trade dropped as a duplicate.
+//! re-sent trade dropped as a duplicate; and `options`: the tickers of option names
+//! only, exact `options_quotes` rows and the contracts' `instruments` rows.
 
 use std::time::Duration;
 
@@ -175,4 +176,122 @@ async fn deribit_rows_gap_heartbeat_duplicates_garbage_and_resubscribe() {
         vec![("invalid_json".to_string(), "{not json".to_string())],
         "heartbeats and the public/test result are no dead letters"
     );
+}
+
+/// A ticker notification of an option, in the documented shape; `bid` is
+/// (best_bid_price, bid_iv), `None` for a side without orders (`null` price, IV 0).
+fn deribit_option_ticker(instrument: &str, ts: i64, bid: Option<(&str, &str)>, mark: &str, delta: &str, mark_iv: &str) -> String {
+    let (bid_price, bid_iv) = bid.unwrap_or(("null", "0"));
+    format!(
+        r#"{{"jsonrpc":"2.0","method":"subscription","params":{{"channel":"ticker.{instrument}.100ms","data":{{"timestamp":{ts},"state":"open","stats":{{"high":0.0535,"low":0.0490,"price_change":2.5,"volume":12.3,"volume_usd":61500}},"greeks":{{"delta":{delta},"gamma":0.00002,"vega":152.41,"theta":-61.87,"rho":35.2}},"index_price":97001.2,"instrument_name":"{instrument}","last_price":0.0505,"settlement_price":0.0497,"min_price":0.0001,"max_price":0.15,"open_interest":412.5,"mark_price":{mark},"best_bid_price":{bid_price},"mark_iv":{mark_iv},"ask_iv":56.9,"bid_iv":{bid_iv},"underlying_price":98150.25,"underlying_index":"BTC-27DEC26","best_ask_price":0.052,"interest_rate":0,"estimated_delivery_price":97001.2,"best_ask_amount":4.5,"best_bid_amount":3}}}}}}"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deribit_options_write_option_quotes_and_option_instruments() {
+    let base = now_ms() / 60_000 * 60_000 - 120_000;
+    let (call, put) = ("BTC-27DEC26-100000-C", "BTC-27DEC26-90000-P");
+    let script = vec![
+        Step::Expect("public/set_heartbeat", r#"{"jsonrpc":"2.0","id":{id},"result":"ok"}"#.to_string()),
+        Step::Expect(
+            "public/subscribe",
+            r#"{"jsonrpc":"2.0","id":{id},"result":["ticker.BTC-27DEC26-100000-C.100ms","ticker.BTC-27DEC26-90000-P.100ms"]}"#.to_string(),
+        ),
+        Step::Send(deribit_option_ticker(call, base + 1_000, Some(("0.051", "55.2")), "0.0515", "0.4213", "56.05")),
+        Step::Send(deribit_option_ticker(put, base + 1_500, None, "0.0208", "-0.2405", "58.4")),
+        // The same ticker again (as after a resubscribe) is no new row.
+        Step::Send(deribit_option_ticker(call, base + 1_000, Some(("0.051", "55.2")), "0.0515", "0.4213", "56.05")),
+        Step::Send(deribit_option_ticker(call, base + 2_000, Some(("0.0512", "55.4")), "0.0517", "0.4225", "56.1")),
+    ];
+    let venue = FakeVenue::start(vec![script]).await;
+    let cluster = support::start_cluster();
+    let mut config = support::config_for(&cluster);
+    config.sources = vec![source(SourceKind::Deribit, venue.url(), &[call, put, "BTC-PERPETUAL"], &[Channel::Options])];
+    let daemon = Daemon::start(&config).await.expect("daemon starts");
+    let client = support::sql(&cluster).await;
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM options_quotes", 3).await, 3);
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM instruments WHERE asset_class = 'option'", 2).await, 2);
+    let received = venue.received.lock().unwrap().clone();
+    daemon.stop().await.expect("clean stop");
+
+    assert_eq!(
+        received.iter().find(|text| text.contains("public/subscribe")).unwrap(),
+        r#"{"id":2,"jsonrpc":"2.0","method":"public/subscribe","params":{"channels":["ticker.BTC-27DEC26-100000-C.100ms","ticker.BTC-27DEC26-90000-P.100ms"]}}"#,
+        "options subscribe the tickers of option names only"
+    );
+    type Row = (String, String, String, String, f64, String, i64, Vec<Option<f64>>);
+    let rows: Vec<Row> = client
+        .query(
+            "SELECT venue, symbol, underlying, option_type, strike, expiration::text, (extract(epoch FROM time) * 1000)::bigint,
+                    ARRAY[bid, ask, last, mark, volume, open_interest, delta, gamma, theta, vega, rho, iv, bid_iv, ask_iv, underlying_price]
+               FROM options_quotes ORDER BY time",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6), row.get(7)))
+        .collect();
+    let row = |symbol: &str, kind: &str, strike: f64, offset: i64, values: [Option<f64>; 15]| {
+        ("deribit".to_string(), symbol.to_string(), "BTC".to_string(), kind.to_string(), strike, "2026-12-27".to_string(), base + offset, values.to_vec())
+    };
+    let common = |bid: Option<f64>, mark: f64, delta: f64, iv: f64, bid_iv: Option<f64>| {
+        [bid, Some(0.052), Some(0.0505), Some(mark), Some(12.3), Some(412.5), Some(delta), Some(0.00002), Some(-61.87), Some(152.41), Some(35.2), Some(iv), bid_iv, Some(56.9), Some(98150.25)]
+    };
+    assert_eq!(
+        rows,
+        vec![
+            row(call, "call", 100_000.0, 1_000, common(Some(0.051), 0.0515, 0.4213, 56.05, Some(55.2))),
+            row(put, "put", 90_000.0, 1_500, common(None, 0.0208, -0.2405, 58.4, None)),
+            row(call, "call", 100_000.0, 2_000, common(Some(0.0512), 0.0517, 0.4225, 56.1, Some(55.4))),
+        ],
+        "prices in BTC and IVs in percent as Deribit sends them; no bid and no bid IV on the put; the repeated ticker dropped"
+    );
+    assert_eq!(support::count(&client, "SELECT count(*) FROM quotes").await, 0, "`quotes` was not subscribed");
+
+    let instruments: Vec<(String, String, String, String, String, f64, String)> = client
+        .query(
+            "SELECT venue, symbol, asset_class, underlying, expiration::text, strike, option_type FROM instruments ORDER BY symbol",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6)))
+        .collect();
+    let instrument = |symbol: &str, strike: f64, kind: &str| {
+        ("deribit".to_string(), symbol.to_string(), "option".to_string(), "BTC".to_string(), "2026-12-27".to_string(), strike, kind.to_string())
+    };
+    assert_eq!(instruments, vec![instrument(call, 100_000.0, "call"), instrument(put, 90_000.0, "put")]);
+}
+
+#[test]
+fn the_options_examples_of_the_readme_and_the_annotated_config_are_valid() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let start = readme.find("```toml\n[[sources]]\nkind = \"deribit\"\nname = \"deribit-options\"").expect("the options example in README.md")
+        + "```toml\n".len();
+    let readme_example = readme[start..start + readme[start..].find("```").unwrap()].to_string();
+    let annotated = std::fs::read_to_string(format!("{root}/config/hypertick.toml")).unwrap();
+    let start = annotated.find("# Option chains").expect("the options example in config/hypertick.toml");
+    let annotated_example: Vec<&str> = annotated[start..]
+        .lines()
+        .take_while(|line| !line.is_empty())
+        .filter(|line| !line.starts_with("# ") || line.starts_with("# [") || line.contains(" = "))
+        .map(|line| line.strip_prefix("# ").unwrap_or(""))
+        .collect();
+    for (place, example) in [("README.md", readme_example), ("config/hypertick.toml", annotated_example.join("\n"))] {
+        let config = hypertick::config::load_str(&format!("[database]\nurl = \"postgres://u@h/db\"\n{example}"), Vec::new())
+            .unwrap_or_else(|errors| panic!("the options example of {place}: {errors}"));
+        let sources: Vec<(SourceKind, String, Vec<Channel>)> =
+            config.sources.iter().map(|source| (source.kind, source.name(), source.channels.clone())).collect();
+        assert_eq!(
+            sources,
+            [
+                (SourceKind::Deribit, "deribit-options".to_string(), vec![Channel::Options, Channel::Quotes]),
+                (SourceKind::Okx, "okx-options".to_string(), vec![Channel::Options]),
+            ],
+            "{place}"
+        );
+    }
 }

@@ -2,7 +2,9 @@
 //! acknowledged arg by arg, exact rows for scripted trades (non-contiguous trade ids are
 //! no gap), a ticker and a confirmed candle (the unconfirmed one is no bar), the text
 //! `pong`, the text `ping` heartbeat, a dead letter for garbage, and after a drop the
-//! resubscription with a re-sent trade and ticker dropped as duplicates.
+//! resubscription with a re-sent trade and ticker dropped as duplicates; and `options`:
+//! `opt-summary` of an instrument family, exact `options_quotes` rows (IVs in percent),
+//! the contracts' `instruments` rows and a bad contract dead-lettered on its own.
 
 use std::time::Duration;
 
@@ -177,4 +179,107 @@ async fn okx_rows_duplicates_garbage_and_resubscribe() {
         .map(|row| (row.get(0), row.get(1)))
         .collect();
     assert_eq!(dead_letters, vec![("invalid_json".to_string(), "{not json".to_string())], "the pong is no dead letter");
+}
+
+/// One `opt-summary` element in the documented shape; `vols` are (markVol, bidVol, askVol).
+fn okx_option_summary(inst_id: &str, ts: i64, delta_bs: &str, vols: (&str, &str, &str)) -> String {
+    format!(
+        r#"{{"instType":"OPTION","instId":"{inst_id}","uly":"BTC-USD","delta":"0.4011","gamma":"1.12","vega":"0.00151","theta":"-0.00063","lever":"18.2","markVol":"{}","bidVol":"{}","askVol":"{}","realVol":"","deltaBS":"{delta_bs}","gammaBS":"0.0000201","thetaBS":"-61.3","vegaBS":"151.72","ts":"{ts}","fwdPx":"98210.5","volLv":"0.55"}}"#,
+        vols.0, vols.1, vols.2
+    )
+}
+
+fn okx_option_push(elements: &[String]) -> String {
+    format!(r#"{{"arg":{{"channel":"opt-summary","instFamily":"BTC-USD"}},"data":[{}]}}"#, elements.join(","))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn okx_options_write_option_quotes_and_option_instruments() {
+    let base = now_ms() / 60_000 * 60_000 - 120_000;
+    let (call, put, later) = ("BTC-USD-261225-100000-C", "BTC-USD-261225-90000-P", "BTC-USD-270326-120000-C");
+    let bad = okx_option_summary("BTC-USD-SWAP", base + 3_000, "0.5", ("0.5", "0.5", "0.5"));
+    let script = vec![
+        Step::Expect("subscribe", r#"{"id":{id},"event":"subscribe","arg":{"channel":"opt-summary","instFamily":"BTC-USD"},"connId":"fake-conn-1"}"#.to_string()),
+        Step::Send(okx_option_push(&[
+            okx_option_summary(call, base + 1_000, "0.4213", ("0.5605", "0.552", "0.569")),
+            okx_option_summary(put, base + 1_000, "-0.2405", ("0.584", "0", "0.6")),
+        ])),
+        // The whole family again: the put unchanged (no new row), the call updated.
+        Step::Send(okx_option_push(&[
+            okx_option_summary(call, base + 2_000, "0.4225", ("0.561", "0.554", "0.5695")),
+            okx_option_summary(put, base + 1_000, "-0.2405", ("0.584", "0", "0.6")),
+        ])),
+        // A contract that is no option is dead-lettered on its own.
+        Step::Send(okx_option_push(&[bad.clone(), okx_option_summary(later, base + 3_000, "0.3", ("0.61", "", "0.63"))])),
+    ];
+    let venue = FakeVenue::start(vec![script]).await;
+    let cluster = support::start_cluster();
+    let mut config = support::config_for(&cluster);
+    config.sources = vec![source(SourceKind::Okx, venue.url(), &["BTC-USD"], &[Channel::Options])];
+    let daemon = Daemon::start(&config).await.expect("daemon starts");
+    let client = support::sql(&cluster).await;
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM options_quotes", 4).await, 4);
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM instruments WHERE asset_class = 'option'", 3).await, 3);
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM dead_letters WHERE source = 'okx'", 1).await, 1);
+    let received = venue.received.lock().unwrap().clone();
+    daemon.stop().await.expect("clean stop");
+
+    assert_eq!(
+        received.iter().find(|text| text.contains("subscribe")).unwrap(),
+        r#"{"args":[{"channel":"opt-summary","instFamily":"BTC-USD"}],"id":"1","op":"subscribe"}"#
+    );
+    type Row = (String, String, String, String, f64, String, i64, Vec<Option<f64>>);
+    let rows: Vec<Row> = client
+        .query(
+            "SELECT venue, symbol, underlying, option_type, strike, expiration::text, (extract(epoch FROM time) * 1000)::bigint,
+                    ARRAY[bid, ask, last, mark, volume, open_interest, delta, gamma, theta, vega, rho, iv, bid_iv, ask_iv, underlying_price]
+               FROM options_quotes ORDER BY time, symbol",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6), row.get(7)))
+        .collect();
+    let row = |symbol: &str, kind: &str, strike: f64, expiration: &str, offset: i64, delta: f64, ivs: [Option<f64>; 3]| {
+        let values = [None, None, None, None, None, None, Some(delta), Some(0.0000201), Some(-61.3), Some(151.72), None, ivs[0], ivs[1], ivs[2], Some(98210.5)];
+        ("okx".to_string(), symbol.to_string(), "BTC-USD".to_string(), kind.to_string(), strike, expiration.to_string(), base + offset, values.to_vec())
+    };
+    assert_eq!(
+        rows,
+        vec![
+            row(call, "call", 100_000.0, "2026-12-25", 1_000, 0.4213, [Some(56.05), Some(55.2), Some(56.9)]),
+            row(put, "put", 90_000.0, "2026-12-25", 1_000, -0.2405, [Some(58.4), None, Some(60.0)]),
+            row(call, "call", 100_000.0, "2026-12-25", 2_000, 0.4225, [Some(56.1), Some(55.4), Some(56.95)]),
+            row(later, "call", 120_000.0, "2027-03-26", 3_000, 0.3, [Some(61.0), None, Some(63.0)]),
+        ],
+        "IVs in percent (OKX's fractions × 100), the Black-Scholes greeks, fwdPx as the underlying price, no prices; the unchanged put not repeated"
+    );
+
+    let instruments: Vec<(String, String, String, String, String, f64, String)> = client
+        .query(
+            "SELECT venue, symbol, asset_class, underlying, expiration::text, strike, option_type FROM instruments ORDER BY symbol",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6)))
+        .collect();
+    let instrument = |symbol: &str, expiration: &str, strike: f64, kind: &str| {
+        ("okx".to_string(), symbol.to_string(), "option".to_string(), "BTC-USD".to_string(), expiration.to_string(), strike, kind.to_string())
+    };
+    assert_eq!(
+        instruments,
+        vec![
+            instrument(call, "2026-12-25", 100_000.0, "call"),
+            instrument(put, "2026-12-25", 90_000.0, "put"),
+            instrument(later, "2027-03-26", 120_000.0, "call"),
+        ]
+    );
+    let dead_letter: (String, String) = {
+        let row = client.query_one("SELECT reason, raw FROM dead_letters WHERE source = 'okx'", &[]).await.unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!(dead_letter, ("invalid_field".to_string(), bad), "the bad contract alone, with its raw text");
 }

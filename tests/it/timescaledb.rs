@@ -17,7 +17,7 @@ use hypertick::config::{Config, TableConfig, WriteMode};
 use hypertick::db::{self, Partitions, Profile};
 use hypertick::metrics::Stats;
 use hypertick::pipeline::Sequenced;
-use hypertick::record::{FeedEvent, Quote, Side, Tick, Timestamp};
+use hypertick::record::{FeedEvent, OptionKind, OptionQuote, Quote, Side, Tick, Timestamp};
 use hypertick::sink::{batch_queue, encode_stage, run_writer, CopyRow, TableWriteSettings, WriterSettings};
 use tokio_postgres::{Client, SimpleQueryMessage};
 
@@ -42,10 +42,12 @@ struct Dataset {
     ticks: Vec<Tick>,
     quotes: Vec<Quote>,
     feed_events: Vec<FeedEvent>,
+    option_quotes: Vec<OptionQuote>,
 }
 
-/// Three hours of trades for three series, quotes for two, and feed events with one
-/// outage (coinbase, 01:10–01:25, during which it has no trades).
+/// Three hours of trades for three series, quotes for two, feed events with one
+/// outage (coinbase, 01:10–01:25, during which it has no trades), and option quotes
+/// (see [`option_quotes`]).
 fn dataset() -> Dataset {
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     let mut random = move || {
@@ -116,7 +118,74 @@ fn dataset() -> Dataset {
         event(85, "coinbase", "connected"),
         event(170, "binance", "disconnected"),
     ];
-    Dataset { ticks, quotes, feed_events }
+    Dataset { ticks, quotes, feed_events, option_quotes: option_quotes() }
+}
+
+/// Option quotes every 5 minutes for three hours: a Deribit BTC chain (two expiries,
+/// three strikes, calls and puts; one put stops quoting at 00:30 and one call never has
+/// a bid), an ETH contract and an OKX BTC-USD contract, which a BTC chain leaves out.
+fn option_quotes() -> Vec<OptionQuote> {
+    let date = |year, month, day| chrono::NaiveDate::from_ymd_opt(year, month, day).unwrap();
+    let mut contracts: Vec<(&str, String, String, f64, OptionKind, chrono::NaiveDate)> = Vec::new();
+    for (expiry_name, expiration) in [("30JAN26", date(2026, 1, 30)), ("27MAR26", date(2026, 3, 27))] {
+        for strike in [90_000.0, 95_000.0, 100_000.0] {
+            for (kind, letter) in [(OptionKind::Call, 'C'), (OptionKind::Put, 'P')] {
+                contracts.push(("deribit", format!("BTC-{expiry_name}-{strike}-{letter}"), "BTC".into(), strike, kind, expiration));
+            }
+        }
+    }
+    contracts.push(("deribit", "ETH-30JAN26-3300-C".into(), "ETH".into(), 3_300.0, OptionKind::Call, date(2026, 1, 30)));
+    contracts.push(("okx", "BTC-USD-260130-95000-C".into(), "BTC-USD".into(), 95_000.0, OptionKind::Call, date(2026, 1, 30)));
+    let mut quotes = Vec::new();
+    for (index, (venue, symbol, underlying, strike, option_type, expiration)) in contracts.into_iter().enumerate() {
+        let stops_early = symbol == "BTC-27MAR26-90000-P";
+        let never_bid = symbol == "BTC-30JAN26-100000-C";
+        for step in 0..36i64 {
+            let minute = step * 5;
+            if stops_early && minute > 30 {
+                break;
+            }
+            // Contracts quote a few milliseconds apart, so no two rows of one contract tie.
+            let time = DAY_START + minute * 60 * SECOND + index as i64 * 1_000;
+            let underlying_price = 94_000.0 + minute as f64 * 2.5;
+            let moneyness = (underlying_price - strike) / underlying_price;
+            let intrinsic = match option_type {
+                OptionKind::Call => moneyness.max(0.0),
+                OptionKind::Put => (-moneyness).max(0.0),
+            };
+            let mark = ((intrinsic + 0.02 + index as f64 * 0.001) * 10_000.0).round() / 10_000.0;
+            let delta = match option_type {
+                OptionKind::Call => 0.5 + moneyness * 5.0,
+                OptionKind::Put => -0.5 + moneyness * 5.0,
+            };
+            quotes.push(OptionQuote {
+                time: Timestamp(time),
+                received_at: Timestamp(time + 1_000),
+                venue: venue.into(),
+                symbol: symbol.clone(),
+                underlying: underlying.clone(),
+                option_type,
+                strike,
+                expiration,
+                bid: (!never_bid).then_some(mark - 0.0005),
+                ask: Some(mark + 0.0005),
+                last: None,
+                mark: Some(mark),
+                volume: Some(step as f64 * 0.5),
+                open_interest: Some(100.0 + index as f64),
+                delta: Some((delta * 10_000.0).round() / 10_000.0),
+                gamma: Some(0.00002),
+                theta: Some(-50.0 - index as f64),
+                vega: Some(120.0 + index as f64),
+                rho: None,
+                iv: Some(55.0 + index as f64 * 0.25 + step as f64 * 0.01),
+                bid_iv: (!never_bid).then_some(54.0 + index as f64 * 0.25),
+                ask_iv: Some(56.0 + index as f64 * 0.25),
+                underlying_price: Some(underlying_price),
+            });
+        }
+    }
+    quotes
 }
 
 /// Writes rows through one real writer (one connection: the TimescaleDB test server
@@ -158,6 +227,7 @@ async fn load(config: &Config, profile: Profile, mode: WriteMode, data: &Dataset
     write_table(config, profile, mode, &data.ticks).await;
     write_table(config, profile, mode, &data.quotes).await;
     write_table(config, profile, mode, &data.feed_events).await;
+    write_table(config, profile, mode, &data.option_quotes).await;
 }
 
 /// Every ```sql block of the cookbook, with the heading above it.
@@ -399,4 +469,34 @@ async fn timescaledb_profile_converges_and_the_cookbook_agrees_on_both_profiles(
     let rows_per_hour = vanilla_answers.iter().find(|(name, _)| name == "Rows per venue per hour").unwrap();
     let total: i64 = rows_per_hour.1.iter().map(|row| row[2].as_ref().unwrap().parse::<i64>().unwrap()).sum();
     assert_eq!(total as usize, data.ticks.len(), "every tick landed");
+    // The chain query's own answer, beyond the two profiles agreeing: the BTC contracts
+    // with a quote in the hour before 02:00, each with its last quote before then.
+    let chain = vanilla_answers.iter().find(|(name, _)| name == "The chain of one underlying at a given time").unwrap();
+    let at = DAY_START + 2 * 3_600 * SECOND;
+    let number = |cell: &Option<String>| cell.as_deref().map(|text| text.parse::<f64>().unwrap());
+    let answered: Vec<(&str, Option<f64>, Option<f64>)> =
+        chain.1.iter().map(|row| (row[1].as_deref().unwrap(), number(&row[6]), number(&row[9]))).collect();
+    let expected: Vec<(&str, Option<f64>, Option<f64>)> = [
+        "BTC-30JAN26-90000-C",
+        "BTC-30JAN26-90000-P",
+        "BTC-30JAN26-95000-C",
+        "BTC-30JAN26-95000-P",
+        "BTC-30JAN26-100000-C",
+        "BTC-30JAN26-100000-P",
+        "BTC-27MAR26-90000-C",
+        "BTC-27MAR26-95000-C",
+        "BTC-27MAR26-95000-P",
+        "BTC-27MAR26-100000-C",
+        "BTC-27MAR26-100000-P",
+    ]
+    .into_iter()
+    .map(|symbol| {
+        let last = data.option_quotes.iter().rev().find(|quote| quote.symbol == symbol && quote.time.micros() <= at).unwrap();
+        (symbol, last.bid, last.iv)
+    })
+    .collect();
+    assert_eq!(
+        answered, expected,
+        "by expiry, strike, call/put, each contract's last quote; the put last quoted at 00:30 is out, ETH and OKX's BTC-USD are other underlyings"
+    );
 }

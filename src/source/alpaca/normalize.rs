@@ -212,6 +212,8 @@ impl VenueAdapter for AlpacaAdapter {
                 Channel::Bars => &mut subscribe.bars,
                 // Alpaca has no aggregated trades.
                 Channel::AggTrades => continue,
+                // Option chains are not on the stock feed (check-config refuses them).
+                Channel::Options => continue,
             };
             for symbol in symbols {
                 if !list.contains(&symbol.as_str()) {

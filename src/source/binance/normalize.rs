@@ -147,6 +147,8 @@ impl VenueAdapter for BinanceAdapter {
                     Channel::AggTrades => format!("{lower}@aggTrade"),
                     Channel::Quotes => format!("{lower}@bookTicker"),
                     Channel::Bars => format!("{lower}@kline_1m"),
+                    // No options on Binance spot or USDⓈ-M futures (check-config refuses them).
+                    Channel::Options => continue,
                 });
             }
         }

@@ -254,6 +254,8 @@ impl VenueAdapter for BybitAdapter {
                     Channel::Bars => topics.push(format!("kline.1.{upper}")),
                     // Bybit publishes no aggregated trade stream.
                     Channel::AggTrades => {}
+                    // Options are not on the spot feed (check-config refuses them).
+                    Channel::Options => {}
                 }
             }
         }

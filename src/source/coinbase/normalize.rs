@@ -16,12 +16,12 @@ use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
 const SUBSCRIPTION_ID: u64 = 1;
 
 /// The Coinbase channel for one of ours; `None` for channels Coinbase does not offer
-/// (aggregated trades and bars).
+/// (aggregated trades, bars, options).
 fn coinbase_channel(channel: Channel) -> Option<&'static str> {
     match channel {
         Channel::Trades => Some("matches"),
         Channel::Quotes => Some("ticker"),
-        Channel::AggTrades | Channel::Bars => None,
+        Channel::AggTrades | Channel::Bars | Channel::Options => None,
     }
 }
 

@@ -4,8 +4,10 @@
 //! `trades.{instrument_name}.{interval}` and `ticker.{instrument_name}.{interval}`
 //! channels, `public/set_heartbeat` and `public/test`. `trades.{instrument}.raw` becomes
 //! ticks (`direction` is the taker's side, `amount` the size), `ticker.{instrument}.100ms`
-//! becomes quotes from the best bid and ask. Deribit has no aggregated-trade or bar stream
-//! here, so only `trades` and `quotes` are offered.
+//! becomes quotes from the best bid and ask (`quotes`) and, for option instruments, option
+//! quotes with greeks and implied volatilities (`options`; the one ticker channel is
+//! subscribed once for both). Deribit has no aggregated-trade or bar stream here, so only
+//! `trades`, `quotes` and `options` are offered.
 //!
 //! Instrument names (`BTC-PERPETUAL`, `BTC-27DEC24-100000-C`) are kept as they are; the
 //! configured symbols are subscribed as given.
@@ -19,8 +21,12 @@
 //! be answered with a `public/test` request or Deribit closes the connection, so the
 //! answer is returned in [`Parsed::replies`](crate::source::feed::Parsed::replies).
 //!
-//! Ticker option fields (greeks, implied volatilities, underlying price, open interest,
-//! mark price) are read into the wire type but not stored yet.
+//! Option quotes: `options` subscribes the ticker of the configured symbols that are
+//! Deribit option names (`BTC-27DEC24-100000-C`, read by
+//! [`contracts`](crate::source::contracts)); other symbols have no option quotes. Prices
+//! are as Deribit publishes them — in the underlying currency for inverse options (BTC,
+//! ETH), in USDC for linear ones — and implied volatilities are Deribit's percent.
+//!
 //! `wire` mirrors the venue's JSON; `normalize` maps it onto our records.
 
 mod normalize;

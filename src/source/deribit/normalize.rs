@@ -1,7 +1,11 @@
 //! Deribit messages → records. Trades become ticks, checked against the last
 //! `trade_seq` of the instrument: a skip is a `gap` event, a sequence number at or below
 //! the last one is dropped as a duplicate. Tickers become quotes from the best bid and
-//! ask. The state is one sequence number per instrument, whatever the message rate.
+//! ask (`quotes`) and, for option instruments, option quotes (`options`): the contract's
+//! parts from its name, prices, greeks and IVs as Deribit publishes them, an IV of 0 on
+//! a side without orders as none; an option ticker not newer than the last one of its
+//! contract is dropped as a duplicate. The state is one number per instrument, whatever
+//! the message rate.
 //!
 //! Acknowledgements: every request (`public/set_heartbeat`, `public/subscribe`) carries a
 //! numeric `id`; the response with that `id` and a `result` acknowledges it, one with an
@@ -14,9 +18,10 @@ use serde_json::value::RawValue;
 
 use super::wire::{Envelope, Params, Ticker, Trade};
 use crate::config::Channel;
-use crate::record::{Quote, Record, Rejection, Side, Tick, Timestamp};
+use crate::record::{OptionQuote, Quote, Record, Rejection, Side, Tick, Timestamp};
+use crate::source::contracts::parse_deribit;
 use crate::source::feed::fields::{decimal, invalid_record as invalid, millis};
-use crate::source::feed::{Sequences, Parsed, Subscription, VenueAdapter};
+use crate::source::feed::{OptionQuoteTimes, Parsed, Sequences, Subscription, VenueAdapter};
 
 /// Channels per `public/subscribe` request.
 const CHANNELS_PER_REQUEST: usize = 100;
@@ -29,11 +34,24 @@ pub struct DeribitAdapter {
     pending: HashSet<u64>,
     /// `trade_seq` per instrument.
     trade_seqs: Sequences,
+    /// What a ticker yields, after the channels of the last [`VenueAdapter::subscriptions`]
+    /// call; before any, quotes only.
+    quotes: bool,
+    options: bool,
+    /// The time of the last option quote per contract.
+    option_times: OptionQuoteTimes,
 }
 
 impl DeribitAdapter {
     pub fn new() -> Self {
-        DeribitAdapter { next_request_id: 1, pending: HashSet::new(), trade_seqs: Sequences::new("trades") }
+        DeribitAdapter {
+            next_request_id: 1,
+            pending: HashSet::new(),
+            trade_seqs: Sequences::new("trades"),
+            quotes: true,
+            options: false,
+            option_times: OptionQuoteTimes::new(),
+        }
     }
 
     fn request_id(&mut self) -> u64 {
@@ -52,6 +70,28 @@ impl Default for DeribitAdapter {
 /// A JSON number kept raw, as a finite `f64`.
 fn number(field: &str, raw: &RawValue) -> Result<f64, Rejection> {
     decimal(field, raw.get())
+}
+
+/// An optional JSON number kept raw (`null` and absent are none), as a finite `f64`.
+fn optional_number(field: &str, raw: Option<&RawValue>) -> Result<Option<f64>, Rejection> {
+    raw.map(|raw| number(field, raw)).transpose()
+}
+
+/// One side of the book: (price, amount), or none when the side has no orders (a `null`
+/// or zero price).
+fn book_side(price_field: &str, price: Option<&RawValue>, amount_field: &str, amount: Option<&RawValue>) -> Result<Option<(f64, f64)>, Rejection> {
+    let Some(price) = optional_number(price_field, price)? else {
+        return Ok(None);
+    };
+    let amount = optional_number(amount_field, amount)?.unwrap_or(0.0);
+    Ok((price != 0.0).then_some((price, amount)))
+}
+
+/// The IV of one side of the book: none when the side has no orders, or when Deribit
+/// writes 0 (what it sends for an empty side).
+fn side_iv(field: &str, side: Option<(f64, f64)>, raw: Option<&RawValue>) -> Result<Option<f64>, Rejection> {
+    let iv = optional_number(field, raw)?;
+    Ok(iv.filter(|iv| side.is_some() && *iv != 0.0))
 }
 
 /// A JSON number kept raw, as a whole number.
@@ -104,20 +144,12 @@ impl DeribitAdapter {
     fn ticker(&mut self, data: &str, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
         let ticker: Ticker = serde_json::from_str(data).map_err(|error| invalid("ticker", error))?;
         let time = millis_raw("timestamp", ticker.timestamp)?;
-        let side = |price_field: &str, price: Option<&RawValue>, amount_field: &str, amount: Option<&RawValue>| {
-            match price {
-                None => Ok(None),
-                Some(price) => {
-                    let price = number(price_field, price)?;
-                    let amount = amount.map(|amount| number(amount_field, amount)).transpose()?.unwrap_or(0.0);
-                    Ok::<_, Rejection>((price != 0.0).then_some((price, amount)))
-                }
-            }
-        };
-        let bid = side("best_bid_price", ticker.best_bid_price, "best_bid_amount", ticker.best_bid_amount)?;
-        let ask = side("best_ask_price", ticker.best_ask_price, "best_ask_amount", ticker.best_ask_amount)?;
+        let bid = book_side("best_bid_price", ticker.best_bid_price, "best_bid_amount", ticker.best_bid_amount)?;
+        let ask = book_side("best_ask_price", ticker.best_ask_price, "best_ask_amount", ticker.best_ask_amount)?;
+        // Converted before anything is kept, so a bad field leaves no state behind.
+        let option = if self.options { self.option_quote(&ticker, time, received_at, bid, ask)? } else { None };
         // A side without orders (null or 0 price): no full quote then.
-        if let (Some((bid_price, bid_size)), Some((ask_price, ask_size))) = (bid, ask) {
+        if let (true, Some((bid_price, bid_size)), Some((ask_price, ask_size))) = (self.quotes, bid, ask) {
             parsed.records.push(Record::Quote(Quote {
                 time,
                 received_at,
@@ -129,7 +161,53 @@ impl DeribitAdapter {
                 ask_size,
             }));
         }
+        if let Some(option) = option {
+            if self.option_times.admit(&option.symbol, option.expiration, option.time, parsed) {
+                parsed.records.push(Record::OptionQuote(option));
+            }
+        }
         Ok(())
+    }
+
+    /// The option quote of a ticker, or none when the instrument is not an option (its
+    /// name is no Deribit option name; only option names are subscribed for `options`).
+    fn option_quote(
+        &self,
+        ticker: &Ticker,
+        time: Timestamp,
+        received_at: Timestamp,
+        bid: Option<(f64, f64)>,
+        ask: Option<(f64, f64)>,
+    ) -> Result<Option<OptionQuote>, Rejection> {
+        let Ok(contract) = parse_deribit(ticker.instrument_name) else {
+            return Ok(None);
+        };
+        let greeks = ticker.greeks.as_ref();
+        Ok(Some(OptionQuote {
+            time,
+            received_at,
+            venue: self.venue().to_string(),
+            symbol: ticker.instrument_name.to_string(),
+            underlying: contract.underlying,
+            option_type: contract.kind,
+            strike: contract.strike,
+            expiration: contract.expiration,
+            bid: bid.map(|(price, _)| price),
+            ask: ask.map(|(price, _)| price),
+            last: optional_number("last_price", ticker.last_price)?,
+            mark: optional_number("mark_price", ticker.mark_price)?,
+            volume: optional_number("stats.volume", ticker.stats.as_ref().and_then(|stats| stats.volume))?,
+            open_interest: optional_number("open_interest", ticker.open_interest)?,
+            delta: optional_number("greeks.delta", greeks.and_then(|greeks| greeks.delta))?,
+            gamma: optional_number("greeks.gamma", greeks.and_then(|greeks| greeks.gamma))?,
+            theta: optional_number("greeks.theta", greeks.and_then(|greeks| greeks.theta))?,
+            vega: optional_number("greeks.vega", greeks.and_then(|greeks| greeks.vega))?,
+            rho: optional_number("greeks.rho", greeks.and_then(|greeks| greeks.rho))?,
+            iv: optional_number("mark_iv", ticker.mark_iv)?,
+            bid_iv: side_iv("bid_iv", bid, ticker.bid_iv)?,
+            ask_iv: side_iv("ask_iv", ask, ticker.ask_iv)?,
+            underlying_price: optional_number("underlying_price", ticker.underlying_price)?,
+        }))
     }
 
     fn subscription(&mut self, params: &Params, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
@@ -153,16 +231,23 @@ impl VenueAdapter for DeribitAdapter {
     }
 
     /// `public/set_heartbeat` first, then the channels in `public/subscribe` requests of
-    /// up to [`CHANNELS_PER_REQUEST`].
+    /// up to [`CHANNELS_PER_REQUEST`]. `quotes` and `options` share an instrument's
+    /// ticker channel, subscribed once.
     fn subscriptions(&mut self, symbols: &[String], channels: &[Channel]) -> Vec<Subscription> {
         // A new connection: answers on the previous one no longer count.
         self.pending.clear();
+        self.quotes = channels.contains(&Channel::Quotes);
+        self.options = channels.contains(&Channel::Options);
         let mut names: Vec<String> = Vec::new();
         for symbol in symbols {
             for channel in channels {
                 let name = match channel {
                     Channel::Trades => format!("trades.{symbol}.raw"),
                     Channel::Quotes => format!("ticker.{symbol}.100ms"),
+                    // The same ticker, of option instruments only: other names have no
+                    // option quotes (their other channels are still subscribed).
+                    Channel::Options if parse_deribit(symbol).is_ok() => format!("ticker.{symbol}.100ms"),
+                    Channel::Options => continue,
                     // Not offered (see `SourceKind::channels`).
                     Channel::AggTrades | Channel::Bars => continue,
                 };
@@ -385,3 +470,7 @@ mod tests {
         assert_eq!(adapter.parse(missing, NOW).unwrap_err().code, "invalid_record");
     }
 }
+
+#[cfg(test)]
+#[path = "options_tests.rs"]
+mod options_tests;

@@ -94,18 +94,26 @@ pub struct Trade<'a> {
     pub iv: Option<f64>,
 }
 
-/// `data` of `ticker.{instrument}.{interval}`:
-/// `{"timestamp":1623060194301,"stats":{…},"state":"open","settlement_price":36.5,
-/// "open_interest":1.2,"min_price":0.0001,"max_price":0.1,"mark_price":0.0505,"mark_iv":98.6,
-/// "last_price":0.05,"interest_rate":0,"instrument_name":"BTC-27DEC24-100000-C",
-/// "index_price":36000.5,"greeks":{"vega":1.53,"theta":-2.4,"rho":0.8,"gamma":0.00005,"delta":0.45},
-/// "estimated_delivery_price":36000.5,"bid_iv":95.1,"best_bid_price":0.05,"best_bid_amount":5,
-/// "best_ask_price":0.051,"best_ask_amount":3,"ask_iv":101.2,"underlying_price":36100.2,
-/// "underlying_index":"BTC-27DEC24"}`. A side without orders has a `null` (or 0) price.
+/// `data` of `ticker.{instrument}.{interval}`. An option's:
+/// `{"timestamp":1752057345721,"state":"open","stats":{"high":null,"low":null,"price_change":null,
+/// "volume":0,"volume_usd":0},"greeks":{"delta":0.71138,"gamma":0.00001,"vega":389.29255,
+/// "theta":-25.13021,"rho":524.77921},"index_price":108827.5,"instrument_name":"BTC-26JUN26-100000-C",
+/// "last_price":0.247,"settlement_price":0.24231149,"min_price":0.1975,"max_price":0.3015,
+/// "open_interest":1.2,"mark_price":0.2425,"best_bid_price":0.2395,"mark_iv":45.43,"ask_iv":46.18,
+/// "bid_iv":44.54,"underlying_price":116086.34,"underlying_index":"BTC-26JUN26","best_ask_price":0.245,
+/// "interest_rate":0,"estimated_delivery_price":108827.5,"best_ask_amount":2,"best_bid_amount":2}`.
+/// A perpetual's or future's has no `greeks`, implied volatilities or `underlying_*`.
+/// A side without orders has a `null` (or 0) price, and an option's IV of that side is 0.
 ///
-/// The option fields (`greeks`, the implied volatilities, `underlying_price`,
-/// `open_interest`, `mark_price`, `index_price`) are read but not stored yet: quotes keep the
-/// best bid and ask only.
+/// Units (Deribit API v2, "ticker" and "Options"): an inverse option's prices
+/// (`best_*_price`, `last_price`, `mark_price`) are in the underlying currency (BTC, ETH),
+/// a linear (USDC) option's in USDC; `*_iv` are annualized implied volatilities in
+/// percent; `greeks` are Deribit's own, stored unchanged; `underlying_price` is the
+/// price of `underlying_index` (the future of the expiry, or the index) in the quote
+/// currency (USD, USDC); `open_interest` and `stats.volume` (24 h) are in contracts.
+///
+/// Every number is kept raw, so only the fields a record needs are converted, and a bad
+/// one is rejected naming its field.
 #[derive(Debug, Deserialize)]
 pub struct Ticker<'a> {
     #[serde(borrow)]
@@ -121,53 +129,48 @@ pub struct Ticker<'a> {
     pub best_ask_price: Option<&'a RawValue>,
     #[serde(borrow, default)]
     pub best_ask_amount: Option<&'a RawValue>,
-    // Read for later use (options), not stored yet.
-    #[allow(dead_code)]
-    #[serde(default)]
-    pub mark_price: Option<f64>,
-    // Read for later use (options), not stored yet.
-    #[allow(dead_code)]
-    #[serde(default)]
-    pub index_price: Option<f64>,
-    // Read for later use (options), not stored yet.
-    #[allow(dead_code)]
-    #[serde(default)]
-    pub open_interest: Option<f64>,
-    // Read for later use (options), not stored yet.
-    #[allow(dead_code)]
-    #[serde(default)]
-    pub mark_iv: Option<f64>,
-    // Read for later use (options), not stored yet.
-    #[allow(dead_code)]
-    #[serde(default)]
-    pub bid_iv: Option<f64>,
-    // Read for later use (options), not stored yet.
-    #[allow(dead_code)]
-    #[serde(default)]
-    pub ask_iv: Option<f64>,
-    // Read for later use (options), not stored yet.
-    #[allow(dead_code)]
-    #[serde(default)]
-    pub underlying_price: Option<f64>,
-    // Read for later use (options), not stored yet.
-    #[allow(dead_code)]
-    #[serde(default)]
-    pub greeks: Option<Greeks>,
+    #[serde(borrow, default)]
+    pub last_price: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub mark_price: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub open_interest: Option<&'a RawValue>,
+    /// Options only, like the fields below.
+    #[serde(borrow, default)]
+    pub mark_iv: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub bid_iv: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub ask_iv: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub underlying_price: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub greeks: Option<Greeks<'a>>,
+    #[serde(borrow, default)]
+    pub stats: Option<Stats<'a>>,
 }
 
-/// Option sensitivities of a ticker: `{"delta":0.45,"gamma":0.00005,"theta":-2.4,"vega":1.53,"rho":0.8}`.
-#[derive(Debug, Deserialize, PartialEq)]
-pub struct Greeks {
-    #[serde(default)]
-    pub delta: Option<f64>,
-    #[serde(default)]
-    pub gamma: Option<f64>,
-    #[serde(default)]
-    pub theta: Option<f64>,
-    #[serde(default)]
-    pub vega: Option<f64>,
-    #[serde(default)]
-    pub rho: Option<f64>,
+/// Option sensitivities of a ticker: `{"delta":0.71138,"gamma":0.00001,"vega":389.29255,"theta":-25.13021,"rho":524.77921}`.
+#[derive(Debug, Deserialize)]
+pub struct Greeks<'a> {
+    #[serde(borrow, default)]
+    pub delta: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub gamma: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub vega: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub theta: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub rho: Option<&'a RawValue>,
+}
+
+/// A ticker's 24-hour statistics: `{"high":null,"low":null,"price_change":null,"volume":0,"volume_usd":0}`.
+#[derive(Debug, Deserialize)]
+pub struct Stats<'a> {
+    /// Contracts traded in the last 24 hours.
+    #[serde(borrow, default)]
+    pub volume: Option<&'a RawValue>,
 }
 
 #[cfg(test)]
@@ -191,21 +194,36 @@ mod tests {
         assert_eq!((trade.mark_price, trade.index_price, trade.iv), (Some(8948.9), Some(8955.88), None));
 
         let ticker: Envelope = serde_json::from_str(
-            r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"ticker.BTC-27DEC24-100000-C.100ms","data":{"timestamp":1623060194301,"stats":{"volume_usd":1000,"volume":1.5,"price_change":1.2,"low":0.04,"high":0.06},"state":"open","settlement_price":0.05,"open_interest":1.2,"min_price":0.0001,"max_price":0.1,"mark_price":0.0505,"mark_iv":98.6,"last_price":0.05,"interest_rate":0,"instrument_name":"BTC-27DEC24-100000-C","index_price":36000.5,"greeks":{"vega":1.53,"theta":-2.4,"rho":0.8,"gamma":0.00005,"delta":0.45},"estimated_delivery_price":36000.5,"bid_iv":95.1,"best_bid_price":0.05,"best_bid_amount":5,"best_ask_price":0.051,"best_ask_amount":3,"ask_iv":101.2,"underlying_price":36100.2,"underlying_index":"BTC-27DEC24"}}}"#,
+            r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"ticker.BTC-26JUN26-100000-C.100ms","data":{"timestamp":1752057345721,"state":"open","stats":{"high":null,"low":null,"price_change":null,"volume":0,"volume_usd":0},"greeks":{"delta":0.71138,"gamma":0.00001,"vega":389.29255,"theta":-25.13021,"rho":524.77921},"index_price":108827.5,"instrument_name":"BTC-26JUN26-100000-C","last_price":0.247,"settlement_price":0.24231149,"min_price":0.1975,"max_price":0.3015,"open_interest":1.2,"mark_price":0.2425,"best_bid_price":0.2395,"mark_iv":45.43,"ask_iv":46.18,"bid_iv":44.54,"underlying_price":116086.34,"underlying_index":"BTC-26JUN26","best_ask_price":0.245,"interest_rate":0,"estimated_delivery_price":108827.5,"best_ask_amount":2,"best_bid_amount":2}}}"#,
         )
         .unwrap();
         let ticker: Ticker = serde_json::from_str(ticker.params.unwrap().data.unwrap().get()).unwrap();
-        assert_eq!(ticker.instrument_name, "BTC-27DEC24-100000-C");
+        fn raw(value: Option<&RawValue>) -> Option<&str> {
+            value.map(RawValue::get)
+        }
+        assert_eq!((ticker.instrument_name, ticker.timestamp.get()), ("BTC-26JUN26-100000-C", "1752057345721"));
         assert_eq!(
-            (ticker.best_bid_price.unwrap().get(), ticker.best_bid_amount.unwrap().get(), ticker.best_ask_price.unwrap().get(), ticker.best_ask_amount.unwrap().get()),
-            ("0.05", "5", "0.051", "3")
+            [ticker.best_bid_price, ticker.best_bid_amount, ticker.best_ask_price, ticker.best_ask_amount].map(raw),
+            [Some("0.2395"), Some("2"), Some("0.245"), Some("2")]
         );
-        assert_eq!((ticker.mark_iv, ticker.bid_iv, ticker.ask_iv, ticker.underlying_price), (Some(98.6), Some(95.1), Some(101.2), Some(36100.2)));
-        assert_eq!((ticker.open_interest, ticker.mark_price, ticker.index_price), (Some(1.2), Some(0.0505), Some(36000.5)));
         assert_eq!(
-            ticker.greeks,
-            Some(Greeks { delta: Some(0.45), gamma: Some(0.00005), theta: Some(-2.4), vega: Some(1.53), rho: Some(0.8) })
+            [ticker.last_price, ticker.mark_price, ticker.open_interest, ticker.underlying_price].map(raw),
+            [Some("0.247"), Some("0.2425"), Some("1.2"), Some("116086.34")]
         );
+        assert_eq!([ticker.mark_iv, ticker.bid_iv, ticker.ask_iv].map(raw), [Some("45.43"), Some("44.54"), Some("46.18")]);
+        let greeks = ticker.greeks.unwrap();
+        assert_eq!(
+            [greeks.delta, greeks.gamma, greeks.vega, greeks.theta, greeks.rho].map(raw),
+            [Some("0.71138"), Some("0.00001"), Some("389.29255"), Some("-25.13021"), Some("524.77921")]
+        );
+        assert_eq!(raw(ticker.stats.unwrap().volume), Some("0"));
+        // Nulls (no bid, no trade yet, no volume) read as nothing; the IV of the empty side is 0.
+        let no_bid: Ticker = serde_json::from_str(
+            r#"{"timestamp":1752057345721,"instrument_name":"BTC-26JUN26-160000-C","best_bid_price":null,"best_bid_amount":0,"bid_iv":0,"last_price":null,"stats":{"high":null,"volume":null}}"#,
+        )
+        .unwrap();
+        assert_eq!([no_bid.best_bid_price, no_bid.last_price, no_bid.stats.unwrap().volume].map(raw), [None, None, None]);
+        assert_eq!(raw(no_bid.bid_iv), Some("0"));
         // A perpetual's ticker has no option fields; an empty side is null.
         let perpetual: Ticker = serde_json::from_str(
             r#"{"timestamp":1623060194301,"instrument_name":"BTC-PERPETUAL","best_bid_price":null,"best_bid_amount":0,"best_ask_price":36001,"best_ask_amount":100,"mark_price":36000.2,"open_interest":502097590,"index_price":36000.5}"#,

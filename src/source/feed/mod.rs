@@ -6,8 +6,10 @@
 
 mod connector;
 pub mod fields;
+mod option_times;
 mod sequence;
 
+pub use option_times::OptionQuoteTimes;
 pub use sequence::Sequences;
 
 pub use connector::FeedSource;

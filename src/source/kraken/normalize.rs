@@ -300,7 +300,7 @@ impl VenueAdapter for KrakenAdapter {
                 // Updates on every change of the best bid or offer, not only on trades.
                 Channel::Quotes => json!({ "channel": "ticker", "symbol": symbols, "event_trigger": "bbo" }),
                 Channel::Bars => json!({ "channel": "ohlc", "symbol": symbols, "interval": BAR_INTERVAL_MINUTES }),
-                Channel::AggTrades => continue,
+                Channel::AggTrades | Channel::Options => continue,
             };
             let id = self.next_request_id;
             self.next_request_id += 1;

@@ -3,22 +3,27 @@
 //! see the module doc of `okx`); tickers become quotes, dropping one identical to the
 //! previous quote of the instrument (OKX re-sends the current ticker after a
 //! resubscribe); confirmed candles become bars, dropping a bar whose open time is not
-//! after the last stored one. All of this state is a few words per instrument.
+//! after the last stored one; each contract of an `opt-summary` push becomes an option
+//! quote (greeks and IVs, no prices), dropping one not newer than the last of its
+//! contract (OKX pushes the whole family each time). All of this state is a few words
+//! per instrument.
 //!
 //! Acknowledgements: OKX answers a subscribe request with one `subscribe` event per arg.
 //! A request counts as acknowledged once every one of its args was acked; args are
-//! matched by channel and instrument id, so it works whether or not OKX echoes the
-//! request's `id`.
+//! matched by channel and instrument id (instrument family for `opt-summary`), so it
+//! works whether or not OKX echoes the request's `id`.
 
 use std::collections::HashMap;
 
 use serde_json::json;
+use serde_json::value::RawValue;
 
-use super::wire::{Candle, Envelope, Ticker, Trade};
+use super::wire::{Candle, Envelope, OptionSummary, Ticker, Trade};
 use crate::config::Channel;
-use crate::record::{Bar, Quote, Record, Rejection, Side, Tick, Timestamp};
+use crate::record::{Bar, OptionQuote, Quote, Record, Rejection, Side, Tick, Timestamp};
+use crate::source::contracts::parse_okx;
 use crate::source::feed::fields::{decimal as number, invalid_record as invalid, millis};
-use crate::source::feed::{Sequences, Parsed, Subscription, VenueAdapter};
+use crate::source::feed::{OptionQuoteTimes, Parsed, Sequences, Subscription, VenueAdapter};
 
 /// Args per subscribe request. OKX limits the request's length (4096 bytes in its
 /// websocket overview; later docs allow 64 KB for all channels together) and counts every
@@ -31,6 +36,8 @@ const MAX_REQUEST_BYTES: usize = 3_000;
 const TRADES: &str = "trades";
 const TICKERS: &str = "tickers";
 const CANDLES: &str = "candle1m";
+/// Greeks and implied volatilities of every option of an instrument family.
+const OPTION_SUMMARY: &str = "opt-summary";
 
 /// The last quote stored for an instrument: `(ts µs, bidPx, bidSz, askPx, askSz)`.
 type LastQuote = (i64, f64, f64, f64, f64);
@@ -45,6 +52,8 @@ pub struct OkxAdapter {
     trade_ids: Sequences,
     last_quotes: HashMap<String, LastQuote>,
     last_bars: HashMap<String, Timestamp>,
+    /// The time of the last option quote per contract.
+    option_times: OptionQuoteTimes,
 }
 
 impl OkxAdapter {
@@ -56,6 +65,7 @@ impl OkxAdapter {
             trade_ids: Sequences::duplicates_only("trades"),
             last_quotes: HashMap::new(),
             last_bars: HashMap::new(),
+            option_times: OptionQuoteTimes::new(),
         }
     }
 }
@@ -72,6 +82,36 @@ fn millis_text(field: &str, text: &str) -> Result<Timestamp, Rejection> {
         .parse::<i64>()
         .map_err(|_| Rejection::new("invalid_field", format!("`{field}`: expected milliseconds as a string, got \"{text}\"")))?;
     millis(field, ms)
+}
+
+/// An optional decimal string: empty, or `"0"` where `zero_is_none`, is none.
+fn optional_number(field: &str, text: &str, zero_is_none: bool) -> Result<Option<f64>, Rejection> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let value = number(field, text)?;
+    Ok((!(zero_is_none && value == 0.0)).then_some(value))
+}
+
+/// An OKX volatility (a fraction, `0.3675503331`) in percent (`36.75503331`), as every
+/// venue's IVs are stored; empty or `"0"` (no quote on that side) is none.
+fn volatility_percent(field: &str, text: &str) -> Result<Option<f64>, Rejection> {
+    let Some(fraction) = optional_number(field, text, true)? else {
+        return Ok(None);
+    };
+    // The decimal with `e2` appended is the written value times 100, rounded once: 36.75503331
+    // rather than the 36.755033310000004 of multiplying the rounded fraction.
+    const MAX_DIGITS: usize = 62;
+    if text.len() <= MAX_DIGITS {
+        let mut shifted = [0u8; MAX_DIGITS + 2];
+        shifted[..text.len()].copy_from_slice(text.as_bytes());
+        shifted[text.len()..text.len() + 2].copy_from_slice(b"e2");
+        let percent = std::str::from_utf8(&shifted[..text.len() + 2]).ok().and_then(|shifted| shifted.parse::<f64>().ok());
+        if let Some(percent) = percent.filter(|percent| percent.is_finite()) {
+            return Ok(Some(percent));
+        }
+    }
+    Ok(Some(fraction * 100.0))
 }
 
 /// OKX's bar name after `candle` (`1m`, `1H`, `1D`, …) in the form bars are stored with.
@@ -194,11 +234,71 @@ impl OkxAdapter {
         Ok(())
     }
 
+    /// Every element is one contract; a bad one is dead-lettered on its own and the
+    /// others kept, unless none is good (then the message is rejected whole).
+    fn option_summaries(&mut self, data: &str, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
+        let elements: Vec<&RawValue> = serde_json::from_str(data).map_err(|error| invalid(OPTION_SUMMARY, error))?;
+        let mut rejected = Vec::new();
+        let mut kept = 0;
+        for element in &elements {
+            match self.option_summary(element.get(), received_at) {
+                Ok(quote) => {
+                    kept += 1;
+                    if self.option_times.admit(&quote.symbol, quote.expiration, quote.time, parsed) {
+                        parsed.records.push(Record::OptionQuote(quote));
+                    }
+                }
+                Err(rejection) => rejected.push((rejection, element.get().to_string())),
+            }
+        }
+        if kept == 0 {
+            if let Some((rejection, _)) = rejected.into_iter().next() {
+                return Err(rejection);
+            }
+        } else {
+            parsed.rejected.extend(rejected);
+        }
+        Ok(())
+    }
+
+    /// One contract of an `opt-summary` push: its parts from the instId, the
+    /// Black-Scholes greeks, the IVs in percent and the forward price as the underlying
+    /// price; OKX sends no prices, open interest or volume here, nor a rho.
+    fn option_summary(&self, element: &str, received_at: Timestamp) -> Result<OptionQuote, Rejection> {
+        let summary: OptionSummary = serde_json::from_str(element).map_err(|error| invalid(OPTION_SUMMARY, error))?;
+        let contract = parse_okx(summary.inst_id).map_err(|error| Rejection::new("invalid_field", format!("`instId`: {error}")))?;
+        Ok(OptionQuote {
+            time: millis_text("ts", summary.ts)?,
+            received_at,
+            venue: self.venue().to_string(),
+            symbol: summary.inst_id.to_string(),
+            underlying: contract.underlying,
+            option_type: contract.kind,
+            strike: contract.strike,
+            expiration: contract.expiration,
+            bid: None,
+            ask: None,
+            last: None,
+            mark: None,
+            volume: None,
+            open_interest: None,
+            delta: optional_number("deltaBS", summary.delta_bs, false)?,
+            gamma: optional_number("gammaBS", summary.gamma_bs, false)?,
+            theta: optional_number("thetaBS", summary.theta_bs, false)?,
+            vega: optional_number("vegaBS", summary.vega_bs, false)?,
+            rho: None,
+            iv: volatility_percent("markVol", summary.mark_vol)?,
+            bid_iv: volatility_percent("bidVol", summary.bid_vol)?,
+            ask_iv: volatility_percent("askVol", summary.ask_vol)?,
+            underlying_price: optional_number("fwdPx", summary.fwd_px, false)?,
+        })
+    }
+
     fn event(&mut self, event: &str, envelope: &Envelope, parsed: &mut Parsed) -> Result<(), Rejection> {
         match event {
             "subscribe" => {
                 let arg = envelope.arg.as_ref().ok_or_else(|| Rejection::new("invalid_record", "subscribe event: no `arg`"))?;
-                let key = (arg.channel.to_string(), arg.inst_id.unwrap_or("").to_string());
+                let key = (arg.channel.to_string(), arg.inst_id.or(arg.inst_family).unwrap_or("").to_string());
                 // An ack for an arg we are not waiting for (already acked) changes nothing.
                 if let Some(id) = self.pending_args.remove(&key) {
                     if let Some(remaining) = self.pending_requests.get_mut(&id) {
@@ -245,6 +345,8 @@ impl VenueAdapter for OkxAdapter {
                     Channel::Trades => TRADES,
                     Channel::Quotes => TICKERS,
                     Channel::Bars => CANDLES,
+                    // The symbol is an instrument family (`BTC-USD`).
+                    Channel::Options => OPTION_SUMMARY,
                     // OKX's `trades` are already aggregated per taker order; there is no other stream.
                     Channel::AggTrades => continue,
                 };
@@ -255,8 +357,11 @@ impl VenueAdapter for OkxAdapter {
         }
         let mut batches: Vec<Vec<serde_json::Value>> = Vec::new();
         let mut bytes = 0;
-        for (channel, inst_id) in &args {
-            let arg = json!({ "channel": channel, "instId": inst_id });
+        for (channel, symbol) in &args {
+            let arg = match *channel {
+                OPTION_SUMMARY => json!({ "channel": channel, "instFamily": symbol }),
+                _ => json!({ "channel": channel, "instId": symbol }),
+            };
             let arg_bytes = arg.to_string().len() + 1;
             // `{"args":[…],"id":"<n>","op":"subscribe"}` around the args.
             let envelope = 48;
@@ -277,7 +382,8 @@ impl VenueAdapter for OkxAdapter {
                 let id = self.next_request_id;
                 self.next_request_id += 1;
                 for arg in &batch {
-                    let key = (arg["channel"].as_str().unwrap_or("").to_string(), arg["instId"].as_str().unwrap_or("").to_string());
+                    let symbol = arg.get("instId").or_else(|| arg.get("instFamily")).and_then(|symbol| symbol.as_str());
+                    let key = (arg["channel"].as_str().unwrap_or("").to_string(), symbol.unwrap_or("").to_string());
                     self.pending_args.insert(key, id);
                 }
                 self.pending_requests.insert(id, batch.len());
@@ -304,6 +410,7 @@ impl VenueAdapter for OkxAdapter {
             (None, Some(arg), Some(data)) => match arg.channel {
                 TRADES => self.trades(data.get(), received_at, &mut parsed)?,
                 TICKERS => self.tickers(data.get(), received_at, &mut parsed)?,
+                OPTION_SUMMARY => self.option_summaries(data.get(), received_at, &mut parsed)?,
                 channel => match channel.strip_prefix("candle") {
                     Some(bar) => {
                         let inst_id = arg.inst_id.ok_or_else(|| Rejection::new("invalid_record", "candle: no `arg.instId`"))?;
@@ -324,3 +431,7 @@ impl VenueAdapter for OkxAdapter {
 #[cfg(test)]
 #[path = "normalize_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "options_tests.rs"]
+mod options_tests;

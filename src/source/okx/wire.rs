@@ -36,13 +36,16 @@ pub struct Envelope<'a> {
     pub id: Option<Cow<'a, str>>,
 }
 
-/// One subscription: `{"channel":"trades","instId":"BTC-USDT"}`.
+/// One subscription: `{"channel":"trades","instId":"BTC-USDT"}`, or for a channel of a
+/// whole instrument family `{"channel":"opt-summary","instFamily":"BTC-USD"}`.
 #[derive(Debug, Deserialize, PartialEq, Eq)]
 pub struct Arg<'a> {
     #[serde(borrow)]
     pub channel: &'a str,
     #[serde(rename = "instId", borrow, default)]
     pub inst_id: Option<&'a str>,
+    #[serde(rename = "instFamily", borrow, default)]
+    pub inst_family: Option<&'a str>,
 }
 
 /// One element of `trades` data:
@@ -83,6 +86,45 @@ pub struct Ticker<'a> {
     pub ask_px: &'a str,
     #[serde(rename = "askSz", borrow)]
     pub ask_sz: &'a str,
+    #[serde(borrow)]
+    pub ts: &'a str,
+}
+
+/// One element of `opt-summary` data, one option contract of the subscribed family
+/// (OKX API v5, "Option summary channel"; every contract of the family is pushed at once):
+/// `{"instType":"OPTION","instId":"BTC-USD-241013-70000-P","uly":"BTC-USD","delta":"-1.1180902625",
+/// "gamma":"2.2361957091","vega":"0.0000000001","theta":"0.0000032334","lever":"8.465747567",
+/// "markVol":"0.3675503331","bidVol":"0","askVol":"1.1669998535","realVol":"","deltaBS":"-0.9999672034",
+/// "gammaBS":"0.0000000002","thetaBS":"28.2649858387","vegaBS":"0.0000114332","ts":"1728703155650",
+/// "fwdPx":"62604.6993093463","volLv":"0.2044711229"}`.
+///
+/// Units: `markVol`, `bidVol`, `askVol` are implied volatilities as fractions (0.3675 =
+/// 36.75 %), `"0"` or empty when there is none; `fwdPx` is the forward price of the
+/// underlying for the contract's expiry. `deltaBS`, `gammaBS`, `vegaBS`, `thetaBS` are the
+/// Black-Scholes greeks; `delta`, `gamma`, `vega`, `theta` (OKX's price-adjusted greeks, in
+/// coin terms) are not read. There are no prices: bid, ask and last are on the `tickers`
+/// channel of each contract.
+#[derive(Debug, Deserialize)]
+pub struct OptionSummary<'a> {
+    #[serde(rename = "instId", borrow)]
+    pub inst_id: &'a str,
+    #[serde(rename = "deltaBS", borrow, default)]
+    pub delta_bs: &'a str,
+    #[serde(rename = "gammaBS", borrow, default)]
+    pub gamma_bs: &'a str,
+    #[serde(rename = "vegaBS", borrow, default)]
+    pub vega_bs: &'a str,
+    #[serde(rename = "thetaBS", borrow, default)]
+    pub theta_bs: &'a str,
+    #[serde(rename = "markVol", borrow, default)]
+    pub mark_vol: &'a str,
+    #[serde(rename = "bidVol", borrow, default)]
+    pub bid_vol: &'a str,
+    #[serde(rename = "askVol", borrow, default)]
+    pub ask_vol: &'a str,
+    #[serde(rename = "fwdPx", borrow, default)]
+    pub fwd_px: &'a str,
+    /// Update time, milliseconds as text.
     #[serde(borrow)]
     pub ts: &'a str,
 }
@@ -135,7 +177,7 @@ mod tests {
             r#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"130639474","px":"42219.9","sz":"0.12060306","side":"buy","ts":"1630048897897","count":"3","source":"0","seqId":1234}]}"#,
         )
         .unwrap();
-        assert_eq!(push.arg, Some(Arg { channel: "trades", inst_id: Some("BTC-USDT") }));
+        assert_eq!(push.arg, Some(Arg { channel: "trades", inst_id: Some("BTC-USDT"), inst_family: None }));
         assert_eq!(push.event, None);
         let trades: Vec<Trade> = serde_json::from_str(push.data.unwrap().get()).unwrap();
         assert_eq!((trades[0].trade_id, trades[0].px, trades[0].sz, trades[0].side, trades[0].ts), ("130639474", "42219.9", "0.12060306", "buy", "1630048897897"));
@@ -155,6 +197,23 @@ mod tests {
         let bar = Candle::from_row(&rows[0]).unwrap();
         assert_eq!((bar.ts, bar.open, bar.close, bar.vol, bar.vol_ccy_quote, bar.confirm), ("1597026383085", "8533.02", "8548.26", "45247", "529.58", "0"));
         assert_eq!(Candle::from_row(&rows[0][..8]), None);
+
+        let summary: Envelope = serde_json::from_str(
+            r#"{"arg":{"channel":"opt-summary","instFamily":"BTC-USD"},"data":[{"instType":"OPTION","instId":"BTC-USD-241013-70000-P","uly":"BTC-USD","delta":"-1.1180902625","gamma":"2.2361957091","vega":"0.0000000001","theta":"0.0000032334","lever":"8.465747567","markVol":"0.3675503331","bidVol":"0","askVol":"1.1669998535","realVol":"","deltaBS":"-0.9999672034","gammaBS":"0.0000000002","thetaBS":"28.2649858387","vegaBS":"0.0000114332","ts":"1728703155650","fwdPx":"62604.6993093463","volLv":"0.2044711229"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(summary.arg, Some(Arg { channel: "opt-summary", inst_id: None, inst_family: Some("BTC-USD") }));
+        let summaries: Vec<OptionSummary> = serde_json::from_str(summary.data.unwrap().get()).unwrap();
+        let option = &summaries[0];
+        assert_eq!((option.inst_id, option.ts, option.fwd_px), ("BTC-USD-241013-70000-P", "1728703155650", "62604.6993093463"));
+        assert_eq!(
+            [option.delta_bs, option.gamma_bs, option.vega_bs, option.theta_bs],
+            ["-0.9999672034", "0.0000000002", "0.0000114332", "28.2649858387"]
+        );
+        assert_eq!([option.mark_vol, option.bid_vol, option.ask_vol], ["0.3675503331", "0", "1.1669998535"]);
+        let summary_ack: Envelope =
+            serde_json::from_str(r#"{"id":"1512","event":"subscribe","arg":{"channel":"opt-summary","instFamily":"BTC-USD"},"connId":"a4d3ae55"}"#).unwrap();
+        assert_eq!(summary_ack.arg.unwrap().inst_family, Some("BTC-USD"));
 
         let ack: Envelope = serde_json::from_str(
             r#"{"id":"1","event":"subscribe","arg":{"channel":"trades","instId":"BTC-USDT"},"connId":"accb8e21"}"#,

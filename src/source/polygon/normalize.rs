@@ -201,6 +201,8 @@ impl VenueAdapter for PolygonAdapter {
                     Channel::Bars => "AM",
                     // Polygon has no aggregated-trade stream (check-config refuses it).
                     Channel::AggTrades => continue,
+                    // Option chains are not on the stocks feed (check-config refuses them).
+                    Channel::Options => continue,
                 };
                 let topic = format!("{prefix}.{symbol}");
                 if !topics.contains(&topic) {

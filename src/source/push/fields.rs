@@ -190,6 +190,14 @@ impl Fields<'_> {
         }
     }
 
+    /// `read` applied to `name` when it is present (and not `null`), else none.
+    pub(super) fn optional<T>(&self, name: &str, read: impl Fn(&Self, &str) -> Result<T, Rejection>) -> Result<Option<T>, Rejection> {
+        match self.present(name) {
+            None => Ok(None),
+            Some(_) => read(self, name).map(Some),
+        }
+    }
+
     /// A number that must be > 0 (a strike).
     pub(super) fn positive(&self, name: &str) -> Result<f64, Rejection> {
         let value = self.required(name)?;

@@ -147,6 +147,34 @@ mod tests {
     }
 
     #[test]
+    fn option_quotes_take_missing_contract_parts_from_the_name_and_refuse_contradictions() {
+        let option = |symbol: &str, parts: &str| {
+            one(&format!(r#"{{"type":"option_quote","venue":"polygon","symbol":"{symbol}",{parts}"time":"2026-11-22T12:00:00Z","bid":1.25,"ask":1.3}}"#))
+        };
+        for symbol in ["AAPL250117C00150000", "O:AAPL250117C00150000"] {
+            let Record::OptionQuote(quote) = option(symbol, "").unwrap() else { panic!("not an option quote") };
+            assert_eq!(
+                (quote.symbol.as_str(), quote.underlying.as_str(), quote.option_type, quote.strike, quote.expiration),
+                (symbol, "AAPL", OptionKind::Call, 150.0, chrono::NaiveDate::from_ymd_opt(2025, 1, 17).unwrap())
+            );
+        }
+        let Record::OptionQuote(quote) = option("BTC-USD-261225-100000-P", r#""underlying":"BTC-USD","strike":"100000","#).unwrap() else {
+            panic!("not an option quote")
+        };
+        assert_eq!((quote.underlying.as_str(), quote.option_type, quote.strike), ("BTC-USD", OptionKind::Put, 100_000.0));
+
+        let contradiction = option("AAPL250117C00150000", r#""option_type":"put","#).unwrap_err();
+        assert_eq!(contradiction.code, "inconsistent_option");
+        assert_eq!(
+            contradiction.detail,
+            "`option_type` put contradicts the contract name `AAPL250117C00150000`, whose option_type is call; send the name's value or leave `option_type` out"
+        );
+        let unreadable = option("MY-OWN-NAME", r#""underlying":"ACME","option_type":"call","strike":10,"#).unwrap_err();
+        assert_eq!(unreadable.code, "missing_field");
+        assert!(unreadable.detail.starts_with("`expiration` is required when `symbol` is no option contract name"), "{unreadable}");
+    }
+
+    #[test]
     fn rows_keep_their_json_text_digit_for_digit() {
         let row = one(r#"{"type":"row","table":"orders","op":"upsert","row":{"id":"o-1","price":12345678901234.123456789,"qty":"0.1"}}"#).unwrap();
         let Record::Row(row) = row else { panic!("not a row") };

@@ -6,6 +6,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::fields::invalid;
+use super::option_contract::{self, GivenParts};
 use crate::record::{
     Bar, IndicatorValue, OptionQuote, Quote, Rejection, RowOp, RowRecord, Signal, Tick, Ticker, Timestamp,
 };
@@ -109,18 +110,30 @@ pub(super) fn parse_ticker(fields: &Fields<'_>, received_at: Timestamp) -> Resul
     })
 }
 
+/// An `option_quote`. `underlying`, `option_type`, `strike` and `expiration` may be left
+/// out when `symbol` is a contract name they can be read from (see `option_contract`).
 pub(super) fn parse_option_quote(fields: &Fields<'_>, received_at: Timestamp) -> Result<OptionQuote, Rejection> {
     fields.only(OPTION_QUOTE_FIELDS, "option_quote")?;
     fields.optional_key("id")?;
+    let time = fields.time("time")?;
+    let venue = fields.key("venue")?;
+    let symbol = fields.key("symbol")?;
+    let given = GivenParts {
+        underlying: fields.optional("underlying", Fields::key)?,
+        option_type: fields.optional("option_type", Fields::option_kind)?,
+        strike: fields.optional("strike", Fields::positive)?,
+        expiration: fields.optional("expiration", Fields::date)?,
+    };
+    let parts = option_contract::resolve(&symbol, given)?;
     Ok(OptionQuote {
-        time: fields.time("time")?,
+        time,
         received_at,
-        venue: fields.key("venue")?,
-        symbol: fields.key("symbol")?,
-        underlying: fields.key("underlying")?,
-        option_type: fields.option_kind("option_type")?,
-        strike: fields.positive("strike")?,
-        expiration: fields.date("expiration")?,
+        venue,
+        symbol,
+        underlying: parts.underlying,
+        option_type: parts.option_type,
+        strike: parts.strike,
+        expiration: parts.expiration,
         bid: fields.optional_number("bid")?,
         ask: fields.optional_number("ask")?,
         last: fields.optional_number("last")?,
