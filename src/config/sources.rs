@@ -18,29 +18,29 @@ pub enum SourceKind {
     Binance,
     /// Binance USDⓈ-M futures (`wss://fstream.binance.com`).
     BinanceFutures,
-    /// Coinbase Exchange (`wss://ws-feed.exchange.coinbase.com`): `trades` and `quotes`
-    /// only; symbols are product ids such as `BTC-USD`.
+    /// Coinbase Exchange (`wss://ws-feed.exchange.coinbase.com`): `trades`, `quotes` and
+    /// `tickers`; symbols are product ids such as `BTC-USD`.
     Coinbase,
     /// Bybit v5 public spot (`wss://stream.bybit.com/v5/public/spot`); offers no `agg_trades`.
     Bybit,
     /// Kraken spot, WebSocket v2 (`wss://ws.kraken.com/v2`); symbols written `BTC/USD`.
     Kraken,
-    /// OKX v5 public (`wss://ws.okx.com:8443/ws/v5/public`): `trades`, `quotes` (tickers)
-    /// and `bars` (confirmed `candle1m`); offers no `agg_trades`. Symbols are instrument
+    /// OKX v5 public (`wss://ws.okx.com:8443/ws/v5/public`): `trades`, `quotes` (tickers),
+    /// `bars` (confirmed `candle1m`) and `tickers`; offers no `agg_trades`. Symbols are instrument
     /// ids such as `BTC-USDT`.
     Okx,
     /// Deribit API v2 public (`wss://www.deribit.com/ws/api/v2`, JSON-RPC 2.0): `trades`
-    /// (`trades.{instrument}.raw`) and `quotes` (`ticker.{instrument}.100ms`). Symbols are
+    /// (`trades.{instrument}.raw`), `quotes` and `tickers` (both `ticker.{instrument}.100ms`). Symbols are
     /// instrument names such as `BTC-PERPETUAL` or `BTC-27DEC24-100000-C`.
     Deribit,
     /// Alpaca market data v2, US stocks (`wss://stream.data.alpaca.markets/v2/iex`, the
     /// free IEX feed; `url` = `…/v2/sip` for the paid SIP feed): `trades`, `quotes` and
-    /// `bars` (minute bars); no `agg_trades`. Symbols are tickers such as `AAPL`.
+    /// `bars` (minute bars); no `agg_trades` or `tickers`. Symbols are tickers such as `AAPL`.
     /// Credentials come from `APCA_API_KEY_ID` and `APCA_API_SECRET_KEY`.
     Alpaca,
     /// Polygon.io stocks (`wss://socket.polygon.io/stocks`; the delayed feed
     /// `wss://delayed.polygon.io/stocks` as a `url` override): `trades`, `quotes` (NBBO)
-    /// and `bars` (minute aggregates `AM`); offers no `agg_trades`. Symbols are tickers
+    /// and `bars` (minute aggregates `AM`); offers no `agg_trades` or `tickers`. Symbols are tickers
     /// such as `AAPL`. The API key is read from the environment variable `POLYGON_API_KEY`.
     Polygon,
     /// Any websocket feed of JSON messages, described in a `[sources.json]` section
@@ -61,6 +61,9 @@ pub enum Channel {
     Quotes,
     /// Closed 1-minute bars → `bars`.
     Bars,
+    /// The venue's rolling 24-hour statistics (last, open, high, low, volume, change)
+    /// → `tickers`.
+    Tickers,
 }
 
 /// `[[sources]]`: one venue connection, handled by the shared websocket connector.
@@ -155,11 +158,13 @@ impl SourceKind {
 
     /// The channels this venue's feed offers.
     pub fn channels(self) -> &'static [Channel] {
-        use Channel::{AggTrades, Bars, Quotes, Trades};
+        use Channel::{AggTrades, Bars, Quotes, Tickers, Trades};
         match self {
-            SourceKind::Binance | SourceKind::BinanceFutures => &[Trades, AggTrades, Quotes, Bars],
-            SourceKind::Coinbase | SourceKind::Deribit => &[Trades, Quotes],
-            SourceKind::Bybit | SourceKind::Kraken | SourceKind::Okx | SourceKind::Alpaca | SourceKind::Polygon => &[Trades, Quotes, Bars],
+            SourceKind::Binance | SourceKind::BinanceFutures => &[Trades, AggTrades, Quotes, Bars, Tickers],
+            SourceKind::Coinbase | SourceKind::Deribit => &[Trades, Quotes, Tickers],
+            SourceKind::Bybit | SourceKind::Kraken | SourceKind::Okx => &[Trades, Quotes, Bars, Tickers],
+            // Their stock streams carry no 24-hour statistics.
+            SourceKind::Alpaca | SourceKind::Polygon => &[Trades, Quotes, Bars],
             // The subscribe messages and records rules of `[sources.json]` decide.
             SourceKind::Json => &[],
         }
@@ -173,6 +178,7 @@ impl Channel {
             Channel::AggTrades => "agg_trades",
             Channel::Quotes => "quotes",
             Channel::Bars => "bars",
+            Channel::Tickers => "tickers",
         }
     }
 }

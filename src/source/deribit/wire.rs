@@ -113,6 +113,12 @@ pub struct Ticker<'a> {
     /// Milliseconds since the Unix epoch.
     #[serde(borrow)]
     pub timestamp: &'a RawValue,
+    /// The last trade's price; `null` when the instrument has not traded.
+    #[serde(borrow, default)]
+    pub last_price: Option<&'a RawValue>,
+    /// The 24-hour statistics.
+    #[serde(default)]
+    pub stats: Option<TickerStats>,
     #[serde(borrow, default)]
     pub best_bid_price: Option<&'a RawValue>,
     #[serde(borrow, default)]
@@ -153,6 +159,35 @@ pub struct Ticker<'a> {
     #[allow(dead_code)]
     #[serde(default)]
     pub greeks: Option<Greeks>,
+}
+
+/// `stats` of a ticker, over the last 24 hours; a perpetual's, from the documented
+/// `ticker.BTC-PERPETUAL.raw` notification:
+/// `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"ticker.BTC-PERPETUAL.raw","data":{"timestamp":1623060194301,
+/// "stats":{"volume_usd":284061480,"volume":7871.02139035,"price_change":0.7229,"low":35213.5,"high":36824.5},"state":"open",
+/// "settlement_price":36169.49,"open_interest":502097590,"min_price":35898.37,"max_price":36991.72,"mark_price":36446.51,
+/// "last_price":36457.5,"interest_value":1.7362511643080387,"instrument_name":"BTC-PERPETUAL","index_price":36441.64,
+/// "funding_8h":0.0000211,"estimated_delivery_price":36441.64,"current_funding":0,"best_bid_price":36442.5,
+/// "best_bid_amount":5000,"best_ask_price":36443,"best_ask_amount":100}}}`.
+/// Every field may be `null` (no trades).
+#[derive(Debug, Deserialize, PartialEq)]
+pub struct TickerStats {
+    #[serde(default)]
+    pub high: Option<f64>,
+    #[serde(default)]
+    pub low: Option<f64>,
+    /// In the base currency.
+    #[serde(default)]
+    pub volume: Option<f64>,
+    /// In USD.
+    #[serde(default)]
+    pub volume_usd: Option<f64>,
+    /// In the quote currency (futures and spot).
+    #[serde(default)]
+    pub volume_notional: Option<f64>,
+    /// The 24-hour price change in **percent** (`0.7229` is +0.7229 %).
+    #[serde(default)]
+    pub price_change: Option<f64>,
 }
 
 /// Option sensitivities of a ticker: `{"delta":0.45,"gamma":0.00005,"theta":-2.4,"vega":1.53,"rho":0.8}`.
@@ -206,6 +241,18 @@ mod tests {
             ticker.greeks,
             Some(Greeks { delta: Some(0.45), gamma: Some(0.00005), theta: Some(-2.4), vega: Some(1.53), rho: Some(0.8) })
         );
+        let perpetual: Envelope = serde_json::from_str(
+            r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"ticker.BTC-PERPETUAL.raw","data":{"timestamp":1623060194301,"stats":{"volume_usd":284061480,"volume":7871.02139035,"price_change":0.7229,"low":35213.5,"high":36824.5},"state":"open","settlement_price":36169.49,"open_interest":502097590,"min_price":35898.37,"max_price":36991.72,"mark_price":36446.51,"last_price":36457.5,"interest_value":1.7362511643080387,"instrument_name":"BTC-PERPETUAL","index_price":36441.64,"funding_8h":0.0000211,"estimated_delivery_price":36441.64,"current_funding":0,"best_bid_price":36442.5,"best_bid_amount":5000,"best_ask_price":36443,"best_ask_amount":100}}}"#,
+        )
+        .unwrap();
+        let perpetual: Ticker = serde_json::from_str(perpetual.params.unwrap().data.unwrap().get()).unwrap();
+        assert_eq!(perpetual.last_price.map(RawValue::get), Some("36457.5"));
+        assert_eq!(
+            perpetual.stats,
+            Some(TickerStats { high: Some(36824.5), low: Some(35213.5), volume: Some(7871.02139035), volume_usd: Some(284061480.0), volume_notional: None, price_change: Some(0.7229) })
+        );
+        let untraded: TickerStats = serde_json::from_str(r#"{"volume_usd":0,"volume":0,"price_change":null,"low":null,"high":null}"#).unwrap();
+        assert_eq!((untraded.price_change, untraded.high, untraded.volume), (None, None, Some(0.0)));
         // A perpetual's ticker has no option fields; an empty side is null.
         let perpetual: Ticker = serde_json::from_str(
             r#"{"timestamp":1623060194301,"instrument_name":"BTC-PERPETUAL","best_bid_price":null,"best_bid_amount":0,"best_ask_price":36001,"best_ask_amount":100,"mark_price":36000.2,"open_interest":502097590,"index_price":36000.5}"#,

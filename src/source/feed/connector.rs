@@ -14,7 +14,7 @@ use super::{Parsed, VenueAdapter};
 use crate::config::SourceConfig;
 use crate::metrics::events;
 use crate::pipeline::Router;
-use crate::record::{DeadLetter, FeedEvent, Timestamp};
+use crate::record::{DeadLetter, FeedEvent, Record, Timestamp};
 use crate::source::{Source, SourceContext, SourceFuture};
 
 /// A configured venue connection.
@@ -118,6 +118,9 @@ impl FeedSource {
         if !acknowledged_by_venue && !subscriptions.is_empty() && previous_connections > 0 {
             self.event(router, "resubscribed", json!({ "subscriptions": subscriptions.len(), "acknowledged": false })).await;
         }
+        if pending.is_empty() && !subscriptions.is_empty() {
+            self.record_instruments(router).await;
+        }
         let subscribe_deadline = Instant::now() + Duration::from_millis(self.config.subscribe_timeout_ms);
         let silence = Duration::from_millis(self.config.silence_timeout_ms);
         let mut ping = tokio::time::interval(Duration::from_millis(self.config.ping_interval_ms));
@@ -191,8 +194,11 @@ impl FeedSource {
                     for id in &parsed.acknowledged {
                         pending.remove(id);
                     }
-                    if was_pending && pending.is_empty() && previous_connections > 0 {
-                        self.event(router, "resubscribed", json!({ "subscriptions": subscriptions.len() })).await;
+                    if was_pending && pending.is_empty() {
+                        if previous_connections > 0 {
+                            self.event(router, "resubscribed", json!({ "subscriptions": subscriptions.len() })).await;
+                        }
+                        self.record_instruments(router).await;
                     }
                     self.deliver(router, parsed, text.as_str(), received_at).await;
                 }
@@ -220,6 +226,27 @@ impl FeedSource {
             if let Err(rejection) = router.route(record, received_at).await {
                 if rejection.code != "queue_full" && rejection.code != "shutting_down" {
                     router.dead_letter(DeadLetter::new(&self.name, rejection.code, rejection.detail, raw)).await;
+                }
+            }
+        }
+    }
+
+    /// Upserts the `instruments` row of every configured symbol, our symbol beside the
+    /// venue's. Done after every successful subscribe: the upsert is idempotent and the
+    /// relational writer keeps one row per key within a batch, so reconnects cost little.
+    /// Skipped when `instruments` is not among the relational tables.
+    async fn record_instruments(&self, router: &Router) {
+        if !router.catalog.tables.contains_key("instruments") {
+            return;
+        }
+        let now = Timestamp::now();
+        for venue_symbol in &self.config.symbols {
+            let Some(instrument) = self.adapter.instrument(venue_symbol) else { continue };
+            let row = instrument.upsert_row(now);
+            let raw = row.to_push_json();
+            if let Err(rejection) = router.route(Record::Row(row), now).await {
+                if rejection.code != "queue_full" && rejection.code != "shutting_down" {
+                    router.dead_letter(DeadLetter::new(&self.name, rejection.code, rejection.detail, &raw)).await;
                 }
             }
         }

@@ -2,7 +2,9 @@
 //! subscribe messages, parsing), and the shared websocket connector that runs any
 //! adapter (`connector`): connect with a timeout, subscribe and check the venue's
 //! acknowledgements, ping, a silent-feed watchdog, reconnect forever with capped
-//! jittered backoff, resubscribe, and a `feed_events` row for each of those.
+//! jittered backoff, resubscribe, and a `feed_events` row for each of those; once a
+//! connection's subscriptions are acknowledged, an `instruments` row for each configured
+//! symbol (ours beside the venue's spelling).
 
 mod connector;
 pub mod fields;
@@ -13,7 +15,7 @@ pub use sequence::Sequences;
 pub use connector::FeedSource;
 
 use crate::config::Channel;
-use crate::record::{Record, Rejection, Timestamp};
+use crate::record::{Instrument, Record, Rejection, Timestamp};
 
 /// What one venue message meant.
 #[derive(Debug, Default)]
@@ -65,4 +67,10 @@ pub trait VenueAdapter: Send + Sync + 'static {
     fn heartbeat(&mut self) -> Option<String> {
         None
     }
+    /// What `instruments` records about a configured symbol: our symbol for it (normalized
+    /// as this adapter normalizes the symbols of its records), the venue's own spelling,
+    /// and the asset class where the adapter knows it. The connector upserts it for every
+    /// configured symbol once the subscriptions of a connection are acknowledged. `None`
+    /// when the adapter cannot tell which symbol its records will carry.
+    fn instrument(&self, venue_symbol: &str) -> Option<Instrument>;
 }

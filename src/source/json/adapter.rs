@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::pointer::Pointer;
 use super::rules::{Conditions, Rule};
 use crate::config::{Channel, JsonFeedConfig, SourceConfig, SourceKind};
-use crate::record::{Rejection, Timestamp};
+use crate::record::{Instrument, Rejection, Timestamp};
 use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
 
 /// How the venue acknowledges subscribe messages.
@@ -202,6 +202,18 @@ impl VenueAdapter for JsonAdapter {
 
     fn heartbeat(&mut self) -> Option<String> {
         self.feed.heartbeat.clone()
+    }
+
+    /// The configured symbol through the records rules' `symbol_rewrite`, when every rule
+    /// rewrites it the same way (otherwise which symbol the records carry depends on the
+    /// rule, and nothing is recorded). The asset class is not known.
+    fn instrument(&self, venue_symbol: &str) -> Option<Instrument> {
+        let mut rewritten = self.rules.iter().map(|(rule, _)| rule.symbol.rewrite(venue_symbol));
+        let symbol = rewritten.next()?;
+        if rewritten.any(|other| other != symbol) {
+            return None;
+        }
+        Some(Instrument::listed(&self.venue, &symbol, venue_symbol, None))
     }
 
     fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection> {

@@ -219,3 +219,14 @@ fn acks_and_ignore_rules_come_before_records_rules() {
     let ignored = adapter.parse(r#"{"op":"unsubscribed","channel":"trades"}"#, NOW).unwrap();
     assert!(ignored.records.is_empty() && ignored.rejected.is_empty());
 }
+
+#[test]
+fn instruments_follow_the_rules_symbol_rewrite_when_they_agree() {
+    let binance_like = adapter(r#"["BTCUSDT"]"#, BINANCE_LIKE);
+    assert_eq!(binance_like.instrument("BTCUSDT"), Some(Instrument::listed("binance_json", "BTC-USDT", "BTCUSDT", None)));
+    let separated = adapter(r#"["BTC/USD"]"#, DATA_ARRAY);
+    assert_eq!(separated.instrument("BTC/USD").map(|instrument| instrument.symbol), Some("BTC-USD".to_string()));
+    // Two rules that rewrite differently: which symbol the records carry depends on the rule.
+    let disagreeing = format!("{BINANCE_LIKE}\n[[sources.json.records]]\ntable = \"quotes\"\nmatch = {{ \"/e\" = \"book\" }}\nfields = {{ symbol = \"/s\", bid_price = \"/b\", bid_size = \"/B\", ask_price = \"/a\", ask_size = \"/A\", time = \"/T\" }}\ntime_format = \"ms\"\n");
+    assert_eq!(adapter(r#"["BTCUSDT"]"#, &disagreeing).instrument("BTCUSDT"), None);
+}
