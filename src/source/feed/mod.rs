@@ -35,6 +35,10 @@ pub struct Parsed {
     /// Parts of the message the adapter refused while keeping the rest (one bad element
     /// of an array, say), each with its raw text: every one is dead-lettered.
     pub rejected: Vec<(Rejection, String)>,
+    /// Instruments first seen in this message, for adapters that learn the venue's
+    /// spelling of a symbol from its messages rather than from the configuration (the
+    /// generic json adapter); upserted into `instruments` like the configured ones.
+    pub instruments: Vec<Instrument>,
 }
 
 /// A subscription request to send, and the id its acknowledgement will carry.

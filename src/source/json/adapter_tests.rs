@@ -221,12 +221,13 @@ fn acks_and_ignore_rules_come_before_records_rules() {
 }
 
 #[test]
-fn instruments_follow_the_rules_symbol_rewrite_when_they_agree() {
-    let binance_like = adapter(r#"["BTCUSDT"]"#, BINANCE_LIKE);
-    assert_eq!(binance_like.instrument("BTCUSDT"), Some(Instrument::listed("binance_json", "BTC-USDT", "BTCUSDT", None)));
-    let separated = adapter(r#"["BTC/USD"]"#, DATA_ARRAY);
-    assert_eq!(separated.instrument("BTC/USD").map(|instrument| instrument.symbol), Some("BTC-USD".to_string()));
-    // Two rules that rewrite differently: which symbol the records carry depends on the rule.
-    let disagreeing = format!("{BINANCE_LIKE}\n[[sources.json.records]]\ntable = \"quotes\"\nmatch = {{ \"/e\" = \"book\" }}\nfields = {{ symbol = \"/s\", bid_price = \"/b\", bid_size = \"/B\", ask_price = \"/a\", ask_size = \"/A\", time = \"/T\" }}\ntime_format = \"ms\"\n");
-    assert_eq!(adapter(r#"["BTCUSDT"]"#, &disagreeing).instrument("BTCUSDT"), None);
+fn instruments_are_the_venue_symbols_of_the_messages() {
+    let mut binance_like = adapter(r#"["btcusdt"]"#, BINANCE_LIKE);
+    assert_eq!(binance_like.instrument("btcusdt"), None, "the configured spelling is a subscribe template's, not the messages'");
+    let parsed = binance_like.parse(&trade(1, true), NOW).unwrap();
+    assert_eq!(parsed.instruments, vec![Instrument::listed("binance_json", "BTC-USDT", "BTCUSDT", None)]);
+    assert!(binance_like.parse(&trade(2, true), NOW).unwrap().instruments.is_empty(), "each symbol once");
+    let mut separated = adapter(r#"["BTC/USD"]"#, DATA_ARRAY);
+    let parsed = separated.parse(&book(&[GOOD_ITEM, BAD_ITEM]), NOW).unwrap();
+    assert_eq!(parsed.instruments, vec![Instrument::listed("arrayfeed", "BTC-USD", "BTC/USD", None)], "only records that were kept");
 }
