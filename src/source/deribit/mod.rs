@@ -4,8 +4,9 @@
 //! `trades.{instrument_name}.{interval}` and `ticker.{instrument_name}.{interval}`
 //! channels, `public/set_heartbeat` and `public/test`. `trades.{instrument}.raw` becomes
 //! ticks (`direction` is the taker's side, `amount` the size), `ticker.{instrument}.100ms`
-//! becomes quotes from the best bid and ask. Deribit has no aggregated-trade or bar stream
-//! here, so only `trades` and `quotes` are offered.
+//! becomes quotes from the best bid and ask and, for futures and perpetuals, 24-hour
+//! tickers from its `stats` (subscribed once for both). Deribit has no aggregated-trade
+//! or bar stream here, so only `trades`, `quotes` and `tickers` are offered.
 //!
 //! Instrument names (`BTC-PERPETUAL`, `BTC-27DEC24-100000-C`) are kept as they are; the
 //! configured symbols are subscribed as given.
