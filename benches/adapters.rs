@@ -57,12 +57,27 @@ fn binance(c: &mut Criterion) {
         .collect();
     let combined: Vec<String> = trades.iter().map(|trade| format!(r#"{{"stream":"btcusdt@trade","data":{trade}}}"#)).collect();
     let book = r#"{"u":400900217,"s":"BNBUSDT","b":"25.35190000","B":"31.21000000","a":"25.36520000","A":"40.66000000"}"#;
+    // 24-hour tickers, each a second after the last (an older or equal one is a duplicate).
+    let tickers: Vec<String> = (0..MESSAGES)
+        .map(|i| {
+            format!(
+                r#"{{"e":"24hrTicker","E":{},"s":"BTCUSDT","p":"1000.{:02}","P":"1.042","w":"96000.0","x":"96000.00","c":"97000.{:02}","Q":"0.01","b":"96999.00","B":"1","a":"97001.00","A":"2","o":"96000.00","h":"98000.00","l":"95000.50","v":"1234.5","q":"119000000.25","O":0,"C":86400000,"F":1,"L":100,"n":100}}"#,
+                1_795_348_800_000 + i as i64 * 1_000,
+                i % 100,
+                i % 100
+            )
+        })
+        .collect();
+    let mut check = BinanceAdapter::spot();
+    let kept: usize = tickers.iter().map(|text| check.parse(text, now).expect("a valid ticker").records.len()).sum();
+    assert_eq!(kept as u64, MESSAGES, "every benchmark ticker is kept");
 
     let mut group = c.benchmark_group("adapter/binance");
     group.throughput(Throughput::Elements(MESSAGES));
     bench_messages(&mut group, "trade_raw", BinanceAdapter::spot, &[], &trades, now);
     bench_messages(&mut group, "trade_combined", BinanceAdapter::spot, &[], &combined, now);
     bench_messages(&mut group, "book_ticker", BinanceAdapter::spot, &[], &vec![book.to_string(); MESSAGES as usize], now);
+    bench_messages(&mut group, "ticker_24h", BinanceAdapter::spot, &[], &tickers, now);
     group.finish();
 }
 
@@ -100,6 +115,16 @@ fn bybit(c: &mut Criterion) {
         })
         .collect();
     let snapshot = r#"{"topic":"orderbook.1.BTCUSDT","type":"snapshot","ts":1795348800001,"data":{"s":"BTCUSDT","b":[["97000.00","1"]],"a":[["97000.50","1"]],"u":1,"seq":1000},"cts":1795348800000}"#;
+    // Spot tickers, 50 ms apart as Bybit pushes them.
+    let tickers: Vec<String> = (0..MESSAGES)
+        .map(|i| {
+            format!(
+                r#"{{"topic":"tickers.BTCUSDT","ts":{},"type":"snapshot","cs":2588407389,"data":{{"symbol":"BTCUSDT","lastPrice":"97000.{:02}","highPrice24h":"98000","lowPrice24h":"95000.25","prevPrice24h":"95136.7","volume24h":"6780.866843","turnover24h":"651234567.89","price24hPcnt":"0.0196","usdIndexPrice":"97010.2"}}}}"#,
+                1_795_348_800_000 + i * 50,
+                i % 100
+            )
+        })
+        .collect();
 
     // Every message must parse, or the numbers would measure rejections.
     let records = |messages: &[String], adapter: &mut BybitAdapter| {
@@ -110,12 +135,14 @@ fn bybit(c: &mut Criterion) {
     let mut with_snapshot = BybitAdapter::spot();
     with_snapshot.parse(snapshot, now).unwrap();
     assert_eq!(records(&book, &mut with_snapshot), MESSAGES as usize);
+    assert_eq!(records(&tickers, &mut BybitAdapter::spot()), MESSAGES as usize);
 
     let mut group = c.benchmark_group("adapter/bybit");
     group.throughput(Throughput::Elements(MESSAGES));
     bench_messages(&mut group, "public_trade", BybitAdapter::spot, &[], &single, now);
     bench_messages(&mut group, "public_trade_x10", BybitAdapter::spot, &[], &batched, now);
     bench_messages(&mut group, "orderbook_1_delta", BybitAdapter::spot, &[snapshot], &book, now);
+    bench_messages(&mut group, "tickers", BybitAdapter::spot, &[], &tickers, now);
     group.finish();
 }
 
@@ -135,11 +162,24 @@ fn coinbase(c: &mut Criterion) {
         })
         .collect();
     let ticker = r#"{"type":"ticker","sequence":37475248783,"product_id":"ETH-USD","price":"1285.22","open_24h":"1310.79","volume_24h":"245532.79269678","low_24h":"1280.52","high_24h":"1313.8","volume_30d":"9788783.60117027","best_bid":"1285.04","best_bid_size":"0.46688654","best_ask":"1285.27","best_ask_size":"1.56637040","side":"buy","time":"2022-10-19T23:28:22.061769Z","trade_id":370843401,"last_size":"11.4396987"}"#;
+    // With quotes and tickers subscribed each ticker yields both; times increase.
+    let tickers: Vec<String> = (0..MESSAGES)
+        .map(|i| ticker.replace("23:28:22.061769Z", &format!("23:28:22.{:06}Z", i + 1)))
+        .collect();
+    let quotes_and_tickers = || {
+        let mut adapter = CoinbaseAdapter::new();
+        adapter.subscriptions(&["ETH-USD".to_string()], &[Channel::Quotes, Channel::Tickers]);
+        adapter
+    };
+    let mut check = quotes_and_tickers();
+    let kept: usize = tickers.iter().map(|text| check.parse(text, now).expect("a valid ticker").records.len()).sum();
+    assert_eq!(kept as u64, 2 * MESSAGES, "a quote and a ticker from every message");
 
     let mut group = c.benchmark_group("adapter/coinbase");
     group.throughput(Throughput::Elements(MESSAGES));
     bench_messages(&mut group, "match", CoinbaseAdapter::new, &[], &matches, now);
     bench_messages(&mut group, "ticker", CoinbaseAdapter::new, &[], &vec![ticker.to_string(); MESSAGES as usize], now);
+    bench_messages(&mut group, "ticker_with_24h", quotes_and_tickers, &[], &tickers, now);
     group.finish();
 }
 

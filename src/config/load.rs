@@ -393,6 +393,21 @@ mod tests {
     }
 
     #[test]
+    fn tickers_only_where_the_venue_publishes_24_hour_statistics() {
+        let source = |kind: &str| format!("{MINIMAL}[[sources]]\nkind = \"{kind}\"\nsymbols = [\"X\"]\nchannels = [\"trades\", \"tickers\"]\n");
+        for kind in ["binance", "binance_futures", "coinbase", "bybit", "kraken", "okx", "deribit"] {
+            assert!(load_str(&source(kind), env(&[])).is_ok(), "{kind} offers tickers");
+        }
+        let credentials = env(&[("APCA_API_KEY_ID", "k"), ("APCA_API_SECRET_KEY", "s"), ("POLYGON_API_KEY", "p")]);
+        for kind in ["alpaca", "polygon"] {
+            let errors = load_str(&source(kind), credentials.clone()).expect_err("invalid").0;
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(errors[0].key, "sources[0].channels");
+            assert_eq!(errors[0].message, format!("{kind} offers no `tickers`; expected some of trades, quotes, bars"));
+        }
+    }
+
+    #[test]
     fn alpaca_sources_need_credentials_in_the_environment() {
         let text = format!("{MINIMAL}[[sources]]\nkind = \"alpaca\"\nsymbols = [\"AAPL\"]\nchannels = [\"trades\", \"quotes\", \"bars\"]\n");
         let errors = load_str(&text, env(&[("APCA_API_KEY_ID", "key-id")])).expect_err("invalid").0;

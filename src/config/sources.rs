@@ -18,31 +18,31 @@ pub enum SourceKind {
     Binance,
     /// Binance USDⓈ-M futures (`wss://fstream.binance.com`).
     BinanceFutures,
-    /// Coinbase Exchange (`wss://ws-feed.exchange.coinbase.com`): `trades` and `quotes`
-    /// only; symbols are product ids such as `BTC-USD`.
+    /// Coinbase Exchange (`wss://ws-feed.exchange.coinbase.com`): `trades`, `quotes` and
+    /// `tickers`; symbols are product ids such as `BTC-USD`.
     Coinbase,
     /// Bybit v5 public spot (`wss://stream.bybit.com/v5/public/spot`); offers no `agg_trades`.
     Bybit,
     /// Kraken spot, WebSocket v2 (`wss://ws.kraken.com/v2`); symbols written `BTC/USD`.
     Kraken,
-    /// OKX v5 public (`wss://ws.okx.com:8443/ws/v5/public`): `trades`, `quotes` (tickers)
-    /// and `bars` (confirmed `candle1m`); offers no `agg_trades`. Symbols are instrument
-    /// ids such as `BTC-USDT`; for `options` (`opt-summary`), instrument families such as
-    /// `BTC-USD`.
+    /// OKX v5 public (`wss://ws.okx.com:8443/ws/v5/public`): `trades`, `quotes` (tickers),
+    /// `bars` (confirmed `candle1m`) and `tickers`; offers no `agg_trades`. Symbols are
+    /// instrument ids such as `BTC-USDT`; for `options` (`opt-summary`), instrument
+    /// families such as `BTC-USD`.
     Okx,
     /// Deribit API v2 public (`wss://www.deribit.com/ws/api/v2`, JSON-RPC 2.0): `trades`
-    /// (`trades.{instrument}.raw`), `quotes` (`ticker.{instrument}.100ms`) and `options`
-    /// (the same ticker of option instruments). Symbols are instrument names such as
-    /// `BTC-PERPETUAL` or `BTC-27DEC24-100000-C`.
+    /// (`trades.{instrument}.raw`), `quotes` and `tickers` (both `ticker.{instrument}.100ms`)
+    /// and `options` (the same ticker of option instruments). Symbols are instrument
+    /// names such as `BTC-PERPETUAL` or `BTC-27DEC24-100000-C`.
     Deribit,
     /// Alpaca market data v2, US stocks (`wss://stream.data.alpaca.markets/v2/iex`, the
     /// free IEX feed; `url` = `…/v2/sip` for the paid SIP feed): `trades`, `quotes` and
-    /// `bars` (minute bars); no `agg_trades`. Symbols are tickers such as `AAPL`.
+    /// `bars` (minute bars); no `agg_trades` or `tickers`. Symbols are tickers such as `AAPL`.
     /// Credentials come from `APCA_API_KEY_ID` and `APCA_API_SECRET_KEY`.
     Alpaca,
     /// Polygon.io stocks (`wss://socket.polygon.io/stocks`; the delayed feed
     /// `wss://delayed.polygon.io/stocks` as a `url` override): `trades`, `quotes` (NBBO)
-    /// and `bars` (minute aggregates `AM`); offers no `agg_trades`. Symbols are tickers
+    /// and `bars` (minute aggregates `AM`); offers no `agg_trades` or `tickers`. Symbols are tickers
     /// such as `AAPL`. The API key is read from the environment variable `POLYGON_API_KEY`.
     Polygon,
     /// Any websocket feed of JSON messages, described in a `[sources.json]` section
@@ -70,6 +70,9 @@ pub enum Channel {
     /// subscribes their `opt-summary`, so an OKX source with `options` has no other
     /// channel.
     Options,
+    /// The venue's rolling 24-hour statistics (last, open, high, low, volume, change)
+    /// → `tickers`.
+    Tickers,
 }
 
 /// `[[sources]]`: one venue connection, handled by the shared websocket connector.
@@ -164,13 +167,15 @@ impl SourceKind {
 
     /// The channels this venue's feed offers.
     pub fn channels(self) -> &'static [Channel] {
-        use Channel::{AggTrades, Bars, Options, Quotes, Trades};
+        use Channel::{AggTrades, Bars, Options, Quotes, Tickers, Trades};
         match self {
-            SourceKind::Binance | SourceKind::BinanceFutures => &[Trades, AggTrades, Quotes, Bars],
-            SourceKind::Coinbase => &[Trades, Quotes],
-            SourceKind::Deribit => &[Trades, Quotes, Options],
-            SourceKind::Okx => &[Trades, Quotes, Bars, Options],
-            SourceKind::Bybit | SourceKind::Kraken | SourceKind::Alpaca | SourceKind::Polygon => &[Trades, Quotes, Bars],
+            SourceKind::Binance | SourceKind::BinanceFutures => &[Trades, AggTrades, Quotes, Bars, Tickers],
+            SourceKind::Coinbase => &[Trades, Quotes, Tickers],
+            SourceKind::Deribit => &[Trades, Quotes, Tickers, Options],
+            SourceKind::Okx => &[Trades, Quotes, Bars, Tickers, Options],
+            SourceKind::Bybit | SourceKind::Kraken => &[Trades, Quotes, Bars, Tickers],
+            // Their stock streams carry no 24-hour statistics.
+            SourceKind::Alpaca | SourceKind::Polygon => &[Trades, Quotes, Bars],
             // The subscribe messages and records rules of `[sources.json]` decide.
             SourceKind::Json => &[],
         }
@@ -185,6 +190,7 @@ impl Channel {
             Channel::Quotes => "quotes",
             Channel::Bars => "bars",
             Channel::Options => "options",
+            Channel::Tickers => "tickers",
         }
     }
 }

@@ -46,6 +46,16 @@ pub struct RowRecord {
 }
 
 impl RowRecord {
+    /// An upsert of `row` (column → value) into `table`, for rows the daemon makes itself
+    /// (the `instruments` rows of venue feeds). The key is filled in by the catalog check
+    /// when the record is routed.
+    pub fn upsert(table: &str, row: Map<String, Value>, received_at: Timestamp) -> RowRecord {
+        let mut columns: Vec<String> = row.keys().cloned().collect();
+        columns.sort_unstable();
+        let json = serde_json::to_string(&row).expect("a JSON object always serializes");
+        RowRecord { received_at, table: table.to_string(), op: RowOp::Upsert, json, columns, key: String::new(), fields: row }
+    }
+
     /// The record as a push `row` object, for dead letters.
     pub fn to_push_json(&self) -> String {
         format!(r#"{{"type":"row","table":"{}","op":"{}","row":{}}}"#, self.table, self.op.as_str(), self.json)
@@ -107,5 +117,33 @@ impl RelationalCatalog {
             .collect::<Vec<_>>()
             .join("\u{1f}");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn an_upsert_built_from_a_map_passes_the_catalog_check() {
+        let mut row = Map::new();
+        row.insert("venue".into(), json!("binance"));
+        row.insert("symbol".into(), json!("BTC-USDT"));
+        row.insert("venue_symbol".into(), json!("BTCUSDT"));
+        let mut record = RowRecord::upsert("instruments", row, Timestamp(7));
+        assert_eq!((record.op, record.received_at, record.table.as_str()), (RowOp::Upsert, Timestamp(7), "instruments"));
+        assert_eq!(record.columns, ["symbol", "venue", "venue_symbol"]);
+        assert_eq!(serde_json::from_str::<Value>(&record.json).unwrap(), json!({"venue": "binance", "symbol": "BTC-USDT", "venue_symbol": "BTCUSDT"}));
+        let table = RelationalTable {
+            name: "instruments".into(),
+            columns: ["venue", "symbol", "venue_symbol", "asset_class"].iter().map(|column| (column.to_string(), "text".to_string())).collect(),
+            primary_key: vec!["venue".into(), "symbol".into()],
+            rank: 0,
+        };
+        let catalog = RelationalCatalog { tables: HashMap::from([("instruments".to_string(), table)]) };
+        catalog.check(&mut record).unwrap();
+        assert_eq!(record.key, "\"binance\"\u{1f}\"BTC-USDT\"");
     }
 }

@@ -87,6 +87,66 @@ pub fn now_ms() -> i64 {
     hypertick::record::Timestamp::now().micros() / 1_000
 }
 
+/// One `tickers` row; `time` in µs since the epoch, `at_receipt` when it equals `received_at`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TickerRow {
+    pub venue: String,
+    pub symbol: String,
+    pub last: f64,
+    pub open_24h: Option<f64>,
+    pub high_24h: Option<f64>,
+    pub low_24h: Option<f64>,
+    pub volume_24h: Option<f64>,
+    pub quote_volume_24h: Option<f64>,
+    pub change: Option<f64>,
+    pub change_pct: Option<f64>,
+    pub time: i64,
+    pub at_receipt: bool,
+}
+
+/// Every `tickers` row, by venue, symbol and time.
+pub async fn ticker_rows(client: &tokio_postgres::Client) -> Vec<TickerRow> {
+    client
+        .query(
+            "SELECT venue, symbol, last, open_24h, high_24h, low_24h, volume_24h, quote_volume_24h, change, change_pct,
+                    time, time = received_at
+               FROM tickers ORDER BY venue, symbol, time",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| TickerRow {
+            venue: row.get(0),
+            symbol: row.get(1),
+            last: row.get(2),
+            open_24h: row.get(3),
+            high_24h: row.get(4),
+            low_24h: row.get(5),
+            volume_24h: row.get(6),
+            quote_volume_24h: row.get(7),
+            change: row.get(8),
+            change_pct: row.get(9),
+            time: row.get::<_, chrono::DateTime<chrono::Utc>>(10).timestamp_micros(),
+            at_receipt: row.get(11),
+        })
+        .collect()
+}
+
+/// The `instruments` rows of `venue` that carry the venue's symbol, once `expected` of
+/// them are there: (symbol, venue_symbol, asset_class), by symbol.
+pub async fn listed_instruments(client: &tokio_postgres::Client, venue: &str, expected: i64) -> Vec<(String, String, Option<String>)> {
+    let query = format!("SELECT count(*) FROM instruments WHERE venue = '{venue}' AND venue_symbol IS NOT NULL");
+    assert_eq!(wait_for_count(client, &query, expected).await, expected, "{venue} instruments with a venue_symbol");
+    client
+        .query("SELECT symbol, venue_symbol, asset_class FROM instruments WHERE venue = $1 AND venue_symbol IS NOT NULL ORDER BY symbol", &[&venue])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .collect()
+}
+
 fn binance_trade(symbol: &str, id: u64, price: &str, size: &str, time_ms: i64, buyer_is_maker: bool) -> String {
     format!(
         r#"{{"e":"trade","E":{time_ms},"s":"{symbol}","t":{id},"p":"{price}","q":"{size}","T":{time_ms},"m":{buyer_is_maker},"M":true}}"#
@@ -240,4 +300,66 @@ async fn oversized_messages_and_silence_force_a_reconnect() {
     assert_eq!(silent, 1, "the watchdog noticed the silent connection");
     assert!(venue.connections.load(std::sync::atomic::Ordering::SeqCst) >= 3);
     daemon.stop().await.expect("clean stop");
+}
+
+fn binance_ticker(symbol: &str, event_ms: i64, last: &str, open: &str, change: &str, change_pct: &str) -> String {
+    format!(
+        r#"{{"e":"24hrTicker","E":{event_ms},"s":"{symbol}","p":"{change}","P":"{change_pct}","w":"96000.0","x":"{open}","c":"{last}","Q":"0.01","b":"96999.0","B":"1","a":"97001.0","A":"2","o":"{open}","h":"98000.00","l":"95000.50","v":"1234.5","q":"119000000.25","O":0,"C":86400000,"F":1,"L":100,"n":100}}"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binance_tickers_and_instruments() {
+    let base = now_ms() / 1_000 * 1_000 - 60_000;
+    let script = vec![
+        Step::Expect("SUBSCRIBE", BINANCE_ACK.to_string()),
+        Step::Send(binance_ticker("BTCUSDT", base + 1_001, "97000.50", "96000.00", "1000.50", "1.042")),
+        Step::Send(format!(r#"{{"stream":"ethusdt@ticker","data":{}}}"#, binance_ticker("ETHUSDT", base + 1_002, "3300.25", "3250.00", "50.25", "1.546"))),
+        // The same ticker again (as after a resubscribe) is not stored twice.
+        Step::Send(binance_ticker("BTCUSDT", base + 1_001, "97000.50", "96000.00", "1000.50", "1.042")),
+        Step::Send(binance_ticker("BTCUSDT", base + 2_003, "97001.00", "96000.00", "1001.00", "1.043")),
+    ];
+    let venue = FakeVenue::start(vec![script]).await;
+    let cluster = support::start_cluster();
+    let mut config = support::config_for(&cluster);
+    config.sources = vec![source(SourceKind::Binance, venue.url(), &["BTCUSDT", "ETHUSDT"], &[Channel::Tickers])];
+    let daemon = Daemon::start(&config).await.expect("daemon starts");
+    let client = support::sql(&cluster).await;
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM tickers", 3).await, 3);
+    let instruments = listed_instruments(&client, "binance", 2).await;
+    daemon.stop().await.expect("clean stop");
+    assert_eq!(venue.received.lock().unwrap()[0], r#"{"id":1,"method":"SUBSCRIBE","params":["btcusdt@ticker","ethusdt@ticker"]}"#);
+
+    let row = |symbol: &str, last: f64, open: f64, change: f64, change_pct: f64, time_ms: i64| TickerRow {
+        venue: "binance".into(),
+        symbol: symbol.into(),
+        last,
+        open_24h: Some(open),
+        high_24h: Some(98000.0),
+        low_24h: Some(95000.5),
+        volume_24h: Some(1234.5),
+        quote_volume_24h: Some(119000000.25),
+        change: Some(change),
+        change_pct: Some(change_pct),
+        time: time_ms * 1_000,
+        at_receipt: false,
+    };
+    assert_eq!(
+        ticker_rows(&client).await,
+        vec![
+            row("BTC-USDT", 97000.5, 96000.0, 1000.5, 1.042, base + 1_001),
+            row("BTC-USDT", 97001.0, 96000.0, 1001.0, 1.043, base + 2_003),
+            row("ETH-USDT", 3300.25, 3250.0, 50.25, 1.546, base + 1_002),
+        ],
+        "the venue's statistics at its event time E; P is already in percent"
+    );
+    assert_eq!(
+        instruments,
+        vec![
+            ("BTC-USDT".to_string(), "BTCUSDT".to_string(), Some("crypto".to_string())),
+            ("ETH-USDT".to_string(), "ETHUSDT".to_string(), Some("crypto".to_string())),
+        ],
+        "each configured symbol beside ours, recorded once subscribed"
+    );
+    assert_eq!(count(&client, "SELECT count(*) FROM dead_letters").await, 0);
 }

@@ -2,7 +2,7 @@
 //! and their acks, exact rows for scripted trades, a level-1 order book (snapshot and
 //! deltas merged into full quotes) and a confirmed kline, an update-id gap, a pong, a
 //! dead letter for garbage, and after a drop the resubscription with a re-sent delta
-//! dropped as a duplicate.
+//! dropped as a duplicate; spot 24-hour tickers with the change fraction in percent.
 
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use hypertick::app::Daemon;
 use hypertick::config::{Channel, SourceKind};
 
 use crate::fake_venue::{FakeVenue, Step};
-use crate::feeds::{now_ms, source};
+use crate::feeds::{listed_instruments, now_ms, source, ticker_rows, TickerRow};
 use crate::support::{self, wait_for_count};
 
 const BYBIT_ACK: &str = r#"{"success":true,"ret_msg":"subscribe","conn_id":"fake-conn-1","req_id":{id},"op":"subscribe"}"#;
@@ -181,4 +181,44 @@ async fn bybit_rows_gaps_garbage_and_resubscribe() {
         .map(|row| (row.get(0), row.get(1)))
         .collect();
     assert_eq!(dead_letters, vec![("invalid_json".to_string(), "{not json".to_string())], "the pong is no dead letter");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bybit_tickers_in_percent() {
+    let ts = now_ms() - 60_000;
+    let ticker = |ts: i64| {
+        format!(
+            r#"{{"topic":"tickers.BTCUSDT","ts":{ts},"type":"snapshot","cs":2588407389,"data":{{"symbol":"BTCUSDT","lastPrice":"97000.5","highPrice24h":"98000","lowPrice24h":"95000.25","prevPrice24h":"95136.7","volume24h":"6780.866843","turnover24h":"651234567.89","price24hPcnt":"0.0196","usdIndexPrice":"97010.2"}}}}"#
+        )
+    };
+    let script = vec![Step::Expect("subscribe", BYBIT_ACK.to_string()), Step::Send(ticker(ts)), Step::Send(ticker(ts))];
+    let venue = FakeVenue::start(vec![script]).await;
+    let cluster = support::start_cluster();
+    let mut config = support::config_for(&cluster);
+    config.sources = vec![source(SourceKind::Bybit, venue.url(), &["BTCUSDT"], &[Channel::Tickers])];
+    let daemon = Daemon::start(&config).await.expect("daemon starts");
+    let client = support::sql(&cluster).await;
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM tickers", 1).await, 1);
+    let instruments = listed_instruments(&client, "bybit", 1).await;
+    daemon.stop().await.expect("clean stop");
+    assert_eq!(venue.received.lock().unwrap()[0], r#"{"args":["tickers.BTCUSDT"],"op":"subscribe","req_id":"1"}"#);
+    assert_eq!(
+        ticker_rows(&client).await,
+        vec![TickerRow {
+            venue: "bybit".into(),
+            symbol: "BTC-USDT".into(),
+            last: 97000.5,
+            open_24h: Some(95136.7),
+            high_24h: Some(98000.0),
+            low_24h: Some(95000.25),
+            volume_24h: Some(6780.866843),
+            quote_volume_24h: Some(651234567.89),
+            change: Some(97000.5 - 95136.7),
+            change_pct: Some(1.96),
+            time: ts * 1_000,
+            at_receipt: false,
+        }],
+        "price24hPcnt 0.0196 (a fraction) is 1.96 %; the repeated snapshot is stored once"
+    );
+    assert_eq!(instruments, vec![("BTC-USDT".to_string(), "BTCUSDT".to_string(), Some("crypto".to_string()))]);
 }

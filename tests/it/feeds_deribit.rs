@@ -2,8 +2,9 @@
 //! and `public/subscribe` acknowledged by id, exact rows for scripted trades and tickers,
 //! a `trade_seq` skip as a gap event, a `test_request` heartbeat answered with
 //! `public/test`, a dead letter for garbage, and after a drop the resubscription with a
-//! re-sent trade dropped as a duplicate; and `options`: the tickers of option names
-//! only, exact `options_quotes` rows and the contracts' `instruments` rows.
+//! re-sent trade dropped as a duplicate; 24-hour tickers of a perpetual (none of an
+//! option) and the instruments' asset classes; and `options`: the tickers of option
+//! names only, exact `options_quotes` rows and the contracts' `instruments` rows.
 
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use hypertick::app::Daemon;
 use hypertick::config::{Channel, SourceKind};
 
 use crate::fake_venue::{FakeVenue, Step};
-use crate::feeds::{now_ms, source};
+use crate::feeds::{listed_instruments, now_ms, source, ticker_rows, TickerRow};
 use crate::support::{self, wait_for_count};
 
 /// The answers to `public/set_heartbeat` and `public/subscribe`.
@@ -251,7 +252,7 @@ async fn deribit_options_write_option_quotes_and_option_instruments() {
 
     let instruments: Vec<(String, String, String, String, String, f64, String)> = client
         .query(
-            "SELECT venue, symbol, asset_class, underlying, expiration::text, strike, option_type FROM instruments ORDER BY symbol",
+            "SELECT venue, symbol, asset_class, underlying, expiration::text, strike, option_type FROM instruments WHERE asset_class = 'option' ORDER BY symbol",
             &[],
         )
         .await
@@ -294,4 +295,59 @@ fn the_options_examples_of_the_readme_and_the_annotated_config_are_valid() {
             "{place}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deribit_tickers_of_a_perpetual_not_of_an_option() {
+    let ts = now_ms() - 60_000;
+    let option = "BTC-27DEC24-100000-C";
+    let ticker = |instrument: &str, last: &str, ts: i64| {
+        format!(
+            r#"{{"jsonrpc":"2.0","method":"subscription","params":{{"channel":"ticker.{instrument}.100ms","data":{{"timestamp":{ts},"stats":{{"volume_usd":284061480,"volume":7871.02139035,"price_change":0.7229,"low":95213.5,"high":97824.5}},"state":"open","settlement_price":96169.49,"open_interest":502097590,"min_price":95898.37,"max_price":97991.72,"mark_price":96446.51,"last_price":{last},"instrument_name":"{instrument}","index_price":96441.64,"best_bid_price":96442.5,"best_bid_amount":5000,"best_ask_price":96443,"best_ask_amount":100}}}}}}"#
+        )
+    };
+    let script = vec![
+        Step::Expect("public/set_heartbeat", r#"{"jsonrpc":"2.0","id":{id},"result":"ok"}"#.to_string()),
+        Step::Expect(
+            "public/subscribe",
+            r#"{"jsonrpc":"2.0","id":{id},"result":["ticker.BTC-PERPETUAL.100ms","ticker.BTC-27DEC24-100000-C.100ms"]}"#.to_string(),
+        ),
+        Step::Send(ticker("BTC-PERPETUAL", "96457.5", ts)),
+        Step::Send(ticker(option, "0.05", ts + 1)),
+    ];
+    let venue = FakeVenue::start(vec![script]).await;
+    let cluster = support::start_cluster();
+    let mut config = support::config_for(&cluster);
+    config.sources = vec![source(SourceKind::Deribit, venue.url(), &["BTC-PERPETUAL", option], &[Channel::Tickers])];
+    let daemon = Daemon::start(&config).await.expect("daemon starts");
+    let client = support::sql(&cluster).await;
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM tickers", 1).await, 1);
+    let instruments = listed_instruments(&client, "deribit", 2).await;
+    daemon.stop().await.expect("clean stop");
+    assert_eq!(
+        ticker_rows(&client).await,
+        vec![TickerRow {
+            venue: "deribit".into(),
+            symbol: "BTC-PERPETUAL".into(),
+            last: 96457.5,
+            open_24h: None,
+            high_24h: Some(97824.5),
+            low_24h: Some(95213.5),
+            volume_24h: Some(7871.02139035),
+            quote_volume_24h: Some(284061480.0),
+            change: None,
+            change_pct: Some(0.7229),
+            time: ts * 1_000,
+            at_receipt: false,
+        }],
+        "stats.price_change is already in percent; Deribit sends no open price; the option's ticker is no 24-hour ticker"
+    );
+    assert_eq!(support::count(&client, "SELECT count(*) FROM quotes").await, 0, "quotes were not asked for");
+    assert_eq!(
+        instruments,
+        vec![
+            (option.to_string(), option.to_string(), Some("option".to_string())),
+            ("BTC-PERPETUAL".to_string(), "BTC-PERPETUAL".to_string(), Some("future".to_string())),
+        ]
+    );
 }

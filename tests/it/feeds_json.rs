@@ -12,7 +12,7 @@ use hypertick::app::Daemon;
 use hypertick::config::SourceConfig;
 
 use crate::fake_venue::{FakeVenue, Step};
-use crate::feeds::now_ms;
+use crate::feeds::{listed_instruments, now_ms};
 use crate::support::{self, wait_for_count};
 
 /// The one source of a configuration file's `[[sources]]` section, as check-config reads it.
@@ -132,6 +132,11 @@ symbol_rewrite = {{ split_quote = true }}
         "one message per symbol, with fresh ids on the reconnect"
     );
     daemon.stop().await.expect("clean stop");
+    assert_eq!(
+        listed_instruments(&client, "binance_json", 2).await,
+        vec![("BTC-USDT".to_string(), "BTCUSDT".to_string(), None), ("ETH-USDT".to_string(), "ETHUSDT".to_string(), None)],
+        "the venue symbols as the messages spell them, not as the subscribe templates do (btcusdt)"
+    );
 
     let ticks: Vec<(String, String, String, f64, f64, i16, i64)> = client
         .query("SELECT venue, symbol, trade_id, price, size, side, time FROM ticks ORDER BY trade_id", &[])

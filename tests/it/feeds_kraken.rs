@@ -1,7 +1,8 @@
 //! The Kraken adapter against the fake venue over real websockets: per-symbol
 //! acknowledgements, exact rows for a scripted sequence (trades, tickers with and
 //! without a time, a candle completed by the next one), a gap event, a dead letter for
-//! garbage, and a resubscribe whose snapshot repeats trades already stored.
+//! garbage, and a resubscribe whose snapshot repeats trades already stored; 24-hour
+//! tickers (with and without a time) and the instruments with Kraken's symbols.
 
 use std::time::Duration;
 
@@ -11,7 +12,8 @@ use hypertick::config::{Channel, SourceConfig, SourceKind};
 use hypertick::record::Timestamp;
 
 use crate::fake_venue::{FakeVenue, Step};
-use crate::support::{self, wait_for_count};
+use crate::feeds::{listed_instruments, ticker_rows, TickerRow};
+use crate::support::{self, count, wait_for_count};
 
 fn kraken_source(url: String, symbols: &[&str], channels: &[Channel]) -> SourceConfig {
     SourceConfig {
@@ -226,5 +228,71 @@ async fn kraken_rows_gaps_garbage_and_resubscribe() {
         dead_letters,
         vec![("invalid_json".to_string(), "{not json".to_string())],
         "acks, status, heartbeats and snapshots are not dead letters"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kraken_tickers_and_instruments() {
+    let ticker_time = Timestamp::now().micros() / 1_000_000 * 1_000_000 - 60_000_000 + 742_648;
+    let with_time = format!(
+        r#"{{"channel":"ticker","type":"snapshot","data":[{{"symbol":"ETH/USD","bid":3300.1,"bid_qty":1.5,"ask":3300.2,"ask_qty":2.5,"last":3300.15,"volume":1000.5,"vwap":3290.25,"low":3200.0,"high":3400.0,"change":-10.5,"change_pct":-0.32,"timestamp":"{}"}}]}}"#,
+        rfc3339(ticker_time, 6)
+    );
+    let script = vec![
+        Step::Send(STATUS.to_string()),
+        Step::Expect(r#""channel":"ticker""#, ack("ticker", "BTC/USD", "{id}")),
+        Step::Send(ack("ticker", "ETH/USD", "1")),
+        Step::Send(with_time.clone()),
+        // Repeated (as after a resubscribe): not newer, not stored again.
+        Step::Send(with_time),
+        Step::Send(
+            r#"{"channel":"ticker","type":"update","data":[{"symbol":"BTC/USD","bid":97000.0,"bid_qty":0.5,"ask":97000.5,"ask_qty":0.75,"last":97000.5,"volume":10.0,"vwap":96000.0,"low":95000.0,"high":98000.0,"change":100.0,"change_pct":0.1}]}"#
+                .to_string(),
+        ),
+    ];
+    let venue = FakeVenue::start(vec![script]).await;
+    let cluster = support::start_cluster();
+    let mut config = support::config_for(&cluster);
+    config.sources = vec![kraken_source(venue.url(), &["BTC/USD", "ETH/USD"], &[Channel::Tickers])];
+    let daemon = Daemon::start(&config).await.expect("daemon starts");
+    let client = support::sql(&cluster).await;
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM tickers", 2).await, 2);
+    let instruments = listed_instruments(&client, "kraken", 2).await;
+    daemon.stop().await.expect("clean stop");
+    assert_eq!(
+        venue.received.lock().unwrap()[0],
+        r#"{"method":"subscribe","params":{"channel":"ticker","event_trigger":"trades","symbol":["BTC/USD","ETH/USD"]},"req_id":1}"#,
+        "tickers alone: an update on every trade"
+    );
+    assert_eq!(count(&client, "SELECT count(*) FROM quotes").await, 0, "quotes were not asked for");
+
+    let rows = ticker_rows(&client).await;
+    assert_eq!(
+        rows[1],
+        TickerRow {
+            venue: "kraken".into(),
+            symbol: "ETH-USD".into(),
+            last: 3300.15,
+            open_24h: Some(3300.15 - -10.5),
+            high_24h: Some(3400.0),
+            low_24h: Some(3200.0),
+            volume_24h: Some(1000.5),
+            quote_volume_24h: Some(1000.5 * 3290.25),
+            change: Some(-10.5),
+            change_pct: Some(-0.32),
+            time: ticker_time,
+            at_receipt: false,
+        },
+        "open = last − change and quote volume = volume × vwap; change_pct is Kraken's, in percent"
+    );
+    let btc = &rows[0];
+    assert_eq!((btc.symbol.as_str(), btc.last, btc.open_24h, btc.change_pct), ("BTC-USD", 97000.5, Some(96900.5), Some(0.1)));
+    assert!(btc.at_receipt, "a ticker without a timestamp is stored at its receipt time");
+    assert_eq!(
+        instruments,
+        vec![
+            ("BTC-USD".to_string(), "BTC/USD".to_string(), Some("crypto".to_string())),
+            ("ETH-USD".to_string(), "ETH/USD".to_string(), Some("crypto".to_string())),
+        ]
     );
 }

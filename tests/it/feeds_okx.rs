@@ -2,9 +2,10 @@
 //! acknowledged arg by arg, exact rows for scripted trades (non-contiguous trade ids are
 //! no gap), a ticker and a confirmed candle (the unconfirmed one is no bar), the text
 //! `pong`, the text `ping` heartbeat, a dead letter for garbage, and after a drop the
-//! resubscription with a re-sent trade and ticker dropped as duplicates; and `options`:
-//! `opt-summary` of an instrument family, exact `options_quotes` rows (IVs in percent),
-//! the contracts' `instruments` rows and a bad contract dead-lettered on its own.
+//! resubscription with a re-sent trade and ticker dropped as duplicates; 24-hour tickers
+//! of a spot pair and a swap; and `options`: `opt-summary` of an instrument family,
+//! exact `options_quotes` rows (IVs in percent), the contracts' `instruments` rows and a
+//! bad contract dead-lettered on its own.
 
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use hypertick::app::Daemon;
 use hypertick::config::{Channel, SourceKind};
 
 use crate::fake_venue::{FakeVenue, Step};
-use crate::feeds::{now_ms, source};
+use crate::feeds::{listed_instruments, now_ms, source, ticker_rows, TickerRow};
 use crate::support::{self, wait_for_count};
 
 /// The acknowledgement of one arg; only the first carries the echoed request id.
@@ -258,7 +259,7 @@ async fn okx_options_write_option_quotes_and_option_instruments() {
 
     let instruments: Vec<(String, String, String, String, String, f64, String)> = client
         .query(
-            "SELECT venue, symbol, asset_class, underlying, expiration::text, strike, option_type FROM instruments ORDER BY symbol",
+            "SELECT venue, symbol, asset_class, underlying, expiration::text, strike, option_type FROM instruments WHERE asset_class = 'option' ORDER BY symbol",
             &[],
         )
         .await
@@ -282,4 +283,71 @@ async fn okx_options_write_option_quotes_and_option_instruments() {
         (row.get(0), row.get(1))
     };
     assert_eq!(dead_letter, ("invalid_field".to_string(), bad), "the bad contract alone, with its raw text");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn okx_tickers_of_spot_and_swap() {
+    let ts = now_ms() - 60_000;
+    let swap = format!(
+        r#"{{"arg":{{"channel":"tickers","instId":"BTC-USDT-SWAP"}},"data":[{{"instType":"SWAP","instId":"BTC-USDT-SWAP","last":"97000.5","lastSz":"1","askPx":"97001","askSz":"10","bidPx":"97000","bidSz":"12","open24h":"96000","high24h":"98000","low24h":"95000","volCcy24h":"1234.5","vol24h":"123450","sodUtc0":"96500","sodUtc8":"96600","ts":"{}"}}]}}"#,
+        ts + 1
+    );
+    let script = vec![
+        Step::Expect("subscribe", okx_ack("tickers", "ETH-USDT", true)),
+        Step::Send(okx_ack("tickers", "BTC-USDT-SWAP", false)),
+        Step::Send(okx_ticker("ETH-USDT", ("3300.10", "1.5"), ("3300.20", "2.5"), ts)),
+        Step::Send(okx_ticker("ETH-USDT", ("3300.10", "1.5"), ("3300.20", "2.5"), ts)),
+        Step::Send(swap),
+    ];
+    let venue = FakeVenue::start(vec![script]).await;
+    let cluster = support::start_cluster();
+    let mut config = support::config_for(&cluster);
+    config.sources = vec![source(SourceKind::Okx, venue.url(), &["ETH-USDT", "BTC-USDT-SWAP"], &[Channel::Tickers])];
+    let daemon = Daemon::start(&config).await.expect("daemon starts");
+    let client = support::sql(&cluster).await;
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM tickers", 2).await, 2);
+    let instruments = listed_instruments(&client, "okx", 2).await;
+    daemon.stop().await.expect("clean stop");
+    assert_eq!(support::count(&client, "SELECT count(*) FROM quotes").await, 0, "quotes were not asked for");
+    assert_eq!(
+        ticker_rows(&client).await,
+        vec![
+            TickerRow {
+                venue: "okx".into(),
+                symbol: "BTC-USDT-SWAP".into(),
+                last: 97000.5,
+                open_24h: Some(96000.0),
+                high_24h: Some(98000.0),
+                low_24h: Some(95000.0),
+                volume_24h: Some(1234.5),
+                quote_volume_24h: None,
+                change: Some(97000.5 - 96000.0),
+                change_pct: Some((97000.5 - 96000.0) / 96000.0 * 100.0),
+                time: (ts + 1) * 1_000,
+                at_receipt: false,
+            },
+            TickerRow {
+                venue: "okx".into(),
+                symbol: "ETH-USDT".into(),
+                last: 3300.2,
+                open_24h: Some(3250.0),
+                high_24h: Some(3310.0),
+                low_24h: Some(3240.0),
+                volume_24h: Some(300.0),
+                quote_volume_24h: Some(1000000.0),
+                change: Some(3300.2 - 3250.0),
+                change_pct: Some((3300.2 - 3250.0) / 3250.0 * 100.0),
+                time: ts * 1_000,
+                at_receipt: false,
+            },
+        ],
+        "a swap's volume is volCcy24h (base currency); the re-sent spot ticker is stored once"
+    );
+    assert_eq!(
+        instruments,
+        vec![
+            ("BTC-USDT-SWAP".to_string(), "BTC-USDT-SWAP".to_string(), Some("future".to_string())),
+            ("ETH-USDT".to_string(), "ETH-USDT".to_string(), Some("crypto".to_string())),
+        ]
+    );
 }

@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 
 use super::wire::{Auth, Bar as WireBar, Envelope, Error, Quote as WireQuote, Subscribe, Success, Trade};
 use crate::config::Channel;
-use crate::record::{Bar, Quote, Record, Rejection, Side, Tick, Timestamp};
+use crate::record::{Bar, Instrument, Quote, Record, Rejection, Side, Tick, Timestamp};
 use crate::source::feed::fields::rfc3339 as time;
 use crate::source::feed::{Parsed, Subscription, VenueAdapter};
 
@@ -210,8 +210,8 @@ impl VenueAdapter for AlpacaAdapter {
                 Channel::Trades => &mut subscribe.trades,
                 Channel::Quotes => &mut subscribe.quotes,
                 Channel::Bars => &mut subscribe.bars,
-                // Alpaca has no aggregated trades.
-                Channel::AggTrades => continue,
+                // Alpaca has no aggregated trades and no 24-hour tickers on this stream.
+                Channel::AggTrades | Channel::Tickers => continue,
                 // Option chains are not on the stock feed (check-config refuses them).
                 Channel::Options => continue,
             };
@@ -232,6 +232,11 @@ impl VenueAdapter for AlpacaAdapter {
             });
         }
         requests
+    }
+
+    /// Stock tickers (`AAPL`) are stored as they are.
+    fn instrument(&self, venue_symbol: &str) -> Option<Instrument> {
+        Some(Instrument::listed(self.venue(), venue_symbol, venue_symbol, Some("equity")))
     }
 
     fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection> {

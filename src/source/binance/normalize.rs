@@ -1,14 +1,15 @@
 //! Binance messages → records. Trades and aggregate trades carry contiguous ids per
 //! symbol: a skip is a `gap` feed event with the missing range, and ids at or below the
-//! last one seen (re-sent after a resubscribe) are dropped.
+//! last one seen (re-sent after a resubscribe) are dropped. 24-hour tickers are kept
+//! when newer than the last one of their symbol.
 
 use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
 
-use super::wire::{AggTrade, BookTicker, Kline, Response, Trade};
+use super::wire::{AggTrade, BookTicker, Kline, Response, Ticker24h, Trade};
 use crate::config::Channel;
-use crate::record::{Bar, Quote, Record, Rejection, Side, Tick, Timestamp};
+use crate::record::{Bar, Instrument, Quote, Record, Rejection, Side, Tick, Ticker, Timestamp};
 use crate::source::feed::fields::{decimal as number, invalid_record as invalid, millis};
 use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
 use crate::source::symbols::split_quote_asset;
@@ -21,15 +22,27 @@ pub struct BinanceAdapter {
     next_request_id: u64,
     trade_ids: Sequences,
     aggregate_ids: Sequences,
+    /// Event time of the last 24-hour ticker per symbol.
+    ticker_times: Sequences,
 }
 
 impl BinanceAdapter {
     pub fn spot() -> Self {
-        BinanceAdapter { futures: false, next_request_id: 1, trade_ids: Sequences::new("trade"), aggregate_ids: Sequences::new("aggTrade") }
+        Self::new(false)
     }
 
     pub fn futures() -> Self {
-        BinanceAdapter { futures: true, next_request_id: 1, trade_ids: Sequences::new("trade"), aggregate_ids: Sequences::new("aggTrade") }
+        Self::new(true)
+    }
+
+    fn new(futures: bool) -> Self {
+        BinanceAdapter {
+            futures,
+            next_request_id: 1,
+            trade_ids: Sequences::new("trade"),
+            aggregate_ids: Sequences::new("aggTrade"),
+            ticker_times: Sequences::duplicates_only("ticker"),
+        }
     }
 }
 
@@ -102,6 +115,29 @@ impl BinanceAdapter {
         Ok(())
     }
 
+    /// `24hrTicker`: every field is the venue's own, `P` already in percent.
+    fn ticker(&mut self, payload: &str, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
+        let ticker: Ticker24h = serde_json::from_str(payload).map_err(|error| invalid("24hrTicker", error))?;
+        let record = Ticker {
+            time: millis("E", ticker.event_time_ms)?,
+            received_at,
+            venue: self.venue().to_string(),
+            symbol: split_quote_asset(ticker.symbol),
+            last: number("c", ticker.last_price)?,
+            open_24h: Some(number("o", ticker.open_price)?),
+            high_24h: Some(number("h", ticker.high_price)?),
+            low_24h: Some(number("l", ticker.low_price)?),
+            volume_24h: Some(number("v", ticker.volume)?),
+            quote_volume_24h: Some(number("q", ticker.quote_volume)?),
+            change: Some(number("p", ticker.price_change)?),
+            change_pct: Some(number("P", ticker.price_change_percent)?),
+        };
+        if self.ticker_times.admit_time(ticker.symbol, record.time, parsed) {
+            parsed.records.push(Record::Ticker(record));
+        }
+        Ok(())
+    }
+
     fn kline(&mut self, payload: &str, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
         let kline: Kline = serde_json::from_str(payload).map_err(|error| invalid("kline", error))?;
         let bar = &kline.bar;
@@ -149,6 +185,7 @@ impl VenueAdapter for BinanceAdapter {
                     Channel::Bars => format!("{lower}@kline_1m"),
                     // No options on Binance spot or USDⓈ-M futures (check-config refuses them).
                     Channel::Options => continue,
+                    Channel::Tickers => format!("{lower}@ticker"),
                 });
             }
         }
@@ -160,6 +197,14 @@ impl VenueAdapter for BinanceAdapter {
                 Subscription { id, message: json!({ "method": "SUBSCRIBE", "params": chunk, "id": id }).to_string() }
             })
             .collect()
+    }
+
+    /// `btcusdt` or `BTCUSDT` → `BTC-USDT`; Binance writes symbols in capitals. USDⓈ-M
+    /// futures contracts are `future`, spot pairs `crypto`.
+    fn instrument(&self, venue_symbol: &str) -> Option<Instrument> {
+        let venue_symbol = venue_symbol.to_ascii_uppercase();
+        let asset_class = if self.futures { "future" } else { "crypto" };
+        Some(Instrument::listed(self.venue(), &split_quote_asset(&venue_symbol), &venue_symbol, Some(asset_class)))
     }
 
     fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection> {
@@ -180,6 +225,7 @@ impl VenueAdapter for BinanceAdapter {
             Some("aggTrade") => self.agg_trade(payload, received_at, &mut parsed)?,
             Some("kline") => self.kline(payload, received_at, &mut parsed)?,
             Some("bookTicker") => self.book_ticker(payload, received_at, &mut parsed)?,
+            Some("24hrTicker") => self.ticker(payload, received_at, &mut parsed)?,
             None if probe.u.is_some() => self.book_ticker(payload, received_at, &mut parsed)?,
             None if probe.id.is_some() => {
                 let response: Response = serde_json::from_str(payload).map_err(|error| invalid("response", error))?;
@@ -237,6 +283,53 @@ mod tests {
         assert_eq!(adapter.parse("not json", NOW).unwrap_err().code, "invalid_json");
         let bad_price = r#"{"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"abc","q":"1","T":1,"m":true}"#;
         assert_eq!(adapter.parse(bad_price, NOW).unwrap_err().code, "invalid_field");
+    }
+
+    #[test]
+    fn the_documented_24hr_ticker_in_both_forms() {
+        let mut adapter = BinanceAdapter::spot();
+        let subscriptions = adapter.subscriptions(&["BNBBTC".into()], &[Channel::Tickers]);
+        assert_eq!(subscriptions[0].message, r#"{"id":1,"method":"SUBSCRIBE","params":["bnbbtc@ticker"]}"#);
+        let documented = r#"{"e":"24hrTicker","E":1672515782136,"s":"BNBBTC","p":"0.0015","P":"250.00","w":"0.0018","x":"0.0009","c":"0.0025","Q":"10","b":"0.0024","B":"10","a":"0.0026","A":"100","o":"0.0010","h":"0.0025","l":"0.0010","v":"10000","q":"18","O":0,"C":86400000,"F":0,"L":18150,"n":18151}"#;
+        let parsed = adapter.parse(documented, NOW).unwrap();
+        assert_eq!(
+            parsed.records,
+            vec![Record::Ticker(Ticker {
+                time: Timestamp(1_672_515_782_136_000),
+                received_at: NOW,
+                venue: "binance".into(),
+                symbol: "BNB-BTC".into(),
+                last: 0.0025,
+                open_24h: Some(0.001),
+                high_24h: Some(0.0025),
+                low_24h: Some(0.001),
+                volume_24h: Some(10000.0),
+                quote_volume_24h: Some(18.0),
+                change: Some(0.0015),
+                change_pct: Some(250.0),
+            })]
+        );
+        // The same ticker again (combined form) is not newer: dropped; a later one is kept.
+        let combined = format!(r#"{{"stream":"bnbbtc@ticker","data":{documented}}}"#);
+        let again = adapter.parse(&combined, NOW).unwrap();
+        assert_eq!((again.records.len(), again.duplicates), (0, 1));
+        let later = combined.replace("1672515782136", "1672515783136");
+        let Record::Ticker(ticker) = &adapter.parse(&later, NOW).unwrap().records[0] else { panic!() };
+        assert_eq!(ticker.time, Timestamp(1_672_515_783_136_000));
+        let futures = r#"{"e":"24hrTicker","E":123456789,"s":"BTCUSDT","p":"0.0015","P":"250.00","w":"0.0018","c":"0.0025","Q":"10","o":"0.0010","h":"0.0025","l":"0.0010","v":"10000","q":"18","O":0,"C":86400000,"F":0,"L":18150,"n":18151}"#;
+        let Record::Ticker(ticker) = &BinanceAdapter::futures().parse(futures, NOW).unwrap().records[0] else { panic!() };
+        assert_eq!((ticker.venue.as_str(), ticker.symbol.as_str(), ticker.time), ("binance_futures", "BTC-USDT", Timestamp(123_456_789_000)));
+        let bad = documented.replace(r#""P":"250.00""#, r#""P":"x""#);
+        let rejection = BinanceAdapter::spot().parse(&bad, NOW).unwrap_err();
+        assert_eq!((rejection.code, rejection.detail.contains("`P`")), ("invalid_field", true));
+    }
+
+    #[test]
+    fn instruments_pair_our_symbol_with_binances() {
+        let listed = BinanceAdapter::spot().instrument("btcusdt").unwrap();
+        assert_eq!(listed, Instrument::listed("binance", "BTC-USDT", "BTCUSDT", Some("crypto")));
+        let listed = BinanceAdapter::futures().instrument("ETHUSDT").unwrap();
+        assert_eq!(listed, Instrument::listed("binance_futures", "ETH-USDT", "ETHUSDT", Some("future")));
     }
 
     #[test]

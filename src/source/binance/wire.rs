@@ -95,6 +95,40 @@ pub struct KlineBar<'a> {
     pub closed: bool,
 }
 
+/// `<symbol>@ticker`, the rolling 24-hour statistics, pushed every second. Spot:
+/// `{"e":"24hrTicker","E":1672515782136,"s":"BNBBTC","p":"0.0015","P":"250.00","w":"0.0018",
+/// "x":"0.0009","c":"0.0025","Q":"10","b":"0.0024","B":"10","a":"0.0026","A":"100","o":"0.0010",
+/// "h":"0.0025","l":"0.0010","v":"10000","q":"18","O":0,"C":86400000,"F":0,"L":18150,"n":18151}`;
+/// USDⓈ-M futures send the same without `x`, `b`, `B`, `a` and `A`.
+#[derive(Debug, Deserialize)]
+pub struct Ticker24h<'a> {
+    /// Event time: the ticker's `time`.
+    #[serde(rename = "E")]
+    pub event_time_ms: i64,
+    #[serde(rename = "s")]
+    pub symbol: &'a str,
+    /// Last price minus the open price 24 hours ago.
+    #[serde(rename = "p")]
+    pub price_change: &'a str,
+    /// `p` in percent of the open price (`"250.00"` is 250 %).
+    #[serde(rename = "P")]
+    pub price_change_percent: &'a str,
+    #[serde(rename = "c")]
+    pub last_price: &'a str,
+    #[serde(rename = "o")]
+    pub open_price: &'a str,
+    #[serde(rename = "h")]
+    pub high_price: &'a str,
+    #[serde(rename = "l")]
+    pub low_price: &'a str,
+    /// Base asset volume.
+    #[serde(rename = "v")]
+    pub volume: &'a str,
+    /// Quote asset volume.
+    #[serde(rename = "q")]
+    pub quote_volume: &'a str,
+}
+
 /// The answer to a SUBSCRIBE request: `{"result":null,"id":1}`, or an error
 /// `{"error":{"code":2,"msg":"Invalid request"},"id":1}`.
 #[derive(Debug, Deserialize)]
@@ -136,6 +170,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!((kline.bar.interval, kline.bar.trades, kline.bar.closed), ("1m", 100, false));
+        let ticker: Ticker24h = serde_json::from_str(
+            r#"{"e":"24hrTicker","E":1672515782136,"s":"BNBBTC","p":"0.0015","P":"250.00","w":"0.0018","x":"0.0009","c":"0.0025","Q":"10","b":"0.0024","B":"10","a":"0.0026","A":"100","o":"0.0010","h":"0.0025","l":"0.0010","v":"10000","q":"18","O":0,"C":86400000,"F":0,"L":18150,"n":18151}"#,
+        )
+        .unwrap();
+        assert_eq!((ticker.event_time_ms, ticker.symbol, ticker.last_price, ticker.open_price), (1672515782136, "BNBBTC", "0.0025", "0.0010"));
+        assert_eq!((ticker.high_price, ticker.low_price, ticker.volume, ticker.quote_volume), ("0.0025", "0.0010", "10000", "18"));
+        assert_eq!((ticker.price_change, ticker.price_change_percent), ("0.0015", "250.00"));
+        let futures: Ticker24h = serde_json::from_str(
+            r#"{"e":"24hrTicker","E":123456789,"s":"BTCUSDT","p":"0.0015","P":"250.00","w":"0.0018","c":"0.0025","Q":"10","o":"0.0010","h":"0.0025","l":"0.0010","v":"10000","q":"18","O":0,"C":86400000,"F":0,"L":18150,"n":18151}"#,
+        )
+        .unwrap();
+        assert_eq!((futures.event_time_ms, futures.symbol), (123456789, "BTCUSDT"));
         let error: Response = serde_json::from_str(r#"{"error":{"code":2,"msg":"Invalid request"},"id":1}"#).unwrap();
         assert_eq!(error.error.map(|e| e.code), Some(2));
     }

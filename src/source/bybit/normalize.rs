@@ -3,17 +3,18 @@
 //! the last update id `u`) so that a delta touching one side still yields a full quote;
 //! confirmed klines become bars. Deltas must carry `u` = last + 1: a skip is a `gap`
 //! feed event with the missing range, and a `u` at or below the last one (re-sent after
-//! a resubscribe) is dropped as a duplicate.
+//! a resubscribe) is dropped as a duplicate. Spot `tickers` snapshots become 24-hour
+//! tickers, dropped when not newer than the last one of their symbol.
 
 use std::collections::HashMap;
 
 use serde_json::json;
 
-use super::wire::{Envelope, Kline, OrderBook, Trade};
+use super::wire::{Envelope, Kline, OrderBook, SpotTicker, Trade};
 use crate::config::Channel;
-use crate::record::{Bar, Quote, Record, Rejection, Side, Tick, Timestamp};
+use crate::record::{Bar, Instrument, Quote, Record, Rejection, Side, Tick, Ticker, Timestamp};
 use crate::source::feed::fields::{decimal as number, invalid_record as invalid, millis};
-use crate::source::feed::{Parsed, Subscription, VenueAdapter};
+use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
 use crate::source::symbols::split_quote_asset;
 
 /// Topics per subscribe request. Bybit v5 "Connect" (bybit-exchange.github.io/docs/v5/ws/connect):
@@ -43,11 +44,25 @@ pub struct BybitAdapter {
     next_request_id: u64,
     /// Keyed by the venue's symbol; bounded by the subscribed symbols.
     books: HashMap<String, Book>,
+    /// Time of the last 24-hour ticker per venue symbol.
+    ticker_times: Sequences,
 }
 
 impl BybitAdapter {
     pub fn spot() -> Self {
-        BybitAdapter { next_request_id: 1, books: HashMap::new() }
+        BybitAdapter { next_request_id: 1, books: HashMap::new(), ticker_times: Sequences::duplicates_only("tickers") }
+    }
+}
+
+/// A decimal fraction as a percentage, `"0.0196"` → 1.96, by moving the decimal point
+/// (parsing `0.0196e2`) rather than multiplying, so that the result is the percentage
+/// as written, rounded once.
+fn fraction_as_percent(field: &str, text: &str) -> Result<f64, Rejection> {
+    let fraction = number(field, text)?;
+    match format!("{text}e2").parse::<f64>() {
+        Ok(percent) if percent.is_finite() => Ok(percent),
+        // A fraction written with its own exponent: multiply.
+        _ => Ok(fraction * 100.0),
     }
 }
 
@@ -211,6 +226,37 @@ impl BybitAdapter {
         Ok(())
     }
 
+    /// Spot `tickers`: `price24hPcnt` is a fraction, stored in percent; `change` is
+    /// `lastPrice − prevPrice24h`, the same change in the quote currency.
+    fn ticker(&mut self, envelope: &Envelope, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
+        let data = envelope.data.ok_or_else(|| Rejection::new("invalid_record", "tickers: no `data`"))?;
+        let ticker: SpotTicker = serde_json::from_str(data.get()).map_err(|error| invalid("tickers", error))?;
+        let time = match envelope.ts {
+            Some(ms) => millis("ts", ms)?,
+            None => received_at,
+        };
+        let last = number("lastPrice", &ticker.last_price)?;
+        let open_24h = number("prevPrice24h", &ticker.prev_price_24h)?;
+        let record = Ticker {
+            time,
+            received_at,
+            venue: self.venue().to_string(),
+            symbol: split_quote_asset(&ticker.symbol),
+            last,
+            open_24h: Some(open_24h),
+            high_24h: Some(number("highPrice24h", &ticker.high_price_24h)?),
+            low_24h: Some(number("lowPrice24h", &ticker.low_price_24h)?),
+            volume_24h: Some(number("volume24h", &ticker.volume_24h)?),
+            quote_volume_24h: Some(number("turnover24h", &ticker.turnover_24h)?),
+            change: Some(last - open_24h),
+            change_pct: Some(fraction_as_percent("price24hPcnt", &ticker.price_24h_fraction)?),
+        };
+        if self.ticker_times.admit_time(&ticker.symbol, time, parsed) {
+            parsed.records.push(Record::Ticker(record));
+        }
+        Ok(())
+    }
+
     fn operation(&mut self, op: &str, envelope: &Envelope, parsed: &mut Parsed) -> Result<(), Rejection> {
         match op {
             "subscribe" => {
@@ -252,6 +298,7 @@ impl VenueAdapter for BybitAdapter {
                     Channel::Trades => topics.push(format!("publicTrade.{upper}")),
                     Channel::Quotes => topics.push(format!("{BOOK_STREAM}.{upper}")),
                     Channel::Bars => topics.push(format!("kline.1.{upper}")),
+                    Channel::Tickers => topics.push(format!("tickers.{upper}")),
                     // Bybit publishes no aggregated trade stream.
                     Channel::AggTrades => {}
                     // Options are not on the spot feed (check-config refuses them).
@@ -277,6 +324,12 @@ impl VenueAdapter for BybitAdapter {
         Some(json!({ "req_id": id.to_string(), "op": "ping" }).to_string())
     }
 
+    /// `btcusdt` or `BTCUSDT` → `BTC-USDT`; Bybit writes symbols in capitals.
+    fn instrument(&self, venue_symbol: &str) -> Option<Instrument> {
+        let venue_symbol = venue_symbol.to_ascii_uppercase();
+        Some(Instrument::listed(self.venue(), &split_quote_asset(&venue_symbol), &venue_symbol, Some("crypto")))
+    }
+
     fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection> {
         let envelope: Envelope = serde_json::from_str(text)
             .map_err(|error| Rejection::new("invalid_json", format!("not a Bybit message: {error}")))?;
@@ -287,6 +340,8 @@ impl VenueAdapter for BybitAdapter {
                     self.trades(&envelope, received_at, &mut parsed)?;
                 } else if topic.strip_prefix(BOOK_STREAM).is_some_and(|rest| rest.starts_with('.')) {
                     self.order_book(&envelope, received_at, &mut parsed)?;
+                } else if topic.starts_with("tickers.") {
+                    self.ticker(&envelope, received_at, &mut parsed)?;
                 } else if let Some(symbol) = topic.strip_prefix("kline.").and_then(|rest| rest.split_once('.')).map(|(_, symbol)| symbol) {
                     self.klines(&envelope, symbol, received_at, &mut parsed)?;
                 } else {
@@ -427,6 +482,42 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_spot_ticker_with_its_fraction_in_percent() {
+        let mut adapter = BybitAdapter::spot();
+        let subscriptions = adapter.subscriptions(&["btcusdt".to_string()], &[Channel::Tickers]);
+        assert_eq!(subscriptions[0].message, r#"{"args":["tickers.BTCUSDT"],"op":"subscribe","req_id":"1"}"#);
+        let documented = r#"{"topic":"tickers.BTCUSDT","ts":1673853746003,"type":"snapshot","cs":2588407389,"data":{"symbol":"BTCUSDT","lastPrice":"21109.77","highPrice24h":"21426.99","lowPrice24h":"20575","prevPrice24h":"20704.93","volume24h":"6780.866843","turnover24h":"141946527.22907118","price24hPcnt":"0.0196","usdIndexPrice":"21120.2400136"}}"#;
+        let parsed = adapter.parse(documented, NOW).unwrap();
+        assert_eq!(
+            parsed.records,
+            vec![Record::Ticker(Ticker {
+                time: Timestamp(1_673_853_746_003_000),
+                received_at: NOW,
+                venue: "bybit".into(),
+                symbol: "BTC-USDT".into(),
+                last: 21109.77,
+                open_24h: Some(20704.93),
+                high_24h: Some(21426.99),
+                low_24h: Some(20575.0),
+                volume_24h: Some(6780.866843),
+                quote_volume_24h: Some(141946527.22907118),
+                change: Some(21109.77 - 20704.93),
+                change_pct: Some(1.96),
+            })]
+        );
+        let again = adapter.parse(documented, NOW).unwrap();
+        assert_eq!((again.records.len(), again.duplicates), (0, 1), "a ticker not newer than the last is a duplicate");
+        for (fraction, percent) in [("0.0196", 1.96), ("-0.017103", -1.7103), ("0", 0.0), ("2.5e-1", 25.0)] {
+            assert_eq!(fraction_as_percent("price24hPcnt", fraction).unwrap(), percent, "{fraction}");
+        }
+        assert_eq!(fraction_as_percent("price24hPcnt", "x").unwrap_err().code, "invalid_field");
+        let bad = documented.replace(r#""lastPrice":"21109.77""#, r#""lastPrice":"x""#).replace("1673853746003", "1673853747003");
+        let rejection = adapter.parse(&bad, NOW).unwrap_err();
+        assert_eq!((rejection.code, rejection.detail.contains("`lastPrice`")), ("invalid_field", true));
+        assert_eq!(adapter.instrument("ethusdt"), Some(Instrument::listed("bybit", "ETH-USDT", "ETHUSDT", Some("crypto"))));
+    }
+
+    #[test]
     fn acks_refusals_pongs_and_garbage() {
         let mut adapter = BybitAdapter::spot();
         let ack = r#"{"success":true,"ret_msg":"subscribe","conn_id":"2324d924-aa4d-45b0-a858-7b8be29ab52b","req_id":"7","op":"subscribe"}"#;
@@ -442,7 +533,8 @@ mod tests {
 
         assert_eq!(adapter.parse("{not json", NOW).unwrap_err().code, "invalid_json");
         assert_eq!(adapter.parse("[1,2]", NOW).unwrap_err().code, "invalid_json");
-        assert_eq!(adapter.parse(r#"{"topic":"tickers.BTCUSDT","type":"snapshot","data":{}}"#, NOW).unwrap_err().code, "unknown_type");
+        assert_eq!(adapter.parse(r#"{"topic":"tickers.BTCUSDT","type":"snapshot","data":{}}"#, NOW).unwrap_err().code, "invalid_record");
+        assert_eq!(adapter.parse(r#"{"topic":"liquidation.BTCUSDT","type":"snapshot","data":{}}"#, NOW).unwrap_err().code, "unknown_type");
         assert_eq!(adapter.parse(r#"{"topic":"orderbook.50.BTCUSDT","type":"snapshot","data":{}}"#, NOW).unwrap_err().code, "unknown_type");
         assert_eq!(adapter.parse(r#"{"op":"unsubscribe","success":true}"#, NOW).unwrap_err().code, "unknown_type");
         assert_eq!(adapter.parse(r#"{"hello":1}"#, NOW).unwrap_err().code, "unknown_type");

@@ -106,6 +106,35 @@ pub struct Kline<'a> {
     pub confirm: bool,
 }
 
+/// `tickers.<symbol>` data on the spot stream (a snapshot every push; `ts` of the
+/// envelope is when Bybit produced it):
+/// `{"topic":"tickers.BTCUSDT","ts":1673853746003,"type":"snapshot","cs":2588407389,"data":{"symbol":"BTCUSDT",
+/// "lastPrice":"21109.77","highPrice24h":"21426.99","lowPrice24h":"20575","prevPrice24h":"20704.93",
+/// "volume24h":"6780.866843","turnover24h":"141946527.22907118","price24hPcnt":"0.0196","usdIndexPrice":"21120.2400136"}}`.
+#[derive(Debug, Deserialize)]
+pub struct SpotTicker<'a> {
+    #[serde(borrow)]
+    pub symbol: Cow<'a, str>,
+    #[serde(rename = "lastPrice", borrow)]
+    pub last_price: Cow<'a, str>,
+    #[serde(rename = "highPrice24h", borrow)]
+    pub high_price_24h: Cow<'a, str>,
+    #[serde(rename = "lowPrice24h", borrow)]
+    pub low_price_24h: Cow<'a, str>,
+    /// The market price 24 hours ago.
+    #[serde(rename = "prevPrice24h", borrow)]
+    pub prev_price_24h: Cow<'a, str>,
+    /// Base asset volume.
+    #[serde(rename = "volume24h", borrow)]
+    pub volume_24h: Cow<'a, str>,
+    /// Quote asset volume.
+    #[serde(rename = "turnover24h", borrow)]
+    pub turnover_24h: Cow<'a, str>,
+    /// The 24-hour change as a **fraction** of `prevPrice24h`: `"0.0196"` is +1.96 %.
+    #[serde(rename = "price24hPcnt", borrow)]
+    pub price_24h_fraction: Cow<'a, str>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +164,15 @@ mod tests {
         .unwrap();
         let bars: Vec<Kline> = serde_json::from_str(kline.data.unwrap().get()).unwrap();
         assert_eq!((bars[0].start, &*bars[0].interval, &*bars[0].turnover, bars[0].confirm), (1672324800000, "5", "34666.4005", false));
+
+        let ticker: Envelope = serde_json::from_str(
+            r#"{"topic":"tickers.BTCUSDT","ts":1673853746003,"type":"snapshot","cs":2588407389,"data":{"symbol":"BTCUSDT","lastPrice":"21109.77","highPrice24h":"21426.99","lowPrice24h":"20575","prevPrice24h":"20704.93","volume24h":"6780.866843","turnover24h":"141946527.22907118","price24hPcnt":"0.0196","usdIndexPrice":"21120.2400136"}}"#,
+        )
+        .unwrap();
+        assert_eq!((ticker.topic, ticker.ts), (Some("tickers.BTCUSDT"), Some(1673853746003)));
+        let data: SpotTicker = serde_json::from_str(ticker.data.unwrap().get()).unwrap();
+        assert_eq!((&*data.symbol, &*data.last_price, &*data.prev_price_24h, &*data.price_24h_fraction), ("BTCUSDT", "21109.77", "20704.93", "0.0196"));
+        assert_eq!((&*data.high_price_24h, &*data.low_price_24h, &*data.volume_24h, &*data.turnover_24h), ("21426.99", "20575", "6780.866843", "141946527.22907118"));
 
         let ack: Envelope = serde_json::from_str(
             r#"{"success":true,"ret_msg":"subscribe","conn_id":"2324d924-aa4d-45b0-a858-7b8be29ab52b","req_id":"10001","op":"subscribe"}"#,

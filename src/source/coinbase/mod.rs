@@ -4,9 +4,10 @@
 //! (docs.cdp.coinbase.com/exchange/websocket-feed/overview, .../channels). One subscribe
 //! request names every product and channel; the venue answers with a `subscriptions`
 //! message listing what is subscribed. Our `trades` channel is Coinbase's `matches`
-//! (`match` and `last_match` → ticks) and `quotes` is `ticker` (its best bid and offer →
-//! quotes). Coinbase offers no aggregated trades or bars on this feed, so `agg_trades`
-//! and `bars` are left out of the subscription. `wire` mirrors the venue's JSON;
+//! (`match` and `last_match` → ticks); `quotes` and `tickers` are both `ticker`,
+//! subscribed once (its best bid and offer → quotes, its 24-hour statistics → tickers).
+//! Coinbase offers no aggregated trades or bars on this feed, so `agg_trades` and `bars`
+//! are left out of the subscription. `wire` mirrors the venue's JSON;
 //! `normalize` maps it onto our records.
 
 mod normalize;

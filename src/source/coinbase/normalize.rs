@@ -1,13 +1,13 @@
-//! Coinbase Exchange messages → records. `match`/`last_match` become ticks, `ticker`
-//! becomes a quote when it carries the best bid and offer. Trade ids are contiguous per
-//! product: a skip is a `gap` feed event with the missing range, and ids at or below the
-//! last one seen (the `last_match` re-sent after a resubscribe) are dropped.
+//! Coinbase Exchange messages → records. `match`/`last_match` become ticks; `ticker`
+//! becomes a quote when it carries the best bid and offer (with `quotes` subscribed) and
+//! a 24-hour ticker (with `tickers` subscribed). Trade ids are contiguous per product: a
+//! skip is a `gap` feed event with the missing range, and ids at or below the last one
+//! seen (the `last_match` re-sent after a resubscribe) are dropped; a ticker not newer
+//! than the last one of its product is dropped too.
 
-
-
-use super::wire::{Envelope, Error, Match, Subscribe, Subscriptions, Ticker};
+use super::wire::{Envelope, Error, Match, Subscribe, Subscriptions, Ticker as TickerMessage};
 use crate::config::Channel;
-use crate::record::{Quote, Record, Rejection, Side, Tick, Timestamp};
+use crate::record::{Instrument, Quote, Record, Rejection, Side, Tick, Ticker, Timestamp};
 use crate::source::feed::fields::{decimal as number, invalid_record as invalid, rfc3339 as time};
 use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
 
@@ -20,7 +20,8 @@ const SUBSCRIPTION_ID: u64 = 1;
 fn coinbase_channel(channel: Channel) -> Option<&'static str> {
     match channel {
         Channel::Trades => Some("matches"),
-        Channel::Quotes => Some("ticker"),
+        // One `ticker` channel feeds both: subscribed once, read for what was asked.
+        Channel::Quotes | Channel::Tickers => Some("ticker"),
         Channel::AggTrades | Channel::Bars | Channel::Options => None,
     }
 }
@@ -29,11 +30,22 @@ pub struct CoinbaseAdapter {
     /// Last trade id per product; one entry per product the venue sent matches for,
     /// which are the subscribed ones.
     trade_ids: Sequences,
+    /// Time of the last 24-hour ticker per product.
+    ticker_times: Sequences,
+    /// What a `ticker` message yields, as the last subscription asked: quotes (until a
+    /// subscription says otherwise, as before tickers existed) and/or tickers.
+    ticker_quotes: bool,
+    ticker_stats: bool,
 }
 
 impl CoinbaseAdapter {
     pub fn new() -> Self {
-        CoinbaseAdapter { trade_ids: Sequences::new("matches") }
+        CoinbaseAdapter {
+            trade_ids: Sequences::new("matches"),
+            ticker_times: Sequences::duplicates_only("ticker"),
+            ticker_quotes: true,
+            ticker_stats: false,
+        }
     }
 }
 
@@ -72,17 +84,33 @@ impl CoinbaseAdapter {
     }
 
     fn ticker(&mut self, text: &str, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
-        let ticker: Ticker = serde_json::from_str(text).map_err(|error| invalid("ticker", error))?;
+        let ticker: TickerMessage = serde_json::from_str(text).map_err(|error| invalid("ticker", error))?;
+        let time = match ticker.time {
+            Some(text) => time("time", text)?,
+            None => received_at,
+        };
+        // Everything is converted before anything is kept, so a bad field refuses the
+        // whole message and leaves no state behind.
+        let quote = if self.ticker_quotes { self.quote(&ticker, time, received_at)? } else { None };
+        let stats = if self.ticker_stats { self.stats(&ticker, time, received_at)? } else { None };
+        parsed.records.extend(quote.map(Record::Quote));
+        if let Some(stats) = stats {
+            if self.ticker_times.admit_time(ticker.product_id, stats.time, parsed) {
+                parsed.records.push(Record::Ticker(stats));
+            }
+        }
+        Ok(())
+    }
+
+    /// The best bid and offer, when the ticker carries them.
+    fn quote(&self, ticker: &TickerMessage, time: Timestamp, received_at: Timestamp) -> Result<Option<Quote>, Rejection> {
         let (Some(bid_price), Some(bid_size), Some(ask_price), Some(ask_size)) =
             (ticker.best_bid, ticker.best_bid_size, ticker.best_ask, ticker.best_ask_size)
         else {
-            return Ok(());
+            return Ok(None);
         };
-        parsed.records.push(Record::Quote(Quote {
-            time: match ticker.time {
-                Some(text) => time("time", text)?,
-                None => received_at,
-            },
+        Ok(Some(Quote {
+            time,
             received_at,
             venue: self.venue().to_string(),
             symbol: ticker.product_id.to_string(),
@@ -90,8 +118,33 @@ impl CoinbaseAdapter {
             bid_size: number("best_bid_size", bid_size)?,
             ask_price: number("best_ask", ask_price)?,
             ask_size: number("best_ask_size", ask_size)?,
-        }));
-        Ok(())
+        }))
+    }
+
+    /// The 24-hour statistics, when the ticker carries a last price. Coinbase sends no
+    /// change fields: `change` is computed as `price − open_24h` and `change_pct` as
+    /// that change in percent of `open_24h` (none when the open is missing or zero).
+    /// Coinbase sends no quote volume either.
+    fn stats(&self, ticker: &TickerMessage, time: Timestamp, received_at: Timestamp) -> Result<Option<Ticker>, Rejection> {
+        let Some(price) = ticker.price else { return Ok(None) };
+        let optional = |field: &str, text: Option<&str>| text.map(|text| number(field, text)).transpose();
+        let last = number("price", price)?;
+        let open_24h = optional("open_24h", ticker.open_24h)?;
+        let change = open_24h.map(|open| last - open);
+        Ok(Some(Ticker {
+            time,
+            received_at,
+            venue: self.venue().to_string(),
+            symbol: ticker.product_id.to_string(),
+            last,
+            open_24h,
+            high_24h: optional("high_24h", ticker.high_24h)?,
+            low_24h: optional("low_24h", ticker.low_24h)?,
+            volume_24h: optional("volume_24h", ticker.volume_24h)?,
+            quote_volume_24h: None,
+            change,
+            change_pct: open_24h.filter(|open| *open != 0.0).map(|open| (last - open) / open * 100.0),
+        }))
     }
 }
 
@@ -107,6 +160,8 @@ impl VenueAdapter for CoinbaseAdapter {
     /// One subscribe request for every product on every offered channel. Channels
     /// Coinbase does not offer are left out; with none left there is nothing to send.
     fn subscriptions(&mut self, symbols: &[String], channels: &[Channel]) -> Vec<Subscription> {
+        self.ticker_quotes = channels.contains(&Channel::Quotes);
+        self.ticker_stats = channels.contains(&Channel::Tickers);
         let mut names: Vec<&'static str> = Vec::new();
         for name in channels.iter().filter_map(|channel| coinbase_channel(*channel)) {
             if !names.contains(&name) {
@@ -119,6 +174,11 @@ impl VenueAdapter for CoinbaseAdapter {
         let request = Subscribe { message_type: "subscribe", product_ids: symbols, channels: names };
         let message = serde_json::to_string(&request).expect("a subscribe request always serializes");
         vec![Subscription { id: SUBSCRIPTION_ID, message }]
+    }
+
+    /// Product ids (`BTC-USD`) are our symbols already.
+    fn instrument(&self, venue_symbol: &str) -> Option<Instrument> {
+        Some(Instrument::listed(self.venue(), venue_symbol, venue_symbol, Some("crypto")))
     }
 
     fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection> {
@@ -277,6 +337,61 @@ mod tests {
         let rejection = adapter.parse(&bad_ask, NOW).unwrap_err();
         assert_eq!(rejection.code, "invalid_field");
         assert!(rejection.detail.contains("`best_ask`"), "{}", rejection.detail);
+    }
+
+    #[test]
+    fn with_tickers_subscribed_a_ticker_also_yields_the_24_hour_statistics() {
+        let mut adapter = CoinbaseAdapter::new();
+        let symbols = vec!["ETH-USD".to_string()];
+        let subscriptions = adapter.subscriptions(&symbols, &[Channel::Quotes, Channel::Tickers, Channel::Trades]);
+        assert_eq!(
+            subscriptions[0].message,
+            r#"{"type":"subscribe","product_ids":["ETH-USD"],"channels":["ticker","matches"]}"#,
+            "`ticker` once for both channels"
+        );
+        let documented = r#"{"type":"ticker","sequence":37475248783,"product_id":"ETH-USD","price":"1285.22","open_24h":"1310.79","volume_24h":"245532.79269678","low_24h":"1280.52","high_24h":"1313.8","volume_30d":"9788783.60117027","best_bid":"1285.04","best_bid_size":"0.46688654","best_ask":"1285.27","best_ask_size":"1.56637040","side":"buy","time":"2022-10-19T23:28:22.061769Z","trade_id":370843401,"last_size":"11.4396987"}"#;
+        let parsed = adapter.parse(documented, NOW).unwrap();
+        let time = Timestamp::parse_rfc3339("2022-10-19T23:28:22.061769Z").unwrap();
+        assert!(matches!(&parsed.records[0], Record::Quote(quote) if quote.bid_price == 1285.04 && quote.time == time));
+        assert_eq!(
+            parsed.records[1],
+            Record::Ticker(Ticker {
+                time,
+                received_at: NOW,
+                venue: "coinbase".into(),
+                symbol: "ETH-USD".into(),
+                last: 1285.22,
+                open_24h: Some(1310.79),
+                high_24h: Some(1313.8),
+                low_24h: Some(1280.52),
+                volume_24h: Some(245532.79269678),
+                quote_volume_24h: None,
+                change: Some(1285.22 - 1310.79),
+                change_pct: Some((1285.22 - 1310.79) / 1310.79 * 100.0),
+            })
+        );
+        assert_eq!(parsed.records.len(), 2);
+        // Re-sent after a resubscribe: the quote again, the ticker not (not newer).
+        let again = adapter.parse(documented, NOW).unwrap();
+        assert_eq!((again.records.len(), again.duplicates), (1, 1));
+
+        // Tickers only: no quotes; no price, no ticker; no open, no change.
+        adapter.subscriptions(&symbols, &[Channel::Tickers]);
+        let later = documented.replace("23:28:22.061769Z", "23:28:23Z");
+        let parsed = adapter.parse(&later, NOW).unwrap();
+        assert!(matches!(&parsed.records[..], [Record::Ticker(_)]), "{:?}", parsed.records);
+        assert!(adapter.parse(r#"{"type":"ticker","product_id":"ETH-USD","best_bid":"1","best_bid_size":"2","best_ask":"3","best_ask_size":"4"}"#, NOW).unwrap().records.is_empty());
+        let without_open = r#"{"type":"ticker","product_id":"BTC-USD","price":"97000.5","time":"2026-11-22T12:00:00Z"}"#;
+        let Record::Ticker(ticker) = &adapter.parse(without_open, NOW).unwrap().records[0] else { panic!() };
+        assert_eq!((ticker.last, ticker.open_24h, ticker.change, ticker.change_pct), (97000.5, None, None, None));
+        let bad = later.replace(r#""open_24h":"1310.79""#, r#""open_24h":"x""#).replace("23:28:23Z", "23:28:24Z");
+        let rejection = adapter.parse(&bad, NOW).unwrap_err();
+        assert_eq!((rejection.code, rejection.detail.contains("`open_24h`")), ("invalid_field", true));
+    }
+
+    #[test]
+    fn instruments_are_product_ids() {
+        assert_eq!(CoinbaseAdapter::new().instrument("BTC-USD"), Some(Instrument::listed("coinbase", "BTC-USD", "BTC-USD", Some("crypto"))));
     }
 
     #[test]

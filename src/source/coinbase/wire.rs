@@ -46,10 +46,24 @@ pub struct Match<'a> {
 /// "best_bid":"1285.04","best_bid_size":"0.46688654","best_ask":"1285.27","best_ask_size":"1.56637040",
 /// "side":"buy","time":"2022-10-19T23:28:22.061769Z","trade_id":370843401,"last_size":"11.4396987"}`.
 /// The best bid and offer fields are optional: `ticker_batch`-style payloads and some
-/// snapshots leave them out, and then there is no quote to store.
+/// snapshots leave them out, and then there is no quote to store. `price` (the last trade)
+/// and the 24-hour statistics are optional too; without `price` there is no ticker.
 #[derive(Debug, Deserialize)]
 pub struct Ticker<'a> {
     pub product_id: &'a str,
+    /// The last trade's price.
+    #[serde(default)]
+    pub price: Option<&'a str>,
+    /// The price 24 hours ago.
+    #[serde(default)]
+    pub open_24h: Option<&'a str>,
+    #[serde(default)]
+    pub high_24h: Option<&'a str>,
+    #[serde(default)]
+    pub low_24h: Option<&'a str>,
+    /// Base currency volume over 24 hours.
+    #[serde(default)]
+    pub volume_24h: Option<&'a str>,
     #[serde(default)]
     pub best_bid: Option<&'a str>,
     #[serde(default)]
@@ -105,6 +119,10 @@ mod tests {
             ("ETH-USD", Some("1285.04"), Some("0.46688654"), Some("1285.27"), Some("1.56637040"))
         );
         assert_eq!(ticker.time, Some("2022-10-19T23:28:22.061769Z"));
+        assert_eq!(
+            (ticker.price, ticker.open_24h, ticker.high_24h, ticker.low_24h, ticker.volume_24h),
+            (Some("1285.22"), Some("1310.79"), Some("1313.8"), Some("1280.52"), Some("245532.79269678"))
+        );
         let subscriptions: Subscriptions = serde_json::from_str(
             r#"{"type":"subscriptions","channels":[{"name":"matches","product_ids":["ETH-USD","ETH-EUR"]},{"name":"ticker","product_ids":["ETH-USD","ETH-EUR"]}]}"#,
         )

@@ -4,10 +4,11 @@
 //! `trades.{instrument_name}.{interval}` and `ticker.{instrument_name}.{interval}`
 //! channels, `public/set_heartbeat` and `public/test`. `trades.{instrument}.raw` becomes
 //! ticks (`direction` is the taker's side, `amount` the size), `ticker.{instrument}.100ms`
-//! becomes quotes from the best bid and ask (`quotes`) and, for option instruments, option
-//! quotes with greeks and implied volatilities (`options`; the one ticker channel is
-//! subscribed once for both). Deribit has no aggregated-trade or bar stream here, so only
-//! `trades`, `quotes` and `options` are offered.
+//! becomes quotes from the best bid and ask (`quotes`), 24-hour tickers from its `stats`
+//! for futures and perpetuals (`tickers`) and, for option instruments, option quotes with
+//! greeks and implied volatilities (`options`); the one ticker channel is subscribed once
+//! for all three. Deribit has no aggregated-trade or bar stream here, so only `trades`,
+//! `quotes`, `tickers` and `options` are offered.
 //!
 //! Instrument names (`BTC-PERPETUAL`, `BTC-27DEC24-100000-C`) are kept as they are; the
 //! configured symbols are subscribed as given.

@@ -18,7 +18,7 @@ use serde_json::value::RawValue;
 
 use super::wire::{Envelope, Params, Ticker, Trade};
 use crate::config::Channel;
-use crate::record::{OptionQuote, Quote, Record, Rejection, Side, Tick, Timestamp};
+use crate::record::{Instrument, OptionQuote, Quote, Record, Rejection, Side, Tick, Ticker as TickerRecord, Timestamp};
 use crate::source::contracts::parse_deribit;
 use crate::source::feed::fields::{decimal, invalid_record as invalid, millis};
 use crate::source::feed::{OptionQuoteTimes, Parsed, Sequences, Subscription, VenueAdapter};
@@ -37,9 +37,12 @@ pub struct DeribitAdapter {
     /// What a ticker yields, after the channels of the last [`VenueAdapter::subscriptions`]
     /// call; before any, quotes only.
     quotes: bool,
+    tickers: bool,
     options: bool,
     /// The time of the last option quote per contract.
     option_times: OptionQuoteTimes,
+    /// Time of the last 24-hour ticker per instrument.
+    ticker_times: Sequences,
 }
 
 impl DeribitAdapter {
@@ -49,8 +52,10 @@ impl DeribitAdapter {
             pending: HashSet::new(),
             trade_seqs: Sequences::new("trades"),
             quotes: true,
+            tickers: false,
             options: false,
             option_times: OptionQuoteTimes::new(),
+            ticker_times: Sequences::duplicates_only("ticker"),
         }
     }
 
@@ -148,6 +153,7 @@ impl DeribitAdapter {
         let ask = book_side("best_ask_price", ticker.best_ask_price, "best_ask_amount", ticker.best_ask_amount)?;
         // Converted before anything is kept, so a bad field leaves no state behind.
         let option = if self.options { self.option_quote(&ticker, time, received_at, bid, ask)? } else { None };
+        let stats = if self.tickers { self.stats(&ticker, time, received_at)? } else { None };
         // A side without orders (null or 0 price): no full quote then.
         if let (true, Some((bid_price, bid_size)), Some((ask_price, ask_size))) = (self.quotes, bid, ask) {
             parsed.records.push(Record::Quote(Quote {
@@ -166,7 +172,44 @@ impl DeribitAdapter {
                 parsed.records.push(Record::OptionQuote(option));
             }
         }
+        if let Some(stats) = stats {
+            if self.ticker_times.admit_time(ticker.instrument_name, time, parsed) {
+                parsed.records.push(Record::Ticker(stats));
+            }
+        }
         Ok(())
+    }
+
+    /// The 24-hour statistics of a future's or perpetual's ticker with a last price (an
+    /// option's ticker belongs with the option quotes, not here). `stats.price_change` is
+    /// already in percent. Deribit sends neither the open price nor the change in the
+    /// quote currency, so `open_24h` and `change` stay empty rather than being derived
+    /// from the rounded percentage. The quote volume is `volume_notional` (quote
+    /// currency), else `volume_usd` (the quote currency of the inverse USD contracts).
+    fn stats(&self, ticker: &Ticker, time: Timestamp, received_at: Timestamp) -> Result<Option<TickerRecord>, Rejection> {
+        if parse_deribit(ticker.instrument_name).is_ok() {
+            return Ok(None);
+        }
+        let Some(last) = ticker.last_price else { return Ok(None) };
+        let last = number("last_price", last)?;
+        let stats = ticker.stats.as_ref();
+        let field = |name: &str, value: Option<&RawValue>| optional_number(&format!("stats.{name}"), value);
+        let volume_notional = field("volume_notional", stats.and_then(|stats| stats.volume_notional))?;
+        let volume_usd = field("volume_usd", stats.and_then(|stats| stats.volume_usd))?;
+        Ok(Some(TickerRecord {
+            time,
+            received_at,
+            venue: self.venue().to_string(),
+            symbol: ticker.instrument_name.to_string(),
+            last,
+            open_24h: None,
+            high_24h: field("high", stats.and_then(|stats| stats.high))?,
+            low_24h: field("low", stats.and_then(|stats| stats.low))?,
+            volume_24h: field("volume", stats.and_then(|stats| stats.volume))?,
+            quote_volume_24h: volume_notional.or(volume_usd),
+            change: None,
+            change_pct: field("price_change", stats.and_then(|stats| stats.price_change))?,
+        }))
     }
 
     /// The option quote of a ticker, or none when the instrument is not an option (its
@@ -237,13 +280,16 @@ impl VenueAdapter for DeribitAdapter {
         // A new connection: answers on the previous one no longer count.
         self.pending.clear();
         self.quotes = channels.contains(&Channel::Quotes);
+        self.tickers = channels.contains(&Channel::Tickers);
         self.options = channels.contains(&Channel::Options);
         let mut names: Vec<String> = Vec::new();
         for symbol in symbols {
             for channel in channels {
                 let name = match channel {
                     Channel::Trades => format!("trades.{symbol}.raw"),
-                    Channel::Quotes => format!("ticker.{symbol}.100ms"),
+                    // One ticker channel feeds quotes and tickers: subscribed once, read
+                    // for what was asked.
+                    Channel::Quotes | Channel::Tickers => format!("ticker.{symbol}.100ms"),
                     // The same ticker, of option instruments only: other names have no
                     // option quotes (their other channels are still subscribed).
                     Channel::Options if parse_deribit(symbol).is_ok() => format!("ticker.{symbol}.100ms"),
@@ -271,6 +317,20 @@ impl VenueAdapter for DeribitAdapter {
         }
         self.pending.extend(subscriptions.iter().map(|subscription| subscription.id));
         subscriptions
+    }
+
+    /// Instrument names are our symbols already. Option names (`BTC-27DEC24-100000-C`)
+    /// are `option`; other names with a dash (`BTC-PERPETUAL`, `BTC-27DEC24`,
+    /// `BTC_USDC-PERPETUAL`) `future`; the rest (spot pairs such as `BTC_USDC`) `crypto`.
+    fn instrument(&self, venue_symbol: &str) -> Option<Instrument> {
+        let asset_class = if parse_deribit(venue_symbol).is_ok() {
+            "option"
+        } else if venue_symbol.contains('-') {
+            "future"
+        } else {
+            "crypto"
+        };
+        Some(Instrument::listed(self.venue(), venue_symbol, venue_symbol, Some(asset_class)))
     }
 
     fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection> {
@@ -426,6 +486,59 @@ mod tests {
         let mut probe = Parsed::default();
         assert!(!adapter.trade_seqs.admit("BTC-PERPETUAL", 30289436, &mut probe));
         assert!(adapter.trade_seqs.admit("BTC-PERPETUAL", 30289437, &mut probe));
+    }
+
+    #[test]
+    fn the_documented_perpetual_ticker_yields_the_24_hour_statistics() {
+        let mut adapter = DeribitAdapter::new();
+        let subscriptions = adapter.subscriptions(&["BTC-PERPETUAL".to_string()], &[Channel::Quotes, Channel::Tickers]);
+        assert_eq!(
+            subscriptions[1].message,
+            r#"{"id":2,"jsonrpc":"2.0","method":"public/subscribe","params":{"channels":["ticker.BTC-PERPETUAL.100ms"]}}"#,
+            "one ticker channel for both"
+        );
+        let documented = r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"ticker.BTC-PERPETUAL.raw","data":{"timestamp":1623060194301,"stats":{"volume_usd":284061480,"volume":7871.02139035,"price_change":0.7229,"low":35213.5,"high":36824.5},"state":"open","settlement_price":36169.49,"open_interest":502097590,"min_price":35898.37,"max_price":36991.72,"mark_price":36446.51,"last_price":36457.5,"interest_value":1.7362511643080387,"instrument_name":"BTC-PERPETUAL","index_price":36441.64,"funding_8h":0.0000211,"estimated_delivery_price":36441.64,"current_funding":0,"best_bid_price":36442.5,"best_bid_amount":5000,"best_ask_price":36443,"best_ask_amount":100}}}"#;
+        let parsed = adapter.parse(documented, NOW).unwrap();
+        assert!(matches!(&parsed.records[0], Record::Quote(quote) if quote.bid_price == 36442.5 && quote.ask_size == 100.0));
+        assert_eq!(
+            parsed.records[1],
+            Record::Ticker(TickerRecord {
+                time: Timestamp(1_623_060_194_301_000),
+                received_at: NOW,
+                venue: "deribit".into(),
+                symbol: "BTC-PERPETUAL".into(),
+                last: 36457.5,
+                open_24h: None,
+                high_24h: Some(36824.5),
+                low_24h: Some(35213.5),
+                volume_24h: Some(7871.02139035),
+                quote_volume_24h: Some(284061480.0),
+                change: None,
+                change_pct: Some(0.7229),
+            })
+        );
+        let again = adapter.parse(documented, NOW).unwrap();
+        assert_eq!((again.records.len(), again.duplicates), (1, 1), "the quote again, the ticker not newer");
+
+        // Tickers alone: no quote; an option's ticker yields nothing here.
+        adapter.subscriptions(&["BTC-PERPETUAL".to_string()], &[Channel::Tickers]);
+        let later = documented.replace("1623060194301", "1623060194401");
+        assert!(matches!(&adapter.parse(&later, NOW).unwrap().records[..], [Record::Ticker(_)]));
+        assert!(adapter.parse(&ticker("BTC-27DEC24-100000-C", ("0.05", "5"), ("0.051", "3"), "1623060194501"), NOW).unwrap().records.is_empty());
+        // No trade yet: no ticker. A bad last price refuses the message.
+        let untraded = later.replace(r#""last_price":36457.5"#, r#""last_price":null"#).replace("1623060194401", "1623060194601");
+        assert!(adapter.parse(&untraded, NOW).unwrap().records.is_empty());
+        let bad = untraded.replace(r#""last_price":null"#, r#""last_price":"x""#);
+        let rejection = adapter.parse(&bad, NOW).unwrap_err();
+        assert_eq!((rejection.code, rejection.detail.contains("`last_price`")), ("invalid_field", true));
+    }
+
+    #[test]
+    fn instruments_are_instrument_names_with_their_asset_class() {
+        let adapter = DeribitAdapter::new();
+        for (name, asset_class) in [("BTC-PERPETUAL", "future"), ("BTC-27DEC24", "future"), ("BTC_USDC-PERPETUAL", "future"), ("BTC-27DEC24-100000-C", "option"), ("BTC_USDC", "crypto")] {
+            assert_eq!(adapter.instrument(name), Some(Instrument::listed("deribit", name, name, Some(asset_class))), "{name}");
+        }
     }
 
     #[test]

@@ -165,12 +165,28 @@ pub struct Greeks<'a> {
     pub rho: Option<&'a RawValue>,
 }
 
-/// A ticker's 24-hour statistics: `{"high":null,"low":null,"price_change":null,"volume":0,"volume_usd":0}`.
+/// A ticker's 24-hour statistics: `{"high":null,"low":null,"price_change":null,"volume":0,"volume_usd":0}`;
+/// a perpetual's, from the documented `ticker.BTC-PERPETUAL.raw` notification:
+/// `{"volume_usd":284061480,"volume":7871.02139035,"price_change":0.7229,"low":35213.5,"high":36824.5}`.
+/// Every field may be `null` (no trades).
 #[derive(Debug, Deserialize)]
 pub struct Stats<'a> {
-    /// Contracts traded in the last 24 hours.
+    /// Traded in the last 24 hours: contracts for options, the base currency otherwise.
     #[serde(borrow, default)]
     pub volume: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub high: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub low: Option<&'a RawValue>,
+    /// In USD.
+    #[serde(borrow, default)]
+    pub volume_usd: Option<&'a RawValue>,
+    /// In the quote currency (futures and spot).
+    #[serde(borrow, default)]
+    pub volume_notional: Option<&'a RawValue>,
+    /// The 24-hour price change in **percent** (`0.7229` is +0.7229 %).
+    #[serde(borrow, default)]
+    pub price_change: Option<&'a RawValue>,
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use super::{Parsed, VenueAdapter};
 use crate::config::SourceConfig;
 use crate::metrics::events;
 use crate::pipeline::Router;
-use crate::record::{DeadLetter, FeedEvent, Timestamp};
+use crate::record::{DeadLetter, FeedEvent, Instrument, Record, Timestamp};
 use crate::source::{Source, SourceContext, SourceFuture};
 
 /// A configured venue connection.
@@ -118,6 +118,9 @@ impl FeedSource {
         if !acknowledged_by_venue && !subscriptions.is_empty() && previous_connections > 0 {
             self.event(router, "resubscribed", json!({ "subscriptions": subscriptions.len(), "acknowledged": false })).await;
         }
+        if pending.is_empty() && !subscriptions.is_empty() {
+            self.record_instruments(router).await;
+        }
         let subscribe_deadline = Instant::now() + Duration::from_millis(self.config.subscribe_timeout_ms);
         let silence = Duration::from_millis(self.config.silence_timeout_ms);
         let mut ping = tokio::time::interval(Duration::from_millis(self.config.ping_interval_ms));
@@ -191,8 +194,11 @@ impl FeedSource {
                     for id in &parsed.acknowledged {
                         pending.remove(id);
                     }
-                    if was_pending && pending.is_empty() && previous_connections > 0 {
-                        self.event(router, "resubscribed", json!({ "subscriptions": subscriptions.len() })).await;
+                    if was_pending && pending.is_empty() {
+                        if previous_connections > 0 {
+                            self.event(router, "resubscribed", json!({ "subscriptions": subscriptions.len() })).await;
+                        }
+                        self.record_instruments(router).await;
                     }
                     self.deliver(router, parsed, text.as_str(), received_at).await;
                 }
@@ -202,7 +208,7 @@ impl FeedSource {
     }
 
     async fn deliver(&self, router: &Router, parsed: Parsed, raw: &str, received_at: Timestamp) {
-        let Parsed { records, events: feed_events, duplicates, rejected, .. } = parsed;
+        let Parsed { records, events: feed_events, duplicates, rejected, instruments, .. } = parsed;
         events::source_frame(&self.name, records.len());
         for (rejection, element) in rejected {
             self.dead_letter(router, rejection.code, rejection.detail, &element).await;
@@ -216,10 +222,39 @@ impl FeedSource {
             }
             self.event(router, kind, detail).await;
         }
+        if !instruments.is_empty() {
+            self.upsert_instruments(router, instruments).await;
+        }
         for record in records {
             if let Err(rejection) = router.route(record, received_at).await {
                 if rejection.code != "queue_full" && rejection.code != "shutting_down" {
                     router.dead_letter(DeadLetter::new(&self.name, rejection.code, rejection.detail, raw)).await;
+                }
+            }
+        }
+    }
+
+    /// Upserts the `instruments` row of every configured symbol, our symbol beside the
+    /// venue's. Done after every successful subscribe: the upsert is idempotent and the
+    /// relational writer keeps one row per key within a batch, so reconnects cost little.
+    async fn record_instruments(&self, router: &Router) {
+        let instruments: Vec<_> = self.config.symbols.iter().filter_map(|venue_symbol| self.adapter.instrument(venue_symbol)).collect();
+        self.upsert_instruments(router, instruments).await;
+    }
+
+    /// Routes an `instruments` upsert per instrument to the relational writer; skipped
+    /// when `instruments` is not among the relational tables (`[relational] tables`).
+    async fn upsert_instruments(&self, router: &Router, instruments: Vec<Instrument>) {
+        if !router.catalog.tables.contains_key("instruments") {
+            return;
+        }
+        let now = Timestamp::now();
+        for instrument in instruments {
+            let row = instrument.upsert_row(now);
+            let raw = row.to_push_json();
+            if let Err(rejection) = router.route(Record::Row(row), now).await {
+                if rejection.code != "queue_full" && rejection.code != "shutting_down" {
+                    router.dead_letter(DeadLetter::new(&self.name, rejection.code, rejection.detail, &raw)).await;
                 }
             }
         }

@@ -2,7 +2,9 @@
 //! subscribe messages, parsing), and the shared websocket connector that runs any
 //! adapter (`connector`): connect with a timeout, subscribe and check the venue's
 //! acknowledgements, ping, a silent-feed watchdog, reconnect forever with capped
-//! jittered backoff, resubscribe, and a `feed_events` row for each of those.
+//! jittered backoff, resubscribe, and a `feed_events` row for each of those; once a
+//! connection's subscriptions are acknowledged, an `instruments` row for each configured
+//! symbol (ours beside the venue's spelling).
 
 mod connector;
 pub mod fields;
@@ -15,7 +17,7 @@ pub use sequence::Sequences;
 pub use connector::FeedSource;
 
 use crate::config::Channel;
-use crate::record::{Record, Rejection, Timestamp};
+use crate::record::{Instrument, Record, Rejection, Timestamp};
 
 /// What one venue message meant.
 #[derive(Debug, Default)]
@@ -35,6 +37,10 @@ pub struct Parsed {
     /// Parts of the message the adapter refused while keeping the rest (one bad element
     /// of an array, say), each with its raw text: every one is dead-lettered.
     pub rejected: Vec<(Rejection, String)>,
+    /// Instruments first seen in this message, for adapters that learn the venue's
+    /// spelling of a symbol from its messages rather than from the configuration (the
+    /// generic json adapter); upserted into `instruments` like the configured ones.
+    pub instruments: Vec<Instrument>,
 }
 
 /// A subscription request to send, and the id its acknowledgement will carry.
@@ -67,4 +73,10 @@ pub trait VenueAdapter: Send + Sync + 'static {
     fn heartbeat(&mut self) -> Option<String> {
         None
     }
+    /// What `instruments` records about a configured symbol: our symbol for it (normalized
+    /// as this adapter normalizes the symbols of its records), the venue's own spelling,
+    /// and the asset class where the adapter knows it. The connector upserts it for every
+    /// configured symbol once the subscriptions of a connection are acknowledged. `None`
+    /// when the adapter cannot tell which symbol its records will carry.
+    fn instrument(&self, venue_symbol: &str) -> Option<Instrument>;
 }

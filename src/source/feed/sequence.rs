@@ -1,7 +1,9 @@
 //! Sequence numbers per series (a symbol of one stream). A number at or below the last
 //! one seen — re-sent after a resubscribe — is a duplicate. Where the venue numbers its
 //! messages contiguously a skip is also a `gap` feed event with the missing range; where
-//! numbers only increase ([`Sequences::duplicates_only`]) a skip is normal.
+//! numbers only increase ([`Sequences::duplicates_only`]) a skip is normal. A series
+//! ordered only by its event time (a symbol's tickers) is checked on that time
+//! ([`Sequences::admit_time`]).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -9,6 +11,7 @@ use std::collections::HashMap;
 use serde_json::json;
 
 use super::Parsed;
+use crate::record::Timestamp;
 
 /// Series beyond this many are admitted without tracking, so a venue sending
 /// unexpected symbols cannot grow memory without bound.
@@ -60,6 +63,14 @@ impl Sequences {
         }
     }
 
+    /// Checks an event time the way [`Sequences::admit`] checks a number: a record not
+    /// newer than the last one of its series (re-sent after a resubscribe) is a duplicate.
+    /// Use with [`Sequences::duplicates_only`]. Times before 1970 count as 0 (the router
+    /// refuses them anyway).
+    pub fn admit_time(&mut self, series: &str, time: Timestamp, parsed: &mut Parsed) -> bool {
+        self.admit(series, u64::try_from(time.micros()).unwrap_or(0), parsed)
+    }
+
     /// How many series are tracked.
     pub fn len(&self) -> usize {
         self.last.len()
@@ -97,5 +108,13 @@ mod tests {
         assert!(increasing.admit("A", 9, &mut parsed));
         assert!(!increasing.admit("A", 9, &mut parsed));
         assert_eq!((parsed.events.len(), parsed.duplicates), (0, 1));
+
+        let mut times = Sequences::duplicates_only("ticker");
+        let mut parsed = Parsed::default();
+        assert!(times.admit_time("A", Timestamp(1_000), &mut parsed));
+        assert!(!times.admit_time("A", Timestamp(1_000), &mut parsed));
+        assert!(!times.admit_time("A", Timestamp(999), &mut parsed));
+        assert!(times.admit_time("A", Timestamp(1_001), &mut parsed));
+        assert_eq!((parsed.events.len(), parsed.duplicates), (0, 2));
     }
 }

@@ -3,14 +3,14 @@
 //! elements (a top-level array), and each element taken as an ack, an ignored message
 //! or the records of the first records rule that matches.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 
 use serde_json::Value;
 
 use super::pointer::Pointer;
 use super::rules::{Conditions, Rule};
 use crate::config::{Channel, JsonFeedConfig, SourceConfig, SourceKind};
-use crate::record::{Rejection, Timestamp};
+use crate::record::{Instrument, Rejection, Timestamp};
 use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
 
 /// How the venue acknowledges subscribe messages.
@@ -33,7 +33,13 @@ pub struct JsonAdapter {
     next_request_id: u64,
     /// This connection's subscribe messages not yet acknowledged, oldest first.
     unacknowledged: VecDeque<u64>,
+    /// Venue symbols already reported as instruments (at most [`MAX_LISTED_SYMBOLS`]).
+    listed: HashSet<String>,
 }
+
+/// Venue symbols remembered as reported; beyond this many, new ones are not reported, so
+/// a feed sending unexpected symbols cannot grow memory without bound.
+const MAX_LISTED_SYMBOLS: usize = 10_000;
 
 /// What became of one element of a message.
 enum Outcome {
@@ -87,6 +93,7 @@ impl JsonAdapter {
             feed,
             next_request_id: 1,
             unacknowledged: VecDeque::new(),
+            listed: HashSet::new(),
         })
     }
 
@@ -142,6 +149,11 @@ impl JsonAdapter {
                         _ => true,
                     };
                     if admitted {
+                        if !self.listed.contains(converted.venue_symbol) && self.listed.len() < MAX_LISTED_SYMBOLS {
+                            self.listed.insert(converted.venue_symbol.to_string());
+                            let symbol = rule.symbol.rewrite(converted.venue_symbol);
+                            parsed.instruments.push(Instrument::listed(&self.venue, &symbol, converted.venue_symbol, None));
+                        }
                         parsed.records.push(converted.record);
                     }
                     (Outcome::Accepted, None)
@@ -202,6 +214,15 @@ impl VenueAdapter for JsonAdapter {
 
     fn heartbeat(&mut self) -> Option<String> {
         self.feed.heartbeat.clone()
+    }
+
+    /// Nothing from the configuration: its symbols are what the subscribe templates
+    /// expand (often spelled otherwise than in the messages, `btcusdt` for `BTCUSDT`), so
+    /// the instruments are taken from the messages instead — each venue symbol the first
+    /// time a record carries it, through its rule's `symbol_rewrite`
+    /// ([`Parsed::instruments`]). The asset class is not known.
+    fn instrument(&self, _venue_symbol: &str) -> Option<Instrument> {
+        None
     }
 
     fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection> {

@@ -219,3 +219,15 @@ fn acks_and_ignore_rules_come_before_records_rules() {
     let ignored = adapter.parse(r#"{"op":"unsubscribed","channel":"trades"}"#, NOW).unwrap();
     assert!(ignored.records.is_empty() && ignored.rejected.is_empty());
 }
+
+#[test]
+fn instruments_are_the_venue_symbols_of_the_messages() {
+    let mut binance_like = adapter(r#"["btcusdt"]"#, BINANCE_LIKE);
+    assert_eq!(binance_like.instrument("btcusdt"), None, "the configured spelling is a subscribe template's, not the messages'");
+    let parsed = binance_like.parse(&trade(1, true), NOW).unwrap();
+    assert_eq!(parsed.instruments, vec![Instrument::listed("binance_json", "BTC-USDT", "BTCUSDT", None)]);
+    assert!(binance_like.parse(&trade(2, true), NOW).unwrap().instruments.is_empty(), "each symbol once");
+    let mut separated = adapter(r#"["BTC/USD"]"#, DATA_ARRAY);
+    let parsed = separated.parse(&book(&[GOOD_ITEM, BAD_ITEM]), NOW).unwrap();
+    assert_eq!(parsed.instruments, vec![Instrument::listed("arrayfeed", "BTC-USD", "BTC/USD", None)], "only records that were kept");
+}

@@ -10,6 +10,10 @@
 //! emitted when a candle with a later `interval_begin` arrives. The last bar of a quiet
 //! market is stored at its next trade; candles at or before one already stored (the
 //! snapshot after a resubscribe) are ignored.
+//!
+//! The `ticker` channel feeds both quotes (best bid and offer) and 24-hour tickers; it is
+//! subscribed once for either, and each message yields what was asked. A ticker not newer
+//! than the last one of its symbol (the snapshot after a resubscribe) is dropped.
 
 use std::collections::{HashMap, HashSet};
 
@@ -19,7 +23,7 @@ use serde_json::value::RawValue;
 
 use super::wire::{Candle, Envelope, Response, Ticker, Trade};
 use crate::config::Channel;
-use crate::record::{Bar, Quote, Record, Rejection, Side, Tick, Timestamp};
+use crate::record::{Bar, Instrument, Quote, Record, Rejection, Side, Tick, Ticker as TickerRecord, Timestamp};
 use crate::source::feed::fields::rfc3339 as time;
 use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
 
@@ -64,6 +68,12 @@ pub struct KrakenAdapter {
     trade_ids: Sequences,
     /// Candle being built per (venue symbol, interval in minutes).
     candles: HashMap<(String, u32), CandleState>,
+    /// Time of the last 24-hour ticker per venue symbol.
+    ticker_times: Sequences,
+    /// What a `ticker` message yields, as the last subscription asked: quotes (until a
+    /// subscription says otherwise, as before tickers existed) and/or tickers.
+    ticker_quotes: bool,
+    ticker_stats: bool,
 }
 
 impl Default for KrakenAdapter {
@@ -79,6 +89,9 @@ impl KrakenAdapter {
             acknowledged_requests: HashSet::new(),
             trade_ids: Sequences::new("trade"),
             candles: HashMap::new(),
+            ticker_times: Sequences::duplicates_only("ticker"),
+            ticker_quotes: true,
+            ticker_stats: false,
         }
     }
 }
@@ -147,23 +160,58 @@ impl KrakenAdapter {
 
     fn tickers(&mut self, data: Option<&RawValue>, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
         let tickers: Vec<Ticker> = items("ticker", data)?;
-        for (index, ticker) in tickers.iter().enumerate() {
-            let time = match ticker.timestamp {
-                Some(text) => time(format_args!("data[{index}].timestamp"), text)?,
-                None => received_at,
-            };
-            parsed.records.push(Record::Quote(Quote {
-                time,
-                received_at,
-                venue: self.venue().to_string(),
-                symbol: normalize_symbol(ticker.symbol),
-                bid_price: ticker.bid,
-                bid_size: ticker.bid_qty,
-                ask_price: ticker.ask,
-                ask_size: ticker.ask_qty,
-            }));
+        // Every time is checked before any ticker is kept: a refused message must not
+        // move the last ticker times.
+        let times = tickers
+            .iter()
+            .enumerate()
+            .map(|(index, ticker)| match ticker.timestamp {
+                Some(text) => time(format_args!("data[{index}].timestamp"), text),
+                None => Ok(received_at),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        for (ticker, time) in tickers.iter().zip(times) {
+            if self.ticker_quotes {
+                parsed.records.push(Record::Quote(Quote {
+                    time,
+                    received_at,
+                    venue: self.venue().to_string(),
+                    symbol: normalize_symbol(ticker.symbol),
+                    bid_price: ticker.bid,
+                    bid_size: ticker.bid_qty,
+                    ask_price: ticker.ask,
+                    ask_size: ticker.ask_qty,
+                }));
+            }
+            if let Some(stats) = self.ticker_stats.then(|| self.stats(ticker, time, received_at)).flatten() {
+                if self.ticker_times.admit_time(ticker.symbol, time, parsed) {
+                    parsed.records.push(Record::Ticker(stats));
+                }
+            }
         }
         Ok(())
+    }
+
+    /// The 24-hour statistics of a ticker that carries a last price. Kraken sends no open
+    /// price and no quote volume: `open_24h` is `last − change` and `quote_volume_24h` is
+    /// `volume × vwap` (the traded value, by the definition of the VWAP). `change_pct` is
+    /// Kraken's own, already in percent.
+    fn stats(&self, ticker: &Ticker, time: Timestamp, received_at: Timestamp) -> Option<TickerRecord> {
+        let last = ticker.last?;
+        Some(TickerRecord {
+            time,
+            received_at,
+            venue: self.venue().to_string(),
+            symbol: normalize_symbol(ticker.symbol),
+            last,
+            open_24h: ticker.change.map(|change| last - change),
+            high_24h: ticker.high,
+            low_24h: ticker.low,
+            volume_24h: ticker.volume,
+            quote_volume_24h: ticker.volume.zip(ticker.vwap).map(|(volume, vwap)| volume * vwap),
+            change: ticker.change,
+            change_pct: ticker.change_pct,
+        })
     }
 
     fn candles(&mut self, data: Option<&RawValue>, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
@@ -286,19 +334,28 @@ impl VenueAdapter for KrakenAdapter {
     }
 
     /// One request per channel for all symbols, symbols as configured (`BTC/USD`).
-    /// Kraken offers no aggregate trades: `agg_trades` is skipped.
+    /// Kraken offers no aggregate trades: `agg_trades` is skipped. `quotes` and `tickers`
+    /// share one `ticker` subscription.
     fn subscriptions(&mut self, symbols: &[String], channels: &[Channel]) -> Vec<Subscription> {
         self.acknowledged_requests.clear();
+        self.ticker_quotes = channels.contains(&Channel::Quotes);
+        self.ticker_stats = channels.contains(&Channel::Tickers);
         let mut requested = HashSet::new();
         let mut subscriptions = Vec::new();
         for channel in channels {
-            if !requested.insert(*channel) {
+            let shared = if *channel == Channel::Tickers { Channel::Quotes } else { *channel };
+            if !requested.insert(shared) {
                 continue;
             }
             let params = match channel {
                 Channel::Trades => json!({ "channel": "trade", "symbol": symbols }),
-                // Updates on every change of the best bid or offer, not only on trades.
-                Channel::Quotes => json!({ "channel": "ticker", "symbol": symbols, "event_trigger": "bbo" }),
+                // Updates on every change of the best bid or offer, not only on trades;
+                // tickers, when also asked for, come with them.
+                Channel::Quotes | Channel::Tickers if self.ticker_quotes => {
+                    json!({ "channel": "ticker", "symbol": symbols, "event_trigger": "bbo" })
+                }
+                // Tickers alone: an update on every trade (Kraken's default trigger).
+                Channel::Quotes | Channel::Tickers => json!({ "channel": "ticker", "symbol": symbols, "event_trigger": "trades" }),
                 Channel::Bars => json!({ "channel": "ohlc", "symbol": symbols, "interval": BAR_INTERVAL_MINUTES }),
                 Channel::AggTrades | Channel::Options => continue,
             };
@@ -310,6 +367,11 @@ impl VenueAdapter for KrakenAdapter {
             });
         }
         subscriptions
+    }
+
+    /// `BTC/USD` → `BTC-USD`, as the records are stored.
+    fn instrument(&self, venue_symbol: &str) -> Option<Instrument> {
+        Some(Instrument::listed(self.venue(), &normalize_symbol(venue_symbol), venue_symbol, Some("crypto")))
     }
 
     fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection> {

@@ -186,6 +186,69 @@ fn tickers_use_their_timestamp_or_the_receipt_time() {
 }
 
 #[test]
+fn quotes_and_tickers_share_one_ticker_subscription() {
+    let mut adapter = KrakenAdapter::new();
+    let symbols = ["BTC/USD".to_string()];
+    let both = adapter.subscriptions(&symbols, &[Channel::Tickers, Channel::Quotes]);
+    assert_eq!(
+        both.iter().map(|s| s.message.as_str()).collect::<Vec<_>>(),
+        vec![r#"{"method":"subscribe","params":{"channel":"ticker","event_trigger":"bbo","symbol":["BTC/USD"]},"req_id":1}"#]
+    );
+    let alone = adapter.subscriptions(&symbols, &[Channel::Tickers]);
+    assert_eq!(
+        alone.iter().map(|s| s.message.as_str()).collect::<Vec<_>>(),
+        vec![r#"{"method":"subscribe","params":{"channel":"ticker","event_trigger":"trades","symbol":["BTC/USD"]},"req_id":2}"#]
+    );
+}
+
+#[test]
+fn the_documented_ticker_yields_the_24_hour_statistics() {
+    let mut adapter = KrakenAdapter::new();
+    adapter.subscriptions(&["ALGO/USD".to_string()], &[Channel::Tickers]);
+    let documented = r#"{"channel":"ticker","type":"snapshot","data":[{"symbol":"ALGO/USD","bid":0.10025,"bid_qty":740.0,"ask":0.10036,"ask_qty":1361.44813783,"last":0.10035,"volume":997038.98383185,"vwap":0.10148,"low":0.09979,"high":0.10285,"change":-0.00017,"change_pct":-0.17,"timestamp":"2023-09-25T09:04:31.742648Z"}]}"#;
+    let parsed = adapter.parse(documented, NOW).unwrap();
+    assert_eq!(
+        parsed.records,
+        vec![Record::Ticker(TickerRecord {
+            time: Timestamp::parse_rfc3339("2023-09-25T09:04:31.742648Z").unwrap(),
+            received_at: NOW,
+            venue: "kraken".into(),
+            symbol: "ALGO-USD".into(),
+            last: 0.10035,
+            open_24h: Some(0.10035 - -0.00017),
+            high_24h: Some(0.10285),
+            low_24h: Some(0.09979),
+            volume_24h: Some(997038.98383185),
+            quote_volume_24h: Some(997038.98383185 * 0.10148),
+            change: Some(-0.00017),
+            change_pct: Some(-0.17),
+        })],
+        "tickers alone: no quote"
+    );
+    // The snapshot again after a resubscribe is not newer: dropped.
+    let again = adapter.parse(documented, NOW).unwrap();
+    assert_eq!((again.records.len(), again.duplicates), (0, 1));
+    // With quotes too, both come from one message; a bad time refuses it whole.
+    adapter.subscriptions(&["ALGO/USD".to_string()], &[Channel::Quotes, Channel::Tickers]);
+    let later = documented.replace("09:04:31.742648Z", "09:04:32Z");
+    let parsed = adapter.parse(&later, NOW).unwrap();
+    assert!(matches!(&parsed.records[..], [Record::Quote(_), Record::Ticker(_)]), "{:?}", parsed.records);
+    let bad = later.replace("09:04:32Z", "soon");
+    assert_eq!(adapter.parse(&bad, NOW).unwrap_err().code, "invalid_field");
+    // No timestamp: our receipt time; no last price: no ticker.
+    let without_time = documented.replace(r#","timestamp":"2023-09-25T09:04:31.742648Z""#, "");
+    let Record::Ticker(ticker) = &adapter.parse(&without_time, NOW).unwrap().records[1] else { panic!() };
+    assert_eq!(ticker.time, NOW);
+    let without_last = without_time.replace(r#""last":0.10035,"#, "");
+    assert!(matches!(&adapter.parse(&without_last, Timestamp(NOW.micros() + 1)).unwrap().records[..], [Record::Quote(_)]));
+}
+
+#[test]
+fn instruments_pair_our_symbol_with_krakens() {
+    assert_eq!(KrakenAdapter::new().instrument("BTC/USD"), Some(Instrument::listed("kraken", "BTC-USD", "BTC/USD", Some("crypto"))));
+}
+
+#[test]
 fn a_bar_is_stored_when_the_next_candle_begins() {
     let mut adapter = KrakenAdapter::new();
     let first = "2026-11-22T12:00:00.000000000Z";

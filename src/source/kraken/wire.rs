@@ -37,6 +37,10 @@ pub struct Trade<'a> {
 /// `{"channel":"ticker","type":"snapshot","data":[{"symbol":"ALGO/USD","bid":0.10025,"bid_qty":740.0,
 /// "ask":0.10036,"ask_qty":1361.44813783,"last":0.10035,"volume":997038.98383185,"vwap":0.10148,
 /// "low":0.09979,"high":0.10285,"change":-0.00017,"change_pct":-0.17,"timestamp":"2023-09-25T09:04:31.742648Z"}]}`
+/// `last` is the last trade's price (only guaranteed if traded within the past 24 hours);
+/// `volume` is 24-hour base currency volume, `vwap` its volume-weighted average price,
+/// `low` and `high` the 24-hour range, `change` the 24-hour price change in the quote
+/// currency and `change_pct` in percentage points (`-0.17` is −0.17 %).
 #[derive(Debug, Deserialize)]
 pub struct Ticker<'a> {
     pub symbol: &'a str,
@@ -44,6 +48,20 @@ pub struct Ticker<'a> {
     pub bid_qty: f64,
     pub ask: f64,
     pub ask_qty: f64,
+    #[serde(default)]
+    pub last: Option<f64>,
+    #[serde(default)]
+    pub volume: Option<f64>,
+    #[serde(default)]
+    pub vwap: Option<f64>,
+    #[serde(default)]
+    pub low: Option<f64>,
+    #[serde(default)]
+    pub high: Option<f64>,
+    #[serde(default)]
+    pub change: Option<f64>,
+    #[serde(default)]
+    pub change_pct: Option<f64>,
     /// Only in newer versions of the feed; without it our receipt time stands in.
     #[serde(default)]
     pub timestamp: Option<&'a str>,
@@ -131,6 +149,11 @@ mod tests {
         let tickers: Vec<Ticker> = serde_json::from_str(ticker.data.unwrap().get()).unwrap();
         assert_eq!((tickers[0].bid, tickers[0].bid_qty, tickers[0].ask, tickers[0].ask_qty), (0.10025, 740.0, 0.10036, 1361.44813783));
         assert_eq!(tickers[0].timestamp, Some("2023-09-25T09:04:31.742648Z"));
+        assert_eq!(
+            (tickers[0].last, tickers[0].volume, tickers[0].vwap, tickers[0].low, tickers[0].high),
+            (Some(0.10035), Some(997038.98383185), Some(0.10148), Some(0.09979), Some(0.10285))
+        );
+        assert_eq!((tickers[0].change, tickers[0].change_pct), (Some(-0.00017), Some(-0.17)));
         let without_time: Vec<Ticker> =
             serde_json::from_str(r#"[{"symbol":"ALGO/USD","bid":0.1,"bid_qty":1,"ask":0.2,"ask_qty":2,"last":0.1}]"#).unwrap();
         assert_eq!(without_time[0].timestamp, None);

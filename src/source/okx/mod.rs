@@ -2,8 +2,9 @@
 //!
 //! Source: OKX API v5 docs (www.okx.com/docs-v5/en/), "WebSocket" overview and the
 //! market-data channels `trades`, `tickers`, `candle1m` and `opt-summary`. `trades` become ticks (the
-//! `side` is the taker's), `tickers` become quotes from the best bid and ask, confirmed
-//! 1-minute candles become bars. OKX's `trades` channel already aggregates the fills of
+//! `side` is the taker's), `tickers` become quotes from the best bid and ask and 24-hour
+//! tickers (one subscription for our `quotes` and `tickers`), confirmed 1-minute candles
+//! become bars. OKX's `trades` channel already aggregates the fills of
 //! one taker order at one price (`count` fills, `tradeId` the last one), and it has no
 //! separate aggregated-trade stream, so `agg_trades` subscribes to nothing.
 //!

@@ -1,12 +1,13 @@
 //! OKX messages → records. Trades become ticks, dropping any `tradeId` at or below the
 //! last one seen for the instrument (no gap check: OKX does not promise contiguous ids,
-//! see the module doc of `okx`); tickers become quotes, dropping one identical to the
-//! previous quote of the instrument (OKX re-sends the current ticker after a
-//! resubscribe); confirmed candles become bars, dropping a bar whose open time is not
-//! after the last stored one; each contract of an `opt-summary` push becomes an option
-//! quote (greeks and IVs, no prices), dropping one not newer than the last of its
-//! contract (OKX pushes the whole family each time). All of this state is a few words
-//! per instrument.
+//! see the module doc of `okx`); tickers become quotes (with `quotes` subscribed),
+//! dropping one identical to the previous quote of the instrument (OKX re-sends the
+//! current ticker after a resubscribe), and 24-hour tickers (with `tickers` subscribed;
+//! not for options), dropping one not newer than the last; confirmed candles become
+//! bars, dropping a bar whose open time is not after the last stored one; each contract
+//! of an `opt-summary` push becomes an option quote (greeks and IVs, no prices),
+//! dropping one not newer than the last of its contract (OKX pushes the whole family
+//! each time). All of this state is a few words per instrument.
 //!
 //! Acknowledgements: OKX answers a subscribe request with one `subscribe` event per arg.
 //! A request counts as acknowledged once every one of its args was acked; args are
@@ -20,8 +21,8 @@ use serde_json::value::RawValue;
 
 use super::wire::{Candle, Envelope, OptionSummary, Ticker, Trade};
 use crate::config::Channel;
-use crate::record::{Bar, OptionQuote, Quote, Record, Rejection, Side, Tick, Timestamp};
-use crate::source::contracts::parse_okx;
+use crate::record::{Bar, Instrument, OptionQuote, Quote, Record, Rejection, Side, Tick, Ticker as TickerRecord, Timestamp};
+use crate::source::contracts::{self, parse_okx};
 use crate::source::feed::fields::{decimal as number, invalid_record as invalid, millis};
 use crate::source::feed::{OptionQuoteTimes, Parsed, Sequences, Subscription, VenueAdapter};
 
@@ -54,6 +55,12 @@ pub struct OkxAdapter {
     last_bars: HashMap<String, Timestamp>,
     /// The time of the last option quote per contract.
     option_times: OptionQuoteTimes,
+    /// Time of the last 24-hour ticker per instrument.
+    ticker_times: Sequences,
+    /// What a `tickers` push yields, as the last subscription asked: quotes (until a
+    /// subscription says otherwise, as before tickers existed) and/or 24-hour tickers.
+    ticker_quotes: bool,
+    ticker_stats: bool,
 }
 
 impl OkxAdapter {
@@ -66,6 +73,9 @@ impl OkxAdapter {
             last_quotes: HashMap::new(),
             last_bars: HashMap::new(),
             option_times: OptionQuoteTimes::new(),
+            ticker_times: Sequences::duplicates_only(TICKERS),
+            ticker_quotes: true,
+            ticker_stats: false,
         }
     }
 }
@@ -173,29 +183,74 @@ impl OkxAdapter {
     fn tickers(&mut self, data: &str, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
         let tickers: Vec<Ticker> = serde_json::from_str(data).map_err(|error| invalid(TICKERS, error))?;
         for ticker in &tickers {
-            // A side without orders is sent as empty strings: no full quote then.
-            if [ticker.bid_px, ticker.bid_sz, ticker.ask_px, ticker.ask_sz].iter().any(|text| text.is_empty()) {
-                continue;
-            }
             let time = millis_text("ts", ticker.ts)?;
-            let quote = (time.micros(), number("bidPx", ticker.bid_px)?, number("bidSz", ticker.bid_sz)?, number("askPx", ticker.ask_px)?, number("askSz", ticker.ask_sz)?);
-            if self.last_quotes.get(ticker.inst_id) == Some(&quote) {
-                parsed.duplicates += 1;
-                continue;
+            let stats = if self.ticker_stats { self.stats(ticker, time, received_at)? } else { None };
+            if self.ticker_quotes {
+                self.quote(ticker, time, received_at, parsed)?;
             }
-            self.last_quotes.insert(ticker.inst_id.to_string(), quote);
-            parsed.records.push(Record::Quote(Quote {
-                time,
-                received_at,
-                venue: self.venue().to_string(),
-                symbol: ticker.inst_id.to_string(),
-                bid_price: quote.1,
-                bid_size: quote.2,
-                ask_price: quote.3,
-                ask_size: quote.4,
-            }));
+            if let Some(stats) = stats {
+                if self.ticker_times.admit_time(ticker.inst_id, time, parsed) {
+                    parsed.records.push(Record::Ticker(stats));
+                }
+            }
         }
         Ok(())
+    }
+
+    fn quote(&mut self, ticker: &Ticker, time: Timestamp, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
+        // A side without orders is sent as empty strings: no full quote then.
+        if [ticker.bid_px, ticker.bid_sz, ticker.ask_px, ticker.ask_sz].iter().any(|text| text.is_empty()) {
+            return Ok(());
+        }
+        let quote = (time.micros(), number("bidPx", ticker.bid_px)?, number("bidSz", ticker.bid_sz)?, number("askPx", ticker.ask_px)?, number("askSz", ticker.ask_sz)?);
+        if self.last_quotes.get(ticker.inst_id) == Some(&quote) {
+            parsed.duplicates += 1;
+            return Ok(());
+        }
+        self.last_quotes.insert(ticker.inst_id.to_string(), quote);
+        parsed.records.push(Record::Quote(Quote {
+            time,
+            received_at,
+            venue: self.venue().to_string(),
+            symbol: ticker.inst_id.to_string(),
+            bid_price: quote.1,
+            bid_size: quote.2,
+            ask_price: quote.3,
+            ask_size: quote.4,
+        }));
+        Ok(())
+    }
+
+    /// The 24-hour statistics of a ticker with a last price; none for options (their
+    /// tickers belong with the option quotes). OKX sends no change fields: `change` is
+    /// `last − open24h` and `change_pct` that change in percent of `open24h`. Volumes
+    /// by instrument type: spot `vol24h` (base) and `volCcy24h` (quote); swaps and
+    /// futures `volCcy24h` (base; their `vol24h` counts contracts) and no quote volume.
+    fn stats(&self, ticker: &Ticker, time: Timestamp, received_at: Timestamp) -> Result<Option<TickerRecord>, Rejection> {
+        if ticker.inst_type == Some("OPTION") {
+            return Ok(None);
+        }
+        let optional = |field: &str, text: Option<&str>| text.filter(|text| !text.is_empty()).map(|text| number(field, text)).transpose();
+        let Some(last) = optional("last", ticker.last)? else { return Ok(None) };
+        let open_24h = optional("open24h", ticker.open_24h)?;
+        let (volume_24h, quote_volume_24h) = match ticker.inst_type {
+            Some("SWAP" | "FUTURES") => (optional("volCcy24h", ticker.vol_ccy_24h)?, None),
+            _ => (optional("vol24h", ticker.vol_24h)?, optional("volCcy24h", ticker.vol_ccy_24h)?),
+        };
+        Ok(Some(TickerRecord {
+            time,
+            received_at,
+            venue: self.venue().to_string(),
+            symbol: ticker.inst_id.to_string(),
+            last,
+            open_24h,
+            high_24h: optional("high24h", ticker.high_24h)?,
+            low_24h: optional("low24h", ticker.low_24h)?,
+            volume_24h,
+            quote_volume_24h,
+            change: open_24h.map(|open| last - open),
+            change_pct: open_24h.filter(|open| *open != 0.0).map(|open| (last - open) / open * 100.0),
+        }))
     }
 
     fn candles(&mut self, bar: &str, inst_id: &str, data: &str, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
@@ -338,12 +393,15 @@ impl VenueAdapter for OkxAdapter {
         // A new connection: acks of the previous one no longer count.
         self.pending_args.clear();
         self.pending_requests.clear();
+        self.ticker_quotes = channels.contains(&Channel::Quotes);
+        self.ticker_stats = channels.contains(&Channel::Tickers);
         let mut args: Vec<(&'static str, &str)> = Vec::new();
         for symbol in symbols {
             for channel in channels {
                 let name = match channel {
                     Channel::Trades => TRADES,
-                    Channel::Quotes => TICKERS,
+                    // One `tickers` arg feeds both: subscribed once, read for what was asked.
+                    Channel::Quotes | Channel::Tickers => TICKERS,
                     Channel::Bars => CANDLES,
                     // The symbol is an instrument family (`BTC-USD`).
                     Channel::Options => OPTION_SUMMARY,
@@ -390,6 +448,20 @@ impl VenueAdapter for OkxAdapter {
                 Subscription { id, message: json!({ "id": id.to_string(), "op": "subscribe", "args": batch }).to_string() }
             })
             .collect()
+    }
+
+    /// Instrument ids (`BTC-USDT`) are our symbols already. Option ids are `option`,
+    /// swaps (`-SWAP`) and dated futures (`BTC-USD-241227`) `future`, the rest `crypto`.
+    fn instrument(&self, venue_symbol: &str) -> Option<Instrument> {
+        let parts: Vec<&str> = venue_symbol.split('-').collect();
+        let asset_class = if contracts::parse_okx(venue_symbol).is_ok() {
+            "option"
+        } else if parts.len() == 3 && (parts[2] == "SWAP" || (parts[2].len() == 6 && parts[2].bytes().all(|b| b.is_ascii_digit()))) {
+            "future"
+        } else {
+            "crypto"
+        };
+        Some(Instrument::listed(self.venue(), venue_symbol, venue_symbol, Some(asset_class)))
     }
 
     /// OKX closes a connection that receives nothing for 30 s; it answers the text `ping`

@@ -130,6 +130,59 @@ fn tickers_become_quotes() {
 }
 
 #[test]
+fn with_tickers_subscribed_the_documented_ticker_yields_the_24_hour_statistics() {
+    let mut adapter = OkxAdapter::new();
+    let symbols = vec!["BTC-USDT".to_string()];
+    let subscriptions = adapter.subscriptions(&symbols, &[Channel::Quotes, Channel::Tickers]);
+    assert_eq!(subscriptions[0].message, r#"{"args":[{"channel":"tickers","instId":"BTC-USDT"}],"id":"1","op":"subscribe"}"#, "one arg for both");
+    let documented = r#"{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"instType":"SPOT","instId":"BTC-USDT","last":"9999.99","lastSz":"0.1","askPx":"9999.99","askSz":"11","bidPx":"8888.88","bidSz":"5","open24h":"9000","high24h":"10000","low24h":"8888.88","volCcy24h":"2222","vol24h":"2222","sodUtc0":"2222","sodUtc8":"2222","ts":"1597026383085"}]}"#;
+    let parsed = adapter.parse(documented, NOW).unwrap();
+    assert!(matches!(&parsed.records[0], Record::Quote(quote) if quote.bid_price == 8888.88));
+    assert_eq!(
+        parsed.records[1],
+        Record::Ticker(TickerRecord {
+            time: Timestamp(1_597_026_383_085_000),
+            received_at: NOW,
+            venue: "okx".into(),
+            symbol: "BTC-USDT".into(),
+            last: 9999.99,
+            open_24h: Some(9000.0),
+            high_24h: Some(10000.0),
+            low_24h: Some(8888.88),
+            volume_24h: Some(2222.0),
+            quote_volume_24h: Some(2222.0),
+            change: Some(9999.99 - 9000.0),
+            change_pct: Some((9999.99 - 9000.0) / 9000.0 * 100.0),
+        })
+    );
+    assert_eq!(parsed.records.len(), 2);
+    let again = adapter.parse(documented, NOW).unwrap();
+    assert_eq!((again.records.len(), again.duplicates), (0, 2), "the quote and the ticker re-sent after a resubscribe");
+
+    // Tickers alone: no quote. A swap's volume is `volCcy24h` (base), without quote volume.
+    adapter.subscriptions(&symbols, &[Channel::Tickers]);
+    let swap = documented.replace(r#""instType":"SPOT","instId":"BTC-USDT""#, r#""instType":"SWAP","instId":"BTC-USDT-SWAP""#).replace(r#""volCcy24h":"2222""#, r#""volCcy24h":"22.5""#);
+    let Record::Ticker(ticker) = &adapter.parse(&swap, NOW).unwrap().records[0] else { panic!() };
+    assert_eq!((ticker.symbol.as_str(), ticker.volume_24h, ticker.quote_volume_24h), ("BTC-USDT-SWAP", Some(22.5), None));
+    // Options have no 24-hour tickers here; an empty last price is none either.
+    let option = documented.replace(r#""instType":"SPOT""#, r#""instType":"OPTION""#).replace("1597026383085", "1597026383185");
+    assert!(adapter.parse(&option, NOW).unwrap().records.is_empty());
+    let untraded = documented.replace(r#""last":"9999.99""#, r#""last":"""#).replace("1597026383085", "1597026383185");
+    assert!(adapter.parse(&untraded, NOW).unwrap().records.is_empty());
+    let bad = documented.replace(r#""high24h":"10000""#, r#""high24h":"x""#).replace("1597026383085", "1597026383285");
+    let rejection = adapter.parse(&bad, NOW).unwrap_err();
+    assert_eq!((rejection.code, rejection.detail.contains("`high24h`")), ("invalid_field", true));
+}
+
+#[test]
+fn instruments_are_instrument_ids_with_their_asset_class() {
+    let adapter = OkxAdapter::new();
+    for (inst_id, asset_class) in [("BTC-USDT", "crypto"), ("BTC-USDT-SWAP", "future"), ("BTC-USD-241227", "future"), ("BTC-USD-241227-100000-C", "option")] {
+        assert_eq!(adapter.instrument(inst_id), Some(Instrument::listed("okx", inst_id, inst_id, Some(asset_class))), "{inst_id}");
+    }
+}
+
+#[test]
 fn only_confirmed_candles_become_bars() {
     let mut adapter = OkxAdapter::new();
     assert!(adapter.parse(&candle("1795348800000", "2", "0"), NOW).unwrap().records.is_empty());

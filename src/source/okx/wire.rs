@@ -73,11 +73,31 @@ pub struct Trade<'a> {
 /// `{"instType":"SPOT","instId":"BTC-USDT","last":"9999.99","lastSz":"0.1","askPx":"9999.99","askSz":"11",
 /// "bidPx":"8888.88","bidSz":"5","open24h":"9000","high24h":"10000","low24h":"8888.88","volCcy24h":"2222",
 /// "vol24h":"2222","sodUtc0":"2222","sodUtc8":"2222","ts":"1597026383085"}`.
-/// A side without orders has empty strings.
+/// A side without orders has empty strings. The 24-hour fields are optional here (an
+/// empty or missing one is unknown): `open24h` is the price 24 hours ago; for `SPOT`
+/// (and `MARGIN`) `vol24h` is in the base currency and `volCcy24h` in the quote
+/// currency, for `SWAP` and `FUTURES` `vol24h` counts contracts and `volCcy24h` is in
+/// the base currency.
 #[derive(Debug, Deserialize)]
 pub struct Ticker<'a> {
+    /// `SPOT`, `MARGIN`, `SWAP`, `FUTURES` or `OPTION`.
+    #[serde(rename = "instType", borrow, default)]
+    pub inst_type: Option<&'a str>,
     #[serde(rename = "instId", borrow)]
     pub inst_id: &'a str,
+    /// The last trade's price.
+    #[serde(borrow, default)]
+    pub last: Option<&'a str>,
+    #[serde(rename = "open24h", borrow, default)]
+    pub open_24h: Option<&'a str>,
+    #[serde(rename = "high24h", borrow, default)]
+    pub high_24h: Option<&'a str>,
+    #[serde(rename = "low24h", borrow, default)]
+    pub low_24h: Option<&'a str>,
+    #[serde(rename = "vol24h", borrow, default)]
+    pub vol_24h: Option<&'a str>,
+    #[serde(rename = "volCcy24h", borrow, default)]
+    pub vol_ccy_24h: Option<&'a str>,
     #[serde(rename = "bidPx", borrow)]
     pub bid_px: &'a str,
     #[serde(rename = "bidSz", borrow)]
@@ -188,6 +208,8 @@ mod tests {
         .unwrap();
         let tickers: Vec<Ticker> = serde_json::from_str(ticker.data.unwrap().get()).unwrap();
         assert_eq!((tickers[0].bid_px, tickers[0].bid_sz, tickers[0].ask_px, tickers[0].ask_sz, tickers[0].ts), ("8888.88", "5", "9999.99", "11", "1597026383085"));
+        assert_eq!((tickers[0].inst_type, tickers[0].last, tickers[0].open_24h, tickers[0].high_24h), (Some("SPOT"), Some("9999.99"), Some("9000"), Some("10000")));
+        assert_eq!((tickers[0].low_24h, tickers[0].vol_24h, tickers[0].vol_ccy_24h), (Some("8888.88"), Some("2222"), Some("2222")));
 
         let candle: Envelope = serde_json::from_str(
             r#"{"arg":{"channel":"candle1m","instId":"BTC-USDT"},"data":[["1597026383085","8533.02","8553.74","8527.17","8548.26","45247","529.5858061","529.58","0"]]}"#,

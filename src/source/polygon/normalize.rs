@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 
 use super::wire::{Aggregate, Head, Quote as WireQuote, Status, Trade};
 use crate::config::Channel;
-use crate::record::{Bar, Quote, Record, Rejection, Side, Tick, Timestamp};
+use crate::record::{Bar, Instrument, Quote, Record, Rejection, Side, Tick, Timestamp};
 use crate::source::feed::fields::{invalid_record as invalid, millis};
 use crate::source::feed::{Sequences, Parsed, Subscription, VenueAdapter};
 
@@ -199,8 +199,9 @@ impl VenueAdapter for PolygonAdapter {
                     Channel::Trades => "T",
                     Channel::Quotes => "Q",
                     Channel::Bars => "AM",
-                    // Polygon has no aggregated-trade stream (check-config refuses it).
-                    Channel::AggTrades => continue,
+                    // Polygon has no aggregated-trade stream and no 24-hour tickers on
+                    // this one (check-config refuses both).
+                    Channel::AggTrades | Channel::Tickers => continue,
                     // Option chains are not on the stocks feed (check-config refuses them).
                     Channel::Options => continue,
                 };
@@ -220,6 +221,11 @@ impl VenueAdapter for PolygonAdapter {
             Subscription { id: auth, message: json!({ "action": "auth", "params": self.api_key }).to_string() },
             Subscription { id: subscribe, message: json!({ "action": "subscribe", "params": topics.join(",") }).to_string() },
         ]
+    }
+
+    /// Stock tickers (`AAPL`) are stored as they are.
+    fn instrument(&self, venue_symbol: &str) -> Option<Instrument> {
+        Some(Instrument::listed(self.venue(), venue_symbol, venue_symbol, Some("equity")))
     }
 
     fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection> {
