@@ -10,8 +10,9 @@
 
 use std::path::Path;
 
+use super::conninfo;
 use super::error::{ConfigError, ConfigErrors};
-use super::model::Config;
+use super::model::{Config, Secret};
 use super::validate::validate;
 use crate::record::Table;
 
@@ -45,9 +46,32 @@ pub fn load_str(
         );
     }
     match config {
-        Some(config) if errors.is_empty() => Ok(config),
+        Some(mut config) if errors.is_empty() => {
+            fold_into_database_url(&mut config).map_err(|error| ConfigErrors(vec![error]))?;
+            Ok(config)
+        }
         _ => Err(ConfigErrors(errors)),
     }
+}
+
+/// `database.ssl_root_cert` and `database.password_file` become parameters of the
+/// URL, so that every connection (writers, maintenance, migrations) is opened from
+/// the one string. Runs after validation, which checked both.
+fn fold_into_database_url(config: &mut Config) -> Result<(), ConfigError> {
+    let Some(url) = config.database_url().map(str::to_string) else { return Ok(()) };
+    let mut url = url;
+    if let Some(path) = &config.database.ssl_root_cert {
+        url = conninfo::with_parameter(&url, "sslrootcert", &path.to_string_lossy());
+    }
+    if let Some(path) = &config.database.password_file {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
+            key: "database.password_file".into(),
+            message: format!("cannot read {}: {error}", path.display()),
+        })?;
+        url = conninfo::with_parameter(&url, "password", text.lines().next().unwrap_or(""));
+    }
+    config.database.url = Some(Secret(url));
+    Ok(())
 }
 
 /// `HYPERTICK_` variables that are not configuration keys.

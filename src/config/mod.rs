@@ -3,11 +3,13 @@
 //! environment overrides and error collection (`load`), and the semantic checks that
 //! report every problem at once (`validate`, `json_checks`).
 
+pub mod conninfo;
 mod error;
 mod json_checks;
 mod json_feed;
 mod load;
 mod model;
+pub mod pem;
 mod sources;
 mod validate;
 
@@ -17,6 +19,7 @@ pub use json_feed::{
     TimeFormat,
 };
 pub use load::{load_file, load_str};
+pub use validate::{is_plain_identifier, warnings, MAX_IDENTIFIER_BYTES};
 pub use sources::{
     Channel, SourceConfig, SourceKind, ALPACA_KEY_ID_VARIABLE, ALPACA_SECRET_KEY_VARIABLE, POLYGON_API_KEY_VARIABLE,
 };
