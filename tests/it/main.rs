@@ -2,6 +2,7 @@
 //! `support`), and talks to the daemon over real websockets on loopback.
 
 mod cli;
+mod db_tls;
 mod encoder_roundtrip;
 mod fake_venue;
 mod faults;
@@ -16,6 +17,7 @@ mod feeds_alpaca;
 mod feeds_okx;
 mod feeds_polygon;
 mod pipeline;
+mod pki;
 mod push;
 mod relational;
 mod relational_schema;
