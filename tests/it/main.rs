@@ -19,6 +19,7 @@ mod feeds_polygon;
 mod pipeline;
 mod pki;
 mod push;
+mod push_security;
 mod relational;
 mod relational_schema;
 mod schema;

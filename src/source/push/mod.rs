@@ -1,12 +1,15 @@
 //! The push source: a websocket server for in-house producers speaking the push
 //! protocol of DESIGN §5. `protocol` turns frame text into records or rejections
-//! (pure, no I/O; `records` has one parser per type, `fields` reads their fields); `server` accepts connections, checks the bearer token, reads
-//! frames, routes records, dead-letters rejections and answers each frame with an ack.
+//! (pure, no I/O; `records` has one parser per type, `fields` reads their fields); `server` accepts connections (optionally over TLS), checks the bearer token, reads
+//! frames, limits their rate (`rate`), routes records, dead-letters rejections and
+//! answers each frame with an ack.
 
 mod fields;
 mod protocol;
+mod rate;
 mod records;
 mod server;
 
 pub use protocol::{parse_frame, Ack, ParsedElement};
-pub use server::{PushServer, PushSettings};
+pub use rate::TokenBucket;
+pub use server::{PushServer, PushSettings, PushSetupError};
