@@ -67,12 +67,23 @@ async fn execute(command: Command) -> anyhow::Result<()> {
         Command::CheckConfig(args) => {
             let config = config::load_file(&args.config)?;
             println!("{}: configuration is valid", args.config.display());
+            if let Some(url) = config.database_url() {
+                // Host, port, database and TLS mode only: never the user's password.
+                println!("  database: {}", hypertick::db::describe_url(url));
+            }
             match &config.server {
-                Some(server) => println!("  push server: ws://{}", server.listen),
+                Some(server) => {
+                    let scheme = if server.tls_cert.is_some() { "wss" } else { "ws" };
+                    let token = if server.token.is_some() || server.token_file.is_some() { "bearer token required" } else { "no token" };
+                    println!("  push server: {scheme}://{} ({token})", server.listen);
+                }
                 None => println!("  push server: off"),
             }
             if config.metrics.enabled {
                 println!("  metrics: http://{}/metrics", config.metrics.listen);
+            }
+            for warning in config::warnings(&config) {
+                println!("  warning: {warning}");
             }
             Ok(())
         }
