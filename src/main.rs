@@ -14,6 +14,13 @@ fn main() -> ExitCode {
     // The demo prints its own progress; its default log level keeps only problems.
     let default_level = if matches!(cli.command, Command::Demo(_)) { "warn" } else { "info" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    // At trace level the websocket client logs whole upgrade requests, whose query
+    // may hold a feed's key; it logs nothing at info or above, so cap it there,
+    // whatever RUST_LOG says.
+    let filter = match "tungstenite::handshake::client=info".parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)

@@ -285,7 +285,7 @@ fn check_database_url(config: &Config, url: &str, problem: &mut impl FnMut(&str,
     let parsed = match info.base.parse::<tokio_postgres::Config>() {
         Ok(parsed) => parsed,
         // tokio-postgres names the option, never its value.
-        Err(error) => return problem("database.url", format!("expected a postgres:// URL: {error}")),
+        Err(error) => return problem("database.url", format!("expected a postgres:// URL: {}", super::with_causes(&error))),
     };
     match (&config.database.ssl_root_cert, &info.root_certificates) {
         (Some(_), Some(_)) => problem(

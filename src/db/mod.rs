@@ -18,6 +18,7 @@ pub mod tls;
 use std::time::Duration;
 
 use crate::config::conninfo::{ConnInfo, SslMode};
+use crate::config::with_causes;
 
 pub use migrate::{migrate, MigrationReport};
 pub use partitions::{PartitionPlan, Partitions};
@@ -63,18 +64,6 @@ pub fn describe_target(config: &tokio_postgres::Config) -> String {
     format!("{host}:{port}/{database}")
 }
 
-/// An error and its causes, `: `-separated (what `{:#}` shows for anyhow errors).
-fn with_causes(error: &tokio_postgres::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = std::error::Error::source(error);
-    while let Some(current) = cause {
-        text.push_str(": ");
-        text.push_str(&current.to_string());
-        cause = current.source();
-    }
-    text
-}
-
 /// `host:port/dbname (sslmode=…)` of a connection string, for messages: never the
 /// password.
 pub fn describe_url(url: &str) -> String {
@@ -91,7 +80,7 @@ pub fn describe_url(url: &str) -> String {
 pub async fn connect(url: &str, timeout: Duration) -> Result<tokio_postgres::Client, DbError> {
     let info = ConnInfo::parse(url).map_err(|error| DbError::InvalidUrl(error.to_string()))?;
     let mut config: tokio_postgres::Config =
-        info.base.parse().map_err(|error: tokio_postgres::Error| DbError::InvalidUrl(error.to_string()))?;
+        info.base.parse().map_err(|error: tokio_postgres::Error| DbError::InvalidUrl(with_causes(&error)))?;
     config.ssl_mode(match info.ssl_mode {
         SslMode::Disable => tokio_postgres::config::SslMode::Disable,
         SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,

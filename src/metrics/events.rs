@@ -123,7 +123,8 @@ pub fn partition_changed(table: Table, partition: &str, created: bool) {
 }
 
 pub fn feed_connected(source: &str, url: &str) {
-    tracing::info!(source, url, "feed connected");
+    let url = crate::config::redact_url(url);
+    tracing::info!(source, %url, "feed connected");
 }
 
 pub fn feed_reconnecting(source: &str, reason: &str, wait: Duration) {

@@ -31,12 +31,24 @@ use crate::pipeline::LaneSender;
 use crate::record::{DeadLetter, Instrument, Table, Timestamp};
 
 /// Connection settings shared by every writer.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WriterSettings {
     pub url: String,
     pub connect_timeout: Duration,
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
+}
+
+impl std::fmt::Debug for WriterSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold the database password.
+        f.debug_struct("WriterSettings")
+            .field("target", &db::describe_url(&self.url))
+            .field("connect_timeout", &self.connect_timeout)
+            .field("initial_backoff", &self.initial_backoff)
+            .field("max_backoff", &self.max_backoff)
+            .finish()
+    }
 }
 
 /// How one table's writers send rows.

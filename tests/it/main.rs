@@ -20,6 +20,7 @@ mod pipeline;
 mod pki;
 mod push;
 mod push_security;
+mod redaction;
 mod relational;
 mod relational_schema;
 mod schema;
