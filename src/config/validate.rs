@@ -489,5 +489,10 @@ mod tests {
         let found = errors(&format!("{URL}[relational]\ntables = [\"orders\", \"x\\\"; DROP TABLE ticks; --\"]\n"));
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].0, "relational.tables[1]");
+        let found = errors(&format!(
+            "{URL}[tables.ticks]\nwrite_mode = \"insert\"\nconflict_key = [\"time\", \"venue\\\"); DROP TABLE bars; --\"]\n"
+        ));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "tables.ticks.conflict_key");
     }
 }

@@ -5,6 +5,7 @@
 //! cluster used by the demo and the tests. **Only this module issues DDL.**
 
 pub mod aggregates;
+mod identifier;
 mod migrate;
 mod partitions;
 mod prepare;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use crate::config::conninfo::{ConnInfo, SslMode};
 use crate::config::with_causes;
 
+pub use identifier::{quote_identifier, quote_identifiers};
 pub use migrate::{migrate, MigrationReport};
 pub use partitions::{PartitionPlan, Partitions};
 pub use prepare::{hypertable_plans, partition_plans, prepare_schema, SchemaReport};

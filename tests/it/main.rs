@@ -24,5 +24,6 @@ mod redaction;
 mod relational;
 mod relational_schema;
 mod schema;
+mod sql_names;
 mod timescaledb;
 mod support;
