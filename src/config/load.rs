@@ -33,8 +33,12 @@ pub fn load_str(
         .parse()
         .map_err(|error: toml::de::Error| ConfigErrors::single("(syntax)", error.to_string().trim().to_string()))?;
     let environment: Vec<(String, String)> = environment.into_iter().collect();
+    let secrets_in_file = secrets_in_file(&tree);
     let mut errors = apply_environment(&mut tree, environment.iter().cloned());
-    let config = deserialize_collecting_errors(tree, &mut errors);
+    let mut config = deserialize_collecting_errors(tree, &mut errors);
+    if let Some(config) = &mut config {
+        config.secrets_in_file = secrets_in_file;
+    }
     if let Some(config) = &config {
         // A key that could not be read is reported once, by the deserializer: the
         // checks would only add that it, or the section holding it, is missing.
@@ -52,6 +56,26 @@ pub fn load_str(
         }
         _ => Err(ConfigErrors(errors)),
     }
+}
+
+/// The secrets written in the file text itself (before environment overrides): a
+/// push token, or a database URL with a password in it.
+fn secrets_in_file(tree: &toml::Table) -> Vec<&'static str> {
+    let mut keys = Vec::new();
+    let value = |section: &str, key: &str| tree.get(section).and_then(|section| section.get(key)).cloned();
+    if value("server", "token").is_some() {
+        keys.push("server.token");
+    }
+    if let Some(toml::Value::String(url)) = value("database", "url") {
+        let has_password = conninfo::ConnInfo::parse(&url)
+            .ok()
+            .and_then(|info| info.base.parse::<tokio_postgres::Config>().ok())
+            .is_some_and(|parsed| parsed.get_password().is_some());
+        if has_password {
+            keys.push("database.url");
+        }
+    }
+    keys
 }
 
 /// `database.ssl_root_cert` and `database.password_file` become parameters of the

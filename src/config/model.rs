@@ -16,6 +16,10 @@ use crate::record::Table;
 pub struct Config {
     #[serde(default)]
     pub database: DatabaseConfig,
+    /// Keys whose secret was written in the file itself rather than given through
+    /// the environment or a file of its own (set by `load`, for a warning).
+    #[serde(skip)]
+    pub secrets_in_file: Vec<&'static str>,
     /// The push websocket listener. Absent: no push source runs.
     #[serde(default)]
     pub server: Option<ServerConfig>,

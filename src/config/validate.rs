@@ -321,11 +321,21 @@ fn check_database_url(config: &Config, url: &str, problem: &mut impl FnMut(&str,
     }
 }
 
-/// What is allowed but deserves a line in the log (and in `check-config`): listeners
-/// reachable beyond this machine without authentication or encryption, and a
-/// database reached over the network without a verified certificate.
+/// What is allowed but deserves a line in the log (and in `check-config`): secrets
+/// written in the configuration file, listeners reachable beyond this machine
+/// without authentication or encryption, and a database reached over the network
+/// without a verified certificate.
 pub fn warnings(config: &Config) -> Vec<String> {
     let mut warnings = Vec::new();
+    for key in &config.secrets_in_file {
+        let instead = match *key {
+            "server.token" => "HYPERTICK_SERVER_TOKEN or server.token_file",
+            _ => "DATABASE_URL or database.password_file",
+        };
+        warnings.push(format!(
+            "{key} holds a secret written in the configuration file; prefer {instead}, readable by the daemon only"
+        ));
+    }
     let exposed = |address: &SocketAddr| !address.ip().is_loopback();
     if let Some(server) = &config.server {
         let has_token = server.token.is_some() || server.token_file.is_some();
@@ -471,7 +481,17 @@ mod tests {
         assert!(open[1].starts_with("metrics.listen 0.0.0.0:9187"), "{open:?}");
 
         let clear = warnings(&format!("{local}[server]\nlisten = \"0.0.0.0:8765\"\ntoken = \"t\"\n"));
-        assert!(clear[0].contains("clear text"), "{clear:?}");
+        assert!(clear.iter().any(|warning| warning.contains("clear text")), "{clear:?}");
+
+        let inline = warnings("[database]\nurl = \"postgres://u:pw@127.0.0.1/db\"\n[server]\ntoken = \"t\"\n");
+        assert_eq!(inline.len(), 2, "{inline:?}");
+        assert!(inline[0].starts_with("server.token holds a secret written in the configuration file"), "{inline:?}");
+        assert!(inline[1].starts_with("database.url holds a secret") && !inline[1].contains("pw"), "{inline:?}");
+        let from_environment = crate::config::warnings(
+            &load_str(local, vec![("DATABASE_URL".into(), "postgres://u:pw@127.0.0.1/db".into()), ("HYPERTICK_SERVER_TOKEN".into(), "t".into())])
+                .expect("valid"),
+        );
+        assert_eq!(from_environment, Vec::<String>::new(), "secrets from the environment are where they belong");
 
         let remote = warnings(URL);
         assert!(remote[0].starts_with("database.url: sslmode=prefer"), "{remote:?}");
