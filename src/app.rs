@@ -82,8 +82,12 @@ impl Daemon {
     /// Migrates, then starts writers, metrics and sources. Returns once the push
     /// server is listening.
     pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
+        for warning in crate::config::warnings(config) {
+            tracing::warn!("{warning}");
+        }
         // Built first: a source that cannot be built stops the start before anything runs.
         let sources = config.sources.iter().map(crate::source::from_config).collect::<anyhow::Result<Vec<_>>>()?;
+        let push_settings = config.server.as_ref().map(PushSettings::from_config).transpose()?;
         let schema = migrate(config).await.context("preparing the database schema")?;
         let profile = schema.profile;
         tracing::info!(
@@ -221,29 +225,9 @@ impl Daemon {
         }
 
         let context = SourceContext { router: router.clone(), shutdown: daemon.sources_stop.clone() };
-        if let Some(server) = &config.server {
-            let token = match (&server.token, &server.token_file) {
-                (Some(token), _) => Some(token.0.clone()),
-                (None, Some(path)) => Some(
-                    std::fs::read_to_string(path)
-                        .with_context(|| format!("reading server.token_file {}", path.display()))?
-                        .lines()
-                        .next()
-                        .unwrap_or("")
-                        .trim()
-                        .to_string(),
-                ),
-                (None, None) => None,
-            };
-            let push = PushServer::bind(PushSettings {
-                listen: server.listen,
-                token,
-                max_frame_bytes: server.max_frame_bytes,
-                max_connections: server.max_connections,
-                ack: server.ack,
-            })
-            .await
-            .with_context(|| format!("binding server.listen {}", server.listen))?;
+        if let Some(settings) = push_settings {
+            let listen = settings.listen;
+            let push = PushServer::bind(settings).await.with_context(|| format!("binding server.listen {listen}"))?;
             daemon.push_addr = Some(push.local_addr()?);
             daemon.spawn_source(Box::new(push), context.clone());
         }

@@ -14,6 +14,13 @@ fn main() -> ExitCode {
     // The demo prints its own progress; its default log level keeps only problems.
     let default_level = if matches!(cli.command, Command::Demo(_)) { "warn" } else { "info" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    // At trace level the websocket client logs whole upgrade requests, whose query
+    // may hold a feed's key; it logs nothing at info or above, so cap it there,
+    // whatever RUST_LOG says.
+    let filter = match "tungstenite::handshake::client=info".parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
@@ -67,12 +74,23 @@ async fn execute(command: Command) -> anyhow::Result<()> {
         Command::CheckConfig(args) => {
             let config = config::load_file(&args.config)?;
             println!("{}: configuration is valid", args.config.display());
+            if let Some(url) = config.database_url() {
+                // Host, port, database and TLS mode only: never the user's password.
+                println!("  database: {}", hypertick::db::describe_url(url));
+            }
             match &config.server {
-                Some(server) => println!("  push server: ws://{}", server.listen),
+                Some(server) => {
+                    let scheme = if server.tls_cert.is_some() { "wss" } else { "ws" };
+                    let token = if server.token.is_some() || server.token_file.is_some() { "bearer token required" } else { "no token" };
+                    println!("  push server: {scheme}://{} ({token})", server.listen);
+                }
                 None => println!("  push server: off"),
             }
             if config.metrics.enabled {
                 println!("  metrics: http://{}/metrics", config.metrics.listen);
+            }
+            for warning in config::warnings(&config) {
+                println!("  warning: {warning}");
             }
             Ok(())
         }

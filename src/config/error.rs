@@ -32,3 +32,16 @@ impl ConfigErrors {
         ConfigErrors(vec![ConfigError { key: key.into(), message: message.into() }])
     }
 }
+
+/// An error and its causes, `: `-separated. tokio-postgres's errors name only their
+/// kind ("invalid connection string") and keep what went wrong in their source.
+pub fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(current) = cause {
+        text.push_str(": ");
+        text.push_str(&current.to_string());
+        cause = current.source();
+    }
+    text
+}

@@ -10,8 +10,9 @@
 
 use std::path::Path;
 
+use super::conninfo;
 use super::error::{ConfigError, ConfigErrors};
-use super::model::Config;
+use super::model::{Config, Secret};
 use super::validate::validate;
 use crate::record::Table;
 
@@ -32,8 +33,12 @@ pub fn load_str(
         .parse()
         .map_err(|error: toml::de::Error| ConfigErrors::single("(syntax)", error.to_string().trim().to_string()))?;
     let environment: Vec<(String, String)> = environment.into_iter().collect();
+    let secrets_in_file = secrets_in_file(&tree);
     let mut errors = apply_environment(&mut tree, environment.iter().cloned());
-    let config = deserialize_collecting_errors(tree, &mut errors);
+    let mut config = deserialize_collecting_errors(tree, &mut errors);
+    if let Some(config) = &mut config {
+        config.secrets_in_file = secrets_in_file;
+    }
     if let Some(config) = &config {
         // A key that could not be read is reported once, by the deserializer: the
         // checks would only add that it, or the section holding it, is missing.
@@ -45,9 +50,52 @@ pub fn load_str(
         );
     }
     match config {
-        Some(config) if errors.is_empty() => Ok(config),
+        Some(mut config) if errors.is_empty() => {
+            fold_into_database_url(&mut config).map_err(|error| ConfigErrors(vec![error]))?;
+            Ok(config)
+        }
         _ => Err(ConfigErrors(errors)),
     }
+}
+
+/// The secrets written in the file text itself (before environment overrides): a
+/// push token, or a database URL with a password in it.
+fn secrets_in_file(tree: &toml::Table) -> Vec<&'static str> {
+    let mut keys = Vec::new();
+    let value = |section: &str, key: &str| tree.get(section).and_then(|section| section.get(key)).cloned();
+    if value("server", "token").is_some() {
+        keys.push("server.token");
+    }
+    if let Some(toml::Value::String(url)) = value("database", "url") {
+        let has_password = conninfo::ConnInfo::parse(&url)
+            .ok()
+            .and_then(|info| info.base.parse::<tokio_postgres::Config>().ok())
+            .is_some_and(|parsed| parsed.get_password().is_some());
+        if has_password {
+            keys.push("database.url");
+        }
+    }
+    keys
+}
+
+/// `database.ssl_root_cert` and `database.password_file` become parameters of the
+/// URL, so that every connection (writers, maintenance, migrations) is opened from
+/// the one string. Runs after validation, which checked both.
+fn fold_into_database_url(config: &mut Config) -> Result<(), ConfigError> {
+    let Some(url) = config.database_url().map(str::to_string) else { return Ok(()) };
+    let mut url = url;
+    if let Some(path) = &config.database.ssl_root_cert {
+        url = conninfo::with_parameter(&url, "sslrootcert", &path.to_string_lossy());
+    }
+    if let Some(path) = &config.database.password_file {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
+            key: "database.password_file".into(),
+            message: format!("cannot read {}: {error}", path.display()),
+        })?;
+        url = conninfo::with_parameter(&url, "password", text.lines().next().unwrap_or(""));
+    }
+    config.database.url = Some(Secret(url));
+    Ok(())
 }
 
 /// `HYPERTICK_` variables that are not configuration keys.

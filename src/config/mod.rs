@@ -3,20 +3,25 @@
 //! environment overrides and error collection (`load`), and the semantic checks that
 //! report every problem at once (`validate`, `json_checks`).
 
+pub mod conninfo;
 mod error;
 mod json_checks;
 mod json_feed;
 mod load;
 mod model;
+pub mod pem;
+mod redact;
 mod sources;
 mod validate;
 
-pub use error::{ConfigError, ConfigErrors};
+pub use error::{with_causes, ConfigError, ConfigErrors};
 pub use json_feed::{
     json_pointer_tokens, AckRule, Conditions, FieldPointers, JsonFeedConfig, RecordKind, RecordRule, SideValues, SymbolRewrite,
     TimeFormat,
 };
 pub use load::{load_file, load_str};
+pub use redact::redact_url;
+pub use validate::{is_plain_identifier, warnings, MAX_IDENTIFIER_BYTES};
 pub use sources::{
     Channel, SourceConfig, SourceKind, ALPACA_KEY_ID_VARIABLE, ALPACA_SECRET_KEY_VARIABLE, POLYGON_API_KEY_VARIABLE,
 };

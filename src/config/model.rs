@@ -16,6 +16,10 @@ use crate::record::Table;
 pub struct Config {
     #[serde(default)]
     pub database: DatabaseConfig,
+    /// Keys whose secret was written in the file itself rather than given through
+    /// the environment or a file of its own (set by `load`, for a warning).
+    #[serde(skip)]
+    pub secrets_in_file: Vec<&'static str>,
     /// The push websocket listener. Absent: no push source runs.
     #[serde(default)]
     pub server: Option<ServerConfig>,
@@ -75,8 +79,18 @@ impl<'de> Deserialize<'de> for Secret {
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `postgres://user:password@host:port/dbname`. Falls back to `DATABASE_URL`.
+    /// libpq's `sslmode` (`disable`, `prefer` — the default —, `require`, `verify-ca`,
+    /// `verify-full`) and `sslrootcert` (a PEM file, or `system`) are understood.
     #[serde(default)]
     pub url: Option<Secret>,
+    /// Root certificates (PEM) that `sslmode=verify-ca` / `verify-full` check the
+    /// server against: the URL's `sslrootcert`, as a key of its own. Without either,
+    /// the Mozilla roots built into the daemon are used.
+    #[serde(default)]
+    pub ssl_root_cert: Option<PathBuf>,
+    /// A file whose first line is the database password, for a URL without one.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
     /// How long one connection attempt may take.
     #[serde(default = "default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
@@ -102,6 +116,8 @@ impl Default for DatabaseConfig {
     fn default() -> Self {
         DatabaseConfig {
             url: None,
+            ssl_root_cert: None,
+            password_file: None,
             connect_timeout_ms: default_connect_timeout_ms(),
             retry_initial_backoff_ms: default_retry_initial_backoff_ms(),
             retry_max_backoff_ms: default_retry_max_backoff_ms(),
@@ -126,7 +142,9 @@ pub enum AckLevel {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
-    /// Address to listen on, e.g. `127.0.0.1:8765`.
+    /// Address to listen on. Loopback by default; any other address without a token
+    /// is warned about.
+    #[serde(default = "default_server_listen")]
     pub listen: SocketAddr,
     /// Bearer token clients must send on the upgrade request. Prefer
     /// `HYPERTICK_SERVER_TOKEN` or `token_file` over writing it here.
@@ -144,13 +162,30 @@ pub struct ServerConfig {
     /// Concurrent producer connections; more are refused.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Frames one connection may send per second (a token bucket holding one second's
+    /// worth); frames over the rate are refused in the ack (`rate_limited`) and
+    /// dead-lettered, the connection stays open. 0: unlimited.
+    #[serde(default = "default_max_messages_per_sec")]
+    pub max_messages_per_sec: u32,
+    /// TLS for the listener (wss://): the server's certificate chain, PEM. Needs `tls_key`.
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM: PKCS#8, PKCS#1 or SEC1) of `tls_cert`.
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
 }
 
+fn default_server_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8765))
+}
 fn default_max_frame_bytes() -> usize {
     1 << 20
 }
 fn default_max_connections() -> usize {
     1_024
+}
+fn default_max_messages_per_sec() -> u32 {
+    10_000
 }
 
 /// `[metrics]`: the Prometheus endpoint and the periodic summary line.
@@ -560,6 +595,9 @@ impl Config {
                 ack: AckLevel::Received,
                 max_frame_bytes: default_max_frame_bytes(),
                 max_connections: 64,
+                max_messages_per_sec: default_max_messages_per_sec(),
+                tls_cert: None,
+                tls_key: None,
             }),
             metrics: MetricsConfig { listen: any_loopback_port, enabled: true, summary_interval_secs: 0 },
             ..Config::default()

@@ -1,9 +1,13 @@
 //! Semantic checks on a deserialized configuration. Every check runs; the caller gets
 //! the whole list.
 
+use std::net::SocketAddr;
+
+use super::conninfo::{self, ConnInfo, RootCertificates};
 use super::error::ConfigError;
 use super::json_checks;
 use super::model::{AckLevel, Config, WriteMode};
+use super::pem;
 use super::sources::{Channel, SourceKind};
 use crate::record::Table;
 
@@ -24,11 +28,7 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
             "database.url",
             "not set; expected a postgres:// URL in the file or in DATABASE_URL".into(),
         ),
-        Some(url) => {
-            if let Err(error) = url.parse::<tokio_postgres::Config>() {
-                problem("database.url", format!("expected a postgres:// URL: {error}"));
-            }
-        }
+        Some(url) => check_database_url(config, url, &mut problem),
     }
     if config.database.connect_timeout_ms == 0 {
         problem("database.connect_timeout_ms", "expected a number of milliseconds above 0".into());
@@ -59,6 +59,19 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
                 Ok(_) => {}
                 Err(error) => problem("server.token_file", format!("cannot read {}: {error}", path.display())),
             }
+        }
+        match (&server.tls_cert, &server.tls_key) {
+            (Some(cert), Some(key)) => {
+                if let Err(message) = pem::load_certificates(cert) {
+                    problem("server.tls_cert", message);
+                }
+                if let Err(message) = pem::load_private_key(key) {
+                    problem("server.tls_key", message);
+                }
+            }
+            (Some(_), None) => problem("server.tls_key", "missing: server.tls_cert needs its private key".into()),
+            (None, Some(_)) => problem("server.tls_cert", "missing: server.tls_key needs its certificate".into()),
+            (None, None) => {}
         }
         if server.ack != AckLevel::Received && config.spool.is_none() {
             problem(
@@ -134,8 +147,8 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
             || Table::ALL.iter().any(|table| table.name() == name);
         if reserved {
             problem(&key, format!("`{name}` is written by the daemon itself; expected a relational table"));
-        } else if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-            problem(&key, format!("`{name}`: expected a lower-case table name (a-z, 0-9, _)"));
+        } else if !is_plain_identifier(name) {
+            problem(&key, format!("`{name}`: expected a lower-case table name (a-z, 0-9, _; at most 63 characters)"));
         }
     }
 
@@ -265,4 +278,259 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
         problem("shutdown.deadline_secs", "expected at least 1 second".into());
     }
     errors
+}
+
+/// The longest identifier PostgreSQL keeps (NAMEDATALEN - 1 bytes); a longer one is
+/// silently truncated, and could then name another table.
+pub const MAX_IDENTIFIER_BYTES: usize = 63;
+
+/// A lower-case SQL name (a-z, 0-9, `_`, not starting with a digit, at most 63 bytes):
+/// what a table or column name from the configuration must be. Such a name means the
+/// same quoted or not; the SQL built from it quotes it all the same.
+pub fn is_plain_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_IDENTIFIER_BYTES
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// The URL's libpq parameters, the root certificates and the password file.
+fn check_database_url(config: &Config, url: &str, problem: &mut impl FnMut(&str, String)) {
+    let info = match ConnInfo::parse(url) {
+        Ok(info) => info,
+        Err(error) => return problem("database.url", format!("expected a postgres:// URL: {error}")),
+    };
+    let parsed = match info.base.parse::<tokio_postgres::Config>() {
+        Ok(parsed) => parsed,
+        // tokio-postgres names the option, never its value.
+        Err(error) => return problem("database.url", format!("expected a postgres:// URL: {}", super::with_causes(&error))),
+    };
+    match (&config.database.ssl_root_cert, &info.root_certificates) {
+        (Some(_), Some(_)) => problem(
+            "database.ssl_root_cert",
+            "give the root certificates either here or as sslrootcert in database.url, not both".into(),
+        ),
+        (Some(path), None) => {
+            if let Err(message) = pem::load_certificates(path) {
+                problem("database.ssl_root_cert", message);
+            }
+            if info.ssl_mode == conninfo::SslMode::Disable {
+                problem("database.ssl_root_cert", "set, but database.url says sslmode=disable".into());
+            }
+        }
+        (None, Some(RootCertificates::File(path))) => {
+            if let Err(message) = pem::load_certificates(path) {
+                problem("database.url", format!("sslrootcert: {message}"));
+            }
+        }
+        (None, _) => {}
+    }
+    if let Some(path) = &config.database.password_file {
+        if parsed.get_password().is_some() {
+            problem("database.password_file", "database.url holds a password already; give it in one place".into());
+        }
+        match std::fs::read_to_string(path) {
+            Ok(text) if text.lines().next().unwrap_or("").is_empty() => {
+                problem("database.password_file", format!("{} holds no password on its first line", path.display()))
+            }
+            Ok(_) => {}
+            Err(error) => problem("database.password_file", format!("cannot read {}: {error}", path.display())),
+        }
+    }
+}
+
+/// What is allowed but deserves a line in the log (and in `check-config`): secrets
+/// written in the configuration file, listeners reachable beyond this machine
+/// without authentication or encryption, and a database reached over the network
+/// without a verified certificate.
+pub fn warnings(config: &Config) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for key in &config.secrets_in_file {
+        let instead = match *key {
+            "server.token" => "HYPERTICK_SERVER_TOKEN or server.token_file",
+            _ => "DATABASE_URL or database.password_file",
+        };
+        warnings.push(format!(
+            "{key} holds a secret written in the configuration file; prefer {instead}, readable by the daemon only"
+        ));
+    }
+    let exposed = |address: &SocketAddr| !address.ip().is_loopback();
+    if let Some(server) = &config.server {
+        let has_token = server.token.is_some() || server.token_file.is_some();
+        let has_tls = server.tls_cert.is_some();
+        if exposed(&server.listen) && !has_token {
+            warnings.push(format!(
+                "server.listen {} is not a loopback address and no server.token is set: anyone who can reach it can write rows",
+                server.listen
+            ));
+        } else if exposed(&server.listen) && !has_tls {
+            warnings.push(format!(
+                "server.listen {} is not a loopback address and server.tls_cert is not set: the bearer token and the data travel in clear text",
+                server.listen
+            ));
+        }
+    }
+    if config.metrics.enabled && exposed(&config.metrics.listen) {
+        warnings.push(format!(
+            "metrics.listen {} is not a loopback address: /metrics is served without authentication to anyone who can reach it",
+            config.metrics.listen
+        ));
+    }
+    if let Some(info) = config.database_url().and_then(|url| ConnInfo::parse(url).ok()) {
+        let remote = info.base.parse::<tokio_postgres::Config>().ok().is_some_and(|parsed| {
+            parsed.get_hosts().iter().any(|host| match host {
+                tokio_postgres::config::Host::Tcp(name) => {
+                    name != "localhost" && !name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+                }
+                tokio_postgres::config::Host::Unix(_) => false,
+            })
+        });
+        if remote && !info.ssl_mode.verifies_certificate() {
+            warnings.push(format!(
+                "database.url: sslmode={} does not verify the server's certificate; use sslmode=verify-full for a database reached over the network",
+                info.ssl_mode.name()
+            ));
+        }
+    }
+    warnings
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use crate::config::load_str;
+
+    const URL: &str = "[database]\nurl = \"postgres://u@db.internal/db\"\n";
+
+    fn file(contents: &str) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(contents.as_bytes()).unwrap();
+        file
+    }
+
+    fn errors(text: &str) -> Vec<(String, String)> {
+        match load_str(text, Vec::new()) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.0.into_iter().map(|error| (error.key, error.message)).collect(),
+        }
+    }
+
+    #[test]
+    fn push_tls_files_are_checked_and_errors_name_the_key_and_the_file() {
+        let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let cert = file(&generated.cert.pem());
+        let key = file(&generated.signing_key.serialize_pem());
+        let garbage = file("not a pem file\n");
+        let server = |cert: &std::path::Path, key: &std::path::Path| {
+            format!("{URL}[server]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n", cert.display(), key.display())
+        };
+        assert_eq!(errors(&server(cert.path(), key.path())), Vec::new());
+
+        let found = errors(&server(garbage.path(), garbage.path()));
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0].0, "server.tls_cert");
+        assert!(found[0].1.contains(&garbage.path().display().to_string()) && found[0].1.contains("no PEM certificate"), "{found:?}");
+        assert_eq!(found[1].0, "server.tls_key");
+        assert!(found[1].1.contains(&garbage.path().display().to_string()) && found[1].1.contains("no PEM private key"), "{found:?}");
+
+        let missing = std::path::Path::new("/nonexistent/push.key");
+        let found = errors(&server(cert.path(), missing));
+        assert_eq!(found, vec![("server.tls_key".to_string(), format!("cannot read {}: No such file or directory (os error 2)", missing.display()))]);
+
+        let found = errors(&format!("{URL}[server]\ntls_cert = \"{}\"\n", cert.path().display()));
+        assert_eq!(found[0].0, "server.tls_key", "{found:?}");
+    }
+
+    #[test]
+    fn database_tls_parameters_and_root_certificates_are_checked() {
+        let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let root = file(&generated.cert.pem());
+        let with = |url: &str, extra: &str| format!("[database]\nurl = \"{url}\"\n{extra}");
+
+        assert_eq!(errors(&with("postgres://u@h/db?sslmode=verify-full", "")), Vec::new());
+        let found = errors(&with("postgres://u:hunter2@h/db?sslmode=strict", ""));
+        assert_eq!(found[0].0, "database.url");
+        assert!(found[0].1.contains("sslmode") && !found[0].1.contains("hunter2"), "{found:?}");
+
+        let found = errors(&with("postgres://u@h/db?sslmode=verify-ca&sslrootcert=/nonexistent/ca.pem", ""));
+        assert_eq!(found[0].0, "database.url");
+        assert!(found[0].1.contains("sslrootcert") && found[0].1.contains("/nonexistent/ca.pem"), "{found:?}");
+
+        let key = format!("ssl_root_cert = \"{}\"\n", root.path().display());
+        let config = load_str(&with("postgres://u@h/db?sslmode=verify-full", &key), Vec::new()).expect("valid");
+        let info = crate::config::conninfo::ConnInfo::parse(config.database_url().unwrap()).unwrap();
+        assert_eq!(info.root_certificates, Some(crate::config::conninfo::RootCertificates::File(root.path().to_path_buf())));
+
+        let found = errors(&with(&format!("postgres://u@h/db?sslrootcert={}", root.path().display()), &key));
+        assert_eq!(found[0].0, "database.ssl_root_cert", "{found:?}");
+        let found = errors(&with("postgres://u@h/db", "ssl_root_cert = \"/nonexistent/root.pem\"\n"));
+        assert_eq!(found[0].0, "database.ssl_root_cert", "{found:?}");
+    }
+
+    #[test]
+    fn the_password_file_fills_in_the_url_password() {
+        let password = file("s3cr3t pa$$word\n");
+        let text = format!("[database]\nurl = \"postgres://u@h/db\"\npassword_file = \"{}\"\n", password.path().display());
+        let config = load_str(&text, Vec::new()).expect("valid");
+        let info = crate::config::conninfo::ConnInfo::parse(config.database_url().unwrap()).unwrap();
+        let parsed: tokio_postgres::Config = info.base.parse().unwrap();
+        assert_eq!(parsed.get_password(), Some(&b"s3cr3t pa$$word"[..]));
+        assert!(!format!("{config:?}").contains("s3cr3t"));
+
+        let text = format!("[database]\nurl = \"postgres://u:other@h/db\"\npassword_file = \"{}\"\n", password.path().display());
+        let found = errors(&text);
+        assert_eq!(found[0].0, "database.password_file", "{found:?}");
+        assert!(!found[0].1.contains("other") && !found[0].1.contains("s3cr3t"), "{found:?}");
+        let empty = file("\n");
+        let found = errors(&format!("[database]\nurl = \"postgres://u@h/db\"\npassword_file = \"{}\"\n", empty.path().display()));
+        assert_eq!(found[0].0, "database.password_file", "{found:?}");
+    }
+
+    #[test]
+    fn exposed_listeners_and_unverified_remote_databases_are_warned_about() {
+        let warnings = |text: &str| crate::config::warnings(&load_str(text, Vec::new()).expect("valid"));
+        let local = "[database]\nurl = \"postgres://u@127.0.0.1/db\"\n";
+        assert_eq!(warnings(&format!("{local}[server]\n")), Vec::<String>::new(), "loopback defaults warn about nothing");
+
+        let open = warnings(&format!("{local}[server]\nlisten = \"0.0.0.0:8765\"\n[metrics]\nlisten = \"0.0.0.0:9187\"\n"));
+        assert_eq!(open.len(), 2, "{open:?}");
+        assert!(open[0].starts_with("server.listen 0.0.0.0:8765") && open[0].contains("no server.token"), "{open:?}");
+        assert!(open[1].starts_with("metrics.listen 0.0.0.0:9187"), "{open:?}");
+
+        let clear = warnings(&format!("{local}[server]\nlisten = \"0.0.0.0:8765\"\ntoken = \"t\"\n"));
+        assert!(clear.iter().any(|warning| warning.contains("clear text")), "{clear:?}");
+
+        let inline = warnings("[database]\nurl = \"postgres://u:pw@127.0.0.1/db\"\n[server]\ntoken = \"t\"\n");
+        assert_eq!(inline.len(), 2, "{inline:?}");
+        assert!(inline[0].starts_with("server.token holds a secret written in the configuration file"), "{inline:?}");
+        assert!(inline[1].starts_with("database.url holds a secret") && !inline[1].contains("pw"), "{inline:?}");
+        let from_environment = crate::config::warnings(
+            &load_str(local, vec![("DATABASE_URL".into(), "postgres://u:pw@127.0.0.1/db".into()), ("HYPERTICK_SERVER_TOKEN".into(), "t".into())])
+                .expect("valid"),
+        );
+        assert_eq!(from_environment, Vec::<String>::new(), "secrets from the environment are where they belong");
+
+        let remote = warnings(URL);
+        assert!(remote[0].starts_with("database.url: sslmode=prefer"), "{remote:?}");
+        assert_eq!(warnings("[database]\nurl = \"postgres://u@db.internal/db?sslmode=verify-full\"\n"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn identifiers_from_the_configuration_are_plain_lower_case_names() {
+        for good in ["orders", "agent_sessions", "t2", "_private", &"a".repeat(63)] {
+            assert!(super::is_plain_identifier(good), "{good}");
+        }
+        for bad in ["", "Orders", "2fast", "orders; DROP TABLE ticks", "\"orders\"", "public.orders", "ordérs", &"a".repeat(64)] {
+            assert!(!super::is_plain_identifier(bad), "{bad}");
+        }
+        let found = errors(&format!("{URL}[relational]\ntables = [\"orders\", \"x\\\"; DROP TABLE ticks; --\"]\n"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "relational.tables[1]");
+        let found = errors(&format!(
+            "{URL}[tables.ticks]\nwrite_mode = \"insert\"\nconflict_key = [\"time\", \"venue\\\"); DROP TABLE bars; --\"]\n"
+        ));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "tables.ticks.conflict_key");
+    }
 }

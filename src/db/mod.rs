@@ -1,10 +1,11 @@
 //! Everything that talks to PostgreSQL about structure: connections, numbered
 //! migrations, the schema profile, the check that a table has the columns the writers
 //! expect, the relational tables' catalog (columns, keys, foreign-key order),
-//! partition maintenance for vanilla PostgreSQL, and the throwaway cluster
-//! used by the demo and the tests. **Only this module issues DDL.**
+//! partition maintenance for vanilla PostgreSQL, TLS to the server, and the throwaway
+//! cluster used by the demo and the tests. **Only this module issues DDL.**
 
 pub mod aggregates;
+mod identifier;
 mod migrate;
 mod partitions;
 mod prepare;
@@ -14,9 +15,14 @@ mod schema_check;
 mod spool_state;
 pub mod throwaway;
 mod timescale;
+pub mod tls;
 
 use std::time::Duration;
 
+use crate::config::conninfo::{ConnInfo, SslMode};
+use crate::config::with_causes;
+
+pub use identifier::{quote_identifier, quote_identifiers};
 pub use migrate::{migrate, MigrationReport};
 pub use partitions::{PartitionPlan, Partitions};
 pub use prepare::{hypertable_plans, partition_plans, prepare_schema, SchemaReport};
@@ -33,8 +39,12 @@ pub enum DbError {
     InvalidUrl(String),
     #[error("connecting to {target} timed out after {timeout_ms} ms")]
     ConnectTimeout { target: String, timeout_ms: u64 },
-    #[error("connecting to {target}: {source}")]
-    Connect { target: String, source: tokio_postgres::Error },
+    /// `error` with its causes: tokio-postgres's own message names only the kind
+    /// ("error performing TLS handshake"), the cause says what happened.
+    #[error("connecting to {target}: {}{hint}", with_causes(.error))]
+    Connect { target: String, error: tokio_postgres::Error, hint: String },
+    #[error("database TLS: {0}")]
+    Tls(String),
     #[error(transparent)]
     Postgres(#[from] tokio_postgres::Error),
     #[error("migration {migration} failed: {source}")]
@@ -58,9 +68,28 @@ pub fn describe_target(config: &tokio_postgres::Config) -> String {
     format!("{host}:{port}/{database}")
 }
 
-/// Opens one connection and drives it on a background task.
+/// `host:port/dbname (sslmode=…)` of a connection string, for messages: never the
+/// password.
+pub fn describe_url(url: &str) -> String {
+    match ConnInfo::parse(url).ok().and_then(|info| Some((info.base.parse::<tokio_postgres::Config>().ok()?, info.ssl_mode))) {
+        Some((config, ssl_mode)) => format!("{} (sslmode={})", describe_target(&config), ssl_mode.name()),
+        None => "(an invalid connection string)".to_string(),
+    }
+}
+
+/// Opens one connection and drives it on a background task. `url` is a libpq
+/// connection string (URL or key/value form); its `sslmode` and `sslrootcert` are
+/// read here (see [`tls`]) because tokio-postgres does not know `verify-ca`,
+/// `verify-full` or `sslrootcert`, and the rest goes to tokio-postgres.
 pub async fn connect(url: &str, timeout: Duration) -> Result<tokio_postgres::Client, DbError> {
-    let mut config: tokio_postgres::Config = url.parse().map_err(|error: tokio_postgres::Error| DbError::InvalidUrl(error.to_string()))?;
+    let info = ConnInfo::parse(url).map_err(|error| DbError::InvalidUrl(error.to_string()))?;
+    let mut config: tokio_postgres::Config =
+        info.base.parse().map_err(|error: tokio_postgres::Error| DbError::InvalidUrl(with_causes(&error)))?;
+    config.ssl_mode(match info.ssl_mode {
+        SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+        SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
+    });
     config.connect_timeout(timeout);
     if config.get_application_name().is_none() {
         config.application_name("hypertick");
@@ -69,11 +98,29 @@ pub async fn connect(url: &str, timeout: Duration) -> Result<tokio_postgres::Cli
         // NOTICEs ("already exists, skipping") would otherwise reach the log as noise.
         config.options("-c client_min_messages=warning");
     }
-    let target = describe_target(&config);
-    let connecting = config.connect(tokio_postgres::NoTls);
-    let (client, connection) = match tokio::time::timeout(timeout, connecting).await {
+    let target = format!("{} (sslmode={})", describe_target(&config), info.ssl_mode.name());
+    match tls::connector(&info)? {
+        None => finish_connect(config, tokio_postgres::NoTls, target, timeout).await,
+        Some(connector) => finish_connect(config, connector, target, timeout).await,
+    }
+}
+
+async fn finish_connect<Tls>(
+    config: tokio_postgres::Config,
+    tls: Tls,
+    target: String,
+    timeout: Duration,
+) -> Result<tokio_postgres::Client, DbError>
+where
+    Tls: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
+    Tls::Stream: Send + 'static,
+{
+    let (client, connection) = match tokio::time::timeout(timeout, config.connect(tls)).await {
         Err(_) => return Err(DbError::ConnectTimeout { target, timeout_ms: timeout.as_millis() as u64 }),
-        Ok(Err(source)) => return Err(DbError::Connect { target, source }),
+        Ok(Err(source)) => {
+            let hint = tls::explain(&source).map(|hint| format!(" ({hint})")).unwrap_or_default();
+            return Err(DbError::Connect { target, error: source, hint });
+        }
         Ok(Ok(pair)) => pair,
     };
     tokio::spawn(async move {

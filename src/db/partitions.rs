@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use tokio::sync::Mutex as AsyncMutex;
 use tokio_postgres::Client;
 
-use super::DbError;
+use super::{quote_identifier, DbError};
 use crate::metrics::events;
 use crate::record::{Table, Timestamp};
 
@@ -80,8 +80,10 @@ impl Partitions {
             for (from, to) in uncovered(&ranges, *start, start + plan.width_micros) {
                 let name = partition_name(table, from);
                 let statement = format!(
-                    "CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} \
+                    "CREATE TABLE IF NOT EXISTS {} PARTITION OF {} \
                      FOR VALUES FROM ('{}') TO ('{}')",
+                    quote_identifier(&name),
+                    quote_identifier(table.name()),
                     Timestamp(from),
                     Timestamp(to)
                 );
@@ -127,7 +129,8 @@ impl Partitions {
             let name: String = row.get(0);
             let end: i64 = row.get(2);
             if end <= cutoff && name.starts_with(&prefix) {
-                transaction.batch_execute(&format!("DROP TABLE IF EXISTS {name}")).await?;
+                // The name comes from the catalog: quoted, whatever it holds.
+                transaction.batch_execute(&format!("DROP TABLE IF EXISTS {}", quote_identifier(&name))).await?;
                 dropped.push(name);
             }
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio_postgres::Client;
 
-use super::{aggregates, connect, converge, migrate, DbError, HypertablePlan, MigrationReport, PartitionPlan, Partitions, Profile};
+use super::{aggregates, connect, converge, migrate, quote_identifier, quote_identifiers, DbError, HypertablePlan, MigrationReport, PartitionPlan, Partitions, Profile};
 use crate::config::{Config, WriteMode};
 use crate::record::{Table, Timestamp};
 
@@ -94,9 +94,13 @@ async fn ensure_conflict_keys(client: &Client, config: &Config) -> Result<Vec<St
         if exists {
             continue;
         }
-        let columns: Vec<String> = settings.conflict_key.iter().map(|column| format!("\"{column}\"")).collect();
         client
-            .batch_execute(&format!("CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {table} ({})", columns.join(", ")))
+            .batch_execute(&format!(
+                "CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} ({})",
+                quote_identifier(&index),
+                quote_identifier(table.name()),
+                quote_identifiers(&settings.conflict_key)
+            ))
             .await?;
         actions.push(format!("{table}: unique key ({})", settings.conflict_key.join(", ")));
     }

@@ -96,6 +96,13 @@ fn free_loopback_port() -> Result<u16, ThrowawayError> {
 impl ThrowawayCluster {
     /// Creates and starts a cluster with database `hypertick`.
     pub fn start(options: ClusterOptions) -> Result<Self, ThrowawayError> {
+        Self::start_with_files(options, &[])
+    }
+
+    /// As `start`, with files written into the data directory (readable by the
+    /// server only, mode 0600) before the server first starts: e.g. `server.crt` and
+    /// `server.key` for `ssl_cert_file` / `ssl_key_file`, which are relative to it.
+    pub fn start_with_files(options: ClusterOptions, files: &[(&str, &[u8])]) -> Result<Self, ThrowawayError> {
         let bindir = find_bindir().ok_or(ThrowawayError::NoBinaries)?;
         let root = tempfile::Builder::new()
             .prefix("hypertick-pg-")
@@ -126,6 +133,9 @@ impl ThrowawayCluster {
             .output()
             .map_err(|source| ThrowawayError::Io { step: "running initdb", source })?;
         check("initdb", initdb)?;
+        for (name, contents) in files {
+            cluster.write_data_file(name, contents)?;
+        }
         cluster.start_server()?;
         let createdb = cluster.server_command("createdb")
             .args(["-h", "127.0.0.1", "-p", &cluster.port.to_string(), "-U", "postgres", "hypertick"])
@@ -137,6 +147,30 @@ impl ThrowawayCluster {
 
     fn data_dir(&self) -> PathBuf {
         self.root_path.join("data")
+    }
+
+    fn write_data_file(&self, name: &str, contents: &[u8]) -> Result<(), ThrowawayError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let step = "writing a file into the data directory";
+        let path = self.data_dir().join(name);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|source| ThrowawayError::Io { step, source })?;
+        file.write_all(contents).map_err(|source| ThrowawayError::Io { step, source })?;
+        if self.as_postgres_user {
+            let chown = Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(&path)
+                .output()
+                .map_err(|source| ThrowawayError::Io { step, source })?;
+            check("chown of a data directory file", chown)?;
+        }
+        Ok(())
     }
 
     fn server_command(&self, program: &str) -> Command {

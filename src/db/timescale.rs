@@ -6,7 +6,7 @@
 
 use tokio_postgres::Client;
 
-use super::DbError;
+use super::{quote_identifier, DbError};
 use crate::record::Table;
 
 /// What one hypertable should look like.
@@ -70,8 +70,9 @@ pub async fn converge(client: &Client, plans: &[HypertablePlan]) -> Result<Vec<S
         if !columnstore_set {
             client
                 .batch_execute(&format!(
-                    "ALTER TABLE {table} SET (timescaledb.enable_columnstore, \
-                     timescaledb.segmentby = '{segmentby}', timescaledb.orderby = 'time DESC')"
+                    "ALTER TABLE {} SET (timescaledb.enable_columnstore, \
+                     timescaledb.segmentby = '{segmentby}', timescaledb.orderby = 'time DESC')",
+                    quote_identifier(table)
                 ))
                 .await?;
             actions.push(format!("{table}: columnstore segmentby {segmentby}, orderby time DESC"));

@@ -106,6 +106,16 @@ pub fn push_refused(peer: std::net::SocketAddr, reason: &'static str) {
     tracing::warn!(source = "push", %peer, reason, "connection refused");
 }
 
+/// A push frame refused for going over `server.max_messages_per_sec`. Logged for the
+/// first few and then one in a thousand, as a flood would otherwise flood the log too.
+pub fn push_rate_limited(peer: std::net::SocketAddr) {
+    static SEEN: AtomicU64 = AtomicU64::new(0);
+    counter!("hypertick_push_rate_limited_total").increment(1);
+    if sampled(&SEEN) {
+        tracing::warn!(source = "push", %peer, "frames over server.max_messages_per_sec refused (rate_limited)");
+    }
+}
+
 pub fn partition_changed(table: Table, partition: &str, created: bool) {
     let action = if created { "created" } else { "dropped" };
     counter!("hypertick_partitions_total", "table" => table.name(), "action" => action).increment(1);
@@ -113,7 +123,8 @@ pub fn partition_changed(table: Table, partition: &str, created: bool) {
 }
 
 pub fn feed_connected(source: &str, url: &str) {
-    tracing::info!(source, url, "feed connected");
+    let url = crate::config::redact_url(url);
+    tracing::info!(source, %url, "feed connected");
 }
 
 pub fn feed_reconnecting(source: &str, reason: &str, wait: Duration) {

@@ -48,9 +48,9 @@ impl DbError {
     /// What a failure of partition or schema work means for the batch waiting on it.
     pub fn failure_kind(&self) -> FailureKind {
         match self {
-            DbError::Postgres(error) | DbError::Connect { source: error, .. } => classify(error),
+            DbError::Postgres(error) | DbError::Connect { error, .. } => classify(error),
             DbError::ConnectTimeout { .. } => FailureKind::Retry,
-            DbError::Migration { .. } | DbError::Schema(_) | DbError::InvalidUrl(_) => FailureKind::Fatal,
+            DbError::Migration { .. } | DbError::Schema(_) | DbError::InvalidUrl(_) | DbError::Tls(_) => FailureKind::Fatal,
         }
     }
 }

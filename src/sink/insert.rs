@@ -29,8 +29,7 @@ pub fn insert_statement(table: Table, conflict_key: &[String]) -> String {
         arrays.join(", ")
     );
     if !conflict_key.is_empty() {
-        let key: Vec<String> = conflict_key.iter().map(|column| format!("\"{column}\"")).collect();
-        statement.push_str(&format!(" ON CONFLICT ({}) DO NOTHING", key.join(", ")));
+        statement.push_str(&format!(" ON CONFLICT ({}) DO NOTHING", crate::db::quote_identifiers(conflict_key)));
     }
     statement
 }

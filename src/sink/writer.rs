@@ -32,7 +32,7 @@ use crate::spool::{sequence_ranges, SpoolProgress};
 use crate::record::{DeadLetter, Instrument, Table, Timestamp};
 
 /// Connection settings shared by every writer.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WriterSettings {
     pub url: String,
     pub connect_timeout: Duration,
@@ -60,6 +60,18 @@ pub(super) async fn record_spool_ranges(
     let firsts: Vec<i64> = ranges.iter().map(|(first, _)| *first as i64).collect();
     let lasts: Vec<i64> = ranges.iter().map(|(_, last)| *last as i64).collect();
     transaction.execute(statement, &[&table.name(), &firsts, &lasts]).await.map(|_| ())
+}
+
+impl std::fmt::Debug for WriterSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold the database password.
+        f.debug_struct("WriterSettings")
+            .field("target", &db::describe_url(&self.url))
+            .field("connect_timeout", &self.connect_timeout)
+            .field("initial_backoff", &self.initial_backoff)
+            .field("max_backoff", &self.max_backoff)
+            .finish()
+    }
 }
 
 /// How one table's writers send rows.

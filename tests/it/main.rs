@@ -3,6 +3,7 @@
 
 mod cli;
 mod crash;
+mod db_tls;
 mod encoder_roundtrip;
 mod fake_venue;
 mod faults;
@@ -17,10 +18,14 @@ mod feeds_alpaca;
 mod feeds_okx;
 mod feeds_polygon;
 mod pipeline;
+mod pki;
 mod push;
+mod push_security;
+mod redaction;
 mod relational;
 mod relational_schema;
 mod schema;
 mod spool;
+mod sql_names;
 mod timescaledb;
 mod support;

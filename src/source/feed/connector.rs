@@ -103,7 +103,7 @@ impl FeedSource {
             }
         };
         events::feed_connected(&self.name, &self.url);
-        self.event(router, "connected", json!({ "url": self.url, "connection": previous_connections + 1 })).await;
+        self.event(router, "connected", json!({ "url": crate::config::redact_url(&self.url), "connection": previous_connections + 1 })).await;
 
         let subscriptions = self.adapter.subscriptions(&self.config.symbols, &self.config.channels);
         let acknowledged_by_venue = self.adapter.acknowledges_subscriptions();

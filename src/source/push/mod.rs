@@ -2,14 +2,17 @@
 //! protocol of DESIGN §5. `protocol` turns frame text into records or rejections
 //! (pure, no I/O; `records` has one parser per type, `fields` reads their fields,
 //! `option_contract` fills and checks an option quote's contract parts from its name);
-//! `server` accepts connections, checks the bearer token, reads frames, routes records,
-//! dead-letters rejections and answers each frame with an ack.
+//! `server` accepts connections (optionally over TLS), checks the bearer token, reads
+//! frames, limits their rate (`rate`), routes records, dead-letters rejections and
+//! answers each frame with an ack at the configured level.
 
 mod fields;
 mod option_contract;
 mod protocol;
+mod rate;
 mod records;
 mod server;
 
 pub use protocol::{parse_frame, Ack, ParsedElement};
-pub use server::{PushServer, PushSettings};
+pub use rate::TokenBucket;
+pub use server::{PushServer, PushSettings, PushSetupError};

@@ -3,14 +3,21 @@
 //! frame before reading the next — so a full pipeline slows producers down through
 //! TCP rather than growing memory. Nothing a client sends can end the server;
 //! protocol violations end only that client's connection.
+//!
+//! Guards, in the order a client meets them: the connection count (HTTP 503), TLS
+//! when `tls_cert` is set (wss://), the bearer token compared in constant time
+//! (HTTP 401), the frame size (refused in the ack, or the connection closed past 4×),
+//! and the frame rate per connection (refused in the ack as `rate_limited`).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::StatusCode;
@@ -20,6 +27,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::task::TaskTracker;
 
 use super::protocol::{parse_frame, Ack};
+use super::rate::TokenBucket;
+use crate::config::{pem, Secret, ServerConfig};
 use crate::metrics::events;
 use crate::config::AckLevel;
 use crate::pipeline::{Receipt, Router};
@@ -37,11 +46,72 @@ const HARD_LIMIT_FACTOR: usize = 4;
 #[derive(Debug, Clone)]
 pub struct PushSettings {
     pub listen: SocketAddr,
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     pub max_frame_bytes: usize,
     pub max_connections: usize,
     /// When a frame is acknowledged: queued, fsynced in the spool, or committed.
     pub ack: AckLevel,
+    /// Frames per second per connection; 0: no limit.
+    pub max_messages_per_sec: u32,
+    /// Present: connections are TLS (wss://).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// Why `[server]` could not be turned into a running listener's settings. Each
+/// message names the key and the file.
+#[derive(Debug, thiserror::Error)]
+pub enum PushSetupError {
+    #[error("server.token_file: cannot read {path}: {source}")]
+    TokenFile { path: PathBuf, source: std::io::Error },
+    #[error("{key}: {message}")]
+    Tls { key: &'static str, message: String },
+}
+
+impl PushSettings {
+    /// Reads the token file and the TLS certificate and key named in `[server]`.
+    pub fn from_config(server: &ServerConfig) -> Result<PushSettings, PushSetupError> {
+        let token = match (&server.token, &server.token_file) {
+            (Some(token), _) => Some(token.clone()),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path).map_err(|source| PushSetupError::TokenFile { path: path.clone(), source })?;
+                Some(Secret(text.lines().next().unwrap_or("").trim().to_string()))
+            }
+            (None, None) => None,
+        };
+        let tls = match (&server.tls_cert, &server.tls_key) {
+            (Some(cert), Some(key)) => Some(Arc::new(tls_config(cert, key)?)),
+            (Some(_), None) => return Err(PushSetupError::Tls { key: "server.tls_key", message: "missing: server.tls_cert needs its key".into() }),
+            (None, Some(_)) => return Err(PushSetupError::Tls { key: "server.tls_cert", message: "missing: server.tls_key needs its certificate".into() }),
+            (None, None) => None,
+        };
+        Ok(PushSettings {
+            listen: server.listen,
+            token,
+            max_frame_bytes: server.max_frame_bytes,
+            max_connections: server.max_connections,
+            max_messages_per_sec: server.max_messages_per_sec,
+            tls,
+            ack: server.ack,
+        })
+    }
+}
+
+/// A rustls server configuration from PEM files: the chain in `cert`, its key in `key`.
+fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> Result<rustls::ServerConfig, PushSetupError> {
+    let chain = pem::load_certificates(cert).map_err(|message| PushSetupError::Tls { key: "server.tls_cert", message })?;
+    let private_key = pem::load_private_key(key).map_err(|message| PushSetupError::Tls { key: "server.tls_key", message })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| PushSetupError::Tls { key: "server.tls_cert", message: error.to_string() })?
+        .with_no_client_auth()
+        .with_single_cert(chain, private_key)
+        .map_err(|error| PushSetupError::Tls {
+            key: "server.tls_key",
+            message: format!("{} does not match {} or cannot be used: {error}", key.display(), cert.display()),
+        })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
 }
 
 pub struct PushServer {
@@ -69,7 +139,9 @@ impl Source for PushServer {
         Box::pin(async move {
             let connections = TaskTracker::new();
             let slots = Arc::new(Semaphore::new(self.settings.max_connections));
-            tracing::info!(source = SOURCE_NAME, listen = %self.listener.local_addr()?, "push server listening");
+            let acceptor = self.settings.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+            let scheme = if acceptor.is_some() { "wss" } else { "ws" };
+            tracing::info!(source = SOURCE_NAME, listen = %self.listener.local_addr()?, scheme, "push server listening");
             loop {
                 let accepted = tokio::select! {
                     _ = context.shutdown.cancelled() => break,
@@ -87,9 +159,20 @@ impl Source for PushServer {
                 let permit = slots.clone().try_acquire_owned().ok();
                 let settings = self.settings.clone();
                 let context = context.clone();
+                let acceptor = acceptor.clone();
                 connections.spawn(async move {
                     let has_slot = permit.is_some();
-                    serve_connection(stream, peer, settings, context, has_slot).await;
+                    match acceptor {
+                        None => serve_connection(stream, peer, settings, context, has_slot).await,
+                        Some(acceptor) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                            Ok(Ok(stream)) => serve_connection(stream, peer, settings, context, has_slot).await,
+                            Ok(Err(error)) => {
+                                tracing::debug!(source = SOURCE_NAME, %peer, %error, "TLS handshake failed");
+                                events::push_refused(peer, "tls_handshake");
+                            }
+                            Err(_) => events::push_refused(peer, "handshake_timeout"),
+                        },
+                    }
                     drop(permit);
                 });
             }
@@ -113,7 +196,10 @@ fn refusal(status: StatusCode, text: &str) -> ErrorResponse {
     response
 }
 
-async fn serve_connection(stream: TcpStream, peer: SocketAddr, settings: Arc<PushSettings>, context: SourceContext, has_slot: bool) {
+async fn serve_connection<Stream>(stream: Stream, peer: SocketAddr, settings: Arc<PushSettings>, context: SourceContext, has_slot: bool)
+where
+    Stream: AsyncRead + AsyncWrite + Unpin,
+{
     let mut refused = None;
     let check = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
         if !has_slot {
@@ -127,7 +213,7 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, settings: Arc<Pus
                 .and_then(|value| value.to_str().ok())
                 .and_then(|value| value.strip_prefix("Bearer "))
                 .unwrap_or("");
-            if !constant_time_equal(presented.as_bytes(), token.as_bytes()) {
+            if !constant_time_equal(presented.as_bytes(), token.0.as_bytes()) {
                 refused = Some("unauthorized");
                 return Err(refusal(StatusCode::UNAUTHORIZED, "a valid `Authorization: Bearer <token>` header is required\n"));
             }
@@ -157,6 +243,8 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, settings: Arc<Pus
     let mut frames = 0u64;
     let mut accepted = 0u64;
     let mut rejected = 0u64;
+    let mut rate_limited = 0u64;
+    let mut bucket = TokenBucket::new(settings.max_messages_per_sec, Instant::now());
     let mut close_reason = "client closed";
     loop {
         let message = tokio::select! {
@@ -173,6 +261,21 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, settings: Arc<Pus
                 tracing::warn!(source = SOURCE_NAME, %peer, %error, "connection error");
                 close_reason = "protocol error";
                 break;
+            }
+            Some(Ok(message @ (Message::Text(_) | Message::Binary(_))))
+                if bucket.as_mut().is_some_and(|bucket| !bucket.try_take(Instant::now())) =>
+            {
+                rate_limited += 1;
+                events::push_rate_limited(peer);
+                let rejection = Rejection::new(
+                    "rate_limited",
+                    format!("more than {} frames per second on this connection (server.max_messages_per_sec)", settings.max_messages_per_sec),
+                );
+                let raw = match &message {
+                    Message::Text(text) => text.as_str().to_string(),
+                    other => String::from_utf8_lossy(&other.clone().into_data()).into_owned(),
+                };
+                reject_frame(&context.router, &rejection, &raw).await
             }
             Some(Ok(Message::Text(text))) => handle_text(text.as_str(), &settings, &context.router).await,
             Some(Ok(Message::Binary(bytes))) => {
@@ -196,7 +299,10 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, settings: Arc<Pus
     feed_event(
         &context.router,
         "disconnected",
-        json!({ "peer": peer.to_string(), "reason": close_reason, "frames": frames, "accepted": accepted, "rejected": rejected }),
+        json!({
+            "peer": peer.to_string(), "reason": close_reason, "frames": frames, "accepted": accepted, "rejected": rejected,
+            "rate_limited": rate_limited,
+        }),
     )
     .await;
 }
@@ -284,4 +390,18 @@ async fn reject_frame(router: &Router, rejection: &Rejection, raw: &str) -> Ack 
     let mut ack = Ack::default();
     ack.reject(0, rejection);
     ack
+}
+
+#[cfg(test)]
+mod tests {
+    use super::constant_time_equal;
+
+    #[test]
+    fn tokens_are_equal_only_when_every_byte_is() {
+        assert!(constant_time_equal(b"s3cret", b"s3cret"));
+        assert!(constant_time_equal(b"", b""));
+        for other in [&b"s3creT"[..], b"S3cret", b"s3cre", b"s3crett", b""] {
+            assert!(!constant_time_equal(b"s3cret", other), "{other:?}");
+        }
+    }
 }
