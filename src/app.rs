@@ -15,11 +15,14 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::db::{self, Partitions, Profile, SchemaReport};
 use crate::metrics::{self, Stats};
-use crate::pipeline::{lane, run_batcher, BatchSettings, IndicatorStage, LaneReceiver, LaneSender, Router, RouterLimits};
-use crate::record::{DeadLetter, RelationalCatalog, RowRecord, Table, Timestamp};
+use crate::pipeline::{
+    lane, run_batcher, BatchSettings, CustomLane, IndicatorStage, LaneReceiver, LaneSender, Router, RouterLimits,
+};
+use crate::record::{CustomRow, DeadLetter, RelationalCatalog, RowRecord, Table, Timestamp};
 use crate::shutdown;
 use crate::sink::{
-    batch_queue, encode_stage, run_relational_writer, run_writer, CopyRow, TableWriteSettings, WriterError, WriterSettings,
+    batch_queue, encode_stage, run_relational_writer, run_writer, CopyRow, EncodeRow, TableWriteSettings, WriterError,
+    WriterSettings,
 };
 use crate::source::push::{PushServer, PushSettings};
 use crate::source::{Source, SourceContext};
@@ -115,12 +118,22 @@ impl Daemon {
         let (feed_events, feed_events_rx) = lane(Table::FeedEvents, capacity, policy);
         let (dead_letters, dead_letters_rx) = lane(Table::DeadLetters, capacity, policy);
 
-        let mut retention_micros = [None; Table::ALL.len()];
-        for table in Table::ALL {
+        let retention_of = |table: Table| {
             let days = config.table(table).retention_days;
-            if table.is_time_partitioned() && days > 0 {
-                retention_micros[table.index()] = Some(i64::from(days) * MICROS_PER_DAY);
-            }
+            (table.is_time_partitioned() && days > 0).then(|| i64::from(days) * MICROS_PER_DAY)
+        };
+        let mut retention_micros = [None; Table::ALL.len()];
+        for (index, table) in Table::ALL.into_iter().enumerate() {
+            retention_micros[index] = retention_of(table);
+        }
+        let mut custom_lanes = std::collections::HashMap::new();
+        let mut custom_receivers = Vec::new();
+        for schema in config.custom_schemas().map_err(anyhow::Error::msg)? {
+            let table = schema.table;
+            let (sender, receiver) = lane::<CustomRow>(table, capacity, policy);
+            stats.register(table);
+            custom_receivers.push((table, receiver));
+            custom_lanes.insert(table.name().to_string(), CustomLane { schema, sender, retention_micros: retention_of(table) });
         }
         let router = Router {
             ticks,
@@ -133,6 +146,7 @@ impl Daemon {
             signals,
             rows,
             catalog: catalog.clone(),
+            custom_tables: Arc::new(custom_lanes),
             indicators: IndicatorStage::from_config(&config.indicators).map(Arc::new),
             feed_events,
             dead_letters: dead_letters.clone(),
@@ -157,18 +171,21 @@ impl Daemon {
             deadline: Duration::from_secs(config.shutdown.deadline_secs),
         };
         let shared = Shared { config, settings, partitions: partitions.clone(), stats: stats.clone() };
-        daemon.start_table(&shared, ticks_rx, Some(dead_letters.clone()));
-        daemon.start_table(&shared, quotes_rx, Some(dead_letters.clone()));
-        daemon.start_table(&shared, bars_rx, Some(dead_letters.clone()));
-        daemon.start_table(&shared, tickers_rx, Some(dead_letters.clone()));
-        daemon.start_table(&shared, options_quotes_rx, Some(dead_letters.clone()));
-        daemon.start_table(&shared, technical_indicators_rx, Some(dead_letters.clone()));
-        daemon.start_table(&shared, indicator_values_rx, Some(dead_letters.clone()));
-        daemon.start_table(&shared, signals_rx, Some(dead_letters.clone()));
-        daemon.start_table(&shared, feed_events_rx, Some(dead_letters.clone()));
+        daemon.start_builtin_table(&shared, ticks_rx, Some(dead_letters.clone()));
+        daemon.start_builtin_table(&shared, quotes_rx, Some(dead_letters.clone()));
+        daemon.start_builtin_table(&shared, bars_rx, Some(dead_letters.clone()));
+        daemon.start_builtin_table(&shared, tickers_rx, Some(dead_letters.clone()));
+        daemon.start_builtin_table(&shared, options_quotes_rx, Some(dead_letters.clone()));
+        daemon.start_builtin_table(&shared, technical_indicators_rx, Some(dead_letters.clone()));
+        daemon.start_builtin_table(&shared, indicator_values_rx, Some(dead_letters.clone()));
+        daemon.start_builtin_table(&shared, signals_rx, Some(dead_letters.clone()));
+        daemon.start_builtin_table(&shared, feed_events_rx, Some(dead_letters.clone()));
+        for (table, receiver) in custom_receivers {
+            daemon.start_table(table, &shared, receiver, Some(dead_letters.clone()));
+        }
         daemon.start_relational(&shared, rows_rx, catalog);
         // The dead-letter writer keeps no dead-letter sender, or its lane would never close.
-        daemon.start_table(&shared, dead_letters_rx, None);
+        daemon.start_builtin_table(&shared, dead_letters_rx, None);
         drop(dead_letters);
 
         if profile == Profile::Vanilla {
@@ -240,11 +257,26 @@ impl Daemon {
         });
     }
 
-    fn start_table<R: CopyRow>(&mut self, shared: &Shared<'_>, receiver: LaneReceiver<R>, dead_letters: Option<LaneSender<DeadLetter>>) {
-        let table = R::TABLE;
+    fn start_builtin_table<R: CopyRow>(
+        &mut self,
+        shared: &Shared<'_>,
+        receiver: LaneReceiver<R>,
+        dead_letters: Option<LaneSender<DeadLetter>>,
+    ) {
+        self.start_table(R::TABLE, shared, receiver, dead_letters);
+    }
+
+    /// A table's batcher thread (which encodes) and its writer tasks.
+    fn start_table<R: EncodeRow>(
+        &mut self,
+        table: Table,
+        shared: &Shared<'_>,
+        receiver: LaneReceiver<R>,
+        dead_letters: Option<LaneSender<DeadLetter>>,
+    ) {
         let settings = shared.config.table(table);
         let (batch_sender, queue) = batch_queue::<R>(settings.writers);
-        let deliver = encode_stage(shared.partitions.clone(), batch_sender);
+        let deliver = encode_stage(table, shared.partitions.clone(), batch_sender);
         let batch_settings = BatchSettings { max_rows: settings.batch_max_rows, linger: Duration::from_millis(settings.linger_ms) };
         let stats = shared.stats.clone();
         let batcher = std::thread::Builder::new()
@@ -260,6 +292,7 @@ impl Daemon {
         self.batchers.push(batcher);
         for writer_idx in 0..settings.writers {
             let writer = run_writer(
+                table,
                 writer_idx,
                 queue.clone(),
                 shared.settings.clone(),

@@ -1,6 +1,7 @@
 //! Semantic checks on a deserialized configuration. Every check runs; the caller gets
 //! the whole list.
 
+use super::custom_checks;
 use super::error::ConfigError;
 use super::json_checks;
 use super::model::{AckLevel, Config, WriteMode};
@@ -237,6 +238,7 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
             problem(&key("reconnect_max_ms"), "expected at least reconnect_initial_ms".into());
         }
     }
+    custom_checks::check(config, &mut problem);
     if config.aggregates.refresh_interval_secs == 0 {
         problem("aggregates.refresh_interval_secs", "expected at least 1 second".into());
     }

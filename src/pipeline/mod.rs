@@ -12,4 +12,4 @@ mod router;
 pub use batcher::{run_batcher, BatchSettings};
 pub use indicators::IndicatorStage;
 pub use lane::{lane, LaneReceiver, LaneSender, SendError};
-pub use router::{Router, RouterLimits};
+pub use router::{CustomLane, Router, RouterLimits};

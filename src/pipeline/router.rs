@@ -1,13 +1,18 @@
 //! The router takes normalized records from sources, checks their event time against
 //! the table's retention and our clock, and queues them on their table's lane. It also
 //! carries dead letters and feed events, so a source needs nothing else.
+//!
+//! A `row` record naming a custom table is converted here into that table's typed
+//! values (a value that does not fit its column is a rejection naming the column) and
+//! queued on the table's own COPY lane; other rows go to the relational writer.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::metrics::events;
 use crate::record::{
-    Bar, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, Record, Rejection, RelationalCatalog, RowRecord, Signal,
-    Table, TechnicalIndicators, Tick, Ticker, Timestamp,
+    Bar, CustomRow, CustomSchema, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, Record, Rejection,
+    RelationalCatalog, RowRecord, Signal, Table, TechnicalIndicators, Tick, Ticker, Timestamp,
 };
 
 use super::indicators::IndicatorStage;
@@ -16,10 +21,21 @@ use super::lane::{LaneSender, SendError};
 /// Time bounds a record must fall within to be accepted.
 #[derive(Debug, Clone)]
 pub struct RouterLimits {
-    /// Per table (indexed like `Table::ALL`): rows older than this many µs are refused.
+    /// Per built-in table (indexed like `Table::ALL`): rows older than this many µs are
+    /// refused. A custom table's retention is in its [`CustomLane`].
     pub retention_micros: [Option<i64>; Table::ALL.len()],
     /// Rows further than this many µs ahead of our clock are refused.
     pub max_future_micros: i64,
+}
+
+/// A custom table's lane: how its rows are converted, where they are queued, and how
+/// long its data is kept.
+#[derive(Debug)]
+pub struct CustomLane {
+    pub schema: CustomSchema,
+    pub sender: LaneSender<CustomRow>,
+    /// Rows whose time column is older than this many µs are refused.
+    pub retention_micros: Option<i64>,
 }
 
 /// The senders of every lane plus the admission checks; clone it per source task.
@@ -36,6 +52,8 @@ pub struct Router {
     pub rows: LaneSender<RowRecord>,
     /// The relational tables rows may go to, read from the database at start.
     pub catalog: Arc<RelationalCatalog>,
+    /// The custom tables by name; `row` records naming one go to its lane.
+    pub custom_tables: Arc<HashMap<String, CustomLane>>,
     /// The streaming indicator engine, when `[indicators]` names symbols.
     pub indicators: Option<Arc<IndicatorStage>>,
     pub feed_events: LaneSender<FeedEvent>,
@@ -46,6 +64,14 @@ pub struct Router {
 impl Router {
     /// Checks a record's event time: not before 1970, not too far ahead, inside retention.
     pub fn check_time(&self, table: Table, time: Timestamp, now: Timestamp) -> Result<(), Rejection> {
+        let retention = match table.index() {
+            Some(index) => self.limits.retention_micros[index],
+            None => self.custom_tables.get(table.name()).and_then(|lane| lane.retention_micros),
+        };
+        self.check_time_within(table, retention, time, now)
+    }
+
+    fn check_time_within(&self, table: Table, retention: Option<i64>, time: Timestamp, now: Timestamp) -> Result<(), Rejection> {
         if time.micros() < 0 {
             return Err(Rejection::new("time_out_of_range", format!("time {time} is before 1970-01-01")));
         }
@@ -58,7 +84,7 @@ impl Router {
                 ),
             ));
         }
-        if let Some(retention) = self.limits.retention_micros[table.index()] {
+        if let Some(retention) = retention {
             let cutoff = now.saturating_sub_micros(retention);
             if time < cutoff {
                 return Err(Rejection::new(
@@ -82,15 +108,24 @@ impl Router {
             Record::TechnicalIndicators(indicators) => self.technical_indicators.send(indicators).await,
             Record::IndicatorValue(value) => self.indicator_values.send(value).await,
             Record::Signal(signal) => self.signals.send(signal).await,
+            Record::Row(row) if self.custom_tables.contains_key(&row.table) => return self.route_custom_row(row, now).await,
             Record::Row(mut row) => {
                 self.catalog.check(&mut row)?;
                 self.rows.send(row).await
             }
         };
-        sent.map_err(|error| match error {
-            SendError::Full(_) => Rejection::new("queue_full", error.to_string()),
-            SendError::Closed => Rejection::new("shutting_down", error.to_string()),
-        })
+        sent.map_err(queue_rejection)
+    }
+
+    /// Converts a row for a custom table, checks its time column like any record's time,
+    /// and queues it on the table's lane.
+    async fn route_custom_row(&self, row: RowRecord, now: Timestamp) -> Result<(), Rejection> {
+        let Some(lane) = self.custom_tables.get(&row.table) else {
+            return Err(Rejection::new("unknown_table", format!("`{}` is not a custom table", row.table)));
+        };
+        let converted = lane.schema.convert(&row)?;
+        self.check_time_within(lane.schema.table, lane.retention_micros, converted.time, now)?;
+        lane.sender.send(converted).await.map_err(queue_rejection)
     }
 
     /// Queues a bar and, when the indicator engine covers it, the indicators it yields.
@@ -124,5 +159,12 @@ impl Router {
         if self.feed_events.send(event).await.is_err() {
             tracing::debug!("feed event dropped during shutdown");
         }
+    }
+}
+
+fn queue_rejection(error: SendError) -> Rejection {
+    match error {
+        SendError::Full(_) => Rejection::new("queue_full", error.to_string()),
+        SendError::Closed => Rejection::new("shutting_down", error.to_string()),
     }
 }

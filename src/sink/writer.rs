@@ -20,7 +20,7 @@ use futures_util::SinkExt;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement};
 
-use super::encoder::{copy_statement, CopyRow};
+use super::encoder::{copy_statement, EncodeRow};
 use super::insert::{column_arrays, insert_statement, ColumnArray};
 use super::failure::{classify, FailureKind};
 use super::stage::{encode, BatchQueue, Encoded, EncodedBatch};
@@ -95,7 +95,8 @@ struct Connection {
     upsert_instruments: Statement,
 }
 
-struct Writer<R: CopyRow> {
+struct Writer<R: EncodeRow> {
+    table: Table,
     writer_idx: usize,
     settings: Arc<WriterSettings>,
     table_settings: TableWriteSettings,
@@ -108,10 +109,12 @@ struct Writer<R: CopyRow> {
     _rows: std::marker::PhantomData<R>,
 }
 
-/// Runs one writer until its queue closes and is drained. Connects (and checks the
-/// table's columns) before taking the first batch, so a schema mismatch stops the
-/// daemon at start rather than at the first row.
-pub async fn run_writer<R: CopyRow>(
+/// Runs one writer of `table` until its queue closes and is drained. Connects (and
+/// checks the table's columns) before taking the first batch, so a schema mismatch
+/// stops the daemon at start rather than at the first row.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_writer<R: EncodeRow>(
+    table: Table,
     writer_idx: usize,
     queue: BatchQueue<R>,
     settings: Arc<WriterSettings>,
@@ -121,13 +124,14 @@ pub async fn run_writer<R: CopyRow>(
     dead_letters: Option<LaneSender<DeadLetter>>,
 ) -> Result<(), WriterError> {
     let mut writer = Writer::<R> {
+        table,
         writer_idx,
         settings,
         table_settings,
         partitions,
         stats,
         dead_letters,
-        stream: format!("{}/{}", R::TABLE.name(), writer_idx),
+        stream: format!("{}/{}", table.name(), writer_idx),
         position: 0,
         connection: None,
         _rows: std::marker::PhantomData,
@@ -140,9 +144,9 @@ pub async fn run_writer<R: CopyRow>(
     }
 }
 
-impl<R: CopyRow> Writer<R> {
+impl<R: EncodeRow> Writer<R> {
     fn fatal(&self, message: String) -> WriterError {
-        WriterError { table: R::TABLE, writer_idx: self.writer_idx, message }
+        WriterError { table: self.table, writer_idx: self.writer_idx, message }
     }
 
     /// Connects, retrying with capped, jittered backoff until it succeeds or the
@@ -153,11 +157,11 @@ impl<R: CopyRow> Writer<R> {
             match self.try_connect().await {
                 Ok(connection) => {
                     self.connection = Some(connection);
-                    events::writer_connected(R::TABLE, self.writer_idx, reconnect);
+                    events::writer_connected(self.table, self.writer_idx, reconnect);
                     return Ok(());
                 }
                 Err(failure) if failure.kind == FailureKind::Retry => {
-                    events::write_failed(R::TABLE, self.writer_idx, "connect", &failure.message);
+                    events::write_failed(self.table, self.writer_idx, "connect", &failure.message);
                     tokio::time::sleep(backoff.next_delay()).await;
                 }
                 Err(failure) => return Err(self.fatal(failure.message)),
@@ -167,10 +171,10 @@ impl<R: CopyRow> Writer<R> {
 
     async fn try_connect(&mut self) -> Result<Connection, Failure> {
         let client = db::connect(&self.settings.url, self.settings.connect_timeout).await?;
-        db::verify_columns(&client, R::TABLE).await?;
+        db::verify_columns(&client, self.table).await?;
         let write_statement = match self.table_settings.mode {
-            WriteMode::Copy => copy_statement(R::TABLE),
-            WriteMode::Insert => insert_statement(R::TABLE, &self.table_settings.conflict_key),
+            WriteMode::Copy => copy_statement(self.table),
+            WriteMode::Insert => insert_statement(self.table, &self.table_settings.conflict_key),
         };
         let write = client.prepare(&write_statement).await?;
         let advance_offset = client
@@ -222,7 +226,7 @@ impl<R: CopyRow> Writer<R> {
                 }
                 Err(failure) => failure,
             };
-            events::write_failed(R::TABLE, self.writer_idx, failure.kind.label(), &failure.message);
+            events::write_failed(self.table, self.writer_idx, failure.kind.label(), &failure.message);
             match failure.kind {
                 FailureKind::Fatal => return Err(self.fatal(failure.message)),
                 FailureKind::Data => {
@@ -248,8 +252,8 @@ impl<R: CopyRow> Writer<R> {
             return Err(Failure { kind: FailureKind::Retry, message: "not connected".into() });
         };
         let slots = &encoded.slots;
-        if !slots.is_empty() && !self.partitions.covers(R::TABLE, slots) {
-            self.partitions.ensure(&mut connection.client, R::TABLE, slots).await?;
+        if !slots.is_empty() && !self.partitions.covers(self.table, slots) {
+            self.partitions.ensure(&mut connection.client, self.table, slots).await?;
         }
         let mut skipped = 0;
         let transaction = connection.client.transaction().await?;
@@ -264,7 +268,7 @@ impl<R: CopyRow> Writer<R> {
                 sink.finish().await?;
             }
             WriteMode::Insert => {
-                let arrays = column_arrays(R::TABLE, &encoded.bytes);
+                let arrays = column_arrays(self.table, &encoded.bytes);
                 let parameters: Vec<&(dyn ToSql + Sync)> = arrays.iter().map(|array| array as &(dyn ToSql + Sync)).collect();
                 let inserted = transaction.execute(&connection.write, &parameters).await?;
                 let rows = arrays.first().map_or(0, ColumnArray::len);
@@ -274,14 +278,14 @@ impl<R: CopyRow> Writer<R> {
         transaction.execute(&connection.advance_offset, &[&self.stream, &position]).await?;
         transaction.commit().await?;
         if skipped > 0 {
-            events::rows_skipped_as_duplicates(R::TABLE, skipped);
+            events::rows_skipped_as_duplicates(self.table, skipped);
         }
         Ok(())
     }
 
     fn record_commit(&self, rows: &[R], copy_time: Duration) {
-        let oldest = self.stats.record_commit(R::TABLE, rows.iter().map(CopyRow::received_at), Timestamp::now());
-        events::batch_committed(R::TABLE, rows.len(), copy_time, oldest);
+        let oldest = self.stats.record_commit(self.table, rows.iter().map(EncodeRow::received_at), Timestamp::now());
+        events::batch_committed(self.table, rows.len(), copy_time, oldest);
     }
 
     /// Splits a refused batch in halves, commits every half the server accepts, and
@@ -296,7 +300,7 @@ impl<R: CopyRow> Writer<R> {
             }
             let second = part.split_off(part.len() / 2);
             for half in [part, second] {
-                let mut encoded = encode(&self.partitions, &half, &mut bytes_per_row_estimate);
+                let mut encoded = encode(self.table, &self.partitions, &half, &mut bytes_per_row_estimate);
                 // Every half carries the batch's new instruments; the upsert is idempotent.
                 encoded.new_instruments = whole.new_instruments.clone();
                 match self.write_with_retry(&half, &encoded).await? {
@@ -310,10 +314,10 @@ impl<R: CopyRow> Writer<R> {
 
     async fn dead_letter_row(&self, row: &R, message: &str) {
         let letter = DeadLetter::new(
-            R::TABLE.name(),
+            self.table.name(),
             "rejected_by_database",
-            format!("table `{}`: {message}", R::TABLE),
-            &format!("{row:?}"),
+            format!("table `{}`: {message}", self.table),
+            &row.dead_letter_raw(),
         );
         events::dead_lettered(&letter);
         match &self.dead_letters {
