@@ -2,6 +2,7 @@
 //! `support`), and talks to the daemon over real websockets on loopback.
 
 mod cli;
+mod custom_tables;
 mod encoder_roundtrip;
 mod fake_venue;
 mod faults;
