@@ -52,7 +52,7 @@ pub fn intern_custom_table(name: &str, columns: &[(String, PgType)], time_index:
             && known.columns.iter().zip(columns).all(|(known, (name, pg_type))| known.name == name && known.pg_type == *pg_type)
     };
     if let Some(known) = interned.iter().find(same) {
-        return Table::Custom(*known);
+        return Table::Custom(known);
     }
     let leak = |text: &str| -> &'static str { Box::leak(text.to_string().into_boxed_str()) };
     let columns: Vec<Column> = columns.iter().map(|(name, pg_type)| Column { name: leak(name), pg_type: *pg_type }).collect();

@@ -54,7 +54,8 @@ pub fn encode_numeric(fields: &mut T<'_>, value: &Decimal) {
     };
     let weight = if groups == 0 { 0 } else { group_span(value).0 };
     let scale = if value.is_special() { 0 } else { value.scale() };
-    fields.put((groups as i16).to_be_bytes());
+    // numeric_recv reads the count as unsigned: the widest numeric has 36 864 groups.
+    fields.put((groups as u16).to_be_bytes());
     fields.put((weight as i16).to_be_bytes());
     fields.put(sign.to_be_bytes());
     fields.put(scale.to_be_bytes());
@@ -81,6 +82,7 @@ pub fn encode_numeric(fields: &mut T<'_>, value: &Decimal) {
 }
 
 /// Bytes of one value's field.
+#[inline]
 pub fn cell_len(value: &CellValue) -> usize {
     match value {
         CellValue::Null => T::NULL_LEN,
@@ -99,6 +101,7 @@ pub fn cell_len(value: &CellValue) -> usize {
 }
 
 /// Writes one value's field.
+#[inline]
 pub fn encode_cell(fields: &mut T<'_>, value: &CellValue) {
     match value {
         CellValue::Null => fields.null(),
