@@ -174,13 +174,28 @@ mod tests {
         let price = &schemas[0];
         assert_eq!(price.table.time_column(), "tracked_at");
         assert_eq!(price.columns[2].pg_type.sql_name(), "numeric(10,2)");
-        assert!(!price.columns[1].nullable && price.columns[4].nullable == false);
+        assert!(!price.columns[1].nullable && !price.columns[4].nullable);
         let settings = config.table(price.table);
         assert_eq!((settings.retention_days, settings.partition_hours, settings.columnstore_after_days, settings.writers), (730, 168, 30, 1));
         assert_eq!(config.table(schemas[1].table).batch_max_rows, 5000);
         assert_eq!(config.table(schemas[2].table).columnstore_after_days, 30, "the default");
         assert!(matches!(schemas[2].table, Table::Custom(_)));
         assert_eq!(schemas[2].columns[3].pg_type, PgType::TimestampTz);
+    }
+
+    #[test]
+    fn the_commented_example_of_the_annotated_config_is_valid() {
+        let annotated = include_str!("../../config/hypertick.toml");
+        let start = annotated.find("# [[custom_tables]]").expect("a commented [[custom_tables]] example");
+        let example: Vec<&str> = annotated[start..]
+            .lines()
+            .take_while(|line| !line.trim().is_empty())
+            .map(|line| line.strip_prefix("# ").unwrap_or(line))
+            .collect();
+        let text = format!("[database]\nurl = \"postgres://u@localhost/db\"\n{}\n", example.join("\n"));
+        let config = load_str(&text, Vec::new()).unwrap_or_else(|errors| panic!("{errors}\n{text}"));
+        assert_eq!(config.custom_tables[0].name, "price_tracking");
+        assert_eq!(config.custom_tables[0].columns.len(), 7);
     }
 
     #[test]
