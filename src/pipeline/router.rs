@@ -110,11 +110,21 @@ impl Router {
             Record::Signal(signal) => self.signals.send(signal).await,
             Record::Row(row) if self.custom_tables.contains_key(&row.table) => return self.route_custom_row(row, now).await,
             Record::Row(mut row) => {
-                self.catalog.check(&mut row)?;
+                self.catalog.check(&mut row).map_err(|rejection| self.also_naming_custom_tables(rejection))?;
                 self.rows.send(row).await
             }
         };
         sent.map_err(queue_rejection)
+    }
+
+    /// An unknown table's refusal lists the custom tables as well as the relational ones.
+    fn also_naming_custom_tables(&self, mut rejection: Rejection) -> Rejection {
+        if rejection.code == "unknown_table" && !self.custom_tables.is_empty() {
+            let mut names: Vec<&str> = self.custom_tables.keys().map(String::as_str).collect();
+            names.sort_unstable();
+            rejection.detail.push_str(&format!(", or a custom table: {}", names.join(", ")));
+        }
+        rejection
     }
 
     /// Converts a row for a custom table, checks its time column like any record's time,

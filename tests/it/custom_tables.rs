@@ -147,6 +147,9 @@ async fn seed_tables_are_created_and_written_through_copy_on_postgres() {
     ]);
     let ack = push(&mut socket, &frame).await;
     assert_eq!(ack["accepted"], 8, "{ack}");
+    let typo = push(&mut socket, &row("price_trackin", "insert", r#"{"price":1}"#)).await;
+    let reason = typo["rejected"][0]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("unknown_table") && reason.ends_with("or a custom table: market_signals, price_tracking, system_metrics"), "{reason}");
     let refused = reasons(&ack);
     let expect_refused = |index: u64, prefix: &str, column: &str| {
         assert!(
