@@ -74,6 +74,9 @@ async fn execute(command: Command) -> anyhow::Result<()> {
             if config.metrics.enabled {
                 println!("  metrics: http://{}/metrics", config.metrics.listen);
             }
+            for custom in &config.custom_tables {
+                println!("  custom table: {} ({} columns, time column {})", custom.name, custom.columns.len(), custom.time_column);
+            }
             Ok(())
         }
         Command::Demo(args) => demo::run(args).await,
