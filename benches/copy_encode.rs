@@ -6,6 +6,12 @@
 //!   row (tokio-postgres 0.7 `binary_copy.rs`), on rows held in the types its users
 //!   pass (`chrono::DateTime<Utc>`, `String`, `f64`, …). `BinaryCopyInWriter` itself
 //!   only exists on a live connection, so it is measured in the next group.
+//! - `encode/hypertick/custom_*`: custom-table rows, whose values are `CellValue`s
+//!   encoded by type at run time: `custom_tick_shape` is a tick's columns declared as a
+//!   custom table (the same data as `ticks`, so the difference is the dynamic path),
+//!   `custom_price_tracking` the example's `price_tracking` (uuid, numeric(10,2),
+//!   varchar, text, timestamptz, jsonb). `convert/*` is the router's step before it:
+//!   a push `row` record's JSON into those values.
 //! - `copy_into_postgres/*`: 10 000 ticks into a real (throwaway) PostgreSQL: our
 //!   encoder + one `copy_in` send, against the real `BinaryCopyInWriter`. Skipped when
 //!   no PostgreSQL server binaries are installed.
@@ -16,7 +22,7 @@ use bytes::{BufMut, BytesMut};
 use chrono::{DateTime, Utc};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use futures_util::SinkExt;
-use hypertick::record::{Bar, Side, Table, Tick, Timestamp};
+use hypertick::record::{Bar, CellValue, ColumnRule, CustomRow, CustomSchema, RowOp, RowRecord, Side, Table, Tick, Timestamp};
 use hypertick::sink::{copy_statement, encode_rows};
 use postgres_types::{IsNull, ToSql, Type};
 
@@ -54,6 +60,62 @@ fn bars(count: usize) -> Vec<Bar> {
             volume: 12.5,
             vwap: Some(97_010.0),
             trades: Some(345),
+        })
+        .collect()
+}
+
+/// The ticks as rows of a custom table with a tick's columns.
+fn custom_tick_rows(rows: &[Tick]) -> Vec<CustomRow> {
+    let columns = Table::Ticks
+        .columns()
+        .iter()
+        .map(|column| ColumnRule { name: column.name.to_string(), pg_type: column.pg_type, nullable: true, default: None, allow_nan: false })
+        .collect();
+    let schema = CustomSchema::new("bench_custom_ticks", columns, "time").expect("a tick's columns");
+    rows.iter()
+        .map(|tick| CustomRow {
+            table: schema.table,
+            received_at: tick.received_at,
+            time: tick.time,
+            values: vec![
+                CellValue::TimestampTz(tick.time),
+                CellValue::TimestampTz(tick.received_at),
+                CellValue::Text(tick.venue.clone()),
+                CellValue::Text(tick.symbol.clone()),
+                CellValue::Float8(tick.price),
+                CellValue::Float8(tick.size),
+                CellValue::Int2(tick.side as i16),
+                tick.trade_id.clone().map_or(CellValue::Null, CellValue::Text),
+            ],
+        })
+        .collect()
+}
+
+/// `price_tracking` of `config/examples/custom_tables.toml`.
+fn price_tracking_schema() -> CustomSchema {
+    let example = include_str!("../config/examples/custom_tables.toml");
+    let config = hypertick::config::load_str(example, Vec::new()).expect("the example is valid");
+    config.custom_tables[0].schema().expect("price_tracking")
+}
+
+/// Push `row` records for `price_tracking`, as the router receives them.
+fn price_tracking_records(count: usize) -> Vec<RowRecord> {
+    let start = 1_795_348_800_000_000i64;
+    (0..count)
+        .map(|i| {
+            let json = format!(
+                r#"{{"id":"0b7a3c1e-4f5d-4e6a-9b8c-{:012x}","deal_id":"7c9e6679-7425-40de-944b-e07fc1f9{:04x}","price":"{}.{:02}","currency":"USD","source":"amazon","tracked_at":"{}","meta_data":{{"seller":"acme","rank":{}}}}}"#,
+                i,
+                i % 4096,
+                10 + i % 990,
+                i % 100,
+                Timestamp(start + i as i64 * 1_000_000),
+                i % 50
+            );
+            let fields: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&json).expect("valid JSON");
+            let mut columns: Vec<String> = fields.keys().cloned().collect();
+            columns.sort_unstable();
+            RowRecord { received_at: Timestamp(start), table: "price_tracking".into(), op: RowOp::Insert, json, columns, key: String::new(), fields }
         })
         .collect()
 }
@@ -212,6 +274,39 @@ fn encode(c: &mut Criterion) {
             tokio_postgres_encode_bars(&bar_pg, &mut buffer);
             buffer
         })
+    });
+
+    // Custom tables: the same ticks through the dynamic path, and the example's
+    // price_tracking rows.
+    let custom_ticks = custom_tick_rows(&tick_rows);
+    let (mut ours, mut static_path) = (BytesMut::new(), BytesMut::new());
+    encode_rows(&custom_ticks, &mut ours);
+    encode_rows(&tick_rows, &mut static_path);
+    assert_eq!(ours, static_path, "a tick encodes the same as a custom row");
+    let schema = price_tracking_schema();
+    let records = price_tracking_records(ROWS);
+    let prices: Vec<CustomRow> = records.iter().map(|record| schema.convert(record).expect("a valid row")).collect();
+    assert!(prices.iter().all(|row| row.values.len() == 7 && !row.values.contains(&CellValue::Null)));
+    group.bench_function(BenchmarkId::new("hypertick", "custom_tick_shape"), |b| {
+        b.iter(|| {
+            let mut buffer = BytesMut::with_capacity(ROWS * 96);
+            encode_rows(&custom_ticks, &mut buffer);
+            buffer
+        })
+    });
+    group.bench_function(BenchmarkId::new("hypertick", "custom_price_tracking"), |b| {
+        b.iter(|| {
+            let mut buffer = BytesMut::with_capacity(ROWS * 160);
+            encode_rows(&prices, &mut buffer);
+            buffer
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("convert");
+    group.throughput(Throughput::Elements(ROWS as u64));
+    group.bench_function("price_tracking_row_json", |b| {
+        b.iter(|| records.iter().map(|record| schema.convert(record).expect("a valid row")).collect::<Vec<_>>())
     });
     group.finish();
 }

@@ -17,14 +17,15 @@ use crate::config::{Config, FullPolicy, SpoolConfig};
 use crate::db::{self, Partitions, Profile, SchemaReport};
 use crate::metrics::{self, Stats};
 use crate::pipeline::{
-    lane, run_batcher, spawn_spill_readers, BatchSettings, IndicatorStage, LaneReceiver, LaneSender, Router, RouterLimits,
-    Sequenced, Spills, SpoolGate,
+    lane, run_batcher, spawn_spill_readers, BatchSettings, CustomLane, IndicatorStage, LaneReceiver, LaneSender, Router,
+    RouterLimits, Sequenced, Spills, SpoolGate,
 };
-use crate::record::{DeadLetter, RelationalCatalog, RowRecord, Table, Timestamp};
+use crate::record::{CustomRow, DeadLetter, RelationalCatalog, RowRecord, Table, Timestamp};
 use crate::spool::{codec, CommitTracker, Entry, Spool, SpoolProgress, SpoolSettings};
 use crate::shutdown;
 use crate::sink::{
-    batch_queue, encode_stage, run_relational_writer, run_writer, CopyRow, TableWriteSettings, WriterError, WriterSettings,
+    batch_queue, encode_stage, run_relational_writer, run_writer, CopyRow, EncodeRow, TableWriteSettings, WriterError,
+    WriterSettings,
 };
 use crate::source::push::{PushServer, PushSettings};
 use crate::source::{Source, SourceContext};
@@ -132,12 +133,22 @@ impl Daemon {
         let (feed_events, feed_events_rx) = lane(Table::FeedEvents, capacity, policy);
         let (dead_letters, dead_letters_rx) = lane(Table::DeadLetters, capacity, policy);
 
-        let mut retention_micros = [None; Table::ALL.len()];
-        for table in Table::ALL {
+        let retention_of = |table: Table| {
             let days = config.table(table).retention_days;
-            if table.is_time_partitioned() && days > 0 {
-                retention_micros[table.index()] = Some(i64::from(days) * MICROS_PER_DAY);
-            }
+            (table.is_time_partitioned() && days > 0).then(|| i64::from(days) * MICROS_PER_DAY)
+        };
+        let mut retention_micros = [None; Table::ALL.len()];
+        for (index, table) in Table::ALL.into_iter().enumerate() {
+            retention_micros[index] = retention_of(table);
+        }
+        let mut custom_lanes = std::collections::HashMap::new();
+        let mut custom_receivers = Vec::new();
+        for schema in config.custom_schemas().map_err(anyhow::Error::msg)? {
+            let table = schema.table;
+            let (sender, receiver) = lane::<Sequenced<CustomRow>>(table, capacity, policy);
+            stats.register(table);
+            custom_receivers.push((table, receiver));
+            custom_lanes.insert(table.name().to_string(), CustomLane { schema, sender, retention_micros: retention_of(table) });
         }
         let router = Router {
             ticks,
@@ -157,6 +168,7 @@ impl Daemon {
                     spills: Spills::default(),
                 })
             }),
+            custom_tables: Arc::new(custom_lanes),
             indicators: IndicatorStage::from_config(&config.indicators).map(Arc::new),
             feed_events,
             dead_letters: dead_letters.clone(),
@@ -181,18 +193,21 @@ impl Daemon {
             deadline: Duration::from_secs(config.shutdown.deadline_secs),
         };
         let shared = Shared { config, settings, partitions: partitions.clone(), stats: stats.clone() };
-        daemon.start_table(&shared, ticks_rx, Some(dead_letters.clone()));
-        daemon.start_table(&shared, quotes_rx, Some(dead_letters.clone()));
-        daemon.start_table(&shared, bars_rx, Some(dead_letters.clone()));
-        daemon.start_table(&shared, tickers_rx, Some(dead_letters.clone()));
-        daemon.start_table(&shared, options_quotes_rx, Some(dead_letters.clone()));
-        daemon.start_table(&shared, technical_indicators_rx, Some(dead_letters.clone()));
-        daemon.start_table(&shared, indicator_values_rx, Some(dead_letters.clone()));
-        daemon.start_table(&shared, signals_rx, Some(dead_letters.clone()));
-        daemon.start_table(&shared, feed_events_rx, Some(dead_letters.clone()));
+        daemon.start_builtin_table(&shared, ticks_rx, Some(dead_letters.clone()));
+        daemon.start_builtin_table(&shared, quotes_rx, Some(dead_letters.clone()));
+        daemon.start_builtin_table(&shared, bars_rx, Some(dead_letters.clone()));
+        daemon.start_builtin_table(&shared, tickers_rx, Some(dead_letters.clone()));
+        daemon.start_builtin_table(&shared, options_quotes_rx, Some(dead_letters.clone()));
+        daemon.start_builtin_table(&shared, technical_indicators_rx, Some(dead_letters.clone()));
+        daemon.start_builtin_table(&shared, indicator_values_rx, Some(dead_letters.clone()));
+        daemon.start_builtin_table(&shared, signals_rx, Some(dead_letters.clone()));
+        daemon.start_builtin_table(&shared, feed_events_rx, Some(dead_letters.clone()));
+        for (table, receiver) in custom_receivers {
+            daemon.start_table(table, &shared, receiver, Some(dead_letters.clone()));
+        }
         daemon.start_relational(&shared, rows_rx, catalog);
         // The dead-letter writer keeps no dead-letter sender, or its lane would never close.
-        daemon.start_table(&shared, dead_letters_rx, None);
+        daemon.start_builtin_table(&shared, dead_letters_rx, None);
         drop(dead_letters);
 
         if profile == Profile::Vanilla {
@@ -251,16 +266,26 @@ impl Daemon {
         });
     }
 
-    fn start_table<R: CopyRow>(
+    fn start_builtin_table<R: CopyRow>(
         &mut self,
         shared: &Shared<'_>,
         receiver: LaneReceiver<Sequenced<R>>,
         dead_letters: Option<LaneSender<Sequenced<DeadLetter>>>,
     ) {
-        let table = R::TABLE;
+        self.start_table(R::TABLE, shared, receiver, dead_letters);
+    }
+
+    /// A table's batcher thread (which encodes) and its writer tasks.
+    fn start_table<R: EncodeRow>(
+        &mut self,
+        table: Table,
+        shared: &Shared<'_>,
+        receiver: LaneReceiver<Sequenced<R>>,
+        dead_letters: Option<LaneSender<Sequenced<DeadLetter>>>,
+    ) {
         let settings = shared.config.table(table);
         let (batch_sender, queue) = batch_queue::<R>(settings.writers);
-        let deliver = encode_stage(shared.partitions.clone(), batch_sender);
+        let deliver = encode_stage(table, shared.partitions.clone(), batch_sender);
         let batch_settings = BatchSettings { max_rows: settings.batch_max_rows, linger: Duration::from_millis(settings.linger_ms) };
         let stats = shared.stats.clone();
         let batcher = std::thread::Builder::new()
@@ -276,6 +301,7 @@ impl Daemon {
         self.batchers.push(batcher);
         for writer_idx in 0..settings.writers {
             let writer = run_writer(
+                table,
                 writer_idx,
                 queue.clone(),
                 shared.settings.clone(),
@@ -407,10 +433,13 @@ where
 async fn open_spool(config: &Config, spool_config: &SpoolConfig) -> anyhow::Result<(Arc<SpoolProgress>, Vec<Entry>)> {
     let client = db::connect(database_url(config)?, Duration::from_millis(config.database.connect_timeout_ms)).await?;
     let by_name = db::load_spool_commits(&client).await?;
-    let trackers: HashMap<u16, CommitTracker> = Table::ALL
+    let mut trackers: HashMap<u16, CommitTracker> = Table::ALL
         .iter()
-        .filter_map(|table| by_name.get(table.name()).map(|tracker| (table.index() as u16, tracker.clone())))
+        .filter_map(|table| by_name.get(table.name()).map(|tracker| (table.spool_stream(), tracker.clone())))
         .collect();
+    if let Some(tracker) = by_name.get(Table::CUSTOM_SPOOL_STREAM_NAME) {
+        trackers.insert(Table::CUSTOM_SPOOL_STREAM, tracker.clone());
+    }
     let settings = SpoolSettings {
         dir: spool_config.dir.clone(),
         max_bytes: spool_config.max_bytes,
@@ -460,9 +489,11 @@ fn spawn_spool_compaction(config: &Config, progress: Arc<SpoolProgress>, stop: C
         let progress = progress.clone();
         async move {
             for (stream, watermark) in progress.watermarks() {
-                if let Some(table) = Table::ALL.get(stream as usize) {
-                    db::compact_spool_commits(&mut client, table.name(), watermark).await?;
-                }
+                let name = match Table::ALL.get(stream as usize) {
+                    Some(table) => table.spool_stream_name(),
+                    None => Table::CUSTOM_SPOOL_STREAM_NAME,
+                };
+                db::compact_spool_commits(&mut client, name, watermark).await?;
             }
             Ok(())
         }

@@ -89,6 +89,9 @@ async fn execute(command: Command) -> anyhow::Result<()> {
             if config.metrics.enabled {
                 println!("  metrics: http://{}/metrics", config.metrics.listen);
             }
+            for custom in &config.custom_tables {
+                println!("  custom table: {} ({} columns, time column {})", custom.name, custom.columns.len(), custom.time_column);
+            }
             for warning in config::warnings(&config) {
                 println!("  warning: {warning}");
             }

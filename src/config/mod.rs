@@ -1,9 +1,12 @@
 //! Configuration: the serde structs of the TOML file (`model`; `[[sources]]` in
-//! `sources`, a generic json feed's description in `json_feed`), loading with
-//! environment overrides and error collection (`load`), and the semantic checks that
-//! report every problem at once (`validate`, `json_checks`).
+//! `sources`, a generic json feed's description in `json_feed`, `[[custom_tables]]` in
+//! `custom_tables`), loading with environment overrides and error collection (`load`),
+//! and the semantic checks that report every problem at once (`validate`,
+//! `json_checks`, `custom_checks`).
 
 pub mod conninfo;
+mod custom_checks;
+mod custom_tables;
 mod error;
 mod json_checks;
 mod json_feed;
@@ -14,6 +17,10 @@ mod redact;
 mod sources;
 mod validate;
 
+pub use custom_checks::MAX_CUSTOM_TABLE_NAME_BYTES;
+pub use custom_tables::{
+    CustomColumnConfig, CustomTableConfig, DEFAULT_CUSTOM_COLUMNSTORE_AFTER_DAYS, DEFAULT_CUSTOM_PARTITION_HOURS,
+};
 pub use error::{with_causes, ConfigError, ConfigErrors};
 pub use json_feed::{
     json_pointer_tokens, AckRule, Conditions, FieldPointers, JsonFeedConfig, RecordKind, RecordRule, SideValues, SymbolRewrite,

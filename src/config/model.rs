@@ -7,8 +7,9 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::custom_tables::{CustomTableConfig, DEFAULT_CUSTOM_COLUMNSTORE_AFTER_DAYS, DEFAULT_CUSTOM_PARTITION_HOURS};
 use super::sources::SourceConfig;
-use crate::record::Table;
+use crate::record::{CustomSchema, Table};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -45,6 +46,10 @@ pub struct Config {
     /// `[[sources]]`: one entry per venue connection.
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
+    /// `[[custom_tables]]`: tables declared here, created by `migrate` and written from
+    /// push `row` records that name them.
+    #[serde(default)]
+    pub custom_tables: Vec<CustomTableConfig>,
 }
 
 /// A value that must never appear in logs (tokens, passwords).
@@ -372,6 +377,8 @@ impl TablesConfig {
             Table::FeedEvents => self.feed_events.as_ref(),
             Table::DeadLetters => self.dead_letters.as_ref(),
             Table::Relational => self.relational.as_ref(),
+            // Configured in their own `[[custom_tables]]` entry.
+            Table::Custom(_) => None,
         }
     }
 }
@@ -609,8 +616,21 @@ impl Config {
         self.database.url.as_ref().map(|secret| secret.0.as_str())
     }
 
+    /// The `[[custom_tables]]` entry named `name`.
+    pub fn custom_table(&self, name: &str) -> Option<&CustomTableConfig> {
+        self.custom_tables.iter().find(|custom| custom.name == name)
+    }
+
+    /// The conversion schema of every custom table, in configuration order.
+    pub fn custom_schemas(&self) -> Result<Vec<CustomSchema>, String> {
+        self.custom_tables.iter().map(CustomTableConfig::schema).collect()
+    }
+
     /// One table's settings with defaults and `[pipeline]` fallbacks applied.
     pub fn table(&self, table: Table) -> EffectiveTableConfig {
+        if let Table::Custom(custom) = table {
+            return self.custom_table_settings(self.custom_table(custom.name));
+        }
         let overrides = self.tables.get(table);
         // Tick data is compressed after a week and kept two years, signals compressed
         // after 30 days, logs kept 90 days, as trading teams run them.
@@ -618,7 +638,7 @@ impl Config {
             Table::Ticks | Table::Quotes | Table::Tickers | Table::OptionsQuotes => (730, 24, 7),
             Table::Bars | Table::TechnicalIndicators | Table::IndicatorValues | Table::Signals => (0, 24 * 7, 30),
             Table::FeedEvents => (90, 24, 7),
-            Table::DeadLetters | Table::Relational => (0, 24, 0),
+            Table::DeadLetters | Table::Relational | Table::Custom(_) => (0, 24, 0),
         };
         EffectiveTableConfig {
             retention_days: overrides.and_then(|o| o.retention_days).unwrap_or(default_retention_days),
@@ -633,6 +653,21 @@ impl Config {
             linger_ms: overrides.and_then(|o| o.linger_ms).unwrap_or(self.pipeline.linger_ms),
             write_mode: overrides.and_then(|o| o.write_mode).unwrap_or_default(),
             conflict_key: overrides.and_then(|o| o.conflict_key.clone()).unwrap_or_default(),
+        }
+    }
+
+    fn custom_table_settings(&self, custom: Option<&CustomTableConfig>) -> EffectiveTableConfig {
+        EffectiveTableConfig {
+            retention_days: custom.and_then(|c| c.retention_days).unwrap_or(0),
+            partition_hours: custom.and_then(|c| c.partition_hours).unwrap_or(DEFAULT_CUSTOM_PARTITION_HOURS),
+            columnstore_after_days: custom
+                .and_then(|c| c.columnstore_after_days)
+                .unwrap_or(DEFAULT_CUSTOM_COLUMNSTORE_AFTER_DAYS),
+            writers: custom.and_then(|c| c.writers).unwrap_or(1),
+            batch_max_rows: custom.and_then(|c| c.batch_max_rows).unwrap_or(self.pipeline.batch_max_rows),
+            linger_ms: custom.and_then(|c| c.linger_ms).unwrap_or(self.pipeline.linger_ms),
+            write_mode: custom.and_then(|c| c.write_mode).unwrap_or_default(),
+            conflict_key: Vec::new(),
         }
     }
 }

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use super::conninfo::{self, ConnInfo, RootCertificates};
+use super::custom_checks;
 use super::error::ConfigError;
 use super::json_checks;
 use super::model::{AckLevel, Config, WriteMode};
@@ -268,6 +269,7 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
             problem(&key("reconnect_max_ms"), "expected at least reconnect_initial_ms".into());
         }
     }
+    custom_checks::check(config, &mut problem);
     if config.aggregates.refresh_interval_secs == 0 {
         problem("aggregates.refresh_interval_secs", "expected at least 1 second".into());
     }

@@ -1,10 +1,12 @@
 //! Everything that talks to PostgreSQL about structure: connections, numbered
-//! migrations, the schema profile, the check that a table has the columns the writers
+//! migrations, the schema profile, the custom tables of the configuration (created when
+//! missing, compared when present), the check that a table has the columns the writers
 //! expect, the relational tables' catalog (columns, keys, foreign-key order),
 //! partition maintenance for vanilla PostgreSQL, TLS to the server, and the throwaway
 //! cluster used by the demo and the tests. **Only this module issues DDL.**
 
 pub mod aggregates;
+mod custom;
 mod identifier;
 mod migrate;
 mod partitions;
@@ -25,12 +27,12 @@ use crate::config::with_causes;
 pub use identifier::{quote_identifier, quote_identifiers};
 pub use migrate::{migrate, MigrationReport};
 pub use partitions::{PartitionPlan, Partitions};
-pub use prepare::{hypertable_plans, partition_plans, prepare_schema, SchemaReport};
+pub use prepare::{hypertable_plans, partition_plans, prepare_schema, time_series_tables, SchemaReport};
 pub use profile::{detect_profile, Profile};
 pub use relational::load_relational_catalog;
 pub use schema_check::verify_columns;
 pub use spool_state::{compact_spool_commits, load_spool_commits};
-pub use timescale::{converge, HypertablePlan};
+pub use timescale::{builtin_segmentby, converge, HypertablePlan};
 
 /// Errors from database work outside the COPY hot path.
 #[derive(Debug, thiserror::Error)]

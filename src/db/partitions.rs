@@ -83,7 +83,7 @@ impl Partitions {
                     "CREATE TABLE IF NOT EXISTS {} PARTITION OF {} \
                      FOR VALUES FROM ('{}') TO ('{}')",
                     quote_identifier(&name),
-                    quote_identifier(table.name()),
+                    table.quoted_name(),
                     Timestamp(from),
                     Timestamp(to)
                 );
@@ -122,7 +122,7 @@ impl Partitions {
         let _one_at_a_time = self.creating.lock().await;
         let transaction = client.transaction().await?;
         transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&PARTITION_LOCK_KEY]).await?;
-        let rows = transaction.query(RANGES_QUERY, &[&plan.table.name()]).await?;
+        let rows = transaction.query(RANGES_QUERY, &[&plan.table.quoted_name().as_ref()]).await?;
         let prefix = format!("{}_p", plan.table.name());
         let mut dropped = Vec::new();
         for row in rows {
@@ -157,7 +157,7 @@ const RANGES_QUERY: &str = "
      WHERE i.inhparent = $1::text::regclass AND m IS NOT NULL";
 
 async fn existing_ranges(client: &tokio_postgres::Transaction<'_>, table: Table) -> Result<Vec<(i64, i64)>, DbError> {
-    let rows = client.query(RANGES_QUERY, &[&table.name()]).await?;
+    let rows = client.query(RANGES_QUERY, &[&table.quoted_name().as_ref()]).await?;
     let mut ranges: Vec<(i64, i64)> = rows.iter().map(|row| (row.get(1), row.get(2))).collect();
     ranges.sort_unstable();
     Ok(ranges)

@@ -1,14 +1,19 @@
 //! Preparing a database for the daemon from its configuration: pick the profile, apply
-//! the migrations, then converge what the configuration decides — partitions (vanilla)
-//! or hypertable chunk intervals, columnstore and retention policies (TimescaleDB),
-//! unique keys for insert-mode deduplication, and the OHLCV aggregates. Run by
-//! `migrate` and at the start of `run`; a second run changes nothing.
+//! the migrations, create the custom tables that are missing, then converge what the
+//! configuration decides — partitions (vanilla) or hypertable chunk intervals,
+//! columnstore and retention policies (TimescaleDB), for the built-in time series and
+//! the custom tables alike — unique keys for insert-mode deduplication, and the OHLCV
+//! aggregates. Run by `migrate` and at the start of `run`; a second run changes nothing.
 
 use std::time::Duration;
 
 use tokio_postgres::Client;
 
-use super::{aggregates, connect, converge, migrate, quote_identifier, quote_identifiers, DbError, HypertablePlan, MigrationReport, PartitionPlan, Partitions, Profile};
+use super::timescale::builtin_segmentby;
+use super::{
+    aggregates, connect, converge, custom, migrate, quote_identifier, quote_identifiers, DbError, HypertablePlan, MigrationReport,
+    PartitionPlan, Partitions, Profile,
+};
 use crate::config::{Config, WriteMode};
 use crate::record::{Table, Timestamp};
 
@@ -24,18 +29,26 @@ pub struct SchemaReport {
     pub converged: Vec<String>,
 }
 
+/// The time-series tables: the built-in ones, then the custom tables of the
+/// configuration (a custom table whose definition does not build is left out; the
+/// configuration's checks and `prepare_schema` report it).
+pub fn time_series_tables(config: &Config) -> Vec<Table> {
+    let custom = config.custom_tables.iter().filter_map(|custom| custom.schema().ok()).map(|schema| schema.table);
+    Table::TIME_SERIES.into_iter().chain(custom).collect()
+}
+
 /// Vanilla partitioning of each time-series table (none on TimescaleDB, where chunks
 /// are the hypertable's business).
 pub fn partition_plans(config: &Config, profile: Profile) -> Vec<PartitionPlan> {
     if profile == Profile::TimescaleDb {
         return Vec::new();
     }
-    Table::TIME_SERIES
-        .iter()
+    time_series_tables(config)
+        .into_iter()
         .map(|table| {
-            let settings = config.table(*table);
+            let settings = config.table(table);
             PartitionPlan {
-                table: *table,
+                table,
                 width_micros: i64::from(settings.partition_hours) * MICROS_PER_HOUR,
                 retention_micros: (settings.retention_days > 0).then(|| i64::from(settings.retention_days) * MICROS_PER_DAY),
             }
@@ -44,15 +57,20 @@ pub fn partition_plans(config: &Config, profile: Profile) -> Vec<PartitionPlan> 
 }
 
 pub fn hypertable_plans(config: &Config) -> Vec<HypertablePlan> {
-    Table::TIME_SERIES
-        .iter()
+    time_series_tables(config)
+        .into_iter()
         .map(|table| {
-            let settings = config.table(*table);
+            let settings = config.table(table);
+            let segmentby = match table {
+                Table::Custom(custom) => config.custom_table(custom.name).and_then(|custom| custom.segmentby.clone()),
+                _ => Some(builtin_segmentby(table).to_string()),
+            };
             HypertablePlan {
-                table: *table,
+                table,
                 chunk_hours: settings.partition_hours,
                 columnstore_after_days: settings.columnstore_after_days,
                 retention_days: settings.retention_days,
+                segmentby,
             }
         })
         .collect()
@@ -64,6 +82,9 @@ pub async fn prepare_schema(config: &Config) -> Result<SchemaReport, DbError> {
     let profile = super::detect_profile(&client, config.schema.profile).await?;
     let migrations = migrate(&mut client, profile).await?;
     let mut converged = Vec::new();
+    let schemas = config.custom_schemas().map_err(DbError::Schema)?;
+    let custom_tables: Vec<_> = config.custom_tables.iter().zip(schemas).collect();
+    converged.extend(custom::ensure_custom_tables(&client, profile, &custom_tables).await?);
     match profile {
         Profile::TimescaleDb => converged.extend(converge(&client, &hypertable_plans(config)).await?),
         Profile::Vanilla => {

@@ -8,7 +8,8 @@ use super::DbError;
 use crate::record::Table;
 
 pub async fn verify_columns(client: &Client, table: Table) -> Result<(), DbError> {
-    let exists = client.query_one("SELECT to_regclass($1) IS NOT NULL", &[&table.name()]).await?;
+    let relation = table.quoted_name();
+    let exists = client.query_one("SELECT to_regclass($1) IS NOT NULL", &[&relation.as_ref()]).await?;
     if !exists.get::<_, bool>(0) {
         return Err(DbError::Schema(format!(
             "table `{table}` does not exist; run `hypertick migrate --config …` first"
@@ -19,7 +20,7 @@ pub async fn verify_columns(client: &Client, table: Table) -> Result<(), DbError
             "SELECT attname::text, format_type(atttypid, atttypmod)
                FROM pg_attribute
               WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped",
-            &[&table.name()],
+            &[&relation.as_ref()],
         )
         .await?;
     let mut problems = Vec::new();

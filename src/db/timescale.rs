@@ -18,17 +18,17 @@ pub struct HypertablePlan {
     pub columnstore_after_days: u32,
     /// 0: keep everything.
     pub retention_days: u32,
+    /// The columnstore segment key; `None`: not segmented (a custom table without one).
+    pub segmentby: Option<String>,
 }
 
-impl HypertablePlan {
-    /// The columnstore segment key: rows of one series compress together.
-    pub fn segmentby(&self) -> &'static str {
-        match self.table {
-            Table::FeedEvents | Table::Signals => "source",
-            // One contract's quotes are few; a chain compresses well together.
-            Table::OptionsQuotes => "underlying",
-            _ => "symbol",
-        }
+/// A built-in table's columnstore segment key: rows of one series compress together.
+pub fn builtin_segmentby(table: Table) -> &'static str {
+    match table {
+        Table::FeedEvents | Table::Signals => "source",
+        // One contract's quotes are few; a chain compresses well together.
+        Table::OptionsQuotes => "underlying",
+        _ => "symbol",
     }
 }
 
@@ -41,41 +41,51 @@ pub async fn converge(client: &Client, plans: &[HypertablePlan]) -> Result<Vec<S
     let mut actions = Vec::new();
     for plan in plans {
         let table = plan.table.name();
+        // For `::regclass` casts: quoted, since a custom table's name may be a SQL word.
+        let relation = format!("\"{table}\"");
+        let time_column = plan.table.time_column();
         let chunk_interval = format!("{} hours", plan.chunk_hours);
         let same_interval: bool = client
             .query_one(
                 "SELECT coalesce(bool_and(time_interval = $2::text::interval), false)
                    FROM timescaledb_information.dimensions
-                  WHERE hypertable_name = $1 AND column_name = 'time'",
-                &[&table, &chunk_interval],
+                  WHERE hypertable_name = $1 AND column_name = $3",
+                &[&table, &chunk_interval, &time_column],
             )
             .await?
             .get(0);
         if !same_interval {
             client
-                .execute("SELECT set_chunk_time_interval($1::text::regclass, $2::text::interval)", &[&table, &chunk_interval])
+                .execute("SELECT set_chunk_time_interval($1::text::regclass, $2::text::interval)", &[&relation, &chunk_interval])
                 .await?;
             actions.push(format!("{table}: chunk interval {chunk_interval}"));
         }
 
-        let segmentby = plan.segmentby();
+        let segmentby = plan.segmentby.as_deref();
         let columnstore_set: bool = client
             .query_one(
                 "SELECT count(*) = 1 FROM timescaledb_information.hypertable_columnstore_settings
-                  WHERE hypertable = $1::text::regclass AND segmentby = $2 AND orderby = '\"time\" DESC'",
-                &[&table, &segmentby],
+                  WHERE hypertable = $1::text::regclass AND coalesce(segmentby, '') = coalesce($2, '')
+                    AND orderby = quote_ident($3) || ' DESC'",
+                &[&relation, &segmentby, &time_column],
             )
             .await?
             .get(0);
         if !columnstore_set {
+            // An empty segmentby keeps TimescaleDB from choosing one of its own; it reads
+            // back as '' (hence the coalesce above).
             client
                 .batch_execute(&format!(
                     "ALTER TABLE {} SET (timescaledb.enable_columnstore, \
-                     timescaledb.segmentby = '{segmentby}', timescaledb.orderby = 'time DESC')",
-                    quote_identifier(table)
+                     timescaledb.segmentby = '{}', timescaledb.orderby = '\"{time_column}\" DESC')",
+                    plan.table.quoted_name(),
+                    segmentby.map(quote_identifier).unwrap_or_default()
                 ))
                 .await?;
-            actions.push(format!("{table}: columnstore segmentby {segmentby}, orderby time DESC"));
+            actions.push(format!(
+                "{table}: columnstore segmentby {}, orderby {time_column} DESC",
+                segmentby.unwrap_or("(none)")
+            ));
         }
 
         let columnstore_after = (plan.columnstore_after_days > 0).then(|| days(plan.columnstore_after_days));
@@ -83,7 +93,7 @@ pub async fn converge(client: &Client, plans: &[HypertablePlan]) -> Result<Vec<S
             match &columnstore_after {
                 Some(after) => {
                     client
-                        .execute("CALL add_columnstore_policy($1::text::regclass, after => $2::text::interval)", &[&table, after])
+                        .execute("CALL add_columnstore_policy($1::text::regclass, after => $2::text::interval)", &[&relation, after])
                         .await?;
                     actions.push(format!("{table}: columnstore after {after}"));
                 }
@@ -96,7 +106,7 @@ pub async fn converge(client: &Client, plans: &[HypertablePlan]) -> Result<Vec<S
             match &retention {
                 Some(after) => {
                     client
-                        .execute("SELECT add_retention_policy($1::text::regclass, drop_after => $2::text::interval)", &[&table, after])
+                        .execute("SELECT add_retention_policy($1::text::regclass, drop_after => $2::text::interval)", &[&relation, after])
                         .await?;
                     actions.push(format!("{table}: retention {after}"));
                 }

@@ -173,19 +173,19 @@ pub fn spool_failed(error: &dyn std::fmt::Display) {
 }
 
 /// A table's channel was full, so its records stay in the spool until the reader catches up.
-pub fn spill_started(table: Table) {
-    counter!("hypertick_spool_spills_total", "table" => table.name()).increment(1);
-    gauge!("hypertick_spool_spilling", "table" => table.name()).set(1.0);
-    tracing::info!(table = %table, "channel full: records stay in the spool and are read back as room frees up");
+pub fn spill_started(stream: &'static str) {
+    counter!("hypertick_spool_spills_total", "table" => stream).increment(1);
+    gauge!("hypertick_spool_spilling", "table" => stream).set(1.0);
+    tracing::info!(table = stream, "channel full: records stay in the spool and are read back as room frees up");
 }
 
 /// Records read back from the spool into a table's channel.
-pub fn spill_delivered(table: Table, records: usize) {
-    counter!("hypertick_spool_read_back_total", "table" => table.name()).increment(records as u64);
+pub fn spill_delivered(stream: &'static str, records: usize) {
+    counter!("hypertick_spool_read_back_total", "table" => stream).increment(records as u64);
 }
 
 /// A spilling table caught up and queues directly again.
-pub fn spill_ended(table: Table) {
-    gauge!("hypertick_spool_spilling", "table" => table.name()).set(0.0);
-    tracing::info!(table = %table, "spill read back; queueing directly again");
+pub fn spill_ended(stream: &'static str) {
+    gauge!("hypertick_spool_spilling", "table" => stream).set(0.0);
+    tracing::info!(table = stream, "spill read back; queueing directly again");
 }

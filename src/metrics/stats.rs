@@ -4,7 +4,7 @@
 //! snapshots gives rates and percentiles over an interval.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -24,7 +24,10 @@ struct TableStats {
 
 /// Statistics of one running daemon.
 pub struct Stats {
+    /// The built-in tables, indexed like `Table::ALL`.
     tables: Vec<TableStats>,
+    /// Custom tables, added the first time each is recorded (a few, fixed by the configuration).
+    custom: RwLock<Vec<(Table, Arc<TableStats>)>>,
 }
 
 /// One table's counters at one moment.
@@ -67,16 +70,17 @@ fn new_histogram() -> Histogram<u64> {
 
 impl Default for Stats {
     fn default() -> Self {
-        Stats {
-            tables: Table::ALL
-                .iter()
-                .map(|_| TableStats {
-                    rows_written: AtomicU64::new(0),
-                    batches: AtomicU64::new(0),
-                    queue_depth: AtomicU64::new(0),
-                    latency_micros: Mutex::new(new_histogram()),
-                })
-                .collect(),
+        Stats { tables: Table::ALL.iter().map(|_| TableStats::new()).collect(), custom: RwLock::new(Vec::new()) }
+    }
+}
+
+impl TableStats {
+    fn new() -> TableStats {
+        TableStats {
+            rows_written: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+            queue_depth: AtomicU64::new(0),
+            latency_micros: Mutex::new(new_histogram()),
         }
     }
 }
@@ -86,10 +90,42 @@ impl Stats {
         Arc::new(Stats::default())
     }
 
+    /// Runs `work` on one table's statistics, adding a custom table on first use.
+    fn with_table<T>(&self, table: Table, work: impl FnOnce(&TableStats) -> T) -> T {
+        if let Some(index) = table.index() {
+            return work(&self.tables[index]);
+        }
+        let known = {
+            let custom = self.custom.read().unwrap_or_else(|poison| poison.into_inner());
+            custom.iter().find(|(known, _)| *known == table).map(|(_, stats)| stats.clone())
+        };
+        let table_stats = known.unwrap_or_else(|| {
+            let mut custom = self.custom.write().unwrap_or_else(|poison| poison.into_inner());
+            match custom.iter().find(|(known, _)| *known == table) {
+                Some((_, stats)) => stats.clone(),
+                None => {
+                    let stats = Arc::new(TableStats::new());
+                    custom.push((table, stats.clone()));
+                    stats
+                }
+            }
+        });
+        work(&table_stats)
+    }
+
+    /// Makes a custom table's statistics known before its first batch, so that
+    /// snapshots list it from the start.
+    pub fn register(&self, table: Table) {
+        self.with_table(table, |_| ());
+    }
+
     /// Records a committed batch: its row count and each row's receipt→commit latency.
     /// Returns the oldest row's latency.
     pub fn record_commit(&self, table: Table, received_at: impl Iterator<Item = Timestamp>, committed_at: Timestamp) -> Duration {
-        let table_stats = &self.tables[table.index()];
+        self.with_table(table, |table_stats| Self::record_commit_into(table_stats, received_at, committed_at))
+    }
+
+    fn record_commit_into(table_stats: &TableStats, received_at: impl Iterator<Item = Timestamp>, committed_at: Timestamp) -> Duration {
         let mut rows = 0u64;
         let mut worst = 0u64;
         {
@@ -107,11 +143,14 @@ impl Stats {
     }
 
     pub fn set_queue_depth(&self, table: Table, depth: usize) {
-        self.tables[table.index()].queue_depth.store(depth as u64, Ordering::Relaxed);
+        self.with_table(table, |table_stats| table_stats.queue_depth.store(depth as u64, Ordering::Relaxed));
     }
 
     pub fn snapshot(&self, table: Table) -> TableSnapshot {
-        let table_stats = &self.tables[table.index()];
+        self.with_table(table, |table_stats| Self::snapshot_of(table, table_stats))
+    }
+
+    fn snapshot_of(table: Table, table_stats: &TableStats) -> TableSnapshot {
         TableSnapshot {
             table,
             rows_written: table_stats.rows_written.load(Ordering::Relaxed),
@@ -125,8 +164,12 @@ impl Stats {
         }
     }
 
+    /// Every built-in table, then every custom table recorded so far.
     pub fn snapshots(&self) -> Vec<TableSnapshot> {
-        Table::ALL.iter().map(|table| self.snapshot(*table)).collect()
+        let mut snapshots: Vec<TableSnapshot> = Table::ALL.iter().map(|table| self.snapshot(*table)).collect();
+        let custom = self.custom.read().unwrap_or_else(|poison| poison.into_inner());
+        snapshots.extend(custom.iter().map(|(table, table_stats)| Self::snapshot_of(*table, table_stats)));
+        snapshots
     }
 
 }

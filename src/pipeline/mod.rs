@@ -13,5 +13,5 @@ mod spill;
 pub use batcher::{run_batcher, BatchSettings};
 pub use indicators::IndicatorStage;
 pub use lane::{lane, LaneReceiver, LaneSender, SendError, Sequenced};
-pub use router::{Receipt, Router, RouterLimits, SpoolGate};
+pub use router::{CustomLane, Receipt, Router, RouterLimits, SpoolGate};
 pub use spill::{spawn_spill_readers, Spills};

@@ -2,15 +2,21 @@
 //! the table's retention and our clock, appends them to the spool when there is one,
 //! and queues them on their table's lane with their spool sequence. It also carries
 //! dead letters and feed events (neither is spooled), so a source needs nothing else.
+//!
+//! A `row` record naming a custom table is converted here into that table's typed
+//! values (a value that does not fit its column is a rejection naming the column) and
+//! queued on the table's own COPY lane; other rows go to the relational writer. In the
+//! spool such a row is kept as it arrived and converted again when read back.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::config::FullPolicy;
 use crate::metrics::events;
 use crate::spool::{codec, Position, SpoolError, SpoolProgress, StreamCursor};
 use crate::record::{
-    Bar, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, Record, Rejection, RelationalCatalog, RowRecord, Signal,
-    Table, TechnicalIndicators, Tick, Ticker, Timestamp,
+    Bar, CustomRow, CustomSchema, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, Record, Rejection,
+    RelationalCatalog, RowRecord, Signal, Table, TechnicalIndicators, Tick, Ticker, Timestamp,
 };
 
 use super::indicators::IndicatorStage;
@@ -35,10 +41,21 @@ pub struct SpoolGate {
     pub spills: Spills,
 }
 
+/// A custom table's lane: how its rows are converted, where they are queued, and how
+/// long its data is kept.
+#[derive(Debug)]
+pub struct CustomLane {
+    pub schema: CustomSchema,
+    pub sender: LaneSender<Sequenced<CustomRow>>,
+    /// Rows whose time column is older than this many µs are refused.
+    pub retention_micros: Option<i64>,
+}
+
 /// Time bounds a record must fall within to be accepted.
 #[derive(Debug, Clone)]
 pub struct RouterLimits {
-    /// Per table (indexed like `Table::ALL`): rows older than this many µs are refused.
+    /// Per built-in table (indexed like `Table::ALL`): rows older than this many µs are
+    /// refused. A custom table's retention is in its [`CustomLane`].
     pub retention_micros: [Option<i64>; Table::ALL.len()],
     /// Rows further than this many µs ahead of our clock are refused.
     pub max_future_micros: i64,
@@ -60,6 +77,8 @@ pub struct Router {
     pub spool: Option<Arc<SpoolGate>>,
     /// The relational tables rows may go to, read from the database at start.
     pub catalog: Arc<RelationalCatalog>,
+    /// The custom tables by name; `row` records naming one go to its lane.
+    pub custom_tables: Arc<HashMap<String, CustomLane>>,
     /// The streaming indicator engine, when `[indicators]` names symbols.
     pub indicators: Option<Arc<IndicatorStage>>,
     pub feed_events: LaneSender<Sequenced<FeedEvent>>,
@@ -70,6 +89,14 @@ pub struct Router {
 impl Router {
     /// Checks a record's event time: not before 1970, not too far ahead, inside retention.
     pub fn check_time(&self, table: Table, time: Timestamp, now: Timestamp) -> Result<(), Rejection> {
+        let retention = match table.index() {
+            Some(index) => self.limits.retention_micros[index],
+            None => self.custom_tables.get(table.name()).and_then(|lane| lane.retention_micros),
+        };
+        self.check_time_within(table, retention, time, now)
+    }
+
+    fn check_time_within(&self, table: Table, retention: Option<i64>, time: Timestamp, now: Timestamp) -> Result<(), Rejection> {
         if time.micros() < 0 {
             return Err(Rejection::new("time_out_of_range", format!("time {time} is before 1970-01-01")));
         }
@@ -82,7 +109,7 @@ impl Router {
                 ),
             ));
         }
-        if let Some(retention) = self.limits.retention_micros[table.index()] {
+        if let Some(retention) = retention {
             let cutoff = now.saturating_sub_micros(retention);
             if time < cutoff {
                 return Err(Rejection::new(
@@ -94,18 +121,44 @@ impl Router {
         Ok(())
     }
 
+    /// An unknown table's refusal lists the custom tables as well as the relational ones.
+    fn also_naming_custom_tables(&self, mut rejection: Rejection) -> Rejection {
+        if rejection.code == "unknown_table" && !self.custom_tables.is_empty() {
+            let mut names: Vec<&str> = self.custom_tables.keys().map(String::as_str).collect();
+            names.sort_unstable();
+            rejection.detail.push_str(&format!(", or a custom table: {}", names.join(", ")));
+        }
+        rejection
+    }
+
+    /// A custom table's row converted to its typed values, its time column checked like
+    /// any record's time; `None` when the row is not for a custom table.
+    fn convert_custom(&self, row: &RowRecord, now: Option<Timestamp>) -> Option<Result<(&CustomLane, CustomRow), Rejection>> {
+        let lane = self.custom_tables.get(&row.table)?;
+        Some(lane.schema.convert(row).and_then(|converted| {
+            if let Some(now) = now {
+                self.check_time_within(lane.schema.table, lane.retention_micros, converted.time, now)?;
+            }
+            Ok((lane, converted))
+        }))
+    }
+
     /// Admits one record: checks it, appends it to the spool (if any) and queues it.
     pub async fn route(&self, mut record: Record, now: Timestamp) -> Result<Receipt, Rejection> {
         self.check_time(record.table(), record.time(), now)?;
         if let Record::Row(row) = &mut record {
-            self.catalog.check(row)?;
+            if let Some(converted) = self.convert_custom(row, Some(now)) {
+                let (lane, converted) = converted?;
+                return self.admit(record, Some((lane, converted))).await;
+            }
+            self.catalog.check(row).map_err(|rejection| self.also_naming_custom_tables(rejection))?;
         }
         let derived = self.derive(&record);
-        let receipt = self.admit(record).await?;
+        let receipt = self.admit(record, None).await?;
         if let Some(indicators) = derived {
             // Derived rows are spooled like any other, so a replay need not derive them again.
             let admitted = match self.check_time(Table::TechnicalIndicators, indicators.time(), now) {
-                Ok(()) => self.admit(indicators).await.map(|_| ()),
+                Ok(()) => self.admit(indicators, None).await.map(|_| ()),
                 Err(rejection) => Err(rejection),
             };
             if let Err(rejection) = admitted {
@@ -118,6 +171,17 @@ impl Router {
     /// Queues a record read back from the spool under its original sequence, waiting for
     /// room. Nothing is derived from it: what it yielded then is in the spool too.
     pub async fn enqueue_waiting(&self, record: Record, sequence: u64) -> Result<(), SendError> {
+        if let Record::Row(row) = &record {
+            match self.convert_custom(row, None) {
+                Some(Ok((lane, converted))) => return lane.sender.send_waiting(Sequenced { sequence, row: converted }).await,
+                Some(Err(rejection)) => {
+                    // It converted when it was accepted; a changed table description may refuse it now.
+                    self.dead_letter(DeadLetter::new("spool", rejection.code, rejection.detail, &row.to_push_json())).await;
+                    return Ok(());
+                }
+                None => {}
+            }
+        }
         match record {
             Record::Tick(row) => self.ticks.send_waiting(Sequenced { sequence, row }).await,
             Record::Quote(row) => self.quotes.send_waiting(Sequenced { sequence, row }).await,
@@ -142,26 +206,43 @@ impl Router {
     /// appends it, then queues it if its table is not spilling and its channel has room,
     /// else leaves it in the spool for the table's spill reader. A full spool applies
     /// the spool's full policy.
-    async fn admit(&self, record: Record) -> Result<Receipt, Rejection> {
+    /// `custom`: the lane and converted row of a custom table's `row` record, which is
+    /// spooled as it arrived and queued converted.
+    async fn admit(&self, record: Record, custom: Option<(&CustomLane, CustomRow)>) -> Result<Receipt, Rejection> {
         let Some(gate) = &self.spool else {
-            self.enqueue(record).await?;
+            match custom {
+                Some((lane, converted)) => {
+                    lane.sender.send(Sequenced::unspooled(converted)).await.map_err(queue_rejection)?;
+                }
+                None => self.enqueue(record).await?,
+            }
             return Ok(Receipt::default());
         };
-        let table = record.table();
-        let stream = table.index() as u16;
+        let table = match &custom {
+            Some((lane, _)) => lane.schema.table,
+            None => record.table(),
+        };
+        let stream = table.spool_stream();
         let mut payload = Vec::with_capacity(128);
         codec::encode(&record, &mut payload);
-        let mut record = Some(record);
+        let mut queued = Some(match custom {
+            Some((lane, converted)) => Queued::Custom(lane, converted),
+            None => Queued::Record(record),
+        });
         loop {
             let (used, max) = {
                 let mut state = gate.spills.lock(stream);
                 match gate.progress.spool().append(stream, &payload) {
                     Ok((sequence, position)) => {
-                        if let (None, Some(record)) = (&state.cursor, record.take()) {
-                            if let Err(SendError::Full(_)) = self.try_enqueue(record, sequence) {
+                        if let (None, Some(item)) = (&state.cursor, queued.take()) {
+                            let sent = match item {
+                                Queued::Record(record) => self.try_enqueue(record, sequence),
+                                Queued::Custom(lane, row) => lane.sender.try_send(Sequenced { sequence, row }).map_err(|(_, error)| error),
+                            };
+                            if let Err(SendError::Full(_)) = sent {
                                 state.cursor = Some(StreamCursor::new(stream, sequence));
                                 drop(state);
-                                events::spill_started(table);
+                                events::spill_started(table.spool_stream_name());
                                 gate.spills.wake(stream);
                             }
                             // A closed channel means the daemon is stopping: the record is
@@ -220,10 +301,7 @@ impl Router {
             Record::Signal(row) => self.signals.send(Sequenced { sequence, row }).await,
             Record::Row(row) => self.rows.send(Sequenced { sequence, row }).await,
         };
-        sent.map_err(|error| match error {
-            SendError::Full(_) => Rejection::new("queue_full", error.to_string()),
-            SendError::Closed => Rejection::new("shutting_down", error.to_string()),
-        })
+        sent.map_err(queue_rejection)
     }
 
     /// Keeps a dead letter: counted and logged (sampled) here, written by its writer.
@@ -238,5 +316,19 @@ impl Router {
         if self.feed_events.send(Sequenced::unspooled(event)).await.is_err() {
             tracing::debug!("feed event dropped during shutdown");
         }
+    }
+}
+
+/// What an admitted record is queued as.
+enum Queued<'a> {
+    Record(Record),
+    /// A custom table's row, converted, for its lane.
+    Custom(&'a CustomLane, CustomRow),
+}
+
+fn queue_rejection(error: SendError) -> Rejection {
+    match error {
+        SendError::Full(_) => Rejection::new("queue_full", error.to_string()),
+        SendError::Closed => Rejection::new("shutting_down", error.to_string()),
     }
 }

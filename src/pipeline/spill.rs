@@ -37,8 +37,8 @@ pub struct Spills {
 impl Default for Spills {
     fn default() -> Self {
         Spills {
-            states: Table::ALL.iter().map(|_| Mutex::new(SpillState::default())).collect(),
-            wakes: Table::ALL.iter().map(|_| Notify::new()).collect(),
+            states: (0..Table::SPOOL_STREAMS).map(|_| Mutex::new(SpillState::default())).collect(),
+            wakes: (0..Table::SPOOL_STREAMS).map(|_| Notify::new()).collect(),
         }
     }
 }
@@ -54,11 +54,11 @@ impl Spills {
     }
 }
 
-/// Feeds `table`'s channel from the spool while the table spills; returns when `stop`
-/// is cancelled (what is still spilled is replayed on the next start).
-pub async fn run_spill_reader(router: Router, table: Table, stop: CancellationToken) {
+/// Feeds the channels of spool stream `stream` (named `name`) from the spool while it
+/// spills; returns when `stop` is cancelled (what is still spilled is replayed on the
+/// next start).
+pub async fn run_spill_reader(router: Router, stream: u16, name: &'static str, stop: CancellationToken) {
     let Some(gate) = router.spool.clone() else { return };
-    let stream = table.index() as u16;
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -82,7 +82,7 @@ pub async fn run_spill_reader(router: Router, table: Table, stop: CancellationTo
                 if cursor.next_sequence >= gate.progress.spool().next_sequence(stream) {
                     // Everything appended has been delivered: queue directly again.
                     state.cursor = None;
-                    events::spill_ended(table);
+                    events::spill_ended(name);
                     break;
                 }
                 drop(state);
@@ -110,7 +110,7 @@ pub async fn run_spill_reader(router: Router, table: Table, stop: CancellationTo
                     }
                 }
             }
-            events::spill_delivered(table, delivered);
+            events::spill_delivered(name, delivered);
             gate.spills.lock(stream).cursor = Some(cursor);
         }
     }
@@ -123,6 +123,10 @@ pub fn spawn_spill_readers(router: &Router, stop: &CancellationToken, tracker: &
         return;
     }
     for table in Table::ALL.iter().filter(|table| table.is_spooled()) {
-        tracker.spawn(run_spill_reader(router.clone(), *table, stop.clone()));
+        tracker.spawn(run_spill_reader(router.clone(), table.spool_stream(), table.spool_stream_name(), stop.clone()));
+    }
+    if !router.custom_tables.is_empty() {
+        let stream = Table::CUSTOM_SPOOL_STREAM;
+        tracker.spawn(run_spill_reader(router.clone(), stream, Table::CUSTOM_SPOOL_STREAM_NAME, stop.clone()));
     }
 }

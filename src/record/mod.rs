@@ -4,10 +4,18 @@
 //! Records carry two clocks: `time`, the venue's event time, and `received_at`, the
 //! moment hypertick received the data. Both are [`Timestamp`]s: microseconds since the
 //! Unix epoch, the resolution of `timestamptz`.
+//!
+//! Custom tables (declared in the configuration) have their description in `custom`,
+//! their typed values in `cell` (`numeric` ones as exact decimals, `decimal`), and the
+//! conversion of a push `row` record into those values in `convert`.
 
 use serde::{Deserialize, Serialize};
 
 mod analytics;
+mod cell;
+mod convert;
+mod custom;
+mod decimal;
 mod instrument;
 mod options;
 mod row;
@@ -15,10 +23,14 @@ mod table;
 mod time;
 
 pub use analytics::{IndicatorValue, Signal, TechnicalIndicators};
+pub use cell::{format_uuid, parse_uuid, random_uuid, CellValue};
+pub use convert::convert_value;
+pub use custom::{intern_custom_table, ColumnDefault, ColumnRule, CustomRow, CustomSchema, CustomTable};
+pub use decimal::{Decimal, DecimalError, DecimalKind, NUMERIC_MAX_SCALE};
 pub use instrument::Instrument;
 pub use options::{OptionKind, OptionQuote};
 pub use row::{RelationalCatalog, RelationalTable, RowOp, RowRecord};
-pub use table::{Column, PgType, Table};
+pub use table::{Column, NumericTypmod, PgType, Table, NUMERIC_MAX_PRECISION, VARCHAR_MAX_LENGTH};
 pub use time::{EpochUnit, Timestamp};
 
 /// Which side took liquidity in a trade, stored as `smallint` (1, -1, 0).

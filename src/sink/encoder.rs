@@ -19,6 +19,8 @@ const TRAILER: i16 = -1;
 const JSONB_VERSION: u8 = 1;
 /// `float8`'s type OID, written in the header of a `float8[]`.
 const FLOAT8_OID: u32 = 701;
+/// `text`'s type OID, written in the header of a `text[]`.
+const TEXT_OID: u32 = 25;
 /// Bytes of an array's fixed header: dimensions, has-null flag, element type.
 const ARRAY_HEADER_LEN: usize = 12;
 
@@ -28,10 +30,10 @@ fn days_since_postgres_epoch(date: chrono::NaiveDate) -> i32 {
     date.num_days_from_ce() - POSTGRES_EPOCH_DAYS_FROM_CE
 }
 
-/// A row type the COPY writers can encode. Implemented in `sink::rows` for each record.
-pub trait CopyRow: Send + Sync + std::fmt::Debug + 'static {
-    /// The table this row goes to; its columns define the encoding order.
-    const TABLE: Table;
+/// A row the PGCOPY encoder can write. Implemented in `sink::rows` for each record and
+/// in `sink::cells` for custom-table rows; the writers take the table as a value, so
+/// tables known only at run time use the same path.
+pub trait EncodeRow: Send + Sync + std::fmt::Debug + 'static {
     /// The exact number of bytes `encode` writes (sum the `*_LEN` constants and `*_len`
     /// functions of [`TupleEncoder`]). The buffer is sized from it once per batch.
     fn encoded_len(&self) -> usize;
@@ -39,7 +41,7 @@ pub trait CopyRow: Send + Sync + std::fmt::Debug + 'static {
     fn encode(&self, fields: &mut TupleEncoder<'_>);
     /// When hypertick received the data (for receipt→commit latency).
     fn received_at(&self) -> Timestamp;
-    /// The partitioning time, for tables partitioned on `time`.
+    /// The partitioning time, for tables partitioned on a time column.
     fn partition_time(&self) -> Option<Timestamp>;
     /// The (venue, symbol) this row is about, for the `instruments` table.
     fn instrument(&self) -> Option<(&str, &str)> {
@@ -50,14 +52,24 @@ pub trait CopyRow: Send + Sync + std::fmt::Debug + 'static {
     fn describe_instrument(&self) -> Option<Instrument> {
         self.instrument().map(|(venue, symbol)| Instrument::new(venue, symbol))
     }
+    /// The row as kept in a dead letter when the database refuses it.
+    fn dead_letter_raw(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+/// A row type whose table is known at compile time: every built-in record.
+pub trait CopyRow: EncodeRow {
+    /// The table this row goes to; its columns define the encoding order.
+    const TABLE: Table;
 }
 
 /// Writes the fields of tuples into a buffer sized in advance. Fixed-size values are
 /// stored as fixed-size arrays, which compile to plain moves: measured, the generic
 /// `BufMut::put_*` path spent most of its time in a `memmove` call per field.
 pub struct TupleEncoder<'a> {
-    out: &'a mut [u8],
-    at: usize,
+    pub(super) out: &'a mut [u8],
+    pub(super) at: usize,
 }
 
 impl<'a> TupleEncoder<'a> {
@@ -69,6 +81,12 @@ impl<'a> TupleEncoder<'a> {
     pub const EIGHT_BYTE_LEN: usize = 12;
     /// Bytes of an `int2` field.
     pub const INT2_LEN: usize = 6;
+    /// Bytes of an `int4` or `float4` field.
+    pub const FOUR_BYTE_LEN: usize = 8;
+    /// Bytes of a `bool` field.
+    pub const BOOL_LEN: usize = 5;
+    /// Bytes of a `uuid` field.
+    pub const UUID_LEN: usize = 20;
 
     /// Bytes of a text field.
     #[inline]
@@ -96,13 +114,26 @@ impl<'a> TupleEncoder<'a> {
         4 + 12 + dimensions + values.len() * Self::EIGHT_BYTE_LEN
     }
 
+    /// Bytes of a one-dimensional `text[]` field without NULL elements.
+    #[inline]
+    pub fn text_array_len(values: &[String]) -> usize {
+        let dimensions = if values.is_empty() { 0 } else { 8 };
+        4 + ARRAY_HEADER_LEN + dimensions + values.iter().map(|value| 4 + value.len()).sum::<usize>()
+    }
+
+    /// Bytes of a jsonb field holding this JSON text.
+    #[inline]
+    pub fn jsonb_text_len(text: &str) -> usize {
+        4 + 1 + text.len()
+    }
+
     /// Bytes of a jsonb field (serializes the value to measure it).
     pub fn jsonb_len(value: &serde_json::Value) -> usize {
         4 + 1 + serde_json::to_vec(value).map_or(2, |text| text.len())
     }
 
     #[inline]
-    fn put<const N: usize>(&mut self, bytes: [u8; N]) {
+    pub(super) fn put<const N: usize>(&mut self, bytes: [u8; N]) {
         self.out[self.at..self.at + N].copy_from_slice(&bytes);
         self.at += N;
     }
@@ -132,6 +163,32 @@ impl<'a> TupleEncoder<'a> {
     pub fn int2(&mut self, value: i16) {
         self.put(2i32.to_be_bytes());
         self.put(value.to_be_bytes());
+    }
+
+    #[inline]
+    pub fn int4(&mut self, value: i32) {
+        self.put(4i32.to_be_bytes());
+        self.put(value.to_be_bytes());
+    }
+
+    #[inline]
+    pub fn float4(&mut self, value: f32) {
+        self.put(4i32.to_be_bytes());
+        self.put(value.to_be_bytes());
+    }
+
+    /// bool: one byte, 1 or 0.
+    #[inline]
+    pub fn bool(&mut self, value: bool) {
+        self.put(1i32.to_be_bytes());
+        self.put([u8::from(value)]);
+    }
+
+    /// uuid: its 16 bytes in order.
+    #[inline]
+    pub fn uuid(&mut self, value: &[u8; 16]) {
+        self.put(16i32.to_be_bytes());
+        self.put(*value);
     }
 
     #[inline]
@@ -196,6 +253,31 @@ impl<'a> TupleEncoder<'a> {
         }
     }
 
+    /// A one-dimensional `text[]` without NULL elements (array_send, as for `float8[]`;
+    /// each element is a text field). Callers guarantee no NUL bytes.
+    pub fn text_array(&mut self, values: &[String]) {
+        let body = Self::text_array_len(values) - 4;
+        self.put((body as i32).to_be_bytes());
+        self.put(i32::from(!values.is_empty()).to_be_bytes());
+        self.put(0i32.to_be_bytes());
+        self.put(TEXT_OID.to_be_bytes());
+        if !values.is_empty() {
+            self.put((values.len() as i32).to_be_bytes());
+            self.put(1i32.to_be_bytes());
+        }
+        for value in values {
+            self.text(value);
+        }
+    }
+
+    /// jsonb from JSON text (checked JSON, without NUL characters).
+    pub fn jsonb_text(&mut self, text: &str) {
+        self.put(((text.len() + 1) as i32).to_be_bytes());
+        self.put([JSONB_VERSION]);
+        self.out[self.at..self.at + text.len()].copy_from_slice(text.as_bytes());
+        self.at += text.len();
+    }
+
     /// jsonb: a version byte then the JSON text.
     pub fn jsonb(&mut self, value: &serde_json::Value) {
         let text = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
@@ -207,8 +289,8 @@ impl<'a> TupleEncoder<'a> {
 }
 
 /// Encodes `rows` as one complete PGCOPY binary stream appended to `buffer`.
-pub fn encode_rows<R: CopyRow>(rows: &[R], buffer: &mut BytesMut) {
-    let body: usize = rows.iter().map(CopyRow::encoded_len).sum();
+pub fn encode_rows<R: EncodeRow>(rows: &[R], buffer: &mut BytesMut) {
+    let body: usize = rows.iter().map(EncodeRow::encoded_len).sum();
     let start = buffer.len();
     let total = HEADER.len() + body + 2;
     buffer.resize(start + total, 0);
@@ -218,7 +300,7 @@ pub fn encode_rows<R: CopyRow>(rows: &[R], buffer: &mut BytesMut) {
     for row in rows {
         let row_start = fields.at;
         row.encode(&mut fields);
-        debug_assert_eq!(fields.at - row_start, row.encoded_len(), "{}: encoded_len disagrees with encode", R::TABLE);
+        debug_assert_eq!(fields.at - row_start, row.encoded_len(), "{row:?}: encoded_len disagrees with encode");
     }
     let at = fields.at;
     out[at..at + 2].copy_from_slice(&TRAILER.to_be_bytes());
@@ -227,7 +309,7 @@ pub fn encode_rows<R: CopyRow>(rows: &[R], buffer: &mut BytesMut) {
 /// The `COPY … FROM STDIN (FORMAT binary)` statement for a table, columns in encoding order.
 pub fn copy_statement(table: Table) -> String {
     let columns: Vec<String> = table.columns().iter().map(|column| format!("\"{}\"", column.name)).collect();
-    format!("COPY {} ({}) FROM STDIN (FORMAT binary)", table.name(), columns.join(", "))
+    format!("COPY {} ({}) FROM STDIN (FORMAT binary)", table.quoted_name(), columns.join(", "))
 }
 
 #[cfg(test)]

@@ -24,7 +24,8 @@ pub fn insert_statement(table: Table, conflict_key: &[String]) -> String {
         .map(|(index, column)| format!("${}::{}[]", index + 1, array_element_sql(column.pg_type)))
         .collect();
     let mut statement = format!(
-        "INSERT INTO {table} ({}) SELECT * FROM unnest({})",
+        "INSERT INTO {} ({}) SELECT * FROM unnest({})",
+        table.quoted_name(),
         columns.join(", "),
         arrays.join(", ")
     );
@@ -43,9 +44,18 @@ fn array_element_sql(pg_type: PgType) -> &'static str {
         PgType::Int8 => "int8",
         PgType::Jsonb => "jsonb",
         PgType::Date => "date",
+        PgType::Int4 => "int4",
+        PgType::Float4 => "float4",
+        PgType::Bool => "bool",
+        PgType::Uuid => "uuid",
+        // The column's precision applies on insert, as the value was already fitted to it.
+        PgType::Numeric(_) => "numeric",
+        // Sent as text; the insert's assignment cast checks the length again.
+        PgType::Varchar(_) => "text",
         // Arrays of arrays cannot be unnested row by row; validation keeps tables with
         // array columns on COPY (`Table::supports_insert_mode`).
         PgType::Float8Array => "float8[]",
+        PgType::TextArray => "text[]",
     }
 }
 
@@ -58,7 +68,14 @@ fn element_type(pg_type: PgType) -> Type {
         PgType::Int8 => Type::INT8,
         PgType::Jsonb => Type::JSONB,
         PgType::Date => Type::DATE,
+        PgType::Int4 => Type::INT4,
+        PgType::Float4 => Type::FLOAT4,
+        PgType::Bool => Type::BOOL,
+        PgType::Uuid => Type::UUID,
+        PgType::Numeric(_) => Type::NUMERIC,
+        PgType::Varchar(_) => Type::TEXT,
         PgType::Float8Array => Type::FLOAT8_ARRAY,
+        PgType::TextArray => Type::TEXT_ARRAY,
     }
 }
 

@@ -1,10 +1,12 @@
-//! Writing rows into PostgreSQL: the PGCOPY binary encoder (`encoder`, `rows`), the
+//! Writing rows into PostgreSQL: the PGCOPY binary encoder (`encoder`, `rows`, and
+//! `cells` for the typed values of custom tables, `numeric` included), the
 //! encoder stage that turns a closed batch into bytes (`stage`), the writer tasks
 //! (`writer`) sending batches by COPY or, in insert mode, as column arrays cut from
 //! the same bytes (`insert`), the relational writer for `row` records
 //! (`relational`: `INSERT … ON CONFLICT` in foreign-key order), and the classification of database errors into retry,
 //! bad data, or fatal (`failure`). **Only this module knows the PGCOPY format.**
 
+mod cells;
 mod encoder;
 mod failure;
 mod insert;
@@ -13,7 +15,8 @@ mod rows;
 mod stage;
 mod writer;
 
-pub use encoder::{copy_statement, encode_rows, CopyRow, TupleEncoder};
+pub use cells::{cell_len, encode_cell, numeric_len};
+pub use encoder::{copy_statement, encode_rows, CopyRow, EncodeRow, TupleEncoder};
 pub use failure::{classify, FailureKind};
 pub use insert::{column_arrays, insert_statement, ColumnArray};
 pub use relational::run_relational_writer;

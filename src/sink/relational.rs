@@ -135,7 +135,7 @@ impl RelationalWriter {
 
     fn committed(&self, rows: &[RowRecord], ranges: &[(u64, u64)], started: Instant, refused: &[DeadLetter]) {
         if let Some(progress) = &self.settings.spool {
-            progress.committed(Table::Relational.index() as u16, ranges);
+            progress.committed(Table::Relational.spool_stream(), ranges);
         }
         let oldest = self.stats.record_commit(Table::Relational, rows.iter().map(|row| row.received_at), Timestamp::now());
         events::batch_committed(Table::Relational, rows.len() - refused.len(), started.elapsed(), oldest);

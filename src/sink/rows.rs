@@ -1,7 +1,7 @@
 //! How each record type maps onto its table's columns. The field order here follows
 //! `record::Table::columns()`; the round-trip tests read every column back.
 
-use super::encoder::{CopyRow, TupleEncoder as T};
+use super::encoder::{CopyRow, EncodeRow, TupleEncoder as T};
 use crate::record::{
     Bar, DeadLetter, FeedEvent, IndicatorValue, Instrument, OptionQuote, Quote, Signal, Table, TechnicalIndicators, Tick, Ticker,
     Timestamp,
@@ -9,7 +9,9 @@ use crate::record::{
 
 impl CopyRow for Tick {
     const TABLE: Table = Table::Ticks;
+}
 
+impl EncodeRow for Tick {
     #[inline]
     fn encoded_len(&self) -> usize {
         T::TUPLE_LEN + 4 * T::EIGHT_BYTE_LEN + T::INT2_LEN + T::text_len(&self.venue) + T::text_len(&self.symbol)
@@ -44,7 +46,9 @@ impl CopyRow for Tick {
 
 impl CopyRow for Quote {
     const TABLE: Table = Table::Quotes;
+}
 
+impl EncodeRow for Quote {
     #[inline]
     fn encoded_len(&self) -> usize {
         T::TUPLE_LEN + 6 * T::EIGHT_BYTE_LEN + T::text_len(&self.venue) + T::text_len(&self.symbol)
@@ -78,7 +82,9 @@ impl CopyRow for Quote {
 
 impl CopyRow for Bar {
     const TABLE: Table = Table::Bars;
+}
 
+impl EncodeRow for Bar {
     #[inline]
     fn encoded_len(&self) -> usize {
         T::TUPLE_LEN + 7 * T::EIGHT_BYTE_LEN + T::text_len(&self.venue) + T::text_len(&self.symbol)
@@ -121,7 +127,9 @@ fn optional_floats_len(values: &[Option<f64>]) -> usize {
 
 impl CopyRow for Ticker {
     const TABLE: Table = Table::Tickers;
+}
 
+impl EncodeRow for Ticker {
     #[inline]
     fn encoded_len(&self) -> usize {
         T::TUPLE_LEN + 3 * T::EIGHT_BYTE_LEN + T::text_len(&self.venue) + T::text_len(&self.symbol)
@@ -213,7 +221,9 @@ impl OptionalValues<14> for TechnicalIndicators {
 
 impl CopyRow for OptionQuote {
     const TABLE: Table = Table::OptionsQuotes;
+}
 
+impl EncodeRow for OptionQuote {
     fn encoded_len(&self) -> usize {
         T::TUPLE_LEN + 3 * T::EIGHT_BYTE_LEN + T::DATE_LEN + T::text_len(&self.venue) + T::text_len(&self.symbol)
             + T::text_len(&self.underlying) + T::text_len(self.option_type.as_str())
@@ -261,7 +271,9 @@ impl CopyRow for OptionQuote {
 
 impl CopyRow for TechnicalIndicators {
     const TABLE: Table = Table::TechnicalIndicators;
+}
 
+impl EncodeRow for TechnicalIndicators {
     fn encoded_len(&self) -> usize {
         T::TUPLE_LEN + 2 * T::EIGHT_BYTE_LEN + T::text_len(&self.venue) + T::text_len(&self.symbol)
             + T::text_len(&self.interval) + optional_floats_len(&self.optional_values())
@@ -293,7 +305,9 @@ impl CopyRow for TechnicalIndicators {
 
 impl CopyRow for IndicatorValue {
     const TABLE: Table = Table::IndicatorValues;
+}
 
+impl EncodeRow for IndicatorValue {
     fn encoded_len(&self) -> usize {
         T::TUPLE_LEN + 3 * T::EIGHT_BYTE_LEN + T::optional_text_len(self.venue.as_deref()) + T::text_len(&self.symbol)
             + T::text_len(&self.interval) + T::text_len(&self.name)
@@ -321,7 +335,9 @@ impl CopyRow for IndicatorValue {
 
 impl CopyRow for Signal {
     const TABLE: Table = Table::Signals;
+}
 
+impl EncodeRow for Signal {
     fn encoded_len(&self) -> usize {
         T::TUPLE_LEN + 2 * T::EIGHT_BYTE_LEN + T::text_len(&self.source) + T::text_len(&self.category)
             + T::optional_text_len(self.symbol.as_deref()) + T::optional_text_len(self.direction.as_deref())
@@ -359,7 +375,9 @@ impl CopyRow for Signal {
 
 impl CopyRow for FeedEvent {
     const TABLE: Table = Table::FeedEvents;
+}
 
+impl EncodeRow for FeedEvent {
     fn encoded_len(&self) -> usize {
         T::TUPLE_LEN + 2 * T::EIGHT_BYTE_LEN + T::text_len(&self.source) + T::text_len(self.kind) + T::jsonb_len(&self.detail)
     }
@@ -384,7 +402,9 @@ impl CopyRow for FeedEvent {
 
 impl CopyRow for DeadLetter {
     const TABLE: Table = Table::DeadLetters;
+}
 
+impl EncodeRow for DeadLetter {
     fn encoded_len(&self) -> usize {
         T::TUPLE_LEN + T::EIGHT_BYTE_LEN + T::text_len(&self.source) + T::text_len(self.reason) + T::text_len(&self.detail)
             + T::text_len(&self.raw)

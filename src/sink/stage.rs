@@ -9,10 +9,10 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use tokio::sync::{mpsc, Mutex};
 
-use super::encoder::{encode_rows, CopyRow};
+use super::encoder::{encode_rows, EncodeRow};
 use crate::db::Partitions;
 use crate::pipeline::Sequenced;
-use crate::record::Instrument;
+use crate::record::{Instrument, Table};
 
 /// A closed, encoded batch. The rows stay with it until commit, for latency
 /// accounting and, if the database refuses a row, for finding and keeping it.
@@ -43,7 +43,8 @@ pub fn batch_queue<R>(depth: usize) -> (mpsc::Sender<EncodedBatch<R>>, BatchQueu
 }
 
 /// Builds the batcher's `deliver` function for one table.
-pub fn encode_stage<R: CopyRow>(
+pub fn encode_stage<R: EncodeRow>(
+    table: Table,
     partitions: Arc<Partitions>,
     sender: mpsc::Sender<EncodedBatch<R>>,
 ) -> impl FnMut(Vec<Sequenced<R>>) -> Result<(), Vec<Sequenced<R>>> {
@@ -52,7 +53,7 @@ pub fn encode_stage<R: CopyRow>(
     let mut known_instruments: HashMap<String, HashSet<String>> = HashMap::new();
     move |sequenced: Vec<Sequenced<R>>| {
         let (sequences, rows): (Vec<u64>, Vec<R>) = sequenced.into_iter().map(|item| (item.sequence, item.row)).unzip();
-        let mut encoded = encode(&partitions, &rows, &mut bytes_per_row_estimate);
+        let mut encoded = encode(table, &partitions, &rows, &mut bytes_per_row_estimate);
         encoded.new_instruments = Arc::new(first_seen_instruments(&rows, &mut known_instruments));
         sender.blocking_send(EncodedBatch { rows, sequences, encoded }).map_err(|unsent| {
             let EncodedBatch { rows, sequences, .. } = unsent.0;
@@ -61,7 +62,7 @@ pub fn encode_stage<R: CopyRow>(
     }
 }
 
-fn first_seen_instruments<R: CopyRow>(rows: &[R], known: &mut HashMap<String, HashSet<String>>) -> Vec<Instrument> {
+fn first_seen_instruments<R: EncodeRow>(rows: &[R], known: &mut HashMap<String, HashSet<String>>) -> Vec<Instrument> {
     let mut new = Vec::new();
     let mut previous: Option<(&str, &str)> = None;
     for row in rows {
@@ -84,7 +85,7 @@ fn first_seen_instruments<R: CopyRow>(rows: &[R], known: &mut HashMap<String, Ha
 }
 
 /// Encodes rows and lists the partition slots they touch.
-pub(super) fn encode<R: CopyRow>(partitions: &Partitions, rows: &[R], bytes_per_row_estimate: &mut usize) -> Encoded {
+pub(super) fn encode<R: EncodeRow>(table: Table, partitions: &Partitions, rows: &[R], bytes_per_row_estimate: &mut usize) -> Encoded {
     let mut buffer = BytesMut::with_capacity(32 + rows.len() * *bytes_per_row_estimate);
     encode_rows(rows, &mut buffer);
     if !rows.is_empty() {
@@ -94,7 +95,7 @@ pub(super) fn encode<R: CopyRow>(partitions: &Partitions, rows: &[R], bytes_per_
     let mut last_slot = None;
     for row in rows {
         let Some(time) = row.partition_time() else { break };
-        let slot = partitions.slot_start(R::TABLE, time);
+        let slot = partitions.slot_start(table, time);
         if slot != last_slot {
             last_slot = slot;
             if let Some(slot) = slot {

@@ -20,7 +20,7 @@ use futures_util::SinkExt;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement};
 
-use super::encoder::{copy_statement, CopyRow};
+use super::encoder::{copy_statement, EncodeRow};
 use super::insert::{column_arrays, insert_statement, ColumnArray};
 use super::failure::{classify, FailureKind};
 use super::stage::{encode, BatchQueue, Encoded, EncodedBatch};
@@ -59,7 +59,7 @@ pub(super) async fn record_spool_ranges(
     }
     let firsts: Vec<i64> = ranges.iter().map(|(first, _)| *first as i64).collect();
     let lasts: Vec<i64> = ranges.iter().map(|(_, last)| *last as i64).collect();
-    transaction.execute(statement, &[&table.name(), &firsts, &lasts]).await.map(|_| ())
+    transaction.execute(statement, &[&table.spool_stream_name(), &firsts, &lasts]).await.map(|_| ())
 }
 
 impl std::fmt::Debug for WriterSettings {
@@ -131,7 +131,8 @@ struct Connection {
     record_ranges: Statement,
 }
 
-struct Writer<R: CopyRow> {
+struct Writer<R: EncodeRow> {
+    table: Table,
     writer_idx: usize,
     settings: Arc<WriterSettings>,
     table_settings: TableWriteSettings,
@@ -144,10 +145,12 @@ struct Writer<R: CopyRow> {
     _rows: std::marker::PhantomData<R>,
 }
 
-/// Runs one writer until its queue closes and is drained. Connects (and checks the
-/// table's columns) before taking the first batch, so a schema mismatch stops the
-/// daemon at start rather than at the first row.
-pub async fn run_writer<R: CopyRow>(
+/// Runs one writer of `table` until its queue closes and is drained. Connects (and
+/// checks the table's columns) before taking the first batch, so a schema mismatch
+/// stops the daemon at start rather than at the first row.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_writer<R: EncodeRow>(
+    table: Table,
     writer_idx: usize,
     queue: BatchQueue<R>,
     settings: Arc<WriterSettings>,
@@ -157,13 +160,14 @@ pub async fn run_writer<R: CopyRow>(
     dead_letters: Option<LaneSender<Sequenced<DeadLetter>>>,
 ) -> Result<(), WriterError> {
     let mut writer = Writer::<R> {
+        table,
         writer_idx,
         settings,
         table_settings,
         partitions,
         stats,
         dead_letters,
-        stream: format!("{}/{}", R::TABLE.name(), writer_idx),
+        stream: format!("{}/{}", table.name(), writer_idx),
         position: 0,
         connection: None,
         _rows: std::marker::PhantomData,
@@ -176,9 +180,9 @@ pub async fn run_writer<R: CopyRow>(
     }
 }
 
-impl<R: CopyRow> Writer<R> {
+impl<R: EncodeRow> Writer<R> {
     fn fatal(&self, message: String) -> WriterError {
-        WriterError { table: R::TABLE, writer_idx: self.writer_idx, message }
+        WriterError { table: self.table, writer_idx: self.writer_idx, message }
     }
 
     /// Connects, retrying with capped, jittered backoff until it succeeds or the
@@ -189,11 +193,11 @@ impl<R: CopyRow> Writer<R> {
             match self.try_connect().await {
                 Ok(connection) => {
                     self.connection = Some(connection);
-                    events::writer_connected(R::TABLE, self.writer_idx, reconnect);
+                    events::writer_connected(self.table, self.writer_idx, reconnect);
                     return Ok(());
                 }
                 Err(failure) if failure.kind == FailureKind::Retry => {
-                    events::write_failed(R::TABLE, self.writer_idx, "connect", &failure.message);
+                    events::write_failed(self.table, self.writer_idx, "connect", &failure.message);
                     tokio::time::sleep(backoff.next_delay()).await;
                 }
                 Err(failure) => return Err(self.fatal(failure.message)),
@@ -203,10 +207,10 @@ impl<R: CopyRow> Writer<R> {
 
     async fn try_connect(&mut self) -> Result<Connection, Failure> {
         let client = db::connect(&self.settings.url, self.settings.connect_timeout).await?;
-        db::verify_columns(&client, R::TABLE).await?;
+        db::verify_columns(&client, self.table).await?;
         let write_statement = match self.table_settings.mode {
-            WriteMode::Copy => copy_statement(R::TABLE),
-            WriteMode::Insert => insert_statement(R::TABLE, &self.table_settings.conflict_key),
+            WriteMode::Copy => copy_statement(self.table),
+            WriteMode::Insert => insert_statement(self.table, &self.table_settings.conflict_key),
         };
         let write = client.prepare(&write_statement).await?;
         let advance_offset = client
@@ -260,7 +264,7 @@ impl<R: CopyRow> Writer<R> {
                 }
                 Err(failure) => failure,
             };
-            events::write_failed(R::TABLE, self.writer_idx, failure.kind.label(), &failure.message);
+            events::write_failed(self.table, self.writer_idx, failure.kind.label(), &failure.message);
             match failure.kind {
                 FailureKind::Fatal => return Err(self.fatal(failure.message)),
                 FailureKind::Data => {
@@ -286,8 +290,8 @@ impl<R: CopyRow> Writer<R> {
             return Err(Failure { kind: FailureKind::Retry, message: "not connected".into() });
         };
         let slots = &encoded.slots;
-        if !slots.is_empty() && !self.partitions.covers(R::TABLE, slots) {
-            self.partitions.ensure(&mut connection.client, R::TABLE, slots).await?;
+        if !slots.is_empty() && !self.partitions.covers(self.table, slots) {
+            self.partitions.ensure(&mut connection.client, self.table, slots).await?;
         }
         let mut skipped = 0;
         let transaction = connection.client.transaction().await?;
@@ -302,28 +306,28 @@ impl<R: CopyRow> Writer<R> {
                 sink.finish().await?;
             }
             WriteMode::Insert => {
-                let arrays = column_arrays(R::TABLE, &encoded.bytes);
+                let arrays = column_arrays(self.table, &encoded.bytes);
                 let parameters: Vec<&(dyn ToSql + Sync)> = arrays.iter().map(|array| array as &(dyn ToSql + Sync)).collect();
                 let inserted = transaction.execute(&connection.write, &parameters).await?;
                 let rows = arrays.first().map_or(0, ColumnArray::len);
                 skipped = rows.saturating_sub(inserted as usize);
             }
         }
-        record_spool_ranges(&transaction, &connection.record_ranges, R::TABLE, ranges).await?;
+        record_spool_ranges(&transaction, &connection.record_ranges, self.table, ranges).await?;
         transaction.execute(&connection.advance_offset, &[&self.stream, &position]).await?;
         transaction.commit().await?;
         if skipped > 0 {
-            events::rows_skipped_as_duplicates(R::TABLE, skipped);
+            events::rows_skipped_as_duplicates(self.table, skipped);
         }
         Ok(())
     }
 
     fn record_commit(&self, rows: &[R], ranges: &[(u64, u64)], copy_time: Duration) {
         if let Some(progress) = &self.settings.spool {
-            progress.committed(R::TABLE.index() as u16, ranges);
+            progress.committed(self.table.spool_stream(), ranges);
         }
-        let oldest = self.stats.record_commit(R::TABLE, rows.iter().map(CopyRow::received_at), Timestamp::now());
-        events::batch_committed(R::TABLE, rows.len(), copy_time, oldest);
+        let oldest = self.stats.record_commit(self.table, rows.iter().map(EncodeRow::received_at), Timestamp::now());
+        events::batch_committed(self.table, rows.len(), copy_time, oldest);
     }
 
     /// Splits a refused batch in halves, commits every half the server accepts, and
@@ -345,7 +349,7 @@ impl<R: CopyRow> Writer<R> {
             let second = part.split_off(part.len() / 2);
             let second_sequences = part_sequences.split_off(part_sequences.len() / 2);
             for (half, half_sequences) in [(part, part_sequences), (second, second_sequences)] {
-                let mut encoded = encode(&self.partitions, &half, &mut bytes_per_row_estimate);
+                let mut encoded = encode(self.table, &self.partitions, &half, &mut bytes_per_row_estimate);
                 // Every half carries the batch's new instruments; the upsert is idempotent.
                 encoded.new_instruments = whole.new_instruments.clone();
                 match self.write_with_retry(&half, &half_sequences, &encoded).await? {
@@ -362,16 +366,16 @@ impl<R: CopyRow> Writer<R> {
     /// otherwise (or if that fails) it goes to the dead-letter lane.
     async fn dead_letter_row(&mut self, row: &R, sequence: u64, message: &str) {
         let letter = DeadLetter::new(
-            R::TABLE.name(),
+            self.table.name(),
             "rejected_by_database",
-            format!("table `{}`: {message}", R::TABLE),
-            &format!("{row:?}"),
+            format!("table `{}`: {message}", self.table),
+            &row.dead_letter_raw(),
         );
         events::dead_lettered(&letter);
         if sequence > 0 && self.settings.spool.is_some() {
             match self.write_spooled_dead_letter(&letter, sequence).await {
                 Ok(()) => return,
-                Err(error) => tracing::warn!(table = %R::TABLE, %error, "dead letter of a spooled row goes through its lane"),
+                Err(error) => tracing::warn!(table = %self.table, %error, "dead letter of a spooled row goes through its lane"),
             }
         }
         match &self.dead_letters {
@@ -386,7 +390,7 @@ impl<R: CopyRow> Writer<R> {
     }
 }
 
-impl<R: CopyRow> Writer<R> {
+impl<R: EncodeRow> Writer<R> {
     async fn write_spooled_dead_letter(&mut self, letter: &DeadLetter, sequence: u64) -> Result<(), tokio_postgres::Error> {
         let Some(connection) = self.connection.as_mut() else {
             return Ok(());
@@ -398,10 +402,10 @@ impl<R: CopyRow> Writer<R> {
                 &[&letter.source, &letter.reason, &letter.detail, &letter.raw],
             )
             .await?;
-        record_spool_ranges(&transaction, &connection.record_ranges, R::TABLE, &[(sequence, sequence)]).await?;
+        record_spool_ranges(&transaction, &connection.record_ranges, self.table, &[(sequence, sequence)]).await?;
         transaction.commit().await?;
         if let Some(progress) = &self.settings.spool {
-            progress.committed(R::TABLE.index() as u16, &[(sequence, sequence)]);
+            progress.committed(self.table.spool_stream(), &[(sequence, sequence)]);
         }
         Ok(())
     }

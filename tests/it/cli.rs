@@ -1,5 +1,6 @@
 //! The `hypertick` binary itself: the annotated example config parses, `check-config`
-//! reports every error at once with exit code 2, and `run` accepts frames from a
+//! reports every error at once with exit code 2 and lists the custom tables of a valid
+//! file, and `run` accepts frames from a
 //! websocket client and, on SIGTERM, flushes and commits everything and exits 0.
 
 use std::io::Write;
@@ -38,6 +39,21 @@ fn check_config_reports_every_error_with_exit_code_2() {
     writeln!(good, "[database]\nurl = \"postgres://u@h/db\"").unwrap();
     let output = Command::new(BINARY).args(["check-config", "--config"]).arg(good.path()).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn check_config_accepts_the_custom_tables_example_and_lists_its_tables() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/examples/custom_tables.toml");
+    let output = Command::new(BINARY).args(["check-config", "--config", path]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for line in [
+        "custom table: price_tracking (7 columns, time column tracked_at)",
+        "custom table: system_metrics (11 columns, time column recorded_at)",
+        "custom table: market_signals (7 columns, time column timestamp)",
+    ] {
+        assert!(stdout.contains(line), "{line} missing from:\n{stdout}");
+    }
 }
 
 fn free_port() -> u16 {

@@ -1,9 +1,11 @@
 //! Integration tests. Each test starts its own throwaway PostgreSQL (see
 //! `support`), and talks to the daemon over real websockets on loopback.
 
+mod cell_roundtrip;
 mod cli;
 mod crash;
 mod db_tls;
+mod custom_tables;
 mod encoder_roundtrip;
 mod fake_venue;
 mod faults;

@@ -202,6 +202,7 @@ async fn write_table<R: CopyRow + Clone>(config: &Config, profile: Profile, mode
     let partitions = Arc::new(Partitions::new(db::partition_plans(config, profile)));
     let (sender, queue) = batch_queue::<R>(1);
     let writer = tokio::spawn(run_writer(
+        R::TABLE,
         0,
         queue,
         settings,
@@ -210,7 +211,7 @@ async fn write_table<R: CopyRow + Clone>(config: &Config, profile: Profile, mode
         Stats::new(),
         None,
     ));
-    let mut deliver = encode_stage(partitions, sender);
+    let mut deliver = encode_stage(R::TABLE, partitions, sender);
     let batches: Vec<Vec<Sequenced<R>>> =
         rows.chunks(100).map(|chunk| chunk.iter().cloned().map(Sequenced::unspooled).collect()).collect();
     tokio::task::spawn_blocking(move || {

@@ -1,0 +1,148 @@
+//! `[[custom_tables]]`: tables declared in the configuration — name, time column,
+//! columns and types, indexes, partitioning, retention, columnstore and batch settings —
+//! created by `migrate` and written through the COPY writers from push `row` records
+//! that name them. `custom_checks` holds their semantic checks.
+
+use serde::Deserialize;
+
+use super::model::WriteMode;
+use crate::record::{convert_value, ColumnDefault, ColumnRule, CustomSchema, PgType};
+
+/// One `[[custom_tables]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomTableConfig {
+    /// The table's name: lower-case letters, digits and `_`, at most 48 bytes (its
+    /// partitions append `_pYYYYMMDD_HHMM`), not a table the daemon already has.
+    pub name: String,
+    /// The `timestamptz` column rows are partitioned (vanilla) or chunked (TimescaleDB)
+    /// on; always NOT NULL. Its value decides retention like a built-in table's `time`.
+    pub time_column: String,
+    /// The columns, in table order: `{ name = "price", type = "numeric(10,2)",
+    /// nullable = false, default = "0", allow_nan = false }`.
+    pub columns: Vec<CustomColumnConfig>,
+    /// Extra btree indexes, each a list of columns (`[["deal_id"], ["source", "tracked_at"]]`);
+    /// an index on the time column is always created.
+    #[serde(default)]
+    pub indexes: Vec<Vec<String>>,
+    /// Width of one partition (vanilla) or chunk (TimescaleDB), in hours. Default 168.
+    pub partition_hours: Option<u32>,
+    /// Days of data kept; older rows are refused and older partitions/chunks dropped.
+    /// Default 0: keep everything.
+    pub retention_days: Option<u32>,
+    /// TimescaleDB: chunks older than this many days move to the columnstore. Default 30; 0: never.
+    pub columnstore_after_days: Option<u32>,
+    /// TimescaleDB: the columnstore's segment key, a column whose rows compress together
+    /// (a series id). Default: none.
+    pub segmentby: Option<String>,
+    /// Database connections writing this table. Default 1.
+    pub writers: Option<usize>,
+    /// A batch closes at this many rows (default `[pipeline] batch_max_rows`)…
+    pub batch_max_rows: Option<usize>,
+    /// …or when its first row has waited this long (default `[pipeline] linger_ms`).
+    pub linger_ms: Option<u64>,
+    /// `copy` (default) or `insert`; tables with array columns stay on `copy`.
+    pub write_mode: Option<WriteMode>,
+}
+
+/// One column of a custom table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomColumnConfig {
+    pub name: String,
+    /// `smallint`/`int2`, `integer`/`int4`, `bigint`/`int8`, `real`/`float4`,
+    /// `double precision`/`float8`, `numeric`, `numeric(p,s)`, `text`, `varchar(n)`,
+    /// `boolean`, `timestamptz`, `date`, `jsonb`, `uuid`, `text[]`, `float8[]`.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Whether the column may be NULL. Default true (the time column: false).
+    pub nullable: Option<bool>,
+    /// The value used when a row leaves the column out (or sends `null`), written as
+    /// the producer would send it; `"random"` on a uuid column makes a new UUID per row,
+    /// `"now"` on a timestamptz column is the time the daemon received the row.
+    pub default: Option<toml::Value>,
+    /// numeric, real, double precision and float8[] columns: take NaN and ±Infinity
+    /// (refused by default). numeric(p,s) never holds an infinity.
+    #[serde(default)]
+    pub allow_nan: bool,
+}
+
+/// Default width of a custom table's partitions: a week, as for the slower built-in series.
+pub const DEFAULT_CUSTOM_PARTITION_HOURS: u32 = 24 * 7;
+/// Default age at which a custom table's chunks move to the columnstore (TimescaleDB).
+pub const DEFAULT_CUSTOM_COLUMNSTORE_AFTER_DAYS: u32 = 30;
+
+impl CustomColumnConfig {
+    /// The column's type, when it names a supported one.
+    pub fn pg_type(&self) -> Option<PgType> {
+        PgType::from_config_name(&self.type_name)
+    }
+}
+
+impl CustomTableConfig {
+    /// The conversion rule of column `index`; `Err` says what is wrong with its type or
+    /// default (the key inside the column and the message).
+    pub fn column_rule(&self, index: usize) -> Result<ColumnRule, (&'static str, String)> {
+        let column = &self.columns[index];
+        let pg_type = column
+            .pg_type()
+            .ok_or_else(|| ("type", format!("`{}` is not a supported type; expected {}", column.type_name, SUPPORTED_TYPES)))?;
+        let is_time = column.name == self.time_column;
+        let mut rule = ColumnRule {
+            name: column.name.clone(),
+            pg_type,
+            nullable: column.nullable.unwrap_or(!is_time) && !is_time,
+            default: None,
+            allow_nan: column.allow_nan,
+        };
+        if let Some(default) = &column.default {
+            rule.default = Some(column_default(&rule, default).map_err(|message| ("default", message))?);
+        }
+        Ok(rule)
+    }
+
+    /// The table's conversion schema (and with it its `Table`). The configuration's
+    /// checks have run when this is called; a failure here names the first problem.
+    pub fn schema(&self) -> Result<CustomSchema, String> {
+        let mut rules = Vec::with_capacity(self.columns.len());
+        for index in 0..self.columns.len() {
+            let rule = self
+                .column_rule(index)
+                .map_err(|(key, message)| format!("custom table {} column {}: {key}: {message}", self.name, self.columns[index].name))?;
+            rules.push(rule);
+        }
+        CustomSchema::new(&self.name, rules, &self.time_column).map_err(|message| format!("custom table {}: {message}", self.name))
+    }
+}
+
+/// The type names `check-config` offers when a type is not supported.
+pub const SUPPORTED_TYPES: &str = "one of smallint (int2), integer (int4), bigint (int8), real (float4), \
+     double precision (float8), numeric, numeric(p,s), text, varchar(n), boolean, timestamptz, date, jsonb, uuid, text[], float8[]";
+
+fn column_default(rule: &ColumnRule, default: &toml::Value) -> Result<ColumnDefault, String> {
+    match (rule.pg_type, default.as_str()) {
+        (PgType::Uuid, Some("random")) => return Ok(ColumnDefault::RandomUuid),
+        (PgType::TimestampTz, Some("now")) => return Ok(ColumnDefault::ReceivedAt),
+        _ => {}
+    }
+    let json = toml_to_json(default);
+    if json.is_null() {
+        return Err("expected a value (leave `default` out for none)".into());
+    }
+    let text = json.to_string();
+    convert_value(rule, &json, Some(&text)).map(ColumnDefault::Value).map_err(|rejection| rejection.detail)
+}
+
+/// A TOML value as the JSON a producer would send (dates and times as strings).
+fn toml_to_json(value: &toml::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        toml::Value::String(text) => Value::String(text.clone()),
+        toml::Value::Integer(number) => Value::from(*number),
+        toml::Value::Float(number) => serde_json::Number::from_f64(*number).map_or_else(|| Value::String(number.to_string()), Value::Number),
+        toml::Value::Boolean(flag) => Value::Bool(*flag),
+        toml::Value::Datetime(datetime) => Value::String(datetime.to_string()),
+        toml::Value::Array(items) => Value::Array(items.iter().map(toml_to_json).collect()),
+        toml::Value::Table(table) => Value::Object(table.iter().map(|(key, item)| (key.clone(), toml_to_json(item))).collect()),
+    }
+}
