@@ -86,12 +86,20 @@ fsync_interval_ms = 5
 
 [schema]
 profile = "vanilla"
+{custom_tables}
 "#,
         url = cluster.url("hypertick"),
         spool = dir.join("spool").display(),
+        custom_tables = if spool_extra.contains("custom") { custom_tables() } else { "" },
     );
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// The seed custom tables of the example configuration (its `[[custom_tables]]` part).
+fn custom_tables() -> &'static str {
+    let example = include_str!("../../config/examples/custom_tables.toml");
+    &example[example.find("[[custom_tables]]").expect("custom tables in the example")..]
 }
 
 /// What a producer sent and what the daemon acknowledged, by trade id.
@@ -246,4 +254,49 @@ async fn a_database_outage_fills_the_spool_and_nothing_acked_is_lost() {
     assert!(segments <= 2, "committed segments are deleted ({segments} left)");
     assert!(ledger.refused.get("spool_full").copied().unwrap_or(0) > 0, "the spool filled and said so");
     assert_eq!((lost, duplicated), (0, 0), "every acked tick present exactly once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_table_and_relational_rows_acked_while_the_database_is_down_survive_a_sigkill() {
+    const ROWS: usize = 300;
+    let mut cluster = support::start_cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let push = free_port();
+    let config = write_config(dir.path(), &cluster, push, "# with the example's custom tables");
+    let daemon = DaemonProcess::start(&config, push);
+    tokio::task::block_in_place(|| cluster.stop_server(StopMode::Immediate)).expect("stop PostgreSQL");
+
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{push}")).await.expect("connect");
+    let now = hypertick::record::Timestamp::now();
+    for chunk in 0..(ROWS / 50) {
+        let rows: Vec<String> = (chunk * 50..chunk * 50 + 50)
+            .flat_map(|i| {
+                [
+                    format!(
+                        r#"{{"type":"row","table":"price_tracking","op":"insert","row":{{"id":"00000000-0000-4000-8000-{i:012}","deal_id":"7c9e6679-7425-40de-944b-e07fc1f90ae7","price":"{}.99","source":"amazon","tracked_at":"{now}"}}}}"#,
+                        i % 100
+                    ),
+                    format!(
+                        r#"{{"type":"row","table":"orders","op":"upsert","row":{{"id":"00000000-0000-4000-9000-{i:012}","client_order_id":"c-{i}","venue":"alpaca","symbol":"AAPL","side":"buy","order_type":"market","quantity":"1.5"}}}}"#
+                    ),
+                ]
+            })
+            .collect();
+        socket.send(Message::text(array(&rows))).await.unwrap();
+        let ack = read_ack_or_none(&mut socket).await.expect("an ack while the database is down");
+        assert_eq!(ack["accepted"], 100, "{ack}");
+    }
+    daemon.kill();
+
+    tokio::task::block_in_place(|| cluster.start_server()).expect("start PostgreSQL again");
+    let daemon = DaemonProcess::start(&config, push);
+    let client = support::sql(&cluster).await;
+    let expected = ROWS as i64;
+    let prices = support::wait_for_count(&client, "SELECT count(*) FROM price_tracking", expected).await;
+    let orders = support::wait_for_count(&client, "SELECT count(*) FROM orders", expected).await;
+    daemon.stop();
+    let distinct_prices = support::count(&client, "SELECT count(DISTINCT id) FROM price_tracking").await;
+    println!("custom and relational rows across a SIGKILL: acked {ROWS} + {ROWS} / present {prices} + {orders} / distinct {distinct_prices}");
+    assert_eq!((prices, distinct_prices, orders), (expected, expected, expected), "every acked row present exactly once");
+    assert_eq!(support::count(&client, "SELECT count(*) FROM price_tracking WHERE price = 42.99").await, 3, "numeric kept exactly");
 }
