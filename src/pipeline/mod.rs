@@ -9,9 +9,11 @@ mod indicators;
 mod lane;
 mod router;
 mod spill;
+mod spills;
 
 pub use batcher::{run_batcher, BatchSettings};
 pub use indicators::IndicatorStage;
 pub use lane::{lane, LaneReceiver, LaneSender, SendError, Sequenced};
 pub use router::{CustomLane, Receipt, Router, RouterLimits, SpoolGate};
-pub use spill::{spawn_spill_readers, Spills};
+pub use spill::spawn_spill_readers;
+pub use spills::Spills;

@@ -21,7 +21,7 @@ use crate::record::{
 
 use super::indicators::IndicatorStage;
 use super::lane::{LaneSender, SendError, Sequenced};
-use super::spill::Spills;
+use super::spills::Spills;
 
 /// Where an accepted record went: its spool stream, sequence and log position
 /// (sequence 0 when there is no spool).

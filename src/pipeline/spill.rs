@@ -7,52 +7,17 @@
 //! sequence appended, the table goes back to queueing directly. Memory stays bounded by
 //! the channels; the backlog is on disk, bounded by `spool.max_bytes`.
 
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::router::Router;
 use crate::metrics::events;
 use crate::record::Table;
-use crate::spool::{codec, StreamCursor};
+use crate::spool::codec;
 
 /// Entries read from the spool per round.
 const READ_BATCH: usize = 1_024;
-
-#[derive(Debug, Default)]
-pub struct SpillState {
-    /// The cursor of the reader while the table is spilling.
-    pub cursor: Option<StreamCursor>,
-}
-
-/// Per table: whether it spills, and the wake-up for its reader.
-#[derive(Debug)]
-pub struct Spills {
-    states: Vec<Mutex<SpillState>>,
-    wakes: Vec<Notify>,
-}
-
-impl Default for Spills {
-    fn default() -> Self {
-        Spills {
-            states: (0..Table::SPOOL_STREAMS).map(|_| Mutex::new(SpillState::default())).collect(),
-            wakes: (0..Table::SPOOL_STREAMS).map(|_| Notify::new()).collect(),
-        }
-    }
-}
-
-impl Spills {
-    /// The table's spill state; held across an append and the queueing decision.
-    pub fn lock(&self, stream: u16) -> MutexGuard<'_, SpillState> {
-        self.states[stream as usize].lock().unwrap_or_else(|poison| poison.into_inner())
-    }
-
-    pub fn wake(&self, stream: u16) {
-        self.wakes[stream as usize].notify_one();
-    }
-}
 
 /// Feeds the channels of spool stream `stream` (named `name`) from the spool while it
 /// spills; returns when `stop` is cancelled (what is still spilled is replayed on the
@@ -62,7 +27,7 @@ pub async fn run_spill_reader(router: Router, stream: u16, name: &'static str, s
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
-            _ = gate.spills.wakes[stream as usize].notified() => {}
+            _ = gate.spills.woken(stream) => {}
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
         }
         while !stop.is_cancelled() {
