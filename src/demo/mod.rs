@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::Daemon;
 use crate::cli::DemoArgs;
-use crate::config::Config;
+use crate::config::{Config, SpoolConfig};
 use crate::db::throwaway::{ClusterOptions, ThrowawayCluster};
 use crate::metrics::{Stats, TableSnapshot};
 use crate::record::Table;
@@ -33,7 +33,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let url = cluster.url("hypertick");
     println!("  database: {url} (in {})", cluster.path().display());
 
-    let config = Config::loopback(&url);
+    // The demo runs as a deployment would: every record spooled before it is queued,
+    // and technical indicators computed from the 1-minute bars.
+    let spool_dir = tempfile::Builder::new().prefix("hypertick-spool-").tempdir().context("a spool directory")?;
+    let mut config = Config::loopback(&url);
+    config.spool = Some(SpoolConfig::in_dir(spool_dir.path().to_path_buf()));
+    config.indicators.symbols = vec!["*".to_string()];
+    config.indicators.intervals = vec!["1m".to_string()];
     let daemon = Daemon::start(&config).await?;
     let push_addr = daemon.push_addr.context("the demo's push server did not start")?;
     println!("  push websocket: ws://{push_addr}   metrics: http://{}/metrics", daemon.metrics_addr.map_or("-".into(), |a: SocketAddr| a.to_string()));
@@ -136,7 +142,7 @@ fn print_summary(elapsed: Duration, stats: &Stats, counters: &FeedCounters) {
         counters.frames_sent.load(Ordering::Relaxed),
         counters.accepted.load(Ordering::Relaxed),
         counters.rejected.load(Ordering::Relaxed));
-    println!("  {:<14} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9}", "table", "rows", "rows/s", "batches", "p50 ms", "p99 ms", "p999 ms");
+    println!("  {:<20} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9}", "table", "rows", "rows/s", "batches", "p50 ms", "p99 ms", "p999 ms");
     let mut total = 0;
     for snapshot in stats.snapshots() {
         if snapshot.rows_written == 0 {
@@ -144,7 +150,7 @@ fn print_summary(elapsed: Duration, stats: &Stats, counters: &FeedCounters) {
         }
         total += snapshot.rows_written;
         println!(
-            "  {:<14} {:>10} {:>10.0} {:>9} {:>9.2} {:>9.2} {:>9.2}",
+            "  {:<20} {:>10} {:>10.0} {:>9} {:>9.2} {:>9.2} {:>9.2}",
             snapshot.table.name(),
             snapshot.rows_written,
             snapshot.rows_written as f64 / elapsed.as_secs_f64(),
@@ -154,7 +160,7 @@ fn print_summary(elapsed: Duration, stats: &Stats, counters: &FeedCounters) {
             snapshot.latency_ms(0.999)
         );
     }
-    println!("  {:<14} {:>10} {:>10.0}   (latency: receipt → commit, every row)", "all", total, total as f64 / elapsed.as_secs_f64());
+    println!("  {:<20} {:>10} {:>10.0}   (latency: receipt → commit, every row)", "all", total, total as f64 / elapsed.as_secs_f64());
 }
 
 async fn print_sample_queries(url: &str) -> anyhow::Result<()> {
@@ -179,6 +185,27 @@ async fn print_sample_queries(url: &str) -> anyhow::Result<()> {
             row.get::<_, f64>(3),
             row.get::<_, f64>(4),
             row.get::<_, f64>(5)
+        );
+    }
+    let indicators = "SELECT time, sma_20, ema_20, rsi, macd_histogram, bb_width, support_levels, resistance_levels \
+                      FROM technical_indicators WHERE symbol = $1 AND \"interval\" = '1m' ORDER BY time DESC LIMIT 3";
+    println!("\n{indicators}");
+    for row in client.query(indicators, &[&SAMPLE_SYMBOL]).await? {
+        let time: chrono::DateTime<chrono::Utc> = row.get(0);
+        let value = |index: usize| row.get::<_, Option<f64>>(index).map_or("-".to_string(), |value| format!("{value:.2}"));
+        let levels = |index: usize| {
+            row.get::<_, Vec<f64>>(index).iter().map(|level| format!("{level:.2}")).collect::<Vec<_>>().join(" ")
+        };
+        println!(
+            "  {}  SMA20 {} EMA20 {} RSI {} MACD-hist {} BB-width {:.6}  support [{}] resistance [{}]",
+            time.format("%Y-%m-%d %H:%M"),
+            value(1),
+            value(2),
+            value(3),
+            value(4),
+            row.get::<_, Option<f64>>(5).unwrap_or(f64::NAN),
+            levels(6),
+            levels(7)
         );
     }
     Ok(())
