@@ -3,7 +3,6 @@
 //! error, and stops it in order: sources first, then lanes close, batchers flush,
 //! writers drain and commit, all within the shutdown deadline.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,15 +12,14 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Config, FullPolicy, SpoolConfig};
+use crate::config::{Config, FullPolicy};
 use crate::db::{self, Partitions, Profile, SchemaReport};
 use crate::metrics::{self, Stats};
 use crate::pipeline::{
     lane, run_batcher, spawn_spill_readers, BatchSettings, CustomLane, IndicatorStage, LaneReceiver, LaneSender, Router,
     RouterLimits, Sequenced, Spills, SpoolGate,
 };
-use crate::record::{CustomRow, DeadLetter, RelationalCatalog, RowRecord, Table, Timestamp};
-use crate::spool::{codec, CommitTracker, Entry, Spool, SpoolProgress, SpoolSettings};
+use crate::record::{CustomRow, DeadLetter, RelationalCatalog, RowRecord, Table};
 use crate::shutdown;
 use crate::sink::{
     batch_queue, encode_stage, run_relational_writer, run_writer, CopyRow, EncodeRow, TableWriteSettings, WriterError,
@@ -29,6 +27,12 @@ use crate::sink::{
 };
 use crate::source::push::{PushServer, PushSettings};
 use crate::source::{Source, SourceContext};
+
+mod background;
+mod spool;
+
+use background::{spawn_aggregate_refresh, spawn_partition_maintenance, spawn_spool_compaction};
+use spool::{open_spool, replay_spool};
 
 const MICROS_PER_HOUR: i64 = 3_600 * 1_000_000;
 const MICROS_PER_DAY: i64 = 24 * MICROS_PER_HOUR;
@@ -398,124 +402,6 @@ struct Shared<'a> {
     settings: Arc<WriterSettings>,
     partitions: Arc<Partitions>,
     stats: Arc<Stats>,
-}
-
-/// Runs `work` on a fresh connection every `interval` until `stop`; a failure is
-/// logged and retried at the next interval.
-fn spawn_periodic<Work, Done>(what: &'static str, config: &Config, interval: Duration, stop: CancellationToken, work: Work)
-where
-    Work: Fn(tokio_postgres::Client) -> Done + Send + 'static,
-    Done: std::future::Future<Output = Result<(), db::DbError>> + Send,
-{
-    let url = config.database_url().unwrap_or_default().to_string();
-    let timeout = Duration::from_millis(config.database.connect_timeout_ms);
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.tick().await;
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = ticker.tick() => {}
-            }
-            let result = match db::connect(&url, timeout).await {
-                Ok(client) => work(client).await,
-                Err(error) => Err(error),
-            };
-            if let Err(error) = result {
-                tracing::warn!(%error, task = what, "periodic task failed; retrying next interval");
-            }
-        }
-    });
-}
-
-/// Opens the spool with what the database has committed of each stream, and returns
-/// the entries to replay.
-async fn open_spool(config: &Config, spool_config: &SpoolConfig) -> anyhow::Result<(Arc<SpoolProgress>, Vec<Entry>)> {
-    let client = db::connect(database_url(config)?, Duration::from_millis(config.database.connect_timeout_ms)).await?;
-    let by_name = db::load_spool_commits(&client).await?;
-    let mut trackers: HashMap<u16, CommitTracker> = Table::ALL
-        .iter()
-        .filter_map(|table| by_name.get(table.name()).map(|tracker| (table.spool_stream(), tracker.clone())))
-        .collect();
-    if let Some(tracker) = by_name.get(Table::CUSTOM_SPOOL_STREAM_NAME) {
-        trackers.insert(Table::CUSTOM_SPOOL_STREAM, tracker.clone());
-    }
-    let settings = SpoolSettings {
-        dir: spool_config.dir.clone(),
-        max_bytes: spool_config.max_bytes,
-        segment_bytes: spool_config.segment_bytes,
-        fsync_interval: Duration::from_millis(spool_config.fsync_interval_ms),
-    };
-    let ((spool, recovered), trackers) =
-        tokio::task::spawn_blocking(move || Spool::open(settings, &trackers).map(|opened| (opened, trackers)))
-            .await
-            .context("opening the spool")?
-            .with_context(|| format!("opening spool.dir {}", spool_config.dir.display()))?;
-    tracing::info!(
-        dir = %spool_config.dir.display(),
-        replay = recovered.entries.len(),
-        bytes_cut = recovered.bytes_cut,
-        segments_deleted = recovered.segments_deleted,
-        "spool open"
-    );
-    Ok((Arc::new(SpoolProgress::new(spool, trackers)), recovered.entries))
-}
-
-/// Queues what the spool holds and the database does not, before any source runs.
-async fn replay_spool(router: &Router, entries: Vec<Entry>) -> anyhow::Result<()> {
-    let total = entries.len();
-    for entry in entries {
-        match codec::decode(&entry.payload) {
-            Ok(record) => {
-                if router.enqueue_waiting(record, entry.sequence).await.is_err() {
-                    anyhow::bail!("replaying the spool: the pipeline closed");
-                }
-            }
-            Err(error) => {
-                let raw: String = entry.payload.iter().map(|byte| format!("{byte:02x}")).collect();
-                router.dead_letter(DeadLetter::new("spool", "spool_undecodable", error.to_string(), &raw)).await;
-            }
-        }
-    }
-    if total > 0 {
-        tracing::info!(records = total, "spool replayed");
-    }
-    Ok(())
-}
-
-/// Folds committed spool ranges into each stream's watermark row now and then.
-fn spawn_spool_compaction(config: &Config, progress: Arc<SpoolProgress>, stop: CancellationToken) {
-    spawn_periodic("spool compaction", config, Duration::from_secs(10), stop, move |mut client| {
-        let progress = progress.clone();
-        async move {
-            for (stream, watermark) in progress.watermarks() {
-                let name = match Table::ALL.get(stream as usize) {
-                    Some(table) => table.spool_stream_name(),
-                    None => Table::CUSTOM_SPOOL_STREAM_NAME,
-                };
-                db::compact_spool_commits(&mut client, name, watermark).await?;
-            }
-            Ok(())
-        }
-    });
-}
-
-/// Vanilla PostgreSQL: partitions ahead of now, and dropped past retention.
-fn spawn_partition_maintenance(config: &Config, partitions: Arc<Partitions>, stop: CancellationToken) {
-    let ahead = config.schema.partitions_ahead;
-    let interval = Duration::from_secs(config.schema.maintenance_interval_secs);
-    spawn_periodic("partition maintenance", config, interval, stop, move |mut client| {
-        let partitions = partitions.clone();
-        async move { partitions.maintain(&mut client, Timestamp::now(), ahead).await.map(|_| ()) }
-    });
-}
-
-/// Vanilla PostgreSQL: the OHLCV materialized views, refreshed whole.
-fn spawn_aggregate_refresh(config: &Config, stop: CancellationToken) {
-    let interval = Duration::from_secs(config.aggregates.refresh_interval_secs);
-    spawn_periodic("OHLCV refresh", config, interval, stop, |client| async move {
-        db::aggregates::refresh_ohlcv(&client, Profile::Vanilla).await
-    });
 }
 
 /// `hypertick run`: start, wait for a signal or a fatal failure, stop.

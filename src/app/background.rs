@@ -1,0 +1,76 @@
+//! The daemon's periodic background work: each task opens a fresh connection per run
+//! and retries at the next interval after a failure.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::db::{self, Partitions, Profile};
+use crate::record::{Table, Timestamp};
+use crate::spool::SpoolProgress;
+
+/// Runs `work` on a fresh connection every `interval` until `stop`; a failure is
+/// logged and retried at the next interval.
+fn spawn_periodic<Work, Done>(what: &'static str, config: &Config, interval: Duration, stop: CancellationToken, work: Work)
+where
+    Work: Fn(tokio_postgres::Client) -> Done + Send + 'static,
+    Done: std::future::Future<Output = Result<(), db::DbError>> + Send,
+{
+    let url = config.database_url().unwrap_or_default().to_string();
+    let timeout = Duration::from_millis(config.database.connect_timeout_ms);
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            let result = match db::connect(&url, timeout).await {
+                Ok(client) => work(client).await,
+                Err(error) => Err(error),
+            };
+            if let Err(error) = result {
+                tracing::warn!(%error, task = what, "periodic task failed; retrying next interval");
+            }
+        }
+    });
+}
+
+/// Folds committed spool ranges into each stream's watermark row now and then.
+pub(super) fn spawn_spool_compaction(config: &Config, progress: Arc<SpoolProgress>, stop: CancellationToken) {
+    spawn_periodic("spool compaction", config, Duration::from_secs(10), stop, move |mut client| {
+        let progress = progress.clone();
+        async move {
+            for (stream, watermark) in progress.watermarks() {
+                let name = match Table::ALL.get(stream as usize) {
+                    Some(table) => table.spool_stream_name(),
+                    None => Table::CUSTOM_SPOOL_STREAM_NAME,
+                };
+                db::compact_spool_commits(&mut client, name, watermark).await?;
+            }
+            Ok(())
+        }
+    });
+}
+
+/// Vanilla PostgreSQL: partitions ahead of now, and dropped past retention.
+pub(super) fn spawn_partition_maintenance(config: &Config, partitions: Arc<Partitions>, stop: CancellationToken) {
+    let ahead = config.schema.partitions_ahead;
+    let interval = Duration::from_secs(config.schema.maintenance_interval_secs);
+    spawn_periodic("partition maintenance", config, interval, stop, move |mut client| {
+        let partitions = partitions.clone();
+        async move { partitions.maintain(&mut client, Timestamp::now(), ahead).await.map(|_| ()) }
+    });
+}
+
+/// Vanilla PostgreSQL: the OHLCV materialized views, refreshed whole.
+pub(super) fn spawn_aggregate_refresh(config: &Config, stop: CancellationToken) {
+    let interval = Duration::from_secs(config.aggregates.refresh_interval_secs);
+    spawn_periodic("OHLCV refresh", config, interval, stop, |client| async move {
+        db::aggregates::refresh_ohlcv(&client, Profile::Vanilla).await
+    });
+}
+
