@@ -7,6 +7,31 @@ use crate::record::{
     Timestamp,
 };
 
+
+/// `received_at`, and the event time `time` as the partitioning time.
+macro_rules! series_row_times {
+    () => {
+        fn received_at(&self) -> Timestamp {
+            self.received_at
+        }
+
+        fn partition_time(&self) -> Option<Timestamp> {
+            Some(self.time)
+        }
+    };
+}
+
+/// A market row's times, and its (venue, symbol) for `instruments`.
+macro_rules! market_row_times {
+    () => {
+        series_row_times!();
+
+        fn instrument(&self) -> Option<(&str, &str)> {
+            Some((&self.venue, &self.symbol))
+        }
+    };
+}
+
 impl CopyRow for Tick {
     const TABLE: Table = Table::Ticks;
 }
@@ -31,17 +56,7 @@ impl EncodeRow for Tick {
         fields.optional_text(self.trade_id.as_deref());
     }
 
-    fn received_at(&self) -> Timestamp {
-        self.received_at
-    }
-
-    fn partition_time(&self) -> Option<Timestamp> {
-        Some(self.time)
-    }
-
-    fn instrument(&self) -> Option<(&str, &str)> {
-        Some((&self.venue, &self.symbol))
-    }
+    market_row_times!();
 }
 
 impl CopyRow for Quote {
@@ -67,17 +82,7 @@ impl EncodeRow for Quote {
         fields.float8(self.ask_size);
     }
 
-    fn received_at(&self) -> Timestamp {
-        self.received_at
-    }
-
-    fn partition_time(&self) -> Option<Timestamp> {
-        Some(self.time)
-    }
-
-    fn instrument(&self) -> Option<(&str, &str)> {
-        Some((&self.venue, &self.symbol))
-    }
+    market_row_times!();
 }
 
 impl CopyRow for Bar {
@@ -108,17 +113,7 @@ impl EncodeRow for Bar {
         fields.optional_int8(self.trades);
     }
 
-    fn received_at(&self) -> Timestamp {
-        self.received_at
-    }
-
-    fn partition_time(&self) -> Option<Timestamp> {
-        Some(self.time)
-    }
-
-    fn instrument(&self) -> Option<(&str, &str)> {
-        Some((&self.venue, &self.symbol))
-    }
+    market_row_times!();
 }
 
 fn optional_floats_len(values: &[Option<f64>]) -> usize {
@@ -149,17 +144,7 @@ impl EncodeRow for Ticker {
         }
     }
 
-    fn received_at(&self) -> Timestamp {
-        self.received_at
-    }
-
-    fn partition_time(&self) -> Option<Timestamp> {
-        Some(self.time)
-    }
-
-    fn instrument(&self) -> Option<(&str, &str)> {
-        Some((&self.venue, &self.symbol))
-    }
+    market_row_times!();
 }
 
 trait OptionalValues<const N: usize> {
@@ -245,17 +230,7 @@ impl EncodeRow for OptionQuote {
         }
     }
 
-    fn received_at(&self) -> Timestamp {
-        self.received_at
-    }
-
-    fn partition_time(&self) -> Option<Timestamp> {
-        Some(self.time)
-    }
-
-    fn instrument(&self) -> Option<(&str, &str)> {
-        Some((&self.venue, &self.symbol))
-    }
+    market_row_times!();
 
     fn describe_instrument(&self) -> Option<Instrument> {
         Some(Instrument {
@@ -294,13 +269,7 @@ impl EncodeRow for TechnicalIndicators {
         fields.float8_array(&self.resistance_levels);
     }
 
-    fn received_at(&self) -> Timestamp {
-        self.received_at
-    }
-
-    fn partition_time(&self) -> Option<Timestamp> {
-        Some(self.time)
-    }
+    series_row_times!();
 }
 
 impl CopyRow for IndicatorValue {
@@ -324,13 +293,7 @@ impl EncodeRow for IndicatorValue {
         fields.float8(self.value);
     }
 
-    fn received_at(&self) -> Timestamp {
-        self.received_at
-    }
-
-    fn partition_time(&self) -> Option<Timestamp> {
-        Some(self.time)
-    }
+    series_row_times!();
 }
 
 impl CopyRow for Signal {
@@ -364,13 +327,7 @@ impl EncodeRow for Signal {
         }
     }
 
-    fn received_at(&self) -> Timestamp {
-        self.received_at
-    }
-
-    fn partition_time(&self) -> Option<Timestamp> {
-        Some(self.time)
-    }
+    series_row_times!();
 }
 
 impl CopyRow for FeedEvent {
@@ -391,13 +348,7 @@ impl EncodeRow for FeedEvent {
         fields.jsonb(&self.detail);
     }
 
-    fn received_at(&self) -> Timestamp {
-        self.received_at
-    }
-
-    fn partition_time(&self) -> Option<Timestamp> {
-        Some(self.time)
-    }
+    series_row_times!();
 }
 
 impl CopyRow for DeadLetter {
