@@ -26,3 +26,16 @@ pub fn rfc3339(field: impl std::fmt::Display, text: &str) -> Result<Timestamp, R
 pub fn invalid_record(kind: &str, error: serde_json::Error) -> Rejection {
     Rejection::new("invalid_record", format!("{kind}: {error}"))
 }
+
+/// What kind of JSON value this is, for messages: "a number", "an object", ….
+pub fn kind_of(value: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

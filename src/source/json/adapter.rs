@@ -11,6 +11,7 @@ use super::pointer::Pointer;
 use super::rules::{Conditions, Rule};
 use crate::config::{Channel, JsonFeedConfig, SourceConfig, SourceKind};
 use crate::record::{Instrument, Rejection, Timestamp};
+use crate::source::feed::fields::kind_of;
 use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
 
 /// How the venue acknowledges subscribe messages.
@@ -255,17 +256,6 @@ impl VenueAdapter for JsonAdapter {
             }
         }
         Ok(parsed)
-    }
-}
-
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -12,7 +12,8 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::fields::{kind_of, truncate, Fields};
+use super::fields::{truncate, Fields};
+use crate::source::feed::fields::kind_of;
 use super::records;
 use crate::record::{Record, Rejection, Timestamp};
 
