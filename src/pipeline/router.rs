@@ -86,6 +86,51 @@ pub struct Router {
     pub limits: RouterLimits,
 }
 
+/// Runs `$body` with the lane of `$record`'s table as `$lane` and the record's row as
+/// `$row` (each table's lane has its own row type, so this is a macro, not a function).
+macro_rules! on_lane {
+    ($router:expr, $record:expr, |$lane:ident, $row:ident| $body:expr) => {
+        match $record {
+            Record::Tick($row) => {
+                let $lane = &$router.ticks;
+                $body
+            }
+            Record::Quote($row) => {
+                let $lane = &$router.quotes;
+                $body
+            }
+            Record::Bar($row) => {
+                let $lane = &$router.bars;
+                $body
+            }
+            Record::Ticker($row) => {
+                let $lane = &$router.tickers;
+                $body
+            }
+            Record::OptionQuote($row) => {
+                let $lane = &$router.options_quotes;
+                $body
+            }
+            Record::TechnicalIndicators($row) => {
+                let $lane = &$router.technical_indicators;
+                $body
+            }
+            Record::IndicatorValue($row) => {
+                let $lane = &$router.indicator_values;
+                $body
+            }
+            Record::Signal($row) => {
+                let $lane = &$router.signals;
+                $body
+            }
+            Record::Row($row) => {
+                let $lane = &$router.rows;
+                $body
+            }
+        }
+    };
+}
+
 impl Router {
     /// Checks a record's event time: not before 1970, not too far ahead, inside retention.
     pub fn check_time(&self, table: Table, time: Timestamp, now: Timestamp) -> Result<(), Rejection> {
@@ -182,17 +227,7 @@ impl Router {
                 None => {}
             }
         }
-        match record {
-            Record::Tick(row) => self.ticks.send_waiting(Sequenced { sequence, row }).await,
-            Record::Quote(row) => self.quotes.send_waiting(Sequenced { sequence, row }).await,
-            Record::Bar(row) => self.bars.send_waiting(Sequenced { sequence, row }).await,
-            Record::Ticker(row) => self.tickers.send_waiting(Sequenced { sequence, row }).await,
-            Record::OptionQuote(row) => self.options_quotes.send_waiting(Sequenced { sequence, row }).await,
-            Record::TechnicalIndicators(row) => self.technical_indicators.send_waiting(Sequenced { sequence, row }).await,
-            Record::IndicatorValue(row) => self.indicator_values.send_waiting(Sequenced { sequence, row }).await,
-            Record::Signal(row) => self.signals.send_waiting(Sequenced { sequence, row }).await,
-            Record::Row(row) => self.rows.send_waiting(Sequenced { sequence, row }).await,
-        }
+        on_lane!(self, record, |lane, row| lane.send_waiting(Sequenced { sequence, row }).await)
     }
 
     /// What the indicator engine makes of a bar it covers.
@@ -271,36 +306,13 @@ impl Router {
 
     /// Queues a record if its channel has room.
     fn try_enqueue(&self, record: Record, sequence: u64) -> Result<(), SendError> {
-        let result = match record {
-            Record::Tick(row) => self.ticks.try_send(Sequenced { sequence, row }).map_err(|(_, error)| error),
-            Record::Quote(row) => self.quotes.try_send(Sequenced { sequence, row }).map_err(|(_, error)| error),
-            Record::Bar(row) => self.bars.try_send(Sequenced { sequence, row }).map_err(|(_, error)| error),
-            Record::Ticker(row) => self.tickers.try_send(Sequenced { sequence, row }).map_err(|(_, error)| error),
-            Record::OptionQuote(row) => self.options_quotes.try_send(Sequenced { sequence, row }).map_err(|(_, error)| error),
-            Record::TechnicalIndicators(row) => {
-                self.technical_indicators.try_send(Sequenced { sequence, row }).map_err(|(_, error)| error)
-            }
-            Record::IndicatorValue(row) => self.indicator_values.try_send(Sequenced { sequence, row }).map_err(|(_, error)| error),
-            Record::Signal(row) => self.signals.try_send(Sequenced { sequence, row }).map_err(|(_, error)| error),
-            Record::Row(row) => self.rows.try_send(Sequenced { sequence, row }).map_err(|(_, error)| error),
-        };
-        result
+        on_lane!(self, record, |lane, row| lane.try_send(Sequenced { sequence, row }).map_err(|(_, error)| error))
     }
 
     /// Queues an unspooled record under its channel's full policy.
     async fn enqueue(&self, record: Record) -> Result<(), Rejection> {
         let sequence = 0;
-        let sent = match record {
-            Record::Tick(row) => self.ticks.send(Sequenced { sequence, row }).await,
-            Record::Quote(row) => self.quotes.send(Sequenced { sequence, row }).await,
-            Record::Bar(row) => self.bars.send(Sequenced { sequence, row }).await,
-            Record::Ticker(row) => self.tickers.send(Sequenced { sequence, row }).await,
-            Record::OptionQuote(row) => self.options_quotes.send(Sequenced { sequence, row }).await,
-            Record::TechnicalIndicators(row) => self.technical_indicators.send(Sequenced { sequence, row }).await,
-            Record::IndicatorValue(row) => self.indicator_values.send(Sequenced { sequence, row }).await,
-            Record::Signal(row) => self.signals.send(Sequenced { sequence, row }).await,
-            Record::Row(row) => self.rows.send(Sequenced { sequence, row }).await,
-        };
+        let sent = on_lane!(self, record, |lane, row| lane.send(Sequenced { sequence, row }).await);
         sent.map_err(queue_rejection)
     }
 
