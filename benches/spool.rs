@@ -48,7 +48,7 @@ fn bench_spool(c: &mut Criterion) {
         b.iter(|| {
             for record in &records {
                 payload.clear();
-                codec::encode(record, &mut payload);
+                codec::encode(record, 0, &mut payload);
                 black_box(&payload);
             }
         })
@@ -59,7 +59,7 @@ fn bench_spool(c: &mut Criterion) {
         b.iter(|| {
             for record in &records {
                 payload.clear();
-                codec::encode(record, &mut payload);
+                codec::encode(record, 0, &mut payload);
                 last = spool.append(0, &payload).expect("room in the spool").0;
             }
             // Everything so far is committed, so full segments are deleted as in the daemon.

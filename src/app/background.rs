@@ -74,3 +74,9 @@ pub(super) fn spawn_aggregate_refresh(config: &Config, stop: CancellationToken) 
     });
 }
 
+/// Keeps `ingest_ids` at the most recent `keep` record ids.
+pub(super) fn spawn_id_trimming(config: &Config, keep: usize, stop: CancellationToken) {
+    spawn_periodic("record id trimming", config, Duration::from_secs(60), stop, move |client| async move {
+        db::trim_ids(&client, keep).await.map(|_| ())
+    });
+}

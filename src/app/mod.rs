@@ -16,7 +16,7 @@ use crate::config::{Config, FullPolicy};
 use crate::db::{self, Partitions, Profile, SchemaReport};
 use crate::metrics::{self, Stats};
 use crate::pipeline::{
-    lane, run_batcher, spawn_spill_readers, BatchSettings, CustomLane, IndicatorStage, LaneReceiver, LaneSender, Router,
+    lane, run_batcher, spawn_spill_readers, BatchSettings, CustomLane, IdWindow, IndicatorStage, LaneReceiver, LaneSender, Router,
     RouterLimits, Sequenced, Spills, SpoolGate,
 };
 use crate::record::{CustomRow, DeadLetter, RelationalCatalog, RowRecord, Table};
@@ -31,7 +31,7 @@ use crate::source::{Source, SourceContext};
 mod background;
 mod spool;
 
-use background::{spawn_aggregate_refresh, spawn_partition_maintenance, spawn_spool_compaction};
+use background::{spawn_aggregate_refresh, spawn_id_trimming, spawn_partition_maintenance, spawn_spool_compaction};
 use spool::{open_spool, replay_spool};
 
 const MICROS_PER_HOUR: i64 = 3_600 * 1_000_000;
@@ -71,6 +71,21 @@ fn database_url(config: &Config) -> anyhow::Result<&str> {
 pub async fn migrate(config: &Config) -> anyhow::Result<SchemaReport> {
     database_url(config)?;
     Ok(db::prepare_schema(config).await?)
+}
+
+/// The window of recent record ids, holding the most recently committed ones.
+async fn id_window(config: &Config) -> anyhow::Result<Option<Arc<IdWindow>>> {
+    let capacity = config.server.as_ref().map_or(0, |server| server.dedup_ids);
+    if capacity == 0 {
+        return Ok(None);
+    }
+    let client = db::connect(database_url(config)?, Duration::from_millis(config.database.connect_timeout_ms)).await?;
+    let window = IdWindow::new(capacity);
+    // Oldest first, so the window forgets them first.
+    for key in db::load_recent_ids(&client, capacity).await?.into_iter().rev() {
+        window.admit(key);
+    }
+    Ok(Some(Arc::new(window)))
 }
 
 /// The relational tables of `[relational] tables` as the database describes them.
@@ -174,6 +189,7 @@ impl Daemon {
             }),
             custom_tables: Arc::new(custom_lanes),
             indicators: IndicatorStage::from_config(&config.indicators).map(Arc::new),
+            ids: id_window(config).await?,
             feed_events,
             dead_letters: dead_letters.clone(),
             limits: RouterLimits {
@@ -237,6 +253,9 @@ impl Daemon {
             );
         }
 
+        if let Some(server) = config.server.as_ref().filter(|server| server.dedup_ids > 0) {
+            spawn_id_trimming(config, server.dedup_ids, background_stop.clone());
+        }
         if let Some(progress) = &spool {
             replay_spool(&router, replay).await?;
             spawn_spill_readers(&router, &daemon.sources_stop, &daemon.sources);

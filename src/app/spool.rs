@@ -52,8 +52,12 @@ pub(super) async fn replay_spool(router: &Router, entries: Vec<Entry>) -> anyhow
     let total = entries.len();
     for entry in entries {
         match codec::decode(&entry.payload) {
-            Ok(record) => {
-                if router.enqueue_waiting(record, entry.sequence).await.is_err() {
+            Ok((record, id)) => {
+                // A replayed record's id is known again, so its resend is recognized.
+                if let (Some(window), true) = (&router.ids, id != 0) {
+                    window.admit(id);
+                }
+                if router.enqueue_waiting(record, entry.sequence, id).await.is_err() {
                     anyhow::bail!("replaying the spool: the pipeline closed");
                 }
             }

@@ -178,6 +178,15 @@ pub struct ServerConfig {
     /// The private key (PEM: PKCS#8, PKCS#1 or SEC1) of `tls_cert`.
     #[serde(default)]
     pub tls_key: Option<PathBuf>,
+    /// Records carrying an `id` seen among this many most recent ids are taken as
+    /// resends: acknowledged (counted in the ack's `duplicates`) and not stored again,
+    /// across restarts too. 0: no deduplication.
+    #[serde(default = "default_dedup_ids")]
+    pub dedup_ids: usize,
+}
+
+fn default_dedup_ids() -> usize {
+    1_000_000
 }
 
 fn default_server_listen() -> SocketAddr {
@@ -605,6 +614,7 @@ impl Config {
                 max_messages_per_sec: default_max_messages_per_sec(),
                 tls_cert: None,
                 tls_key: None,
+                dedup_ids: default_dedup_ids(),
             }),
             metrics: MetricsConfig { listen: any_loopback_port, enabled: true, summary_interval_secs: 0 },
             ..Config::default()

@@ -51,3 +51,25 @@ pub async fn compact_spool_commits(client: &mut Client, table: &str, watermark: 
     transaction.commit().await?;
     Ok(deleted)
 }
+
+/// The keys of the `limit` most recently committed record ids.
+pub async fn load_recent_ids(client: &Client, limit: usize) -> Result<Vec<u128>, DbError> {
+    let rows = client
+        .query("SELECT key_high, key_low FROM ingest_ids ORDER BY committed_at DESC LIMIT $1", &[&(limit as i64)])
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| (u128::from(row.get::<_, i64>(0) as u64) << 64) | u128::from(row.get::<_, i64>(1) as u64))
+        .collect())
+}
+
+/// Deletes the record ids beyond the `keep` most recent; returns how many.
+pub async fn trim_ids(client: &Client, keep: usize) -> Result<u64, DbError> {
+    Ok(client
+        .execute(
+            "DELETE FROM ingest_ids WHERE committed_at <
+                 (SELECT committed_at FROM ingest_ids ORDER BY committed_at DESC OFFSET $1 LIMIT 1)",
+            &[&(keep as i64)],
+        )
+        .await?)
+}

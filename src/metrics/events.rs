@@ -189,3 +189,8 @@ pub fn spill_ended(stream: &'static str) {
     gauge!("hypertick_spool_spilling", "table" => stream).set(0.0);
     tracing::info!(table = stream, "spill read back; queueing directly again");
 }
+
+/// A record whose id was seen before: a producer's resend, acknowledged and not stored.
+pub fn duplicate_record() {
+    counter!("hypertick_duplicate_records_total").increment(1);
+}

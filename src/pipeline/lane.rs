@@ -21,13 +21,15 @@ pub enum SendError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sequenced<R> {
     pub sequence: u64,
+    /// The key of the producer's record `id` (0: none), stored when the row commits.
+    pub id: u128,
     pub row: R,
 }
 
 impl<R> Sequenced<R> {
     /// A row that is not in the spool.
     pub fn unspooled(row: R) -> Self {
-        Sequenced { sequence: 0, row }
+        Sequenced { sequence: 0, id: 0, row }
     }
 }
 

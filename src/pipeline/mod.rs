@@ -5,6 +5,7 @@
 //! count or a linger time (`batcher`).
 
 mod batcher;
+mod dedup;
 mod indicators;
 mod lane;
 mod router;
@@ -12,6 +13,7 @@ mod spill;
 mod spills;
 
 pub use batcher::{run_batcher, BatchSettings};
+pub use dedup::{id_key, IdWindow};
 pub use indicators::IndicatorStage;
 pub use lane::{lane, LaneReceiver, LaneSender, SendError, Sequenced};
 pub use router::{CustomLane, Receipt, Router, RouterLimits, SpoolGate};

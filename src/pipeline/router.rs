@@ -19,6 +19,7 @@ use crate::record::{
     RelationalCatalog, RowRecord, Signal, Table, TechnicalIndicators, Tick, Ticker, Timestamp,
 };
 
+use super::dedup::{id_key, IdWindow};
 use super::indicators::IndicatorStage;
 use super::lane::{LaneSender, SendError, Sequenced};
 use super::spills::Spills;
@@ -30,6 +31,8 @@ pub struct Receipt {
     pub stream: u16,
     pub sequence: u64,
     pub position: Position,
+    /// The record's id was seen before: it was taken as a harmless resend, not stored.
+    pub duplicate: bool,
 }
 
 /// The spool as the router uses it.
@@ -81,6 +84,8 @@ pub struct Router {
     pub custom_tables: Arc<HashMap<String, CustomLane>>,
     /// The streaming indicator engine, when `[indicators]` names symbols.
     pub indicators: Option<Arc<IndicatorStage>>,
+    /// Recent record ids, when deduplication is on (`server.dedup_ids` > 0).
+    pub ids: Option<Arc<IdWindow>>,
     pub feed_events: LaneSender<Sequenced<FeedEvent>>,
     pub dead_letters: LaneSender<Sequenced<DeadLetter>>,
     pub limits: RouterLimits,
@@ -189,21 +194,43 @@ impl Router {
     }
 
     /// Admits one record: checks it, appends it to the spool (if any) and queues it.
-    pub async fn route(&self, mut record: Record, now: Timestamp) -> Result<Receipt, Rejection> {
+    pub async fn route(&self, record: Record, now: Timestamp) -> Result<Receipt, Rejection> {
+        self.route_with_id(record, now, None).await
+    }
+
+    /// [`Router::route`] for a record that carries its producer's `id`: an id seen
+    /// before makes the record a harmless resend, acknowledged and not stored again.
+    pub async fn route_with_id(&self, record: Record, now: Timestamp, id: Option<&str>) -> Result<Receipt, Rejection> {
+        let (Some(window), Some(id)) = (&self.ids, id) else {
+            return self.route_keyed(record, now, 0).await;
+        };
+        let key = id_key(id);
+        if !window.admit(key) {
+            events::duplicate_record();
+            return Ok(Receipt { duplicate: true, ..Receipt::default() });
+        }
+        let routed = self.route_keyed(record, now, key).await;
+        if routed.is_err() {
+            window.forget(key);
+        }
+        routed
+    }
+
+    async fn route_keyed(&self, mut record: Record, now: Timestamp, id: u128) -> Result<Receipt, Rejection> {
         self.check_time(record.table(), record.time(), now)?;
         if let Record::Row(row) = &mut record {
             if let Some(converted) = self.convert_custom(row, Some(now)) {
                 let (lane, converted) = converted?;
-                return self.admit(record, Some((lane, converted))).await;
+                return self.admit(record, Some((lane, converted)), id).await;
             }
             self.catalog.check(row).map_err(|rejection| self.also_naming_custom_tables(rejection))?;
         }
         let derived = self.derive(&record);
-        let receipt = self.admit(record, None).await?;
+        let receipt = self.admit(record, None, id).await?;
         if let Some(indicators) = derived {
             // Derived rows are spooled like any other, so a replay need not derive them again.
             let admitted = match self.check_time(Table::TechnicalIndicators, indicators.time(), now) {
-                Ok(()) => self.admit(indicators, None).await.map(|_| ()),
+                Ok(()) => self.admit(indicators, None, 0).await.map(|_| ()),
                 Err(rejection) => Err(rejection),
             };
             if let Err(rejection) = admitted {
@@ -215,10 +242,10 @@ impl Router {
 
     /// Queues a record read back from the spool under its original sequence, waiting for
     /// room. Nothing is derived from it: what it yielded then is in the spool too.
-    pub async fn enqueue_waiting(&self, record: Record, sequence: u64) -> Result<(), SendError> {
+    pub async fn enqueue_waiting(&self, record: Record, sequence: u64, id: u128) -> Result<(), SendError> {
         if let Record::Row(row) = &record {
             match self.convert_custom(row, None) {
-                Some(Ok((lane, converted))) => return lane.sender.send_waiting(Sequenced { sequence, row: converted }).await,
+                Some(Ok((lane, converted))) => return lane.sender.send_waiting(Sequenced { sequence, id, row: converted }).await,
                 Some(Err(rejection)) => {
                     // It converted when it was accepted; a changed table description may refuse it now.
                     self.dead_letter(DeadLetter::new("spool", rejection.code, rejection.detail, &row.to_push_json())).await;
@@ -227,7 +254,7 @@ impl Router {
                 None => {}
             }
         }
-        on_lane!(self, record, |lane, row| lane.send_waiting(Sequenced { sequence, row }).await)
+        on_lane!(self, record, |lane, row| lane.send_waiting(Sequenced { sequence, id, row }).await)
     }
 
     /// What the indicator engine makes of a bar it covers.
@@ -243,13 +270,13 @@ impl Router {
     /// the spool's full policy.
     /// `custom`: the lane and converted row of a custom table's `row` record, which is
     /// spooled as it arrived and queued converted.
-    async fn admit(&self, record: Record, custom: Option<(&CustomLane, CustomRow)>) -> Result<Receipt, Rejection> {
+    async fn admit(&self, record: Record, custom: Option<(&CustomLane, CustomRow)>, id: u128) -> Result<Receipt, Rejection> {
         let Some(gate) = &self.spool else {
             match custom {
                 Some((lane, converted)) => {
-                    lane.sender.send(Sequenced::unspooled(converted)).await.map_err(queue_rejection)?;
+                    lane.sender.send(Sequenced { sequence: 0, id, row: converted }).await.map_err(queue_rejection)?;
                 }
-                None => self.enqueue(record).await?,
+                None => self.enqueue(record, id).await?,
             }
             return Ok(Receipt::default());
         };
@@ -259,7 +286,7 @@ impl Router {
         };
         let stream = table.spool_stream();
         let mut payload = Vec::with_capacity(128);
-        codec::encode(&record, &mut payload);
+        codec::encode(&record, id, &mut payload);
         let mut queued = Some(match custom {
             Some((lane, converted)) => Queued::Custom(lane, converted),
             None => Queued::Record(record),
@@ -271,8 +298,10 @@ impl Router {
                     Ok((sequence, position)) => {
                         if let (None, Some(item)) = (&state.cursor, queued.take()) {
                             let sent = match item {
-                                Queued::Record(record) => self.try_enqueue(record, sequence),
-                                Queued::Custom(lane, row) => lane.sender.try_send(Sequenced { sequence, row }).map_err(|(_, error)| error),
+                                Queued::Record(record) => self.try_enqueue(record, sequence, id),
+                                Queued::Custom(lane, row) => {
+                                    lane.sender.try_send(Sequenced { sequence, id, row }).map_err(|(_, error)| error)
+                                }
                             };
                             if let Err(SendError::Full(_)) = sent {
                                 state.cursor = Some(StreamCursor::new(stream, sequence));
@@ -283,7 +312,7 @@ impl Router {
                             // A closed channel means the daemon is stopping: the record is
                             // in the spool and is replayed on the next start.
                         }
-                        return Ok(Receipt { stream, sequence, position });
+                        return Ok(Receipt { stream, sequence, position, duplicate: false });
                     }
                     Err(SpoolError::Full { used, max }) => (used, max),
                     Err(error) => {
@@ -305,14 +334,13 @@ impl Router {
     }
 
     /// Queues a record if its channel has room.
-    fn try_enqueue(&self, record: Record, sequence: u64) -> Result<(), SendError> {
-        on_lane!(self, record, |lane, row| lane.try_send(Sequenced { sequence, row }).map_err(|(_, error)| error))
+    fn try_enqueue(&self, record: Record, sequence: u64, id: u128) -> Result<(), SendError> {
+        on_lane!(self, record, |lane, row| lane.try_send(Sequenced { sequence, id, row }).map_err(|(_, error)| error))
     }
 
     /// Queues an unspooled record under its channel's full policy.
-    async fn enqueue(&self, record: Record) -> Result<(), Rejection> {
-        let sequence = 0;
-        let sent = on_lane!(self, record, |lane, row| lane.send(Sequenced { sequence, row }).await);
+    async fn enqueue(&self, record: Record, id: u128) -> Result<(), Rejection> {
+        let sent = on_lane!(self, record, |lane, row| lane.send(Sequenced { sequence: 0, id, row }).await);
         sent.map_err(queue_rejection)
     }
 

@@ -59,8 +59,8 @@ pub async fn run_spill_reader(router: Router, stream: u16, name: &'static str, s
             }
             let delivered = entries.len();
             for entry in entries {
-                let record = match codec::decode(&entry.payload) {
-                    Ok(record) => record,
+                let (record, id) = match codec::decode(&entry.payload) {
+                    Ok(decoded) => decoded,
                     Err(error) => {
                         events::spool_failed(&error);
                         continue;
@@ -68,7 +68,7 @@ pub async fn run_spill_reader(router: Router, stream: u16, name: &'static str, s
                 };
                 tokio::select! {
                     _ = stop.cancelled() => return,
-                    sent = router.enqueue_waiting(record, entry.sequence) => {
+                    sent = router.enqueue_waiting(record, entry.sequence, id) => {
                         if sent.is_err() {
                             return;
                         }

@@ -20,7 +20,7 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio_postgres::{Client, Transaction};
 
-use super::writer::{record_spool_ranges, Backoff, WriterError, WriterSettings, RECORD_SPOOL_RANGES};
+use super::writer::{record_ids, record_spool_ranges, Backoff, WriterError, WriterSettings, RECORD_IDS, RECORD_SPOOL_RANGES};
 use super::failure::{classify, FailureKind};
 use crate::db;
 use crate::metrics::{events, Stats};
@@ -49,8 +49,15 @@ pub async fn run_relational_writer(
     let (client, position) = connect(&settings, false).await?;
     let mut writer = RelationalWriter { settings, catalog, stats, client, position };
     while let Some(batch) = queue.recv().await {
-        let (sequences, rows): (Vec<u64>, Vec<RowRecord>) = batch.into_iter().map(|item| (item.sequence, item.row)).unzip();
-        writer.write(rows, &sequences).await?;
+        let mut sequences = Vec::with_capacity(batch.len());
+        let mut ids = Vec::with_capacity(batch.len());
+        let mut rows = Vec::with_capacity(batch.len());
+        for item in batch {
+            sequences.push(item.sequence);
+            ids.push(item.id);
+            rows.push(item.row);
+        }
+        writer.write(rows, &sequences, &ids).await?;
     }
     Ok(())
 }
@@ -99,7 +106,7 @@ async fn connect(settings: &WriterSettings, reconnect: bool) -> Result<(Client, 
 }
 
 impl RelationalWriter {
-    async fn write(&mut self, rows: Vec<RowRecord>, sequences: &[u64]) -> Result<(), WriterError> {
+    async fn write(&mut self, rows: Vec<RowRecord>, sequences: &[u64], ids: &[u128]) -> Result<(), WriterError> {
         let runs = plan_runs(&rows, &self.catalog);
         // Every row of the batch is settled by its transaction: written, superseded by a
         // later upsert of its key, or dead-lettered in it.
@@ -108,7 +115,7 @@ impl RelationalWriter {
         loop {
             let attempt_position = self.position + 1;
             let started = Instant::now();
-            match write_batch(&mut self.client, &self.catalog, &runs, &ranges, attempt_position).await {
+            match write_batch(&mut self.client, &self.catalog, &runs, &ranges, ids, attempt_position).await {
                 Ok(refused) => {
                     self.position = attempt_position;
                     self.committed(&rows, &ranges, started, &refused);
@@ -207,6 +214,7 @@ async fn write_batch(
     catalog: &RelationalCatalog,
     runs: &[Run<'_>],
     ranges: &[(u64, u64)],
+    ids: &[u128],
     position: i64,
 ) -> Result<Vec<DeadLetter>, tokio_postgres::Error> {
     let mut transaction = client.transaction().await?;
@@ -258,6 +266,10 @@ async fn write_batch(
     if !ranges.is_empty() {
         let statement = transaction.prepare(RECORD_SPOOL_RANGES).await?;
         record_spool_ranges(&transaction, &statement, Table::Relational, ranges).await?;
+    }
+    if ids.iter().any(|id| *id != 0) {
+        let statement = transaction.prepare(RECORD_IDS).await?;
+        record_ids(&transaction, &statement, ids).await?;
     }
     transaction
         .execute(

@@ -20,6 +20,8 @@ pub struct EncodedBatch<R> {
     pub rows: Vec<R>,
     /// Each row's spool sequence (0: not spooled), parallel to `rows`.
     pub sequences: Vec<u64>,
+    /// Each row's record id key (0: none), parallel to `rows`.
+    pub ids: Vec<u128>,
     pub encoded: Encoded,
 }
 
@@ -52,12 +54,19 @@ pub fn encode_stage<R: EncodeRow>(
     // Venue → symbols seen; bounded by the number of instruments the table ever sees.
     let mut known_instruments: HashMap<String, HashSet<String>> = HashMap::new();
     move |sequenced: Vec<Sequenced<R>>| {
-        let (sequences, rows): (Vec<u64>, Vec<R>) = sequenced.into_iter().map(|item| (item.sequence, item.row)).unzip();
+        let mut sequences = Vec::with_capacity(sequenced.len());
+        let mut ids = Vec::with_capacity(sequenced.len());
+        let mut rows = Vec::with_capacity(sequenced.len());
+        for item in sequenced {
+            sequences.push(item.sequence);
+            ids.push(item.id);
+            rows.push(item.row);
+        }
         let mut encoded = encode(table, &partitions, &rows, &mut bytes_per_row_estimate);
         encoded.new_instruments = Arc::new(first_seen_instruments(&rows, &mut known_instruments));
-        sender.blocking_send(EncodedBatch { rows, sequences, encoded }).map_err(|unsent| {
-            let EncodedBatch { rows, sequences, .. } = unsent.0;
-            sequences.into_iter().zip(rows).map(|(sequence, row)| Sequenced { sequence, row }).collect()
+        sender.blocking_send(EncodedBatch { rows, sequences, ids, encoded }).map_err(|unsent| {
+            let EncodedBatch { rows, sequences, ids, .. } = unsent.0;
+            sequences.into_iter().zip(ids).zip(rows).map(|((sequence, id), row)| Sequenced { sequence, id, row }).collect()
         })
     }
 }

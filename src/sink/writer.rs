@@ -47,6 +47,24 @@ pub struct WriterSettings {
 pub(super) const RECORD_SPOOL_RANGES: &str = "INSERT INTO ingest_spool_ranges (stream, first_sequence, last_sequence)
      SELECT $1, first, last FROM unnest($2::int8[], $3::int8[]) AS ranges(first, last)";
 
+/// The statement storing committed record ids, in the batch's own transaction.
+pub(super) const RECORD_IDS: &str = "INSERT INTO ingest_ids (key_high, key_low)
+     SELECT * FROM unnest($1::int8[], $2::int8[]) ON CONFLICT DO NOTHING";
+
+/// Stores the non-zero id keys among `ids` in `transaction`.
+pub(super) async fn record_ids(
+    transaction: &tokio_postgres::Transaction<'_>,
+    statement: &Statement,
+    ids: &[u128],
+) -> Result<(), tokio_postgres::Error> {
+    let (highs, lows): (Vec<i64>, Vec<i64>) =
+        ids.iter().filter(|id| **id != 0).map(|id| ((*id >> 64) as u64 as i64, *id as u64 as i64)).unzip();
+    if highs.is_empty() {
+        return Ok(());
+    }
+    transaction.execute(statement, &[&highs, &lows]).await.map(|_| ())
+}
+
 /// Records `ranges` of `table`'s spool stream in `transaction`.
 pub(super) async fn record_spool_ranges(
     transaction: &tokio_postgres::Transaction<'_>,
@@ -129,6 +147,7 @@ struct Connection {
     advance_offset: Statement,
     upsert_instruments: Statement,
     record_ranges: Statement,
+    record_ids: Statement,
 }
 
 struct Writer<R: EncodeRow> {
@@ -238,25 +257,32 @@ impl<R: EncodeRow> Writer<R> {
         let row = client.query_opt("SELECT position FROM ingest_offsets WHERE stream = $1", &[&self.stream]).await?;
         self.position = row.map_or(0, |row| row.get(0));
         let record_ranges = client.prepare(RECORD_SPOOL_RANGES).await?;
-        Ok(Connection { client, write, advance_offset, upsert_instruments, record_ranges })
+        let record_ids = client.prepare(RECORD_IDS).await?;
+        Ok(Connection { client, write, advance_offset, upsert_instruments, record_ranges, record_ids })
     }
 
     async fn write(&mut self, batch: EncodedBatch<R>) -> Result<(), WriterError> {
-        let EncodedBatch { rows, sequences, encoded } = batch;
-        match self.write_with_retry(&rows, &sequences, &encoded).await? {
+        let EncodedBatch { rows, sequences, ids, encoded } = batch;
+        match self.write_with_retry(&rows, &sequences, &ids, &encoded).await? {
             Outcome::Committed => Ok(()),
-            Outcome::Refused(message) => self.isolate_refused_rows(rows, sequences, &encoded, message).await,
+            Outcome::Refused(message) => self.isolate_refused_rows(rows, sequences, ids, &encoded, message).await,
         }
     }
 
     /// Sends one batch until it is committed or refused for its content.
-    async fn write_with_retry(&mut self, rows: &[R], sequences: &[u64], encoded: &Encoded) -> Result<Outcome, WriterError> {
+    async fn write_with_retry(
+        &mut self,
+        rows: &[R],
+        sequences: &[u64],
+        ids: &[u128],
+        encoded: &Encoded,
+    ) -> Result<Outcome, WriterError> {
         let ranges = if self.settings.spool.is_some() { sequence_ranges(sequences) } else { Vec::new() };
         let mut backoff = Backoff::new(self.settings.initial_backoff, self.settings.max_backoff);
         loop {
             let attempt_position = self.position + 1;
             let started = Instant::now();
-            let failure = match self.try_write(encoded, &ranges, attempt_position).await {
+            let failure = match self.try_write(encoded, &ranges, ids, attempt_position).await {
                 Ok(()) => {
                     self.position = attempt_position;
                     self.record_commit(rows, &ranges, started.elapsed());
@@ -285,7 +311,7 @@ impl<R: EncodeRow> Writer<R> {
         }
     }
 
-    async fn try_write(&mut self, encoded: &Encoded, ranges: &[(u64, u64)], position: i64) -> Result<(), Failure> {
+    async fn try_write(&mut self, encoded: &Encoded, ranges: &[(u64, u64)], ids: &[u128], position: i64) -> Result<(), Failure> {
         let Some(connection) = self.connection.as_mut() else {
             return Err(Failure { kind: FailureKind::Retry, message: "not connected".into() });
         };
@@ -314,6 +340,7 @@ impl<R: EncodeRow> Writer<R> {
             }
         }
         record_spool_ranges(&transaction, &connection.record_ranges, self.table, ranges).await?;
+        record_ids(&transaction, &connection.record_ids, ids).await?;
         transaction.execute(&connection.advance_offset, &[&self.stream, &position]).await?;
         transaction.commit().await?;
         if skipped > 0 {
@@ -336,25 +363,27 @@ impl<R: EncodeRow> Writer<R> {
         &mut self,
         rows: Vec<R>,
         sequences: Vec<u64>,
+        ids: Vec<u128>,
         whole: &Encoded,
         message: String,
     ) -> Result<(), WriterError> {
         let mut bytes_per_row_estimate = whole.bytes.len() / rows.len().max(1) + 8;
-        let mut pending: Vec<(Vec<R>, Vec<u64>, String)> = vec![(rows, sequences, message)];
-        while let Some((mut part, mut part_sequences, message)) = pending.pop() {
+        let mut pending: Vec<(Vec<R>, Vec<u64>, Vec<u128>, String)> = vec![(rows, sequences, ids, message)];
+        while let Some((mut part, mut part_sequences, mut part_ids, message)) = pending.pop() {
             if part.len() == 1 {
                 self.dead_letter_row(&part[0], part_sequences[0], &message).await;
                 continue;
             }
             let second = part.split_off(part.len() / 2);
             let second_sequences = part_sequences.split_off(part_sequences.len() / 2);
-            for (half, half_sequences) in [(part, part_sequences), (second, second_sequences)] {
+            let second_ids = part_ids.split_off(part_ids.len() / 2);
+            for (half, half_sequences, half_ids) in [(part, part_sequences, part_ids), (second, second_sequences, second_ids)] {
                 let mut encoded = encode(self.table, &self.partitions, &half, &mut bytes_per_row_estimate);
                 // Every half carries the batch's new instruments; the upsert is idempotent.
                 encoded.new_instruments = whole.new_instruments.clone();
-                match self.write_with_retry(&half, &half_sequences, &encoded).await? {
+                match self.write_with_retry(&half, &half_sequences, &half_ids, &encoded).await? {
                     Outcome::Committed => {}
-                    Outcome::Refused(message) => pending.push((half, half_sequences, message)),
+                    Outcome::Refused(message) => pending.push((half, half_sequences, half_ids, message)),
                 }
             }
         }

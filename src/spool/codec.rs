@@ -1,4 +1,5 @@
-//! Records in the spool: a version byte, then the record in postcard's compact binary
+//! Records in the spool: a version byte, the key of the record's producer id (a flag
+//! byte, then 16 bytes when there is one), then the record in postcard's compact binary
 //! form (varint integers, length-prefixed strings). JSON values inside records travel
 //! as their text; a row's parsed fields are rebuilt from its JSON on the way out.
 
@@ -6,7 +7,7 @@ use crate::record::Record;
 
 /// Bumped whenever the encoding of a record changes; older entries are then refused
 /// by `decode` with a clear error rather than misread.
-const FORMAT_VERSION: u8 = 1;
+const FORMAT_VERSION: u8 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
@@ -18,24 +19,40 @@ pub enum CodecError {
     Decode(String),
 }
 
-/// Appends the spool form of `record` to `out`.
-pub fn encode(record: &Record, out: &mut Vec<u8>) {
+/// Appends the spool form of `record` and its id key (0: none) to `out`.
+pub fn encode(record: &Record, id: u128, out: &mut Vec<u8>) {
     out.push(FORMAT_VERSION);
+    if id == 0 {
+        out.push(0);
+    } else {
+        out.push(1);
+        out.extend_from_slice(&id.to_le_bytes());
+    }
     // Serializing plain data into a Vec cannot fail.
     let encoded = postcard::to_extend(record, std::mem::take(out)).expect("records serialize");
     *out = encoded;
 }
 
-pub fn decode(bytes: &[u8]) -> Result<Record, CodecError> {
+/// The record and its id key (0: none).
+pub fn decode(bytes: &[u8]) -> Result<(Record, u128), CodecError> {
     let (&version, body) = bytes.split_first().ok_or(CodecError::Empty)?;
     if version != FORMAT_VERSION {
         return Err(CodecError::Version(version));
     }
+    let (&flag, body) = body.split_first().ok_or(CodecError::Empty)?;
+    let (id, body) = match flag {
+        0 => (0, body),
+        1 if body.len() >= 16 => {
+            let (key, rest) = body.split_at(16);
+            (u128::from_le_bytes(key.try_into().expect("16 bytes")), rest)
+        }
+        _ => return Err(CodecError::Decode("bad id flag".into())),
+    };
     let mut record: Record = postcard::from_bytes(body).map_err(|error| CodecError::Decode(error.to_string()))?;
     if let Record::Row(row) = &mut record {
         row.fields = serde_json::from_str(&row.json).map_err(|error| CodecError::Decode(format!("row JSON: {error}")))?;
     }
-    Ok(record)
+    Ok((record, id))
 }
 
 #[cfg(test)]
@@ -44,9 +61,11 @@ mod tests {
     use crate::record::{OptionKind, OptionQuote, RowOp, RowRecord, Side, Signal, TechnicalIndicators, Tick, Timestamp};
 
     fn round_trip(record: Record) {
-        let mut bytes = Vec::new();
-        encode(&record, &mut bytes);
-        assert_eq!(decode(&bytes).unwrap(), record);
+        for id in [0, 1, u128::MAX - 7] {
+            let mut bytes = Vec::new();
+            encode(&record, id, &mut bytes);
+            assert_eq!(decode(&bytes).unwrap(), (record.clone(), id));
+        }
     }
 
     #[test]
@@ -123,6 +142,7 @@ mod tests {
     fn foreign_versions_and_garbage_are_errors_not_panics() {
         assert!(matches!(decode(&[]), Err(CodecError::Empty)));
         assert!(matches!(decode(&[9, 1, 2]), Err(CodecError::Version(9))));
-        assert!(matches!(decode(&[FORMAT_VERSION, 0xff, 0xff, 0xff]), Err(CodecError::Decode(_))));
+        assert!(matches!(decode(&[FORMAT_VERSION, 0, 0xff, 0xff, 0xff]), Err(CodecError::Decode(_))));
+        assert!(matches!(decode(&[FORMAT_VERSION, 1, 0xff]), Err(CodecError::Decode(_))), "an id cut short");
     }
 }

@@ -290,3 +290,37 @@ async fn bearer_token_guards_the_upgrade() {
     drop(socket);
     daemon.stop().await.expect("clean stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resent_ids_are_acknowledged_once_stored_and_remembered_across_a_restart() {
+    let cluster = support::start_cluster();
+    let config = support::config_for(&cluster);
+    let with_id = |i: u64| tick_json("IDS", i, 1.0).replacen('{', &format!(r#"{{"id":"producer-7/{i}","#), 1);
+    let frame = array(&(0..100).map(with_id).collect::<Vec<_>>());
+
+    let daemon = Daemon::start(&config).await.expect("daemon starts");
+    let mut socket = support::connect(daemon.push_addr.unwrap()).await;
+    let first = push(&mut socket, &frame).await;
+    assert_eq!((first["accepted"].as_u64(), first.get("duplicates")), (Some(100), None), "{first}");
+    let again = push(&mut socket, &frame).await;
+    assert_eq!((again["accepted"].as_u64(), again["duplicates"].as_u64()), (Some(100), Some(100)), "{again}");
+    // Half new, half resent, and records without an id are never deduplicated.
+    let mixed: Vec<String> = (50..150).map(with_id).chain([tick_json("IDS", 1_000, 1.0), tick_json("IDS", 1_000, 1.0)]).collect();
+    let mixed = push(&mut socket, &array(&mixed)).await;
+    assert_eq!((mixed["accepted"].as_u64(), mixed["duplicates"].as_u64()), (Some(102), Some(50)), "{mixed}");
+    let client = support::sql(&cluster).await;
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM ticks WHERE symbol = 'IDS'", 152).await, 152);
+    assert_eq!(support::metric(daemon.metrics_addr.unwrap(), "hypertick_duplicate_records_total", "").await, 150.0);
+    drop(socket);
+    daemon.stop().await.expect("clean stop");
+
+    // A new daemon knows the committed ids from the database.
+    let daemon = Daemon::start(&config).await.expect("daemon starts again");
+    let mut socket = support::connect(daemon.push_addr.unwrap()).await;
+    let after_restart = push(&mut socket, &frame).await;
+    assert_eq!(after_restart["duplicates"].as_u64(), Some(100), "{after_restart}");
+    drop(socket);
+    daemon.stop().await.expect("clean stop");
+    assert_eq!(count(&client, "SELECT count(*) FROM ticks WHERE symbol = 'IDS'").await, 152, "nothing stored twice");
+    assert_eq!(count(&client, "SELECT count(*) FROM ingest_ids").await, 150);
+}

@@ -23,13 +23,23 @@ pub struct ParsedElement<'a> {
     pub index: usize,
     pub raw: &'a str,
     pub result: Result<Record, Rejection>,
+    /// The record's `id`, when it parsed: a resend of an id already seen is harmless.
+    pub id: Option<String>,
 }
 
 /// The answer to one frame.
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
 pub struct Ack {
+    /// Records taken, resends of ids already seen included.
     pub accepted: usize,
+    /// Of those, resends of ids already seen, not stored again (absent when 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub duplicates: usize,
     pub rejected: Vec<AckRejection>,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -51,14 +61,26 @@ pub fn parse_frame(text: &str, received_at: Timestamp) -> Result<Vec<ParsedEleme
         Ok(elements
             .into_iter()
             .enumerate()
-            .map(|(index, raw)| ParsedElement { index, raw: raw.get(), result: parse_element(raw.get(), received_at) })
+            .map(|(index, raw)| {
+                let (result, id) = parse_element(raw.get(), received_at);
+                ParsedElement { index, raw: raw.get(), result, id }
+            })
             .collect())
     } else {
-        Ok(vec![ParsedElement { index: 0, raw: text, result: parse_element(text, received_at) }])
+        let (result, id) = parse_element(text, received_at);
+        Ok(vec![ParsedElement { index: 0, raw: text, result, id }])
     }
 }
 
-fn parse_element(raw: &str, received_at: Timestamp) -> Result<Record, Rejection> {
+/// The element's record, and its `id` when the record parsed.
+fn parse_element(raw: &str, received_at: Timestamp) -> (Result<Record, Rejection>, Option<String>) {
+    let mut id = None;
+    let result = parse_object(raw, received_at, &mut id);
+    let id = if result.is_ok() { id } else { None };
+    (result, id)
+}
+
+fn parse_object(raw: &str, received_at: Timestamp, id: &mut Option<String>) -> Result<Record, Rejection> {
     let value: Value =
         serde_json::from_str(raw).map_err(|error| Rejection::new("invalid_json", format!("not valid JSON: {error}")))?;
     let Value::Object(map) = value else {
@@ -70,6 +92,7 @@ fn parse_element(raw: &str, received_at: Timestamp) -> Result<Record, Rejection>
         None => return Err(Rejection::new("missing_type", "the object has no `type` field")),
     };
     let fields = Fields { map: &map };
+    *id = fields.optional_key("id")?;
     match kind {
         "tick" => records::parse_tick(&fields, received_at).map(Record::Tick),
         "quote" => records::parse_quote(&fields, received_at).map(Record::Quote),

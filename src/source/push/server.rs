@@ -334,13 +334,17 @@ async fn handle_text(text: &str, settings: &PushSettings, router: &Router) -> Ac
     let mut receipts: Vec<Receipt> = Vec::new();
     for element in elements {
         let outcome = match element.result {
-            Ok(record) => router.route(record, received_at).await,
+            Ok(record) => router.route_with_id(record, received_at, element.id.as_deref()).await,
             Err(rejection) => {
                 parse_errors += 1;
                 Err(rejection)
             }
         };
         match outcome {
+            Ok(receipt) if receipt.duplicate => {
+                ack.accepted += 1;
+                ack.duplicates += 1;
+            }
             Ok(receipt) => {
                 ack.accepted += 1;
                 receipts.push(receipt);
