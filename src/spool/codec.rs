@@ -138,6 +138,34 @@ mod tests {
         }));
     }
 
+    /// Found by fuzzing: a JSON number with a long mantissa must parse to the f64 whose
+    /// shortest text parses back to it, or a payload shifts by one bit each time it goes
+    /// through the spool (serde_json's `float_roundtrip` parser).
+    #[test]
+    fn json_numbers_in_payloads_survive_repeated_round_trips() {
+        let payload: serde_json::Value = serde_json::from_str("1111111111111113100000000000000000000").unwrap();
+        let record = Record::Signal(Signal {
+            time: Timestamp(5164),
+            received_at: Timestamp(0),
+            source: "s".into(),
+            category: "c".into(),
+            symbol: None,
+            direction: None,
+            strength: None,
+            confidence: None,
+            impact: None,
+            content: None,
+            payload: Some(payload),
+        });
+        let mut first = Vec::new();
+        encode(&record, 0, &mut first);
+        let (again, _) = decode(&first).unwrap();
+        let mut second = Vec::new();
+        encode(&again, 0, &mut second);
+        assert_eq!(first, second);
+        assert_eq!(again, record);
+    }
+
     #[test]
     fn foreign_versions_and_garbage_are_errors_not_panics() {
         assert!(matches!(decode(&[]), Err(CodecError::Empty)));

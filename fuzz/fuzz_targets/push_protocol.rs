@@ -1,0 +1,16 @@
+//! Any text as a push frame: parsed into records or rejections, never a panic.
+#![no_main]
+
+use hypertick::record::Timestamp;
+use hypertick::source::push::parse_frame;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Ok(elements) = parse_frame(text, Timestamp(1_795_348_800_000_000)) {
+        for element in elements {
+            // Every element's raw text is a slice of the frame.
+            assert!(text.contains(element.raw));
+        }
+    }
+});
