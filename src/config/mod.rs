@@ -15,6 +15,7 @@ mod model;
 pub mod pem;
 mod redact;
 mod sources;
+mod subsystems;
 mod validate;
 
 pub use custom_checks::MAX_CUSTOM_TABLE_NAME_BYTES;
@@ -28,12 +29,12 @@ pub use json_feed::{
 };
 pub use load::{load_file, load_str};
 pub use redact::redact_url;
+pub use subsystems::{IndicatorsConfig, RelationalConfig, SpoolConfig, DEFAULT_RELATIONAL_TABLES};
 pub use validate::{is_plain_identifier, warnings, MAX_IDENTIFIER_BYTES};
 pub use sources::{
     Channel, SourceConfig, SourceKind, ALPACA_KEY_ID_VARIABLE, ALPACA_SECRET_KEY_VARIABLE, POLYGON_API_KEY_VARIABLE,
 };
 pub use model::{
-    AckLevel, AggregatesConfig, Config, DatabaseConfig, EffectiveTableConfig, FullPolicy, IndicatorsConfig, MetricsConfig, PipelineConfig, ProfileChoice,
-    RelationalConfig, SchemaConfig, Secret, SpoolConfig, ServerConfig, ShutdownConfig, TableConfig, TablesConfig, WriteMode,
-    DEFAULT_RELATIONAL_TABLES,
+    AckLevel, AggregatesConfig, Config, DatabaseConfig, EffectiveTableConfig, FullPolicy, MetricsConfig, PipelineConfig,
+    ProfileChoice, SchemaConfig, Secret, ServerConfig, ShutdownConfig, TableConfig, TablesConfig, WriteMode,
 };

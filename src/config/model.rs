@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::custom_tables::{CustomTableConfig, DEFAULT_CUSTOM_COLUMNSTORE_AFTER_DAYS, DEFAULT_CUSTOM_PARTITION_HOURS};
 use super::sources::SourceConfig;
+use super::subsystems::{IndicatorsConfig, RelationalConfig, SpoolConfig};
 use crate::record::{CustomSchema, Table};
 
 /// The whole configuration file.
@@ -389,137 +390,6 @@ impl TablesConfig {
             // Configured in their own `[[custom_tables]]` entry.
             Table::Custom(_) => None,
         }
-    }
-}
-
-/// `[spool]`: the local write-ahead log every accepted record is appended to before it
-/// is queued, until the database has committed it.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SpoolConfig {
-    /// Directory of the segment files (created if missing; one daemon per directory).
-    pub dir: PathBuf,
-    /// Cap on the bytes of all segments.
-    #[serde(default = "default_spool_max_bytes")]
-    pub max_bytes: u64,
-    /// A segment is closed and the next one started past this size.
-    #[serde(default = "default_spool_segment_bytes")]
-    pub segment_bytes: u64,
-    /// Group commit: appended records are written and fsynced this often.
-    #[serde(default = "default_spool_fsync_interval_ms")]
-    pub fsync_interval_ms: u64,
-    /// When the spool is full: `block` the source until commits free room, or `reject`
-    /// the record (acked with reason `spool_full`). Both are counted.
-    #[serde(default)]
-    pub full_policy: FullPolicy,
-}
-
-fn default_spool_max_bytes() -> u64 {
-    1 << 30
-}
-fn default_spool_segment_bytes() -> u64 {
-    64 << 20
-}
-fn default_spool_fsync_interval_ms() -> u64 {
-    5
-}
-
-impl SpoolConfig {
-    /// Defaults for a spool in `dir`.
-    pub fn in_dir(dir: PathBuf) -> Self {
-        SpoolConfig {
-            dir,
-            max_bytes: default_spool_max_bytes(),
-            segment_bytes: default_spool_segment_bytes(),
-            fsync_interval_ms: default_spool_fsync_interval_ms(),
-            full_policy: FullPolicy::Block,
-        }
-    }
-}
-
-/// `[indicators]`: the streaming indicator engine, fed by every closed bar that is
-/// queued for `bars`, writing one `technical_indicators` row per bar.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IndicatorsConfig {
-    /// Symbols (as stored in `bars`) to compute for; `["*"]` for every symbol. Empty
-    /// (the default): the engine is off.
-    #[serde(default)]
-    pub symbols: Vec<String>,
-    /// Bar intervals to compute for (`1m`, `1h`, …).
-    #[serde(default = "default_indicator_intervals")]
-    pub intervals: Vec<String>,
-    /// Support/resistance: a swing high must stand above the highs of this many bars on
-    /// each side (a swing low below the lows), and is confirmed that many bars later.
-    #[serde(default = "default_swing_window")]
-    pub swing_window: usize,
-    /// How many recent swing highs and lows each row lists.
-    #[serde(default = "default_levels_kept")]
-    pub levels_kept: usize,
-}
-
-fn default_indicator_intervals() -> Vec<String> {
-    vec!["1m".to_string()]
-}
-fn default_swing_window() -> usize {
-    2
-}
-fn default_levels_kept() -> usize {
-    3
-}
-
-impl Default for IndicatorsConfig {
-    fn default() -> Self {
-        IndicatorsConfig {
-            symbols: Vec::new(),
-            intervals: default_indicator_intervals(),
-            swing_window: default_swing_window(),
-            levels_kept: default_levels_kept(),
-        }
-    }
-}
-
-impl IndicatorsConfig {
-    /// Whether bars of this symbol and interval feed the engine.
-    pub fn covers(&self, symbol: &str, interval: &str) -> bool {
-        self.intervals.iter().any(|wanted| wanted == interval)
-            && self.symbols.iter().any(|wanted| wanted == "*" || wanted == symbol)
-    }
-}
-
-/// `[relational]`: the tables push `row` records may write.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RelationalConfig {
-    /// Table names in the database's current schema. The daemon's own bookkeeping
-    /// (`ingest_offsets`, `dead_letters`, `schema_migrations`) and the market tables
-    /// cannot be listed.
-    #[serde(default = "default_relational_tables")]
-    pub tables: Vec<String>,
-}
-
-/// The relational side `migrate` creates.
-pub const DEFAULT_RELATIONAL_TABLES: &[&str] = &[
-    "instruments",
-    "agent_sessions",
-    "agent_deliberations",
-    "agent_actions",
-    "agent_memories",
-    "orders",
-    "trades",
-    "positions",
-    "portfolio_snapshots",
-    "risk_alerts",
-    "audit_trail",
-];
-
-fn default_relational_tables() -> Vec<String> {
-    DEFAULT_RELATIONAL_TABLES.iter().map(|name| name.to_string()).collect()
-}
-
-impl Default for RelationalConfig {
-    fn default() -> Self {
-        RelationalConfig { tables: default_relational_tables() }
     }
 }
 
