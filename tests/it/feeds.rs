@@ -105,6 +105,40 @@ pub struct TickerRow {
 }
 
 /// Every `tickers` row, by venue, symbol and time.
+/// Every tick as (venue, symbol, trade_id, price, size, side, time in ms), by `order_by`.
+pub async fn tick_rows(client: &tokio_postgres::Client, order_by: &str) -> Vec<(String, String, String, f64, f64, i16, i64)> {
+    client
+        .query(
+            &format!(
+                "SELECT venue, symbol, trade_id, price, size, side, (extract(epoch FROM time) * 1000)::bigint
+                   FROM ticks ORDER BY {order_by}"
+            ),
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6)))
+        .collect()
+}
+
+/// Every quote as (venue, symbol, bid, bid size, ask, ask size, time in ms), by `order_by`.
+pub async fn quote_rows(client: &tokio_postgres::Client, order_by: &str) -> Vec<(String, String, f64, f64, f64, f64, i64)> {
+    client
+        .query(
+            &format!(
+                "SELECT venue, symbol, bid_price, bid_size, ask_price, ask_size, (extract(epoch FROM time) * 1000)::bigint
+                   FROM quotes ORDER BY {order_by}"
+            ),
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6)))
+        .collect()
+}
+
 pub async fn ticker_rows(client: &tokio_postgres::Client) -> Vec<TickerRow> {
     client
         .query(
@@ -209,17 +243,7 @@ async fn binance_rows_gaps_garbage_and_resubscribe() {
     );
     daemon.stop().await.expect("clean stop");
 
-    let ticks: Vec<(String, String, String, f64, f64, i16, i64)> = client
-        .query(
-            "SELECT venue, symbol, trade_id, price, size, side, (extract(epoch FROM time) * 1000)::bigint
-               FROM ticks ORDER BY trade_id",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6)))
-        .collect();
+    let ticks = tick_rows(&client, "trade_id").await;
     let tick = |id: &str, price: f64, size: f64, side: i16, offset: i64| {
         ("binance".to_string(), "BTC-USDT".to_string(), id.to_string(), price, size, side, base + offset)
     };

@@ -12,7 +12,7 @@ use hypertick::app::Daemon;
 use hypertick::config::{Channel, SourceKind};
 
 use crate::fake_venue::{FakeVenue, Step};
-use crate::feeds::{listed_instruments, now_ms, source, ticker_rows, TickerRow};
+use crate::feeds::{listed_instruments, now_ms, quote_rows, source, tick_rows, ticker_rows, TickerRow};
 use crate::support::{self, wait_for_count};
 
 /// The answers to `public/set_heartbeat` and `public/subscribe`.
@@ -106,17 +106,7 @@ async fn deribit_rows_gap_heartbeat_duplicates_garbage_and_resubscribe() {
         "the test_request was answered, and only it: {received:?}"
     );
 
-    let ticks: Vec<(String, String, String, f64, f64, i16, i64)> = client
-        .query(
-            "SELECT venue, symbol, trade_id, price, size, side, (extract(epoch FROM time) * 1000)::bigint
-               FROM ticks ORDER BY time",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6)))
-        .collect();
+    let ticks = tick_rows(&client, "time").await;
     let tick = |symbol: &str, seq: u64, price: f64, size: f64, side: i16, offset: i64| {
         ("deribit".to_string(), symbol.to_string(), (48_079_000 + seq).to_string(), price, size, side, base + offset)
     };
@@ -132,17 +122,7 @@ async fn deribit_rows_gap_heartbeat_duplicates_garbage_and_resubscribe() {
         "`side` is the taker's direction; the trade re-sent after the resubscribe was dropped"
     );
 
-    let quotes: Vec<(String, String, f64, f64, f64, f64, i64)> = client
-        .query(
-            "SELECT venue, symbol, bid_price, bid_size, ask_price, ask_size, (extract(epoch FROM time) * 1000)::bigint
-               FROM quotes ORDER BY time",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6)))
-        .collect();
+    let quotes = quote_rows(&client, "time").await;
     assert_eq!(
         quotes,
         vec![

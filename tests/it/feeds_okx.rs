@@ -13,7 +13,7 @@ use hypertick::app::Daemon;
 use hypertick::config::{Channel, SourceKind};
 
 use crate::fake_venue::{FakeVenue, Step};
-use crate::feeds::{listed_instruments, now_ms, source, ticker_rows, TickerRow};
+use crate::feeds::{listed_instruments, now_ms, quote_rows, source, tick_rows, ticker_rows, TickerRow};
 use crate::support::{self, wait_for_count};
 
 /// The acknowledgement of one arg; only the first carries the echoed request id.
@@ -108,17 +108,7 @@ async fn okx_rows_duplicates_garbage_and_resubscribe() {
     assert!(received.iter().any(|text| text == "ping"), "the text heartbeat: {received:?}");
     daemon.stop().await.expect("clean stop");
 
-    let ticks: Vec<(String, String, String, f64, f64, i16, i64)> = client
-        .query(
-            "SELECT venue, symbol, trade_id, price, size, side, (extract(epoch FROM time) * 1000)::bigint
-               FROM ticks ORDER BY trade_id",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6)))
-        .collect();
+    let ticks = tick_rows(&client, "trade_id").await;
     let tick = |id: &str, price: f64, size: f64, side: i16, offset: i64| {
         ("okx".to_string(), "BTC-USDT".to_string(), id.to_string(), price, size, side, base + offset)
     };
@@ -132,17 +122,7 @@ async fn okx_rows_duplicates_garbage_and_resubscribe() {
         "`side` is the taker's side; the trade re-sent after the resubscribe was dropped"
     );
 
-    let quotes: Vec<(String, String, f64, f64, f64, f64, i64)> = client
-        .query(
-            "SELECT venue, symbol, bid_price, bid_size, ask_price, ask_size, (extract(epoch FROM time) * 1000)::bigint
-               FROM quotes ORDER BY time",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6)))
-        .collect();
+    let quotes = quote_rows(&client, "time").await;
     let quote = |bid: f64, bid_size: f64, ask: f64, ask_size: f64, offset: i64| {
         ("okx".to_string(), "ETH-USDT".to_string(), bid, bid_size, ask, ask_size, base + offset)
     };

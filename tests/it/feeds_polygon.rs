@@ -10,7 +10,7 @@ use hypertick::app::Daemon;
 use hypertick::config::{Channel, SourceKind};
 
 use crate::fake_venue::{FakeVenue, Step};
-use crate::feeds::{now_ms, source};
+use crate::feeds::{now_ms, source, tick_rows};
 use crate::support::{self, wait_for_count};
 
 /// A value only this test uses; no real key is needed against the fake venue.
@@ -108,17 +108,7 @@ async fn polygon_rows_duplicates_garbage_and_resubscribe() {
     assert_eq!(received[..4], [auth.clone(), subscribe.to_string(), auth, subscribe.to_string()], "auth, then subscribe, on each connect");
     daemon.stop().await.expect("clean stop");
 
-    let ticks: Vec<(String, String, String, f64, f64, i16, i64)> = client
-        .query(
-            "SELECT venue, symbol, trade_id, price, size, side, (extract(epoch FROM time) * 1000)::bigint
-               FROM ticks ORDER BY trade_id",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6)))
-        .collect();
+    let ticks = tick_rows(&client, "trade_id").await;
     let tick = |id: &str, price: f64, size: f64, offset: i64| {
         ("polygon".to_string(), "AAPL".to_string(), id.to_string(), price, size, 0, base + offset)
     };
