@@ -21,6 +21,13 @@ pub enum Command {
     CheckConfig(ConfigArg),
     /// A self-contained demo: throwaway PostgreSQL, synthetic live feed on loopback.
     Demo(DemoArgs),
+    /// The end-to-end benchmark: the daemon against raw COPY, multi-row INSERT and per-row
+    /// INSERT into the same table, latency by offered rate, a database stall; writes
+    /// results.json, results.md and chart.png.
+    Bench(BenchArgs),
+    /// The benchmark's load generator (started by `bench` as a separate process).
+    #[command(hide = true)]
+    BenchLoad(BenchLoadArgs),
 }
 
 #[derive(Debug, Args)]
@@ -44,4 +51,70 @@ pub struct DemoArgs {
     /// Keep the throwaway database running afterwards and print how to reach and stop it.
     #[arg(long)]
     pub keep: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Use this database instead of a throwaway cluster (its `ticks` table is truncated!).
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Where results.json, results.md and chart.png go.
+    #[arg(long, value_name = "DIR", default_value = "docs/bench")]
+    pub out: PathBuf,
+    /// Seconds of load before each measured window.
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    pub warmup: u64,
+    /// Seconds each figure is measured over.
+    #[arg(long, value_name = "SECS", default_value_t = 15)]
+    pub measure: u64,
+    /// Offered rates (rows/s) for the latency runs, comma-separated.
+    #[arg(long, value_name = "N,…", value_delimiter = ',', default_value = "10000,50000,100000,200000")]
+    pub rates: Vec<u64>,
+    /// The daemon's writers for `ticks`, and the connections of the N-connection baselines.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub connections: usize,
+    /// Push websocket connections the load generator opens.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub push_connections: usize,
+    /// Binance sources (one websocket each) the symbols are split over.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub binance_connections: usize,
+    /// Ticks per push frame.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub frame_rows: usize,
+    /// Symbols in the synthetic market.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub symbols: usize,
+    /// Distinct rows the baselines cycle through.
+    #[arg(long, value_name = "N", default_value_t = 500_000)]
+    pub dataset_rows: usize,
+    /// Seconds the database is paused in the stall run (0 skips it).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub stall_secs: u64,
+    /// Offered rows/s during the stall run.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub stall_rate: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchLoadArgs {
+    /// `push` (connect to --url) or `binance` (listen on --listen).
+    #[arg(value_name = "MODE")]
+    pub mode: String,
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Rows per second offered in all; 0 = as fast as they are taken.
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
+    #[arg(long, default_value_t = 1)]
+    pub connections: usize,
+    #[arg(long, default_value_t = 500)]
+    pub frame_rows: usize,
+    #[arg(long, default_value_t = 50)]
+    pub symbols: usize,
+    /// Stop after this many seconds (otherwise at SIGTERM).
+    #[arg(long)]
+    pub seconds: Option<u64>,
 }

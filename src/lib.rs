@@ -20,8 +20,10 @@
 //!   histograms and the periodic summary.
 //! - [`app`] and [`shutdown`]: wiring the daemon together and stopping it cleanly.
 //! - [`demo`]: the self-contained demo (throwaway database, synthetic live feed).
+//! - [`bench`]: the end-to-end benchmark against the database's COPY ceiling and naive writers.
 
 pub mod app;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -6,13 +6,13 @@ use std::process::ExitCode;
 use clap::Parser;
 use hypertick::cli::{Cli, Command};
 use hypertick::config::{self, ConfigErrors};
-use hypertick::{app, demo};
+use hypertick::{app, bench, demo};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo prints its own progress; its default log level keeps only problems.
-    let default_level = if matches!(cli.command, Command::Demo(_)) { "warn" } else { "info" };
+    let default_level = if matches!(cli.command, Command::Demo(_) | Command::Bench(_) | Command::BenchLoad(_)) { "warn" } else { "info" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     // At trace level the websocket client logs whole upgrade requests, whose query
     // may hold a feed's key; it logs nothing at info or above, so cap it there,
@@ -98,5 +98,22 @@ async fn execute(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo(args) => demo::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
+        Command::BenchLoad(args) => {
+            let mode = match (args.mode.as_str(), args.url, args.listen) {
+                ("push", Some(url), _) => bench::LoadMode::Push { url },
+                ("binance", _, Some(listen)) => bench::LoadMode::Binance { listen },
+                (mode, _, _) => anyhow::bail!("bench-load: mode `{mode}` needs `push --url URL` or `binance --listen ADDR`"),
+            };
+            let plan = bench::LoadPlan {
+                mode,
+                rate: args.rate,
+                connections: args.connections,
+                frame_rows: args.frame_rows,
+                symbols: args.symbols,
+                seconds: args.seconds,
+            };
+            bench::loadgen::run(plan).await
+        }
     }
 }

@@ -86,7 +86,8 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
         if server.max_connections == 0 {
             problem("server.max_connections", "expected at least 1".into());
         }
-        if config.metrics.enabled && config.metrics.listen == server.listen {
+        // Port 0 asks the system for a free port: two such listeners never collide.
+        if config.metrics.enabled && config.metrics.listen == server.listen && server.listen.port() != 0 {
             problem("metrics.listen", "must differ from server.listen".into());
         }
     }

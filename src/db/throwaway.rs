@@ -145,7 +145,7 @@ impl ThrowawayCluster {
         Ok(cluster)
     }
 
-    fn data_dir(&self) -> PathBuf {
+    pub fn data_dir(&self) -> PathBuf {
         self.root_path.join("data")
     }
 

@@ -1,0 +1,198 @@
+//! `hypertick bench`: the end-to-end benchmark. One run measures, side by side on the
+//! same machine, into the same `ticks` table with the same indexes:
+//!
+//! - the daemon (its real configuration, `Daemon::start`) fed by a load generator in a
+//!   separate process over loopback websockets: push-protocol frames and Binance trade
+//!   messages, as fast as it takes them and at fixed offered rates (receipt → commit
+//!   latency percentiles, peak RSS, CPU of the daemon, the generator and PostgreSQL);
+//! - the baselines (`baselines.rs`): raw binary COPY on 1 and N connections — the
+//!   database's ceiling — multi-row INSERT and one INSERT per row;
+//! - the database paused for a while under load, with the spool taking the backlog.
+//!
+//! It prints progress every second and a table at the end, and writes `results.json`,
+//! `results.md` and `chart.png` into `--out`.
+
+mod baselines;
+mod chart;
+mod dataset;
+pub mod loadgen;
+mod measure;
+mod report;
+mod run;
+
+pub use dataset::{push_frame, Market};
+pub use loadgen::{LoadMode, LoadPlan};
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::cli::BenchArgs;
+use crate::db::throwaway::{ClusterOptions, ThrowawayCluster};
+use baselines::Method;
+use report::{Baseline, BenchReport, Machine, Ratio, Settings};
+use run::{BenchContext, SourceFormat};
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let (warmup, measure) = (Duration::from_secs(args.warmup), Duration::from_secs(args.measure));
+    let cluster = match &args.database_url {
+        Some(_) => None,
+        None => {
+            println!("starting a throwaway PostgreSQL cluster (fsync on, default settings)…");
+            Some(
+                tokio::task::spawn_blocking(|| ThrowawayCluster::start(ClusterOptions::default()))
+                    .await?
+                    .context("starting the throwaway PostgreSQL cluster")?,
+            )
+        }
+    };
+    let url = match (&args.database_url, &cluster) {
+        (Some(url), _) => url.clone(),
+        (None, Some(cluster)) => cluster.url("hypertick"),
+        (None, None) => unreachable!("a cluster is started when no URL is given"),
+    };
+    let spool_dir = tempfile::Builder::new().prefix("hypertick-bench-spool-").tempdir().context("a spool directory")?;
+    let context = BenchContext::new(&url, &args, cluster.as_ref().map(ThrowawayCluster::data_dir), spool_dir.path().to_path_buf()).await?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+
+    let mut daemon_runs = Vec::new();
+    println!("\n== hypertick, as fast as it takes rows ==");
+    daemon_runs.push(context.daemon_run("push, max rate", SourceFormat::Push, 0).await?);
+    daemon_runs.push(context.daemon_run("Binance trades, max rate", SourceFormat::Binance, 0).await?);
+    println!("\n== hypertick at fixed offered rates (push) ==");
+    for &rate in &args.rates {
+        daemon_runs.push(context.daemon_run(&format!("push, {} k/s offered", rate / 1_000), SourceFormat::Push, rate).await?);
+    }
+
+    println!("\n== baselines into the same table ==");
+    let prepared = baselines::prepare(args.dataset_rows, args.symbols);
+    let mut baseline_results = Vec::new();
+    for method in [Method::Copy, Method::MultiRowInsert, Method::RowInsert] {
+        for connections in [1, args.connections] {
+            context.reset().await?;
+            let label = format!("{}, {connections} connection(s)", method.label());
+            let rows_per_sec = baselines::measure(&url, method, connections, &prepared, warmup, measure, |rows| {
+                run::progress_line(&label, &format!("{rows} rows in the window"));
+            })
+            .await?;
+            println!("\r{label}: {:.0} rows/s{:30}", rows_per_sec, "");
+            baseline_results.push(Baseline { method: method.label().to_string(), connections, rows_per_sec });
+        }
+    }
+    drop(prepared);
+
+    let stall = if args.stall_secs > 0 && context.can_pause_database() {
+        println!("\n== database paused under load ==");
+        Some(context.stall_run(args.stall_rate, args.stall_secs).await?)
+    } else {
+        if args.stall_secs > 0 {
+            println!("\nskipping the stall run: the database is not a throwaway cluster this process can pause");
+        }
+        None
+    };
+
+    let report = BenchReport {
+        command,
+        machine: machine(&url).await?,
+        settings: Settings {
+            warmup_secs: args.warmup,
+            measure_secs: args.measure,
+            connections: args.connections,
+            batch_max_rows: context.config_sample.pipeline.batch_max_rows,
+            linger_ms: context.config_sample.pipeline.linger_ms,
+            push_frame_rows: args.frame_rows,
+            push_connections: args.push_connections,
+            binance_connections: args.binance_connections,
+            symbols: args.symbols,
+        },
+        ratios: ratios(&daemon_runs, &baseline_results, stall.as_ref()),
+        baselines: baseline_results,
+        daemon: daemon_runs,
+        stall,
+    };
+    let markdown = report.markdown();
+    println!("\n{markdown}");
+    let json_path = args.out.join("results.json");
+    std::fs::write(&json_path, serde_json::to_string_pretty(&report)?).with_context(|| format!("writing {}", json_path.display()))?;
+    let markdown_path = args.out.join("results.md");
+    std::fs::write(&markdown_path, format!("{markdown}\n## Daemon configuration\n\n```toml\n{}```\n", context.config_text_for_report()))
+        .with_context(|| format!("writing {}", markdown_path.display()))?;
+    let chart_path = args.out.join("chart.png");
+    chart::draw(&report, &chart_path)?;
+    println!("wrote {}, {} and {}", json_path.display(), markdown_path.display(), chart_path.display());
+    drop(cluster);
+    Ok(())
+}
+
+/// The ratios the performance targets are stated in.
+fn ratios(daemon: &[report::DaemonRun], baselines: &[Baseline], stall: Option<&report::StallRun>) -> Vec<Ratio> {
+    let best = |method: Method| {
+        baselines.iter().filter(|baseline| baseline.method == method.label()).map(|baseline| baseline.rows_per_sec).fold(0.0, f64::max)
+    };
+    let mut ratios = Vec::new();
+    let ratio = |name: String, value: f64, target: f64| Ratio { name, value, target: format!("≥ {target}"), met: value >= target };
+    for run in daemon.iter().filter(|run| run.offered_rate == 0) {
+        ratios.push(ratio(format!("hypertick ({}) / raw COPY ceiling", run.name), run.committed_per_sec / best(Method::Copy), 0.8));
+        ratios.push(ratio(format!("hypertick ({}) / multi-row INSERT", run.name), run.committed_per_sec / best(Method::MultiRowInsert), 3.0));
+        ratios.push(ratio(format!("hypertick ({}) / INSERT per row", run.name), run.committed_per_sec / best(Method::RowInsert), 20.0));
+    }
+    if let Some(run) = daemon.iter().find(|run| run.offered_rate == 50_000 && run.source == "push") {
+        ratios.push(Ratio { name: "p99 at 50 k/s offered, ms".into(), value: run.latency_p99_ms, target: "≤ 30".into(), met: run.latency_p99_ms <= 30.0 });
+        ratios.push(Ratio {
+            name: "p999 at 50 k/s offered, ms".into(),
+            value: run.latency_p999_ms,
+            target: "≤ 100".into(),
+            met: run.latency_p999_ms <= 100.0,
+        });
+    }
+    let peak = daemon.iter().filter(|run| run.offered_rate == 0).map(|run| run.peak_rss_mb).fold(0.0, f64::max);
+    ratios.push(Ratio { name: "peak RSS at max rate, MB".into(), value: peak, target: "≤ 150".into(), met: peak <= 150.0 });
+    if let Some(stall) = stall {
+        ratios.push(Ratio {
+            name: "peak RSS through the database stall, MB".into(),
+            value: stall.peak_rss_mb,
+            target: "≤ 150".into(),
+            met: stall.peak_rss_mb <= 150.0,
+        });
+    }
+    ratios
+}
+
+async fn machine(url: &str) -> anyhow::Result<Machine> {
+    let client = crate::db::connect(url, Duration::from_secs(10)).await?;
+    let postgres: String = client.query_one("SELECT version()", &[]).await?.get(0);
+    let mut postgres_settings = Vec::new();
+    for setting in ["fsync", "synchronous_commit", "shared_buffers", "max_wal_size", "wal_level"] {
+        let row = client.query_one("SELECT current_setting($1)", &[&setting]).await?;
+        postgres_settings.push((setting.to_string(), row.get::<_, String>(0)));
+    }
+    let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+    let cpu = read("/proc/cpuinfo")
+        .lines()
+        .find_map(|line| line.strip_prefix("model name").map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let memory_kib: f64 = read("/proc/meminfo")
+        .lines()
+        .find_map(|line| line.strip_prefix("MemTotal:").map(|rest| rest.trim().trim_end_matches("kB").trim().parse().unwrap_or(0.0)))
+        .unwrap_or(0.0);
+    let os = read("/etc/os-release")
+        .lines()
+        .find_map(|line| line.strip_prefix("PRETTY_NAME=").map(|name| name.trim_matches('"').to_string()))
+        .unwrap_or_else(|| "Linux".into());
+    Ok(Machine {
+        cores: std::thread::available_parallelism().map_or(1, usize::from),
+        cpu,
+        memory_gib: memory_kib / 1_048_576.0,
+        os,
+        kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
+        postgres: postgres.split(" on ").next().unwrap_or(&postgres).to_string(),
+        postgres_settings,
+    })
+}
+
+/// Where `hypertick bench` writes by default.
+pub fn default_out() -> PathBuf {
+    PathBuf::from("docs/bench")
+}

@@ -1,0 +1,388 @@
+//! One daemon run of the benchmark: a fresh table, the daemon started from its TOML
+//! configuration, the load generator as a child process, a warm-up, the measured
+//! window (rows committed, latency histogram difference, CPU, peak RSS), and the stop.
+//! Also the database stall run.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use tokio::io::AsyncBufReadExt;
+
+use super::measure::{cluster_processes, reset_peak_rss, signal_all, status_bytes, CpuMeter};
+use super::report::{megabytes, DaemonRun, StallRun, StallSample};
+use crate::app::Daemon;
+use crate::cli::BenchArgs;
+use crate::config::Config;
+use crate::metrics::{Stats, TableSnapshot};
+use crate::record::Table;
+
+/// Which feed format the load generator speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceFormat {
+    Push,
+    Binance,
+}
+
+pub struct BenchContext {
+    url: String,
+    warmup: Duration,
+    measure: Duration,
+    writers: usize,
+    push_connections: usize,
+    binance_connections: usize,
+    frame_rows: usize,
+    symbols: usize,
+    data_dir: Option<PathBuf>,
+    spool_dir: PathBuf,
+    /// The push configuration, parsed: what the report quotes for batch size and linger.
+    pub config_sample: Config,
+}
+
+/// Prints a progress line in place.
+pub fn progress_line(label: &str, detail: &str) {
+    print!("\r{label}: {detail}{:20}", "");
+    let _ = std::io::stdout().flush();
+}
+
+impl BenchContext {
+    pub async fn new(url: &str, args: &BenchArgs, data_dir: Option<PathBuf>, spool_dir: PathBuf) -> anyhow::Result<BenchContext> {
+        let mut context = BenchContext {
+            url: url.to_string(),
+            warmup: Duration::from_secs(args.warmup),
+            measure: Duration::from_secs(args.measure),
+            writers: args.connections,
+            push_connections: args.push_connections,
+            binance_connections: args.binance_connections,
+            frame_rows: args.frame_rows,
+            symbols: args.symbols,
+            data_dir,
+            spool_dir,
+            config_sample: Config::default(),
+        };
+        context.config_sample = context.config(None, false)?;
+        let report = crate::app::migrate(&context.config_sample).await.context("preparing the schema")?;
+        println!("schema ready ({} profile)", report.profile.name());
+        Ok(context)
+    }
+
+    /// The daemon's configuration as a deployment would write it.
+    fn config_text(&self, binance: Option<&str>, spool: bool) -> String {
+        let mut text = format!(
+            "[database]\nurl = \"{}\"\n\n[server]\nlisten = \"127.0.0.1:0\"\nack = \"received\"\nmax_connections = 64\n\n\
+             [metrics]\nlisten = \"127.0.0.1:0\"\nsummary_interval_secs = 0\n\n[pipeline]\nwriters_per_table = {}\n",
+            self.url, self.writers
+        );
+        if spool {
+            text.push_str(&format!(
+                "\n[spool]\ndir = \"{}\"\nmax_bytes = {}\n",
+                self.spool_dir.display(),
+                8u64 << 30
+            ));
+        }
+        if let Some(address) = binance {
+            let symbols: Vec<String> = (0..self.symbols).map(|index| format!("\"SYM{index:03}USDT\"")).collect();
+            let per_source = symbols.len().div_ceil(self.binance_connections.max(1));
+            for (index, chunk) in symbols.chunks(per_source.max(1)).enumerate() {
+                text.push_str(&format!(
+                    "\n[[sources]]\nkind = \"binance\"\nname = \"binance-{index}\"\nurl = \"ws://{address}/ws\"\nsymbols = [{}]\nchannels = [\"trades\"]\n",
+                    chunk.join(", ")
+                ));
+            }
+        }
+        text
+    }
+
+    fn config(&self, binance: Option<&str>, spool: bool) -> anyhow::Result<Config> {
+        Ok(crate::config::load_str(&self.config_text(binance, spool), std::iter::empty())?)
+    }
+
+    /// The push configuration with the database address left out.
+    pub fn config_text_for_report(&self) -> String {
+        self.config_text(None, false).replace(&self.url, "postgres://…the throwaway cluster…")
+    }
+
+    pub fn can_pause_database(&self) -> bool {
+        self.data_dir.is_some()
+    }
+
+    /// An empty `ticks` table and a checkpoint, so every run starts alike.
+    pub async fn reset(&self) -> anyhow::Result<()> {
+        let client = crate::db::connect(&self.url, Duration::from_secs(10)).await?;
+        client.batch_execute("TRUNCATE ticks, feed_events, dead_letters; CHECKPOINT").await.context("resetting the table")?;
+        Ok(())
+    }
+
+    fn postgres_processes(&self) -> Vec<u32> {
+        self.data_dir.as_deref().map(cluster_processes).unwrap_or_default()
+    }
+
+    pub async fn daemon_run(&self, name: &str, format: SourceFormat, rate: u64) -> anyhow::Result<DaemonRun> {
+        self.reset().await?;
+        let (daemon, mut load) = self.start(format, rate, false).await?;
+        let label = format!("{name:<28}");
+        let warmup_end = Instant::now() + self.warmup;
+        while Instant::now() < warmup_end {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            progress_line(&label, &format!("warming up, {} rows committed", ticks(&daemon.stats).rows_written));
+        }
+        reset_peak_rss();
+        let (before, sent_before) = (ticks(&daemon.stats), load.sent());
+        let daemon_cpu = CpuMeter::start(&[std::process::id()]);
+        let load_cpu = CpuMeter::start(&[load.pid]);
+        let postgres_cpu = CpuMeter::start(&self.postgres_processes());
+        let started = Instant::now();
+        let mut previous = before.clone();
+        while started.elapsed() < self.measure {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let now = ticks(&daemon.stats);
+            let second = now.since(&previous);
+            progress_line(
+                &label,
+                &format!(
+                    "{:>3}s committed {:>7}/s p99 {:>6.1} ms rss {:>4.0} MB",
+                    started.elapsed().as_secs(),
+                    second.rows_written,
+                    second.latency_ms(0.99),
+                    megabytes(status_bytes(std::process::id(), "VmRSS").unwrap_or(0))
+                ),
+            );
+            previous = now;
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let window = ticks(&daemon.stats).since(&before);
+        let sent = load.sent() - sent_before;
+        let result = DaemonRun {
+            name: name.to_string(),
+            source: match format {
+                SourceFormat::Push => "push".into(),
+                SourceFormat::Binance => "binance".into(),
+            },
+            offered_rate: rate,
+            sent_per_sec: sent as f64 / seconds,
+            committed_per_sec: window.rows_written as f64 / seconds,
+            latency_p50_ms: window.latency_ms(0.5),
+            latency_p99_ms: window.latency_ms(0.99),
+            latency_p999_ms: window.latency_ms(0.999),
+            latency_max_ms: window.latency_ms(1.0),
+            peak_rss_mb: megabytes(status_bytes(std::process::id(), "VmHWM").unwrap_or(0)),
+            daemon_cores: daemon_cpu.cores(),
+            load_generator_cores: load_cpu.cores(),
+            postgres_cores: postgres_cpu.cores(),
+            machine_busy: daemon_cpu.machine_busy(),
+        };
+        load.stop().await;
+        daemon.stop().await?;
+        println!(
+            "\r{label}: {:.0} rows/s committed (sent {:.0}/s), p50 {:.1} p99 {:.1} p999 {:.1} ms, peak RSS {:.0} MB, cores: daemon {:.2} load {:.2} postgres {:.2}",
+            result.committed_per_sec,
+            result.sent_per_sec,
+            result.latency_p50_ms,
+            result.latency_p99_ms,
+            result.latency_p999_ms,
+            result.peak_rss_mb,
+            result.daemon_cores,
+            result.load_generator_cores,
+            result.postgres_cores
+        );
+        Ok(result)
+    }
+
+    /// Starts the load generator and the daemon, in the order the format needs.
+    async fn start(&self, format: SourceFormat, rate: u64, spool: bool) -> anyhow::Result<(Daemon, LoadGenerator)> {
+        match format {
+            SourceFormat::Push => {
+                let daemon = Daemon::start(&self.config(None, spool)?).await?;
+                let address = daemon.push_addr.context("the push server did not start")?;
+                let mode = vec!["push".to_string(), "--url".into(), format!("ws://{address}")];
+                let load = LoadGenerator::spawn(mode, rate, self.push_connections, self.frame_rows, self.symbols).await?;
+                Ok((daemon, load))
+            }
+            SourceFormat::Binance => {
+                let mode = vec!["binance".to_string(), "--listen".into(), "127.0.0.1:0".into()];
+                let load = LoadGenerator::spawn(mode, rate, self.binance_connections, self.frame_rows, self.symbols).await?;
+                let address = load.listening.clone().context("the load generator did not say where it listens")?;
+                let daemon = Daemon::start(&self.config(Some(&address), spool)?).await?;
+                Ok((daemon, load))
+            }
+        }
+    }
+
+    /// Load at `rate` with the spool on; the database paused for `stall_secs` after a
+    /// warm-up, then resumed; runs until the backlog has drained (or 3 minutes), then
+    /// checks that every acked row is in the table once.
+    pub async fn stall_run(&self, rate: u64, stall_secs: u64) -> anyhow::Result<StallRun> {
+        self.reset().await?;
+        let _ = std::fs::remove_dir_all(&self.spool_dir);
+        std::fs::create_dir_all(&self.spool_dir)?;
+        reset_peak_rss();
+        let (daemon, mut load) = self.start(SourceFormat::Push, rate, true).await?;
+        let began = Instant::now();
+        let stall_begins = self.warmup.max(Duration::from_secs(5));
+        let stall_ends = stall_begins + Duration::from_secs(stall_secs);
+        let give_up = stall_ends + Duration::from_secs(180);
+        let (mut paused, mut resumed) = (None, None);
+        let mut postgres = Vec::new();
+        let mut backlog_at_resume = 0;
+        let mut acked_at_resume = 0;
+        let mut drain_secs = None;
+        let mut samples = Vec::new();
+        let mut previous = ticks(&daemon.stats).rows_written;
+        let label = "stall run";
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let at = began.elapsed();
+            let committed = ticks(&daemon.stats).rows_written;
+            let acked = load.acked();
+            let sample = StallSample {
+                at_secs: at.as_secs_f64(),
+                rss_mb: megabytes(status_bytes(std::process::id(), "VmRSS").unwrap_or(0)),
+                backlog_rows: acked.saturating_sub(committed),
+                committed_per_sec: (committed - previous) as f64,
+            };
+            previous = committed;
+            let state = match (paused, resumed) {
+                (None, _) => "warming up",
+                (Some(_), None) => "database PAUSED",
+                _ => "draining",
+            };
+            progress_line(
+                label,
+                &format!(
+                    "{:>4.0}s {state:<16} rss {:>4.0} MB backlog {:>9} rows committed {:>7}/s",
+                    sample.at_secs, sample.rss_mb, sample.backlog_rows, sample.committed_per_sec
+                ),
+            );
+            samples.push(sample);
+            if paused.is_none() && at >= stall_begins {
+                postgres = self.postgres_processes();
+                if postgres.is_empty() {
+                    bail!("found no PostgreSQL processes to pause");
+                }
+                signal_all(&postgres, libc::SIGSTOP);
+                paused = Some(at);
+            } else if paused.is_some() && resumed.is_none() && at >= stall_ends {
+                signal_all(&postgres, libc::SIGCONT);
+                resumed = Some(at);
+                backlog_at_resume = acked.saturating_sub(committed);
+                acked_at_resume = acked;
+            } else if let Some(resumed_at) = resumed {
+                if drain_secs.is_none() && committed >= acked_at_resume {
+                    drain_secs = Some((at - resumed_at).as_secs_f64());
+                }
+                // A few seconds of steady state after the drain, for the chart.
+                let settled = drain_secs.is_some_and(|drain| (at - resumed_at).as_secs_f64() >= drain + 5.0);
+                if settled || at >= give_up {
+                    break;
+                }
+            }
+        }
+        if resumed.is_none() {
+            signal_all(&postgres, libc::SIGCONT);
+        }
+        let peak_rss_mb = megabytes(status_bytes(std::process::id(), "VmHWM").unwrap_or(0));
+        let (_, acked) = load.stop().await;
+        // Everything acked is committed before the stop returns.
+        daemon.stop().await?;
+        let client = crate::db::connect(&self.url, Duration::from_secs(10)).await?;
+        let present: i64 = client.query_one("SELECT count(*) FROM ticks", &[]).await?.get(0);
+        println!(
+            "\r{label}: peak RSS {peak_rss_mb:.0} MB, backlog at resume {backlog_at_resume} rows, drained in {}, acked {acked}, present {present}{:20}",
+            drain_secs.map_or("-".to_string(), |secs| format!("{secs:.1} s")),
+            ""
+        );
+        Ok(StallRun {
+            offered_rate: rate,
+            stall_secs,
+            peak_rss_mb,
+            backlog_at_resume,
+            drain_secs,
+            acked,
+            present: present as u64,
+            samples,
+            stall_began_at: paused.map_or(0.0, |at| at.as_secs_f64()),
+            stall_ended_at: resumed.map_or(0.0, |at| at.as_secs_f64()),
+        })
+    }
+}
+
+fn ticks(stats: &Stats) -> TableSnapshot {
+    stats
+        .snapshots()
+        .into_iter()
+        .find(|snapshot| snapshot.table == Table::Ticks)
+        .expect("the statistics cover every built-in table")
+}
+
+/// The load generator child process and what it last reported.
+struct LoadGenerator {
+    child: tokio::process::Child,
+    pid: u32,
+    listening: Option<String>,
+    counts: Arc<Mutex<(u64, u64, bool)>>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl LoadGenerator {
+    async fn spawn(mode: Vec<String>, rate: u64, connections: usize, frame_rows: usize, symbols: usize) -> anyhow::Result<LoadGenerator> {
+        let executable = std::env::current_exe().context("locating the hypertick executable")?;
+        let mut child = tokio::process::Command::new(executable)
+            .arg("bench-load")
+            .args(&mode)
+            .args(["--rate", &rate.to_string(), "--connections", &connections.to_string()])
+            .args(["--frame-rows", &frame_rows.to_string(), "--symbols", &symbols.to_string()])
+            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting the load generator")?;
+        let pid = child.id().context("the load generator exited at once")?;
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().context("the load generator's stdout")?).lines();
+        let mut listening = None;
+        if mode[0] == "binance" {
+            let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+                .await
+                .context("the load generator did not start listening")??
+                .context("the load generator exited before listening")?;
+            let value: serde_json::Value = serde_json::from_str(&line).context("the load generator's first line")?;
+            listening = value["listening"].as_str().map(str::to_string);
+        }
+        let counts = Arc::new(Mutex::new((0, 0, false)));
+        let shared = counts.clone();
+        let reader = tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) {
+                    let mut counts = shared.lock().unwrap_or_else(|poison| poison.into_inner());
+                    *counts = (
+                        value["sent"].as_u64().unwrap_or(counts.0),
+                        value["acked"].as_u64().unwrap_or(counts.1),
+                        value["final"].as_bool().unwrap_or(false),
+                    );
+                }
+            }
+        });
+        Ok(LoadGenerator { child, pid, listening, counts, reader })
+    }
+
+    fn sent(&self) -> u64 {
+        self.counts.lock().unwrap_or_else(|poison| poison.into_inner()).0
+    }
+
+    fn acked(&self) -> u64 {
+        self.counts.lock().unwrap_or_else(|poison| poison.into_inner()).1
+    }
+
+    /// Asks it to stop (SIGTERM), waits for its final counts: (sent, acked).
+    async fn stop(&mut self) -> (u64, u64) {
+        signal_all(&[self.pid], libc::SIGTERM);
+        if tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await.is_err() {
+            let _ = self.child.kill().await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.reader).await;
+        let counts = *self.counts.lock().unwrap_or_else(|poison| poison.into_inner());
+        (counts.0, counts.1)
+    }
+}
