@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::fields::{truncate, Fields};
+use super::fields::{truncate, Fields, Object};
 use crate::source::feed::fields::kind_of;
 use super::records;
 use crate::record::{Record, Rejection, Timestamp};
@@ -81,17 +81,21 @@ fn parse_element(raw: &str, received_at: Timestamp) -> (Result<Record, Rejection
 }
 
 fn parse_object(raw: &str, received_at: Timestamp, id: &mut Option<String>) -> Result<Record, Rejection> {
-    let value: Value =
-        serde_json::from_str(raw).map_err(|error| Rejection::new("invalid_json", format!("not valid JSON: {error}")))?;
-    let Value::Object(map) = value else {
-        return Err(Rejection::new("not_an_object", format!("expected a JSON object, got {}", kind_of(&value))));
+    let object: Object<'_> = match serde_json::from_str(raw) {
+        Ok(object) => object,
+        // Not an object, or not JSON: read it again as any JSON to say which.
+        Err(_) => {
+            let value: Value = serde_json::from_str(raw)
+                .map_err(|error| Rejection::new("invalid_json", format!("not valid JSON: {error}")))?;
+            return Err(Rejection::new("not_an_object", format!("expected a JSON object, got {}", kind_of(&value))));
+        }
     };
-    let kind = match map.get("type") {
+    let fields = Fields { members: &object.0 };
+    let kind = match fields.present("type") {
         Some(Value::String(kind)) => kind.as_str(),
         Some(other) => return Err(Rejection::new("missing_type", format!("`type` must be a string, got {}", kind_of(other)))),
         None => return Err(Rejection::new("missing_type", "the object has no `type` field")),
     };
-    let fields = Fields { map: &map };
     *id = fields.optional_key("id")?;
     match kind {
         "tick" => records::parse_tick(&fields, received_at).map(Record::Tick),

@@ -1,0 +1,94 @@
+//! The hot parts between the socket and the encoder, per core:
+//!
+//! - `push_decoder/*`: a push frame's text → records (`parse_frame`), for a frame of
+//!   500 ticks as the load generator of `hypertick bench` sends them, with epoch
+//!   nanosecond times and with RFC 3339 times, and a frame of 500 quotes;
+//! - `channel/*`: a table's lane (the bounded crossbeam channel between the router and
+//!   the batcher thread): one producer thread to one consumer thread, rows of ticks,
+//!   and the same through a plain `std::sync::mpsc::sync_channel` for comparison.
+
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use hypertick::bench::{push_frame, Market};
+use hypertick::config::FullPolicy;
+use hypertick::pipeline::{lane, Sequenced};
+use hypertick::record::{Record, Table, Tick, Timestamp};
+use hypertick::source::push::parse_frame;
+
+const FRAME_ROWS: usize = 500;
+
+fn decoder(c: &mut Criterion) {
+    let now = Timestamp(1_795_348_800_000_000);
+    let mut market = Market::new(50, 1);
+    let mut nanos_frame = String::new();
+    push_frame(&mut market, FRAME_ROWS, now, &mut nanos_frame);
+    let rfc3339_frame = nanos_frame.replace(&format!("\"time\":{}", now.micros() * 1_000), &format!("\"time\":\"{now}\""));
+    let quotes_frame = format!(
+        "[{}]",
+        (0..FRAME_ROWS)
+            .map(|i| format!(
+                r#"{{"type":"quote","venue":"bench","symbol":"SYM{:03}USDT","time":{},"bid_price":{},"bid_size":1.5,"ask_price":{},"ask_size":2.25}}"#,
+                i % 50,
+                now.micros() * 1_000,
+                100.0 + i as f64 * 0.01,
+                100.02 + i as f64 * 0.01
+            ))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let mut group = c.benchmark_group("push_decoder");
+    group.throughput(Throughput::Elements(FRAME_ROWS as u64));
+    for (name, frame) in [("ticks_epoch_nanos", &nanos_frame), ("ticks_rfc3339", &rfc3339_frame), ("quotes", &quotes_frame)] {
+        let parse = || {
+            let elements = parse_frame(frame, now).expect("a valid frame");
+            elements.iter().filter(|element| matches!(element.result, Ok(Record::Tick(_) | Record::Quote(_)))).count()
+        };
+        assert_eq!(parse(), FRAME_ROWS, "{name}: every element parses");
+        group.bench_function(name, |b| b.iter(parse));
+    }
+    group.finish();
+}
+
+fn channel(c: &mut Criterion) {
+    const ROWS: usize = 100_000;
+    let mut market = Market::new(50, 2);
+    let ticks: Vec<Tick> = (0..ROWS).map(|i| market.tick(Timestamp(1_795_348_800_000_000 + i as i64))).collect();
+    let mut group = c.benchmark_group("channel");
+    group.throughput(Throughput::Elements(ROWS as u64));
+    group.measurement_time(Duration::from_secs(5));
+    group.bench_function("lane_crossbeam_65536", |b| {
+        b.iter_batched(
+            || ticks.clone(),
+            |rows| {
+                let (sender, receiver) = lane::<Sequenced<Tick>>(Table::Ticks, 65_536, FullPolicy::Block);
+                let consumer = std::thread::spawn(move || receiver.iter().count());
+                for row in rows {
+                    sender.send_blocking(Sequenced::unspooled(row)).expect("the consumer runs");
+                }
+                drop(sender);
+                consumer.join().expect("the consumer thread")
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    group.bench_function("std_sync_channel_65536", |b| {
+        b.iter_batched(
+            || ticks.clone(),
+            |rows| {
+                let (sender, receiver) = std::sync::mpsc::sync_channel::<Sequenced<Tick>>(65_536);
+                let consumer = std::thread::spawn(move || receiver.iter().count());
+                for row in rows {
+                    sender.send(Sequenced::unspooled(row)).expect("the consumer runs");
+                }
+                drop(sender);
+                consumer.join().expect("the consumer thread")
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, decoder, channel);
+criterion_main!(benches);
