@@ -9,6 +9,9 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Log lines as human-readable text or as one JSON object per line (on stderr).
+    #[arg(long, global = true, value_enum, default_value_t = crate::logging::LogFormat::Text)]
+    pub log_format: crate::logging::LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -21,6 +24,19 @@ pub enum Command {
     CheckConfig(ConfigArg),
     /// A self-contained demo: throwaway PostgreSQL, synthetic live feed on loopback.
     Demo(DemoArgs),
+    /// Print the configuration reference (Markdown) generated from the config structs' docs.
+    ConfigReference,
+    /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the man page hypertick(1) (roff).
+    Manpage,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
