@@ -19,6 +19,8 @@ mod feeds_kraken;
 mod feeds_alpaca;
 mod feeds_okx;
 mod feeds_polygon;
+mod health;
+mod observed;
 mod pipeline;
 mod pki;
 mod push;
