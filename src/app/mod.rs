@@ -121,6 +121,8 @@ impl Daemon {
             "schema ready"
         );
 
+        // Before anything is counted: what is recorded earlier is lost.
+        metrics::install_recorder();
         let stats = Stats::new();
         let health = Arc::new(Health::new(&config.health));
         let background_stop = CancellationToken::new();
@@ -251,8 +253,6 @@ impl Daemon {
                 .with_context(|| format!("binding metrics.listen {}", config.metrics.listen))?;
             tracing::info!(listen = %bound, "metrics at http://{bound}/metrics");
             daemon.metrics_addr = Some(bound);
-        } else {
-            metrics::install_recorder();
         }
         if config.metrics.summary_interval_secs > 0 {
             metrics::spawn_summary_logger(
