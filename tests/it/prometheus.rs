@@ -1,14 +1,15 @@
 //! A real Prometheus server (Debian's `prometheus` package) scrapes a running daemon on
 //! loopback every second with the alert rules of `deploy/prometheus/` loaded: its query
-//! API sees the ingest counters move while data flows, its target is up, and every rule
-//! is loaded and evaluates with health "ok".
+//! API sees the ingest counters move while data flows, it accepts every query of the
+//! Grafana dashboard, its target is up, and every rule is loaded and evaluates with
+//! health "ok".
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::dashboard::rule_files;
+use crate::dashboard::{deployed_expressions, rule_files};
 use crate::observed::{self, http_get};
 use crate::support::{self, array, push, tick_json};
 
@@ -159,6 +160,15 @@ async fn a_real_prometheus_scrapes_the_daemon_and_loads_the_alert_rules() {
         .scalar(r#"histogram_quantile(0.99, sum by (le) (rate(hypertick_ingest_latency_seconds_bucket{table="ticks"}[30s])))"#)
         .await;
     assert!(latency.is_some_and(|seconds| seconds > 0.0 && seconds < 30.0), "ticks latency p99 in Prometheus: {latency:?}");
+
+    // Every dashboard query is valid PromQL to this Prometheus, with Grafana's variables
+    // filled in as Grafana would.
+    for (origin, expr) in deployed_expressions().into_iter().filter(|(origin, _)| origin.ends_with(".json")) {
+        let expr = expr.replace("$__rate_interval", "1m").replace("$instance", ".*");
+        let query = if expr.starts_with("label_values(") { "up".to_string() } else { expr };
+        let (status, body) = http_get(prometheus.addr, &format!("/api/v1/query?query={}", percent_encode(&query))).await;
+        assert_eq!(status, 200, "{origin}: {query}: {body}");
+    }
 
     let targets = prometheus.api("targets").await;
     let target = &targets["activeTargets"][0];
