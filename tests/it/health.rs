@@ -55,6 +55,7 @@ async fn readyz_follows_the_database_and_the_spool() {
     assert_eq!(failing(&spooled), ["database", "spool"], "{spooled}");
     let spool_detail = spooled["checks"][1]["detail"].as_str().unwrap();
     assert!(spool_detail.contains("high-water mark 10%"), "{spool_detail}");
+    println!("while the database was away: {spool_detail}");
 
     tokio::task::block_in_place(|| cluster.start_server()).expect("start the server again");
     let back = wait_for_readyz(metrics, 200).await;
@@ -81,7 +82,7 @@ async fn readyz_names_a_source_down_past_its_budget() {
     assert_eq!(check.as_ref().map(|check| check["ok"].clone()), Some(serde_json::Value::Bool(true)), "{ready}");
 
     let not_ready = wait_for_readyz(metrics, 503).await;
-    assert_eq!(failing(&not_ready), [source_check.clone()], "{not_ready}");
+    assert_eq!(failing(&not_ready), [source_check.as_str()], "{not_ready}");
     let detail = not_ready["checks"].as_array().unwrap().iter().find(|check| check["name"] == source_check.as_str()).unwrap()["detail"]
         .as_str()
         .unwrap()
