@@ -9,6 +9,9 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Log lines as human-readable text or as one JSON object per line (on stderr).
+    #[arg(long, global = true, value_enum, default_value_t = crate::logging::LogFormat::Text)]
+    pub log_format: crate::logging::LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -28,6 +31,19 @@ pub enum Command {
     /// The benchmark's load generator (started by `bench` as a separate process).
     #[command(hide = true)]
     BenchLoad(BenchLoadArgs),
+    /// Print the configuration reference (Markdown) generated from the config structs' docs.
+    ConfigReference,
+    /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the man page hypertick(1) (roff).
+    Manpage,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -68,7 +84,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "SECS", default_value_t = 15)]
     pub measure: u64,
     /// Offered rates (rows/s) for the latency runs, comma-separated.
-    #[arg(long, value_name = "N,…", value_delimiter = ',', default_value = "10000,50000,100000,200000")]
+    #[arg(long, value_name = "N,N", value_delimiter = ',', default_value = "10000,50000,100000,200000")]
     pub rates: Vec<u64>,
     /// The daemon's writers for `ticks`, and the connections of the N-connection baselines.
     #[arg(long, value_name = "N", default_value_t = 2)]

@@ -21,6 +21,8 @@
 //! - [`app`] and [`shutdown`]: wiring the daemon together and stopping it cleanly.
 //! - [`demo`]: the self-contained demo (throwaway database, synthetic live feed).
 //! - [`bench`]: the end-to-end benchmark against the database's COPY ceiling and naive writers.
+//! - [`logging`]: text or JSON log lines; [`docs`]: the configuration reference, shell
+//!   completions and the man page, generated from the code.
 
 pub mod app;
 pub mod bench;
@@ -28,7 +30,9 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod docs;
 pub mod indicators;
+pub mod logging;
 pub mod metrics;
 pub mod pipeline;
 pub mod record;

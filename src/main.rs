@@ -5,27 +5,15 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use hypertick::cli::{Cli, Command};
+use hypertick::logging::LogFormat;
 use hypertick::config::{self, ConfigErrors};
 use hypertick::{app, bench, demo};
-use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo prints its own progress; its default log level keeps only problems.
     let default_level = if matches!(cli.command, Command::Demo(_) | Command::Bench(_) | Command::BenchLoad(_)) { "warn" } else { "info" };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
-    // At trace level the websocket client logs whole upgrade requests, whose query
-    // may hold a feed's key; it logs nothing at info or above, so cap it there,
-    // whatever RUST_LOG says.
-    let filter = match "tungstenite::handshake::client=info".parse() {
-        Ok(directive) => filter.add_directive(directive),
-        Err(_) => filter,
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .init();
+    hypertick::logging::init(cli.log_format, default_level);
 
     // TLS for wss:// feeds uses rustls with the ring provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -36,12 +24,24 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let json_logs = cli.log_format == LogFormat::Json;
     match runtime.block_on(execute(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => match error.downcast_ref::<ConfigErrors>() {
+            // With JSON logs every line on stderr is a JSON object, the last words too.
+            Some(config_errors) if json_logs => {
+                for config_error in &config_errors.0 {
+                    tracing::error!(key = %config_error.key, "configuration error: {}", config_error.message);
+                }
+                ExitCode::from(2)
+            }
             Some(config_errors) => {
                 eprint!("{config_errors}");
                 ExitCode::from(2)
+            }
+            None if json_logs => {
+                tracing::error!(error = %format!("{error:#}"), "exiting on error");
+                ExitCode::FAILURE
             }
             None => {
                 eprintln!("error: {error:#}");
@@ -115,5 +115,14 @@ async fn execute(command: Command) -> anyhow::Result<()> {
             };
             bench::loadgen::run(plan).await
         }
+        Command::ConfigReference => {
+            print!("{}", hypertick::docs::config_reference());
+            Ok(())
+        }
+        Command::Completions(args) => {
+            hypertick::docs::write_completions(args.shell, &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Manpage => Ok(hypertick::docs::write_manpage(&mut std::io::stdout())?),
     }
 }

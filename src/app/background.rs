@@ -1,5 +1,6 @@
 //! The daemon's periodic background work: each task opens a fresh connection per run
-//! and retries at the next interval after a failure.
+//! and retries at the next interval after a failure; the health check keeps one
+//! connection between checks instead.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::db::{self, Partitions, Profile};
+use crate::metrics::Health;
 use crate::record::{Table, Timestamp};
 use crate::spool::SpoolProgress;
 
@@ -79,4 +81,49 @@ pub(super) fn spawn_id_trimming(config: &Config, keep: usize, stop: Cancellation
     spawn_periodic("record id trimming", config, Duration::from_secs(60), stop, move |client| async move {
         db::trim_ids(&client, keep).await.map(|_| ())
     });
+}
+
+/// Checks that the database answers (`SELECT 1`) every `health.database_check_interval_ms`
+/// on a connection of its own, kept between checks and replaced after a failure, and
+/// keeps the spool's size gauge current. Failures and recoveries are logged once each.
+pub(super) fn spawn_health_checks(config: &Config, health: Arc<Health>, stop: CancellationToken) {
+    let url = config.database_url().unwrap_or_default().to_string();
+    let timeout = Duration::from_millis(config.database.connect_timeout_ms);
+    let interval = Duration::from_millis(config.health.database_check_interval_ms);
+    tokio::spawn(async move {
+        let mut client = None;
+        let mut was_reachable = true;
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            health.update_spool_gauge();
+            let outcome = check_database(&url, timeout, &mut client).await;
+            match &outcome {
+                Err(error) if was_reachable => tracing::warn!(%error, "readiness: the database does not answer"),
+                Ok(()) if !was_reachable => tracing::info!("readiness: the database answers again"),
+                _ => {}
+            }
+            was_reachable = outcome.is_ok();
+            health.database_checked(outcome);
+        }
+    });
+}
+
+async fn check_database(url: &str, timeout: Duration, client: &mut Option<tokio_postgres::Client>) -> Result<(), String> {
+    let connected = match client.take() {
+        Some(existing) if !existing.is_closed() => existing,
+        _ => db::connect(url, timeout).await.map_err(|error| error.to_string())?,
+    };
+    match tokio::time::timeout(timeout, connected.simple_query("SELECT 1")).await {
+        Ok(Ok(_)) => {
+            *client = Some(connected);
+            Ok(())
+        }
+        Ok(Err(error)) => Err(crate::config::with_causes(&error)),
+        Err(_) => Err(format!("no answer to SELECT 1 within {} ms (database.connect_timeout_ms)", timeout.as_millis())),
+    }
 }

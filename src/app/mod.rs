@@ -14,7 +14,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, FullPolicy};
 use crate::db::{self, Partitions, Profile, SchemaReport};
-use crate::metrics::{self, Stats};
+use crate::metrics::{self, events, Health, Stats};
 use crate::pipeline::{
     lane, run_batcher, spawn_spill_readers, BatchSettings, CustomLane, IdWindow, IndicatorStage, LaneReceiver, LaneSender, Router,
     RouterLimits, Sequenced, Spills, SpoolGate,
@@ -31,7 +31,9 @@ use crate::source::{Source, SourceContext};
 mod background;
 mod spool;
 
-use background::{spawn_aggregate_refresh, spawn_id_trimming, spawn_partition_maintenance, spawn_spool_compaction};
+use background::{
+    spawn_aggregate_refresh, spawn_health_checks, spawn_id_trimming, spawn_partition_maintenance, spawn_spool_compaction,
+};
 use spool::{open_spool, replay_spool};
 
 const MICROS_PER_HOUR: i64 = 3_600 * 1_000_000;
@@ -44,6 +46,8 @@ pub struct Daemon {
     /// Where `/metrics` is served.
     pub metrics_addr: Option<SocketAddr>,
     pub stats: Arc<Stats>,
+    /// What `/readyz` reports.
+    pub health: Arc<Health>,
     router: Option<Router>,
     sources_stop: CancellationToken,
     sources: TaskTracker,
@@ -117,7 +121,10 @@ impl Daemon {
             "schema ready"
         );
 
+        // Before anything is counted: what is recorded earlier is lost.
+        metrics::install_recorder();
         let stats = Stats::new();
+        let health = Arc::new(Health::new(&config.health));
         let background_stop = CancellationToken::new();
         let failed = CancellationToken::new();
         let failure = Arc::new(Mutex::new(None));
@@ -125,6 +132,8 @@ impl Daemon {
         let (spool, replay) = match &config.spool {
             Some(spool_config) => {
                 let (progress, recovered) = open_spool(config, spool_config).await?;
+                let watched = progress.clone();
+                health.watch_spool(spool_config.max_bytes, Box::new(move || watched.spool().used_bytes()));
                 (Some(progress), recovered)
             }
             None => (None, Vec::new()),
@@ -202,6 +211,7 @@ impl Daemon {
             push_addr: None,
             metrics_addr: None,
             stats: stats.clone(),
+            health: health.clone(),
             router: None,
             sources_stop: CancellationToken::new(),
             sources: TaskTracker::new(),
@@ -236,14 +246,13 @@ impl Daemon {
                 spawn_aggregate_refresh(config, background_stop.clone());
             }
         }
+        spawn_health_checks(config, health.clone(), background_stop.clone());
         if config.metrics.enabled {
-            let (bound, _task) = metrics::serve_metrics(config.metrics.listen, background_stop.clone())
+            let (bound, _task) = metrics::serve_metrics(config.metrics.listen, health.clone(), background_stop.clone())
                 .await
                 .with_context(|| format!("binding metrics.listen {}", config.metrics.listen))?;
             tracing::info!(listen = %bound, "metrics at http://{bound}/metrics");
             daemon.metrics_addr = Some(bound);
-        } else {
-            metrics::install_recorder();
         }
         if config.metrics.summary_interval_secs > 0 {
             metrics::spawn_summary_logger(
@@ -262,7 +271,7 @@ impl Daemon {
             spawn_spool_compaction(config, progress.clone(), background_stop.clone());
         }
 
-        let context = SourceContext { router: router.clone(), shutdown: daemon.sources_stop.clone() };
+        let context = SourceContext { router: router.clone(), health: health.clone(), shutdown: daemon.sources_stop.clone() };
         if let Some(settings) = push_settings {
             let listen = settings.listen;
             let push = PushServer::bind(settings).await.with_context(|| format!("binding server.listen {listen}"))?;
@@ -270,6 +279,7 @@ impl Daemon {
             daemon.spawn_source(Box::new(push), context.clone());
         }
         for source in sources {
+            health.source_registered(source.name());
             daemon.spawn_source(source, context.clone());
         }
         daemon.router = Some(router);
@@ -278,6 +288,7 @@ impl Daemon {
 
     fn spawn_source(&self, source: Box<dyn Source>, context: SourceContext) {
         let name = source.name().to_string();
+        events::source_started(&name);
         let failed = self.failed.clone();
         let failure = self.failure.clone();
         self.sources.spawn(async move {
@@ -307,6 +318,7 @@ impl Daemon {
         dead_letters: Option<LaneSender<Sequenced<DeadLetter>>>,
     ) {
         let settings = shared.config.table(table);
+        events::table_started(table);
         let (batch_sender, queue) = batch_queue::<R>(settings.writers);
         let deliver = encode_stage(table, shared.partitions.clone(), batch_sender);
         let batch_settings = BatchSettings { max_rows: settings.batch_max_rows, linger: Duration::from_millis(settings.linger_ms) };
@@ -333,7 +345,7 @@ impl Daemon {
                 shared.stats.clone(),
                 dead_letters.clone(),
             );
-            self.spawn_writer(writer);
+            self.spawn_writer(table, writer);
         }
     }
 
@@ -341,6 +353,7 @@ impl Daemon {
     /// order holds across batches too).
     fn start_relational(&mut self, shared: &Shared<'_>, receiver: LaneReceiver<Sequenced<RowRecord>>, catalog: Arc<RelationalCatalog>) {
         let settings = shared.config.table(Table::Relational);
+        events::table_started(Table::Relational);
         let (batch_sender, queue) = tokio::sync::mpsc::channel::<Vec<Sequenced<RowRecord>>>(2);
         let batch_settings = BatchSettings { max_rows: settings.batch_max_rows, linger: Duration::from_millis(settings.linger_ms) };
         let stats = shared.stats.clone();
@@ -350,22 +363,22 @@ impl Daemon {
                 let deliver = |rows: Vec<Sequenced<RowRecord>>| batch_sender.blocking_send(rows).map_err(|unsent| unsent.0);
                 let undelivered = run_batcher(Table::Relational, receiver, batch_settings, &stats, deliver);
                 if undelivered > 0 {
-                    tracing::error!(rows = undelivered, "the relational writer stopped; rows still queued in memory were not written");
+                    tracing::error!(table = %Table::Relational, rows = undelivered, "the relational writer stopped; rows still queued in memory were not written");
                 }
                 undelivered
             })
             .expect("spawning a batcher thread");
         self.batchers.push(batcher);
         let writer = run_relational_writer(queue, shared.settings.clone(), catalog, shared.stats.clone());
-        self.spawn_writer(writer);
+        self.spawn_writer(Table::Relational, writer);
     }
 
-    fn spawn_writer(&mut self, writer: impl std::future::Future<Output = Result<(), WriterError>> + Send + 'static) {
+    fn spawn_writer(&mut self, table: Table, writer: impl std::future::Future<Output = Result<(), WriterError>> + Send + 'static) {
         let failed = self.failed.clone();
         let failure = self.failure.clone();
         self.writers.push(tokio::spawn(async move {
             if let Err(error) = writer.await {
-                tracing::error!(%error, "writer stopped");
+                tracing::error!(table = %table, %error, "writer stopped");
                 failure.lock().unwrap_or_else(|poison| poison.into_inner()).get_or_insert(error.to_string());
                 failed.cancel();
             }

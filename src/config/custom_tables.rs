@@ -3,13 +3,14 @@
 //! created by `migrate` and written through the COPY writers from push `row` records
 //! that name them. `custom_checks` holds their semantic checks.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::model::WriteMode;
 use crate::record::{convert_value, ColumnDefault, ColumnRule, CustomSchema, PgType};
 
 /// One `[[custom_tables]]` entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomTableConfig {
     /// The table's name: lower-case letters, digits and `_`, at most 48 bytes (its
@@ -46,9 +47,10 @@ pub struct CustomTableConfig {
 }
 
 /// One column of a custom table.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomColumnConfig {
+    /// The column's name: lower-case letters, digits and `_`.
     pub name: String,
     /// `smallint`/`int2`, `integer`/`int4`, `bigint`/`int8`, `real`/`float4`,
     /// `double precision`/`float8`, `numeric`, `numeric(p,s)`, `text`, `varchar(n)`,
@@ -60,6 +62,7 @@ pub struct CustomColumnConfig {
     /// The value used when a row leaves the column out (or sends `null`), written as
     /// the producer would send it; `"random"` on a uuid column makes a new UUID per row,
     /// `"now"` on a timestamptz column is the time the daemon received the row.
+    #[schemars(with = "Option<serde_json::Value>")]
     pub default: Option<toml::Value>,
     /// numeric, real, double precision and float8[] columns: take NaN and ±Infinity
     /// (refused by default). numeric(p,s) never holds an infinity.

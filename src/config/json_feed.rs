@@ -5,13 +5,14 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::record::{EpochUnit, Table};
 
 /// `[sources.json]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JsonFeedConfig {
     /// The `venue` written in every record.
@@ -47,7 +48,7 @@ pub struct JsonFeedConfig {
 }
 
 /// Conditions on a message that must all hold.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Conditions {
     /// JSON pointer → expected value (a string, integer or boolean; a list: any of them).
@@ -61,11 +62,13 @@ pub struct Conditions {
 /// `[sources.json.ack]`: a message matching these conditions acknowledges a subscribe
 /// message — the one whose `{id}` it echoes at `id`, or without `id` the oldest one
 /// not yet acknowledged.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AckRule {
+    /// JSON pointer → expected value (as in `[[sources.json.ignore]]`).
     #[serde(default, rename = "match")]
     pub equals: BTreeMap<String, Value>,
+    /// JSON pointers that must exist.
     #[serde(default)]
     pub present: Vec<String>,
     /// Pointer to the echoed request id (an integer or a string of digits).
@@ -74,7 +77,7 @@ pub struct AckRule {
 }
 
 /// Which table a rule's records go to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {
     Ticks,
@@ -83,7 +86,7 @@ pub enum RecordKind {
 }
 
 /// `[[sources.json.records]]`: one kind of message and how it becomes records.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordRule {
     /// `ticks`, `quotes` or `bars`.
@@ -135,7 +138,7 @@ fn default_true() -> bool {
 
 /// Field → JSON pointer, for every field of ticks, quotes and bars; each rule gives
 /// those of its table.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FieldPointers {
     pub symbol: Option<String>,
@@ -159,7 +162,7 @@ pub struct FieldPointers {
 }
 
 /// How a rule's time field is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 pub enum TimeFormat {
     #[serde(rename = "s")]
     Seconds,
@@ -177,7 +180,7 @@ pub enum TimeFormat {
 }
 
 /// Values of a tick's side field; each a string, integer or boolean, or a list of them.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SideValues {
     #[serde(default)]
@@ -190,7 +193,7 @@ pub struct SideValues {
 }
 
 /// Symbol rewriting, applied in this order.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SymbolRewrite {
     /// `btcusdt` → `BTCUSDT`.

@@ -101,8 +101,9 @@ fn fold_into_database_url(config: &mut Config) -> Result<(), ConfigError> {
 /// `HYPERTICK_` variables that are not configuration keys.
 const NON_CONFIG_VARIABLES: [&str; 1] = ["HYPERTICK_PG_BINDIR"];
 
-const SECTIONS: [&str; 8] =
-    ["database", "server", "metrics", "pipeline", "tables", "schema", "aggregates", "shutdown"];
+/// Sections whose keys `HYPERTICK_<SECTION>_<KEY>` overrides.
+pub const SECTIONS: [&str; 9] =
+    ["database", "server", "metrics", "pipeline", "tables", "schema", "aggregates", "shutdown", "health"];
 // `[[sources]]` is a list: it is configured in the file only.
 
 fn apply_environment(

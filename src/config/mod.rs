@@ -27,9 +27,9 @@ pub use json_feed::{
     json_pointer_tokens, AckRule, Conditions, FieldPointers, JsonFeedConfig, RecordKind, RecordRule, SideValues, SymbolRewrite,
     TimeFormat,
 };
-pub use load::{load_file, load_str};
+pub use load::{load_file, load_str, SECTIONS as ENVIRONMENT_SECTIONS};
 pub use redact::redact_url;
-pub use subsystems::{IndicatorsConfig, RelationalConfig, SpoolConfig, DEFAULT_RELATIONAL_TABLES};
+pub use subsystems::{HealthConfig, IndicatorsConfig, RelationalConfig, SpoolConfig, DEFAULT_RELATIONAL_TABLES};
 pub use validate::{is_plain_identifier, warnings, MAX_IDENTIFIER_BYTES};
 pub use sources::{
     Channel, SourceConfig, SourceKind, ALPACA_KEY_ID_VARIABLE, ALPACA_SECRET_KEY_VARIABLE, POLYGON_API_KEY_VARIABLE,

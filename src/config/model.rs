@@ -5,15 +5,16 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::custom_tables::{CustomTableConfig, DEFAULT_CUSTOM_COLUMNSTORE_AFTER_DAYS, DEFAULT_CUSTOM_PARTITION_HOURS};
 use super::sources::SourceConfig;
-use super::subsystems::{IndicatorsConfig, RelationalConfig, SpoolConfig};
+use super::subsystems::{HealthConfig, IndicatorsConfig, RelationalConfig, SpoolConfig};
 use crate::record::{CustomSchema, Table};
 
 /// The whole configuration file.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
@@ -44,6 +45,9 @@ pub struct Config {
     pub indicators: IndicatorsConfig,
     #[serde(default)]
     pub shutdown: ShutdownConfig,
+    /// What `GET /readyz` checks.
+    #[serde(default)]
+    pub health: HealthConfig,
     /// `[[sources]]`: one entry per venue connection.
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
@@ -60,6 +64,18 @@ pub struct Secret(pub String);
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("\"***\"")
+    }
+}
+
+impl JsonSchema for Secret {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Secret".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string", "format": "secret" })
     }
 }
 
@@ -81,7 +97,7 @@ impl<'de> Deserialize<'de> for Secret {
 }
 
 /// `[database]`: where the rows go.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `postgres://user:password@host:port/dbname`. Falls back to `DATABASE_URL`.
@@ -132,7 +148,7 @@ impl Default for DatabaseConfig {
 }
 
 /// When a push frame is acknowledged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum AckLevel {
     /// After the frame's records are parsed and queued for writing.
@@ -145,7 +161,7 @@ pub enum AckLevel {
 }
 
 /// `[server]`: the push websocket listener for in-house producers.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Address to listen on. Loopback by default; any other address without a token
@@ -159,7 +175,7 @@ pub struct ServerConfig {
     /// A file whose first line is the bearer token.
     #[serde(default)]
     pub token_file: Option<PathBuf>,
-    /// When a frame is acknowledged: `received` (this version's only level).
+    /// When a frame is acknowledged; `durable` and `committed` need a `[spool]`.
     #[serde(default)]
     pub ack: AckLevel,
     /// Largest text frame accepted; larger frames are rejected and dead-lettered.
@@ -204,12 +220,13 @@ fn default_max_messages_per_sec() -> u32 {
 }
 
 /// `[metrics]`: the Prometheus endpoint and the periodic summary line.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
     /// Serve `GET /metrics` here. Set `enabled = false` to serve nothing.
     #[serde(default = "default_metrics_listen")]
     pub listen: SocketAddr,
+    /// `false`: no listener at all (no `/metrics`, `/healthz` or `/readyz`).
     #[serde(default = "default_true")]
     pub enabled: bool,
     /// Seconds between one-line throughput/latency summaries in the log (0: none).
@@ -238,7 +255,7 @@ impl Default for MetricsConfig {
 }
 
 /// What a source does when a table's channel is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum FullPolicy {
     /// Wait for room: the source stops reading, which pushes back on its producer.
@@ -249,7 +266,7 @@ pub enum FullPolicy {
 }
 
 /// `[pipeline]`: channels and batching, the defaults for every table.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineConfig {
     /// Rows each table's channel holds before the full policy applies.
@@ -303,7 +320,7 @@ impl Default for PipelineConfig {
 }
 
 /// `[tables.<name>]`: per-table settings; unset keys fall back to `[pipeline]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TableConfig {
     /// Days of data kept; older partitions are dropped and older rows rejected. 0 keeps all.
@@ -312,8 +329,12 @@ pub struct TableConfig {
     pub partition_hours: Option<u32>,
     /// TimescaleDB: chunks older than this many days move to the columnstore. 0: never.
     pub columnstore_after_days: Option<u32>,
+    /// Database connections writing this table (default: `[pipeline] writers_per_table`
+    /// for ticks, quotes, bars and options_quotes, 1 for the others).
     pub writers: Option<usize>,
+    /// A batch closes at this many rows (default `[pipeline] batch_max_rows`)…
     pub batch_max_rows: Option<usize>,
+    /// …or when its first row has waited this long (default `[pipeline] linger_ms`).
     pub linger_ms: Option<u64>,
     /// `copy` (binary COPY, the default) or `insert` (`INSERT … SELECT FROM unnest(…)`,
     /// for connection poolers and servers without COPY, and for deduplication).
@@ -324,7 +345,7 @@ pub struct TableConfig {
 }
 
 /// How a table's writers send rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum WriteMode {
     #[default]
@@ -333,7 +354,7 @@ pub enum WriteMode {
 }
 
 /// `[aggregates]`: the OHLCV views over `ticks`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AggregatesConfig {
     /// Keep `ohlcv_1m`, `ohlcv_1h` and `ohlcv_1d` (continuous aggregates on TimescaleDB,
@@ -356,7 +377,7 @@ impl Default for AggregatesConfig {
 }
 
 /// `[tables]`: one optional section per table.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TablesConfig {
     pub ticks: Option<TableConfig>,
@@ -394,7 +415,7 @@ impl TablesConfig {
 }
 
 /// Which schema profile `migrate` applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ProfileChoice {
     /// TimescaleDB when the extension is available, else vanilla PostgreSQL.
@@ -405,7 +426,7 @@ pub enum ProfileChoice {
 }
 
 /// `[schema]`: migrations and partition maintenance.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SchemaConfig {
     #[serde(default)]
@@ -435,8 +456,8 @@ impl Default for SchemaConfig {
     }
 }
 
-/// `[shutdown]`
-#[derive(Debug, Clone, Deserialize)]
+/// `[shutdown]`: how long a stop may take.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShutdownConfig {
     /// Seconds the writers get to drain and commit after a stop signal.

@@ -1,5 +1,6 @@
 //! `[[sources]]`: venue connections, the adapter each uses, and the channels they offer.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::json_feed::JsonFeedConfig;
@@ -11,7 +12,7 @@ pub const ALPACA_SECRET_KEY_VARIABLE: &str = "APCA_API_SECRET_KEY";
 pub const POLYGON_API_KEY_VARIABLE: &str = "POLYGON_API_KEY";
 
 /// Which venue adapter a source uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceKind {
     /// Binance spot (`wss://stream.binance.com:9443`).
@@ -52,7 +53,7 @@ pub enum SourceKind {
 }
 
 /// A market-data channel a source subscribes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// Every trade → `ticks`.
@@ -76,7 +77,7 @@ pub enum Channel {
 }
 
 /// `[[sources]]`: one venue connection, handled by the shared websocket connector.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     pub kind: SourceKind,
@@ -107,6 +108,7 @@ pub struct SourceConfig {
     /// Reconnect backoff: first wait, doubling (jittered) up to the maximum; forever.
     #[serde(default = "default_reconnect_initial_ms")]
     pub reconnect_initial_ms: u64,
+    /// Reconnect backoff: the longest wait between two attempts.
     #[serde(default = "default_reconnect_max_ms")]
     pub reconnect_max_ms: u64,
     /// Larger messages end the connection (it is then re-established).

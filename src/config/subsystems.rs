@@ -3,13 +3,14 @@
 
 use std::path::PathBuf;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::model::FullPolicy;
 
 /// `[spool]`: the local write-ahead log every accepted record is appended to before it
 /// is queued, until the database has committed it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SpoolConfig {
     /// Directory of the segment files (created if missing; one daemon per directory).
@@ -54,7 +55,7 @@ impl SpoolConfig {
 
 /// `[indicators]`: the streaming indicator engine, fed by every closed bar that is
 /// queued for `bars`, writing one `technical_indicators` row per bar.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IndicatorsConfig {
     /// Symbols (as stored in `bars`) to compute for; `["*"]` for every symbol. Empty
@@ -103,7 +104,7 @@ impl IndicatorsConfig {
 }
 
 /// `[relational]`: the tables push `row` records may write.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RelationalConfig {
     /// Table names in the database's current schema. The daemon's own bookkeeping
@@ -135,5 +136,47 @@ fn default_relational_tables() -> Vec<String> {
 impl Default for RelationalConfig {
     fn default() -> Self {
         RelationalConfig { tables: default_relational_tables() }
+    }
+}
+
+/// `[health]`: what `GET /readyz` on the metrics listener checks. `GET /healthz`
+/// answers 200 while the process runs; `/readyz` answers 200 only while the database
+/// answers, every venue source is connected or has been reconnecting for less than its
+/// budget, and the spool is below its high-water mark, and 503 naming the failing
+/// checks otherwise.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthConfig {
+    /// Seconds a venue source may be without a connection (connecting, or reconnecting
+    /// after a drop) before the daemon reports itself not ready.
+    #[serde(default = "default_source_down_budget_secs")]
+    pub source_down_budget_secs: u64,
+    /// The spool's fill, in percent of `spool.max_bytes`, from which the daemon reports
+    /// itself not ready (1 to 100).
+    #[serde(default = "default_spool_high_water_percent")]
+    pub spool_high_water_percent: u8,
+    /// Milliseconds between checks that the database answers (`SELECT 1` on a
+    /// connection of its own); a check older than three intervals counts as failed.
+    #[serde(default = "default_database_check_interval_ms")]
+    pub database_check_interval_ms: u64,
+}
+
+fn default_source_down_budget_secs() -> u64 {
+    60
+}
+fn default_spool_high_water_percent() -> u8 {
+    90
+}
+fn default_database_check_interval_ms() -> u64 {
+    5_000
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            source_down_budget_secs: default_source_down_budget_secs(),
+            spool_high_water_percent: default_spool_high_water_percent(),
+            database_check_interval_ms: default_database_check_interval_ms(),
+        }
     }
 }

@@ -187,6 +187,13 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
         }
     }
 
+    if !(1..=100).contains(&config.health.spool_high_water_percent) {
+        problem("health.spool_high_water_percent", "expected a percentage between 1 and 100".into());
+    }
+    if config.health.database_check_interval_ms == 0 {
+        problem("health.database_check_interval_ms", "expected at least 1 ms".into());
+    }
+
     let ticks_retention_days = config.table(Table::Ticks).retention_days;
     if config.aggregates.ohlcv && ticks_retention_days != 0 && ticks_retention_days < OHLCV_LONGEST_REFRESH_WINDOW_DAYS {
         problem(

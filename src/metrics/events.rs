@@ -18,6 +18,33 @@ fn sampled(counter: &AtomicU64) -> bool {
     seen < FIRST || seen % EVERY == 0
 }
 
+/// A table's writers start: its counters are exported at zero from now on, so that
+/// dashboards show the table and `rate()`/`increase()` alerts see its first error.
+pub fn table_started(table: Table) {
+    let table = table.name();
+    counter!("hypertick_rows_written_total", "table" => table).absolute(0);
+    counter!("hypertick_batches_total", "table" => table).absolute(0);
+    counter!("hypertick_writer_reconnects_total", "table" => table).absolute(0);
+    for kind in ["connect", "retry", "data", "fatal"] {
+        counter!("hypertick_write_errors_total", "table" => table, "kind" => kind).absolute(0);
+    }
+    gauge!("hypertick_queue_depth", "table" => table).set(0.0);
+}
+
+/// A source starts: its counters are exported at zero from now on (see `table_started`).
+pub fn source_started(source: &str) {
+    for name in [
+        "hypertick_source_messages_total",
+        "hypertick_source_records_total",
+        "hypertick_parse_errors_total",
+        "hypertick_source_reconnects_total",
+        "hypertick_source_gaps_total",
+        "hypertick_source_duplicates_total",
+    ] {
+        counter!(name, "source" => source.to_string()).absolute(0);
+    }
+}
+
 pub fn batch_committed(table: Table, rows: usize, copy_time: Duration, oldest_latency: Duration) {
     let table = table.name();
     counter!("hypertick_rows_written_total", "table" => table).increment(rows as u64);
@@ -146,7 +173,7 @@ pub fn indicator_bar_skipped(reason: &'static str, error: &dyn std::fmt::Display
     static SEEN: AtomicU64 = AtomicU64::new(0);
     counter!("hypertick_indicator_bars_skipped_total", "reason" => reason).increment(1);
     if sampled(&SEEN) {
-        tracing::info!(reason, %error, "bar skipped by the indicator engine; the bar itself is stored");
+        tracing::info!(table = %Table::TechnicalIndicators, reason, %error, "bar skipped by the indicator engine; the bar itself is stored");
     }
 }
 

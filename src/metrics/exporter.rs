@@ -1,15 +1,19 @@
 //! The Prometheus recorder (installed once per process) and a small HTTP listener
-//! serving `GET /metrics`. The listener is ours rather than the exporter's built-in one
-//! so that one process can run several daemons (tests) and later serve health routes.
+//! serving `GET /metrics`, `GET /healthz` (200 while the process runs) and `GET /readyz`
+//! (200 or 503 with the checks of [`Health`] as JSON). The listener is ours rather than
+//! the exporter's built-in one so that one process can run several daemons (tests) and
+//! serve the health routes.
 
 use std::net::SocketAddr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
+
+use super::health::Health;
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -36,9 +40,11 @@ pub fn install_recorder() -> PrometheusHandle {
         .clone()
 }
 
-/// Serves `/metrics` on `listen` until `stop` is cancelled; returns the bound address.
+/// Serves `/metrics`, `/healthz` and `/readyz` on `listen` until `stop` is cancelled;
+/// returns the bound address.
 pub async fn serve_metrics(
     listen: SocketAddr,
+    health: Arc<Health>,
     stop: CancellationToken,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let handle = install_recorder();
@@ -53,8 +59,9 @@ pub async fn serve_metrics(
                 accepted = listener.accept() => {
                     if let Ok((stream, _)) = accepted {
                         let handle = handle.clone();
+                        let health = health.clone();
                         tokio::spawn(async move {
-                            if let Err(error) = answer(stream, &handle).await {
+                            if let Err(error) = answer(stream, &handle, &health).await {
                                 tracing::debug!(%error, "metrics request failed");
                             }
                         });
@@ -66,7 +73,7 @@ pub async fn serve_metrics(
     Ok((bound, task))
 }
 
-async fn answer(mut stream: TcpStream, handle: &PrometheusHandle) -> std::io::Result<()> {
+async fn answer(mut stream: TcpStream, handle: &PrometheusHandle, health: &Health) -> std::io::Result<()> {
     const MAX_REQUEST_HEAD: usize = 16 * 1024;
     let mut head = Vec::with_capacity(1024);
     let mut chunk = [0u8; 2048];
@@ -89,7 +96,15 @@ async fn answer(mut stream: TcpStream, handle: &PrometheusHandle) -> std::io::Re
             let body = handle.render();
             respond(&mut stream, "200 OK", "text/plain; version=0.0.4", &body).await
         }
-        ("GET", "/") => respond(&mut stream, "200 OK", "text/plain", "hypertick: see /metrics\n").await,
+        ("GET", "/healthz") => respond(&mut stream, "200 OK", "application/json", "{\"status\":\"up\"}\n").await,
+        ("GET", "/readyz") => {
+            let readiness = health.readiness();
+            let status = if readiness.ready { "200 OK" } else { "503 Service Unavailable" };
+            let mut body = serde_json::to_string(&readiness).unwrap_or_else(|_| "{}".into());
+            body.push('\n');
+            respond(&mut stream, status, "application/json", &body).await
+        }
+        ("GET", "/") => respond(&mut stream, "200 OK", "text/plain", "hypertick: see /metrics, /healthz, /readyz\n").await,
         _ => respond(&mut stream, "404 Not Found", "text/plain", "not found\n").await,
     }
 }

@@ -174,7 +174,8 @@ impl Stats {
 
 }
 
-/// Logs one line per interval: rows/s and latency percentiles per active table.
+/// Logs per interval one line per active table (its name in the `table` field): rows/s,
+/// latency percentiles and queue depth.
 pub fn spawn_summary_logger(stats: Arc<Stats>, interval: Duration, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut previous = stats.snapshots();
@@ -186,25 +187,17 @@ pub fn spawn_summary_logger(stats: Arc<Stats>, interval: Duration, stop: Cancell
                 _ = ticker.tick() => {}
             }
             let current = stats.snapshots();
-            let parts: Vec<String> = current
-                .iter()
-                .zip(&previous)
-                .map(|(now, before)| now.since(before))
-                .filter(|delta| delta.rows_written > 0 || delta.queue_depth > 0)
-                .map(|delta| {
-                    format!(
-                        "{} {:.0} rows/s p50 {:.1}ms p99 {:.1}ms p999 {:.1}ms queue {}",
-                        delta.table,
-                        delta.rows_written as f64 / interval.as_secs_f64(),
-                        delta.latency_ms(0.5),
-                        delta.latency_ms(0.99),
-                        delta.latency_ms(0.999),
-                        delta.queue_depth
-                    )
-                })
-                .collect();
-            if !parts.is_empty() {
-                tracing::info!("summary: {}", parts.join(" | "));
+            let deltas = current.iter().zip(&previous).map(|(now, before)| now.since(before));
+            for delta in deltas.filter(|delta| delta.rows_written > 0 || delta.queue_depth > 0) {
+                tracing::info!(
+                    table = %delta.table,
+                    rows_per_sec = (delta.rows_written as f64 / interval.as_secs_f64()).round() as u64,
+                    p50_ms = delta.latency_ms(0.5),
+                    p99_ms = delta.latency_ms(0.99),
+                    p999_ms = delta.latency_ms(0.999),
+                    queue = delta.queue_depth,
+                    "summary"
+                );
             }
             previous = current;
         }

@@ -234,7 +234,7 @@ impl Router {
                 Err(rejection) => Err(rejection),
             };
             if let Err(rejection) = admitted {
-                tracing::warn!(%rejection, "technical indicators of a bar not queued");
+                tracing::warn!(table = %Table::TechnicalIndicators, %rejection, "technical indicators of a bar not queued");
             }
         }
         Ok(receipt)

@@ -33,6 +33,8 @@ use crate::pipeline::Router;
 #[derive(Clone)]
 pub struct SourceContext {
     pub router: Router,
+    /// Where a venue source reports being connected or not, for `/readyz`.
+    pub health: std::sync::Arc<crate::metrics::Health>,
     /// Cancelled when the daemon stops; a source then finishes what it is handling and returns.
     pub shutdown: CancellationToken,
 }

@@ -51,6 +51,7 @@ impl Source for FeedSource {
             loop {
                 let started = Instant::now();
                 let ended = self.connect_once(&context, connections).await;
+                context.health.source_disconnected(&self.name);
                 connections += 1;
                 match ended {
                     Ended::Shutdown => return Ok(()),
@@ -103,6 +104,7 @@ impl FeedSource {
             }
         };
         events::feed_connected(&self.name, &self.url);
+        context.health.source_connected(&self.name);
         self.event(router, "connected", json!({ "url": crate::config::redact_url(&self.url), "connection": previous_connections + 1 })).await;
 
         let subscriptions = self.adapter.subscriptions(&self.config.symbols, &self.config.channels);
