@@ -9,6 +9,12 @@ use hypertick::logging::LogFormat;
 use hypertick::config::{self, ConfigErrors};
 use hypertick::{app, bench, demo};
 
+// mimalloc returns freed memory to the system and does not fragment into per-thread
+// arenas as glibc's malloc does when rows are allocated on the source tasks and freed on
+// the writer threads (measured: peak RSS at the maximum rate, `hypertick bench`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo prints its own progress; its default log level keeps only problems.
