@@ -129,6 +129,12 @@ impl<R: Send + 'static> LaneSender<R> {
         }
     }
 
+    /// Queues a row if there is room; hands it back otherwise, for a caller that then
+    /// takes the path applying the full policy (which counts it).
+    pub fn try_send_quiet(&self, row: R) -> Result<(), R> {
+        self.sender.try_send(Box::new(row)).map_err(|error| *error.into_inner())
+    }
+
     /// Queues a row, waiting for room whatever the full policy.
     pub async fn send_waiting(&self, row: R) -> Result<(), SendError> {
         match self.sender.try_send(Box::new(row)) {

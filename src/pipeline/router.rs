@@ -193,6 +193,31 @@ impl Router {
         }))
     }
 
+    /// The synchronous path for the common case: a tick, quote or ticker with no spool
+    /// and no id to check, whose channel has room. `Err` hands the record back for
+    /// [`Router::route_with_id`]. Routing through the async path moves each record
+    /// through several nested futures; at hundreds of thousands of records a second
+    /// those copies were a fifth of the daemon's time (profile of `hypertick bench`).
+    pub fn try_route_now(&self, record: Record, now: Timestamp, id: Option<&str>) -> Result<Result<Receipt, Rejection>, Record> {
+        if self.spool.is_some() || (self.ids.is_some() && id.is_some()) {
+            return Err(record);
+        }
+        let table = match &record {
+            Record::Tick(_) | Record::Quote(_) | Record::Ticker(_) => record.table(),
+            _ => return Err(record),
+        };
+        if let Err(rejection) = self.check_time(table, record.time(), now) {
+            return Ok(Err(rejection));
+        }
+        let queued = match record {
+            Record::Tick(row) => self.ticks.try_send_quiet(Sequenced::unspooled(row)).map_err(|back| Record::Tick(back.row)),
+            Record::Quote(row) => self.quotes.try_send_quiet(Sequenced::unspooled(row)).map_err(|back| Record::Quote(back.row)),
+            Record::Ticker(row) => self.tickers.try_send_quiet(Sequenced::unspooled(row)).map_err(|back| Record::Ticker(back.row)),
+            other => Err(other),
+        };
+        queued.map(|()| Ok(Receipt::default()))
+    }
+
     /// Admits one record: checks it, appends it to the spool (if any) and queues it.
     pub async fn route(&self, record: Record, now: Timestamp) -> Result<Receipt, Rejection> {
         self.route_with_id(record, now, None).await

@@ -228,7 +228,11 @@ impl FeedSource {
             self.upsert_instruments(router, instruments).await;
         }
         for record in records {
-            if let Err(rejection) = router.route(record, received_at).await {
+            let routed = match router.try_route_now(record, received_at, None) {
+                Ok(routed) => routed,
+                Err(record) => router.route(record, received_at).await,
+            };
+            if let Err(rejection) = routed {
                 if rejection.code != "queue_full" && rejection.code != "shutting_down" {
                     router.dead_letter(DeadLetter::new(&self.name, rejection.code, rejection.detail, raw)).await;
                 }

@@ -14,7 +14,7 @@ use crate::record::{OptionKind, Rejection, Side, Timestamp};
 const MAX_KEY_BYTES: usize = 128;
 /// Integer times below this many nanoseconds (1970-04-26) are almost surely in a
 /// coarser unit; they are refused with a hint rather than stored in 1970.
-const MIN_PLAUSIBLE_EPOCH_NANOS: i64 = 10_000_000_000_000_000;
+pub(super) const MIN_PLAUSIBLE_EPOCH_NANOS: i64 = 10_000_000_000_000_000;
 
 /// A JSON object's members in the order written, keys borrowed from the frame's text
 /// where they hold no escapes. A push object has about ten members: a scan finds one
@@ -262,8 +262,13 @@ fn holds_nul(value: &Value) -> bool {
     }
 }
 
+/// A venue, symbol or id: non-empty, at most 128 bytes, no control characters.
+pub(super) fn is_valid_key(text: &str) -> bool {
+    !text.is_empty() && text.len() <= MAX_KEY_BYTES && !text.chars().any(char::is_control)
+}
+
 fn check_key(name: &str, text: &str, value: &Value) -> Result<String, Rejection> {
-    if text.is_empty() || text.len() > MAX_KEY_BYTES || text.chars().any(char::is_control) {
+    if !is_valid_key(text) {
         return Err(invalid(name, "a non-empty string of at most 128 bytes without control characters", value));
     }
     Ok(text.to_string())

@@ -1,11 +1,12 @@
 //! The push source: a websocket server for in-house producers speaking the push
 //! protocol of DESIGN §5. `protocol` turns frame text into records or rejections
-//! (pure, no I/O; `records` has one parser per type, `fields` reads their fields,
+//! (pure, no I/O; `fast` reads plain ticks without a JSON tree, `records` has one parser per type, `fields` reads their fields,
 //! `option_contract` fills and checks an option quote's contract parts from its name);
 //! `server` accepts connections (optionally over TLS), checks the bearer token, reads
 //! frames, limits their rate (`rate`), routes records, dead-letters rejections and
 //! answers each frame with an ack at the configured level.
 
+mod fast;
 mod fields;
 mod option_contract;
 mod protocol;
@@ -13,6 +14,6 @@ mod rate;
 mod records;
 mod server;
 
-pub use protocol::{parse_frame, Ack, ParsedElement};
+pub use protocol::{fast_path_agrees, parse_frame, Ack, ParsedElement};
 pub use rate::TokenBucket;
 pub use server::{PushServer, PushSettings, PushSetupError};

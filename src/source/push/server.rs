@@ -334,7 +334,10 @@ async fn handle_text(text: &str, settings: &PushSettings, router: &Router) -> Ac
     let mut receipts: Vec<Receipt> = Vec::new();
     for element in elements {
         let outcome = match element.result {
-            Ok(record) => router.route_with_id(record, received_at, element.id.as_deref()).await,
+            Ok(record) => match router.try_route_now(record, received_at, element.id.as_deref()) {
+                Ok(routed) => routed,
+                Err(record) => router.route_with_id(record, received_at, element.id.as_deref()).await,
+            },
             Err(rejection) => {
                 parse_errors += 1;
                 Err(rejection)
