@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, Mutex};
 use super::encoder::{encode_rows, EncodeRow};
 use crate::db::Partitions;
 use crate::pipeline::Sequenced;
-use crate::record::{Instrument, Table};
+use crate::record::{DeadLetter, Instrument, Table};
 
 /// A closed, encoded batch. The rows stay with it until commit, for latency
 /// accounting and, if the database refuses a row, for finding and keeping it.
@@ -33,6 +33,21 @@ pub struct Encoded {
     pub slots: Vec<i64>,
     /// Instruments this table's writers have not sent before, sorted by (venue, symbol).
     pub new_instruments: Arc<Vec<Instrument>>,
+    /// Bookkeeping committed in the same transaction as the rows (a file import's
+    /// chunk marks and bad lines); `None` for the daemon's batches.
+    pub progress: Option<Arc<BatchProgress>>,
+}
+
+/// What a batch commits besides its rows, in the same transaction, so that it lands
+/// exactly when they do: positions of further `ingest_offsets` streams and dead
+/// letters. A batch carrying it is committed whole or not at all, even when the
+/// database refuses some of its rows (they are then found inside that one
+/// transaction and dead-lettered in it).
+#[derive(Debug, Default)]
+pub struct BatchProgress {
+    /// (stream, position) rows written to `ingest_offsets`.
+    pub offsets: Vec<(String, i64)>,
+    pub dead_letters: Vec<DeadLetter>,
 }
 
 /// The queue between a table's encoder stage and its writers.
@@ -114,5 +129,16 @@ pub(super) fn encode<R: EncodeRow>(table: Table, partitions: &Partitions, rows: 
             }
         }
     }
-    Encoded { bytes: buffer.freeze(), slots, new_instruments: Arc::default() }
+    Encoded { bytes: buffer.freeze(), slots, new_instruments: Arc::default(), progress: None }
+}
+
+/// One batch, encoded now on the calling thread, with the instruments it carries and
+/// the bookkeeping its transaction commits: what a file import hands to the writers.
+pub fn encode_batch<R: EncodeRow>(table: Table, partitions: &Partitions, rows: Vec<R>, progress: BatchProgress) -> EncodedBatch<R> {
+    let mut bytes_per_row_estimate = 96usize;
+    let mut encoded = encode(table, partitions, &rows, &mut bytes_per_row_estimate);
+    encoded.new_instruments = Arc::new(first_seen_instruments(&rows, &mut HashMap::new()));
+    encoded.progress = Some(Arc::new(progress));
+    let count = rows.len();
+    EncodedBatch { rows, sequences: vec![0; count], ids: vec![0; count], encoded }
 }

@@ -4,8 +4,9 @@
 //! the shared websocket connector (`feed`) with one adapter folder per venue
 //! (`alpaca`, `binance`, `bybit`, `coinbase`, `deribit`, `kraken`, `okx`, `polygon`), the
 //! generic adapter for feeds described in the configuration (`json`), and the symbol
-//! normalization they share (`symbols`); and `contracts`, which reads option contract
-//! names (Deribit, OKX, OCC) into underlying, expiry, strike and call/put.
+//! normalization they share (`symbols`); `contracts`, which reads option contract
+//! names (Deribit, OKX, OCC) into underlying, expiry, strike and call/put; and `file`,
+//! the vendor files (CSV, NDJSON; plain, gzip, zstd) `hypertick import` reads.
 //! **Only this module knows input formats.**
 
 pub mod alpaca;
@@ -15,6 +16,7 @@ pub mod coinbase;
 pub mod contracts;
 pub mod deribit;
 pub mod feed;
+pub mod file;
 pub mod json;
 pub mod kraken;
 pub mod okx;
