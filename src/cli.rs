@@ -21,6 +21,9 @@ pub enum Command {
     CheckConfig(ConfigArg),
     /// A self-contained demo: throwaway PostgreSQL, synthetic live feed on loopback.
     Demo(DemoArgs),
+    /// Backfill files (CSV or NDJSON; plain, .gz or .zst) into a table, exactly once;
+    /// re-run the same command to continue an import that stopped.
+    Import(crate::import::ImportArgs),
 }
 
 #[derive(Debug, Args)]

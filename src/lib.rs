@@ -20,12 +20,14 @@
 //!   histograms and the periodic summary.
 //! - [`app`] and [`shutdown`]: wiring the daemon together and stopping it cleanly.
 //! - [`demo`]: the self-contained demo (throwaway database, synthetic live feed).
+//! - [`import`]: backfill from vendor files, resumable, through the same COPY writers.
 
 pub mod app;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod import;
 pub mod indicators;
 pub mod metrics;
 pub mod pipeline;

@@ -10,6 +10,7 @@ mod encoder_roundtrip;
 mod fake_venue;
 mod faults;
 mod feeds;
+mod import;
 mod indicators;
 mod feeds_coinbase;
 mod feeds_deribit;

@@ -125,8 +125,8 @@ pub fn parse_pairs(pairs: &[String], flag: &str) -> Result<BTreeMap<String, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::file::records::{FileRecord, IMPORTABLE_TABLES};
     use crate::record::Tick;
+    use crate::source::file::records::FileRecord;
 
     fn header(columns: &[&str]) -> Vec<String> {
         columns.iter().map(|column| column.to_string()).collect()
@@ -151,7 +151,6 @@ mod tests {
                 FieldSource::Absent,
             ]
         );
-        assert!(IMPORTABLE_TABLES.contains(&"ticks"));
     }
 
     #[test]

@@ -12,8 +12,8 @@ mod values;
 
 pub use mapping::{parse_pairs, FieldSource, Mapping, MappingSpec};
 pub use open::{compression_of, format_from_name, open_decoded, read_header, Header};
-pub use parse::{parse_chunk, BadLine, ParseSettings, ParsedChunk};
-pub use records::{fields_of, FileRecord, IMPORTABLE_TABLES};
+pub use parse::{parse_chunk, AdmitTime, BadLine, ParseSettings, ParsedChunk};
+pub use records::{fields_of, FileRecord};
 pub use values::TimeUnit;
 
 use std::path::PathBuf;

@@ -39,11 +39,38 @@ pub struct ParsedChunk<R> {
     pub bad: Vec<BadLine>,
 }
 
-/// Parses `bytes` (whole lines, no header) into `R`s, stamped `received_at`.
-pub fn parse_chunk<R: FileRecord>(bytes: &[u8], settings: &ParseSettings, mapping: &Mapping, received_at: Timestamp) -> ParsedChunk<R> {
+/// Checks a record's event time (retention, clock); a refusal makes its line bad.
+pub type AdmitTime<'a> = &'a dyn Fn(Timestamp) -> Result<(), Rejection>;
+
+/// Parses `bytes` (whole lines, no header) into `R`s stamped `received_at`, whose
+/// times `admit` accepts.
+pub fn parse_chunk<R: FileRecord>(
+    bytes: &[u8],
+    settings: &ParseSettings,
+    mapping: &Mapping,
+    received_at: Timestamp,
+    admit: AdmitTime<'_>,
+) -> ParsedChunk<R> {
+    let read = Reading { settings, mapping, received_at, admit };
     match settings.format {
-        FileFormat::Csv => parse_csv(bytes, settings, mapping, received_at),
-        FileFormat::Ndjson => parse_ndjson(bytes, settings, mapping, received_at),
+        FileFormat::Csv => parse_csv(bytes, &read),
+        FileFormat::Ndjson => parse_ndjson(bytes, &read),
+    }
+}
+
+struct Reading<'a> {
+    settings: &'a ParseSettings,
+    mapping: &'a Mapping,
+    received_at: Timestamp,
+    admit: AdmitTime<'a>,
+}
+
+impl Reading<'_> {
+    fn record<R: FileRecord>(&self, texts: &[Option<Cow<'_, str>>]) -> Result<R, Rejection> {
+        let values = Values { texts: &texts[..self.mapping.fields.len()], names: self.mapping.fields, time_unit: self.settings.time_unit };
+        let row = R::from_values(&values, self.received_at)?;
+        (self.admit)(row.time())?;
+        Ok(row)
     }
 }
 
@@ -55,7 +82,8 @@ fn present(text: &str) -> Option<Cow<'_, str>> {
     (!text.trim().is_empty()).then_some(Cow::Borrowed(text))
 }
 
-fn parse_csv<R: FileRecord>(bytes: &[u8], settings: &ParseSettings, mapping: &Mapping, received_at: Timestamp) -> ParsedChunk<R> {
+fn parse_csv<R: FileRecord>(bytes: &[u8], read: &Reading<'_>) -> ParsedChunk<R> {
+    let (settings, mapping) = (read.settings, read.mapping);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -97,8 +125,7 @@ fn parse_csv<R: FileRecord>(bytes: &[u8], settings: &ParseSettings, mapping: &Ma
             parsed.bad.push(BadLine { line, rejection, raw: raw() });
             continue;
         }
-        let values = Values { texts: &texts[..mapping.fields.len()], names: mapping.fields, time_unit: settings.time_unit };
-        match R::from_values(&values, received_at) {
+        match read.record::<R>(&texts) {
             Ok(row) => parsed.rows.push(row),
             Err(rejection) => parsed.bad.push(BadLine { line, rejection, raw: raw() }),
         }
@@ -106,7 +133,7 @@ fn parse_csv<R: FileRecord>(bytes: &[u8], settings: &ParseSettings, mapping: &Ma
     parsed
 }
 
-fn parse_ndjson<R: FileRecord>(bytes: &[u8], settings: &ParseSettings, mapping: &Mapping, received_at: Timestamp) -> ParsedChunk<R> {
+fn parse_ndjson<R: FileRecord>(bytes: &[u8], read: &Reading<'_>) -> ParsedChunk<R> {
     let mut parsed = ParsedChunk { rows: Vec::with_capacity(bytes.len() / 128), bad: Vec::new() };
     for (index, line) in bytes.split(|byte| *byte == b'\n').enumerate() {
         let line_number = index as u64 + 1;
@@ -114,7 +141,7 @@ fn parse_ndjson<R: FileRecord>(bytes: &[u8], settings: &ParseSettings, mapping: 
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match parse_object::<R>(line, settings, mapping, received_at) {
+        match parse_object::<R>(line, read) {
             Ok(row) => parsed.rows.push(row),
             Err(rejection) => parsed.bad.push(BadLine { line: line_number, rejection, raw: raw_line(line) }),
         }
@@ -122,7 +149,8 @@ fn parse_ndjson<R: FileRecord>(bytes: &[u8], settings: &ParseSettings, mapping: 
     parsed
 }
 
-fn parse_object<R: FileRecord>(line: &[u8], settings: &ParseSettings, mapping: &Mapping, received_at: Timestamp) -> Result<R, Rejection> {
+fn parse_object<R: FileRecord>(line: &[u8], read: &Reading<'_>) -> Result<R, Rejection> {
+    let mapping = read.mapping;
     let object: serde_json::Map<String, Value> = serde_json::from_slice(line)
         .map_err(|error| Rejection::new("invalid_json", format!("not a JSON object: {error}")))?;
     let mut texts: [Option<Cow<'_, str>>; MAX_FIELDS] = Default::default();
@@ -142,8 +170,7 @@ fn parse_object<R: FileRecord>(line: &[u8], settings: &ParseSettings, mapping: &
             FieldSource::Column(_) | FieldSource::Absent => None,
         };
     }
-    let values = Values { texts: &texts[..mapping.fields.len()], names: mapping.fields, time_unit: settings.time_unit };
-    R::from_values(&values, received_at)
+    read.record(&texts)
 }
 
 #[cfg(test)]
@@ -164,7 +191,7 @@ mod tests {
         let mapping = MappingSpec::default().resolve("ticks", Tick::FIELDS, Tick::REQUIRED, Some(&header), Path::new("t.csv")).unwrap();
         let chunk = b"2026-01-02T03:04:05Z,v,BTC-USD,100.5,2,buy,1\n2026-01-02T03:04:06Z,v,BTC-USD,abc,2,sell,2\r\n\
                       1767323047000,v,\"BTC-USD\",101,0.5,,3\n2026-01-02T03:04:08Z,v,BTC-USD,102,1\n";
-        let parsed: ParsedChunk<Tick> = parse_chunk(chunk, &settings(FileFormat::Csv), &mapping, Timestamp(7));
+        let parsed: ParsedChunk<Tick> = parse_chunk(chunk, &settings(FileFormat::Csv), &mapping, Timestamp(7), &|_| Ok(()));
         assert_eq!(parsed.rows.len(), 3);
         assert_eq!((parsed.rows[1].side, parsed.rows[1].trade_id.as_deref()), (Side::Unknown, Some("3")));
         assert_eq!(parsed.rows[1].time, Timestamp::parse_rfc3339("2026-01-02T03:04:07Z").unwrap());
@@ -183,7 +210,9 @@ mod tests {
         let mapping = spec.resolve("ticks", Tick::FIELDS, Tick::REQUIRED, None, Path::new("t.ndjson")).unwrap();
         let chunk = b"{\"time\":1767323045000000000,\"symbol\":\"ETH-USD\",\"p\":3300.5,\"size\":\"1\",\"extra\":[1]}\n\n{oops\n\
                       {\"time\":\"2026-01-02T03:04:05Z\",\"symbol\":\"ETH-USD\",\"p\":{\"x\":1},\"size\":1}\n";
-        let parsed: ParsedChunk<Tick> = parse_chunk(chunk, &settings(FileFormat::Ndjson), &mapping, Timestamp(7));
+        let parsed: ParsedChunk<Tick> = parse_chunk(chunk, &settings(FileFormat::Ndjson), &mapping, Timestamp(7), &|time| {
+            crate::pipeline::check_event_time(crate::record::Table::Ticks, None, 0, time, Timestamp::parse_rfc3339("2026-01-02T03:04:05Z").unwrap())
+        });
         assert_eq!(parsed.rows.len(), 1);
         assert_eq!((parsed.rows[0].price, parsed.rows[0].venue.as_str()), (3300.5, "v"));
         assert_eq!(parsed.rows[0].time, Timestamp::parse_rfc3339("2026-01-02T03:04:05Z").unwrap());

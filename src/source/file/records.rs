@@ -17,9 +17,6 @@ pub trait FileRecord: Sized + Send + 'static {
     fn time(&self) -> Timestamp;
 }
 
-/// The tables `hypertick import` writes, by name.
-pub const IMPORTABLE_TABLES: &[&str] = &["ticks", "quotes", "bars", "tickers"];
-
 /// The fields of an importable table, `None` for any other table.
 pub fn fields_of(table: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
     match table {
@@ -28,6 +25,21 @@ pub fn fields_of(table: &str) -> Option<(&'static [&'static str], &'static [&'st
         "bars" => Some((Bar::FIELDS, Bar::REQUIRED)),
         "tickers" => Some((Ticker::FIELDS, Ticker::REQUIRED)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{import_fields, IMPORTABLE_TABLES};
+
+    #[test]
+    fn the_fields_are_the_columns_but_received_at() {
+        for table in IMPORTABLE_TABLES {
+            let (fields, required) = fields_of(table.name()).unwrap();
+            assert_eq!(fields, import_fields(table), "{table}");
+            assert!(required.iter().all(|field| fields.contains(field)));
+        }
     }
 }
 

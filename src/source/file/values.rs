@@ -4,46 +4,15 @@
 
 use std::borrow::Cow;
 
+pub use crate::config::TimeUnit;
 use crate::record::{EpochUnit, Rejection, Side, Timestamp};
 
 /// Longest accepted venue, symbol and id strings, in bytes (as the push protocol).
 const MAX_KEY_BYTES: usize = 128;
 
-/// The unit of epoch-number times in a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TimeUnit {
-    /// From the number of integer digits: up to 10 seconds, 11–13 milliseconds, 14–16
-    /// microseconds, 17 and more nanoseconds (right for any time after 1973).
-    #[default]
-    Auto,
-    #[serde(rename = "s")]
-    Seconds,
-    #[serde(rename = "ms")]
-    Millis,
-    #[serde(rename = "us")]
-    Micros,
-    #[serde(rename = "ns")]
-    Nanos,
-}
-
-impl std::str::FromStr for TimeUnit {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text {
-            "auto" => Ok(TimeUnit::Auto),
-            "s" => Ok(TimeUnit::Seconds),
-            "ms" => Ok(TimeUnit::Millis),
-            "us" => Ok(TimeUnit::Micros),
-            "ns" => Ok(TimeUnit::Nanos),
-            other => Err(format!("`{other}`: expected auto, s, ms, us or ns")),
-        }
-    }
-}
-
-impl TimeUnit {
-    fn epoch_unit(self, integer_digits: usize) -> EpochUnit {
-        match self {
+/// The epoch unit of a number with `integer_digits` digits before its point.
+fn epoch_unit(unit: TimeUnit, integer_digits: usize) -> EpochUnit {
+        match unit {
             TimeUnit::Seconds => EpochUnit::Seconds,
             TimeUnit::Millis => EpochUnit::Millis,
             TimeUnit::Micros => EpochUnit::Micros,
@@ -55,7 +24,6 @@ impl TimeUnit {
                 _ => EpochUnit::Nanos,
             },
         }
-    }
 }
 
 /// One row's values in the order of its table's fields (see `mapping`), as text;
@@ -128,7 +96,7 @@ impl<'a> Values<'a> {
             && text.bytes().skip(1).all(|byte| byte != b'-');
         if looks_like_epoch {
             let integer_digits = text.trim_start_matches(['-', '+']).trim_start_matches('0').bytes().take_while(u8::is_ascii_digit).count();
-            return Timestamp::parse_unix_decimal(text, self.time_unit.epoch_unit(integer_digits))
+            return Timestamp::parse_unix_decimal(text, epoch_unit(self.time_unit, integer_digits))
                 .ok_or_else(|| invalid(name, "an epoch number in range", text));
         }
         parse_calendar_time(text)
