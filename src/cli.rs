@@ -24,6 +24,9 @@ pub enum Command {
     /// Backfill files (CSV or NDJSON; plain, .gz or .zst) into a table, exactly once;
     /// re-run the same command to continue an import that stopped.
     Import(crate::import::ImportArgs),
+    /// Feed capture files (recorded with a source's `record`) through the same adapters
+    /// into the configured database, at the recorded pace, faster, or at full speed.
+    Replay(crate::replay::ReplayArgs),
 }
 
 #[derive(Debug, Args)]

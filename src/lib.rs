@@ -21,6 +21,7 @@
 //! - [`app`] and [`shutdown`]: wiring the daemon together and stopping it cleanly.
 //! - [`demo`]: the self-contained demo (throwaway database, synthetic live feed).
 //! - [`import`]: backfill from vendor files, resumable, through the same COPY writers.
+//! - [`replay`]: capture files of venue feeds replayed through the same adapters.
 
 pub mod app;
 pub mod cli;
@@ -32,6 +33,7 @@ pub mod indicators;
 pub mod metrics;
 pub mod pipeline;
 pub mod record;
+pub mod replay;
 pub mod shutdown;
 pub mod sink;
 pub mod source;

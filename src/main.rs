@@ -99,5 +99,6 @@ async fn execute(command: Command) -> anyhow::Result<()> {
         }
         Command::Demo(args) => demo::run(args).await,
         Command::Import(args) => hypertick::import::run(args).await,
+        Command::Replay(args) => hypertick::replay::run(args).await,
     }
 }

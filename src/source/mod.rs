@@ -51,6 +51,11 @@ pub trait Source: Send {
 /// Builds the source a `[[sources]]` entry describes. Fails only for a json source
 /// whose description does not compile, which `check-config` refuses first.
 pub fn from_config(config: &crate::config::SourceConfig) -> anyhow::Result<Box<dyn Source>> {
+    Ok(Box::new(feed::FeedSource::new(config.clone(), adapter_from_config(config)?)))
+}
+
+/// The venue adapter of a `[[sources]]` entry.
+pub fn adapter_from_config(config: &crate::config::SourceConfig) -> anyhow::Result<Box<dyn feed::VenueAdapter>> {
     use crate::config::SourceKind;
     let adapter: Box<dyn feed::VenueAdapter> = match config.kind {
         SourceKind::Binance => Box::new(binance::BinanceAdapter::spot()),
@@ -66,5 +71,5 @@ pub fn from_config(config: &crate::config::SourceConfig) -> anyhow::Result<Box<d
             json::JsonAdapter::new(config).map_err(|error| anyhow::anyhow!("source `{}`: {error}", config.name()))?,
         ),
     };
-    Ok(Box::new(feed::FeedSource::new(config.clone(), adapter)))
+    Ok(adapter)
 }

@@ -26,6 +26,7 @@ mod push;
 mod push_security;
 mod redaction;
 mod relational;
+mod replay;
 mod relational_schema;
 mod schema;
 mod spool;
