@@ -27,6 +27,8 @@ pub enum Command {
     /// Feed capture files (recorded with a source's `record`) through the same adapters
     /// into the configured database, at the recorded pace, faster, or at full speed.
     Replay(crate::replay::ReplayArgs),
+    /// Benchmark `import` against `psql \copy` of the same generated CSV (throwaway database).
+    BenchImport(crate::import::BenchImportArgs),
 }
 
 #[derive(Debug, Args)]

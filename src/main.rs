@@ -12,7 +12,7 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo prints its own progress; its default log level keeps only problems.
-    let default_level = if matches!(cli.command, Command::Demo(_) | Command::Import(_)) { "warn" } else { "info" };
+    let default_level = if matches!(cli.command, Command::Demo(_) | Command::Import(_) | Command::BenchImport(_)) { "warn" } else { "info" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     // At trace level the websocket client logs whole upgrade requests, whose query
     // may hold a feed's key; it logs nothing at info or above, so cap it there,
@@ -100,5 +100,6 @@ async fn execute(command: Command) -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args).await,
         Command::Import(args) => hypertick::import::run(args).await,
         Command::Replay(args) => hypertick::replay::run(args).await,
+        Command::BenchImport(args) => hypertick::import::bench(args).await,
     }
 }

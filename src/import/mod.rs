@@ -11,12 +11,14 @@
 //! `psql \copy` (`hypertick bench-import`).
 
 mod args;
+mod bench;
 mod plan;
 mod progress;
 mod run;
 mod work;
 
 pub use args::{ImportArgs, ImportSettings};
+pub use bench::{run as bench, BenchImportArgs};
 pub use plan::FileChanged;
 pub use progress::{FileReport, ImportReport};
 pub use run::import;
@@ -26,7 +28,8 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
     let config = crate::config::load_file(&args.config)?;
     let settings = ImportSettings::resolve(&args, &config)?;
     let report = import(&config, &settings, &args.files).await?;
-    print!("{report}");
+    // A closed stdout (`| head`) must not turn a finished import into a failure.
+    let _ = std::io::Write::write_fmt(&mut std::io::stdout(), format_args!("{report}"));
     match report.stopped {
         Some(reason) => Err(anyhow::anyhow!("import stopped early: {reason}")),
         None => Ok(()),

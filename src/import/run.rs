@@ -57,6 +57,14 @@ pub async fn import(config: &Config, settings: &ImportSettings, files: &[PathBuf
         Table::Tickers => run_files::<Ticker>(config, settings, plans, partitions).await?,
         other => bail!("{other} cannot be imported"),
     };
+    // The chunks were committed asynchronously; one synchronous commit that writes
+    // flushes the WAL past every one of them before the summary says so.
+    client
+        .execute(
+            "UPDATE ingest_offsets SET updated_at = now() WHERE starts_with(stream, $1)",
+            &[&format!("import/{}/writer/", table.name())],
+        )
+        .await?;
     if report.stopped.is_none() {
         mark_done(&client, &report).await?;
     }
@@ -118,6 +126,7 @@ async fn run_files<R: FileRecord + CopyRow>(
         chunk_lines: settings.chunk_lines,
         bytes_done: Arc::new(AtomicU64::new(0)),
         bad_lines: AtomicU64::new(0),
+        instruments: Default::default(),
         stop: AtomicBool::new(false),
         failure: Mutex::new(None),
         rows: std::marker::PhantomData,

@@ -18,7 +18,7 @@ use crate::db::Partitions;
 use crate::metrics::events;
 use crate::pipeline::check_event_time;
 use crate::record::{DeadLetter, Table, Timestamp};
-use crate::sink::{encode_batch, BatchProgress, CopyRow, EncodedBatch};
+use crate::sink::{encode_batch, BatchProgress, CopyRow, EncodedBatch, KnownInstruments};
 use crate::source::file::{open_decoded, parse_chunk, Compression, FileRecord, Mapping, ParseSettings, ParsedChunk};
 
 /// A piece of a file to import: `[start, end)` in bytes (plain) or lines (compressed).
@@ -56,6 +56,8 @@ pub struct Work<R> {
     /// Bytes parsed of plain files, and bytes read of compressed ones.
     pub bytes_done: Arc<AtomicU64>,
     pub bad_lines: AtomicU64,
+    /// Instruments a chunk already carries to the `instruments` table.
+    pub instruments: KnownInstruments,
     pub stop: AtomicBool,
     /// Why the import stopped early.
     pub failure: Mutex<Option<String>>,
@@ -209,8 +211,10 @@ impl<R: FileRecord + CopyRow> Work<R> {
             })
             .collect();
         let rows = parsed.rows.len() as u64;
-        let progress = BatchProgress { offsets: vec![(plan.chunk_stream(job.start), job.end as i64)], dead_letters };
-        let batch = encode_batch(self.table, &self.partitions, parsed.rows, progress);
+        // Made durable at the end by one synchronous commit (see `run`).
+        let offsets = vec![(plan.chunk_stream(job.start), job.end as i64)];
+        let progress = BatchProgress { offsets, dead_letters, commit_asynchronously: true };
+        let batch = encode_batch(self.table, &self.partitions, parsed.rows, progress, &self.instruments);
         if self.stopped() {
             return Ok(());
         }

@@ -48,6 +48,11 @@ pub struct BatchProgress {
     /// (stream, position) rows written to `ingest_offsets`.
     pub offsets: Vec<(String, i64)>,
     pub dead_letters: Vec<DeadLetter>,
+    /// Commit without waiting for the WAL flush (`synchronous_commit = off`): a
+    /// server crash may then lose the batch, but only whole, rows and bookkeeping
+    /// together. The sender makes it durable later with a synchronous commit of its
+    /// own, which flushes every earlier commit.
+    pub commit_asynchronously: bool,
 }
 
 /// The queue between a table's encoder stage and its writers.
@@ -132,12 +137,24 @@ pub(super) fn encode<R: EncodeRow>(table: Table, partitions: &Partitions, rows: 
     Encoded { bytes: buffer.freeze(), slots, new_instruments: Arc::default(), progress: None }
 }
 
-/// One batch, encoded now on the calling thread, with the instruments it carries and
-/// the bookkeeping its transaction commits: what a file import hands to the writers.
-pub fn encode_batch<R: EncodeRow>(table: Table, partitions: &Partitions, rows: Vec<R>, progress: BatchProgress) -> EncodedBatch<R> {
+/// Instruments already sent, by venue, shared by the threads encoding one table's batches.
+pub type KnownInstruments = std::sync::Mutex<HashMap<String, HashSet<String>>>;
+
+/// One batch, encoded now on the calling thread, with the instruments no batch in
+/// `known` carried before and the bookkeeping its transaction commits: what a file
+/// import hands to the writers. (An instrument's upsert locks its row until the
+/// batch commits, so each is sent once, not by every concurrent batch.)
+pub fn encode_batch<R: EncodeRow>(
+    table: Table,
+    partitions: &Partitions,
+    rows: Vec<R>,
+    progress: BatchProgress,
+    known: &KnownInstruments,
+) -> EncodedBatch<R> {
     let mut bytes_per_row_estimate = 96usize;
     let mut encoded = encode(table, partitions, &rows, &mut bytes_per_row_estimate);
-    encoded.new_instruments = Arc::new(first_seen_instruments(&rows, &mut HashMap::new()));
+    let new_instruments = first_seen_instruments(&rows, &mut known.lock().unwrap_or_else(|poison| poison.into_inner()));
+    encoded.new_instruments = Arc::new(new_instruments);
     encoded.progress = Some(Arc::new(progress));
     let count = rows.len();
     EncodedBatch { rows, sequences: vec![0; count], ids: vec![0; count], encoded }

@@ -59,6 +59,9 @@ pub(super) async fn record_progress(
     advance_offset: &Statement,
     progress: &BatchProgress,
 ) -> Result<(), tokio_postgres::Error> {
+    if progress.commit_asynchronously {
+        transaction.batch_execute("SET LOCAL synchronous_commit = off").await?;
+    }
     for (stream, position) in &progress.offsets {
         transaction.execute(advance_offset, &[stream, position]).await?;
     }
