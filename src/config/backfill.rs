@@ -195,3 +195,52 @@ pub(super) fn check(config: &Config, problem: &mut impl FnMut(&str, String)) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_import_and_capture_mistake_names_its_key() {
+        let text = r#"
+[database]
+url = "postgres://u@localhost/db"
+[import]
+writers = 0
+chunk_bytes = 10
+delimiter = "ab"
+time_unit = "ms"
+[import.tables.trades]
+mapping = { time = "ts" }
+[import.tables.ticks]
+mapping = { prize = "px", venue = "v" }
+set = { venue = "x" }
+[[sources]]
+kind = "binance"
+symbols = ["BTCUSDT"]
+channels = ["trades"]
+record = "Cargo.toml"
+record_rotate_bytes = 10
+record_rotate_secs = 0
+"#;
+        let errors = crate::config::load_str(text, Vec::new()).unwrap_err();
+        let keys: Vec<&str> = errors.0.iter().map(|error| error.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "import.writers",
+                "import.chunk_bytes",
+                "import.delimiter",
+                "import.tables.ticks.mapping",
+                "import.tables.ticks.set",
+                "import.tables.trades",
+                "sources[0].record",
+                "sources[0].record_rotate_bytes",
+                "sources[0].record_rotate_secs",
+            ],
+            "{errors}"
+        );
+        let valid = "[database]\nurl = \"postgres://u@localhost/db\"\n[import]\ntime_unit = \"us\"\n[import.tables.bars]\nset = { interval = \"1m\" }\n";
+        let config = crate::config::load_str(valid, Vec::new()).unwrap();
+        assert_eq!(config.import.time_unit, super::TimeUnit::Micros);
+        assert_eq!(config.import.tables["bars"].set["interval"], "1m");
+    }
+}

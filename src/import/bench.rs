@@ -125,7 +125,7 @@ pub async fn run(args: BenchImportArgs) -> anyhow::Result<()> {
     let best = fastest(&measured, args.connections);
     let command = format!("hypertick bench-import --rows {} --connections {} --repeat {}", args.rows, args.connections, args.repeat);
     let machine = machine(&server_version);
-    let markdown = report_markdown(&best, &command, &machine, bytes);
+    let markdown = report_markdown(&best, &measured, &command, &machine, bytes);
     println!("\n{markdown}");
     std::fs::create_dir_all(&args.out)?;
     std::fs::write(args.out.join("import.md"), &markdown)?;
@@ -255,10 +255,12 @@ fn machine(server_version: &str) -> String {
         .ok()
         .and_then(|text| text.lines().find(|line| line.starts_with("model name")).and_then(|line| line.split(':').nth(1)).map(|name| name.trim().to_string()))
         .unwrap_or_else(|| "unknown CPU".into());
-    format!("{cores} cores ({cpu}), shared; PostgreSQL {server_version} (throwaway cluster, fsync on, max_wal_size 2GB)")
+    let load = std::fs::read_to_string("/proc/loadavg").ok().and_then(|text| text.split_whitespace().next().map(str::to_string));
+    let load = load.map_or(String::new(), |load| format!(", load average {load} at the end"));
+    format!("{cores} cores ({cpu}), shared{load}; PostgreSQL {server_version} (throwaway cluster, fsync on, max_wal_size 2GB)")
 }
 
-fn report_markdown(best: &[Measurement], command: &str, machine: &str, bytes: u64) -> String {
+fn report_markdown(best: &[Measurement], measured: &[Measurement], command: &str, machine: &str, bytes: u64) -> String {
     let baseline = best.first().map_or(1.0, |run| run.rows_per_sec);
     let parallel_copy = best.get(1).map_or(1.0, |run| run.rows_per_sec);
     let rows = best.first().map_or(0, |run| run.rows);
@@ -292,6 +294,14 @@ fn report_markdown(best: &[Measurement], command: &str, machine: &str, bytes: u6
             verdict(ours >= parallel_copy),
             ours / parallel_copy
         ));
+    }
+    let connections = best.get(1).map_or(0, |run| run.connections);
+    text.push_str(&format!(
+        "\nEvery run, rows/s:\n\n| round | `\\copy` on 1 | `\\copy` on {connections} | import, 1 writer | import, {connections} writers |\n|---:|---:|---:|---:|---:|\n"
+    ));
+    for (round, runs) in measured.chunks(4).enumerate() {
+        let cells: Vec<String> = runs.iter().map(|run| format!("{:.0}", run.rows_per_sec)).collect();
+        text.push_str(&format!("| {} | {} |\n", round + 1, cells.join(" | ")));
     }
     text
 }
