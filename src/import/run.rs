@@ -141,12 +141,14 @@ async fn run_files<R: FileRecord + CopyRow>(
     let signal = shutdown::signal();
     tokio::pin!(signal);
     let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut interrupted = false;
     loop {
         tokio::select! {
             _ = &mut joined => break,
-            name = &mut signal => work.fail(format!(
-                "interrupted by {name}: the chunks committed so far stay, and the same command continues after them"
-            )),
+            name = &mut signal, if !interrupted => {
+                interrupted = true;
+                work.fail(format!("interrupted by {name}: the chunks committed so far stay, and the same command continues after them"));
+            }
             _ = tick.tick() => progress.update(work.bytes_done.load(Ordering::Relaxed), stats.snapshot(table).rows_written),
         }
     }
