@@ -115,7 +115,7 @@ pub struct SourceConfig {
     /// `kind = "json"` only: the feed's description (see `config/hypertick.toml`).
     #[serde(default)]
     pub json: Option<JsonFeedConfig>,
-    /// Record: write every message received, with its receipt time, to capture files in
+    /// Record: write every text message received, with its receipt time, to capture files in
     /// this directory (created if missing), which `hypertick replay` feeds through the
     /// same adapter later. Files are named `<source>-<UTC start>-<n>.ndjson[.zst]`.
     #[serde(default)]

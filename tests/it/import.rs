@@ -22,7 +22,7 @@ fn base_micros() -> i64 {
 /// Tick `index` as its CSV line: time, venue, symbol, price, size, side, trade_id.
 fn tick_csv(index: u64, base: i64) -> String {
     let time = Timestamp(base + index as i64 * 1_000);
-    let side = if index % 2 == 0 { "buy" } else { "sell" };
+    let side = if index.is_multiple_of(2) { "buy" } else { "sell" };
     format!("{time},test,SYM-{},{}.25,{}.5,{side},t{index}\n", index % 7, 100 + index % 1000, index % 10)
 }
 
@@ -33,7 +33,7 @@ fn tick_ndjson(index: u64, base: i64) -> String {
         index % 7,
         100 + index % 1000,
         index % 10,
-        if index % 2 == 0 { "b" } else { "s" }
+        if index.is_multiple_of(2) { "b" } else { "s" }
     )
 }
 
@@ -131,7 +131,7 @@ async fn csv_ndjson_gzip_and_zstd_files_land_exactly() {
     let expected: Vec<(String, String, f64, f64, i16, i64)> = [0u64, 1999, 2500, 3001, 4444, 5999]
         .iter()
         .map(|&index| {
-            let side = if index % 2 == 0 { 1 } else { -1 };
+            let side = if index.is_multiple_of(2) { 1 } else { -1 };
             let price = (100 + index % 1000) as f64 + 0.25;
             (format!("t{index}"), format!("SYM-{}", index % 7), price, (index % 10) as f64 + 0.5, side, base + index as i64 * 1_000)
         })

@@ -16,7 +16,7 @@ use crate::support::{self, wait_for_count};
 const ACK: &str = r#"{"result":null,"id":{id}}"#;
 
 fn trade(id: u64, price: &str, time_ms: i64) -> String {
-    format!(r#"{{"e":"trade","E":{time_ms},"s":"BTCUSDT","t":{id},"p":"{price}","q":"0.5","T":{time_ms},"m":{},"M":true}}"#, id % 2 == 0)
+    format!(r#"{{"e":"trade","E":{time_ms},"s":"BTCUSDT","t":{id},"p":"{price}","q":"0.5","T":{time_ms},"m":{},"M":true}}"#, id.is_multiple_of(2))
 }
 
 fn kline(start: i64, closed: bool) -> String {

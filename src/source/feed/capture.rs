@@ -1,4 +1,4 @@
-//! Capture files: every message a venue source received, with its receipt time, for
+//! Capture files: every text message a venue source received, with its receipt time, for
 //! `hypertick replay` (a source's `record = "dir"`).
 //!
 //! A capture file is NDJSON, plain or zstd-compressed: a header line

@@ -28,21 +28,6 @@ pub fn fields_of(table: &str) -> Option<(&'static [&'static str], &'static [&'st
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::{import_fields, IMPORTABLE_TABLES};
-
-    #[test]
-    fn the_fields_are_the_columns_but_received_at() {
-        for table in IMPORTABLE_TABLES {
-            let (fields, required) = fields_of(table.name()).unwrap();
-            assert_eq!(fields, import_fields(table), "{table}");
-            assert!(required.iter().all(|field| fields.contains(field)));
-        }
-    }
-}
-
 impl FileRecord for Tick {
     const TABLE: Table = Table::Ticks;
     const FIELDS: &'static [&'static str] = &["time", "venue", "symbol", "price", "size", "side", "trade_id"];
@@ -143,5 +128,20 @@ impl FileRecord for Ticker {
     }
     fn time(&self) -> Timestamp {
         self.time
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{import_fields, IMPORTABLE_TABLES};
+
+    #[test]
+    fn the_fields_are_the_columns_but_received_at() {
+        for table in IMPORTABLE_TABLES {
+            let (fields, required) = fields_of(table.name()).unwrap();
+            assert_eq!(fields, import_fields(table), "{table}");
+            assert!(required.iter().all(|field| fields.contains(field)));
+        }
     }
 }
