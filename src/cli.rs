@@ -37,6 +37,14 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page hypertick(1) (roff).
     Manpage,
+    /// Backfill files (CSV or NDJSON; plain, .gz or .zst) into a table, exactly once;
+    /// re-run the same command to continue an import that stopped.
+    Import(crate::import::ImportArgs),
+    /// Feed capture files (recorded with a source's `record`) through the same adapters
+    /// into the configured database, at the recorded pace, faster, or at full speed.
+    Replay(crate::replay::ReplayArgs),
+    /// Benchmark `import` against `psql \copy` of the same generated CSV (throwaway database).
+    BenchImport(crate::import::BenchImportArgs),
 }
 
 #[derive(Debug, Args)]

@@ -23,6 +23,8 @@
 //! - [`bench`]: the end-to-end benchmark against the database's COPY ceiling and naive writers.
 //! - [`logging`]: text or JSON log lines; [`docs`]: the configuration reference, shell
 //!   completions and the man page, generated from the code.
+//! - [`import`]: backfill from vendor files, resumable, through the same COPY writers.
+//! - [`replay`]: capture files of venue feeds replayed through the same adapters.
 
 pub mod app;
 pub mod bench;
@@ -31,11 +33,13 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod docs;
+pub mod import;
 pub mod indicators;
 pub mod logging;
 pub mod metrics;
 pub mod pipeline;
 pub mod record;
+pub mod replay;
 pub mod shutdown;
 pub mod sink;
 pub mod source;

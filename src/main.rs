@@ -18,7 +18,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo prints its own progress; its default log level keeps only problems.
-    let default_level = if matches!(cli.command, Command::Demo(_) | Command::Bench(_) | Command::BenchLoad(_)) { "warn" } else { "info" };
+    let default_level = if matches!(cli.command, Command::Demo(_) | Command::Bench(_) | Command::BenchLoad(_) | Command::Import(_) | Command::BenchImport(_)) { "warn" } else { "info" };
     hypertick::logging::init(cli.log_format, default_level);
 
     // TLS for wss:// feeds uses rustls with the ring provider.
@@ -130,5 +130,8 @@ async fn execute(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Manpage => Ok(hypertick::docs::write_manpage(&mut std::io::stdout())?),
+        Command::Import(args) => hypertick::import::run(args).await,
+        Command::Replay(args) => hypertick::replay::run(args).await,
+        Command::BenchImport(args) => hypertick::import::bench(args).await,
     }
 }

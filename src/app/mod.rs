@@ -385,6 +385,12 @@ impl Daemon {
         }));
     }
 
+    /// The router the daemon's sources hand records to, for a source run beside them
+    /// (a replay); drop it before `stop`, which waits for every router to go.
+    pub fn router(&self) -> Option<Router> {
+        self.router.clone()
+    }
+
     /// Resolves when a writer or source has failed for good.
     pub fn failed(&self) -> CancellationToken {
         self.failed.clone()

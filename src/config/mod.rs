@@ -1,9 +1,11 @@
 //! Configuration: the serde structs of the TOML file (`model`; `[[sources]]` in
 //! `sources`, a generic json feed's description in `json_feed`, `[[custom_tables]]` in
-//! `custom_tables`), loading with environment overrides and error collection (`load`),
+//! `custom_tables`, `[import]` and the checks of the capture keys of `[[sources]]` in
+//! `backfill`), loading with environment overrides and error collection (`load`),
 //! and the semantic checks that report every problem at once (`validate`,
 //! `json_checks`, `custom_checks`).
 
+mod backfill;
 pub mod conninfo;
 mod custom_checks;
 mod custom_tables;
@@ -18,6 +20,10 @@ mod sources;
 mod subsystems;
 mod validate;
 
+pub use backfill::{
+    delimiter_byte, import_fields, ImportConfig, ImportTableConfig, TimeUnit, IMPORTABLE_TABLES, MIN_CHUNK_BYTES,
+    MIN_RECORD_ROTATE_BYTES,
+};
 pub use custom_checks::MAX_CUSTOM_TABLE_NAME_BYTES;
 pub use custom_tables::{
     CustomColumnConfig, CustomTableConfig, DEFAULT_CUSTOM_COLUMNSTORE_AFTER_DAYS, DEFAULT_CUSTOM_PARTITION_HOURS,

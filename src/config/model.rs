@@ -55,6 +55,9 @@ pub struct Config {
     /// push `row` records that name them.
     #[serde(default)]
     pub custom_tables: Vec<CustomTableConfig>,
+    /// `[import]`: how `hypertick import` reads and writes files.
+    #[serde(default)]
+    pub import: super::backfill::ImportConfig,
 }
 
 /// A value that must never appear in logs (tokens, passwords).

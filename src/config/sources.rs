@@ -117,6 +117,27 @@ pub struct SourceConfig {
     /// `kind = "json"` only: the feed's description (see `config/hypertick.toml`).
     #[serde(default)]
     pub json: Option<JsonFeedConfig>,
+    /// Record: write every text message received, with its receipt time, to capture files in
+    /// this directory (created if missing), which `hypertick replay` feeds through the
+    /// same adapter later. Files are named `<source>-<UTC start>-<n>.ndjson[.zst]`.
+    #[serde(default)]
+    pub record: Option<std::path::PathBuf>,
+    /// A capture file is closed and the next one started once it holds this many bytes…
+    #[serde(default = "default_record_rotate_bytes")]
+    pub record_rotate_bytes: u64,
+    /// …or is this old.
+    #[serde(default = "default_record_rotate_secs")]
+    pub record_rotate_secs: u64,
+    /// Compress capture files with zstd (`.ndjson.zst`).
+    #[serde(default)]
+    pub record_zstd: bool,
+}
+
+fn default_record_rotate_bytes() -> u64 {
+    256 << 20
+}
+fn default_record_rotate_secs() -> u64 {
+    3_600
 }
 
 fn default_source_connect_timeout_ms() -> u64 {

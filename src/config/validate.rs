@@ -204,6 +204,7 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
             ),
         );
     }
+    super::backfill::check(config, &mut problem);
     let mut names = std::collections::HashSet::new();
     for (index, source) in config.sources.iter().enumerate() {
         let key = |name: &str| format!("sources[{index}].{name}");

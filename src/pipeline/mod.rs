@@ -16,6 +16,6 @@ pub use batcher::{run_batcher, BatchSettings};
 pub use dedup::{id_key, IdWindow};
 pub use indicators::IndicatorStage;
 pub use lane::{lane, LaneReceiver, LaneSender, SendError, Sequenced};
-pub use router::{CustomLane, Receipt, Router, RouterLimits, SpoolGate};
+pub use router::{check_event_time, CustomLane, Receipt, Router, RouterLimits, SpoolGate};
 pub use spill::spawn_spill_readers;
 pub use spills::Spills;

@@ -91,6 +91,39 @@ pub struct Router {
     pub limits: RouterLimits,
 }
 
+/// Checks a record's event time: not before 1970, at most `max_future_micros` ahead of
+/// `now`, and not older than `retention` µs before it (when retention is limited).
+pub fn check_event_time(
+    table: Table,
+    retention: Option<i64>,
+    max_future_micros: i64,
+    time: Timestamp,
+    now: Timestamp,
+) -> Result<(), Rejection> {
+    if time.micros() < 0 {
+        return Err(Rejection::new("time_out_of_range", format!("time {time} is before 1970-01-01")));
+    }
+    if time.micros() > now.micros().saturating_add(max_future_micros) {
+        return Err(Rejection::new(
+            "time_out_of_range",
+            format!(
+                "time {time} is more than {}s ahead of the daemon's clock ({now})",
+                max_future_micros / Timestamp::MICROS_PER_SECOND
+            ),
+        ));
+    }
+    if let Some(retention) = retention {
+        let cutoff = now.saturating_sub_micros(retention);
+        if time < cutoff {
+            return Err(Rejection::new(
+                "older_than_retention",
+                format!("time {time} is older than {table}'s retention (cutoff {cutoff})"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Runs `$body` with the lane of `$record`'s table as `$lane` and the record's row as
 /// `$row` (each table's lane has its own row type, so this is a macro, not a function).
 macro_rules! on_lane {
@@ -147,28 +180,7 @@ impl Router {
     }
 
     fn check_time_within(&self, table: Table, retention: Option<i64>, time: Timestamp, now: Timestamp) -> Result<(), Rejection> {
-        if time.micros() < 0 {
-            return Err(Rejection::new("time_out_of_range", format!("time {time} is before 1970-01-01")));
-        }
-        if time.micros() > now.micros().saturating_add(self.limits.max_future_micros) {
-            return Err(Rejection::new(
-                "time_out_of_range",
-                format!(
-                    "time {time} is more than {}s ahead of the daemon's clock ({now})",
-                    self.limits.max_future_micros / Timestamp::MICROS_PER_SECOND
-                ),
-            ));
-        }
-        if let Some(retention) = retention {
-            let cutoff = now.saturating_sub_micros(retention);
-            if time < cutoff {
-                return Err(Rejection::new(
-                    "older_than_retention",
-                    format!("time {time} is older than {table}'s retention (cutoff {cutoff})"),
-                ));
-            }
-        }
-        Ok(())
+        check_event_time(table, retention, self.limits.max_future_micros, time, now)
     }
 
     /// An unknown table's refusal lists the custom tables as well as the relational ones.

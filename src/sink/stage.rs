@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, Mutex};
 use super::encoder::{encode_rows, EncodeRow};
 use crate::db::Partitions;
 use crate::pipeline::Sequenced;
-use crate::record::{Instrument, Table};
+use crate::record::{DeadLetter, Instrument, Table};
 
 /// A closed, encoded batch. The rows stay with it until commit, for latency
 /// accounting and, if the database refuses a row, for finding and keeping it.
@@ -33,6 +33,26 @@ pub struct Encoded {
     pub slots: Vec<i64>,
     /// Instruments this table's writers have not sent before, sorted by (venue, symbol).
     pub new_instruments: Arc<Vec<Instrument>>,
+    /// Bookkeeping committed in the same transaction as the rows (a file import's
+    /// chunk marks and bad lines); `None` for the daemon's batches.
+    pub progress: Option<Arc<BatchProgress>>,
+}
+
+/// What a batch commits besides its rows, in the same transaction, so that it lands
+/// exactly when they do: positions of further `ingest_offsets` streams and dead
+/// letters. A batch carrying it is committed whole or not at all, even when the
+/// database refuses some of its rows (they are then found inside that one
+/// transaction and dead-lettered in it).
+#[derive(Debug, Default)]
+pub struct BatchProgress {
+    /// (stream, position) rows written to `ingest_offsets`.
+    pub offsets: Vec<(String, i64)>,
+    pub dead_letters: Vec<DeadLetter>,
+    /// Commit without waiting for the WAL flush (`synchronous_commit = off`): a
+    /// server crash may then lose the batch, but only whole, rows and bookkeeping
+    /// together. The sender makes it durable later with a synchronous commit of its
+    /// own, which flushes every earlier commit.
+    pub commit_asynchronously: bool,
 }
 
 /// The queue between a table's encoder stage and its writers.
@@ -114,5 +134,28 @@ pub(super) fn encode<R: EncodeRow>(table: Table, partitions: &Partitions, rows: 
             }
         }
     }
-    Encoded { bytes: buffer.freeze(), slots, new_instruments: Arc::default() }
+    Encoded { bytes: buffer.freeze(), slots, new_instruments: Arc::default(), progress: None }
+}
+
+/// Instruments already sent, by venue, shared by the threads encoding one table's batches.
+pub type KnownInstruments = std::sync::Mutex<HashMap<String, HashSet<String>>>;
+
+/// One batch, encoded now on the calling thread, with the instruments no batch in
+/// `known` carried before and the bookkeeping its transaction commits: what a file
+/// import hands to the writers. (An instrument's upsert locks its row until the
+/// batch commits, so each is sent once, not by every concurrent batch.)
+pub fn encode_batch<R: EncodeRow>(
+    table: Table,
+    partitions: &Partitions,
+    rows: Vec<R>,
+    progress: BatchProgress,
+    known: &KnownInstruments,
+) -> EncodedBatch<R> {
+    let mut bytes_per_row_estimate = 96usize;
+    let mut encoded = encode(table, partitions, &rows, &mut bytes_per_row_estimate);
+    let new_instruments = first_seen_instruments(&rows, &mut known.lock().unwrap_or_else(|poison| poison.into_inner()));
+    encoded.new_instruments = Arc::new(new_instruments);
+    encoded.progress = Some(Arc::new(progress));
+    let count = rows.len();
+    EncodedBatch { rows, sequences: vec![0; count], ids: vec![0; count], encoded }
 }

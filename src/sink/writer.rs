@@ -15,13 +15,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use futures_util::SinkExt;
-use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement};
 
 use super::encoder::{copy_statement, EncodeRow};
-use super::insert::{column_arrays, insert_statement, ColumnArray};
+use super::insert::insert_statement;
 use super::failure::{classify, FailureKind};
 use super::stage::{encode, BatchQueue, Encoded, EncodedBatch};
 use crate::config::WriteMode;
@@ -30,6 +27,8 @@ use crate::metrics::{events, Stats};
 use crate::pipeline::{LaneSender, Sequenced};
 use crate::spool::{sequence_ranges, SpoolProgress};
 use crate::record::{DeadLetter, Instrument, Table, Timestamp};
+
+mod atomic;
 
 /// Connection settings shared by every writer.
 #[derive(Clone)]
@@ -178,6 +177,25 @@ pub async fn run_writer<R: EncodeRow>(
     stats: Arc<Stats>,
     dead_letters: Option<LaneSender<Sequenced<DeadLetter>>>,
 ) -> Result<(), WriterError> {
+    let stream = format!("{}/{}", table.name(), writer_idx);
+    run_writer_on_stream(stream, table, writer_idx, queue, settings, table_settings, partitions, stats, dead_letters).await
+}
+
+/// [`run_writer`] advancing `stream` in `ingest_offsets` rather than the daemon's
+/// `<table>/<writer_idx>`: a writer outside the daemon (a file import) keeps its own
+/// position, so it never mistakes a daemon's commit for its own.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_writer_on_stream<R: EncodeRow>(
+    stream: String,
+    table: Table,
+    writer_idx: usize,
+    queue: BatchQueue<R>,
+    settings: Arc<WriterSettings>,
+    table_settings: TableWriteSettings,
+    partitions: Arc<Partitions>,
+    stats: Arc<Stats>,
+    dead_letters: Option<LaneSender<Sequenced<DeadLetter>>>,
+) -> Result<(), WriterError> {
     let mut writer = Writer::<R> {
         table,
         writer_idx,
@@ -186,7 +204,7 @@ pub async fn run_writer<R: EncodeRow>(
         partitions,
         stats,
         dead_letters,
-        stream: format!("{}/{}", table.name(), writer_idx),
+        stream,
         position: 0,
         connection: None,
         _rows: std::marker::PhantomData,
@@ -265,6 +283,10 @@ impl<R: EncodeRow> Writer<R> {
         let EncodedBatch { rows, sequences, ids, encoded } = batch;
         match self.write_with_retry(&rows, &sequences, &ids, &encoded).await? {
             Outcome::Committed => Ok(()),
+            // Its bookkeeping must land with all of its rows at once.
+            Outcome::Refused(message) if encoded.progress.is_some() => {
+                self.isolate_in_one_transaction(&rows, &sequences, &ids, &encoded, message).await
+            }
             Outcome::Refused(message) => self.isolate_refused_rows(rows, sequences, ids, &encoded, message).await,
         }
     }
@@ -319,28 +341,16 @@ impl<R: EncodeRow> Writer<R> {
         if !slots.is_empty() && !self.partitions.covers(self.table, slots) {
             self.partitions.ensure(&mut connection.client, self.table, slots).await?;
         }
-        let mut skipped = 0;
         let transaction = connection.client.transaction().await?;
         if !encoded.new_instruments.is_empty() {
             upsert_instruments(&transaction, &connection.upsert_instruments, &encoded.new_instruments).await?;
         }
-        match self.table_settings.mode {
-            WriteMode::Copy => {
-                let sink = transaction.copy_in::<_, Bytes>(&connection.write).await?;
-                futures_util::pin_mut!(sink);
-                sink.send(encoded.bytes.clone()).await?;
-                sink.finish().await?;
-            }
-            WriteMode::Insert => {
-                let arrays = column_arrays(self.table, &encoded.bytes);
-                let parameters: Vec<&(dyn ToSql + Sync)> = arrays.iter().map(|array| array as &(dyn ToSql + Sync)).collect();
-                let inserted = transaction.execute(&connection.write, &parameters).await?;
-                let rows = arrays.first().map_or(0, ColumnArray::len);
-                skipped = rows.saturating_sub(inserted as usize);
-            }
-        }
+        let skipped = atomic::send_rows(&transaction, &connection.write, self.table, self.table_settings.mode, &encoded.bytes).await?;
         record_spool_ranges(&transaction, &connection.record_ranges, self.table, ranges).await?;
         record_ids(&transaction, &connection.record_ids, ids).await?;
+        if let Some(progress) = &encoded.progress {
+            atomic::record_progress(&transaction, &connection.advance_offset, progress).await?;
+        }
         transaction.execute(&connection.advance_offset, &[&self.stream, &position]).await?;
         transaction.commit().await?;
         if skipped > 0 {

@@ -4,8 +4,9 @@
 //! the shared websocket connector (`feed`) with one adapter folder per venue
 //! (`alpaca`, `binance`, `bybit`, `coinbase`, `deribit`, `kraken`, `okx`, `polygon`), the
 //! generic adapter for feeds described in the configuration (`json`), and the symbol
-//! normalization they share (`symbols`); and `contracts`, which reads option contract
-//! names (Deribit, OKX, OCC) into underlying, expiry, strike and call/put.
+//! normalization they share (`symbols`); `contracts`, which reads option contract
+//! names (Deribit, OKX, OCC) into underlying, expiry, strike and call/put; and `file`,
+//! the vendor files (CSV, NDJSON; plain, gzip, zstd) `hypertick import` reads.
 //! **Only this module knows input formats.**
 
 pub mod alpaca;
@@ -15,6 +16,7 @@ pub mod coinbase;
 pub mod contracts;
 pub mod deribit;
 pub mod feed;
+pub mod file;
 pub mod json;
 pub mod kraken;
 pub mod okx;
@@ -51,6 +53,11 @@ pub trait Source: Send {
 /// Builds the source a `[[sources]]` entry describes. Fails only for a json source
 /// whose description does not compile, which `check-config` refuses first.
 pub fn from_config(config: &crate::config::SourceConfig) -> anyhow::Result<Box<dyn Source>> {
+    Ok(Box::new(feed::FeedSource::new(config.clone(), adapter_from_config(config)?)))
+}
+
+/// The venue adapter of a `[[sources]]` entry.
+pub fn adapter_from_config(config: &crate::config::SourceConfig) -> anyhow::Result<Box<dyn feed::VenueAdapter>> {
     use crate::config::SourceKind;
     let adapter: Box<dyn feed::VenueAdapter> = match config.kind {
         SourceKind::Binance => Box::new(binance::BinanceAdapter::spot()),
@@ -66,5 +73,5 @@ pub fn from_config(config: &crate::config::SourceConfig) -> anyhow::Result<Box<d
             json::JsonAdapter::new(config).map_err(|error| anyhow::anyhow!("source `{}`: {error}", config.name()))?,
         ),
     };
-    Ok(Box::new(feed::FeedSource::new(config.clone(), adapter)))
+    Ok(adapter)
 }

@@ -30,6 +30,10 @@ fn kraken_source(url: String, symbols: &[&str], channels: &[Channel]) -> SourceC
         reconnect_max_ms: 200,
         max_message_bytes: 64 * 1024,
         json: None,
+        record: None,
+        record_rotate_bytes: 256 << 20,
+        record_rotate_secs: 3_600,
+        record_zstd: false,
     }
 }
 

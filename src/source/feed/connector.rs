@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
+use super::capture::CaptureWriter;
 use super::{Parsed, VenueAdapter};
 use crate::config::SourceConfig;
 use crate::metrics::events;
@@ -19,16 +20,19 @@ use crate::source::{Source, SourceContext, SourceFuture};
 
 /// A configured venue connection.
 pub struct FeedSource {
-    name: String,
+    pub(super) name: String,
     url: String,
-    config: SourceConfig,
-    adapter: Box<dyn VenueAdapter>,
+    pub(super) config: SourceConfig,
+    pub(super) adapter: Box<dyn VenueAdapter>,
+    /// With `record`: every message received goes to capture files too.
+    capture: Option<CaptureWriter>,
 }
 
 impl FeedSource {
     pub fn new(config: SourceConfig, adapter: Box<dyn VenueAdapter>) -> Self {
         let url = config.url.clone().unwrap_or_else(|| adapter.default_url());
-        FeedSource { name: config.name(), url, config, adapter }
+        let capture = CaptureWriter::new(&config);
+        FeedSource { name: config.name(), url, capture, config, adapter }
     }
 }
 
@@ -53,6 +57,12 @@ impl Source for FeedSource {
                 let ended = self.connect_once(&context, connections).await;
                 context.health.source_disconnected(&self.name);
                 connections += 1;
+                if let Some(capture) = &mut self.capture {
+                    match ended {
+                        Ended::Shutdown => capture.close(),
+                        Ended::Reconnect(_) => capture.flush(),
+                    }
+                }
                 match ended {
                     Ended::Shutdown => return Ok(()),
                     Ended::Reconnect(reason) => {
@@ -77,12 +87,12 @@ impl Source for FeedSource {
 }
 
 impl FeedSource {
-    async fn event(&self, router: &Router, kind: &'static str, detail: serde_json::Value) {
+    pub(super) async fn event(&self, router: &Router, kind: &'static str, detail: serde_json::Value) {
         let now = Timestamp::now();
         router.feed_event(FeedEvent { time: now, received_at: now, source: self.name.clone(), kind, detail }).await;
     }
 
-    async fn dead_letter(&self, router: &Router, reason: &'static str, detail: String, raw: &str) {
+    pub(super) async fn dead_letter(&self, router: &Router, reason: &'static str, detail: String, raw: &str) {
         events::parse_errors(&self.name, 1);
         router.dead_letter(DeadLetter::new(&self.name, reason, detail, raw)).await;
     }
@@ -105,6 +115,9 @@ impl FeedSource {
         };
         events::feed_connected(&self.name, &self.url);
         context.health.source_connected(&self.name);
+        if let Some(capture) = &mut self.capture {
+            capture.connected(Timestamp::now());
+        }
         self.event(router, "connected", json!({ "url": crate::config::redact_url(&self.url), "connection": previous_connections + 1 })).await;
 
         let subscriptions = self.adapter.subscriptions(&self.config.symbols, &self.config.channels);
@@ -138,6 +151,9 @@ impl FeedSource {
                     return Ended::Shutdown;
                 }
                 _ = ping.tick() => {
+                    if let Some(capture) = &mut self.capture {
+                        capture.flush_if_due();
+                    }
                     let mut sent = socket.send(Message::Ping(Vec::new().into())).await;
                     if let (Ok(()), Some(heartbeat)) = (&sent, self.adapter.heartbeat()) {
                         sent = socket.send(Message::text(heartbeat)).await;
@@ -185,6 +201,9 @@ impl FeedSource {
                 Some(Ok(_)) => continue,
             };
             let received_at = Timestamp::now();
+            if let Some(capture) = &mut self.capture {
+                capture.frame(received_at, text.as_str());
+            }
             match self.adapter.parse(text.as_str(), received_at) {
                 Ok(mut parsed) => {
                     for reply in std::mem::take(&mut parsed.replies) {
@@ -209,7 +228,7 @@ impl FeedSource {
         }
     }
 
-    async fn deliver(&self, router: &Router, parsed: Parsed, raw: &str, received_at: Timestamp) {
+    pub(super) async fn deliver(&self, router: &Router, parsed: Parsed, raw: &str, received_at: Timestamp) {
         let Parsed { records, events: feed_events, duplicates, rejected, instruments, .. } = parsed;
         events::source_frame(&self.name, records.len());
         for (rejection, element) in rejected {
@@ -243,7 +262,7 @@ impl FeedSource {
     /// Upserts the `instruments` row of every configured symbol, our symbol beside the
     /// venue's. Done after every successful subscribe: the upsert is idempotent and the
     /// relational writer keeps one row per key within a batch, so reconnects cost little.
-    async fn record_instruments(&self, router: &Router) {
+    pub(super) async fn record_instruments(&self, router: &Router) {
         let instruments: Vec<_> = self.config.symbols.iter().filter_map(|venue_symbol| self.adapter.instrument(venue_symbol)).collect();
         self.upsert_instruments(router, instruments).await;
     }

@@ -4,17 +4,23 @@
 //! acknowledgements, ping, a silent-feed watchdog, reconnect forever with capped
 //! jittered backoff, resubscribe, and a `feed_events` row for each of those; once a
 //! connection's subscriptions are acknowledged, an `instruments` row for each configured
-//! symbol (ours beside the venue's spelling).
+//! symbol (ours beside the venue's spelling). With `record`, every message received
+//! also goes to capture files (`capture`), which `replay` feeds through the same
+//! adapter and router later.
 
+mod capture;
 mod connector;
 pub mod fields;
 mod option_times;
+mod replay;
 mod sequence;
 
 pub use option_times::OptionQuoteTimes;
 pub use sequence::Sequences;
 
+pub use capture::{CaptureEntry, CaptureError, CaptureHeader, CaptureReader, CaptureWriter};
 pub use connector::FeedSource;
+pub use replay::{Pace, ReplayCounts, ReplaySource};
 
 use crate::config::Channel;
 use crate::record::{Instrument, Record, Rejection, Timestamp};
