@@ -18,7 +18,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo prints its own progress; its default log level keeps only problems.
-    let default_level = if matches!(cli.command, Command::Demo(_) | Command::Bench(_) | Command::BenchLoad(_) | Command::Import(_) | Command::BenchImport(_)) { "warn" } else { "info" };
+    let default_level = if matches!(cli.command, Command::Demo(_) | Command::Import(_) | Command::BenchImport(_)) { "warn" } else if matches!(cli.command, Command::Bench(_) | Command::BenchLoad(_)) { "error" } else { "info" };
     hypertick::logging::init(cli.log_format, default_level);
 
     // TLS for wss:// feeds uses rustls with the ring provider.

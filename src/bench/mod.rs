@@ -66,6 +66,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         daemon_runs.push(context.daemon_run(&format!("push, {} k/s offered", rate / 1_000), SourceFormat::Push, rate).await?);
     }
 
+    let stall = if args.stall_secs > 0 && context.can_pause_database() {
+        println!("\n== database paused under load ==");
+        Some(context.stall_run(args.stall_rate, args.stall_secs).await?)
+    } else {
+        if args.stall_secs > 0 {
+            println!("\nskipping the stall run: the database is not a throwaway cluster this process can pause");
+        }
+        None
+    };
+
     println!("\n== baselines into the same table ==");
     let prepared = baselines::prepare(args.dataset_rows, args.symbols);
     let mut baseline_results = Vec::new();
@@ -82,16 +92,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
     drop(prepared);
-
-    let stall = if args.stall_secs > 0 && context.can_pause_database() {
-        println!("\n== database paused under load ==");
-        Some(context.stall_run(args.stall_rate, args.stall_secs).await?)
-    } else {
-        if args.stall_secs > 0 {
-            println!("\nskipping the stall run: the database is not a throwaway cluster this process can pause");
-        }
-        None
-    };
 
     let report = BenchReport {
         command,
