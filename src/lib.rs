@@ -28,6 +28,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod bus;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -102,8 +102,8 @@ fn fold_into_database_url(config: &mut Config) -> Result<(), ConfigError> {
 const NON_CONFIG_VARIABLES: [&str; 1] = ["HYPERTICK_PG_BINDIR"];
 
 /// Sections whose keys `HYPERTICK_<SECTION>_<KEY>` overrides.
-pub const SECTIONS: [&str; 9] =
-    ["database", "server", "metrics", "pipeline", "tables", "schema", "aggregates", "shutdown", "health"];
+pub const SECTIONS: [&str; 10] =
+    ["database", "server", "metrics", "pipeline", "tables", "schema", "aggregates", "shutdown", "health", "bus"];
 // `[[sources]]` is a list: it is configured in the file only.
 
 fn apply_environment(

@@ -6,6 +6,7 @@
 //! `json_checks`, `custom_checks`).
 
 mod backfill;
+mod bus;
 pub mod conninfo;
 mod custom_checks;
 mod custom_tables;
@@ -24,6 +25,7 @@ pub use backfill::{
     delimiter_byte, import_fields, ImportConfig, ImportTableConfig, TimeUnit, IMPORTABLE_TABLES, MIN_CHUNK_BYTES,
     MIN_RECORD_ROTATE_BYTES,
 };
+pub use bus::{is_name_token, BusConfig, BusRole};
 pub use custom_checks::MAX_CUSTOM_TABLE_NAME_BYTES;
 pub use custom_tables::{
     CustomColumnConfig, CustomTableConfig, DEFAULT_CUSTOM_COLUMNSTORE_AFTER_DAYS, DEFAULT_CUSTOM_PARTITION_HOURS,

@@ -58,6 +58,9 @@ pub struct Config {
     /// `[import]`: how `hypertick import` reads and writes files.
     #[serde(default)]
     pub import: super::backfill::ImportConfig,
+    /// `[bus]`: this instance's role when several are joined by NATS JetStream.
+    #[serde(default)]
+    pub bus: super::bus::BusConfig,
 }
 
 /// A value that must never appear in logs (tokens, passwords).

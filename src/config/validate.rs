@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use super::conninfo::{self, ConnInfo, RootCertificates};
+use super::bus::BusRole;
 use super::custom_checks;
 use super::error::ConfigError;
 use super::json_checks;
@@ -24,7 +25,11 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
         errors.push(ConfigError { key: key.to_string(), message });
     };
 
+    super::bus::check(&config.bus, &mut problem);
+    check_role(config, &mut problem);
     match config.database_url() {
+        // An edge publishes to the bus and never opens the database.
+        None if config.bus.role == BusRole::Edge => {}
         None => problem(
             "database.url",
             "not set; expected a postgres:// URL in the file or in DATABASE_URL".into(),
@@ -543,5 +548,28 @@ mod tests {
         ));
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].0, "tables.ticks.conflict_key");
+    }
+}
+
+/// What each role cannot have.
+fn check_role(config: &Config, problem: &mut impl FnMut(&str, String)) {
+    match config.bus.role {
+        BusRole::All => {}
+        BusRole::Writer => {
+            if !config.sources.is_empty() {
+                problem("sources", "a writer (bus.role = \"writer\") runs no sources: move [[sources]] to an edge".into());
+            }
+            if config.server.is_some() {
+                problem("server", "a writer (bus.role = \"writer\") runs no push server: move [server] to an edge".into());
+            }
+        }
+        BusRole::Edge => {
+            if !config.custom_tables.is_empty() {
+                problem(
+                    "custom_tables",
+                    "custom tables do not travel over the bus yet: push their rows to a single-process instance (bus.role = \"all\")".into(),
+                );
+            }
+        }
     }
 }

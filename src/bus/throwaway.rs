@@ -1,0 +1,1 @@
+//! A temporary NATS server with JetStream, for the tests, the benchmark and the demo.
