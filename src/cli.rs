@@ -118,6 +118,32 @@ pub struct BenchArgs {
     /// Offered rows/s during the stall run.
     #[arg(long, value_name = "N", default_value_t = 100_000)]
     pub stall_rate: u64,
+    /// Offered rates (rows/s) for the latency runs through the bus, comma-separated.
+    #[arg(long, value_name = "N,N", value_delimiter = ',', default_value = "50000")]
+    pub bus_rates: Vec<u64>,
+    /// Run only these parts, comma-separated: push (the push max-rate run), binance,
+    /// rates (the fixed offered rates), bus (edge → NATS → writer), stall, baselines.
+    /// Default: all of them.
+    #[arg(long, value_name = "PART,PART", value_delimiter = ',', value_enum)]
+    pub only: Vec<BenchPart>,
+}
+
+/// A part of `hypertick bench`, for `--only`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchPart {
+    Push,
+    Binance,
+    Rates,
+    Bus,
+    Stall,
+    Baselines,
+}
+
+impl BenchArgs {
+    /// Whether `part` runs (every part does without `--only`).
+    pub fn runs(&self, part: BenchPart) -> bool {
+        self.only.is_empty() || self.only.contains(&part)
+    }
 }
 
 #[derive(Debug, Args)]

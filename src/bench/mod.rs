@@ -13,9 +13,11 @@
 //! `results.md` and `chart.png` into `--out`.
 
 mod baselines;
+mod bus_run;
 mod chart;
 mod dataset;
 pub mod loadgen;
+mod load_process;
 mod measure;
 mod report;
 mod run;
@@ -28,7 +30,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::cli::BenchArgs;
+use crate::cli::{BenchArgs, BenchPart};
 use crate::db::throwaway::{ClusterOptions, ThrowawayCluster};
 use baselines::Method;
 use report::{Baseline, BenchReport, Machine, Ratio, Settings};
@@ -58,15 +60,32 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
 
     let mut daemon_runs = Vec::new();
-    println!("\n== hypertick, as fast as it takes rows ==");
-    daemon_runs.push(context.daemon_run("push, max rate", SourceFormat::Push, 0).await?);
-    daemon_runs.push(context.daemon_run("Binance trades, max rate", SourceFormat::Binance, 0).await?);
-    println!("\n== hypertick at fixed offered rates (push) ==");
-    for &rate in &args.rates {
-        daemon_runs.push(context.daemon_run(&format!("push, {} k/s offered", rate / 1_000), SourceFormat::Push, rate).await?);
+    if args.runs(BenchPart::Push) || args.runs(BenchPart::Binance) {
+        println!("\n== hypertick, as fast as it takes rows ==");
+    }
+    if args.runs(BenchPart::Push) {
+        daemon_runs.push(context.daemon_run("push, max rate", SourceFormat::Push, 0).await?);
+    }
+    if args.runs(BenchPart::Binance) {
+        daemon_runs.push(context.daemon_run("Binance trades, max rate", SourceFormat::Binance, 0).await?);
+    }
+    if args.runs(BenchPart::Rates) {
+        println!("\n== hypertick at fixed offered rates (push) ==");
+        for &rate in &args.rates {
+            daemon_runs.push(context.daemon_run(&format!("push, {} k/s offered", rate / 1_000), SourceFormat::Push, rate).await?);
+        }
+    }
+    if args.runs(BenchPart::Bus) {
+        println!("\n== push through the bus (edge → NATS → writer) ==");
+        daemon_runs.push(context.bus_run("push through the bus, max rate", 0).await?);
+        for &rate in &args.bus_rates {
+            daemon_runs.push(context.bus_run(&format!("push through the bus, {} k/s offered", rate / 1_000), rate).await?);
+        }
     }
 
-    let stall = if args.stall_secs > 0 && context.can_pause_database() {
+    let stall = if !args.runs(BenchPart::Stall) {
+        None
+    } else if args.stall_secs > 0 && context.can_pause_database() {
         println!("\n== database paused under load ==");
         Some(context.stall_run(args.stall_rate, args.stall_secs).await?)
     } else {
@@ -76,22 +95,23 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         None
     };
 
-    println!("\n== baselines into the same table ==");
-    let prepared = baselines::prepare(args.dataset_rows, args.symbols);
     let mut baseline_results = Vec::new();
-    for method in [Method::Copy, Method::MultiRowInsert, Method::RowInsert] {
-        for connections in [1, args.connections] {
-            context.reset().await?;
-            let label = format!("{}, {connections} connection(s)", method.label());
-            let rows_per_sec = baselines::measure(&url, method, connections, &prepared, warmup, measure, |rows| {
-                run::progress_line(&label, &format!("{rows} rows in the window"));
-            })
-            .await?;
-            println!("\r{label}: {:.0} rows/s{:30}", rows_per_sec, "");
-            baseline_results.push(Baseline { method: method.label().to_string(), connections, rows_per_sec });
+    if args.runs(BenchPart::Baselines) {
+        println!("\n== baselines into the same table ==");
+        let prepared = baselines::prepare(args.dataset_rows, args.symbols);
+        for method in [Method::Copy, Method::MultiRowInsert, Method::RowInsert] {
+            for connections in [1, args.connections] {
+                context.reset().await?;
+                let label = format!("{}, {connections} connection(s)", method.label());
+                let rows_per_sec = baselines::measure(&url, method, connections, &prepared, warmup, measure, |rows| {
+                    run::progress_line(&label, &format!("{rows} rows in the window"));
+                })
+                .await?;
+                println!("\r{label}: {:.0} rows/s{:30}", rows_per_sec, "");
+                baseline_results.push(Baseline { method: method.label().to_string(), connections, rows_per_sec });
+            }
         }
     }
-    drop(prepared);
 
     let report = BenchReport {
         command,
@@ -108,6 +128,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             symbols: args.symbols,
         },
         ratios: ratios(&daemon_runs, &baseline_results, stall.as_ref()),
+        bus: report::bus_comparisons(&daemon_runs, bus_run::BUS_SOURCE),
         baselines: baseline_results,
         daemon: daemon_runs,
         stall,
@@ -117,7 +138,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let json_path = args.out.join("results.json");
     std::fs::write(&json_path, serde_json::to_string_pretty(&report)?).with_context(|| format!("writing {}", json_path.display()))?;
     let markdown_path = args.out.join("results.md");
-    std::fs::write(&markdown_path, format!("{markdown}\n## Daemon configuration\n\n```toml\n{}```\n", context.config_text_for_report()))
+    let mut configuration = format!("{markdown}\n## Daemon configuration\n\n```toml\n{}```\n", context.config_text_for_report());
+    if args.runs(BenchPart::Bus) {
+        configuration.push_str(&format!("\nThrough the bus:\n\n```toml\n{}```\n", context.bus_config_text_for_report()));
+    }
+    std::fs::write(&markdown_path, configuration)
         .with_context(|| format!("writing {}", markdown_path.display()))?;
     let chart_path = args.out.join("chart.png");
     chart::draw(&report, &chart_path)?;
@@ -133,7 +158,8 @@ fn ratios(daemon: &[report::DaemonRun], baselines: &[Baseline], stall: Option<&r
     };
     let mut ratios = Vec::new();
     let ratio = |name: String, value: f64, target: f64| Ratio { name, value, target: format!("≥ {target}"), met: value >= target };
-    for run in daemon.iter().filter(|run| run.offered_rate == 0) {
+    // Without the baselines (`--only`) there is nothing to divide by.
+    for run in daemon.iter().filter(|run| run.offered_rate == 0 && !baselines.is_empty()) {
         ratios.push(ratio(format!("hypertick ({}) / raw COPY ceiling", run.name), run.committed_per_sec / best(Method::Copy), 0.8));
         ratios.push(ratio(format!("hypertick ({}) / multi-row INSERT", run.name), run.committed_per_sec / best(Method::MultiRowInsert), 3.0));
         ratios.push(ratio(format!("hypertick ({}) / INSERT per row", run.name), run.committed_per_sec / best(Method::RowInsert), 20.0));
@@ -147,8 +173,11 @@ fn ratios(daemon: &[report::DaemonRun], baselines: &[Baseline], stall: Option<&r
             met: run.latency_p999_ms <= 100.0,
         });
     }
-    let peak = daemon.iter().filter(|run| run.offered_rate == 0).map(|run| run.peak_rss_mb).fold(0.0, f64::max);
-    ratios.push(Ratio { name: "peak RSS at max rate, MB".into(), value: peak, target: "≤ 150".into(), met: peak <= 150.0 });
+    // A bus run holds an edge and a writer in one process: its RSS is not one daemon's.
+    let single_process_max = daemon.iter().filter(|run| run.offered_rate == 0 && run.source != bus_run::BUS_SOURCE);
+    if let Some(peak) = single_process_max.map(|run| run.peak_rss_mb).reduce(f64::max) {
+        ratios.push(Ratio { name: "peak RSS at max rate, MB".into(), value: peak, target: "≤ 150".into(), met: peak <= 150.0 });
+    }
     if let Some(stall) = stall {
         ratios.push(Ratio {
             name: "peak RSS through the database stall, MB".into(),

@@ -18,6 +18,47 @@ pub struct BenchReport {
     pub daemon: Vec<DaemonRun>,
     pub stall: Option<StallRun>,
     pub ratios: Vec<Ratio>,
+    /// Push through the bus (edge → NATS → writer) against the single-process push runs.
+    pub bus: Vec<BusComparison>,
+}
+
+/// One figure through the bus beside the same figure of the single-process daemon.
+#[derive(Debug, Clone, Serialize)]
+pub struct BusComparison {
+    pub figure: String,
+    pub single_process: Option<f64>,
+    pub through_the_bus: f64,
+    /// through_the_bus / single_process.
+    pub ratio: Option<f64>,
+}
+
+/// The bus runs (`source == bus_source`) beside the push runs at the same offered rate:
+/// rows/s at max rate, p99 and p999 at fixed rates.
+pub fn bus_comparisons(daemon: &[DaemonRun], bus_source: &str) -> Vec<BusComparison> {
+    let mut comparisons = Vec::new();
+    for bus in daemon.iter().filter(|run| run.source == bus_source) {
+        let single = daemon.iter().find(|run| run.source == "push" && run.offered_rate == bus.offered_rate);
+        let mut compare = |figure: String, value: fn(&DaemonRun) -> f64| {
+            let single_process = single.map(value);
+            comparisons.push(BusComparison {
+                figure,
+                single_process,
+                through_the_bus: value(bus),
+                ratio: single_process.filter(|single| *single > 0.0).map(|single| value(bus) / single),
+            });
+        };
+        if bus.offered_rate == 0 {
+            compare("rows/s committed, max rate".into(), |run| run.committed_per_sec);
+            compare("p99 ms at max rate".into(), |run| run.latency_p99_ms);
+        } else {
+            let offered = rate(bus.offered_rate as f64);
+            compare(format!("rows/s committed at {offered} offered"), |run| run.committed_per_sec);
+            compare(format!("p50 ms at {offered} offered"), |run| run.latency_p50_ms);
+            compare(format!("p99 ms at {offered} offered"), |run| run.latency_p99_ms);
+            compare(format!("p999 ms at {offered} offered"), |run| run.latency_p999_ms);
+        }
+    }
+    comparisons
 }
 
 #[derive(Debug, Serialize)]
@@ -75,6 +116,10 @@ pub struct DaemonRun {
     pub daemon_cores: f64,
     pub load_generator_cores: f64,
     pub postgres_cores: f64,
+    /// Runs through the bus: cores the NATS server used (the edge and the writer run in
+    /// this process and are counted together as the daemon).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nats_cores: Option<f64>,
     /// How busy the whole machine was, 0..=1.
     pub machine_busy: f64,
 }
@@ -175,13 +220,13 @@ impl BenchReport {
         let _ = writeln!(out, "\n## The daemon's runs\n");
         let _ = writeln!(
             out,
-            "| run | offered | sent | committed | p50 ms | p99 ms | p999 ms | max ms | peak RSS MB | daemon cores | load gen cores | PostgreSQL cores | machine busy |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+            "| run | offered | sent | committed | p50 ms | p99 ms | p999 ms | max ms | peak RSS MB | daemon cores | load gen cores | PostgreSQL cores | NATS cores | machine busy |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
         );
         for run in &self.daemon {
             let offered = if run.offered_rate == 0 { "max".to_string() } else { rate(run.offered_rate as f64) };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} | {:.2} | {:.2} | {:.2} | {:.0}% |",
+                "| {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.0}% |",
                 run.name,
                 offered,
                 rate(run.sent_per_sec),
@@ -194,6 +239,7 @@ impl BenchReport {
                 run.daemon_cores,
                 run.load_generator_cores,
                 run.postgres_cores,
+                run.nats_cores.map_or("—".to_string(), |cores| format!("{cores:.2}")),
                 run.machine_busy * 100.0
             );
         }
@@ -212,6 +258,21 @@ impl BenchReport {
                 stall.present,
                 if stall.present == stall.acked { " (every acked row, once)" } else { " (MISMATCH)" }
             );
+        }
+        if !self.bus.is_empty() {
+            let _ = writeln!(out, "\n## Through the bus (edge → NATS JetStream → writer)\n");
+            let _ = writeln!(out, "| figure | single process | through the bus | bus / single |\n|---|---|---|---|");
+            let figure = |value: f64| if value >= 1_000.0 { rate(value) } else { format!("{value:.1}") };
+            for comparison in &self.bus {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} |",
+                    comparison.figure,
+                    comparison.single_process.map_or("— (not run)".to_string(), figure),
+                    figure(comparison.through_the_bus),
+                    comparison.ratio.map_or("—".to_string(), |ratio| format!("{ratio:.2}"))
+                );
+            }
         }
         let _ = writeln!(out, "\n## Ratios and targets\n");
         let _ = writeln!(out, "| ratio | value | target | met |\n|---|---|---|---|");

@@ -5,13 +5,11 @@
 
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use tokio::io::AsyncBufReadExt;
 
+use super::load_process::LoadGenerator;
 use super::measure::{cluster_processes, reset_peak_rss, signal_all, status_bytes, CpuMeter};
 use super::report::{megabytes, DaemonRun, StallRun, StallSample};
 use crate::app::Daemon;
@@ -28,14 +26,14 @@ pub enum SourceFormat {
 }
 
 pub struct BenchContext {
-    url: String,
+    pub(super) url: String,
     warmup: Duration,
     measure: Duration,
-    writers: usize,
-    push_connections: usize,
+    pub(super) writers: usize,
+    pub(super) push_connections: usize,
     binance_connections: usize,
-    frame_rows: usize,
-    symbols: usize,
+    pub(super) frame_rows: usize,
+    pub(super) symbols: usize,
     data_dir: Option<PathBuf>,
     spool_dir: PathBuf,
     /// The push configuration, parsed: what the report quotes for batch size and linger.
@@ -46,6 +44,42 @@ pub struct BenchContext {
 pub fn progress_line(label: &str, detail: &str) {
     print!("\r{label}: {detail}{:20}", "");
     let _ = std::io::stdout().flush();
+}
+
+/// What one measured window saw.
+pub(super) struct Window {
+    seconds: f64,
+    rows: TableSnapshot,
+    sent: u64,
+    peak_rss_mb: f64,
+    daemon_cores: f64,
+    load_generator_cores: f64,
+    postgres_cores: f64,
+    /// The further processes given to `measure_window`, together.
+    pub other_cores: f64,
+    machine_busy: f64,
+}
+
+impl Window {
+    pub(super) fn run(&self, name: &str, source: &str, rate: u64) -> DaemonRun {
+        DaemonRun {
+            name: name.to_string(),
+            source: source.to_string(),
+            offered_rate: rate,
+            sent_per_sec: self.sent as f64 / self.seconds,
+            committed_per_sec: self.rows.rows_written as f64 / self.seconds,
+            latency_p50_ms: self.rows.latency_ms(0.5),
+            latency_p99_ms: self.rows.latency_ms(0.99),
+            latency_p999_ms: self.rows.latency_ms(0.999),
+            latency_max_ms: self.rows.latency_ms(1.0),
+            peak_rss_mb: self.peak_rss_mb,
+            daemon_cores: self.daemon_cores,
+            load_generator_cores: self.load_generator_cores,
+            postgres_cores: self.postgres_cores,
+            nats_cores: None,
+            machine_busy: self.machine_busy,
+        }
+    }
 }
 
 impl BenchContext {
@@ -124,56 +158,11 @@ impl BenchContext {
         self.reset().await?;
         let (daemon, mut load) = self.start(format, rate, false).await?;
         let label = format!("{name:<28}");
-        let warmup_end = Instant::now() + self.warmup;
-        while Instant::now() < warmup_end {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            progress_line(&label, &format!("warming up, {} rows committed", ticks(&daemon.stats).rows_written));
-        }
-        reset_peak_rss();
-        let (before, sent_before) = (ticks(&daemon.stats), load.sent());
-        let daemon_cpu = CpuMeter::start(&[std::process::id()]);
-        let load_cpu = CpuMeter::start(&[load.pid]);
-        let postgres_cpu = CpuMeter::start(&self.postgres_processes());
-        let started = Instant::now();
-        let mut previous = before.clone();
-        while started.elapsed() < self.measure {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            let now = ticks(&daemon.stats);
-            let second = now.since(&previous);
-            progress_line(
-                &label,
-                &format!(
-                    "{:>3}s committed {:>7}/s p99 {:>6.1} ms rss {:>4.0} MB",
-                    started.elapsed().as_secs(),
-                    second.rows_written,
-                    second.latency_ms(0.99),
-                    megabytes(status_bytes(std::process::id(), "VmRSS").unwrap_or(0))
-                ),
-            );
-            previous = now;
-        }
-        let seconds = started.elapsed().as_secs_f64();
-        let window = ticks(&daemon.stats).since(&before);
-        let sent = load.sent() - sent_before;
-        let result = DaemonRun {
-            name: name.to_string(),
-            source: match format {
-                SourceFormat::Push => "push".into(),
-                SourceFormat::Binance => "binance".into(),
-            },
-            offered_rate: rate,
-            sent_per_sec: sent as f64 / seconds,
-            committed_per_sec: window.rows_written as f64 / seconds,
-            latency_p50_ms: window.latency_ms(0.5),
-            latency_p99_ms: window.latency_ms(0.99),
-            latency_p999_ms: window.latency_ms(0.999),
-            latency_max_ms: window.latency_ms(1.0),
-            peak_rss_mb: megabytes(status_bytes(std::process::id(), "VmHWM").unwrap_or(0)),
-            daemon_cores: daemon_cpu.cores(),
-            load_generator_cores: load_cpu.cores(),
-            postgres_cores: postgres_cpu.cores(),
-            machine_busy: daemon_cpu.machine_busy(),
-        };
+        let window = self.measure_window(&label, &daemon.stats, &load, &[]).await;
+        let result = window.run(name, match format {
+            SourceFormat::Push => "push",
+            SourceFormat::Binance => "binance",
+        }, rate);
         load.stop().await;
         daemon.stop().await?;
         println!(
@@ -189,6 +178,52 @@ impl BenchContext {
             result.postgres_cores
         );
         Ok(result)
+    }
+
+    /// The warm-up, then the measured window over the commits counted in `stats`, with
+    /// a progress line every second. `others` are further processes whose CPU is measured
+    /// (the NATS server of a bus run).
+    pub(super) async fn measure_window(&self, label: &str, stats: &Stats, load: &LoadGenerator, others: &[u32]) -> Window {
+        let warmup_end = Instant::now() + self.warmup;
+        while Instant::now() < warmup_end {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            progress_line(label, &format!("warming up, {} rows committed", ticks(stats).rows_written));
+        }
+        reset_peak_rss();
+        let (before, sent_before) = (ticks(stats), load.sent());
+        let daemon_cpu = CpuMeter::start(&[std::process::id()]);
+        let load_cpu = CpuMeter::start(&[load.pid]);
+        let postgres_cpu = CpuMeter::start(&self.postgres_processes());
+        let others_cpu = CpuMeter::start(others);
+        let started = Instant::now();
+        let mut previous = before.clone();
+        while started.elapsed() < self.measure {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let now = ticks(stats);
+            let second = now.since(&previous);
+            progress_line(
+                label,
+                &format!(
+                    "{:>3}s committed {:>7}/s p99 {:>6.1} ms rss {:>4.0} MB",
+                    started.elapsed().as_secs(),
+                    second.rows_written,
+                    second.latency_ms(0.99),
+                    megabytes(status_bytes(std::process::id(), "VmRSS").unwrap_or(0))
+                ),
+            );
+            previous = now;
+        }
+        Window {
+            seconds: started.elapsed().as_secs_f64(),
+            rows: ticks(stats).since(&before),
+            sent: load.sent() - sent_before,
+            peak_rss_mb: megabytes(status_bytes(std::process::id(), "VmHWM").unwrap_or(0)),
+            daemon_cores: daemon_cpu.cores(),
+            load_generator_cores: load_cpu.cores(),
+            postgres_cores: postgres_cpu.cores(),
+            other_cores: others_cpu.cores(),
+            machine_busy: daemon_cpu.machine_busy(),
+        }
     }
 
     /// Starts the load generator and the daemon, in the order the format needs.
@@ -309,80 +344,10 @@ impl BenchContext {
     }
 }
 
-fn ticks(stats: &Stats) -> TableSnapshot {
+pub(super) fn ticks(stats: &Stats) -> TableSnapshot {
     stats
         .snapshots()
         .into_iter()
         .find(|snapshot| snapshot.table == Table::Ticks)
         .expect("the statistics cover every built-in table")
-}
-
-/// The load generator child process and what it last reported.
-struct LoadGenerator {
-    child: tokio::process::Child,
-    pid: u32,
-    listening: Option<String>,
-    counts: Arc<Mutex<(u64, u64, bool)>>,
-    reader: tokio::task::JoinHandle<()>,
-}
-
-impl LoadGenerator {
-    async fn spawn(mode: Vec<String>, rate: u64, connections: usize, frame_rows: usize, symbols: usize) -> anyhow::Result<LoadGenerator> {
-        let executable = std::env::current_exe().context("locating the hypertick executable")?;
-        let mut child = tokio::process::Command::new(executable)
-            .arg("bench-load")
-            .args(&mode)
-            .args(["--rate", &rate.to_string(), "--connections", &connections.to_string()])
-            .args(["--frame-rows", &frame_rows.to_string(), "--symbols", &symbols.to_string()])
-            .stdout(Stdio::piped())
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting the load generator")?;
-        let pid = child.id().context("the load generator exited at once")?;
-        let mut lines = tokio::io::BufReader::new(child.stdout.take().context("the load generator's stdout")?).lines();
-        let mut listening = None;
-        if mode[0] == "binance" {
-            let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
-                .await
-                .context("the load generator did not start listening")??
-                .context("the load generator exited before listening")?;
-            let value: serde_json::Value = serde_json::from_str(&line).context("the load generator's first line")?;
-            listening = value["listening"].as_str().map(str::to_string);
-        }
-        let counts = Arc::new(Mutex::new((0, 0, false)));
-        let shared = counts.clone();
-        let reader = tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) {
-                    let mut counts = shared.lock().unwrap_or_else(|poison| poison.into_inner());
-                    *counts = (
-                        value["sent"].as_u64().unwrap_or(counts.0),
-                        value["acked"].as_u64().unwrap_or(counts.1),
-                        value["final"].as_bool().unwrap_or(false),
-                    );
-                }
-            }
-        });
-        Ok(LoadGenerator { child, pid, listening, counts, reader })
-    }
-
-    fn sent(&self) -> u64 {
-        self.counts.lock().unwrap_or_else(|poison| poison.into_inner()).0
-    }
-
-    fn acked(&self) -> u64 {
-        self.counts.lock().unwrap_or_else(|poison| poison.into_inner()).1
-    }
-
-    /// Asks it to stop (SIGTERM), waits for its final counts: (sent, acked).
-    async fn stop(&mut self) -> (u64, u64) {
-        signal_all(&[self.pid], libc::SIGTERM);
-        if tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await.is_err() {
-            let _ = self.child.kill().await;
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.reader).await;
-        let counts = *self.counts.lock().unwrap_or_else(|poison| poison.into_inner());
-        (counts.0, counts.1)
-    }
 }
