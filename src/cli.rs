@@ -122,8 +122,8 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N,N", value_delimiter = ',', default_value = "50000")]
     pub bus_rates: Vec<u64>,
     /// Run only these parts, comma-separated: push (the push max-rate run), binance,
-    /// rates (the fixed offered rates), bus (edge → NATS → writer), stall, baselines.
-    /// Default: all of them.
+    /// rates (the fixed offered rates), bus (push through edge, NATS and writer), stall,
+    /// baselines. Default: all of them.
     #[arg(long, value_name = "PART,PART", value_delimiter = ',', value_enum)]
     pub only: Vec<BenchPart>,
 }
