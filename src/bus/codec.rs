@@ -241,13 +241,13 @@ mod tests {
 
     fn tick(trade: u64) -> Tick {
         Tick {
-            time: Timestamp::from_micros(1_700_000_000_000_000 + trade as i64),
-            received_at: Timestamp::from_micros(1_700_000_000_000_100),
+            time: Timestamp::from_unix_nanos(1_700_000_000_000_000_000 + trade as i64 * 1_000),
+            received_at: Timestamp::from_unix_nanos(1_700_000_000_000_100_000),
             venue: "binance".into(),
             symbol: "BTC-USDT".into(),
             price: 42_000.5,
             size: 0.25,
-            side: None,
+            side: crate::record::Side::Unknown,
             trade_id: Some(trade.to_string()),
         }
     }
@@ -264,10 +264,10 @@ mod tests {
 
     #[test]
     fn dead_letters_and_feed_events_keep_their_codes() {
-        let letter = DeadLetter::new("push", "invalid_json", "bad".into(), "{");
+        let letter = DeadLetter::new("push", "invalid_json", "bad", "{");
         let event = FeedEvent {
-            time: Timestamp::from_micros(5),
-            received_at: Timestamp::from_micros(6),
+            time: Timestamp::from_unix_nanos(5_000),
+            received_at: Timestamp::from_unix_nanos(6_000),
             source: "okx".into(),
             kind: "gap",
             detail: serde_json::json!({"missed": 3}),

@@ -1,6 +1,7 @@
 //! Integration tests. Each test starts its own throwaway PostgreSQL (see
 //! `support`), and talks to the daemon over real websockets on loopback.
 
+mod bus_claims;
 mod cell_roundtrip;
 mod cli;
 mod crash;
