@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Config, FullPolicy};
+use crate::config::{BusRole, Config, FullPolicy};
 use crate::db::{self, Partitions, Profile, SchemaReport};
 use crate::metrics::{self, events, Health, Stats};
 use crate::pipeline::{
@@ -22,19 +22,24 @@ use crate::pipeline::{
 use crate::record::{CustomRow, DeadLetter, RelationalCatalog, RowRecord, Table};
 use crate::shutdown;
 use crate::sink::{
-    batch_queue, encode_stage, run_relational_writer, run_writer, CopyRow, EncodeRow, TableWriteSettings, WriterError,
+    batch_queue, encode_stage, EncodedBatch, run_relational_writer, run_writer, CopyRow, EncodeRow, TableWriteSettings, WriterError,
     WriterSettings,
 };
 use crate::source::push::{PushServer, PushSettings};
 use crate::source::{Source, SourceContext};
 
 mod background;
+mod bus;
 mod spool;
 
 use background::{
     spawn_aggregate_refresh, spawn_health_checks, spawn_id_trimming, spawn_partition_maintenance, spawn_spool_compaction,
 };
 use spool::{open_spool, replay_spool};
+
+/// A writer stores the ids of every record the bus brings; it keeps this many of the
+/// most recent, which bounds how long a resend is recognized.
+const WRITER_IDS_KEPT: usize = 1_000_000;
 
 const MICROS_PER_HOUR: i64 = 3_600 * 1_000_000;
 const MICROS_PER_DAY: i64 = 24 * MICROS_PER_HOUR;
@@ -92,6 +97,13 @@ async fn id_window(config: &Config) -> anyhow::Result<Option<Arc<IdWindow>>> {
     Ok(Some(Arc::new(window)))
 }
 
+/// An edge's window of recent ids: in memory only (an edge has no database); the
+/// writers recognize the resends it does not.
+fn edge_id_window(config: &Config) -> Option<Arc<IdWindow>> {
+    let capacity = config.server.as_ref().map_or(0, |server| server.dedup_ids);
+    (capacity > 0).then(|| Arc::new(IdWindow::new(capacity)))
+}
+
 /// The relational tables of `[relational] tables` as the database describes them.
 async fn load_catalog(config: &Config) -> anyhow::Result<RelationalCatalog> {
     let client = db::connect(database_url(config)?, Duration::from_millis(config.database.connect_timeout_ms)).await?;
@@ -112,14 +124,21 @@ impl Daemon {
         // Built first: a source that cannot be built stops the start before anything runs.
         let sources = config.sources.iter().map(crate::source::from_config).collect::<anyhow::Result<Vec<_>>>()?;
         let push_settings = config.server.as_ref().map(PushSettings::from_config).transpose()?;
-        let schema = migrate(config).await.context("preparing the database schema")?;
-        let profile = schema.profile;
-        tracing::info!(
-            profile = profile.name(),
-            migrations_applied = schema.migrations.applied.len(),
-            settings_changed = schema.converged.len(),
-            "schema ready"
-        );
+        let role = config.bus.role;
+        let edge = role == BusRole::Edge;
+        // An edge never opens the database.
+        let profile = if edge {
+            Profile::Vanilla
+        } else {
+            let schema = migrate(config).await.context("preparing the database schema")?;
+            tracing::info!(
+                profile = schema.profile.name(),
+                migrations_applied = schema.migrations.applied.len(),
+                settings_changed = schema.converged.len(),
+                "schema ready"
+            );
+            schema.profile
+        };
 
         // Before anything is counted: what is recorded earlier is lost.
         metrics::install_recorder();
@@ -129,7 +148,17 @@ impl Daemon {
         let failed = CancellationToken::new();
         let failure = Arc::new(Mutex::new(None));
         let partitions = Arc::new(Partitions::new(db::partition_plans(config, profile)));
+        let edge_spool = match (&config.spool, edge) {
+            (Some(spool_config), true) => Some(bus::open_edge_spool(spool_config).await?),
+            _ => None,
+        };
         let (spool, replay) = match &config.spool {
+            Some(spool_config) if edge => {
+                let progress = edge_spool.as_ref().expect("opened above").progress.clone();
+                let watched = progress.clone();
+                health.watch_spool(spool_config.max_bytes, Box::new(move || watched.spool().used_bytes()));
+                (Some(progress), Vec::new())
+            }
             Some(spool_config) => {
                 let (progress, recovered) = open_spool(config, spool_config).await?;
                 let watched = progress.clone();
@@ -140,7 +169,7 @@ impl Daemon {
         };
         let settings = Arc::new(WriterSettings {
             spool: spool.clone(),
-            url: database_url(config)?.to_string(),
+            url: if edge { String::new() } else { database_url(config)?.to_string() },
             connect_timeout: Duration::from_millis(config.database.connect_timeout_ms),
             initial_backoff: Duration::from_millis(config.database.retry_initial_backoff_ms),
             max_backoff: Duration::from_millis(config.database.retry_max_backoff_ms),
@@ -157,7 +186,7 @@ impl Daemon {
         let (indicator_values, indicator_values_rx) = lane(Table::IndicatorValues, capacity, policy);
         let (signals, signals_rx) = lane(Table::Signals, capacity, policy);
         let (rows, rows_rx) = lane(Table::Relational, capacity, policy);
-        let catalog = Arc::new(load_catalog(config).await?);
+        let catalog = Arc::new(if edge { RelationalCatalog::on_edge() } else { load_catalog(config).await? });
         let (feed_events, feed_events_rx) = lane(Table::FeedEvents, capacity, policy);
         let (dead_letters, dead_letters_rx) = lane(Table::DeadLetters, capacity, policy);
 
@@ -198,7 +227,7 @@ impl Daemon {
             }),
             custom_tables: Arc::new(custom_lanes),
             indicators: IndicatorStage::from_config(&config.indicators).map(Arc::new),
-            ids: id_window(config).await?,
+            ids: if edge { edge_id_window(config) } else { id_window(config).await? },
             feed_events,
             dead_letters: dead_letters.clone(),
             limits: RouterLimits {
@@ -223,21 +252,62 @@ impl Daemon {
             deadline: Duration::from_secs(config.shutdown.deadline_secs),
         };
         let shared = Shared { config, settings, partitions: partitions.clone(), stats: stats.clone() };
-        daemon.start_builtin_table(&shared, ticks_rx, Some(dead_letters.clone()));
-        daemon.start_builtin_table(&shared, quotes_rx, Some(dead_letters.clone()));
-        daemon.start_builtin_table(&shared, bars_rx, Some(dead_letters.clone()));
-        daemon.start_builtin_table(&shared, tickers_rx, Some(dead_letters.clone()));
-        daemon.start_builtin_table(&shared, options_quotes_rx, Some(dead_letters.clone()));
-        daemon.start_builtin_table(&shared, technical_indicators_rx, Some(dead_letters.clone()));
-        daemon.start_builtin_table(&shared, indicator_values_rx, Some(dead_letters.clone()));
-        daemon.start_builtin_table(&shared, signals_rx, Some(dead_letters.clone()));
-        daemon.start_builtin_table(&shared, feed_events_rx, Some(dead_letters.clone()));
+        if edge {
+            let edge_shared = bus::edge_shared(config, edge_spool.as_ref()).await?;
+            let mut publishers = std::collections::HashMap::new();
+            publishers.insert(Table::Ticks, daemon.start_edge_table(&shared, &edge_shared, ticks_rx));
+            publishers.insert(Table::Quotes, daemon.start_edge_table(&shared, &edge_shared, quotes_rx));
+            publishers.insert(Table::Bars, daemon.start_edge_table(&shared, &edge_shared, bars_rx));
+            publishers.insert(Table::Tickers, daemon.start_edge_table(&shared, &edge_shared, tickers_rx));
+            publishers.insert(Table::OptionsQuotes, daemon.start_edge_table(&shared, &edge_shared, options_quotes_rx));
+            publishers.insert(Table::TechnicalIndicators, daemon.start_edge_table(&shared, &edge_shared, technical_indicators_rx));
+            publishers.insert(Table::IndicatorValues, daemon.start_edge_table(&shared, &edge_shared, indicator_values_rx));
+            publishers.insert(Table::Signals, daemon.start_edge_table(&shared, &edge_shared, signals_rx));
+            publishers.insert(Table::FeedEvents, daemon.start_edge_table(&shared, &edge_shared, feed_events_rx));
+            publishers.insert(Table::DeadLetters, daemon.start_edge_table(&shared, &edge_shared, dead_letters_rx));
+            // Rows for the relational tables are refused on an edge (see the catalog).
+            drop((rows_rx, custom_receivers, dead_letters));
+            health.without_database();
+            daemon.start_metrics_and_summary(config, &health, &stats, &background_stop).await?;
+            if let Some(edge_spool) = edge_spool {
+                bus::replay_edge(&router, &edge_shared, &publishers, edge_spool.open, edge_spool.replay).await?;
+                spawn_spill_readers(&router, &daemon.sources_stop, &daemon.sources);
+            }
+            drop(publishers);
+            daemon.start_sources(&router, &health, push_settings, sources).await?;
+            daemon.router = Some(router);
+            return Ok(daemon);
+        }
+        let ticks_queue = daemon.start_builtin_table(&shared, ticks_rx, Some(dead_letters.clone()));
+        let quotes_queue = daemon.start_builtin_table(&shared, quotes_rx, Some(dead_letters.clone()));
+        let bars_queue = daemon.start_builtin_table(&shared, bars_rx, Some(dead_letters.clone()));
+        let tickers_queue = daemon.start_builtin_table(&shared, tickers_rx, Some(dead_letters.clone()));
+        let options_quotes_queue = daemon.start_builtin_table(&shared, options_quotes_rx, Some(dead_letters.clone()));
+        let technical_indicators_queue = daemon.start_builtin_table(&shared, technical_indicators_rx, Some(dead_letters.clone()));
+        let indicator_values_queue = daemon.start_builtin_table(&shared, indicator_values_rx, Some(dead_letters.clone()));
+        let signals_queue = daemon.start_builtin_table(&shared, signals_rx, Some(dead_letters.clone()));
+        let feed_events_queue = daemon.start_builtin_table(&shared, feed_events_rx, Some(dead_letters.clone()));
         for (table, receiver) in custom_receivers {
             daemon.start_table(table, &shared, receiver, Some(dead_letters.clone()));
         }
         daemon.start_relational(&shared, rows_rx, catalog);
         // The dead-letter writer keeps no dead-letter sender, or its lane would never close.
-        daemon.start_builtin_table(&shared, dead_letters_rx, None);
+        let dead_letters_queue = daemon.start_builtin_table(&shared, dead_letters_rx, None);
+        if role == BusRole::Writer {
+            let writer = bus::writer_shared(config, &shared.settings.url, partitions.clone(), dead_letters.clone(), &background_stop).await?;
+            daemon.start_consumer(&shared, &writer, ticks_queue);
+            daemon.start_consumer(&shared, &writer, quotes_queue);
+            daemon.start_consumer(&shared, &writer, bars_queue);
+            daemon.start_consumer(&shared, &writer, tickers_queue);
+            daemon.start_consumer(&shared, &writer, options_quotes_queue);
+            daemon.start_consumer(&shared, &writer, technical_indicators_queue);
+            daemon.start_consumer(&shared, &writer, indicator_values_queue);
+            daemon.start_consumer(&shared, &writer, signals_queue);
+            daemon.start_consumer(&shared, &writer, feed_events_queue);
+            daemon.start_consumer(&shared, &writer, dead_letters_queue);
+            // Every id the bus brings is stored by the writers; keep the most recent.
+            spawn_id_trimming(config, WRITER_IDS_KEPT, background_stop.clone());
+        }
         drop(dead_letters);
 
         if profile == Profile::Vanilla {
@@ -247,20 +317,7 @@ impl Daemon {
             }
         }
         spawn_health_checks(config, health.clone(), background_stop.clone());
-        if config.metrics.enabled {
-            let (bound, _task) = metrics::serve_metrics(config.metrics.listen, health.clone(), background_stop.clone())
-                .await
-                .with_context(|| format!("binding metrics.listen {}", config.metrics.listen))?;
-            tracing::info!(listen = %bound, "metrics at http://{bound}/metrics");
-            daemon.metrics_addr = Some(bound);
-        }
-        if config.metrics.summary_interval_secs > 0 {
-            metrics::spawn_summary_logger(
-                stats,
-                Duration::from_secs(config.metrics.summary_interval_secs),
-                background_stop.clone(),
-            );
-        }
+        daemon.start_metrics_and_summary(config, &health, &stats, &background_stop).await?;
 
         if let Some(server) = config.server.as_ref().filter(|server| server.dedup_ids > 0) {
             spawn_id_trimming(config, server.dedup_ids, background_stop.clone());
@@ -270,20 +327,54 @@ impl Daemon {
             spawn_spill_readers(&router, &daemon.sources_stop, &daemon.sources);
             spawn_spool_compaction(config, progress.clone(), background_stop.clone());
         }
+        daemon.start_sources(&router, &health, push_settings, sources).await?;
+        daemon.router = Some(router);
+        Ok(daemon)
+    }
 
-        let context = SourceContext { router: router.clone(), health: health.clone(), shutdown: daemon.sources_stop.clone() };
+    async fn start_metrics_and_summary(
+        &mut self,
+        config: &Config,
+        health: &Arc<Health>,
+        stats: &Arc<Stats>,
+        background_stop: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        if config.metrics.enabled {
+            let (bound, _task) = metrics::serve_metrics(config.metrics.listen, health.clone(), background_stop.clone())
+                .await
+                .with_context(|| format!("binding metrics.listen {}", config.metrics.listen))?;
+            tracing::info!(listen = %bound, "metrics at http://{bound}/metrics");
+            self.metrics_addr = Some(bound);
+        }
+        if config.metrics.summary_interval_secs > 0 {
+            metrics::spawn_summary_logger(
+                stats.clone(),
+                Duration::from_secs(config.metrics.summary_interval_secs),
+                background_stop.clone(),
+            );
+        }
+        Ok(())
+    }
+
+    async fn start_sources(
+        &mut self,
+        router: &Router,
+        health: &Arc<Health>,
+        push_settings: Option<PushSettings>,
+        sources: Vec<Box<dyn Source>>,
+    ) -> anyhow::Result<()> {
+        let context = SourceContext { router: router.clone(), health: health.clone(), shutdown: self.sources_stop.clone() };
         if let Some(settings) = push_settings {
             let listen = settings.listen;
             let push = PushServer::bind(settings).await.with_context(|| format!("binding server.listen {listen}"))?;
-            daemon.push_addr = Some(push.local_addr()?);
-            daemon.spawn_source(Box::new(push), context.clone());
+            self.push_addr = Some(push.local_addr()?);
+            self.spawn_source(Box::new(push), context.clone());
         }
         for source in sources {
             health.source_registered(source.name());
-            daemon.spawn_source(source, context.clone());
+            self.spawn_source(source, context.clone());
         }
-        daemon.router = Some(router);
-        Ok(daemon)
+        Ok(())
     }
 
     fn spawn_source(&self, source: Box<dyn Source>, context: SourceContext) {
@@ -305,8 +396,8 @@ impl Daemon {
         shared: &Shared<'_>,
         receiver: LaneReceiver<Sequenced<R>>,
         dead_letters: Option<LaneSender<Sequenced<DeadLetter>>>,
-    ) {
-        self.start_table(R::TABLE, shared, receiver, dead_letters);
+    ) -> tokio::sync::mpsc::Sender<EncodedBatch<R>> {
+        self.start_table(R::TABLE, shared, receiver, dead_letters)
     }
 
     /// A table's batcher thread (which encodes) and its writer tasks.
@@ -316,10 +407,11 @@ impl Daemon {
         shared: &Shared<'_>,
         receiver: LaneReceiver<Sequenced<R>>,
         dead_letters: Option<LaneSender<Sequenced<DeadLetter>>>,
-    ) {
+    ) -> tokio::sync::mpsc::Sender<EncodedBatch<R>> {
         let settings = shared.config.table(table);
         events::table_started(table);
         let (batch_sender, queue) = batch_queue::<R>(settings.writers);
+        let queue_sender = batch_sender.clone();
         let deliver = encode_stage(table, shared.partitions.clone(), batch_sender);
         let batch_settings = BatchSettings { max_rows: settings.batch_max_rows, linger: Duration::from_millis(settings.linger_ms) };
         let stats = shared.stats.clone();
@@ -347,6 +439,7 @@ impl Daemon {
             );
             self.spawn_writer(table, writer);
         }
+        queue_sender
     }
 
     /// The relational lane's batcher and its single writer (one, so that foreign-key

@@ -18,6 +18,7 @@ const COMMON: &[Migration] = &[
     Migration { id: "common/0003_relational", sql: include_str!("../../sql/common/0003_relational.sql") },
     Migration { id: "common/0004_spool", sql: include_str!("../../sql/common/0004_spool.sql") },
     Migration { id: "common/0005_ids", sql: include_str!("../../sql/common/0005_ids.sql") },
+    Migration { id: "common/0006_bus", sql: include_str!("../../sql/common/0006_bus.sql") },
 ];
 
 const TIMESCALEDB: &[Migration] = &[

@@ -213,7 +213,7 @@ impl<R: FileRecord + CopyRow> Work<R> {
         let rows = parsed.rows.len() as u64;
         // Made durable at the end by one synchronous commit (see `run`).
         let offsets = vec![(plan.chunk_stream(job.start), job.end as i64)];
-        let progress = BatchProgress { offsets, dead_letters, commit_asynchronously: true };
+        let progress = BatchProgress { offsets, dead_letters, commit_asynchronously: true, bus: None };
         let batch = encode_batch(self.table, &self.partitions, parsed.rows, progress, &self.instruments);
         if self.stopped() {
             return Ok(());

@@ -55,6 +55,62 @@ pub fn batch_committed(table: Table, rows: usize, copy_time: Duration, oldest_la
     histogram!("hypertick_ingest_latency_seconds", "table" => table).record(oldest_latency.as_secs_f64());
 }
 
+/// A writer committed a batch of bus messages: `superseded` of them were committed
+/// before (redelivered), `resent` rows were left out as resends of stored ids.
+pub fn bus_batch_committed(table: Table, messages: usize, superseded: usize, resent: usize) {
+    let table = table.name();
+    counter!("hypertick_bus_messages_committed_total", "table" => table).increment((messages - superseded) as u64);
+    if superseded > 0 {
+        counter!("hypertick_bus_messages_superseded_total", "table" => table).increment(superseded as u64);
+        tracing::info!(table, messages = superseded, "redelivered bus messages were committed before; acked without writing");
+    }
+    if resent > 0 {
+        counter!("hypertick_bus_rows_resent_total", "table" => table).increment(resent as u64);
+        tracing::debug!(table, rows = resent, "rows whose id was stored before were left out");
+    }
+}
+
+/// An edge's message was acknowledged by the stream (`duplicate`: the stream had it
+/// already, from before a restart or a retried publish).
+pub fn bus_published(table: Table, rows: usize, bytes: usize, duplicate: bool) {
+    let table = table.name();
+    counter!("hypertick_bus_published_messages_total", "table" => table).increment(1);
+    counter!("hypertick_bus_published_rows_total", "table" => table).increment(rows as u64);
+    counter!("hypertick_bus_published_bytes_total", "table" => table).increment(bytes as u64);
+    if duplicate {
+        counter!("hypertick_bus_publish_duplicates_total", "table" => table).increment(1);
+    }
+}
+
+/// A publish failed (no ack, the stream full, the server gone); it is retried.
+pub fn bus_publish_failed(table: Table, error: &str) {
+    static SEEN: AtomicU64 = AtomicU64::new(0);
+    counter!("hypertick_bus_publish_failures_total", "table" => table.name()).increment(1);
+    if SEEN.fetch_add(1, Ordering::Relaxed) % 100 == 0 {
+        tracing::warn!(table = %table, error, "publishing to the bus failed; retrying (records wait in the spool)");
+    }
+}
+
+/// A writer's consumer could not bind, pull or ack; it tries again.
+pub fn bus_consume_failed(table: Table, error: &str) {
+    counter!("hypertick_bus_consume_failures_total", "table" => table.name()).increment(1);
+    tracing::warn!(table = %table, error, "bus consumer trouble; retrying");
+}
+
+/// The stream's state and limits.
+pub fn bus_stream_state(messages: u64, bytes: u64, max_bytes: i64, max_age: Duration) {
+    gauge!("hypertick_bus_stream_messages").set(messages as f64);
+    gauge!("hypertick_bus_stream_bytes").set(bytes as f64);
+    gauge!("hypertick_bus_stream_max_bytes").set(max_bytes as f64);
+    gauge!("hypertick_bus_stream_max_age_seconds").set(max_age.as_secs_f64());
+}
+
+/// A table consumer's backlog: messages not yet delivered, and delivered but not acked.
+pub fn bus_consumer_state(table: Table, pending: u64, ack_pending: usize) {
+    gauge!("hypertick_bus_consumer_pending_messages", "table" => table.name()).set(pending as f64);
+    gauge!("hypertick_bus_consumer_ack_pending_messages", "table" => table.name()).set(ack_pending as f64);
+}
+
 /// Insert mode with a conflict key: rows already stored, skipped.
 pub fn rows_skipped_as_duplicates(table: Table, rows: usize) {
     counter!("hypertick_rows_skipped_total", "table" => table.name()).increment(rows as u64);

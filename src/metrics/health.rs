@@ -58,6 +58,8 @@ pub struct Health {
     spool_high_water_percent: u8,
     database_stale_after: Duration,
     database: Mutex<Option<DatabaseState>>,
+    /// False on an edge, which has no database.
+    has_database: std::sync::atomic::AtomicBool,
     sources: Mutex<BTreeMap<String, SourceState>>,
     spool: Mutex<Option<SpoolState>>,
 }
@@ -70,9 +72,15 @@ impl Health {
             // Three missed checks, and at least a few seconds for a slow connect.
             database_stale_after: Duration::from_millis(config.database_check_interval_ms.saturating_mul(3)).max(Duration::from_secs(5)),
             database: Mutex::new(None),
+            has_database: std::sync::atomic::AtomicBool::new(true),
             sources: Mutex::new(BTreeMap::new()),
             spool: Mutex::new(None),
         }
+    }
+
+    /// An instance without a database (an edge): readiness does not check one.
+    pub fn without_database(&self) {
+        self.has_database.store(false, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Records the outcome of one database check.
@@ -128,7 +136,10 @@ impl Health {
     /// Every check, now.
     pub fn readiness(&self) -> Readiness {
         let now = Instant::now();
-        let mut checks = vec![self.database_check(now)];
+        let mut checks = Vec::new();
+        if self.has_database.load(std::sync::atomic::Ordering::Relaxed) {
+            checks.push(self.database_check(now));
+        }
         let sources = self.sources.lock().unwrap_or_else(|poison| poison.into_inner()).clone();
         checks.extend(sources.into_iter().map(|(name, state)| self.source_check(name, state, now)));
         if let Some(spool) = self.spool.lock().unwrap_or_else(|poison| poison.into_inner()).as_ref() {

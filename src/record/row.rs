@@ -77,12 +77,26 @@ pub struct RelationalTable {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RelationalCatalog {
     pub tables: HashMap<String, RelationalTable>,
+    /// Set on an edge, which has no database to check rows against and does not
+    /// carry them over the bus: every row is refused with this reason.
+    pub refusal: Option<&'static str>,
 }
 
 impl RelationalCatalog {
+    /// The catalog of an edge (`bus.role = "edge"`).
+    pub fn on_edge() -> Self {
+        RelationalCatalog {
+            tables: HashMap::new(),
+            refusal: Some("relational rows do not travel over the bus: push them to a writer-side instance with bus.role = \"all\""),
+        }
+    }
+
     /// Refuses a row for an unknown table, with unknown columns, without its primary
     /// key, or an upsert to a table without one; fills in the row's key.
     pub fn check(&self, row: &mut RowRecord) -> Result<(), Rejection> {
+        if let Some(refusal) = self.refusal {
+            return Err(Rejection::new("not_on_edge", refusal));
+        }
         let Some(table) = self.tables.get(&row.table) else {
             let mut known: Vec<&str> = self.tables.keys().map(String::as_str).collect();
             known.sort_unstable();
@@ -142,7 +156,7 @@ mod tests {
             primary_key: vec!["venue".into(), "symbol".into()],
             rank: 0,
         };
-        let catalog = RelationalCatalog { tables: HashMap::from([("instruments".to_string(), table)]) };
+        let catalog = RelationalCatalog { tables: HashMap::from([("instruments".to_string(), table)]), refusal: None };
         catalog.check(&mut record).unwrap();
         assert_eq!(record.key, "\"binance\"\u{1f}\"BTC-USDT\"");
     }

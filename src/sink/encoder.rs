@@ -290,7 +290,12 @@ impl<'a> TupleEncoder<'a> {
 
 /// Encodes `rows` as one complete PGCOPY binary stream appended to `buffer`.
 pub fn encode_rows<R: EncodeRow>(rows: &[R], buffer: &mut BytesMut) {
-    let body: usize = rows.iter().map(EncodeRow::encoded_len).sum();
+    encode_row_refs(rows.iter(), buffer);
+}
+
+/// [`encode_rows`] for any sequence of rows (a subset of a batch, say).
+pub fn encode_row_refs<'a, R: EncodeRow>(rows: impl Iterator<Item = &'a R> + Clone, buffer: &mut BytesMut) {
+    let body: usize = rows.clone().map(EncodeRow::encoded_len).sum();
     let start = buffer.len();
     let total = HEADER.len() + body + 2;
     buffer.resize(start + total, 0);

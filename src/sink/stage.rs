@@ -53,6 +53,24 @@ pub struct BatchProgress {
     /// together. The sender makes it durable later with a synchronous commit of its
     /// own, which flushes every earlier commit.
     pub commit_asynchronously: bool,
+    /// A batch of bus messages: claimed in the transaction, acked after it.
+    pub bus: Option<BusClaim>,
+}
+
+/// The bus messages a writer's batch holds (each row's `sequences` entry is the
+/// stream sequence of its message). The transaction first claims the sequences in
+/// `ingest_bus_messages` and the rows' ids in `ingest_ids`; rows of messages another
+/// transaction already claimed, or below the stream's folded watermark, and rows whose
+/// id is already stored are left out. Then the rest is sent, in the same transaction.
+#[derive(Debug)]
+pub struct BusClaim {
+    /// The stream's key in `ingest_bus_messages` (`<stream>@<created>`); its folded
+    /// watermark is `ingest_offsets` row `bus/<key>`.
+    pub stream_key: String,
+    /// The stream sequences of every message in the batch.
+    pub messages: Vec<u64>,
+    /// Told the batch's messages once they are committed (by this batch or before it).
+    pub committed: tokio::sync::mpsc::UnboundedSender<Vec<u64>>,
 }
 
 /// The queue between a table's encoder stage and its writers.

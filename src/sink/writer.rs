@@ -29,6 +29,9 @@ use crate::spool::{sequence_ranges, SpoolProgress};
 use crate::record::{DeadLetter, Instrument, Table, Timestamp};
 
 mod atomic;
+mod bus;
+
+pub use bus::watermark_stream;
 
 /// Connection settings shared by every writer.
 #[derive(Clone)]
@@ -281,6 +284,11 @@ impl<R: EncodeRow> Writer<R> {
 
     async fn write(&mut self, batch: EncodedBatch<R>) -> Result<(), WriterError> {
         let EncodedBatch { rows, sequences, ids, encoded } = batch;
+        if let Some(progress) = encoded.progress.clone() {
+            if let Some(claim) = &progress.bus {
+                return self.write_bus(rows, sequences, ids, &encoded, claim).await;
+            }
+        }
         match self.write_with_retry(&rows, &sequences, &ids, &encoded).await? {
             Outcome::Committed => Ok(()),
             // Its bookkeeping must land with all of its rows at once.

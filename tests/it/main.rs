@@ -2,6 +2,7 @@
 //! `support`), and talks to the daemon over real websockets on loopback.
 
 mod bus;
+mod bus_claims;
 mod bus_harness;
 mod cell_roundtrip;
 mod cli;

@@ -72,7 +72,7 @@ const INSERT_DEAD_LETTERS: &str = "INSERT INTO dead_letters (received_at, source
      SELECT 'epoch'::timestamptz + received * interval '1 microsecond', source, reason, detail, raw
        FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[]) AS letters(received, source, reason, detail, raw)";
 
-async fn insert_dead_letters(transaction: &Transaction<'_>, letters: &[DeadLetter]) -> Result<(), tokio_postgres::Error> {
+pub(super) async fn insert_dead_letters(transaction: &Transaction<'_>, letters: &[DeadLetter]) -> Result<(), tokio_postgres::Error> {
     if letters.is_empty() {
         return Ok(());
     }

@@ -1,0 +1,238 @@
+//! The daemon's two bus roles. An edge: the spool opened with what its publish journal
+//! says the stream holds, each table's batcher feeding a publisher, and on start the
+//! batches that were in flight published again under their ids. A writer: each table's
+//! consumer feeding that table's database writers, the claims folded, the stream's
+//! state in the metrics.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::mpsc;
+
+use super::{Daemon, Shared};
+use crate::bus::{self, codec, consume, edge, journal};
+use crate::config::{Config, SpoolConfig};
+use crate::pipeline::{run_batcher, BatchSettings, LaneReceiver, LaneSender, Router, Sequenced};
+use crate::record::{DeadLetter, Table};
+use crate::sink::{EncodedBatch, KnownInstruments};
+use crate::spool::{codec as spool_codec, Entry, Spool, SpoolProgress, SpoolSettings};
+
+/// How long an instance waits for its NATS server at start.
+const CONNECT_GIVE_UP: Duration = Duration::from_secs(60);
+
+/// An edge's spool, opened with what its journal says was published.
+pub(super) struct EdgeSpool {
+    pub progress: Arc<SpoolProgress>,
+    pub journal: Arc<journal::Journal>,
+    pub replay: Vec<Entry>,
+    pub open: Vec<journal::OpenBatch>,
+}
+
+pub(super) async fn open_edge_spool(spool_config: &SpoolConfig) -> anyhow::Result<EdgeSpool> {
+    let dir = spool_config.dir.clone();
+    let settings = SpoolSettings {
+        dir: dir.clone(),
+        max_bytes: spool_config.max_bytes,
+        segment_bytes: spool_config.segment_bytes,
+        fsync_interval: Duration::from_millis(spool_config.fsync_interval_ms),
+    };
+    let opened = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let (journal, recovered) = journal::Journal::open(&settings.dir).context("opening the bus journal")?;
+        let (spool, replay) = Spool::open(settings, &recovered.committed)?;
+        Ok((journal, recovered, spool, replay))
+    })
+    .await
+    .context("opening the spool")?
+    .with_context(|| format!("opening spool.dir {}", dir.display()))?;
+    let (journal, recovered, spool, replay) = opened;
+    tracing::info!(
+        dir = %dir.display(),
+        replay = replay.entries.len(),
+        in_flight_batches = recovered.open.len(),
+        bytes_cut = replay.bytes_cut,
+        "edge spool open"
+    );
+    Ok(EdgeSpool {
+        progress: Arc::new(SpoolProgress::new(spool, recovered.committed)),
+        journal: Arc::new(journal),
+        replay: replay.entries,
+        open: recovered.open,
+    })
+}
+
+/// Connects to the bus and prepares the publishers' shared state.
+pub(super) async fn edge_shared(config: &Config, spool: Option<&EdgeSpool>) -> anyhow::Result<Arc<edge::EdgeShared>> {
+    let bus = &config.bus;
+    let jetstream = bus::connect(bus, CONNECT_GIVE_UP).await?;
+    bus::ensure_stream(&jetstream, bus).await?;
+    Ok(Arc::new(edge::EdgeShared {
+        jetstream,
+        subject_prefix: bus.subject_prefix.clone(),
+        edge_id: bus.edge_id.clone().context("bus.edge_id is required for role = \"edge\"")?,
+        message_max_rows: bus.message_max_rows,
+        in_flight: bus.publish_in_flight,
+        journal: spool.map(|spool| spool.journal.clone()),
+        progress: spool.map(|spool| spool.progress.clone()),
+        boot: format!("{:016x}", fastrand::u64(..)),
+        unspooled: AtomicU64::new(0),
+    }))
+}
+
+impl Daemon {
+    /// An edge table: its batcher publishes instead of encoding for the database.
+    pub(super) fn start_edge_table<R: codec::BusRow>(
+        &mut self,
+        shared: &Shared<'_>,
+        edge: &Arc<edge::EdgeShared>,
+        receiver: LaneReceiver<Sequenced<R>>,
+    ) -> mpsc::Sender<edge::Outgoing> {
+        let table = R::TABLE;
+        let settings = shared.config.table(table);
+        let (sender, outgoing) = mpsc::channel(edge.in_flight.max(4));
+        let deliver = edge::publish_stage::<R>(edge.clone(), sender.clone());
+        let batch_settings = BatchSettings { max_rows: settings.batch_max_rows, linger: Duration::from_millis(settings.linger_ms) };
+        let stats = shared.stats.clone();
+        let batcher = std::thread::Builder::new()
+            .name(format!("publish-{}", table.name()))
+            .spawn(move || {
+                let undelivered = run_batcher(table, receiver, batch_settings, &stats, deliver);
+                if undelivered > 0 {
+                    tracing::error!(table = %table, rows = undelivered, "publisher stopped; rows still queued in memory were not published");
+                }
+                undelivered
+            })
+            .expect("spawning a batcher thread");
+        self.batchers.push(batcher);
+        self.writers.push(tokio::spawn(edge::run_publisher(edge.clone(), outgoing)));
+        sender
+    }
+
+    /// A writer table's consumer, feeding the queue of the table's database writers.
+    pub(super) fn start_consumer<R: codec::BusRow>(
+        &mut self,
+        shared: &Shared<'_>,
+        writer: &Arc<consume::WriterShared>,
+        queue: mpsc::Sender<EncodedBatch<R>>,
+    ) {
+        let settings = shared.config.table(R::TABLE);
+        let known = Arc::new(KnownInstruments::default());
+        let consumer = consume::run_consumer::<R>(
+            writer.clone(),
+            queue,
+            known,
+            settings.batch_max_rows,
+            Duration::from_millis(settings.linger_ms),
+            self.sources_stop.clone(),
+        );
+        // Consumers stop with the sources, so the writers drain what they handed over.
+        self.sources.spawn(consumer);
+    }
+}
+
+/// Connects a writer to the bus: the stream, its key, the fold and the metrics.
+pub(super) async fn writer_shared(
+    config: &Config,
+    url: &str,
+    partitions: Arc<crate::db::Partitions>,
+    dead_letters: LaneSender<Sequenced<DeadLetter>>,
+    stop: &tokio_util::sync::CancellationToken,
+) -> anyhow::Result<Arc<consume::WriterShared>> {
+    let bus = &config.bus;
+    let jetstream = bus::connect(bus, CONNECT_GIVE_UP).await?;
+    let (stream, stream_key) = bus::ensure_stream(&jetstream, bus).await?;
+    bus::spawn_fold(stream.clone(), stream_key.clone(), url.to_string(), Duration::from_millis(config.database.connect_timeout_ms), stop.clone());
+    bus::spawn_metrics(stream.clone(), bus, BUS_TABLES.to_vec(), stop.clone());
+    tracing::info!(stream = %bus.stream, key = %stream_key, "writer bound to the bus");
+    Ok(Arc::new(consume::WriterShared {
+        stream,
+        stream_key,
+        subject_prefix: bus.subject_prefix.clone(),
+        consumer_prefix: bus.consumer.clone(),
+        ack_wait: Duration::from_secs(bus.ack_wait_secs),
+        max_ack_pending: bus.max_ack_pending,
+        partitions,
+        dead_letters,
+    }))
+}
+
+/// The tables that travel over the bus.
+pub(super) const BUS_TABLES: [Table; 10] = [
+    Table::Ticks,
+    Table::Quotes,
+    Table::Bars,
+    Table::Tickers,
+    Table::OptionsQuotes,
+    Table::TechnicalIndicators,
+    Table::IndicatorValues,
+    Table::Signals,
+    Table::FeedEvents,
+    Table::DeadLetters,
+];
+
+/// On an edge's start: the batches the journal says were in flight are published
+/// again, message for message under the same ids, from their spooled records; the
+/// other unpublished records are queued as on any start.
+pub(super) async fn replay_edge(
+    router: &Router,
+    edge: &edge::EdgeShared,
+    publishers: &HashMap<Table, mpsc::Sender<edge::Outgoing>>,
+    open: Vec<journal::OpenBatch>,
+    entries: Vec<Entry>,
+) -> anyhow::Result<()> {
+    let mut rest = Vec::with_capacity(entries.len());
+    let mut held: HashMap<u64, Vec<(crate::record::Record, u128)>> = HashMap::new();
+    for entry in entries {
+        let batch = open.iter().find(|batch| batch.stream == entry.stream && (batch.first..=batch.last).contains(&entry.sequence));
+        match (batch, spool_codec::decode(&entry.payload)) {
+            (Some(batch), Ok(decoded)) => held.entry(batch.counter).or_default().push(decoded),
+            _ => rest.push(entry),
+        }
+    }
+    let mut republished = 0usize;
+    for batch in &open {
+        let records = held.remove(&batch.counter).unwrap_or_default();
+        let Some(table) = Table::ALL.get(batch.stream as usize).copied() else { continue };
+        let messages = split_records(edge, table, &records);
+        if messages.len() as u64 != batch.count {
+            tracing::warn!(table = %table, expected = batch.count, found = messages.len(), "an in-flight batch no longer splits as it did; published under new ids");
+        }
+        let Some(publisher) = publishers.get(&table) else { continue };
+        for (index, (subject, payload, rows)) in messages.into_iter().enumerate() {
+            let number = batch.counter + index as u64;
+            if batch.acked.contains(&number) {
+                continue;
+            }
+            let id = format!("{}.{number}", edge.edge_id);
+            let outgoing = edge::Outgoing { table, subject, id, payload, rows, journaled: Some((batch.counter, number)) };
+            publisher.send(outgoing).await.map_err(|_| anyhow::anyhow!("replaying the spool: the publisher closed"))?;
+            republished += 1;
+        }
+    }
+    if republished > 0 {
+        tracing::info!(messages = republished, "in-flight bus messages published again under their ids");
+    }
+    super::spool::replay_spool(router, rest).await
+}
+
+/// Splits records read back from the spool as the publish stage split their rows.
+fn split_records(edge: &edge::EdgeShared, table: Table, records: &[(crate::record::Record, u128)]) -> Vec<(String, bytes::Bytes, usize)> {
+    let mut by_venue: std::collections::BTreeMap<&str, Vec<&(crate::record::Record, u128)>> = std::collections::BTreeMap::new();
+    for item in records {
+        by_venue.entry(codec::record_venue(&item.0)).or_default().push(item);
+    }
+    let mut messages = Vec::new();
+    for (venue, items) in by_venue {
+        for chunk in items.chunks(edge.message_max_rows) {
+            let mut payload = Vec::new();
+            codec::begin(&mut payload);
+            for (record, id) in chunk {
+                codec::push_record(record, *id, &mut payload);
+            }
+            messages.push((edge.subject(table, venue), bytes::Bytes::from(payload), chunk.len()));
+        }
+    }
+    messages
+}

@@ -1,0 +1,211 @@
+//! A batch of bus messages, committed exactly once although several writers (in
+//! several processes) share the stream's consumers and a message may be delivered
+//! again: after a writer died between its commit and its ack, after the ack wait ran
+//! out, or after the NATS server restarted.
+//!
+//! Inside the batch's transaction, before any row is sent:
+//! 1. the messages' stream sequences are inserted into `ingest_bus_messages` with
+//!    `ON CONFLICT DO NOTHING RETURNING`; a sequence not returned was claimed by a
+//!    committed transaction (a concurrent claim waits for that transaction to end), and
+//!    one at or below the stream's folded watermark (`ingest_offsets` `bus/<key>`) was
+//!    committed before it was folded. Those messages' rows are left out.
+//! 2. the remaining rows' ids go into `ingest_ids` the same way: a row whose id is
+//!    already stored is a resend (a producer that lost its ack and pushed again, maybe
+//!    to another edge) and is left out too.
+//!
+//! The rest is sent under a savepoint; rows the database refuses are found by halving
+//! under savepoints and dead-lettered in the same transaction, which then commits. The
+//! messages are acked only after that commit.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use super::atomic::{insert_dead_letters, send_rows};
+use super::{upsert_instruments, Backoff, Failure, Writer, WriterError};
+use crate::metrics::events;
+use crate::record::{DeadLetter, Timestamp};
+use crate::sink::encoder::EncodeRow;
+use crate::sink::failure::{classify, FailureKind};
+use crate::sink::encoder::encode_row_refs;
+use crate::sink::stage::{BusClaim, Encoded};
+
+const CLAIM_MESSAGES: &str = "INSERT INTO ingest_bus_messages (stream, sequence)
+     SELECT $1, sequence FROM unnest($2::int8[]) AS claimed(sequence)
+     ON CONFLICT DO NOTHING RETURNING sequence";
+
+const CLAIM_IDS: &str = "INSERT INTO ingest_ids (key_high, key_low)
+     SELECT * FROM unnest($1::int8[], $2::int8[]) ON CONFLICT DO NOTHING RETURNING key_high, key_low";
+
+/// What one committed attempt did.
+struct Committed {
+    /// Rows sent and accepted.
+    accepted: Vec<usize>,
+    letters: Vec<DeadLetter>,
+    /// Messages found committed before.
+    superseded: usize,
+    /// Rows left out as resends of stored ids.
+    resent: usize,
+}
+
+/// The `ingest_offsets` stream holding a bus stream's folded watermark.
+pub fn watermark_stream(stream_key: &str) -> String {
+    format!("bus/{stream_key}")
+}
+
+impl<R: EncodeRow> Writer<R> {
+    /// Commits a batch of bus messages (see the module doc), retrying after lost
+    /// connections; then reports its messages committed.
+    pub(super) async fn write_bus(
+        &mut self,
+        rows: Vec<R>,
+        sequences: Vec<u64>,
+        ids: Vec<u128>,
+        whole: &Encoded,
+        claim: &BusClaim,
+    ) -> Result<(), WriterError> {
+        let mut backoff = Backoff::new(self.settings.initial_backoff, self.settings.max_backoff);
+        loop {
+            let attempt_position = self.position + 1;
+            let started = Instant::now();
+            match self.try_bus(&rows, &sequences, &ids, whole, claim, attempt_position).await {
+                Ok(done) => {
+                    self.position = attempt_position;
+                    for letter in &done.letters {
+                        events::dead_lettered(letter);
+                    }
+                    let accepted = done.accepted.iter().map(|index| rows[*index].received_at());
+                    let oldest = self.stats.record_commit(self.table, accepted, Timestamp::now());
+                    events::batch_committed(self.table, done.accepted.len(), started.elapsed(), oldest);
+                    events::bus_batch_committed(self.table, claim.messages.len(), done.superseded, done.resent);
+                    let _ = claim.committed.send(claim.messages.clone());
+                    return Ok(());
+                }
+                Err(failure) => {
+                    events::write_failed(self.table, self.writer_idx, failure.kind.label(), &failure.message);
+                    match failure.kind {
+                        FailureKind::Retry => {
+                            self.connection = None;
+                            tokio::time::sleep(backoff.next_delay()).await;
+                            self.connect(true).await?;
+                            if self.position >= attempt_position {
+                                // The commit landed before the connection broke.
+                                let _ = claim.committed.send(claim.messages.clone());
+                                return Ok(());
+                            }
+                        }
+                        // Refused outside the rows (claims, dead letters): nothing of the
+                        // batch can be committed without them.
+                        FailureKind::Data | FailureKind::Fatal => return Err(self.fatal(failure.message)),
+                    }
+                }
+            }
+        }
+    }
+
+    async fn try_bus(
+        &mut self,
+        rows: &[R],
+        sequences: &[u64],
+        ids: &[u128],
+        whole: &Encoded,
+        claim: &BusClaim,
+        position: i64,
+    ) -> Result<Committed, Failure> {
+        let table = self.table;
+        let mode = self.table_settings.mode;
+        let Some(connection) = self.connection.as_mut() else {
+            return Err(Failure { kind: FailureKind::Retry, message: "not connected".into() });
+        };
+        if !whole.slots.is_empty() && !self.partitions.covers(table, &whole.slots) {
+            self.partitions.ensure(&mut connection.client, table, &whole.slots).await?;
+        }
+        let mut transaction = connection.client.transaction().await?;
+
+        let wanted: Vec<i64> = claim.messages.iter().map(|sequence| *sequence as i64).collect();
+        let claimed: HashSet<u64> = transaction
+            .query(CLAIM_MESSAGES, &[&claim.stream_key, &wanted])
+            .await?
+            .iter()
+            .map(|row| row.get::<_, i64>(0) as u64)
+            .collect();
+        let watermark = transaction
+            .query_opt("SELECT position FROM ingest_offsets WHERE stream = $1", &[&watermark_stream(&claim.stream_key)])
+            .await?
+            .map_or(0, |row| row.get::<_, i64>(0) as u64);
+        let fresh = |sequence: &u64| claimed.contains(sequence) && *sequence > watermark;
+        let superseded = claim.messages.iter().filter(|sequence| !fresh(sequence)).count();
+        let mut keep: Vec<bool> = sequences.iter().map(fresh).collect();
+
+        let (highs, lows): (Vec<i64>, Vec<i64>) = ids
+            .iter()
+            .zip(&keep)
+            .filter(|(id, kept)| **id != 0 && **kept)
+            .map(|(id, _)| ((*id >> 64) as u64 as i64, *id as u64 as i64))
+            .unzip();
+        let mut resent = 0;
+        if !highs.is_empty() {
+            let mut stored: HashSet<u128> = transaction
+                .query(CLAIM_IDS, &[&highs, &lows])
+                .await?
+                .iter()
+                .map(|row| (u128::from(row.get::<_, i64>(0) as u64) << 64) | u128::from(row.get::<_, i64>(1) as u64))
+                .collect();
+            for (id, kept) in ids.iter().zip(keep.iter_mut()) {
+                // The first row carrying a newly stored id stays; any other is a resend.
+                if *id != 0 && *kept && !stored.remove(id) {
+                    *kept = false;
+                    resent += 1;
+                }
+            }
+        }
+
+        let kept: Vec<usize> = (0..rows.len()).filter(|index| keep[*index]).collect();
+        let mut letters = Vec::new();
+        let mut accepted = Vec::with_capacity(kept.len());
+        if !kept.is_empty() {
+            if !whole.new_instruments.is_empty() {
+                upsert_instruments(&transaction, &connection.upsert_instruments, &whole.new_instruments).await?;
+            }
+            let mut pending: Vec<(usize, usize)> = vec![(0, kept.len())];
+            while let Some((start, end)) = pending.pop() {
+                let part = if kept.len() == rows.len() && end - start == rows.len() {
+                    whole.bytes.clone()
+                } else {
+                    encode_subset(rows, &kept[start..end])
+                };
+                let savepoint = transaction.savepoint("bus_rows").await?;
+                match send_rows(&savepoint, &connection.write, table, mode, &part).await {
+                    Ok(_) => {
+                        savepoint.commit().await?;
+                        accepted.extend_from_slice(&kept[start..end]);
+                    }
+                    Err(error) if classify(&error) == FailureKind::Data => {
+                        let refusal = Failure::from(error).message;
+                        savepoint.rollback().await?;
+                        if end - start == 1 {
+                            let row = &rows[kept[start]];
+                            let detail = format!("table `{table}`: {refusal}");
+                            letters.push(DeadLetter::new(table.name(), "rejected_by_database", detail, &row.dead_letter_raw()));
+                        } else {
+                            let middle = start + (end - start) / 2;
+                            pending.push((middle, end));
+                            pending.push((start, middle));
+                        }
+                    }
+                    Err(error) => return Err(error.into()),
+                }
+            }
+            insert_dead_letters(&transaction, &letters).await?;
+        }
+        transaction.execute(&connection.advance_offset, &[&self.stream, &position]).await?;
+        transaction.commit().await?;
+        Ok(Committed { accepted, letters, superseded, resent })
+    }
+}
+
+/// Encodes the rows at `indices` (a bus batch less what was left out).
+fn encode_subset<R: EncodeRow>(rows: &[R], indices: &[usize]) -> bytes::Bytes {
+    let mut buffer = bytes::BytesMut::new();
+    encode_row_refs(indices.iter().map(|index| &rows[*index]), &mut buffer);
+    buffer.freeze()
+}
