@@ -16,12 +16,19 @@ use crate::config::Config;
 /// The source label of bus runs in the report.
 pub const BUS_SOURCE: &str = "bus";
 
+/// The stream's size limit in both roles' configurations. With the default (1 GiB) an
+/// edge that is not backpressured takes rows several times faster than the writer
+/// commits them, and the max-rate figure measures a growing backlog competing for the
+/// same cores; a small stream refuses publishes once it holds 64 MiB, the edge's
+/// publishers wait, and the push server slows the producer: the steady state.
+const STREAM_LIMIT: &str = "max_bytes = 67108864\n";
+
 impl BenchContext {
     /// The writer's configuration: the same writers per table as the single-process runs.
     fn writer_config_text(&self, nats_url: &str) -> String {
         format!(
             "[database]\nurl = \"{}\"\n\n[metrics]\nlisten = \"127.0.0.1:0\"\nsummary_interval_secs = 0\n\n\
-             [pipeline]\nwriters_per_table = {}\n\n[bus]\nrole = \"writer\"\nurl = \"{nats_url}\"\n",
+             [pipeline]\nwriters_per_table = {}\n\n[bus]\nrole = \"writer\"\nurl = \"{nats_url}\"\n{STREAM_LIMIT}",
             self.url, self.writers
         )
     }
@@ -31,7 +38,7 @@ impl BenchContext {
         format!(
             "[server]\nlisten = \"127.0.0.1:0\"\nack = \"received\"\nmax_connections = 64\n\n\
              [metrics]\nlisten = \"127.0.0.1:0\"\nsummary_interval_secs = 0\n\n\
-             [bus]\nrole = \"edge\"\nurl = \"{nats_url}\"\nedge_id = \"bench-edge\"\n"
+             [bus]\nrole = \"edge\"\nurl = \"{nats_url}\"\nedge_id = \"bench-edge\"\n{STREAM_LIMIT}"
         )
     }
 

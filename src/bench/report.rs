@@ -26,6 +26,8 @@ pub struct BenchReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct BusComparison {
     pub figure: String,
+    /// `rows/s` or `ms`.
+    pub unit: &'static str,
     pub single_process: Option<f64>,
     pub through_the_bus: f64,
     /// through_the_bus / single_process.
@@ -41,6 +43,7 @@ pub fn bus_comparisons(daemon: &[DaemonRun], bus_source: &str) -> Vec<BusCompari
         let mut compare = |figure: String, value: fn(&DaemonRun) -> f64| {
             let single_process = single.map(value);
             comparisons.push(BusComparison {
+                unit: if figure.starts_with("rows/s") { "rows/s" } else { "ms" },
                 figure,
                 single_process,
                 through_the_bus: value(bus),
@@ -262,8 +265,8 @@ impl BenchReport {
         if !self.bus.is_empty() {
             let _ = writeln!(out, "\n## Through the bus (edge → NATS JetStream → writer)\n");
             let _ = writeln!(out, "| figure | single process | through the bus | bus / single |\n|---|---|---|---|");
-            let figure = |value: f64| if value >= 1_000.0 { rate(value) } else { format!("{value:.1}") };
             for comparison in &self.bus {
+                let figure = |value: f64| if comparison.unit == "rows/s" { rate(value) } else { format!("{value:.1}") };
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} | {} |",
