@@ -52,11 +52,20 @@ impl DaemonProcess {
 
     /// SIGKILL, and the same configuration started again.
     pub fn kill_and_restart(&mut self, ready: SocketAddr, pause: Duration) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reap");
+        self.kill();
         std::thread::sleep(pause);
         let restarted = DaemonProcess::start(&self.config, ready);
         *self = restarted;
+    }
+
+    /// SIGKILL (a later `start` with `config()` replaces the process).
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+
+    pub fn config(&self) -> &Path {
+        &self.config
     }
 
     /// SIGTERM; returns how it exited (a clean stop exits 0).
