@@ -39,10 +39,13 @@ pub async fn connect(config: &BusConfig, give_up: Duration) -> anyhow::Result<je
         match tokio::time::timeout(Duration::from_secs(5), attempt).await {
             Ok(Ok(client)) => return Ok(jetstream::new(client)),
             Ok(Err(error)) if started.elapsed() >= give_up => {
-                return Err(anyhow::anyhow!("connecting to bus.url {}: {error}", config.url));
+                return Err(anyhow::anyhow!("connecting to bus.url {}: {error}", crate::config::redact_url(&config.url)));
             }
             Err(_) if started.elapsed() >= give_up => {
-                return Err(anyhow::anyhow!("connecting to bus.url {}: no answer within {give_up:?}", config.url));
+                return Err(anyhow::anyhow!(
+                    "connecting to bus.url {}: no answer within {give_up:?}",
+                    crate::config::redact_url(&config.url)
+                ));
             }
             _ => {}
         }
