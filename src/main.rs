@@ -80,6 +80,22 @@ async fn execute(command: Command) -> anyhow::Result<()> {
         Command::CheckConfig(args) => {
             let config = config::load_file(&args.config)?;
             println!("{}: configuration is valid", args.config.display());
+            let bus = &config.bus;
+            match bus.role {
+                config::BusRole::All => {}
+                config::BusRole::Edge => println!(
+                    "  role: edge {} publishing to stream {} at {}",
+                    bus.edge_id.as_deref().unwrap_or("-"),
+                    bus.stream,
+                    hypertick::config::redact_url(&bus.url)
+                ),
+                config::BusRole::Writer => println!(
+                    "  role: writer consuming stream {} at {} (consumers {}-<table>)",
+                    bus.stream,
+                    hypertick::config::redact_url(&bus.url),
+                    bus.consumer
+                ),
+            }
             if let Some(url) = config.database_url() {
                 // Host, port, database and TLS mode only: never the user's password.
                 println!("  database: {}", hypertick::db::describe_url(url));

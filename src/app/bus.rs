@@ -144,7 +144,7 @@ pub(super) async fn writer_shared(
     let jetstream = bus::connect(bus, CONNECT_GIVE_UP).await?;
     let (stream, stream_key) = bus::ensure_stream(&jetstream, bus).await?;
     bus::spawn_fold(stream.clone(), stream_key.clone(), url.to_string(), Duration::from_millis(config.database.connect_timeout_ms), stop.clone());
-    bus::spawn_metrics(stream.clone(), bus, BUS_TABLES.to_vec(), stop.clone());
+    bus::spawn_metrics(stream.clone(), bus, bus_tables(), stop.clone());
     tracing::info!(stream = %bus.stream, key = %stream_key, "writer bound to the bus");
     Ok(Arc::new(consume::WriterShared {
         stream,
@@ -158,19 +158,10 @@ pub(super) async fn writer_shared(
     }))
 }
 
-/// The tables that travel over the bus.
-pub(super) const BUS_TABLES: [Table; 10] = [
-    Table::Ticks,
-    Table::Quotes,
-    Table::Bars,
-    Table::Tickers,
-    Table::OptionsQuotes,
-    Table::TechnicalIndicators,
-    Table::IndicatorValues,
-    Table::Signals,
-    Table::FeedEvents,
-    Table::DeadLetters,
-];
+/// The tables that travel over the bus: every built-in one but the relational lane.
+fn bus_tables() -> Vec<Table> {
+    Table::ALL.into_iter().filter(|table| *table != Table::Relational).collect()
+}
 
 /// On an edge's start: the batches the journal says were in flight are published
 /// again, message for message under the same ids, from their spooled records; the
@@ -195,7 +186,10 @@ pub(super) async fn replay_edge(
     for batch in &open {
         let records = held.remove(&batch.counter).unwrap_or_default();
         let Some(table) = Table::ALL.get(batch.stream as usize).copied() else { continue };
-        let messages = split_records(edge, table, &records);
+        // Split as the publish stage split their rows.
+        let messages = edge.split(table, &records, |item| codec::record_venue(&item.0), |item, out| {
+            codec::push_record(&item.0, item.1, out);
+        });
         if messages.len() as u64 != batch.count {
             tracing::warn!(table = %table, expected = batch.count, found = messages.len(), "an in-flight batch no longer splits as it did; published under new ids");
         }
@@ -217,22 +211,3 @@ pub(super) async fn replay_edge(
     super::spool::replay_spool(router, rest).await
 }
 
-/// Splits records read back from the spool as the publish stage split their rows.
-fn split_records(edge: &edge::EdgeShared, table: Table, records: &[(crate::record::Record, u128)]) -> Vec<(String, bytes::Bytes, usize)> {
-    let mut by_venue: std::collections::BTreeMap<&str, Vec<&(crate::record::Record, u128)>> = std::collections::BTreeMap::new();
-    for item in records {
-        by_venue.entry(codec::record_venue(&item.0)).or_default().push(item);
-    }
-    let mut messages = Vec::new();
-    for (venue, items) in by_venue {
-        for chunk in items.chunks(edge.message_max_rows) {
-            let mut payload = Vec::new();
-            codec::begin(&mut payload);
-            for (record, id) in chunk {
-                codec::push_record(record, *id, &mut payload);
-            }
-            messages.push((edge.subject(table, venue), bytes::Bytes::from(payload), chunk.len()));
-        }
-    }
-    messages
-}

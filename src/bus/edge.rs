@@ -53,23 +53,23 @@ impl EdgeShared {
         format!("{}.{}.{}", self.subject_prefix, table.name(), codec::subject_token(venue))
     }
 
-    /// Splits rows (with their id keys) into messages: by venue in venue order, then
-    /// into runs of at most `message_max_rows`. The same rows always give the same
-    /// messages, which is what lets a restarted edge publish them again identically.
-    pub fn split<'a, R: BusRow>(&self, rows: impl Iterator<Item = (&'a R, u128)>) -> Vec<(String, Bytes, usize)> {
-        let mut by_venue: std::collections::BTreeMap<&str, Vec<(&R, u128)>> = std::collections::BTreeMap::new();
-        for (row, id) in rows {
-            by_venue.entry(row.venue()).or_default().push((row, id));
+    /// Splits a batch into messages: by venue in venue order, then into runs of at
+    /// most `message_max_rows`. The same items always give the same messages, which is
+    /// what lets a restarted edge publish them again identically.
+    pub fn split<T>(&self, table: Table, items: &[T], venue: fn(&T) -> &str, push: fn(&T, &mut Vec<u8>)) -> Vec<(String, Bytes, usize)> {
+        let mut by_venue: std::collections::BTreeMap<&str, Vec<&T>> = std::collections::BTreeMap::new();
+        for item in items {
+            by_venue.entry(venue(item)).or_default().push(item);
         }
         let mut messages = Vec::new();
-        for (venue, rows) in by_venue {
-            for chunk in rows.chunks(self.message_max_rows) {
+        for (venue, items) in by_venue {
+            for chunk in items.chunks(self.message_max_rows) {
                 let mut payload = Vec::with_capacity(64 + chunk.len() * 96);
                 codec::begin(&mut payload);
-                for (row, id) in chunk {
-                    codec::push_row(*row, *id, &mut payload);
+                for item in chunk {
+                    push(item, &mut payload);
                 }
-                messages.push((self.subject(R::TABLE, venue), Bytes::from(payload), chunk.len()));
+                messages.push((self.subject(table, venue), Bytes::from(payload), chunk.len()));
             }
         }
         messages
@@ -107,7 +107,7 @@ pub fn publish_stage<R: BusRow>(
 ) -> impl FnMut(Vec<Sequenced<R>>) -> Result<(), Vec<Sequenced<R>>> {
     move |batch: Vec<Sequenced<R>>| {
         let sequences: Vec<u64> = batch.iter().map(|item| item.sequence).collect();
-        let messages = shared.split(batch.iter().map(|item| (&item.row, item.id)));
+        let messages = shared.split(R::TABLE, &batch, |item| item.row.venue(), |item, out| codec::push_row(&item.row, item.id, out));
         let outgoing = match shared.number(R::TABLE, &sequences, messages) {
             Ok(outgoing) => outgoing,
             Err(error) => {

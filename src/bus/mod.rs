@@ -39,10 +39,13 @@ pub async fn connect(config: &BusConfig, give_up: Duration) -> anyhow::Result<je
         match tokio::time::timeout(Duration::from_secs(5), attempt).await {
             Ok(Ok(client)) => return Ok(jetstream::new(client)),
             Ok(Err(error)) if started.elapsed() >= give_up => {
-                return Err(anyhow::anyhow!("connecting to bus.url {}: {error}", config.url));
+                return Err(anyhow::anyhow!("connecting to bus.url {}: {error}", crate::config::redact_url(&config.url)));
             }
             Err(_) if started.elapsed() >= give_up => {
-                return Err(anyhow::anyhow!("connecting to bus.url {}: no answer within {give_up:?}", config.url));
+                return Err(anyhow::anyhow!(
+                    "connecting to bus.url {}: no answer within {give_up:?}",
+                    crate::config::redact_url(&config.url)
+                ));
             }
             _ => {}
         }
@@ -151,17 +154,5 @@ pub fn spawn_fold(mut stream: stream::Stream, stream_key: String, url: String, c
 
 async fn fold(url: &str, connect_timeout: Duration, stream_key: &str, watermark: u64) -> anyhow::Result<u64> {
     let mut client = db::connect(url, connect_timeout).await?;
-    let transaction = client.transaction().await?;
-    transaction
-        .execute(
-            "INSERT INTO ingest_offsets (stream, position) VALUES ($1, $2)
-             ON CONFLICT (stream) DO UPDATE SET position = greatest(ingest_offsets.position, EXCLUDED.position), updated_at = now()",
-            &[&watermark_stream(stream_key), &(watermark as i64)],
-        )
-        .await?;
-    let deleted = transaction
-        .execute("DELETE FROM ingest_bus_messages WHERE stream = $1 AND sequence <= $2", &[&stream_key, &(watermark as i64)])
-        .await?;
-    transaction.commit().await?;
-    Ok(deleted)
+    Ok(db::fold_bus_claims(&mut client, &watermark_stream(stream_key), stream_key, watermark).await?)
 }

@@ -34,20 +34,27 @@ pub async fn load_spool_commits(client: &Client) -> Result<HashMap<String, Commi
 
 /// Folds the ranges of `table` at or below `watermark` into its `ingest_offsets` row.
 pub async fn compact_spool_commits(client: &mut Client, table: &str, watermark: u64) -> Result<u64, DbError> {
+    fold(client, &offset_stream(table), "DELETE FROM ingest_spool_ranges WHERE stream = $1 AND last_sequence <= $2", table, watermark).await
+}
+
+/// Folds a bus stream's claimed sequences at or below `watermark` into its
+/// `ingest_offsets` row (`offset_stream`).
+pub async fn fold_bus_claims(client: &mut Client, offset_stream: &str, stream_key: &str, watermark: u64) -> Result<u64, DbError> {
+    fold(client, offset_stream, "DELETE FROM ingest_bus_messages WHERE stream = $1 AND sequence <= $2", stream_key, watermark).await
+}
+
+/// In one transaction: raises `offset_stream`'s position to `watermark` (never lowers
+/// it) and runs `delete` (`$1` = `key`, `$2` = `watermark`); returns the rows deleted.
+async fn fold(client: &mut Client, offset_stream: &str, delete: &str, key: &str, watermark: u64) -> Result<u64, DbError> {
     let transaction = client.transaction().await?;
     transaction
         .execute(
             "INSERT INTO ingest_offsets (stream, position) VALUES ($1, $2)
              ON CONFLICT (stream) DO UPDATE SET position = greatest(ingest_offsets.position, EXCLUDED.position), updated_at = now()",
-            &[&offset_stream(table), &(watermark as i64)],
+            &[&offset_stream, &(watermark as i64)],
         )
         .await?;
-    let deleted = transaction
-        .execute(
-            "DELETE FROM ingest_spool_ranges WHERE stream = $1 AND last_sequence <= $2",
-            &[&table, &(watermark as i64)],
-        )
-        .await?;
+    let deleted = transaction.execute(delete, &[&key, &(watermark as i64)]).await?;
     transaction.commit().await?;
     Ok(deleted)
 }
