@@ -2,8 +2,9 @@
 //! throwaway NATS server, two edges (`bus.role = "edge"`, `server.ack = "durable"`,
 //! each with its own spool) and two writers (`bus.role = "writer"`). Producers push to
 //! both edges in turn; mid-stream one edge and one writer are SIGKILLed and restarted,
-//! and the NATS server is killed and started again on its store. Every acked record
-//! must be in the database exactly once.
+//! the NATS server is killed and started again on its store, then killed and left down
+//! while the other edge is SIGKILLed and restarted. Every acked record must be in the
+//! database exactly once.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -147,6 +148,22 @@ async fn edges_writers_and_the_bus_killed_mid_stream_lose_and_double_nothing_ack
         nats.kill();
         std::thread::sleep(pause);
         nats.start_again().expect("NATS started again on its store");
+    })
+    .await;
+    // The bus gone for longer: edges keep acking into their spools; one of them is
+    // SIGKILLed and started again while the NATS server is still down.
+    at_progress(&progress, total * 75 / 100, "SIGKILL the NATS server, left down", || nats.kill()).await;
+    at_progress(&progress, total * 83 / 100, "SIGKILL edge-b while the NATS server is down", || {
+        edges[1].kill();
+        let config = edges[1].config().to_path_buf();
+        std::thread::scope(|scope| {
+            let restart = scope.spawn(|| DaemonProcess::start(&config, pushes[1]));
+            std::thread::sleep(Duration::from_secs(2));
+            let listening = std::net::TcpStream::connect(pushes[1]).is_ok();
+            println!("edge-b restarted while the NATS server is down: push server listening before the bus is back: {listening}");
+            nats.start_again().expect("NATS started again on its store");
+            edges[1] = restart.join().expect("edge-b restarted");
+        });
     })
     .await;
     progress.allowed.store(u64::MAX, Ordering::Relaxed);
