@@ -67,7 +67,20 @@ pub(super) async fn open_edge_spool(spool_config: &SpoolConfig) -> anyhow::Resul
 pub(super) async fn edge_shared(config: &Config, spool: Option<&EdgeSpool>) -> anyhow::Result<Arc<edge::EdgeShared>> {
     let bus = &config.bus;
     let jetstream = bus::connect(bus, CONNECT_GIVE_UP).await?;
-    bus::ensure_stream(&jetstream, bus).await?;
+    // The edge starts (push server, sources, spool replay) whether or not the bus
+    // answers: records wait in the spool and publishes are retried until it does.
+    let (ensure_context, ensure_config) = (jetstream.clone(), bus.clone());
+    tokio::spawn(async move {
+        let mut delay = Duration::from_millis(200);
+        loop {
+            match bus::ensure_stream(&ensure_context, &ensure_config).await {
+                Ok((_, key)) => return tracing::info!(stream = %ensure_config.stream, %key, "edge bound to the bus"),
+                Err(error) => tracing::warn!(error = %format!("{error:#}"), "the bus stream is not reachable yet; retrying"),
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+    });
     Ok(Arc::new(edge::EdgeShared {
         jetstream,
         subject_prefix: bus.subject_prefix.clone(),
