@@ -23,7 +23,8 @@ use crate::record::{DeadLetter, Table, Timestamp};
 use crate::sink::encoder::EncodeRow;
 use crate::sink::failure::{classify, FailureKind};
 use crate::sink::insert::{column_arrays, ColumnArray};
-use crate::sink::stage::{encode, BatchProgress, Encoded};
+use crate::sink::encoder::encode_row_refs;
+use crate::sink::stage::{BatchProgress, Encoded};
 use crate::spool::sequence_ranges;
 
 /// Sends encoded rows in `transaction`, by COPY or in insert mode; returns how many
@@ -51,6 +52,47 @@ pub(super) async fn send_rows(
             Ok(rows.saturating_sub(inserted as usize))
         }
     }
+}
+
+/// Sends `rows[indices[start..end]]` for each pending `(start, end)`, each part under a
+/// savepoint; a part the server refuses for its content is rolled back and halved
+/// until each refused row is alone. Returns the accepted rows' indices and each
+/// refused row's index with the server's message.
+pub(super) async fn send_isolating<R: EncodeRow>(
+    transaction: &mut Transaction<'_>,
+    write: &Statement,
+    table: Table,
+    mode: WriteMode,
+    rows: &[R],
+    indices: &[usize],
+    mut pending: Vec<(usize, usize)>,
+) -> Result<(Vec<usize>, Vec<(usize, String)>), tokio_postgres::Error> {
+    let mut accepted = Vec::with_capacity(indices.len());
+    let mut refused = Vec::new();
+    while let Some((start, end)) = pending.pop() {
+        let mut part = bytes::BytesMut::new();
+        encode_row_refs(indices[start..end].iter().map(|index| &rows[*index]), &mut part);
+        let savepoint = transaction.savepoint("isolate").await?;
+        match send_rows(&savepoint, write, table, mode, &part.freeze()).await {
+            Ok(_) => {
+                savepoint.commit().await?;
+                accepted.extend_from_slice(&indices[start..end]);
+            }
+            Err(error) if classify(&error) == FailureKind::Data => {
+                let refusal = Failure::from(error).message;
+                savepoint.rollback().await?;
+                if end - start == 1 {
+                    refused.push((indices[start], refusal));
+                } else {
+                    let middle = start + (end - start) / 2;
+                    pending.push((middle, end));
+                    pending.push((start, middle));
+                }
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok((accepted, refused))
 }
 
 /// Writes a batch's bookkeeping in its transaction.
@@ -157,36 +199,14 @@ impl<R: EncodeRow> Writer<R> {
         if !whole.new_instruments.is_empty() {
             upsert_instruments(&transaction, &connection.upsert_instruments, &whole.new_instruments).await?;
         }
-        let mut refused: Vec<(usize, String)> = Vec::new();
-        let mut pending: Vec<(usize, usize)> = Vec::new();
-        match rows.len() {
-            0 => {}
-            1 => refused.push((0, message.to_string())),
-            count => {
-                pending.push((count / 2, count));
-                pending.push((0, count / 2));
-            }
-        }
-        let mut bytes_per_row_estimate = whole.bytes.len() / rows.len().max(1) + 8;
-        while let Some((start, end)) = pending.pop() {
-            let part = encode(table, &self.partitions, &rows[start..end], &mut bytes_per_row_estimate);
-            let savepoint = transaction.savepoint("isolate").await?;
-            match send_rows(&savepoint, &connection.write, table, mode, &part.bytes).await {
-                Ok(_) => savepoint.commit().await?,
-                Err(error) if classify(&error) == FailureKind::Data => {
-                    let refusal = Failure::from(error).message;
-                    savepoint.rollback().await?;
-                    if end - start == 1 {
-                        refused.push((start, refusal));
-                    } else {
-                        let middle = start + (end - start) / 2;
-                        pending.push((middle, end));
-                        pending.push((start, middle));
-                    }
-                }
-                Err(error) => return Err(error.into()),
-            }
-        }
+        // The whole was refused already: start from its halves (a single row is refused).
+        let all: Vec<usize> = (0..rows.len()).collect();
+        let (_, refused) = if rows.len() <= 1 {
+            (Vec::new(), (0..rows.len()).map(|index| (index, message.to_string())).collect())
+        } else {
+            let halves = vec![(rows.len() / 2, rows.len()), (0, rows.len() / 2)];
+            send_isolating(&mut transaction, &connection.write, table, mode, rows, &all, halves).await?
+        };
         let letters: Vec<(usize, DeadLetter)> = refused
             .into_iter()
             .map(|(index, refusal)| {

@@ -20,13 +20,12 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use super::atomic::{insert_dead_letters, send_rows};
+use super::atomic::{insert_dead_letters, send_isolating};
 use super::{upsert_instruments, Backoff, Failure, Writer, WriterError};
 use crate::metrics::events;
 use crate::record::{DeadLetter, Timestamp};
 use crate::sink::encoder::EncodeRow;
-use crate::sink::failure::{classify, FailureKind};
-use crate::sink::encoder::encode_row_refs;
+use crate::sink::failure::FailureKind;
 use crate::sink::stage::{BusClaim, Encoded};
 
 const CLAIM_MESSAGES: &str = "INSERT INTO ingest_bus_messages (stream, sequence)
@@ -161,51 +160,25 @@ impl<R: EncodeRow> Writer<R> {
 
         let kept: Vec<usize> = (0..rows.len()).filter(|index| keep[*index]).collect();
         let mut letters = Vec::new();
-        let mut accepted = Vec::with_capacity(kept.len());
+        let mut accepted = Vec::new();
         if !kept.is_empty() {
             if !whole.new_instruments.is_empty() {
                 upsert_instruments(&transaction, &connection.upsert_instruments, &whole.new_instruments).await?;
             }
-            let mut pending: Vec<(usize, usize)> = vec![(0, kept.len())];
-            while let Some((start, end)) = pending.pop() {
-                let part = if kept.len() == rows.len() && end - start == rows.len() {
-                    whole.bytes.clone()
-                } else {
-                    encode_subset(rows, &kept[start..end])
-                };
-                let savepoint = transaction.savepoint("bus_rows").await?;
-                match send_rows(&savepoint, &connection.write, table, mode, &part).await {
-                    Ok(_) => {
-                        savepoint.commit().await?;
-                        accepted.extend_from_slice(&kept[start..end]);
-                    }
-                    Err(error) if classify(&error) == FailureKind::Data => {
-                        let refusal = Failure::from(error).message;
-                        savepoint.rollback().await?;
-                        if end - start == 1 {
-                            let row = &rows[kept[start]];
-                            let detail = format!("table `{table}`: {refusal}");
-                            letters.push(DeadLetter::new(table.name(), "rejected_by_database", detail, &row.dead_letter_raw()));
-                        } else {
-                            let middle = start + (end - start) / 2;
-                            pending.push((middle, end));
-                            pending.push((start, middle));
-                        }
-                    }
-                    Err(error) => return Err(error.into()),
-                }
-            }
+            let (sent, refused) =
+                send_isolating(&mut transaction, &connection.write, table, mode, rows, &kept, vec![(0, kept.len())]).await?;
+            accepted = sent;
+            letters = refused
+                .into_iter()
+                .map(|(index, refusal)| {
+                    let detail = format!("table `{table}`: {refusal}");
+                    DeadLetter::new(table.name(), "rejected_by_database", detail, &rows[index].dead_letter_raw())
+                })
+                .collect();
             insert_dead_letters(&transaction, &letters).await?;
         }
         transaction.execute(&connection.advance_offset, &[&self.stream, &position]).await?;
         transaction.commit().await?;
         Ok(Committed { accepted, letters, superseded, resent })
     }
-}
-
-/// Encodes the rows at `indices` (a bus batch less what was left out).
-fn encode_subset<R: EncodeRow>(rows: &[R], indices: &[usize]) -> bytes::Bytes {
-    let mut buffer = bytes::BytesMut::new();
-    encode_row_refs(indices.iter().map(|index| &rows[*index]), &mut buffer);
-    buffer.freeze()
 }
