@@ -152,21 +152,18 @@ impl Daemon {
             (Some(spool_config), true) => Some(bus::open_edge_spool(spool_config).await?),
             _ => None,
         };
-        let (spool, replay) = match &config.spool {
-            Some(spool_config) if edge => {
-                let progress = edge_spool.as_ref().expect("opened above").progress.clone();
-                let watched = progress.clone();
-                health.watch_spool(spool_config.max_bytes, Box::new(move || watched.spool().used_bytes()));
-                (Some(progress), Vec::new())
-            }
-            Some(spool_config) => {
+        let (spool, replay) = match (&config.spool, &edge_spool) {
+            (Some(_), Some(edge_spool)) => (Some(edge_spool.progress.clone()), Vec::new()),
+            (Some(spool_config), None) => {
                 let (progress, recovered) = open_spool(config, spool_config).await?;
-                let watched = progress.clone();
-                health.watch_spool(spool_config.max_bytes, Box::new(move || watched.spool().used_bytes()));
                 (Some(progress), recovered)
             }
-            None => (None, Vec::new()),
+            (None, _) => (None, Vec::new()),
         };
+        if let (Some(progress), Some(spool_config)) = (&spool, &config.spool) {
+            let watched = progress.clone();
+            health.watch_spool(spool_config.max_bytes, Box::new(move || watched.spool().used_bytes()));
+        }
         let settings = Arc::new(WriterSettings {
             spool: spool.clone(),
             url: if edge { String::new() } else { database_url(config)?.to_string() },
