@@ -15,7 +15,8 @@ use std::time::Duration;
 use hypertick::bus::throwaway::ThrowawayNats;
 use hypertick::db::throwaway::ThrowawayCluster;
 
-use crate::bus_harness::{free_port, merged, reckon, wait_until_settled, DaemonProcess, Frame, Lane, Progress};
+use crate::bus_harness::{merged, reckon, wait_until_settled, Frame, Lane, Progress};
+use crate::support::process::{free_port, DaemonProcess};
 use crate::support;
 
 /// Records with push ids (resent until acked) and without (sent once).

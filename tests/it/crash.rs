@@ -4,64 +4,16 @@
 //! and requires every acked record present exactly once.
 
 use std::collections::{HashMap, HashSet};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::SinkExt;
 use hypertick::db::throwaway::{StopMode, ThrowawayCluster};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::support::process::{free_port, DaemonProcess};
 use crate::support::{self, array, tick_json};
-
-/// The daemon binary, run as a separate process.
-struct DaemonProcess {
-    child: Child,
-}
-
-impl DaemonProcess {
-    fn start(config: &Path, push: SocketAddr) -> DaemonProcess {
-        let log = std::fs::File::create(config.with_extension("log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_hypertick"))
-            .args(["run", "--config"])
-            .arg(config)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start hypertick run");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(push).is_err() {
-            assert!(Instant::now() < deadline, "the daemon did not start listening; see {}", config.with_extension("log").display());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        DaemonProcess { child }
-    }
-
-    fn kill(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reap");
-    }
-
-    /// SIGTERM, then waits for the clean stop.
-    fn stop(mut self) {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let status = self.child.wait().expect("wait");
-        assert!(status.success(), "clean stop: {status}");
-    }
-}
-
-impl Drop for DaemonProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
-}
 
 fn write_config(dir: &Path, cluster: &ThrowawayCluster, push: SocketAddr, spool_extra: &str) -> PathBuf {
     let path = dir.join("hypertick.toml");
@@ -220,7 +172,7 @@ async fn sigkill_during_load_loses_and_doubles_nothing_acked() {
     let config = write_config(dir.path(), &cluster, push, "");
     let mut ledger = Ledger::default();
 
-    let daemon = DaemonProcess::start(&config, push);
+    let mut daemon = DaemonProcess::start(&config, push);
     // Load while the database takes it.
     let next = produce(push, "CRASH", 0, 500, &mut ledger, |ledger| ledger.acked.len() >= 10_000).await;
     // The database goes away: what is acked now is only in the spool...
@@ -239,7 +191,7 @@ async fn sigkill_during_load_loses_and_doubles_nothing_acked() {
 
     // The database back, the same spool, a new process: it replays what the database lacks.
     tokio::task::block_in_place(|| cluster.start_server()).expect("start PostgreSQL again");
-    let daemon = DaemonProcess::start(&config, push);
+    let mut daemon = DaemonProcess::start(&config, push);
     // The producer resends what was never acked: the frames in flight at the kill. Those
     // the spool had kept are recognized by id and not stored twice.
     let unacked_at_kill = next as usize - ledger.acked.len();
@@ -248,7 +200,8 @@ async fn sigkill_during_load_loses_and_doubles_nothing_acked() {
     let next = produce(push, "CRASH", next, 500, &mut ledger, |ledger| ledger.acked.len() >= acked_before_restart + 5_000).await;
     let client = support::sql(&cluster).await;
     wait_for_acked(&client, "CRASH", &ledger).await;
-    daemon.stop();
+    let status = daemon.stop();
+    assert!(status.success(), "clean stop: {status}");
     let (lost, duplicated) = reckon(&client, "CRASH", &ledger, "SIGKILL with the database down, unacked frames resent").await;
     println!(
         "acked while only the spool held them: {acked_only_in_spool}; unacked at the kill and resent: {unacked_at_kill}, \
@@ -266,7 +219,7 @@ async fn a_database_outage_fills_the_spool_and_nothing_acked_is_lost() {
     // A small spool that refuses when full, so the outage reaches its cap.
     let config = write_config(dir.path(), &cluster, push, "max_bytes = 2097152\nsegment_bytes = 262144\nfull_policy = \"reject\"");
     let mut ledger = Ledger::default();
-    let daemon = DaemonProcess::start(&config, push);
+    let mut daemon = DaemonProcess::start(&config, push);
 
     let next = produce(push, "OUTAGE", 0, 200, &mut ledger, |ledger| ledger.acked.len() >= 2_000).await;
     tokio::task::block_in_place(|| cluster.stop_server(StopMode::Immediate)).expect("stop PostgreSQL");
@@ -278,7 +231,8 @@ async fn a_database_outage_fills_the_spool_and_nothing_acked_is_lost() {
 
     let client = support::sql(&cluster).await;
     wait_for_acked(&client, "OUTAGE", &ledger).await;
-    daemon.stop();
+    let status = daemon.stop();
+    assert!(status.success(), "clean stop: {status}");
     let (lost, duplicated) = reckon(&client, "OUTAGE", &ledger, "database outage, spool full").await;
     let segments = std::fs::read_dir(dir.path().join("spool")).unwrap().count();
     assert!(segments <= 2, "committed segments are deleted ({segments} left)");
@@ -293,7 +247,7 @@ async fn custom_table_and_relational_rows_acked_while_the_database_is_down_survi
     let dir = tempfile::tempdir().unwrap();
     let push = free_port();
     let config = write_config(dir.path(), &cluster, push, "# with the example's custom tables");
-    let daemon = DaemonProcess::start(&config, push);
+    let mut daemon = DaemonProcess::start(&config, push);
     tokio::task::block_in_place(|| cluster.stop_server(StopMode::Immediate)).expect("stop PostgreSQL");
 
     let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{push}")).await.expect("connect");
@@ -319,12 +273,13 @@ async fn custom_table_and_relational_rows_acked_while_the_database_is_down_survi
     daemon.kill();
 
     tokio::task::block_in_place(|| cluster.start_server()).expect("start PostgreSQL again");
-    let daemon = DaemonProcess::start(&config, push);
+    let mut daemon = DaemonProcess::start(&config, push);
     let client = support::sql(&cluster).await;
     let expected = ROWS as i64;
     let prices = support::wait_for_count(&client, "SELECT count(*) FROM price_tracking", expected).await;
     let orders = support::wait_for_count(&client, "SELECT count(*) FROM orders", expected).await;
-    daemon.stop();
+    let status = daemon.stop();
+    assert!(status.success(), "clean stop: {status}");
     let distinct_prices = support::count(&client, "SELECT count(DISTINCT id) FROM price_tracking").await;
     println!("custom and relational rows across a SIGKILL: acked {ROWS} + {ROWS} / present {prices} + {orders} / distinct {distinct_prices}");
     assert_eq!((prices, distinct_prices, orders), (expected, expected, expected), "every acked row present exactly once");

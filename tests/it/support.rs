@@ -1,6 +1,8 @@
 //! Shared test support: a throwaway PostgreSQL per test, a daemon configuration
 //! pointing at it, and a websocket producer speaking the push protocol.
 
+pub mod process;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 

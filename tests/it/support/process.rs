@@ -1,0 +1,96 @@
+//! The daemon as a child process (`hypertick run --config FILE`), for the tests that
+//! SIGKILL it: the spool crash tests and the bus fault test.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+/// `hypertick run --config FILE` as a child process; stderr appended to `<config>.log`.
+pub struct DaemonProcess {
+    child: Child,
+    config: PathBuf,
+}
+
+impl DaemonProcess {
+    /// Starts it and waits until `ready` (its push or metrics listener) accepts connections.
+    pub fn start(config: &Path, ready: SocketAddr) -> DaemonProcess {
+        let log_path = config.with_extension("log");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_hypertick"))
+            .args(["run", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start hypertick run");
+        let mut process = DaemonProcess { child, config: config.to_path_buf() };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(ready).is_err() {
+            if let Ok(Some(status)) = process.child.try_wait() {
+                panic!("hypertick run exited at start ({status}); {} ends with:\n{}", log_path.display(), tail(&log_path));
+            }
+            assert!(Instant::now() < deadline, "no listener on {ready} within 60 s; {} ends with:\n{}", log_path.display(), tail(&log_path));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        process
+    }
+
+    /// SIGKILL, and the same configuration started again.
+    pub fn kill_and_restart(&mut self, ready: SocketAddr, pause: Duration) {
+        self.kill();
+        std::thread::sleep(pause);
+        let restarted = DaemonProcess::start(&self.config, ready);
+        *self = restarted;
+    }
+
+    /// SIGKILL (a later `start` with `config()` replaces the process).
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+
+    pub fn config(&self) -> &Path {
+        &self.config
+    }
+
+    /// SIGTERM; returns how it exited (a clean stop exits 0).
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                return self.child.wait().expect("reap");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log(&self) -> PathBuf {
+        self.config.with_extension("log")
+    }
+}
+
+impl Drop for DaemonProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The last lines of a log, for failure messages (the temporary directory is removed
+/// when the test panics).
+pub fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
