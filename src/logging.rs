@@ -1,6 +1,9 @@
 //! Log output: human-readable lines by default, or one JSON object per line with
 //! `--log-format json` (for log shippers). Both go to stderr; `RUST_LOG` sets the level.
+//! Text lines are coloured only when stderr is a terminal and `NO_COLOR` is unset.
 //! Events about a source carry its name as `source`, events about a table as `table`.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -24,7 +27,11 @@ pub fn init(format: LogFormat, default_level: &str) {
         Ok(directive) => filter.add_directive(directive),
         Err(_) => filter,
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr);
+    // Colours only on a terminal: a log file or a journal gets plain text. NO_COLOR
+    // (https://no-color.org) turns them off on a terminal too.
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi).with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         // Fields at the top level beside `message`, no span lists: one flat object a line.

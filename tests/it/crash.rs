@@ -202,6 +202,10 @@ async fn sigkill_during_load_loses_and_doubles_nothing_acked() {
     wait_for_acked(&client, "CRASH", &ledger).await;
     let status = daemon.stop();
     assert!(status.success(), "clean stop: {status}");
+    // Text logs written to a file (not a terminal) carry no colour escapes.
+    let log = std::fs::read_to_string(daemon.log()).unwrap();
+    assert!(log.contains(" INFO "), "the daemon logged at info:\n{log}");
+    assert!(!log.contains('\x1b'), "ANSI escapes in a log written to a file:\n{log}");
     let (lost, duplicated) = reckon(&client, "CRASH", &ledger, "SIGKILL with the database down, unacked frames resent").await;
     println!(
         "acked while only the spool held them: {acked_only_in_spool}; unacked at the kill and resent: {unacked_at_kill}, \
