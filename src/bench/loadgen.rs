@@ -240,7 +240,7 @@ async fn binance_connection(stream: tokio::net::TcpStream, rate: u64, counters: 
             market.binance_trade(now, &mut message);
             sender.feed(Message::text(message.as_str())).await?;
             sent += 1;
-            if sent % FLUSH_EVERY == 0 {
+            if sent.is_multiple_of(FLUSH_EVERY) {
                 sender.flush().await?;
                 counters.sent.fetch_add(FLUSH_EVERY, Ordering::Relaxed);
             }

@@ -411,6 +411,29 @@ pub fn warnings(config: &Config) -> Vec<String> {
     warnings
 }
 
+/// What each role cannot have.
+fn check_role(config: &Config, problem: &mut impl FnMut(&str, String)) {
+    match config.bus.role {
+        BusRole::All => {}
+        BusRole::Writer => {
+            if !config.sources.is_empty() {
+                problem("sources", "a writer (bus.role = \"writer\") runs no sources: move [[sources]] to an edge".into());
+            }
+            if config.server.is_some() {
+                problem("server", "a writer (bus.role = \"writer\") runs no push server: move [server] to an edge".into());
+            }
+        }
+        BusRole::Edge => {
+            if !config.custom_tables.is_empty() {
+                problem(
+                    "custom_tables",
+                    "custom tables do not travel over the bus yet: push their rows to a single-process instance (bus.role = \"all\")".into(),
+                );
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;
@@ -548,28 +571,5 @@ mod tests {
         ));
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].0, "tables.ticks.conflict_key");
-    }
-}
-
-/// What each role cannot have.
-fn check_role(config: &Config, problem: &mut impl FnMut(&str, String)) {
-    match config.bus.role {
-        BusRole::All => {}
-        BusRole::Writer => {
-            if !config.sources.is_empty() {
-                problem("sources", "a writer (bus.role = \"writer\") runs no sources: move [[sources]] to an edge".into());
-            }
-            if config.server.is_some() {
-                problem("server", "a writer (bus.role = \"writer\") runs no push server: move [server] to an edge".into());
-            }
-        }
-        BusRole::Edge => {
-            if !config.custom_tables.is_empty() {
-                problem(
-                    "custom_tables",
-                    "custom tables do not travel over the bus yet: push their rows to a single-process instance (bus.role = \"all\")".into(),
-                );
-            }
-        }
     }
 }

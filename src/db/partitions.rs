@@ -202,7 +202,9 @@ mod tests {
 
     #[test]
     fn uncovered_finds_every_gap() {
-        let cases: &[(&[(i64, i64)], i64, i64, &[(i64, i64)])] = &[
+        // (covered ranges, from, to, the gaps expected)
+        type Case<'a> = (&'a [(i64, i64)], i64, i64, &'a [(i64, i64)]);
+        let cases: &[Case] = &[
             (&[], 0, 10, &[(0, 10)]),
             (&[(0, 10)], 0, 10, &[]),
             (&[(0, 5)], 0, 10, &[(5, 10)]),

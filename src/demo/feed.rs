@@ -118,7 +118,7 @@ impl SyntheticMarket {
         instrument.price = (instrument.price * (1.0 + step)).max(instrument.tick_size);
         let price = (instrument.price / instrument.tick_size).round() * instrument.tick_size;
         // Half the records carry RFC 3339 times, half epoch nanoseconds: both are protocol.
-        let time = if sequence % 2 == 0 {
+        let time = if sequence.is_multiple_of(2) {
             format!("\"{now}\"")
         } else {
             (now.micros() * 1_000).to_string()

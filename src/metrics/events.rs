@@ -15,7 +15,7 @@ fn sampled(counter: &AtomicU64) -> bool {
     const FIRST: u64 = 10;
     const EVERY: u64 = 1_000;
     let seen = counter.fetch_add(1, Ordering::Relaxed);
-    seen < FIRST || seen % EVERY == 0
+    seen < FIRST || seen.is_multiple_of(EVERY)
 }
 
 /// A table's writers start: its counters are exported at zero from now on, so that
@@ -86,7 +86,7 @@ pub fn bus_published(table: Table, rows: usize, bytes: usize, duplicate: bool) {
 pub fn bus_publish_failed(table: Table, error: &str) {
     static SEEN: AtomicU64 = AtomicU64::new(0);
     counter!("hypertick_bus_publish_failures_total", "table" => table.name()).increment(1);
-    if SEEN.fetch_add(1, Ordering::Relaxed) % 100 == 0 {
+    if SEEN.fetch_add(1, Ordering::Relaxed).is_multiple_of(100) {
         tracing::warn!(table = %table, error, "publishing to the bus failed; retrying (records wait in the spool)");
     }
 }

@@ -386,7 +386,9 @@ impl<R: EncodeRow> Writer<R> {
         message: String,
     ) -> Result<(), WriterError> {
         let mut bytes_per_row_estimate = whole.bytes.len() / rows.len().max(1) + 8;
-        let mut pending: Vec<(Vec<R>, Vec<u64>, Vec<u128>, String)> = vec![(rows, sequences, ids, message)];
+        // A part still to try: its rows, their spool sequences and ids, and why its whole was refused.
+        type Part<R> = (Vec<R>, Vec<u64>, Vec<u128>, String);
+        let mut pending: Vec<Part<R>> = vec![(rows, sequences, ids, message)];
         while let Some((mut part, mut part_sequences, mut part_ids, message)) = pending.pop() {
             if part.len() == 1 {
                 self.dead_letter_row(&part[0], part_sequences[0], &message).await;

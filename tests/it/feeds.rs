@@ -207,9 +207,7 @@ async fn binance_rows_gaps_garbage_and_resubscribe() {
         Step::Expect("SUBSCRIBE", BINANCE_ACK.to_string()),
         Step::Send(binance_trade("BTCUSDT", 100, "97000.50", "0.010", base + 1_000, true)),
         Step::Send(binance_trade("BTCUSDT", 101, "97001.00", "0.250", base + 2_000, false)),
-        Step::Send(format!(
-            r#"{{"stream":"ethusdt@bookTicker","data":{{"u":400900217,"s":"ETHUSDT","b":"3300.10","B":"1.5","a":"3300.20","A":"2.5"}}}}"#
-        )),
+        Step::Send(r#"{"stream":"ethusdt@bookTicker","data":{"u":400900217,"s":"ETHUSDT","b":"3300.10","B":"1.5","a":"3300.20","A":"2.5"}}"#.to_string()),
         Step::Send(kline(false)),
         Step::Send(kline(true)),
         Step::Send(binance_trade("BTCUSDT", 104, "97002.00", "0.100", base + 3_000, true)),

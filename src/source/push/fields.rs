@@ -157,7 +157,7 @@ impl Fields<'_> {
                 .ok_or_else(|| invalid(name, "an RFC 3339 time like 2026-11-22T12:00:00.123Z", value)),
             Value::Number(number) => {
                 let nanos = number.as_i64().ok_or_else(|| invalid(name, "integer epoch nanoseconds", value))?;
-                if nanos < MIN_PLAUSIBLE_EPOCH_NANOS && nanos >= 0 {
+                if (0..MIN_PLAUSIBLE_EPOCH_NANOS).contains(&nanos) {
                     return Err(Rejection::new(
                         "time_out_of_range",
                         format!(

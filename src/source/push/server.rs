@@ -201,6 +201,8 @@ where
     Stream: AsyncRead + AsyncWrite + Unpin,
 {
     let mut refused = None;
+    // The handshake callback's signature is tungstenite's, large error variant included.
+    #[allow(clippy::result_large_err)]
     let check = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
         if !has_slot {
             refused = Some("too_many_connections");
