@@ -102,9 +102,23 @@ fn fold_into_database_url(config: &mut Config) -> Result<(), ConfigError> {
 const NON_CONFIG_VARIABLES: [&str; 1] = ["HYPERTICK_PG_BINDIR"];
 
 /// Sections whose keys `HYPERTICK_<SECTION>_<KEY>` overrides.
-pub const SECTIONS: [&str; 10] =
-    ["database", "server", "metrics", "pipeline", "tables", "schema", "aggregates", "shutdown", "health", "bus"];
-// `[[sources]]` is a list: it is configured in the file only.
+pub const SECTIONS: [&str; 14] = [
+    "database",
+    "server",
+    "metrics",
+    "pipeline",
+    "tables",
+    "schema",
+    "aggregates",
+    "relational",
+    "spool",
+    "indicators",
+    "shutdown",
+    "health",
+    "import",
+    "bus",
+];
+// `[[sources]]` and `[[custom_tables]]` are lists: they are configured in the file only.
 
 fn apply_environment(
     tree: &mut toml::Table,
@@ -371,6 +385,33 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(config.database_url(), Some("postgres://b@h/b"));
+    }
+
+    #[test]
+    fn environment_reaches_spool_indicators_relational_and_import() {
+        let config = load_str(
+            MINIMAL,
+            env(&[
+                ("HYPERTICK_SPOOL_DIR", "/var/lib/hypertick/spool"),
+                ("HYPERTICK_SPOOL_MAX_BYTES", "1073741824"),
+                ("HYPERTICK_INDICATORS_SYMBOLS", r#"["BTCUSDT", "ETHUSDT"]"#),
+                ("HYPERTICK_RELATIONAL_TABLES", r#"["orders", "trades"]"#),
+                ("HYPERTICK_IMPORT_WRITERS", "3"),
+            ]),
+        )
+        .expect("valid");
+        let spool = config.spool.expect("a spool from the environment alone");
+        assert_eq!(spool.dir, Path::new("/var/lib/hypertick/spool"));
+        assert_eq!(spool.max_bytes, 1 << 30);
+        assert_eq!(config.indicators.symbols, ["BTCUSDT", "ETHUSDT"]);
+        assert_eq!(config.relational.tables, ["orders", "trades"]);
+        assert_eq!(config.import.writers, 3);
+
+        // A bad value is named by its key like one from the file.
+        let errors = load_str(MINIMAL, env(&[("HYPERTICK_SPOOL_DIR", "/s"), ("HYPERTICK_SPOOL_MAX_BYTES", "lots")]))
+            .expect_err("invalid")
+            .0;
+        assert_eq!(errors[0].key, "spool.max_bytes", "{errors:?}");
     }
 
     #[test]
