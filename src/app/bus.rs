@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::sync::mpsc;
 
+use super::lanes::{Queues, Receivers};
 use super::{Daemon, Shared};
 use crate::bus::{self, codec, consume, edge, journal};
 use crate::config::{Config, SpoolConfig};
@@ -96,7 +97,7 @@ pub(super) async fn edge_shared(config: &Config, spool: Option<&EdgeSpool>) -> a
 
 impl Daemon {
     /// An edge table: its batcher publishes instead of encoding for the database.
-    pub(super) fn start_edge_table<R: codec::BusRow>(
+    fn start_edge_table<R: codec::BusRow>(
         &mut self,
         shared: &Shared<'_>,
         edge: &Arc<edge::EdgeShared>,
@@ -123,8 +124,45 @@ impl Daemon {
         sender
     }
 
+    /// Every built-in table of an edge but the relational one (whose rows an edge
+    /// refuses): the publisher of each, by table, for the spool's replay.
+    pub(super) fn start_edge_tables(
+        &mut self,
+        shared: &Shared<'_>,
+        edge: &Arc<edge::EdgeShared>,
+        receivers: Receivers,
+    ) -> HashMap<Table, mpsc::Sender<edge::Outgoing>> {
+        HashMap::from([
+            (Table::Ticks, self.start_edge_table(shared, edge, receivers.ticks)),
+            (Table::Quotes, self.start_edge_table(shared, edge, receivers.quotes)),
+            (Table::Bars, self.start_edge_table(shared, edge, receivers.bars)),
+            (Table::Tickers, self.start_edge_table(shared, edge, receivers.tickers)),
+            (Table::OptionsQuotes, self.start_edge_table(shared, edge, receivers.options_quotes)),
+            (Table::TechnicalIndicators, self.start_edge_table(shared, edge, receivers.technical_indicators)),
+            (Table::IndicatorValues, self.start_edge_table(shared, edge, receivers.indicator_values)),
+            (Table::Signals, self.start_edge_table(shared, edge, receivers.signals)),
+            (Table::FeedEvents, self.start_edge_table(shared, edge, receivers.feed_events)),
+            (Table::DeadLetters, self.start_edge_table(shared, edge, receivers.dead_letters)),
+        ])
+    }
+
+    /// A writer instance's bus consumers, one per built-in table, each feeding its
+    /// table's database writers.
+    pub(super) fn start_consumers(&mut self, shared: &Shared<'_>, writer: &Arc<consume::WriterShared>, queues: Queues) {
+        self.start_consumer(shared, writer, queues.ticks);
+        self.start_consumer(shared, writer, queues.quotes);
+        self.start_consumer(shared, writer, queues.bars);
+        self.start_consumer(shared, writer, queues.tickers);
+        self.start_consumer(shared, writer, queues.options_quotes);
+        self.start_consumer(shared, writer, queues.technical_indicators);
+        self.start_consumer(shared, writer, queues.indicator_values);
+        self.start_consumer(shared, writer, queues.signals);
+        self.start_consumer(shared, writer, queues.feed_events);
+        self.start_consumer(shared, writer, queues.dead_letters);
+    }
+
     /// A writer table's consumer, feeding the queue of the table's database writers.
-    pub(super) fn start_consumer<R: codec::BusRow>(
+    fn start_consumer<R: codec::BusRow>(
         &mut self,
         shared: &Shared<'_>,
         writer: &Arc<consume::WriterShared>,

@@ -12,12 +12,11 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{BusRole, Config, FullPolicy};
+use crate::config::{BusRole, Config};
 use crate::db::{self, Partitions, Profile, SchemaReport};
 use crate::metrics::{self, events, Health, Stats};
 use crate::pipeline::{
-    lane, run_batcher, spawn_spill_readers, BatchSettings, CustomLane, IdWindow, IndicatorStage, LaneReceiver, LaneSender, Router,
-    RouterLimits, Sequenced, Spills, SpoolGate,
+    lane, run_batcher, spawn_spill_readers, BatchSettings, CustomLane, LaneReceiver, LaneSender, Router, Sequenced,
 };
 use crate::record::{CustomRow, DeadLetter, RelationalCatalog, RowRecord, Table};
 use crate::shutdown;
@@ -30,6 +29,7 @@ use crate::source::{Source, SourceContext};
 
 mod background;
 mod bus;
+mod lanes;
 mod spool;
 
 use background::{
@@ -40,9 +40,6 @@ use spool::{open_spool, replay_spool};
 /// A writer stores the ids of every record the bus brings; it keeps this many of the
 /// most recent, which bounds how long a resend is recognized.
 const WRITER_IDS_KEPT: usize = 1_000_000;
-
-const MICROS_PER_HOUR: i64 = 3_600 * 1_000_000;
-const MICROS_PER_DAY: i64 = 24 * MICROS_PER_HOUR;
 
 /// A running daemon.
 pub struct Daemon {
@@ -80,38 +77,6 @@ fn database_url(config: &Config) -> anyhow::Result<&str> {
 pub async fn migrate(config: &Config) -> anyhow::Result<SchemaReport> {
     database_url(config)?;
     Ok(db::prepare_schema(config).await?)
-}
-
-/// The window of recent record ids, holding the most recently committed ones.
-async fn id_window(config: &Config) -> anyhow::Result<Option<Arc<IdWindow>>> {
-    let capacity = config.server.as_ref().map_or(0, |server| server.dedup_ids);
-    if capacity == 0 {
-        return Ok(None);
-    }
-    let client = db::connect(database_url(config)?, Duration::from_millis(config.database.connect_timeout_ms)).await?;
-    let window = IdWindow::new(capacity);
-    // Oldest first, so the window forgets them first.
-    for key in db::load_recent_ids(&client, capacity).await?.into_iter().rev() {
-        window.admit(key);
-    }
-    Ok(Some(Arc::new(window)))
-}
-
-/// An edge's window of recent ids: in memory only (an edge has no database); the
-/// writers recognize the resends it does not.
-fn edge_id_window(config: &Config) -> Option<Arc<IdWindow>> {
-    let capacity = config.server.as_ref().map_or(0, |server| server.dedup_ids);
-    (capacity > 0).then(|| Arc::new(IdWindow::new(capacity)))
-}
-
-/// The relational tables of `[relational] tables` as the database describes them.
-async fn load_catalog(config: &Config) -> anyhow::Result<RelationalCatalog> {
-    let client = db::connect(database_url(config)?, Duration::from_millis(config.database.connect_timeout_ms)).await?;
-    let (catalog, missing) = db::load_relational_catalog(&client, &config.relational.tables).await?;
-    if !missing.is_empty() {
-        tracing::warn!(tables = %missing.join(", "), "relational tables listed in the configuration do not exist; rows for them are refused");
-    }
-    Ok(catalog)
 }
 
 impl Daemon {
@@ -172,29 +137,10 @@ impl Daemon {
             max_backoff: Duration::from_millis(config.database.retry_max_backoff_ms),
         });
 
-        let policy = config.pipeline.full_policy;
-        let capacity = config.pipeline.channel_capacity;
-        let (ticks, ticks_rx) = lane(Table::Ticks, capacity, policy);
-        let (quotes, quotes_rx) = lane(Table::Quotes, capacity, policy);
-        let (bars, bars_rx) = lane(Table::Bars, capacity, policy);
-        let (tickers, tickers_rx) = lane(Table::Tickers, capacity, policy);
-        let (options_quotes, options_quotes_rx) = lane(Table::OptionsQuotes, capacity, policy);
-        let (technical_indicators, technical_indicators_rx) = lane(Table::TechnicalIndicators, capacity, policy);
-        let (indicator_values, indicator_values_rx) = lane(Table::IndicatorValues, capacity, policy);
-        let (signals, signals_rx) = lane(Table::Signals, capacity, policy);
-        let (rows, rows_rx) = lane(Table::Relational, capacity, policy);
-        let catalog = Arc::new(if edge { RelationalCatalog::on_edge() } else { load_catalog(config).await? });
-        let (feed_events, feed_events_rx) = lane(Table::FeedEvents, capacity, policy);
-        let (dead_letters, dead_letters_rx) = lane(Table::DeadLetters, capacity, policy);
-
-        let retention_of = |table: Table| {
-            let days = config.table(table).retention_days;
-            (table.is_time_partitioned() && days > 0).then(|| i64::from(days) * MICROS_PER_DAY)
-        };
-        let mut retention_micros = [None; Table::ALL.len()];
-        for (index, table) in Table::ALL.into_iter().enumerate() {
-            retention_micros[index] = retention_of(table);
-        }
+        let (senders, receivers, rows_rx) = lanes::open(config);
+        let dead_letters = senders.dead_letters.clone();
+        let catalog = Arc::new(if edge { RelationalCatalog::on_edge() } else { lanes::load_catalog(config).await? });
+        let (policy, capacity) = (config.pipeline.full_policy, config.pipeline.channel_capacity);
         let mut custom_lanes = std::collections::HashMap::new();
         let mut custom_receivers = Vec::new();
         for schema in config.custom_schemas().map_err(anyhow::Error::msg)? {
@@ -202,36 +148,12 @@ impl Daemon {
             let (sender, receiver) = lane::<Sequenced<CustomRow>>(table, capacity, policy);
             stats.register(table);
             custom_receivers.push((table, receiver));
-            custom_lanes.insert(table.name().to_string(), CustomLane { schema, sender, retention_micros: retention_of(table) });
+            let retention_micros = lanes::retention_micros(config, table);
+            custom_lanes.insert(table.name().to_string(), CustomLane { schema, sender, retention_micros });
         }
-        let router = Router {
-            ticks,
-            quotes,
-            bars,
-            tickers,
-            options_quotes,
-            technical_indicators,
-            indicator_values,
-            signals,
-            rows,
-            catalog: catalog.clone(),
-            spool: spool.clone().map(|progress| {
-                Arc::new(SpoolGate {
-                    progress,
-                    full_policy: config.spool.as_ref().map_or(FullPolicy::Block, |spool| spool.full_policy),
-                    spills: Spills::default(),
-                })
-            }),
-            custom_tables: Arc::new(custom_lanes),
-            indicators: IndicatorStage::from_config(&config.indicators).map(Arc::new),
-            ids: if edge { edge_id_window(config) } else { id_window(config).await? },
-            feed_events,
-            dead_letters: dead_letters.clone(),
-            limits: RouterLimits {
-                retention_micros,
-                max_future_micros: (config.pipeline.max_future_secs as i64).saturating_mul(1_000_000),
-            },
-        };
+        let ids = if edge { lanes::edge_id_window(config) } else { lanes::id_window(config).await? };
+        let parts = lanes::RouterParts { catalog: catalog.clone(), spool: spool.clone(), custom_tables: custom_lanes, ids };
+        let router = lanes::router(config, senders, parts);
 
         let mut daemon = Daemon {
             push_addr: None,
@@ -251,17 +173,7 @@ impl Daemon {
         let shared = Shared { config, settings, partitions: partitions.clone(), stats: stats.clone() };
         if edge {
             let edge_shared = bus::edge_shared(config, edge_spool.as_ref()).await?;
-            let mut publishers = std::collections::HashMap::new();
-            publishers.insert(Table::Ticks, daemon.start_edge_table(&shared, &edge_shared, ticks_rx));
-            publishers.insert(Table::Quotes, daemon.start_edge_table(&shared, &edge_shared, quotes_rx));
-            publishers.insert(Table::Bars, daemon.start_edge_table(&shared, &edge_shared, bars_rx));
-            publishers.insert(Table::Tickers, daemon.start_edge_table(&shared, &edge_shared, tickers_rx));
-            publishers.insert(Table::OptionsQuotes, daemon.start_edge_table(&shared, &edge_shared, options_quotes_rx));
-            publishers.insert(Table::TechnicalIndicators, daemon.start_edge_table(&shared, &edge_shared, technical_indicators_rx));
-            publishers.insert(Table::IndicatorValues, daemon.start_edge_table(&shared, &edge_shared, indicator_values_rx));
-            publishers.insert(Table::Signals, daemon.start_edge_table(&shared, &edge_shared, signals_rx));
-            publishers.insert(Table::FeedEvents, daemon.start_edge_table(&shared, &edge_shared, feed_events_rx));
-            publishers.insert(Table::DeadLetters, daemon.start_edge_table(&shared, &edge_shared, dead_letters_rx));
+            let publishers = daemon.start_edge_tables(&shared, &edge_shared, receivers);
             // Rows for the relational tables are refused on an edge (see the catalog).
             drop((rows_rx, custom_receivers, dead_letters));
             health.without_database();
@@ -275,33 +187,14 @@ impl Daemon {
             daemon.router = Some(router);
             return Ok(daemon);
         }
-        let ticks_queue = daemon.start_builtin_table(&shared, ticks_rx, Some(dead_letters.clone()));
-        let quotes_queue = daemon.start_builtin_table(&shared, quotes_rx, Some(dead_letters.clone()));
-        let bars_queue = daemon.start_builtin_table(&shared, bars_rx, Some(dead_letters.clone()));
-        let tickers_queue = daemon.start_builtin_table(&shared, tickers_rx, Some(dead_letters.clone()));
-        let options_quotes_queue = daemon.start_builtin_table(&shared, options_quotes_rx, Some(dead_letters.clone()));
-        let technical_indicators_queue = daemon.start_builtin_table(&shared, technical_indicators_rx, Some(dead_letters.clone()));
-        let indicator_values_queue = daemon.start_builtin_table(&shared, indicator_values_rx, Some(dead_letters.clone()));
-        let signals_queue = daemon.start_builtin_table(&shared, signals_rx, Some(dead_letters.clone()));
-        let feed_events_queue = daemon.start_builtin_table(&shared, feed_events_rx, Some(dead_letters.clone()));
+        let queues = daemon.start_builtin_tables(&shared, receivers, &dead_letters);
         for (table, receiver) in custom_receivers {
             daemon.start_table(table, &shared, receiver, Some(dead_letters.clone()));
         }
         daemon.start_relational(&shared, rows_rx, catalog);
-        // The dead-letter writer keeps no dead-letter sender, or its lane would never close.
-        let dead_letters_queue = daemon.start_builtin_table(&shared, dead_letters_rx, None);
         if role == BusRole::Writer {
             let writer = bus::writer_shared(config, &shared.settings.url, partitions.clone(), dead_letters.clone(), &background_stop).await?;
-            daemon.start_consumer(&shared, &writer, ticks_queue);
-            daemon.start_consumer(&shared, &writer, quotes_queue);
-            daemon.start_consumer(&shared, &writer, bars_queue);
-            daemon.start_consumer(&shared, &writer, tickers_queue);
-            daemon.start_consumer(&shared, &writer, options_quotes_queue);
-            daemon.start_consumer(&shared, &writer, technical_indicators_queue);
-            daemon.start_consumer(&shared, &writer, indicator_values_queue);
-            daemon.start_consumer(&shared, &writer, signals_queue);
-            daemon.start_consumer(&shared, &writer, feed_events_queue);
-            daemon.start_consumer(&shared, &writer, dead_letters_queue);
+            daemon.start_consumers(&shared, &writer, queues);
             // Every id the bus brings is stored by the writers; keep the most recent.
             spawn_id_trimming(config, WRITER_IDS_KEPT, background_stop.clone());
         }
@@ -386,6 +279,29 @@ impl Daemon {
                 failed.cancel();
             }
         });
+    }
+
+    /// Every built-in table but the relational one, each fed by its lane. The tables'
+    /// writers dead-letter the rows the database refuses, except the dead-letter table's
+    /// own, which keeps no sender to its lane, or the lane would never close.
+    fn start_builtin_tables(
+        &mut self,
+        shared: &Shared<'_>,
+        receivers: lanes::Receivers,
+        dead_letters: &LaneSender<Sequenced<DeadLetter>>,
+    ) -> lanes::Queues {
+        lanes::Queues {
+            ticks: self.start_builtin_table(shared, receivers.ticks, Some(dead_letters.clone())),
+            quotes: self.start_builtin_table(shared, receivers.quotes, Some(dead_letters.clone())),
+            bars: self.start_builtin_table(shared, receivers.bars, Some(dead_letters.clone())),
+            tickers: self.start_builtin_table(shared, receivers.tickers, Some(dead_letters.clone())),
+            options_quotes: self.start_builtin_table(shared, receivers.options_quotes, Some(dead_letters.clone())),
+            technical_indicators: self.start_builtin_table(shared, receivers.technical_indicators, Some(dead_letters.clone())),
+            indicator_values: self.start_builtin_table(shared, receivers.indicator_values, Some(dead_letters.clone())),
+            signals: self.start_builtin_table(shared, receivers.signals, Some(dead_letters.clone())),
+            feed_events: self.start_builtin_table(shared, receivers.feed_events, Some(dead_letters.clone())),
+            dead_letters: self.start_builtin_table(shared, receivers.dead_letters, None),
+        }
     }
 
     fn start_builtin_table<R: CopyRow>(
