@@ -57,7 +57,10 @@ pub(super) async fn send_rows(
 /// Sends `rows[indices[start..end]]` for each pending `(start, end)`, each part under a
 /// savepoint; a part the server refuses for its content is rolled back and halved
 /// until each refused row is alone. Returns the accepted rows' indices and each
-/// refused row's index with the server's message.
+/// refused row's index with the server's message. `encoded_whole`, when the caller has
+/// it, is the encoding of every row of `indices`: a part covering them all is sent as
+/// it is rather than encoded again.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn send_isolating<R: EncodeRow>(
     transaction: &mut Transaction<'_>,
     write: &Statement,
@@ -66,14 +69,21 @@ pub(super) async fn send_isolating<R: EncodeRow>(
     rows: &[R],
     indices: &[usize],
     mut pending: Vec<(usize, usize)>,
+    encoded_whole: Option<&Bytes>,
 ) -> Result<(Vec<usize>, Vec<(usize, String)>), tokio_postgres::Error> {
     let mut accepted = Vec::with_capacity(indices.len());
     let mut refused = Vec::new();
     while let Some((start, end)) = pending.pop() {
-        let mut part = bytes::BytesMut::new();
-        encode_row_refs(indices[start..end].iter().map(|index| &rows[*index]), &mut part);
+        let part = match encoded_whole {
+            Some(whole) if start == 0 && end == indices.len() => whole.clone(),
+            _ => {
+                let mut part = bytes::BytesMut::new();
+                encode_row_refs(indices[start..end].iter().map(|index| &rows[*index]), &mut part);
+                part.freeze()
+            }
+        };
         let savepoint = transaction.savepoint("isolate").await?;
-        match send_rows(&savepoint, write, table, mode, &part.freeze()).await {
+        match send_rows(&savepoint, write, table, mode, &part).await {
             Ok(_) => {
                 savepoint.commit().await?;
                 accepted.extend_from_slice(&indices[start..end]);
@@ -205,7 +215,7 @@ impl<R: EncodeRow> Writer<R> {
             (Vec::new(), (0..rows.len()).map(|index| (index, message.to_string())).collect())
         } else {
             let halves = vec![(rows.len() / 2, rows.len()), (0, rows.len() / 2)];
-            send_isolating(&mut transaction, &connection.write, table, mode, rows, &all, halves).await?
+            send_isolating(&mut transaction, &connection.write, table, mode, rows, &all, halves, None).await?
         };
         let letters: Vec<(usize, DeadLetter)> = refused
             .into_iter()

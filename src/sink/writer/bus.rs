@@ -165,8 +165,11 @@ impl<R: EncodeRow> Writer<R> {
             if !whole.new_instruments.is_empty() {
                 upsert_instruments(&transaction, &connection.upsert_instruments, &whole.new_instruments).await?;
             }
+            // Usually every row is fresh: the batch goes as the consumer encoded it.
+            let encoded_whole = (kept.len() == rows.len()).then_some(&whole.bytes);
+            let everything = vec![(0, kept.len())];
             let (sent, refused) =
-                send_isolating(&mut transaction, &connection.write, table, mode, rows, &kept, vec![(0, kept.len())]).await?;
+                send_isolating(&mut transaction, &connection.write, table, mode, rows, &kept, everything, encoded_whole).await?;
             accepted = sent;
             letters = refused
                 .into_iter()
