@@ -4,7 +4,8 @@
 use std::collections::HashSet;
 
 use super::custom_tables::{CustomTableConfig, DEFAULT_CUSTOM_PARTITION_HOURS};
-use super::model::{Config, WriteMode};
+use super::model::Config;
+use super::tables::WriteMode;
 use super::subsystems::DEFAULT_RELATIONAL_TABLES;
 use crate::record::{PgType, Table};
 

@@ -6,7 +6,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::model::WriteMode;
+use super::tables::WriteMode;
 use crate::record::{convert_value, ColumnDefault, ColumnRule, CustomSchema, PgType};
 
 /// One `[[custom_tables]]` entry.

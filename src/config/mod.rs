@@ -1,15 +1,17 @@
-//! Configuration: the serde structs of the TOML file (`model`; `[[sources]]` in
+//! Configuration: the serde structs of the TOML file (`model`; `[server]` in `server`,
+//! `[tables]` and each table's effective settings in `tables`, `[[sources]]` in
 //! `sources`, a generic json feed's description in `json_feed`, `[[custom_tables]]` in
 //! `custom_tables`, `[import]` and the checks of the capture keys of `[[sources]]` in
-//! `backfill`), loading with environment overrides and error collection (`load`),
-//! and the semantic checks that report every problem at once (`validate`,
-//! `json_checks`, `custom_checks`).
+//! `backfill`), loading with environment overrides (`environment`) and error collection (`load`),
+//! the semantic checks that report every problem at once (`validate`, `json_checks`,
+//! `custom_checks`), and the warnings about what is allowed but risky (`warnings`).
 
 mod backfill;
 mod bus;
 pub mod conninfo;
 mod custom_checks;
 mod custom_tables;
+mod environment;
 mod error;
 mod json_checks;
 mod json_feed;
@@ -17,9 +19,12 @@ mod load;
 mod model;
 pub mod pem;
 mod redact;
+mod server;
 mod sources;
 mod subsystems;
+mod tables;
 mod validate;
+mod warnings;
 
 pub use backfill::{
     delimiter_byte, import_fields, ImportConfig, ImportTableConfig, TimeUnit, IMPORTABLE_TABLES, MIN_CHUNK_BYTES,
@@ -35,14 +40,18 @@ pub use json_feed::{
     json_pointer_tokens, AckRule, Conditions, FieldPointers, JsonFeedConfig, RecordKind, RecordRule, SideValues, SymbolRewrite,
     TimeFormat,
 };
-pub use load::{load_file, load_str, SECTIONS as ENVIRONMENT_SECTIONS};
+pub use environment::SECTIONS as ENVIRONMENT_SECTIONS;
+pub use load::{load_file, load_str};
 pub use redact::redact_url;
 pub use subsystems::{HealthConfig, IndicatorsConfig, RelationalConfig, SpoolConfig, DEFAULT_RELATIONAL_TABLES};
-pub use validate::{is_plain_identifier, warnings, MAX_IDENTIFIER_BYTES};
+pub use validate::{is_plain_identifier, MAX_IDENTIFIER_BYTES};
+pub use warnings::warnings;
 pub use sources::{
     Channel, SourceConfig, SourceKind, ALPACA_KEY_ID_VARIABLE, ALPACA_SECRET_KEY_VARIABLE, POLYGON_API_KEY_VARIABLE,
 };
 pub use model::{
-    AckLevel, AggregatesConfig, Config, DatabaseConfig, EffectiveTableConfig, FullPolicy, MetricsConfig, PipelineConfig,
-    ProfileChoice, SchemaConfig, Secret, ServerConfig, ShutdownConfig, TableConfig, TablesConfig, WriteMode,
+    AggregatesConfig, Config, DatabaseConfig, FullPolicy, MetricsConfig, PipelineConfig, ProfileChoice, SchemaConfig, Secret,
+    ShutdownConfig,
 };
+pub use server::{AckLevel, ServerConfig};
+pub use tables::{EffectiveTableConfig, TableConfig, TablesConfig, WriteMode};

@@ -1,14 +1,14 @@
 //! Semantic checks on a deserialized configuration. Every check runs; the caller gets
 //! the whole list.
 
-use std::net::SocketAddr;
-
-use super::conninfo::{self, ConnInfo, RootCertificates};
 use super::bus::BusRole;
+use super::conninfo::{self, ConnInfo, RootCertificates};
 use super::custom_checks;
 use super::error::ConfigError;
 use super::json_checks;
-use super::model::{AckLevel, Config, WriteMode};
+use super::model::Config;
+use super::server::AckLevel;
+use super::tables::WriteMode;
 use super::pem;
 use super::sources::{Channel, SourceKind};
 use crate::record::Table;
@@ -26,7 +26,7 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
     };
 
     super::bus::check(&config.bus, &mut problem);
-    check_role(config, &mut problem);
+    super::bus::check_role(config, &mut problem);
     match config.database_url() {
         // An edge publishes to the bus and never opens the database.
         None if config.bus.role == BusRole::Edge => {}
@@ -355,85 +355,6 @@ fn check_database_url(config: &Config, url: &str, problem: &mut impl FnMut(&str,
     }
 }
 
-/// What is allowed but deserves a line in the log (and in `check-config`): secrets
-/// written in the configuration file, listeners reachable beyond this machine
-/// without authentication or encryption, and a database reached over the network
-/// without a verified certificate.
-pub fn warnings(config: &Config) -> Vec<String> {
-    let mut warnings = Vec::new();
-    for key in &config.secrets_in_file {
-        let instead = match *key {
-            "server.token" => "HYPERTICK_SERVER_TOKEN or server.token_file",
-            _ => "DATABASE_URL or database.password_file",
-        };
-        warnings.push(format!(
-            "{key} holds a secret written in the configuration file; prefer {instead}, readable by the daemon only"
-        ));
-    }
-    let exposed = |address: &SocketAddr| !address.ip().is_loopback();
-    if let Some(server) = &config.server {
-        let has_token = server.token.is_some() || server.token_file.is_some();
-        let has_tls = server.tls_cert.is_some();
-        if exposed(&server.listen) && !has_token {
-            warnings.push(format!(
-                "server.listen {} is not a loopback address and no server.token is set: anyone who can reach it can write rows",
-                server.listen
-            ));
-        } else if exposed(&server.listen) && !has_tls {
-            warnings.push(format!(
-                "server.listen {} is not a loopback address and server.tls_cert is not set: the bearer token and the data travel in clear text",
-                server.listen
-            ));
-        }
-    }
-    if config.metrics.enabled && exposed(&config.metrics.listen) {
-        warnings.push(format!(
-            "metrics.listen {} is not a loopback address: /metrics is served without authentication to anyone who can reach it",
-            config.metrics.listen
-        ));
-    }
-    if let Some(info) = config.database_url().and_then(|url| ConnInfo::parse(url).ok()) {
-        let remote = info.base.parse::<tokio_postgres::Config>().ok().is_some_and(|parsed| {
-            parsed.get_hosts().iter().any(|host| match host {
-                tokio_postgres::config::Host::Tcp(name) => {
-                    name != "localhost" && !name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
-                }
-                tokio_postgres::config::Host::Unix(_) => false,
-            })
-        });
-        if remote && !info.ssl_mode.verifies_certificate() {
-            warnings.push(format!(
-                "database.url: sslmode={} does not verify the server's certificate; use sslmode=verify-full for a database reached over the network",
-                info.ssl_mode.name()
-            ));
-        }
-    }
-    warnings
-}
-
-/// What each role cannot have.
-fn check_role(config: &Config, problem: &mut impl FnMut(&str, String)) {
-    match config.bus.role {
-        BusRole::All => {}
-        BusRole::Writer => {
-            if !config.sources.is_empty() {
-                problem("sources", "a writer (bus.role = \"writer\") runs no sources: move [[sources]] to an edge".into());
-            }
-            if config.server.is_some() {
-                problem("server", "a writer (bus.role = \"writer\") runs no push server: move [server] to an edge".into());
-            }
-        }
-        BusRole::Edge => {
-            if !config.custom_tables.is_empty() {
-                problem(
-                    "custom_tables",
-                    "custom tables do not travel over the bus yet: push their rows to a single-process instance (bus.role = \"all\")".into(),
-                );
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::Write;
@@ -524,35 +445,6 @@ mod tests {
         let empty = file("\n");
         let found = errors(&format!("[database]\nurl = \"postgres://u@h/db\"\npassword_file = \"{}\"\n", empty.path().display()));
         assert_eq!(found[0].0, "database.password_file", "{found:?}");
-    }
-
-    #[test]
-    fn exposed_listeners_and_unverified_remote_databases_are_warned_about() {
-        let warnings = |text: &str| crate::config::warnings(&load_str(text, Vec::new()).expect("valid"));
-        let local = "[database]\nurl = \"postgres://u@127.0.0.1/db\"\n";
-        assert_eq!(warnings(&format!("{local}[server]\n")), Vec::<String>::new(), "loopback defaults warn about nothing");
-
-        let open = warnings(&format!("{local}[server]\nlisten = \"0.0.0.0:8765\"\n[metrics]\nlisten = \"0.0.0.0:9187\"\n"));
-        assert_eq!(open.len(), 2, "{open:?}");
-        assert!(open[0].starts_with("server.listen 0.0.0.0:8765") && open[0].contains("no server.token"), "{open:?}");
-        assert!(open[1].starts_with("metrics.listen 0.0.0.0:9187"), "{open:?}");
-
-        let clear = warnings(&format!("{local}[server]\nlisten = \"0.0.0.0:8765\"\ntoken = \"t\"\n"));
-        assert!(clear.iter().any(|warning| warning.contains("clear text")), "{clear:?}");
-
-        let inline = warnings("[database]\nurl = \"postgres://u:pw@127.0.0.1/db\"\n[server]\ntoken = \"t\"\n");
-        assert_eq!(inline.len(), 2, "{inline:?}");
-        assert!(inline[0].starts_with("server.token holds a secret written in the configuration file"), "{inline:?}");
-        assert!(inline[1].starts_with("database.url holds a secret") && !inline[1].contains("pw"), "{inline:?}");
-        let from_environment = crate::config::warnings(
-            &load_str(local, vec![("DATABASE_URL".into(), "postgres://u:pw@127.0.0.1/db".into()), ("HYPERTICK_SERVER_TOKEN".into(), "t".into())])
-                .expect("valid"),
-        );
-        assert_eq!(from_environment, Vec::<String>::new(), "secrets from the environment are where they belong");
-
-        let remote = warnings(URL);
-        assert!(remote[0].starts_with("database.url: sslmode=prefer"), "{remote:?}");
-        assert_eq!(warnings("[database]\nurl = \"postgres://u@db.internal/db?sslmode=verify-full\"\n"), Vec::<String>::new());
     }
 
     #[test]
