@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::custom_tables::CustomTableConfig;
-use super::server::{default_dedup_ids, default_max_frame_bytes, default_max_messages_per_sec, AckLevel, ServerConfig};
+use super::server::{default_acks_in_flight, default_dedup_ids, default_max_frame_bytes, default_max_messages_per_sec, AckLevel, ServerConfig};
 use super::tables::TablesConfig;
 use super::sources::SourceConfig;
 use super::subsystems::{HealthConfig, IndicatorsConfig, RelationalConfig, SpoolConfig};
@@ -357,6 +357,7 @@ impl Config {
                 tls_cert: None,
                 tls_key: None,
                 dedup_ids: default_dedup_ids(),
+                acks_in_flight: default_acks_in_flight(),
             }),
             metrics: MetricsConfig { listen: any_loopback_port, enabled: true, summary_interval_secs: 0 },
             ..Config::default()

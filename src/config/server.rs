@@ -62,6 +62,16 @@ pub struct ServerConfig {
     /// across restarts too. 0: no deduplication.
     #[serde(default = "default_dedup_ids")]
     pub dedup_ids: usize,
+    /// Frames of one connection whose acks may be outstanding at once. With `ack =
+    /// "durable"` or `"committed"`, the next frames are read and queued while earlier
+    /// ones wait for the fsync or the commit; acks still go out in frame order. 1: one
+    /// frame at a time.
+    #[serde(default = "default_acks_in_flight")]
+    pub acks_in_flight: usize,
+}
+
+pub(super) fn default_acks_in_flight() -> usize {
+    64
 }
 
 pub(super) fn default_dedup_ids() -> usize {

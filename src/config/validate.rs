@@ -88,6 +88,9 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
         if !(1_024..=(64 << 20)).contains(&server.max_frame_bytes) {
             problem("server.max_frame_bytes", "expected between 1024 and 67108864 bytes".into());
         }
+        if server.acks_in_flight == 0 {
+            problem("server.acks_in_flight", "expected at least 1 (1: one frame at a time)".into());
+        }
         if server.max_connections == 0 {
             problem("server.max_connections", "expected at least 1".into());
         }

@@ -1,6 +1,7 @@
 //! Integration tests. Each test starts its own throwaway PostgreSQL (see
 //! `support`), and talks to the daemon over real websockets on loopback.
 
+mod acks_in_flight;
 mod bus;
 mod bus_claims;
 mod bus_harness;

@@ -1,7 +1,10 @@
 //! The push websocket server. Each connection is one task: it reads a frame, parses
 //! it, routes the records, dead-letters what it rejects, and answers with one ack
-//! frame before reading the next — so a full pipeline slows producers down through
-//! TCP rather than growing memory. Nothing a client sends can end the server;
+//! frame, in frame order. While a frame's ack waits for the spool's fsync or the
+//! commit (`ack = "durable"` / `"committed"`), the next frames are read and routed, up
+//! to `server.acks_in_flight` frames; past that, and whenever a lane is full, the
+//! connection stops reading — so a full pipeline slows producers down through TCP
+//! rather than growing memory. Nothing a client sends can end the server;
 //! protocol violations end only that client's connection.
 //!
 //! Guards, in the order a client meets them: the connection count (HTTP 503), TLS
@@ -14,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::stream::FuturesOrdered;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -24,6 +28,7 @@ use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
 use tokio_util::task::TaskTracker;
 
 use super::protocol::{parse_frame, Ack};
@@ -31,7 +36,7 @@ use super::rate::TokenBucket;
 use crate::config::{pem, Secret, ServerConfig};
 use crate::metrics::events;
 use crate::config::AckLevel;
-use crate::pipeline::{Receipt, Router};
+use crate::pipeline::{Receipt, Router, SpoolGate};
 use crate::record::{DeadLetter, FeedEvent, Rejection, Timestamp};
 use crate::source::{Source, SourceContext, SourceFuture};
 
@@ -55,6 +60,8 @@ pub struct PushSettings {
     pub max_messages_per_sec: u32,
     /// Present: connections are TLS (wss://).
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Frames per connection whose acks may be outstanding (at least 1).
+    pub acks_in_flight: usize,
 }
 
 /// Why `[server]` could not be turned into a running listener's settings. Each
@@ -90,6 +97,7 @@ impl PushSettings {
             max_frame_bytes: server.max_frame_bytes,
             max_connections: server.max_connections,
             max_messages_per_sec: server.max_messages_per_sec,
+            acks_in_flight: server.acks_in_flight.max(1),
             tls,
             ack: server.ack,
         })
@@ -248,16 +256,34 @@ where
     let mut rate_limited = 0u64;
     let mut bucket = TokenBucket::new(settings.max_messages_per_sec, Instant::now());
     let mut close_reason = "client closed";
+    // Acks owed, in frame order, each ready once its frame reached the ack level.
+    let mut owed = FuturesOrdered::new();
     loop {
         let message = tokio::select! {
+            biased;
             _ = context.shutdown.cancelled() => {
                 close_reason = "daemon stopping";
+                // The frames already routed are acknowledged before the close: their
+                // records are queued, and the writers drain them before the stop ends.
+                while let Some(ack) = owed.next().await {
+                    if send_ack(&mut socket, &ack).await.is_err() {
+                        break;
+                    }
+                }
                 let _ = socket.send(Message::Close(Some(CloseFrame { code: CloseCode::Away, reason: "hypertick is stopping".into() }))).await;
                 break;
             }
-            message = socket.next() => message,
+            Some(ack) = owed.next(), if !owed.is_empty() => {
+                if let Err(error) = send_ack(&mut socket, &ack).await {
+                    tracing::debug!(source = SOURCE_NAME, %peer, %error, "could not send ack");
+                    close_reason = "send failed";
+                    break;
+                }
+                continue;
+            }
+            message = socket.next(), if owed.len() < settings.acks_in_flight => message,
         };
-        let ack = match message {
+        let (ack, receipts) = match message {
             None => break,
             Some(Err(error)) => {
                 tracing::warn!(source = SOURCE_NAME, %peer, %error, "connection error");
@@ -277,12 +303,12 @@ where
                     Message::Text(text) => text.as_str().to_string(),
                     other => String::from_utf8_lossy(&other.clone().into_data()).into_owned(),
                 };
-                reject_frame(&context.router, &rejection, &raw).await
+                (reject_frame(&context.router, &rejection, &raw).await, Vec::new())
             }
             Some(Ok(Message::Text(text))) => handle_text(text.as_str(), &settings, &context.router).await,
             Some(Ok(Message::Binary(bytes))) => {
                 let rejection = Rejection::new("binary_frame", "send JSON as websocket text frames");
-                reject_frame(&context.router, &rejection, &String::from_utf8_lossy(&bytes)).await
+                (reject_frame(&context.router, &rejection, &String::from_utf8_lossy(&bytes)).await, Vec::new())
             }
             Some(Ok(Message::Close(_))) => break,
             Some(Ok(_)) => continue,
@@ -290,12 +316,11 @@ where
         frames += 1;
         accepted += ack.accepted as u64;
         rejected += ack.rejected.len() as u64;
-        let reply = serde_json::to_string(&ack).unwrap_or_else(|_| "{}".into());
-        if let Err(error) = socket.send(Message::text(reply)).await {
-            tracing::debug!(source = SOURCE_NAME, %peer, %error, "could not send ack");
-            close_reason = "send failed";
-            break;
-        }
+        let (level, gate) = (settings.ack, context.router.spool.clone());
+        owed.push_back(async move {
+            wait_for_ack_level(level, gate.as_deref(), &receipts).await;
+            ack
+        });
     }
     events::push_connection(false, peer);
     feed_event(
@@ -309,6 +334,14 @@ where
     .await;
 }
 
+async fn send_ack<Stream>(socket: &mut WebSocketStream<Stream>, ack: &Ack) -> Result<(), tokio_tungstenite::tungstenite::Error>
+where
+    Stream: AsyncRead + AsyncWrite + Unpin,
+{
+    let reply = serde_json::to_string(ack).unwrap_or_else(|_| "{}".into());
+    socket.send(Message::text(reply)).await
+}
+
 async fn feed_event(router: &Router, kind: &'static str, detail: serde_json::Value) {
     let now = Timestamp::now();
     router
@@ -316,19 +349,20 @@ async fn feed_event(router: &Router, kind: &'static str, detail: serde_json::Val
         .await;
 }
 
-/// Parses, routes and acknowledges one text frame.
-async fn handle_text(text: &str, settings: &PushSettings, router: &Router) -> Ack {
+/// Parses and routes one text frame: its ack, and the receipts of the records it
+/// holds back until they reach the ack level.
+async fn handle_text(text: &str, settings: &PushSettings, router: &Router) -> (Ack, Vec<Receipt>) {
     if text.len() > settings.max_frame_bytes {
         let rejection = Rejection::new(
             "frame_too_large",
             format!("the frame is {} bytes; the limit is {} (server.max_frame_bytes)", text.len(), settings.max_frame_bytes),
         );
-        return reject_frame(router, &rejection, text).await;
+        return (reject_frame(router, &rejection, text).await, Vec::new());
     }
     let received_at = Timestamp::now();
     let elements = match parse_frame(text, received_at) {
         Ok(elements) => elements,
-        Err(rejection) => return reject_frame(router, &rejection, text).await,
+        Err(rejection) => return (reject_frame(router, &rejection, text).await, Vec::new()),
     };
     let mut ack = Ack::default();
     let mut parse_errors = 0;
@@ -367,13 +401,12 @@ async fn handle_text(text: &str, settings: &PushSettings, router: &Router) -> Ac
     if parse_errors > 0 {
         events::parse_errors(SOURCE_NAME, parse_errors);
     }
-    wait_for_ack_level(settings.ack, router, &receipts).await;
-    ack
+    (ack, receipts)
 }
 
 /// Holds the ack back until the accepted records reach the configured level.
-async fn wait_for_ack_level(level: AckLevel, router: &Router, receipts: &[Receipt]) {
-    let Some(gate) = &router.spool else { return };
+async fn wait_for_ack_level(level: AckLevel, gate: Option<&SpoolGate>, receipts: &[Receipt]) {
+    let Some(gate) = gate else { return };
     match level {
         AckLevel::Received => {}
         AckLevel::Durable => {
