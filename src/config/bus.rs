@@ -4,8 +4,6 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::model::Config;
-
 /// What this instance does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -182,29 +180,6 @@ pub(super) fn check(bus: &BusConfig, problem: &mut impl FnMut(&str, String)) {
     }
     if bus.metrics_interval_secs == 0 {
         problem("bus.metrics_interval_secs", "expected at least 1 second".into());
-    }
-}
-
-/// What each role cannot have.
-pub(super) fn check_role(config: &Config, problem: &mut impl FnMut(&str, String)) {
-    match config.bus.role {
-        BusRole::All => {}
-        BusRole::Writer => {
-            if !config.sources.is_empty() {
-                problem("sources", "a writer (bus.role = \"writer\") runs no sources: move [[sources]] to an edge".into());
-            }
-            if config.server.is_some() {
-                problem("server", "a writer (bus.role = \"writer\") runs no push server: move [server] to an edge".into());
-            }
-        }
-        BusRole::Edge => {
-            if !config.custom_tables.is_empty() {
-                problem(
-                    "custom_tables",
-                    "custom tables do not travel over the bus yet: push their rows to a single-process instance (bus.role = \"all\")".into(),
-                );
-            }
-        }
     }
 }
 

@@ -9,7 +9,8 @@ use std::path::Path;
 use super::conninfo;
 use super::environment::apply_environment;
 use super::error::{ConfigError, ConfigErrors};
-use super::model::{Config, Secret};
+use super::model::Config;
+use super::secret::Secret;
 use super::validate::validate;
 
 /// Loads and validates a configuration file, with this process's environment applied.

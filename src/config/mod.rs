@@ -19,6 +19,7 @@ mod load;
 mod model;
 pub mod pem;
 mod redact;
+mod secret;
 mod server;
 mod sources;
 mod subsystems;
@@ -50,8 +51,9 @@ pub use sources::{
     Channel, SourceConfig, SourceKind, ALPACA_KEY_ID_VARIABLE, ALPACA_SECRET_KEY_VARIABLE, POLYGON_API_KEY_VARIABLE,
 };
 pub use model::{
-    AggregatesConfig, Config, DatabaseConfig, FullPolicy, MetricsConfig, PipelineConfig, ProfileChoice, SchemaConfig, Secret,
+    AggregatesConfig, Config, DatabaseConfig, FullPolicy, MetricsConfig, PipelineConfig, ProfileChoice, SchemaConfig,
     ShutdownConfig,
 };
+pub use secret::Secret;
 pub use server::{AckLevel, ServerConfig};
 pub use tables::{EffectiveTableConfig, TableConfig, TablesConfig, WriteMode};

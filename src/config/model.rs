@@ -1,19 +1,19 @@
 //! The configuration file's structure. Field doc comments are the user documentation
 //! of each key; `config/hypertick.toml` shows them annotated.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::custom_tables::CustomTableConfig;
+use super::secret::Secret;
+use super::custom_tables::{CustomTableConfig, DEFAULT_CUSTOM_COLUMNSTORE_AFTER_DAYS, DEFAULT_CUSTOM_PARTITION_HOURS};
 use super::server::{default_acks_in_flight, default_dedup_ids, default_max_frame_bytes, default_max_messages_per_sec, AckLevel, ServerConfig};
-use super::tables::TablesConfig;
+use super::tables::{EffectiveTableConfig, TablesConfig};
 use super::sources::SourceConfig;
 use super::subsystems::{HealthConfig, IndicatorsConfig, RelationalConfig, SpoolConfig};
-use crate::record::CustomSchema;
+use crate::record::{CustomSchema, Table};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -63,45 +63,6 @@ pub struct Config {
     /// `[bus]`: this instance's role when several are joined by NATS JetStream.
     #[serde(default)]
     pub bus: super::bus::BusConfig,
-}
-
-/// A value that must never appear in logs (tokens, passwords).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(pub String);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\"***\"")
-    }
-}
-
-impl JsonSchema for Secret {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "Secret".into()
-    }
-    fn inline_schema() -> bool {
-        true
-    }
-    fn json_schema(_generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({ "type": "string", "format": "secret" })
-    }
-}
-
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // Environment overrides turn digit-only values into integers; a token may be digits.
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Text(String),
-            Integer(i64),
-        }
-        match Raw::deserialize(deserializer) {
-            Ok(Raw::Text(text)) => Ok(Secret(text)),
-            Ok(Raw::Integer(number)) => Ok(Secret(number.to_string())),
-            Err(_) => Err(serde::de::Error::custom("expected a string")),
-        }
-    }
 }
 
 /// `[database]`: where the rows go.
@@ -379,5 +340,48 @@ impl Config {
         self.custom_tables.iter().map(CustomTableConfig::schema).collect()
     }
 
+    /// One table's settings with defaults and `[pipeline]` fallbacks applied.
+    pub fn table(&self, table: Table) -> EffectiveTableConfig {
+        if let Table::Custom(custom) = table {
+            return self.custom_table_settings(self.custom_table(custom.name));
+        }
+        let overrides = self.tables.get(table);
+        // Tick data is compressed after a week and kept two years, signals compressed
+        // after 30 days, logs kept 90 days, as trading teams run them.
+        let (default_retention_days, default_partition_hours, default_columnstore_after_days) = match table {
+            Table::Ticks | Table::Quotes | Table::Tickers | Table::OptionsQuotes => (730, 24, 7),
+            Table::Bars | Table::TechnicalIndicators | Table::IndicatorValues | Table::Signals => (0, 24 * 7, 30),
+            Table::FeedEvents => (90, 24, 7),
+            Table::DeadLetters | Table::Relational | Table::Custom(_) => (0, 24, 0),
+        };
+        EffectiveTableConfig {
+            retention_days: overrides.and_then(|o| o.retention_days).unwrap_or(default_retention_days),
+            partition_hours: overrides.and_then(|o| o.partition_hours).unwrap_or(default_partition_hours),
+            columnstore_after_days: overrides
+                .and_then(|o| o.columnstore_after_days)
+                .unwrap_or(default_columnstore_after_days),
+            writers: overrides
+                .and_then(|o| o.writers)
+                .unwrap_or(if table.is_high_rate() { self.pipeline.writers_per_table } else { 1 }),
+            batch_max_rows: overrides.and_then(|o| o.batch_max_rows).unwrap_or(self.pipeline.batch_max_rows),
+            linger_ms: overrides.and_then(|o| o.linger_ms).unwrap_or(self.pipeline.linger_ms),
+            write_mode: overrides.and_then(|o| o.write_mode).unwrap_or_default(),
+            conflict_key: overrides.and_then(|o| o.conflict_key.clone()).unwrap_or_default(),
+        }
+    }
 
+    fn custom_table_settings(&self, custom: Option<&CustomTableConfig>) -> EffectiveTableConfig {
+        EffectiveTableConfig {
+            retention_days: custom.and_then(|c| c.retention_days).unwrap_or(0),
+            partition_hours: custom.and_then(|c| c.partition_hours).unwrap_or(DEFAULT_CUSTOM_PARTITION_HOURS),
+            columnstore_after_days: custom
+                .and_then(|c| c.columnstore_after_days)
+                .unwrap_or(DEFAULT_CUSTOM_COLUMNSTORE_AFTER_DAYS),
+            writers: custom.and_then(|c| c.writers).unwrap_or(1),
+            batch_max_rows: custom.and_then(|c| c.batch_max_rows).unwrap_or(self.pipeline.batch_max_rows),
+            linger_ms: custom.and_then(|c| c.linger_ms).unwrap_or(self.pipeline.linger_ms),
+            write_mode: custom.and_then(|c| c.write_mode).unwrap_or_default(),
+            conflict_key: Vec::new(),
+        }
+    }
 }

@@ -1,11 +1,9 @@
-//! `[tables]`: per-table settings, and each table's effective settings once the
-//! table's defaults and the `[pipeline]` fallbacks are applied.
+//! `[tables]`: per-table settings, and the shape of a table's effective settings
+//! (`Config::table` applies the table's defaults and the `[pipeline]` fallbacks).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::custom_tables::{CustomTableConfig, DEFAULT_CUSTOM_COLUMNSTORE_AFTER_DAYS, DEFAULT_CUSTOM_PARTITION_HOURS};
-use super::model::Config;
 use crate::record::Table;
 
 /// `[tables.<name>]`: per-table settings; unset keys fall back to `[pipeline]`.
@@ -91,51 +89,4 @@ pub struct EffectiveTableConfig {
     pub linger_ms: u64,
     pub write_mode: WriteMode,
     pub conflict_key: Vec<String>,
-}
-
-impl Config {
-    /// One table's settings with defaults and `[pipeline]` fallbacks applied.
-    pub fn table(&self, table: Table) -> EffectiveTableConfig {
-        if let Table::Custom(custom) = table {
-            return self.custom_table_settings(self.custom_table(custom.name));
-        }
-        let overrides = self.tables.get(table);
-        // Tick data is compressed after a week and kept two years, signals compressed
-        // after 30 days, logs kept 90 days, as trading teams run them.
-        let (default_retention_days, default_partition_hours, default_columnstore_after_days) = match table {
-            Table::Ticks | Table::Quotes | Table::Tickers | Table::OptionsQuotes => (730, 24, 7),
-            Table::Bars | Table::TechnicalIndicators | Table::IndicatorValues | Table::Signals => (0, 24 * 7, 30),
-            Table::FeedEvents => (90, 24, 7),
-            Table::DeadLetters | Table::Relational | Table::Custom(_) => (0, 24, 0),
-        };
-        EffectiveTableConfig {
-            retention_days: overrides.and_then(|o| o.retention_days).unwrap_or(default_retention_days),
-            partition_hours: overrides.and_then(|o| o.partition_hours).unwrap_or(default_partition_hours),
-            columnstore_after_days: overrides
-                .and_then(|o| o.columnstore_after_days)
-                .unwrap_or(default_columnstore_after_days),
-            writers: overrides
-                .and_then(|o| o.writers)
-                .unwrap_or(if table.is_high_rate() { self.pipeline.writers_per_table } else { 1 }),
-            batch_max_rows: overrides.and_then(|o| o.batch_max_rows).unwrap_or(self.pipeline.batch_max_rows),
-            linger_ms: overrides.and_then(|o| o.linger_ms).unwrap_or(self.pipeline.linger_ms),
-            write_mode: overrides.and_then(|o| o.write_mode).unwrap_or_default(),
-            conflict_key: overrides.and_then(|o| o.conflict_key.clone()).unwrap_or_default(),
-        }
-    }
-
-    fn custom_table_settings(&self, custom: Option<&CustomTableConfig>) -> EffectiveTableConfig {
-        EffectiveTableConfig {
-            retention_days: custom.and_then(|c| c.retention_days).unwrap_or(0),
-            partition_hours: custom.and_then(|c| c.partition_hours).unwrap_or(DEFAULT_CUSTOM_PARTITION_HOURS),
-            columnstore_after_days: custom
-                .and_then(|c| c.columnstore_after_days)
-                .unwrap_or(DEFAULT_CUSTOM_COLUMNSTORE_AFTER_DAYS),
-            writers: custom.and_then(|c| c.writers).unwrap_or(1),
-            batch_max_rows: custom.and_then(|c| c.batch_max_rows).unwrap_or(self.pipeline.batch_max_rows),
-            linger_ms: custom.and_then(|c| c.linger_ms).unwrap_or(self.pipeline.linger_ms),
-            write_mode: custom.and_then(|c| c.write_mode).unwrap_or_default(),
-            conflict_key: Vec::new(),
-        }
-    }
 }

@@ -26,7 +26,7 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
     };
 
     super::bus::check(&config.bus, &mut problem);
-    super::bus::check_role(config, &mut problem);
+    check_role(config, &mut problem);
     match config.database_url() {
         // An edge publishes to the bus and never opens the database.
         None if config.bus.role == BusRole::Edge => {}
@@ -354,6 +354,29 @@ fn check_database_url(config: &Config, url: &str, problem: &mut impl FnMut(&str,
             }
             Ok(_) => {}
             Err(error) => problem("database.password_file", format!("cannot read {}: {error}", path.display())),
+        }
+    }
+}
+
+/// What each role cannot have.
+fn check_role(config: &Config, problem: &mut impl FnMut(&str, String)) {
+    match config.bus.role {
+        BusRole::All => {}
+        BusRole::Writer => {
+            if !config.sources.is_empty() {
+                problem("sources", "a writer (bus.role = \"writer\") runs no sources: move [[sources]] to an edge".into());
+            }
+            if config.server.is_some() {
+                problem("server", "a writer (bus.role = \"writer\") runs no push server: move [server] to an edge".into());
+            }
+        }
+        BusRole::Edge => {
+            if !config.custom_tables.is_empty() {
+                problem(
+                    "custom_tables",
+                    "custom tables do not travel over the bus yet: push their rows to a single-process instance (bus.role = \"all\")".into(),
+                );
+            }
         }
     }
 }
