@@ -342,13 +342,7 @@ impl<R: EncodeRow> Writer<R> {
     }
 
     async fn try_write(&mut self, encoded: &Encoded, ranges: &[(u64, u64)], ids: &[u128], position: i64) -> Result<(), Failure> {
-        let Some(connection) = self.connection.as_mut() else {
-            return Err(Failure { kind: FailureKind::Retry, message: "not connected".into() });
-        };
-        let slots = &encoded.slots;
-        if !slots.is_empty() && !self.partitions.covers(self.table, slots) {
-            self.partitions.ensure(&mut connection.client, self.table, slots).await?;
-        }
+        let connection = connection_for(&mut self.connection, &self.partitions, self.table, &encoded.slots).await?;
         let transaction = connection.client.transaction().await?;
         if !encoded.new_instruments.is_empty() {
             upsert_instruments(&transaction, &connection.upsert_instruments, &encoded.new_instruments).await?;
@@ -494,4 +488,20 @@ async fn upsert_instruments(
     transaction
         .execute(statement, &[&venues, &symbols, &asset_classes, &underlyings, &expirations, &strikes, &option_types])
         .await
+}
+
+/// A writer's connection, once the partitions a batch's rows fall in (`slots`) exist.
+async fn connection_for<'a>(
+    connection: &'a mut Option<Connection>,
+    partitions: &Partitions,
+    table: Table,
+    slots: &[i64],
+) -> Result<&'a mut Connection, Failure> {
+    let Some(connection) = connection.as_mut() else {
+        return Err(Failure { kind: FailureKind::Retry, message: "not connected".into() });
+    };
+    if !slots.is_empty() && !partitions.covers(table, slots) {
+        partitions.ensure(&mut connection.client, table, slots).await?;
+    }
+    Ok(connection)
 }

@@ -16,7 +16,7 @@ use futures_util::SinkExt;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Statement, Transaction};
 
-use super::{record_ids, record_spool_ranges, upsert_instruments, Backoff, Failure, Writer, WriterError};
+use super::{connection_for, record_ids, record_spool_ranges, upsert_instruments, Backoff, Failure, Writer, WriterError};
 use crate::config::WriteMode;
 use crate::metrics::events;
 use crate::record::{DeadLetter, Table, Timestamp};
@@ -199,12 +199,7 @@ impl<R: EncodeRow> Writer<R> {
     ) -> Result<Vec<(usize, DeadLetter)>, Failure> {
         let table = self.table;
         let mode = self.table_settings.mode;
-        let Some(connection) = self.connection.as_mut() else {
-            return Err(Failure { kind: FailureKind::Retry, message: "not connected".into() });
-        };
-        if !whole.slots.is_empty() && !self.partitions.covers(table, &whole.slots) {
-            self.partitions.ensure(&mut connection.client, table, &whole.slots).await?;
-        }
+        let connection = connection_for(&mut self.connection, &self.partitions, table, &whole.slots).await?;
         let mut transaction = connection.client.transaction().await?;
         if !whole.new_instruments.is_empty() {
             upsert_instruments(&transaction, &connection.upsert_instruments, &whole.new_instruments).await?;

@@ -21,7 +21,7 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use super::atomic::{insert_dead_letters, send_isolating};
-use super::{upsert_instruments, Backoff, Failure, Writer, WriterError};
+use super::{connection_for, upsert_instruments, Backoff, Failure, Writer, WriterError};
 use crate::metrics::events;
 use crate::record::{DeadLetter, Timestamp};
 use crate::sink::encoder::EncodeRow;
@@ -112,12 +112,7 @@ impl<R: EncodeRow> Writer<R> {
     ) -> Result<Committed, Failure> {
         let table = self.table;
         let mode = self.table_settings.mode;
-        let Some(connection) = self.connection.as_mut() else {
-            return Err(Failure { kind: FailureKind::Retry, message: "not connected".into() });
-        };
-        if !whole.slots.is_empty() && !self.partitions.covers(table, &whole.slots) {
-            self.partitions.ensure(&mut connection.client, table, &whole.slots).await?;
-        }
+        let connection = connection_for(&mut self.connection, &self.partitions, table, &whole.slots).await?;
         let mut transaction = connection.client.transaction().await?;
 
         let wanted: Vec<i64> = claim.messages.iter().map(|sequence| *sequence as i64).collect();
