@@ -29,6 +29,7 @@ mod feeds_okx;
 mod feeds_polygon;
 mod generated_docs;
 mod health;
+mod hostile;
 mod observed;
 mod pipeline;
 mod pki;
