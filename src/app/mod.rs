@@ -16,9 +16,9 @@ use crate::config::{BusRole, Config};
 use crate::db::{self, Partitions, Profile, SchemaReport};
 use crate::metrics::{self, events, Health, Stats};
 use crate::pipeline::{
-    lane, run_batcher, spawn_spill_readers, BatchSettings, CustomLane, LaneReceiver, LaneSender, Router, Sequenced,
+    lane, run_batcher, spawn_spill_readers, BatchSettings, CustomLane, LaneReceiver, Router, Sequenced,
 };
-use crate::record::{CustomRow, DeadLetter, RelationalCatalog, RowRecord, Table};
+use crate::record::{CustomRow, RelationalCatalog, RowRecord, Table};
 use crate::shutdown;
 use crate::sink::{
     batch_queue, encode_stage, EncodedBatch, run_relational_writer, run_writer, CopyRow, EncodeRow, TableWriteSettings, WriterError,
@@ -187,9 +187,9 @@ impl Daemon {
             daemon.router = Some(router);
             return Ok(daemon);
         }
-        let queues = daemon.start_builtin_tables(&shared, receivers, &dead_letters);
+        let queues = daemon.start_builtin_tables(&shared, receivers);
         for (table, receiver) in custom_receivers {
-            daemon.start_table(table, &shared, receiver, Some(dead_letters.clone()));
+            daemon.start_table(table, &shared, receiver);
         }
         daemon.start_relational(&shared, rows_rx, catalog);
         if role == BusRole::Writer {
@@ -281,26 +281,24 @@ impl Daemon {
         });
     }
 
-    /// Every built-in table but the relational one, each fed by its lane. The tables'
-    /// writers dead-letter the rows the database refuses, except the dead-letter table's
-    /// own, which keeps no sender to its lane, or the lane would never close.
+    /// Every built-in table but the relational one, each fed by its lane. The writers
+    /// dead-letter the rows the database refuses in the transaction of their batch.
     fn start_builtin_tables(
         &mut self,
         shared: &Shared<'_>,
         receivers: lanes::Receivers,
-        dead_letters: &LaneSender<Sequenced<DeadLetter>>,
     ) -> lanes::Queues {
         lanes::Queues {
-            ticks: self.start_builtin_table(shared, receivers.ticks, Some(dead_letters.clone())),
-            quotes: self.start_builtin_table(shared, receivers.quotes, Some(dead_letters.clone())),
-            bars: self.start_builtin_table(shared, receivers.bars, Some(dead_letters.clone())),
-            tickers: self.start_builtin_table(shared, receivers.tickers, Some(dead_letters.clone())),
-            options_quotes: self.start_builtin_table(shared, receivers.options_quotes, Some(dead_letters.clone())),
-            technical_indicators: self.start_builtin_table(shared, receivers.technical_indicators, Some(dead_letters.clone())),
-            indicator_values: self.start_builtin_table(shared, receivers.indicator_values, Some(dead_letters.clone())),
-            signals: self.start_builtin_table(shared, receivers.signals, Some(dead_letters.clone())),
-            feed_events: self.start_builtin_table(shared, receivers.feed_events, Some(dead_letters.clone())),
-            dead_letters: self.start_builtin_table(shared, receivers.dead_letters, None),
+            ticks: self.start_builtin_table(shared, receivers.ticks),
+            quotes: self.start_builtin_table(shared, receivers.quotes),
+            bars: self.start_builtin_table(shared, receivers.bars),
+            tickers: self.start_builtin_table(shared, receivers.tickers),
+            options_quotes: self.start_builtin_table(shared, receivers.options_quotes),
+            technical_indicators: self.start_builtin_table(shared, receivers.technical_indicators),
+            indicator_values: self.start_builtin_table(shared, receivers.indicator_values),
+            signals: self.start_builtin_table(shared, receivers.signals),
+            feed_events: self.start_builtin_table(shared, receivers.feed_events),
+            dead_letters: self.start_builtin_table(shared, receivers.dead_letters),
         }
     }
 
@@ -308,9 +306,8 @@ impl Daemon {
         &mut self,
         shared: &Shared<'_>,
         receiver: LaneReceiver<Sequenced<R>>,
-        dead_letters: Option<LaneSender<Sequenced<DeadLetter>>>,
     ) -> tokio::sync::mpsc::Sender<EncodedBatch<R>> {
-        self.start_table(R::TABLE, shared, receiver, dead_letters)
+        self.start_table(R::TABLE, shared, receiver)
     }
 
     /// A table's batcher thread (which encodes) and its writer tasks.
@@ -319,7 +316,6 @@ impl Daemon {
         table: Table,
         shared: &Shared<'_>,
         receiver: LaneReceiver<Sequenced<R>>,
-        dead_letters: Option<LaneSender<Sequenced<DeadLetter>>>,
     ) -> tokio::sync::mpsc::Sender<EncodedBatch<R>> {
         let settings = shared.config.table(table);
         events::table_started(table);
@@ -348,7 +344,6 @@ impl Daemon {
                 TableWriteSettings { mode: settings.write_mode, conflict_key: settings.conflict_key.clone() },
                 shared.partitions.clone(),
                 shared.stats.clone(),
-                dead_letters.clone(),
             );
             self.spawn_writer(table, writer);
         }

@@ -19,6 +19,7 @@ const COMMON: &[Migration] = &[
     Migration { id: "common/0004_spool", sql: include_str!("../../sql/common/0004_spool.sql") },
     Migration { id: "common/0005_ids", sql: include_str!("../../sql/common/0005_ids.sql") },
     Migration { id: "common/0006_bus", sql: include_str!("../../sql/common/0006_bus.sql") },
+    Migration { id: "common/0007_isolation", sql: include_str!("../../sql/common/0007_isolation.sql") },
 ];
 
 const TIMESCALEDB: &[Migration] = &[

@@ -223,7 +223,6 @@ fn spawn_writers<R: FileRecord + CopyRow>(
                 table_settings,
                 partitions.clone(),
                 stats.clone(),
-                None,
             );
             let work = work.clone();
             tokio::spawn(async move {

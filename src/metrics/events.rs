@@ -165,6 +165,16 @@ pub fn write_failed(table: Table, writer_idx: usize, kind: &'static str, error: 
     tracing::warn!(table = %table, writer_idx, kind, %error, "batch write failed");
 }
 
+/// A refused batch was taken apart: `refused` of its `rows` were dead-lettered and the
+/// rest committed. One line per batch, however many rows it refused.
+pub fn rows_isolated(table: Table, rows: usize, refused: usize, took: Duration) {
+    static SEEN: AtomicU64 = AtomicU64::new(0);
+    counter!("hypertick_batches_isolated_total", "table" => table.name()).increment(1);
+    if sampled(&SEEN) {
+        tracing::warn!(table = %table, rows, refused, took_ms = took.as_millis() as u64, "refused rows isolated and dead-lettered; the rest of the batch committed");
+    }
+}
+
 pub fn writer_connected(table: Table, writer_idx: usize, reconnect: bool) {
     if reconnect {
         counter!("hypertick_writer_reconnects_total", "table" => table.name()).increment(1);

@@ -20,8 +20,8 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio_postgres::{Client, Transaction};
 
-use super::writer::{record_ids, record_spool_ranges, Backoff, WriterError, WriterSettings, RECORD_IDS, RECORD_SPOOL_RANGES};
-use super::failure::{classify, FailureKind};
+use super::writer::{insert_dead_letters, record_ids, record_spool_ranges, Backoff, WriterError, WriterSettings, RECORD_IDS, RECORD_SPOOL_RANGES};
+use super::failure::{classify_row_statement, describe, Failure, FailureKind, RepeatGuard};
 use crate::db;
 use crate::metrics::{events, Stats};
 use crate::pipeline::Sequenced;
@@ -112,20 +112,30 @@ impl RelationalWriter {
         // later upsert of its key, or dead-lettered in it.
         let ranges = if self.settings.spool.is_some() { sequence_ranges(sequences) } else { Vec::new() };
         let mut backoff = Backoff::new(self.settings.initial_backoff, self.settings.max_backoff);
+        let mut guard = RepeatGuard::default();
+        // A SQLSTATE found repeating on this batch while the server answers: from then
+        // on the statement that raises it is refused like bad content.
+        let mut escalated: Option<String> = None;
         loop {
             let attempt_position = self.position + 1;
             let started = Instant::now();
-            match write_batch(&mut self.client, &self.catalog, &runs, &ranges, ids, attempt_position).await {
+            match write_batch(&mut self.client, &self.catalog, &runs, &ranges, ids, attempt_position, escalated.as_deref()).await {
                 Ok(refused) => {
                     self.position = attempt_position;
                     self.committed(&rows, &ranges, started, &refused);
                     return Ok(());
                 }
                 Err(error) => {
-                    let kind = classify(&error);
-                    events::write_failed(Table::Relational, 0, kind.label(), &error);
-                    if kind != FailureKind::Retry {
-                        return Err(fatal(describe(&error)));
+                    let mut failure = Failure::from(error);
+                    let kind = guard.judge(&mut failure);
+                    events::write_failed(Table::Relational, 0, kind.label(), &failure.message);
+                    match kind {
+                        FailureKind::Retry => {}
+                        FailureKind::Data if escalated.is_none() => {
+                            escalated = guard.row_level_state().map(str::to_string);
+                            continue;
+                        }
+                        FailureKind::Data | FailureKind::Fatal => return Err(fatal(failure.message)),
                     }
                     tokio::time::sleep(backoff.next_delay()).await;
                     (self.client, self.position) = connect(&self.settings, true).await?;
@@ -216,6 +226,7 @@ async fn write_batch(
     ranges: &[(u64, u64)],
     ids: &[u128],
     position: i64,
+    escalated: Option<&str>,
 ) -> Result<Vec<DeadLetter>, tokio_postgres::Error> {
     let mut transaction = client.transaction().await?;
     let mut refused = Vec::new();
@@ -225,7 +236,7 @@ async fn write_batch(
         while let Some((rows, known_failure)) = pending.pop() {
             let message = match known_failure {
                 Some(message) => Some(message),
-                None => match execute_under_savepoint(&mut transaction, &sql, &rows).await {
+                None => match execute_under_savepoint(&mut transaction, &sql, &rows, escalated).await {
                     Ok(()) => None,
                     Err(StatementFailure::Broken(error)) => return Err(error),
                     Err(StatementFailure::Refused(message)) => Some(message),
@@ -252,16 +263,7 @@ async fn write_batch(
     if !refused.is_empty() {
         // In the batch's own transaction: a refused row is dead-lettered exactly when the
         // rest of its batch commits.
-        let details: Vec<&str> = refused.iter().map(|letter| letter.detail.as_str()).collect();
-        let raws: Vec<&str> = refused.iter().map(|letter| letter.raw.as_str()).collect();
-        transaction
-            .execute(
-                "INSERT INTO dead_letters (received_at, source, reason, detail, raw)
-                 SELECT now(), 'relational', 'rejected_by_database', detail, raw
-                   FROM unnest($1::text[], $2::text[]) AS refused(detail, raw)",
-                &[&details, &raws],
-            )
-            .await?;
+        insert_dead_letters(&transaction, &refused).await?;
     }
     if !ranges.is_empty() {
         let statement = transaction.prepare(RECORD_SPOOL_RANGES).await?;
@@ -286,6 +288,7 @@ async fn execute_under_savepoint(
     transaction: &mut Transaction<'_>,
     sql: &str,
     rows: &[&RowRecord],
+    escalated: Option<&str>,
 ) -> Result<(), StatementFailure> {
     let mut json = String::with_capacity(rows.iter().map(|row| row.json.len() + 1).sum::<usize>() + 2);
     json.push('[');
@@ -299,7 +302,7 @@ async fn execute_under_savepoint(
     let savepoint = transaction.savepoint("run").await.map_err(StatementFailure::Broken)?;
     match savepoint.execute(sql, &[&json]).await {
         Ok(_) => savepoint.commit().await.map_err(StatementFailure::Broken),
-        Err(error) if refuses_content(&error) => {
+        Err(error) if refuses_content(&error, escalated) => {
             let message = describe(&error);
             savepoint.rollback().await.map_err(StatementFailure::Broken)?;
             Err(StatementFailure::Refused(message))
@@ -309,21 +312,9 @@ async fn execute_under_savepoint(
 }
 
 /// Whether the server refused what the rows ask for (bad values, constraint
-/// violations, a column that cannot be written) rather than failing as a server.
-fn refuses_content(error: &tokio_postgres::Error) -> bool {
-    let Some(db_error) = error.as_db_error() else { return false };
-    let code = db_error.code().code();
-    // Insufficient privilege is the deployment's problem, not the row's.
-    code != "42501" && matches!(&code[..2], "22" | "23" | "42")
-}
-
-fn describe(error: &tokio_postgres::Error) -> String {
-    match error.as_db_error() {
-        Some(db_error) => {
-            let detail = db_error.detail().map(|detail| format!(" ({detail})")).unwrap_or_default();
-            let constraint = db_error.constraint().map(|name| format!(" [constraint {name}]")).unwrap_or_default();
-            format!("{}{detail}{constraint} [{}]", db_error.message(), db_error.code().code())
-        }
-        None => error.to_string(),
-    }
+/// violations, a column that cannot be written, a value over the server's limits, or
+/// the SQLSTATE found repeating on this batch) rather than failing as a server.
+fn refuses_content(error: &tokio_postgres::Error, escalated: Option<&str>) -> bool {
+    classify_row_statement(error) == FailureKind::Data
+        || (escalated.is_some() && error.as_db_error().map(|db_error| db_error.code().code()) == escalated)
 }

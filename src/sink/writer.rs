@@ -19,17 +19,20 @@ use tokio_postgres::{Client, Statement};
 
 use super::encoder::{copy_statement, EncodeRow};
 use super::insert::insert_statement;
-use super::failure::{classify, FailureKind};
-use super::stage::{encode, BatchQueue, Encoded, EncodedBatch};
+use super::failure::{Failure, FailureKind, RepeatGuard};
+use super::stage::{BatchQueue, Encoded, EncodedBatch};
 use crate::config::WriteMode;
-use crate::db::{self, DbError, Partitions};
+use crate::db::{self, Partitions};
 use crate::metrics::{events, Stats};
-use crate::pipeline::{LaneSender, Sequenced};
 use crate::spool::{sequence_ranges, SpoolProgress};
-use crate::record::{DeadLetter, Instrument, Table, Timestamp};
+use crate::record::{Instrument, Table, Timestamp};
 
 mod atomic;
 mod bus;
+mod isolate;
+
+pub(super) use atomic::{insert_dead_letters, send_rows};
+pub(super) use isolate::{send_isolating, Target};
 
 pub use bus::watermark_stream;
 
@@ -111,37 +114,6 @@ pub struct WriterError {
     pub message: String,
 }
 
-/// The result of one batch after retries.
-enum Outcome {
-    Committed,
-    /// The server refused the content; its message.
-    Refused(String),
-}
-
-struct Failure {
-    kind: FailureKind,
-    message: String,
-}
-
-impl From<tokio_postgres::Error> for Failure {
-    fn from(error: tokio_postgres::Error) -> Self {
-        let message = match error.as_db_error() {
-            Some(db_error) => {
-                let context = db_error.where_().map(|context| format!(" ({context})")).unwrap_or_default();
-                format!("{} [{}]{}", db_error.message(), db_error.code().code(), context)
-            }
-            None => error.to_string(),
-        };
-        Failure { kind: classify(&error), message }
-    }
-}
-
-impl From<DbError> for Failure {
-    fn from(error: DbError) -> Self {
-        Failure { kind: error.failure_kind(), message: error.to_string() }
-    }
-}
-
 struct Connection {
     client: Client,
     /// The COPY statement, or in insert mode the `INSERT … unnest` statement.
@@ -159,17 +131,41 @@ struct Writer<R: EncodeRow> {
     table_settings: TableWriteSettings,
     partitions: Arc<Partitions>,
     stats: Arc<Stats>,
-    dead_letters: Option<LaneSender<Sequenced<DeadLetter>>>,
     stream: String,
     position: i64,
     connection: Option<Connection>,
     _rows: std::marker::PhantomData<R>,
 }
 
+/// What one attempt of a batch's transaction gets to work with.
+struct Attempt<'a> {
+    connection: &'a mut Connection,
+    /// The writer's stream in `ingest_offsets`, advanced to `position` in the transaction.
+    stream: &'a str,
+    position: i64,
+}
+
+/// What one batch path does in an attempt's transaction: the commit loop
+/// ([`Writer::commit_loop`]) is one piece and every path is one `Job`.
+trait Job {
+    type Done;
+    fn attempt<'a>(&'a self, attempt: Attempt<'a>) -> impl std::future::Future<Output = Result<Self::Done, Failure>> + Send + 'a;
+}
+
+/// How a batch's attempts ended.
+enum Settled<T> {
+    /// The last attempt committed and returned this.
+    Committed(T),
+    /// A lost connection hid the commit; the stream's position shows it landed.
+    CommittedUnseen,
+    /// The server refused the rows' content; nothing was committed. With the SQLSTATE
+    /// that the repeat guard found repeating, when that is why.
+    Refused { failure: Failure, escalated: Option<String> },
+}
+
 /// Runs one writer of `table` until its queue closes and is drained. Connects (and
 /// checks the table's columns) before taking the first batch, so a schema mismatch
 /// stops the daemon at start rather than at the first row.
-#[allow(clippy::too_many_arguments)]
 pub async fn run_writer<R: EncodeRow>(
     table: Table,
     writer_idx: usize,
@@ -178,10 +174,9 @@ pub async fn run_writer<R: EncodeRow>(
     table_settings: TableWriteSettings,
     partitions: Arc<Partitions>,
     stats: Arc<Stats>,
-    dead_letters: Option<LaneSender<Sequenced<DeadLetter>>>,
 ) -> Result<(), WriterError> {
     let stream = format!("{}/{}", table.name(), writer_idx);
-    run_writer_on_stream(stream, table, writer_idx, queue, settings, table_settings, partitions, stats, dead_letters).await
+    run_writer_on_stream(stream, table, writer_idx, queue, settings, table_settings, partitions, stats).await
 }
 
 /// [`run_writer`] advancing `stream` in `ingest_offsets` rather than the daemon's
@@ -197,7 +192,6 @@ pub async fn run_writer_on_stream<R: EncodeRow>(
     table_settings: TableWriteSettings,
     partitions: Arc<Partitions>,
     stats: Arc<Stats>,
-    dead_letters: Option<LaneSender<Sequenced<DeadLetter>>>,
 ) -> Result<(), WriterError> {
     let mut writer = Writer::<R> {
         table,
@@ -206,7 +200,6 @@ pub async fn run_writer_on_stream<R: EncodeRow>(
         table_settings,
         partitions,
         stats,
-        dead_letters,
         stream,
         position: 0,
         connection: None,
@@ -282,6 +275,49 @@ impl<R: EncodeRow> Writer<R> {
         Ok(Connection { client, write, advance_offset, upsert_instruments, record_ranges, record_ids })
     }
 
+    /// The exactly-once commit loop every batch goes through, whatever its path: each
+    /// attempt's transaction advances the writer's stream to the next position; a
+    /// connection-level failure reconnects with backoff and reads the position back to
+    /// learn whether the commit landed before the connection broke; a refusal of the
+    /// rows' content (or an error repeating on this batch while the server answers,
+    /// see [`RepeatGuard`]) ends the loop so the caller isolates the rows; a table that
+    /// cannot take our rows stops the writer.
+    async fn commit_loop<J: Job>(&mut self, slots: &[i64], job: &J) -> Result<Settled<J::Done>, WriterError> {
+        let mut backoff = Backoff::new(self.settings.initial_backoff, self.settings.max_backoff);
+        let mut guard = RepeatGuard::default();
+        loop {
+            let position = self.position + 1;
+            let outcome = match connection_for(&mut self.connection, &self.partitions, self.table, slots).await {
+                Ok(connection) => job.attempt(Attempt { connection, stream: &self.stream, position }).await,
+                Err(failure) => Err(failure),
+            };
+            let mut failure = match outcome {
+                Ok(value) => {
+                    self.position = position;
+                    return Ok(Settled::Committed(value));
+                }
+                Err(failure) => failure,
+            };
+            let kind = guard.judge(&mut failure);
+            events::write_failed(self.table, self.writer_idx, kind.label(), &failure.message);
+            match kind {
+                FailureKind::Fatal => return Err(self.fatal(failure.message)),
+                // The transaction was rolled back; the connection stays usable.
+                FailureKind::Data => {
+                    return Ok(Settled::Refused { escalated: guard.row_level_state().map(str::to_string), failure })
+                }
+                FailureKind::Retry => {
+                    self.connection = None;
+                    tokio::time::sleep(backoff.next_delay()).await;
+                    self.connect(true).await?;
+                    if self.position >= position {
+                        return Ok(Settled::CommittedUnseen);
+                    }
+                }
+            }
+        }
+    }
+
     async fn write(&mut self, batch: EncodedBatch<R>) -> Result<(), WriterError> {
         let EncodedBatch { rows, sequences, ids, encoded } = batch;
         if let Some(progress) = encoded.progress.clone() {
@@ -289,76 +325,28 @@ impl<R: EncodeRow> Writer<R> {
                 return self.write_bus(rows, sequences, ids, &encoded, claim).await;
             }
         }
-        match self.write_with_retry(&rows, &sequences, &ids, &encoded).await? {
-            Outcome::Committed => Ok(()),
-            // Its bookkeeping must land with all of its rows at once.
-            Outcome::Refused(message) if encoded.progress.is_some() => {
-                self.isolate_in_one_transaction(&rows, &sequences, &ids, &encoded, message).await
+        let ranges = if self.settings.spool.is_some() { sequence_ranges(&sequences) } else { Vec::new() };
+        let started = Instant::now();
+        let job = PlainBatch { table: self.table, mode: self.table_settings.mode, encoded: &encoded, ranges: &ranges, ids: &ids };
+        let settled = self.commit_loop(&encoded.slots, &job).await?;
+        match settled {
+            Settled::Committed(skipped) => {
+                if skipped > 0 {
+                    events::rows_skipped_as_duplicates(self.table, skipped);
+                }
+                self.record_commit(&rows, &ranges, started.elapsed());
+                Ok(())
             }
-            Outcome::Refused(message) => self.isolate_refused_rows(rows, sequences, ids, &encoded, message).await,
-        }
-    }
-
-    /// Sends one batch until it is committed or refused for its content.
-    async fn write_with_retry(
-        &mut self,
-        rows: &[R],
-        sequences: &[u64],
-        ids: &[u128],
-        encoded: &Encoded,
-    ) -> Result<Outcome, WriterError> {
-        let ranges = if self.settings.spool.is_some() { sequence_ranges(sequences) } else { Vec::new() };
-        let mut backoff = Backoff::new(self.settings.initial_backoff, self.settings.max_backoff);
-        loop {
-            let attempt_position = self.position + 1;
-            let started = Instant::now();
-            let failure = match self.try_write(encoded, &ranges, ids, attempt_position).await {
-                Ok(()) => {
-                    self.position = attempt_position;
-                    self.record_commit(rows, &ranges, started.elapsed());
-                    return Ok(Outcome::Committed);
-                }
-                Err(failure) => failure,
-            };
-            events::write_failed(self.table, self.writer_idx, failure.kind.label(), &failure.message);
-            match failure.kind {
-                FailureKind::Fatal => return Err(self.fatal(failure.message)),
-                FailureKind::Data => {
-                    // The transaction was rolled back; the connection stays usable.
-                    return Ok(Outcome::Refused(failure.message));
-                }
-                FailureKind::Retry => {
-                    self.connection = None;
-                    tokio::time::sleep(backoff.next_delay()).await;
-                    self.connect(true).await?;
-                    if self.position >= attempt_position {
-                        // The commit landed before the connection broke.
-                        self.record_commit(rows, &ranges, started.elapsed());
-                        return Ok(Outcome::Committed);
-                    }
-                }
+            Settled::CommittedUnseen => {
+                self.record_commit(&rows, &ranges, started.elapsed());
+                Ok(())
+            }
+            // The rows the server refuses are found and dead-lettered in one transaction
+            // with the rest of the batch and its bookkeeping.
+            Settled::Refused { failure, escalated } => {
+                self.isolate_in_one_transaction(&rows, &ranges, &ids, &encoded, failure.message, escalated).await
             }
         }
-    }
-
-    async fn try_write(&mut self, encoded: &Encoded, ranges: &[(u64, u64)], ids: &[u128], position: i64) -> Result<(), Failure> {
-        let connection = connection_for(&mut self.connection, &self.partitions, self.table, &encoded.slots).await?;
-        let transaction = connection.client.transaction().await?;
-        if !encoded.new_instruments.is_empty() {
-            upsert_instruments(&transaction, &connection.upsert_instruments, &encoded.new_instruments).await?;
-        }
-        let skipped = atomic::send_rows(&transaction, &connection.write, self.table, self.table_settings.mode, &encoded.bytes).await?;
-        record_spool_ranges(&transaction, &connection.record_ranges, self.table, ranges).await?;
-        record_ids(&transaction, &connection.record_ids, ids).await?;
-        if let Some(progress) = &encoded.progress {
-            atomic::record_progress(&transaction, &connection.advance_offset, progress).await?;
-        }
-        transaction.execute(&connection.advance_offset, &[&self.stream, &position]).await?;
-        transaction.commit().await?;
-        if skipped > 0 {
-            events::rows_skipped_as_duplicates(self.table, skipped);
-        }
-        Ok(())
     }
 
     fn record_commit(&self, rows: &[R], ranges: &[(u64, u64)], copy_time: Duration) {
@@ -369,89 +357,50 @@ impl<R: EncodeRow> Writer<R> {
         events::batch_committed(self.table, rows.len(), copy_time, oldest);
     }
 
-    /// Splits a refused batch in halves, commits every half the server accepts, and
-    /// dead-letters each single row it still refuses.
-    async fn isolate_refused_rows(
-        &mut self,
-        rows: Vec<R>,
-        sequences: Vec<u64>,
-        ids: Vec<u128>,
-        whole: &Encoded,
-        message: String,
-    ) -> Result<(), WriterError> {
-        let mut bytes_per_row_estimate = whole.bytes.len() / rows.len().max(1) + 8;
-        // A part still to try: its rows, their spool sequences and ids, and why its whole was refused.
-        type Part<R> = (Vec<R>, Vec<u64>, Vec<u128>, String);
-        let mut pending: Vec<Part<R>> = vec![(rows, sequences, ids, message)];
-        while let Some((mut part, mut part_sequences, mut part_ids, message)) = pending.pop() {
-            if part.len() == 1 {
-                self.dead_letter_row(&part[0], part_sequences[0], &message).await;
-                continue;
+    /// Insert mode's conflict clause, for the row-by-row isolation.
+    fn conflict_clause(&self) -> String {
+        match (self.table_settings.mode, self.table_settings.conflict_key.is_empty()) {
+            (WriteMode::Insert, false) => {
+                format!(" ON CONFLICT ({}) DO NOTHING", db::quote_identifiers(&self.table_settings.conflict_key))
             }
-            let second = part.split_off(part.len() / 2);
-            let second_sequences = part_sequences.split_off(part_sequences.len() / 2);
-            let second_ids = part_ids.split_off(part_ids.len() / 2);
-            for (half, half_sequences, half_ids) in [(part, part_sequences, part_ids), (second, second_sequences, second_ids)] {
-                let mut encoded = encode(self.table, &self.partitions, &half, &mut bytes_per_row_estimate);
-                // Every half carries the batch's new instruments; the upsert is idempotent.
-                encoded.new_instruments = whole.new_instruments.clone();
-                match self.write_with_retry(&half, &half_sequences, &half_ids, &encoded).await? {
-                    Outcome::Committed => {}
-                    Outcome::Refused(message) => pending.push((half, half_sequences, half_ids, message)),
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Keeps a row the server refused. A spooled row's dead letter is written here with
-    /// its sequence, in one transaction, so the spool can let go of it exactly then;
-    /// otherwise (or if that fails) it goes to the dead-letter lane.
-    async fn dead_letter_row(&mut self, row: &R, sequence: u64, message: &str) {
-        let letter = DeadLetter::new(
-            self.table.name(),
-            "rejected_by_database",
-            format!("table `{}`: {message}", self.table),
-            &row.dead_letter_raw(),
-        );
-        events::dead_lettered(&letter);
-        if sequence > 0 && self.settings.spool.is_some() {
-            match self.write_spooled_dead_letter(&letter, sequence).await {
-                Ok(()) => return,
-                Err(error) => tracing::warn!(table = %self.table, %error, "dead letter of a spooled row goes through its lane"),
-            }
-        }
-        match &self.dead_letters {
-            Some(lane) => {
-                if let Err(error) = lane.send(Sequenced::unspooled(letter.clone())).await {
-                    events::dead_letter_unqueued(&letter, &error);
-                }
-            }
-            // The dead-letter writer's own refused rows can only go to the log.
-            None => events::dead_letter_unqueued(&letter, &crate::pipeline::SendError::Closed),
+            _ => String::new(),
         }
     }
 }
 
-impl<R: EncodeRow> Writer<R> {
-    async fn write_spooled_dead_letter(&mut self, letter: &DeadLetter, sequence: u64) -> Result<(), tokio_postgres::Error> {
-        let Some(connection) = self.connection.as_mut() else {
-            return Ok(());
-        };
-        let transaction = connection.client.transaction().await?;
-        transaction
-            .execute(
-                "INSERT INTO dead_letters (received_at, source, reason, detail, raw) VALUES (now(), $1, $2, $3, $4)",
-                &[&letter.source, &letter.reason, &letter.detail, &letter.raw],
-            )
-            .await?;
-        record_spool_ranges(&transaction, &connection.record_ranges, self.table, &[(sequence, sequence)]).await?;
-        transaction.commit().await?;
-        if let Some(progress) = &self.settings.spool {
-            progress.committed(self.table.spool_stream(), &[(sequence, sequence)]);
-        }
-        Ok(())
+/// A batch sent whole: its rows, spool ranges, ids and bookkeeping in one transaction.
+/// Done: how many rows insert mode skipped as already stored.
+struct PlainBatch<'b> {
+    table: Table,
+    mode: WriteMode,
+    encoded: &'b Encoded,
+    ranges: &'b [(u64, u64)],
+    ids: &'b [u128],
+}
+
+impl Job for PlainBatch<'_> {
+    type Done = usize;
+    fn attempt<'a>(&'a self, attempt: Attempt<'a>) -> impl std::future::Future<Output = Result<usize, Failure>> + Send + 'a {
+        try_write(attempt, self)
     }
+}
+
+async fn try_write(attempt: Attempt<'_>, job: &PlainBatch<'_>) -> Result<usize, Failure> {
+    let PlainBatch { table, mode, encoded, ranges, ids } = *job;
+    let Attempt { connection, stream, position } = attempt;
+    let transaction = connection.client.transaction().await?;
+    if !encoded.new_instruments.is_empty() {
+        upsert_instruments(&transaction, &connection.upsert_instruments, &encoded.new_instruments).await?;
+    }
+    let skipped = send_rows(&transaction, &connection.write, table, mode, &encoded.bytes).await?;
+    record_spool_ranges(&transaction, &connection.record_ranges, table, ranges).await?;
+    record_ids(&transaction, &connection.record_ids, ids).await?;
+    if let Some(progress) = &encoded.progress {
+        atomic::record_progress(&transaction, &connection.advance_offset, progress).await?;
+    }
+    transaction.execute(&connection.advance_offset, &[&stream, &position]).await?;
+    transaction.commit().await?;
+    Ok(skipped)
 }
 
 /// Capped exponential backoff with jitter (each delay is 50–100 % of the nominal one).
@@ -498,7 +447,7 @@ async fn connection_for<'a>(
     slots: &[i64],
 ) -> Result<&'a mut Connection, Failure> {
     let Some(connection) = connection.as_mut() else {
-        return Err(Failure { kind: FailureKind::Retry, message: "not connected".into() });
+        return Err(Failure::retry("not connected"));
     };
     if !slots.is_empty() && !partitions.covers(table, slots) {
         partitions.ensure(&mut connection.client, table, slots).await?;

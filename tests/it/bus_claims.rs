@@ -74,7 +74,6 @@ async fn redelivered_messages_and_resent_ids_are_written_once() {
         TableWriteSettings::default(),
         partitions.clone(),
         Stats::new(),
-        None,
     ));
     let (committed, mut reports) = tokio::sync::mpsc::unbounded_channel();
 

@@ -327,7 +327,6 @@ async fn write_rows(config: &Config, table: Table, rows: Vec<CustomRow>) {
         TableWriteSettings { mode: WriteMode::Insert, conflict_key: Vec::new() },
         partitions.clone(),
         Stats::new(),
-        None,
     ));
     let mut deliver = encode_stage(table, partitions, sender);
     let rows: Vec<Sequenced<CustomRow>> = rows.into_iter().map(Sequenced::unspooled).collect();

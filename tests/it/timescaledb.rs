@@ -209,7 +209,6 @@ async fn write_table<R: CopyRow + Clone>(config: &Config, profile: Profile, mode
         TableWriteSettings { mode, conflict_key: Vec::new() },
         partitions.clone(),
         Stats::new(),
-        None,
     ));
     let mut deliver = encode_stage(R::TABLE, partitions, sender);
     let batches: Vec<Vec<Sequenced<R>>> =

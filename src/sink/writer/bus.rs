@@ -20,12 +20,12 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use super::atomic::{insert_dead_letters, send_isolating};
-use super::{connection_for, upsert_instruments, Backoff, Failure, Writer, WriterError};
+use super::atomic::insert_refused;
+use super::{send_isolating, upsert_instruments, Attempt, Job, Settled, Target, Writer, WriterError};
 use crate::metrics::events;
 use crate::record::{DeadLetter, Timestamp};
 use crate::sink::encoder::EncodeRow;
-use crate::sink::failure::FailureKind;
+use crate::sink::failure::Failure;
 use crate::sink::stage::{BusClaim, Encoded};
 
 const CLAIM_MESSAGES: &str = "INSERT INTO ingest_bus_messages (stream, sequence)
@@ -62,13 +62,18 @@ impl<R: EncodeRow> Writer<R> {
         whole: &Encoded,
         claim: &BusClaim,
     ) -> Result<(), WriterError> {
-        let mut backoff = Backoff::new(self.settings.initial_backoff, self.settings.max_backoff);
+        let started = Instant::now();
+        let conflict_clause = self.conflict_clause();
+        let (table, mode) = (self.table, self.table_settings.mode);
+        // An error repeating on this batch while the server answers is, from the
+        // first attempt after it, taken as the refusal of the row that raises it.
+        let mut escalated: Option<String> = None;
         loop {
-            let attempt_position = self.position + 1;
-            let started = Instant::now();
-            match self.try_bus(&rows, &sequences, &ids, whole, claim, attempt_position).await {
-                Ok(done) => {
-                    self.position = attempt_position;
+            let target = Target { table, mode, conflict_clause: &conflict_clause, escalated: escalated.as_deref() };
+            let job = BusBatch { target, rows: &rows, sequences: &sequences, ids: &ids, whole, claim };
+            let settled = self.commit_loop(&whole.slots, &job).await?;
+            match settled {
+                Settled::Committed(done) => {
                     for letter in &done.letters {
                         events::dead_lettered(letter);
                     }
@@ -76,107 +81,106 @@ impl<R: EncodeRow> Writer<R> {
                     let oldest = self.stats.record_commit(self.table, accepted, Timestamp::now());
                     events::batch_committed(self.table, done.accepted.len(), started.elapsed(), oldest);
                     events::bus_batch_committed(self.table, claim.messages.len(), done.superseded, done.resent);
-                    let _ = claim.committed.send(claim.messages.clone());
-                    return Ok(());
                 }
-                Err(failure) => {
-                    events::write_failed(self.table, self.writer_idx, failure.kind.label(), &failure.message);
-                    match failure.kind {
-                        FailureKind::Retry => {
-                            self.connection = None;
-                            tokio::time::sleep(backoff.next_delay()).await;
-                            self.connect(true).await?;
-                            if self.position >= attempt_position {
-                                // The commit landed before the connection broke.
-                                let _ = claim.committed.send(claim.messages.clone());
-                                return Ok(());
-                            }
-                        }
-                        // Refused outside the rows (claims, dead letters): nothing of the
-                        // batch can be committed without them.
-                        FailureKind::Data | FailureKind::Fatal => return Err(self.fatal(failure.message)),
-                    }
+                Settled::CommittedUnseen => {}
+                Settled::Refused { escalated: Some(state), .. } if escalated.is_none() => {
+                    escalated = Some(state);
+                    continue;
                 }
+                // Refused outside the rows (claims, dead letters): nothing of the batch
+                // can be committed without them.
+                Settled::Refused { failure, .. } => return Err(self.fatal(failure.message)),
             }
+            let _ = claim.committed.send(claim.messages.clone());
+            return Ok(());
         }
     }
+}
 
-    async fn try_bus(
-        &mut self,
-        rows: &[R],
-        sequences: &[u64],
-        ids: &[u128],
-        whole: &Encoded,
-        claim: &BusClaim,
-        position: i64,
-    ) -> Result<Committed, Failure> {
-        let table = self.table;
-        let mode = self.table_settings.mode;
-        let connection = connection_for(&mut self.connection, &self.partitions, table, &whole.slots).await?;
-        let mut transaction = connection.client.transaction().await?;
+/// A batch of bus messages: claims, rows, refused rows' dead letters in one transaction.
+struct BusBatch<'b, R> {
+    target: Target<'b>,
+    rows: &'b [R],
+    sequences: &'b [u64],
+    ids: &'b [u128],
+    whole: &'b Encoded,
+    claim: &'b BusClaim,
+}
 
-        let wanted: Vec<i64> = claim.messages.iter().map(|sequence| *sequence as i64).collect();
-        let claimed: HashSet<u64> = transaction
-            .query(CLAIM_MESSAGES, &[&claim.stream_key, &wanted])
+impl<R: EncodeRow> Job for BusBatch<'_, R> {
+    type Done = Committed;
+    fn attempt<'a>(&'a self, attempt: Attempt<'a>) -> impl std::future::Future<Output = Result<Committed, Failure>> + Send + 'a {
+        try_bus(attempt, self)
+    }
+}
+
+async fn try_bus<R: EncodeRow>(attempt: Attempt<'_>, job: &BusBatch<'_, R>) -> Result<Committed, Failure> {
+    let BusBatch { ref target, rows, sequences, ids, whole, claim } = *job;
+    let Attempt { connection, stream, position } = attempt;
+    let table = target.table;
+    let mut transaction = connection.client.transaction().await?;
+
+    let wanted: Vec<i64> = claim.messages.iter().map(|sequence| *sequence as i64).collect();
+    let claimed: HashSet<u64> = transaction
+        .query(CLAIM_MESSAGES, &[&claim.stream_key, &wanted])
+        .await?
+        .iter()
+        .map(|row| row.get::<_, i64>(0) as u64)
+        .collect();
+    let watermark = transaction
+        .query_opt("SELECT position FROM ingest_offsets WHERE stream = $1", &[&watermark_stream(&claim.stream_key)])
+        .await?
+        .map_or(0, |row| row.get::<_, i64>(0) as u64);
+    let fresh = |sequence: &u64| claimed.contains(sequence) && *sequence > watermark;
+    let superseded = claim.messages.iter().filter(|sequence| !fresh(sequence)).count();
+    let mut keep: Vec<bool> = sequences.iter().map(fresh).collect();
+
+    let (highs, lows): (Vec<i64>, Vec<i64>) = ids
+        .iter()
+        .zip(&keep)
+        .filter(|(id, kept)| **id != 0 && **kept)
+        .map(|(id, _)| ((*id >> 64) as u64 as i64, *id as u64 as i64))
+        .unzip();
+    let mut resent = 0;
+    if !highs.is_empty() {
+        let mut stored: HashSet<u128> = transaction
+            .query(CLAIM_IDS, &[&highs, &lows])
             .await?
             .iter()
-            .map(|row| row.get::<_, i64>(0) as u64)
+            .map(|row| (u128::from(row.get::<_, i64>(0) as u64) << 64) | u128::from(row.get::<_, i64>(1) as u64))
             .collect();
-        let watermark = transaction
-            .query_opt("SELECT position FROM ingest_offsets WHERE stream = $1", &[&watermark_stream(&claim.stream_key)])
-            .await?
-            .map_or(0, |row| row.get::<_, i64>(0) as u64);
-        let fresh = |sequence: &u64| claimed.contains(sequence) && *sequence > watermark;
-        let superseded = claim.messages.iter().filter(|sequence| !fresh(sequence)).count();
-        let mut keep: Vec<bool> = sequences.iter().map(fresh).collect();
-
-        let (highs, lows): (Vec<i64>, Vec<i64>) = ids
-            .iter()
-            .zip(&keep)
-            .filter(|(id, kept)| **id != 0 && **kept)
-            .map(|(id, _)| ((*id >> 64) as u64 as i64, *id as u64 as i64))
-            .unzip();
-        let mut resent = 0;
-        if !highs.is_empty() {
-            let mut stored: HashSet<u128> = transaction
-                .query(CLAIM_IDS, &[&highs, &lows])
-                .await?
-                .iter()
-                .map(|row| (u128::from(row.get::<_, i64>(0) as u64) << 64) | u128::from(row.get::<_, i64>(1) as u64))
-                .collect();
-            for (id, kept) in ids.iter().zip(keep.iter_mut()) {
-                // The first row carrying a newly stored id stays; any other is a resend.
-                if *id != 0 && *kept && !stored.remove(id) {
-                    *kept = false;
-                    resent += 1;
-                }
+        for (id, kept) in ids.iter().zip(keep.iter_mut()) {
+            // The first row carrying a newly stored id stays; any other is a resend.
+            if *id != 0 && *kept && !stored.remove(id) {
+                *kept = false;
+                resent += 1;
             }
         }
-
-        let kept: Vec<usize> = (0..rows.len()).filter(|index| keep[*index]).collect();
-        let mut letters = Vec::new();
-        let mut accepted = Vec::new();
-        if !kept.is_empty() {
-            if !whole.new_instruments.is_empty() {
-                upsert_instruments(&transaction, &connection.upsert_instruments, &whole.new_instruments).await?;
-            }
-            // Usually every row is fresh: the batch goes as the consumer encoded it.
-            let encoded_whole = (kept.len() == rows.len()).then_some(&whole.bytes);
-            let everything = vec![(0, kept.len())];
-            let (sent, refused) =
-                send_isolating(&mut transaction, &connection.write, table, mode, rows, &kept, everything, encoded_whole).await?;
-            accepted = sent;
-            letters = refused
-                .into_iter()
-                .map(|(index, refusal)| {
-                    let detail = format!("table `{table}`: {refusal}");
-                    DeadLetter::new(table.name(), "rejected_by_database", detail, &rows[index].dead_letter_raw())
-                })
-                .collect();
-            insert_dead_letters(&transaction, &letters).await?;
-        }
-        transaction.execute(&connection.advance_offset, &[&self.stream, &position]).await?;
-        transaction.commit().await?;
-        Ok(Committed { accepted, letters, superseded, resent })
     }
+
+    let kept: Vec<usize> = (0..rows.len()).filter(|index| keep[*index]).collect();
+    let mut letters = Vec::new();
+    let mut accepted = Vec::new();
+    if !kept.is_empty() {
+        if !whole.new_instruments.is_empty() {
+            upsert_instruments(&transaction, &connection.upsert_instruments, &whole.new_instruments).await?;
+        }
+        // Usually every row is fresh: the batch goes as the consumer encoded it.
+        let encoded_whole = (kept.len() == rows.len()).then_some(&whole.bytes);
+        let everything = vec![(0, kept.len())];
+        let (sent, refused) =
+            send_isolating(&mut transaction, &connection.write, target, rows, &kept, everything, encoded_whole).await?;
+        accepted = sent;
+        letters = refused
+            .into_iter()
+            .map(|(index, refusal)| {
+                let detail = format!("table `{table}`: {refusal}");
+                DeadLetter::new(table.name(), "rejected_by_database", detail, &rows[index].dead_letter_raw())
+            })
+            .collect();
+        insert_refused(&transaction, table, letters.iter()).await?;
+    }
+    transaction.execute(&connection.advance_offset, &[&stream, &position]).await?;
+    transaction.commit().await?;
+    Ok(Committed { accepted, letters, superseded, resent })
 }
