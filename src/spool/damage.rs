@@ -96,13 +96,21 @@ pub fn temporary_path(dir: &Path, id: u64) -> PathBuf {
     dir.join(format!("{}.tmp", segment::file_name(id)))
 }
 
+/// Sequences of a stream missing from the log, with the damage (indices into the
+/// damaged segments found) their entries were in.
+struct Gap {
+    stream: u16,
+    ranges: Vec<(u64, u64)>,
+    causes: Range<usize>,
+}
+
 /// Finds the sequences missing from the log while its entries are visited in order.
 pub struct GapFinder<'a> {
     committed: &'a HashMap<u16, CommitTracker>,
     /// Per stream: the highest sequence seen, and how many damaged ranges had been
     /// found when it was seen (the ones after it are where a later gap's entries were).
     last: HashMap<u16, (u64, usize)>,
-    gaps: Vec<(u16, Vec<(u64, u64)>, Range<usize>)>,
+    gaps: Vec<Gap>,
 }
 
 impl<'a> GapFinder<'a> {
@@ -134,7 +142,7 @@ impl<'a> GapFinder<'a> {
         }
         let mut explained = vec![false; damage.len()];
         let mut losses = Vec::new();
-        for (stream, ranges, causes) in self.gaps {
+        for Gap { stream, ranges, causes } in self.gaps {
             let mut detail = format!("spool stream {stream}: sequences {} lost", format_ranges(&ranges));
             let described: Vec<String> = damage.get(causes.clone()).unwrap_or_default().iter().map(Damage::describe).collect();
             if described.is_empty() {
@@ -170,7 +178,7 @@ impl<'a> GapFinder<'a> {
             None => vec![(first, last)],
         };
         if !ranges.is_empty() {
-            self.gaps.push((stream, ranges, causes));
+            self.gaps.push(Gap { stream, ranges, causes });
         }
     }
 }
