@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::db::{self, Partitions, Profile};
 use crate::metrics::Health;
-use crate::record::{Table, Timestamp};
+use crate::record::Timestamp;
 use crate::spool::SpoolProgress;
 
 /// Runs `work` on a fresh connection every `interval` until `stop`; a failure is
@@ -47,11 +47,7 @@ pub(super) fn spawn_spool_compaction(config: &Config, progress: Arc<SpoolProgres
         let progress = progress.clone();
         async move {
             for (stream, watermark) in progress.watermarks() {
-                let name = match Table::ALL.get(stream as usize) {
-                    Some(table) => table.spool_stream_name(),
-                    None => Table::CUSTOM_SPOOL_STREAM_NAME,
-                };
-                db::compact_spool_commits(&mut client, name, watermark).await?;
+                db::compact_spool_commits(&mut client, super::spool::stream_name(stream), watermark).await?;
             }
             Ok(())
         }

@@ -19,7 +19,7 @@ use crate::config::{Config, SpoolConfig};
 use crate::pipeline::{run_batcher, BatchSettings, LaneReceiver, LaneSender, Router, Sequenced};
 use crate::record::{DeadLetter, Table};
 use crate::sink::{EncodedBatch, KnownInstruments};
-use crate::spool::{codec as spool_codec, Entry, Spool, SpoolProgress, SpoolSettings};
+use crate::spool::{codec as spool_codec, Entry, Recovered, Spool, SpoolProgress};
 
 /// How long an instance waits for its NATS server at start.
 const CONNECT_GIVE_UP: Duration = Duration::from_secs(60);
@@ -28,38 +28,46 @@ const CONNECT_GIVE_UP: Duration = Duration::from_secs(60);
 pub(super) struct EdgeSpool {
     pub progress: Arc<SpoolProgress>,
     pub journal: Arc<journal::Journal>,
+    /// Every entry not yet published. An edge's replay still holds them all at once:
+    /// in-flight batches are matched against the whole set.
     pub replay: Vec<Entry>,
+    /// What opening the spool found (its losses are reported on replay).
+    pub recovered: Recovered,
     pub open: Vec<journal::OpenBatch>,
 }
 
 pub(super) async fn open_edge_spool(spool_config: &SpoolConfig) -> anyhow::Result<EdgeSpool> {
     let dir = spool_config.dir.clone();
-    let settings = SpoolSettings {
-        dir: dir.clone(),
-        max_bytes: spool_config.max_bytes,
-        segment_bytes: spool_config.segment_bytes,
-        fsync_interval: Duration::from_millis(spool_config.fsync_interval_ms),
-    };
+    let settings = super::spool::settings(spool_config);
     let opened = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let (journal, recovered) = journal::Journal::open(&settings.dir).context("opening the bus journal")?;
-        let (spool, replay) = Spool::open(settings, &recovered.committed)?;
-        Ok((journal, recovered, spool, replay))
+        let (spool, opened) = Spool::open(settings, &recovered.committed)?;
+        let mut replay = Vec::new();
+        for id in &opened.replay {
+            let entries = spool.read_segment(*id)?;
+            replay.extend(entries.into_iter().filter(|entry| {
+                !recovered.committed.get(&entry.stream).is_some_and(|tracker| tracker.is_committed(entry.sequence))
+            }));
+        }
+        Ok((journal, recovered, spool, (opened, replay)))
     })
     .await
     .context("opening the spool")?
     .with_context(|| format!("opening spool.dir {}", dir.display()))?;
-    let (journal, recovered, spool, replay) = opened;
+    let (journal, recovered, spool, (opened, replay)) = opened;
     tracing::info!(
         dir = %dir.display(),
-        replay = replay.entries.len(),
+        replay = replay.len(),
         in_flight_batches = recovered.open.len(),
-        bytes_cut = replay.bytes_cut,
+        bytes_cut = opened.bytes_cut,
+        damaged_segments = opened.damaged.len(),
         "edge spool open"
     );
     Ok(EdgeSpool {
         progress: Arc::new(SpoolProgress::new(spool, recovered.committed)),
         journal: Arc::new(journal),
-        replay: replay.entries,
+        replay,
+        recovered: opened,
         open: recovered.open,
     })
 }
@@ -259,6 +267,6 @@ pub(super) async fn replay_edge(
     if republished > 0 {
         tracing::info!(messages = republished, "in-flight bus messages published again under their ids");
     }
-    super::spool::replay_spool(router, rest).await
+    super::spool::replay_entries(router, rest).await
 }
 

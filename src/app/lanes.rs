@@ -18,6 +18,7 @@ use crate::record::{
     Ticker,
 };
 use crate::spool::SpoolProgress;
+use crate::pipeline::ReleaseSender;
 
 const MICROS_PER_DAY: i64 = 24 * 3_600 * 1_000_000;
 
@@ -138,6 +139,8 @@ pub(super) async fn load_catalog(config: &Config) -> anyhow::Result<RelationalCa
 pub(super) struct RouterParts {
     pub catalog: Arc<RelationalCatalog>,
     pub spool: Option<Arc<SpoolProgress>>,
+    /// The spool release writer's queue (not on an edge: it has no database).
+    pub releases: Option<ReleaseSender>,
     pub custom_tables: HashMap<String, CustomLane>,
     pub ids: Option<Arc<IdWindow>>,
 }
@@ -164,6 +167,7 @@ pub(super) fn router(config: &Config, senders: Senders, parts: RouterParts) -> R
                 progress,
                 full_policy: config.spool.as_ref().map_or(FullPolicy::Block, |spool| spool.full_policy),
                 spills: Spills::default(),
+                releases: parts.releases,
             })
         }),
         custom_tables: Arc::new(parts.custom_tables),

@@ -20,6 +20,7 @@ use crate::pipeline::{
 };
 use crate::record::{CustomRow, RelationalCatalog, RowRecord, Table};
 use crate::shutdown;
+use crate::spool::Recovered;
 use crate::sink::{
     batch_queue, encode_stage, EncodedBatch, run_relational_writer, run_writer, CopyRow, EncodeRow, TableWriteSettings, WriterError,
     WriterSettings,
@@ -35,7 +36,7 @@ mod spool;
 use background::{
     spawn_aggregate_refresh, spawn_health_checks, spawn_id_trimming, spawn_partition_maintenance, spawn_spool_compaction,
 };
-use spool::{open_spool, replay_spool};
+use spool::{open_spool, replay_spool, spawn_release_writer};
 
 /// A writer stores the ids of every record the bus brings; it keeps this many of the
 /// most recent, which bounds how long a resend is recognized.
@@ -117,13 +118,14 @@ impl Daemon {
             (Some(spool_config), true) => Some(bus::open_edge_spool(spool_config).await?),
             _ => None,
         };
-        let (spool, replay) = match (&config.spool, &edge_spool) {
-            (Some(_), Some(edge_spool)) => (Some(edge_spool.progress.clone()), Vec::new()),
+        let (spool, replay, releases) = match (&config.spool, &edge_spool) {
+            (Some(_), Some(edge_spool)) => (Some(edge_spool.progress.clone()), Recovered::default(), None),
             (Some(spool_config), None) => {
                 let (progress, recovered) = open_spool(config, spool_config).await?;
-                (Some(progress), recovered)
+                let releases = spawn_release_writer(config, progress.clone(), background_stop.clone())?;
+                (Some(progress), recovered, Some(releases))
             }
-            (None, _) => (None, Vec::new()),
+            (None, _) => (None, Recovered::default(), None),
         };
         if let (Some(progress), Some(spool_config)) = (&spool, &config.spool) {
             let watched = progress.clone();
@@ -152,7 +154,7 @@ impl Daemon {
             custom_lanes.insert(table.name().to_string(), CustomLane { schema, sender, retention_micros });
         }
         let ids = if edge { lanes::edge_id_window(config) } else { lanes::id_window(config).await? };
-        let parts = lanes::RouterParts { catalog: catalog.clone(), spool: spool.clone(), custom_tables: custom_lanes, ids };
+        let parts = lanes::RouterParts { catalog: catalog.clone(), spool: spool.clone(), releases, custom_tables: custom_lanes, ids };
         let router = lanes::router(config, senders, parts);
 
         let mut daemon = Daemon {
@@ -179,6 +181,7 @@ impl Daemon {
             health.without_database();
             daemon.start_metrics_and_summary(config, &health, &stats, &background_stop).await?;
             if let Some(edge_spool) = edge_spool {
+                spool::report_losses(&router, &edge_spool.recovered).await;
                 bus::replay_edge(&router, &edge_shared, &publishers, edge_spool.open, edge_spool.replay).await?;
                 spawn_spill_readers(&router, &daemon.sources_stop, &daemon.sources);
             }
@@ -213,7 +216,7 @@ impl Daemon {
             spawn_id_trimming(config, server.dedup_ids, background_stop.clone());
         }
         if let Some(progress) = &spool {
-            replay_spool(&router, replay).await?;
+            replay_spool(&router, progress, &replay).await?;
             spawn_spill_readers(&router, &daemon.sources_stop, &daemon.sources);
             spawn_spool_compaction(config, progress.clone(), background_stop.clone());
         }

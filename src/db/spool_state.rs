@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use tokio_postgres::Client;
 
 use super::DbError;
+use crate::record::DeadLetter;
 use crate::spool::CommitTracker;
 
 fn offset_stream(table: &str) -> String {
@@ -30,6 +31,33 @@ pub async fn load_spool_commits(client: &Client) -> Result<HashMap<String, Commi
         tracker.commit(row.get::<_, i64>(1) as u64, row.get::<_, i64>(2) as u64);
     }
     Ok(trackers)
+}
+
+/// Stores `letter` and marks `ranges` of the spool stream `table` committed, in one
+/// transaction: a spooled record that ends as a dead letter (refused on replay, or lost
+/// to a damaged segment) is then neither replayed nor reported again, and the stream's
+/// watermark moves past it.
+pub async fn record_spool_release(client: &mut Client, table: &str, ranges: &[(u64, u64)], letter: &DeadLetter) -> Result<(), DbError> {
+    let transaction = client.transaction().await?;
+    transaction
+        .execute(
+            "INSERT INTO dead_letters (received_at, source, reason, detail, raw) VALUES (now(), $1, $2, $3, $4)",
+            &[&letter.source, &letter.reason, &letter.detail, &letter.raw],
+        )
+        .await?;
+    if !ranges.is_empty() {
+        let firsts: Vec<i64> = ranges.iter().map(|(first, _)| *first as i64).collect();
+        let lasts: Vec<i64> = ranges.iter().map(|(_, last)| *last as i64).collect();
+        transaction
+            .execute(
+                "INSERT INTO ingest_spool_ranges (stream, first_sequence, last_sequence)
+                 SELECT $1, first, last FROM unnest($2::int8[], $3::int8[]) AS ranges(first, last)",
+                &[&table, &firsts, &lasts],
+            )
+            .await?;
+    }
+    transaction.commit().await?;
+    Ok(())
 }
 
 /// Folds the ranges of `table` at or below `watermark` into its `ingest_offsets` row.

@@ -265,6 +265,20 @@ pub fn spool_failed(error: &dyn std::fmt::Display) {
     }
 }
 
+/// A spool segment was found damaged on open: kept aside as found, rewritten with its
+/// intact entries. Counted in bytes: which records the bytes held is not always known.
+pub fn spool_segment_damaged(segment: &str, kept_as: &std::path::Path, bytes: u64) {
+    counter!("hypertick_spool_corrupt_bytes_total").increment(bytes);
+    tracing::warn!(segment, kept_as = %kept_as.display(), bytes, "spool: damaged segment set aside; its intact entries are kept");
+}
+
+/// Spooled records that could not be recovered (sequences lost to damage); `records`
+/// is 0 when which records were lost is not known. Each loss is also a dead letter.
+pub fn spool_records_lost(stream: &str, records: u64, detail: &str) {
+    counter!("hypertick_spool_corrupt_records_total").increment(records);
+    tracing::error!(stream, records, detail, "spool: records lost to damage; dead-lettered and counted as done");
+}
+
 /// A table's channel was full, so its records stay in the spool until the reader catches up.
 pub fn spill_started(stream: &'static str) {
     counter!("hypertick_spool_spills_total", "table" => stream).increment(1);

@@ -42,6 +42,9 @@ pub struct SpoolGate {
     pub full_policy: FullPolicy,
     /// Which tables spill, and their readers' wake-ups.
     pub spills: Spills,
+    /// Where dead letters of spooled records go to release their sequences; `None`
+    /// without a database (a bus edge).
+    pub releases: Option<super::release::ReleaseSender>,
 }
 
 /// A custom table's lane: how its rows are converted, where they are queued, and how
@@ -287,8 +290,10 @@ impl Router {
             match self.convert_custom(row, None) {
                 Some(Ok((lane, converted))) => return lane.sender.send_waiting(Sequenced { sequence, id, row: converted }).await,
                 Some(Err(rejection)) => {
-                    // It converted when it was accepted; a changed table description may refuse it now.
-                    self.dead_letter(DeadLetter::new("spool", rejection.code, rejection.detail, &row.to_push_json())).await;
+                    // It converted when it was accepted; a changed table description may
+                    // refuse it now. Done either way, so it cannot hold the watermark.
+                    let letter = DeadLetter::new("spool", rejection.code, rejection.detail, &row.to_push_json());
+                    self.dead_letter_spooled(Table::CUSTOM_SPOOL_STREAM, vec![(sequence, sequence)], letter).await;
                     return Ok(());
                 }
                 None => {}

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::router::Router;
 use crate::metrics::events;
-use crate::record::Table;
+use crate::record::{DeadLetter, Table};
 use crate::spool::codec;
 
 /// Entries read from the spool per round.
@@ -62,7 +62,10 @@ pub async fn run_spill_reader(router: Router, stream: u16, name: &'static str, s
                 let (record, id) = match codec::decode(&entry.payload) {
                     Ok(decoded) => decoded,
                     Err(error) => {
-                        events::spool_failed(&error);
+                        // Kept as a dead letter and done, so it cannot hold the watermark.
+                        let raw: String = entry.payload.iter().take(DeadLetter::MAX_RAW_BYTES / 2).map(|byte| format!("{byte:02x}")).collect();
+                        let letter = DeadLetter::new("spool", "spool_undecodable", error.to_string(), &raw);
+                        router.dead_letter_spooled(entry.stream, vec![(entry.sequence, entry.sequence)], letter).await;
                         continue;
                     }
                 };

@@ -8,11 +8,16 @@
 //! which `wait_durable` waits for. Writers report the sequence each stream has committed
 //! to the database; a segment whose entries are all committed is deleted. The total size
 //! is capped: an append that would pass the cap fails with [`SpoolError::Full`] and the
-//! caller applies its policy. On open, every segment is read, a torn or corrupt tail is
-//! cut, and the entries not yet committed are handed back for replay.
+//! caller applies its policy. On open, every segment is read (`recover.rs`): the last
+//! one's torn tail is cut, a damaged segment is kept aside in `damaged/` and rewritten
+//! with its intact entries (`damage.rs`), the sequences lost are handed back to be
+//! reported and counted as done, and the segments holding entries not yet committed
+//! are listed for a replay that reads them one at a time.
 
 pub mod codec;
+mod damage;
 mod progress;
+mod recover;
 mod segment;
 mod tracker;
 
@@ -23,6 +28,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+pub use damage::{Damage, Loss, DAMAGED_DIR};
 pub use segment::{Entry, ENTRY_HEADER_LEN};
 pub use progress::{sequence_ranges, SpoolProgress};
 pub use tracker::CommitTracker;
@@ -52,10 +58,15 @@ pub enum SpoolError {
 /// What opening the spool found.
 #[derive(Debug, Default)]
 pub struct Recovered {
-    /// Entries not yet committed, in the order they were appended.
-    pub entries: Vec<Entry>,
-    /// Bytes cut from torn or corrupt segment tails.
+    /// The segments holding entries not yet committed, oldest first: read each with
+    /// [`Spool::read_segment`] to replay it.
+    pub replay: Vec<u64>,
+    /// Bytes cut from the last segment's torn tail.
     pub bytes_cut: u64,
+    /// Segments found damaged, set aside and rewritten with their intact entries.
+    pub damaged: Vec<Damage>,
+    /// What could not be recovered: to be reported once and marked done.
+    pub losses: Vec<Loss>,
     /// Segments deleted because everything in them was committed.
     pub segments_deleted: usize,
 }
@@ -141,32 +152,8 @@ impl Spool {
         ids.sort_unstable();
 
         let mut recovered = Recovered::default();
-        let mut sealed = VecDeque::new();
-        let mut next_sequence: HashMap<u16, u64> =
-            committed.iter().map(|(stream, tracker)| (*stream, tracker.highest() + 1)).collect();
-        let mut total_bytes = 0;
-        for id in &ids {
-            let path = segment::path(&settings.dir, *id);
-            let read = segment::read(&path).map_err(io_error)?;
-            if read.invalid_len > 0 {
-                recovered.bytes_cut += read.invalid_len;
-                let file = OpenOptions::new().write(true).open(&path).map_err(io_error)?;
-                file.set_len(read.valid_len).map_err(io_error)?;
-                file.sync_all().map_err(io_error)?;
-                tracing::warn!(segment = %path.display(), bytes = read.invalid_len, "spool: torn or corrupt tail cut");
-            }
-            let mut last_sequences: HashMap<u16, u64> = HashMap::new();
-            for entry in read.entries {
-                last_sequences.insert(entry.stream, entry.sequence);
-                let next = next_sequence.entry(entry.stream).or_insert(0);
-                *next = (*next).max(entry.sequence + 1);
-                if !committed.get(&entry.stream).is_some_and(|tracker| tracker.is_committed(entry.sequence)) {
-                    recovered.entries.push(entry);
-                }
-            }
-            total_bytes += read.valid_len;
-            sealed.push_back(Sealed { id: *id, bytes: read.valid_len, last_sequences });
-        }
+        let opened = recover::recover(&settings.dir, &ids, committed, &mut recovered).map_err(io_error)?;
+        let recover::Opened { sealed, next_sequence, mut total_bytes } = opened;
 
         // New entries always go to a new segment: an old one may end in a cut tail.
         let active_id = ids.last().map_or(1, |last| last + 1);
@@ -255,10 +242,8 @@ impl Spool {
         let mut entries = Vec::new();
         for (id, readable, sealed) in segments {
             let start = if id == cursor.segment { cursor.offset } else { segment::MAGIC.len() as u64 };
-            let mut end = start;
             let mut full = false;
-            segment::read_range(&segment::path(&self.inner.settings.dir, id), start, readable, |entry, entry_end| {
-                end = entry_end;
+            let end = segment::read_range(&segment::path(&self.inner.settings.dir, id), start, readable, |entry| {
                 if entry.stream == cursor.stream && entry.sequence >= cursor.next_sequence {
                     cursor.next_sequence = entry.sequence + 1;
                     entries.push(entry);
@@ -274,6 +259,16 @@ impl Spool {
             }
         }
         Ok(entries)
+    }
+
+    /// The intact entries of segment `id` (one of [`Recovered::replay`]), committed or
+    /// not; none when the segment was deleted since (everything in it was committed).
+    pub fn read_segment(&self, id: u64) -> Result<Vec<Entry>, SpoolError> {
+        match segment::read_entries(&segment::path(&self.inner.settings.dir, id)) {
+            Ok(entries) => Ok(entries),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(error) => Err(self.inner.io_error(error)),
+        }
     }
 
     /// The next sequence `stream` will get.
@@ -403,3 +398,5 @@ fn spawn_flusher(inner: Weak<Inner>) {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod damage_tests;

@@ -1,7 +1,8 @@
 //! One spool segment file: a magic header, then entries
 //! `[payload length u32][crc32 u32][stream u16][sequence u64][payload]`, little-endian,
-//! the CRC covering stream, sequence and payload. Reading stops at the first entry that
-//! is incomplete or fails its CRC: everything before it is intact.
+//! the CRC covering stream, sequence and payload. A reader finds its way past a damaged
+//! entry by trying each following byte as an entry start (`scan`); the format has no
+//! sync marker, so old segments read the same.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
@@ -50,59 +51,118 @@ pub fn encode_entry(stream: u16, sequence: u64, payload: &[u8], out: &mut Vec<u8
     out.extend_from_slice(payload);
 }
 
-/// What reading a segment found.
+/// One intact entry found by [`scan`]: where it starts, its payload length and its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Located {
+    pub offset: usize,
+    pub payload_len: usize,
+    pub stream: u16,
+    pub sequence: u64,
+}
+
+impl Located {
+    pub fn end(&self) -> usize {
+        self.offset + ENTRY_HEADER_LEN + self.payload_len
+    }
+}
+
+/// What scanning a segment's bytes found.
 #[derive(Debug, Default)]
-pub struct ReadSegment {
-    pub entries: Vec<Entry>,
-    /// Bytes of the file that hold the header and intact entries.
-    pub valid_len: u64,
-    /// Bytes after `valid_len`: a torn or corrupt tail, to be cut.
-    pub invalid_len: u64,
+pub struct Scan {
+    /// The intact entries, in file order.
+    pub entries: Vec<Located>,
+    /// Byte ranges `[start, end)` that hold no intact entry (a bad magic included), in order.
+    pub damaged: Vec<(u64, u64)>,
 }
 
-/// Reads a whole segment, stopping at the first damaged entry.
-pub fn read(path: &Path) -> io::Result<ReadSegment> {
-    let file = File::open(path)?;
-    let file_len = file.metadata()?.len();
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let mut magic = [0u8; 8];
-    if reader.read_exact(&mut magic).is_err() || &magic != MAGIC {
-        // A file cut before its header was complete holds nothing.
-        return Ok(ReadSegment { entries: Vec::new(), valid_len: 0, invalid_len: file_len });
+impl Scan {
+    /// Damage only at the end of the file, after the last intact entry: what a crash
+    /// while appending leaves (a torn tail), as opposed to damage with entries after it.
+    pub fn only_a_torn_tail(&self, file_len: usize) -> bool {
+        match self.damaged.as_slice() {
+            [] => true,
+            [(start, end)] => *end == file_len as u64 && self.entries.last().map_or(0, |last| last.end() as u64) <= *start,
+            _ => false,
+        }
     }
-    let mut segment = ReadSegment { valid_len: MAGIC.len() as u64, ..ReadSegment::default() };
-    let mut header = [0u8; ENTRY_HEADER_LEN];
-    loop {
-        if !read_fully(&mut reader, &mut header)? {
-            break;
-        }
-        let length = u32::from_le_bytes(header[0..4].try_into().expect("4 bytes")) as usize;
-        let crc = u32::from_le_bytes(header[4..8].try_into().expect("4 bytes"));
-        let stream = u16::from_le_bytes(header[8..10].try_into().expect("2 bytes"));
-        let sequence = u64::from_le_bytes(header[10..18].try_into().expect("8 bytes"));
-        if length > MAX_PAYLOAD_LEN {
-            break;
-        }
-        let mut payload = vec![0u8; length];
-        if !read_fully(&mut reader, &mut payload)? {
-            break;
-        }
-        let mut hasher = crc32fast::Hasher::new();
-        hasher.update(&header[8..18]);
-        hasher.update(&payload);
-        if hasher.finalize() != crc {
-            break;
-        }
-        segment.valid_len += (ENTRY_HEADER_LEN + length) as u64;
-        segment.entries.push(Entry { stream, sequence, payload });
-    }
-    segment.invalid_len = file_len - segment.valid_len;
-    Ok(segment)
 }
 
-/// Visits the intact entries of a segment from byte `offset` up to byte `limit`, with
-/// each entry's end offset, until `visit` returns `false` or an entry is incomplete.
-pub fn read_range(path: &Path, offset: u64, limit: u64, mut visit: impl FnMut(Entry, u64) -> bool) -> io::Result<()> {
+/// The entry at `at` when one is intact there: a plausible length, a non-zero sequence
+/// (sequences start at 1) and a matching CRC.
+fn parse_at(bytes: &[u8], at: usize) -> Option<Located> {
+    let header: &[u8; ENTRY_HEADER_LEN] = bytes.get(at..at.checked_add(ENTRY_HEADER_LEN)?)?.try_into().ok()?;
+    let payload_len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    if payload_len > MAX_PAYLOAD_LEN {
+        return None;
+    }
+    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    let stream = u16::from_le_bytes([header[8], header[9]]);
+    let mut sequence_bytes = [0u8; 8];
+    sequence_bytes.copy_from_slice(&header[10..18]);
+    let sequence = u64::from_le_bytes(sequence_bytes);
+    if sequence == 0 {
+        return None;
+    }
+    let payload_start = at + ENTRY_HEADER_LEN;
+    let payload = bytes.get(payload_start..payload_start + payload_len)?;
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&header[8..18]);
+    hasher.update(payload);
+    (hasher.finalize() == crc).then_some(Located { offset: at, payload_len, stream, sequence })
+}
+
+/// Finds every intact entry of a segment's bytes. Past a damaged entry the framing is
+/// found again by trying each following byte as an entry start: a false match needs a
+/// plausible length and a 32-bit CRC match, and an intact entry is never skipped, so a
+/// flipped or zeroed range costs only the entries it touches.
+pub fn scan(bytes: &[u8]) -> Scan {
+    let mut scan = Scan::default();
+    let magic_ok = bytes.starts_with(MAGIC);
+    let mut at = if magic_ok { MAGIC.len() } else { 0 };
+    let mut damage_start: Option<usize> = (!magic_ok).then_some(0);
+    while at < bytes.len() {
+        match parse_at(bytes, at) {
+            Some(entry) => {
+                if let Some(start) = damage_start.take() {
+                    scan.damaged.push((start as u64, at as u64));
+                }
+                at = entry.end();
+                scan.entries.push(entry);
+            }
+            None => {
+                damage_start.get_or_insert(at);
+                at += 1;
+            }
+        }
+    }
+    if let Some(start) = damage_start.filter(|start| *start < bytes.len()) {
+        scan.damaged.push((start as u64, bytes.len() as u64));
+    }
+    scan
+}
+
+/// The entry `located` in `bytes` (as found by [`scan`] on them).
+pub fn entry_at(bytes: &[u8], located: &Located) -> Entry {
+    let payload_start = located.offset + ENTRY_HEADER_LEN;
+    Entry {
+        stream: located.stream,
+        sequence: located.sequence,
+        payload: bytes.get(payload_start..payload_start + located.payload_len).unwrap_or_default().to_vec(),
+    }
+}
+
+/// Every intact entry of the segment file at `path` (one segment in memory at a time).
+pub fn read_entries(path: &Path) -> io::Result<Vec<Entry>> {
+    let bytes = std::fs::read(path)?;
+    let scan = scan(&bytes);
+    Ok(scan.entries.iter().map(|located| entry_at(&bytes, located)).collect())
+}
+
+/// Visits the intact entries of a segment from byte `offset` up to byte `limit` until `visit` returns `false` or an entry is incomplete;
+/// returns the offset to continue at. An entry that fails its CRC ends the visit at
+/// `limit`: a segment damaged while the daemon runs is skipped here, and its intact
+/// entries are recovered (and its losses reported) on the next start.
+pub fn read_range(path: &Path, offset: u64, limit: u64, mut visit: impl FnMut(Entry) -> bool) -> io::Result<u64> {
     use std::io::{Seek, SeekFrom};
     let mut file = File::open(path)?;
     file.seek(SeekFrom::Start(offset))?;
@@ -111,23 +171,32 @@ pub fn read_range(path: &Path, offset: u64, limit: u64, mut visit: impl FnMut(En
     let mut header = [0u8; ENTRY_HEADER_LEN];
     loop {
         if !read_fully(&mut reader, &mut header)? {
-            return Ok(());
+            return Ok(at);
         }
-        let length = u32::from_le_bytes(header[0..4].try_into().expect("4 bytes")) as usize;
-        if length > MAX_PAYLOAD_LEN {
-            return Ok(());
+        let length = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let mut payload = vec![0u8; length.min(MAX_PAYLOAD_LEN)];
+        if length > MAX_PAYLOAD_LEN || !read_fully(&mut reader, &mut payload)? {
+            return Ok(skip_damage(path, at, limit));
         }
-        let mut payload = vec![0u8; length];
-        if !read_fully(&mut reader, &mut payload)? {
-            return Ok(());
+        let mut hasher = crc32fast::Hasher::new();
+        hasher.update(&header[8..18]);
+        hasher.update(&payload);
+        if hasher.finalize() != u32::from_le_bytes([header[4], header[5], header[6], header[7]]) {
+            return Ok(skip_damage(path, at, limit));
         }
         at += (ENTRY_HEADER_LEN + length) as u64;
-        let stream = u16::from_le_bytes(header[8..10].try_into().expect("2 bytes"));
-        let sequence = u64::from_le_bytes(header[10..18].try_into().expect("8 bytes"));
-        if !visit(Entry { stream, sequence, payload }, at) {
-            return Ok(());
+        let stream = u16::from_le_bytes([header[8], header[9]]);
+        let mut sequence = [0u8; 8];
+        sequence.copy_from_slice(&header[10..18]);
+        if !visit(Entry { stream, sequence: u64::from_le_bytes(sequence), payload }) {
+            return Ok(at);
         }
     }
+}
+
+fn skip_damage(path: &Path, at: u64, limit: u64) -> u64 {
+    tracing::warn!(segment = %path.display(), from = at, to = limit, "spool: damaged entries skipped while reading back; recovered on the next start");
+    limit
 }
 
 /// Fills `buffer`; `false` when the input ends first.
@@ -158,34 +227,42 @@ mod tests {
     }
 
     #[test]
-    fn reading_stops_at_a_torn_or_corrupt_entry() {
-        let dir = tempfile::tempdir().unwrap();
+    fn scanning_finds_every_intact_entry_around_damage() {
         let mut bytes = MAGIC.to_vec();
         encode_entry(1, 7, b"first", &mut bytes);
+        let second_start = bytes.len();
         encode_entry(2, 9, b"second", &mut bytes);
         let intact = bytes.len();
         encode_entry(1, 8, b"third", &mut bytes);
-        let file = dir.path().join(file_name(1));
 
-        // Cut inside the third entry: the first two survive.
-        std::fs::write(&file, &bytes[..bytes.len() - 2]).unwrap();
-        let segment = read(&file).unwrap();
-        assert_eq!(segment.entries.len(), 2);
-        assert_eq!(segment.entries[1], Entry { stream: 2, sequence: 9, payload: b"second".to_vec() });
-        assert_eq!(segment.valid_len, intact as u64);
-        assert_eq!(segment.invalid_len, (bytes.len() - 2 - intact) as u64);
+        // Cut inside the third entry: a torn tail after two intact entries.
+        let torn = &bytes[..bytes.len() - 2];
+        let scan_torn = scan(torn);
+        assert_eq!(scan_torn.entries.len(), 2);
+        assert_eq!(entry_at(torn, &scan_torn.entries[1]), Entry { stream: 2, sequence: 9, payload: b"second".to_vec() });
+        assert!(scan_torn.only_a_torn_tail(torn.len()));
+        assert_eq!(scan_torn.damaged, [(intact as u64, torn.len() as u64)]);
 
-        // A flipped payload byte in the third entry fails its CRC.
-        let mut corrupt = bytes.clone();
-        let last = corrupt.len() - 1;
-        corrupt[last] ^= 0xff;
-        std::fs::write(&file, &corrupt).unwrap();
-        assert_eq!(read(&file).unwrap().entries.len(), 2);
+        // A flipped byte in the middle entry: the entries on both sides survive.
+        let mut flipped = bytes.clone();
+        flipped[second_start + ENTRY_HEADER_LEN + 2] ^= 0x01;
+        let scan_flipped = scan(&flipped);
+        let keys: Vec<(u16, u64)> = scan_flipped.entries.iter().map(|entry| (entry.stream, entry.sequence)).collect();
+        assert_eq!(keys, [(1, 7), (1, 8)]);
+        assert_eq!(scan_flipped.damaged, [(second_start as u64, intact as u64)]);
+        assert!(!scan_flipped.only_a_torn_tail(flipped.len()));
+
+        // A damaged magic costs nothing but the magic.
+        let mut no_magic = bytes.clone();
+        no_magic[0] = b'X';
+        let scan_magic = scan(&no_magic);
+        assert_eq!(scan_magic.entries.len(), 3);
+        assert_eq!(scan_magic.damaged, [(0, MAGIC.len() as u64)]);
 
         // A header cut short holds nothing.
-        std::fs::write(&file, &MAGIC[..3]).unwrap();
-        let segment = read(&file).unwrap();
-        assert!(segment.entries.is_empty());
-        assert_eq!((segment.valid_len, segment.invalid_len), (0, 3));
+        let short = scan(&MAGIC[..3]);
+        assert!(short.entries.is_empty());
+        assert_eq!(short.damaged, [(0, 3)]);
+        assert!(scan(&[]).damaged.is_empty());
     }
 }

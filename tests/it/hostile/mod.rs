@@ -5,3 +5,4 @@
 
 mod poison;
 mod refusals;
+mod spool_damage;
