@@ -76,6 +76,21 @@ pub(super) fn spawn_aggregate_refresh(config: &Config, stop: CancellationToken) 
     });
 }
 
+/// Deletes dead letters past `tables.dead_letters.retention_days` (0: kept forever),
+/// every `schema.maintenance_interval_secs`.
+pub(super) fn spawn_dead_letter_retention(config: &Config, stop: CancellationToken) {
+    let retention_days = config.table(Table::DeadLetters).retention_days;
+    if retention_days == 0 {
+        return;
+    }
+    let interval = Duration::from_secs(config.schema.maintenance_interval_secs.max(1));
+    spawn_periodic("dead letter retention", config, interval, stop, move |client| async move {
+        let deleted = db::delete_expired_dead_letters(&client, retention_days).await?;
+        crate::metrics::events::dead_letters_expired(deleted);
+        Ok(())
+    });
+}
+
 /// Keeps `ingest_ids` at the most recent `keep` record ids.
 pub(super) fn spawn_id_trimming(config: &Config, keep: usize, stop: CancellationToken) {
     spawn_periodic("record id trimming", config, Duration::from_secs(60), stop, move |client| async move {

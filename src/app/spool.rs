@@ -63,7 +63,7 @@ pub(super) async fn replay_spool(router: &Router, entries: Vec<Entry>) -> anyhow
             }
             Err(error) => {
                 let raw: String = entry.payload.iter().map(|byte| format!("{byte:02x}")).collect();
-                router.dead_letter(DeadLetter::new("spool", "spool_undecodable", error.to_string(), &raw)).await;
+                router.dead_letter_waiting(DeadLetter::new("spool", "spool_undecodable", error.to_string(), &raw)).await;
             }
         }
     }

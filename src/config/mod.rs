@@ -56,4 +56,4 @@ pub use model::{
 };
 pub use secret::Secret;
 pub use server::{AckLevel, ServerConfig};
-pub use tables::{EffectiveTableConfig, TableConfig, TablesConfig, WriteMode};
+pub use tables::{default_max_record_bytes, EffectiveTableConfig, TableConfig, TablesConfig, WriteMode, MAX_BATCH_BYTES};
