@@ -91,9 +91,9 @@ async fn records_over_the_size_cap_are_refused_and_batches_close_on_bytes() {
     let client = support::sql(&cluster).await;
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM signals WHERE source = 'amplification'", 30).await, 30);
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM dead_letters WHERE reason = 'record_too_large'", 1).await, 1);
-    // 30 rows of about 20 kB in batches of at most 64 KiB: at least 9 batches, not one.
+    // 30 rows of about 20 kB in batches closed once they reach 64 KiB: 4 rows each at most.
     let batches = daemon.stats.snapshot(Table::Signals).batches;
-    assert!(batches >= 9, "{batches} batches");
+    assert!(batches >= 8, "{batches} batches");
     let rows_per_batch = support::metric(daemon.metrics_addr.unwrap(), "hypertick_batch_rows_sum", "table=\"signals\"").await
         / support::metric(daemon.metrics_addr.unwrap(), "hypertick_batch_rows_count", "table=\"signals\"").await;
     assert!(rows_per_batch <= 4.0, "{rows_per_batch} rows per batch");
@@ -221,6 +221,7 @@ async fn big_records_with_the_database_down_wait_within_the_byte_budget() {
     let bound_in_signals = (budget * 2) as usize / CONTENT_BYTES + 4;
     assert!(acked_while_down <= bound_in_signals, "{acked_while_down} signals of 900 kB taken with a budget of {budget} bytes");
     assert!(resident_growth < 3 * budget + 200_000_000, "resident memory grew {resident_growth} bytes with a budget of {budget}");
+    eprintln!("900 kB signals, database down: {acked_while_down} acked, resident memory grew {resident_growth} bytes, budget {budget}");
     let held = daemon.rows_held();
     assert!(held.in_channels + held.in_batches > 0, "{held:?}");
     assert!(held.in_channels + held.in_batches <= acked_while_down as u64 + 1, "{held:?} for {acked_while_down} acked");
