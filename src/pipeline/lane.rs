@@ -159,21 +159,21 @@ impl<R: ApproxBytes> Drop for LaneReceiver<R> {
 }
 
 impl<R: ApproxBytes> LaneReceiver<R> {
-    fn taken(&self, row: Box<R>) -> R {
+    fn taken(&self, row: R) -> R {
         self.state.release(row.approx_bytes(), 1);
-        *row
+        row
     }
 
     pub fn recv(&self) -> Result<R, RecvError> {
-        self.receiver.recv().map(|row| self.taken(row))
+        self.receiver.recv().map(|row| self.taken(*row))
     }
 
     pub fn try_recv(&self) -> Result<R, TryRecvError> {
-        self.receiver.try_recv().map(|row| self.taken(row))
+        self.receiver.try_recv().map(|row| self.taken(*row))
     }
 
     pub fn recv_deadline(&self, deadline: Instant) -> Result<R, RecvTimeoutError> {
-        self.receiver.recv_deadline(deadline).map(|row| self.taken(row))
+        self.receiver.recv_deadline(deadline).map(|row| self.taken(*row))
     }
 
     /// Rows queued now.
@@ -187,7 +187,7 @@ impl<R: ApproxBytes> LaneReceiver<R> {
 
     /// Every row until the lane is closed and empty.
     pub fn iter(&self) -> impl Iterator<Item = R> + '_ {
-        self.receiver.iter().map(|row| self.taken(row))
+        self.receiver.iter().map(|row| self.taken(*row))
     }
 
     /// What the lane holds, for reports that outlive the receiver's thread.
