@@ -61,7 +61,7 @@ fn channel(c: &mut Criterion) {
         b.iter_batched(
             || ticks.clone(),
             |rows| {
-                let (sender, receiver) = lane::<Sequenced<Tick>>(Table::Ticks, 65_536, FullPolicy::Block);
+                let (sender, receiver) = lane::<Sequenced<Tick>>(Table::Ticks, 65_536, usize::MAX, FullPolicy::Block);
                 let consumer = std::thread::spawn(move || receiver.iter().count());
                 for row in rows {
                     sender.send_blocking(Sequenced::unspooled(row)).expect("the consumer runs");

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::db::{self, Partitions, Profile};
 use crate::metrics::Health;
-use crate::record::Timestamp;
+use crate::record::{Table, Timestamp};
 use crate::spool::SpoolProgress;
 
 /// Runs `work` on a fresh connection every `interval` until `stop`; a failure is
@@ -69,6 +69,21 @@ pub(super) fn spawn_aggregate_refresh(config: &Config, stop: CancellationToken) 
     let interval = Duration::from_secs(config.aggregates.refresh_interval_secs);
     spawn_periodic("OHLCV refresh", config, interval, stop, |client| async move {
         db::aggregates::refresh_ohlcv(&client, Profile::Vanilla).await
+    });
+}
+
+/// Deletes dead letters past `tables.dead_letters.retention_days` (0: kept forever),
+/// every `schema.maintenance_interval_secs`.
+pub(super) fn spawn_dead_letter_retention(config: &Config, stop: CancellationToken) {
+    let retention_days = config.table(Table::DeadLetters).retention_days;
+    if retention_days == 0 {
+        return;
+    }
+    let interval = Duration::from_secs(config.schema.maintenance_interval_secs.max(1));
+    spawn_periodic("dead letter retention", config, interval, stop, move |client| async move {
+        let deleted = db::delete_expired_dead_letters(&client, retention_days).await?;
+        crate::metrics::events::dead_letters_expired(deleted);
+        Ok(())
     });
 }
 

@@ -115,8 +115,13 @@ impl Daemon {
         let settings = shared.config.table(table);
         let (sender, outgoing) = mpsc::channel(edge.in_flight.max(4));
         let deliver = edge::publish_stage::<R>(edge.clone(), sender.clone());
-        let batch_settings = BatchSettings { max_rows: settings.batch_max_rows, linger: Duration::from_millis(settings.linger_ms) };
+        let batch_settings = BatchSettings {
+            max_rows: settings.batch_max_rows,
+            max_bytes: settings.batch_max_bytes,
+            linger: Duration::from_millis(settings.linger_ms),
+        };
         let stats = shared.stats.clone();
+        self.lanes.push(receiver.state());
         let batcher = std::thread::Builder::new()
             .name(format!("publish-{}", table.name()))
             .spawn(move || {

@@ -14,7 +14,7 @@ use crate::pipeline::{
     lane, CustomLane, IdWindow, IndicatorStage, LaneReceiver, LaneSender, Router, RouterLimits, Sequenced, Spills, SpoolGate,
 };
 use crate::record::{
-    Bar, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, RelationalCatalog, RowRecord, Signal, Table, TechnicalIndicators, Tick,
+    ApproxBytes, Bar, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, RelationalCatalog, RowRecord, Signal, Table, TechnicalIndicators, Tick,
     Ticker,
 };
 use crate::spool::SpoolProgress;
@@ -53,22 +53,21 @@ pub(super) struct Receivers {
     pub dead_letters: LaneReceiver<Sequenced<DeadLetter>>,
 }
 
-/// Every built-in lane, each `pipeline.channel_capacity` deep under `pipeline.full_policy`;
-/// the relational lane's receiver apart, since its writer is of another kind.
+/// Every built-in lane, each bounded by its table's `channel_capacity` rows and
+/// `channel_max_bytes` bytes under `pipeline.full_policy`; the relational lane's
+/// receiver apart, since its writer is of another kind.
 pub(super) fn open(config: &Config) -> (Senders, Receivers, LaneReceiver<Sequenced<RowRecord>>) {
-    let policy = config.pipeline.full_policy;
-    let capacity = config.pipeline.channel_capacity;
-    let (ticks, ticks_rx) = lane(Table::Ticks, capacity, policy);
-    let (quotes, quotes_rx) = lane(Table::Quotes, capacity, policy);
-    let (bars, bars_rx) = lane(Table::Bars, capacity, policy);
-    let (tickers, tickers_rx) = lane(Table::Tickers, capacity, policy);
-    let (options_quotes, options_quotes_rx) = lane(Table::OptionsQuotes, capacity, policy);
-    let (technical_indicators, technical_indicators_rx) = lane(Table::TechnicalIndicators, capacity, policy);
-    let (indicator_values, indicator_values_rx) = lane(Table::IndicatorValues, capacity, policy);
-    let (signals, signals_rx) = lane(Table::Signals, capacity, policy);
-    let (rows, rows_rx) = lane(Table::Relational, capacity, policy);
-    let (feed_events, feed_events_rx) = lane(Table::FeedEvents, capacity, policy);
-    let (dead_letters, dead_letters_rx) = lane(Table::DeadLetters, capacity, policy);
+    let (ticks, ticks_rx) = open_lane(config, Table::Ticks);
+    let (quotes, quotes_rx) = open_lane(config, Table::Quotes);
+    let (bars, bars_rx) = open_lane(config, Table::Bars);
+    let (tickers, tickers_rx) = open_lane(config, Table::Tickers);
+    let (options_quotes, options_quotes_rx) = open_lane(config, Table::OptionsQuotes);
+    let (technical_indicators, technical_indicators_rx) = open_lane(config, Table::TechnicalIndicators);
+    let (indicator_values, indicator_values_rx) = open_lane(config, Table::IndicatorValues);
+    let (signals, signals_rx) = open_lane(config, Table::Signals);
+    let (rows, rows_rx) = open_lane(config, Table::Relational);
+    let (feed_events, feed_events_rx) = open_lane(config, Table::FeedEvents);
+    let (dead_letters, dead_letters_rx) = open_lane(config, Table::DeadLetters);
     let senders = Senders {
         ticks,
         quotes,
@@ -95,6 +94,12 @@ pub(super) fn open(config: &Config) -> (Senders, Receivers, LaneReceiver<Sequenc
         dead_letters: dead_letters_rx,
     };
     (senders, receivers, rows_rx)
+}
+
+/// One table's lane, bounded as its settings say.
+pub(super) fn open_lane<R: ApproxBytes>(config: &Config, table: Table) -> (LaneSender<R>, LaneReceiver<R>) {
+    let settings = config.table(table);
+    lane(table, settings.channel_capacity, settings.channel_max_bytes, config.pipeline.full_policy)
 }
 
 /// A table's retention as µs before now, when it is time-partitioned and limited.
@@ -148,8 +153,10 @@ pub(super) struct RouterParts {
 /// The router every source hands its records to.
 pub(super) fn router(config: &Config, senders: Senders, parts: RouterParts) -> Router {
     let mut retention = [None; Table::ALL.len()];
+    let mut max_record_bytes = [0; Table::ALL.len()];
     for (index, table) in Table::ALL.into_iter().enumerate() {
         retention[index] = retention_micros(config, table);
+        max_record_bytes[index] = config.table(table).max_record_bytes;
     }
     Router {
         ticks: senders.ticks,
@@ -178,6 +185,7 @@ pub(super) fn router(config: &Config, senders: Senders, parts: RouterParts) -> R
         limits: RouterLimits {
             retention_micros: retention,
             max_future_micros: (config.pipeline.max_future_secs as i64).saturating_mul(1_000_000),
+            max_record_bytes,
         },
     }
 }

@@ -16,7 +16,7 @@ use crate::config::{BusRole, Config};
 use crate::db::{self, Partitions, Profile, SchemaReport};
 use crate::metrics::{self, events, Health, Stats};
 use crate::pipeline::{
-    lane, run_batcher, spawn_spill_readers, BatchSettings, CustomLane, LaneReceiver, Router, Sequenced,
+    run_batcher, spawn_spill_readers, BatchSettings, CustomLane, LaneReceiver, LaneState, Router, Sequenced,
 };
 use crate::record::{CustomRow, RelationalCatalog, RowRecord, Table};
 use crate::shutdown;
@@ -34,7 +34,7 @@ mod lanes;
 mod spool;
 
 use background::{
-    spawn_aggregate_refresh, spawn_health_checks, spawn_id_trimming, spawn_partition_maintenance, spawn_spool_compaction,
+    spawn_aggregate_refresh, spawn_dead_letter_retention, spawn_health_checks, spawn_id_trimming, spawn_partition_maintenance, spawn_spool_compaction,
 };
 use spool::{open_spool, replay_spool, spawn_release_writer};
 
@@ -56,10 +56,21 @@ pub struct Daemon {
     sources: TaskTracker,
     background_stop: CancellationToken,
     batchers: Vec<std::thread::JoinHandle<usize>>,
+    /// What each table's lane holds, for the stop report.
+    lanes: Vec<Arc<LaneState>>,
     writers: Vec<JoinHandle<()>>,
     failed: CancellationToken,
     failure: Arc<Mutex<Option<String>>>,
     deadline: Duration,
+    /// Records are spooled, so what is held in memory is also on disk.
+    router_spooled: bool,
+}
+
+/// Rows the daemon holds in memory, not yet committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowsHeld {
+    pub in_channels: u64,
+    pub in_batches: u64,
 }
 
 /// What a completed stop reports.
@@ -142,12 +153,11 @@ impl Daemon {
         let (senders, receivers, rows_rx) = lanes::open(config);
         let dead_letters = senders.dead_letters.clone();
         let catalog = Arc::new(if edge { RelationalCatalog::on_edge() } else { lanes::load_catalog(config).await? });
-        let (policy, capacity) = (config.pipeline.full_policy, config.pipeline.channel_capacity);
         let mut custom_lanes = std::collections::HashMap::new();
         let mut custom_receivers = Vec::new();
         for schema in config.custom_schemas().map_err(anyhow::Error::msg)? {
             let table = schema.table;
-            let (sender, receiver) = lane::<Sequenced<CustomRow>>(table, capacity, policy);
+            let (sender, receiver) = lanes::open_lane::<Sequenced<CustomRow>>(config, table);
             stats.register(table);
             custom_receivers.push((table, receiver));
             let retention_micros = lanes::retention_micros(config, table);
@@ -167,10 +177,12 @@ impl Daemon {
             sources: TaskTracker::new(),
             background_stop: background_stop.clone(),
             batchers: Vec::new(),
+            lanes: Vec::new(),
             writers: Vec::new(),
             failed,
             failure,
             deadline: Duration::from_secs(config.shutdown.deadline_secs),
+            router_spooled: spool.is_some(),
         };
         let shared = Shared { config, settings, partitions: partitions.clone(), stats: stats.clone() };
         if edge {
@@ -210,6 +222,7 @@ impl Daemon {
             }
         }
         spawn_health_checks(config, health.clone(), background_stop.clone());
+        spawn_dead_letter_retention(config, background_stop.clone());
         daemon.start_metrics_and_summary(config, &health, &stats, &background_stop).await?;
 
         if let Some(server) = config.server.as_ref().filter(|server| server.dedup_ids > 0) {
@@ -324,9 +337,16 @@ impl Daemon {
         events::table_started(table);
         let (batch_sender, queue) = batch_queue::<R>(settings.writers);
         let queue_sender = batch_sender.clone();
-        let deliver = encode_stage(table, shared.partitions.clone(), batch_sender);
-        let batch_settings = BatchSettings { max_rows: settings.batch_max_rows, linger: Duration::from_millis(settings.linger_ms) };
+        let mut encode = encode_stage(table, shared.partitions.clone(), batch_sender);
+        let batch_settings = batch_settings(&settings);
         let stats = shared.stats.clone();
+        let closed = shared.stats.clone();
+        // Counted until a writer is done with it (see `Stats::batch_finished`).
+        let deliver = move |rows: Vec<Sequenced<R>>| {
+            closed.batch_closed(table, rows.len());
+            encode(rows)
+        };
+        self.lanes.push(receiver.state());
         let batcher = std::thread::Builder::new()
             .name(format!("batch-{}", table.name()))
             .spawn(move || {
@@ -359,12 +379,16 @@ impl Daemon {
         let settings = shared.config.table(Table::Relational);
         events::table_started(Table::Relational);
         let (batch_sender, queue) = tokio::sync::mpsc::channel::<Vec<Sequenced<RowRecord>>>(2);
-        let batch_settings = BatchSettings { max_rows: settings.batch_max_rows, linger: Duration::from_millis(settings.linger_ms) };
+        let batch_settings = batch_settings(&settings);
         let stats = shared.stats.clone();
+        self.lanes.push(receiver.state());
         let batcher = std::thread::Builder::new()
             .name("batch-relational".into())
             .spawn(move || {
-                let deliver = |rows: Vec<Sequenced<RowRecord>>| batch_sender.blocking_send(rows).map_err(|unsent| unsent.0);
+                let deliver = |rows: Vec<Sequenced<RowRecord>>| {
+                    stats.batch_closed(Table::Relational, rows.len());
+                    batch_sender.blocking_send(rows).map_err(|unsent| unsent.0)
+                };
                 let undelivered = run_batcher(Table::Relational, receiver, batch_settings, &stats, deliver);
                 if undelivered > 0 {
                     tracing::error!(table = %Table::Relational, rows = undelivered, "the relational writer stopped; rows still queued in memory were not written");
@@ -393,6 +417,14 @@ impl Daemon {
     /// (a replay); drop it before `stop`, which waits for every router to go.
     pub fn router(&self) -> Option<Router> {
         self.router.clone()
+    }
+
+    /// Rows taken in and not yet committed or dead-lettered: in the tables' channels, and
+    /// in closed batches (encoded, queued for a writer, or being written).
+    pub fn rows_held(&self) -> RowsHeld {
+        let in_channels = self.lanes.iter().map(|lane| lane.rows() as u64).sum();
+        let in_batches = self.stats.snapshots().iter().map(|snapshot| snapshot.rows_in_batches).sum();
+        RowsHeld { in_channels, in_batches }
     }
 
     /// Resolves when a writer or source has failed for good.
@@ -424,10 +456,15 @@ impl Daemon {
         .await;
         self.background_stop.cancel();
         if drained.is_err() {
-            let queued: u64 = self.stats.snapshots().iter().map(|snapshot| snapshot.queue_depth).sum();
+            let held = self.rows_held();
             bail!(
-                "shutdown deadline of {}s passed before the writers drained (about {queued} rows still queued)",
-                self.deadline.as_secs()
+                "shutdown deadline of {}s passed before the writers drained: {} rows not committed \
+                 ({} in channels, {} in batches waiting for or in a writer){}",
+                self.deadline.as_secs(),
+                held.in_channels + held.in_batches,
+                held.in_channels,
+                held.in_batches,
+                if self.router_spooled { "; spooled rows are replayed on the next start" } else { "" },
             );
         }
         if let Some(failure) = self.failure.lock().unwrap_or_else(|poison| poison.into_inner()).take() {
@@ -436,6 +473,14 @@ impl Daemon {
         let report = StopReport { elapsed: started.elapsed() };
         tracing::info!(elapsed_ms = report.elapsed.as_millis() as u64, "stopped; every queued row committed");
         Ok(report)
+    }
+}
+
+fn batch_settings(settings: &crate::config::EffectiveTableConfig) -> BatchSettings {
+    BatchSettings {
+        max_rows: settings.batch_max_rows,
+        max_bytes: settings.batch_max_bytes,
+        linger: Duration::from_millis(settings.linger_ms),
     }
 }
 

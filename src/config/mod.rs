@@ -16,6 +16,7 @@ mod error;
 mod json_checks;
 mod json_feed;
 mod load;
+mod memory;
 mod model;
 pub mod pem;
 mod redact;
@@ -43,6 +44,7 @@ pub use json_feed::{
 };
 pub use environment::SECTIONS as ENVIRONMENT_SECTIONS;
 pub use load::{load_file, load_str};
+pub use memory::{worst_case_bytes, WorstCase};
 pub use redact::redact_url;
 pub use subsystems::{HealthConfig, IndicatorsConfig, RelationalConfig, SpoolConfig, DEFAULT_RELATIONAL_TABLES};
 pub use validate::{is_plain_identifier, MAX_IDENTIFIER_BYTES};
@@ -56,4 +58,4 @@ pub use model::{
 };
 pub use secret::Secret;
 pub use server::{AckLevel, ServerConfig};
-pub use tables::{EffectiveTableConfig, TableConfig, TablesConfig, WriteMode};
+pub use tables::{default_max_record_bytes, EffectiveTableConfig, TableConfig, TablesConfig, WriteMode, MAX_BATCH_BYTES};

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::secret::Secret;
 use super::custom_tables::{CustomTableConfig, DEFAULT_CUSTOM_COLUMNSTORE_AFTER_DAYS, DEFAULT_CUSTOM_PARTITION_HOURS};
 use super::server::{default_acks_in_flight, default_dedup_ids, default_max_frame_bytes, default_max_messages_per_sec, AckLevel, ServerConfig};
-use super::tables::{EffectiveTableConfig, TablesConfig};
+use super::tables::{default_max_record_bytes, EffectiveTableConfig, TablesConfig};
 use super::sources::SourceConfig;
 use super::subsystems::{HealthConfig, IndicatorsConfig, RelationalConfig, SpoolConfig};
 use crate::record::{CustomSchema, Table};
@@ -169,9 +169,17 @@ pub struct PipelineConfig {
     /// Rows each table's channel holds before the full policy applies.
     #[serde(default = "default_channel_capacity")]
     pub channel_capacity: usize,
+    /// Estimated bytes (records' size in memory) each table's channel holds before the
+    /// full policy applies, whichever of rows and bytes comes first.
+    #[serde(default = "default_channel_max_bytes")]
+    pub channel_max_bytes: usize,
     /// A batch closes when it holds this many rows…
     #[serde(default = "default_batch_max_rows")]
     pub batch_max_rows: usize,
+    /// …or this many estimated bytes of rows (at most 268435456, far below PostgreSQL's
+    /// 1 GiB message limit)…
+    #[serde(default = "default_batch_max_bytes")]
+    pub batch_max_bytes: usize,
     /// …or when its first row has waited this long.
     #[serde(default = "default_linger_ms")]
     pub linger_ms: u64,
@@ -190,6 +198,12 @@ pub struct PipelineConfig {
 fn default_channel_capacity() -> usize {
     65_536
 }
+fn default_channel_max_bytes() -> usize {
+    32 << 20
+}
+fn default_batch_max_bytes() -> usize {
+    16 << 20
+}
 fn default_batch_max_rows() -> usize {
     10_000
 }
@@ -207,7 +221,9 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
             channel_capacity: default_channel_capacity(),
+            channel_max_bytes: default_channel_max_bytes(),
             batch_max_rows: default_batch_max_rows(),
+            batch_max_bytes: default_batch_max_bytes(),
             linger_ms: default_linger_ms(),
             full_policy: FullPolicy::Block,
             writers_per_table: default_writers_per_table(),
@@ -347,12 +363,14 @@ impl Config {
         }
         let overrides = self.tables.get(table);
         // Tick data is compressed after a week and kept two years, signals compressed
-        // after 30 days, logs kept 90 days, as trading teams run them.
+        // after 30 days, logs kept 90 days, as trading teams run them; dead letters are
+        // deleted after 30 days by a periodic task.
         let (default_retention_days, default_partition_hours, default_columnstore_after_days) = match table {
             Table::Ticks | Table::Quotes | Table::Tickers | Table::OptionsQuotes => (730, 24, 7),
             Table::Bars | Table::TechnicalIndicators | Table::IndicatorValues | Table::Signals => (0, 24 * 7, 30),
             Table::FeedEvents => (90, 24, 7),
-            Table::DeadLetters | Table::Relational | Table::Custom(_) => (0, 24, 0),
+            Table::DeadLetters => (30, 24, 0),
+            Table::Relational | Table::Custom(_) => (0, 24, 0),
         };
         EffectiveTableConfig {
             retention_days: overrides.and_then(|o| o.retention_days).unwrap_or(default_retention_days),
@@ -363,7 +381,11 @@ impl Config {
             writers: overrides
                 .and_then(|o| o.writers)
                 .unwrap_or(if table.is_high_rate() { self.pipeline.writers_per_table } else { 1 }),
+            channel_capacity: overrides.and_then(|o| o.channel_capacity).unwrap_or(self.pipeline.channel_capacity),
+            channel_max_bytes: overrides.and_then(|o| o.channel_max_bytes).unwrap_or(self.pipeline.channel_max_bytes),
             batch_max_rows: overrides.and_then(|o| o.batch_max_rows).unwrap_or(self.pipeline.batch_max_rows),
+            batch_max_bytes: overrides.and_then(|o| o.batch_max_bytes).unwrap_or(self.pipeline.batch_max_bytes),
+            max_record_bytes: overrides.and_then(|o| o.max_record_bytes).unwrap_or(default_max_record_bytes(table)),
             linger_ms: overrides.and_then(|o| o.linger_ms).unwrap_or(self.pipeline.linger_ms),
             write_mode: overrides.and_then(|o| o.write_mode).unwrap_or_default(),
             conflict_key: overrides.and_then(|o| o.conflict_key.clone()).unwrap_or_default(),
@@ -378,7 +400,11 @@ impl Config {
                 .and_then(|c| c.columnstore_after_days)
                 .unwrap_or(DEFAULT_CUSTOM_COLUMNSTORE_AFTER_DAYS),
             writers: custom.and_then(|c| c.writers).unwrap_or(1),
+            channel_capacity: self.pipeline.channel_capacity,
+            channel_max_bytes: self.pipeline.channel_max_bytes,
             batch_max_rows: custom.and_then(|c| c.batch_max_rows).unwrap_or(self.pipeline.batch_max_rows),
+            batch_max_bytes: self.pipeline.batch_max_bytes,
+            max_record_bytes: default_max_record_bytes(Table::Relational),
             linger_ms: custom.and_then(|c| c.linger_ms).unwrap_or(self.pipeline.linger_ms),
             write_mode: custom.and_then(|c| c.write_mode).unwrap_or_default(),
             conflict_key: Vec::new(),

@@ -11,6 +11,8 @@ use crate::record::Table;
 #[serde(deny_unknown_fields)]
 pub struct TableConfig {
     /// Days of data kept; older partitions are dropped and older rows rejected. 0 keeps all.
+    /// For `dead_letters` (default 30): rows received earlier are deleted every
+    /// `schema.maintenance_interval_secs`.
     pub retention_days: Option<u32>,
     /// Width of one time partition (vanilla) or chunk (TimescaleDB), in hours.
     pub partition_hours: Option<u32>,
@@ -19,13 +21,27 @@ pub struct TableConfig {
     /// Database connections writing this table (default: `[pipeline] writers_per_table`
     /// for ticks, quotes, bars and options_quotes, 1 for the others).
     pub writers: Option<usize>,
+    /// Rows this table's channel holds before the full policy applies (default
+    /// `[pipeline] channel_capacity`).
+    pub channel_capacity: Option<usize>,
+    /// Estimated bytes of the rows this table's channel holds before the full policy
+    /// applies, whichever of rows and bytes comes first (default `[pipeline] channel_max_bytes`).
+    pub channel_max_bytes: Option<usize>,
     /// A batch closes at this many rows (default `[pipeline] batch_max_rows`)…
     pub batch_max_rows: Option<usize>,
+    /// …or at this many estimated bytes of rows (default `[pipeline] batch_max_bytes`;
+    /// at most 268435456, far below PostgreSQL's 1 GiB message limit)…
+    pub batch_max_bytes: Option<usize>,
     /// …or when its first row has waited this long (default `[pipeline] linger_ms`).
     pub linger_ms: Option<u64>,
     /// `copy` (binary COPY, the default) or `insert` (`INSERT … SELECT FROM unnest(…)`,
     /// for connection poolers and servers without COPY, and for deduplication).
     pub write_mode: Option<WriteMode>,
+    /// Largest record accepted, in estimated bytes in memory (about its text for strings,
+    /// several times its text for JSON payloads of many small values); larger records are
+    /// refused as `record_too_large` and dead-lettered (a sample). Default 1048576
+    /// (1 MiB), 4194304 for `signals` and `relational`; at most 268435456.
+    pub max_record_bytes: Option<usize>,
     /// With `write_mode = "insert"`: columns of a unique key; rows that repeat a key
     /// already stored are skipped (`ON CONFLICT DO NOTHING`). Must include `time`.
     pub conflict_key: Option<Vec<String>>,
@@ -78,6 +94,19 @@ impl TablesConfig {
     }
 }
 
+/// The largest `batch_max_bytes` and `max_record_bytes` accepted: a batch must stay far
+/// below PostgreSQL's 1 GiB message limit.
+pub const MAX_BATCH_BYTES: usize = 256 << 20;
+
+/// A table's default `max_record_bytes`: signals and relational rows carry free text and
+/// JSON documents, market rows a few numbers.
+pub fn default_max_record_bytes(table: Table) -> usize {
+    match table {
+        Table::Signals | Table::Relational => 4 << 20,
+        _ => 1 << 20,
+    }
+}
+
 /// The settings one table runs with, after per-table overrides are applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EffectiveTableConfig {
@@ -85,7 +114,11 @@ pub struct EffectiveTableConfig {
     pub partition_hours: u32,
     pub columnstore_after_days: u32,
     pub writers: usize,
+    pub channel_capacity: usize,
+    pub channel_max_bytes: usize,
     pub batch_max_rows: usize,
+    pub batch_max_bytes: usize,
+    pub max_record_bytes: usize,
     pub linger_ms: u64,
     pub write_mode: WriteMode,
     pub conflict_key: Vec<String>,

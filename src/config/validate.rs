@@ -8,7 +8,15 @@ use super::error::ConfigError;
 use super::json_checks;
 use super::model::Config;
 use super::server::AckLevel;
-use super::tables::WriteMode;
+use super::tables::{WriteMode, MAX_BATCH_BYTES};
+
+/// The smallest byte bound of a channel and of a batch.
+const MIN_CHANNEL_BYTES: usize = 65_536;
+const MIN_BATCH_BYTES: usize = 65_536;
+
+fn batch_bytes_expected() -> String {
+    format!("expected between {MIN_BATCH_BYTES} and {MAX_BATCH_BYTES} bytes (a batch stays far below PostgreSQL's 1 GiB message limit)")
+}
 use super::pem;
 use super::sources::{Channel, SourceKind};
 use crate::record::Table;
@@ -104,6 +112,12 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
     if pipeline.channel_capacity == 0 {
         problem("pipeline.channel_capacity", "expected at least 1 row".into());
     }
+    if pipeline.channel_max_bytes < MIN_CHANNEL_BYTES {
+        problem("pipeline.channel_max_bytes", format!("expected at least {MIN_CHANNEL_BYTES} bytes"));
+    }
+    if !(MIN_BATCH_BYTES..=MAX_BATCH_BYTES).contains(&pipeline.batch_max_bytes) {
+        problem("pipeline.batch_max_bytes", batch_bytes_expected());
+    }
     if pipeline.max_future_secs == 0 {
         problem("pipeline.max_future_secs", "expected at least 1 second".into());
     }
@@ -113,6 +127,20 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
         let key = |name: &str| format!("tables.{}.{}", table.name(), name);
         if effective.batch_max_rows == 0 || effective.batch_max_rows > 1_000_000 {
             problem(&key("batch_max_rows"), "expected between 1 and 1000000 rows".into());
+        }
+        // Values inherited from `[pipeline]` are checked once, under the pipeline's key.
+        let overrides = config.tables.get(table);
+        if overrides.and_then(|o| o.channel_capacity) == Some(0) {
+            problem(&key("channel_capacity"), "expected at least 1 row".into());
+        }
+        if overrides.and_then(|o| o.channel_max_bytes).is_some_and(|bytes| bytes < MIN_CHANNEL_BYTES) {
+            problem(&key("channel_max_bytes"), format!("expected at least {MIN_CHANNEL_BYTES} bytes"));
+        }
+        if overrides.and_then(|o| o.batch_max_bytes).is_some_and(|bytes| !(MIN_BATCH_BYTES..=MAX_BATCH_BYTES).contains(&bytes)) {
+            problem(&key("batch_max_bytes"), batch_bytes_expected());
+        }
+        if !(1_024..=MAX_BATCH_BYTES).contains(&effective.max_record_bytes) {
+            problem(&key("max_record_bytes"), format!("expected between 1024 and {MAX_BATCH_BYTES} bytes"));
         }
         if effective.writers == 0 || effective.writers > 64 {
             problem(&key("writers"), "expected between 1 and 64 connections".into());

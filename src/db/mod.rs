@@ -7,6 +7,7 @@
 
 pub mod aggregates;
 mod custom;
+mod dead_letters;
 mod identifier;
 mod migrate;
 mod partitions;
@@ -24,6 +25,7 @@ use std::time::Duration;
 use crate::config::conninfo::{ConnInfo, SslMode};
 use crate::config::with_causes;
 
+pub use dead_letters::delete_expired_dead_letters;
 pub use identifier::{quote_identifier, quote_identifiers};
 pub use migrate::{migrate, MigrationReport};
 pub use partitions::{PartitionPlan, Partitions};

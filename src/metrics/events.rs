@@ -151,13 +151,50 @@ pub fn dead_lettered(letter: &DeadLetter) {
     }
 }
 
-/// A dead letter that could not even be queued (shutdown): logged whole, so it is kept.
+/// Characters of a dead letter's raw input and detail shown in a log line.
+const LOGGED_SAMPLE_CHARS: usize = 1_024;
+
+fn logged_sample(text: &str) -> String {
+    let mut sample: String = text.chars().take(LOGGED_SAMPLE_CHARS).collect();
+    if sample.len() < text.len() {
+        sample.push_str(&format!("… [{} bytes]", text.len()));
+    }
+    sample
+}
+
+/// A dead letter that could not be queued (shutdown): counted, and logged (sampled, its
+/// raw input cut to a sample).
 pub fn dead_letter_unqueued(letter: &DeadLetter, error: &dyn std::fmt::Display) {
+    static SEEN: AtomicU64 = AtomicU64::new(0);
     counter!("hypertick_dead_letters_unwritten_total").increment(1);
-    tracing::error!(
-        %error, source = %letter.source, reason = letter.reason, detail = %letter.detail, raw = %letter.raw,
-        "dead letter could not be queued; its content is in this log line"
-    );
+    if sampled(&SEEN) {
+        tracing::error!(
+            %error, source = %letter.source, reason = letter.reason, detail = %logged_sample(&letter.detail),
+            raw = %logged_sample(&letter.raw), "dead letter could not be queued; a sample of it is in this log line"
+        );
+    }
+}
+
+/// A dead letter dropped because the dead-letter lane is at its bound (dead letters
+/// arrive faster than the database takes them): counted, and logged (sampled).
+pub fn dead_letter_dropped(letter: &DeadLetter) {
+    static SEEN: AtomicU64 = AtomicU64::new(0);
+    counter!("hypertick_dead_letters_dropped_total", "reason" => letter.reason).increment(1);
+    if sampled(&SEEN) {
+        tracing::warn!(
+            source = %letter.source, reason = letter.reason, detail = %logged_sample(&letter.detail),
+            raw = %logged_sample(&letter.raw),
+            "dead letter dropped: the dead-letter queue is full (tables.dead_letters channel_capacity / channel_max_bytes)"
+        );
+    }
+}
+
+/// A periodic delete removed dead letters older than `tables.dead_letters.retention_days`.
+pub fn dead_letters_expired(rows: u64) {
+    counter!("hypertick_dead_letters_expired_total").increment(rows);
+    if rows > 0 {
+        tracing::info!(rows, "dead letters past retention deleted");
+    }
 }
 
 pub fn write_failed(table: Table, writer_idx: usize, kind: &'static str, error: &dyn std::fmt::Display) {

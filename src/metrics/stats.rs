@@ -19,6 +19,8 @@ struct TableStats {
     rows_written: AtomicU64,
     batches: AtomicU64,
     queue_depth: AtomicU64,
+    /// Rows a batcher took off the lane and no writer has finished with yet.
+    rows_in_batches: AtomicU64,
     latency_micros: Mutex<Histogram<u64>>,
 }
 
@@ -37,6 +39,9 @@ pub struct TableSnapshot {
     pub rows_written: u64,
     pub batches: u64,
     pub queue_depth: u64,
+    /// Rows in closed batches not yet committed or dead-lettered (encoded, queued for a
+    /// writer, or in a writer's hands).
+    pub rows_in_batches: u64,
     pub latency_micros: Histogram<u64>,
 }
 
@@ -59,6 +64,7 @@ impl TableSnapshot {
             rows_written: self.rows_written.saturating_sub(earlier.rows_written),
             batches: self.batches.saturating_sub(earlier.batches),
             queue_depth: self.queue_depth,
+            rows_in_batches: self.rows_in_batches,
             latency_micros: latency,
         }
     }
@@ -80,6 +86,7 @@ impl TableStats {
             rows_written: AtomicU64::new(0),
             batches: AtomicU64::new(0),
             queue_depth: AtomicU64::new(0),
+            rows_in_batches: AtomicU64::new(0),
             latency_micros: Mutex::new(new_histogram()),
         }
     }
@@ -146,6 +153,21 @@ impl Stats {
         self.with_table(table, |table_stats| table_stats.queue_depth.store(depth as u64, Ordering::Relaxed));
     }
 
+    /// A batcher closed a batch of `rows` and hands it on.
+    pub fn batch_closed(&self, table: Table, rows: usize) {
+        self.with_table(table, |table_stats| table_stats.rows_in_batches.fetch_add(rows as u64, Ordering::Relaxed));
+    }
+
+    /// A writer is done with a batch of `rows` closed by the batcher (committed, or its
+    /// refused rows dead-lettered).
+    pub fn batch_finished(&self, table: Table, rows: usize) {
+        self.with_table(table, |table_stats| {
+            let _ = table_stats.rows_in_batches.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+                Some(held.saturating_sub(rows as u64))
+            });
+        });
+    }
+
     pub fn snapshot(&self, table: Table) -> TableSnapshot {
         self.with_table(table, |table_stats| Self::snapshot_of(table, table_stats))
     }
@@ -156,6 +178,7 @@ impl Stats {
             rows_written: table_stats.rows_written.load(Ordering::Relaxed),
             batches: table_stats.batches.load(Ordering::Relaxed),
             queue_depth: table_stats.queue_depth.load(Ordering::Relaxed),
+            rows_in_batches: table_stats.rows_in_batches.load(Ordering::Relaxed),
             latency_micros: table_stats
                 .latency_micros
                 .lock()

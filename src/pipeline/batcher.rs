@@ -1,6 +1,6 @@
 //! The batcher: a plain thread per table that takes rows off the table's lane and
-//! closes a batch when it holds `max_rows` rows or when its first row has waited
-//! `linger`. Closed batches go to `deliver` (the sink's encoder stage). When every
+//! closes a batch when it holds `max_rows` rows or `max_bytes` estimated bytes, or when
+//! its first row has waited `linger`. Closed batches go to `deliver` (the sink's encoder stage). When every
 //! sender is gone the batcher flushes what it holds and returns: that is how shutdown
 //! drains the pipeline.
 
@@ -10,17 +10,20 @@ use crossbeam_channel::RecvTimeoutError;
 
 use super::lane::LaneReceiver;
 use crate::metrics::{events, Stats};
-use crate::record::Table;
+use crate::record::{ApproxBytes, Table};
 
 #[derive(Debug, Clone, Copy)]
 pub struct BatchSettings {
     pub max_rows: usize,
+    /// A batch closes once its rows' estimated bytes reach this (a single row larger
+    /// than it makes a batch of its own).
+    pub max_bytes: usize,
     pub linger: Duration,
 }
 
 /// Runs until the lane is closed and drained, or `deliver` returns `false` (its
 /// downstream is gone). Returns the rows it was still holding in that second case.
-pub fn run_batcher<R>(
+pub fn run_batcher<R: ApproxBytes>(
     table: Table,
     receiver: LaneReceiver<R>,
     settings: BatchSettings,
@@ -34,12 +37,14 @@ pub fn run_batcher<R>(
         };
         let deadline = Instant::now() + settings.linger;
         let mut rows = Vec::with_capacity(settings.max_rows.min(receiver.len() + 1).max(64));
+        let mut bytes = first.approx_bytes();
         rows.push(first);
         let mut lane_closed = false;
-        while rows.len() < settings.max_rows {
+        while rows.len() < settings.max_rows && bytes < settings.max_bytes {
             // Take what is already queued without touching the clock.
             match receiver.try_recv() {
                 Ok(row) => {
+                    bytes += row.approx_bytes();
                     rows.push(row);
                     continue;
                 }
@@ -50,7 +55,10 @@ pub fn run_batcher<R>(
                 Err(crossbeam_channel::TryRecvError::Empty) => {}
             }
             match receiver.recv_deadline(deadline) {
-                Ok(row) => rows.push(row),
+                Ok(row) => {
+                    bytes += row.approx_bytes();
+                    rows.push(row);
+                }
                 Err(RecvTimeoutError::Timeout) => break,
                 Err(RecvTimeoutError::Disconnected) => {
                     lane_closed = true;
@@ -76,7 +84,7 @@ mod tests {
     use crate::pipeline::lane;
 
     fn collect(settings: BatchSettings, feed: impl FnOnce(crate::pipeline::LaneSender<u32>) + Send + 'static) -> Vec<Vec<u32>> {
-        let (sender, receiver) = lane::<u32>(Table::Ticks, 1_000, FullPolicy::Block);
+        let (sender, receiver) = lane::<u32>(Table::Ticks, 1_000, usize::MAX, FullPolicy::Block);
         let feeder = std::thread::spawn(move || feed(sender));
         let mut batches = Vec::new();
         let left = run_batcher(Table::Ticks, receiver, settings, &Stats::default(), |rows| {
@@ -90,7 +98,7 @@ mod tests {
 
     #[test]
     fn batches_close_on_size() {
-        let settings = BatchSettings { max_rows: 10, linger: Duration::from_secs(30) };
+        let settings = BatchSettings { max_rows: 10, max_bytes: usize::MAX, linger: Duration::from_secs(30) };
         let batches = collect(settings, |sender| {
             for value in 0..35 {
                 sender.send_blocking(value).unwrap();
@@ -102,8 +110,21 @@ mod tests {
     }
 
     #[test]
+    fn batches_close_on_bytes() {
+        // Each u32 is 4 bytes: 12 bytes close a batch at 3 rows.
+        let settings = BatchSettings { max_rows: 10, max_bytes: 12, linger: Duration::from_secs(30) };
+        let batches = collect(settings, |sender| {
+            for value in 0..7 {
+                sender.send_blocking(value).unwrap();
+            }
+        });
+        let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![3, 3, 1]);
+    }
+
+    #[test]
     fn batches_close_on_linger() {
-        let settings = BatchSettings { max_rows: 1_000, linger: Duration::from_millis(20) };
+        let settings = BatchSettings { max_rows: 1_000, max_bytes: usize::MAX, linger: Duration::from_millis(20) };
         let batches = collect(settings, |sender| {
             for value in 0..3 {
                 sender.send_blocking(value).unwrap();
@@ -116,11 +137,11 @@ mod tests {
 
     #[test]
     fn undelivered_rows_are_reported() {
-        let (sender, receiver) = lane::<u32>(Table::Ticks, 100, FullPolicy::Block);
+        let (sender, receiver) = lane::<u32>(Table::Ticks, 100, usize::MAX, FullPolicy::Block);
         for value in 0..50 {
             sender.send_blocking(value).unwrap();
         }
-        let settings = BatchSettings { max_rows: 10, linger: Duration::from_millis(1) };
+        let settings = BatchSettings { max_rows: 10, max_bytes: usize::MAX, linger: Duration::from_millis(1) };
         let left = run_batcher(Table::Ticks, receiver, settings, &Stats::default(), Err);
         assert_eq!(left, 50);
     }

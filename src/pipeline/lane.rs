@@ -1,18 +1,24 @@
-//! A lane is one table's bounded crossbeam channel. When it is full the configured
-//! policy applies: block the producer (default) or reject the record. Both are counted.
+//! A lane is one table's bounded crossbeam channel, bounded twice: in rows (the
+//! channel's capacity) and in bytes (the records' estimated size in memory, see
+//! `ApproxBytes`). It is full when either bound is reached; then the configured policy
+//! applies: block the producer (default) or reject the record. Both are counted. A lane
+//! holding nothing always takes one record, so a record larger than the byte bound
+//! still moves (the per-table `max_record_bytes` refuses oversized records earlier).
 //!
 //! Rows travel boxed: a bounded channel allocates and writes every slot when it is made,
 //! so a slot the size of a row (up to a few hundred bytes) times the capacity (65 536 by
 //! default) times a dozen tables was well over 100 MB resident from the start. A slot
 //! holding a pointer is 16 bytes; a row's memory is taken only while it is queued.
 
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvError, RecvTimeoutError, Sender, TryRecvError, TrySendError};
 
 use crate::config::FullPolicy;
 use crate::metrics::events;
-use crate::record::Table;
+use crate::record::{ApproxBytes, Table};
 
 /// Why a record could not be queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -40,37 +46,134 @@ impl<R> Sequenced<R> {
     }
 }
 
+impl<R: ApproxBytes> ApproxBytes for Sequenced<R> {
+    fn approx_bytes(&self) -> usize {
+        // The box the lane moves it in, and the sequence and id beside the row.
+        16 + 8 + 16 + self.row.approx_bytes()
+    }
+}
+
+/// How much one lane holds, shared by its senders, its receiver and whoever reports it.
+#[derive(Debug)]
+pub struct LaneState {
+    table: Table,
+    rows: AtomicUsize,
+    bytes: AtomicUsize,
+    max_bytes: usize,
+    /// Senders waiting for bytes to free up; the receiver wakes them only then.
+    waiting: AtomicUsize,
+    receiver_gone: AtomicBool,
+    lock: Mutex<()>,
+    room: Condvar,
+}
+
+impl LaneState {
+    pub fn table(&self) -> Table {
+        self.table
+    }
+
+    /// Rows queued now.
+    pub fn rows(&self) -> usize {
+        self.rows.load(Ordering::Relaxed)
+    }
+
+    /// Estimated bytes of the rows queued now.
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
+    /// Takes `bytes` of the budget if they fit (or the lane holds nothing).
+    fn try_reserve(&self, bytes: usize) -> bool {
+        let mut held = self.bytes.load(Ordering::Relaxed);
+        loop {
+            if held > 0 && held.saturating_add(bytes) > self.max_bytes {
+                return false;
+            }
+            match self.bytes.compare_exchange_weak(held, held + bytes, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(now) => held = now,
+            }
+        }
+    }
+
+    /// Waits until `bytes` fit; false when the receiver is gone.
+    fn reserve_blocking(&self, bytes: usize) -> bool {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let mut guard = self.lock.lock().unwrap_or_else(|poison| poison.into_inner());
+        let reserved = loop {
+            if self.try_reserve(bytes) {
+                break true;
+            }
+            if self.receiver_gone.load(Ordering::SeqCst) {
+                break false;
+            }
+            // The timeout only guards against a missed wake-up; releases notify.
+            guard = self.room.wait_timeout(guard, Duration::from_millis(100)).unwrap_or_else(|poison| poison.into_inner()).0;
+        };
+        drop(guard);
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        reserved
+    }
+
+    fn release(&self, bytes: usize, rows: usize) {
+        self.bytes.fetch_sub(bytes, Ordering::AcqRel);
+        self.rows.fetch_sub(rows, Ordering::Relaxed);
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            let _guard = self.lock.lock().unwrap_or_else(|poison| poison.into_inner());
+            self.room.notify_all();
+        }
+    }
+}
+
 /// The sending half of a table's lane; cheap to clone.
 #[derive(Debug)]
 pub struct LaneSender<R> {
     sender: Sender<Box<R>>,
-    table: Table,
+    state: Arc<LaneState>,
     policy: FullPolicy,
 }
 
 impl<R> Clone for LaneSender<R> {
     fn clone(&self) -> Self {
-        LaneSender { sender: self.sender.clone(), table: self.table, policy: self.policy }
+        LaneSender { sender: self.sender.clone(), state: self.state.clone(), policy: self.policy }
     }
 }
 
 /// The receiving half, read by the table's batcher thread.
 #[derive(Debug)]
-pub struct LaneReceiver<R> {
+pub struct LaneReceiver<R: ApproxBytes> {
     receiver: Receiver<Box<R>>,
+    state: Arc<LaneState>,
 }
 
-impl<R> LaneReceiver<R> {
+impl<R: ApproxBytes> Drop for LaneReceiver<R> {
+    fn drop(&mut self) {
+        self.state.receiver_gone.store(true, Ordering::SeqCst);
+        let _guard = self.state.lock.lock().unwrap_or_else(|poison| poison.into_inner());
+        self.state.room.notify_all();
+    }
+}
+
+impl<R: ApproxBytes> LaneReceiver<R> {
+    fn taken(&self, row: R) -> R {
+        self.state.release(row.approx_bytes(), 1);
+        row
+    }
+
     pub fn recv(&self) -> Result<R, RecvError> {
-        self.receiver.recv().map(|row| *row)
+        self.receiver.recv().map(|row| self.taken(*row))
     }
 
     pub fn try_recv(&self) -> Result<R, TryRecvError> {
-        self.receiver.try_recv().map(|row| *row)
+        self.receiver.try_recv().map(|row| self.taken(*row))
     }
 
     pub fn recv_deadline(&self, deadline: Instant) -> Result<R, RecvTimeoutError> {
-        self.receiver.recv_deadline(deadline).map(|row| *row)
+        self.receiver.recv_deadline(deadline).map(|row| self.taken(*row))
     }
 
     /// Rows queued now.
@@ -84,33 +187,95 @@ impl<R> LaneReceiver<R> {
 
     /// Every row until the lane is closed and empty.
     pub fn iter(&self) -> impl Iterator<Item = R> + '_ {
-        self.receiver.iter().map(|row| *row)
+        self.receiver.iter().map(|row| self.taken(*row))
+    }
+
+    /// What the lane holds, for reports that outlive the receiver's thread.
+    pub fn state(&self) -> Arc<LaneState> {
+        self.state.clone()
     }
 }
 
-pub fn lane<R>(table: Table, capacity: usize, policy: FullPolicy) -> (LaneSender<R>, LaneReceiver<R>) {
+/// A lane of at most `capacity` rows and `max_bytes` estimated bytes.
+pub fn lane<R: ApproxBytes>(table: Table, capacity: usize, max_bytes: usize, policy: FullPolicy) -> (LaneSender<R>, LaneReceiver<R>) {
     let (sender, receiver) = crossbeam_channel::bounded(capacity);
-    (LaneSender { sender, table, policy }, LaneReceiver { receiver })
+    let state = Arc::new(LaneState {
+        table,
+        rows: AtomicUsize::new(0),
+        bytes: AtomicUsize::new(0),
+        max_bytes,
+        waiting: AtomicUsize::new(0),
+        receiver_gone: AtomicBool::new(false),
+        lock: Mutex::new(()),
+        room: Condvar::new(),
+    });
+    (LaneSender { sender, state: state.clone(), policy }, LaneReceiver { receiver, state })
 }
 
-impl<R: Send + 'static> LaneSender<R> {
+/// Why a non-blocking send did not queue.
+enum Refused<R> {
+    Full(R),
+    Closed(R),
+}
+
+impl<R: ApproxBytes + Send + 'static> LaneSender<R> {
+    pub fn table(&self) -> Table {
+        self.state.table
+    }
+
+    /// What the lane holds now.
+    pub fn state(&self) -> &Arc<LaneState> {
+        &self.state
+    }
+
+    /// Queues without waiting if both the row and byte bounds have room.
+    fn offer(&self, row: Box<R>, bytes: usize) -> Result<(), Refused<Box<R>>> {
+        if !self.state.try_reserve(bytes) {
+            return Err(Refused::Full(row));
+        }
+        self.state.rows.fetch_add(1, Ordering::Relaxed);
+        self.sender.try_send(row).map_err(|error| {
+            self.state.release(bytes, 1);
+            match error {
+                TrySendError::Full(row) => Refused::Full(row),
+                TrySendError::Disconnected(row) => Refused::Closed(row),
+            }
+        })
+    }
+
+    /// Waits for room in both bounds (on the calling thread).
+    fn wait_and_send(&self, row: Box<R>, bytes: usize) -> Result<(), SendError> {
+        if !self.state.reserve_blocking(bytes) {
+            return Err(SendError::Closed);
+        }
+        self.state.rows.fetch_add(1, Ordering::Relaxed);
+        self.sender.send(row).map_err(|_| {
+            self.state.release(bytes, 1);
+            SendError::Closed
+        })
+    }
+
+    /// Waits for room on a blocking-pool thread so the async reactor never stalls.
+    async fn wait_and_send_off_reactor(&self, row: Box<R>, bytes: usize) -> Result<(), SendError> {
+        let sender = self.clone();
+        match tokio::task::spawn_blocking(move || sender.wait_and_send(row, bytes)).await {
+            Ok(sent) => sent,
+            Err(_) => Err(SendError::Closed),
+        }
+    }
+
     /// Queues a row, applying the full policy. Blocking happens on a blocking-pool
     /// thread so the async reactor never stalls; the caller simply awaits.
     pub async fn send(&self, row: R) -> Result<(), SendError> {
-        match self.sender.try_send(Box::new(row)) {
+        let bytes = row.approx_bytes();
+        match self.offer(Box::new(row), bytes) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Disconnected(_)) => Err(SendError::Closed),
-            Err(TrySendError::Full(row)) => {
-                events::channel_full(self.table, self.policy);
+            Err(Refused::Closed(_)) => Err(SendError::Closed),
+            Err(Refused::Full(row)) => {
+                events::channel_full(self.state.table, self.policy);
                 match self.policy {
-                    FullPolicy::Reject => Err(SendError::Full(self.table)),
-                    FullPolicy::Block => {
-                        let sender = self.sender.clone();
-                        match tokio::task::spawn_blocking(move || sender.send(row)).await {
-                            Ok(Ok(())) => Ok(()),
-                            _ => Err(SendError::Closed),
-                        }
-                    }
+                    FullPolicy::Reject => Err(SendError::Full(self.state.table)),
+                    FullPolicy::Block => self.wait_and_send_off_reactor(row, bytes).await,
                 }
             }
         }
@@ -119,40 +284,103 @@ impl<R: Send + 'static> LaneSender<R> {
     /// Queues a row if there is room, without waiting; hands the row back when the lane
     /// is full or closed.
     pub fn try_send(&self, row: R) -> Result<(), (R, SendError)> {
-        match self.sender.try_send(Box::new(row)) {
+        let bytes = row.approx_bytes();
+        match self.offer(Box::new(row), bytes) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(row)) => {
-                events::channel_full(self.table, self.policy);
-                Err((*row, SendError::Full(self.table)))
+            Err(Refused::Full(row)) => {
+                events::channel_full(self.state.table, self.policy);
+                Err((*row, SendError::Full(self.state.table)))
             }
-            Err(TrySendError::Disconnected(row)) => Err((*row, SendError::Closed)),
+            Err(Refused::Closed(row)) => Err((*row, SendError::Closed)),
         }
     }
 
     /// Queues a row if there is room; hands it back otherwise, for a caller that then
     /// takes the path applying the full policy (which counts it).
     pub fn try_send_quiet(&self, row: R) -> Result<(), R> {
-        self.sender.try_send(Box::new(row)).map_err(|error| *error.into_inner())
+        let bytes = row.approx_bytes();
+        self.offer(Box::new(row), bytes).map_err(|refused| match refused {
+            Refused::Full(row) | Refused::Closed(row) => *row,
+        })
+    }
+
+    /// Queues a row if there is room, without waiting or counting; hands it back with
+    /// the reason otherwise, for a caller with its own policy for a full lane.
+    pub fn try_send_uncounted(&self, row: R) -> Result<(), (R, SendError)> {
+        let bytes = row.approx_bytes();
+        self.offer(Box::new(row), bytes).map_err(|refused| match refused {
+            Refused::Full(row) => (*row, SendError::Full(self.state.table)),
+            Refused::Closed(row) => (*row, SendError::Closed),
+        })
     }
 
     /// Queues a row, waiting for room whatever the full policy.
     pub async fn send_waiting(&self, row: R) -> Result<(), SendError> {
-        match self.sender.try_send(Box::new(row)) {
+        let bytes = row.approx_bytes();
+        match self.offer(Box::new(row), bytes) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Disconnected(_)) => Err(SendError::Closed),
-            Err(TrySendError::Full(row)) => {
-                let sender = self.sender.clone();
-                match tokio::task::spawn_blocking(move || sender.send(row)).await {
-                    Ok(Ok(())) => Ok(()),
-                    _ => Err(SendError::Closed),
-                }
-            }
+            Err(Refused::Closed(_)) => Err(SendError::Closed),
+            Err(Refused::Full(row)) => self.wait_and_send_off_reactor(row, bytes).await,
         }
     }
 
     /// Queues a row from a plain (non-async) thread, blocking when full.
     pub fn send_blocking(&self, row: R) -> Result<(), SendError> {
-        self.sender.send(Box::new(row)).map_err(|_| SendError::Closed)
+        let bytes = row.approx_bytes();
+        self.wait_and_send(Box::new(row), bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A row of a chosen size.
+    #[derive(Debug)]
+    struct Sized(usize);
+    impl ApproxBytes for Sized {
+        fn approx_bytes(&self) -> usize {
+            self.0
+        }
     }
 
+    #[test]
+    fn a_lane_is_full_at_its_byte_bound_before_its_row_bound() {
+        let (sender, receiver) = lane::<Sized>(Table::Signals, 1_000, 1_000, FullPolicy::Reject);
+        for _ in 0..4 {
+            sender.try_send(Sized(250)).map_err(|(_, error)| error).unwrap();
+        }
+        assert_eq!(sender.try_send(Sized(1)).map_err(|(_, error)| error), Err(SendError::Full(Table::Signals)));
+        assert_eq!((sender.state().rows(), sender.state().bytes()), (4, 1_000));
+        receiver.recv().unwrap();
+        assert_eq!((sender.state().rows(), sender.state().bytes()), (3, 750));
+        sender.try_send(Sized(250)).map_err(|(_, error)| error).unwrap();
+    }
+
+    #[test]
+    fn an_empty_lane_takes_one_oversized_row() {
+        let (sender, receiver) = lane::<Sized>(Table::Signals, 10, 100, FullPolicy::Reject);
+        sender.try_send(Sized(5_000)).map_err(|(_, error)| error).unwrap();
+        assert!(sender.try_send(Sized(1)).is_err());
+        assert_eq!(receiver.recv().unwrap().0, 5_000);
+        assert_eq!(sender.state().bytes(), 0);
+    }
+
+    #[test]
+    fn a_blocked_sender_wakes_when_bytes_free_up_and_fails_when_the_receiver_goes() {
+        let (sender, receiver) = lane::<Sized>(Table::Signals, 1_000, 100, FullPolicy::Block);
+        sender.send_blocking(Sized(100)).unwrap();
+        let blocked = sender.clone();
+        let waiter = std::thread::spawn(move || blocked.send_blocking(Sized(100)));
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(sender.state().rows(), 1, "the second row waits for room");
+        receiver.recv().unwrap();
+        waiter.join().unwrap().unwrap();
+        assert_eq!(sender.state().rows(), 1);
+        let blocked = sender.clone();
+        let waiter = std::thread::spawn(move || blocked.send_blocking(Sized(100)));
+        std::thread::sleep(Duration::from_millis(50));
+        drop(receiver);
+        assert_eq!(waiter.join().unwrap(), Err(SendError::Closed));
+    }
 }

@@ -2,7 +2,8 @@
 //! (`lane`), the router that checks a record's time against retention and sends it to
 //! its table's lane (`router`), the indicator stage that turns closed bars into
 //! `technical_indicators` rows (`indicators`), and the batcher threads that close batches on a row
-//! count or a linger time (`batcher`).
+//! count, a byte count or a linger time (`batcher`). Lanes and batches are bounded in
+//! bytes as well as rows, by each record's estimated size in memory (`ApproxBytes`).
 
 mod batcher;
 mod dedup;
@@ -16,7 +17,7 @@ mod spills;
 pub use batcher::{run_batcher, BatchSettings};
 pub use dedup::{id_key, IdWindow};
 pub use indicators::IndicatorStage;
-pub use lane::{lane, LaneReceiver, LaneSender, SendError, Sequenced};
+pub use lane::{lane, LaneReceiver, LaneSender, LaneState, SendError, Sequenced};
 pub use release::{ReleaseSender, SpoolRelease, RELEASE_QUEUE};
 pub use router::{check_event_time, CustomLane, Receipt, Router, RouterLimits, SpoolGate};
 pub use spill::spawn_spill_readers;

@@ -15,7 +15,7 @@ use crate::config::FullPolicy;
 use crate::metrics::events;
 use crate::spool::{codec, Position, SpoolError, SpoolProgress, StreamCursor};
 use crate::record::{
-    Bar, CustomRow, CustomSchema, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, Record, Rejection,
+    ApproxBytes, Bar, CustomRow, CustomSchema, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, Record, Rejection,
     RelationalCatalog, RowRecord, Signal, Table, TechnicalIndicators, Tick, Ticker, Timestamp,
 };
 
@@ -65,6 +65,10 @@ pub struct RouterLimits {
     pub retention_micros: [Option<i64>; Table::ALL.len()],
     /// Rows further than this many µs ahead of our clock are refused.
     pub max_future_micros: i64,
+    /// Per built-in table (indexed like `Table::ALL`): records whose estimated size in
+    /// memory is over this many bytes are refused. A custom table's `row` records are
+    /// held to the relational limit, the lane they arrive as.
+    pub max_record_bytes: [usize; Table::ALL.len()],
 }
 
 /// The senders of every lane plus the admission checks; clone it per source task.
@@ -182,6 +186,21 @@ impl Router {
         self.check_time_within(table, retention, time, now)
     }
 
+    /// Refuses a record larger than its table's `max_record_bytes`.
+    pub fn check_size(&self, record: &Record) -> Result<(), Rejection> {
+        let table = record.table();
+        let Some(index) = table.index() else { return Ok(()) };
+        let limit = self.limits.max_record_bytes[index];
+        let bytes = record.approx_bytes();
+        if bytes > limit {
+            return Err(Rejection::new(
+                "record_too_large",
+                format!("the record takes about {bytes} bytes in memory; the limit is {limit} (tables.{table}.max_record_bytes)"),
+            ));
+        }
+        Ok(())
+    }
+
     fn check_time_within(&self, table: Table, retention: Option<i64>, time: Timestamp, now: Timestamp) -> Result<(), Rejection> {
         check_event_time(table, retention, self.limits.max_future_micros, time, now)
     }
@@ -224,7 +243,7 @@ impl Router {
             Record::Tick(_) | Record::Quote(_) | Record::Ticker(_) => record.table(),
             _ => return Err(record),
         };
-        if let Err(rejection) = self.check_time(table, record.time(), now) {
+        if let Err(rejection) = self.check_time(table, record.time(), now).and_then(|()| self.check_size(&record)) {
             return Ok(Err(rejection));
         }
         let queued = match record {
@@ -261,6 +280,7 @@ impl Router {
 
     async fn route_keyed(&self, mut record: Record, now: Timestamp, id: u128) -> Result<Receipt, Rejection> {
         self.check_time(record.table(), record.time(), now)?;
+        self.check_size(&record)?;
         if let Record::Row(row) = &mut record {
             if let Some(converted) = self.convert_custom(row, Some(now)) {
                 let (lane, converted) = converted?;
@@ -390,9 +410,24 @@ impl Router {
     }
 
     /// Keeps a dead letter: counted and logged (sampled) here, written by its writer.
+    /// Never waits: when the dead-letter lane is at its bound (`tables.dead_letters`
+    /// `channel_capacity` / `channel_max_bytes`), the letter is dropped, counted in
+    /// `hypertick_dead_letters_dropped_total{reason}` and sampled to the log, so that
+    /// hostile input cannot grow memory or stall its own connection on its refusals.
     pub async fn dead_letter(&self, letter: DeadLetter) {
         events::dead_lettered(&letter);
-        if let Err(error) = self.dead_letters.send(Sequenced::unspooled(letter.clone())).await {
+        match self.dead_letters.try_send_uncounted(Sequenced::unspooled(letter)) {
+            Ok(()) => {}
+            Err((unsent, SendError::Full(_))) => events::dead_letter_dropped(&unsent.row),
+            Err((unsent, error)) => events::dead_letter_unqueued(&unsent.row, &error),
+        }
+    }
+
+    /// Keeps the dead letter of a record that was accepted before (read back from the
+    /// spool): waits for room rather than dropping it, as the producer was told it was taken.
+    pub async fn dead_letter_waiting(&self, letter: DeadLetter) {
+        events::dead_lettered(&letter);
+        if let Err(error) = self.dead_letters.send_waiting(Sequenced::unspooled(letter.clone())).await {
             events::dead_letter_unqueued(&letter, &error);
         }
     }

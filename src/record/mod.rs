@@ -19,6 +19,7 @@ mod decimal;
 mod instrument;
 mod options;
 mod row;
+mod size;
 mod table;
 mod time;
 
@@ -30,6 +31,7 @@ pub use decimal::{Decimal, DecimalError, DecimalKind, NUMERIC_MAX_SCALE};
 pub use instrument::Instrument;
 pub use options::{OptionKind, OptionQuote};
 pub use row::{RelationalCatalog, RelationalTable, RowOp, RowRecord};
+pub use size::{json_heap_bytes, ApproxBytes};
 pub use table::{Column, NumericTypmod, PgType, Table, NUMERIC_MAX_PRECISION, VARCHAR_MAX_LENGTH};
 pub use time::{EpochUnit, Timestamp};
 
@@ -208,14 +210,14 @@ impl DeadLetter {
 
     /// Builds a dead letter, making `raw` and `detail` storable: NUL bytes (which
     /// PostgreSQL text cannot hold) become U+FFFD and oversized input is cut to a sample.
+    /// A cut `raw` is noted in the detail too: `(raw: the first K of N bytes kept)`.
     pub fn new(source: &str, reason: &'static str, detail: impl Into<String>, raw: &str) -> Self {
-        DeadLetter {
-            received_at: Timestamp::now(),
-            source: source.to_string(),
-            reason,
-            detail: storable_text(&detail.into(), Self::MAX_RAW_BYTES),
-            raw: storable_text(raw, Self::MAX_RAW_BYTES),
+        let mut detail = storable_text(&detail.into(), Self::MAX_RAW_BYTES);
+        let kept = storable_text(raw, Self::MAX_RAW_BYTES);
+        if raw.len() > Self::MAX_RAW_BYTES {
+            detail.push_str(&format!(" (raw: the first {} of {} bytes kept)", Self::MAX_RAW_BYTES.min(raw.len()), raw.len()));
         }
+        DeadLetter { received_at: Timestamp::now(), source: source.to_string(), reason, detail, raw: kept }
     }
 }
 

@@ -33,7 +33,7 @@ fn days_since_postgres_epoch(date: chrono::NaiveDate) -> i32 {
 /// A row the PGCOPY encoder can write. Implemented in `sink::rows` for each record and
 /// in `sink::cells` for custom-table rows; the writers take the table as a value, so
 /// tables known only at run time use the same path.
-pub trait EncodeRow: Send + Sync + std::fmt::Debug + 'static {
+pub trait EncodeRow: crate::record::ApproxBytes + Send + Sync + std::fmt::Debug + 'static {
     /// The exact number of bytes `encode` writes (sum the `*_LEN` constants and `*_len`
     /// functions of [`TupleEncoder`]). The buffer is sized from it once per batch.
     fn encoded_len(&self) -> usize;

@@ -57,7 +57,9 @@ pub async fn run_relational_writer(
             ids.push(item.id);
             rows.push(item.row);
         }
+        let count = rows.len();
         writer.write(rows, &sequences, &ids).await?;
+        writer.stats.batch_finished(Table::Relational, count);
     }
     Ok(())
 }

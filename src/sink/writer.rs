@@ -209,7 +209,13 @@ pub async fn run_writer_on_stream<R: EncodeRow>(
     loop {
         let batch = { queue.lock().await.recv().await };
         let Some(batch) = batch else { return Ok(()) };
+        // The daemon's batches (no bookkeeping of their own) are counted as held from
+        // their batcher until here, for the stop report.
+        let from_batcher = batch.encoded.progress.is_none().then_some(batch.rows.len());
         writer.write(batch).await?;
+        if let Some(rows) = from_batcher {
+            writer.stats.batch_finished(table, rows);
+        }
     }
 }
 

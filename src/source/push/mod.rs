@@ -4,16 +4,19 @@
 //! `option_contract` fills and checks an option quote's contract parts from its name);
 //! `server` accepts connections (optionally over TLS), checks the bearer token, reads
 //! frames, limits their rate (`rate`), routes records, dead-letters rejections and
-//! answers each frame with an ack at the configured level.
+//! answers each frame with an ack at the configured level; `letters` bounds what a
+//! frame's refusals become in `dead_letters` (one letter per frame past a few, rate-limited
+//! frames sampled).
 
 mod fast;
 mod fields;
+mod letters;
 mod option_contract;
 mod protocol;
 mod rate;
 mod records;
 mod server;
 
-pub use protocol::{fast_path_agrees, parse_frame, Ack, ParsedElement};
+pub use protocol::{fast_path_agrees, parse_element, parse_frame, split_frame, Ack, ParsedElement, MAX_ACK_REJECTIONS};
 pub use rate::TokenBucket;
 pub use server::{PushServer, PushSettings, PushSetupError};

@@ -5,6 +5,12 @@
 //! strings or integer epoch nanoseconds; numbers are JSON numbers or decimal strings.
 //! Every rejection names the field and what was expected.
 //!
+//! The ack of a frame is `{"accepted": N, "rejected": [{"index": i, "reason": "…"}]}`,
+//! plus `"duplicates": D` when some records were resends of ids already seen. The
+//! `rejected` list holds at most the first `MAX_ACK_REJECTIONS` (100) refusals, each
+//! reason cut to `MAX_REASON_CHARS`; the rest are counted in `"rejected_more": M`
+//! (absent when 0), so an ack stays a few kilobytes whatever the frame held.
+//!
 //! Example frame: `[{"type":"tick","venue":"binance","symbol":"BTCUSDT",
 //! "time":"2026-11-22T12:00:00.123Z","price":"97000.5","size":0.01,"side":"buy"}]`
 
@@ -28,6 +34,11 @@ pub struct ParsedElement<'a> {
     pub id: Option<String>,
 }
 
+/// Refusals listed in one ack; the rest are counted in `rejected_more`.
+pub const MAX_ACK_REJECTIONS: usize = 100;
+/// Characters of one refusal's reason in an ack.
+pub const MAX_REASON_CHARS: usize = 1_024;
+
 /// The answer to one frame.
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
 pub struct Ack {
@@ -36,7 +47,11 @@ pub struct Ack {
     /// Of those, resends of ids already seen, not stored again (absent when 0).
     #[serde(skip_serializing_if = "is_zero")]
     pub duplicates: usize,
+    /// The first `MAX_ACK_REJECTIONS` refusals.
     pub rejected: Vec<AckRejection>,
+    /// Refusals beyond those listed (absent when 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub rejected_more: usize,
 }
 
 fn is_zero(count: &usize) -> bool {
@@ -49,9 +64,10 @@ pub struct AckRejection {
     pub reason: String,
 }
 
-/// Splits a frame into elements and parses each. A frame that is not valid JSON as a
-/// whole is one rejection.
-pub fn parse_frame(text: &str, received_at: Timestamp) -> Result<Vec<ParsedElement<'_>>, Rejection> {
+/// Splits a frame into its elements' raw text, not parsed yet (an element is parsed
+/// when it is routed, so a frame's records are never all held at once). A frame that is
+/// not valid JSON as a whole is one rejection.
+pub fn split_frame(text: &str) -> Result<Vec<&str>, Rejection> {
     let trimmed = text.trim_start();
     if trimmed.is_empty() {
         return Err(Rejection::new("empty_frame", "the frame holds no JSON"));
@@ -59,22 +75,26 @@ pub fn parse_frame(text: &str, received_at: Timestamp) -> Result<Vec<ParsedEleme
     if trimmed.starts_with('[') {
         let elements: Vec<&RawValue> = serde_json::from_str(text)
             .map_err(|error| Rejection::new("invalid_json", format!("the frame's array is not valid JSON: {error}")))?;
-        Ok(elements
-            .into_iter()
-            .enumerate()
-            .map(|(index, raw)| {
-                let (result, id) = parse_element(raw.get(), received_at);
-                ParsedElement { index, raw: raw.get(), result, id }
-            })
-            .collect())
+        Ok(elements.into_iter().map(RawValue::get).collect())
     } else {
-        let (result, id) = parse_element(text, received_at);
-        Ok(vec![ParsedElement { index: 0, raw: text, result, id }])
+        Ok(vec![text])
     }
 }
 
+/// Splits a frame into elements and parses each.
+pub fn parse_frame(text: &str, received_at: Timestamp) -> Result<Vec<ParsedElement<'_>>, Rejection> {
+    Ok(split_frame(text)?
+        .into_iter()
+        .enumerate()
+        .map(|(index, raw)| {
+            let (result, id) = parse_element(raw, received_at);
+            ParsedElement { index, raw, result, id }
+        })
+        .collect())
+}
+
 /// The element's record, and its `id` when the record parsed.
-fn parse_element(raw: &str, received_at: Timestamp) -> (Result<Record, Rejection>, Option<String>) {
+pub fn parse_element(raw: &str, received_at: Timestamp) -> (Result<Record, Rejection>, Option<String>) {
     let mut id = None;
     let result = parse_object(raw, received_at, &mut id);
     let id = if result.is_ok() { id } else { None };
@@ -142,8 +162,23 @@ pub(super) fn parse_object_general(raw: &str, received_at: Timestamp, id: &mut O
 
 /// Reduces parsed elements' rejections into an ack.
 impl Ack {
+    /// Lists the refusal while the list has room, else counts it.
     pub fn reject(&mut self, index: usize, rejection: &Rejection) {
-        self.rejected.push(AckRejection { index, reason: rejection.to_string() });
+        if self.rejected.len() >= MAX_ACK_REJECTIONS {
+            self.rejected_more += 1;
+            return;
+        }
+        let mut reason = rejection.to_string();
+        if reason.chars().count() > MAX_REASON_CHARS {
+            reason = truncate(&reason, MAX_REASON_CHARS);
+            reason.push('…');
+        }
+        self.rejected.push(AckRejection { index, reason });
+    }
+
+    /// Every refusal, listed or counted.
+    pub fn rejected_total(&self) -> usize {
+        self.rejected.len() + self.rejected_more
     }
 }
 
@@ -282,6 +317,21 @@ mod tests {
         assert_eq!(elements[1].raw, r#"{"type":"nope"}"#);
         assert_eq!(elements[1].result.as_ref().unwrap_err().code, "unknown_type");
         assert_eq!(elements[2].result.as_ref().unwrap_err().code, "not_an_object");
+    }
+
+    #[test]
+    fn an_ack_lists_the_first_refusals_and_counts_the_rest() {
+        let mut ack = Ack::default();
+        let rejection = Rejection::new("not_an_object", "expected a JSON object, got a number");
+        for index in 0..524_287 {
+            ack.reject(index, &rejection);
+        }
+        assert_eq!((ack.rejected.len(), ack.rejected_more, ack.rejected_total()), (MAX_ACK_REJECTIONS, 524_187, 524_287));
+        let json = serde_json::to_string(&ack).unwrap();
+        assert!(json.len() < 10_000, "{} bytes", json.len());
+        assert!(json.ends_with(r#""rejected_more":524187}"#), "{json}");
+        let clean = serde_json::to_string(&Ack { accepted: 2, ..Ack::default() }).unwrap();
+        assert_eq!(clean, r#"{"accepted":2,"rejected":[]}"#, "the shape is unchanged when nothing is left over");
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! Guards, in the order a client meets them: the connection count (HTTP 503), TLS
 //! when `tls_cert` is set (wss://), the bearer token compared in constant time
 //! (HTTP 401), the frame size (refused in the ack, or the connection closed past 4×),
-//! and the frame rate per connection (refused in the ack as `rate_limited`).
+//! and the frame rate per connection (refused in the ack as `rate_limited`, dead-lettered
+//! as a sample at most once a second per connection).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -31,7 +32,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::task::TaskTracker;
 
-use super::protocol::{parse_frame, Ack};
+use super::letters::{FrameRefusals, RateLimitSamples};
+use super::protocol::{parse_element, split_frame, Ack};
 use super::rate::TokenBucket;
 use crate::config::{pem, Secret, ServerConfig};
 use crate::metrics::events;
@@ -255,6 +257,7 @@ where
     let mut rejected = 0u64;
     let mut rate_limited = 0u64;
     let mut bucket = TokenBucket::new(settings.max_messages_per_sec, Instant::now());
+    let mut rate_samples = RateLimitSamples::default();
     let mut close_reason = "client closed";
     // Acks owed, in frame order, each ready once its frame reached the ack level.
     let mut owed = FuturesOrdered::new();
@@ -299,11 +302,7 @@ where
                     "rate_limited",
                     format!("more than {} frames per second on this connection (server.max_messages_per_sec)", settings.max_messages_per_sec),
                 );
-                let raw = match &message {
-                    Message::Text(text) => text.as_str().to_string(),
-                    other => String::from_utf8_lossy(&other.clone().into_data()).into_owned(),
-                };
-                (reject_frame(&context.router, &rejection, &raw).await, Vec::new())
+                (reject_rate_limited(&context.router, &mut rate_samples, &rejection, &message).await, Vec::new())
             }
             Some(Ok(Message::Text(text))) => handle_text(text.as_str(), &settings, &context.router).await,
             Some(Ok(Message::Binary(bytes))) => {
@@ -315,7 +314,7 @@ where
         };
         frames += 1;
         accepted += ack.accepted as u64;
-        rejected += ack.rejected.len() as u64;
+        rejected += ack.rejected_total() as u64;
         let (level, gate) = (settings.ack, context.router.spool.clone());
         owed.push_back(async move {
             wait_for_ack_level(level, gate.as_deref(), &receipts).await;
@@ -360,7 +359,7 @@ async fn handle_text(text: &str, settings: &PushSettings, router: &Router) -> (A
         return (reject_frame(router, &rejection, text).await, Vec::new());
     }
     let received_at = Timestamp::now();
-    let elements = match parse_frame(text, received_at) {
+    let elements = match split_frame(text) {
         Ok(elements) => elements,
         Err(rejection) => return (reject_frame(router, &rejection, text).await, Vec::new()),
     };
@@ -368,11 +367,14 @@ async fn handle_text(text: &str, settings: &PushSettings, router: &Router) -> (A
     let mut parse_errors = 0;
     let element_count = elements.len();
     let mut receipts: Vec<Receipt> = Vec::new();
-    for element in elements {
-        let outcome = match element.result {
-            Ok(record) => match router.try_route_now(record, received_at, element.id.as_deref()) {
+    let mut refusals = FrameRefusals::default();
+    for (index, raw) in elements.into_iter().enumerate() {
+        // Parsed one at a time: a frame's records are never all held at once.
+        let (parsed, id) = parse_element(raw, received_at);
+        let outcome = match parsed {
+            Ok(record) => match router.try_route_now(record, received_at, id.as_deref()) {
                 Ok(routed) => routed,
-                Err(record) => router.route_with_id(record, received_at, element.id.as_deref()).await,
+                Err(record) => router.route_with_id(record, received_at, id.as_deref()).await,
             },
             Err(rejection) => {
                 parse_errors += 1;
@@ -389,13 +391,17 @@ async fn handle_text(text: &str, settings: &PushSettings, router: &Router) -> (A
                 receipts.push(receipt);
             }
             Err(rejection) => {
-                ack.reject(element.index, &rejection);
+                ack.reject(index, &rejection);
                 // A full queue or spool is the producer's to retry, not bad input to keep.
                 if !["queue_full", "spool_full", "shutting_down"].contains(&rejection.code) {
-                    router.dead_letter(DeadLetter::new(SOURCE_NAME, rejection.code, rejection.detail, element.raw)).await;
+                    refusals.add(SOURCE_NAME, index, &rejection, raw);
                 }
             }
         }
+    }
+    // A few refused elements are kept one by one, more as one letter for the frame.
+    for letter in refusals.into_letters(SOURCE_NAME, text, element_count) {
+        router.dead_letter(letter).await;
     }
     events::source_frame(SOURCE_NAME, element_count);
     if parse_errors > 0 {
@@ -423,6 +429,30 @@ async fn wait_for_ack_level(level: AckLevel, gate: Option<&SpoolGate>, receipts:
             gate.progress.wait_committed(&spooled).await;
         }
     }
+}
+
+/// A frame over the rate: refused in the ack and counted; kept as a dead letter (cut to
+/// `DeadLetter::MAX_RAW_BYTES`) at most once a second per connection, with the count of
+/// frames refused since the previous one.
+async fn reject_rate_limited(router: &Router, samples: &mut RateLimitSamples, rejection: &Rejection, message: &Message) -> Ack {
+    events::source_frame(SOURCE_NAME, 0);
+    if let Some(refused) = samples.refused(Instant::now()) {
+        let data = match message {
+            Message::Text(text) => text.as_bytes(),
+            Message::Binary(bytes) => bytes.as_ref(),
+            _ => &[],
+        };
+        let sample = String::from_utf8_lossy(&data[..data.len().min(DeadLetter::MAX_RAW_BYTES)]);
+        let detail = format!(
+            "{}; {refused} frames refused on this connection since the last sample (one kept per second); this one is {} bytes",
+            rejection.detail,
+            data.len()
+        );
+        router.dead_letter(DeadLetter::new(SOURCE_NAME, rejection.code, detail, &sample)).await;
+    }
+    let mut ack = Ack::default();
+    ack.reject(0, rejection);
+    ack
 }
 
 async fn reject_frame(router: &Router, rejection: &Rejection, raw: &str) -> Ack {

@@ -6,3 +6,4 @@
 mod poison;
 mod refusals;
 mod spool_damage;
+mod amplification;
