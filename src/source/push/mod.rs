@@ -4,8 +4,11 @@
 //! `option_contract` fills and checks an option quote's contract parts from its name);
 //! `server` accepts connections (optionally over TLS), checks the bearer token, reads
 //! frames, limits their rate (`rate`), routes records, dead-letters rejections and
-//! answers each frame with an ack at the configured level.
+//! answers each frame with an ack at the configured level; `admission` bounds the
+//! sockets in their handshake apart from the producers' slots, and keeps each client's
+//! shared frame budget and connection count.
 
+mod admission;
 mod fast;
 mod fields;
 mod option_contract;

@@ -7,10 +7,14 @@
 //! rather than growing memory. Nothing a client sends can end the server;
 //! protocol violations end only that client's connection.
 //!
-//! Guards, in the order a client meets them: the connection count (HTTP 503), TLS
-//! when `tls_cert` is set (wss://), the bearer token compared in constant time
-//! (HTTP 401), the frame size (refused in the ack, or the connection closed past 4×),
-//! and the frame rate per connection (refused in the ack as `rate_limited`).
+//! Guards, in the order a client meets them: the pending-handshake limit and the
+//! handshake deadline (the socket closed at once, or when the deadline passes), TLS
+//! when `tls_cert` is set (wss://), the bearer token compared in constant time (HTTP
+//! 401), the producer slots and the connections per client (HTTP 503; see
+//! `admission`), the frame size (refused in the ack, or the connection closed with
+//! 1009 past 4×), valid UTF-8 (closed with 1007), and the frame rate per connection
+//! and per client (refused in the ack as `rate_limited`). Acks owed to a connection are
+//! bounded in count and bytes.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,17 +24,20 @@ use std::time::{Duration, Instant};
 use futures_util::stream::FuturesOrdered;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_tungstenite::tungstenite::error::CapacityError;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::admission::{Admission, AdmissionLimits, ClientKey, Producer};
 use super::protocol::{parse_frame, Ack};
 use super::rate::TokenBucket;
 use crate::config::{pem, Secret, ServerConfig};
@@ -41,8 +48,14 @@ use crate::record::{DeadLetter, FeedEvent, Rejection, Timestamp};
 use crate::source::{Source, SourceContext, SourceFuture};
 
 const SOURCE_NAME: &str = "push";
-/// A client must finish the websocket handshake within this time.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// At a stop, or before closing a connection for an unreadable frame, the acks owed
+/// are sent for at most this long (a client that does not read gets none).
+const ACK_DRAIN_LIMIT: Duration = Duration::from_secs(2);
+/// After a close frame for an unreadable frame, what the client still sends is read and
+/// discarded for this long and up to `MAX_DISCARD_BYTES`, so that the close frame is not
+/// lost to a TCP reset caused by unread bytes.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+const MAX_DISCARD_BYTES: usize = 64 << 20;
 /// Frames up to this multiple of `max_frame_bytes` are read and refused with an ack;
 /// beyond it the websocket layer closes the connection (1009, message too big).
 const HARD_LIMIT_FACTOR: usize = 4;
@@ -62,6 +75,16 @@ pub struct PushSettings {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Frames per connection whose acks may be outstanding (at least 1).
     pub acks_in_flight: usize,
+    /// Bytes of acks (and their records' receipts) one connection may owe.
+    pub acks_in_flight_bytes: usize,
+    /// Sockets in their handshake at once; more are closed when accepted.
+    pub max_pending_handshakes: usize,
+    /// From accept to a finished websocket upgrade, TLS included.
+    pub handshake_timeout: Duration,
+    /// Frames per second shared by one client's connections; 0: no limit.
+    pub max_messages_per_sec_per_token: u32,
+    /// Connections per client; 0: only `max_connections` applies.
+    pub max_connections_per_token: usize,
 }
 
 /// Why `[server]` could not be turned into a running listener's settings. Each
@@ -98,6 +121,11 @@ impl PushSettings {
             max_connections: server.max_connections,
             max_messages_per_sec: server.max_messages_per_sec,
             acks_in_flight: server.acks_in_flight.max(1),
+            acks_in_flight_bytes: server.acks_in_flight_bytes.max(1),
+            max_pending_handshakes: server.max_pending_handshakes.max(1),
+            handshake_timeout: Duration::from_millis(server.handshake_timeout_ms.max(1)),
+            max_messages_per_sec_per_token: server.max_messages_per_sec_per_token,
+            max_connections_per_token: server.max_connections_per_token,
             tls,
             ack: server.ack,
         })
@@ -146,7 +174,12 @@ impl Source for PushServer {
     fn run(self: Box<Self>, context: SourceContext) -> SourceFuture {
         Box::pin(async move {
             let connections = TaskTracker::new();
-            let slots = Arc::new(Semaphore::new(self.settings.max_connections));
+            let admission = Arc::new(Admission::new(AdmissionLimits {
+                max_pending_handshakes: self.settings.max_pending_handshakes,
+                max_connections: self.settings.max_connections,
+                max_connections_per_client: self.settings.max_connections_per_token,
+                max_messages_per_sec_per_client: self.settings.max_messages_per_sec_per_token,
+            }));
             let acceptor = self.settings.tls.clone().map(tokio_rustls::TlsAcceptor::from);
             let scheme = if acceptor.is_some() { "wss" } else { "ws" };
             tracing::info!(source = SOURCE_NAME, listen = %self.listener.local_addr()?, scheme, "push server listening");
@@ -158,30 +191,37 @@ impl Source for PushServer {
                 let (stream, peer) = match accepted {
                     Ok(pair) => pair,
                     Err(error) => {
-                        tracing::warn!(source = SOURCE_NAME, %error, "accept failed");
+                        // Out of file descriptors, most often: give the ones in use time to close.
+                        events::push_accept_failed(&error);
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
                 };
+                let Some(handshake) = admission.begin_handshake() else {
+                    events::push_refused(peer, "too_many_handshakes");
+                    drop(stream);
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
-                let permit = slots.clone().try_acquire_owned().ok();
                 let settings = self.settings.clone();
                 let context = context.clone();
                 let acceptor = acceptor.clone();
+                let admission = admission.clone();
                 connections.spawn(async move {
-                    let has_slot = permit.is_some();
+                    let deadline = tokio::time::Instant::now() + settings.handshake_timeout;
+                    let pending = Pending { peer, admission, permit: handshake, deadline };
                     match acceptor {
-                        None => serve_connection(stream, peer, settings, context, has_slot).await,
-                        Some(acceptor) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                            Ok(Ok(stream)) => serve_connection(stream, peer, settings, context, has_slot).await,
-                            Ok(Err(error)) => {
+                        None => upgrade_and_serve(stream, pending, settings, context).await,
+                        Some(acceptor) => match within(deadline, &context.shutdown, acceptor.accept(stream)).await {
+                            Step::Done(Ok(stream)) => upgrade_and_serve(stream, pending, settings, context).await,
+                            Step::Done(Err(error)) => {
                                 tracing::debug!(source = SOURCE_NAME, %peer, %error, "TLS handshake failed");
                                 events::push_refused(peer, "tls_handshake");
                             }
-                            Err(_) => events::push_refused(peer, "handshake_timeout"),
+                            Step::TimedOut => events::push_refused(peer, "handshake_timeout"),
+                            Step::Stopping => {}
                         },
                     }
-                    drop(permit);
                 });
             }
             drop(self.listener);
@@ -190,6 +230,32 @@ impl Source for PushServer {
             tracing::info!(source = SOURCE_NAME, "push server stopped");
             Ok(())
         })
+    }
+}
+
+/// A socket in its handshake: its permit, held until the upgrade finished, and its deadline.
+struct Pending {
+    peer: SocketAddr,
+    admission: Arc<Admission>,
+    permit: OwnedSemaphorePermit,
+    deadline: tokio::time::Instant,
+}
+
+/// How a handshake step ended.
+enum Step<T> {
+    Done(T),
+    TimedOut,
+    Stopping,
+}
+
+/// Runs one handshake step until the deadline or the daemon's stop.
+async fn within<F: std::future::Future>(deadline: tokio::time::Instant, shutdown: &CancellationToken, step: F) -> Step<F::Output> {
+    tokio::select! {
+        _ = shutdown.cancelled() => Step::Stopping,
+        outcome = tokio::time::timeout_at(deadline, step) => match outcome {
+            Ok(done) => Step::Done(done),
+            Err(_) => Step::TimedOut,
+        },
     }
 }
 
@@ -204,49 +270,81 @@ fn refusal(status: StatusCode, text: &str) -> ErrorResponse {
     response
 }
 
-async fn serve_connection<Stream>(stream: Stream, peer: SocketAddr, settings: Arc<PushSettings>, context: SourceContext, has_slot: bool)
+/// The websocket upgrade with the token check and admission, then the connection.
+async fn upgrade_and_serve<Stream>(stream: Stream, pending: Pending, settings: Arc<PushSettings>, context: SourceContext)
 where
     Stream: AsyncRead + AsyncWrite + Unpin,
 {
+    let Pending { peer, admission, permit, deadline } = pending;
     let mut refused = None;
+    let mut producer: Option<Producer> = None;
     // The handshake callback's signature is tungstenite's, large error variant included.
     #[allow(clippy::result_large_err)]
     let check = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
-        if !has_slot {
-            refused = Some("too_many_connections");
-            return Err(refusal(StatusCode::SERVICE_UNAVAILABLE, "too many connections\n"));
-        }
-        if let Some(token) = &settings.token {
-            let presented = request
-                .headers()
-                .get("authorization")
-                .and_then(|value| value.to_str().ok())
-                .and_then(|value| value.strip_prefix("Bearer "))
-                .unwrap_or("");
-            if !constant_time_equal(presented.as_bytes(), token.0.as_bytes()) {
-                refused = Some("unauthorized");
-                return Err(refusal(StatusCode::UNAUTHORIZED, "a valid `Authorization: Bearer <token>` header is required\n"));
+        let client = match &settings.token {
+            Some(token) => {
+                let presented = request
+                    .headers()
+                    .get("authorization")
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|value| value.strip_prefix("Bearer "))
+                    .unwrap_or("");
+                if !constant_time_equal(presented.as_bytes(), token.0.as_bytes()) {
+                    refused = Some("unauthorized");
+                    return Err(refusal(StatusCode::UNAUTHORIZED, "a valid `Authorization: Bearer <token>` header is required\n"));
+                }
+                admission.token_key(presented.as_bytes())
+            }
+            None => ClientKey::Peer(peer.ip()),
+        };
+        match admission.admit(client, Instant::now()) {
+            Ok(admitted) => {
+                producer = Some(admitted);
+                Ok(response)
+            }
+            Err(refused_for) => {
+                refused = Some(refused_for.reason());
+                Err(refusal(StatusCode::SERVICE_UNAVAILABLE, "too many connections\n"))
             }
         }
-        Ok(response)
     };
     let hard_limit = settings.max_frame_bytes.saturating_mul(HARD_LIMIT_FACTOR);
     let config = WebSocketConfig::default().max_message_size(Some(hard_limit)).max_frame_size(Some(hard_limit));
     let handshake = tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(config));
-    let mut socket = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
-        Ok(Ok(socket)) => socket,
-        Ok(Err(error)) => {
+    let socket = match within(deadline, &context.shutdown, handshake).await {
+        Step::Done(Ok(socket)) => socket,
+        Step::Done(Err(error)) => {
             match refused {
                 Some(reason) => events::push_refused(peer, reason),
-                None => tracing::debug!(source = SOURCE_NAME, %peer, %error, "handshake failed"),
+                None => {
+                    tracing::debug!(source = SOURCE_NAME, %peer, %error, "handshake failed");
+                    events::push_refused(peer, "handshake_failed");
+                }
             }
             return;
         }
-        Err(_) => {
+        Step::TimedOut => {
             events::push_refused(peer, "handshake_timeout");
             return;
         }
+        Step::Stopping => return,
     };
+    drop(permit);
+    // An upgrade that succeeded passed the check, which admitted the producer.
+    let Some(producer) = producer else { return };
+    serve_connection(socket, peer, settings, context, producer).await;
+}
+
+/// One producer connection: frames in, acks out, in frame order.
+async fn serve_connection<Stream>(
+    mut socket: WebSocketStream<Stream>,
+    peer: SocketAddr,
+    settings: Arc<PushSettings>,
+    context: SourceContext,
+    producer: Producer,
+) where
+    Stream: AsyncRead + AsyncWrite + Unpin,
+{
     events::push_connection(true, peer);
     feed_event(&context.router, "connected", json!({ "peer": peer.to_string() })).await;
 
@@ -256,70 +354,99 @@ where
     let mut rate_limited = 0u64;
     let mut bucket = TokenBucket::new(settings.max_messages_per_sec, Instant::now());
     let mut close_reason = "client closed";
-    // Acks owed, in frame order, each ready once its frame reached the ack level.
+    // Acks owed, in frame order, each ready once its frame reached the ack level, with
+    // the bytes it counts against `acks_in_flight_bytes`.
     let mut owed = FuturesOrdered::new();
+    let mut owed_bytes = 0usize;
     loop {
+        let readable = owed.len() < settings.acks_in_flight && owed_bytes < settings.acks_in_flight_bytes;
         let message = tokio::select! {
             biased;
             _ = context.shutdown.cancelled() => {
                 close_reason = "daemon stopping";
                 // The frames already routed are acknowledged before the close: their
                 // records are queued, and the writers drain them before the stop ends.
-                while let Some(ack) = owed.next().await {
-                    if send_ack(&mut socket, &ack).await.is_err() {
-                        break;
-                    }
-                }
-                let _ = socket.send(Message::Close(Some(CloseFrame { code: CloseCode::Away, reason: "hypertick is stopping".into() }))).await;
+                send_owed(&mut socket, &mut owed).await;
+                let close = CloseFrame { code: CloseCode::Away, reason: "hypertick is stopping".into() };
+                let _ = tokio::time::timeout(ACK_DRAIN_LIMIT, socket.send(Message::Close(Some(close)))).await;
                 break;
             }
-            Some(ack) = owed.next(), if !owed.is_empty() => {
-                if let Err(error) = send_ack(&mut socket, &ack).await {
+            Some((ack, bytes)) = owed.next(), if !owed.is_empty() => {
+                owed_bytes = owed_bytes.saturating_sub(bytes);
+                // A client that does not read blocks this send; the stop must not wait for it.
+                let sent = tokio::select! {
+                    _ = context.shutdown.cancelled() => {
+                        close_reason = "daemon stopping";
+                        break;
+                    }
+                    sent = send_ack(&mut socket, &ack) => sent,
+                };
+                if let Err(error) = sent {
                     tracing::debug!(source = SOURCE_NAME, %peer, %error, "could not send ack");
                     close_reason = "send failed";
                     break;
                 }
                 continue;
             }
-            message = socket.next(), if owed.len() < settings.acks_in_flight => message,
+            message = socket.next(), if readable => message,
         };
-        let (ack, receipts) = match message {
-            None => break,
+        let message = match message {
+            None | Some(Ok(Message::Close(_))) => break,
+            Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => message,
+            Some(Ok(_)) => continue,
             Some(Err(error)) => {
-                tracing::warn!(source = SOURCE_NAME, %peer, %error, "connection error");
-                close_reason = "protocol error";
+                close_reason = match unreadable(&error, &settings) {
+                    Some((code, reason, detail)) => {
+                        send_owed(&mut socket, &mut owed).await;
+                        close_unreadable(&mut socket, peer, &context.router, code, reason, detail).await;
+                        reason
+                    }
+                    None => {
+                        tracing::debug!(source = SOURCE_NAME, %peer, %error, "connection error");
+                        "protocol error"
+                    }
+                };
                 break;
             }
-            Some(Ok(message @ (Message::Text(_) | Message::Binary(_))))
-                if bucket.as_mut().is_some_and(|bucket| !bucket.try_take(Instant::now())) =>
-            {
+        };
+        let (ack, receipts) = match over_rate(&mut bucket, &producer, Instant::now()) {
+            Some(scope) => {
                 rate_limited += 1;
-                events::push_rate_limited(peer);
-                let rejection = Rejection::new(
-                    "rate_limited",
-                    format!("more than {} frames per second on this connection (server.max_messages_per_sec)", settings.max_messages_per_sec),
-                );
+                events::push_rate_limited(peer, scope);
+                let detail = match scope {
+                    "connection" => format!(
+                        "more than {} frames per second on this connection (server.max_messages_per_sec)",
+                        settings.max_messages_per_sec
+                    ),
+                    _ => format!(
+                        "more than {} frames per second from this client across its connections (server.max_messages_per_sec_per_token)",
+                        settings.max_messages_per_sec_per_token
+                    ),
+                };
+                let rejection = Rejection::new("rate_limited", detail);
                 let raw = match &message {
                     Message::Text(text) => text.as_str().to_string(),
                     other => String::from_utf8_lossy(&other.clone().into_data()).into_owned(),
                 };
                 (reject_frame(&context.router, &rejection, &raw).await, Vec::new())
             }
-            Some(Ok(Message::Text(text))) => handle_text(text.as_str(), &settings, &context.router).await,
-            Some(Ok(Message::Binary(bytes))) => {
-                let rejection = Rejection::new("binary_frame", "send JSON as websocket text frames");
-                (reject_frame(&context.router, &rejection, &String::from_utf8_lossy(&bytes)).await, Vec::new())
-            }
-            Some(Ok(Message::Close(_))) => break,
-            Some(Ok(_)) => continue,
+            None => match message {
+                Message::Text(text) => handle_text(text.as_str(), &settings, &context.router).await,
+                binary => {
+                    let rejection = Rejection::new("binary_frame", "send JSON as websocket text frames");
+                    (reject_frame(&context.router, &rejection, &String::from_utf8_lossy(&binary.into_data())).await, Vec::new())
+                }
+            },
         };
         frames += 1;
         accepted += ack.accepted as u64;
         rejected += ack.rejected.len() as u64;
+        let bytes = ack.estimated_bytes().saturating_add(receipts.len().saturating_mul(std::mem::size_of::<Receipt>()));
+        owed_bytes = owed_bytes.saturating_add(bytes);
         let (level, gate) = (settings.ack, context.router.spool.clone());
         owed.push_back(async move {
             wait_for_ack_level(level, gate.as_deref(), &receipts).await;
-            ack
+            (ack, bytes)
         });
     }
     events::push_connection(false, peer);
@@ -331,6 +458,93 @@ where
             "rate_limited": rate_limited,
         }),
     )
+    .await;
+}
+
+/// The frame rate limit a frame goes over, if any: `connection` or `token` (the
+/// client's, shared by its connections).
+fn over_rate(connection: &mut Option<TokenBucket>, producer: &Producer, now: Instant) -> Option<&'static str> {
+    if connection.as_mut().is_some_and(|bucket| !bucket.try_take(now)) {
+        return Some("connection");
+    }
+    if !producer.try_take_frame(now) {
+        return Some("token");
+    }
+    None
+}
+
+/// Sends the acks owed, in order, as they become ready, for at most `ACK_DRAIN_LIMIT`.
+async fn send_owed<Stream, Owed>(socket: &mut WebSocketStream<Stream>, owed: &mut FuturesOrdered<Owed>)
+where
+    Stream: AsyncRead + AsyncWrite + Unpin,
+    Owed: std::future::Future<Output = (Ack, usize)>,
+{
+    let _ = tokio::time::timeout(ACK_DRAIN_LIMIT, async {
+        while let Some((ack, _)) = owed.next().await {
+            if send_ack(socket, &ack).await.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// The close code, reason code and explanation for a read error caused by the frame
+/// itself; `None` for the connection's own faults.
+fn unreadable(error: &WsError, settings: &PushSettings) -> Option<(CloseCode, &'static str, String)> {
+    match error {
+        WsError::Utf8(_) => Some((CloseCode::Invalid, "invalid_utf8", "a text frame is not valid UTF-8".to_string())),
+        WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => Some((
+            CloseCode::Size,
+            "frame_too_large",
+            format!(
+                "a frame of {size} bytes or more is over {max_size} bytes ({HARD_LIMIT_FACTOR}x server.max_frame_bytes = {})",
+                settings.max_frame_bytes
+            ),
+        )),
+        _ => None,
+    }
+}
+
+/// Closes the connection for a frame that cannot be read, with `code` and the
+/// explanation: counted, dead-lettered (without its content, which was not read), and
+/// what the client still sends is discarded for a moment so that the close frame
+/// reaches it.
+async fn close_unreadable<Stream>(
+    socket: &mut WebSocketStream<Stream>,
+    peer: SocketAddr,
+    router: &Router,
+    code: CloseCode,
+    reason: &'static str,
+    detail: String,
+) where
+    Stream: AsyncRead + AsyncWrite + Unpin,
+{
+    events::push_protocol_close(peer, u16::from(code), reason);
+    events::source_frame(SOURCE_NAME, 0);
+    events::parse_errors(SOURCE_NAME, 1);
+    router.dead_letter(DeadLetter::new(SOURCE_NAME, reason, format!("{detail}; the connection was closed"), "")).await;
+    // A close frame's reason is at most 123 bytes.
+    let mut close_text = detail;
+    while close_text.len() > 123 {
+        close_text.pop();
+    }
+    let close = CloseFrame { code, reason: close_text.into() };
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        if socket.send(Message::Close(Some(close))).await.is_err() {
+            return;
+        }
+        let stream = socket.get_mut();
+        let _ = stream.shutdown().await;
+        let mut discard = vec![0u8; 16 * 1024];
+        let mut discarded = 0usize;
+        while discarded < MAX_DISCARD_BYTES {
+            match stream.read(&mut discard).await {
+                Ok(0) | Err(_) => break,
+                Ok(read) => discarded += read,
+            }
+        }
+    })
     .await;
 }
 

@@ -2,3 +2,5 @@
 //! break the promise that a record is committed, queued or dead-lettered, never silently
 //! gone, and that the daemon keeps working. Each test asserts what lands, what is
 //! dead-lettered, and that valid records sent after the bad input are committed.
+
+mod connections;
