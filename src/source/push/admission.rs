@@ -48,20 +48,20 @@ pub struct AdmissionLimits {
     pub max_messages_per_sec_per_client: u32,
 }
 
-/// Why a socket was not admitted; the text is the metric's `reason` label.
+/// What a socket was refused for having too many of; the text is the metric's `reason` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    TooManyConnections,
-    TooManyConnectionsPerClient,
-    TooManyClients,
+pub enum TooMany {
+    Connections,
+    ConnectionsPerClient,
+    Clients,
 }
 
-impl Refusal {
+impl TooMany {
     pub fn reason(self) -> &'static str {
         match self {
-            Refusal::TooManyConnections => "too_many_connections",
-            Refusal::TooManyConnectionsPerClient => "too_many_connections_per_token",
-            Refusal::TooManyClients => "too_many_clients",
+            TooMany::Connections => "too_many_connections",
+            TooMany::ConnectionsPerClient => "too_many_connections_per_token",
+            TooMany::Clients => "too_many_clients",
         }
     }
 }
@@ -116,12 +116,12 @@ impl Admission {
     }
 
     /// A producer slot for `client`, after its token check.
-    pub fn admit(&self, client: ClientKey, now: Instant) -> Result<Producer, Refusal> {
+    pub fn admit(&self, client: ClientKey, now: Instant) -> Result<Producer, TooMany> {
         let mut clients = self.clients.lock().unwrap_or_else(|poison| poison.into_inner());
         if !clients.contains_key(&client) && clients.len() >= self.max_clients {
             clients.retain(|_, entry| !entry.is_idle(now));
             if clients.len() >= self.max_clients {
-                return Err(Refusal::TooManyClients);
+                return Err(TooMany::Clients);
             }
         }
         let entry = clients.entry(client).or_insert_with(|| {
@@ -132,9 +132,9 @@ impl Admission {
         // being found and being counted.
         let per_client = self.limits.max_connections_per_client;
         if per_client > 0 && entry.connections.load(Ordering::Acquire) >= per_client {
-            return Err(Refusal::TooManyConnectionsPerClient);
+            return Err(TooMany::ConnectionsPerClient);
         }
-        let slot = self.slots.clone().try_acquire_owned().map_err(|_| Refusal::TooManyConnections)?;
+        let slot = self.slots.clone().try_acquire_owned().map_err(|_| TooMany::Connections)?;
         entry.connections.fetch_add(1, Ordering::AcqRel);
         let entry = entry.clone();
         drop(clients);
@@ -205,10 +205,10 @@ mod tests {
         assert_eq!(key, admission.token_key(b"secret"));
         let first = admission.admit(key, now).unwrap();
         let _second = admission.admit(key, now).unwrap();
-        assert_eq!(admission.admit(key, now).unwrap_err(), Refusal::TooManyConnectionsPerClient);
+        assert_eq!(admission.admit(key, now).unwrap_err(), TooMany::ConnectionsPerClient);
         let other = ClientKey::Peer([10, 0, 0, 1].into());
         let _third = admission.admit(other, now).unwrap();
-        assert_eq!(admission.admit(ClientKey::Peer([10, 0, 0, 2].into()), now).unwrap_err(), Refusal::TooManyConnections);
+        assert_eq!(admission.admit(ClientKey::Peer([10, 0, 0, 2].into()), now).unwrap_err(), TooMany::Connections);
         drop(first);
         assert!(admission.admit(key, now).is_ok(), "the slot and the client's count came back");
     }
@@ -236,7 +236,7 @@ mod tests {
             assert!(producer.try_take_frame(now), "each used its budget");
         }
         assert_eq!(admission.client_entries(), MIN_CLIENT_ENTRIES);
-        assert_eq!(admission.admit(peer(u32::MAX), now).unwrap_err(), Refusal::TooManyClients, "budgets not yet refilled");
+        assert_eq!(admission.admit(peer(u32::MAX), now).unwrap_err(), TooMany::Clients, "budgets not yet refilled");
         let later = now + Duration::from_secs(2);
         assert!(admission.admit(peer(u32::MAX), later).is_ok(), "refilled, unused entries make room");
         assert_eq!(admission.client_entries(), 1);
