@@ -246,7 +246,11 @@ impl Daemon {
         background_stop: &CancellationToken,
     ) -> anyhow::Result<()> {
         if config.metrics.enabled {
-            let (bound, _task) = metrics::serve_metrics(config.metrics.listen, health.clone(), background_stop.clone())
+            let limits = metrics::ListenerLimits {
+                max_connections: config.metrics.max_connections,
+                request_timeout: Duration::from_millis(config.metrics.request_timeout_ms),
+            };
+            let (bound, _task) = metrics::serve_metrics(config.metrics.listen, limits, health.clone(), background_stop.clone())
                 .await
                 .with_context(|| format!("binding metrics.listen {}", config.metrics.listen))?;
             tracing::info!(listen = %bound, "metrics at http://{bound}/metrics");

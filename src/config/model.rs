@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use super::secret::Secret;
 use super::custom_tables::{CustomTableConfig, DEFAULT_CUSTOM_COLUMNSTORE_AFTER_DAYS, DEFAULT_CUSTOM_PARTITION_HOURS};
-use super::server::{default_acks_in_flight, default_dedup_ids, default_max_frame_bytes, default_max_messages_per_sec, AckLevel, ServerConfig};
+use super::server::{
+    default_acks_in_flight, default_acks_in_flight_bytes, default_dedup_ids, default_handshake_timeout_ms, default_max_frame_bytes,
+    default_max_messages_per_sec, default_max_messages_per_sec_per_token, default_max_pending_handshakes, AckLevel, ServerConfig,
+};
 use super::tables::{default_max_record_bytes, EffectiveTableConfig, TablesConfig};
 use super::sources::SourceConfig;
 use super::subsystems::{HealthConfig, IndicatorsConfig, RelationalConfig, SpoolConfig};
@@ -129,6 +132,23 @@ pub struct MetricsConfig {
     /// Seconds between one-line throughput/latency summaries in the log (0: none).
     #[serde(default = "default_summary_interval_secs")]
     pub summary_interval_secs: u64,
+    /// Connections to the metrics listener open at once; a connection over the limit
+    /// is closed as soon as it is accepted (counted in
+    /// `hypertick_metrics_refused_total{reason="too_many_connections"}`).
+    #[serde(default = "default_metrics_max_connections")]
+    pub max_connections: usize,
+    /// Milliseconds from accepting a metrics connection to its response written; a
+    /// client slower than that is disconnected (`hypertick_metrics_refused_total{reason="timeout"}`).
+    /// Each connection answers one request.
+    #[serde(default = "default_metrics_request_timeout_ms")]
+    pub request_timeout_ms: u64,
+}
+
+fn default_metrics_max_connections() -> usize {
+    256
+}
+fn default_metrics_request_timeout_ms() -> u64 {
+    10_000
 }
 
 fn default_metrics_listen() -> SocketAddr {
@@ -147,6 +167,8 @@ impl Default for MetricsConfig {
             listen: default_metrics_listen(),
             enabled: true,
             summary_interval_secs: default_summary_interval_secs(),
+            max_connections: default_metrics_max_connections(),
+            request_timeout_ms: default_metrics_request_timeout_ms(),
         }
     }
 }
@@ -330,13 +352,18 @@ impl Config {
                 ack: AckLevel::Received,
                 max_frame_bytes: default_max_frame_bytes(),
                 max_connections: 64,
+                max_pending_handshakes: default_max_pending_handshakes(),
+                handshake_timeout_ms: default_handshake_timeout_ms(),
                 max_messages_per_sec: default_max_messages_per_sec(),
+                max_messages_per_sec_per_token: default_max_messages_per_sec_per_token(),
+                max_connections_per_token: 0,
                 tls_cert: None,
                 tls_key: None,
                 dedup_ids: default_dedup_ids(),
                 acks_in_flight: default_acks_in_flight(),
+                acks_in_flight_bytes: default_acks_in_flight_bytes(),
             }),
-            metrics: MetricsConfig { listen: any_loopback_port, enabled: true, summary_interval_secs: 0 },
+            metrics: MetricsConfig { listen: any_loopback_port, summary_interval_secs: 0, ..MetricsConfig::default() },
             ..Config::default()
         }
     }

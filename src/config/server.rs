@@ -43,14 +43,40 @@ pub struct ServerConfig {
     /// Largest text frame accepted; larger frames are rejected and dead-lettered.
     #[serde(default = "default_max_frame_bytes")]
     pub max_frame_bytes: usize,
-    /// Concurrent producer connections; more are refused.
+    /// Concurrent producer connections; more are refused (HTTP 503). A connection
+    /// takes one of these slots only once its upgrade request passed the token check:
+    /// sockets still in their TLS or websocket handshake count against
+    /// `max_pending_handshakes` instead.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Sockets accepted but not yet producers (TLS handshake, upgrade request, token
+    /// check) at once. A socket over the limit is closed as soon as it is accepted and
+    /// counted in `hypertick_push_refused_total{reason="too_many_handshakes"}`, so idle
+    /// or slow sockets cannot take the producers' slots.
+    #[serde(default = "default_max_pending_handshakes")]
+    pub max_pending_handshakes: usize,
+    /// Milliseconds from accept to a finished websocket upgrade (TLS handshake
+    /// included); a socket slower than that is closed
+    /// (`hypertick_push_refused_total{reason="handshake_timeout"}`).
+    #[serde(default = "default_handshake_timeout_ms")]
+    pub handshake_timeout_ms: u64,
     /// Frames one connection may send per second (a token bucket holding one second's
     /// worth); frames over the rate are refused in the ack (`rate_limited`) and
     /// dead-lettered, the connection stays open. 0: unlimited.
     #[serde(default = "default_max_messages_per_sec")]
     pub max_messages_per_sec: u32,
+    /// Frames per second shared by all connections of one client, on top of the
+    /// per-connection limit, refused the same way. A client is the token it presented
+    /// when a token is configured (with the single `server.token`, every producer
+    /// shares it, so this is the server's total), and the peer's IP address when none
+    /// is. 0: unlimited.
+    #[serde(default = "default_max_messages_per_sec_per_token")]
+    pub max_messages_per_sec_per_token: u32,
+    /// Connections one client (as in `max_messages_per_sec_per_token`) may hold at
+    /// once; more are refused (HTTP 503, `reason="too_many_connections_per_token"`).
+    /// 0: only `max_connections` applies.
+    #[serde(default)]
+    pub max_connections_per_token: usize,
     /// TLS for the listener (wss://): the server's certificate chain, PEM. Needs `tls_key`.
     #[serde(default)]
     pub tls_cert: Option<PathBuf>,
@@ -68,6 +94,29 @@ pub struct ServerConfig {
     /// frame at a time.
     #[serde(default = "default_acks_in_flight")]
     pub acks_in_flight: usize,
+    /// Bytes of acks one connection may owe at once (their JSON, rejection reasons
+    /// included, and the bookkeeping of the records they wait for). Past it, as past
+    /// `acks_in_flight`, the connection is not read until acks went out, so a client
+    /// that sends and never reads its acks holds a bounded amount of memory. One
+    /// frame's ack is always allowed, whatever its size.
+    #[serde(default = "default_acks_in_flight_bytes")]
+    pub acks_in_flight_bytes: usize,
+}
+
+pub(super) fn default_acks_in_flight_bytes() -> usize {
+    1 << 20
+}
+
+pub(super) fn default_max_pending_handshakes() -> usize {
+    64
+}
+
+pub(super) fn default_handshake_timeout_ms() -> u64 {
+    5_000
+}
+
+pub(super) fn default_max_messages_per_sec_per_token() -> u32 {
+    50_000
 }
 
 pub(super) fn default_acks_in_flight() -> usize {

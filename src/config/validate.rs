@@ -75,14 +75,21 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
             }
         }
         match (&server.tls_cert, &server.tls_key) {
-            (Some(cert), Some(key)) => {
-                if let Err(message) = pem::load_certificates(cert) {
-                    problem("server.tls_cert", message);
+            (Some(cert), Some(key)) => match (pem::load_certificates(cert), pem::load_private_key(key)) {
+                (Ok(chain), Ok(private_key)) => {
+                    if let Err(message) = pem::check_key_matches(chain, private_key, cert, key) {
+                        problem("server.tls_key", message);
+                    }
                 }
-                if let Err(message) = pem::load_private_key(key) {
-                    problem("server.tls_key", message);
+                (chain, private_key) => {
+                    if let Err(message) = chain {
+                        problem("server.tls_cert", message);
+                    }
+                    if let Err(message) = private_key {
+                        problem("server.tls_key", message);
+                    }
                 }
-            }
+            },
             (Some(_), None) => problem("server.tls_key", "missing: server.tls_cert needs its private key".into()),
             (None, Some(_)) => problem("server.tls_cert", "missing: server.tls_key needs its certificate".into()),
             (None, None) => {}
@@ -102,9 +109,27 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
         if server.max_connections == 0 {
             problem("server.max_connections", "expected at least 1".into());
         }
+        if server.max_pending_handshakes == 0 {
+            problem("server.max_pending_handshakes", "expected at least 1".into());
+        }
+        if !(100..=300_000).contains(&server.handshake_timeout_ms) {
+            problem("server.handshake_timeout_ms", "expected between 100 and 300000 milliseconds".into());
+        }
+        if server.acks_in_flight_bytes < 1_024 {
+            problem("server.acks_in_flight_bytes", "expected at least 1024 bytes".into());
+        }
         // Port 0 asks the system for a free port: two such listeners never collide.
         if config.metrics.enabled && config.metrics.listen == server.listen && server.listen.port() != 0 {
             problem("metrics.listen", "must differ from server.listen".into());
+        }
+    }
+
+    if config.metrics.enabled {
+        if config.metrics.max_connections == 0 {
+            problem("metrics.max_connections", "expected at least 1".into());
+        }
+        if !(100..=300_000).contains(&config.metrics.request_timeout_ms) {
+            problem("metrics.request_timeout_ms", "expected between 100 and 300000 milliseconds".into());
         }
     }
 
@@ -454,6 +479,24 @@ mod tests {
 
         let found = errors(&format!("{URL}[server]\ntls_cert = \"{}\"\n", cert.path().display()));
         assert_eq!(found[0].0, "server.tls_key", "{found:?}");
+    }
+
+    #[test]
+    fn a_push_tls_key_must_match_its_certificate_and_be_of_pem_size() {
+        let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let other = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let cert = file(&generated.cert.pem());
+        let stranger_key = file(&other.signing_key.serialize_pem());
+        let server = |key: &std::path::Path| format!("{URL}[server]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n", cert.path().display(), key.display());
+
+        let found = errors(&server(stranger_key.path()));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "server.tls_key");
+        assert!(found[0].1.contains("does not match the certificate"), "{found:?}");
+        assert!(!found[0].1.contains("PRIVATE KEY"), "no key material in the message: {found:?}");
+
+        let found = errors(&server(std::path::Path::new("/dev/zero")));
+        assert_eq!(found, vec![("server.tls_key".to_string(), "/dev/zero is larger than 1048576 bytes; expected a PEM file of a few KiB".to_string())]);
     }
 
     #[test]

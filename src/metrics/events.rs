@@ -231,18 +231,63 @@ pub fn push_connection(open: bool, peer: std::net::SocketAddr) {
     }
 }
 
+/// A push connection closed before it became a producer: over the pending-handshake
+/// limit, unauthorized, over a connection limit, or a failed or late handshake. Logged
+/// for the first few and then one in a thousand: idle or hostile sockets come in floods.
 pub fn push_refused(peer: std::net::SocketAddr, reason: &'static str) {
+    static SEEN: AtomicU64 = AtomicU64::new(0);
     counter!("hypertick_push_refused_total", "reason" => reason).increment(1);
-    tracing::warn!(source = "push", %peer, reason, "connection refused");
+    if sampled(&SEEN) {
+        tracing::warn!(source = "push", %peer, reason, "connection refused");
+    }
 }
 
-/// A push frame refused for going over `server.max_messages_per_sec`. Logged for the
-/// first few and then one in a thousand, as a flood would otherwise flood the log too.
-pub fn push_rate_limited(peer: std::net::SocketAddr) {
+/// The push listener could not accept a socket (out of file descriptors, most often).
+pub fn push_accept_failed(error: &std::io::Error) {
     static SEEN: AtomicU64 = AtomicU64::new(0);
-    counter!("hypertick_push_rate_limited_total").increment(1);
+    counter!("hypertick_push_accept_errors_total").increment(1);
     if sampled(&SEEN) {
-        tracing::warn!(source = "push", %peer, "frames over server.max_messages_per_sec refused (rate_limited)");
+        tracing::warn!(source = "push", %error, "accept failed");
+    }
+}
+
+/// A producer's connection closed by the server for a frame it cannot read: invalid
+/// UTF-8 in a text frame (close code 1007) or a frame over the hard size limit (1009).
+pub fn push_protocol_close(peer: std::net::SocketAddr, code: u16, reason: &'static str) {
+    static SEEN: AtomicU64 = AtomicU64::new(0);
+    counter!("hypertick_push_protocol_closes_total", "reason" => reason).increment(1);
+    if sampled(&SEEN) {
+        tracing::warn!(source = "push", %peer, code, reason, "connection closed for an unreadable frame");
+    }
+}
+
+/// A push frame refused for going over a rate limit: `scope` is `connection`
+/// (`server.max_messages_per_sec`) or `token` (`server.max_messages_per_sec_per_token`).
+/// Logged for the first few and then one in a thousand, as a flood would otherwise
+/// flood the log too.
+pub fn push_rate_limited(peer: std::net::SocketAddr, scope: &'static str) {
+    static SEEN: AtomicU64 = AtomicU64::new(0);
+    counter!("hypertick_push_rate_limited_total", "scope" => scope).increment(1);
+    if sampled(&SEEN) {
+        tracing::warn!(source = "push", %peer, scope, "frames over the push rate limit refused (rate_limited)");
+    }
+}
+
+/// A metrics-listener connection closed without an answer: over `metrics.max_connections`
+/// (`too_many_connections`) or past `metrics.request_timeout_ms` (`timeout`). Sampled.
+pub fn metrics_refused(reason: &'static str) {
+    static SEEN: AtomicU64 = AtomicU64::new(0);
+    counter!("hypertick_metrics_refused_total", "reason" => reason).increment(1);
+    if sampled(&SEEN) {
+        tracing::warn!(reason, "metrics connection closed without an answer");
+    }
+}
+
+/// The metrics listener could not accept a socket (out of file descriptors, most often).
+pub fn metrics_accept_failed(error: &std::io::Error) {
+    static SEEN: AtomicU64 = AtomicU64::new(0);
+    if sampled(&SEEN) {
+        tracing::warn!(%error, "metrics accept failed");
     }
 }
 

@@ -3,17 +3,43 @@
 //! (200 or 503 with the checks of [`Health`] as JSON). The listener is ours rather than
 //! the exporter's built-in one so that one process can run several daemons (tests) and
 //! serve the health routes.
+//!
+//! HTTP/1.1 is hyper's. Each connection answers one request and closes; it has
+//! `metrics.request_timeout_ms` from accept to the response written, after which it is
+//! closed whatever it was doing, and at most `metrics.max_connections` are open at once:
+//! a socket over the limit is closed as soon as it is accepted. Slow or idle clients
+//! therefore hold a bounded number of file descriptors for a bounded time.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use super::events;
 use super::health::Health;
+
+/// The bounds of the metrics listener (`[metrics]`).
+#[derive(Debug, Clone, Copy)]
+pub struct ListenerLimits {
+    /// Connections open at once; more are closed when accepted.
+    pub max_connections: usize,
+    /// From accept to the response written; then the connection is closed.
+    pub request_timeout: Duration,
+}
+
+/// The largest request head read (hyper's read buffer; its minimum is 8 KiB).
+const MAX_REQUEST_BUFFER: usize = 16 * 1024;
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -44,77 +70,83 @@ pub fn install_recorder() -> PrometheusHandle {
 /// returns the bound address.
 pub async fn serve_metrics(
     listen: SocketAddr,
+    limits: ListenerLimits,
     health: Arc<Health>,
     stop: CancellationToken,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let handle = install_recorder();
     let listener = TcpListener::bind(listen).await?;
     let bound = listener.local_addr()?;
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let task = tokio::spawn(async move {
         let mut upkeep = tokio::time::interval(Duration::from_secs(5));
         loop {
-            tokio::select! {
+            let accepted = tokio::select! {
                 _ = stop.cancelled() => return,
-                _ = upkeep.tick() => handle.run_upkeep(),
-                accepted = listener.accept() => {
-                    if let Ok((stream, _)) = accepted {
-                        let handle = handle.clone();
-                        let health = health.clone();
-                        tokio::spawn(async move {
-                            if let Err(error) = answer(stream, &handle, &health).await {
-                                tracing::debug!(%error, "metrics request failed");
-                            }
-                        });
-                    }
+                _ = upkeep.tick() => {
+                    handle.run_upkeep();
+                    continue;
                 }
-            }
+                accepted = listener.accept() => accepted,
+            };
+            let stream = match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors, most often: give the ones in use time to close.
+                    events::metrics_accept_failed(&error);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                events::metrics_refused("too_many_connections");
+                drop(stream);
+                continue;
+            };
+            let (handle, health) = (handle.clone(), health.clone());
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    let response = answer(&request, &handle, &health);
+                    async move { Ok::<_, Infallible>(response) }
+                });
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .keep_alive(false)
+                    .max_buf_size(MAX_REQUEST_BUFFER)
+                    .serve_connection(TokioIo::new(stream), service);
+                match tokio::time::timeout(limits.request_timeout, connection).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => tracing::debug!(%error, "metrics request failed"),
+                    Err(_) => events::metrics_refused("timeout"),
+                }
+                drop(permit);
+            });
         }
     });
     Ok((bound, task))
 }
 
-async fn answer(mut stream: TcpStream, handle: &PrometheusHandle, health: &Health) -> std::io::Result<()> {
-    const MAX_REQUEST_HEAD: usize = 16 * 1024;
-    let mut head = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 2048];
-    let path = loop {
-        let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk)).await??;
-        if read == 0 {
-            return Ok(());
-        }
-        head.extend_from_slice(&chunk[..read]);
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut request = httparse::Request::new(&mut headers);
-        match request.parse(&head) {
-            Ok(httparse::Status::Complete(_)) => break (request.method.unwrap_or("").to_string(), request.path.unwrap_or("").to_string()),
-            Ok(httparse::Status::Partial) if head.len() < MAX_REQUEST_HEAD => continue,
-            _ => return respond(&mut stream, "400 Bad Request", "text/plain", "bad request\n").await,
-        }
-    };
-    match (path.0.as_str(), path.1.split('?').next().unwrap_or("")) {
-        ("GET", "/metrics") => {
-            let body = handle.render();
-            respond(&mut stream, "200 OK", "text/plain; version=0.0.4", &body).await
-        }
-        ("GET", "/healthz") => respond(&mut stream, "200 OK", "application/json", "{\"status\":\"up\"}\n").await,
-        ("GET", "/readyz") => {
+fn answer(request: &Request<Incoming>, handle: &PrometheusHandle, health: &Health) -> Response<Full<Bytes>> {
+    if request.method() != Method::GET {
+        return respond(StatusCode::NOT_FOUND, "text/plain", "not found\n".into());
+    }
+    match request.uri().path() {
+        "/metrics" => respond(StatusCode::OK, "text/plain; version=0.0.4", handle.render()),
+        "/healthz" => respond(StatusCode::OK, "application/json", "{\"status\":\"up\"}\n".into()),
+        "/readyz" => {
             let readiness = health.readiness();
-            let status = if readiness.ready { "200 OK" } else { "503 Service Unavailable" };
+            let status = if readiness.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
             let mut body = serde_json::to_string(&readiness).unwrap_or_else(|_| "{}".into());
             body.push('\n');
-            respond(&mut stream, status, "application/json", &body).await
+            respond(status, "application/json", body)
         }
-        ("GET", "/") => respond(&mut stream, "200 OK", "text/plain", "hypertick: see /metrics, /healthz, /readyz\n").await,
-        _ => respond(&mut stream, "404 Not Found", "text/plain", "not found\n").await,
+        "/" => respond(StatusCode::OK, "text/plain", "hypertick: see /metrics, /healthz, /readyz\n".into()),
+        _ => respond(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),
     }
 }
 
-async fn respond(stream: &mut TcpStream, status: &str, content_type: &str, body: &str) -> std::io::Result<()> {
-    let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body.as_bytes()).await?;
-    stream.shutdown().await
+fn respond(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
 }

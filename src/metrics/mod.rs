@@ -9,6 +9,6 @@ pub mod events;
 mod health;
 mod stats;
 
-pub use exporter::{install_recorder, serve_metrics};
+pub use exporter::{install_recorder, serve_metrics, ListenerLimits};
 pub use health::{Check, Health, Readiness, SpoolBytes};
 pub use stats::{spawn_summary_logger, Stats, TableSnapshot};

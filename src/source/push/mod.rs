@@ -2,21 +2,28 @@
 //! protocol of DESIGN §5. `protocol` turns frame text into records or rejections
 //! (pure, no I/O; `fast` reads plain ticks without a JSON tree, `records` has one parser per type, `fields` reads their fields,
 //! `option_contract` fills and checks an option quote's contract parts from its name);
-//! `server` accepts connections (optionally over TLS), checks the bearer token, reads
-//! frames, limits their rate (`rate`), routes records, dead-letters rejections and
-//! answers each frame with an ack at the configured level; `letters` bounds what a
-//! frame's refusals become in `dead_letters` (one letter per frame past a few, rate-limited
-//! frames sampled).
+//! `server` accepts connections (optionally over TLS, with `settings` from `[server]`);
+//! `handshake` upgrades them and checks the bearer token; `admission` bounds the sockets
+//! in their handshake apart from the producers' slots, and keeps each client's shared
+//! frame budget and connection count; `connection` reads frames, limits their rate
+//! (`rate`), routes records, dead-letters rejections and answers each frame with an ack
+//! at the configured level; `letters` bounds what a frame's refusals
+//! become in `dead_letters` (one letter per frame past a few, rate-limited frames sampled).
 
+mod admission;
+mod connection;
 mod fast;
 mod fields;
 mod letters;
+mod handshake;
 mod option_contract;
 mod protocol;
 mod rate;
 mod records;
 mod server;
+mod settings;
 
 pub use protocol::{fast_path_agrees, parse_element, parse_frame, split_frame, Ack, ParsedElement, MAX_ACK_REJECTIONS};
 pub use rate::TokenBucket;
-pub use server::{PushServer, PushSettings, PushSetupError};
+pub use server::PushServer;
+pub use settings::{PushSettings, PushSetupError};

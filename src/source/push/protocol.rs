@@ -54,6 +54,16 @@ pub struct Ack {
     pub rejected_more: usize,
 }
 
+impl Ack {
+    /// About the bytes this ack holds and takes as JSON: what `server.acks_in_flight_bytes`
+    /// counts. An upper estimate (escaping aside), cheap to compute.
+    pub fn estimated_bytes(&self) -> usize {
+        const FIXED: usize = 64;
+        const PER_REJECTION: usize = std::mem::size_of::<AckRejection>() + 32;
+        self.rejected.iter().fold(FIXED, |total, rejection| total.saturating_add(PER_REJECTION + rejection.reason.len()))
+    }
+}
+
 fn is_zero(count: &usize) -> bool {
     *count == 0
 }

@@ -1,4 +1,5 @@
-//! The per-connection frame rate limit of the push server: a token bucket that
+//! The frame rate limits of the push server (per connection, and per client in
+//! `admission`): a token bucket that
 //! holds one second's worth of frames and refills continuously. Pure: the caller
 //! passes the clock, so tests drive it with made-up instants.
 
@@ -16,6 +17,12 @@ impl TokenBucket {
     /// A full bucket for `per_second` frames per second; `None` for 0 (no limit).
     pub fn new(per_second: u32, now: Instant) -> Option<TokenBucket> {
         (per_second > 0).then(|| TokenBucket { per_second: f64::from(per_second), available: f64::from(per_second), refilled_at: now })
+    }
+
+    /// Holds one second's worth again by `now`: a new bucket would be the same.
+    pub fn is_full(&self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.refilled_at).as_secs_f64();
+        self.available + elapsed * self.per_second >= self.per_second
     }
 
     /// Takes one frame's token if there is one.
@@ -51,6 +58,7 @@ mod tests {
         let mut bucket = TokenBucket::new(10, start).unwrap();
         let taken = (0..25).filter(|_| bucket.try_take(start)).count();
         assert_eq!(taken, 10, "the burst is one second's worth");
+        assert!(!bucket.is_full(start));
         assert!(!bucket.try_take(start + Duration::from_millis(50)), "half a token is not a token");
         assert!(bucket.try_take(start + Duration::from_millis(100)));
         assert!(!bucket.try_take(start + Duration::from_millis(100)));
@@ -63,6 +71,7 @@ mod tests {
         }
         assert_eq!(accepted, 0, "two per 10 ms is over 10/s");
         let idle = now + Duration::from_secs(60);
+        assert!(bucket.is_full(idle));
         assert_eq!((0..25).filter(|_| bucket.try_take(idle)).count(), 10, "an idle minute refills one second's worth, no more");
     }
 

@@ -7,3 +7,4 @@ mod poison;
 mod refusals;
 mod spool_damage;
 mod amplification;
+mod connections;
