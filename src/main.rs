@@ -15,6 +15,22 @@ use hypertick::{app, bench, demo};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Writes a line of a command's report to stdout. A reader that went away (`hypertick
+/// check-config | head -1`) ends the process quietly rather than with a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        say_raw(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+fn say_raw(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
+        std::process::exit(0);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo prints its own progress; its default log level keeps only problems.
@@ -63,33 +79,33 @@ async fn execute(command: Command) -> anyhow::Result<()> {
         Command::Migrate(args) => {
             let config = config::load_file(&args.config)?;
             let report = app::migrate(&config).await?;
-            println!(
+            say!(
                 "schema ready ({} profile): {} migration(s) applied, {} already applied",
                 report.profile.name(),
                 report.migrations.applied.len(),
                 report.migrations.already_applied
             );
             for change in &report.converged {
-                println!("  {change}");
+                say!("  {change}");
             }
             if report.converged.is_empty() {
-                println!("  every setting already matched the configuration");
+                say!("  every setting already matched the configuration");
             }
             Ok(())
         }
         Command::CheckConfig(args) => {
             let config = config::load_file(&args.config)?;
-            println!("{}: configuration is valid", args.config.display());
+            say!("{}: configuration is valid", args.config.display());
             let bus = &config.bus;
             match bus.role {
                 config::BusRole::All => {}
-                config::BusRole::Edge => println!(
+                config::BusRole::Edge => say!(
                     "  role: edge {} publishing to stream {} at {}",
                     bus.edge_id.as_deref().unwrap_or("-"),
                     bus.stream,
                     hypertick::config::redact_url(&bus.url)
                 ),
-                config::BusRole::Writer => println!(
+                config::BusRole::Writer => say!(
                     "  role: writer consuming stream {} at {} (consumers {}-<table>)",
                     bus.stream,
                     hypertick::config::redact_url(&bus.url),
@@ -98,24 +114,24 @@ async fn execute(command: Command) -> anyhow::Result<()> {
             }
             if let Some(url) = config.database_url() {
                 // Host, port, database and TLS mode only: never the user's password.
-                println!("  database: {}", hypertick::db::describe_url(url));
+                say!("  database: {}", hypertick::db::describe_url(url));
             }
             match &config.server {
                 Some(server) => {
                     let scheme = if server.tls_cert.is_some() { "wss" } else { "ws" };
                     let token = if server.token.is_some() || server.token_file.is_some() { "bearer token required" } else { "no token" };
-                    println!("  push server: {scheme}://{} ({token})", server.listen);
+                    say!("  push server: {scheme}://{} ({token})", server.listen);
                 }
-                None => println!("  push server: off"),
+                None => say!("  push server: off"),
             }
             if config.metrics.enabled {
-                println!("  metrics: http://{}/metrics", config.metrics.listen);
+                say!("  metrics: http://{}/metrics", config.metrics.listen);
             }
             for custom in &config.custom_tables {
-                println!("  custom table: {} ({} columns, time column {})", custom.name, custom.columns.len(), custom.time_column);
+                say!("  custom table: {} ({} columns, time column {})", custom.name, custom.columns.len(), custom.time_column);
             }
             for warning in config::warnings(&config) {
-                println!("  warning: {warning}");
+                say!("  warning: {warning}");
             }
             Ok(())
         }
@@ -138,7 +154,7 @@ async fn execute(command: Command) -> anyhow::Result<()> {
             bench::loadgen::run(plan).await
         }
         Command::ConfigReference => {
-            print!("{}", hypertick::docs::config_reference());
+            say_raw(&hypertick::docs::config_reference());
             Ok(())
         }
         Command::Completions(args) => {

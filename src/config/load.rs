@@ -21,6 +21,21 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigErrors> {
     load_str(&text, std::env::vars())
 }
 
+/// A TOML syntax error by line and column, without the offending line: that line may
+/// hold a password or a token (`toml`'s own message quotes it).
+fn syntax_error(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim().trim_end_matches('.');
+    match error.span() {
+        Some(span) => {
+            let before = &text.as_bytes()[..span.start.min(text.len())];
+            let line = before.iter().filter(|byte| **byte == b'\n').count() + 1;
+            let column = before.iter().rev().take_while(|byte| **byte != b'\n').count() + 1;
+            format!("TOML syntax error at line {line}, column {column}: {message}")
+        }
+        None => format!("TOML syntax error: {message}"),
+    }
+}
+
 /// Loads and validates configuration text with the given environment variables.
 pub fn load_str(
     text: &str,
@@ -28,7 +43,7 @@ pub fn load_str(
 ) -> Result<Config, ConfigErrors> {
     let mut tree: toml::Table = text
         .parse()
-        .map_err(|error: toml::de::Error| ConfigErrors::single("(syntax)", error.to_string().trim().to_string()))?;
+        .map_err(|error: toml::de::Error| ConfigErrors::single("(syntax)", syntax_error(text, &error)))?;
     let environment: Vec<(String, String)> = environment.into_iter().collect();
     let secrets_in_file = secrets_in_file(&tree);
     let mut errors = apply_environment(&mut tree, environment.iter().cloned());
@@ -330,6 +345,21 @@ mod tests {
         let errors = load_str("[database\nurl=", env(&[])).expect_err("invalid").0;
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].key, "(syntax)");
+    }
+
+    #[test]
+    fn a_syntax_error_names_its_place_but_never_quotes_the_line() {
+        for text in [
+            "[database]\nurl = \"postgres://u:hunter2-secret@db/x\" extra\n",
+            "[server]\ntoken = \"hunter2-secret\nlisten = \"127.0.0.1:1\"\n",
+            "[server]\ntoken = hunter2-secret\n",
+        ] {
+            let errors = load_str(text, env(&[])).expect_err("invalid").0;
+            assert_eq!(errors[0].key, "(syntax)");
+            let message = &errors[0].message;
+            assert!(!message.contains("hunter2"), "the secret is not echoed: {message}");
+            assert!(message.contains("line 2"), "the place is named: {message}");
+        }
     }
 
     #[test]

@@ -108,6 +108,11 @@ impl RelationalCatalog {
         if let Some(unknown) = row.columns.iter().find(|column| !table.columns.contains_key(*column)) {
             return Err(Rejection::new("unknown_column", format!("`{unknown}` is not a column of {}", table.name)));
         }
+        for (column, value) in &row.fields {
+            if let (Some(column_type), Value::String(text)) = (table.columns.get(column), value) {
+                special_value(column, column_type, text)?;
+            }
+        }
         if row.op == RowOp::Upsert {
             if table.primary_key.is_empty() {
                 return Err(Rejection::new(
@@ -134,11 +139,55 @@ impl RelationalCatalog {
     }
 }
 
+/// Refuses the words PostgreSQL's input functions take as values that are not data:
+/// `NaN` and `Infinity` for numbers (`NaN` even passes `quantity > 0`), and `epoch`,
+/// `infinity`, `now`, `today`, `yesterday`, `tomorrow` for times and dates, which would
+/// store the server's idea of the moment rather than the producer's.
+fn special_value(column: &str, column_type: &str, text: &str) -> Result<(), Rejection> {
+    let word = text.trim().trim_start_matches(['+', '-']).to_ascii_lowercase();
+    let numeric = ["numeric", "double precision", "real", "integer", "bigint", "smallint", "money"]
+        .iter()
+        .any(|name| column_type.starts_with(name));
+    let temporal = ["timestamp", "date", "time"].iter().any(|name| column_type.starts_with(name));
+    if numeric && matches!(word.as_str(), "nan" | "inf" | "infinity") {
+        return Err(Rejection::new(
+            "nan_or_infinite",
+            format!("`{column}`: {text:?} is not a finite number ({column_type})"),
+        ));
+    }
+    if temporal && matches!(word.as_str(), "epoch" | "infinity" | "now" | "today" | "yesterday" | "tomorrow" | "allballs") {
+        return Err(Rejection::new(
+            "invalid_field",
+            format!("`{column}`: {text:?} is a special value, not a time; send RFC 3339 or epoch nanoseconds ({column_type})"),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn special_numbers_and_times_are_refused() {
+        for (column_type, text, refused) in [
+            ("numeric(20,8)", "NaN", true),
+            ("numeric(20,8)", " -Infinity", true),
+            ("double precision", "inf", true),
+            ("numeric", "187.50", false),
+            ("timestamp with time zone", "yesterday", true),
+            ("timestamp with time zone", "epoch", true),
+            ("timestamp with time zone", "-infinity", true),
+            ("date", "today", true),
+            ("timestamp with time zone", "2026-12-02T08:00:00Z", false),
+            ("text", "NaN", false),
+            ("text", "yesterday", false),
+        ] {
+            assert_eq!(special_value("c", column_type, text).is_err(), refused, "{column_type} {text}");
+        }
+    }
 
     #[test]
     fn an_upsert_built_from_a_map_passes_the_catalog_check() {

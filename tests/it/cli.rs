@@ -56,6 +56,38 @@ fn check_config_accepts_the_custom_tables_example_and_lists_its_tables() {
     }
 }
 
+#[test]
+fn a_reader_that_goes_away_ends_a_report_quietly() {
+    // `check-config | head -c 1`: the pipe closes after one byte; the report must not panic.
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/hypertick.toml");
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("'{BINARY}' check-config --config '{config}' | head -c 1 >/dev/null; '{BINARY}' config-reference | head -c 1 >/dev/null"))
+        .output()
+        .expect("sh runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
+}
+
+#[test]
+fn a_syntax_error_in_the_config_file_never_shows_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "[database]\nurl = \"postgres://u:hunter2@db/x\" trailing\n").unwrap();
+    for format in ["text", "json"] {
+        let output = std::process::Command::new(BINARY)
+            .args(["--log-format", format, "check-config", "--config"])
+            .arg(&path)
+            .output()
+            .expect("hypertick runs");
+        assert_eq!(output.status.code(), Some(2));
+        let everything = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(everything.contains("line 2"), "{everything}");
+        assert!(!everything.contains("hunter2"), "the password is echoed: {everything}");
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
