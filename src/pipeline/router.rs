@@ -33,6 +33,9 @@ pub struct Receipt {
     pub position: Position,
     /// The record's id was seen before: it was taken as a harmless resend, not stored.
     pub duplicate: bool,
+    /// The record's index in its push frame (set by the push connection), for an ack
+    /// that reports what the database refused.
+    pub index: u32,
 }
 
 /// The spool as the router uses it.
@@ -377,7 +380,7 @@ impl Router {
                             // A closed channel means the daemon is stopping: the record is
                             // in the spool and is replayed on the next start.
                         }
-                        return Ok(Receipt { stream, sequence, position, duplicate: false });
+                        return Ok(Receipt { stream, sequence, position, duplicate: false, index: 0 });
                     }
                     Err(SpoolError::Full { used, max }) => (used, max),
                     Err(error) => {

@@ -124,6 +124,14 @@ impl RelationalWriter {
             match write_batch(&mut self.client, &self.catalog, &runs, &ranges, ids, attempt_position, escalated.as_deref()).await {
                 Ok(refused) => {
                     self.position = attempt_position;
+                    // Each refused row's spool sequence, for `committed` acks.
+                    let refused: Vec<(u64, DeadLetter)> = refused
+                        .into_iter()
+                        .map(|(row, letter)| {
+                            let index = rows.iter().position(|candidate| std::ptr::eq(candidate, row));
+                            (index.and_then(|index| sequences.get(index).copied()).unwrap_or(0), letter)
+                        })
+                        .collect();
                     self.committed(&rows, &ranges, started, &refused);
                     return Ok(());
                 }
@@ -152,13 +160,15 @@ impl RelationalWriter {
         }
     }
 
-    fn committed(&self, rows: &[RowRecord], ranges: &[(u64, u64)], started: Instant, refused: &[DeadLetter]) {
+    fn committed(&self, rows: &[RowRecord], ranges: &[(u64, u64)], started: Instant, refused: &[(u64, DeadLetter)]) {
         if let Some(progress) = &self.settings.spool {
-            progress.committed(Table::Relational.spool_stream(), ranges);
+            let stream = Table::Relational.spool_stream();
+            progress.refused(stream, refused.iter().map(|(sequence, letter)| (*sequence, letter.detail.clone())));
+            progress.committed(stream, ranges);
         }
         let oldest = self.stats.record_commit(Table::Relational, rows.iter().map(|row| row.received_at), Timestamp::now());
         events::batch_committed(Table::Relational, rows.len() - refused.len(), started.elapsed(), oldest);
-        for letter in refused {
+        for (_, letter) in refused {
             events::dead_lettered(letter);
         }
     }
@@ -221,15 +231,15 @@ fn statement(run: &Run<'_>, catalog: &RelationalCatalog) -> String {
 
 /// One transaction: every run under a savepoint, refused rows isolated, the offset
 /// advanced, committed. Returns the refused rows with the server's messages.
-async fn write_batch(
+async fn write_batch<'a>(
     client: &mut Client,
     catalog: &RelationalCatalog,
-    runs: &[Run<'_>],
+    runs: &[Run<'a>],
     ranges: &[(u64, u64)],
     ids: &[u128],
     position: i64,
     escalated: Option<&str>,
-) -> Result<Vec<DeadLetter>, tokio_postgres::Error> {
+) -> Result<Vec<(&'a RowRecord, DeadLetter)>, tokio_postgres::Error> {
     let mut transaction = client.transaction().await?;
     let mut refused = Vec::new();
     for run in runs {
@@ -247,11 +257,14 @@ async fn write_batch(
             let Some(message) = message else { continue };
             if rows.len() == 1 {
                 let row = rows[0];
-                refused.push(DeadLetter::new(
-                    "relational",
-                    "rejected_by_database",
-                    format!("{} into `{}`: {message}", row.op.as_str(), row.table),
-                    &row.to_push_json(),
+                refused.push((
+                    row,
+                    DeadLetter::new(
+                        "relational",
+                        "rejected_by_database",
+                        format!("{} into `{}`: {message}", row.op.as_str(), row.table),
+                        &row.to_push_json(),
+                    ),
                 ));
                 continue;
             }
@@ -265,7 +278,8 @@ async fn write_batch(
     if !refused.is_empty() {
         // In the batch's own transaction: a refused row is dead-lettered exactly when the
         // rest of its batch commits.
-        insert_dead_letters(&transaction, &refused).await?;
+        let letters: Vec<DeadLetter> = refused.iter().map(|(_, letter)| letter.clone()).collect();
+        insert_dead_letters(&transaction, &letters).await?;
     }
     if !ranges.is_empty() {
         let statement = transaction.prepare(RECORD_SPOOL_RANGES).await?;

@@ -27,12 +27,28 @@ pub struct SpoolProgress {
     trackers: Mutex<HashMap<u16, CommitTracker>>,
     /// Bumped after every commit, for waiters.
     changed: tokio::sync::watch::Sender<u64>,
+    /// Spooled records the database refused (dead-lettered in their batch's
+    /// transaction), with the reason, until a `committed` ack takes them.
+    refusals: Mutex<Refusals>,
 }
+
+/// The most recent refusals, bounded: an ack that never asks (`received`, `durable`)
+/// leaves its refusals to be pushed out by newer ones.
+#[derive(Debug, Default)]
+struct Refusals {
+    reasons: HashMap<(u16, u64), String>,
+    order: std::collections::VecDeque<(u16, u64)>,
+}
+
+/// Refusals kept for `committed` acks at most.
+const REFUSALS_KEPT: usize = 65_536;
+/// A refusal's reason is cut to this many characters.
+const REFUSAL_CHARS: usize = 1_024;
 
 impl SpoolProgress {
     pub fn new(spool: Spool, trackers: HashMap<u16, CommitTracker>) -> Self {
         let (changed, _) = tokio::sync::watch::channel(0);
-        SpoolProgress { spool, trackers: Mutex::new(trackers), changed }
+        SpoolProgress { spool, trackers: Mutex::new(trackers), changed, refusals: Mutex::default() }
     }
 
     pub fn spool(&self) -> &Spool {
@@ -59,6 +75,34 @@ impl SpoolProgress {
         };
         self.spool.commit(stream, watermark);
         self.changed.send_modify(|version| *version += 1);
+    }
+
+    /// Notes the spooled records of `stream` that the database refused, before their
+    /// batch's [`committed`](Self::committed) wakes the acks waiting for them.
+    pub fn refused(&self, stream: u16, refused: impl IntoIterator<Item = (u64, String)>) {
+        let mut refusals = self.refusals.lock().unwrap_or_else(|poison| poison.into_inner());
+        for (sequence, reason) in refused {
+            if sequence == 0 {
+                continue;
+            }
+            let reason: String = reason.chars().take(REFUSAL_CHARS).collect();
+            if refusals.reasons.insert((stream, sequence), reason).is_none() {
+                refusals.order.push_back((stream, sequence));
+            }
+            while refusals.order.len() > REFUSALS_KEPT {
+                if let Some(oldest) = refusals.order.pop_front() {
+                    refusals.reasons.remove(&oldest);
+                }
+            }
+        }
+    }
+
+    /// Why the database refused this spooled record, if it did (taken once).
+    pub fn take_refusal(&self, stream: u16, sequence: u64) -> Option<String> {
+        let mut refusals = self.refusals.lock().unwrap_or_else(|poison| poison.into_inner());
+        let reason = refusals.reasons.remove(&(stream, sequence))?;
+        refusals.order.retain(|key| *key != (stream, sequence));
+        Some(reason)
     }
 
     pub fn is_committed(&self, stream: u16, sequence: u64) -> bool {
@@ -93,6 +137,26 @@ impl SpoolProgress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_are_taken_once_and_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = crate::spool::SpoolSettings {
+            dir: dir.path().to_path_buf(),
+            max_bytes: 1 << 20,
+            segment_bytes: 1 << 16,
+            fsync_interval: std::time::Duration::from_millis(5),
+        };
+        let (spool, _) = Spool::open(settings, &HashMap::new()).unwrap();
+        let progress = SpoolProgress::new(spool, HashMap::new());
+        progress.refused(3, [(7, "bad".to_string()), (0, "unspooled".to_string())]);
+        assert_eq!(progress.take_refusal(3, 7).as_deref(), Some("bad"));
+        assert_eq!(progress.take_refusal(3, 7), None);
+        assert_eq!(progress.take_refusal(3, 0), None);
+        progress.refused(1, (1..=REFUSALS_KEPT as u64 + 10).map(|sequence| (sequence, "x".repeat(5_000))));
+        assert_eq!(progress.take_refusal(1, 1), None, "the oldest were pushed out");
+        assert_eq!(progress.take_refusal(1, REFUSALS_KEPT as u64 + 10).map(|reason| reason.len()), Some(REFUSAL_CHARS));
+    }
 
     #[test]
     fn sequences_merge_into_ranges() {

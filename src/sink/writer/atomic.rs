@@ -92,6 +92,7 @@ impl<R: EncodeRow> Writer<R> {
     pub(super) async fn isolate_in_one_transaction(
         &mut self,
         rows: &[R],
+        sequences: &[u64],
         ranges: &[(u64, u64)],
         ids: &[u128],
         whole: &Encoded,
@@ -116,7 +117,11 @@ impl<R: EncodeRow> Writer<R> {
             Settled::Refused { failure, .. } => return Err(self.fatal(failure.message)),
         };
         if let Some(progress) = &self.settings.spool {
-            progress.committed(self.table.spool_stream(), ranges);
+            // Before the commit is reported: `committed` acks waiting for these rows
+            // list them as rejected, with the database's reason.
+            let stream = self.table.spool_stream();
+            progress.refused(stream, refused.iter().map(|(index, letter)| (sequences.get(*index).copied().unwrap_or(0), letter.detail.clone())));
+            progress.committed(stream, ranges);
         }
         let refused_indices: HashSet<usize> = refused.iter().map(|(index, _)| *index).collect();
         let accepted = rows.iter().enumerate().filter(|(index, _)| !refused_indices.contains(index)).map(|(_, row)| row.received_at());

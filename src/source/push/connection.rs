@@ -150,7 +150,11 @@ pub(super) async fn serve_connection<Stream>(
         owed_bytes = owed_bytes.saturating_add(bytes);
         let (level, gate) = (settings.ack, context.router.spool.clone());
         owed.push_back(async move {
+            let mut ack = ack;
             wait_for_ack_level(level, gate.as_deref(), &receipts).await;
+            if level == AckLevel::Committed {
+                refused_by_database(gate.as_deref(), &receipts, &mut ack);
+            }
             (ack, bytes)
         });
     }
@@ -306,8 +310,9 @@ async fn handle_text(text: &str, settings: &PushSettings, router: &Router) -> (A
                 ack.accepted += 1;
                 ack.duplicates += 1;
             }
-            Ok(receipt) => {
+            Ok(mut receipt) => {
                 ack.accepted += 1;
+                receipt.index = u32::try_from(index).unwrap_or(u32::MAX);
                 receipts.push(receipt);
             }
             Err(rejection) => {
@@ -328,6 +333,18 @@ async fn handle_text(text: &str, settings: &PushSettings, router: &Router) -> (A
         events::parse_errors(SOURCE_NAME, parse_errors);
     }
     (ack, receipts)
+}
+
+/// With `ack = "committed"`: the records the database refused (dead-lettered in their
+/// batch's transaction) move from `accepted` to `rejected`, with the database's reason.
+fn refused_by_database(gate: Option<&SpoolGate>, receipts: &[Receipt], ack: &mut Ack) {
+    let Some(gate) = gate else { return };
+    for receipt in receipts.iter().filter(|receipt| receipt.sequence > 0) {
+        if let Some(reason) = gate.progress.take_refusal(receipt.stream, receipt.sequence) {
+            ack.accepted = ack.accepted.saturating_sub(1);
+            ack.reject(receipt.index as usize, &Rejection::new("rejected_by_database", reason));
+        }
+    }
 }
 
 /// Holds the ack back until the accepted records reach the configured level.

@@ -9,3 +9,4 @@ mod spool_damage;
 mod amplification;
 mod connections;
 mod special_values;
+mod committed_acks;
