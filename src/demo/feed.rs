@@ -193,7 +193,8 @@ pub async fn run(url: String, rate: u64, symbols: usize, counters: Arc<FeedCount
             if let Message::Text(text) = message {
                 if let Ok(ack) = serde_json::from_str::<serde_json::Value>(text.as_str()) {
                     let accepted = ack["accepted"].as_u64().unwrap_or(0);
-                    let rejected = ack["rejected"].as_array().map_or(0, Vec::len) as u64;
+                    let listed = ack["rejected"].as_array().map_or(0, Vec::len) as u64;
+                    let rejected = listed + ack["rejected_more"].as_u64().unwrap_or(0);
                     ack_counters.accepted.fetch_add(accepted, Ordering::Relaxed);
                     ack_counters.rejected.fetch_add(rejected, Ordering::Relaxed);
                 }

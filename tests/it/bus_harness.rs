@@ -90,16 +90,15 @@ impl Lane {
             let body = array(&frame.ids.iter().map(|id| render(*id, frame.with_ids)).collect::<Vec<_>>());
             match self.send(body).await {
                 Some(ack) => {
-                    let rejected: HashSet<usize> = ack["rejected"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|item| {
-                            let reason = item["reason"].as_str().unwrap_or("").split(':').next().unwrap_or("").to_string();
-                            *ledger.refused.entry(reason).or_default() += 1;
-                            item["index"].as_u64().map(|index| index as usize)
-                        })
-                        .collect();
+                    for item in ack["rejected"].as_array().into_iter().flatten() {
+                        let reason = item["reason"].as_str().unwrap_or("").split(':').next().unwrap_or("").to_string();
+                        *ledger.refused.entry(reason).or_default() += 1;
+                    }
+                    // Refusals past the listed ones come without reasons.
+                    if let Some(more) = ack["rejected_more"].as_u64().filter(|more| *more > 0) {
+                        *ledger.refused.entry("(past the listed)".to_string()).or_default() += more;
+                    }
+                    let rejected = support::refused_indexes(&ack);
                     let accepted: Vec<u64> =
                         frame.ids.iter().enumerate().filter(|(index, _)| !rejected.contains(index)).map(|(_, id)| *id).collect();
                     progress.acked.fetch_add(accepted.len() as u64, Ordering::Relaxed);

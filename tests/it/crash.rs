@@ -78,13 +78,14 @@ async fn produce(push: SocketAddr, symbol: &str, mut next: u64, per_frame: u64, 
             Ok(Some(ack)) => ack,
             _ => break,
         };
-        let refused: HashSet<usize> = ack["rejected"]
-            .as_array()
-            .map(|items| items.iter().filter_map(|item| item["index"].as_u64()).map(|index| index as usize).collect())
-            .unwrap_or_default();
+        let refused = support::refused_indexes(&ack);
         for item in ack["rejected"].as_array().into_iter().flatten() {
             let code = item["reason"].as_str().unwrap_or("").split(':').next().unwrap_or("").to_string();
             *ledger.refused.entry(code).or_default() += 1;
+        }
+        // Refusals past the listed ones come without reasons.
+        if let Some(more) = ack["rejected_more"].as_u64().filter(|more| *more > 0) {
+            *ledger.refused.entry("(past the listed)".to_string()).or_default() += more;
         }
         for (index, id) in ids.iter().enumerate() {
             if !refused.contains(&index) {

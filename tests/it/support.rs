@@ -76,6 +76,17 @@ pub async fn read_ack(socket: &mut Socket) -> Value {
     }
 }
 
+/// The index of every element an ack refused: those listed in `rejected` (with their
+/// reasons) and those past the list, named in `rejected_more_ranges` (inclusive ranges).
+pub fn refused_indexes(ack: &Value) -> std::collections::HashSet<usize> {
+    let listed = ack["rejected"].as_array().into_iter().flatten().filter_map(|item| item["index"].as_u64());
+    let ranges = ack["rejected_more_ranges"].as_array().into_iter().flatten().flat_map(|range| {
+        let (first, last) = (range[0].as_u64().expect("a range's first index"), range[1].as_u64().expect("a range's last index"));
+        first..=last
+    });
+    listed.chain(ranges).map(|index| index as usize).collect()
+}
+
 /// A valid tick as a JSON object string.
 pub fn tick_json(symbol: &str, trade_id: u64, price: f64) -> String {
     format!(

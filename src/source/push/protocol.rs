@@ -8,8 +8,13 @@
 //! The ack of a frame is `{"accepted": N, "rejected": [{"index": i, "reason": "…"}]}`,
 //! plus `"duplicates": D` when some records were resends of ids already seen. The
 //! `rejected` list holds at most the first `MAX_ACK_REJECTIONS` (100) refusals, each
-//! reason cut to `MAX_REASON_CHARS`; the rest are counted in `"rejected_more": M`
-//! (absent when 0), so an ack stays a few kilobytes whatever the frame held.
+//! reason cut to `MAX_REASON_CHARS`; the rest are counted in `"rejected_more": M` and
+//! named, without reasons, in `"rejected_more_ranges": [[first, last], …]` (inclusive
+//! index ranges; both absent when there are none). Every refused element is thus named
+//! by index, so a producer knows exactly what was not taken (a refusal it cannot place
+//! would read as acked), and the ack stays small whatever the frame held: past the
+//! listed ones a run of refusals is one range, and two ranges are always apart by an
+//! accepted record, which is longer in the frame than a range is in the ack.
 //!
 //! Example frame: `[{"type":"tick","venue":"binance","symbol":"BTCUSDT",
 //! "time":"2026-11-22T12:00:00.123Z","price":"97000.5","size":0.01,"side":"buy"}]`
@@ -34,7 +39,8 @@ pub struct ParsedElement<'a> {
     pub id: Option<String>,
 }
 
-/// Refusals listed in one ack; the rest are counted in `rejected_more`.
+/// Refusals listed with their reasons in one ack; the rest are counted in
+/// `rejected_more` and named by index in `rejected_more_ranges`.
 pub const MAX_ACK_REJECTIONS: usize = 100;
 /// Characters of one refusal's reason in an ack.
 pub const MAX_REASON_CHARS: usize = 1_024;
@@ -52,6 +58,10 @@ pub struct Ack {
     /// Refusals beyond those listed (absent when 0).
     #[serde(skip_serializing_if = "is_zero")]
     pub rejected_more: usize,
+    /// The indexes of the refusals beyond those listed, as inclusive `[first, last]`
+    /// ranges in frame order (absent when empty).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rejected_more_ranges: Vec<[usize; 2]>,
 }
 
 impl Ack {
@@ -172,10 +182,15 @@ pub(super) fn parse_object_general(raw: &str, received_at: Timestamp, id: &mut O
 
 /// Reduces parsed elements' rejections into an ack.
 impl Ack {
-    /// Lists the refusal while the list has room, else counts it.
+    /// Lists the refusal while the list has room, else counts it and names its index
+    /// in `rejected_more_ranges`.
     pub fn reject(&mut self, index: usize, rejection: &Rejection) {
         if self.rejected.len() >= MAX_ACK_REJECTIONS {
             self.rejected_more += 1;
+            match self.rejected_more_ranges.last_mut() {
+                Some(range) if range[1].checked_add(1) == Some(index) => range[1] = index,
+                _ => self.rejected_more_ranges.push([index, index]),
+            }
             return;
         }
         let mut reason = rejection.to_string();
@@ -189,6 +204,12 @@ impl Ack {
     /// Every refusal, listed or counted.
     pub fn rejected_total(&self) -> usize {
         self.rejected.len() + self.rejected_more
+    }
+
+    /// The index of every refused element, listed or past the list, in frame order.
+    pub fn rejected_indexes(&self) -> impl Iterator<Item = usize> + '_ {
+        let listed = self.rejected.iter().map(|rejection| rejection.index);
+        listed.chain(self.rejected_more_ranges.iter().flat_map(|range| range[0]..=range[1]))
     }
 }
 
@@ -339,9 +360,41 @@ mod tests {
         assert_eq!((ack.rejected.len(), ack.rejected_more, ack.rejected_total()), (MAX_ACK_REJECTIONS, 524_187, 524_287));
         let json = serde_json::to_string(&ack).unwrap();
         assert!(json.len() < 10_000, "{} bytes", json.len());
-        assert!(json.ends_with(r#""rejected_more":524187}"#), "{json}");
+        assert!(json.ends_with(r#""rejected_more":524187,"rejected_more_ranges":[[100,524286]]}"#), "{json}");
+        assert!(ack.rejected_indexes().eq(0..524_287), "every refusal is named by index");
         let clean = serde_json::to_string(&Ack { accepted: 2, ..Ack::default() }).unwrap();
         assert_eq!(clean, r#"{"accepted":2,"rejected":[]}"#, "the shape is unchanged when nothing is left over");
+    }
+
+    /// A frame of 300 whose tail the spool refused (full), as under a database outage:
+    /// a producer must be able to tell every refused record from the taken ones, past
+    /// the listed refusals too, or it counts refused records as acked.
+    #[test]
+    fn every_refusal_past_the_listed_ones_is_named_by_index() {
+        let full = Rejection::new("spool_full", "the spool holds 2097152 of 2097152 bytes not yet committed (spool.max_bytes)");
+        let mut ack = Ack::default();
+        // A few taken among them, as when a commit frees room now and then.
+        let refused: Vec<usize> = (87..300).filter(|index| index % 50 != 3).collect();
+        for index in 0..300 {
+            if refused.contains(&index) {
+                ack.reject(index, &full);
+            } else {
+                ack.accepted += 1;
+            }
+        }
+        assert_eq!((ack.rejected.len(), ack.rejected_more), (MAX_ACK_REJECTIONS, refused.len() - MAX_ACK_REJECTIONS));
+        assert_eq!(ack.rejected_indexes().collect::<Vec<_>>(), refused);
+        let json: Value = serde_json::to_value(&ack).unwrap();
+        let named: Vec<u64> = json["rejected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["index"].as_u64().unwrap())
+            .chain(json["rejected_more_ranges"].as_array().unwrap().iter().flat_map(|range| range[0].as_u64().unwrap()..=range[1].as_u64().unwrap()))
+            .collect();
+        assert_eq!(named, refused.iter().map(|index| *index as u64).collect::<Vec<_>>(), "{json}");
+        assert_eq!(json["accepted"].as_u64().unwrap() as usize + named.len(), 300);
+        assert_eq!(json["rejected_more_ranges"].as_array().unwrap().len(), 3, "{json}");
     }
 
     #[test]
