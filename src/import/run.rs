@@ -75,13 +75,7 @@ pub async fn import(config: &Config, settings: &ImportSettings, files: &[PathBuf
 /// Marks the files read to their end as wholly imported.
 async fn mark_done(client: &tokio_postgres::Client, report: &ImportReport) -> anyhow::Result<()> {
     for (stream, end) in &report.done_marks {
-        client
-            .execute(
-                "INSERT INTO ingest_offsets (stream, position) VALUES ($1, $2)
-                 ON CONFLICT (stream) DO UPDATE SET position = EXCLUDED.position, updated_at = now()",
-                &[stream, end],
-            )
-            .await?;
+        client.execute(crate::sink::ADVANCE_OFFSET, &[stream, end]).await?;
     }
     Ok(())
 }

@@ -20,7 +20,7 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio_postgres::{Client, Transaction};
 
-use super::writer::{insert_dead_letters, record_ids, record_spool_ranges, Backoff, WriterError, WriterSettings, RECORD_IDS, RECORD_SPOOL_RANGES};
+use super::writer::{insert_dead_letters, record_ids, ADVANCE_OFFSET, record_spool_ranges, Backoff, WriterError, WriterSettings, RECORD_IDS, RECORD_SPOOL_RANGES};
 use super::failure::{classify_row_statement, describe, Failure, FailureKind, RepeatGuard};
 use crate::db;
 use crate::metrics::{events, Stats};
@@ -289,13 +289,7 @@ async fn write_batch<'a>(
         let statement = transaction.prepare(RECORD_IDS).await?;
         record_ids(&transaction, &statement, ids).await?;
     }
-    transaction
-        .execute(
-            "INSERT INTO ingest_offsets (stream, position) VALUES ($1, $2)
-             ON CONFLICT (stream) DO UPDATE SET position = EXCLUDED.position, updated_at = now()",
-            &[&STREAM, &position],
-        )
-        .await?;
+    transaction.execute(ADVANCE_OFFSET, &[&STREAM, &position]).await?;
     transaction.commit().await?;
     Ok(refused)
 }

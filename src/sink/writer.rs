@@ -48,6 +48,11 @@ pub struct WriterSettings {
     pub spool: Option<Arc<SpoolProgress>>,
 }
 
+/// The statement advancing a stream in `ingest_offsets`, in the transaction whose
+/// commit it records (`$1` stream, `$2` position): the one offset upsert of every path.
+pub const ADVANCE_OFFSET: &str = "INSERT INTO ingest_offsets (stream, position) VALUES ($1, $2)
+     ON CONFLICT (stream) DO UPDATE SET position = EXCLUDED.position, updated_at = now()";
+
 /// The statement recording a batch's spool sequences in its own transaction.
 pub(super) const RECORD_SPOOL_RANGES: &str = "INSERT INTO ingest_spool_ranges (stream, first_sequence, last_sequence)
      SELECT $1, first, last FROM unnest($2::int8[], $3::int8[]) AS ranges(first, last)";
@@ -252,12 +257,7 @@ impl<R: EncodeRow> Writer<R> {
             WriteMode::Insert => insert_statement(self.table, &self.table_settings.conflict_key),
         };
         let write = client.prepare(&write_statement).await?;
-        let advance_offset = client
-            .prepare(
-                "INSERT INTO ingest_offsets (stream, position) VALUES ($1, $2)
-                 ON CONFLICT (stream) DO UPDATE SET position = EXCLUDED.position, updated_at = now()",
-            )
-            .await?;
+        let advance_offset = client.prepare(ADVANCE_OFFSET).await?;
         let upsert_instruments = client
             .prepare(
                 "INSERT INTO instruments AS known (venue, symbol, asset_class, underlying, expiration, strike, option_type)
