@@ -350,7 +350,7 @@ impl<R: EncodeRow> Writer<R> {
             // The rows the server refuses are found and dead-lettered in one transaction
             // with the rest of the batch and its bookkeeping.
             Settled::Refused { failure, escalated } => {
-                self.isolate_in_one_transaction(&rows, &sequences, &ranges, &ids, &encoded, failure.message, escalated).await
+                self.isolate_in_one_transaction(&rows, &sequences, &ids, &encoded, failure.message, escalated).await
             }
         }
     }

@@ -24,6 +24,7 @@ use crate::sink::encoder::EncodeRow;
 use crate::sink::failure::Failure;
 use crate::sink::insert::{column_arrays, ColumnArray};
 use crate::sink::stage::{BatchProgress, Encoded};
+use crate::spool::sequence_ranges;
 
 /// Sends encoded rows in `transaction`, by COPY or in insert mode; returns how many
 /// rows insert mode skipped as already stored.
@@ -93,13 +94,14 @@ impl<R: EncodeRow> Writer<R> {
         &mut self,
         rows: &[R],
         sequences: &[u64],
-        ranges: &[(u64, u64)],
         ids: &[u128],
         whole: &Encoded,
         message: String,
         escalated: Option<String>,
     ) -> Result<(), WriterError> {
         let started = Instant::now();
+        let ranges = if self.settings.spool.is_some() { sequence_ranges(sequences) } else { Vec::new() };
+        let ranges = ranges.as_slice();
         let conflict_clause = self.conflict_clause();
         let target = Target {
             table: self.table,
