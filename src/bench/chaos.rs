@@ -159,7 +159,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
             timeline.note("a fault task ended early: the soak stops");
             break;
         }
-        if seconds % 5 == 0 {
+        if seconds.is_multiple_of(5) {
             let rows = count_rows(&url, &mut observer, &state).await;
             progress(&timeline, &producer_counters, &rows, rss, state.describe());
         }
@@ -183,7 +183,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     while !producer_tasks.iter().all(|task| task.is_finished()) {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let rss = peaks.sample(&state);
-        if drain_started.elapsed().as_secs() % 5 == 0 {
+        if drain_started.elapsed().as_secs().is_multiple_of(5) {
             let rows = count_rows(&url, &mut observer, &state).await;
             progress(&timeline, &producer_counters, &rows, rss, "draining (producers resending)");
         }
