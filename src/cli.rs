@@ -123,9 +123,32 @@ pub struct BenchArgs {
     pub bus_rates: Vec<u64>,
     /// Run only these parts, comma-separated: push (the push max-rate run), binance,
     /// rates (the fixed offered rates), bus (push through edge, NATS and writer), stall,
-    /// baselines. Default: all of them.
+    /// baselines, chaos (the fault soak: `--chaos-secs` of load, hostile frames,
+    /// PostgreSQL and daemon kills; writes chaos.md and chaos.json). Default: all of
+    /// them but chaos, which runs only when named here (it lasts 10 minutes by default).
     #[arg(long, value_name = "PART,PART", value_delimiter = ',', value_enum)]
     pub only: Vec<BenchPart>,
+    /// Chaos: seconds of load under faults before everything drains and is counted.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub chaos_secs: u64,
+    /// Chaos: rows/s offered by the valid producers together.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub chaos_rate: u64,
+    /// Chaos: valid producer connections (each with its own symbol and ledger).
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub chaos_producers: usize,
+    /// Chaos: PostgreSQL is stopped (`pg_ctl stop -m immediate`) every SECS seconds (0: never).
+    #[arg(long, value_name = "SECS", default_value_t = 47)]
+    pub chaos_db_every: u64,
+    /// Chaos: seconds PostgreSQL stays down each time.
+    #[arg(long, value_name = "SECS", default_value_t = 6)]
+    pub chaos_db_down: u64,
+    /// Chaos: the daemon is SIGKILLed and restarted every SECS seconds (0: never).
+    #[arg(long, value_name = "SECS", default_value_t = 71)]
+    pub chaos_daemon_every: u64,
+    /// Chaos: one hostile input (of the rotation) is sent every SECS seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 3)]
+    pub chaos_hostile_every: u64,
 }
 
 /// A part of `hypertick bench`, for `--only`.
@@ -137,12 +160,18 @@ pub enum BenchPart {
     Bus,
     Stall,
     Baselines,
+    Chaos,
 }
 
 impl BenchArgs {
-    /// Whether `part` runs (every part does without `--only`).
+    /// Whether `part` runs (every part but chaos does without `--only`).
     pub fn runs(&self, part: BenchPart) -> bool {
-        self.only.is_empty() || self.only.contains(&part)
+        self.only.contains(&part) || (self.only.is_empty() && part != BenchPart::Chaos)
+    }
+
+    /// Whether only the chaos soak was asked for (nothing else needs setting up).
+    pub fn only_chaos(&self) -> bool {
+        !self.only.is_empty() && self.only.iter().all(|part| *part == BenchPart::Chaos)
     }
 }
 

@@ -7,13 +7,21 @@
 //!   latency percentiles, peak RSS, CPU of the daemon, the generator and PostgreSQL);
 //! - the baselines (`baselines.rs`): raw binary COPY on 1 and N connections — the
 //!   database's ceiling — multi-row INSERT and one INSERT per row;
-//! - the database paused for a while under load, with the spool taking the backlog.
+//! - the database paused for a while under load, with the spool taking the backlog;
+//! - only when asked for (`--only chaos`), a fault soak (`chaos.rs`): the daemon as a
+//!   child process under valid and hostile load while PostgreSQL and the daemon are
+//!   killed and restarted, every acked row counted back (`chaos.md`, `chaos.json`).
 //!
 //! It prints progress every second and a table at the end, and writes `results.json`,
 //! `results.md` and `chart.png` into `--out`.
 
 mod baselines;
 mod bus_run;
+mod chaos;
+mod chaos_faults;
+mod chaos_hostile;
+mod chaos_producer;
+mod chaos_report;
 mod chart;
 mod dataset;
 pub mod loadgen;
@@ -37,6 +45,9 @@ use report::{Baseline, BenchReport, Machine, Ratio, Settings};
 use run::{BenchContext, SourceFormat};
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.only_chaos() {
+        return chaos::run(&args).await;
+    }
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let (warmup, measure) = (Duration::from_secs(args.warmup), Duration::from_secs(args.measure));
     let cluster = match &args.database_url {
@@ -148,6 +159,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     chart::draw(&report, &chart_path)?;
     println!("wrote {}, {} and {}", json_path.display(), markdown_path.display(), chart_path.display());
     drop(cluster);
+    if args.runs(BenchPart::Chaos) {
+        chaos::run(&args).await?;
+    }
     Ok(())
 }
 
