@@ -16,6 +16,7 @@
 
 pub mod codec;
 mod damage;
+mod floor;
 mod progress;
 mod recover;
 mod segment;
@@ -31,6 +32,7 @@ use std::time::Duration;
 pub use damage::{Damage, Loss, DAMAGED_DIR};
 pub use segment::{Entry, ENTRY_HEADER_LEN};
 pub use progress::{sequence_ranges, SpoolProgress};
+
 pub use tracker::CommitTracker;
 
 /// Where and how the spool keeps its files.
@@ -53,6 +55,21 @@ pub enum SpoolError {
     Full { used: u64, max: u64 },
     #[error("a spool entry of {0} bytes is larger than the largest allowed")]
     TooLarge(usize),
+    #[error(
+        "spool {0} holds segments but no record of what the database committed (its `committed` file, \
+         written since this version): it opens only with the database reachable once"
+    )]
+    NoFloor(String),
+}
+
+/// Sequences an offline start set aside: `first..=last` of `stream` were skipped so that
+/// no sequence the database may hold beyond what the spool knows is given again. Once
+/// the database answers, the ones it does not hold are marked committed (never used).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Skipped {
+    pub stream: u16,
+    pub first: u64,
+    pub last: u64,
 }
 
 /// What opening the spool found.
@@ -116,6 +133,8 @@ struct State {
     written: Position,
     next_sequence: HashMap<u16, u64>,
     committed: HashMap<u16, u64>,
+    /// What the `committed` file holds (see `floor.rs`).
+    floors: HashMap<u16, u64>,
     total_bytes: u64,
 }
 
@@ -145,11 +164,10 @@ impl Spool {
     pub fn open(settings: SpoolSettings, committed: &HashMap<u16, CommitTracker>) -> Result<(Spool, Recovered), SpoolError> {
         let io_error = |source| SpoolError::Io { dir: settings.dir.display().to_string(), source };
         std::fs::create_dir_all(&settings.dir).map_err(io_error)?;
-        let mut ids: Vec<u64> = std::fs::read_dir(&settings.dir)
-            .map_err(io_error)?
-            .filter_map(|entry| entry.ok()?.file_name().to_str().and_then(segment::parse_file_name))
-            .collect();
-        ids.sort_unstable();
+        let mut floors = floor::read(&settings.dir).map_err(io_error)?.unwrap_or_default();
+        floor::raise(&mut floors, committed.iter().map(|(stream, tracker)| (*stream, tracker.watermark())));
+        floor::write(&settings.dir, &floors).map_err(io_error)?;
+        let ids = segment_ids(&settings)?;
 
         let mut recovered = Recovered::default();
         let opened = recover::recover(&settings.dir, &ids, committed, &mut recovered).map_err(io_error)?;
@@ -167,6 +185,7 @@ impl Spool {
             written: 0,
             next_sequence,
             committed: committed.iter().map(|(stream, tracker)| (*stream, tracker.watermark())).collect(),
+            floors,
             total_bytes,
         };
         let (durable, _) = tokio::sync::watch::channel(0);
@@ -174,6 +193,37 @@ impl Spool {
         recovered.segments_deleted = inner.delete_committed_segments();
         spawn_flusher(Arc::downgrade(&inner));
         Ok((Spool { inner }, recovered))
+    }
+
+    /// Opens the spool without the database: the `committed` file stands in for what the
+    /// database committed (a true lower bound), and every stream of `streams` (and any
+    /// stream found in the files) continues `margin` sequences above the highest it knows,
+    /// in case the database committed entries a crash cut from the files before they
+    /// were synced. The sequences skipped are returned, to be marked committed once the
+    /// database says which of them it holds. Refused when segments exist but the
+    /// `committed` file does not (a spool written by an older version).
+    pub fn open_offline(settings: SpoolSettings, streams: &[u16], margin: u64) -> Result<(Spool, Recovered, Vec<Skipped>), SpoolError> {
+        let io_error = |source| SpoolError::Io { dir: settings.dir.display().to_string(), source };
+        let floors = match floor::read(&settings.dir).map_err(io_error)? {
+            Some(floors) => floors,
+            None if segment_ids(&settings)?.is_empty() => HashMap::new(),
+            None => return Err(SpoolError::NoFloor(settings.dir.display().to_string())),
+        };
+        let committed: HashMap<u16, CommitTracker> = floors.iter().map(|(stream, floor)| (*stream, CommitTracker::new(*floor))).collect();
+        let (spool, recovered) = Spool::open(settings, &committed)?;
+        let mut skipped = Vec::new();
+        {
+            let mut state = spool.inner.lock();
+            let mut known: Vec<u16> = state.next_sequence.keys().copied().chain(streams.iter().copied()).collect();
+            known.sort_unstable();
+            known.dedup();
+            for stream in known {
+                let next = state.next_sequence.entry(stream).or_insert(1);
+                skipped.push(Skipped { stream, first: *next, last: *next + margin - 1 });
+                *next += margin;
+            }
+        }
+        Ok((spool, recovered, skipped))
     }
 
     /// Appends one entry to `stream` and returns its sequence and log position. The
@@ -292,6 +342,18 @@ impl Spool {
     }
 }
 
+/// The ids of the segment files in the spool's folder, oldest first.
+fn segment_ids(settings: &SpoolSettings) -> Result<Vec<u64>, SpoolError> {
+    let io_error = |source| SpoolError::Io { dir: settings.dir.display().to_string(), source };
+    let mut ids: Vec<u64> = match std::fs::read_dir(&settings.dir) {
+        Ok(entries) => entries.filter_map(|entry| entry.ok()?.file_name().to_str().and_then(segment::parse_file_name)).collect(),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(error) => return Err(io_error(error)),
+    };
+    ids.sort_unstable();
+    Ok(ids)
+}
+
 fn create_segment(settings: &SpoolSettings, id: u64) -> io::Result<Active> {
     let mut file = OpenOptions::new().create_new(true).append(true).open(segment::path(&settings.dir, id))?;
     file.write_all(segment::MAGIC)?;
@@ -360,12 +422,24 @@ impl Inner {
             if !all_committed {
                 break;
             }
-            let path = segment::path(&self.settings.dir, oldest.id);
+            let (oldest_id, oldest_bytes) = (oldest.id, oldest.bytes);
+            // The floor covers a segment before it goes, so an offline open never gives
+            // its sequences again.
+            let committed: Vec<(u16, u64)> = state.committed.iter().map(|(stream, sequence)| (*stream, *sequence)).collect();
+            let mut floors = state.floors.clone();
+            if floor::raise(&mut floors, committed) {
+                if let Err(error) = floor::write(&self.settings.dir, &floors) {
+                    tracing::warn!(dir = %self.settings.dir.display(), %error, "spool: could not write the committed floor; segments kept");
+                    break;
+                }
+                state.floors = floors;
+            }
+            let path = segment::path(&self.settings.dir, oldest_id);
             if let Err(error) = std::fs::remove_file(&path) {
                 tracing::warn!(segment = %path.display(), %error, "spool: could not delete a committed segment");
                 break;
             }
-            state.total_bytes -= oldest.bytes;
+            state.total_bytes -= oldest_bytes;
             state.sealed.pop_front();
             deleted += 1;
         }
