@@ -86,6 +86,9 @@ pub struct Recovered {
     pub losses: Vec<Loss>,
     /// Segments deleted because everything in them was committed.
     pub segments_deleted: usize,
+    /// Sequences set aside by offline opens and not yet passed by the floor: to be
+    /// marked committed (those the database does not hold) once the database answers.
+    pub skipped: Vec<Skipped>,
 }
 
 /// A position in the log: the number of entries appended before and including one.
@@ -134,7 +137,7 @@ struct State {
     next_sequence: HashMap<u16, u64>,
     committed: HashMap<u16, u64>,
     /// What the `committed` file holds (see `floor.rs`).
-    floors: HashMap<u16, u64>,
+    floors: floor::Floors,
     total_bytes: u64,
 }
 
@@ -164,12 +167,24 @@ impl Spool {
     pub fn open(settings: SpoolSettings, committed: &HashMap<u16, CommitTracker>) -> Result<(Spool, Recovered), SpoolError> {
         let io_error = |source| SpoolError::Io { dir: settings.dir.display().to_string(), source };
         std::fs::create_dir_all(&settings.dir).map_err(io_error)?;
-        let mut floors = floor::read(&settings.dir).map_err(io_error)?.unwrap_or_default();
-        floor::raise(&mut floors, committed.iter().map(|(stream, tracker)| (*stream, tracker.watermark())));
-        floor::write(&settings.dir, &floors).map_err(io_error)?;
-        let ids = segment_ids(&settings)?;
+        let floors = floor::read(&settings.dir).map_err(io_error)?.unwrap_or_default();
+        Spool::open_with(settings, committed, floors)
+    }
 
-        let mut recovered = Recovered::default();
+    fn open_with(settings: SpoolSettings, committed: &HashMap<u16, CommitTracker>, mut floors: floor::Floors) -> Result<(Spool, Recovered), SpoolError> {
+        let io_error = |source| SpoolError::Io { dir: settings.dir.display().to_string(), source };
+        std::fs::create_dir_all(&settings.dir).map_err(io_error)?;
+        floor::raise(&mut floors.floors, committed.iter().map(|(stream, tracker)| (*stream, tracker.watermark())));
+        floor::write(&settings.dir, &mut floors).map_err(io_error)?;
+        let ids = segment_ids(&settings)?;
+        // Sequences set aside hold no entry: not lost, and (once marked) committed.
+        let mut committed = committed.clone();
+        for skip in &floors.skipped {
+            committed.entry(skip.stream).or_default().commit(skip.first, skip.last);
+        }
+        let committed = &committed;
+
+        let mut recovered = Recovered { skipped: floors.skipped.clone(), ..Recovered::default() };
         let opened = recover::recover(&settings.dir, &ids, committed, &mut recovered).map_err(io_error)?;
         let recover::Opened { sealed, next_sequence, mut total_bytes } = opened;
 
@@ -199,18 +214,19 @@ impl Spool {
     /// database committed (a true lower bound), and every stream of `streams` (and any
     /// stream found in the files) continues `margin` sequences above the highest it knows,
     /// in case the database committed entries a crash cut from the files before they
-    /// were synced. The sequences skipped are returned, to be marked committed once the
-    /// database says which of them it holds. Refused when segments exist but the
+    /// were synced. The sequences skipped are kept in the `committed` file and returned
+    /// in [`Recovered::skipped`], to be marked committed once the database answers. Refused when segments exist but the
     /// `committed` file does not (a spool written by an older version).
-    pub fn open_offline(settings: SpoolSettings, streams: &[u16], margin: u64) -> Result<(Spool, Recovered, Vec<Skipped>), SpoolError> {
+    pub fn open_offline(settings: SpoolSettings, streams: &[u16], margin: u64) -> Result<(Spool, Recovered), SpoolError> {
         let io_error = |source| SpoolError::Io { dir: settings.dir.display().to_string(), source };
         let floors = match floor::read(&settings.dir).map_err(io_error)? {
             Some(floors) => floors,
-            None if segment_ids(&settings)?.is_empty() => HashMap::new(),
+            None if segment_ids(&settings)?.is_empty() => floor::Floors::default(),
             None => return Err(SpoolError::NoFloor(settings.dir.display().to_string())),
         };
-        let committed: HashMap<u16, CommitTracker> = floors.iter().map(|(stream, floor)| (*stream, CommitTracker::new(*floor))).collect();
-        let (spool, recovered) = Spool::open(settings, &committed)?;
+        let committed: HashMap<u16, CommitTracker> =
+            floors.floors.iter().map(|(stream, floor)| (*stream, CommitTracker::new(*floor))).collect();
+        let (spool, mut recovered) = Spool::open_with(settings, &committed, floors)?;
         let mut skipped = Vec::new();
         {
             let mut state = spool.inner.lock();
@@ -222,8 +238,13 @@ impl Spool {
                 skipped.push(Skipped { stream, first: *next, last: *next + margin - 1 });
                 *next += margin;
             }
+            // Written before any sequence above them is given out.
+            state.floors.skipped.extend(skipped.iter().copied());
+            let mut floors = state.floors.clone();
+            floor::write(&spool.inner.settings.dir, &mut floors).map_err(|error| spool.inner.io_error(error))?;
         }
-        Ok((spool, recovered, skipped))
+        recovered.skipped.extend(skipped);
+        Ok((spool, recovered))
     }
 
     /// Appends one entry to `stream` and returns its sequence and log position. The
@@ -427,8 +448,8 @@ impl Inner {
             // its sequences again.
             let committed: Vec<(u16, u64)> = state.committed.iter().map(|(stream, sequence)| (*stream, *sequence)).collect();
             let mut floors = state.floors.clone();
-            if floor::raise(&mut floors, committed) {
-                if let Err(error) = floor::write(&self.settings.dir, &floors) {
+            if floor::raise(&mut floors.floors, committed) {
+                if let Err(error) = floor::write(&self.settings.dir, &mut floors) {
                     tracing::warn!(dir = %self.settings.dir.display(), %error, "spool: could not write the committed floor; segments kept");
                     break;
                 }

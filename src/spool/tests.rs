@@ -195,11 +195,23 @@ fn an_offline_open_continues_above_deleted_segments_and_sets_sequences_aside() {
         spool.commit(0, 100);
         assert_eq!(spool.segment_count(), 1);
     }
-    let (spool, recovered, skipped) = Spool::open_offline(settings(dir.path(), 1 << 30, 256), &[0, 5], 1000).unwrap();
-    assert!(recovered.replay.is_empty() && recovered.losses.is_empty(), "{recovered:?}");
-    assert_eq!(skipped, [Skipped { stream: 0, first: 101, last: 1100 }, Skipped { stream: 5, first: 1, last: 1000 }]);
-    assert_eq!(spool.append(0, b"offline").unwrap().0, 1101);
-    assert_eq!(spool.append(5, b"offline").unwrap().0, 1001);
+    let skipped = [Skipped { stream: 0, first: 101, last: 1100 }, Skipped { stream: 5, first: 1, last: 1000 }];
+    {
+        let (spool, recovered) = Spool::open_offline(settings(dir.path(), 1 << 30, 256), &[0, 5], 1000).unwrap();
+        assert!(recovered.replay.is_empty() && recovered.losses.is_empty(), "{recovered:?}");
+        assert_eq!(recovered.skipped, skipped);
+        assert_eq!(spool.append(0, b"offline").unwrap().0, 1101);
+        assert_eq!(spool.append(5, b"offline").unwrap().0, 1001);
+        spool.sync().unwrap();
+    }
+    // Opened again with what the database knows (nothing of the offline run): the sequences
+    // set aside are not taken for lost records, and the offline entries are replayed.
+    let (spool, recovered) = Spool::open(settings(dir.path(), 1 << 30, 256), &HashMap::from([(0u16, CommitTracker::new(100))])).unwrap();
+    assert!(recovered.losses.is_empty(), "{:?}", recovered.losses);
+    assert_eq!(recovered.skipped, skipped);
+    let entries = replayed(&spool, &recovered, &HashMap::from([(0u16, CommitTracker::new(100))]));
+    let got: Vec<(u16, u64)> = entries.iter().map(|entry| (entry.stream, entry.sequence)).collect();
+    assert_eq!(got, [(0, 1101), (5, 1001)]);
 }
 
 #[test]
@@ -213,5 +225,5 @@ fn an_offline_open_of_a_spool_without_its_floor_is_refused() {
     std::fs::remove_file(dir.path().join("committed")).unwrap();
     assert!(matches!(Spool::open_offline(settings(dir.path(), 1 << 30, 256), &[0], 10), Err(SpoolError::NoFloor(_))));
     let fresh = tempfile::tempdir().unwrap();
-    assert!(Spool::open_offline(settings(&fresh.path().join("new"), 1 << 30, 256), &[0], 10).is_ok());
+    assert!(Spool::open_offline(settings(&fresh.path().join("new"), 1 << 30, 256), &[0], 10).is_ok(), "a spool folder not created yet");
 }

@@ -8,3 +8,4 @@ mod refusals;
 mod spool_damage;
 mod amplification;
 mod connections;
+mod offline_start;
