@@ -1,7 +1,8 @@
 //! Wiring: builds the daemon from a configuration (migrations, partitions, lanes,
 //! batchers, writers, metrics, sources), runs it until a signal or a fatal writer
 //! error, and stops it in order: sources first, then lanes close, batchers flush,
-//! writers drain and commit, all within the shutdown deadline.
+//! writers drain and commit, all within the shutdown deadline. With a spool, an
+//! unreachable database does not stop the start: see `offline`.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

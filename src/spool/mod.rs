@@ -13,6 +13,10 @@
 //! with its intact entries (`damage.rs`), the sequences lost are handed back to be
 //! reported and counted as done, and the segments holding entries not yet committed
 //! are listed for a replay that reads them one at a time.
+//!
+//! A `committed` file beside the segments (`floor.rs`) keeps each stream's committed
+//! floor, raised before any segment is deleted, so that the spool can also open while
+//! the database is unreachable (`Spool::open_offline`).
 
 pub mod codec;
 mod damage;
