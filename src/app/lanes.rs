@@ -14,7 +14,7 @@ use crate::pipeline::{
     lane, CustomLane, IdWindow, IndicatorStage, LaneReceiver, LaneSender, Router, RouterLimits, Sequenced, Spills, SpoolGate,
 };
 use crate::record::{
-    ApproxBytes, Bar, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, RelationalCatalog, RowRecord, Signal, Table, TechnicalIndicators, Tick,
+    ApproxBytes, Bar, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, RelationalCatalog, RowRecord, SharedCatalog, Signal, Table, TechnicalIndicators, Tick,
     Ticker,
 };
 use crate::spool::SpoolProgress;
@@ -142,7 +142,7 @@ pub(super) async fn load_catalog(config: &Config) -> anyhow::Result<RelationalCa
 
 /// What the router needs besides the lanes.
 pub(super) struct RouterParts {
-    pub catalog: Arc<RelationalCatalog>,
+    pub catalog: Arc<SharedCatalog>,
     pub spool: Option<Arc<SpoolProgress>>,
     /// The spool release writer's queue (not on an edge: it has no database).
     pub releases: Option<ReleaseSender>,

@@ -1,7 +1,8 @@
 //! Wiring: builds the daemon from a configuration (migrations, partitions, lanes,
 //! batchers, writers, metrics, sources), runs it until a signal or a fatal writer
 //! error, and stops it in order: sources first, then lanes close, batchers flush,
-//! writers drain and commit, all within the shutdown deadline.
+//! writers drain and commit, all within the shutdown deadline. With a spool, an
+//! unreachable database does not stop the start: see `offline`.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -18,7 +19,7 @@ use crate::metrics::{self, events, Health, Stats};
 use crate::pipeline::{
     run_batcher, spawn_spill_readers, BatchSettings, CustomLane, LaneReceiver, LaneState, Router, Sequenced,
 };
-use crate::record::{CustomRow, RelationalCatalog, RowRecord, Table};
+use crate::record::{CustomRow, RelationalCatalog, RowRecord, SharedCatalog, Table};
 use crate::shutdown;
 use crate::spool::Recovered;
 use crate::sink::{
@@ -31,12 +32,13 @@ use crate::source::{Source, SourceContext};
 mod background;
 mod bus;
 mod lanes;
+mod offline;
 mod spool;
 
 use background::{
     spawn_aggregate_refresh, spawn_dead_letter_retention, spawn_health_checks, spawn_id_trimming, spawn_partition_maintenance, spawn_spool_compaction,
 };
-use spool::{open_spool, replay_spool, spawn_release_writer};
+use spool::{open_spool, open_spool_offline, replay_spool, spawn_release_writer};
 
 /// A writer stores the ids of every record the bus brings; it keeps this many of the
 /// most recent, which bounds how long a resend is recognized.
@@ -64,6 +66,16 @@ pub struct Daemon {
     deadline: Duration,
     /// Records are spooled, so what is held in memory is also on disk.
     router_spooled: bool,
+    /// After a start without the database: the task that starts the writers once it
+    /// answers (see `offline`), with what it started.
+    pending: Option<JoinHandle<Option<Started>>>,
+}
+
+/// What a start without the database started once the database answered.
+struct Started {
+    batchers: Vec<std::thread::JoinHandle<usize>>,
+    writers: Vec<JoinHandle<()>>,
+    lanes: Vec<Arc<LaneState>>,
 }
 
 /// Rows the daemon holds in memory, not yet committed.
@@ -103,19 +115,26 @@ impl Daemon {
         let push_settings = config.server.as_ref().map(PushSettings::from_config).transpose()?;
         let role = config.bus.role;
         let edge = role == BusRole::Edge;
-        // An edge never opens the database.
-        let profile = if edge {
-            Profile::Vanilla
-        } else {
-            let schema = migrate(config).await.context("preparing the database schema")?;
-            tracing::info!(
-                profile = schema.profile.name(),
-                migrations_applied = schema.migrations.applied.len(),
-                settings_changed = schema.converged.len(),
-                "schema ready"
-            );
-            schema.profile
-        };
+        // An edge never opens the database. With a spool, a daemon that is not a bus
+        // writer starts without it when it is unreachable (see `offline`).
+        let may_start_offline = config.spool.is_some() && role == BusRole::All;
+        let mut schema = if edge { None } else { offline::first_attempt(config, may_start_offline).await? };
+        let mut offline_spool = None;
+        if let (false, None, Some(spool_config)) = (edge, &schema, &config.spool) {
+            match open_spool_offline(spool_config).await {
+                Ok(opened) => offline_spool = Some(opened),
+                Err(error) if offline::is_no_floor(&error) => {
+                    tracing::warn!(error = %format!("{error:#}"), "waiting for the database before taking records");
+                    schema = offline::wait_for_schema(config, &CancellationToken::new()).await?;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        let offline = offline_spool.is_some();
+        if let Some(schema) = &schema {
+            log_schema(schema);
+        }
+        let profile = schema.as_ref().map_or(Profile::Vanilla, |schema| schema.profile);
 
         // Before anything is counted: what is recorded earlier is lost.
         metrics::install_recorder();
@@ -132,7 +151,17 @@ impl Daemon {
         let (spool, replay, releases) = match (&config.spool, &edge_spool) {
             (Some(_), Some(edge_spool)) => (Some(edge_spool.progress.clone()), Recovered::default(), None),
             (Some(spool_config), None) => {
-                let (progress, recovered) = open_spool(config, spool_config).await?;
+                let (progress, recovered) = match offline_spool {
+                    Some(opened) => opened,
+                    None => {
+                        let (progress, recovered) = open_spool(config, spool_config).await?;
+                        // Sequences an earlier start without the database set aside.
+                        if !recovered.skipped.is_empty() {
+                            offline::settle_spool(config, &progress, &recovered.skipped).await?;
+                        }
+                        (progress, recovered)
+                    }
+                };
                 let releases = spawn_release_writer(config, progress.clone(), background_stop.clone())?;
                 (Some(progress), recovered, Some(releases))
             }
@@ -152,7 +181,13 @@ impl Daemon {
 
         let (senders, receivers, rows_rx) = lanes::open(config);
         let dead_letters = senders.dead_letters.clone();
-        let catalog = Arc::new(if edge { RelationalCatalog::on_edge() } else { lanes::load_catalog(config).await? });
+        let catalog = Arc::new(if edge {
+            RelationalCatalog::on_edge()
+        } else if offline {
+            RelationalCatalog::until_database()
+        } else {
+            lanes::load_catalog(config).await?
+        });
         let mut custom_lanes = std::collections::HashMap::new();
         let mut custom_receivers = Vec::new();
         for schema in config.custom_schemas().map_err(anyhow::Error::msg)? {
@@ -163,8 +198,8 @@ impl Daemon {
             let retention_micros = lanes::retention_micros(config, table);
             custom_lanes.insert(table.name().to_string(), CustomLane { schema, sender, retention_micros });
         }
-        let ids = if edge { lanes::edge_id_window(config) } else { lanes::id_window(config).await? };
-        let parts = lanes::RouterParts { catalog: catalog.clone(), spool: spool.clone(), releases, custom_tables: custom_lanes, ids };
+        let ids = if edge || offline { lanes::edge_id_window(config) } else { lanes::id_window(config).await? };
+        let parts = lanes::RouterParts { catalog: Arc::new(SharedCatalog::new(RelationalCatalog::clone(&catalog))), spool: spool.clone(), releases, custom_tables: custom_lanes, ids };
         let router = lanes::router(config, senders, parts);
 
         let mut daemon = Daemon {
@@ -183,6 +218,7 @@ impl Daemon {
             failure,
             deadline: Duration::from_secs(config.shutdown.deadline_secs),
             router_spooled: spool.is_some(),
+            pending: None,
         };
         let shared = Shared { config, settings, partitions: partitions.clone(), stats: stats.clone() };
         if edge {
@@ -198,6 +234,21 @@ impl Daemon {
                 spawn_spill_readers(&router, &daemon.sources_stop, &daemon.sources);
             }
             drop(publishers);
+            daemon.start_sources(&router, &health, push_settings, sources).await?;
+            daemon.router = Some(router);
+            return Ok(daemon);
+        }
+        if offline {
+            // Only what needs no database now; the rest once it answers.
+            spawn_health_checks(config, health.clone(), background_stop.clone());
+            spawn_dead_letter_retention(config, background_stop.clone());
+            daemon.start_metrics_and_summary(config, &health, &stats, &background_stop).await?;
+            if let Some(server) = config.server.as_ref().filter(|server| server.dedup_ids > 0) {
+                spawn_id_trimming(config, server.dedup_ids, background_stop.clone());
+            }
+            let waiting = Waiting { receivers, custom_receivers, rows_rx, replay, settings: shared.settings.clone() };
+            daemon.pending = Some(daemon.spawn_bring_up(config.clone(), router.clone(), waiting));
+            drop(dead_letters);
             daemon.start_sources(&router, &health, push_settings, sources).await?;
             daemon.router = Some(router);
             return Ok(daemon);
@@ -236,6 +287,79 @@ impl Daemon {
         daemon.start_sources(&router, &health, push_settings, sources).await?;
         daemon.router = Some(router);
         Ok(daemon)
+    }
+
+    /// After a start without the database: a task that waits for it, reads what an
+    /// online start reads, then starts the writers and the spool replay (see `offline`).
+    /// A failure other than the database being unreachable stops the daemon.
+    fn spawn_bring_up(&self, config: Config, router: Router, waiting: Waiting) -> JoinHandle<Option<Started>> {
+        let mut workers = Daemon {
+            push_addr: None,
+            metrics_addr: None,
+            stats: self.stats.clone(),
+            health: self.health.clone(),
+            router: None,
+            sources_stop: self.sources_stop.clone(),
+            sources: self.sources.clone(),
+            background_stop: self.background_stop.clone(),
+            batchers: Vec::new(),
+            lanes: Vec::new(),
+            writers: Vec::new(),
+            failed: self.failed.clone(),
+            failure: self.failure.clone(),
+            deadline: self.deadline,
+            router_spooled: true,
+            pending: None,
+        };
+        tokio::spawn(async move {
+            match workers.bring_up(&config, router, waiting).await {
+                Ok(true) => Some(Started { batchers: workers.batchers, writers: workers.writers, lanes: workers.lanes }),
+                Ok(false) => None,
+                Err(error) => {
+                    tracing::error!(error = %format!("{error:#}"), "the database answered but the start cannot go on");
+                    workers.failure.lock().unwrap_or_else(|poison| poison.into_inner()).get_or_insert(format!("{error:#}"));
+                    workers.failed.cancel();
+                    // What was started is joined by `stop` all the same.
+                    Some(Started { batchers: workers.batchers, writers: workers.writers, lanes: workers.lanes })
+                }
+            }
+        })
+    }
+
+    /// `Ok(false)`: stopped before the database answered.
+    async fn bring_up(&mut self, config: &Config, router: Router, waiting: Waiting) -> anyhow::Result<bool> {
+        let Some(schema) = offline::wait_for_schema(config, &self.sources_stop).await? else { return Ok(false) };
+        log_schema(&schema);
+        let Waiting { receivers, custom_receivers, rows_rx, replay, settings } = waiting;
+        let progress = router.spool.as_ref().map(|gate| gate.progress.clone());
+        if let Some(progress) = &progress {
+            offline::settle_spool(config, progress, &replay.skipped).await?;
+        }
+        let catalog = Arc::new(lanes::load_catalog(config).await?);
+        router.catalog.set(catalog.clone());
+        if let (Some(window), Some(server)) = (&router.ids, &config.server) {
+            offline::fill_id_window(config, window, server.dedup_ids).await?;
+        }
+        let partitions = Arc::new(Partitions::new(db::partition_plans(config, schema.profile)));
+        let shared = Shared { config, settings, partitions: partitions.clone(), stats: self.stats.clone() };
+        drop(self.start_builtin_tables(&shared, receivers));
+        for (table, receiver) in custom_receivers {
+            self.start_table(table, &shared, receiver);
+        }
+        self.start_relational(&shared, rows_rx, catalog);
+        if schema.profile == Profile::Vanilla {
+            spawn_partition_maintenance(config, partitions, self.background_stop.clone());
+            if config.aggregates.ohlcv {
+                spawn_aggregate_refresh(config, self.background_stop.clone());
+            }
+        }
+        if let Some(progress) = &progress {
+            replay_spool(&router, progress, &replay).await?;
+            spawn_spill_readers(&router, &self.sources_stop, &self.sources);
+            spawn_spool_compaction(config, progress.clone(), self.background_stop.clone());
+        }
+        tracing::info!("writers started; the spool drains into the database");
+        Ok(true)
     }
 
     async fn start_metrics_and_summary(
@@ -441,6 +565,15 @@ impl Daemon {
     pub async fn stop(mut self) -> anyhow::Result<StopReport> {
         let started = std::time::Instant::now();
         self.sources_stop.cancel();
+        // A start still waiting for the database gives up (what it holds is spooled);
+        // one that got through hands over what it started.
+        if let Some(pending) = self.pending.take() {
+            if let Ok(Some(started)) = pending.await {
+                self.batchers.extend(started.batchers);
+                self.writers.extend(started.writers);
+                self.lanes.extend(started.lanes);
+            }
+        }
         self.sources.close();
         let batchers = std::mem::take(&mut self.batchers);
         let writers = std::mem::take(&mut self.writers);
@@ -478,6 +611,24 @@ impl Daemon {
         tracing::info!(elapsed_ms = report.elapsed.as_millis() as u64, "stopped; every queued row committed");
         Ok(report)
     }
+}
+
+fn log_schema(schema: &SchemaReport) {
+    tracing::info!(
+        profile = schema.profile.name(),
+        migrations_applied = schema.migrations.applied.len(),
+        settings_changed = schema.converged.len(),
+        "schema ready"
+    );
+}
+
+/// What a start without the database keeps for when it answers.
+struct Waiting {
+    receivers: lanes::Receivers,
+    custom_receivers: Vec<(Table, LaneReceiver<Sequenced<CustomRow>>)>,
+    rows_rx: LaneReceiver<Sequenced<RowRecord>>,
+    replay: Recovered,
+    settings: Arc<WriterSettings>,
 }
 
 fn batch_settings(settings: &crate::config::EffectiveTableConfig) -> BatchSettings {

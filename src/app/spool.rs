@@ -64,6 +64,30 @@ pub(super) async fn open_spool(config: &Config, spool_config: &SpoolConfig) -> a
     Ok((Arc::new(SpoolProgress::new(spool, trackers)), recovered))
 }
 
+/// A band this wide is set aside above each stream's known sequences by an offline
+/// open: a crash can cut entries from the files that a writer had already committed,
+/// and the database's ranges are not there to say so.
+const OFFLINE_SEQUENCE_MARGIN: u64 = 1 << 32;
+
+/// Opens the spool without the database (see `super::offline`): from its `committed`
+/// floor, every stream's new sequences above a band set aside.
+pub(super) async fn open_spool_offline(spool_config: &SpoolConfig) -> anyhow::Result<(Arc<SpoolProgress>, Recovered)> {
+    let streams: Vec<u16> = Table::ALL.iter().map(|table| table.spool_stream()).chain(std::iter::once(Table::CUSTOM_SPOOL_STREAM)).collect();
+    let settings = settings(spool_config);
+    let (spool, recovered) = tokio::task::spawn_blocking(move || Spool::open_offline(settings, &streams, OFFLINE_SEQUENCE_MARGIN))
+        .await
+        .context("opening the spool")?
+        .with_context(|| format!("opening spool.dir {} without the database", spool_config.dir.display()))?;
+    tracing::info!(
+        dir = %spool_config.dir.display(),
+        replay_segments = recovered.replay.len(),
+        bytes_cut = recovered.bytes_cut,
+        damaged_segments = recovered.damaged.len(),
+        "spool open without the database"
+    );
+    Ok((Arc::new(SpoolProgress::new(spool, HashMap::new())), recovered))
+}
+
 /// The queue and the task that write each spooled record's dead letter together with
 /// its sequences (one transaction), then count them as done. A connection fault waits
 /// for the server; a refusal of the dead letter itself is logged and the sequences are

@@ -33,7 +33,7 @@ pub use prepare::{hypertable_plans, partition_plans, prepare_schema, time_series
 pub use profile::{detect_profile, Profile};
 pub use relational::load_relational_catalog;
 pub use schema_check::verify_columns;
-pub use spool_state::{compact_spool_commits, fold_bus_claims, load_recent_ids, load_spool_commits, record_spool_release, trim_ids};
+pub use spool_state::{commit_spool_ranges, compact_spool_commits, fold_bus_claims, load_recent_ids, load_spool_commits, record_spool_release, trim_ids};
 pub use timescale::{builtin_segmentby, converge, HypertablePlan};
 
 /// Errors from database work outside the COPY hot path.
@@ -55,6 +55,25 @@ pub enum DbError {
     Migration { migration: &'static str, source: tokio_postgres::Error },
     #[error("{0}")]
     Schema(String),
+}
+
+impl DbError {
+    /// The database could not be reached or is not there yet (refused, timed out, reset,
+    /// starting up or shutting down, the database not created yet): worth waiting for.
+    /// Anything else (a refused password, a bad URL, a migration or schema that does not
+    /// fit) is for the operator.
+    pub fn is_unreachable(&self) -> bool {
+        let waits = |error: &tokio_postgres::Error| match error.as_db_error() {
+            // 3D000: the database does not exist yet; 57P0x: shutting down, starting up; 53300: too many connections.
+            Some(db_error) => matches!(db_error.code().code(), "3D000" | "57P01" | "57P02" | "57P03" | "53300"),
+            None => true,
+        };
+        match self {
+            DbError::ConnectTimeout { .. } => true,
+            DbError::Connect { error, .. } | DbError::Postgres(error) => waits(error),
+            DbError::InvalidUrl(_) | DbError::Tls(_) | DbError::Migration { .. } | DbError::Schema(_) => false,
+        }
+    }
 }
 
 /// `host:port/dbname` of a URL, for messages: never the password.

@@ -60,6 +60,24 @@ pub async fn record_spool_release(client: &mut Client, table: &str, ranges: &[(u
     Ok(())
 }
 
+/// Marks `ranges` of the spool stream `table` committed without a row behind them: the
+/// sequences an offline start set aside and never gave out.
+pub async fn commit_spool_ranges(client: &Client, table: &str, ranges: &[(u64, u64)]) -> Result<(), DbError> {
+    if ranges.is_empty() {
+        return Ok(());
+    }
+    let firsts: Vec<i64> = ranges.iter().map(|(first, _)| *first as i64).collect();
+    let lasts: Vec<i64> = ranges.iter().map(|(_, last)| *last as i64).collect();
+    client
+        .execute(
+            "INSERT INTO ingest_spool_ranges (stream, first_sequence, last_sequence)
+             SELECT $1, first, last FROM unnest($2::int8[], $3::int8[]) AS ranges(first, last)",
+            &[&table, &firsts, &lasts],
+        )
+        .await?;
+    Ok(())
+}
+
 /// Folds the ranges of `table` at or below `watermark` into its `ingest_offsets` row.
 pub async fn compact_spool_commits(client: &mut Client, table: &str, watermark: u64) -> Result<u64, DbError> {
     fold(client, &offset_stream(table), "DELETE FROM ingest_spool_ranges WHERE stream = $1 AND last_sequence <= $2", table, watermark).await

@@ -16,7 +16,7 @@ use crate::metrics::events;
 use crate::spool::{codec, Position, SpoolError, SpoolProgress, StreamCursor};
 use crate::record::{
     ApproxBytes, Bar, CustomRow, CustomSchema, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, Record, Rejection,
-    RelationalCatalog, RowRecord, Signal, Table, TechnicalIndicators, Tick, Ticker, Timestamp,
+    SharedCatalog, RowRecord, Signal, Table, TechnicalIndicators, Tick, Ticker, Timestamp,
 };
 
 use super::dedup::{id_key, IdWindow};
@@ -88,8 +88,9 @@ pub struct Router {
     pub rows: LaneSender<Sequenced<RowRecord>>,
     /// The local write-ahead log, when `[spool]` is configured.
     pub spool: Option<Arc<SpoolGate>>,
-    /// The relational tables rows may go to, read from the database at start.
-    pub catalog: Arc<RelationalCatalog>,
+    /// The relational tables rows may go to, read from the database at start (or once
+    /// it answers, after a start without it).
+    pub catalog: Arc<SharedCatalog>,
     /// The custom tables by name; `row` records naming one go to its lane.
     pub custom_tables: Arc<HashMap<String, CustomLane>>,
     /// The streaming indicator engine, when `[indicators]` names symbols.
@@ -289,7 +290,7 @@ impl Router {
                 let (lane, converted) = converted?;
                 return self.admit(record, Some((lane, converted)), id).await;
             }
-            self.catalog.check(row).map_err(|rejection| self.also_naming_custom_tables(rejection))?;
+            self.catalog.get().check(row).map_err(|rejection| self.also_naming_custom_tables(rejection))?;
         }
         let derived = self.derive(&record);
         let receipt = self.admit(record, None, id).await?;

@@ -30,7 +30,7 @@ pub use custom::{intern_custom_table, ColumnDefault, ColumnRule, CustomRow, Cust
 pub use decimal::{Decimal, DecimalError, DecimalKind, NUMERIC_MAX_SCALE};
 pub use instrument::Instrument;
 pub use options::{OptionKind, OptionQuote};
-pub use row::{RelationalCatalog, RelationalTable, RowOp, RowRecord};
+pub use row::{RelationalCatalog, RelationalTable, RowOp, RowRecord, SharedCatalog};
 pub use size::{json_heap_bytes, ApproxBytes};
 pub use table::{Column, NumericTypmod, PgType, Table, NUMERIC_MAX_PRECISION, VARCHAR_MAX_LENGTH};
 pub use time::{EpochUnit, Timestamp};

@@ -78,8 +78,31 @@ pub struct RelationalTable {
 pub struct RelationalCatalog {
     pub tables: HashMap<String, RelationalTable>,
     /// Set on an edge, which has no database to check rows against and does not
-    /// carry them over the bus: every row is refused with this reason.
-    pub refusal: Option<&'static str>,
+    /// carry them over the bus, and until the database has described its tables after
+    /// a start without it: every row is refused with this code and reason.
+    pub refusal: Option<(&'static str, &'static str)>,
+}
+
+/// The catalog the router checks rows against. A daemon started while the database
+/// was unreachable holds [`RelationalCatalog::until_database`] here and replaces it once
+/// the database has described its tables; the producer retries what was refused.
+#[derive(Debug)]
+pub struct SharedCatalog {
+    current: std::sync::RwLock<std::sync::Arc<RelationalCatalog>>,
+}
+
+impl SharedCatalog {
+    pub fn new(catalog: RelationalCatalog) -> Self {
+        SharedCatalog { current: std::sync::RwLock::new(std::sync::Arc::new(catalog)) }
+    }
+
+    pub fn get(&self) -> std::sync::Arc<RelationalCatalog> {
+        self.current.read().unwrap_or_else(|poison| poison.into_inner()).clone()
+    }
+
+    pub fn set(&self, catalog: std::sync::Arc<RelationalCatalog>) {
+        *self.current.write().unwrap_or_else(|poison| poison.into_inner()) = catalog;
+    }
 }
 
 impl RelationalCatalog {
@@ -87,15 +110,30 @@ impl RelationalCatalog {
     pub fn on_edge() -> Self {
         RelationalCatalog {
             tables: HashMap::new(),
-            refusal: Some("relational rows do not travel over the bus: push them to a writer-side instance with bus.role = \"all\""),
+            refusal: Some((
+                "not_on_edge",
+                "relational rows do not travel over the bus: push them to a writer-side instance with bus.role = \"all\"",
+            )),
+        }
+    }
+
+    /// The catalog of a daemon that started before the database answered: rows are
+    /// refused until it has described the tables (`database_unavailable`, retryable).
+    pub fn until_database() -> Self {
+        RelationalCatalog {
+            tables: HashMap::new(),
+            refusal: Some((
+                "database_unavailable",
+                "relational rows are checked against the database's tables, which has not answered since the start; retry",
+            )),
         }
     }
 
     /// Refuses a row for an unknown table, with unknown columns, without its primary
     /// key, or an upsert to a table without one; fills in the row's key.
     pub fn check(&self, row: &mut RowRecord) -> Result<(), Rejection> {
-        if let Some(refusal) = self.refusal {
-            return Err(Rejection::new("not_on_edge", refusal));
+        if let Some((code, refusal)) = self.refusal {
+            return Err(Rejection::new(code, refusal));
         }
         let Some(table) = self.tables.get(&row.table) else {
             let mut known: Vec<&str> = self.tables.keys().map(String::as_str).collect();

@@ -13,9 +13,14 @@
 //! with its intact entries (`damage.rs`), the sequences lost are handed back to be
 //! reported and counted as done, and the segments holding entries not yet committed
 //! are listed for a replay that reads them one at a time.
+//!
+//! A `committed` file beside the segments (`floor.rs`) keeps each stream's committed
+//! floor, raised before any segment is deleted, so that the spool can also open while
+//! the database is unreachable (`Spool::open_offline`).
 
 pub mod codec;
 mod damage;
+mod floor;
 mod progress;
 mod recover;
 mod segment;
@@ -31,6 +36,7 @@ use std::time::Duration;
 pub use damage::{Damage, Loss, DAMAGED_DIR};
 pub use segment::{Entry, ENTRY_HEADER_LEN};
 pub use progress::{sequence_ranges, SpoolProgress};
+
 pub use tracker::CommitTracker;
 
 /// Where and how the spool keeps its files.
@@ -53,6 +59,21 @@ pub enum SpoolError {
     Full { used: u64, max: u64 },
     #[error("a spool entry of {0} bytes is larger than the largest allowed")]
     TooLarge(usize),
+    #[error(
+        "spool {0} holds segments but no record of what the database committed (its `committed` file, \
+         written since this version): it opens only with the database reachable once"
+    )]
+    NoFloor(String),
+}
+
+/// Sequences an offline start set aside: `first..=last` of `stream` were skipped so that
+/// no sequence the database may hold beyond what the spool knows is given again. Once
+/// the database answers, the ones it does not hold are marked committed (never used).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Skipped {
+    pub stream: u16,
+    pub first: u64,
+    pub last: u64,
 }
 
 /// What opening the spool found.
@@ -69,6 +90,9 @@ pub struct Recovered {
     pub losses: Vec<Loss>,
     /// Segments deleted because everything in them was committed.
     pub segments_deleted: usize,
+    /// Sequences set aside by offline opens and not yet passed by the floor: to be
+    /// marked committed (those the database does not hold) once the database answers.
+    pub skipped: Vec<Skipped>,
 }
 
 /// A position in the log: the number of entries appended before and including one.
@@ -116,6 +140,8 @@ struct State {
     written: Position,
     next_sequence: HashMap<u16, u64>,
     committed: HashMap<u16, u64>,
+    /// What the `committed` file holds (see `floor.rs`).
+    floors: floor::Floors,
     total_bytes: u64,
 }
 
@@ -145,13 +171,24 @@ impl Spool {
     pub fn open(settings: SpoolSettings, committed: &HashMap<u16, CommitTracker>) -> Result<(Spool, Recovered), SpoolError> {
         let io_error = |source| SpoolError::Io { dir: settings.dir.display().to_string(), source };
         std::fs::create_dir_all(&settings.dir).map_err(io_error)?;
-        let mut ids: Vec<u64> = std::fs::read_dir(&settings.dir)
-            .map_err(io_error)?
-            .filter_map(|entry| entry.ok()?.file_name().to_str().and_then(segment::parse_file_name))
-            .collect();
-        ids.sort_unstable();
+        let floors = floor::read(&settings.dir).map_err(io_error)?.unwrap_or_default();
+        Spool::open_with(settings, committed, floors)
+    }
 
-        let mut recovered = Recovered::default();
+    fn open_with(settings: SpoolSettings, committed: &HashMap<u16, CommitTracker>, mut floors: floor::Floors) -> Result<(Spool, Recovered), SpoolError> {
+        let io_error = |source| SpoolError::Io { dir: settings.dir.display().to_string(), source };
+        std::fs::create_dir_all(&settings.dir).map_err(io_error)?;
+        floor::raise(&mut floors.floors, committed.iter().map(|(stream, tracker)| (*stream, tracker.watermark())));
+        floor::write(&settings.dir, &mut floors).map_err(io_error)?;
+        let ids = segment_ids(&settings)?;
+        // Sequences set aside hold no entry: not lost, and (once marked) committed.
+        let mut committed = committed.clone();
+        for skip in &floors.skipped {
+            committed.entry(skip.stream).or_default().commit(skip.first, skip.last);
+        }
+        let committed = &committed;
+
+        let mut recovered = Recovered { skipped: floors.skipped.clone(), ..Recovered::default() };
         let opened = recover::recover(&settings.dir, &ids, committed, &mut recovered).map_err(io_error)?;
         let recover::Opened { sealed, next_sequence, mut total_bytes } = opened;
 
@@ -167,6 +204,7 @@ impl Spool {
             written: 0,
             next_sequence,
             committed: committed.iter().map(|(stream, tracker)| (*stream, tracker.watermark())).collect(),
+            floors,
             total_bytes,
         };
         let (durable, _) = tokio::sync::watch::channel(0);
@@ -174,6 +212,43 @@ impl Spool {
         recovered.segments_deleted = inner.delete_committed_segments();
         spawn_flusher(Arc::downgrade(&inner));
         Ok((Spool { inner }, recovered))
+    }
+
+    /// Opens the spool without the database: the `committed` file stands in for what the
+    /// database committed (a true lower bound), and every stream of `streams` (and any
+    /// stream found in the files) continues `margin` sequences above the highest it knows,
+    /// in case the database committed entries a crash cut from the files before they
+    /// were synced. The sequences skipped are kept in the `committed` file and returned
+    /// in [`Recovered::skipped`], to be marked committed once the database answers. Refused when segments exist but the
+    /// `committed` file does not (a spool written by an older version).
+    pub fn open_offline(settings: SpoolSettings, streams: &[u16], margin: u64) -> Result<(Spool, Recovered), SpoolError> {
+        let io_error = |source| SpoolError::Io { dir: settings.dir.display().to_string(), source };
+        let floors = match floor::read(&settings.dir).map_err(io_error)? {
+            Some(floors) => floors,
+            None if segment_ids(&settings)?.is_empty() => floor::Floors::default(),
+            None => return Err(SpoolError::NoFloor(settings.dir.display().to_string())),
+        };
+        let committed: HashMap<u16, CommitTracker> =
+            floors.floors.iter().map(|(stream, floor)| (*stream, CommitTracker::new(*floor))).collect();
+        let (spool, mut recovered) = Spool::open_with(settings, &committed, floors)?;
+        let mut skipped = Vec::new();
+        {
+            let mut state = spool.inner.lock();
+            let mut known: Vec<u16> = state.next_sequence.keys().copied().chain(streams.iter().copied()).collect();
+            known.sort_unstable();
+            known.dedup();
+            for stream in known {
+                let next = state.next_sequence.entry(stream).or_insert(1);
+                skipped.push(Skipped { stream, first: *next, last: *next + margin - 1 });
+                *next += margin;
+            }
+            // Written before any sequence above them is given out.
+            state.floors.skipped.extend(skipped.iter().copied());
+            let mut floors = state.floors.clone();
+            floor::write(&spool.inner.settings.dir, &mut floors).map_err(|error| spool.inner.io_error(error))?;
+        }
+        recovered.skipped.extend(skipped);
+        Ok((spool, recovered))
     }
 
     /// Appends one entry to `stream` and returns its sequence and log position. The
@@ -292,6 +367,18 @@ impl Spool {
     }
 }
 
+/// The ids of the segment files in the spool's folder, oldest first.
+fn segment_ids(settings: &SpoolSettings) -> Result<Vec<u64>, SpoolError> {
+    let io_error = |source| SpoolError::Io { dir: settings.dir.display().to_string(), source };
+    let mut ids: Vec<u64> = match std::fs::read_dir(&settings.dir) {
+        Ok(entries) => entries.filter_map(|entry| entry.ok()?.file_name().to_str().and_then(segment::parse_file_name)).collect(),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(error) => return Err(io_error(error)),
+    };
+    ids.sort_unstable();
+    Ok(ids)
+}
+
 fn create_segment(settings: &SpoolSettings, id: u64) -> io::Result<Active> {
     let mut file = OpenOptions::new().create_new(true).append(true).open(segment::path(&settings.dir, id))?;
     file.write_all(segment::MAGIC)?;
@@ -360,12 +447,24 @@ impl Inner {
             if !all_committed {
                 break;
             }
-            let path = segment::path(&self.settings.dir, oldest.id);
+            let (oldest_id, oldest_bytes) = (oldest.id, oldest.bytes);
+            // The floor covers a segment before it goes, so an offline open never gives
+            // its sequences again.
+            let committed: Vec<(u16, u64)> = state.committed.iter().map(|(stream, sequence)| (*stream, *sequence)).collect();
+            let mut floors = state.floors.clone();
+            if floor::raise(&mut floors.floors, committed) {
+                if let Err(error) = floor::write(&self.settings.dir, &mut floors) {
+                    tracing::warn!(dir = %self.settings.dir.display(), %error, "spool: could not write the committed floor; segments kept");
+                    break;
+                }
+                state.floors = floors;
+            }
+            let path = segment::path(&self.settings.dir, oldest_id);
             if let Err(error) = std::fs::remove_file(&path) {
                 tracing::warn!(segment = %path.display(), %error, "spool: could not delete a committed segment");
                 break;
             }
-            state.total_bytes -= oldest.bytes;
+            state.total_bytes -= oldest_bytes;
             state.sealed.pop_front();
             deleted += 1;
         }

@@ -115,8 +115,9 @@ fn committed_segments_are_deleted_and_the_cap_frees_up() {
     assert!(spool.append(1, &[7u8; 100]).is_ok(), "room again");
     spool.commit(1, u64::MAX);
     assert_eq!(spool.segment_count(), 1, "only the active segment is left");
-    let files = std::fs::read_dir(dir.path()).unwrap().count();
-    assert_eq!(files, 1);
+    let names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(names.iter().filter(|name| name.ends_with(".spool")).count(), 1, "{names:?}");
+    assert!(names.contains(&"committed".to_string()), "the committed floor is kept: {names:?}");
 }
 
 #[tokio::test]
@@ -127,7 +128,11 @@ async fn appends_become_durable_within_the_fsync_interval() {
     tokio::time::timeout(Duration::from_secs(10), spool.wait_durable(position)).await.expect("the flusher syncs");
     let (_, recovered) = Spool::open(settings(&dir.path().join("other"), 1 << 20, 1 << 20), &HashMap::new()).unwrap();
     assert!(recovered.replay.is_empty());
-    let file = std::fs::read_dir(dir.path()).unwrap().map(|entry| entry.unwrap().path()).find(|path| path.is_file()).unwrap();
+    let file = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.extension().is_some_and(|extension| extension == "spool"))
+        .unwrap();
     assert!(std::fs::read(file).unwrap().ends_with(b"hello"), "on disk before the wait returned");
 }
 
@@ -175,4 +180,50 @@ fn a_stream_reads_back_in_order_across_segments_from_any_sequence() {
     spool.sync().unwrap();
     let later = spool.read_stream(&mut cursor, 10).unwrap();
     assert_eq!(later.iter().map(|entry| entry.sequence).collect::<Vec<_>>(), [201]);
+}
+
+#[test]
+fn an_offline_open_continues_above_deleted_segments_and_sets_sequences_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (spool, _) = Spool::open(settings(dir.path(), 1 << 30, 256), &HashMap::new()).unwrap();
+        for index in 0..100u64 {
+            spool.append(0, &payload(0, index)).unwrap();
+        }
+        spool.sync().unwrap();
+        // Everything committed: every sealed segment goes, the floor stays.
+        spool.commit(0, 100);
+        assert_eq!(spool.segment_count(), 1);
+    }
+    let skipped = [Skipped { stream: 0, first: 101, last: 1100 }, Skipped { stream: 5, first: 1, last: 1000 }];
+    {
+        let (spool, recovered) = Spool::open_offline(settings(dir.path(), 1 << 30, 256), &[0, 5], 1000).unwrap();
+        assert!(recovered.replay.is_empty() && recovered.losses.is_empty(), "{recovered:?}");
+        assert_eq!(recovered.skipped, skipped);
+        assert_eq!(spool.append(0, b"offline").unwrap().0, 1101);
+        assert_eq!(spool.append(5, b"offline").unwrap().0, 1001);
+        spool.sync().unwrap();
+    }
+    // Opened again with what the database knows (nothing of the offline run): the sequences
+    // set aside are not taken for lost records, and the offline entries are replayed.
+    let (spool, recovered) = Spool::open(settings(dir.path(), 1 << 30, 256), &HashMap::from([(0u16, CommitTracker::new(100))])).unwrap();
+    assert!(recovered.losses.is_empty(), "{:?}", recovered.losses);
+    assert_eq!(recovered.skipped, skipped);
+    let entries = replayed(&spool, &recovered, &HashMap::from([(0u16, CommitTracker::new(100))]));
+    let got: Vec<(u16, u64)> = entries.iter().map(|entry| (entry.stream, entry.sequence)).collect();
+    assert_eq!(got, [(0, 1101), (5, 1001)]);
+}
+
+#[test]
+fn an_offline_open_of_a_spool_without_its_floor_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (spool, _) = Spool::open(settings(dir.path(), 1 << 30, 256), &HashMap::new()).unwrap();
+        spool.append(0, b"one").unwrap();
+        spool.sync().unwrap();
+    }
+    std::fs::remove_file(dir.path().join("committed")).unwrap();
+    assert!(matches!(Spool::open_offline(settings(dir.path(), 1 << 30, 256), &[0], 10), Err(SpoolError::NoFloor(_))));
+    let fresh = tempfile::tempdir().unwrap();
+    assert!(Spool::open_offline(settings(&fresh.path().join("new"), 1 << 30, 256), &[0], 10).is_ok(), "a spool folder not created yet");
 }

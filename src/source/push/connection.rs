@@ -318,7 +318,7 @@ async fn handle_text(text: &str, settings: &PushSettings, router: &Router) -> (A
             Err(rejection) => {
                 ack.reject(index, &rejection);
                 // A full queue or spool is the producer's to retry, not bad input to keep.
-                if !["queue_full", "spool_full", "shutting_down"].contains(&rejection.code) {
+                if !["queue_full", "spool_full", "shutting_down", "database_unavailable"].contains(&rejection.code) {
                     refusals.add(SOURCE_NAME, index, &rejection, raw);
                 }
             }

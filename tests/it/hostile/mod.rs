@@ -10,3 +10,4 @@ mod amplification;
 mod connections;
 mod special_values;
 mod committed_acks;
+mod offline_start;
