@@ -6,7 +6,9 @@
 //!   + Σ tables [ (channel_max_bytes + max_record_bytes)
 //!              + (batch_max_bytes + max_record_bytes) × 2 × (2 × writers + 1) ]
 //!   + max_connections × [ 12 × max_frame_bytes
-//!                         + acks_in_flight × (ack_bytes + receipt_bytes(max_frame_bytes)) ]
+//!                         + min(acks_in_flight × owed_per_frame,
+//!                               acks_in_flight_bytes + owed_per_frame) ]
+//!     where owed_per_frame = ack_bytes + receipt_bytes(max_frame_bytes)
 //!   + spool buffers
 //! ```
 //!
@@ -16,8 +18,10 @@
 //! are `writers` batches in writers' hands, `writers` queued for them and one being
 //! built. A connection holds its frame (up to 4 × `max_frame_bytes` read before it is
 //! refused), the index of the frame's elements (at most 16 bytes per 2 bytes of frame:
-//! 8 ×) and, per ack in flight, an ack of at most 100 listed refusals and the receipts
-//! of the frame's records (40 bytes per record of at least 64 bytes of text). The
+//! 8 ×) and the acks it owes: at most `acks_in_flight` of them and, past
+//! `acks_in_flight_bytes`, no further frame is read (one frame's ack is always allowed);
+//! each is an ack of at most 100 listed refusals and the receipts of the frame's records
+//! (40 bytes per record of at least 64 bytes of text). The
 //! dead-letter lane is one of the tables; a frame's own dead letters are at most ten of
 //! `DeadLetter::MAX_RAW_BYTES` each (included in the 12 × frame term for a 1 MiB frame).
 
@@ -65,7 +69,9 @@ pub fn worst_case_bytes(config: &Config) -> WorstCase {
     let connections = config.server.as_ref().map_or(0, |server| {
         let frame = server.max_frame_bytes as u64;
         let receipts = frame / 64 * 40;
-        server.max_connections as u64 * (12 * frame + server.acks_in_flight as u64 * (ACK_BYTES + receipts))
+        let owed_per_frame = ACK_BYTES + receipts;
+        let owed = (server.acks_in_flight as u64 * owed_per_frame).min(server.acks_in_flight_bytes as u64 + owed_per_frame);
+        server.max_connections as u64 * (12 * frame + owed)
     });
     let spool = config.spool.as_ref().map_or(0, |spool| spool.segment_bytes);
     WorstCase { base: BASE_BYTES, tables, connections, spool }
