@@ -33,7 +33,7 @@ pub use prepare::{hypertable_plans, partition_plans, prepare_schema, time_series
 pub use profile::{detect_profile, Profile};
 pub use relational::load_relational_catalog;
 pub use schema_check::verify_columns;
-pub use spool_state::{commit_spool_ranges, compact_spool_commits, fold_bus_claims, load_recent_ids, load_spool_commits, record_spool_release, trim_ids};
+pub use spool_state::{commit_spool_ranges, compact_spool_commits, INSERT_SPOOL_RANGES, fold_bus_claims, load_recent_ids, load_spool_commits, record_spool_release, trim_ids};
 pub use timescale::{builtin_segmentby, converge, HypertablePlan};
 
 /// Errors from database work outside the COPY hot path.

@@ -45,17 +45,7 @@ pub async fn record_spool_release(client: &mut Client, table: &str, ranges: &[(u
             &[&letter.source, &letter.reason, &letter.detail, &letter.raw],
         )
         .await?;
-    if !ranges.is_empty() {
-        let firsts: Vec<i64> = ranges.iter().map(|(first, _)| *first as i64).collect();
-        let lasts: Vec<i64> = ranges.iter().map(|(_, last)| *last as i64).collect();
-        transaction
-            .execute(
-                "INSERT INTO ingest_spool_ranges (stream, first_sequence, last_sequence)
-                 SELECT $1, first, last FROM unnest($2::int8[], $3::int8[]) AS ranges(first, last)",
-                &[&table, &firsts, &lasts],
-            )
-            .await?;
-    }
+    insert_spool_ranges(&transaction, table, ranges).await?;
     transaction.commit().await?;
     Ok(())
 }
@@ -63,19 +53,23 @@ pub async fn record_spool_release(client: &mut Client, table: &str, ranges: &[(u
 /// Marks `ranges` of the spool stream `table` committed without a row behind them: the
 /// sequences an offline start set aside and never gave out.
 pub async fn commit_spool_ranges(client: &Client, table: &str, ranges: &[(u64, u64)]) -> Result<(), DbError> {
+    insert_spool_ranges(client, table, ranges).await?;
+    Ok(())
+}
+
+/// The statement recording committed sequence ranges of a spool stream (`$1` stream,
+/// `$2` firsts, `$3` lasts); the writers prepare it once per connection.
+pub const INSERT_SPOOL_RANGES: &str = "INSERT INTO ingest_spool_ranges (stream, first_sequence, last_sequence)
+     SELECT $1, first, last FROM unnest($2::int8[], $3::int8[]) AS ranges(first, last)";
+
+/// Records `ranges` of the spool stream `table` with `client` (a transaction, usually).
+async fn insert_spool_ranges(client: &impl tokio_postgres::GenericClient, table: &str, ranges: &[(u64, u64)]) -> Result<(), tokio_postgres::Error> {
     if ranges.is_empty() {
         return Ok(());
     }
     let firsts: Vec<i64> = ranges.iter().map(|(first, _)| *first as i64).collect();
     let lasts: Vec<i64> = ranges.iter().map(|(_, last)| *last as i64).collect();
-    client
-        .execute(
-            "INSERT INTO ingest_spool_ranges (stream, first_sequence, last_sequence)
-             SELECT $1, first, last FROM unnest($2::int8[], $3::int8[]) AS ranges(first, last)",
-            &[&table, &firsts, &lasts],
-        )
-        .await?;
-    Ok(())
+    client.execute(INSERT_SPOOL_RANGES, &[&table, &firsts, &lasts]).await.map(|_| ())
 }
 
 /// Folds the ranges of `table` at or below `watermark` into its `ingest_offsets` row.

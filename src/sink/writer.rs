@@ -54,8 +54,7 @@ pub const ADVANCE_OFFSET: &str = "INSERT INTO ingest_offsets (stream, position) 
      ON CONFLICT (stream) DO UPDATE SET position = EXCLUDED.position, updated_at = now()";
 
 /// The statement recording a batch's spool sequences in its own transaction.
-pub(super) const RECORD_SPOOL_RANGES: &str = "INSERT INTO ingest_spool_ranges (stream, first_sequence, last_sequence)
-     SELECT $1, first, last FROM unnest($2::int8[], $3::int8[]) AS ranges(first, last)";
+pub(super) const RECORD_SPOOL_RANGES: &str = db::INSERT_SPOOL_RANGES;
 
 /// The statement storing committed record ids, in the batch's own transaction.
 pub(super) const RECORD_IDS: &str = "INSERT INTO ingest_ids (key_high, key_low)
