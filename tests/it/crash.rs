@@ -12,40 +12,12 @@ use futures_util::SinkExt;
 use hypertick::db::throwaway::{StopMode, ThrowawayCluster};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::process::{free_port, DaemonProcess};
+use crate::support::process::{free_port, DaemonProcess, SpoolDaemonConfig};
 use crate::support::{self, array, tick_json};
 
 fn write_config(dir: &Path, cluster: &ThrowawayCluster, push: SocketAddr, spool_extra: &str) -> PathBuf {
-    let path = dir.join("hypertick.toml");
-    let text = format!(
-        r#"
-[database]
-url = "{url}"
-retry_initial_backoff_ms = 50
-retry_max_backoff_ms = 500
-
-[server]
-listen = "{push}"
-ack = "durable"
-
-[metrics]
-enabled = false
-
-[spool]
-dir = "{spool}"
-fsync_interval_ms = 5
-{spool_extra}
-
-[schema]
-profile = "vanilla"
-{custom_tables}
-"#,
-        url = cluster.url("hypertick"),
-        spool = dir.join("spool").display(),
-        custom_tables = if spool_extra.contains("custom") { custom_tables() } else { "" },
-    );
-    std::fs::write(&path, text).unwrap();
-    path
+    let sections = if spool_extra.contains("custom") { custom_tables() } else { "" };
+    SpoolDaemonConfig { spool_extra, sections, ..SpoolDaemonConfig::default() }.write(dir, &cluster.url("hypertick"), push)
 }
 
 /// The seed custom tables of the example configuration (its `[[custom_tables]]` part).

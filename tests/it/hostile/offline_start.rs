@@ -14,45 +14,20 @@ use hypertick::db::throwaway::{StopMode, ThrowawayCluster};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::observed::wait_for_readyz;
-use crate::support::process::{free_port, DaemonProcess};
+use crate::support::process::{free_port, DaemonProcess, SpoolDaemonConfig};
 use crate::support::{self, array, read_ack, tick_json};
 
 const PER_FRAME: u64 = 100;
 
 fn write_config(dir: &Path, cluster: &ThrowawayCluster, push: SocketAddr, metrics: SocketAddr) -> PathBuf {
-    let path = dir.join("hypertick.toml");
-    let text = format!(
-        r#"
-[database]
-url = "{url}"
-connect_timeout_ms = 1000
-retry_initial_backoff_ms = 50
-retry_max_backoff_ms = 500
-
-[server]
-listen = "{push}"
-ack = "durable"
-dedup_ids = 10000
-
-[metrics]
-enabled = true
-listen = "{metrics}"
-
-[health]
-database_check_interval_ms = 200
-
-[spool]
-dir = "{spool}"
-fsync_interval_ms = 5
-
-[schema]
-profile = "vanilla"
-"#,
-        url = cluster.url("hypertick"),
-        spool = dir.join("spool").display(),
-    );
-    std::fs::write(&path, text).unwrap();
-    path
+    let config = SpoolDaemonConfig {
+        metrics: Some(metrics),
+        database_extra: "connect_timeout_ms = 1000",
+        server_extra: "dedup_ids = 10000",
+        sections: "[health]\ndatabase_check_interval_ms = 200",
+        ..SpoolDaemonConfig::default()
+    };
+    config.write(dir, &cluster.url("hypertick"), push)
 }
 
 fn tick_with_id(symbol: &str, trade_id: u64) -> String {

@@ -15,42 +15,18 @@ use hypertick::record::Table;
 use hypertick::spool::{Spool, SpoolSettings, DAMAGED_DIR};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::process::{free_port, DaemonProcess};
+use crate::support::process::{free_port, DaemonProcess, SpoolDaemonConfig};
 use crate::support::{self, array, count, read_ack, tick_json, wait_for_count};
 
 const PER_FRAME: u64 = 500;
 
 fn write_config(dir: &Path, cluster: &ThrowawayCluster, push: SocketAddr, metrics: SocketAddr) -> PathBuf {
-    let path = dir.join("hypertick.toml");
-    let text = format!(
-        r#"
-[database]
-url = "{url}"
-retry_initial_backoff_ms = 50
-retry_max_backoff_ms = 500
-
-[server]
-listen = "{push}"
-ack = "durable"
-
-[metrics]
-enabled = true
-listen = "{metrics}"
-
-[spool]
-dir = "{spool}"
-fsync_interval_ms = 5
-max_bytes = 8388608
-segment_bytes = 1048576
-
-[schema]
-profile = "vanilla"
-"#,
-        url = cluster.url("hypertick"),
-        spool = dir.join("spool").display(),
-    );
-    std::fs::write(&path, text).unwrap();
-    path
+    let config = SpoolDaemonConfig {
+        metrics: Some(metrics),
+        spool_extra: "max_bytes = 8388608\nsegment_bytes = 1048576",
+        ..SpoolDaemonConfig::default()
+    };
+    config.write(dir, &cluster.url("hypertick"), push)
 }
 
 /// The spool's segment files, oldest first.

@@ -94,3 +94,41 @@ pub fn tail(path: &Path) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(20)..].join("\n")
 }
+
+/// The configuration file of a daemon child process on a spool with `ack = "durable"`
+/// against a throwaway cluster (vanilla profile, quick reconnects), with the push server
+/// on `push`, metrics on `metrics` (or off), and each test's own lines per section.
+#[derive(Debug, Default)]
+pub struct SpoolDaemonConfig<'a> {
+    pub metrics: Option<SocketAddr>,
+    pub database_extra: &'a str,
+    pub server_extra: &'a str,
+    pub spool_extra: &'a str,
+    /// Whole sections after the others (`[health]`, `[[custom_tables]]`, …).
+    pub sections: &'a str,
+}
+
+impl SpoolDaemonConfig<'_> {
+    /// Writes `<dir>/hypertick.toml` (the spool in `<dir>/spool`) and returns its path.
+    pub fn write(&self, dir: &Path, database_url: &str, push: SocketAddr) -> PathBuf {
+        let metrics = match self.metrics {
+            Some(listen) => format!("enabled = true\nlisten = \"{listen}\""),
+            None => "enabled = false".to_string(),
+        };
+        let text = format!(
+            "[database]\nurl = \"{database_url}\"\nretry_initial_backoff_ms = 50\nretry_max_backoff_ms = 500\n{}\n\n\
+             [server]\nlisten = \"{push}\"\nack = \"durable\"\n{}\n\n\
+             [metrics]\n{metrics}\n\n\
+             [spool]\ndir = \"{}\"\nfsync_interval_ms = 5\n{}\n\n\
+             [schema]\nprofile = \"vanilla\"\n\n{}\n",
+            self.database_extra,
+            self.server_extra,
+            dir.join("spool").display(),
+            self.spool_extra,
+            self.sections,
+        );
+        let path = dir.join("hypertick.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
