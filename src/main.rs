@@ -91,6 +91,9 @@ async fn execute(command: Command) -> anyhow::Result<()> {
             if report.converged.is_empty() {
                 say!("  every setting already matched the configuration");
             }
+            for warning in &report.warnings {
+                say!("warning: {warning}");
+            }
             Ok(())
         }
         Command::CheckConfig(args) => {

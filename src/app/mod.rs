@@ -620,6 +620,9 @@ fn log_schema(schema: &SchemaReport) {
         settings_changed = schema.converged.len(),
         "schema ready"
     );
+    for warning in &schema.warnings {
+        tracing::warn!("{warning}");
+    }
 }
 
 /// What a start without the database keeps for when it answers.

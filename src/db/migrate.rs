@@ -1,7 +1,9 @@
 //! Numbered SQL migrations from `sql/`, embedded in the binary. `common/` applies to
-//! every profile, then the profile's own folder. Each runs once, in its own
-//! transaction, recorded in `schema_migrations`; an advisory lock keeps two daemons
-//! from migrating at once. Running `migrate` again changes nothing.
+//! every profile, then the profile's own folder. Each runs once, recorded in
+//! `schema_migrations`; the pending ones of a run apply in one transaction, so a
+//! failing migration leaves the database as it was before the run, never half
+//! migrated. A transaction-scoped advisory lock keeps two daemons from migrating at
+//! once. Running `migrate` again changes nothing.
 
 use tokio_postgres::Client;
 
@@ -44,7 +46,13 @@ pub struct MigrationReport {
 }
 
 pub async fn migrate(client: &mut Client, profile: Profile) -> Result<MigrationReport, DbError> {
-    client
+    let profile_migrations = match profile {
+        Profile::Vanilla => VANILLA,
+        Profile::TimescaleDb => TIMESCALEDB,
+    };
+    let transaction = client.transaction().await?;
+    transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY]).await?;
+    transaction
         .batch_execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (
                  id         text PRIMARY KEY,
@@ -52,36 +60,28 @@ pub async fn migrate(client: &mut Client, profile: Profile) -> Result<MigrationR
              )",
         )
         .await?;
-    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY]).await?;
-    let result = apply_all(client, profile).await;
-    let unlocked = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY]).await;
-    let report = result?;
-    unlocked?;
-    Ok(report)
-}
-
-async fn apply_all(client: &mut Client, profile: Profile) -> Result<MigrationReport, DbError> {
-    let profile_migrations = match profile {
-        Profile::Vanilla => VANILLA,
-        Profile::TimescaleDb => TIMESCALEDB,
-    };
     let mut report = MigrationReport::default();
     for migration in COMMON.iter().chain(profile_migrations) {
-        let done = client.query_opt("SELECT 1 FROM schema_migrations WHERE id = $1", &[&migration.id]).await?;
+        let done = transaction.query_opt("SELECT 1 FROM schema_migrations WHERE id = $1", &[&migration.id]).await?;
         if done.is_some() {
             report.already_applied += 1;
             continue;
         }
         let failed = |source| DbError::Migration { migration: migration.id, source };
-        let transaction = client.transaction().await?;
         transaction.batch_execute(migration.sql).await.map_err(failed)?;
         transaction
             .execute("INSERT INTO schema_migrations (id) VALUES ($1)", &[&migration.id])
             .await
             .map_err(failed)?;
-        transaction.commit().await.map_err(failed)?;
-        tracing::info!(migration = migration.id, "migration applied");
         report.applied.push(migration.id);
+    }
+    let last = report.applied.last().copied();
+    transaction.commit().await.map_err(|source| match last {
+        Some(migration) => DbError::Migration { migration, source },
+        None => DbError::Postgres(source),
+    })?;
+    for migration in &report.applied {
+        tracing::info!(migration, "migration applied");
     }
     Ok(report)
 }

@@ -27,6 +27,9 @@ pub struct SchemaReport {
     pub migrations: MigrationReport,
     /// One line per setting changed to match the configuration.
     pub converged: Vec<String>,
+    /// What the operator should know and may want to change (e.g. TimescaleDB installed
+    /// but not preloaded, so `auto` chose vanilla).
+    pub warnings: Vec<String>,
 }
 
 /// The time-series tables: the built-in ones, then the custom tables of the
@@ -79,7 +82,9 @@ pub fn hypertable_plans(config: &Config) -> Vec<HypertablePlan> {
 pub async fn prepare_schema(config: &Config) -> Result<SchemaReport, DbError> {
     let url = config.database_url().ok_or_else(|| DbError::InvalidUrl("database.url is not set".into()))?;
     let mut client = connect(url, Duration::from_millis(config.database.connect_timeout_ms)).await?;
-    let profile = super::detect_profile(&client, config.schema.profile).await?;
+    let decision = super::detect_profile(&client, config.schema.profile).await?;
+    let profile = decision.profile;
+    let warnings: Vec<String> = decision.warning.into_iter().collect();
     let migrations = migrate(&mut client, profile).await?;
     let mut converged = Vec::new();
     let schemas = config.custom_schemas().map_err(DbError::Schema)?;
@@ -99,7 +104,7 @@ pub async fn prepare_schema(config: &Config) -> Result<SchemaReport, DbError> {
     if config.aggregates.ohlcv {
         converged.extend(aggregates::ensure_ohlcv(&client, profile).await?);
     }
-    Ok(SchemaReport { profile, migrations, converged })
+    Ok(SchemaReport { profile, migrations, converged, warnings })
 }
 
 /// The unique index behind each table's `conflict_key`.

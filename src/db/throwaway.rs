@@ -47,6 +47,55 @@ impl Default for ClusterOptions {
     }
 }
 
+/// The background workers a TimescaleDB cluster gets: the policies' jobs (one
+/// columnstore, retention and refresh job per table and aggregate) run in them.
+pub const TIMESCALEDB_WORKERS: u32 = 32;
+
+impl ClusterOptions {
+    /// The settings a server needs to run TimescaleDB: the library preloaded, enough
+    /// background workers for the policies' jobs, and no telemetry (no network here).
+    pub fn with_timescaledb(mut self) -> Self {
+        let workers = TIMESCALEDB_WORKERS.to_string();
+        let background = (TIMESCALEDB_WORKERS - 8).to_string();
+        for (name, value) in [
+            ("shared_preload_libraries", "timescaledb"),
+            ("max_worker_processes", workers.as_str()),
+            ("timescaledb.max_background_workers", background.as_str()),
+            ("timescaledb.telemetry_level", "off"),
+        ] {
+            self.settings.push((name.to_string(), value.to_string()));
+        }
+        self
+    }
+
+    /// Whether these options preload TimescaleDB.
+    pub fn preloads_timescaledb(&self) -> bool {
+        self.settings.iter().any(|(name, value)| name == "shared_preload_libraries" && value.contains("timescaledb"))
+    }
+}
+
+/// Whether the machine's PostgreSQL server (the one [`find_bindir`] finds) has the
+/// TimescaleDB extension installed: its library in the server's `lib` directory and
+/// its control file in the server's `share/extension` directory.
+pub fn timescaledb_installed() -> bool {
+    let Some(bindir) = find_bindir() else { return false };
+    let pg_config = |flag: &str| -> Option<PathBuf> {
+        let output = Command::new(bindir.join("pg_config")).arg(flag).output().ok()?;
+        output.status.success().then(|| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()))
+    };
+    // Debian keeps a server's files under /usr/lib/postgresql/<v>/{bin,lib} and
+    // /usr/share/postgresql/<v>/; pg_config beside the server says so where it exists.
+    let version = bindir.parent().and_then(|dir| dir.file_name()).map(|name| name.to_string_lossy().into_owned());
+    let libdir = pg_config("--pkglibdir").or_else(|| bindir.parent().map(|dir| dir.join("lib")));
+    let sharedir = pg_config("--sharedir").or_else(|| version.map(|v| PathBuf::from(format!("/usr/share/postgresql/{v}"))));
+    match (libdir, sharedir) {
+        (Some(lib), Some(share)) => {
+            lib.join("timescaledb.so").is_file() && share.join("extension/timescaledb.control").is_file()
+        }
+        _ => false,
+    }
+}
+
 pub struct ThrowawayCluster {
     root: Option<tempfile::TempDir>,
     root_path: PathBuf,

@@ -25,7 +25,7 @@ use hypertick::record::{CustomRow, CustomSchema, RowOp, RowRecord, Table, Timest
 use hypertick::sink::{batch_queue, encode_stage, run_writer, TableWriteSettings, WriterSettings};
 use tokio_postgres::Client;
 
-use crate::support::{self, array, count, push, wait_for_count, TimescaleServer};
+use crate::support::{self, array, count, push, wait_for_count};
 
 const EXAMPLE: &str = include_str!("../../config/examples/custom_tables.toml");
 const DEAL: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
@@ -340,8 +340,8 @@ async fn write_rows(config: &Config, table: Table, rows: Vec<CustomRow>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_tables_are_hypertables_with_their_policies_on_timescaledb() {
-    let timescale = tokio::task::spawn_blocking(TimescaleServer::start).await.unwrap();
-    let mut config = config_with_seed_tables(Config::loopback(&timescale.url()));
+    let timescale = tokio::task::spawn_blocking(support::start_timescale_cluster).await.unwrap();
+    let mut config = config_with_seed_tables(Config::loopback(&timescale.url("hypertick")));
     // And one without a segment key, which TimescaleDB must not pick for itself.
     let unsegmented = "[[custom_tables]]\nname = \"readings\"\ntime_column = \"at\"\ncolumnstore_after_days = 0\n\
                        columns = [{ name = \"at\", type = \"timestamptz\" }, { name = \"sensor\", type = \"text\" }]\n";
@@ -354,7 +354,7 @@ async fn seed_tables_are_hypertables_with_their_policies_on_timescaledb() {
     assert!(second.converged.is_empty(), "a second migrate changes nothing: {:?}", second.converged);
 
     {
-        let client = db::connect(&timescale.url(), Duration::from_secs(20)).await.unwrap();
+        let client = db::connect(&timescale.url("hypertick"), Duration::from_secs(20)).await.unwrap();
         let dimensions = texts(
             &client,
             "SELECT hypertable_name::text, column_name::text, time_interval::text FROM timescaledb_information.dimensions
@@ -433,7 +433,7 @@ async fn seed_tables_are_hypertables_with_their_policies_on_timescaledb() {
     );
     write_rows(&config, schemas[1].table, metrics).await;
 
-    let client = db::connect(&timescale.url(), Duration::from_secs(20)).await.unwrap();
+    let client = db::connect(&timescale.url("hypertick"), Duration::from_secs(20)).await.unwrap();
     let prices = texts(&client, "SELECT id::text, price::text, currency, meta_data::text FROM price_tracking ORDER BY source").await;
     assert_eq!(prices[0], some(&[PRICE_ID, "19.99", "USD", r#"{"rank": 3}"#]));
     assert_eq!(prices[1][1..3], some(&["12345678.91", "USD"]), "rounded half away from zero, as numeric(10,2) rounds");

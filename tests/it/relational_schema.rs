@@ -13,7 +13,7 @@ use hypertick::config::Config;
 use hypertick::db::{self, Profile};
 use tokio_postgres::{Client, SimpleQueryMessage};
 
-use crate::support::{self, TimescaleServer};
+use crate::support;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relational_schema_on_vanilla_postgresql() {
@@ -28,10 +28,9 @@ async fn relational_schema_on_vanilla_postgresql() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relational_schema_on_timescaledb() {
-    let timescale = tokio::task::spawn_blocking(TimescaleServer::start).await.unwrap();
-    let url = timescale.url();
+    let timescale = tokio::task::spawn_blocking(support::start_timescale_cluster).await.unwrap();
+    let url = timescale.url("hypertick");
     migrate_twice(&url, Profile::TimescaleDb).await;
-    // The test server takes one connection at a time: this one is the only one from here.
     let client = connect(&url).await;
     exercise(&client).await;
 

