@@ -18,8 +18,10 @@ pub struct Cli {
 pub enum Command {
     /// Run the daemon: migrate, start writers, metrics and sources; stop on SIGINT/SIGTERM.
     Run(ConfigArg),
-    /// Apply the schema migrations and create partitions ahead, then exit.
-    Migrate(ConfigArg),
+    /// Apply the schema migrations and converge the schema on the configuration (partitions
+    /// ahead, hypertable policies, aggregates), then exit. Refuses a retention that would
+    /// drop existing data unless --allow-retention-drop.
+    Migrate(MigrateArgs),
     /// Validate a configuration file (with environment overrides) and report every problem.
     CheckConfig(ConfigArg),
     /// A self-contained demo: throwaway PostgreSQL, synthetic live feed on loopback.
@@ -62,6 +64,17 @@ pub struct ConfigArg {
 }
 
 #[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The TOML configuration file.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: PathBuf,
+    /// Accept a shortened (or newly set) retention that drops data already stored;
+    /// without it such a migrate names what would be dropped and changes nothing.
+    #[arg(long)]
+    pub allow_retention_drop: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Stop after this many seconds (default: run until Ctrl-C).
     #[arg(long, value_name = "SECS")]
@@ -75,6 +88,10 @@ pub struct DemoArgs {
     /// Keep the throwaway database running afterwards and print how to reach and stop it.
     #[arg(long)]
     pub keep: bool,
+    /// The schema profile: `auto` runs TimescaleDB when this machine's PostgreSQL has it
+    /// installed (the demo's cluster preloads it), vanilla PostgreSQL otherwise.
+    #[arg(long, value_enum, env = "HYPERTICK_SCHEMA_PROFILE", default_value = "auto")]
+    pub profile: DemoProfile,
 }
 
 #[derive(Debug, Args)]
@@ -149,6 +166,14 @@ pub struct BenchArgs {
     /// Chaos: one hostile input (of the rotation) is sent every SECS seconds.
     #[arg(long, value_name = "SECS", default_value_t = 3)]
     pub chaos_hostile_every: u64,
+}
+
+/// The demo's schema profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoProfile {
+    Auto,
+    Vanilla,
+    Timescaledb,
 }
 
 /// A part of `hypertick bench`, for `--only`.

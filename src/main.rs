@@ -78,7 +78,8 @@ async fn execute(command: Command) -> anyhow::Result<()> {
         Command::Run(args) => app::run(config::load_file(&args.config)?).await,
         Command::Migrate(args) => {
             let config = config::load_file(&args.config)?;
-            let report = app::migrate(&config).await?;
+            let options = hypertick::db::SchemaOptions { allow_retention_drop: args.allow_retention_drop };
+            let report = app::migrate_with(&config, options).await?;
             say!(
                 "schema ready ({} profile): {} migration(s) applied, {} already applied",
                 report.profile.name(),
@@ -90,6 +91,9 @@ async fn execute(command: Command) -> anyhow::Result<()> {
             }
             if report.converged.is_empty() {
                 say!("  every setting already matched the configuration");
+            }
+            if let Some(jobs) = &report.jobs {
+                say!("  {jobs}");
             }
             for warning in &report.warnings {
                 say!("warning: {warning}");

@@ -99,8 +99,13 @@ fn database_url(config: &Config) -> anyhow::Result<&str> {
 
 /// Prepares the database schema for this configuration (see `db::prepare_schema`).
 pub async fn migrate(config: &Config) -> anyhow::Result<SchemaReport> {
+    migrate_with(config, db::SchemaOptions::default()).await
+}
+
+/// `migrate` with the operator's choices (e.g. accepting a retention drop).
+pub async fn migrate_with(config: &Config, options: db::SchemaOptions) -> anyhow::Result<SchemaReport> {
     database_url(config)?;
-    Ok(db::prepare_schema(config).await?)
+    Ok(db::prepare_schema_with(config, options).await?)
 }
 
 impl Daemon {

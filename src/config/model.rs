@@ -281,7 +281,10 @@ impl Default for AggregatesConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ProfileChoice {
-    /// TimescaleDB when the extension is available, else vanilla PostgreSQL.
+    /// TimescaleDB when the server can create it (installed and preloaded through
+    /// `shared_preload_libraries`), else vanilla PostgreSQL, with a warning naming the
+    /// setting when it is installed but not preloaded. A database keeps the profile it
+    /// was first migrated with.
     #[default]
     Auto,
     Vanilla,

@@ -22,6 +22,7 @@ const COMMON: &[Migration] = &[
     Migration { id: "common/0005_ids", sql: include_str!("../../sql/common/0005_ids.sql") },
     Migration { id: "common/0006_bus", sql: include_str!("../../sql/common/0006_bus.sql") },
     Migration { id: "common/0007_isolation", sql: include_str!("../../sql/common/0007_isolation.sql") },
+    Migration { id: "common/0008_retention", sql: include_str!("../../sql/common/0008_retention.sql") },
 ];
 
 const TIMESCALEDB: &[Migration] = &[

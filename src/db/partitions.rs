@@ -146,7 +146,7 @@ impl Partitions {
 
 /// Bounds of every range partition of a table, as epoch µs, read back through
 /// PostgreSQL's own timestamp parser so the session time zone does not matter.
-const RANGES_QUERY: &str = "
+pub(super) const RANGES_QUERY: &str = "
     SELECT c.relname::text,
            (extract(epoch FROM (m[1])::timestamptz) * 1000000)::bigint,
            (extract(epoch FROM (m[2])::timestamptz) * 1000000)::bigint

@@ -11,8 +11,8 @@ use tokio_postgres::Client;
 
 use super::timescale::builtin_segmentby;
 use super::{
-    aggregates, connect, converge, custom, migrate, quote_identifier, quote_identifiers, DbError, HypertablePlan, MigrationReport,
-    PartitionPlan, Partitions, Profile,
+    aggregates, connect, converge, custom, migrate, quote_identifier, quote_identifiers, DbError, HypertablePlan, JobStagger,
+    MigrationReport, PartitionPlan, Partitions, Profile, JOB_STAGGER_SECS,
 };
 use crate::config::{Config, WriteMode};
 use crate::record::{Table, Timestamp};
@@ -28,8 +28,10 @@ pub struct SchemaReport {
     /// One line per setting changed to match the configuration.
     pub converged: Vec<String>,
     /// What the operator should know and may want to change (e.g. TimescaleDB installed
-    /// but not preloaded, so `auto` chose vanilla).
+    /// but not preloaded, so `auto` chose vanilla; too few background workers).
     pub warnings: Vec<String>,
+    /// TimescaleDB: the jobs and the background workers they need against the server's.
+    pub jobs: Option<String>,
 }
 
 /// The time-series tables: the built-in ones, then the custom tables of the
@@ -79,19 +81,34 @@ pub fn hypertable_plans(config: &Config) -> Vec<HypertablePlan> {
         .collect()
 }
 
+/// Choices of the operator that the configuration does not hold.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SchemaOptions {
+    /// Accept a retention that drops existing data at once (`migrate --allow-retention-drop`).
+    pub allow_retention_drop: bool,
+}
+
 pub async fn prepare_schema(config: &Config) -> Result<SchemaReport, DbError> {
+    prepare_schema_with(config, SchemaOptions::default()).await
+}
+
+pub async fn prepare_schema_with(config: &Config, options: SchemaOptions) -> Result<SchemaReport, DbError> {
     let url = config.database_url().ok_or_else(|| DbError::InvalidUrl("database.url is not set".into()))?;
     let mut client = connect(url, Duration::from_millis(config.database.connect_timeout_ms)).await?;
     let decision = super::detect_profile(&client, config.schema.profile).await?;
     let profile = decision.profile;
-    let warnings: Vec<String> = decision.warning.into_iter().collect();
+    let mut warnings: Vec<String> = decision.warning.into_iter().collect();
     let migrations = migrate(&mut client, profile).await?;
     let mut converged = Vec::new();
     let schemas = config.custom_schemas().map_err(DbError::Schema)?;
     let custom_tables: Vec<_> = config.custom_tables.iter().zip(schemas).collect();
     converged.extend(custom::ensure_custom_tables(&client, profile, &custom_tables).await?);
+    let retention: Vec<(Table, u32)> =
+        time_series_tables(config).into_iter().map(|table| (table, config.table(table).retention_days)).collect();
+    converged.extend(super::guard_retention(&client, profile, &retention, options.allow_retention_drop).await?);
+    let mut stagger = JobStagger::default();
     match profile {
-        Profile::TimescaleDb => converged.extend(converge(&client, &hypertable_plans(config)).await?),
+        Profile::TimescaleDb => converged.extend(converge(&client, &hypertable_plans(config), &mut stagger).await?),
         Profile::Vanilla => {
             let partitions = Partitions::new(partition_plans(config, profile));
             let (created, _dropped) = partitions.maintain(&mut client, Timestamp::now(), config.schema.partitions_ahead).await?;
@@ -104,7 +121,20 @@ pub async fn prepare_schema(config: &Config) -> Result<SchemaReport, DbError> {
     if config.aggregates.ohlcv {
         converged.extend(aggregates::ensure_ohlcv(&client, profile).await?);
     }
-    Ok(SchemaReport { profile, migrations, converged, warnings })
+    let mut jobs = None;
+    if profile == Profile::TimescaleDb {
+        if stagger.added() > 1 {
+            converged.push(format!(
+                "{} new job(s) first run {JOB_STAGGER_SECS} s apart over the next {} s",
+                stagger.added(),
+                stagger.added() * JOB_STAGGER_SECS
+            ));
+        }
+        let (line, warning) = super::worker_check(&client).await?;
+        jobs = Some(line);
+        warnings.extend(warning);
+    }
+    Ok(SchemaReport { profile, migrations, converged, warnings, jobs })
 }
 
 /// The unique index behind each table's `conflict_key`.

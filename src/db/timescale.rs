@@ -3,6 +3,11 @@
 //! (2.18+ API; the deprecated `compress` names are not used). Every step first reads
 //! what exists and changes only what differs, so running it again changes nothing,
 //! and a changed interval replaces its job instead of adding a second one.
+//!
+//! Jobs added by one run are staggered ([`JobStagger`]): TimescaleDB starts a new
+//! policy's job at once, and some twenty of them starting together overran the
+//! default background workers. [`worker_check`] says what the jobs need and warns
+//! when the server has less.
 
 use tokio_postgres::Client;
 
@@ -32,12 +37,68 @@ pub fn builtin_segmentby(table: Table) -> &'static str {
     }
 }
 
+/// Seconds between the first runs of the jobs one `migrate` adds.
+pub const JOB_STAGGER_SECS: u32 = 10;
+
+/// Jobs of this database that may run at once after staggering (a refresh or a
+/// columnstore job outlasting the stagger overlaps the next ones).
+const JOBS_AT_ONCE: i64 = 4;
+
+/// Hands out the first-run times of the jobs one run adds, `JOB_STAGGER_SECS` apart.
+#[derive(Debug, Default)]
+pub struct JobStagger {
+    added: u32,
+}
+
+impl JobStagger {
+    /// The `initial_start` of the next job added, as an interval from now.
+    pub fn next_start(&mut self) -> String {
+        self.added += 1;
+        format!("{} seconds", self.added * JOB_STAGGER_SECS)
+    }
+
+    pub fn added(&self) -> u32 {
+        self.added
+    }
+}
+
+/// The background workers this database's jobs need against what the server has: a
+/// line for the migrate output, and a warning when the server has too few.
+pub async fn worker_check(client: &Client) -> Result<(String, Option<String>), DbError> {
+    let row = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM timescaledb_information.jobs WHERE scheduled),
+                    current_setting('timescaledb.max_background_workers')::bigint,
+                    current_setting('max_worker_processes')::bigint,
+                    (SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'TimescaleDB Background Worker Scheduler%')",
+            &[],
+        )
+        .await?;
+    let (jobs, background, processes, schedulers): (i64, i64, i64, i64) = (row.get(0), row.get(1), row.get(2), row.get(3));
+    // One scheduler per database with the extension (at least this one), the jobs
+    // that run at once, and the launcher beside them in max_worker_processes.
+    let needed_background = schedulers.max(1) + jobs.min(JOBS_AT_ONCE);
+    let needed_processes = needed_background + 1;
+    let line = format!(
+        "TimescaleDB jobs: {jobs} scheduled; they need timescaledb.max_background_workers >= {needed_background} (server: {background}) \
+         and max_worker_processes >= {needed_processes} (server: {processes})"
+    );
+    let short = background < needed_background || processes < needed_processes || processes < background + 1;
+    let warning = short.then(|| {
+        format!(
+            "{line}: jobs will wait for workers (\"out of background workers\"); raise them in postgresql.conf, \
+             keeping max_worker_processes >= timescaledb.max_background_workers + max_parallel_workers + 1, and restart"
+        )
+    });
+    Ok((line, warning))
+}
+
 fn days(count: u32) -> String {
     format!("{count} days")
 }
 
 /// Applies the plans; returns a line per change made (empty when nothing differed).
-pub async fn converge(client: &Client, plans: &[HypertablePlan]) -> Result<Vec<String>, DbError> {
+pub async fn converge(client: &Client, plans: &[HypertablePlan], stagger: &mut JobStagger) -> Result<Vec<String>, DbError> {
     let mut actions = Vec::new();
     for plan in plans {
         let table = plan.table.name();
@@ -93,7 +154,11 @@ pub async fn converge(client: &Client, plans: &[HypertablePlan]) -> Result<Vec<S
             match &columnstore_after {
                 Some(after) => {
                     client
-                        .execute("CALL add_columnstore_policy($1::text::regclass, after => $2::text::interval)", &[&relation, after])
+                        .execute(
+                            "CALL add_columnstore_policy($1::text::regclass, after => $2::text::interval,
+                                  initial_start => now() + $3::text::interval)",
+                            &[&relation, after, &stagger.next_start()],
+                        )
                         .await?;
                     actions.push(format!("{table}: columnstore after {after}"));
                 }
@@ -106,7 +171,11 @@ pub async fn converge(client: &Client, plans: &[HypertablePlan]) -> Result<Vec<S
             match &retention {
                 Some(after) => {
                     client
-                        .execute("SELECT add_retention_policy($1::text::regclass, drop_after => $2::text::interval)", &[&relation, after])
+                        .execute(
+                            "SELECT add_retention_policy($1::text::regclass, drop_after => $2::text::interval,
+                                    initial_start => now() + $3::text::interval)",
+                            &[&relation, after, &stagger.next_start()],
+                        )
                         .await?;
                     actions.push(format!("{table}: retention {after}"));
                 }

@@ -16,8 +16,9 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::Daemon;
-use crate::cli::DemoArgs;
-use crate::config::{Config, SpoolConfig};
+use crate::cli::{DemoArgs, DemoProfile};
+use crate::config::{Config, ProfileChoice, SpoolConfig};
+use crate::db::Profile;
 use crate::db::throwaway::{ClusterOptions, ThrowawayCluster};
 use crate::metrics::{Stats, TableSnapshot};
 use crate::record::Table;
@@ -25,18 +26,47 @@ use crate::shutdown;
 
 const SAMPLE_SYMBOL: &str = "BTC-USDT";
 
+/// The profile the demo runs and the cluster settings it needs, from `--profile` and
+/// what this machine's PostgreSQL has installed.
+fn choose_profile(choice: DemoProfile, timescaledb_installed: bool) -> anyhow::Result<(Profile, ClusterOptions, &'static str)> {
+    let timescaledb = || ClusterOptions::default().with_timescaledb();
+    match (choice, timescaledb_installed) {
+        (DemoProfile::Vanilla, _) => Ok((Profile::Vanilla, ClusterOptions::default(), "vanilla PostgreSQL (--profile vanilla)")),
+        (DemoProfile::Timescaledb | DemoProfile::Auto, true) => {
+            Ok((Profile::TimescaleDb, timescaledb(), "TimescaleDB (hypertables, columnstore, continuous aggregates)"))
+        }
+        (DemoProfile::Timescaledb, false) => anyhow::bail!(
+            "--profile timescaledb: this machine's PostgreSQL does not have the timescaledb extension installed \
+             (its library in the server's lib directory and timescaledb.control in share/extension); \
+             install it, or run the demo with --profile vanilla"
+        ),
+        (DemoProfile::Auto, false) => Ok((
+            Profile::Vanilla,
+            ClusterOptions::default(),
+            "vanilla PostgreSQL (TimescaleDB is not installed on this machine; partitions and materialized aggregates)",
+        )),
+    }
+}
+
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let installed = tokio::task::spawn_blocking(crate::db::throwaway::timescaledb_installed).await?;
+    let (profile, options, described) = choose_profile(args.profile, installed)?;
     println!("hypertick demo: starting a throwaway PostgreSQL cluster…");
-    let cluster = tokio::task::spawn_blocking(|| ThrowawayCluster::start(ClusterOptions::default()))
+    let cluster = tokio::task::spawn_blocking(move || ThrowawayCluster::start(options))
         .await?
         .context("starting the throwaway PostgreSQL cluster")?;
     let url = cluster.url("hypertick");
     println!("  database: {url} (in {})", cluster.path().display());
+    println!("  schema profile: {described}");
 
     // The demo runs as a deployment would: every record spooled before it is queued,
     // and technical indicators computed from the 1-minute bars.
     let spool_dir = tempfile::Builder::new().prefix("hypertick-spool-").tempdir().context("a spool directory")?;
     let mut config = Config::loopback(&url);
+    config.schema.profile = match profile {
+        Profile::TimescaleDb => ProfileChoice::Timescaledb,
+        Profile::Vanilla => ProfileChoice::Vanilla,
+    };
     config.spool = Some(SpoolConfig::in_dir(spool_dir.path().to_path_buf()));
     config.indicators.symbols = vec!["*".to_string()];
     config.indicators.intervals = vec!["1m".to_string()];
@@ -91,6 +121,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     print_summary(elapsed, &stats, &counters);
     stop?;
     print_sample_queries(&url).await?;
+    print_storage(&url, profile).await?;
 
     if args.keep {
         let stop_command = cluster.keep();
@@ -208,5 +239,48 @@ async fn print_sample_queries(url: &str) -> anyhow::Result<()> {
             levels(7)
         );
     }
+    Ok(())
+}
+
+/// The end of the demo: an OHLCV aggregate brought up to date, and on TimescaleDB the
+/// ticks' chunks moved into the columnstore with the bytes before and after.
+async fn print_storage(url: &str, profile: Profile) -> anyhow::Result<()> {
+    let client = crate::db::connect(url, Duration::from_secs(5)).await?;
+    crate::db::aggregates::refresh_ohlcv(&client, profile).await.context("refreshing the OHLCV aggregates")?;
+    let aggregate = "SELECT bucket, open, high, low, close, volume, trades FROM ohlcv_1m WHERE symbol = $1 ORDER BY bucket DESC LIMIT 3";
+    println!("\n{aggregate}   -- the 1-minute OHLCV aggregate over ticks");
+    for row in client.query(aggregate, &[&SAMPLE_SYMBOL]).await? {
+        let bucket: chrono::DateTime<chrono::Utc> = row.get(0);
+        println!(
+            "  {}  O {:>10.2} H {:>10.2} L {:>10.2} C {:>10.2} V {:>10.2}  trades {}",
+            bucket.format("%Y-%m-%d %H:%M"),
+            row.get::<_, f64>(1),
+            row.get::<_, f64>(2),
+            row.get::<_, f64>(3),
+            row.get::<_, f64>(4),
+            row.get::<_, f64>(5),
+            row.get::<_, i64>(6)
+        );
+    }
+    if profile != Profile::TimescaleDb {
+        println!("\n(vanilla PostgreSQL: ticks stay in the row store; the TimescaleDB profile would compress them)");
+        return Ok(());
+    }
+    let compress = "SELECT count(compress_chunk(chunk, if_not_compressed => true)) FROM show_chunks('ticks') AS chunk";
+    let chunks: i64 = client.query_one(compress, &[]).await.context("compressing the ticks' chunks")?.get(0);
+    let stats = "SELECT chunk_name::text, before_compression_total_bytes, after_compression_total_bytes \
+                 FROM chunk_columnstore_stats('ticks') WHERE compression_status = 'Compressed' ORDER BY chunk_name";
+    println!("\n{compress}\n{stats}");
+    for row in client.query(stats, &[]).await? {
+        let (name, before, after): (String, Option<i64>, Option<i64>) = (row.get(0), row.get(1), row.get(2));
+        let (before, after) = (before.unwrap_or(0), after.unwrap_or(0));
+        println!(
+            "  {name}: {:.1} MB in the row store → {:.1} MB in the columnstore ({:.1}× smaller)",
+            before as f64 / 1e6,
+            after as f64 / 1e6,
+            before as f64 / after.max(1) as f64
+        );
+    }
+    println!("  ({chunks} chunk(s) of ticks compressed; queries read them unchanged)");
     Ok(())
 }

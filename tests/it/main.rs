@@ -33,6 +33,7 @@ mod hostile;
 mod observed;
 mod pipeline;
 mod pki;
+mod profiles;
 mod prometheus;
 mod push;
 mod push_security;
