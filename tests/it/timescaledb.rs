@@ -508,3 +508,90 @@ async fn timescaledb_profile_converges_and_the_cookbook_agrees_on_both_profiles(
         "by expiry, strike, call/put, each contract's last quote; the put last quoted at 00:30 is out, ETH and OKX's BTC-USD are other underlyings"
     );
 }
+
+/// `count` ticks of `symbols` symbols, `age_days` old, a millisecond apart from
+/// `offset`, with prices in eighths (exact in binary) and unique trade ids from `first_id`.
+fn aged_ticks(age_days: i64, offset: i64, first_id: u64, count: u64) -> Vec<String> {
+    let start = hypertick::record::Timestamp::now().micros() - age_days * 86_400 * SECOND;
+    (0..count)
+        .map(|i| {
+            let id = first_id + i;
+            let nanos = (start + offset + i as i64 * 1_000) * 1_000;
+            format!(
+                r#"{{"type":"tick","venue":"test","symbol":"S{}","time":{nanos},"price":{},"size":0.5,"side":"sell","trade_id":"{id}"}}"#,
+                id % 4,
+                100.0 + (id % 800) as f64 / 8.0
+            )
+        })
+        .collect()
+}
+
+async fn push_all(socket: &mut support::Socket, ticks: &[String]) {
+    for frame in ticks.chunks(500) {
+        let ack = support::push(socket, &support::array(frame)).await;
+        assert_eq!(ack["accepted"], frame.len(), "{ack}");
+    }
+}
+
+/// The whole daemon on the native server, three COPY writers into `ticks`: the
+/// columnstore job compresses the chunk, late rows go into the compressed chunk through
+/// the same COPY, and every row is there once with its values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_copies_into_hypertables_and_late_rows_reach_compressed_chunks() {
+    let cluster = tokio::task::spawn_blocking(support::start_timescale_cluster).await.unwrap();
+    let mut config = support::config_for(&cluster);
+    config.tables.ticks = Some(TableConfig {
+        partition_hours: Some(24),
+        columnstore_after_days: Some(3),
+        writers: Some(3),
+        ..TableConfig::default()
+    });
+    let daemon = hypertick::app::Daemon::start(&config).await.expect("daemon starts on TimescaleDB");
+    let client = support::sql(&cluster).await;
+    let profile: i64 = support::count(&client, "SELECT count(*) FROM schema_migrations WHERE id LIKE 'timescaledb/%'").await;
+    assert!(profile > 0, "migrated with the TimescaleDB profile");
+
+    let mut socket = support::connect(daemon.push_addr.unwrap()).await;
+    let first = aged_ticks(5, 0, 0, 20_000);
+    push_all(&mut socket, &first).await;
+    assert_eq!(support::wait_for_count(&client, "SELECT count(*) FROM ticks", 20_000).await, 20_000);
+    let writers = support::count(&client, "SELECT count(DISTINCT stream) FROM ingest_offsets WHERE stream LIKE 'ticks/%'").await;
+    assert!(writers >= 2, "several writers committed ({writers})");
+
+    // The columnstore job, run now as the scheduler would.
+    let job: i32 = client
+        .query_one("SELECT job_id FROM timescaledb_information.jobs WHERE hypertable_name = 'ticks' AND proc_name = 'policy_compression'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    client.execute("CALL run_job($1)", &[&job]).await.expect("the columnstore job runs");
+    let compressed = "SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = 'ticks' AND is_compressed";
+    assert!(support::count(&client, compressed).await >= 1, "the 5-day-old chunk is in the columnstore");
+    let chunks = "SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = 'ticks'";
+    let chunks_before = support::count(&client, chunks).await;
+
+    // Late rows, in the same hours as the compressed ones (interleaved), through the daemon.
+    let late = aged_ticks(5, 500, 20_000, 5_000);
+    push_all(&mut socket, &late).await;
+    assert_eq!(support::wait_for_count(&client, "SELECT count(*) FROM ticks", 25_000).await, 25_000);
+    let row = client
+        .query_one("SELECT count(DISTINCT trade_id), sum(price)::float8, sum(size)::float8, min(side), max(side) FROM ticks", &[])
+        .await
+        .unwrap();
+    let expected_sum: f64 = (0..25_000u64).map(|id| 100.0 + (id % 800) as f64 / 8.0).sum();
+    assert_eq!(row.get::<_, i64>(0), 25_000, "every trade once");
+    assert_eq!(row.get::<_, f64>(1), expected_sum, "prices exact");
+    assert_eq!(row.get::<_, f64>(2), 12_500.0);
+    assert_eq!((row.get::<_, i16>(3), row.get::<_, i16>(4)), (-1, -1));
+    // The chunks that hold them are the compressed ones (now partially: status bit 8),
+    // not new chunks beside them.
+    let partial = "SELECT count(*) FROM timescaledb_information.chunks c
+                     JOIN _timescaledb_catalog.chunk k ON k.table_name = c.chunk_name
+                    WHERE c.hypertable_name = 'ticks' AND c.is_compressed AND k.status & 8 = 8";
+    assert_eq!(support::count(&client, chunks).await, chunks_before, "no new chunk for the late rows");
+    assert!(support::count(&client, partial).await >= 1, "the late rows went into a compressed chunk");
+    client.execute("CALL run_job($1)", &[&job]).await.expect("the columnstore job runs again");
+    assert_eq!(support::count(&client, partial).await, 0, "the job folded the late rows into the columnstore");
+    assert_eq!(support::count(&client, "SELECT count(*) FROM ticks").await, 25_000);
+    daemon.stop().await.expect("the daemon stops cleanly");
+}
