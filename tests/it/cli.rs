@@ -148,3 +148,33 @@ async fn run_accepts_frames_and_sigterm_flushes_everything() {
     assert_eq!(count(&client, "SELECT count(*) FROM ticks").await, 1_000, "SIGTERM flushed every row");
     assert_eq!(count(&client, "SELECT count(*) FROM dead_letters WHERE reason = 'missing_field'").await, 1);
 }
+
+/// `demo` on this machine, where TimescaleDB is installed but no server preloads it:
+/// its throwaway cluster preloads it, the demo says so, ends with the ticks compressed
+/// into the columnstore and an aggregate; `--profile vanilla` (or the environment)
+/// runs it on vanilla PostgreSQL.
+#[test]
+fn demo_runs_on_timescaledb_where_installed_and_on_vanilla_when_asked() {
+    assert!(hypertick::db::throwaway::timescaledb_installed(), "run ../shared/timescaledb/install.sh (.ci/run does)");
+    let run = |profile: Option<&str>| {
+        let mut command = Command::new(BINARY);
+        command.args(["demo", "--duration", "3", "--rate", "2000", "--symbols", "5"]).env_remove("HYPERTICK_SCHEMA_PROFILE");
+        if let Some(profile) = profile {
+            command.env("HYPERTICK_SCHEMA_PROFILE", profile);
+        }
+        let output = command.output().expect("the demo runs");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(output.status.success(), "demo failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+        stdout
+    };
+    let timescaledb = run(None);
+    assert!(timescaledb.contains("schema profile: TimescaleDB"), "{timescaledb}");
+    assert!(timescaledb.contains("in the columnstore ("), "a compressed chunk is shown:\n{timescaledb}");
+    assert!(timescaledb.contains("FROM ohlcv_1m"), "{timescaledb}");
+    assert!(timescaledb.contains("trades "), "the aggregate has rows:\n{timescaledb}");
+
+    let vanilla = run(Some("vanilla"));
+    assert!(vanilla.contains("schema profile: vanilla PostgreSQL (--profile vanilla)"), "{vanilla}");
+    assert!(vanilla.contains("trades "), "the aggregate has rows:\n{vanilla}");
+    assert!(!vanilla.contains("in the columnstore ("), "{vanilla}");
+}
