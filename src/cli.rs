@@ -96,7 +96,11 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Use this database instead of a throwaway cluster (its `ticks` table is truncated!).
+    /// Measure this database instead of starting throwaway clusters: its schema is
+    /// migrated to the bench configuration (on TimescaleDB that drops the `ticks`
+    /// `(time DESC)` index, see `[tables.ticks] time_index`), `ticks`, `feed_events`
+    /// and `dead_letters` are truncated before each run, and only its own profile is
+    /// measured; the stall run (which pauses the server) is skipped.
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
     /// Where results.json, results.md and chart.png go.
@@ -140,7 +144,9 @@ pub struct BenchArgs {
     pub bus_rates: Vec<u64>,
     /// Run only these parts, comma-separated: push (the push max-rate run), binance,
     /// rates (the fixed offered rates), bus (push through edge, NATS and writer), stall,
-    /// baselines, chaos (the fault soak: `--chaos-secs` of load, hostile frames,
+    /// baselines, profiles (vanilla and TimescaleDB side by side: raw COPY ceiling with
+    /// and without the time index, hypertick with copy and with direct compress,
+    /// compression ratio, the cookbook's query times), chaos (the fault soak: `--chaos-secs` of load, hostile frames,
     /// PostgreSQL and daemon kills; writes chaos.md and chaos.json). Default: all of
     /// them but chaos, which runs only when named here (it lasts 10 minutes by default).
     #[arg(long, value_name = "PART,PART", value_delimiter = ',', value_enum)]
@@ -185,6 +191,7 @@ pub enum BenchPart {
     Bus,
     Stall,
     Baselines,
+    Profiles,
     Chaos,
 }
 

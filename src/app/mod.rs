@@ -470,7 +470,8 @@ impl Daemon {
         events::table_started(table);
         let (batch_sender, queue) = batch_queue::<R>(settings.writers);
         let queue_sender = batch_sender.clone();
-        let mut encode = encode_stage(table, shared.partitions.clone(), batch_sender);
+        let columnstore_order = settings.write_mode == crate::config::WriteMode::DirectCompress;
+        let mut encode = encode_stage(table, shared.partitions.clone(), batch_sender, columnstore_order);
         let batch_settings = batch_settings(&settings);
         let stats = shared.stats.clone();
         let closed = shared.stats.clone();

@@ -90,7 +90,9 @@ impl Method {
     }
 }
 
-/// Rows/s one method sustained on `connections` connections over `measure`, after `warmup`.
+/// Rows/s one method sustained on `connections` connections over `measure`, after
+/// `warmup`; `session` is run first on each connection (settings, or empty).
+#[allow(clippy::too_many_arguments)]
 pub async fn measure(
     url: &str,
     method: Method,
@@ -98,6 +100,7 @@ pub async fn measure(
     prepared: &Prepared,
     warmup: Duration,
     measure: Duration,
+    session: &str,
     progress: impl Fn(u64),
 ) -> anyhow::Result<f64> {
     let committed = Arc::new(AtomicU64::new(0));
@@ -105,6 +108,9 @@ pub async fn measure(
     let mut tasks = Vec::new();
     for connection in 0..connections.max(1) {
         let client = crate::db::connect(url, Duration::from_secs(10)).await.context("a baseline connection")?;
+        if !session.is_empty() {
+            client.batch_execute(session).await.context("the baseline's session settings")?;
+        }
         let (committed, stop) = (committed.clone(), stop.clone());
         let (ticks, copy_batches, statements) =
             (prepared.ticks.clone(), prepared.copy_batches.clone(), prepared.insert_statements.clone());

@@ -222,7 +222,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let mut report = ChaosReport {
         command,
         build: if cfg!(debug_assertions) { "debug" } else { "release" }.to_string(),
-        machine: super::machine(&url).await?,
+        machine: super::machine(&url, cluster.is_some()).await?,
         settings: settings(args, cluster.is_some()),
         config_toml: text.replace(&url, "postgres://…the throwaway cluster…").replace(&work.path().display().to_string(), "/tmp/hypertick-chaos-…"),
         seconds_under_faults,

@@ -8,6 +8,9 @@
 //! - the baselines (`baselines.rs`): raw binary COPY on 1 and N connections — the
 //!   database's ceiling — multi-row INSERT and one INSERT per row;
 //! - the database paused for a while under load, with the spool taking the backlog;
+//! - both schema profiles side by side (`profiles.rs`): a vanilla and a TimescaleDB
+//!   throwaway cluster, the raw COPY ceiling with and without the time index, the
+//!   daemon with `copy` and with `direct_compress`, compression, the cookbook's times;
 //! - only when asked for (`--only chaos`), a fault soak (`chaos.rs`): the daemon as a
 //!   child process under valid and hostile load while PostgreSQL and the daemon are
 //!   killed and restarted, every acked row counted back (`chaos.md`, `chaos.json`).
@@ -27,6 +30,7 @@ mod dataset;
 pub mod loadgen;
 mod load_process;
 mod measure;
+mod profiles;
 mod report;
 mod run;
 
@@ -114,7 +118,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             for connections in [1, args.connections] {
                 context.reset().await?;
                 let label = format!("{}, {connections} connection(s)", method.label());
-                let rows_per_sec = baselines::measure(&url, method, connections, &prepared, warmup, measure, |rows| {
+                let rows_per_sec = baselines::measure(&url, method, connections, &prepared, warmup, measure, "", |rows| {
                     run::progress_line(&label, &format!("{rows} rows in the window"));
                 })
                 .await?;
@@ -124,9 +128,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
 
+    let (profile_runs, profiles_note) = if args.runs(BenchPart::Profiles) {
+        profiles::run(&args, spool_dir.path()).await?
+    } else {
+        (Vec::new(), None)
+    };
+
     let report = BenchReport {
         command,
-        machine: machine(&url).await?,
+        machine: machine(&url, cluster.is_some()).await?,
         settings: Settings {
             warmup_secs: args.warmup,
             measure_secs: args.measure,
@@ -138,11 +148,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             binance_connections: args.binance_connections,
             symbols: args.symbols,
         },
-        ratios: ratios(&daemon_runs, &baseline_results, stall.as_ref()),
+        ratios: ratios(&daemon_runs, &baseline_results, stall.as_ref())
+            .into_iter()
+            .chain(profile_runs.iter().flat_map(|run| run.ratios.iter().cloned()))
+            .collect(),
         bus: report::bus_comparisons(&daemon_runs, bus_run::BUS_SOURCE),
         baselines: baseline_results,
         daemon: daemon_runs,
         stall,
+        profiles: profile_runs,
+        profiles_note,
     };
     let markdown = report.markdown();
     println!("\n{markdown}");
@@ -203,7 +218,7 @@ fn ratios(daemon: &[report::DaemonRun], baselines: &[Baseline], stall: Option<&r
     ratios
 }
 
-async fn machine(url: &str) -> anyhow::Result<Machine> {
+async fn machine(url: &str, throwaway: bool) -> anyhow::Result<Machine> {
     let client = crate::db::connect(url, Duration::from_secs(10)).await?;
     let postgres: String = client.query_one("SELECT version()", &[]).await?.get(0);
     let mut postgres_settings = Vec::new();
@@ -232,6 +247,17 @@ async fn machine(url: &str) -> anyhow::Result<Machine> {
         kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
         postgres: postgres.split(" on ").next().unwrap_or(&postgres).to_string(),
         postgres_settings,
+        database: if throwaway {
+            "a throwaway vanilla PostgreSQL cluster started by the bench".to_string()
+        } else {
+            format!("the database of --database-url ({}), not started by the bench", crate::db::describe_url(url))
+        },
+        ticks_indexes: client
+            .query("SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'ticks' ORDER BY indexname", &[])
+            .await?
+            .iter()
+            .map(|row| row.get(0))
+            .collect(),
     })
 }
 

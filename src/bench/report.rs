@@ -20,6 +20,11 @@ pub struct BenchReport {
     pub ratios: Vec<Ratio>,
     /// Push through the bus (edge → NATS → writer) against the single-process push runs.
     pub bus: Vec<BusComparison>,
+    /// Both schema profiles side by side (`--only profiles`).
+    pub profiles: Vec<super::profiles::ProfileRun>,
+    /// Why a profile was not measured (TimescaleDB not installed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profiles_note: Option<String>,
 }
 
 /// One figure through the bus beside the same figure of the single-process daemon.
@@ -74,6 +79,10 @@ pub struct Machine {
     pub postgres: String,
     /// Server settings that shape the figures.
     pub postgres_settings: Vec<(String, String)>,
+    /// The database the parts other than `profiles` ran on.
+    pub database: String,
+    /// Its indexes on `ticks`.
+    pub ticks_indexes: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -168,7 +177,7 @@ pub fn megabytes(bytes: u64) -> f64 {
     bytes as f64 / 1_048_576.0
 }
 
-fn rate(rows_per_sec: f64) -> String {
+pub(super) fn rate(rows_per_sec: f64) -> String {
     if rows_per_sec >= 1_000_000.0 {
         format!("{:.2} M/s", rows_per_sec / 1_000_000.0)
     } else if rows_per_sec >= 1_000.0 {
@@ -187,23 +196,25 @@ impl BenchReport {
         let _ = writeln!(out, "Command: `{}`\n", self.command);
         let _ = writeln!(
             out,
-            "Machine: {} cores ({}), {:.0} GiB, {}, Linux {}; {} (a throwaway cluster: {}).\n",
+            "Machine: {} cores ({}), {:.0} GiB, {}, Linux {}; {} ({}: {}).\n",
             machine.cores,
             machine.cpu,
             machine.memory_gib,
             machine.os,
             machine.kernel,
             machine.postgres,
+            machine.database,
             machine.postgres_settings.iter().map(|(key, value)| format!("{key}={value}")).collect::<Vec<_>>().join(", ")
         );
         let settings = &self.settings;
         let _ = writeln!(
             out,
-            "Each figure: {} s warm-up, then {} s measured; table `ticks` (8 columns, index on (symbol, time)), \
+            "Each figure: {} s warm-up, then {} s measured; table `ticks` (8 columns; indexes: {}), \
              truncated and checkpointed before each run; {} symbols; daemon batches of up to {} rows, linger {} ms, \
-             {} writers; push frames of {} ticks over {} connection(s); Binance: one message per trade over {} connection(s).\n",
+             {} writers, write mode copy; push frames of {} ticks over {} connection(s); Binance: one message per trade over {} connection(s).\n",
             settings.warmup_secs,
             settings.measure_secs,
+            if machine.ticks_indexes.is_empty() { "none".to_string() } else { machine.ticks_indexes.join("; ") },
             settings.symbols,
             settings.batch_max_rows,
             settings.linger_ms,
@@ -276,6 +287,9 @@ impl BenchReport {
                     comparison.ratio.map_or("—".to_string(), |ratio| format!("{ratio:.2}"))
                 );
             }
+        }
+        if !self.profiles.is_empty() {
+            out.push_str(&super::profiles::markdown(&self.profiles, self.profiles_note.as_deref(), settings));
         }
         let _ = writeln!(out, "\n## Ratios and targets\n");
         let _ = writeln!(out, "| ratio | value | target | met |\n|---|---|---|---|");

@@ -15,6 +15,7 @@ use super::report::{megabytes, DaemonRun, StallRun, StallSample};
 use crate::app::Daemon;
 use crate::cli::BenchArgs;
 use crate::config::Config;
+use crate::db::Profile;
 use crate::metrics::{Stats, TableSnapshot};
 use crate::record::Table;
 
@@ -38,6 +39,10 @@ pub struct BenchContext {
     spool_dir: PathBuf,
     /// The push configuration, parsed: what the report quotes for batch size and linger.
     pub config_sample: Config,
+    /// The schema profile `migrate` chose for the database.
+    pub profile: Profile,
+    /// A `[tables.ticks]` section appended to the daemon's configuration (empty: none).
+    ticks_settings: String,
 }
 
 /// Prints a progress line in place.
@@ -96,11 +101,21 @@ impl BenchContext {
             data_dir,
             spool_dir,
             config_sample: Config::default(),
+            profile: Profile::Vanilla,
+            ticks_settings: String::new(),
         };
         context.config_sample = context.config(None, false)?;
         let report = crate::app::migrate(&context.config_sample).await.context("preparing the schema")?;
+        context.profile = report.profile;
         println!("schema ready ({} profile)", report.profile.name());
         Ok(context)
+    }
+
+    /// Sets the `[tables.ticks]` section of the daemon's configuration for the runs
+    /// that follow (checked now).
+    pub fn set_ticks_settings(&mut self, section: &str) -> anyhow::Result<()> {
+        self.ticks_settings = section.to_string();
+        self.config(None, false).map(|_| ())
     }
 
     /// The daemon's configuration as a deployment would write it.
@@ -110,6 +125,10 @@ impl BenchContext {
              [metrics]\nlisten = \"127.0.0.1:0\"\nsummary_interval_secs = 0\n\n[pipeline]\nwriters_per_table = {}\n",
             self.url, self.writers
         );
+        if !self.ticks_settings.is_empty() {
+            text.push('\n');
+            text.push_str(&self.ticks_settings);
+        }
         if spool {
             text.push_str(&format!(
                 "\n[spool]\ndir = \"{}\"\nmax_bytes = {}\n",
@@ -136,7 +155,8 @@ impl BenchContext {
 
     /// The push configuration with the database address left out.
     pub fn config_text_for_report(&self) -> String {
-        self.config_text(None, false).replace(&self.url, "postgres://…the throwaway cluster…")
+        let database = if self.data_dir.is_some() { "postgres://…the throwaway cluster…" } else { "postgres://…--database-url…" };
+        self.config_text(None, false).replace(&self.url, database)
     }
 
     pub fn can_pause_database(&self) -> bool {

@@ -42,7 +42,9 @@ pub struct CustomTableConfig {
     pub batch_max_rows: Option<usize>,
     /// …or when its first row has waited this long (default `[pipeline] linger_ms`).
     pub linger_ms: Option<u64>,
-    /// `copy` (default) or `insert`; tables with array columns stay on `copy`.
+    /// `copy` (default), `insert` or `direct_compress` (TimescaleDB: COPY straight into
+    /// the columnstore; see `[tables.<name>] write_mode`); tables with array columns
+    /// stay off `insert`.
     pub write_mode: Option<WriteMode>,
 }
 

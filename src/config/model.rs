@@ -419,6 +419,7 @@ impl Config {
             linger_ms: overrides.and_then(|o| o.linger_ms).unwrap_or(self.pipeline.linger_ms),
             write_mode: overrides.and_then(|o| o.write_mode).unwrap_or_default(),
             conflict_key: overrides.and_then(|o| o.conflict_key.clone()).unwrap_or_default(),
+            time_index: table.is_time_partitioned().then(|| overrides.and_then(|o| o.time_index).unwrap_or(false)),
         }
     }
 
@@ -438,6 +439,7 @@ impl Config {
             linger_ms: custom.and_then(|c| c.linger_ms).unwrap_or(self.pipeline.linger_ms),
             write_mode: custom.and_then(|c| c.write_mode).unwrap_or_default(),
             conflict_key: Vec::new(),
+            time_index: None,
         }
     }
 }

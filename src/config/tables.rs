@@ -34,8 +34,12 @@ pub struct TableConfig {
     pub batch_max_bytes: Option<usize>,
     /// …or when its first row has waited this long (default `[pipeline] linger_ms`).
     pub linger_ms: Option<u64>,
-    /// `copy` (binary COPY, the default) or `insert` (`INSERT … SELECT FROM unnest(…)`,
-    /// for connection poolers and servers without COPY, and for deduplication).
+    /// `copy` (binary COPY, the default), `insert` (`INSERT … SELECT FROM unnest(…)`,
+    /// for connection poolers and servers without COPY, and for deduplication), or
+    /// `direct_compress` (TimescaleDB 2.28+: binary COPY compressed by the server
+    /// straight into the columnstore; refused on vanilla PostgreSQL and on tables with
+    /// a unique key or triggers). With it, a batch should hold 1000 or more rows per
+    /// segment (symbol): raise `batch_max_rows` and `linger_ms` to what the rate allows.
     pub write_mode: Option<WriteMode>,
     /// Largest record accepted, in estimated bytes in memory (about its text for strings,
     /// several times its text for JSON payloads of many small values); larger records are
@@ -45,6 +49,11 @@ pub struct TableConfig {
     /// With `write_mode = "insert"`: columns of a unique key; rows that repeat a key
     /// already stored are skipped (`ON CONFLICT DO NOTHING`). Must include `time`.
     pub conflict_key: Option<Vec<String>>,
+    /// TimescaleDB: whether the hypertable keeps the `(time DESC)` index
+    /// (`<table>_time_idx`) that `create_hypertable` adds beside the `(symbol, time DESC)`
+    /// one; `migrate` creates or drops it. Default false for the built-in tables (vanilla
+    /// partitions have no such index either; see the README for the measurement).
+    pub time_index: Option<bool>,
 }
 
 /// How a table's writers send rows.
@@ -54,6 +63,25 @@ pub enum WriteMode {
     #[default]
     Copy,
     Insert,
+    /// Binary COPY with TimescaleDB's direct compress: the rows go straight into the
+    /// columnstore (`timescaledb.enable_direct_compress_copy` on the writer's connection).
+    DirectCompress,
+}
+
+impl WriteMode {
+    /// Whether the rows travel by binary COPY.
+    pub fn uses_copy(self) -> bool {
+        matches!(self, WriteMode::Copy | WriteMode::DirectCompress)
+    }
+
+    /// The name the configuration uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            WriteMode::Copy => "copy",
+            WriteMode::Insert => "insert",
+            WriteMode::DirectCompress => "direct_compress",
+        }
+    }
 }
 
 /// `[tables]`: one optional section per table.
@@ -122,4 +150,7 @@ pub struct EffectiveTableConfig {
     pub linger_ms: u64,
     pub write_mode: WriteMode,
     pub conflict_key: Vec<String>,
+    /// TimescaleDB: keep the hypertable's `(time DESC)` index; `None`: left as it is
+    /// (custom tables, whose time index is part of their definition).
+    pub time_index: Option<bool>,
 }

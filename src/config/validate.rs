@@ -176,6 +176,12 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
         if effective.write_mode == WriteMode::Insert && !table.supports_insert_mode() {
             problem(&key("write_mode"), format!("expected \"copy\": {table} has array columns, which insert mode cannot pass"));
         }
+        if effective.write_mode == WriteMode::DirectCompress && !table.is_time_partitioned() {
+            problem(&key("write_mode"), format!("expected \"copy\" or \"insert\": {table} is not a hypertable, and direct_compress writes into a hypertable's columnstore"));
+        }
+        if overrides.and_then(|o| o.time_index).is_some() && !table.is_time_partitioned() {
+            problem(&key("time_index"), format!("expected no time_index: {table} is not a hypertable"));
+        }
         if !effective.conflict_key.is_empty() {
             if effective.write_mode != WriteMode::Insert {
                 problem(&key("conflict_key"), "needs write_mode = \"insert\" (COPY cannot skip conflicts)".into());
@@ -558,6 +564,20 @@ mod tests {
         let found = errors(&format!(
             "{URL}[tables.ticks]\nwrite_mode = \"insert\"\nconflict_key = [\"time\", \"venue\\\"); DROP TABLE bars; --\"]\n"
         ));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "tables.ticks.conflict_key");
+    }
+
+    #[test]
+    fn direct_compress_and_time_index_apply_to_hypertables_only() {
+        let found = errors(&format!(
+            "{URL}[tables.ticks]\nwrite_mode = \"direct_compress\"\ntime_index = true\n\
+             [tables.dead_letters]\nwrite_mode = \"direct_compress\"\ntime_index = false\n"
+        ));
+        let keys: Vec<&str> = found.iter().map(|(key, _)| key.as_str()).collect();
+        assert_eq!(keys, ["tables.dead_letters.write_mode", "tables.dead_letters.time_index"], "{found:?}");
+        assert!(found[0].1.contains("not a hypertable"), "{found:?}");
+        let found = errors(&format!("{URL}[tables.ticks]\nwrite_mode = \"direct_compress\"\nconflict_key = [\"time\", \"trade_id\"]\n"));
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].0, "tables.ticks.conflict_key");
     }

@@ -76,6 +76,8 @@ pub fn hypertable_plans(config: &Config) -> Vec<HypertablePlan> {
                 columnstore_after_days: settings.columnstore_after_days,
                 retention_days: settings.retention_days,
                 segmentby,
+                time_index: settings.time_index,
+                direct_compress: settings.write_mode == WriteMode::DirectCompress,
             }
         })
         .collect()
@@ -110,6 +112,7 @@ pub async fn prepare_schema_with(config: &Config, options: SchemaOptions) -> Res
     match profile {
         Profile::TimescaleDb => converged.extend(converge(&client, &hypertable_plans(config), &mut stagger).await?),
         Profile::Vanilla => {
+            refuse_direct_compress_on_vanilla(config)?;
             let partitions = Partitions::new(partition_plans(config, profile));
             let (created, _dropped) = partitions.maintain(&mut client, Timestamp::now(), config.schema.partitions_ahead).await?;
             if created > 0 {
@@ -161,4 +164,23 @@ async fn ensure_conflict_keys(client: &Client, config: &Config) -> Result<Vec<St
         actions.push(format!("{table}: unique key ({})", settings.conflict_key.join(", ")));
     }
     Ok(actions)
+}
+
+/// Direct compress writes into TimescaleDB's columnstore, which vanilla PostgreSQL lacks.
+fn refuse_direct_compress_on_vanilla(config: &Config) -> Result<(), DbError> {
+    let tables: Vec<String> = time_series_tables(config)
+        .into_iter()
+        .filter(|table| config.table(*table).write_mode == WriteMode::DirectCompress)
+        .map(|table| match table {
+            Table::Custom(custom) => format!("custom table `{}`", custom.name),
+            _ => format!("tables.{}.write_mode", table.name()),
+        })
+        .collect();
+    if tables.is_empty() {
+        return Ok(());
+    }
+    Err(DbError::Schema(format!(
+        "{}: \"direct_compress\" needs the TimescaleDB profile (this database is vanilla PostgreSQL); expected \"copy\"",
+        tables.join(", ")
+    )))
 }

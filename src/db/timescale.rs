@@ -1,6 +1,9 @@
 //! Converging a TimescaleDB schema on the configuration: each hypertable's chunk
-//! interval, its columnstore settings and columnstore policy, and its retention policy
-//! (2.18+ API; the deprecated `compress` names are not used). Every step first reads
+//! interval, its columnstore settings and columnstore policy, its retention policy
+//! (2.18+ API; the deprecated `compress` names are not used) and whether it keeps the
+//! `(time DESC)` index; and checks that a table written with direct compress can be
+//! (no unique key, no triggers: TimescaleDB would fall back to the row store with a
+//! warning on every batch). Every step first reads
 //! what exists and changes only what differs, so running it again changes nothing,
 //! and a changed interval replaces its job instead of adding a second one.
 //!
@@ -25,6 +28,11 @@ pub struct HypertablePlan {
     pub retention_days: u32,
     /// The columnstore segment key; `None`: not segmented (a custom table without one).
     pub segmentby: Option<String>,
+    /// Keep (`true`) or drop (`false`) the single-column index on the time column that
+    /// `create_hypertable` adds; `None`: leave it as it is.
+    pub time_index: Option<bool>,
+    /// Written with `write_mode = "direct_compress"`.
+    pub direct_compress: bool,
 }
 
 /// A built-in table's columnstore segment key: rows of one series compress together.
@@ -166,6 +174,13 @@ pub async fn converge(client: &Client, plans: &[HypertablePlan], stagger: &mut J
             }
         }
 
+        if let Some(wanted) = plan.time_index {
+            actions.extend(converge_time_index(client, plan, wanted).await?);
+        }
+        if plan.direct_compress {
+            check_direct_compress(client, plan).await?;
+        }
+
         let retention = (plan.retention_days > 0).then(|| days(plan.retention_days));
         if converge_job(client, table, "policy_retention", "drop_after", retention.as_deref()).await? {
             match &retention {
@@ -215,4 +230,75 @@ async fn converge_job(
         client.execute("SELECT delete_job($1)", &[&job_id]).await?;
     }
     Ok(true)
+}
+
+/// The indexes of `plan`'s table on its time column alone (`<table>_time_idx` as
+/// `create_hypertable` names it, or any other name).
+const TIME_INDEXES: &str = "SELECT index.indexrelid::regclass::text
+       FROM pg_index index
+       JOIN pg_attribute attribute ON attribute.attrelid = index.indrelid AND attribute.attnum = index.indkey[0]
+      WHERE index.indrelid = $1::text::regclass AND index.indnatts = 1 AND attribute.attname = $2
+        AND NOT index.indisunique AND index.indpred IS NULL";
+
+/// Creates or drops the table's `(time DESC)` index.
+async fn converge_time_index(client: &Client, plan: &HypertablePlan, wanted: bool) -> Result<Option<String>, DbError> {
+    let table = plan.table.name();
+    let time_column = plan.table.time_column();
+    let relation = format!("\"{table}\"");
+    let existing: Vec<String> =
+        client.query(TIME_INDEXES, &[&relation, &time_column]).await?.iter().map(|row| row.get(0)).collect();
+    match (wanted, existing.is_empty()) {
+        (true, true) => {
+            let index = quote_identifier(&format!("{table}_{time_column}_idx"));
+            client
+                .batch_execute(&format!("CREATE INDEX {index} ON {} ({} DESC)", plan.table.quoted_name(), quote_identifier(time_column)))
+                .await?;
+            Ok(Some(format!("{table}: ({time_column} DESC) index created")))
+        }
+        (false, false) => {
+            // The names come from `regclass::text`, quoted where needed.
+            client.batch_execute(&format!("DROP INDEX {}", existing.join(", "))).await?;
+            Ok(Some(format!("{table}: ({time_column} DESC) index dropped")))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Refuses direct compress where TimescaleDB would skip it: a unique index (or primary
+/// key) on the hypertable, or triggers on it.
+async fn check_direct_compress(client: &Client, plan: &HypertablePlan) -> Result<(), DbError> {
+    let table = plan.table.name();
+    let relation = format!("\"{table}\"");
+    let supported: bool = client
+        .query_one("SELECT current_setting('timescaledb.enable_direct_compress_copy', true) IS NOT NULL", &[])
+        .await?
+        .get(0);
+    let refuse = |why: String| {
+        DbError::Schema(format!("tables.{table}.write_mode = \"direct_compress\": {why}; expected \"copy\" for this table"))
+    };
+    if !supported {
+        return Err(refuse("this TimescaleDB has no direct compress (2.21 or later has it)".into()));
+    }
+    let unique: Vec<String> = client
+        .query(
+            "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = $1::text::regclass AND indisunique ORDER BY 1",
+            &[&relation],
+        )
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    if !unique.is_empty() {
+        return Err(refuse(format!("the table has unique index(es) {}, with which TimescaleDB writes to the row store", unique.join(", "))));
+    }
+    let triggers: Vec<String> = client
+        .query("SELECT tgname::text FROM pg_trigger WHERE tgrelid = $1::text::regclass AND NOT tgisinternal ORDER BY 1", &[&relation])
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    if !triggers.is_empty() {
+        return Err(refuse(format!("the table has trigger(s) {}, with which TimescaleDB writes to the row store", triggers.join(", "))));
+    }
+    Ok(())
 }

@@ -52,6 +52,11 @@ pub trait EncodeRow: crate::record::ApproxBytes + Send + Sync + std::fmt::Debug 
     fn describe_instrument(&self) -> Option<Instrument> {
         self.instrument().map(|(venue, symbol)| Instrument::new(venue, symbol))
     }
+    /// The row's value of its table's columnstore segment key (`db::builtin_segmentby`),
+    /// by which a direct-compress batch is ordered; `None`: not known here (a custom row).
+    fn segment_key(&self) -> Option<&str> {
+        self.instrument().map(|(_, symbol)| symbol)
+    }
     /// The row as kept in a dead letter when the database refuses it.
     fn dead_letter_raw(&self) -> String {
         format!("{self:?}")

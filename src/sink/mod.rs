@@ -21,4 +21,4 @@ pub use failure::{classify, FailureKind};
 pub use insert::{column_arrays, insert_statement, ColumnArray};
 pub use relational::run_relational_writer;
 pub use stage::{batch_queue, encode_batch, encode_stage, BatchProgress, BusClaim, BatchQueue, Encoded, EncodedBatch, KnownInstruments};
-pub use writer::{run_writer, run_writer_on_stream, ADVANCE_OFFSET, watermark_stream, TableWriteSettings, WriterError, WriterSettings};
+pub use writer::{run_writer, run_writer_on_stream, ADVANCE_OFFSET, DIRECT_COMPRESS_SETTINGS, watermark_stream, TableWriteSettings, WriterError, WriterSettings};

@@ -232,6 +232,10 @@ impl EncodeRow for OptionQuote {
 
     market_row_times!();
 
+    fn segment_key(&self) -> Option<&str> {
+        Some(&self.underlying)
+    }
+
     fn describe_instrument(&self) -> Option<Instrument> {
         Some(Instrument {
             asset_class: Some("option"),
@@ -270,6 +274,10 @@ impl EncodeRow for TechnicalIndicators {
     }
 
     series_row_times!();
+
+    fn segment_key(&self) -> Option<&str> {
+        Some(&self.symbol)
+    }
 }
 
 impl CopyRow for IndicatorValue {
@@ -294,6 +302,10 @@ impl EncodeRow for IndicatorValue {
     }
 
     series_row_times!();
+
+    fn segment_key(&self) -> Option<&str> {
+        Some(&self.symbol)
+    }
 }
 
 impl CopyRow for Signal {
@@ -328,6 +340,10 @@ impl EncodeRow for Signal {
     }
 
     series_row_times!();
+
+    fn segment_key(&self) -> Option<&str> {
+        Some(&self.source)
+    }
 }
 
 impl CopyRow for FeedEvent {
@@ -349,6 +365,10 @@ impl EncodeRow for FeedEvent {
     }
 
     series_row_times!();
+
+    fn segment_key(&self) -> Option<&str> {
+        Some(&self.source)
+    }
 }
 
 impl CopyRow for DeadLetter {

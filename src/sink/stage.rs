@@ -82,16 +82,22 @@ pub fn batch_queue<R>(depth: usize) -> (mpsc::Sender<EncodedBatch<R>>, BatchQueu
     (sender, Arc::new(Mutex::new(receiver)))
 }
 
-/// Builds the batcher's `deliver` function for one table.
+/// Builds the batcher's `deliver` function for one table. With `columnstore_order`
+/// (direct compress), each batch is sent ordered as the columnstore keeps it: by
+/// segment key, then newest first.
 pub fn encode_stage<R: EncodeRow>(
     table: Table,
     partitions: Arc<Partitions>,
     sender: mpsc::Sender<EncodedBatch<R>>,
+    columnstore_order: bool,
 ) -> impl FnMut(Vec<Sequenced<R>>) -> Result<(), Vec<Sequenced<R>>> {
     let mut bytes_per_row_estimate = 96usize;
     // Venue → symbols seen; bounded by the number of instruments the table ever sees.
     let mut known_instruments: HashMap<String, HashSet<String>> = HashMap::new();
-    move |sequenced: Vec<Sequenced<R>>| {
+    move |mut sequenced: Vec<Sequenced<R>>| {
+        if columnstore_order {
+            sort_for_columnstore(&mut sequenced);
+        }
         let mut sequences = Vec::with_capacity(sequenced.len());
         let mut ids = Vec::with_capacity(sequenced.len());
         let mut rows = Vec::with_capacity(sequenced.len());
@@ -107,6 +113,16 @@ pub fn encode_stage<R: EncodeRow>(
             sequences.into_iter().zip(ids).zip(rows).map(|((sequence, id), row)| Sequenced { sequence, id, row }).collect()
         })
     }
+}
+
+/// Orders rows as TimescaleDB's compressor sorts them (segment key under "C"
+/// collation — byte order — then time descending), so that its sort of the batch finds
+/// them in order.
+fn sort_for_columnstore<R: EncodeRow>(rows: &mut [Sequenced<R>]) {
+    rows.sort_by(|left, right| {
+        let segment = left.row.segment_key().map(str::as_bytes).cmp(&right.row.segment_key().map(str::as_bytes));
+        segment.then_with(|| right.row.partition_time().cmp(&left.row.partition_time()))
+    });
 }
 
 fn first_seen_instruments<R: EncodeRow>(rows: &[R], known: &mut HashMap<String, HashSet<String>>) -> Vec<Instrument> {

@@ -56,6 +56,18 @@ pub const ADVANCE_OFFSET: &str = "INSERT INTO ingest_offsets (stream, position) 
 /// The statement recording a batch's spool sequences in its own transaction.
 pub(super) const RECORD_SPOOL_RANGES: &str = db::INSERT_SPOOL_RANGES;
 
+/// The session settings of a direct-compress writer's connection (TimescaleDB 2.21+).
+/// The server sorts each COPY by the segment key and time before compressing it: the
+/// encoder stage sends the rows in that order already, so the sort finds them sorted.
+/// `…_client_sorted` stays off: it would tell TimescaleDB that batches never overlap,
+/// which several writers and late rows break. No tuple limit: a batch is compressed
+/// whole (our batches are bounded in rows and bytes), so each segment's rows of a batch
+/// make as few compressed batches as their count allows.
+pub const DIRECT_COMPRESS_SETTINGS: &str = "SET timescaledb.enable_direct_compress_copy = on;
+     SET timescaledb.enable_direct_compress_copy_sort_batches = on;
+     SET timescaledb.enable_direct_compress_copy_client_sorted = off;
+     SET timescaledb.direct_compress_copy_tuple_sort_limit = 0";
+
 /// The statement storing committed record ids, in the batch's own transaction.
 pub(super) const RECORD_IDS: &str = "INSERT INTO ingest_ids (key_high, key_low)
      SELECT * FROM unnest($1::int8[], $2::int8[]) ON CONFLICT DO NOTHING";
@@ -252,9 +264,12 @@ impl<R: EncodeRow> Writer<R> {
         let client = db::connect(&self.settings.url, self.settings.connect_timeout).await?;
         db::verify_columns(&client, self.table).await?;
         let write_statement = match self.table_settings.mode {
-            WriteMode::Copy => copy_statement(self.table),
+            WriteMode::Copy | WriteMode::DirectCompress => copy_statement(self.table),
             WriteMode::Insert => insert_statement(self.table, &self.table_settings.conflict_key),
         };
+        if self.table_settings.mode == WriteMode::DirectCompress {
+            client.batch_execute(DIRECT_COMPRESS_SETTINGS).await?;
+        }
         let write = client.prepare(&write_statement).await?;
         let advance_offset = client.prepare(ADVANCE_OFFSET).await?;
         let upsert_instruments = client

@@ -328,7 +328,7 @@ async fn write_rows(config: &Config, table: Table, rows: Vec<CustomRow>) {
         partitions.clone(),
         Stats::new(),
     ));
-    let mut deliver = encode_stage(table, partitions, sender);
+    let mut deliver = encode_stage(table, partitions, sender, false);
     let rows: Vec<Sequenced<CustomRow>> = rows.into_iter().map(Sequenced::unspooled).collect();
     tokio::task::spawn_blocking(move || assert!(deliver(rows).is_ok(), "the writer took the batch")).await.unwrap();
     tokio::time::timeout(Duration::from_secs(120), writer)

@@ -12,6 +12,7 @@ mod db_tls;
 mod custom_tables;
 mod dashboard;
 mod deploy;
+mod direct_compress;
 mod encoder_roundtrip;
 mod fake_venue;
 mod faults;

@@ -216,7 +216,7 @@ async fn write_table<R: CopyRow + Clone>(config: &Config, profile: Profile, mode
             ))
         })
         .collect();
-    let mut deliver = encode_stage(R::TABLE, partitions, sender);
+    let mut deliver = encode_stage(R::TABLE, partitions, sender, mode == WriteMode::DirectCompress);
     let batches: Vec<Vec<Sequenced<R>>> =
         rows.chunks(500).map(|chunk| chunk.iter().cloned().map(Sequenced::unspooled).collect()).collect();
     tokio::task::spawn_blocking(move || {

@@ -36,7 +36,7 @@ pub(in crate::sink) async fn send_rows(
     bytes: &Bytes,
 ) -> Result<usize, tokio_postgres::Error> {
     match mode {
-        WriteMode::Copy => {
+        WriteMode::Copy | WriteMode::DirectCompress => {
             let sink = transaction.copy_in::<_, Bytes>(write).await?;
             futures_util::pin_mut!(sink);
             sink.send(bytes.clone()).await?;
