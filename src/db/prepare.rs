@@ -102,7 +102,10 @@ pub async fn prepare_schema(config: &Config) -> Result<SchemaReport, DbError> {
     }
     converged.extend(ensure_conflict_keys(&client, config).await?);
     if config.aggregates.ohlcv {
-        converged.extend(aggregates::ensure_ohlcv(&client, profile).await?);
+        let ticks_retention_days = config.table(Table::Ticks).retention_days;
+        converged.extend(aggregates::ensure_ohlcv(&client, profile, ticks_retention_days).await?);
+    } else if profile == Profile::Vanilla {
+        aggregates::mark_unmaintained(&client).await?;
     }
     Ok(SchemaReport { profile, migrations, converged, warnings })
 }
