@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::db::{self, Partitions, Profile};
+use crate::db::{self, Partitions};
 use crate::metrics::Health;
 use crate::record::{Table, Timestamp};
 use crate::spool::SpoolProgress;
@@ -64,11 +64,17 @@ pub(super) fn spawn_partition_maintenance(config: &Config, partitions: Arc<Parti
     });
 }
 
-/// Vanilla PostgreSQL: the OHLCV materialized views, refreshed whole.
+/// Vanilla PostgreSQL: the OHLCV aggregates, refreshed where ticks were written since
+/// the last refresh (see `db::aggregates`).
 pub(super) fn spawn_aggregate_refresh(config: &Config, stop: CancellationToken) {
     let interval = Duration::from_secs(config.aggregates.refresh_interval_secs);
     spawn_periodic("OHLCV refresh", config, interval, stop, |client| async move {
-        db::aggregates::refresh_ohlcv(&client, Profile::Vanilla).await
+        let started = std::time::Instant::now();
+        let report = db::aggregates::refresh_vanilla(&client).await?;
+        if report.ranges > 0 {
+            tracing::debug!(ranges = report.ranges, rows = report.rows, elapsed_ms = started.elapsed().as_millis() as u64, "OHLCV aggregates refreshed");
+        }
+        Ok(())
     });
 }
 

@@ -498,7 +498,7 @@ impl Daemon {
                 writer_idx,
                 queue.clone(),
                 shared.settings.clone(),
-                TableWriteSettings { mode: settings.write_mode, conflict_key: settings.conflict_key.clone() },
+                TableWriteSettings::for_table(shared.config, table),
                 shared.partitions.clone(),
                 shared.stats.clone(),
             );

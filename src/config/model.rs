@@ -258,11 +258,13 @@ impl Default for PipelineConfig {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AggregatesConfig {
-    /// Keep `ohlcv_1m`, `ohlcv_1h` and `ohlcv_1d` (continuous aggregates on TimescaleDB,
-    /// materialized views refreshed by the daemon on vanilla PostgreSQL).
+    /// Keep `ohlcv_1m`, `ohlcv_1h` and `ohlcv_1d` (real-time continuous aggregates on
+    /// TimescaleDB; on vanilla PostgreSQL tables the daemon refreshes where ticks changed).
     #[serde(default = "default_true")]
     pub ohlcv: bool,
-    /// Vanilla PostgreSQL: seconds between refreshes of the OHLCV materialized views.
+    /// Vanilla PostgreSQL: seconds between refreshes of the OHLCV aggregates (each
+    /// recomputes only the buckets of ticks written since the previous one): how long a
+    /// tick may take to show in them.
     #[serde(default = "default_refresh_interval_secs")]
     pub refresh_interval_secs: u64,
 }

@@ -21,8 +21,8 @@ use super::pem;
 use super::sources::{Channel, SourceKind};
 use crate::record::Table;
 
-/// The widest window an OHLCV aggregate refreshes over (`ohlcv_1d`'s start offset);
-/// raw ticks must be kept at least this long.
+/// The shortest tick retention the OHLCV aggregates accept: on TimescaleDB their
+/// refresh policies start at the ticks' retention and `ohlcv_1d`'s must span a few days.
 pub const OHLCV_LONGEST_REFRESH_WINDOW_DAYS: u32 = 7;
 
 /// Checks `config`; `environment` is the process environment the configuration was
@@ -266,8 +266,9 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
         problem(
             "tables.ticks.retention_days",
             format!(
-                "expected 0 or at least {OHLCV_LONGEST_REFRESH_WINDOW_DAYS} days: ohlcv_1d refreshes from the last \
-                 {OHLCV_LONGEST_REFRESH_WINDOW_DAYS} days of ticks (or set aggregates.ohlcv = false)"
+                "expected 0 or at least {OHLCV_LONGEST_REFRESH_WINDOW_DAYS} days: the ohlcv_1d refresh policy covers \
+                 the ticks inside retention and needs at least {OHLCV_LONGEST_REFRESH_WINDOW_DAYS} days of them \
+                 (or set aggregates.ohlcv = false)"
             ),
         );
     }

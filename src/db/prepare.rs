@@ -122,7 +122,10 @@ pub async fn prepare_schema_with(config: &Config, options: SchemaOptions) -> Res
     }
     converged.extend(ensure_conflict_keys(&client, config).await?);
     if config.aggregates.ohlcv {
-        converged.extend(aggregates::ensure_ohlcv(&client, profile).await?);
+        let ticks_retention_days = config.table(Table::Ticks).retention_days;
+        converged.extend(aggregates::ensure_ohlcv(&client, profile, ticks_retention_days).await?);
+    } else if profile == Profile::Vanilla {
+        aggregates::mark_unmaintained(&client).await?;
     }
     let mut jobs = None;
     if profile == Profile::TimescaleDb {

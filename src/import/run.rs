@@ -195,7 +195,6 @@ fn spawn_writers<R: FileRecord + CopyRow>(
     work: &Arc<Work<R>>,
 ) -> Writers<R> {
     let table = <R as CopyRow>::TABLE;
-    let table_config = config.table(table);
     let writer_settings = Arc::new(WriterSettings {
         url: config.database_url().unwrap_or_default().to_string(),
         connect_timeout: Duration::from_millis(config.database.connect_timeout_ms),
@@ -207,7 +206,7 @@ fn spawn_writers<R: FileRecord + CopyRow>(
     let handles = (0..settings.writers)
         .map(|writer_idx| {
             let stream = format!("import/{}/writer/{writer_idx}", table.name());
-            let table_settings = TableWriteSettings { mode: table_config.write_mode, conflict_key: table_config.conflict_key.clone() };
+            let table_settings = TableWriteSettings::for_table(config, table);
             let writer = run_writer_on_stream::<R>(
                 stream,
                 table,

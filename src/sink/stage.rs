@@ -31,6 +31,9 @@ pub struct Encoded {
     pub bytes: Bytes,
     /// Start of each time partition the rows fall in.
     pub slots: Vec<i64>,
+    /// `ticks`: the time ranges its rows cover (µs, inclusive, see [`time_ranges`]):
+    /// what the batch changes of the OHLCV aggregates. Empty for other tables.
+    pub time_ranges: Vec<(i64, i64)>,
     /// Instruments this table's writers have not sent before, sorted by (venue, symbol).
     pub new_instruments: Arc<Vec<Instrument>>,
     /// Bookkeeping committed in the same transaction as the rows (a file import's
@@ -168,7 +171,50 @@ pub(super) fn encode<R: EncodeRow>(table: Table, partitions: &Partitions, rows: 
             }
         }
     }
-    Encoded { bytes: buffer.freeze(), slots, new_instruments: Arc::default(), progress: None }
+    // Only the aggregates' source needs them (sorting every batch of other tables is waste).
+    let time_ranges = match table {
+        Table::Ticks => time_ranges(rows.iter().filter_map(|row| row.partition_time()).map(|time| time.micros()).collect()),
+        _ => Vec::new(),
+    };
+    Encoded { bytes: buffer.freeze(), slots, time_ranges, new_instruments: Arc::default(), progress: None }
+}
+
+/// Rows closer in time than this share a time range (the finest OHLCV bucket).
+const RANGE_GAP_MICROS: i64 = 60_000_000;
+/// At most this many ranges per batch: the widest gaps split first.
+const MAX_RANGES_PER_BATCH: usize = 16;
+
+/// The time ranges `times` cover (inclusive, ascending): sorted, split where
+/// neighbours are more than [`RANGE_GAP_MICROS`] apart, at the widest gaps when there
+/// are more than [`MAX_RANGES_PER_BATCH`]. A batch mixing live ticks with ticks from
+/// days ago then marks two narrow ranges for the aggregates to recompute, not the days
+/// between them.
+pub fn time_ranges(mut times: Vec<i64>) -> Vec<(i64, i64)> {
+    if times.is_empty() {
+        return Vec::new();
+    }
+    times.sort_unstable();
+    let mut gaps: Vec<(i64, usize)> = times
+        .windows(2)
+        .enumerate()
+        .filter(|(_, pair)| pair[1] - pair[0] > RANGE_GAP_MICROS)
+        .map(|(index, pair)| (pair[1] - pair[0], index + 1))
+        .collect();
+    if gaps.len() >= MAX_RANGES_PER_BATCH {
+        gaps.select_nth_unstable_by(MAX_RANGES_PER_BATCH - 2, |left, right| right.0.cmp(&left.0));
+        gaps.truncate(MAX_RANGES_PER_BATCH - 1);
+    }
+    let mut cuts: Vec<usize> = gaps.into_iter().map(|(_, cut)| cut).collect();
+    cuts.sort_unstable();
+    cuts.push(times.len());
+    let mut start = 0;
+    cuts.into_iter()
+        .map(|cut| {
+            let range = (times[start], times[cut - 1]);
+            start = cut;
+            range
+        })
+        .collect()
 }
 
 /// Instruments already sent, by venue, shared by the threads encoding one table's batches.
@@ -192,4 +238,36 @@ pub fn encode_batch<R: EncodeRow>(
     encoded.progress = Some(Arc::new(progress));
     let count = rows.len();
     EncodedBatch { rows, sequences: vec![0; count], ids: vec![0; count], encoded }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINUTE: i64 = 60_000_000;
+
+    #[test]
+    fn time_ranges_split_at_gaps_wider_than_a_minute_and_at_most_sixteen_times() {
+        let cases: [(Vec<i64>, Vec<(i64, i64)>); 5] = [
+            (vec![], vec![]),
+            (vec![5, 1, 3], vec![(1, 5)]),
+            (vec![0, MINUTE, 2 * MINUTE], vec![(0, 2 * MINUTE)]),
+            (vec![10 * MINUTE, 0, 1, 10 * MINUTE + 5], vec![(0, 1), (10 * MINUTE, 10 * MINUTE + 5)]),
+            (vec![0, MINUTE + 1, 3 * MINUTE + 2], vec![(0, 0), (MINUTE + 1, MINUTE + 1), (3 * MINUTE + 2, 3 * MINUTE + 2)]),
+        ];
+        for (times, expected) in cases {
+            assert_eq!(time_ranges(times.clone()), expected, "{times:?}");
+        }
+        // 40 points, gaps growing with the index: the 15 widest gaps (the last ones) split.
+        let mut times = Vec::new();
+        let mut time = 0;
+        for index in 0..40 {
+            time += 2 * MINUTE + index;
+            times.push(time);
+        }
+        let ranges = time_ranges(times.clone());
+        assert_eq!(ranges.len(), 16);
+        assert_eq!(ranges[0], (times[0], times[24]));
+        assert_eq!(ranges[1..].iter().map(|range| range.0).collect::<Vec<_>>(), times[25..]);
+    }
 }

@@ -119,6 +119,21 @@ pub struct TableWriteSettings {
     pub mode: WriteMode,
     /// Insert mode: skip rows whose key is already stored.
     pub conflict_key: Vec<String>,
+    /// Record each batch's time range for the OHLCV aggregates, where the database
+    /// keeps them incrementally (vanilla PostgreSQL; see `db::aggregates`).
+    pub record_time_ranges: bool,
+}
+
+impl TableWriteSettings {
+    /// `table`'s settings in `config`.
+    pub fn for_table(config: &crate::config::Config, table: Table) -> Self {
+        let settings = config.table(table);
+        TableWriteSettings {
+            mode: settings.write_mode,
+            conflict_key: settings.conflict_key.clone(),
+            record_time_ranges: table == Table::Ticks && config.aggregates.ohlcv,
+        }
+    }
 }
 
 /// A writer stopped for good: the table cannot take our rows.
@@ -138,6 +153,8 @@ struct Connection {
     upsert_instruments: Statement,
     record_ranges: Statement,
     record_ids: Statement,
+    /// Vanilla PostgreSQL keeping the OHLCV aggregates: records a batch's tick range.
+    record_time_range: Option<Statement>,
 }
 
 struct Writer<R: EncodeRow> {
@@ -292,7 +309,11 @@ impl<R: EncodeRow> Writer<R> {
         self.position = row.map_or(0, |row| row.get(0));
         let record_ranges = client.prepare(RECORD_SPOOL_RANGES).await?;
         let record_ids = client.prepare(RECORD_IDS).await?;
-        Ok(Connection { client, write, advance_offset, upsert_instruments, record_ranges, record_ids })
+        let record_time_range = match self.table_settings.record_time_ranges {
+            true => db::aggregates::prepare_tick_range_record(&client).await?,
+            false => None,
+        };
+        Ok(Connection { client, write, advance_offset, upsert_instruments, record_ranges, record_ids, record_time_range })
     }
 
     /// The exactly-once commit loop every batch goes through, whatever its path: each
@@ -418,9 +439,36 @@ async fn try_write(attempt: Attempt<'_>, job: &PlainBatch<'_>) -> Result<usize, 
     if let Some(progress) = &encoded.progress {
         atomic::record_progress(&transaction, &connection.advance_offset, progress).await?;
     }
-    transaction.execute(&connection.advance_offset, &[&stream, &position]).await?;
-    transaction.commit().await?;
+    let closing = Closing { advance_offset: &connection.advance_offset, record_time_range: connection.record_time_range.as_ref() };
+    closing.commit(transaction, stream, position, encoded).await?;
     Ok(skipped)
+}
+
+/// The end of every batch's transaction, whatever its path (whole, isolated, from the
+/// bus): the batch's time range for the OHLCV aggregates where they are kept
+/// incrementally, the writer's stream advanced, the commit. The ranges are the whole
+/// batch's even when some rows were refused or left out: recomputing a bucket that did
+/// not change costs a little and is harmless.
+struct Closing<'a> {
+    advance_offset: &'a Statement,
+    record_time_range: Option<&'a Statement>,
+}
+
+impl Closing<'_> {
+    async fn commit(
+        &self,
+        transaction: tokio_postgres::Transaction<'_>,
+        stream: &str,
+        position: i64,
+        encoded: &Encoded,
+    ) -> Result<(), tokio_postgres::Error> {
+        if let Some(statement) = self.record_time_range.filter(|_| !encoded.time_ranges.is_empty()) {
+            let (lows, highs): (Vec<i64>, Vec<i64>) = encoded.time_ranges.iter().copied().unzip();
+            transaction.execute(statement, &[&lows, &highs]).await?;
+        }
+        transaction.execute(self.advance_offset, &[&stream, &position]).await?;
+        transaction.commit().await
+    }
 }
 
 /// Capped exponential backoff with jitter (each delay is 50–100 % of the nominal one).

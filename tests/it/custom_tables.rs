@@ -324,7 +324,7 @@ async fn write_rows(config: &Config, table: Table, rows: Vec<CustomRow>) {
         0,
         queue,
         settings,
-        TableWriteSettings { mode: WriteMode::Insert, conflict_key: Vec::new() },
+        TableWriteSettings { mode: WriteMode::Insert, conflict_key: Vec::new(), record_time_ranges: false },
         partitions.clone(),
         Stats::new(),
     ));

@@ -2,6 +2,7 @@
 //! `support`), and talks to the daemon over real websockets on loopback.
 
 mod acks_in_flight;
+mod aggregates;
 mod bus;
 mod bus_claims;
 mod bus_harness;

@@ -4,8 +4,9 @@
 //!
 //! - `migrate` creates exactly what the configuration says — hypertables with their
 //!   chunk intervals, columnstore settings, one columnstore and one retention job per
-//!   table, the three OHLCV continuous aggregates with refresh policies — a second
-//!   `migrate` changes nothing, and a changed interval replaces its job.
+//!   table, the three real-time OHLCV continuous aggregates with refresh policies
+//!   starting at the ticks' retention — a second `migrate` changes nothing, and a
+//!   changed interval replaces its job.
 //! - The same data, written by several COPY writers per table into TimescaleDB and into
 //!   vanilla PostgreSQL, gives the same answer to every query of `docs/queries.md`.
 
@@ -17,7 +18,7 @@ use hypertick::config::{Config, TableConfig, WriteMode};
 use hypertick::db::{self, Partitions, Profile};
 use hypertick::metrics::Stats;
 use hypertick::pipeline::Sequenced;
-use hypertick::record::{FeedEvent, OptionKind, OptionQuote, Quote, Side, Tick, Timestamp};
+use hypertick::record::{FeedEvent, OptionKind, OptionQuote, Quote, Side, Table, Tick, Timestamp};
 use hypertick::sink::{batch_queue, encode_stage, run_writer, CopyRow, TableWriteSettings, WriterSettings};
 use tokio_postgres::{Client, SimpleQueryMessage};
 
@@ -210,7 +211,7 @@ async fn write_table<R: CopyRow + Clone>(config: &Config, profile: Profile, mode
                 index,
                 queue.clone(),
                 settings.clone(),
-                TableWriteSettings { mode, conflict_key: Vec::new() },
+                TableWriteSettings { mode, conflict_key: Vec::new(), record_time_ranges: R::TABLE == Table::Ticks },
                 partitions.clone(),
                 Stats::new(),
             ))
@@ -381,9 +382,10 @@ async fn assert_catalog(client: &Client) {
         ("feed_events", "policy_compression", "7 days"),
         ("feed_events", "policy_retention", "90 days"),
         ("indicator_values", "policy_compression", "30 days"),
-        ("ohlcv_1d", "policy_refresh_continuous_aggregate", "7 days .. 1 day"),
-        ("ohlcv_1h", "policy_refresh_continuous_aggregate", "2 days .. 01:00:00"),
-        ("ohlcv_1m", "policy_refresh_continuous_aggregate", "02:00:00 .. 00:01:00"),
+        // From the ticks' retention: every invalidation inside it is processed.
+        ("ohlcv_1d", "policy_refresh_continuous_aggregate", "400 days .. 1 day"),
+        ("ohlcv_1h", "policy_refresh_continuous_aggregate", "400 days .. 01:00:00"),
+        ("ohlcv_1m", "policy_refresh_continuous_aggregate", "400 days .. 00:01:00"),
         ("options_quotes", "policy_compression", "7 days"),
         ("options_quotes", "policy_retention", "730 days"),
         ("portfolio_snapshots", "policy_compression", "30 days"),
@@ -400,14 +402,15 @@ async fn assert_catalog(client: &Client) {
     .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()));
     assert_eq!(jobs, expected_jobs, "one columnstore and one retention job per table, one refresh job per aggregate");
 
-    let aggregates: Vec<String> = client
-        .query("SELECT view_name::text FROM timescaledb_information.continuous_aggregates ORDER BY 1", &[])
+    let aggregates: Vec<(String, bool)> = client
+        .query("SELECT view_name::text, materialized_only FROM timescaledb_information.continuous_aggregates ORDER BY 1", &[])
         .await
         .unwrap()
         .iter()
-        .map(|row| row.get(0))
+        .map(|row| (row.get(0), row.get(1)))
         .collect();
-    assert_eq!(aggregates, ["ohlcv_1d", "ohlcv_1h", "ohlcv_1m"]);
+    let real_time = ["ohlcv_1d", "ohlcv_1h", "ohlcv_1m"].map(|name| (name.to_string(), false));
+    assert_eq!(aggregates, real_time, "real-time aggregation answers the newest buckets");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,7 +16,7 @@ use futures_util::SinkExt;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Statement, Transaction};
 
-use super::{record_ids, record_spool_ranges, send_isolating, upsert_instruments, Attempt, Job, Settled, Target, Writer, WriterError};
+use super::{record_ids, record_spool_ranges, send_isolating, upsert_instruments, Attempt, Closing, Job, Settled, Target, Writer, WriterError};
 use crate::config::WriteMode;
 use crate::metrics::events;
 use crate::record::{DeadLetter, Table, Timestamp};
@@ -185,8 +185,8 @@ async fn try_isolate<R: EncodeRow>(attempt: Attempt<'_>, job: &IsolatedBatch<'_,
     if let Some(progress) = &whole.progress {
         record_progress(&transaction, &connection.advance_offset, progress).await?;
     }
-    transaction.execute(&connection.advance_offset, &[&stream, &position]).await?;
-    transaction.commit().await?;
+    let closing = Closing { advance_offset: &connection.advance_offset, record_time_range: connection.record_time_range.as_ref() };
+    closing.commit(transaction, stream, position, whole).await?;
     Ok(letters)
 }
 

@@ -21,7 +21,7 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use super::atomic::insert_refused;
-use super::{send_isolating, upsert_instruments, Attempt, Job, Settled, Target, Writer, WriterError};
+use super::{send_isolating, upsert_instruments, Attempt, Closing, Job, Settled, Target, Writer, WriterError};
 use crate::metrics::events;
 use crate::record::{DeadLetter, Timestamp};
 use crate::sink::encoder::EncodeRow;
@@ -180,7 +180,7 @@ async fn try_bus<R: EncodeRow>(attempt: Attempt<'_>, job: &BusBatch<'_, R>) -> R
             .collect();
         insert_refused(&transaction, table, letters.iter()).await?;
     }
-    transaction.execute(&connection.advance_offset, &[&stream, &position]).await?;
-    transaction.commit().await?;
+    let closing = Closing { advance_offset: &connection.advance_offset, record_time_range: connection.record_time_range.as_ref() };
+    closing.commit(transaction, stream, position, whole).await?;
     Ok(Committed { accepted, letters, superseded, resent })
 }
