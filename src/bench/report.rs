@@ -149,6 +149,9 @@ pub struct StallRun {
     /// Rows the load generator had acknowledged, and rows in the table at the end.
     pub acked: u64,
     pub present: u64,
+    /// Rows in `ticks` when the daemon stopped; less than `present` when the backlog
+    /// outlasted the window and a restart replayed the rest from the spool.
+    pub present_at_stop: u64,
     /// Once a second: seconds since load began, RSS, accepted-not-committed rows.
     pub samples: Vec<StallSample>,
     pub stall_began_at: f64,
@@ -262,7 +265,7 @@ impl BenchReport {
             let _ = writeln!(
                 out,
                 "{} rows/s offered; PostgreSQL paused (SIGSTOP) for {} s, then resumed. Peak RSS {:.0} MB; backlog at resume \
-                 {} rows; drained in {}; acked {} rows, {} present in `ticks` at the end{}.\n",
+                 {} rows; drained in {}; acked {} rows, {} present in `ticks` at the end{}{}.\n",
                 rate(stall.offered_rate as f64),
                 stall.stall_secs,
                 stall.peak_rss_mb,
@@ -270,6 +273,15 @@ impl BenchReport {
                 stall.drain_secs.map_or("— (not within the run)".to_string(), |secs| format!("{secs:.1} s")),
                 stall.acked,
                 stall.present,
+                if stall.present_at_stop < stall.present {
+                    format!(
+                        " ({} when the daemon stopped with the backlog still draining; the rest replayed from the spool by \
+                         the next start)",
+                        stall.present_at_stop
+                    )
+                } else {
+                    String::new()
+                },
                 if stall.present == stall.acked { " (every acked row, once)" } else { " (MISMATCH)" }
             );
         }
