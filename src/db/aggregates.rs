@@ -66,7 +66,8 @@ pub const RECORD_TICK_RANGE: &str = "INSERT INTO ohlcv_invalidations (low, high)
 const INVALIDATE_EVERYTHING: &str = "INSERT INTO ohlcv_invalidations (low, high) VALUES ('-infinity', 'infinity')";
 
 /// Serialises vanilla refreshers (several daemons may share a database).
-const REFRESH_LOCK_KEY: i64 = 0x6879_7065_7274_6963; // "hypertic"
+/// An arbitrary constant of its own ("htohlcvr"), apart from the migration lock.
+const REFRESH_LOCK_KEY: i64 = 0x6874_6f68_6c63_7672;
 
 /// Vanilla PostgreSQL: [`RECORD_TICK_RANGE`] prepared on `client` when the database
 /// keeps the aggregates (the invalidation table exists), else `None`.
