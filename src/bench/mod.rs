@@ -35,6 +35,7 @@ mod report;
 mod run;
 
 pub use dataset::{push_frame, Market};
+pub use profiles::cookbook_queries;
 pub use loadgen::{LoadMode, LoadPlan};
 
 use std::path::PathBuf;

@@ -289,8 +289,9 @@ async fn cookbook(client: &Client, profile: Profile, data: &str, refresh: bool) 
 
 const REFRESH: &str = "refresh of ohlcv_1m, ohlcv_1h, ohlcv_1d";
 
-/// Every ```sql block of `docs/queries.md`, with the heading above it.
-fn cookbook_queries() -> Vec<(String, String)> {
+/// Every ```sql block of `docs/queries.md` (built in), with the heading above it: what
+/// the bench times and the tests run on both profiles.
+pub fn cookbook_queries() -> Vec<(String, String)> {
     let mut queries = Vec::new();
     let mut heading = String::new();
     let mut lines = include_str!("../../docs/queries.md").lines();

@@ -239,23 +239,6 @@ async fn load(config: &Config, profile: Profile, mode: WriteMode, data: &Dataset
     write_table(config, profile, mode, &data.option_quotes).await;
 }
 
-/// Every ```sql block of the cookbook, with the heading above it.
-fn cookbook() -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/queries.md")).unwrap();
-    let mut queries = Vec::new();
-    let mut heading = String::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        if let Some(title) = line.strip_prefix("## ") {
-            heading = title.to_string();
-        } else if line.trim() == "```sql" {
-            let sql: Vec<&str> = lines.by_ref().take_while(|line| line.trim() != "```").collect();
-            queries.push((heading.clone(), sql.join("\n")));
-        }
-    }
-    queries
-}
-
 type Answer = Vec<Vec<Option<String>>>;
 
 async fn run_cookbook(url: &str, profile: Profile) -> Vec<(String, Answer)> {
@@ -263,7 +246,7 @@ async fn run_cookbook(url: &str, profile: Profile) -> Vec<(String, Answer)> {
     client.batch_execute("SET TIME ZONE 'UTC'").await.unwrap();
     db::aggregates::refresh_ohlcv(&client, profile).await.expect("refresh the aggregates");
     let mut answers = Vec::new();
-    for (name, sql) in cookbook() {
+    for (name, sql) in hypertick::bench::cookbook_queries() {
         let messages = client.simple_query(&sql).await.unwrap_or_else(|error| panic!("{name} on {profile:?}: {error}"));
         let rows: Answer = messages
             .iter()
