@@ -10,11 +10,11 @@ use hypertick::source::binance::BinanceAdapter;
 use hypertick::source::bybit::BybitAdapter;
 use hypertick::source::coinbase::CoinbaseAdapter;
 use hypertick::source::deribit::DeribitAdapter;
+use hypertick::source::feed::VenueAdapter;
+use hypertick::source::json::JsonAdapter;
 use hypertick::source::kraken::KrakenAdapter;
 use hypertick::source::okx::OkxAdapter;
 use hypertick::source::polygon::PolygonAdapter;
-use hypertick::source::feed::VenueAdapter;
-use hypertick::source::json::JsonAdapter;
 
 const MESSAGES: u64 = 10_000;
 
@@ -163,9 +163,7 @@ fn coinbase(c: &mut Criterion) {
         .collect();
     let ticker = r#"{"type":"ticker","sequence":37475248783,"product_id":"ETH-USD","price":"1285.22","open_24h":"1310.79","volume_24h":"245532.79269678","low_24h":"1280.52","high_24h":"1313.8","volume_30d":"9788783.60117027","best_bid":"1285.04","best_bid_size":"0.46688654","best_ask":"1285.27","best_ask_size":"1.56637040","side":"buy","time":"2022-10-19T23:28:22.061769Z","trade_id":370843401,"last_size":"11.4396987"}"#;
     // With quotes and tickers subscribed each ticker yields both; times increase.
-    let tickers: Vec<String> = (0..MESSAGES)
-        .map(|i| ticker.replace("23:28:22.061769Z", &format!("23:28:22.{:06}Z", i + 1)))
-        .collect();
+    let tickers: Vec<String> = (0..MESSAGES).map(|i| ticker.replace("23:28:22.061769Z", &format!("23:28:22.{:06}Z", i + 1))).collect();
     let quotes_and_tickers = || {
         let mut adapter = CoinbaseAdapter::new();
         adapter.subscriptions(&["ETH-USD".to_string()], &[Channel::Quotes, Channel::Tickers]);
@@ -262,7 +260,8 @@ fn okx(c: &mut Criterion) {
             1_795_348_800_000 + i
         )
     };
-    let option_push = |elements: Vec<String>| format!(r#"{{"arg":{{"channel":"opt-summary","instFamily":"BTC-USD"}},"data":[{}]}}"#, elements.join(","));
+    let option_push =
+        |elements: Vec<String>| format!(r#"{{"arg":{{"channel":"opt-summary","instFamily":"BTC-USD"}},"data":[{}]}}"#, elements.join(","));
     let summaries: Vec<String> = (0..MESSAGES).map(|i| option_push(vec![summary(i, 100_000)])).collect();
     let summaries_x10: Vec<String> =
         (0..MESSAGES).map(|i| option_push((0..10).map(|strike| summary(i, 80_000 + strike * 5_000)).collect())).collect();
@@ -294,13 +293,21 @@ fn deribit(c: &mut Criterion) {
     };
     // The documented shape: one trade per notification.
     let single: Vec<String> = (0..MESSAGES)
-        .map(|i| format!(r#"{{"jsonrpc":"2.0","method":"subscription","params":{{"channel":"trades.BTC-PERPETUAL.raw","data":[{}]}}}}"#, trade(i)))
+        .map(|i| {
+            format!(
+                r#"{{"jsonrpc":"2.0","method":"subscription","params":{{"channel":"trades.BTC-PERPETUAL.raw","data":[{}]}}}}"#,
+                trade(i)
+            )
+        })
         .collect();
     // Busy moments: ten trades per notification (throughput is still counted in messages).
     let batched: Vec<String> = (0..MESSAGES)
         .map(|i| {
             let trades: Vec<String> = (0..10).map(|j| trade(i * 10 + j)).collect();
-            format!(r#"{{"jsonrpc":"2.0","method":"subscription","params":{{"channel":"trades.BTC-PERPETUAL.raw","data":[{}]}}}}"#, trades.join(","))
+            format!(
+                r#"{{"jsonrpc":"2.0","method":"subscription","params":{{"channel":"trades.BTC-PERPETUAL.raw","data":[{}]}}}}"#,
+                trades.join(",")
+            )
         })
         .collect();
     // An option ticker, with greeks and implied volatilities.

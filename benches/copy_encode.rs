@@ -69,7 +69,13 @@ fn custom_tick_rows(rows: &[Tick]) -> Vec<CustomRow> {
     let columns = Table::Ticks
         .columns()
         .iter()
-        .map(|column| ColumnRule { name: column.name.to_string(), pg_type: column.pg_type, nullable: true, default: None, allow_nan: false })
+        .map(|column| ColumnRule {
+            name: column.name.to_string(),
+            pg_type: column.pg_type,
+            nullable: true,
+            default: None,
+            allow_nan: false,
+        })
         .collect();
     let schema = CustomSchema::new("bench_custom_ticks", columns, "time").expect("a tick's columns");
     rows.iter()
@@ -177,12 +183,21 @@ fn postgres_bars(rows: &[Bar]) -> Vec<PostgresBar> {
         .collect()
 }
 
-const TICK_TYPES: [Type; 8] = [
-    Type::TIMESTAMPTZ, Type::TIMESTAMPTZ, Type::TEXT, Type::TEXT, Type::FLOAT8, Type::FLOAT8, Type::INT2, Type::TEXT,
-];
+const TICK_TYPES: [Type; 8] =
+    [Type::TIMESTAMPTZ, Type::TIMESTAMPTZ, Type::TEXT, Type::TEXT, Type::FLOAT8, Type::FLOAT8, Type::INT2, Type::TEXT];
 const BAR_TYPES: [Type; 12] = [
-    Type::TIMESTAMPTZ, Type::TIMESTAMPTZ, Type::TEXT, Type::TEXT, Type::TEXT, Type::FLOAT8, Type::FLOAT8,
-    Type::FLOAT8, Type::FLOAT8, Type::FLOAT8, Type::FLOAT8, Type::INT8,
+    Type::TIMESTAMPTZ,
+    Type::TIMESTAMPTZ,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::INT8,
 ];
 
 /// One row as `BinaryCopyInWriter::write_raw` encodes it: the field count, then per
@@ -220,10 +235,8 @@ fn tokio_postgres_encode_bars(rows: &[PostgresBar], buffer: &mut BytesMut) {
     header(buffer);
     for row in rows {
         let [open, high, low, close, volume] = &row.prices;
-        let values: [&(dyn ToSql + Sync); 12] = [
-            &row.time, &row.received_at, &row.venue, &row.symbol, &row.interval, open, high, low, close, volume,
-            &row.vwap, &row.trades,
-        ];
+        let values: [&(dyn ToSql + Sync); 12] =
+            [&row.time, &row.received_at, &row.venue, &row.symbol, &row.interval, open, high, low, close, volume, &row.vwap, &row.trades];
         write_values(&values, &BAR_TYPES, buffer);
     }
     buffer.put_i16(-1);

@@ -30,8 +30,7 @@ pub fn init(format: LogFormat, default_level: &str) {
     // Colours only on a terminal: a log file or a journal gets plain text. NO_COLOR
     // (https://no-color.org) turns them off on a terminal too.
     let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
-    let builder =
-        tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi).with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         // Fields at the top level beside `message`, no span lists: one flat object a line.

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use hypertick::cli::{Cli, Command};
-use hypertick::logging::LogFormat;
 use hypertick::config::{self, ConfigErrors};
+use hypertick::logging::LogFormat;
 use hypertick::{app, bench, demo};
 
 // mimalloc returns freed memory to the system and does not fragment into per-thread
@@ -34,7 +34,13 @@ fn say_raw(text: &str) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo prints its own progress; its default log level keeps only problems.
-    let default_level = if matches!(cli.command, Command::Demo(_) | Command::Import(_) | Command::BenchImport(_)) { "warn" } else if matches!(cli.command, Command::Bench(_) | Command::BenchLoad(_)) { "error" } else { "info" };
+    let default_level = if matches!(cli.command, Command::Demo(_) | Command::Import(_) | Command::BenchImport(_)) {
+        "warn"
+    } else if matches!(cli.command, Command::Bench(_) | Command::BenchLoad(_)) {
+        "error"
+    } else {
+        "info"
+    };
     hypertick::logging::init(cli.log_format, default_level);
 
     // TLS for wss:// feeds uses rustls with the ring provider.

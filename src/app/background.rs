@@ -72,7 +72,12 @@ pub(super) fn spawn_aggregate_refresh(config: &Config, stop: CancellationToken) 
         let started = std::time::Instant::now();
         let report = db::aggregates::refresh_vanilla(&client).await?;
         if report.ranges > 0 {
-            tracing::debug!(ranges = report.ranges, rows = report.rows, elapsed_ms = started.elapsed().as_millis() as u64, "OHLCV aggregates refreshed");
+            tracing::debug!(
+                ranges = report.ranges,
+                rows = report.rows,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "OHLCV aggregates refreshed"
+            );
         }
         Ok(())
     });

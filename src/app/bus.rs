@@ -45,9 +45,11 @@ pub(super) async fn open_edge_spool(spool_config: &SpoolConfig) -> anyhow::Resul
         let mut replay = Vec::new();
         for id in &opened.replay {
             let entries = spool.read_segment(*id)?;
-            replay.extend(entries.into_iter().filter(|entry| {
-                !recovered.committed.get(&entry.stream).is_some_and(|tracker| tracker.is_committed(entry.sequence))
-            }));
+            replay.extend(
+                entries
+                    .into_iter()
+                    .filter(|entry| !recovered.committed.get(&entry.stream).is_some_and(|tracker| tracker.is_committed(entry.sequence))),
+            );
         }
         Ok((journal, recovered, spool, (opened, replay)))
     })
@@ -207,7 +209,13 @@ pub(super) async fn writer_shared(
     let bus = &config.bus;
     let jetstream = bus::connect(bus, CONNECT_GIVE_UP).await?;
     let (stream, stream_key) = bus::ensure_stream(&jetstream, bus).await?;
-    bus::spawn_fold(stream.clone(), stream_key.clone(), url.to_string(), Duration::from_millis(config.database.connect_timeout_ms), stop.clone());
+    bus::spawn_fold(
+        stream.clone(),
+        stream_key.clone(),
+        url.to_string(),
+        Duration::from_millis(config.database.connect_timeout_ms),
+        stop.clone(),
+    );
     bus::spawn_metrics(stream.clone(), bus, bus_tables(), stop.clone());
     tracing::info!(stream = %bus.stream, key = %stream_key, "writer bound to the bus");
     Ok(Arc::new(consume::WriterShared {
@@ -251,9 +259,14 @@ pub(super) async fn replay_edge(
         let records = held.remove(&batch.counter).unwrap_or_default();
         let Some(table) = Table::ALL.get(batch.stream as usize).copied() else { continue };
         // Split as the publish stage split their rows.
-        let messages = edge.split(table, &records, |item| codec::record_venue(&item.0), |item, out| {
-            codec::push_record(&item.0, item.1, out);
-        });
+        let messages = edge.split(
+            table,
+            &records,
+            |item| codec::record_venue(&item.0),
+            |item, out| {
+                codec::push_record(&item.0, item.1, out);
+            },
+        );
         if messages.len() as u64 != batch.count {
             tracing::warn!(table = %table, expected = batch.count, found = messages.len(), "an in-flight batch no longer splits as it did; published under new ids");
         }
@@ -274,4 +287,3 @@ pub(super) async fn replay_edge(
     }
     super::spool::replay_entries(router, rest).await
 }
-

@@ -10,15 +10,15 @@ use std::time::Duration;
 use super::database_url;
 use crate::config::{Config, FullPolicy};
 use crate::db;
+use crate::pipeline::ReleaseSender;
 use crate::pipeline::{
     lane, CustomLane, IdWindow, IndicatorStage, LaneReceiver, LaneSender, Router, RouterLimits, Sequenced, Spills, SpoolGate,
 };
 use crate::record::{
-    ApproxBytes, Bar, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, RelationalCatalog, RowRecord, SharedCatalog, Signal, Table, TechnicalIndicators, Tick,
-    Ticker,
+    ApproxBytes, Bar, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, RelationalCatalog, RowRecord, SharedCatalog, Signal,
+    Table, TechnicalIndicators, Tick, Ticker,
 };
 use crate::spool::SpoolProgress;
-use crate::pipeline::ReleaseSender;
 
 const MICROS_PER_DAY: i64 = 24 * 3_600 * 1_000_000;
 

@@ -16,18 +16,16 @@ use tokio_util::task::TaskTracker;
 use crate::config::{BusRole, Config};
 use crate::db::{self, Partitions, Profile, SchemaReport};
 use crate::metrics::{self, events, Health, Stats};
-use crate::pipeline::{
-    run_batcher, spawn_spill_readers, BatchSettings, CustomLane, LaneReceiver, LaneState, Router, Sequenced,
-};
+use crate::pipeline::{run_batcher, spawn_spill_readers, BatchSettings, CustomLane, LaneReceiver, LaneState, Router, Sequenced};
 use crate::record::{CustomRow, RelationalCatalog, RowRecord, SharedCatalog, Table};
 use crate::shutdown;
-use crate::spool::Recovered;
 use crate::sink::{
-    batch_queue, encode_stage, EncodedBatch, run_relational_writer, run_writer, CopyRow, EncodeRow, TableWriteSettings, WriterError,
+    batch_queue, encode_stage, run_relational_writer, run_writer, CopyRow, EncodeRow, EncodedBatch, TableWriteSettings, WriterError,
     WriterSettings,
 };
 use crate::source::push::{PushServer, PushSettings};
 use crate::source::{Source, SourceContext};
+use crate::spool::Recovered;
 
 mod background;
 mod bus;
@@ -36,7 +34,8 @@ mod offline;
 mod spool;
 
 use background::{
-    spawn_aggregate_refresh, spawn_dead_letter_retention, spawn_health_checks, spawn_id_trimming, spawn_partition_maintenance, spawn_spool_compaction,
+    spawn_aggregate_refresh, spawn_dead_letter_retention, spawn_health_checks, spawn_id_trimming, spawn_partition_maintenance,
+    spawn_spool_compaction,
 };
 use spool::{open_spool, open_spool_offline, replay_spool, spawn_release_writer};
 
@@ -92,9 +91,7 @@ pub struct StopReport {
 }
 
 fn database_url(config: &Config) -> anyhow::Result<&str> {
-    config
-        .database_url()
-        .context("database.url is not set; give it in the file or in DATABASE_URL")
+    config.database_url().context("database.url is not set; give it in the file or in DATABASE_URL")
 }
 
 /// Prepares the database schema for this configuration (see `db::prepare_schema`).
@@ -204,7 +201,13 @@ impl Daemon {
             custom_lanes.insert(table.name().to_string(), CustomLane { schema, sender, retention_micros });
         }
         let ids = if edge || offline { lanes::edge_id_window(config) } else { lanes::id_window(config).await? };
-        let parts = lanes::RouterParts { catalog: Arc::new(SharedCatalog::new(RelationalCatalog::clone(&catalog))), spool: spool.clone(), releases, custom_tables: custom_lanes, ids };
+        let parts = lanes::RouterParts {
+            catalog: Arc::new(SharedCatalog::new(RelationalCatalog::clone(&catalog))),
+            spool: spool.clone(),
+            releases,
+            custom_tables: custom_lanes,
+            ids,
+        };
         let router = lanes::router(config, senders, parts);
 
         let mut daemon = Daemon {
@@ -264,7 +267,8 @@ impl Daemon {
         }
         daemon.start_relational(&shared, rows_rx, catalog);
         if role == BusRole::Writer {
-            let writer = bus::writer_shared(config, &shared.settings.url, partitions.clone(), dead_letters.clone(), &background_stop).await?;
+            let writer =
+                bus::writer_shared(config, &shared.settings.url, partitions.clone(), dead_letters.clone(), &background_stop).await?;
             daemon.start_consumers(&shared, &writer, queues);
             // Every id the bus brings is stored by the writers; keep the most recent.
             spawn_id_trimming(config, WRITER_IDS_KEPT, background_stop.clone());
@@ -432,11 +436,7 @@ impl Daemon {
 
     /// Every built-in table but the relational one, each fed by its lane. The writers
     /// dead-letter the rows the database refuses in the transaction of their batch.
-    fn start_builtin_tables(
-        &mut self,
-        shared: &Shared<'_>,
-        receivers: lanes::Receivers,
-    ) -> lanes::Queues {
+    fn start_builtin_tables(&mut self, shared: &Shared<'_>, receivers: lanes::Receivers) -> lanes::Queues {
         lanes::Queues {
             ticks: self.start_builtin_table(shared, receivers.ticks),
             quotes: self.start_builtin_table(shared, receivers.quotes),

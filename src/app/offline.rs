@@ -87,7 +87,9 @@ pub(super) async fn wait_for_schema(config: &Config, stop: &CancellationToken) -
 pub(super) async fn settle_spool(config: &Config, progress: &SpoolProgress, skipped: &[Skipped]) -> anyhow::Result<()> {
     let client = db::connect(database_url(config)?, Duration::from_millis(config.database.connect_timeout_ms)).await?;
     let by_name = db::load_spool_commits(&client).await?;
-    let streams = Table::ALL.iter().map(|table| (table.spool_stream(), table.spool_stream_name()))
+    let streams = Table::ALL
+        .iter()
+        .map(|table| (table.spool_stream(), table.spool_stream_name()))
         .chain(std::iter::once((Table::CUSTOM_SPOOL_STREAM, Table::CUSTOM_SPOOL_STREAM_NAME)));
     for (stream, name) in streams {
         let Some(tracker) = by_name.get(name) else { continue };
@@ -142,7 +144,6 @@ pub(super) async fn fill_id_window(config: &Config, window: &IdWindow, capacity:
 pub(super) fn is_no_floor(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| matches!(cause.downcast_ref::<crate::spool::SpoolError>(), Some(crate::spool::SpoolError::NoFloor(_))))
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -40,10 +40,8 @@ pub(super) fn settings(spool_config: &SpoolConfig) -> SpoolSettings {
 pub(super) async fn open_spool(config: &Config, spool_config: &SpoolConfig) -> anyhow::Result<(Arc<SpoolProgress>, Recovered)> {
     let client = db::connect(database_url(config)?, Duration::from_millis(config.database.connect_timeout_ms)).await?;
     let by_name = db::load_spool_commits(&client).await?;
-    let mut trackers: HashMap<u16, CommitTracker> = Table::ALL
-        .iter()
-        .filter_map(|table| by_name.get(table.name()).map(|tracker| (table.spool_stream(), tracker.clone())))
-        .collect();
+    let mut trackers: HashMap<u16, CommitTracker> =
+        Table::ALL.iter().filter_map(|table| by_name.get(table.name()).map(|tracker| (table.spool_stream(), tracker.clone()))).collect();
     if let Some(tracker) = by_name.get(Table::CUSTOM_SPOOL_STREAM_NAME) {
         trackers.insert(Table::CUSTOM_SPOOL_STREAM, tracker.clone());
     }
@@ -72,7 +70,8 @@ const OFFLINE_SEQUENCE_MARGIN: u64 = 1 << 32;
 /// Opens the spool without the database (see `super::offline`): from its `committed`
 /// floor, every stream's new sequences above a band set aside.
 pub(super) async fn open_spool_offline(spool_config: &SpoolConfig) -> anyhow::Result<(Arc<SpoolProgress>, Recovered)> {
-    let streams: Vec<u16> = Table::ALL.iter().map(|table| table.spool_stream()).chain(std::iter::once(Table::CUSTOM_SPOOL_STREAM)).collect();
+    let streams: Vec<u16> =
+        Table::ALL.iter().map(|table| table.spool_stream()).chain(std::iter::once(Table::CUSTOM_SPOOL_STREAM)).collect();
     let settings = settings(spool_config);
     let (spool, recovered) = tokio::task::spawn_blocking(move || Spool::open_offline(settings, &streams, OFFLINE_SEQUENCE_MARGIN))
         .await

@@ -112,8 +112,7 @@ pub async fn measure(
             client.batch_execute(session).await.context("the baseline's session settings")?;
         }
         let (committed, stop) = (committed.clone(), stop.clone());
-        let (ticks, copy_batches, statements) =
-            (prepared.ticks.clone(), prepared.copy_batches.clone(), prepared.insert_statements.clone());
+        let (ticks, copy_batches, statements) = (prepared.ticks.clone(), prepared.copy_batches.clone(), prepared.insert_statements.clone());
         tasks.push(tokio::spawn(async move {
             let mut client = client;
             let row_insert = client
@@ -133,9 +132,7 @@ pub async fn measure(
                         client.simple_query(statement).await.context("multi-row INSERT")?;
                         INSERT_BATCH_ROWS as u64
                     }
-                    Method::RowInsert => {
-                        insert_rows(&client, &row_insert, &ticks, next * 100, 100).await?
-                    }
+                    Method::RowInsert => insert_rows(&client, &row_insert, &ticks, next * 100, 100).await?,
                 };
                 next += 1;
                 committed.fetch_add(rows, Ordering::Relaxed);

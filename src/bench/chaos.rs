@@ -125,7 +125,11 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         counts.clone(),
     ));
     let hostile_stop = CancellationToken::new();
-    let limits = Limits { max_frame_bytes: MAX_FRAME_BYTES, signals_max_record_bytes: SIGNALS_MAX_RECORD_BYTES, handshake_timeout: Duration::from_millis(HANDSHAKE_TIMEOUT_MS) };
+    let limits = Limits {
+        max_frame_bytes: MAX_FRAME_BYTES,
+        signals_max_record_bytes: SIGNALS_MAX_RECORD_BYTES,
+        handshake_timeout: Duration::from_millis(HANDSHAKE_TIMEOUT_MS),
+    };
     let hostile_task = tokio::spawn(hostile(push, limits, Duration::from_secs(args.chaos_hostile_every.max(1)), hostile_stop.clone()));
     let stop_new = CancellationToken::new();
     let producer_counters = Arc::new(ProducerCounters::default());
@@ -224,7 +228,9 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         build: if cfg!(debug_assertions) { "debug" } else { "release" }.to_string(),
         machine: super::machine(&url, cluster.is_some()).await?,
         settings: settings(args, cluster.is_some()),
-        config_toml: text.replace(&url, "postgres://…the throwaway cluster…").replace(&work.path().display().to_string(), "/tmp/hypertick-chaos-…"),
+        config_toml: text
+            .replace(&url, "postgres://…the throwaway cluster…")
+            .replace(&work.path().display().to_string(), "/tmp/hypertick-chaos-…"),
         seconds_under_faults,
         drain_seconds,
         daemon_clean_stop,

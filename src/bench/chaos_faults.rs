@@ -84,7 +84,8 @@ impl DaemonChild {
     /// connections (60 s at most). An error when it exits or does not listen in time.
     pub async fn start(config: &Path, log: &Path, push: SocketAddr) -> anyhow::Result<DaemonChild> {
         let executable = std::env::current_exe().context("locating the hypertick executable")?;
-        let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).with_context(|| format!("opening {}", log.display()))?;
+        let log_file =
+            std::fs::OpenOptions::new().create(true).append(true).open(log).with_context(|| format!("opening {}", log.display()))?;
         let mut command = Command::new(executable);
         command.args(["run", "--config"]).arg(config).env("RUST_LOG", "info");
         // The configuration file is the whole configuration: no overrides from this shell.

@@ -125,7 +125,8 @@ async fn send(kind: Kind, push: SocketAddr, limits: &Limits) -> anyhow::Result<(
         }
         Kind::RecordOverCap => {
             let content = "x".repeat(limits.signals_max_record_bytes + 10_000);
-            let signal = format!(r#"{{"type":"signal","source":"chaos","time":"{}","category":"bulk","content":"{content}"}}"#, Timestamp::now());
+            let signal =
+                format!(r#"{{"type":"signal","source":"chaos","time":"{}","category":"bulk","content":"{content}"}}"#, Timestamp::now());
             let ack = exchange(&mut socket, Message::text(signal)).await?;
             Ok((first_reason(&ack).starts_with("record_too_large"), brief(&ack)))
         }
@@ -149,11 +150,15 @@ async fn send(kind: Kind, push: SocketAddr, limits: &Limits) -> anyhow::Result<(
             Ok((ack["accepted"] == 1, brief(&ack)))
         }
         Kind::NanStrings => {
-            let tick = format!(r#"{{"type":"tick","venue":"chaos","symbol":"HOSTILE-NAN","time":"{}","price":"NaN","size":1}}"#, Timestamp::now());
+            let tick =
+                format!(r#"{{"type":"tick","venue":"chaos","symbol":"HOSTILE-NAN","time":"{}","price":"NaN","size":1}}"#, Timestamp::now());
             let frame = format!("[{tick},{}]", order("chaos-nan", "NaN"));
             let ack = exchange(&mut socket, Message::text(frame)).await?;
             let reasons: Vec<&str> = ack["rejected"].as_array().into_iter().flatten().filter_map(|item| item["reason"].as_str()).collect();
-            Ok((ack["accepted"] == 0 && reasons.len() == 2 && reasons.iter().all(|reason| reason.starts_with("nan_or_infinite")), brief(&ack)))
+            Ok((
+                ack["accepted"] == 0 && reasons.len() == 2 && reasons.iter().all(|reason| reason.starts_with("nan_or_infinite")),
+                brief(&ack),
+            ))
         }
         Kind::RateBurst => rate_burst(socket).await,
         Kind::IdleSockets => {

@@ -175,7 +175,13 @@ async fn session(plan: &ProducerPlan, socket: Socket, ledger: &mut Ledger, bucke
 }
 
 /// The ids of the next frame: unacked ones first, then new ones as the bucket allows.
-fn next_ids(plan: &ProducerPlan, ledger: &mut Ledger, resend: &mut VecDeque<u64>, bucket: &mut Bucket, counters: &ProducerCounters) -> Vec<u64> {
+fn next_ids(
+    plan: &ProducerPlan,
+    ledger: &mut Ledger,
+    resend: &mut VecDeque<u64>,
+    bucket: &mut Bucket,
+    counters: &ProducerCounters,
+) -> Vec<u64> {
     let count = resend.len().min(plan.frame_rows);
     let ids: Vec<u64> = resend.drain(..count).collect();
     if !ids.is_empty() {

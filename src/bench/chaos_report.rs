@@ -160,7 +160,14 @@ impl ChaosReport {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
-            counts.sent, counts.acked, counts.present, counts.duplicated, counts.lost, counts.resent, counts.daemon_recognized_resends, counts.present_unacked
+            counts.sent,
+            counts.acked,
+            counts.present,
+            counts.duplicated,
+            counts.lost,
+            counts.resent,
+            counts.daemon_recognized_resends,
+            counts.present_unacked
         );
         if !counts.producer_refusals.is_empty() {
             let refusals: Vec<String> = counts.producer_refusals.iter().map(|(reason, count)| format!("{reason} × {count}")).collect();
@@ -204,7 +211,11 @@ impl ChaosReport {
         let _ = writeln!(out, "\n## Hostile inputs\n\n| input | sent | as expected | unexpected | daemon unreachable | last answer |\n|---|---|---|---|---|---|");
         for (input, outcome) in &self.hostile {
             let answer = outcome.last_answer.replace('|', "\\|");
-            let _ = writeln!(out, "| {input} | {} | {} | {} | {} | `{answer}` |", outcome.sent, outcome.as_expected, outcome.unexpected, outcome.unreachable);
+            let _ = writeln!(
+                out,
+                "| {input} | {} | {} | {} | {} | `{answer}` |",
+                outcome.sent, outcome.as_expected, outcome.unexpected, outcome.unreachable
+            );
         }
         let _ = writeln!(out, "\n## Timeline\n");
         for (at, what) in &self.timeline {

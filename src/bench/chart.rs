@@ -65,9 +65,7 @@ where
     for (index, (label, value, color)) in bars.iter().enumerate() {
         let y = count - index as f64 - 1.0;
         let x = value / 1_000.0;
-        chart
-            .draw_series(std::iter::once(Rectangle::new([(0.0, y + 0.15), (x, y + 0.85)], color.filled())))
-            .map_err(failed)?;
+        chart.draw_series(std::iter::once(Rectangle::new([(0.0, y + 0.15), (x, y + 0.85)], color.filled()))).map_err(failed)?;
         chart
             .draw_series(std::iter::once(Text::new(format!("{label}: {x:.1} k"), (x + top * 0.01, y + 0.62), (FONT, 13))))
             .map_err(failed)?;
@@ -129,11 +127,7 @@ where
     let backlog_top = stall.samples.iter().map(|sample| sample.backlog_rows as f64 / 1_000_000.0).fold(0.1, f64::max) * 1.3;
     let mut chart = ChartBuilder::on(area)
         .caption(
-            format!(
-                "Database paused {} s at {} k rows/s offered: daemon RSS and backlog",
-                stall.stall_secs,
-                stall.offered_rate / 1_000
-            ),
+            format!("Database paused {} s at {} k rows/s offered: daemon RSS and backlog", stall.stall_secs, stall.offered_rate / 1_000),
             (FONT, 20),
         )
         .margin(12)
@@ -144,12 +138,7 @@ where
         .map_err(failed)?
         .set_secondary_coord(0.0..end, 0.0..backlog_top);
     chart.configure_mesh().x_desc("seconds").y_desc("RSS, MB").label_style((FONT, 13)).draw().map_err(failed)?;
-    chart
-        .configure_secondary_axes()
-        .y_desc("backlog, M rows (accepted, not committed)")
-        .label_style((FONT, 13))
-        .draw()
-        .map_err(failed)?;
+    chart.configure_secondary_axes().y_desc("backlog, M rows (accepted, not committed)").label_style((FONT, 13)).draw().map_err(failed)?;
     let paused = RGBColor(255, 200, 200).mix(0.5);
     chart
         .draw_series(std::iter::once(Rectangle::new([(stall.stall_began_at, 0.0), (stall.stall_ended_at, rss_top)], paused.filled())))

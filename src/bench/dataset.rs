@@ -93,9 +93,7 @@ impl Market {
         let _ = write!(
             out,
             r#"{{"e":"trade","E":{millis},"s":"{}","t":{},"p":"{price:.2}","q":"{size:.4}","T":{millis},"m":{},"M":true}}"#,
-            series.symbol,
-            series.next_trade_id,
-            !buy
+            series.symbol, series.next_trade_id, !buy
         );
     }
 }

@@ -20,7 +20,13 @@ pub struct LoadGenerator {
 }
 
 impl LoadGenerator {
-    pub async fn spawn(mode: Vec<String>, rate: u64, connections: usize, frame_rows: usize, symbols: usize) -> anyhow::Result<LoadGenerator> {
+    pub async fn spawn(
+        mode: Vec<String>,
+        rate: u64,
+        connections: usize,
+        frame_rows: usize,
+        symbols: usize,
+    ) -> anyhow::Result<LoadGenerator> {
         let executable = std::env::current_exe().context("locating the hypertick executable")?;
         let mut child = tokio::process::Command::new(executable)
             .arg("bench-load")

@@ -9,7 +9,11 @@ use std::time::Instant;
 fn clock_ticks() -> f64 {
     // SAFETY: sysconf has no preconditions.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if ticks > 0 { ticks as f64 } else { 100.0 }
+    if ticks > 0 {
+        ticks as f64
+    } else {
+        100.0
+    }
 }
 
 /// CPU seconds (user + system) a process has used, or None when it is gone.
@@ -93,9 +97,8 @@ impl CpuMeter {
 /// The processes of the PostgreSQL cluster whose data directory is `data_dir`: the
 /// postmaster (first line of `postmaster.pid`) and its children.
 pub fn cluster_processes(data_dir: &Path) -> Vec<u32> {
-    let Some(postmaster) = std::fs::read_to_string(data_dir.join("postmaster.pid"))
-        .ok()
-        .and_then(|text| text.lines().next()?.trim().parse::<u32>().ok())
+    let Some(postmaster) =
+        std::fs::read_to_string(data_dir.join("postmaster.pid")).ok().and_then(|text| text.lines().next()?.trim().parse::<u32>().ok())
     else {
         return Vec::new();
     };

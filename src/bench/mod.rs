@@ -27,16 +27,16 @@ mod chaos_producer;
 mod chaos_report;
 mod chart;
 mod dataset;
-pub mod loadgen;
 mod load_process;
+pub mod loadgen;
 mod measure;
 mod profiles;
 mod report;
 mod run;
 
 pub use dataset::{push_frame, Market};
-pub use profiles::cookbook_queries;
 pub use loadgen::{LoadMode, LoadPlan};
+pub use profiles::cookbook_queries;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -129,11 +129,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
 
-    let (profile_runs, profiles_note) = if args.runs(BenchPart::Profiles) {
-        profiles::run(&args, spool_dir.path()).await?
-    } else {
-        (Vec::new(), None)
-    };
+    let (profile_runs, profiles_note) =
+        if args.runs(BenchPart::Profiles) { profiles::run(&args, spool_dir.path()).await? } else { (Vec::new(), None) };
 
     let report = BenchReport {
         command,
@@ -169,8 +166,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.runs(BenchPart::Bus) {
         configuration.push_str(&format!("\nThrough the bus:\n\n```toml\n{}```\n", context.bus_config_text_for_report()));
     }
-    std::fs::write(&markdown_path, configuration)
-        .with_context(|| format!("writing {}", markdown_path.display()))?;
+    std::fs::write(&markdown_path, configuration).with_context(|| format!("writing {}", markdown_path.display()))?;
     let chart_path = args.out.join("chart.png");
     chart::draw(&report, &chart_path)?;
     println!("wrote {}, {} and {}", json_path.display(), markdown_path.display(), chart_path.display());
@@ -191,11 +187,20 @@ fn ratios(daemon: &[report::DaemonRun], baselines: &[Baseline], stall: Option<&r
     // Without the baselines (`--only`) there is nothing to divide by.
     for run in daemon.iter().filter(|run| run.offered_rate == 0 && !baselines.is_empty()) {
         ratios.push(ratio(format!("hypertick ({}) / raw COPY ceiling", run.name), run.committed_per_sec / best(Method::Copy), 0.8));
-        ratios.push(ratio(format!("hypertick ({}) / multi-row INSERT", run.name), run.committed_per_sec / best(Method::MultiRowInsert), 3.0));
+        ratios.push(ratio(
+            format!("hypertick ({}) / multi-row INSERT", run.name),
+            run.committed_per_sec / best(Method::MultiRowInsert),
+            3.0,
+        ));
         ratios.push(ratio(format!("hypertick ({}) / INSERT per row", run.name), run.committed_per_sec / best(Method::RowInsert), 20.0));
     }
     if let Some(run) = daemon.iter().find(|run| run.offered_rate == 50_000 && run.source == "push") {
-        ratios.push(Ratio { name: "p99 at 50 k/s offered, ms".into(), value: run.latency_p99_ms, target: "≤ 30".into(), met: run.latency_p99_ms <= 30.0 });
+        ratios.push(Ratio {
+            name: "p99 at 50 k/s offered, ms".into(),
+            value: run.latency_p99_ms,
+            target: "≤ 30".into(),
+            met: run.latency_p99_ms <= 30.0,
+        });
         ratios.push(Ratio {
             name: "p999 at 50 k/s offered, ms".into(),
             value: run.latency_p999_ms,

@@ -109,7 +109,8 @@ pub async fn run(args: &BenchArgs, spool_dir: &std::path::Path) -> anyhow::Resul
         return Ok((runs, None));
     }
     let clusters = tokio::task::spawn_blocking(clusters).await??;
-    let missing = (clusters.len() == 1).then(|| "TimescaleDB is not installed in this PostgreSQL: only the vanilla profile was measured".to_string());
+    let missing =
+        (clusters.len() == 1).then(|| "TimescaleDB is not installed in this PostgreSQL: only the vanilla profile was measured".to_string());
     for (_, description, cluster) in &clusters {
         runs.push(measure_profile(args, &cluster.url("hypertick"), Some(cluster.data_dir()), description.clone(), spool_dir).await?);
     }
@@ -168,12 +169,22 @@ async fn measure_profile(
         })
         .await?;
         println!("\r{label}: {direct:.0} rows/s{:30}", "");
-        raw_copy.push(Figure { name: "raw COPY binary".into(), write_mode: "direct_compress".into(), time_index: false, rows_per_sec: direct });
+        raw_copy.push(Figure {
+            name: "raw COPY binary".into(),
+            write_mode: "direct_compress".into(),
+            time_index: false,
+            rows_per_sec: direct,
+        });
     }
 
     let mut hypertick = Vec::new();
     let copy_run = context.daemon_run(&format!("{}: push, copy", profile.name()), SourceFormat::Push, 0).await?;
-    hypertick.push(Figure { name: "push, max rate".into(), write_mode: "copy".into(), time_index: false, rows_per_sec: copy_run.committed_per_sec });
+    hypertick.push(Figure {
+        name: "push, max rate".into(),
+        write_mode: "copy".into(),
+        time_index: false,
+        rows_per_sec: copy_run.committed_per_sec,
+    });
     let compression = if timescale { Some(compress_row_store(&client).await?) } else { None };
     let mut compression = compression;
     if timescale {
@@ -196,8 +207,10 @@ async fn measure_profile(
         context.set_ticks_settings("")?;
     }
 
-    let ratio = |name: String, value: f64, target: f64| super::report::Ratio { name, value, target: format!("≥ {target}"), met: value >= target };
-    let mut ratios = vec![ratio(format!("{}: hypertick copy / raw COPY ceiling", profile.name()), hypertick[0].rows_per_sec / ceiling, 0.9)];
+    let ratio =
+        |name: String, value: f64, target: f64| super::report::Ratio { name, value, target: format!("≥ {target}"), met: value >= target };
+    let mut ratios =
+        vec![ratio(format!("{}: hypertick copy / raw COPY ceiling", profile.name()), hypertick[0].rows_per_sec / ceiling, 0.9)];
     if let Some(direct) = hypertick.get(1) {
         ratios.push(ratio(format!("{}: hypertick direct compress / raw COPY ceiling", profile.name()), direct.rows_per_sec / ceiling, 2.0));
     }
@@ -225,7 +238,8 @@ async fn ticks_indexes(client: &Client) -> anyhow::Result<Vec<String>> {
 
 async fn server_settings(client: &Client, timescale: bool) -> anyhow::Result<Vec<(String, String)>> {
     let mut settings = Vec::new();
-    let mut names = vec!["server_version", "fsync", "synchronous_commit", "shared_buffers", "max_wal_size", "work_mem", "shared_preload_libraries"];
+    let mut names =
+        vec!["server_version", "fsync", "synchronous_commit", "shared_buffers", "max_wal_size", "work_mem", "shared_preload_libraries"];
     if timescale {
         names.push("timescaledb.max_background_workers");
     }
@@ -352,7 +366,11 @@ pub fn markdown(runs: &[ProfileRun], note: Option<&str>, settings: &super::repor
         }
         let _ = writeln!(out, "\n| writer | write mode | (time DESC) index | rows/s |\n|---|---|---|---|");
         for figure in run.raw_copy.iter().chain(&run.hypertick) {
-            let writer = if run.raw_copy.iter().any(|raw| std::ptr::eq(raw, figure)) { figure.name.clone() } else { format!("hypertick, {}", figure.name) };
+            let writer = if run.raw_copy.iter().any(|raw| std::ptr::eq(raw, figure)) {
+                figure.name.clone()
+            } else {
+                format!("hypertick, {}", figure.name)
+            };
             let _ = writeln!(
                 out,
                 "| {writer} | {} | {} | {} |",
@@ -378,7 +396,10 @@ pub fn markdown(runs: &[ProfileRun], note: Option<&str>, settings: &super::repor
             );
         }
         if !run.queries.is_empty() {
-            let _ = write!(out, "\nCookbook (`docs/queries.md`, aimed at the bench data's day, hour, venue and symbol), ms, best of 3:\n\n| query |");
+            let _ = write!(
+                out,
+                "\nCookbook (`docs/queries.md`, aimed at the bench data's day, hour, venue and symbol), ms, best of 3:\n\n| query |"
+            );
             for set in &run.queries {
                 let _ = write!(out, " {} ({} rows) |", set.data, set.rows);
             }

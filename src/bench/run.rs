@@ -130,11 +130,7 @@ impl BenchContext {
             text.push_str(&self.ticks_settings);
         }
         if spool {
-            text.push_str(&format!(
-                "\n[spool]\ndir = \"{}\"\nmax_bytes = {}\n",
-                self.spool_dir.display(),
-                8u64 << 30
-            ));
+            text.push_str(&format!("\n[spool]\ndir = \"{}\"\nmax_bytes = {}\n", self.spool_dir.display(), 8u64 << 30));
         }
         if let Some(address) = binance {
             let symbols: Vec<String> = (0..self.symbols).map(|index| format!("\"SYM{index:03}USDT\"")).collect();
@@ -179,10 +175,14 @@ impl BenchContext {
         let (daemon, mut load) = self.start(format, rate, false).await?;
         let label = format!("{name:<28}");
         let window = self.measure_window(&label, &daemon.stats, &load, &[]).await;
-        let result = window.run(name, match format {
-            SourceFormat::Push => "push",
-            SourceFormat::Binance => "binance",
-        }, rate);
+        let result = window.run(
+            name,
+            match format {
+                SourceFormat::Push => "push",
+                SourceFormat::Binance => "binance",
+            },
+            rate,
+        );
         load.stop().await;
         daemon.stop().await?;
         println!(
@@ -349,7 +349,10 @@ impl BenchContext {
             // The backlog outlasted the window: what the stop left in the spool is
             // replayed by the next start, as in production. Start the daemon again on
             // the same spool, without load, until the table holds every acked row.
-            println!("\r{label}: {} acked rows still in the spool at the stop; restarting the daemon to replay them…", acked - present as u64);
+            println!(
+                "\r{label}: {} acked rows still in the spool at the stop; restarting the daemon to replay them…",
+                acked - present as u64
+            );
             let daemon = Daemon::start(&self.config(None, true)?).await?;
             let deadline = Instant::now() + Duration::from_secs(600);
             while (present as u64) < acked && Instant::now() < deadline {
@@ -381,9 +384,5 @@ impl BenchContext {
 }
 
 pub(super) fn ticks(stats: &Stats) -> TableSnapshot {
-    stats
-        .snapshots()
-        .into_iter()
-        .find(|snapshot| snapshot.table == Table::Ticks)
-        .expect("the statistics cover every built-in table")
+    stats.snapshots().into_iter().find(|snapshot| snapshot.table == Table::Ticks).expect("the statistics cover every built-in table")
 }

@@ -9,8 +9,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::record::{
-    Bar, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, Record, Signal, TechnicalIndicators, Tick, Ticker,
-    Timestamp,
+    Bar, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, Record, Signal, TechnicalIndicators, Tick, Ticker, Timestamp,
 };
 use crate::sink::CopyRow;
 
@@ -231,7 +230,9 @@ pub fn subject_token(venue: &str) -> String {
     }
     venue
         .chars()
-        .map(|character| if character == '.' || character == '*' || character == '>' || character.is_whitespace() { '_' } else { character })
+        .map(
+            |character| if character == '.' || character == '*' || character == '>' || character.is_whitespace() { '_' } else { character },
+        )
         .collect()
 }
 

@@ -187,12 +187,7 @@ async fn take<R: BusRow>(
             // Kept whole, then acked: a message no writer can read would otherwise come
             // back forever.
             let raw: String = message.payload.iter().map(|byte| format!("{byte:02x}")).collect();
-            let letter = DeadLetter::new(
-                "bus",
-                "undecodable_message",
-                format!("{} sequence {sequence}: {error}", message.subject),
-                &raw,
-            );
+            let letter = DeadLetter::new("bus", "undecodable_message", format!("{} sequence {sequence}: {error}", message.subject), &raw);
             events::dead_lettered(&letter);
             if shared.dead_letters.send(Sequenced::unspooled(letter)).await.is_ok() {
                 let _ = message.ack().await;

@@ -147,7 +147,14 @@ fn read(file: File) -> io::Result<Read> {
                 for number in *counter..counter + count {
                     owner.insert(number, *counter);
                 }
-                let batch = OpenBatch { counter: *counter, count: *count, stream: *stream as u16, first: *first, last: *last, acked: BTreeSet::new() };
+                let batch = OpenBatch {
+                    counter: *counter,
+                    count: *count,
+                    stream: *stream as u16,
+                    first: *first,
+                    last: *last,
+                    acked: BTreeSet::new(),
+                };
                 open.insert(*counter, batch);
             }
             (Some("A"), [number]) => {

@@ -70,10 +70,8 @@ pub async fn ensure_stream(context: &jetstream::Context, config: &BusConfig) -> 
         duplicate_window: Duration::from_secs(config.duplicate_window_secs),
         ..Default::default()
     };
-    let mut stream = context
-        .get_or_create_stream(wanted.clone())
-        .await
-        .with_context(|| format!("creating or opening bus.stream {}", config.stream))?;
+    let mut stream =
+        context.get_or_create_stream(wanted.clone()).await.with_context(|| format!("creating or opening bus.stream {}", config.stream))?;
     let info = stream.info().await.context("reading the stream's state")?.clone();
     let current = &info.config;
     if current.max_bytes != wanted.max_bytes || current.max_age != wanted.max_age || current.duplicate_window != wanted.duplicate_window {
@@ -127,7 +125,13 @@ pub fn spawn_metrics(
 /// A writer's fold: every message below the stream's first sequence left the stream
 /// (acked after its commit, or removed by the age limit), so the claims up to it are
 /// folded into `ingest_offsets` `bus/<key>` and deleted.
-pub fn spawn_fold(mut stream: stream::Stream, stream_key: String, url: String, connect_timeout: Duration, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+pub fn spawn_fold(
+    mut stream: stream::Stream,
+    stream_key: String,
+    url: String,
+    connect_timeout: Duration,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(Duration::from_secs(10));
         let mut folded = 0u64;

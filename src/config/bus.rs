@@ -150,7 +150,10 @@ pub(super) fn check(bus: &BusConfig, problem: &mut impl FnMut(&str, String)) {
         problem("bus.stream", format!("{token}, got {:?}", bus.stream));
     }
     if !bus.subject_prefix.split('.').all(is_name_token) {
-        problem("bus.subject_prefix", format!("expected dot-separated tokens of letters, digits, `-` or `_`, got {:?}", bus.subject_prefix));
+        problem(
+            "bus.subject_prefix",
+            format!("expected dot-separated tokens of letters, digits, `-` or `_`, got {:?}", bus.subject_prefix),
+        );
     }
     if !is_name_token(&bus.consumer) {
         problem("bus.consumer", format!("{token}, got {:?}", bus.consumer));
@@ -210,13 +213,8 @@ mod tests {
 
     #[test]
     fn names_and_limits_are_checked() {
-        let bus = BusConfig {
-            stream: "A B".into(),
-            subject_prefix: "md..x".into(),
-            max_bytes: 10,
-            message_max_rows: 0,
-            ..BusConfig::default()
-        };
+        let bus =
+            BusConfig { stream: "A B".into(), subject_prefix: "md..x".into(), max_bytes: 10, message_max_rows: 0, ..BusConfig::default() };
         let found = problems(&bus);
         for key in ["bus.stream", "bus.subject_prefix", "bus.max_bytes", "bus.message_max_rows"] {
             assert!(found.iter().any(|problem| problem.starts_with(key)), "{key} in {found:?}");

@@ -350,7 +350,12 @@ mod tests {
             ),
             ("postgres://u@h/db?sslmode=verify-ca&sslmode=disable", "postgres://u@h/db", SslMode::Disable, None),
             // libpq: require with a root certificate file verifies the chain.
-            ("postgres://h/db?sslrootcert=/ca.pem&sslmode=require", "postgres://h/db", SslMode::VerifyCa, Some(RootCertificates::File("/ca.pem".into()))),
+            (
+                "postgres://h/db?sslrootcert=/ca.pem&sslmode=require",
+                "postgres://h/db",
+                SslMode::VerifyCa,
+                Some(RootCertificates::File("/ca.pem".into())),
+            ),
             ("postgres://h/db?sslrootcert=system", "postgres://h/db", SslMode::VerifyFull, Some(RootCertificates::System)),
         ];
         for (text, base, mode, root) in cases {

@@ -5,8 +5,8 @@ use std::collections::HashSet;
 
 use super::custom_tables::{CustomTableConfig, DEFAULT_CUSTOM_PARTITION_HOURS};
 use super::model::Config;
-use super::tables::WriteMode;
 use super::subsystems::DEFAULT_RELATIONAL_TABLES;
+use super::tables::WriteMode;
 use crate::record::{PgType, Table};
 
 /// Longest custom table name: partitions append `_pYYYYMMDD_HHMM` (15 bytes) and
@@ -178,7 +178,10 @@ mod tests {
         assert_eq!(price.columns[2].pg_type.sql_name(), "numeric(10,2)");
         assert!(!price.columns[1].nullable && !price.columns[4].nullable);
         let settings = config.table(price.table);
-        assert_eq!((settings.retention_days, settings.partition_hours, settings.columnstore_after_days, settings.writers), (730, 168, 30, 1));
+        assert_eq!(
+            (settings.retention_days, settings.partition_hours, settings.columnstore_after_days, settings.writers),
+            (730, 168, 30, 1)
+        );
         assert_eq!(config.table(schemas[1].table).batch_max_rows, 5000);
         assert_eq!(config.table(schemas[2].table).columnstore_after_days, 30, "the default");
         assert!(matches!(schemas[2].table, Table::Custom(_)));
@@ -283,7 +286,10 @@ mod tests {
             (&"x".repeat(49), "at most 48 bytes"),
         ] {
             let errors = load_str(&declare(name), Vec::new()).expect_err(name).0;
-            assert!(errors.iter().any(|error| error.key == "custom_tables[0].name" && error.message.contains(needle)), "{name}: {errors:?}");
+            assert!(
+                errors.iter().any(|error| error.key == "custom_tables[0].name" && error.message.contains(needle)),
+                "{name}: {errors:?}"
+            );
         }
         assert!(load_str(&declare("user"), Vec::new()).is_ok(), "a word SQL reserves is fine: names are quoted");
         assert!(load_str(&declare(&"x".repeat(48)), Vec::new()).is_ok());

@@ -144,7 +144,9 @@ fn toml_to_json(value: &toml::Value) -> serde_json::Value {
     match value {
         toml::Value::String(text) => Value::String(text.clone()),
         toml::Value::Integer(number) => Value::from(*number),
-        toml::Value::Float(number) => serde_json::Number::from_f64(*number).map_or_else(|| Value::String(number.to_string()), Value::Number),
+        toml::Value::Float(number) => {
+            serde_json::Number::from_f64(*number).map_or_else(|| Value::String(number.to_string()), Value::Number)
+        }
         toml::Value::Boolean(flag) => Value::Bool(*flag),
         toml::Value::Datetime(datetime) => Value::String(datetime.to_string()),
         toml::Value::Array(items) => Value::Array(items.iter().map(toml_to_json).collect()),

@@ -29,10 +29,7 @@ pub const SECTIONS: [&str; 14] = [
 ];
 // `[[sources]]` and `[[custom_tables]]` are lists: they are configured in the file only.
 
-pub(super) fn apply_environment(
-    tree: &mut toml::Table,
-    environment: impl IntoIterator<Item = (String, String)>,
-) -> Vec<ConfigError> {
+pub(super) fn apply_environment(tree: &mut toml::Table, environment: impl IntoIterator<Item = (String, String)>) -> Vec<ConfigError> {
     let mut errors = Vec::new();
     let mut database_url_fallback = None;
     let mut overrides = Vec::new();
@@ -89,9 +86,7 @@ fn set_path(tree: &mut toml::Table, path: &[String], value: toml::Value) {
     let (last, parents) = path.split_last().expect("paths have at least one segment");
     let mut current = tree;
     for segment in parents {
-        let entry = current
-            .entry(segment.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = current.entry(segment.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
         if !entry.is_table() {
             *entry = toml::Value::Table(toml::Table::new());
         }

@@ -149,7 +149,10 @@ fn check_conditions(
     problem: &mut impl FnMut(&str, String),
 ) {
     if equals.is_empty() && present.is_empty() {
-        problem(&format!("{prefix}.match"), "expected at least one condition in match or present (a rule without one matches everything)".into());
+        problem(
+            &format!("{prefix}.match"),
+            "expected at least one condition in match or present (a rule without one matches everything)".into(),
+        );
     }
     for (pointer, expected) in equals {
         let key = format!("{prefix}.match.\"{pointer}\"");
@@ -306,7 +309,9 @@ time_format = "sec"
 
     #[test]
     fn unknown_keys_in_a_json_section_are_named() {
-        let text = VALID.replace("time_format = \"ms\"", "time_format = \"ms\"\ntime_unit = \"ms\"").replace("venue = \"v\"", "venue = \"v\"\nacks = 1");
+        let text = VALID
+            .replace("time_format = \"ms\"", "time_format = \"ms\"\ntime_unit = \"ms\"")
+            .replace("venue = \"v\"", "venue = \"v\"\nacks = 1");
         assert_eq!(keys(&text), vec!["sources[0].json.acks", "sources[0].json.records[0].time_unit"]);
         let typo = VALID.replace("price = \"/p\"", "prise = \"/p\"");
         assert_eq!(keys(&typo), vec!["sources[0].json.records[0].fields.prise", "sources[0].json.records[0].fields.price"]);

@@ -311,11 +311,8 @@ impl JsonFeedConfig {
 /// One subscribe template's messages: once, or once per symbol when it holds `{symbol}`.
 pub fn expand_template(template: &str, symbols: &[String], next_id: &mut u64) -> Vec<(u64, String)> {
     let symbols_json = serde_json::to_string(symbols).unwrap_or_else(|_| "[]".into());
-    let per_symbol: Vec<Option<&str>> = if template.contains(SYMBOL_PLACEHOLDER) {
-        symbols.iter().map(|symbol| Some(symbol.as_str())).collect()
-    } else {
-        vec![None]
-    };
+    let per_symbol: Vec<Option<&str>> =
+        if template.contains(SYMBOL_PLACEHOLDER) { symbols.iter().map(|symbol| Some(symbol.as_str())).collect() } else { vec![None] };
     per_symbol
         .into_iter()
         .map(|symbol| {
@@ -401,7 +398,9 @@ mod tests {
         for (pointer, expected) in cases {
             let tokens = json_pointer_tokens(pointer);
             match expected {
-                Ok(expected) => assert_eq!(tokens.as_deref().map(|t| t.iter().map(String::as_str).collect::<Vec<_>>()), Ok(expected), "{pointer}"),
+                Ok(expected) => {
+                    assert_eq!(tokens.as_deref().map(|t| t.iter().map(String::as_str).collect::<Vec<_>>()), Ok(expected), "{pointer}")
+                }
                 Err(()) => assert!(tokens.is_err(), "{pointer}: {tokens:?}"),
             }
         }

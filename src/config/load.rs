@@ -15,9 +15,8 @@ use super::validate::validate;
 
 /// Loads and validates a configuration file, with this process's environment applied.
 pub fn load_file(path: &Path) -> Result<Config, ConfigErrors> {
-    let text = std::fs::read_to_string(path).map_err(|error| {
-        ConfigErrors::single(path.display().to_string(), format!("cannot read the file: {error}"))
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| ConfigErrors::single(path.display().to_string(), format!("cannot read the file: {error}")))?;
     load_str(&text, std::env::vars())
 }
 
@@ -37,13 +36,9 @@ fn syntax_error(text: &str, error: &toml::de::Error) -> String {
 }
 
 /// Loads and validates configuration text with the given environment variables.
-pub fn load_str(
-    text: &str,
-    environment: impl IntoIterator<Item = (String, String)>,
-) -> Result<Config, ConfigErrors> {
-    let mut tree: toml::Table = text
-        .parse()
-        .map_err(|error: toml::de::Error| ConfigErrors::single("(syntax)", syntax_error(text, &error)))?;
+pub fn load_str(text: &str, environment: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigErrors> {
+    let mut tree: toml::Table =
+        text.parse().map_err(|error: toml::de::Error| ConfigErrors::single("(syntax)", syntax_error(text, &error)))?;
     let environment: Vec<(String, String)> = environment.into_iter().collect();
     let secrets_in_file = secrets_in_file(&tree);
     let mut errors = apply_environment(&mut tree, environment.iter().cloned());
@@ -55,11 +50,8 @@ pub fn load_str(
         // A key that could not be read is reported once, by the deserializer: the
         // checks would only add that it, or the section holding it, is missing.
         let unreadable: Vec<String> = errors.iter().map(|error| error.key.clone()).collect();
-        errors.extend(
-            validate(config, &environment)
-                .into_iter()
-                .filter(|error| !unreadable.iter().any(|key| key_contains(&error.key, key))),
-        );
+        errors
+            .extend(validate(config, &environment).into_iter().filter(|error| !unreadable.iter().any(|key| key_contains(&error.key, key))));
     }
     match config {
         Some(mut config) if errors.is_empty() => {
@@ -122,12 +114,8 @@ fn deserialize_collecting_errors(mut tree: toml::Table, errors: &mut Vec<ConfigE
             // valid defaults), so the semantic checks can report on it too.
             Ok(config) => return Some(config),
             Err(error) => {
-                let mut path: Vec<String> = error
-                    .path()
-                    .iter()
-                    .map(|segment| segment.to_string())
-                    .filter(|segment| segment != "?")
-                    .collect();
+                let mut path: Vec<String> =
+                    error.path().iter().map(|segment| segment.to_string()).filter(|segment| segment != "?").collect();
                 // The toml deserializer appends "in `key`"; the key is reported separately.
                 let message = error.inner().to_string().lines().next().unwrap_or_default().trim().to_string();
                 if let Some(unknown) = unknown_field_name(&message) {
@@ -253,13 +241,8 @@ mod tests {
         "#;
         let errors = load_str(text, env(&[])).expect_err("invalid").0;
         let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
-        for expected in [
-            "database.bogus",
-            "pipeline.batch_max_rows",
-            "pipeline.linger_ms",
-            "server.listen",
-            "tables.ticks.retention_days",
-        ] {
+        for expected in ["database.bogus", "pipeline.batch_max_rows", "pipeline.linger_ms", "server.listen", "tables.ticks.retention_days"]
+        {
             assert!(keys.contains(&expected), "{expected} missing from {errors:?}");
         }
         let batch = errors.iter().find(|e| e.key == "pipeline.batch_max_rows").unwrap();
@@ -299,11 +282,8 @@ mod tests {
         assert_eq!(server.listen.port(), 9999);
         assert_eq!(server.token.map(|t| t.0), Some("12345".to_string()));
 
-        let config = load_str(
-            MINIMAL,
-            env(&[("DATABASE_URL", "postgres://a@h/a"), ("HYPERTICK_DATABASE_URL", "postgres://b@h/b")]),
-        )
-        .expect("valid");
+        let config =
+            load_str(MINIMAL, env(&[("DATABASE_URL", "postgres://a@h/a"), ("HYPERTICK_DATABASE_URL", "postgres://b@h/b")])).expect("valid");
         assert_eq!(config.database_url(), Some("postgres://b@h/b"));
     }
 
@@ -328,9 +308,8 @@ mod tests {
         assert_eq!(config.import.writers, 3);
 
         // A bad value is named by its key like one from the file.
-        let errors = load_str(MINIMAL, env(&[("HYPERTICK_SPOOL_DIR", "/s"), ("HYPERTICK_SPOOL_MAX_BYTES", "lots")]))
-            .expect_err("invalid")
-            .0;
+        let errors =
+            load_str(MINIMAL, env(&[("HYPERTICK_SPOOL_DIR", "/s"), ("HYPERTICK_SPOOL_MAX_BYTES", "lots")])).expect_err("invalid").0;
         assert_eq!(errors[0].key, "spool.max_bytes", "{errors:?}");
     }
 
@@ -390,7 +369,8 @@ mod tests {
 
     #[test]
     fn sources_may_only_name_channels_their_venue_offers() {
-        let source = |channels: &str| format!("{MINIMAL}[[sources]]\nkind = \"coinbase\"\nsymbols = [\"BTC-USD\"]\nchannels = {channels}\n");
+        let source =
+            |channels: &str| format!("{MINIMAL}[[sources]]\nkind = \"coinbase\"\nsymbols = [\"BTC-USD\"]\nchannels = {channels}\n");
         let config = load_str(&source(r#"["trades", "quotes"]"#), env(&[])).expect("valid");
         assert_eq!((config.sources[0].kind, config.sources[0].name()), (crate::config::SourceKind::Coinbase, "coinbase".to_string()));
         let errors = load_str(&source(r#"["trades", "agg_trades", "bars"]"#), env(&[])).expect_err("invalid").0;
@@ -405,8 +385,9 @@ mod tests {
         let source = |kind: &str, symbols: &str, channels: &str| {
             format!("{MINIMAL}[[sources]]\nkind = \"{kind}\"\nsymbols = {symbols}\nchannels = {channels}\n")
         };
-        let deribit = load_str(&source("deribit", r#"["BTC-PERPETUAL", "BTC-27DEC26-100000-C"]"#, r#"["trades", "quotes", "options"]"#), env(&[]))
-            .expect("deribit mixes option names and other instruments");
+        let deribit =
+            load_str(&source("deribit", r#"["BTC-PERPETUAL", "BTC-27DEC26-100000-C"]"#, r#"["trades", "quotes", "options"]"#), env(&[]))
+                .expect("deribit mixes option names and other instruments");
         assert_eq!(deribit.sources[0].channels, [Channel::Trades, Channel::Quotes, Channel::Options]);
         assert!(load_str(&source("okx", r#"["BTC-USD", "ETH-USD"]"#, r#"["options"]"#), env(&[])).is_ok());
         let errors = load_str(&source("okx", r#"["BTC-USD"]"#, r#"["trades", "options"]"#), env(&[])).expect_err("invalid").0;
@@ -419,7 +400,8 @@ mod tests {
 
     #[test]
     fn tickers_only_where_the_venue_publishes_24_hour_statistics() {
-        let source = |kind: &str| format!("{MINIMAL}[[sources]]\nkind = \"{kind}\"\nsymbols = [\"X\"]\nchannels = [\"trades\", \"tickers\"]\n");
+        let source =
+            |kind: &str| format!("{MINIMAL}[[sources]]\nkind = \"{kind}\"\nsymbols = [\"X\"]\nchannels = [\"trades\", \"tickers\"]\n");
         for kind in ["binance", "binance_futures", "coinbase", "bybit", "kraken", "okx", "deribit"] {
             assert!(load_str(&source(kind), env(&[])).is_ok(), "{kind} offers tickers");
         }
@@ -434,7 +416,8 @@ mod tests {
 
     #[test]
     fn alpaca_sources_need_credentials_in_the_environment() {
-        let text = format!("{MINIMAL}[[sources]]\nkind = \"alpaca\"\nsymbols = [\"AAPL\"]\nchannels = [\"trades\", \"quotes\", \"bars\"]\n");
+        let text =
+            format!("{MINIMAL}[[sources]]\nkind = \"alpaca\"\nsymbols = [\"AAPL\"]\nchannels = [\"trades\", \"quotes\", \"bars\"]\n");
         let errors = load_str(&text, env(&[("APCA_API_KEY_ID", "key-id")])).expect_err("invalid").0;
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(errors[0].key, "sources[0].kind");

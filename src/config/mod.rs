@@ -29,33 +29,26 @@ mod validate;
 mod warnings;
 
 pub use backfill::{
-    delimiter_byte, import_fields, ImportConfig, ImportTableConfig, TimeUnit, IMPORTABLE_TABLES, MIN_CHUNK_BYTES,
-    MIN_RECORD_ROTATE_BYTES,
+    delimiter_byte, import_fields, ImportConfig, ImportTableConfig, TimeUnit, IMPORTABLE_TABLES, MIN_CHUNK_BYTES, MIN_RECORD_ROTATE_BYTES,
 };
 pub use bus::{is_name_token, BusConfig, BusRole};
 pub use custom_checks::MAX_CUSTOM_TABLE_NAME_BYTES;
-pub use custom_tables::{
-    CustomColumnConfig, CustomTableConfig, DEFAULT_CUSTOM_COLUMNSTORE_AFTER_DAYS, DEFAULT_CUSTOM_PARTITION_HOURS,
-};
+pub use custom_tables::{CustomColumnConfig, CustomTableConfig, DEFAULT_CUSTOM_COLUMNSTORE_AFTER_DAYS, DEFAULT_CUSTOM_PARTITION_HOURS};
+pub use environment::SECTIONS as ENVIRONMENT_SECTIONS;
 pub use error::{with_causes, ConfigError, ConfigErrors};
 pub use json_feed::{
-    json_pointer_tokens, AckRule, Conditions, FieldPointers, JsonFeedConfig, RecordKind, RecordRule, SideValues, SymbolRewrite,
-    TimeFormat,
+    json_pointer_tokens, AckRule, Conditions, FieldPointers, JsonFeedConfig, RecordKind, RecordRule, SideValues, SymbolRewrite, TimeFormat,
 };
-pub use environment::SECTIONS as ENVIRONMENT_SECTIONS;
 pub use load::{load_file, load_str};
 pub use memory::{worst_case_bytes, WorstCase};
-pub use redact::redact_url;
-pub use subsystems::{HealthConfig, IndicatorsConfig, RelationalConfig, SpoolConfig, DEFAULT_RELATIONAL_TABLES};
-pub use validate::{is_plain_identifier, MAX_IDENTIFIER_BYTES};
-pub use warnings::warnings;
-pub use sources::{
-    Channel, SourceConfig, SourceKind, ALPACA_KEY_ID_VARIABLE, ALPACA_SECRET_KEY_VARIABLE, POLYGON_API_KEY_VARIABLE,
-};
 pub use model::{
-    AggregatesConfig, Config, DatabaseConfig, FullPolicy, MetricsConfig, PipelineConfig, ProfileChoice, SchemaConfig,
-    ShutdownConfig,
+    AggregatesConfig, Config, DatabaseConfig, FullPolicy, MetricsConfig, PipelineConfig, ProfileChoice, SchemaConfig, ShutdownConfig,
 };
+pub use redact::redact_url;
 pub use secret::Secret;
 pub use server::{AckLevel, ServerConfig};
+pub use sources::{Channel, SourceConfig, SourceKind, ALPACA_KEY_ID_VARIABLE, ALPACA_SECRET_KEY_VARIABLE, POLYGON_API_KEY_VARIABLE};
+pub use subsystems::{HealthConfig, IndicatorsConfig, RelationalConfig, SpoolConfig, DEFAULT_RELATIONAL_TABLES};
 pub use tables::{default_max_record_bytes, EffectiveTableConfig, TableConfig, TablesConfig, WriteMode, MAX_BATCH_BYTES};
+pub use validate::{is_plain_identifier, MAX_IDENTIFIER_BYTES};
+pub use warnings::warnings;

@@ -7,15 +7,15 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::secret::Secret;
 use super::custom_tables::{CustomTableConfig, DEFAULT_CUSTOM_COLUMNSTORE_AFTER_DAYS, DEFAULT_CUSTOM_PARTITION_HOURS};
+use super::secret::Secret;
 use super::server::{
     default_acks_in_flight, default_acks_in_flight_bytes, default_dedup_ids, default_handshake_timeout_ms, default_max_frame_bytes,
     default_max_messages_per_sec, default_max_messages_per_sec_per_token, default_max_pending_handshakes, AckLevel, ServerConfig,
 };
-use super::tables::{default_max_record_bytes, EffectiveTableConfig, TablesConfig};
 use super::sources::SourceConfig;
 use super::subsystems::{HealthConfig, IndicatorsConfig, RelationalConfig, SpoolConfig};
+use super::tables::{default_max_record_bytes, EffectiveTableConfig, TablesConfig};
 use crate::record::{CustomSchema, Table};
 
 /// The whole configuration file.
@@ -407,12 +407,8 @@ impl Config {
         EffectiveTableConfig {
             retention_days: overrides.and_then(|o| o.retention_days).unwrap_or(default_retention_days),
             partition_hours: overrides.and_then(|o| o.partition_hours).unwrap_or(default_partition_hours),
-            columnstore_after_days: overrides
-                .and_then(|o| o.columnstore_after_days)
-                .unwrap_or(default_columnstore_after_days),
-            writers: overrides
-                .and_then(|o| o.writers)
-                .unwrap_or(if table.is_high_rate() { self.pipeline.writers_per_table } else { 1 }),
+            columnstore_after_days: overrides.and_then(|o| o.columnstore_after_days).unwrap_or(default_columnstore_after_days),
+            writers: overrides.and_then(|o| o.writers).unwrap_or(if table.is_high_rate() { self.pipeline.writers_per_table } else { 1 }),
             channel_capacity: overrides.and_then(|o| o.channel_capacity).unwrap_or(self.pipeline.channel_capacity),
             channel_max_bytes: overrides.and_then(|o| o.channel_max_bytes).unwrap_or(self.pipeline.channel_max_bytes),
             batch_max_rows: overrides.and_then(|o| o.batch_max_rows).unwrap_or(self.pipeline.batch_max_rows),
@@ -429,9 +425,7 @@ impl Config {
         EffectiveTableConfig {
             retention_days: custom.and_then(|c| c.retention_days).unwrap_or(0),
             partition_hours: custom.and_then(|c| c.partition_hours).unwrap_or(DEFAULT_CUSTOM_PARTITION_HOURS),
-            columnstore_after_days: custom
-                .and_then(|c| c.columnstore_after_days)
-                .unwrap_or(DEFAULT_CUSTOM_COLUMNSTORE_AFTER_DAYS),
+            columnstore_after_days: custom.and_then(|c| c.columnstore_after_days).unwrap_or(DEFAULT_CUSTOM_COLUMNSTORE_AFTER_DAYS),
             writers: custom.and_then(|c| c.writers).unwrap_or(1),
             channel_capacity: self.pipeline.channel_capacity,
             channel_max_bytes: self.pipeline.channel_max_bytes,

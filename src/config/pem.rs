@@ -17,9 +17,7 @@ pub const MAX_PEM_BYTES: u64 = 1 << 20;
 fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
     let file = std::fs::File::open(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
     let mut bytes = Vec::new();
-    file.take(MAX_PEM_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    file.take(MAX_PEM_BYTES + 1).read_to_end(&mut bytes).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
     if bytes.len() as u64 > MAX_PEM_BYTES {
         return Err(format!("{} is larger than {MAX_PEM_BYTES} bytes; expected a PEM file of a few KiB", path.display()));
     }
@@ -52,7 +50,12 @@ pub fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
 
 /// Checks that the private key is usable and belongs to the chain's first (end-entity)
 /// certificate, as the TLS server will at start. The message names both files.
-pub fn check_key_matches(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>, cert_path: &Path, key_path: &Path) -> Result<(), String> {
+pub fn check_key_matches(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    cert_path: &Path,
+    key_path: &Path,
+) -> Result<(), String> {
     let provider = rustls::crypto::ring::default_provider();
     rustls::sign::CertifiedKey::from_der(chain, key, &provider).map(|_| ()).map_err(|error| match error {
         rustls::Error::InconsistentKeys(_) => {

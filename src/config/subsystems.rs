@@ -98,8 +98,7 @@ impl Default for IndicatorsConfig {
 impl IndicatorsConfig {
     /// Whether bars of this symbol and interval feed the engine.
     pub fn covers(&self, symbol: &str, interval: &str) -> bool {
-        self.intervals.iter().any(|wanted| wanted == interval)
-            && self.symbols.iter().any(|wanted| wanted == "*" || wanted == symbol)
+        self.intervals.iter().any(|wanted| wanted == interval) && self.symbols.iter().any(|wanted| wanted == "*" || wanted == symbol)
     }
 }
 

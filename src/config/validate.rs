@@ -38,22 +38,14 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
     match config.database_url() {
         // An edge publishes to the bus and never opens the database.
         None if config.bus.role == BusRole::Edge => {}
-        None => problem(
-            "database.url",
-            "not set; expected a postgres:// URL in the file or in DATABASE_URL".into(),
-        ),
+        None => problem("database.url", "not set; expected a postgres:// URL in the file or in DATABASE_URL".into()),
         Some(url) => check_database_url(config, url, &mut problem),
     }
     if config.database.connect_timeout_ms == 0 {
         problem("database.connect_timeout_ms", "expected a number of milliseconds above 0".into());
     }
-    if config.database.retry_initial_backoff_ms == 0
-        || config.database.retry_initial_backoff_ms > config.database.retry_max_backoff_ms
-    {
-        problem(
-            "database.retry_initial_backoff_ms",
-            "expected above 0 and at most database.retry_max_backoff_ms".into(),
-        );
+    if config.database.retry_initial_backoff_ms == 0 || config.database.retry_initial_backoff_ms > config.database.retry_max_backoff_ms {
+        problem("database.retry_initial_backoff_ms", "expected above 0 and at most database.retry_max_backoff_ms".into());
     }
 
     if let Some(server) = &config.server {
@@ -67,9 +59,7 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
         }
         if let Some(path) = &server.token_file {
             match std::fs::read_to_string(path) {
-                Ok(text) if text.trim().is_empty() => {
-                    problem("server.token_file", format!("{} holds no token", path.display()))
-                }
+                Ok(text) if text.trim().is_empty() => problem("server.token_file", format!("{} holds no token", path.display())),
                 Ok(_) => {}
                 Err(error) => problem("server.token_file", format!("cannot read {}: {error}", path.display())),
             }
@@ -199,13 +189,8 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
             if effective.partition_hours == 0 || effective.partition_hours > 24 * 366 {
                 problem(&key("partition_hours"), "expected between 1 and 8784 hours".into());
             }
-            if effective.retention_days != 0
-                && u64::from(effective.retention_days) * 24 < u64::from(effective.partition_hours)
-            {
-                problem(
-                    &key("retention_days"),
-                    "expected 0 (keep all) or a retention at least one partition long".into(),
-                );
+            if effective.retention_days != 0 && u64::from(effective.retention_days) * 24 < u64::from(effective.partition_hours) {
+                problem(&key("retention_days"), "expected 0 (keep all) or a retention at least one partition long".into());
             }
         }
     }
@@ -221,21 +206,17 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
         }
     }
 
-    let engine = crate::indicators::IndicatorConfig {
-        swing_window: config.indicators.swing_window,
-        levels_kept: config.indicators.levels_kept,
-    };
+    let engine =
+        crate::indicators::IndicatorConfig { swing_window: config.indicators.swing_window, levels_kept: config.indicators.levels_kept };
     for error in engine.validate().err().unwrap_or_default() {
         use crate::indicators::{IndicatorConfig, IndicatorConfigError};
         match error {
-            IndicatorConfigError::SwingWindow(_) => problem(
-                "indicators.swing_window",
-                format!("expected 1 to {} bars", IndicatorConfig::MAX_SWING_WINDOW),
-            ),
-            IndicatorConfigError::LevelsKept(_) => problem(
-                "indicators.levels_kept",
-                format!("expected 1 to {} levels", IndicatorConfig::MAX_LEVELS_KEPT),
-            ),
+            IndicatorConfigError::SwingWindow(_) => {
+                problem("indicators.swing_window", format!("expected 1 to {} bars", IndicatorConfig::MAX_SWING_WINDOW))
+            }
+            IndicatorConfigError::LevelsKept(_) => {
+                problem("indicators.levels_kept", format!("expected 1 to {} levels", IndicatorConfig::MAX_LEVELS_KEPT))
+            }
         }
     }
     if !config.indicators.symbols.is_empty() && config.indicators.intervals.is_empty() {
@@ -385,10 +366,9 @@ fn check_database_url(config: &Config, url: &str, problem: &mut impl FnMut(&str,
         Err(error) => return problem("database.url", format!("expected a postgres:// URL: {}", super::with_causes(&error))),
     };
     match (&config.database.ssl_root_cert, &info.root_certificates) {
-        (Some(_), Some(_)) => problem(
-            "database.ssl_root_cert",
-            "give the root certificates either here or as sslrootcert in database.url, not both".into(),
-        ),
+        (Some(_), Some(_)) => {
+            problem("database.ssl_root_cert", "give the root certificates either here or as sslrootcert in database.url, not both".into())
+        }
         (Some(path), None) => {
             if let Err(message) = pem::load_certificates(path) {
                 problem("database.ssl_root_cert", message);
@@ -434,7 +414,8 @@ fn check_role(config: &Config, problem: &mut impl FnMut(&str, String)) {
             if !config.custom_tables.is_empty() {
                 problem(
                     "custom_tables",
-                    "custom tables do not travel over the bus yet: push their rows to a single-process instance (bus.role = \"all\")".into(),
+                    "custom tables do not travel over the bus yet: push their rows to a single-process instance (bus.role = \"all\")"
+                        .into(),
                 );
             }
         }
@@ -482,7 +463,10 @@ mod tests {
 
         let missing = std::path::Path::new("/nonexistent/push.key");
         let found = errors(&server(cert.path(), missing));
-        assert_eq!(found, vec![("server.tls_key".to_string(), format!("cannot read {}: No such file or directory (os error 2)", missing.display()))]);
+        assert_eq!(
+            found,
+            vec![("server.tls_key".to_string(), format!("cannot read {}: No such file or directory (os error 2)", missing.display()))]
+        );
 
         let found = errors(&format!("{URL}[server]\ntls_cert = \"{}\"\n", cert.path().display()));
         assert_eq!(found[0].0, "server.tls_key", "{found:?}");
@@ -494,7 +478,8 @@ mod tests {
         let other = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
         let cert = file(&generated.cert.pem());
         let stranger_key = file(&other.signing_key.serialize_pem());
-        let server = |key: &std::path::Path| format!("{URL}[server]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n", cert.path().display(), key.display());
+        let server =
+            |key: &std::path::Path| format!("{URL}[server]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n", cert.path().display(), key.display());
 
         let found = errors(&server(stranger_key.path()));
         assert_eq!(found.len(), 1, "{found:?}");
@@ -503,7 +488,10 @@ mod tests {
         assert!(!found[0].1.contains("PRIVATE KEY"), "no key material in the message: {found:?}");
 
         let found = errors(&server(std::path::Path::new("/dev/zero")));
-        assert_eq!(found, vec![("server.tls_key".to_string(), "/dev/zero is larger than 1048576 bytes; expected a PEM file of a few KiB".to_string())]);
+        assert_eq!(
+            found,
+            vec![("server.tls_key".to_string(), "/dev/zero is larger than 1048576 bytes; expected a PEM file of a few KiB".to_string())]
+        );
     }
 
     #[test]

@@ -16,9 +16,7 @@ pub fn warnings(config: &Config) -> Vec<String> {
             "server.token" => "HYPERTICK_SERVER_TOKEN or server.token_file",
             _ => "DATABASE_URL or database.password_file",
         };
-        warnings.push(format!(
-            "{key} holds a secret written in the configuration file; prefer {instead}, readable by the daemon only"
-        ));
+        warnings.push(format!("{key} holds a secret written in the configuration file; prefer {instead}, readable by the daemon only"));
     }
     let exposed = |address: &SocketAddr| !address.ip().is_loopback();
     if let Some(server) = &config.server {
@@ -84,8 +82,11 @@ mod tests {
         assert!(inline[0].starts_with("server.token holds a secret written in the configuration file"), "{inline:?}");
         assert!(inline[1].starts_with("database.url holds a secret") && !inline[1].contains("pw"), "{inline:?}");
         let from_environment = crate::config::warnings(
-            &load_str(local, vec![("DATABASE_URL".into(), "postgres://u:pw@127.0.0.1/db".into()), ("HYPERTICK_SERVER_TOKEN".into(), "t".into())])
-                .expect("valid"),
+            &load_str(
+                local,
+                vec![("DATABASE_URL".into(), "postgres://u:pw@127.0.0.1/db".into()), ("HYPERTICK_SERVER_TOKEN".into(), "t".into())],
+            )
+            .expect("valid"),
         );
         assert_eq!(from_environment, Vec::<String>::new(), "secrets from the environment are where they belong");
 

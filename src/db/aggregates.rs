@@ -229,9 +229,7 @@ async fn ensure_vanilla(client: &Client) -> Result<Vec<String>, DbError> {
     // The refresher reads time ranges of every symbol: a BRIN index finds them for the
     // cost of a few pages per partition (the (symbol, time) btree cannot), and keeping
     // it costs COPY next to nothing.
-    client
-        .batch_execute("CREATE INDEX IF NOT EXISTS ticks_time_brin ON ticks USING brin (time) WITH (autosummarize = on)")
-        .await?;
+    client.batch_execute("CREATE INDEX IF NOT EXISTS ticks_time_brin ON ticks USING brin (time) WITH (autosummarize = on)").await?;
     let mut created = false;
     for aggregate in &OHLCV_AGGREGATES {
         let kind: Option<i8> = client
@@ -352,9 +350,7 @@ async fn refresh_in_transaction(client: &Client) -> Result<RefreshReport, DbErro
         let delete = client
             .prepare(&format!("DELETE FROM {} WHERE bucket >= $1::text::timestamptz AND bucket < $2::text::timestamptz", aggregate.name))
             .await?;
-        let recompute = vanilla_recompute(aggregate)
-            .replace("$1", "$1::text::timestamptz")
-            .replace("$2", "$2::text::timestamptz");
+        let recompute = vanilla_recompute(aggregate).replace("$1", "$1::text::timestamptz").replace("$2", "$2::text::timestamptz");
         for range in &buckets {
             let (start, end): (String, String) = (range.get(0), range.get(1));
             client.execute(&delete, &[&start, &end]).await?;

@@ -16,7 +16,11 @@ use crate::record::{format_uuid, CellValue, ColumnDefault, CustomSchema};
 const MAX_IDENTIFIER_BYTES: usize = 63;
 
 /// Creates what is missing of every custom table; returns one line per change.
-pub async fn ensure_custom_tables(client: &Client, profile: Profile, tables: &[(&CustomTableConfig, CustomSchema)]) -> Result<Vec<String>, DbError> {
+pub async fn ensure_custom_tables(
+    client: &Client,
+    profile: Profile,
+    tables: &[(&CustomTableConfig, CustomSchema)],
+) -> Result<Vec<String>, DbError> {
     let mut actions = Vec::new();
     for (config, schema) in tables {
         let name = schema.name();
@@ -92,7 +96,11 @@ fn default_expression(default: &ColumnDefault, sql_type: &str) -> String {
         if number.is_nan() {
             "NaN".to_string()
         } else if number.is_infinite() {
-            if number > 0.0 { "Infinity".into() } else { "-Infinity".into() }
+            if number > 0.0 {
+                "Infinity".into()
+            } else {
+                "-Infinity".into()
+            }
         } else {
             number.to_string()
         }
@@ -150,9 +158,7 @@ async fn ensure_indexes(client: &Client, config: &CustomTableConfig, schema: &Cu
         if exists {
             continue;
         }
-        client
-            .batch_execute(&format!("CREATE INDEX IF NOT EXISTS {} ON {} ({columns})", quote(&index), quote(name)))
-            .await?;
+        client.batch_execute(&format!("CREATE INDEX IF NOT EXISTS {} ON {} ({columns})", quote(&index), quote(name))).await?;
         actions.push(format!("{name}: index {index} ({columns})"));
     }
     Ok(actions)

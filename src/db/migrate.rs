@@ -70,10 +70,7 @@ pub async fn migrate(client: &mut Client, profile: Profile) -> Result<MigrationR
         }
         let failed = |source| DbError::Migration { migration: migration.id, source };
         transaction.batch_execute(migration.sql).await.map_err(failed)?;
-        transaction
-            .execute("INSERT INTO schema_migrations (id) VALUES ($1)", &[&migration.id])
-            .await
-            .map_err(failed)?;
+        transaction.execute("INSERT INTO schema_migrations (id) VALUES ($1)", &[&migration.id]).await.map_err(failed)?;
         report.applied.push(migration.id);
     }
     let last = report.applied.last().copied();

@@ -30,12 +30,17 @@ pub use dead_letters::delete_expired_dead_letters;
 pub use identifier::{quote_identifier, quote_identifiers};
 pub use migrate::{migrate, MigrationReport};
 pub use partitions::{PartitionPlan, Partitions};
-pub use prepare::{hypertable_plans, partition_plans, prepare_schema, prepare_schema_with, time_series_tables, SchemaOptions, SchemaReport};
-pub use retention::{guard_retention, RetentionDrop, ALLOW_RETENTION_DROP};
+pub use prepare::{
+    hypertable_plans, partition_plans, prepare_schema, prepare_schema_with, time_series_tables, SchemaOptions, SchemaReport,
+};
 pub use profile::{detect_profile, Profile};
 pub use relational::load_relational_catalog;
+pub use retention::{guard_retention, RetentionDrop, ALLOW_RETENTION_DROP};
 pub use schema_check::verify_columns;
-pub use spool_state::{commit_spool_ranges, compact_spool_commits, INSERT_SPOOL_RANGES, fold_bus_claims, load_recent_ids, load_spool_commits, record_spool_release, trim_ids};
+pub use spool_state::{
+    commit_spool_ranges, compact_spool_commits, fold_bus_claims, load_recent_ids, load_spool_commits, record_spool_release, trim_ids,
+    INSERT_SPOOL_RANGES,
+};
 pub use timescale::{builtin_segmentby, converge, worker_check, HypertablePlan, JobStagger, JOB_STAGGER_SECS};
 
 /// Errors from database work outside the COPY hot path.

@@ -59,9 +59,7 @@ impl Partitions {
         let Some(plan) = self.plans.get(&table) else { return true };
         let known = self.known.lock().unwrap_or_else(|poison| poison.into_inner());
         let ranges = known.get(&table).map(Vec::as_slice).unwrap_or(&[]);
-        slot_starts
-            .iter()
-            .all(|start| uncovered(ranges, *start, start + plan.width_micros).is_empty())
+        slot_starts.iter().all(|start| uncovered(ranges, *start, start + plan.width_micros).is_empty())
     }
 
     /// Creates whatever is missing of the given slots; returns how many partitions it

@@ -74,10 +74,7 @@ pub async fn detect_profile(client: &Client, choice: ProfileChoice) -> Result<Pr
     let has_history: bool = client.query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[]).await?.get(0);
     let (migrated_vanilla, migrated_timescaledb): (bool, bool) = if has_history {
         let row = client
-            .query_one(
-                "SELECT bool_or(id LIKE 'vanilla/%') IS TRUE, bool_or(id LIKE 'timescaledb/%') IS TRUE FROM schema_migrations",
-                &[],
-            )
+            .query_one("SELECT bool_or(id LIKE 'vanilla/%') IS TRUE, bool_or(id LIKE 'timescaledb/%') IS TRUE FROM schema_migrations", &[])
             .await?;
         (row.get(0), row.get(1))
     } else {

@@ -54,12 +54,7 @@ impl std::fmt::Display for RetentionDrop {
 /// Checks each (table, retention days) before it is applied. Returns a line per drop
 /// accepted; refuses with every drop named when `allow_drop` is false. Records the
 /// retention of each table checked, so an unchanged one is not asked about again.
-pub async fn guard_retention(
-    client: &Client,
-    profile: Profile,
-    tables: &[(Table, u32)],
-    allow_drop: bool,
-) -> Result<Vec<String>, DbError> {
+pub async fn guard_retention(client: &Client, profile: Profile, tables: &[(Table, u32)], allow_drop: bool) -> Result<Vec<String>, DbError> {
     let mut drops = Vec::new();
     let mut to_record = Vec::new();
     for &(table, days) in tables {
@@ -152,10 +147,8 @@ async fn expired_partitions(client: &Client, table: Table, cutoff: i64) -> Resul
         if end > cutoff || !name.starts_with(&prefix) {
             continue;
         }
-        let holds_rows: bool = client
-            .query_one(&format!("SELECT EXISTS (SELECT 1 FROM {})", super::quote_identifier(&name)), &[])
-            .await?
-            .get(0);
+        let holds_rows: bool =
+            client.query_one(&format!("SELECT EXISTS (SELECT 1 FROM {})", super::quote_identifier(&name)), &[]).await?.get(0);
         if holds_rows {
             found = Some(match found {
                 None => (1, start, end),

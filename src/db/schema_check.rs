@@ -11,9 +11,7 @@ pub async fn verify_columns(client: &Client, table: Table) -> Result<(), DbError
     let relation = table.quoted_name();
     let exists = client.query_one("SELECT to_regclass($1) IS NOT NULL", &[&relation.as_ref()]).await?;
     if !exists.get::<_, bool>(0) {
-        return Err(DbError::Schema(format!(
-            "table `{table}` does not exist; run `hypertick migrate --config …` first"
-        )));
+        return Err(DbError::Schema(format!("table `{table}` does not exist; run `hypertick migrate --config …` first")));
     }
     let rows = client
         .query(
@@ -27,19 +25,11 @@ pub async fn verify_columns(client: &Client, table: Table) -> Result<(), DbError
     for column in table.columns() {
         let found = rows.iter().find(|row| row.get::<_, String>(0) == column.name);
         match found {
-            None => problems.push(format!(
-                "table `{table}` has no column `{}` (expected {})",
-                column.name,
-                column.pg_type.sql_name()
-            )),
+            None => problems.push(format!("table `{table}` has no column `{}` (expected {})", column.name, column.pg_type.sql_name())),
             Some(row) => {
                 let actual: String = row.get(1);
                 if actual != column.pg_type.sql_name() {
-                    problems.push(format!(
-                        "table `{table}` column `{}` is {actual}; expected {}",
-                        column.name,
-                        column.pg_type.sql_name()
-                    ));
+                    problems.push(format!("table `{table}` column `{}` is {actual}; expected {}", column.name, column.pg_type.sql_name()));
                 }
             }
         }

@@ -17,15 +17,11 @@ fn offset_stream(table: &str) -> String {
 /// Each stream's committed sequences, keyed by table name.
 pub async fn load_spool_commits(client: &Client) -> Result<HashMap<String, CommitTracker>, DbError> {
     let mut trackers: HashMap<String, CommitTracker> = HashMap::new();
-    for row in client
-        .query("SELECT substr(stream, 7), position FROM ingest_offsets WHERE stream LIKE 'spool/%'", &[])
-        .await?
-    {
+    for row in client.query("SELECT substr(stream, 7), position FROM ingest_offsets WHERE stream LIKE 'spool/%'", &[]).await? {
         trackers.insert(row.get(0), CommitTracker::new(row.get::<_, i64>(1) as u64));
     }
-    for row in client
-        .query("SELECT stream, first_sequence, last_sequence FROM ingest_spool_ranges ORDER BY stream, first_sequence", &[])
-        .await?
+    for row in
+        client.query("SELECT stream, first_sequence, last_sequence FROM ingest_spool_ranges ORDER BY stream, first_sequence", &[]).await?
     {
         let tracker = trackers.entry(row.get(0)).or_default();
         tracker.commit(row.get::<_, i64>(1) as u64, row.get::<_, i64>(2) as u64);
@@ -63,7 +59,11 @@ pub const INSERT_SPOOL_RANGES: &str = "INSERT INTO ingest_spool_ranges (stream, 
      SELECT $1, first, last FROM unnest($2::int8[], $3::int8[]) AS ranges(first, last)";
 
 /// Records `ranges` of the spool stream `table` with `client` (a transaction, usually).
-async fn insert_spool_ranges(client: &impl tokio_postgres::GenericClient, table: &str, ranges: &[(u64, u64)]) -> Result<(), tokio_postgres::Error> {
+async fn insert_spool_ranges(
+    client: &impl tokio_postgres::GenericClient,
+    table: &str,
+    ranges: &[(u64, u64)],
+) -> Result<(), tokio_postgres::Error> {
     if ranges.is_empty() {
         return Ok(());
     }
@@ -101,13 +101,8 @@ async fn fold(client: &mut Client, offset_stream: &str, delete: &str, key: &str,
 
 /// The keys of the `limit` most recently committed record ids.
 pub async fn load_recent_ids(client: &Client, limit: usize) -> Result<Vec<u128>, DbError> {
-    let rows = client
-        .query("SELECT key_high, key_low FROM ingest_ids ORDER BY committed_at DESC LIMIT $1", &[&(limit as i64)])
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|row| (u128::from(row.get::<_, i64>(0) as u64) << 64) | u128::from(row.get::<_, i64>(1) as u64))
-        .collect())
+    let rows = client.query("SELECT key_high, key_low FROM ingest_ids ORDER BY committed_at DESC LIMIT $1", &[&(limit as i64)]).await?;
+    Ok(rows.iter().map(|row| (u128::from(row.get::<_, i64>(0) as u64) << 64) | u128::from(row.get::<_, i64>(1) as u64)).collect())
 }
 
 /// Deletes the record ids beyond the `keep` most recent; returns how many.

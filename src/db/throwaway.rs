@@ -89,9 +89,7 @@ pub fn timescaledb_installed() -> bool {
     let libdir = pg_config("--pkglibdir").or_else(|| bindir.parent().map(|dir| dir.join("lib")));
     let sharedir = pg_config("--sharedir").or_else(|| version.map(|v| PathBuf::from(format!("/usr/share/postgresql/{v}"))));
     match (libdir, sharedir) {
-        (Some(lib), Some(share)) => {
-            lib.join("timescaledb.so").is_file() && share.join("extension/timescaledb.control").is_file()
-        }
+        (Some(lib), Some(share)) => lib.join("timescaledb.so").is_file() && share.join("extension/timescaledb.control").is_file(),
         _ => false,
     }
 }
@@ -136,10 +134,7 @@ pub fn find_bindir() -> Option<PathBuf> {
 
 fn free_loopback_port() -> Result<u16, ThrowawayError> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|source| ThrowawayError::Io { step: "finding a free port", source })?;
-    listener
-        .local_addr()
-        .map(|address| address.port())
-        .map_err(|source| ThrowawayError::Io { step: "finding a free port", source })
+    listener.local_addr().map(|address| address.port()).map_err(|source| ThrowawayError::Io { step: "finding a free port", source })
 }
 
 impl ThrowawayCluster {
@@ -176,8 +171,10 @@ impl ThrowawayCluster {
             check("chown of the cluster directory", chown)?;
         }
         let data = cluster.data_dir();
-        let initdb = cluster.server_command("initdb")
-            .arg("-D").arg(&data)
+        let initdb = cluster
+            .server_command("initdb")
+            .arg("-D")
+            .arg(&data)
             .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"])
             .output()
             .map_err(|source| ThrowawayError::Io { step: "running initdb", source })?;
@@ -186,7 +183,8 @@ impl ThrowawayCluster {
             cluster.write_data_file(name, contents)?;
         }
         cluster.start_server()?;
-        let createdb = cluster.server_command("createdb")
+        let createdb = cluster
+            .server_command("createdb")
             .args(["-h", "127.0.0.1", "-p", &cluster.port.to_string(), "-U", "postgres", "hypertick"])
             .output()
             .map_err(|source| ThrowawayError::Io { step: "running createdb", source })?;
@@ -212,11 +210,8 @@ impl ThrowawayCluster {
             .map_err(|source| ThrowawayError::Io { step, source })?;
         file.write_all(contents).map_err(|source| ThrowawayError::Io { step, source })?;
         if self.as_postgres_user {
-            let chown = Command::new("chown")
-                .arg("postgres:postgres")
-                .arg(&path)
-                .output()
-                .map_err(|source| ThrowawayError::Io { step, source })?;
+            let chown =
+                Command::new("chown").arg("postgres:postgres").arg(&path).output().map_err(|source| ThrowawayError::Io { step, source })?;
             check("chown of a data directory file", chown)?;
         }
         Ok(())
@@ -235,20 +230,20 @@ impl ThrowawayCluster {
 
     /// Starts the server (again) on the same port and data directory.
     pub fn start_server(&mut self) -> Result<(), ThrowawayError> {
-        let mut server_options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200",
-            self.port,
-            self.root_path.display()
-        );
+        let mut server_options =
+            format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200", self.port, self.root_path.display());
         if !self.options.fsync {
             server_options.push_str(" -c fsync=off -c full_page_writes=off");
         }
         for (name, value) in &self.options.settings {
             server_options.push_str(&format!(" -c {name}={value}"));
         }
-        let output = self.server_command("pg_ctl")
-            .arg("-D").arg(self.data_dir())
-            .arg("-l").arg(self.root_path.join("server.log"))
+        let output = self
+            .server_command("pg_ctl")
+            .arg("-D")
+            .arg(self.data_dir())
+            .arg("-l")
+            .arg(self.root_path.join("server.log"))
             .args(["-o", &server_options, "-w", "-t", "60", "start"])
             .output()
             .map_err(|source| ThrowawayError::Io { step: "running pg_ctl start", source })?;
@@ -263,8 +258,10 @@ impl ThrowawayCluster {
             StopMode::Fast => "fast",
             StopMode::Immediate => "immediate",
         };
-        let output = self.server_command("pg_ctl")
-            .arg("-D").arg(self.data_dir())
+        let output = self
+            .server_command("pg_ctl")
+            .arg("-D")
+            .arg(self.data_dir())
             .args(["-m", mode, "-w", "-t", "60", "stop"])
             .output()
             .map_err(|source| ThrowawayError::Io { step: "running pg_ctl stop", source })?;
@@ -307,10 +304,9 @@ impl ThrowawayCluster {
         let log = std::fs::read_to_string(self.root_path.join("server.log")).unwrap_or_default();
         let tail: Vec<&str> = log.lines().rev().take(15).collect();
         match error {
-            ThrowawayError::Step { step, detail } => ThrowawayError::Step {
-                step,
-                detail: format!("{detail}\nserver log (last lines, newest first):\n{}", tail.join("\n")),
-            },
+            ThrowawayError::Step { step, detail } => {
+                ThrowawayError::Step { step, detail: format!("{detail}\nserver log (last lines, newest first):\n{}", tail.join("\n")) }
+            }
             other => other,
         }
     }

@@ -124,9 +124,7 @@ pub async fn converge(client: &Client, plans: &[HypertablePlan], stagger: &mut J
             .await?
             .get(0);
         if !same_interval {
-            client
-                .execute("SELECT set_chunk_time_interval($1::text::regclass, $2::text::interval)", &[&relation, &chunk_interval])
-                .await?;
+            client.execute("SELECT set_chunk_time_interval($1::text::regclass, $2::text::interval)", &[&relation, &chunk_interval]).await?;
             actions.push(format!("{table}: chunk interval {chunk_interval}"));
         }
 
@@ -151,10 +149,7 @@ pub async fn converge(client: &Client, plans: &[HypertablePlan], stagger: &mut J
                     segmentby.map(quote_identifier).unwrap_or_default()
                 ))
                 .await?;
-            actions.push(format!(
-                "{table}: columnstore segmentby {}, orderby {time_column} DESC",
-                segmentby.unwrap_or("(none)")
-            ));
+            actions.push(format!("{table}: columnstore segmentby {}, orderby {time_column} DESC", segmentby.unwrap_or("(none)")));
         }
 
         let columnstore_after = (plan.columnstore_after_days > 0).then(|| days(plan.columnstore_after_days));
@@ -203,13 +198,7 @@ pub async fn converge(client: &Client, plans: &[HypertablePlan], stagger: &mut J
 
 /// Compares a table's policy job with the wanted interval. Removes a job that differs
 /// (or should not exist) and returns whether the caller must add or report a change.
-async fn converge_job(
-    client: &Client,
-    table: &str,
-    proc_name: &str,
-    setting: &str,
-    wanted: Option<&str>,
-) -> Result<bool, DbError> {
+async fn converge_job(client: &Client, table: &str, proc_name: &str, setting: &str, wanted: Option<&str>) -> Result<bool, DbError> {
     let existing = client
         .query(
             "SELECT job_id, (config->>$3)::interval = $4::text::interval
@@ -245,8 +234,7 @@ async fn converge_time_index(client: &Client, plan: &HypertablePlan, wanted: boo
     let table = plan.table.name();
     let time_column = plan.table.time_column();
     let relation = format!("\"{table}\"");
-    let existing: Vec<String> =
-        client.query(TIME_INDEXES, &[&relation, &time_column]).await?.iter().map(|row| row.get(0)).collect();
+    let existing: Vec<String> = client.query(TIME_INDEXES, &[&relation, &time_column]).await?.iter().map(|row| row.get(0)).collect();
     match (wanted, existing.is_empty()) {
         (true, true) => {
             let index = quote_identifier(&format!("{table}_{time_column}_idx"));
@@ -269,13 +257,10 @@ async fn converge_time_index(client: &Client, plan: &HypertablePlan, wanted: boo
 async fn check_direct_compress(client: &Client, plan: &HypertablePlan) -> Result<(), DbError> {
     let table = plan.table.name();
     let relation = format!("\"{table}\"");
-    let supported: bool = client
-        .query_one("SELECT current_setting('timescaledb.enable_direct_compress_copy', true) IS NOT NULL", &[])
-        .await?
-        .get(0);
-    let refuse = |why: String| {
-        DbError::Schema(format!("tables.{table}.write_mode = \"direct_compress\": {why}; expected \"copy\" for this table"))
-    };
+    let supported: bool =
+        client.query_one("SELECT current_setting('timescaledb.enable_direct_compress_copy', true) IS NOT NULL", &[]).await?.get(0);
+    let refuse =
+        |why: String| DbError::Schema(format!("tables.{table}.write_mode = \"direct_compress\": {why}; expected \"copy\" for this table"));
     if !supported {
         return Err(refuse("this TimescaleDB has no direct compress (2.21 or later has it)".into()));
     }
@@ -289,7 +274,10 @@ async fn check_direct_compress(client: &Client, plan: &HypertablePlan) -> Result
         .map(|row| row.get(0))
         .collect();
     if !unique.is_empty() {
-        return Err(refuse(format!("the table has unique index(es) {}, with which TimescaleDB writes to the row store", unique.join(", "))));
+        return Err(refuse(format!(
+            "the table has unique index(es) {}, with which TimescaleDB writes to the row store",
+            unique.join(", ")
+        )));
     }
     let triggers: Vec<String> = client
         .query("SELECT tgname::text FROM pg_trigger WHERE tgrelid = $1::text::regclass AND NOT tgisinternal ORDER BY 1", &[&relation])

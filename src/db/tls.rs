@@ -161,7 +161,8 @@ pub fn explain(error: &tokio_postgres::Error) -> Option<&'static str> {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
     while let Some(current) = cause {
         // io::Error's source() skips the error it wraps, so look inside it first.
-        let inner = current.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).map(|inner| inner as &(dyn std::error::Error + 'static));
+        let inner =
+            current.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).map(|inner| inner as &(dyn std::error::Error + 'static));
         for candidate in [Some(current), inner].into_iter().flatten() {
             if let Some(rustls::Error::InvalidCertificate(certificate)) = candidate.downcast_ref::<rustls::Error>() {
                 return Some(match certificate {

@@ -15,17 +15,58 @@ use tokio_util::sync::CancellationToken;
 use crate::record::Timestamp;
 
 const CRYPTO: &[(&str, f64)] = &[
-    ("BTC-USDT", 97_000.0), ("ETH-USDT", 3_400.0), ("SOL-USDT", 190.0), ("XRP-USDT", 1.1), ("BNB-USDT", 640.0),
-    ("ADA-USDT", 0.45), ("DOGE-USDT", 0.16), ("AVAX-USDT", 35.0), ("DOT-USDT", 6.5), ("LINK-USDT", 18.0),
-    ("MATIC-USDT", 0.55), ("LTC-USDT", 95.0), ("TRX-USDT", 0.2), ("ATOM-USDT", 8.2), ("UNI-USDT", 9.5),
-    ("XLM-USDT", 0.3), ("NEAR-USDT", 5.4), ("APT-USDT", 10.5), ("ARB-USDT", 0.8), ("OP-USDT", 2.1),
+    ("BTC-USDT", 97_000.0),
+    ("ETH-USDT", 3_400.0),
+    ("SOL-USDT", 190.0),
+    ("XRP-USDT", 1.1),
+    ("BNB-USDT", 640.0),
+    ("ADA-USDT", 0.45),
+    ("DOGE-USDT", 0.16),
+    ("AVAX-USDT", 35.0),
+    ("DOT-USDT", 6.5),
+    ("LINK-USDT", 18.0),
+    ("MATIC-USDT", 0.55),
+    ("LTC-USDT", 95.0),
+    ("TRX-USDT", 0.2),
+    ("ATOM-USDT", 8.2),
+    ("UNI-USDT", 9.5),
+    ("XLM-USDT", 0.3),
+    ("NEAR-USDT", 5.4),
+    ("APT-USDT", 10.5),
+    ("ARB-USDT", 0.8),
+    ("OP-USDT", 2.1),
 ];
 const EQUITIES: &[(&str, f64)] = &[
-    ("AAPL", 228.0), ("MSFT", 415.0), ("NVDA", 140.0), ("AMZN", 200.0), ("GOOGL", 170.0), ("META", 560.0),
-    ("TSLA", 330.0), ("BRK.B", 470.0), ("JPM", 240.0), ("V", 305.0), ("UNH", 590.0), ("XOM", 120.0),
-    ("JNJ", 155.0), ("WMT", 88.0), ("MA", 515.0), ("PG", 170.0), ("HD", 400.0), ("COST", 920.0),
-    ("ORCL", 185.0), ("BAC", 46.0), ("KO", 63.0), ("PEP", 160.0), ("AMD", 140.0), ("NFLX", 880.0),
-    ("ADBE", 510.0), ("CRM", 330.0), ("INTC", 24.0), ("CSCO", 58.0), ("QCOM", 160.0), ("SPY", 590.0),
+    ("AAPL", 228.0),
+    ("MSFT", 415.0),
+    ("NVDA", 140.0),
+    ("AMZN", 200.0),
+    ("GOOGL", 170.0),
+    ("META", 560.0),
+    ("TSLA", 330.0),
+    ("BRK.B", 470.0),
+    ("JPM", 240.0),
+    ("V", 305.0),
+    ("UNH", 590.0),
+    ("XOM", 120.0),
+    ("JNJ", 155.0),
+    ("WMT", 88.0),
+    ("MA", 515.0),
+    ("PG", 170.0),
+    ("HD", 400.0),
+    ("COST", 920.0),
+    ("ORCL", 185.0),
+    ("BAC", 46.0),
+    ("KO", 63.0),
+    ("PEP", 160.0),
+    ("AMD", 140.0),
+    ("NFLX", 880.0),
+    ("ADBE", 510.0),
+    ("CRM", 330.0),
+    ("INTC", 24.0),
+    ("CSCO", 58.0),
+    ("QCOM", 160.0),
+    ("SPY", 590.0),
 ];
 
 struct Instrument {
@@ -118,11 +159,7 @@ impl SyntheticMarket {
         instrument.price = (instrument.price * (1.0 + step)).max(instrument.tick_size);
         let price = (instrument.price / instrument.tick_size).round() * instrument.tick_size;
         // Half the records carry RFC 3339 times, half epoch nanoseconds: both are protocol.
-        let time = if sequence.is_multiple_of(2) {
-            format!("\"{now}\"")
-        } else {
-            (now.micros() * 1_000).to_string()
-        };
+        let time = if sequence.is_multiple_of(2) { format!("\"{now}\"") } else { (now.micros() * 1_000).to_string() };
         if fastrand::u8(..100) < 65 {
             let size = (fastrand::f64() * 2.0).max(0.0001);
             let side = if fastrand::bool() { "buy" } else { "sell" };
@@ -149,8 +186,14 @@ impl SyntheticMarket {
                         ));
                     }
                     *slot = Some(MinuteBar {
-                        start_micros: minute_start, open: price, high: price, low: price, close: price,
-                        volume: size, notional: size * price, trades: 1,
+                        start_micros: minute_start,
+                        open: price,
+                        high: price,
+                        low: price,
+                        close: price,
+                        volume: size,
+                        notional: size * price,
+                        trades: 1,
                     });
                 }
             }

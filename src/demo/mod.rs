@@ -18,8 +18,8 @@ use tokio_util::sync::CancellationToken;
 use crate::app::Daemon;
 use crate::cli::{DemoArgs, DemoProfile};
 use crate::config::{Config, ProfileChoice, SpoolConfig};
-use crate::db::Profile;
 use crate::db::throwaway::{ClusterOptions, ThrowawayCluster};
+use crate::db::Profile;
 use crate::metrics::{Stats, TableSnapshot};
 use crate::record::Table;
 use crate::shutdown;
@@ -72,7 +72,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     config.indicators.intervals = vec!["1m".to_string()];
     let daemon = Daemon::start(&config).await?;
     let push_addr = daemon.push_addr.context("the demo's push server did not start")?;
-    println!("  push websocket: ws://{push_addr}   metrics: http://{}/metrics", daemon.metrics_addr.map_or("-".into(), |a: SocketAddr| a.to_string()));
+    println!(
+        "  push websocket: ws://{push_addr}   metrics: http://{}/metrics",
+        daemon.metrics_addr.map_or("-".into(), |a: SocketAddr| a.to_string())
+    );
     println!(
         "  feed: {} records/s over {} symbols; {}\n",
         args.rate,
@@ -168,11 +171,13 @@ fn print_progress(elapsed: Duration, current: &[TableSnapshot], previous: &[Tabl
 
 fn print_summary(elapsed: Duration, stats: &Stats, counters: &FeedCounters) {
     println!("\nsummary after {:.1}s", elapsed.as_secs_f64());
-    println!("  feed: {} records in {} frames; acked {} accepted, {} rejected",
+    println!(
+        "  feed: {} records in {} frames; acked {} accepted, {} rejected",
         counters.records_sent.load(Ordering::Relaxed),
         counters.frames_sent.load(Ordering::Relaxed),
         counters.accepted.load(Ordering::Relaxed),
-        counters.rejected.load(Ordering::Relaxed));
+        counters.rejected.load(Ordering::Relaxed)
+    );
     println!("  {:<20} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9}", "table", "rows", "rows/s", "batches", "p50 ms", "p99 ms", "p999 ms");
     let mut total = 0;
     for snapshot in stats.snapshots() {
@@ -204,7 +209,8 @@ async fn print_sample_queries(url: &str) -> anyhow::Result<()> {
     } else {
         println!("  (no ticks for {SAMPLE_SYMBOL}; run with more --symbols or a longer --duration)");
     }
-    let recent_bars = "SELECT time, open, high, low, close, volume FROM bars WHERE symbol = $1 AND \"interval\" = '1m' ORDER BY time DESC LIMIT 5";
+    let recent_bars =
+        "SELECT time, open, high, low, close, volume FROM bars WHERE symbol = $1 AND \"interval\" = '1m' ORDER BY time DESC LIMIT 5";
     println!("\n{recent_bars}");
     for row in client.query(recent_bars, &[&SAMPLE_SYMBOL]).await? {
         let time: chrono::DateTime<chrono::Utc> = row.get(0);
@@ -224,9 +230,7 @@ async fn print_sample_queries(url: &str) -> anyhow::Result<()> {
     for row in client.query(indicators, &[&SAMPLE_SYMBOL]).await? {
         let time: chrono::DateTime<chrono::Utc> = row.get(0);
         let value = |index: usize| row.get::<_, Option<f64>>(index).map_or("-".to_string(), |value| format!("{value:.2}"));
-        let levels = |index: usize| {
-            row.get::<_, Vec<f64>>(index).iter().map(|level| format!("{level:.2}")).collect::<Vec<_>>().join(" ")
-        };
+        let levels = |index: usize| row.get::<_, Vec<f64>>(index).iter().map(|level| format!("{level:.2}")).collect::<Vec<_>>().join(" ");
         println!(
             "  {}  SMA20 {} EMA20 {} RSI {} MACD-hist {} BB-width {:.6}  support [{}] resistance [{}]",
             time.format("%Y-%m-%d %H:%M"),

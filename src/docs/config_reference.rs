@@ -121,8 +121,11 @@ impl Writer {
                 break;
             }
         }
-        let required: Vec<&str> =
-            schema.get("required").and_then(Value::as_array).map(|keys| keys.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let required: Vec<&str> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|keys| keys.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
         let properties = schema.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
         let mut nested = Vec::new();
         let definitions = self.definitions.clone();
@@ -223,7 +226,11 @@ impl Writer {
             },
             ["integer"] => {
                 let unsigned = schema.get("minimum").and_then(Value::as_f64).is_some_and(|minimum| minimum >= 0.0);
-                if unsigned { "integer ≥ 0".into() } else { "integer".into() }
+                if unsigned {
+                    "integer ≥ 0".into()
+                } else {
+                    "integer".into()
+                }
             }
             [] => "any value".into(),
             named => named.join(" or "),
@@ -271,7 +278,8 @@ mod tests {
     #[test]
     fn every_section_and_a_few_keys_are_described() {
         let reference = config_reference();
-        for section in ["[database]", "[server]", "[metrics]", "[health]", "[spool]", "[[sources]]", "[sources.json]", "[[custom_tables]]"] {
+        for section in ["[database]", "[server]", "[metrics]", "[health]", "[spool]", "[[sources]]", "[sources.json]", "[[custom_tables]]"]
+        {
             assert!(reference.contains(&format!("## `{section}`")), "{section} missing:\n{reference}");
         }
         assert!(reference.contains("- **`batch_max_rows`** (integer ≥ 0) — A batch closes when it holds this many rows"), "{reference}");

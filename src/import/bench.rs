@@ -65,7 +65,8 @@ pub async fn run(args: BenchImportArgs) -> anyhow::Result<()> {
     if !psql.is_file() {
         bail!("{} is missing; the benchmark compares with psql's \\copy", psql.display());
     }
-    let temporary = tempfile::Builder::new().prefix("hypertick-bench-import-").tempdir_in(args.dir.as_deref().unwrap_or(&std::env::temp_dir()))?;
+    let temporary =
+        tempfile::Builder::new().prefix("hypertick-bench-import-").tempdir_in(args.dir.as_deref().unwrap_or(&std::env::temp_dir()))?;
     let file = temporary.path().join("ticks.csv");
     let (rows, connections) = (args.rows, args.connections);
     println!("writing {rows} ticks to {} …", file.display());
@@ -99,7 +100,9 @@ pub async fn run(args: BenchImportArgs) -> anyhow::Result<()> {
     let mut measured: Vec<Measurement> = Vec::new();
     for round in 1..=args.repeat {
         println!("round {round} of {}", args.repeat);
-        for (method, connections) in [("psql \\copy", 1), ("psql \\copy", args.connections), ("hypertick import", 1), ("hypertick import", args.connections)] {
+        for (method, connections) in
+            [("psql \\copy", 1), ("psql \\copy", args.connections), ("hypertick import", 1), ("hypertick import", args.connections)]
+        {
             client.batch_execute("TRUNCATE ticks; DELETE FROM ingest_offsets WHERE stream LIKE 'import/%'; CHECKPOINT").await?;
             let started = Instant::now();
             if method == "hypertick import" {
@@ -176,13 +179,7 @@ fn generate(path: &Path, rows: u64) -> anyhow::Result<(Timestamp, Timestamp)> {
         prices[symbol] = (prices[symbol] * (1.0 + (random.f64() - 0.5) * 0.001)).max(0.01);
         let side = if random.bool() { 1 } else { -1 };
         let size = (random.f64() * 10_000.0).round() / 1_000.0;
-        writeln!(
-            out,
-            "{},{},bench,SYM-{symbol:02},{:.2},{size},{side},{index}",
-            Timestamp(time),
-            Timestamp(time + 1_500),
-            prices[symbol]
-        )?;
+        writeln!(out, "{},{},bench,SYM-{symbol:02},{:.2},{size},{side},{index}", Timestamp(time), Timestamp(time + 1_500), prices[symbol])?;
         time += step;
     }
     out.flush()?;
@@ -253,7 +250,12 @@ fn machine(server_version: &str) -> String {
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|text| text.lines().find(|line| line.starts_with("model name")).and_then(|line| line.split(':').nth(1)).map(|name| name.trim().to_string()))
+        .and_then(|text| {
+            text.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split(':').nth(1))
+                .map(|name| name.trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let load = std::fs::read_to_string("/proc/loadavg").ok().and_then(|text| text.split_whitespace().next().map(str::to_string));
     let load = load.map_or(String::new(), |load| format!(", load average {load} at the end"));

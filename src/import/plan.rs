@@ -105,9 +105,7 @@ impl FilePlan {
     /// since it was imported under the same path, unless `allow_changed`.
     pub async fn load_committed(&mut self, client: &Client, table: Table, allow_changed: bool) -> anyhow::Result<()> {
         let path_prefix = format!("import/{}/{}@", table.name(), self.path.display());
-        let rows = client
-            .query("SELECT stream, position FROM ingest_offsets WHERE starts_with(stream, $1)", &[&path_prefix])
-            .await?;
+        let rows = client.query("SELECT stream, position FROM ingest_offsets WHERE starts_with(stream, $1)", &[&path_prefix]).await?;
         let mut other_content = None;
         for row in rows {
             let stream: String = row.get(0);

@@ -106,8 +106,7 @@ impl IndicatorEngine {
     /// series' last bar, a non-finite price or volume, a new series past
     /// [`Self::MAX_SERIES`] — changes nothing.
     pub fn on_bar(&mut self, bar: &Bar) -> Result<TechnicalIndicators, IndicatorError> {
-        let fields =
-            [("open", bar.open), ("high", bar.high), ("low", bar.low), ("close", bar.close), ("volume", bar.volume)];
+        let fields = [("open", bar.open), ("high", bar.high), ("low", bar.low), ("close", bar.close), ("volume", bar.volume)];
         if let Some(&(field, _)) = fields.iter().find(|(_, value)| !value.is_finite()) {
             return Err(IndicatorError::NonFinite { time: bar.time, field });
         }

@@ -6,9 +6,9 @@ use crate::record::{Bar, Timestamp};
 use super::ema::Ema;
 use super::engine::{IndicatorConfig, IndicatorError};
 use super::momentum::{Macd, Rsi};
-use crate::record::TechnicalIndicators;
 use super::swings::SwingLevels;
 use super::window::RollingWindow;
+use crate::record::TechnicalIndicators;
 
 // The Swing Sage set: these periods are the columns of `technical_indicators`.
 const SMA_SHORT: usize = 20;
@@ -83,10 +83,9 @@ impl SeriesState {
         let middle = self.closes_short.mean();
         let deviation = self.closes_short.population_variance().map(f64::sqrt);
         let (bb_upper, bb_lower) = match (middle, deviation) {
-            (Some(middle), Some(deviation)) => (
-                Some(middle + BOLLINGER_DEVIATIONS * deviation),
-                Some(middle - BOLLINGER_DEVIATIONS * deviation),
-            ),
+            (Some(middle), Some(deviation)) => {
+                (Some(middle + BOLLINGER_DEVIATIONS * deviation), Some(middle - BOLLINGER_DEVIATIONS * deviation))
+            }
             _ => (None, None),
         };
         let bb_width = match (bb_upper, bb_lower, middle) {

@@ -63,9 +63,7 @@ fn middle_if_extreme(ring: &Ring, window: usize, beats: impl Fn(f64, f64) -> boo
         return None;
     }
     let candidate = ring.back(window)?;
-    let beats_all = (0..ring.len())
-        .filter(|&age| age != window)
-        .all(|age| ring.back(age).is_some_and(|other| beats(candidate, other)));
+    let beats_all = (0..ring.len()).filter(|&age| age != window).all(|age| ring.back(age).is_some_and(|other| beats(candidate, other)));
     beats_all.then_some(candidate)
 }
 

@@ -129,8 +129,7 @@ fn simple_cases_by_hand() {
     // Closes 1, 2, …, 20: SMA 20 = 10.5 and the EMA 20 seed is that mean; the
     // population σ of 1..=20 is √((20² − 1) / 12) = √33.25.
     let mut engine = engine();
-    let snapshots: Vec<TechnicalIndicators> =
-        (1..=20).map(|n| engine.on_bar(&bar_at("1m", n, n as f64)).expect("in order")).collect();
+    let snapshots: Vec<TechnicalIndicators> = (1..=20).map(|n| engine.on_bar(&bar_at("1m", n, n as f64)).expect("in order")).collect();
     let last = &snapshots[19];
     assert_eq!(snapshots[18].sma_20, None);
     assert_eq!(last.sma_20, Some(10.5));
@@ -228,9 +227,7 @@ fn series_are_independent_and_can_be_forgotten() {
 fn memory_per_series_stays_bounded() {
     let config = IndicatorConfig { swing_window: 3, levels_kept: 5 };
     let mut engine = IndicatorEngine::new(config).expect("valid");
-    let capacities = |engine: &IndicatorEngine| {
-        engine.series_state("test", "AAA-USD", "1m").expect("the series exists").ring_capacities()
-    };
+    let capacities = |engine: &IndicatorEngine| engine.series_state("test", "AAA-USD", "1m").expect("the series exists").ring_capacities();
     engine.on_bar(&bar_at("1m", 0, 100.0)).expect("first bar");
     let at_start = capacities(&engine);
     assert_eq!(at_start, vec![20, 50, 10, 7, 7, 5, 5]);

@@ -43,9 +43,7 @@ const MAX_REQUEST_BUFFER: usize = 16 * 1024;
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
-const SECONDS_BUCKETS: &[f64] = &[
-    0.000_5, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0,
-];
+const SECONDS_BUCKETS: &[f64] = &[0.000_5, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0];
 const ROWS_BUCKETS: &[f64] = &[1.0, 10.0, 100.0, 500.0, 1_000.0, 2_000.0, 5_000.0, 10_000.0, 20_000.0, 50_000.0];
 
 /// Installs the global Prometheus recorder on first call and returns its handle.

@@ -32,7 +32,10 @@ struct DatabaseState {
 enum SourceState {
     Connected,
     /// Connecting for the first time, or reconnecting after a drop, since then.
-    Down { since: Instant, ever_connected: bool },
+    Down {
+        since: Instant,
+        ever_connected: bool,
+    },
 }
 
 /// One named readiness check and its outcome.
@@ -86,11 +89,7 @@ impl Health {
     /// Records the outcome of one database check.
     pub fn database_checked(&self, outcome: Result<(), String>) {
         gauge!("hypertick_database_up").set(if outcome.is_ok() { 1.0 } else { 0.0 });
-        let state = DatabaseState {
-            reachable: outcome.is_ok(),
-            checked_at: Instant::now(),
-            detail: outcome.err().unwrap_or_default(),
-        };
+        let state = DatabaseState { reachable: outcome.is_ok(), checked_at: Instant::now(), detail: outcome.err().unwrap_or_default() };
         *self.database.lock().unwrap_or_else(|poison| poison.into_inner()) = Some(state);
     }
 

@@ -4,8 +4,8 @@
 //! statistics (row counts, receipt→commit latency histograms) behind the periodic
 //! summary line and the demo's progress display (`stats`).
 
-mod exporter;
 pub mod events;
+mod exporter;
 mod health;
 mod stats;
 

@@ -162,9 +162,9 @@ impl Stats {
     /// refused rows dead-lettered).
     pub fn batch_finished(&self, table: Table, rows: usize) {
         self.with_table(table, |table_stats| {
-            let _ = table_stats.rows_in_batches.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
-                Some(held.saturating_sub(rows as u64))
-            });
+            let _ = table_stats
+                .rows_in_batches
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| Some(held.saturating_sub(rows as u64)));
         });
     }
 
@@ -179,11 +179,7 @@ impl Stats {
             batches: table_stats.batches.load(Ordering::Relaxed),
             queue_depth: table_stats.queue_depth.load(Ordering::Relaxed),
             rows_in_batches: table_stats.rows_in_batches.load(Ordering::Relaxed),
-            latency_micros: table_stats
-                .latency_micros
-                .lock()
-                .unwrap_or_else(|poison| poison.into_inner())
-                .clone(),
+            latency_micros: table_stats.latency_micros.lock().unwrap_or_else(|poison| poison.into_inner()).clone(),
         }
     }
 
@@ -194,7 +190,6 @@ impl Stats {
         snapshots.extend(custom.iter().map(|(table, table_stats)| Self::snapshot_of(*table, table_stats)));
         snapshots
     }
-
 }
 
 /// Logs per interval one line per active table (its name in the `table` field): rows/s,

@@ -24,9 +24,7 @@ impl IndicatorStage {
         }
         let settings = IndicatorConfig { swing_window: config.swing_window, levels_kept: config.levels_kept };
         // Validation has checked the settings; out-of-range ones fall back to the defaults.
-        let engine = IndicatorEngine::new(settings)
-            .or_else(|_| IndicatorEngine::new(IndicatorConfig::default()))
-            .ok()?;
+        let engine = IndicatorEngine::new(settings).or_else(|_| IndicatorEngine::new(IndicatorConfig::default())).ok()?;
         Some(IndicatorStage { wanted: config.clone(), engine: Mutex::new(engine) })
     }
 

@@ -13,11 +13,11 @@ use std::sync::Arc;
 
 use crate::config::FullPolicy;
 use crate::metrics::events;
-use crate::spool::{codec, Position, SpoolError, SpoolProgress, StreamCursor};
 use crate::record::{
-    ApproxBytes, Bar, CustomRow, CustomSchema, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, Record, Rejection,
-    SharedCatalog, RowRecord, Signal, Table, TechnicalIndicators, Tick, Ticker, Timestamp,
+    ApproxBytes, Bar, CustomRow, CustomSchema, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, Record, Rejection, RowRecord,
+    SharedCatalog, Signal, Table, TechnicalIndicators, Tick, Ticker, Timestamp,
 };
+use crate::spool::{codec, Position, SpoolError, SpoolProgress, StreamCursor};
 
 use super::dedup::{id_key, IdWindow};
 use super::indicators::IndicatorStage;
@@ -117,19 +117,13 @@ pub fn check_event_time(
     if time.micros() > now.micros().saturating_add(max_future_micros) {
         return Err(Rejection::new(
             "time_out_of_range",
-            format!(
-                "time {time} is more than {}s ahead of the daemon's clock ({now})",
-                max_future_micros / Timestamp::MICROS_PER_SECOND
-            ),
+            format!("time {time} is more than {}s ahead of the daemon's clock ({now})", max_future_micros / Timestamp::MICROS_PER_SECOND),
         ));
     }
     if let Some(retention) = retention {
         let cutoff = now.saturating_sub_micros(retention);
         if time < cutoff {
-            return Err(Rejection::new(
-                "older_than_retention",
-                format!("time {time} is older than {table}'s retention (cutoff {cutoff})"),
-            ));
+            return Err(Rejection::new("older_than_retention", format!("time {time} is older than {table}'s retention (cutoff {cutoff})")));
         }
     }
     Ok(())

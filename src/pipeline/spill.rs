@@ -33,7 +33,8 @@ pub async fn run_spill_reader(router: Router, stream: u16, name: &'static str, s
         while !stop.is_cancelled() {
             let Some(mut cursor) = gate.spills.lock(stream).cursor.clone() else { break };
             let spool = gate.progress.spool().clone();
-            let read = tokio::task::spawn_blocking(move || spool.read_stream(&mut cursor, READ_BATCH).map(|entries| (entries, cursor))).await;
+            let read =
+                tokio::task::spawn_blocking(move || spool.read_stream(&mut cursor, READ_BATCH).map(|entries| (entries, cursor))).await;
             let (entries, cursor) = match read {
                 Ok(Ok(read)) => read,
                 Ok(Err(error)) => {
@@ -63,7 +64,8 @@ pub async fn run_spill_reader(router: Router, stream: u16, name: &'static str, s
                     Ok(decoded) => decoded,
                     Err(error) => {
                         // Kept as a dead letter and done, so it cannot hold the watermark.
-                        let raw: String = entry.payload.iter().take(DeadLetter::MAX_RAW_BYTES / 2).map(|byte| format!("{byte:02x}")).collect();
+                        let raw: String =
+                            entry.payload.iter().take(DeadLetter::MAX_RAW_BYTES / 2).map(|byte| format!("{byte:02x}")).collect();
                         let letter = DeadLetter::new("spool", "spool_undecodable", error.to_string(), &raw);
                         router.dead_letter_spooled(entry.stream, vec![(entry.sequence, entry.sequence)], letter).await;
                         continue;

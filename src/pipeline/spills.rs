@@ -45,4 +45,3 @@ impl Spills {
         self.wakes[stream as usize].notified().await;
     }
 }
-

@@ -77,8 +77,6 @@ mod json_text {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<serde_json::Value>, D::Error> {
-        Option::<String>::deserialize(deserializer)?
-            .map(|text| serde_json::from_str(&text).map_err(serde::de::Error::custom))
-            .transpose()
+        Option::<String>::deserialize(deserializer)?.map(|text| serde_json::from_str(&text).map_err(serde::de::Error::custom)).transpose()
     }
 }

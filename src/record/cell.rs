@@ -64,7 +64,11 @@ fn float_json(value: f64, shortest: String) -> String {
     if value.is_nan() {
         "\"NaN\"".into()
     } else if value.is_infinite() {
-        if value > 0.0 { "\"Infinity\"".into() } else { "\"-Infinity\"".into() }
+        if value > 0.0 {
+            "\"Infinity\"".into()
+        } else {
+            "\"-Infinity\"".into()
+        }
     } else {
         shortest
     }
@@ -133,10 +137,18 @@ mod tests {
         let canonical = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
         let bytes = parse_uuid(canonical).unwrap();
         assert_eq!(format_uuid(&bytes), canonical);
-        for spelling in ["7C9E6679-7425-40DE-944B-E07FC1F90AE7", "7c9e6679742540de944be07fc1f90ae7", "{7c9e6679-7425-40de-944b-e07fc1f90ae7}"] {
+        for spelling in
+            ["7C9E6679-7425-40DE-944B-E07FC1F90AE7", "7c9e6679742540de944be07fc1f90ae7", "{7c9e6679-7425-40de-944b-e07fc1f90ae7}"]
+        {
             assert_eq!(parse_uuid(spelling), Some(bytes), "{spelling}");
         }
-        for bad in ["", "7c9e6679-7425-40de-944b-e07fc1f90ae", "7c9e6679-7425-40de-944b-e07fc1f90aeg", "7c9e667974-25-40de-944b-e07fc1f90ae7", "{7c9e6679742540de944be07fc1f90ae7"] {
+        for bad in [
+            "",
+            "7c9e6679-7425-40de-944b-e07fc1f90ae",
+            "7c9e6679-7425-40de-944b-e07fc1f90aeg",
+            "7c9e667974-25-40de-944b-e07fc1f90ae7",
+            "{7c9e6679742540de944be07fc1f90ae7",
+        ] {
             assert_eq!(parse_uuid(bad), None, "{bad}");
         }
         let random = random_uuid();

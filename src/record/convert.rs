@@ -69,7 +69,10 @@ impl CustomSchema {
             values.push(value);
         }
         let CellValue::TimestampTz(time) = values[self.time_index] else {
-            return Err(Rejection::new("missing_field", format!("`{}` is required: it is {table}'s time column", self.columns[self.time_index].name)));
+            return Err(Rejection::new(
+                "missing_field",
+                format!("`{}` is required: it is {table}'s time column", self.columns[self.time_index].name),
+            ));
         };
         Ok(CustomRow { table: self.table, received_at: row.received_at, time, values })
     }
@@ -88,10 +91,7 @@ fn shown(value: &Value) -> String {
 }
 
 fn invalid(rule: &ColumnRule, expected: &str, got: &Value) -> Rejection {
-    Rejection::new(
-        "invalid_field",
-        format!("`{}`: expected {expected} ({}), got {}", rule.name, rule.pg_type.sql_name(), shown(got)),
-    )
+    Rejection::new("invalid_field", format!("`{}`: expected {expected} ({}), got {}", rule.name, rule.pg_type.sql_name(), shown(got)))
 }
 
 fn out_of_range(rule: &ColumnRule, why: impl std::fmt::Display) -> Rejection {
@@ -169,7 +169,9 @@ pub fn convert_value(rule: &ColumnRule, value: &Value, raw: Option<&str>) -> Res
             Ok(CellValue::Jsonb(raw.map_or_else(|| value.to_string(), str::to_string)))
         }
         PgType::Uuid => match value {
-            Value::String(text) => parse_uuid(text).map(CellValue::Uuid).ok_or_else(|| invalid(rule, "a UUID like 7c9e6679-7425-40de-944b-e07fc1f90ae7", value)),
+            Value::String(text) => parse_uuid(text)
+                .map(CellValue::Uuid)
+                .ok_or_else(|| invalid(rule, "a UUID like 7c9e6679-7425-40de-944b-e07fc1f90ae7", value)),
             other => Err(invalid(rule, "a UUID string", other)),
         },
         PgType::TextArray => {
@@ -447,6 +449,8 @@ mod tests {
         let nan = convert_value(&nan_allowed, &Value::String("NaN".into()), None).unwrap();
         assert_eq!(nan, CellValue::Numeric(Decimal::parse("NaN").unwrap()));
         nan_allowed.pg_type = PgType::Float8;
-        assert!(matches!(convert_value(&nan_allowed, &Value::String("-Infinity".into()), None), Ok(CellValue::Float8(x)) if x == f64::NEG_INFINITY));
+        assert!(
+            matches!(convert_value(&nan_allowed, &Value::String("-Infinity".into()), None), Ok(CellValue::Float8(x)) if x == f64::NEG_INFINITY)
+        );
     }
 }

@@ -112,9 +112,7 @@ impl CustomSchema {
             }
         }
         let described: Vec<(String, PgType)> = columns.iter().map(|column| (column.name.clone(), column.pg_type)).collect();
-        let needs_raw_text = columns
-            .iter()
-            .any(|column| matches!(column.pg_type, PgType::Numeric(_) | PgType::Float4 | PgType::Jsonb));
+        let needs_raw_text = columns.iter().any(|column| matches!(column.pg_type, PgType::Numeric(_) | PgType::Float4 | PgType::Jsonb));
         Ok(CustomSchema { table: intern_custom_table(name, &described, time_index), columns, time_index, needs_raw_text })
     }
 

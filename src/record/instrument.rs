@@ -97,6 +97,9 @@ mod tests {
         };
         let row = option.upsert_row(Timestamp(1));
         let fields: Value = serde_json::from_str(&row.json).unwrap();
-        assert_eq!((fields["expiration"].as_str(), fields["strike"].as_f64(), fields["option_type"].as_str()), (Some("2024-12-27"), Some(100000.0), Some("call")));
+        assert_eq!(
+            (fields["expiration"].as_str(), fields["strike"].as_f64(), fields["option_type"].as_str()),
+            (Some("2024-12-27"), Some(100000.0), Some("call"))
+        );
     }
 }

@@ -183,15 +183,11 @@ impl RelationalCatalog {
 /// store the server's idea of the moment rather than the producer's.
 fn special_value(column: &str, column_type: &str, text: &str) -> Result<(), Rejection> {
     let word = text.trim().trim_start_matches(['+', '-']).to_ascii_lowercase();
-    let numeric = ["numeric", "double precision", "real", "integer", "bigint", "smallint", "money"]
-        .iter()
-        .any(|name| column_type.starts_with(name));
+    let numeric =
+        ["numeric", "double precision", "real", "integer", "bigint", "smallint", "money"].iter().any(|name| column_type.starts_with(name));
     let temporal = ["timestamp", "date", "time"].iter().any(|name| column_type.starts_with(name));
     if numeric && matches!(word.as_str(), "nan" | "inf" | "infinity") {
-        return Err(Rejection::new(
-            "nan_or_infinite",
-            format!("`{column}`: {text:?} is not a finite number ({column_type})"),
-        ));
+        return Err(Rejection::new("nan_or_infinite", format!("`{column}`: {text:?} is not a finite number ({column_type})")));
     }
     if temporal && matches!(word.as_str(), "epoch" | "infinity" | "now" | "today" | "yesterday" | "tomorrow" | "allballs") {
         return Err(Rejection::new(
@@ -236,10 +232,16 @@ mod tests {
         let mut record = RowRecord::upsert("instruments", row, Timestamp(7));
         assert_eq!((record.op, record.received_at, record.table.as_str()), (RowOp::Upsert, Timestamp(7), "instruments"));
         assert_eq!(record.columns, ["symbol", "venue", "venue_symbol"]);
-        assert_eq!(serde_json::from_str::<Value>(&record.json).unwrap(), json!({"venue": "binance", "symbol": "BTC-USDT", "venue_symbol": "BTCUSDT"}));
+        assert_eq!(
+            serde_json::from_str::<Value>(&record.json).unwrap(),
+            json!({"venue": "binance", "symbol": "BTC-USDT", "venue_symbol": "BTCUSDT"})
+        );
         let table = RelationalTable {
             name: "instruments".into(),
-            columns: ["venue", "symbol", "venue_symbol", "asset_class"].iter().map(|column| (column.to_string(), "text".to_string())).collect(),
+            columns: ["venue", "symbol", "venue_symbol", "asset_class"]
+                .iter()
+                .map(|column| (column.to_string(), "text".to_string()))
+                .collect(),
             primary_key: vec!["venue".into(), "symbol".into()],
             rank: 0,
         };

@@ -8,8 +8,8 @@ use std::mem::size_of;
 use serde_json::Value;
 
 use super::{
-    Bar, CellValue, CustomRow, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, Record, RowRecord, Signal,
-    TechnicalIndicators, Tick, Ticker,
+    Bar, CellValue, CustomRow, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, Record, RowRecord, Signal, TechnicalIndicators,
+    Tick, Ticker,
 };
 
 /// A value's estimated size in memory, in bytes (its own size plus what it owns).
@@ -37,9 +37,7 @@ pub fn json_heap_bytes(value: &Value) -> usize {
     match value {
         Value::Null | Value::Bool(_) | Value::Number(_) => 0,
         Value::String(text) => string_heap(text),
-        Value::Array(items) => {
-            ALLOCATION_OVERHEAD + items.len() * size_of::<Value>() + items.iter().map(json_heap_bytes).sum::<usize>()
-        }
+        Value::Array(items) => ALLOCATION_OVERHEAD + items.len() * size_of::<Value>() + items.iter().map(json_heap_bytes).sum::<usize>(),
         // A map entry: the key's String, the value slot, and the map's own node overhead.
         Value::Object(map) => {
             ALLOCATION_OVERHEAD

@@ -76,7 +76,14 @@ impl PgType {
     pub fn from_config_name(name: &str) -> Option<PgType> {
         let lower = name.trim().to_ascii_lowercase();
         let words: Vec<&str> = lower.split_whitespace().collect();
-        let normalized = words.join(" ").replace(" (", "(").replace("( ", "(").replace(" )", ")").replace(", ", ",").replace(" ,", ",").replace(" [", "[");
+        let normalized = words
+            .join(" ")
+            .replace(" (", "(")
+            .replace("( ", "(")
+            .replace(" )", ")")
+            .replace(", ", ",")
+            .replace(" ,", ",")
+            .replace(" [", "[");
         let simple = match normalized.as_str() {
             "smallint" | "int2" => Some(PgType::Int2),
             "integer" | "int" | "int4" => Some(PgType::Int4),
@@ -270,13 +277,8 @@ const FEED_EVENT_COLUMNS: &[Column] = &[
     column("detail", Jsonb),
 ];
 
-const DEAD_LETTER_COLUMNS: &[Column] = &[
-    column("received_at", TimestampTz),
-    column("source", Text),
-    column("reason", Text),
-    column("detail", Text),
-    column("raw", Text),
-];
+const DEAD_LETTER_COLUMNS: &[Column] =
+    &[column("received_at", TimestampTz), column("source", Text), column("reason", Text), column("detail", Text), column("raw", Text)];
 
 /// Every table the writers feed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -38,9 +38,7 @@ impl Timestamp {
     pub const MICROS_PER_SECOND: i64 = 1_000_000;
 
     pub fn now() -> Self {
-        let since_epoch = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
+        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         Timestamp(since_epoch.as_micros() as i64)
     }
 
@@ -129,7 +127,13 @@ impl Timestamp {
             match 10i128.checked_pow(u32::try_from(-exponent).ok()?) {
                 Some(scale) => mantissa.div_euclid(scale),
                 // More than 38 digits below a microsecond: less than one in magnitude.
-                None => if negative { -1 } else { 0 },
+                None => {
+                    if negative {
+                        -1
+                    } else {
+                        0
+                    }
+                }
             }
         };
         i64::try_from(micros).ok().map(Timestamp)

@@ -106,7 +106,11 @@ impl<'a> TupleEncoder<'a> {
 
     #[inline]
     pub fn optional_eight_byte_len<T>(value: Option<T>) -> usize {
-        if value.is_some() { Self::EIGHT_BYTE_LEN } else { Self::NULL_LEN }
+        if value.is_some() {
+            Self::EIGHT_BYTE_LEN
+        } else {
+            Self::NULL_LEN
+        }
     }
 
     /// Bytes of a `date` field.

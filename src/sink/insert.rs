@@ -23,12 +23,7 @@ pub fn insert_statement(table: Table, conflict_key: &[String]) -> String {
         .enumerate()
         .map(|(index, column)| format!("${}::{}[]", index + 1, array_element_sql(column.pg_type)))
         .collect();
-    let mut statement = format!(
-        "INSERT INTO {} ({}) SELECT * FROM unnest({})",
-        table.quoted_name(),
-        columns.join(", "),
-        arrays.join(", ")
-    );
+    let mut statement = format!("INSERT INTO {} ({}) SELECT * FROM unnest({})", table.quoted_name(), columns.join(", "), arrays.join(", "));
     if !conflict_key.is_empty() {
         statement.push_str(&format!(" ON CONFLICT ({}) DO NOTHING", crate::db::quote_identifiers(conflict_key)));
     }
@@ -127,12 +122,7 @@ pub fn column_arrays(table: Table, copy: &[u8]) -> Vec<ColumnArray> {
     let mut arrays: Vec<ColumnArray> = table
         .columns()
         .iter()
-        .map(|column| ColumnArray {
-            element: element_type(column.pg_type),
-            count: 0,
-            has_null: false,
-            elements: BytesMut::new(),
-        })
+        .map(|column| ColumnArray { element: element_type(column.pg_type), count: 0, has_null: false, elements: BytesMut::new() })
         .collect();
     let mut input = &copy[COPY_HEADER_LEN.min(copy.len())..];
     while input.remaining() >= 2 {

@@ -20,5 +20,8 @@ pub use encoder::{copy_statement, encode_rows, CopyRow, EncodeRow, TupleEncoder}
 pub use failure::{classify, FailureKind};
 pub use insert::{column_arrays, insert_statement, ColumnArray};
 pub use relational::run_relational_writer;
-pub use stage::{batch_queue, encode_batch, encode_stage, BatchProgress, BusClaim, BatchQueue, Encoded, EncodedBatch, KnownInstruments};
-pub use writer::{run_writer, run_writer_on_stream, ADVANCE_OFFSET, DIRECT_COMPRESS_SETTINGS, watermark_stream, TableWriteSettings, WriterError, WriterSettings};
+pub use stage::{batch_queue, encode_batch, encode_stage, BatchProgress, BatchQueue, BusClaim, Encoded, EncodedBatch, KnownInstruments};
+pub use writer::{
+    run_writer, run_writer_on_stream, watermark_stream, TableWriteSettings, WriterError, WriterSettings, ADVANCE_OFFSET,
+    DIRECT_COMPRESS_SETTINGS,
+};

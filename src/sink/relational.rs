@@ -20,8 +20,11 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio_postgres::{Client, Transaction};
 
-use super::writer::{insert_dead_letters, record_ids, ADVANCE_OFFSET, record_spool_ranges, Backoff, WriterError, WriterSettings, RECORD_IDS, RECORD_SPOOL_RANGES};
 use super::failure::{classify_row_statement, describe, Failure, FailureKind, RepeatGuard};
+use super::writer::{
+    insert_dead_letters, record_ids, record_spool_ranges, Backoff, WriterError, WriterSettings, ADVANCE_OFFSET, RECORD_IDS,
+    RECORD_SPOOL_RANGES,
+};
 use crate::db;
 use crate::metrics::{events, Stats};
 use crate::pipeline::Sequenced;
@@ -183,9 +186,7 @@ fn plan_runs<'a>(rows: &'a [RowRecord], catalog: &RelationalCatalog) -> Vec<Run<
     let mut runs: Vec<Run<'a>> = Vec::new();
     for row in ordered {
         match runs.last_mut() {
-            Some(run) if run.table == row.table && run.op == row.op && run.columns == row.columns.as_slice() => {
-                run.rows.push(row)
-            }
+            Some(run) if run.table == row.table && run.op == row.op && run.columns == row.columns.as_slice() => run.rows.push(row),
             _ => runs.push(Run { table: &row.table, op: row.op, columns: &row.columns, rows: vec![row] }),
         }
     }
@@ -196,7 +197,8 @@ fn plan_runs<'a>(rows: &'a [RowRecord], catalog: &RelationalCatalog) -> Vec<Run<
         }
         if last_of_key.len() < run.rows.len() {
             let rows = std::mem::take(&mut run.rows);
-            run.rows = rows.into_iter().enumerate().filter(|(index, row)| last_of_key[row.key.as_str()] == *index).map(|(_, row)| row).collect();
+            run.rows =
+                rows.into_iter().enumerate().filter(|(index, row)| last_of_key[row.key.as_str()] == *index).map(|(_, row)| row).collect();
         }
     }
     runs

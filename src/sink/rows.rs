@@ -3,10 +3,8 @@
 
 use super::encoder::{CopyRow, EncodeRow, TupleEncoder as T};
 use crate::record::{
-    Bar, DeadLetter, FeedEvent, IndicatorValue, Instrument, OptionQuote, Quote, Signal, Table, TechnicalIndicators, Tick, Ticker,
-    Timestamp,
+    Bar, DeadLetter, FeedEvent, IndicatorValue, Instrument, OptionQuote, Quote, Signal, Table, TechnicalIndicators, Tick, Ticker, Timestamp,
 };
-
 
 /// `received_at`, and the event time `time` as the partitioning time.
 macro_rules! series_row_times {
@@ -39,7 +37,11 @@ impl CopyRow for Tick {
 impl EncodeRow for Tick {
     #[inline]
     fn encoded_len(&self) -> usize {
-        T::TUPLE_LEN + 4 * T::EIGHT_BYTE_LEN + T::INT2_LEN + T::text_len(&self.venue) + T::text_len(&self.symbol)
+        T::TUPLE_LEN
+            + 4 * T::EIGHT_BYTE_LEN
+            + T::INT2_LEN
+            + T::text_len(&self.venue)
+            + T::text_len(&self.symbol)
             + T::optional_text_len(self.trade_id.as_deref())
     }
 
@@ -92,8 +94,13 @@ impl CopyRow for Bar {
 impl EncodeRow for Bar {
     #[inline]
     fn encoded_len(&self) -> usize {
-        T::TUPLE_LEN + 7 * T::EIGHT_BYTE_LEN + T::text_len(&self.venue) + T::text_len(&self.symbol)
-            + T::text_len(&self.interval) + T::optional_eight_byte_len(self.vwap) + T::optional_eight_byte_len(self.trades)
+        T::TUPLE_LEN
+            + 7 * T::EIGHT_BYTE_LEN
+            + T::text_len(&self.venue)
+            + T::text_len(&self.symbol)
+            + T::text_len(&self.interval)
+            + T::optional_eight_byte_len(self.vwap)
+            + T::optional_eight_byte_len(self.trades)
     }
 
     #[inline]
@@ -127,7 +134,10 @@ impl CopyRow for Ticker {
 impl EncodeRow for Ticker {
     #[inline]
     fn encoded_len(&self) -> usize {
-        T::TUPLE_LEN + 3 * T::EIGHT_BYTE_LEN + T::text_len(&self.venue) + T::text_len(&self.symbol)
+        T::TUPLE_LEN
+            + 3 * T::EIGHT_BYTE_LEN
+            + T::text_len(&self.venue)
+            + T::text_len(&self.symbol)
             + optional_floats_len(&self.optional_values())
     }
 
@@ -210,8 +220,13 @@ impl CopyRow for OptionQuote {
 
 impl EncodeRow for OptionQuote {
     fn encoded_len(&self) -> usize {
-        T::TUPLE_LEN + 3 * T::EIGHT_BYTE_LEN + T::DATE_LEN + T::text_len(&self.venue) + T::text_len(&self.symbol)
-            + T::text_len(&self.underlying) + T::text_len(self.option_type.as_str())
+        T::TUPLE_LEN
+            + 3 * T::EIGHT_BYTE_LEN
+            + T::DATE_LEN
+            + T::text_len(&self.venue)
+            + T::text_len(&self.symbol)
+            + T::text_len(&self.underlying)
+            + T::text_len(self.option_type.as_str())
             + optional_floats_len(&self.optional_values())
     }
 
@@ -254,9 +269,14 @@ impl CopyRow for TechnicalIndicators {
 
 impl EncodeRow for TechnicalIndicators {
     fn encoded_len(&self) -> usize {
-        T::TUPLE_LEN + 2 * T::EIGHT_BYTE_LEN + T::text_len(&self.venue) + T::text_len(&self.symbol)
-            + T::text_len(&self.interval) + optional_floats_len(&self.optional_values())
-            + T::float8_array_len(&self.support_levels) + T::float8_array_len(&self.resistance_levels)
+        T::TUPLE_LEN
+            + 2 * T::EIGHT_BYTE_LEN
+            + T::text_len(&self.venue)
+            + T::text_len(&self.symbol)
+            + T::text_len(&self.interval)
+            + optional_floats_len(&self.optional_values())
+            + T::float8_array_len(&self.support_levels)
+            + T::float8_array_len(&self.resistance_levels)
     }
 
     fn encode(&self, fields: &mut T<'_>) {
@@ -286,8 +306,12 @@ impl CopyRow for IndicatorValue {
 
 impl EncodeRow for IndicatorValue {
     fn encoded_len(&self) -> usize {
-        T::TUPLE_LEN + 3 * T::EIGHT_BYTE_LEN + T::optional_text_len(self.venue.as_deref()) + T::text_len(&self.symbol)
-            + T::text_len(&self.interval) + T::text_len(&self.name)
+        T::TUPLE_LEN
+            + 3 * T::EIGHT_BYTE_LEN
+            + T::optional_text_len(self.venue.as_deref())
+            + T::text_len(&self.symbol)
+            + T::text_len(&self.interval)
+            + T::text_len(&self.name)
     }
 
     fn encode(&self, fields: &mut T<'_>) {
@@ -314,10 +338,16 @@ impl CopyRow for Signal {
 
 impl EncodeRow for Signal {
     fn encoded_len(&self) -> usize {
-        T::TUPLE_LEN + 2 * T::EIGHT_BYTE_LEN + T::text_len(&self.source) + T::text_len(&self.category)
-            + T::optional_text_len(self.symbol.as_deref()) + T::optional_text_len(self.direction.as_deref())
-            + T::optional_eight_byte_len(self.strength) + T::optional_eight_byte_len(self.confidence)
-            + T::optional_text_len(self.impact.as_deref()) + T::optional_text_len(self.content.as_deref())
+        T::TUPLE_LEN
+            + 2 * T::EIGHT_BYTE_LEN
+            + T::text_len(&self.source)
+            + T::text_len(&self.category)
+            + T::optional_text_len(self.symbol.as_deref())
+            + T::optional_text_len(self.direction.as_deref())
+            + T::optional_eight_byte_len(self.strength)
+            + T::optional_eight_byte_len(self.confidence)
+            + T::optional_text_len(self.impact.as_deref())
+            + T::optional_text_len(self.content.as_deref())
             + self.payload.as_ref().map_or(T::NULL_LEN, T::jsonb_len)
     }
 
@@ -377,7 +407,11 @@ impl CopyRow for DeadLetter {
 
 impl EncodeRow for DeadLetter {
     fn encoded_len(&self) -> usize {
-        T::TUPLE_LEN + T::EIGHT_BYTE_LEN + T::text_len(&self.source) + T::text_len(self.reason) + T::text_len(&self.detail)
+        T::TUPLE_LEN
+            + T::EIGHT_BYTE_LEN
+            + T::text_len(&self.source)
+            + T::text_len(self.reason)
+            + T::text_len(&self.detail)
             + T::text_len(&self.raw)
     }
 

@@ -18,14 +18,14 @@ use std::time::{Duration, Instant};
 use tokio_postgres::{Client, Statement};
 
 use super::encoder::{copy_statement, EncodeRow};
-use super::insert::insert_statement;
 use super::failure::{Failure, FailureKind, RepeatGuard};
+use super::insert::insert_statement;
 use super::stage::{BatchQueue, Encoded, EncodedBatch};
 use crate::config::WriteMode;
 use crate::db::{self, Partitions};
 use crate::metrics::{events, Stats};
-use crate::spool::{sequence_ranges, SpoolProgress};
 use crate::record::{Instrument, Table, Timestamp};
+use crate::spool::{sequence_ranges, SpoolProgress};
 
 mod atomic;
 mod bus;
@@ -344,9 +344,7 @@ impl<R: EncodeRow> Writer<R> {
             match kind {
                 FailureKind::Fatal => return Err(self.fatal(failure.message)),
                 // The transaction was rolled back; the connection stays usable.
-                FailureKind::Data => {
-                    return Ok(Settled::Refused { escalated: guard.row_level_state().map(str::to_string), failure })
-                }
+                FailureKind::Data => return Ok(Settled::Refused { escalated: guard.row_level_state().map(str::to_string), failure }),
                 FailureKind::Retry => {
                     self.connection = None;
                     tokio::time::sleep(backoff.next_delay()).await;
@@ -500,11 +498,8 @@ async fn upsert_instruments(
     let underlyings: Vec<Option<&str>> = instruments.iter().map(|known| known.underlying.as_deref()).collect();
     let expirations: Vec<Option<chrono::NaiveDate>> = instruments.iter().map(|known| known.expiration).collect();
     let strikes: Vec<Option<f64>> = instruments.iter().map(|known| known.strike).collect();
-    let option_types: Vec<Option<&str>> =
-        instruments.iter().map(|known| known.option_type.map(|kind| kind.as_str())).collect();
-    transaction
-        .execute(statement, &[&venues, &symbols, &asset_classes, &underlyings, &expirations, &strikes, &option_types])
-        .await
+    let option_types: Vec<Option<&str>> = instruments.iter().map(|known| known.option_type.map(|kind| kind.as_str())).collect();
+    transaction.execute(statement, &[&venues, &symbols, &asset_classes, &underlyings, &expirations, &strikes, &option_types]).await
 }
 
 /// A writer's connection, once the partitions a batch's rows fall in (`slots`) exist.

@@ -163,8 +163,8 @@ pub fn parse_occ(name: &str) -> Result<OptionContract, ContractError> {
     let (root_field, tail) = symbol.split_at(symbol.len() - 15);
     let root = root_field.trim_end_matches(' ');
     let padded = root.len() < root_field.len();
-    let root_is_valid = root.starts_with(|c: char| c.is_ascii_uppercase())
-        && root.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    let root_is_valid =
+        root.starts_with(|c: char| c.is_ascii_uppercase()) && root.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
     if !root_is_valid || (padded && root_field.len() != 6) {
         return Err(ContractError::NotOcc(shown(name)));
     }
@@ -384,7 +384,10 @@ mod tests {
     #[test]
     fn messages_name_the_problem_and_the_name() {
         let message = |name: &str| OptionContract::parse(name).unwrap_err().to_string();
-        assert_eq!(message("AAPL25"), "not an OCC symbol: AAPL25 (expected ROOT, YYMMDD, C or P, and the strike in thousandths as 8 digits)");
+        assert_eq!(
+            message("AAPL25"),
+            "not an OCC symbol: AAPL25 (expected ROOT, YYMMDD, C or P, and the strike in thousandths as 8 digits)"
+        );
         assert_eq!(message("BTC-27XYZ24-1-C"), "bad expiry month `XYZ` in BTC-27XYZ24-1-C (expected JAN … DEC)");
         assert_eq!(message("BTC-30FEB25-1-C"), "expiry `30FEB25` in BTC-30FEB25-1-C is not a calendar date");
         assert_eq!(message("BTC-USD-241227-0-C"), "strike `0` in BTC-USD-241227-0-C is not positive");

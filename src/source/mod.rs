@@ -69,9 +69,9 @@ pub fn adapter_from_config(config: &crate::config::SourceConfig) -> anyhow::Resu
         SourceKind::Deribit => Box::new(deribit::DeribitAdapter::new()),
         SourceKind::Alpaca => Box::new(alpaca::AlpacaAdapter::from_env()),
         SourceKind::Polygon => Box::new(polygon::PolygonAdapter::from_env()),
-        SourceKind::Json => Box::new(
-            json::JsonAdapter::new(config).map_err(|error| anyhow::anyhow!("source `{}`: {error}", config.name()))?,
-        ),
+        SourceKind::Json => {
+            Box::new(json::JsonAdapter::new(config).map_err(|error| anyhow::anyhow!("source `{}`: {error}", config.name()))?)
+        }
     };
     Ok(adapter)
 }

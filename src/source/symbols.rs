@@ -2,9 +2,8 @@
 //! pairs without a separator (`BTCUSDT`).
 
 /// Quote assets, longest first, so that a longer quote asset wins over a shorter one it ends with.
-const QUOTE_ASSETS: &[&str] = &[
-    "FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USDP", "DAI", "BTC", "ETH", "BNB", "EUR", "TRY", "BRL", "GBP", "JPY", "AUD",
-];
+const QUOTE_ASSETS: &[&str] =
+    &["FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USDP", "DAI", "BTC", "ETH", "BNB", "EUR", "TRY", "BRL", "GBP", "JPY", "AUD"];
 
 /// `BTCUSDT` → `BTC-USDT`; a symbol without a known quote asset is kept as it is.
 pub fn split_quote_asset(venue_symbol: &str) -> String {

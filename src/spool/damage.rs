@@ -165,10 +165,7 @@ impl<'a> GapFinder<'a> {
     }
 
     fn previous(&self, stream: u16) -> (u64, usize) {
-        self.last
-            .get(&stream)
-            .copied()
-            .unwrap_or((self.committed.get(&stream).map_or(0, CommitTracker::watermark), 0))
+        self.last.get(&stream).copied().unwrap_or((self.committed.get(&stream).map_or(0, CommitTracker::watermark), 0))
     }
 
     /// Records `first..=last` of `stream` less what the database committed.
@@ -206,10 +203,8 @@ fn uncommitted(tracker: &CommitTracker, first: u64, last: u64) -> Vec<(u64, u64)
 }
 
 fn format_ranges(ranges: &[(u64, u64)]) -> String {
-    let parts: Vec<String> = ranges
-        .iter()
-        .map(|(first, last)| if first == last { first.to_string() } else { format!("{first}..={last}") })
-        .collect();
+    let parts: Vec<String> =
+        ranges.iter().map(|(first, last)| if first == last { first.to_string() } else { format!("{first}..={last}") }).collect();
     parts.join(", ")
 }
 

@@ -53,9 +53,8 @@ pub fn read(dir: &Path) -> io::Result<Option<Floors>> {
                 _ => return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{}: unreadable line {line:?}", path(dir).display()))),
             }
         }
-        let parsed = line
-            .split_once(' ')
-            .and_then(|(stream, sequence)| Some((stream.parse::<u16>().ok()?, sequence.trim().parse::<u64>().ok()?)));
+        let parsed =
+            line.split_once(' ').and_then(|(stream, sequence)| Some((stream.parse::<u16>().ok()?, sequence.trim().parse::<u64>().ok()?)));
         let Some((stream, sequence)) = parsed else {
             return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{}: unreadable line {line:?}", path(dir).display())));
         };

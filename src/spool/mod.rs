@@ -34,8 +34,8 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 pub use damage::{Damage, Loss, DAMAGED_DIR};
-pub use segment::{Entry, ENTRY_HEADER_LEN};
 pub use progress::{sequence_ranges, SpoolProgress};
+pub use segment::{Entry, ENTRY_HEADER_LEN};
 
 pub use tracker::CommitTracker;
 
@@ -175,7 +175,11 @@ impl Spool {
         Spool::open_with(settings, committed, floors)
     }
 
-    fn open_with(settings: SpoolSettings, committed: &HashMap<u16, CommitTracker>, mut floors: floor::Floors) -> Result<(Spool, Recovered), SpoolError> {
+    fn open_with(
+        settings: SpoolSettings,
+        committed: &HashMap<u16, CommitTracker>,
+        mut floors: floor::Floors,
+    ) -> Result<(Spool, Recovered), SpoolError> {
         let io_error = |source| SpoolError::Io { dir: settings.dir.display().to_string(), source };
         std::fs::create_dir_all(&settings.dir).map_err(io_error)?;
         floor::raise(&mut floors.floors, committed.iter().map(|(stream, tracker)| (*stream, tracker.watermark())));
@@ -440,10 +444,8 @@ impl Inner {
         let mut deleted = 0;
         let mut state = self.lock();
         while let Some(oldest) = state.sealed.front() {
-            let all_committed = oldest
-                .last_sequences
-                .iter()
-                .all(|(stream, last)| state.committed.get(stream).is_some_and(|done| done >= last));
+            let all_committed =
+                oldest.last_sequences.iter().all(|(stream, last)| state.committed.get(stream).is_some_and(|done| done >= last));
             if !all_committed {
                 break;
             }
@@ -496,6 +498,6 @@ fn spawn_flusher(inner: Weak<Inner>) {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod damage_tests;
+#[cfg(test)]
+mod tests;

@@ -115,7 +115,8 @@ fn committed_segments_are_deleted_and_the_cap_frees_up() {
     assert!(spool.append(1, &[7u8; 100]).is_ok(), "room again");
     spool.commit(1, u64::MAX);
     assert_eq!(spool.segment_count(), 1, "only the active segment is left");
-    let names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(names.iter().filter(|name| name.ends_with(".spool")).count(), 1, "{names:?}");
     assert!(names.contains(&"committed".to_string()), "the committed floor is kept: {names:?}");
 }

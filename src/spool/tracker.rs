@@ -34,8 +34,7 @@ impl CommitTracker {
     }
 
     pub fn is_committed(&self, sequence: u64) -> bool {
-        sequence <= self.watermark
-            || self.above.range(..=sequence).next_back().is_some_and(|(_, last)| sequence <= *last)
+        sequence <= self.watermark || self.above.range(..=sequence).next_back().is_some_and(|(_, last)| sequence <= *last)
     }
 
     /// Marks `first..=last` committed; returns the new watermark.
@@ -47,12 +46,8 @@ impl CommitTracker {
             return self.watermark;
         }
         // Absorb every range that overlaps or touches [first, last].
-        let touching: Vec<(u64, u64)> = self
-            .above
-            .range(..=last.saturating_add(1))
-            .filter(|(_, end)| **end + 1 >= first)
-            .map(|(start, end)| (*start, *end))
-            .collect();
+        let touching: Vec<(u64, u64)> =
+            self.above.range(..=last.saturating_add(1)).filter(|(_, end)| **end + 1 >= first).map(|(start, end)| (*start, *end)).collect();
         for (start, end) in touching {
             self.above.remove(&start);
             first = first.min(start);

@@ -147,9 +147,7 @@ async fn ohlcv_rows(client: &Client, query: &str) -> Vec<OhlcvRow> {
         .await
         .unwrap_or_else(|error| panic!("{query}: {error}"))
         .iter()
-        .map(|row| {
-            (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6), row.get(7), row.get(8), row.get(9))
-        })
+        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6), row.get(7), row.get(8), row.get(9)))
         .collect()
 }
 
@@ -202,10 +200,7 @@ async fn assert_aggregates_match_ticks(client: &Client) {
 async fn versions(client: &Client) -> Vec<(String, String)> {
     let mut all = Vec::new();
     for name in ["ohlcv_1m", "ohlcv_1h", "ohlcv_1d"] {
-        let rows = client
-            .query(&format!("SELECT symbol || ' ' || bucket::text, xmin::text FROM {name} ORDER BY 1"), &[])
-            .await
-            .unwrap();
+        let rows = client.query(&format!("SELECT symbol || ' ' || bucket::text, xmin::text FROM {name} ORDER BY 1"), &[]).await.unwrap();
         all.extend(rows.iter().map(|row| (format!("{name} {}", row.get::<_, String>(0)), row.get(1))));
     }
     all
@@ -374,7 +369,8 @@ async fn earlier_aggregates_converge(cluster: &ThrowawayCluster, profile: Profil
             .collect();
         assert_eq!(offsets, vec![Some("730 days".to_string()); 3], "every policy starts at the ticks' retention");
     } else {
-        let kind: i8 = client.query_one("SELECT relkind::\"char\" FROM pg_class WHERE oid = 'ohlcv_1m'::regclass", &[]).await.unwrap().get(0);
+        let kind: i8 =
+            client.query_one("SELECT relkind::\"char\" FROM pg_class WHERE oid = 'ohlcv_1m'::regclass", &[]).await.unwrap().get(0);
         assert_eq!(kind, b'r' as i8, "a table now");
     }
     refresh(&client, profile).await;

@@ -16,8 +16,8 @@ use hypertick::bus::throwaway::ThrowawayNats;
 use hypertick::db::throwaway::ThrowawayCluster;
 
 use crate::bus_harness::{merged, reckon, wait_until_settled, Frame, Lane, Progress};
-use crate::support::process::{free_port, DaemonProcess};
 use crate::support;
+use crate::support::process::{free_port, DaemonProcess};
 
 /// Records with push ids (resent until acked) and without (sent once).
 const WITH_IDS: u64 = 200_000;
@@ -86,7 +86,8 @@ ack_wait_secs = 5
 /// The frames of one lane: every other frame of the plan, one frame without ids after
 /// every four with ids.
 fn plan(lane: u64) -> Vec<Frame> {
-    let with_ids = (0..WITH_IDS).step_by(FRAME_ROWS as usize).map(|start| Frame { ids: (start..start + FRAME_ROWS).collect(), with_ids: true });
+    let with_ids =
+        (0..WITH_IDS).step_by(FRAME_ROWS as usize).map(|start| Frame { ids: (start..start + FRAME_ROWS).collect(), with_ids: true });
     let without_ids = (0..WITHOUT_IDS)
         .step_by(FRAME_ROWS as usize)
         .map(|start| Frame { ids: (WITHOUT_IDS_BASE + start..WITHOUT_IDS_BASE + start + FRAME_ROWS).collect(), with_ids: false });
@@ -125,7 +126,8 @@ async fn edges_writers_and_the_bus_killed_mid_stream_lose_and_double_nothing_ack
 
     let pushes = [free_port(), free_port()];
     let metrics = [free_port(), free_port()];
-    let edge_configs = [edge_config(dir.path(), "edge-a", &nats.url(), pushes[0]), edge_config(dir.path(), "edge-b", &nats.url(), pushes[1])];
+    let edge_configs =
+        [edge_config(dir.path(), "edge-a", &nats.url(), pushes[0]), edge_config(dir.path(), "edge-b", &nats.url(), pushes[1])];
     let writer_configs = [
         writer_config(dir.path(), "writer-1", &nats.url(), &cluster, metrics[0]),
         writer_config(dir.path(), "writer-2", &nats.url(), &cluster, metrics[1]),
@@ -137,9 +139,7 @@ async fn edges_writers_and_the_bus_killed_mid_stream_lose_and_double_nothing_ack
     });
 
     let progress = Arc::new(Progress::default());
-    let lanes: Vec<_> = (0..2)
-        .map(|lane| tokio::spawn(Lane::new(pushes, lane as usize).run(plan(lane), progress.clone())))
-        .collect();
+    let lanes: Vec<_> = (0..2).map(|lane| tokio::spawn(Lane::new(pushes, lane as usize).run(plan(lane), progress.clone()))).collect();
 
     let total = WITH_IDS + WITHOUT_IDS;
     let pause = Duration::from_millis(300);
@@ -184,7 +184,8 @@ async fn edges_writers_and_the_bus_killed_mid_stream_lose_and_double_nothing_ack
         let status = tokio::task::block_in_place(|| process.stop());
         stops.push((name, status, process.log()));
     }
-    let failed = !settled || ids.lost + ids.duplicated + no_ids.lost + no_ids.duplicated > 0 || stops.iter().any(|(_, status, _)| !status.success());
+    let failed =
+        !settled || ids.lost + ids.duplicated + no_ids.lost + no_ids.duplicated > 0 || stops.iter().any(|(_, status, _)| !status.success());
     if failed {
         // Keep the evidence: the processes' logs and configs, and the NATS log.
         let _ = std::fs::copy(nats.log_path(), dir.path().join("nats-server.log"));

@@ -10,7 +10,9 @@ use std::time::Duration;
 use hypertick::db::{self, Partitions, Profile};
 use hypertick::metrics::Stats;
 use hypertick::record::{Side, Table, Tick, Timestamp};
-use hypertick::sink::{batch_queue, encode_batch, run_writer, BatchProgress, BusClaim, KnownInstruments, TableWriteSettings, WriterSettings};
+use hypertick::sink::{
+    batch_queue, encode_batch, run_writer, BatchProgress, BusClaim, KnownInstruments, TableWriteSettings, WriterSettings,
+};
 
 use crate::support;
 
@@ -66,15 +68,8 @@ async fn redelivered_messages_and_resent_ids_are_written_once() {
     });
     let partitions = Arc::new(Partitions::new(db::partition_plans(&config, Profile::Vanilla)));
     let (sender, queue) = batch_queue::<Tick>(1);
-    let writer = tokio::spawn(run_writer(
-        Table::Ticks,
-        0,
-        queue,
-        settings,
-        TableWriteSettings::default(),
-        partitions.clone(),
-        Stats::new(),
-    ));
+    let writer =
+        tokio::spawn(run_writer(Table::Ticks, 0, queue, settings, TableWriteSettings::default(), partitions.clone(), Stats::new()));
     let (committed, mut reports) = tokio::sync::mpsc::unbounded_channel();
 
     // Messages 1 and 2; trade 3 carries id key 77.
@@ -97,13 +92,8 @@ async fn redelivered_messages_and_resent_ids_are_written_once() {
     assert_eq!(acked, vec![vec![1, 2], vec![2, 3], vec![1, 4]], "every batch is reported committed, so its messages are acked");
 
     let client = support::sql(&cluster).await;
-    let trades: Vec<String> = client
-        .query("SELECT trade_id FROM ticks ORDER BY trade_id::int", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+    let trades: Vec<String> =
+        client.query("SELECT trade_id FROM ticks ORDER BY trade_id::int", &[]).await.unwrap().iter().map(|row| row.get(0)).collect();
     assert_eq!(trades, vec!["1", "2", "3", "4"], "each message's rows once, each id once");
     let claims = support::count(&client, "SELECT count(*) FROM ingest_bus_messages WHERE stream = 'TEST@1'").await;
     assert_eq!(claims, 4, "messages 1 to 4 claimed once each");

@@ -13,9 +13,7 @@
 
 use bytes::BytesMut;
 use futures_util::SinkExt;
-use hypertick::record::{
-    format_uuid, CellValue, ColumnRule, CustomRow, CustomSchema, Decimal, NumericTypmod, PgType, Timestamp,
-};
+use hypertick::record::{format_uuid, CellValue, ColumnRule, CustomRow, CustomSchema, Decimal, NumericTypmod, PgType, Timestamp};
 use hypertick::sink::{copy_statement, encode_rows};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
@@ -206,11 +204,18 @@ fn generated() -> impl Strategy<Value = Generated> {
     (
         (timestamp(), of(any::<bool>()), of(int2()), of(int4()), of(int8()), of(float4()), of(float8())),
         (of(decimal_text()), of(decimal_text()), of(text()), of("[^\u{0}]{0,8}"), of(date())),
-        (of(json_text()), of(any::<[u8; 16]>()), of(proptest::collection::vec(text(), 0..5)), of(proptest::collection::vec(float8(), 0..5))),
+        (
+            of(json_text()),
+            of(any::<[u8; 16]>()),
+            of(proptest::collection::vec(text(), 0..5)),
+            of(proptest::collection::vec(float8(), 0..5)),
+        ),
     )
-        .prop_map(|((at, flag, small, int, big, real, double), (numeric, typed_numeric, text, short, day), (json, uuid, texts, doubles))| {
-            Generated { at, flag, small, int, big, real, double, numeric, typed_numeric, text, short, day, json, uuid, texts, doubles }
-        })
+        .prop_map(
+            |((at, flag, small, int, big, real, double), (numeric, typed_numeric, text, short, day), (json, uuid, texts, doubles))| {
+                Generated { at, flag, small, int, big, real, double, numeric, typed_numeric, text, short, day, json, uuid, texts, doubles }
+            },
+        )
 }
 
 /// The row as the encoder gets it. A typed-numeric string that does not fit
@@ -315,7 +320,12 @@ async fn round_trip(client: &Client, schema: &CustomSchema, generated: &[Generat
         prop_assert_eq!(read.get::<_, Option<i32>>(3), sent.int);
         prop_assert_eq!(read.get::<_, Option<i64>>(4), sent.big);
         let real: Option<f32> = read.get(5);
-        prop_assert!(real.is_some() == sent.real.is_some() && real.zip(sent.real).is_none_or(|(a, b)| same_f32(a, b)), "real {:?} vs {:?}", real, sent.real);
+        prop_assert!(
+            real.is_some() == sent.real.is_some() && real.zip(sent.real).is_none_or(|(a, b)| same_f32(a, b)),
+            "real {:?} vs {:?}",
+            real,
+            sent.real
+        );
         let double: Option<f64> = read.get(6);
         prop_assert!(double.is_some() == sent.double.is_some() && double.zip(sent.double).is_none_or(|(a, b)| same_f64(a, b)));
         let numeric: Option<String> = read.get(7);
@@ -347,12 +357,8 @@ fn random_values_of_every_custom_column_type_round_trip_through_postgres() {
     let schema = schema();
     let client = runtime.block_on(async {
         let client = support::sql(&cluster).await;
-        let columns: Vec<String> = schema
-            .table
-            .columns()
-            .iter()
-            .map(|column| format!("\"{}\" {}", column.name, column.pg_type.sql_name()))
-            .collect();
+        let columns: Vec<String> =
+            schema.table.columns().iter().map(|column| format!("\"{}\" {}", column.name, column.pg_type.sql_name())).collect();
         client
             .batch_execute(&format!("CREATE TABLE roundtrip_cells ({}, copy_order bigserial)", columns.join(", ")))
             .await

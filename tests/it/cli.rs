@@ -62,7 +62,9 @@ fn a_reader_that_goes_away_ends_a_report_quietly() {
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/hypertick.toml");
     let output = std::process::Command::new("sh")
         .arg("-c")
-        .arg(format!("'{BINARY}' check-config --config '{config}' | head -c 1 >/dev/null; '{BINARY}' config-reference | head -c 1 >/dev/null"))
+        .arg(format!(
+            "'{BINARY}' check-config --config '{config}' | head -c 1 >/dev/null; '{BINARY}' config-reference | head -c 1 >/dev/null"
+        ))
         .output()
         .expect("sh runs");
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -36,7 +36,14 @@ struct Ledger {
 
 /// Pushes frames of `per_frame` ticks numbered from `next` until `stop` says so or the
 /// connection ends; records what was acked.
-async fn produce(push: SocketAddr, symbol: &str, mut next: u64, per_frame: u64, ledger: &mut Ledger, stop: impl Fn(&Ledger) -> bool) -> u64 {
+async fn produce(
+    push: SocketAddr,
+    symbol: &str,
+    mut next: u64,
+    per_frame: u64,
+    ledger: &mut Ledger,
+    stop: impl Fn(&Ledger) -> bool,
+) -> u64 {
     let Ok((mut socket, _)) = tokio_tungstenite::connect_async(format!("ws://{push}")).await else { return next };
     while !stop(ledger) {
         let ids: Vec<u64> = (next..next + per_frame).collect();
@@ -104,10 +111,7 @@ async fn read_ack_or_none(socket: &mut support::Socket) -> Option<serde_json::Va
 
 /// Compares the ledger with the table; prints the counts and returns (lost, duplicated).
 async fn reckon(client: &tokio_postgres::Client, symbol: &str, ledger: &Ledger, what: &str) -> (usize, usize) {
-    let rows = client
-        .query("SELECT trade_id::bigint, count(*) FROM ticks WHERE symbol = $1 GROUP BY trade_id", &[&symbol])
-        .await
-        .unwrap();
+    let rows = client.query("SELECT trade_id::bigint, count(*) FROM ticks WHERE symbol = $1 GROUP BY trade_id", &[&symbol]).await.unwrap();
     let present: HashMap<i64, i64> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
     let duplicated = present.values().filter(|copies| **copies > 1).count();
     let lost = ledger.acked.iter().filter(|id| !present.contains_key(&(**id as i64))).count();
@@ -125,11 +129,8 @@ async fn reckon(client: &tokio_postgres::Client, symbol: &str, ledger: &Ledger, 
 async fn wait_for_acked(client: &tokio_postgres::Client, symbol: &str, ledger: &Ledger) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let present: i64 = client
-            .query_one("SELECT count(DISTINCT trade_id) FROM ticks WHERE symbol = $1", &[&symbol])
-            .await
-            .unwrap()
-            .get(0);
+        let present: i64 =
+            client.query_one("SELECT count(DISTINCT trade_id) FROM ticks WHERE symbol = $1", &[&symbol]).await.unwrap().get(0);
         if present as usize >= ledger.acked.len() || Instant::now() > deadline {
             return;
         }
@@ -261,7 +262,9 @@ async fn custom_table_and_relational_rows_acked_while_the_database_is_down_survi
     let status = daemon.stop();
     assert!(status.success(), "clean stop: {status}");
     let distinct_prices = support::count(&client, "SELECT count(DISTINCT id) FROM price_tracking").await;
-    println!("custom and relational rows across a SIGKILL: acked {ROWS} + {ROWS} / present {prices} + {orders} / distinct {distinct_prices}");
+    println!(
+        "custom and relational rows across a SIGKILL: acked {ROWS} + {ROWS} / present {prices} + {orders} / distinct {distinct_prices}"
+    );
     assert_eq!((prices, distinct_prices, orders), (expected, expected, expected), "every acked row present exactly once");
     assert_eq!(support::count(&client, "SELECT count(*) FROM price_tracking WHERE price = 42.99").await, 3, "numeric kept exactly");
 }

@@ -114,43 +114,73 @@ async fn seed_tables_are_created_and_written_through_copy_on_postgres() {
     let minute_ago = Timestamp(now.micros() - 60_000_000);
     let backfill = Timestamp(now.micros() - 400 * DAY_MICROS);
     let frame = array(&[
-        row("price_tracking", "insert", &format!(
-            r#"{{"id":"{PRICE_ID}","deal_id":"{DEAL}","price":"19.99","source":"amazon","tracked_at":"{minute_ago}","meta_data":{{"seller":"acme","rank":3,"fee":0.30000000000000000001}}}}"#
-        )),
-        row("price_tracking", "insert", &format!(
-            r#"{{"deal_id":"{DEAL}","price":12345678.9,"currency":"EUR","source":"ebay","tracked_at":{}}}"#,
-            now.micros() * 1_000
-        )),
+        row(
+            "price_tracking",
+            "insert",
+            &format!(
+                r#"{{"id":"{PRICE_ID}","deal_id":"{DEAL}","price":"19.99","source":"amazon","tracked_at":"{minute_ago}","meta_data":{{"seller":"acme","rank":3,"fee":0.30000000000000000001}}}}"#
+            ),
+        ),
+        row(
+            "price_tracking",
+            "insert",
+            &format!(r#"{{"deal_id":"{DEAL}","price":12345678.9,"currency":"EUR","source":"ebay","tracked_at":{}}}"#, now.micros() * 1_000),
+        ),
         row("price_tracking", "insert", &format!(r#"{{"deal_id":"{DEAL}","price":0.1,"source":"walmart"}}"#)),
         row("price_tracking", "insert", &format!(r#"{{"deal_id":"{DEAL}","price":"19.99.9","source":"target"}}"#)),
-        row("price_tracking", "insert", &format!(
-            r#"{{"deal_id":"{DEAL}","price":"7.50","source":"backfill","tracked_at":"{backfill}"}}"#
-        )),
-        row("system_metrics", "insert", &format!(
-            r#"{{"metric_name":"api.latency","metric_type":"histogram","value":"123456789.123456","unit":"ms","tags":{{"route":"/plans","p":99}},"service_name":"planner","environment":"prod","version":"1.4.2","recorded_at":"{minute_ago}"}}"#
-        )),
+        row("price_tracking", "insert", &format!(r#"{{"deal_id":"{DEAL}","price":"7.50","source":"backfill","tracked_at":"{backfill}"}}"#)),
+        row(
+            "system_metrics",
+            "insert",
+            &format!(
+                r#"{{"metric_name":"api.latency","metric_type":"histogram","value":"123456789.123456","unit":"ms","tags":{{"route":"/plans","p":99}},"service_name":"planner","environment":"prod","version":"1.4.2","recorded_at":"{minute_ago}"}}"#
+            ),
+        ),
         row("system_metrics", "insert", r#"{"metric_name":"agent.tokens","metric_type":"counter","value":42,"retention_days":7}"#),
         row("system_metrics", "insert", r#"{"metric_name":"x","metric_type":"gauge","value":"1e30"}"#),
-        row("market_signals", "insert", &format!(
-            r#"{{"id":"sig-1","source":"Twitter","content":"EU data residency rules","timestamp":"{minute_ago}","relevance_score":0.87,"category":"regulation","impact":"high"}}"#
-        )),
-        row("market_signals", "insert", r#"{"id":"sig-2","source":"News","content":"no time","relevance_score":0.5,"category":"market","impact":"low"}"#),
-        row("market_signals", "insert", &format!(
-            r#"{{"id":"sig-3","source":"Industry Report","content":"too relevant","timestamp":"{minute_ago}","relevance_score":1.5,"category":"market","impact":"medium"}}"#
-        )),
-        row("market_signals", "upsert", &format!(
-            r#"{{"id":"sig-4","source":"News","content":"c","timestamp":"{minute_ago}","relevance_score":0.1,"category":"m","impact":"low"}}"#
-        )),
-        row("market_signals", "insert", &format!(
-            r#"{{"id":"sig-5","source":"News","content":"old","timestamp":"{}","relevance_score":0.1,"category":"m","impact":"low"}}"#,
-            Timestamp(now.micros() - 100 * DAY_MICROS)
-        )),
+        row(
+            "market_signals",
+            "insert",
+            &format!(
+                r#"{{"id":"sig-1","source":"Twitter","content":"EU data residency rules","timestamp":"{minute_ago}","relevance_score":0.87,"category":"regulation","impact":"high"}}"#
+            ),
+        ),
+        row(
+            "market_signals",
+            "insert",
+            r#"{"id":"sig-2","source":"News","content":"no time","relevance_score":0.5,"category":"market","impact":"low"}"#,
+        ),
+        row(
+            "market_signals",
+            "insert",
+            &format!(
+                r#"{{"id":"sig-3","source":"Industry Report","content":"too relevant","timestamp":"{minute_ago}","relevance_score":1.5,"category":"market","impact":"medium"}}"#
+            ),
+        ),
+        row(
+            "market_signals",
+            "upsert",
+            &format!(
+                r#"{{"id":"sig-4","source":"News","content":"c","timestamp":"{minute_ago}","relevance_score":0.1,"category":"m","impact":"low"}}"#
+            ),
+        ),
+        row(
+            "market_signals",
+            "insert",
+            &format!(
+                r#"{{"id":"sig-5","source":"News","content":"old","timestamp":"{}","relevance_score":0.1,"category":"m","impact":"low"}}"#,
+                Timestamp(now.micros() - 100 * DAY_MICROS)
+            ),
+        ),
     ]);
     let ack = push(&mut socket, &frame).await;
     assert_eq!(ack["accepted"], 8, "{ack}");
     let typo = push(&mut socket, &row("price_trackin", "insert", r#"{"price":1}"#)).await;
     let reason = typo["rejected"][0]["reason"].as_str().unwrap();
-    assert!(reason.starts_with("unknown_table") && reason.ends_with("or a custom table: market_signals, price_tracking, system_metrics"), "{reason}");
+    assert!(
+        reason.starts_with("unknown_table") && reason.ends_with("or a custom table: market_signals, price_tracking, system_metrics"),
+        "{reason}"
+    );
     let refused = reasons(&ack);
     let expect_refused = |index: u64, prefix: &str, column: &str| {
         assert!(
@@ -211,10 +241,7 @@ async fn seed_tables_are_created_and_written_through_copy_on_postgres() {
     // The backfill landed in a partition made for it, a week aligned to the epoch.
     let week = 168 * 3_600_000_000i64;
     let slot = backfill.micros().div_euclid(week) * week;
-    let expected_partition = format!(
-        "price_tracking_p{}",
-        chrono::DateTime::from_timestamp_micros(slot).unwrap().format("%Y%m%d_%H%M")
-    );
+    let expected_partition = format!("price_tracking_p{}", chrono::DateTime::from_timestamp_micros(slot).unwrap().format("%Y%m%d_%H%M"));
     let partition = texts(&client, "SELECT tableoid::regclass::text FROM price_tracking WHERE source = 'backfill'").await;
     assert_eq!(partition, [some(&[&expected_partition])]);
 
@@ -223,7 +250,10 @@ async fn seed_tables_are_created_and_written_through_copy_on_postgres() {
         "SELECT source, reason, detail, raw FROM dead_letters WHERE reason IN ('invalid_field', 'out_of_range', 'rejected_by_database') ORDER BY id",
     )
     .await;
-    let refused_price = letters.iter().find(|letter| letter[1].as_deref() == Some("invalid_field") && letter[2].as_deref().unwrap().contains("`price`")).expect("the bad price is a dead letter");
+    let refused_price = letters
+        .iter()
+        .find(|letter| letter[1].as_deref() == Some("invalid_field") && letter[2].as_deref().unwrap().contains("`price`"))
+        .expect("the bad price is a dead letter");
     assert_eq!(refused_price[0].as_deref(), Some("push"));
     assert!(refused_price[3].as_deref().unwrap().contains("19.99.9"), "the raw element is kept");
     let by_database = letters.iter().find(|letter| letter[1].as_deref() == Some("rejected_by_database")).unwrap();
@@ -271,7 +301,11 @@ async fn a_table_that_exists_with_other_columns_is_refused_with_every_difference
     ] {
         assert!(error.contains(difference), "{difference} not in {error}");
     }
-    assert_eq!(count(&client, "SELECT count(*) FROM pg_attribute WHERE attrelid = 'price_tracking'::regclass AND attname = 'note'").await, 1, "nothing altered");
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM pg_attribute WHERE attrelid = 'price_tracking'::regclass AND attname = 'note'").await,
+        1,
+        "nothing altered"
+    );
 
     client.batch_execute("DROP TABLE price_tracking; CREATE TABLE price_tracking (tracked_at timestamptz)").await.unwrap();
     let error = format!("{:#}", app::migrate(&config).await.expect_err("not partitioned"));
@@ -345,7 +379,8 @@ async fn seed_tables_are_hypertables_with_their_policies_on_timescaledb() {
     // And one without a segment key, which TimescaleDB must not pick for itself.
     let unsegmented = "[[custom_tables]]\nname = \"readings\"\ntime_column = \"at\"\ncolumnstore_after_days = 0\n\
                        columns = [{ name = \"at\", type = \"timestamptz\" }, { name = \"sensor\", type = \"text\" }]\n";
-    let unsegmented = hypertick::config::load_str(&format!("{}{unsegmented}", "[database]\nurl = \"postgres://u@h/d\"\n"), Vec::new()).unwrap();
+    let unsegmented =
+        hypertick::config::load_str(&format!("{}{unsegmented}", "[database]\nurl = \"postgres://u@h/d\"\n"), Vec::new()).unwrap();
     config.custom_tables.extend(unsegmented.custom_tables);
     let first = app::migrate(&config).await.expect("migrate on TimescaleDB");
     assert_eq!(first.profile, Profile::TimescaleDb);
@@ -389,7 +424,11 @@ async fn seed_tables_are_hypertables_with_their_policies_on_timescaledb() {
         )
         .await;
         assert_eq!(unsegmented, [some(&["", "at DESC"])], "explicitly none");
-        assert_eq!(count(&client, "SELECT count(*) FROM timescaledb_information.jobs WHERE hypertable_name = 'readings'").await, 0, "no policies: kept forever, never columnstored");
+        assert_eq!(
+            count(&client, "SELECT count(*) FROM timescaledb_information.jobs WHERE hypertable_name = 'readings'").await,
+            0,
+            "no policies: kept forever, never columnstored"
+        );
         let jobs = texts(
             &client,
             "SELECT hypertable_name::text, proc_name::text, coalesce(config->>'compress_after', config->>'drop_after')
@@ -422,14 +461,18 @@ async fn seed_tables_are_hypertables_with_their_policies_on_timescaledb() {
     let prices = converted(
         &schemas[0],
         &[
-            format!(r#"{{"id":"{PRICE_ID}","deal_id":"{DEAL}","price":"19.99","source":"amazon","tracked_at":"{minute_ago}","meta_data":{{"rank":3}}}}"#),
+            format!(
+                r#"{{"id":"{PRICE_ID}","deal_id":"{DEAL}","price":"19.99","source":"amazon","tracked_at":"{minute_ago}","meta_data":{{"rank":3}}}}"#
+            ),
             format!(r#"{{"deal_id":"{DEAL}","price":12345678.905,"source":"ebay","tracked_at":"{minute_ago}"}}"#),
         ],
     );
     write_rows(&config, schemas[0].table, prices).await;
     let metrics = converted(
         &schemas[1],
-        &[format!(r#"{{"metric_name":"api.latency","metric_type":"gauge","value":"-0.000001","tags":{{"a":[1,2]}},"recorded_at":"{minute_ago}"}}"#)],
+        &[format!(
+            r#"{{"metric_name":"api.latency","metric_type":"gauge","value":"-0.000001","tags":{{"a":[1,2]}},"recorded_at":"{minute_ago}"}}"#
+        )],
     );
     write_rows(&config, schemas[1].table, metrics).await;
 

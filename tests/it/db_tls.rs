@@ -84,9 +84,8 @@ async fn database_connections_follow_sslmode_against_a_tls_server() {
 
     // The daemon: migrations, writers and maintenance all connect with verify-full.
     let mut config = support::config_for(&cluster);
-    config.database.url = Some(hypertick::config::Secret(format!(
-        "postgres://postgres@localhost:{port}/hypertick?sslmode=verify-full&{root}"
-    )));
+    config.database.url =
+        Some(hypertick::config::Secret(format!("postgres://postgres@localhost:{port}/hypertick?sslmode=verify-full&{root}")));
     let daemon = Daemon::start(&config).await.expect("daemon starts over verified TLS");
     let mut socket = support::connect(daemon.push_addr.unwrap()).await;
     assert_eq!(push(&mut socket, &tick_json("TLS", 1, 1.0)).await["accepted"], 1);

@@ -33,7 +33,9 @@ fn verify_unit(unit_text: &str, binary: &str) -> Option<(bool, String)> {
 #[test]
 fn the_systemd_unit_verifies_cleanly() {
     let unit = std::fs::read_to_string(deploy("systemd/hypertick.service")).unwrap();
-    for hardening in ["DynamicUser=yes", "ProtectSystem=strict", "NoNewPrivileges=yes", "StateDirectory=hypertick", "CapabilityBoundingSet="] {
+    for hardening in
+        ["DynamicUser=yes", "ProtectSystem=strict", "NoNewPrivileges=yes", "StateDirectory=hypertick", "CapabilityBoundingSet="]
+    {
         assert!(unit.contains(hardening), "the unit sets {hardening}");
     }
     let binary = env!("CARGO_BIN_EXE_hypertick");

@@ -6,8 +6,8 @@
 use bytes::BytesMut;
 use futures_util::SinkExt;
 use hypertick::record::{
-    Bar, DeadLetter, FeedEvent, IndicatorValue, OptionKind, OptionQuote, Quote, Side, Signal, Table, TechnicalIndicators,
-    Tick, Ticker, Timestamp,
+    Bar, DeadLetter, FeedEvent, IndicatorValue, OptionKind, OptionQuote, Quote, Side, Signal, Table, TechnicalIndicators, Tick, Ticker,
+    Timestamp,
 };
 use hypertick::sink::{copy_statement, encode_rows, CopyRow};
 use proptest::prelude::*;
@@ -49,24 +49,43 @@ fn float() -> impl Strategy<Value = f64> {
 
 /// Text PostgreSQL can store: any Unicode but NUL, including empty.
 fn text() -> impl Strategy<Value = String> {
-    prop_oneof![
-        Just(String::new()),
-        Just("日本語 ✓ émoji 🚀".to_string()),
-        "[^\u{0}]{0,40}",
-    ]
+    prop_oneof![Just(String::new()), Just("日本語 ✓ émoji 🚀".to_string()), "[^\u{0}]{0,40}",]
 }
 
 fn tick() -> impl Strategy<Value = Tick> {
-    (timestamp(), timestamp(), text(), text(), float(), float(), prop_oneof![Just(Side::Buy), Just(Side::Sell), Just(Side::Unknown)], proptest::option::of(text()))
+    (
+        timestamp(),
+        timestamp(),
+        text(),
+        text(),
+        float(),
+        float(),
+        prop_oneof![Just(Side::Buy), Just(Side::Sell), Just(Side::Unknown)],
+        proptest::option::of(text()),
+    )
         .prop_map(|(time, received_at, venue, symbol, price, size, side, trade_id)| Tick {
-            time, received_at, venue, symbol, price, size, side, trade_id,
+            time,
+            received_at,
+            venue,
+            symbol,
+            price,
+            size,
+            side,
+            trade_id,
         })
 }
 
 fn quote() -> impl Strategy<Value = Quote> {
     (timestamp(), timestamp(), text(), text(), float(), float(), float(), float()).prop_map(
         |(time, received_at, venue, symbol, bid_price, bid_size, ask_price, ask_size)| Quote {
-            time, received_at, venue, symbol, bid_price, bid_size, ask_price, ask_size,
+            time,
+            received_at,
+            venue,
+            symbol,
+            bid_price,
+            bid_size,
+            ask_price,
+            ask_size,
         },
     )
 }
@@ -78,12 +97,32 @@ fn bar() -> impl Strategy<Value = Bar> {
         (proptest::option::of(float()), proptest::option::of(any::<i64>())),
     )
         .prop_map(|((time, received_at, venue, symbol, interval), (open, high, low, close, volume), (vwap, trades))| Bar {
-            time, received_at, venue, symbol, interval, open, high, low, close, volume, vwap, trades,
+            time,
+            received_at,
+            venue,
+            symbol,
+            interval,
+            open,
+            high,
+            low,
+            close,
+            volume,
+            vwap,
+            trades,
         })
 }
 
 fn feed_event() -> impl Strategy<Value = FeedEvent> {
-    (timestamp(), timestamp(), text(), proptest::collection::btree_map("[a-z]{1,8}", prop_oneof![text().prop_map(serde_json::Value::from), any::<i64>().prop_map(serde_json::Value::from)], 0..4))
+    (
+        timestamp(),
+        timestamp(),
+        text(),
+        proptest::collection::btree_map(
+            "[a-z]{1,8}",
+            prop_oneof![text().prop_map(serde_json::Value::from), any::<i64>().prop_map(serde_json::Value::from)],
+            0..4,
+        ),
+    )
         .prop_map(|(time, received_at, source, detail)| FeedEvent {
             time,
             received_at,
@@ -95,7 +134,11 @@ fn feed_event() -> impl Strategy<Value = FeedEvent> {
 
 fn dead_letter() -> impl Strategy<Value = DeadLetter> {
     (timestamp(), text(), text(), text()).prop_map(|(received_at, source, detail, raw)| DeadLetter {
-        received_at, source, reason: "invalid_json", detail, raw,
+        received_at,
+        source,
+        reason: "invalid_json",
+        detail,
+        raw,
     })
 }
 
@@ -127,10 +170,32 @@ fn option_quote() -> impl Strategy<Value = OptionQuote> {
         optional_floats::<15>(),
     )
         .prop_map(|((time, received_at, venue, symbol, underlying), (option_type, strike, expiration), values)| {
-            let [bid, ask, last, mark, volume, open_interest, delta, gamma, theta, vega, rho, iv, bid_iv, ask_iv, underlying_price] = values;
+            let [bid, ask, last, mark, volume, open_interest, delta, gamma, theta, vega, rho, iv, bid_iv, ask_iv, underlying_price] =
+                values;
             OptionQuote {
-                time, received_at, venue, symbol, underlying, option_type, strike, expiration, bid, ask, last, mark, volume,
-                open_interest, delta, gamma, theta, vega, rho, iv, bid_iv, ask_iv, underlying_price,
+                time,
+                received_at,
+                venue,
+                symbol,
+                underlying,
+                option_type,
+                strike,
+                expiration,
+                bid,
+                ask,
+                last,
+                mark,
+                volume,
+                open_interest,
+                delta,
+                gamma,
+                theta,
+                vega,
+                rho,
+                iv,
+                bid_iv,
+                ask_iv,
+                underlying_price,
             }
         })
 }
@@ -153,7 +218,15 @@ fn technical_indicators() -> impl Strategy<Value = TechnicalIndicators> {
 
 fn indicator_value() -> impl Strategy<Value = IndicatorValue> {
     (timestamp(), timestamp(), proptest::option::of(text()), text(), text(), text(), float()).prop_map(
-        |(time, received_at, venue, symbol, interval, name, value)| IndicatorValue { time, received_at, venue, symbol, interval, name, value },
+        |(time, received_at, venue, symbol, interval, name, value)| IndicatorValue {
+            time,
+            received_at,
+            venue,
+            symbol,
+            interval,
+            name,
+            value,
+        },
     )
 }
 
@@ -172,8 +245,8 @@ fn signal() -> impl Strategy<Value = Signal> {
         (proptest::option::of(text()), proptest::option::of(float()), proptest::option::of(float())),
         (proptest::option::of(text()), proptest::option::of(text()), proptest::option::of(json_object())),
     )
-        .prop_map(|((time, received_at, source, category, symbol), (direction, strength, confidence), (impact, content, payload))| Signal {
-            time, received_at, source, category, symbol, direction, strength, confidence, impact, content, payload,
+        .prop_map(|((time, received_at, source, category, symbol), (direction, strength, confidence), (impact, content, payload))| {
+            Signal { time, received_at, source, category, symbol, direction, strength, confidence, impact, content, payload }
         })
 }
 
@@ -220,10 +293,7 @@ async fn copy_into_twin<R: CopyRow>(client: &Client, rows: &[R]) -> Vec<tokio_po
     let copied = sink.finish().await.expect("COPY accepted the encoded rows");
     assert_eq!(copied as usize, rows.len());
     let columns: Vec<String> = R::TABLE.columns().iter().map(|column| format!("\"{}\"", column.name)).collect();
-    client
-        .query(&format!("SELECT {} FROM {twin} ORDER BY copy_order", columns.join(", ")), &[])
-        .await
-        .expect("read back")
+    client.query(&format!("SELECT {} FROM {twin} ORDER BY copy_order", columns.join(", ")), &[]).await.expect("read back")
 }
 
 fn check_ticks(rows: &[Tick], back: &[tokio_postgres::Row]) -> Result<(), TestCaseError> {
@@ -312,8 +382,21 @@ fn check_option_quotes(rows: &[OptionQuote], back: &[tokio_postgres::Row]) -> Re
         prop_assert!(same_float(row.strike, read.get(6)));
         prop_assert_eq!(row.expiration, read.get::<_, chrono::NaiveDate>(7));
         let optional = [
-            row.bid, row.ask, row.last, row.mark, row.volume, row.open_interest, row.delta, row.gamma, row.theta, row.vega,
-            row.rho, row.iv, row.bid_iv, row.ask_iv, row.underlying_price,
+            row.bid,
+            row.ask,
+            row.last,
+            row.mark,
+            row.volume,
+            row.open_interest,
+            row.delta,
+            row.gamma,
+            row.theta,
+            row.vega,
+            row.rho,
+            row.iv,
+            row.bid_iv,
+            row.ask_iv,
+            row.underlying_price,
         ];
         check_optional_floats(&optional, read, 8)?;
     }
@@ -326,8 +409,20 @@ fn check_technical_indicators(rows: &[TechnicalIndicators], back: &[tokio_postgr
         prop_assert_eq!(row.time.micros(), micros(read, 0));
         prop_assert_eq!(&row.interval, &read.get::<_, String>(4));
         let optional = [
-            row.sma_20, row.sma_50, row.ema_20, row.ema_50, row.rsi, row.macd_line, row.macd_signal, row.macd_histogram,
-            row.bb_upper, row.bb_middle, row.bb_lower, row.bb_width, row.volume_sma_10, row.volume_ratio,
+            row.sma_20,
+            row.sma_50,
+            row.ema_20,
+            row.ema_50,
+            row.rsi,
+            row.macd_line,
+            row.macd_signal,
+            row.macd_histogram,
+            row.bb_upper,
+            row.bb_middle,
+            row.bb_lower,
+            row.bb_width,
+            row.volume_sma_10,
+            row.volume_ratio,
         ];
         check_optional_floats(&optional, read, 5)?;
         for (sent, column) in [(&row.support_levels, 19), (&row.resistance_levels, 20)] {
@@ -418,7 +513,9 @@ fn random_rows_round_trip_through_postgres() {
         .run(&proptest::collection::vec(ticker(), 0..40), |rows| check_tickers(&rows, &runtime.block_on(copy_into_twin(&client, &rows))))
         .expect("tickers round-trip");
     TestRunner::new(cases.clone())
-        .run(&proptest::collection::vec(option_quote(), 0..40), |rows| check_option_quotes(&rows, &runtime.block_on(copy_into_twin(&client, &rows))))
+        .run(&proptest::collection::vec(option_quote(), 0..40), |rows| {
+            check_option_quotes(&rows, &runtime.block_on(copy_into_twin(&client, &rows)))
+        })
         .expect("option quotes round-trip");
     TestRunner::new(cases.clone())
         .run(&proptest::collection::vec(technical_indicators(), 0..40), |rows| {
@@ -426,16 +523,22 @@ fn random_rows_round_trip_through_postgres() {
         })
         .expect("technical indicators round-trip");
     TestRunner::new(cases.clone())
-        .run(&proptest::collection::vec(indicator_value(), 0..40), |rows| check_indicator_values(&rows, &runtime.block_on(copy_into_twin(&client, &rows))))
+        .run(&proptest::collection::vec(indicator_value(), 0..40), |rows| {
+            check_indicator_values(&rows, &runtime.block_on(copy_into_twin(&client, &rows)))
+        })
         .expect("indicator values round-trip");
     TestRunner::new(cases.clone())
         .run(&proptest::collection::vec(signal(), 0..40), |rows| check_signals(&rows, &runtime.block_on(copy_into_twin(&client, &rows))))
         .expect("signals round-trip");
     TestRunner::new(cases.clone())
-        .run(&proptest::collection::vec(feed_event(), 0..20), |rows| check_feed_events(&rows, &runtime.block_on(copy_into_twin(&client, &rows))))
+        .run(&proptest::collection::vec(feed_event(), 0..20), |rows| {
+            check_feed_events(&rows, &runtime.block_on(copy_into_twin(&client, &rows)))
+        })
         .expect("feed events round-trip");
     TestRunner::new(cases)
-        .run(&proptest::collection::vec(dead_letter(), 0..20), |rows| check_dead_letters(&rows, &runtime.block_on(copy_into_twin(&client, &rows))))
+        .run(&proptest::collection::vec(dead_letter(), 0..20), |rows| {
+            check_dead_letters(&rows, &runtime.block_on(copy_into_twin(&client, &rows)))
+        })
         .expect("dead letters round-trip");
     assert_eq!(Table::ALL.len(), 11, "a new table needs its round-trip case here");
 }

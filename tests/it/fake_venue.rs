@@ -63,11 +63,7 @@ impl FakeVenue {
     }
 }
 
-async fn play(
-    mut socket: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
-    script: Vec<Step>,
-    log: Arc<Mutex<Vec<String>>>,
-) {
+async fn play(mut socket: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>, script: Vec<Step>, log: Arc<Mutex<Vec<String>>>) {
     for step in script {
         match step {
             Step::Expect(needle, reply) => loop {

@@ -83,7 +83,15 @@ fn the_readme_json_example_is_valid_and_reads_its_sample_message() {
     let [Record::Tick(tick)] = &parsed.records[..] else { panic!("{parsed:?}") };
     assert_eq!(
         (tick.venue.as_str(), tick.symbol.as_str(), tick.price, tick.size, tick.side, tick.trade_id.as_deref(), tick.time),
-        ("examplevenue", "BTC-USD", 97000.5, 0.01, Side::Sell, Some("t-7"), Timestamp::parse_rfc3339("2026-11-22T12:00:00.123456Z").unwrap())
+        (
+            "examplevenue",
+            "BTC-USD",
+            97000.5,
+            0.01,
+            Side::Sell,
+            Some("t-7"),
+            Timestamp::parse_rfc3339("2026-11-22T12:00:00.123456Z").unwrap()
+        )
     );
 }
 
@@ -177,7 +185,10 @@ pub async fn listed_instruments(client: &tokio_postgres::Client, venue: &str, ex
     let query = format!("SELECT count(*) FROM instruments WHERE venue = '{venue}' AND venue_symbol IS NOT NULL");
     assert_eq!(wait_for_count(client, &query, expected).await, expected, "{venue} instruments with a venue_symbol");
     client
-        .query("SELECT symbol, venue_symbol, asset_class FROM instruments WHERE venue = $1 AND venue_symbol IS NOT NULL ORDER BY symbol", &[&venue])
+        .query(
+            "SELECT symbol, venue_symbol, asset_class FROM instruments WHERE venue = $1 AND venue_symbol IS NOT NULL ORDER BY symbol",
+            &[&venue],
+        )
         .await
         .unwrap()
         .iter()
@@ -207,7 +218,10 @@ async fn binance_rows_gaps_garbage_and_resubscribe() {
         Step::Expect("SUBSCRIBE", BINANCE_ACK.to_string()),
         Step::Send(binance_trade("BTCUSDT", 100, "97000.50", "0.010", base + 1_000, true)),
         Step::Send(binance_trade("BTCUSDT", 101, "97001.00", "0.250", base + 2_000, false)),
-        Step::Send(r#"{"stream":"ethusdt@bookTicker","data":{"u":400900217,"s":"ETHUSDT","b":"3300.10","B":"1.5","a":"3300.20","A":"2.5"}}"#.to_string()),
+        Step::Send(
+            r#"{"stream":"ethusdt@bookTicker","data":{"u":400900217,"s":"ETHUSDT","b":"3300.10","B":"1.5","a":"3300.20","A":"2.5"}}"#
+                .to_string(),
+        ),
         Step::Send(kline(false)),
         Step::Send(kline(true)),
         Step::Send(binance_trade("BTCUSDT", 104, "97002.00", "0.100", base + 3_000, true)),
@@ -223,21 +237,14 @@ async fn binance_rows_gaps_garbage_and_resubscribe() {
     let venue = FakeVenue::start(vec![first, second]).await;
     let cluster = support::start_cluster();
     let mut config = support::config_for(&cluster);
-    config.sources = vec![source(
-        SourceKind::Binance,
-        venue.url(),
-        &["BTCUSDT", "ETHUSDT"],
-        &[Channel::Trades, Channel::Quotes, Channel::Bars],
-    )];
+    config.sources =
+        vec![source(SourceKind::Binance, venue.url(), &["BTCUSDT", "ETHUSDT"], &[Channel::Trades, Channel::Quotes, Channel::Bars])];
     let daemon = Daemon::start(&config).await.expect("daemon starts");
     let client = support::sql(&cluster).await;
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM ticks", 4).await, 4);
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM quotes", 1).await, 1);
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM bars", 1).await, 1);
-    assert_eq!(
-        wait_for_count(&client, "SELECT count(*) FROM feed_events WHERE source = 'binance' AND kind = 'resubscribed'", 1).await,
-        1
-    );
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM feed_events WHERE source = 'binance' AND kind = 'resubscribed'", 1).await, 1);
     let subscribe = venue.received.lock().unwrap()[0].clone();
     assert_eq!(
         subscribe,
@@ -259,12 +266,13 @@ async fn binance_rows_gaps_garbage_and_resubscribe() {
         ],
         "the duplicate of 104 re-sent after the resubscribe was dropped"
     );
-    let quote = client
-        .query_one("SELECT symbol, bid_price, bid_size, ask_price, ask_size, time = received_at FROM quotes", &[])
-        .await
-        .unwrap();
+    let quote =
+        client.query_one("SELECT symbol, bid_price, bid_size, ask_price, ask_size, time = received_at FROM quotes", &[]).await.unwrap();
     assert_eq!(quote.get::<_, String>(0), "ETH-USDT");
-    assert_eq!((quote.get::<_, f64>(1), quote.get::<_, f64>(2), quote.get::<_, f64>(3), quote.get::<_, f64>(4)), (3300.1, 1.5, 3300.2, 2.5));
+    assert_eq!(
+        (quote.get::<_, f64>(1), quote.get::<_, f64>(2), quote.get::<_, f64>(3), quote.get::<_, f64>(4)),
+        (3300.1, 1.5, 3300.2, 2.5)
+    );
     assert!(quote.get::<_, bool>(5), "spot book tickers carry no time: receipt time stands in");
     let bar = client
         .query_one(
@@ -280,11 +288,7 @@ async fn binance_rows_gaps_garbage_and_resubscribe() {
     );
     assert_eq!((bar.get::<_, Option<f64>>(7), bar.get::<_, Option<i64>>(8), bar.get::<_, i64>(9)), (Some(3300.5), Some(9), base));
 
-    let gap: serde_json::Value = client
-        .query_one("SELECT detail FROM feed_events WHERE kind = 'gap'", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let gap: serde_json::Value = client.query_one("SELECT detail FROM feed_events WHERE kind = 'gap'", &[]).await.unwrap().get(0);
     assert_eq!((gap["symbol"].as_str(), gap["missing_from"].as_u64(), gap["missing_to"].as_u64()), (Some("BTCUSDT"), Some(102), Some(103)));
     assert_eq!(support::feed_events(&client, "binance", "connected").await, 2);
     assert!(support::feed_events(&client, "binance", "disconnected").await >= 1);
@@ -340,7 +344,10 @@ async fn binance_tickers_and_instruments() {
     let script = vec![
         Step::Expect("SUBSCRIBE", BINANCE_ACK.to_string()),
         Step::Send(binance_ticker("BTCUSDT", base + 1_001, "97000.50", "96000.00", "1000.50", "1.042")),
-        Step::Send(format!(r#"{{"stream":"ethusdt@ticker","data":{}}}"#, binance_ticker("ETHUSDT", base + 1_002, "3300.25", "3250.00", "50.25", "1.546"))),
+        Step::Send(format!(
+            r#"{{"stream":"ethusdt@ticker","data":{}}}"#,
+            binance_ticker("ETHUSDT", base + 1_002, "3300.25", "3250.00", "50.25", "1.546")
+        )),
         // The same ticker again (as after a resubscribe) is not stored twice.
         Step::Send(binance_ticker("BTCUSDT", base + 1_001, "97000.50", "96000.00", "1000.50", "1.042")),
         Step::Send(binance_ticker("BTCUSDT", base + 2_003, "97001.00", "96000.00", "1001.00", "1.043")),

@@ -112,10 +112,7 @@ async fn alpaca_rows_duplicates_garbage_and_resubscribe() {
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM ticks", 3).await, 3);
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM quotes", 2).await, 2);
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM bars", 1).await, 1);
-    assert_eq!(
-        wait_for_count(&client, "SELECT count(*) FROM feed_events WHERE source = 'alpaca' AND kind = 'resubscribed'", 1).await,
-        1
-    );
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM feed_events WHERE source = 'alpaca' AND kind = 'resubscribed'", 1).await, 1);
     let received = venue.received.lock().unwrap().clone();
     let auth = format!(r#"{{"action":"auth","key":"{KEY_ID}","secret":"{SECRET}"}}"#);
     let subscribe = r#"{"action":"subscribe","trades":["AAPL","MSFT"],"quotes":["AAPL","MSFT"],"bars":["AAPL","MSFT"]}"#;

@@ -86,10 +86,7 @@ async fn bybit_rows_gaps_garbage_and_resubscribe() {
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM ticks", 3).await, 3);
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM quotes", 4).await, 4);
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM bars", 1).await, 1);
-    assert_eq!(
-        wait_for_count(&client, "SELECT count(*) FROM feed_events WHERE source = 'bybit' AND kind = 'resubscribed'", 1).await,
-        1
-    );
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM feed_events WHERE source = 'bybit' AND kind = 'resubscribed'", 1).await, 1);
     let received = venue.received.lock().unwrap().clone();
     assert_eq!(
         received[0],
@@ -145,11 +142,8 @@ async fn bybit_rows_gaps_garbage_and_resubscribe() {
     );
     assert_eq!((bar.get::<_, Option<f64>>(8), bar.get::<_, Option<i64>>(9), bar.get::<_, i64>(10)), (Some(3300.5), None, base));
 
-    let gap: serde_json::Value = client
-        .query_one("SELECT detail FROM feed_events WHERE source = 'bybit' AND kind = 'gap'", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let gap: serde_json::Value =
+        client.query_one("SELECT detail FROM feed_events WHERE source = 'bybit' AND kind = 'gap'", &[]).await.unwrap().get(0);
     assert_eq!(gap, serde_json::json!({ "symbol": "ETHUSDT", "stream": "orderbook.1", "missing_from": 102, "missing_to": 103 }));
     assert_eq!(support::feed_events(&client, "bybit", "connected").await, 2);
     assert!(support::feed_events(&client, "bybit", "reconnecting").await >= 1);

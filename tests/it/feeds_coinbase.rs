@@ -49,24 +49,16 @@ async fn coinbase_rows_gaps_garbage_and_resubscribe() {
     let venue = FakeVenue::start(vec![first, second]).await;
     let cluster = support::start_cluster();
     let mut config = support::config_for(&cluster);
-    config.sources = vec![source(
-        SourceKind::Coinbase,
-        venue.url(),
-        &["BTC-USD", "ETH-USD"],
-        &[Channel::Trades, Channel::Quotes, Channel::Bars],
-    )];
+    config.sources =
+        vec![source(SourceKind::Coinbase, venue.url(), &["BTC-USD", "ETH-USD"], &[Channel::Trades, Channel::Quotes, Channel::Bars])];
     let daemon = Daemon::start(&config).await.expect("daemon starts");
     let client = support::sql(&cluster).await;
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM ticks", 4).await, 4);
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM quotes", 1).await, 1);
-    assert_eq!(
-        wait_for_count(&client, "SELECT count(*) FROM feed_events WHERE source = 'coinbase' AND kind = 'resubscribed'", 1).await,
-        1
-    );
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM feed_events WHERE source = 'coinbase' AND kind = 'resubscribed'", 1).await, 1);
     let subscribe = venue.received.lock().unwrap()[0].clone();
     assert_eq!(
-        subscribe,
-        r#"{"type":"subscribe","product_ids":["BTC-USD","ETH-USD"],"channels":["matches","ticker"]}"#,
+        subscribe, r#"{"type":"subscribe","product_ids":["BTC-USD","ETH-USD"],"channels":["matches","ticker"]}"#,
         "bars are not offered by Coinbase and left out"
     );
     daemon.stop().await.expect("clean stop");
@@ -92,10 +84,7 @@ async fn coinbase_rows_gaps_garbage_and_resubscribe() {
         ],
         "maker side `sell` is a taker buy (1); the last_match of 504 re-sent after the resubscribe was dropped"
     );
-    let quote = client
-        .query_one("SELECT venue, symbol, bid_price, bid_size, ask_price, ask_size, time FROM quotes", &[])
-        .await
-        .unwrap();
+    let quote = client.query_one("SELECT venue, symbol, bid_price, bid_size, ask_price, ask_size, time FROM quotes", &[]).await.unwrap();
     assert_eq!((quote.get::<_, String>(0), quote.get::<_, String>(1)), ("coinbase".to_string(), "ETH-USD".to_string()));
     assert_eq!(
         (quote.get::<_, f64>(2), quote.get::<_, f64>(3), quote.get::<_, f64>(4), quote.get::<_, f64>(5)),
@@ -103,11 +92,8 @@ async fn coinbase_rows_gaps_garbage_and_resubscribe() {
     );
     assert_eq!(micros(&quote, 6), at(2_500_001).micros());
 
-    let gap: serde_json::Value = client
-        .query_one("SELECT detail FROM feed_events WHERE source = 'coinbase' AND kind = 'gap'", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let gap: serde_json::Value =
+        client.query_one("SELECT detail FROM feed_events WHERE source = 'coinbase' AND kind = 'gap'", &[]).await.unwrap().get(0);
     assert_eq!(gap, serde_json::json!({ "symbol": "BTC-USD", "stream": "matches", "missing_from": 502, "missing_to": 503 }));
     assert_eq!(support::feed_events(&client, "coinbase", "connected").await, 2);
     assert!(support::feed_events(&client, "coinbase", "disconnected").await >= 1);

@@ -55,7 +55,10 @@ async fn deribit_rows_gap_heartbeat_duplicates_garbage_and_resubscribe() {
     let option = "BTC-27DEC24-100000-C";
     let mut first = deribit_acks();
     first.extend([
-        Step::Send(deribit_trades("BTC-PERPETUAL", &[(30289432, "buy", "97000.5", "10", base + 1_000), (30289433, "sell", "97001", "250", base + 2_000)])),
+        Step::Send(deribit_trades(
+            "BTC-PERPETUAL",
+            &[(30289432, "buy", "97000.5", "10", base + 1_000), (30289433, "sell", "97001", "250", base + 2_000)],
+        )),
         Step::Send(deribit_trades("BTC-PERPETUAL", &[(30289436, "buy", "97002.5", "40", base + 3_000)])),
         Step::Send(deribit_ticker("BTC-PERPETUAL", ("97000", "1200"), ("97000.5", "3400"), base + 4_000)),
         Step::Send(deribit_ticker(option, ("null", "0"), ("0.051", "3"), base + 4_500)),
@@ -81,10 +84,7 @@ async fn deribit_rows_gap_heartbeat_duplicates_garbage_and_resubscribe() {
     let client = support::sql(&cluster).await;
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM ticks", 5).await, 5);
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM quotes", 2).await, 2);
-    assert_eq!(
-        wait_for_count(&client, "SELECT count(*) FROM feed_events WHERE source = 'deribit' AND kind = 'resubscribed'", 1).await,
-        1
-    );
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM feed_events WHERE source = 'deribit' AND kind = 'resubscribed'", 1).await, 1);
     let received = venue.received.lock().unwrap().clone();
     daemon.stop().await.expect("clean stop");
 
@@ -214,10 +214,35 @@ async fn deribit_options_write_option_quotes_and_option_instruments() {
         .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6), row.get(7)))
         .collect();
     let row = |symbol: &str, kind: &str, strike: f64, offset: i64, values: [Option<f64>; 15]| {
-        ("deribit".to_string(), symbol.to_string(), "BTC".to_string(), kind.to_string(), strike, "2026-12-27".to_string(), base + offset, values.to_vec())
+        (
+            "deribit".to_string(),
+            symbol.to_string(),
+            "BTC".to_string(),
+            kind.to_string(),
+            strike,
+            "2026-12-27".to_string(),
+            base + offset,
+            values.to_vec(),
+        )
     };
     let common = |bid: Option<f64>, mark: f64, delta: f64, iv: f64, bid_iv: Option<f64>| {
-        [bid, Some(0.052), Some(0.0505), Some(mark), Some(12.3), Some(412.5), Some(delta), Some(0.00002), Some(-61.87), Some(152.41), Some(35.2), Some(iv), bid_iv, Some(56.9), Some(98150.25)]
+        [
+            bid,
+            Some(0.052),
+            Some(0.0505),
+            Some(mark),
+            Some(12.3),
+            Some(412.5),
+            Some(delta),
+            Some(0.00002),
+            Some(-61.87),
+            Some(152.41),
+            Some(35.2),
+            Some(iv),
+            bid_iv,
+            Some(56.9),
+            Some(98150.25),
+        ]
     };
     assert_eq!(
         rows,
@@ -241,7 +266,15 @@ async fn deribit_options_write_option_quotes_and_option_instruments() {
         .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6)))
         .collect();
     let instrument = |symbol: &str, strike: f64, kind: &str| {
-        ("deribit".to_string(), symbol.to_string(), "option".to_string(), "BTC".to_string(), "2026-12-27".to_string(), strike, kind.to_string())
+        (
+            "deribit".to_string(),
+            symbol.to_string(),
+            "option".to_string(),
+            "BTC".to_string(),
+            "2026-12-27".to_string(),
+            strike,
+            kind.to_string(),
+        )
     };
     assert_eq!(instruments, vec![instrument(call, 100_000.0, "call"), instrument(put, 90_000.0, "put")]);
 }
@@ -250,8 +283,9 @@ async fn deribit_options_write_option_quotes_and_option_instruments() {
 fn the_options_examples_of_the_readme_and_the_annotated_config_are_valid() {
     let root = env!("CARGO_MANIFEST_DIR");
     let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
-    let start = readme.find("```toml\n[[sources]]\nkind = \"deribit\"\nname = \"deribit-options\"").expect("the options example in README.md")
-        + "```toml\n".len();
+    let start =
+        readme.find("```toml\n[[sources]]\nkind = \"deribit\"\nname = \"deribit-options\"").expect("the options example in README.md")
+            + "```toml\n".len();
     let readme_example = readme[start..start + readme[start..].find("```").unwrap()].to_string();
     let annotated = std::fs::read_to_string(format!("{root}/config/hypertick.toml")).unwrap();
     let start = annotated.find("# Option chains").expect("the options example in config/hypertick.toml");

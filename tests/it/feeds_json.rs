@@ -23,7 +23,8 @@ fn json_source(sources_toml: &str) -> SourceConfig {
 }
 
 /// Connection settings for a quick test: fast pings, reconnects and watchdog.
-const QUICK: &str = "silence_timeout_ms = 1500\nping_interval_ms = 500\nsubscribe_timeout_ms = 5000\nreconnect_initial_ms = 50\nreconnect_max_ms = 200";
+const QUICK: &str =
+    "silence_timeout_ms = 1500\nping_interval_ms = 500\nsubscribe_timeout_ms = 5000\nreconnect_initial_ms = 50\nreconnect_max_ms = 200";
 
 fn micros(time: DateTime<Utc>) -> i64 {
     time.timestamp_micros()
@@ -48,7 +49,8 @@ async fn binance_like_feed_rows_gap_dead_letters_and_resubscribe() {
         )
     };
     let subscribe = || vec![Step::Expect("btcusdt@trade", BINANCE_ACK.to_string()), Step::Expect("ethusdt@trade", BINANCE_ACK.to_string())];
-    let unmatched = r#"{"e":"24hrMiniTicker","E":1,"s":"BTCUSDT","c":"97000.00","o":"96000.00","h":"98000.00","l":"95000.00","v":"10","q":"970000"}"#;
+    let unmatched =
+        r#"{"e":"24hrMiniTicker","E":1,"s":"BTCUSDT","c":"97000.00","o":"96000.00","h":"98000.00","l":"95000.00","v":"10","q":"970000"}"#;
     let mut first = subscribe();
     first.extend([
         Step::Send(binance_trade(100, "97000.50", "0.010", base + 1_000, true)),
@@ -163,7 +165,10 @@ symbol_rewrite = {{ split_quote = true }}
         .await
         .unwrap();
     assert_eq!((quote.get::<_, String>(0), quote.get::<_, String>(1)), ("binance_json".to_string(), "ETH-USDT".to_string()));
-    assert_eq!((quote.get::<_, f64>(2), quote.get::<_, f64>(3), quote.get::<_, f64>(4), quote.get::<_, f64>(5)), (3300.1, 1.5, 3300.2, 2.5));
+    assert_eq!(
+        (quote.get::<_, f64>(2), quote.get::<_, f64>(3), quote.get::<_, f64>(4), quote.get::<_, f64>(5)),
+        (3300.1, 1.5, 3300.2, 2.5)
+    );
     assert!(quote.get::<_, bool>(6), "time_format = \"received\" stores the receipt time");
     let bar = client
         .query_one("SELECT venue, symbol, \"interval\", open, high, low, close, volume, vwap, trades, time FROM bars", &[])
@@ -212,7 +217,10 @@ fn trades(items: &[(&str, &str, &str, &str, i64)]) -> String {
     let data: Vec<String> = items
         .iter()
         .map(|(id, side, price, amount, micros)| {
-            format!(r#"{{"pair":"BTC/USD","id":"{id}","side":"{side}","price":"{price}","amount":"{amount}","time":"{}"}}"#, rfc3339(*micros))
+            format!(
+                r#"{{"pair":"BTC/USD","id":"{id}","side":"{side}","price":"{price}","amount":"{amount}","time":"{}"}}"#,
+                rfc3339(*micros)
+            )
         })
         .collect();
     format!(r#"{{"channel":"trades","data":[{}]}}"#, data.join(","))
@@ -222,7 +230,8 @@ fn trades(items: &[(&str, &str, &str, &str, i64)]) -> String {
 async fn array_feed_without_acks_rows_heartbeat_bad_element_and_resubscribe() {
     let minute = now_ms() / 60_000 * 60_000 * 1_000 - 180_000_000;
     let subscribed = |channel: &str| format!(r#"{{"op":"subscribed","channel":"{channel}"}}"#);
-    let subscribe = || vec![Step::Expect(r#""channel":"trades""#, subscribed("trades")), Step::Expect(r#""channel":"book""#, subscribed("book"))];
+    let subscribe =
+        || vec![Step::Expect(r#""channel":"trades""#, subscribed("trades")), Step::Expect(r#""channel":"book""#, subscribed("book"))];
     let bad_quote = format!(r#"{{"pair":"ETH/USD","ask":{{"price":"3300.2","size":"2"}},"time":"{}"}}"#, rfc3339(minute + 6_000_000));
     let refused = r#"{"op":"error","message":"unknown pair XRP/USD"}"#;
     let mut first = subscribe();
@@ -332,10 +341,7 @@ symbol_rewrite = {{ separator = "/" }}
         ticks,
         vec![tick("t-1", 97000.5, 0.01, 1, 1_000_001), tick("t-2", 97001.0, 0.25, -1, 2_000_002), tick("t-3", 97002.0, 1.0, 1, 3_000_003)]
     );
-    let quote = client
-        .query_one("SELECT venue, symbol, bid_price, bid_size, ask_price, ask_size, time FROM quotes", &[])
-        .await
-        .unwrap();
+    let quote = client.query_one("SELECT venue, symbol, bid_price, bid_size, ask_price, ask_size, time FROM quotes", &[]).await.unwrap();
     assert_eq!((quote.get::<_, String>(0), quote.get::<_, String>(1)), ("arrayvenue".to_string(), "BTC-USD".to_string()));
     assert_eq!(
         (quote.get::<_, f64>(2), quote.get::<_, f64>(3), quote.get::<_, f64>(4), quote.get::<_, f64>(5), micros(quote.get(6))),

@@ -137,10 +137,7 @@ async fn kraken_rows_gaps_garbage_and_resubscribe() {
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM ticks", 4).await, 4);
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM quotes", 2).await, 2);
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM bars", 1).await, 1);
-    assert_eq!(
-        wait_for_count(&client, "SELECT count(*) FROM feed_events WHERE source = 'kraken' AND kind = 'resubscribed'", 1).await,
-        1
-    );
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM feed_events WHERE source = 'kraken' AND kind = 'resubscribed'", 1).await, 1);
     let subscribes = venue.received.lock().unwrap().clone();
     assert_eq!(
         subscribes[..3],
@@ -206,10 +203,7 @@ async fn kraken_rows_gaps_garbage_and_resubscribe() {
         (3300.1, 3302.5, 3299.0, 3301.0, 4.0),
         "the candle's last values before the next one began"
     );
-    assert_eq!(
-        (bar.get::<_, Option<f64>>(8), bar.get::<_, Option<i64>>(9), micros(bar.get(10))),
-        (Some(3300.5), Some(9), minute)
-    );
+    assert_eq!((bar.get::<_, Option<f64>>(8), bar.get::<_, Option<i64>>(9), micros(bar.get(10))), (Some(3300.5), Some(9), minute));
 
     let gaps: Vec<serde_json::Value> = client
         .query("SELECT detail FROM feed_events WHERE source = 'kraken' AND kind = 'gap'", &[])

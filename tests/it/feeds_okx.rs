@@ -25,7 +25,9 @@ fn okx_ack(channel: &str, inst_id: &str, with_id: bool) -> String {
 /// The six acks of a BTC-USDT + ETH-USDT subscription to trades, tickers and candle1m.
 fn okx_acks() -> Vec<Step> {
     let mut steps = vec![Step::Expect("subscribe", okx_ack("trades", "BTC-USDT", true))];
-    for (channel, inst_id) in [("tickers", "BTC-USDT"), ("candle1m", "BTC-USDT"), ("trades", "ETH-USDT"), ("tickers", "ETH-USDT"), ("candle1m", "ETH-USDT")] {
+    for (channel, inst_id) in
+        [("tickers", "BTC-USDT"), ("candle1m", "BTC-USDT"), ("trades", "ETH-USDT"), ("tickers", "ETH-USDT"), ("candle1m", "ETH-USDT")]
+    {
         steps.push(Step::Send(okx_ack(channel, inst_id, false)));
     }
     steps
@@ -36,7 +38,9 @@ fn okx_trades(inst_id: &str, trades: &[(&str, &str, &str, &str, i64)]) -> String
     let data: Vec<String> = trades
         .iter()
         .map(|(id, side, px, sz, ts)| {
-            format!(r#"{{"instId":"{inst_id}","tradeId":"{id}","px":"{px}","sz":"{sz}","side":"{side}","ts":"{ts}","count":"1","source":"0"}}"#)
+            format!(
+                r#"{{"instId":"{inst_id}","tradeId":"{id}","px":"{px}","sz":"{sz}","side":"{side}","ts":"{ts}","count":"1","source":"0"}}"#
+            )
         })
         .collect();
     format!(r#"{{"arg":{{"channel":"trades","instId":"{inst_id}"}},"data":[{}]}}"#, data.join(","))
@@ -88,10 +92,7 @@ async fn okx_rows_duplicates_garbage_and_resubscribe() {
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM ticks", 3).await, 3);
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM quotes", 2).await, 2);
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM bars", 1).await, 1);
-    assert_eq!(
-        wait_for_count(&client, "SELECT count(*) FROM feed_events WHERE source = 'okx' AND kind = 'resubscribed'", 1).await,
-        1
-    );
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM feed_events WHERE source = 'okx' AND kind = 'resubscribed'", 1).await, 1);
     // The text heartbeat goes out with the websocket pings (every 500 ms here).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while !venue.received.lock().unwrap().iter().any(|text| text == "ping") && tokio::time::Instant::now() < deadline {
@@ -180,7 +181,10 @@ async fn okx_options_write_option_quotes_and_option_instruments() {
     let (call, put, later) = ("BTC-USD-261225-100000-C", "BTC-USD-261225-90000-P", "BTC-USD-270326-120000-C");
     let bad = okx_option_summary("BTC-USD-SWAP", base + 3_000, "0.5", ("0.5", "0.5", "0.5"));
     let script = vec![
-        Step::Expect("subscribe", r#"{"id":{id},"event":"subscribe","arg":{"channel":"opt-summary","instFamily":"BTC-USD"},"connId":"fake-conn-1"}"#.to_string()),
+        Step::Expect(
+            "subscribe",
+            r#"{"id":{id},"event":"subscribe","arg":{"channel":"opt-summary","instFamily":"BTC-USD"},"connId":"fake-conn-1"}"#.to_string(),
+        ),
         Step::Send(okx_option_push(&[
             okx_option_summary(call, base + 1_000, "0.4213", ("0.5605", "0.552", "0.569")),
             okx_option_summary(put, base + 1_000, "-0.2405", ("0.584", "0", "0.6")),
@@ -223,8 +227,33 @@ async fn okx_options_write_option_quotes_and_option_instruments() {
         .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6), row.get(7)))
         .collect();
     let row = |symbol: &str, kind: &str, strike: f64, expiration: &str, offset: i64, delta: f64, ivs: [Option<f64>; 3]| {
-        let values = [None, None, None, None, None, None, Some(delta), Some(0.0000201), Some(-61.3), Some(151.72), None, ivs[0], ivs[1], ivs[2], Some(98210.5)];
-        ("okx".to_string(), symbol.to_string(), "BTC-USD".to_string(), kind.to_string(), strike, expiration.to_string(), base + offset, values.to_vec())
+        let values = [
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            Some(delta),
+            Some(0.0000201),
+            Some(-61.3),
+            Some(151.72),
+            None,
+            ivs[0],
+            ivs[1],
+            ivs[2],
+            Some(98210.5),
+        ];
+        (
+            "okx".to_string(),
+            symbol.to_string(),
+            "BTC-USD".to_string(),
+            kind.to_string(),
+            strike,
+            expiration.to_string(),
+            base + offset,
+            values.to_vec(),
+        )
     };
     assert_eq!(
         rows,
@@ -248,7 +277,15 @@ async fn okx_options_write_option_quotes_and_option_instruments() {
         .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6)))
         .collect();
     let instrument = |symbol: &str, expiration: &str, strike: f64, kind: &str| {
-        ("okx".to_string(), symbol.to_string(), "option".to_string(), "BTC-USD".to_string(), expiration.to_string(), strike, kind.to_string())
+        (
+            "okx".to_string(),
+            symbol.to_string(),
+            "option".to_string(),
+            "BTC-USD".to_string(),
+            expiration.to_string(),
+            strike,
+            kind.to_string(),
+        )
     };
     assert_eq!(
         instruments,

@@ -96,10 +96,7 @@ async fn polygon_rows_duplicates_garbage_and_resubscribe() {
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM ticks", 3).await, 3);
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM quotes", 1).await, 1);
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM bars", 1).await, 1);
-    assert_eq!(
-        wait_for_count(&client, "SELECT count(*) FROM feed_events WHERE source = 'polygon' AND kind = 'resubscribed'", 1).await,
-        1
-    );
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM feed_events WHERE source = 'polygon' AND kind = 'resubscribed'", 1).await, 1);
     let received = venue.received.lock().unwrap().clone();
     let auth = format!(r#"{{"action":"auth","params":"{TEST_KEY}"}}"#);
     let subscribe = r#"{"action":"subscribe","params":"T.AAPL,Q.AAPL,AM.AAPL,T.MSFT,Q.MSFT,AM.MSFT"}"#;
@@ -114,7 +111,11 @@ async fn polygon_rows_duplicates_garbage_and_resubscribe() {
     };
     assert_eq!(
         ticks,
-        vec![tick("52983525029461", 187.25, 100.0, 1_000), tick("52983525029470", 187.3, 25.0, 2_000), tick("52983525029480", 187.5, 10.0, 7_000)],
+        vec![
+            tick("52983525029461", 187.25, 100.0, 1_000),
+            tick("52983525029470", 187.3, 25.0, 2_000),
+            tick("52983525029480", 187.5, 10.0, 7_000)
+        ],
         "side unknown (0); the trade re-sent after the reconnect was dropped"
     );
 

@@ -6,9 +6,8 @@
 use std::process::Command;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_hypertick");
-const SUBCOMMANDS: [&str; 11] = [
-    "run", "migrate", "check-config", "demo", "bench", "import", "replay", "bench-import", "config-reference", "completions", "manpage",
-];
+const SUBCOMMANDS: [&str; 11] =
+    ["run", "migrate", "check-config", "demo", "bench", "import", "replay", "bench-import", "config-reference", "completions", "manpage"];
 
 fn output_of(args: &[&str]) -> String {
     let output = Command::new(BINARY).args(args).output().unwrap();

@@ -150,14 +150,31 @@ async fn bars_with_mapped_columns_and_constants() {
     let mut content = String::from("ts;o;h;l;c;v\n");
     for minute in 0..500i64 {
         let open = 100.0 + minute as f64;
-        content.push_str(&format!("{};{open};{};{};{};{minute}\n", (base + minute * 60_000_000) / 1_000, open + 2.0, open - 1.0, open + 1.0));
+        content.push_str(&format!(
+            "{};{open};{};{};{};{minute}\n",
+            (base + minute * 60_000_000) / 1_000,
+            open + 2.0,
+            open - 1.0,
+            open + 1.0
+        ));
     }
     let path = dir.path().join("bars.csv.gz");
     write_file(&path, &content);
     let path = path.display().to_string();
     let args = [
-        "--table", "bars", "--delimiter", ";", "--mapping", "time=ts,open=o,high=h,low=l,close=c,volume=v", "--set",
-        "venue=vendor,symbol=BTC-USD", "--set", "interval=1m", "--time-unit", "ms", path.as_str(),
+        "--table",
+        "bars",
+        "--delimiter",
+        ";",
+        "--mapping",
+        "time=ts,open=o,high=h,low=l,close=c,volume=v",
+        "--set",
+        "venue=vendor,symbol=BTC-USD",
+        "--set",
+        "interval=1m",
+        "--time-unit",
+        "ms",
+        path.as_str(),
     ];
     let output = import(&config, &args);
     assert!(output.status.success(), "{}", text(&output));

@@ -19,8 +19,7 @@ fn close_enough(expected: f64, actual: f64) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pushed_bars_yield_the_reference_indicator_values() {
-    let reference: Vec<Value> =
-        serde_json::from_str(include_str!("../reference/indicators_expected.json")).expect("reference values");
+    let reference: Vec<Value> = serde_json::from_str(include_str!("../reference/indicators_expected.json")).expect("reference values");
     let cluster = support::start_cluster();
     let mut config = support::config_for(&cluster);
     config.indicators.symbols = vec!["AAA-USD".into()];
@@ -56,8 +55,20 @@ async fn pushed_bars_yield_the_reference_indicator_values() {
     assert_eq!(landed, rows_expected);
 
     let columns = [
-        "sma_20", "sma_50", "ema_20", "ema_50", "rsi", "macd_line", "macd_signal", "macd_histogram", "bb_upper", "bb_middle",
-        "bb_lower", "bb_width", "volume_sma_10", "volume_ratio",
+        "sma_20",
+        "sma_50",
+        "ema_20",
+        "ema_50",
+        "rsi",
+        "macd_line",
+        "macd_signal",
+        "macd_histogram",
+        "bb_upper",
+        "bb_middle",
+        "bb_lower",
+        "bb_width",
+        "volume_sma_10",
+        "volume_ratio",
     ];
     let rows = client
         .query(

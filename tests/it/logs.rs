@@ -63,8 +63,7 @@ async fn json_logs_are_one_object_per_line_naming_sources_and_tables() {
 
     let mut lines = Vec::new();
     for line in stdout.lines().chain(stderr.lines()).filter(|line| !line.trim().is_empty()) {
-        let object: serde_json::Value =
-            serde_json::from_str(line).unwrap_or_else(|error| panic!("not a JSON log line ({error}): {line}"));
+        let object: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|error| panic!("not a JSON log line ({error}): {line}"));
         for field in ["timestamp", "level", "message"] {
             assert!(object[field].is_string(), "{field} missing: {line}");
         }
@@ -88,7 +87,8 @@ async fn json_logs_are_one_object_per_line_naming_sources_and_tables() {
         if message.starts_with("feed ") || message.contains("producer") || message.contains("push server") {
             assert!(line.get("source").is_some(), "no source: {line}");
         }
-        if message.starts_with("summary") || message.contains("writer") || message.contains("batch write") || message.contains("partition") {
+        if message.starts_with("summary") || message.contains("writer") || message.contains("batch write") || message.contains("partition")
+        {
             assert!(line.get("table").is_some(), "no table: {line}");
         }
     }

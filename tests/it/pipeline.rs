@@ -7,12 +7,7 @@ use hypertick::record::Table;
 use crate::support::{self, array, count, push, tick_json, wait_for_count};
 
 fn ticks_table(batch_max_rows: usize, linger_ms: u64) -> Option<TableConfig> {
-    Some(TableConfig {
-        writers: Some(1),
-        batch_max_rows: Some(batch_max_rows),
-        linger_ms: Some(linger_ms),
-        ..TableConfig::default()
-    })
+    Some(TableConfig { writers: Some(1), batch_max_rows: Some(batch_max_rows), linger_ms: Some(linger_ms), ..TableConfig::default() })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,8 +92,7 @@ async fn insert_mode_with_a_conflict_key_skips_resent_rows() {
         conflict_key: Some(vec!["venue".into(), "trade_id".into(), "time".into()]),
         ..TableConfig::default()
     });
-    config.tables.quotes =
-        Some(TableConfig { write_mode: Some(hypertick::config::WriteMode::Insert), ..TableConfig::default() });
+    config.tables.quotes = Some(TableConfig { write_mode: Some(hypertick::config::WriteMode::Insert), ..TableConfig::default() });
     let daemon = Daemon::start(&config).await.expect("daemon starts");
     let metrics = daemon.metrics_addr.unwrap();
     let skipped_before = support::metric(metrics, "hypertick_rows_skipped_total", "table=\"ticks\"").await;

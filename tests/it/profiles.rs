@@ -39,7 +39,11 @@ async fn auto_chooses_vanilla_where_timescaledb_is_installed_but_not_preloaded()
     let error = format!("{:#}", app::migrate(&explicit).await.expect_err("timescaledb cannot be created here"));
     assert!(error.contains("shared_preload_libraries"), "{error}");
     let client = support::sql(&cluster).await;
-    assert_eq!(count(&client, "SELECT count(*) FROM pg_class WHERE relname IN ('schema_migrations', 'ingest_offsets', 'dead_letters')").await, 0, "nothing migrated");
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM pg_class WHERE relname IN ('schema_migrations', 'ingest_offsets', 'dead_letters')").await,
+        0,
+        "nothing migrated"
+    );
     assert_eq!(count(&client, "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'").await, 0);
 
     // auto: vanilla, with a warning that names the setting.
@@ -47,7 +51,11 @@ async fn auto_chooses_vanilla_where_timescaledb_is_installed_but_not_preloaded()
     assert_eq!(report.profile, Profile::Vanilla);
     assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
     assert!(report.warnings[0].contains("shared_preload_libraries"), "{}", report.warnings[0]);
-    assert_eq!(count(&client, "SELECT count(*) FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid WHERE c.relname = 'ticks'").await, 1);
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid WHERE c.relname = 'ticks'")
+            .await,
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,7 +86,11 @@ async fn a_failing_migration_leaves_the_database_as_it_was() {
     let error = format!("{:#}", app::migrate(&Config::loopback(&cluster.url("hypertick"))).await.expect_err("the migration fails"));
     assert!(error.contains("common/0007_isolation"), "{error}");
     assert_eq!(
-        count(&client, "SELECT count(*) FROM pg_class WHERE relname IN ('schema_migrations', 'ingest_offsets', 'dead_letters', 'ingest_ids')").await,
+        count(
+            &client,
+            "SELECT count(*) FROM pg_class WHERE relname IN ('schema_migrations', 'ingest_offsets', 'dead_letters', 'ingest_ids')"
+        )
+        .await,
         0,
         "the migrations before the failing one were rolled back with it"
     );
@@ -140,11 +152,18 @@ async fn shortened_retention_is_refused_until_accepted(url: &str, profile: Profi
     }
 
     let accepted = app::migrate_with(&shortened, SchemaOptions { allow_retention_drop: true }).await.expect("accepted");
-    assert!(accepted.converged.iter().any(|line| line.starts_with("ticks: retention 30 days (was: 400 days) drops")), "{:?}", accepted.converged);
+    assert!(
+        accepted.converged.iter().any(|line| line.starts_with("ticks: retention 30 days (was: 400 days) drops")),
+        "{:?}",
+        accepted.converged
+    );
     if profile == Profile::TimescaleDb {
         // The retention job, run now as the scheduler would.
         let job: i32 = client
-            .query_one("SELECT job_id FROM timescaledb_information.jobs WHERE hypertable_name = 'ticks' AND proc_name = 'policy_retention'", &[])
+            .query_one(
+                "SELECT job_id FROM timescaledb_information.jobs WHERE hypertable_name = 'ticks' AND proc_name = 'policy_retention'",
+                &[],
+            )
             .await
             .unwrap()
             .get(0);

@@ -13,8 +13,7 @@ use crate::dashboard::{deployed_expressions, rule_files};
 use crate::observed::{self, http_get};
 use crate::support::{self, array, push, tick_json};
 
-const INSTALL_HINT: &str =
-    "the Prometheus test needs the `prometheus` binary (Debian: apt-get install prometheus; .ci/run installs it)";
+const INSTALL_HINT: &str = "the Prometheus test needs the `prometheus` binary (Debian: apt-get install prometheus; .ci/run installs it)";
 
 fn prometheus_binary() -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -184,8 +183,11 @@ async fn a_real_prometheus_scrapes_the_daemon_and_loads_the_alert_rules() {
         let mut names: Vec<String> = rules.iter().map(|rule| rule["name"].as_str().unwrap().to_string()).collect();
         names.sort();
         assert_eq!(names, expected, "the rules Prometheus loaded");
-        let unhealthy: Vec<String> =
-            rules.iter().filter(|rule| rule["health"] != "ok").map(|rule| format!("{} {} {}", rule["name"], rule["health"], rule["lastError"])).collect();
+        let unhealthy: Vec<String> = rules
+            .iter()
+            .filter(|rule| rule["health"] != "ok")
+            .map(|rule| format!("{} {} {}", rule["name"], rule["health"], rule["lastError"]))
+            .collect();
         if unhealthy.is_empty() {
             println!("{} alert rules loaded and evaluated, health ok", names.len());
             break;

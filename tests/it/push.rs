@@ -49,10 +49,7 @@ async fn rows_land_exactly_with_the_values_sent() {
     assert_eq!((quote_row.get::<_, f64>(0), quote_row.get::<_, f64>(1)), (99.5, 3.0));
     assert_eq!((quote_row.get::<_, f64>(2), quote_row.get::<_, f64>(3)), (100.25, 4.5));
     assert!(quote_row.get::<_, bool>(4), "time kept to the microsecond");
-    let bar_row = client
-        .query_one("SELECT \"interval\", close, vwap, trades, time = '2026-11-22T12:00:00Z' FROM bars", &[])
-        .await
-        .unwrap();
+    let bar_row = client.query_one("SELECT \"interval\", close, vwap, trades, time = '2026-11-22T12:00:00Z' FROM bars", &[]).await.unwrap();
     assert_eq!(bar_row.get::<_, String>(0), "1m");
     assert_eq!(bar_row.get::<_, f64>(1), 2.0);
     assert_eq!(bar_row.get::<_, Option<f64>>(2), None);
@@ -111,15 +108,34 @@ async fn tickers_option_quotes_indicators_and_signals_land_exactly() {
         .await
         .unwrap();
     assert_eq!(
-        (option.get::<_, String>(0), option.get::<_, String>(1), option.get::<_, String>(2), option.get::<_, f64>(3), option.get::<_, String>(4)),
+        (
+            option.get::<_, String>(0),
+            option.get::<_, String>(1),
+            option.get::<_, String>(2),
+            option.get::<_, f64>(3),
+            option.get::<_, String>(4)
+        ),
         ("BTC-27DEC26-100000-C".to_string(), "BTC".to_string(), "call".to_string(), 100000.0, "2026-12-27".to_string())
     );
     let values: Vec<Option<f64>> = (5..20).map(|index| option.get(index)).collect();
     assert_eq!(
         values,
         [
-            Some(0.0415), Some(0.0425), None, Some(0.042), None, Some(512.5), Some(0.4213), Some(0.00002), Some(-85.5),
-            Some(120.25), None, Some(55.5), Some(54.9), Some(56.1), Some(97010.0)
+            Some(0.0415),
+            Some(0.0425),
+            None,
+            Some(0.042),
+            None,
+            Some(512.5),
+            Some(0.4213),
+            Some(0.00002),
+            Some(-85.5),
+            Some(120.25),
+            None,
+            Some(55.5),
+            Some(54.9),
+            Some(56.1),
+            Some(97010.0)
         ]
     );
 
@@ -130,10 +146,7 @@ async fn tickers_option_quotes_indicators_and_signals_land_exactly() {
     );
 
     let signals = client
-        .query(
-            "SELECT source, category, symbol, direction, strength, confidence, impact, content, payload FROM signals ORDER BY time",
-            &[],
-        )
+        .query("SELECT source, category, symbol, direction, strength, confidence, impact, content, payload FROM signals ORDER BY time", &[])
         .await
         .unwrap();
     let full = &signals[0];
@@ -147,7 +160,14 @@ async fn tickers_option_quotes_indicators_and_signals_land_exactly() {
     assert_eq!((bare.get::<_, Option<String>>(2), bare.get::<_, Option<serde_json::Value>>(8)), (None, None));
 
     // The option contract and the ticker's pair are instruments of their venues.
-    assert_eq!(count(&client, "SELECT count(*) FROM instruments WHERE (venue, symbol) IN (('deribit', 'BTC-27DEC26-100000-C'), ('binance', 'BTC-USDT'))").await, 2);
+    assert_eq!(
+        count(
+            &client,
+            "SELECT count(*) FROM instruments WHERE (venue, symbol) IN (('deribit', 'BTC-27DEC26-100000-C'), ('binance', 'BTC-USDT'))"
+        )
+        .await,
+        2
+    );
     let contract = client
         .query_one(
             "SELECT asset_class, underlying, expiration::text, strike, option_type FROM instruments WHERE symbol = 'BTC-27DEC26-100000-C'",
@@ -156,7 +176,13 @@ async fn tickers_option_quotes_indicators_and_signals_land_exactly() {
         .await
         .unwrap();
     assert_eq!(
-        (contract.get::<_, String>(0), contract.get::<_, String>(1), contract.get::<_, String>(2), contract.get::<_, f64>(3), contract.get::<_, String>(4)),
+        (
+            contract.get::<_, String>(0),
+            contract.get::<_, String>(1),
+            contract.get::<_, String>(2),
+            contract.get::<_, f64>(3),
+            contract.get::<_, String>(4)
+        ),
         ("option".to_string(), "BTC".to_string(), "2026-12-27".to_string(), 100000.0, "call".to_string())
     );
     drop(socket);
@@ -237,28 +263,15 @@ async fn every_rejection_is_acked_and_dead_lettered() {
     let dead_letters = wait_for_count(&client, "SELECT count(*) FROM dead_letters", 13).await;
     assert_eq!(dead_letters, 13, "8 records + 5 frames");
     // Several writers commit dead letters, so their order in the table is not the order sent.
-    let reasons: Vec<String> = client
-        .query("SELECT reason FROM dead_letters ORDER BY reason", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+    let reasons: Vec<String> =
+        client.query("SELECT reason FROM dead_letters ORDER BY reason", &[]).await.unwrap().iter().map(|row| row.get(0)).collect();
     let mut expected_reasons: Vec<&str> = expected.iter().map(|(_, code)| *code).collect();
     expected_reasons.extend(["invalid_json", "invalid_json", "empty_frame", "binary_frame", "frame_too_large"]);
     expected_reasons.sort_unstable();
     assert_eq!(reasons, expected_reasons);
-    let raw: String = client
-        .query_one("SELECT raw FROM dead_letters WHERE reason = 'unknown_type'", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let raw: String = client.query_one("SELECT raw FROM dead_letters WHERE reason = 'unknown_type'", &[]).await.unwrap().get(0);
     assert_eq!(raw, r#"{"type":"nope"}"#, "the raw element text is kept");
-    let sample: String = client
-        .query_one("SELECT raw FROM dead_letters WHERE reason = 'frame_too_large'", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let sample: String = client.query_one("SELECT raw FROM dead_letters WHERE reason = 'frame_too_large'", &[]).await.unwrap().get(0);
     assert!(sample.len() < big_frame.len() + 100 && sample.starts_with("[{\"type\":\"tick\""));
 
     let dead_after = support::metric(metrics, "hypertick_dead_letters_total", "").await;

@@ -23,9 +23,10 @@ async fn the_push_server_speaks_wss_with_the_configured_certificate() {
     let wss_url = format!("wss://localhost:{}", addr.port());
 
     let tcp = TcpStream::connect(addr).await.unwrap();
-    let (mut socket, _) = tokio_tungstenite::client_async_tls_with_config(wss_url.as_str(), tcp, None, Some(Connector::Rustls(pki.client_config())))
-        .await
-        .expect("a wss client trusting the test CA connects");
+    let (mut socket, _) =
+        tokio_tungstenite::client_async_tls_with_config(wss_url.as_str(), tcp, None, Some(Connector::Rustls(pki.client_config())))
+            .await
+            .expect("a wss client trusting the test CA connects");
     assert_eq!(push(&mut socket, &tick_json("WSS", 1, 1.0)).await["accepted"], 1);
 
     // A plain websocket client gets an error, promptly, and the server goes on.
@@ -37,7 +38,9 @@ async fn the_push_server_speaks_wss_with_the_configured_certificate() {
     // A client that does not trust the certificate refuses the server.
     let stranger = TestPki::new(&["localhost"]);
     let tcp = TcpStream::connect(addr).await.unwrap();
-    let untrusted = tokio_tungstenite::client_async_tls_with_config(wss_url.as_str(), tcp, None, Some(Connector::Rustls(stranger.client_config()))).await;
+    let untrusted =
+        tokio_tungstenite::client_async_tls_with_config(wss_url.as_str(), tcp, None, Some(Connector::Rustls(stranger.client_config())))
+            .await;
     let error = untrusted.expect_err("the test certificate is not signed by the stranger's CA").to_string();
     assert!(error.contains("invalid peer certificate"), "{error}");
 
@@ -91,7 +94,8 @@ async fn frames_over_the_rate_are_refused_and_sampled_as_dead_letters_and_the_co
     let dead = count(&client, "SELECT count(*) FROM dead_letters WHERE reason = 'rate_limited'").await;
     let seconds = started.elapsed().as_secs_f64().ceil() as i64;
     assert!((1..=seconds + 1).contains(&dead), "{dead} dead letters for {limited} refused frames in {seconds} s");
-    let with_text = count(&client, "SELECT count(*) FROM dead_letters WHERE reason = 'rate_limited' AND raw LIKE '{\"type\":\"tick\"%RATE%'").await;
+    let with_text =
+        count(&client, "SELECT count(*) FROM dead_letters WHERE reason = 'rate_limited' AND raw LIKE '{\"type\":\"tick\"%RATE%'").await;
     assert_eq!(with_text, dead, "with the frame's text");
     let limited_after = support::metric(metrics, "hypertick_push_rate_limited_total", "").await;
     assert!(limited_after - limited_before >= limited as f64, "counted: {limited_before} → {limited_after}");

@@ -24,22 +24,50 @@ async fn rows_land_in_foreign_key_order_and_refused_rows_are_dead_lettered() {
     // Children before parents, an upsert that moves the order on, a fill for an order
     // that does not exist, an order breaking a CHECK, and exact money.
     let frame = array(&[
-        row("trades", "insert", &format!(
-            r#"{{"order_id":"{ORDER_ID}","venue":"alpaca","symbol":"AAPL","side":"buy","quantity":"60","price":"187.123456789","venue_trade_id":"t-1","executed_at":"2026-11-22T14:30:01.5Z","liquidity":"taker"}}"#
-        )),
-        row("agent_deliberations", "upsert", &format!(
-            r#"{{"id":"5a1d2c3b-0000-4000-8000-00000000d001","session_id":"{SESSION_ID}","agent_type":"analyst","cycle_number":1,"deliberation_step":1,"input_context":{{"bars":50}},"reasoning":"trend up","confidence_score":0.85}}"#
-        )),
-        row("orders", "upsert", &format!(
-            r#"{{"id":"{ORDER_ID}","client_order_id":"c-1","venue":"alpaca","symbol":"AAPL","side":"buy","order_type":"limit","quantity":100,"limit_price":"187.50","status":"new"}}"#
-        )),
+        row(
+            "trades",
+            "insert",
+            &format!(
+                r#"{{"order_id":"{ORDER_ID}","venue":"alpaca","symbol":"AAPL","side":"buy","quantity":"60","price":"187.123456789","venue_trade_id":"t-1","executed_at":"2026-11-22T14:30:01.5Z","liquidity":"taker"}}"#
+            ),
+        ),
+        row(
+            "agent_deliberations",
+            "upsert",
+            &format!(
+                r#"{{"id":"5a1d2c3b-0000-4000-8000-00000000d001","session_id":"{SESSION_ID}","agent_type":"analyst","cycle_number":1,"deliberation_step":1,"input_context":{{"bars":50}},"reasoning":"trend up","confidence_score":0.85}}"#
+            ),
+        ),
+        row(
+            "orders",
+            "upsert",
+            &format!(
+                r#"{{"id":"{ORDER_ID}","client_order_id":"c-1","venue":"alpaca","symbol":"AAPL","side":"buy","order_type":"limit","quantity":100,"limit_price":"187.50","status":"new"}}"#
+            ),
+        ),
         row("agent_sessions", "upsert", &format!(r#"{{"id":"{SESSION_ID}","session_name":"morning scan"}}"#)),
-        row("orders", "upsert", &format!(
-            r#"{{"id":"{ORDER_ID}","client_order_id":"c-1","venue":"alpaca","symbol":"AAPL","side":"buy","order_type":"limit","quantity":100,"limit_price":"187.50","status":"partially_filled","filled_quantity":60}}"#
-        )),
-        row("trades", "insert", r#"{"order_id":"00000000-0000-4000-8000-000000000bad","venue":"alpaca","symbol":"AAPL","side":"buy","quantity":1,"price":1,"executed_at":"2026-11-22T14:30:02Z"}"#),
-        row("orders", "insert", r#"{"client_order_id":"c-2","venue":"alpaca","symbol":"MSFT","side":"sell","order_type":"market","quantity":-5}"#),
-        row("positions", "upsert", r#"{"portfolio":"main","venue":"alpaca","symbol":"AAPL","quantity":"12345678901234.123456789","average_price":0.123456789012345678901}"#),
+        row(
+            "orders",
+            "upsert",
+            &format!(
+                r#"{{"id":"{ORDER_ID}","client_order_id":"c-1","venue":"alpaca","symbol":"AAPL","side":"buy","order_type":"limit","quantity":100,"limit_price":"187.50","status":"partially_filled","filled_quantity":60}}"#
+            ),
+        ),
+        row(
+            "trades",
+            "insert",
+            r#"{"order_id":"00000000-0000-4000-8000-000000000bad","venue":"alpaca","symbol":"AAPL","side":"buy","quantity":1,"price":1,"executed_at":"2026-11-22T14:30:02Z"}"#,
+        ),
+        row(
+            "orders",
+            "insert",
+            r#"{"client_order_id":"c-2","venue":"alpaca","symbol":"MSFT","side":"sell","order_type":"market","quantity":-5}"#,
+        ),
+        row(
+            "positions",
+            "upsert",
+            r#"{"portfolio":"main","venue":"alpaca","symbol":"AAPL","quantity":"12345678901234.123456789","average_price":0.123456789012345678901}"#,
+        ),
     ]);
     let ack = push(&mut socket, &frame).await;
     assert_eq!(ack["accepted"], 8, "{ack}");
@@ -58,13 +86,13 @@ async fn rows_land_in_foreign_key_order_and_refused_rows_are_dead_lettered() {
     assert!(reasons[2].starts_with("missing_field") && reasons[2].contains("portfolio"), "{reasons:?}");
 
     let client = support::sql(&cluster).await;
-    assert_eq!(
-        wait_for_count(&client, "SELECT count(*) FROM dead_letters WHERE reason = 'rejected_by_database'", 2).await,
-        2
-    );
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM dead_letters WHERE reason = 'rejected_by_database'", 2).await, 2);
     assert_eq!(count(&client, "SELECT count(*) FROM trades").await, 1, "the good fill landed after its order");
     let order = client
-        .query_one("SELECT status, filled_quantity::text, limit_price::text, quantity::text FROM orders WHERE id = $1::text::uuid", &[&ORDER_ID])
+        .query_one(
+            "SELECT status, filled_quantity::text, limit_price::text, quantity::text FROM orders WHERE id = $1::text::uuid",
+            &[&ORDER_ID],
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -88,7 +116,10 @@ async fn rows_land_in_foreign_key_order_and_refused_rows_are_dead_lettered() {
         .await
         .unwrap();
     let details: Vec<String> = letters.iter().map(|letter| letter.get(1)).collect();
-    assert!(details.iter().any(|detail| detail.contains("insert into `orders`") && detail.contains("orders_quantity_positive")), "{details:?}");
+    assert!(
+        details.iter().any(|detail| detail.contains("insert into `orders`") && detail.contains("orders_quantity_positive")),
+        "{details:?}"
+    );
     assert!(details.iter().any(|detail| detail.contains("insert into `trades`") && detail.contains("trades_order_fkey")), "{details:?}");
     for letter in &letters {
         assert_eq!(letter.get::<_, String>(0), "relational");
@@ -100,7 +131,11 @@ async fn rows_land_in_foreign_key_order_and_refused_rows_are_dead_lettered() {
     let again = row("positions", "upsert", r#"{"portfolio":"main","venue":"alpaca","symbol":"AAPL","quantity":"0"}"#);
     assert_eq!(push(&mut socket, &again).await["accepted"], 1);
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM positions WHERE quantity = 0", 1).await, 1);
-    assert_eq!(count(&client, "SELECT count(*) FROM positions WHERE average_price::text = '0.123456789012345678901'").await, 1, "columns not sent are kept");
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM positions WHERE average_price::text = '0.123456789012345678901'").await,
+        1,
+        "columns not sent are kept"
+    );
 
     let metrics = daemon.metrics_addr.unwrap();
     assert!(support::metric(metrics, "hypertick_rows_written_total", "table=\"relational\"").await >= 7.0);

@@ -22,7 +22,11 @@ async fn relational_schema_on_vanilla_postgresql() {
     migrate_twice(&url, Profile::Vanilla).await;
     let client = connect(&url).await;
     exercise(&client).await;
-    let kinds = rows(&client, "SELECT relname::text, relkind::text FROM pg_class WHERE relname IN ('portfolio_snapshots', 'audit_trail') ORDER BY 1").await;
+    let kinds = rows(
+        &client,
+        "SELECT relname::text, relkind::text FROM pg_class WHERE relname IN ('portfolio_snapshots', 'audit_trail') ORDER BY 1",
+    )
+    .await;
     assert_eq!(kinds, text_rows(&[&["audit_trail", "r"], &["portfolio_snapshots", "r"]]), "plain tables, not partitioned");
 }
 
@@ -141,10 +145,7 @@ async fn rows(client: &Client, query: &str) -> Rows {
 
 /// Expected rows; the text `NULL` stands for SQL NULL.
 fn text_rows(expected: &[&[&str]]) -> Rows {
-    expected
-        .iter()
-        .map(|row| row.iter().map(|cell| (*cell != "NULL").then(|| cell.to_string())).collect())
-        .collect()
+    expected.iter().map(|row| row.iter().map(|cell| (*cell != "NULL").then(|| cell.to_string())).collect()).collect()
 }
 
 const SESSION: &str = "5e551000-0000-4000-8000-000000000001";
@@ -199,10 +200,46 @@ async fn agent_session_reads_back_through_both_views(client: &Client) {
     assert_eq!(
         timeline,
         text_rows(&[
-            &[SESSION, "morning-scan", "memory", MEMORY, "NULL", "AAPL breakouts held when volume was above 1.5x average", "0.90", "2025-01-30 14:04:00+00"],
-            &[SESSION, "morning-scan", "action", ACTION, "executor", r#"{"qty": 50, "side": "BUY", "symbol": "AAPL"}"#, "NULL", "2025-01-30 14:03:00+00"],
-            &[SESSION, "morning-scan", "deliberation", RISK_CHECK, "risk_manager", "Position size within limits", "0.80", "2025-01-30 14:02:00+00"],
-            &[SESSION, "morning-scan", "deliberation", ANALYSIS, "price_analyst", "AAPL above its 50-day MA with RSI at 64", "0.75", "2025-01-30 14:01:00+00"],
+            &[
+                SESSION,
+                "morning-scan",
+                "memory",
+                MEMORY,
+                "NULL",
+                "AAPL breakouts held when volume was above 1.5x average",
+                "0.90",
+                "2025-01-30 14:04:00+00"
+            ],
+            &[
+                SESSION,
+                "morning-scan",
+                "action",
+                ACTION,
+                "executor",
+                r#"{"qty": 50, "side": "BUY", "symbol": "AAPL"}"#,
+                "NULL",
+                "2025-01-30 14:03:00+00"
+            ],
+            &[
+                SESSION,
+                "morning-scan",
+                "deliberation",
+                RISK_CHECK,
+                "risk_manager",
+                "Position size within limits",
+                "0.80",
+                "2025-01-30 14:02:00+00"
+            ],
+            &[
+                SESSION,
+                "morning-scan",
+                "deliberation",
+                ANALYSIS,
+                "price_analyst",
+                "AAPL above its 50-day MA with RSI at 64",
+                "0.75",
+                "2025-01-30 14:01:00+00"
+            ],
         ]),
         "newest event first"
     );
@@ -213,14 +250,34 @@ async fn agent_session_reads_back_through_both_views(client: &Client) {
     .await;
     assert_eq!(
         columns,
-        text_rows(&[&["session_id"], &["session_name"], &["event_type"], &["event_id"], &["agent_type"], &["event_data"], &["confidence_score"], &["event_time"]])
+        text_rows(&[
+            &["session_id"],
+            &["session_name"],
+            &["event_type"],
+            &["event_id"],
+            &["agent_type"],
+            &["event_data"],
+            &["confidence_score"],
+            &["event_time"]
+        ])
     );
 
     let summary = rows(client, "SELECT * FROM session_summary ORDER BY id").await;
     assert_eq!(
         summary,
         text_rows(&[
-            &[SESSION, "morning-scan", "completed", "2025-01-30 14:00:00+00", "2025-01-30 15:00:00+00", "2", "1", "1", "0.77500000000000000000", "2"],
+            &[
+                SESSION,
+                "morning-scan",
+                "completed",
+                "2025-01-30 14:00:00+00",
+                "2025-01-30 15:00:00+00",
+                "2",
+                "1",
+                "1",
+                "0.77500000000000000000",
+                "2"
+            ],
             &[IDLE_SESSION, "earnings-week", "active", "2025-01-31 09:00:00+00", "NULL", "0", "0", "0", "NULL", "NULL"],
         ])
     );
@@ -265,13 +322,15 @@ async fn trading_rows_land(client: &Client) {
     )
     .await;
     assert_eq!(fills, text_rows(&[&["momentum-0001", "50", "187.7200", "0.35"]]));
-    let alert = rows(client, "SELECT a.status, o.symbol, a.observed_value::text FROM risk_alerts a JOIN orders o ON o.id = a.order_id").await;
+    let alert =
+        rows(client, "SELECT a.status, o.symbol, a.observed_value::text FROM risk_alerts a JOIN orders o ON o.id = a.order_id").await;
     assert_eq!(alert, text_rows(&[&["open", "AAPL", "0.3759"]]));
     let audit = rows(client, "SELECT actor, action, new_data->>'status', id IS NOT NULL FROM audit_trail WHERE entity_id = '0dde0000-0000-4000-8000-000000000001'").await;
     assert_eq!(audit, text_rows(&[&["executor", "order_filled", "filled", "t"]]));
     let snapshot = rows(client, "SELECT portfolio, total_value::text, positions->0->>'symbol' FROM portfolio_snapshots").await;
     assert_eq!(snapshot, text_rows(&[&["swing", "25019.00", "AAPL"]]));
-    let position = rows(client, "SELECT quantity::text, realized_pnl::text FROM positions WHERE portfolio = 'swing' AND symbol = 'AAPL'").await;
+    let position =
+        rows(client, "SELECT quantity::text, realized_pnl::text FROM positions WHERE portfolio = 'swing' AND symbol = 'AAPL'").await;
     assert_eq!(position, text_rows(&[&["50", "0"]]));
 
     // What the relational writer relies on: a resent order or fill conflicts on its
@@ -346,13 +405,9 @@ async fn the_database_refuses_what_breaks_a_constraint(client: &Client) {
                 .to_string(),
             "orders_limit_price_given",
         ),
+        ("UPDATE orders SET status = 'done' WHERE client_order_id = 'momentum-0001'".to_string(), "orders_status_valid"),
         (
-            "UPDATE orders SET status = 'done' WHERE client_order_id = 'momentum-0001'".to_string(),
-            "orders_status_valid",
-        ),
-        (
-            "INSERT INTO agent_memories (memory_type, title, content, importance_score) VALUES ('long_term', 't', 'c', 1.5)"
-                .to_string(),
+            "INSERT INTO agent_memories (memory_type, title, content, importance_score) VALUES ('long_term', 't', 'c', 1.5)".to_string(),
             // numeric(3,2) holds 1.5; the range check refuses it.
             "agent_memories_importance_range",
         ),

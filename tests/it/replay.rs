@@ -16,7 +16,10 @@ use crate::support::{self, wait_for_count};
 const ACK: &str = r#"{"result":null,"id":{id}}"#;
 
 fn trade(id: u64, price: &str, time_ms: i64) -> String {
-    format!(r#"{{"e":"trade","E":{time_ms},"s":"BTCUSDT","t":{id},"p":"{price}","q":"0.5","T":{time_ms},"m":{},"M":true}}"#, id.is_multiple_of(2))
+    format!(
+        r#"{{"e":"trade","E":{time_ms},"s":"BTCUSDT","t":{id},"p":"{price}","q":"0.5","T":{time_ms},"m":{},"M":true}}"#,
+        id.is_multiple_of(2)
+    )
 }
 
 fn kline(start: i64, closed: bool) -> String {
@@ -54,7 +57,10 @@ async fn a_recorded_feed_replays_into_the_same_rows() {
         Step::Expect("SUBSCRIBE", ACK.to_string()),
         Step::Send(trade(100, "97000.50", base + 1_000)),
         Step::Send(trade(101, "97001.00", base + 2_000)),
-        Step::Send(r#"{"stream":"ethusdt@bookTicker","data":{"u":400900217,"s":"ETHUSDT","b":"3300.10","B":"1.5","a":"3300.20","A":"2.5"}}"#.to_string()),
+        Step::Send(
+            r#"{"stream":"ethusdt@bookTicker","data":{"u":400900217,"s":"ETHUSDT","b":"3300.10","B":"1.5","a":"3300.20","A":"2.5"}}"#
+                .to_string(),
+        ),
         Step::Send(kline(base, false)),
         Step::Send(kline(base, true)),
         Step::Send(trade(104, "97002.00", base + 3_000)),
@@ -71,7 +77,8 @@ async fn a_recorded_feed_replays_into_the_same_rows() {
     let cluster = support::start_cluster();
     let capture_dir = tempfile::tempdir().unwrap();
     let mut config = support::config_for(&cluster);
-    let mut recording = source(SourceKind::Binance, venue.url(), &["BTCUSDT", "ETHUSDT"], &[Channel::Trades, Channel::Quotes, Channel::Bars]);
+    let mut recording =
+        source(SourceKind::Binance, venue.url(), &["BTCUSDT", "ETHUSDT"], &[Channel::Trades, Channel::Quotes, Channel::Bars]);
     recording.record = Some(capture_dir.path().join("captures"));
     recording.record_zstd = true;
     config.sources = vec![recording];

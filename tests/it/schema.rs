@@ -42,11 +42,8 @@ async fn partitions_past_retention_are_dropped() {
     let config = support::config_for(&cluster);
     app::migrate(&config).await.expect("migrate");
     let mut client = support::sql(&cluster).await;
-    let partitions = Partitions::new([PartitionPlan {
-        table: Table::Ticks,
-        width_micros: DAY_MICROS,
-        retention_micros: Some(10 * DAY_MICROS),
-    }]);
+    let partitions =
+        Partitions::new([PartitionPlan { table: Table::Ticks, width_micros: DAY_MICROS, retention_micros: Some(10 * DAY_MICROS) }]);
     let now = Timestamp::now();
     let old_slot = partitions.slot_start(Table::Ticks, now.saturating_sub_micros(20 * DAY_MICROS)).unwrap();
     let recent_slot = partitions.slot_start(Table::Ticks, now.saturating_sub_micros(5 * DAY_MICROS)).unwrap();
@@ -81,24 +78,16 @@ async fn rows_the_database_refuses_are_isolated_and_dead_lettered() {
     let config = support::config_for(&cluster);
     app::migrate(&config).await.expect("migrate");
     let client = support::sql(&cluster).await;
-    client
-        .batch_execute("ALTER TABLE ticks ADD CONSTRAINT sane_price CHECK (price < 1000000)")
-        .await
-        .unwrap();
+    client.batch_execute("ALTER TABLE ticks ADD CONSTRAINT sane_price CHECK (price < 1000000)").await.unwrap();
     let daemon = Daemon::start(&config).await.expect("daemon starts");
     let mut socket = support::connect(daemon.push_addr.unwrap()).await;
     let now = Timestamp::now();
-    let ticks: Vec<String> = (0..40)
-        .map(|i| tick_at("REFUSED", now, if i == 7 || i == 31 { 5e6 } else { i as f64 }))
-        .collect();
+    let ticks: Vec<String> = (0..40).map(|i| tick_at("REFUSED", now, if i == 7 || i == 31 { 5e6 } else { i as f64 })).collect();
     assert_eq!(push(&mut socket, &array(&ticks)).await["accepted"], 40, "accepted by the protocol");
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM dead_letters WHERE reason = 'rejected_by_database'", 2).await, 2);
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM ticks", 38).await, 38);
-    let detail: String = client
-        .query_one("SELECT detail FROM dead_letters WHERE reason = 'rejected_by_database' LIMIT 1", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let detail: String =
+        client.query_one("SELECT detail FROM dead_letters WHERE reason = 'rejected_by_database' LIMIT 1", &[]).await.unwrap().get(0);
     assert!(detail.contains("sane_price"), "{detail}");
     drop(socket);
     daemon.stop().await.expect("clean stop");

@@ -23,7 +23,8 @@ async fn a_partition_named_like_sql_is_dropped_by_its_name_only() {
         )
         .await
         .unwrap();
-    let partitions = Partitions::new([PartitionPlan { table: Table::Ticks, width_micros: DAY_MICROS, retention_micros: Some(10 * DAY_MICROS) }]);
+    let partitions =
+        Partitions::new([PartitionPlan { table: Table::Ticks, width_micros: DAY_MICROS, retention_micros: Some(10 * DAY_MICROS) }]);
     let (_, dropped) = partitions.maintain(&mut client, Timestamp::now(), 1).await.expect("maintain");
     assert_eq!(dropped, vec!["ticks_p1; DROP TABLE bars; --".to_string()]);
     assert_eq!(count(&client, "SELECT count(*) FROM pg_class WHERE relname = 'ticks_p1; DROP TABLE bars; --'").await, 0);

@@ -105,10 +105,7 @@ pub fn array(objects: &[String]) -> String {
 pub async fn metric(addr: SocketAddr, name: &str, label: &str) -> f64 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = TcpStream::connect(addr).await.expect("metrics connect");
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        .await
-        .expect("metrics request");
+    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n").await.expect("metrics request");
     let mut body = String::new();
     stream.read_to_string(&mut body).await.expect("metrics response");
     assert!(body.starts_with("HTTP/1.1 200"), "{body}");

@@ -59,9 +59,7 @@ fn dataset() -> Dataset {
     };
     let mut ticks = Vec::new();
     for (series, (venue, symbol, start_price)) in
-        [("binance", "BTC-USDT", 94_000.0), ("binance", "ETH-USDT", 3_300.0), ("coinbase", "BTC-USDT", 94_010.0)]
-            .into_iter()
-            .enumerate()
+        [("binance", "BTC-USDT", 94_000.0), ("binance", "ETH-USDT", 3_300.0), ("coinbase", "BTC-USDT", 94_010.0)].into_iter().enumerate()
     {
         let mut price: f64 = start_price;
         let mut time = DAY_START + series as i64 * 1_000 + 250_000;
@@ -218,8 +216,7 @@ async fn write_table<R: CopyRow + Clone>(config: &Config, profile: Profile, mode
         })
         .collect();
     let mut deliver = encode_stage(R::TABLE, partitions, sender, mode == WriteMode::DirectCompress);
-    let batches: Vec<Vec<Sequenced<R>>> =
-        rows.chunks(500).map(|chunk| chunk.iter().cloned().map(Sequenced::unspooled).collect()).collect();
+    let batches: Vec<Vec<Sequenced<R>>> = rows.chunks(500).map(|chunk| chunk.iter().cloned().map(Sequenced::unspooled).collect()).collect();
     tokio::task::spawn_blocking(move || {
         for batch in batches {
             assert!(deliver(batch).is_ok(), "the writer took the batch");
@@ -284,8 +281,17 @@ async fn assert_catalog(client: &Client) {
     assert_eq!(
         hypertables,
         [
-            "audit_trail", "bars", "feed_events", "indicator_values", "options_quotes", "portfolio_snapshots", "quotes",
-            "signals", "technical_indicators", "tickers", "ticks"
+            "audit_trail",
+            "bars",
+            "feed_events",
+            "indicator_values",
+            "options_quotes",
+            "portfolio_snapshots",
+            "quotes",
+            "signals",
+            "technical_indicators",
+            "tickers",
+            "ticks"
         ]
     );
 
@@ -526,12 +532,8 @@ async fn push_all(socket: &mut support::Socket, ticks: &[String]) {
 async fn the_daemon_copies_into_hypertables_and_late_rows_reach_compressed_chunks() {
     let cluster = tokio::task::spawn_blocking(support::start_timescale_cluster).await.unwrap();
     let mut config = support::config_for(&cluster);
-    config.tables.ticks = Some(TableConfig {
-        partition_hours: Some(24),
-        columnstore_after_days: Some(3),
-        writers: Some(3),
-        ..TableConfig::default()
-    });
+    config.tables.ticks =
+        Some(TableConfig { partition_hours: Some(24), columnstore_after_days: Some(3), writers: Some(3), ..TableConfig::default() });
     let daemon = hypertick::app::Daemon::start(&config).await.expect("daemon starts on TimescaleDB");
     let client = support::sql(&cluster).await;
     let profile: i64 = support::count(&client, "SELECT count(*) FROM schema_migrations WHERE id LIKE 'timescaledb/%'").await;
@@ -546,7 +548,10 @@ async fn the_daemon_copies_into_hypertables_and_late_rows_reach_compressed_chunk
 
     // The columnstore job, run now as the scheduler would.
     let job: i32 = client
-        .query_one("SELECT job_id FROM timescaledb_information.jobs WHERE hypertable_name = 'ticks' AND proc_name = 'policy_compression'", &[])
+        .query_one(
+            "SELECT job_id FROM timescaledb_information.jobs WHERE hypertable_name = 'ticks' AND proc_name = 'policy_compression'",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);

@@ -16,7 +16,9 @@ use futures_util::SinkExt;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Statement, Transaction};
 
-use super::{record_ids, record_spool_ranges, send_isolating, upsert_instruments, Attempt, Closing, Job, Settled, Target, Writer, WriterError};
+use super::{
+    record_ids, record_spool_ranges, send_isolating, upsert_instruments, Attempt, Closing, Job, Settled, Target, Writer, WriterError,
+};
 use crate::config::WriteMode;
 use crate::metrics::events;
 use crate::record::{DeadLetter, Table, Timestamp};
@@ -72,7 +74,10 @@ const INSERT_DEAD_LETTERS: &str = "INSERT INTO dead_letters (received_at, source
      SELECT 'epoch'::timestamptz + received * interval '1 microsecond', source, reason, detail, raw
        FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[]) AS letters(received, source, reason, detail, raw)";
 
-pub(in crate::sink) async fn insert_dead_letters(transaction: &Transaction<'_>, letters: &[DeadLetter]) -> Result<(), tokio_postgres::Error> {
+pub(in crate::sink) async fn insert_dead_letters(
+    transaction: &Transaction<'_>,
+    letters: &[DeadLetter],
+) -> Result<(), tokio_postgres::Error> {
     if letters.is_empty() {
         return Ok(());
     }
@@ -122,7 +127,10 @@ impl<R: EncodeRow> Writer<R> {
             // Before the commit is reported: `committed` acks waiting for these rows
             // list them as rejected, with the database's reason.
             let stream = self.table.spool_stream();
-            progress.refused(stream, refused.iter().map(|(index, letter)| (sequences.get(*index).copied().unwrap_or(0), letter.detail.clone())));
+            progress.refused(
+                stream,
+                refused.iter().map(|(index, letter)| (sequences.get(*index).copied().unwrap_or(0), letter.detail.clone())),
+            );
             progress.committed(stream, ranges);
         }
         let refused_indices: HashSet<usize> = refused.iter().map(|(index, _)| *index).collect();

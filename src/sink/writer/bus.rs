@@ -121,12 +121,8 @@ async fn try_bus<R: EncodeRow>(attempt: Attempt<'_>, job: &BusBatch<'_, R>) -> R
     let mut transaction = connection.client.transaction().await?;
 
     let wanted: Vec<i64> = claim.messages.iter().map(|sequence| *sequence as i64).collect();
-    let claimed: HashSet<u64> = transaction
-        .query(CLAIM_MESSAGES, &[&claim.stream_key, &wanted])
-        .await?
-        .iter()
-        .map(|row| row.get::<_, i64>(0) as u64)
-        .collect();
+    let claimed: HashSet<u64> =
+        transaction.query(CLAIM_MESSAGES, &[&claim.stream_key, &wanted]).await?.iter().map(|row| row.get::<_, i64>(0) as u64).collect();
     let watermark = transaction
         .query_opt("SELECT position FROM ingest_offsets WHERE stream = $1", &[&watermark_stream(&claim.stream_key)])
         .await?
@@ -168,8 +164,7 @@ async fn try_bus<R: EncodeRow>(attempt: Attempt<'_>, job: &BusBatch<'_, R>) -> R
         // Usually every row is fresh: the batch goes as the consumer encoded it.
         let encoded_whole = (kept.len() == rows.len()).then_some(&whole.bytes);
         let everything = vec![(0, kept.len())];
-        let (sent, refused) =
-            send_isolating(&mut transaction, &connection.write, target, rows, &kept, everything, encoded_whole).await?;
+        let (sent, refused) = send_isolating(&mut transaction, &connection.write, target, rows, &kept, everything, encoded_whole).await?;
         accepted = sent;
         letters = refused
             .into_iter()

@@ -16,9 +16,9 @@ use tokio_postgres::{Statement, Transaction};
 
 use super::send_rows;
 use crate::config::WriteMode;
+use crate::record::Table;
 use crate::sink::encoder::{encode_row_refs, EncodeRow};
 use crate::sink::failure::{classify, describe, refuses_row, FailureKind};
-use crate::record::Table;
 
 /// Parts of at most this many rows are inserted row by row rather than halved.
 const ROW_BY_ROW_AT_MOST: usize = 256;

@@ -182,10 +182,7 @@ impl AlpacaAdapter {
             "error" => {
                 let error: Error = element("error", text)?;
                 let code = error.code.map_or("(no code)".to_string(), |code| code.to_string());
-                return Err(Rejection::new(
-                    "subscription_refused",
-                    format!("{code} {}", error.msg.as_deref().unwrap_or("(no msg)")),
-                ));
+                return Err(Rejection::new("subscription_refused", format!("{code} {}", error.msg.as_deref().unwrap_or("(no msg)"))));
             }
             other => return Err(Rejection::new("unknown_type", format!("Alpaca message type `{other}` is not handled"))),
         }
@@ -221,15 +218,9 @@ impl VenueAdapter for AlpacaAdapter {
                 }
             }
         }
-        let mut requests = vec![Subscription {
-            id: AUTH_ID,
-            message: serde_json::to_string(&auth).expect("strings always serialize"),
-        }];
+        let mut requests = vec![Subscription { id: AUTH_ID, message: serde_json::to_string(&auth).expect("strings always serialize") }];
         if !(subscribe.trades.is_empty() && subscribe.quotes.is_empty() && subscribe.bars.is_empty()) {
-            requests.push(Subscription {
-                id: SUBSCRIBE_ID,
-                message: serde_json::to_string(&subscribe).expect("strings always serialize"),
-            });
+            requests.push(Subscription { id: SUBSCRIBE_ID, message: serde_json::to_string(&subscribe).expect("strings always serialize") });
         }
         requests
     }
@@ -274,7 +265,14 @@ mod tests {
     }
 
     fn ticks(parsed: &Parsed) -> Vec<&Tick> {
-        parsed.records.iter().map(|record| match record { Record::Tick(tick) => tick, other => panic!("{other:?}") }).collect()
+        parsed
+            .records
+            .iter()
+            .map(|record| match record {
+                Record::Tick(tick) => tick,
+                other => panic!("{other:?}"),
+            })
+            .collect()
     }
 
     #[test]
@@ -321,7 +319,16 @@ mod tests {
         let parsed = adapter.parse(&message, NOW).unwrap();
         let Record::Tick(tick) = &parsed.records[0] else { panic!("{:?}", parsed.records) };
         assert_eq!(
-            (tick.venue.as_str(), tick.symbol.as_str(), tick.price, tick.size, tick.side, tick.trade_id.as_deref(), tick.time, tick.received_at),
+            (
+                tick.venue.as_str(),
+                tick.symbol.as_str(),
+                tick.price,
+                tick.size,
+                tick.side,
+                tick.trade_id.as_deref(),
+                tick.time,
+                tick.received_at
+            ),
             ("alpaca", "AAPL", 187.31, 100.0, Side::Unknown, Some("52983525029461"), Timestamp(1_708_957_800_123_456), NOW)
         );
         let Record::Quote(quote) = &parsed.records[1] else { panic!("{:?}", parsed.records) };
@@ -329,11 +336,18 @@ mod tests {
             (quote.symbol.as_str(), quote.bid_price, quote.bid_size, quote.ask_price, quote.ask_size, quote.time),
             ("AAPL", 187.30, 3.0, 187.32, 2.0, Timestamp(1_708_957_800_223_456))
         );
-        let bar = r#"[{"T":"b","S":"AAPL","o":187.1,"h":187.4,"l":187.0,"c":187.31,"v":12000,"t":"2024-02-26T14:30:00Z","n":95,"vw":187.25}]"#;
+        let bar =
+            r#"[{"T":"b","S":"AAPL","o":187.1,"h":187.4,"l":187.0,"c":187.31,"v":12000,"t":"2024-02-26T14:30:00Z","n":95,"vw":187.25}]"#;
         let parsed = adapter.parse(bar, NOW).unwrap();
         let Record::Bar(bar) = &parsed.records[0] else { panic!("{:?}", parsed.records) };
-        assert_eq!((bar.venue.as_str(), bar.symbol.as_str(), bar.interval.as_str(), bar.time), ("alpaca", "AAPL", "1m", Timestamp(1_708_957_800_000_000)));
-        assert_eq!((bar.open, bar.high, bar.low, bar.close, bar.volume, bar.vwap, bar.trades), (187.1, 187.4, 187.0, 187.31, 12000.0, Some(187.25), Some(95)));
+        assert_eq!(
+            (bar.venue.as_str(), bar.symbol.as_str(), bar.interval.as_str(), bar.time),
+            ("alpaca", "AAPL", "1m", Timestamp(1_708_957_800_000_000))
+        );
+        assert_eq!(
+            (bar.open, bar.high, bar.low, bar.close, bar.volume, bar.vwap, bar.trades),
+            (187.1, 187.4, 187.0, 187.31, 12000.0, Some(187.25), Some(95))
+        );
     }
 
     #[test]
@@ -344,7 +358,12 @@ mod tests {
         let parsed = adapter.parse(&first, NOW).unwrap();
         assert_eq!((ticks(&parsed).len(), parsed.duplicates, parsed.events.len()), (2, 0, 0), "no gap, no order check");
         // The same id from another exchange, or for another symbol, is another trade.
-        let other = format!("[{},{},{}]", trade("AAPL", 100, "V", "1", "1", t), trade("AAPL", 100, "Q", "1", "1", t), trade("MSFT", 100, "V", "1", "1", t));
+        let other = format!(
+            "[{},{},{}]",
+            trade("AAPL", 100, "V", "1", "1", t),
+            trade("AAPL", 100, "Q", "1", "1", t),
+            trade("MSFT", 100, "V", "1", "1", t)
+        );
         let parsed = adapter.parse(&other, NOW).unwrap();
         assert_eq!((parsed.records.len(), parsed.duplicates), (2, 1));
         // Bounded: only the last RECENT_TRADES per symbol are remembered.
@@ -354,7 +373,10 @@ mod tests {
         assert_eq!(adapter.recent_trades["AAPL"].order.len(), RECENT_TRADES);
         assert_eq!(adapter.recent_trades["AAPL"].seen.len(), RECENT_TRADES);
         assert_eq!(adapter.parse(&format!("[{}]", trade("AAPL", 7, "V", "1", "1", t)), NOW).unwrap().records.len(), 1, "forgotten");
-        assert_eq!(adapter.parse(&format!("[{}]", trade("AAPL", 1_000 + RECENT_TRADES as u64 - 1, "V", "1", "1", t)), NOW).unwrap().duplicates, 1);
+        assert_eq!(
+            adapter.parse(&format!("[{}]", trade("AAPL", 1_000 + RECENT_TRADES as u64 - 1, "V", "1", "1", t)), NOW).unwrap().duplicates,
+            1
+        );
     }
 
     #[test]
@@ -381,7 +403,11 @@ mod tests {
 
         // One bad element does not lose the good ones: they are kept and the bad one is
         // handed back, with its raw text, to be dead-lettered.
-        let mixed = format!("[{},{}]", trade("AAPL", 1, "V", "1", "1", "2024-02-26T14:30:00Z"), r#"{"T":"t","S":"AAPL","i":2,"x":"V","p":"x","s":1,"t":"2024-02-26T14:30:00Z"}"#);
+        let mixed = format!(
+            "[{},{}]",
+            trade("AAPL", 1, "V", "1", "1", "2024-02-26T14:30:00Z"),
+            r#"{"T":"t","S":"AAPL","i":2,"x":"V","p":"x","s":1,"t":"2024-02-26T14:30:00Z"}"#
+        );
         let parsed = adapter.parse(&mixed, NOW).unwrap();
         assert_eq!(parsed.records.len(), 1);
         assert!(parsed.events.is_empty());

@@ -118,11 +118,17 @@ mod tests {
             elements.iter().map(|element| serde_json::from_str::<Envelope>(element.get()).unwrap().message_type).collect();
         assert_eq!(types, ["t", "q", "b"]);
         let trade: Trade = serde_json::from_str(elements[0].get()).unwrap();
-        assert_eq!((trade.symbol, trade.i, trade.x, trade.p, trade.s, trade.t), ("AAPL", 52983525029461, "V", 187.31, 100.0, "2024-02-26T14:30:00.123456789Z"));
+        assert_eq!(
+            (trade.symbol, trade.i, trade.x, trade.p, trade.s, trade.t),
+            ("AAPL", 52983525029461, "V", 187.31, 100.0, "2024-02-26T14:30:00.123456789Z")
+        );
         let quote: Quote = serde_json::from_str(elements[1].get()).unwrap();
         assert_eq!((quote.symbol, quote.bp, quote.bs, quote.ap, quote.ask_size), ("AAPL", 187.30, 3.0, 187.32, 2.0));
         let bar: Bar = serde_json::from_str(elements[2].get()).unwrap();
-        assert_eq!((bar.o, bar.h, bar.l, bar.c, bar.v, bar.t, bar.n, bar.vw), (187.1, 187.4, 187.0, 187.31, 12000.0, "2024-02-26T14:30:00Z", Some(95), Some(187.25)));
+        assert_eq!(
+            (bar.o, bar.h, bar.l, bar.c, bar.v, bar.t, bar.n, bar.vw),
+            (187.1, 187.4, 187.0, 187.31, 12000.0, "2024-02-26T14:30:00Z", Some(95), Some(187.25))
+        );
 
         let success: Success = serde_json::from_str(r#"{"T":"success","msg":"authenticated"}"#).unwrap();
         assert_eq!(success.msg, "authenticated");

@@ -166,11 +166,19 @@ impl BinanceAdapter {
 
 impl VenueAdapter for BinanceAdapter {
     fn venue(&self) -> &'static str {
-        if self.futures { "binance_futures" } else { "binance" }
+        if self.futures {
+            "binance_futures"
+        } else {
+            "binance"
+        }
     }
 
     fn default_url(&self) -> String {
-        if self.futures { "wss://fstream.binance.com/ws".into() } else { "wss://stream.binance.com:9443/ws".into() }
+        if self.futures {
+            "wss://fstream.binance.com/ws".into()
+        } else {
+            "wss://stream.binance.com:9443/ws".into()
+        }
     }
 
     fn subscriptions(&mut self, symbols: &[String], channels: &[Channel]) -> Vec<Subscription> {
@@ -208,8 +216,8 @@ impl VenueAdapter for BinanceAdapter {
     }
 
     fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection> {
-        let probe: Probe = serde_json::from_str(text)
-            .map_err(|error| Rejection::new("invalid_json", format!("not a Binance message: {error}")))?;
+        let probe: Probe =
+            serde_json::from_str(text).map_err(|error| Rejection::new("invalid_json", format!("not a Binance message: {error}")))?;
         let mut parsed = Parsed::default();
         // Combined streams wrap the payload: {"stream": "...", "data": {...}}.
         let (payload, probe) = match probe.data {
@@ -318,7 +326,10 @@ mod tests {
         assert_eq!(ticker.time, Timestamp(1_672_515_783_136_000));
         let futures = r#"{"e":"24hrTicker","E":123456789,"s":"BTCUSDT","p":"0.0015","P":"250.00","w":"0.0018","c":"0.0025","Q":"10","o":"0.0010","h":"0.0025","l":"0.0010","v":"10000","q":"18","O":0,"C":86400000,"F":0,"L":18150,"n":18151}"#;
         let Record::Ticker(ticker) = &BinanceAdapter::futures().parse(futures, NOW).unwrap().records[0] else { panic!() };
-        assert_eq!((ticker.venue.as_str(), ticker.symbol.as_str(), ticker.time), ("binance_futures", "BTC-USDT", Timestamp(123_456_789_000)));
+        assert_eq!(
+            (ticker.venue.as_str(), ticker.symbol.as_str(), ticker.time),
+            ("binance_futures", "BTC-USDT", Timestamp(123_456_789_000))
+        );
         let bad = documented.replace(r#""P":"250.00""#, r#""P":"x""#);
         let rejection = BinanceAdapter::spot().parse(&bad, NOW).unwrap_err();
         assert_eq!((rejection.code, rejection.detail.contains("`P`")), ("invalid_field", true));
@@ -340,7 +351,10 @@ mod tests {
         let closed = open.replace("\"x\":false", "\"x\":true");
         let parsed = adapter.parse(&closed, NOW).unwrap();
         let Record::Bar(bar) = &parsed.records[0] else { panic!() };
-        assert_eq!((bar.open, bar.high, bar.low, bar.close, bar.volume, bar.vwap, bar.trades), (10.0, 12.0, 9.0, 11.0, 2.0, Some(10.5), Some(3)));
+        assert_eq!(
+            (bar.open, bar.high, bar.low, bar.close, bar.volume, bar.vwap, bar.trades),
+            (10.0, 12.0, 9.0, 11.0, 2.0, Some(10.5), Some(3))
+        );
         assert_eq!(bar.symbol, "ETH-USDT");
     }
 }

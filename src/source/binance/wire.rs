@@ -174,7 +174,10 @@ mod tests {
             r#"{"e":"24hrTicker","E":1672515782136,"s":"BNBBTC","p":"0.0015","P":"250.00","w":"0.0018","x":"0.0009","c":"0.0025","Q":"10","b":"0.0024","B":"10","a":"0.0026","A":"100","o":"0.0010","h":"0.0025","l":"0.0010","v":"10000","q":"18","O":0,"C":86400000,"F":0,"L":18150,"n":18151}"#,
         )
         .unwrap();
-        assert_eq!((ticker.event_time_ms, ticker.symbol, ticker.last_price, ticker.open_price), (1672515782136, "BNBBTC", "0.0025", "0.0010"));
+        assert_eq!(
+            (ticker.event_time_ms, ticker.symbol, ticker.last_price, ticker.open_price),
+            (1672515782136, "BNBBTC", "0.0025", "0.0010")
+        );
         assert_eq!((ticker.high_price, ticker.low_price, ticker.volume, ticker.quote_volume), ("0.0025", "0.0010", "10000", "18"));
         assert_eq!((ticker.price_change, ticker.price_change_percent), ("0.0015", "250.00"));
         let futures: Ticker24h = serde_json::from_str(

@@ -90,10 +90,7 @@ fn bar_interval(venue_interval: &str) -> Result<String, Rejection> {
 /// Parses `[price, size]` pairs before anything is changed, so a bad number leaves the
 /// book as it was.
 fn levels(field: &str, pairs: &[[&str; 2]]) -> Result<Vec<Level>, Rejection> {
-    pairs
-        .iter()
-        .map(|[price, size]| Ok(Level { price: number(field, price)?, size: number(field, size)? }))
-        .collect()
+    pairs.iter().map(|[price, size]| Ok(Level { price: number(field, price)?, size: number(field, size)? })).collect()
 }
 
 /// Applies updates to one side of a level-1 book: any level with a size is the new best;
@@ -331,8 +328,8 @@ impl VenueAdapter for BybitAdapter {
     }
 
     fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection> {
-        let envelope: Envelope = serde_json::from_str(text)
-            .map_err(|error| Rejection::new("invalid_json", format!("not a Bybit message: {error}")))?;
+        let envelope: Envelope =
+            serde_json::from_str(text).map_err(|error| Rejection::new("invalid_json", format!("not a Bybit message: {error}")))?;
         let mut parsed = Parsed::default();
         match (envelope.topic, envelope.op) {
             (Some(topic), _) => {

@@ -26,7 +26,10 @@ fn subscriptions_are_batched_by_ten_with_numeric_request_ids() {
     let first: serde_json::Value = serde_json::from_str(&subscriptions[0].message).unwrap();
     assert_eq!((first["op"].as_str(), first["req_id"].as_str()), (Some("subscribe"), Some("1")));
     assert_eq!(first["args"].as_array().unwrap().len(), 10);
-    assert_eq!(first["args"].as_array().unwrap()[0..3], [json!("publicTrade.BTCUSDT"), json!("orderbook.1.BTCUSDT"), json!("kline.1.BTCUSDT")]);
+    assert_eq!(
+        first["args"].as_array().unwrap()[0..3],
+        [json!("publicTrade.BTCUSDT"), json!("orderbook.1.BTCUSDT"), json!("kline.1.BTCUSDT")]
+    );
     let second: serde_json::Value = serde_json::from_str(&subscriptions[1].message).unwrap();
     assert_eq!(second["args"], json!(["orderbook.1.XRPUSDT", "kline.1.XRPUSDT"]));
     // Ids keep counting on a resubscribe, so a late ack of the old connection is not mistaken.
@@ -39,7 +42,14 @@ fn trades_carry_the_taker_side() {
     let mut adapter = BybitAdapter::spot();
     let message = r#"{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1672304486868,"data":[{"T":1672304486865,"s":"BTCUSDT","S":"Buy","v":"0.001","p":"16578.50","L":"PlusTick","i":"20f43950-d8dd-5b31-9112-a178eb6023af","BT":false},{"T":1672304486866,"s":"BTCUSDT","S":"Sell","v":"0.25","p":"16578.00","L":"MinusTick","i":"2100000000050000001","BT":false}]}"#;
     let parsed = adapter.parse(message, NOW).unwrap();
-    let ticks: Vec<&Tick> = parsed.records.iter().map(|record| match record { Record::Tick(tick) => tick, other => panic!("{other:?}") }).collect();
+    let ticks: Vec<&Tick> = parsed
+        .records
+        .iter()
+        .map(|record| match record {
+            Record::Tick(tick) => tick,
+            other => panic!("{other:?}"),
+        })
+        .collect();
     assert_eq!(ticks.len(), 2);
     assert_eq!(
         (ticks[0].venue.as_str(), ticks[0].symbol.as_str(), ticks[0].price, ticks[0].size, ticks[0].side),
@@ -62,8 +72,7 @@ fn order_book_snapshot_and_deltas_merge_into_full_quotes() {
     let parsed = adapter.parse(&book("delta", 101, r#"[["3300.15","0.8"]]"#, "[]", 1_795_348_800_010), NOW).unwrap();
     assert_eq!(quote(&parsed), (3300.15, 0.8, 3300.2, 2.5));
     // The best ask leaves (size 0) and a new one arrives in the same delta.
-    let parsed =
-        adapter.parse(&book("delta", 102, "[]", r#"[["3300.20","0"],["3300.30","1.0"]]"#, 1_795_348_800_020), NOW).unwrap();
+    let parsed = adapter.parse(&book("delta", 102, "[]", r#"[["3300.20","0"],["3300.30","1.0"]]"#, 1_795_348_800_020), NOW).unwrap();
     assert_eq!(quote(&parsed), (3300.15, 0.8, 3300.3, 1.0));
     // The bid leaves with nothing in its place: no full quote until one arrives.
     let parsed = adapter.parse(&book("delta", 103, r#"[["3300.15","0"]]"#, "[]", 1_795_348_800_030), NOW).unwrap();
@@ -164,13 +173,15 @@ fn acks_refusals_pongs_and_garbage() {
     let mut adapter = BybitAdapter::spot();
     let ack = r#"{"success":true,"ret_msg":"subscribe","conn_id":"2324d924-aa4d-45b0-a858-7b8be29ab52b","req_id":"7","op":"subscribe"}"#;
     assert_eq!(adapter.parse(ack, NOW).unwrap().acknowledged, vec![7]);
-    let refused = r#"{"success":false,"ret_msg":"error:handler not found,topic:orderbook.3.BTCUSDT","conn_id":"c","req_id":"8","op":"subscribe"}"#;
+    let refused =
+        r#"{"success":false,"ret_msg":"error:handler not found,topic:orderbook.3.BTCUSDT","conn_id":"c","req_id":"8","op":"subscribe"}"#;
     let rejection = adapter.parse(refused, NOW).unwrap_err();
     assert_eq!(rejection.code, "subscription_refused");
     assert!(rejection.detail.contains("\"8\"") && rejection.detail.contains("handler not found"), "{}", rejection.detail);
     assert_eq!(adapter.parse(&ack.replace("\"7\"", "\"abc\""), NOW).unwrap_err().code, "invalid_field");
     assert_eq!(adapter.heartbeat().unwrap(), r#"{"op":"ping","req_id":"1"}"#);
-    let pong = adapter.parse(r#"{"success":true,"ret_msg":"pong","conn_id":"0970e817-426e-429a-a679-ff7f55e0b16a","op":"ping"}"#, NOW).unwrap();
+    let pong =
+        adapter.parse(r#"{"success":true,"ret_msg":"pong","conn_id":"0970e817-426e-429a-a679-ff7f55e0b16a","op":"ping"}"#, NOW).unwrap();
     assert!(pong.records.is_empty() && pong.acknowledged.is_empty() && pong.events.is_empty());
 
     assert_eq!(adapter.parse("{not json", NOW).unwrap_err().code, "invalid_json");

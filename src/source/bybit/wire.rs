@@ -171,8 +171,14 @@ mod tests {
         .unwrap();
         assert_eq!((ticker.topic, ticker.ts), (Some("tickers.BTCUSDT"), Some(1673853746003)));
         let data: SpotTicker = serde_json::from_str(ticker.data.unwrap().get()).unwrap();
-        assert_eq!((&*data.symbol, &*data.last_price, &*data.prev_price_24h, &*data.price_24h_fraction), ("BTCUSDT", "21109.77", "20704.93", "0.0196"));
-        assert_eq!((&*data.high_price_24h, &*data.low_price_24h, &*data.volume_24h, &*data.turnover_24h), ("21426.99", "20575", "6780.866843", "141946527.22907118"));
+        assert_eq!(
+            (&*data.symbol, &*data.last_price, &*data.prev_price_24h, &*data.price_24h_fraction),
+            ("BTCUSDT", "21109.77", "20704.93", "0.0196")
+        );
+        assert_eq!(
+            (&*data.high_price_24h, &*data.low_price_24h, &*data.volume_24h, &*data.turnover_24h),
+            ("21426.99", "20575", "6780.866843", "141946527.22907118")
+        );
 
         let ack: Envelope = serde_json::from_str(
             r#"{"success":true,"ret_msg":"subscribe","conn_id":"2324d924-aa4d-45b0-a858-7b8be29ab52b","req_id":"10001","op":"subscribe"}"#,
@@ -180,7 +186,8 @@ mod tests {
         .unwrap();
         assert_eq!((ack.op, ack.success, ack.req_id.as_deref(), ack.topic), (Some("subscribe"), Some(true), Some("10001"), None));
         let pong: Envelope =
-            serde_json::from_str(r#"{"success":true,"ret_msg":"pong","conn_id":"0970e817-426e-429a-a679-ff7f55e0b16a","op":"ping"}"#).unwrap();
+            serde_json::from_str(r#"{"success":true,"ret_msg":"pong","conn_id":"0970e817-426e-429a-a679-ff7f55e0b16a","op":"ping"}"#)
+                .unwrap();
         assert_eq!((pong.op, pong.ret_msg.as_deref(), pong.req_id), (Some("ping"), Some("pong"), None));
     }
 }

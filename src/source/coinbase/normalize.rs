@@ -182,8 +182,8 @@ impl VenueAdapter for CoinbaseAdapter {
     }
 
     fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection> {
-        let envelope: Envelope = serde_json::from_str(text)
-            .map_err(|error| Rejection::new("invalid_json", format!("not a Coinbase message: {error}")))?;
+        let envelope: Envelope =
+            serde_json::from_str(text).map_err(|error| Rejection::new("invalid_json", format!("not a Coinbase message: {error}")))?;
         let mut parsed = Parsed::default();
         match envelope.message_type {
             Some(kind @ ("match" | "last_match")) => self.trade(kind, text, received_at, &mut parsed)?,
@@ -191,8 +191,7 @@ impl VenueAdapter for CoinbaseAdapter {
             Some("subscriptions") => {
                 // A list with nothing subscribed does not acknowledge our request; the
                 // connector's subscribe timeout then retries the connection.
-                let subscriptions: Subscriptions =
-                    serde_json::from_str(text).map_err(|error| invalid("subscriptions", error))?;
+                let subscriptions: Subscriptions = serde_json::from_str(text).map_err(|error| invalid("subscriptions", error))?;
                 if !subscriptions.channels.is_empty() {
                     parsed.acknowledged.push(SUBSCRIPTION_ID);
                 }
@@ -258,9 +257,12 @@ mod tests {
 
     #[test]
     fn side_is_the_takers_the_opposite_of_the_makers() {
-        for (kind, trade_id, maker_side, taker_side) in
-            [("match", 1, "sell", Side::Buy), ("match", 2, "buy", Side::Sell), ("last_match", 3, "sell", Side::Buy), ("last_match", 4, "buy", Side::Sell)]
-        {
+        for (kind, trade_id, maker_side, taker_side) in [
+            ("match", 1, "sell", Side::Buy),
+            ("match", 2, "buy", Side::Sell),
+            ("last_match", 3, "sell", Side::Buy),
+            ("last_match", 4, "buy", Side::Sell),
+        ] {
             let mut adapter = CoinbaseAdapter::new();
             let parsed = adapter.parse(&matched(kind, trade_id, maker_side), NOW).unwrap();
             assert_eq!(tick(&parsed).side, taker_side, "{kind} with maker side {maker_side}");
@@ -305,7 +307,11 @@ mod tests {
         let bad_time = matched("match", 2, "buy").replace("2026-11-22T12:00:00.123456Z", "yesterday");
         assert!(adapter.parse(&bad_time, NOW).unwrap_err().detail.contains("`time`"));
         let parsed = adapter.parse(&matched("match", 2, "buy"), NOW).unwrap();
-        assert_eq!((parsed.records.len(), parsed.events.len()), (1, 0), "trade 2 was never accepted, so it is neither a gap nor a duplicate");
+        assert_eq!(
+            (parsed.records.len(), parsed.events.len()),
+            (1, 0),
+            "trade 2 was never accepted, so it is neither a gap nor a duplicate"
+        );
     }
 
     #[test]
@@ -328,7 +334,8 @@ mod tests {
         );
         // The ticker's trade id does not take part in the matches sequence.
         assert!(adapter.trade_ids.is_empty());
-        let without_time = r#"{"type":"ticker","product_id":"ETH-USD","best_bid":"1","best_bid_size":"2","best_ask":"3","best_ask_size":"4"}"#;
+        let without_time =
+            r#"{"type":"ticker","product_id":"ETH-USD","best_bid":"1","best_bid_size":"2","best_ask":"3","best_ask_size":"4"}"#;
         let Record::Quote(quote) = &adapter.parse(without_time, NOW).unwrap().records[0] else { panic!() };
         assert_eq!(quote.time, NOW, "no venue time: receipt time stands in");
         let without_book = r#"{"type":"ticker","product_id":"ETH-USD","price":"1285.22","time":"2022-10-19T23:28:22.061769Z"}"#;
@@ -345,8 +352,7 @@ mod tests {
         let symbols = vec!["ETH-USD".to_string()];
         let subscriptions = adapter.subscriptions(&symbols, &[Channel::Quotes, Channel::Tickers, Channel::Trades]);
         assert_eq!(
-            subscriptions[0].message,
-            r#"{"type":"subscribe","product_ids":["ETH-USD"],"channels":["ticker","matches"]}"#,
+            subscriptions[0].message, r#"{"type":"subscribe","product_ids":["ETH-USD"],"channels":["ticker","matches"]}"#,
             "`ticker` once for both channels"
         );
         let documented = r#"{"type":"ticker","sequence":37475248783,"product_id":"ETH-USD","price":"1285.22","open_24h":"1310.79","volume_24h":"245532.79269678","low_24h":"1280.52","high_24h":"1313.8","volume_30d":"9788783.60117027","best_bid":"1285.04","best_bid_size":"0.46688654","best_ask":"1285.27","best_ask_size":"1.56637040","side":"buy","time":"2022-10-19T23:28:22.061769Z","trade_id":370843401,"last_size":"11.4396987"}"#;
@@ -380,7 +386,11 @@ mod tests {
         let later = documented.replace("23:28:22.061769Z", "23:28:23Z");
         let parsed = adapter.parse(&later, NOW).unwrap();
         assert!(matches!(&parsed.records[..], [Record::Ticker(_)]), "{:?}", parsed.records);
-        assert!(adapter.parse(r#"{"type":"ticker","product_id":"ETH-USD","best_bid":"1","best_bid_size":"2","best_ask":"3","best_ask_size":"4"}"#, NOW).unwrap().records.is_empty());
+        assert!(adapter
+            .parse(r#"{"type":"ticker","product_id":"ETH-USD","best_bid":"1","best_bid_size":"2","best_ask":"3","best_ask_size":"4"}"#, NOW)
+            .unwrap()
+            .records
+            .is_empty());
         let without_open = r#"{"type":"ticker","product_id":"BTC-USD","price":"97000.5","time":"2026-11-22T12:00:00Z"}"#;
         let Record::Ticker(ticker) = &adapter.parse(without_open, NOW).unwrap().records[0] else { panic!() };
         assert_eq!((ticker.last, ticker.open_24h, ticker.change, ticker.change_pct), (97000.5, None, None, None));
@@ -391,14 +401,18 @@ mod tests {
 
     #[test]
     fn instruments_are_product_ids() {
-        assert_eq!(CoinbaseAdapter::new().instrument("BTC-USD"), Some(Instrument::listed("coinbase", "BTC-USD", "BTC-USD", Some("crypto"))));
+        assert_eq!(
+            CoinbaseAdapter::new().instrument("BTC-USD"),
+            Some(Instrument::listed("coinbase", "BTC-USD", "BTC-USD", Some("crypto")))
+        );
     }
 
     #[test]
     fn one_subscribe_request_for_the_offered_channels() {
         let mut adapter = CoinbaseAdapter::new();
         let symbols = vec!["BTC-USD".to_string(), "ETH-USD".to_string()];
-        let subscriptions = adapter.subscriptions(&symbols, &[Channel::Trades, Channel::AggTrades, Channel::Quotes, Channel::Bars, Channel::Trades]);
+        let subscriptions =
+            adapter.subscriptions(&symbols, &[Channel::Trades, Channel::AggTrades, Channel::Quotes, Channel::Bars, Channel::Trades]);
         assert_eq!(
             subscriptions,
             vec![Subscription {
@@ -406,7 +420,11 @@ mod tests {
                 message: r#"{"type":"subscribe","product_ids":["BTC-USD","ETH-USD"],"channels":["matches","ticker"]}"#.into(),
             }]
         );
-        assert_eq!(adapter.subscriptions(&symbols, &[Channel::Trades]), adapter.subscriptions(&symbols, &[Channel::Trades]), "the same id on every connection");
+        assert_eq!(
+            adapter.subscriptions(&symbols, &[Channel::Trades]),
+            adapter.subscriptions(&symbols, &[Channel::Trades]),
+            "the same id on every connection"
+        );
         assert!(adapter.subscriptions(&symbols, &[Channel::AggTrades, Channel::Bars]).is_empty());
     }
 
@@ -418,7 +436,8 @@ mod tests {
         assert_eq!((parsed.acknowledged, parsed.records.len()), (vec![SUBSCRIPTION_ID], 0));
         assert!(adapter.parse(r#"{"type":"subscriptions","channels":[]}"#, NOW).unwrap().acknowledged.is_empty());
         assert_eq!(adapter.parse(r#"{"type":"subscriptions","channels":7}"#, NOW).unwrap_err().code, "invalid_record");
-        let heartbeat = r#"{"type":"heartbeat","sequence":90,"last_trade_id":20,"product_id":"BTC-USD","time":"2014-11-07T08:19:28.464459Z"}"#;
+        let heartbeat =
+            r#"{"type":"heartbeat","sequence":90,"last_trade_id":20,"product_id":"BTC-USD","time":"2014-11-07T08:19:28.464459Z"}"#;
         let parsed = adapter.parse(heartbeat, NOW).unwrap();
         assert!(parsed.records.is_empty() && parsed.acknowledged.is_empty());
 
@@ -427,7 +446,10 @@ mod tests {
             .unwrap_err();
         assert_eq!(error.code, "subscription_refused");
         assert_eq!(error.detail, "Coinbase error: Failed to subscribe: BTC-USDX is not a valid product");
-        assert_eq!(adapter.parse(r#"{"type":"error","message":"error message"}"#, NOW).unwrap_err().detail, "Coinbase error: error message");
+        assert_eq!(
+            adapter.parse(r#"{"type":"error","message":"error message"}"#, NOW).unwrap_err().detail,
+            "Coinbase error: error message"
+        );
 
         let unknown = adapter.parse(r#"{"type":"l2update","product_id":"BTC-USD","changes":[]}"#, NOW).unwrap_err();
         assert_eq!((unknown.code, unknown.detail.as_str()), ("unknown_type", "Coinbase message type `l2update` is not handled"));

@@ -84,7 +84,12 @@ fn optional_number(field: &str, raw: Option<&RawValue>) -> Result<Option<f64>, R
 
 /// One side of the book: (price, amount), or none when the side has no orders (a `null`
 /// or zero price).
-fn book_side(price_field: &str, price: Option<&RawValue>, amount_field: &str, amount: Option<&RawValue>) -> Result<Option<(f64, f64)>, Rejection> {
+fn book_side(
+    price_field: &str,
+    price: Option<&RawValue>,
+    amount_field: &str,
+    amount: Option<&RawValue>,
+) -> Result<Option<(f64, f64)>, Rejection> {
     let Some(price) = optional_number(price_field, price)? else {
         return Ok(None);
     };
@@ -101,9 +106,7 @@ fn side_iv(field: &str, side: Option<(f64, f64)>, raw: Option<&RawValue>) -> Res
 
 /// A JSON number kept raw, as a whole number.
 fn whole(field: &str, raw: &RawValue) -> Result<u64, Rejection> {
-    raw.get()
-        .parse::<u64>()
-        .map_err(|_| Rejection::new("invalid_field", format!("`{field}`: expected a whole number, got {}", raw.get())))
+    raw.get().parse::<u64>().map_err(|_| Rejection::new("invalid_field", format!("`{field}`: expected a whole number, got {}", raw.get())))
 }
 
 /// A JSON number of milliseconds since the Unix epoch, kept raw.
@@ -346,7 +349,9 @@ impl VenueAdapter for DeribitAdapter {
                     parsed.replies.push(json!({ "jsonrpc": "2.0", "id": id, "method": "public/test", "params": {} }).to_string());
                 }
                 Some("heartbeat") => {}
-                other => return Err(Rejection::new("unknown_type", format!("Deribit heartbeat type `{}` is not handled", other.unwrap_or("")))),
+                other => {
+                    return Err(Rejection::new("unknown_type", format!("Deribit heartbeat type `{}` is not handled", other.unwrap_or(""))))
+                }
             },
             (Some(method @ ("subscription" | "heartbeat")), None) => {
                 return Err(Rejection::new("invalid_record", format!("{method}: no `params`")));
@@ -356,7 +361,12 @@ impl VenueAdapter for DeribitAdapter {
                 (id, Some(error), _) => {
                     return Err(Rejection::new(
                         "subscription_refused",
-                        format!("Deribit refused request {}: {} {}", id.map_or("(no id)".to_string(), |id| id.to_string()), error.code, error.message),
+                        format!(
+                            "Deribit refused request {}: {} {}",
+                            id.map_or("(no id)".to_string(), |id| id.to_string()),
+                            error.code,
+                            error.message
+                        ),
                     ))
                 }
                 // An answer to one of our requests; those to `public/test` change nothing.

@@ -25,7 +25,14 @@ fn ticker(instrument: &str, bid: (&str, &str), ask: (&str, &str), ts: &str) -> S
 }
 
 fn ticks(parsed: &Parsed) -> Vec<&Tick> {
-    parsed.records.iter().map(|record| match record { Record::Tick(tick) => tick, other => panic!("{other:?}") }).collect()
+    parsed
+        .records
+        .iter()
+        .map(|record| match record {
+            Record::Tick(tick) => tick,
+            other => panic!("{other:?}"),
+        })
+        .collect()
 }
 
 #[test]
@@ -48,7 +55,9 @@ fn subscriptions_enable_the_heartbeat_and_are_batched() {
     let subscriptions = adapter.subscriptions(&many, &[Channel::Trades, Channel::Quotes]);
     let sizes: Vec<usize> = subscriptions[1..]
         .iter()
-        .map(|subscription| serde_json::from_str::<serde_json::Value>(&subscription.message).unwrap()["params"]["channels"].as_array().unwrap().len())
+        .map(|subscription| {
+            serde_json::from_str::<serde_json::Value>(&subscription.message).unwrap()["params"]["channels"].as_array().unwrap().len()
+        })
         .collect();
     assert_eq!(sizes, vec![100, 100, 40]);
     assert_eq!(subscriptions.iter().map(|subscription| subscription.id).collect::<Vec<_>>(), vec![3, 4, 5, 6]);
@@ -67,7 +76,11 @@ fn responses_acknowledge_requests_and_errors_are_refusals() {
     let error = r#"{"jsonrpc":"2.0","id":3,"error":{"message":"Invalid params","data":{"reason":"wrong format","param":"channels"},"code":-32602}}"#;
     let rejection = adapter.parse(error, NOW).unwrap_err();
     assert_eq!(rejection.code, "subscription_refused");
-    assert!(rejection.detail.contains("-32602") && rejection.detail.contains("Invalid params") && rejection.detail.contains('3'), "{}", rejection.detail);
+    assert!(
+        rejection.detail.contains("-32602") && rejection.detail.contains("Invalid params") && rejection.detail.contains('3'),
+        "{}",
+        rejection.detail
+    );
 }
 
 #[test]
@@ -86,7 +99,15 @@ fn a_test_request_is_answered_and_heartbeats_are_nothing() {
 #[test]
 fn trades_carry_the_taker_side_gaps_and_duplicates() {
     let mut adapter = DeribitAdapter::new();
-    let parsed = adapter.parse(&trades("BTC-PERPETUAL", &[(30289432, "sell", "8950", "10", "1590484156350"), (30289433, "buy", "8950.5", "20", "1590484156351")]), NOW).unwrap();
+    let parsed = adapter
+        .parse(
+            &trades(
+                "BTC-PERPETUAL",
+                &[(30289432, "sell", "8950", "10", "1590484156350"), (30289433, "buy", "8950.5", "20", "1590484156351")],
+            ),
+            NOW,
+        )
+        .unwrap();
     let first = ticks(&parsed);
     assert_eq!(
         (first[0].venue.as_str(), first[0].symbol.as_str(), first[0].price, first[0].size, first[0].side, first[0].time),
@@ -97,7 +118,8 @@ fn trades_carry_the_taker_side_gaps_and_duplicates() {
     assert!(parsed.events.is_empty() && parsed.duplicates == 0);
 
     // A skip is a gap; a re-sent trade is a duplicate.
-    let skipped = adapter.parse(&trades("BTC-PERPETUAL", &[(30289433, "buy", "1", "1", "1"), (30289436, "buy", "1", "1", "1")]), NOW).unwrap();
+    let skipped =
+        adapter.parse(&trades("BTC-PERPETUAL", &[(30289433, "buy", "1", "1", "1"), (30289436, "buy", "1", "1", "1")]), NOW).unwrap();
     assert_eq!((skipped.records.len(), skipped.duplicates), (1, 1));
     assert_eq!(
         skipped.events,
@@ -149,7 +171,11 @@ fn the_documented_perpetual_ticker_yields_the_24_hour_statistics() {
     adapter.subscriptions(&["BTC-PERPETUAL".to_string()], &[Channel::Tickers]);
     let later = documented.replace("1623060194301", "1623060194401");
     assert!(matches!(&adapter.parse(&later, NOW).unwrap().records[..], [Record::Ticker(_)]));
-    assert!(adapter.parse(&ticker("BTC-27DEC24-100000-C", ("0.05", "5"), ("0.051", "3"), "1623060194501"), NOW).unwrap().records.is_empty());
+    assert!(adapter
+        .parse(&ticker("BTC-27DEC24-100000-C", ("0.05", "5"), ("0.051", "3"), "1623060194501"), NOW)
+        .unwrap()
+        .records
+        .is_empty());
     // No trade yet: no ticker. A bad last price refuses the message.
     let untraded = later.replace(r#""last_price":36457.5"#, r#""last_price":null"#).replace("1623060194401", "1623060194601");
     assert!(adapter.parse(&untraded, NOW).unwrap().records.is_empty());
@@ -161,7 +187,13 @@ fn the_documented_perpetual_ticker_yields_the_24_hour_statistics() {
 #[test]
 fn instruments_are_instrument_names_with_their_asset_class() {
     let adapter = DeribitAdapter::new();
-    for (name, asset_class) in [("BTC-PERPETUAL", "future"), ("BTC-27DEC24", "future"), ("BTC_USDC-PERPETUAL", "future"), ("BTC-27DEC24-100000-C", "option"), ("BTC_USDC", "crypto")] {
+    for (name, asset_class) in [
+        ("BTC-PERPETUAL", "future"),
+        ("BTC-27DEC24", "future"),
+        ("BTC_USDC-PERPETUAL", "future"),
+        ("BTC-27DEC24-100000-C", "option"),
+        ("BTC_USDC", "crypto"),
+    ] {
         assert_eq!(adapter.instrument(name), Some(Instrument::listed("deribit", name, name, Some(asset_class))), "{name}");
     }
 }
@@ -186,11 +218,23 @@ fn garbage_bad_fields_and_unknown_messages() {
     let mut adapter = DeribitAdapter::new();
     assert_eq!(adapter.parse("{not json", NOW).unwrap_err().code, "invalid_json");
     assert_eq!(adapter.parse("[1,2]", NOW).unwrap_err().code, "invalid_json");
-    assert_eq!(adapter.parse(r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-PERPETUAL.100ms","data":{}}}"#, NOW).unwrap_err().code, "unknown_type");
+    assert_eq!(
+        adapter
+            .parse(r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-PERPETUAL.100ms","data":{}}}"#, NOW)
+            .unwrap_err()
+            .code,
+        "unknown_type"
+    );
     assert_eq!(adapter.parse(r#"{"jsonrpc":"2.0","method":"announcements","params":{}}"#, NOW).unwrap_err().code, "unknown_type");
     assert_eq!(adapter.parse(r#"{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"other"}}"#, NOW).unwrap_err().code, "unknown_type");
     assert_eq!(adapter.parse(r#"{"hello":1}"#, NOW).unwrap_err().code, "unknown_type");
-    assert_eq!(adapter.parse(r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"trades.BTC-PERPETUAL.raw"}}"#, NOW).unwrap_err().code, "invalid_record");
+    assert_eq!(
+        adapter
+            .parse(r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"trades.BTC-PERPETUAL.raw"}}"#, NOW)
+            .unwrap_err()
+            .code,
+        "invalid_record"
+    );
     for (field, message) in [
         ("`price`", trades("BTC-PERPETUAL", &[(1, "buy", "\"abc\"", "1", "1")])),
         ("`amount`", trades("BTC-PERPETUAL", &[(1, "buy", "1", "null", "1")])),

@@ -23,7 +23,14 @@ fn adapter(symbols: &[&str], channels: &[Channel]) -> DeribitAdapter {
 }
 
 fn option_quotes(parsed: &Parsed) -> Vec<&OptionQuote> {
-    parsed.records.iter().filter_map(|record| match record { Record::OptionQuote(quote) => Some(quote), _ => None }).collect()
+    parsed
+        .records
+        .iter()
+        .filter_map(|record| match record {
+            Record::OptionQuote(quote) => Some(quote),
+            _ => None,
+        })
+        .collect()
 }
 
 fn expected(time_ms: i64) -> OptionQuote {
@@ -112,7 +119,9 @@ fn an_empty_side_has_no_price_and_no_iv() {
     let quote = option_quotes(&parsed)[0];
     assert_eq!((quote.bid, quote.bid_iv, quote.last, quote.ask, quote.ask_iv), (None, None, None, Some(0.245), Some(46.18)));
     // A zero IV on a side with orders is none too; a zero price is no orders.
-    let zero_iv = option_ticker(OPTION, 1752057345722).replace(r#""ask_iv":46.18"#, r#""ask_iv":0"#).replace(r#""best_bid_price":0.2395"#, r#""best_bid_price":0"#);
+    let zero_iv = option_ticker(OPTION, 1752057345722)
+        .replace(r#""ask_iv":46.18"#, r#""ask_iv":0"#)
+        .replace(r#""best_bid_price":0.2395"#, r#""best_bid_price":0"#);
     let quote = option_quotes(&adapter.parse(&zero_iv, NOW).unwrap())[0].clone();
     assert_eq!((quote.bid, quote.bid_iv, quote.ask, quote.ask_iv), (None, None, Some(0.245), None));
 }

@@ -204,7 +204,15 @@ mod tests {
         let trades: Vec<Trade> = serde_json::from_str(params.data.unwrap().get()).unwrap();
         let trade = &trades[0];
         assert_eq!(
-            (trade.instrument_name, trade.trade_id, trade.trade_seq.get(), trade.timestamp.get(), trade.price.get(), trade.amount.get(), trade.direction),
+            (
+                trade.instrument_name,
+                trade.trade_id,
+                trade.trade_seq.get(),
+                trade.timestamp.get(),
+                trade.price.get(),
+                trade.amount.get(),
+                trade.direction
+            ),
             ("BTC-PERPETUAL", "48079254", "30289432", "1590484156350", "8950", "10", "sell")
         );
         assert_eq!((trade.mark_price, trade.index_price, trade.iv), (Some(8948.9), Some(8955.88), None));
@@ -255,7 +263,8 @@ mod tests {
         .unwrap();
         let rpc = error.error.unwrap();
         assert_eq!((error.id, rpc.code, rpc.message.as_ref()), (Some(1), -32602, "Invalid params"));
-        let heartbeat: Envelope = serde_json::from_str(r#"{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"test_request"}}"#).unwrap();
+        let heartbeat: Envelope =
+            serde_json::from_str(r#"{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"test_request"}}"#).unwrap();
         assert_eq!((heartbeat.method, heartbeat.params.unwrap().kind), (Some("heartbeat"), Some("test_request")));
     }
 }

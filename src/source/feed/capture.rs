@@ -342,7 +342,11 @@ mod tests {
     fn a_file_cut_short_ends_at_its_last_whole_line() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cut.ndjson");
-        std::fs::write(&path, "{\"capture\":1,\"source\":\"s\",\"kind\":\"okx\",\"started_at\":0}\n{\"at\":5,\"frame\":\"a\"}\n{\"at\":6,\"fra").unwrap();
+        std::fs::write(
+            &path,
+            "{\"capture\":1,\"source\":\"s\",\"kind\":\"okx\",\"started_at\":0}\n{\"at\":5,\"frame\":\"a\"}\n{\"at\":6,\"fra",
+        )
+        .unwrap();
         let (_, mut reader) = CaptureReader::open(&path).unwrap();
         assert_eq!(reader.next_entry().unwrap().unwrap(), CaptureEntry::Frame { at: Timestamp(5), text: "a".into() });
         assert!(reader.next_entry().is_none());

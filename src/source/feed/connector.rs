@@ -72,8 +72,7 @@ impl Source for FeedSource {
                         }
                         let wait = backoff.mul_f64(0.5 + fastrand::f64() * 0.5);
                         events::feed_reconnecting(&self.name, &reason, wait);
-                        self.event(&context.router, "reconnecting", json!({ "reason": reason, "wait_ms": wait.as_millis() as u64 }))
-                            .await;
+                        self.event(&context.router, "reconnecting", json!({ "reason": reason, "wait_ms": wait.as_millis() as u64 })).await;
                         tokio::select! {
                             _ = context.shutdown.cancelled() => return Ok(()),
                             _ = tokio::time::sleep(wait) => {}
@@ -118,7 +117,8 @@ impl FeedSource {
         if let Some(capture) = &mut self.capture {
             capture.connected(Timestamp::now());
         }
-        self.event(router, "connected", json!({ "url": crate::config::redact_url(&self.url), "connection": previous_connections + 1 })).await;
+        self.event(router, "connected", json!({ "url": crate::config::redact_url(&self.url), "connection": previous_connections + 1 }))
+            .await;
 
         let subscriptions = self.adapter.subscriptions(&self.config.symbols, &self.config.channels);
         let acknowledged_by_venue = self.adapter.acknowledges_subscriptions();
@@ -190,12 +190,18 @@ impl FeedSource {
                 }
                 Some(Ok(Message::Binary(bytes))) => {
                     last_message = Instant::now();
-                    self.dead_letter(router, "binary_frame", "this venue's adapter expects text messages".into(), &String::from_utf8_lossy(&bytes))
-                        .await;
+                    self.dead_letter(
+                        router,
+                        "binary_frame",
+                        "this venue's adapter expects text messages".into(),
+                        &String::from_utf8_lossy(&bytes),
+                    )
+                    .await;
                     continue;
                 }
                 Some(Ok(Message::Close(frame))) => {
-                    let reason = frame.map_or("closed by the venue".to_string(), |frame| format!("closed by the venue: {} {}", frame.code, frame.reason));
+                    let reason = frame
+                        .map_or("closed by the venue".to_string(), |frame| format!("closed by the venue: {} {}", frame.code, frame.reason));
                     return self.disconnected(router, reason).await;
                 }
                 Some(Ok(_)) => continue,

@@ -12,8 +12,7 @@ pub fn decimal(field: &str, text: &str) -> Result<f64, Rejection> {
 
 /// Milliseconds since the Unix epoch.
 pub fn millis(field: &str, value: i64) -> Result<Timestamp, Rejection> {
-    Timestamp::from_unix_millis(value)
-        .ok_or_else(|| Rejection::new("time_out_of_range", format!("`{field}`: {value} ms is out of range")))
+    Timestamp::from_unix_millis(value).ok_or_else(|| Rejection::new("time_out_of_range", format!("`{field}`: {value} ms is out of range")))
 }
 
 /// An RFC 3339 time (`2014-11-07T08:19:27.028459Z`), kept to the microsecond.

@@ -70,8 +70,7 @@ pub fn open_decoded(path: &Path, compression: Compression, count: Arc<AtomicU64>
         // Multi-member: concatenated gzip files (and bgzip) decode whole.
         Compression::Gzip => Box::new(BufReader::with_capacity(1 << 20, flate2::read::MultiGzDecoder::new(counted))),
         Compression::Zstd => {
-            let decoder = zstd::stream::read::Decoder::new(counted)
-                .map_err(|source| FileError::Io { path: path.to_path_buf(), source })?;
+            let decoder = zstd::stream::read::Decoder::new(counted).map_err(|source| FileError::Io { path: path.to_path_buf(), source })?;
             Box::new(BufReader::with_capacity(1 << 20, decoder))
         }
     })

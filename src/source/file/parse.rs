@@ -84,11 +84,7 @@ fn present(text: &str) -> Option<Cow<'_, str>> {
 
 fn parse_csv<R: FileRecord>(bytes: &[u8], read: &Reading<'_>) -> ParsedChunk<R> {
     let (settings, mapping) = (read.settings, read.mapping);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(settings.delimiter)
-        .from_reader(bytes);
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(settings.delimiter).from_reader(bytes);
     let mut record = csv::ByteRecord::new();
     let mut parsed = ParsedChunk { rows: Vec::with_capacity(bytes.len() / 64), bad: Vec::new() };
     loop {
@@ -151,8 +147,8 @@ fn parse_ndjson<R: FileRecord>(bytes: &[u8], read: &Reading<'_>) -> ParsedChunk<
 
 fn parse_object<R: FileRecord>(line: &[u8], read: &Reading<'_>) -> Result<R, Rejection> {
     let mapping = read.mapping;
-    let object: serde_json::Map<String, Value> = serde_json::from_slice(line)
-        .map_err(|error| Rejection::new("invalid_json", format!("not a JSON object: {error}")))?;
+    let object: serde_json::Map<String, Value> =
+        serde_json::from_slice(line).map_err(|error| Rejection::new("invalid_json", format!("not a JSON object: {error}")))?;
     let mut texts: [Option<Cow<'_, str>>; MAX_FIELDS] = Default::default();
     for (index, source) in mapping.sources.iter().enumerate() {
         texts[index] = match source {
@@ -211,7 +207,13 @@ mod tests {
         let chunk = b"{\"time\":1767323045000000000,\"symbol\":\"ETH-USD\",\"p\":3300.5,\"size\":\"1\",\"extra\":[1]}\n\n{oops\n\
                       {\"time\":\"2026-01-02T03:04:05Z\",\"symbol\":\"ETH-USD\",\"p\":{\"x\":1},\"size\":1}\n";
         let parsed: ParsedChunk<Tick> = parse_chunk(chunk, &settings(FileFormat::Ndjson), &mapping, Timestamp(7), &|time| {
-            crate::pipeline::check_event_time(crate::record::Table::Ticks, None, 0, time, Timestamp::parse_rfc3339("2026-01-02T03:04:05Z").unwrap())
+            crate::pipeline::check_event_time(
+                crate::record::Table::Ticks,
+                None,
+                0,
+                time,
+                Timestamp::parse_rfc3339("2026-01-02T03:04:05Z").unwrap(),
+            )
         });
         assert_eq!(parsed.rows.len(), 1);
         assert_eq!((parsed.rows[0].price, parsed.rows[0].venue.as_str()), (3300.5, "v"));

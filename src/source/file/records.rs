@@ -105,10 +105,8 @@ impl FileRecord for Bar {
 
 impl FileRecord for Ticker {
     const TABLE: Table = Table::Tickers;
-    const FIELDS: &'static [&'static str] = &[
-        "time", "venue", "symbol", "last", "open_24h", "high_24h", "low_24h", "volume_24h", "quote_volume_24h", "change",
-        "change_pct",
-    ];
+    const FIELDS: &'static [&'static str] =
+        &["time", "venue", "symbol", "last", "open_24h", "high_24h", "low_24h", "volume_24h", "quote_volume_24h", "change", "change_pct"];
     const REQUIRED: &'static [&'static str] = &["time", "venue", "symbol", "last"];
     fn from_values(values: &Values<'_>, received_at: Timestamp) -> Result<Self, Rejection> {
         Ok(Ticker {

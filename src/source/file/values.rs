@@ -12,18 +12,18 @@ const MAX_KEY_BYTES: usize = 128;
 
 /// The epoch unit of a number with `integer_digits` digits before its point.
 fn epoch_unit(unit: TimeUnit, integer_digits: usize) -> EpochUnit {
-        match unit {
-            TimeUnit::Seconds => EpochUnit::Seconds,
-            TimeUnit::Millis => EpochUnit::Millis,
-            TimeUnit::Micros => EpochUnit::Micros,
-            TimeUnit::Nanos => EpochUnit::Nanos,
-            TimeUnit::Auto => match integer_digits {
-                0..=10 => EpochUnit::Seconds,
-                11..=13 => EpochUnit::Millis,
-                14..=16 => EpochUnit::Micros,
-                _ => EpochUnit::Nanos,
-            },
-        }
+    match unit {
+        TimeUnit::Seconds => EpochUnit::Seconds,
+        TimeUnit::Millis => EpochUnit::Millis,
+        TimeUnit::Micros => EpochUnit::Micros,
+        TimeUnit::Nanos => EpochUnit::Nanos,
+        TimeUnit::Auto => match integer_digits {
+            0..=10 => EpochUnit::Seconds,
+            11..=13 => EpochUnit::Millis,
+            14..=16 => EpochUnit::Micros,
+            _ => EpochUnit::Nanos,
+        },
+    }
 }
 
 /// One row's values in the order of its table's fields (see `mapping`), as text;
@@ -99,8 +99,7 @@ impl<'a> Values<'a> {
             return Timestamp::parse_unix_decimal(text, epoch_unit(self.time_unit, integer_digits))
                 .ok_or_else(|| invalid(name, "an epoch number in range", text));
         }
-        parse_calendar_time(text)
-            .ok_or_else(|| invalid(name, "an RFC 3339 time like 2026-11-22T12:00:00.123Z, or an epoch number", text))
+        parse_calendar_time(text).ok_or_else(|| invalid(name, "an RFC 3339 time like 2026-11-22T12:00:00.123Z, or an epoch number", text))
     }
 
     /// `buy`, `b` or `1` (the buyer took liquidity); `sell`, `s` or `-1`; absent,
@@ -248,7 +247,9 @@ mod tests {
             let short = format!("{}Z", &text[..19 + random.usize(0..8).min(7)].trim_end_matches('.'));
             assert_eq!(parse_utc_fast(short.as_bytes()), Timestamp::parse_rfc3339(&short), "{short}");
         }
-        for text in ["2026-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-01-01T24:00:00Z", "2026-01-01T00:00:00.Z", "2026-01-01T00:00:00+01:00"] {
+        for text in
+            ["2026-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-01-01T24:00:00Z", "2026-01-01T00:00:00.Z", "2026-01-01T00:00:00+01:00"]
+        {
             assert_eq!(parse_utc_fast(text.as_bytes()), None, "{text}");
         }
         assert_eq!(parse_utc_fast(b"2024-02-29 23:59:59.1234567Z"), Timestamp::parse_rfc3339("2024-02-29T23:59:59.123456Z"));

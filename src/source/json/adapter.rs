@@ -187,7 +187,10 @@ impl JsonAdapter {
             }
             None => Outcome::Refused(Rejection::new(
                 "invalid_field",
-                format!("ack.id: {pointer} is {}, expected the request id of a subscribe message", shown_or_missing(pointer.resolve(element))),
+                format!(
+                    "ack.id: {pointer} is {}, expected the request id of a subscribe message",
+                    shown_or_missing(pointer.resolve(element))
+                ),
             )),
         }
     }

@@ -64,7 +64,10 @@ fn subscriptions_and_acknowledgements_by_echoed_id() {
     assert_eq!(adapter.parse(r#"{"result":null,"id":2}"#, NOW).unwrap().acknowledged, vec![2]);
     assert_eq!(adapter.parse(r#"{"result":null,"id":"1"}"#, NOW).unwrap().acknowledged, vec![1]);
     let refused = adapter.parse(r#"{"result":null,"id":"x"}"#, NOW).unwrap_err();
-    assert_eq!((refused.code, refused.detail.as_str()), ("invalid_field", r#"ack.id: /id is "x", expected the request id of a subscribe message"#));
+    assert_eq!(
+        (refused.code, refused.detail.as_str()),
+        ("invalid_field", r#"ack.id: /id is "x", expected the request id of a subscribe message"#)
+    );
     // A reconnect subscribes with new ids.
     assert_eq!(adapter.subscriptions(&["btcusdt".into()], &[])[0].id, 3);
 }
@@ -108,10 +111,7 @@ fn sequences_gaps_and_duplicates_per_symbol() {
     assert_eq!(ticks(&parsed), vec![("BTC-USDT".to_string(), Some("100".to_string()), Side::Sell)]);
     let parsed = adapter.parse(&trade(103, false), NOW).unwrap();
     assert_eq!(ticks(&parsed), vec![("BTC-USDT".to_string(), Some("103".to_string()), Side::Buy)]);
-    assert_eq!(
-        parsed.events,
-        vec![("gap", json!({ "symbol": "BTCUSDT", "stream": "ticks", "missing_from": 101, "missing_to": 102 }))]
-    );
+    assert_eq!(parsed.events, vec![("gap", json!({ "symbol": "BTCUSDT", "stream": "ticks", "missing_from": 101, "missing_to": 102 }))]);
     let again = adapter.parse(&trade(103, false), NOW).unwrap();
     assert_eq!((again.records.len(), again.duplicates), (0, 1));
 }

@@ -76,7 +76,10 @@ impl Rule {
                 if bar.high < bar.low || bar.high < bar.open.max(bar.close) || bar.low > bar.open.min(bar.close) {
                     return Err(Rejection::new(
                         "inconsistent_bar",
-                        format!("{}: high {} and low {} must bound open {} and close {}", self.label, bar.high, bar.low, bar.open, bar.close),
+                        format!(
+                            "{}: high {} and low {} must bound open {} and close {}",
+                            self.label, bar.high, bar.low, bar.open, bar.close
+                        ),
                     ));
                 }
                 Record::Bar(bar)
@@ -142,9 +145,7 @@ impl<'a> Field<'_, 'a> {
     }
 
     fn optional_number(&self) -> Result<Option<f64>, Rejection> {
-        self.optional()
-            .map(|value| number(value).ok_or_else(|| self.invalid(value, "a finite number or decimal string")))
-            .transpose()
+        self.optional().map(|value| number(value).ok_or_else(|| self.invalid(value, "a finite number or decimal string"))).transpose()
     }
 
     fn non_negative(&self) -> Result<f64, Rejection> {
@@ -218,7 +219,8 @@ impl<'a> Field<'_, 'a> {
             },
             other => return Err(self.invalid(other, &format!("epoch {} as a number or decimal string", unit_name(format)))),
         };
-        converted.ok_or_else(|| self.rejection("time_out_of_range", format!("is {}, out of range as epoch {}", shown(value), unit_name(format))))
+        converted
+            .ok_or_else(|| self.rejection("time_out_of_range", format!("is {}, out of range as epoch {}", shown(value), unit_name(format))))
     }
 }
 

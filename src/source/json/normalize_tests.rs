@@ -70,13 +70,28 @@ fn times_in_every_format_convert_exactly() {
 #[test]
 fn bad_times_are_rejections_naming_field_and_pointer() {
     let cases = [
-        ("ms", json!("yesterday"), "invalid_field", r#"ticks.time: /T is "yesterday", expected epoch milliseconds as a number or decimal string"#),
+        (
+            "ms",
+            json!("yesterday"),
+            "invalid_field",
+            r#"ticks.time: /T is "yesterday", expected epoch milliseconds as a number or decimal string"#,
+        ),
         ("ms", json!(true), "invalid_field", "ticks.time: /T is true, expected epoch milliseconds as a number or decimal string"),
         ("s", json!(i64::MAX), "time_out_of_range", "ticks.time: /T is 9223372036854775807, out of range as epoch seconds"),
         ("s", json!("1e300"), "time_out_of_range", r#"ticks.time: /T is "1e300", out of range as epoch seconds"#),
         ("us", json!(u64::MAX), "time_out_of_range", "ticks.time: /T is 18446744073709551615, out of range as epoch microseconds"),
-        ("rfc3339", json!(1_700_000_000), "invalid_field", "ticks.time: /T is 1700000000, expected an RFC 3339 time like 2026-11-22T12:00:00.123Z"),
-        ("rfc3339", json!("2023-11-14"), "invalid_field", r#"ticks.time: /T is "2023-11-14", expected an RFC 3339 time like 2026-11-22T12:00:00.123Z"#),
+        (
+            "rfc3339",
+            json!(1_700_000_000),
+            "invalid_field",
+            "ticks.time: /T is 1700000000, expected an RFC 3339 time like 2026-11-22T12:00:00.123Z",
+        ),
+        (
+            "rfc3339",
+            json!("2023-11-14"),
+            "invalid_field",
+            r#"ticks.time: /T is "2023-11-14", expected an RFC 3339 time like 2026-11-22T12:00:00.123Z"#,
+        ),
         ("ms", Value::Null, "missing_field", "ticks.time: /T is null"),
     ];
     for (format, time, code, detail) in cases {
@@ -145,16 +160,39 @@ fn rejections_name_the_record_type_the_field_and_the_pointer() {
         interval = "1m"
         "#,
     );
-    let kline = |high: &str, volume: &str, trades: Value| {
-        json!({"e":"kline","s":"ETHUSDT","k":{"t":1,"o":"10","h":high,"l":"9","c":"11","v":volume,"n":trades}})
-    };
+    let kline = |high: &str, volume: &str, trades: Value| json!({"e":"kline","s":"ETHUSDT","k":{"t":1,"o":"10","h":high,"l":"9","c":"11","v":volume,"n":trades}});
     let cases: [(&Rule, Value, &str, &str); 11] = [
         (&ticks, json!({"e":"trade","s":"BTCUSDT","q":"1","T":1}), "missing_field", "ticks.price: /p is missing"),
-        (&ticks, json!({"e":"trade","s":"BTCUSDT","p":"abc","q":"1","T":1}), "invalid_field", r#"ticks.price: /p is "abc", expected a finite number or decimal string"#),
-        (&ticks, json!({"e":"trade","s":"BTCUSDT","p":"NaN","q":"1","T":1}), "invalid_field", r#"ticks.price: /p is "NaN", expected a finite number or decimal string"#),
-        (&ticks, json!({"e":"trade","s":"BTCUSDT","p":[1],"q":"1","T":1}), "invalid_field", "ticks.price: /p is [1], expected a finite number or decimal string"),
-        (&ticks, json!({"e":"trade","s":"","p":"1","q":"1","T":1}), "invalid_field", r#"ticks.symbol: /s is "", expected a non-empty string of at most 128 bytes without control characters"#),
-        (&ticks, json!({"e":"trade","s":"X","p":"1","q":"1","T":1,"t":1.5}), "invalid_field", "ticks.trade_id: /t is 1.5, expected a string or an integer"),
+        (
+            &ticks,
+            json!({"e":"trade","s":"BTCUSDT","p":"abc","q":"1","T":1}),
+            "invalid_field",
+            r#"ticks.price: /p is "abc", expected a finite number or decimal string"#,
+        ),
+        (
+            &ticks,
+            json!({"e":"trade","s":"BTCUSDT","p":"NaN","q":"1","T":1}),
+            "invalid_field",
+            r#"ticks.price: /p is "NaN", expected a finite number or decimal string"#,
+        ),
+        (
+            &ticks,
+            json!({"e":"trade","s":"BTCUSDT","p":[1],"q":"1","T":1}),
+            "invalid_field",
+            "ticks.price: /p is [1], expected a finite number or decimal string",
+        ),
+        (
+            &ticks,
+            json!({"e":"trade","s":"","p":"1","q":"1","T":1}),
+            "invalid_field",
+            r#"ticks.symbol: /s is "", expected a non-empty string of at most 128 bytes without control characters"#,
+        ),
+        (
+            &ticks,
+            json!({"e":"trade","s":"X","p":"1","q":"1","T":1,"t":1.5}),
+            "invalid_field",
+            "ticks.trade_id: /t is 1.5, expected a string or an integer",
+        ),
         (&named, json!({"a":1,"s":"X","p":"1","T":1}), "missing_field", "ticks[agg].size: /q is missing"),
         (&bars, kline("12", "-1", json!(3)), "invalid_field", r#"bars.volume: /k/v is "-1", expected a number ≥ 0 or a decimal string"#),
         (&bars, kline("12", "2", json!(-3)), "invalid_field", "bars.trades: /k/n is -3, expected a non-negative integer"),

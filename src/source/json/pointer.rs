@@ -68,8 +68,23 @@ mod tests {
         )
         .unwrap();
         let pointers = [
-            "", "/e", "/data", "/data/0/px", "/data/1/px", "/data/2/px", "/data/01", "/data/-", "/data/+1", "/a~1b/c~0d", "/",
-            "//", "/01", "/k/0", "/e/0", "/missing", "/data/0/px/deeper",
+            "",
+            "/e",
+            "/data",
+            "/data/0/px",
+            "/data/1/px",
+            "/data/2/px",
+            "/data/01",
+            "/data/-",
+            "/data/+1",
+            "/a~1b/c~0d",
+            "/",
+            "//",
+            "/01",
+            "/k/0",
+            "/e/0",
+            "/missing",
+            "/data/0/px/deeper",
         ];
         for text in pointers {
             let pointer = Pointer::parse(text).unwrap();

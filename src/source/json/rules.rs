@@ -110,8 +110,18 @@ pub enum IntervalSource {
 /// The fields of one table, each with its pointer.
 #[derive(Debug)]
 pub enum Fields {
-    Tick { price: Pointer, size: Pointer, side: Option<SideRule>, trade_id: Option<Pointer> },
-    Quote { bid_price: Pointer, bid_size: Pointer, ask_price: Pointer, ask_size: Pointer },
+    Tick {
+        price: Pointer,
+        size: Pointer,
+        side: Option<SideRule>,
+        trade_id: Option<Pointer>,
+    },
+    Quote {
+        bid_price: Pointer,
+        bid_size: Pointer,
+        ask_price: Pointer,
+        ask_size: Pointer,
+    },
     Bar {
         interval: IntervalSource,
         open: Pointer,
@@ -211,13 +221,10 @@ mod tests {
 
     #[test]
     fn conditions_all_hold_with_any_of_lists_and_presence() {
-        let equals: BTreeMap<String, Value> = [
-            ("/e".to_string(), json!("trade")),
-            ("/k/x".to_string(), json!(true)),
-            ("/v".to_string(), json!([1, "one"])),
-        ]
-        .into_iter()
-        .collect();
+        let equals: BTreeMap<String, Value> =
+            [("/e".to_string(), json!("trade")), ("/k/x".to_string(), json!(true)), ("/v".to_string(), json!([1, "one"]))]
+                .into_iter()
+                .collect();
         let conditions = Conditions::compile(&equals, &["/u".to_string()]).unwrap();
         let cases = [
             (json!({"e":"trade","k":{"x":true},"v":1,"u":null}), true),

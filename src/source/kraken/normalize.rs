@@ -96,7 +96,6 @@ impl KrakenAdapter {
     }
 }
 
-
 /// Parses a channel's `data` list. Errors are rare, so only then is the message parsed
 /// a second time to name the offending field.
 fn items<'a, T: Deserialize<'a>>(channel: &str, data: Option<&'a RawValue>) -> Result<Vec<T>, Rejection> {
@@ -282,8 +281,8 @@ impl KrakenAdapter {
     }
 
     fn response(&mut self, text: &str, parsed: &mut Parsed) -> Result<(), Rejection> {
-        let response: Response = serde_json::from_str(text)
-            .map_err(|error| Rejection::new("invalid_field", format!("a Kraken response: {error}")))?;
+        let response: Response =
+            serde_json::from_str(text).map_err(|error| Rejection::new("invalid_field", format!("a Kraken response: {error}")))?;
         match response.method {
             Some("subscribe") => match response.success {
                 Some(true) => {
@@ -295,11 +294,8 @@ impl KrakenAdapter {
                     Ok(())
                 }
                 Some(false) => {
-                    let symbol = response
-                        .symbol
-                        .as_deref()
-                        .or(response.result.as_ref().and_then(|result| result.symbol.as_deref()))
-                        .unwrap_or("?");
+                    let symbol =
+                        response.symbol.as_deref().or(response.result.as_ref().and_then(|result| result.symbol.as_deref())).unwrap_or("?");
                     let request = response.req_id.map_or("without an id".to_string(), |id| id.to_string());
                     Err(Rejection::new(
                         "subscription_refused",
@@ -361,10 +357,7 @@ impl VenueAdapter for KrakenAdapter {
             };
             let id = self.next_request_id;
             self.next_request_id += 1;
-            subscriptions.push(Subscription {
-                id,
-                message: json!({ "method": "subscribe", "params": params, "req_id": id }).to_string(),
-            });
+            subscriptions.push(Subscription { id, message: json!({ "method": "subscribe", "params": params, "req_id": id }).to_string() });
         }
         subscriptions
     }
@@ -375,8 +368,8 @@ impl VenueAdapter for KrakenAdapter {
     }
 
     fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection> {
-        let envelope: Envelope = serde_json::from_str(text)
-            .map_err(|error| Rejection::new("invalid_json", format!("not a Kraken message: {error}")))?;
+        let envelope: Envelope =
+            serde_json::from_str(text).map_err(|error| Rejection::new("invalid_json", format!("not a Kraken message: {error}")))?;
         let mut parsed = Parsed::default();
         match envelope.channel {
             Some("trade") => self.trades(envelope.data, received_at, &mut parsed)?,

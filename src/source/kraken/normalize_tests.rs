@@ -116,13 +116,25 @@ fn garbage_bad_fields_and_unknown_channels() {
     let cases: Vec<(String, &str, &str)> = vec![
         ("{not json".into(), "invalid_json", "not a Kraken message"),
         (message("trade", "update", &[good.replace("97000.5", "\"abc\"")]), "invalid_field", "`data[0].price`"),
-        (message("trade", "update", &[good.clone(), good.replace(r#""qty":0.01,"#, "")]), "invalid_field", "`data[1]`: missing field `qty`"),
+        (
+            message("trade", "update", &[good.clone(), good.replace(r#""qty":0.01,"#, "")]),
+            "invalid_field",
+            "`data[1]`: missing field `qty`",
+        ),
         (message("trade", "update", &[good.replace("\"buy\"", "\"up\"")]), "invalid_field", "`data[0].side`"),
         (message("trade", "update", &[good.replace("2026-11-22T12:00:00.000001Z", "noon")]), "invalid_field", "`data[0].timestamp`"),
         (r#"{"channel":"trade","type":"update"}"#.into(), "invalid_field", "`data`"),
         (r#"{"channel":"trade","type":"update","data":{}}"#.into(), "invalid_field", "`trade` `data`"),
-        (message("ohlc", "update", &[candle("2026-11-22T12:00:00Z", 1.0, 2.0, 3).replace(r#""trades":3"#, r#""trades":2.5"#)]), "invalid_field", "`data[0].trades`"),
-        (message("ticker", "update", &[r#"{"symbol":"BTC/USD","bid":null,"bid_qty":1,"ask":2,"ask_qty":1}"#.into()]), "invalid_field", "`data[0].bid`"),
+        (
+            message("ohlc", "update", &[candle("2026-11-22T12:00:00Z", 1.0, 2.0, 3).replace(r#""trades":3"#, r#""trades":2.5"#)]),
+            "invalid_field",
+            "`data[0].trades`",
+        ),
+        (
+            message("ticker", "update", &[r#"{"symbol":"BTC/USD","bid":null,"bid_qty":1,"ask":2,"ask_qty":1}"#.into()]),
+            "invalid_field",
+            "`data[0].bid`",
+        ),
         (r#"{"channel":"book","type":"snapshot","data":[]}"#.into(), "unknown_type", "`book`"),
         (r#"{"method":"unsubscribe","success":true,"req_id":1}"#.into(), "unknown_type", "`unsubscribe`"),
         (r#"{"error":"Malformed request","success":false}"#.into(), "unknown_type", "Malformed request"),

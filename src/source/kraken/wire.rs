@@ -176,7 +176,10 @@ mod tests {
             r#"{"error":"Currency pair not supported","method":"subscribe","req_id":3,"success":false,"symbol":"ABC/USD","time_in":"2023-09-25T09:04:31.742599Z","time_out":"2023-09-25T09:04:31.742648Z"}"#,
         )
         .unwrap();
-        assert_eq!((refusal.success, refusal.error.as_deref(), refusal.symbol.as_deref()), (Some(false), Some("Currency pair not supported"), Some("ABC/USD")));
+        assert_eq!(
+            (refusal.success, refusal.error.as_deref(), refusal.symbol.as_deref()),
+            (Some(false), Some("Currency pair not supported"), Some("ABC/USD"))
+        );
         let pong: Response = serde_json::from_str(
             r#"{"method":"pong","req_id":101,"time_in":"2023-09-24T14:10:23.799685Z","time_out":"2023-09-24T14:10:23.799703Z"}"#,
         )

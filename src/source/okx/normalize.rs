@@ -202,7 +202,13 @@ impl OkxAdapter {
         if [ticker.bid_px, ticker.bid_sz, ticker.ask_px, ticker.ask_sz].iter().any(|text| text.is_empty()) {
             return Ok(());
         }
-        let quote = (time.micros(), number("bidPx", ticker.bid_px)?, number("bidSz", ticker.bid_sz)?, number("askPx", ticker.ask_px)?, number("askSz", ticker.ask_sz)?);
+        let quote = (
+            time.micros(),
+            number("bidPx", ticker.bid_px)?,
+            number("bidSz", ticker.bid_sz)?,
+            number("askPx", ticker.ask_px)?,
+            number("askSz", ticker.ask_sz)?,
+        );
         if self.last_quotes.get(ticker.inst_id) == Some(&quote) {
             parsed.duplicates += 1;
             return Ok(());

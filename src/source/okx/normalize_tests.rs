@@ -7,7 +7,9 @@ fn trades(inst_id: &str, trades: &[(&str, &str, &str, &str, &str)]) -> String {
     let data: Vec<String> = trades
         .iter()
         .map(|(id, side, px, sz, ts)| {
-            format!(r#"{{"instId":"{inst_id}","tradeId":"{id}","px":"{px}","sz":"{sz}","side":"{side}","ts":"{ts}","count":"1","source":"0"}}"#)
+            format!(
+                r#"{{"instId":"{inst_id}","tradeId":"{id}","px":"{px}","sz":"{sz}","side":"{side}","ts":"{ts}","count":"1","source":"0"}}"#
+            )
         })
         .collect();
     format!(r#"{{"arg":{{"channel":"trades","instId":"{inst_id}"}},"data":[{}]}}"#, data.join(","))
@@ -21,9 +23,7 @@ fn ticker(inst_id: &str, bid: (&str, &str), ask: (&str, &str), ts: &str) -> Stri
 }
 
 fn candle(ts: &str, vol: &str, confirm: &str) -> String {
-    format!(
-        r#"{{"arg":{{"channel":"candle1m","instId":"ETH-USDT"}},"data":[["{ts}","10","12","9","11","{vol}","21","21","{confirm}"]]}}"#
-    )
+    format!(r#"{{"arg":{{"channel":"candle1m","instId":"ETH-USDT"}},"data":[["{ts}","10","12","9","11","{vol}","21","21","{confirm}"]]}}"#)
 }
 
 fn ack(id: &str, channel: &str, inst_id: &str) -> String {
@@ -31,7 +31,14 @@ fn ack(id: &str, channel: &str, inst_id: &str) -> String {
 }
 
 fn ticks(parsed: &Parsed) -> Vec<&Tick> {
-    parsed.records.iter().map(|record| match record { Record::Tick(tick) => tick, other => panic!("{other:?}") }).collect()
+    parsed
+        .records
+        .iter()
+        .map(|record| match record {
+            Record::Tick(tick) => tick,
+            other => panic!("{other:?}"),
+        })
+        .collect()
 }
 
 #[test]
@@ -99,7 +106,15 @@ fn trades_carry_the_taker_side_and_repeats_are_dropped() {
     assert!(parsed.events.is_empty() && parsed.duplicates == 0, "ids are not contiguous on OKX: a skip is no gap");
 
     // Re-sent after a resubscribe: dropped; a later id in the same push is kept.
-    let resent = adapter.parse(&trades("BTC-USDT", &[("130639480", "sell", "42219.8", "0.5", "1630048897898"), ("130639481", "buy", "1", "1", "1630048897899")]), NOW).unwrap();
+    let resent = adapter
+        .parse(
+            &trades(
+                "BTC-USDT",
+                &[("130639480", "sell", "42219.8", "0.5", "1630048897898"), ("130639481", "buy", "1", "1", "1630048897899")],
+            ),
+            NOW,
+        )
+        .unwrap();
     assert_eq!((resent.records.len(), resent.duplicates, resent.events.len()), (1, 1, 0));
     assert_eq!(adapter.parse(&trades("BTC-USDT", &[("5", "buy", "1", "1", "1")]), NOW).unwrap().duplicates, 1);
     // Instruments have separate series; the state is one id per instrument.
@@ -134,7 +149,10 @@ fn with_tickers_subscribed_the_documented_ticker_yields_the_24_hour_statistics()
     let mut adapter = OkxAdapter::new();
     let symbols = vec!["BTC-USDT".to_string()];
     let subscriptions = adapter.subscriptions(&symbols, &[Channel::Quotes, Channel::Tickers]);
-    assert_eq!(subscriptions[0].message, r#"{"args":[{"channel":"tickers","instId":"BTC-USDT"}],"id":"1","op":"subscribe"}"#, "one arg for both");
+    assert_eq!(
+        subscriptions[0].message, r#"{"args":[{"channel":"tickers","instId":"BTC-USDT"}],"id":"1","op":"subscribe"}"#,
+        "one arg for both"
+    );
     let documented = r#"{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"instType":"SPOT","instId":"BTC-USDT","last":"9999.99","lastSz":"0.1","askPx":"9999.99","askSz":"11","bidPx":"8888.88","bidSz":"5","open24h":"9000","high24h":"10000","low24h":"8888.88","volCcy24h":"2222","vol24h":"2222","sodUtc0":"2222","sodUtc8":"2222","ts":"1597026383085"}]}"#;
     let parsed = adapter.parse(documented, NOW).unwrap();
     assert!(matches!(&parsed.records[0], Record::Quote(quote) if quote.bid_price == 8888.88));
@@ -161,7 +179,9 @@ fn with_tickers_subscribed_the_documented_ticker_yields_the_24_hour_statistics()
 
     // Tickers alone: no quote. A swap's volume is `volCcy24h` (base), without quote volume.
     adapter.subscriptions(&symbols, &[Channel::Tickers]);
-    let swap = documented.replace(r#""instType":"SPOT","instId":"BTC-USDT""#, r#""instType":"SWAP","instId":"BTC-USDT-SWAP""#).replace(r#""volCcy24h":"2222""#, r#""volCcy24h":"22.5""#);
+    let swap = documented
+        .replace(r#""instType":"SPOT","instId":"BTC-USDT""#, r#""instType":"SWAP","instId":"BTC-USDT-SWAP""#)
+        .replace(r#""volCcy24h":"2222""#, r#""volCcy24h":"22.5""#);
     let Record::Ticker(ticker) = &adapter.parse(&swap, NOW).unwrap().records[0] else { panic!() };
     assert_eq!((ticker.symbol.as_str(), ticker.volume_24h, ticker.quote_volume_24h), ("BTC-USDT-SWAP", Some(22.5), None));
     // Options have no 24-hour tickers here; an empty last price is none either.
@@ -177,7 +197,9 @@ fn with_tickers_subscribed_the_documented_ticker_yields_the_24_hour_statistics()
 #[test]
 fn instruments_are_instrument_ids_with_their_asset_class() {
     let adapter = OkxAdapter::new();
-    for (inst_id, asset_class) in [("BTC-USDT", "crypto"), ("BTC-USDT-SWAP", "future"), ("BTC-USD-241227", "future"), ("BTC-USD-241227-100000-C", "option")] {
+    for (inst_id, asset_class) in
+        [("BTC-USDT", "crypto"), ("BTC-USDT-SWAP", "future"), ("BTC-USD-241227", "future"), ("BTC-USD-241227-100000-C", "option")]
+    {
         assert_eq!(adapter.instrument(inst_id), Some(Instrument::listed("okx", inst_id, inst_id, Some(asset_class))), "{inst_id}");
     }
 }
@@ -188,13 +210,17 @@ fn only_confirmed_candles_become_bars() {
     assert!(adapter.parse(&candle("1795348800000", "2", "0"), NOW).unwrap().records.is_empty());
     let parsed = adapter.parse(&candle("1795348800000", "2", "1"), NOW).unwrap();
     let Record::Bar(bar) = &parsed.records[0] else { panic!("{:?}", parsed.records) };
-    assert_eq!((bar.venue.as_str(), bar.symbol.as_str(), bar.interval.as_str(), bar.time), ("okx", "ETH-USDT", "1m", Timestamp(1_795_348_800_000_000)));
+    assert_eq!(
+        (bar.venue.as_str(), bar.symbol.as_str(), bar.interval.as_str(), bar.time),
+        ("okx", "ETH-USDT", "1m", Timestamp(1_795_348_800_000_000))
+    );
     assert_eq!((bar.open, bar.high, bar.low, bar.close, bar.volume, bar.vwap, bar.trades), (10.0, 12.0, 9.0, 11.0, 2.0, Some(10.5), None));
     // The confirmed bar again is a duplicate; an empty bar has no VWAP.
     assert_eq!(adapter.parse(&candle("1795348800000", "2", "1"), NOW).unwrap().duplicates, 1);
     let Record::Bar(empty) = &adapter.parse(&candle("1795348860000", "0", "1"), NOW).unwrap().records[0] else { panic!() };
     assert_eq!(empty.vwap, None);
-    for (venue, ours) in [("1m", "1m"), ("15m", "15m"), ("1H", "1h"), ("4H", "4h"), ("1D", "1d"), ("1W", "1w"), ("1M", "1M"), ("1s", "1s")] {
+    for (venue, ours) in [("1m", "1m"), ("15m", "15m"), ("1H", "1h"), ("4H", "4h"), ("1D", "1d"), ("1W", "1w"), ("1M", "1M"), ("1s", "1s")]
+    {
         assert_eq!(bar_interval(venue).unwrap(), ours);
     }
     for unknown in ["", "m", "0m", "1Dutc", "1x"] {

@@ -19,7 +19,14 @@ fn push(family: &str, elements: &[String]) -> String {
 }
 
 fn option_quotes(parsed: &Parsed) -> Vec<&OptionQuote> {
-    parsed.records.iter().map(|record| match record { Record::OptionQuote(quote) => quote, other => panic!("{other:?}") }).collect()
+    parsed
+        .records
+        .iter()
+        .map(|record| match record {
+            Record::OptionQuote(quote) => quote,
+            other => panic!("{other:?}"),
+        })
+        .collect()
 }
 
 #[test]
@@ -32,7 +39,9 @@ fn options_subscribe_the_opt_summary_of_instrument_families() {
         r#"{"args":[{"channel":"opt-summary","instFamily":"BTC-USD"},{"channel":"opt-summary","instFamily":"ETH-USD"}],"id":"1","op":"subscribe"}"#
     );
     // OKX acknowledges each arg, naming the family.
-    let ack = |family: &str| format!(r#"{{"id":"1","event":"subscribe","arg":{{"channel":"opt-summary","instFamily":"{family}"}},"connId":"a4d3ae55"}}"#);
+    let ack = |family: &str| {
+        format!(r#"{{"id":"1","event":"subscribe","arg":{{"channel":"opt-summary","instFamily":"{family}"}},"connId":"a4d3ae55"}}"#)
+    };
     assert!(adapter.parse(&ack("BTC-USD"), NOW).unwrap().acknowledged.is_empty());
     assert_eq!(adapter.parse(&ack("ETH-USD"), NOW).unwrap().acknowledged, vec![subscriptions[0].id]);
 }
@@ -74,7 +83,9 @@ fn an_opt_summary_element_becomes_an_option_quote_with_ivs_in_percent() {
 
 #[test]
 fn volatilities_move_the_decimal_point_exactly() {
-    for (fraction, percent) in [("0.3675503331", Some(36.75503331)), ("1.1669998535", Some(116.69998535)), ("0.5", Some(50.0)), ("1", Some(100.0))] {
+    for (fraction, percent) in
+        [("0.3675503331", Some(36.75503331)), ("1.1669998535", Some(116.69998535)), ("0.5", Some(50.0)), ("1", Some(100.0))]
+    {
         assert_eq!(volatility_percent("markVol", fraction).unwrap(), percent, "{fraction}");
     }
     assert_eq!(volatility_percent("markVol", "3.6e-1").unwrap(), Some(0.36 * 100.0), "an exponent is multiplied");
@@ -105,13 +116,25 @@ fn a_bad_contract_is_dead_lettered_alone_unless_none_is_good() {
     let bad_greek = summary("BTC-USD-241013-80000-P", 1728703155650).replace(r#""deltaBS":"-0.9999672034""#, r#""deltaBS":"n/a""#);
     let parsed = adapter.parse(&push("BTC-USD", &[bad_name.clone(), good, bad_greek.clone()]), NOW).unwrap();
     assert_eq!(parsed.records.len(), 1);
-    let rejected: Vec<(&str, bool, &str)> =
-        parsed.rejected.iter().map(|(rejection, raw)| (rejection.code, rejection.detail.starts_with("`instId`: ") || rejection.detail.contains("`deltaBS`"), raw.as_str())).collect();
+    let rejected: Vec<(&str, bool, &str)> = parsed
+        .rejected
+        .iter()
+        .map(|(rejection, raw)| {
+            (rejection.code, rejection.detail.starts_with("`instId`: ") || rejection.detail.contains("`deltaBS`"), raw.as_str())
+        })
+        .collect();
     assert_eq!(rejected, [("invalid_field", true, bad_name.as_str()), ("invalid_field", true, bad_greek.as_str())]);
 
     let all_bad = adapter.parse(&push("BTC-USD", &[summary("BTC-USD-241013-70000-X", 1)]), NOW).unwrap_err();
     assert_eq!(all_bad.code, "invalid_field");
     assert!(all_bad.detail.contains("bad option kind `X`"), "{}", all_bad.detail);
-    assert_eq!(adapter.parse(r#"{"arg":{"channel":"opt-summary","instFamily":"BTC-USD"},"data":{}}"#, NOW).unwrap_err().code, "invalid_record");
-    assert_eq!(adapter.parse(&push("BTC-USD", &[r#"{"instId":"BTC-USD-241013-70000-P"}"#.to_string()]), NOW).unwrap_err().code, "invalid_record", "no `ts`");
+    assert_eq!(
+        adapter.parse(r#"{"arg":{"channel":"opt-summary","instFamily":"BTC-USD"},"data":{}}"#, NOW).unwrap_err().code,
+        "invalid_record"
+    );
+    assert_eq!(
+        adapter.parse(&push("BTC-USD", &[r#"{"instId":"BTC-USD-241013-70000-P"}"#.to_string()]), NOW).unwrap_err().code,
+        "invalid_record",
+        "no `ts`"
+    );
 }

@@ -172,16 +172,9 @@ impl<'a> Candle<'a> {
     /// Reads a row; `None` when it has fewer than the nine documented fields.
     pub fn from_row(row: &[&'a str]) -> Option<Self> {
         match row {
-            [ts, open, high, low, close, vol, _vol_ccy, vol_ccy_quote, confirm, ..] => Some(Candle {
-                ts,
-                open,
-                high,
-                low,
-                close,
-                vol,
-                vol_ccy_quote,
-                confirm,
-            }),
+            [ts, open, high, low, close, vol, _vol_ccy, vol_ccy_quote, confirm, ..] => {
+                Some(Candle { ts, open, high, low, close, vol, vol_ccy_quote, confirm })
+            }
             _ => None,
         }
     }
@@ -200,15 +193,24 @@ mod tests {
         assert_eq!(push.arg, Some(Arg { channel: "trades", inst_id: Some("BTC-USDT"), inst_family: None }));
         assert_eq!(push.event, None);
         let trades: Vec<Trade> = serde_json::from_str(push.data.unwrap().get()).unwrap();
-        assert_eq!((trades[0].trade_id, trades[0].px, trades[0].sz, trades[0].side, trades[0].ts), ("130639474", "42219.9", "0.12060306", "buy", "1630048897897"));
+        assert_eq!(
+            (trades[0].trade_id, trades[0].px, trades[0].sz, trades[0].side, trades[0].ts),
+            ("130639474", "42219.9", "0.12060306", "buy", "1630048897897")
+        );
 
         let ticker: Envelope = serde_json::from_str(
             r#"{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"instType":"SPOT","instId":"BTC-USDT","last":"9999.99","lastSz":"0.1","askPx":"9999.99","askSz":"11","bidPx":"8888.88","bidSz":"5","open24h":"9000","high24h":"10000","low24h":"8888.88","volCcy24h":"2222","vol24h":"2222","sodUtc0":"2222","sodUtc8":"2222","ts":"1597026383085"}]}"#,
         )
         .unwrap();
         let tickers: Vec<Ticker> = serde_json::from_str(ticker.data.unwrap().get()).unwrap();
-        assert_eq!((tickers[0].bid_px, tickers[0].bid_sz, tickers[0].ask_px, tickers[0].ask_sz, tickers[0].ts), ("8888.88", "5", "9999.99", "11", "1597026383085"));
-        assert_eq!((tickers[0].inst_type, tickers[0].last, tickers[0].open_24h, tickers[0].high_24h), (Some("SPOT"), Some("9999.99"), Some("9000"), Some("10000")));
+        assert_eq!(
+            (tickers[0].bid_px, tickers[0].bid_sz, tickers[0].ask_px, tickers[0].ask_sz, tickers[0].ts),
+            ("8888.88", "5", "9999.99", "11", "1597026383085")
+        );
+        assert_eq!(
+            (tickers[0].inst_type, tickers[0].last, tickers[0].open_24h, tickers[0].high_24h),
+            (Some("SPOT"), Some("9999.99"), Some("9000"), Some("10000"))
+        );
         assert_eq!((tickers[0].low_24h, tickers[0].vol_24h, tickers[0].vol_ccy_24h), (Some("8888.88"), Some("2222"), Some("2222")));
 
         let candle: Envelope = serde_json::from_str(
@@ -217,7 +219,10 @@ mod tests {
         .unwrap();
         let rows: Vec<Vec<&str>> = serde_json::from_str(candle.data.unwrap().get()).unwrap();
         let bar = Candle::from_row(&rows[0]).unwrap();
-        assert_eq!((bar.ts, bar.open, bar.close, bar.vol, bar.vol_ccy_quote, bar.confirm), ("1597026383085", "8533.02", "8548.26", "45247", "529.58", "0"));
+        assert_eq!(
+            (bar.ts, bar.open, bar.close, bar.vol, bar.vol_ccy_quote, bar.confirm),
+            ("1597026383085", "8533.02", "8548.26", "45247", "529.58", "0")
+        );
         assert_eq!(Candle::from_row(&rows[0][..8]), None);
 
         let summary: Envelope = serde_json::from_str(
@@ -233,14 +238,15 @@ mod tests {
             ["-0.9999672034", "0.0000000002", "0.0000114332", "28.2649858387"]
         );
         assert_eq!([option.mark_vol, option.bid_vol, option.ask_vol], ["0.3675503331", "0", "1.1669998535"]);
-        let summary_ack: Envelope =
-            serde_json::from_str(r#"{"id":"1512","event":"subscribe","arg":{"channel":"opt-summary","instFamily":"BTC-USD"},"connId":"a4d3ae55"}"#).unwrap();
-        assert_eq!(summary_ack.arg.unwrap().inst_family, Some("BTC-USD"));
-
-        let ack: Envelope = serde_json::from_str(
-            r#"{"id":"1","event":"subscribe","arg":{"channel":"trades","instId":"BTC-USDT"},"connId":"accb8e21"}"#,
+        let summary_ack: Envelope = serde_json::from_str(
+            r#"{"id":"1512","event":"subscribe","arg":{"channel":"opt-summary","instFamily":"BTC-USD"},"connId":"a4d3ae55"}"#,
         )
         .unwrap();
+        assert_eq!(summary_ack.arg.unwrap().inst_family, Some("BTC-USD"));
+
+        let ack: Envelope =
+            serde_json::from_str(r#"{"id":"1","event":"subscribe","arg":{"channel":"trades","instId":"BTC-USDT"},"connId":"accb8e21"}"#)
+                .unwrap();
         assert_eq!((ack.event, ack.id.as_deref(), ack.arg.unwrap().inst_id), (Some("subscribe"), Some("1"), Some("BTC-USDT")));
         let error: Envelope = serde_json::from_str(
             r#"{"event":"error","code":"60012","msg":"Invalid request: {\"op\": \"subscribe\", \"argss\":[{ \"channel\" : \"tickers\", \"instId\" : \"BTC-USDT\"}]}","connId":"a4d3ae55"}"#,

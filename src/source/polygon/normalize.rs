@@ -14,7 +14,7 @@ use super::wire::{Aggregate, Head, Quote as WireQuote, Status, Trade};
 use crate::config::Channel;
 use crate::record::{Bar, Instrument, Quote, Record, Rejection, Side, Tick, Timestamp};
 use crate::source::feed::fields::{invalid_record as invalid, millis};
-use crate::source::feed::{Sequences, Parsed, Subscription, VenueAdapter};
+use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
 
 /// The environment variable the API key is read from.
 pub const API_KEY_VARIABLE: &str = crate::config::POLYGON_API_KEY_VARIABLE;
@@ -306,7 +306,10 @@ mod tests {
     }
 
     fn quote(sym: &str, bid: (&str, &str), ask: (&str, &str), t: i64, q: u64) -> String {
-        format!(r#"{{"ev":"Q","sym":"{sym}","bx":4,"bp":{},"bs":{},"ax":7,"ap":{},"as":{},"c":0,"t":{t},"q":{q}}}"#, bid.0, bid.1, ask.0, ask.1)
+        format!(
+            r#"{{"ev":"Q","sym":"{sym}","bx":4,"bp":{},"bs":{},"ax":7,"ap":{},"as":{},"c":0,"t":{t},"q":{q}}}"#,
+            bid.0, bid.1, ask.0, ask.1
+        )
     }
 
     fn aggregate(sym: &str, start: i64, volume: &str) -> String {
@@ -363,7 +366,11 @@ mod tests {
     fn refusals_name_the_status_but_never_the_key() {
         let mut adapter = PolygonAdapter::new("secret-key-123");
         adapter.subscriptions(&["AAPL".to_string()], &[Channel::Trades]);
-        for (code, message) in [("auth_failed", "authentication failed"), ("error", "not authorized"), ("max_connections", "Maximum number of connections exceeded.")] {
+        for (code, message) in [
+            ("auth_failed", "authentication failed"),
+            ("error", "not authorized"),
+            ("max_connections", "Maximum number of connections exceeded."),
+        ] {
             let rejection = adapter.parse(&status(code, message), NOW).unwrap_err();
             assert_eq!(rejection.code, "subscription_refused");
             assert!(rejection.detail.contains(code) && rejection.detail.contains(message), "{}", rejection.detail);
@@ -378,9 +385,19 @@ mod tests {
     #[test]
     fn trades_become_ticks_and_repeats_are_dropped() {
         let mut adapter = PolygonAdapter::new("k");
-        let message = array(&[trade("MSFT", "12345", "114.125", "100", 1536036818784, 3681328), trade("MSFT", "12346", "114.13", "5", 1536036818785, 3681340)]);
+        let message = array(&[
+            trade("MSFT", "12345", "114.125", "100", 1536036818784, 3681328),
+            trade("MSFT", "12346", "114.13", "5", 1536036818785, 3681340),
+        ]);
         let parsed = adapter.parse(&message, NOW).unwrap();
-        let ticks: Vec<&Tick> = parsed.records.iter().map(|record| match record { Record::Tick(tick) => tick, other => panic!("{other:?}") }).collect();
+        let ticks: Vec<&Tick> = parsed
+            .records
+            .iter()
+            .map(|record| match record {
+                Record::Tick(tick) => tick,
+                other => panic!("{other:?}"),
+            })
+            .collect();
         assert_eq!(
             (ticks[0].venue.as_str(), ticks[0].symbol.as_str(), ticks[0].price, ticks[0].size, ticks[0].side, ticks[0].time),
             ("polygon", "MSFT", 114.125, 100.0, Side::Unknown, Timestamp(1_536_036_818_784_000))
@@ -389,9 +406,21 @@ mod tests {
         assert_eq!(ticks[1].trade_id.as_deref(), Some("12346"));
         assert!(parsed.events.is_empty() && parsed.duplicates == 0, "`q` is not contiguous: a skip is no gap");
 
-        let resent = adapter.parse(&array(&[trade("MSFT", "12346", "114.13", "5", 1536036818785, 3681340), trade("MSFT", "12350", "114.2", "1", 1536036818790, 3681341)]), NOW).unwrap();
+        let resent = adapter
+            .parse(
+                &array(&[
+                    trade("MSFT", "12346", "114.13", "5", 1536036818785, 3681340),
+                    trade("MSFT", "12350", "114.2", "1", 1536036818790, 3681341),
+                ]),
+                NOW,
+            )
+            .unwrap();
         assert_eq!((resent.records.len(), resent.duplicates, resent.events.len()), (1, 1, 0));
-        assert_eq!(adapter.parse(&array(&[trade("AAPL", "1", "1", "1", 1, 5)]), NOW).unwrap().records.len(), 1, "tickers have separate series");
+        assert_eq!(
+            adapter.parse(&array(&[trade("AAPL", "1", "1", "1", 1, 5)]), NOW).unwrap().records.len(),
+            1,
+            "tickers have separate series"
+        );
         assert_eq!(adapter.trade_seqs.len(), 2);
         // The last `q` kept for MSFT is 3681341: it is a duplicate now, the next one is not.
         let mut probe = Parsed::default();
@@ -412,8 +441,14 @@ mod tests {
 
         let parsed = adapter.parse(&array(&[aggregate("GTE", 1610144640000, "4110")]), NOW).unwrap();
         let Record::Bar(bar) = &parsed.records[0] else { panic!("{:?}", parsed.records) };
-        assert_eq!((bar.venue.as_str(), bar.symbol.as_str(), bar.interval.as_str(), bar.time), ("polygon", "GTE", "1m", Timestamp(1_610_144_640_000_000)));
-        assert_eq!((bar.open, bar.high, bar.low, bar.close, bar.volume, bar.vwap, bar.trades), (0.4488, 0.4489, 0.4486, 0.4486, 4110.0, Some(0.4488), None));
+        assert_eq!(
+            (bar.venue.as_str(), bar.symbol.as_str(), bar.interval.as_str(), bar.time),
+            ("polygon", "GTE", "1m", Timestamp(1_610_144_640_000_000))
+        );
+        assert_eq!(
+            (bar.open, bar.high, bar.low, bar.close, bar.volume, bar.vwap, bar.trades),
+            (0.4488, 0.4489, 0.4486, 0.4486, 4110.0, Some(0.4488), None)
+        );
         assert_eq!(adapter.parse(&array(&[aggregate("GTE", 1610144640000, "4110")]), NOW).unwrap().duplicates, 1);
         assert_eq!(adapter.parse(&array(&[aggregate("GTE", 1610144700000, "1")]), NOW).unwrap().records.len(), 1);
     }
@@ -438,7 +473,10 @@ mod tests {
             let rejection = adapter.parse(&array(&[element]), NOW).unwrap_err();
             assert_eq!((rejection.code, rejection.detail.contains(field)), ("invalid_field", true), "{}", rejection.detail);
         }
-        assert!(adapter.trade_seqs.is_empty() && adapter.quote_seqs.is_empty() && adapter.last_bars.is_empty(), "rejections leave no state");
+        assert!(
+            adapter.trade_seqs.is_empty() && adapter.quote_seqs.is_empty() && adapter.last_bars.is_empty(),
+            "rejections leave no state"
+        );
         // One bad element does not lose the good one: it is kept, the bad one handed back
         // with its raw text to be dead-lettered.
         let mixed = array(&[trade("MSFT", "1", "1", "1", 1, 1), aggregate("GTE", 1, r#""x""#)]);

@@ -108,7 +108,10 @@ mod tests {
             serde_json::from_str(r#"[{"ev":"status","status":"connected","message":"Connected Successfully"}]"#).unwrap();
         let head: Head = serde_json::from_str(connected[0].get()).unwrap();
         let status: Status = serde_json::from_str(connected[0].get()).unwrap();
-        assert_eq!((head.ev.as_ref(), status.status.as_ref(), status.message.as_deref()), ("status", "connected", Some("Connected Successfully")));
+        assert_eq!(
+            (head.ev.as_ref(), status.status.as_ref(), status.message.as_deref()),
+            ("status", "connected", Some("Connected Successfully"))
+        );
 
         let events: Vec<&RawValue> = serde_json::from_str(
             r#"[{"ev":"T","sym":"MSFT","x":4,"i":"12345","z":3,"p":114.125,"s":100,"c":[0,12],"t":1536036818784,"q":3681328},
@@ -119,10 +122,19 @@ mod tests {
         let heads: Vec<String> = events.iter().map(|event| serde_json::from_str::<Head>(event.get()).unwrap().ev.into_owned()).collect();
         assert_eq!(heads, ["T", "Q", "AM"]);
         let trade: Trade = serde_json::from_str(events[0].get()).unwrap();
-        assert_eq!((trade.sym, trade.i.as_ref(), trade.p.get(), trade.s.get(), trade.t.get(), trade.q.get()), ("MSFT", "12345", "114.125", "100", "1536036818784", "3681328"));
+        assert_eq!(
+            (trade.sym, trade.i.as_ref(), trade.p.get(), trade.s.get(), trade.t.get(), trade.q.get()),
+            ("MSFT", "12345", "114.125", "100", "1536036818784", "3681328")
+        );
         let quote: Quote = serde_json::from_str(events[1].get()).unwrap();
-        assert_eq!((quote.bp.get(), quote.bs.get(), quote.ap.get(), quote.ask_size.get(), quote.q.get()), ("114.125", "100", "114.128", "160", "50385480"));
+        assert_eq!(
+            (quote.bp.get(), quote.bs.get(), quote.ap.get(), quote.ask_size.get(), quote.q.get()),
+            ("114.125", "100", "114.128", "160", "50385480")
+        );
         let bar: Aggregate = serde_json::from_str(events[2].get()).unwrap();
-        assert_eq!((bar.sym, bar.v.get(), bar.vw.get(), bar.o.get(), bar.h.get(), bar.l.get(), bar.c.get(), bar.s.get()), ("GTE", "4110", "0.4488", "0.4488", "0.4489", "0.4486", "0.4486", "1610144640000"));
+        assert_eq!(
+            (bar.sym, bar.v.get(), bar.vw.get(), bar.o.get(), bar.h.get(), bar.l.get(), bar.c.get(), bar.s.get()),
+            ("GTE", "4110", "0.4488", "0.4488", "0.4489", "0.4486", "0.4486", "1610144640000")
+        );
     }
 }

@@ -26,8 +26,8 @@ use super::admission::Producer;
 use super::letters::{FrameRefusals, RateLimitSamples};
 use super::protocol::{parse_element, split_frame, Ack};
 use super::rate::TokenBucket;
-use super::settings::{PushSettings, HARD_LIMIT_FACTOR};
 use super::server::SOURCE_NAME;
+use super::settings::{PushSettings, HARD_LIMIT_FACTOR};
 use crate::config::AckLevel;
 use crate::metrics::events;
 use crate::pipeline::{Receipt, Router, SpoolGate};
@@ -267,9 +267,7 @@ where
 
 async fn feed_event(router: &Router, kind: &'static str, detail: serde_json::Value) {
     let now = Timestamp::now();
-    router
-        .feed_event(FeedEvent { time: now, received_at: now, source: SOURCE_NAME.to_string(), kind, detail })
-        .await;
+    router.feed_event(FeedEvent { time: now, received_at: now, source: SOURCE_NAME.to_string(), kind, detail }).await;
 }
 
 /// Parses and routes one text frame: its ack, and the receipts of the records it
@@ -358,11 +356,8 @@ async fn wait_for_ack_level(level: AckLevel, gate: Option<&SpoolGate>, receipts:
             }
         }
         AckLevel::Committed => {
-            let spooled: Vec<(u16, u64)> = receipts
-                .iter()
-                .filter(|receipt| receipt.sequence > 0)
-                .map(|receipt| (receipt.stream, receipt.sequence))
-                .collect();
+            let spooled: Vec<(u16, u64)> =
+                receipts.iter().filter(|receipt| receipt.sequence > 0).map(|receipt| (receipt.stream, receipt.sequence)).collect();
             gate.progress.wait_committed(&spooled).await;
         }
     }
@@ -400,4 +395,3 @@ async fn reject_frame(router: &Router, rejection: &Rejection, raw: &str) -> Ack 
     ack.reject(0, rejection);
     ack
 }
-

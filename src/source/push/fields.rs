@@ -153,8 +153,9 @@ impl Fields<'_> {
     pub(super) fn time(&self, name: &str) -> Result<Timestamp, Rejection> {
         let value = self.required(name)?;
         match value {
-            Value::String(text) => Timestamp::parse_rfc3339(text)
-                .ok_or_else(|| invalid(name, "an RFC 3339 time like 2026-11-22T12:00:00.123Z", value)),
+            Value::String(text) => {
+                Timestamp::parse_rfc3339(text).ok_or_else(|| invalid(name, "an RFC 3339 time like 2026-11-22T12:00:00.123Z", value))
+            }
             Value::Number(number) => {
                 let nanos = number.as_i64().ok_or_else(|| invalid(name, "integer epoch nanoseconds", value))?;
                 if (0..MIN_PLAUSIBLE_EPOCH_NANOS).contains(&nanos) {
@@ -207,10 +208,9 @@ impl Fields<'_> {
     pub(super) fn optional_json(&self, name: &str) -> Result<Option<Value>, Rejection> {
         match self.present(name) {
             None => Ok(None),
-            Some(value) if holds_nul(value) => Err(Rejection::new(
-                "invalid_field",
-                format!("`{name}`: a string in it holds a NUL character, which jsonb cannot store"),
-            )),
+            Some(value) if holds_nul(value) => {
+                Err(Rejection::new("invalid_field", format!("`{name}`: a string in it holds a NUL character, which jsonb cannot store")))
+            }
             Some(value) => Ok(Some(value.clone())),
         }
     }

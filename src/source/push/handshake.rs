@@ -16,8 +16,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::admission::{Admission, ClientKey, Producer};
 use super::connection::serve_connection;
-use super::settings::{PushSettings, HARD_LIMIT_FACTOR};
 use super::server::SOURCE_NAME;
+use super::settings::{PushSettings, HARD_LIMIT_FACTOR};
 use crate::metrics::events;
 use crate::source::SourceContext;
 
@@ -37,7 +37,11 @@ pub(super) enum Step<T> {
 }
 
 /// Runs one handshake step until the deadline or the daemon's stop.
-pub(super) async fn within<F: std::future::Future>(deadline: tokio::time::Instant, shutdown: &CancellationToken, step: F) -> Step<F::Output> {
+pub(super) async fn within<F: std::future::Future>(
+    deadline: tokio::time::Instant,
+    shutdown: &CancellationToken,
+    step: F,
+) -> Step<F::Output> {
     tokio::select! {
         _ = shutdown.cancelled() => Step::Stopping,
         outcome = tokio::time::timeout_at(deadline, step) => match outcome {

@@ -107,7 +107,11 @@ mod tests {
         assert_eq!(letters.len(), 1);
         let letter = &letters[0];
         assert_eq!(letter.reason, "frame_rejected");
-        assert!(letter.detail.starts_with("200002 of the frame's 200002 elements were refused (not_an_object × 200001, missing_type × 1)"), "{}", letter.detail);
+        assert!(
+            letter.detail.starts_with("200002 of the frame's 200002 elements were refused (not_an_object × 200001, missing_type × 1)"),
+            "{}",
+            letter.detail
+        );
         assert!(letter.detail.contains("#0 not_an_object: expected a JSON object"), "{}", letter.detail);
         assert!(letter.raw.len() < DeadLetter::MAX_RAW_BYTES + 100);
         assert!(letter.detail.contains(&format!("of {} bytes", frame.len())), "{}", letter.detail);

@@ -122,7 +122,12 @@ mod tests {
         // Some given, the rest read; given values that agree are kept.
         let given = GivenParts { underlying: Some("BTC".into()), strike: Some(100_000.0), ..GivenParts::default() };
         assert_eq!(resolve("BTC-27DEC26-100000-C", given), Ok(parts("BTC", Call, 100_000.0, date(2026, 12, 27))));
-        let all = GivenParts { underlying: Some("AAPL".into()), option_type: Some(Call), strike: Some(150.0), expiration: Some(date(2025, 1, 17)) };
+        let all = GivenParts {
+            underlying: Some("AAPL".into()),
+            option_type: Some(Call),
+            strike: Some(150.0),
+            expiration: Some(date(2025, 1, 17)),
+        };
         assert_eq!(resolve("O:AAPL250117C00150000", all), Ok(parts("AAPL", Call, 150.0, date(2025, 1, 17))));
         // A strike off in its last bits is the name's strike.
         let close = GivenParts { strike: Some(0.1 + 0.2), ..GivenParts::default() };
@@ -142,21 +147,35 @@ mod tests {
     fn given_parts_that_contradict_the_name_are_refused() {
         let cases = [
             ("BTC-27DEC26-100000-C", GivenParts { underlying: Some("ETH".into()), ..GivenParts::default() }, "`underlying` ETH", "is BTC"),
-            ("BTC-USD-261225-100000-P", GivenParts { underlying: Some("BTC".into()), ..GivenParts::default() }, "`underlying` BTC", "is BTC-USD"),
+            (
+                "BTC-USD-261225-100000-P",
+                GivenParts { underlying: Some("BTC".into()), ..GivenParts::default() },
+                "`underlying` BTC",
+                "is BTC-USD",
+            ),
             ("BTC-27DEC26-100000-C", GivenParts { option_type: Some(Put), ..GivenParts::default() }, "`option_type` put", "is call"),
             ("AAPL250117C00150000", GivenParts { strike: Some(155.0), ..GivenParts::default() }, "`strike` 155", "is 150"),
-            ("O:AAPL250117C00150000", GivenParts { expiration: Some(date(2025, 1, 18)), ..GivenParts::default() }, "`expiration` 2025-01-18", "is 2025-01-17"),
+            (
+                "O:AAPL250117C00150000",
+                GivenParts { expiration: Some(date(2025, 1, 18)), ..GivenParts::default() },
+                "`expiration` 2025-01-18",
+                "is 2025-01-17",
+            ),
         ];
         for (symbol, given, said, named) in cases {
             let rejection = resolve(symbol, given).expect_err(symbol);
             assert_eq!(rejection.code, "inconsistent_option", "{rejection}");
-            assert!(rejection.detail.contains(said) && rejection.detail.contains(named) && rejection.detail.contains(symbol), "{rejection}");
+            assert!(
+                rejection.detail.contains(said) && rejection.detail.contains(named) && rejection.detail.contains(symbol),
+                "{rejection}"
+            );
         }
     }
 
     #[test]
     fn a_name_no_scheme_reads_needs_every_part() {
-        let all = GivenParts { underlying: Some("ACME".into()), option_type: Some(Put), strike: Some(12.5), expiration: Some(date(2026, 3, 20)) };
+        let all =
+            GivenParts { underlying: Some("ACME".into()), option_type: Some(Put), strike: Some(12.5), expiration: Some(date(2026, 3, 20)) };
         assert_eq!(resolve("ACME-MAR-12.5-PUT-X", all.clone()), Ok(parts("ACME", Put, 12.5, date(2026, 3, 20))));
         for (missing, given) in [
             ("underlying", GivenParts { underlying: None, ..all.clone() }),

@@ -25,9 +25,9 @@ use serde_json::Value;
 
 use super::fast;
 use super::fields::{truncate, Fields, Object};
-use crate::source::feed::fields::kind_of;
 use super::records;
 use crate::record::{Record, Rejection, Timestamp};
+use crate::source::feed::fields::kind_of;
 
 /// One element of a frame, with its position and raw text.
 #[derive(Debug)]
@@ -149,8 +149,8 @@ pub(super) fn parse_object_general(raw: &str, received_at: Timestamp, id: &mut O
         Ok(object) => object,
         // Not an object, or not JSON: read it again as any JSON to say which.
         Err(_) => {
-            let value: Value = serde_json::from_str(raw)
-                .map_err(|error| Rejection::new("invalid_json", format!("not valid JSON: {error}")))?;
+            let value: Value =
+                serde_json::from_str(raw).map_err(|error| Rejection::new("invalid_json", format!("not valid JSON: {error}")))?;
             return Err(Rejection::new("not_an_object", format!("expected a JSON object, got {}", kind_of(&value))));
         }
     };
@@ -172,10 +172,7 @@ pub(super) fn parse_object_general(raw: &str, received_at: Timestamp, id: &mut O
         "row" => records::parse_row(&fields, raw, received_at).map(Record::Row),
         other => Err(Rejection::new(
             "unknown_type",
-            format!(
-                "unknown type `{}`; expected tick, quote, bar, ticker, option_quote, indicator, signal or row",
-                truncate(other, 64)
-            ),
+            format!("unknown type `{}`; expected tick, quote, bar, ticker, option_quote, indicator, signal or row", truncate(other, 64)),
         )),
     }
 }
@@ -245,16 +242,24 @@ mod tests {
 
     #[test]
     fn parses_tickers_option_quotes_indicators_and_signals() {
-        let ticker = one(r#"{"type":"ticker","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","last":"100.5","high_24h":110,"change_pct":-1.25}"#).unwrap();
+        let ticker = one(
+            r#"{"type":"ticker","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","last":"100.5","high_24h":110,"change_pct":-1.25}"#,
+        )
+        .unwrap();
         let Record::Ticker(ticker) = ticker else { panic!("not a ticker") };
         assert_eq!((ticker.last, ticker.high_24h, ticker.change_pct, ticker.open_24h), (100.5, Some(110.0), Some(-1.25), None));
 
         let option = one(r#"{"type":"option_quote","venue":"deribit","symbol":"BTC-27DEC26-100000-C","underlying":"BTC","option_type":"call","strike":100000,"expiration":"2026-12-27","time":"2026-11-22T12:00:00Z","bid":"0.05","delta":0.42,"iv":55.1}"#).unwrap();
         let Record::OptionQuote(option) = option else { panic!("not an option quote") };
-        assert_eq!((option.option_type, option.strike, option.bid, option.delta, option.ask), (OptionKind::Call, 100000.0, Some(0.05), Some(0.42), None));
+        assert_eq!(
+            (option.option_type, option.strike, option.bid, option.delta, option.ask),
+            (OptionKind::Call, 100000.0, Some(0.05), Some(0.42), None)
+        );
         assert_eq!(option.expiration, chrono::NaiveDate::from_ymd_opt(2026, 12, 27).unwrap());
 
-        let indicator = one(r#"{"type":"indicator","symbol":"S","time":"2026-11-22T12:00:00Z","interval":"1h","name":"atr_14","value":"3.5"}"#).unwrap();
+        let indicator =
+            one(r#"{"type":"indicator","symbol":"S","time":"2026-11-22T12:00:00Z","interval":"1h","name":"atr_14","value":"3.5"}"#)
+                .unwrap();
         let Record::IndicatorValue(indicator) = indicator else { panic!("not an indicator") };
         assert_eq!((indicator.venue, indicator.name.as_str(), indicator.value), (None, "atr_14", 3.5));
 
@@ -267,7 +272,9 @@ mod tests {
     #[test]
     fn option_quotes_take_missing_contract_parts_from_the_name_and_refuse_contradictions() {
         let option = |symbol: &str, parts: &str| {
-            one(&format!(r#"{{"type":"option_quote","venue":"polygon","symbol":"{symbol}",{parts}"time":"2026-11-22T12:00:00Z","bid":1.25,"ask":1.3}}"#))
+            one(&format!(
+                r#"{{"type":"option_quote","venue":"polygon","symbol":"{symbol}",{parts}"time":"2026-11-22T12:00:00Z","bid":1.25,"ask":1.3}}"#
+            ))
         };
         for symbol in ["AAPL250117C00150000", "O:AAPL250117C00150000"] {
             let Record::OptionQuote(quote) = option(symbol, "").unwrap() else { panic!("not an option quote") };
@@ -294,7 +301,8 @@ mod tests {
 
     #[test]
     fn rows_keep_their_json_text_digit_for_digit() {
-        let row = one(r#"{"type":"row","table":"orders","op":"upsert","row":{"id":"o-1","price":12345678901234.123456789,"qty":"0.1"}}"#).unwrap();
+        let row = one(r#"{"type":"row","table":"orders","op":"upsert","row":{"id":"o-1","price":12345678901234.123456789,"qty":"0.1"}}"#)
+            .unwrap();
         let Record::Row(row) = row else { panic!("not a row") };
         assert_eq!(row.json, r#"{"id":"o-1","price":12345678901234.123456789,"qty":"0.1"}"#);
         assert_eq!(row.columns, ["id", "price", "qty"]);
@@ -313,24 +321,68 @@ mod tests {
             (r#"{"type":"row","table":"orders","op":"insert","row":{}}"#, "invalid_field", "`row`"),
             (r#"{"type":"row","table":"orders","op":"insert"}"#, "missing_field", "`row`"),
             (r#"{"type":"tick","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","size":1}"#, "missing_field", "`price`"),
-            (r#"{"type":"tick","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","price":1,"size":1,"prce":2}"#, "unknown_field", "`prce`"),
+            (
+                r#"{"type":"tick","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","price":1,"size":1,"prce":2}"#,
+                "unknown_field",
+                "`prce`",
+            ),
             (r#"{"type":"tick","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","price":true,"size":1}"#, "invalid_field", "`price`"),
-            (r#"{"type":"tick","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","price":"NaN","size":1}"#, "nan_or_infinite", "`price`"),
+            (
+                r#"{"type":"tick","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","price":"NaN","size":1}"#,
+                "nan_or_infinite",
+                "`price`",
+            ),
             (r#"{"type":"tick","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","price":1,"size":-1}"#, "invalid_field", "`size`"),
             (r#"{"type":"tick","venue":"","symbol":"S","time":"2026-11-22T12:00:00Z","price":1,"size":1}"#, "invalid_field", "`venue`"),
             (r#"{"type":"tick","venue":"v","symbol":"S","time":"yesterday","price":1,"size":1}"#, "invalid_field", "`time`"),
             (r#"{"type":"tick","venue":"v","symbol":"S","time":1795348800000,"price":1,"size":1}"#, "time_out_of_range", "milliseconds"),
-            (r#"{"type":"tick","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","price":1,"size":1,"side":"up"}"#, "invalid_field", "`side`"),
-            (r#"{"type":"bar","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","interval":"1 minute","open":1,"high":2,"low":0.5,"close":1.5,"volume":1}"#, "invalid_field", "`interval`"),
-            (r#"{"type":"bar","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","interval":"1m","open":1,"high":0.9,"low":0.5,"close":0.7,"volume":1}"#, "inconsistent_bar", "high"),
+            (
+                r#"{"type":"tick","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","price":1,"size":1,"side":"up"}"#,
+                "invalid_field",
+                "`side`",
+            ),
+            (
+                r#"{"type":"bar","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","interval":"1 minute","open":1,"high":2,"low":0.5,"close":1.5,"volume":1}"#,
+                "invalid_field",
+                "`interval`",
+            ),
+            (
+                r#"{"type":"bar","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","interval":"1m","open":1,"high":0.9,"low":0.5,"close":0.7,"volume":1}"#,
+                "inconsistent_bar",
+                "high",
+            ),
             (r#"{"type":"ticker","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z"}"#, "missing_field", "`last`"),
-            (r#"{"type":"option_quote","venue":"v","symbol":"C","underlying":"U","option_type":"straddle","strike":1,"expiration":"2026-12-27","time":"2026-11-22T12:00:00Z"}"#, "invalid_field", "`option_type`"),
-            (r#"{"type":"option_quote","venue":"v","symbol":"C","underlying":"U","option_type":"put","strike":0,"expiration":"2026-12-27","time":"2026-11-22T12:00:00Z"}"#, "invalid_field", "`strike`"),
-            (r#"{"type":"option_quote","venue":"v","symbol":"C","underlying":"U","option_type":"put","strike":1,"expiration":"2026-02-30","time":"2026-11-22T12:00:00Z"}"#, "invalid_field", "`expiration`"),
-            (r#"{"type":"indicator","symbol":"S","time":"2026-11-22T12:00:00Z","interval":"1h","name":"x","value":"Infinity"}"#, "nan_or_infinite", "`value`"),
+            (
+                r#"{"type":"option_quote","venue":"v","symbol":"C","underlying":"U","option_type":"straddle","strike":1,"expiration":"2026-12-27","time":"2026-11-22T12:00:00Z"}"#,
+                "invalid_field",
+                "`option_type`",
+            ),
+            (
+                r#"{"type":"option_quote","venue":"v","symbol":"C","underlying":"U","option_type":"put","strike":0,"expiration":"2026-12-27","time":"2026-11-22T12:00:00Z"}"#,
+                "invalid_field",
+                "`strike`",
+            ),
+            (
+                r#"{"type":"option_quote","venue":"v","symbol":"C","underlying":"U","option_type":"put","strike":1,"expiration":"2026-02-30","time":"2026-11-22T12:00:00Z"}"#,
+                "invalid_field",
+                "`expiration`",
+            ),
+            (
+                r#"{"type":"indicator","symbol":"S","time":"2026-11-22T12:00:00Z","interval":"1h","name":"x","value":"Infinity"}"#,
+                "nan_or_infinite",
+                "`value`",
+            ),
             (r#"{"type":"signal","source":"a","time":"2026-11-22T12:00:00Z"}"#, "missing_field", "`category`"),
-            (r#"{"type":"signal","source":"a","category":"c","time":"2026-11-22T12:00:00Z","content":"a\u0000b"}"#, "invalid_field", "`content`"),
-            (r#"{"type":"signal","source":"a","category":"c","time":"2026-11-22T12:00:00Z","payload":{"k":["\u0000"]}}"#, "invalid_field", "`payload`"),
+            (
+                r#"{"type":"signal","source":"a","category":"c","time":"2026-11-22T12:00:00Z","content":"a\u0000b"}"#,
+                "invalid_field",
+                "`content`",
+            ),
+            (
+                r#"{"type":"signal","source":"a","category":"c","time":"2026-11-22T12:00:00Z","payload":{"k":["\u0000"]}}"#,
+                "invalid_field",
+                "`payload`",
+            ),
         ];
         for (text, code, needle) in cases {
             let rejection = one(text).expect_err(text);
@@ -390,7 +442,13 @@ mod tests {
             .unwrap()
             .iter()
             .map(|item| item["index"].as_u64().unwrap())
-            .chain(json["rejected_more_ranges"].as_array().unwrap().iter().flat_map(|range| range[0].as_u64().unwrap()..=range[1].as_u64().unwrap()))
+            .chain(
+                json["rejected_more_ranges"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .flat_map(|range| range[0].as_u64().unwrap()..=range[1].as_u64().unwrap()),
+            )
             .collect();
         assert_eq!(named, refused.iter().map(|index| *index as u64).collect::<Vec<_>>(), "{json}");
         assert_eq!(json["accepted"].as_u64().unwrap() as usize + named.len(), 300);

@@ -7,15 +7,12 @@ use serde_json::Value;
 
 use super::fields::invalid;
 use super::option_contract::{self, GivenParts};
-use crate::record::{
-    Bar, IndicatorValue, OptionQuote, Quote, Rejection, RowOp, RowRecord, Signal, Tick, Ticker, Timestamp,
-};
+use crate::record::{Bar, IndicatorValue, OptionQuote, Quote, Rejection, RowOp, RowRecord, Signal, Tick, Ticker, Timestamp};
 
 const TICK_FIELDS: &[&str] = &["type", "id", "venue", "symbol", "time", "price", "size", "side", "trade_id"];
 const QUOTE_FIELDS: &[&str] = &["type", "id", "venue", "symbol", "time", "bid_price", "bid_size", "ask_price", "ask_size"];
-const BAR_FIELDS: &[&str] = &[
-    "type", "id", "venue", "symbol", "time", "interval", "open", "high", "low", "close", "volume", "vwap", "trades",
-];
+const BAR_FIELDS: &[&str] =
+    &["type", "id", "venue", "symbol", "time", "interval", "open", "high", "low", "close", "volume", "vwap", "trades"];
 
 pub(super) fn parse_tick(fields: &Fields<'_>, received_at: Timestamp) -> Result<Tick, Rejection> {
     fields.only(TICK_FIELDS, "tick")?;
@@ -67,29 +64,56 @@ pub(super) fn parse_bar(fields: &Fields<'_>, received_at: Timestamp) -> Result<B
     if bar.high < bar.low || bar.high < bar.open.max(bar.close) || bar.low > bar.open.min(bar.close) {
         return Err(Rejection::new(
             "inconsistent_bar",
-            format!(
-                "high {} and low {} must bound open {} and close {}",
-                bar.high, bar.low, bar.open, bar.close
-            ),
+            format!("high {} and low {} must bound open {} and close {}", bar.high, bar.low, bar.open, bar.close),
         ));
     }
     Ok(bar)
 }
 
 const TICKER_FIELDS: &[&str] = &[
-    "type", "id", "venue", "symbol", "time", "last", "open_24h", "high_24h", "low_24h", "volume_24h",
-    "quote_volume_24h", "change", "change_pct",
+    "type",
+    "id",
+    "venue",
+    "symbol",
+    "time",
+    "last",
+    "open_24h",
+    "high_24h",
+    "low_24h",
+    "volume_24h",
+    "quote_volume_24h",
+    "change",
+    "change_pct",
 ];
 const OPTION_QUOTE_FIELDS: &[&str] = &[
-    "type", "id", "venue", "symbol", "underlying", "option_type", "strike", "expiration", "time", "bid", "ask",
-    "last", "mark", "volume", "open_interest", "delta", "gamma", "theta", "vega", "rho", "iv", "bid_iv", "ask_iv",
+    "type",
+    "id",
+    "venue",
+    "symbol",
+    "underlying",
+    "option_type",
+    "strike",
+    "expiration",
+    "time",
+    "bid",
+    "ask",
+    "last",
+    "mark",
+    "volume",
+    "open_interest",
+    "delta",
+    "gamma",
+    "theta",
+    "vega",
+    "rho",
+    "iv",
+    "bid_iv",
+    "ask_iv",
     "underlying_price",
 ];
 const INDICATOR_FIELDS: &[&str] = &["type", "id", "venue", "symbol", "time", "interval", "name", "value"];
-const SIGNAL_FIELDS: &[&str] = &[
-    "type", "id", "source", "time", "category", "symbol", "direction", "strength", "confidence", "impact", "content",
-    "payload",
-];
+const SIGNAL_FIELDS: &[&str] =
+    &["type", "id", "source", "time", "category", "symbol", "direction", "strength", "confidence", "impact", "content", "payload"];
 
 pub(super) fn parse_ticker(fields: &Fields<'_>, received_at: Timestamp) -> Result<Ticker, Rejection> {
     fields.only(TICKER_FIELDS, "ticker")?;
@@ -212,8 +236,8 @@ pub(super) fn parse_row(fields: &Fields<'_>, raw: &str, received_at: Timestamp) 
         return Err(invalid("row", "at least one column", row));
     }
     fields.optional_json("row")?;
-    let envelope: Envelope<'_> = serde_json::from_str(raw)
-        .map_err(|error| Rejection::new("invalid_json", format!("not valid JSON: {error}")))?;
+    let envelope: Envelope<'_> =
+        serde_json::from_str(raw).map_err(|error| Rejection::new("invalid_json", format!("not valid JSON: {error}")))?;
     let json = envelope.row.map(RawValue::get).unwrap_or("{}");
     if json.len() > MAX_ROW_BYTES {
         return Err(Rejection::new("invalid_field", format!("`row` is {} bytes; at most {MAX_ROW_BYTES} are accepted", json.len())));

@@ -62,8 +62,12 @@ impl PushSettings {
         };
         let tls = match (&server.tls_cert, &server.tls_key) {
             (Some(cert), Some(key)) => Some(Arc::new(tls_config(cert, key)?)),
-            (Some(_), None) => return Err(PushSetupError::Tls { key: "server.tls_key", message: "missing: server.tls_cert needs its key".into() }),
-            (None, Some(_)) => return Err(PushSetupError::Tls { key: "server.tls_cert", message: "missing: server.tls_key needs its certificate".into() }),
+            (Some(_), None) => {
+                return Err(PushSetupError::Tls { key: "server.tls_key", message: "missing: server.tls_cert needs its key".into() })
+            }
+            (None, Some(_)) => {
+                return Err(PushSetupError::Tls { key: "server.tls_cert", message: "missing: server.tls_key needs its certificate".into() })
+            }
             (None, None) => None,
         };
         Ok(PushSettings {
@@ -101,4 +105,3 @@ fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> Result<rustls::S
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }
-

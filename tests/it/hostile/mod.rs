@@ -3,11 +3,11 @@
 //! gone, and that the daemon keeps working. Each test asserts what lands, what is
 //! dead-lettered, and that valid records sent after the bad input are committed.
 
+mod amplification;
+mod committed_acks;
+mod connections;
+mod offline_start;
 mod poison;
 mod refusals;
-mod spool_damage;
-mod amplification;
-mod connections;
 mod special_values;
-mod committed_acks;
-mod offline_start;
+mod spool_damage;

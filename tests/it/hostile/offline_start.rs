@@ -97,7 +97,12 @@ async fn acked_while_the_database_was_down_at_start_lands_once() {
     let client = support::sql(&cluster).await;
     let (present, duplicated) = wait_for_ticks(&client, "OFFLINE", 1_200).await;
     println!("offline start: acked 1200 / present {present} / duplicated {duplicated}");
-    assert_eq!((present, duplicated), (1_200, 0), "every acked tick present exactly once; log:\n{}", crate::support::process::tail(&daemon.log()));
+    assert_eq!(
+        (present, duplicated),
+        (1_200, 0),
+        "every acked tick present exactly once; log:\n{}",
+        crate::support::process::tail(&daemon.log())
+    );
     wait_for_readyz(metrics, 200).await;
 
     // New ticks commit; a restart doubles nothing.

@@ -84,7 +84,8 @@ async fn a_custom_table_row_over_the_index_limit_is_dead_lettered_and_its_batch_
     assert_eq!(push(&mut socket, &support::array(&frame)).await["accepted"], 42);
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM notes", 40).await, 40, "every row but the poison is stored");
     assert_eq!(
-        wait_for_count(&client, "SELECT count(*) FROM dead_letters WHERE reason = 'rejected_by_database' AND detail LIKE '%54000%'", 1).await,
+        wait_for_count(&client, "SELECT count(*) FROM dead_letters WHERE reason = 'rejected_by_database' AND detail LIKE '%54000%'", 1)
+            .await,
         1
     );
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM ticks WHERE symbol = 'POISON'", 1).await, 1, "other tables are untouched");

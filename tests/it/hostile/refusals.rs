@@ -50,10 +50,7 @@ async fn a_hundred_thousand_rows_refused_by_a_unique_index_are_dead_lettered_and
         assert_eq!(push(&mut socket, &ticks(first, time)).await["accepted"], PER_FRAME);
     }
     // One valid tick after them, in the same lane.
-    let later = format!(
-        r#"{{"type":"tick","venue":"test","symbol":"LATER","time":"{}","price":1,"size":1}}"#,
-        Timestamp::now()
-    );
+    let later = format!(r#"{{"type":"tick","venue":"test","symbol":"LATER","time":"{}","price":1,"size":1}}"#, Timestamp::now());
     assert_eq!(push(&mut socket, &later).await["accepted"], 1);
     let refused = "SELECT count(*) FROM dead_letters WHERE reason = 'rejected_by_database' AND detail LIKE '%duplicate key%23505%'";
     let deadline = Instant::now() + std::time::Duration::from_secs(300);

@@ -134,7 +134,8 @@ async fn a_record_dead_lettered_on_replay_does_not_pin_the_spool() {
 
     // A ticks entry that no longer decodes (a format this build does not read), between
     // the acked ticks and the ones that come after the restart.
-    let settings = SpoolSettings { dir: spool.clone(), max_bytes: 1 << 30, segment_bytes: 1 << 20, fsync_interval: Duration::from_millis(5) };
+    let settings =
+        SpoolSettings { dir: spool.clone(), max_bytes: 1 << 30, segment_bytes: 1 << 20, fsync_interval: Duration::from_millis(5) };
     let (written, recovered) = tokio::task::block_in_place(|| Spool::open(settings, &HashMap::new())).unwrap();
     assert!(recovered.losses.is_empty());
     let (undecodable, _) = written.append(Table::Ticks.spool_stream(), &[0xee, 0, 1, 2, 3]).unwrap();

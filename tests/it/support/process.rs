@@ -35,7 +35,12 @@ impl DaemonProcess {
             if let Ok(Some(status)) = process.child.try_wait() {
                 panic!("hypertick run exited at start ({status}); {} ends with:\n{}", log_path.display(), tail(&log_path));
             }
-            assert!(Instant::now() < deadline, "no listener on {ready} within 60 s; {} ends with:\n{}", log_path.display(), tail(&log_path));
+            assert!(
+                Instant::now() < deadline,
+                "no listener on {ready} within 60 s; {} ends with:\n{}",
+                log_path.display(),
+                tail(&log_path)
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         process
