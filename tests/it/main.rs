@@ -48,3 +48,4 @@ mod spool;
 mod sql_names;
 mod support;
 mod timescaledb;
+mod upgrade;
