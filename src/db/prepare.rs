@@ -39,7 +39,7 @@ pub struct SchemaReport {
 /// configuration's checks and `prepare_schema` report it).
 pub fn time_series_tables(config: &Config) -> Vec<Table> {
     let custom = config.custom_tables.iter().filter_map(|custom| custom.schema().ok()).map(|schema| schema.table);
-    Table::TIME_SERIES.into_iter().chain(custom).collect()
+    Table::ALL.into_iter().filter(|table| table.is_time_partitioned()).chain(custom).collect()
 }
 
 /// Vanilla partitioning of each time-series table (none on TimescaleDB, where chunks

@@ -143,7 +143,7 @@ fn print_progress(elapsed: Duration, current: &[TableSnapshot], previous: &[Tabl
     for (now, before) in current.iter().zip(previous) {
         let delta = now.since(before);
         queued += delta.queue_depth;
-        if Table::MARKET_DATA.contains(&delta.table) && (delta.rows_written > 0 || delta.table == Table::Ticks) {
+        if delta.table.is_market_data() && (delta.rows_written > 0 || delta.table == Table::Ticks) {
             line.push_str(&format!(" {} {:>6}/s", delta.table, delta.rows_written));
         }
         match &mut interval_latency {

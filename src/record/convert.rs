@@ -11,10 +11,10 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::cell::{parse_uuid, random_uuid, CellValue};
+use super::column::PgType;
 use super::custom::{ColumnDefault, ColumnRule, CustomRow, CustomSchema};
 use super::decimal::{Decimal, DecimalError, DecimalKind};
 use super::row::{RowOp, RowRecord};
-use super::table::PgType;
 use super::time::Timestamp;
 use super::Rejection;
 

@@ -14,28 +14,9 @@ use std::fmt;
 use std::sync::Mutex;
 
 use super::cell::CellValue;
-use super::table::{Column, PgType, Table};
+use super::column::{Column, PgType};
+use super::table::{CustomTable, Table};
 use super::time::Timestamp;
-
-/// A custom table's name, columns in COPY order, and which of them is the time column.
-#[derive(PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CustomTable {
-    pub name: &'static str,
-    pub columns: &'static [Column],
-    pub time_index: usize,
-}
-
-impl CustomTable {
-    pub fn time_column(&self) -> &'static str {
-        self.columns[self.time_index].name
-    }
-}
-
-impl fmt::Debug for CustomTable {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", self.name)
-    }
-}
 
 /// Every description made so far; an equal definition is reused, not leaked again.
 static INTERNED: Mutex<Vec<&'static CustomTable>> = Mutex::new(Vec::new());

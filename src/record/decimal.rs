@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use super::table::NumericTypmod;
+use super::column::NumericTypmod;
 
 /// Most digits after the decimal point a `numeric` can display (`NUMERIC_DSCALE_MAX`).
 pub const NUMERIC_MAX_SCALE: u16 = 0x3FFF;

@@ -13,11 +13,13 @@ use serde::{Deserialize, Serialize};
 
 mod analytics;
 mod cell;
+mod column;
 mod convert;
 mod custom;
 mod decimal;
 mod instrument;
 mod options;
+mod registry;
 mod row;
 mod size;
 mod table;
@@ -25,14 +27,15 @@ mod time;
 
 pub use analytics::{IndicatorValue, Signal, TechnicalIndicators};
 pub use cell::{format_uuid, parse_uuid, random_uuid, CellValue};
+pub use column::{Column, NumericTypmod, PgType, NUMERIC_MAX_PRECISION, VARCHAR_MAX_LENGTH};
 pub use convert::convert_value;
-pub use custom::{intern_custom_table, ColumnDefault, ColumnRule, CustomRow, CustomSchema, CustomTable};
+pub use custom::{intern_custom_table, ColumnDefault, ColumnRule, CustomRow, CustomSchema};
 pub use decimal::{Decimal, DecimalError, DecimalKind, NUMERIC_MAX_SCALE};
 pub use instrument::Instrument;
 pub use options::{OptionKind, OptionQuote};
 pub use row::{RelationalCatalog, RelationalTable, RowOp, RowRecord, SharedCatalog};
 pub use size::{json_heap_bytes, ApproxBytes};
-pub use table::{Column, NumericTypmod, PgType, Table, NUMERIC_MAX_PRECISION, VARCHAR_MAX_LENGTH};
+pub use table::{CustomTable, Table, TableDefaults, TableSpec};
 pub use time::{EpochUnit, Timestamp};
 
 /// Which side took liquidity in a trade, stored as `smallint` (1, -1, 0).
@@ -158,51 +161,80 @@ impl std::fmt::Display for Rejection {
     }
 }
 
-/// A normalized market record, routed by kind to its table.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Record {
-    Tick(Tick),
-    Quote(Quote),
-    Bar(Bar),
-    Ticker(Ticker),
-    OptionQuote(OptionQuote),
-    TechnicalIndicators(TechnicalIndicators),
-    IndicatorValue(IndicatorValue),
-    Signal(Signal),
-    /// A row for a relational table (orders, agent sessions, …).
-    Row(RowRecord),
+/// The spool tag of [`Record::Row`]: fixed forever, like the market tables' ids, which
+/// are their records' tags (see `registry.rs`).
+const ROW_SPOOL_TAG: u32 = 8;
+
+macro_rules! declare_records {
+    (() $( $variant:ident($row:ident) = $table:ident / $name:ident, )*) => {
+        /// A normalized market record, routed by kind to its table.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Record {
+            $( $variant($row), )*
+            /// A row for a relational table (orders, agent sessions, …) or a custom table.
+            Row(RowRecord),
+        }
+
+        impl Record {
+            pub fn table(&self) -> Table {
+                match self {
+                    $( Record::$variant(_) => Table::$table, )*
+                    Record::Row(_) => Table::Relational,
+                }
+            }
+
+            /// The venue's event time, which decides the partition the row lands in.
+            pub fn time(&self) -> Timestamp {
+                match self {
+                    $( Record::$variant(row) => row.time, )*
+                    Record::Row(row) => row.received_at,
+                }
+            }
+        }
+
+        /// Serialized as an enum whose variant index is the table's fixed id (the row's
+        /// [`ROW_SPOOL_TAG`]), never its position in the enum: the spool keeps these.
+        impl Serialize for Record {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    $( Record::$variant(row) => {
+                        serializer.serialize_newtype_variant("Record", u32::from(Table::$table.spool_stream()), stringify!($variant), row)
+                    } )*
+                    Record::Row(row) => serializer.serialize_newtype_variant("Record", ROW_SPOOL_TAG, "Row", row),
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for Record {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Record, D::Error> {
+                struct Tagged;
+                impl<'de> serde::de::Visitor<'de> for Tagged {
+                    type Value = Record;
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        formatter.write_str("a record tagged with its table's id")
+                    }
+
+                    fn visit_enum<A: serde::de::EnumAccess<'de>>(self, data: A) -> Result<Record, A::Error> {
+                        use serde::de::VariantAccess;
+                        let (tag, variant): (u32, A::Variant) = data.variant()?;
+                        $( if tag == u32::from(Table::$table.spool_stream()) {
+                            return variant.newtype_variant().map(Record::$variant);
+                        } )*
+                        if tag == ROW_SPOOL_TAG {
+                            return variant.newtype_variant().map(Record::Row);
+                        }
+                        Err(serde::de::Error::custom(format!("no record kind has the tag {tag}")))
+                    }
+                }
+                const KINDS: &[&str] = &[ $( stringify!($variant), )* "Row" ];
+                deserializer.deserialize_enum("Record", KINDS, Tagged)
+            }
+        }
+    };
 }
 
-impl Record {
-    pub fn table(&self) -> Table {
-        match self {
-            Record::Tick(_) => Table::Ticks,
-            Record::Quote(_) => Table::Quotes,
-            Record::Bar(_) => Table::Bars,
-            Record::Ticker(_) => Table::Tickers,
-            Record::OptionQuote(_) => Table::OptionsQuotes,
-            Record::TechnicalIndicators(_) => Table::TechnicalIndicators,
-            Record::IndicatorValue(_) => Table::IndicatorValues,
-            Record::Signal(_) => Table::Signals,
-            Record::Row(_) => Table::Relational,
-        }
-    }
-
-    /// The venue's event time, which decides the partition the row lands in.
-    pub fn time(&self) -> Timestamp {
-        match self {
-            Record::Tick(tick) => tick.time,
-            Record::Quote(quote) => quote.time,
-            Record::Bar(bar) => bar.time,
-            Record::Ticker(ticker) => ticker.time,
-            Record::OptionQuote(quote) => quote.time,
-            Record::TechnicalIndicators(indicators) => indicators.time,
-            Record::IndicatorValue(value) => value.time,
-            Record::Signal(signal) => signal.time,
-            Record::Row(row) => row.received_at,
-        }
-    }
-}
+crate::builtin_tables!(records => declare_records);
 
 impl DeadLetter {
     /// Raw input longer than this is kept as a sample with a note of its full length.
