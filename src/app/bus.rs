@@ -147,33 +147,23 @@ impl Daemon {
         edge: &Arc<edge::EdgeShared>,
         receivers: Receivers,
     ) -> HashMap<Table, mpsc::Sender<edge::Outgoing>> {
-        HashMap::from([
-            (Table::Ticks, self.start_edge_table(shared, edge, receivers.ticks)),
-            (Table::Quotes, self.start_edge_table(shared, edge, receivers.quotes)),
-            (Table::Bars, self.start_edge_table(shared, edge, receivers.bars)),
-            (Table::Tickers, self.start_edge_table(shared, edge, receivers.tickers)),
-            (Table::OptionsQuotes, self.start_edge_table(shared, edge, receivers.options_quotes)),
-            (Table::TechnicalIndicators, self.start_edge_table(shared, edge, receivers.technical_indicators)),
-            (Table::IndicatorValues, self.start_edge_table(shared, edge, receivers.indicator_values)),
-            (Table::Signals, self.start_edge_table(shared, edge, receivers.signals)),
-            (Table::FeedEvents, self.start_edge_table(shared, edge, receivers.feed_events)),
-            (Table::DeadLetters, self.start_edge_table(shared, edge, receivers.dead_letters)),
-        ])
+        macro_rules! start_each {
+            (($app:ident) $( $name:ident: $row:ty = $table:ident, )*) => {
+                HashMap::from([ $( (Table::$table, $app.start_edge_table(shared, edge, receivers.$name)), )* ])
+            };
+        }
+        crate::builtin_tables!(lanes => start_each(self))
     }
 
     /// A writer instance's bus consumers, one per built-in table, each feeding its
     /// table's database writers.
     pub(super) fn start_consumers(&mut self, shared: &Shared<'_>, writer: &Arc<consume::WriterShared>, queues: Queues) {
-        self.start_consumer(shared, writer, queues.ticks);
-        self.start_consumer(shared, writer, queues.quotes);
-        self.start_consumer(shared, writer, queues.bars);
-        self.start_consumer(shared, writer, queues.tickers);
-        self.start_consumer(shared, writer, queues.options_quotes);
-        self.start_consumer(shared, writer, queues.technical_indicators);
-        self.start_consumer(shared, writer, queues.indicator_values);
-        self.start_consumer(shared, writer, queues.signals);
-        self.start_consumer(shared, writer, queues.feed_events);
-        self.start_consumer(shared, writer, queues.dead_letters);
+        macro_rules! start_each {
+            (($app:ident) $( $name:ident: $row:ty = $table:ident, )*) => {
+                $( $app.start_consumer(shared, writer, queues.$name); )*
+            };
+        }
+        crate::builtin_tables!(lanes => start_each(self));
     }
 
     /// A writer table's consumer, feeding the queue of the table's database writers.

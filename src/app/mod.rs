@@ -340,13 +340,13 @@ impl Daemon {
         let Some(schema) = offline::wait_for_schema(config, &self.sources_stop).await? else { return Ok(false) };
         log_schema(&schema);
         let Waiting { receivers, custom_receivers, rows_rx, replay, settings } = waiting;
-        let progress = router.spool.as_ref().map(|gate| gate.progress.clone());
+        let progress = router.spool().map(|gate| gate.progress.clone());
         if let Some(progress) = &progress {
             offline::settle_spool(config, progress, &replay.skipped).await?;
         }
         let catalog = Arc::new(lanes::load_catalog(config).await?);
-        router.catalog.set(catalog.clone());
-        if let (Some(window), Some(server)) = (&router.ids, &config.server) {
+        router.catalog().set(catalog.clone());
+        if let (Some(window), Some(server)) = (router.id_window(), &config.server) {
             offline::fill_id_window(config, window, server.dedup_ids).await?;
         }
         let partitions = Arc::new(Partitions::new(db::partition_plans(config, schema.profile)));
@@ -437,18 +437,12 @@ impl Daemon {
     /// Every built-in table but the relational one, each fed by its lane. The writers
     /// dead-letter the rows the database refuses in the transaction of their batch.
     fn start_builtin_tables(&mut self, shared: &Shared<'_>, receivers: lanes::Receivers) -> lanes::Queues {
-        lanes::Queues {
-            ticks: self.start_builtin_table(shared, receivers.ticks),
-            quotes: self.start_builtin_table(shared, receivers.quotes),
-            bars: self.start_builtin_table(shared, receivers.bars),
-            tickers: self.start_builtin_table(shared, receivers.tickers),
-            options_quotes: self.start_builtin_table(shared, receivers.options_quotes),
-            technical_indicators: self.start_builtin_table(shared, receivers.technical_indicators),
-            indicator_values: self.start_builtin_table(shared, receivers.indicator_values),
-            signals: self.start_builtin_table(shared, receivers.signals),
-            feed_events: self.start_builtin_table(shared, receivers.feed_events),
-            dead_letters: self.start_builtin_table(shared, receivers.dead_letters),
+        macro_rules! start_each {
+            (($app:ident) $( $name:ident: $row:ty = $table:ident, )*) => {
+                lanes::Queues { $( $name: $app.start_builtin_table(shared, receivers.$name), )* }
+            };
         }
+        crate::builtin_tables!(lanes => start_each(self))
     }
 
     fn start_builtin_table<R: CopyRow>(

@@ -181,7 +181,7 @@ pub(super) async fn replay_entries(router: &Router, entries: Vec<Entry>) -> anyh
         match codec::decode(&entry.payload) {
             Ok((record, id)) => {
                 // A replayed record's id is known again, so its resend is recognized.
-                if let (Some(window), true) = (&router.ids, id != 0) {
+                if let (Some(window), true) = (router.id_window(), id != 0) {
                     window.admit(id);
                 }
                 if router.enqueue_waiting(record, entry.sequence, id).await.is_err() {

@@ -8,9 +8,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::record::{
-    Bar, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, Record, Signal, TechnicalIndicators, Tick, Ticker, Timestamp,
-};
+use crate::record::{DeadLetter, FeedEvent, Record, Timestamp};
 use crate::sink::CopyRow;
 
 /// Bumped whenever the encoding changes; a writer refuses other versions by name.
@@ -29,18 +27,17 @@ pub enum BusCodecError {
 /// A row type that travels over the bus.
 pub trait BusRow: CopyRow + Sized {
     /// The subject token after the table: the row's venue (or source).
-    fn venue(&self) -> &str;
+    fn venue(&self) -> &str {
+        self.origin()
+    }
     fn write(&self, out: &mut Vec<u8>);
     fn read(input: &[u8]) -> Result<(Self, &[u8]), String>;
 }
 
-macro_rules! serde_bus_row {
-    ($($row:ty => |$it:ident| $venue:expr),* $(,)?) => {$(
+/// Market rows travel in postcard's form of their struct.
+macro_rules! serde_bus_rows {
+    (() $( $variant:ident($row:ty) = $table:ident / $name:ident, )*) => {$(
         impl BusRow for $row {
-            fn venue(&self) -> &str {
-                let $it = self;
-                $venue
-            }
             fn write(&self, out: &mut Vec<u8>) {
                 // Serializing plain data into a Vec cannot fail.
                 *out = postcard::to_extend(self, std::mem::take(out)).expect("rows serialize");
@@ -52,16 +49,7 @@ macro_rules! serde_bus_row {
     )*};
 }
 
-serde_bus_row! {
-    Tick => |row| &row.venue,
-    Quote => |row| &row.venue,
-    Bar => |row| &row.venue,
-    Ticker => |row| &row.venue,
-    OptionQuote => |row| &row.venue,
-    TechnicalIndicators => |row| &row.venue,
-    IndicatorValue => |row| row.venue.as_deref().unwrap_or("none"),
-    Signal => |row| &row.source,
-}
+crate::builtin_tables!(records => serde_bus_rows);
 
 #[derive(Serialize, Deserialize)]
 struct WireFeedEvent {
@@ -102,9 +90,6 @@ fn intern(code: &str) -> &'static str {
 }
 
 impl BusRow for FeedEvent {
-    fn venue(&self) -> &str {
-        &self.source
-    }
     fn write(&self, out: &mut Vec<u8>) {
         let wire = WireFeedEvent {
             time: self.time,
@@ -124,9 +109,6 @@ impl BusRow for FeedEvent {
 }
 
 impl BusRow for DeadLetter {
-    fn venue(&self) -> &str {
-        &self.source
-    }
     fn write(&self, out: &mut Vec<u8>) {
         let wire = WireDeadLetter {
             received_at: self.received_at,
@@ -166,36 +148,26 @@ pub fn push_row<R: BusRow>(row: &R, id: u128, out: &mut Vec<u8>) {
     row.write(out);
 }
 
+/// `match` over a record with one arm per market record kind (from the table
+/// registry), `$row` bound to its row; relational rows take the last arm.
+macro_rules! record_arms {
+    (($record:expr, $row:ident, $body:expr, $relational:expr) $( $variant:ident($row_type:ty) = $table:ident / $name:ident, )*) => {
+        match $record {
+            $( Record::$variant($row) => $body, )*
+            Record::Row(_) => $relational,
+        }
+    };
+}
+
 /// Appends a record's row (a record read back from the spool) and its id key.
 /// Relational rows do not travel over the bus: `false`.
 pub fn push_record(record: &Record, id: u128, out: &mut Vec<u8>) -> bool {
-    match record {
-        Record::Tick(row) => push_row(row, id, out),
-        Record::Quote(row) => push_row(row, id, out),
-        Record::Bar(row) => push_row(row, id, out),
-        Record::Ticker(row) => push_row(row, id, out),
-        Record::OptionQuote(row) => push_row(row, id, out),
-        Record::TechnicalIndicators(row) => push_row(row, id, out),
-        Record::IndicatorValue(row) => push_row(row, id, out),
-        Record::Signal(row) => push_row(row, id, out),
-        Record::Row(_) => return false,
-    }
-    true
+    crate::builtin_tables!(records => record_arms(record, row, { push_row(row, id, out); true }, false))
 }
 
 /// A record's subject token, as [`BusRow::venue`] gives it for its row.
 pub fn record_venue(record: &Record) -> &str {
-    match record {
-        Record::Tick(row) => row.venue(),
-        Record::Quote(row) => row.venue(),
-        Record::Bar(row) => row.venue(),
-        Record::Ticker(row) => row.venue(),
-        Record::OptionQuote(row) => row.venue(),
-        Record::TechnicalIndicators(row) => row.venue(),
-        Record::IndicatorValue(row) => row.venue(),
-        Record::Signal(row) => row.venue(),
-        Record::Row(_) => "none",
-    }
+    crate::builtin_tables!(records => record_arms(record, row, row.venue(), "none"))
 }
 
 /// The rows of a message with their id keys.
@@ -239,6 +211,7 @@ pub fn subject_token(venue: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::Tick;
 
     fn tick(trade: u64) -> Tick {
         Tick {

@@ -394,20 +394,11 @@ impl Config {
             return self.custom_table_settings(self.custom_table(custom.name));
         }
         let overrides = self.tables.get(table);
-        // Tick data is compressed after a week and kept two years, signals compressed
-        // after 30 days, logs kept 90 days, as trading teams run them; dead letters are
-        // deleted after 30 days by a periodic task.
-        let (default_retention_days, default_partition_hours, default_columnstore_after_days) = match table {
-            Table::Ticks | Table::Quotes | Table::Tickers | Table::OptionsQuotes => (730, 24, 7),
-            Table::Bars | Table::TechnicalIndicators | Table::IndicatorValues | Table::Signals => (0, 24 * 7, 30),
-            Table::FeedEvents => (90, 24, 7),
-            Table::DeadLetters => (30, 24, 0),
-            Table::Relational | Table::Custom(_) => (0, 24, 0),
-        };
+        let defaults = table.defaults();
         EffectiveTableConfig {
-            retention_days: overrides.and_then(|o| o.retention_days).unwrap_or(default_retention_days),
-            partition_hours: overrides.and_then(|o| o.partition_hours).unwrap_or(default_partition_hours),
-            columnstore_after_days: overrides.and_then(|o| o.columnstore_after_days).unwrap_or(default_columnstore_after_days),
+            retention_days: overrides.and_then(|o| o.retention_days).unwrap_or(defaults.retention_days),
+            partition_hours: overrides.and_then(|o| o.partition_hours).unwrap_or(defaults.partition_hours),
+            columnstore_after_days: overrides.and_then(|o| o.columnstore_after_days).unwrap_or(defaults.columnstore_after_days),
             writers: overrides.and_then(|o| o.writers).unwrap_or(if table.is_high_rate() { self.pipeline.writers_per_table } else { 1 }),
             channel_capacity: overrides.and_then(|o| o.channel_capacity).unwrap_or(self.pipeline.channel_capacity),
             channel_max_bytes: overrides.and_then(|o| o.channel_max_bytes).unwrap_or(self.pipeline.channel_max_bytes),

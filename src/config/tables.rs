@@ -84,54 +84,42 @@ impl WriteMode {
     }
 }
 
-/// `[tables]`: one optional section per table.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TablesConfig {
-    pub ticks: Option<TableConfig>,
-    pub quotes: Option<TableConfig>,
-    pub bars: Option<TableConfig>,
-    pub tickers: Option<TableConfig>,
-    pub options_quotes: Option<TableConfig>,
-    pub technical_indicators: Option<TableConfig>,
-    pub indicator_values: Option<TableConfig>,
-    pub signals: Option<TableConfig>,
-    pub feed_events: Option<TableConfig>,
-    pub dead_letters: Option<TableConfig>,
-    /// The relational writer's lane: `batch_max_rows` and `linger_ms` apply.
-    pub relational: Option<TableConfig>,
+macro_rules! declare_tables_config {
+    (() $( $name:ident: $row:ty = $table:ident, )*) => {
+        /// `[tables]`: one optional section per built-in table.
+        #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct TablesConfig {
+            $( pub $name: Option<TableConfig>, )*
+            /// The relational writer's lane: `batch_max_rows` and `linger_ms` apply.
+            pub relational: Option<TableConfig>,
+        }
+
+        impl TablesConfig {
+            pub fn get(&self, table: Table) -> Option<&TableConfig> {
+                match table {
+                    $( Table::$table => self.$name.as_ref(), )*
+                    Table::Relational => self.relational.as_ref(),
+                    // Configured in their own `[[custom_tables]]` entry.
+                    Table::Custom(_) => None,
+                }
+            }
+        }
+    };
 }
 
-impl TablesConfig {
-    pub fn get(&self, table: Table) -> Option<&TableConfig> {
-        match table {
-            Table::Ticks => self.ticks.as_ref(),
-            Table::Quotes => self.quotes.as_ref(),
-            Table::Bars => self.bars.as_ref(),
-            Table::Tickers => self.tickers.as_ref(),
-            Table::OptionsQuotes => self.options_quotes.as_ref(),
-            Table::TechnicalIndicators => self.technical_indicators.as_ref(),
-            Table::IndicatorValues => self.indicator_values.as_ref(),
-            Table::Signals => self.signals.as_ref(),
-            Table::FeedEvents => self.feed_events.as_ref(),
-            Table::DeadLetters => self.dead_letters.as_ref(),
-            Table::Relational => self.relational.as_ref(),
-            // Configured in their own `[[custom_tables]]` entry.
-            Table::Custom(_) => None,
-        }
-    }
-}
+crate::builtin_tables!(lanes => declare_tables_config);
 
 /// The largest `batch_max_bytes` and `max_record_bytes` accepted: a batch must stay far
 /// below PostgreSQL's 1 GiB message limit.
 pub const MAX_BATCH_BYTES: usize = 256 << 20;
 
-/// A table's default `max_record_bytes`: signals and relational rows carry free text and
-/// JSON documents, market rows a few numbers.
+/// A table's default `max_record_bytes` (custom tables: the relational lane's, the
+/// lane their rows arrive on).
 pub fn default_max_record_bytes(table: Table) -> usize {
     match table {
-        Table::Signals | Table::Relational => 4 << 20,
-        _ => 1 << 20,
+        Table::Custom(_) => Table::Relational.defaults().max_record_bytes,
+        builtin => builtin.defaults().max_record_bytes,
     }
 }
 

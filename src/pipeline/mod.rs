@@ -19,6 +19,6 @@ pub use dedup::{id_key, IdWindow};
 pub use indicators::IndicatorStage;
 pub use lane::{lane, LaneReceiver, LaneSender, LaneState, SendError, Sequenced};
 pub use release::{ReleaseSender, SpoolRelease, RELEASE_QUEUE};
-pub use router::{check_event_time, CustomLane, Receipt, Router, RouterLimits, SpoolGate};
+pub use router::{check_event_time, CustomLane, Lanes, Receipt, Router, RouterLimits, RouterParts, SpoolGate};
 pub use spill::spawn_spill_readers;
 pub use spills::Spills;

@@ -6,8 +6,6 @@
 
 use tokio::sync::mpsc;
 
-use super::router::Router;
-use crate::metrics::events;
 use crate::record::DeadLetter;
 
 /// A dead letter that releases spooled sequences.
@@ -25,24 +23,3 @@ pub struct SpoolRelease {
 pub const RELEASE_QUEUE: usize = 64;
 
 pub type ReleaseSender = mpsc::Sender<SpoolRelease>;
-
-impl Router {
-    /// Dead-letters spooled sequences of `stream` and counts them as done.
-    pub async fn dead_letter_spooled(&self, stream: u16, ranges: Vec<(u64, u64)>, letter: DeadLetter) {
-        let Some(gate) = &self.spool else {
-            return self.dead_letter(letter).await;
-        };
-        let Some(releases) = &gate.releases else {
-            // No database here (a bus edge): the dead letter goes its usual way and the
-            // sequences are done for this run.
-            self.dead_letter(letter).await;
-            gate.progress.committed(stream, &ranges);
-            return;
-        };
-        events::dead_lettered(&letter);
-        if let Err(mpsc::error::SendError(release)) = releases.send(SpoolRelease { stream, ranges, letter }).await {
-            // Stopping: the sequences stay in the spool and are found again on the next start.
-            events::dead_letter_unqueued(&release.letter, &"the spool release writer has stopped");
-        }
-    }
-}

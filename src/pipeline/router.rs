@@ -14,14 +14,14 @@ use std::sync::Arc;
 use crate::config::FullPolicy;
 use crate::metrics::events;
 use crate::record::{
-    ApproxBytes, Bar, CustomRow, CustomSchema, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, Record, Rejection, RowRecord,
-    SharedCatalog, Signal, Table, TechnicalIndicators, Tick, Ticker, Timestamp,
+    ApproxBytes, CustomRow, CustomSchema, DeadLetter, FeedEvent, Record, Rejection, RowRecord, SharedCatalog, Table, Timestamp,
 };
 use crate::spool::{codec, Position, SpoolError, SpoolProgress, StreamCursor};
 
 use super::dedup::{id_key, IdWindow};
 use super::indicators::IndicatorStage;
 use super::lane::{LaneSender, SendError, Sequenced};
+use super::release::{ReleaseSender, SpoolRelease};
 use super::spills::Spills;
 
 /// Where an accepted record went: its spool stream, sequence and log position
@@ -47,7 +47,7 @@ pub struct SpoolGate {
     pub spills: Spills,
     /// Where dead letters of spooled records go to release their sequences; `None`
     /// without a database (a bus edge).
-    pub releases: Option<super::release::ReleaseSender>,
+    pub releases: Option<ReleaseSender>,
 }
 
 /// A custom table's lane: how its rows are converted, where they are queued, and how
@@ -74,32 +74,47 @@ pub struct RouterLimits {
     pub max_record_bytes: [usize; Table::ALL.len()],
 }
 
-/// The senders of every lane plus the admission checks; clone it per source task.
-#[derive(Debug, Clone)]
-pub struct Router {
-    pub ticks: LaneSender<Sequenced<Tick>>,
-    pub quotes: LaneSender<Sequenced<Quote>>,
-    pub bars: LaneSender<Sequenced<Bar>>,
-    pub tickers: LaneSender<Sequenced<Ticker>>,
-    pub options_quotes: LaneSender<Sequenced<OptionQuote>>,
-    pub technical_indicators: LaneSender<Sequenced<TechnicalIndicators>>,
-    pub indicator_values: LaneSender<Sequenced<IndicatorValue>>,
-    pub signals: LaneSender<Sequenced<Signal>>,
-    pub rows: LaneSender<Sequenced<RowRecord>>,
+macro_rules! declare_lanes {
+    (() $( $name:ident: $row:ty = $table:ident, )*) => {
+        /// The sending side of every built-in lane: one per COPY table (generated from the
+        /// table registry), and the relational lane.
+        #[derive(Debug, Clone)]
+        pub struct Lanes {
+            $( pub $name: LaneSender<Sequenced<$row>>, )*
+            pub relational: LaneSender<Sequenced<RowRecord>>,
+        }
+    };
+}
+
+crate::builtin_tables!(lanes => declare_lanes);
+
+/// What the router holds besides its lanes.
+#[derive(Debug)]
+pub struct RouterParts {
     /// The local write-ahead log, when `[spool]` is configured.
     pub spool: Option<Arc<SpoolGate>>,
     /// The relational tables rows may go to, read from the database at start (or once
     /// it answers, after a start without it).
     pub catalog: Arc<SharedCatalog>,
     /// The custom tables by name; `row` records naming one go to its lane.
-    pub custom_tables: Arc<HashMap<String, CustomLane>>,
+    pub custom_tables: HashMap<String, CustomLane>,
     /// The streaming indicator engine, when `[indicators]` names symbols.
-    pub indicators: Option<Arc<IndicatorStage>>,
+    pub indicators: Option<IndicatorStage>,
     /// Recent record ids, when deduplication is on (`server.dedup_ids` > 0).
     pub ids: Option<Arc<IdWindow>>,
-    pub feed_events: LaneSender<Sequenced<FeedEvent>>,
-    pub dead_letters: LaneSender<Sequenced<DeadLetter>>,
     pub limits: RouterLimits,
+}
+
+/// The senders of every lane plus the admission checks; clone it per source task.
+#[derive(Debug, Clone)]
+pub struct Router {
+    lanes: Lanes,
+    spool: Option<Arc<SpoolGate>>,
+    catalog: Arc<SharedCatalog>,
+    custom_tables: Arc<HashMap<String, CustomLane>>,
+    indicators: Option<Arc<IndicatorStage>>,
+    ids: Option<Arc<IdWindow>>,
+    limits: RouterLimits,
 }
 
 /// Checks a record's event time: not before 1970, at most `max_future_micros` ahead of
@@ -129,52 +144,63 @@ pub fn check_event_time(
     Ok(())
 }
 
-/// Runs `$body` with the lane of `$record`'s table as `$lane` and the record's row as
-/// `$row` (each table's lane has its own row type, so this is a macro, not a function).
-macro_rules! on_lane {
-    ($router:expr, $record:expr, |$lane:ident, $row:ident| $body:expr) => {
+/// The arms of [`on_lane!`]: one per market record kind (from the table registry),
+/// and the relational row's.
+macro_rules! lane_arms {
+    (($lanes:expr, $record:expr, $lane:ident, $row:ident, $body:expr) $( $variant:ident($row_type:ty) = $table:ident / $name:ident, )*) => {
         match $record {
-            Record::Tick($row) => {
-                let $lane = &$router.ticks;
+            $( Record::$variant($row) => {
+                let $lane = &$lanes.$name;
                 $body
-            }
-            Record::Quote($row) => {
-                let $lane = &$router.quotes;
-                $body
-            }
-            Record::Bar($row) => {
-                let $lane = &$router.bars;
-                $body
-            }
-            Record::Ticker($row) => {
-                let $lane = &$router.tickers;
-                $body
-            }
-            Record::OptionQuote($row) => {
-                let $lane = &$router.options_quotes;
-                $body
-            }
-            Record::TechnicalIndicators($row) => {
-                let $lane = &$router.technical_indicators;
-                $body
-            }
-            Record::IndicatorValue($row) => {
-                let $lane = &$router.indicator_values;
-                $body
-            }
-            Record::Signal($row) => {
-                let $lane = &$router.signals;
-                $body
-            }
+            } )*
             Record::Row($row) => {
-                let $lane = &$router.rows;
+                let $lane = &$lanes.relational;
                 $body
             }
         }
     };
 }
 
+/// Runs `$body` with the lane of `$record`'s table as `$lane` and the record's row as
+/// `$row` (each table's lane has its own row type, so this is a macro, not a function).
+macro_rules! on_lane {
+    ($router:expr, $record:expr, |$lane:ident, $row:ident| $body:expr) => {
+        crate::builtin_tables!(records => lane_arms(($router).lanes, $record, $lane, $row, $body))
+    };
+}
+
 impl Router {
+    pub fn new(lanes: Lanes, parts: RouterParts) -> Router {
+        Router {
+            lanes,
+            spool: parts.spool,
+            catalog: parts.catalog,
+            custom_tables: Arc::new(parts.custom_tables),
+            indicators: parts.indicators.map(Arc::new),
+            ids: parts.ids,
+            limits: parts.limits,
+        }
+    }
+
+    /// The spool, when `[spool]` is configured.
+    pub fn spool(&self) -> Option<&Arc<SpoolGate>> {
+        self.spool.as_ref()
+    }
+
+    /// The relational tables rows may go to (replaced once the database answers).
+    pub fn catalog(&self) -> &SharedCatalog {
+        &self.catalog
+    }
+
+    /// The window of recent record ids, when deduplication is on.
+    pub fn id_window(&self) -> Option<&Arc<IdWindow>> {
+        self.ids.as_ref()
+    }
+
+    pub fn has_custom_tables(&self) -> bool {
+        !self.custom_tables.is_empty()
+    }
+
     /// Checks a record's event time: not before 1970, not too far ahead, inside retention.
     pub fn check_time(&self, table: Table, time: Timestamp, now: Timestamp) -> Result<(), Rejection> {
         let retention = match table.index() {
@@ -245,9 +271,9 @@ impl Router {
             return Ok(Err(rejection));
         }
         let queued = match record {
-            Record::Tick(row) => self.ticks.try_send_quiet(Sequenced::unspooled(row)).map_err(|back| Record::Tick(back.row)),
-            Record::Quote(row) => self.quotes.try_send_quiet(Sequenced::unspooled(row)).map_err(|back| Record::Quote(back.row)),
-            Record::Ticker(row) => self.tickers.try_send_quiet(Sequenced::unspooled(row)).map_err(|back| Record::Ticker(back.row)),
+            Record::Tick(row) => self.lanes.ticks.try_send_quiet(Sequenced::unspooled(row)).map_err(|back| Record::Tick(back.row)),
+            Record::Quote(row) => self.lanes.quotes.try_send_quiet(Sequenced::unspooled(row)).map_err(|back| Record::Quote(back.row)),
+            Record::Ticker(row) => self.lanes.tickers.try_send_quiet(Sequenced::unspooled(row)).map_err(|back| Record::Ticker(back.row)),
             other => Err(other),
         };
         queued.map(|()| Ok(Receipt::default()))
@@ -414,7 +440,7 @@ impl Router {
     /// hostile input cannot grow memory or stall its own connection on its refusals.
     pub async fn dead_letter(&self, letter: DeadLetter) {
         events::dead_lettered(&letter);
-        match self.dead_letters.try_send_uncounted(Sequenced::unspooled(letter)) {
+        match self.lanes.dead_letters.try_send_uncounted(Sequenced::unspooled(letter)) {
             Ok(()) => {}
             Err((unsent, SendError::Full(_))) => events::dead_letter_dropped(&unsent.row),
             Err((unsent, error)) => events::dead_letter_unqueued(&unsent.row, &error),
@@ -425,13 +451,33 @@ impl Router {
     /// spool): waits for room rather than dropping it, as the producer was told it was taken.
     pub async fn dead_letter_waiting(&self, letter: DeadLetter) {
         events::dead_lettered(&letter);
-        if let Err(error) = self.dead_letters.send_waiting(Sequenced::unspooled(letter.clone())).await {
+        if let Err(error) = self.lanes.dead_letters.send_waiting(Sequenced::unspooled(letter.clone())).await {
             events::dead_letter_unqueued(&letter, &error);
         }
     }
 
+    /// Dead-letters spooled sequences of `stream` and counts them as done: released
+    /// together with the dead letter, in one transaction where there is a database.
+    pub async fn dead_letter_spooled(&self, stream: u16, ranges: Vec<(u64, u64)>, letter: DeadLetter) {
+        let Some(gate) = &self.spool else {
+            return self.dead_letter(letter).await;
+        };
+        let Some(releases) = &gate.releases else {
+            // No database here (a bus edge): the dead letter goes its usual way and the
+            // sequences are done for this run.
+            self.dead_letter(letter).await;
+            gate.progress.committed(stream, &ranges);
+            return;
+        };
+        events::dead_lettered(&letter);
+        if let Err(tokio::sync::mpsc::error::SendError(release)) = releases.send(SpoolRelease { stream, ranges, letter }).await {
+            // Stopping: the sequences stay in the spool and are found again on the next start.
+            events::dead_letter_unqueued(&release.letter, &"the spool release writer has stopped");
+        }
+    }
+
     pub async fn feed_event(&self, event: FeedEvent) {
-        if self.feed_events.send(Sequenced::unspooled(event)).await.is_err() {
+        if self.lanes.feed_events.send(Sequenced::unspooled(event)).await.is_err() {
             tracing::debug!("feed event dropped during shutdown");
         }
     }

@@ -23,7 +23,7 @@ const READ_BATCH: usize = 1_024;
 /// spills; returns when `stop` is cancelled (what is still spilled is replayed on the
 /// next start).
 pub async fn run_spill_reader(router: Router, stream: u16, name: &'static str, stop: CancellationToken) {
-    let Some(gate) = router.spool.clone() else { return };
+    let Some(gate) = router.spool().cloned() else { return };
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -89,13 +89,13 @@ pub async fn run_spill_reader(router: Router, stream: u16, name: &'static str, s
 /// Starts one spill reader per spooled table on `tracker`, so that a stop waits for them
 /// (each holds a router, which keeps the channels open).
 pub fn spawn_spill_readers(router: &Router, stop: &CancellationToken, tracker: &tokio_util::task::TaskTracker) {
-    if router.spool.is_none() {
+    if router.spool().is_none() {
         return;
     }
     for table in Table::ALL.iter().filter(|table| table.is_spooled()) {
         tracker.spawn(run_spill_reader(router.clone(), table.spool_stream(), table.spool_stream_name(), stop.clone()));
     }
-    if !router.custom_tables.is_empty() {
+    if router.has_custom_tables() {
         let stream = Table::CUSTOM_SPOOL_STREAM;
         tracker.spawn(run_spill_reader(router.clone(), stream, Table::CUSTOM_SPOOL_STREAM_NAME, stop.clone()));
     }

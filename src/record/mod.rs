@@ -166,7 +166,7 @@ impl std::fmt::Display for Rejection {
 const ROW_SPOOL_TAG: u32 = 8;
 
 macro_rules! declare_records {
-    (() $( $variant:ident($row:ident) = $table:ident / $name:ident, )*) => {
+    (() $( $variant:ident($row:ty) = $table:ident / $name:ident, )*) => {
         /// A normalized market record, routed by kind to its table.
         #[derive(Debug, Clone, PartialEq)]
         pub enum Record {

@@ -24,8 +24,8 @@
 //! calls `callback! { (args) … }` with the list in one of these shapes:
 //!
 //! - `all`: every entry as written, `market { … } own { … }`;
-//! - `lanes`: `name: Row = Variant,` for every table with a COPY lane;
-//! - `records`: `RecordVariant(Row) = Variant / name,` for every market table.
+//! - `lanes`: `name: path::to::Row = Variant,` for every table with a COPY lane;
+//! - `records`: `RecordVariant(path::to::Row) = Variant / name,` for every market table.
 
 #[macro_export]
 #[doc(hidden)]
@@ -154,7 +154,7 @@ macro_rules! builtin_tables {
             table: $own_name:ident, row: $own_row:ident, $($own_rest:tt)*
         } )* }
     ) => {
-        $callback! { ($($args)*) $( $market_name: $market_row = $market, )* $( $own_name: $own_row = $own, )* }
+        $callback! { ($($args)*) $( $market_name: $crate::record::$market_row = $market, )* $( $own_name: $crate::record::$own_row = $own, )* }
     };
     (@records [$callback:ident ($($args:tt)*)]
         market { $( $(#[$market_doc:meta])* $market:ident = $market_id:literal {
@@ -162,6 +162,6 @@ macro_rules! builtin_tables {
         } )* }
         own { $($own:tt)* }
     ) => {
-        $callback! { ($($args)*) $( $record($market_row) = $market / $market_name, )* }
+        $callback! { ($($args)*) $( $record($crate::record::$market_row) = $market / $market_name, )* }
     };
 }

@@ -47,6 +47,10 @@ pub trait EncodeRow: crate::record::ApproxBytes + Send + Sync + std::fmt::Debug 
     fn instrument(&self) -> Option<(&str, &str)> {
         None
     }
+    /// Who the row came from: its venue, or the producer's source (the bus subject token).
+    fn origin(&self) -> &str {
+        self.instrument().map_or("none", |(venue, _)| venue)
+    }
     /// What this row tells about its instrument; asked only of the first row of an
     /// instrument a table's writers see.
     fn describe_instrument(&self) -> Option<Instrument> {

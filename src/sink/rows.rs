@@ -1,7 +1,18 @@
 //! How each record type maps onto its table's columns. The field order here follows
-//! `record::Table::columns()`; the round-trip tests read every column back.
+//! the columns of the table's declaration (`record/registry.rs`); a test checks each
+//! encoder against them, and the round-trip tests read every column back.
 
 use super::encoder::{CopyRow, EncodeRow, TupleEncoder as T};
+
+macro_rules! copy_rows {
+    (() $( $name:ident: $row:ty = $table:ident, )*) => {
+        $( impl CopyRow for $row {
+            const TABLE: Table = Table::$table;
+        } )*
+    };
+}
+
+crate::builtin_tables!(lanes => copy_rows);
 use crate::record::{
     Bar, DeadLetter, FeedEvent, IndicatorValue, Instrument, OptionQuote, Quote, Signal, Table, TechnicalIndicators, Tick, Ticker, Timestamp,
 };
@@ -28,10 +39,6 @@ macro_rules! market_row_times {
             Some((&self.venue, &self.symbol))
         }
     };
-}
-
-impl CopyRow for Tick {
-    const TABLE: Table = Table::Ticks;
 }
 
 impl EncodeRow for Tick {
@@ -61,10 +68,6 @@ impl EncodeRow for Tick {
     market_row_times!();
 }
 
-impl CopyRow for Quote {
-    const TABLE: Table = Table::Quotes;
-}
-
 impl EncodeRow for Quote {
     #[inline]
     fn encoded_len(&self) -> usize {
@@ -85,10 +88,6 @@ impl EncodeRow for Quote {
     }
 
     market_row_times!();
-}
-
-impl CopyRow for Bar {
-    const TABLE: Table = Table::Bars;
 }
 
 impl EncodeRow for Bar {
@@ -125,10 +124,6 @@ impl EncodeRow for Bar {
 
 fn optional_floats_len(values: &[Option<f64>]) -> usize {
     values.iter().map(|value| T::optional_eight_byte_len(*value)).sum()
-}
-
-impl CopyRow for Ticker {
-    const TABLE: Table = Table::Tickers;
 }
 
 impl EncodeRow for Ticker {
@@ -214,10 +209,6 @@ impl OptionalValues<14> for TechnicalIndicators {
     }
 }
 
-impl CopyRow for OptionQuote {
-    const TABLE: Table = Table::OptionsQuotes;
-}
-
 impl EncodeRow for OptionQuote {
     fn encoded_len(&self) -> usize {
         T::TUPLE_LEN
@@ -263,10 +254,6 @@ impl EncodeRow for OptionQuote {
     }
 }
 
-impl CopyRow for TechnicalIndicators {
-    const TABLE: Table = Table::TechnicalIndicators;
-}
-
 impl EncodeRow for TechnicalIndicators {
     fn encoded_len(&self) -> usize {
         T::TUPLE_LEN
@@ -295,13 +282,13 @@ impl EncodeRow for TechnicalIndicators {
 
     series_row_times!();
 
+    fn origin(&self) -> &str {
+        &self.venue
+    }
+
     fn segment_key(&self) -> Option<&str> {
         Some(&self.symbol)
     }
-}
-
-impl CopyRow for IndicatorValue {
-    const TABLE: Table = Table::IndicatorValues;
 }
 
 impl EncodeRow for IndicatorValue {
@@ -327,13 +314,13 @@ impl EncodeRow for IndicatorValue {
 
     series_row_times!();
 
+    fn origin(&self) -> &str {
+        self.venue.as_deref().unwrap_or("none")
+    }
+
     fn segment_key(&self) -> Option<&str> {
         Some(&self.symbol)
     }
-}
-
-impl CopyRow for Signal {
-    const TABLE: Table = Table::Signals;
 }
 
 impl EncodeRow for Signal {
@@ -371,13 +358,13 @@ impl EncodeRow for Signal {
 
     series_row_times!();
 
+    fn origin(&self) -> &str {
+        &self.source
+    }
+
     fn segment_key(&self) -> Option<&str> {
         Some(&self.source)
     }
-}
-
-impl CopyRow for FeedEvent {
-    const TABLE: Table = Table::FeedEvents;
 }
 
 impl EncodeRow for FeedEvent {
@@ -396,13 +383,13 @@ impl EncodeRow for FeedEvent {
 
     series_row_times!();
 
+    fn origin(&self) -> &str {
+        &self.source
+    }
+
     fn segment_key(&self) -> Option<&str> {
         Some(&self.source)
     }
-}
-
-impl CopyRow for DeadLetter {
-    const TABLE: Table = Table::DeadLetters;
 }
 
 impl EncodeRow for DeadLetter {
@@ -422,6 +409,10 @@ impl EncodeRow for DeadLetter {
         fields.text(self.reason);
         fields.text(&self.detail);
         fields.text(&self.raw);
+    }
+
+    fn origin(&self) -> &str {
+        &self.source
     }
 
     fn received_at(&self) -> Timestamp {

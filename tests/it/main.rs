@@ -40,6 +40,7 @@ mod prometheus;
 mod push;
 mod push_security;
 mod redaction;
+mod registry;
 mod relational;
 mod relational_schema;
 mod replay;

@@ -276,7 +276,7 @@ impl FeedSource {
     /// Routes an `instruments` upsert per instrument to the relational writer; skipped
     /// when `instruments` is not among the relational tables (`[relational] tables`).
     async fn upsert_instruments(&self, router: &Router, instruments: Vec<Instrument>) {
-        if !router.catalog.get().tables.contains_key("instruments") {
+        if !router.catalog().get().tables.contains_key("instruments") {
             return;
         }
         let now = Timestamp::now();

@@ -148,7 +148,7 @@ pub(super) async fn serve_connection<Stream>(
         rejected += ack.rejected_total() as u64;
         let bytes = ack.estimated_bytes().saturating_add(receipts.len().saturating_mul(std::mem::size_of::<Receipt>()));
         owed_bytes = owed_bytes.saturating_add(bytes);
-        let (level, gate) = (settings.ack, context.router.spool.clone());
+        let (level, gate) = (settings.ack, context.router.spool().cloned());
         owed.push_back(async move {
             let mut ack = ack;
             wait_for_ack_level(level, gate.as_deref(), &receipts).await;
