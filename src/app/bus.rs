@@ -16,7 +16,7 @@ use super::lanes::{Queues, Receivers};
 use super::{Daemon, Shared};
 use crate::bus::{self, codec, consume, edge, journal};
 use crate::config::{Config, SpoolConfig};
-use crate::pipeline::{run_batcher, BatchSettings, LaneReceiver, LaneSender, Router, Sequenced};
+use crate::pipeline::{LaneReceiver, LaneSender, Router, Sequenced};
 use crate::record::{DeadLetter, Table};
 use crate::sink::{EncodedBatch, KnownInstruments};
 use crate::spool::{codec as spool_codec, Entry, Recovered, Spool, SpoolProgress};
@@ -114,27 +114,9 @@ impl Daemon {
         receiver: LaneReceiver<Sequenced<R>>,
     ) -> mpsc::Sender<edge::Outgoing> {
         let table = R::TABLE;
-        let settings = shared.config.table(table);
         let (sender, outgoing) = mpsc::channel(edge.in_flight.max(4));
         let deliver = edge::publish_stage::<R>(edge.clone(), sender.clone());
-        let batch_settings = BatchSettings {
-            max_rows: settings.batch_max_rows,
-            max_bytes: settings.batch_max_bytes,
-            linger: Duration::from_millis(settings.linger_ms),
-        };
-        let stats = shared.stats.clone();
-        self.lanes.push(receiver.state());
-        let batcher = std::thread::Builder::new()
-            .name(format!("publish-{}", table.name()))
-            .spawn(move || {
-                let undelivered = run_batcher(table, receiver, batch_settings, &stats, deliver);
-                if undelivered > 0 {
-                    tracing::error!(table = %table, rows = undelivered, "publisher stopped; rows still queued in memory were not published");
-                }
-                undelivered
-            })
-            .expect("spawning a batcher thread");
-        self.batchers.push(batcher);
+        self.spawn_batcher(table, "publish", "publisher stopped", shared, receiver, deliver);
         self.writers.push(tokio::spawn(edge::run_publisher(edge.clone(), outgoing)));
         sender
     }

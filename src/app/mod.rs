@@ -466,26 +466,13 @@ impl Daemon {
         let queue_sender = batch_sender.clone();
         let columnstore_order = settings.write_mode == crate::config::WriteMode::DirectCompress;
         let mut encode = encode_stage(table, shared.partitions.clone(), batch_sender, columnstore_order);
-        let batch_settings = batch_settings(&settings);
-        let stats = shared.stats.clone();
         let closed = shared.stats.clone();
         // Counted until a writer is done with it (see `Stats::batch_finished`).
         let deliver = move |rows: Vec<Sequenced<R>>| {
             closed.batch_closed(table, rows.len());
             encode(rows)
         };
-        self.lanes.push(receiver.state());
-        let batcher = std::thread::Builder::new()
-            .name(format!("batch-{}", table.name()))
-            .spawn(move || {
-                let undelivered = run_batcher(table, receiver, batch_settings, &stats, deliver);
-                if undelivered > 0 {
-                    tracing::error!(table = %table, rows = undelivered, "writers stopped; rows still queued in memory were not written");
-                }
-                undelivered
-            })
-            .expect("spawning a batcher thread");
-        self.batchers.push(batcher);
+        self.spawn_batcher(table, "batch", "writers stopped", shared, receiver, deliver);
         for writer_idx in 0..settings.writers {
             let writer = run_writer(
                 table,
@@ -504,29 +491,44 @@ impl Daemon {
     /// The relational lane's batcher and its single writer (one, so that foreign-key
     /// order holds across batches too).
     fn start_relational(&mut self, shared: &Shared<'_>, receiver: LaneReceiver<Sequenced<RowRecord>>, catalog: Arc<RelationalCatalog>) {
-        let settings = shared.config.table(Table::Relational);
         events::table_started(Table::Relational);
         let (batch_sender, queue) = tokio::sync::mpsc::channel::<Vec<Sequenced<RowRecord>>>(2);
-        let batch_settings = batch_settings(&settings);
+        let stats = shared.stats.clone();
+        let deliver = move |rows: Vec<Sequenced<RowRecord>>| {
+            stats.batch_closed(Table::Relational, rows.len());
+            batch_sender.blocking_send(rows).map_err(|unsent| unsent.0)
+        };
+        self.spawn_batcher(Table::Relational, "batch", "the relational writer stopped", shared, receiver, deliver);
+        let writer = run_relational_writer(queue, shared.settings.clone(), catalog, shared.stats.clone());
+        self.spawn_writer(Table::Relational, writer);
+    }
+
+    /// A table's batcher thread (`<thread>-<table>`): closes batches from the lane and
+    /// hands them to `deliver`; what is still queued when `deliver` refuses is reported
+    /// as lost in memory (`<stopped>; rows … were not …`).
+    fn spawn_batcher<R: crate::record::ApproxBytes + Send + 'static>(
+        &mut self,
+        table: Table,
+        thread: &str,
+        stopped: &'static str,
+        shared: &Shared<'_>,
+        receiver: LaneReceiver<R>,
+        deliver: impl FnMut(Vec<R>) -> Result<(), Vec<R>> + Send + 'static,
+    ) {
+        let batch_settings = batch_settings(&shared.config.table(table));
         let stats = shared.stats.clone();
         self.lanes.push(receiver.state());
         let batcher = std::thread::Builder::new()
-            .name("batch-relational".into())
+            .name(format!("{thread}-{}", table.name()))
             .spawn(move || {
-                let deliver = |rows: Vec<Sequenced<RowRecord>>| {
-                    stats.batch_closed(Table::Relational, rows.len());
-                    batch_sender.blocking_send(rows).map_err(|unsent| unsent.0)
-                };
-                let undelivered = run_batcher(Table::Relational, receiver, batch_settings, &stats, deliver);
+                let undelivered = run_batcher(table, receiver, batch_settings, &stats, deliver);
                 if undelivered > 0 {
-                    tracing::error!(table = %Table::Relational, rows = undelivered, "the relational writer stopped; rows still queued in memory were not written");
+                    tracing::error!(table = %table, rows = undelivered, "{stopped}; rows still queued in memory were not delivered");
                 }
                 undelivered
             })
             .expect("spawning a batcher thread");
         self.batchers.push(batcher);
-        let writer = run_relational_writer(queue, shared.settings.clone(), catalog, shared.stats.clone());
-        self.spawn_writer(Table::Relational, writer);
     }
 
     fn spawn_writer(&mut self, table: Table, writer: impl std::future::Future<Output = Result<(), WriterError>> + Send + 'static) {

@@ -288,12 +288,38 @@ pub async fn refresh_ohlcv(client: &Client, profile: Profile) -> Result<RefreshR
     match profile {
         Profile::TimescaleDb => {
             for aggregate in &OHLCV_AGGREGATES {
-                client.batch_execute(&format!("CALL refresh_continuous_aggregate('{}', NULL, NULL)", aggregate.name)).await?;
+                refresh_continuous_aggregate(client, aggregate.name).await?;
             }
             Ok(RefreshReport::default())
         }
         Profile::Vanilla => refresh_vanilla(client).await,
     }
+}
+
+/// How long a manual refresh waits for a policy job's refresh of the same aggregate.
+const CONCURRENT_REFRESH_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// TimescaleDB: refreshes one continuous aggregate over all time. A refresh policy's job
+/// may be refreshing it at that moment (TimescaleDB refuses a second refresh of an
+/// overlapping window): then this waits for it, retrying for at most
+/// [`CONCURRENT_REFRESH_WAIT`], and fails with the server's error after that.
+async fn refresh_continuous_aggregate(client: &Client, name: &str) -> Result<(), DbError> {
+    let statement = format!("CALL refresh_continuous_aggregate('{name}', NULL, NULL)");
+    let started = std::time::Instant::now();
+    loop {
+        match client.batch_execute(&statement).await {
+            Ok(()) => return Ok(()),
+            Err(error) if is_concurrent_refresh(&error) && started.elapsed() < CONCURRENT_REFRESH_WAIT => {
+                tracing::debug!(aggregate = name, "a refresh policy is refreshing the aggregate; waiting for it");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
+fn is_concurrent_refresh(error: &tokio_postgres::Error) -> bool {
+    error.as_db_error().is_some_and(|db| db.message().contains("due to a concurrent refresh"))
 }
 
 /// Vanilla PostgreSQL: in one transaction, takes the pending tick ranges (those

@@ -37,12 +37,7 @@ pub struct HypertablePlan {
 
 /// A built-in table's columnstore segment key: rows of one series compress together.
 pub fn builtin_segmentby(table: Table) -> &'static str {
-    match table {
-        Table::FeedEvents | Table::Signals => "source",
-        // One contract's quotes are few; a chain compresses well together.
-        Table::OptionsQuotes => "underlying",
-        _ => "symbol",
-    }
+    table.spec().map_or("symbol", |spec| spec.segment_by)
 }
 
 /// Seconds between the first runs of the jobs one `migrate` adds.

@@ -2,7 +2,11 @@
 //!
 //! Every entry names the table's variant of [`Table`](super::Table) and its fixed id, the
 //! table's SQL name (also its lane, its `[tables.<name>]` section and its spool stream
-//! name), the record struct its rows are, write-path properties, per-table defaults and
+//! name), the record struct its rows are, write-path properties (the TimescaleDB
+//! columnstore's segment key among them: rows of one series compress together; one
+//! contract's quotes are few, so an options chain is segmented by underlying), per-table
+//! defaults (tick data kept two years and compressed after a week, as trading teams run
+//! it; derived series kept forever) and
 //! the columns in COPY order with their PostgreSQL types. Everything that used to list
 //! the tables one by one is derived from this list: the `Table` enum and its
 //! descriptions, the `Record` enum (and its spool encoding), the router's lanes, the
@@ -37,6 +41,7 @@ macro_rules! builtin_tables {
             Ticks = 0 {
                 table: ticks, row: Tick, record: Tick,
                 high_rate: true, partitioned: true,
+                segment_by: symbol,
                 defaults: { retention_days: 730, partition_hours: 24, columnstore_after_days: 7, max_record_bytes: 1 << 20 },
                 columns: [
                     time: TimestampTz, received_at: TimestampTz, venue: Text, symbol: Text,
@@ -47,6 +52,7 @@ macro_rules! builtin_tables {
             Quotes = 1 {
                 table: quotes, row: Quote, record: Quote,
                 high_rate: true, partitioned: true,
+                segment_by: symbol,
                 defaults: { retention_days: 730, partition_hours: 24, columnstore_after_days: 7, max_record_bytes: 1 << 20 },
                 columns: [
                     time: TimestampTz, received_at: TimestampTz, venue: Text, symbol: Text,
@@ -57,6 +63,7 @@ macro_rules! builtin_tables {
             Bars = 2 {
                 table: bars, row: Bar, record: Bar,
                 high_rate: true, partitioned: true,
+                segment_by: symbol,
                 defaults: { retention_days: 0, partition_hours: 168, columnstore_after_days: 30, max_record_bytes: 1 << 20 },
                 columns: [
                     time: TimestampTz, received_at: TimestampTz, venue: Text, symbol: Text, interval: Text,
@@ -67,6 +74,7 @@ macro_rules! builtin_tables {
             Tickers = 3 {
                 table: tickers, row: Ticker, record: Ticker,
                 high_rate: false, partitioned: true,
+                segment_by: symbol,
                 defaults: { retention_days: 730, partition_hours: 24, columnstore_after_days: 7, max_record_bytes: 1 << 20 },
                 columns: [
                     time: TimestampTz, received_at: TimestampTz, venue: Text, symbol: Text,
@@ -78,6 +86,7 @@ macro_rules! builtin_tables {
             OptionsQuotes = 4 {
                 table: options_quotes, row: OptionQuote, record: OptionQuote,
                 high_rate: true, partitioned: true,
+                segment_by: underlying,
                 defaults: { retention_days: 730, partition_hours: 24, columnstore_after_days: 7, max_record_bytes: 1 << 20 },
                 columns: [
                     time: TimestampTz, received_at: TimestampTz, venue: Text, symbol: Text,
@@ -91,6 +100,7 @@ macro_rules! builtin_tables {
             TechnicalIndicators = 5 {
                 table: technical_indicators, row: TechnicalIndicators, record: TechnicalIndicators,
                 high_rate: false, partitioned: true,
+                segment_by: symbol,
                 defaults: { retention_days: 0, partition_hours: 168, columnstore_after_days: 30, max_record_bytes: 1 << 20 },
                 columns: [
                     time: TimestampTz, received_at: TimestampTz, venue: Text, symbol: Text, interval: Text,
@@ -105,6 +115,7 @@ macro_rules! builtin_tables {
             IndicatorValues = 6 {
                 table: indicator_values, row: IndicatorValue, record: IndicatorValue,
                 high_rate: false, partitioned: true,
+                segment_by: symbol,
                 defaults: { retention_days: 0, partition_hours: 168, columnstore_after_days: 30, max_record_bytes: 1 << 20 },
                 columns: [
                     time: TimestampTz, received_at: TimestampTz, venue: Text, symbol: Text, interval: Text,
@@ -115,6 +126,7 @@ macro_rules! builtin_tables {
             Signals = 7 {
                 table: signals, row: Signal, record: Signal,
                 high_rate: false, partitioned: true,
+                segment_by: source,
                 defaults: { retention_days: 0, partition_hours: 168, columnstore_after_days: 30, max_record_bytes: 4 << 20 },
                 columns: [
                     time: TimestampTz, received_at: TimestampTz, source: Text, category: Text, symbol: Text,
@@ -127,6 +139,7 @@ macro_rules! builtin_tables {
             FeedEvents = 8 {
                 table: feed_events, row: FeedEvent,
                 high_rate: false, partitioned: true,
+                segment_by: source,
                 defaults: { retention_days: 90, partition_hours: 24, columnstore_after_days: 7, max_record_bytes: 1 << 20 },
                 columns: [time: TimestampTz, received_at: TimestampTz, source: Text, kind: Text, detail: Jsonb],
             }
@@ -135,6 +148,7 @@ macro_rules! builtin_tables {
             DeadLetters = 9 {
                 table: dead_letters, row: DeadLetter,
                 high_rate: false, partitioned: false,
+                segment_by: source,
                 defaults: { retention_days: 30, partition_hours: 24, columnstore_after_days: 0, max_record_bytes: 1 << 20 },
                 columns: [received_at: TimestampTz, source: Text, reason: Text, detail: Text, raw: Text],
             }

@@ -59,6 +59,8 @@ pub struct TableSpec {
     pub high_rate: bool,
     /// Range-partitioned on `time` (a hypertable on TimescaleDB), with retention.
     pub partitioned: bool,
+    /// TimescaleDB: the columnstore's segment key (rows of one series compress together).
+    pub segment_by: &'static str,
     /// A market table: its records come from sources (a `Record` variant), are routed
     /// and spooled. The others are the daemon's own bookkeeping and the relational lane.
     pub market: bool,
@@ -73,6 +75,7 @@ const RELATIONAL: TableSpec = TableSpec {
     columns: &[],
     high_rate: false,
     partitioned: false,
+    segment_by: "",
     market: false,
     defaults: TableDefaults { retention_days: 0, partition_hours: 24, columnstore_after_days: 0, max_record_bytes: 4 << 20 },
 };
@@ -132,6 +135,7 @@ macro_rules! declare_tables {
     (@specs $market:literal $( $(#[$doc:meta])* $table:ident = $id:literal {
         table: $name:ident, row: $row:ident, $(record: $record:ident,)?
         high_rate: $high_rate:literal, partitioned: $partitioned:literal,
+        segment_by: $segment_by:ident,
         defaults: { $($defaults:tt)* },
         columns: [ $($column:ident: $pg_type:ident),* $(,)? ],
     } )*) => {
@@ -142,6 +146,7 @@ macro_rules! declare_tables {
                 columns: &[ $( Column { name: stringify!($column), pg_type: PgType::$pg_type } ),* ],
                 high_rate: $high_rate,
                 partitioned: $partitioned,
+                segment_by: stringify!($segment_by),
                 market: $market,
                 defaults: TableDefaults { $($defaults)* },
             };
