@@ -6,8 +6,8 @@
 
 use anyhow::Context;
 
+use super::figures::DaemonRun;
 use super::load_process::LoadGenerator;
-use super::report::DaemonRun;
 use super::run::{ticks, BenchContext};
 use crate::app::Daemon;
 use crate::bus::throwaway::ThrowawayNats;

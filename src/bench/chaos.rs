@@ -21,8 +21,8 @@ use super::chaos_faults::{daemon_faults, database_faults, DaemonChild, DaemonPla
 use super::chaos_hostile::{hostile, Limits};
 use super::chaos_producer::{produce, ProducerCounters, ProducerPlan};
 use super::chaos_report::{dead_letters, producer_rows, reckon, ChaosReport};
+use super::figures::megabytes;
 use super::measure::status_bytes;
-use super::report::megabytes;
 use crate::cli::BenchArgs;
 use crate::db::throwaway::{ClusterOptions, ThrowawayCluster};
 

@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::chaos_faults::FaultCounts;
 use super::chaos_hostile::HostileOutcome;
 use super::chaos_producer::Ledger;
-use super::report::{megabytes, Machine};
+use super::figures::{megabytes, Machine};
 
 /// Every acked id of every producer against the table.
 #[derive(Debug, Clone, Default, Serialize)]

@@ -88,7 +88,7 @@ where
         .build_cartesian_2d(0.0..max_rate, (0.5..max_latency).log_scale())
         .map_err(failed)?;
     chart.configure_mesh().x_desc("offered k rows/s").y_desc("ms").label_style((FONT, 13)).draw().map_err(failed)?;
-    type Series = (&'static str, fn(&super::report::DaemonRun) -> f64, RGBColor);
+    type Series = (&'static str, fn(&super::figures::DaemonRun) -> f64, RGBColor);
     let series: [Series; 3] = [
         ("p50", |run| run.latency_p50_ms, RGBColor(44, 160, 44)),
         ("p99", |run| run.latency_p99_ms, RGBColor(255, 127, 14)),

@@ -27,6 +27,7 @@ mod chaos_producer;
 mod chaos_report;
 mod chart;
 mod dataset;
+mod figures;
 mod load_process;
 pub mod loadgen;
 mod measure;
@@ -46,7 +47,8 @@ use anyhow::Context;
 use crate::cli::{BenchArgs, BenchPart};
 use crate::db::throwaway::{ClusterOptions, ThrowawayCluster};
 use baselines::Method;
-use report::{Baseline, BenchReport, Machine, Ratio, Settings};
+use figures::{Baseline, Machine, Ratio, Settings};
+use report::BenchReport;
 use run::{BenchContext, SourceFormat};
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -150,7 +152,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             .into_iter()
             .chain(profile_runs.iter().flat_map(|run| run.ratios.iter().cloned()))
             .collect(),
-        bus: report::bus_comparisons(&daemon_runs, bus_run::BUS_SOURCE),
+        bus: figures::bus_comparisons(&daemon_runs, bus_run::BUS_SOURCE),
         baselines: baseline_results,
         daemon: daemon_runs,
         stall,
@@ -178,7 +180,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 }
 
 /// The ratios the performance targets are stated in.
-fn ratios(daemon: &[report::DaemonRun], baselines: &[Baseline], stall: Option<&report::StallRun>) -> Vec<Ratio> {
+fn ratios(daemon: &[figures::DaemonRun], baselines: &[Baseline], stall: Option<&figures::StallRun>) -> Vec<Ratio> {
     let best = |method: Method| {
         baselines.iter().filter(|baseline| baseline.method == method.label()).map(|baseline| baseline.rows_per_sec).fold(0.0, f64::max)
     };

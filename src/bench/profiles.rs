@@ -42,7 +42,7 @@ pub struct ProfileRun {
     /// hypertick end to end, push at max rate.
     pub hypertick: Vec<Figure>,
     /// Ratios against the raw COPY ceiling without the time index.
-    pub ratios: Vec<super::report::Ratio>,
+    pub ratios: Vec<super::figures::Ratio>,
     /// Row-store data compressed afterwards: bytes before and after.
     pub compression: Option<Compression>,
     /// The cookbook's queries on the data of a run, in ms (the best of three).
@@ -208,7 +208,9 @@ async fn measure_profile(
     }
 
     let ratio =
-        |name: String, value: f64, target: f64| super::report::Ratio { name, value, target: format!("≥ {target}"), met: value >= target };
+        |name: String, value: f64, target: f64| super::figures::Ratio {
+            name, value, target: format!("≥ {target}"), met: value >= target
+        };
     let mut ratios =
         vec![ratio(format!("{}: hypertick copy / raw COPY ceiling", profile.name()), hypertick[0].rows_per_sec / ceiling, 0.9)];
     if let Some(direct) = hypertick.get(1) {
@@ -336,9 +338,9 @@ fn for_bench_data(sql: &str, first: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 /// The profiles section of `results.md`.
-pub fn markdown(runs: &[ProfileRun], note: Option<&str>, settings: &super::report::Settings) -> String {
+pub fn markdown(runs: &[ProfileRun], note: Option<&str>, settings: &super::figures::Settings) -> String {
     use std::fmt::Write as _;
-    let rate = super::report::rate;
+    let rate = super::figures::rate;
     let mut out = String::new();
     let _ = writeln!(out, "\n## Both profiles side by side\n");
     let _ = writeln!(

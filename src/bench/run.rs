@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
+use super::figures::{megabytes, DaemonRun, StallRun, StallSample};
 use super::load_process::LoadGenerator;
 use super::measure::{cluster_processes, reset_peak_rss, signal_all, status_bytes, CpuMeter};
-use super::report::{megabytes, DaemonRun, StallRun, StallSample};
 use crate::app::Daemon;
 use crate::cli::BenchArgs;
 use crate::config::Config;
