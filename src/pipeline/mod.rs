@@ -11,8 +11,8 @@ mod indicators;
 mod lane;
 mod release;
 mod router;
-mod spill;
-mod spills;
+mod spill_reader;
+mod spill_state;
 
 pub use batcher::{run_batcher, BatchSettings};
 pub use dedup::{id_key, IdWindow};
@@ -20,5 +20,5 @@ pub use indicators::IndicatorStage;
 pub use lane::{lane, LaneReceiver, LaneSender, LaneState, SendError, Sequenced};
 pub use release::{ReleaseSender, SpoolRelease, RELEASE_QUEUE};
 pub use router::{check_event_time, CustomLane, Lanes, Receipt, Router, RouterLimits, RouterParts, SpoolGate};
-pub use spill::spawn_spill_readers;
-pub use spills::Spills;
+pub use spill_reader::spawn_spill_readers;
+pub use spill_state::Spills;

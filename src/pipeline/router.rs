@@ -22,7 +22,7 @@ use super::dedup::{id_key, IdWindow};
 use super::indicators::IndicatorStage;
 use super::lane::{LaneSender, SendError, Sequenced};
 use super::release::{ReleaseSender, SpoolRelease};
-use super::spills::Spills;
+use super::spill_state::Spills;
 
 /// Where an accepted record went: its spool stream, sequence and log position
 /// (sequence 0 when there is no spool).

@@ -27,12 +27,12 @@ use crate::metrics::{events, Stats};
 use crate::record::{Instrument, Table, Timestamp};
 use crate::spool::{sequence_ranges, SpoolProgress};
 
-mod atomic;
 mod bus;
 mod isolate;
+mod transaction;
 
-pub(super) use atomic::{insert_dead_letters, send_rows};
 pub(super) use isolate::{send_isolating, Target};
+pub(super) use transaction::{insert_dead_letters, send_rows};
 
 pub use bus::watermark_stream;
 
@@ -435,7 +435,7 @@ async fn try_write(attempt: Attempt<'_>, job: &PlainBatch<'_>) -> Result<usize, 
     record_spool_ranges(&transaction, &connection.record_ranges, table, ranges).await?;
     record_ids(&transaction, &connection.record_ids, ids).await?;
     if let Some(progress) = &encoded.progress {
-        atomic::record_progress(&transaction, &connection.advance_offset, progress).await?;
+        transaction::record_progress(&transaction, &connection.advance_offset, progress).await?;
     }
     let closing = Closing { advance_offset: &connection.advance_offset, record_time_range: connection.record_time_range.as_ref() };
     closing.commit(transaction, stream, position, encoded).await?;

@@ -20,7 +20,7 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use super::atomic::insert_refused;
+use super::transaction::insert_refused;
 use super::{send_isolating, upsert_instruments, Attempt, Closing, Job, Settled, Target, Writer, WriterError};
 use crate::metrics::events;
 use crate::record::{DeadLetter, Timestamp};

@@ -79,19 +79,6 @@ pub struct Trade<'a> {
     /// The taker's side: `buy` or `sell`.
     #[serde(borrow)]
     pub direction: &'a str,
-    // Read for later use (options), not stored yet.
-    #[allow(dead_code)]
-    #[serde(default)]
-    pub mark_price: Option<f64>,
-    // Read for later use (options), not stored yet.
-    #[allow(dead_code)]
-    #[serde(default)]
-    pub index_price: Option<f64>,
-    /// Options only: the trade's implied volatility.
-    // Read for later use (options), not stored yet.
-    #[allow(dead_code)]
-    #[serde(default)]
-    pub iv: Option<f64>,
 }
 
 /// `data` of `ticker.{instrument}.{interval}`. An option's:
@@ -215,7 +202,6 @@ mod tests {
             ),
             ("BTC-PERPETUAL", "48079254", "30289432", "1590484156350", "8950", "10", "sell")
         );
-        assert_eq!((trade.mark_price, trade.index_price, trade.iv), (Some(8948.9), Some(8955.88), None));
 
         let ticker: Envelope = serde_json::from_str(
             r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"ticker.BTC-26JUN26-100000-C.100ms","data":{"timestamp":1752057345721,"state":"open","stats":{"high":null,"low":null,"price_change":null,"volume":0,"volume_usd":0},"greeks":{"delta":0.71138,"gamma":0.00001,"vega":389.29255,"theta":-25.13021,"rho":524.77921},"index_price":108827.5,"instrument_name":"BTC-26JUN26-100000-C","last_price":0.247,"settlement_price":0.24231149,"min_price":0.1975,"max_price":0.3015,"open_interest":1.2,"mark_price":0.2425,"best_bid_price":0.2395,"mark_iv":45.43,"ask_iv":46.18,"bid_iv":44.54,"underlying_price":116086.34,"underlying_index":"BTC-26JUN26","best_ask_price":0.245,"interest_rate":0,"estimated_delivery_price":108827.5,"best_ask_amount":2,"best_bid_amount":2}}}"#,
