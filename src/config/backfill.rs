@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::model::Config;
+use super::sources::SourceConfig;
 use crate::record::Table;
 
 /// The tables `hypertick import` writes.
@@ -137,8 +137,8 @@ pub fn delimiter_byte(text: &str) -> Option<u8> {
     }
 }
 
-pub(super) fn check(config: &Config, problem: &mut impl FnMut(&str, String)) {
-    let import = &config.import;
+/// `[import]`.
+pub(super) fn check_import(import: &ImportConfig, problem: &mut impl FnMut(&str, String)) {
     if import.writers == 0 || import.writers > 64 {
         problem("import.writers", format!("expected 1 to 64 connections, got {}", import.writers));
     }
@@ -175,7 +175,11 @@ pub(super) fn check(config: &Config, problem: &mut impl FnMut(&str, String)) {
             problem(&key("set"), format!("`{field}` is given both a column (mapping) and a value (set); keep one"));
         }
     }
-    for (index, source) in config.sources.iter().enumerate() {
+}
+
+/// The capture keys (`record`, …) of `[[sources]]`.
+pub(super) fn check_capture(sources: &[SourceConfig], problem: &mut impl FnMut(&str, String)) {
+    for (index, source) in sources.iter().enumerate() {
         let key = |name: &str| format!("sources[{index}].{name}");
         if let Some(dir) = &source.record {
             if dir.as_os_str().is_empty() {

@@ -19,6 +19,7 @@ mod load;
 mod memory;
 mod model;
 pub mod pem;
+mod pipeline;
 mod redact;
 mod secret;
 mod server;
@@ -41,9 +42,8 @@ pub use json_feed::{
 };
 pub use load::{load_file, load_str};
 pub use memory::{worst_case_bytes, WorstCase};
-pub use model::{
-    AggregatesConfig, Config, DatabaseConfig, FullPolicy, MetricsConfig, PipelineConfig, ProfileChoice, SchemaConfig, ShutdownConfig,
-};
+pub use model::{AggregatesConfig, Config, DatabaseConfig, MetricsConfig, ProfileChoice, SchemaConfig, ShutdownConfig};
+pub use pipeline::{FullPolicy, PipelineConfig};
 pub use redact::redact_url;
 pub use secret::Secret;
 pub use server::{AckLevel, ServerConfig};

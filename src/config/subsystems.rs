@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::model::FullPolicy;
+use super::pipeline::FullPolicy;
 
 /// `[spool]`: the local write-ahead log every accepted record is appended to before it
 /// is queued, until the database has committed it.

@@ -253,7 +253,8 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
             ),
         );
     }
-    super::backfill::check(config, &mut problem);
+    super::backfill::check_import(&config.import, &mut problem);
+    super::backfill::check_capture(&config.sources, &mut problem);
     let mut names = std::collections::HashSet::new();
     for (index, source) in config.sources.iter().enumerate() {
         let key = |name: &str| format!("sources[{index}].{name}");
