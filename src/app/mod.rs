@@ -30,6 +30,7 @@ use crate::spool::Recovered;
 mod background;
 mod bus;
 mod lanes;
+mod load;
 mod offline;
 mod spool;
 
@@ -37,6 +38,7 @@ use background::{
     spawn_aggregate_refresh, spawn_dead_letter_retention, spawn_health_checks, spawn_id_trimming, spawn_partition_maintenance,
     spawn_spool_compaction,
 };
+pub use load::{load_config, load_config_str, warnings};
 use spool::{open_spool, open_spool_offline, replay_spool, spawn_release_writer};
 
 /// A writer stores the ids of every record the bus brings; it keeps this many of the
@@ -109,7 +111,7 @@ impl Daemon {
     /// Migrates, then starts writers, metrics and sources. Returns once the push
     /// server is listening.
     pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
-        for warning in crate::config::warnings(config) {
+        for warning in warnings(config) {
             tracing::warn!("{warning}");
         }
         // Built first: a source that cannot be built stops the start before anything runs.

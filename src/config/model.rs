@@ -29,6 +29,10 @@ pub struct Config {
     /// the environment or a file of its own (set by `load`, for a warning).
     #[serde(skip)]
     pub secrets_in_file: Vec<&'static str>,
+    /// Whether `database.url` is the one written in the file itself (set by `load`; `db`
+    /// warns when it holds a password).
+    #[serde(skip)]
+    pub database_url_in_file: bool,
     /// The push websocket listener. Absent: no push source runs.
     #[serde(default)]
     pub server: Option<ServerConfig>,

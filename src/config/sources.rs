@@ -1,15 +1,10 @@
-//! `[[sources]]`: venue connections, the adapter each uses, and the channels they offer.
+//! `[[sources]]`: venue connections and the adapter each uses. What a venue offers
+//! (channels, the credentials it reads) is its adapter's to say, in `source`.
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::json_feed::JsonFeedConfig;
-
-/// Alpaca's own names for its credentials.
-pub const ALPACA_KEY_ID_VARIABLE: &str = "APCA_API_KEY_ID";
-pub const ALPACA_SECRET_KEY_VARIABLE: &str = "APCA_API_SECRET_KEY";
-/// Polygon's API key.
-pub const POLYGON_API_KEY_VARIABLE: &str = "POLYGON_API_KEY";
 
 /// Which venue adapter a source uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -176,31 +171,6 @@ impl SourceKind {
             SourceKind::Alpaca => "alpaca",
             SourceKind::Polygon => "polygon",
             SourceKind::Json => "json",
-        }
-    }
-
-    /// Environment variables holding this venue's credentials (never read from the file).
-    pub fn credential_variables(self) -> &'static [&'static str] {
-        match self {
-            SourceKind::Alpaca => &[ALPACA_KEY_ID_VARIABLE, ALPACA_SECRET_KEY_VARIABLE],
-            SourceKind::Polygon => &[POLYGON_API_KEY_VARIABLE],
-            _ => &[],
-        }
-    }
-
-    /// The channels this venue's feed offers.
-    pub fn channels(self) -> &'static [Channel] {
-        use Channel::{AggTrades, Bars, Options, Quotes, Tickers, Trades};
-        match self {
-            SourceKind::Binance | SourceKind::BinanceFutures => &[Trades, AggTrades, Quotes, Bars, Tickers],
-            SourceKind::Coinbase => &[Trades, Quotes, Tickers],
-            SourceKind::Deribit => &[Trades, Quotes, Tickers, Options],
-            SourceKind::Okx => &[Trades, Quotes, Bars, Tickers, Options],
-            SourceKind::Bybit | SourceKind::Kraken => &[Trades, Quotes, Bars, Tickers],
-            // Their stock streams carry no 24-hour statistics.
-            SourceKind::Alpaca | SourceKind::Polygon => &[Trades, Quotes, Bars],
-            // The subscribe messages and records rules of `[sources.json]` decide.
-            SourceKind::Json => &[],
         }
     }
 }
