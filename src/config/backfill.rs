@@ -46,74 +46,48 @@ impl std::str::FromStr for TimeUnit {
 
 /// `[import]`: how `hypertick import` reads files and writes them.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct ImportConfig {
     /// Database connections writing in parallel (`--writers`).
-    #[serde(default = "default_import_writers")]
     pub writers: usize,
     /// Threads parsing and encoding (`--threads`); default: one per core.
-    #[serde(default)]
     pub threads: Option<usize>,
     /// Plain files are cut into chunks of about this many bytes, at line boundaries
     /// (`--chunk-bytes`). A chunk is one transaction and the unit a resumed import skips.
-    #[serde(default = "default_chunk_bytes")]
     pub chunk_bytes: u64,
     /// Compressed files are read in order and cut every this many lines (`--chunk-lines`).
-    #[serde(default = "default_chunk_lines")]
     pub chunk_lines: u64,
     /// Stop cleanly once more than this many lines were refused (`--max-errors`); every
     /// refused line is kept in `dead_letters`. 0: no limit.
-    #[serde(default = "default_max_errors")]
     pub max_errors: u64,
     /// Unit of times written as epoch numbers: `auto`, `s`, `ms`, `us` or `ns` (`--time-unit`).
-    #[serde(default)]
     pub time_unit: TimeUnit,
     /// The CSV delimiter, one ASCII character (`--delimiter`).
-    #[serde(default = "default_delimiter")]
     pub delimiter: String,
     /// Per table (`[import.tables.ticks]`): which column feeds each field, and constants.
-    #[serde(default)]
     pub tables: BTreeMap<String, ImportTableConfig>,
 }
 
 /// `[import.tables.<table>]`.
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct ImportTableConfig {
     /// Field → CSV column or NDJSON key, for names that differ: `{ price = "px" }` (`--mapping`).
-    #[serde(default)]
     pub mapping: BTreeMap<String, String>,
     /// Field → the value every row gets, for fields the files lack: `{ venue = "binance" }` (`--set`).
-    #[serde(default)]
     pub set: BTreeMap<String, String>,
-}
-
-fn default_import_writers() -> usize {
-    4
-}
-fn default_chunk_bytes() -> u64 {
-    8 << 20
-}
-fn default_chunk_lines() -> u64 {
-    100_000
-}
-fn default_max_errors() -> u64 {
-    1_000
-}
-fn default_delimiter() -> String {
-    ",".into()
 }
 
 impl Default for ImportConfig {
     fn default() -> Self {
         ImportConfig {
-            writers: default_import_writers(),
+            writers: 4,
             threads: None,
-            chunk_bytes: default_chunk_bytes(),
-            chunk_lines: default_chunk_lines(),
-            max_errors: default_max_errors(),
+            chunk_bytes: 8 << 20,
+            chunk_lines: 100_000,
+            max_errors: 1_000,
             time_unit: TimeUnit::default(),
-            delimiter: default_delimiter(),
+            delimiter: ",".into(),
             tables: BTreeMap::new(),
         }
     }
