@@ -179,7 +179,7 @@ impl Daemon {
             spool: spool.clone(),
             url: if edge { String::new() } else { database_url(config)?.to_string() },
             connect_timeout: Duration::from_millis(config.database.connect_timeout_ms),
-            initial_backoff: Duration::from_millis(config.database.retry_initial_backoff_ms),
+            initial_backoff: Duration::from_millis(config.database.retry_initial_backoff_ms.get()),
             max_backoff: Duration::from_millis(config.database.retry_max_backoff_ms),
         });
 
@@ -226,7 +226,7 @@ impl Daemon {
             writers: Vec::new(),
             failed,
             failure,
-            deadline: Duration::from_secs(config.shutdown.deadline_secs),
+            deadline: Duration::from_secs(config.shutdown.deadline_secs.get()),
             router_spooled: spool.is_some(),
             pending: None,
         };
@@ -382,7 +382,7 @@ impl Daemon {
     ) -> anyhow::Result<()> {
         if config.metrics.enabled {
             let limits = metrics::ListenerLimits {
-                max_connections: config.metrics.max_connections,
+                max_connections: config.metrics.max_connections.get(),
                 request_timeout: Duration::from_millis(config.metrics.request_timeout_ms),
             };
             let (bound, _task) = metrics::serve_metrics(config.metrics.listen, limits, health.clone(), background_stop.clone())

@@ -3,6 +3,7 @@
 //! `hypertick replay` reads back.
 
 use std::collections::BTreeMap;
+use std::num::{NonZeroU64, NonZeroUsize};
 
 use serde::Deserialize;
 
@@ -51,12 +52,12 @@ pub struct ImportConfig {
     /// Database connections writing in parallel (`--writers`).
     pub writers: usize,
     /// Threads parsing and encoding (`--threads`); default: one per core.
-    pub threads: Option<usize>,
+    pub threads: Option<NonZeroUsize>,
     /// Plain files are cut into chunks of about this many bytes, at line boundaries
     /// (`--chunk-bytes`). A chunk is one transaction and the unit a resumed import skips.
     pub chunk_bytes: u64,
     /// Compressed files are read in order and cut every this many lines (`--chunk-lines`).
-    pub chunk_lines: u64,
+    pub chunk_lines: NonZeroU64,
     /// Stop cleanly once more than this many lines were refused (`--max-errors`); every
     /// refused line is kept in `dead_letters`. 0: no limit.
     pub max_errors: u64,
@@ -84,7 +85,7 @@ impl Default for ImportConfig {
             writers: 4,
             threads: None,
             chunk_bytes: 8 << 20,
-            chunk_lines: 100_000,
+            chunk_lines: const { NonZeroU64::new(100_000).unwrap() },
             max_errors: 1_000,
             time_unit: TimeUnit::default(),
             delimiter: ",".into(),
@@ -116,14 +117,8 @@ pub(super) fn check_import(import: &ImportConfig, problem: &mut impl FnMut(&str,
     if import.writers == 0 || import.writers > 64 {
         problem("import.writers", format!("expected 1 to 64 connections, got {}", import.writers));
     }
-    if import.threads == Some(0) {
-        problem("import.threads", "expected at least 1 thread (or leave it out for one per core)".into());
-    }
     if import.chunk_bytes < MIN_CHUNK_BYTES {
         problem("import.chunk_bytes", format!("expected at least {MIN_CHUNK_BYTES} bytes, got {}", import.chunk_bytes));
-    }
-    if import.chunk_lines == 0 {
-        problem("import.chunk_lines", "expected at least 1 line".into());
     }
     if delimiter_byte(&import.delimiter).is_none() {
         problem("import.delimiter", format!("expected one ASCII character other than `\"`, got `{}`", import.delimiter));
@@ -168,9 +163,6 @@ pub(super) fn check_capture(sources: &[SourceConfig], problem: &mut impl FnMut(&
                 format!("expected at least {MIN_RECORD_ROTATE_BYTES} bytes, got {}", source.record_rotate_bytes),
             );
         }
-        if source.record_rotate_secs == 0 {
-            problem(&key("record_rotate_secs"), "expected at least 1 second".into());
-        }
     }
 }
 
@@ -204,6 +196,8 @@ record_rotate_secs = 0
         assert_eq!(
             keys,
             [
+                // Refused when read: the key's type holds no 0.
+                "sources[0].record_rotate_secs",
                 "import.writers",
                 "import.chunk_bytes",
                 "import.delimiter",
@@ -212,7 +206,6 @@ record_rotate_secs = 0
                 "import.tables.trades",
                 "sources[0].record",
                 "sources[0].record_rotate_bytes",
-                "sources[0].record_rotate_secs",
             ],
             "{errors}"
         );

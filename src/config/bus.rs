@@ -1,6 +1,8 @@
 //! `[bus]`: scale-out over NATS JetStream. Without the section (or with `role =
 //! "all"`) one process runs sources and writers together and no bus is used.
 
+use std::num::NonZeroU64;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -58,7 +60,7 @@ pub struct BusConfig {
     /// A message a writer took and neither committed nor extended within this is
     /// redelivered to another writer (writers extend it while a batch waits on the
     /// database).
-    pub ack_wait_secs: u64,
+    pub ack_wait_secs: NonZeroU64,
     /// Messages a table's consumer hands out without an ack, across all writers.
     pub max_ack_pending: i64,
     /// Edge: records per published message at most (a batch is split by venue first).
@@ -66,7 +68,7 @@ pub struct BusConfig {
     /// Edge: published messages awaiting the stream's ack, per table.
     pub publish_in_flight: usize,
     /// How often stream and consumer state is read for the metrics.
-    pub metrics_interval_secs: u64,
+    pub metrics_interval_secs: NonZeroU64,
 }
 
 impl Default for BusConfig {
@@ -81,11 +83,11 @@ impl Default for BusConfig {
             max_bytes: 1 << 30,
             max_age_secs: 0,
             duplicate_window_secs: 300,
-            ack_wait_secs: 30,
+            ack_wait_secs: const { NonZeroU64::new(30).unwrap() },
             max_ack_pending: 1_000,
             message_max_rows: 2_000,
             publish_in_flight: 64,
-            metrics_interval_secs: 5,
+            metrics_interval_secs: const { NonZeroU64::new(5).unwrap() },
         }
     }
 }
@@ -121,9 +123,6 @@ pub(super) fn check(bus: &BusConfig, problem: &mut impl FnMut(&str, String)) {
     if bus.max_bytes < 1 << 20 {
         problem("bus.max_bytes", format!("expected at least 1048576 bytes, got {}", bus.max_bytes));
     }
-    if bus.ack_wait_secs == 0 {
-        problem("bus.ack_wait_secs", "expected at least 1 second".into());
-    }
     if bus.max_ack_pending < 1 {
         problem("bus.max_ack_pending", "expected at least 1".into());
     }
@@ -132,9 +131,6 @@ pub(super) fn check(bus: &BusConfig, problem: &mut impl FnMut(&str, String)) {
     }
     if !(1..=10_000).contains(&bus.publish_in_flight) {
         problem("bus.publish_in_flight", format!("expected 1 to 10000, got {}", bus.publish_in_flight));
-    }
-    if bus.metrics_interval_secs == 0 {
-        problem("bus.metrics_interval_secs", "expected at least 1 second".into());
     }
 }
 

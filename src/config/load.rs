@@ -349,4 +349,19 @@ mod tests {
         let config = load_str(MINIMAL, env(&[])).expect("valid");
         assert!(!format!("{config:?}").contains("postgres://u@localhost/db"));
     }
+
+    #[test]
+    fn a_key_that_cannot_be_zero_refuses_it_by_name() {
+        let text = format!(
+            "{MINIMAL}[shutdown]\ndeadline_secs = 0\n[[sources]]\nkind = \"binance\"\nsymbols = [\"BTCUSDT\"]\nchannels = [\"trades\"]\nping_interval_ms = 0\n"
+        );
+        let errors = load_str(&text, env(&[])).expect_err("invalid").0;
+        let expected = |key: &str| ConfigError { key: key.into(), message: "invalid value: integer `0`, expected a nonzero u64".into() };
+        assert_eq!(errors, [expected("shutdown.deadline_secs"), expected("sources[0].ping_interval_ms")]);
+        let errors = load_str(MINIMAL, env(&[("HYPERTICK_SERVER_MAX_CONNECTIONS", "0")])).expect_err("invalid").0;
+        assert_eq!(errors[0].key, "server.max_connections", "{errors:?}");
+        assert!(errors[0].message.contains("expected a nonzero usize"), "{errors:?}");
+        let config = load_str(MINIMAL, env(&[("HYPERTICK_SHUTDOWN_DEADLINE_SECS", "1")])).expect("1 is fine");
+        assert_eq!(config.shutdown.deadline_secs.get(), 1);
+    }
 }

@@ -2,6 +2,7 @@
 //! of each key; `config/hypertick.toml` shows them annotated.
 
 use std::net::SocketAddr;
+use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::PathBuf;
 
 use schemars::JsonSchema;
@@ -71,7 +72,7 @@ pub struct DatabaseConfig {
     /// How long one connection attempt may take.
     pub connect_timeout_ms: u64,
     /// First wait before retrying after a lost connection; doubles up to the maximum.
-    pub retry_initial_backoff_ms: u64,
+    pub retry_initial_backoff_ms: NonZeroU64,
     /// Longest wait between reconnection attempts (writers retry forever).
     pub retry_max_backoff_ms: u64,
 }
@@ -83,7 +84,7 @@ impl Default for DatabaseConfig {
             ssl_root_cert: None,
             password_file: None,
             connect_timeout_ms: 5_000,
-            retry_initial_backoff_ms: 100,
+            retry_initial_backoff_ms: const { NonZeroU64::new(100).unwrap() },
             retry_max_backoff_ms: 5_000,
         }
     }
@@ -102,7 +103,7 @@ pub struct MetricsConfig {
     /// Connections to the metrics listener open at once; a connection over the limit
     /// is closed as soon as it is accepted (counted in
     /// `hypertick_metrics_refused_total{reason="too_many_connections"}`).
-    pub max_connections: usize,
+    pub max_connections: NonZeroUsize,
     /// Milliseconds from accepting a metrics connection to its response written; a
     /// client slower than that is disconnected (`hypertick_metrics_refused_total{reason="timeout"}`).
     /// Each connection answers one request.
@@ -115,7 +116,7 @@ impl Default for MetricsConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 9187)),
             enabled: true,
             summary_interval_secs: 10,
-            max_connections: 256,
+            max_connections: const { NonZeroUsize::new(256).unwrap() },
             request_timeout_ms: 10_000,
         }
     }
@@ -131,12 +132,12 @@ pub struct AggregatesConfig {
     /// Vanilla PostgreSQL: seconds between refreshes of the OHLCV aggregates (each
     /// recomputes only the buckets of ticks written since the previous one): how long a
     /// tick may take to show in them.
-    pub refresh_interval_secs: u64,
+    pub refresh_interval_secs: NonZeroU64,
 }
 
 impl Default for AggregatesConfig {
     fn default() -> Self {
-        AggregatesConfig { ohlcv: true, refresh_interval_secs: 60 }
+        AggregatesConfig { ohlcv: true, refresh_interval_secs: const { NonZeroU64::new(60).unwrap() } }
     }
 }
 
@@ -162,12 +163,16 @@ pub struct SchemaConfig {
     /// Partitions created ahead of now (vanilla profile).
     pub partitions_ahead: u32,
     /// Seconds between partition maintenance runs (create ahead, drop past retention).
-    pub maintenance_interval_secs: u64,
+    pub maintenance_interval_secs: NonZeroU64,
 }
 
 impl Default for SchemaConfig {
     fn default() -> Self {
-        SchemaConfig { profile: ProfileChoice::Auto, partitions_ahead: 3, maintenance_interval_secs: 600 }
+        SchemaConfig {
+            profile: ProfileChoice::Auto,
+            partitions_ahead: 3,
+            maintenance_interval_secs: const { NonZeroU64::new(600).unwrap() },
+        }
     }
 }
 
@@ -176,12 +181,12 @@ impl Default for SchemaConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct ShutdownConfig {
     /// Seconds the writers get to drain and commit after a stop signal.
-    pub deadline_secs: u64,
+    pub deadline_secs: NonZeroU64,
 }
 
 impl Default for ShutdownConfig {
     fn default() -> Self {
-        ShutdownConfig { deadline_secs: 30 }
+        ShutdownConfig { deadline_secs: const { NonZeroU64::new(30).unwrap() } }
     }
 }
 
@@ -192,7 +197,11 @@ impl Config {
         let any_loopback_port = SocketAddr::from(([127, 0, 0, 1], 0));
         Config {
             database: DatabaseConfig { url: Some(Secret(database_url.to_string())), ..DatabaseConfig::default() },
-            server: Some(ServerConfig { listen: any_loopback_port, max_connections: 64, ..ServerConfig::default() }),
+            server: Some(ServerConfig {
+                listen: any_loopback_port,
+                max_connections: const { NonZeroUsize::new(64).unwrap() },
+                ..ServerConfig::default()
+            }),
             metrics: MetricsConfig { listen: any_loopback_port, summary_interval_secs: 0, ..MetricsConfig::default() },
             ..Config::default()
         }

@@ -2,6 +2,7 @@
 //! acknowledges a frame.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 use schemars::JsonSchema;
@@ -42,12 +43,12 @@ pub struct ServerConfig {
     /// takes one of these slots only once its upgrade request passed the token check:
     /// sockets still in their TLS or websocket handshake count against
     /// `max_pending_handshakes` instead.
-    pub max_connections: usize,
+    pub max_connections: NonZeroUsize,
     /// Sockets accepted but not yet producers (TLS handshake, upgrade request, token
     /// check) at once. A socket over the limit is closed as soon as it is accepted and
     /// counted in `hypertick_push_refused_total{reason="too_many_handshakes"}`, so idle
     /// or slow sockets cannot take the producers' slots.
-    pub max_pending_handshakes: usize,
+    pub max_pending_handshakes: NonZeroUsize,
     /// Milliseconds from accept to a finished websocket upgrade (TLS handshake
     /// included); a socket slower than that is closed
     /// (`hypertick_push_refused_total{reason="handshake_timeout"}`).
@@ -78,7 +79,7 @@ pub struct ServerConfig {
     /// "durable"` or `"committed"`, the next frames are read and queued while earlier
     /// ones wait for the fsync or the commit; acks still go out in frame order. 1: one
     /// frame at a time.
-    pub acks_in_flight: usize,
+    pub acks_in_flight: NonZeroUsize,
     /// Bytes of acks one connection may owe at once (their JSON, rejection reasons
     /// included, and the bookkeeping of the records they wait for). Past it, as past
     /// `acks_in_flight`, the connection is not read until acks went out, so a client
@@ -95,8 +96,8 @@ impl Default for ServerConfig {
             token_file: None,
             ack: AckLevel::Received,
             max_frame_bytes: 1 << 20,
-            max_connections: 1_024,
-            max_pending_handshakes: 64,
+            max_connections: const { NonZeroUsize::new(1_024).unwrap() },
+            max_pending_handshakes: const { NonZeroUsize::new(64).unwrap() },
             handshake_timeout_ms: 5_000,
             max_messages_per_sec: 10_000,
             max_messages_per_sec_per_token: 50_000,
@@ -104,7 +105,7 @@ impl Default for ServerConfig {
             tls_cert: None,
             tls_key: None,
             dedup_ids: 1_000_000,
-            acks_in_flight: 64,
+            acks_in_flight: const { NonZeroUsize::new(64).unwrap() },
             acks_in_flight_bytes: 1 << 20,
         }
     }

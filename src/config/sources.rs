@@ -1,6 +1,8 @@
 //! `[[sources]]`: venue connections and the adapter each uses. What a venue offers
 //! (channels, the credentials it reads) is its adapter's to say, in `source`.
 
+use std::num::NonZeroU64;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -90,19 +92,19 @@ pub struct SourceConfig {
     pub channels: Vec<Channel>,
     /// One connection attempt may take this long.
     #[serde(default = "default_source_connect_timeout_ms")]
-    pub connect_timeout_ms: u64,
+    pub connect_timeout_ms: NonZeroU64,
     /// Reconnect when nothing at all arrives for this long (the silent-feed watchdog).
     #[serde(default = "default_silence_timeout_ms")]
-    pub silence_timeout_ms: u64,
+    pub silence_timeout_ms: NonZeroU64,
     /// A websocket ping is sent at this interval.
     #[serde(default = "default_ping_interval_ms")]
-    pub ping_interval_ms: u64,
+    pub ping_interval_ms: NonZeroU64,
     /// Subscriptions must be acknowledged within this time, or the connection is retried.
     #[serde(default = "default_subscribe_timeout_ms")]
-    pub subscribe_timeout_ms: u64,
+    pub subscribe_timeout_ms: NonZeroU64,
     /// Reconnect backoff: first wait, doubling (jittered) up to the maximum; forever.
     #[serde(default = "default_reconnect_initial_ms")]
-    pub reconnect_initial_ms: u64,
+    pub reconnect_initial_ms: NonZeroU64,
     /// Reconnect backoff: the longest wait between two attempts.
     #[serde(default = "default_reconnect_max_ms")]
     pub reconnect_max_ms: u64,
@@ -122,7 +124,7 @@ pub struct SourceConfig {
     pub record_rotate_bytes: u64,
     /// …or is this old.
     #[serde(default = "default_record_rotate_secs")]
-    pub record_rotate_secs: u64,
+    pub record_rotate_secs: NonZeroU64,
     /// Compress capture files with zstd (`.ndjson.zst`).
     #[serde(default)]
     pub record_zstd: bool,
@@ -131,24 +133,24 @@ pub struct SourceConfig {
 fn default_record_rotate_bytes() -> u64 {
     256 << 20
 }
-fn default_record_rotate_secs() -> u64 {
-    3_600
+fn default_record_rotate_secs() -> NonZeroU64 {
+    const { NonZeroU64::new(3_600).unwrap() }
 }
 
-fn default_source_connect_timeout_ms() -> u64 {
-    10_000
+fn default_source_connect_timeout_ms() -> NonZeroU64 {
+    const { NonZeroU64::new(10_000).unwrap() }
 }
-fn default_silence_timeout_ms() -> u64 {
-    30_000
+fn default_silence_timeout_ms() -> NonZeroU64 {
+    const { NonZeroU64::new(30_000).unwrap() }
 }
-fn default_ping_interval_ms() -> u64 {
-    15_000
+fn default_ping_interval_ms() -> NonZeroU64 {
+    const { NonZeroU64::new(15_000).unwrap() }
 }
-fn default_subscribe_timeout_ms() -> u64 {
-    10_000
+fn default_subscribe_timeout_ms() -> NonZeroU64 {
+    const { NonZeroU64::new(10_000).unwrap() }
 }
-fn default_reconnect_initial_ms() -> u64 {
-    250
+fn default_reconnect_initial_ms() -> NonZeroU64 {
+    const { NonZeroU64::new(250).unwrap() }
 }
 fn default_reconnect_max_ms() -> u64 {
     30_000

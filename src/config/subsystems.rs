@@ -1,6 +1,7 @@
 //! The configuration of the daemon's optional subsystems: the spool (`[spool]`), the
 //! indicator engine (`[indicators]`) and the relational writer's tables (`[relational]`).
 
+use std::num::NonZeroU64;
 use std::path::PathBuf;
 
 use schemars::JsonSchema;
@@ -130,11 +131,15 @@ pub struct HealthConfig {
     pub spool_high_water_percent: u8,
     /// Milliseconds between checks that the database answers (`SELECT 1` on a
     /// connection of its own); a check older than three intervals counts as failed.
-    pub database_check_interval_ms: u64,
+    pub database_check_interval_ms: NonZeroU64,
 }
 
 impl Default for HealthConfig {
     fn default() -> Self {
-        HealthConfig { source_down_budget_secs: 60, spool_high_water_percent: 90, database_check_interval_ms: 5_000 }
+        HealthConfig {
+            source_down_budget_secs: 60,
+            spool_high_water_percent: 90,
+            database_check_interval_ms: const { NonZeroU64::new(5_000).unwrap() },
+        }
     }
 }

@@ -49,7 +49,6 @@ pub(super) fn validate(config: &Config) -> Vec<ConfigError> {
     super::backfill::check_capture(&config.sources, &mut problem);
     check_sources(&config.sources, &mut problem);
     custom_checks::check(config, &mut problem);
-    check_schema_and_shutdown(config, &mut problem);
     errors
 }
 
@@ -64,7 +63,7 @@ fn check_database(config: &Config, problem: &mut impl FnMut(&str, String)) {
     if database.connect_timeout_ms == 0 {
         problem("database.connect_timeout_ms", "expected a number of milliseconds above 0".into());
     }
-    if database.retry_initial_backoff_ms == 0 || database.retry_initial_backoff_ms > database.retry_max_backoff_ms {
+    if database.retry_initial_backoff_ms.get() > database.retry_max_backoff_ms {
         problem("database.retry_initial_backoff_ms", "expected above 0 and at most database.retry_max_backoff_ms".into());
     }
 }
@@ -99,15 +98,6 @@ fn check_server(config: &Config, problem: &mut impl FnMut(&str, String)) {
     if !(1_024..=(64 << 20)).contains(&server.max_frame_bytes) {
         problem("server.max_frame_bytes", "expected between 1024 and 67108864 bytes".into());
     }
-    if server.acks_in_flight == 0 {
-        problem("server.acks_in_flight", "expected at least 1 (1: one frame at a time)".into());
-    }
-    if server.max_connections == 0 {
-        problem("server.max_connections", "expected at least 1".into());
-    }
-    if server.max_pending_handshakes == 0 {
-        problem("server.max_pending_handshakes", "expected at least 1".into());
-    }
     if !(100..=300_000).contains(&server.handshake_timeout_ms) {
         problem("server.handshake_timeout_ms", "expected between 100 and 300000 milliseconds".into());
     }
@@ -125,9 +115,6 @@ fn check_metrics(config: &Config, problem: &mut impl FnMut(&str, String)) {
     let metrics = &config.metrics;
     if !metrics.enabled {
         return;
-    }
-    if metrics.max_connections == 0 {
-        problem("metrics.max_connections", "expected at least 1".into());
     }
     if !(100..=300_000).contains(&metrics.request_timeout_ms) {
         problem("metrics.request_timeout_ms", "expected between 100 and 300000 milliseconds".into());
@@ -268,9 +255,6 @@ fn check_health(config: &Config, problem: &mut impl FnMut(&str, String)) {
     if !(1..=100).contains(&config.health.spool_high_water_percent) {
         problem("health.spool_high_water_percent", "expected a percentage between 1 and 100".into());
     }
-    if config.health.database_check_interval_ms == 0 {
-        problem("health.database_check_interval_ms", "expected at least 1 ms".into());
-    }
 }
 
 /// `[aggregates]`, and the tick retention their refresh windows need.
@@ -286,13 +270,10 @@ fn check_aggregates(config: &Config, problem: &mut impl FnMut(&str, String)) {
             ),
         );
     }
-    if config.aggregates.refresh_interval_secs == 0 {
-        problem("aggregates.refresh_interval_secs", "expected at least 1 second".into());
-    }
 }
 
 /// `[[sources]]`: names, symbols, channels as far as the file tells (what a venue
-/// offers is the venue's to check), a json feed's description, URLs and timers.
+/// offers is the venue's to check), a json feed's description, URLs and the backoff.
 fn check_sources(sources: &[SourceConfig], problem: &mut impl FnMut(&str, String)) {
     let mut names = std::collections::HashSet::new();
     for (index, source) in sources.iter().enumerate() {
@@ -328,30 +309,9 @@ fn check_sources(sources: &[SourceConfig], problem: &mut impl FnMut(&str, String
                 problem(&key("url"), format!("expected a ws:// or wss:// URL, got `{url}`"));
             }
         }
-        for (name, value) in [
-            ("connect_timeout_ms", source.connect_timeout_ms),
-            ("silence_timeout_ms", source.silence_timeout_ms),
-            ("ping_interval_ms", source.ping_interval_ms),
-            ("subscribe_timeout_ms", source.subscribe_timeout_ms),
-            ("reconnect_initial_ms", source.reconnect_initial_ms),
-        ] {
-            if value == 0 {
-                problem(&key(name), "expected a number of milliseconds above 0".into());
-            }
-        }
-        if source.reconnect_max_ms < source.reconnect_initial_ms {
+        if source.reconnect_max_ms < source.reconnect_initial_ms.get() {
             problem(&key("reconnect_max_ms"), "expected at least reconnect_initial_ms".into());
         }
-    }
-}
-
-/// `[schema]` and `[shutdown]`: their intervals.
-fn check_schema_and_shutdown(config: &Config, problem: &mut impl FnMut(&str, String)) {
-    if config.schema.maintenance_interval_secs == 0 {
-        problem("schema.maintenance_interval_secs", "expected at least 1 second".into());
-    }
-    if config.shutdown.deadline_secs == 0 {
-        problem("shutdown.deadline_secs", "expected at least 1 second".into());
     }
 }
 
