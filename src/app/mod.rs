@@ -2,7 +2,9 @@
 //! batchers, writers, metrics, sources), runs it until a signal or a fatal writer
 //! error, and stops it in order: sources first, then lanes close, batchers flush,
 //! writers drain and commit, all within the shutdown deadline. With a spool, an
-//! unreachable database does not stop the start: see `offline`.
+//! unreachable database does not stop the start: see `offline`. Every command loads its
+//! configuration through `load`, which adds the checks of `db` and `source` to the
+//! configuration's own.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
