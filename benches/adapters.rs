@@ -459,7 +459,7 @@ fn polygon(c: &mut Criterion) {
 /// A json source from the TOML of its `[[sources]]` entry.
 fn json_source(toml_text: &str) -> hypertick::config::SourceConfig {
     let text = format!("[database]\nurl = \"postgres://u@h/db\"\n{toml_text}");
-    let config = hypertick::config::load_str(&text, Vec::new()).unwrap_or_else(|errors| panic!("{errors}"));
+    let config = hypertick::app::load_config_str(&text, Vec::new()).unwrap_or_else(|errors| panic!("{errors}"));
     config.sources.into_iter().next().unwrap()
 }
 

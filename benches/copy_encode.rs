@@ -100,7 +100,7 @@ fn custom_tick_rows(rows: &[Tick]) -> Vec<CustomRow> {
 /// `price_tracking` of `config/examples/custom_tables.toml`.
 fn price_tracking_schema() -> CustomSchema {
     let example = include_str!("../config/examples/custom_tables.toml");
-    let config = hypertick::config::load_str(example, Vec::new()).expect("the example is valid");
+    let config = hypertick::app::load_config_str(example, Vec::new()).expect("the example is valid");
     config.custom_tables[0].schema().expect("price_tracking")
 }
 

@@ -81,9 +81,9 @@ fn main() -> ExitCode {
 
 async fn execute(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Run(args) => app::run(config::load_file(&args.config)?).await,
+        Command::Run(args) => app::run(app::load_config(&args.config)?).await,
         Command::Migrate(args) => {
-            let config = config::load_file(&args.config)?;
+            let config = app::load_config(&args.config)?;
             let options = hypertick::db::SchemaOptions { allow_retention_drop: args.allow_retention_drop };
             let report = app::migrate_with(&config, options).await?;
             say!(
@@ -107,7 +107,7 @@ async fn execute(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::CheckConfig(args) => {
-            let config = config::load_file(&args.config)?;
+            let config = app::load_config(&args.config)?;
             say!("{}: configuration is valid", args.config.display());
             let bus = &config.bus;
             match bus.role {
@@ -143,7 +143,7 @@ async fn execute(command: Command) -> anyhow::Result<()> {
             for custom in &config.custom_tables {
                 say!("  custom table: {} ({} columns, time column {})", custom.name, custom.columns.len(), custom.time_column);
             }
-            for warning in config::warnings(&config) {
+            for warning in app::warnings(&config) {
                 say!("  warning: {warning}");
             }
             Ok(())

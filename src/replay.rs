@@ -44,7 +44,7 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
         let message = format!("expected a factor above 0, got {}", args.speed);
         return Err(ConfigErrors(vec![ConfigError { key: "--speed".into(), message }]).into());
     }
-    let config = crate::config::load_file(&args.config)?;
+    let config = crate::app::load_config(&args.config)?;
     let mut feeds = Vec::with_capacity(config.sources.len());
     for source in &config.sources {
         let mut source = source.clone();

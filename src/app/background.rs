@@ -57,7 +57,7 @@ pub(super) fn spawn_spool_compaction(config: &Config, progress: Arc<SpoolProgres
 /// Vanilla PostgreSQL: partitions ahead of now, and dropped past retention.
 pub(super) fn spawn_partition_maintenance(config: &Config, partitions: Arc<Partitions>, stop: CancellationToken) {
     let ahead = config.schema.partitions_ahead;
-    let interval = Duration::from_secs(config.schema.maintenance_interval_secs);
+    let interval = Duration::from_secs(config.schema.maintenance_interval_secs.get());
     spawn_periodic("partition maintenance", config, interval, stop, move |mut client| {
         let partitions = partitions.clone();
         async move { partitions.maintain(&mut client, Timestamp::now(), ahead).await.map(|_| ()) }
@@ -67,7 +67,7 @@ pub(super) fn spawn_partition_maintenance(config: &Config, partitions: Arc<Parti
 /// Vanilla PostgreSQL: the OHLCV aggregates, refreshed where ticks were written since
 /// the last refresh (see `db::aggregates`).
 pub(super) fn spawn_aggregate_refresh(config: &Config, stop: CancellationToken) {
-    let interval = Duration::from_secs(config.aggregates.refresh_interval_secs);
+    let interval = Duration::from_secs(config.aggregates.refresh_interval_secs.get());
     spawn_periodic("OHLCV refresh", config, interval, stop, |client| async move {
         let started = std::time::Instant::now();
         let report = db::aggregates::refresh_vanilla(&client).await?;
@@ -90,7 +90,7 @@ pub(super) fn spawn_dead_letter_retention(config: &Config, stop: CancellationTok
     if retention_days == 0 {
         return;
     }
-    let interval = Duration::from_secs(config.schema.maintenance_interval_secs.max(1));
+    let interval = Duration::from_secs(config.schema.maintenance_interval_secs.get());
     spawn_periodic("dead letter retention", config, interval, stop, move |client| async move {
         let deleted = db::delete_expired_dead_letters(&client, retention_days).await?;
         crate::metrics::events::dead_letters_expired(deleted);
@@ -111,7 +111,7 @@ pub(super) fn spawn_id_trimming(config: &Config, keep: usize, stop: Cancellation
 pub(super) fn spawn_health_checks(config: &Config, health: Arc<Health>, stop: CancellationToken) {
     let url = config.database_url().unwrap_or_default().to_string();
     let timeout = Duration::from_millis(config.database.connect_timeout_ms);
-    let interval = Duration::from_millis(config.health.database_check_interval_ms);
+    let interval = Duration::from_millis(config.health.database_check_interval_ms.get());
     tokio::spawn(async move {
         let mut client = None;
         let mut was_reachable = true;

@@ -195,7 +195,7 @@ pub(super) async fn writer_shared(
         stream_key,
         subject_prefix: bus.subject_prefix.clone(),
         consumer_prefix: bus.consumer.clone(),
-        ack_wait: Duration::from_secs(bus.ack_wait_secs),
+        ack_wait: Duration::from_secs(bus.ack_wait_secs.get()),
         max_ack_pending: bus.max_ack_pending,
         partitions,
         dead_letters,

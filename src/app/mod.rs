@@ -2,7 +2,9 @@
 //! batchers, writers, metrics, sources), runs it until a signal or a fatal writer
 //! error, and stops it in order: sources first, then lanes close, batchers flush,
 //! writers drain and commit, all within the shutdown deadline. With a spool, an
-//! unreachable database does not stop the start: see `offline`.
+//! unreachable database does not stop the start: see `offline`. Every command loads its
+//! configuration through `load`, which adds the checks of `db` and `source` to the
+//! configuration's own.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -30,6 +32,7 @@ use crate::spool::Recovered;
 mod background;
 mod bus;
 mod lanes;
+mod load;
 mod offline;
 mod spool;
 
@@ -37,6 +40,7 @@ use background::{
     spawn_aggregate_refresh, spawn_dead_letter_retention, spawn_health_checks, spawn_id_trimming, spawn_partition_maintenance,
     spawn_spool_compaction,
 };
+pub use load::{load_config, load_config_str, warnings};
 use spool::{open_spool, open_spool_offline, replay_spool, spawn_release_writer};
 
 /// A writer stores the ids of every record the bus brings; it keeps this many of the
@@ -109,7 +113,7 @@ impl Daemon {
     /// Migrates, then starts writers, metrics and sources. Returns once the push
     /// server is listening.
     pub async fn start(config: &Config) -> anyhow::Result<Daemon> {
-        for warning in crate::config::warnings(config) {
+        for warning in warnings(config) {
             tracing::warn!("{warning}");
         }
         // Built first: a source that cannot be built stops the start before anything runs.
@@ -177,7 +181,7 @@ impl Daemon {
             spool: spool.clone(),
             url: if edge { String::new() } else { database_url(config)?.to_string() },
             connect_timeout: Duration::from_millis(config.database.connect_timeout_ms),
-            initial_backoff: Duration::from_millis(config.database.retry_initial_backoff_ms),
+            initial_backoff: Duration::from_millis(config.database.retry_initial_backoff_ms.get()),
             max_backoff: Duration::from_millis(config.database.retry_max_backoff_ms),
         });
 
@@ -224,7 +228,7 @@ impl Daemon {
             writers: Vec::new(),
             failed,
             failure,
-            deadline: Duration::from_secs(config.shutdown.deadline_secs),
+            deadline: Duration::from_secs(config.shutdown.deadline_secs.get()),
             router_spooled: spool.is_some(),
             pending: None,
         };
@@ -380,7 +384,7 @@ impl Daemon {
     ) -> anyhow::Result<()> {
         if config.metrics.enabled {
             let limits = metrics::ListenerLimits {
-                max_connections: config.metrics.max_connections,
+                max_connections: config.metrics.max_connections.get(),
                 request_timeout: Duration::from_millis(config.metrics.request_timeout_ms),
             };
             let (bound, _task) = metrics::serve_metrics(config.metrics.listen, limits, health.clone(), background_stop.clone())

@@ -53,7 +53,7 @@ pub(super) async fn first_attempt(config: &Config, may_start_offline: bool) -> a
 /// Retries preparing the schema until it succeeds (`Some`), `stop` is cancelled
 /// (`None`), or it fails other than by the database being unreachable (an error).
 pub(super) async fn wait_for_schema(config: &Config, stop: &CancellationToken) -> anyhow::Result<Option<SchemaReport>> {
-    let initial = Duration::from_millis(config.database.retry_initial_backoff_ms.max(1));
+    let initial = Duration::from_millis(config.database.retry_initial_backoff_ms.get());
     let max = Duration::from_millis(config.database.retry_max_backoff_ms.max(1));
     let mut delay = initial;
     let mut attempts: u64 = 0;

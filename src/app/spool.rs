@@ -98,7 +98,7 @@ pub(super) fn spawn_release_writer(
 ) -> anyhow::Result<mpsc::Sender<SpoolRelease>> {
     let url = database_url(config)?.to_string();
     let timeout = Duration::from_millis(config.database.connect_timeout_ms);
-    let initial = Duration::from_millis(config.database.retry_initial_backoff_ms);
+    let initial = Duration::from_millis(config.database.retry_initial_backoff_ms.get());
     let max = Duration::from_millis(config.database.retry_max_backoff_ms);
     let (sender, mut releases) = mpsc::channel::<SpoolRelease>(RELEASE_QUEUE);
     tokio::spawn(async move {

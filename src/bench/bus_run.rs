@@ -59,7 +59,7 @@ impl BenchContext {
         let nats = tokio::task::spawn_blocking(ThrowawayNats::start)
             .await?
             .context("starting a throwaway NATS server (install nats-server, e.g. `apt-get install nats-server`)")?;
-        let parse = |text: String| -> anyhow::Result<Config> { Ok(crate::config::load_str(&text, std::iter::empty())?) };
+        let parse = |text: String| -> anyhow::Result<Config> { Ok(crate::app::load_config_str(&text, std::iter::empty())?) };
         let writer = Daemon::start(&parse(self.writer_config_text(&nats.url()))?).await.context("starting the writer")?;
         let edge = match Daemon::start(&parse(self.edge_config_text(&nats.url()))?).await {
             Ok(edge) => edge,

@@ -91,7 +91,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     }
     let push = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
     let text = config_text(&url, push, &work.path().join("spool"));
-    let config = crate::config::load_str(&text, std::iter::empty())?;
+    let config = crate::app::load_config_str(&text, std::iter::empty())?;
     let worst_case = crate::config::worst_case_bytes(&config);
     let config_path = work.path().join("hypertick.toml");
     write_private(&config_path, &text)?;

@@ -146,7 +146,7 @@ impl BenchContext {
     }
 
     fn config(&self, binance: Option<&str>, spool: bool) -> anyhow::Result<Config> {
-        Ok(crate::config::load_str(&self.config_text(binance, spool), std::iter::empty())?)
+        Ok(crate::app::load_config_str(&self.config_text(binance, spool), std::iter::empty())?)
     }
 
     /// The push configuration with the database address left out.

@@ -93,7 +93,7 @@ pub fn spawn_metrics(
     consumers: Vec<Table>,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
-    let interval = Duration::from_secs(config.metrics_interval_secs);
+    let interval = Duration::from_secs(config.metrics_interval_secs.get());
     let prefix = config.consumer.clone();
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);

@@ -3,10 +3,11 @@
 //! `hypertick replay` reads back.
 
 use std::collections::BTreeMap;
+use std::num::{NonZeroU64, NonZeroUsize};
 
 use serde::Deserialize;
 
-use super::model::Config;
+use super::sources::SourceConfig;
 use crate::record::Table;
 
 /// The tables `hypertick import` writes.
@@ -46,74 +47,48 @@ impl std::str::FromStr for TimeUnit {
 
 /// `[import]`: how `hypertick import` reads files and writes them.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct ImportConfig {
     /// Database connections writing in parallel (`--writers`).
-    #[serde(default = "default_import_writers")]
     pub writers: usize,
     /// Threads parsing and encoding (`--threads`); default: one per core.
-    #[serde(default)]
-    pub threads: Option<usize>,
+    pub threads: Option<NonZeroUsize>,
     /// Plain files are cut into chunks of about this many bytes, at line boundaries
     /// (`--chunk-bytes`). A chunk is one transaction and the unit a resumed import skips.
-    #[serde(default = "default_chunk_bytes")]
     pub chunk_bytes: u64,
     /// Compressed files are read in order and cut every this many lines (`--chunk-lines`).
-    #[serde(default = "default_chunk_lines")]
-    pub chunk_lines: u64,
+    pub chunk_lines: NonZeroU64,
     /// Stop cleanly once more than this many lines were refused (`--max-errors`); every
     /// refused line is kept in `dead_letters`. 0: no limit.
-    #[serde(default = "default_max_errors")]
     pub max_errors: u64,
     /// Unit of times written as epoch numbers: `auto`, `s`, `ms`, `us` or `ns` (`--time-unit`).
-    #[serde(default)]
     pub time_unit: TimeUnit,
     /// The CSV delimiter, one ASCII character (`--delimiter`).
-    #[serde(default = "default_delimiter")]
     pub delimiter: String,
     /// Per table (`[import.tables.ticks]`): which column feeds each field, and constants.
-    #[serde(default)]
     pub tables: BTreeMap<String, ImportTableConfig>,
 }
 
 /// `[import.tables.<table>]`.
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct ImportTableConfig {
     /// Field → CSV column or NDJSON key, for names that differ: `{ price = "px" }` (`--mapping`).
-    #[serde(default)]
     pub mapping: BTreeMap<String, String>,
     /// Field → the value every row gets, for fields the files lack: `{ venue = "binance" }` (`--set`).
-    #[serde(default)]
     pub set: BTreeMap<String, String>,
-}
-
-fn default_import_writers() -> usize {
-    4
-}
-fn default_chunk_bytes() -> u64 {
-    8 << 20
-}
-fn default_chunk_lines() -> u64 {
-    100_000
-}
-fn default_max_errors() -> u64 {
-    1_000
-}
-fn default_delimiter() -> String {
-    ",".into()
 }
 
 impl Default for ImportConfig {
     fn default() -> Self {
         ImportConfig {
-            writers: default_import_writers(),
+            writers: 4,
             threads: None,
-            chunk_bytes: default_chunk_bytes(),
-            chunk_lines: default_chunk_lines(),
-            max_errors: default_max_errors(),
+            chunk_bytes: 8 << 20,
+            chunk_lines: const { NonZeroU64::new(100_000).unwrap() },
+            max_errors: 1_000,
             time_unit: TimeUnit::default(),
-            delimiter: default_delimiter(),
+            delimiter: ",".into(),
             tables: BTreeMap::new(),
         }
     }
@@ -137,19 +112,13 @@ pub fn delimiter_byte(text: &str) -> Option<u8> {
     }
 }
 
-pub(super) fn check(config: &Config, problem: &mut impl FnMut(&str, String)) {
-    let import = &config.import;
+/// `[import]`.
+pub(super) fn check_import(import: &ImportConfig, problem: &mut impl FnMut(&str, String)) {
     if import.writers == 0 || import.writers > 64 {
         problem("import.writers", format!("expected 1 to 64 connections, got {}", import.writers));
     }
-    if import.threads == Some(0) {
-        problem("import.threads", "expected at least 1 thread (or leave it out for one per core)".into());
-    }
     if import.chunk_bytes < MIN_CHUNK_BYTES {
         problem("import.chunk_bytes", format!("expected at least {MIN_CHUNK_BYTES} bytes, got {}", import.chunk_bytes));
-    }
-    if import.chunk_lines == 0 {
-        problem("import.chunk_lines", "expected at least 1 line".into());
     }
     if delimiter_byte(&import.delimiter).is_none() {
         problem("import.delimiter", format!("expected one ASCII character other than `\"`, got `{}`", import.delimiter));
@@ -175,7 +144,11 @@ pub(super) fn check(config: &Config, problem: &mut impl FnMut(&str, String)) {
             problem(&key("set"), format!("`{field}` is given both a column (mapping) and a value (set); keep one"));
         }
     }
-    for (index, source) in config.sources.iter().enumerate() {
+}
+
+/// The capture keys (`record`, …) of `[[sources]]`.
+pub(super) fn check_capture(sources: &[SourceConfig], problem: &mut impl FnMut(&str, String)) {
+    for (index, source) in sources.iter().enumerate() {
         let key = |name: &str| format!("sources[{index}].{name}");
         if let Some(dir) = &source.record {
             if dir.as_os_str().is_empty() {
@@ -189,9 +162,6 @@ pub(super) fn check(config: &Config, problem: &mut impl FnMut(&str, String)) {
                 &key("record_rotate_bytes"),
                 format!("expected at least {MIN_RECORD_ROTATE_BYTES} bytes, got {}", source.record_rotate_bytes),
             );
-        }
-        if source.record_rotate_secs == 0 {
-            problem(&key("record_rotate_secs"), "expected at least 1 second".into());
         }
     }
 }
@@ -226,6 +196,8 @@ record_rotate_secs = 0
         assert_eq!(
             keys,
             [
+                // Refused when read: the key's type holds no 0.
+                "sources[0].record_rotate_secs",
                 "import.writers",
                 "import.chunk_bytes",
                 "import.delimiter",
@@ -234,7 +206,6 @@ record_rotate_secs = 0
                 "import.tables.trades",
                 "sources[0].record",
                 "sources[0].record_rotate_bytes",
-                "sources[0].record_rotate_secs",
             ],
             "{errors}"
         );

@@ -1,6 +1,8 @@
 //! `[bus]`: scale-out over NATS JetStream. Without the section (or with `role =
 //! "all"`) one process runs sources and writers together and no bus is used.
 
+use std::num::NonZeroU64;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -29,111 +31,63 @@ impl BusRole {
 
 /// `[bus]`: the NATS JetStream stream edges publish to and writers consume from.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct BusConfig {
     /// `all` (one process, no bus), `edge` or `writer`.
-    #[serde(default)]
     pub role: BusRole,
     /// NATS server URL(s), comma-separated: `nats://host:4222`.
-    #[serde(default = "default_url")]
     pub url: String,
     /// The JetStream stream (created by the first instance that finds it missing; its
     /// limits are brought to the values below when they differ).
-    #[serde(default = "default_stream")]
     pub stream: String,
     /// Subjects are `<subject_prefix>.<table>.<venue>`.
-    #[serde(default = "default_subject_prefix")]
     pub subject_prefix: String,
     /// This edge's name, unique among the edges: it prefixes the publish ids the stream
     /// deduplicates by. Required for `role = "edge"`.
-    #[serde(default)]
     pub edge_id: Option<String>,
     /// Durable consumer name prefix shared by every writer: one consumer per table,
     /// `<consumer>-<table>`, and writers sharing it split its messages.
-    #[serde(default = "default_consumer")]
     pub consumer: String,
     /// Stream limit: bytes held. When it is reached, publishes are refused and edges
     /// keep records in their spool until writers catch up.
-    #[serde(default = "default_max_bytes")]
     pub max_bytes: i64,
     /// Stream limit: messages older than this are removed by the server whether or not
     /// a writer took them. 0: no age limit (the default).
-    #[serde(default)]
     pub max_age_secs: u64,
     /// How long the stream remembers publish ids: an edge that restarts within it
     /// republishes what it had in flight without duplicates in the stream.
-    #[serde(default = "default_duplicate_window_secs")]
     pub duplicate_window_secs: u64,
     /// A message a writer took and neither committed nor extended within this is
     /// redelivered to another writer (writers extend it while a batch waits on the
     /// database).
-    #[serde(default = "default_ack_wait_secs")]
-    pub ack_wait_secs: u64,
+    pub ack_wait_secs: NonZeroU64,
     /// Messages a table's consumer hands out without an ack, across all writers.
-    #[serde(default = "default_max_ack_pending")]
     pub max_ack_pending: i64,
     /// Edge: records per published message at most (a batch is split by venue first).
-    #[serde(default = "default_message_max_rows")]
     pub message_max_rows: usize,
     /// Edge: published messages awaiting the stream's ack, per table.
-    #[serde(default = "default_publish_in_flight")]
     pub publish_in_flight: usize,
     /// How often stream and consumer state is read for the metrics.
-    #[serde(default = "default_metrics_interval_secs")]
-    pub metrics_interval_secs: u64,
-}
-
-fn default_url() -> String {
-    "nats://127.0.0.1:4222".into()
-}
-fn default_stream() -> String {
-    "HYPERTICK".into()
-}
-fn default_subject_prefix() -> String {
-    "hypertick".into()
-}
-fn default_consumer() -> String {
-    "hypertick-writers".into()
-}
-fn default_max_bytes() -> i64 {
-    1 << 30
-}
-fn default_duplicate_window_secs() -> u64 {
-    300
-}
-fn default_ack_wait_secs() -> u64 {
-    30
-}
-fn default_max_ack_pending() -> i64 {
-    1_000
-}
-fn default_message_max_rows() -> usize {
-    2_000
-}
-fn default_publish_in_flight() -> usize {
-    64
-}
-fn default_metrics_interval_secs() -> u64 {
-    5
+    pub metrics_interval_secs: NonZeroU64,
 }
 
 impl Default for BusConfig {
     fn default() -> Self {
         BusConfig {
             role: BusRole::All,
-            url: default_url(),
-            stream: default_stream(),
-            subject_prefix: default_subject_prefix(),
+            url: "nats://127.0.0.1:4222".into(),
+            stream: "HYPERTICK".into(),
+            subject_prefix: "hypertick".into(),
             edge_id: None,
-            consumer: default_consumer(),
-            max_bytes: default_max_bytes(),
+            consumer: "hypertick-writers".into(),
+            max_bytes: 1 << 30,
             max_age_secs: 0,
-            duplicate_window_secs: default_duplicate_window_secs(),
-            ack_wait_secs: default_ack_wait_secs(),
-            max_ack_pending: default_max_ack_pending(),
-            message_max_rows: default_message_max_rows(),
-            publish_in_flight: default_publish_in_flight(),
-            metrics_interval_secs: default_metrics_interval_secs(),
+            duplicate_window_secs: 300,
+            ack_wait_secs: const { NonZeroU64::new(30).unwrap() },
+            max_ack_pending: 1_000,
+            message_max_rows: 2_000,
+            publish_in_flight: 64,
+            metrics_interval_secs: const { NonZeroU64::new(5).unwrap() },
         }
     }
 }
@@ -169,9 +123,6 @@ pub(super) fn check(bus: &BusConfig, problem: &mut impl FnMut(&str, String)) {
     if bus.max_bytes < 1 << 20 {
         problem("bus.max_bytes", format!("expected at least 1048576 bytes, got {}", bus.max_bytes));
     }
-    if bus.ack_wait_secs == 0 {
-        problem("bus.ack_wait_secs", "expected at least 1 second".into());
-    }
     if bus.max_ack_pending < 1 {
         problem("bus.max_ack_pending", "expected at least 1".into());
     }
@@ -180,9 +131,6 @@ pub(super) fn check(bus: &BusConfig, problem: &mut impl FnMut(&str, String)) {
     }
     if !(1..=10_000).contains(&bus.publish_in_flight) {
         problem("bus.publish_in_flight", format!("expected 1 to 10000, got {}", bus.publish_in_flight));
-    }
-    if bus.metrics_interval_secs == 0 {
-        problem("bus.metrics_interval_secs", "expected at least 1 second".into());
     }
 }
 

@@ -1,23 +1,29 @@
 //! Reading the configuration: TOML text, then environment overrides, then
 //! deserialization that keeps going after an error so that every problem is reported
-//! at once, each with its key path, then the semantic checks of `validate`.
+//! at once, each with its key path, then the semantic checks of `validate` and those
+//! the caller brings from the modules that own the settings (a [`Check`]).
 //!
 //! Environment overrides are applied to the TOML tree (`environment`).
 
 use std::path::Path;
 
-use super::conninfo;
 use super::environment::apply_environment;
 use super::error::{ConfigError, ConfigErrors};
 use super::model::Config;
-use super::secret::Secret;
 use super::validate::validate;
 
-/// Loads and validates a configuration file, with this process's environment applied.
-pub fn load_file(path: &Path) -> Result<Config, ConfigErrors> {
+/// A check that belongs to the module a setting is for (the database's connection
+/// string in `db`, the channels and credentials of a venue in `source`): it reads the
+/// deserialized configuration and the environment it was loaded with, and its problems
+/// are reported with the configuration's own, each naming its key.
+pub type Check = fn(&Config, &[(String, String)]) -> Vec<ConfigError>;
+
+/// Loads and validates a configuration file, with this process's environment applied;
+/// `checks` run after the configuration's own.
+pub fn load_file_with(path: &Path, checks: &[Check]) -> Result<Config, ConfigErrors> {
     let text = std::fs::read_to_string(path)
         .map_err(|error| ConfigErrors::single(path.display().to_string(), format!("cannot read the file: {error}")))?;
-    load_str(&text, std::env::vars())
+    load_str_with(&text, std::env::vars(), checks)
 }
 
 /// A TOML syntax error by line and column, without the offending line: that line may
@@ -35,71 +41,60 @@ fn syntax_error(text: &str, error: &toml::de::Error) -> String {
     }
 }
 
-/// Loads and validates configuration text with the given environment variables.
+/// Loads and validates configuration text with the given environment variables, with
+/// the configuration's own checks only.
 pub fn load_str(text: &str, environment: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigErrors> {
+    load_str_with(text, environment, &[])
+}
+
+/// Loads and validates configuration text with the given environment variables;
+/// `checks` run after the configuration's own.
+pub fn load_str_with(
+    text: &str,
+    environment: impl IntoIterator<Item = (String, String)>,
+    checks: &[Check],
+) -> Result<Config, ConfigErrors> {
     let mut tree: toml::Table =
         text.parse().map_err(|error: toml::de::Error| ConfigErrors::single("(syntax)", syntax_error(text, &error)))?;
     let environment: Vec<(String, String)> = environment.into_iter().collect();
     let secrets_in_file = secrets_in_file(&tree);
+    let url_in_file = database_url_in_file(&tree);
     let mut errors = apply_environment(&mut tree, environment.iter().cloned());
     let mut config = deserialize_collecting_errors(tree, &mut errors);
     if let Some(config) = &mut config {
         config.secrets_in_file = secrets_in_file;
+        config.database_url_in_file = url_in_file.is_some() && url_in_file.as_deref() == config.database_url();
     }
     if let Some(config) = &config {
         // A key that could not be read is reported once, by the deserializer: the
         // checks would only add that it, or the section holding it, is missing.
         let unreadable: Vec<String> = errors.iter().map(|error| error.key.clone()).collect();
-        errors
-            .extend(validate(config, &environment).into_iter().filter(|error| !unreadable.iter().any(|key| key_contains(&error.key, key))));
+        let found = validate(config).into_iter().chain(checks.iter().flat_map(|check| check(config, &environment)));
+        errors.extend(found.filter(|error| !unreadable.iter().any(|key| key_contains(&error.key, key))));
     }
     match config {
-        Some(mut config) if errors.is_empty() => {
-            fold_into_database_url(&mut config).map_err(|error| ConfigErrors(vec![error]))?;
-            Ok(config)
-        }
+        Some(config) if errors.is_empty() => Ok(config),
         _ => Err(ConfigErrors(errors)),
     }
 }
 
-/// The secrets written in the file text itself (before environment overrides): a
-/// push token, or a database URL with a password in it.
+/// The secrets written in the file text itself (before environment overrides): a push
+/// token. A database URL is one only when it holds a password, which `db` tells.
 fn secrets_in_file(tree: &toml::Table) -> Vec<&'static str> {
-    let mut keys = Vec::new();
-    let value = |section: &str, key: &str| tree.get(section).and_then(|section| section.get(key)).cloned();
-    if value("server", "token").is_some() {
-        keys.push("server.token");
+    let written = tree.get("server").and_then(|server| server.get("token")).is_some();
+    if written {
+        vec!["server.token"]
+    } else {
+        Vec::new()
     }
-    if let Some(toml::Value::String(url)) = value("database", "url") {
-        let has_password = conninfo::ConnInfo::parse(&url)
-            .ok()
-            .and_then(|info| info.base.parse::<tokio_postgres::Config>().ok())
-            .is_some_and(|parsed| parsed.get_password().is_some());
-        if has_password {
-            keys.push("database.url");
-        }
-    }
-    keys
 }
 
-/// `database.ssl_root_cert` and `database.password_file` become parameters of the
-/// URL, so that every connection (writers, maintenance, migrations) is opened from
-/// the one string. Runs after validation, which checked both.
-fn fold_into_database_url(config: &mut Config) -> Result<(), ConfigError> {
-    let Some(url) = config.database_url().map(str::to_string) else { return Ok(()) };
-    let mut url = url;
-    if let Some(path) = &config.database.ssl_root_cert {
-        url = conninfo::with_parameter(&url, "sslrootcert", &path.to_string_lossy());
+/// `database.url` as the file writes it (before environment overrides).
+fn database_url_in_file(tree: &toml::Table) -> Option<String> {
+    match tree.get("database").and_then(|database| database.get("url")) {
+        Some(toml::Value::String(url)) => Some(url.clone()),
+        _ => None,
     }
-    if let Some(path) = &config.database.password_file {
-        let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
-            key: "database.password_file".into(),
-            message: format!("cannot read {}: {error}", path.display()),
-        })?;
-        url = conninfo::with_parameter(&url, "password", text.lines().next().unwrap_or(""));
-    }
-    config.database.url = Some(Secret(url));
-    Ok(())
 }
 
 /// Deserializes, and on each error records it, removes the offending key and tries
@@ -204,18 +199,6 @@ mod tests {
     }
 
     const MINIMAL: &str = "[database]\nurl = \"postgres://u@localhost/db\"\n";
-
-    #[test]
-    fn a_polygon_source_needs_its_api_key_in_the_environment() {
-        let text = format!("{MINIMAL}[[sources]]\nkind = \"polygon\"\nsymbols = [\"AAPL\"]\nchannels = [\"trades\"]\n");
-        let errors = load_str(&text, env(&[])).expect_err("no key").0;
-        assert_eq!(errors.len(), 1, "{errors:?}");
-        assert_eq!(errors[0].key, "sources[0].kind");
-        assert!(errors[0].message.contains("POLYGON_API_KEY"), "{}", errors[0].message);
-        assert!(load_str(&text, env(&[("POLYGON_API_KEY", " ")])).is_err(), "an empty key is no key");
-        let config = load_str(&text, env(&[("POLYGON_API_KEY", "unit-test-key")])).expect("valid with the key");
-        assert!(!format!("{config:?}").contains("unit-test-key"), "the key is not kept in the configuration");
-    }
 
     #[test]
     fn minimal_config_gets_defaults() {
@@ -368,65 +351,17 @@ mod tests {
     }
 
     #[test]
-    fn sources_may_only_name_channels_their_venue_offers() {
-        let source =
-            |channels: &str| format!("{MINIMAL}[[sources]]\nkind = \"coinbase\"\nsymbols = [\"BTC-USD\"]\nchannels = {channels}\n");
-        let config = load_str(&source(r#"["trades", "quotes"]"#), env(&[])).expect("valid");
-        assert_eq!((config.sources[0].kind, config.sources[0].name()), (crate::config::SourceKind::Coinbase, "coinbase".to_string()));
-        let errors = load_str(&source(r#"["trades", "agg_trades", "bars"]"#), env(&[])).expect_err("invalid").0;
-        assert_eq!(errors.len(), 2, "{errors:?}");
-        assert!(errors.iter().all(|error| error.key == "sources[0].channels"));
-        assert!(errors[0].message.contains("coinbase offers no `agg_trades`"), "{}", errors[0].message);
-    }
-
-    #[test]
-    fn options_are_offered_by_deribit_and_okx_and_stand_alone_on_okx() {
-        use crate::config::Channel;
-        let source = |kind: &str, symbols: &str, channels: &str| {
-            format!("{MINIMAL}[[sources]]\nkind = \"{kind}\"\nsymbols = {symbols}\nchannels = {channels}\n")
-        };
-        let deribit =
-            load_str(&source("deribit", r#"["BTC-PERPETUAL", "BTC-27DEC26-100000-C"]"#, r#"["trades", "quotes", "options"]"#), env(&[]))
-                .expect("deribit mixes option names and other instruments");
-        assert_eq!(deribit.sources[0].channels, [Channel::Trades, Channel::Quotes, Channel::Options]);
-        assert!(load_str(&source("okx", r#"["BTC-USD", "ETH-USD"]"#, r#"["options"]"#), env(&[])).is_ok());
-        let errors = load_str(&source("okx", r#"["BTC-USD"]"#, r#"["trades", "options"]"#), env(&[])).expect_err("invalid").0;
-        assert_eq!(errors.len(), 1, "{errors:?}");
-        assert_eq!(errors[0].key, "sources[0].channels");
-        assert!(errors[0].message.contains("instrument families"), "{}", errors[0].message);
-        let errors = load_str(&source("binance", r#"["BTCUSDT"]"#, r#"["options"]"#), env(&[])).expect_err("invalid").0;
-        assert!(errors[0].message.contains("binance offers no `options`"), "{}", errors[0].message);
-    }
-
-    #[test]
-    fn tickers_only_where_the_venue_publishes_24_hour_statistics() {
-        let source =
-            |kind: &str| format!("{MINIMAL}[[sources]]\nkind = \"{kind}\"\nsymbols = [\"X\"]\nchannels = [\"trades\", \"tickers\"]\n");
-        for kind in ["binance", "binance_futures", "coinbase", "bybit", "kraken", "okx", "deribit"] {
-            assert!(load_str(&source(kind), env(&[])).is_ok(), "{kind} offers tickers");
-        }
-        let credentials = env(&[("APCA_API_KEY_ID", "k"), ("APCA_API_SECRET_KEY", "s"), ("POLYGON_API_KEY", "p")]);
-        for kind in ["alpaca", "polygon"] {
-            let errors = load_str(&source(kind), credentials.clone()).expect_err("invalid").0;
-            assert_eq!(errors.len(), 1, "{errors:?}");
-            assert_eq!(errors[0].key, "sources[0].channels");
-            assert_eq!(errors[0].message, format!("{kind} offers no `tickers`; expected some of trades, quotes, bars"));
-        }
-    }
-
-    #[test]
-    fn alpaca_sources_need_credentials_in_the_environment() {
-        let text =
-            format!("{MINIMAL}[[sources]]\nkind = \"alpaca\"\nsymbols = [\"AAPL\"]\nchannels = [\"trades\", \"quotes\", \"bars\"]\n");
-        let errors = load_str(&text, env(&[("APCA_API_KEY_ID", "key-id")])).expect_err("invalid").0;
-        assert_eq!(errors.len(), 1, "{errors:?}");
-        assert_eq!(errors[0].key, "sources[0].kind");
-        assert!(errors[0].message.contains("APCA_API_SECRET_KEY"), "{}", errors[0].message);
-        let errors = load_str(&text, env(&[("APCA_API_SECRET_KEY", "")])).expect_err("invalid").0;
-        assert_eq!(errors.len(), 2, "an empty value counts as missing: {errors:?}");
-        assert!(errors[0].message.contains("APCA_API_KEY_ID"), "{}", errors[0].message);
-        let config = load_str(&text, env(&[("APCA_API_KEY_ID", "key-id"), ("APCA_API_SECRET_KEY", "very-secret")])).expect("valid");
-        assert_eq!(config.sources[0].kind, crate::config::SourceKind::Alpaca);
-        assert!(!format!("{config:?}").contains("very-secret"));
+    fn a_key_that_cannot_be_zero_refuses_it_by_name() {
+        let text = format!(
+            "{MINIMAL}[shutdown]\ndeadline_secs = 0\n[[sources]]\nkind = \"binance\"\nsymbols = [\"BTCUSDT\"]\nchannels = [\"trades\"]\nping_interval_ms = 0\n"
+        );
+        let errors = load_str(&text, env(&[])).expect_err("invalid").0;
+        let expected = |key: &str| ConfigError { key: key.into(), message: "invalid value: integer `0`, expected a nonzero u64".into() };
+        assert_eq!(errors, [expected("shutdown.deadline_secs"), expected("sources[0].ping_interval_ms")]);
+        let errors = load_str(MINIMAL, env(&[("HYPERTICK_SERVER_MAX_CONNECTIONS", "0")])).expect_err("invalid").0;
+        assert_eq!(errors[0].key, "server.max_connections", "{errors:?}");
+        assert!(errors[0].message.contains("expected a nonzero usize"), "{errors:?}");
+        let config = load_str(MINIMAL, env(&[("HYPERTICK_SHUTDOWN_DEADLINE_SECS", "1")])).expect("1 is fine");
+        assert_eq!(config.shutdown.deadline_secs.get(), 1);
     }
 }

@@ -70,8 +70,8 @@ pub fn worst_case_bytes(config: &Config) -> WorstCase {
         let frame = server.max_frame_bytes as u64;
         let receipts = frame / 64 * 40;
         let owed_per_frame = ACK_BYTES + receipts;
-        let owed = (server.acks_in_flight as u64 * owed_per_frame).min(server.acks_in_flight_bytes as u64 + owed_per_frame);
-        server.max_connections as u64 * (12 * frame + owed)
+        let owed = (server.acks_in_flight.get() as u64 * owed_per_frame).min(server.acks_in_flight_bytes as u64 + owed_per_frame);
+        server.max_connections.get() as u64 * (12 * frame + owed)
     });
     let spool = config.spool.as_ref().map_or(0, |spool| spool.segment_bytes);
     WorstCase { base: BASE_BYTES, tables, connections, spool }

@@ -1,14 +1,16 @@
-//! Configuration: the serde structs of the TOML file (`model`; `[server]` in `server`,
-//! `[tables]` and each table's effective settings in `tables`, `[[sources]]` in
-//! `sources`, a generic json feed's description in `json_feed`, `[[custom_tables]]` in
-//! `custom_tables`, `[import]` and the checks of the capture keys of `[[sources]]` in
-//! `backfill`), loading with environment overrides (`environment`) and error collection (`load`),
-//! the semantic checks that report every problem at once (`validate`, `json_checks`,
+//! Configuration, and nothing else: the serde structs of the TOML file (`model`;
+//! `[pipeline]` and its full policy in `pipeline`, `[server]` in `server`, `[tables]` and
+//! each table's effective settings in `tables`, `[[sources]]` in `sources`, a generic json
+//! feed's description in `json_feed`, `[[custom_tables]]` in `custom_tables`, `[import]`
+//! and the checks of the capture keys of `[[sources]]` in `backfill`), loading with
+//! environment overrides (`environment`) and error collection (`load`), the semantic
+//! checks that report every problem at once, one per section (`validate`, `json_checks`,
 //! `custom_checks`), and the warnings about what is allowed but risky (`warnings`).
+//! Checks that need more than the configuration (a connection string taken apart, what a
+//! venue offers) live with what they check and come in through a [`Check`].
 
 mod backfill;
 mod bus;
-pub mod conninfo;
 mod custom_checks;
 mod custom_tables;
 mod environment;
@@ -18,7 +20,7 @@ mod json_feed;
 mod load;
 mod memory;
 mod model;
-pub mod pem;
+mod pipeline;
 mod redact;
 mod secret;
 mod server;
@@ -39,15 +41,14 @@ pub use error::{with_causes, ConfigError, ConfigErrors};
 pub use json_feed::{
     json_pointer_tokens, AckRule, Conditions, FieldPointers, JsonFeedConfig, RecordKind, RecordRule, SideValues, SymbolRewrite, TimeFormat,
 };
-pub use load::{load_file, load_str};
+pub use load::{load_file_with, load_str, load_str_with, Check};
 pub use memory::{worst_case_bytes, WorstCase};
-pub use model::{
-    AggregatesConfig, Config, DatabaseConfig, FullPolicy, MetricsConfig, PipelineConfig, ProfileChoice, SchemaConfig, ShutdownConfig,
-};
+pub use model::{AggregatesConfig, Config, DatabaseConfig, MetricsConfig, ProfileChoice, SchemaConfig, ShutdownConfig};
+pub use pipeline::{FullPolicy, PipelineConfig};
 pub use redact::redact_url;
 pub use secret::Secret;
 pub use server::{AckLevel, ServerConfig};
-pub use sources::{Channel, SourceConfig, SourceKind, ALPACA_KEY_ID_VARIABLE, ALPACA_SECRET_KEY_VARIABLE, POLYGON_API_KEY_VARIABLE};
+pub use sources::{Channel, SourceConfig, SourceKind};
 pub use subsystems::{HealthConfig, IndicatorsConfig, RelationalConfig, SpoolConfig, DEFAULT_RELATIONAL_TABLES};
 pub use tables::{default_max_record_bytes, EffectiveTableConfig, TableConfig, TablesConfig, WriteMode, MAX_BATCH_BYTES};
 pub use validate::{is_plain_identifier, MAX_IDENTIFIER_BYTES};

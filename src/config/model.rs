@@ -2,17 +2,16 @@
 //! of each key; `config/hypertick.toml` shows them annotated.
 
 use std::net::SocketAddr;
+use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::PathBuf;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::custom_tables::{CustomTableConfig, DEFAULT_CUSTOM_COLUMNSTORE_AFTER_DAYS, DEFAULT_CUSTOM_PARTITION_HOURS};
+use super::pipeline::PipelineConfig;
 use super::secret::Secret;
-use super::server::{
-    default_acks_in_flight, default_acks_in_flight_bytes, default_dedup_ids, default_handshake_timeout_ms, default_max_frame_bytes,
-    default_max_messages_per_sec, default_max_messages_per_sec_per_token, default_max_pending_handshakes, AckLevel, ServerConfig,
-};
+use super::server::ServerConfig;
 use super::sources::SourceConfig;
 use super::subsystems::{HealthConfig, IndicatorsConfig, RelationalConfig, SpoolConfig};
 use super::tables::{default_max_record_bytes, EffectiveTableConfig, TablesConfig};
@@ -20,90 +19,62 @@ use crate::record::{CustomSchema, Table};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
-    #[serde(default)]
     pub database: DatabaseConfig,
     /// Keys whose secret was written in the file itself rather than given through
     /// the environment or a file of its own (set by `load`, for a warning).
     #[serde(skip)]
     pub secrets_in_file: Vec<&'static str>,
+    /// Whether `database.url` is the one written in the file itself (set by `load`; `db`
+    /// warns when it holds a password).
+    #[serde(skip)]
+    pub database_url_in_file: bool,
     /// The push websocket listener. Absent: no push source runs.
-    #[serde(default)]
     pub server: Option<ServerConfig>,
-    #[serde(default)]
     pub metrics: MetricsConfig,
-    #[serde(default)]
     pub pipeline: PipelineConfig,
-    #[serde(default)]
     pub tables: TablesConfig,
-    #[serde(default)]
     pub schema: SchemaConfig,
-    #[serde(default)]
     pub aggregates: AggregatesConfig,
-    #[serde(default)]
     pub relational: RelationalConfig,
     /// The local write-ahead log. Absent: records wait in memory only.
-    #[serde(default)]
     pub spool: Option<SpoolConfig>,
-    #[serde(default)]
     pub indicators: IndicatorsConfig,
-    #[serde(default)]
     pub shutdown: ShutdownConfig,
     /// What `GET /readyz` checks.
-    #[serde(default)]
     pub health: HealthConfig,
     /// `[[sources]]`: one entry per venue connection.
-    #[serde(default)]
     pub sources: Vec<SourceConfig>,
     /// `[[custom_tables]]`: tables declared here, created by `migrate` and written from
     /// push `row` records that name them.
-    #[serde(default)]
     pub custom_tables: Vec<CustomTableConfig>,
     /// `[import]`: how `hypertick import` reads and writes files.
-    #[serde(default)]
     pub import: super::backfill::ImportConfig,
     /// `[bus]`: this instance's role when several are joined by NATS JetStream.
-    #[serde(default)]
     pub bus: super::bus::BusConfig,
 }
 
 /// `[database]`: where the rows go.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `postgres://user:password@host:port/dbname`. Falls back to `DATABASE_URL`.
     /// libpq's `sslmode` (`disable`, `prefer` — the default —, `require`, `verify-ca`,
     /// `verify-full`) and `sslrootcert` (a PEM file, or `system`) are understood.
-    #[serde(default)]
     pub url: Option<Secret>,
     /// Root certificates (PEM) that `sslmode=verify-ca` / `verify-full` check the
     /// server against: the URL's `sslrootcert`, as a key of its own. Without either,
     /// the Mozilla roots built into the daemon are used.
-    #[serde(default)]
     pub ssl_root_cert: Option<PathBuf>,
     /// A file whose first line is the database password, for a URL without one.
-    #[serde(default)]
     pub password_file: Option<PathBuf>,
     /// How long one connection attempt may take.
-    #[serde(default = "default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
     /// First wait before retrying after a lost connection; doubles up to the maximum.
-    #[serde(default = "default_retry_initial_backoff_ms")]
-    pub retry_initial_backoff_ms: u64,
+    pub retry_initial_backoff_ms: NonZeroU64,
     /// Longest wait between reconnection attempts (writers retry forever).
-    #[serde(default = "default_retry_max_backoff_ms")]
     pub retry_max_backoff_ms: u64,
-}
-
-fn default_connect_timeout_ms() -> u64 {
-    5_000
-}
-fn default_retry_initial_backoff_ms() -> u64 {
-    100
-}
-fn default_retry_max_backoff_ms() -> u64 {
-    5_000
 }
 
 impl Default for DatabaseConfig {
@@ -112,170 +83,61 @@ impl Default for DatabaseConfig {
             url: None,
             ssl_root_cert: None,
             password_file: None,
-            connect_timeout_ms: default_connect_timeout_ms(),
-            retry_initial_backoff_ms: default_retry_initial_backoff_ms(),
-            retry_max_backoff_ms: default_retry_max_backoff_ms(),
+            connect_timeout_ms: 5_000,
+            retry_initial_backoff_ms: const { NonZeroU64::new(100).unwrap() },
+            retry_max_backoff_ms: 5_000,
         }
     }
 }
 
 /// `[metrics]`: the Prometheus endpoint and the periodic summary line.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct MetricsConfig {
     /// Serve `GET /metrics` here. Set `enabled = false` to serve nothing.
-    #[serde(default = "default_metrics_listen")]
     pub listen: SocketAddr,
     /// `false`: no listener at all (no `/metrics`, `/healthz` or `/readyz`).
-    #[serde(default = "default_true")]
     pub enabled: bool,
     /// Seconds between one-line throughput/latency summaries in the log (0: none).
-    #[serde(default = "default_summary_interval_secs")]
     pub summary_interval_secs: u64,
     /// Connections to the metrics listener open at once; a connection over the limit
     /// is closed as soon as it is accepted (counted in
     /// `hypertick_metrics_refused_total{reason="too_many_connections"}`).
-    #[serde(default = "default_metrics_max_connections")]
-    pub max_connections: usize,
+    pub max_connections: NonZeroUsize,
     /// Milliseconds from accepting a metrics connection to its response written; a
     /// client slower than that is disconnected (`hypertick_metrics_refused_total{reason="timeout"}`).
     /// Each connection answers one request.
-    #[serde(default = "default_metrics_request_timeout_ms")]
     pub request_timeout_ms: u64,
-}
-
-fn default_metrics_max_connections() -> usize {
-    256
-}
-fn default_metrics_request_timeout_ms() -> u64 {
-    10_000
-}
-
-fn default_metrics_listen() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 9187))
-}
-fn default_true() -> bool {
-    true
-}
-fn default_summary_interval_secs() -> u64 {
-    10
 }
 
 impl Default for MetricsConfig {
     fn default() -> Self {
         MetricsConfig {
-            listen: default_metrics_listen(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 9187)),
             enabled: true,
-            summary_interval_secs: default_summary_interval_secs(),
-            max_connections: default_metrics_max_connections(),
-            request_timeout_ms: default_metrics_request_timeout_ms(),
-        }
-    }
-}
-
-/// What a source does when a table's channel is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum FullPolicy {
-    /// Wait for room: the source stops reading, which pushes back on its producer.
-    #[default]
-    Block,
-    /// Reject the record (the producer sees it in the ack) and count it.
-    Reject,
-}
-
-/// `[pipeline]`: channels and batching, the defaults for every table.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PipelineConfig {
-    /// Rows each table's channel holds before the full policy applies.
-    #[serde(default = "default_channel_capacity")]
-    pub channel_capacity: usize,
-    /// Estimated bytes (records' size in memory) each table's channel holds before the
-    /// full policy applies, whichever of rows and bytes comes first.
-    #[serde(default = "default_channel_max_bytes")]
-    pub channel_max_bytes: usize,
-    /// A batch closes when it holds this many rows…
-    #[serde(default = "default_batch_max_rows")]
-    pub batch_max_rows: usize,
-    /// …or this many estimated bytes of rows (at most 268435456, far below PostgreSQL's
-    /// 1 GiB message limit)…
-    #[serde(default = "default_batch_max_bytes")]
-    pub batch_max_bytes: usize,
-    /// …or when its first row has waited this long.
-    #[serde(default = "default_linger_ms")]
-    pub linger_ms: u64,
-    /// `block` (default) or `reject`.
-    #[serde(default)]
-    pub full_policy: FullPolicy,
-    /// Database connections writing each high-rate table (ticks, quotes, bars,
-    /// options_quotes); the others get one unless `[tables.<name>] writers` says otherwise.
-    #[serde(default = "default_writers_per_table")]
-    pub writers_per_table: usize,
-    /// Records whose event time is further ahead of our clock than this are rejected.
-    #[serde(default = "default_max_future_secs")]
-    pub max_future_secs: u64,
-}
-
-fn default_channel_capacity() -> usize {
-    65_536
-}
-fn default_channel_max_bytes() -> usize {
-    32 << 20
-}
-fn default_batch_max_bytes() -> usize {
-    16 << 20
-}
-fn default_batch_max_rows() -> usize {
-    10_000
-}
-fn default_linger_ms() -> u64 {
-    5
-}
-fn default_writers_per_table() -> usize {
-    2
-}
-fn default_max_future_secs() -> u64 {
-    86_400
-}
-
-impl Default for PipelineConfig {
-    fn default() -> Self {
-        PipelineConfig {
-            channel_capacity: default_channel_capacity(),
-            channel_max_bytes: default_channel_max_bytes(),
-            batch_max_rows: default_batch_max_rows(),
-            batch_max_bytes: default_batch_max_bytes(),
-            linger_ms: default_linger_ms(),
-            full_policy: FullPolicy::Block,
-            writers_per_table: default_writers_per_table(),
-            max_future_secs: default_max_future_secs(),
+            summary_interval_secs: 10,
+            max_connections: const { NonZeroUsize::new(256).unwrap() },
+            request_timeout_ms: 10_000,
         }
     }
 }
 
 /// `[aggregates]`: the OHLCV views over `ticks`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct AggregatesConfig {
     /// Keep `ohlcv_1m`, `ohlcv_1h` and `ohlcv_1d` (real-time continuous aggregates on
     /// TimescaleDB; on vanilla PostgreSQL tables the daemon refreshes where ticks changed).
-    #[serde(default = "default_true")]
     pub ohlcv: bool,
     /// Vanilla PostgreSQL: seconds between refreshes of the OHLCV aggregates (each
     /// recomputes only the buckets of ticks written since the previous one): how long a
     /// tick may take to show in them.
-    #[serde(default = "default_refresh_interval_secs")]
-    pub refresh_interval_secs: u64,
-}
-
-fn default_refresh_interval_secs() -> u64 {
-    60
+    pub refresh_interval_secs: NonZeroU64,
 }
 
 impl Default for AggregatesConfig {
     fn default() -> Self {
-        AggregatesConfig { ohlcv: true, refresh_interval_secs: default_refresh_interval_secs() }
+        AggregatesConfig { ohlcv: true, refresh_interval_secs: const { NonZeroU64::new(60).unwrap() } }
     }
 }
 
@@ -295,51 +157,36 @@ pub enum ProfileChoice {
 
 /// `[schema]`: migrations and partition maintenance.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct SchemaConfig {
-    #[serde(default)]
     pub profile: ProfileChoice,
     /// Partitions created ahead of now (vanilla profile).
-    #[serde(default = "default_partitions_ahead")]
     pub partitions_ahead: u32,
     /// Seconds between partition maintenance runs (create ahead, drop past retention).
-    #[serde(default = "default_maintenance_interval_secs")]
-    pub maintenance_interval_secs: u64,
-}
-
-fn default_partitions_ahead() -> u32 {
-    3
-}
-fn default_maintenance_interval_secs() -> u64 {
-    600
+    pub maintenance_interval_secs: NonZeroU64,
 }
 
 impl Default for SchemaConfig {
     fn default() -> Self {
         SchemaConfig {
             profile: ProfileChoice::Auto,
-            partitions_ahead: default_partitions_ahead(),
-            maintenance_interval_secs: default_maintenance_interval_secs(),
+            partitions_ahead: 3,
+            maintenance_interval_secs: const { NonZeroU64::new(600).unwrap() },
         }
     }
 }
 
 /// `[shutdown]`: how long a stop may take.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct ShutdownConfig {
     /// Seconds the writers get to drain and commit after a stop signal.
-    #[serde(default = "default_deadline_secs")]
-    pub deadline_secs: u64,
-}
-
-fn default_deadline_secs() -> u64 {
-    30
+    pub deadline_secs: NonZeroU64,
 }
 
 impl Default for ShutdownConfig {
     fn default() -> Self {
-        ShutdownConfig { deadline_secs: default_deadline_secs() }
+        ShutdownConfig { deadline_secs: const { NonZeroU64::new(30).unwrap() } }
     }
 }
 
@@ -352,21 +199,8 @@ impl Config {
             database: DatabaseConfig { url: Some(Secret(database_url.to_string())), ..DatabaseConfig::default() },
             server: Some(ServerConfig {
                 listen: any_loopback_port,
-                token: None,
-                token_file: None,
-                ack: AckLevel::Received,
-                max_frame_bytes: default_max_frame_bytes(),
-                max_connections: 64,
-                max_pending_handshakes: default_max_pending_handshakes(),
-                handshake_timeout_ms: default_handshake_timeout_ms(),
-                max_messages_per_sec: default_max_messages_per_sec(),
-                max_messages_per_sec_per_token: default_max_messages_per_sec_per_token(),
-                max_connections_per_token: 0,
-                tls_cert: None,
-                tls_key: None,
-                dedup_ids: default_dedup_ids(),
-                acks_in_flight: default_acks_in_flight(),
-                acks_in_flight_bytes: default_acks_in_flight_bytes(),
+                max_connections: const { NonZeroUsize::new(64).unwrap() },
+                ..ServerConfig::default()
             }),
             metrics: MetricsConfig { listen: any_loopback_port, summary_interval_secs: 0, ..MetricsConfig::default() },
             ..Config::default()

@@ -1,15 +1,12 @@
-//! `[[sources]]`: venue connections, the adapter each uses, and the channels they offer.
+//! `[[sources]]`: venue connections and the adapter each uses. What a venue offers
+//! (channels, the credentials it reads) is its adapter's to say, in `source`.
+
+use std::num::NonZeroU64;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::json_feed::JsonFeedConfig;
-
-/// Alpaca's own names for its credentials.
-pub const ALPACA_KEY_ID_VARIABLE: &str = "APCA_API_KEY_ID";
-pub const ALPACA_SECRET_KEY_VARIABLE: &str = "APCA_API_SECRET_KEY";
-/// Polygon's API key.
-pub const POLYGON_API_KEY_VARIABLE: &str = "POLYGON_API_KEY";
 
 /// Which venue adapter a source uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -95,19 +92,19 @@ pub struct SourceConfig {
     pub channels: Vec<Channel>,
     /// One connection attempt may take this long.
     #[serde(default = "default_source_connect_timeout_ms")]
-    pub connect_timeout_ms: u64,
+    pub connect_timeout_ms: NonZeroU64,
     /// Reconnect when nothing at all arrives for this long (the silent-feed watchdog).
     #[serde(default = "default_silence_timeout_ms")]
-    pub silence_timeout_ms: u64,
+    pub silence_timeout_ms: NonZeroU64,
     /// A websocket ping is sent at this interval.
     #[serde(default = "default_ping_interval_ms")]
-    pub ping_interval_ms: u64,
+    pub ping_interval_ms: NonZeroU64,
     /// Subscriptions must be acknowledged within this time, or the connection is retried.
     #[serde(default = "default_subscribe_timeout_ms")]
-    pub subscribe_timeout_ms: u64,
+    pub subscribe_timeout_ms: NonZeroU64,
     /// Reconnect backoff: first wait, doubling (jittered) up to the maximum; forever.
     #[serde(default = "default_reconnect_initial_ms")]
-    pub reconnect_initial_ms: u64,
+    pub reconnect_initial_ms: NonZeroU64,
     /// Reconnect backoff: the longest wait between two attempts.
     #[serde(default = "default_reconnect_max_ms")]
     pub reconnect_max_ms: u64,
@@ -127,7 +124,7 @@ pub struct SourceConfig {
     pub record_rotate_bytes: u64,
     /// …or is this old.
     #[serde(default = "default_record_rotate_secs")]
-    pub record_rotate_secs: u64,
+    pub record_rotate_secs: NonZeroU64,
     /// Compress capture files with zstd (`.ndjson.zst`).
     #[serde(default)]
     pub record_zstd: bool,
@@ -136,24 +133,24 @@ pub struct SourceConfig {
 fn default_record_rotate_bytes() -> u64 {
     256 << 20
 }
-fn default_record_rotate_secs() -> u64 {
-    3_600
+fn default_record_rotate_secs() -> NonZeroU64 {
+    const { NonZeroU64::new(3_600).unwrap() }
 }
 
-fn default_source_connect_timeout_ms() -> u64 {
-    10_000
+fn default_source_connect_timeout_ms() -> NonZeroU64 {
+    const { NonZeroU64::new(10_000).unwrap() }
 }
-fn default_silence_timeout_ms() -> u64 {
-    30_000
+fn default_silence_timeout_ms() -> NonZeroU64 {
+    const { NonZeroU64::new(30_000).unwrap() }
 }
-fn default_ping_interval_ms() -> u64 {
-    15_000
+fn default_ping_interval_ms() -> NonZeroU64 {
+    const { NonZeroU64::new(15_000).unwrap() }
 }
-fn default_subscribe_timeout_ms() -> u64 {
-    10_000
+fn default_subscribe_timeout_ms() -> NonZeroU64 {
+    const { NonZeroU64::new(10_000).unwrap() }
 }
-fn default_reconnect_initial_ms() -> u64 {
-    250
+fn default_reconnect_initial_ms() -> NonZeroU64 {
+    const { NonZeroU64::new(250).unwrap() }
 }
 fn default_reconnect_max_ms() -> u64 {
     30_000
@@ -176,31 +173,6 @@ impl SourceKind {
             SourceKind::Alpaca => "alpaca",
             SourceKind::Polygon => "polygon",
             SourceKind::Json => "json",
-        }
-    }
-
-    /// Environment variables holding this venue's credentials (never read from the file).
-    pub fn credential_variables(self) -> &'static [&'static str] {
-        match self {
-            SourceKind::Alpaca => &[ALPACA_KEY_ID_VARIABLE, ALPACA_SECRET_KEY_VARIABLE],
-            SourceKind::Polygon => &[POLYGON_API_KEY_VARIABLE],
-            _ => &[],
-        }
-    }
-
-    /// The channels this venue's feed offers.
-    pub fn channels(self) -> &'static [Channel] {
-        use Channel::{AggTrades, Bars, Options, Quotes, Tickers, Trades};
-        match self {
-            SourceKind::Binance | SourceKind::BinanceFutures => &[Trades, AggTrades, Quotes, Bars, Tickers],
-            SourceKind::Coinbase => &[Trades, Quotes, Tickers],
-            SourceKind::Deribit => &[Trades, Quotes, Tickers, Options],
-            SourceKind::Okx => &[Trades, Quotes, Bars, Tickers, Options],
-            SourceKind::Bybit | SourceKind::Kraken => &[Trades, Quotes, Bars, Tickers],
-            // Their stock streams carry no 24-hour statistics.
-            SourceKind::Alpaca | SourceKind::Polygon => &[Trades, Quotes, Bars],
-            // The subscribe messages and records rules of `[sources.json]` decide.
-            SourceKind::Json => &[],
         }
     }
 }

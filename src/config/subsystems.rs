@@ -1,12 +1,13 @@
 //! The configuration of the daemon's optional subsystems: the spool (`[spool]`), the
 //! indicator engine (`[indicators]`) and the relational writer's tables (`[relational]`).
 
+use std::num::NonZeroU64;
 use std::path::PathBuf;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::model::FullPolicy;
+use super::pipeline::FullPolicy;
 
 /// `[spool]`: the local write-ahead log every accepted record is appended to before it
 /// is queued, until the database has committed it.
@@ -56,42 +57,23 @@ impl SpoolConfig {
 /// `[indicators]`: the streaming indicator engine, fed by every closed bar that is
 /// queued for `bars`, writing one `technical_indicators` row per bar.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct IndicatorsConfig {
     /// Symbols (as stored in `bars`) to compute for; `["*"]` for every symbol. Empty
     /// (the default): the engine is off.
-    #[serde(default)]
     pub symbols: Vec<String>,
     /// Bar intervals to compute for (`1m`, `1h`, …).
-    #[serde(default = "default_indicator_intervals")]
     pub intervals: Vec<String>,
     /// Support/resistance: a swing high must stand above the highs of this many bars on
     /// each side (a swing low below the lows), and is confirmed that many bars later.
-    #[serde(default = "default_swing_window")]
     pub swing_window: usize,
     /// How many recent swing highs and lows each row lists.
-    #[serde(default = "default_levels_kept")]
     pub levels_kept: usize,
-}
-
-fn default_indicator_intervals() -> Vec<String> {
-    vec!["1m".to_string()]
-}
-fn default_swing_window() -> usize {
-    2
-}
-fn default_levels_kept() -> usize {
-    3
 }
 
 impl Default for IndicatorsConfig {
     fn default() -> Self {
-        IndicatorsConfig {
-            symbols: Vec::new(),
-            intervals: default_indicator_intervals(),
-            swing_window: default_swing_window(),
-            levels_kept: default_levels_kept(),
-        }
+        IndicatorsConfig { symbols: Vec::new(), intervals: vec!["1m".to_string()], swing_window: 2, levels_kept: 3 }
     }
 }
 
@@ -104,12 +86,11 @@ impl IndicatorsConfig {
 
 /// `[relational]`: the tables push `row` records may write.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct RelationalConfig {
     /// Table names in the database's current schema. The daemon's own bookkeeping
     /// (`ingest_offsets`, `dead_letters`, `schema_migrations`) and the market tables
     /// cannot be listed.
-    #[serde(default = "default_relational_tables")]
     pub tables: Vec<String>,
 }
 
@@ -128,13 +109,9 @@ pub const DEFAULT_RELATIONAL_TABLES: &[&str] = &[
     "audit_trail",
 ];
 
-fn default_relational_tables() -> Vec<String> {
-    DEFAULT_RELATIONAL_TABLES.iter().map(|name| name.to_string()).collect()
-}
-
 impl Default for RelationalConfig {
     fn default() -> Self {
-        RelationalConfig { tables: default_relational_tables() }
+        RelationalConfig { tables: DEFAULT_RELATIONAL_TABLES.iter().map(|name| name.to_string()).collect() }
     }
 }
 
@@ -144,38 +121,25 @@ impl Default for RelationalConfig {
 /// budget, and the spool is below its high-water mark, and 503 naming the failing
 /// checks otherwise.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct HealthConfig {
     /// Seconds a venue source may be without a connection (connecting, or reconnecting
     /// after a drop) before the daemon reports itself not ready.
-    #[serde(default = "default_source_down_budget_secs")]
     pub source_down_budget_secs: u64,
     /// The spool's fill, in percent of `spool.max_bytes`, from which the daemon reports
     /// itself not ready (1 to 100).
-    #[serde(default = "default_spool_high_water_percent")]
     pub spool_high_water_percent: u8,
     /// Milliseconds between checks that the database answers (`SELECT 1` on a
     /// connection of its own); a check older than three intervals counts as failed.
-    #[serde(default = "default_database_check_interval_ms")]
-    pub database_check_interval_ms: u64,
-}
-
-fn default_source_down_budget_secs() -> u64 {
-    60
-}
-fn default_spool_high_water_percent() -> u8 {
-    90
-}
-fn default_database_check_interval_ms() -> u64 {
-    5_000
+    pub database_check_interval_ms: NonZeroU64,
 }
 
 impl Default for HealthConfig {
     fn default() -> Self {
         HealthConfig {
-            source_down_budget_secs: default_source_down_budget_secs(),
-            spool_high_water_percent: default_spool_high_water_percent(),
-            database_check_interval_ms: default_database_check_interval_ms(),
+            source_down_budget_secs: 60,
+            spool_high_water_percent: 90,
+            database_check_interval_ms: const { NonZeroU64::new(5_000).unwrap() },
         }
     }
 }

@@ -1,128 +1,128 @@
-//! Semantic checks on a deserialized configuration. Every check runs; the caller gets
-//! the whole list.
+//! Semantic checks on a deserialized configuration, one per section, run in sequence.
+//! Every check runs; the caller gets the whole list. Checks that need more than the
+//! configuration (the database's connection string taken apart, what a venue offers)
+//! belong to the modules the settings are for, and come in through `load`'s `Check`.
 
 use super::bus::BusRole;
-use super::conninfo::{self, ConnInfo, RootCertificates};
 use super::custom_checks;
 use super::error::ConfigError;
 use super::json_checks;
 use super::model::Config;
 use super::server::AckLevel;
+use super::sources::{SourceConfig, SourceKind};
 use super::tables::{WriteMode, MAX_BATCH_BYTES};
+use crate::record::Table;
 
 /// The smallest byte bound of a channel and of a batch.
 const MIN_CHANNEL_BYTES: usize = 65_536;
 const MIN_BATCH_BYTES: usize = 65_536;
 
-fn batch_bytes_expected() -> String {
-    format!("expected between {MIN_BATCH_BYTES} and {MAX_BATCH_BYTES} bytes (a batch stays far below PostgreSQL's 1 GiB message limit)")
-}
-use super::pem;
-use super::sources::{Channel, SourceKind};
-use crate::record::Table;
-
 /// The shortest tick retention the OHLCV aggregates accept: on TimescaleDB their
 /// refresh policies start at the ticks' retention and `ohlcv_1d`'s must span a few days.
 pub const OHLCV_LONGEST_REFRESH_WINDOW_DAYS: u32 = 7;
 
-/// Checks `config`; `environment` is the process environment the configuration was
-/// loaded with (venue credentials are read from it, never from the file).
-pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec<ConfigError> {
+fn batch_bytes_expected() -> String {
+    format!("expected between {MIN_BATCH_BYTES} and {MAX_BATCH_BYTES} bytes (a batch stays far below PostgreSQL's 1 GiB message limit)")
+}
+
+/// Checks `config`, section by section.
+pub(super) fn validate(config: &Config) -> Vec<ConfigError> {
     let mut errors = Vec::new();
     let mut problem = |key: &str, message: String| {
         errors.push(ConfigError { key: key.to_string(), message });
     };
-
     super::bus::check(&config.bus, &mut problem);
     check_role(config, &mut problem);
-    match config.database_url() {
-        // An edge publishes to the bus and never opens the database.
-        None if config.bus.role == BusRole::Edge => {}
-        None => problem("database.url", "not set; expected a postgres:// URL in the file or in DATABASE_URL".into()),
-        Some(url) => check_database_url(config, url, &mut problem),
+    check_database(config, &mut problem);
+    check_server(config, &mut problem);
+    check_metrics(config, &mut problem);
+    check_pipeline(config, &mut problem);
+    for table in Table::ALL {
+        check_table(config, table, &mut problem);
     }
-    if config.database.connect_timeout_ms == 0 {
+    check_relational(config, &mut problem);
+    check_indicators(config, &mut problem);
+    check_spool(config, &mut problem);
+    check_health(config, &mut problem);
+    check_aggregates(config, &mut problem);
+    super::backfill::check_import(&config.import, &mut problem);
+    super::backfill::check_capture(&config.sources, &mut problem);
+    check_sources(&config.sources, &mut problem);
+    custom_checks::check(config, &mut problem);
+    errors
+}
+
+/// `[database]`: the URL is there, unless this instance never opens the database.
+/// What the URL says is `db`'s to check.
+fn check_database(config: &Config, problem: &mut impl FnMut(&str, String)) {
+    // An edge publishes to the bus and never opens the database.
+    if config.database_url().is_none() && config.bus.role != BusRole::Edge {
+        problem("database.url", "not set; expected a postgres:// URL in the file or in DATABASE_URL".into());
+    }
+    let database = &config.database;
+    if database.connect_timeout_ms == 0 {
         problem("database.connect_timeout_ms", "expected a number of milliseconds above 0".into());
     }
-    if config.database.retry_initial_backoff_ms == 0 || config.database.retry_initial_backoff_ms > config.database.retry_max_backoff_ms {
+    if database.retry_initial_backoff_ms.get() > database.retry_max_backoff_ms {
         problem("database.retry_initial_backoff_ms", "expected above 0 and at most database.retry_max_backoff_ms".into());
     }
+}
 
-    if let Some(server) = &config.server {
-        if server.token.is_some() && server.token_file.is_some() {
-            problem("server.token_file", "give either server.token or server.token_file, not both".into());
-        }
-        if let Some(token) = &server.token {
-            if token.0.trim().is_empty() {
-                problem("server.token", "expected a non-empty token".into());
-            }
-        }
-        if let Some(path) = &server.token_file {
-            match std::fs::read_to_string(path) {
-                Ok(text) if text.trim().is_empty() => problem("server.token_file", format!("{} holds no token", path.display())),
-                Ok(_) => {}
-                Err(error) => problem("server.token_file", format!("cannot read {}: {error}", path.display())),
-            }
-        }
-        match (&server.tls_cert, &server.tls_key) {
-            (Some(cert), Some(key)) => match (pem::load_certificates(cert), pem::load_private_key(key)) {
-                (Ok(chain), Ok(private_key)) => {
-                    if let Err(message) = pem::check_key_matches(chain, private_key, cert, key) {
-                        problem("server.tls_key", message);
-                    }
-                }
-                (chain, private_key) => {
-                    if let Err(message) = chain {
-                        problem("server.tls_cert", message);
-                    }
-                    if let Err(message) = private_key {
-                        problem("server.tls_key", message);
-                    }
-                }
-            },
-            (Some(_), None) => problem("server.tls_key", "missing: server.tls_cert needs its private key".into()),
-            (None, Some(_)) => problem("server.tls_cert", "missing: server.tls_key needs its certificate".into()),
-            (None, None) => {}
-        }
-        if server.ack != AckLevel::Received && config.spool.is_none() {
-            problem(
-                "server.ack",
-                "\"durable\" and \"committed\" need the spool; add a [spool] section with a dir, or use \"received\"".into(),
-            );
-        }
-        if !(1_024..=(64 << 20)).contains(&server.max_frame_bytes) {
-            problem("server.max_frame_bytes", "expected between 1024 and 67108864 bytes".into());
-        }
-        if server.acks_in_flight == 0 {
-            problem("server.acks_in_flight", "expected at least 1 (1: one frame at a time)".into());
-        }
-        if server.max_connections == 0 {
-            problem("server.max_connections", "expected at least 1".into());
-        }
-        if server.max_pending_handshakes == 0 {
-            problem("server.max_pending_handshakes", "expected at least 1".into());
-        }
-        if !(100..=300_000).contains(&server.handshake_timeout_ms) {
-            problem("server.handshake_timeout_ms", "expected between 100 and 300000 milliseconds".into());
-        }
-        if server.acks_in_flight_bytes < 1_024 {
-            problem("server.acks_in_flight_bytes", "expected at least 1024 bytes".into());
-        }
-        // Port 0 asks the system for a free port: two such listeners never collide.
-        if config.metrics.enabled && config.metrics.listen == server.listen && server.listen.port() != 0 {
-            problem("metrics.listen", "must differ from server.listen".into());
+/// `[server]`: its token given once, both TLS files or neither (what they hold is the
+/// push server's to check), and its limits.
+fn check_server(config: &Config, problem: &mut impl FnMut(&str, String)) {
+    let Some(server) = &config.server else { return };
+    if server.token.is_some() && server.token_file.is_some() {
+        problem("server.token_file", "give either server.token or server.token_file, not both".into());
+    }
+    if let Some(token) = &server.token {
+        if token.0.trim().is_empty() {
+            problem("server.token", "expected a non-empty token".into());
         }
     }
-
-    if config.metrics.enabled {
-        if config.metrics.max_connections == 0 {
-            problem("metrics.max_connections", "expected at least 1".into());
-        }
-        if !(100..=300_000).contains(&config.metrics.request_timeout_ms) {
-            problem("metrics.request_timeout_ms", "expected between 100 and 300000 milliseconds".into());
+    if let Some(path) = &server.token_file {
+        match std::fs::read_to_string(path) {
+            Ok(text) if text.trim().is_empty() => problem("server.token_file", format!("{} holds no token", path.display())),
+            Ok(_) => {}
+            Err(error) => problem("server.token_file", format!("cannot read {}: {error}", path.display())),
         }
     }
+    match (&server.tls_cert, &server.tls_key) {
+        (Some(_), None) => problem("server.tls_key", "missing: server.tls_cert needs its private key".into()),
+        (None, Some(_)) => problem("server.tls_cert", "missing: server.tls_key needs its certificate".into()),
+        _ => {}
+    }
+    if server.ack != AckLevel::Received && config.spool.is_none() {
+        problem("server.ack", "\"durable\" and \"committed\" need the spool; add a [spool] section with a dir, or use \"received\"".into());
+    }
+    if !(1_024..=(64 << 20)).contains(&server.max_frame_bytes) {
+        problem("server.max_frame_bytes", "expected between 1024 and 67108864 bytes".into());
+    }
+    if !(100..=300_000).contains(&server.handshake_timeout_ms) {
+        problem("server.handshake_timeout_ms", "expected between 100 and 300000 milliseconds".into());
+    }
+    if server.acks_in_flight_bytes < 1_024 {
+        problem("server.acks_in_flight_bytes", "expected at least 1024 bytes".into());
+    }
+    // Port 0 asks the system for a free port: two such listeners never collide.
+    if config.metrics.enabled && config.metrics.listen == server.listen && server.listen.port() != 0 {
+        problem("metrics.listen", "must differ from server.listen".into());
+    }
+}
 
+/// `[metrics]`, when its listener runs.
+fn check_metrics(config: &Config, problem: &mut impl FnMut(&str, String)) {
+    let metrics = &config.metrics;
+    if !metrics.enabled {
+        return;
+    }
+    if !(100..=300_000).contains(&metrics.request_timeout_ms) {
+        problem("metrics.request_timeout_ms", "expected between 100 and 300000 milliseconds".into());
+    }
+}
+
+/// `[pipeline]`: the bounds every table falls back to.
+fn check_pipeline(config: &Config, problem: &mut impl FnMut(&str, String)) {
     let pipeline = &config.pipeline;
     if pipeline.channel_capacity == 0 {
         problem("pipeline.channel_capacity", "expected at least 1 row".into());
@@ -136,65 +136,74 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
     if pipeline.max_future_secs == 0 {
         problem("pipeline.max_future_secs", "expected at least 1 second".into());
     }
+}
 
-    for table in Table::ALL {
-        let effective = config.table(table);
-        let key = |name: &str| format!("tables.{}.{}", table.name(), name);
-        if effective.batch_max_rows == 0 || effective.batch_max_rows > 1_000_000 {
-            problem(&key("batch_max_rows"), "expected between 1 and 1000000 rows".into());
+/// `[tables.<name>]`: one table's effective settings. Values inherited from
+/// `[pipeline]` are checked once, under the pipeline's key.
+fn check_table(config: &Config, table: Table, problem: &mut impl FnMut(&str, String)) {
+    let effective = config.table(table);
+    let key = |name: &str| format!("tables.{}.{}", table.name(), name);
+    if effective.batch_max_rows == 0 || effective.batch_max_rows > 1_000_000 {
+        problem(&key("batch_max_rows"), "expected between 1 and 1000000 rows".into());
+    }
+    let overrides = config.tables.get(table);
+    if overrides.and_then(|o| o.channel_capacity) == Some(0) {
+        problem(&key("channel_capacity"), "expected at least 1 row".into());
+    }
+    if overrides.and_then(|o| o.channel_max_bytes).is_some_and(|bytes| bytes < MIN_CHANNEL_BYTES) {
+        problem(&key("channel_max_bytes"), format!("expected at least {MIN_CHANNEL_BYTES} bytes"));
+    }
+    if overrides.and_then(|o| o.batch_max_bytes).is_some_and(|bytes| !(MIN_BATCH_BYTES..=MAX_BATCH_BYTES).contains(&bytes)) {
+        problem(&key("batch_max_bytes"), batch_bytes_expected());
+    }
+    if !(1_024..=MAX_BATCH_BYTES).contains(&effective.max_record_bytes) {
+        problem(&key("max_record_bytes"), format!("expected between 1024 and {MAX_BATCH_BYTES} bytes"));
+    }
+    if effective.writers == 0 || effective.writers > 64 {
+        problem(&key("writers"), "expected between 1 and 64 connections".into());
+    }
+    if effective.linger_ms > 60_000 {
+        problem(&key("linger_ms"), "expected at most 60000 ms".into());
+    }
+    if effective.write_mode == WriteMode::Insert && !table.supports_insert_mode() {
+        problem(&key("write_mode"), format!("expected \"copy\": {table} has array columns, which insert mode cannot pass"));
+    }
+    if effective.write_mode == WriteMode::DirectCompress && !table.is_time_partitioned() {
+        problem(
+            &key("write_mode"),
+            format!(
+                "expected \"copy\" or \"insert\": {table} is not a hypertable, and direct_compress writes into a hypertable's columnstore"
+            ),
+        );
+    }
+    if overrides.and_then(|o| o.time_index).is_some() && !table.is_time_partitioned() {
+        problem(&key("time_index"), format!("expected no time_index: {table} is not a hypertable"));
+    }
+    if !effective.conflict_key.is_empty() {
+        if effective.write_mode != WriteMode::Insert {
+            problem(&key("conflict_key"), "needs write_mode = \"insert\" (COPY cannot skip conflicts)".into());
         }
-        // Values inherited from `[pipeline]` are checked once, under the pipeline's key.
-        let overrides = config.tables.get(table);
-        if overrides.and_then(|o| o.channel_capacity) == Some(0) {
-            problem(&key("channel_capacity"), "expected at least 1 row".into());
-        }
-        if overrides.and_then(|o| o.channel_max_bytes).is_some_and(|bytes| bytes < MIN_CHANNEL_BYTES) {
-            problem(&key("channel_max_bytes"), format!("expected at least {MIN_CHANNEL_BYTES} bytes"));
-        }
-        if overrides.and_then(|o| o.batch_max_bytes).is_some_and(|bytes| !(MIN_BATCH_BYTES..=MAX_BATCH_BYTES).contains(&bytes)) {
-            problem(&key("batch_max_bytes"), batch_bytes_expected());
-        }
-        if !(1_024..=MAX_BATCH_BYTES).contains(&effective.max_record_bytes) {
-            problem(&key("max_record_bytes"), format!("expected between 1024 and {MAX_BATCH_BYTES} bytes"));
-        }
-        if effective.writers == 0 || effective.writers > 64 {
-            problem(&key("writers"), "expected between 1 and 64 connections".into());
-        }
-        if effective.linger_ms > 60_000 {
-            problem(&key("linger_ms"), "expected at most 60000 ms".into());
-        }
-        if effective.write_mode == WriteMode::Insert && !table.supports_insert_mode() {
-            problem(&key("write_mode"), format!("expected \"copy\": {table} has array columns, which insert mode cannot pass"));
-        }
-        if effective.write_mode == WriteMode::DirectCompress && !table.is_time_partitioned() {
-            problem(&key("write_mode"), format!("expected \"copy\" or \"insert\": {table} is not a hypertable, and direct_compress writes into a hypertable's columnstore"));
-        }
-        if overrides.and_then(|o| o.time_index).is_some() && !table.is_time_partitioned() {
-            problem(&key("time_index"), format!("expected no time_index: {table} is not a hypertable"));
-        }
-        if !effective.conflict_key.is_empty() {
-            if effective.write_mode != WriteMode::Insert {
-                problem(&key("conflict_key"), "needs write_mode = \"insert\" (COPY cannot skip conflicts)".into());
+        for column in &effective.conflict_key {
+            if !table.columns().iter().any(|known| known.name == column) {
+                problem(&key("conflict_key"), format!("`{column}` is not a column of {table}"));
             }
-            for column in &effective.conflict_key {
-                if !table.columns().iter().any(|known| known.name == column) {
-                    problem(&key("conflict_key"), format!("`{column}` is not a column of {table}"));
-                }
-            }
-            if table.is_time_partitioned() && !effective.conflict_key.iter().any(|column| column == "time") {
-                problem(&key("conflict_key"), "expected the key to include `time`, the partitioning column".into());
-            }
         }
-        if table.is_time_partitioned() {
-            if effective.partition_hours == 0 || effective.partition_hours > 24 * 366 {
-                problem(&key("partition_hours"), "expected between 1 and 8784 hours".into());
-            }
-            if effective.retention_days != 0 && u64::from(effective.retention_days) * 24 < u64::from(effective.partition_hours) {
-                problem(&key("retention_days"), "expected 0 (keep all) or a retention at least one partition long".into());
-            }
+        if table.is_time_partitioned() && !effective.conflict_key.iter().any(|column| column == "time") {
+            problem(&key("conflict_key"), "expected the key to include `time`, the partitioning column".into());
         }
     }
+    if table.is_time_partitioned() {
+        if effective.partition_hours == 0 || effective.partition_hours > 24 * 366 {
+            problem(&key("partition_hours"), "expected between 1 and 8784 hours".into());
+        }
+        if effective.retention_days != 0 && u64::from(effective.retention_days) * 24 < u64::from(effective.partition_hours) {
+            problem(&key("retention_days"), "expected 0 (keep all) or a retention at least one partition long".into());
+        }
+    }
+}
 
+/// `[relational]`: plain names, none the daemon writes itself.
+fn check_relational(config: &Config, problem: &mut impl FnMut(&str, String)) {
     for (position, name) in config.relational.tables.iter().enumerate() {
         let key = format!("relational.tables[{position}]");
         let reserved = ["ingest_offsets", "dead_letters", "schema_migrations"].contains(&name.as_str())
@@ -205,11 +214,14 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
             problem(&key, format!("`{name}`: expected a lower-case table name (a-z, 0-9, _; at most 63 characters)"));
         }
     }
+}
 
-    let engine =
-        crate::indicators::IndicatorConfig { swing_window: config.indicators.swing_window, levels_kept: config.indicators.levels_kept };
+/// `[indicators]`: what the engine accepts.
+fn check_indicators(config: &Config, problem: &mut impl FnMut(&str, String)) {
+    use crate::indicators::{IndicatorConfig, IndicatorConfigError};
+    let indicators = &config.indicators;
+    let engine = IndicatorConfig { swing_window: indicators.swing_window, levels_kept: indicators.levels_kept };
     for error in engine.validate().err().unwrap_or_default() {
-        use crate::indicators::{IndicatorConfig, IndicatorConfigError};
         match error {
             IndicatorConfigError::SwingWindow(_) => {
                 problem("indicators.swing_window", format!("expected 1 to {} bars", IndicatorConfig::MAX_SWING_WINDOW))
@@ -219,29 +231,34 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
             }
         }
     }
-    if !config.indicators.symbols.is_empty() && config.indicators.intervals.is_empty() {
+    if !indicators.symbols.is_empty() && indicators.intervals.is_empty() {
         problem("indicators.intervals", "expected at least one bar interval (e.g. \"1m\") when symbols are set".into());
     }
+}
 
-    if let Some(spool) = &config.spool {
-        if spool.segment_bytes < 4_096 {
-            problem("spool.segment_bytes", "expected at least 4096 bytes".into());
-        }
-        if spool.max_bytes < spool.segment_bytes.saturating_mul(2) {
-            problem("spool.max_bytes", "expected at least two segments (2 × spool.segment_bytes)".into());
-        }
-        if spool.fsync_interval_ms == 0 || spool.fsync_interval_ms > 1_000 {
-            problem("spool.fsync_interval_ms", "expected between 1 and 1000 ms".into());
-        }
+/// `[spool]`: segments, the cap that holds at least two, and the group commit.
+fn check_spool(config: &Config, problem: &mut impl FnMut(&str, String)) {
+    let Some(spool) = &config.spool else { return };
+    if spool.segment_bytes < 4_096 {
+        problem("spool.segment_bytes", "expected at least 4096 bytes".into());
     }
+    if spool.max_bytes < spool.segment_bytes.saturating_mul(2) {
+        problem("spool.max_bytes", "expected at least two segments (2 × spool.segment_bytes)".into());
+    }
+    if spool.fsync_interval_ms == 0 || spool.fsync_interval_ms > 1_000 {
+        problem("spool.fsync_interval_ms", "expected between 1 and 1000 ms".into());
+    }
+}
 
+/// `[health]`.
+fn check_health(config: &Config, problem: &mut impl FnMut(&str, String)) {
     if !(1..=100).contains(&config.health.spool_high_water_percent) {
         problem("health.spool_high_water_percent", "expected a percentage between 1 and 100".into());
     }
-    if config.health.database_check_interval_ms == 0 {
-        problem("health.database_check_interval_ms", "expected at least 1 ms".into());
-    }
+}
 
+/// `[aggregates]`, and the tick retention their refresh windows need.
+fn check_aggregates(config: &Config, problem: &mut impl FnMut(&str, String)) {
     let ticks_retention_days = config.table(Table::Ticks).retention_days;
     if config.aggregates.ohlcv && ticks_retention_days != 0 && ticks_retention_days < OHLCV_LONGEST_REFRESH_WINDOW_DAYS {
         problem(
@@ -253,9 +270,13 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
             ),
         );
     }
-    super::backfill::check(config, &mut problem);
+}
+
+/// `[[sources]]`: names, symbols, channels as far as the file tells (what a venue
+/// offers is the venue's to check), a json feed's description, URLs and the backoff.
+fn check_sources(sources: &[SourceConfig], problem: &mut impl FnMut(&str, String)) {
     let mut names = std::collections::HashSet::new();
-    for (index, source) in config.sources.iter().enumerate() {
+    for (index, source) in sources.iter().enumerate() {
         let key = |name: &str| format!("sources[{index}].{name}");
         if !names.insert(source.name()) {
             problem(&key("name"), format!("`{}` is used by two sources; give each a distinct name", source.name()));
@@ -275,7 +296,7 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
             problem(&key("channels"), "expected at least one channel".into());
         }
         match (&source.json, is_json) {
-            (Some(feed), true) => json_checks::check(feed, &source.symbols, &key("json"), &mut problem),
+            (Some(feed), true) => json_checks::check(feed, &source.symbols, &key("json"), problem),
             (None, true) => problem(&key("json"), "missing: kind = \"json\" needs a [sources.json] section describing the feed".into()),
             (Some(_), false) => problem(&key("json"), format!("only kind = \"json\" takes a json section, not {}", source.kind.name())),
             (None, false) => {}
@@ -283,61 +304,15 @@ pub(super) fn validate(config: &Config, environment: &[(String, String)]) -> Vec
         if is_json && source.url.is_none() {
             problem(&key("url"), "missing: a json source has no default endpoint; expected a ws:// or wss:// URL".into());
         }
-        // A channel the venue does not offer would be skipped by its adapter, silently.
-        let offered = source.kind.channels();
-        for channel in source.channels.iter().filter(|_| !is_json) {
-            if !offered.contains(channel) {
-                let names: Vec<&str> = offered.iter().map(|channel| channel.name()).collect();
-                problem(
-                    &key("channels"),
-                    format!("{} offers no `{}`; expected some of {}", source.kind.name(), channel.name(), names.join(", ")),
-                );
-            }
-        }
-        // OKX's `options` symbols are instrument families, the other channels' instrument
-        // ids: one list cannot hold both.
-        if source.kind == SourceKind::Okx && source.channels.contains(&Channel::Options) && source.channels.len() > 1 {
-            problem(
-                &key("channels"),
-                "okx `options` takes instrument families (BTC-USD) as symbols, the other channels instrument ids; give `options` a [[sources]] entry of its own".into(),
-            );
-        }
-        for variable in source.kind.credential_variables() {
-            if !environment.iter().any(|(name, value)| name == variable && !value.trim().is_empty()) {
-                problem(&key("kind"), format!("{} reads its credentials from the environment; {variable} is not set", source.kind.name()));
-            }
-        }
         if let Some(url) = &source.url {
             if !(url.starts_with("ws://") || url.starts_with("wss://")) {
                 problem(&key("url"), format!("expected a ws:// or wss:// URL, got `{url}`"));
             }
         }
-        for (name, value) in [
-            ("connect_timeout_ms", source.connect_timeout_ms),
-            ("silence_timeout_ms", source.silence_timeout_ms),
-            ("ping_interval_ms", source.ping_interval_ms),
-            ("subscribe_timeout_ms", source.subscribe_timeout_ms),
-            ("reconnect_initial_ms", source.reconnect_initial_ms),
-        ] {
-            if value == 0 {
-                problem(&key(name), "expected a number of milliseconds above 0".into());
-            }
-        }
-        if source.reconnect_max_ms < source.reconnect_initial_ms {
+        if source.reconnect_max_ms < source.reconnect_initial_ms.get() {
             problem(&key("reconnect_max_ms"), "expected at least reconnect_initial_ms".into());
         }
     }
-    custom_checks::check(config, &mut problem);
-    if config.aggregates.refresh_interval_secs == 0 {
-        problem("aggregates.refresh_interval_secs", "expected at least 1 second".into());
-    }
-    if config.schema.maintenance_interval_secs == 0 {
-        problem("schema.maintenance_interval_secs", "expected at least 1 second".into());
-    }
-    if config.shutdown.deadline_secs == 0 {
-        problem("shutdown.deadline_secs", "expected at least 1 second".into());
-    }
-    errors
 }
 
 /// The longest identifier PostgreSQL keeps (NAMEDATALEN - 1 bytes); a longer one is
@@ -352,50 +327,6 @@ pub fn is_plain_identifier(name: &str) -> bool {
         && name.len() <= MAX_IDENTIFIER_BYTES
         && !name.starts_with(|c: char| c.is_ascii_digit())
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-}
-
-/// The URL's libpq parameters, the root certificates and the password file.
-fn check_database_url(config: &Config, url: &str, problem: &mut impl FnMut(&str, String)) {
-    let info = match ConnInfo::parse(url) {
-        Ok(info) => info,
-        Err(error) => return problem("database.url", format!("expected a postgres:// URL: {error}")),
-    };
-    let parsed = match info.base.parse::<tokio_postgres::Config>() {
-        Ok(parsed) => parsed,
-        // tokio-postgres names the option, never its value.
-        Err(error) => return problem("database.url", format!("expected a postgres:// URL: {}", super::with_causes(&error))),
-    };
-    match (&config.database.ssl_root_cert, &info.root_certificates) {
-        (Some(_), Some(_)) => {
-            problem("database.ssl_root_cert", "give the root certificates either here or as sslrootcert in database.url, not both".into())
-        }
-        (Some(path), None) => {
-            if let Err(message) = pem::load_certificates(path) {
-                problem("database.ssl_root_cert", message);
-            }
-            if info.ssl_mode == conninfo::SslMode::Disable {
-                problem("database.ssl_root_cert", "set, but database.url says sslmode=disable".into());
-            }
-        }
-        (None, Some(RootCertificates::File(path))) => {
-            if let Err(message) = pem::load_certificates(path) {
-                problem("database.url", format!("sslrootcert: {message}"));
-            }
-        }
-        (None, _) => {}
-    }
-    if let Some(path) = &config.database.password_file {
-        if parsed.get_password().is_some() {
-            problem("database.password_file", "database.url holds a password already; give it in one place".into());
-        }
-        match std::fs::read_to_string(path) {
-            Ok(text) if text.lines().next().unwrap_or("").is_empty() => {
-                problem("database.password_file", format!("{} holds no password on its first line", path.display()))
-            }
-            Ok(_) => {}
-            Err(error) => problem("database.password_file", format!("cannot read {}: {error}", path.display())),
-        }
-    }
 }
 
 /// What each role cannot have.
@@ -424,119 +355,15 @@ fn check_role(config: &Config, problem: &mut impl FnMut(&str, String)) {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-
     use crate::config::load_str;
 
     const URL: &str = "[database]\nurl = \"postgres://u@db.internal/db\"\n";
-
-    fn file(contents: &str) -> tempfile::NamedTempFile {
-        let mut file = tempfile::NamedTempFile::new().unwrap();
-        file.write_all(contents.as_bytes()).unwrap();
-        file
-    }
 
     fn errors(text: &str) -> Vec<(String, String)> {
         match load_str(text, Vec::new()) {
             Ok(_) => Vec::new(),
             Err(errors) => errors.0.into_iter().map(|error| (error.key, error.message)).collect(),
         }
-    }
-
-    #[test]
-    fn push_tls_files_are_checked_and_errors_name_the_key_and_the_file() {
-        let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-        let cert = file(&generated.cert.pem());
-        let key = file(&generated.signing_key.serialize_pem());
-        let garbage = file("not a pem file\n");
-        let server = |cert: &std::path::Path, key: &std::path::Path| {
-            format!("{URL}[server]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n", cert.display(), key.display())
-        };
-        assert_eq!(errors(&server(cert.path(), key.path())), Vec::new());
-
-        let found = errors(&server(garbage.path(), garbage.path()));
-        assert_eq!(found.len(), 2, "{found:?}");
-        assert_eq!(found[0].0, "server.tls_cert");
-        assert!(found[0].1.contains(&garbage.path().display().to_string()) && found[0].1.contains("no PEM certificate"), "{found:?}");
-        assert_eq!(found[1].0, "server.tls_key");
-        assert!(found[1].1.contains(&garbage.path().display().to_string()) && found[1].1.contains("no PEM private key"), "{found:?}");
-
-        let missing = std::path::Path::new("/nonexistent/push.key");
-        let found = errors(&server(cert.path(), missing));
-        assert_eq!(
-            found,
-            vec![("server.tls_key".to_string(), format!("cannot read {}: No such file or directory (os error 2)", missing.display()))]
-        );
-
-        let found = errors(&format!("{URL}[server]\ntls_cert = \"{}\"\n", cert.path().display()));
-        assert_eq!(found[0].0, "server.tls_key", "{found:?}");
-    }
-
-    #[test]
-    fn a_push_tls_key_must_match_its_certificate_and_be_of_pem_size() {
-        let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-        let other = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-        let cert = file(&generated.cert.pem());
-        let stranger_key = file(&other.signing_key.serialize_pem());
-        let server =
-            |key: &std::path::Path| format!("{URL}[server]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n", cert.path().display(), key.display());
-
-        let found = errors(&server(stranger_key.path()));
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].0, "server.tls_key");
-        assert!(found[0].1.contains("does not match the certificate"), "{found:?}");
-        assert!(!found[0].1.contains("PRIVATE KEY"), "no key material in the message: {found:?}");
-
-        let found = errors(&server(std::path::Path::new("/dev/zero")));
-        assert_eq!(
-            found,
-            vec![("server.tls_key".to_string(), "/dev/zero is larger than 1048576 bytes; expected a PEM file of a few KiB".to_string())]
-        );
-    }
-
-    #[test]
-    fn database_tls_parameters_and_root_certificates_are_checked() {
-        let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-        let root = file(&generated.cert.pem());
-        let with = |url: &str, extra: &str| format!("[database]\nurl = \"{url}\"\n{extra}");
-
-        assert_eq!(errors(&with("postgres://u@h/db?sslmode=verify-full", "")), Vec::new());
-        let found = errors(&with("postgres://u:hunter2@h/db?sslmode=strict", ""));
-        assert_eq!(found[0].0, "database.url");
-        assert!(found[0].1.contains("sslmode") && !found[0].1.contains("hunter2"), "{found:?}");
-
-        let found = errors(&with("postgres://u@h/db?sslmode=verify-ca&sslrootcert=/nonexistent/ca.pem", ""));
-        assert_eq!(found[0].0, "database.url");
-        assert!(found[0].1.contains("sslrootcert") && found[0].1.contains("/nonexistent/ca.pem"), "{found:?}");
-
-        let key = format!("ssl_root_cert = \"{}\"\n", root.path().display());
-        let config = load_str(&with("postgres://u@h/db?sslmode=verify-full", &key), Vec::new()).expect("valid");
-        let info = crate::config::conninfo::ConnInfo::parse(config.database_url().unwrap()).unwrap();
-        assert_eq!(info.root_certificates, Some(crate::config::conninfo::RootCertificates::File(root.path().to_path_buf())));
-
-        let found = errors(&with(&format!("postgres://u@h/db?sslrootcert={}", root.path().display()), &key));
-        assert_eq!(found[0].0, "database.ssl_root_cert", "{found:?}");
-        let found = errors(&with("postgres://u@h/db", "ssl_root_cert = \"/nonexistent/root.pem\"\n"));
-        assert_eq!(found[0].0, "database.ssl_root_cert", "{found:?}");
-    }
-
-    #[test]
-    fn the_password_file_fills_in_the_url_password() {
-        let password = file("s3cr3t pa$$word\n");
-        let text = format!("[database]\nurl = \"postgres://u@h/db\"\npassword_file = \"{}\"\n", password.path().display());
-        let config = load_str(&text, Vec::new()).expect("valid");
-        let info = crate::config::conninfo::ConnInfo::parse(config.database_url().unwrap()).unwrap();
-        let parsed: tokio_postgres::Config = info.base.parse().unwrap();
-        assert_eq!(parsed.get_password(), Some(&b"s3cr3t pa$$word"[..]));
-        assert!(!format!("{config:?}").contains("s3cr3t"));
-
-        let text = format!("[database]\nurl = \"postgres://u:other@h/db\"\npassword_file = \"{}\"\n", password.path().display());
-        let found = errors(&text);
-        assert_eq!(found[0].0, "database.password_file", "{found:?}");
-        assert!(!found[0].1.contains("other") && !found[0].1.contains("s3cr3t"), "{found:?}");
-        let empty = file("\n");
-        let found = errors(&format!("[database]\nurl = \"postgres://u@h/db\"\npassword_file = \"{}\"\n", empty.path().display()));
-        assert_eq!(found[0].0, "database.password_file", "{found:?}");
     }
 
     #[test]

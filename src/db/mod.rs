@@ -2,20 +2,24 @@
 //! migrations, the schema profile, the custom tables of the configuration (created when
 //! missing, compared when present), the check that a table has the columns the writers
 //! expect, the relational tables' catalog (columns, keys, foreign-key order),
-//! partition maintenance for vanilla PostgreSQL, TLS to the server, and the throwaway
-//! cluster used by the demo and the tests. **Only this module issues DDL.**
+//! partition maintenance for vanilla PostgreSQL, the connection string (`conninfo`) and
+//! the early checks of `[database]` (`settings`), TLS to the server and the PEM files it
+//! reads (`pem`), and the throwaway cluster used by the demo and the tests. **Only this module issues DDL.**
 
 pub mod aggregates;
+pub mod conninfo;
 mod custom;
 mod dead_letters;
 mod identifier;
 mod migrate;
 mod partitions;
+pub mod pem;
 mod prepare;
 mod profile;
 mod relational;
 mod retention;
 mod schema_check;
+mod settings;
 mod spool_state;
 pub mod throwaway;
 mod timescale;
@@ -23,8 +27,8 @@ pub mod tls;
 
 use std::time::Duration;
 
-use crate::config::conninfo::{ConnInfo, SslMode};
 use crate::config::with_causes;
+use conninfo::{ConnInfo, SslMode};
 
 pub use dead_letters::delete_expired_dead_letters;
 pub use identifier::{quote_identifier, quote_identifiers};
@@ -37,6 +41,7 @@ pub use profile::{detect_profile, Profile};
 pub use relational::load_relational_catalog;
 pub use retention::{guard_retention, RetentionDrop, ALLOW_RETENTION_DROP};
 pub use schema_check::verify_columns;
+pub use settings::{check_settings, connection_warnings, fold_key_files_into_url};
 pub use spool_state::{
     commit_spool_ranges, compact_spool_commits, fold_bus_claims, load_recent_ids, load_spool_commits, record_spool_release, trim_ids,
     INSERT_SPOOL_RANGES,

@@ -15,9 +15,9 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use super::conninfo::{ConnInfo, RootCertificates, SslMode};
+use super::pem;
 use super::DbError;
-use crate::config::conninfo::{ConnInfo, RootCertificates, SslMode};
-use crate::config::pem;
 
 /// PostgreSQL 17 servers check this ALPN protocol on direct TLS connections
 /// (`sslnegotiation=direct`); older servers ignore it.

@@ -2,6 +2,7 @@
 //! wins over its key; `--mapping` and `--set` add to (and override) the table's
 //! `mapping` and `set`.
 
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -120,7 +121,7 @@ impl ImportSettings {
             problem("--writers", format!("expected 1 to 64 connections, got {writers}"));
         }
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        let threads = args.threads.or(import.threads).unwrap_or(cores);
+        let threads = args.threads.or(import.threads.map(NonZeroUsize::get)).unwrap_or(cores);
         if threads == 0 {
             problem("--threads", "expected at least 1 thread".into());
         }
@@ -128,7 +129,7 @@ impl ImportSettings {
         if chunk_bytes < crate::config::MIN_CHUNK_BYTES {
             problem("--chunk-bytes", format!("expected at least {} bytes, got {chunk_bytes}", crate::config::MIN_CHUNK_BYTES));
         }
-        let chunk_lines = args.chunk_lines.unwrap_or(import.chunk_lines);
+        let chunk_lines = args.chunk_lines.unwrap_or(import.chunk_lines.get());
         if chunk_lines == 0 {
             problem("--chunk-lines", "expected at least 1 line".into());
         }

@@ -154,7 +154,7 @@ fn settings(writers: usize) -> ImportSettings {
         writers,
         threads: std::thread::available_parallelism().map_or(2, usize::from),
         chunk_bytes: crate::config::ImportConfig::default().chunk_bytes,
-        chunk_lines: crate::config::ImportConfig::default().chunk_lines,
+        chunk_lines: crate::config::ImportConfig::default().chunk_lines.get(),
         max_errors: 0,
         time_unit: TimeUnit::Auto,
         delimiter: b',',

@@ -25,7 +25,7 @@ pub use run::import;
 
 /// `hypertick import`: imports, prints the summary, fails if it stopped early.
 pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
-    let config = crate::config::load_file(&args.config)?;
+    let config = crate::app::load_config(&args.config)?;
     let settings = ImportSettings::resolve(&args, &config)?;
     let report = import(&config, &settings, &args.files).await?;
     // A closed stdout (`| head`) must not turn a finished import into a failure.

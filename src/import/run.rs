@@ -198,7 +198,7 @@ fn spawn_writers<R: FileRecord + CopyRow>(
     let writer_settings = Arc::new(WriterSettings {
         url: config.database_url().unwrap_or_default().to_string(),
         connect_timeout: Duration::from_millis(config.database.connect_timeout_ms),
-        initial_backoff: Duration::from_millis(config.database.retry_initial_backoff_ms),
+        initial_backoff: Duration::from_millis(config.database.retry_initial_backoff_ms.get()),
         max_backoff: Duration::from_millis(config.database.retry_max_backoff_ms),
         spool: None,
     });

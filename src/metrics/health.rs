@@ -73,7 +73,8 @@ impl Health {
             source_down_budget: Duration::from_secs(config.source_down_budget_secs),
             spool_high_water_percent: config.spool_high_water_percent,
             // Three missed checks, and at least a few seconds for a slow connect.
-            database_stale_after: Duration::from_millis(config.database_check_interval_ms.saturating_mul(3)).max(Duration::from_secs(5)),
+            database_stale_after: Duration::from_millis(config.database_check_interval_ms.get().saturating_mul(3))
+                .max(Duration::from_secs(5)),
             database: Mutex::new(None),
             has_database: std::sync::atomic::AtomicBool::new(true),
             sources: Mutex::new(BTreeMap::new()),
@@ -201,7 +202,11 @@ mod tests {
     use super::*;
 
     fn health(budget_secs: u64) -> Health {
-        Health::new(&HealthConfig { source_down_budget_secs: budget_secs, spool_high_water_percent: 50, database_check_interval_ms: 1_000 })
+        Health::new(&HealthConfig {
+            source_down_budget_secs: budget_secs,
+            spool_high_water_percent: 50,
+            database_check_interval_ms: std::num::NonZeroU64::new(1_000).unwrap(),
+        })
     }
 
     fn failing(health: &Health) -> Vec<String> {

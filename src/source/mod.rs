@@ -5,13 +5,15 @@
 //! (`alpaca`, `binance`, `bybit`, `coinbase`, `deribit`, `kraken`, `okx`, `polygon`), the
 //! generic adapter for feeds described in the configuration (`json`), and the symbol
 //! normalization they share (`symbols`); `contracts`, which reads option contract
-//! names (Deribit, OKX, OCC) into underlying, expiry, strike and call/put; and `file`,
-//! the vendor files (CSV, NDJSON; plain, gzip, zstd) `hypertick import` reads.
+//! names (Deribit, OKX, OCC) into underlying, expiry, strike and call/put; `file`, the
+//! vendor files (CSV, NDJSON; plain, gzip, zstd) `hypertick import` reads; and `check`, the checks of the configuration that only the sources can make (what each
+//! venue offers, the credentials it reads, the push server's TLS files).
 //! **Only this module knows input formats.**
 
 pub mod alpaca;
 pub mod binance;
 pub mod bybit;
+mod check;
 pub mod coinbase;
 pub mod contracts;
 pub mod deribit;
@@ -30,6 +32,8 @@ use std::pin::Pin;
 use tokio_util::sync::CancellationToken;
 
 use crate::pipeline::Router;
+
+pub use check::check_sources;
 
 /// What every source gets to run with.
 #[derive(Clone)]

@@ -23,7 +23,7 @@ async fn frames_back_to_back(acks_in_flight: usize, symbol: &str) -> (u64, i64) 
     config.spool = Some(SpoolConfig::in_dir(spool_dir.path().to_path_buf()));
     let server = config.server.as_mut().unwrap();
     server.ack = AckLevel::Committed;
-    server.acks_in_flight = acks_in_flight;
+    server.acks_in_flight = std::num::NonZeroUsize::new(acks_in_flight).unwrap();
     // A batch closes 400 ms after its first row: frames read while one waits share it.
     config.tables.ticks = Some(TableConfig { batch_max_rows: Some(100_000), linger_ms: Some(400), ..TableConfig::default() });
     let daemon = Daemon::start(&config).await.expect("daemon starts");

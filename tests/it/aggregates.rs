@@ -31,7 +31,7 @@ fn config_for(cluster: &ThrowawayCluster) -> Config {
     let mut config = support::config_for(cluster);
     config.tables.ticks = Some(TableConfig { writers: Some(2), batch_max_rows: Some(64), ..TableConfig::default() });
     // The tests run the refresher themselves, at the moments they choose.
-    config.aggregates.refresh_interval_secs = 3_600;
+    config.aggregates.refresh_interval_secs = std::num::NonZeroU64::new(3_600).unwrap();
     config
 }
 
@@ -273,7 +273,7 @@ async fn timescaledb_aggregates_equal_the_ticks_after_live_late_and_imported_row
 async fn the_vanilla_daemon_refreshes_the_aggregates_on_its_own() {
     let cluster = support::start_cluster();
     let mut config = config_for(&cluster);
-    config.aggregates.refresh_interval_secs = 1;
+    config.aggregates.refresh_interval_secs = std::num::NonZeroU64::new(1).unwrap();
     let daemon = Daemon::start(&config).await.expect("daemon starts");
     let client = support::sql(&cluster).await;
     let now = Timestamp::now().micros();

@@ -15,7 +15,7 @@ const BINARY: &str = env!("CARGO_BIN_EXE_hypertick");
 #[test]
 fn the_annotated_example_config_parses() {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/hypertick.toml")).unwrap();
-    let config = hypertick::config::load_str(&text, Vec::new()).expect("config/hypertick.toml is valid");
+    let config = hypertick::app::load_config_str(&text, Vec::new()).expect("config/hypertick.toml is valid");
     assert_eq!(config.server.expect("push server configured").listen.port(), 8765);
     assert_eq!(config.pipeline.full_policy, hypertick::config::FullPolicy::Block);
 }

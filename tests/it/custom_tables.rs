@@ -34,7 +34,7 @@ const DAY_MICROS: i64 = 86_400_000_000;
 
 /// The example's custom tables on a test configuration for `url`.
 fn config_with_seed_tables(mut config: Config) -> Config {
-    let example = hypertick::config::load_str(EXAMPLE, Vec::new()).expect("the example configuration is valid");
+    let example = hypertick::app::load_config_str(EXAMPLE, Vec::new()).expect("the example configuration is valid");
     config.custom_tables = example.custom_tables;
     config
 }
@@ -380,7 +380,7 @@ async fn seed_tables_are_hypertables_with_their_policies_on_timescaledb() {
     let unsegmented = "[[custom_tables]]\nname = \"readings\"\ntime_column = \"at\"\ncolumnstore_after_days = 0\n\
                        columns = [{ name = \"at\", type = \"timestamptz\" }, { name = \"sensor\", type = \"text\" }]\n";
     let unsegmented =
-        hypertick::config::load_str(&format!("{}{unsegmented}", "[database]\nurl = \"postgres://u@h/d\"\n"), Vec::new()).unwrap();
+        hypertick::app::load_config_str(&format!("{}{unsegmented}", "[database]\nurl = \"postgres://u@h/d\"\n"), Vec::new()).unwrap();
     config.custom_tables.extend(unsegmented.custom_tables);
     let first = app::migrate(&config).await.expect("migrate on TimescaleDB");
     assert_eq!(first.profile, Profile::TimescaleDb);

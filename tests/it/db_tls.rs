@@ -78,7 +78,7 @@ async fn database_connections_follow_sslmode_against_a_tls_server() {
         "[database]\nurl = \"postgres://postgres@localhost:{port}/hypertick?sslmode=verify-full\"\nssl_root_cert = \"{}\"\n",
         pki.ca_path().display()
     );
-    let config = hypertick::config::load_str(&text, Vec::new()).expect("valid");
+    let config = hypertick::app::load_config_str(&text, Vec::new()).expect("valid");
     let from_key = connect(config.database_url().unwrap()).await.expect("verify-full with database.ssl_root_cert");
     assert!(encrypted(&from_key).await);
 

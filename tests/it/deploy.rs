@@ -100,6 +100,6 @@ fn the_dockerfile_copies_what_exists_and_the_image_configuration_is_valid() {
         ("DATABASE_URL".to_string(), "postgres://hypertick@timescaledb:5432/hypertick?sslmode=disable".to_string()),
         ("HYPERTICK_SERVER_TOKEN".to_string(), "token".to_string()),
     ];
-    let config = hypertick::config::load_str(&text, environment).expect("deploy/hypertick.toml is valid");
+    let config = hypertick::app::load_config_str(&text, environment).expect("deploy/hypertick.toml is valid");
     assert_eq!(config.spool.expect("a spool").dir, Path::new("/var/lib/hypertick/spool"));
 }

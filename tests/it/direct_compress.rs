@@ -24,7 +24,7 @@ const SYMBOLS: [&str; 4] = ["BTC-USDT", "ETH-USDT", "SOL-USDT", "XRP-USDT"];
 
 fn direct_compress_config(url: &str) -> Config {
     let mut config = Config::loopback(url);
-    config.database.retry_initial_backoff_ms = 50;
+    config.database.retry_initial_backoff_ms = std::num::NonZeroU64::new(50).unwrap();
     config.database.retry_max_backoff_ms = 500;
     config.tables.ticks = Some(TableConfig {
         write_mode: Some(WriteMode::DirectCompress),

@@ -17,17 +17,17 @@ pub fn source(kind: SourceKind, url: String, symbols: &[&str], channels: &[Chann
         url: Some(url),
         symbols: symbols.iter().map(|symbol| symbol.to_string()).collect(),
         channels: channels.to_vec(),
-        connect_timeout_ms: 5_000,
-        silence_timeout_ms: 1_500,
-        ping_interval_ms: 500,
-        subscribe_timeout_ms: 5_000,
-        reconnect_initial_ms: 50,
+        connect_timeout_ms: std::num::NonZeroU64::new(5_000).unwrap(),
+        silence_timeout_ms: std::num::NonZeroU64::new(1_500).unwrap(),
+        ping_interval_ms: std::num::NonZeroU64::new(500).unwrap(),
+        subscribe_timeout_ms: std::num::NonZeroU64::new(5_000).unwrap(),
+        reconnect_initial_ms: std::num::NonZeroU64::new(50).unwrap(),
         reconnect_max_ms: 200,
         max_message_bytes: 64 * 1024,
         json: None,
         record: None,
         record_rotate_bytes: 256 << 20,
-        record_rotate_secs: 3_600,
+        record_rotate_secs: std::num::NonZeroU64::new(3_600).unwrap(),
         record_zstd: false,
     }
 }
@@ -51,18 +51,18 @@ pub fn commented_example(kind: &str) -> String {
 
 #[test]
 fn every_venue_has_a_commented_example_that_is_valid() {
-    use hypertick::config::{ALPACA_KEY_ID_VARIABLE, ALPACA_SECRET_KEY_VARIABLE, POLYGON_API_KEY_VARIABLE};
-    let credentials: Vec<(String, String)> = [ALPACA_KEY_ID_VARIABLE, ALPACA_SECRET_KEY_VARIABLE, POLYGON_API_KEY_VARIABLE]
+    use hypertick::source::{alpaca, polygon};
+    let credentials: Vec<(String, String)> = [alpaca::KEY_VARIABLE, alpaca::SECRET_VARIABLE, polygon::API_KEY_VARIABLE]
         .iter()
         .map(|name| (name.to_string(), "test-only".to_string()))
         .collect();
     for kind in ["coinbase", "bybit", "kraken", "okx", "deribit", "alpaca", "polygon", "json"] {
-        let config = hypertick::config::load_str(&commented_example(kind), credentials.clone())
+        let config = hypertick::app::load_config_str(&commented_example(kind), credentials.clone())
             .unwrap_or_else(|errors| panic!("the {kind} example: {errors}"));
         assert_eq!(config.sources.len(), 1, "{kind}");
         assert_eq!(config.sources[0].kind.name(), kind);
     }
-    let json = hypertick::config::load_str(&commented_example("json"), Vec::new()).unwrap();
+    let json = hypertick::app::load_config_str(&commented_example("json"), Vec::new()).unwrap();
     let feed = json.sources[0].json.as_ref().expect("the json example's [sources.json] section");
     assert_eq!((feed.venue.as_str(), feed.records.len(), feed.ignore.len()), ("binance", 2, 1), "the whole nested example is read");
     hypertick::source::json::JsonAdapter::new(&json.sources[0]).expect("the json example compiles");
@@ -75,7 +75,7 @@ fn the_readme_json_example_is_valid_and_reads_its_sample_message() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let start = readme.find("```toml\n[[sources]]\nkind = \"json\"").expect("a json example in README.md") + "```toml\n".len();
     let example = &readme[start..start + readme[start..].find("```").unwrap()];
-    let config = hypertick::config::load_str(&format!("[database]\nurl = \"postgres://u@h/db\"\n{example}"), Vec::new())
+    let config = hypertick::app::load_config_str(&format!("[database]\nurl = \"postgres://u@h/db\"\n{example}"), Vec::new())
         .unwrap_or_else(|errors| panic!("the README's json example: {errors}"));
     let mut adapter = hypertick::source::json::JsonAdapter::new(&config.sources[0]).unwrap();
     let message = r#"{"channel":"trades","data":[{"pair":"BTC/USD","seq":7,"id":"t-7","side":"s","price":"97000.5","amount":"0.01","time":"2026-11-22T12:00:00.123456Z"}]}"#;

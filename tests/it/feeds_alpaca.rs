@@ -66,12 +66,12 @@ fn handshake() -> Vec<Step> {
 fn the_commented_alpaca_example_config_is_valid_with_credentials_in_the_environment() {
     let file = crate::feeds::commented_example("alpaca");
     let credentials = vec![("APCA_API_KEY_ID".to_string(), "id".to_string()), ("APCA_API_SECRET_KEY".to_string(), "secret".to_string())];
-    let config = hypertick::config::load_str(&file, credentials).expect("the alpaca example is valid");
+    let config = hypertick::app::load_config_str(&file, credentials).expect("the alpaca example is valid");
     let source = &config.sources[0];
     assert_eq!((source.kind, source.name().as_str()), (SourceKind::Alpaca, "alpaca"));
     assert_eq!(source.symbols, ["AAPL", "MSFT"]);
     assert_eq!(source.channels, [Channel::Trades, Channel::Quotes, Channel::Bars]);
-    let errors = hypertick::config::load_str(&file, Vec::new()).expect_err("no credentials").0;
+    let errors = hypertick::app::load_config_str(&file, Vec::new()).expect_err("no credentials").0;
     let keys: Vec<(&str, bool)> = errors.iter().map(|error| (error.key.as_str(), error.message.contains("APCA_API_"))).collect();
     assert_eq!(keys, [("sources[0].kind", true), ("sources[0].kind", true)], "{errors:?}");
 }

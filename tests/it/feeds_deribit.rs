@@ -296,7 +296,7 @@ fn the_options_examples_of_the_readme_and_the_annotated_config_are_valid() {
         .map(|line| line.strip_prefix("# ").unwrap_or(""))
         .collect();
     for (place, example) in [("README.md", readme_example), ("config/hypertick.toml", annotated_example.join("\n"))] {
-        let config = hypertick::config::load_str(&format!("[database]\nurl = \"postgres://u@h/db\"\n{example}"), Vec::new())
+        let config = hypertick::app::load_config_str(&format!("[database]\nurl = \"postgres://u@h/db\"\n{example}"), Vec::new())
             .unwrap_or_else(|errors| panic!("the options example of {place}: {errors}"));
         let sources: Vec<(SourceKind, String, Vec<Channel>)> =
             config.sources.iter().map(|source| (source.kind, source.name(), source.channels.clone())).collect();

@@ -18,7 +18,7 @@ use crate::support::{self, wait_for_count};
 /// The one source of a configuration file's `[[sources]]` section, as check-config reads it.
 fn json_source(sources_toml: &str) -> SourceConfig {
     let text = format!("[database]\nurl = \"postgres://u@h/db\"\n{sources_toml}");
-    let config = hypertick::config::load_str(&text, Vec::new()).unwrap_or_else(|errors| panic!("{errors}"));
+    let config = hypertick::app::load_config_str(&text, Vec::new()).unwrap_or_else(|errors| panic!("{errors}"));
     config.sources.into_iter().next().expect("one source")
 }
 

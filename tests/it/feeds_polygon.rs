@@ -45,12 +45,12 @@ fn trade(sym: &str, id: &str, price: &str, size: u32, t: i64, q: u64) -> String 
 #[test]
 fn the_commented_polygon_example_config_is_valid_with_the_key_in_the_environment() {
     let file = crate::feeds::commented_example("polygon");
-    let errors = hypertick::config::load_str(&file, Vec::new()).expect_err("no key in the environment").0;
+    let errors = hypertick::app::load_config_str(&file, Vec::new()).expect_err("no key in the environment").0;
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0].key, "sources[0].kind");
     assert!(errors[0].message.contains("POLYGON_API_KEY"), "{}", errors[0].message);
     let environment = vec![("POLYGON_API_KEY".to_string(), TEST_KEY.to_string())];
-    let config = hypertick::config::load_str(&file, environment).expect("the polygon example is valid");
+    let config = hypertick::app::load_config_str(&file, environment).expect("the polygon example is valid");
     let source = &config.sources[0];
     assert_eq!((source.kind, source.name().as_str()), (SourceKind::Polygon, "polygon"));
     assert_eq!(source.symbols, ["AAPL", "MSFT"]);

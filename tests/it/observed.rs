@@ -30,7 +30,7 @@ pub fn observed_config(cluster: &ThrowawayCluster, spool_dir: &std::path::Path) 
     spool.segment_bytes = 16 * 1024;
     spool.max_bytes = 1 << 20;
     config.spool = Some(spool);
-    config.health.database_check_interval_ms = 200;
+    config.health.database_check_interval_ms = std::num::NonZeroU64::new(200).unwrap();
     config.sources = vec![source(SourceKind::Binance, format!("ws://127.0.0.1:{}", closed_port()), &["BTCUSDT"], &[Channel::Trades])];
     config
 }

@@ -16,7 +16,7 @@ async fn batches_close_on_size_and_stop_flushes_the_rest() {
     let mut config = support::config_for(&cluster);
     // A linger far longer than the test: only the size can close a batch.
     config.tables.ticks = ticks_table(100, 60_000);
-    config.shutdown.deadline_secs = 30;
+    config.shutdown.deadline_secs = std::num::NonZeroU64::new(30).unwrap();
     let daemon = Daemon::start(&config).await.expect("daemon starts");
     let mut socket = support::connect(daemon.push_addr.unwrap()).await;
     let ticks: Vec<String> = (0..250).map(|i| tick_json("SIZE", i, 1.0)).collect();

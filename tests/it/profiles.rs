@@ -62,7 +62,7 @@ async fn auto_chooses_vanilla_where_timescaledb_is_installed_but_not_preloaded()
 async fn the_environment_override_of_the_profile_wins_over_the_file() {
     let cluster = tokio::task::spawn_blocking(support::start_timescale_cluster).await.unwrap();
     let file = format!("[database]\nurl = \"{}\"\n[schema]\nprofile = \"auto\"\n", cluster.url("hypertick"));
-    let config = hypertick::config::load_str(&file, vec![("HYPERTICK_SCHEMA_PROFILE".to_string(), "vanilla".to_string())])
+    let config = hypertick::app::load_config_str(&file, vec![("HYPERTICK_SCHEMA_PROFILE".to_string(), "vanilla".to_string())])
         .expect("a valid configuration");
     let report = app::migrate(&config).await.expect("migrate");
     assert_eq!(report.profile, Profile::Vanilla, "HYPERTICK_SCHEMA_PROFILE=vanilla on a TimescaleDB server");

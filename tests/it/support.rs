@@ -25,7 +25,7 @@ pub fn start_cluster() -> ThrowawayCluster {
 /// ports, and quick reconnects.
 pub fn config_for(cluster: &ThrowawayCluster) -> Config {
     let mut config = Config::loopback(&cluster.url("hypertick"));
-    config.database.retry_initial_backoff_ms = 50;
+    config.database.retry_initial_backoff_ms = std::num::NonZeroU64::new(50).unwrap();
     config.database.retry_max_backoff_ms = 500;
     config
 }

@@ -43,4 +43,4 @@
 mod normalize;
 mod wire;
 
-pub use normalize::AlpacaAdapter;
+pub use normalize::{AlpacaAdapter, KEY_VARIABLE, SECRET_VARIABLE};

@@ -14,9 +14,10 @@ use crate::record::{Bar, Instrument, Quote, Record, Rejection, Side, Tick, Times
 use crate::source::feed::fields::rfc3339 as time;
 use crate::source::feed::{Parsed, Subscription, VenueAdapter};
 
-/// The environment variables the credentials are read from (Alpaca's own names).
-pub const KEY_VARIABLE: &str = crate::config::ALPACA_KEY_ID_VARIABLE;
-pub const SECRET_VARIABLE: &str = crate::config::ALPACA_SECRET_KEY_VARIABLE;
+/// The environment variables the credentials are read from (Alpaca's own names, from
+/// its market data authentication docs).
+pub const KEY_VARIABLE: &str = "APCA_API_KEY_ID";
+pub const SECRET_VARIABLE: &str = "APCA_API_SECRET_KEY";
 
 /// Ids of the two requests sent on every connection.
 const AUTH_ID: u64 = 1;
@@ -190,7 +191,18 @@ impl AlpacaAdapter {
     }
 }
 
+/// The channels this venue offers (`trades`, `quotes`, `bars`: the stock stream carries no 24-hour statistics).
+pub const CHANNELS: &[Channel] = &[Channel::Trades, Channel::Quotes, Channel::Bars];
+
 impl VenueAdapter for AlpacaAdapter {
+    fn channels(&self) -> &'static [Channel] {
+        CHANNELS
+    }
+
+    fn credential_variables(&self) -> &'static [&'static str] {
+        &[KEY_VARIABLE, SECRET_VARIABLE]
+    }
+
     fn venue(&self) -> &'static str {
         "alpaca"
     }

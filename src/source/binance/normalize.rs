@@ -164,7 +164,14 @@ impl BinanceAdapter {
     }
 }
 
+/// The channels this venue offers (spot and USDⓈ-M futures alike: `@trade`, `@aggTrade`, `@bookTicker`, `@kline_1m`, `@ticker`).
+pub const CHANNELS: &[Channel] = &[Channel::Trades, Channel::AggTrades, Channel::Quotes, Channel::Bars, Channel::Tickers];
+
 impl VenueAdapter for BinanceAdapter {
+    fn channels(&self) -> &'static [Channel] {
+        CHANNELS
+    }
+
     fn venue(&self) -> &'static str {
         if self.futures {
             "binance_futures"

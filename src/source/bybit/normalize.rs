@@ -277,7 +277,14 @@ impl BybitAdapter {
     }
 }
 
+/// The channels this venue offers (`publicTrade`, the top of the book, `kline.1`, `tickers`; no aggregated trades).
+pub const CHANNELS: &[Channel] = &[Channel::Trades, Channel::Quotes, Channel::Bars, Channel::Tickers];
+
 impl VenueAdapter for BybitAdapter {
+    fn channels(&self) -> &'static [Channel] {
+        CHANNELS
+    }
+
     fn venue(&self) -> &'static str {
         "bybit"
     }

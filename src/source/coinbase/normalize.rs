@@ -148,7 +148,14 @@ impl CoinbaseAdapter {
     }
 }
 
+/// The channels this venue offers (`matches` for trades, `ticker` for quotes and tickers).
+pub const CHANNELS: &[Channel] = &[Channel::Trades, Channel::Quotes, Channel::Tickers];
+
 impl VenueAdapter for CoinbaseAdapter {
+    fn channels(&self) -> &'static [Channel] {
+        CHANNELS
+    }
+
     fn venue(&self) -> &'static str {
         "coinbase"
     }

@@ -267,7 +267,14 @@ impl DeribitAdapter {
     }
 }
 
+/// The channels this venue offers (`trades.{instrument}.raw` and `ticker.{instrument}.100ms`, of option instruments for `options`).
+pub const CHANNELS: &[Channel] = &[Channel::Trades, Channel::Quotes, Channel::Tickers, Channel::Options];
+
 impl VenueAdapter for DeribitAdapter {
+    fn channels(&self) -> &'static [Channel] {
+        CHANNELS
+    }
+
     fn venue(&self) -> &'static str {
         "deribit"
     }

@@ -98,7 +98,7 @@ impl CaptureWriter {
             source: config.name(),
             kind: config.kind.name(),
             rotate_bytes: config.record_rotate_bytes,
-            rotate_after: Duration::from_secs(config.record_rotate_secs),
+            rotate_after: Duration::from_secs(config.record_rotate_secs.get()),
             zstd: config.record_zstd,
             file: None,
             sequence: 0,

@@ -49,7 +49,7 @@ impl Source for FeedSource {
 
     fn run(mut self: Box<Self>, context: SourceContext) -> SourceFuture {
         Box::pin(async move {
-            let mut backoff = Duration::from_millis(self.config.reconnect_initial_ms);
+            let mut backoff = Duration::from_millis(self.config.reconnect_initial_ms.get());
             let max_backoff = Duration::from_millis(self.config.reconnect_max_ms);
             let mut connections = 0u64;
             loop {
@@ -68,7 +68,7 @@ impl Source for FeedSource {
                     Ended::Reconnect(reason) => {
                         // A connection that lived a while starts the backoff over.
                         if started.elapsed() > Duration::from_secs(60) {
-                            backoff = Duration::from_millis(self.config.reconnect_initial_ms);
+                            backoff = Duration::from_millis(self.config.reconnect_initial_ms.get());
                         }
                         let wait = backoff.mul_f64(0.5 + fastrand::f64() * 0.5);
                         events::feed_reconnecting(&self.name, &reason, wait);
@@ -103,7 +103,7 @@ impl FeedSource {
             .max_message_size(Some(self.config.max_message_bytes))
             .max_frame_size(Some(self.config.max_message_bytes));
         let connecting = tokio_tungstenite::connect_async_with_config(self.url.as_str(), Some(config), true);
-        let connect_timeout = Duration::from_millis(self.config.connect_timeout_ms);
+        let connect_timeout = Duration::from_millis(self.config.connect_timeout_ms.get());
         let mut socket = tokio::select! {
             _ = context.shutdown.cancelled() => return Ended::Shutdown,
             connected = tokio::time::timeout(connect_timeout, connecting) => match connected {
@@ -136,9 +136,9 @@ impl FeedSource {
         if pending.is_empty() && !subscriptions.is_empty() {
             self.record_instruments(router).await;
         }
-        let subscribe_deadline = Instant::now() + Duration::from_millis(self.config.subscribe_timeout_ms);
-        let silence = Duration::from_millis(self.config.silence_timeout_ms);
-        let mut ping = tokio::time::interval(Duration::from_millis(self.config.ping_interval_ms));
+        let subscribe_deadline = Instant::now() + Duration::from_millis(self.config.subscribe_timeout_ms.get());
+        let silence = Duration::from_millis(self.config.silence_timeout_ms.get());
+        let mut ping = tokio::time::interval(Duration::from_millis(self.config.ping_interval_ms.get()));
         ping.tick().await;
         let mut last_message = Instant::now();
         loop {

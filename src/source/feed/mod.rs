@@ -63,6 +63,19 @@ pub trait VenueAdapter: Send + Sync + 'static {
     fn venue(&self) -> &str;
     /// The endpoint used unless the configuration overrides it.
     fn default_url(&self) -> String;
+    /// The channels this venue offers; `check-config` refuses a source that names
+    /// another (its adapter would skip it, silently).
+    fn channels(&self) -> &'static [Channel];
+    /// Why one connection of this venue cannot take these channels together, if it
+    /// cannot (`check-config` reports it under the source's `channels`).
+    fn channels_conflict(&self, _channels: &[Channel]) -> Option<String> {
+        None
+    }
+    /// The environment variables this venue's credentials are read from (never from
+    /// the file); `check-config` reports each that is not set.
+    fn credential_variables(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// Subscription requests for these symbols and channels, batched within the
     /// venue's limits. Called on every (re)connect; each must be acknowledged, unless
     /// [`VenueAdapter::acknowledges_subscriptions`] says the venue does not answer them.

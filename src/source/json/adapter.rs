@@ -197,6 +197,11 @@ impl JsonAdapter {
 }
 
 impl VenueAdapter for JsonAdapter {
+    /// None by name: the `[sources.json]` subscribe messages and records rules say what is received.
+    fn channels(&self) -> &'static [Channel] {
+        &[]
+    }
+
     fn venue(&self) -> &str {
         &self.venue
     }

@@ -320,7 +320,14 @@ impl KrakenAdapter {
     }
 }
 
+/// The channels this venue offers (`trade`, `ticker` for quotes and tickers, `ohlc`; no aggregated trades).
+pub const CHANNELS: &[Channel] = &[Channel::Trades, Channel::Quotes, Channel::Bars, Channel::Tickers];
+
 impl VenueAdapter for KrakenAdapter {
+    fn channels(&self) -> &'static [Channel] {
+        CHANNELS
+    }
+
     fn venue(&self) -> &'static str {
         "kraken"
     }

@@ -386,7 +386,22 @@ impl OkxAdapter {
     }
 }
 
+/// The channels this venue offers (`trades`, `tickers` for quotes and tickers, `candle1m`, `opt-summary`; no aggregated trades).
+pub const CHANNELS: &[Channel] = &[Channel::Trades, Channel::Quotes, Channel::Bars, Channel::Tickers, Channel::Options];
+
 impl VenueAdapter for OkxAdapter {
+    fn channels(&self) -> &'static [Channel] {
+        CHANNELS
+    }
+
+    // `options` symbols are instrument families, the other channels' instrument ids:
+    // one list cannot hold both.
+    fn channels_conflict(&self, channels: &[Channel]) -> Option<String> {
+        (channels.contains(&Channel::Options) && channels.len() > 1).then(|| {
+            "okx `options` takes instrument families (BTC-USD) as symbols, the other channels instrument ids; give `options` a [[sources]] entry of its own".into()
+        })
+    }
+
     fn venue(&self) -> &'static str {
         "okx"
     }

@@ -17,7 +17,7 @@ use crate::source::feed::fields::{invalid_record as invalid, millis};
 use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
 
 /// The environment variable the API key is read from.
-pub const API_KEY_VARIABLE: &str = crate::config::POLYGON_API_KEY_VARIABLE;
+pub const API_KEY_VARIABLE: &str = "POLYGON_API_KEY";
 
 const SUBSCRIBED: &str = "subscribed to: ";
 
@@ -181,7 +181,18 @@ impl PolygonAdapter {
     }
 }
 
+/// The channels this venue offers (`T`, `Q`, `AM`: the stock stream carries no 24-hour statistics).
+pub const CHANNELS: &[Channel] = &[Channel::Trades, Channel::Quotes, Channel::Bars];
+
 impl VenueAdapter for PolygonAdapter {
+    fn channels(&self) -> &'static [Channel] {
+        CHANNELS
+    }
+
+    fn credential_variables(&self) -> &'static [&'static str] {
+        &[API_KEY_VARIABLE]
+    }
+
     fn venue(&self) -> &'static str {
         "polygon"
     }

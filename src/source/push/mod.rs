@@ -26,4 +26,4 @@ mod settings;
 pub use protocol::{fast_path_agrees, parse_element, parse_frame, split_frame, Ack, ParsedElement, MAX_ACK_REJECTIONS};
 pub use rate::TokenBucket;
 pub use server::PushServer;
-pub use settings::{PushSettings, PushSetupError};
+pub use settings::{check_tls, PushSettings, PushSetupError};

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{pem, AckLevel, Secret, ServerConfig};
+use crate::config::{AckLevel, Secret, ServerConfig};
+use crate::db::pem;
 
 /// Frames up to this multiple of `max_frame_bytes` are read and refused with an ack;
 /// beyond it the websocket layer stops reading and the connection is closed (1009).
@@ -74,17 +75,39 @@ impl PushSettings {
             listen: server.listen,
             token,
             max_frame_bytes: server.max_frame_bytes,
-            max_connections: server.max_connections,
+            max_connections: server.max_connections.get(),
             max_messages_per_sec: server.max_messages_per_sec,
-            acks_in_flight: server.acks_in_flight.max(1),
+            acks_in_flight: server.acks_in_flight.get(),
             acks_in_flight_bytes: server.acks_in_flight_bytes.max(1),
-            max_pending_handshakes: server.max_pending_handshakes.max(1),
+            max_pending_handshakes: server.max_pending_handshakes.get(),
             handshake_timeout: Duration::from_millis(server.handshake_timeout_ms.max(1)),
             max_messages_per_sec_per_token: server.max_messages_per_sec_per_token,
             max_connections_per_token: server.max_connections_per_token,
             tls,
             ack: server.ack,
         })
+    }
+}
+
+/// `server.tls_cert` and `server.tls_key` loaded and checked against each other, as the
+/// server will at start, so that `check-config` reports each problem under its key.
+/// One without the other is the configuration's own check.
+pub fn check_tls(server: &ServerConfig, problem: &mut impl FnMut(&str, String)) {
+    let (Some(cert), Some(key)) = (&server.tls_cert, &server.tls_key) else { return };
+    match (pem::load_certificates(cert), pem::load_private_key(key)) {
+        (Ok(chain), Ok(private_key)) => {
+            if let Err(message) = pem::check_key_matches(chain, private_key, cert, key) {
+                problem("server.tls_key", message);
+            }
+        }
+        (chain, private_key) => {
+            if let Err(message) = chain {
+                problem("server.tls_cert", message);
+            }
+            if let Err(message) = private_key {
+                problem("server.tls_key", message);
+            }
+        }
     }
 }
 

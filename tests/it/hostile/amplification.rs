@@ -141,7 +141,7 @@ async fn rate_limited_frames_make_a_bounded_number_of_dead_letters() {
 async fn dead_letters_past_retention_are_deleted() {
     let cluster = support::start_cluster();
     let mut config = support::config_for(&cluster);
-    config.schema.maintenance_interval_secs = 1;
+    config.schema.maintenance_interval_secs = std::num::NonZeroU64::new(1).unwrap();
     config.tables.dead_letters = Some(TableConfig { retention_days: Some(7), ..TableConfig::default() });
     let daemon = Daemon::start(&config).await.expect("daemon starts");
     let client = support::sql(&cluster).await;

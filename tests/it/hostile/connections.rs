@@ -92,8 +92,8 @@ async fn idle_sockets_do_not_take_the_producers_slots_and_are_closed_after_the_h
     let cluster = support::start_cluster();
     let mut config = config_with_token(&cluster);
     let server = config.server.as_mut().unwrap();
-    server.max_connections = 2;
-    server.max_pending_handshakes = 64;
+    server.max_connections = std::num::NonZeroUsize::new(2).unwrap();
+    server.max_pending_handshakes = std::num::NonZeroUsize::new(64).unwrap();
     server.handshake_timeout_ms = 1_500;
     let daemon = Daemon::start(&config).await.expect("daemon starts");
     let addr = daemon.push_addr.unwrap();
@@ -211,7 +211,7 @@ async fn try_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
 async fn slow_clients_on_the_metrics_port_are_bounded_and_closed_by_the_deadline() {
     let cluster = support::start_cluster();
     let mut config = support::config_for(&cluster);
-    config.metrics.max_connections = 64;
+    config.metrics.max_connections = std::num::NonZeroUsize::new(64).unwrap();
     config.metrics.request_timeout_ms = 1_500;
     let daemon = Daemon::start(&config).await.expect("daemon starts");
     let metrics = daemon.metrics_addr.unwrap();

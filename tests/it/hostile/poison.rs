@@ -2,8 +2,8 @@
 //! must not stall its writer. It is dead-lettered with the server's reason and every
 //! later row is committed, on the relational writer and on a custom table's COPY writer.
 
+use hypertick::app::load_config_str;
 use hypertick::app::Daemon;
-use hypertick::config::load_str;
 
 use crate::support::{self, connect, count, push, tick_json, wait_for_count};
 
@@ -71,7 +71,7 @@ fn note(label: &str) -> String {
 async fn a_custom_table_row_over_the_index_limit_is_dead_lettered_and_its_batch_commits() {
     let cluster = support::start_cluster();
     let mut config = support::config_for(&cluster);
-    config.custom_tables = load_str(NOTES, Vec::new()).expect("the notes table is valid").custom_tables;
+    config.custom_tables = load_config_str(NOTES, Vec::new()).expect("the notes table is valid").custom_tables;
     let daemon = Daemon::start(&config).await.expect("daemon starts");
     let mut socket = connect(daemon.push_addr.unwrap()).await;
     let client = support::sql(&cluster).await;
