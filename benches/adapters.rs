@@ -1,5 +1,7 @@
 //! Parse + normalize rate of each venue adapter (messages/s), on the venue's documented
 //! message shapes.
+// A benchmark harness: a failure here is a broken setup, and `unwrap` says where.
+#![allow(clippy::unwrap_used)]
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};

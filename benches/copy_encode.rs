@@ -15,6 +15,8 @@
 //! - `copy_into_postgres/*`: 10 000 ticks into a real (throwaway) PostgreSQL: our
 //!   encoder + one `copy_in` send, against the real `BinaryCopyInWriter`. Skipped when
 //!   no PostgreSQL server binaries are installed.
+// A benchmark harness: a failure here is a broken setup, and `unwrap` says where.
+#![allow(clippy::unwrap_used)]
 
 use std::time::{Duration, Instant};
 

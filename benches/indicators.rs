@@ -4,6 +4,8 @@
 //! indicator is past its lookback, and each timed pass shifts the bars' times forward
 //! so they stay in order. The figure includes building each bar's `TechnicalIndicators` row (its key
 //! strings and level lists), as a caller pays for it.
+// A benchmark harness: a failure here is a broken setup, and `unwrap` says where.
+#![allow(clippy::unwrap_used)]
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -6,6 +6,8 @@
 //! - `channel/*`: a table's lane (the bounded crossbeam channel between the router and
 //!   the batcher thread): one producer thread to one consumer thread, rows of ticks,
 //!   and the same through a plain `std::sync::mpsc::sync_channel` for comparison.
+// A benchmark harness: a failure here is a broken setup, and `unwrap` says where.
+#![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 

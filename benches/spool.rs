@@ -3,6 +3,8 @@
 //! fsyncing every 5 ms on its own thread, as in the daemon), for 10 000 ticks per
 //! iteration. The segment size is small so that rotation and deletion of committed
 //! segments are part of the measured work.
+// A benchmark harness: a failure here is a broken setup, and `unwrap` says where.
+#![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::hint::black_box;

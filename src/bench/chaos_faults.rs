@@ -141,7 +141,10 @@ impl DaemonChild {
     /// SIGTERM and a wait for the exit (`limit` at most, then SIGKILL).
     pub async fn stop(mut self, limit: Duration) -> anyhow::Result<ExitStatus> {
         // SAFETY: kill(2) on our own child's pid; it has not been reaped yet.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM)
+        };
         let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().context("waiting for the daemon")? {

@@ -7,7 +7,8 @@ use std::time::Instant;
 
 /// Clock ticks per second for `/proc` CPU times.
 fn clock_ticks() -> f64 {
-    // SAFETY: sysconf has no preconditions.
+    // SAFETY: sysconf has no preconditions and touches no memory of ours.
+    #[allow(unsafe_code)]
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     if ticks > 0 {
         ticks as f64
@@ -119,6 +120,7 @@ pub fn cluster_processes(data_dir: &Path) -> Vec<u32> {
 pub fn signal_all(pids: &[u32], signal: libc::c_int) {
     for &pid in pids {
         // SAFETY: kill has no memory preconditions; a stale pid yields ESRCH.
+        #[allow(unsafe_code)]
         unsafe {
             libc::kill(pid as libc::pid_t, signal);
         }

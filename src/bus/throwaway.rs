@@ -177,7 +177,11 @@ impl ThrowawayNats {
     /// SIGTERM, then waits for the server to exit (killing it after 30 s).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            // SAFETY: kill(2) on our own child's pid, not reaped yet; no memory is touched.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::kill(child.id() as i32, libc::SIGTERM)
+            };
             let deadline = Instant::now() + STOP_TIMEOUT;
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {

@@ -152,6 +152,8 @@ impl ThrowawayCluster {
             .prefix("hypertick-pg-")
             .tempdir()
             .map_err(|source| ThrowawayError::Io { step: "creating the cluster directory", source })?;
+        // SAFETY: geteuid cannot fail and touches no memory of ours.
+        #[allow(unsafe_code)]
         let as_postgres_user = unsafe { libc::geteuid() } == 0;
         let mut cluster = ThrowawayCluster {
             root_path: root.path().to_path_buf(),

@@ -248,7 +248,8 @@ mod tests {
 
     #[test]
     fn time_ranges_split_at_gaps_wider_than_a_minute_and_at_most_sixteen_times() {
-        let cases: [(Vec<i64>, Vec<(i64, i64)>); 5] = [
+        type Case = (Vec<i64>, Vec<(i64, i64)>);
+        let cases: [Case; 5] = [
             (vec![], vec![]),
             (vec![5, 1, 3], vec![(1, 5)]),
             (vec![0, MINUTE, 2 * MINUTE], vec![(0, 2 * MINUTE)]),

@@ -135,7 +135,7 @@ async fn run_accepts_frames_and_sigterm_flushes_everything() {
 
     let client = support::sql(&cluster).await;
     assert_eq!(count(&client, "SELECT count(*) FROM ticks").await, 0, "still lingering in the batcher");
-    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    support::terminate(&daemon);
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(status) = daemon.try_wait().unwrap() {

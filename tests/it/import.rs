@@ -300,7 +300,7 @@ async fn a_killed_import_resumes_without_duplicates() {
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    child.kill().unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), None, "killed by a signal, not finished");
     let after_kill = count(&client, "SELECT count(*) FROM ticks").await;

@@ -47,7 +47,7 @@ async fn json_logs_are_one_object_per_line_naming_sources_and_tables() {
     // Long enough for a summary line and a few reconnect attempts.
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     drop(socket);
-    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    support::terminate(&daemon);
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(status) = daemon.try_wait().unwrap() {

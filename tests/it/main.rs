@@ -1,6 +1,9 @@
 //! Integration tests. Each test starts its own throwaway PostgreSQL (see
 //! `support`), and talks to the daemon over real websockets on loopback.
 
+// Tests: a failed setup step should stop the test where it happened.
+#![allow(clippy::unwrap_used)]
+
 mod acks_in_flight;
 mod aggregates;
 mod bus;

@@ -147,7 +147,7 @@ async fn a_whole_run_logged_at_trace_level_never_shows_the_password_or_the_token
     };
     assert_no_secret("/metrics", &body);
 
-    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    support::terminate(&daemon);
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(status) = daemon.try_wait().unwrap() {

@@ -135,3 +135,12 @@ pub async fn feed_events(client: &tokio_postgres::Client, source: &str, kind: &s
         .expect("count feed events")
         .get(0)
 }
+
+/// Sends SIGTERM to a child process (a daemon's clean stop).
+pub fn terminate(child: &std::process::Child) {
+    // SAFETY: kill(2) on our own child's pid, not reaped yet; it touches no memory of ours.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM)
+    };
+}

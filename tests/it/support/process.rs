@@ -66,7 +66,7 @@ impl DaemonProcess {
 
     /// SIGTERM; returns how it exited (a clean stop exits 0).
     pub fn stop(&mut self) -> std::process::ExitStatus {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        crate::support::terminate(&self.child);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
