@@ -18,6 +18,7 @@ mod custom;
 mod decimal;
 mod instrument;
 mod options;
+mod rejection;
 mod row;
 mod size;
 mod table;
@@ -30,6 +31,7 @@ pub use custom::{intern_custom_table, ColumnDefault, ColumnRule, CustomRow, Cust
 pub use decimal::{Decimal, DecimalError, DecimalKind, NUMERIC_MAX_SCALE};
 pub use instrument::Instrument;
 pub use options::{OptionKind, OptionQuote};
+pub use rejection::{RejectReason, Rejection};
 pub use row::{RelationalCatalog, RelationalTable, RowOp, RowRecord, SharedCatalog};
 pub use size::{json_heap_bytes, ApproxBytes};
 pub use table::{Column, NumericTypmod, PgType, Table, NUMERIC_MAX_PRECISION, VARCHAR_MAX_LENGTH};
@@ -130,32 +132,13 @@ pub struct DeadLetter {
     pub received_at: Timestamp,
     /// Which source delivered it (`push`, a venue name, …).
     pub source: String,
-    /// A short, bounded reason code (also the metric label).
+    /// A short, bounded reason label (also the metric label): a
+    /// [`RejectReason::as_str`], or a source's own label for what is no record at all.
     pub reason: &'static str,
     /// The human-readable explanation.
     pub detail: String,
     /// The raw input, or a sample of it when it was too large to keep whole.
     pub raw: String,
-}
-
-/// Why a piece of input was not accepted: a short bounded code (the metric label and
-/// the dead letter's `reason`) and a specific explanation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    pub code: &'static str,
-    pub detail: String,
-}
-
-impl Rejection {
-    pub fn new(code: &'static str, detail: impl Into<String>) -> Self {
-        Rejection { code, detail: detail.into() }
-    }
-}
-
-impl std::fmt::Display for Rejection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.code, self.detail)
-    }
 }
 
 /// A normalized market record, routed by kind to its table.

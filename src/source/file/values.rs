@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 pub use crate::config::TimeUnit;
-use crate::record::{EpochUnit, Rejection, Side, Timestamp};
+use crate::record::{EpochUnit, RejectReason, Rejection, Side, Timestamp};
 
 /// Longest accepted venue, symbol and id strings, in bytes (as the push protocol).
 const MAX_KEY_BYTES: usize = 128;
@@ -40,7 +40,7 @@ fn shown(text: &str) -> String {
 }
 
 fn invalid(name: &str, expected: &str, text: &str) -> Rejection {
-    Rejection::new("invalid_field", format!("`{name}`: expected {expected}, got {}", shown(text)))
+    Rejection::new(RejectReason::InvalidField, format!("`{name}`: expected {expected}, got {}", shown(text)))
 }
 
 impl<'a> Values<'a> {
@@ -49,7 +49,7 @@ impl<'a> Values<'a> {
     }
 
     fn required(&self, index: usize) -> Result<&str, Rejection> {
-        self.text(index).ok_or_else(|| Rejection::new("missing_field", format!("`{}` is required", self.names[index])))
+        self.text(index).ok_or_else(|| Rejection::new(RejectReason::MissingField, format!("`{}` is required", self.names[index])))
     }
 
     /// A required identifier: non-empty, at most 128 bytes, no control characters.
@@ -202,7 +202,7 @@ fn check_key(name: &str, text: &str) -> Result<String, Rejection> {
 fn to_number(name: &str, text: &str) -> Result<f64, Rejection> {
     let number: f64 = text.trim().parse().map_err(|_| invalid(name, "a number", text))?;
     if !number.is_finite() {
-        return Err(Rejection::new("nan_or_infinite", format!("`{name}` is {}; expected a finite number", shown(text))));
+        return Err(Rejection::new(RejectReason::NanOrInfinite, format!("`{name}` is {}; expected a finite number", shown(text))));
     }
     Ok(number)
 }
@@ -234,7 +234,7 @@ mod tests {
         }
         let (texts, unit) = values(&[Some("yesterday")], TimeUnit::Auto);
         let row = Values { texts: &texts, names: &["time"], time_unit: unit };
-        assert_eq!(row.time(0).unwrap_err().code, "invalid_field");
+        assert_eq!(row.time(0).unwrap_err().code, RejectReason::InvalidField);
     }
 
     #[test]
@@ -259,11 +259,11 @@ mod tests {
     fn numbers_sides_and_keys_are_checked() {
         let (texts, unit) = values(&[Some("NaN"), Some("-1"), Some("SELL"), Some("x\u{7}y"), None], TimeUnit::Auto);
         let row = Values { texts: &texts, names: &["price", "size", "side", "symbol", "venue"], time_unit: unit };
-        assert_eq!(row.number(0).unwrap_err().code, "nan_or_infinite");
+        assert_eq!(row.number(0).unwrap_err().code, RejectReason::NanOrInfinite);
         assert!(row.non_negative(1).unwrap_err().detail.contains("≥ 0"));
         assert_eq!(row.side(2), Ok(Side::Sell));
-        assert_eq!(row.key(3).unwrap_err().code, "invalid_field");
-        assert_eq!(row.key(4).unwrap_err().code, "missing_field");
+        assert_eq!(row.key(3).unwrap_err().code, RejectReason::InvalidField);
+        assert_eq!(row.key(4).unwrap_err().code, RejectReason::MissingField);
         assert_eq!(row.side(4), Ok(Side::Unknown));
     }
 }

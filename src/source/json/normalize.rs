@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::pointer::Pointer;
 use super::rules::{same_value, Fields, IntervalSource, Rule, SideRule, TimeSource};
 use crate::config::TimeFormat;
-use crate::record::{Bar, Quote, Record, Rejection, Side, Tick, Timestamp};
+use crate::record::{Bar, Quote, Record, RejectReason, Rejection, Side, Tick, Timestamp};
 
 /// Longest accepted symbol and trade id, in bytes (as the push protocol).
 const MAX_KEY_BYTES: usize = 128;
@@ -75,7 +75,7 @@ impl Rule {
                 };
                 if bar.high < bar.low || bar.high < bar.open.max(bar.close) || bar.low > bar.open.min(bar.close) {
                     return Err(Rejection::new(
-                        "inconsistent_bar",
+                        RejectReason::InconsistentBar,
                         format!(
                             "{}: high {} and low {} must bound open {} and close {}",
                             self.label, bar.high, bar.low, bar.open, bar.close
@@ -106,18 +106,18 @@ impl<'a> Field<'_, 'a> {
 
     fn required(&self) -> Result<&'a Value, Rejection> {
         match self.pointer.resolve(self.element) {
-            Some(Value::Null) => Err(self.rejection("missing_field", "is null".into())),
+            Some(Value::Null) => Err(self.rejection(RejectReason::MissingField, "is null".into())),
             Some(value) => Ok(value),
-            None => Err(self.rejection("missing_field", "is missing".into())),
+            None => Err(self.rejection(RejectReason::MissingField, "is missing".into())),
         }
     }
 
-    fn rejection(&self, code: &'static str, problem: String) -> Rejection {
+    fn rejection(&self, code: RejectReason, problem: String) -> Rejection {
         Rejection::new(code, format!("{}.{}: {} {problem}", self.rule.label, self.name, self.pointer))
     }
 
     fn invalid(&self, value: &Value, expected: &str) -> Rejection {
-        self.rejection("invalid_field", format!("is {}, expected {expected}", shown(value)))
+        self.rejection(RejectReason::InvalidField, format!("is {}, expected {expected}", shown(value)))
     }
 
     /// A symbol or interval: a non-empty string without control characters.
@@ -219,8 +219,9 @@ impl<'a> Field<'_, 'a> {
             },
             other => return Err(self.invalid(other, &format!("epoch {} as a number or decimal string", unit_name(format)))),
         };
-        converted
-            .ok_or_else(|| self.rejection("time_out_of_range", format!("is {}, out of range as epoch {}", shown(value), unit_name(format))))
+        converted.ok_or_else(|| {
+            self.rejection(RejectReason::TimeOutOfRange, format!("is {}, out of range as epoch {}", shown(value), unit_name(format)))
+        })
     }
 }
 

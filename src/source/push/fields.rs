@@ -8,7 +8,7 @@ use std::fmt;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-use crate::record::{OptionKind, Rejection, Side, Timestamp};
+use crate::record::{OptionKind, RejectReason, Rejection, Side, Timestamp};
 
 /// Longest accepted venue, symbol and id strings, in bytes.
 const MAX_KEY_BYTES: usize = 128;
@@ -79,14 +79,14 @@ pub(super) fn invalid(name: &str, expected: &str, got: &Value) -> Rejection {
         Value::String(text) => format!("\"{}\"", truncate(text, 40)),
         other => truncate(&other.to_string(), 40),
     };
-    Rejection::new("invalid_field", format!("`{name}`: expected {expected}, got {shown}"))
+    Rejection::new(RejectReason::InvalidField, format!("`{name}`: expected {expected}, got {shown}"))
 }
 
 impl Fields<'_> {
     pub(super) fn only(&self, allowed: &[&str], kind: &str) -> Result<(), Rejection> {
         match self.members.iter().map(|(key, _)| key).find(|key| !allowed.contains(&key.as_ref())) {
             Some(unknown) => Err(Rejection::new(
-                "unknown_field",
+                RejectReason::UnknownField,
                 format!("`{}` is not a field of {kind}; expected {}", truncate(unknown, 64), allowed[1..].join(", ")),
             )),
             None => Ok(()),
@@ -99,7 +99,7 @@ impl Fields<'_> {
     }
 
     pub(super) fn required(&self, name: &str) -> Result<&Value, Rejection> {
-        self.present(name).ok_or_else(|| Rejection::new("missing_field", format!("`{name}` is required")))
+        self.present(name).ok_or_else(|| Rejection::new(RejectReason::MissingField, format!("`{name}` is required")))
     }
 
     /// A required identifier: a non-empty string without control characters.
@@ -160,7 +160,7 @@ impl Fields<'_> {
                 let nanos = number.as_i64().ok_or_else(|| invalid(name, "integer epoch nanoseconds", value))?;
                 if (0..MIN_PLAUSIBLE_EPOCH_NANOS).contains(&nanos) {
                     return Err(Rejection::new(
-                        "time_out_of_range",
+                        RejectReason::TimeOutOfRange,
                         format!(
                             "`{name}`: {nanos} as epoch nanoseconds is {}; send nanoseconds (this looks like seconds, milliseconds or microseconds)",
                             Timestamp::from_unix_nanos(nanos)
@@ -208,9 +208,10 @@ impl Fields<'_> {
     pub(super) fn optional_json(&self, name: &str) -> Result<Option<Value>, Rejection> {
         match self.present(name) {
             None => Ok(None),
-            Some(value) if holds_nul(value) => {
-                Err(Rejection::new("invalid_field", format!("`{name}`: a string in it holds a NUL character, which jsonb cannot store")))
-            }
+            Some(value) if holds_nul(value) => Err(Rejection::new(
+                RejectReason::InvalidField,
+                format!("`{name}`: a string in it holds a NUL character, which jsonb cannot store"),
+            )),
             Some(value) => Ok(Some(value.clone())),
         }
     }
@@ -282,7 +283,7 @@ fn to_number(name: &str, value: &Value) -> Result<f64, Rejection> {
     }
     .ok_or_else(|| invalid(name, "a number or a decimal string", value))?;
     if !number.is_finite() {
-        return Err(Rejection::new("nan_or_infinite", format!("`{name}` is {value}; expected a finite number")));
+        return Err(Rejection::new(RejectReason::NanOrInfinite, format!("`{name}` is {value}; expected a finite number")));
     }
     Ok(number)
 }
