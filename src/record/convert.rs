@@ -18,9 +18,6 @@ use super::table::PgType;
 use super::time::Timestamp;
 use super::{RejectReason, Rejection};
 
-/// Integer times below this many nanoseconds (1970-04-26) are almost surely in a
-/// coarser unit (the push protocol's rule).
-const MIN_PLAUSIBLE_EPOCH_NANOS: i64 = 10_000_000_000_000_000;
 /// PostgreSQL's first date, 4714-11-24 BC (Julian day 0), in days from 0001-01-01.
 const POSTGRES_MIN_DATE_DAYS_FROM_CE: i32 = -1_721_060;
 
@@ -280,17 +277,8 @@ fn timestamp(rule: &ColumnRule, value: &Value) -> Result<Timestamp, Rejection> {
         }
         Value::Number(number) => {
             let nanos = number.as_i64().ok_or_else(|| invalid(rule, "integer epoch nanoseconds", value))?;
-            if (0..MIN_PLAUSIBLE_EPOCH_NANOS).contains(&nanos) {
-                return Err(Rejection::new(
-                    RejectReason::TimeOutOfRange,
-                    format!(
-                        "`{}`: {nanos} as epoch nanoseconds is {}; send nanoseconds (this looks like seconds, milliseconds or microseconds)",
-                        rule.name,
-                        Timestamp::from_unix_nanos(nanos)
-                    ),
-                ));
-            }
-            Ok(Timestamp::from_unix_nanos(nanos))
+            Timestamp::from_plausible_unix_nanos(nanos)
+                .map_err(|implausible| Rejection::new(RejectReason::TimeOutOfRange, format!("`{}`: {implausible}", rule.name)))
         }
         other => Err(invalid(rule, "an RFC 3339 string or integer epoch nanoseconds", other)),
     }

@@ -6,7 +6,8 @@
 //! generic adapter for feeds described in the configuration (`json`), and the symbol
 //! normalization they share (`symbols`); `contracts`, which reads option contract
 //! names (Deribit, OKX, OCC) into underlying, expiry, strike and call/put; and `file`,
-//! the vendor files (CSV, NDJSON; plain, gzip, zstd) `hypertick import` reads.
+//! the vendor files (CSV, NDJSON; plain, gzip, zstd) `hypertick import` reads; and
+//! `values`, the one reading of identifiers, numbers, times and intervals they all share.
 //! **Only this module knows input formats.**
 
 pub mod alpaca;
@@ -23,6 +24,7 @@ pub mod okx;
 pub mod polygon;
 pub mod push;
 pub mod symbols;
+pub mod values;
 
 use std::future::Future;
 use std::pin::Pin;

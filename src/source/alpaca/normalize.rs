@@ -11,8 +11,8 @@ use serde_json::value::RawValue;
 use super::wire::{Auth, Bar as WireBar, Envelope, Error, Quote as WireQuote, Subscribe, Success, Trade};
 use crate::config::Channel;
 use crate::record::{Bar, Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Timestamp};
-use crate::source::feed::fields::rfc3339 as time;
 use crate::source::feed::{Parsed, Subscription, VenueAdapter};
+use crate::source::values::rfc3339 as time;
 
 /// The environment variables the credentials are read from (Alpaca's own names).
 pub const KEY_VARIABLE: &str = crate::config::ALPACA_KEY_ID_VARIABLE;

@@ -10,9 +10,10 @@ use serde_json::value::RawValue;
 use super::wire::{AggTrade, BookTicker, Kline, Response, Ticker24h, Trade};
 use crate::config::Channel;
 use crate::record::{Bar, Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker, Timestamp};
-use crate::source::feed::fields::{decimal as number, invalid_record as invalid, millis};
+use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
 use crate::source::symbols::split_quote_asset;
+use crate::source::values::{decimal as number, millis};
 
 /// Streams per SUBSCRIBE request; Binance allows 1024 streams per connection.
 const STREAMS_PER_REQUEST: usize = 200;

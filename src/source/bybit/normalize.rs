@@ -13,9 +13,10 @@ use serde_json::json;
 use super::wire::{Envelope, Kline, OrderBook, SpotTicker, Trade};
 use crate::config::Channel;
 use crate::record::{Bar, Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker, Timestamp};
-use crate::source::feed::fields::{decimal as number, invalid_record as invalid, millis};
+use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
 use crate::source::symbols::split_quote_asset;
+use crate::source::values::{decimal as number, millis};
 
 /// Topics per subscribe request. Bybit v5 "Connect" (bybit-exchange.github.io/docs/v5/ws/connect):
 /// spot accepts at most 10 args in one subscription request.

@@ -8,8 +8,9 @@
 use super::wire::{Envelope, Error, Match, Subscribe, Subscriptions, Ticker as TickerMessage};
 use crate::config::Channel;
 use crate::record::{Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker, Timestamp};
-use crate::source::feed::fields::{decimal as number, invalid_record as invalid, rfc3339 as time};
+use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
+use crate::source::values::{decimal as number, rfc3339 as time};
 
 /// The id of our one subscribe request per connection. Coinbase answers a subscribe with a
 /// `subscriptions` message that carries no request id, so that message acknowledges this.

@@ -20,8 +20,9 @@ use super::wire::{Envelope, Params, Ticker, Trade};
 use crate::config::Channel;
 use crate::record::{Instrument, OptionQuote, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker as TickerRecord, Timestamp};
 use crate::source::contracts::parse_deribit;
-use crate::source::feed::fields::{decimal, invalid_record as invalid, millis};
+use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::{OptionQuoteTimes, Parsed, Sequences, Subscription, VenueAdapter};
+use crate::source::values::{decimal, millis};
 
 /// Channels per `public/subscribe` request.
 const CHANNELS_PER_REQUEST: usize = 100;

@@ -9,9 +9,9 @@ use super::pointer::Pointer;
 use super::rules::{same_value, Fields, IntervalSource, Rule, SideRule, TimeSource};
 use crate::config::TimeFormat;
 use crate::record::{Bar, Quote, Record, RejectReason, Rejection, Side, Tick, Timestamp};
+use crate::source::values::{is_valid_key, json_number};
 
 /// Longest accepted symbol and trade id, in bytes (as the push protocol).
-const MAX_KEY_BYTES: usize = 128;
 
 /// A record, with the venue's symbol and the sequence number its rule reads, if any.
 #[derive(Debug)]
@@ -124,7 +124,7 @@ impl<'a> Field<'_, 'a> {
     fn key(&self) -> Result<&'a str, Rejection> {
         let value = self.required()?;
         match value {
-            Value::String(text) if is_key(text) => Ok(text),
+            Value::String(text) if is_valid_key(text) => Ok(text),
             other => Err(self.invalid(other, "a non-empty string of at most 128 bytes without control characters")),
         }
     }
@@ -133,7 +133,7 @@ impl<'a> Field<'_, 'a> {
     fn identifier(&self) -> Result<Option<String>, Rejection> {
         match self.optional() {
             None => Ok(None),
-            Some(Value::String(text)) if is_key(text) => Ok(Some(text.clone())),
+            Some(Value::String(text)) if is_valid_key(text) => Ok(Some(text.clone())),
             Some(Value::Number(number)) if number.is_i64() || number.is_u64() => Ok(Some(number.to_string())),
             Some(other) => Err(self.invalid(other, "a string or an integer")),
         }
@@ -141,16 +141,16 @@ impl<'a> Field<'_, 'a> {
 
     fn number(&self) -> Result<f64, Rejection> {
         let value = self.required()?;
-        number(value).ok_or_else(|| self.invalid(value, "a finite number or decimal string"))
+        json_number(value).map_err(|_| self.invalid(value, "a finite number or decimal string"))
     }
 
     fn optional_number(&self) -> Result<Option<f64>, Rejection> {
-        self.optional().map(|value| number(value).ok_or_else(|| self.invalid(value, "a finite number or decimal string"))).transpose()
+        self.optional().map(|value| json_number(value).map_err(|_| self.invalid(value, "a finite number or decimal string"))).transpose()
     }
 
     fn non_negative(&self) -> Result<f64, Rejection> {
         let value = self.required()?;
-        number(value).filter(|number| *number >= 0.0).ok_or_else(|| self.invalid(value, "a number ≥ 0 or a decimal string"))
+        json_number(value).ok().filter(|number| *number >= 0.0).ok_or_else(|| self.invalid(value, "a number ≥ 0 or a decimal string"))
     }
 
     /// A count ≥ 0: an integer, a float without fraction, or a string of digits.
@@ -233,20 +233,6 @@ fn unit_name(format: TimeFormat) -> &'static str {
         TimeFormat::Nanos => "nanoseconds",
         TimeFormat::Rfc3339 | TimeFormat::Received => "time",
     }
-}
-
-/// A JSON number or a decimal string, finite.
-fn number(value: &Value) -> Option<f64> {
-    match value {
-        Value::Number(number) => number.as_f64(),
-        Value::String(text) => text.parse::<f64>().ok(),
-        _ => None,
-    }
-    .filter(|number| number.is_finite())
-}
-
-fn is_key(text: &str) -> bool {
-    !text.is_empty() && text.len() <= MAX_KEY_BYTES && !text.chars().any(char::is_control)
 }
 
 /// A value as rejections show it, cut to 40 characters.

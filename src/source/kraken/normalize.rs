@@ -24,8 +24,8 @@ use serde_json::value::RawValue;
 use super::wire::{Candle, Envelope, Response, Ticker, Trade};
 use crate::config::Channel;
 use crate::record::{Bar, Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker as TickerRecord, Timestamp};
-use crate::source::feed::fields::rfc3339 as time;
 use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
+use crate::source::values::rfc3339 as time;
 
 /// Sequence and candle state is kept for at most this many symbols (one id, one candle
 /// each); symbols beyond it, which a subscription never asks for, go unchecked.

@@ -13,8 +13,9 @@ use serde_json::value::RawValue;
 use super::wire::{Aggregate, Head, Quote as WireQuote, Status, Trade};
 use crate::config::Channel;
 use crate::record::{Bar, Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Timestamp};
-use crate::source::feed::fields::{invalid_record as invalid, millis};
+use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
+use crate::source::values::{decimal, millis};
 
 /// The environment variable the API key is read from.
 pub const API_KEY_VARIABLE: &str = crate::config::POLYGON_API_KEY_VARIABLE;
@@ -71,10 +72,7 @@ impl PolygonAdapter {
 
 /// A JSON number (raw text) as a finite `f64`.
 fn number(field: &str, raw: &RawValue) -> Result<f64, Rejection> {
-    match raw.get().parse::<f64>() {
-        Ok(value) if value.is_finite() => Ok(value),
-        _ => Err(Rejection::new(RejectReason::InvalidField, format!("`{field}`: expected a number, got {}", raw.get()))),
-    }
+    decimal(field, raw.get())
 }
 
 /// A JSON number (raw text) as a non-negative integer.
