@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::cell::{parse_uuid, random_uuid, CellValue};
+use super::cell::{jsonb_holds_nul, parse_uuid, random_uuid, CellValue};
 use super::custom::{ColumnDefault, ColumnRule, CustomRow, CustomSchema};
 use super::decimal::{Decimal, DecimalError, DecimalKind};
 use super::row::{RowOp, RowRecord};
@@ -163,7 +163,7 @@ pub fn convert_value(rule: &ColumnRule, value: &Value, raw: Option<&str>) -> Res
             Ok(CellValue::Date(date))
         }
         PgType::Jsonb => {
-            if holds_nul(value) {
+            if jsonb_holds_nul(value) {
                 return Err(invalid(rule, "JSON without NUL characters (jsonb cannot store them)", value));
             }
             Ok(CellValue::Jsonb(raw.map_or_else(|| value.to_string(), str::to_string)))
@@ -281,15 +281,6 @@ fn timestamp(rule: &ColumnRule, value: &Value) -> Result<Timestamp, Rejection> {
                 .map_err(|implausible| Rejection::new(RejectReason::TimeOutOfRange, format!("`{}`: {implausible}", rule.name)))
         }
         other => Err(invalid(rule, "an RFC 3339 string or integer epoch nanoseconds", other)),
-    }
-}
-
-fn holds_nul(value: &Value) -> bool {
-    match value {
-        Value::String(text) => text.contains('\0'),
-        Value::Array(items) => items.iter().any(holds_nul),
-        Value::Object(map) => map.iter().any(|(key, item)| key.contains('\0') || holds_nul(item)),
-        _ => false,
     }
 }
 

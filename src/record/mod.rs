@@ -25,7 +25,7 @@ mod table;
 mod time;
 
 pub use analytics::{IndicatorValue, Signal, TechnicalIndicators};
-pub use cell::{format_uuid, parse_uuid, random_uuid, CellValue};
+pub use cell::{format_uuid, jsonb_holds_nul, parse_uuid, random_uuid, CellValue};
 pub use convert::convert_value;
 pub use custom::{intern_custom_table, ColumnDefault, ColumnRule, CustomRow, CustomSchema, CustomTable};
 pub use decimal::{Decimal, DecimalError, DecimalKind, NUMERIC_MAX_SCALE};

@@ -8,7 +8,7 @@ use std::fmt;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-use crate::record::{OptionKind, RejectReason, Rejection, Side, Timestamp};
+use crate::record::{jsonb_holds_nul, OptionKind, RejectReason, Rejection, Side, Timestamp};
 use crate::source::values;
 pub(super) use crate::source::values::invalid_value as invalid;
 
@@ -170,7 +170,7 @@ impl Fields<'_> {
     pub(super) fn optional_json(&self, name: &str) -> Result<Option<Value>, Rejection> {
         match self.present(name) {
             None => Ok(None),
-            Some(value) if holds_nul(value) => Err(Rejection::new(
+            Some(value) if jsonb_holds_nul(value) => Err(Rejection::new(
                 RejectReason::InvalidField,
                 format!("`{name}`: a string in it holds a NUL character, which jsonb cannot store"),
             )),
@@ -213,14 +213,5 @@ impl Fields<'_> {
             return Err(invalid(name, "a number > 0", value));
         }
         Ok(number)
-    }
-}
-
-fn holds_nul(value: &Value) -> bool {
-    match value {
-        Value::String(text) => text.contains('\0'),
-        Value::Array(items) => items.iter().any(holds_nul),
-        Value::Object(map) => map.iter().any(|(key, item)| key.contains('\0') || holds_nul(item)),
-        _ => false,
     }
 }
