@@ -19,7 +19,7 @@ pub(super) const TABLE: &str = "instruments";
 const COLUMNS: [&str; 8] = ["venue", "symbol", "venue_symbol", "asset_class", "underlying", "expiration", "strike", "option_type"];
 
 /// Upserts a JSON array of instrument objects (`$1`, text), keyed by (venue, symbol).
-pub(super) const UPSERT_INSTRUMENTS: &str = "\
+pub const UPSERT_INSTRUMENTS: &str = "\
 INSERT INTO instruments AS known (venue, symbol, venue_symbol, asset_class, underlying, expiration, strike, option_type)
 SELECT venue, symbol, venue_symbol, asset_class, underlying, expiration, strike, option_type
 FROM jsonb_populate_recordset(NULL::instruments, $1::text::jsonb)

@@ -21,6 +21,7 @@ pub use cells::{cell_len, encode_cell, numeric_len};
 pub use encoder::{copy_statement, encode_rows, CopyRow, EncodeRow, TupleEncoder};
 pub use failure::{classify, FailureKind};
 pub use insert::{column_arrays, insert_statement, ColumnArray};
+pub use instruments::UPSERT_INSTRUMENTS;
 pub use relational::run_relational_writer;
 pub use stage::{batch_queue, encode_batch, encode_stage, BatchProgress, BatchQueue, BusClaim, Encoded, EncodedBatch, KnownInstruments};
 pub use writer::{
