@@ -205,7 +205,7 @@ impl<R: FileRecord + CopyRow> Work<R> {
             .into_iter()
             .map(|bad| {
                 let detail = format!("{} line {}: {}", plan.shown, first_line + bad.line - 1, bad.rejection.detail);
-                let letter = DeadLetter::new("import", bad.rejection.code, detail, &bad.raw);
+                let letter = DeadLetter::new("import", bad.rejection.code.as_str(), detail, &bad.raw);
                 events::dead_lettered(&letter);
                 letter
             })

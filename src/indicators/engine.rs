@@ -5,83 +5,12 @@ use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
-use crate::record::{Bar, Timestamp};
+use crate::record::Bar;
 
+use super::config::{IndicatorConfig, IndicatorConfigError};
+use super::error::{IndicatorError, MAX_SERIES};
 use super::series::SeriesState;
 use crate::record::TechnicalIndicators;
-
-/// The engine's settings. The indicator periods are fixed by the Swing Sage set (the
-/// columns of `technical_indicators`); only the support / resistance detection is
-/// tunable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IndicatorConfig {
-    /// K: a swing high's high must be strictly above the highs of the K bars on each
-    /// side of it (a swing low's low strictly below), and is confirmed K bars later.
-    pub swing_window: usize,
-    /// How many of the most recent swing highs (and lows) a snapshot lists.
-    pub levels_kept: usize,
-}
-
-impl IndicatorConfig {
-    pub const MAX_SWING_WINDOW: usize = 50;
-    pub const MAX_LEVELS_KEPT: usize = 16;
-
-    /// Checks both settings, reporting every problem at once.
-    pub fn validate(&self) -> Result<(), Vec<IndicatorConfigError>> {
-        let mut problems = Vec::new();
-        if !(1..=Self::MAX_SWING_WINDOW).contains(&self.swing_window) {
-            problems.push(IndicatorConfigError::SwingWindow(self.swing_window));
-        }
-        if !(1..=Self::MAX_LEVELS_KEPT).contains(&self.levels_kept) {
-            problems.push(IndicatorConfigError::LevelsKept(self.levels_kept));
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
-    }
-}
-
-impl Default for IndicatorConfig {
-    fn default() -> Self {
-        IndicatorConfig { swing_window: 2, levels_kept: 3 }
-    }
-}
-
-/// An [`IndicatorConfig`] setting out of range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum IndicatorConfigError {
-    #[error("swing_window is {0}; it must be 1 to {max}", max = IndicatorConfig::MAX_SWING_WINDOW)]
-    SwingWindow(usize),
-    #[error("levels_kept is {0}; it must be 1 to {max}", max = IndicatorConfig::MAX_LEVELS_KEPT)]
-    LevelsKept(usize),
-}
-
-/// Why a bar was refused. A refused bar changes no state.
-#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
-pub enum IndicatorError {
-    #[error("bar at {time} repeats the time of its series' last bar")]
-    DuplicateBar { time: Timestamp },
-    #[error("bar at {time} is older than its series' last bar at {last}")]
-    OutOfOrderBar { time: Timestamp, last: Timestamp },
-    #[error("bar at {time} has a non-finite {field}")]
-    NonFinite { time: Timestamp, field: &'static str },
-    #[error("bar would start a series beyond the engine's limit of {} series", IndicatorEngine::MAX_SERIES)]
-    TooManySeries,
-}
-
-impl IndicatorError {
-    /// A short, bounded reason code, fit for a metric label or a dead letter's reason.
-    pub fn code(&self) -> &'static str {
-        match self {
-            IndicatorError::DuplicateBar { .. } => "duplicate_bar",
-            IndicatorError::OutOfOrderBar { .. } => "out_of_order_bar",
-            IndicatorError::NonFinite { .. } => "non_finite",
-            IndicatorError::TooManySeries => "too_many_series",
-        }
-    }
-}
 
 /// Streaming indicators for any number of series, one bar at a time.
 #[derive(Debug)]
@@ -91,10 +20,8 @@ pub struct IndicatorEngine {
 }
 
 impl IndicatorEngine {
-    /// Series beyond this many are refused, so that a producer inventing symbols
-    /// cannot grow memory without bound. A series holds about 2 KiB (its state, its
-    /// key, its map slot), so the engine stays near 100 MB at most.
-    pub const MAX_SERIES: usize = 50_000;
+    /// Series beyond this many are refused ([`MAX_SERIES`]).
+    pub const MAX_SERIES: usize = MAX_SERIES;
 
     pub fn new(config: IndicatorConfig) -> Result<Self, Vec<IndicatorConfigError>> {
         config.validate()?;

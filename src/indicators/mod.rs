@@ -78,8 +78,10 @@
 //! bars. `tests/reference/indicators.py` recomputes every value of a 380-bar feed
 //! from scratch and the tests hold the engine to it within 1e-9 relative.
 
+mod config;
 mod ema;
 mod engine;
+mod error;
 mod momentum;
 mod series;
 mod swings;
@@ -88,4 +90,6 @@ mod window;
 #[cfg(test)]
 mod tests;
 
-pub use engine::{IndicatorConfig, IndicatorConfigError, IndicatorEngine, IndicatorError};
+pub use config::{IndicatorConfig, IndicatorConfigError};
+pub use engine::IndicatorEngine;
+pub use error::IndicatorError;

@@ -3,8 +3,9 @@
 
 use crate::record::{Bar, Timestamp};
 
+use super::config::IndicatorConfig;
 use super::ema::Ema;
-use super::engine::{IndicatorConfig, IndicatorError};
+use super::error::IndicatorError;
 use super::momentum::{Macd, Rsi};
 use super::swings::SwingLevels;
 use super::window::RollingWindow;

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use crate::config::FullPolicy;
 use crate::metrics::events;
 use crate::record::{
-    ApproxBytes, CustomRow, CustomSchema, DeadLetter, FeedEvent, Record, Rejection, RowRecord, SharedCatalog, Table, Timestamp,
+    ApproxBytes, CustomRow, CustomSchema, DeadLetter, FeedEvent, Record, RejectReason, Rejection, RowRecord, SharedCatalog, Table,
+    Timestamp,
 };
 use crate::spool::{codec, Position, SpoolError, SpoolProgress, StreamCursor};
 
@@ -127,18 +128,21 @@ pub fn check_event_time(
     now: Timestamp,
 ) -> Result<(), Rejection> {
     if time.micros() < 0 {
-        return Err(Rejection::new("time_out_of_range", format!("time {time} is before 1970-01-01")));
+        return Err(Rejection::new(RejectReason::TimeOutOfRange, format!("time {time} is before 1970-01-01")));
     }
     if time.micros() > now.micros().saturating_add(max_future_micros) {
         return Err(Rejection::new(
-            "time_out_of_range",
+            RejectReason::TimeOutOfRange,
             format!("time {time} is more than {}s ahead of the daemon's clock ({now})", max_future_micros / Timestamp::MICROS_PER_SECOND),
         ));
     }
     if let Some(retention) = retention {
         let cutoff = now.saturating_sub_micros(retention);
         if time < cutoff {
-            return Err(Rejection::new("older_than_retention", format!("time {time} is older than {table}'s retention (cutoff {cutoff})")));
+            return Err(Rejection::new(
+                RejectReason::OlderThanRetention,
+                format!("time {time} is older than {table}'s retention (cutoff {cutoff})"),
+            ));
         }
     }
     Ok(())
@@ -218,7 +222,7 @@ impl Router {
         let bytes = record.approx_bytes();
         if bytes > limit {
             return Err(Rejection::new(
-                "record_too_large",
+                RejectReason::RecordTooLarge,
                 format!("the record takes about {bytes} bytes in memory; the limit is {limit} (tables.{table}.max_record_bytes)"),
             ));
         }
@@ -231,7 +235,7 @@ impl Router {
 
     /// An unknown table's refusal lists the custom tables as well as the relational ones.
     fn also_naming_custom_tables(&self, mut rejection: Rejection) -> Rejection {
-        if rejection.code == "unknown_table" && !self.custom_tables.is_empty() {
+        if rejection.code == RejectReason::UnknownTable && !self.custom_tables.is_empty() {
             let mut names: Vec<&str> = self.custom_tables.keys().map(String::as_str).collect();
             names.sort_unstable();
             rejection.detail.push_str(&format!(", or a custom table: {}", names.join(", ")));
@@ -336,7 +340,7 @@ impl Router {
                 Some(Err(rejection)) => {
                     // It converted when it was accepted; a changed table description may
                     // refuse it now. Done either way, so it cannot hold the watermark.
-                    let letter = DeadLetter::new("spool", rejection.code, rejection.detail, &row.to_push_json());
+                    let letter = DeadLetter::new("spool", rejection.code.as_str(), rejection.detail, &row.to_push_json());
                     self.dead_letter_spooled(Table::CUSTOM_SPOOL_STREAM, vec![(sequence, sequence)], letter).await;
                     return Ok(());
                 }
@@ -406,14 +410,14 @@ impl Router {
                     Err(SpoolError::Full { used, max }) => (used, max),
                     Err(error) => {
                         events::spool_failed(&error);
-                        return Err(Rejection::new("spool_error", error.to_string()));
+                        return Err(Rejection::new(RejectReason::SpoolError, error.to_string()));
                     }
                 }
             };
             events::spool_full(gate.full_policy);
             if gate.full_policy == FullPolicy::Reject {
                 return Err(Rejection::new(
-                    "spool_full",
+                    RejectReason::SpoolFull,
                     format!("the spool holds {used} of {max} bytes not yet committed (spool.max_bytes)"),
                 ));
             }
@@ -494,7 +498,7 @@ enum Queued<'a> {
 
 fn queue_rejection(error: SendError) -> Rejection {
     match error {
-        SendError::Full(_) => Rejection::new("queue_full", error.to_string()),
-        SendError::Closed => Rejection::new("shutting_down", error.to_string()),
+        SendError::Full(_) => Rejection::new(RejectReason::QueueFull, error.to_string()),
+        SendError::Closed => Rejection::new(RejectReason::ShuttingDown, error.to_string()),
     }
 }

@@ -78,6 +78,17 @@ fn json_string(text: &str) -> String {
     serde_json::Value::String(text.to_string()).to_string()
 }
 
+/// Whether JSON holds a NUL character in a string or a key, which `jsonb` cannot store.
+pub fn jsonb_holds_nul(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(jsonb_holds_nul),
+        Value::Object(map) => map.iter().any(|(key, item)| key.contains('\0') || jsonb_holds_nul(item)),
+        _ => false,
+    }
+}
+
 /// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, lower case.
 pub fn format_uuid(bytes: &[u8; 16]) -> String {
     let mut text = String::with_capacity(36);

@@ -10,17 +10,14 @@ use std::collections::HashMap;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::cell::{parse_uuid, random_uuid, CellValue};
+use super::cell::{jsonb_holds_nul, parse_uuid, random_uuid, CellValue};
 use super::column::PgType;
 use super::custom::{ColumnDefault, ColumnRule, CustomRow, CustomSchema};
 use super::decimal::{Decimal, DecimalError, DecimalKind};
 use super::row::{RowOp, RowRecord};
 use super::time::Timestamp;
-use super::Rejection;
+use super::{RejectReason, Rejection};
 
-/// Integer times below this many nanoseconds (1970-04-26) are almost surely in a
-/// coarser unit (the push protocol's rule).
-const MIN_PLAUSIBLE_EPOCH_NANOS: i64 = 10_000_000_000_000_000;
 /// PostgreSQL's first date, 4714-11-24 BC (Julian day 0), in days from 0001-01-01.
 const POSTGRES_MIN_DATE_DAYS_FROM_CE: i32 = -1_721_060;
 
@@ -32,19 +29,19 @@ impl CustomSchema {
         let table = self.name();
         if row.op != RowOp::Insert {
             return Err(Rejection::new(
-                "invalid_field",
+                RejectReason::InvalidField,
                 format!("`op`: {table} is a custom table, appended to by COPY; only \"insert\" is taken, not \"{}\"", row.op.as_str()),
             ));
         }
         if let Some(unknown) = row.columns.iter().find(|name| !self.columns.iter().any(|column| &column.name == *name)) {
             let known: Vec<&str> = self.columns.iter().map(|column| column.name.as_str()).collect();
             return Err(Rejection::new(
-                "unknown_column",
+                RejectReason::UnknownColumn,
                 format!("`{unknown}` is not a column of {table}; expected some of {}", known.join(", ")),
             ));
         }
         let raw_texts: HashMap<String, &RawValue> = if self.needs_raw_text {
-            serde_json::from_str(&row.json).map_err(|error| Rejection::new("invalid_json", format!("`row`: {error}")))?
+            serde_json::from_str(&row.json).map_err(|error| Rejection::new(RejectReason::InvalidJson, format!("`row`: {error}")))?
         } else {
             HashMap::new()
         };
@@ -60,7 +57,7 @@ impl CustomSchema {
                     None if rule.nullable => CellValue::Null,
                     None => {
                         return Err(Rejection::new(
-                            "missing_field",
+                            RejectReason::MissingField,
                             format!("`{}` is required: {table}.{} is NOT NULL and has no default", rule.name, rule.name),
                         ))
                     }
@@ -70,7 +67,7 @@ impl CustomSchema {
         }
         let CellValue::TimestampTz(time) = values[self.time_index] else {
             return Err(Rejection::new(
-                "missing_field",
+                RejectReason::MissingField,
                 format!("`{}` is required: it is {table}'s time column", self.columns[self.time_index].name),
             ));
         };
@@ -91,16 +88,19 @@ fn shown(value: &Value) -> String {
 }
 
 fn invalid(rule: &ColumnRule, expected: &str, got: &Value) -> Rejection {
-    Rejection::new("invalid_field", format!("`{}`: expected {expected} ({}), got {}", rule.name, rule.pg_type.sql_name(), shown(got)))
+    Rejection::new(
+        RejectReason::InvalidField,
+        format!("`{}`: expected {expected} ({}), got {}", rule.name, rule.pg_type.sql_name(), shown(got)),
+    )
 }
 
 fn out_of_range(rule: &ColumnRule, why: impl std::fmt::Display) -> Rejection {
-    Rejection::new("out_of_range", format!("`{}`: {why}", rule.name))
+    Rejection::new(RejectReason::OutOfRange, format!("`{}`: {why}", rule.name))
 }
 
 fn not_finite(rule: &ColumnRule, got: &Value) -> Rejection {
     Rejection::new(
-        "nan_or_infinite",
+        RejectReason::NanOrInfinite,
         format!("`{}` is {}; expected a finite number (set allow_nan on the column to take NaN and infinities)", rule.name, shown(got)),
     )
 }
@@ -163,7 +163,7 @@ pub fn convert_value(rule: &ColumnRule, value: &Value, raw: Option<&str>) -> Res
             Ok(CellValue::Date(date))
         }
         PgType::Jsonb => {
-            if holds_nul(value) {
+            if jsonb_holds_nul(value) {
                 return Err(invalid(rule, "JSON without NUL characters (jsonb cannot store them)", value));
             }
             Ok(CellValue::Jsonb(raw.map_or_else(|| value.to_string(), str::to_string)))
@@ -277,28 +277,10 @@ fn timestamp(rule: &ColumnRule, value: &Value) -> Result<Timestamp, Rejection> {
         }
         Value::Number(number) => {
             let nanos = number.as_i64().ok_or_else(|| invalid(rule, "integer epoch nanoseconds", value))?;
-            if (0..MIN_PLAUSIBLE_EPOCH_NANOS).contains(&nanos) {
-                return Err(Rejection::new(
-                    "time_out_of_range",
-                    format!(
-                        "`{}`: {nanos} as epoch nanoseconds is {}; send nanoseconds (this looks like seconds, milliseconds or microseconds)",
-                        rule.name,
-                        Timestamp::from_unix_nanos(nanos)
-                    ),
-                ));
-            }
-            Ok(Timestamp::from_unix_nanos(nanos))
+            Timestamp::from_plausible_unix_nanos(nanos)
+                .map_err(|implausible| Rejection::new(RejectReason::TimeOutOfRange, format!("`{}`: {implausible}", rule.name)))
         }
         other => Err(invalid(rule, "an RFC 3339 string or integer epoch nanoseconds", other)),
-    }
-}
-
-fn holds_nul(value: &Value) -> bool {
-    match value {
-        Value::String(text) => text.contains('\0'),
-        Value::Array(items) => items.iter().any(holds_nul),
-        Value::Object(map) => map.iter().any(|(key, item)| key.contains('\0') || holds_nul(item)),
-        _ => false,
     }
 }
 
@@ -367,20 +349,20 @@ mod tests {
         let schema = price_tracking();
         let deal = r#""deal_id":"7c9e6679-7425-40de-944b-e07fc1f90ae7""#;
         let cases = [
-            (format!(r#"{{{deal},"price":"19.99","colour":"red"}}"#), "unknown_column", "`colour`"),
-            (r#"{"price":"19.99"}"#.to_string(), "missing_field", "`deal_id`"),
-            (format!(r#"{{{deal}}}"#), "missing_field", "`price`"),
-            (format!(r#"{{{deal},"price":null}}"#), "missing_field", "`price`"),
-            (format!(r#"{{{deal},"price":true}}"#), "invalid_field", "`price`"),
-            (format!(r#"{{{deal},"price":"12,50"}}"#), "invalid_field", "`price`"),
-            (format!(r#"{{{deal},"price":"NaN"}}"#), "nan_or_infinite", "`price`"),
-            (format!(r#"{{{deal},"price":123456789}}"#), "out_of_range", "`price`"),
-            (r#"{"deal_id":"not-a-uuid","price":1}"#.to_string(), "invalid_field", "`deal_id`"),
-            (format!(r#"{{{deal},"price":1,"currency":"EURO"}}"#), "out_of_range", "`currency`"),
-            (format!(r#"{{{deal},"price":1,"tracked_at":"yesterday"}}"#), "invalid_field", "`tracked_at`"),
-            (format!(r#"{{{deal},"price":1,"tracked_at":1795348800}}"#), "time_out_of_range", "`tracked_at`"),
-            (format!(r#"{{{deal},"price":1,"source":"a\u0000b"}}"#), "invalid_field", "`source`"),
-            (format!(r#"{{{deal},"price":1,"meta_data":{{"k":"\u0000"}}}}"#), "invalid_field", "`meta_data`"),
+            (format!(r#"{{{deal},"price":"19.99","colour":"red"}}"#), RejectReason::UnknownColumn, "`colour`"),
+            (r#"{"price":"19.99"}"#.to_string(), RejectReason::MissingField, "`deal_id`"),
+            (format!(r#"{{{deal}}}"#), RejectReason::MissingField, "`price`"),
+            (format!(r#"{{{deal},"price":null}}"#), RejectReason::MissingField, "`price`"),
+            (format!(r#"{{{deal},"price":true}}"#), RejectReason::InvalidField, "`price`"),
+            (format!(r#"{{{deal},"price":"12,50"}}"#), RejectReason::InvalidField, "`price`"),
+            (format!(r#"{{{deal},"price":"NaN"}}"#), RejectReason::NanOrInfinite, "`price`"),
+            (format!(r#"{{{deal},"price":123456789}}"#), RejectReason::OutOfRange, "`price`"),
+            (r#"{"deal_id":"not-a-uuid","price":1}"#.to_string(), RejectReason::InvalidField, "`deal_id`"),
+            (format!(r#"{{{deal},"price":1,"currency":"EURO"}}"#), RejectReason::OutOfRange, "`currency`"),
+            (format!(r#"{{{deal},"price":1,"tracked_at":"yesterday"}}"#), RejectReason::InvalidField, "`tracked_at`"),
+            (format!(r#"{{{deal},"price":1,"tracked_at":1795348800}}"#), RejectReason::TimeOutOfRange, "`tracked_at`"),
+            (format!(r#"{{{deal},"price":1,"source":"a\u0000b"}}"#), RejectReason::InvalidField, "`source`"),
+            (format!(r#"{{{deal},"price":1,"meta_data":{{"k":"\u0000"}}}}"#), RejectReason::InvalidField, "`meta_data`"),
         ];
         for (json, code, needle) in cases {
             let rejection = schema.convert(&row("price_tracking_unit", RowOp::Insert, &json)).expect_err(&json);
@@ -388,7 +370,7 @@ mod tests {
             assert!(rejection.detail.contains(needle), "{json}: {rejection}");
         }
         let upsert = schema.convert(&row("price_tracking_unit", RowOp::Upsert, &format!(r#"{{{deal},"price":1}}"#))).unwrap_err();
-        assert!(upsert.code == "invalid_field" && upsert.detail.contains("only \"insert\""), "{upsert}");
+        assert!(upsert.code == RejectReason::InvalidField && upsert.detail.contains("only \"insert\""), "{upsert}");
     }
 
     #[test]
@@ -397,7 +379,7 @@ mod tests {
             let value: Value = serde_json::from_str(json).unwrap();
             convert_value(&rule("c", type_name), &value, Some(json)).unwrap_or_else(|error| panic!("{type_name} {json}: {error}"))
         };
-        let refused = |type_name: &str, json: &str| -> &'static str {
+        let refused = |type_name: &str, json: &str| -> RejectReason {
             let value: Value = serde_json::from_str(json).unwrap();
             convert_value(&rule("c", type_name), &value, Some(json)).expect_err(json).code
         };
@@ -419,28 +401,28 @@ mod tests {
         assert_eq!(ok("text[]", "[\"\", \"b\"]"), CellValue::TextArray(vec![String::new(), "b".into()]));
         assert_eq!(ok("float8[]", "[1, \"2.5\"]"), CellValue::Float8Array(vec![1.0, 2.5]));
         for (type_name, json, code) in [
-            ("bool", "1", "invalid_field"),
-            ("int2", "32768", "out_of_range"),
-            ("int4", "-2147483649", "out_of_range"),
-            ("int8", "9223372036854775808", "out_of_range"),
-            ("int8", "\"99999999999999999999999999999999999999999\"", "out_of_range"),
-            ("int4", "1.5", "invalid_field"),
-            ("int4", "\"12a\"", "invalid_field"),
-            ("float4", "1e39", "out_of_range"),
-            ("float8", "\"1e400\"", "out_of_range"),
-            ("float8", "\"NaN\"", "nan_or_infinite"),
-            ("float8", "\"-inf\"", "nan_or_infinite"),
-            ("float8", "[1]", "invalid_field"),
-            ("numeric", "\"1e99999999\"", "out_of_range"),
-            ("text", "5", "invalid_field"),
-            ("date", "\"2026-02-30\"", "invalid_field"),
-            ("date", "\"-5000-01-01\"", "out_of_range"),
-            ("uuid", "\"7c9e6679-7425-40de-944b-e07fc1f90ae\"", "invalid_field"),
-            ("text[]", "[\"a\", null]", "invalid_field"),
-            ("text[]", "[[\"a\"]]", "invalid_field"),
-            ("float8[]", "[1, \"x\"]", "invalid_field"),
-            ("float8[]", "[\"NaN\"]", "nan_or_infinite"),
-            ("timestamptz", "true", "invalid_field"),
+            ("bool", "1", RejectReason::InvalidField),
+            ("int2", "32768", RejectReason::OutOfRange),
+            ("int4", "-2147483649", RejectReason::OutOfRange),
+            ("int8", "9223372036854775808", RejectReason::OutOfRange),
+            ("int8", "\"99999999999999999999999999999999999999999\"", RejectReason::OutOfRange),
+            ("int4", "1.5", RejectReason::InvalidField),
+            ("int4", "\"12a\"", RejectReason::InvalidField),
+            ("float4", "1e39", RejectReason::OutOfRange),
+            ("float8", "\"1e400\"", RejectReason::OutOfRange),
+            ("float8", "\"NaN\"", RejectReason::NanOrInfinite),
+            ("float8", "\"-inf\"", RejectReason::NanOrInfinite),
+            ("float8", "[1]", RejectReason::InvalidField),
+            ("numeric", "\"1e99999999\"", RejectReason::OutOfRange),
+            ("text", "5", RejectReason::InvalidField),
+            ("date", "\"2026-02-30\"", RejectReason::InvalidField),
+            ("date", "\"-5000-01-01\"", RejectReason::OutOfRange),
+            ("uuid", "\"7c9e6679-7425-40de-944b-e07fc1f90ae\"", RejectReason::InvalidField),
+            ("text[]", "[\"a\", null]", RejectReason::InvalidField),
+            ("text[]", "[[\"a\"]]", RejectReason::InvalidField),
+            ("float8[]", "[1, \"x\"]", RejectReason::InvalidField),
+            ("float8[]", "[\"NaN\"]", RejectReason::NanOrInfinite),
+            ("timestamptz", "true", RejectReason::InvalidField),
         ] {
             assert_eq!(refused(type_name, json), code, "{type_name} {json}");
         }

@@ -1,7 +1,7 @@
 //! What the symbol master (`instruments`) records about one (venue, symbol).
 
 use chrono::NaiveDate;
-use serde_json::{json, Map};
+use serde_json::{json, Map, Value};
 
 use super::{OptionKind, RowRecord, Timestamp};
 
@@ -43,9 +43,14 @@ impl Instrument {
     }
 
     /// The upsert of this instrument into `instruments` for the relational writer. Only
-    /// the known columns are sent, and the writer's upsert sets only the columns a row
-    /// carries, so what the table already knows is never overwritten with NULL.
+    /// the known columns are sent, and the writer's upsert of `instruments` (the sink's
+    /// one) keeps what the table knows where a row has nothing.
     pub fn upsert_row(&self, received_at: Timestamp) -> RowRecord {
+        RowRecord::upsert("instruments", self.known_fields(), received_at)
+    }
+
+    /// The known columns of this instrument's `instruments` row, as JSON.
+    pub fn known_fields(&self) -> Map<String, Value> {
         let mut row = Map::new();
         row.insert("venue".into(), json!(self.venue));
         row.insert("symbol".into(), json!(self.symbol));
@@ -67,14 +72,12 @@ impl Instrument {
         if let Some(option_type) = self.option_type {
             row.insert("option_type".into(), json!(option_type.as_str()));
         }
-        RowRecord::upsert("instruments", row, received_at)
+        row
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::Value;
-
     use super::*;
 
     #[test]

@@ -20,23 +20,25 @@ mod decimal;
 mod instrument;
 mod options;
 mod registry;
+mod rejection;
 mod row;
 mod size;
 mod table;
 mod time;
 
 pub use analytics::{IndicatorValue, Signal, TechnicalIndicators};
-pub use cell::{format_uuid, parse_uuid, random_uuid, CellValue};
+pub use cell::{format_uuid, jsonb_holds_nul, parse_uuid, random_uuid, CellValue};
 pub use column::{Column, NumericTypmod, PgType, NUMERIC_MAX_PRECISION, VARCHAR_MAX_LENGTH};
 pub use convert::convert_value;
 pub use custom::{intern_custom_table, ColumnDefault, ColumnRule, CustomRow, CustomSchema};
 pub use decimal::{Decimal, DecimalError, DecimalKind, NUMERIC_MAX_SCALE};
 pub use instrument::Instrument;
 pub use options::{OptionKind, OptionQuote};
+pub use rejection::{RejectReason, Rejection};
 pub use row::{RelationalCatalog, RelationalTable, RowOp, RowRecord, SharedCatalog};
 pub use size::{json_heap_bytes, ApproxBytes};
 pub use table::{CustomTable, Table, TableDefaults, TableSpec};
-pub use time::{EpochUnit, Timestamp};
+pub use time::{EpochUnit, ImplausibleNanos, Timestamp, MIN_PLAUSIBLE_EPOCH_NANOS};
 
 /// Which side took liquidity in a trade, stored as `smallint` (1, -1, 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,32 +135,13 @@ pub struct DeadLetter {
     pub received_at: Timestamp,
     /// Which source delivered it (`push`, a venue name, …).
     pub source: String,
-    /// A short, bounded reason code (also the metric label).
+    /// A short, bounded reason label (also the metric label): a
+    /// [`RejectReason::as_str`], or a source's own label for what is no record at all.
     pub reason: &'static str,
     /// The human-readable explanation.
     pub detail: String,
     /// The raw input, or a sample of it when it was too large to keep whole.
     pub raw: String,
-}
-
-/// Why a piece of input was not accepted: a short bounded code (the metric label and
-/// the dead letter's `reason`) and a specific explanation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    pub code: &'static str,
-    pub detail: String,
-}
-
-impl Rejection {
-    pub fn new(code: &'static str, detail: impl Into<String>) -> Self {
-        Rejection { code, detail: detail.into() }
-    }
-}
-
-impl std::fmt::Display for Rejection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.code, self.detail)
-    }
 }
 
 /// The spool tag of [`Record::Row`]: fixed forever, like the market tables' ids, which

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Rejection, Timestamp};
+use super::{RejectReason, Rejection, Timestamp};
 
 /// What to do with a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -80,7 +80,7 @@ pub struct RelationalCatalog {
     /// Set on an edge, which has no database to check rows against and does not
     /// carry them over the bus, and until the database has described its tables after
     /// a start without it: every row is refused with this code and reason.
-    pub refusal: Option<(&'static str, &'static str)>,
+    pub refusal: Option<(RejectReason, &'static str)>,
 }
 
 /// The catalog the router checks rows against. A daemon started while the database
@@ -111,7 +111,7 @@ impl RelationalCatalog {
         RelationalCatalog {
             tables: HashMap::new(),
             refusal: Some((
-                "not_on_edge",
+                RejectReason::NotOnEdge,
                 "relational rows do not travel over the bus: push them to a writer-side instance with bus.role = \"all\"",
             )),
         }
@@ -123,7 +123,7 @@ impl RelationalCatalog {
         RelationalCatalog {
             tables: HashMap::new(),
             refusal: Some((
-                "database_unavailable",
+                RejectReason::DatabaseUnavailable,
                 "relational rows are checked against the database's tables, which has not answered since the start; retry",
             )),
         }
@@ -139,12 +139,12 @@ impl RelationalCatalog {
             let mut known: Vec<&str> = self.tables.keys().map(String::as_str).collect();
             known.sort_unstable();
             return Err(Rejection::new(
-                "unknown_table",
+                RejectReason::UnknownTable,
                 format!("`{}` is not a relational table; expected one of {}", row.table, known.join(", ")),
             ));
         };
         if let Some(unknown) = row.columns.iter().find(|column| !table.columns.contains_key(*column)) {
-            return Err(Rejection::new("unknown_column", format!("`{unknown}` is not a column of {}", table.name)));
+            return Err(Rejection::new(RejectReason::UnknownColumn, format!("`{unknown}` is not a column of {}", table.name)));
         }
         for (column, value) in &row.fields {
             if let (Some(column_type), Value::String(text)) = (table.columns.get(column), value) {
@@ -154,7 +154,7 @@ impl RelationalCatalog {
         if row.op == RowOp::Upsert {
             if table.primary_key.is_empty() {
                 return Err(Rejection::new(
-                    "invalid_field",
+                    RejectReason::InvalidField,
                     format!("`op`: {} has no primary key to upsert on; use \"insert\"", table.name),
                 ));
             }
@@ -162,7 +162,7 @@ impl RelationalCatalog {
                 table.primary_key.iter().filter(|column| !row.fields.contains_key(*column)).map(String::as_str).collect();
             if !missing.is_empty() {
                 return Err(Rejection::new(
-                    "missing_field",
+                    RejectReason::MissingField,
                     format!("an upsert into {} needs its primary key: {} missing", table.name, missing.join(", ")),
                 ));
             }
@@ -187,11 +187,11 @@ fn special_value(column: &str, column_type: &str, text: &str) -> Result<(), Reje
         ["numeric", "double precision", "real", "integer", "bigint", "smallint", "money"].iter().any(|name| column_type.starts_with(name));
     let temporal = ["timestamp", "date", "time"].iter().any(|name| column_type.starts_with(name));
     if numeric && matches!(word.as_str(), "nan" | "inf" | "infinity") {
-        return Err(Rejection::new("nan_or_infinite", format!("`{column}`: {text:?} is not a finite number ({column_type})")));
+        return Err(Rejection::new(RejectReason::NanOrInfinite, format!("`{column}`: {text:?} is not a finite number ({column_type})")));
     }
     if temporal && matches!(word.as_str(), "epoch" | "infinity" | "now" | "today" | "yesterday" | "tomorrow" | "allballs") {
         return Err(Rejection::new(
-            "invalid_field",
+            RejectReason::InvalidField,
             format!("`{column}`: {text:?} is a special value, not a time; send RFC 3339 or epoch nanoseconds ({column_type})"),
         ));
     }

@@ -31,6 +31,25 @@ impl EpochUnit {
     }
 }
 
+/// Integer epoch nanoseconds below this (1970-04-26) are almost surely a count of a
+/// coarser unit: the push protocol refuses them with a hint rather than store 1970.
+pub const MIN_PLAUSIBLE_EPOCH_NANOS: i64 = 10_000_000_000_000_000;
+
+/// A count of epoch nanoseconds below [`MIN_PLAUSIBLE_EPOCH_NANOS`] (and not negative).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImplausibleNanos(pub i64);
+
+impl fmt::Display for ImplausibleNanos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} as epoch nanoseconds is {}; send nanoseconds (this looks like seconds, milliseconds or microseconds)",
+            self.0,
+            Timestamp::from_unix_nanos(self.0)
+        )
+    }
+}
+
 /// Significant digits kept from a decimal epoch time; an i128 holds 38.
 const MAX_DECIMAL_DIGITS: usize = 36;
 
@@ -44,6 +63,16 @@ impl Timestamp {
 
     pub fn from_unix_nanos(nanos: i64) -> Self {
         Timestamp(nanos.div_euclid(1_000))
+    }
+
+    /// Epoch nanoseconds, unless the count is plausibly one of a coarser unit: from 0 up
+    /// to [`MIN_PLAUSIBLE_EPOCH_NANOS`]. Negative counts (before 1970) are left to the
+    /// time checks that know the table.
+    pub fn from_plausible_unix_nanos(nanos: i64) -> Result<Self, ImplausibleNanos> {
+        if (0..MIN_PLAUSIBLE_EPOCH_NANOS).contains(&nanos) {
+            return Err(ImplausibleNanos(nanos));
+        }
+        Ok(Self::from_unix_nanos(nanos))
     }
 
     pub fn from_unix_millis(millis: i64) -> Option<Self> {

@@ -3,13 +3,15 @@
 //! encoder stage that turns a closed batch into bytes (`stage`), the writer tasks
 //! (`writer`) sending batches by COPY or, in insert mode, as column arrays cut from
 //! the same bytes (`insert`), the relational writer for `row` records
-//! (`relational`: `INSERT … ON CONFLICT` in foreign-key order), and the classification of database errors into retry,
+//! (`relational`: `INSERT … ON CONFLICT` in foreign-key order), the one upsert of the
+//! symbol master that both kinds of writer run (`instruments`), and the classification of database errors into retry,
 //! bad data, or fatal (`failure`). **Only this module knows the PGCOPY format.**
 
 mod cells;
 mod encoder;
 mod failure;
 mod insert;
+mod instruments;
 mod relational;
 mod rows;
 mod stage;
@@ -19,6 +21,7 @@ pub use cells::{cell_len, encode_cell, numeric_len};
 pub use encoder::{copy_statement, encode_rows, CopyRow, EncodeRow, TupleEncoder};
 pub use failure::{classify, FailureKind};
 pub use insert::{column_arrays, insert_statement, ColumnArray};
+pub use instruments::UPSERT_INSTRUMENTS;
 pub use relational::run_relational_writer;
 pub use stage::{batch_queue, encode_batch, encode_stage, BatchProgress, BatchQueue, BusClaim, Encoded, EncodedBatch, KnownInstruments};
 pub use writer::{

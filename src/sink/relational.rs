@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use tokio_postgres::{Client, Transaction};
 
 use super::failure::{classify_row_statement, describe, Failure, FailureKind, RepeatGuard};
+use super::instruments::{self, UPSERT_INSTRUMENTS};
 use super::writer::{
     insert_dead_letters, record_ids, record_spool_ranges, Backoff, WriterError, WriterSettings, ADVANCE_OFFSET, RECORD_IDS,
     RECORD_SPOOL_RANGES,
@@ -209,6 +210,9 @@ fn quoted(name: &str) -> String {
 }
 
 fn statement(run: &Run<'_>, catalog: &RelationalCatalog) -> String {
+    if instruments::takes_run(run.table, run.op, run.columns) {
+        return UPSERT_INSTRUMENTS.to_string();
+    }
     let table = quoted(run.table);
     let columns: Vec<String> = run.columns.iter().map(|column| quoted(column)).collect();
     let columns = columns.join(", ");

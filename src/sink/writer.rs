@@ -20,11 +20,12 @@ use tokio_postgres::{Client, Statement};
 use super::encoder::{copy_statement, EncodeRow};
 use super::failure::{Failure, FailureKind, RepeatGuard};
 use super::insert::insert_statement;
+use super::instruments::{upsert_instruments, UPSERT_INSTRUMENTS};
 use super::stage::{BatchQueue, Encoded, EncodedBatch};
 use crate::config::WriteMode;
 use crate::db::{self, Partitions};
 use crate::metrics::{events, Stats};
-use crate::record::{Instrument, Table, Timestamp};
+use crate::record::{Table, Timestamp};
 use crate::spool::{sequence_ranges, SpoolProgress};
 
 mod bus;
@@ -289,22 +290,7 @@ impl<R: EncodeRow> Writer<R> {
         }
         let write = client.prepare(&write_statement).await?;
         let advance_offset = client.prepare(ADVANCE_OFFSET).await?;
-        let upsert_instruments = client
-            .prepare(
-                "INSERT INTO instruments AS known (venue, symbol, asset_class, underlying, expiration, strike, option_type)
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::float8[], $7::text[])
-                 ON CONFLICT (venue, symbol) DO UPDATE SET
-                     asset_class = coalesce(known.asset_class, EXCLUDED.asset_class),
-                     underlying = coalesce(known.underlying, EXCLUDED.underlying),
-                     expiration = coalesce(known.expiration, EXCLUDED.expiration),
-                     strike = coalesce(known.strike, EXCLUDED.strike),
-                     option_type = coalesce(known.option_type, EXCLUDED.option_type),
-                     updated_at = now()
-                 -- Only rows that learn something are touched (and locked).
-                 WHERE (known.asset_class IS NULL AND EXCLUDED.asset_class IS NOT NULL)
-                    OR (known.underlying IS NULL AND EXCLUDED.underlying IS NOT NULL)",
-            )
-            .await?;
+        let upsert_instruments = client.prepare(UPSERT_INSTRUMENTS).await?;
         let row = client.query_opt("SELECT position FROM ingest_offsets WHERE stream = $1", &[&self.stream]).await?;
         self.position = row.map_or(0, |row| row.get(0));
         let record_ranges = client.prepare(RECORD_SPOOL_RANGES).await?;
@@ -485,21 +471,6 @@ impl Backoff {
         self.next = (self.next * 2).min(self.max);
         nominal.mul_f64(0.5 + fastrand::f64() * 0.5)
     }
-}
-
-async fn upsert_instruments(
-    transaction: &tokio_postgres::Transaction<'_>,
-    statement: &Statement,
-    instruments: &[Instrument],
-) -> Result<u64, tokio_postgres::Error> {
-    let venues: Vec<&str> = instruments.iter().map(|known| known.venue.as_str()).collect();
-    let symbols: Vec<&str> = instruments.iter().map(|known| known.symbol.as_str()).collect();
-    let asset_classes: Vec<Option<&str>> = instruments.iter().map(|known| known.asset_class).collect();
-    let underlyings: Vec<Option<&str>> = instruments.iter().map(|known| known.underlying.as_deref()).collect();
-    let expirations: Vec<Option<chrono::NaiveDate>> = instruments.iter().map(|known| known.expiration).collect();
-    let strikes: Vec<Option<f64>> = instruments.iter().map(|known| known.strike).collect();
-    let option_types: Vec<Option<&str>> = instruments.iter().map(|known| known.option_type.map(|kind| kind.as_str())).collect();
-    transaction.execute(statement, &[&venues, &symbols, &asset_classes, &underlyings, &expirations, &strikes, &option_types]).await
 }
 
 /// A writer's connection, once the partitions a batch's rows fall in (`slots`) exist.

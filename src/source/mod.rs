@@ -6,8 +6,10 @@
 //! generic adapter for feeds described in the configuration (`json`), and the symbol
 //! normalization they share (`symbols`); `contracts`, which reads option contract
 //! names (Deribit, OKX, OCC) into underlying, expiry, strike and call/put; `file`, the
-//! vendor files (CSV, NDJSON; plain, gzip, zstd) `hypertick import` reads; and `check`, the checks of the configuration that only the sources can make (what each
-//! venue offers, the credentials it reads, the push server's TLS files).
+//! vendor files (CSV, NDJSON; plain, gzip, zstd) `hypertick import` reads; `values`, the
+//! one reading of identifiers, numbers, times and intervals they all share; and `check`,
+//! the checks of the configuration that only the sources can make (what each venue
+//! offers, the credentials it reads, the push server's TLS files).
 //! **Only this module knows input formats.**
 
 pub mod alpaca;
@@ -25,6 +27,7 @@ pub mod okx;
 pub mod polygon;
 pub mod push;
 pub mod symbols;
+pub mod values;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -34,6 +34,7 @@ mod health;
 mod hostile;
 mod import;
 mod indicators;
+mod instruments;
 mod logs;
 mod observed;
 mod pipeline;

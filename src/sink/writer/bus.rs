@@ -21,11 +21,12 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use super::transaction::insert_refused;
-use super::{send_isolating, upsert_instruments, Attempt, Closing, Job, Settled, Target, Writer, WriterError};
+use super::{send_isolating, Attempt, Closing, Job, Settled, Target, Writer, WriterError};
 use crate::metrics::events;
 use crate::record::{DeadLetter, Timestamp};
 use crate::sink::encoder::EncodeRow;
 use crate::sink::failure::Failure;
+use crate::sink::instruments::upsert_instruments;
 use crate::sink::stage::{BusClaim, Encoded};
 
 const CLAIM_MESSAGES: &str = "INSERT INTO ingest_bus_messages (stream, sequence)

@@ -10,9 +10,9 @@ use serde_json::value::RawValue;
 
 use super::wire::{Auth, Bar as WireBar, Envelope, Error, Quote as WireQuote, Subscribe, Success, Trade};
 use crate::config::Channel;
-use crate::record::{Bar, Instrument, Quote, Record, Rejection, Side, Tick, Timestamp};
-use crate::source::feed::fields::rfc3339 as time;
+use crate::record::{Bar, Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Timestamp};
 use crate::source::feed::{Parsed, Subscription, VenueAdapter};
+use crate::source::values::rfc3339 as time;
 
 /// The environment variables the credentials are read from (Alpaca's own names, from
 /// its market data authentication docs).
@@ -103,11 +103,11 @@ fn element<'a, T: Deserialize<'a>>(kind: &str, text: &'a str) -> Result<T, Rejec
                     let inner = error.into_inner();
                     let message = inner.to_string();
                     if path != "." {
-                        Err(Rejection::new("invalid_field", format!("{kind}: `{path}`: {message}")))
+                        Err(Rejection::new(RejectReason::InvalidField, format!("{kind}: `{path}`: {message}")))
                     } else if let Some(field) = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()) {
-                        Err(Rejection::new("invalid_field", format!("{kind}: `{field}` is missing")))
+                        Err(Rejection::new(RejectReason::InvalidField, format!("{kind}: `{field}` is missing")))
                     } else {
-                        Err(Rejection::new("invalid_record", format!("{kind}: {message}")))
+                        Err(Rejection::new(RejectReason::InvalidRecord, format!("{kind}: {message}")))
                     }
                 }
             }
@@ -176,16 +176,21 @@ impl AlpacaAdapter {
                 match success.msg.as_ref() {
                     "authenticated" => parsed.acknowledged.push(AUTH_ID),
                     "connected" => {}
-                    other => return Err(Rejection::new("unknown_type", format!("Alpaca success message \"{other}\" is not handled"))),
+                    other => {
+                        return Err(Rejection::new(RejectReason::UnknownType, format!("Alpaca success message \"{other}\" is not handled")))
+                    }
                 }
             }
             "subscription" => parsed.acknowledged.push(SUBSCRIBE_ID),
             "error" => {
                 let error: Error = element("error", text)?;
                 let code = error.code.map_or("(no code)".to_string(), |code| code.to_string());
-                return Err(Rejection::new("subscription_refused", format!("{code} {}", error.msg.as_deref().unwrap_or("(no msg)"))));
+                return Err(Rejection::new(
+                    RejectReason::SubscriptionRefused,
+                    format!("{code} {}", error.msg.as_deref().unwrap_or("(no msg)")),
+                ));
             }
-            other => return Err(Rejection::new("unknown_type", format!("Alpaca message type `{other}` is not handled"))),
+            other => return Err(Rejection::new(RejectReason::UnknownType, format!("Alpaca message type `{other}` is not handled"))),
         }
         Ok(())
     }
@@ -244,7 +249,7 @@ impl VenueAdapter for AlpacaAdapter {
 
     fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection> {
         let elements: Vec<&RawValue> = serde_json::from_str(text)
-            .map_err(|error| Rejection::new("invalid_json", format!("not an Alpaca message (a JSON array): {error}")))?;
+            .map_err(|error| Rejection::new(RejectReason::InvalidJson, format!("not an Alpaca message (a JSON array): {error}")))?;
         let mut parsed = Parsed::default();
         let mut rejected = Vec::new();
         for element in &elements {
@@ -310,7 +315,7 @@ mod tests {
         assert_eq!(adapter.parse(subscription, NOW).unwrap().acknowledged, vec![SUBSCRIBE_ID]);
 
         let refused = adapter.parse(r#"[{"T":"error","code":402,"msg":"auth failed"}]"#, NOW).unwrap_err();
-        assert_eq!((refused.code, refused.detail.as_str()), ("subscription_refused", "402 auth failed"));
+        assert_eq!((refused.code, refused.detail.as_str()), (RejectReason::SubscriptionRefused, "402 auth failed"));
     }
 
     #[test]
@@ -394,11 +399,11 @@ mod tests {
     #[test]
     fn garbage_bad_fields_and_unknown_types() {
         let mut adapter = AlpacaAdapter::new("k", "s");
-        assert_eq!(adapter.parse("{not json", NOW).unwrap_err().code, "invalid_json");
-        assert_eq!(adapter.parse(r#"{"T":"t"}"#, NOW).unwrap_err().code, "invalid_json", "not an array");
-        assert_eq!(adapter.parse(r#"[{"T":"x","S":"AAPL"}]"#, NOW).unwrap_err().code, "unknown_type");
-        assert_eq!(adapter.parse(r#"[{"T":"success","msg":"hello"}]"#, NOW).unwrap_err().code, "unknown_type");
-        assert_eq!(adapter.parse("[1]", NOW).unwrap_err().code, "invalid_record");
+        assert_eq!(adapter.parse("{not json", NOW).unwrap_err().code, RejectReason::InvalidJson);
+        assert_eq!(adapter.parse(r#"{"T":"t"}"#, NOW).unwrap_err().code, RejectReason::InvalidJson, "not an array");
+        assert_eq!(adapter.parse(r#"[{"T":"x","S":"AAPL"}]"#, NOW).unwrap_err().code, RejectReason::UnknownType);
+        assert_eq!(adapter.parse(r#"[{"T":"success","msg":"hello"}]"#, NOW).unwrap_err().code, RejectReason::UnknownType);
+        assert_eq!(adapter.parse("[1]", NOW).unwrap_err().code, RejectReason::InvalidRecord);
         assert!(adapter.parse("[]", NOW).unwrap().records.is_empty());
         for (field, message) in [
             ("`p`", r#"[{"T":"t","S":"AAPL","i":1,"x":"V","p":"187.31","s":100,"t":"2024-02-26T14:30:00Z"}]"#),
@@ -409,7 +414,7 @@ mod tests {
             ("`v`", r#"[{"T":"b","S":"AAPL","o":1,"h":1,"l":1,"c":1,"v":"x","t":"2024-02-26T14:30:00Z"}]"#),
         ] {
             let rejection = adapter.parse(message, NOW).unwrap_err();
-            assert_eq!((rejection.code, rejection.detail.contains(field)), ("invalid_field", true), "{}", rejection.detail);
+            assert_eq!((rejection.code, rejection.detail.contains(field)), (RejectReason::InvalidField, true), "{}", rejection.detail);
         }
         assert!(adapter.recent_trades.is_empty(), "rejections leave no state");
 
@@ -424,7 +429,7 @@ mod tests {
         assert_eq!(parsed.records.len(), 1);
         assert!(parsed.events.is_empty());
         let (rejection, raw) = &parsed.rejected[0];
-        assert_eq!((parsed.rejected.len(), rejection.code), (1, "invalid_field"));
+        assert_eq!((parsed.rejected.len(), rejection.code), (1, RejectReason::InvalidField));
         assert!(raw.contains(r#""p":"x""#), "{raw}");
     }
 }

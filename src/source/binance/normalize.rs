@@ -9,10 +9,11 @@ use serde_json::value::RawValue;
 
 use super::wire::{AggTrade, BookTicker, Kline, Response, Ticker24h, Trade};
 use crate::config::Channel;
-use crate::record::{Bar, Instrument, Quote, Record, Rejection, Side, Tick, Ticker, Timestamp};
-use crate::source::feed::fields::{decimal as number, invalid_record as invalid, millis};
+use crate::record::{Bar, Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker, Timestamp};
+use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
 use crate::source::symbols::split_quote_asset;
+use crate::source::values::{decimal as number, millis};
 
 /// Streams per SUBSCRIBE request; Binance allows 1024 streams per connection.
 const STREAMS_PER_REQUEST: usize = 200;
@@ -223,14 +224,14 @@ impl VenueAdapter for BinanceAdapter {
     }
 
     fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection> {
-        let probe: Probe =
-            serde_json::from_str(text).map_err(|error| Rejection::new("invalid_json", format!("not a Binance message: {error}")))?;
+        let probe: Probe = serde_json::from_str(text)
+            .map_err(|error| Rejection::new(RejectReason::InvalidJson, format!("not a Binance message: {error}")))?;
         let mut parsed = Parsed::default();
         // Combined streams wrap the payload: {"stream": "...", "data": {...}}.
         let (payload, probe) = match probe.data {
             Some(data) => {
                 let inner: Probe = serde_json::from_str(data.get())
-                    .map_err(|error| Rejection::new("invalid_json", format!("combined stream data: {error}")))?;
+                    .map_err(|error| Rejection::new(RejectReason::InvalidJson, format!("combined stream data: {error}")))?;
                 (data.get(), inner)
             }
             None => (text, probe),
@@ -248,7 +249,7 @@ impl VenueAdapter for BinanceAdapter {
                     (Some(id), None) => parsed.acknowledged.push(id),
                     (_, Some(error)) => {
                         return Err(Rejection::new(
-                            "subscription_refused",
+                            RejectReason::SubscriptionRefused,
                             format!("Binance refused request {:?}: {} {}", response.id, error.code, error.msg),
                         ))
                     }
@@ -256,9 +257,9 @@ impl VenueAdapter for BinanceAdapter {
                 }
             }
             Some(other) => {
-                return Err(Rejection::new("unknown_type", format!("Binance event `{other}` is not handled")));
+                return Err(Rejection::new(RejectReason::UnknownType, format!("Binance event `{other}` is not handled")));
             }
-            None => return Err(Rejection::new("unknown_type", "a Binance message with no event type")),
+            None => return Err(Rejection::new(RejectReason::UnknownType, "a Binance message with no event type")),
         }
         Ok(parsed)
     }
@@ -294,10 +295,13 @@ mod tests {
         let subscriptions = adapter.subscriptions(&["BTCUSDT".into()], &[Channel::Trades, Channel::Quotes]);
         assert_eq!(subscriptions[0].message, r#"{"id":1,"method":"SUBSCRIBE","params":["btcusdt@trade","btcusdt@bookTicker"]}"#);
         assert_eq!(adapter.parse(r#"{"result":null,"id":1}"#, NOW).unwrap().acknowledged, vec![1]);
-        assert_eq!(adapter.parse(r#"{"error":{"code":2,"msg":"Invalid request"},"id":1}"#, NOW).unwrap_err().code, "subscription_refused");
-        assert_eq!(adapter.parse("not json", NOW).unwrap_err().code, "invalid_json");
+        assert_eq!(
+            adapter.parse(r#"{"error":{"code":2,"msg":"Invalid request"},"id":1}"#, NOW).unwrap_err().code,
+            RejectReason::SubscriptionRefused
+        );
+        assert_eq!(adapter.parse("not json", NOW).unwrap_err().code, RejectReason::InvalidJson);
         let bad_price = r#"{"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"abc","q":"1","T":1,"m":true}"#;
-        assert_eq!(adapter.parse(bad_price, NOW).unwrap_err().code, "invalid_field");
+        assert_eq!(adapter.parse(bad_price, NOW).unwrap_err().code, RejectReason::InvalidField);
     }
 
     #[test]
@@ -339,7 +343,7 @@ mod tests {
         );
         let bad = documented.replace(r#""P":"250.00""#, r#""P":"x""#);
         let rejection = BinanceAdapter::spot().parse(&bad, NOW).unwrap_err();
-        assert_eq!((rejection.code, rejection.detail.contains("`P`")), ("invalid_field", true));
+        assert_eq!((rejection.code, rejection.detail.contains("`P`")), (RejectReason::InvalidField, true));
     }
 
     #[test]

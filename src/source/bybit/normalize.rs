@@ -12,10 +12,11 @@ use serde_json::json;
 
 use super::wire::{Envelope, Kline, OrderBook, SpotTicker, Trade};
 use crate::config::Channel;
-use crate::record::{Bar, Instrument, Quote, Record, Rejection, Side, Tick, Ticker, Timestamp};
-use crate::source::feed::fields::{decimal as number, invalid_record as invalid, millis};
+use crate::record::{Bar, Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker, Timestamp};
+use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
 use crate::source::symbols::split_quote_asset;
+use crate::source::values::{decimal as number, millis};
 
 /// Topics per subscribe request. Bybit v5 "Connect" (bybit-exchange.github.io/docs/v5/ws/connect):
 /// spot accepts at most 10 args in one subscription request.
@@ -81,7 +82,9 @@ fn bar_interval(venue_interval: &str) -> Result<String, Rejection> {
         minutes => match minutes.parse::<u32>() {
             Ok(minutes) if minutes > 0 && minutes % 60 == 0 => format!("{}h", minutes / 60),
             Ok(minutes) if minutes > 0 => format!("{minutes}m"),
-            _ => return Err(Rejection::new("invalid_field", format!("`interval`: unknown kline interval \"{venue_interval}\""))),
+            _ => {
+                return Err(Rejection::new(RejectReason::InvalidField, format!("`interval`: unknown kline interval \"{venue_interval}\"")))
+            }
         },
     };
     Ok(interval)
@@ -109,7 +112,7 @@ fn apply(best: &mut Option<Level>, updates: &[Level]) {
 
 impl BybitAdapter {
     fn trades(&mut self, envelope: &Envelope, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
-        let data = envelope.data.ok_or_else(|| Rejection::new("invalid_record", "publicTrade: no `data`"))?;
+        let data = envelope.data.ok_or_else(|| Rejection::new(RejectReason::InvalidRecord, "publicTrade: no `data`"))?;
         let trades: Vec<Trade> = serde_json::from_str(data.get()).map_err(|error| invalid("publicTrade", error))?;
         parsed.records.reserve(trades.len());
         for trade in &trades {
@@ -132,13 +135,13 @@ impl BybitAdapter {
     }
 
     fn order_book(&mut self, envelope: &Envelope, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
-        let data = envelope.data.ok_or_else(|| Rejection::new("invalid_record", "orderbook: no `data`"))?;
+        let data = envelope.data.ok_or_else(|| Rejection::new(RejectReason::InvalidRecord, "orderbook: no `data`"))?;
         let update: OrderBook = serde_json::from_str(data.get()).map_err(|error| invalid("orderbook", error))?;
         let snapshot = match envelope.kind {
             Some("snapshot") => true,
             Some("delta") => false,
             other => {
-                return Err(Rejection::new("invalid_field", format!("`type`: expected snapshot or delta, got {other:?}")));
+                return Err(Rejection::new(RejectReason::InvalidField, format!("`type`: expected snapshot or delta, got {other:?}")));
             }
         };
         let bids = levels("b", &update.bids)?;
@@ -200,7 +203,7 @@ impl BybitAdapter {
     }
 
     fn klines(&mut self, envelope: &Envelope, symbol: &str, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
-        let data = envelope.data.ok_or_else(|| Rejection::new("invalid_record", "kline: no `data`"))?;
+        let data = envelope.data.ok_or_else(|| Rejection::new(RejectReason::InvalidRecord, "kline: no `data`"))?;
         let klines: Vec<Kline> = serde_json::from_str(data.get()).map_err(|error| invalid("kline", error))?;
         for kline in klines.iter().filter(|kline| kline.confirm) {
             let volume = number("volume", &kline.volume)?;
@@ -226,7 +229,7 @@ impl BybitAdapter {
     /// Spot `tickers`: `price24hPcnt` is a fraction, stored in percent; `change` is
     /// `lastPrice − prevPrice24h`, the same change in the quote currency.
     fn ticker(&mut self, envelope: &Envelope, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
-        let data = envelope.data.ok_or_else(|| Rejection::new("invalid_record", "tickers: no `data`"))?;
+        let data = envelope.data.ok_or_else(|| Rejection::new(RejectReason::InvalidRecord, "tickers: no `data`"))?;
         let ticker: SpotTicker = serde_json::from_str(data.get()).map_err(|error| invalid("tickers", error))?;
         let time = match envelope.ts {
             Some(ms) => millis("ts", ms)?,
@@ -260,19 +263,22 @@ impl BybitAdapter {
                 let req_id = envelope.req_id.as_deref().unwrap_or("");
                 if envelope.success != Some(true) {
                     return Err(Rejection::new(
-                        "subscription_refused",
+                        RejectReason::SubscriptionRefused,
                         format!("Bybit refused request \"{req_id}\": {}", envelope.ret_msg.as_deref().unwrap_or("(no ret_msg)")),
                     ));
                 }
                 let id = req_id.parse::<u64>().map_err(|_| {
-                    Rejection::new("invalid_field", format!("`req_id`: expected one of our numeric request ids, got \"{req_id}\""))
+                    Rejection::new(
+                        RejectReason::InvalidField,
+                        format!("`req_id`: expected one of our numeric request ids, got \"{req_id}\""),
+                    )
                 })?;
                 parsed.acknowledged.push(id);
                 Ok(())
             }
             // The answer to the application heartbeat {"op":"ping"}: nothing to record.
             "ping" | "pong" => Ok(()),
-            other => Err(Rejection::new("unknown_type", format!("Bybit operation `{other}` is not handled"))),
+            other => Err(Rejection::new(RejectReason::UnknownType, format!("Bybit operation `{other}` is not handled"))),
         }
     }
 }
@@ -335,8 +341,8 @@ impl VenueAdapter for BybitAdapter {
     }
 
     fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection> {
-        let envelope: Envelope =
-            serde_json::from_str(text).map_err(|error| Rejection::new("invalid_json", format!("not a Bybit message: {error}")))?;
+        let envelope: Envelope = serde_json::from_str(text)
+            .map_err(|error| Rejection::new(RejectReason::InvalidJson, format!("not a Bybit message: {error}")))?;
         let mut parsed = Parsed::default();
         match (envelope.topic, envelope.op) {
             (Some(topic), _) => {
@@ -349,11 +355,11 @@ impl VenueAdapter for BybitAdapter {
                 } else if let Some(symbol) = topic.strip_prefix("kline.").and_then(|rest| rest.split_once('.')).map(|(_, symbol)| symbol) {
                     self.klines(&envelope, symbol, received_at, &mut parsed)?;
                 } else {
-                    return Err(Rejection::new("unknown_type", format!("Bybit topic `{topic}` is not handled")));
+                    return Err(Rejection::new(RejectReason::UnknownType, format!("Bybit topic `{topic}` is not handled")));
                 }
             }
             (None, Some(op)) => self.operation(op, &envelope, &mut parsed)?,
-            (None, None) => return Err(Rejection::new("unknown_type", "a Bybit message with neither `topic` nor `op`")),
+            (None, None) => return Err(Rejection::new(RejectReason::UnknownType, "a Bybit message with neither `topic` nor `op`")),
         }
         Ok(parsed)
     }

@@ -1,5 +1,6 @@
 //! Unit tests of the bybit normalization, on the venue's documented payloads.
 use super::*;
+use crate::record::RejectReason;
 
 const NOW: Timestamp = Timestamp(1_795_348_800_000_000);
 
@@ -129,7 +130,7 @@ fn only_confirmed_klines_become_bars() {
     for (venue, ours) in [("1", "1m"), ("15", "15m"), ("60", "1h"), ("720", "12h"), ("D", "1d"), ("W", "1w"), ("M", "1M")] {
         assert_eq!(bar_interval(venue).unwrap(), ours);
     }
-    assert_eq!(bar_interval("0").unwrap_err().code, "invalid_field");
+    assert_eq!(bar_interval("0").unwrap_err().code, RejectReason::InvalidField);
 }
 
 #[test]
@@ -161,10 +162,10 @@ fn the_documented_spot_ticker_with_its_fraction_in_percent() {
     for (fraction, percent) in [("0.0196", 1.96), ("-0.017103", -1.7103), ("0", 0.0), ("2.5e-1", 25.0)] {
         assert_eq!(fraction_as_percent("price24hPcnt", fraction).unwrap(), percent, "{fraction}");
     }
-    assert_eq!(fraction_as_percent("price24hPcnt", "x").unwrap_err().code, "invalid_field");
+    assert_eq!(fraction_as_percent("price24hPcnt", "x").unwrap_err().code, RejectReason::InvalidField);
     let bad = documented.replace(r#""lastPrice":"21109.77""#, r#""lastPrice":"x""#).replace("1673853746003", "1673853747003");
     let rejection = adapter.parse(&bad, NOW).unwrap_err();
-    assert_eq!((rejection.code, rejection.detail.contains("`lastPrice`")), ("invalid_field", true));
+    assert_eq!((rejection.code, rejection.detail.contains("`lastPrice`")), (RejectReason::InvalidField, true));
     assert_eq!(adapter.instrument("ethusdt"), Some(Instrument::listed("bybit", "ETH-USDT", "ETHUSDT", Some("crypto"))));
 }
 
@@ -176,27 +177,36 @@ fn acks_refusals_pongs_and_garbage() {
     let refused =
         r#"{"success":false,"ret_msg":"error:handler not found,topic:orderbook.3.BTCUSDT","conn_id":"c","req_id":"8","op":"subscribe"}"#;
     let rejection = adapter.parse(refused, NOW).unwrap_err();
-    assert_eq!(rejection.code, "subscription_refused");
+    assert_eq!(rejection.code, RejectReason::SubscriptionRefused);
     assert!(rejection.detail.contains("\"8\"") && rejection.detail.contains("handler not found"), "{}", rejection.detail);
-    assert_eq!(adapter.parse(&ack.replace("\"7\"", "\"abc\""), NOW).unwrap_err().code, "invalid_field");
+    assert_eq!(adapter.parse(&ack.replace("\"7\"", "\"abc\""), NOW).unwrap_err().code, RejectReason::InvalidField);
     assert_eq!(adapter.heartbeat().unwrap(), r#"{"op":"ping","req_id":"1"}"#);
     let pong =
         adapter.parse(r#"{"success":true,"ret_msg":"pong","conn_id":"0970e817-426e-429a-a679-ff7f55e0b16a","op":"ping"}"#, NOW).unwrap();
     assert!(pong.records.is_empty() && pong.acknowledged.is_empty() && pong.events.is_empty());
 
-    assert_eq!(adapter.parse("{not json", NOW).unwrap_err().code, "invalid_json");
-    assert_eq!(adapter.parse("[1,2]", NOW).unwrap_err().code, "invalid_json");
-    assert_eq!(adapter.parse(r#"{"topic":"tickers.BTCUSDT","type":"snapshot","data":{}}"#, NOW).unwrap_err().code, "invalid_record");
-    assert_eq!(adapter.parse(r#"{"topic":"liquidation.BTCUSDT","type":"snapshot","data":{}}"#, NOW).unwrap_err().code, "unknown_type");
-    assert_eq!(adapter.parse(r#"{"topic":"orderbook.50.BTCUSDT","type":"snapshot","data":{}}"#, NOW).unwrap_err().code, "unknown_type");
-    assert_eq!(adapter.parse(r#"{"op":"unsubscribe","success":true}"#, NOW).unwrap_err().code, "unknown_type");
-    assert_eq!(adapter.parse(r#"{"hello":1}"#, NOW).unwrap_err().code, "unknown_type");
+    assert_eq!(adapter.parse("{not json", NOW).unwrap_err().code, RejectReason::InvalidJson);
+    assert_eq!(adapter.parse("[1,2]", NOW).unwrap_err().code, RejectReason::InvalidJson);
+    assert_eq!(
+        adapter.parse(r#"{"topic":"tickers.BTCUSDT","type":"snapshot","data":{}}"#, NOW).unwrap_err().code,
+        RejectReason::InvalidRecord
+    );
+    assert_eq!(
+        adapter.parse(r#"{"topic":"liquidation.BTCUSDT","type":"snapshot","data":{}}"#, NOW).unwrap_err().code,
+        RejectReason::UnknownType
+    );
+    assert_eq!(
+        adapter.parse(r#"{"topic":"orderbook.50.BTCUSDT","type":"snapshot","data":{}}"#, NOW).unwrap_err().code,
+        RejectReason::UnknownType
+    );
+    assert_eq!(adapter.parse(r#"{"op":"unsubscribe","success":true}"#, NOW).unwrap_err().code, RejectReason::UnknownType);
+    assert_eq!(adapter.parse(r#"{"hello":1}"#, NOW).unwrap_err().code, RejectReason::UnknownType);
     let bad_price = r#"{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1,"data":[{"T":1,"s":"BTCUSDT","S":"Buy","v":"1","p":"abc","i":"x","BT":false}]}"#;
     let rejection = adapter.parse(bad_price, NOW).unwrap_err();
-    assert_eq!((rejection.code, rejection.detail.contains("`p`")), ("invalid_field", true));
+    assert_eq!((rejection.code, rejection.detail.contains("`p`")), (RejectReason::InvalidField, true));
     let bad_level = book("snapshot", 1, r#"[["1","x"]]"#, "[]", 1);
-    assert_eq!(adapter.parse(&bad_level, NOW).unwrap_err().code, "invalid_field");
+    assert_eq!(adapter.parse(&bad_level, NOW).unwrap_err().code, RejectReason::InvalidField);
     assert!(!adapter.books.contains_key("ETHUSDT"), "a rejected update leaves no state behind");
     let missing = r#"{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1,"data":[{"T":1,"s":"BTCUSDT"}]}"#;
-    assert_eq!(adapter.parse(missing, NOW).unwrap_err().code, "invalid_record");
+    assert_eq!(adapter.parse(missing, NOW).unwrap_err().code, RejectReason::InvalidRecord);
 }

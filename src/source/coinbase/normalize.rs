@@ -7,9 +7,10 @@
 
 use super::wire::{Envelope, Error, Match, Subscribe, Subscriptions, Ticker as TickerMessage};
 use crate::config::Channel;
-use crate::record::{Instrument, Quote, Record, Rejection, Side, Tick, Ticker, Timestamp};
-use crate::source::feed::fields::{decimal as number, invalid_record as invalid, rfc3339 as time};
+use crate::record::{Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker, Timestamp};
+use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
+use crate::source::values::{decimal as number, rfc3339 as time};
 
 /// The id of our one subscribe request per connection. Coinbase answers a subscribe with a
 /// `subscriptions` message that carries no request id, so that message acknowledges this.
@@ -60,7 +61,7 @@ fn taker_side(maker_side: &str) -> Result<Side, Rejection> {
     match maker_side {
         "sell" => Ok(Side::Buy),
         "buy" => Ok(Side::Sell),
-        other => Err(Rejection::new("invalid_field", format!("`side`: expected \"buy\" or \"sell\", got \"{other}\""))),
+        other => Err(Rejection::new(RejectReason::InvalidField, format!("`side`: expected \"buy\" or \"sell\", got \"{other}\""))),
     }
 }
 
@@ -189,8 +190,8 @@ impl VenueAdapter for CoinbaseAdapter {
     }
 
     fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection> {
-        let envelope: Envelope =
-            serde_json::from_str(text).map_err(|error| Rejection::new("invalid_json", format!("not a Coinbase message: {error}")))?;
+        let envelope: Envelope = serde_json::from_str(text)
+            .map_err(|error| Rejection::new(RejectReason::InvalidJson, format!("not a Coinbase message: {error}")))?;
         let mut parsed = Parsed::default();
         match envelope.message_type {
             Some(kind @ ("match" | "last_match")) => self.trade(kind, text, received_at, &mut parsed)?,
@@ -210,12 +211,12 @@ impl VenueAdapter for CoinbaseAdapter {
                     Some(reason) => format!("Coinbase error: {}: {reason}", error.message),
                     None => format!("Coinbase error: {}", error.message),
                 };
-                return Err(Rejection::new("subscription_refused", detail));
+                return Err(Rejection::new(RejectReason::SubscriptionRefused, detail));
             }
             Some(other) => {
-                return Err(Rejection::new("unknown_type", format!("Coinbase message type `{other}` is not handled")));
+                return Err(Rejection::new(RejectReason::UnknownType, format!("Coinbase message type `{other}` is not handled")));
             }
-            None => return Err(Rejection::new("unknown_type", "a Coinbase message with no type")),
+            None => return Err(Rejection::new(RejectReason::UnknownType, "a Coinbase message with no type")),
         }
         Ok(parsed)
     }
@@ -275,7 +276,7 @@ mod tests {
             assert_eq!(tick(&parsed).side, taker_side, "{kind} with maker side {maker_side}");
         }
         let mut adapter = CoinbaseAdapter::new();
-        assert_eq!(adapter.parse(&matched("match", 1, "both"), NOW).unwrap_err().code, "invalid_field");
+        assert_eq!(adapter.parse(&matched("match", 1, "both"), NOW).unwrap_err().code, RejectReason::InvalidField);
     }
 
     #[test]
@@ -307,7 +308,7 @@ mod tests {
         adapter.parse(&matched("match", 1, "buy"), NOW).unwrap();
         let bad_price = matched("match", 2, "buy").replace("\"400.23\"", "\"abc\"");
         let rejection = adapter.parse(&bad_price, NOW).unwrap_err();
-        assert_eq!(rejection.code, "invalid_field");
+        assert_eq!(rejection.code, RejectReason::InvalidField);
         assert!(rejection.detail.contains("`price`"), "{}", rejection.detail);
         let bad_size = matched("match", 2, "buy").replace("\"5.23512\"", "\"NaN\"");
         assert!(adapter.parse(&bad_size, NOW).unwrap_err().detail.contains("`size`"));
@@ -349,7 +350,7 @@ mod tests {
         assert!(adapter.parse(without_book, NOW).unwrap().records.is_empty());
         let bad_ask = documented.replace("\"1285.27\"", "\"\"");
         let rejection = adapter.parse(&bad_ask, NOW).unwrap_err();
-        assert_eq!(rejection.code, "invalid_field");
+        assert_eq!(rejection.code, RejectReason::InvalidField);
         assert!(rejection.detail.contains("`best_ask`"), "{}", rejection.detail);
     }
 
@@ -403,7 +404,7 @@ mod tests {
         assert_eq!((ticker.last, ticker.open_24h, ticker.change, ticker.change_pct), (97000.5, None, None, None));
         let bad = later.replace(r#""open_24h":"1310.79""#, r#""open_24h":"x""#).replace("23:28:23Z", "23:28:24Z");
         let rejection = adapter.parse(&bad, NOW).unwrap_err();
-        assert_eq!((rejection.code, rejection.detail.contains("`open_24h`")), ("invalid_field", true));
+        assert_eq!((rejection.code, rejection.detail.contains("`open_24h`")), (RejectReason::InvalidField, true));
     }
 
     #[test]
@@ -442,7 +443,7 @@ mod tests {
         let parsed = adapter.parse(ack, NOW).unwrap();
         assert_eq!((parsed.acknowledged, parsed.records.len()), (vec![SUBSCRIPTION_ID], 0));
         assert!(adapter.parse(r#"{"type":"subscriptions","channels":[]}"#, NOW).unwrap().acknowledged.is_empty());
-        assert_eq!(adapter.parse(r#"{"type":"subscriptions","channels":7}"#, NOW).unwrap_err().code, "invalid_record");
+        assert_eq!(adapter.parse(r#"{"type":"subscriptions","channels":7}"#, NOW).unwrap_err().code, RejectReason::InvalidRecord);
         let heartbeat =
             r#"{"type":"heartbeat","sequence":90,"last_trade_id":20,"product_id":"BTC-USD","time":"2014-11-07T08:19:28.464459Z"}"#;
         let parsed = adapter.parse(heartbeat, NOW).unwrap();
@@ -451,7 +452,7 @@ mod tests {
         let error = adapter
             .parse(r#"{"type":"error","message":"Failed to subscribe","reason":"BTC-USDX is not a valid product"}"#, NOW)
             .unwrap_err();
-        assert_eq!(error.code, "subscription_refused");
+        assert_eq!(error.code, RejectReason::SubscriptionRefused);
         assert_eq!(error.detail, "Coinbase error: Failed to subscribe: BTC-USDX is not a valid product");
         assert_eq!(
             adapter.parse(r#"{"type":"error","message":"error message"}"#, NOW).unwrap_err().detail,
@@ -459,11 +460,11 @@ mod tests {
         );
 
         let unknown = adapter.parse(r#"{"type":"l2update","product_id":"BTC-USD","changes":[]}"#, NOW).unwrap_err();
-        assert_eq!((unknown.code, unknown.detail.as_str()), ("unknown_type", "Coinbase message type `l2update` is not handled"));
-        assert_eq!(adapter.parse(r#"{"product_id":"BTC-USD"}"#, NOW).unwrap_err().code, "unknown_type");
+        assert_eq!((unknown.code, unknown.detail.as_str()), (RejectReason::UnknownType, "Coinbase message type `l2update` is not handled"));
+        assert_eq!(adapter.parse(r#"{"product_id":"BTC-USD"}"#, NOW).unwrap_err().code, RejectReason::UnknownType);
         for garbage in ["{not json", "", "42", "\"match\""] {
-            assert_eq!(adapter.parse(garbage, NOW).unwrap_err().code, "invalid_json", "{garbage:?}");
+            assert_eq!(adapter.parse(garbage, NOW).unwrap_err().code, RejectReason::InvalidJson, "{garbage:?}");
         }
-        assert_eq!(adapter.parse(r#"{"type":"match","trade_id":"ten"}"#, NOW).unwrap_err().code, "invalid_record");
+        assert_eq!(adapter.parse(r#"{"type":"match","trade_id":"ten"}"#, NOW).unwrap_err().code, RejectReason::InvalidRecord);
     }
 }

@@ -18,10 +18,11 @@ use serde_json::value::RawValue;
 
 use super::wire::{Envelope, Params, Ticker, Trade};
 use crate::config::Channel;
-use crate::record::{Instrument, OptionQuote, Quote, Record, Rejection, Side, Tick, Ticker as TickerRecord, Timestamp};
+use crate::record::{Instrument, OptionQuote, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker as TickerRecord, Timestamp};
 use crate::source::contracts::parse_deribit;
-use crate::source::feed::fields::{decimal, invalid_record as invalid, millis};
+use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::{OptionQuoteTimes, Parsed, Sequences, Subscription, VenueAdapter};
+use crate::source::values::{decimal, millis};
 
 /// Channels per `public/subscribe` request.
 const CHANNELS_PER_REQUEST: usize = 100;
@@ -106,7 +107,9 @@ fn side_iv(field: &str, side: Option<(f64, f64)>, raw: Option<&RawValue>) -> Res
 
 /// A JSON number kept raw, as a whole number.
 fn whole(field: &str, raw: &RawValue) -> Result<u64, Rejection> {
-    raw.get().parse::<u64>().map_err(|_| Rejection::new("invalid_field", format!("`{field}`: expected a whole number, got {}", raw.get())))
+    raw.get()
+        .parse::<u64>()
+        .map_err(|_| Rejection::new(RejectReason::InvalidField, format!("`{field}`: expected a whole number, got {}", raw.get())))
 }
 
 /// A JSON number of milliseconds since the Unix epoch, kept raw.
@@ -114,7 +117,7 @@ fn millis_raw(field: &str, raw: &RawValue) -> Result<Timestamp, Rejection> {
     let ms = raw
         .get()
         .parse::<i64>()
-        .map_err(|_| Rejection::new("invalid_field", format!("`{field}`: expected milliseconds, got {}", raw.get())))?;
+        .map_err(|_| Rejection::new(RejectReason::InvalidField, format!("`{field}`: expected milliseconds, got {}", raw.get())))?;
     millis(field, ms)
 }
 
@@ -257,12 +260,12 @@ impl DeribitAdapter {
     }
 
     fn subscription(&mut self, params: &Params, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
-        let channel = params.channel.ok_or_else(|| Rejection::new("invalid_record", "subscription: no `params.channel`"))?;
-        let data = params.data.ok_or_else(|| Rejection::new("invalid_record", format!("{channel}: no `params.data`")))?;
+        let channel = params.channel.ok_or_else(|| Rejection::new(RejectReason::InvalidRecord, "subscription: no `params.channel`"))?;
+        let data = params.data.ok_or_else(|| Rejection::new(RejectReason::InvalidRecord, format!("{channel}: no `params.data`")))?;
         match channel.split('.').next() {
             Some("trades") => self.trades(data.get(), received_at, parsed),
             Some("ticker") => self.ticker(data.get(), received_at, parsed),
-            _ => Err(Rejection::new("unknown_type", format!("Deribit channel `{channel}` is not handled"))),
+            _ => Err(Rejection::new(RejectReason::UnknownType, format!("Deribit channel `{channel}` is not handled"))),
         }
     }
 }
@@ -345,8 +348,8 @@ impl VenueAdapter for DeribitAdapter {
 
     fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection> {
         let mut parsed = Parsed::default();
-        let envelope: Envelope =
-            serde_json::from_str(text).map_err(|error| Rejection::new("invalid_json", format!("not a Deribit message: {error}")))?;
+        let envelope: Envelope = serde_json::from_str(text)
+            .map_err(|error| Rejection::new(RejectReason::InvalidJson, format!("not a Deribit message: {error}")))?;
         match (envelope.method, &envelope.params) {
             (Some("subscription"), Some(params)) => self.subscription(params, received_at, &mut parsed)?,
             (Some("heartbeat"), Some(params)) => match params.kind {
@@ -357,17 +360,22 @@ impl VenueAdapter for DeribitAdapter {
                 }
                 Some("heartbeat") => {}
                 other => {
-                    return Err(Rejection::new("unknown_type", format!("Deribit heartbeat type `{}` is not handled", other.unwrap_or(""))))
+                    return Err(Rejection::new(
+                        RejectReason::UnknownType,
+                        format!("Deribit heartbeat type `{}` is not handled", other.unwrap_or("")),
+                    ))
                 }
             },
             (Some(method @ ("subscription" | "heartbeat")), None) => {
-                return Err(Rejection::new("invalid_record", format!("{method}: no `params`")));
+                return Err(Rejection::new(RejectReason::InvalidRecord, format!("{method}: no `params`")));
             }
-            (Some(method), _) => return Err(Rejection::new("unknown_type", format!("Deribit method `{method}` is not handled"))),
+            (Some(method), _) => {
+                return Err(Rejection::new(RejectReason::UnknownType, format!("Deribit method `{method}` is not handled")))
+            }
             (None, _) => match (envelope.id, &envelope.error, envelope.result) {
                 (id, Some(error), _) => {
                     return Err(Rejection::new(
-                        "subscription_refused",
+                        RejectReason::SubscriptionRefused,
                         format!(
                             "Deribit refused request {}: {} {}",
                             id.map_or("(no id)".to_string(), |id| id.to_string()),
@@ -382,7 +390,7 @@ impl VenueAdapter for DeribitAdapter {
                         parsed.acknowledged.push(id);
                     }
                 }
-                _ => return Err(Rejection::new("unknown_type", "a Deribit message with neither `method` nor a response")),
+                _ => return Err(Rejection::new(RejectReason::UnknownType, "a Deribit message with neither `method` nor a response")),
             },
         }
         Ok(parsed)

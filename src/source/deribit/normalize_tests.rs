@@ -1,5 +1,6 @@
 //! Unit tests of the deribit normalization, on the venue's documented payloads.
 use super::*;
+use crate::record::RejectReason;
 
 const NOW: Timestamp = Timestamp(1_795_348_800_000_000);
 
@@ -75,7 +76,7 @@ fn responses_acknowledge_requests_and_errors_are_refusals() {
     assert!(test.acknowledged.is_empty() && test.records.is_empty() && test.replies.is_empty());
     let error = r#"{"jsonrpc":"2.0","id":3,"error":{"message":"Invalid params","data":{"reason":"wrong format","param":"channels"},"code":-32602}}"#;
     let rejection = adapter.parse(error, NOW).unwrap_err();
-    assert_eq!(rejection.code, "subscription_refused");
+    assert_eq!(rejection.code, RejectReason::SubscriptionRefused);
     assert!(
         rejection.detail.contains("-32602") && rejection.detail.contains("Invalid params") && rejection.detail.contains('3'),
         "{}",
@@ -181,7 +182,7 @@ fn the_documented_perpetual_ticker_yields_the_24_hour_statistics() {
     assert!(adapter.parse(&untraded, NOW).unwrap().records.is_empty());
     let bad = untraded.replace(r#""last_price":null"#, r#""last_price":"x""#);
     let rejection = adapter.parse(&bad, NOW).unwrap_err();
-    assert_eq!((rejection.code, rejection.detail.contains("`last_price`")), ("invalid_field", true));
+    assert_eq!((rejection.code, rejection.detail.contains("`last_price`")), (RejectReason::InvalidField, true));
 }
 
 #[test]
@@ -216,24 +217,30 @@ fn tickers_become_quotes_when_both_sides_have_a_price() {
 #[test]
 fn garbage_bad_fields_and_unknown_messages() {
     let mut adapter = DeribitAdapter::new();
-    assert_eq!(adapter.parse("{not json", NOW).unwrap_err().code, "invalid_json");
-    assert_eq!(adapter.parse("[1,2]", NOW).unwrap_err().code, "invalid_json");
+    assert_eq!(adapter.parse("{not json", NOW).unwrap_err().code, RejectReason::InvalidJson);
+    assert_eq!(adapter.parse("[1,2]", NOW).unwrap_err().code, RejectReason::InvalidJson);
     assert_eq!(
         adapter
             .parse(r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-PERPETUAL.100ms","data":{}}}"#, NOW)
             .unwrap_err()
             .code,
-        "unknown_type"
+        RejectReason::UnknownType
     );
-    assert_eq!(adapter.parse(r#"{"jsonrpc":"2.0","method":"announcements","params":{}}"#, NOW).unwrap_err().code, "unknown_type");
-    assert_eq!(adapter.parse(r#"{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"other"}}"#, NOW).unwrap_err().code, "unknown_type");
-    assert_eq!(adapter.parse(r#"{"hello":1}"#, NOW).unwrap_err().code, "unknown_type");
+    assert_eq!(
+        adapter.parse(r#"{"jsonrpc":"2.0","method":"announcements","params":{}}"#, NOW).unwrap_err().code,
+        RejectReason::UnknownType
+    );
+    assert_eq!(
+        adapter.parse(r#"{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"other"}}"#, NOW).unwrap_err().code,
+        RejectReason::UnknownType
+    );
+    assert_eq!(adapter.parse(r#"{"hello":1}"#, NOW).unwrap_err().code, RejectReason::UnknownType);
     assert_eq!(
         adapter
             .parse(r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"trades.BTC-PERPETUAL.raw"}}"#, NOW)
             .unwrap_err()
             .code,
-        "invalid_record"
+        RejectReason::InvalidRecord
     );
     for (field, message) in [
         ("`price`", trades("BTC-PERPETUAL", &[(1, "buy", "\"abc\"", "1", "1")])),
@@ -245,9 +252,9 @@ fn garbage_bad_fields_and_unknown_messages() {
         ("`timestamp`", ticker("BTC-PERPETUAL", ("1", "1"), ("1", "1"), "1.5")),
     ] {
         let rejection = adapter.parse(&message, NOW).unwrap_err();
-        assert_eq!((rejection.code, rejection.detail.contains(field)), ("invalid_field", true), "{}", rejection.detail);
+        assert_eq!((rejection.code, rejection.detail.contains(field)), (RejectReason::InvalidField, true), "{}", rejection.detail);
     }
     assert!(adapter.trade_seqs.is_empty(), "rejections leave no state");
     let missing = r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"trades.BTC-PERPETUAL.raw","data":[{"instrument_name":"BTC-PERPETUAL","price":1}]}}"#;
-    assert_eq!(adapter.parse(missing, NOW).unwrap_err().code, "invalid_record");
+    assert_eq!(adapter.parse(missing, NOW).unwrap_err().code, RejectReason::InvalidRecord);
 }

@@ -3,6 +3,7 @@ use chrono::NaiveDate;
 
 use super::*;
 use crate::record::OptionKind;
+use crate::record::RejectReason;
 
 const NOW: Timestamp = Timestamp(1_795_348_800_000_000);
 const OPTION: &str = "BTC-26JUN26-100000-C";
@@ -156,7 +157,7 @@ fn a_bad_option_field_is_rejected_by_name_and_leaves_no_state() {
         ("`underlying_price`", option_ticker(OPTION, 1).replace(r#""underlying_price":116086.34"#, r#""underlying_price":true"#)),
     ] {
         let rejection = adapter.parse(&message, NOW).unwrap_err();
-        assert_eq!((rejection.code, rejection.detail.contains(field)), ("invalid_field", true), "{}", rejection.detail);
+        assert_eq!((rejection.code, rejection.detail.contains(field)), (RejectReason::InvalidField, true), "{}", rejection.detail);
     }
     assert!(adapter.option_times.is_empty(), "rejections leave no state");
 }

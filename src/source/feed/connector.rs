@@ -229,7 +229,7 @@ impl FeedSource {
                     }
                     self.deliver(router, parsed, text.as_str(), received_at).await;
                 }
-                Err(rejection) => self.dead_letter(router, rejection.code, rejection.detail, text.as_str()).await,
+                Err(rejection) => self.dead_letter(router, rejection.code.as_str(), rejection.detail, text.as_str()).await,
             }
         }
     }
@@ -238,7 +238,7 @@ impl FeedSource {
         let Parsed { records, events: feed_events, duplicates, rejected, instruments, .. } = parsed;
         events::source_frame(&self.name, records.len());
         for (rejection, element) in rejected {
-            self.dead_letter(router, rejection.code, rejection.detail, &element).await;
+            self.dead_letter(router, rejection.code.as_str(), rejection.detail, &element).await;
         }
         if duplicates > 0 {
             events::feed_duplicates(&self.name, duplicates);
@@ -258,8 +258,8 @@ impl FeedSource {
                 Err(record) => router.route(record, received_at).await,
             };
             if let Err(rejection) = routed {
-                if rejection.code != "queue_full" && rejection.code != "shutting_down" {
-                    router.dead_letter(DeadLetter::new(&self.name, rejection.code, rejection.detail, raw)).await;
+                if !rejection.code.is_backpressure() {
+                    router.dead_letter(DeadLetter::new(&self.name, rejection.code.as_str(), rejection.detail, raw)).await;
                 }
             }
         }
@@ -284,8 +284,8 @@ impl FeedSource {
             let row = instrument.upsert_row(now);
             let raw = row.to_push_json();
             if let Err(rejection) = router.route(Record::Row(row), now).await {
-                if rejection.code != "queue_full" && rejection.code != "shutting_down" {
-                    router.dead_letter(DeadLetter::new(&self.name, rejection.code, rejection.detail, &raw)).await;
+                if !rejection.code.is_backpressure() {
+                    router.dead_letter(DeadLetter::new(&self.name, rejection.code.as_str(), rejection.detail, &raw)).await;
                 }
             }
         }

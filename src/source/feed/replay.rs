@@ -204,7 +204,7 @@ impl FeedSource {
                 records
             }
             Err(rejection) => {
-                self.dead_letter(router, rejection.code, rejection.detail, text).await;
+                self.dead_letter(router, rejection.code.as_str(), rejection.detail, text).await;
                 0
             }
         }

@@ -9,7 +9,7 @@ use super::mapping::{FieldSource, Mapping};
 use super::records::FileRecord;
 use super::values::{TimeUnit, Values};
 use super::FileFormat;
-use crate::record::{Rejection, Timestamp};
+use crate::record::{RejectReason, Rejection, Timestamp};
 
 /// Most fields a record type has (bars and tickers: 11).
 const MAX_FIELDS: usize = 12;
@@ -97,7 +97,7 @@ fn parse_csv<R: FileRecord>(bytes: &[u8], read: &Reading<'_>) -> ParsedChunk<R> 
             Ok(false) => break,
             Ok(true) => {}
             Err(error) => {
-                parsed.bad.push(BadLine { line, rejection: Rejection::new("invalid_csv", error.to_string()), raw: raw() });
+                parsed.bad.push(BadLine { line, rejection: Rejection::new(RejectReason::InvalidCsv, error.to_string()), raw: raw() });
                 continue;
             }
         }
@@ -117,7 +117,7 @@ fn parse_csv<R: FileRecord>(bytes: &[u8], read: &Reading<'_>) -> ParsedChunk<R> 
             FieldSource::Key(_) | FieldSource::Absent => None,
         });
         if let Some(field) = invalid_utf8 {
-            let rejection = Rejection::new("invalid_utf8", format!("`{field}` is not valid UTF-8"));
+            let rejection = Rejection::new(RejectReason::InvalidUtf8, format!("`{field}` is not valid UTF-8"));
             parsed.bad.push(BadLine { line, rejection, raw: raw() });
             continue;
         }
@@ -148,7 +148,7 @@ fn parse_ndjson<R: FileRecord>(bytes: &[u8], read: &Reading<'_>) -> ParsedChunk<
 fn parse_object<R: FileRecord>(line: &[u8], read: &Reading<'_>) -> Result<R, Rejection> {
     let mapping = read.mapping;
     let object: serde_json::Map<String, Value> =
-        serde_json::from_slice(line).map_err(|error| Rejection::new("invalid_json", format!("not a JSON object: {error}")))?;
+        serde_json::from_slice(line).map_err(|error| Rejection::new(RejectReason::InvalidJson, format!("not a JSON object: {error}")))?;
     let mut texts: [Option<Cow<'_, str>>; MAX_FIELDS] = Default::default();
     for (index, source) in mapping.sources.iter().enumerate() {
         texts[index] = match source {
@@ -159,7 +159,10 @@ fn parse_object<R: FileRecord>(line: &[u8], read: &Reading<'_>) -> Result<R, Rej
                 Some(Value::Bool(flag)) => Some(Cow::Owned(flag.to_string())),
                 Some(_) => {
                     let field = mapping.fields[index];
-                    return Err(Rejection::new("invalid_field", format!("`{field}` (key `{key}`): expected a string or a number")));
+                    return Err(Rejection::new(
+                        RejectReason::InvalidField,
+                        format!("`{field}` (key `{key}`): expected a string or a number"),
+                    ));
                 }
             },
             FieldSource::Constant(text) => Some(Cow::Borrowed(text.as_str())),
@@ -218,7 +221,7 @@ mod tests {
         assert_eq!(parsed.rows.len(), 1);
         assert_eq!((parsed.rows[0].price, parsed.rows[0].venue.as_str()), (3300.5, "v"));
         assert_eq!(parsed.rows[0].time, Timestamp::parse_rfc3339("2026-01-02T03:04:05Z").unwrap());
-        let bad: Vec<(u64, &str)> = parsed.bad.iter().map(|bad| (bad.line, bad.rejection.code)).collect();
-        assert_eq!(bad, vec![(3, "invalid_json"), (4, "invalid_field")]);
+        let bad: Vec<(u64, RejectReason)> = parsed.bad.iter().map(|bad| (bad.line, bad.rejection.code)).collect();
+        assert_eq!(bad, vec![(3, RejectReason::InvalidJson), (4, RejectReason::InvalidField)]);
     }
 }

@@ -3,7 +3,7 @@
 //! become a record, with the same checks as the push protocol.
 
 use super::values::Values;
-use crate::record::{Bar, Quote, Rejection, Table, Tick, Ticker, Timestamp};
+use crate::record::{Bar, Quote, RejectReason, Rejection, Table, Tick, Ticker, Timestamp};
 
 /// A record type `hypertick import` can read from a file.
 pub trait FileRecord: Sized + Send + 'static {
@@ -92,7 +92,7 @@ impl FileRecord for Bar {
         };
         if bar.high < bar.low || bar.high < bar.open.max(bar.close) || bar.low > bar.open.min(bar.close) {
             return Err(Rejection::new(
-                "inconsistent_bar",
+                RejectReason::InconsistentBar,
                 format!("high {} and low {} must bound open {} and close {}", bar.high, bar.low, bar.open, bar.close),
             ));
         }

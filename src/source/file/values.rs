@@ -5,26 +5,8 @@
 use std::borrow::Cow;
 
 pub use crate::config::TimeUnit;
-use crate::record::{EpochUnit, Rejection, Side, Timestamp};
-
-/// Longest accepted venue, symbol and id strings, in bytes (as the push protocol).
-const MAX_KEY_BYTES: usize = 128;
-
-/// The epoch unit of a number with `integer_digits` digits before its point.
-fn epoch_unit(unit: TimeUnit, integer_digits: usize) -> EpochUnit {
-    match unit {
-        TimeUnit::Seconds => EpochUnit::Seconds,
-        TimeUnit::Millis => EpochUnit::Millis,
-        TimeUnit::Micros => EpochUnit::Micros,
-        TimeUnit::Nanos => EpochUnit::Nanos,
-        TimeUnit::Auto => match integer_digits {
-            0..=10 => EpochUnit::Seconds,
-            11..=13 => EpochUnit::Millis,
-            14..=16 => EpochUnit::Micros,
-            _ => EpochUnit::Nanos,
-        },
-    }
-}
+use crate::record::{RejectReason, Rejection, Side, Timestamp};
+use crate::source::values::{self, epoch_unit, invalid_text as invalid};
 
 /// One row's values in the order of its table's fields (see `mapping`), as text;
 /// `None` for a value that is absent, empty or `null`.
@@ -34,45 +16,36 @@ pub struct Values<'a> {
     pub(super) time_unit: TimeUnit,
 }
 
-fn shown(text: &str) -> String {
-    let cut: String = text.chars().take(40).collect();
-    format!("\"{cut}\"")
-}
-
-fn invalid(name: &str, expected: &str, text: &str) -> Rejection {
-    Rejection::new("invalid_field", format!("`{name}`: expected {expected}, got {}", shown(text)))
-}
-
 impl<'a> Values<'a> {
     fn text(&self, index: usize) -> Option<&str> {
         self.texts.get(index).and_then(|text| text.as_deref())
     }
 
     fn required(&self, index: usize) -> Result<&str, Rejection> {
-        self.text(index).ok_or_else(|| Rejection::new("missing_field", format!("`{}` is required", self.names[index])))
+        self.text(index).ok_or_else(|| Rejection::new(RejectReason::MissingField, format!("`{}` is required", self.names[index])))
     }
 
     /// A required identifier: non-empty, at most 128 bytes, no control characters.
     pub fn key(&self, index: usize) -> Result<String, Rejection> {
         let text = self.required(index)?;
-        check_key(self.names[index], text)
+        values::key(self.names[index], text)
     }
 
     pub fn optional_key(&self, index: usize) -> Result<Option<String>, Rejection> {
-        self.text(index).map(|text| check_key(self.names[index], text)).transpose()
+        self.text(index).map(|text| values::key(self.names[index], text)).transpose()
     }
 
     pub fn number(&self, index: usize) -> Result<f64, Rejection> {
-        to_number(self.names[index], self.required(index)?)
+        values::decimal(self.names[index], self.required(index)?)
     }
 
     pub fn optional_number(&self, index: usize) -> Result<Option<f64>, Rejection> {
-        self.text(index).map(|text| to_number(self.names[index], text)).transpose()
+        self.text(index).map(|text| values::decimal(self.names[index], text)).transpose()
     }
 
     pub fn non_negative(&self, index: usize) -> Result<f64, Rejection> {
         let text = self.required(index)?;
-        let number = to_number(self.names[index], text)?;
+        let number = values::decimal(self.names[index], text)?;
         if number < 0.0 {
             return Err(invalid(self.names[index], "a number ≥ 0", text));
         }
@@ -119,15 +92,9 @@ impl<'a> Values<'a> {
         }
     }
 
-    /// A bar length: digits then a unit (s, m, h, d, w, mo, y), e.g. `1m`, `4h`, `1d`.
+    /// A bar length (`1m`, `4h`, `1d`; see [`values::interval`]).
     pub fn interval(&self, index: usize) -> Result<String, Rejection> {
-        let text = self.key(index)?;
-        let digits = text.chars().take_while(char::is_ascii_digit).count();
-        let unit = &text[digits..];
-        if digits == 0 || text.starts_with('0') || !["s", "m", "h", "d", "w", "mo", "y"].contains(&unit) {
-            return Err(invalid(self.names[index], "a length like 1m, 5m, 1h, 1d (units s, m, h, d, w, mo, y)", &text));
-        }
-        Ok(text)
+        values::interval(self.names[index], self.key(index)?)
     }
 }
 
@@ -192,21 +159,6 @@ fn parse_utc_fast(bytes: &[u8]) -> Option<Timestamp> {
     Some(Timestamp(((days * 24 + hour) * 60 + minute) * 60_000_000 + second * 1_000_000 + micros))
 }
 
-fn check_key(name: &str, text: &str) -> Result<String, Rejection> {
-    if text.is_empty() || text.len() > MAX_KEY_BYTES || text.chars().any(char::is_control) {
-        return Err(invalid(name, "a non-empty string of at most 128 bytes without control characters", text));
-    }
-    Ok(text.to_string())
-}
-
-fn to_number(name: &str, text: &str) -> Result<f64, Rejection> {
-    let number: f64 = text.trim().parse().map_err(|_| invalid(name, "a number", text))?;
-    if !number.is_finite() {
-        return Err(Rejection::new("nan_or_infinite", format!("`{name}` is {}; expected a finite number", shown(text))));
-    }
-    Ok(number)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,7 +186,7 @@ mod tests {
         }
         let (texts, unit) = values(&[Some("yesterday")], TimeUnit::Auto);
         let row = Values { texts: &texts, names: &["time"], time_unit: unit };
-        assert_eq!(row.time(0).unwrap_err().code, "invalid_field");
+        assert_eq!(row.time(0).unwrap_err().code, RejectReason::InvalidField);
     }
 
     #[test]
@@ -259,11 +211,11 @@ mod tests {
     fn numbers_sides_and_keys_are_checked() {
         let (texts, unit) = values(&[Some("NaN"), Some("-1"), Some("SELL"), Some("x\u{7}y"), None], TimeUnit::Auto);
         let row = Values { texts: &texts, names: &["price", "size", "side", "symbol", "venue"], time_unit: unit };
-        assert_eq!(row.number(0).unwrap_err().code, "nan_or_infinite");
+        assert_eq!(row.number(0).unwrap_err().code, RejectReason::NanOrInfinite);
         assert!(row.non_negative(1).unwrap_err().detail.contains("≥ 0"));
         assert_eq!(row.side(2), Ok(Side::Sell));
-        assert_eq!(row.key(3).unwrap_err().code, "invalid_field");
-        assert_eq!(row.key(4).unwrap_err().code, "missing_field");
+        assert_eq!(row.key(3).unwrap_err().code, RejectReason::InvalidField);
+        assert_eq!(row.key(4).unwrap_err().code, RejectReason::MissingField);
         assert_eq!(row.side(4), Ok(Side::Unknown));
     }
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::pointer::Pointer;
 use super::rules::{Conditions, Rule};
 use crate::config::{Channel, JsonFeedConfig, SourceConfig, SourceKind};
-use crate::record::{Instrument, Rejection, Timestamp};
+use crate::record::{Instrument, RejectReason, Rejection, Timestamp};
 use crate::source::feed::fields::kind_of;
 use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
 
@@ -114,7 +114,8 @@ impl JsonAdapter {
         if let Some(index) = self.rules.iter().position(|(rule, _)| rule.conditions.hold(element)) {
             return self.records(index, element, received_at, parsed);
         }
-        let rejection = Rejection::new("unmatched", "the message matches no records rule, ack or ignore rule of this json source");
+        let rejection =
+            Rejection::new(RejectReason::Unmatched, "the message matches no records rule, ack or ignore rule of this json source");
         vec![(Outcome::Refused(rejection), None)]
     }
 
@@ -129,13 +130,13 @@ impl JsonAdapter {
                 Some(item @ Value::Object(_)) => vec![item],
                 Some(other) => {
                     let rejection = Rejection::new(
-                        "invalid_field",
+                        RejectReason::InvalidField,
                         format!("{}.each: {each} is {}, expected an array or an object", rule.label, kind_of(other)),
                     );
                     return vec![(Outcome::Refused(rejection), None)];
                 }
                 None => {
-                    let rejection = Rejection::new("missing_field", format!("{}.each: {each} is missing", rule.label));
+                    let rejection = Rejection::new(RejectReason::MissingField, format!("{}.each: {each} is missing", rule.label));
                     return vec![(Outcome::Refused(rejection), None)];
                 }
             },
@@ -186,7 +187,7 @@ impl JsonAdapter {
                 Outcome::Accepted
             }
             None => Outcome::Refused(Rejection::new(
-                "invalid_field",
+                RejectReason::InvalidField,
                 format!(
                     "ack.id: {pointer} is {}, expected the request id of a subscribe message",
                     shown_or_missing(pointer.resolve(element))
@@ -239,8 +240,8 @@ impl VenueAdapter for JsonAdapter {
         if self.feed.ignore_text.iter().any(|ignored| ignored == text) {
             return Ok(parsed);
         }
-        let message: Value =
-            serde_json::from_str(text).map_err(|error| Rejection::new("invalid_json", format!("not a JSON message: {error}")))?;
+        let message: Value = serde_json::from_str(text)
+            .map_err(|error| Rejection::new(RejectReason::InvalidJson, format!("not a JSON message: {error}")))?;
         let mut outcomes = Vec::new();
         match &message {
             Value::Array(elements) => {

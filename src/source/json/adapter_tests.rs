@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::record::RejectReason;
 use crate::record::{Record, Side};
 
 const NOW: Timestamp = Timestamp(1_795_348_800_000_000);
@@ -66,7 +67,7 @@ fn subscriptions_and_acknowledgements_by_echoed_id() {
     let refused = adapter.parse(r#"{"result":null,"id":"x"}"#, NOW).unwrap_err();
     assert_eq!(
         (refused.code, refused.detail.as_str()),
-        ("invalid_field", r#"ack.id: /id is "x", expected the request id of a subscribe message"#)
+        (RejectReason::InvalidField, r#"ack.id: /id is "x", expected the request id of a subscribe message"#)
     );
     // A reconnect subscribes with new ids.
     assert_eq!(adapter.subscriptions(&["btcusdt".into()], &[])[0].id, 3);
@@ -101,7 +102,7 @@ fn acknowledgements_in_order_or_none_at_all() {
     assert!(!unacknowledged.acknowledges_subscriptions(), "without an ack rule, subscriptions count as acknowledged once sent");
     assert_eq!(unacknowledged.subscriptions(&["A".into()], &[]).len(), 2);
     let unmatched = unacknowledged.parse(ack, NOW).unwrap_err();
-    assert_eq!(unmatched.code, "unmatched");
+    assert_eq!(unmatched.code, RejectReason::Unmatched);
 }
 
 #[test]
@@ -156,7 +157,7 @@ fn records_under_each_keep_the_good_and_refuse_the_bad() {
     let refused = adapter.parse(&book(&[BAD_ITEM]), NOW).unwrap_err();
     assert_eq!(refused.detail, "quotes.bid_size: /bid/1 is missing");
     let missing = adapter.parse(r#"{"channel":"book","type":"update"}"#, NOW).unwrap_err();
-    assert_eq!((missing.code, missing.detail.as_str()), ("missing_field", "quotes.each: /data is missing"));
+    assert_eq!((missing.code, missing.detail.as_str()), (RejectReason::MissingField, "quotes.each: /data is missing"));
     let single = adapter.parse(&format!(r#"{{"channel":"book","type":"snapshot","data":{GOOD_ITEM}}}"#), NOW).unwrap();
     assert_eq!(single.records.len(), 1, "an object under `each` is one record");
 }
@@ -169,10 +170,10 @@ fn ignored_unmatched_and_garbage() {
         assert!(parsed.records.is_empty() && parsed.rejected.is_empty(), "{ignored}");
     }
     for unmatched in [r#"{"type":"trade"}"#, r#"{"channel":"book","type":"delete","data":[]}"#, "42", r#""pong""#] {
-        assert_eq!(adapter.parse(unmatched, NOW).unwrap_err().code, "unmatched", "{unmatched}");
+        assert_eq!(adapter.parse(unmatched, NOW).unwrap_err().code, RejectReason::Unmatched, "{unmatched}");
     }
-    assert_eq!(adapter.parse("{not json", NOW).unwrap_err().code, "invalid_json");
-    assert_eq!(adapter.parse("ping", NOW).unwrap_err().code, "invalid_json");
+    assert_eq!(adapter.parse("{not json", NOW).unwrap_err().code, RejectReason::InvalidJson);
+    assert_eq!(adapter.parse("ping", NOW).unwrap_err().code, RejectReason::InvalidJson);
 }
 
 #[test]
@@ -181,9 +182,9 @@ fn a_top_level_array_is_split_into_messages() {
     let message = format!(r#"[{},{{"type":"heartbeat"}},{{"what":1}}]"#, book(&[GOOD_ITEM]));
     let parsed = adapter.parse(&message, NOW).unwrap();
     assert_eq!(parsed.records.len(), 1);
-    let refused: Vec<(&str, &str)> = parsed.rejected.iter().map(|(rejection, raw)| (rejection.code, raw.as_str())).collect();
-    assert_eq!(refused, vec![("unmatched", r#"{"what":1}"#)]);
-    assert_eq!(adapter.parse(r#"[{"what":1},{"what":2}]"#, NOW).unwrap_err().code, "unmatched", "nothing good: refused whole");
+    let refused: Vec<(RejectReason, &str)> = parsed.rejected.iter().map(|(rejection, raw)| (rejection.code, raw.as_str())).collect();
+    assert_eq!(refused, vec![(RejectReason::Unmatched, r#"{"what":1}"#)]);
+    assert_eq!(adapter.parse(r#"[{"what":1},{"what":2}]"#, NOW).unwrap_err().code, RejectReason::Unmatched, "nothing good: refused whole");
 }
 
 #[test]

@@ -8,10 +8,8 @@ use serde_json::Value;
 use super::pointer::Pointer;
 use super::rules::{same_value, Fields, IntervalSource, Rule, SideRule, TimeSource};
 use crate::config::TimeFormat;
-use crate::record::{Bar, Quote, Record, Rejection, Side, Tick, Timestamp};
-
-/// Longest accepted symbol and trade id, in bytes (as the push protocol).
-const MAX_KEY_BYTES: usize = 128;
+use crate::record::{Bar, Quote, Record, RejectReason, Rejection, Side, Tick, Timestamp};
+use crate::source::values::{is_valid_key, json_number};
 
 /// A record, with the venue's symbol and the sequence number its rule reads, if any.
 #[derive(Debug)]
@@ -75,7 +73,7 @@ impl Rule {
                 };
                 if bar.high < bar.low || bar.high < bar.open.max(bar.close) || bar.low > bar.open.min(bar.close) {
                     return Err(Rejection::new(
-                        "inconsistent_bar",
+                        RejectReason::InconsistentBar,
                         format!(
                             "{}: high {} and low {} must bound open {} and close {}",
                             self.label, bar.high, bar.low, bar.open, bar.close
@@ -106,25 +104,25 @@ impl<'a> Field<'_, 'a> {
 
     fn required(&self) -> Result<&'a Value, Rejection> {
         match self.pointer.resolve(self.element) {
-            Some(Value::Null) => Err(self.rejection("missing_field", "is null".into())),
+            Some(Value::Null) => Err(self.rejection(RejectReason::MissingField, "is null".into())),
             Some(value) => Ok(value),
-            None => Err(self.rejection("missing_field", "is missing".into())),
+            None => Err(self.rejection(RejectReason::MissingField, "is missing".into())),
         }
     }
 
-    fn rejection(&self, code: &'static str, problem: String) -> Rejection {
+    fn rejection(&self, code: RejectReason, problem: String) -> Rejection {
         Rejection::new(code, format!("{}.{}: {} {problem}", self.rule.label, self.name, self.pointer))
     }
 
     fn invalid(&self, value: &Value, expected: &str) -> Rejection {
-        self.rejection("invalid_field", format!("is {}, expected {expected}", shown(value)))
+        self.rejection(RejectReason::InvalidField, format!("is {}, expected {expected}", shown(value)))
     }
 
     /// A symbol or interval: a non-empty string without control characters.
     fn key(&self) -> Result<&'a str, Rejection> {
         let value = self.required()?;
         match value {
-            Value::String(text) if is_key(text) => Ok(text),
+            Value::String(text) if is_valid_key(text) => Ok(text),
             other => Err(self.invalid(other, "a non-empty string of at most 128 bytes without control characters")),
         }
     }
@@ -133,7 +131,7 @@ impl<'a> Field<'_, 'a> {
     fn identifier(&self) -> Result<Option<String>, Rejection> {
         match self.optional() {
             None => Ok(None),
-            Some(Value::String(text)) if is_key(text) => Ok(Some(text.clone())),
+            Some(Value::String(text)) if is_valid_key(text) => Ok(Some(text.clone())),
             Some(Value::Number(number)) if number.is_i64() || number.is_u64() => Ok(Some(number.to_string())),
             Some(other) => Err(self.invalid(other, "a string or an integer")),
         }
@@ -141,16 +139,16 @@ impl<'a> Field<'_, 'a> {
 
     fn number(&self) -> Result<f64, Rejection> {
         let value = self.required()?;
-        number(value).ok_or_else(|| self.invalid(value, "a finite number or decimal string"))
+        json_number(value).map_err(|_| self.invalid(value, "a finite number or decimal string"))
     }
 
     fn optional_number(&self) -> Result<Option<f64>, Rejection> {
-        self.optional().map(|value| number(value).ok_or_else(|| self.invalid(value, "a finite number or decimal string"))).transpose()
+        self.optional().map(|value| json_number(value).map_err(|_| self.invalid(value, "a finite number or decimal string"))).transpose()
     }
 
     fn non_negative(&self) -> Result<f64, Rejection> {
         let value = self.required()?;
-        number(value).filter(|number| *number >= 0.0).ok_or_else(|| self.invalid(value, "a number ≥ 0 or a decimal string"))
+        json_number(value).ok().filter(|number| *number >= 0.0).ok_or_else(|| self.invalid(value, "a number ≥ 0 or a decimal string"))
     }
 
     /// A count ≥ 0: an integer, a float without fraction, or a string of digits.
@@ -219,8 +217,9 @@ impl<'a> Field<'_, 'a> {
             },
             other => return Err(self.invalid(other, &format!("epoch {} as a number or decimal string", unit_name(format)))),
         };
-        converted
-            .ok_or_else(|| self.rejection("time_out_of_range", format!("is {}, out of range as epoch {}", shown(value), unit_name(format))))
+        converted.ok_or_else(|| {
+            self.rejection(RejectReason::TimeOutOfRange, format!("is {}, out of range as epoch {}", shown(value), unit_name(format)))
+        })
     }
 }
 
@@ -232,20 +231,6 @@ fn unit_name(format: TimeFormat) -> &'static str {
         TimeFormat::Nanos => "nanoseconds",
         TimeFormat::Rfc3339 | TimeFormat::Received => "time",
     }
-}
-
-/// A JSON number or a decimal string, finite.
-fn number(value: &Value) -> Option<f64> {
-    match value {
-        Value::Number(number) => number.as_f64(),
-        Value::String(text) => text.parse::<f64>().ok(),
-        _ => None,
-    }
-    .filter(|number| number.is_finite())
-}
-
-fn is_key(text: &str) -> bool {
-    !text.is_empty() && text.len() <= MAX_KEY_BYTES && !text.chars().any(char::is_control)
 }
 
 /// A value as rejections show it, cut to 40 characters.

@@ -1,5 +1,6 @@
 //! Unit tests of the json normalization: time formats and units, numbers, sides,
 //! symbols, and rejections that name the record type, the field and the pointer.
+use crate::record::RejectReason;
 use serde_json::json;
 
 use super::*;
@@ -73,26 +74,31 @@ fn bad_times_are_rejections_naming_field_and_pointer() {
         (
             "ms",
             json!("yesterday"),
-            "invalid_field",
+            RejectReason::InvalidField,
             r#"ticks.time: /T is "yesterday", expected epoch milliseconds as a number or decimal string"#,
         ),
-        ("ms", json!(true), "invalid_field", "ticks.time: /T is true, expected epoch milliseconds as a number or decimal string"),
-        ("s", json!(i64::MAX), "time_out_of_range", "ticks.time: /T is 9223372036854775807, out of range as epoch seconds"),
-        ("s", json!("1e300"), "time_out_of_range", r#"ticks.time: /T is "1e300", out of range as epoch seconds"#),
-        ("us", json!(u64::MAX), "time_out_of_range", "ticks.time: /T is 18446744073709551615, out of range as epoch microseconds"),
+        (
+            "ms",
+            json!(true),
+            RejectReason::InvalidField,
+            "ticks.time: /T is true, expected epoch milliseconds as a number or decimal string",
+        ),
+        ("s", json!(i64::MAX), RejectReason::TimeOutOfRange, "ticks.time: /T is 9223372036854775807, out of range as epoch seconds"),
+        ("s", json!("1e300"), RejectReason::TimeOutOfRange, r#"ticks.time: /T is "1e300", out of range as epoch seconds"#),
+        ("us", json!(u64::MAX), RejectReason::TimeOutOfRange, "ticks.time: /T is 18446744073709551615, out of range as epoch microseconds"),
         (
             "rfc3339",
             json!(1_700_000_000),
-            "invalid_field",
+            RejectReason::InvalidField,
             "ticks.time: /T is 1700000000, expected an RFC 3339 time like 2026-11-22T12:00:00.123Z",
         ),
         (
             "rfc3339",
             json!("2023-11-14"),
-            "invalid_field",
+            RejectReason::InvalidField,
             r#"ticks.time: /T is "2023-11-14", expected an RFC 3339 time like 2026-11-22T12:00:00.123Z"#,
         ),
-        ("ms", Value::Null, "missing_field", "ticks.time: /T is null"),
+        ("ms", Value::Null, RejectReason::MissingField, "ticks.time: /T is null"),
     ];
     for (format, time, code, detail) in cases {
         let rule = tick_rule(format, "");
@@ -161,43 +167,48 @@ fn rejections_name_the_record_type_the_field_and_the_pointer() {
         "#,
     );
     let kline = |high: &str, volume: &str, trades: Value| json!({"e":"kline","s":"ETHUSDT","k":{"t":1,"o":"10","h":high,"l":"9","c":"11","v":volume,"n":trades}});
-    let cases: [(&Rule, Value, &str, &str); 11] = [
-        (&ticks, json!({"e":"trade","s":"BTCUSDT","q":"1","T":1}), "missing_field", "ticks.price: /p is missing"),
+    let cases: [(&Rule, Value, RejectReason, &str); 11] = [
+        (&ticks, json!({"e":"trade","s":"BTCUSDT","q":"1","T":1}), RejectReason::MissingField, "ticks.price: /p is missing"),
         (
             &ticks,
             json!({"e":"trade","s":"BTCUSDT","p":"abc","q":"1","T":1}),
-            "invalid_field",
+            RejectReason::InvalidField,
             r#"ticks.price: /p is "abc", expected a finite number or decimal string"#,
         ),
         (
             &ticks,
             json!({"e":"trade","s":"BTCUSDT","p":"NaN","q":"1","T":1}),
-            "invalid_field",
+            RejectReason::InvalidField,
             r#"ticks.price: /p is "NaN", expected a finite number or decimal string"#,
         ),
         (
             &ticks,
             json!({"e":"trade","s":"BTCUSDT","p":[1],"q":"1","T":1}),
-            "invalid_field",
+            RejectReason::InvalidField,
             "ticks.price: /p is [1], expected a finite number or decimal string",
         ),
         (
             &ticks,
             json!({"e":"trade","s":"","p":"1","q":"1","T":1}),
-            "invalid_field",
+            RejectReason::InvalidField,
             r#"ticks.symbol: /s is "", expected a non-empty string of at most 128 bytes without control characters"#,
         ),
         (
             &ticks,
             json!({"e":"trade","s":"X","p":"1","q":"1","T":1,"t":1.5}),
-            "invalid_field",
+            RejectReason::InvalidField,
             "ticks.trade_id: /t is 1.5, expected a string or an integer",
         ),
-        (&named, json!({"a":1,"s":"X","p":"1","T":1}), "missing_field", "ticks[agg].size: /q is missing"),
-        (&bars, kline("12", "-1", json!(3)), "invalid_field", r#"bars.volume: /k/v is "-1", expected a number ≥ 0 or a decimal string"#),
-        (&bars, kline("12", "2", json!(-3)), "invalid_field", "bars.trades: /k/n is -3, expected a non-negative integer"),
-        (&bars, kline("12", "2", json!(2.5)), "invalid_field", "bars.trades: /k/n is 2.5, expected a non-negative integer"),
-        (&bars, kline("10.5", "2", json!(3)), "inconsistent_bar", "bars: high 10.5 and low 9 must bound open 10 and close 11"),
+        (&named, json!({"a":1,"s":"X","p":"1","T":1}), RejectReason::MissingField, "ticks[agg].size: /q is missing"),
+        (
+            &bars,
+            kline("12", "-1", json!(3)),
+            RejectReason::InvalidField,
+            r#"bars.volume: /k/v is "-1", expected a number ≥ 0 or a decimal string"#,
+        ),
+        (&bars, kline("12", "2", json!(-3)), RejectReason::InvalidField, "bars.trades: /k/n is -3, expected a non-negative integer"),
+        (&bars, kline("12", "2", json!(2.5)), RejectReason::InvalidField, "bars.trades: /k/n is 2.5, expected a non-negative integer"),
+        (&bars, kline("10.5", "2", json!(3)), RejectReason::InconsistentBar, "bars: high 10.5 and low 9 must bound open 10 and close 11"),
     ];
     for (rule, message, code, detail) in cases {
         let rejection = rule.convert("venue", &message, NOW).unwrap_err();

@@ -23,9 +23,9 @@ use serde_json::value::RawValue;
 
 use super::wire::{Candle, Envelope, Response, Ticker, Trade};
 use crate::config::Channel;
-use crate::record::{Bar, Instrument, Quote, Record, Rejection, Side, Tick, Ticker as TickerRecord, Timestamp};
-use crate::source::feed::fields::rfc3339 as time;
+use crate::record::{Bar, Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker as TickerRecord, Timestamp};
 use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
+use crate::source::values::rfc3339 as time;
 
 /// Sequence and candle state is kept for at most this many symbols (one id, one candle
 /// each); symbols beyond it, which a subscription never asks for, go unchecked.
@@ -100,7 +100,7 @@ impl KrakenAdapter {
 /// a second time to name the offending field.
 fn items<'a, T: Deserialize<'a>>(channel: &str, data: Option<&'a RawValue>) -> Result<Vec<T>, Rejection> {
     let Some(data) = data else {
-        return Err(Rejection::new("invalid_field", format!("`data`: missing from a `{channel}` message")));
+        return Err(Rejection::new(RejectReason::InvalidField, format!("`data`: missing from a `{channel}` message")));
     };
     serde_json::from_str(data.get()).map_err(|error| {
         let mut deserializer = serde_json::Deserializer::from_str(data.get());
@@ -108,9 +108,9 @@ fn items<'a, T: Deserialize<'a>>(channel: &str, data: Option<&'a RawValue>) -> R
             Err(located) => {
                 let path = located.path().to_string();
                 let path = if path == "." { String::new() } else { path };
-                Rejection::new("invalid_field", format!("`{channel}` `data{path}`: {}", located.inner()))
+                Rejection::new(RejectReason::InvalidField, format!("`{channel}` `data{path}`: {}", located.inner()))
             }
-            Ok(_) => Rejection::new("invalid_field", format!("`{channel}` `data`: {error}")),
+            Ok(_) => Rejection::new(RejectReason::InvalidField, format!("`{channel}` `data`: {error}")),
         }
     })
 }
@@ -127,7 +127,7 @@ impl KrakenAdapter {
                 "sell" => Side::Sell,
                 other => {
                     return Err(Rejection::new(
-                        "invalid_field",
+                        RejectReason::InvalidField,
                         format!("`data[{index}].side`: expected \"buy\" or \"sell\", got \"{other}\""),
                     ))
                 }
@@ -220,12 +220,15 @@ impl KrakenAdapter {
             let trades = match candle.trades {
                 Some(count) if count >= 0.0 && count.fract() == 0.0 && count <= i64::MAX as f64 => Some(count as i64),
                 Some(count) => {
-                    return Err(Rejection::new("invalid_field", format!("`data[{index}].trades`: expected a whole number, got {count}")))
+                    return Err(Rejection::new(
+                        RejectReason::InvalidField,
+                        format!("`data[{index}].trades`: expected a whole number, got {count}"),
+                    ))
                 }
                 None => None,
             };
             if candle.interval == 0 {
-                return Err(Rejection::new("invalid_field", format!("`data[{index}].interval`: expected minutes above 0")));
+                return Err(Rejection::new(RejectReason::InvalidField, format!("`data[{index}].interval`: expected minutes above 0")));
             }
             let bar = Bar {
                 time: time(format_args!("data[{index}].interval_begin"), candle.interval_begin)?,
@@ -281,8 +284,8 @@ impl KrakenAdapter {
     }
 
     fn response(&mut self, text: &str, parsed: &mut Parsed) -> Result<(), Rejection> {
-        let response: Response =
-            serde_json::from_str(text).map_err(|error| Rejection::new("invalid_field", format!("a Kraken response: {error}")))?;
+        let response: Response = serde_json::from_str(text)
+            .map_err(|error| Rejection::new(RejectReason::InvalidField, format!("a Kraken response: {error}")))?;
         match response.method {
             Some("subscribe") => match response.success {
                 Some(true) => {
@@ -298,19 +301,19 @@ impl KrakenAdapter {
                         response.symbol.as_deref().or(response.result.as_ref().and_then(|result| result.symbol.as_deref())).unwrap_or("?");
                     let request = response.req_id.map_or("without an id".to_string(), |id| id.to_string());
                     Err(Rejection::new(
-                        "subscription_refused",
+                        RejectReason::SubscriptionRefused,
                         format!(
                             "Kraken refused request {request} for {symbol}: {}",
                             response.error.as_deref().unwrap_or("no reason given")
                         ),
                     ))
                 }
-                None => Err(Rejection::new("invalid_field", "`success`: missing from a subscribe response")),
+                None => Err(Rejection::new(RejectReason::InvalidField, "`success`: missing from a subscribe response")),
             },
             Some("pong") => Ok(()),
-            Some(other) => Err(Rejection::new("unknown_type", format!("Kraken method `{other}` is not handled"))),
+            Some(other) => Err(Rejection::new(RejectReason::UnknownType, format!("Kraken method `{other}` is not handled"))),
             None => Err(Rejection::new(
-                "unknown_type",
+                RejectReason::UnknownType,
                 format!(
                     "a Kraken message with neither channel nor method{}",
                     response.error.map(|error| format!(": {error}")).unwrap_or_default()
@@ -375,15 +378,15 @@ impl VenueAdapter for KrakenAdapter {
     }
 
     fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection> {
-        let envelope: Envelope =
-            serde_json::from_str(text).map_err(|error| Rejection::new("invalid_json", format!("not a Kraken message: {error}")))?;
+        let envelope: Envelope = serde_json::from_str(text)
+            .map_err(|error| Rejection::new(RejectReason::InvalidJson, format!("not a Kraken message: {error}")))?;
         let mut parsed = Parsed::default();
         match envelope.channel {
             Some("trade") => self.trades(envelope.data, received_at, &mut parsed)?,
             Some("ticker") => self.tickers(envelope.data, received_at, &mut parsed)?,
             Some("ohlc") => self.candles(envelope.data, received_at, &mut parsed)?,
             Some("heartbeat" | "status") => {}
-            Some(other) => return Err(Rejection::new("unknown_type", format!("Kraken channel `{other}` is not handled"))),
+            Some(other) => return Err(Rejection::new(RejectReason::UnknownType, format!("Kraken channel `{other}` is not handled"))),
             None => self.response(text, &mut parsed)?,
         }
         Ok(parsed)

@@ -1,5 +1,6 @@
 //! Unit tests of the kraken normalization, on the venue's documented payloads.
 use super::*;
+use crate::record::RejectReason;
 
 const NOW: Timestamp = Timestamp(1_795_348_800_000_000);
 
@@ -56,7 +57,7 @@ fn times_with_up_to_nine_fractional_digits_truncate_to_microseconds() {
     ] {
         assert_eq!(time("t", text), Ok(Timestamp(micros)), "{text}");
     }
-    assert_eq!(time("data[0].timestamp", "yesterday").unwrap_err().code, "invalid_field");
+    assert_eq!(time("data[0].timestamp", "yesterday").unwrap_err().code, RejectReason::InvalidField);
 }
 
 #[test]
@@ -96,7 +97,7 @@ fn acks_once_per_request_refusals_and_no_ops() {
 
     let refusal = r#"{"error":"Currency pair not supported","method":"subscribe","req_id":2,"success":false,"symbol":"ABC/USD","time_in":"2026-11-22T12:00:00.000001Z","time_out":"2026-11-22T12:00:00.000002Z"}"#;
     let rejection = adapter.parse(refusal, NOW).unwrap_err();
-    assert_eq!(rejection.code, "subscription_refused");
+    assert_eq!(rejection.code, RejectReason::SubscriptionRefused);
     assert_eq!(rejection.detail, "Kraken refused request 2 for ABC/USD: Currency pair not supported");
 
     for no_op in [
@@ -113,31 +114,35 @@ fn acks_once_per_request_refusals_and_no_ops() {
 fn garbage_bad_fields_and_unknown_channels() {
     let mut adapter = KrakenAdapter::new();
     let good = trade("BTC/USD", 1, "buy", 97000.5, 0.01, "2026-11-22T12:00:00.000001Z");
-    let cases: Vec<(String, &str, &str)> = vec![
-        ("{not json".into(), "invalid_json", "not a Kraken message"),
-        (message("trade", "update", &[good.replace("97000.5", "\"abc\"")]), "invalid_field", "`data[0].price`"),
+    let cases: Vec<(String, RejectReason, &str)> = vec![
+        ("{not json".into(), RejectReason::InvalidJson, "not a Kraken message"),
+        (message("trade", "update", &[good.replace("97000.5", "\"abc\"")]), RejectReason::InvalidField, "`data[0].price`"),
         (
             message("trade", "update", &[good.clone(), good.replace(r#""qty":0.01,"#, "")]),
-            "invalid_field",
+            RejectReason::InvalidField,
             "`data[1]`: missing field `qty`",
         ),
-        (message("trade", "update", &[good.replace("\"buy\"", "\"up\"")]), "invalid_field", "`data[0].side`"),
-        (message("trade", "update", &[good.replace("2026-11-22T12:00:00.000001Z", "noon")]), "invalid_field", "`data[0].timestamp`"),
-        (r#"{"channel":"trade","type":"update"}"#.into(), "invalid_field", "`data`"),
-        (r#"{"channel":"trade","type":"update","data":{}}"#.into(), "invalid_field", "`trade` `data`"),
+        (message("trade", "update", &[good.replace("\"buy\"", "\"up\"")]), RejectReason::InvalidField, "`data[0].side`"),
+        (
+            message("trade", "update", &[good.replace("2026-11-22T12:00:00.000001Z", "noon")]),
+            RejectReason::InvalidField,
+            "`data[0].timestamp`",
+        ),
+        (r#"{"channel":"trade","type":"update"}"#.into(), RejectReason::InvalidField, "`data`"),
+        (r#"{"channel":"trade","type":"update","data":{}}"#.into(), RejectReason::InvalidField, "`trade` `data`"),
         (
             message("ohlc", "update", &[candle("2026-11-22T12:00:00Z", 1.0, 2.0, 3).replace(r#""trades":3"#, r#""trades":2.5"#)]),
-            "invalid_field",
+            RejectReason::InvalidField,
             "`data[0].trades`",
         ),
         (
             message("ticker", "update", &[r#"{"symbol":"BTC/USD","bid":null,"bid_qty":1,"ask":2,"ask_qty":1}"#.into()]),
-            "invalid_field",
+            RejectReason::InvalidField,
             "`data[0].bid`",
         ),
-        (r#"{"channel":"book","type":"snapshot","data":[]}"#.into(), "unknown_type", "`book`"),
-        (r#"{"method":"unsubscribe","success":true,"req_id":1}"#.into(), "unknown_type", "`unsubscribe`"),
-        (r#"{"error":"Malformed request","success":false}"#.into(), "unknown_type", "Malformed request"),
+        (r#"{"channel":"book","type":"snapshot","data":[]}"#.into(), RejectReason::UnknownType, "`book`"),
+        (r#"{"method":"unsubscribe","success":true,"req_id":1}"#.into(), RejectReason::UnknownType, "`unsubscribe`"),
+        (r#"{"error":"Malformed request","success":false}"#.into(), RejectReason::UnknownType, "Malformed request"),
     ];
     for (text, code, detail) in cases {
         let rejection = adapter.parse(&text, NOW).unwrap_err();
@@ -246,7 +251,7 @@ fn the_documented_ticker_yields_the_24_hour_statistics() {
     let parsed = adapter.parse(&later, NOW).unwrap();
     assert!(matches!(&parsed.records[..], [Record::Quote(_), Record::Ticker(_)]), "{:?}", parsed.records);
     let bad = later.replace("09:04:32Z", "soon");
-    assert_eq!(adapter.parse(&bad, NOW).unwrap_err().code, "invalid_field");
+    assert_eq!(adapter.parse(&bad, NOW).unwrap_err().code, RejectReason::InvalidField);
     // No timestamp: our receipt time; no last price: no ticker.
     let without_time = documented.replace(r#","timestamp":"2023-09-25T09:04:31.742648Z""#, "");
     let Record::Ticker(ticker) = &adapter.parse(&without_time, NOW).unwrap().records[1] else { panic!() };

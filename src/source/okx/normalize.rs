@@ -21,10 +21,11 @@ use serde_json::value::RawValue;
 
 use super::wire::{Candle, Envelope, OptionSummary, Ticker, Trade};
 use crate::config::Channel;
-use crate::record::{Bar, Instrument, OptionQuote, Quote, Record, Rejection, Side, Tick, Ticker as TickerRecord, Timestamp};
+use crate::record::{Bar, Instrument, OptionQuote, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker as TickerRecord, Timestamp};
 use crate::source::contracts::{self, parse_okx};
-use crate::source::feed::fields::{decimal as number, invalid_record as invalid, millis};
+use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::{OptionQuoteTimes, Parsed, Sequences, Subscription, VenueAdapter};
+use crate::source::values::{decimal as number, millis};
 
 /// Args per subscribe request. OKX limits the request's length (4096 bytes in its
 /// websocket overview; later docs allow 64 KB for all channels together) and counts every
@@ -90,7 +91,7 @@ impl Default for OkxAdapter {
 fn millis_text(field: &str, text: &str) -> Result<Timestamp, Rejection> {
     let ms = text
         .parse::<i64>()
-        .map_err(|_| Rejection::new("invalid_field", format!("`{field}`: expected milliseconds as a string, got \"{text}\"")))?;
+        .map_err(|_| Rejection::new(RejectReason::InvalidField, format!("`{field}`: expected milliseconds as a string, got \"{text}\"")))?;
     millis(field, ms)
 }
 
@@ -126,7 +127,7 @@ fn volatility_percent(field: &str, text: &str) -> Result<Option<f64>, Rejection>
 
 /// OKX's bar name after `candle` (`1m`, `1H`, `1D`, …) in the form bars are stored with.
 fn bar_interval(bar: &str) -> Result<String, Rejection> {
-    let unknown = || Rejection::new("unknown_type", format!("OKX candle channel `candle{bar}` is not handled"));
+    let unknown = || Rejection::new(RejectReason::UnknownType, format!("OKX candle channel `candle{bar}` is not handled"));
     let split = bar.find(|c: char| !c.is_ascii_digit()).ok_or_else(unknown)?;
     let (count, unit) = bar.split_at(split);
     if count.is_empty() || count.starts_with('0') {
@@ -153,7 +154,7 @@ impl OkxAdapter {
         let mut ticks = Vec::with_capacity(trades.len());
         for trade in &trades {
             let id = trade.trade_id.parse::<u64>().map_err(|_| {
-                Rejection::new("invalid_field", format!("`tradeId`: expected a numeric string, got \"{}\"", trade.trade_id))
+                Rejection::new(RejectReason::InvalidField, format!("`tradeId`: expected a numeric string, got \"{}\"", trade.trade_id))
             })?;
             let tick = Tick {
                 time: millis_text("ts", trade.ts)?,
@@ -264,7 +265,7 @@ impl OkxAdapter {
         let rows: Vec<Vec<&str>> = serde_json::from_str(data).map_err(|error| invalid("candle", error))?;
         for row in &rows {
             let candle = Candle::from_row(row)
-                .ok_or_else(|| Rejection::new("invalid_record", format!("candle: expected 9 fields, got {}", row.len())))?;
+                .ok_or_else(|| Rejection::new(RejectReason::InvalidRecord, format!("candle: expected 9 fields, got {}", row.len())))?;
             if candle.confirm != "1" {
                 continue;
             }
@@ -327,7 +328,8 @@ impl OkxAdapter {
     /// price; OKX sends no prices, open interest or volume here, nor a rho.
     fn option_summary(&self, element: &str, received_at: Timestamp) -> Result<OptionQuote, Rejection> {
         let summary: OptionSummary = serde_json::from_str(element).map_err(|error| invalid(OPTION_SUMMARY, error))?;
-        let contract = parse_okx(summary.inst_id).map_err(|error| Rejection::new("invalid_field", format!("`instId`: {error}")))?;
+        let contract =
+            parse_okx(summary.inst_id).map_err(|error| Rejection::new(RejectReason::InvalidField, format!("`instId`: {error}")))?;
         Ok(OptionQuote {
             time: millis_text("ts", summary.ts)?,
             received_at,
@@ -358,7 +360,7 @@ impl OkxAdapter {
     fn event(&mut self, event: &str, envelope: &Envelope, parsed: &mut Parsed) -> Result<(), Rejection> {
         match event {
             "subscribe" => {
-                let arg = envelope.arg.as_ref().ok_or_else(|| Rejection::new("invalid_record", "subscribe event: no `arg`"))?;
+                let arg = envelope.arg.as_ref().ok_or_else(|| Rejection::new(RejectReason::InvalidRecord, "subscribe event: no `arg`"))?;
                 let key = (arg.channel.to_string(), arg.inst_id.or(arg.inst_family).unwrap_or("").to_string());
                 // An ack for an arg we are not waiting for (already acked) changes nothing.
                 if let Some(id) = self.pending_args.remove(&key) {
@@ -373,7 +375,7 @@ impl OkxAdapter {
                 Ok(())
             }
             "error" => Err(Rejection::new(
-                "subscription_refused",
+                RejectReason::SubscriptionRefused,
                 format!(
                     "OKX refused request \"{}\": {} {}",
                     envelope.id.as_deref().unwrap_or(""),
@@ -381,7 +383,7 @@ impl OkxAdapter {
                     envelope.msg.as_deref().unwrap_or("(no msg)")
                 ),
             )),
-            other => Err(Rejection::new("unknown_type", format!("OKX event `{other}` is not handled"))),
+            other => Err(Rejection::new(RejectReason::UnknownType, format!("OKX event `{other}` is not handled"))),
         }
     }
 }
@@ -496,8 +498,8 @@ impl VenueAdapter for OkxAdapter {
         if text == "pong" {
             return Ok(parsed);
         }
-        let envelope: Envelope =
-            serde_json::from_str(text).map_err(|error| Rejection::new("invalid_json", format!("not an OKX message: {error}")))?;
+        let envelope: Envelope = serde_json::from_str(text)
+            .map_err(|error| Rejection::new(RejectReason::InvalidJson, format!("not an OKX message: {error}")))?;
         match (envelope.event, &envelope.arg, envelope.data) {
             (Some(event), _, _) => self.event(event, &envelope, &mut parsed)?,
             (None, Some(arg), Some(data)) => match arg.channel {
@@ -506,16 +508,16 @@ impl VenueAdapter for OkxAdapter {
                 OPTION_SUMMARY => self.option_summaries(data.get(), received_at, &mut parsed)?,
                 channel => match channel.strip_prefix("candle") {
                     Some(bar) => {
-                        let inst_id = arg.inst_id.ok_or_else(|| Rejection::new("invalid_record", "candle: no `arg.instId`"))?;
+                        let inst_id = arg.inst_id.ok_or_else(|| Rejection::new(RejectReason::InvalidRecord, "candle: no `arg.instId`"))?;
                         self.candles(bar, inst_id, data.get(), received_at, &mut parsed)?
                     }
-                    None => return Err(Rejection::new("unknown_type", format!("OKX channel `{channel}` is not handled"))),
+                    None => return Err(Rejection::new(RejectReason::UnknownType, format!("OKX channel `{channel}` is not handled"))),
                 },
             },
             (None, Some(arg), None) => {
-                return Err(Rejection::new("invalid_record", format!("{}: no `data`", arg.channel)));
+                return Err(Rejection::new(RejectReason::InvalidRecord, format!("{}: no `data`", arg.channel)));
             }
-            (None, None, _) => return Err(Rejection::new("unknown_type", "an OKX message with neither `event` nor `arg`")),
+            (None, None, _) => return Err(Rejection::new(RejectReason::UnknownType, "an OKX message with neither `event` nor `arg`")),
         }
         Ok(parsed)
     }

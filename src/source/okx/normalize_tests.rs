@@ -1,5 +1,6 @@
 //! Unit tests of the okx normalization, on the venue's documented payloads.
 use super::*;
+use crate::record::RejectReason;
 
 const NOW: Timestamp = Timestamp(1_795_348_800_000_000);
 
@@ -191,7 +192,7 @@ fn with_tickers_subscribed_the_documented_ticker_yields_the_24_hour_statistics()
     assert!(adapter.parse(&untraded, NOW).unwrap().records.is_empty());
     let bad = documented.replace(r#""high24h":"10000""#, r#""high24h":"x""#).replace("1597026383085", "1597026383285");
     let rejection = adapter.parse(&bad, NOW).unwrap_err();
-    assert_eq!((rejection.code, rejection.detail.contains("`high24h`")), ("invalid_field", true));
+    assert_eq!((rejection.code, rejection.detail.contains("`high24h`")), (RejectReason::InvalidField, true));
 }
 
 #[test]
@@ -224,10 +225,10 @@ fn only_confirmed_candles_become_bars() {
         assert_eq!(bar_interval(venue).unwrap(), ours);
     }
     for unknown in ["", "m", "0m", "1Dutc", "1x"] {
-        assert_eq!(bar_interval(unknown).unwrap_err().code, "unknown_type", "{unknown}");
+        assert_eq!(bar_interval(unknown).unwrap_err().code, RejectReason::UnknownType, "{unknown}");
     }
     let short = r#"{"arg":{"channel":"candle1m","instId":"ETH-USDT"},"data":[["1795348800000","10"]]}"#;
-    assert_eq!(adapter.parse(short, NOW).unwrap_err().code, "invalid_record");
+    assert_eq!(adapter.parse(short, NOW).unwrap_err().code, RejectReason::InvalidRecord);
 }
 
 #[test]
@@ -235,18 +236,21 @@ fn errors_pongs_and_garbage() {
     let mut adapter = OkxAdapter::new();
     let error = r#"{"event":"error","code":"60012","msg":"Invalid request: {\"op\": \"subscribe\", \"argss\":[{ \"channel\" : \"tickers\", \"instId\" : \"BTC-USDT\"}]}","connId":"a4d3ae55"}"#;
     let rejection = adapter.parse(error, NOW).unwrap_err();
-    assert_eq!(rejection.code, "subscription_refused");
+    assert_eq!(rejection.code, RejectReason::SubscriptionRefused);
     assert!(rejection.detail.contains("60012") && rejection.detail.contains("Invalid request"), "{}", rejection.detail);
     assert_eq!(adapter.heartbeat().as_deref(), Some("ping"));
     let pong = adapter.parse("pong", NOW).unwrap();
     assert!(pong.records.is_empty() && pong.acknowledged.is_empty() && pong.events.is_empty() && pong.duplicates == 0);
 
-    assert_eq!(adapter.parse("{not json", NOW).unwrap_err().code, "invalid_json");
-    assert_eq!(adapter.parse("[1,2]", NOW).unwrap_err().code, "invalid_json");
-    assert_eq!(adapter.parse(r#"{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[]}"#, NOW).unwrap_err().code, "unknown_type");
-    assert_eq!(adapter.parse(r#"{"event":"notice","code":"64008","msg":"upgrade"}"#, NOW).unwrap_err().code, "unknown_type");
-    assert_eq!(adapter.parse(r#"{"hello":1}"#, NOW).unwrap_err().code, "unknown_type");
-    assert_eq!(adapter.parse(r#"{"arg":{"channel":"trades","instId":"BTC-USDT"}}"#, NOW).unwrap_err().code, "invalid_record");
+    assert_eq!(adapter.parse("{not json", NOW).unwrap_err().code, RejectReason::InvalidJson);
+    assert_eq!(adapter.parse("[1,2]", NOW).unwrap_err().code, RejectReason::InvalidJson);
+    assert_eq!(
+        adapter.parse(r#"{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[]}"#, NOW).unwrap_err().code,
+        RejectReason::UnknownType
+    );
+    assert_eq!(adapter.parse(r#"{"event":"notice","code":"64008","msg":"upgrade"}"#, NOW).unwrap_err().code, RejectReason::UnknownType);
+    assert_eq!(adapter.parse(r#"{"hello":1}"#, NOW).unwrap_err().code, RejectReason::UnknownType);
+    assert_eq!(adapter.parse(r#"{"arg":{"channel":"trades","instId":"BTC-USDT"}}"#, NOW).unwrap_err().code, RejectReason::InvalidRecord);
     for (field, message) in [
         ("`px`", trades("BTC-USDT", &[("1", "buy", "abc", "1", "1")])),
         ("`sz`", trades("BTC-USDT", &[("1", "buy", "1", "", "1")])),
@@ -256,9 +260,9 @@ fn errors_pongs_and_garbage() {
         ("`vol`", candle("1", "x", "1")),
     ] {
         let rejection = adapter.parse(&message, NOW).unwrap_err();
-        assert_eq!((rejection.code, rejection.detail.contains(field)), ("invalid_field", true), "{}", rejection.detail);
+        assert_eq!((rejection.code, rejection.detail.contains(field)), (RejectReason::InvalidField, true), "{}", rejection.detail);
     }
     assert!(adapter.trade_ids.is_empty() && adapter.last_quotes.is_empty() && adapter.last_bars.is_empty(), "rejections leave no state");
     let missing = r#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","px":"1"}]}"#;
-    assert_eq!(adapter.parse(missing, NOW).unwrap_err().code, "invalid_record");
+    assert_eq!(adapter.parse(missing, NOW).unwrap_err().code, RejectReason::InvalidRecord);
 }

@@ -4,6 +4,7 @@ use chrono::NaiveDate;
 
 use super::*;
 use crate::record::OptionKind;
+use crate::record::RejectReason;
 
 const NOW: Timestamp = Timestamp(1_795_348_800_000_000);
 
@@ -91,7 +92,7 @@ fn volatilities_move_the_decimal_point_exactly() {
     assert_eq!(volatility_percent("markVol", "3.6e-1").unwrap(), Some(0.36 * 100.0), "an exponent is multiplied");
     assert_eq!(volatility_percent("bidVol", "").unwrap(), None);
     assert_eq!(volatility_percent("bidVol", "0").unwrap(), None);
-    assert_eq!(volatility_percent("bidVol", "x").unwrap_err().code, "invalid_field");
+    assert_eq!(volatility_percent("bidVol", "x").unwrap_err().code, RejectReason::InvalidField);
 }
 
 #[test]
@@ -116,25 +117,25 @@ fn a_bad_contract_is_dead_lettered_alone_unless_none_is_good() {
     let bad_greek = summary("BTC-USD-241013-80000-P", 1728703155650).replace(r#""deltaBS":"-0.9999672034""#, r#""deltaBS":"n/a""#);
     let parsed = adapter.parse(&push("BTC-USD", &[bad_name.clone(), good, bad_greek.clone()]), NOW).unwrap();
     assert_eq!(parsed.records.len(), 1);
-    let rejected: Vec<(&str, bool, &str)> = parsed
+    let rejected: Vec<(RejectReason, bool, &str)> = parsed
         .rejected
         .iter()
         .map(|(rejection, raw)| {
             (rejection.code, rejection.detail.starts_with("`instId`: ") || rejection.detail.contains("`deltaBS`"), raw.as_str())
         })
         .collect();
-    assert_eq!(rejected, [("invalid_field", true, bad_name.as_str()), ("invalid_field", true, bad_greek.as_str())]);
+    assert_eq!(rejected, [(RejectReason::InvalidField, true, bad_name.as_str()), (RejectReason::InvalidField, true, bad_greek.as_str())]);
 
     let all_bad = adapter.parse(&push("BTC-USD", &[summary("BTC-USD-241013-70000-X", 1)]), NOW).unwrap_err();
-    assert_eq!(all_bad.code, "invalid_field");
+    assert_eq!(all_bad.code, RejectReason::InvalidField);
     assert!(all_bad.detail.contains("bad option kind `X`"), "{}", all_bad.detail);
     assert_eq!(
         adapter.parse(r#"{"arg":{"channel":"opt-summary","instFamily":"BTC-USD"},"data":{}}"#, NOW).unwrap_err().code,
-        "invalid_record"
+        RejectReason::InvalidRecord
     );
     assert_eq!(
         adapter.parse(&push("BTC-USD", &[r#"{"instId":"BTC-USD-241013-70000-P"}"#.to_string()]), NOW).unwrap_err().code,
-        "invalid_record",
+        RejectReason::InvalidRecord,
         "no `ts`"
     );
 }

@@ -12,9 +12,10 @@ use serde_json::value::RawValue;
 
 use super::wire::{Aggregate, Head, Quote as WireQuote, Status, Trade};
 use crate::config::Channel;
-use crate::record::{Bar, Instrument, Quote, Record, Rejection, Side, Tick, Timestamp};
-use crate::source::feed::fields::{invalid_record as invalid, millis};
+use crate::record::{Bar, Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Timestamp};
+use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
+use crate::source::values::{decimal, millis};
 
 /// The environment variable the API key is read from.
 pub const API_KEY_VARIABLE: &str = "POLYGON_API_KEY";
@@ -71,25 +72,21 @@ impl PolygonAdapter {
 
 /// A JSON number (raw text) as a finite `f64`.
 fn number(field: &str, raw: &RawValue) -> Result<f64, Rejection> {
-    match raw.get().parse::<f64>() {
-        Ok(value) if value.is_finite() => Ok(value),
-        _ => Err(Rejection::new("invalid_field", format!("`{field}`: expected a number, got {}", raw.get()))),
-    }
+    decimal(field, raw.get())
 }
 
 /// A JSON number (raw text) as a non-negative integer.
 fn integer(field: &str, raw: &RawValue) -> Result<u64, Rejection> {
     raw.get()
         .parse::<u64>()
-        .map_err(|_| Rejection::new("invalid_field", format!("`{field}`: expected a non-negative integer, got {}", raw.get())))
+        .map_err(|_| Rejection::new(RejectReason::InvalidField, format!("`{field}`: expected a non-negative integer, got {}", raw.get())))
 }
 
 /// Milliseconds since the Unix epoch as a JSON integer.
 fn time(field: &str, raw: &RawValue) -> Result<Timestamp, Rejection> {
-    let ms = raw
-        .get()
-        .parse::<i64>()
-        .map_err(|_| Rejection::new("invalid_field", format!("`{field}`: expected milliseconds as an integer, got {}", raw.get())))?;
+    let ms = raw.get().parse::<i64>().map_err(|_| {
+        Rejection::new(RejectReason::InvalidField, format!("`{field}`: expected milliseconds as an integer, got {}", raw.get()))
+    })?;
     millis(field, ms)
 }
 
@@ -171,12 +168,12 @@ impl PolygonAdapter {
                         None => Event::Nothing,
                     },
                     refused @ ("auth_failed" | "auth_timeout" | "error" | "max_connections") => {
-                        return Err(Rejection::new("subscription_refused", format!("Polygon status `{refused}`: {message}")))
+                        return Err(Rejection::new(RejectReason::SubscriptionRefused, format!("Polygon status `{refused}`: {message}")))
                     }
-                    other => return Err(Rejection::new("unknown_type", format!("Polygon status `{other}` is not handled"))),
+                    other => return Err(Rejection::new(RejectReason::UnknownType, format!("Polygon status `{other}` is not handled"))),
                 }
             }
-            other => return Err(Rejection::new("unknown_type", format!("Polygon event `{other}` is not handled"))),
+            other => return Err(Rejection::new(RejectReason::UnknownType, format!("Polygon event `{other}` is not handled"))),
         })
     }
 }
@@ -240,8 +237,8 @@ impl VenueAdapter for PolygonAdapter {
     }
 
     fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection> {
-        let elements: Vec<&RawValue> =
-            serde_json::from_str(text).map_err(|error| Rejection::new("invalid_json", format!("not a Polygon message: {error}")))?;
+        let elements: Vec<&RawValue> = serde_json::from_str(text)
+            .map_err(|error| Rejection::new(RejectReason::InvalidJson, format!("not a Polygon message: {error}")))?;
         let mut events = Vec::new();
         let mut rejected = Vec::new();
         for element in &elements {
@@ -383,12 +380,12 @@ mod tests {
             ("max_connections", "Maximum number of connections exceeded."),
         ] {
             let rejection = adapter.parse(&status(code, message), NOW).unwrap_err();
-            assert_eq!(rejection.code, "subscription_refused");
+            assert_eq!(rejection.code, RejectReason::SubscriptionRefused);
             assert!(rejection.detail.contains(code) && rejection.detail.contains(message), "{}", rejection.detail);
             assert!(!rejection.detail.contains("secret-key-123"));
         }
         assert_eq!(adapter.pending_auth, Some(1), "a refusal acknowledges nothing");
-        assert_eq!(adapter.parse(&status("weird", "?"), NOW).unwrap_err().code, "unknown_type");
+        assert_eq!(adapter.parse(&status("weird", "?"), NOW).unwrap_err().code, RejectReason::UnknownType);
         let debug = format!("{adapter:?}");
         assert!(!debug.contains("secret-key-123") && debug.contains("redacted"), "{debug}");
     }
@@ -467,11 +464,11 @@ mod tests {
     #[test]
     fn garbage_bad_fields_and_unknown_events() {
         let mut adapter = PolygonAdapter::new("k");
-        assert_eq!(adapter.parse("{not json", NOW).unwrap_err().code, "invalid_json");
-        assert_eq!(adapter.parse(r#"{"ev":"T"}"#, NOW).unwrap_err().code, "invalid_json", "not an array");
-        assert_eq!(adapter.parse(r#"[{"ev":"LULD","T":"MSFT"}]"#, NOW).unwrap_err().code, "unknown_type");
-        assert_eq!(adapter.parse(r#"[{"sym":"MSFT"}]"#, NOW).unwrap_err().code, "invalid_record");
-        assert_eq!(adapter.parse(r#"[{"ev":"T","sym":"MSFT","p":1}]"#, NOW).unwrap_err().code, "invalid_record");
+        assert_eq!(adapter.parse("{not json", NOW).unwrap_err().code, RejectReason::InvalidJson);
+        assert_eq!(adapter.parse(r#"{"ev":"T"}"#, NOW).unwrap_err().code, RejectReason::InvalidJson, "not an array");
+        assert_eq!(adapter.parse(r#"[{"ev":"LULD","T":"MSFT"}]"#, NOW).unwrap_err().code, RejectReason::UnknownType);
+        assert_eq!(adapter.parse(r#"[{"sym":"MSFT"}]"#, NOW).unwrap_err().code, RejectReason::InvalidRecord);
+        assert_eq!(adapter.parse(r#"[{"ev":"T","sym":"MSFT","p":1}]"#, NOW).unwrap_err().code, RejectReason::InvalidRecord);
         for (field, element) in [
             ("`p`", trade("MSFT", "1", r#""abc""#, "1", 1, 1)),
             ("`s`", trade("MSFT", "1", "1", "null", 1, 1)),
@@ -482,7 +479,7 @@ mod tests {
             ("`v`", aggregate("GTE", 1, r#""x""#)),
         ] {
             let rejection = adapter.parse(&array(&[element]), NOW).unwrap_err();
-            assert_eq!((rejection.code, rejection.detail.contains(field)), ("invalid_field", true), "{}", rejection.detail);
+            assert_eq!((rejection.code, rejection.detail.contains(field)), (RejectReason::InvalidField, true), "{}", rejection.detail);
         }
         assert!(
             adapter.trade_seqs.is_empty() && adapter.quote_seqs.is_empty() && adapter.last_bars.is_empty(),
@@ -492,7 +489,7 @@ mod tests {
         // with its raw text to be dead-lettered.
         let mixed = array(&[trade("MSFT", "1", "1", "1", 1, 1), aggregate("GTE", 1, r#""x""#)]);
         let parsed = adapter.parse(&mixed, NOW).unwrap();
-        assert_eq!((parsed.records.len(), parsed.rejected.len(), parsed.rejected[0].0.code), (1, 1, "invalid_field"));
+        assert_eq!((parsed.records.len(), parsed.rejected.len(), parsed.rejected[0].0.code), (1, 1, RejectReason::InvalidField));
         assert!(parsed.rejected[0].1.contains(r#""ev":"AM""#), "{}", parsed.rejected[0].1);
         assert!(adapter.parse("[]", NOW).unwrap().records.is_empty());
     }

@@ -26,12 +26,12 @@ use super::admission::Producer;
 use super::letters::{FrameRefusals, RateLimitSamples};
 use super::protocol::{parse_element, split_frame, Ack};
 use super::rate::TokenBucket;
-use super::server::SOURCE_NAME;
 use super::settings::{PushSettings, HARD_LIMIT_FACTOR};
+use super::SOURCE_NAME;
 use crate::config::AckLevel;
 use crate::metrics::events;
 use crate::pipeline::{Receipt, Router, SpoolGate};
-use crate::record::{DeadLetter, FeedEvent, Rejection, Timestamp};
+use crate::record::{DeadLetter, FeedEvent, RejectReason, Rejection, Timestamp};
 use crate::source::SourceContext;
 
 /// At a stop, or before closing a connection for an unreadable frame, the acks owed
@@ -132,13 +132,13 @@ pub(super) async fn serve_connection<Stream>(
                         settings.max_messages_per_sec_per_token
                     ),
                 };
-                let rejection = Rejection::new("rate_limited", detail);
+                let rejection = Rejection::new(RejectReason::RateLimited, detail);
                 (reject_rate_limited(&context.router, &mut rate_samples, &rejection, &message).await, Vec::new())
             }
             None => match message {
                 Message::Text(text) => handle_text(text.as_str(), &settings, &context.router).await,
                 binary => {
-                    let rejection = Rejection::new("binary_frame", "send JSON as websocket text frames");
+                    let rejection = Rejection::new(RejectReason::BinaryFrame, "send JSON as websocket text frames");
                     (reject_frame(&context.router, &rejection, &String::from_utf8_lossy(&binary.into_data())).await, Vec::new())
                 }
             },
@@ -275,7 +275,7 @@ async fn feed_event(router: &Router, kind: &'static str, detail: serde_json::Val
 async fn handle_text(text: &str, settings: &PushSettings, router: &Router) -> (Ack, Vec<Receipt>) {
     if text.len() > settings.max_frame_bytes {
         let rejection = Rejection::new(
-            "frame_too_large",
+            RejectReason::FrameTooLarge,
             format!("the frame is {} bytes; the limit is {} (server.max_frame_bytes)", text.len(), settings.max_frame_bytes),
         );
         return (reject_frame(router, &rejection, text).await, Vec::new());
@@ -316,7 +316,7 @@ async fn handle_text(text: &str, settings: &PushSettings, router: &Router) -> (A
             Err(rejection) => {
                 ack.reject(index, &rejection);
                 // A full queue or spool is the producer's to retry, not bad input to keep.
-                if !["queue_full", "spool_full", "shutting_down", "database_unavailable"].contains(&rejection.code) {
+                if !rejection.code.is_backpressure() {
                     refusals.add(SOURCE_NAME, index, &rejection, raw);
                 }
             }
@@ -340,7 +340,7 @@ fn refused_by_database(gate: Option<&SpoolGate>, receipts: &[Receipt], ack: &mut
     for receipt in receipts.iter().filter(|receipt| receipt.sequence > 0) {
         if let Some(reason) = gate.progress.take_refusal(receipt.stream, receipt.sequence) {
             ack.accepted = ack.accepted.saturating_sub(1);
-            ack.reject(receipt.index as usize, &Rejection::new("rejected_by_database", reason));
+            ack.reject(receipt.index as usize, &Rejection::new(RejectReason::RejectedByDatabase, reason));
         }
     }
 }
@@ -380,7 +380,7 @@ async fn reject_rate_limited(router: &Router, samples: &mut RateLimitSamples, re
             rejection.detail,
             data.len()
         );
-        router.dead_letter(DeadLetter::new(SOURCE_NAME, rejection.code, detail, &sample)).await;
+        router.dead_letter(DeadLetter::new(SOURCE_NAME, rejection.code.as_str(), detail, &sample)).await;
     }
     let mut ack = Ack::default();
     ack.reject(0, rejection);
@@ -390,7 +390,7 @@ async fn reject_rate_limited(router: &Router, samples: &mut RateLimitSamples, re
 async fn reject_frame(router: &Router, rejection: &Rejection, raw: &str) -> Ack {
     events::source_frame(SOURCE_NAME, 0);
     events::parse_errors(SOURCE_NAME, 1);
-    router.dead_letter(DeadLetter::new(SOURCE_NAME, rejection.code, rejection.detail.clone(), raw)).await;
+    router.dead_letter(DeadLetter::new(SOURCE_NAME, rejection.code.as_str(), rejection.detail.clone(), raw)).await;
     let mut ack = Ack::default();
     ack.reject(0, rejection);
     ack

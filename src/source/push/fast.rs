@@ -11,8 +11,8 @@ use std::fmt;
 use serde::de::{Deserializer, Visitor};
 use serde::Deserialize;
 
-use super::fields::{is_valid_key, MIN_PLAUSIBLE_EPOCH_NANOS};
 use crate::record::{Side, Tick, Timestamp};
+use crate::source::values::is_valid_key;
 
 /// A string without escapes, or an integer (`Unsigned` only above `i64::MAX`).
 enum Scalar<'a> {
@@ -84,7 +84,7 @@ pub(super) fn tick(raw: &str, received_at: Timestamp) -> Option<(Tick, Option<St
     }
     let time = match wire.time {
         Scalar::Text(text) => Timestamp::parse_rfc3339(text)?,
-        Scalar::Signed(nanos) if !(0..MIN_PLAUSIBLE_EPOCH_NANOS).contains(&nanos) => Timestamp::from_unix_nanos(nanos),
+        Scalar::Signed(nanos) => Timestamp::from_plausible_unix_nanos(nanos).ok()?,
         _ => return None,
     };
     let side = match wire.side {

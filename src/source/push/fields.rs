@@ -8,13 +8,9 @@ use std::fmt;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-use crate::record::{OptionKind, Rejection, Side, Timestamp};
-
-/// Longest accepted venue, symbol and id strings, in bytes.
-const MAX_KEY_BYTES: usize = 128;
-/// Integer times below this many nanoseconds (1970-04-26) are almost surely in a
-/// coarser unit; they are refused with a hint rather than stored in 1970.
-pub(super) const MIN_PLAUSIBLE_EPOCH_NANOS: i64 = 10_000_000_000_000_000;
+use crate::record::{jsonb_holds_nul, OptionKind, RejectReason, Rejection, Side, Timestamp};
+use crate::source::values;
+pub(super) use crate::source::values::invalid_value as invalid;
 
 /// A JSON object's members in the order written, keys borrowed from the frame's text
 /// where they hold no escapes. A push object has about ten members: a scan finds one
@@ -74,19 +70,11 @@ pub(super) fn truncate(text: &str, max_chars: usize) -> String {
     text.chars().take(max_chars).collect()
 }
 
-pub(super) fn invalid(name: &str, expected: &str, got: &Value) -> Rejection {
-    let shown = match got {
-        Value::String(text) => format!("\"{}\"", truncate(text, 40)),
-        other => truncate(&other.to_string(), 40),
-    };
-    Rejection::new("invalid_field", format!("`{name}`: expected {expected}, got {shown}"))
-}
-
 impl Fields<'_> {
     pub(super) fn only(&self, allowed: &[&str], kind: &str) -> Result<(), Rejection> {
         match self.members.iter().map(|(key, _)| key).find(|key| !allowed.contains(&key.as_ref())) {
             Some(unknown) => Err(Rejection::new(
-                "unknown_field",
+                RejectReason::UnknownField,
                 format!("`{}` is not a field of {kind}; expected {}", truncate(unknown, 64), allowed[1..].join(", ")),
             )),
             None => Ok(()),
@@ -99,7 +87,7 @@ impl Fields<'_> {
     }
 
     pub(super) fn required(&self, name: &str) -> Result<&Value, Rejection> {
-        self.present(name).ok_or_else(|| Rejection::new("missing_field", format!("`{name}` is required")))
+        self.present(name).ok_or_else(|| Rejection::new(RejectReason::MissingField, format!("`{name}` is required")))
     }
 
     /// A required identifier: a non-empty string without control characters.
@@ -108,30 +96,30 @@ impl Fields<'_> {
         let Value::String(text) = value else {
             return Err(invalid(name, "a string", value));
         };
-        check_key(name, text, value)
+        values::key(name, text)
     }
 
     /// An optional identifier; integers (numeric trade ids) are taken as their digits.
     pub(super) fn optional_key(&self, name: &str) -> Result<Option<String>, Rejection> {
         match self.present(name) {
             None => Ok(None),
-            Some(value @ Value::String(text)) => check_key(name, text, value).map(Some),
+            Some(Value::String(text)) => values::key(name, text).map(Some),
             Some(Value::Number(number)) if number.is_i64() || number.is_u64() => Ok(Some(number.to_string())),
             Some(other) => Err(invalid(name, "a string or an integer", other)),
         }
     }
 
     pub(super) fn number(&self, name: &str) -> Result<f64, Rejection> {
-        to_number(name, self.required(name)?)
+        values::number(name, self.required(name)?)
     }
 
     pub(super) fn optional_number(&self, name: &str) -> Result<Option<f64>, Rejection> {
-        self.present(name).map(|value| to_number(name, value)).transpose()
+        self.present(name).map(|value| values::number(name, value)).transpose()
     }
 
     pub(super) fn non_negative(&self, name: &str) -> Result<f64, Rejection> {
         let value = self.required(name)?;
-        let number = to_number(name, value)?;
+        let number = values::number(name, value)?;
         if number < 0.0 {
             return Err(invalid(name, "a number ≥ 0", value));
         }
@@ -151,26 +139,7 @@ impl Fields<'_> {
     }
 
     pub(super) fn time(&self, name: &str) -> Result<Timestamp, Rejection> {
-        let value = self.required(name)?;
-        match value {
-            Value::String(text) => {
-                Timestamp::parse_rfc3339(text).ok_or_else(|| invalid(name, "an RFC 3339 time like 2026-11-22T12:00:00.123Z", value))
-            }
-            Value::Number(number) => {
-                let nanos = number.as_i64().ok_or_else(|| invalid(name, "integer epoch nanoseconds", value))?;
-                if (0..MIN_PLAUSIBLE_EPOCH_NANOS).contains(&nanos) {
-                    return Err(Rejection::new(
-                        "time_out_of_range",
-                        format!(
-                            "`{name}`: {nanos} as epoch nanoseconds is {}; send nanoseconds (this looks like seconds, milliseconds or microseconds)",
-                            Timestamp::from_unix_nanos(nanos)
-                        ),
-                    ));
-                }
-                Ok(Timestamp::from_unix_nanos(nanos))
-            }
-            other => Err(invalid(name, "an RFC 3339 string or integer epoch nanoseconds", other)),
-        }
+        values::json_time(name, self.required(name)?)
     }
 
     pub(super) fn side(&self, name: &str) -> Result<Side, Rejection> {
@@ -182,16 +151,9 @@ impl Fields<'_> {
         }
     }
 
-    /// A bar length: digits then a unit (s, m, h, d, w, mo, y), e.g. `1m`, `4h`, `1d`.
+    /// A bar length (`1m`, `4h`, `1d`; see [`values::interval`]).
     pub(super) fn interval(&self, name: &str) -> Result<String, Rejection> {
-        let text = self.key(name)?;
-        let digits = text.chars().take_while(char::is_ascii_digit).count();
-        let unit = &text[digits..];
-        let valid = digits > 0 && !text.starts_with('0') && ["s", "m", "h", "d", "w", "mo", "y"].contains(&unit);
-        if !valid {
-            return Err(invalid(name, "a length like 1m, 5m, 1h, 1d (units s, m, h, d, w, mo, y)", &Value::String(text)));
-        }
-        Ok(text)
+        values::interval(name, self.key(name)?)
     }
 
     /// Optional free text (a signal's content): any length the frame allows, but no NUL,
@@ -208,9 +170,10 @@ impl Fields<'_> {
     pub(super) fn optional_json(&self, name: &str) -> Result<Option<Value>, Rejection> {
         match self.present(name) {
             None => Ok(None),
-            Some(value) if holds_nul(value) => {
-                Err(Rejection::new("invalid_field", format!("`{name}`: a string in it holds a NUL character, which jsonb cannot store")))
-            }
+            Some(value) if jsonb_holds_nul(value) => Err(Rejection::new(
+                RejectReason::InvalidField,
+                format!("`{name}`: a string in it holds a NUL character, which jsonb cannot store"),
+            )),
             Some(value) => Ok(Some(value.clone())),
         }
     }
@@ -245,44 +208,10 @@ impl Fields<'_> {
     /// A number that must be > 0 (a strike).
     pub(super) fn positive(&self, name: &str) -> Result<f64, Rejection> {
         let value = self.required(name)?;
-        let number = to_number(name, value)?;
+        let number = values::number(name, value)?;
         if number <= 0.0 {
             return Err(invalid(name, "a number > 0", value));
         }
         Ok(number)
     }
-}
-
-fn holds_nul(value: &Value) -> bool {
-    match value {
-        Value::String(text) => text.contains('\0'),
-        Value::Array(items) => items.iter().any(holds_nul),
-        Value::Object(map) => map.iter().any(|(key, item)| key.contains('\0') || holds_nul(item)),
-        _ => false,
-    }
-}
-
-/// A venue, symbol or id: non-empty, at most 128 bytes, no control characters.
-pub(super) fn is_valid_key(text: &str) -> bool {
-    !text.is_empty() && text.len() <= MAX_KEY_BYTES && !text.chars().any(char::is_control)
-}
-
-fn check_key(name: &str, text: &str, value: &Value) -> Result<String, Rejection> {
-    if !is_valid_key(text) {
-        return Err(invalid(name, "a non-empty string of at most 128 bytes without control characters", value));
-    }
-    Ok(text.to_string())
-}
-
-fn to_number(name: &str, value: &Value) -> Result<f64, Rejection> {
-    let number = match value {
-        Value::Number(number) => number.as_f64(),
-        Value::String(text) => text.trim().parse::<f64>().ok(),
-        _ => None,
-    }
-    .ok_or_else(|| invalid(name, "a number or a decimal string", value))?;
-    if !number.is_finite() {
-        return Err(Rejection::new("nan_or_infinite", format!("`{name}` is {value}; expected a finite number")));
-    }
-    Ok(number)
 }

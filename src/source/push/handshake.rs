@@ -16,8 +16,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::admission::{Admission, ClientKey, Producer};
 use super::connection::serve_connection;
-use super::server::SOURCE_NAME;
 use super::settings::{PushSettings, HARD_LIMIT_FACTOR};
+use super::SOURCE_NAME;
 use crate::metrics::events;
 use crate::source::SourceContext;
 

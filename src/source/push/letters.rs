@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::record::{DeadLetter, Rejection};
+use crate::record::{DeadLetter, RejectReason, Rejection};
 
 /// Refused elements of one frame kept as dead letters of their own; more make one
 /// `frame_rejected` letter for the whole frame.
@@ -21,8 +21,8 @@ const SHOWN_CHARS: usize = 200;
 #[derive(Debug, Default)]
 pub struct FrameRefusals {
     total: usize,
-    /// Count per reason code (a fixed, small set of codes).
-    by_reason: Vec<(&'static str, usize)>,
+    /// Count per reason (a fixed, small set).
+    by_reason: Vec<(RejectReason, usize)>,
     /// The first refused elements: index and dead letter.
     first: Vec<(usize, DeadLetter)>,
 }
@@ -35,7 +35,7 @@ impl FrameRefusals {
             None => self.by_reason.push((rejection.code, 1)),
         }
         if self.first.len() < ELEMENT_LETTERS {
-            self.first.push((index, DeadLetter::new(source, rejection.code, rejection.detail.clone(), raw)));
+            self.first.push((index, DeadLetter::new(source, rejection.code.as_str(), rejection.detail.clone(), raw)));
         }
     }
 
@@ -90,7 +90,7 @@ mod tests {
 
     #[test]
     fn a_few_refusals_are_kept_one_by_one_and_many_as_one_letter() {
-        let rejection = Rejection::new("not_an_object", "expected a JSON object, got a number");
+        let rejection = Rejection::new(RejectReason::NotAnObject, "expected a JSON object, got a number");
         let mut few = FrameRefusals::default();
         for index in 0..ELEMENT_LETTERS {
             few.add("push", index, &rejection, "0");
@@ -102,7 +102,7 @@ mod tests {
         for index in 0..200_001 {
             many.add("push", index, &rejection, "0");
         }
-        many.add("push", 200_001, &Rejection::new("missing_type", "the object has no `type` field"), "{}");
+        many.add("push", 200_001, &Rejection::new(RejectReason::MissingType, "the object has no `type` field"), "{}");
         let letters = many.into_letters("push", &frame, 200_002);
         assert_eq!(letters.len(), 1);
         let letter = &letters[0];

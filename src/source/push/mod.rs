@@ -23,6 +23,9 @@ mod records;
 mod server;
 mod settings;
 
+/// The push source's name in logs, metric labels, dead letters and feed events.
+const SOURCE_NAME: &str = "push";
+
 pub use protocol::{fast_path_agrees, parse_element, parse_frame, split_frame, Ack, ParsedElement, MAX_ACK_REJECTIONS};
 pub use rate::TokenBucket;
 pub use server::PushServer;

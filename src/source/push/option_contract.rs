@@ -12,7 +12,7 @@
 
 use chrono::NaiveDate;
 
-use crate::record::{OptionKind, Rejection};
+use crate::record::{OptionKind, RejectReason, Rejection};
 use crate::source::contracts::{parse_occ, OptionContract};
 
 /// Strikes agreeing to this relative difference are the same strike: a producer's float
@@ -70,7 +70,7 @@ pub(super) fn resolve(symbol: &str, given: GivenParts) -> Result<Parts, Rejectio
 fn all_given(given: GivenParts, why_unreadable: &str) -> Result<Parts, Rejection> {
     let missing = |field: &str| {
         Rejection::new(
-            "missing_field",
+            RejectReason::MissingField,
             format!("`{field}` is required when `symbol` is no option contract name to read it from ({why_unreadable})"),
         )
     };
@@ -88,7 +88,7 @@ fn same_strike(given: f64, named: f64) -> bool {
 
 fn inconsistent(symbol: &str, field: &str, given: &str, named: &str) -> Rejection {
     Rejection::new(
-        "inconsistent_option",
+        RejectReason::InconsistentOption,
         format!("`{field}` {given} contradicts the contract name `{symbol}`, whose {field} is {named}; send the name's value or leave `{field}` out"),
     )
 }
@@ -164,7 +164,7 @@ mod tests {
         ];
         for (symbol, given, said, named) in cases {
             let rejection = resolve(symbol, given).expect_err(symbol);
-            assert_eq!(rejection.code, "inconsistent_option", "{rejection}");
+            assert_eq!(rejection.code, RejectReason::InconsistentOption, "{rejection}");
             assert!(
                 rejection.detail.contains(said) && rejection.detail.contains(named) && rejection.detail.contains(symbol),
                 "{rejection}"
@@ -184,7 +184,7 @@ mod tests {
             ("expiration", GivenParts { expiration: None, ..all.clone() }),
         ] {
             let rejection = resolve("my-contract", given).expect_err(missing);
-            assert_eq!(rejection.code, "missing_field");
+            assert_eq!(rejection.code, RejectReason::MissingField);
             assert!(rejection.detail.starts_with(&format!("`{missing}` is required when `symbol`")), "{rejection}");
             assert!(rejection.detail.contains("my-contract"), "the reason the name is unreadable: {rejection}");
         }

@@ -26,7 +26,7 @@ use serde_json::Value;
 use super::fast;
 use super::fields::{truncate, Fields, Object};
 use super::records;
-use crate::record::{Record, Rejection, Timestamp};
+use crate::record::{Record, RejectReason, Rejection, Timestamp};
 use crate::source::feed::fields::kind_of;
 
 /// One element of a frame, with its position and raw text.
@@ -90,11 +90,11 @@ pub struct AckRejection {
 pub fn split_frame(text: &str) -> Result<Vec<&str>, Rejection> {
     let trimmed = text.trim_start();
     if trimmed.is_empty() {
-        return Err(Rejection::new("empty_frame", "the frame holds no JSON"));
+        return Err(Rejection::new(RejectReason::EmptyFrame, "the frame holds no JSON"));
     }
     if trimmed.starts_with('[') {
         let elements: Vec<&RawValue> = serde_json::from_str(text)
-            .map_err(|error| Rejection::new("invalid_json", format!("the frame's array is not valid JSON: {error}")))?;
+            .map_err(|error| Rejection::new(RejectReason::InvalidJson, format!("the frame's array is not valid JSON: {error}")))?;
         Ok(elements.into_iter().map(RawValue::get).collect())
     } else {
         Ok(vec![text])
@@ -150,15 +150,15 @@ pub(super) fn parse_object_general(raw: &str, received_at: Timestamp, id: &mut O
         // Not an object, or not JSON: read it again as any JSON to say which.
         Err(_) => {
             let value: Value =
-                serde_json::from_str(raw).map_err(|error| Rejection::new("invalid_json", format!("not valid JSON: {error}")))?;
-            return Err(Rejection::new("not_an_object", format!("expected a JSON object, got {}", kind_of(&value))));
+                serde_json::from_str(raw).map_err(|error| Rejection::new(RejectReason::InvalidJson, format!("not valid JSON: {error}")))?;
+            return Err(Rejection::new(RejectReason::NotAnObject, format!("expected a JSON object, got {}", kind_of(&value))));
         }
     };
     let fields = Fields { members: &object.0 };
     let kind = match fields.present("type") {
         Some(Value::String(kind)) => kind.as_str(),
-        Some(other) => return Err(Rejection::new("missing_type", format!("`type` must be a string, got {}", kind_of(other)))),
-        None => return Err(Rejection::new("missing_type", "the object has no `type` field")),
+        Some(other) => return Err(Rejection::new(RejectReason::MissingType, format!("`type` must be a string, got {}", kind_of(other)))),
+        None => return Err(Rejection::new(RejectReason::MissingType, "the object has no `type` field")),
     };
     *id = fields.optional_key("id")?;
     match kind {
@@ -171,7 +171,7 @@ pub(super) fn parse_object_general(raw: &str, received_at: Timestamp, id: &mut O
         "signal" => records::parse_signal(&fields, received_at).map(Record::Signal),
         "row" => records::parse_row(&fields, raw, received_at).map(Record::Row),
         other => Err(Rejection::new(
-            "unknown_type",
+            RejectReason::UnknownType,
             format!("unknown type `{}`; expected tick, quote, bar, ticker, option_quote, indicator, signal or row", truncate(other, 64)),
         )),
     }
@@ -289,13 +289,13 @@ mod tests {
         assert_eq!((quote.underlying.as_str(), quote.option_type, quote.strike), ("BTC-USD", OptionKind::Put, 100_000.0));
 
         let contradiction = option("AAPL250117C00150000", r#""option_type":"put","#).unwrap_err();
-        assert_eq!(contradiction.code, "inconsistent_option");
+        assert_eq!(contradiction.code, RejectReason::InconsistentOption);
         assert_eq!(
             contradiction.detail,
             "`option_type` put contradicts the contract name `AAPL250117C00150000`, whose option_type is call; send the name's value or leave `option_type` out"
         );
         let unreadable = option("MY-OWN-NAME", r#""underlying":"ACME","option_type":"call","strike":10,"#).unwrap_err();
-        assert_eq!(unreadable.code, "missing_field");
+        assert_eq!(unreadable.code, RejectReason::MissingField);
         assert!(unreadable.detail.starts_with("`expiration` is required when `symbol` is no option contract name"), "{unreadable}");
     }
 
@@ -312,75 +312,91 @@ mod tests {
     #[test]
     fn every_rejection_names_its_cause() {
         let cases = [
-            ("{not json", "invalid_json", "not valid JSON"),
-            ("42", "not_an_object", "got a number"),
-            (r#"{"venue":"v"}"#, "missing_type", "no `type`"),
-            (r#"{"type":"trade"}"#, "unknown_type", "`trade`"),
-            (r#"{"type":"row","table":"orders","op":"merge","row":{"id":1}}"#, "invalid_field", "`op`"),
-            (r#"{"type":"row","table":"orders","op":"insert","row":[1]}"#, "invalid_field", "`row`"),
-            (r#"{"type":"row","table":"orders","op":"insert","row":{}}"#, "invalid_field", "`row`"),
-            (r#"{"type":"row","table":"orders","op":"insert"}"#, "missing_field", "`row`"),
-            (r#"{"type":"tick","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","size":1}"#, "missing_field", "`price`"),
+            ("{not json", RejectReason::InvalidJson, "not valid JSON"),
+            ("42", RejectReason::NotAnObject, "got a number"),
+            (r#"{"venue":"v"}"#, RejectReason::MissingType, "no `type`"),
+            (r#"{"type":"trade"}"#, RejectReason::UnknownType, "`trade`"),
+            (r#"{"type":"row","table":"orders","op":"merge","row":{"id":1}}"#, RejectReason::InvalidField, "`op`"),
+            (r#"{"type":"row","table":"orders","op":"insert","row":[1]}"#, RejectReason::InvalidField, "`row`"),
+            (r#"{"type":"row","table":"orders","op":"insert","row":{}}"#, RejectReason::InvalidField, "`row`"),
+            (r#"{"type":"row","table":"orders","op":"insert"}"#, RejectReason::MissingField, "`row`"),
+            (r#"{"type":"tick","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","size":1}"#, RejectReason::MissingField, "`price`"),
             (
                 r#"{"type":"tick","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","price":1,"size":1,"prce":2}"#,
-                "unknown_field",
+                RejectReason::UnknownField,
                 "`prce`",
             ),
-            (r#"{"type":"tick","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","price":true,"size":1}"#, "invalid_field", "`price`"),
             (
-                r#"{"type":"tick","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","price":"NaN","size":1}"#,
-                "nan_or_infinite",
+                r#"{"type":"tick","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","price":true,"size":1}"#,
+                RejectReason::InvalidField,
                 "`price`",
             ),
-            (r#"{"type":"tick","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","price":1,"size":-1}"#, "invalid_field", "`size`"),
-            (r#"{"type":"tick","venue":"","symbol":"S","time":"2026-11-22T12:00:00Z","price":1,"size":1}"#, "invalid_field", "`venue`"),
-            (r#"{"type":"tick","venue":"v","symbol":"S","time":"yesterday","price":1,"size":1}"#, "invalid_field", "`time`"),
-            (r#"{"type":"tick","venue":"v","symbol":"S","time":1795348800000,"price":1,"size":1}"#, "time_out_of_range", "milliseconds"),
+            (
+                r#"{"type":"tick","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","price":"NaN","size":1}"#,
+                RejectReason::NanOrInfinite,
+                "`price`",
+            ),
+            (
+                r#"{"type":"tick","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","price":1,"size":-1}"#,
+                RejectReason::InvalidField,
+                "`size`",
+            ),
+            (
+                r#"{"type":"tick","venue":"","symbol":"S","time":"2026-11-22T12:00:00Z","price":1,"size":1}"#,
+                RejectReason::InvalidField,
+                "`venue`",
+            ),
+            (r#"{"type":"tick","venue":"v","symbol":"S","time":"yesterday","price":1,"size":1}"#, RejectReason::InvalidField, "`time`"),
+            (
+                r#"{"type":"tick","venue":"v","symbol":"S","time":1795348800000,"price":1,"size":1}"#,
+                RejectReason::TimeOutOfRange,
+                "milliseconds",
+            ),
             (
                 r#"{"type":"tick","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","price":1,"size":1,"side":"up"}"#,
-                "invalid_field",
+                RejectReason::InvalidField,
                 "`side`",
             ),
             (
                 r#"{"type":"bar","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","interval":"1 minute","open":1,"high":2,"low":0.5,"close":1.5,"volume":1}"#,
-                "invalid_field",
+                RejectReason::InvalidField,
                 "`interval`",
             ),
             (
                 r#"{"type":"bar","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","interval":"1m","open":1,"high":0.9,"low":0.5,"close":0.7,"volume":1}"#,
-                "inconsistent_bar",
+                RejectReason::InconsistentBar,
                 "high",
             ),
-            (r#"{"type":"ticker","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z"}"#, "missing_field", "`last`"),
+            (r#"{"type":"ticker","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z"}"#, RejectReason::MissingField, "`last`"),
             (
                 r#"{"type":"option_quote","venue":"v","symbol":"C","underlying":"U","option_type":"straddle","strike":1,"expiration":"2026-12-27","time":"2026-11-22T12:00:00Z"}"#,
-                "invalid_field",
+                RejectReason::InvalidField,
                 "`option_type`",
             ),
             (
                 r#"{"type":"option_quote","venue":"v","symbol":"C","underlying":"U","option_type":"put","strike":0,"expiration":"2026-12-27","time":"2026-11-22T12:00:00Z"}"#,
-                "invalid_field",
+                RejectReason::InvalidField,
                 "`strike`",
             ),
             (
                 r#"{"type":"option_quote","venue":"v","symbol":"C","underlying":"U","option_type":"put","strike":1,"expiration":"2026-02-30","time":"2026-11-22T12:00:00Z"}"#,
-                "invalid_field",
+                RejectReason::InvalidField,
                 "`expiration`",
             ),
             (
                 r#"{"type":"indicator","symbol":"S","time":"2026-11-22T12:00:00Z","interval":"1h","name":"x","value":"Infinity"}"#,
-                "nan_or_infinite",
+                RejectReason::NanOrInfinite,
                 "`value`",
             ),
-            (r#"{"type":"signal","source":"a","time":"2026-11-22T12:00:00Z"}"#, "missing_field", "`category`"),
+            (r#"{"type":"signal","source":"a","time":"2026-11-22T12:00:00Z"}"#, RejectReason::MissingField, "`category`"),
             (
                 r#"{"type":"signal","source":"a","category":"c","time":"2026-11-22T12:00:00Z","content":"a\u0000b"}"#,
-                "invalid_field",
+                RejectReason::InvalidField,
                 "`content`",
             ),
             (
                 r#"{"type":"signal","source":"a","category":"c","time":"2026-11-22T12:00:00Z","payload":{"k":["\u0000"]}}"#,
-                "invalid_field",
+                RejectReason::InvalidField,
                 "`payload`",
             ),
         ];
@@ -398,14 +414,14 @@ mod tests {
         assert_eq!(elements.len(), 3);
         assert!(elements[0].result.is_ok());
         assert_eq!(elements[1].raw, r#"{"type":"nope"}"#);
-        assert_eq!(elements[1].result.as_ref().unwrap_err().code, "unknown_type");
-        assert_eq!(elements[2].result.as_ref().unwrap_err().code, "not_an_object");
+        assert_eq!(elements[1].result.as_ref().unwrap_err().code, RejectReason::UnknownType);
+        assert_eq!(elements[2].result.as_ref().unwrap_err().code, RejectReason::NotAnObject);
     }
 
     #[test]
     fn an_ack_lists_the_first_refusals_and_counts_the_rest() {
         let mut ack = Ack::default();
-        let rejection = Rejection::new("not_an_object", "expected a JSON object, got a number");
+        let rejection = Rejection::new(RejectReason::NotAnObject, "expected a JSON object, got a number");
         for index in 0..524_287 {
             ack.reject(index, &rejection);
         }
@@ -423,7 +439,7 @@ mod tests {
     /// the listed refusals too, or it counts refused records as acked.
     #[test]
     fn every_refusal_past_the_listed_ones_is_named_by_index() {
-        let full = Rejection::new("spool_full", "the spool holds 2097152 of 2097152 bytes not yet committed (spool.max_bytes)");
+        let full = Rejection::new(RejectReason::SpoolFull, "the spool holds 2097152 of 2097152 bytes not yet committed (spool.max_bytes)");
         let mut ack = Ack::default();
         // A few taken among them, as when a commit frees room now and then.
         let refused: Vec<usize> = (87..300).filter(|index| index % 50 != 3).collect();
@@ -457,8 +473,8 @@ mod tests {
 
     #[test]
     fn broken_arrays_and_empty_frames_are_frame_level_rejections() {
-        assert_eq!(parse_frame("[{\"type\":", NOW).unwrap_err().code, "invalid_json");
-        assert_eq!(parse_frame("  ", NOW).unwrap_err().code, "empty_frame");
+        assert_eq!(parse_frame("[{\"type\":", NOW).unwrap_err().code, RejectReason::InvalidJson);
+        assert_eq!(parse_frame("  ", NOW).unwrap_err().code, RejectReason::EmptyFrame);
         assert!(parse_frame("[]", NOW).unwrap().is_empty());
     }
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::fields::invalid;
 use super::option_contract::{self, GivenParts};
-use crate::record::{Bar, IndicatorValue, OptionQuote, Quote, Rejection, RowOp, RowRecord, Signal, Tick, Ticker, Timestamp};
+use crate::record::{Bar, IndicatorValue, OptionQuote, Quote, RejectReason, Rejection, RowOp, RowRecord, Signal, Tick, Ticker, Timestamp};
 
 const TICK_FIELDS: &[&str] = &["type", "id", "venue", "symbol", "time", "price", "size", "side", "trade_id"];
 const QUOTE_FIELDS: &[&str] = &["type", "id", "venue", "symbol", "time", "bid_price", "bid_size", "ask_price", "ask_size"];
@@ -63,7 +63,7 @@ pub(super) fn parse_bar(fields: &Fields<'_>, received_at: Timestamp) -> Result<B
     };
     if bar.high < bar.low || bar.high < bar.open.max(bar.close) || bar.low > bar.open.min(bar.close) {
         return Err(Rejection::new(
-            "inconsistent_bar",
+            RejectReason::InconsistentBar,
             format!("high {} and low {} must bound open {} and close {}", bar.high, bar.low, bar.open, bar.close),
         ));
     }
@@ -237,10 +237,13 @@ pub(super) fn parse_row(fields: &Fields<'_>, raw: &str, received_at: Timestamp) 
     }
     fields.optional_json("row")?;
     let envelope: Envelope<'_> =
-        serde_json::from_str(raw).map_err(|error| Rejection::new("invalid_json", format!("not valid JSON: {error}")))?;
+        serde_json::from_str(raw).map_err(|error| Rejection::new(RejectReason::InvalidJson, format!("not valid JSON: {error}")))?;
     let json = envelope.row.map(RawValue::get).unwrap_or("{}");
     if json.len() > MAX_ROW_BYTES {
-        return Err(Rejection::new("invalid_field", format!("`row` is {} bytes; at most {MAX_ROW_BYTES} are accepted", json.len())));
+        return Err(Rejection::new(
+            RejectReason::InvalidField,
+            format!("`row` is {} bytes; at most {MAX_ROW_BYTES} are accepted", json.len()),
+        ));
     }
     let mut columns: Vec<String> = map.keys().cloned().collect();
     columns.sort_unstable();

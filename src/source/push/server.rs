@@ -22,10 +22,9 @@ use tokio_util::task::TaskTracker;
 use super::admission::{Admission, AdmissionLimits};
 use super::handshake::{upgrade_and_serve, within, Pending, Step};
 use super::settings::PushSettings;
+use super::SOURCE_NAME;
 use crate::metrics::events;
 use crate::source::{Source, SourceContext, SourceFuture};
-
-pub(super) const SOURCE_NAME: &str = "push";
 
 pub struct PushServer {
     listener: TcpListener,

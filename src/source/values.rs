@@ -1,0 +1,209 @@
+//! Reading values as every input format writes them, one rule each: identifiers,
+//! decimal numbers (JSON numbers or decimal strings), times (RFC 3339, integer epoch
+//! nanoseconds held to the plausibility bound, epoch numbers of a file in a configured
+//! or inferred unit) and bar intervals. The push protocol (`push`), the vendor files
+//! (`file`), the configured feeds (`json`) and the venue adapters all read through
+//! these; every refusal names the field and what was expected.
+//!
+//! A custom table's cells are read by `record::convert_value`, below the configuration
+//! that converts column defaults with it; it shares the epoch bound through
+//! [`Timestamp::from_plausible_unix_nanos`].
+
+use serde_json::Value;
+
+use crate::config::TimeUnit;
+use crate::record::{EpochUnit, RejectReason, Rejection, Timestamp};
+
+/// Longest accepted venue, symbol and id strings, in bytes.
+pub const MAX_KEY_BYTES: usize = 128;
+
+/// How a refused value is shown: cut to 40 characters, strings in quotes.
+fn shown(value: &Value) -> String {
+    match value {
+        Value::String(text) => shown_text(text),
+        other => other.to_string().chars().take(40).collect(),
+    }
+}
+
+fn shown_text(text: &str) -> String {
+    format!("\"{}\"", text.chars().take(40).collect::<String>())
+}
+
+/// `invalid_field`: `name` holds something other than `expected`.
+pub fn invalid_value(name: &str, expected: &str, got: &Value) -> Rejection {
+    Rejection::new(RejectReason::InvalidField, format!("`{name}`: expected {expected}, got {}", shown(got)))
+}
+
+/// [`invalid_value`] for a value written as text (a file's field).
+pub fn invalid_text(name: &str, expected: &str, got: &str) -> Rejection {
+    Rejection::new(RejectReason::InvalidField, format!("`{name}`: expected {expected}, got {}", shown_text(got)))
+}
+
+/// A venue, symbol or id: non-empty, at most [`MAX_KEY_BYTES`] bytes, no control characters.
+pub fn is_valid_key(text: &str) -> bool {
+    !text.is_empty() && text.len() <= MAX_KEY_BYTES && !text.chars().any(char::is_control)
+}
+
+/// `text` as an identifier, or the refusal naming `name`.
+pub fn key(name: &str, text: &str) -> Result<String, Rejection> {
+    if !is_valid_key(text) {
+        return Err(invalid_text(name, "a non-empty string of at most 128 bytes without control characters", text));
+    }
+    Ok(text.to_string())
+}
+
+/// Why a value is not a usable number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberError {
+    /// Not a number at all.
+    NotANumber,
+    /// NaN or an infinity.
+    NotFinite,
+}
+
+/// A decimal number written as text (`"97000.50"`, `"1e-3"`; spaces around it are
+/// ignored), finite.
+pub fn parse_number(text: &str) -> Result<f64, NumberError> {
+    let number: f64 = text.trim().parse().map_err(|_| NumberError::NotANumber)?;
+    if !number.is_finite() {
+        return Err(NumberError::NotFinite);
+    }
+    Ok(number)
+}
+
+/// A JSON number or a decimal string, finite.
+pub fn json_number(value: &Value) -> Result<f64, NumberError> {
+    match value {
+        Value::Number(number) => number.as_f64().ok_or(NumberError::NotANumber),
+        Value::String(text) => parse_number(text),
+        _ => Err(NumberError::NotANumber),
+    }
+}
+
+fn not_finite(name: &str, shown: &str) -> Rejection {
+    Rejection::new(RejectReason::NanOrInfinite, format!("`{name}` is {shown}; expected a finite number"))
+}
+
+/// A decimal string (`"97000.50"`) as a finite number: `invalid_field` when it is no
+/// number, `nan_or_infinite` for NaN and infinities.
+pub fn decimal(name: &str, text: &str) -> Result<f64, Rejection> {
+    parse_number(text).map_err(|error| match error {
+        NumberError::NotANumber => invalid_text(name, "a decimal number", text),
+        NumberError::NotFinite => not_finite(name, &shown_text(text)),
+    })
+}
+
+/// [`decimal`] for a JSON number or a decimal string.
+pub fn number(name: &str, value: &Value) -> Result<f64, Rejection> {
+    json_number(value).map_err(|error| match error {
+        NumberError::NotANumber => invalid_value(name, "a number or a decimal string", value),
+        NumberError::NotFinite => not_finite(name, &shown(value)),
+    })
+}
+
+/// Integer epoch nanoseconds; a count that is plausibly in a coarser unit (see
+/// [`Timestamp::from_plausible_unix_nanos`]) is `time_out_of_range` with a hint.
+pub fn epoch_nanos(name: &str, nanos: i64) -> Result<Timestamp, Rejection> {
+    Timestamp::from_plausible_unix_nanos(nanos)
+        .map_err(|implausible| Rejection::new(RejectReason::TimeOutOfRange, format!("`{name}`: {implausible}")))
+}
+
+/// Milliseconds since the Unix epoch (a venue's integer time).
+pub fn millis(name: &str, value: i64) -> Result<Timestamp, Rejection> {
+    Timestamp::from_unix_millis(value)
+        .ok_or_else(|| Rejection::new(RejectReason::TimeOutOfRange, format!("`{name}`: {value} ms is out of range")))
+}
+
+/// An RFC 3339 time (`2014-11-07T08:19:27.028459Z`), kept to the microsecond.
+pub fn rfc3339(name: impl std::fmt::Display, text: &str) -> Result<Timestamp, Rejection> {
+    Timestamp::parse_rfc3339(text)
+        .ok_or_else(|| Rejection::new(RejectReason::InvalidField, format!("`{name}`: expected an RFC 3339 time, got {}", shown_text(text))))
+}
+
+/// A time as producers write it in JSON: an RFC 3339 string or integer epoch nanoseconds.
+pub fn json_time(name: &str, value: &Value) -> Result<Timestamp, Rejection> {
+    match value {
+        Value::String(text) => {
+            Timestamp::parse_rfc3339(text).ok_or_else(|| invalid_value(name, "an RFC 3339 time like 2026-11-22T12:00:00.123Z", value))
+        }
+        Value::Number(number) => {
+            let nanos = number.as_i64().ok_or_else(|| invalid_value(name, "integer epoch nanoseconds", value))?;
+            epoch_nanos(name, nanos)
+        }
+        other => Err(invalid_value(name, "an RFC 3339 string or integer epoch nanoseconds", other)),
+    }
+}
+
+/// The epoch unit of a number with `integer_digits` digits before its point: the
+/// configured one, or for [`TimeUnit::Auto`] the one that puts it in a plausible era.
+pub fn epoch_unit(unit: TimeUnit, integer_digits: usize) -> EpochUnit {
+    match unit {
+        TimeUnit::Seconds => EpochUnit::Seconds,
+        TimeUnit::Millis => EpochUnit::Millis,
+        TimeUnit::Micros => EpochUnit::Micros,
+        TimeUnit::Nanos => EpochUnit::Nanos,
+        TimeUnit::Auto => match integer_digits {
+            0..=10 => EpochUnit::Seconds,
+            11..=13 => EpochUnit::Millis,
+            14..=16 => EpochUnit::Micros,
+            _ => EpochUnit::Nanos,
+        },
+    }
+}
+
+/// The bar-length units, shortest first.
+const INTERVAL_UNITS: [&str; 7] = ["s", "m", "h", "d", "w", "mo", "y"];
+
+/// A bar length: digits without a leading zero, then a unit (s, m, h, d, w, mo, y),
+/// e.g. `1m`, `4h`, `1d`.
+pub fn interval(name: &str, text: String) -> Result<String, Rejection> {
+    let digits = text.chars().take_while(char::is_ascii_digit).count();
+    let unit = &text[digits..];
+    if digits == 0 || text.starts_with('0') || !INTERVAL_UNITS.contains(&unit) {
+        return Err(invalid_text(name, "a length like 1m, 5m, 1h, 1d (units s, m, h, d, w, mo, y)", &text));
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integer_nanoseconds_below_the_plausibility_bound_are_refused() {
+        let bound = crate::record::MIN_PLAUSIBLE_EPOCH_NANOS;
+        assert_eq!(epoch_nanos("time", bound), Ok(Timestamp::from_unix_nanos(bound)));
+        let seconds = epoch_nanos("time", 1_795_348_800).unwrap_err();
+        assert_eq!(seconds.code, RejectReason::TimeOutOfRange);
+        assert!(seconds.detail.starts_with("`time`: 1795348800 as epoch nanoseconds is 1970-01-01"), "{seconds}");
+        assert!(epoch_nanos("time", bound - 1).is_err());
+        assert_eq!(epoch_nanos("time", -1), Ok(Timestamp(-1)), "before 1970 is not this rule's to refuse");
+        let json = |text: &str| json_time("time", &serde_json::from_str(text).unwrap());
+        assert_eq!(json("\"2026-11-22T12:00:00Z\""), Ok(Timestamp(1_795_348_800_000_000)));
+        assert_eq!(json("1795348800000000000"), Ok(Timestamp(1_795_348_800_000_000)));
+        for refused in ["1795348800000", "1.5e18", "true", "\"noon\""] {
+            assert!(json(refused).is_err(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn numbers_intervals_and_keys() {
+        assert_eq!(decimal("p", " 97000.50 "), Ok(97000.5));
+        assert_eq!(decimal("p", "1e-3"), Ok(0.001));
+        assert_eq!(decimal("p", "12,5").unwrap_err().code, RejectReason::InvalidField);
+        assert_eq!(decimal("p", "NaN").unwrap_err().code, RejectReason::NanOrInfinite);
+        assert_eq!(number("p", &Value::from(2.5)), Ok(2.5));
+        assert_eq!(number("p", &Value::Bool(true)).unwrap_err().code, RejectReason::InvalidField);
+        assert_eq!(number("p", &Value::from("-inf")).unwrap_err().code, RejectReason::NanOrInfinite);
+        for good in ["1m", "15m", "4h", "1d", "1w", "3mo", "1y", "30s"] {
+            assert_eq!(interval("interval", good.to_string()).as_deref(), Ok(good));
+        }
+        for bad in ["m", "01m", "1", "1min", "1M", "-1m", ""] {
+            assert!(interval("interval", bad.to_string()).is_err(), "{bad}");
+        }
+        assert!(is_valid_key("BTC-USDT") && !is_valid_key("") && !is_valid_key("a\u{7}b") && !is_valid_key(&"x".repeat(129)));
+        assert_eq!(epoch_unit(TimeUnit::Auto, 10), EpochUnit::Seconds);
+        assert_eq!(epoch_unit(TimeUnit::Auto, 13), EpochUnit::Millis);
+        assert_eq!(epoch_unit(TimeUnit::Auto, 19), EpochUnit::Nanos);
+    }
+}
