@@ -318,7 +318,9 @@ async fn refresh_continuous_aggregate(client: &Client, name: &str) -> Result<(),
     }
 }
 
-fn is_concurrent_refresh(error: &tokio_postgres::Error) -> bool {
+/// TimescaleDB's refusal of a refresh while another one (a policy's job) refreshes an
+/// overlapping window of the same aggregate: worth waiting for, not a failure.
+pub fn is_concurrent_refresh(error: &tokio_postgres::Error) -> bool {
     error.as_db_error().is_some_and(|db| db.message().contains("due to a concurrent refresh"))
 }
 

@@ -175,6 +175,15 @@ macro_rules! declare_records {
             }
         }
 
+        impl ApproxBytes for Record {
+            fn approx_bytes(&self) -> usize {
+                match self {
+                    $( Record::$variant(row) => row.approx_bytes(), )*
+                    Record::Row(row) => row.approx_bytes(),
+                }
+            }
+        }
+
         /// Serialized as an enum whose variant index is the table's fixed id (the row's
         /// [`ROW_SPOOL_TAG`]), never its position in the enum: the spool keeps these.
         impl Serialize for Record {

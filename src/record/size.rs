@@ -8,8 +8,8 @@ use std::mem::size_of;
 use serde_json::Value;
 
 use super::{
-    Bar, CellValue, CustomRow, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, Record, RowRecord, Signal, TechnicalIndicators,
-    Tick, Ticker,
+    Bar, CellValue, CustomRow, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, RowRecord, Signal, TechnicalIndicators, Tick,
+    Ticker,
 };
 
 /// A value's estimated size in memory, in bytes (its own size plus what it owns).
@@ -161,22 +161,6 @@ impl ApproxBytes for CellValue {
 impl ApproxBytes for CustomRow {
     fn approx_bytes(&self) -> usize {
         size_of::<Self>() + ALLOCATION_OVERHEAD + self.values.iter().map(ApproxBytes::approx_bytes).sum::<usize>()
-    }
-}
-
-impl ApproxBytes for Record {
-    fn approx_bytes(&self) -> usize {
-        match self {
-            Record::Tick(row) => row.approx_bytes(),
-            Record::Quote(row) => row.approx_bytes(),
-            Record::Bar(row) => row.approx_bytes(),
-            Record::Ticker(row) => row.approx_bytes(),
-            Record::OptionQuote(row) => row.approx_bytes(),
-            Record::TechnicalIndicators(row) => row.approx_bytes(),
-            Record::IndicatorValue(row) => row.approx_bytes(),
-            Record::Signal(row) => row.approx_bytes(),
-            Record::Row(row) => row.approx_bytes(),
-        }
     }
 }
 

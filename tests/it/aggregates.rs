@@ -111,7 +111,19 @@ async fn refresh(client: &Client, profile: Profile) -> db::aggregates::RefreshRe
         Profile::TimescaleDb => {
             for (name, job) in refresh_jobs(client).await {
                 let started = Instant::now();
-                client.batch_execute(&format!("CALL run_job({job})")).await.unwrap_or_else(|error| panic!("{name}: {error}"));
+                // The scheduler may be running the same policy at this moment: TimescaleDB
+                // then refuses a second refresh of the window, and this waits for it.
+                let mut attempts = 0;
+                loop {
+                    match client.batch_execute(&format!("CALL run_job({job})")).await {
+                        Ok(()) => break,
+                        Err(error) if db::aggregates::is_concurrent_refresh(&error) && attempts < 100 => {
+                            attempts += 1;
+                            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        }
+                        Err(error) => panic!("{name}: {error:?}"),
+                    }
+                }
                 println!("{name}: refresh job {job} took {:?}", started.elapsed());
             }
             db::aggregates::RefreshReport::default()
