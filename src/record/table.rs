@@ -122,6 +122,19 @@ macro_rules! declare_tables {
                 highest as usize + 1
             };
 
+            /// Each spool stream's position in [`Table::ALL`], computed once at compile time
+            /// (the routing path asks for it per record).
+            const POSITION_BY_ID: [usize; Table::SPOOL_STREAMS] = {
+                let ids = [ $( $id, )* RELATIONAL.id ];
+                let mut positions = [usize::MAX; Table::SPOOL_STREAMS];
+                let mut position = 0;
+                while position < ids.len() {
+                    positions[ids[position] as usize] = position;
+                    position += 1;
+                }
+                positions
+            };
+
             /// A built-in table's description; `None` for a custom table.
             pub fn spec(self) -> Option<&'static TableSpec> {
                 Some(match self {
@@ -206,7 +219,7 @@ impl Table {
     /// This table's position in [`Table::ALL`], for per-table arrays; `None` for a
     /// custom table, which is not in it.
     pub fn index(self) -> Option<usize> {
-        Table::ALL.iter().position(|table| *table == self)
+        self.spec().map(|spec| Table::POSITION_BY_ID[usize::from(spec.id)])
     }
 
     /// The description of a custom table; `None` for a built-in one.
