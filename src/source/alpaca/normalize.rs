@@ -281,17 +281,6 @@ mod tests {
         format!(r#"{{"T":"t","S":"{symbol}","i":{id},"x":"{exchange}","p":{price},"s":{size},"c":["@"],"z":"C","t":"{t}"}}"#)
     }
 
-    fn ticks(parsed: &Parsed) -> Vec<&Tick> {
-        parsed
-            .records
-            .iter()
-            .map(|record| match record {
-                Record::Tick(tick) => tick,
-                other => panic!("{other:?}"),
-            })
-            .collect()
-    }
-
     #[test]
     fn auth_then_subscribe_each_acknowledged_by_its_answer() {
         let mut adapter = AlpacaAdapter::new("KEY-ID", "S3CRET");
@@ -373,7 +362,7 @@ mod tests {
         let t = "2024-02-26T14:30:00Z";
         let first = format!("[{},{}]", trade("AAPL", 100, "V", "1", "1", t), trade("AAPL", 7, "V", "1", "1", t));
         let parsed = adapter.parse(&first, NOW).unwrap();
-        assert_eq!((ticks(&parsed).len(), parsed.duplicates, parsed.events.len()), (2, 0, 0), "no gap, no order check");
+        assert_eq!((parsed.ticks().len(), parsed.duplicates, parsed.events.len()), (2, 0, 0), "no gap, no order check");
         // The same id from another exchange, or for another symbol, is another trade.
         let other = format!(
             "[{},{},{}]",

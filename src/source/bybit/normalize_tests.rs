@@ -43,14 +43,7 @@ fn trades_carry_the_taker_side() {
     let mut adapter = BybitAdapter::spot();
     let message = r#"{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1672304486868,"data":[{"T":1672304486865,"s":"BTCUSDT","S":"Buy","v":"0.001","p":"16578.50","L":"PlusTick","i":"20f43950-d8dd-5b31-9112-a178eb6023af","BT":false},{"T":1672304486866,"s":"BTCUSDT","S":"Sell","v":"0.25","p":"16578.00","L":"MinusTick","i":"2100000000050000001","BT":false}]}"#;
     let parsed = adapter.parse(message, NOW).unwrap();
-    let ticks: Vec<&Tick> = parsed
-        .records
-        .iter()
-        .map(|record| match record {
-            Record::Tick(tick) => tick,
-            other => panic!("{other:?}"),
-        })
-        .collect();
+    let ticks = parsed.ticks();
     assert_eq!(ticks.len(), 2);
     assert_eq!(
         (ticks[0].venue.as_str(), ticks[0].symbol.as_str(), ticks[0].price, ticks[0].size, ticks[0].side),

@@ -25,17 +25,6 @@ fn ticker(instrument: &str, bid: (&str, &str), ask: (&str, &str), ts: &str) -> S
     )
 }
 
-fn ticks(parsed: &Parsed) -> Vec<&Tick> {
-    parsed
-        .records
-        .iter()
-        .map(|record| match record {
-            Record::Tick(tick) => tick,
-            other => panic!("{other:?}"),
-        })
-        .collect()
-}
-
 #[test]
 fn subscriptions_enable_the_heartbeat_and_are_batched() {
     let mut adapter = DeribitAdapter::new();
@@ -109,7 +98,7 @@ fn trades_carry_the_taker_side_gaps_and_duplicates() {
             NOW,
         )
         .unwrap();
-    let first = ticks(&parsed);
+    let first = parsed.ticks();
     assert_eq!(
         (first[0].venue.as_str(), first[0].symbol.as_str(), first[0].price, first[0].size, first[0].side, first[0].time),
         ("deribit", "BTC-PERPETUAL", 8950.0, 10.0, Side::Sell, Timestamp(1_590_484_156_350_000))
@@ -128,7 +117,7 @@ fn trades_carry_the_taker_side_gaps_and_duplicates() {
     );
     // Instruments have separate series (option names kept as they are).
     let option = adapter.parse(&trades("BTC-27DEC24-100000-C", &[(5, "buy", "0.05", "1.5", "1")]), NOW).unwrap();
-    assert_eq!((ticks(&option)[0].symbol.as_str(), option.events.len()), ("BTC-27DEC24-100000-C", 0));
+    assert_eq!((option.ticks()[0].symbol.as_str(), option.events.len()), ("BTC-27DEC24-100000-C", 0));
     assert_eq!(adapter.trade_seqs.len(), 2);
     // The last number kept for BTC-PERPETUAL is 30289436: it is a duplicate now, the next one is not.
     let mut probe = Parsed::default();

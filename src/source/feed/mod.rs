@@ -49,6 +49,20 @@ pub struct Parsed {
     pub instruments: Vec<Instrument>,
 }
 
+#[cfg(test)]
+impl Parsed {
+    /// The parsed records, each of which must be a tick (tests of trade channels).
+    pub fn ticks(&self) -> Vec<&crate::record::Tick> {
+        self.records
+            .iter()
+            .map(|record| match record {
+                Record::Tick(tick) => tick,
+                other => panic!("not a tick: {other:?}"),
+            })
+            .collect()
+    }
+}
+
 /// A subscription request to send, and the id its acknowledgement will carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscription {

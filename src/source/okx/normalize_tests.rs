@@ -31,17 +31,6 @@ fn ack(id: &str, channel: &str, inst_id: &str) -> String {
     format!(r#"{{"id":"{id}","event":"subscribe","arg":{{"channel":"{channel}","instId":"{inst_id}"}},"connId":"accb8e21"}}"#)
 }
 
-fn ticks(parsed: &Parsed) -> Vec<&Tick> {
-    parsed
-        .records
-        .iter()
-        .map(|record| match record {
-            Record::Tick(tick) => tick,
-            other => panic!("{other:?}"),
-        })
-        .collect()
-}
-
 #[test]
 fn subscriptions_are_batched_within_the_request_limits() {
     let mut adapter = OkxAdapter::new();
@@ -97,7 +86,7 @@ fn trades_carry_the_taker_side_and_repeats_are_dropped() {
         &[("130639474", "buy", "42219.9", "0.12060306", "1630048897897"), ("130639480", "sell", "42219.8", "0.5", "1630048897898")],
     );
     let parsed = adapter.parse(&message, NOW).unwrap();
-    let ticks = ticks(&parsed);
+    let ticks = parsed.ticks();
     assert_eq!(
         (ticks[0].venue.as_str(), ticks[0].symbol.as_str(), ticks[0].price, ticks[0].size, ticks[0].side, ticks[0].time),
         ("okx", "BTC-USDT", 42219.9, 0.12060306, Side::Buy, Timestamp(1_630_048_897_897_000))

@@ -398,14 +398,7 @@ mod tests {
             trade("MSFT", "12346", "114.13", "5", 1536036818785, 3681340),
         ]);
         let parsed = adapter.parse(&message, NOW).unwrap();
-        let ticks: Vec<&Tick> = parsed
-            .records
-            .iter()
-            .map(|record| match record {
-                Record::Tick(tick) => tick,
-                other => panic!("{other:?}"),
-            })
-            .collect();
+        let ticks = parsed.ticks();
         assert_eq!(
             (ticks[0].venue.as_str(), ticks[0].symbol.as_str(), ticks[0].price, ticks[0].size, ticks[0].side, ticks[0].time),
             ("polygon", "MSFT", 114.125, 100.0, Side::Unknown, Timestamp(1_536_036_818_784_000))
