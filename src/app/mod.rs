@@ -22,8 +22,8 @@ use crate::pipeline::{run_batcher, spawn_spill_readers, BatchSettings, CustomLan
 use crate::record::{CustomRow, RelationalCatalog, RowRecord, SharedCatalog, Table};
 use crate::shutdown;
 use crate::sink::{
-    batch_queue, encode_stage, run_relational_writer, run_writer, CopyRow, EncodeRow, EncodedBatch, TableWriteSettings, WriterError,
-    WriterSettings,
+    batch_queue, encode_stage, run_relational_writer, run_writer, CopyRow, EncodeRow, EncodedBatch, TableWriteSettings, WaitPolicy,
+    WriterError, WriterSettings,
 };
 use crate::source::push::{PushServer, PushSettings};
 use crate::source::{Source, SourceContext};
@@ -503,7 +503,13 @@ impl Daemon {
             batch_sender.blocking_send(rows).map_err(|unsent| unsent.0)
         };
         self.spawn_batcher(Table::Relational, "batch", "the relational writer stopped", shared, receiver, deliver);
-        let writer = run_relational_writer(queue, shared.settings.clone(), catalog, shared.stats.clone());
+        let relational = &shared.config.relational;
+        let policy = WaitPolicy {
+            wait: Duration::from_millis(relational.wait_ms),
+            max_rows: relational.wait_max_rows.get(),
+            max_bytes: relational.wait_max_bytes.get(),
+        };
+        let writer = run_relational_writer(queue, shared.settings.clone(), catalog, policy, shared.stats.clone());
         self.spawn_writer(Table::Relational, writer);
     }
 

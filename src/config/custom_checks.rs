@@ -23,6 +23,8 @@ const DAEMON_NAMES: &[&str] = &[
     "ingest_offsets",
     "dead_letters",
     "schema_migrations",
+    "relational_waiting",
+    "table_retention",
     "instruments",
     "session_timeline",
     "session_summary",

@@ -1,7 +1,7 @@
 //! The configuration of the daemon's optional subsystems: the spool (`[spool]`), the
 //! indicator engine (`[indicators]`) and the relational writer's tables (`[relational]`).
 
-use std::num::NonZeroU64;
+use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::PathBuf;
 
 use schemars::JsonSchema;
@@ -92,6 +92,17 @@ pub struct RelationalConfig {
     /// (`ingest_offsets`, `dead_letters`, `schema_migrations`) and the market tables
     /// cannot be listed.
     pub tables: Vec<String>,
+    /// Milliseconds a row may wait for what it needs — the parent row its foreign key
+    /// names, or for an `update`, the row itself — before it is dead-lettered naming
+    /// what is missing (`missing_parent`, `missing_row`). Waiting rows are kept in the
+    /// database (`relational_waiting`) and written as soon as what they wait for
+    /// commits. 0: no waiting, such rows are dead-lettered at once.
+    pub wait_ms: u64,
+    /// Rows that may wait at once; past it the longest-waiting rows are dead-lettered.
+    pub wait_max_rows: NonZeroUsize,
+    /// Bytes (of row JSON) that may wait at once; past it the longest-waiting rows are
+    /// dead-lettered.
+    pub wait_max_bytes: NonZeroU64,
 }
 
 /// The relational side `migrate` creates.
@@ -111,7 +122,12 @@ pub const DEFAULT_RELATIONAL_TABLES: &[&str] = &[
 
 impl Default for RelationalConfig {
     fn default() -> Self {
-        RelationalConfig { tables: DEFAULT_RELATIONAL_TABLES.iter().map(|name| name.to_string()).collect() }
+        RelationalConfig {
+            tables: DEFAULT_RELATIONAL_TABLES.iter().map(|name| name.to_string()).collect(),
+            wait_ms: 30_000,
+            wait_max_rows: const { NonZeroUsize::new(10_000).unwrap() },
+            wait_max_bytes: const { NonZeroU64::new(16 << 20).unwrap() },
+        }
     }
 }
 

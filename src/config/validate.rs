@@ -206,7 +206,8 @@ fn check_table(config: &Config, table: Table, problem: &mut impl FnMut(&str, Str
 fn check_relational(config: &Config, problem: &mut impl FnMut(&str, String)) {
     for (position, name) in config.relational.tables.iter().enumerate() {
         let key = format!("relational.tables[{position}]");
-        let reserved = ["ingest_offsets", "dead_letters", "schema_migrations"].contains(&name.as_str())
+        let reserved = ["ingest_offsets", "dead_letters", "schema_migrations", "relational_waiting", "table_retention"]
+            .contains(&name.as_str())
             || Table::ALL.iter().any(|table| table.name() == name);
         if reserved {
             problem(&key, format!("`{name}` is written by the daemon itself; expected a relational table"));

@@ -23,6 +23,7 @@ const COMMON: &[Migration] = &[
     Migration { id: "common/0006_bus", sql: include_str!("../../sql/common/0006_bus.sql") },
     Migration { id: "common/0007_isolation", sql: include_str!("../../sql/common/0007_isolation.sql") },
     Migration { id: "common/0008_retention", sql: include_str!("../../sql/common/0008_retention.sql") },
+    Migration { id: "common/0009_waiting", sql: include_str!("../../sql/common/0009_waiting.sql") },
 ];
 
 const TIMESCALEDB: &[Migration] = &[

@@ -45,6 +45,12 @@ pub fn source_started(source: &str) {
     }
 }
 
+/// The relational rows waiting for their parent (or row), and their bytes.
+pub fn relational_waiting(rows: usize, bytes: u64) {
+    gauge!("hypertick_relational_waiting_rows").set(rows as f64);
+    gauge!("hypertick_relational_waiting_bytes").set(bytes as f64);
+}
+
 pub fn batch_committed(table: Table, rows: usize, copy_time: Duration, oldest_latency: Duration) {
     let table = table.name();
     counter!("hypertick_rows_written_total", "table" => table).increment(rows as u64);

@@ -14,8 +14,12 @@ use super::{RejectReason, Rejection, Timestamp};
 pub enum RowOp {
     /// Insert; a row whose primary key exists is refused (and dead-lettered).
     Insert,
-    /// Insert, or update the columns given when the primary key exists.
+    /// Insert, or update only the columns given when the primary key exists (the
+    /// columns left out, NOT NULL ones too, keep their values).
     Upsert,
+    /// Update only the columns given of the row with this primary key; a row not there
+    /// yet waits for it like a foreign-key child, then is refused.
+    Update,
 }
 
 impl RowOp {
@@ -23,6 +27,7 @@ impl RowOp {
         match self {
             RowOp::Insert => "insert",
             RowOp::Upsert => "upsert",
+            RowOp::Update => "update",
         }
     }
 }
@@ -151,19 +156,26 @@ impl RelationalCatalog {
                 special_value(column, column_type, text)?;
             }
         }
-        if row.op == RowOp::Upsert {
+        if row.op != RowOp::Insert {
+            let op = row.op.as_str();
             if table.primary_key.is_empty() {
                 return Err(Rejection::new(
                     RejectReason::InvalidField,
-                    format!("`op`: {} has no primary key to upsert on; use \"insert\"", table.name),
+                    format!("`op`: {} has no primary key to {op} on; use \"insert\"", table.name),
                 ));
             }
             let missing: Vec<&str> =
-                table.primary_key.iter().filter(|column| !row.fields.contains_key(*column)).map(String::as_str).collect();
+                table.primary_key.iter().filter(|column| row.fields.get(*column).is_none_or(Value::is_null)).map(String::as_str).collect();
             if !missing.is_empty() {
                 return Err(Rejection::new(
                     RejectReason::MissingField,
-                    format!("an upsert into {} needs its primary key: {} missing", table.name, missing.join(", ")),
+                    format!("an {op} into {} needs its primary key: {} missing", table.name, missing.join(", ")),
+                ));
+            }
+            if row.op == RowOp::Update && row.columns.iter().all(|column| table.primary_key.contains(column)) {
+                return Err(Rejection::new(
+                    RejectReason::InvalidField,
+                    format!("`row`: nothing to update in {}: send at least one column besides its primary key", table.name),
                 ));
             }
         }

@@ -35,6 +35,7 @@ mod hostile;
 mod import;
 mod indicators;
 mod instruments;
+mod lifecycle;
 mod logs;
 mod observed;
 mod pipeline;

@@ -18,7 +18,9 @@ fn row(table: &str, op: &str, row: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_land_in_foreign_key_order_and_refused_rows_are_dead_lettered() {
     let cluster = support::start_cluster();
-    let daemon = Daemon::start(&support::config_for(&cluster)).await.expect("daemon starts");
+    let mut config = support::config_for(&cluster);
+    config.relational.wait_ms = 1_000;
+    let daemon = Daemon::start(&config).await.expect("daemon starts");
     let mut socket = support::connect(daemon.push_addr.unwrap()).await;
 
     // Children before parents, an upsert that moves the order on, a fill for an order
@@ -86,7 +88,10 @@ async fn rows_land_in_foreign_key_order_and_refused_rows_are_dead_lettered() {
     assert!(reasons[2].starts_with("missing_field") && reasons[2].contains("portfolio"), "{reasons:?}");
 
     let client = support::sql(&cluster).await;
-    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM dead_letters WHERE reason = 'rejected_by_database'", 2).await, 2);
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM dead_letters WHERE reason = 'rejected_by_database'", 1).await, 1);
+    // The fill for an order that never comes waits `wait_ms`, then is dead-lettered.
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM dead_letters WHERE reason = 'missing_parent'", 1).await, 1);
+    assert_eq!(count(&client, "SELECT count(*) FROM relational_waiting").await, 0, "nothing waits any more");
     assert_eq!(count(&client, "SELECT count(*) FROM trades").await, 1, "the good fill landed after its order");
     let order = client
         .query_one(
@@ -112,7 +117,10 @@ async fn rows_land_in_foreign_key_order_and_refused_rows_are_dead_lettered() {
     assert_eq!(count(&client, "SELECT count(*) FROM session_timeline").await, 1, "the deliberation landed after its session");
 
     let letters = client
-        .query("SELECT source, detail, raw FROM dead_letters WHERE reason = 'rejected_by_database' ORDER BY detail", &[])
+        .query(
+            "SELECT source, detail, raw FROM dead_letters WHERE reason IN ('rejected_by_database', 'missing_parent') ORDER BY detail",
+            &[],
+        )
         .await
         .unwrap();
     let details: Vec<String> = letters.iter().map(|letter| letter.get(1)).collect();

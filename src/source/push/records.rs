@@ -226,7 +226,8 @@ pub(super) fn parse_row(fields: &Fields<'_>, raw: &str, received_at: Timestamp) 
     let op = match fields.required("op")? {
         Value::String(text) if text == "insert" => RowOp::Insert,
         Value::String(text) if text == "upsert" => RowOp::Upsert,
-        other => return Err(invalid("op", "\"insert\" or \"upsert\"", other)),
+        Value::String(text) if text == "update" => RowOp::Update,
+        other => return Err(invalid("op", "\"insert\", \"upsert\" or \"update\"", other)),
     };
     let row = fields.required("row")?;
     let Value::Object(map) = row else {

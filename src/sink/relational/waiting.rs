@@ -1,0 +1,130 @@
+//! Rows waiting for what they need: the parent row a foreign key names (a fill sent
+//! before its order), or, for an `update`, the row itself. They are kept in
+//! `relational_waiting`, inserted and deleted in the transactions of the batches that
+//! park and settle them, so a waiting row survives a restart and is written once.
+
+use std::time::Duration;
+
+use tokio_postgres::{Client, GenericClient};
+
+use crate::record::{RelationalCatalog, RowOp, RowRecord, Timestamp};
+
+/// Why a row waits: a missing parent or a missing row, with the server's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct WaitReason {
+    /// `missing_parent` or `missing_row`: the dead-letter reason if it never arrives.
+    pub code: &'static str,
+    pub detail: String,
+}
+
+impl WaitReason {
+    pub fn missing_parent(detail: String) -> Self {
+        WaitReason { code: "missing_parent", detail }
+    }
+
+    pub fn missing_row(detail: String) -> Self {
+        WaitReason { code: "missing_row", detail }
+    }
+
+    fn from_stored(code: &str, detail: String) -> Self {
+        if code == "missing_row" {
+            WaitReason::missing_row(detail)
+        } else {
+            WaitReason::missing_parent(detail)
+        }
+    }
+}
+
+/// One waiting row.
+#[derive(Debug, Clone)]
+pub(super) struct Waiting {
+    /// Its `relational_waiting.id`.
+    pub id: i64,
+    /// When it started waiting.
+    pub since: Timestamp,
+    pub row: RowRecord,
+    pub reason: WaitReason,
+}
+
+/// `[relational] wait_ms`, `wait_max_rows`, `wait_max_bytes`.
+#[derive(Debug, Clone, Copy)]
+pub struct WaitPolicy {
+    pub wait: Duration,
+    pub max_rows: usize,
+    pub max_bytes: u64,
+}
+
+impl Waiting {
+    pub fn bytes(&self) -> u64 {
+        self.row.json.len() as u64
+    }
+
+    /// Whether it has waited its time at `now`.
+    pub fn expired(&self, policy: &WaitPolicy, now: Timestamp) -> bool {
+        now.0.saturating_sub(self.since.0) >= i64::try_from(policy.wait.as_micros()).unwrap_or(i64::MAX)
+    }
+}
+
+pub(super) const PARK: &str = "INSERT INTO relational_waiting (waiting_since, received_at, table_name, op, row_json, reason, detail)
+     VALUES (to_timestamp($1::float8 / 1e6), to_timestamp($2::float8 / 1e6), $3, $4, $5, $6, $7) RETURNING id";
+
+pub(super) const SETTLE: &str = "DELETE FROM relational_waiting WHERE id = ANY($1)";
+
+/// Parks `row` in the transaction `client` runs; returns its id.
+pub(super) async fn park(
+    client: &impl GenericClient,
+    statement: &tokio_postgres::Statement,
+    row: &RowRecord,
+    since: Timestamp,
+    reason: &WaitReason,
+) -> Result<i64, tokio_postgres::Error> {
+    let since_micros = since.0 as f64;
+    let received_micros = row.received_at.0 as f64;
+    let found = client
+        .query_one(statement, &[&since_micros, &received_micros, &row.table, &row.op.as_str(), &row.json, &reason.code, &reason.detail])
+        .await?;
+    Ok(found.get(0))
+}
+
+/// Reads the waiting rows, oldest first. A row the catalog no longer takes (its table
+/// dropped from `[relational] tables`, say) is returned apart with the reason, to be
+/// dead-lettered.
+pub(super) async fn load(
+    client: &Client,
+    catalog: &RelationalCatalog,
+) -> Result<(Vec<Waiting>, Vec<(Waiting, String)>), tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT id, (extract(epoch FROM waiting_since) * 1e6)::bigint, (extract(epoch FROM received_at) * 1e6)::bigint,
+                    table_name, op, row_json, reason, detail
+               FROM relational_waiting ORDER BY id",
+            &[],
+        )
+        .await?;
+    let mut waiting = Vec::with_capacity(rows.len());
+    let mut unusable = Vec::new();
+    for stored in rows {
+        let id: i64 = stored.get(0);
+        let since = Timestamp(stored.get::<_, i64>(1));
+        let received_at = Timestamp(stored.get::<_, i64>(2));
+        let table: String = stored.get(3);
+        let op = match stored.get::<_, &str>(4) {
+            "update" => RowOp::Update,
+            "upsert" => RowOp::Upsert,
+            _ => RowOp::Insert,
+        };
+        let json: String = stored.get(5);
+        let reason = WaitReason::from_stored(stored.get(6), stored.get(7));
+        let fields: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&json).unwrap_or_default();
+        let mut columns: Vec<String> = fields.keys().cloned().collect();
+        columns.sort_unstable();
+        let mut row = RowRecord { received_at, table, op, json, columns, key: String::new(), fields };
+        let checked = catalog.check(&mut row);
+        let entry = Waiting { id, since, row, reason };
+        match checked {
+            Ok(()) => waiting.push(entry),
+            Err(rejection) => unusable.push((entry, rejection.to_string())),
+        }
+    }
+    Ok((waiting, unusable))
+}
