@@ -59,13 +59,14 @@ async fn payload_digits_epoch_times_option_types_and_volatility_units_land_exact
     assert!(order.get::<_, bool>(2), "epoch nanoseconds kept to the microsecond");
 
     let quotes = client.query("SELECT symbol, option_type, iv, bid_iv, ask_iv FROM options_quotes ORDER BY time", &[]).await.unwrap();
-    let read: Vec<(String, String, Option<f64>, Option<f64>, Option<f64>)> =
-        quotes.iter().map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4))).collect();
+    type Volatilities = (Option<f64>, Option<f64>, Option<f64>);
+    let read: Vec<(String, String, Volatilities)> =
+        quotes.iter().map(|row| (row.get(0), row.get(1), (row.get(2), row.get(3), row.get(4)))).collect();
     assert_eq!(
         read,
         [
-            ("ACME-PUT-1".to_string(), "put".to_string(), Some(26.12), Some(36.75503331), Some(116.69998535)),
-            ("ACME-CALL-1".to_string(), "call".to_string(), Some(55.5), None, None),
+            ("ACME-PUT-1".to_string(), "put".to_string(), (Some(26.12), Some(36.75503331), Some(116.69998535))),
+            ("ACME-CALL-1".to_string(), "call".to_string(), (Some(55.5), None, None)),
         ]
     );
     drop(socket);
