@@ -3,7 +3,11 @@
 //! A frame is one JSON object or a JSON array of objects. Each object has a `type`
 //! (`tick`, `quote`, `bar`, `ticker`, `option_quote`, `indicator`, `signal`, `row`) and that type's fields. Times are RFC 3339
 //! strings or integer epoch nanoseconds; numbers are JSON numbers or decimal strings.
-//! Every rejection names the field and what was expected.
+//! Every rejection names the field and what was expected. An `option_quote`'s
+//! `option_type` is `call` or `put` in any case (or `c`, `p`); its `iv`, `bid_iv` and
+//! `ask_iv` are percent unless `iv_unit` is `"fraction"`, and in percent a value
+//! strictly between 0 and 1 is refused as a likely fraction. A signal's `payload` is
+//! kept as the JSON text sent, so jsonb stores its numbers digit for digit.
 //!
 //! The ack of a frame is `{"accepted": N, "rejected": [{"index": i, "reason": "…"}]}`,
 //! plus `"duplicates": D` when some records were resends of ids already seen. The
