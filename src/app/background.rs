@@ -21,7 +21,7 @@ where
     Done: std::future::Future<Output = Result<(), db::DbError>> + Send,
 {
     let url = config.database_url().unwrap_or_default().to_string();
-    let timeout = Duration::from_millis(config.database.connect_timeout_ms);
+    let timeout = Duration::from_millis(config.database.connect_timeout_ms.get());
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);
         ticker.tick().await;
@@ -110,7 +110,7 @@ pub(super) fn spawn_id_trimming(config: &Config, keep: usize, stop: Cancellation
 /// keeps the spool's size gauge current. Failures and recoveries are logged once each.
 pub(super) fn spawn_health_checks(config: &Config, health: Arc<Health>, stop: CancellationToken) {
     let url = config.database_url().unwrap_or_default().to_string();
-    let timeout = Duration::from_millis(config.database.connect_timeout_ms);
+    let timeout = Duration::from_millis(config.database.connect_timeout_ms.get());
     let interval = Duration::from_millis(config.health.database_check_interval_ms.get());
     tokio::spawn(async move {
         let mut client = None;

@@ -185,7 +185,7 @@ pub(super) async fn writer_shared(
         stream.clone(),
         stream_key.clone(),
         url.to_string(),
-        Duration::from_millis(config.database.connect_timeout_ms),
+        Duration::from_millis(config.database.connect_timeout_ms.get()),
         stop.clone(),
     );
     bus::spawn_metrics(stream.clone(), bus, bus_tables(), stop.clone());

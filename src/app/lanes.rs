@@ -66,7 +66,7 @@ pub(super) async fn id_window(config: &Config) -> anyhow::Result<Option<Arc<IdWi
     if capacity == 0 {
         return Ok(None);
     }
-    let client = db::connect(database_url(config)?, Duration::from_millis(config.database.connect_timeout_ms)).await?;
+    let client = db::connect(database_url(config)?, Duration::from_millis(config.database.connect_timeout_ms.get())).await?;
     let window = IdWindow::new(capacity);
     // Oldest first, so the window forgets them first.
     for key in db::load_recent_ids(&client, capacity).await?.into_iter().rev() {
@@ -84,7 +84,7 @@ pub(super) fn edge_id_window(config: &Config) -> Option<Arc<IdWindow>> {
 
 /// The relational tables of `[relational] tables` as the database describes them.
 pub(super) async fn load_catalog(config: &Config) -> anyhow::Result<RelationalCatalog> {
-    let client = db::connect(database_url(config)?, Duration::from_millis(config.database.connect_timeout_ms)).await?;
+    let client = db::connect(database_url(config)?, Duration::from_millis(config.database.connect_timeout_ms.get())).await?;
     let (catalog, missing) = db::load_relational_catalog(&client, &config.relational.tables).await?;
     if !missing.is_empty() {
         tracing::warn!(tables = %missing.join(", "), "relational tables listed in the configuration do not exist; rows for them are refused");
@@ -128,7 +128,7 @@ pub(super) fn router(config: &Config, lanes: Lanes, parts: RouterParts) -> Route
             ids: parts.ids,
             limits: RouterLimits {
                 retention_micros: retention,
-                max_future_micros: (config.pipeline.max_future_secs as i64).saturating_mul(1_000_000),
+                max_future_micros: (config.pipeline.max_future_secs.get() as i64).saturating_mul(1_000_000),
                 max_record_bytes,
             },
         },

@@ -180,7 +180,7 @@ impl Daemon {
         let settings = Arc::new(WriterSettings {
             spool: spool.clone(),
             url: if edge { String::new() } else { database_url(config)?.to_string() },
-            connect_timeout: Duration::from_millis(config.database.connect_timeout_ms),
+            connect_timeout: Duration::from_millis(config.database.connect_timeout_ms.get()),
             initial_backoff: Duration::from_millis(config.database.retry_initial_backoff_ms.get()),
             max_backoff: Duration::from_millis(config.database.retry_max_backoff_ms),
         });

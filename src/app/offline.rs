@@ -85,7 +85,7 @@ pub(super) async fn wait_for_schema(config: &Config, stop: &CancellationToken) -
 /// the sequences set aside by offline opens committed (those the database does not hold
 /// in `ingest_spool_ranges`, all of them in `progress`). Run before any writer.
 pub(super) async fn settle_spool(config: &Config, progress: &SpoolProgress, skipped: &[Skipped]) -> anyhow::Result<()> {
-    let client = db::connect(database_url(config)?, Duration::from_millis(config.database.connect_timeout_ms)).await?;
+    let client = db::connect(database_url(config)?, Duration::from_millis(config.database.connect_timeout_ms.get())).await?;
     let by_name = db::load_spool_commits(&client).await?;
     let streams = Table::ALL
         .iter()
@@ -133,7 +133,7 @@ fn uncommitted(tracker: Option<&CommitTracker>, first: u64, last: u64) -> Vec<(u
 
 /// Admits the most recently committed ids into a window that started empty.
 pub(super) async fn fill_id_window(config: &Config, window: &IdWindow, capacity: usize) -> anyhow::Result<()> {
-    let client = db::connect(database_url(config)?, Duration::from_millis(config.database.connect_timeout_ms)).await?;
+    let client = db::connect(database_url(config)?, Duration::from_millis(config.database.connect_timeout_ms.get())).await?;
     for key in db::load_recent_ids(&client, capacity).await?.into_iter().rev() {
         window.admit(key);
     }

@@ -38,7 +38,7 @@ pub(super) fn settings(spool_config: &SpoolConfig) -> SpoolSettings {
 
 /// Opens the spool with what the database has committed of each stream.
 pub(super) async fn open_spool(config: &Config, spool_config: &SpoolConfig) -> anyhow::Result<(Arc<SpoolProgress>, Recovered)> {
-    let client = db::connect(database_url(config)?, Duration::from_millis(config.database.connect_timeout_ms)).await?;
+    let client = db::connect(database_url(config)?, Duration::from_millis(config.database.connect_timeout_ms.get())).await?;
     let by_name = db::load_spool_commits(&client).await?;
     let mut trackers: HashMap<u16, CommitTracker> =
         Table::ALL.iter().filter_map(|table| by_name.get(table.name()).map(|tracker| (table.spool_stream(), tracker.clone()))).collect();
@@ -97,7 +97,7 @@ pub(super) fn spawn_release_writer(
     stop: CancellationToken,
 ) -> anyhow::Result<mpsc::Sender<SpoolRelease>> {
     let url = database_url(config)?.to_string();
-    let timeout = Duration::from_millis(config.database.connect_timeout_ms);
+    let timeout = Duration::from_millis(config.database.connect_timeout_ms.get());
     let initial = Duration::from_millis(config.database.retry_initial_backoff_ms.get());
     let max = Duration::from_millis(config.database.retry_max_backoff_ms);
     let (sender, mut releases) = mpsc::channel::<SpoolRelease>(RELEASE_QUEUE);

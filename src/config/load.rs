@@ -241,8 +241,8 @@ mod tests {
         let errors = load_str(&text, env(&[])).expect_err("invalid").0;
         let keys: Vec<&str> = errors.iter().map(|error| error.key.as_str()).collect();
         // The bad channel takes its list with it; that the list is then empty is not reported.
-        assert_eq!(keys, vec!["sources[1].bogus", "sources[1].channels[1]", "pipeline.channel_capacity"], "{errors:?}");
-        assert!(errors[1].message.contains("unknown variant `ticks`"), "{}", errors[1].message);
+        assert_eq!(keys, vec!["pipeline.channel_capacity", "sources[1].bogus", "sources[1].channels[1]"], "{errors:?}");
+        assert!(errors[2].message.contains("unknown variant `ticks`"), "{}", errors[2].message);
     }
 
     #[test]
@@ -361,6 +361,15 @@ mod tests {
         let errors = load_str(MINIMAL, env(&[("HYPERTICK_SERVER_MAX_CONNECTIONS", "0")])).expect_err("invalid").0;
         assert_eq!(errors[0].key, "server.max_connections", "{errors:?}");
         assert!(errors[0].message.contains("expected a nonzero usize"), "{errors:?}");
+        let text = format!("{MINIMAL}[pipeline]\nchannel_capacity = 0\nmax_future_secs = 0\n[tables.ticks]\nchannel_capacity = 0\n");
+        let errors = load_str(&text, env(&[])).expect_err("invalid").0;
+        let mut keys: Vec<&str> = errors.iter().map(|error| error.key.as_str()).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["pipeline.channel_capacity", "pipeline.max_future_secs", "tables.ticks.channel_capacity"], "{errors:?}");
+        assert!(errors.iter().all(|error| error.message.contains("expected a nonzero")), "{errors:?}");
+        let errors = load_str(MINIMAL, env(&[("HYPERTICK_DATABASE_CONNECT_TIMEOUT_MS", "0")])).expect_err("invalid").0;
+        assert_eq!(errors[0].key, "database.connect_timeout_ms", "{errors:?}");
+        assert!(errors[0].message.contains("expected a nonzero u64"), "{errors:?}");
         let config = load_str(MINIMAL, env(&[("HYPERTICK_SHUTDOWN_DEADLINE_SECS", "1")])).expect("1 is fine");
         assert_eq!(config.shutdown.deadline_secs.get(), 1);
     }

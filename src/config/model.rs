@@ -70,7 +70,7 @@ pub struct DatabaseConfig {
     /// A file whose first line is the database password, for a URL without one.
     pub password_file: Option<PathBuf>,
     /// How long one connection attempt may take.
-    pub connect_timeout_ms: u64,
+    pub connect_timeout_ms: NonZeroU64,
     /// First wait before retrying after a lost connection; doubles up to the maximum.
     pub retry_initial_backoff_ms: NonZeroU64,
     /// Longest wait between reconnection attempts (writers retry forever).
@@ -83,7 +83,7 @@ impl Default for DatabaseConfig {
             url: None,
             ssl_root_cert: None,
             password_file: None,
-            connect_timeout_ms: 5_000,
+            connect_timeout_ms: const { NonZeroU64::new(5_000).unwrap() },
             retry_initial_backoff_ms: const { NonZeroU64::new(100).unwrap() },
             retry_max_backoff_ms: 5_000,
         }
@@ -234,7 +234,7 @@ impl Config {
             partition_hours: overrides.and_then(|o| o.partition_hours).unwrap_or(defaults.partition_hours),
             columnstore_after_days: overrides.and_then(|o| o.columnstore_after_days).unwrap_or(defaults.columnstore_after_days),
             writers: overrides.and_then(|o| o.writers).unwrap_or(if table.is_high_rate() { self.pipeline.writers_per_table } else { 1 }),
-            channel_capacity: overrides.and_then(|o| o.channel_capacity).unwrap_or(self.pipeline.channel_capacity),
+            channel_capacity: overrides.and_then(|o| o.channel_capacity).unwrap_or(self.pipeline.channel_capacity).get(),
             channel_max_bytes: overrides.and_then(|o| o.channel_max_bytes).unwrap_or(self.pipeline.channel_max_bytes),
             batch_max_rows: overrides.and_then(|o| o.batch_max_rows).unwrap_or(self.pipeline.batch_max_rows),
             batch_max_bytes: overrides.and_then(|o| o.batch_max_bytes).unwrap_or(self.pipeline.batch_max_bytes),
@@ -252,7 +252,7 @@ impl Config {
             partition_hours: custom.and_then(|c| c.partition_hours).unwrap_or(DEFAULT_CUSTOM_PARTITION_HOURS),
             columnstore_after_days: custom.and_then(|c| c.columnstore_after_days).unwrap_or(DEFAULT_CUSTOM_COLUMNSTORE_AFTER_DAYS),
             writers: custom.and_then(|c| c.writers).unwrap_or(1),
-            channel_capacity: self.pipeline.channel_capacity,
+            channel_capacity: self.pipeline.channel_capacity.get(),
             channel_max_bytes: self.pipeline.channel_max_bytes,
             batch_max_rows: custom.and_then(|c| c.batch_max_rows).unwrap_or(self.pipeline.batch_max_rows),
             batch_max_bytes: self.pipeline.batch_max_bytes,

@@ -1,6 +1,8 @@
 //! `[pipeline]`: channels and batching, the defaults of every table, and the policy
 //! applied when a table's channel (or the spool) is full.
 
+use std::num::{NonZeroU64, NonZeroUsize};
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +22,7 @@ pub enum FullPolicy {
 #[serde(default, deny_unknown_fields)]
 pub struct PipelineConfig {
     /// Rows each table's channel holds before the full policy applies.
-    pub channel_capacity: usize,
+    pub channel_capacity: NonZeroUsize,
     /// Estimated bytes (records' size in memory) each table's channel holds before the
     /// full policy applies, whichever of rows and bytes comes first.
     pub channel_max_bytes: usize,
@@ -37,20 +39,20 @@ pub struct PipelineConfig {
     /// options_quotes); the others get one unless `[tables.<name>] writers` says otherwise.
     pub writers_per_table: usize,
     /// Records whose event time is further ahead of our clock than this are rejected.
-    pub max_future_secs: u64,
+    pub max_future_secs: NonZeroU64,
 }
 
 impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
-            channel_capacity: 65_536,
+            channel_capacity: const { NonZeroUsize::new(65_536).unwrap() },
             channel_max_bytes: 32 << 20,
             batch_max_rows: 10_000,
             batch_max_bytes: 16 << 20,
             linger_ms: 5,
             full_policy: FullPolicy::Block,
             writers_per_table: 2,
-            max_future_secs: 86_400,
+            max_future_secs: const { NonZeroU64::new(86_400).unwrap() },
         }
     }
 }

@@ -1,6 +1,8 @@
 //! `[tables]`: per-table settings, and the shape of a table's effective settings
 //! (`Config::table` applies the table's defaults and the `[pipeline]` fallbacks).
 
+use std::num::NonZeroUsize;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +25,7 @@ pub struct TableConfig {
     pub writers: Option<usize>,
     /// Rows this table's channel holds before the full policy applies (default
     /// `[pipeline] channel_capacity`).
-    pub channel_capacity: Option<usize>,
+    pub channel_capacity: Option<NonZeroUsize>,
     /// Estimated bytes of the rows this table's channel holds before the full policy
     /// applies, whichever of rows and bytes comes first (default `[pipeline] channel_max_bytes`).
     pub channel_max_bytes: Option<usize>,

@@ -60,9 +60,6 @@ fn check_database(config: &Config, problem: &mut impl FnMut(&str, String)) {
         problem("database.url", "not set; expected a postgres:// URL in the file or in DATABASE_URL".into());
     }
     let database = &config.database;
-    if database.connect_timeout_ms == 0 {
-        problem("database.connect_timeout_ms", "expected a number of milliseconds above 0".into());
-    }
     if database.retry_initial_backoff_ms.get() > database.retry_max_backoff_ms {
         problem("database.retry_initial_backoff_ms", "expected above 0 and at most database.retry_max_backoff_ms".into());
     }
@@ -124,17 +121,11 @@ fn check_metrics(config: &Config, problem: &mut impl FnMut(&str, String)) {
 /// `[pipeline]`: the bounds every table falls back to.
 fn check_pipeline(config: &Config, problem: &mut impl FnMut(&str, String)) {
     let pipeline = &config.pipeline;
-    if pipeline.channel_capacity == 0 {
-        problem("pipeline.channel_capacity", "expected at least 1 row".into());
-    }
     if pipeline.channel_max_bytes < MIN_CHANNEL_BYTES {
         problem("pipeline.channel_max_bytes", format!("expected at least {MIN_CHANNEL_BYTES} bytes"));
     }
     if !(MIN_BATCH_BYTES..=MAX_BATCH_BYTES).contains(&pipeline.batch_max_bytes) {
         problem("pipeline.batch_max_bytes", batch_bytes_expected());
-    }
-    if pipeline.max_future_secs == 0 {
-        problem("pipeline.max_future_secs", "expected at least 1 second".into());
     }
 }
 
@@ -147,9 +138,6 @@ fn check_table(config: &Config, table: Table, problem: &mut impl FnMut(&str, Str
         problem(&key("batch_max_rows"), "expected between 1 and 1000000 rows".into());
     }
     let overrides = config.tables.get(table);
-    if overrides.and_then(|o| o.channel_capacity) == Some(0) {
-        problem(&key("channel_capacity"), "expected at least 1 row".into());
-    }
     if overrides.and_then(|o| o.channel_max_bytes).is_some_and(|bytes| bytes < MIN_CHANNEL_BYTES) {
         problem(&key("channel_max_bytes"), format!("expected at least {MIN_CHANNEL_BYTES} bytes"));
     }

@@ -96,7 +96,7 @@ pub async fn prepare_schema(config: &Config) -> Result<SchemaReport, DbError> {
 
 pub async fn prepare_schema_with(config: &Config, options: SchemaOptions) -> Result<SchemaReport, DbError> {
     let url = config.database_url().ok_or_else(|| DbError::InvalidUrl("database.url is not set".into()))?;
-    let mut client = connect(url, Duration::from_millis(config.database.connect_timeout_ms)).await?;
+    let mut client = connect(url, Duration::from_millis(config.database.connect_timeout_ms.get())).await?;
     let decision = super::detect_profile(&client, config.schema.profile).await?;
     let profile = decision.profile;
     let mut warnings: Vec<String> = decision.warning.into_iter().collect();

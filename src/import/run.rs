@@ -28,7 +28,7 @@ pub async fn import(config: &Config, settings: &ImportSettings, files: &[PathBuf
     let url = config.database_url().context("database.url is not set; give it in the file or in DATABASE_URL")?;
     let schema = db::prepare_schema(config).await.context("preparing the database schema")?;
     let table = settings.table;
-    let client = db::connect(url, Duration::from_millis(config.database.connect_timeout_ms)).await?;
+    let client = db::connect(url, Duration::from_millis(config.database.connect_timeout_ms.get())).await?;
     // One import per table at a time: two would each take a chunk the other has not committed.
     let lock_key = 0x696d_706f_0000_0000_i64 | i64::from(crc32fast::hash(table.name().as_bytes()));
     let locked: bool = client.query_one("SELECT pg_try_advisory_lock($1)", &[&lock_key]).await?.get(0);
@@ -114,7 +114,7 @@ async fn run_files<R: FileRecord + CopyRow>(
         parse,
         partitions: partitions.clone(),
         retention_micros: (retention_days > 0).then(|| i64::from(retention_days) * 86_400 * 1_000_000),
-        max_future_micros: (config.pipeline.max_future_secs as i64).saturating_mul(1_000_000),
+        max_future_micros: (config.pipeline.max_future_secs.get() as i64).saturating_mul(1_000_000),
         max_errors: settings.max_errors,
         chunk_bytes: settings.chunk_bytes,
         chunk_lines: settings.chunk_lines,
@@ -197,7 +197,7 @@ fn spawn_writers<R: FileRecord + CopyRow>(
     let table = <R as CopyRow>::TABLE;
     let writer_settings = Arc::new(WriterSettings {
         url: config.database_url().unwrap_or_default().to_string(),
-        connect_timeout: Duration::from_millis(config.database.connect_timeout_ms),
+        connect_timeout: Duration::from_millis(config.database.connect_timeout_ms.get()),
         initial_backoff: Duration::from_millis(config.database.retry_initial_backoff_ms.get()),
         max_backoff: Duration::from_millis(config.database.retry_max_backoff_ms),
         spool: None,

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Timestamp;
+use super::{JsonText, Timestamp};
 
 /// The indicator set for one bar of one series (`time` is the bar's open). Each value
 /// is `None` until the series has enough bars for it.
@@ -62,21 +62,6 @@ pub struct Signal {
     /// `low`, `medium`, `high`, … as the producer writes it.
     pub impact: Option<String>,
     pub content: Option<String>,
-    /// Kept as JSON text wherever the record is serialized (the spool's binary format
-    /// cannot describe arbitrary JSON).
-    #[serde(with = "json_text")]
-    pub payload: Option<serde_json::Value>,
-}
-
-/// Serializes optional JSON as its text.
-mod json_text {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub fn serialize<S: Serializer>(value: &Option<serde_json::Value>, serializer: S) -> Result<S::Ok, S::Error> {
-        value.as_ref().map(|json| json.to_string()).serialize(serializer)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<serde_json::Value>, D::Error> {
-        Option::<String>::deserialize(deserializer)?.map(|text| serde_json::from_str(&text).map_err(serde::de::Error::custom)).transpose()
-    }
+    /// The JSON exactly as the producer wrote it, numbers digit for digit.
+    pub payload: Option<JsonText>,
 }

@@ -398,6 +398,8 @@ mod tests {
         assert_eq!(ok("date", "\"2026-12-25\""), CellValue::Date(chrono::NaiveDate::from_ymd_opt(2026, 12, 25).unwrap()));
         assert_eq!(ok("timestamptz", "1795348800000000001"), CellValue::TimestampTz(NOW));
         assert_eq!(ok("jsonb", "[1, \"a\"]"), CellValue::Jsonb("[1, \"a\"]".into()));
+        let exact = r#"{"a":0.30000000000000004441,"b":123456789012345678901234567890}"#;
+        assert_eq!(ok("jsonb", exact), CellValue::Jsonb(exact.into()), "digits a float would lose");
         assert_eq!(ok("text[]", "[\"\", \"b\"]"), CellValue::TextArray(vec![String::new(), "b".into()]));
         assert_eq!(ok("float8[]", "[1, \"2.5\"]"), CellValue::Float8Array(vec![1.0, 2.5]));
         for (type_name, json, code) in [

@@ -2,9 +2,10 @@
 //! operation and the row as JSON, checked against the database's catalog before they
 //! are queued and written by the relational writer in foreign-key order.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::{RejectReason, Rejection, Timestamp};
@@ -156,6 +157,7 @@ impl RelationalCatalog {
                 special_value(column, column_type, text)?;
             }
         }
+        rewrite_epoch_times(row, table)?;
         if row.op != RowOp::Insert {
             let op = row.op.as_str();
             if table.primary_key.is_empty() {
@@ -187,6 +189,67 @@ impl RelationalCatalog {
             .join("\u{1f}");
         Ok(())
     }
+}
+
+/// Whether a column of this type (as `format_type()` prints it) holds a point in time:
+/// `timestamp with time zone` and `timestamp without time zone`, any precision, not arrays.
+fn holds_a_time(column_type: &str) -> bool {
+    column_type.starts_with("timestamp") && (column_type.ends_with("with time zone") || column_type.ends_with("without time zone"))
+}
+
+/// Integer epoch nanoseconds in time columns, read as everywhere else (the plausibility
+/// bound: a count that looks like seconds, milliseconds or microseconds is
+/// `time_out_of_range`), rewritten in the row's text as RFC 3339 strings in UTC, which
+/// PostgreSQL's input takes (a `timestamp without time zone` gets the UTC wall time).
+/// Every other value keeps its text byte for byte; a row without such a value is left
+/// as it is.
+fn rewrite_epoch_times(row: &mut RowRecord, table: &RelationalTable) -> Result<(), Rejection> {
+    let mut rewritten: Vec<(&str, String)> = Vec::new();
+    for (column, value) in &row.fields {
+        let Value::Number(number) = value else { continue };
+        let Some(column_type) = table.columns.get(column).filter(|column_type| holds_a_time(column_type)) else { continue };
+        let nanos = number.as_i64().ok_or_else(|| {
+            Rejection::new(
+                RejectReason::InvalidField,
+                format!("`{column}`: expected an RFC 3339 string or integer epoch nanoseconds ({column_type}), got {number}"),
+            )
+        })?;
+        let time = Timestamp::from_plausible_unix_nanos(nanos)
+            .map_err(|implausible| Rejection::new(RejectReason::TimeOutOfRange, format!("`{column}`: {implausible}")))?;
+        rewritten.push((column, time.to_string()));
+    }
+    if rewritten.is_empty() {
+        return Ok(());
+    }
+    // The row's members as written, each value's text untouched; a repeated name keeps
+    // its last value, as the parsed fields do.
+    let members: BTreeMap<String, &RawValue> =
+        serde_json::from_str(&row.json).map_err(|error| Rejection::new(RejectReason::InvalidJson, format!("`row`: {error}")))?;
+    let mut json = String::with_capacity(row.json.len() + 16 * rewritten.len());
+    json.push('{');
+    for (index, (name, raw)) in members.iter().enumerate() {
+        if index > 0 {
+            json.push(',');
+        }
+        json.push_str(&Value::String(name.clone()).to_string());
+        json.push(':');
+        match rewritten.iter().find(|(column, _)| column == name) {
+            // The time's text needs no escaping.
+            Some((_, time)) => {
+                json.push('"');
+                json.push_str(time);
+                json.push('"');
+            }
+            None => json.push_str(raw.get()),
+        }
+    }
+    json.push('}');
+    let times: Vec<(String, String)> = rewritten.into_iter().map(|(column, time)| (column.to_string(), time)).collect();
+    for (column, time) in times {
+        row.fields.insert(column, Value::String(time));
+    }
+    row.json = json;
+    Ok(())
 }
 
 /// Refuses the words PostgreSQL's input functions take as values that are not data:
@@ -233,6 +296,74 @@ mod tests {
         ] {
             assert_eq!(special_value("c", column_type, text).is_err(), refused, "{column_type} {text}");
         }
+    }
+
+    fn orders_catalog() -> RelationalCatalog {
+        let columns = [
+            ("id", "text"),
+            ("price", "numeric(20,8)"),
+            ("created_at", "timestamp with time zone"),
+            ("local_at", "timestamp(3) without time zone"),
+            ("seen_at", "timestamp with time zone[]"),
+            ("quantity", "numeric"),
+        ];
+        let table = RelationalTable {
+            name: "orders".into(),
+            columns: columns.iter().map(|(name, column_type)| (name.to_string(), column_type.to_string())).collect(),
+            primary_key: vec!["id".into()],
+            rank: 0,
+        };
+        RelationalCatalog { tables: HashMap::from([("orders".to_string(), table)]), refusal: None }
+    }
+
+    fn row(json: &str) -> RowRecord {
+        let fields: Map<String, Value> = serde_json::from_str(json).unwrap();
+        let mut columns: Vec<String> = fields.keys().cloned().collect();
+        columns.sort_unstable();
+        RowRecord {
+            received_at: Timestamp(7),
+            table: "orders".into(),
+            op: RowOp::Insert,
+            json: json.into(),
+            columns,
+            key: String::new(),
+            fields,
+        }
+    }
+
+    #[test]
+    fn epoch_nanoseconds_in_time_columns_become_rfc3339_and_the_rest_keeps_its_text() {
+        let catalog = orders_catalog();
+        let mut record = row(
+            r#"{"id":"o-1", "price":12345678901234.123456789, "quantity":1e-30,"created_at":1795348800123456789,"local_at":-1000000000}"#,
+        );
+        catalog.check(&mut record).unwrap();
+        assert_eq!(
+            record.json,
+            r#"{"created_at":"2026-11-22T12:00:00.123456Z","id":"o-1","local_at":"1969-12-31T23:59:59.000000Z","price":12345678901234.123456789,"quantity":1e-30}"#
+        );
+        assert_eq!(record.fields["created_at"], json!("2026-11-22T12:00:00.123456Z"));
+        assert_eq!(record.key, "\"o-1\"");
+
+        let untouched = r#"{"id":"o-2","price":1.10,"created_at":"2026-11-22T12:00:00Z"}"#;
+        let mut record = row(untouched);
+        catalog.check(&mut record).unwrap();
+        assert_eq!(record.json, untouched, "a row without epoch times is left as sent");
+
+        for (json, code, needle) in [
+            (r#"{"id":"o-3","created_at":1795348800}"#, RejectReason::TimeOutOfRange, "looks like seconds"),
+            (r#"{"id":"o-3","created_at":1795348800123}"#, RejectReason::TimeOutOfRange, "`created_at`"),
+            (r#"{"id":"o-3","created_at":1.7953488e18}"#, RejectReason::InvalidField, "integer epoch nanoseconds"),
+            (r#"{"id":"o-3","created_at":99999999999999999999}"#, RejectReason::InvalidField, "`created_at`"),
+        ] {
+            let error = catalog.check(&mut row(json)).expect_err(json);
+            assert_eq!(error.code, code, "{json}: {error}");
+            assert!(error.detail.contains(needle), "{json}: {error}");
+        }
+        // An array of times and a number elsewhere are PostgreSQL's to judge, as before.
+        let mut record = row(r#"{"id":"o-4","seen_at":[1795348800123456789],"price":5}"#);
+        catalog.check(&mut record).unwrap();
+        assert_eq!(record.json, r#"{"id":"o-4","seen_at":[1795348800123456789],"price":5}"#);
     }
 
     #[test]

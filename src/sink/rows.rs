@@ -335,7 +335,7 @@ impl EncodeRow for Signal {
             + T::optional_eight_byte_len(self.confidence)
             + T::optional_text_len(self.impact.as_deref())
             + T::optional_text_len(self.content.as_deref())
-            + self.payload.as_ref().map_or(T::NULL_LEN, T::jsonb_len)
+            + self.payload.as_ref().map_or(T::NULL_LEN, |payload| T::jsonb_text_len(payload.as_str()))
     }
 
     fn encode(&self, fields: &mut T<'_>) {
@@ -351,7 +351,7 @@ impl EncodeRow for Signal {
         fields.optional_text(self.impact.as_deref());
         fields.optional_text(self.content.as_deref());
         match &self.payload {
-            Some(payload) => fields.jsonb(payload),
+            Some(payload) => fields.jsonb_text(payload.as_str()),
             None => fields.null(),
         }
     }

@@ -172,10 +172,10 @@ mod tests {
     #[test]
     fn problems_the_configuration_finds_and_the_sources_find_come_together() {
         let text = format!(
-            "{MINIMAL}[pipeline]\nchannel_capacity = 0\n[[sources]]\nkind = \"coinbase\"\nsymbols = [\"BTC-USD\"]\nchannels = [\"bars\"]\nbogus = 1\n"
+            "{MINIMAL}[pipeline]\nchannel_max_bytes = 1\n[[sources]]\nkind = \"coinbase\"\nsymbols = [\"BTC-USD\"]\nchannels = [\"bars\"]\nbogus = 1\n"
         );
         let keys: Vec<String> = errors(&text).into_iter().map(|(key, _)| key).collect();
-        assert_eq!(keys, ["sources[0].bogus", "pipeline.channel_capacity", "sources[0].channels"]);
+        assert_eq!(keys, ["sources[0].bogus", "pipeline.channel_max_bytes", "sources[0].channels"]);
     }
     #[test]
     fn push_tls_files_are_checked_and_errors_name_the_key_and_the_file() {

@@ -101,6 +101,27 @@ pub fn number(name: &str, value: &Value) -> Result<f64, Rejection> {
     })
 }
 
+/// A fraction (`0.3675503331`) in percent (`36.75503331`), as implied volatilities are
+/// stored: `text` is the fraction as written, `fraction` its value. The decimal with `e2`
+/// appended is the written value times 100, rounded once: 36.75503331 rather than the
+/// 36.755033310000004 of multiplying the rounded fraction. Text that cannot take the
+/// suffix (an exponent of its own, too long) is multiplied.
+pub fn percent_from_fraction(text: &str, fraction: f64) -> f64 {
+    const MAX_DIGITS: usize = 62;
+    let text = text.trim();
+    if text.len() <= MAX_DIGITS && !text.contains(['e', 'E']) {
+        let mut shifted = [0u8; MAX_DIGITS + 2];
+        shifted[..text.len()].copy_from_slice(text.as_bytes());
+        shifted[text.len()..text.len() + 2].copy_from_slice(b"e2");
+        let percent = std::str::from_utf8(&shifted[..text.len() + 2]).ok().and_then(|shifted| shifted.parse::<f64>().ok());
+        if let Some(percent) = percent.filter(|percent| percent.is_finite() && (percent / 100.0 - fraction).abs() <= fraction.abs() * 1e-12)
+        {
+            return percent;
+        }
+    }
+    fraction * 100.0
+}
+
 /// Integer epoch nanoseconds; a count that is plausibly in a coarser unit (see
 /// [`Timestamp::from_plausible_unix_nanos`]) is `time_out_of_range` with a hint.
 pub fn epoch_nanos(name: &str, nanos: i64) -> Result<Timestamp, Rejection> {

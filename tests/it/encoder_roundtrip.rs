@@ -6,8 +6,8 @@
 use bytes::BytesMut;
 use futures_util::SinkExt;
 use hypertick::record::{
-    Bar, DeadLetter, FeedEvent, IndicatorValue, OptionKind, OptionQuote, Quote, Side, Signal, Table, TechnicalIndicators, Tick, Ticker,
-    Timestamp,
+    Bar, DeadLetter, FeedEvent, IndicatorValue, JsonText, OptionKind, OptionQuote, Quote, Side, Signal, Table, TechnicalIndicators, Tick,
+    Ticker, Timestamp,
 };
 use hypertick::sink::{copy_statement, encode_rows, CopyRow};
 use proptest::prelude::*;
@@ -246,6 +246,7 @@ fn signal() -> impl Strategy<Value = Signal> {
         (proptest::option::of(text()), proptest::option::of(text()), proptest::option::of(json_object())),
     )
         .prop_map(|((time, received_at, source, category, symbol), (direction, strength, confidence), (impact, content, payload))| {
+            let payload = payload.map(|payload: serde_json::Value| JsonText::from(&payload));
             Signal { time, received_at, source, category, symbol, direction, strength, confidence, impact, content, payload }
         })
 }
@@ -460,7 +461,8 @@ fn check_signals(rows: &[Signal], back: &[tokio_postgres::Row]) -> Result<(), Te
         check_optional_floats(&[row.strength, row.confidence], read, 6)?;
         prop_assert_eq!(&row.impact, &read.get::<_, Option<String>>(8));
         prop_assert_eq!(&row.content, &read.get::<_, Option<String>>(9));
-        prop_assert_eq!(&row.payload, &read.get::<_, Option<serde_json::Value>>(10));
+        let payload = row.payload.as_ref().map(|payload| serde_json::from_str::<serde_json::Value>(payload.as_str()).expect("JSON text"));
+        prop_assert_eq!(&payload, &read.get::<_, Option<serde_json::Value>>(10));
     }
     Ok(())
 }

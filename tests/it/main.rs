@@ -18,6 +18,7 @@ mod db_tls;
 mod deploy;
 mod direct_compress;
 mod encoder_roundtrip;
+mod exact_numbers;
 mod fake_venue;
 mod faults;
 mod feeds;

@@ -19,7 +19,7 @@ async fn a_full_channel_spills_to_the_spool_and_is_read_back() {
     let mut cluster = support::start_cluster();
     let spool_dir = tempfile::tempdir().unwrap();
     let mut config = support::config_for(&cluster);
-    config.pipeline.channel_capacity = 1_000;
+    config.pipeline.channel_capacity = std::num::NonZeroUsize::new(1_000).expect("1000 is not 0");
     config.spool = Some(SpoolConfig::in_dir(spool_dir.path().to_path_buf()));
     config.server.as_mut().unwrap().ack = AckLevel::Durable;
     let daemon = Daemon::start(&config).await.expect("daemon starts");

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use hypertick::bus::journal::Journal;
 use hypertick::record::{
-    Bar, IndicatorValue, OptionKind, OptionQuote, Quote, Record, RowOp, RowRecord, Side, Signal, Table, TechnicalIndicators, Tick, Ticker,
-    Timestamp,
+    Bar, IndicatorValue, JsonText, OptionKind, OptionQuote, Quote, Record, RowOp, RowRecord, Side, Signal, Table, TechnicalIndicators,
+    Tick, Ticker, Timestamp,
 };
 use hypertick::spool::{codec, Spool, SpoolSettings};
 
@@ -194,7 +194,8 @@ fn records() -> Vec<(u16, Record, u128)> {
                 confidence: Some(0.8),
                 impact: None,
                 content: Some("breakout".into()),
-                payload: Some(serde_json::json!({"levels": [1, 2], "nested": {"ok": true}})),
+                // Release 0.1 stored the payload's text; it reads back as that text.
+                payload: Some(JsonText::from_checked(r#"{"levels":[1,2],"nested":{"ok":true}}"#)),
             }),
             u128::MAX - 7,
         ),

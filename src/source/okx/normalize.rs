@@ -25,7 +25,7 @@ use crate::record::{Bar, Instrument, OptionQuote, Quote, Record, RejectReason, R
 use crate::source::contracts::{self, parse_okx};
 use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::{OptionQuoteTimes, Parsed, Sequences, Subscription, VenueAdapter};
-use crate::source::values::{decimal as number, millis};
+use crate::source::values::{self, decimal as number, millis};
 
 /// Args per subscribe request. OKX limits the request's length (4096 bytes in its
 /// websocket overview; later docs allow 64 KB for all channels together) and counts every
@@ -110,19 +110,7 @@ fn volatility_percent(field: &str, text: &str) -> Result<Option<f64>, Rejection>
     let Some(fraction) = optional_number(field, text, true)? else {
         return Ok(None);
     };
-    // The decimal with `e2` appended is the written value times 100, rounded once: 36.75503331
-    // rather than the 36.755033310000004 of multiplying the rounded fraction.
-    const MAX_DIGITS: usize = 62;
-    if text.len() <= MAX_DIGITS {
-        let mut shifted = [0u8; MAX_DIGITS + 2];
-        shifted[..text.len()].copy_from_slice(text.as_bytes());
-        shifted[text.len()..text.len() + 2].copy_from_slice(b"e2");
-        let percent = std::str::from_utf8(&shifted[..text.len() + 2]).ok().and_then(|shifted| shifted.parse::<f64>().ok());
-        if let Some(percent) = percent.filter(|percent| percent.is_finite()) {
-            return Ok(Some(percent));
-        }
-    }
-    Ok(Some(fraction * 100.0))
+    Ok(Some(values::percent_from_fraction(text, fraction)))
 }
 
 /// OKX's bar name after `candle` (`1m`, `1H`, `1D`, …) in the form bars are stored with.

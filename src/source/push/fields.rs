@@ -5,10 +5,11 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::record::{jsonb_holds_nul, OptionKind, RejectReason, Rejection, Side, Timestamp};
+use crate::record::{jsonb_holds_nul, JsonText, OptionKind, RejectReason, Rejection, Side, Timestamp};
 use crate::source::values;
 pub(super) use crate::source::values::invalid_value as invalid;
 
@@ -60,6 +61,38 @@ impl<'de> Deserialize<'de> for Object<'de> {
         }
         deserializer.deserialize_map(ObjectVisitor)
     }
+}
+
+/// The text of the member `name` of the JSON object `raw`, exactly as written (the
+/// last one when it is repeated, as [`Fields::present`] reads it); none when `raw` is
+/// not an object or has no such member.
+pub(super) fn raw_member<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
+    struct Finder<'n>(&'n str);
+    impl<'de> DeserializeSeed<'de> for Finder<'_> {
+        type Value = Option<&'de RawValue>;
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+            deserializer.deserialize_map(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Finder<'_> {
+        type Value = Option<&'de RawValue>;
+        fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+            formatter.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut found = None;
+            while let Some(Key(key)) = map.next_key()? {
+                if key == self.0 {
+                    found = Some(map.next_value::<&RawValue>()?);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+    }
+    let mut deserializer = serde_json::Deserializer::from_str(raw);
+    Finder(name).deserialize(&mut deserializer).ok().flatten().map(RawValue::get)
 }
 
 pub(super) struct Fields<'a> {
@@ -178,6 +211,19 @@ impl Fields<'_> {
         }
     }
 
+    /// Optional JSON of any shape for a jsonb column, kept as the text written in `raw`
+    /// (the object the fields were read from) so that its numbers keep every digit.
+    pub(super) fn optional_json_text(&self, name: &str, raw: &str) -> Result<Option<JsonText>, Rejection> {
+        let Some(value) = self.optional_json(name)? else {
+            return Ok(None);
+        };
+        Ok(Some(match raw_member(raw, name) {
+            Some(text) => JsonText::from_checked(text),
+            // Not reached: `raw` is the object `value` was read from.
+            None => JsonText::from(&value),
+        }))
+    }
+
     /// A calendar date written `YYYY-MM-DD` (an option's expiration).
     pub(super) fn date(&self, name: &str) -> Result<chrono::NaiveDate, Rejection> {
         let value = self.required(name)?;
@@ -188,12 +234,15 @@ impl Fields<'_> {
         .ok_or_else(|| invalid(name, "a date like 2026-12-25", value))
     }
 
-    /// `call` or `put`.
+    /// `call` or `put` in any case, or the single letters `c` and `p` of OCC contract
+    /// names (in any case): within a field that only says call or put they cannot be
+    /// read any other way.
     pub(super) fn option_kind(&self, name: &str) -> Result<OptionKind, Rejection> {
-        match self.required(name)? {
-            Value::String(text) if text == "call" => Ok(OptionKind::Call),
-            Value::String(text) if text == "put" => Ok(OptionKind::Put),
-            other => Err(invalid(name, "\"call\" or \"put\"", other)),
+        let value = self.required(name)?;
+        match value {
+            Value::String(text) if text.eq_ignore_ascii_case("call") || text.eq_ignore_ascii_case("c") => Ok(OptionKind::Call),
+            Value::String(text) if text.eq_ignore_ascii_case("put") || text.eq_ignore_ascii_case("p") => Ok(OptionKind::Put),
+            other => Err(invalid(name, "\"call\" or \"put\" (any case; \"c\" and \"p\" too)", other)),
         }
     }
 

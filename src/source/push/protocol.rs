@@ -3,7 +3,11 @@
 //! A frame is one JSON object or a JSON array of objects. Each object has a `type`
 //! (`tick`, `quote`, `bar`, `ticker`, `option_quote`, `indicator`, `signal`, `row`) and that type's fields. Times are RFC 3339
 //! strings or integer epoch nanoseconds; numbers are JSON numbers or decimal strings.
-//! Every rejection names the field and what was expected.
+//! Every rejection names the field and what was expected. An `option_quote`'s
+//! `option_type` is `call` or `put` in any case (or `c`, `p`); its `iv`, `bid_iv` and
+//! `ask_iv` are percent unless `iv_unit` is `"fraction"`, and in percent a value
+//! strictly between 0 and 1 is refused as a likely fraction. A signal's `payload` is
+//! kept as the JSON text sent, so jsonb stores its numbers digit for digit.
 //!
 //! The ack of a frame is `{"accepted": N, "rejected": [{"index": i, "reason": "…"}]}`,
 //! plus `"duplicates": D` when some records were resends of ids already seen. The
@@ -168,7 +172,7 @@ pub(super) fn parse_object_general(raw: &str, received_at: Timestamp, id: &mut O
         "ticker" => records::parse_ticker(&fields, received_at).map(Record::Ticker),
         "option_quote" => records::parse_option_quote(&fields, received_at).map(Record::OptionQuote),
         "indicator" => records::parse_indicator(&fields, received_at).map(Record::IndicatorValue),
-        "signal" => records::parse_signal(&fields, received_at).map(Record::Signal),
+        "signal" => records::parse_signal(&fields, raw, received_at).map(Record::Signal),
         "row" => records::parse_row(&fields, raw, received_at).map(Record::Row),
         other => Err(Rejection::new(
             RejectReason::UnknownType,
@@ -213,7 +217,7 @@ impl Ack {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{OptionKind, Side};
+    use crate::record::{JsonText, OptionKind, Side};
 
     const NOW: Timestamp = Timestamp(1_795_348_800_000_000);
 
@@ -266,7 +270,87 @@ mod tests {
         let signal = one(r#"{"type":"signal","source":"momentum-agent","time":"2026-11-22T12:00:00Z","category":"technical","symbol":"BTC-USDT","direction":"long","strength":0.8,"content":"breakout","payload":{"lookback":[1,2],"why":"volume"}}"#).unwrap();
         let Record::Signal(signal) = signal else { panic!("not a signal") };
         assert_eq!((signal.direction.as_deref(), signal.strength, signal.confidence), (Some("long"), Some(0.8), None));
-        assert_eq!(signal.payload, Some(serde_json::json!({"lookback": [1, 2], "why": "volume"})));
+        assert_eq!(signal.payload, Some(JsonText::from_checked(r#"{"lookback":[1,2],"why":"volume"}"#)));
+    }
+
+    #[test]
+    fn a_signal_payload_keeps_its_text_digit_for_digit() {
+        let too_large = r#"{"type":"signal","source":"a","category":"c","time":"2026-11-22T12:00:00Z","payload":{"c":[1e400]}}"#;
+        assert_eq!(one(too_large).unwrap_err().code, RejectReason::InvalidJson);
+        let payload = r#"{"a":0.30000000000000004441, "b":123456789012345678901234567890,"c":{"d":[-0.0, 1E+2]}}"#;
+        for text in [
+            format!(r#"{{"type":"signal","source":"a","category":"c","time":"2026-11-22T12:00:00Z","payload":{payload}}}"#),
+            format!(r#"{{"payload":[7],"type":"signal","source":"a","category":"c","time":"2026-11-22T12:00:00Z","payload":{payload}}}"#),
+            format!(r#"{{"type":"signal","source":"a","category":"c","time":"2026-11-22T12:00:00Z","\u0070ayload":{payload}}}"#),
+        ] {
+            let Record::Signal(signal) = one(&text).unwrap() else { panic!("not a signal") };
+            assert_eq!(signal.payload.as_ref().map(JsonText::as_str), Some(payload), "{text}");
+        }
+        let null = one(r#"{"type":"signal","source":"a","category":"c","time":"2026-11-22T12:00:00Z","payload":null}"#).unwrap();
+        let Record::Signal(signal) = null else { panic!("not a signal") };
+        assert_eq!(signal.payload, None);
+    }
+
+    #[test]
+    fn option_types_are_read_in_any_case_and_as_occ_letters() {
+        let option_type = |kind: &str| {
+            one(&format!(
+                r#"{{"type":"option_quote","venue":"v","symbol":"MY-OPTION","underlying":"U","option_type":"{kind}","strike":1,"expiration":"2026-12-27","time":"2026-11-22T12:00:00Z"}}"#
+            ))
+            .map(|record| match record {
+                Record::OptionQuote(quote) => quote.option_type,
+                other => panic!("not an option quote: {other:?}"),
+            })
+        };
+        for (kind, expected) in [
+            ("call", OptionKind::Call),
+            ("CALL", OptionKind::Call),
+            ("Call", OptionKind::Call),
+            ("c", OptionKind::Call),
+            ("C", OptionKind::Call),
+            ("put", OptionKind::Put),
+            ("PUT", OptionKind::Put),
+            ("pUt", OptionKind::Put),
+            ("p", OptionKind::Put),
+            ("P", OptionKind::Put),
+        ] {
+            assert_eq!(option_type(kind), Ok(expected), "{kind}");
+        }
+        for kind in ["calls", "straddle", "", "cp", "\u{212a}"] {
+            let error = option_type(kind).expect_err(kind);
+            assert_eq!(error.code, RejectReason::InvalidField, "{kind}");
+            assert!(error.detail.starts_with("`option_type`: expected \"call\" or \"put\""), "{error}");
+        }
+    }
+
+    #[test]
+    fn implied_volatilities_are_percent_unless_the_record_says_fraction() {
+        let quote = |fields: &str| {
+            one(&format!(r#"{{"type":"option_quote","venue":"v","symbol":"BTC-27DEC26-100000-C","time":"2026-11-22T12:00:00Z",{fields}}}"#))
+                .map(|record| match record {
+                    Record::OptionQuote(quote) => (quote.iv, quote.bid_iv, quote.ask_iv),
+                    other => panic!("not an option quote: {other:?}"),
+                })
+        };
+        assert_eq!(quote(r#""iv":55.5,"bid_iv":"0","ask_iv":1"#), Ok((Some(55.5), Some(0.0), Some(1.0))));
+        assert_eq!(quote(r#""iv":26.12,"iv_unit":"percent""#), Ok((Some(26.12), None, None)));
+        assert_eq!(
+            quote(r#""iv":0.2612,"bid_iv":"0.3675503331","ask_iv":1.1669998535,"iv_unit":"fraction""#),
+            Ok((Some(26.12), Some(36.75503331), Some(116.69998535))),
+            "moved two places exactly, not 26.119999999999997"
+        );
+        let fraction = quote(r#""iv":55.5,"ask_iv":0.2612"#).unwrap_err();
+        assert_eq!(fraction.code, RejectReason::InvalidField);
+        assert_eq!(
+            fraction.detail,
+            "`ask_iv`: 0.2612 looks like a fraction; implied volatilities are in percent (55.5 is 55.5 %): send 26.12 or set \"iv_unit\": \"fraction\""
+        );
+        let unit = quote(r#""iv":55.5,"iv_unit":"basis_points""#).unwrap_err();
+        assert_eq!(
+            (unit.code, unit.detail.as_str()),
+            (RejectReason::InvalidField, "`iv_unit`: expected \"percent\" (the default) or \"fraction\", got \"basis_points\"")
+        );
+        assert_eq!(quote(r#""iv":"NaN","iv_unit":"fraction""#).unwrap_err().code, RejectReason::NanOrInfinite);
     }
 
     #[test]

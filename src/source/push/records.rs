@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::fields::invalid;
 use super::option_contract::{self, GivenParts};
 use crate::record::{Bar, IndicatorValue, OptionQuote, Quote, RejectReason, Rejection, RowOp, RowRecord, Signal, Tick, Ticker, Timestamp};
+use crate::source::values;
 
 const TICK_FIELDS: &[&str] = &["type", "id", "venue", "symbol", "time", "price", "size", "side", "trade_id"];
 const QUOTE_FIELDS: &[&str] = &["type", "id", "venue", "symbol", "time", "bid_price", "bid_size", "ask_price", "ask_size"];
@@ -110,6 +111,7 @@ const OPTION_QUOTE_FIELDS: &[&str] = &[
     "bid_iv",
     "ask_iv",
     "underlying_price",
+    "iv_unit",
 ];
 const INDICATOR_FIELDS: &[&str] = &["type", "id", "venue", "symbol", "time", "interval", "name", "value"];
 const SIGNAL_FIELDS: &[&str] =
@@ -149,6 +151,7 @@ pub(super) fn parse_option_quote(fields: &Fields<'_>, received_at: Timestamp) ->
         expiration: fields.optional("expiration", Fields::date)?,
     };
     let parts = option_contract::resolve(&symbol, given)?;
+    let iv_unit = volatility_unit(fields)?;
     Ok(OptionQuote {
         time,
         received_at,
@@ -169,11 +172,55 @@ pub(super) fn parse_option_quote(fields: &Fields<'_>, received_at: Timestamp) ->
         theta: fields.optional_number("theta")?,
         vega: fields.optional_number("vega")?,
         rho: fields.optional_number("rho")?,
-        iv: fields.optional_number("iv")?,
-        bid_iv: fields.optional_number("bid_iv")?,
-        ask_iv: fields.optional_number("ask_iv")?,
+        iv: implied_volatility(fields, "iv", iv_unit)?,
+        bid_iv: implied_volatility(fields, "bid_iv", iv_unit)?,
+        ask_iv: implied_volatility(fields, "ask_iv", iv_unit)?,
         underlying_price: fields.optional_number("underlying_price")?,
     })
+}
+
+/// The unit of an `option_quote`'s implied volatilities, from its `iv_unit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum VolatilityUnit {
+    /// 55.5 is 55.5 % (the default, and how volatilities are stored).
+    Percent,
+    /// 0.555 is 55.5 %: multiplied by 100 once, here.
+    Fraction,
+}
+
+fn volatility_unit(fields: &Fields<'_>) -> Result<VolatilityUnit, Rejection> {
+    match fields.present("iv_unit") {
+        None => Ok(VolatilityUnit::Percent),
+        Some(Value::String(text)) if text == "percent" => Ok(VolatilityUnit::Percent),
+        Some(Value::String(text)) if text == "fraction" => Ok(VolatilityUnit::Fraction),
+        Some(other) => Err(invalid("iv_unit", "\"percent\" (the default) or \"fraction\"", other)),
+    }
+}
+
+/// An implied volatility in percent. In percent, a value strictly between 0 and 1 is
+/// refused: it is almost surely a fraction, which stored as percent would read 100
+/// times too low.
+fn implied_volatility(fields: &Fields<'_>, name: &str, unit: VolatilityUnit) -> Result<Option<f64>, Rejection> {
+    let Some(value) = fields.present(name) else {
+        return Ok(None);
+    };
+    let number = values::number(name, value)?;
+    let text = match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    match unit {
+        VolatilityUnit::Percent if number > 0.0 && number < 1.0 => Err(Rejection::new(
+            RejectReason::InvalidField,
+            format!(
+                "`{name}`: {} looks like a fraction; implied volatilities are in percent (55.5 is 55.5 %): send {} or set \"iv_unit\": \"fraction\"",
+                super::fields::truncate(&text, 40),
+                values::percent_from_fraction(&text, number)
+            ),
+        )),
+        VolatilityUnit::Percent => Ok(Some(number)),
+        VolatilityUnit::Fraction => Ok(Some(values::percent_from_fraction(&text, number))),
+    }
 }
 
 pub(super) fn parse_indicator(fields: &Fields<'_>, received_at: Timestamp) -> Result<IndicatorValue, Rejection> {
@@ -190,7 +237,8 @@ pub(super) fn parse_indicator(fields: &Fields<'_>, received_at: Timestamp) -> Re
     })
 }
 
-pub(super) fn parse_signal(fields: &Fields<'_>, received_at: Timestamp) -> Result<Signal, Rejection> {
+/// A `signal`. `raw` is the element's text: the payload is kept as written there.
+pub(super) fn parse_signal(fields: &Fields<'_>, raw: &str, received_at: Timestamp) -> Result<Signal, Rejection> {
     fields.only(SIGNAL_FIELDS, "signal")?;
     fields.optional_key("id")?;
     Ok(Signal {
@@ -204,7 +252,7 @@ pub(super) fn parse_signal(fields: &Fields<'_>, received_at: Timestamp) -> Resul
         confidence: fields.optional_number("confidence")?,
         impact: fields.optional_key("impact")?,
         content: fields.optional_text("content")?,
-        payload: fields.optional_json("payload")?,
+        payload: fields.optional_json_text("payload", raw)?,
     })
 }
 
