@@ -14,7 +14,8 @@ use crate::record::Table;
 pub struct TableConfig {
     /// Days of data kept; older partitions are dropped and older rows rejected. 0 keeps all.
     /// For `dead_letters` (default 30): rows received earlier are deleted every
-    /// `schema.maintenance_interval_secs`.
+    /// `schema.maintenance_interval_secs`. For `bars` with `retention_by_interval`: the
+    /// retention of the intervals it does not list.
     pub retention_days: Option<u32>,
     /// `bars` only: days kept per bar interval, e.g. `{ "1m" = 730, "5m" = 730, "1h" = 1825,
     /// "1d" = 0 }` (0 keeps that interval for good). Intervals are written as the push

@@ -12,7 +12,8 @@
 //! A pass remembers, per interval, the cutoff it cleaned up to; the next pass starts a
 //! day before it ([`RESCAN_MICROS`], for rows committed late, e.g. replayed from the
 //! spool), so a pass touches only the pieces the cutoff moved over. The first pass after
-//! a start goes over every piece older than the cutoff.
+//! a start, and one pass a day after it ([`FULL_PASS_MICROS`], for rows written in some
+//! other way), go over every piece older than the cutoff.
 
 use tokio_postgres::Client;
 
@@ -25,6 +26,9 @@ const MICROS_PER_DAY: i64 = 86_400 * 1_000_000;
 
 /// How far before the last pass's cutoff a pass starts again.
 pub const RESCAN_MICROS: i64 = MICROS_PER_DAY;
+
+/// How often a pass goes over every piece older than the cutoff again.
+pub const FULL_PASS_MICROS: i64 = MICROS_PER_DAY;
 
 /// What one pass deletes for one target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +59,8 @@ pub struct IntervalDeletes {
     profile: Profile,
     listed: Vec<String>,
     targets: Vec<Target>,
+    /// When the last pass over every piece ran.
+    last_full_pass: Option<i64>,
 }
 
 impl IntervalDeletes {
@@ -77,7 +83,7 @@ impl IntervalDeletes {
             targets.push(Target { interval: None, days: settings.retention_days, cleaned_to: None });
         }
         let listed = settings.retention_by_interval.iter().map(|(interval, _)| interval.clone()).collect();
-        Some(IntervalDeletes { table, profile, listed, targets })
+        Some(IntervalDeletes { table, profile, listed, targets, last_full_pass: None })
     }
 
     /// Deletes every target's rows older than its retention (before `now`).
@@ -98,10 +104,14 @@ impl IntervalDeletes {
                     AND time < 'epoch'::timestamptz + $3::bigint * interval '1 microsecond'"
             ))
             .await?;
+        let full = self.last_full_pass.is_none_or(|last| now.micros().saturating_sub(last) >= FULL_PASS_MICROS);
         let mut done = Vec::new();
         for target in &mut self.targets {
             let cutoff = now.micros().saturating_sub(i64::from(target.days).saturating_mul(MICROS_PER_DAY));
-            let from = target.cleaned_to.map_or(i64::MIN, |cleaned| cleaned.saturating_sub(RESCAN_MICROS));
+            let from = match target.cleaned_to {
+                Some(cleaned) if !full => cleaned.saturating_sub(RESCAN_MICROS),
+                _ => i64::MIN,
+            };
             let mut expiry = IntervalExpiry {
                 table: self.table,
                 interval: target.interval.clone().unwrap_or_else(|| "other".to_string()),
@@ -119,6 +129,9 @@ impl IntervalDeletes {
             }
             target.cleaned_to = Some(cutoff);
             done.push(expiry);
+        }
+        if full {
+            self.last_full_pass = Some(now.micros());
         }
         Ok(done)
     }
@@ -151,4 +164,40 @@ pub fn interval_deletes(config: &Config, profile: Profile) -> Vec<IntervalDelete
         .filter(|table| table.is_time_partitioned())
         .filter_map(|table| IntervalDeletes::from_config(config, table, profile))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TableConfig;
+
+    fn with_bars(days: u32, by_interval: &[(&str, u32)]) -> Config {
+        let mut config = Config::loopback("postgres://localhost/x");
+        config.tables.bars = Some(TableConfig {
+            retention_days: Some(days),
+            retention_by_interval: Some(by_interval.iter().map(|(interval, days)| (interval.to_string(), *days)).collect()),
+            ..TableConfig::default()
+        });
+        config
+    }
+
+    fn targets(config: &Config) -> Vec<(Option<String>, u32)> {
+        interval_deletes(config, Profile::Vanilla)
+            .into_iter()
+            .flat_map(|deletes| deletes.targets.into_iter().map(|target| (target.interval, target.days)))
+            .collect()
+    }
+
+    #[test]
+    fn only_rows_kept_shorter_than_whole_pieces_are_deleted_one_by_one() {
+        // Pieces go past 400 days: 1m (30) and the unlisted intervals (the table's 10) are deleted by row.
+        let config = with_bars(10, &[("1m", 30), ("1h", 400), ("1d", 400)]);
+        assert_eq!(config.table(Table::Bars).drop_retention_days(), 400);
+        assert_eq!(targets(&config), [(Some("1m".to_string()), 30), (None, 10)]);
+        // 1d keeps everything: no piece goes, 1m is deleted by row, the others are kept.
+        assert_eq!(targets(&with_bars(0, &[("1m", 30), ("1d", 0)])), [(Some("1m".to_string()), 30)]);
+        // One retention for every interval: pieces do it all.
+        assert!(targets(&with_bars(30, &[("1m", 30)])).is_empty());
+        assert!(targets(&Config::loopback("postgres://localhost/x")).is_empty(), "nothing configured, nothing deleted by row");
+    }
 }
