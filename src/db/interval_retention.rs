@@ -9,6 +9,13 @@
 //! table's own `retention_days` is shorter than that horizon, are deleted the same way
 //! (`NOT ("interval" = ANY($1))`).
 //!
+//! Deleting by interval asks for consent like dropping whole pieces does
+//! ([`guard_interval_retention`], run by `migrate` and at the start of `run`): each
+//! interval's retention is recorded in `table_retention` as `bars:1m` (`bars:*` for the
+//! intervals not listed); one that is shorter than recorded (or than the table's, the
+//! first time) while older rows of it exist is refused until the operator accepts it
+//! with `migrate --allow-retention-drop`.
+//!
 //! A pass remembers, per interval, the cutoff it cleaned up to; the next pass starts a
 //! day before it ([`RESCAN_MICROS`], for rows committed late, e.g. replayed from the
 //! spool), so a pass touches only the pieces the cutoff moved over. The first pass after
@@ -18,6 +25,7 @@
 use tokio_postgres::Client;
 
 use super::partitions::RANGES_QUERY;
+use super::retention::ALLOW_RETENTION_DROP;
 use super::{DbError, Profile};
 use crate::config::Config;
 use crate::record::{Table, Timestamp};
@@ -136,6 +144,11 @@ impl IntervalDeletes {
         Ok(done)
     }
 
+    /// Each target's key in `table_retention`: `bars:1m`, `bars:*` for the unlisted intervals.
+    fn keys(&self) -> impl Iterator<Item = (&Target, String)> {
+        self.targets.iter().map(|target| (target, format!("{}:{}", self.table.name(), target.interval.as_deref().unwrap_or("*"))))
+    }
+
     /// The `[start, end)` of every partition or chunk of the table, epoch µs.
     async fn pieces(&self, client: &Client) -> Result<Vec<(i64, i64)>, DbError> {
         let rows = match self.profile {
@@ -155,6 +168,81 @@ impl IntervalDeletes {
         pieces.sort_unstable();
         Ok(pieces)
     }
+}
+
+/// Checks each interval's retention before rows are deleted by it (see the module
+/// docs). Returns a line per deletion accepted; refuses, naming each, when
+/// `allow_drop` is false. Records the retentions checked.
+pub async fn guard_interval_retention(client: &Client, deletes: &[IntervalDeletes], allow_drop: bool) -> Result<Vec<String>, DbError> {
+    let recorded = |key: String| async move {
+        let row = client.query_opt("SELECT retention_days FROM table_retention WHERE table_name = $1", &[&key]).await?;
+        Ok::<_, DbError>(row.map(|row| row.get::<_, i32>(0).max(0) as u32))
+    };
+    let mut drops = Vec::new();
+    let mut to_record = Vec::new();
+    for table in deletes {
+        let table_before = recorded(table.table.name().to_string()).await?;
+        for (target, key) in table.keys() {
+            let before = recorded(key.clone()).await?;
+            if before == Some(target.days) {
+                continue;
+            }
+            to_record.push((key.clone(), target.days));
+            let previous = before.or(table_before);
+            if previous.is_some_and(|days| days != 0 && days <= target.days) {
+                continue;
+            }
+            let cutoff = Timestamp::now().micros().saturating_sub(i64::from(target.days).saturating_mul(MICROS_PER_DAY));
+            let quoted = table.table.quoted_name();
+            let older: bool = match &target.interval {
+                Some(interval) => client
+                    .query_one(
+                        &format!(
+                            "SELECT EXISTS (SELECT 1 FROM {quoted} WHERE \"interval\" = $1
+                                AND time < 'epoch'::timestamptz + $2::bigint * interval '1 microsecond')"
+                        ),
+                        &[interval, &cutoff],
+                    )
+                    .await?
+                    .get(0),
+                None => client
+                    .query_one(
+                        &format!(
+                            "SELECT EXISTS (SELECT 1 FROM {quoted} WHERE NOT (\"interval\" = ANY($1::text[]))
+                                AND time < 'epoch'::timestamptz + $2::bigint * interval '1 microsecond')"
+                        ),
+                        &[&table.listed, &cutoff],
+                    )
+                    .await?
+                    .get(0),
+            };
+            if older {
+                let was = match previous {
+                    Some(0) | None => "keep everything".to_string(),
+                    Some(days) => format!("{days} days"),
+                };
+                drops.push(format!("{key}: retention {} days (was: {was}) deletes rows older than {}", target.days, Timestamp(cutoff)));
+            }
+        }
+    }
+    if !drops.is_empty() && !allow_drop {
+        let lines: Vec<String> = drops.iter().map(|drop| format!("  {drop}")).collect();
+        return Err(DbError::Schema(format!(
+            "the configured retention_by_interval would delete existing rows at once:\n{}\nnothing was deleted; to accept, run \
+             `hypertick migrate {ALLOW_RETENTION_DROP}` with this configuration, or raise the retention",
+            lines.join("\n")
+        )));
+    }
+    for (key, days) in to_record {
+        client
+            .execute(
+                "INSERT INTO table_retention (table_name, retention_days) VALUES ($1, $2)
+                 ON CONFLICT (table_name) DO UPDATE SET retention_days = EXCLUDED.retention_days, set_at = now()",
+                &[&key, &i32::try_from(days).unwrap_or(i32::MAX)],
+            )
+            .await?;
+    }
+    Ok(drops.iter().map(|drop| format!("{drop} (accepted with {ALLOW_RETENTION_DROP})")).collect())
 }
 
 /// The per-interval deletes of every table that needs them.

@@ -33,7 +33,7 @@ use conninfo::{ConnInfo, SslMode};
 
 pub use dead_letters::delete_expired_dead_letters;
 pub use identifier::{quote_identifier, quote_identifiers};
-pub use interval_retention::{interval_deletes, IntervalDeletes, IntervalExpiry};
+pub use interval_retention::{guard_interval_retention, interval_deletes, IntervalDeletes, IntervalExpiry};
 pub use migrate::{migrate, MigrationReport};
 pub use partitions::{PartitionPlan, Partitions};
 pub use prepare::{

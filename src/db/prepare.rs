@@ -110,6 +110,9 @@ pub async fn prepare_schema_with(config: &Config, options: SchemaOptions) -> Res
     converged.extend(custom::ensure_custom_tables(&client, profile, &custom_tables).await?);
     let retention: Vec<(Table, u32)> =
         time_series_tables(config).into_iter().map(|table| (table, config.table(table).drop_retention_days())).collect();
+    // Per interval first: it compares with the table's retention as recorded before this run.
+    let interval_deletes = super::interval_deletes(config, profile);
+    converged.extend(super::guard_interval_retention(&client, &interval_deletes, options.allow_retention_drop).await?);
     converged.extend(super::guard_retention(&client, profile, &retention, options.allow_retention_drop).await?);
     let mut stagger = JobStagger::default();
     match profile {

@@ -230,3 +230,39 @@ async fn producers_push_their_own_technical_indicators_beside_the_engines() {
     drop(socket);
     daemon.stop().await.expect("clean stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_stored_bars_by_interval_needs_consent() {
+    let cluster = support::start_cluster();
+    let keep_all = bars_config(&cluster, 0, &[]);
+    app::migrate(&keep_all).await.expect("migrate, bars kept for good");
+    let mut client = support::sql(&cluster).await;
+    let old = Timestamp::now().micros() - 40 * DAY;
+    let partitions = db::Partitions::new(db::partition_plans(&keep_all, Profile::Vanilla));
+    let slot = partitions.slot_start(Table::Bars, Timestamp(old)).expect("bars are partitioned");
+    partitions.ensure(&mut client, Table::Bars, &[slot]).await.expect("a partition for the old bars");
+    client
+        .execute(
+            "INSERT INTO bars (time, received_at, venue, symbol, \"interval\", open, high, low, close, volume)
+             VALUES ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', now(), 'test', 'OLD', '1m', 1, 2, 0.5, 1.5, 10)",
+            &[&old],
+        )
+        .await
+        .expect("an old 1m bar");
+
+    let shortened = bars_config(&cluster, 0, &[("1m", 30), ("1d", 0)]);
+    let refused = format!("{:#}", app::migrate(&shortened).await.expect_err("deleting the stored 1m bar needs consent"));
+    assert!(refused.contains("bars:1m: retention 30 days (was: keep everything) deletes rows older than"), "{refused}");
+    assert!(refused.contains("--allow-retention-drop"), "{refused}");
+    let accepted = app::migrate_with(&shortened, db::SchemaOptions { allow_retention_drop: true }).await.expect("accepted");
+    assert!(
+        accepted
+            .converged
+            .iter()
+            .any(|line| line.starts_with("bars:1m: retention 30 days") && line.ends_with("(accepted with --allow-retention-drop)")),
+        "{:?}",
+        accepted.converged
+    );
+    app::migrate(&shortened).await.expect("accepted once, not asked again");
+    assert_eq!(count(&client, "SELECT count(*) FROM bars").await, 1, "migrate itself deletes nothing");
+}
