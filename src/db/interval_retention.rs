@@ -3,9 +3,13 @@
 //! rows (`EffectiveTableConfig::drop_retention_days`); rows of an interval kept
 //! shorter are deleted here, on both profiles:
 //! `DELETE FROM bars WHERE "interval" = $1 AND time >= $2 AND time < $3`, one statement
-//! per partition or chunk older than the interval's cutoff, so each statement's work is
-//! bounded by one piece of the table (on TimescaleDB 2.28 a DELETE on a columnstore
-//! chunk decompresses only the batches it touches). The intervals not listed, when the
+//! per partition older than the interval's cutoff on vanilla PostgreSQL, and per day of
+//! each chunk on TimescaleDB, so each statement's work is bounded. On TimescaleDB a
+//! DELETE on a columnstore chunk decompresses the batches it touches (`interval` is not
+//! a segment column) — more than `timescaledb.max_tuples_decompressed_per_dml_transaction`
+//! (100 000 by default) for a week of 1m bars of a few symbols — so the deleting
+//! session lifts that limit for itself, and the day slices keep each transaction to
+//! about a day of the table. The intervals not listed, when the
 //! table's own `retention_days` is shorter than that horizon, are deleted the same way
 //! (`NOT ("interval" = ANY($1))`).
 //!
@@ -34,6 +38,9 @@ const MICROS_PER_DAY: i64 = 86_400 * 1_000_000;
 
 /// How far before the last pass's cutoff a pass starts again.
 pub const RESCAN_MICROS: i64 = MICROS_PER_DAY;
+
+/// TimescaleDB: the longest time range one DELETE covers.
+pub const TIMESCALE_SLICE_MICROS: i64 = MICROS_PER_DAY;
 
 /// How often a pass goes over every piece older than the cutoff again.
 pub const FULL_PASS_MICROS: i64 = MICROS_PER_DAY;
@@ -112,6 +119,13 @@ impl IntervalDeletes {
                     AND time < 'epoch'::timestamptz + $3::bigint * interval '1 microsecond'"
             ))
             .await?;
+        if self.profile == Profile::TimescaleDb {
+            client.batch_execute("SET timescaledb.max_tuples_decompressed_per_dml_transaction = 0").await?;
+        }
+        let slice = match self.profile {
+            Profile::TimescaleDb => TIMESCALE_SLICE_MICROS,
+            Profile::Vanilla => i64::MAX,
+        };
         let full = self.last_full_pass.is_none_or(|last| now.micros().saturating_sub(last) >= FULL_PASS_MICROS);
         let mut done = Vec::new();
         for target in &mut self.targets {
@@ -128,11 +142,16 @@ impl IntervalDeletes {
                 pieces: 0,
             };
             for &(start, end) in pieces.iter().filter(|(start, end)| *start < cutoff && *end > from) {
-                let to = end.min(cutoff);
-                expiry.rows += match &target.interval {
-                    Some(interval) => client.execute(&by_interval, &[interval, &start, &to]).await?,
-                    None => client.execute(&others, &[&self.listed, &start, &to]).await?,
-                };
+                let end = end.min(cutoff);
+                let mut low = start;
+                while low < end {
+                    let high = low.saturating_add(slice).min(end);
+                    expiry.rows += match &target.interval {
+                        Some(interval) => client.execute(&by_interval, &[interval, &low, &high]).await?,
+                        None => client.execute(&others, &[&self.listed, &low, &high]).await?,
+                    };
+                    low = high;
+                }
                 expiry.pieces += 1;
             }
             target.cleaned_to = Some(cutoff);
