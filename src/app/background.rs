@@ -98,6 +98,35 @@ pub(super) fn spawn_dead_letter_retention(config: &Config, stop: CancellationTok
     });
 }
 
+/// Deletes rows past their interval's retention (`[tables.bars] retention_by_interval`)
+/// every `schema.maintenance_interval_secs`, on both profiles (see `db::IntervalDeletes`).
+pub(super) fn spawn_interval_retention(config: &Config, profile: db::Profile, stop: CancellationToken) {
+    let deletes = db::interval_deletes(config, profile);
+    if deletes.is_empty() {
+        return;
+    }
+    let deletes = Arc::new(tokio::sync::Mutex::new(deletes));
+    let interval = Duration::from_secs(config.schema.maintenance_interval_secs.get());
+    spawn_periodic("interval retention", config, interval, stop, move |client| {
+        let deletes = deletes.clone();
+        async move {
+            let mut deletes = deletes.lock().await;
+            for table in deletes.iter_mut() {
+                for expiry in table.run(&client, Timestamp::now()).await? {
+                    crate::metrics::events::interval_rows_expired(
+                        expiry.table,
+                        &expiry.interval,
+                        expiry.retention_days,
+                        expiry.rows,
+                        expiry.pieces,
+                    );
+                }
+            }
+            Ok(())
+        }
+    });
+}
+
 /// Keeps `ingest_ids` at the most recent `keep` record ids.
 pub(super) fn spawn_id_trimming(config: &Config, keep: usize, stop: CancellationToken) {
     spawn_periodic("record id trimming", config, Duration::from_secs(60), stop, move |client| async move {

@@ -128,6 +128,7 @@ pub(super) fn router(config: &Config, lanes: Lanes, parts: RouterParts) -> Route
             ids: parts.ids,
             limits: RouterLimits {
                 retention_micros: retention,
+                bar_retention: pipeline::IntervalRetention::from_settings(&config.table(Table::Bars)),
                 max_future_micros: (config.pipeline.max_future_secs.get() as i64).saturating_mul(1_000_000),
                 max_record_bytes,
             },

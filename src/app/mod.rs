@@ -37,8 +37,8 @@ mod offline;
 mod spool;
 
 use background::{
-    spawn_aggregate_refresh, spawn_dead_letter_retention, spawn_health_checks, spawn_id_trimming, spawn_partition_maintenance,
-    spawn_spool_compaction,
+    spawn_aggregate_refresh, spawn_dead_letter_retention, spawn_health_checks, spawn_id_trimming, spawn_interval_retention,
+    spawn_partition_maintenance, spawn_spool_compaction,
 };
 pub use load::{load_config, load_config_str, warnings};
 use spool::{open_spool, open_spool_offline, replay_spool, spawn_release_writer};
@@ -287,6 +287,7 @@ impl Daemon {
         }
         spawn_health_checks(config, health.clone(), background_stop.clone());
         spawn_dead_letter_retention(config, background_stop.clone());
+        spawn_interval_retention(config, profile, background_stop.clone());
         daemon.start_metrics_and_summary(config, &health, &stats, &background_stop).await?;
 
         if let Some(server) = config.server.as_ref().filter(|server| server.dedup_ids > 0) {
@@ -366,6 +367,7 @@ impl Daemon {
                 spawn_aggregate_refresh(config, self.background_stop.clone());
             }
         }
+        spawn_interval_retention(config, schema.profile, self.background_stop.clone());
         if let Some(progress) = &progress {
             replay_spool(&router, progress, &replay).await?;
             spawn_spill_readers(&router, &self.sources_stop, &self.sources);

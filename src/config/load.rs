@@ -335,6 +335,34 @@ mod tests {
     }
 
     #[test]
+    fn bar_retention_by_interval_is_read_and_checked_entry_by_entry() {
+        let good =
+            format!("{MINIMAL}[tables.bars]\nretention_days = 90\nretention_by_interval = {{ \"1m\" = 730, \"1d\" = 0, \"1h\" = 1825 }}\n");
+        let config = load_str(&good, env(&[])).expect("valid");
+        let bars = config.table(Table::Bars);
+        assert_eq!(bars.retention_by_interval, vec![("1d".to_string(), 0), ("1h".to_string(), 1825), ("1m".to_string(), 730)]);
+        assert_eq!((bars.retention_days_for("1m"), bars.retention_days_for("5m"), bars.drop_retention_days()), (730, 90, 0));
+
+        let bad = format!(
+            "{MINIMAL}[tables.bars]\nretention_by_interval = {{ \"1 minute\" = 30, \"01m\" = 1, \"1h\" = 999999 }}\n\
+             [tables.ticks]\nretention_by_interval = {{ \"1m\" = 30 }}\n"
+        );
+        let errors = load_str(&bad, env(&[])).expect_err("invalid").0;
+        let found: Vec<(&str, &str)> = errors.iter().map(|error| (error.key.as_str(), error.message.as_str())).collect();
+        for (key, needle) in [
+            ("tables.bars.retention_by_interval.\"1 minute\"", "expected a length like 1m"),
+            ("tables.bars.retention_by_interval.\"01m\"", "`01m` is not an interval"),
+            ("tables.bars.retention_by_interval.\"1h\"", "at most 365000 days"),
+            ("tables.ticks.retention_by_interval", "only under [tables.bars]"),
+        ] {
+            assert!(found.iter().any(|(k, message)| *k == key && message.contains(needle)), "{key}: {needle} missing from {found:?}");
+        }
+        let negative = format!("{MINIMAL}[tables.bars]\nretention_by_interval = {{ \"1m\" = -1 }}\n");
+        let errors = load_str(&negative, env(&[])).expect_err("invalid").0;
+        assert!(errors[0].key.starts_with("tables.bars.retention_by_interval"), "{errors:?}");
+    }
+
+    #[test]
     fn conflict_keys_need_insert_mode_known_columns_and_time() {
         let text = format!("{MINIMAL}[tables.ticks]\nconflict_key = [\"trade_id\", \"nope\"]\n");
         let errors = load_str(&text, env(&[])).expect_err("invalid").0;

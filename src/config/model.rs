@@ -231,6 +231,10 @@ impl Config {
         let defaults = table.defaults();
         EffectiveTableConfig {
             retention_days: overrides.and_then(|o| o.retention_days).unwrap_or(defaults.retention_days),
+            retention_by_interval: overrides
+                .and_then(|o| o.retention_by_interval.as_ref())
+                .map(|by_interval| by_interval.iter().map(|(interval, days)| (interval.clone(), *days)).collect())
+                .unwrap_or_default(),
             partition_hours: overrides.and_then(|o| o.partition_hours).unwrap_or(defaults.partition_hours),
             columnstore_after_days: overrides.and_then(|o| o.columnstore_after_days).unwrap_or(defaults.columnstore_after_days),
             writers: overrides.and_then(|o| o.writers).unwrap_or(if table.is_high_rate() { self.pipeline.writers_per_table } else { 1 }),
@@ -249,6 +253,7 @@ impl Config {
     fn custom_table_settings(&self, custom: Option<&CustomTableConfig>) -> EffectiveTableConfig {
         EffectiveTableConfig {
             retention_days: custom.and_then(|c| c.retention_days).unwrap_or(0),
+            retention_by_interval: Vec::new(),
             partition_hours: custom.and_then(|c| c.partition_hours).unwrap_or(DEFAULT_CUSTOM_PARTITION_HOURS),
             columnstore_after_days: custom.and_then(|c| c.columnstore_after_days).unwrap_or(DEFAULT_CUSTOM_COLUMNSTORE_AFTER_DAYS),
             writers: custom.and_then(|c| c.writers).unwrap_or(1),

@@ -1,6 +1,7 @@
 //! `[tables]`: per-table settings, and the shape of a table's effective settings
 //! (`Config::table` applies the table's defaults and the `[pipeline]` fallbacks).
 
+use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
 
 use schemars::JsonSchema;
@@ -14,8 +15,18 @@ use crate::record::Table;
 pub struct TableConfig {
     /// Days of data kept; older partitions are dropped and older rows rejected. 0 keeps all.
     /// For `dead_letters` (default 30): rows received earlier are deleted every
-    /// `schema.maintenance_interval_secs`.
+    /// `schema.maintenance_interval_secs`. For `bars` with `retention_by_interval`: the
+    /// retention of the intervals it does not list.
     pub retention_days: Option<u32>,
+    /// `bars` only: days kept per bar interval, e.g. `{ "1m" = 730, "5m" = 730, "1h" = 1825,
+    /// "1d" = 0 }` (0 keeps that interval for good). Intervals are written as the push
+    /// protocol reads them (`1m`, `4h`, `1d`, …; `60m` and `1h` are different intervals);
+    /// bars of intervals not listed use `retention_days`. A bar older than its interval's
+    /// retention is refused (`older_than_retention`). Partitions (vanilla) or chunks
+    /// (TimescaleDB) are dropped only past the longest of these and `retention_days`
+    /// (never when any is 0); shorter-lived intervals are deleted row by row, one
+    /// partition or chunk per statement, every `schema.maintenance_interval_secs`.
+    pub retention_by_interval: Option<BTreeMap<String, u32>>,
     /// Width of one time partition (vanilla) or chunk (TimescaleDB), in hours.
     pub partition_hours: Option<u32>,
     /// TimescaleDB: chunks older than this many days move to the columnstore. 0: never.
@@ -128,7 +139,10 @@ pub fn default_max_record_bytes(table: Table) -> usize {
 /// The settings one table runs with, after per-table overrides are applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EffectiveTableConfig {
+    /// Days kept (0: all); for `bars`, of the intervals `retention_by_interval` does not list.
     pub retention_days: u32,
+    /// `bars`: days kept per interval, sorted by interval (empty for other tables).
+    pub retention_by_interval: Vec<(String, u32)>,
     pub partition_hours: u32,
     pub columnstore_after_days: u32,
     pub writers: usize,
@@ -143,4 +157,28 @@ pub struct EffectiveTableConfig {
     /// TimescaleDB: keep the hypertable's `(time DESC)` index; `None`: left as it is
     /// (custom tables, whose time index is part of their definition).
     pub time_index: Option<bool>,
+}
+
+impl EffectiveTableConfig {
+    /// Days past which whole partitions or chunks may go: the longest retention any of
+    /// the table's rows has (0, keep all, when any interval or the table keeps all).
+    pub fn drop_retention_days(&self) -> u32 {
+        let mut all = self.retention_by_interval.iter().map(|(_, days)| *days).chain([self.retention_days]);
+        if all.clone().any(|days| days == 0) {
+            return 0;
+        }
+        all.by_ref().max().unwrap_or(0)
+    }
+
+    /// Days kept for rows of `interval` (the table's `retention_days` when not listed).
+    pub fn retention_days_for(&self, interval: &str) -> u32 {
+        self.retention_by_interval.iter().find(|(listed, _)| listed == interval).map_or(self.retention_days, |(_, days)| *days)
+    }
+
+    /// Whether some rows must be deleted one by one, their retention being shorter than
+    /// the one whole partitions or chunks are dropped at.
+    pub fn deletes_rows_by_interval(&self) -> bool {
+        let horizon = self.drop_retention_days();
+        self.retention_by_interval.iter().map(|(_, days)| *days).chain([self.retention_days]).any(|days| days != 0 && days != horizon)
+    }
 }

@@ -21,6 +21,9 @@ const MIN_BATCH_BYTES: usize = 65_536;
 /// refresh policies start at the ticks' retention and `ohlcv_1d`'s must span a few days.
 pub const OHLCV_LONGEST_REFRESH_WINDOW_DAYS: u32 = 7;
 
+/// The longest retention accepted, in days (about a thousand years; longer is 0, keep all).
+const MAX_RETENTION_DAYS: u32 = 365_000;
+
 fn batch_bytes_expected() -> String {
     format!("expected between {MIN_BATCH_BYTES} and {MAX_BATCH_BYTES} bytes (a batch stays far below PostgreSQL's 1 GiB message limit)")
 }
@@ -163,6 +166,25 @@ fn check_table(config: &Config, table: Table, problem: &mut impl FnMut(&str, Str
                 "expected \"copy\" or \"insert\": {table} is not a hypertable, and direct_compress writes into a hypertable's columnstore"
             ),
         );
+    }
+    if let Some(by_interval) = overrides.and_then(|o| o.retention_by_interval.as_ref()) {
+        if table != Table::Bars {
+            problem(
+                &key("retention_by_interval"),
+                format!("expected it only under [tables.bars] (bars are kept per interval); {table} has one retention_days"),
+            );
+        }
+        for (interval, days) in by_interval {
+            let entry = format!("{}.\"{}\"", key("retention_by_interval"), interval.chars().take(40).collect::<String>());
+            if !crate::record::is_interval(interval) {
+                problem(&entry, format!("`{interval}` is not an interval: expected {}", crate::record::INTERVAL_EXPECTED));
+            } else if *days > MAX_RETENTION_DAYS {
+                problem(&entry, format!("expected 0 (keep for good) or at most {MAX_RETENTION_DAYS} days, got {days}"));
+            }
+        }
+    }
+    if effective.retention_days > MAX_RETENTION_DAYS {
+        problem(&key("retention_days"), format!("expected 0 (keep all) or at most {MAX_RETENTION_DAYS} days"));
     }
     if overrides.and_then(|o| o.time_index).is_some() && !table.is_time_partitioned() {
         problem(&key("time_index"), format!("expected no time_index: {table} is not a hypertable"));

@@ -11,6 +11,7 @@ pub mod conninfo;
 mod custom;
 mod dead_letters;
 mod identifier;
+mod interval_retention;
 mod migrate;
 mod partitions;
 pub mod pem;
@@ -32,6 +33,7 @@ use conninfo::{ConnInfo, SslMode};
 
 pub use dead_letters::delete_expired_dead_letters;
 pub use identifier::{quote_identifier, quote_identifiers};
+pub use interval_retention::{guard_interval_retention, interval_deletes, IntervalDeletes, IntervalExpiry};
 pub use migrate::{migrate, MigrationReport};
 pub use partitions::{PartitionPlan, Partitions};
 pub use prepare::{

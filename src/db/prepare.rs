@@ -55,7 +55,10 @@ pub fn partition_plans(config: &Config, profile: Profile) -> Vec<PartitionPlan> 
             PartitionPlan {
                 table,
                 width_micros: i64::from(settings.partition_hours) * MICROS_PER_HOUR,
-                retention_micros: (settings.retention_days > 0).then(|| i64::from(settings.retention_days) * MICROS_PER_DAY),
+                // Past the longest retention of the table's rows; rows of intervals kept
+                // shorter are deleted by `interval_retention`.
+                retention_micros: (settings.drop_retention_days() > 0)
+                    .then(|| i64::from(settings.drop_retention_days()).saturating_mul(MICROS_PER_DAY)),
             }
         })
         .collect()
@@ -74,7 +77,7 @@ pub fn hypertable_plans(config: &Config) -> Vec<HypertablePlan> {
                 table,
                 chunk_hours: settings.partition_hours,
                 columnstore_after_days: settings.columnstore_after_days,
-                retention_days: settings.retention_days,
+                retention_days: settings.drop_retention_days(),
                 segmentby,
                 time_index: settings.time_index,
                 direct_compress: settings.write_mode == WriteMode::DirectCompress,
@@ -106,7 +109,10 @@ pub async fn prepare_schema_with(config: &Config, options: SchemaOptions) -> Res
     let custom_tables: Vec<_> = config.custom_tables.iter().zip(schemas).collect();
     converged.extend(custom::ensure_custom_tables(&client, profile, &custom_tables).await?);
     let retention: Vec<(Table, u32)> =
-        time_series_tables(config).into_iter().map(|table| (table, config.table(table).retention_days)).collect();
+        time_series_tables(config).into_iter().map(|table| (table, config.table(table).drop_retention_days())).collect();
+    // Per interval first: it compares with the table's retention as recorded before this run.
+    let interval_deletes = super::interval_deletes(config, profile);
+    converged.extend(super::guard_interval_retention(&client, &interval_deletes, options.allow_retention_drop).await?);
     converged.extend(super::guard_retention(&client, profile, &retention, options.allow_retention_drop).await?);
     let mut stagger = JobStagger::default();
     match profile {

@@ -105,7 +105,8 @@ async fn run_files<R: FileRecord + CopyRow>(
             _ => plan.size,
         })
         .sum();
-    let retention_days = config.table(table).retention_days;
+    let table_settings = config.table(table);
+    let retention_days = table_settings.retention_days;
     let work = Arc::new(Work::<R> {
         table,
         per_file: plans.iter().map(|_| FileCounts::default()).collect(),
@@ -113,7 +114,8 @@ async fn run_files<R: FileRecord + CopyRow>(
         mappings,
         parse,
         partitions: partitions.clone(),
-        retention_micros: (retention_days > 0).then(|| i64::from(retention_days) * 86_400 * 1_000_000),
+        retention_micros: crate::pipeline::retention_micros_of_days(retention_days),
+        interval_retention: crate::pipeline::IntervalRetention::from_settings(&table_settings),
         max_future_micros: (config.pipeline.max_future_secs.get() as i64).saturating_mul(1_000_000),
         max_errors: settings.max_errors,
         chunk_bytes: settings.chunk_bytes,

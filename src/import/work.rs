@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use super::plan::{lines_before, FilePlan};
 use crate::db::Partitions;
 use crate::metrics::events;
-use crate::pipeline::check_event_time;
+use crate::pipeline::{check_event_time, check_interval_time, IntervalRetention};
 use crate::record::{DeadLetter, Table, Timestamp};
 use crate::sink::{encode_batch, BatchProgress, CopyRow, EncodedBatch, KnownInstruments};
 use crate::source::file::{open_decoded, parse_chunk, Compression, FileRecord, Mapping, ParseSettings, ParsedChunk};
@@ -48,6 +48,8 @@ pub struct Work<R> {
     pub parse: Vec<ParseSettings>,
     pub partitions: Arc<Partitions>,
     pub retention_micros: Option<i64>,
+    /// `bars`: the retention of each interval `retention_by_interval` lists.
+    pub interval_retention: IntervalRetention,
     pub max_future_micros: i64,
     pub max_errors: u64,
     pub chunk_bytes: u64,
@@ -183,7 +185,18 @@ impl<R: FileRecord + CopyRow> Work<R> {
             None => (read_range(plan, job.start, job.end)?, None),
         };
         let now = Timestamp::now();
-        let admit = |time| check_event_time(self.table, self.retention_micros, self.max_future_micros, time, now);
+        let admit = |time, interval: Option<&str>| match interval {
+            Some(interval) => check_interval_time(
+                self.table,
+                self.retention_micros,
+                &self.interval_retention,
+                interval,
+                self.max_future_micros,
+                time,
+                now,
+            ),
+            None => check_event_time(self.table, self.retention_micros, self.max_future_micros, time, now),
+        };
         let parsed: ParsedChunk<R> = parse_chunk(&bytes, &self.parse[job.file], &self.mappings[job.file], now, &admit);
         let bad = parsed.bad.len() as u64;
         if bad > 0 {

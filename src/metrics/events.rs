@@ -203,6 +203,15 @@ pub fn dead_letters_expired(rows: u64) {
     }
 }
 
+/// A periodic delete removed rows of one interval past its retention
+/// (`tables.<table>.retention_by_interval`; `other`: the intervals it does not list).
+pub fn interval_rows_expired(table: Table, interval: &str, retention_days: u32, rows: u64, pieces: usize) {
+    counter!("hypertick_interval_retention_deleted_rows_total", "table" => table.name()).increment(rows);
+    if rows > 0 {
+        tracing::info!(%table, interval, retention_days, rows, pieces, "rows past their interval's retention deleted");
+    }
+}
+
 pub fn write_failed(table: Table, writer_idx: usize, kind: &'static str, error: &dyn std::fmt::Display) {
     counter!("hypertick_write_errors_total", "table" => table.name(), "kind" => kind).increment(1);
     tracing::warn!(table = %table, writer_idx, kind, %error, "batch write failed");

@@ -23,6 +23,7 @@ use super::dedup::{id_key, IdWindow};
 use super::indicators::IndicatorStage;
 use super::lane::{LaneSender, SendError, Sequenced};
 use super::release::{ReleaseSender, SpoolRelease};
+use super::retention::{check_interval_time, IntervalRetention};
 use super::spill_state::Spills;
 
 /// Where an accepted record went: its spool stream, sequence and log position
@@ -67,6 +68,9 @@ pub struct RouterLimits {
     /// Per built-in table (indexed like `Table::ALL`): rows older than this many µs are
     /// refused. A custom table's retention is in its [`CustomLane`].
     pub retention_micros: [Option<i64>; Table::ALL.len()],
+    /// `bars`: the retention of each interval `tables.bars.retention_by_interval` lists
+    /// (the others have the table's, in `retention_micros`).
+    pub bar_retention: IntervalRetention,
     /// Rows further than this many µs ahead of our clock are refused.
     pub max_future_micros: i64,
     /// Per built-in table (indexed like `Table::ALL`): records whose estimated size in
@@ -214,6 +218,26 @@ impl Router {
         self.check_time_within(table, retention, time, now)
     }
 
+    /// [`Router::check_time`] for a record: a bar against its interval's retention.
+    pub fn check_record_time(&self, record: &Record, now: Timestamp) -> Result<(), Rejection> {
+        match record {
+            Record::Bar(bar) if !self.limits.bar_retention.is_empty() => {
+                let table_retention = Table::Bars.index().and_then(|index| self.limits.retention_micros[index]);
+                let limits = &self.limits;
+                check_interval_time(
+                    Table::Bars,
+                    table_retention,
+                    &limits.bar_retention,
+                    &bar.interval,
+                    limits.max_future_micros,
+                    bar.time,
+                    now,
+                )
+            }
+            _ => self.check_time(record.table(), record.time(), now),
+        }
+    }
+
     /// Refuses a record larger than its table's `max_record_bytes`.
     pub fn check_size(&self, record: &Record) -> Result<(), Rejection> {
         let table = record.table();
@@ -307,7 +331,7 @@ impl Router {
     }
 
     async fn route_keyed(&self, mut record: Record, now: Timestamp, id: u128) -> Result<Receipt, Rejection> {
-        self.check_time(record.table(), record.time(), now)?;
+        self.check_record_time(&record, now)?;
         self.check_size(&record)?;
         if let Record::Row(row) = &mut record {
             if let Some(converted) = self.convert_custom(row, Some(now)) {

@@ -40,7 +40,7 @@ pub use rejection::{RejectReason, Rejection};
 pub use row::{RelationalCatalog, RelationalTable, RowOp, RowRecord, SharedCatalog};
 pub use size::{json_heap_bytes, ApproxBytes};
 pub use table::{CustomTable, Table, TableDefaults, TableSpec};
-pub use time::{EpochUnit, ImplausibleNanos, Timestamp, MIN_PLAUSIBLE_EPOCH_NANOS};
+pub use time::{is_interval, EpochUnit, ImplausibleNanos, Timestamp, INTERVAL_EXPECTED, MIN_PLAUSIBLE_EPOCH_NANOS};
 
 /// Which side took liquidity in a trade, stored as `smallint` (1, -1, 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

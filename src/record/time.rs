@@ -205,6 +205,20 @@ impl fmt::Display for Timestamp {
     }
 }
 
+/// The bar-length units, shortest first.
+const INTERVAL_UNITS: [&str; 7] = ["s", "m", "h", "d", "w", "mo", "y"];
+
+/// What a bar length looks like, for messages.
+pub const INTERVAL_EXPECTED: &str = "a length like 1m, 5m, 1h, 1d (units s, m, h, d, w, mo, y)";
+
+/// Whether `text` is a bar length as every source reads one: digits without a leading
+/// zero, then a unit (s, m, h, d, w, mo, y), e.g. `1m`, `4h`, `1d`. Lengths are kept as
+/// written: `60m` and `1h` are different intervals.
+pub fn is_interval(text: &str) -> bool {
+    let digits = text.chars().take_while(char::is_ascii_digit).count();
+    digits > 0 && !text.starts_with('0') && INTERVAL_UNITS.contains(&&text[digits..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

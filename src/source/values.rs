@@ -12,7 +12,7 @@
 use serde_json::Value;
 
 use crate::config::TimeUnit;
-use crate::record::{EpochUnit, RejectReason, Rejection, Timestamp};
+use crate::record::{is_interval, EpochUnit, RejectReason, Rejection, Timestamp, INTERVAL_EXPECTED};
 
 /// Longest accepted venue, symbol and id strings, in bytes.
 pub const MAX_KEY_BYTES: usize = 128;
@@ -172,16 +172,11 @@ pub fn epoch_unit(unit: TimeUnit, integer_digits: usize) -> EpochUnit {
     }
 }
 
-/// The bar-length units, shortest first.
-const INTERVAL_UNITS: [&str; 7] = ["s", "m", "h", "d", "w", "mo", "y"];
-
 /// A bar length: digits without a leading zero, then a unit (s, m, h, d, w, mo, y),
-/// e.g. `1m`, `4h`, `1d`.
+/// e.g. `1m`, `4h`, `1d` (the rule is [`is_interval`], shared with the configuration).
 pub fn interval(name: &str, text: String) -> Result<String, Rejection> {
-    let digits = text.chars().take_while(char::is_ascii_digit).count();
-    let unit = &text[digits..];
-    if digits == 0 || text.starts_with('0') || !INTERVAL_UNITS.contains(&unit) {
-        return Err(invalid_text(name, "a length like 1m, 5m, 1h, 1d (units s, m, h, d, w, mo, y)", &text));
+    if !is_interval(&text) {
+        return Err(invalid_text(name, INTERVAL_EXPECTED, &text));
     }
     Ok(text)
 }

@@ -51,6 +51,7 @@ mod relational;
 mod relational_schema;
 mod replay;
 mod schema;
+mod seed_shapes;
 mod spool;
 mod sql_names;
 mod support;

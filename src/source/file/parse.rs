@@ -39,8 +39,9 @@ pub struct ParsedChunk<R> {
     pub bad: Vec<BadLine>,
 }
 
-/// Checks a record's event time (retention, clock); a refusal makes its line bad.
-pub type AdmitTime<'a> = &'a dyn Fn(Timestamp) -> Result<(), Rejection>;
+/// Checks a record's event time (retention, clock) and, for a bar, its interval (whose
+/// retention applies); a refusal makes its line bad.
+pub type AdmitTime<'a> = &'a dyn Fn(Timestamp, Option<&str>) -> Result<(), Rejection>;
 
 /// Parses `bytes` (whole lines, no header) into `R`s stamped `received_at`, whose
 /// times `admit` accepts.
@@ -69,7 +70,7 @@ impl Reading<'_> {
     fn record<R: FileRecord>(&self, texts: &[Option<Cow<'_, str>>]) -> Result<R, Rejection> {
         let values = Values { texts: &texts[..self.mapping.fields.len()], names: self.mapping.fields, time_unit: self.settings.time_unit };
         let row = R::from_values(&values, self.received_at)?;
-        (self.admit)(row.time())?;
+        (self.admit)(row.time(), row.interval())?;
         Ok(row)
     }
 }
@@ -190,7 +191,7 @@ mod tests {
         let mapping = MappingSpec::default().resolve("ticks", Tick::FIELDS, Tick::REQUIRED, Some(&header), Path::new("t.csv")).unwrap();
         let chunk = b"2026-01-02T03:04:05Z,v,BTC-USD,100.5,2,buy,1\n2026-01-02T03:04:06Z,v,BTC-USD,abc,2,sell,2\r\n\
                       1767323047000,v,\"BTC-USD\",101,0.5,,3\n2026-01-02T03:04:08Z,v,BTC-USD,102,1\n";
-        let parsed: ParsedChunk<Tick> = parse_chunk(chunk, &settings(FileFormat::Csv), &mapping, Timestamp(7), &|_| Ok(()));
+        let parsed: ParsedChunk<Tick> = parse_chunk(chunk, &settings(FileFormat::Csv), &mapping, Timestamp(7), &|_, _| Ok(()));
         assert_eq!(parsed.rows.len(), 3);
         assert_eq!((parsed.rows[1].side, parsed.rows[1].trade_id.as_deref()), (Side::Unknown, Some("3")));
         assert_eq!(parsed.rows[1].time, Timestamp::parse_rfc3339("2026-01-02T03:04:07Z").unwrap());
@@ -209,7 +210,7 @@ mod tests {
         let mapping = spec.resolve("ticks", Tick::FIELDS, Tick::REQUIRED, None, Path::new("t.ndjson")).unwrap();
         let chunk = b"{\"time\":1767323045000000000,\"symbol\":\"ETH-USD\",\"p\":3300.5,\"size\":\"1\",\"extra\":[1]}\n\n{oops\n\
                       {\"time\":\"2026-01-02T03:04:05Z\",\"symbol\":\"ETH-USD\",\"p\":{\"x\":1},\"size\":1}\n";
-        let parsed: ParsedChunk<Tick> = parse_chunk(chunk, &settings(FileFormat::Ndjson), &mapping, Timestamp(7), &|time| {
+        let parsed: ParsedChunk<Tick> = parse_chunk(chunk, &settings(FileFormat::Ndjson), &mapping, Timestamp(7), &|time, _| {
             crate::pipeline::check_event_time(
                 crate::record::Table::Ticks,
                 None,

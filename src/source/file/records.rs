@@ -15,6 +15,10 @@ pub trait FileRecord: Sized + Send + 'static {
     fn from_values(values: &Values<'_>, received_at: Timestamp) -> Result<Self, Rejection>;
     /// The event time, checked against retention before the row is sent.
     fn time(&self) -> Timestamp;
+    /// A bar's interval, which decides its retention (`tables.bars.retention_by_interval`).
+    fn interval(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// The fields of an importable table, `None` for any other table.
@@ -100,6 +104,9 @@ impl FileRecord for Bar {
     }
     fn time(&self) -> Timestamp {
         self.time
+    }
+    fn interval(&self) -> Option<&str> {
+        Some(&self.interval)
     }
 }
 

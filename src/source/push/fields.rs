@@ -254,6 +254,22 @@ impl Fields<'_> {
         }
     }
 
+    /// An optional array of numbers (or decimal strings), each finite, at most `max`
+    /// long; absent or `null` is an empty list. An element's refusal names its index.
+    pub(super) fn optional_numbers(&self, name: &str, max: usize) -> Result<Vec<f64>, Rejection> {
+        let Some(value) = self.present(name) else { return Ok(Vec::new()) };
+        let Value::Array(items) = value else {
+            return Err(invalid(name, "an array of numbers", value));
+        };
+        if items.len() > max {
+            return Err(Rejection::new(
+                RejectReason::InvalidField,
+                format!("`{name}` holds {} numbers; at most {max} are accepted", items.len()),
+            ));
+        }
+        items.iter().enumerate().map(|(index, item)| values::number(&format!("{name}[{index}]"), item)).collect()
+    }
+
     /// A number that must be > 0 (a strike).
     pub(super) fn positive(&self, name: &str) -> Result<f64, Rejection> {
         let value = self.required(name)?;

@@ -1,7 +1,7 @@
 //! The push protocol (DESIGN §5), frame text → records. Pure functions, no I/O.
 //!
 //! A frame is one JSON object or a JSON array of objects. Each object has a `type`
-//! (`tick`, `quote`, `bar`, `ticker`, `option_quote`, `indicator`, `signal`, `row`) and that type's fields. Times are RFC 3339
+//! (`tick`, `quote`, `bar`, `ticker`, `option_quote`, `indicator`, `technical_indicators`, `signal`, `row`) and that type's fields. Times are RFC 3339
 //! strings or integer epoch nanoseconds; numbers are JSON numbers or decimal strings.
 //! Every rejection names the field and what was expected. An `option_quote`'s
 //! `option_type` is `call` or `put` in any case (or `c`, `p`); its `iv`, `bid_iv` and
@@ -172,11 +172,15 @@ pub(super) fn parse_object_general(raw: &str, received_at: Timestamp, id: &mut O
         "ticker" => records::parse_ticker(&fields, received_at).map(Record::Ticker),
         "option_quote" => records::parse_option_quote(&fields, received_at).map(Record::OptionQuote),
         "indicator" => records::parse_indicator(&fields, received_at).map(Record::IndicatorValue),
+        "technical_indicators" => records::parse_technical_indicators(&fields, received_at).map(Record::TechnicalIndicators),
         "signal" => records::parse_signal(&fields, raw, received_at).map(Record::Signal),
         "row" => records::parse_row(&fields, raw, received_at).map(Record::Row),
         other => Err(Rejection::new(
             RejectReason::UnknownType,
-            format!("unknown type `{}`; expected tick, quote, bar, ticker, option_quote, indicator, signal or row", truncate(other, 64)),
+            format!(
+                "unknown type `{}`; expected tick, quote, bar, ticker, option_quote, indicator, technical_indicators, signal or row",
+                truncate(other, 64)
+            ),
         )),
     }
 }
@@ -266,6 +270,14 @@ mod tests {
                 .unwrap();
         let Record::IndicatorValue(indicator) = indicator else { panic!("not an indicator") };
         assert_eq!((indicator.venue, indicator.name.as_str(), indicator.value), (None, "atr_14", 3.5));
+
+        let own = one(r#"{"type":"technical_indicators","venue":"swing-sage","symbol":"S","time":"2026-11-22T12:00:00Z","interval":"1d","rsi":"61.25","macd_line":-0.5,"support_levels":[99.5,"98"],"id":"ti-1"}"#).unwrap();
+        let Record::TechnicalIndicators(own) = own else { panic!("not technical indicators") };
+        assert_eq!(
+            (own.venue.as_str(), own.interval.as_str(), own.rsi, own.macd_line, own.sma_20),
+            ("swing-sage", "1d", Some(61.25), Some(-0.5), None)
+        );
+        assert_eq!((own.support_levels, own.resistance_levels), (vec![99.5, 98.0], vec![]));
 
         let signal = one(r#"{"type":"signal","source":"momentum-agent","time":"2026-11-22T12:00:00Z","category":"technical","symbol":"BTC-USDT","direction":"long","strength":0.8,"content":"breakout","payload":{"lookback":[1,2],"why":"volume"}}"#).unwrap();
         let Record::Signal(signal) = signal else { panic!("not a signal") };
@@ -471,6 +483,36 @@ mod tests {
                 r#"{"type":"indicator","symbol":"S","time":"2026-11-22T12:00:00Z","interval":"1h","name":"x","value":"Infinity"}"#,
                 RejectReason::NanOrInfinite,
                 "`value`",
+            ),
+            (
+                r#"{"type":"technical_indicators","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","interval":"1h","rsi":"NaN"}"#,
+                RejectReason::NanOrInfinite,
+                "`rsi`",
+            ),
+            (
+                r#"{"type":"technical_indicators","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","interval":"1h","support_levels":[1,"x"]}"#,
+                RejectReason::InvalidField,
+                "`support_levels[1]`",
+            ),
+            (
+                r#"{"type":"technical_indicators","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","interval":"1h","resistance_levels":7}"#,
+                RejectReason::InvalidField,
+                "`resistance_levels`",
+            ),
+            (
+                r#"{"type":"technical_indicators","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","interval":"1h","rsi":50,"sma_200":1}"#,
+                RejectReason::UnknownField,
+                "`sma_200`",
+            ),
+            (
+                r#"{"type":"technical_indicators","venue":"v","symbol":"S","time":"2026-11-22T12:00:00Z","interval":"1h"}"#,
+                RejectReason::MissingField,
+                "at least one of sma_20",
+            ),
+            (
+                r#"{"type":"technical_indicators","symbol":"S","time":"2026-11-22T12:00:00Z","interval":"1h","rsi":50}"#,
+                RejectReason::MissingField,
+                "`venue`",
             ),
             (r#"{"type":"signal","source":"a","time":"2026-11-22T12:00:00Z"}"#, RejectReason::MissingField, "`category`"),
             (

@@ -7,7 +7,10 @@ use serde_json::Value;
 
 use super::fields::invalid;
 use super::option_contract::{self, GivenParts};
-use crate::record::{Bar, IndicatorValue, OptionQuote, Quote, RejectReason, Rejection, RowOp, RowRecord, Signal, Tick, Ticker, Timestamp};
+use crate::record::{
+    Bar, IndicatorValue, OptionQuote, Quote, RejectReason, Rejection, RowOp, RowRecord, Signal, TechnicalIndicators, Tick, Ticker,
+    Timestamp,
+};
 use crate::source::values;
 
 const TICK_FIELDS: &[&str] = &["type", "id", "venue", "symbol", "time", "price", "size", "side", "trade_id"];
@@ -235,6 +238,91 @@ pub(super) fn parse_indicator(fields: &Fields<'_>, received_at: Timestamp) -> Re
         name: fields.key("name")?,
         value: fields.number("value")?,
     })
+}
+
+/// The value columns of a `technical_indicators` record, as the table names them.
+const TECHNICAL_INDICATOR_VALUES: [&str; 14] = [
+    "sma_20",
+    "sma_50",
+    "ema_20",
+    "ema_50",
+    "rsi",
+    "macd_line",
+    "macd_signal",
+    "macd_histogram",
+    "bb_upper",
+    "bb_middle",
+    "bb_lower",
+    "bb_width",
+    "volume_sma_10",
+    "volume_ratio",
+];
+const TECHNICAL_INDICATORS_FIELDS: &[&str] = &[
+    "type",
+    "id",
+    "venue",
+    "symbol",
+    "time",
+    "interval",
+    "sma_20",
+    "sma_50",
+    "ema_20",
+    "ema_50",
+    "rsi",
+    "macd_line",
+    "macd_signal",
+    "macd_histogram",
+    "bb_upper",
+    "bb_middle",
+    "bb_lower",
+    "bb_width",
+    "volume_sma_10",
+    "volume_ratio",
+    "support_levels",
+    "resistance_levels",
+];
+/// Most support or resistance levels one record carries.
+const MAX_LEVELS: usize = 64;
+
+/// A producer's own `technical_indicators` row: any subset of the value columns (at
+/// least one), support and resistance as arrays of numbers (absent: empty).
+pub(super) fn parse_technical_indicators(fields: &Fields<'_>, received_at: Timestamp) -> Result<TechnicalIndicators, Rejection> {
+    fields.only(TECHNICAL_INDICATORS_FIELDS, "technical_indicators")?;
+    fields.optional_key("id")?;
+    let value = |name: &str| fields.optional_number(name);
+    let row = TechnicalIndicators {
+        time: fields.time("time")?,
+        received_at,
+        venue: fields.key("venue")?,
+        symbol: fields.key("symbol")?,
+        interval: fields.interval("interval")?,
+        sma_20: value("sma_20")?,
+        sma_50: value("sma_50")?,
+        ema_20: value("ema_20")?,
+        ema_50: value("ema_50")?,
+        rsi: value("rsi")?,
+        macd_line: value("macd_line")?,
+        macd_signal: value("macd_signal")?,
+        macd_histogram: value("macd_histogram")?,
+        bb_upper: value("bb_upper")?,
+        bb_middle: value("bb_middle")?,
+        bb_lower: value("bb_lower")?,
+        bb_width: value("bb_width")?,
+        volume_sma_10: value("volume_sma_10")?,
+        volume_ratio: value("volume_ratio")?,
+        support_levels: fields.optional_numbers("support_levels", MAX_LEVELS)?,
+        resistance_levels: fields.optional_numbers("resistance_levels", MAX_LEVELS)?,
+    };
+    let has_values = TECHNICAL_INDICATOR_VALUES.iter().any(|name| fields.present(name).is_some())
+        || !row.support_levels.is_empty()
+        || !row.resistance_levels.is_empty();
+    if !has_values {
+        return Err(Rejection::new(
+            RejectReason::MissingField,
+            format!("expected at least one of {}, support_levels, resistance_levels", TECHNICAL_INDICATOR_VALUES.join(", ")),
+        ));
+    }
+    Ok(row)
 }
 
 /// A `signal`. `raw` is the element's text: the payload is kept as written there.
