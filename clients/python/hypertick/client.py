@@ -487,11 +487,17 @@ class AsyncClient:
                 delay = min(delay * 2, self._reconnect_backoff_max)
                 continue
             self._reconnects += 1
-            log.info("hypertick: reconnected to %s; resending %d unacknowledged records", self.url, len(self._queue))
+            log.info("hypertick: reconnected to %s; %d records to send again or for the first time", self.url, len(self._queue))
             return socket
 
     def _requeue_inflight(self) -> None:
         """The frames sent and not acked go back to the front of the queue, in order."""
+        if self._inflight:
+            log.info(
+                "hypertick: %d frames (%d records) sent and not acknowledged will be sent again",
+                len(self._inflight),
+                sum(len(frame) for frame in self._inflight),
+            )
         while self._inflight:
             for entry in reversed(self._inflight.pop()):
                 self._enqueue(entry, front=True)

@@ -15,7 +15,7 @@ import threading
 from typing import Any, Coroutine, Iterable, List, Mapping, Optional, TypeVar
 
 from .client import AsyncClient
-from .results import Result
+from .results import ClientClosed, Result
 
 T = TypeVar("T")
 
@@ -52,7 +52,7 @@ class Client:
     def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
         if self._stopped:
             coroutine.close()
-            raise RuntimeError("the client is closed")
+            raise ClientClosed("the client is closed")
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
     @property
