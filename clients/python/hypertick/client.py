@@ -507,12 +507,12 @@ class AsyncClient:
         reader = asyncio.ensure_future(self._read_acks(socket))
         try:
             done, _ = await asyncio.wait({sender, reader}, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                error = task.exception()
-                if error is not None:
-                    log.warning("hypertick: connection to %s lost (%s)", self.url, self._describe(error))
-                else:
-                    log.warning("hypertick: connection to %s closed by the server", self.url)
+            # Both tasks may have failed on the same lost socket: one line says it.
+            errors = [task.exception() for task in done if task.exception() is not None]
+            if errors:
+                log.warning("hypertick: connection to %s lost (%s)", self.url, self._describe(errors[0]))
+            else:
+                log.warning("hypertick: connection to %s closed by the server", self.url)
         finally:
             sender.cancel()
             reader.cancel()
