@@ -219,6 +219,7 @@ async fn the_python_client_installs_and_its_records_land_exactly_once() {
     assert_eq!(count(&client, "SELECT count(*) FROM dead_letters WHERE reason = 'unknown_table' AND raw LIKE '%no_such_table%'").await, 1);
     // The resent id once; the rate-limited frames, sent again, each once.
     assert_eq!(count(&client, "SELECT count(*) FROM ticks WHERE symbol = 'PY-DUP'").await, 1);
+    assert_eq!(count(&client, "SELECT count(*) FROM ticks WHERE symbol = 'PY-LOG'").await, 1);
     assert_eq!(count(&client, "SELECT count(DISTINCT trade_id) FROM ticks WHERE symbol = 'PY-RATE'").await, 300);
     assert_eq!(count(&client, "SELECT count(*) FROM ticks WHERE symbol = 'PY-RATE'").await, 300);
     assert_eq!(count(&client, "SELECT count(*) FROM ticks WHERE symbol LIKE 'PY-SYNC-%'").await, 0);

@@ -81,6 +81,22 @@ def _check_id(value: Any) -> str:
     return text
 
 
+class _Redacting(logging.LoggerAdapter):
+    """The websockets library's logger with the token masked: at DEBUG it logs every
+    request header, ``Authorization`` included."""
+
+    def __init__(self, logger: logging.Logger, secret: str) -> None:
+        super().__init__(logger, {})
+        self._secret = secret
+
+    def _mask(self, value: Any) -> Any:
+        return value.replace(self._secret, "***") if isinstance(value, str) and self._secret in value else value
+
+    def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
+        if self.isEnabledFor(level):
+            self.logger.log(level, self._mask(msg), *(self._mask(arg) for arg in args), **kwargs)
+
+
 def _positive(name: str, value: float) -> None:
     if not value > 0:
         raise ValueError(f"{name}: expected a number > 0, got {value!r}")
@@ -456,9 +472,11 @@ class AsyncClient:
 
     async def _open(self) -> ClientConnection:
         headers = {"Authorization": f"Bearer {self.__token}"} if self.__token is not None else None
+        library_log = logging.getLogger("websockets.client")
         return await _ws_connect(
             self.url,
             additional_headers=headers,
+            logger=_Redacting(library_log, self.__token) if self.__token is not None else library_log,
             ssl=self._ssl,
             compression=None,
             open_timeout=self._connect_timeout,

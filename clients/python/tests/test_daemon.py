@@ -6,7 +6,7 @@
 - ``HYPERTICK_TEST_TOKEN``: its token.
 
 These tests assert the acks; the Rust test then asserts the exact rows in PostgreSQL
-(symbols ``PY-ASYNC``, ``PY-SYNC``, ``PY-DUP``, ``PY-RATE``; orders ``py-async-1``,
+(symbols ``PY-ASYNC``, ``PY-SYNC``, ``PY-DUP``, ``PY-RATE``, ``PY-LOG``; orders ``py-async-1``,
 ``py-sync-1``). Without the variables they are skipped.
 """
 
@@ -123,6 +123,14 @@ class AsyncClientTest(unittest.IsolatedAsyncioTestCase):
             results = await asyncio.gather(*futures)
         self.assertEqual([result for result in results if not result.accepted], [])
         self.assertTrue(any(result.attempts > 1 for result in results), "some frames were rate limited and sent again")
+
+    async def test_the_token_is_not_logged_even_at_debug_level(self):
+        with self.assertLogs("websockets.client", "DEBUG") as logged:
+            async with hypertick.AsyncClient(URL, token=TOKEN) as client:
+                await (await client.send(hypertick.tick("pytest", "PY-LOG", recent(10), 1, 1)))
+        lines = [record.getMessage() for record in logged.records]
+        self.assertIn("> Authorization: Bearer ***", lines)
+        self.assertFalse([line for line in lines if TOKEN in line], lines)
 
     async def test_a_wrong_token_is_refused_without_showing_it(self):
         client = hypertick.AsyncClient(URL, token="not-the-token-" + "x" * 8)
