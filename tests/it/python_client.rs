@@ -1,7 +1,8 @@
 //! The Python producer library (`clients/python`) against the real daemon: a venv is
 //! made, the package is installed into it with pip (with `websockets` from PyPI), its
 //! `unittest` suite runs against a daemon child process (`ack = "committed"`, a spool, a
-//! bearer token, 100 frames per second per connection), and the rows it sent are checked
+//! bearer token, `wss://` with a certificate of a test CA, 100 frames per second per
+//! connection), and the rows it sent are checked
 //! here, exactly. Then a Python producer sends 10 000 ticks through the blocking client
 //! while the daemon is SIGKILLed and started again on the same spool: every tick is
 //! accepted and stored once. Python 3 with `venv` and pip is required: without them the
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::pki::TestPki;
 use crate::support::process::{free_port, tail, DaemonProcess};
 use crate::support::{self, count};
 
@@ -74,16 +76,19 @@ fn venv_with_client(dir: &Path) -> PathBuf {
     python
 }
 
-fn write_config(dir: &Path, database_url: &str, push: SocketAddr) -> PathBuf {
+fn write_config(dir: &Path, database_url: &str, push: SocketAddr, pki: &TestPki) -> PathBuf {
     let token_file = dir.join("push.token");
     std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
     let text = format!(
         "[database]\nurl = \"{database_url}\"\nretry_initial_backoff_ms = 50\nretry_max_backoff_ms = 500\n\n\
-         [server]\nlisten = \"{push}\"\nack = \"committed\"\ntoken_file = \"{}\"\nmax_messages_per_sec = 100\n\n\
+         [server]\nlisten = \"{push}\"\nack = \"committed\"\ntoken_file = \"{}\"\nmax_messages_per_sec = 100\n\
+         tls_cert = \"{}\"\ntls_key = \"{}\"\n\n\
          [metrics]\nenabled = false\n\n\
          [spool]\ndir = \"{}\"\nfsync_interval_ms = 5\n\n\
          [schema]\nprofile = \"vanilla\"\n",
         token_file.display(),
+        pki.cert_path().display(),
+        pki.key_path().display(),
         dir.join("spool").display(),
     );
     let path = dir.join("hypertick.toml");
@@ -166,9 +171,10 @@ async fn the_python_client_installs_and_its_records_land_exactly_once() {
 
     let cluster = support::start_cluster();
     let push = free_port();
-    let config = write_config(dir.path(), &cluster.url("hypertick"), push);
+    let pki = TestPki::new(&["localhost"]);
+    let config = write_config(dir.path(), &cluster.url("hypertick"), push, &pki);
     let mut daemon = DaemonProcess::start(&config, push);
-    let url = format!("ws://{push}");
+    let url = format!("wss://localhost:{}", push.port());
 
     // The Python suite, against the daemon.
     let suite = tokio::task::block_in_place(|| {
@@ -179,7 +185,8 @@ async fn the_python_client_installs_and_its_records_land_exactly_once() {
                 .current_dir(dir.path())
                 .env("PYTHONDONTWRITEBYTECODE", "1")
                 .env("HYPERTICK_TEST_PUSH_URL", &url)
-                .env("HYPERTICK_TEST_TOKEN", TOKEN),
+                .env("HYPERTICK_TEST_TOKEN", TOKEN)
+                .env("HYPERTICK_TEST_CA", pki.ca_path()),
             "python -m unittest discover clients/python/tests",
             "",
         )
@@ -228,6 +235,7 @@ async fn the_python_client_installs_and_its_records_land_exactly_once() {
     let mut producer = Command::new(&python)
         .arg(checkout_client().join("tests/reconnect_producer.py"))
         .args([url.as_str(), TOKEN, "PY-RECONNECT", &RECONNECT_TICKS.to_string()])
+        .arg(pki.ca_path())
         .current_dir(dir.path())
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .stdout(Stdio::piped())

@@ -2,7 +2,8 @@
 through the blocking client while ``tests/it/python_client.rs`` kills and restarts the
 daemon, then flushes and prints what came of every record.
 
-Usage: ``python reconnect_producer.py URL TOKEN SYMBOL COUNT``. Prints ``acked N`` lines
+Usage: ``python reconnect_producer.py URL TOKEN SYMBOL COUNT [CA_FILE]`` (the CA file
+for a ``wss://`` URL). Prints ``acked N`` lines
 as acks come in (the Rust side kills the daemon after the first ones) and ends with
 ``done sent=… accepted=… rejected=… duplicates=… mixed=… reconnects=…``; exits 1 if any record was not
 accepted.
@@ -10,6 +11,7 @@ accepted.
 
 import datetime as dt
 import logging
+import ssl
 import sys
 import time
 
@@ -18,13 +20,14 @@ import hypertick
 
 def main() -> int:
     url, token, symbol, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    tls = ssl.create_default_context(cafile=sys.argv[5]) if len(sys.argv) > 5 else None
     # The client's connection events, on stderr.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     when = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)
     futures = []
     acked = 0
     # A longer linger: frames of a few hundred records, under the daemon's frame rate.
-    with hypertick.Client(url, token=token, linger=0.02, reconnect_backoff=0.05, reconnect_backoff_max=0.5) as client:
+    with hypertick.Client(url, token=token, ssl=tls, linger=0.02, reconnect_backoff=0.05, reconnect_backoff_max=0.5) as client:
         for index in range(count):
             futures.append(client.send(hypertick.tick("pytest", symbol, when, 100 + index, 1, trade_id=index)))
             if index % 50 == 49:

@@ -3,7 +3,8 @@
 ``max_messages_per_sec = 100``. It passes:
 
 - ``HYPERTICK_TEST_PUSH_URL``: the push server (``ws://127.0.0.1:PORT``);
-- ``HYPERTICK_TEST_TOKEN``: its token.
+- ``HYPERTICK_TEST_TOKEN``: its token;
+- ``HYPERTICK_TEST_CA``: the CA of its certificate, when the URL is ``wss://``.
 
 These tests assert the acks; the Rust test then asserts the exact rows in PostgreSQL
 (symbols ``PY-ASYNC``, ``PY-SYNC``, ``PY-DUP``, ``PY-RATE``, ``PY-LOG``; orders ``py-async-1``,
@@ -13,6 +14,7 @@ These tests assert the acks; the Rust test then asserts the exact rows in Postgr
 import asyncio
 import datetime as dt
 import os
+import ssl
 import unittest
 from decimal import Decimal
 
@@ -20,6 +22,9 @@ import hypertick
 
 URL = os.environ.get("HYPERTICK_TEST_PUSH_URL")
 TOKEN = os.environ.get("HYPERTICK_TEST_TOKEN")
+CA = os.environ.get("HYPERTICK_TEST_CA")
+TLS = ssl.create_default_context(cafile=CA) if CA else None
+OPTIONS = {"token": TOKEN, "ssl": TLS}
 NEEDS_DAEMON = unittest.skipUnless(URL, "HYPERTICK_TEST_PUSH_URL is not set (tests/it/python_client.rs sets it)")
 
 UTC = dt.timezone.utc
@@ -74,7 +79,7 @@ def order(client_order_id: str, **columns):
 @NEEDS_DAEMON
 class AsyncClientTest(unittest.IsolatedAsyncioTestCase):
     async def test_every_record_type_lands_and_refusals_carry_the_daemons_code(self):
-        async with hypertick.AsyncClient(URL, token=TOKEN) as client:
+        async with hypertick.AsyncClient(URL, **OPTIONS) as client:
             named = market_records("PY-ASYNC") + [
                 ("order", order("py-async-1", quantity=THIRTY_DIGITS, order_type="limit", limit_price=Decimal("187.50"))),
                 ("position 1", hypertick.row("positions", "upsert", {"portfolio": "py", "venue": "pytest", "symbol": "AAPL", "quantity": 10, "average_price": Decimal("187.123456789"), "market_price": 190})),
@@ -103,9 +108,9 @@ class AsyncClientTest(unittest.IsolatedAsyncioTestCase):
 
     async def test_a_resent_id_is_acknowledged_as_a_duplicate(self):
         record = hypertick.tick("pytest", "PY-DUP", recent(30), 1, 1, trade_id="dup", id="py-dup-1")
-        async with hypertick.AsyncClient(URL, token=TOKEN) as first:
+        async with hypertick.AsyncClient(URL, **OPTIONS) as first:
             first_result = await (await first.send(record))
-        async with hypertick.AsyncClient(URL, token=TOKEN) as second:
+        async with hypertick.AsyncClient(URL, **OPTIONS) as second:
             second_result = await (await second.send(record))
         self.assertEqual((first_result.accepted, first_result.duplicate, first_result.id), (True, False, "py-dup-1"))
         self.assertEqual((second_result.accepted, second_result.duplicate), (True, True))
@@ -114,7 +119,7 @@ class AsyncClientTest(unittest.IsolatedAsyncioTestCase):
         # One record per frame, many frames at once: past the daemon's 100 frames a
         # second some are refused as rate_limited, and the client sends them again.
         async with hypertick.AsyncClient(
-            URL, token=TOKEN, max_batch_records=1, linger=0, max_frames_in_flight=64, max_retries=40, retry_backoff_max=0.5,
+            URL, **OPTIONS, max_batch_records=1, linger=0, max_frames_in_flight=64, max_retries=40, retry_backoff_max=0.5,
         ) as client:
             futures = [
                 await client.send(hypertick.tick("pytest", "PY-RATE", recent(20), 1 + index, 1, trade_id=index))
@@ -126,14 +131,22 @@ class AsyncClientTest(unittest.IsolatedAsyncioTestCase):
 
     async def test_the_token_is_not_logged_even_at_debug_level(self):
         with self.assertLogs("websockets.client", "DEBUG") as logged:
-            async with hypertick.AsyncClient(URL, token=TOKEN) as client:
+            async with hypertick.AsyncClient(URL, **OPTIONS) as client:
                 await (await client.send(hypertick.tick("pytest", "PY-LOG", recent(10), 1, 1)))
         lines = [record.getMessage() for record in logged.records]
         self.assertIn("> Authorization: Bearer ***", lines)
         self.assertFalse([line for line in lines if TOKEN in line], lines)
 
+    @unittest.skipUnless(CA, "the daemon is not on wss://")
+    async def test_a_certificate_the_context_does_not_trust_is_a_connect_error(self):
+        client = hypertick.AsyncClient(URL, **{**OPTIONS, "ssl": ssl.create_default_context()}, connect_timeout=1)
+        with self.assertRaises(hypertick.ConnectError) as raised:
+            await client.connect()
+        self.assertIn("CERTIFICATE_VERIFY_FAILED", str(raised.exception))
+        self.assertNotIn(TOKEN, str(raised.exception))
+
     async def test_a_wrong_token_is_refused_without_showing_it(self):
-        client = hypertick.AsyncClient(URL, token="not-the-token-" + "x" * 8)
+        client = hypertick.AsyncClient(URL, token="not-the-token-" + "x" * 8, ssl=TLS)
         with self.assertRaises(hypertick.ConnectError) as raised:
             await client.connect()
         self.assertIn("HTTP 401", str(raised.exception))
@@ -144,7 +157,7 @@ class AsyncClientTest(unittest.IsolatedAsyncioTestCase):
 @NEEDS_DAEMON
 class BlockingClientTest(unittest.TestCase):
     def test_every_record_type_lands_through_the_blocking_client(self):
-        with hypertick.Client(URL, token=TOKEN) as client:
+        with hypertick.Client(URL, **OPTIONS) as client:
             named = market_records("PY-SYNC") + [("order", order("py-sync-1", quantity=THIRTY_DIGITS))]
             futures = client.send_many(record for _, record in named)
             unknown_table = client.send(hypertick.row("no_such_table", "insert", {"x": 1}))
@@ -158,7 +171,7 @@ class BlockingClientTest(unittest.TestCase):
         self.assertIn("no_such_table", result.reason)
 
     def test_bad_values_raise_in_the_callers_thread_before_anything_is_sent(self):
-        with hypertick.Client(URL, token=TOKEN) as client:
+        with hypertick.Client(URL, **OPTIONS) as client:
             with self.assertRaisesRegex(ValueError, "tick.time: naive datetime"):
                 client.send(hypertick.tick("pytest", "PY-SYNC-NAIVE", dt.datetime(2026, 11, 22, 12), 1, 1))
             with self.assertRaisesRegex(ValueError, r"row\(orders\).row.quantity: nan"):
