@@ -45,6 +45,7 @@ mod profiles;
 mod prometheus;
 mod push;
 mod push_security;
+mod python_client;
 mod redaction;
 mod registry;
 mod relational;
