@@ -241,3 +241,30 @@ async fn waiting_rows_survive_a_restart() {
     drop(socket);
     daemon.stop().await.expect("clean stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_waiting_set_is_bounded_and_drops_the_longest_waiting_first() {
+    let cluster = support::start_cluster();
+    let mut config = support::config_for(&cluster);
+    config.relational.wait_ms = 60_000;
+    config.relational.wait_max_rows = std::num::NonZeroUsize::new(2).unwrap();
+    let daemon = Daemon::start(&config).await.expect("daemon starts");
+    let mut socket = support::connect(daemon.push_addr.unwrap()).await;
+    let client = support::sql(&cluster).await;
+    let orders = ["0b7a3c1e-4f5d-4e6a-9b8c-7d6e5f4a0001", "0b7a3c1e-4f5d-4e6a-9b8c-7d6e5f4a0002", "0b7a3c1e-4f5d-4e6a-9b8c-7d6e5f4a0003"];
+    for (index, order) in orders.iter().enumerate() {
+        assert_eq!(push(&mut socket, &fill(order, &format!("t-{index}"))).await["accepted"], 1);
+        assert_eq!(
+            wait_for_count(&client, "SELECT count(*) FROM relational_waiting", (index + 1).min(2) as i64).await,
+            (index + 1).min(2) as i64
+        );
+    }
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM dead_letters WHERE reason = 'missing_parent'", 1).await, 1);
+    let detail = text(&client, "SELECT detail FROM dead_letters").await;
+    assert!(detail.contains(orders[0]) && detail.contains("dropped from the waiting set, full at 2 rows"), "{detail}");
+    let waiting = client.query("SELECT row_json FROM relational_waiting ORDER BY id", &[]).await.unwrap();
+    let waiting: Vec<String> = waiting.iter().map(|row| row.get(0)).collect();
+    assert!(waiting[0].contains(orders[1]) && waiting[1].contains(orders[2]), "{waiting:?}");
+    drop(socket);
+    daemon.stop().await.expect("clean stop");
+}

@@ -339,16 +339,13 @@ impl Attempt<'_> {
                     let entry = &self.waiting[index];
                     if entry.expired(self.policy, now) {
                         settled_waiting[index] = true;
-                        letters.push((
-                            candidate.origin,
-                            gave_up(entry.row.clone(), &reason, "waited its `[relational] wait_ms`", self.policy),
-                        ));
+                        letters.push((candidate.origin, gave_up(entry.row.clone(), &reason, GaveUp::Expired, self.policy)));
                     } else {
                         next.push(Waiting { reason, ..entry.clone() });
                     }
                 }
                 Origin::New(_) if self.policy.wait.is_zero() => {
-                    letters.push((candidate.origin, gave_up(candidate.row.clone(), &reason, "`[relational] wait_ms` is 0", self.policy)));
+                    letters.push((candidate.origin, gave_up(candidate.row.clone(), &reason, GaveUp::NoWaiting, self.policy)));
                 }
                 Origin::New(_) => parked.push((candidate, reason)),
             }
@@ -364,7 +361,7 @@ impl Attempt<'_> {
             let entry = &next[evicted];
             let index = self.waiting.iter().position(|candidate| candidate.id == entry.id).unwrap_or(0);
             settled_waiting[index] = true;
-            letters.push((Origin::Waiting(index), gave_up(entry.row.clone(), &entry.reason, "the waiting set was full", self.policy)));
+            letters.push((Origin::Waiting(index), gave_up(entry.row.clone(), &entry.reason, GaveUp::Full, self.policy)));
             rows -= 1;
             bytes -= entry.bytes();
             evicted += 1;
@@ -373,7 +370,7 @@ impl Attempt<'_> {
         let mut evicted_new = 0;
         while over(rows, bytes) && evicted_new < parked.len() {
             let (candidate, reason) = &parked[evicted_new];
-            letters.push((candidate.origin, gave_up(candidate.row.clone(), reason, "the waiting set was full", self.policy)));
+            letters.push((candidate.origin, gave_up(candidate.row.clone(), reason, GaveUp::Full, self.policy)));
             rows -= 1;
             bytes -= candidate.row.json.len() as u64;
             evicted_new += 1;
@@ -480,16 +477,28 @@ fn key_text(row: &RowRecord, catalog: &RelationalCatalog) -> String {
         .join(", ")
 }
 
+/// Why a row stopped waiting without its parent (or row).
+#[derive(Clone, Copy)]
+enum GaveUp {
+    /// It waited `wait_ms`.
+    Expired,
+    /// `wait_ms` is 0.
+    NoWaiting,
+    /// The waiting set was over `wait_max_rows` or `wait_max_bytes`.
+    Full,
+}
+
 /// The dead letter of a row that waited in vain.
-fn gave_up(row: RowRecord, reason: &WaitReason, why: &str, policy: &WaitPolicy) -> DeadLetter {
-    let detail = format!(
-        "{} ({why}: {} ms, at most {} rows / {} bytes waiting)",
-        reason.detail,
-        policy.wait.as_millis(),
-        policy.max_rows,
-        policy.max_bytes
-    );
-    DeadLetter::new("relational", reason.code, detail, &row.to_push_json())
+fn gave_up(row: RowRecord, reason: &WaitReason, why: GaveUp, policy: &WaitPolicy) -> DeadLetter {
+    let why = match why {
+        GaveUp::Expired => format!("gave up after waiting {} ms (`[relational] wait_ms`)", policy.wait.as_millis()),
+        GaveUp::NoWaiting => "not waited for: `[relational] wait_ms` is 0".to_string(),
+        GaveUp::Full => format!(
+            "dropped from the waiting set, full at {} rows / {} bytes (`[relational] wait_max_rows`, `wait_max_bytes`)",
+            policy.max_rows, policy.max_bytes
+        ),
+    };
+    DeadLetter::new("relational", reason.code, format!("{}; {why}", reason.detail), &row.to_push_json())
 }
 
 /// Runs `sql` over `rows` under a savepoint. For an `update`, returns the positions
