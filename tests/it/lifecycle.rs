@@ -38,6 +38,14 @@ fn fill(order: &str, trade: &str) -> String {
     )
 }
 
+/// The dead letters and the waiting rows, for a failed assertion's message.
+async fn letters_and_waiting(client: &tokio_postgres::Client) -> String {
+    let letters = client.query("SELECT reason || ': ' || detail FROM dead_letters", &[]).await.unwrap();
+    let waiting = client.query("SELECT reason || ': ' || detail FROM relational_waiting", &[]).await.unwrap();
+    let texts = |rows: &[tokio_postgres::Row]| rows.iter().map(|row| row.get::<_, String>(0)).collect::<Vec<_>>();
+    format!("dead letters {:?}; waiting {:?}", texts(&letters), texts(&waiting))
+}
+
 async fn text(client: &tokio_postgres::Client, query: &str) -> String {
     client.query_one(query, &[]).await.unwrap_or_else(|error| panic!("{query}: {error}")).get(0)
 }
@@ -165,16 +173,8 @@ async fn rows_sent_before_what_they_need_wait_for_it_and_land_once() {
             .await,
         1
     );
-    if wait_for_count(&client, "SELECT count(*) FROM dead_letters WHERE reason = 'missing_parent'", 1).await != 1 {
-        let letters = client.query("SELECT reason || ': ' || detail FROM dead_letters", &[]).await.unwrap();
-        let waiting =
-            client.query("SELECT reason || ': ' || detail || ' since ' || waiting_since FROM relational_waiting", &[]).await.unwrap();
-        panic!(
-            "letters {:?} waiting {:?}",
-            letters.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>(),
-            waiting.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>()
-        );
-    }
+    let found = wait_for_count(&client, "SELECT count(*) FROM dead_letters WHERE reason = 'missing_parent'", 1).await;
+    assert_eq!(found, 1, "{}", letters_and_waiting(&client).await);
     let detail = text(&client, "SELECT detail FROM dead_letters WHERE reason = 'missing_parent'").await;
     assert!(
         detail.contains("agent_deliberations_parent_deliberation_id_fkey") && detail.contains("5a1d2c3b-0000-4000-8000-00000000dfff"),
@@ -186,16 +186,7 @@ async fn rows_sent_before_what_they_need_wait_for_it_and_land_once() {
     let never = row("orders", "update", r#"{"id":"00000000-0000-4000-8000-00000000beef","status":"canceled"}"#);
     assert_eq!(push(&mut socket, &never).await["accepted"], 1);
     let found = wait_for_count(&client, "SELECT count(*) FROM dead_letters WHERE reason = 'missing_row'", 1).await;
-    if found != 1 {
-        let letters = client.query("SELECT reason || ': ' || detail FROM dead_letters", &[]).await.unwrap();
-        let waiting =
-            client.query("SELECT reason || ': ' || detail || ' since ' || waiting_since FROM relational_waiting", &[]).await.unwrap();
-        panic!(
-            "letters {:?} waiting {:?}",
-            letters.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>(),
-            waiting.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>()
-        );
-    }
+    assert_eq!(found, 1, "{}", letters_and_waiting(&client).await);
     let detail = text(&client, "SELECT detail FROM dead_letters WHERE reason = 'missing_row'").await;
     assert!(detail.starts_with("update into `orders`: no row with id = \"00000000-0000-4000-8000-00000000beef\" yet"), "{detail}");
     assert_eq!(count(&client, "SELECT count(*) FROM trades").await, 1, "nothing written twice");
