@@ -204,6 +204,13 @@ async fn the_python_client_installs_and_its_records_land_exactly_once() {
         ["py-async-1 123456789012345678901.123456789", "py-sync-1 123456789012345678901.123456789"],
     );
     assert_eq!(text(&client, "SELECT limit_price::text FROM orders WHERE client_order_id = 'py-async-1'").await, ["187.50"]);
+    // An order's lifecycle through `update`, its fill sent before it: waited and landed.
+    let trades = "SELECT count(*) FROM trades WHERE venue = 'pytest-life'";
+    assert_eq!(support::wait_for_count(&client, trades, 1).await, 1);
+    assert_eq!(
+        text(&client, "SELECT concat_ws(' ', status, quantity, filled_quantity, closed_at AT TIME ZONE 'UTC') FROM orders WHERE venue = 'pytest-life'").await,
+        ["canceled 100 0 2026-11-22 15:00:00"]
+    );
     // The later upsert of the position won.
     assert_eq!(
         text(

@@ -16,6 +16,7 @@ import datetime as dt
 import os
 import ssl
 import unittest
+import uuid
 from decimal import Decimal
 
 import hypertick
@@ -105,6 +106,21 @@ class AsyncClientTest(unittest.IsolatedAsyncioTestCase):
             self.assertTrue(result.reason.startswith(code + ": "), f"{name}: {result}")
         self.assertIn("colour", refused_futures[0].result().reason)
         self.assertIn("orders_quantity_positive", refused_futures[1].result().reason)
+
+    async def test_an_order_moves_through_its_lifecycle_and_a_fill_may_come_first(self):
+        order_id = uuid.UUID("0b7a3c1e-4f5d-4e6a-9b8c-7d6e5f4a9001")
+        placed = {"id": order_id, "client_order_id": "py-life-1", "venue": "pytest-life", "symbol": "AAPL", "side": "buy",
+                  "order_type": "limit", "quantity": 100, "limit_price": Decimal("187.50")}
+        fill = {"order_id": order_id, "venue": "pytest-life", "symbol": "AAPL", "side": "buy", "quantity": Decimal("40"),
+                "price": Decimal("187.25"), "executed_at": dt.datetime(2026, 11, 22, 14, 30, 1, tzinfo=UTC)}
+        async with hypertick.AsyncClient(URL, **OPTIONS) as client:
+            # The fill before its order: it waits in the daemon for the order.
+            first = await (await client.send(hypertick.row("trades", "insert", fill)))
+            placed_result = await (await client.send(hypertick.row("orders", "insert", placed)))
+            update = {"id": order_id, "status": "canceled", "closed_at": dt.datetime(2026, 11, 22, 15, 0, tzinfo=UTC)}
+            updated = await (await client.send(hypertick.row("orders", "update", update)))
+        for result in (first, placed_result, updated):
+            self.assertTrue(result.accepted, result)
 
     async def test_a_resent_id_is_acknowledged_as_a_duplicate(self):
         record = hypertick.tick("pytest", "PY-DUP", recent(30), 1, 1, trade_id="dup", id="py-dup-1")
