@@ -240,23 +240,8 @@ pub(super) fn parse_indicator(fields: &Fields<'_>, received_at: Timestamp) -> Re
     })
 }
 
-/// The value columns of a `technical_indicators` record, as the table names them.
-const TECHNICAL_INDICATOR_VALUES: [&str; 14] = [
-    "sma_20",
-    "sma_50",
-    "ema_20",
-    "ema_50",
-    "rsi",
-    "macd_line",
-    "macd_signal",
-    "macd_histogram",
-    "bb_upper",
-    "bb_middle",
-    "bb_lower",
-    "bb_width",
-    "volume_sma_10",
-    "volume_ratio",
-];
+/// The fields of a `technical_indicators` record: the envelope, the key, the 14 value
+/// columns as the table names them, the levels.
 const TECHNICAL_INDICATORS_FIELDS: &[&str] = &[
     "type",
     "id",
@@ -281,6 +266,8 @@ const TECHNICAL_INDICATORS_FIELDS: &[&str] = &[
     "support_levels",
     "resistance_levels",
 ];
+/// The value columns among [`TECHNICAL_INDICATORS_FIELDS`].
+const TECHNICAL_INDICATOR_VALUES: &[&str] = TECHNICAL_INDICATORS_FIELDS.split_at(6).1.split_at(14).0;
 /// Most support or resistance levels one record carries.
 const MAX_LEVELS: usize = 64;
 
@@ -385,4 +372,31 @@ pub(super) fn parse_row(fields: &Fields<'_>, raw: &str, received_at: Timestamp) 
     let mut columns: Vec<String> = map.keys().cloned().collect();
     columns.sort_unstable();
     Ok(RowRecord { received_at, table, op, json: json.to_string(), columns, key: String::new(), fields: map.clone() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Table;
+
+    #[test]
+    fn a_technical_indicators_record_takes_exactly_the_tables_columns() {
+        let written_by_the_daemon = ["received_at"];
+        let columns: Vec<&str> = Table::TechnicalIndicators
+            .columns()
+            .iter()
+            .map(|column| column.name)
+            .filter(|name| !written_by_the_daemon.contains(name))
+            .collect();
+        let mut fields: Vec<&str> = TECHNICAL_INDICATORS_FIELDS[2..].to_vec();
+        let mut expected = columns.clone();
+        fields.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(fields, expected);
+        let values: Vec<&str> = columns
+            .into_iter()
+            .filter(|name| !["time", "venue", "symbol", "interval", "support_levels", "resistance_levels"].contains(name))
+            .collect();
+        assert_eq!(TECHNICAL_INDICATOR_VALUES, values.as_slice());
+    }
 }
