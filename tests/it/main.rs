@@ -52,6 +52,7 @@ mod relational;
 mod relational_schema;
 mod replay;
 mod schema;
+mod seed_examples;
 mod seed_shapes;
 mod spool;
 mod sql_names;

@@ -11,70 +11,16 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::pki::TestPki;
 use crate::support::process::{free_port, tail, DaemonProcess};
+use crate::support::python::{checkout_client, run, venv_with_client};
 use crate::support::{self, count};
 
 const TOKEN: &str = "py-client-test-token-5d1e";
 const RECONNECT_TICKS: i64 = 10_000;
-const INSTALL_HINT: &str =
-    "the Python client's test needs python3 with venv and pip: apt-get install python3 python3-venv python3-pip (.ci/run installs them)";
-
-fn checkout_client() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/python")
-}
-
-/// Runs `command` to its end; a failure shows its output, and `hint` when one is given.
-fn run(command: &mut Command, what: &str, hint: &str) -> Output {
-    let output = command.output().unwrap_or_else(|error| panic!("{what}: cannot run {command:?}: {error}; {hint}"));
-    assert!(
-        output.status.success(),
-        "{what} failed ({}) {hint}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-/// The package's files, without what a local build or run left beside them.
-fn copy_package(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name == "build" || name == "__pycache__" || name.ends_with(".egg-info") {
-            continue;
-        }
-        if entry.file_type().unwrap().is_dir() {
-            copy_package(&entry.path(), &to.join(&*name));
-        } else {
-            std::fs::copy(entry.path(), to.join(&*name)).unwrap();
-        }
-    }
-}
-
-/// A venv with the package installed by pip; returns its python.
-fn venv_with_client(dir: &Path) -> PathBuf {
-    run(Command::new("python3").arg("--version"), "python3", INSTALL_HINT);
-    let venv = dir.join("venv");
-    run(Command::new("python3").args(["-m", "venv"]).arg(&venv), "python3 -m venv", INSTALL_HINT);
-    let python = venv.join("bin/python");
-    // Installed from a copy of the checkout's package, so that the build leaves nothing
-    // in the checkout.
-    let source = dir.join("client-src");
-    copy_package(&checkout_client(), &source);
-    run(
-        Command::new(&python).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"]).arg(&source),
-        "pip install clients/python",
-        INSTALL_HINT,
-    );
-    python
-}
 
 fn write_config(dir: &Path, database_url: &str, push: SocketAddr, pki: &TestPki) -> PathBuf {
     let token_file = dir.join("push.token");

@@ -2,6 +2,7 @@
 //! pointing at it, and a websocket producer speaking the push protocol.
 
 pub mod process;
+pub mod python;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
