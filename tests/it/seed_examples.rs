@@ -309,3 +309,188 @@ async fn langgraph_trading_orders_fills_positions_and_payload_digits() {
     assert_settled(&client, &[]).await;
     example.stop();
 }
+
+/// The producer's `surprises`: records the daemon refused that it should have taken, or
+/// took that it should have refused.
+fn assert_no_surprises(summary: &Value) {
+    assert_eq!(summary["surprises"], serde_json::json!([]), "{summary}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs keyed custom tables"]
+async fn nexusplanner_signals_upserted_and_decisions_unique() {
+    tokio::task::block_in_place(shared_venv);
+    let cluster = support::start_cluster();
+    let example = ExampleRun::start("nexusplanner", &cluster);
+    let summary = tokio::task::block_in_place(|| example.producer());
+    assert_no_surprises(&summary);
+    let run = summary["run"].as_str().unwrap().to_string();
+    let client = support::sql(&cluster).await;
+
+    // The signals, the re-scored one upserted by its key; the 100-day-old one refused.
+    assert_eq!(
+        texts(&client, "SELECT concat_ws(' ', split_part(id, '-', 2), source, relevance_score, impact) FROM market_signals ORDER BY id")
+            .await,
+        ["news News 0.93 high", "report Industry Report 0.55 medium", "tw Twitter 0.62 medium"]
+    );
+    assert_eq!(count(&client, &format!("SELECT count(*) FROM market_signals WHERE id LIKE '%-{run}'")).await, 3);
+    assert_eq!(
+        texts(
+            &client,
+            "SELECT source || ' ' || count(*) FROM market_signals \
+             WHERE \"timestamp\" > now() - interval '90 days' AND impact = 'high' GROUP BY source"
+        )
+        .await,
+        ["News 1"]
+    );
+    // Each decision once, the completed one with its latency; the analysis recorded again
+    // under another record id refused by the unique key.
+    assert_eq!(
+        texts(
+            &client,
+            "SELECT concat_ws(' ', decision_type, confidence_score, coalesce(latency_ms::text, '-'), \
+             coalesce(decision_metadata->>'kept', '-'), jsonb_array_length(reasoning_chain)) FROM agent_decisions ORDER BY decision_type"
+        )
+        .await,
+        ["idea_generation 0.78 1834.5 4 3", "market_analysis 0.87 - - 3"]
+    );
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM agent_decisions WHERE decision_id LIKE 'dec-analysis-%' AND created_at IS NOT NULL").await,
+        1
+    );
+    // The tables as declared: signals partitioned on their time, decisions a plain table
+    // with decision_id unique.
+    assert_eq!(
+        texts(
+            &client,
+            "SELECT relname::text || ' ' || relkind::text FROM pg_class WHERE relname IN ('market_signals', 'agent_decisions') ORDER BY 1"
+        )
+        .await,
+        ["agent_decisions r", "market_signals p"]
+    );
+    assert_eq!(
+        count(
+            &client,
+            "SELECT count(*) FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey) \
+             WHERE c.conrelid = 'agent_decisions'::regclass AND c.contype = 'u' AND a.attname = 'decision_id' \
+             AND array_length(c.conkey, 1) = 1"
+        )
+        .await,
+        1
+    );
+
+    assert_settled(&client, &["older_than_retention", "rejected_by_database"]).await;
+    example.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs keyed custom tables"]
+async fn deals_price_tracking_follows_its_deal_and_market_data_keeps_the_latest() {
+    tokio::task::block_in_place(shared_venv);
+    let cluster = support::start_cluster();
+    // The deals table comes from the deals system's own SQL, before the daemon starts.
+    {
+        let client = support::sql(&cluster).await;
+        let sql = std::fs::read_to_string(example_dir("deals").join("deals.sql")).unwrap();
+        client.batch_execute(&sql).await.unwrap();
+    }
+    let example = ExampleRun::start("deals", &cluster);
+    let summary = tokio::task::block_in_place(|| example.producer());
+    assert_eq!(summary["refused"], serde_json::json!([]), "{summary}");
+    let headphones = summary["deals"]["headphones"].as_str().unwrap().to_string();
+    let client = support::sql(&cluster).await;
+
+    // The deal moved on by the update; the columns it did not send kept.
+    assert_eq!(
+        texts(
+            &client,
+            "SELECT concat_ws(' ', title, current_price, original_price, discount_percent, status, source, \
+             last_checked_at > found_at, shipping_info->>'days') FROM deals ORDER BY title"
+        )
+        .await,
+        ["Kindle Paperwhite 119.99 149.99 20.00 active walmart f 2", "Sony WH-1000XM5 249.99 399.99 37.50 active amazon t 2"]
+    );
+    // Its price history, every row sent before its deal included.
+    assert_eq!(
+        texts(
+            &client,
+            &format!(
+                "SELECT string_agg(price::text || ' ' || currency, ', ' ORDER BY tracked_at) FROM price_tracking WHERE deal_id = '{headphones}'"
+            )
+        )
+        .await,
+        ["299.99 USD, 279.99 USD, 249.99 USD"]
+    );
+    assert_eq!(count(&client, "SELECT count(*) FROM price_tracking WHERE meta_data->>'lightning_deal' = 'true'").await, 1);
+    // The latest quote per (symbol, source).
+    assert_eq!(
+        texts(&client, "SELECT concat_ws(' ', symbol, source, market_type, price, high_24h) FROM market_data ORDER BY symbol, source")
+            .await,
+        ["AAPL nasdaq stock 228.52 229.35", "BTC-USD coinbase crypto 97012.55 97480.00", "BTC-USD kraken crypto 97010.1 97495.3"]
+    );
+    // A deal removed by the deals system takes its price history with it.
+    client.execute("DELETE FROM deals WHERE title = 'Kindle Paperwhite'", &[]).await.unwrap();
+    assert_eq!(count(&client, "SELECT count(*) FROM price_tracking").await, 3);
+    assert_eq!(count(&client, &format!("SELECT count(*) FROM price_tracking WHERE deal_id <> '{headphones}'")).await, 0);
+
+    assert_settled(&client, &[]).await;
+    example.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs keyed custom tables"]
+async fn travel_planner_tagged_metrics_per_row_retention_and_exact_costs() {
+    tokio::task::block_in_place(shared_venv);
+    let cluster = support::start_cluster();
+    let example = ExampleRun::start("travel_planner", &cluster);
+    let summary = tokio::task::block_in_place(|| example.producer());
+    assert_no_surprises(&summary);
+    let client = support::sql(&cluster).await;
+
+    // Metrics by tag, through the GIN index's operators.
+    assert_eq!(count(&client, "SELECT count(*) FROM system_metrics WHERE tags @> ARRAY['env:prod']").await, 4);
+    assert_eq!(
+        texts(
+            &client,
+            "SELECT metric_name::text || ' ' || value FROM system_metrics \
+             WHERE tags && ARRAY['agent:planner', 'agent:flights'] ORDER BY metric_name"
+        )
+        .await,
+        ["llm.tokens 48213.000000", "planner.latency_ms 1834.250000"]
+    );
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM pg_indexes WHERE tablename = 'system_metrics' AND indexdef LIKE '%USING gin (tags)%'").await,
+        1
+    );
+    // Per-row retention: 45 days late and kept 90 days, stored; the 30-day one refused.
+    assert_eq!(
+        texts(&client, "SELECT metric_name || ' ' || retention_days FROM system_metrics WHERE recorded_at < now() - interval '30 days'")
+            .await,
+        ["bookings.quarterly 90"]
+    );
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM system_metrics WHERE metric_name = 'cache.hit_ratio' AND retention_days = 30").await,
+        1
+    );
+    // The bill, to the microdollar, as the producer added it up; billed today by default.
+    assert_eq!(
+        texts(&client, "SELECT sum(total_cost_usd)::text FROM cost_tracking").await,
+        [summary["total_cost_usd"].as_str().unwrap().to_string()]
+    );
+    assert_eq!(summary["total_cost_usd"], "0.046082");
+    assert_eq!(
+        texts(
+            &client,
+            "SELECT concat_ws(' ', model_provider, sum(total_tokens), sum(total_cost_usd)) FROM cost_tracking GROUP BY model_provider ORDER BY 1"
+        )
+        .await,
+        ["anthropic 10650 0.035970", "openai 18995 0.010112"]
+    );
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM cost_tracking WHERE billing_date = current_date AND billing_period = 'monthly'").await,
+        4
+    );
+
+    assert_settled(&client, &["older_than_retention"]).await;
+    example.stop();
+}
