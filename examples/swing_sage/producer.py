@@ -55,24 +55,23 @@ def main() -> int:
         send(hypertick.ticker(VENUE, SYMBOL, at(1), Decimal("228.52"), open_24h=Decimal("226.10"),
                               high_24h=Decimal("229.35"), low_24h=Decimal("225.80"), volume_24h=48213377,
                               change=Decimal("2.42"), change_pct=Decimal("1.0703")))
-        send({
-            "type": "technical_indicators", "venue": VENUE, "symbol": SYMBOL, "time": bar_open, "interval": "1d",
-            "sma_20": Decimal("224.1875"), "sma_50": Decimal("219.6620"), "ema_20": Decimal("225.0412"),
-            "ema_50": Decimal("220.9013"), "rsi": Decimal("61.48"), "macd_line": Decimal("1.254117"),
-            "macd_signal": Decimal("0.981204"), "macd_histogram": Decimal("0.272913"),
-            "bb_upper": Decimal("231.2650"), "bb_middle": Decimal("224.1875"), "bb_lower": Decimal("217.1100"),
-            "bb_width": Decimal("0.0631"), "volume_sma_10": 51234567, "volume_ratio": Decimal("0.94"),
-            "support_levels": [Decimal("221.50"), Decimal("218.00")], "resistance_levels": [Decimal("231.25")],
-        })
-        put = hypertick.option_quote(
-            VENUE, "AAPL261218P00220000", at(2), underlying=SYMBOL, option_type="put", strike=220,
+        send(hypertick.technical_indicators(
+            VENUE, SYMBOL, bar_open, "1d", sma_20=Decimal("224.1875"), sma_50=Decimal("219.6620"),
+            ema_20=Decimal("225.0412"), ema_50=Decimal("220.9013"), rsi=Decimal("61.48"), macd_line=Decimal("1.254117"),
+            macd_signal=Decimal("0.981204"), macd_histogram=Decimal("0.272913"), bb_upper=Decimal("231.2650"),
+            bb_middle=Decimal("224.1875"), bb_lower=Decimal("217.1100"), bb_width=Decimal("0.0631"),
+            volume_sma_10=51234567, volume_ratio=Decimal("0.94"),
+            support_levels=[Decimal("221.50"), Decimal("218.00")], resistance_levels=[Decimal("231.25")],
+        ))
+        # Swing Sage keeps implied volatility as a fraction (DECIMAL(6,4)) and option types
+        # as the seed writes them (CALL / PUT): both said as they are.
+        send(hypertick.option_quote(
+            VENUE, "AAPL261218P00220000", at(2), underlying=SYMBOL, option_type="PUT", strike=220,
             expiration=dt.date(2026, 12, 18), bid=Decimal("2.41"), ask=Decimal("2.47"), last=Decimal("2.44"),
             mark=Decimal("2.44"), volume=1845, open_interest=22107, delta=Decimal("-0.238412"),
             gamma=Decimal("0.021307"), theta=Decimal("-0.119845"), vega=Decimal("0.188420"),
-            rho=Decimal("-0.030115"), iv=Decimal("0.2612"), underlying_price=Decimal("228.52"),
-        )
-        put["iv_unit"] = "fraction"  # Swing Sage keeps implied volatility as a fraction (DECIMAL(6,4))
-        send(put)
+            rho=Decimal("-0.030115"), iv=Decimal("0.2612"), iv_unit="fraction", underlying_price=Decimal("228.52"),
+        ))
 
         # The deliberations. The market analyst's row is written when it completes, so
         # the rows of the deliberations it started reach the daemon first: they wait.

@@ -4,13 +4,25 @@
   records batched into frames, ids given and resent after reconnects until acked,
   one ``Result`` per record (accepted, or rejected with the daemon's reason code).
 - One helper per record type: ``tick``, ``quote``, ``bar``, ``ticker``,
-  ``option_quote``, ``indicator``, ``signal``, ``row``.
+  ``option_quote``, ``indicator``, ``technical_indicators``, ``signal``, ``row``.
 - ``Decimal`` values are sent with every digit, aware ``datetime`` values as RFC 3339;
   naive datetimes, NaN and infinities are refused before anything is sent.
 """
 
 from .client import AsyncClient
-from .records import ROW_OPS, bar, indicator, option_quote, quote, row, signal, tick, ticker
+from .records import (
+    ROW_OPS,
+    TECHNICAL_INDICATOR_COLUMNS,
+    bar,
+    indicator,
+    option_quote,
+    quote,
+    row,
+    signal,
+    technical_indicators,
+    tick,
+    ticker,
+)
 from .results import (
     FRAME_CODES,
     RETRYABLE_CODES,
@@ -35,12 +47,14 @@ __all__ = [
     "RETRYABLE_CODES",
     "FRAME_CODES",
     "ROW_OPS",
+    "TECHNICAL_INDICATOR_COLUMNS",
     "tick",
     "quote",
     "bar",
     "ticker",
     "option_quote",
     "indicator",
+    "technical_indicators",
     "signal",
     "row",
 ]

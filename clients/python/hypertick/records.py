@@ -155,21 +155,26 @@ def option_quote(
     bid_iv: Optional[Number] = None,
     ask_iv: Optional[Number] = None,
     underlying_price: Optional[Number] = None,
+    iv_unit: Optional[str] = None,
     id: Optional[RecordId] = None,
 ) -> Dict[str, Any]:
-    """One option contract's prices, greeks and implied volatilities (in **percent**).
+    """One option contract's prices, greeks and implied volatilities.
 
-    ``underlying``, ``option_type`` (``"call"``/``"put"``), ``strike`` and ``expiration``
-    may be left out when ``symbol`` is an OCC, Deribit or OKX contract name.
+    ``underlying``, ``option_type`` (``"call"``/``"put"`` in any case, or ``"c"``/``"p"``),
+    ``strike`` and ``expiration`` may be left out when ``symbol`` is an OCC, Deribit or OKX
+    contract name. Volatilities are in percent (55.5 = 55.5 %) unless ``iv_unit`` is
+    ``"fraction"`` (0.555 = 55.5 %, stored by the daemon in percent).
     """
-    _choice("option_quote", "option_type", option_type, ("call", "put"))
+    _choice("option_quote", "option_type", option_type.lower() if isinstance(option_type, str) else option_type,
+            ("call", "put", "c", "p"))
+    _choice("option_quote", "iv_unit", iv_unit, ("percent", "fraction"))
     return _record(
         "option_quote",
         dict(
             id=id, venue=venue, symbol=symbol, underlying=underlying, option_type=option_type, strike=strike,
             expiration=expiration, time=time, bid=bid, ask=ask, last=last, mark=mark, volume=volume,
             open_interest=open_interest, delta=delta, gamma=gamma, theta=theta, vega=vega, rho=rho, iv=iv,
-            bid_iv=bid_iv, ask_iv=ask_iv, underlying_price=underlying_price,
+            bid_iv=bid_iv, ask_iv=ask_iv, underlying_price=underlying_price, iv_unit=iv_unit,
         ),
     )
 
@@ -186,6 +191,42 @@ def indicator(
 ) -> Dict[str, Any]:
     """A named indicator value (``atr_14``, …) of a series at a bar's open."""
     return _record("indicator", dict(id=id, venue=venue, symbol=symbol, time=time, interval=interval, name=name, value=value))
+
+
+TECHNICAL_INDICATOR_COLUMNS = (
+    "sma_20", "sma_50", "ema_20", "ema_50", "rsi", "macd_line", "macd_signal", "macd_histogram", "bb_upper",
+    "bb_middle", "bb_lower", "bb_width", "volume_sma_10", "volume_ratio", "support_levels", "resistance_levels",
+)
+"""The columns of a ``technical_indicators`` record (the built-in indicator set)."""
+
+
+def technical_indicators(
+    venue: str,
+    symbol: str,
+    time: Time,
+    interval: str,
+    *,
+    id: Optional[RecordId] = None,
+    **values: Any,
+) -> Dict[str, Any]:
+    """A producer's own row of the built-in indicator set, at a bar's open ``time``.
+
+    ``values`` are any of ``TECHNICAL_INDICATOR_COLUMNS`` (at least one): numbers, and
+    ``support_levels`` / ``resistance_levels`` as lists of numbers. Use a ``venue`` of
+    your own, so that your rows are told apart from the daemon's indicator engine's.
+    """
+    unknown = sorted(set(values) - set(TECHNICAL_INDICATOR_COLUMNS))
+    if unknown:
+        raise ValueError(
+            f"technical_indicators: unknown column(s) {', '.join(unknown)}; "
+            f"expected some of {', '.join(TECHNICAL_INDICATOR_COLUMNS)}"
+        )
+    given = {name: value for name, value in values.items() if value is not None}
+    if not given:
+        raise ValueError("technical_indicators: at least one indicator value is needed")
+    return _record(
+        "technical_indicators", dict(id=id, venue=venue, symbol=symbol, time=time, interval=interval, **given)
+    )
 
 
 def signal(

@@ -75,6 +75,7 @@ class HelpersTest(unittest.TestCase):
             ("ticker", lambda: hypertick.ticker("v", "s", now, 1, change_pct=2.5)),
             ("option_quote", lambda: hypertick.option_quote("v", "O:AAPL250117C00150000", now, bid=1, iv=27.5)),
             ("signal", lambda: hypertick.signal("agent", now, "technical", payload={"a": [1, 2]})),
+            ("technical_indicators", lambda: hypertick.technical_indicators("v", "s", now, "1d", rsi=61.5)),
         ]:
             self.assertEqual(build()["type"], kind)
 
@@ -88,6 +89,29 @@ class HelpersTest(unittest.TestCase):
             hypertick.option_quote("v", "s", now, option_type="straddle")
         with self.assertRaisesRegex(ValueError, r"row\(orders\).row: at least one column"):
             hypertick.row("orders", "insert", {})
+        with self.assertRaisesRegex(ValueError, r"option_quote.iv_unit: expected one of 'percent', 'fraction'"):
+            hypertick.option_quote("v", "s", now, iv=0.25, iv_unit="basis_points")
+        with self.assertRaisesRegex(ValueError, r"technical_indicators: unknown column\(s\) rsi_14"):
+            hypertick.technical_indicators("v", "s", now, "1d", rsi_14=50)
+        with self.assertRaisesRegex(ValueError, r"technical_indicators: at least one indicator value"):
+            hypertick.technical_indicators("v", "s", now, "1d", rsi=None)
+
+    def test_option_types_in_any_case_and_volatility_units(self):
+        now = dt.datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+        put = hypertick.option_quote("v", "AAPL261218P00220000", now, option_type="PUT", iv=Decimal("0.2612"), iv_unit="fraction")
+        self.assertEqual((put["option_type"], put["iv"], put["iv_unit"]), ("PUT", Decimal("0.2612"), "fraction"))
+        self.assertNotIn("iv_unit", hypertick.option_quote("v", "s", now, option_type="c", iv=27.5))
+
+    def test_technical_indicators_carry_the_values_given(self):
+        now = dt.datetime(2026, 11, 22, tzinfo=UTC)
+        record = hypertick.technical_indicators(
+            "swing-sage", "AAPL", now, "1d", sma_20=Decimal("224.1875"), macd_line=None, support_levels=[221.5, 218]
+        )
+        self.assertEqual(
+            record,
+            {"type": "technical_indicators", "venue": "swing-sage", "symbol": "AAPL", "time": now, "interval": "1d",
+             "sma_20": Decimal("224.1875"), "support_levels": [221.5, 218]},
+        )
 
 
 class ClientWithoutServerTest(unittest.IsolatedAsyncioTestCase):
