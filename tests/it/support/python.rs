@@ -90,11 +90,17 @@ fn package_digest(dir: &Path, hasher: &mut std::collections::hash_map::DefaultHa
 
 /// One venv with the package for every test of this run that needs it: made on first
 /// use under the target directory and reused by later runs while the package's files
-/// are unchanged (a stamp beside it holds their digest). Returns its python.
+/// are unchanged (a stamp beside it holds their digest). A file lock keeps test
+/// processes sharing the target directory from building it at the same time. Returns
+/// its python.
 pub fn shared_venv() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-client-shared");
+        let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        std::fs::create_dir_all(target).unwrap();
+        let lock = std::fs::File::create(target.join("python-client-shared.lock")).unwrap();
+        lock.lock().unwrap();
+        let dir = target.join("python-client-shared");
         let stamp = dir.join("package.digest");
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         package_digest(&checkout_client(), &mut hasher);
