@@ -1,6 +1,6 @@
-"""Swing Sage -> hypertick: one "morning-scan" session of the swing-trading assistant.
+"""Swing Sage -> hypertick: one "morning-scan" session of Swing Sage, the LLM swing trader.
 
-The session opens; the assistant records AAPL's market data, the indicators it computes
+The session opens; Swing Sage records AAPL's market data, the indicators it computes
 itself and a put from the options chain it looked at; its agents deliberate (the
 market analyst's deliberation orchestrates the options analyst and the risk manager,
 whose rows point to it by ``parent_deliberation_id``; the strategist builds on the risk
@@ -81,7 +81,7 @@ def main() -> int:
                 "deliberation_step": step, "parent_deliberation_id": parent,
                 "input_context": {"symbol": SYMBOL, "last": Decimal("228.52"), "rsi": Decimal("61.48")},
                 "reasoning": reasoning, "decision": decision, "confidence_score": confidence,
-                "llm_model": "claude-sonnet", "prompt_tokens": tokens[0], "completion_tokens": tokens[1],
+                "llm_model": "gpt-4o", "prompt_tokens": tokens[0], "completion_tokens": tokens[1],
                 "started_at": at(started), "completed_at": at(finished),
                 "processing_time_ms": (finished - started) * 1000,
             })

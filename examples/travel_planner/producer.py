@@ -25,9 +25,9 @@ MICRODOLLAR = Decimal("0.000001")
 # (provider, model, tier, price per prompt token, price per completion token), USD
 MODELS = {
     "planner": ("openai", "gpt-4o", "tier1", Decimal("0.0000025"), Decimal("0.0000100")),
-    "flights": ("anthropic", "claude-3-5-haiku", "tier2", Decimal("0.0000008"), Decimal("0.0000040")),
+    "flights": ("mistral", "mistral-small", "tier2", Decimal("0.0000008"), Decimal("0.0000040")),
     "hotels": ("openai", "gpt-4o-mini", "tier3", Decimal("0.00000015"), Decimal("0.0000006")),
-    "itinerary": ("anthropic", "claude-sonnet", "tier1", Decimal("0.000003"), Decimal("0.000015")),
+    "itinerary": ("mistral", "mistral-large", "tier1", Decimal("0.000003"), Decimal("0.000015")),
 }
 
 
@@ -55,7 +55,7 @@ def main() -> int:
 
         minute = dt.timedelta(minutes=1)
         metric("planner.latency_ms", "timer", Decimal("1834.250000"), "ms", ["agent:planner", "env:prod"], now - 5 * minute)
-        metric("llm.tokens", "counter", 48213, "tokens", ["agent:flights", "provider:anthropic", "env:prod"], now - 4 * minute)
+        metric("llm.tokens", "counter", 48213, "tokens", ["agent:flights", "provider:mistral", "env:prod"], now - 4 * minute)
         metric("cache.hit_ratio", "gauge", Decimal("0.912345"), None, ["component:cache", "env:prod"], now - 3 * minute)
         late = now - dt.timedelta(days=45)
         metric("bookings.quarterly", "gauge", 1287, "bookings", ["report:quarterly", "env:prod"], late, retention_days=90)

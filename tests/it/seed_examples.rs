@@ -125,7 +125,7 @@ async fn swing_sage_session_deliberation_tree_and_views() {
         .await,
         ["morning-scan completed t 4 2 2 0.735 2"]
     );
-    // Its timeline, newest first, as the assistant reads it back.
+    // Its timeline, newest first, as Swing Sage reads it back.
     let timeline = texts(
         &client,
         &format!(
@@ -182,7 +182,7 @@ async fn swing_sage_session_deliberation_tree_and_views() {
     );
     assert_eq!(count(&client, "SELECT count(*) FROM agent_memories WHERE relevance_tags @> ARRAY['AAPL']").await, 2);
 
-    // Market data, the assistant's own indicators and the option.
+    // Market data, Swing Sage's own indicators and the option.
     let ticker =
         client.query_one("SELECT last, change_pct FROM tickers WHERE venue = 'swing-sage' AND symbol = 'AAPL'", &[]).await.unwrap();
     assert_eq!((ticker.get::<_, f64>(0), ticker.get::<_, f64>(1)), (228.52, 1.0703));
@@ -484,7 +484,7 @@ async fn travel_planner_tagged_metrics_per_row_retention_and_exact_costs() {
             "SELECT concat_ws(' ', model_provider, sum(total_tokens), sum(total_cost_usd)) FROM cost_tracking GROUP BY model_provider ORDER BY 1"
         )
         .await,
-        ["anthropic 10650 0.035970", "openai 18995 0.010112"]
+        ["mistral 10650 0.035970", "openai 18995 0.010112"]
     );
     assert_eq!(
         count(&client, "SELECT count(*) FROM cost_tracking WHERE billing_date = current_date AND billing_period = 'monthly'").await,
