@@ -21,6 +21,8 @@ pub use indicators::IndicatorStage;
 pub use lane::{lane, LaneReceiver, LaneSender, LaneState, SendError, Sequenced};
 pub use release::{ReleaseSender, SpoolRelease, RELEASE_QUEUE};
 pub use retention::{check_interval_time, retention_micros_of_days, IntervalRetention};
-pub use router::{check_event_time, CustomLane, Lanes, Receipt, Router, RouterLimits, RouterParts, SpoolGate};
+pub use router::{
+    check_event_time, row_retention_micros, CustomLane, KeyedLane, Lanes, Receipt, Router, RouterLimits, RouterParts, SpoolGate,
+};
 pub use spill_reader::spawn_spill_readers;
 pub use spill_state::Spills;
