@@ -22,8 +22,8 @@ use crate::pipeline::{run_batcher, spawn_spill_readers, BatchSettings, CustomLan
 use crate::record::{CustomRow, RelationalCatalog, RowRecord, SharedCatalog, Table};
 use crate::shutdown;
 use crate::sink::{
-    batch_queue, encode_stage, run_relational_writer, run_writer, CopyRow, EncodeRow, EncodedBatch, TableWriteSettings, WaitPolicy,
-    WriterError, WriterSettings,
+    batch_queue, encode_stage, run_relational_writer, run_writer, CopyRow, EncodeRow, EncodedBatch, KeyedPartitions, TableWriteSettings,
+    WaitPolicy, WriterError, WriterSettings,
 };
 use crate::source::push::{PushServer, PushSettings};
 use crate::source::{Source, SourceContext};
@@ -526,7 +526,12 @@ impl Daemon {
             max_rows: relational.wait_max_rows.get(),
             max_bytes: relational.wait_max_bytes.get(),
         };
-        let writer = run_relational_writer(queue, shared.settings.clone(), catalog, policy, shared.stats.clone());
+        let keyed = shared.config.custom_tables.iter().filter(|custom| custom.is_keyed() && custom.is_partitioned());
+        let partitions = KeyedPartitions {
+            partitions: Some(shared.partitions.clone()),
+            tables: keyed.filter_map(|custom| custom.schema().ok()).map(|schema| (schema.name().to_string(), schema.table)).collect(),
+        };
+        let writer = run_relational_writer(queue, shared.settings.clone(), catalog, policy, partitions, shared.stats.clone());
         self.spawn_writer(Table::Relational, writer);
     }
 

@@ -174,8 +174,11 @@ impl IntervalDeletes {
                 _ => target.days,
             };
             let cutoff = now.micros().saturating_sub(i64::from(days).saturating_mul(MICROS_PER_DAY));
+            // A row's own retention expires it whatever its age, so those targets go
+            // over every piece each pass.
+            let own = matches!(target.selector, Selector::OwnRetention(_));
             let from = match target.cleaned_to {
-                Some(cleaned) if !full => cleaned.saturating_sub(RESCAN_MICROS),
+                Some(cleaned) if !full && !own => cleaned.saturating_sub(RESCAN_MICROS),
                 _ => i64::MIN,
             };
             let mut expiry = IntervalExpiry {
