@@ -25,6 +25,9 @@ pub async fn ensure_custom_tables(
     profile: Profile,
     tables: &[(&CustomTableConfig, CustomSchema)],
 ) -> Result<Vec<String>, DbError> {
+    if profile == Profile::TimescaleDb {
+        refuse_hypertable_references(tables)?;
+    }
     let mut actions = Vec::new();
     for (config, schema) in parents_first(tables) {
         let name = schema.name();
@@ -78,6 +81,25 @@ fn parents_first<'a, 'b>(tables: &'b [(&'a CustomTableConfig, CustomSchema)]) ->
         ordered.push(remaining.remove(position));
     }
     ordered
+}
+
+/// TimescaleDB (2.28 as tested) lets a hypertable reference a plain table and a plain
+/// table reference a hypertable, but not a hypertable reference another hypertable:
+/// refused before anything is created, naming the key.
+fn refuse_hypertable_references(tables: &[(&CustomTableConfig, CustomSchema)]) -> Result<(), DbError> {
+    let hypertable = |name: &str| tables.iter().any(|(config, _)| config.name == name && config.is_partitioned());
+    for (config, _) in tables.iter().filter(|(config, _)| config.is_partitioned()) {
+        for (index, key) in config.foreign_keys.iter().enumerate() {
+            if hypertable(&key.references) {
+                return Err(DbError::Schema(format!(
+                    "custom table `{}` foreign_keys[{index}]: TimescaleDB does not let a hypertable reference another \
+                     hypertable (`{}`); set partitioned = false on one of the two tables or leave the foreign key out",
+                    config.name, key.references
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A creation the server refused, said with the table and its keys.

@@ -280,6 +280,23 @@ async fn keyed_custom_tables_upsert_update_wait_for_parents_and_keep_rows_their_
 
     drop(socket);
     daemon.stop().await.expect("clean stop");
+
+    // A foreign key the configuration cannot check (a relational table's column type)
+    // is refused by the server at migrate, said with the table and its keys.
+    let mismatched = with_tables(
+        support::config_for(&cluster),
+        r#"
+[[custom_tables]]
+name = "deal_notes"
+time_column = "at"
+partitioned = false
+foreign_keys = [{ columns = ["deal_id"], references = "deals" }]
+columns = [{ name = "deal_id", type = "text" }, { name = "at", type = "timestamptz" }]
+"#,
+    );
+    let error = app::migrate(&mismatched).await.expect_err("a foreign key of another type").to_string();
+    assert!(error.contains("custom table `deal_notes` could not be created"), "{error}");
+    assert!(error.contains("incompatible types: text and uuid") && error.contains("[deal_id] → deals"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -303,6 +320,26 @@ columns = [
   { name = "raised_at", type = "timestamptz", default_sql = "now()" },
 ]
 "#;
+    // A hypertable referencing a hypertable, which TimescaleDB refuses.
+    let hypertable_to_hypertable = r#"
+[[custom_tables]]
+name = "price_changes"
+time_column = "changed_at"
+primary_key = ["id", "changed_at"]
+foreign_keys = [{ columns = ["price_id", "price_at"], references = "price_tracking", referenced_columns = ["id", "tracked_at"], on_delete = "cascade" }]
+columns = [
+  { name = "id", type = "bigint", nullable = false },
+  { name = "price_id", type = "uuid" },
+  { name = "price_at", type = "timestamptz" },
+  { name = "changed_at", type = "timestamptz", default_sql = "now()" },
+]
+"#;
+    let refused = with_tables(Config::loopback(&url), &format!("{alerts}{hypertable_to_hypertable}"));
+    let error = app::migrate(&refused).await.expect_err("a hypertable referencing a hypertable").to_string();
+    assert!(
+        error.contains("custom table `price_changes` foreign_keys[0]: TimescaleDB does not let a hypertable reference another hypertable (`price_tracking`)"),
+        "{error}"
+    );
     let config = with_tables(Config::loopback(&url), alerts);
     let report = app::migrate(&config).await.expect("migrate on TimescaleDB");
     assert_eq!(report.profile, Profile::TimescaleDb);
