@@ -266,6 +266,45 @@ async fn ensure_indexes(client: &Client, config: &CustomTableConfig, schema: &Cu
     Ok(actions)
 }
 
+/// The configured primary, unique and foreign keys the existing table lacks (keys of
+/// its own beyond the configuration's are left alone).
+async fn missing_keys(client: &Client, config: &CustomTableConfig) -> Result<Vec<String>, DbError> {
+    let rows = client
+        .query(
+            "SELECT c.contype::text,
+                    ARRAY(SELECT a.attname::text
+                            FROM unnest(c.conkey) WITH ORDINALITY AS k(attnum, position)
+                            JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
+                           ORDER BY k.position),
+                    coalesce((SELECT relname::text FROM pg_class WHERE oid = c.confrelid), '')
+               FROM pg_constraint c
+              WHERE c.conrelid = to_regclass($1) AND c.contype IN ('p', 'u', 'f')",
+            &[&quote(&config.name)],
+        )
+        .await?;
+    let existing: Vec<(String, Vec<String>, String)> = rows.iter().map(|row| (row.get(0), row.get(1), row.get(2))).collect();
+    let has = |kind: &str, columns: &[String], references: &str| {
+        existing.iter().any(|(found_kind, found_columns, found_references)| {
+            found_kind == kind && found_columns.as_slice() == columns && found_references == references
+        })
+    };
+    let mut problems = Vec::new();
+    if !config.primary_key.is_empty() && !has("p", &config.primary_key, "") {
+        problems.push(format!("the primary key ({}) is missing", config.primary_key.join(", ")));
+    }
+    for columns in &config.unique {
+        if !has("u", columns, "") && !has("p", columns, "") {
+            problems.push(format!("the unique key ({}) is missing", columns.join(", ")));
+        }
+    }
+    for key in &config.foreign_keys {
+        if !has("f", &key.columns, &key.references) {
+            problems.push(format!("the foreign key ({}) → {} is missing", key.columns.join(", "), key.references));
+        }
+    }
+    Ok(problems)
+}
+
 /// Everything in which the existing table differs from the configuration.
 async fn differences(client: &Client, profile: Profile, config: &CustomTableConfig, schema: &CustomSchema) -> Result<Vec<String>, DbError> {
     let name = schema.name();
@@ -300,6 +339,7 @@ async fn differences(client: &Client, profile: Profile, config: &CustomTableConf
             problems.push(format!("column `{column}` ({actual_type}) is not in the configuration"));
         }
     }
+    problems.extend(missing_keys(client, config).await?);
     let time_column = schema.table.time_column();
     if !config.is_partitioned() {
         return Ok(problems);

@@ -297,6 +297,11 @@ columns = [{ name = "deal_id", type = "text" }, { name = "at", type = "timestamp
     let error = app::migrate(&mismatched).await.expect_err("a foreign key of another type").to_string();
     assert!(error.contains("custom table `deal_notes` could not be created"), "{error}");
     assert!(error.contains("incompatible types: text and uuid") && error.contains("[deal_id] → deals"), "{error}");
+    // A key declared later on an existing table is not added behind the operator's back.
+    let mut rekeyed = with_tables(support::config_for(&cluster), "");
+    rekeyed.custom_tables[1].unique.push(vec!["action".into()]);
+    let error = app::migrate(&rekeyed).await.expect_err("a key the table lacks").to_string();
+    assert!(error.contains("custom table `market_decisions` differs") && error.contains("the unique key (action) is missing"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
