@@ -53,6 +53,7 @@ columns = [
 name = "market_decisions"
 time_column = "decided_at"
 partitioned = false
+retention_days = 30
 unique = [["decision_id"]]
 indexes = [{ columns = ["context"], method = "gin" }]
 columns = [
@@ -277,6 +278,16 @@ async fn keyed_custom_tables_upsert_update_wait_for_parents_and_keep_rows_their_
         .unwrap();
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM system_metrics WHERE metric_name = 'stale'", 0).await, 0);
     assert_eq!(count(&client, "SELECT count(*) FROM system_metrics").await, 2, "rows within their own retention stay");
+    // A plain table's retention deletes rows (it has no partitions to drop).
+    client
+        .batch_execute(&format!(
+            "INSERT INTO market_decisions (decision_id, action, decided_at) VALUES ('d-old', 'buy', '{}')",
+            days_ago(40)
+        ))
+        .await
+        .unwrap();
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM market_decisions WHERE decision_id = 'd-old'", 0).await, 0);
+    assert_eq!(count(&client, "SELECT count(*) FROM market_decisions").await, 2);
 
     drop(socket);
     daemon.stop().await.expect("clean stop");
