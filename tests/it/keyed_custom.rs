@@ -268,6 +268,13 @@ async fn keyed_custom_tables_upsert_update_wait_for_parents_and_keep_rows_their_
     assert_eq!(refused, [1, 2], "{ack}");
     assert!(ack["rejected"][0]["reason"].as_str().unwrap().starts_with("older_than_retention"), "{ack}");
     assert_eq!(wait_for_count(&client, "SELECT count(*) FROM system_metrics", 2).await, 2);
+    // An unkeyed table stays on COPY, insert only.
+    let ack = push(&mut socket, &row("system_metrics", "upsert", r#"{"metric_name":"latency","value":1}"#)).await;
+    let reason = ack["rejected"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("invalid_field") && reason.contains("without a primary_key") && reason.contains("declare primary_key"),
+        "{ack}"
+    );
     // A row written around the daemon, past its own retention, goes with the periodic delete.
     client
         .batch_execute(&format!(
