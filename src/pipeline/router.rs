@@ -17,13 +17,14 @@ use std::sync::Arc;
 use crate::config::FullPolicy;
 use crate::metrics::events;
 use crate::record::{
-    ApproxBytes, CustomRow, CustomSchema, DeadLetter, FeedEvent, Record, RejectReason, Rejection, RowOp, RowRecord, SharedCatalog, Table,
-    Timestamp,
+    ApproxBytes, CellValue, CustomRow, CustomSchema, DeadLetter, FeedEvent, Record, RejectReason, Rejection, RowRecord, SharedCatalog,
+    Table, Timestamp,
 };
 use crate::spool::{codec, Position, SpoolError, SpoolProgress, StreamCursor};
 
 use super::dedup::{id_key, IdWindow};
 use super::indicators::IndicatorStage;
+use super::keyed::{row_retention_micros, KeyedLane};
 use super::lane::{LaneSender, SendError, Sequenced};
 use super::release::{ReleaseSender, SpoolRelease};
 use super::retention::{check_interval_time, IntervalRetention};
@@ -65,51 +66,6 @@ pub struct CustomLane {
     pub retention_micros: Option<i64>,
     /// The column holding each row's own retention in days (`retention_column`).
     pub retention_index: Option<usize>,
-}
-
-/// A keyed custom table: its rows are converted against its schema, normalized, and
-/// written by the relational writer.
-#[derive(Debug)]
-pub struct KeyedLane {
-    pub schema: CustomSchema,
-    /// The table's retention, µs (rows leaving out their own, when it has a retention column).
-    pub retention_micros: Option<i64>,
-    /// The column holding each row's own retention in days (`retention_column`).
-    pub retention_index: Option<usize>,
-    /// Whether the table declares a primary key (`update` goes by it).
-    pub primary_key: bool,
-    /// Whether the table has a key an `upsert` conflicts on (primary, else first unique).
-    pub upsert_key: bool,
-}
-
-impl KeyedLane {
-    fn refuse_op(&self, row: &RowRecord) -> Result<(), Rejection> {
-        let table = self.schema.name();
-        let missing = match row.op {
-            RowOp::Update if !self.primary_key => "an update goes by the primary key",
-            RowOp::Upsert if !self.upsert_key => "an upsert conflicts on the primary key (or else the first unique key)",
-            _ => return Ok(()),
-        };
-        Err(Rejection::new(
-            RejectReason::InvalidField,
-            format!(
-                "`op`: {table} declares no primary_key and {missing}; use \"insert\" or declare primary_key in its [[custom_tables]] entry"
-            ),
-        ))
-    }
-}
-
-/// The retention of one row, µs: its own days when its table has a retention column and
-/// the row fills it (0 keeps it for good), else the table's.
-pub fn row_retention_micros(table_retention: Option<i64>, own_days: Option<i64>, column: &str) -> Result<Option<i64>, Rejection> {
-    match own_days {
-        None => Ok(table_retention),
-        Some(0) => Ok(None),
-        Some(days) if days < 0 => {
-            Err(Rejection::new(RejectReason::OutOfRange, format!("`{column}`: {days} days; expected 0 (keep for good) or more")))
-        }
-        Some(days) => Ok(Some(days.saturating_mul(86_400_000_000))),
-    }
 }
 
 /// Time bounds a record must fall within to be accepted.
@@ -328,12 +284,7 @@ impl Router {
         let lane = self.custom_tables.get(&row.table)?;
         Some(lane.schema.convert(row).and_then(|converted| {
             if let Some(now) = now {
-                let own_days = lane.retention_index.and_then(|index| match converted.values.get(index) {
-                    Some(crate::record::CellValue::Int2(days)) => Some(i64::from(*days)),
-                    Some(crate::record::CellValue::Int4(days)) => Some(i64::from(*days)),
-                    Some(crate::record::CellValue::Int8(days)) => Some(*days),
-                    _ => None,
-                });
+                let own_days = lane.retention_index.and_then(|index| converted.values.get(index)).and_then(CellValue::as_integer);
                 let column = lane.retention_index.map_or("", |index| lane.schema.columns[index].name.as_str());
                 let retention = row_retention_micros(lane.retention_micros, own_days, column)?;
                 self.check_time_within(lane.schema.table, retention, converted.time, now)?;

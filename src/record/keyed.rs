@@ -30,12 +30,7 @@ pub struct NormalizedRow {
 impl NormalizedRow {
     /// The integer value of column `index`, when it was sent (or defaulted) as one.
     pub fn integer(&self, index: usize) -> Option<i64> {
-        match self.values.get(index)? {
-            Some(CellValue::Int2(value)) => Some(i64::from(*value)),
-            Some(CellValue::Int4(value)) => Some(i64::from(*value)),
-            Some(CellValue::Int8(value)) => Some(*value),
-            _ => None,
-        }
+        self.values.get(index)?.as_ref()?.as_integer()
     }
 }
 
