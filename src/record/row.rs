@@ -141,9 +141,10 @@ impl RelationalCatalog {
         self.check_with(row, true)
     }
 
-    /// [`RelationalCatalog::check`] for a keyed custom table's row, which its table's
-    /// declared columns have checked and normalized already (its NaN, where the column
-    /// allows one, is data; its times are RFC 3339).
+    /// [`RelationalCatalog::check`] without the checks of values, for rows whose values
+    /// were checked already: a keyed custom table's row, which its table's declared
+    /// columns have checked and normalized (its NaN, where the column allows one, is
+    /// data; its times are RFC 3339), and a waiting row read back.
     pub fn check_normalized(&self, row: &mut RowRecord) -> Result<(), Rejection> {
         self.check_with(row, false)
     }

@@ -10,7 +10,10 @@
 //!   dead-lettered `missing_parent` after `wait_ms`;
 //! - a per-row retention column: a 45-day-old row asking for 90 days is taken, one
 //!   asking for 30 is refused, and rows past their own retention are deleted;
-//! - the same tables on TimescaleDB (hypertables with keys and foreign keys both ways);
+//! - the same tables on TimescaleDB: hypertables with keys, a foreign key from a
+//!   hypertable to a plain table and from a plain table to a hypertable; one from a
+//!   hypertable to a hypertable, which TimescaleDB refuses, is refused at migrate;
+//! - a keyed row waiting for its parent survives a restart with the spool on;
 //! - configuration errors name their key.
 
 use std::time::Duration;
@@ -426,4 +429,43 @@ fn configuration_errors_name_their_key() {
         let errors = app::load_config_str(&declare(table), Vec::new()).expect_err(key);
         assert!(errors.0.iter().any(|error| error.key == key && error.message.contains(needle)), "{key}: {needle} not in {errors}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_row_waiting_for_its_parent_survives_a_restart_with_the_spool() {
+    let cluster = support::start_cluster();
+    let client = support::sql(&cluster).await;
+    client.batch_execute(DEALS_SQL).await.unwrap();
+    let spool_dir = tempfile::tempdir().unwrap();
+    let mut config = with_tables(support::config_for(&cluster), "");
+    config.relational.wait_ms = 60_000;
+    config.spool = Some(hypertick::config::SpoolConfig::in_dir(spool_dir.path().to_path_buf()));
+    app::migrate(&config).await.expect("migrate");
+
+    let daemon = Daemon::start(&config).await.expect("daemon starts");
+    let mut socket = support::connect(daemon.push_addr.unwrap()).await;
+    // A child whose parent is not there waits, in its normalized form (the epoch time
+    // as RFC 3339, the id the daemon made), across the restart.
+    let child = row(
+        "price_tracking",
+        "insert",
+        &format!(r#"{{"deal_id":"{DEAL}","price":"19.99","source":"ebay","tracked_at":1795348800000000000}}"#),
+    );
+    assert_eq!(push(&mut socket, &child).await["accepted"], 1);
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM relational_waiting WHERE table_name = 'price_tracking'", 1).await, 1);
+    drop(socket);
+    daemon.stop().await.expect("clean stop");
+
+    let daemon = Daemon::start(&config).await.expect("daemon starts again");
+    let mut socket = support::connect(daemon.push_addr.unwrap()).await;
+    assert_eq!(push(&mut socket, &deal(DEAL, "headphones")).await["accepted"], 1);
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM price_tracking", 1).await, 1, "{}", letters(&client).await);
+    assert_eq!(
+        text(&client, "SELECT concat_ws('|', price, source, tracked_at AT TIME ZONE 'UTC', id IS NOT NULL) FROM price_tracking").await,
+        "19.99|ebay|2026-11-22 12:00:00|t"
+    );
+    assert_eq!(count(&client, "SELECT count(*) FROM relational_waiting").await, 0);
+    assert_eq!(count(&client, "SELECT count(*) FROM dead_letters").await, 0);
+    drop(socket);
+    daemon.stop().await.expect("clean stop");
 }
