@@ -141,7 +141,8 @@ async fn execute(command: Command) -> anyhow::Result<()> {
                 say!("  metrics: http://{}/metrics", config.metrics.listen);
             }
             for custom in &config.custom_tables {
-                say!("  custom table: {} ({} columns, time column {})", custom.name, custom.columns.len(), custom.time_column);
+                let keyed = if custom.is_keyed() { ", keyed: written by the relational writer" } else { "" };
+                say!("  custom table: {} ({} columns, time column {}{keyed})", custom.name, custom.columns.len(), custom.time_column);
             }
             for warning in app::warnings(&config) {
                 say!("  warning: {warning}");

@@ -12,7 +12,8 @@ use crate::config::{Config, FullPolicy};
 use crate::db;
 use crate::pipeline::ReleaseSender;
 use crate::pipeline::{
-    self, lane, CustomLane, IdWindow, IndicatorStage, LaneReceiver, LaneSender, Lanes, Router, RouterLimits, Sequenced, Spills, SpoolGate,
+    self, lane, CustomLane, IdWindow, IndicatorStage, KeyedLane, LaneReceiver, LaneSender, Lanes, Router, RouterLimits, Sequenced, Spills,
+    SpoolGate,
 };
 use crate::record::{ApproxBytes, RelationalCatalog, RowRecord, SharedCatalog, Table};
 use crate::spool::SpoolProgress;
@@ -82,10 +83,17 @@ pub(super) fn edge_id_window(config: &Config) -> Option<Arc<IdWindow>> {
     (capacity > 0).then(|| Arc::new(IdWindow::new(capacity)))
 }
 
-/// The relational tables of `[relational] tables` as the database describes them.
+/// The relational tables of `[relational] tables` and the keyed custom tables as the
+/// database describes them. A keyed custom table without a primary key is upserted on
+/// its first unique key, which stands for its key in the catalog.
 pub(super) async fn load_catalog(config: &Config) -> anyhow::Result<RelationalCatalog> {
     let client = db::connect(database_url(config)?, Duration::from_millis(config.database.connect_timeout_ms.get())).await?;
-    let (catalog, missing) = db::load_relational_catalog(&client, &config.relational.tables).await?;
+    let (mut catalog, missing) = db::load_relational_catalog(&client, &config.relational_catalog_names()).await?;
+    for custom in config.custom_tables.iter().filter(|custom| custom.is_keyed() && custom.primary_key.is_empty()) {
+        if let (Some(table), Some(key)) = (catalog.tables.get_mut(&custom.name), custom.conflict_key()) {
+            table.primary_key = key.to_vec();
+        }
+    }
     if !missing.is_empty() {
         tracing::warn!(tables = %missing.join(", "), "relational tables listed in the configuration do not exist; rows for them are refused");
     }
@@ -99,6 +107,7 @@ pub(super) struct RouterParts {
     /// The spool release writer's queue (not on an edge: it has no database).
     pub releases: Option<ReleaseSender>,
     pub custom_tables: HashMap<String, CustomLane>,
+    pub keyed_tables: HashMap<String, KeyedLane>,
     pub ids: Option<Arc<IdWindow>>,
 }
 
@@ -124,6 +133,7 @@ pub(super) fn router(config: &Config, lanes: Lanes, parts: RouterParts) -> Route
             spool,
             catalog: parts.catalog,
             custom_tables: parts.custom_tables,
+            keyed_tables: parts.keyed_tables,
             indicators: IndicatorStage::from_config(&config.indicators),
             ids: parts.ids,
             limits: RouterLimits {

@@ -18,12 +18,12 @@ use tokio_util::task::TaskTracker;
 use crate::config::{BusRole, Config};
 use crate::db::{self, Partitions, Profile, SchemaReport};
 use crate::metrics::{self, events, Health, Stats};
-use crate::pipeline::{run_batcher, spawn_spill_readers, BatchSettings, CustomLane, LaneReceiver, LaneState, Router, Sequenced};
+use crate::pipeline::{run_batcher, spawn_spill_readers, BatchSettings, CustomLane, KeyedLane, LaneReceiver, LaneState, Router, Sequenced};
 use crate::record::{CustomRow, RelationalCatalog, RowRecord, SharedCatalog, Table};
 use crate::shutdown;
 use crate::sink::{
-    batch_queue, encode_stage, run_relational_writer, run_writer, CopyRow, EncodeRow, EncodedBatch, TableWriteSettings, WaitPolicy,
-    WriterError, WriterSettings,
+    batch_queue, encode_stage, run_relational_writer, run_writer, CopyRow, EncodeRow, EncodedBatch, KeyedPartitions, TableWriteSettings,
+    WaitPolicy, WriterError, WriterSettings,
 };
 use crate::source::push::{PushServer, PushSettings};
 use crate::source::{Source, SourceContext};
@@ -195,14 +195,28 @@ impl Daemon {
             lanes::load_catalog(config).await?
         });
         let mut custom_lanes = std::collections::HashMap::new();
+        let mut keyed_lanes = std::collections::HashMap::new();
         let mut custom_receivers = Vec::new();
-        for schema in config.custom_schemas().map_err(anyhow::Error::msg)? {
+        for (custom, schema) in config.custom_tables.iter().zip(config.custom_schemas().map_err(anyhow::Error::msg)?) {
             let table = schema.table;
+            let retention_micros = lanes::retention_micros(config, table);
+            let retention_index =
+                custom.retention_column.as_ref().and_then(|column| schema.columns.iter().position(|rule| rule.name == *column));
+            if custom.is_keyed() {
+                let lane = KeyedLane {
+                    schema,
+                    retention_micros,
+                    retention_index,
+                    primary_key: !custom.primary_key.is_empty(),
+                    upsert_key: custom.conflict_key().is_some(),
+                };
+                keyed_lanes.insert(table.name().to_string(), lane);
+                continue;
+            }
             let (sender, receiver) = lanes::open_lane::<Sequenced<CustomRow>>(config, table);
             stats.register(table);
             custom_receivers.push((table, receiver));
-            let retention_micros = lanes::retention_micros(config, table);
-            custom_lanes.insert(table.name().to_string(), CustomLane { schema, sender, retention_micros });
+            custom_lanes.insert(table.name().to_string(), CustomLane { schema, sender, retention_micros, retention_index });
         }
         let ids = if edge || offline { lanes::edge_id_window(config) } else { lanes::id_window(config).await? };
         let parts = lanes::RouterParts {
@@ -210,6 +224,7 @@ impl Daemon {
             spool: spool.clone(),
             releases,
             custom_tables: custom_lanes,
+            keyed_tables: keyed_lanes,
             ids,
         };
         let router = lanes::router(config, senders, parts);
@@ -511,7 +526,12 @@ impl Daemon {
             max_rows: relational.wait_max_rows.get(),
             max_bytes: relational.wait_max_bytes.get(),
         };
-        let writer = run_relational_writer(queue, shared.settings.clone(), catalog, policy, shared.stats.clone());
+        let keyed = shared.config.custom_tables.iter().filter(|custom| custom.is_keyed() && custom.is_partitioned());
+        let partitions = KeyedPartitions {
+            partitions: Some(shared.partitions.clone()),
+            tables: keyed.filter_map(|custom| custom.schema().ok()).map(|schema| (schema.name().to_string(), schema.table)).collect(),
+        };
+        let writer = run_relational_writer(queue, shared.settings.clone(), catalog, policy, partitions, shared.stats.clone());
         self.spawn_writer(Table::Relational, writer);
     }
 

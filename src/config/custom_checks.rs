@@ -114,7 +114,8 @@ fn check_columns(table: &CustomTableConfig, table_index: usize, problem: &mut im
             }
         }
     }
-    for (index, columns) in table.indexes.iter().enumerate() {
+    for (index, declared) in table.indexes.iter().enumerate() {
+        let columns = declared.columns();
         let index_key = format!("custom_tables[{table_index}].indexes[{index}]");
         if columns.is_empty() {
             problem(&index_key, "expected at least one column".into());

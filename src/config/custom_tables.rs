@@ -1,11 +1,14 @@
 //! `[[custom_tables]]`: tables declared in the configuration — name, time column,
-//! columns and types, indexes, partitioning, retention, columnstore and batch settings —
-//! created by `migrate` and written through the COPY writers from push `row` records
-//! that name them. `custom_checks` holds their semantic checks.
+//! columns and types, keys, foreign keys, indexes, partitioning, retention, columnstore
+//! and batch settings — created by `migrate` and written from push `row` records that
+//! name them: through the COPY writers, or through the relational writer when the table
+//! is keyed (`custom_keys`). `custom_checks` and `custom_key_checks` hold their
+//! semantic checks.
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::custom_keys::{CustomIndexConfig, ForeignKeyConfig, DEFAULT_SQL_EXPRESSIONS};
 use super::tables::WriteMode;
 use crate::record::{convert_value, ColumnDefault, ColumnRule, CustomSchema, PgType};
 
@@ -22,15 +25,42 @@ pub struct CustomTableConfig {
     /// The columns, in table order: `{ name = "price", type = "numeric(10,2)",
     /// nullable = false, default = "0", allow_nan = false }`.
     pub columns: Vec<CustomColumnConfig>,
-    /// Extra btree indexes, each a list of columns (`[["deal_id"], ["source", "tracked_at"]]`);
-    /// an index on the time column is always created.
+    /// Extra indexes, each a list of columns (btree: `[["deal_id"], ["source", "tracked_at"]]`)
+    /// or a table naming the method: `{ columns = ["tags"], method = "gin" }` (`btree`,
+    /// `gin` on jsonb and array columns, `brin`). An index on the time column is always created.
     #[serde(default)]
-    pub indexes: Vec<Vec<String>>,
+    pub indexes: Vec<CustomIndexConfig>,
+    /// The primary key's columns (`["id"]`). A table with a primary key, a unique key or
+    /// a foreign key is *keyed*: its rows go through the relational writer and may be
+    /// `insert`ed, `upsert`ed (on the primary key, else on the first unique key) and
+    /// `update`d (by the primary key). A partitioned table's keys include the time column.
+    #[serde(default)]
+    pub primary_key: Vec<String>,
+    /// Unique keys, each a list of columns (`[["decision_id"], ["symbol", "source"]]`).
+    #[serde(default)]
+    pub unique: Vec<Vec<String>>,
+    /// Foreign keys: `{ columns = ["deal_id"], references = "deals", referenced_columns = ["id"],
+    /// on_delete = "cascade" }`. `references` is one of `[relational] tables` or another
+    /// custom table; `referenced_columns` defaults to its primary key; `on_delete` is
+    /// `no_action` (default), `cascade`, `set_null` or `restrict`. A row whose parent is
+    /// not there yet waits for it like a relational row (`[relational] wait_ms`).
+    #[serde(default)]
+    pub foreign_keys: Vec<ForeignKeyConfig>,
+    /// `true` (default): range-partitioned on the time column (vanilla) or a hypertable
+    /// (TimescaleDB). `false`: a plain table — no partitions, chunks or columnstore; the
+    /// time column still decides the age checks, and retention deletes rows periodically.
+    pub partitioned: Option<bool>,
     /// Width of one partition (vanilla) or chunk (TimescaleDB), in hours. Default 168.
     pub partition_hours: Option<u32>,
-    /// Days of data kept; older rows are refused and older partitions/chunks dropped.
-    /// Default 0: keep everything.
+    /// Days of data kept; older rows are refused and older partitions/chunks dropped
+    /// (a table with `partitioned = false` or a `retention_column`: rows deleted
+    /// periodically). Default 0: keep everything.
     pub retention_days: Option<u32>,
+    /// An integer column holding each row's own retention in days (0: keep it for
+    /// good); rows that leave it out have `retention_days`. A row older than its own
+    /// retention is refused, rows past it are deleted periodically, and the table's
+    /// partitions or chunks are never dropped whole (a row may ask to be kept longer).
+    pub retention_column: Option<String>,
     /// TimescaleDB: chunks older than this many days move to the columnstore. Default 30; 0: never.
     pub columnstore_after_days: Option<u32>,
     /// TimescaleDB: the columnstore's segment key, a column whose rows compress together
@@ -66,6 +96,11 @@ pub struct CustomColumnConfig {
     /// `"now"` on a timestamptz column is the time the daemon received the row.
     #[schemars(with = "Option<serde_json::Value>")]
     pub default: Option<toml::Value>,
+    /// A default computed by the database, also its DDL `DEFAULT`: `"now()"` (timestamptz),
+    /// `"current_date"` (date) or `"gen_random_uuid()"` (uuid). Rows written by COPY get
+    /// the same from the daemon: the time it received the row, that time's UTC date, a
+    /// random UUID. Not together with `default`.
+    pub default_sql: Option<String>,
     /// numeric, real, double precision and float8[] columns: take NaN and ±Infinity
     /// (refused by default). numeric(p,s) never holds an infinity.
     #[serde(default)]
@@ -103,7 +138,32 @@ impl CustomTableConfig {
         if let Some(default) = &column.default {
             rule.default = Some(column_default(&rule, default).map_err(|message| ("default", message))?);
         }
+        if let Some(expression) = &column.default_sql {
+            if column.default.is_some() {
+                return Err(("default_sql", "expected either `default` or `default_sql`, not both".into()));
+            }
+            rule.default = Some(default_sql(&rule, expression).map_err(|message| ("default_sql", message))?);
+        }
         Ok(rule)
+    }
+
+    /// Whether rows go through the relational writer: the table declares a primary
+    /// key, a unique key or a foreign key.
+    pub fn is_keyed(&self) -> bool {
+        !self.primary_key.is_empty() || !self.unique.is_empty() || !self.foreign_keys.is_empty()
+    }
+
+    /// Whether the table is range-partitioned (vanilla) or a hypertable (TimescaleDB).
+    pub fn is_partitioned(&self) -> bool {
+        self.partitioned.unwrap_or(true)
+    }
+
+    /// The key an `upsert` conflicts on: the primary key, else the first unique key.
+    pub fn conflict_key(&self) -> Option<&[String]> {
+        if !self.primary_key.is_empty() {
+            return Some(&self.primary_key);
+        }
+        self.unique.first().map(Vec::as_slice)
     }
 
     /// The table's conversion schema (and with it its `Table`). The configuration's
@@ -136,6 +196,20 @@ fn column_default(rule: &ColumnRule, default: &toml::Value) -> Result<ColumnDefa
     }
     let text = json.to_string();
     convert_value(rule, &json, Some(&text)).map(ColumnDefault::Value).map_err(|rejection| rejection.detail)
+}
+
+/// `default_sql`: one of a small safe set, each on the one type it fits.
+fn default_sql(rule: &ColumnRule, expression: &str) -> Result<ColumnDefault, String> {
+    let (default, fits) = match expression.trim().to_ascii_lowercase().as_str() {
+        "now()" => (ColumnDefault::ReceivedAt, PgType::TimestampTz),
+        "current_date" => (ColumnDefault::CurrentDate, PgType::Date),
+        "gen_random_uuid()" => (ColumnDefault::RandomUuid, PgType::Uuid),
+        _ => return Err(format!("`{expression}` is not a default the daemon takes; expected {DEFAULT_SQL_EXPRESSIONS}")),
+    };
+    if rule.pg_type != fits {
+        return Err(format!("`{expression}` makes a {}; the column is {}", fits.sql_name(), rule.pg_type.sql_name()));
+    }
+    Ok(default)
 }
 
 /// A TOML value as the JSON a producer would send (dates and times as strings).

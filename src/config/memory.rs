@@ -54,7 +54,13 @@ impl WorstCase {
 
 /// The worst-case resident memory of `config`.
 pub fn worst_case_bytes(config: &Config) -> WorstCase {
-    let custom = config.custom_schemas().unwrap_or_default().into_iter().map(|schema| schema.table);
+    // Keyed custom tables have no lane of their own: their rows share the relational one.
+    let custom = config
+        .custom_tables
+        .iter()
+        .filter(|custom| !custom.is_keyed())
+        .filter_map(|custom| custom.schema().ok())
+        .map(|schema| schema.table);
     let tables = Table::ALL
         .into_iter()
         .chain(custom)

@@ -12,6 +12,8 @@
 mod backfill;
 mod bus;
 mod custom_checks;
+mod custom_key_checks;
+mod custom_keys;
 mod custom_tables;
 mod environment;
 mod error;
@@ -35,6 +37,7 @@ pub use backfill::{
 };
 pub use bus::{is_name_token, BusConfig, BusRole};
 pub use custom_checks::MAX_CUSTOM_TABLE_NAME_BYTES;
+pub use custom_keys::{CustomIndexConfig, CustomIndexWithMethod, ForeignKeyConfig, IndexMethod, OnDelete};
 pub use custom_tables::{CustomColumnConfig, CustomTableConfig, DEFAULT_CUSTOM_COLUMNSTORE_AFTER_DAYS, DEFAULT_CUSTOM_PARTITION_HOURS};
 pub use environment::SECTIONS as ENVIRONMENT_SECTIONS;
 pub use error::{with_causes, ConfigError, ConfigErrors};

@@ -217,6 +217,13 @@ impl Config {
         self.custom_tables.iter().find(|custom| custom.name == name)
     }
 
+    /// The tables the relational writer writes: `[relational] tables`, then the keyed
+    /// custom tables (a primary, unique or foreign key).
+    pub fn relational_catalog_names(&self) -> Vec<String> {
+        let keyed = self.custom_tables.iter().filter(|custom| custom.is_keyed()).map(|custom| custom.name.clone());
+        self.relational.tables.iter().cloned().chain(keyed).collect()
+    }
+
     /// The conversion schema of every custom table, in configuration order.
     pub fn custom_schemas(&self) -> Result<Vec<CustomSchema>, String> {
         self.custom_tables.iter().map(CustomTableConfig::schema).collect()
@@ -247,6 +254,8 @@ impl Config {
             write_mode: overrides.and_then(|o| o.write_mode).unwrap_or_default(),
             conflict_key: overrides.and_then(|o| o.conflict_key.clone()).unwrap_or_default(),
             time_index: table.is_time_partitioned().then(|| overrides.and_then(|o| o.time_index).unwrap_or(false)),
+            retention_column: None,
+            unpartitioned: false,
         }
     }
 
@@ -266,6 +275,8 @@ impl Config {
             write_mode: custom.and_then(|c| c.write_mode).unwrap_or_default(),
             conflict_key: Vec::new(),
             time_index: None,
+            retention_column: custom.and_then(|c| c.retention_column.clone()),
+            unpartitioned: custom.is_some_and(|c| !c.is_partitioned()),
         }
     }
 }

@@ -157,12 +157,20 @@ pub struct EffectiveTableConfig {
     /// TimescaleDB: keep the hypertable's `(time DESC)` index; `None`: left as it is
     /// (custom tables, whose time index is part of their definition).
     pub time_index: Option<bool>,
+    /// Custom tables: the column holding each row's own retention in days
+    /// (`retention_column`); whole partitions and chunks are then never dropped.
+    pub retention_column: Option<String>,
+    /// Custom tables with `partitioned = false`: a plain table, whose retention deletes rows.
+    pub unpartitioned: bool,
 }
 
 impl EffectiveTableConfig {
     /// Days past which whole partitions or chunks may go: the longest retention any of
     /// the table's rows has (0, keep all, when any interval or the table keeps all).
     pub fn drop_retention_days(&self) -> u32 {
+        if self.retention_column.is_some() || self.unpartitioned {
+            return 0;
+        }
         let mut all = self.retention_by_interval.iter().map(|(_, days)| *days).chain([self.retention_days]);
         if all.clone().any(|days| days == 0) {
             return 0;
@@ -178,6 +186,9 @@ impl EffectiveTableConfig {
     /// Whether some rows must be deleted one by one, their retention being shorter than
     /// the one whole partitions or chunks are dropped at.
     pub fn deletes_rows_by_interval(&self) -> bool {
+        if self.retention_column.is_some() || self.unpartitioned {
+            return self.retention_column.is_some() || self.retention_days > 0;
+        }
         let horizon = self.drop_retention_days();
         self.retention_by_interval.iter().map(|(_, days)| *days).chain([self.retention_days]).any(|days| days != 0 && days != horizon)
     }

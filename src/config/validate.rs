@@ -4,13 +4,13 @@
 //! belong to the modules the settings are for, and come in through `load`'s `Check`.
 
 use super::bus::BusRole;
-use super::custom_checks;
 use super::error::ConfigError;
 use super::json_checks;
 use super::model::Config;
 use super::server::AckLevel;
 use super::sources::{SourceConfig, SourceKind};
 use super::tables::{WriteMode, MAX_BATCH_BYTES};
+use super::{custom_checks, custom_key_checks};
 use crate::record::Table;
 
 /// The smallest byte bound of a channel and of a batch.
@@ -52,6 +52,7 @@ pub(super) fn validate(config: &Config) -> Vec<ConfigError> {
     super::backfill::check_capture(&config.sources, &mut problem);
     check_sources(&config.sources, &mut problem);
     custom_checks::check(config, &mut problem);
+    custom_key_checks::check(config, &mut problem);
     errors
 }
 

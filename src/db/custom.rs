@@ -1,6 +1,10 @@
 //! Custom tables in the database: `migrate` creates each one that is missing — range
-//! partitioned on its time column (vanilla PostgreSQL) or a hypertable on it
-//! (TimescaleDB) — with its configured indexes. A table that already exists is compared
+//! partitioned on its time column (vanilla PostgreSQL), a hypertable on it
+//! (TimescaleDB), or a plain table (`partitioned = false`) — with its primary, unique
+//! and foreign keys (parents first: relational tables exist by then, and custom tables
+//! are created in foreign-key order), column defaults, and configured indexes (btree,
+//! gin, brin). A key the server refuses (a foreign key to a table without that key, a
+//! type mismatch with a relational table) is an error naming the table and the key. A table that already exists is compared
 //! with the configuration, column by column (name, type as `format_type` prints it,
 //! NOT NULL) and by how it is partitioned; any difference is an error that lists every
 //! one of them, and nothing is altered. Partitions, chunk intervals and policies are
@@ -9,7 +13,7 @@
 use tokio_postgres::Client;
 
 use super::{DbError, Profile};
-use crate::config::CustomTableConfig;
+use crate::config::{CustomTableConfig, IndexMethod};
 use crate::record::{format_uuid, CellValue, ColumnDefault, CustomSchema};
 
 /// Longest identifier PostgreSQL keeps whole.
@@ -21,12 +25,15 @@ pub async fn ensure_custom_tables(
     profile: Profile,
     tables: &[(&CustomTableConfig, CustomSchema)],
 ) -> Result<Vec<String>, DbError> {
+    if profile == Profile::TimescaleDb {
+        refuse_hypertable_references(tables)?;
+    }
     let mut actions = Vec::new();
-    for (config, schema) in tables {
+    for (config, schema) in parents_first(tables) {
         let name = schema.name();
         let exists: bool = client.query_one("SELECT to_regclass($1) IS NOT NULL", &[&quote(name)]).await?.get(0);
         if exists {
-            let differences = differences(client, profile, schema).await?;
+            let differences = differences(client, profile, config, schema).await?;
             if !differences.is_empty() {
                 return Err(DbError::Schema(format!(
                     "custom table `{name}` differs from the configuration: {}; change the table or the configuration \
@@ -35,8 +42,9 @@ pub async fn ensure_custom_tables(
                 )));
             }
         } else {
-            client.batch_execute(&create_statement(profile, config, schema)).await?;
+            client.batch_execute(&create_statement(profile, config, schema)).await.map_err(|error| refused(config, &error))?;
             actions.push(match profile {
+                _ if !config.is_partitioned() => format!("{name}: created, not partitioned"),
                 Profile::Vanilla => format!("{name}: created, range-partitioned on {}", schema.table.time_column()),
                 Profile::TimescaleDb => format!("{name}: created as a hypertable on {}", schema.table.time_column()),
             });
@@ -49,6 +57,65 @@ pub async fn ensure_custom_tables(
 /// `"name"`: identifiers are checked lower-case names, quoted in case SQL reserves them.
 fn quote(identifier: &str) -> String {
     format!("\"{identifier}\"")
+}
+
+fn quote_list(columns: &[String]) -> String {
+    columns.iter().map(|column| quote(column)).collect::<Vec<_>>().join(", ")
+}
+
+/// The tables in an order that creates every referenced custom table before the tables
+/// referencing it (the configuration's checks refuse circles; a table that references
+/// itself needs nothing first).
+fn parents_first<'a, 'b>(tables: &'b [(&'a CustomTableConfig, CustomSchema)]) -> Vec<&'b (&'a CustomTableConfig, CustomSchema)> {
+    let mut ordered: Vec<&(&CustomTableConfig, CustomSchema)> = Vec::with_capacity(tables.len());
+    let mut remaining: Vec<&(&CustomTableConfig, CustomSchema)> = tables.iter().collect();
+    while !remaining.is_empty() {
+        let waits_for_a_parent = |entry: &&(&CustomTableConfig, CustomSchema)| {
+            entry
+                .0
+                .foreign_keys
+                .iter()
+                .any(|key| key.references != entry.0.name && remaining.iter().any(|other| other.0.name == key.references))
+        };
+        let position = remaining.iter().position(|entry| !waits_for_a_parent(entry)).unwrap_or(0);
+        ordered.push(remaining.remove(position));
+    }
+    ordered
+}
+
+/// TimescaleDB (2.28 as tested) lets a hypertable reference a plain table and a plain
+/// table reference a hypertable, but not a hypertable reference another hypertable:
+/// refused before anything is created, naming the key.
+fn refuse_hypertable_references(tables: &[(&CustomTableConfig, CustomSchema)]) -> Result<(), DbError> {
+    let hypertable = |name: &str| tables.iter().any(|(config, _)| config.name == name && config.is_partitioned());
+    for (config, _) in tables.iter().filter(|(config, _)| config.is_partitioned()) {
+        for (index, key) in config.foreign_keys.iter().enumerate() {
+            if hypertable(&key.references) {
+                return Err(DbError::Schema(format!(
+                    "custom table `{}` foreign_keys[{index}]: TimescaleDB does not let a hypertable reference another \
+                     hypertable (`{}`); set partitioned = false on one of the two tables or leave the foreign key out",
+                    config.name, key.references
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A creation the server refused, said with the table and its keys.
+fn refused(config: &CustomTableConfig, error: &tokio_postgres::Error) -> DbError {
+    let server = error.as_db_error().map_or_else(
+        || error.to_string(),
+        |db| format!("{}{}", db.message(), db.detail().map(|detail| format!(" ({detail})")).unwrap_or_default()),
+    );
+    let hint = if config.foreign_keys.is_empty() {
+        String::new()
+    } else {
+        let references: Vec<String> =
+            config.foreign_keys.iter().map(|key| format!("[{}] → {}", key.columns.join(", "), key.references)).collect();
+        format!("; its foreign keys ({}) must name an existing table's primary or unique key, of the same types", references.join(", "))
+    };
+    DbError::Schema(format!("custom table `{}` could not be created: {server}{hint}", config.name))
 }
 
 fn create_statement(profile: Profile, config: &CustomTableConfig, schema: &CustomSchema) -> String {
@@ -68,8 +135,11 @@ fn create_statement(profile: Profile, config: &CustomTableConfig, schema: &Custo
             definition
         })
         .collect();
-    let body = columns.join(",\n");
+    let mut lines = columns;
+    lines.extend(constraints(config));
+    let body = lines.join(",\n");
     match profile {
+        _ if !config.is_partitioned() => format!("CREATE TABLE {name} (\n{body}\n);"),
         Profile::Vanilla => format!("CREATE TABLE {name} (\n{body}\n) PARTITION BY RANGE ({});", quote(time_column)),
         Profile::TimescaleDb => {
             let chunk_hours = config.partition_hours.unwrap_or(crate::config::DEFAULT_CUSTOM_PARTITION_HOURS);
@@ -78,6 +148,30 @@ fn create_statement(profile: Profile, config: &CustomTableConfig, schema: &Custo
             )
         }
     }
+}
+
+/// The table's primary key, unique keys and foreign keys as table constraints.
+fn constraints(config: &CustomTableConfig) -> Vec<String> {
+    let mut lines = Vec::new();
+    if !config.primary_key.is_empty() {
+        lines.push(format!("    PRIMARY KEY ({})", quote_list(&config.primary_key)));
+    }
+    for columns in &config.unique {
+        lines.push(format!("    UNIQUE ({})", quote_list(columns)));
+    }
+    for key in &config.foreign_keys {
+        // Without referenced columns, a relational table's primary key is meant (the
+        // configuration's checks fill in a custom table's).
+        let referenced =
+            if key.referenced_columns.is_empty() { String::new() } else { format!(" ({})", quote_list(&key.referenced_columns)) };
+        lines.push(format!(
+            "    FOREIGN KEY ({}) REFERENCES {}{referenced} ON DELETE {}",
+            quote_list(&key.columns),
+            quote(&key.references),
+            key.on_delete.sql()
+        ));
+    }
+    lines
 }
 
 /// A SQL string literal.
@@ -90,6 +184,7 @@ fn default_expression(default: &ColumnDefault, sql_type: &str) -> String {
     let value = match default {
         ColumnDefault::RandomUuid => return "gen_random_uuid()".into(),
         ColumnDefault::ReceivedAt => return "now()".into(),
+        ColumnDefault::CurrentDate => return "current_date".into(),
         ColumnDefault::Value(value) => value,
     };
     let float = |number: f64| {
@@ -146,11 +241,18 @@ fn index_name(table: &str, columns: &[&str]) -> String {
 async fn ensure_indexes(client: &Client, config: &CustomTableConfig, schema: &CustomSchema) -> Result<Vec<String>, DbError> {
     let name = schema.name();
     let time_column = schema.table.time_column();
-    let mut wanted: Vec<(String, String)> = vec![(index_name(name, &[time_column]), format!("{} DESC", quote(time_column)))];
-    for columns in &config.indexes {
-        let names: Vec<&str> = columns.iter().map(String::as_str).collect();
-        let list: Vec<String> = names.iter().map(|column| quote(column)).collect();
-        wanted.push((index_name(name, &names), list.join(", ")));
+    let mut wanted: Vec<(String, String)> = vec![(index_name(name, &[time_column]), format!("({} DESC)", quote(time_column)))];
+    for declared in &config.indexes {
+        let names: Vec<&str> = declared.columns().iter().map(String::as_str).collect();
+        let list = quote_list(declared.columns());
+        let index = match declared.method() {
+            IndexMethod::Btree => index_name(name, &names),
+            method => index_name(name, &[&names.join("_"), method.sql_name()]),
+        };
+        wanted.push(match declared.method() {
+            IndexMethod::Btree => (index, format!("({list})")),
+            method => (index, format!("USING {} ({list})", method.sql_name())),
+        });
     }
     let mut actions = Vec::new();
     for (index, columns) in wanted {
@@ -158,14 +260,53 @@ async fn ensure_indexes(client: &Client, config: &CustomTableConfig, schema: &Cu
         if exists {
             continue;
         }
-        client.batch_execute(&format!("CREATE INDEX IF NOT EXISTS {} ON {} ({columns})", quote(&index), quote(name))).await?;
-        actions.push(format!("{name}: index {index} ({columns})"));
+        client.batch_execute(&format!("CREATE INDEX IF NOT EXISTS {} ON {} {columns}", quote(&index), quote(name))).await?;
+        actions.push(format!("{name}: index {index} {columns}"));
     }
     Ok(actions)
 }
 
+/// The configured primary, unique and foreign keys the existing table lacks (keys of
+/// its own beyond the configuration's are left alone).
+async fn missing_keys(client: &Client, config: &CustomTableConfig) -> Result<Vec<String>, DbError> {
+    let rows = client
+        .query(
+            "SELECT c.contype::text,
+                    ARRAY(SELECT a.attname::text
+                            FROM unnest(c.conkey) WITH ORDINALITY AS k(attnum, position)
+                            JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
+                           ORDER BY k.position),
+                    coalesce((SELECT relname::text FROM pg_class WHERE oid = c.confrelid), '')
+               FROM pg_constraint c
+              WHERE c.conrelid = to_regclass($1) AND c.contype IN ('p', 'u', 'f')",
+            &[&quote(&config.name)],
+        )
+        .await?;
+    let existing: Vec<(String, Vec<String>, String)> = rows.iter().map(|row| (row.get(0), row.get(1), row.get(2))).collect();
+    let has = |kind: &str, columns: &[String], references: &str| {
+        existing.iter().any(|(found_kind, found_columns, found_references)| {
+            found_kind == kind && found_columns.as_slice() == columns && found_references == references
+        })
+    };
+    let mut problems = Vec::new();
+    if !config.primary_key.is_empty() && !has("p", &config.primary_key, "") {
+        problems.push(format!("the primary key ({}) is missing", config.primary_key.join(", ")));
+    }
+    for columns in &config.unique {
+        if !has("u", columns, "") && !has("p", columns, "") {
+            problems.push(format!("the unique key ({}) is missing", columns.join(", ")));
+        }
+    }
+    for key in &config.foreign_keys {
+        if !has("f", &key.columns, &key.references) {
+            problems.push(format!("the foreign key ({}) → {} is missing", key.columns.join(", "), key.references));
+        }
+    }
+    Ok(problems)
+}
+
 /// Everything in which the existing table differs from the configuration.
-async fn differences(client: &Client, profile: Profile, schema: &CustomSchema) -> Result<Vec<String>, DbError> {
+async fn differences(client: &Client, profile: Profile, config: &CustomTableConfig, schema: &CustomSchema) -> Result<Vec<String>, DbError> {
     let name = schema.name();
     let rows = client
         .query(
@@ -198,7 +339,11 @@ async fn differences(client: &Client, profile: Profile, schema: &CustomSchema) -
             problems.push(format!("column `{column}` ({actual_type}) is not in the configuration"));
         }
     }
+    problems.extend(missing_keys(client, config).await?);
     let time_column = schema.table.time_column();
+    if !config.is_partitioned() {
+        return Ok(problems);
+    }
     let partitioned_on_time: bool = match profile {
         Profile::Vanilla => client
             .query_one(

@@ -20,6 +20,12 @@
 //! first time) while older rows of it exist is refused until the operator accepts it
 //! with `migrate --allow-retention-drop`.
 //!
+//! The same passes delete the rows of custom tables whose retention is not whole pieces:
+//! a table with a `retention_column` (each row kept its own number of days, the table's
+//! `retention_days` for rows without one; its pieces are never dropped whole) and a
+//! plain table (`partitioned = false`, one piece: the whole table). These deletes run
+//! without the consent check, which covers the per-interval retention of `bars`.
+//!
 //! A pass remembers, per interval, the cutoff it cleaned up to; the next pass starts a
 //! day before it ([`RESCAN_MICROS`], for rows committed late, e.g. replayed from the
 //! spool), so a pass touches only the pieces the cutoff moved over. The first pass after
@@ -57,11 +63,25 @@ pub struct IntervalExpiry {
     pub pieces: usize,
 }
 
+/// Which rows of a table a target deletes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Selector {
+    /// The rows of that interval (`bars`).
+    Interval(String),
+    /// The rows of every interval not in `listed` (`bars`).
+    OtherIntervals,
+    /// Every row (a plain custom table's retention).
+    All,
+    /// The rows past their own retention in days, held by this column (the table's
+    /// `days` for rows without one; 0 keeps a row).
+    OwnRetention(String),
+}
+
 /// One set of rows with one retention.
 #[derive(Debug, Clone)]
 struct Target {
-    /// `Some`: that interval; `None`: every interval not in `listed`.
-    interval: Option<String>,
+    selector: Selector,
+    /// The retention; for [`Selector::OwnRetention`], the table's (for rows without their own).
     days: u32,
     /// The cutoff the last pass cleaned up to.
     cleaned_to: Option<i64>,
@@ -74,9 +94,15 @@ pub struct IntervalDeletes {
     profile: Profile,
     listed: Vec<String>,
     targets: Vec<Target>,
+    /// A plain table: one piece, the whole table.
+    unpartitioned: bool,
     /// When the last pass over every piece ran.
     last_full_pass: Option<i64>,
 }
+
+/// The earliest time a piece of a plain table is taken to start at (0001-01-01), so
+/// that the bounds stay within PostgreSQL's timestamps.
+const PLAIN_TABLE_START_MICROS: i64 = -62_135_596_800_000_000;
 
 impl IntervalDeletes {
     /// The deletes `config` asks of `table`; `None` when whole partitions or chunks
@@ -86,69 +112,98 @@ impl IntervalDeletes {
         if !settings.deletes_rows_by_interval() {
             return None;
         }
+        let unpartitioned = settings.unpartitioned;
+        if let Some(column) = settings.retention_column.clone() {
+            let targets = vec![Target { selector: Selector::OwnRetention(column), days: settings.retention_days, cleaned_to: None }];
+            return Some(IntervalDeletes { table, profile, listed: Vec::new(), targets, unpartitioned, last_full_pass: None });
+        }
+        if unpartitioned {
+            let targets = vec![Target { selector: Selector::All, days: settings.retention_days, cleaned_to: None }];
+            return Some(IntervalDeletes { table, profile, listed: Vec::new(), targets, unpartitioned, last_full_pass: None });
+        }
         let horizon = settings.drop_retention_days();
         let row_deleted = |days: u32| days != 0 && days != horizon;
         let mut targets: Vec<Target> = settings
             .retention_by_interval
             .iter()
             .filter(|(_, days)| row_deleted(*days))
-            .map(|(interval, days)| Target { interval: Some(interval.clone()), days: *days, cleaned_to: None })
+            .map(|(interval, days)| Target { selector: Selector::Interval(interval.clone()), days: *days, cleaned_to: None })
             .collect();
         if row_deleted(settings.retention_days) {
-            targets.push(Target { interval: None, days: settings.retention_days, cleaned_to: None });
+            targets.push(Target { selector: Selector::OtherIntervals, days: settings.retention_days, cleaned_to: None });
         }
         let listed = settings.retention_by_interval.iter().map(|(interval, _)| interval.clone()).collect();
-        Some(IntervalDeletes { table, profile, listed, targets, last_full_pass: None })
+        Some(IntervalDeletes { table, profile, listed, targets, unpartitioned: false, last_full_pass: None })
     }
 
     /// Deletes every target's rows older than its retention (before `now`).
     pub async fn run(&mut self, client: &Client, now: Timestamp) -> Result<Vec<IntervalExpiry>, DbError> {
         let pieces = self.pieces(client).await?;
         let table = self.table.quoted_name();
-        let by_interval = client
-            .prepare(&format!(
-                "DELETE FROM {table} WHERE \"interval\" = $1
-                    AND time >= 'epoch'::timestamptz + $2::bigint * interval '1 microsecond'
-                    AND time < 'epoch'::timestamptz + $3::bigint * interval '1 microsecond'"
-            ))
-            .await?;
-        let others = client
-            .prepare(&format!(
-                "DELETE FROM {table} WHERE NOT (\"interval\" = ANY($1::text[]))
-                    AND time >= 'epoch'::timestamptz + $2::bigint * interval '1 microsecond'
-                    AND time < 'epoch'::timestamptz + $3::bigint * interval '1 microsecond'"
-            ))
-            .await?;
+        let time = format!("\"{}\"", self.table.time_column());
+        let within = format!(
+            "{time} >= 'epoch'::timestamptz + $1::bigint * interval '1 microsecond'
+                AND {time} < 'epoch'::timestamptz + $2::bigint * interval '1 microsecond'"
+        );
         if self.profile == Profile::TimescaleDb {
             client.batch_execute("SET timescaledb.max_tuples_decompressed_per_dml_transaction = 0").await?;
         }
         let slice = match self.profile {
-            Profile::TimescaleDb => TIMESCALE_SLICE_MICROS,
-            Profile::Vanilla => i64::MAX,
+            Profile::TimescaleDb if !self.unpartitioned => TIMESCALE_SLICE_MICROS,
+            _ => i64::MAX,
         };
         let full = self.last_full_pass.is_none_or(|last| now.micros().saturating_sub(last) >= FULL_PASS_MICROS);
         let mut done = Vec::new();
         for target in &mut self.targets {
-            let cutoff = now.micros().saturating_sub(i64::from(target.days).saturating_mul(MICROS_PER_DAY));
+            let statement = client
+                .prepare(&match &target.selector {
+                    Selector::Interval(_) => format!("DELETE FROM {table} WHERE {within} AND \"interval\" = $3"),
+                    Selector::OtherIntervals => format!("DELETE FROM {table} WHERE {within} AND NOT (\"interval\" = ANY($3::text[]))"),
+                    Selector::All => format!("DELETE FROM {table} WHERE {within}"),
+                    Selector::OwnRetention(column) => format!(
+                        "DELETE FROM {table} WHERE {within}
+                            AND coalesce(\"{column}\"::bigint, $3::bigint) > 0
+                            AND {time} < 'epoch'::timestamptz
+                                + ($4::bigint - coalesce(\"{column}\"::bigint, $3::bigint) * {MICROS_PER_DAY}) * interval '1 microsecond'"
+                    ),
+                })
+                .await?;
+            // A row may ask to be kept a single day: every piece older than that is looked at.
+            let days = match target.selector {
+                Selector::OwnRetention(_) => 1,
+                _ => target.days,
+            };
+            let cutoff = now.micros().saturating_sub(i64::from(days).saturating_mul(MICROS_PER_DAY));
+            // A row's own retention expires it whatever its age, so those targets go
+            // over every piece each pass.
+            let own = matches!(target.selector, Selector::OwnRetention(_));
             let from = match target.cleaned_to {
-                Some(cleaned) if !full => cleaned.saturating_sub(RESCAN_MICROS),
+                Some(cleaned) if !full && !own => cleaned.saturating_sub(RESCAN_MICROS),
                 _ => i64::MIN,
             };
             let mut expiry = IntervalExpiry {
                 table: self.table,
-                interval: target.interval.clone().unwrap_or_else(|| "other".to_string()),
+                interval: match &target.selector {
+                    Selector::Interval(interval) => interval.clone(),
+                    Selector::OtherIntervals => "other".to_string(),
+                    Selector::All => "all".to_string(),
+                    Selector::OwnRetention(column) => format!("by {column}"),
+                },
                 retention_days: target.days,
                 rows: 0,
                 pieces: 0,
             };
+            let table_days = i64::from(target.days);
             for &(start, end) in pieces.iter().filter(|(start, end)| *start < cutoff && *end > from) {
                 let end = end.min(cutoff);
                 let mut low = start;
                 while low < end {
                     let high = low.saturating_add(slice).min(end);
-                    expiry.rows += match &target.interval {
-                        Some(interval) => client.execute(&by_interval, &[interval, &low, &high]).await?,
-                        None => client.execute(&others, &[&self.listed, &low, &high]).await?,
+                    expiry.rows += match &target.selector {
+                        Selector::Interval(interval) => client.execute(&statement, &[&low, &high, interval]).await?,
+                        Selector::OtherIntervals => client.execute(&statement, &[&low, &high, &self.listed]).await?,
+                        Selector::All => client.execute(&statement, &[&low, &high]).await?,
+                        Selector::OwnRetention(_) => client.execute(&statement, &[&low, &high, &table_days, &now.micros()]).await?,
                     };
                     low = high;
                 }
@@ -165,11 +220,21 @@ impl IntervalDeletes {
 
     /// Each target's key in `table_retention`: `bars:1m`, `bars:*` for the unlisted intervals.
     fn keys(&self) -> impl Iterator<Item = (&Target, String)> {
-        self.targets.iter().map(|target| (target, format!("{}:{}", self.table.name(), target.interval.as_deref().unwrap_or("*"))))
+        self.targets.iter().filter_map(|target| {
+            let interval = match &target.selector {
+                Selector::Interval(interval) => interval.as_str(),
+                Selector::OtherIntervals => "*",
+                Selector::All | Selector::OwnRetention(_) => return None,
+            };
+            Some((target, format!("{}:{interval}", self.table.name())))
+        })
     }
 
     /// The `[start, end)` of every partition or chunk of the table, epoch µs.
     async fn pieces(&self, client: &Client) -> Result<Vec<(i64, i64)>, DbError> {
+        if self.unpartitioned {
+            return Ok(vec![(PLAIN_TABLE_START_MICROS, i64::MAX)]);
+        }
         let rows = match self.profile {
             Profile::Vanilla => client.query(RANGES_QUERY, &[&self.table.quoted_name().as_ref()]).await?,
             Profile::TimescaleDb => {
@@ -213,8 +278,8 @@ pub async fn guard_interval_retention(client: &Client, deletes: &[IntervalDelete
             }
             let cutoff = Timestamp::now().micros().saturating_sub(i64::from(target.days).saturating_mul(MICROS_PER_DAY));
             let quoted = table.table.quoted_name();
-            let older: bool = match &target.interval {
-                Some(interval) => client
+            let older: bool = match &target.selector {
+                Selector::Interval(interval) => client
                     .query_one(
                         &format!(
                             "SELECT EXISTS (SELECT 1 FROM {quoted} WHERE \"interval\" = $1
@@ -224,7 +289,7 @@ pub async fn guard_interval_retention(client: &Client, deletes: &[IntervalDelete
                     )
                     .await?
                     .get(0),
-                None => client
+                _ => client
                     .query_one(
                         &format!(
                             "SELECT EXISTS (SELECT 1 FROM {quoted} WHERE NOT (\"interval\" = ANY($1::text[]))
@@ -266,9 +331,11 @@ pub async fn guard_interval_retention(client: &Client, deletes: &[IntervalDelete
 
 /// The per-interval deletes of every table that needs them.
 pub fn interval_deletes(config: &Config, profile: Profile) -> Vec<IntervalDeletes> {
+    let custom = config.custom_tables.iter().filter_map(|custom| custom.schema().ok()).map(|schema| schema.table);
     Table::ALL
         .into_iter()
         .filter(|table| table.is_time_partitioned())
+        .chain(custom)
         .filter_map(|table| IntervalDeletes::from_config(config, table, profile))
         .collect()
 }
@@ -291,7 +358,12 @@ mod tests {
     fn targets(config: &Config) -> Vec<(Option<String>, u32)> {
         interval_deletes(config, Profile::Vanilla)
             .into_iter()
-            .flat_map(|deletes| deletes.targets.into_iter().map(|target| (target.interval, target.days)))
+            .flat_map(|deletes| {
+                deletes.targets.into_iter().map(|target| match target.selector {
+                    Selector::Interval(interval) => (Some(interval), target.days),
+                    _ => (None, target.days),
+                })
+            })
             .collect()
     }
 

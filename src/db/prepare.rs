@@ -34,11 +34,17 @@ pub struct SchemaReport {
     pub jobs: Option<String>,
 }
 
-/// The time-series tables: the built-in ones, then the custom tables of the
+/// The time-series tables: the built-in ones, then the partitioned custom tables of the
 /// configuration (a custom table whose definition does not build is left out; the
-/// configuration's checks and `prepare_schema` report it).
+/// configuration's checks and `prepare_schema` report it; one with `partitioned =
+/// false` is a plain table, without partitions, chunks or policies).
 pub fn time_series_tables(config: &Config) -> Vec<Table> {
-    let custom = config.custom_tables.iter().filter_map(|custom| custom.schema().ok()).map(|schema| schema.table);
+    let custom = config
+        .custom_tables
+        .iter()
+        .filter(|custom| custom.is_partitioned())
+        .filter_map(|custom| custom.schema().ok())
+        .map(|schema| schema.table);
     Table::ALL.into_iter().filter(|table| table.is_time_partitioned()).chain(custom).collect()
 }
 

@@ -1,6 +1,7 @@
 //! The pipeline between sources and writers: one bounded lock-free channel per table
 //! (`lane`), the router that checks a record's time against retention and sends it to
-//! its table's lane (`router`), the indicator stage that turns closed bars into
+//! its table's lane (`router`; a keyed custom table's rows to the relational lane, `keyed`),
+//! the indicator stage that turns closed bars into
 //! `technical_indicators` rows (`indicators`), and the batcher threads that close batches on a row
 //! count, a byte count or a linger time (`batcher`). Lanes and batches are bounded in
 //! bytes as well as rows, by each record's estimated size in memory (`ApproxBytes`).
@@ -8,6 +9,7 @@
 mod batcher;
 mod dedup;
 mod indicators;
+mod keyed;
 mod lane;
 mod release;
 mod retention;
@@ -18,6 +20,7 @@ mod spill_state;
 pub use batcher::{run_batcher, BatchSettings};
 pub use dedup::{id_key, IdWindow};
 pub use indicators::IndicatorStage;
+pub use keyed::{row_retention_micros, KeyedLane};
 pub use lane::{lane, LaneReceiver, LaneSender, LaneState, SendError, Sequenced};
 pub use release::{ReleaseSender, SpoolRelease, RELEASE_QUEUE};
 pub use retention::{check_interval_time, retention_micros_of_days, IntervalRetention};

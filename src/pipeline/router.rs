@@ -6,7 +6,10 @@
 //! A `row` record naming a custom table is converted here into that table's typed
 //! values (a value that does not fit its column is a rejection naming the column) and
 //! queued on the table's own COPY lane; other rows go to the relational writer. In the
-//! spool such a row is kept as it arrived and converted again when read back.
+//! spool such a row is kept as it arrived and converted again when read back. A row of
+//! a keyed custom table (a primary, unique or foreign key) is converted the same way,
+//! then normalized and checked against the relational catalog, and goes to the
+//! relational writer like any relational row (spooled in its normalized form).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,13 +17,14 @@ use std::sync::Arc;
 use crate::config::FullPolicy;
 use crate::metrics::events;
 use crate::record::{
-    ApproxBytes, CustomRow, CustomSchema, DeadLetter, FeedEvent, Record, RejectReason, Rejection, RowRecord, SharedCatalog, Table,
-    Timestamp,
+    ApproxBytes, CellValue, CustomRow, CustomSchema, DeadLetter, FeedEvent, Record, RejectReason, Rejection, RowRecord, SharedCatalog,
+    Table, Timestamp,
 };
 use crate::spool::{codec, Position, SpoolError, SpoolProgress, StreamCursor};
 
 use super::dedup::{id_key, IdWindow};
 use super::indicators::IndicatorStage;
+use super::keyed::{row_retention_micros, KeyedLane};
 use super::lane::{LaneSender, SendError, Sequenced};
 use super::release::{ReleaseSender, SpoolRelease};
 use super::retention::{check_interval_time, IntervalRetention};
@@ -60,6 +64,8 @@ pub struct CustomLane {
     pub sender: LaneSender<Sequenced<CustomRow>>,
     /// Rows whose time column is older than this many µs are refused.
     pub retention_micros: Option<i64>,
+    /// The column holding each row's own retention in days (`retention_column`).
+    pub retention_index: Option<usize>,
 }
 
 /// Time bounds a record must fall within to be accepted.
@@ -103,6 +109,8 @@ pub struct RouterParts {
     pub catalog: Arc<SharedCatalog>,
     /// The custom tables by name; `row` records naming one go to its lane.
     pub custom_tables: HashMap<String, CustomLane>,
+    /// The keyed custom tables by name; their rows go to the relational lane.
+    pub keyed_tables: HashMap<String, KeyedLane>,
     /// The streaming indicator engine, when `[indicators]` names symbols.
     pub indicators: Option<IndicatorStage>,
     /// Recent record ids, when deduplication is on (`server.dedup_ids` > 0).
@@ -117,6 +125,7 @@ pub struct Router {
     spool: Option<Arc<SpoolGate>>,
     catalog: Arc<SharedCatalog>,
     custom_tables: Arc<HashMap<String, CustomLane>>,
+    keyed_tables: Arc<HashMap<String, KeyedLane>>,
     indicators: Option<Arc<IndicatorStage>>,
     ids: Option<Arc<IdWindow>>,
     limits: RouterLimits,
@@ -184,6 +193,7 @@ impl Router {
             spool: parts.spool,
             catalog: parts.catalog,
             custom_tables: Arc::new(parts.custom_tables),
+            keyed_tables: Arc::new(parts.keyed_tables),
             indicators: parts.indicators.map(Arc::new),
             ids: parts.ids,
             limits: parts.limits,
@@ -261,6 +271,7 @@ impl Router {
     fn also_naming_custom_tables(&self, mut rejection: Rejection) -> Rejection {
         if rejection.code == RejectReason::UnknownTable && !self.custom_tables.is_empty() {
             let mut names: Vec<&str> = self.custom_tables.keys().map(String::as_str).collect();
+            names.retain(|name| !self.keyed_tables.contains_key(*name));
             names.sort_unstable();
             rejection.detail.push_str(&format!(", or a custom table: {}", names.join(", ")));
         }
@@ -273,10 +284,30 @@ impl Router {
         let lane = self.custom_tables.get(&row.table)?;
         Some(lane.schema.convert(row).and_then(|converted| {
             if let Some(now) = now {
-                self.check_time_within(lane.schema.table, lane.retention_micros, converted.time, now)?;
+                let own_days = lane.retention_index.and_then(|index| converted.values.get(index)).and_then(CellValue::as_integer);
+                let column = lane.retention_index.map_or("", |index| lane.schema.columns[index].name.as_str());
+                let retention = row_retention_micros(lane.retention_micros, own_days, column)?;
+                self.check_time_within(lane.schema.table, retention, converted.time, now)?;
             }
             Ok((lane, converted))
         }))
+    }
+
+    /// A keyed custom table's row checked against its columns, normalized in place and
+    /// checked against the relational catalog; `None` when the row is not for one.
+    fn normalize_keyed(&self, row: &mut RowRecord, now: Timestamp) -> Option<Result<(), Rejection>> {
+        let lane = self.keyed_tables.get(&row.table)?;
+        Some((|| {
+            lane.refuse_op(row)?;
+            let normalized = lane.schema.normalize_keyed(row)?;
+            if let Some(time) = normalized.time {
+                let own_days = lane.retention_index.and_then(|index| normalized.integer(index));
+                let column = lane.retention_index.map_or("", |index| lane.schema.columns[index].name.as_str());
+                let retention = row_retention_micros(lane.retention_micros, own_days, column)?;
+                self.check_time_within(lane.schema.table, retention, time, now)?;
+            }
+            self.catalog.get().check_normalized(row)
+        })())
     }
 
     /// The synchronous path for the common case: a tick, quote or ticker with no spool
@@ -337,6 +368,10 @@ impl Router {
             if let Some(converted) = self.convert_custom(row, Some(now)) {
                 let (lane, converted) = converted?;
                 return self.admit(record, Some((lane, converted)), id).await;
+            }
+            if let Some(normalized) = self.normalize_keyed(row, now) {
+                normalized?;
+                return self.admit(record, None, id).await;
             }
             self.catalog.get().check(row).map_err(|rejection| self.also_naming_custom_tables(rejection))?;
         }

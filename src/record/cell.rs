@@ -34,6 +34,16 @@ impl CellValue {
     /// The value as JSON text a producer could send again: numbers as numbers
     /// (`numeric` digit for digit), non-finite floats and special decimals as the
     /// strings `"NaN"`, `"Infinity"`, `"-Infinity"`, times as RFC 3339.
+    /// The value of an integer cell (smallint, integer, bigint).
+    pub fn as_integer(&self) -> Option<i64> {
+        match self {
+            CellValue::Int2(value) => Some(i64::from(*value)),
+            CellValue::Int4(value) => Some(i64::from(*value)),
+            CellValue::Int8(value) => Some(*value),
+            _ => None,
+        }
+    }
+
     pub fn to_json(&self) -> String {
         match self {
             CellValue::Null => "null".into(),

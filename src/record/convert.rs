@@ -22,29 +22,30 @@ use super::{RejectReason, Rejection};
 const POSTGRES_MIN_DATE_DAYS_FROM_CE: i32 = -1_721_060;
 
 impl CustomSchema {
-    /// Converts a `row` record into a row of this table: unknown columns, an `upsert`,
-    /// a value that does not fit its column, or a missing NOT NULL column without a
-    /// default are refused; missing nullable columns are NULL.
+    /// Converts a `row` record into a row of this table: unknown columns, an `upsert`
+    /// or `update` (this table has no primary key and is appended to by COPY), a value
+    /// that does not fit its column, or a missing NOT NULL column without a default are
+    /// refused; missing nullable columns are NULL.
     pub fn convert(&self, row: &RowRecord) -> Result<CustomRow, Rejection> {
         let table = self.name();
         if row.op != RowOp::Insert {
             return Err(Rejection::new(
                 RejectReason::InvalidField,
-                format!("`op`: {table} is a custom table, appended to by COPY; only \"insert\" is taken, not \"{}\"", row.op.as_str()),
+                format!(
+                    "`op`: {table} is a custom table without a primary_key, appended to by COPY; only \"insert\" is taken, not \"{}\" \
+                     (declare primary_key in its [[custom_tables]] entry to upsert or update)",
+                    row.op.as_str()
+                ),
             ));
         }
-        if let Some(unknown) = row.columns.iter().find(|name| !self.columns.iter().any(|column| &column.name == *name)) {
-            let known: Vec<&str> = self.columns.iter().map(|column| column.name.as_str()).collect();
-            return Err(Rejection::new(
-                RejectReason::UnknownColumn,
-                format!("`{unknown}` is not a column of {table}; expected some of {}", known.join(", ")),
-            ));
-        }
-        let raw_texts: HashMap<String, &RawValue> = if self.needs_raw_text {
-            serde_json::from_str(&row.json).map_err(|error| Rejection::new(RejectReason::InvalidJson, format!("`row`: {error}")))?
-        } else {
-            HashMap::new()
-        };
+        self.convert_insert(row)
+    }
+
+    /// [`CustomSchema::convert`] without the check of the operation.
+    pub(super) fn convert_insert(&self, row: &RowRecord) -> Result<CustomRow, Rejection> {
+        let table = self.name();
+        self.refuse_unknown_columns(row)?;
+        let raw_texts = self.raw_texts(row)?;
         let mut values = Vec::with_capacity(self.columns.len());
         for rule in &self.columns {
             let given = row.fields.get(&rule.name).filter(|value| !value.is_null());
@@ -54,6 +55,7 @@ impl CustomSchema {
                     Some(ColumnDefault::Value(value)) => value.clone(),
                     Some(ColumnDefault::RandomUuid) => CellValue::Uuid(random_uuid()),
                     Some(ColumnDefault::ReceivedAt) => CellValue::TimestampTz(row.received_at),
+                    Some(ColumnDefault::CurrentDate) => CellValue::Date(row.received_at.utc_date()),
                     None if rule.nullable => CellValue::Null,
                     None => {
                         return Err(Rejection::new(
@@ -72,6 +74,25 @@ impl CustomSchema {
             ));
         };
         Ok(CustomRow { table: self.table, received_at: row.received_at, time, values })
+    }
+
+    pub(super) fn refuse_unknown_columns(&self, row: &RowRecord) -> Result<(), Rejection> {
+        if let Some(unknown) = row.columns.iter().find(|name| !self.columns.iter().any(|column| &column.name == *name)) {
+            let known: Vec<&str> = self.columns.iter().map(|column| column.name.as_str()).collect();
+            return Err(Rejection::new(
+                RejectReason::UnknownColumn,
+                format!("`{unknown}` is not a column of {}; expected some of {}", self.name(), known.join(", ")),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The JSON text of each of the row's values, when a column needs it.
+    pub(super) fn raw_texts<'a>(&self, row: &'a RowRecord) -> Result<HashMap<String, &'a RawValue>, Rejection> {
+        if !self.needs_raw_text {
+            return Ok(HashMap::new());
+        }
+        serde_json::from_str(&row.json).map_err(|error| Rejection::new(RejectReason::InvalidJson, format!("`row`: {error}")))
     }
 }
 

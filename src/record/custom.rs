@@ -50,8 +50,12 @@ pub enum ColumnDefault {
     Value(CellValue),
     /// A new random UUID per row (`default = "random"` on a uuid column).
     RandomUuid,
-    /// The moment the daemon received the row (`default = "now"` on a timestamptz column).
+    /// The moment the daemon received the row (`default = "now"` or `default_sql =
+    /// "now()"` on a timestamptz column).
     ReceivedAt,
+    /// The UTC date of the moment the daemon received the row (`default_sql =
+    /// "current_date"` on a date column).
+    CurrentDate,
 }
 
 /// How one column takes values.

@@ -19,6 +19,7 @@ mod custom;
 mod decimal;
 mod instrument;
 mod json_text;
+mod keyed;
 mod options;
 mod registry;
 mod rejection;
@@ -35,6 +36,7 @@ pub use custom::{intern_custom_table, ColumnDefault, ColumnRule, CustomRow, Cust
 pub use decimal::{Decimal, DecimalError, DecimalKind, NUMERIC_MAX_SCALE};
 pub use instrument::Instrument;
 pub use json_text::JsonText;
+pub use keyed::NormalizedRow;
 pub use options::{OptionKind, OptionQuote};
 pub use rejection::{RejectReason, Rejection};
 pub use row::{RelationalCatalog, RelationalTable, RowOp, RowRecord, SharedCatalog};

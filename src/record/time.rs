@@ -194,6 +194,11 @@ impl Timestamp {
     pub fn saturating_add_micros(self, micros: i64) -> Self {
         Timestamp(self.0.saturating_add(micros))
     }
+
+    /// The UTC calendar date of this moment (1970-01-01 when it is out of chrono's range).
+    pub fn utc_date(self) -> chrono::NaiveDate {
+        chrono::DateTime::from_timestamp_micros(self.0).map_or(chrono::NaiveDate::default(), |datetime| datetime.date_naive())
+    }
 }
 
 impl fmt::Display for Timestamp {

@@ -36,6 +36,7 @@ mod hostile;
 mod import;
 mod indicators;
 mod instruments;
+mod keyed_custom;
 mod lifecycle;
 mod logs;
 mod observed;

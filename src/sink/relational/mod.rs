@@ -17,6 +17,7 @@
 //! `relational/0` in `ingest_offsets`, and parks and settles the waiting rows.
 
 mod attempt;
+mod partitions;
 mod statement;
 mod waiting;
 
@@ -27,6 +28,7 @@ use tokio::sync::mpsc;
 use tokio_postgres::Client;
 
 use self::attempt::Attempt;
+pub use self::partitions::KeyedPartitions;
 use self::statement::Origin;
 pub use self::waiting::WaitPolicy;
 use self::waiting::{WaitReason, Waiting};
@@ -51,10 +53,11 @@ pub async fn run_relational_writer(
     settings: Arc<WriterSettings>,
     catalog: Arc<RelationalCatalog>,
     policy: WaitPolicy,
+    partitions: KeyedPartitions,
     stats: Arc<Stats>,
 ) -> Result<(), WriterError> {
     let (client, position) = connect(&settings, false).await?;
-    let mut writer = RelationalWriter { settings, catalog, policy, stats, client, position, waiting: Vec::new() };
+    let mut writer = RelationalWriter { settings, catalog, policy, partitions, stats, client, position, waiting: Vec::new() };
     writer.load_waiting().await?;
     loop {
         let batch = if writer.waiting.is_empty() {
@@ -87,6 +90,7 @@ struct RelationalWriter {
     settings: Arc<WriterSettings>,
     catalog: Arc<RelationalCatalog>,
     policy: WaitPolicy,
+    partitions: KeyedPartitions,
     stats: Arc<Stats>,
     client: Client,
     position: i64,
@@ -175,7 +179,11 @@ impl RelationalWriter {
                 position: attempt_position,
                 escalated: escalated.as_deref(),
             };
-            match attempt.run(&mut self.client).await {
+            let outcome = match self.partitions.ensure(&mut self.client, &rows).await {
+                Ok(()) => attempt.run(&mut self.client).await.map_err(Failure::from),
+                Err(error) => Err(Failure::from(error)),
+            };
+            match outcome {
                 Ok(outcome) => {
                     self.position = attempt_position;
                     self.waiting = outcome.waiting;
@@ -190,8 +198,7 @@ impl RelationalWriter {
                     self.committed(&rows, &ranges, started, &refused);
                     return Ok(());
                 }
-                Err(error) => {
-                    let mut failure = Failure::from(error);
+                Err(mut failure) => {
                     let kind = guard.judge(&mut failure);
                     events::write_failed(Table::Relational, 0, kind.label(), &failure.message);
                     match kind {

@@ -119,7 +119,9 @@ pub(super) async fn load(
         let mut columns: Vec<String> = fields.keys().cloned().collect();
         columns.sort_unstable();
         let mut row = RowRecord { received_at, table, op, json, columns, key: String::new(), fields };
-        let checked = catalog.check(&mut row);
+        // Its values were checked when it was taken (and a keyed custom table's row
+        // normalized, a NaN its column allows kept): only the catalog may have changed.
+        let checked = catalog.check_normalized(&mut row);
         let entry = Waiting { id, since, row, reason };
         match checked {
             Ok(()) => waiting.push(entry),
