@@ -317,7 +317,6 @@ fn assert_no_surprises(summary: &Value) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs keyed custom tables"]
 async fn nexusplanner_signals_upserted_and_decisions_unique() {
     tokio::task::block_in_place(shared_venv);
     let cluster = support::start_cluster();
@@ -384,7 +383,6 @@ async fn nexusplanner_signals_upserted_and_decisions_unique() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs keyed custom tables"]
 async fn deals_price_tracking_follows_its_deal_and_market_data_keeps_the_latest() {
     tokio::task::block_in_place(shared_venv);
     let cluster = support::start_cluster();
@@ -438,7 +436,6 @@ async fn deals_price_tracking_follows_its_deal_and_market_data_keeps_the_latest(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs keyed custom tables"]
 async fn travel_planner_tagged_metrics_per_row_retention_and_exact_costs() {
     tokio::task::block_in_place(shared_venv);
     let cluster = support::start_cluster();
