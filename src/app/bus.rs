@@ -18,7 +18,7 @@ use super::{Daemon, Shared};
 use crate::bus::{self, codec, consume, edge, journal};
 use crate::config::{Config, SpoolConfig};
 use crate::pipeline::{LaneReceiver, LaneSender, Router, Sequenced};
-use crate::record::{CustomRow, CustomSchema, DeadLetter, Record, RowRecord, Table};
+use crate::record::{CustomRow, CustomSchema, DeadLetter, Record, Rejection, RowRecord, Table};
 use crate::sink::{EncodedBatch, KnownInstruments, RelationalBatch};
 use crate::spool::{codec as spool_codec, Entry, Recovered, Spool, SpoolProgress};
 
@@ -303,7 +303,12 @@ pub(super) async fn replay_edge(
     let mut republished = 0usize;
     for batch in &open {
         let records = held.remove(&batch.counter).unwrap_or_default();
-        let Some((table, messages, publisher)) = resplit(edge, publishers, batch, &records) else { continue };
+        let Some((table, messages, publisher, refused)) = resplit(edge, publishers, batch, &records) else { continue };
+        for (row, rejection) in refused {
+            // It converted when it was taken; the table's description changed since.
+            let letter = DeadLetter::new("spool", rejection.code.as_str(), rejection.detail, &row.to_push_json());
+            router.dead_letter_waiting(letter).await;
+        }
         if messages.len() as u64 != batch.count {
             tracing::warn!(table = %table, expected = batch.count, found = messages.len(), "an in-flight batch no longer splits as it did; published under new ids");
         }
@@ -324,7 +329,8 @@ pub(super) async fn replay_edge(
     super::spool::replay_entries(router, rest).await
 }
 
-type Resplit<'p> = (Table, Vec<(String, bytes::Bytes, usize)>, &'p mpsc::Sender<edge::Outgoing>);
+/// A batch's table, messages and publisher, and the custom rows that no longer convert.
+type Resplit<'p> = (Table, Vec<(String, bytes::Bytes, usize)>, &'p mpsc::Sender<edge::Outgoing>, Vec<(RowRecord, Rejection)>);
 
 /// An in-flight batch's records split as the publish stage split them, with the
 /// publisher of their table.
@@ -341,15 +347,18 @@ fn resplit<'p>(
             _ => None,
         })?;
         let (schema, publisher) = publishers.by_custom_table.get(name)?;
-        let rows: Vec<(CustomRow, u128)> = records
-            .iter()
-            .filter_map(|(record, id)| match record {
-                Record::Row(row) if row.table == name => schema.convert(row).ok().map(|converted| (converted, *id)),
-                _ => None,
-            })
-            .collect();
+        let mut rows: Vec<(CustomRow, u128)> = Vec::with_capacity(records.len());
+        let mut refused = Vec::new();
+        for (record, id) in records {
+            if let Record::Row(row) = record {
+                match schema.convert(row) {
+                    Ok(converted) => rows.push((converted, *id)),
+                    Err(rejection) => refused.push((row.clone(), rejection)),
+                }
+            }
+        }
         let messages = edge.split_custom(schema, &rows, |(row, id)| (row, *id));
-        return Some((schema.table, messages, publisher));
+        return Some((schema.table, messages, publisher, refused));
     }
     let table = Table::from_id(batch.stream)?;
     let publisher = publishers.by_table.get(&table)?;
@@ -374,5 +383,5 @@ fn resplit<'p>(
             },
         )
     };
-    Some((table, messages, publisher))
+    Some((table, messages, publisher, Vec::new()))
 }

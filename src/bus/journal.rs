@@ -27,6 +27,9 @@ const FILE_NAME: &str = "bus-journal";
 /// Rewritten compactly past this size.
 const COMPACT_BYTES: u64 = 8 << 20;
 
+/// Runs of spool sequences `(first, last)`, ascending.
+pub type Runs = Vec<(u64, u64)>;
+
 /// A batch whose messages were not all acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenBatch {
@@ -37,7 +40,7 @@ pub struct OpenBatch {
     pub last: u64,
     /// The batch's sequences as runs `(first, last)`, ascending: `[(first, last)]` for
     /// a batch of one run.
-    pub runs: Vec<(u64, u64)>,
+    pub runs: Runs,
     /// Message numbers already acknowledged.
     pub acked: BTreeSet<u64>,
 }
@@ -115,7 +118,7 @@ impl Journal {
     /// acknowledged. Returns the batch's stream and runs once all of its messages are.
     /// Not fsynced: a lost line only means the message is published again under the
     /// same id.
-    pub fn acked(&self, counter: u64, number: u64) -> io::Result<Option<(u16, Vec<(u64, u64)>)>> {
+    pub fn acked(&self, counter: u64, number: u64) -> io::Result<Option<(u16, Runs)>> {
         let mut state = self.lock();
         let line = format!("A {number}\n");
         state.file.write_all(line.as_bytes())?;
@@ -138,7 +141,7 @@ impl Journal {
 }
 
 impl OpenBatch {
-    fn new(counter: u64, count: u64, stream: u16, runs: Vec<(u64, u64)>) -> OpenBatch {
+    fn new(counter: u64, count: u64, stream: u16, runs: Runs) -> OpenBatch {
         let first = runs.first().map_or(0, |run| run.0);
         let last = runs.last().map_or(0, |run| run.1);
         OpenBatch { counter, count, stream, first, last, runs, acked: BTreeSet::new() }

@@ -172,7 +172,7 @@ fn deliberation(session: u64, step: u64) -> String {
 }
 
 fn reading(number: u64) -> String {
-    let note = if number % 2 == 0 { format!(r#""n{number}""#) } else { "null".to_string() };
+    let note = if number.is_multiple_of(2) { format!(r#""n{number}""#) } else { "null".to_string() };
     row(
         &format!("reading/{number}"),
         "bus_readings",

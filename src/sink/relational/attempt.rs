@@ -43,6 +43,16 @@ pub(super) struct Outcome {
     pub left_out: usize,
 }
 
+/// What a batch of bus messages brings besides its rows.
+#[derive(Clone, Copy)]
+pub(super) struct BusRows<'a> {
+    pub claim: &'a BusClaim,
+    /// Each row's message sequence.
+    pub sequences: &'a [u64],
+    /// Each row's refusal by the catalog (checked before the attempt).
+    pub refused_by_catalog: &'a [Option<DeadLetter>],
+}
+
 /// One transaction's worth of work: the batch's rows and the waiting ones.
 pub(super) struct Attempt<'a> {
     pub catalog: &'a RelationalCatalog,
@@ -51,9 +61,8 @@ pub(super) struct Attempt<'a> {
     pub waiting: &'a [Waiting],
     pub ranges: &'a [(u64, u64)],
     pub ids: &'a [u128],
-    /// A batch of bus messages: the claim, each row's message sequence, and each row's
-    /// refusal by the catalog (checked before the attempt).
-    pub bus: Option<(&'a BusClaim, &'a [u64], &'a [Option<DeadLetter>])>,
+    /// A batch of bus messages.
+    pub bus: Option<BusRows<'a>>,
     pub position: i64,
     pub escalated: Option<&'a str>,
 }
@@ -67,7 +76,7 @@ impl Attempt<'_> {
         let mut letters: Vec<(Origin, DeadLetter)> = Vec::new();
         let mut keep = vec![true; self.rows.len()];
         let (mut superseded, mut resent) = (0, 0);
-        if let Some((claim, sequences, refused_by_catalog)) = self.bus {
+        if let Some(BusRows { claim, sequences, refused_by_catalog }) = self.bus {
             let fresh = claim_messages(&transaction, claim).await?;
             superseded = claim.messages.iter().filter(|sequence| !fresh.contains(sequence)).count();
             for (index, kept) in keep.iter_mut().enumerate() {

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
 
-use self::attempt::Attempt;
+use self::attempt::{Attempt, BusRows};
 use self::statement::Origin;
 pub use self::waiting::WaitPolicy;
 use self::waiting::{WaitReason, Waiting};
@@ -208,7 +208,7 @@ impl RelationalWriter {
                 waiting: &self.waiting,
                 ranges: &ranges,
                 ids,
-                bus: bus.map(|claim| (claim, sequences, refused_by_catalog.as_slice())),
+                bus: bus.map(|claim| BusRows { claim, sequences, refused_by_catalog: &refused_by_catalog }),
                 position: attempt_position,
                 escalated: escalated.as_deref(),
             };
