@@ -375,6 +375,20 @@ mod tests {
     }
 
     #[test]
+    fn an_edge_takes_rows_for_the_listed_tables_as_sent() {
+        let catalog = RelationalCatalog::on_edge(&["orders".to_string(), "trades".to_string()]);
+        let json = r#"{"id":"o-1","not_a_column":1,"created_at":1795348800123456789}"#;
+        let mut record = row(json);
+        catalog.check(&mut record).unwrap();
+        assert_eq!((record.json.as_str(), record.key.as_str()), (json, ""), "left for the writer to check and key");
+        let mut record = row(json);
+        record.table = "positions".into();
+        let refused = catalog.check(&mut record).unwrap_err();
+        assert_eq!(refused.code, RejectReason::UnknownTable);
+        assert_eq!(refused.detail, "`positions` is not a relational table; expected one of orders, trades");
+    }
+
+    #[test]
     fn an_upsert_built_from_a_map_passes_the_catalog_check() {
         let mut row = Map::new();
         row.insert("venue".into(), json!("binance"));

@@ -39,7 +39,7 @@ columns = [
 ]
 "#;
 
-fn edge_config(dir: &Path, nats: &str, push: SocketAddr) -> PathBuf {
+fn edge_config(dir: &Path, nats: &str, push: SocketAddr, custom_table: &str) -> PathBuf {
     let home = dir.join("edge");
     std::fs::create_dir_all(&home).unwrap();
     let path = home.join("hypertick.toml");
@@ -61,14 +61,14 @@ role = "edge"
 url = "{nats}"
 edge_id = "edge-rows"
 message_max_rows = 50
-{CUSTOM_TABLE}"#,
+{custom_table}"#,
         spool = home.join("spool").display(),
     );
     std::fs::write(&path, text).unwrap();
     path
 }
 
-fn writer_text(cluster: &ThrowawayCluster, nats: &str, metrics: SocketAddr) -> String {
+fn writer_text(cluster: &ThrowawayCluster, nats: &str, metrics: SocketAddr, custom_table: &str) -> String {
     format!(
         r#"
 [database]
@@ -90,7 +90,7 @@ role = "writer"
 url = "{nats}"
 # A killed writer's messages go to the other writer after this.
 ack_wait_secs = 3
-{CUSTOM_TABLE}"#,
+{custom_table}"#,
         url = cluster.url("hypertick"),
     )
 }
@@ -248,11 +248,12 @@ async fn relational_and_custom_rows_cross_the_bus_once_with_a_writer_killed() {
     let dir = tempfile::Builder::new().prefix("hypertick-bus-rows-").tempdir().unwrap();
     let push = free_port();
     let metrics = [free_port(), free_port()];
-    let writer_texts = [writer_text(&cluster, &nats.url(), metrics[0]), writer_text(&cluster, &nats.url(), metrics[1])];
+    let writer_texts =
+        [writer_text(&cluster, &nats.url(), metrics[0], CUSTOM_TABLE), writer_text(&cluster, &nats.url(), metrics[1], CUSTOM_TABLE)];
     // The schema first (the custom table too), so the two writers do not both create it.
     let config = hypertick::app::load_config_str(&writer_texts[0], Vec::new()).expect("the writer's configuration");
     hypertick::app::migrate(&config).await.expect("migrate");
-    let edge_path = edge_config(dir.path(), &nats.url(), push);
+    let edge_path = edge_config(dir.path(), &nats.url(), push, CUSTOM_TABLE);
     let writer_paths = [writer_config(dir.path(), "writer-1", &writer_texts[0]), writer_config(dir.path(), "writer-2", &writer_texts[1])];
     let (mut edge, mut writers) = tokio::task::block_in_place(|| {
         let writers = [DaemonProcess::start(&writer_paths[0], metrics[0]), DaemonProcess::start(&writer_paths[1], metrics[1])];
@@ -361,5 +362,76 @@ async fn relational_and_custom_rows_cross_the_bus_once_with_a_writer_killed() {
 
     for (name, status, log) in stops {
         assert!(status.success(), "{name} stops cleanly on SIGTERM ({status}); see {}", log.display());
+    }
+}
+
+/// The edge's and the writer's descriptions of a custom table differ (a column's type):
+/// the writer writes none of its rows and dead-letters each, naming the difference. A
+/// relational row the edge passed on unchecked (it has no database) and the writer's
+/// catalog refuses is dead-lettered with the router's reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_described_differently_on_edge_and_writer_is_refused_by_name() {
+    let gauges = |level: &str| {
+        format!(
+            "[[custom_tables]]\nname = \"bus_gauges\"\ntime_column = \"at\"\n\
+             columns = [{{ name = \"at\", type = \"timestamptz\" }}, {{ name = \"level\", type = \"{level}\" }}]\n"
+        )
+    };
+    let cluster = support::start_cluster();
+    let mut nats = tokio::task::block_in_place(ThrowawayNats::start).expect("a throwaway nats-server (.ci/run installs it)");
+    let dir = tempfile::Builder::new().prefix("hypertick-bus-mismatch-").tempdir().unwrap();
+    let (push, metrics) = (free_port(), free_port());
+    let text = writer_text(&cluster, &nats.url(), metrics, &gauges("numeric"));
+    hypertick::app::migrate(&hypertick::app::load_config_str(&text, Vec::new()).unwrap()).await.expect("migrate");
+    let writer_path = writer_config(dir.path(), "writer", &text);
+    let edge_path = edge_config(dir.path(), &nats.url(), push, &gauges("numeric(10,2)"));
+    let (mut edge, mut writer) =
+        tokio::task::block_in_place(|| (DaemonProcess::start(&edge_path, push), DaemonProcess::start(&writer_path, metrics)));
+    let client = support::sql(&cluster).await;
+
+    let mut socket = support::connect(push).await;
+    let rows: Vec<String> = (0..3)
+        .map(|number| {
+            row(
+                &format!("gauge/{number}"),
+                "bus_gauges",
+                "insert",
+                &format!(r#"{{"at":"2026-12-01T00:00:0{number}Z","level":"1.2{number}"}}"#),
+            )
+        })
+        .chain(std::iter::once(row("bad/1", "orders", "insert", r#"{"id":"00000000-0000-4000-8000-000000000001","no_such_column":1}"#)))
+        .collect();
+    push_accepted(&mut socket, &rows).await;
+    let letters = support::wait_for_count(&client, "SELECT count(*) FROM dead_letters", 4).await;
+    let texts: Vec<String> = client
+        .query("SELECT reason || ': ' || detail || ' | ' || raw FROM dead_letters ORDER BY reason, raw", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let stopped = tokio::task::block_in_place(|| [edge.stop(), writer.stop()]);
+    drop(socket);
+    nats.kill();
+
+    assert_eq!(letters, 4, "{texts:?}");
+    for (index, text) in texts[..3].iter().enumerate() {
+        assert!(text.starts_with("schema_mismatch: bus hypertick.custom.bus_gauges sequence "), "{text}");
+        assert!(
+            text.contains("the table `bus_gauges` is described differently on the edge and on this writer: column 2 is `level` numeric(10,2) on the edge, `level` numeric here"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(&format!(
+                r#"| {{"type":"row","table":"bus_gauges","op":"insert","row":{{"at":"2026-12-01T00:00:0{index}.000000Z","level":1.2{index}}}}}"#
+            )),
+            "{text}"
+        );
+    }
+    assert!(texts[3].starts_with("unknown_column: taken from the bus: `no_such_column` is not a column of orders"), "{texts:?}");
+    assert_eq!(count(&client, "SELECT count(*) FROM bus_gauges").await, 0, "nothing written into the writer's table");
+    assert_eq!(count(&client, "SELECT count(*) FROM orders").await, 0);
+    for status in stopped {
+        assert!(status.success(), "clean stop ({status})");
     }
 }
