@@ -85,7 +85,10 @@ impl<R: EncodeRow> Writer<R> {
                     events::batch_committed(self.table, done.accepted.len(), started.elapsed(), oldest);
                     events::bus_batch_committed(self.table, claim.messages.len(), done.superseded, done.resent);
                 }
-                Settled::CommittedUnseen => {}
+                // The offset says a commit landed while the connection broke, but writers
+                // in other processes share it: attempt again, and the claims leave out
+                // whatever did land.
+                Settled::CommittedUnseen => continue,
                 Settled::Refused { escalated: Some(state), .. } if escalated.is_none() => {
                     escalated = Some(state);
                     continue;
