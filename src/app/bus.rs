@@ -1,8 +1,9 @@
 //! The daemon's two bus roles. An edge: the spool opened with what its publish journal
-//! says the stream holds, each table's batcher feeding a publisher, and on start the
-//! batches that were in flight published again under their ids. A writer: each table's
-//! consumer feeding that table's database writers, the claims folded, the stream's
-//! state in the metrics.
+//! says the stream holds, each table's batcher (the relational lane's and each custom
+//! table's too) feeding a publisher, and on start the batches that were in flight
+//! published again under their ids. A writer: each table's consumer feeding that
+//! table's database writers (relational rows the relational writer), the claims
+//! folded, the stream's state in the metrics.
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
@@ -17,8 +18,8 @@ use super::{Daemon, Shared};
 use crate::bus::{self, codec, consume, edge, journal};
 use crate::config::{Config, SpoolConfig};
 use crate::pipeline::{LaneReceiver, LaneSender, Router, Sequenced};
-use crate::record::{DeadLetter, Table};
-use crate::sink::{EncodedBatch, KnownInstruments};
+use crate::record::{CustomRow, CustomSchema, DeadLetter, Record, Rejection, RowRecord, Table};
+use crate::sink::{EncodedBatch, KnownInstruments, RelationalBatch};
 use crate::spool::{codec as spool_codec, Entry, Recovered, Spool, SpoolProgress};
 
 /// How long an instance waits for its NATS server at start.
@@ -97,6 +98,7 @@ pub(super) async fn edge_shared(config: &Config, spool: Option<&EdgeSpool>) -> a
         subject_prefix: bus.subject_prefix.clone(),
         edge_id: bus.edge_id.clone().context("bus.edge_id is required for role = \"edge\"")?,
         message_max_rows: bus.message_max_rows,
+        message_max_bytes: bus.message_max_bytes,
         in_flight: bus.publish_in_flight,
         journal: spool.map(|spool| spool.journal.clone()),
         progress: spool.map(|spool| spool.progress.clone()),
@@ -113,28 +115,56 @@ impl Daemon {
         edge: &Arc<edge::EdgeShared>,
         receiver: LaneReceiver<Sequenced<R>>,
     ) -> mpsc::Sender<edge::Outgoing> {
-        let table = R::TABLE;
         let (sender, outgoing) = mpsc::channel(edge.in_flight.max(4));
         let deliver = edge::publish_stage::<R>(edge.clone(), sender.clone());
-        self.spawn_batcher(table, "publish", "publisher stopped", shared, receiver, deliver);
-        self.writers.push(tokio::spawn(edge::run_publisher(edge.clone(), outgoing)));
+        self.start_publisher(R::TABLE, shared, edge, receiver, deliver, outgoing);
         sender
     }
 
-    /// Every built-in table of an edge but the relational one (whose rows an edge
-    /// refuses): the publisher of each, by table, for the spool's replay.
+    fn start_publisher<R: crate::record::ApproxBytes + Send + 'static>(
+        &mut self,
+        table: Table,
+        shared: &Shared<'_>,
+        edge: &Arc<edge::EdgeShared>,
+        receiver: LaneReceiver<R>,
+        deliver: impl FnMut(Vec<R>) -> Result<(), Vec<R>> + Send + 'static,
+        outgoing: mpsc::Receiver<edge::Outgoing>,
+    ) {
+        self.spawn_batcher(table, "publish", "publisher stopped", shared, receiver, deliver);
+        let limit = if table == Table::Relational { 1 } else { edge.in_flight };
+        self.writers.push(tokio::spawn(edge::run_publisher(edge.clone(), outgoing, limit)));
+    }
+
+    /// Every lane of an edge: each built-in table's, the relational lane's and each
+    /// custom table's publisher, for the spool's replay.
     pub(super) fn start_edge_tables(
         &mut self,
         shared: &Shared<'_>,
         edge: &Arc<edge::EdgeShared>,
         receivers: Receivers,
-    ) -> HashMap<Table, mpsc::Sender<edge::Outgoing>> {
+        relational: LaneReceiver<Sequenced<RowRecord>>,
+        custom: Vec<(Table, LaneReceiver<Sequenced<CustomRow>>)>,
+    ) -> anyhow::Result<Publishers> {
         macro_rules! start_each {
             (($app:ident) $( $name:ident: $row:ty = $table:ident, )*) => {
                 HashMap::from([ $( (Table::$table, $app.start_edge_table(shared, edge, receivers.$name)), )* ])
             };
         }
-        crate::builtin_tables!(lanes => start_each(self))
+        let mut by_table = crate::builtin_tables!(lanes => start_each(self));
+        let (sender, outgoing) = mpsc::channel(edge.in_flight.max(4));
+        let deliver = edge::publish_relational_stage(edge.clone(), sender.clone());
+        self.start_publisher(Table::Relational, shared, edge, relational, deliver, outgoing);
+        by_table.insert(Table::Relational, sender);
+        let schemas = custom_schemas(shared.config)?;
+        let mut by_custom_table = HashMap::new();
+        for (table, receiver) in custom {
+            let Some(schema) = schemas.get(table.name()).cloned() else { continue };
+            let (sender, outgoing) = mpsc::channel(edge.in_flight.max(4));
+            let deliver = edge::publish_custom_stage(edge.clone(), sender.clone(), schema.clone());
+            self.start_publisher(table, shared, edge, receiver, deliver, outgoing);
+            by_custom_table.insert(table.name().to_string(), (schema, sender));
+        }
+        Ok(Publishers { by_table, by_custom_table })
     }
 
     /// A writer instance's bus consumers, one per built-in table, each feeding its
@@ -155,12 +185,41 @@ impl Daemon {
         writer: &Arc<consume::WriterShared>,
         queue: mpsc::Sender<EncodedBatch<R>>,
     ) {
-        let settings = shared.config.table(R::TABLE);
-        let known = Arc::new(KnownInstruments::default());
-        let consumer = consume::run_consumer::<R>(
+        let intake = consume::MarketIntake::<R> { known: Arc::new(KnownInstruments::default()), row: std::marker::PhantomData };
+        self.start_intake(shared, writer, intake, queue);
+    }
+
+    /// A writer's consumers of rows: the relational lane's, feeding the relational
+    /// writer, and each custom table's, feeding its COPY writers.
+    pub(super) fn start_row_consumers(
+        &mut self,
+        shared: &Shared<'_>,
+        writer: &Arc<consume::WriterShared>,
+        relational: mpsc::Sender<RelationalBatch>,
+        custom: Vec<(Table, mpsc::Sender<EncodedBatch<CustomRow>>)>,
+    ) -> anyhow::Result<()> {
+        self.start_intake(shared, writer, consume::RelationalIntake, relational);
+        let schemas = custom_schemas(shared.config)?;
+        for (table, queue) in custom {
+            let Some(schema) = schemas.get(table.name()).cloned() else { continue };
+            let intake = consume::CustomIntake { schema, known: Arc::new(KnownInstruments::default()) };
+            self.start_intake(shared, writer, intake, queue);
+        }
+        Ok(())
+    }
+
+    fn start_intake<I: consume::Intake>(
+        &mut self,
+        shared: &Shared<'_>,
+        writer: &Arc<consume::WriterShared>,
+        intake: I,
+        queue: mpsc::Sender<I::Batch>,
+    ) {
+        let settings = shared.config.table(intake.table());
+        let consumer = consume::run_consumer(
             writer.clone(),
+            intake,
             queue,
-            known,
             settings.batch_max_rows,
             Duration::from_millis(settings.linger_ms),
             self.sources_stop.clone(),
@@ -168,6 +227,19 @@ impl Daemon {
         // Consumers stop with the sources, so the writers drain what they handed over.
         self.sources.spawn(consumer);
     }
+}
+
+/// An edge's publishers: by table for the built-in tables and the relational lane, by
+/// name (with the table's schema) for the custom tables.
+pub(super) struct Publishers {
+    by_table: HashMap<Table, mpsc::Sender<edge::Outgoing>>,
+    by_custom_table: HashMap<String, (CustomSchema, mpsc::Sender<edge::Outgoing>)>,
+}
+
+/// The configuration's custom tables by name.
+fn custom_schemas(config: &Config) -> anyhow::Result<HashMap<String, CustomSchema>> {
+    let schemas = config.custom_schemas().map_err(anyhow::Error::msg)?;
+    Ok(schemas.into_iter().map(|schema| (schema.name().to_string(), schema)).collect())
 }
 
 /// Connects a writer to the bus: the stream, its key, the fold and the metrics.
@@ -188,7 +260,7 @@ pub(super) async fn writer_shared(
         Duration::from_millis(config.database.connect_timeout_ms.get()),
         stop.clone(),
     );
-    bus::spawn_metrics(stream.clone(), bus, bus_tables(), stop.clone());
+    bus::spawn_metrics(stream.clone(), bus, bus_tables(config)?, stop.clone());
     tracing::info!(stream = %bus.stream, key = %stream_key, "writer bound to the bus");
     Ok(Arc::new(consume::WriterShared {
         stream,
@@ -202,9 +274,11 @@ pub(super) async fn writer_shared(
     }))
 }
 
-/// The tables that travel over the bus: every built-in one but the relational lane.
-fn bus_tables() -> Vec<Table> {
-    Table::ALL.into_iter().filter(|table| *table != Table::Relational).collect()
+/// The tables that travel over the bus, each with its consumer: every built-in one,
+/// the relational lane and each custom table.
+fn bus_tables(config: &Config) -> anyhow::Result<Vec<Table>> {
+    let custom = config.custom_schemas().map_err(anyhow::Error::msg)?;
+    Ok(Table::ALL.into_iter().chain(custom.iter().map(|schema| schema.table)).collect())
 }
 
 /// On an edge's start: the batches the journal says were in flight are published
@@ -213,14 +287,14 @@ fn bus_tables() -> Vec<Table> {
 pub(super) async fn replay_edge(
     router: &Router,
     edge: &edge::EdgeShared,
-    publishers: &HashMap<Table, mpsc::Sender<edge::Outgoing>>,
+    publishers: &Publishers,
     open: Vec<journal::OpenBatch>,
     entries: Vec<Entry>,
 ) -> anyhow::Result<()> {
     let mut rest = Vec::with_capacity(entries.len());
-    let mut held: HashMap<u64, Vec<(crate::record::Record, u128)>> = HashMap::new();
+    let mut held: HashMap<u64, Vec<(Record, u128)>> = HashMap::new();
     for entry in entries {
-        let batch = open.iter().find(|batch| batch.stream == entry.stream && (batch.first..=batch.last).contains(&entry.sequence));
+        let batch = open.iter().find(|batch| batch.holds(entry.stream, entry.sequence));
         match (batch, spool_codec::decode(&entry.payload)) {
             (Some(batch), Ok(decoded)) => held.entry(batch.counter).or_default().push(decoded),
             _ => rest.push(entry),
@@ -229,20 +303,15 @@ pub(super) async fn replay_edge(
     let mut republished = 0usize;
     for batch in &open {
         let records = held.remove(&batch.counter).unwrap_or_default();
-        let Some(table) = Table::ALL.get(batch.stream as usize).copied() else { continue };
-        // Split as the publish stage split their rows.
-        let messages = edge.split(
-            table,
-            &records,
-            |item| codec::record_venue(&item.0),
-            |item, out| {
-                codec::push_record(&item.0, item.1, out);
-            },
-        );
+        let Some((table, messages, publisher, refused)) = resplit(edge, publishers, batch, &records) else { continue };
+        for (row, rejection) in refused {
+            // It converted when it was taken; the table's description changed since.
+            let letter = DeadLetter::new("spool", rejection.code.as_str(), rejection.detail, &row.to_push_json());
+            router.dead_letter_waiting(letter).await;
+        }
         if messages.len() as u64 != batch.count {
             tracing::warn!(table = %table, expected = batch.count, found = messages.len(), "an in-flight batch no longer splits as it did; published under new ids");
         }
-        let Some(publisher) = publishers.get(&table) else { continue };
         for (index, (subject, payload, rows)) in messages.into_iter().enumerate() {
             let number = batch.counter + index as u64;
             if batch.acked.contains(&number) {
@@ -258,4 +327,61 @@ pub(super) async fn replay_edge(
         tracing::info!(messages = republished, "in-flight bus messages published again under their ids");
     }
     super::spool::replay_entries(router, rest).await
+}
+
+/// A batch's table, messages and publisher, and the custom rows that no longer convert.
+type Resplit<'p> = (Table, Vec<(String, bytes::Bytes, usize)>, &'p mpsc::Sender<edge::Outgoing>, Vec<(RowRecord, Rejection)>);
+
+/// An in-flight batch's records split as the publish stage split them, with the
+/// publisher of their table.
+fn resplit<'p>(
+    edge: &edge::EdgeShared,
+    publishers: &'p Publishers,
+    batch: &journal::OpenBatch,
+    records: &[(Record, u128)],
+) -> Option<Resplit<'p>> {
+    if batch.stream == Table::CUSTOM_SPOOL_STREAM {
+        // A custom table's batch: its rows, converted again as the router converted them.
+        let name = records.iter().find_map(|(record, _)| match record {
+            Record::Row(row) => Some(row.table.as_str()),
+            _ => None,
+        })?;
+        let (schema, publisher) = publishers.by_custom_table.get(name)?;
+        let mut rows: Vec<(CustomRow, u128)> = Vec::with_capacity(records.len());
+        let mut refused = Vec::new();
+        for (record, id) in records {
+            if let Record::Row(row) = record {
+                match schema.convert(row) {
+                    Ok(converted) => rows.push((converted, *id)),
+                    Err(rejection) => refused.push((row.clone(), rejection)),
+                }
+            }
+        }
+        let messages = edge.split_custom(schema, &rows, |(row, id)| (row, *id));
+        return Some((schema.table, messages, publisher, refused));
+    }
+    let table = Table::from_id(batch.stream)?;
+    let publisher = publishers.by_table.get(&table)?;
+    let messages = if table == Table::Relational {
+        let rows: Vec<(&RowRecord, u128)> = records
+            .iter()
+            .filter_map(|(record, id)| match record {
+                Record::Row(row) => Some((row, *id)),
+                _ => None,
+            })
+            .collect();
+        edge.split_relational(&rows, |(row, id)| (*row, *id))
+    } else {
+        // Split as the publish stage split their rows.
+        edge.split(
+            table,
+            records,
+            |item| codec::record_venue(&item.0),
+            codec::begin,
+            |item, out| {
+                codec::push_record(&item.0, item.1, out);
+            },
+        )
+    };
+    Some((table, messages, publisher, Vec::new()))
 }

@@ -22,8 +22,8 @@ use crate::pipeline::{run_batcher, spawn_spill_readers, BatchSettings, CustomLan
 use crate::record::{CustomRow, RelationalCatalog, RowRecord, SharedCatalog, Table};
 use crate::shutdown;
 use crate::sink::{
-    batch_queue, encode_stage, run_relational_writer, run_writer, CopyRow, EncodeRow, EncodedBatch, KeyedPartitions, TableWriteSettings,
-    WaitPolicy, WriterError, WriterSettings,
+    batch_queue, encode_stage, run_relational_writer, run_writer, CopyRow, EncodeRow, EncodedBatch, KeyedPartitions, RelationalBatch,
+    TableWriteSettings, WaitPolicy, WriterError, WriterSettings,
 };
 use crate::source::push::{PushServer, PushSettings};
 use crate::source::{Source, SourceContext};
@@ -188,7 +188,7 @@ impl Daemon {
         let (senders, receivers, rows_rx) = lanes::open(config);
         let dead_letters = senders.dead_letters.clone();
         let catalog = Arc::new(if edge {
-            RelationalCatalog::on_edge()
+            RelationalCatalog::on_edge(&config.relational_catalog_names())
         } else if offline {
             RelationalCatalog::until_database()
         } else {
@@ -250,9 +250,8 @@ impl Daemon {
         let shared = Shared { config, settings, partitions: partitions.clone(), stats: stats.clone() };
         if edge {
             let edge_shared = bus::edge_shared(config, edge_spool.as_ref()).await?;
-            let publishers = daemon.start_edge_tables(&shared, &edge_shared, receivers);
-            // Rows for the relational tables are refused on an edge (see the catalog).
-            drop((rows_rx, custom_receivers, dead_letters));
+            let publishers = daemon.start_edge_tables(&shared, &edge_shared, receivers, rows_rx, custom_receivers)?;
+            drop(dead_letters);
             health.without_database();
             daemon.start_metrics_and_summary(config, &health, &stats, &background_stop).await?;
             if let Some(edge_spool) = edge_spool {
@@ -281,14 +280,16 @@ impl Daemon {
             return Ok(daemon);
         }
         let queues = daemon.start_builtin_tables(&shared, receivers);
+        let mut custom_queues = Vec::new();
         for (table, receiver) in custom_receivers {
-            daemon.start_table(table, &shared, receiver);
+            custom_queues.push((table, daemon.start_table(table, &shared, receiver)));
         }
-        daemon.start_relational(&shared, rows_rx, catalog);
+        let relational_queue = daemon.start_relational(&shared, rows_rx, catalog);
         if role == BusRole::Writer {
             let writer =
                 bus::writer_shared(config, &shared.settings.url, partitions.clone(), dead_letters.clone(), &background_stop).await?;
             daemon.start_consumers(&shared, &writer, queues);
+            daemon.start_row_consumers(&shared, &writer, relational_queue, custom_queues)?;
             // Every id the bus brings is stored by the writers; keep the most recent.
             spawn_id_trimming(config, WRITER_IDS_KEPT, background_stop.clone());
         }
@@ -375,7 +376,7 @@ impl Daemon {
         for (table, receiver) in custom_receivers {
             self.start_table(table, &shared, receiver);
         }
-        self.start_relational(&shared, rows_rx, catalog);
+        drop(self.start_relational(&shared, rows_rx, catalog));
         if schema.profile == Profile::Vanilla {
             spawn_partition_maintenance(config, partitions, self.background_stop.clone());
             if config.aggregates.ohlcv {
@@ -511,13 +512,20 @@ impl Daemon {
 
     /// The relational lane's batcher and its single writer (one, so that foreign-key
     /// order holds across batches too).
-    fn start_relational(&mut self, shared: &Shared<'_>, receiver: LaneReceiver<Sequenced<RowRecord>>, catalog: Arc<RelationalCatalog>) {
+    /// Returns the writer's queue (a bus writer's relational consumer feeds it too).
+    fn start_relational(
+        &mut self,
+        shared: &Shared<'_>,
+        receiver: LaneReceiver<Sequenced<RowRecord>>,
+        catalog: Arc<RelationalCatalog>,
+    ) -> tokio::sync::mpsc::Sender<RelationalBatch> {
         events::table_started(Table::Relational);
-        let (batch_sender, queue) = tokio::sync::mpsc::channel::<Vec<Sequenced<RowRecord>>>(2);
+        let (batch_sender, queue) = tokio::sync::mpsc::channel::<RelationalBatch>(2);
+        let queue_sender = batch_sender.clone();
         let stats = shared.stats.clone();
         let deliver = move |rows: Vec<Sequenced<RowRecord>>| {
             stats.batch_closed(Table::Relational, rows.len());
-            batch_sender.blocking_send(rows).map_err(|unsent| unsent.0)
+            batch_sender.blocking_send(RelationalBatch { rows, bus: None }).map_err(|unsent| unsent.0.rows)
         };
         self.spawn_batcher(Table::Relational, "batch", "the relational writer stopped", shared, receiver, deliver);
         let relational = &shared.config.relational;
@@ -533,6 +541,7 @@ impl Daemon {
         };
         let writer = run_relational_writer(queue, shared.settings.clone(), catalog, policy, partitions, shared.stats.clone());
         self.spawn_writer(Table::Relational, writer);
+        queue_sender
     }
 
     /// A table's batcher thread (`<thread>-<table>`): closes batches from the lane and

@@ -139,13 +139,18 @@ pub fn begin(out: &mut Vec<u8>) {
 
 /// Appends one row and its id key (0: none).
 pub fn push_row<R: BusRow>(row: &R, id: u128, out: &mut Vec<u8>) {
+    push_id(id, out);
+    row.write(out);
+}
+
+/// Appends a row's id key (0: none): a flag byte, then 16 bytes when there is one.
+pub fn push_id(id: u128, out: &mut Vec<u8>) {
     if id == 0 {
         out.push(0);
     } else {
         out.push(1);
         out.extend_from_slice(&id.to_le_bytes());
     }
-    row.write(out);
 }
 
 /// `match` over a record with one arm per market record kind (from the table
@@ -172,10 +177,20 @@ pub fn record_venue(record: &Record) -> &str {
 
 /// The rows of a message with their id keys.
 pub fn decode<R: BusRow>(payload: &[u8]) -> Result<Vec<(u128, R)>, BusCodecError> {
-    let (&version, mut input) = payload.split_first().ok_or(BusCodecError::Empty)?;
+    decode_rows(after_version(payload)?, R::read)
+}
+
+/// What follows a message's version byte, once the version is checked.
+pub fn after_version(payload: &[u8]) -> Result<&[u8], BusCodecError> {
+    let (&version, input) = payload.split_first().ok_or(BusCodecError::Empty)?;
     if version != FORMAT_VERSION {
         return Err(BusCodecError::Version(version));
     }
+    Ok(input)
+}
+
+/// Rows with their id keys until the input ends, each read by `read`.
+pub fn decode_rows<T>(mut input: &[u8], read: impl Fn(&[u8]) -> Result<(T, &[u8]), String>) -> Result<Vec<(u128, T)>, BusCodecError> {
     let mut rows = Vec::new();
     while let Some((&flag, rest)) = input.split_first() {
         let index = rows.len();
@@ -187,7 +202,7 @@ pub fn decode<R: BusRow>(payload: &[u8]) -> Result<Vec<(u128, R)>, BusCodecError
             }
             _ => return Err(BusCodecError::Row { index, reason: "bad id flag".into() }),
         };
-        let (row, rest) = R::read(rest).map_err(|reason| BusCodecError::Row { index, reason })?;
+        let (row, rest) = read(rest).map_err(|reason| BusCodecError::Row { index, reason })?;
         rows.push((id, row));
         input = rest;
     }

@@ -16,11 +16,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::codec::{self, BusRow};
+use super::row_codec;
 use crate::db::Partitions;
 use crate::metrics::events;
 use crate::pipeline::{LaneSender, Sequenced};
-use crate::record::{DeadLetter, Table};
-use crate::sink::{encode_batch, BatchProgress, BusClaim, EncodedBatch, KnownInstruments};
+use crate::record::{CustomRow, CustomSchema, DeadLetter, RowRecord, Table};
+use crate::sink::{encode_batch, BatchProgress, BusClaim, EncodedBatch, KnownInstruments, RelationalBatch};
 
 /// What every table's consumer shares.
 pub struct WriterShared {
@@ -36,19 +37,171 @@ pub struct WriterShared {
     pub dead_letters: LaneSender<Sequenced<DeadLetter>>,
 }
 
-/// A table's consumer name: `<consumer>-<table>`.
+/// A table's consumer name: `<consumer>-<table>`, `<consumer>-custom-<table>` for a
+/// custom table.
 pub fn consumer_name(prefix: &str, table: Table) -> String {
-    format!("{prefix}-{}", table.name())
+    match table {
+        Table::Custom(_) => format!("{prefix}-custom-{}", codec::subject_token(table.name())),
+        _ => format!("{prefix}-{}", table.name()),
+    }
 }
 
-async fn bind(shared: &WriterShared, table: Table) -> Result<pull::Stream, String> {
+/// What one table's messages hold and the batches they make.
+pub trait Intake: Send + Sync + 'static {
+    type Row: Send + 'static;
+    type Batch: Send + 'static;
+    fn table(&self) -> Table;
+    /// The consumer's `max_ack_pending`, given the configured one.
+    fn max_ack_pending(&self, configured: i64) -> i64 {
+        configured
+    }
+    /// The rows of a message with their id keys; or, for a message no row of which
+    /// can be taken, the dead letters that keep it.
+    fn decode(&self, subject: &str, sequence: u64, payload: &[u8]) -> Result<Vec<(u128, Self::Row)>, Vec<DeadLetter>>;
+    /// A batch of gathered rows (parallel to their message sequences and ids).
+    fn close(&self, shared: &WriterShared, rows: Vec<Self::Row>, sequences: Vec<u64>, ids: Vec<u128>, claim: BusClaim) -> Self::Batch;
+}
+
+/// The dead letter of a message that does not decode, kept whole.
+fn undecodable(subject: &str, sequence: u64, payload: &[u8], error: &codec::BusCodecError) -> DeadLetter {
+    let raw: String = payload.iter().map(|byte| format!("{byte:02x}")).collect();
+    DeadLetter::new("bus", "undecodable_message", format!("{subject} sequence {sequence}: {error}"), &raw)
+}
+
+/// A built-in market table's rows, encoded for its COPY writers.
+pub struct MarketIntake<R> {
+    pub known: Arc<KnownInstruments>,
+    pub row: std::marker::PhantomData<fn() -> R>,
+}
+
+impl<R: BusRow> Intake for MarketIntake<R> {
+    type Row = R;
+    type Batch = EncodedBatch<R>;
+    fn table(&self) -> Table {
+        R::TABLE
+    }
+    fn decode(&self, subject: &str, sequence: u64, payload: &[u8]) -> Result<Vec<(u128, R)>, Vec<DeadLetter>> {
+        codec::decode::<R>(payload).map_err(|error| vec![undecodable(subject, sequence, payload, &error)])
+    }
+    fn close(&self, shared: &WriterShared, rows: Vec<R>, sequences: Vec<u64>, ids: Vec<u128>, claim: BusClaim) -> EncodedBatch<R> {
+        encode_claimed(R::TABLE, shared, &self.known, rows, sequences, ids, claim)
+    }
+}
+
+fn encode_claimed<R: crate::sink::EncodeRow>(
+    table: Table,
+    shared: &WriterShared,
+    known: &KnownInstruments,
+    rows: Vec<R>,
+    sequences: Vec<u64>,
+    ids: Vec<u128>,
+    claim: BusClaim,
+) -> EncodedBatch<R> {
+    let progress = BatchProgress { bus: Some(claim), ..BatchProgress::default() };
+    let mut batch = encode_batch(table, &shared.partitions, rows, progress, known);
+    batch.sequences = sequences;
+    batch.ids = ids;
+    batch
+}
+
+/// A custom table's rows: the message's description of the table must be this
+/// writer's, and each row's cells must fit its columns; the rest are dead-lettered
+/// (`schema_mismatch`) rather than written into the wrong columns.
+pub struct CustomIntake {
+    pub schema: CustomSchema,
+    pub known: Arc<KnownInstruments>,
+}
+
+impl Intake for CustomIntake {
+    type Row = CustomRow;
+    type Batch = EncodedBatch<CustomRow>;
+    fn table(&self) -> Table {
+        self.schema.table
+    }
+    fn decode(&self, subject: &str, sequence: u64, payload: &[u8]) -> Result<Vec<(u128, CustomRow)>, Vec<DeadLetter>> {
+        let (description, arrived) =
+            row_codec::decode_custom(payload).map_err(|error| vec![undecodable(subject, sequence, payload, &error)])?;
+        let table = self.schema.name();
+        let letter = |row: &row_codec::ArrivedCustomRow, reason: &str| {
+            DeadLetter::new(
+                table,
+                "schema_mismatch",
+                format!("bus {subject} sequence {sequence}: {reason}"),
+                &row.to_push_json(&description),
+            )
+        };
+        if let Err(reason) = description.matches(&self.schema) {
+            return Err(arrived.iter().map(|(_, row)| letter(row, &reason)).collect());
+        }
+        let mut rows = Vec::with_capacity(arrived.len());
+        let mut letters = Vec::new();
+        for (id, row) in arrived {
+            match row.clone().into_row(&self.schema) {
+                Ok(converted) => rows.push((id, converted)),
+                Err(reason) => letters.push(letter(&row, &format!("the row does not fit `{table}`: {reason}"))),
+            }
+        }
+        if letters.is_empty() {
+            Ok(rows)
+        } else {
+            // A message is taken whole or not at all: a claim covers all of its rows.
+            for (_, row) in &rows {
+                letters.push(DeadLetter::new(
+                    table,
+                    "schema_mismatch",
+                    format!("bus {subject} sequence {sequence}: another row of its message does not fit `{table}`"),
+                    &row.to_push_json(),
+                ));
+            }
+            Err(letters)
+        }
+    }
+    fn close(
+        &self,
+        shared: &WriterShared,
+        rows: Vec<CustomRow>,
+        sequences: Vec<u64>,
+        ids: Vec<u128>,
+        claim: BusClaim,
+    ) -> EncodedBatch<CustomRow> {
+        encode_claimed(self.schema.table, shared, &self.known, rows, sequences, ids, claim)
+    }
+}
+
+/// Relational rows, for the relational writer (which checks them against its catalog
+/// in the batch's transaction).
+pub struct RelationalIntake;
+
+impl Intake for RelationalIntake {
+    type Row = RowRecord;
+    type Batch = RelationalBatch;
+    fn table(&self) -> Table {
+        Table::Relational
+    }
+    /// One message at a time across every writer: relational rows are written in the
+    /// order the edge published them (an order's updates after its insert), whichever
+    /// writer takes them.
+    fn max_ack_pending(&self, _: i64) -> i64 {
+        1
+    }
+    fn decode(&self, subject: &str, sequence: u64, payload: &[u8]) -> Result<Vec<(u128, RowRecord)>, Vec<DeadLetter>> {
+        row_codec::decode_relational(payload).map_err(|error| vec![undecodable(subject, sequence, payload, &error)])
+    }
+    fn close(&self, _: &WriterShared, rows: Vec<RowRecord>, sequences: Vec<u64>, ids: Vec<u128>, claim: BusClaim) -> RelationalBatch {
+        let rows = rows.into_iter().zip(sequences).zip(ids).map(|((row, sequence), id)| Sequenced { sequence, id, row }).collect();
+        RelationalBatch { rows, bus: Some(claim) }
+    }
+}
+
+async fn bind<I: Intake>(shared: &WriterShared, intake: &I) -> Result<pull::Stream, String> {
+    let table = intake.table();
     let name = consumer_name(&shared.consumer_prefix, table);
     let config = pull::Config {
         durable_name: Some(name.clone()),
-        filter_subject: format!("{}.{}.>", shared.subject_prefix, table.name()),
+        filter_subject: super::subject_filter(&shared.subject_prefix, table),
         ack_policy: jetstream::consumer::AckPolicy::Explicit,
         ack_wait: shared.ack_wait,
-        max_ack_pending: shared.max_ack_pending,
+        max_ack_pending: intake.max_ack_pending(shared.max_ack_pending),
         max_deliver: -1,
         ..Default::default()
     };
@@ -72,25 +225,24 @@ impl<R> Gathering<R> {
 
 /// Runs one table's consumer until `stop`; messages it holds uncommitted then are
 /// delivered again (to whichever writer asks next).
-#[allow(clippy::too_many_arguments)]
-pub async fn run_consumer<R: BusRow>(
+pub async fn run_consumer<I: Intake>(
     shared: Arc<WriterShared>,
-    queue: mpsc::Sender<EncodedBatch<R>>,
-    known: Arc<KnownInstruments>,
+    intake: I,
+    queue: mpsc::Sender<I::Batch>,
     batch_max_rows: usize,
     linger: Duration,
     stop: CancellationToken,
 ) {
-    let table = R::TABLE;
+    let table = intake.table();
     let (committed_sender, mut committed) = mpsc::unbounded_channel::<Vec<u64>>();
     let mut held: HashMap<u64, jetstream::Message> = HashMap::new();
-    let mut gathering = Gathering::<R>::new();
+    let mut gathering = Gathering::<I::Row>::new();
     let mut extend = tokio::time::interval(shared.ack_wait / 3);
     let mut delay = Duration::from_millis(200);
     'bind: loop {
         let mut messages = loop {
             tokio::select! {
-                bound = bind(&shared, table) => match bound {
+                bound = bind(&shared, &intake) => match bound {
                     Ok(messages) => break messages,
                     Err(error) => {
                         events::bus_consume_failed(table, &error);
@@ -110,7 +262,7 @@ pub async fn run_consumer<R: BusRow>(
             tokio::select! {
                 _ = stop.cancelled() => return,
                 next = messages.next() => match next {
-                    Some(Ok(message)) => take(&shared, table, message, &mut held, &mut gathering).await,
+                    Some(Ok(message)) => take(&shared, &intake, message, &mut held, &mut gathering).await,
                     Some(Err(error)) => {
                         events::bus_consume_failed(table, &error.to_string());
                         // Heartbeats missed or the server went away: pull afresh.
@@ -137,7 +289,7 @@ pub async fn run_consumer<R: BusRow>(
             }
             let due = gathering.since.is_some_and(|since| since.elapsed() >= linger);
             if gathering.rows.len() >= batch_max_rows || (due && !gathering.messages.is_empty()) {
-                let batch = close(&shared, &known, &mut gathering, committed_sender.clone());
+                let batch = close(&shared, &intake, &mut gathering, committed_sender.clone());
                 tokio::select! {
                     sent = queue.send(batch) => if sent.is_err() { return },
                     _ = stop.cancelled() => return,
@@ -155,13 +307,14 @@ async fn sleep_until_or_never(deadline: Option<Instant>) {
 }
 
 /// Takes one delivered message into the batch being gathered.
-async fn take<R: BusRow>(
+async fn take<I: Intake>(
     shared: &WriterShared,
-    table: Table,
+    intake: &I,
     message: jetstream::Message,
     held: &mut HashMap<u64, jetstream::Message>,
-    gathering: &mut Gathering<R>,
+    gathering: &mut Gathering<I::Row>,
 ) {
+    let table = intake.table();
     let sequence = match message.info() {
         Ok(info) => info.stream_sequence,
         Err(error) => {
@@ -175,7 +328,7 @@ async fn take<R: BusRow>(
         *earlier = message;
         return;
     }
-    match codec::decode::<R>(&message.payload) {
+    match intake.decode(message.subject.as_str(), sequence, &message.payload) {
         Ok(rows) => {
             for (id, row) in rows {
                 gathering.rows.push(row);
@@ -183,13 +336,17 @@ async fn take<R: BusRow>(
                 gathering.ids.push(id);
             }
         }
-        Err(error) => {
-            // Kept whole, then acked: a message no writer can read would otherwise come
-            // back forever.
-            let raw: String = message.payload.iter().map(|byte| format!("{byte:02x}")).collect();
-            let letter = DeadLetter::new("bus", "undecodable_message", format!("{} sequence {sequence}: {error}", message.subject), &raw);
-            events::dead_lettered(&letter);
-            if shared.dead_letters.send(Sequenced::unspooled(letter)).await.is_ok() {
+        Err(letters) => {
+            // Kept, then acked: a message no writer can take would otherwise come back
+            // forever.
+            for letter in &letters {
+                events::dead_lettered(letter);
+            }
+            let mut kept = true;
+            for letter in letters {
+                kept &= shared.dead_letters.send(Sequenced::unspooled(letter)).await.is_ok();
+            }
+            if kept {
                 let _ = message.ack().await;
             }
             return;
@@ -200,17 +357,13 @@ async fn take<R: BusRow>(
     held.insert(sequence, message);
 }
 
-fn close<R: BusRow>(
+fn close<I: Intake>(
     shared: &WriterShared,
-    known: &KnownInstruments,
-    gathering: &mut Gathering<R>,
+    intake: &I,
+    gathering: &mut Gathering<I::Row>,
     committed: mpsc::UnboundedSender<Vec<u64>>,
-) -> EncodedBatch<R> {
+) -> I::Batch {
     let taken = std::mem::replace(gathering, Gathering::new());
     let claim = BusClaim { stream_key: shared.stream_key.clone(), messages: taken.messages, committed };
-    let progress = BatchProgress { bus: Some(claim), ..BatchProgress::default() };
-    let mut batch = encode_batch(R::TABLE, &shared.partitions, taken.rows, progress, known);
-    batch.sequences = taken.sequences;
-    batch.ids = taken.ids;
-    batch
+    intake.close(shared, taken.rows, taken.sequences, taken.ids, claim)
 }

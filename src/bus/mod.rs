@@ -4,14 +4,18 @@
 //! One stream (`bus.stream`, subjects `<prefix>.>`, work-queue retention: a message
 //! leaves the stream once a writer acked it, which it does after the commit; refusing
 //! new messages when full, so edges keep records in their spool instead). One durable
-//! consumer per table, shared by all writers. `edge.rs` publishes, `journal.rs` lets a
+//! consumer per table (the relational lane and each custom table included), shared by
+//! all writers. `edge.rs` publishes, `journal.rs` lets a
 //! restarted edge publish again exactly what it had in flight, `consume.rs` gathers
-//! messages into database batches, and `sink::writer`'s bus path claims them.
+//! messages into database batches, and `sink::writer`'s bus path (and the relational
+//! writer's, for relational rows) claims them. `codec.rs` and `row_codec.rs` say what
+//! a message carries.
 
 pub mod codec;
 pub mod consume;
 pub mod edge;
 pub mod journal;
+pub mod row_codec;
 pub mod throwaway;
 
 use std::time::Duration;
@@ -24,6 +28,24 @@ use crate::config::BusConfig;
 use crate::db;
 use crate::record::Table;
 use crate::sink::watermark_stream;
+
+/// A message's subject: `<prefix>.<table>.<venue>` for a built-in table,
+/// `<prefix>.relational.<table>` for relational rows (whose "venue" is their table),
+/// `<prefix>.custom.<table>` for a custom table's rows.
+pub fn subject(prefix: &str, table: Table, venue: &str) -> String {
+    match table {
+        Table::Custom(_) => format!("{prefix}.custom.{}", codec::subject_token(table.name())),
+        _ => format!("{prefix}.{}.{}", table.name(), codec::subject_token(venue)),
+    }
+}
+
+/// The subjects of a table's consumer.
+pub fn subject_filter(prefix: &str, table: Table) -> String {
+    match table {
+        Table::Custom(_) => format!("{prefix}.custom.{}", codec::subject_token(table.name())),
+        _ => format!("{prefix}.{}.>", table.name()),
+    }
+}
 
 /// Connects to the NATS server(s), retrying until `give_up` passes: an edge or writer
 /// started before its server waits for it rather than failing.

@@ -40,13 +40,17 @@ pub struct BusConfig {
     /// The JetStream stream (created by the first instance that finds it missing; its
     /// limits are brought to the values below when they differ).
     pub stream: String,
-    /// Subjects are `<subject_prefix>.<table>.<venue>`.
+    /// Subjects are `<subject_prefix>.<table>.<venue>`; relational rows go to
+    /// `<subject_prefix>.relational.<table>`, a custom table's rows to
+    /// `<subject_prefix>.custom.<table>`.
     pub subject_prefix: String,
     /// This edge's name, unique among the edges: it prefixes the publish ids the stream
     /// deduplicates by. Required for `role = "edge"`.
     pub edge_id: Option<String>,
     /// Durable consumer name prefix shared by every writer: one consumer per table,
-    /// `<consumer>-<table>`, and writers sharing it split its messages.
+    /// `<consumer>-<table>` (`<consumer>-relational` for the relational tables,
+    /// `<consumer>-custom-<table>` for a custom table), and writers sharing it split
+    /// its messages.
     pub consumer: String,
     /// Stream limit: bytes held. When it is reached, publishes are refused and edges
     /// keep records in their spool until writers catch up.
@@ -65,6 +69,10 @@ pub struct BusConfig {
     pub max_ack_pending: i64,
     /// Edge: records per published message at most (a batch is split by venue first).
     pub message_max_rows: usize,
+    /// Edge: bytes per published message at most; a message is closed before a row
+    /// would take it past this (a single larger row goes alone). Keep it below the NATS
+    /// server's `max_payload` (1 MiB by default) and above the largest record.
+    pub message_max_bytes: usize,
     /// Edge: published messages awaiting the stream's ack, per table.
     pub publish_in_flight: usize,
     /// How often stream and consumer state is read for the metrics.
@@ -86,6 +94,7 @@ impl Default for BusConfig {
             ack_wait_secs: const { NonZeroU64::new(30).unwrap() },
             max_ack_pending: 1_000,
             message_max_rows: 2_000,
+            message_max_bytes: 512 << 10,
             publish_in_flight: 64,
             metrics_interval_secs: const { NonZeroU64::new(5).unwrap() },
         }
@@ -128,6 +137,9 @@ pub(super) fn check(bus: &BusConfig, problem: &mut impl FnMut(&str, String)) {
     }
     if !(1..=100_000).contains(&bus.message_max_rows) {
         problem("bus.message_max_rows", format!("expected 1 to 100000, got {}", bus.message_max_rows));
+    }
+    if !(1024..=64 << 20).contains(&bus.message_max_bytes) {
+        problem("bus.message_max_bytes", format!("expected 1024 to 67108864 bytes, got {}", bus.message_max_bytes));
     }
     if !(1..=10_000).contains(&bus.publish_in_flight) {
         problem("bus.publish_in_flight", format!("expected 1 to 10000, got {}", bus.publish_in_flight));

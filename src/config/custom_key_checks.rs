@@ -61,6 +61,11 @@ fn check_keys(table: &CustomTableConfig, key: &impl Fn(&str) -> String, problem:
         if !check_column_list(table, columns, &key, problem) {
             continue;
         }
+        if columns == &table.primary_key {
+            if let Some(column) = table.columns.iter().find(|column| column.nullable == Some(true) && columns.contains(&column.name)) {
+                problem(&key, format!("`{}` is declared nullable = true; a primary key's columns are NOT NULL", column.name));
+            }
+        }
         if let Some(column) = columns.iter().find(|column| column_type(table, column).flatten().is_some_and(PgType::is_array)) {
             problem(&key, format!("`{column}` is an array column; a key takes scalar columns"));
         }
@@ -111,7 +116,10 @@ fn check_foreign_keys(config: &Config, table: &CustomTableConfig, key: &impl Fn(
                 .columns
                 .iter()
                 .filter(|column| {
-                    table.columns.iter().any(|c| &c.name == *column && (c.nullable == Some(false) || c.name == table.time_column))
+                    table.columns.iter().any(|c| {
+                        &c.name == *column
+                            && (c.nullable == Some(false) || c.name == table.time_column || table.primary_key.contains(&c.name))
+                    })
                 })
                 .map(String::as_str)
                 .collect();
@@ -316,7 +324,7 @@ mod tests {
               {{ columns = ["id"], references = "other", referenced_columns = ["at"] }},
             ]
             columns = [
-              {{ name = "id", type = "uuid", default_sql = "uuid_generate_v4()" }},
+              {{ name = "id", type = "uuid", nullable = true, default_sql = "uuid_generate_v4()" }},
               {{ name = "name", type = "text" }},
               {{ name = "value", type = "numeric(15,6)" }},
               {{ name = "tags", type = "jsonb" }},
@@ -339,6 +347,7 @@ mod tests {
         let has = |key: &str, needle: &str| errors.iter().any(|error| error.key == key && error.message.contains(needle));
         for (key, needle) in [
             ("custom_tables[0].primary_key", "include the time column `at` or set partitioned = false"),
+            ("custom_tables[0].primary_key", "`id` is declared nullable = true; a primary key's columns are NOT NULL"),
             ("custom_tables[0].unique[0]", "`nope` is not a column of metrics"),
             ("custom_tables[0].retention_column", "expected an integer column"),
             ("custom_tables[0].write_mode", "relational writer"),

@@ -89,7 +89,8 @@ pub struct CustomColumnConfig {
     /// `boolean`, `timestamptz`, `date`, `jsonb`, `uuid`, `text[]`, `float8[]`.
     #[serde(rename = "type")]
     pub type_name: String,
-    /// Whether the column may be NULL. Default true (the time column: false).
+    /// Whether the column may be NULL. Default true (the time column and the primary
+    /// key's columns: false, and they cannot be made nullable).
     pub nullable: Option<bool>,
     /// The value used when a row leaves the column out (or sends `null`), written as
     /// the producer would send it; `"random"` on a uuid column makes a new UUID per row,
@@ -127,11 +128,13 @@ impl CustomTableConfig {
         let pg_type = column
             .pg_type()
             .ok_or_else(|| ("type", format!("`{}` is not a supported type; expected {}", column.type_name, SUPPORTED_TYPES)))?;
-        let is_time = column.name == self.time_column;
+        // The time column and primary-key columns are NOT NULL (PostgreSQL makes a
+        // primary key's columns so whatever the DDL says).
+        let not_null = column.name == self.time_column || self.primary_key.contains(&column.name);
         let mut rule = ColumnRule {
             name: column.name.clone(),
             pg_type,
-            nullable: column.nullable.unwrap_or(!is_time) && !is_time,
+            nullable: column.nullable.unwrap_or(!not_null) && !not_null,
             default: None,
             allow_nan: column.allow_nan,
         };

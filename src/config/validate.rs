@@ -353,15 +353,9 @@ fn check_role(config: &Config, problem: &mut impl FnMut(&str, String)) {
                 problem("server", "a writer (bus.role = \"writer\") runs no push server: move [server] to an edge".into());
             }
         }
-        BusRole::Edge => {
-            if !config.custom_tables.is_empty() {
-                problem(
-                    "custom_tables",
-                    "custom tables do not travel over the bus yet: push their rows to a single-process instance (bus.role = \"all\")"
-                        .into(),
-                );
-            }
-        }
+        // An edge takes every kind of record: relational and custom-table rows travel
+        // over the bus like the market tables'.
+        BusRole::Edge => {}
     }
 }
 

@@ -70,7 +70,7 @@ pub async fn load_relational_catalog(client: &Client, names: &[String]) -> Resul
         }
     }
     let missing = names.iter().filter(|name| !tables.contains_key(*name)).cloned().collect();
-    Ok((RelationalCatalog { tables, refusal: None }, missing))
+    Ok((RelationalCatalog { tables, refusal: None, edge_tables: None }, missing))
 }
 
 /// Each table's depth in the foreign-key graph (`edges` are child → parent): 0 for a

@@ -37,7 +37,8 @@ pub enum RejectReason {
     NanOrInfinite,
     /// `not_an_object`: a push element is not a JSON object.
     NotAnObject,
-    /// `not_on_edge`: relational rows do not travel over the bus.
+    /// `not_on_edge`: no longer given (relational rows travel over the bus since they
+    /// are published by edges); the code stays reserved.
     NotOnEdge,
     /// `older_than_retention`: the record's time is older than its table keeps.
     OlderThanRetention,

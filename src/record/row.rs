@@ -83,10 +83,13 @@ pub struct RelationalTable {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RelationalCatalog {
     pub tables: HashMap<String, RelationalTable>,
-    /// Set on an edge, which has no database to check rows against and does not
-    /// carry them over the bus, and until the database has described its tables after
-    /// a start without it: every row is refused with this code and reason.
+    /// Set until the database has described its tables after a start without it:
+    /// every row is refused with this code and reason.
     pub refusal: Option<(RejectReason, &'static str)>,
+    /// Set on an edge, which has no database to describe the tables: the tables
+    /// `[relational] tables` lists. A row naming one is taken as sent, for the writer
+    /// that takes it off the bus to check against its database.
+    pub edge_tables: Option<Vec<String>>,
 }
 
 /// The catalog the router checks rows against. A daemon started while the database
@@ -112,15 +115,10 @@ impl SharedCatalog {
 }
 
 impl RelationalCatalog {
-    /// The catalog of an edge (`bus.role = "edge"`).
-    pub fn on_edge() -> Self {
-        RelationalCatalog {
-            tables: HashMap::new(),
-            refusal: Some((
-                RejectReason::NotOnEdge,
-                "relational rows do not travel over the bus: push them to a writer-side instance with bus.role = \"all\"",
-            )),
-        }
+    /// The catalog of an edge (`bus.role = "edge"`): rows for `tables` (the
+    /// configuration's `[relational] tables`) pass unchecked.
+    pub fn on_edge(tables: &[String]) -> Self {
+        RelationalCatalog { tables: HashMap::new(), refusal: None, edge_tables: Some(tables.to_vec()) }
     }
 
     /// The catalog of a daemon that started before the database answered: rows are
@@ -132,6 +130,7 @@ impl RelationalCatalog {
                 RejectReason::DatabaseUnavailable,
                 "relational rows are checked against the database's tables, which has not answered since the start; retry",
             )),
+            edge_tables: None,
         }
     }
 
@@ -152,6 +151,15 @@ impl RelationalCatalog {
     fn check_with(&self, row: &mut RowRecord, check_values: bool) -> Result<(), Rejection> {
         if let Some((code, refusal)) = self.refusal {
             return Err(Rejection::new(code, refusal));
+        }
+        if let Some(tables) = &self.edge_tables {
+            if tables.contains(&row.table) {
+                return Ok(());
+            }
+            return Err(Rejection::new(
+                RejectReason::UnknownTable,
+                format!("`{}` is not a relational table; expected one of {}", row.table, tables.join(", ")),
+            ));
         }
         let Some(table) = self.tables.get(&row.table) else {
             let mut known: Vec<&str> = self.tables.keys().map(String::as_str).collect();
@@ -327,7 +335,7 @@ mod tests {
             primary_key: vec!["id".into()],
             rank: 0,
         };
-        RelationalCatalog { tables: HashMap::from([("orders".to_string(), table)]), refusal: None }
+        RelationalCatalog { tables: HashMap::from([("orders".to_string(), table)]), refusal: None, edge_tables: None }
     }
 
     fn row(json: &str) -> RowRecord {
@@ -381,6 +389,20 @@ mod tests {
     }
 
     #[test]
+    fn an_edge_takes_rows_for_the_listed_tables_as_sent() {
+        let catalog = RelationalCatalog::on_edge(&["orders".to_string(), "trades".to_string()]);
+        let json = r#"{"id":"o-1","not_a_column":1,"created_at":1795348800123456789}"#;
+        let mut record = row(json);
+        catalog.check(&mut record).unwrap();
+        assert_eq!((record.json.as_str(), record.key.as_str()), (json, ""), "left for the writer to check and key");
+        let mut record = row(json);
+        record.table = "positions".into();
+        let refused = catalog.check(&mut record).unwrap_err();
+        assert_eq!(refused.code, RejectReason::UnknownTable);
+        assert_eq!(refused.detail, "`positions` is not a relational table; expected one of orders, trades");
+    }
+
+    #[test]
     fn an_upsert_built_from_a_map_passes_the_catalog_check() {
         let mut row = Map::new();
         row.insert("venue".into(), json!("binance"));
@@ -402,7 +424,7 @@ mod tests {
             primary_key: vec!["venue".into(), "symbol".into()],
             rank: 0,
         };
-        let catalog = RelationalCatalog { tables: HashMap::from([("instruments".to_string(), table)]), refusal: None };
+        let catalog = RelationalCatalog { tables: HashMap::from([("instruments".to_string(), table)]), refusal: None, edge_tables: None };
         catalog.check(&mut record).unwrap();
         assert_eq!(record.key, "\"binance\"\u{1f}\"BTC-USDT\"");
     }

@@ -22,7 +22,7 @@ pub use encoder::{copy_statement, encode_rows, CopyRow, EncodeRow, TupleEncoder}
 pub use failure::{classify, FailureKind};
 pub use insert::{column_arrays, insert_statement, ColumnArray};
 pub use instruments::UPSERT_INSTRUMENTS;
-pub use relational::{run_relational_writer, KeyedPartitions, WaitPolicy};
+pub use relational::{run_relational_writer, KeyedPartitions, RelationalBatch, WaitPolicy};
 pub use stage::{batch_queue, encode_batch, encode_stage, BatchProgress, BatchQueue, BusClaim, Encoded, EncodedBatch, KnownInstruments};
 pub use writer::{
     run_writer, run_writer_on_stream, watermark_stream, TableWriteSettings, WriterError, WriterSettings, ADVANCE_OFFSET,

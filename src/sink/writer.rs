@@ -36,6 +36,7 @@ pub(super) use isolate::{send_isolating, Target};
 pub(super) use transaction::{insert_dead_letters, send_rows};
 
 pub use bus::watermark_stream;
+pub(crate) use bus::{claim_ids, claim_messages};
 
 /// Connection settings shared by every writer.
 #[derive(Clone)]

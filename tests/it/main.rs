@@ -9,6 +9,7 @@ mod aggregates;
 mod bus;
 mod bus_claims;
 mod bus_harness;
+mod bus_rows;
 mod cell_roundtrip;
 mod cli;
 mod crash;

@@ -10,7 +10,10 @@ use super::waiting::{self, WaitPolicy, WaitReason, Waiting};
 use super::STREAM;
 use crate::record::{DeadLetter, RelationalCatalog, RowOp, RowRecord, Table, Timestamp};
 use crate::sink::failure::{classify_row_statement, describe, FailureKind};
-use crate::sink::writer::{insert_dead_letters, record_ids, record_spool_ranges, ADVANCE_OFFSET, RECORD_IDS, RECORD_SPOOL_RANGES};
+use crate::sink::stage::BusClaim;
+use crate::sink::writer::{
+    claim_ids, claim_messages, insert_dead_letters, record_ids, record_spool_ranges, ADVANCE_OFFSET, RECORD_IDS, RECORD_SPOOL_RANGES,
+};
 
 /// Why a statement failed.
 enum StatementFailure {
@@ -33,6 +36,21 @@ pub(super) struct Outcome {
     pub letters: Vec<(Origin, DeadLetter)>,
     /// The waiting set after the commit, oldest first.
     pub waiting: Vec<Waiting>,
+    /// Bus batches: messages found committed before, rows left out as resends of
+    /// stored ids, and every row left out for either reason.
+    pub superseded: usize,
+    pub resent: usize,
+    pub left_out: usize,
+}
+
+/// What a batch of bus messages brings besides its rows.
+#[derive(Clone, Copy)]
+pub(super) struct BusRows<'a> {
+    pub claim: &'a BusClaim,
+    /// Each row's message sequence.
+    pub sequences: &'a [u64],
+    /// Each row's refusal by the catalog (checked before the attempt).
+    pub refused_by_catalog: &'a [Option<DeadLetter>],
 }
 
 /// One transaction's worth of work: the batch's rows and the waiting ones.
@@ -43,6 +61,8 @@ pub(super) struct Attempt<'a> {
     pub waiting: &'a [Waiting],
     pub ranges: &'a [(u64, u64)],
     pub ids: &'a [u128],
+    /// A batch of bus messages.
+    pub bus: Option<BusRows<'a>>,
     pub position: i64,
     pub escalated: Option<&'a str>,
 }
@@ -53,15 +73,41 @@ impl Attempt<'_> {
     /// advanced, committed.
     pub async fn run(&self, client: &mut Client) -> Result<Outcome, tokio_postgres::Error> {
         let mut transaction = client.transaction().await?;
+        let mut letters: Vec<(Origin, DeadLetter)> = Vec::new();
+        let mut keep = vec![true; self.rows.len()];
+        let (mut superseded, mut resent) = (0, 0);
+        if let Some(BusRows { claim, sequences, refused_by_catalog }) = self.bus {
+            let fresh = claim_messages(&transaction, claim).await?;
+            superseded = claim.messages.iter().filter(|sequence| !fresh.contains(sequence)).count();
+            for (index, kept) in keep.iter_mut().enumerate() {
+                *kept = sequences.get(index).is_some_and(|sequence| fresh.contains(sequence));
+                if let (true, Some(Some(letter))) = (*kept, refused_by_catalog.get(index)) {
+                    *kept = false;
+                    letters.push((Origin::New(index), letter.clone()));
+                }
+            }
+            resent = claim_ids(&transaction, self.ids, &mut keep).await?;
+        }
+        let left_out = keep.iter().filter(|kept| !**kept).count() - letters.len();
+        // The waiting rows this writer knows, locked (in id order, so that writers never
+        // wait on each other in a circle): one another writer settled meanwhile (bus
+        // writers share `relational_waiting`) is gone and not written again.
+        let still_waiting = waiting::lock(&transaction, self.waiting).await?;
         // Waiting rows first: they arrived earlier.
         let mut candidates: Vec<Candidate<'_>> = self
             .waiting
             .iter()
             .enumerate()
+            .filter(|(_, entry)| still_waiting.contains(&entry.id))
             .map(|(index, entry)| Candidate { row: &entry.row, origin: Origin::Waiting(index) })
-            .chain(self.rows.iter().enumerate().map(|(index, row)| Candidate { row, origin: Origin::New(index) }))
+            .chain(
+                self.rows
+                    .iter()
+                    .enumerate()
+                    .filter(|(index, _)| keep[*index])
+                    .map(|(index, row)| Candidate { row, origin: Origin::New(index) }),
+            )
             .collect();
-        let mut letters: Vec<(Origin, DeadLetter)> = Vec::new();
         let mut settled_waiting: Vec<bool> = vec![false; self.waiting.len()];
         let mut waits: Vec<(Candidate<'_>, WaitReason)>;
         loop {
@@ -170,13 +216,14 @@ impl Attempt<'_> {
             let statement = transaction.prepare(RECORD_SPOOL_RANGES).await?;
             record_spool_ranges(&transaction, &statement, Table::Relational, self.ranges).await?;
         }
-        if self.ids.iter().any(|id| *id != 0) {
+        // A bus batch's ids were claimed at its start.
+        if self.bus.is_none() && self.ids.iter().any(|id| *id != 0) {
             let statement = transaction.prepare(RECORD_IDS).await?;
             record_ids(&transaction, &statement, self.ids).await?;
         }
         transaction.execute(ADVANCE_OFFSET, &[&STREAM, &self.position]).await?;
         transaction.commit().await?;
-        Ok(Outcome { letters, waiting: next })
+        Ok(Outcome { letters, waiting: next, superseded, resent, left_out })
     }
 
     /// Runs one statement's rows, halving refused sets under savepoints until each

@@ -15,6 +15,14 @@
 //!
 //! Exactly once, as for the COPY writers: the transaction also advances the stream
 //! `relational/0` in `ingest_offsets`, and parks and settles the waiting rows.
+//!
+//! Rows from the bus (a writer's relational consumer) come as a batch of messages with
+//! their [`BusClaim`]: they are checked against the catalog here (an edge has no
+//! database to check them with; a row the catalog refuses is dead-lettered with the
+//! router's reason), and the transaction claims the messages and the rows' ids as the
+//! COPY writers' bus path does, so a message delivered again or a resent id is written
+//! once; a row that waits is parked in that same transaction, so its message is acked
+//! after the commit like the rest.
 
 mod attempt;
 mod partitions;
@@ -27,18 +35,27 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
 
-use self::attempt::Attempt;
+use self::attempt::{Attempt, BusRows};
 pub use self::partitions::KeyedPartitions;
 use self::statement::Origin;
 pub use self::waiting::WaitPolicy;
 use self::waiting::{WaitReason, Waiting};
 use super::failure::{Failure, FailureKind, RepeatGuard};
+use super::stage::BusClaim;
 use super::writer::{Backoff, WriterError, WriterSettings};
 use crate::db;
 use crate::metrics::{events, Stats};
 use crate::pipeline::Sequenced;
 use crate::record::{DeadLetter, RelationalCatalog, RowRecord, Table, Timestamp};
 use crate::spool::sequence_ranges;
+
+/// What the relational writer takes: rows of its lane (with their spool sequences), or
+/// rows of bus messages (with their messages' stream sequences and the claim).
+#[derive(Debug)]
+pub struct RelationalBatch {
+    pub rows: Vec<Sequenced<RowRecord>>,
+    pub bus: Option<BusClaim>,
+}
 
 const STREAM: &str = "relational/0";
 
@@ -49,7 +66,7 @@ const WAIT_RETRY: Duration = Duration::from_secs(1);
 /// taking the first batch. Rows still waiting at the end stay in `relational_waiting`
 /// for the next start.
 pub async fn run_relational_writer(
-    mut queue: mpsc::Receiver<Vec<Sequenced<RowRecord>>>,
+    mut queue: mpsc::Receiver<RelationalBatch>,
     settings: Arc<WriterSettings>,
     catalog: Arc<RelationalCatalog>,
     policy: WaitPolicy,
@@ -65,10 +82,10 @@ pub async fn run_relational_writer(
         } else {
             match tokio::time::timeout(WAIT_RETRY, queue.recv()).await {
                 Ok(batch) => batch,
-                Err(_) => Some(Vec::new()),
+                Err(_) => Some(RelationalBatch { rows: Vec::new(), bus: None }),
             }
         };
-        let Some(batch) = batch else { break };
+        let Some(RelationalBatch { rows: batch, bus }) = batch else { break };
         let mut sequences = Vec::with_capacity(batch.len());
         let mut ids = Vec::with_capacity(batch.len());
         let mut rows = Vec::with_capacity(batch.len());
@@ -78,7 +95,7 @@ pub async fn run_relational_writer(
             rows.push(item.row);
         }
         let count = rows.len();
-        writer.write(rows, &sequences, &ids).await?;
+        writer.write(rows, &sequences, &ids, bus.as_ref()).await?;
         if count > 0 {
             writer.stats.batch_finished(Table::Relational, count);
         }
@@ -157,10 +174,29 @@ impl RelationalWriter {
         }
     }
 
-    async fn write(&mut self, rows: Vec<RowRecord>, sequences: &[u64], ids: &[u128]) -> Result<(), WriterError> {
+    async fn write(
+        &mut self,
+        mut rows: Vec<RowRecord>,
+        sequences: &[u64],
+        ids: &[u128],
+        bus: Option<&BusClaim>,
+    ) -> Result<(), WriterError> {
         // Every row of the batch is settled by its transaction: written, superseded by a
         // later upsert of its key, parked to wait, or dead-lettered in it.
-        let ranges = if self.settings.spool.is_some() { sequence_ranges(sequences) } else { Vec::new() };
+        let ranges = if self.settings.spool.is_some() && bus.is_none() { sequence_ranges(sequences) } else { Vec::new() };
+        // Rows from the bus are checked here, as the router checks those it takes.
+        let refused_by_catalog: Vec<Option<DeadLetter>> = match bus {
+            Some(_) => rows
+                .iter_mut()
+                .map(|row| {
+                    self.catalog.check(row).err().map(|rejection| {
+                        let detail = format!("taken from the bus: {}", rejection.detail);
+                        DeadLetter::new("relational", rejection.code.as_str(), detail, &row.to_push_json())
+                    })
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         let mut backoff = Backoff::new(self.settings.initial_backoff, self.settings.max_backoff);
         let mut guard = RepeatGuard::default();
         // A SQLSTATE found repeating on this batch while the server answers: from then
@@ -176,6 +212,7 @@ impl RelationalWriter {
                 waiting: &self.waiting,
                 ranges: &ranges,
                 ids,
+                bus: bus.map(|claim| BusRows { claim, sequences, refused_by_catalog: &refused_by_catalog }),
                 position: attempt_position,
                 escalated: escalated.as_deref(),
             };
@@ -187,15 +224,25 @@ impl RelationalWriter {
                 Ok(outcome) => {
                     self.position = attempt_position;
                     self.waiting = outcome.waiting;
+                    let refused_from_bus = if bus.is_some() {
+                        outcome.letters.iter().filter(|(origin, _)| matches!(origin, Origin::New(_))).count()
+                    } else {
+                        0
+                    };
                     let refused: Vec<(u64, DeadLetter)> = outcome
                         .letters
                         .into_iter()
                         .map(|(origin, letter)| match origin {
-                            Origin::New(index) => (sequences.get(index).copied().unwrap_or(0), letter),
-                            Origin::Waiting(_) => (0, letter),
+                            // A bus row's sequence is its message's, not a spool sequence.
+                            Origin::New(index) if bus.is_none() => (sequences.get(index).copied().unwrap_or(0), letter),
+                            Origin::New(_) | Origin::Waiting(_) => (0, letter),
                         })
                         .collect();
-                    self.committed(&rows, &ranges, started, &refused);
+                    self.committed(&rows, &ranges, started, &refused, outcome.left_out + refused_from_bus);
+                    if let Some(claim) = bus {
+                        events::bus_batch_committed(Table::Relational, claim.messages.len(), outcome.superseded, outcome.resent);
+                        let _ = claim.committed.send(claim.messages.clone());
+                    }
                     return Ok(());
                 }
                 Err(mut failure) => {
@@ -211,12 +258,22 @@ impl RelationalWriter {
                     }
                     tokio::time::sleep(backoff.next_delay()).await;
                     (self.client, self.position) = connect(&self.settings, true).await?;
-                    if self.position >= attempt_position {
+                    // Whether the commit landed before the connection broke: for a bus
+                    // batch its claims say so (writers in other processes advance the
+                    // same offset), otherwise the offset does.
+                    let landed = match bus {
+                        Some(claim) => self.claimed(claim).await,
+                        None => self.position >= attempt_position,
+                    };
+                    if landed {
                         // The commit landed before the connection broke (with its dead
                         // letters and waiting rows, which are written in the same
                         // transaction): what waits now is what the database holds.
                         self.load_waiting().await?;
-                        self.committed(&rows, &ranges, started, &[]);
+                        self.committed(&rows, &ranges, started, &[], 0);
+                        if let Some(claim) = bus {
+                            let _ = claim.committed.send(claim.messages.clone());
+                        }
                         return Ok(());
                     }
                 }
@@ -224,7 +281,24 @@ impl RelationalWriter {
         }
     }
 
-    fn committed(&self, rows: &[RowRecord], ranges: &[(u64, u64)], started: Instant, refused: &[(u64, DeadLetter)]) {
+    /// Whether every message of a bus batch is committed (claimed, or below the
+    /// stream's folded watermark); `false` when that cannot be read now.
+    async fn claimed(&self, claim: &BusClaim) -> bool {
+        let sequences: Vec<i64> = claim.messages.iter().map(|sequence| *sequence as i64).collect();
+        let found = self
+            .client
+            .query_one(
+                "SELECT count(*) FROM unnest($2::int8[]) AS wanted(sequence)
+                  WHERE EXISTS (SELECT 1 FROM ingest_bus_messages m WHERE m.stream = $1 AND m.sequence = wanted.sequence)
+                     OR wanted.sequence <= coalesce((SELECT position FROM ingest_offsets WHERE stream = $3), 0)",
+                &[&claim.stream_key, &sequences, &crate::sink::watermark_stream(&claim.stream_key)],
+            )
+            .await;
+        found.is_ok_and(|row| row.get::<_, i64>(0) as usize == sequences.len())
+    }
+
+    /// `left_out`: rows of bus messages committed before, or resends of stored ids.
+    fn committed(&self, rows: &[RowRecord], ranges: &[(u64, u64)], started: Instant, refused: &[(u64, DeadLetter)], left_out: usize) {
         if let Some(progress) = &self.settings.spool {
             let stream = Table::Relational.spool_stream();
             progress.refused(
@@ -242,6 +316,6 @@ impl RelationalWriter {
         }
         let oldest = self.stats.record_commit(Table::Relational, rows.iter().map(|row| row.received_at), Timestamp::now());
         let refused_new = refused.iter().filter(|(sequence, _)| *sequence != 0).count();
-        events::batch_committed(Table::Relational, rows.len().saturating_sub(refused_new), started.elapsed(), oldest);
+        events::batch_committed(Table::Relational, rows.len().saturating_sub(refused_new + left_out), started.elapsed(), oldest);
     }
 }

@@ -146,7 +146,7 @@ mod tests {
             primary_key: vec!["id".into()],
             rank: 0,
         };
-        RelationalCatalog { tables: HashMap::from([("orders".to_string(), table)]), refusal: None }
+        RelationalCatalog { tables: HashMap::from([("orders".to_string(), table)]), refusal: None, edge_tables: None }
     }
 
     fn row(op: RowOp, json: &str) -> RowRecord {

@@ -70,6 +70,20 @@ pub(super) const PARK: &str = "INSERT INTO relational_waiting (waiting_since, re
 
 pub(super) const SETTLE: &str = "DELETE FROM relational_waiting WHERE id = ANY($1)";
 
+/// Locks the rows of `waiting` still in `relational_waiting` until the transaction
+/// `client` runs ends; returns their ids. Writers sharing the table lock in id order.
+pub(super) async fn lock(
+    client: &impl GenericClient,
+    waiting: &[Waiting],
+) -> Result<std::collections::HashSet<i64>, tokio_postgres::Error> {
+    if waiting.is_empty() {
+        return Ok(std::collections::HashSet::new());
+    }
+    let ids: Vec<i64> = waiting.iter().map(|entry| entry.id).collect();
+    let rows = client.query("SELECT id FROM relational_waiting WHERE id = ANY($1) ORDER BY id FOR UPDATE", &[&ids]).await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
 /// Parks `row` in the transaction `client` runs; returns its id.
 pub(super) async fn park(
     client: &impl GenericClient,

@@ -20,6 +20,8 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
+use tokio_postgres::Transaction;
+
 use super::transaction::insert_refused;
 use super::{send_isolating, Attempt, Closing, Job, Settled, Target, Writer, WriterError};
 use crate::metrics::events;
@@ -83,7 +85,10 @@ impl<R: EncodeRow> Writer<R> {
                     events::batch_committed(self.table, done.accepted.len(), started.elapsed(), oldest);
                     events::bus_batch_committed(self.table, claim.messages.len(), done.superseded, done.resent);
                 }
-                Settled::CommittedUnseen => {}
+                // The offset says a commit landed while the connection broke, but writers
+                // in other processes share it: attempt again, and the claims leave out
+                // whatever did land.
+                Settled::CommittedUnseen => continue,
                 Settled::Refused { escalated: Some(state), .. } if escalated.is_none() => {
                     escalated = Some(state);
                     continue;
@@ -96,6 +101,48 @@ impl<R: EncodeRow> Writer<R> {
             return Ok(());
         }
     }
+}
+
+/// Claims a batch's messages in `transaction` (step 1 of the module doc); returns those
+/// that are fresh: claimed now and above the stream's folded watermark. The others
+/// were committed before and their rows are left out.
+pub(crate) async fn claim_messages(transaction: &Transaction<'_>, claim: &BusClaim) -> Result<HashSet<u64>, tokio_postgres::Error> {
+    let wanted: Vec<i64> = claim.messages.iter().map(|sequence| *sequence as i64).collect();
+    let claimed: HashSet<u64> =
+        transaction.query(CLAIM_MESSAGES, &[&claim.stream_key, &wanted]).await?.iter().map(|row| row.get::<_, i64>(0) as u64).collect();
+    let watermark = transaction
+        .query_opt("SELECT position FROM ingest_offsets WHERE stream = $1", &[&watermark_stream(&claim.stream_key)])
+        .await?
+        .map_or(0, |row| row.get::<_, i64>(0) as u64);
+    Ok(claimed.into_iter().filter(|sequence| *sequence > watermark).collect())
+}
+
+/// Claims the ids of the rows still kept (step 2 of the module doc): a row whose id is
+/// stored already is a resend and no longer kept. Returns how many were.
+pub(crate) async fn claim_ids(transaction: &Transaction<'_>, ids: &[u128], keep: &mut [bool]) -> Result<usize, tokio_postgres::Error> {
+    let (highs, lows): (Vec<i64>, Vec<i64>) = ids
+        .iter()
+        .zip(keep.iter())
+        .filter(|(id, kept)| **id != 0 && **kept)
+        .map(|(id, _)| ((*id >> 64) as u64 as i64, *id as u64 as i64))
+        .unzip();
+    let mut resent = 0;
+    if !highs.is_empty() {
+        let mut stored: HashSet<u128> = transaction
+            .query(CLAIM_IDS, &[&highs, &lows])
+            .await?
+            .iter()
+            .map(|row| (u128::from(row.get::<_, i64>(0) as u64) << 64) | u128::from(row.get::<_, i64>(1) as u64))
+            .collect();
+        for (id, kept) in ids.iter().zip(keep.iter_mut()) {
+            // The first row carrying a newly stored id stays; any other is a resend.
+            if *id != 0 && *kept && !stored.remove(id) {
+                *kept = false;
+                resent += 1;
+            }
+        }
+    }
+    Ok(resent)
 }
 
 /// A batch of bus messages: claims, rows, refused rows' dead letters in one transaction.
@@ -121,39 +168,10 @@ async fn try_bus<R: EncodeRow>(attempt: Attempt<'_>, job: &BusBatch<'_, R>) -> R
     let table = target.table;
     let mut transaction = connection.client.transaction().await?;
 
-    let wanted: Vec<i64> = claim.messages.iter().map(|sequence| *sequence as i64).collect();
-    let claimed: HashSet<u64> =
-        transaction.query(CLAIM_MESSAGES, &[&claim.stream_key, &wanted]).await?.iter().map(|row| row.get::<_, i64>(0) as u64).collect();
-    let watermark = transaction
-        .query_opt("SELECT position FROM ingest_offsets WHERE stream = $1", &[&watermark_stream(&claim.stream_key)])
-        .await?
-        .map_or(0, |row| row.get::<_, i64>(0) as u64);
-    let fresh = |sequence: &u64| claimed.contains(sequence) && *sequence > watermark;
-    let superseded = claim.messages.iter().filter(|sequence| !fresh(sequence)).count();
-    let mut keep: Vec<bool> = sequences.iter().map(fresh).collect();
-
-    let (highs, lows): (Vec<i64>, Vec<i64>) = ids
-        .iter()
-        .zip(&keep)
-        .filter(|(id, kept)| **id != 0 && **kept)
-        .map(|(id, _)| ((*id >> 64) as u64 as i64, *id as u64 as i64))
-        .unzip();
-    let mut resent = 0;
-    if !highs.is_empty() {
-        let mut stored: HashSet<u128> = transaction
-            .query(CLAIM_IDS, &[&highs, &lows])
-            .await?
-            .iter()
-            .map(|row| (u128::from(row.get::<_, i64>(0) as u64) << 64) | u128::from(row.get::<_, i64>(1) as u64))
-            .collect();
-        for (id, kept) in ids.iter().zip(keep.iter_mut()) {
-            // The first row carrying a newly stored id stays; any other is a resend.
-            if *id != 0 && *kept && !stored.remove(id) {
-                *kept = false;
-                resent += 1;
-            }
-        }
-    }
+    let fresh = claim_messages(&transaction, claim).await?;
+    let superseded = claim.messages.iter().filter(|sequence| !fresh.contains(sequence)).count();
+    let mut keep: Vec<bool> = sequences.iter().map(|sequence| fresh.contains(sequence)).collect();
+    let resent = claim_ids(&transaction, ids, &mut keep).await?;
 
     let kept: Vec<usize> = (0..rows.len()).filter(|index| keep[*index]).collect();
     let mut letters = Vec::new();
