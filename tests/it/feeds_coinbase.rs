@@ -1,7 +1,8 @@
 //! The Coinbase adapter against the fake venue over real websockets: exact rows for a
 //! scripted sequence (sides flipped from the maker's to the taker's), the gap event, the
 //! dead letter for garbage, and the duplicate `last_match` dropped after a resubscribe;
-//! one `ticker` subscription yielding both quotes and 24-hour tickers.
+//! one `ticker` subscription yielding both quotes and 24-hour tickers, every ticker of a run
+//! sharing one microsecond kept (told apart by `sequence`) and a repeated sequence dropped.
 
 use std::time::Duration;
 
@@ -110,12 +111,20 @@ async fn coinbase_rows_gaps_garbage_and_resubscribe() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn coinbase_ticker_yields_quotes_and_tickers() {
     let time = Timestamp(Timestamp::now().micros() / 1_000_000 * 1_000_000 - 60_000_000 + 61_769);
-    let ticker = format!(
-        r#"{{"type":"ticker","sequence":37475248783,"product_id":"ETH-USD","price":"3300.15","open_24h":"3250.00","volume_24h":"245532.79269678","low_24h":"3240.00","high_24h":"3313.80","volume_30d":"9788783.60117027","best_bid":"3300.10","best_bid_size":"0.46688654","best_ask":"3300.20","best_ask_size":"1.56637040","side":"buy","time":"{time}","trade_id":370843401,"last_size":"11.4396987"}}"#
-    );
+    let ticker = |sequence: u64, price: &str, best_bid: &str| {
+        format!(
+            r#"{{"type":"ticker","sequence":{sequence},"product_id":"ETH-USD","price":"{price}","open_24h":"3250.00","volume_24h":"245532.79269678","low_24h":"3240.00","high_24h":"3313.80","volume_30d":"9788783.60117027","best_bid":"{best_bid}","best_bid_size":"0.46688654","best_ask":"3300.20","best_ask_size":"1.56637040","side":"buy","time":"{time}","trade_id":370843401,"last_size":"11.4396987"}}"#
+        )
+    };
+    // One ticker per match: four matches in one microsecond, rising sequences, and a
+    // repeat of an earlier sequence in between (a replay), which is dropped.
     let script = vec![
         Step::Expect("subscribe", r#"{"type":"subscriptions","channels":[{"name":"ticker","product_ids":["ETH-USD"]}]}"#.to_string()),
-        Step::Send(ticker),
+        Step::Send(ticker(37475248783, "3300.15", "3300.10")),
+        Step::Send(ticker(37475248784, "3300.25", "3300.11")),
+        Step::Send(ticker(37475248790, "3300.35", "3300.12")),
+        Step::Send(ticker(37475248784, "3300.99", "3300.13")),
+        Step::Send(ticker(37475248791, "3300.45", "3300.14")),
     ];
     let venue = FakeVenue::start(vec![script]).await;
     let cluster = support::start_cluster();
@@ -123,8 +132,8 @@ async fn coinbase_ticker_yields_quotes_and_tickers() {
     config.sources = vec![source(SourceKind::Coinbase, venue.url(), &["ETH-USD"], &[Channel::Quotes, Channel::Tickers])];
     let daemon = Daemon::start(&config).await.expect("daemon starts");
     let client = support::sql(&cluster).await;
-    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM tickers", 1).await, 1);
-    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM quotes", 1).await, 1);
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM tickers", 4).await, 4);
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM quotes WHERE bid_price = 3300.14", 1).await, 1);
     let instruments = listed_instruments(&client, "coinbase", 1).await;
     daemon.stop().await.expect("clean stop");
     assert_eq!(
@@ -132,25 +141,28 @@ async fn coinbase_ticker_yields_quotes_and_tickers() {
         r#"{"type":"subscribe","product_ids":["ETH-USD"],"channels":["ticker"]}"#,
         "`ticker` once for quotes and tickers"
     );
+    let mut rows = ticker_rows(&client).await;
+    rows.sort_by(|a, b| a.last.total_cmp(&b.last));
+    let row = |last: f64| TickerRow {
+        venue: "coinbase".into(),
+        symbol: "ETH-USD".into(),
+        last,
+        open_24h: Some(3250.0),
+        high_24h: Some(3313.8),
+        low_24h: Some(3240.0),
+        volume_24h: Some(245532.79269678),
+        quote_volume_24h: None,
+        change: Some(last - 3250.0),
+        change_pct: Some((last - 3250.0) / 3250.0 * 100.0),
+        time: time.micros(),
+        at_receipt: false,
+    };
     assert_eq!(
-        ticker_rows(&client).await,
-        vec![TickerRow {
-            venue: "coinbase".into(),
-            symbol: "ETH-USD".into(),
-            last: 3300.15,
-            open_24h: Some(3250.0),
-            high_24h: Some(3313.8),
-            low_24h: Some(3240.0),
-            volume_24h: Some(245532.79269678),
-            quote_volume_24h: None,
-            change: Some(3300.15 - 3250.0),
-            change_pct: Some((3300.15 - 3250.0) / 3250.0 * 100.0),
-            time: time.micros(),
-            at_receipt: false,
-        }],
-        "change and change_pct computed from price and open_24h"
+        rows,
+        vec![row(3300.15), row(3300.25), row(3300.35), row(3300.45)],
+        "change and change_pct computed from price and open_24h; every ticker of the run kept, the repeated sequence dropped"
     );
-    let quote = client.query_one("SELECT bid_price, ask_size, time FROM quotes", &[]).await.unwrap();
+    let quote = client.query_one("SELECT bid_price, ask_size, time FROM quotes WHERE bid_price = 3300.10", &[]).await.unwrap();
     assert_eq!((quote.get::<_, f64>(0), quote.get::<_, f64>(1)), (3300.1, 1.5663704));
     assert_eq!(quote.get::<_, chrono::DateTime<chrono::Utc>>(2).timestamp_micros(), time.micros());
     assert_eq!(instruments, vec![("ETH-USD".to_string(), "ETH-USD".to_string(), Some("crypto".to_string()))]);

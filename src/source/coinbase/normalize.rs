@@ -2,8 +2,10 @@
 //! becomes a quote when it carries the best bid and offer (with `quotes` subscribed) and
 //! a 24-hour ticker (with `tickers` subscribed). Trade ids are contiguous per product: a
 //! skip is a `gap` feed event with the missing range, and ids at or below the last one
-//! seen (the `last_match` re-sent after a resubscribe) are dropped; a ticker not newer
-//! than the last one of its product is dropped too.
+//! seen (the `last_match` re-sent after a resubscribe) are dropped; a ticker whose
+//! `sequence` is not above the last one of its product is dropped too. Coinbase sends a
+//! ticker per match and several matches share a microsecond, so the time alone cannot
+//! tell a repeat; only a ticker without a `sequence` is checked on its time.
 
 use super::wire::{Envelope, Error, Match, Subscribe, Subscriptions, Ticker as TickerMessage};
 use crate::config::Channel;
@@ -31,7 +33,9 @@ pub struct CoinbaseAdapter {
     /// Last trade id per product; one entry per product the venue sent matches for,
     /// which are the subscribed ones.
     trade_ids: Sequences,
-    /// Time of the last 24-hour ticker per product.
+    /// Sequence number of the last 24-hour ticker per product.
+    ticker_sequences: Sequences,
+    /// Time of the last 24-hour ticker per product, for tickers without a sequence.
     ticker_times: Sequences,
     /// What a `ticker` message yields, as the last subscription asked: quotes (until a
     /// subscription says otherwise, as before tickers existed) and/or tickers.
@@ -43,6 +47,7 @@ impl CoinbaseAdapter {
     pub fn new() -> Self {
         CoinbaseAdapter {
             trade_ids: Sequences::new("matches"),
+            ticker_sequences: Sequences::duplicates_only("ticker"),
             ticker_times: Sequences::duplicates_only("ticker"),
             ticker_quotes: true,
             ticker_stats: false,
@@ -96,7 +101,11 @@ impl CoinbaseAdapter {
         let stats = if self.ticker_stats { self.stats(&ticker, time, received_at)? } else { None };
         parsed.records.extend(quote.map(Record::Quote));
         if let Some(stats) = stats {
-            if self.ticker_times.admit_time(ticker.product_id, stats.time, parsed) {
+            let admitted = match ticker.sequence {
+                Some(sequence) => self.ticker_sequences.admit(ticker.product_id, sequence, parsed),
+                None => self.ticker_times.admit_time(ticker.product_id, stats.time, parsed),
+            };
+            if admitted {
                 parsed.records.push(Record::Ticker(stats));
             }
         }
@@ -385,13 +394,13 @@ mod tests {
             })
         );
         assert_eq!(parsed.records.len(), 2);
-        // Re-sent after a resubscribe: the quote again, the ticker not (not newer).
+        // Re-sent after a resubscribe: the quote again, the ticker not (same sequence).
         let again = adapter.parse(documented, NOW).unwrap();
         assert_eq!((again.records.len(), again.duplicates), (1, 1));
 
         // Tickers only: no quotes; no price, no ticker; no open, no change.
         adapter.subscriptions(&symbols, &[Channel::Tickers]);
-        let later = documented.replace("23:28:22.061769Z", "23:28:23Z");
+        let later = documented.replace("23:28:22.061769Z", "23:28:23Z").replace("37475248783", "37475248790");
         let parsed = adapter.parse(&later, NOW).unwrap();
         assert!(matches!(&parsed.records[..], [Record::Ticker(_)]), "{:?}", parsed.records);
         assert!(adapter
@@ -405,6 +414,38 @@ mod tests {
         let bad = later.replace(r#""open_24h":"1310.79""#, r#""open_24h":"x""#).replace("23:28:23Z", "23:28:24Z");
         let rejection = adapter.parse(&bad, NOW).unwrap_err();
         assert_eq!((rejection.code, rejection.detail.contains("`open_24h`")), (RejectReason::InvalidField, true));
+    }
+
+    #[test]
+    fn tickers_sharing_a_time_are_told_apart_by_their_sequence() {
+        let mut adapter = CoinbaseAdapter::new();
+        adapter.subscriptions(&["BTC-USD".to_string()], &[Channel::Tickers]);
+        let ticker = |sequence: u64, price: &str| {
+            format!(
+                r#"{{"type":"ticker","sequence":{sequence},"product_id":"BTC-USD","price":"{price}","open_24h":"97000","best_bid":"1","best_bid_size":"1","best_ask":"2","best_ask_size":"1","time":"2026-11-22T12:00:00.123456Z","trade_id":1}}"#
+            )
+        };
+        // One ticker per match, several matches in one microsecond: all kept.
+        let mut kept = Vec::new();
+        for (sequence, price) in [(100, "97001"), (101, "97002"), (105, "97003"), (106, "97004")] {
+            let parsed = adapter.parse(&ticker(sequence, price), NOW).unwrap();
+            assert_eq!((parsed.duplicates, parsed.events.len()), (0, 0), "sequence {sequence}");
+            let [Record::Ticker(stats)] = &parsed.records[..] else { panic!("{:?}", parsed.records) };
+            kept.push(stats.last);
+        }
+        assert_eq!(kept, vec![97001.0, 97002.0, 97003.0, 97004.0]);
+        // The same or an older sequence (a replay, a reconnect's overlap) is a duplicate,
+        // whatever its time.
+        for (sequence, time) in [(106, "2026-11-22T12:00:00.123456Z"), (104, "2026-11-22T12:00:01Z")] {
+            let text = ticker(sequence, "97005").replace("2026-11-22T12:00:00.123456Z", time);
+            let parsed = adapter.parse(&text, NOW).unwrap();
+            assert_eq!((parsed.records.len(), parsed.duplicates), (0, 1), "sequence {sequence}");
+        }
+        // Without a sequence, the time decides.
+        let unnumbered = |time: &str| format!(r#"{{"type":"ticker","product_id":"ETH-USD","price":"3000","time":"{time}"}}"#);
+        assert_eq!(adapter.parse(&unnumbered("2026-11-22T12:00:00Z"), NOW).unwrap().records.len(), 1);
+        assert_eq!(adapter.parse(&unnumbered("2026-11-22T12:00:00Z"), NOW).unwrap().duplicates, 1);
+        assert_eq!(adapter.parse(&unnumbered("2026-11-22T12:00:01Z"), NOW).unwrap().records.len(), 1);
     }
 
     #[test]

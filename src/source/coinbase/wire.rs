@@ -51,6 +51,10 @@ pub struct Match<'a> {
 #[derive(Debug, Deserialize)]
 pub struct Ticker<'a> {
     pub product_id: &'a str,
+    /// The product's message sequence number: it rises with every message of the
+    /// product, so tickers of matches sharing a microsecond still have distinct ones.
+    #[serde(default)]
+    pub sequence: Option<u64>,
     /// The last trade's price.
     #[serde(default)]
     pub price: Option<&'a str>,
