@@ -10,6 +10,9 @@
 //! claims are what keeps them from doubling). At the end every row is in the database
 //! exactly once with its content, every lifecycle in its final state, nothing waits,
 //! and the orphan is the only dead letter.
+//!
+//! A writer that parks a row waiting for its parent and dies for good leaves the row to
+//! the other writer, which takes it up though it started before the row was parked.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -401,6 +404,73 @@ async fn relational_and_custom_rows_cross_the_bus_once_with_a_writer_killed() {
     };
     assert_eq!(sample, ("7.30000000000000004441".to_string(), vec!["a7".to_string(), "b,\"c\"".to_string()], None, Some("n8".to_string())));
 
+    for (name, status, log) in stops {
+        assert!(status.success(), "{name} stops cleanly on SIGTERM ({status}); see {}", log.display());
+    }
+}
+
+/// Writer-1 parks a fill whose order has not come (writer-2 is frozen meanwhile, so it
+/// cannot take the message), is SIGKILLed and never restarted. Writer-2, started before
+/// the fill was parked, writes the order and takes up the waiting fill: it lands once,
+/// before its wait is over, and nothing is dead-lettered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_writers_waiting_row_is_taken_up_by_another_writer() {
+    let cluster = support::start_cluster();
+    let mut nats = tokio::task::block_in_place(ThrowawayNats::start).expect("a throwaway nats-server (.ci/run installs it)");
+    let dir = tempfile::Builder::new().prefix("hypertick-bus-adopt-").tempdir().unwrap();
+    let push = free_port();
+    let metrics = [free_port(), free_port()];
+    // A wait long enough that only a row nobody retries could outlast it here.
+    let text = |metrics| writer_text(&cluster, &nats.url(), metrics, "").replace("wait_ms = 4000", "wait_ms = 30000");
+    let writer_texts = [text(metrics[0]), text(metrics[1])];
+    let config = hypertick::app::load_config_str(&writer_texts[0], Vec::new()).expect("the writer's configuration");
+    hypertick::app::migrate(&config).await.expect("migrate");
+    let edge_path = edge_config(dir.path(), &nats.url(), push, "");
+    let writer_paths = [writer_config(dir.path(), "writer-1", &writer_texts[0]), writer_config(dir.path(), "writer-2", &writer_texts[1])];
+    let (mut edge, mut writers) = tokio::task::block_in_place(|| {
+        let writers = [DaemonProcess::start(&writer_paths[0], metrics[0]), DaemonProcess::start(&writer_paths[1], metrics[1])];
+        (DaemonProcess::start(&edge_path, push), writers)
+    });
+    let client = support::sql(&cluster).await;
+    let order_id = uuid(1, 1);
+
+    writers[1].pause();
+    let mut socket = support::connect(push).await;
+    push_accepted(&mut socket, &[fill(1, &order_id)]).await;
+    let parked = Instant::now();
+    while count(&client, "SELECT count(*) FROM relational_waiting").await == 0 && parked.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(count(&client, "SELECT count(*) FROM relational_waiting").await, 1, "writer-1 parked the fill");
+    tokio::task::block_in_place(|| writers[0].kill());
+    writers[1].resume();
+
+    push_accepted(&mut socket, &[order(1)]).await;
+    let began = Instant::now();
+    let landed = "SELECT count(*) FROM trades t JOIN orders o ON o.id = t.order_id WHERE t.venue_trade_id = 't-1'";
+    while (count(&client, landed).await == 0 || count(&client, "SELECT count(*) FROM relational_waiting").await != 0)
+        && began.elapsed() < Duration::from_secs(20)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let letters: Vec<String> = client
+        .query("SELECT reason || ': ' || detail FROM dead_letters ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let stops = [("edge", tokio::task::block_in_place(|| edge.stop()), edge.log()), {
+        let status = tokio::task::block_in_place(|| writers[1].stop());
+        ("writer-2", status, writers[1].log())
+    }];
+    drop(socket);
+    nats.kill();
+
+    assert_eq!(count(&client, landed).await, 1, "the fill landed once, under its order; dead letters {letters:?}");
+    assert_eq!(count(&client, "SELECT count(*) FROM trades").await, 1);
+    assert_eq!(count(&client, "SELECT count(*) FROM relational_waiting").await, 0, "nothing waits");
+    assert!(letters.is_empty(), "nothing dead-lettered: {letters:?}");
     for (name, status, log) in stops {
         assert!(status.success(), "{name} stops cleanly on SIGTERM ({status}); see {}", log.display());
     }

@@ -8,7 +8,11 @@
 //! A row refused because what it needs is not there — the parent its foreign key
 //! names, or for an `update` the row itself — waits ([`waiting`]): it is retried with
 //! every later batch and once a second, written as soon as that commits, and
-//! dead-lettered naming what is missing after `[relational] wait_ms`. Within a batch,
+//! dead-lettered naming what is missing after `[relational] wait_ms`. Writers sharing
+//! the database (bus writers) share `relational_waiting`: every [`ADOPT_EVERY`] a writer
+//! also takes up the waiting rows it does not hold, within its waiting set's bounds, so
+//! the rows of a writer that died and did not come back are still retried and settled
+//! in time. Within a batch,
 //! the rows that wait are retried as long as a pass writes anything, so same-batch
 //! order never matters. Any other refused row is dead-lettered with the server's
 //! message while the rest of the batch commits.
@@ -62,6 +66,9 @@ const STREAM: &str = "relational/0";
 /// How often waiting rows are retried while no batch comes.
 const WAIT_RETRY: Duration = Duration::from_secs(1);
 
+/// How often a writer looks for waiting rows it does not hold (parked by another writer).
+const ADOPT_EVERY: Duration = Duration::from_secs(2);
+
 /// Runs the relational writer until its queue closes and is drained. Connects before
 /// taking the first batch. Rows still waiting at the end stay in `relational_waiting`
 /// for the next start.
@@ -76,14 +83,16 @@ pub async fn run_relational_writer(
     let (client, position) = connect(&settings, false).await?;
     let mut writer = RelationalWriter { settings, catalog, policy, partitions, stats, client, position, waiting: Vec::new() };
     writer.load_waiting().await?;
+    let mut adopted_at = Instant::now();
     loop {
-        let batch = if writer.waiting.is_empty() {
-            queue.recv().await
-        } else {
-            match tokio::time::timeout(WAIT_RETRY, queue.recv()).await {
-                Ok(batch) => batch,
-                Err(_) => Some(RelationalBatch { rows: Vec::new(), bus: None }),
-            }
+        if adopted_at.elapsed() >= ADOPT_EVERY {
+            writer.adopt_waiting().await?;
+            adopted_at = Instant::now();
+        }
+        let batch = match tokio::time::timeout(WAIT_RETRY, queue.recv()).await {
+            Ok(batch) => batch,
+            Err(_) if writer.waiting.is_empty() => continue,
+            Err(_) => Some(RelationalBatch { rows: Vec::new(), bus: None }),
         };
         let Some(RelationalBatch { rows: batch, bus }) = batch else { break };
         let mut sequences = Vec::with_capacity(batch.len());
@@ -170,6 +179,51 @@ impl RelationalWriter {
                     tokio::time::sleep(backoff.next_delay()).await;
                     (self.client, self.position) = connect(&self.settings, true).await?;
                 }
+            }
+        }
+    }
+
+    /// Takes up waiting rows this writer does not hold, oldest first, as many as its
+    /// waiting set's bounds leave room for. A failure is logged and the connection
+    /// renewed; the rows are looked for again next time.
+    async fn adopt_waiting(&mut self) -> Result<(), WriterError> {
+        let held_bytes: u64 = self.waiting.iter().map(Waiting::bytes).sum();
+        let room = self.policy.max_rows.saturating_sub(self.waiting.len());
+        let mut room_bytes = self.policy.max_bytes.saturating_sub(held_bytes);
+        if room == 0 || room_bytes == 0 {
+            return Ok(());
+        }
+        let held: Vec<i64> = self.waiting.iter().map(|entry| entry.id).collect();
+        match waiting::adopt(&self.client, &self.catalog, &held, room).await {
+            Ok((found, unusable)) => {
+                let before = self.waiting.len();
+                for entry in found {
+                    if entry.bytes() > room_bytes {
+                        break;
+                    }
+                    room_bytes -= entry.bytes();
+                    self.waiting.push(entry);
+                }
+                // Rows the catalog does not take are dead-lettered with the next attempt.
+                for (mut entry, reason) in unusable {
+                    entry.since = Timestamp(i64::MIN / 2);
+                    entry.reason = WaitReason { code: entry.reason.code, detail: reason };
+                    self.waiting.push(entry);
+                }
+                if self.waiting.len() > before {
+                    self.waiting.sort_by_key(|entry| entry.id);
+                    events::relational_waiting(self.waiting.len(), self.waiting.iter().map(Waiting::bytes).sum());
+                }
+                Ok(())
+            }
+            Err(error) => {
+                let mut failure = Failure::from(error);
+                if (RepeatGuard::default()).judge(&mut failure) != FailureKind::Retry {
+                    return Err(fatal(failure.message));
+                }
+                events::write_failed(Table::Relational, 0, "adopt waiting rows", &failure.message);
+                (self.client, self.position) = connect(&self.settings, true).await?;
+                Ok(())
             }
         }
     }

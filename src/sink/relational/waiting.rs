@@ -107,14 +107,36 @@ pub(super) async fn load(
     client: &Client,
     catalog: &RelationalCatalog,
 ) -> Result<(Vec<Waiting>, Vec<(Waiting, String)>), tokio_postgres::Error> {
+    let rows = client.query(&format!("SELECT {COLUMNS} FROM relational_waiting ORDER BY id"), &[]).await?;
+    Ok(read(rows, catalog))
+}
+
+/// Reads, oldest first, at most `max_rows` waiting rows whose ids are not in `held`: rows
+/// another writer parked and nobody retries (a writer that died and did not come back).
+/// Rows another writer's transaction has locked right now are skipped (`SKIP LOCKED`):
+/// that writer is settling or keeping them. Taking a row here locks nothing; every
+/// attempt locks the rows it retries `FOR UPDATE` and finds a row another writer
+/// settled meanwhile gone, so a row two writers hold is still written once.
+pub(super) async fn adopt(
+    client: &Client,
+    catalog: &RelationalCatalog,
+    held: &[i64],
+    max_rows: usize,
+) -> Result<(Vec<Waiting>, Vec<(Waiting, String)>), tokio_postgres::Error> {
+    let limit = i64::try_from(max_rows).unwrap_or(i64::MAX);
     let rows = client
         .query(
-            "SELECT id, (extract(epoch FROM waiting_since) * 1e6)::bigint, (extract(epoch FROM received_at) * 1e6)::bigint,
-                    table_name, op, row_json, reason, detail
-               FROM relational_waiting ORDER BY id",
-            &[],
+            &format!("SELECT {COLUMNS} FROM relational_waiting WHERE NOT (id = ANY($1)) ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED"),
+            &[&held, &limit],
         )
         .await?;
+    Ok(read(rows, catalog))
+}
+
+const COLUMNS: &str = "id, (extract(epoch FROM waiting_since) * 1e6)::bigint, (extract(epoch FROM received_at) * 1e6)::bigint,
+                    table_name, op, row_json, reason, detail";
+
+fn read(rows: Vec<tokio_postgres::Row>, catalog: &RelationalCatalog) -> (Vec<Waiting>, Vec<(Waiting, String)>) {
     let mut waiting = Vec::with_capacity(rows.len());
     let mut unusable = Vec::new();
     for stored in rows {
@@ -142,5 +164,5 @@ pub(super) async fn load(
             Err(rejection) => unusable.push((entry, rejection.to_string())),
         }
     }
-    Ok((waiting, unusable))
+    (waiting, unusable)
 }

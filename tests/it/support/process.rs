@@ -60,6 +60,23 @@ impl DaemonProcess {
         self.child.wait().expect("reap");
     }
 
+    /// SIGSTOP: frozen, it takes and answers nothing until [`DaemonProcess::resume`].
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// SIGCONT after [`DaemonProcess::pause`].
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid, not reaped yet; it touches no memory of ours.
+        #[allow(unsafe_code)]
+        let sent = unsafe { libc::kill(self.child.id() as i32, signal) };
+        assert_eq!(sent, 0, "signal {signal} to the daemon");
+    }
+
     pub fn config(&self) -> &Path {
         &self.config
     }
