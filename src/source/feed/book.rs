@@ -389,7 +389,9 @@ mod tests {
         }
     }
 
-    fn sides(keeper: &BookKeeper<Rules>) -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
+    type Sides = (Vec<(f64, f64)>, Vec<(f64, f64)>);
+
+    fn sides(keeper: &BookKeeper<Rules>) -> Sides {
         let book = keeper.book("X").unwrap();
         (book.bids().map(|l| (l.price, l.size)).collect(), book.asks().map(|l| (l.price, l.size)).collect())
     }

@@ -374,33 +374,6 @@ pub(super) fn parse_row(fields: &Fields<'_>, raw: &str, received_at: Timestamp) 
     Ok(RowRecord { received_at, table, op, json: json.to_string(), columns, key: String::new(), fields: map.clone() })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::record::Table;
-
-    #[test]
-    fn a_technical_indicators_record_takes_exactly_the_tables_columns() {
-        let written_by_the_daemon = ["received_at"];
-        let columns: Vec<&str> = Table::TechnicalIndicators
-            .columns()
-            .iter()
-            .map(|column| column.name)
-            .filter(|name| !written_by_the_daemon.contains(name))
-            .collect();
-        let mut fields: Vec<&str> = TECHNICAL_INDICATORS_FIELDS[2..].to_vec();
-        let mut expected = columns.clone();
-        fields.sort_unstable();
-        expected.sort_unstable();
-        assert_eq!(fields, expected);
-        let values: Vec<&str> = columns
-            .into_iter()
-            .filter(|name| !["time", "venue", "symbol", "interval", "support_levels", "resistance_levels"].contains(name))
-            .collect();
-        assert_eq!(TECHNICAL_INDICATOR_VALUES, values.as_slice());
-    }
-}
-
 const BOOK_DELTA_FIELDS: &[&str] = &["type", "id", "venue", "symbol", "time", "side", "price", "size", "sequence", "snapshot"];
 const BOOK_SNAPSHOT_FIELDS: &[&str] =
     &["type", "id", "venue", "symbol", "time", "sequence", "bid_prices", "bid_sizes", "ask_prices", "ask_sizes", "depth", "reason"];
@@ -500,4 +473,31 @@ pub(super) fn parse_book_snapshot(fields: &Fields<'_>, received_at: Timestamp) -
         depth: i32::try_from(depth).unwrap_or(i32::MAX),
         reason,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Table;
+
+    #[test]
+    fn a_technical_indicators_record_takes_exactly_the_tables_columns() {
+        let written_by_the_daemon = ["received_at"];
+        let columns: Vec<&str> = Table::TechnicalIndicators
+            .columns()
+            .iter()
+            .map(|column| column.name)
+            .filter(|name| !written_by_the_daemon.contains(name))
+            .collect();
+        let mut fields: Vec<&str> = TECHNICAL_INDICATORS_FIELDS[2..].to_vec();
+        let mut expected = columns.clone();
+        fields.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(fields, expected);
+        let values: Vec<&str> = columns
+            .into_iter()
+            .filter(|name| !["time", "venue", "symbol", "interval", "support_levels", "resistance_levels"].contains(name))
+            .collect();
+        assert_eq!(TECHNICAL_INDICATOR_VALUES, values.as_slice());
+    }
 }
