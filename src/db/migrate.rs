@@ -24,18 +24,21 @@ const COMMON: &[Migration] = &[
     Migration { id: "common/0007_isolation", sql: include_str!("../../sql/common/0007_isolation.sql") },
     Migration { id: "common/0008_retention", sql: include_str!("../../sql/common/0008_retention.sql") },
     Migration { id: "common/0009_waiting", sql: include_str!("../../sql/common/0009_waiting.sql") },
+    Migration { id: "common/0010_books", sql: include_str!("../../sql/common/0010_books.sql") },
 ];
 
 const TIMESCALEDB: &[Migration] = &[
     Migration { id: "timescaledb/0001_market", sql: include_str!("../../sql/timescaledb/0001_market.sql") },
     Migration { id: "timescaledb/0002_analytics", sql: include_str!("../../sql/timescaledb/0002_analytics.sql") },
     Migration { id: "timescaledb/0003_relational", sql: include_str!("../../sql/timescaledb/0003_relational.sql") },
+    Migration { id: "timescaledb/0004_books", sql: include_str!("../../sql/timescaledb/0004_books.sql") },
 ];
 
 const VANILLA: &[Migration] = &[
     Migration { id: "vanilla/0001_market", sql: include_str!("../../sql/vanilla/0001_market.sql") },
     Migration { id: "vanilla/0002_analytics", sql: include_str!("../../sql/vanilla/0002_analytics.sql") },
     Migration { id: "vanilla/0003_relational", sql: include_str!("../../sql/vanilla/0003_relational.sql") },
+    Migration { id: "vanilla/0004_books", sql: include_str!("../../sql/vanilla/0004_books.sql") },
 ];
 
 /// An arbitrary constant naming hypertick's migration lock.

@@ -40,6 +40,7 @@ pub fn source_started(source: &str) {
         "hypertick_source_reconnects_total",
         "hypertick_source_gaps_total",
         "hypertick_source_duplicates_total",
+        "hypertick_book_levels_dropped_total",
     ] {
         counter!(name, "source" => source.to_string()).absolute(0);
     }
@@ -325,6 +326,11 @@ pub fn feed_reconnecting(source: &str, reason: &str, wait: Duration) {
 pub fn feed_gap(source: &str) {
     counter!("hypertick_source_gaps_total", "source" => source.to_string()).increment(1);
     tracing::warn!(source, "sequence gap");
+}
+
+/// Book levels dropped between a break and the fresh snapshot (never stored).
+pub fn book_levels_dropped(source: &str, count: usize) {
+    counter!("hypertick_book_levels_dropped_total", "source" => source.to_string()).increment(count as u64);
 }
 
 pub fn feed_duplicates(source: &str, count: usize) {

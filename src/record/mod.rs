@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 mod analytics;
+mod book;
 mod cell;
 mod column;
 mod convert;
@@ -29,6 +30,7 @@ mod table;
 mod time;
 
 pub use analytics::{IndicatorValue, Signal, TechnicalIndicators};
+pub use book::{BookDelta, BookSide, BookSnapshot, SnapshotReason};
 pub use cell::{format_uuid, jsonb_holds_nul, parse_uuid, random_uuid, CellValue};
 pub use column::{Column, NumericTypmod, PgType, NUMERIC_MAX_PRECISION, VARCHAR_MAX_LENGTH};
 pub use convert::convert_value;

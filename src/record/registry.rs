@@ -133,6 +133,29 @@ macro_rules! builtin_tables {
                     direction: Text, strength: Float8, confidence: Float8, impact: Text, content: Text, payload: Jsonb,
                 ],
             }
+            /// Order book level changes; the rows of a full snapshot are marked `snapshot`.
+            BookDeltas = 12 {
+                table: book_deltas, row: BookDelta, record: BookDelta,
+                high_rate: true, partitioned: true,
+                segment_by: symbol,
+                defaults: { retention_days: 730, partition_hours: 24, columnstore_after_days: 7, max_record_bytes: 1 << 20 },
+                columns: [
+                    time: TimestampTz, received_at: TimestampTz, venue: Text, symbol: Text, side: Text,
+                    price: Float8, size: Float8, sequence: Int8, snapshot: Bool,
+                ],
+            }
+            /// Top-N pictures of order books, at an interval and at every synchronisation.
+            BookSnapshots = 13 {
+                table: book_snapshots, row: BookSnapshot, record: BookSnapshot,
+                high_rate: false, partitioned: true,
+                segment_by: symbol,
+                defaults: { retention_days: 730, partition_hours: 24, columnstore_after_days: 7, max_record_bytes: 1 << 20 },
+                columns: [
+                    time: TimestampTz, received_at: TimestampTz, venue: Text, symbol: Text, sequence: Int8,
+                    bid_prices: Float8Array, bid_sizes: Float8Array, ask_prices: Float8Array, ask_sizes: Float8Array,
+                    depth: Int4, reason: Text,
+                ],
+            }
         }
         own {
             /// What happened to feed connections.

@@ -8,8 +8,8 @@ use std::mem::size_of;
 use serde_json::Value;
 
 use super::{
-    Bar, CellValue, CustomRow, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, RowRecord, Signal, TechnicalIndicators, Tick,
-    Ticker,
+    Bar, BookDelta, BookSnapshot, CellValue, CustomRow, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, RowRecord, Signal,
+    TechnicalIndicators, Tick, Ticker,
 };
 
 /// A value's estimated size in memory, in bytes (its own size plus what it owns).
@@ -110,6 +110,22 @@ impl ApproxBytes for Signal {
             + optional_string_heap(&self.impact)
             + optional_string_heap(&self.content)
             + self.payload.as_ref().map_or(0, |payload| string_heap(payload.as_str()))
+    }
+}
+
+impl ApproxBytes for BookDelta {
+    fn approx_bytes(&self) -> usize {
+        size_of::<Self>() + string_heap(&self.venue) + string_heap(&self.symbol)
+    }
+}
+
+impl ApproxBytes for BookSnapshot {
+    fn approx_bytes(&self) -> usize {
+        size_of::<Self>()
+            + string_heap(&self.venue)
+            + string_heap(&self.symbol)
+            + (self.bid_prices.len() + self.bid_sizes.len() + self.ask_prices.len() + self.ask_sizes.len()) * size_of::<f64>()
+            + 4 * ALLOCATION_OVERHEAD
     }
 }
 

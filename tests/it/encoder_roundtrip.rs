@@ -6,8 +6,8 @@
 use bytes::BytesMut;
 use futures_util::SinkExt;
 use hypertick::record::{
-    Bar, DeadLetter, FeedEvent, IndicatorValue, JsonText, OptionKind, OptionQuote, Quote, Side, Signal, Table, TechnicalIndicators, Tick,
-    Ticker, Timestamp,
+    Bar, BookDelta, BookSide, BookSnapshot, DeadLetter, FeedEvent, IndicatorValue, JsonText, OptionKind, OptionQuote, Quote, Side, Signal,
+    SnapshotReason, Table, TechnicalIndicators, Tick, Ticker, Timestamp,
 };
 use hypertick::sink::{copy_statement, encode_rows, CopyRow};
 use proptest::prelude::*;
@@ -230,6 +230,42 @@ fn indicator_value() -> impl Strategy<Value = IndicatorValue> {
     )
 }
 
+fn book_delta() -> impl Strategy<Value = BookDelta> {
+    (timestamp(), timestamp(), text(), text(), any::<bool>(), float(), float(), any::<i64>(), any::<bool>()).prop_map(
+        |(time, received_at, venue, symbol, bid, price, size, sequence, snapshot)| BookDelta {
+            time,
+            received_at,
+            venue,
+            symbol,
+            side: if bid { BookSide::Bid } else { BookSide::Ask },
+            price,
+            size,
+            sequence,
+            snapshot,
+        },
+    )
+}
+
+fn book_snapshot() -> impl Strategy<Value = BookSnapshot> {
+    let floats = || proptest::collection::vec(float(), 0..6);
+    ((timestamp(), timestamp(), text(), text(), any::<i64>()), (floats(), floats(), floats(), floats()), any::<i32>(), any::<bool>())
+        .prop_map(|((time, received_at, venue, symbol, sequence), (bid_prices, bid_sizes, ask_prices, ask_sizes), depth, sync)| {
+            BookSnapshot {
+                time,
+                received_at,
+                venue,
+                symbol,
+                sequence,
+                bid_prices,
+                bid_sizes,
+                ask_prices,
+                ask_sizes,
+                depth,
+                reason: if sync { SnapshotReason::Sync } else { SnapshotReason::Interval },
+            }
+        })
+}
+
 fn json_object() -> impl Strategy<Value = serde_json::Value> {
     proptest::collection::btree_map(
         "[a-z]{1,8}",
@@ -450,6 +486,41 @@ fn check_indicator_values(rows: &[IndicatorValue], back: &[tokio_postgres::Row])
     Ok(())
 }
 
+fn check_book_deltas(rows: &[BookDelta], back: &[tokio_postgres::Row]) -> Result<(), TestCaseError> {
+    prop_assert_eq!(rows.len(), back.len());
+    for (row, read) in rows.iter().zip(back) {
+        prop_assert_eq!(row.time.micros(), micros(read, 0));
+        prop_assert_eq!(&row.venue, &read.get::<_, String>(2));
+        prop_assert_eq!(&row.symbol, &read.get::<_, String>(3));
+        prop_assert_eq!(row.side.as_str(), read.get::<_, String>(4));
+        prop_assert!(same_float(row.price, read.get(5)));
+        prop_assert!(same_float(row.size, read.get(6)));
+        prop_assert_eq!(row.sequence, read.get::<_, i64>(7));
+        prop_assert_eq!(row.snapshot, read.get::<_, bool>(8));
+    }
+    Ok(())
+}
+
+fn check_book_snapshots(rows: &[BookSnapshot], back: &[tokio_postgres::Row]) -> Result<(), TestCaseError> {
+    prop_assert_eq!(rows.len(), back.len());
+    for (row, read) in rows.iter().zip(back) {
+        prop_assert_eq!(row.time.micros(), micros(read, 0));
+        prop_assert_eq!(&row.venue, &read.get::<_, String>(2));
+        prop_assert_eq!(&row.symbol, &read.get::<_, String>(3));
+        prop_assert_eq!(row.sequence, read.get::<_, i64>(4));
+        for (sent, column) in [(&row.bid_prices, 5), (&row.bid_sizes, 6), (&row.ask_prices, 7), (&row.ask_sizes, 8)] {
+            let back: Vec<f64> = read.get(column);
+            prop_assert_eq!(sent.len(), back.len());
+            for (sent, back) in sent.iter().zip(back) {
+                prop_assert!(same_float(*sent, back));
+            }
+        }
+        prop_assert_eq!(row.depth, read.get::<_, i32>(9));
+        prop_assert_eq!(row.reason.as_str(), read.get::<_, String>(10));
+    }
+    Ok(())
+}
+
 fn check_signals(rows: &[Signal], back: &[tokio_postgres::Row]) -> Result<(), TestCaseError> {
     prop_assert_eq!(rows.len(), back.len());
     for (row, read) in rows.iter().zip(back) {
@@ -533,6 +604,16 @@ fn random_rows_round_trip_through_postgres() {
         .run(&proptest::collection::vec(signal(), 0..40), |rows| check_signals(&rows, &runtime.block_on(copy_into_twin(&client, &rows))))
         .expect("signals round-trip");
     TestRunner::new(cases.clone())
+        .run(&proptest::collection::vec(book_delta(), 0..40), |rows| {
+            check_book_deltas(&rows, &runtime.block_on(copy_into_twin(&client, &rows)))
+        })
+        .expect("book deltas round-trip");
+    TestRunner::new(cases.clone())
+        .run(&proptest::collection::vec(book_snapshot(), 0..20), |rows| {
+            check_book_snapshots(&rows, &runtime.block_on(copy_into_twin(&client, &rows)))
+        })
+        .expect("book snapshots round-trip");
+    TestRunner::new(cases.clone())
         .run(&proptest::collection::vec(feed_event(), 0..20), |rows| {
             check_feed_events(&rows, &runtime.block_on(copy_into_twin(&client, &rows)))
         })
@@ -542,5 +623,5 @@ fn random_rows_round_trip_through_postgres() {
             check_dead_letters(&rows, &runtime.block_on(copy_into_twin(&client, &rows)))
         })
         .expect("dead letters round-trip");
-    assert_eq!(Table::ALL.len(), 11, "a new table needs its round-trip case here");
+    assert_eq!(Table::ALL.len(), 13, "a new table needs its round-trip case here");
 }

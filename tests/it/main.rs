@@ -6,6 +6,7 @@
 
 mod acks_in_flight;
 mod aggregates;
+mod books;
 mod bus;
 mod bus_claims;
 mod bus_harness;

@@ -283,6 +283,8 @@ async fn assert_catalog(client: &Client) {
         [
             "audit_trail",
             "bars",
+            "book_deltas",
+            "book_snapshots",
             "feed_events",
             "indicator_values",
             "options_quotes",
@@ -311,6 +313,8 @@ async fn assert_catalog(client: &Client) {
         [
             ("audit_trail", "7 days"),
             ("bars", "7 days"),
+            ("book_deltas", "1 day"),
+            ("book_snapshots", "1 day"),
             ("feed_events", "1 day"),
             ("indicator_values", "7 days"),
             ("options_quotes", "1 day"),
@@ -338,6 +342,8 @@ async fn assert_catalog(client: &Client) {
     let expected_settings = [
         ("audit_trail", "entity_type", "\"time\" DESC,id"),
         ("bars", "symbol", "\"time\" DESC"),
+        ("book_deltas", "symbol", "\"time\" DESC"),
+        ("book_snapshots", "symbol", "\"time\" DESC"),
         ("feed_events", "source", "\"time\" DESC"),
         ("indicator_values", "symbol", "\"time\" DESC"),
         ("options_quotes", "underlying", "\"time\" DESC"),
@@ -368,6 +374,10 @@ async fn assert_catalog(client: &Client) {
         ("audit_trail", "policy_compression", "30 days"),
         ("audit_trail", "policy_retention", "7 years"),
         ("bars", "policy_compression", "30 days"),
+        ("book_deltas", "policy_compression", "7 days"),
+        ("book_deltas", "policy_retention", "730 days"),
+        ("book_snapshots", "policy_compression", "7 days"),
+        ("book_snapshots", "policy_retention", "730 days"),
         ("feed_events", "policy_compression", "7 days"),
         ("feed_events", "policy_retention", "90 days"),
         ("indicator_values", "policy_compression", "30 days"),

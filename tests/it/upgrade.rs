@@ -21,7 +21,7 @@ use hypertick::spool::{codec, Spool, SpoolSettings};
 const FIXTURE: &str = "tests/fixtures/upgrade-0.1";
 
 /// The stream numbers release 0.1 wrote, by table: pinned here as literals.
-const STREAMS: [(&str, u16); 12] = [
+const STREAMS: [(&str, u16); 14] = [
     ("ticks", 0),
     ("quotes", 1),
     ("bars", 2),
@@ -34,6 +34,8 @@ const STREAMS: [(&str, u16); 12] = [
     ("dead_letters", 9),
     ("relational", 10),
     ("custom_tables", 11),
+    ("book_deltas", 12),
+    ("book_snapshots", 13),
 ];
 
 fn stream_of(name: &str) -> u16 {

@@ -235,13 +235,16 @@ impl FeedSource {
     }
 
     pub(super) async fn deliver(&self, router: &Router, parsed: Parsed, raw: &str, received_at: Timestamp) {
-        let Parsed { records, events: feed_events, duplicates, rejected, instruments, .. } = parsed;
+        let Parsed { records, events: feed_events, duplicates, book_dropped, rejected, instruments, .. } = parsed;
         events::source_frame(&self.name, records.len());
         for (rejection, element) in rejected {
             self.dead_letter(router, rejection.code.as_str(), rejection.detail, &element).await;
         }
         if duplicates > 0 {
             events::feed_duplicates(&self.name, duplicates);
+        }
+        if book_dropped > 0 {
+            events::book_levels_dropped(&self.name, book_dropped);
         }
         for (kind, detail) in feed_events {
             if kind == "gap" {

@@ -8,6 +8,7 @@
 //! also goes to capture files (`capture`), which `replay` feeds through the same
 //! adapter and router later.
 
+pub mod book;
 mod capture;
 mod connector;
 pub mod fields;
@@ -36,6 +37,8 @@ pub struct Parsed {
     pub events: Vec<(&'static str, serde_json::Value)>,
     /// Records dropped on purpose (duplicates re-sent after a resubscribe).
     pub duplicates: usize,
+    /// Book levels dropped because their book was broken or not yet synchronised.
+    pub book_dropped: usize,
     /// Messages the venue requires in answer (e.g. a heartbeat test request), sent at once
     /// by the connector, in order, right after the message was parsed. A failed send ends
     /// the connection like any other failed send.

@@ -31,6 +31,7 @@
 //! channel has no bid, ask, last, open interest or volume; those columns stay empty.
 //! `wire` mirrors the venue's JSON; `normalize` maps it onto our records.
 
+pub mod book;
 mod normalize;
 mod wire;
 

@@ -174,11 +174,13 @@ pub(super) fn parse_object_general(raw: &str, received_at: Timestamp, id: &mut O
         "indicator" => records::parse_indicator(&fields, received_at).map(Record::IndicatorValue),
         "technical_indicators" => records::parse_technical_indicators(&fields, received_at).map(Record::TechnicalIndicators),
         "signal" => records::parse_signal(&fields, raw, received_at).map(Record::Signal),
+        "book_delta" => records::parse_book_delta(&fields, received_at).map(Record::BookDelta),
+        "book_snapshot" => records::parse_book_snapshot(&fields, received_at).map(Record::BookSnapshot),
         "row" => records::parse_row(&fields, raw, received_at).map(Record::Row),
         other => Err(Rejection::new(
             RejectReason::UnknownType,
             format!(
-                "unknown type `{}`; expected tick, quote, bar, ticker, option_quote, indicator, technical_indicators, signal or row",
+                "unknown type `{}`; expected tick, quote, bar, ticker, option_quote, indicator, technical_indicators, signal, book_delta, book_snapshot or row",
                 truncate(other, 64)
             ),
         )),
