@@ -5,7 +5,9 @@
 -- later rows change it level by level (size 0 removes a level). `book_snapshots` holds
 -- top-N pictures only and is not read here. The daemon stores no delta across a break
 -- (a gap, a checksum mismatch, a crossed book): it drops them until a fresh snapshot,
--- and records the break in `feed_events` with the venue and symbol in `detail`.
+-- and records the break in `feed_events` with the venue and symbol in `detail`, and in
+-- `detail.at` the venue time from which the book is not verified (a lost connection is
+-- a `gap` with `reason` `reconnect`). Events without `at` count at their own time.
 -- PL/pgSQL: the tables are created by the profile's migrations, which run after these.
 
 CREATE OR REPLACE FUNCTION book_at(p_venue text, p_symbol text, p_at timestamptz, p_depth integer)
@@ -70,7 +72,8 @@ BEGIN
           FROM feed_events e
          WHERE e.kind IN ('gap', 'checksum_mismatch', 'crossed')
            AND e.detail ->> 'venue' = p_venue AND e.detail ->> 'symbol' = p_symbol
-           AND e.time > snapshot_time AND e.time <= p_at
+           AND COALESCE((e.detail ->> 'at')::timestamptz, e.time) > snapshot_time
+           AND COALESCE((e.detail ->> 'at')::timestamptz, e.time) <= p_at
     );
 END
 $$;

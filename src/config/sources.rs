@@ -1,7 +1,7 @@
 //! `[[sources]]`: venue connections and the adapter each uses. What a venue offers
 //! (channels, the credentials it reads) is its adapter's to say, in `source`.
 
-use std::num::NonZeroU64;
+use std::num::{NonZeroU32, NonZeroU64};
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -71,6 +71,12 @@ pub enum Channel {
     /// The venue's rolling 24-hour statistics (last, open, high, low, volume, change)
     /// → `tickers`.
     Tickers,
+    /// The L2 order book — the venue's snapshot and every level change, checked by the
+    /// venue's sequence rule (and checksum where it publishes one) → `book_deltas`, and
+    /// top-N pictures → `book_snapshots`. A break (gap, checksum mismatch, crossed book)
+    /// is a `feed_events` row, and the book is resynchronised from a fresh snapshot;
+    /// nothing is stored across it. Depth: `book_depth`.
+    Book,
 }
 
 /// `[[sources]]`: one venue connection, handled by the shared websocket connector.
@@ -111,6 +117,17 @@ pub struct SourceConfig {
     /// Larger messages end the connection (it is then re-established).
     #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: usize,
+    /// `book`: the depth subscribed, in levels per side, as the venue offers it
+    /// (`check-config` lists the venue's choices; default: the venue's first).
+    #[serde(default)]
+    pub book_depth: Option<u32>,
+    /// `book`: levels per side in each `book_snapshots` row.
+    #[serde(default = "default_book_snapshot_depth")]
+    pub book_snapshot_depth: NonZeroU32,
+    /// `book`: a `book_snapshots` row per symbol every this much venue time (and at every
+    /// synchronisation); 0: only at synchronisation.
+    #[serde(default = "default_book_snapshot_interval_ms")]
+    pub book_snapshot_interval_ms: u64,
     /// `kind = "json"` only: the feed's description (see `config/hypertick.toml`).
     #[serde(default)]
     pub json: Option<JsonFeedConfig>,
@@ -128,6 +145,13 @@ pub struct SourceConfig {
     /// Compress capture files with zstd (`.ndjson.zst`).
     #[serde(default)]
     pub record_zstd: bool,
+}
+
+fn default_book_snapshot_depth() -> NonZeroU32 {
+    const { NonZeroU32::new(20).unwrap() }
+}
+fn default_book_snapshot_interval_ms() -> u64 {
+    10_000
 }
 
 fn default_record_rotate_bytes() -> u64 {
@@ -186,6 +210,7 @@ impl Channel {
             Channel::Bars => "bars",
             Channel::Options => "options",
             Channel::Tickers => "tickers",
+            Channel::Book => "book",
         }
     }
 }

@@ -28,6 +28,13 @@ pub fn check_sources(config: &Config, environment: &[(String, String)]) -> Vec<C
                 format!("{} offers no `{}`; expected some of {}", source.kind.name(), channel.name(), names.join(", ")),
             );
         }
+        if let Some(depth) = source.book_depth {
+            let depths = adapter.book_depths();
+            if !depths.is_empty() && !depths.contains(&depth) {
+                let choices: Vec<String> = depths.iter().map(u32::to_string).collect();
+                problem(&key("book_depth"), format!("{} offers a book of {} levels, not {depth}", source.kind.name(), choices.join(", ")));
+            }
+        }
         if let Some(message) = adapter.channels_conflict(&source.channels) {
             problem(&key("channels"), message);
         }

@@ -66,7 +66,7 @@ pub fn from_config(config: &crate::config::SourceConfig) -> anyhow::Result<Box<d
 /// The venue adapter of a `[[sources]]` entry.
 pub fn adapter_from_config(config: &crate::config::SourceConfig) -> anyhow::Result<Box<dyn feed::VenueAdapter>> {
     use crate::config::SourceKind;
-    let adapter: Box<dyn feed::VenueAdapter> = match config.kind {
+    let mut adapter: Box<dyn feed::VenueAdapter> = match config.kind {
         SourceKind::Binance => Box::new(binance::BinanceAdapter::spot()),
         SourceKind::BinanceFutures => Box::new(binance::BinanceAdapter::futures()),
         SourceKind::Coinbase => Box::new(coinbase::CoinbaseAdapter::new()),
@@ -80,5 +80,7 @@ pub fn adapter_from_config(config: &crate::config::SourceConfig) -> anyhow::Resu
             Box::new(json::JsonAdapter::new(config).map_err(|error| anyhow::anyhow!("source `{}`: {error}", config.name()))?)
         }
     };
+    let settings = feed::book::BookSettings::of(config, adapter.book_depths());
+    adapter.set_book(settings);
     Ok(adapter)
 }

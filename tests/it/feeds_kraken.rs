@@ -16,25 +16,7 @@ use crate::feeds::{listed_instruments, ticker_rows, TickerRow};
 use crate::support::{self, count, wait_for_count};
 
 fn kraken_source(url: String, symbols: &[&str], channels: &[Channel]) -> SourceConfig {
-    SourceConfig {
-        kind: SourceKind::Kraken,
-        name: None,
-        url: Some(url),
-        symbols: symbols.iter().map(|symbol| symbol.to_string()).collect(),
-        channels: channels.to_vec(),
-        connect_timeout_ms: std::num::NonZeroU64::new(5_000).unwrap(),
-        silence_timeout_ms: std::num::NonZeroU64::new(1_500).unwrap(),
-        ping_interval_ms: std::num::NonZeroU64::new(500).unwrap(),
-        subscribe_timeout_ms: std::num::NonZeroU64::new(5_000).unwrap(),
-        reconnect_initial_ms: std::num::NonZeroU64::new(50).unwrap(),
-        reconnect_max_ms: 200,
-        max_message_bytes: 64 * 1024,
-        json: None,
-        record: None,
-        record_rotate_bytes: 256 << 20,
-        record_rotate_secs: std::num::NonZeroU64::new(3_600).unwrap(),
-        record_zstd: false,
-    }
+    crate::feeds::source(SourceKind::Kraken, url, symbols, channels)
 }
 
 /// RFC 3339 with `digits` fractional digits, as Kraken writes times (6, or 9 for

@@ -228,6 +228,8 @@ impl VenueAdapter for AlpacaAdapter {
                 Channel::AggTrades | Channel::Tickers => continue,
                 // Option chains are not on the stock feed (check-config refuses them).
                 Channel::Options => continue,
+                // No order book on this stream (check-config refuses it).
+                Channel::Book => continue,
             };
             for symbol in symbols {
                 if !list.contains(&symbol.as_str()) {

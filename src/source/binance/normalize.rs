@@ -201,6 +201,8 @@ impl VenueAdapter for BinanceAdapter {
                     Channel::Bars => format!("{lower}@kline_1m"),
                     // No options on Binance spot or USDⓈ-M futures (check-config refuses them).
                     Channel::Options => continue,
+                    // Not yet wired for this venue (check-config refuses it).
+                    Channel::Book => continue,
                     Channel::Tickers => format!("{lower}@ticker"),
                 });
             }

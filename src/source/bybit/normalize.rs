@@ -313,6 +313,8 @@ impl VenueAdapter for BybitAdapter {
                     Channel::AggTrades => {}
                     // Options are not on the spot feed (check-config refuses them).
                     Channel::Options => {}
+                    // Not yet wired for this venue (check-config refuses it).
+                    Channel::Book => {}
                 }
             }
         }

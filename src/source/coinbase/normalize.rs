@@ -25,7 +25,7 @@ fn coinbase_channel(channel: Channel) -> Option<&'static str> {
         Channel::Trades => Some("matches"),
         // One `ticker` channel feeds both: subscribed once, read for what was asked.
         Channel::Quotes | Channel::Tickers => Some("ticker"),
-        Channel::AggTrades | Channel::Bars | Channel::Options => None,
+        Channel::AggTrades | Channel::Bars | Channel::Options | Channel::Book => None,
     }
 }
 

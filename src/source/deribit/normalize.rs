@@ -308,7 +308,7 @@ impl VenueAdapter for DeribitAdapter {
                     Channel::Options if parse_deribit(symbol).is_ok() => format!("ticker.{symbol}.100ms"),
                     Channel::Options => continue,
                     // Not offered (see `SourceKind::channels`).
-                    Channel::AggTrades | Channel::Bars => continue,
+                    Channel::AggTrades | Channel::Bars | Channel::Book => continue,
                 };
                 if !names.contains(&name) {
                     names.push(name);

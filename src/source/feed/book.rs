@@ -13,6 +13,19 @@
 //! stored deltas never stitch across a break. The snapshot that ends a break adds a
 //! `resync` feed event.
 //!
+//! Every break event's `detail` carries `at`, the venue time from which the stored book
+//! is not verified (the time of the message that broke it), which `book_verified` reads.
+//! A connection that ends ([`BookKeeper::reset`], called by the adapter when it
+//! subscribes again) is a break too: the next snapshot first adds a `gap` event with
+//! `reason` `reconnect` and `at` just after the last message applied.
+//!
+//! Resynchronisation is paced so a venue whose snapshots keep failing is not asked in a
+//! loop (nor past a venue's limit on subscriptions): the first request is immediate;
+//! each later one comes no sooner than 0.5 s, 1 s, 2 s, … (up to a minute) after the
+//! previous one, the wait doubling with each break since an update last applied; a
+//! request not answered within 30 s is made again. The waits are measured in receipt
+//! time and checked as messages arrive.
+//!
 //! Bounded: at most `depth_cap` levels per side (the worst are dropped beyond it) and at
 //! most [`MAX_BOOKS`] symbols.
 
@@ -22,10 +35,48 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::json;
 
 use super::Parsed;
-use crate::record::{BookDelta, BookSide, BookSnapshot, Record, SnapshotReason, Timestamp};
+use crate::config::SourceConfig;
+use crate::record::{BookDelta, BookSide, BookSnapshot, Record, RejectReason, Rejection, SnapshotReason, Timestamp};
+use crate::source::values;
 
 /// Books kept at most; a venue sending more symbols than configured cannot grow memory.
 pub const MAX_BOOKS: usize = 10_000;
+
+/// The first wait between two requests for a fresh snapshot, doubled per break since
+/// the book last held, up to [`RESYNC_MAX_WAIT_MICROS`].
+const RESYNC_FIRST_WAIT_MICROS: i64 = 250_000;
+const RESYNC_MAX_WAIT_MICROS: i64 = 60_000_000;
+/// A request for a fresh snapshot not answered within this is made again.
+const RESYNC_ANSWER_MICROS: i64 = 30_000_000;
+
+/// A source's `book` settings (`[[sources]]` `book_depth`, `book_snapshot_depth`,
+/// `book_snapshot_interval_ms`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BookSettings {
+    /// Levels per side subscribed (and kept); the venue's default when not configured.
+    pub depth: u32,
+    /// Levels per side in each `book_snapshots` row.
+    pub snapshot_depth: usize,
+    /// Venue time between two `book_snapshots` rows of a symbol; 0: only at synchronisation.
+    pub snapshot_interval_ms: u64,
+}
+
+impl BookSettings {
+    /// The settings of `config`, whose venue offers `depths` (the default first).
+    pub fn of(config: &SourceConfig, depths: &[u32]) -> BookSettings {
+        BookSettings {
+            depth: config.book_depth.or_else(|| depths.first().copied()).unwrap_or(1_000),
+            snapshot_depth: usize::try_from(config.book_snapshot_depth.get()).unwrap_or(usize::MAX),
+            snapshot_interval_ms: config.book_snapshot_interval_ms,
+        }
+    }
+}
+
+impl Default for BookSettings {
+    fn default() -> Self {
+        BookSettings { depth: 1_000, snapshot_depth: 20, snapshot_interval_ms: 10_000 }
+    }
+}
 
 /// A price as a map key, ordered by value (`total_cmp`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -58,6 +109,17 @@ pub struct Level {
 impl Level {
     pub fn new(price_text: &str, size_text: &str, price: f64, size: f64) -> Level {
         Level { price, size, price_text: price_text.into(), size_text: size_text.into() }
+    }
+
+    /// A level from the venue's decimal texts: a finite price and a size that is not
+    /// negative, or a rejection naming `field` (`bids`, `asks`, …).
+    pub fn parse(field: &str, price_text: &str, size_text: &str) -> Result<Level, Rejection> {
+        let price = values::decimal(&format!("{field} price"), price_text)?;
+        let size = values::decimal(&format!("{field} size"), size_text)?;
+        if size < 0.0 {
+            return Err(Rejection::new(RejectReason::InvalidField, format!("`{field}` size: {size_text} is negative")));
+        }
+        Ok(Level::new(price_text, size_text, price, size))
     }
 }
 
@@ -99,6 +161,16 @@ pub struct Book {
     pictured_at: Option<Timestamp>,
     /// Whether the book broke since its last snapshot (the next snapshot is a resync).
     broken: bool,
+    /// Breaks since an update last applied (the wait before the next request grows with them).
+    breaks: u32,
+    /// When a fresh snapshot was asked for since the break (receipt time, µs).
+    asked_at: Option<i64>,
+    /// No request before this (receipt time, µs).
+    next_ask: i64,
+    /// Event time of the last message applied.
+    applied_at: Option<Timestamp>,
+    /// The connection ended while the book was synchronised, after this message time.
+    disconnected_after: Option<Timestamp>,
 }
 
 impl Book {
@@ -154,6 +226,18 @@ impl Book {
         self.sequence = None;
         self.broken = true;
     }
+
+    /// Whether to ask the venue for a fresh snapshot now (`now`: receipt time, µs).
+    fn ask(&mut self, now: i64) -> bool {
+        let unanswered = self.asked_at.is_some_and(|at| now.saturating_sub(at) >= RESYNC_ANSWER_MICROS);
+        if (self.asked_at.is_some() && !unanswered) || now < self.next_ask {
+            return false;
+        }
+        self.asked_at = Some(now);
+        let wait = RESYNC_FIRST_WAIT_MICROS.saturating_mul(1 << self.breaks.min(10)).min(RESYNC_MAX_WAIT_MICROS);
+        self.next_ask = now.saturating_add(wait);
+        true
+    }
 }
 
 /// What the keeper did with a message.
@@ -192,13 +276,31 @@ impl<R: BookRules> BookKeeper<R> {
         }
     }
 
+    /// A keeper with a source's settings.
+    pub fn with_settings(venue: &str, rules: R, settings: &BookSettings) -> Self {
+        let depth = usize::try_from(settings.depth).unwrap_or(usize::MAX);
+        Self::new(venue, rules, depth, settings.snapshot_depth, settings.snapshot_interval_ms)
+    }
+
     pub fn book(&self, symbol: &str) -> Option<&Book> {
         self.books.get(symbol)
     }
 
-    /// Forgets every book (the connection ended: the next ones start from snapshots).
-    pub fn reset(&mut self) {
-        self.books.clear();
+    /// The connection ended and the adapter subscribes again at `now` (the subscription
+    /// asks for the snapshots): every book is forgotten until its next snapshot, and one
+    /// that was synchronised records the break when that snapshot comes.
+    pub fn reset(&mut self, now: Timestamp) {
+        for book in self.books.values_mut() {
+            let (synced, broken) = (book.is_synced(), book.broken);
+            if synced {
+                book.disconnected_after = book.applied_at;
+            }
+            book.forget();
+            book.broken = synced || broken;
+            book.breaks = 0;
+            book.asked_at = Some(now.micros());
+            book.next_ask = 0;
+        }
     }
 
     fn book_mut(&mut self, symbol: &str) -> Option<&mut Book> {
@@ -216,6 +318,8 @@ impl<R: BookRules> BookKeeper<R> {
             return Applied::Dropped;
         };
         let resync = std::mem::take(&mut book.broken);
+        let disconnected_after = book.disconnected_after.take();
+        book.asked_at = None;
         book.bids.clear();
         book.asks.clear();
         for level in &update.bids {
@@ -226,11 +330,22 @@ impl<R: BookRules> BookKeeper<R> {
         }
         book.cap(depth_cap);
         book.sequence = Some(update.sequence);
+        book.applied_at = Some(update.time);
+        if let Some(after) = disconnected_after {
+            parsed.events.push((
+                "gap",
+                json!({ "venue": venue, "symbol": symbol, "reason": "reconnect",
+                        "at": after.saturating_add_micros(1).to_string(), "sequence": update.sequence }),
+            ));
+        }
         if let Some(broken) = self.check(symbol, update, parsed) {
             return broken;
         }
         if resync {
-            parsed.events.push(("resync", json!({ "venue": venue, "symbol": symbol, "sequence": update.sequence })));
+            parsed.events.push((
+                "resync",
+                json!({ "venue": venue, "symbol": symbol, "sequence": update.sequence, "at": update.time.to_string() }),
+            ));
         }
         let Some(book) = self.books.get(symbol) else { return Applied::Dropped };
         for (side, levels) in [(BookSide::Bid, book.bids().collect::<Vec<_>>()), (BookSide::Ask, book.asks().collect())] {
@@ -248,12 +363,15 @@ impl<R: BookRules> BookKeeper<R> {
         let depth_cap = self.depth_cap;
         let Some(last) = self.books.get(symbol).and_then(|book| book.sequence) else {
             parsed.book_dropped += update.bids.len() + update.asks.len();
-            return Applied::Dropped;
+            // A broken book asks again once its wait is over (a first snapshot is the venue's to send).
+            let ask = self.books.get_mut(symbol).is_some_and(|book| book.broken && book.ask(update.received_at.micros()));
+            return if ask { Applied::Resync } else { Applied::Dropped };
         };
         if !self.rules.follows(last, update) {
             parsed.events.push((
                 "gap",
-                json!({ "venue": venue, "symbol": symbol, "last": last, "previous": update.previous, "sequence": update.sequence }),
+                json!({ "venue": venue, "symbol": symbol, "last": last, "previous": update.previous,
+                        "sequence": update.sequence, "at": update.time.to_string() }),
             ));
             return self.break_book(symbol, update, parsed);
         }
@@ -268,6 +386,8 @@ impl<R: BookRules> BookKeeper<R> {
         }
         book.cap(depth_cap);
         book.sequence = Some(update.sequence);
+        book.applied_at = Some(update.time);
+        book.breaks = 0;
         if let Some(broken) = self.check(symbol, update, parsed) {
             // This message's rows come after the break: not stored.
             parsed
@@ -295,7 +415,7 @@ impl<R: BookRules> BookKeeper<R> {
                     parsed.events.push((
                         "checksum_mismatch",
                         json!({ "venue": self.venue, "symbol": symbol, "sequence": update.sequence,
-                                "expected": expected, "computed": computed }),
+                                "expected": expected, "computed": computed, "at": update.time.to_string() }),
                     ));
                     return Some(self.break_book(symbol, update, parsed));
                 }
@@ -304,19 +424,26 @@ impl<R: BookRules> BookKeeper<R> {
         if let Some((bid, ask)) = book.crossed() {
             parsed.events.push((
                 "crossed",
-                json!({ "venue": self.venue, "symbol": symbol, "sequence": update.sequence, "best_bid": bid, "best_ask": ask }),
+                json!({ "venue": self.venue, "symbol": symbol, "sequence": update.sequence, "best_bid": bid, "best_ask": ask,
+                        "at": update.time.to_string() }),
             ));
             return Some(self.break_book(symbol, update, parsed));
         }
         None
     }
 
+    /// Forgets the book; asks for a fresh snapshot unless the last request is too recent
+    /// (a later message asks once the wait is over).
     fn break_book(&mut self, symbol: &str, update: &BookUpdate, parsed: &mut Parsed) -> Applied {
         parsed.book_dropped += update.bids.len() + update.asks.len();
-        if let Some(book) = self.books.get_mut(symbol) {
-            book.forget();
+        let Some(book) = self.books.get_mut(symbol) else { return Applied::Dropped };
+        book.forget();
+        book.breaks = book.breaks.saturating_add(1);
+        if book.ask(update.received_at.micros()) {
+            Applied::Resync
+        } else {
+            Applied::Dropped
         }
-        Applied::Resync
     }
 
     /// A `book_snapshots` row of the top `snapshot_depth` levels.
@@ -456,7 +583,8 @@ mod tests {
         let mut parsed = Parsed::default();
         assert_eq!(keeper.update("X", &message(2, 12, Some(11), &[(99.0, 2.0)], &[]), &mut parsed), Applied::Resync);
         assert_eq!(kinds(&parsed), ["gap"]);
-        assert_eq!(parsed.events[0].1, json!({ "venue": "v", "symbol": "X", "last": 10, "previous": 11, "sequence": 12 }));
+        assert_eq!(parsed.events[0].1, json!({ "venue": "v", "symbol": "X", "last": 10, "previous": 11, "sequence": 12,
+                                               "at": Timestamp(2_000_000).to_string() }));
         assert!(deltas(&parsed).is_empty(), "nothing stored across the break");
         assert!(!keeper.book("X").unwrap().is_synced());
 
@@ -555,5 +683,76 @@ mod tests {
         }
         assert_eq!(keeper.snapshot("new", &message(1, 1, None, &[(1.0, 1.0)], &[]), &mut parsed), Applied::Dropped);
         assert_eq!(keeper.books.len(), MAX_BOOKS);
+    }
+
+    /// `message` received at `received_ms` milliseconds.
+    fn received(mut update: BookUpdate, received_ms: i64) -> BookUpdate {
+        update.received_at = Timestamp(received_ms * 1_000);
+        update
+    }
+
+    #[test]
+    fn resync_requests_are_paced_while_the_book_keeps_breaking() {
+        let mut keeper = BookKeeper::new("v", Rules, 100, 5, 0);
+        let mut parsed = Parsed::default();
+        let snapshot = |sequence| message(1, sequence, None, &[(99.0, 1.0)], &[(101.0, 1.0)]);
+        keeper.snapshot("X", &received(snapshot(10), 0), &mut parsed);
+        // The first break asks at once.
+        assert_eq!(keeper.update("X", &received(message(1, 12, Some(11), &[], &[]), 0), &mut parsed), Applied::Resync);
+        // Waiting for the answer: no second request.
+        assert_eq!(keeper.update("X", &received(message(1, 13, Some(12), &[], &[]), 100), &mut parsed), Applied::Dropped);
+        // The fresh snapshot breaks at once (crossed): the next request comes 0.5 s after the first.
+        let crossed = message(1, 20, None, &[(102.0, 1.0)], &[(101.0, 1.0)]);
+        assert_eq!(keeper.snapshot("X", &received(crossed.clone(), 200), &mut parsed), Applied::Dropped);
+        assert_eq!(keeper.update("X", &received(message(1, 21, Some(20), &[], &[]), 499), &mut parsed), Applied::Dropped);
+        assert_eq!(keeper.update("X", &received(message(1, 22, Some(21), &[], &[]), 600), &mut parsed), Applied::Resync);
+        // Again: 1 s after that one.
+        assert_eq!(keeper.snapshot("X", &received(crossed, 800), &mut parsed), Applied::Dropped);
+        assert_eq!(keeper.update("X", &received(message(1, 23, Some(22), &[], &[]), 1_599), &mut parsed), Applied::Dropped);
+        assert_eq!(keeper.update("X", &received(message(1, 24, Some(23), &[], &[]), 1_600), &mut parsed), Applied::Resync);
+        // A request never answered is made again after 30 s.
+        assert_eq!(keeper.update("X", &received(message(1, 25, Some(24), &[], &[]), 31_000), &mut parsed), Applied::Dropped);
+        assert_eq!(keeper.update("X", &received(message(1, 26, Some(25), &[], &[]), 31_600), &mut parsed), Applied::Resync);
+        // A book that holds (an update applied) stops the waits growing, but the last
+        // one still runs: 2 s after the last request.
+        keeper.snapshot("X", &received(snapshot(30), 32_000), &mut parsed);
+        assert_eq!(keeper.update("X", &received(message(1, 31, Some(30), &[], &[]), 32_000), &mut parsed), Applied::Applied);
+        assert_eq!(keeper.update("X", &received(message(1, 33, Some(32), &[], &[]), 32_001), &mut parsed), Applied::Dropped);
+        assert_eq!(keeper.update("X", &received(message(1, 34, Some(33), &[], &[]), 33_600), &mut parsed), Applied::Resync);
+        // Then 0.5 s: the waits started over.
+        keeper.snapshot("X", &received(snapshot(40), 33_700), &mut parsed);
+        assert_eq!(keeper.update("X", &received(message(1, 42, Some(41), &[], &[]), 33_800), &mut parsed), Applied::Dropped);
+        assert_eq!(keeper.update("X", &received(message(1, 43, Some(42), &[], &[]), 34_100), &mut parsed), Applied::Resync);
+    }
+
+    #[test]
+    fn a_reconnect_is_a_break_recorded_by_the_next_snapshot() {
+        let mut keeper = BookKeeper::new("v", Rules, 100, 5, 0);
+        let mut parsed = Parsed::default();
+        keeper.snapshot("X", &message(1, 10, None, &[(99.0, 1.0)], &[(101.0, 1.0)]), &mut parsed);
+        keeper.update("X", &message(2, 11, Some(10), &[(98.0, 1.0)], &[]), &mut parsed);
+        keeper.reset(Timestamp(3_000_000));
+        assert!(!keeper.book("X").unwrap().is_synced());
+        // Updates before the new snapshot are dropped; the subscription is the request.
+        let mut parsed = Parsed::default();
+        assert_eq!(keeper.update("X", &received(message(3, 12, Some(11), &[], &[]), 3_100), &mut parsed), Applied::Dropped);
+        let mut parsed = Parsed::default();
+        assert_eq!(keeper.snapshot("X", &message(4, 40, None, &[(97.0, 1.0)], &[(103.0, 1.0)]), &mut parsed), Applied::Applied);
+        assert_eq!(kinds(&parsed), ["gap", "resync"]);
+        assert_eq!(parsed.events[0].1["reason"], "reconnect");
+        assert_eq!(parsed.events[0].1["at"], Timestamp(2_000_001).to_string(), "just after the last message applied");
+        assert_eq!(parsed.events[1].1["at"], Timestamp(4_000_000).to_string());
+
+        // A book never synchronised records no break.
+        keeper.reset(Timestamp(5_000_000));
+        keeper.reset(Timestamp(5_000_000));
+        let mut parsed = Parsed::default();
+        keeper.snapshot("X", &message(6, 50, None, &[(97.0, 1.0)], &[(103.0, 1.0)]), &mut parsed);
+        assert_eq!(kinds(&parsed), ["gap", "resync"], "the first reset's break, recorded once");
+        let mut fresh = BookKeeper::new("v", Rules, 100, 5, 0);
+        fresh.reset(Timestamp(0));
+        let mut parsed = Parsed::default();
+        fresh.snapshot("X", &message(6, 50, None, &[(97.0, 1.0)], &[(103.0, 1.0)]), &mut parsed);
+        assert!(kinds(&parsed).is_empty());
     }
 }

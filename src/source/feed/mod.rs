@@ -88,6 +88,13 @@ pub trait VenueAdapter: Send + Sync + 'static {
     fn channels_conflict(&self, _channels: &[Channel]) -> Option<String> {
         None
     }
+    /// The `book_depth` values this venue's `book` channel takes, the default first;
+    /// empty for a venue without one.
+    fn book_depths(&self) -> &'static [u32] {
+        &[]
+    }
+    /// The source's `book` settings, given once before the first connection.
+    fn set_book(&mut self, _settings: book::BookSettings) {}
     /// The environment variables this venue's credentials are read from (never from
     /// the file); `check-config` reports each that is not set.
     fn credential_variables(&self) -> &'static [&'static str] {

@@ -363,7 +363,7 @@ impl VenueAdapter for KrakenAdapter {
                 // Tickers alone: an update on every trade (Kraken's default trigger).
                 Channel::Quotes | Channel::Tickers => json!({ "channel": "ticker", "symbol": symbols, "event_trigger": "trades" }),
                 Channel::Bars => json!({ "channel": "ohlc", "symbol": symbols, "interval": BAR_INTERVAL_MINUTES }),
-                Channel::AggTrades | Channel::Options => continue,
+                Channel::AggTrades | Channel::Options | Channel::Book => continue,
             };
             let id = self.next_request_id;
             self.next_request_id += 1;

@@ -9,8 +9,24 @@
 //! simply contributes none), CRC32, sent as a signed 32-bit integer. OKX deprecated the
 //! field in June 2026: it stays in pushes but is always 0, so 0 means no checksum and
 //! `seqId`/`prevSeqId` is then the only check.
+//!
+//! The channel is `books`: 400 levels per side, a snapshot on subscribing, then updates
+//! every 100 ms (the tick-by-tick `books-l2-tbt` and `books50-l2-tbt` need a logged-in
+//! VIP account and are not offered). A fresh snapshot is asked for by unsubscribing and
+//! subscribing the instrument's `books` again.
 
-use crate::source::feed::book::{Book, BookRules, BookUpdate, Level};
+use serde_json::json;
+
+use super::wire::BookData;
+use crate::record::{RejectReason, Rejection, Timestamp};
+use crate::source::feed::book::{Applied, Book, BookKeeper, BookRules, BookSettings, BookUpdate, Level};
+use crate::source::feed::fields::invalid_record as invalid;
+use crate::source::feed::Parsed;
+
+/// The channel name.
+pub const BOOKS: &str = "books";
+/// The `book_depth` it takes.
+pub const DEPTHS: &[u32] = &[400];
 
 /// Levels per side the checksum covers.
 pub const CHECKSUM_LEVELS: usize = 25;
@@ -25,6 +41,69 @@ impl BookRules for OkxBookRules {
     fn checksum(&self, book: &Book) -> Option<u32> {
         Some(checksum(book.bids(), book.asks()))
     }
+}
+
+/// The books of one OKX connection.
+pub struct OkxBooks {
+    keeper: BookKeeper<OkxBookRules>,
+}
+
+impl OkxBooks {
+    pub fn new(settings: &BookSettings) -> OkxBooks {
+        OkxBooks { keeper: BookKeeper::with_settings("okx", OkxBookRules, settings) }
+    }
+
+    /// A new connection subscribes again: every book waits for its snapshot.
+    pub fn reset(&mut self, now: Timestamp) {
+        self.keeper.reset(now);
+    }
+
+    /// One `books` push (`action` `snapshot` or `update`) of `inst_id`.
+    pub fn push(&mut self, inst_id: &str, action: Option<&str>, data: &str, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
+        let elements: Vec<BookData> = serde_json::from_str(data).map_err(|error| invalid(BOOKS, error))?;
+        let snapshot = match action {
+            Some("snapshot") => true,
+            Some("update") => false,
+            other => {
+                return Err(Rejection::new(
+                    RejectReason::InvalidField,
+                    format!("books: `action` must be \"snapshot\" or \"update\", got {other:?}"),
+                ))
+            }
+        };
+        for element in &elements {
+            let update = BookUpdate {
+                time: super::normalize::millis_text("ts", element.ts)?,
+                received_at,
+                sequence: element.seq_id,
+                previous: Some(element.prev_seq_id),
+                bids: levels("bids", &element.bids)?,
+                asks: levels("asks", &element.asks)?,
+                checksum: sent_checksum(element.checksum),
+            };
+            let applied =
+                if snapshot { self.keeper.snapshot(inst_id, &update, parsed) } else { self.keeper.update(inst_id, &update, parsed) };
+            if applied == Applied::Resync {
+                let arg = json!({ "channel": BOOKS, "instId": inst_id });
+                parsed.replies.push(json!({ "op": "unsubscribe", "args": [arg] }).to_string());
+                parsed.replies.push(json!({ "op": "subscribe", "args": [arg] }).to_string());
+                // The rest of this push belongs to the broken book.
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `[price, size, "0", orders]` levels.
+fn levels(field: &str, levels: &[Vec<&str>]) -> Result<Vec<Level>, Rejection> {
+    levels
+        .iter()
+        .map(|level| match level.as_slice() {
+            [price, size, ..] => Level::parse(field, price, size),
+            _ => Err(Rejection::new(RejectReason::InvalidField, format!("`{field}`: a level needs a price and a size"))),
+        })
+        .collect()
 }
 
 /// The venue's checksum field as the keeper compares it: its 32 bits, none for 0.

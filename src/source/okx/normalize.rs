@@ -19,11 +19,13 @@ use std::collections::HashMap;
 use serde_json::json;
 use serde_json::value::RawValue;
 
+use super::book::{OkxBooks, BOOKS, DEPTHS};
 use super::wire::{Candle, Envelope, OptionSummary, Ticker, Trade};
 use crate::config::Channel;
 use crate::record::{Bar, Instrument, OptionQuote, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker as TickerRecord, Timestamp};
 use crate::source::contracts::{self, parse_okx};
 use crate::source::feed::fields::invalid_record as invalid;
+use crate::source::feed::book::BookSettings;
 use crate::source::feed::{OptionQuoteTimes, Parsed, Sequences, Subscription, VenueAdapter};
 use crate::source::values::{self, decimal as number, millis};
 
@@ -62,6 +64,8 @@ pub struct OkxAdapter {
     /// subscription says otherwise, as before tickers existed) and/or 24-hour tickers.
     ticker_quotes: bool,
     ticker_stats: bool,
+    /// The `book` channel's books.
+    books: OkxBooks,
 }
 
 impl OkxAdapter {
@@ -77,6 +81,7 @@ impl OkxAdapter {
             ticker_times: Sequences::duplicates_only(TICKERS),
             ticker_quotes: true,
             ticker_stats: false,
+            books: OkxBooks::new(&BookSettings::default()),
         }
     }
 }
@@ -88,7 +93,7 @@ impl Default for OkxAdapter {
 }
 
 /// Milliseconds since the Unix epoch written as text (`"1630048897897"`).
-fn millis_text(field: &str, text: &str) -> Result<Timestamp, Rejection> {
+pub(super) fn millis_text(field: &str, text: &str) -> Result<Timestamp, Rejection> {
     let ms = text
         .parse::<i64>()
         .map_err(|_| Rejection::new(RejectReason::InvalidField, format!("`{field}`: expected milliseconds as a string, got \"{text}\"")))?;
@@ -362,6 +367,8 @@ impl OkxAdapter {
                 }
                 Ok(())
             }
+            // The first half of a resynchronisation (see `book`).
+            "unsubscribe" => Ok(()),
             "error" => Err(Rejection::new(
                 RejectReason::SubscriptionRefused,
                 format!(
@@ -376,8 +383,8 @@ impl OkxAdapter {
     }
 }
 
-/// The channels this venue offers (`trades`, `tickers` for quotes and tickers, `candle1m`, `opt-summary`; no aggregated trades).
-pub const CHANNELS: &[Channel] = &[Channel::Trades, Channel::Quotes, Channel::Bars, Channel::Tickers, Channel::Options];
+/// The channels this venue offers (`trades`, `tickers` for quotes and tickers, `candle1m`, `opt-summary`, `books`; no aggregated trades).
+pub const CHANNELS: &[Channel] = &[Channel::Trades, Channel::Quotes, Channel::Bars, Channel::Tickers, Channel::Options, Channel::Book];
 
 impl VenueAdapter for OkxAdapter {
     fn channels(&self) -> &'static [Channel] {
@@ -396,6 +403,14 @@ impl VenueAdapter for OkxAdapter {
         "okx"
     }
 
+    fn book_depths(&self) -> &'static [u32] {
+        DEPTHS
+    }
+
+    fn set_book(&mut self, settings: BookSettings) {
+        self.books = OkxBooks::new(&settings);
+    }
+
     fn default_url(&self) -> String {
         "wss://ws.okx.com:8443/ws/v5/public".into()
     }
@@ -406,6 +421,7 @@ impl VenueAdapter for OkxAdapter {
         self.pending_requests.clear();
         self.ticker_quotes = channels.contains(&Channel::Quotes);
         self.ticker_stats = channels.contains(&Channel::Tickers);
+        self.books.reset(Timestamp::now());
         let mut args: Vec<(&'static str, &str)> = Vec::new();
         for symbol in symbols {
             for channel in channels {
@@ -418,6 +434,7 @@ impl VenueAdapter for OkxAdapter {
                     Channel::Options => OPTION_SUMMARY,
                     // OKX's `trades` are already aggregated per taker order; there is no other stream.
                     Channel::AggTrades => continue,
+                    Channel::Book => BOOKS,
                 };
                 if !args.contains(&(name, symbol.as_str())) {
                     args.push((name, symbol.as_str()));
@@ -494,6 +511,10 @@ impl VenueAdapter for OkxAdapter {
                 TRADES => self.trades(data.get(), received_at, &mut parsed)?,
                 TICKERS => self.tickers(data.get(), received_at, &mut parsed)?,
                 OPTION_SUMMARY => self.option_summaries(data.get(), received_at, &mut parsed)?,
+                BOOKS => {
+                    let inst_id = arg.inst_id.ok_or_else(|| Rejection::new(RejectReason::InvalidRecord, "books: no `arg.instId`"))?;
+                    self.books.push(inst_id, envelope.action, data.get(), received_at, &mut parsed)?
+                }
                 channel => match channel.strip_prefix("candle") {
                     Some(bar) => {
                         let inst_id = arg.inst_id.ok_or_else(|| Rejection::new(RejectReason::InvalidRecord, "candle: no `arg.instId`"))?;

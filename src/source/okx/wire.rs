@@ -26,6 +26,9 @@ pub struct Envelope<'a> {
     pub arg: Option<Arg<'a>>,
     #[serde(borrow, default)]
     pub data: Option<&'a RawValue>,
+    /// `books` pushes: `snapshot` or `update`.
+    #[serde(borrow, default)]
+    pub action: Option<&'a str>,
     /// Error code, e.g. `60012` (invalid request) or `60018` (no such channel/instrument).
     #[serde(borrow, default)]
     pub code: Option<Cow<'a, str>>,
@@ -255,4 +258,24 @@ mod tests {
         assert_eq!((error.event, error.code.as_deref(), error.id), (Some("error"), Some("60012"), None));
         assert!(error.msg.unwrap().starts_with("Invalid request: {\"op\""));
     }
+}
+
+/// One element of `books` data:
+/// `{"asks":[["8476.98","415","0","13"]],"bids":[["8476.97","256","0","12"]],"ts":"1597026383085",
+/// "checksum":-855196043,"prevSeqId":-1,"seqId":123456}`. A level is `[price, size,
+/// deprecated "0", order count]`; size `"0"` removes the level in an update.
+#[derive(Debug, Deserialize)]
+pub struct BookData<'a> {
+    #[serde(borrow, default)]
+    pub asks: Vec<Vec<&'a str>>,
+    #[serde(borrow, default)]
+    pub bids: Vec<Vec<&'a str>>,
+    #[serde(borrow)]
+    pub ts: &'a str,
+    #[serde(default)]
+    pub checksum: i64,
+    #[serde(rename = "prevSeqId")]
+    pub prev_seq_id: i64,
+    #[serde(rename = "seqId")]
+    pub seq_id: i64,
 }

@@ -212,6 +212,8 @@ impl VenueAdapter for PolygonAdapter {
                     Channel::AggTrades | Channel::Tickers => continue,
                     // Option chains are not on the stocks feed (check-config refuses them).
                     Channel::Options => continue,
+                    // No order book on this stream (check-config refuses it).
+                    Channel::Book => continue,
                 };
                 let topic = format!("{prefix}.{symbol}");
                 if !topics.contains(&topic) {
