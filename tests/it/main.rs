@@ -6,7 +6,9 @@
 
 mod acks_in_flight;
 mod aggregates;
+mod book_feed;
 mod books;
+mod books_okx;
 mod bus;
 mod bus_claims;
 mod bus_harness;

@@ -342,10 +342,9 @@ impl<R: BookRules> BookKeeper<R> {
             return broken;
         }
         if resync {
-            parsed.events.push((
-                "resync",
-                json!({ "venue": venue, "symbol": symbol, "sequence": update.sequence, "at": update.time.to_string() }),
-            ));
+            parsed
+                .events
+                .push(("resync", json!({ "venue": venue, "symbol": symbol, "sequence": update.sequence, "at": update.time.to_string() })));
         }
         let Some(book) = self.books.get(symbol) else { return Applied::Dropped };
         for (side, levels) in [(BookSide::Bid, book.bids().collect::<Vec<_>>()), (BookSide::Ask, book.asks().collect())] {
@@ -583,8 +582,11 @@ mod tests {
         let mut parsed = Parsed::default();
         assert_eq!(keeper.update("X", &message(2, 12, Some(11), &[(99.0, 2.0)], &[]), &mut parsed), Applied::Resync);
         assert_eq!(kinds(&parsed), ["gap"]);
-        assert_eq!(parsed.events[0].1, json!({ "venue": "v", "symbol": "X", "last": 10, "previous": 11, "sequence": 12,
-                                               "at": Timestamp(2_000_000).to_string() }));
+        assert_eq!(
+            parsed.events[0].1,
+            json!({ "venue": "v", "symbol": "X", "last": 10, "previous": 11, "sequence": 12,
+                                               "at": Timestamp(2_000_000).to_string() })
+        );
         assert!(deltas(&parsed).is_empty(), "nothing stored across the break");
         assert!(!keeper.book("X").unwrap().is_synced());
 

@@ -59,7 +59,14 @@ impl OkxBooks {
     }
 
     /// One `books` push (`action` `snapshot` or `update`) of `inst_id`.
-    pub fn push(&mut self, inst_id: &str, action: Option<&str>, data: &str, received_at: Timestamp, parsed: &mut Parsed) -> Result<(), Rejection> {
+    pub fn push(
+        &mut self,
+        inst_id: &str,
+        action: Option<&str>,
+        data: &str,
+        received_at: Timestamp,
+        parsed: &mut Parsed,
+    ) -> Result<(), Rejection> {
         let elements: Vec<BookData> = serde_json::from_str(data).map_err(|error| invalid(BOOKS, error))?;
         let snapshot = match action {
             Some("snapshot") => true,

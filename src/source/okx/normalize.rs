@@ -24,8 +24,8 @@ use super::wire::{Candle, Envelope, OptionSummary, Ticker, Trade};
 use crate::config::Channel;
 use crate::record::{Bar, Instrument, OptionQuote, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker as TickerRecord, Timestamp};
 use crate::source::contracts::{self, parse_okx};
-use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::book::BookSettings;
+use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::{OptionQuoteTimes, Parsed, Sequences, Subscription, VenueAdapter};
 use crate::source::values::{self, decimal as number, millis};
 
