@@ -146,7 +146,9 @@ pub struct BenchArgs {
     /// rates (the fixed offered rates), bus (push through edge, NATS and writer), stall,
     /// baselines, profiles (vanilla and TimescaleDB side by side: raw COPY ceiling with
     /// and without the time index, hypertick with copy and with direct compress,
-    /// compression ratio, the cookbook's query times), chaos (the fault soak: `--chaos-secs` of load, hostile frames,
+    /// compression ratio, the cookbook's query times), books (OKX book pushes into
+    /// `book_deltas` beside raw COPY of the same rows, and their compressed storage on
+    /// TimescaleDB), chaos (the fault soak: `--chaos-secs` of load, hostile frames,
     /// PostgreSQL and daemon kills; writes chaos.md and chaos.json). Default: all of
     /// them but chaos, which runs only when named here (it lasts 10 minutes by default).
     #[arg(long, value_name = "PART,PART", value_delimiter = ',', value_enum)]
@@ -192,6 +194,9 @@ pub enum BenchPart {
     Stall,
     Baselines,
     Profiles,
+    /// Order books: OKX `books` pushes through the adapter and book keeper into
+    /// `book_deltas`, beside raw COPY of the same rows; compressed storage on TimescaleDB.
+    Books,
     Chaos,
 }
 
@@ -209,7 +214,7 @@ impl BenchArgs {
 
 #[derive(Debug, Args)]
 pub struct BenchLoadArgs {
-    /// `push` (connect to --url) or `binance` (listen on --listen).
+    /// `push` (connect to --url), `binance` or `okx-books` (listen on --listen).
     #[arg(value_name = "MODE")]
     pub mode: String,
     #[arg(long, value_name = "URL")]

@@ -155,7 +155,10 @@ async fn execute(command: Command) -> anyhow::Result<()> {
             let mode = match (args.mode.as_str(), args.url, args.listen) {
                 ("push", Some(url), _) => bench::LoadMode::Push { url },
                 ("binance", _, Some(listen)) => bench::LoadMode::Binance { listen },
-                (mode, _, _) => anyhow::bail!("bench-load: mode `{mode}` needs `push --url URL` or `binance --listen ADDR`"),
+                ("okx-books", _, Some(listen)) => bench::LoadMode::OkxBooks { listen },
+                (mode, _, _) => {
+                    anyhow::bail!("bench-load: mode `{mode}` needs `push --url URL`, `binance --listen ADDR` or `okx-books --listen ADDR`")
+                }
             };
             let plan = bench::LoadPlan {
                 mode,

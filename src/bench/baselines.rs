@@ -31,6 +31,8 @@ pub const INSERT_BATCH_ROWS: usize = 1_000;
 
 /// The rows the baselines write, prepared in each method's form.
 pub struct Prepared {
+    /// The table the rows go to (`ticks`; `book_deltas` for the book part, COPY only).
+    pub table: Table,
     pub ticks: Arc<Vec<Tick>>,
     pub copy_batches: Arc<Vec<Bytes>>,
     pub insert_statements: Arc<Vec<String>>,
@@ -69,7 +71,32 @@ pub fn prepare(rows: usize, symbols: usize) -> Prepared {
             sql
         })
         .collect();
-    Prepared { ticks: Arc::new(ticks), copy_batches: Arc::new(copy_batches), insert_statements: Arc::new(insert_statements) }
+    Prepared {
+        table: Table::Ticks,
+        ticks: Arc::new(ticks),
+        copy_batches: Arc::new(copy_batches),
+        insert_statements: Arc::new(insert_statements),
+    }
+}
+
+/// `rows` book level changes over `symbols` symbols, for raw COPY into `book_deltas` only.
+pub fn prepare_books(rows: usize, symbols: usize) -> Prepared {
+    let names: Vec<String> = (0..symbols.max(1)).map(|index| format!("SYM{index:03}-USDT")).collect();
+    let deltas = super::book_market::BookMarket::new(&names, 99).deltas(rows, Timestamp::now(), 60_000_000);
+    let copy_batches = deltas
+        .chunks(COPY_BATCH_ROWS)
+        .map(|chunk| {
+            let mut buffer = BytesMut::new();
+            encode_rows(chunk, &mut buffer);
+            buffer.freeze()
+        })
+        .collect();
+    Prepared {
+        table: Table::BookDeltas,
+        ticks: Arc::new(Vec::new()),
+        copy_batches: Arc::new(copy_batches),
+        insert_statements: Arc::new(Vec::new()),
+    }
 }
 
 /// A baseline method.
@@ -103,6 +130,8 @@ pub async fn measure(
     session: &str,
     progress: impl Fn(u64),
 ) -> anyhow::Result<f64> {
+    anyhow::ensure!(method == Method::Copy || prepared.table == Table::Ticks, "only raw COPY is prepared for {}", prepared.table.name());
+    let table = prepared.table;
     let committed = Arc::new(AtomicU64::new(0));
     let stop = CancellationToken::new();
     let mut tasks = Vec::new();
@@ -125,7 +154,7 @@ pub async fn measure(
                 let rows = match method {
                     Method::Copy => {
                         let batch = &copy_batches[next % copy_batches.len()];
-                        copy_batch(&mut client, batch.clone()).await?
+                        copy_batch(&mut client, table, batch.clone()).await?
                     }
                     Method::MultiRowInsert => {
                         let statement = &statements[next % statements.len()];
@@ -156,9 +185,9 @@ pub async fn measure(
     Ok(rows as f64 / seconds)
 }
 
-async fn copy_batch(client: &mut tokio_postgres::Client, batch: Bytes) -> anyhow::Result<u64> {
+async fn copy_batch(client: &mut tokio_postgres::Client, table: Table, batch: Bytes) -> anyhow::Result<u64> {
     let transaction = client.transaction().await?;
-    let sink = transaction.copy_in::<_, Bytes>(&copy_statement(Table::Ticks)).await.context("COPY")?;
+    let sink = transaction.copy_in::<_, Bytes>(&copy_statement(table)).await.context("COPY")?;
     futures_util::pin_mut!(sink);
     sink.send(batch).await.context("COPY data")?;
     let rows = sink.finish().await.context("COPY end")?;

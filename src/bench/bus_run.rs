@@ -73,7 +73,7 @@ impl BenchContext {
         let mut load = LoadGenerator::spawn(mode, rate, self.push_connections, self.frame_rows, self.symbols).await?;
         let label = format!("{name:<28}");
         let nats_pid: Vec<u32> = nats.pid().into_iter().collect();
-        let window = self.measure_window(&label, &writer.stats, &load, &nats_pid).await;
+        let window = self.measure_window(&label, crate::record::Table::Ticks, &writer.stats, &load, &nats_pid).await;
         let mut result = window.run(name, BUS_SOURCE, rate);
         result.nats_cores = Some(window.other_cores);
         let (_, acked) = load.stop().await;

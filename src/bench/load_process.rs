@@ -41,7 +41,7 @@ impl LoadGenerator {
         let pid = child.id().context("the load generator exited at once")?;
         let mut lines = tokio::io::BufReader::new(child.stdout.take().context("the load generator's stdout")?).lines();
         let mut listening = None;
-        if mode[0] == "binance" {
+        if mode[0] != "push" {
             let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
                 .await
                 .context("the load generator did not start listening")??

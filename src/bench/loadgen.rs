@@ -4,9 +4,12 @@
 //! - `push`: connects to the daemon's push server and sends frames of ticks, paced to an
 //!   offered rate or as fast as acks come back (a window of frames in flight);
 //! - `binance`: listens as a Binance market-data endpoint, acknowledges `SUBSCRIBE` and
-//!   streams one `<symbol>@trade` message per trade, paced or as fast as the socket takes.
+//!   streams one `<symbol>@trade` message per trade, paced or as fast as the socket takes;
+//! - `okx-books`: listens as an OKX public endpoint, acknowledges the `books` subscription
+//!   of each instrument, sends its snapshot, then streams update pushes
+//!   ([`book_market`](super::book_market)); `sent` counts level changes.
 //!
-//! It reports on stdout, one JSON object per line: `{"listening":"…"}` once (binance),
+//! It reports on stdout, one JSON object per line: `{"listening":"…"}` once (listening modes),
 //! then `{"sent":N,"acked":M}` every 250 ms, and a last line with `"final":true` after
 //! SIGTERM or `--seconds`.
 
@@ -21,6 +24,7 @@ use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
+use super::book_market::{BookMarket, CHANGES_PER_PUSH};
 use super::dataset::{push_frame, Market};
 use crate::record::Timestamp;
 
@@ -44,6 +48,14 @@ pub struct LoadPlan {
 pub enum LoadMode {
     Push { url: String },
     Binance { listen: SocketAddr },
+    OkxBooks { listen: SocketAddr },
+}
+
+/// What a listening load generator serves.
+#[derive(Debug, Clone, Copy)]
+enum Served {
+    Binance,
+    OkxBooks,
 }
 
 #[derive(Default)]
@@ -72,11 +84,12 @@ pub async fn run(plan: LoadPlan) -> anyhow::Result<()> {
                 tasks.push(tokio::spawn(async move { push_connection(&url, market, per_connection, frame_rows, counters, &stop).await }));
             }
         }
-        LoadMode::Binance { listen } => {
+        LoadMode::Binance { listen } | LoadMode::OkxBooks { listen } => {
+            let served = if matches!(plan.mode, LoadMode::Binance { .. }) { Served::Binance } else { Served::OkxBooks };
             let listener = TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
             println!("{}", serde_json::json!({ "listening": listener.local_addr()?.to_string() }));
             let (counters, stop) = (counters.clone(), stop.clone());
-            tasks.push(tokio::spawn(async move { serve_binance(listener, per_connection, counters, stop).await }));
+            tasks.push(tokio::spawn(async move { serve(listener, served, per_connection, counters, stop).await }));
         }
     }
     let deadline = async {
@@ -173,7 +186,7 @@ async fn push_connection(
     Ok(())
 }
 
-async fn serve_binance(listener: TcpListener, rate: u64, counters: Arc<Counters>, stop: CancellationToken) -> anyhow::Result<()> {
+async fn serve(listener: TcpListener, served: Served, rate: u64, counters: Arc<Counters>, stop: CancellationToken) -> anyhow::Result<()> {
     let mut streams = Vec::new();
     loop {
         let (stream, _) = tokio::select! {
@@ -182,8 +195,12 @@ async fn serve_binance(listener: TcpListener, rate: u64, counters: Arc<Counters>
         };
         let (counters, stop) = (counters.clone(), stop.clone());
         streams.push(tokio::spawn(async move {
-            if let Err(error) = binance_connection(stream, rate, &counters, &stop).await {
-                eprintln!("load generator: a Binance connection ended: {error:#}");
+            let ended = match served {
+                Served::Binance => binance_connection(stream, rate, &counters, &stop).await,
+                Served::OkxBooks => okx_books_connection(stream, rate, &counters, &stop).await,
+            };
+            if let Err(error) = ended {
+                eprintln!("load generator: a {served:?} connection ended: {error:#}");
             }
         }));
     }
@@ -248,6 +265,70 @@ async fn binance_connection(stream: tokio::net::TcpStream, rate: u64, counters: 
     }
     sender.flush().await?;
     counters.sent.fetch_add(sent % FLUSH_EVERY, Ordering::Relaxed);
+    counters.acked.store(counters.sent.load(Ordering::Relaxed), Ordering::Relaxed);
+    let _ = sender.send(Message::Close(None)).await;
+    reader.abort();
+    Ok(())
+}
+
+/// An OKX connection: the `books` subscription acknowledged arg by arg, a snapshot per
+/// instrument, then update pushes (each [`CHANGES_PER_PUSH`] level changes).
+async fn okx_books_connection(
+    stream: tokio::net::TcpStream,
+    rate: u64,
+    counters: &Counters,
+    stop: &CancellationToken,
+) -> anyhow::Result<()> {
+    let _ = stream.set_nodelay(true);
+    let socket = tokio_tungstenite::accept_async(stream).await.context("websocket handshake")?;
+    let (mut sender, mut receiver) = socket.split();
+    let symbols = loop {
+        let message = tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
+            message = receiver.next() => message,
+        };
+        let Some(message) = message else { return Ok(()) };
+        if let Message::Text(text) = message? {
+            let request: serde_json::Value = serde_json::from_str(text.as_str()).context("a subscribe request")?;
+            let mut symbols = Vec::new();
+            for arg in request["args"].as_array().into_iter().flatten() {
+                let ack = serde_json::json!({ "id": request["id"], "event": "subscribe", "arg": arg, "connId": "bench" });
+                sender.send(Message::text(ack.to_string())).await?;
+                if let Some(symbol) = arg["instId"].as_str() {
+                    symbols.push(symbol.to_string());
+                }
+            }
+            break symbols;
+        }
+    };
+    anyhow::ensure!(!symbols.is_empty(), "the subscribe request named no instrument");
+    let reader = tokio::spawn(async move { while let Some(Ok(_)) = receiver.next().await {} });
+    let mut market = BookMarket::new(&symbols, 42);
+    let mut message = String::new();
+    for index in 0..symbols.len() {
+        market.okx_snapshot(index, Timestamp::now(), &mut message);
+        sender.send(Message::text(message.as_str())).await?;
+    }
+    let started = Instant::now();
+    let (mut sent, mut unreported) = (0u64, 0u64);
+    let mut pacer = tokio::time::interval(Duration::from_millis(1));
+    pacer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    while !stop.is_cancelled() {
+        let owed = if rate == 0 { FLUSH_EVERY * CHANGES_PER_PUSH as u64 } else { due(started, rate).saturating_sub(sent) };
+        if owed < CHANGES_PER_PUSH as u64 {
+            tokio::select! { _ = stop.cancelled() => break, _ = pacer.tick() => {} }
+            continue;
+        }
+        let now = Timestamp::now();
+        for _ in 0..(owed / CHANGES_PER_PUSH as u64).min(FLUSH_EVERY) {
+            let rows = market.okx_update(now, &mut message) as u64;
+            sender.feed(Message::text(message.as_str())).await?;
+            sent += rows;
+            unreported += rows;
+        }
+        sender.flush().await?;
+        counters.sent.fetch_add(std::mem::take(&mut unreported), Ordering::Relaxed);
+    }
     counters.acked.store(counters.sent.load(Ordering::Relaxed), Ordering::Relaxed);
     let _ = sender.send(Message::Close(None)).await;
     reader.abort();

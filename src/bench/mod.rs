@@ -11,6 +11,8 @@
 //! - both schema profiles side by side (`profiles.rs`): a vanilla and a TimescaleDB
 //!   throwaway cluster, the raw COPY ceiling with and without the time index, the
 //!   daemon with `copy` and with `direct_compress`, compression, the cookbook's times;
+//! - order books (`books.rs`): OKX book pushes through the adapter and book keeper into
+//!   `book_deltas` beside raw COPY of the same rows, and their compressed storage;
 //! - only when asked for (`--only chaos`), a fault soak (`chaos.rs`): the daemon as a
 //!   child process under valid and hostile load while PostgreSQL and the daemon are
 //!   killed and restarted, every acked row counted back (`chaos.md`, `chaos.json`).
@@ -19,6 +21,8 @@
 //! `results.md` and `chart.png` into `--out`.
 
 mod baselines;
+mod book_market;
+mod books;
 mod bus_run;
 mod chaos;
 mod chaos_faults;
@@ -131,6 +135,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
 
+    let books = if args.runs(BenchPart::Books) { Some(books::run(&context, &args).await?) } else { None };
+
     let (profile_runs, profiles_note) =
         if args.runs(BenchPart::Profiles) { profiles::run(&args, spool_dir.path()).await? } else { (Vec::new(), None) };
 
@@ -151,6 +157,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         ratios: ratios(&daemon_runs, &baseline_results, stall.as_ref())
             .into_iter()
             .chain(profile_runs.iter().flat_map(|run| run.ratios.iter().cloned()))
+            .chain(books.iter().filter_map(|run| run.ratio.clone()))
             .collect(),
         bus: figures::bus_comparisons(&daemon_runs, bus_run::BUS_SOURCE),
         baselines: baseline_results,
@@ -158,6 +165,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         stall,
         profiles: profile_runs,
         profiles_note,
+        books,
     };
     let markdown = report.markdown();
     println!("\n{markdown}");

@@ -27,6 +27,9 @@ pub struct BenchReport {
     /// Why a profile was not measured (TimescaleDB not installed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profiles_note: Option<String>,
+    /// Order books (`--only books`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub books: Option<super::books::BooksRun>,
 }
 
 impl BenchReport {
@@ -138,6 +141,9 @@ impl BenchReport {
                     comparison.ratio.map_or("—".to_string(), |ratio| format!("{ratio:.2}"))
                 );
             }
+        }
+        if let Some(books) = &self.books {
+            out.push_str(&super::books::markdown(books));
         }
         if !self.profiles.is_empty() {
             out.push_str(&super::profiles::markdown(&self.profiles, self.profiles_note.as_deref(), settings));

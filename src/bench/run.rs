@@ -24,6 +24,27 @@ use crate::record::Table;
 pub enum SourceFormat {
     Push,
     Binance,
+    /// OKX `books` pushes into `book_deltas`.
+    OkxBooks,
+}
+
+impl SourceFormat {
+    /// The `source` named in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceFormat::Push => "push",
+            SourceFormat::Binance => "binance",
+            SourceFormat::OkxBooks => "okx books",
+        }
+    }
+
+    /// The table its rows go to.
+    pub fn table(self) -> Table {
+        match self {
+            SourceFormat::OkxBooks => Table::BookDeltas,
+            SourceFormat::Push | SourceFormat::Binance => Table::Ticks,
+        }
+    }
 }
 
 pub struct BenchContext {
@@ -119,7 +140,8 @@ impl BenchContext {
     }
 
     /// The daemon's configuration as a deployment would write it.
-    fn config_text(&self, binance: Option<&str>, spool: bool) -> String {
+    /// `feed`: a venue source of that format served at that address (none: push only).
+    fn config_text(&self, feed: Option<(SourceFormat, &str)>, spool: bool) -> String {
         let mut text = format!(
             "[database]\nurl = \"{}\"\n\n[server]\nlisten = \"127.0.0.1:0\"\nack = \"received\"\nmax_connections = 64\n\n\
              [metrics]\nlisten = \"127.0.0.1:0\"\nsummary_interval_secs = 0\n\n[pipeline]\nwriters_per_table = {}\n",
@@ -132,7 +154,14 @@ impl BenchContext {
         if spool {
             text.push_str(&format!("\n[spool]\ndir = \"{}\"\nmax_bytes = {}\n", self.spool_dir.display(), 8u64 << 30));
         }
-        if let Some(address) = binance {
+        if let Some((SourceFormat::OkxBooks, address)) = feed {
+            let symbols: Vec<String> = (0..self.symbols).map(|index| format!("\"SYM{index:03}-USDT\"")).collect();
+            text.push_str(&format!(
+                "\n[[sources]]\nkind = \"okx\"\nurl = \"ws://{address}/ws\"\nsymbols = [{}]\nchannels = [\"book\"]\n",
+                symbols.join(", ")
+            ));
+        }
+        if let Some((SourceFormat::Binance, address)) = feed {
             let symbols: Vec<String> = (0..self.symbols).map(|index| format!("\"SYM{index:03}USDT\"")).collect();
             let per_source = symbols.len().div_ceil(self.binance_connections.max(1));
             for (index, chunk) in symbols.chunks(per_source.max(1)).enumerate() {
@@ -145,8 +174,8 @@ impl BenchContext {
         text
     }
 
-    fn config(&self, binance: Option<&str>, spool: bool) -> anyhow::Result<Config> {
-        Ok(crate::app::load_config_str(&self.config_text(binance, spool), std::iter::empty())?)
+    fn config(&self, feed: Option<(SourceFormat, &str)>, spool: bool) -> anyhow::Result<Config> {
+        Ok(crate::app::load_config_str(&self.config_text(feed, spool), std::iter::empty())?)
     }
 
     /// The push configuration with the database address left out.
@@ -162,7 +191,10 @@ impl BenchContext {
     /// An empty `ticks` table and a checkpoint, so every run starts alike.
     pub async fn reset(&self) -> anyhow::Result<()> {
         let client = crate::db::connect(&self.url, Duration::from_secs(10)).await?;
-        client.batch_execute("TRUNCATE ticks, feed_events, dead_letters; CHECKPOINT").await.context("resetting the table")?;
+        client
+            .batch_execute("TRUNCATE ticks, book_deltas, book_snapshots, feed_events, dead_letters; CHECKPOINT")
+            .await
+            .context("resetting the table")?;
         Ok(())
     }
 
@@ -174,15 +206,8 @@ impl BenchContext {
         self.reset().await?;
         let (daemon, mut load) = self.start(format, rate, false).await?;
         let label = format!("{name:<28}");
-        let window = self.measure_window(&label, &daemon.stats, &load, &[]).await;
-        let result = window.run(
-            name,
-            match format {
-                SourceFormat::Push => "push",
-                SourceFormat::Binance => "binance",
-            },
-            rate,
-        );
+        let window = self.measure_window(&label, format.table(), &daemon.stats, &load, &[]).await;
+        let result = window.run(name, format.name(), rate);
         load.stop().await;
         daemon.stop().await?;
         println!(
@@ -203,7 +228,8 @@ impl BenchContext {
     /// The warm-up, then the measured window over the commits counted in `stats`, with
     /// a progress line every second. `others` are further processes whose CPU is measured
     /// (the NATS server of a bus run).
-    pub(super) async fn measure_window(&self, label: &str, stats: &Stats, load: &LoadGenerator, others: &[u32]) -> Window {
+    pub(super) async fn measure_window(&self, label: &str, table: Table, stats: &Stats, load: &LoadGenerator, others: &[u32]) -> Window {
+        let ticks = |stats: &Stats| rows_of(stats, table);
         let warmup_end = Instant::now() + self.warmup;
         while Instant::now() < warmup_end {
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -256,11 +282,15 @@ impl BenchContext {
                 let load = LoadGenerator::spawn(mode, rate, self.push_connections, self.frame_rows, self.symbols).await?;
                 Ok((daemon, load))
             }
-            SourceFormat::Binance => {
-                let mode = vec!["binance".to_string(), "--listen".into(), "127.0.0.1:0".into()];
-                let load = LoadGenerator::spawn(mode, rate, self.binance_connections, self.frame_rows, self.symbols).await?;
+            SourceFormat::Binance | SourceFormat::OkxBooks => {
+                let (mode, connections) = match format {
+                    SourceFormat::Binance => ("binance", self.binance_connections),
+                    _ => ("okx-books", 1),
+                };
+                let mode = vec![mode.to_string(), "--listen".into(), "127.0.0.1:0".into()];
+                let load = LoadGenerator::spawn(mode, rate, connections, self.frame_rows, self.symbols).await?;
                 let address = load.listening.clone().context("the load generator did not say where it listens")?;
-                let daemon = Daemon::start(&self.config(Some(&address), spool)?).await?;
+                let daemon = Daemon::start(&self.config(Some((format, &address)), spool)?).await?;
                 Ok((daemon, load))
             }
         }
@@ -384,5 +414,10 @@ impl BenchContext {
 }
 
 pub(super) fn ticks(stats: &Stats) -> TableSnapshot {
-    stats.snapshots().into_iter().find(|snapshot| snapshot.table == Table::Ticks).expect("the statistics cover every built-in table")
+    rows_of(stats, Table::Ticks)
+}
+
+/// The commit statistics of one table.
+pub(super) fn rows_of(stats: &Stats, table: Table) -> TableSnapshot {
+    stats.snapshots().into_iter().find(|snapshot| snapshot.table == table).expect("the statistics cover every built-in table")
 }
