@@ -18,8 +18,10 @@ use hypertick::config::{Config, TableConfig, WriteMode};
 use hypertick::db::{self, Partitions, Profile};
 use hypertick::metrics::Stats;
 use hypertick::pipeline::Sequenced;
-use hypertick::record::{FeedEvent, OptionKind, OptionQuote, Quote, Side, Table, Tick, Timestamp};
+use hypertick::record::{BookDelta, BookSnapshot, FeedEvent, OptionKind, OptionQuote, Quote, Record, Side, Table, Tick, Timestamp};
 use hypertick::sink::{batch_queue, encode_stage, run_writer, CopyRow, TableWriteSettings, WriterSettings};
+use hypertick::source::feed::book::{BookKeeper, BookRules, BookUpdate, Level};
+use hypertick::source::feed::Parsed;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 use crate::support;
@@ -44,6 +46,8 @@ struct Dataset {
     quotes: Vec<Quote>,
     feed_events: Vec<FeedEvent>,
     option_quotes: Vec<OptionQuote>,
+    book_deltas: Vec<BookDelta>,
+    book_snapshots: Vec<BookSnapshot>,
 }
 
 /// Three hours of trades for three series, quotes for two, feed events with one
@@ -117,7 +121,74 @@ fn dataset() -> Dataset {
         event(85, "coinbase", "connected"),
         event(170, "binance", "disconnected"),
     ];
-    Dataset { ticks, quotes, feed_events, option_quotes: option_quotes() }
+    let (book_deltas, book_snapshots) = books();
+    Dataset { ticks, quotes, feed_events, option_quotes: option_quotes(), book_deltas, book_snapshots }
+}
+
+/// Consecutive sequence numbers.
+struct Consecutive;
+
+impl BookRules for Consecutive {
+    fn follows(&self, last: i64, update: &BookUpdate) -> bool {
+        update.sequence == last + 1
+    }
+}
+
+/// Three hours of an OKX BTC-USDT book, as the book keeper stores it: a snapshot of 20
+/// levels a side at 00:00:01, then every 2 s an update of three level changes (a fifth
+/// remove their level), pictures of the top 10 every minute.
+fn books() -> (Vec<BookDelta>, Vec<BookSnapshot>) {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut random = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let level = |price: f64, size: f64| Level::new(&price.to_string(), &size.to_string(), price, size);
+    let mut keeper = BookKeeper::new("okx", Consecutive, 50, 10, 60_000);
+    let mut parsed = Parsed::default();
+    let update = |sequence: i64, time: i64, bids: Vec<Level>, asks: Vec<Level>| BookUpdate {
+        time: Timestamp(time),
+        received_at: Timestamp(time + 1_000),
+        sequence,
+        previous: None,
+        bids,
+        asks,
+        checksum: None,
+    };
+    let size = |random: &mut dyn FnMut() -> f64| ((random() * 5.0 + 0.01) * 100.0).round() / 100.0;
+    let (bids, asks) = (1..=20)
+        .map(|step| (level(94_000.0 - step as f64 * 0.5, size(&mut random)), level(94_000.0 + step as f64 * 0.5, size(&mut random))))
+        .unzip();
+    keeper.snapshot("BTC-USDT", &update(1, DAY_START + SECOND, bids, asks), &mut parsed);
+    let mut sequence = 1;
+    let mut time = DAY_START + 2 * SECOND;
+    while time < DAY_START + 3 * 3_600 * SECOND {
+        sequence += 1;
+        let (mut bids, mut asks) = (Vec::new(), Vec::new());
+        for _ in 0..3 {
+            let step = 1.0 + (random() * 20.0).floor();
+            let new_size = if random() < 0.2 { 0.0 } else { size(&mut random) };
+            if random() < 0.5 {
+                bids.push(level(94_000.0 - step * 0.5, new_size));
+            } else {
+                asks.push(level(94_000.0 + step * 0.5, new_size));
+            }
+        }
+        keeper.update("BTC-USDT", &update(sequence, time, bids, asks), &mut parsed);
+        time += 2 * SECOND;
+    }
+    assert!(parsed.events.is_empty(), "no break in the generated book: {:?}", parsed.events);
+    let (mut deltas, mut pictures) = (Vec::new(), Vec::new());
+    for record in parsed.records {
+        match record {
+            Record::BookDelta(row) => deltas.push(row),
+            Record::BookSnapshot(row) => pictures.push(row),
+            other => panic!("the keeper made {other:?}"),
+        }
+    }
+    (deltas, pictures)
 }
 
 /// Option quotes every 5 minutes for three hours: a Deribit BTC chain (two expiries,
@@ -234,6 +305,8 @@ async fn load(config: &Config, profile: Profile, mode: WriteMode, data: &Dataset
     write_table(config, profile, mode, &data.quotes).await;
     write_table(config, profile, mode, &data.feed_events).await;
     write_table(config, profile, mode, &data.option_quotes).await;
+    write_table(config, profile, mode, &data.book_deltas).await;
+    write_table(config, profile, mode, &data.book_snapshots).await;
 }
 
 type Answer = Vec<Vec<Option<String>>>;
@@ -479,10 +552,27 @@ async fn timescaledb_profile_converges_and_the_cookbook_agrees_on_both_profiles(
     let rows_per_hour = vanilla_answers.iter().find(|(name, _)| name == "Rows per venue per hour").unwrap();
     let total: i64 = rows_per_hour.1.iter().map(|row| row[2].as_ref().unwrap().parse::<i64>().unwrap()).sum();
     assert_eq!(total as usize, data.ticks.len(), "every tick landed");
+    // The microprice query's own answer: the generated book at 02:00, level by level.
+    let at = DAY_START + 2 * 3_600 * SECOND;
+    let mut sides: [std::collections::BTreeMap<i64, (f64, f64)>; 2] = Default::default();
+    for row in data.book_deltas.iter().filter(|row| row.time.micros() <= at) {
+        let side = &mut sides[usize::from(row.side == hypertick::record::BookSide::Ask)];
+        let key = (row.price * 100.0).round() as i64;
+        if row.size == 0.0 {
+            side.remove(&key);
+        } else {
+            side.insert(key, (row.price, row.size));
+        }
+    }
+    let ((bid, bid_size), (ask, ask_size)) = (*sides[0].last_key_value().unwrap().1, *sides[1].first_key_value().unwrap().1);
+    let microprice = vanilla_answers.iter().find(|(name, _)| name == "Microprice at an instant").unwrap();
+    let answer: Vec<f64> = microprice.1[0].iter().map(|cell| cell.as_deref().unwrap().parse().unwrap()).collect();
+    assert_eq!(answer.len(), 3);
+    assert_eq!((answer[0], answer[1]), (bid, ask));
+    assert!((answer[2] - (bid * ask_size + ask * bid_size) / (bid_size + ask_size)).abs() < 1e-9, "{answer:?}");
     // The chain query's own answer, beyond the two profiles agreeing: the BTC contracts
     // with a quote in the hour before 02:00, each with its last quote before then.
     let chain = vanilla_answers.iter().find(|(name, _)| name == "The chain of one underlying at a given time").unwrap();
-    let at = DAY_START + 2 * 3_600 * SECOND;
     let number = |cell: &Option<String>| cell.as_deref().map(|text| text.parse::<f64>().unwrap());
     let answered: Vec<(&str, Option<f64>, Option<f64>)> =
         chain.1.iter().map(|row| (row[1].as_deref().unwrap(), number(&row[6]), number(&row[9]))).collect();
