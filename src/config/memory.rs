@@ -10,6 +10,7 @@
 //!                               acks_in_flight_bytes + owed_per_frame) ]
 //!     where owed_per_frame = ack_bytes + receipt_bytes(max_frame_bytes)
 //!   + spool buffers
+//!   + Σ sources with `book` [ symbols × 2 × book_depth × BOOK_LEVEL_BYTES ]
 //! ```
 //!
 //! A channel holds at most `channel_max_bytes` of records (plus one oversized record
@@ -31,6 +32,12 @@ use crate::record::Table;
 
 /// Binary, runtime, threads, metrics, caches: measured idle at about 40 MB; 64 MiB allowed.
 pub const BASE_BYTES: u64 = 64 << 20;
+/// Levels a side a local order book keeps at most, whatever `book_depth` says.
+pub const MAX_BOOK_DEPTH: u32 = 5_000;
+/// The memory of one book level at most: its share of the map's nodes, the level (two
+/// numbers, two boxed texts) and the texts.
+pub const BOOK_LEVEL_BYTES: u64 = 160;
+
 /// Bytes of one ack in flight at most: 100 refusals of at most 1 KiB of reason each.
 const ACK_BYTES: u64 = 100 * 1_100;
 
@@ -44,11 +51,13 @@ pub struct WorstCase {
     pub connections: u64,
     /// The spool's in-memory buffers (its segment being written), when configured.
     pub spool: u64,
+    /// The local order books of the sources with a `book` channel.
+    pub books: u64,
 }
 
 impl WorstCase {
     pub fn total(&self) -> u64 {
-        self.base + self.tables + self.connections + self.spool
+        self.base + self.tables + self.connections + self.spool + self.books
     }
 }
 
@@ -80,7 +89,16 @@ pub fn worst_case_bytes(config: &Config) -> WorstCase {
         server.max_connections.get() as u64 * (12 * frame + owed)
     });
     let spool = config.spool.as_ref().map_or(0, |spool| spool.segment_bytes);
-    WorstCase { base: BASE_BYTES, tables, connections, spool }
+    let books = config
+        .sources
+        .iter()
+        .filter(|source| source.channels.contains(&super::Channel::Book))
+        .map(|source| {
+            let depth = u64::from(source.book_depth.unwrap_or(MAX_BOOK_DEPTH).min(MAX_BOOK_DEPTH));
+            source.symbols.len().max(1) as u64 * 2 * depth * BOOK_LEVEL_BYTES
+        })
+        .sum();
+    WorstCase { base: BASE_BYTES, tables, connections, spool, books }
 }
 
 #[cfg(test)]
@@ -97,5 +115,17 @@ mod tests {
         let signals_and_relational_extra = 2 * (3 << 20) * 7;
         assert_eq!(worst.tables, 8 * per_table_one_writer + 5 * per_table_two_writers + signals_and_relational_extra);
         assert_eq!(worst.total(), worst.base + worst.tables + worst.connections);
+    }
+
+    #[test]
+    fn books_count_their_symbols_and_depth() {
+        let text = "[database]\nurl = \"postgres://u@localhost/db\"\n\
+                    [[sources]]\nkind = \"okx\"\nsymbols = [\"A-B\", \"C-D\"]\nchannels = [\"book\"]\nbook_depth = 400\n\
+                    [[sources]]\nkind = \"okx\"\nname = \"all\"\nsymbols = [\"E-F\"]\nchannels = [\"book\"]\n\
+                    [[sources]]\nkind = \"okx\"\nname = \"trades\"\nsymbols = [\"G-H\"]\nchannels = [\"trades\"]\n";
+        let config = crate::config::load_str_with(text, Vec::new(), &[]).unwrap();
+        let worst = worst_case_bytes(&config);
+        assert_eq!(worst.books, (2 * 2 * 400 + 2 * u64::from(MAX_BOOK_DEPTH)) * BOOK_LEVEL_BYTES);
+        assert_eq!(worst.total(), worst.base + worst.tables + worst.connections + worst.books);
     }
 }

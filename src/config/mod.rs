@@ -45,7 +45,7 @@ pub use json_feed::{
     json_pointer_tokens, AckRule, Conditions, FieldPointers, JsonFeedConfig, RecordKind, RecordRule, SideValues, SymbolRewrite, TimeFormat,
 };
 pub use load::{load_file_with, load_str, load_str_with, Check};
-pub use memory::{worst_case_bytes, WorstCase};
+pub use memory::{worst_case_bytes, WorstCase, BOOK_LEVEL_BYTES, MAX_BOOK_DEPTH};
 pub use model::{AggregatesConfig, Config, DatabaseConfig, MetricsConfig, ProfileChoice, SchemaConfig, ShutdownConfig};
 pub use pipeline::{FullPolicy, PipelineConfig};
 pub use redact::redact_url;

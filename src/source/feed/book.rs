@@ -26,8 +26,10 @@
 //! request not answered within 30 s is made again. The waits are measured in receipt
 //! time and checked as messages arrive.
 //!
-//! Bounded: at most `depth_cap` levels per side (the worst are dropped beyond it) and at
-//! most [`MAX_BOOKS`] symbols.
+//! Bounded: at most `depth_cap` levels per side (the worst are dropped beyond it, and
+//! never more than [`MAX_DEPTH`]) and at most one book per configured symbol (a venue
+//! sending other symbols cannot grow memory; [`MAX_BOOKS`] without settings). The
+//! configuration's memory bound counts [`LEVEL_BYTES`] per level.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
@@ -41,6 +43,10 @@ use crate::source::values;
 
 /// Books kept at most; a venue sending more symbols than configured cannot grow memory.
 pub const MAX_BOOKS: usize = 10_000;
+/// Levels per side kept at most, whatever the venue offers.
+pub const MAX_DEPTH: usize = crate::config::MAX_BOOK_DEPTH as usize;
+/// The memory of one level at most (map node share, the level, its two texts).
+pub const LEVEL_BYTES: u64 = crate::config::BOOK_LEVEL_BYTES;
 
 /// The first wait between two requests for a fresh snapshot, doubled per break since
 /// the book last held, up to [`RESYNC_MAX_WAIT_MICROS`].
@@ -59,6 +65,8 @@ pub struct BookSettings {
     pub snapshot_depth: usize,
     /// Venue time between two `book_snapshots` rows of a symbol; 0: only at synchronisation.
     pub snapshot_interval_ms: u64,
+    /// Books kept at most: the configured symbols.
+    pub max_books: usize,
 }
 
 impl BookSettings {
@@ -68,13 +76,14 @@ impl BookSettings {
             depth: config.book_depth.or_else(|| depths.first().copied()).unwrap_or(1_000),
             snapshot_depth: usize::try_from(config.book_snapshot_depth.get()).unwrap_or(usize::MAX),
             snapshot_interval_ms: config.book_snapshot_interval_ms,
+            max_books: config.symbols.len().max(1),
         }
     }
 }
 
 impl Default for BookSettings {
     fn default() -> Self {
-        BookSettings { depth: 1_000, snapshot_depth: 20, snapshot_interval_ms: 10_000 }
+        BookSettings { depth: 1_000, snapshot_depth: 20, snapshot_interval_ms: 10_000, max_books: MAX_BOOKS }
     }
 }
 
@@ -259,6 +268,7 @@ pub struct BookKeeper<R: BookRules> {
     snapshot_depth: usize,
     /// Event time between `book_snapshots` rows, µs; 0: only at synchronisation.
     interval_micros: i64,
+    max_books: usize,
     books: HashMap<String, Book>,
 }
 
@@ -269,9 +279,10 @@ impl<R: BookRules> BookKeeper<R> {
         BookKeeper {
             venue: venue.to_string(),
             rules,
-            depth_cap: depth_cap.max(1),
+            depth_cap: depth_cap.clamp(1, MAX_DEPTH),
             snapshot_depth: snapshot_depth.min(depth_cap).max(1),
             interval_micros: i64::try_from(interval_ms.saturating_mul(1_000)).unwrap_or(i64::MAX),
+            max_books: MAX_BOOKS,
             books: HashMap::new(),
         }
     }
@@ -279,7 +290,9 @@ impl<R: BookRules> BookKeeper<R> {
     /// A keeper with a source's settings.
     pub fn with_settings(venue: &str, rules: R, settings: &BookSettings) -> Self {
         let depth = usize::try_from(settings.depth).unwrap_or(usize::MAX);
-        Self::new(venue, rules, depth, settings.snapshot_depth, settings.snapshot_interval_ms)
+        let mut keeper = Self::new(venue, rules, depth, settings.snapshot_depth, settings.snapshot_interval_ms);
+        keeper.max_books = settings.max_books.clamp(1, MAX_BOOKS);
+        keeper
     }
 
     pub fn book(&self, symbol: &str) -> Option<&Book> {
@@ -304,7 +317,7 @@ impl<R: BookRules> BookKeeper<R> {
     }
 
     fn book_mut(&mut self, symbol: &str) -> Option<&mut Book> {
-        if !self.books.contains_key(symbol) && self.books.len() >= MAX_BOOKS {
+        if !self.books.contains_key(symbol) && self.books.len() >= self.max_books {
             return None;
         }
         Some(self.books.entry(symbol.to_string()).or_default())
@@ -685,6 +698,14 @@ mod tests {
         }
         assert_eq!(keeper.snapshot("new", &message(1, 1, None, &[(1.0, 1.0)], &[]), &mut parsed), Applied::Dropped);
         assert_eq!(keeper.books.len(), MAX_BOOKS);
+
+        // With settings: one book per configured symbol.
+        let settings = BookSettings { max_books: 2, ..BookSettings::default() };
+        let mut keeper = BookKeeper::with_settings("v", Rules, &settings);
+        for symbol in ["A", "B", "C"] {
+            keeper.snapshot(symbol, &message(1, 1, None, &[(1.0, 1.0)], &[]), &mut parsed);
+        }
+        assert!(keeper.book("B").is_some() && keeper.book("C").is_none());
     }
 
     /// `message` received at `received_ms` milliseconds.
