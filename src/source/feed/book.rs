@@ -26,7 +26,8 @@
 //! request not answered within 30 s is made again. The waits are measured in receipt
 //! time and checked as messages arrive.
 //!
-//! Bounded: at most `depth_cap` levels per side (the worst are dropped beyond it, and
+//! Bounded: at most `depth_cap` levels per side (the worst are dropped beyond it, each
+//! stored as a removal so the stored book is the book kept, and
 //! never more than [`MAX_DEPTH`]) and at most one book per configured symbol (a venue
 //! sending other symbols cannot grow memory; [`MAX_BOOKS`] without settings). The
 //! configuration's memory bound counts [`LEVEL_BYTES`] per level.
@@ -213,14 +214,16 @@ impl Book {
         }
     }
 
-    /// Drops the worst levels beyond `cap` on each side.
-    fn cap(&mut self, cap: usize) {
+    /// Drops the worst levels beyond `cap` on each side; returns them.
+    fn cap(&mut self, cap: usize) -> Vec<(BookSide, Level)> {
+        let mut dropped = Vec::new();
         while self.bids.len() > cap {
-            self.bids.pop_first();
+            dropped.extend(self.bids.pop_first().map(|(_, level)| (BookSide::Bid, level)));
         }
         while self.asks.len() > cap {
-            self.asks.pop_last();
+            dropped.extend(self.asks.pop_last().map(|(_, level)| (BookSide::Ask, level)));
         }
+        dropped
     }
 
     fn crossed(&self) -> Option<(f64, f64)> {
@@ -341,6 +344,7 @@ impl<R: BookRules> BookKeeper<R> {
         for level in &update.asks {
             book.apply(BookSide::Ask, level);
         }
+        // The snapshot's rows are the levels kept.
         book.cap(depth_cap);
         book.sequence = Some(update.sequence);
         book.applied_at = Some(update.time);
@@ -396,7 +400,12 @@ impl<R: BookRules> BookKeeper<R> {
             book.apply(BookSide::Ask, level);
             parsed.records.push(Record::BookDelta(delta(&venue, symbol, update, BookSide::Ask, level, false)));
         }
-        book.cap(depth_cap);
+        // A level pushed out of the kept depth leaves the stored book too (some venues,
+        // Kraken among them, send no removal for it), so `book_at` is the book kept.
+        for (side, level) in book.cap(depth_cap) {
+            let removed = Level { size: 0.0, size_text: "0".into(), ..level };
+            parsed.records.push(Record::BookDelta(delta(&venue, symbol, update, side, &removed, false)));
+        }
         book.sequence = Some(update.sequence);
         book.applied_at = Some(update.time);
         book.breaks = 0;
@@ -672,16 +681,24 @@ mod tests {
         assert_eq!(sides(&keeper), (vec![(99.0, 1.0), (98.0, 1.0)], vec![(101.0, 1.0), (102.0, 1.0)]), "the worst levels dropped");
         assert_eq!(deltas(&parsed).len(), 4, "a snapshot stores the levels kept");
 
+        // A level pushed out of the depth kept is removed from the stored book too.
+        let mut pushed_out = Parsed::default();
+        let mut first = message(1, 11, Some(10), &[(98.5, 1.0)], &[]);
+        first.time = Timestamp(1_100_000);
+        keeper.update("X", &first, &mut pushed_out);
+        assert_eq!(deltas(&pushed_out), [(BookSide::Bid, 98.5, 1.0, 11, false), (BookSide::Bid, 98.0, 0.0, 11, false)]);
+        assert_eq!(sides(&keeper).0, [(99.0, 1.0), (98.5, 1.0)]);
+
         let mut parsed = Parsed::default();
         let mut at = |keeper: &mut BookKeeper<Rules>, micros: i64, sequence: i64| {
             let mut update = message(0, sequence, Some(sequence - 1), &[(98.5, 1.0)], &[]);
             update.time = Timestamp(micros);
             keeper.update("X", &update, &mut parsed);
         };
-        at(&mut keeper, 1_500_000, 11);
-        at(&mut keeper, 1_999_999, 12);
-        at(&mut keeper, 2_000_000, 13);
-        at(&mut keeper, 2_500_000, 14);
+        at(&mut keeper, 1_500_000, 12);
+        at(&mut keeper, 1_999_999, 13);
+        at(&mut keeper, 2_000_000, 14);
+        at(&mut keeper, 2_500_000, 15);
         let taken: Vec<(i64, SnapshotReason)> = pictures(&parsed).iter().map(|row| (row.time.micros(), row.reason)).collect();
         assert_eq!(taken, [(2_000_000, SnapshotReason::Interval)]);
         assert_eq!(pictures(&parsed)[0].bid_prices, [99.0, 98.5]);
