@@ -89,16 +89,28 @@ mod tests {
             assert_ne!(config.sources[0].kind, SourceKind::Json);
             super::adapter_from_config(&config.sources[0]).unwrap().channels().to_vec()
         };
-        use Channel::{AggTrades, Bars, Options, Quotes, Tickers, Trades};
+        use Channel::{AggTrades, Bars, Book, Options, Quotes, Tickers, Trades};
         assert_eq!(offered("binance"), [Trades, AggTrades, Quotes, Bars, Tickers]);
         assert_eq!(offered("binance_futures"), [Trades, AggTrades, Quotes, Bars, Tickers]);
         assert_eq!(offered("coinbase"), [Trades, Quotes, Tickers]);
         assert_eq!(offered("deribit"), [Trades, Quotes, Tickers, Options]);
-        assert_eq!(offered("okx"), [Trades, Quotes, Bars, Tickers, Options]);
+        assert_eq!(offered("okx"), [Trades, Quotes, Bars, Tickers, Options, Book]);
         assert_eq!(offered("bybit"), [Trades, Quotes, Bars, Tickers]);
         assert_eq!(offered("kraken"), [Trades, Quotes, Bars, Tickers]);
         assert_eq!(offered("alpaca"), [Trades, Quotes, Bars]);
         assert_eq!(offered("polygon"), [Trades, Quotes, Bars]);
+    }
+
+    #[test]
+    fn a_book_depth_the_venue_does_not_offer_is_refused_by_key() {
+        let source = |depth: u32| {
+            format!("{MINIMAL}[[sources]]\nkind = \"okx\"\nsymbols = [\"BTC-USDT\"]\nchannels = [\"book\"]\nbook_depth = {depth}\n")
+        };
+        assert!(load(&source(400), env(&[])).is_ok());
+        let errors = load(&source(50), env(&[])).expect_err("not offered");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].key, "sources[0].book_depth");
+        assert_eq!(errors[0].message, "okx offers a book of 400 levels, not 50");
     }
 
     #[test]
