@@ -90,11 +90,11 @@ mod tests {
             super::adapter_from_config(&config.sources[0]).unwrap().channels().to_vec()
         };
         use Channel::{AggTrades, Bars, Options, Quotes, Tickers, Trades};
-        assert_eq!(offered("binance"), [Trades, AggTrades, Quotes, Bars, Tickers]);
-        assert_eq!(offered("binance_futures"), [Trades, AggTrades, Quotes, Bars, Tickers]);
+        assert_eq!(offered("binance"), [Trades, AggTrades, Quotes, Bars, Tickers, Channel::Book]);
+        assert_eq!(offered("binance_futures"), [Trades, AggTrades, Quotes, Bars, Tickers, Channel::Book]);
         assert_eq!(offered("coinbase"), [Trades, Quotes, Tickers]);
         assert_eq!(offered("deribit"), [Trades, Quotes, Tickers, Options]);
-        assert_eq!(offered("okx"), [Trades, Quotes, Bars, Tickers, Options]);
+        assert_eq!(offered("okx"), [Trades, Quotes, Bars, Tickers, Options, Channel::Book]);
         assert_eq!(offered("bybit"), [Trades, Quotes, Bars, Tickers]);
         assert_eq!(offered("kraken"), [Trades, Quotes, Bars, Tickers]);
         assert_eq!(offered("alpaca"), [Trades, Quotes, Bars]);
