@@ -218,11 +218,11 @@ impl BinanceBooks {
             },
             first: event.first_update_id,
         };
-        if !self.states.contains_key(event.symbol) && self.states.len() >= MAX_BOOKS {
+        let venue_symbol = event.symbol.to_ascii_uppercase();
+        if !self.states.contains_key(&venue_symbol) && self.states.len() >= MAX_BOOKS {
             parsed.book_dropped += diff.levels();
             return Ok(());
         }
-        let venue_symbol = event.symbol.to_ascii_uppercase();
         self.diff(&venue_symbol, diff, parsed);
         Ok(())
     }
