@@ -350,6 +350,55 @@ mod tests {
         assert_eq!(budget.reserve(0, start + Duration::from_secs(41)), Duration::ZERO);
     }
 
+    /// A loopback HTTP server answering the n-th request with `answers[n]` (status, body).
+    async fn server(answers: Vec<(u16, String)>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let answers = Arc::new(Mutex::new(std::collections::VecDeque::from(answers)));
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let answers = answers.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |_request: Request<hyper::body::Incoming>| {
+                        let (status, body) = answers.lock().unwrap().pop_front().unwrap_or((500, String::new()));
+                        let response =
+                            hyper::Response::builder().status(status).body(http_body_util::Full::new(Bytes::from(body))).unwrap();
+                        async move { Ok::<_, std::convert::Infallible>(response) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn server_errors_are_retried_and_refusals_and_oversized_bodies_are_final() {
+        let answers =
+            vec![(503, "busy".to_string()), (200, "x".repeat(2_000)), (400, "{\"msg\":\"Invalid symbol.\"}".into()), (200, "ok".into())];
+        let base = server(answers).await;
+        let client = Arc::new(RestClient::new(&base, 1_000));
+        let mut fetches = Fetches::new(Some(client), Arc::new(Mutex::new(WeightBudget::new(6_000))));
+        let fetch = Fetch { tag: "X".into(), path: "/depth?symbol=X".into(), weight: 5 };
+        fetches.start(fetch.clone());
+        let FetchMessage::Event(kind, detail) = fetches.next().await else { panic!("a 503 is retried") };
+        assert_eq!(kind, "error");
+        assert!(detail["reason"].as_str().unwrap().contains("503"), "{detail}");
+        let FetchMessage::Done { outcome, .. } = fetches.next().await else { panic!() };
+        assert_eq!(outcome, Err(FetchError::TooLarge { limit: 1_000 }));
+        fetches.start(fetch.clone());
+        let FetchMessage::Done { outcome, .. } = fetches.next().await else { panic!() };
+        assert_eq!(outcome, Err(FetchError::Status { status: 400, body: "{\"msg\":\"Invalid symbol.\"}".into() }));
+        fetches.start(fetch.clone());
+        let FetchMessage::Done { fetch: answered, outcome, .. } = fetches.next().await else { panic!() };
+        assert_eq!((answered, outcome), (fetch, Ok("ok".to_string())));
+
+        let mut without_rest = Fetches::new(None, Arc::new(Mutex::new(WeightBudget::new(1))));
+        without_rest.start(Fetch { tag: "X".into(), path: "/".into(), weight: 1 });
+        let FetchMessage::Done { outcome, .. } = without_rest.next().await else { panic!() };
+        assert_eq!(outcome, Err(FetchError::Unsupported));
+    }
+
     #[test]
     fn final_failures_round_trip_as_capture_text() {
         for error in [FetchError::Status { status: 400, body: "bad symbol".into() }, FetchError::TooLarge { limit: 10 }] {
