@@ -90,6 +90,10 @@ pub struct SourceConfig {
     /// Overrides the venue's endpoint (mirrors, testnets, tests).
     #[serde(default)]
     pub url: Option<String>,
+    /// Overrides the venue's REST base URL (`http://` or `https://`), where the adapter
+    /// fetches over REST beside the websocket: Binance's `book` depth snapshots.
+    #[serde(default)]
+    pub rest_url: Option<String>,
     /// Symbols as the venue writes them, e.g. `BTCUSDT` (Binance), `BTC/USD` (Kraken).
     #[serde(default)]
     pub symbols: Vec<String>,

@@ -321,6 +321,11 @@ fn check_sources(sources: &[SourceConfig], problem: &mut impl FnMut(&str, String
                 problem(&key("url"), format!("expected a ws:// or wss:// URL, got `{url}`"));
             }
         }
+        if let Some(url) = &source.rest_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                problem(&key("rest_url"), format!("expected an http:// or https:// URL, got `{}`", crate::config::redact_url(url)));
+            }
+        }
         if source.reconnect_max_ms < source.reconnect_initial_ms.get() {
             problem(&key("reconnect_max_ms"), "expected at least reconnect_initial_ms".into());
         }

@@ -15,6 +15,7 @@ pub fn source(kind: SourceKind, url: String, symbols: &[&str], channels: &[Chann
         kind,
         name: None,
         url: Some(url),
+        rest_url: None,
         symbols: symbols.iter().map(|symbol| symbol.to_string()).collect(),
         channels: channels.to_vec(),
         connect_timeout_ms: std::num::NonZeroU64::new(5_000).unwrap(),

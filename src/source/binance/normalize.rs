@@ -7,11 +7,13 @@ use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
 
+use super::book::{BinanceBooks, FUTURES_DEPTHS, SPOT_DEPTHS};
 use super::wire::{AggTrade, BookTicker, Kline, Response, Ticker24h, Trade};
 use crate::config::Channel;
 use crate::record::{Bar, Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker, Timestamp};
+use crate::source::feed::book::BookSettings;
 use crate::source::feed::fields::invalid_record as invalid;
-use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
+use crate::source::feed::{Fetch, FetchError, Parsed, RestSpec, Sequences, Subscription, VenueAdapter};
 use crate::source::symbols::split_quote_asset;
 use crate::source::values::{decimal as number, millis};
 
@@ -25,6 +27,8 @@ pub struct BinanceAdapter {
     aggregate_ids: Sequences,
     /// Event time of the last 24-hour ticker per symbol.
     ticker_times: Sequences,
+    /// The `book` channel's books.
+    books: BinanceBooks,
 }
 
 impl BinanceAdapter {
@@ -43,6 +47,7 @@ impl BinanceAdapter {
             trade_ids: Sequences::new("trade"),
             aggregate_ids: Sequences::new("aggTrade"),
             ticker_times: Sequences::duplicates_only("ticker"),
+            books: BinanceBooks::new(futures, &BookSettings::default()),
         }
     }
 }
@@ -165,8 +170,9 @@ impl BinanceAdapter {
     }
 }
 
-/// The channels this venue offers (spot and USDⓈ-M futures alike: `@trade`, `@aggTrade`, `@bookTicker`, `@kline_1m`, `@ticker`).
-pub const CHANNELS: &[Channel] = &[Channel::Trades, Channel::AggTrades, Channel::Quotes, Channel::Bars, Channel::Tickers];
+/// The channels this venue offers (spot and USDⓈ-M futures alike: `@trade`, `@aggTrade`, `@bookTicker`, `@kline_1m`, `@ticker`,
+/// `@depth@100ms` with the REST depth snapshot).
+pub const CHANNELS: &[Channel] = &[Channel::Trades, Channel::AggTrades, Channel::Quotes, Channel::Bars, Channel::Tickers, Channel::Book];
 
 impl VenueAdapter for BinanceAdapter {
     fn channels(&self) -> &'static [Channel] {
@@ -189,7 +195,30 @@ impl VenueAdapter for BinanceAdapter {
         }
     }
 
+    fn book_depths(&self) -> &'static [u32] {
+        if self.futures {
+            FUTURES_DEPTHS
+        } else {
+            SPOT_DEPTHS
+        }
+    }
+
+    fn set_book(&mut self, settings: BookSettings) {
+        self.books = BinanceBooks::new(self.futures, &settings);
+    }
+
+    fn rest(&self) -> Option<RestSpec> {
+        Some(self.books.rest())
+    }
+
+    fn fetched(&mut self, fetch: &Fetch, outcome: Result<&str, &FetchError>, received_at: Timestamp) -> Result<Parsed, Rejection> {
+        let mut parsed = Parsed::default();
+        self.books.fetched(fetch, outcome, received_at, &mut parsed)?;
+        Ok(parsed)
+    }
+
     fn subscriptions(&mut self, symbols: &[String], channels: &[Channel]) -> Vec<Subscription> {
+        self.books.reset(Timestamp::now());
         let mut streams = Vec::new();
         for symbol in symbols {
             let lower = symbol.to_ascii_lowercase();
@@ -201,8 +230,7 @@ impl VenueAdapter for BinanceAdapter {
                     Channel::Bars => format!("{lower}@kline_1m"),
                     // No options on Binance spot or USDⓈ-M futures (check-config refuses them).
                     Channel::Options => continue,
-                    // Not yet wired for this venue (check-config refuses it).
-                    Channel::Book => continue,
+                    Channel::Book => format!("{lower}@depth@100ms"),
                     Channel::Tickers => format!("{lower}@ticker"),
                 });
             }
@@ -244,6 +272,7 @@ impl VenueAdapter for BinanceAdapter {
             Some("kline") => self.kline(payload, received_at, &mut parsed)?,
             Some("bookTicker") => self.book_ticker(payload, received_at, &mut parsed)?,
             Some("24hrTicker") => self.ticker(payload, received_at, &mut parsed)?,
+            Some("depthUpdate") => self.books.event(payload, received_at, &mut parsed)?,
             None if probe.u.is_some() => self.book_ticker(payload, received_at, &mut parsed)?,
             None if probe.id.is_some() => {
                 let response: Response = serde_json::from_str(payload).map_err(|error| invalid("response", error))?;

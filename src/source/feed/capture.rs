@@ -5,7 +5,11 @@
 //! `{"capture":1,"source":"binance","kind":"binance","started_at":…}`, then one line
 //! per event: `{"at":<µs since the epoch>,"connected":true}` when a connection opened
 //! (replay subscribes the adapter again there, as the connector did) and
-//! `{"at":<µs>,"frame":"<the message text>"}` for each text message. JSON escaping
+//! `{"at":<µs>,"frame":"<the message text>"}` for each text message, and
+//! `{"at":<µs>,"fetch":{"tag":…,"path":…,"weight":…},"body":"<the answer>"}` (or
+//! `"error":{…}` in place of `body`) for each REST fetch that ended, at its place among
+//! the messages, so a replay hands it to the adapter where the live source did (files
+//! written before fetches existed simply have no such line). JSON escaping
 //! keeps any message on one line. A source starts a new file once the current one
 //! holds `record_rotate_bytes` or is `record_rotate_secs` old; file names
 //! (`<source>-<UTC start>-<n>.ndjson[.zst]`) sort in time order. Recording never
@@ -18,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::fetch::{Fetch, FetchError};
 use crate::config::SourceConfig;
 use crate::record::Timestamp;
 
@@ -42,8 +47,29 @@ pub struct CaptureHeader {
 /// One recorded event.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CaptureEntry {
-    Connected { at: Timestamp },
-    Frame { at: Timestamp, text: String },
+    Connected {
+        at: Timestamp,
+    },
+    Frame {
+        at: Timestamp,
+        text: String,
+    },
+    /// A REST fetch ended: its body or its final failure.
+    Fetched {
+        at: Timestamp,
+        fetch: Fetch,
+        outcome: Result<String, FetchError>,
+    },
+}
+
+#[derive(Serialize)]
+struct FetchedLine<'a> {
+    at: i64,
+    fetch: &'a Fetch,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a FetchError>,
 }
 
 #[derive(Serialize)]
@@ -65,6 +91,12 @@ struct EntryLine {
     frame: Option<String>,
     #[serde(default)]
     connected: bool,
+    #[serde(default)]
+    fetch: Option<Fetch>,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    error: Option<FetchError>,
 }
 
 struct OpenCapture {
@@ -112,6 +144,14 @@ impl CaptureWriter {
 
     pub fn frame(&mut self, at: Timestamp, text: &str) {
         self.write(&FrameLine { at: at.micros(), frame: text });
+    }
+
+    pub fn fetched(&mut self, at: Timestamp, fetch: &Fetch, outcome: Result<&str, &FetchError>) {
+        let (body, error) = match outcome {
+            Ok(body) => (Some(body), None),
+            Err(error) => (None, Some(error)),
+        };
+        self.write(&FetchedLine { at: at.micros(), fetch, body, error });
     }
 
     /// Pushes buffered lines to the file if the last flush is a while ago.
@@ -284,10 +324,23 @@ impl CaptureReader {
             }
         };
         let at = Timestamp(parsed.at);
-        Some(Ok(match parsed.frame {
-            Some(text) => CaptureEntry::Frame { at, text },
-            None if parsed.connected => CaptureEntry::Connected { at },
-            None => {
+        Some(Ok(match (parsed.frame, parsed.fetch) {
+            (Some(text), _) => CaptureEntry::Frame { at, text },
+            (None, Some(fetch)) => {
+                let outcome = match (parsed.body, parsed.error) {
+                    (Some(body), _) => Ok(body),
+                    (None, Some(error)) => Err(error),
+                    (None, None) => {
+                        return Some(Err(CaptureError {
+                            path: self.path.clone(),
+                            detail: format!("line {}: a fetch with neither a body nor an error", self.line_number),
+                        }))
+                    }
+                };
+                CaptureEntry::Fetched { at, fetch, outcome }
+            }
+            (None, None) if parsed.connected => CaptureEntry::Connected { at },
+            (None, None) => {
                 return Some(Err(CaptureError {
                     path: self.path.clone(),
                     detail: format!("line {}: neither a frame nor a connection", self.line_number),
@@ -336,6 +389,29 @@ mod tests {
             assert_eq!(entries[0], CaptureEntry::Connected { at: Timestamp(1) });
             assert_eq!(entries[2_000], CaptureEntry::Frame { at: Timestamp(2_009), text: format!("{odd} 1999 {}", "x".repeat(100)) });
         }
+    }
+
+    #[test]
+    fn fetches_round_trip_and_old_files_read_as_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = CaptureWriter::new(&source(dir.path(), false, 1 << 20)).unwrap();
+        let fetch = Fetch { tag: "BTCUSDT".into(), path: "/api/v3/depth?symbol=BTCUSDT&limit=1000".into(), weight: 50 };
+        writer.frame(Timestamp(1), "a");
+        writer.fetched(Timestamp(2), &fetch, Ok("{\"lastUpdateId\":5}"));
+        let refused = FetchError::Status { status: 400, body: "no such symbol".into() };
+        writer.fetched(Timestamp(3), &fetch, Err(&refused));
+        writer.close();
+        let path = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+        let (_, mut reader) = CaptureReader::open(&path).unwrap();
+        let entries: Vec<CaptureEntry> = std::iter::from_fn(|| reader.next_entry()).map(Result::unwrap).collect();
+        assert_eq!(
+            entries,
+            [
+                CaptureEntry::Frame { at: Timestamp(1), text: "a".into() },
+                CaptureEntry::Fetched { at: Timestamp(2), fetch: fetch.clone(), outcome: Ok("{\"lastUpdateId\":5}".into()) },
+                CaptureEntry::Fetched { at: Timestamp(3), fetch, outcome: Err(refused) },
+            ]
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! adapter over a connection it keeps alive forever.
 
 use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -11,6 +12,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::capture::CaptureWriter;
+use super::fetch::{FetchMessage, Fetches, RestClient, WeightBudget};
 use super::{Parsed, VenueAdapter};
 use crate::config::SourceConfig;
 use crate::metrics::events;
@@ -26,13 +28,25 @@ pub struct FeedSource {
     pub(super) adapter: Box<dyn VenueAdapter>,
     /// With `record`: every message received goes to capture files too.
     capture: Option<CaptureWriter>,
+    /// The venue's REST side, for adapters that fetch (`rest_url` or the adapter's base).
+    rest: Option<Arc<RestClient>>,
+    /// The source's REST weight budget, kept across connections.
+    budget: Arc<Mutex<WeightBudget>>,
 }
+
+/// The weight budget of a venue that states none.
+const DEFAULT_WEIGHT_PER_MINUTE: u32 = 1_200;
 
 impl FeedSource {
     pub fn new(config: SourceConfig, adapter: Box<dyn VenueAdapter>) -> Self {
         let url = config.url.clone().unwrap_or_else(|| adapter.default_url());
         let capture = CaptureWriter::new(&config);
-        FeedSource { name: config.name(), url, capture, config, adapter }
+        let spec = adapter.rest();
+        let base = config.rest_url.clone().or_else(|| spec.as_ref().map(|spec| spec.base_url.clone()));
+        let rest = base.map(|base| Arc::new(RestClient::new(&base, config.max_message_bytes)));
+        let weight = spec.map_or(DEFAULT_WEIGHT_PER_MINUTE, |spec| spec.weight_per_minute);
+        let budget = Arc::new(Mutex::new(WeightBudget::new(weight)));
+        FeedSource { name: config.name(), url, capture, config, adapter, rest, budget }
     }
 }
 
@@ -121,6 +135,11 @@ impl FeedSource {
             .await;
 
         let subscriptions = self.adapter.subscriptions(&self.config.symbols, &self.config.channels);
+        // Fetches belong to this connection: its end aborts the ones still running.
+        let mut fetches = Fetches::new(self.rest.clone(), self.budget.clone());
+        for fetch in self.adapter.initial_fetches() {
+            fetches.start(fetch);
+        }
         let acknowledged_by_venue = self.adapter.acknowledges_subscriptions();
         let mut pending: HashSet<u64> =
             subscriptions.iter().filter(|_| acknowledged_by_venue).map(|subscription| subscription.id).collect();
@@ -172,6 +191,38 @@ impl FeedSource {
                     self.event(router, "error", json!({ "reason": reason })).await;
                     return self.disconnected(router, reason).await;
                 }
+                report = fetches.next() => {
+                    match report {
+                        FetchMessage::Event(kind, detail) => {
+                            tracing::warn!(source = %self.name, kind, %detail, "REST fetch to be made again");
+                            self.event(router, kind, detail).await;
+                        }
+                        FetchMessage::Done { fetch, outcome, received_at } => {
+                            if let Some(capture) = &mut self.capture {
+                                capture.fetched(received_at, &fetch, outcome.as_deref());
+                            }
+                            let raw = match &outcome {
+                                Ok(body) => body.clone(),
+                                Err(error) => format!("{} {}: {error}", fetch.tag, fetch.path),
+                            };
+                            match self.adapter.fetched(&fetch, outcome.as_deref(), received_at) {
+                                Ok(mut parsed) => {
+                                    for reply in std::mem::take(&mut parsed.replies) {
+                                        if let Err(error) = socket.send(Message::text(reply)).await {
+                                            return self.disconnected(router, format!("reply failed: {error}")).await;
+                                        }
+                                    }
+                                    for fetch in std::mem::take(&mut parsed.fetches) {
+                                        fetches.start(fetch);
+                                    }
+                                    self.deliver(router, parsed, &raw, received_at).await;
+                                }
+                                Err(rejection) => self.dead_letter(router, rejection.code.as_str(), rejection.detail, &raw).await,
+                            }
+                        }
+                    }
+                    continue;
+                }
                 message = socket.next() => message,
             };
             let text = match message {
@@ -216,6 +267,9 @@ impl FeedSource {
                         if let Err(error) = socket.send(Message::text(reply)).await {
                             return self.disconnected(router, format!("reply failed: {error}")).await;
                         }
+                    }
+                    for fetch in std::mem::take(&mut parsed.fetches) {
+                        fetches.start(fetch);
                     }
                     let was_pending = !pending.is_empty();
                     for id in &parsed.acknowledged {

@@ -11,6 +11,7 @@
 pub mod book;
 mod capture;
 mod connector;
+pub mod fetch;
 pub mod fields;
 mod option_times;
 mod replay;
@@ -21,6 +22,7 @@ pub use sequence::Sequences;
 
 pub use capture::{CaptureEntry, CaptureError, CaptureHeader, CaptureReader, CaptureWriter};
 pub use connector::FeedSource;
+pub use fetch::{Fetch, FetchError, RestSpec};
 pub use replay::{Pace, ReplayCounts, ReplaySource};
 
 use crate::config::Channel;
@@ -50,6 +52,9 @@ pub struct Parsed {
     /// spelling of a symbol from its messages rather than from the configuration (the
     /// generic json adapter); upserted into `instruments` like the configured ones.
     pub instruments: Vec<Instrument>,
+    /// REST requests the adapter needs (a book's snapshot), made by the connector beside
+    /// the websocket; each answer comes back through [`VenueAdapter::fetched`].
+    pub fetches: Vec<Fetch>,
 }
 
 #[cfg(test)]
@@ -112,6 +117,23 @@ pub trait VenueAdapter: Send + Sync + 'static {
     /// Parses one text message. An error is bad input: it is dead-lettered and the
     /// connection goes on.
     fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection>;
+    /// The venue's REST side, for adapters that ask for [`Parsed::fetches`]; the
+    /// source's `rest_url` overrides its base.
+    fn rest(&self) -> Option<RestSpec> {
+        None
+    }
+    /// Fetches to make as a connection opens, right after [`VenueAdapter::subscriptions`].
+    fn initial_fetches(&mut self) -> Vec<Fetch> {
+        Vec::new()
+    }
+    /// The answer to a fetch this adapter asked for: the body, or why there is none, and
+    /// when it was received. Like [`VenueAdapter::parse`], an error is dead-lettered.
+    fn fetched(&mut self, fetch: &Fetch, _outcome: Result<&str, &FetchError>, _received_at: Timestamp) -> Result<Parsed, Rejection> {
+        Err(Rejection::new(
+            crate::record::RejectReason::UnknownType,
+            format!("{} asked for no fetch, got an answer to `{}`", self.venue(), fetch.path),
+        ))
+    }
     /// An application-level heartbeat the venue requires, sent with each websocket ping.
     fn heartbeat(&mut self) -> Option<String> {
         None

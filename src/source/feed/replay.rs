@@ -88,7 +88,7 @@ impl ReplaySource {
                 Some(Item::Entry(entry)) => entry,
             };
             let at = match &entry {
-                CaptureEntry::Connected { at } | CaptureEntry::Frame { at, .. } => *at,
+                CaptureEntry::Connected { at } | CaptureEntry::Frame { at, .. } | CaptureEntry::Fetched { at, .. } => *at,
             };
             if let Pace::Scaled(speed) = self.pace {
                 let (first, started) = *clock.get_or_insert((at, Instant::now()));
@@ -107,6 +107,10 @@ impl ReplaySource {
                 CaptureEntry::Frame { at, text } => {
                     self.counts.frames.fetch_add(1, Ordering::Relaxed);
                     let records = feed.replay_frame(&context.router, connection, &text, at).await;
+                    self.counts.records.fetch_add(records as u64, Ordering::Relaxed);
+                }
+                CaptureEntry::Fetched { at, fetch, outcome } => {
+                    let records = feed.replay_fetched(&context.router, &fetch, outcome.as_deref(), at).await;
                     self.counts.records.fetch_add(records as u64, Ordering::Relaxed);
                 }
             }
@@ -186,12 +190,41 @@ impl FeedSource {
         }
     }
 
+    /// A recorded fetch's answer, handed to the adapter where the live source did; the
+    /// fetches and replies it asks for go nowhere (the capture holds their answers).
+    async fn replay_fetched(
+        &mut self,
+        router: &Router,
+        fetch: &super::Fetch,
+        outcome: Result<&str, &super::FetchError>,
+        received_at: Timestamp,
+    ) -> usize {
+        let raw = match outcome {
+            Ok(body) => body.to_string(),
+            Err(error) => format!("{} {}: {error}", fetch.tag, fetch.path),
+        };
+        match self.adapter.fetched(fetch, outcome, received_at) {
+            Ok(mut parsed) => {
+                parsed.replies.clear();
+                parsed.fetches.clear();
+                let records = parsed.records.len();
+                self.deliver(router, parsed, &raw, received_at).await;
+                records
+            }
+            Err(rejection) => {
+                self.dead_letter(router, rejection.code.as_str(), rejection.detail, &raw).await;
+                0
+            }
+        }
+    }
+
     /// One recorded message, parsed and delivered as the connector does; returns the
     /// number of records it held. Replies the venue asked for go nowhere.
     async fn replay_frame(&mut self, router: &Router, connection: &mut Connection, text: &str, received_at: Timestamp) -> usize {
         match self.adapter.parse(text, received_at) {
             Ok(mut parsed) => {
                 parsed.replies.clear();
+                parsed.fetches.clear();
                 let was_pending = !connection.pending.is_empty();
                 for id in &parsed.acknowledged {
                     connection.pending.remove(id);
