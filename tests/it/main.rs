@@ -8,6 +8,7 @@ mod acks_in_flight;
 mod aggregates;
 mod book_feed;
 mod books;
+mod books_coinbase;
 mod books_deribit;
 mod books_okx;
 mod bus;
