@@ -29,8 +29,8 @@
 //! snapshot.
 //!
 //! Depth: the stream is the whole book, so `book_depth` is not sent to the venue; it caps
-//! the levels kept per side (1000 by default; 100 or 10000), the worst dropped beyond it.
-//! Levels past the cap are not known, so once the best levels of a side go, the deepest
+//! the levels kept per side (1000 by default; 100 or 5000), the worst dropped beyond it.
+//! Levels past the cap are not known (one pushed past it is stored as removed), so once the best levels of a side go, the deepest
 //! kept levels may miss some the venue holds: read well inside the cap.
 
 use std::collections::HashMap;
@@ -47,7 +47,7 @@ use crate::source::values::rfc3339;
 /// The channel name.
 pub const LEVEL2_BATCH: &str = "level2_batch";
 /// The `book_depth` values it takes (levels kept per side), the default first.
-pub const DEPTHS: &[u32] = &[1_000, 100, 10_000];
+pub const DEPTHS: &[u32] = &[1_000, 100, 5_000];
 
 /// No sequence to check: every update follows.
 pub struct CoinbaseBookRules;
@@ -70,13 +70,18 @@ struct Numbering {
 /// The books of one Coinbase connection.
 pub struct CoinbaseBooks {
     keeper: BookKeeper<CoinbaseBookRules>,
-    /// Per product, at most [`MAX_BOOKS`] (as many as the keeper holds).
+    /// Per product, at most as many as the keeper holds books.
     numbering: HashMap<String, Numbering>,
+    max_books: usize,
 }
 
 impl CoinbaseBooks {
     pub fn new(settings: &BookSettings) -> CoinbaseBooks {
-        CoinbaseBooks { keeper: BookKeeper::with_settings("coinbase", CoinbaseBookRules, settings), numbering: HashMap::new() }
+        CoinbaseBooks {
+            keeper: BookKeeper::with_settings("coinbase", CoinbaseBookRules, settings),
+            numbering: HashMap::new(),
+            max_books: settings.max_books.clamp(1, MAX_BOOKS),
+        }
     }
 
     /// A new connection subscribes again: every book waits for its snapshot.
@@ -91,7 +96,7 @@ impl CoinbaseBooks {
         let bids = snapshot.bids.iter().map(|(price, size)| Level::parse("bids", price, size)).collect::<Result<Vec<_>, _>>()?;
         let asks = snapshot.asks.iter().map(|(price, size)| Level::parse("asks", price, size)).collect::<Result<Vec<_>, _>>()?;
         let product = snapshot.product_id;
-        let room = self.numbering.len() < MAX_BOOKS;
+        let room = self.numbering.len() < self.max_books;
         let sequence = match self.numbering.get_mut(product) {
             Some(numbering) => {
                 numbering.sequence += 1;
@@ -162,7 +167,7 @@ mod tests {
     const NOW: Timestamp = Timestamp(1_795_348_800_000_000);
 
     fn books() -> CoinbaseBooks {
-        CoinbaseBooks::new(&BookSettings { depth: 100, snapshot_depth: 5, snapshot_interval_ms: 0 })
+        CoinbaseBooks::new(&BookSettings { depth: 100, snapshot_depth: 5, snapshot_interval_ms: 0, ..BookSettings::default() })
     }
 
     fn deltas(parsed: &Parsed) -> Vec<(i64, BookSide, f64, f64, i64, bool)> {

@@ -23,8 +23,8 @@
 //! all that is verified.
 //!
 //! Depth: the stream is the whole book, so `book_depth` is not sent to the venue; it
-//! caps the levels kept per side (1000 by default; 100 or 10000), the worst dropped
-//! beyond it. Levels past the cap are not known, so once the best levels of a side go,
+//! caps the levels kept per side (1000 by default; 100 or 5000), the worst dropped
+//! beyond it. Levels past the cap are not known (one pushed past it is stored as removed), so once the best levels of a side go,
 //! the deepest kept levels may miss some the venue holds: read well inside the cap.
 //!
 //! A fresh snapshot is asked for with `public/unsubscribe` and `public/subscribe` of the
@@ -42,7 +42,7 @@ use crate::source::feed::Parsed;
 use crate::source::values::millis;
 
 /// The `book_depth` values it takes (levels kept per side), the default first.
-pub const DEPTHS: &[u32] = &[1_000, 100, 10_000];
+pub const DEPTHS: &[u32] = &[1_000, 100, 5_000];
 
 /// The channel of an instrument's book.
 pub fn channel(instrument: &str) -> String {
@@ -134,7 +134,7 @@ mod tests {
     const NOW: Timestamp = Timestamp(1_795_348_800_000_000);
 
     fn books() -> DeribitBooks {
-        DeribitBooks::new(&BookSettings { depth: 100, snapshot_depth: 5, snapshot_interval_ms: 0 })
+        DeribitBooks::new(&BookSettings { depth: 100, snapshot_depth: 5, snapshot_interval_ms: 0, ..BookSettings::default() })
     }
 
     fn deltas(parsed: &Parsed) -> Vec<(BookSide, f64, f64, i64, bool)> {
