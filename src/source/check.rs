@@ -92,8 +92,8 @@ mod tests {
         use Channel::{AggTrades, Bars, Book, Options, Quotes, Tickers, Trades};
         assert_eq!(offered("binance"), [Trades, AggTrades, Quotes, Bars, Tickers, Book]);
         assert_eq!(offered("binance_futures"), [Trades, AggTrades, Quotes, Bars, Tickers, Book]);
-        assert_eq!(offered("coinbase"), [Trades, Quotes, Tickers]);
-        assert_eq!(offered("deribit"), [Trades, Quotes, Tickers, Options]);
+        assert_eq!(offered("coinbase"), [Trades, Quotes, Tickers, Book]);
+        assert_eq!(offered("deribit"), [Trades, Quotes, Tickers, Options, Book]);
         assert_eq!(offered("okx"), [Trades, Quotes, Bars, Tickers, Options, Book]);
         assert_eq!(offered("bybit"), [Trades, Quotes, Bars, Tickers]);
         assert_eq!(offered("kraken"), [Trades, Quotes, Bars, Tickers]);

@@ -9,6 +9,8 @@ mod aggregates;
 mod book_feed;
 mod books;
 mod books_binance;
+mod books_coinbase;
+mod books_deribit;
 mod books_okx;
 mod bus;
 mod bus_claims;

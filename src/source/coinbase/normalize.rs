@@ -6,10 +6,16 @@
 //! `sequence` is not above the last one of its product is dropped too. Coinbase sends a
 //! ticker per match and several matches share a microsecond, so the time alone cannot
 //! tell a repeat; only a ticker without a `sequence` is checked on its time.
+//!
+//! Books: `level2_batch`'s `snapshot` and `l2update` go to the connection's book keeper
+//! (`book`); a crossed book is answered with an unsubscribe and a subscribe of the
+//! product's channel in [`Parsed::replies`], whose `subscriptions` answers change nothing.
 
+use super::book::{CoinbaseBooks, DEPTHS, LEVEL2_BATCH};
 use super::wire::{Envelope, Error, Match, Subscribe, Subscriptions, Ticker as TickerMessage};
 use crate::config::Channel;
 use crate::record::{Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker, Timestamp};
+use crate::source::feed::book::BookSettings;
 use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
 use crate::source::values::{decimal as number, rfc3339 as time};
@@ -25,7 +31,8 @@ fn coinbase_channel(channel: Channel) -> Option<&'static str> {
         Channel::Trades => Some("matches"),
         // One `ticker` channel feeds both: subscribed once, read for what was asked.
         Channel::Quotes | Channel::Tickers => Some("ticker"),
-        Channel::AggTrades | Channel::Bars | Channel::Options | Channel::Book => None,
+        Channel::Book => Some(LEVEL2_BATCH),
+        Channel::AggTrades | Channel::Bars | Channel::Options => None,
     }
 }
 
@@ -41,6 +48,8 @@ pub struct CoinbaseAdapter {
     /// subscription says otherwise, as before tickers existed) and/or tickers.
     ticker_quotes: bool,
     ticker_stats: bool,
+    /// The `book` channel's books.
+    books: CoinbaseBooks,
 }
 
 impl CoinbaseAdapter {
@@ -51,6 +60,7 @@ impl CoinbaseAdapter {
             ticker_times: Sequences::duplicates_only("ticker"),
             ticker_quotes: true,
             ticker_stats: false,
+            books: CoinbaseBooks::new(&BookSettings::default()),
         }
     }
 }
@@ -158,8 +168,8 @@ impl CoinbaseAdapter {
     }
 }
 
-/// The channels this venue offers (`matches` for trades, `ticker` for quotes and tickers).
-pub const CHANNELS: &[Channel] = &[Channel::Trades, Channel::Quotes, Channel::Tickers];
+/// The channels this venue offers (`matches` for trades, `ticker` for quotes and tickers, `level2_batch` for the book).
+pub const CHANNELS: &[Channel] = &[Channel::Trades, Channel::Quotes, Channel::Tickers, Channel::Book];
 
 impl VenueAdapter for CoinbaseAdapter {
     fn channels(&self) -> &'static [Channel] {
@@ -168,6 +178,14 @@ impl VenueAdapter for CoinbaseAdapter {
 
     fn venue(&self) -> &'static str {
         "coinbase"
+    }
+
+    fn book_depths(&self) -> &'static [u32] {
+        DEPTHS
+    }
+
+    fn set_book(&mut self, settings: BookSettings) {
+        self.books = CoinbaseBooks::new(&settings);
     }
 
     fn default_url(&self) -> String {
@@ -179,6 +197,7 @@ impl VenueAdapter for CoinbaseAdapter {
     fn subscriptions(&mut self, symbols: &[String], channels: &[Channel]) -> Vec<Subscription> {
         self.ticker_quotes = channels.contains(&Channel::Quotes);
         self.ticker_stats = channels.contains(&Channel::Tickers);
+        self.books.reset(Timestamp::now());
         let mut names: Vec<&'static str> = Vec::new();
         for name in channels.iter().filter_map(|channel| coinbase_channel(*channel)) {
             if !names.contains(&name) {
@@ -205,6 +224,8 @@ impl VenueAdapter for CoinbaseAdapter {
         match envelope.message_type {
             Some(kind @ ("match" | "last_match")) => self.trade(kind, text, received_at, &mut parsed)?,
             Some("ticker") => self.ticker(text, received_at, &mut parsed)?,
+            Some("snapshot") => self.books.snapshot(text, received_at, &mut parsed)?,
+            Some("l2update") => self.books.update(text, received_at, &mut parsed)?,
             Some("subscriptions") => {
                 // A list with nothing subscribed does not acknowledge our request; the
                 // connector's subscribe timeout then retries the connection.
@@ -475,6 +496,11 @@ mod tests {
             "the same id on every connection"
         );
         assert!(adapter.subscriptions(&symbols, &[Channel::AggTrades, Channel::Bars]).is_empty());
+        assert_eq!(
+            adapter.subscriptions(&symbols, &[Channel::Book, Channel::Trades])[0].message,
+            r#"{"type":"subscribe","product_ids":["BTC-USD","ETH-USD"],"channels":["level2_batch","matches"]}"#
+        );
+        assert_eq!(adapter.book_depths()[0], 1_000);
     }
 
     #[test]
@@ -500,8 +526,8 @@ mod tests {
             "Coinbase error: error message"
         );
 
-        let unknown = adapter.parse(r#"{"type":"l2update","product_id":"BTC-USD","changes":[]}"#, NOW).unwrap_err();
-        assert_eq!((unknown.code, unknown.detail.as_str()), (RejectReason::UnknownType, "Coinbase message type `l2update` is not handled"));
+        let unknown = adapter.parse(r#"{"type":"received","product_id":"BTC-USD"}"#, NOW).unwrap_err();
+        assert_eq!((unknown.code, unknown.detail.as_str()), (RejectReason::UnknownType, "Coinbase message type `received` is not handled"));
         assert_eq!(adapter.parse(r#"{"product_id":"BTC-USD"}"#, NOW).unwrap_err().code, RejectReason::UnknownType);
         for garbage in ["{not json", "", "42", "\"match\""] {
             assert_eq!(adapter.parse(garbage, NOW).unwrap_err().code, RejectReason::InvalidJson, "{garbage:?}");

@@ -80,6 +80,32 @@ pub struct Ticker<'a> {
     pub time: Option<&'a str>,
 }
 
+/// `snapshot` of `level2_batch` (and `level2`), the whole book of a product:
+/// `{"type":"snapshot","product_id":"BTC-USD","bids":[["10101.10","0.45054140"]],"asks":[["10102.55","0.57753524"]]}`.
+/// A level is `[price, size]`. The documented message has no `time`; one that has it is read.
+#[derive(Debug, Deserialize)]
+pub struct L2Snapshot<'a> {
+    pub product_id: &'a str,
+    #[serde(default)]
+    pub time: Option<&'a str>,
+    #[serde(borrow, default)]
+    pub bids: Vec<(&'a str, &'a str)>,
+    #[serde(borrow, default)]
+    pub asks: Vec<(&'a str, &'a str)>,
+}
+
+/// `l2update`, the levels that changed:
+/// `{"type":"l2update","product_id":"BTC-USD","time":"2019-08-14T20:42:27.265Z","changes":[["buy","10101.80000000","0.162567"]]}`.
+/// A change is `[side, price, size]`, `buy` a bid and `sell` an ask, size `"0"` removing
+/// the level. There is no sequence number.
+#[derive(Debug, Deserialize)]
+pub struct L2Update<'a> {
+    pub product_id: &'a str,
+    pub time: &'a str,
+    #[serde(borrow, default)]
+    pub changes: Vec<(&'a str, &'a str, &'a str)>,
+}
+
 /// The answer to a subscribe request, listing every current subscription:
 /// `{"type":"subscriptions","channels":[{"name":"matches","product_ids":["ETH-USD","ETH-EUR"]},
 /// {"name":"ticker","product_ids":["ETH-USD","ETH-EUR"]}]}`. It carries no request id; only

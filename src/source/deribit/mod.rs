@@ -7,8 +7,10 @@
 //! becomes quotes from the best bid and ask (`quotes`), 24-hour tickers from its `stats`
 //! for futures and perpetuals (`tickers`) and, for option instruments, option quotes with
 //! greeks and implied volatilities (`options`); the one ticker channel is subscribed once
-//! for all three. Deribit has no aggregated-trade or bar stream here, so only `trades`,
-//! `quotes`, `tickers` and `options` are offered.
+//! for all three. `book.{instrument}.100ms` becomes the `book` channel (the public
+//! variant, changes aggregated over 100 ms; see `book` for what is stored and checked).
+//! Deribit has no aggregated-trade or bar stream here, so only `trades`, `quotes`,
+//! `tickers`, `options` and `book` are offered.
 //!
 //! Instrument names (`BTC-PERPETUAL`, `BTC-27DEC24-100000-C`) are kept as they are; the
 //! configured symbols are subscribed as given.
@@ -30,6 +32,7 @@
 //!
 //! `wire` mirrors the venue's JSON; `normalize` maps it onto our records.
 
+mod book;
 mod normalize;
 mod wire;
 

@@ -9,17 +9,24 @@
 //!
 //! Acknowledgements: every request (`public/set_heartbeat`, `public/subscribe`) carries a
 //! numeric `id`; the response with that `id` and a `result` acknowledges it, one with an
-//! `error` is a refusal. Responses to our `public/test` answers are ignored.
+//! `error` is a refusal. Responses to our `public/test` answers and to the requests
+//! resynchronising a book (see `book`) are ignored.
+//!
+//! Books: `book.{instrument}.100ms` notifications go to the connection's book keeper
+//! (`book`); a break is answered with `public/unsubscribe` and `public/subscribe` of the
+//! instrument's channel in [`Parsed::replies`].
 
 use std::collections::HashSet;
 
 use serde_json::json;
 use serde_json::value::RawValue;
 
+use super::book::{self, DeribitBooks};
 use super::wire::{Envelope, Params, Ticker, Trade};
 use crate::config::Channel;
 use crate::record::{Instrument, OptionQuote, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker as TickerRecord, Timestamp};
 use crate::source::contracts::parse_deribit;
+use crate::source::feed::book::{Applied, BookSettings};
 use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::{OptionQuoteTimes, Parsed, Sequences, Subscription, VenueAdapter};
 use crate::source::values::{decimal, millis};
@@ -44,6 +51,8 @@ pub struct DeribitAdapter {
     option_times: OptionQuoteTimes,
     /// Time of the last 24-hour ticker per instrument.
     ticker_times: Sequences,
+    /// The `book` channel's books.
+    books: DeribitBooks,
 }
 
 impl DeribitAdapter {
@@ -57,6 +66,7 @@ impl DeribitAdapter {
             options: false,
             option_times: OptionQuoteTimes::new(),
             ticker_times: Sequences::duplicates_only("ticker"),
+            books: DeribitBooks::new(&BookSettings::default()),
         }
     }
 
@@ -265,13 +275,20 @@ impl DeribitAdapter {
         match channel.split('.').next() {
             Some("trades") => self.trades(data.get(), received_at, parsed),
             Some("ticker") => self.ticker(data.get(), received_at, parsed),
+            Some("book") => {
+                if self.books.notification(data.get(), received_at, parsed)? == Applied::Resync {
+                    let (unsubscribe, subscribe) = (self.request_id(), self.request_id());
+                    parsed.replies.extend(book::resync_requests(channel, unsubscribe, subscribe));
+                }
+                Ok(())
+            }
             _ => Err(Rejection::new(RejectReason::UnknownType, format!("Deribit channel `{channel}` is not handled"))),
         }
     }
 }
 
-/// The channels this venue offers (`trades.{instrument}.raw` and `ticker.{instrument}.100ms`, of option instruments for `options`).
-pub const CHANNELS: &[Channel] = &[Channel::Trades, Channel::Quotes, Channel::Tickers, Channel::Options];
+/// The channels this venue offers (`trades.{instrument}.raw`, `ticker.{instrument}.100ms`, of option instruments for `options`, and `book.{instrument}.100ms`).
+pub const CHANNELS: &[Channel] = &[Channel::Trades, Channel::Quotes, Channel::Tickers, Channel::Options, Channel::Book];
 
 impl VenueAdapter for DeribitAdapter {
     fn channels(&self) -> &'static [Channel] {
@@ -280,6 +297,14 @@ impl VenueAdapter for DeribitAdapter {
 
     fn venue(&self) -> &'static str {
         "deribit"
+    }
+
+    fn book_depths(&self) -> &'static [u32] {
+        book::DEPTHS
+    }
+
+    fn set_book(&mut self, settings: BookSettings) {
+        self.books = DeribitBooks::new(&settings);
     }
 
     fn default_url(&self) -> String {
@@ -295,6 +320,7 @@ impl VenueAdapter for DeribitAdapter {
         self.quotes = channels.contains(&Channel::Quotes);
         self.tickers = channels.contains(&Channel::Tickers);
         self.options = channels.contains(&Channel::Options);
+        self.books.reset(Timestamp::now());
         let mut names: Vec<String> = Vec::new();
         for symbol in symbols {
             for channel in channels {
@@ -307,8 +333,9 @@ impl VenueAdapter for DeribitAdapter {
                     // option quotes (their other channels are still subscribed).
                     Channel::Options if parse_deribit(symbol).is_ok() => format!("ticker.{symbol}.100ms"),
                     Channel::Options => continue,
+                    Channel::Book => book::channel(symbol),
                     // Not offered (see `SourceKind::channels`).
-                    Channel::AggTrades | Channel::Bars | Channel::Book => continue,
+                    Channel::AggTrades | Channel::Bars => continue,
                 };
                 if !names.contains(&name) {
                     names.push(name);

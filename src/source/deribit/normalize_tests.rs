@@ -210,10 +210,17 @@ fn garbage_bad_fields_and_unknown_messages() {
     assert_eq!(adapter.parse("[1,2]", NOW).unwrap_err().code, RejectReason::InvalidJson);
     assert_eq!(
         adapter
-            .parse(r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-PERPETUAL.100ms","data":{}}}"#, NOW)
+            .parse(r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"perpetual.BTC-PERPETUAL.100ms","data":{}}}"#, NOW)
             .unwrap_err()
             .code,
         RejectReason::UnknownType
+    );
+    assert_eq!(
+        adapter
+            .parse(r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-PERPETUAL.100ms","data":{}}}"#, NOW)
+            .unwrap_err()
+            .code,
+        RejectReason::InvalidRecord
     );
     assert_eq!(
         adapter.parse(r#"{"jsonrpc":"2.0","method":"announcements","params":{}}"#, NOW).unwrap_err().code,
@@ -246,4 +253,39 @@ fn garbage_bad_fields_and_unknown_messages() {
     assert!(adapter.trade_seqs.is_empty(), "rejections leave no state");
     let missing = r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"trades.BTC-PERPETUAL.raw","data":[{"instrument_name":"BTC-PERPETUAL","price":1}]}}"#;
     assert_eq!(adapter.parse(missing, NOW).unwrap_err().code, RejectReason::InvalidRecord);
+}
+
+#[test]
+fn books_subscribe_the_100ms_channel_and_a_gap_resubscribes_it() {
+    let mut adapter = DeribitAdapter::new();
+    let subscriptions = adapter.subscriptions(&["BTC-PERPETUAL".to_string()], &[Channel::Book, Channel::Trades]);
+    assert_eq!(
+        subscriptions[1].message,
+        r#"{"id":2,"jsonrpc":"2.0","method":"public/subscribe","params":{"channels":["book.BTC-PERPETUAL.100ms","trades.BTC-PERPETUAL.raw"]}}"#
+    );
+    let book = |data: &str| {
+        format!(r#"{{"jsonrpc":"2.0","method":"subscription","params":{{"channel":"book.BTC-PERPETUAL.100ms","data":{data}}}}}"#)
+    };
+    let snapshot = book(
+        r#"{"type":"snapshot","timestamp":1795348800000,"instrument_name":"BTC-PERPETUAL","change_id":10,"bids":[["new",97000.5,100]],"asks":[["new",97001,200]]}"#,
+    );
+    assert_eq!(adapter.parse(&snapshot, NOW).unwrap().records.len(), 3, "two levels and a picture");
+    let gap = book(
+        r#"{"type":"change","timestamp":1795348800100,"prev_change_id":11,"instrument_name":"BTC-PERPETUAL","change_id":12,"bids":[],"asks":[["change",97001,150]]}"#,
+    );
+    let parsed = adapter.parse(&gap, NOW).unwrap();
+    assert_eq!((parsed.records.len(), parsed.events[0].0), (0, "gap"));
+    assert_eq!(
+        parsed.replies,
+        [
+            r#"{"id":3,"jsonrpc":"2.0","method":"public/unsubscribe","params":{"channels":["book.BTC-PERPETUAL.100ms"]}}"#,
+            r#"{"id":4,"jsonrpc":"2.0","method":"public/subscribe","params":{"channels":["book.BTC-PERPETUAL.100ms"]}}"#
+        ]
+    );
+    // Their responses acknowledge nothing and are not refusals.
+    for id in [3, 4] {
+        let parsed = adapter.parse(&format!(r#"{{"jsonrpc":"2.0","id":{id},"result":["book.BTC-PERPETUAL.100ms"]}}"#), NOW).unwrap();
+        assert!(parsed.acknowledged.is_empty() && parsed.records.is_empty() && parsed.events.is_empty());
+    }
+    assert_eq!(adapter.book_depths()[0], 1_000);
 }

@@ -254,3 +254,29 @@ mod tests {
         assert_eq!((heartbeat.method, heartbeat.params.unwrap().kind), (Some("heartbeat"), Some("test_request")));
     }
 }
+
+/// `data` of `book.{instrument}.{interval}`: a snapshot
+/// `{"type":"snapshot","timestamp":1554373962454,"instrument_name":"BTC-PERPETUAL","change_id":297217,
+/// "bids":[["new",5042.64,30],["new",5042.5,10]],"asks":[["new",5043.3,40]]}`, then changes
+/// `{"type":"change","timestamp":1554373911330,"prev_change_id":297217,"instrument_name":"BTC-PERPETUAL",
+/// "change_id":297218,"bids":[["delete",5042.64,0]],"asks":[["change",5043.3,35],["new",5044,12]]}`.
+/// A level is `[action, price, amount]`, the action `new`, `change` or `delete`; prices
+/// and amounts are JSON numbers, kept raw.
+#[derive(Debug, Deserialize)]
+pub struct BookData<'a> {
+    #[serde(rename = "type", borrow)]
+    pub kind: &'a str,
+    #[serde(borrow)]
+    pub instrument_name: &'a str,
+    /// Milliseconds since the Unix epoch.
+    #[serde(borrow)]
+    pub timestamp: &'a RawValue,
+    pub change_id: i64,
+    /// On changes: the `change_id` of the notification before.
+    #[serde(default)]
+    pub prev_change_id: Option<i64>,
+    #[serde(borrow, default)]
+    pub bids: Vec<(&'a str, &'a RawValue, &'a RawValue)>,
+    #[serde(borrow, default)]
+    pub asks: Vec<(&'a str, &'a RawValue, &'a RawValue)>,
+}
