@@ -95,7 +95,7 @@ mod tests {
         assert_eq!(offered("coinbase"), [Trades, Quotes, Tickers]);
         assert_eq!(offered("deribit"), [Trades, Quotes, Tickers, Options]);
         assert_eq!(offered("okx"), [Trades, Quotes, Bars, Tickers, Options, Book]);
-        assert_eq!(offered("bybit"), [Trades, Quotes, Bars, Tickers]);
+        assert_eq!(offered("bybit"), [Trades, Quotes, Bars, Tickers, Book]);
         assert_eq!(offered("kraken"), [Trades, Quotes, Bars, Tickers, Book]);
         assert_eq!(offered("alpaca"), [Trades, Quotes, Bars]);
         assert_eq!(offered("polygon"), [Trades, Quotes, Bars]);

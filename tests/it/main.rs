@@ -9,6 +9,7 @@ mod aggregates;
 mod book_feed;
 mod books;
 mod books_binance;
+mod books_bybit;
 mod books_kraken;
 mod books_okx;
 mod bus;
