@@ -95,8 +95,8 @@ mod tests {
         assert_eq!(offered("coinbase"), [Trades, Quotes, Tickers, Book]);
         assert_eq!(offered("deribit"), [Trades, Quotes, Tickers, Options, Book]);
         assert_eq!(offered("okx"), [Trades, Quotes, Bars, Tickers, Options, Book]);
-        assert_eq!(offered("bybit"), [Trades, Quotes, Bars, Tickers]);
-        assert_eq!(offered("kraken"), [Trades, Quotes, Bars, Tickers]);
+        assert_eq!(offered("bybit"), [Trades, Quotes, Bars, Tickers, Book]);
+        assert_eq!(offered("kraken"), [Trades, Quotes, Bars, Tickers, Book]);
         assert_eq!(offered("alpaca"), [Trades, Quotes, Bars]);
         assert_eq!(offered("polygon"), [Trades, Quotes, Bars]);
     }
@@ -111,6 +111,20 @@ mod tests {
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(errors[0].key, "sources[0].book_depth");
         assert_eq!(errors[0].message, "okx offers a book of 400 levels, not 50");
+    }
+
+    #[test]
+    fn book_depths_are_the_venues() {
+        let source = |kind: &str, symbol: &str, depth: u32| {
+            format!("{MINIMAL}[[sources]]\nkind = \"{kind}\"\nsymbols = [\"{symbol}\"]\nchannels = [\"book\"]\nbook_depth = {depth}\n")
+        };
+        for depth in [10, 25, 100, 500, 1000] {
+            load(&source("kraken", "BTC/USD", depth), env(&[])).expect("a Kraken depth");
+        }
+        let errors = load(&source("kraken", "BTC/USD", 20), env(&[])).expect_err("not a Kraken depth");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].key, "sources[0].book_depth");
+        assert_eq!(errors[0].message, "kraken offers a book of 10, 25, 100, 500, 1000 levels, not 20");
     }
 
     #[test]

@@ -3,12 +3,14 @@
 //! Source: Bybit V5 API, "WebSocket Stream" (bybit-exchange.github.io/docs/v5/ws/connect,
 //! .../v5/websocket/public/trade, .../orderbook, .../kline, .../ticker). Topics used:
 //! `publicTrade` (ticks), `orderbook.1` (level-1 book → quotes), `kline.1` (confirmed
-//! 1-minute bars) and `tickers` (24-hour statistics → tickers); Bybit has no
+//! 1-minute bars), `tickers` (24-hour statistics → tickers) and `orderbook.{50,200,1000}`
+//! (the `book` channel, see `book`); Bybit has no
 //! aggregated-trade stream, so `agg_trades` subscribes to nothing.
 //! Bybit expects an application heartbeat (`{"req_id":"…","op":"ping"}`, about every
 //! 20 s) besides websocket pings; its answer parses as nothing. `wire` mirrors the
 //! venue's JSON; `normalize` maps it onto our records.
 
+mod book;
 mod normalize;
 mod wire;
 

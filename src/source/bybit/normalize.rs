@@ -4,15 +4,18 @@
 //! confirmed klines become bars. Deltas must carry `u` = last + 1: a skip is a `gap`
 //! feed event with the missing range, and a `u` at or below the last one (re-sent after
 //! a resubscribe) is dropped as a duplicate. Spot `tickers` snapshots become 24-hour
-//! tickers, dropped when not newer than the last one of their symbol.
+//! tickers, dropped when not newer than the last one of their symbol. The `book`
+//! channel's deeper `orderbook.{depth}` topics go to the book keeper (see `book`).
 
 use std::collections::HashMap;
 
 use serde_json::json;
 
+use super::book::{BybitBooks, DEPTHS, RESYNC_REQUEST};
 use super::wire::{Envelope, Kline, OrderBook, SpotTicker, Trade};
 use crate::config::Channel;
 use crate::record::{Bar, Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker, Timestamp};
+use crate::source::feed::book::BookSettings;
 use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
 use crate::source::symbols::split_quote_asset;
@@ -47,11 +50,18 @@ pub struct BybitAdapter {
     books: HashMap<String, Book>,
     /// Time of the last 24-hour ticker per venue symbol.
     ticker_times: Sequences,
+    /// The `book` channel's books.
+    depth_books: BybitBooks,
 }
 
 impl BybitAdapter {
     pub fn spot() -> Self {
-        BybitAdapter { next_request_id: 1, books: HashMap::new(), ticker_times: Sequences::duplicates_only("tickers") }
+        BybitAdapter {
+            next_request_id: 1,
+            books: HashMap::new(),
+            ticker_times: Sequences::duplicates_only("tickers"),
+            depth_books: BybitBooks::new(&BookSettings { depth: DEPTHS[0], ..BookSettings::default() }),
+        }
     }
 }
 
@@ -259,6 +269,17 @@ impl BybitAdapter {
 
     fn operation(&mut self, op: &str, envelope: &Envelope, parsed: &mut Parsed) -> Result<(), Rejection> {
         match op {
+            // The answers to a book's resynchronisation (see `book`).
+            "subscribe" | "unsubscribe" if envelope.req_id.as_deref() == Some(RESYNC_REQUEST) => {
+                if envelope.success == Some(true) {
+                    Ok(())
+                } else {
+                    Err(Rejection::new(
+                        RejectReason::SubscriptionRefused,
+                        format!("Bybit refused to {op} a book: {}", envelope.ret_msg.as_deref().unwrap_or("(no ret_msg)")),
+                    ))
+                }
+            }
             "subscribe" => {
                 let req_id = envelope.req_id.as_deref().unwrap_or("");
                 if envelope.success != Some(true) {
@@ -283,8 +304,8 @@ impl BybitAdapter {
     }
 }
 
-/// The channels this venue offers (`publicTrade`, the top of the book, `kline.1`, `tickers`; no aggregated trades).
-pub const CHANNELS: &[Channel] = &[Channel::Trades, Channel::Quotes, Channel::Bars, Channel::Tickers];
+/// The channels this venue offers (`publicTrade`, the top of the book, `kline.1`, `tickers`, `orderbook.{depth}`; no aggregated trades).
+pub const CHANNELS: &[Channel] = &[Channel::Trades, Channel::Quotes, Channel::Bars, Channel::Tickers, Channel::Book];
 
 impl VenueAdapter for BybitAdapter {
     fn channels(&self) -> &'static [Channel] {
@@ -295,11 +316,20 @@ impl VenueAdapter for BybitAdapter {
         "bybit"
     }
 
+    fn book_depths(&self) -> &'static [u32] {
+        DEPTHS
+    }
+
+    fn set_book(&mut self, settings: BookSettings) {
+        self.depth_books = BybitBooks::new(&settings);
+    }
+
     fn default_url(&self) -> String {
         "wss://stream.bybit.com/v5/public/spot".into()
     }
 
     fn subscriptions(&mut self, symbols: &[String], channels: &[Channel]) -> Vec<Subscription> {
+        self.depth_books.reset(Timestamp::now());
         let mut topics = Vec::new();
         for symbol in symbols {
             let upper = symbol.to_ascii_uppercase();
@@ -313,8 +343,7 @@ impl VenueAdapter for BybitAdapter {
                     Channel::AggTrades => {}
                     // Options are not on the spot feed (check-config refuses them).
                     Channel::Options => {}
-                    // Not yet wired for this venue (check-config refuses it).
-                    Channel::Book => {}
+                    Channel::Book => topics.push(self.depth_books.topic(&upper)),
                 }
             }
         }
@@ -350,6 +379,8 @@ impl VenueAdapter for BybitAdapter {
             (Some(topic), _) => {
                 if topic.starts_with("publicTrade.") {
                     self.trades(&envelope, received_at, &mut parsed)?;
+                } else if self.depth_books.owns(topic) {
+                    self.depth_books.push(&envelope, received_at, &mut parsed)?;
                 } else if topic.strip_prefix(BOOK_STREAM).is_some_and(|rest| rest.starts_with('.')) {
                     self.order_book(&envelope, received_at, &mut parsed)?;
                 } else if topic.starts_with("tickers.") {

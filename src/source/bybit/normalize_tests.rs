@@ -189,8 +189,13 @@ fn acks_refusals_pongs_and_garbage() {
         RejectReason::UnknownType
     );
     assert_eq!(
+        adapter.parse(r#"{"topic":"orderbook.200.BTCUSDT","type":"snapshot","data":{}}"#, NOW).unwrap_err().code,
+        RejectReason::UnknownType,
+        "not the subscribed depth"
+    );
+    assert_eq!(
         adapter.parse(r#"{"topic":"orderbook.50.BTCUSDT","type":"snapshot","data":{}}"#, NOW).unwrap_err().code,
-        RejectReason::UnknownType
+        RejectReason::InvalidRecord
     );
     assert_eq!(adapter.parse(r#"{"op":"unsubscribe","success":true}"#, NOW).unwrap_err().code, RejectReason::UnknownType);
     assert_eq!(adapter.parse(r#"{"hello":1}"#, NOW).unwrap_err().code, RejectReason::UnknownType);
@@ -202,4 +207,71 @@ fn acks_refusals_pongs_and_garbage() {
     assert!(!adapter.books.contains_key("ETHUSDT"), "a rejected update leaves no state behind");
     let missing = r#"{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1,"data":[{"T":1,"s":"BTCUSDT"}]}"#;
     assert_eq!(adapter.parse(missing, NOW).unwrap_err().code, RejectReason::InvalidRecord);
+}
+
+#[test]
+fn book_topics_beside_quotes_snapshots_deltas_gaps_and_restarts() {
+    use crate::record::BookDelta;
+    let mut adapter = BybitAdapter::spot();
+    adapter.set_book(BookSettings { depth: 200, snapshot_depth: 5, snapshot_interval_ms: 0, ..BookSettings::default() });
+    let subscriptions = adapter.subscriptions(&["btcusdt".into()], &[Channel::Quotes, Channel::Book]);
+    let message: serde_json::Value = serde_json::from_str(&subscriptions[0].message).unwrap();
+    assert_eq!(message["args"], json!(["orderbook.1.BTCUSDT", "orderbook.200.BTCUSDT"]));
+
+    let push = |kind: &str, u: u64, bids: &str, asks: &str| {
+        format!(
+            r#"{{"topic":"orderbook.200.BTCUSDT","type":"{kind}","ts":1795348800002,"data":{{"s":"BTCUSDT","b":{bids},"a":{asks},"u":{u},"seq":9}},"cts":1795348800001}}"#
+        )
+    };
+    let deltas = |parsed: &Parsed| -> Vec<(f64, f64, i64, bool)> {
+        parsed
+            .records
+            .iter()
+            .filter_map(|record| {
+                if let Record::BookDelta(BookDelta { price, size, sequence, snapshot, .. }) = record {
+                    Some((*price, *size, *sequence, *snapshot))
+                } else {
+                    None
+                }
+            })
+            .collect()
+    };
+    let parsed = adapter.parse(&push("snapshot", 10, r#"[["100.0","1"]]"#, r#"[["100.5","2"]]"#), NOW).unwrap();
+    assert_eq!(deltas(&parsed), [(100.0, 1.0, 10, true), (100.5, 2.0, 10, true)]);
+    let Record::BookDelta(row) = &parsed.records[0] else { panic!() };
+    assert_eq!((row.symbol.as_str(), row.time.micros()), ("BTC-USDT", 1_795_348_800_001_000), "cts is the time");
+    // The quotes' level-1 topic is still read as quotes.
+    let quote = r#"{"topic":"orderbook.1.BTCUSDT","type":"snapshot","ts":1,"data":{"s":"BTCUSDT","b":[["100.0","1"]],"a":[["100.5","2"]],"u":5,"seq":9},"cts":1}"#;
+    assert!(matches!(adapter.parse(quote, NOW).unwrap().records[..], [Record::Quote(_)]));
+
+    let parsed = adapter.parse(&push("delta", 11, r#"[["100.0","0"],["99.5","3"]]"#, "[]"), NOW).unwrap();
+    assert_eq!(deltas(&parsed), [(100.0, 0.0, 11, false), (99.5, 3.0, 11, false)]);
+    // 12 is lost: 13 is a gap, answered by unsubscribing and subscribing the topic.
+    let parsed = adapter.parse(&push("delta", 13, "[]", r#"[["101","1"]]"#), NOW).unwrap();
+    assert!(deltas(&parsed).is_empty());
+    assert_eq!(parsed.events.iter().map(|(kind, _)| *kind).collect::<Vec<_>>(), ["gap"]);
+    assert_eq!(
+        parsed.replies,
+        [
+            r#"{"args":["orderbook.200.BTCUSDT"],"op":"unsubscribe","req_id":"book"}"#,
+            r#"{"args":["orderbook.200.BTCUSDT"],"op":"subscribe","req_id":"book"}"#,
+        ]
+    );
+    for answer in [
+        r#"{"success":true,"ret_msg":"","conn_id":"c","req_id":"book","op":"unsubscribe"}"#,
+        r#"{"success":true,"ret_msg":"subscribe","conn_id":"c","req_id":"book","op":"subscribe"}"#,
+    ] {
+        let parsed = adapter.parse(answer, NOW).unwrap();
+        assert!(parsed.acknowledged.is_empty());
+    }
+    let refused = r#"{"success":false,"ret_msg":"error:handler not found","conn_id":"c","req_id":"book","op":"subscribe"}"#;
+    assert_eq!(adapter.parse(refused, NOW).unwrap_err().code, RejectReason::SubscriptionRefused);
+    let parsed = adapter.parse(&push("snapshot", 20, r#"[["99.5","3"]]"#, r#"[["101","1"]]"#), NOW).unwrap();
+    assert_eq!(parsed.events.iter().map(|(kind, _)| *kind).collect::<Vec<_>>(), ["resync"]);
+    // A service restart: `u` 1 replaces the book, even as a delta.
+    let parsed = adapter.parse(&push("delta", 1, r#"[["99.0","1"]]"#, r#"[["99.2","1"]]"#), NOW).unwrap();
+    assert_eq!(deltas(&parsed), [(99.0, 1.0, 1, true), (99.2, 1.0, 1, true)]);
+    assert!(parsed.events.is_empty());
+    let parsed = adapter.parse(&push("delta", 2, r#"[["99.1","1"]]"#, "[]"), NOW).unwrap();
+    assert_eq!(deltas(&parsed), [(99.1, 1.0, 2, false)]);
 }

@@ -14,6 +14,8 @@
 //! The `ticker` channel feeds both quotes (best bid and offer) and 24-hour tickers; it is
 //! subscribed once for either, and each message yields what was asked. A ticker not newer
 //! than the last one of its symbol (the snapshot after a resubscribe) is dropped.
+//!
+//! `book` messages go to the book keeper (see `book`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -21,9 +23,11 @@ use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
 
+use super::book::{KrakenBooks, BOOK, DEPTHS};
 use super::wire::{Candle, Envelope, Response, Ticker, Trade};
 use crate::config::Channel;
 use crate::record::{Bar, Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker as TickerRecord, Timestamp};
+use crate::source::feed::book::BookSettings;
 use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
 use crate::source::values::rfc3339 as time;
 
@@ -74,6 +78,8 @@ pub struct KrakenAdapter {
     /// subscription says otherwise, as before tickers existed) and/or tickers.
     ticker_quotes: bool,
     ticker_stats: bool,
+    /// The `book` channel's books.
+    books: KrakenBooks,
 }
 
 impl Default for KrakenAdapter {
@@ -92,13 +98,14 @@ impl KrakenAdapter {
             ticker_times: Sequences::duplicates_only("ticker"),
             ticker_quotes: true,
             ticker_stats: false,
+            books: KrakenBooks::new(&BookSettings { depth: DEPTHS[0], ..BookSettings::default() }),
         }
     }
 }
 
 /// Parses a channel's `data` list. Errors are rare, so only then is the message parsed
 /// a second time to name the offending field.
-fn items<'a, T: Deserialize<'a>>(channel: &str, data: Option<&'a RawValue>) -> Result<Vec<T>, Rejection> {
+pub(super) fn items<'a, T: Deserialize<'a>>(channel: &str, data: Option<&'a RawValue>) -> Result<Vec<T>, Rejection> {
     let Some(data) = data else {
         return Err(Rejection::new(RejectReason::InvalidField, format!("`data`: missing from a `{channel}` message")));
     };
@@ -311,6 +318,14 @@ impl KrakenAdapter {
                 None => Err(Rejection::new(RejectReason::InvalidField, "`success`: missing from a subscribe response")),
             },
             Some("pong") => Ok(()),
+            // The first half of a book's resynchronisation (see `book`).
+            Some("unsubscribe") => match response.success {
+                Some(false) => Err(Rejection::new(
+                    RejectReason::SubscriptionRefused,
+                    format!("Kraken refused to unsubscribe: {}", response.error.as_deref().unwrap_or("no reason given")),
+                )),
+                _ => Ok(()),
+            },
             Some(other) => Err(Rejection::new(RejectReason::UnknownType, format!("Kraken method `{other}` is not handled"))),
             None => Err(Rejection::new(
                 RejectReason::UnknownType,
@@ -323,8 +338,8 @@ impl KrakenAdapter {
     }
 }
 
-/// The channels this venue offers (`trade`, `ticker` for quotes and tickers, `ohlc`; no aggregated trades).
-pub const CHANNELS: &[Channel] = &[Channel::Trades, Channel::Quotes, Channel::Bars, Channel::Tickers];
+/// The channels this venue offers (`trade`, `ticker` for quotes and tickers, `ohlc`, `book`; no aggregated trades).
+pub const CHANNELS: &[Channel] = &[Channel::Trades, Channel::Quotes, Channel::Bars, Channel::Tickers, Channel::Book];
 
 impl VenueAdapter for KrakenAdapter {
     fn channels(&self) -> &'static [Channel] {
@@ -333,6 +348,14 @@ impl VenueAdapter for KrakenAdapter {
 
     fn venue(&self) -> &'static str {
         "kraken"
+    }
+
+    fn book_depths(&self) -> &'static [u32] {
+        DEPTHS
+    }
+
+    fn set_book(&mut self, settings: BookSettings) {
+        self.books = KrakenBooks::new(&settings);
     }
 
     fn default_url(&self) -> String {
@@ -346,6 +369,7 @@ impl VenueAdapter for KrakenAdapter {
         self.acknowledged_requests.clear();
         self.ticker_quotes = channels.contains(&Channel::Quotes);
         self.ticker_stats = channels.contains(&Channel::Tickers);
+        self.books.reset(Timestamp::now());
         let mut requested = HashSet::new();
         let mut subscriptions = Vec::new();
         for channel in channels {
@@ -363,7 +387,8 @@ impl VenueAdapter for KrakenAdapter {
                 // Tickers alone: an update on every trade (Kraken's default trigger).
                 Channel::Quotes | Channel::Tickers => json!({ "channel": "ticker", "symbol": symbols, "event_trigger": "trades" }),
                 Channel::Bars => json!({ "channel": "ohlc", "symbol": symbols, "interval": BAR_INTERVAL_MINUTES }),
-                Channel::AggTrades | Channel::Options | Channel::Book => continue,
+                Channel::Book => self.books.params(symbols),
+                Channel::AggTrades | Channel::Options => continue,
             };
             let id = self.next_request_id;
             self.next_request_id += 1;
@@ -385,6 +410,7 @@ impl VenueAdapter for KrakenAdapter {
             Some("trade") => self.trades(envelope.data, received_at, &mut parsed)?,
             Some("ticker") => self.tickers(envelope.data, received_at, &mut parsed)?,
             Some("ohlc") => self.candles(envelope.data, received_at, &mut parsed)?,
+            Some(BOOK) => self.books.message(envelope.kind, envelope.data, received_at, &mut parsed)?,
             Some("heartbeat" | "status") => {}
             Some(other) => return Err(Rejection::new(RejectReason::UnknownType, format!("Kraken channel `{other}` is not handled"))),
             None => self.response(text, &mut parsed)?,

@@ -140,8 +140,29 @@ fn garbage_bad_fields_and_unknown_channels() {
             RejectReason::InvalidField,
             "`data[0].bid`",
         ),
-        (r#"{"channel":"book","type":"snapshot","data":[]}"#.into(), RejectReason::UnknownType, "`book`"),
-        (r#"{"method":"unsubscribe","success":true,"req_id":1}"#.into(), RejectReason::UnknownType, "`unsubscribe`"),
+        (r#"{"channel":"level3","type":"snapshot","data":[]}"#.into(), RejectReason::UnknownType, "`level3`"),
+        (r#"{"channel":"book","type":"delta","data":[]}"#.into(), RejectReason::InvalidField, "`type`"),
+        (
+            r#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":"x","qty":1}]}]}"#.into(),
+            RejectReason::InvalidField,
+            "data[0].bids price",
+        ),
+        (
+            r#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","checksum":4294967296}]}"#.into(),
+            RejectReason::InvalidField,
+            "`data[0].checksum`",
+        ),
+        (
+            r#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","timestamp":"yesterday"}]}"#.into(),
+            RejectReason::InvalidField,
+            "`data[0].timestamp`",
+        ),
+        (
+            r#"{"method":"unsubscribe","success":false,"error":"Subscription Not Found"}"#.into(),
+            RejectReason::SubscriptionRefused,
+            "Not Found",
+        ),
+        (r#"{"method":"edit_order","success":true,"req_id":1}"#.into(), RejectReason::UnknownType, "`edit_order`"),
         (r#"{"error":"Malformed request","success":false}"#.into(), RejectReason::UnknownType, "Malformed request"),
     ];
     for (text, code, detail) in cases {
@@ -311,4 +332,66 @@ fn a_snapshot_of_several_candles_stores_all_but_the_open_one() {
     let parsed = adapter.parse(&snapshot, NOW).unwrap();
     let closes: Vec<f64> = parsed.records.iter().map(|record| if let Record::Bar(bar) = record { bar.close } else { panic!() }).collect();
     assert_eq!(closes, vec![2.0, 3.0]);
+}
+
+#[test]
+fn book_subscription_snapshot_updates_and_a_resync() {
+    use crate::record::BookDelta;
+    use crate::source::feed::book::Level;
+    let mut adapter = KrakenAdapter::new();
+    adapter.set_book(BookSettings { depth: 25, snapshot_depth: 5, snapshot_interval_ms: 0, ..BookSettings::default() });
+    let subscriptions = adapter.subscriptions(&["BTC/USD".into()], &[Channel::Book]);
+    assert_eq!(
+        subscriptions[0].message,
+        r#"{"method":"subscribe","params":{"channel":"book","depth":25,"snapshot":true,"symbol":["BTC/USD"]},"req_id":1}"#
+    );
+    let sum = |asks: &[(&str, &str)], bids: &[(&str, &str)]| {
+        let level = |(price, size): &(&str, &str)| Level::new(price, size, price.parse().unwrap(), size.parse().unwrap());
+        let (asks, bids): (Vec<Level>, Vec<Level>) = (asks.iter().map(level).collect(), bids.iter().map(level).collect());
+        super::super::book::checksum(asks.iter(), bids.iter())
+    };
+    // A snapshot without a time takes its receipt time.
+    let snapshot = format!(
+        r#"{{"channel":"book","type":"snapshot","data":[{{"symbol":"BTC/USD","bids":[{{"price":97000.0,"qty":1.50000000}}],"asks":[{{"price":97000.5,"qty":0.25000000}}],"checksum":{}}}]}}"#,
+        sum(&[("97000.5", "0.25000000")], &[("97000.0", "1.50000000")])
+    );
+    let parsed = adapter.parse(&snapshot, NOW).unwrap();
+    let deltas: Vec<&BookDelta> = parsed.records.iter().filter_map(|r| if let Record::BookDelta(d) = r { Some(d) } else { None }).collect();
+    assert_eq!(deltas.len(), 2);
+    assert_eq!((deltas[0].symbol.as_str(), deltas[0].time, deltas[0].sequence, deltas[0].snapshot), ("BTC-USD", NOW, 1, true));
+    assert!(parsed.events.is_empty() && parsed.replies.is_empty());
+
+    let update = |checksum: u32| {
+        format!(
+            r#"{{"channel":"book","type":"update","data":[{{"symbol":"BTC/USD","bids":[{{"price":96999.9,"qty":2.00000000}}],"asks":[],"checksum":{checksum},"timestamp":"2026-11-22T12:00:01.000000Z"}}]}}"#
+        )
+    };
+    let good = sum(&[("97000.5", "0.25000000")], &[("97000.0", "1.50000000"), ("96999.9", "2.00000000")]);
+    let parsed = adapter.parse(&update(good), NOW).unwrap();
+    assert_eq!(parsed.records.len(), 1);
+    let Record::BookDelta(row) = &parsed.records[0] else { panic!("{parsed:?}") };
+    assert_eq!((row.price, row.size, row.sequence, row.time.micros()), (96999.9, 2.0, 2, 1_795_348_801_000_000));
+
+    // A wrong checksum: the event, no rows, and the venue asked for a fresh snapshot.
+    let parsed = adapter.parse(&update(good ^ 1), NOW).unwrap();
+    assert!(parsed.records.is_empty());
+    assert_eq!(parsed.events.iter().map(|(kind, _)| *kind).collect::<Vec<_>>(), ["checksum_mismatch"]);
+    assert_eq!(
+        parsed.replies,
+        [
+            r#"{"method":"unsubscribe","params":{"channel":"book","depth":25,"symbol":["BTC/USD"]}}"#,
+            r#"{"method":"subscribe","params":{"channel":"book","depth":25,"snapshot":true,"symbol":["BTC/USD"]}}"#,
+        ]
+    );
+    // The answers to those requests are no data and no refusal.
+    for answer in [
+        r#"{"method":"unsubscribe","result":{"channel":"book","depth":25,"symbol":"BTC/USD"},"success":true,"time_in":"2026-11-22T12:00:01.000001Z","time_out":"2026-11-22T12:00:01.000002Z"}"#,
+        r#"{"method":"subscribe","result":{"channel":"book","depth":25,"snapshot":true,"symbol":"BTC/USD"},"success":true,"time_in":"2026-11-22T12:00:01.000001Z","time_out":"2026-11-22T12:00:01.000002Z"}"#,
+    ] {
+        let parsed = adapter.parse(answer, NOW).unwrap();
+        assert!(parsed.acknowledged.is_empty() && parsed.records.is_empty());
+    }
+    let parsed = adapter.parse(&snapshot.replace("{\"symbol\"", "{\"timestamp\":\"2026-11-22T12:00:02Z\",\"symbol\""), NOW).unwrap();
+    assert_eq!(parsed.events.iter().map(|(kind, _)| *kind).collect::<Vec<_>>(), ["resync"]);
+    assert_eq!(parsed.events[0].1["sequence"], 4);
 }

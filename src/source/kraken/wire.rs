@@ -13,6 +13,9 @@ use serde_json::value::RawValue;
 pub struct Envelope<'a> {
     #[serde(default)]
     pub channel: Option<&'a str>,
+    /// `snapshot` or `update`.
+    #[serde(rename = "type", default)]
+    pub kind: Option<&'a str>,
     /// The list of events of a market-data message, parsed per channel.
     #[serde(borrow, default)]
     pub data: Option<&'a RawValue>,
