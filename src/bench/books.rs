@@ -176,16 +176,14 @@ pub fn markdown(books: &BooksRun) -> String {
     }
     match (&books.storage, &books.storage_note) {
         (Some(storage), _) => {
-            let days: Vec<String> = storage
-                .per_symbol_day_mb
-                .iter()
-                .map(|(changes, mb)| format!("{} level changes: {mb:.0} MB", rate(*changes as f64)))
-                .collect();
+            let days: Vec<String> =
+                storage.per_symbol_day_mb.iter().map(|(changes, mb)| format!("{}: {mb:.0} MB", rate(*changes as f64))).collect();
             let _ = writeln!(
                 out,
                 "\nStorage on TimescaleDB: {} level changes of one symbol over {} s, compressed (`compress_chunk`, segmentby \
-                 symbol): {:.1} → {:.1} bytes per row (`hypertable_columnstore_stats`). A symbol-day, compressed, at {}. The \
-                 rows are synthetic (200 levels a side, random sizes): real books repeat more and compress at least as well.",
+                 symbol): {:.1} → {:.1} bytes per row (`hypertable_columnstore_stats`). A symbol-day, compressed, at a rate of \
+                 level changes of {}. The rows are synthetic (200 levels a side, random sizes and levels): a real book's \
+                 changes cluster near the top and will compress differently.",
                 storage.rows,
                 storage.span_secs,
                 storage.bytes_per_row,
