@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::dataset::{sql_values, Market};
 use crate::record::{Table, Tick, Timestamp};
-use crate::sink::{copy_statement, encode_rows};
+use crate::sink::{copy_statement, encode_rows, EncodeRow};
 
 /// Rows per COPY batch (the daemon's default `batch_max_rows`).
 pub const COPY_BATCH_ROWS: usize = 10_000;
@@ -50,14 +50,7 @@ pub fn prepare(rows: usize, symbols: usize) -> Prepared {
             market.tick(time)
         })
         .collect();
-    let copy_batches = ticks
-        .chunks(COPY_BATCH_ROWS)
-        .map(|chunk| {
-            let mut buffer = BytesMut::new();
-            encode_rows(chunk, &mut buffer);
-            buffer.freeze()
-        })
-        .collect();
+    let copy_batches = copy_batches(&ticks);
     let insert_statements = ticks
         .chunks(INSERT_BATCH_ROWS)
         .map(|chunk| {
@@ -83,20 +76,24 @@ pub fn prepare(rows: usize, symbols: usize) -> Prepared {
 pub fn prepare_books(rows: usize, symbols: usize) -> Prepared {
     let names: Vec<String> = (0..symbols.max(1)).map(|index| format!("SYM{index:03}-USDT")).collect();
     let deltas = super::book_market::BookMarket::new(&names, 99).deltas(rows, Timestamp::now(), 60_000_000);
-    let copy_batches = deltas
-        .chunks(COPY_BATCH_ROWS)
-        .map(|chunk| {
-            let mut buffer = BytesMut::new();
-            encode_rows(chunk, &mut buffer);
-            buffer.freeze()
-        })
-        .collect();
+    let copy_batches = copy_batches(&deltas);
     Prepared {
         table: Table::BookDeltas,
         ticks: Arc::new(Vec::new()),
         copy_batches: Arc::new(copy_batches),
         insert_statements: Arc::new(Vec::new()),
     }
+}
+
+/// `rows` encoded for binary COPY, [`COPY_BATCH_ROWS`] to a batch.
+pub fn copy_batches<R: EncodeRow>(rows: &[R]) -> Vec<Bytes> {
+    rows.chunks(COPY_BATCH_ROWS)
+        .map(|chunk| {
+            let mut buffer = BytesMut::new();
+            encode_rows(chunk, &mut buffer);
+            buffer.freeze()
+        })
+        .collect()
 }
 
 /// A baseline method.

@@ -17,7 +17,6 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use bytes::BytesMut;
 use futures_util::SinkExt;
 use serde::Serialize;
 
@@ -28,7 +27,7 @@ use super::run::{progress_line, BenchContext, SourceFormat};
 use crate::cli::BenchArgs;
 use crate::db::throwaway::{timescaledb_installed, ClusterOptions, ThrowawayCluster};
 use crate::record::{Table, Timestamp};
-use crate::sink::{copy_statement, encode_rows};
+use crate::sink::copy_statement;
 
 /// What the book part measured.
 #[derive(Debug, Clone, Serialize)]
@@ -106,13 +105,11 @@ async fn storage() -> anyhow::Result<BookStorage> {
     let symbol = vec!["BTC-USDT".to_string()];
     let rows = BookMarket::new(&symbol, 5).deltas(STORAGE_ROWS, Timestamp::now(), STORAGE_SPAN_SECS * 1_000_000);
     let started = Instant::now();
-    for (index, chunk) in rows.chunks(baselines::COPY_BATCH_ROWS).enumerate() {
-        let mut buffer = BytesMut::new();
-        encode_rows(chunk, &mut buffer);
+    for (index, batch) in baselines::copy_batches(&rows).into_iter().enumerate() {
         let transaction = client.transaction().await?;
         let sink = transaction.copy_in::<_, bytes::Bytes>(&copy_statement(Table::BookDeltas)).await?;
         futures_util::pin_mut!(sink);
-        sink.send(buffer.freeze()).await?;
+        sink.send(batch).await?;
         sink.finish().await?;
         transaction.commit().await?;
         if index % 20 == 0 {

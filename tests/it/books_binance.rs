@@ -8,14 +8,13 @@
 //! `U`/`u` rule, futures by `pu`. The spot capture replayed through `hypertick replay`
 //! rebuilds the same book at every instant, its snapshots read from the capture.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use hypertick::app::Daemon;
 use hypertick::config::{Channel, SourceKind};
 use serde_json::json;
 
-use crate::book_feed::{book_at_ms, book_events, stored_book, verified_at_ms, VenueBook};
+use crate::book_feed::{book_at_ms, book_events, replay_captures, stored_book, verified_at_ms, VenueBook};
 use crate::fake_rest::{FakeRest, Reply};
 use crate::fake_venue::{FakeVenue, Step};
 use crate::feeds::{now_ms, source};
@@ -180,28 +179,7 @@ async fn scenario(futures: bool) {
     }
 
     // Replay the capture into a fresh database: the snapshots come from the capture.
-    let mut files: Vec<PathBuf> = std::fs::read_dir(captures.path()).unwrap().map(|entry| entry.unwrap().path()).collect();
-    files.sort();
-    live.batch_execute("CREATE DATABASE replayed").await.unwrap();
-    let config_path = captures.path().join("replay.toml");
-    std::fs::write(
-        &config_path,
-        format!(
-            "[database]\nurl = \"{}\"\n\n[[sources]]\nkind = \"binance\"\nsymbols = [\"{SYMBOL}\"]\nchannels = [\"book\"]\n",
-            cluster.url("replayed")
-        ),
-    )
-    .unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hypertick"))
-        .args(["replay", "--max", "--config"])
-        .arg(&config_path)
-        .args(&files)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run hypertick replay");
-    let printed = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{printed}");
-    let replayed = hypertick::db::connect(&cluster.url("replayed"), Duration::from_secs(10)).await.unwrap();
+    let replayed = replay_captures(&cluster, &live, captures.path(), "binance", SYMBOL).await;
     assert_eq!(stored_book(&replayed, venue_name, symbol, 1_000).await, expected);
     for half_seconds in -2..26 {
         let instant = base_ms + half_seconds * 500;

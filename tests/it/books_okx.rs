@@ -7,14 +7,13 @@
 //! false exactly where the stored book could not be trusted, and `hypertick replay` of the
 //! capture rebuilds the same book at every instant.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use hypertick::app::Daemon;
 use hypertick::config::{Channel, SourceKind};
 use serde_json::json;
 
-use crate::book_feed::{book_at_ms, book_events, snapshot_rows, stored_book, verified_at_ms, VenueBook};
+use crate::book_feed::{book_at_ms, book_events, replay_captures, snapshot_rows, stored_book, verified_at_ms, VenueBook};
 use crate::fake_venue::{FakeVenue, Step};
 use crate::feeds::{now_ms, source};
 use crate::support::{self, wait_for_count};
@@ -170,28 +169,7 @@ async fn okx_books_break_resync_reconnect_and_replay() {
     assert_eq!(dead, 0);
 
     // Replay the capture into a fresh database: the same book at every instant.
-    let mut files: Vec<PathBuf> = std::fs::read_dir(captures.path()).unwrap().map(|entry| entry.unwrap().path()).collect();
-    files.sort();
-    live.batch_execute("CREATE DATABASE replayed").await.unwrap();
-    let config_path = captures.path().join("replay.toml");
-    std::fs::write(
-        &config_path,
-        format!(
-            "[database]\nurl = \"{}\"\n\n[[sources]]\nkind = \"okx\"\nsymbols = [\"{INST}\"]\nchannels = [\"book\"]\n",
-            cluster.url("replayed")
-        ),
-    )
-    .unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hypertick"))
-        .args(["replay", "--max", "--config"])
-        .arg(&config_path)
-        .args(&files)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run hypertick replay");
-    let printed = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{printed}");
-    let replayed = hypertick::db::connect(&cluster.url("replayed"), Duration::from_secs(10)).await.unwrap();
+    let replayed = replay_captures(&cluster, &live, captures.path(), "okx", INST).await;
     assert_eq!(stored_book(&replayed, "okx", INST, 400).await, expected);
     for half_seconds in -2..24 {
         let instant = base + half_seconds * 500;
