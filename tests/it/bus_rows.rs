@@ -98,7 +98,9 @@ listen = "{metrics}"
 profile = "vanilla"
 
 [relational]
-wait_ms = 4000
+# Parents may come late here: a writer and the edge are killed and restarted, and a
+# killed writer's messages reach the other one only after `ack_wait_secs`.
+wait_ms = 12000
 
 [bus]
 role = "writer"
@@ -421,7 +423,7 @@ async fn a_dead_writers_waiting_row_is_taken_up_by_another_writer() {
     let push = free_port();
     let metrics = [free_port(), free_port()];
     // A wait long enough that only a row nobody retries could outlast it here.
-    let text = |metrics| writer_text(&cluster, &nats.url(), metrics, "").replace("wait_ms = 4000", "wait_ms = 30000");
+    let text = |metrics| writer_text(&cluster, &nats.url(), metrics, "").replace("wait_ms = 12000", "wait_ms = 30000");
     let writer_texts = [text(metrics[0]), text(metrics[1])];
     let config = hypertick::app::load_config_str(&writer_texts[0], Vec::new()).expect("the writer's configuration");
     hypertick::app::migrate(&config).await.expect("migrate");
