@@ -26,6 +26,7 @@ const DAEMON_NAMES: &[&str] = &[
     "relational_waiting",
     "table_retention",
     "instruments",
+    "instrument_specs",
     "session_timeline",
     "session_summary",
     "ohlcv_1m",

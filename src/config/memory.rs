@@ -109,11 +109,11 @@ mod tests {
     fn the_default_tables_are_bounded_in_bytes() {
         let config = Config::loopback("postgres://localhost/db");
         let worst = worst_case_bytes(&config);
-        // 13 tables: 33 MiB of channel each, and 17 MiB batches × 2 × (2 × writers + 1).
+        // 17 tables: 33 MiB of channel each, and 17 MiB batches × 2 × (2 × writers + 1).
         let per_table_one_writer = (33 << 20) + (17 << 20) * 2 * 3;
         let per_table_two_writers = (33 << 20) + (17 << 20) * 2 * 5;
         let signals_and_relational_extra = 2 * (3 << 20) * 7;
-        assert_eq!(worst.tables, 8 * per_table_one_writer + 5 * per_table_two_writers + signals_and_relational_extra);
+        assert_eq!(worst.tables, 12 * per_table_one_writer + 5 * per_table_two_writers + signals_and_relational_extra);
         assert_eq!(worst.total(), worst.base + worst.tables + worst.connections);
     }
 

@@ -77,6 +77,22 @@ pub enum Channel {
     /// is a `feed_events` row, and the book is resynchronised from a fresh snapshot;
     /// nothing is stored across it. Depth: `book_depth`.
     Book,
+    /// Funding rates of perpetual contracts (rate, predicted rate, next funding time,
+    /// interval) → `funding_rates`.
+    Funding,
+    /// Open interest (contracts, notional) → `open_interest`; polled over REST every
+    /// `open_interest_poll_ms` where the venue's stream has none.
+    OpenInterest,
+    /// Mark prices and the index (or oracle) prices contracts follow → `mark_prices`.
+    MarkPrice,
+    /// Forced liquidations → `liquidations`.
+    Liquidations,
+    /// The venue's reference data of the configured symbols (tick size, lot size,
+    /// minimums, contract size, linear or inverse, settlement currency, expiry, strike,
+    /// status), fetched over REST as a connection opens and every `instruments_poll_ms`
+    /// → `instrument_specs`, a new version when something changed (and an
+    /// `instrument_changed` feed event).
+    Instruments,
 }
 
 /// `[[sources]]`: one venue connection, handled by the shared websocket connector.
@@ -132,6 +148,18 @@ pub struct SourceConfig {
     /// synchronisation); 0: only at synchronisation.
     #[serde(default = "default_book_snapshot_interval_ms")]
     pub book_snapshot_interval_ms: u64,
+    /// `open_interest` on venues whose stream carries none (Binance USDⓈ-M): the REST poll
+    /// interval per symbol.
+    #[serde(default = "default_open_interest_poll_ms")]
+    pub open_interest_poll_ms: NonZeroU64,
+    /// `instruments`: the venue's reference data (tick and lot sizes, contract size,
+    /// expiry, status) is fetched when a connection opens and then at this interval.
+    #[serde(default = "default_instruments_poll_ms")]
+    pub instruments_poll_ms: NonZeroU64,
+    /// One REST request (connect, answer and body) may take this long; a request that
+    /// does not end in time is an `error` feed event and is made again after a backoff.
+    #[serde(default = "default_rest_timeout_ms")]
+    pub rest_timeout_ms: NonZeroU64,
     /// `kind = "json"` only: the feed's description (see `config/hypertick.toml`).
     #[serde(default)]
     pub json: Option<JsonFeedConfig>,
@@ -156,6 +184,16 @@ fn default_book_snapshot_depth() -> NonZeroU32 {
 }
 fn default_book_snapshot_interval_ms() -> u64 {
     10_000
+}
+
+fn default_open_interest_poll_ms() -> NonZeroU64 {
+    const { NonZeroU64::new(60_000).unwrap() }
+}
+fn default_instruments_poll_ms() -> NonZeroU64 {
+    const { NonZeroU64::new(3_600_000).unwrap() }
+}
+fn default_rest_timeout_ms() -> NonZeroU64 {
+    const { NonZeroU64::new(10_000).unwrap() }
 }
 
 fn default_record_rotate_bytes() -> u64 {
@@ -215,6 +253,11 @@ impl Channel {
             Channel::Options => "options",
             Channel::Tickers => "tickers",
             Channel::Book => "book",
+            Channel::Funding => "funding",
+            Channel::OpenInterest => "open_interest",
+            Channel::MarkPrice => "mark_price",
+            Channel::Liquidations => "liquidations",
+            Channel::Instruments => "instruments",
         }
     }
 }

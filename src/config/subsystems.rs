@@ -108,6 +108,7 @@ pub struct RelationalConfig {
 /// The relational side `migrate` creates.
 pub const DEFAULT_RELATIONAL_TABLES: &[&str] = &[
     "instruments",
+    "instrument_specs",
     "agent_sessions",
     "agent_deliberations",
     "agent_actions",

@@ -25,6 +25,7 @@ const COMMON: &[Migration] = &[
     Migration { id: "common/0008_retention", sql: include_str!("../../sql/common/0008_retention.sql") },
     Migration { id: "common/0009_waiting", sql: include_str!("../../sql/common/0009_waiting.sql") },
     Migration { id: "common/0010_books", sql: include_str!("../../sql/common/0010_books.sql") },
+    Migration { id: "common/0011_instrument_specs", sql: include_str!("../../sql/common/0011_instrument_specs.sql") },
 ];
 
 const TIMESCALEDB: &[Migration] = &[
@@ -32,6 +33,7 @@ const TIMESCALEDB: &[Migration] = &[
     Migration { id: "timescaledb/0002_analytics", sql: include_str!("../../sql/timescaledb/0002_analytics.sql") },
     Migration { id: "timescaledb/0003_relational", sql: include_str!("../../sql/timescaledb/0003_relational.sql") },
     Migration { id: "timescaledb/0004_books", sql: include_str!("../../sql/timescaledb/0004_books.sql") },
+    Migration { id: "timescaledb/0005_derivatives", sql: include_str!("../../sql/timescaledb/0005_derivatives.sql") },
 ];
 
 const VANILLA: &[Migration] = &[
@@ -39,6 +41,7 @@ const VANILLA: &[Migration] = &[
     Migration { id: "vanilla/0002_analytics", sql: include_str!("../../sql/vanilla/0002_analytics.sql") },
     Migration { id: "vanilla/0003_relational", sql: include_str!("../../sql/vanilla/0003_relational.sql") },
     Migration { id: "vanilla/0004_books", sql: include_str!("../../sql/vanilla/0004_books.sql") },
+    Migration { id: "vanilla/0005_derivatives", sql: include_str!("../../sql/vanilla/0005_derivatives.sql") },
 ];
 
 /// An arbitrary constant naming hypertick's migration lock.

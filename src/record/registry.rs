@@ -156,6 +156,50 @@ macro_rules! builtin_tables {
                     depth: Int4, reason: Text,
                 ],
             }
+            /// Funding rates of perpetual contracts, as venues publish them.
+            FundingRates = 14 {
+                table: funding_rates, row: FundingRate, record: FundingRate,
+                high_rate: false, partitioned: true,
+                segment_by: symbol,
+                defaults: { retention_days: 0, partition_hours: 168, columnstore_after_days: 30, max_record_bytes: 1 << 20 },
+                columns: [
+                    time: TimestampTz, received_at: TimestampTz, venue: Text, symbol: Text,
+                    rate: Float8, predicted_rate: Float8, next_funding_time: TimestampTz, interval: Text,
+                ],
+            }
+            /// Open interest of contracts.
+            OpenInterest = 15 {
+                table: open_interest, row: OpenInterest, record: OpenInterest,
+                high_rate: false, partitioned: true,
+                segment_by: symbol,
+                defaults: { retention_days: 0, partition_hours: 168, columnstore_after_days: 30, max_record_bytes: 1 << 20 },
+                columns: [
+                    time: TimestampTz, received_at: TimestampTz, venue: Text, symbol: Text,
+                    contracts: Float8, notional: Float8,
+                ],
+            }
+            /// Mark prices and the index (or oracle) prices contracts follow.
+            MarkPrices = 16 {
+                table: mark_prices, row: MarkPrice, record: MarkPrice,
+                high_rate: false, partitioned: true,
+                segment_by: symbol,
+                defaults: { retention_days: 730, partition_hours: 24, columnstore_after_days: 7, max_record_bytes: 1 << 20 },
+                columns: [
+                    time: TimestampTz, received_at: TimestampTz, venue: Text, symbol: Text,
+                    mark_price: Float8, index_price: Float8,
+                ],
+            }
+            /// Forced liquidations.
+            Liquidations = 17 {
+                table: liquidations, row: Liquidation, record: Liquidation,
+                high_rate: false, partitioned: true,
+                segment_by: symbol,
+                defaults: { retention_days: 0, partition_hours: 168, columnstore_after_days: 30, max_record_bytes: 1 << 20 },
+                columns: [
+                    time: TimestampTz, received_at: TimestampTz, venue: Text, symbol: Text,
+                    side: Int2, price: Float8, quantity: Float8, order_id: Text,
+                ],
+            }
         }
         own {
             /// What happened to feed connections.

@@ -56,10 +56,20 @@ impl RowRecord {
     /// (the `instruments` rows of venue feeds). The key is filled in by the catalog check
     /// when the record is routed.
     pub fn upsert(table: &str, row: Map<String, Value>, received_at: Timestamp) -> RowRecord {
+        RowRecord::made(table, RowOp::Upsert, row, received_at)
+    }
+
+    /// An insert of `row` into `table`, for rows the daemon makes itself (the
+    /// `instrument_specs` versions of venue feeds).
+    pub fn insert(table: &str, row: Map<String, Value>, received_at: Timestamp) -> RowRecord {
+        RowRecord::made(table, RowOp::Insert, row, received_at)
+    }
+
+    fn made(table: &str, op: RowOp, row: Map<String, Value>, received_at: Timestamp) -> RowRecord {
         let mut columns: Vec<String> = row.keys().cloned().collect();
         columns.sort_unstable();
         let json = serde_json::to_string(&row).expect("a JSON object always serializes");
-        RowRecord { received_at, table: table.to_string(), op: RowOp::Upsert, json, columns, key: String::new(), fields: row }
+        RowRecord { received_at, table: table.to_string(), op, json, columns, key: String::new(), fields: row }
     }
 
     /// The record as a push `row` object, for dead letters.

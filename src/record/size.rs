@@ -8,8 +8,8 @@ use std::mem::size_of;
 use serde_json::Value;
 
 use super::{
-    Bar, BookDelta, BookSnapshot, CellValue, CustomRow, DeadLetter, FeedEvent, IndicatorValue, OptionQuote, Quote, RowRecord, Signal,
-    TechnicalIndicators, Tick, Ticker,
+    Bar, BookDelta, BookSnapshot, CellValue, CustomRow, DeadLetter, FeedEvent, FundingRate, IndicatorValue, Liquidation, MarkPrice,
+    OpenInterest, OptionQuote, Quote, RowRecord, Signal, TechnicalIndicators, Tick, Ticker,
 };
 
 /// A value's estimated size in memory, in bytes (its own size plus what it owns).
@@ -126,6 +126,30 @@ impl ApproxBytes for BookSnapshot {
             + string_heap(&self.symbol)
             + (self.bid_prices.len() + self.bid_sizes.len() + self.ask_prices.len() + self.ask_sizes.len()) * size_of::<f64>()
             + 4 * ALLOCATION_OVERHEAD
+    }
+}
+
+impl ApproxBytes for FundingRate {
+    fn approx_bytes(&self) -> usize {
+        size_of::<Self>() + string_heap(&self.venue) + string_heap(&self.symbol) + optional_string_heap(&self.interval)
+    }
+}
+
+impl ApproxBytes for OpenInterest {
+    fn approx_bytes(&self) -> usize {
+        size_of::<Self>() + string_heap(&self.venue) + string_heap(&self.symbol)
+    }
+}
+
+impl ApproxBytes for MarkPrice {
+    fn approx_bytes(&self) -> usize {
+        size_of::<Self>() + string_heap(&self.venue) + string_heap(&self.symbol)
+    }
+}
+
+impl ApproxBytes for Liquidation {
+    fn approx_bytes(&self) -> usize {
+        size_of::<Self>() + string_heap(&self.venue) + string_heap(&self.symbol) + optional_string_heap(&self.order_id)
     }
 }
 

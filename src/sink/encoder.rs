@@ -235,6 +235,14 @@ impl<'a> TupleEncoder<'a> {
     }
 
     #[inline]
+    pub fn optional_timestamptz(&mut self, value: Option<Timestamp>) {
+        match value {
+            Some(time) => self.timestamptz(time),
+            None => self.null(),
+        }
+    }
+
+    #[inline]
     pub fn optional_int8(&mut self, value: Option<i64>) {
         match value {
             Some(number) => self.int8(number),

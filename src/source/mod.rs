@@ -82,5 +82,6 @@ pub fn adapter_from_config(config: &crate::config::SourceConfig) -> anyhow::Resu
     };
     let settings = feed::book::BookSettings::of(config, adapter.book_depths());
     adapter.set_book(settings);
+    adapter.set_polls(feed::PollSettings::of(config));
     Ok(adapter)
 }

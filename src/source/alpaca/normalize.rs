@@ -230,6 +230,8 @@ impl VenueAdapter for AlpacaAdapter {
                 Channel::Options => continue,
                 // No order book on this stream (check-config refuses it).
                 Channel::Book => continue,
+                // No derivatives or reference data on this stream (check-config refuses them).
+                Channel::Funding | Channel::OpenInterest | Channel::MarkPrice | Channel::Liquidations | Channel::Instruments => continue,
             };
             for symbol in symbols {
                 if !list.contains(&symbol.as_str()) {

@@ -191,11 +191,7 @@ impl BinanceBooks {
     /// The snapshot fetch of a venue symbol.
     fn fetch(&self, venue_symbol: &str) -> Fetch {
         let path = if self.futures { "/fapi/v1/depth" } else { "/api/v3/depth" };
-        Fetch {
-            tag: venue_symbol.to_string(),
-            path: format!("{path}?symbol={venue_symbol}&limit={}", self.limit),
-            weight: depth_weight(self.futures, self.limit),
-        }
+        Fetch::get(venue_symbol, format!("{path}?symbol={venue_symbol}&limit={}", self.limit), depth_weight(self.futures, self.limit))
     }
 
     /// One `depthUpdate` event.
@@ -415,7 +411,7 @@ mod tests {
         let mut books = BinanceBooks::new(false, &settings());
         let mut parsed = Parsed::default();
         books.event(&spot_event(101, 103, r#"[["99","1"]]"#), at(1), &mut parsed).unwrap();
-        assert_eq!(parsed.fetches, [Fetch { tag: "BTCUSDT".into(), path: "/api/v3/depth?symbol=BTCUSDT&limit=1000".into(), weight: 50 }]);
+        assert_eq!(parsed.fetches, [Fetch::get("BTCUSDT", "/api/v3/depth?symbol=BTCUSDT&limit=1000", 50)]);
         books.event(&spot_event(104, 106, r#"[["98","2"]]"#), at(2), &mut parsed).unwrap();
         assert!(parsed.records.is_empty(), "buffered until the snapshot");
 

@@ -232,6 +232,10 @@ impl VenueAdapter for BinanceAdapter {
                     Channel::Options => continue,
                     Channel::Book => format!("{lower}@depth@100ms"),
                     Channel::Tickers => format!("{lower}@ticker"),
+                    // Not offered yet (check-config refuses them).
+                    Channel::Funding | Channel::OpenInterest | Channel::MarkPrice | Channel::Liquidations | Channel::Instruments => {
+                        continue
+                    }
                 });
             }
         }

@@ -344,6 +344,8 @@ impl VenueAdapter for BybitAdapter {
                     // Options are not on the spot feed (check-config refuses them).
                     Channel::Options => {}
                     Channel::Book => topics.push(self.depth_books.topic(&upper)),
+                    // Not on the spot feed (check-config refuses them).
+                    Channel::Funding | Channel::OpenInterest | Channel::MarkPrice | Channel::Liquidations | Channel::Instruments => {}
                 }
             }
         }

@@ -33,6 +33,7 @@ fn coinbase_channel(channel: Channel) -> Option<&'static str> {
         Channel::Quotes | Channel::Tickers => Some("ticker"),
         Channel::Book => Some(LEVEL2_BATCH),
         Channel::AggTrades | Channel::Bars | Channel::Options => None,
+        Channel::Funding | Channel::OpenInterest | Channel::MarkPrice | Channel::Liquidations | Channel::Instruments => None,
     }
 }
 

@@ -336,6 +336,9 @@ impl VenueAdapter for DeribitAdapter {
                     Channel::Book => book::channel(symbol),
                     // Not offered (see `SourceKind::channels`).
                     Channel::AggTrades | Channel::Bars => continue,
+                    Channel::Funding | Channel::OpenInterest | Channel::MarkPrice | Channel::Liquidations | Channel::Instruments => {
+                        continue
+                    }
                 };
                 if !names.contains(&name) {
                     names.push(name);

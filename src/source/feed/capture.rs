@@ -395,7 +395,7 @@ mod tests {
     fn fetches_round_trip_and_old_files_read_as_before() {
         let dir = tempfile::tempdir().unwrap();
         let mut writer = CaptureWriter::new(&source(dir.path(), false, 1 << 20)).unwrap();
-        let fetch = Fetch { tag: "BTCUSDT".into(), path: "/api/v3/depth?symbol=BTCUSDT&limit=1000".into(), weight: 50 };
+        let fetch = Fetch::get("BTCUSDT", "/api/v3/depth?symbol=BTCUSDT&limit=1000", 50);
         writer.frame(Timestamp(1), "a");
         writer.fetched(Timestamp(2), &fetch, Ok("{\"lastUpdateId\":5}"));
         let refused = FetchError::Status { status: 400, body: "no such symbol".into() };

@@ -43,7 +43,8 @@ impl FeedSource {
         let capture = CaptureWriter::new(&config);
         let spec = adapter.rest();
         let base = config.rest_url.clone().or_else(|| spec.as_ref().map(|spec| spec.base_url.clone()));
-        let rest = base.map(|base| Arc::new(RestClient::new(&base, config.max_message_bytes)));
+        let timeout = Duration::from_millis(config.rest_timeout_ms.get());
+        let rest = base.map(|base| Arc::new(RestClient::new(&base, config.max_message_bytes, timeout)));
         let weight = spec.map_or(DEFAULT_WEIGHT_PER_MINUTE, |spec| spec.weight_per_minute);
         let budget = Arc::new(Mutex::new(WeightBudget::new(weight)));
         FeedSource { name: config.name(), url, capture, config, adapter, rest, budget }

@@ -24,8 +24,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper::header::{HOST, RETRY_AFTER, USER_AGENT};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::header::{CONTENT_TYPE, HOST, RETRY_AFTER, USER_AGENT};
 use hyper::{Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
@@ -40,14 +40,12 @@ use crate::record::Timestamp;
 /// Fetches running or waiting at once on one connection; more are refused
 /// ([`FetchError::Busy`]) until some end.
 pub const MAX_IN_FLIGHT: usize = 256;
-/// One request (connect, TLS, answer and body) may take this long.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// Answers waiting for the connector.
 const RESULTS_CAPACITY: usize = 64;
 
-/// An HTTP GET an adapter asks for.
+/// An HTTP request an adapter asks for: a GET, or a POST of a JSON body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fetch {
     /// What the adapter recognises the answer by (e.g. the symbol).
@@ -56,6 +54,34 @@ pub struct Fetch {
     pub path: String,
     /// The request's weight in the venue's rate limit.
     pub weight: u32,
+    /// A JSON body to POST (Hyperliquid's `/info`); `None`: a GET.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Milliseconds to wait before the request: a poll asks for its next round this way
+    /// when it handles an answer.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub after_ms: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
+}
+
+impl Fetch {
+    /// A GET of `path`, made at once.
+    pub fn get(tag: impl Into<String>, path: impl Into<String>, weight: u32) -> Fetch {
+        Fetch { tag: tag.into(), path: path.into(), weight, body: None, after_ms: 0 }
+    }
+
+    /// A POST of the JSON `body` to `path`, made at once.
+    pub fn post(tag: impl Into<String>, path: impl Into<String>, weight: u32, body: impl Into<String>) -> Fetch {
+        Fetch { body: Some(body.into()), ..Fetch::get(tag, path, weight) }
+    }
+
+    /// The same request, made after `delay`.
+    pub fn after(self, delay: Duration) -> Fetch {
+        Fetch { after_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX), ..self }
+    }
 }
 
 /// A venue's REST side: its base URL (unless `rest_url` overrides it) and its budget.
@@ -178,12 +204,15 @@ impl Fetches {
 async fn run(client: Arc<RestClient>, budget: Arc<Mutex<WeightBudget>>, fetch: Fetch, results: mpsc::Sender<FetchMessage>) {
     let mut backoff = FIRST_BACKOFF;
     let url = redact_url(&client.url(&fetch.path));
+    if fetch.after_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(fetch.after_ms)).await;
+    }
     loop {
         let wait = budget.lock().unwrap_or_else(|poison| poison.into_inner()).reserve(fetch.weight, Instant::now());
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
-        let (kind, detail, wait) = match client.get(&fetch.path, REQUEST_TIMEOUT).await {
+        let (kind, detail, wait) = match client.request(&fetch.path, fetch.body.as_deref()).await {
             Ok(answer) if answer.status.is_success() => {
                 let outcome = String::from_utf8(answer.body.to_vec()).map_err(|_| FetchError::NotText);
                 let _ = results.send(FetchMessage::Done { fetch, outcome, received_at: Timestamp::now() }).await;
@@ -239,16 +268,18 @@ pub enum RequestError {
     Transport(String),
 }
 
-/// A minimal HTTP/1.1 GET client for one REST base.
+/// A minimal HTTP/1.1 client (GET, and POST of JSON) for one REST base.
 pub struct RestClient {
     base: String,
     max_body_bytes: usize,
+    /// One request (connect, TLS, answer and body) may take this long.
+    timeout: Duration,
     tls: tokio_rustls::TlsConnector,
 }
 
 impl RestClient {
     /// A client for `base` (`http://` or `https://`, no trailing slash needed).
-    pub fn new(base: &str, max_body_bytes: usize) -> RestClient {
+    pub fn new(base: &str, max_body_bytes: usize, timeout: Duration) -> RestClient {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
         let config = rustls::ClientConfig::builder_with_provider(provider)
@@ -261,22 +292,27 @@ impl RestClient {
                 .with_root_certificates(rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() })
                 .with_no_client_auth(),
         };
-        RestClient { base: base.trim_end_matches('/').to_string(), max_body_bytes, tls: tokio_rustls::TlsConnector::from(Arc::new(config)) }
+        RestClient {
+            base: base.trim_end_matches('/').to_string(),
+            max_body_bytes,
+            timeout,
+            tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    /// GET `path`, within `timeout`.
-    pub async fn get(&self, path: &str, timeout: Duration) -> Result<Answer, RequestError> {
-        match tokio::time::timeout(timeout, self.request(path)).await {
+    /// GET `path` (or POST the JSON `body` to it), within the client's timeout.
+    pub async fn request(&self, path: &str, body: Option<&str>) -> Result<Answer, RequestError> {
+        match tokio::time::timeout(self.timeout, self.exchange(path, body)).await {
             Ok(answer) => answer,
-            Err(_) => Err(RequestError::Transport(format!("no answer within {} ms", timeout.as_millis()))),
+            Err(_) => Err(RequestError::Transport(format!("no answer within {} ms (sources.rest_timeout_ms)", self.timeout.as_millis()))),
         }
     }
 
-    async fn request(&self, path: &str) -> Result<Answer, RequestError> {
+    async fn exchange(&self, path: &str, body: Option<&str>) -> Result<Answer, RequestError> {
         let transport = |error: &dyn std::fmt::Display| RequestError::Transport(error.to_string());
         let uri: Uri = self.url(path).parse().map_err(|error: hyper::http::uri::InvalidUri| transport(&error))?;
         let https = match uri.scheme_str() {
@@ -288,11 +324,14 @@ impl RestClient {
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let authority = uri.authority().map(|authority| authority.to_string()).unwrap_or_else(|| host.clone());
         let target = uri.path_and_query().map_or("/", |target| target.as_str()).to_string();
-        let request = Request::get(target)
-            .header(HOST, authority)
-            .header(USER_AGENT, concat!("hypertick/", env!("CARGO_PKG_VERSION")))
-            .body(Empty::<Bytes>::new())
-            .map_err(|error| transport(&error))?;
+        let request = match body {
+            None => Request::get(target),
+            Some(_) => Request::post(target).header(CONTENT_TYPE, "application/json"),
+        }
+        .header(HOST, authority)
+        .header(USER_AGENT, concat!("hypertick/", env!("CARGO_PKG_VERSION")))
+        .body(Full::new(Bytes::from(body.unwrap_or_default().to_string())))
+        .map_err(|error| transport(&error))?;
         let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await.map_err(|error| transport(&error))?;
         if https {
             let name = rustls::pki_types::ServerName::try_from(host).map_err(|error| transport(&error))?;
@@ -304,7 +343,7 @@ impl RestClient {
     }
 }
 
-async fn send<I>(io: I, request: Request<Empty<Bytes>>, max_body_bytes: usize) -> Result<Answer, RequestError>
+async fn send<I>(io: I, request: Request<Full<Bytes>>, max_body_bytes: usize) -> Result<Answer, RequestError>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -377,9 +416,9 @@ mod tests {
         let answers =
             vec![(503, "busy".to_string()), (200, "x".repeat(2_000)), (400, "{\"msg\":\"Invalid symbol.\"}".into()), (200, "ok".into())];
         let base = server(answers).await;
-        let client = Arc::new(RestClient::new(&base, 1_000));
+        let client = Arc::new(RestClient::new(&base, 1_000, Duration::from_secs(10)));
         let mut fetches = Fetches::new(Some(client), Arc::new(Mutex::new(WeightBudget::new(6_000))));
-        let fetch = Fetch { tag: "X".into(), path: "/depth?symbol=X".into(), weight: 5 };
+        let fetch = Fetch::get("X", "/depth?symbol=X", 5);
         fetches.start(fetch.clone());
         let FetchMessage::Event(kind, detail) = fetches.next().await else { panic!("a 503 is retried") };
         assert_eq!(kind, "error");
@@ -394,7 +433,7 @@ mod tests {
         assert_eq!((answered, outcome), (fetch, Ok("ok".to_string())));
 
         let mut without_rest = Fetches::new(None, Arc::new(Mutex::new(WeightBudget::new(1))));
-        without_rest.start(Fetch { tag: "X".into(), path: "/".into(), weight: 1 });
+        without_rest.start(Fetch::get("X", "/", 1));
         let FetchMessage::Done { outcome, .. } = without_rest.next().await else { panic!() };
         assert_eq!(outcome, Err(FetchError::Unsupported));
     }

@@ -16,9 +16,11 @@ pub mod fields;
 mod option_times;
 mod replay;
 mod sequence;
+pub mod specs;
 
 pub use option_times::OptionQuoteTimes;
 pub use sequence::Sequences;
+pub use specs::{PollSettings, SpecVersions};
 
 pub use capture::{CaptureEntry, CaptureError, CaptureHeader, CaptureReader, CaptureWriter};
 pub use connector::FeedSource;
@@ -100,6 +102,12 @@ pub trait VenueAdapter: Send + Sync + 'static {
     }
     /// The source's `book` settings, given once before the first connection.
     fn set_book(&mut self, _settings: book::BookSettings) {}
+    /// The source's REST poll intervals (`open_interest_poll_ms`, `instruments_poll_ms`),
+    /// given once before the first connection. A poll is a [`Fetch`] the adapter asks
+    /// for in [`VenueAdapter::initial_fetches`] and asks for again, [`Fetch::after`] the
+    /// interval, each time it handles an answer (or a final failure) in
+    /// [`VenueAdapter::fetched`].
+    fn set_polls(&mut self, _settings: PollSettings) {}
     /// The environment variables this venue's credentials are read from (never from
     /// the file); `check-config` reports each that is not set.
     fn credential_variables(&self) -> &'static [&'static str] {

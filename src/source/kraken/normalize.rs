@@ -389,6 +389,8 @@ impl VenueAdapter for KrakenAdapter {
                 Channel::Bars => json!({ "channel": "ohlc", "symbol": symbols, "interval": BAR_INTERVAL_MINUTES }),
                 Channel::Book => self.books.params(symbols),
                 Channel::AggTrades | Channel::Options => continue,
+                // Spot only (check-config refuses them).
+                Channel::Funding | Channel::OpenInterest | Channel::MarkPrice | Channel::Liquidations | Channel::Instruments => continue,
             };
             let id = self.next_request_id;
             self.next_request_id += 1;

@@ -435,6 +435,10 @@ impl VenueAdapter for OkxAdapter {
                     // OKX's `trades` are already aggregated per taker order; there is no other stream.
                     Channel::AggTrades => continue,
                     Channel::Book => BOOKS,
+                    // Not offered yet (check-config refuses them).
+                    Channel::Funding | Channel::OpenInterest | Channel::MarkPrice | Channel::Liquidations | Channel::Instruments => {
+                        continue
+                    }
                 };
                 if !args.contains(&(name, symbol.as_str())) {
                     args.push((name, symbol.as_str()));

@@ -214,6 +214,10 @@ impl VenueAdapter for PolygonAdapter {
                     Channel::Options => continue,
                     // No order book on this stream (check-config refuses it).
                     Channel::Book => continue,
+                    // No derivatives or reference data on this stream (check-config refuses them).
+                    Channel::Funding | Channel::OpenInterest | Channel::MarkPrice | Channel::Liquidations | Channel::Instruments => {
+                        continue
+                    }
                 };
                 let topic = format!("{prefix}.{symbol}");
                 if !topics.contains(&topic) {

@@ -176,11 +176,16 @@ pub(super) fn parse_object_general(raw: &str, received_at: Timestamp, id: &mut O
         "signal" => records::parse_signal(&fields, raw, received_at).map(Record::Signal),
         "book_delta" => records::parse_book_delta(&fields, received_at).map(Record::BookDelta),
         "book_snapshot" => records::parse_book_snapshot(&fields, received_at).map(Record::BookSnapshot),
+        "funding" => records::parse_funding(&fields, received_at).map(Record::FundingRate),
+        "open_interest" => records::parse_open_interest(&fields, received_at).map(Record::OpenInterest),
+        "mark_price" => records::parse_mark_price(&fields, received_at).map(Record::MarkPrice),
+        "liquidation" => records::parse_liquidation(&fields, received_at).map(Record::Liquidation),
         "row" => records::parse_row(&fields, raw, received_at).map(Record::Row),
         other => Err(Rejection::new(
             RejectReason::UnknownType,
             format!(
-                "unknown type `{}`; expected tick, quote, bar, ticker, option_quote, indicator, technical_indicators, signal, book_delta, book_snapshot or row",
+                "unknown type `{}`; expected tick, quote, bar, ticker, option_quote, indicator, technical_indicators, signal, book_delta, book_snapshot, \
+                 funding, open_interest, mark_price, liquidation or row",
                 truncate(other, 64)
             ),
         )),
