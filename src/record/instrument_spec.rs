@@ -132,7 +132,12 @@ impl InstrumentSpec {
 
     /// The columns of the spec (every one, NULL where unknown), without the key and times.
     pub fn fields(&self) -> Map<String, Value> {
-        let number = |value: Option<f64>| value.filter(|number| number.is_finite()).map_or(Value::Null, |number| json!(number));
+        // Whole numbers as integers, so `numeric` keeps `5`, not `5.0`.
+        let number = |value: Option<f64>| match value.filter(|number| number.is_finite()) {
+            None => Value::Null,
+            Some(whole) if whole.fract() == 0.0 && whole.abs() < 9.0e15 => json!(whole as i64),
+            Some(number) => json!(number),
+        };
         let mut row = Map::new();
         row.insert("venue".into(), json!(self.venue));
         row.insert("symbol".into(), json!(self.symbol));

@@ -6,8 +6,8 @@
 use bytes::BytesMut;
 use futures_util::SinkExt;
 use hypertick::record::{
-    Bar, BookDelta, BookSide, BookSnapshot, DeadLetter, FeedEvent, IndicatorValue, JsonText, OptionKind, OptionQuote, Quote, Side, Signal,
-    SnapshotReason, Table, TechnicalIndicators, Tick, Ticker, Timestamp,
+    Bar, BookDelta, BookSide, BookSnapshot, DeadLetter, FeedEvent, FundingRate, IndicatorValue, JsonText, Liquidation, MarkPrice,
+    OpenInterest, OptionKind, OptionQuote, Quote, Side, Signal, SnapshotReason, Table, TechnicalIndicators, Tick, Ticker, Timestamp,
 };
 use hypertick::sink::{copy_statement, encode_rows, CopyRow};
 use proptest::prelude::*;
@@ -266,6 +266,63 @@ fn book_snapshot() -> impl Strategy<Value = BookSnapshot> {
         })
 }
 
+fn funding_rate() -> impl Strategy<Value = FundingRate> {
+    (
+        timestamp(),
+        timestamp(),
+        text(),
+        text(),
+        float(),
+        optional_floats::<1>(),
+        proptest::option::of(timestamp()),
+        proptest::option::of(text()),
+    )
+        .prop_map(|(time, received_at, venue, symbol, rate, [predicted_rate], next_funding_time, interval)| FundingRate {
+            time,
+            received_at,
+            venue,
+            symbol,
+            rate,
+            predicted_rate,
+            next_funding_time,
+            interval,
+        })
+}
+
+fn open_interest() -> impl Strategy<Value = OpenInterest> {
+    (timestamp(), timestamp(), text(), text(), optional_floats::<2>()).prop_map(
+        |(time, received_at, venue, symbol, [contracts, notional])| OpenInterest { time, received_at, venue, symbol, contracts, notional },
+    )
+}
+
+fn mark_price() -> impl Strategy<Value = MarkPrice> {
+    (timestamp(), timestamp(), text(), text(), optional_floats::<2>()).prop_map(
+        |(time, received_at, venue, symbol, [mark_price, index_price])| MarkPrice {
+            time,
+            received_at,
+            venue,
+            symbol,
+            mark_price,
+            index_price,
+        },
+    )
+}
+
+fn liquidation() -> impl Strategy<Value = Liquidation> {
+    (timestamp(), timestamp(), text(), text(), any::<bool>(), float(), float(), proptest::option::of(text())).prop_map(
+        |(time, received_at, venue, symbol, buy, price, quantity, order_id)| Liquidation {
+            time,
+            received_at,
+            venue,
+            symbol,
+            side: if buy { Side::Buy } else { Side::Sell },
+            price,
+            quantity,
+            order_id,
+        },
+    )
+}
+
 fn json_object() -> impl Strategy<Value = serde_json::Value> {
     proptest::collection::btree_map(
         "[a-z]{1,8}",
@@ -521,6 +578,61 @@ fn check_book_snapshots(rows: &[BookSnapshot], back: &[tokio_postgres::Row]) -> 
     Ok(())
 }
 
+/// venue and symbol, in columns 2 and 3 of every market table.
+fn check_series_key(venue: &str, symbol: &str, read: &tokio_postgres::Row) -> Result<(), TestCaseError> {
+    prop_assert_eq!(venue, read.get::<_, String>(2));
+    prop_assert_eq!(symbol, read.get::<_, String>(3));
+    Ok(())
+}
+
+fn check_funding_rates(rows: &[FundingRate], back: &[tokio_postgres::Row]) -> Result<(), TestCaseError> {
+    prop_assert_eq!(rows.len(), back.len());
+    for (row, read) in rows.iter().zip(back) {
+        prop_assert_eq!(row.time.micros(), micros(read, 0));
+        check_series_key(&row.venue, &row.symbol, read)?;
+        prop_assert!(same_float(row.rate, read.get(4)));
+        check_optional_floats(&[row.predicted_rate], read, 5)?;
+        let next: Option<RawTimestamp> = read.get(6);
+        prop_assert_eq!(row.next_funding_time.map(|time| time.micros()), next.map(|raw| Timestamp::from_postgres_micros(raw.0).micros()));
+        prop_assert_eq!(&row.interval, &read.get::<_, Option<String>>(7));
+    }
+    Ok(())
+}
+
+fn check_open_interest(rows: &[OpenInterest], back: &[tokio_postgres::Row]) -> Result<(), TestCaseError> {
+    prop_assert_eq!(rows.len(), back.len());
+    for (row, read) in rows.iter().zip(back) {
+        prop_assert_eq!(row.time.micros(), micros(read, 0));
+        check_series_key(&row.venue, &row.symbol, read)?;
+        check_optional_floats(&[row.contracts, row.notional], read, 4)?;
+    }
+    Ok(())
+}
+
+fn check_mark_prices(rows: &[MarkPrice], back: &[tokio_postgres::Row]) -> Result<(), TestCaseError> {
+    prop_assert_eq!(rows.len(), back.len());
+    for (row, read) in rows.iter().zip(back) {
+        prop_assert_eq!(row.time.micros(), micros(read, 0));
+        check_series_key(&row.venue, &row.symbol, read)?;
+        check_optional_floats(&[row.mark_price, row.index_price], read, 4)?;
+    }
+    Ok(())
+}
+
+fn check_liquidations(rows: &[Liquidation], back: &[tokio_postgres::Row]) -> Result<(), TestCaseError> {
+    prop_assert_eq!(rows.len(), back.len());
+    for (row, read) in rows.iter().zip(back) {
+        prop_assert_eq!(row.time.micros(), micros(read, 0));
+        prop_assert_eq!(row.received_at.micros(), micros(read, 1));
+        check_series_key(&row.venue, &row.symbol, read)?;
+        prop_assert_eq!(row.side as i16, read.get::<_, i16>(4));
+        prop_assert!(same_float(row.price, read.get(5)));
+        prop_assert!(same_float(row.quantity, read.get(6)));
+        prop_assert_eq!(&row.order_id, &read.get::<_, Option<String>>(7));
+    }
+    Ok(())
+}
+
 fn check_signals(rows: &[Signal], back: &[tokio_postgres::Row]) -> Result<(), TestCaseError> {
     prop_assert_eq!(rows.len(), back.len());
     for (row, read) in rows.iter().zip(back) {
@@ -614,6 +726,26 @@ fn random_rows_round_trip_through_postgres() {
         })
         .expect("book snapshots round-trip");
     TestRunner::new(cases.clone())
+        .run(&proptest::collection::vec(funding_rate(), 0..40), |rows| {
+            check_funding_rates(&rows, &runtime.block_on(copy_into_twin(&client, &rows)))
+        })
+        .expect("funding rates round-trip");
+    TestRunner::new(cases.clone())
+        .run(&proptest::collection::vec(open_interest(), 0..40), |rows| {
+            check_open_interest(&rows, &runtime.block_on(copy_into_twin(&client, &rows)))
+        })
+        .expect("open interest round-trip");
+    TestRunner::new(cases.clone())
+        .run(&proptest::collection::vec(mark_price(), 0..40), |rows| {
+            check_mark_prices(&rows, &runtime.block_on(copy_into_twin(&client, &rows)))
+        })
+        .expect("mark prices round-trip");
+    TestRunner::new(cases.clone())
+        .run(&proptest::collection::vec(liquidation(), 0..40), |rows| {
+            check_liquidations(&rows, &runtime.block_on(copy_into_twin(&client, &rows)))
+        })
+        .expect("liquidations round-trip");
+    TestRunner::new(cases.clone())
         .run(&proptest::collection::vec(feed_event(), 0..20), |rows| {
             check_feed_events(&rows, &runtime.block_on(copy_into_twin(&client, &rows)))
         })
@@ -623,5 +755,5 @@ fn random_rows_round_trip_through_postgres() {
             check_dead_letters(&rows, &runtime.block_on(copy_into_twin(&client, &rows)))
         })
         .expect("dead letters round-trip");
-    assert_eq!(Table::ALL.len(), 13, "a new table needs its round-trip case here");
+    assert_eq!(Table::ALL.len(), 17, "a new table needs its round-trip case here");
 }

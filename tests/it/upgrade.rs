@@ -21,7 +21,7 @@ use hypertick::spool::{codec, Spool, SpoolSettings};
 const FIXTURE: &str = "tests/fixtures/upgrade-0.1";
 
 /// The stream numbers release 0.1 wrote, by table: pinned here as literals.
-const STREAMS: [(&str, u16); 14] = [
+const STREAMS: [(&str, u16); 18] = [
     ("ticks", 0),
     ("quotes", 1),
     ("bars", 2),
@@ -36,6 +36,10 @@ const STREAMS: [(&str, u16); 14] = [
     ("custom_tables", 11),
     ("book_deltas", 12),
     ("book_snapshots", 13),
+    ("funding_rates", 14),
+    ("open_interest", 15),
+    ("mark_prices", 16),
+    ("liquidations", 17),
 ];
 
 fn stream_of(name: &str) -> u16 {
