@@ -18,7 +18,10 @@ use hypertick::config::{Config, TableConfig, WriteMode};
 use hypertick::db::{self, Partitions, Profile};
 use hypertick::metrics::Stats;
 use hypertick::pipeline::Sequenced;
-use hypertick::record::{BookDelta, BookSnapshot, FeedEvent, OptionKind, OptionQuote, Quote, Record, Side, Table, Tick, Timestamp};
+use hypertick::record::{
+    BookDelta, BookSnapshot, FeedEvent, FundingRate, Liquidation, MarkPrice, OpenInterest, OptionKind, OptionQuote, Quote, Record, Side, Table,
+    Tick, Timestamp,
+};
 use hypertick::sink::{batch_queue, encode_stage, run_writer, CopyRow, TableWriteSettings, WriterSettings};
 use hypertick::source::feed::book::{BookKeeper, BookRules, BookUpdate, Level};
 use hypertick::source::feed::Parsed;
@@ -48,7 +51,94 @@ struct Dataset {
     option_quotes: Vec<OptionQuote>,
     book_deltas: Vec<BookDelta>,
     book_snapshots: Vec<BookSnapshot>,
+    derivatives: Derivatives,
 }
+
+/// Three hours of a perpetual on `binance_futures` BTC-USDT: a funding rate published
+/// every minute for the next whole hour (hourly funding), mark and index prices every
+/// 10 seconds, open interest every minute, and liquidations: scattered ones and a burst
+/// of six in the minute 01:42.
+struct Derivatives {
+    funding: Vec<FundingRate>,
+    marks: Vec<MarkPrice>,
+    open_interest: Vec<OpenInterest>,
+    liquidations: Vec<Liquidation>,
+}
+
+fn derivatives() -> Derivatives {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut random = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let (venue, symbol) = ("binance_futures".to_string(), "BTC-USDT".to_string());
+    let at = |micros: i64| Timestamp(micros);
+    let mut data = Derivatives { funding: Vec::new(), marks: Vec::new(), open_interest: Vec::new(), liquidations: Vec::new() };
+    let mut mark: f64 = 94_000.0;
+    let mut contracts: f64 = 50_000.0;
+    for second in (0..3 * 3_600).step_by(10) {
+        let time = DAY_START + second * SECOND;
+        mark = (mark * (1.0 + (random() - 0.5) * 0.001) * 10.0).round() / 10.0;
+        let index = ((mark - 3.0 + random() * 2.0) * 100.0).round() / 100.0;
+        data.marks.push(MarkPrice {
+            time: at(time),
+            received_at: at(time + 1_000),
+            venue: venue.clone(),
+            symbol: symbol.clone(),
+            mark_price: Some(mark),
+            index_price: Some(index),
+        });
+        if second % 60 == 0 {
+            let next_hour = DAY_START + (second / 3_600 + 1) * 3_600 * SECOND;
+            data.funding.push(FundingRate {
+                time: at(time),
+                received_at: at(time + 1_000),
+                venue: venue.clone(),
+                symbol: symbol.clone(),
+                rate: ((random() * 2e-4 - 5e-5) * 1e8).round() / 1e8,
+                predicted_rate: None,
+                next_funding_time: Some(at(next_hour)),
+                interval: Some("1h".into()),
+            });
+            contracts = (contracts + (random() - 0.45) * 400.0).round();
+            data.open_interest.push(OpenInterest {
+                time: at(time),
+                received_at: at(time + 1_000),
+                venue: venue.clone(),
+                symbol: symbol.clone(),
+                contracts: Some(contracts),
+                notional: Some(contracts * mark),
+            });
+        }
+        let burst = second / 60 == 102;
+        if burst || random() < 0.02 {
+            let sell = burst || random() < 0.5;
+            data.liquidations.push(Liquidation {
+                time: at(time + 7_000),
+                received_at: at(time + 8_000),
+                venue: venue.clone(),
+                symbol: symbol.clone(),
+                side: if sell { Side::Sell } else { Side::Buy },
+                price: if sell { mark - 15.0 } else { mark + 15.0 },
+                quantity: ((random() * 3.0 + 0.1) * 1_000.0).round() / 1_000.0,
+                order_id: None,
+            });
+        }
+    }
+    data
+}
+
+/// Two versions of binance BTC-USDT's specification, the tick size made finer at 01:30,
+/// inserted as a venue feed inserts observations (a repeat of the first changes nothing).
+const INSTRUMENT_VERSIONS: &str = "
+INSERT INTO instrument_specs (venue, symbol, valid_from, venue_symbol, kind, base_currency, quote_currency, tick_size, lot_size, min_notional, status)
+VALUES ('binance', 'BTC-USDT', '2026-01-04 00:00:00+00', 'BTCUSDT', 'spot', 'BTC', 'USDT', 0.1, 0.00001, 5, 'trading');
+INSERT INTO instrument_specs (venue, symbol, valid_from, venue_symbol, kind, base_currency, quote_currency, tick_size, lot_size, min_notional, status)
+VALUES ('binance', 'BTC-USDT', '2026-01-05 00:30:00+00', 'BTCUSDT', 'spot', 'BTC', 'USDT', 0.1, 0.00001, 5, 'trading');
+INSERT INTO instrument_specs (venue, symbol, valid_from, venue_symbol, kind, base_currency, quote_currency, tick_size, lot_size, min_notional, status)
+VALUES ('binance', 'BTC-USDT', '2026-01-05 01:30:00+00', 'BTCUSDT', 'spot', 'BTC', 'USDT', 0.01, 0.00001, 5, 'trading');";
 
 /// Three hours of trades for three series, quotes for two, feed events with one
 /// outage (coinbase, 01:10–01:25, during which it has no trades), and option quotes
@@ -122,7 +212,7 @@ fn dataset() -> Dataset {
         event(170, "binance", "disconnected"),
     ];
     let (book_deltas, book_snapshots) = books();
-    Dataset { ticks, quotes, feed_events, option_quotes: option_quotes(), book_deltas, book_snapshots }
+    Dataset { ticks, quotes, feed_events, option_quotes: option_quotes(), book_deltas, book_snapshots, derivatives: derivatives() }
 }
 
 /// Consecutive sequence numbers.
@@ -307,6 +397,12 @@ async fn load(config: &Config, profile: Profile, mode: WriteMode, data: &Dataset
     write_table(config, profile, mode, &data.option_quotes).await;
     write_table(config, profile, mode, &data.book_deltas).await;
     write_table(config, profile, mode, &data.book_snapshots).await;
+    write_table(config, profile, mode, &data.derivatives.funding).await;
+    write_table(config, profile, mode, &data.derivatives.marks).await;
+    write_table(config, profile, mode, &data.derivatives.open_interest).await;
+    write_table(config, profile, mode, &data.derivatives.liquidations).await;
+    let client = db::connect(config.database_url().unwrap(), Duration::from_secs(20)).await.expect("connect");
+    client.batch_execute(INSTRUMENT_VERSIONS).await.expect("instrument versions");
 }
 
 type Answer = Vec<Vec<Option<String>>>;
@@ -616,6 +712,44 @@ async fn timescaledb_profile_converges_and_the_cookbook_agrees_on_both_profiles(
         answered, expected,
         "by expiry, strike, call/put, each contract's last quote; the put last quoted at 00:30 is out, ETH and OKX's BTC-USD are other underlyings"
     );
+    // The funding query's own answer: at each hour, the last rate published for it and
+    // the mark's return over the hour less that rate.
+    let funding = vanilla_answers.iter().find(|(name, _)| name == "Funding-adjusted returns").unwrap();
+    let derivatives = &data.derivatives;
+    let hours: Vec<i64> = (1..=3).map(|hour| DAY_START + hour * 3_600 * SECOND).collect();
+    assert_eq!(funding.1.len(), hours.len(), "{:?}", funding.1);
+    let mark_at = |instant: i64| derivatives.marks.iter().rev().find(|row| row.time.micros() <= instant).unwrap().mark_price.unwrap();
+    for (row, (index, hour)) in funding.1.iter().zip(hours.iter().enumerate()) {
+        let paid = derivatives.funding.iter().rev().find(|row| row.next_funding_time == Some(Timestamp(*hour))).unwrap().rate;
+        assert_eq!(number(&row[1]), Some(paid));
+        assert_eq!(number(&row[2]), Some(mark_at(*hour)));
+        let previous = if index == 0 { DAY_START } else { hours[index - 1] };
+        let expected = mark_at(*hour) / mark_at(previous) - 1.0 - paid;
+        assert!((number(&row[4]).unwrap() - expected).abs() < 1e-12, "{row:?} vs {expected}");
+    }
+    // The liquidation burst is the one minute with three or more.
+    let clusters = vanilla_answers.iter().find(|(name, _)| name == "Liquidations clustered by minute").unwrap();
+    assert_eq!(clusters.1.len(), 1, "{:?}", clusters.1);
+    assert_eq!((clusters.1[0][0].as_deref(), clusters.1[0][1].as_deref()), (Some("2026-01-05 01:42:00+00"), Some("6")));
+    // The point-in-time join: trades before 01:30 are judged by the 0.1 tick, later ones by 0.01.
+    let grid = vanilla_answers.iter().find(|(name, _)| name == "Trades off the tick grid of their time").unwrap();
+    let off_grid = |from: i64, to: i64, tick: f64| {
+        data.ticks
+            .iter()
+            .filter(|tick| tick.venue == "binance" && tick.symbol == "BTC-USDT")
+            .filter(|tick| (from..to).contains(&tick.time.micros()))
+            .filter(|row| ((row.price / tick).round() * tick - row.price).abs() > 1e-6)
+            .count()
+    };
+    let half_past_one = DAY_START + 90 * 60 * SECOND;
+    let expected_off: Vec<(String, usize)> = vec![
+        ("0.1".into(), off_grid(DAY_START, half_past_one, 0.1)),
+        ("0.01".into(), off_grid(half_past_one, DAY_START + 3 * 3_600 * SECOND, 0.01)),
+    ];
+    let answered_off: Vec<(String, usize)> =
+        grid.1.iter().map(|row| (row[0].clone().unwrap(), row[2].as_deref().unwrap().parse().unwrap())).collect();
+    assert_eq!(answered_off, expected_off);
+    assert!(expected_off[0].1 > 0, "the generated prices have cents, off the 0.1 grid");
 }
 
 /// `count` ticks of `symbols` symbols, `age_days` old, a millisecond apart from
