@@ -5,7 +5,7 @@
 //! (`file`), the configured feeds (`json`) and the venue adapters all read through
 //! these; every refusal names the field and what was expected.
 //!
-//! A custom table's cells (`push::row_convert`) read times and floats through these too,
+//! A custom table's cells (`push::row_cells`) read times and floats through these too,
 //! with refusals that also name the column's type.
 
 use serde_json::Value;
