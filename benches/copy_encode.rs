@@ -26,6 +26,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use futures_util::SinkExt;
 use hypertick::record::{Bar, CellValue, ColumnRule, CustomRow, CustomSchema, RowOp, RowRecord, Side, Table, Tick, Timestamp};
 use hypertick::sink::{copy_statement, encode_rows};
+use hypertick::source::push::{row_convert, PushRows};
 use postgres_types::{IsNull, ToSql, Type};
 
 const ROWS: usize = 10_000;
@@ -103,7 +104,7 @@ fn custom_tick_rows(rows: &[Tick]) -> Vec<CustomRow> {
 fn price_tracking_schema() -> CustomSchema {
     let example = include_str!("../config/examples/custom_tables.toml");
     let config = hypertick::app::load_config_str(example, Vec::new()).expect("the example is valid");
-    config.custom_tables[0].schema().expect("price_tracking")
+    config.custom_tables[0].schema(&PushRows).expect("price_tracking")
 }
 
 /// Push `row` records for `price_tracking`, as the router receives them.
@@ -300,7 +301,7 @@ fn encode(c: &mut Criterion) {
     assert_eq!(ours, static_path, "a tick encodes the same as a custom row");
     let schema = price_tracking_schema();
     let records = price_tracking_records(ROWS);
-    let prices: Vec<CustomRow> = records.iter().map(|record| schema.convert(record).expect("a valid row")).collect();
+    let prices: Vec<CustomRow> = records.iter().map(|record| row_convert::convert(&schema, record).expect("a valid row")).collect();
     assert!(prices.iter().all(|row| row.values.len() == 7 && !row.values.contains(&CellValue::Null)));
     group.bench_function(BenchmarkId::new("hypertick", "custom_tick_shape"), |b| {
         b.iter(|| {
@@ -321,7 +322,7 @@ fn encode(c: &mut Criterion) {
     let mut group = c.benchmark_group("convert");
     group.throughput(Throughput::Elements(ROWS as u64));
     group.bench_function("price_tracking_row_json", |b| {
-        b.iter(|| records.iter().map(|record| schema.convert(record).expect("a valid row")).collect::<Vec<_>>())
+        b.iter(|| records.iter().map(|record| row_convert::convert(&schema, record).expect("a valid row")).collect::<Vec<_>>())
     });
     group.finish();
 }

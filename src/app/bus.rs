@@ -20,6 +20,7 @@ use crate::config::{Config, SpoolConfig};
 use crate::pipeline::{LaneReceiver, LaneSender, Router, Sequenced};
 use crate::record::{CustomRow, CustomSchema, DeadLetter, Record, Rejection, RowRecord, Table};
 use crate::sink::{EncodedBatch, KnownInstruments, RelationalBatch};
+use crate::source::push::{row_convert, PushRows};
 use crate::spool::{codec as spool_codec, Entry, Recovered, Spool, SpoolProgress};
 
 /// How long an instance waits for its NATS server at start.
@@ -238,7 +239,7 @@ pub(super) struct Publishers {
 
 /// The configuration's custom tables by name.
 fn custom_schemas(config: &Config) -> anyhow::Result<HashMap<String, CustomSchema>> {
-    let schemas = config.custom_schemas().map_err(anyhow::Error::msg)?;
+    let schemas = config.custom_schemas(&PushRows).map_err(anyhow::Error::msg)?;
     Ok(schemas.into_iter().map(|schema| (schema.name().to_string(), schema)).collect())
 }
 
@@ -277,7 +278,7 @@ pub(super) async fn writer_shared(
 /// The tables that travel over the bus, each with its consumer: every built-in one,
 /// the relational lane and each custom table.
 fn bus_tables(config: &Config) -> anyhow::Result<Vec<Table>> {
-    let custom = config.custom_schemas().map_err(anyhow::Error::msg)?;
+    let custom = config.custom_schemas(&PushRows).map_err(anyhow::Error::msg)?;
     Ok(Table::ALL.into_iter().chain(custom.iter().map(|schema| schema.table)).collect())
 }
 
@@ -351,7 +352,7 @@ fn resplit<'p>(
         let mut refused = Vec::new();
         for (record, id) in records {
             if let Record::Row(row) = record {
-                match schema.convert(row) {
+                match row_convert::convert(schema, row) {
                     Ok(converted) => rows.push((converted, *id)),
                     Err(rejection) => refused.push((row.clone(), rejection)),
                 }

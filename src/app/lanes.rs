@@ -16,6 +16,7 @@ use crate::pipeline::{
     SpoolGate,
 };
 use crate::record::{ApproxBytes, RelationalCatalog, RowRecord, SharedCatalog, Table};
+use crate::source::push::PushRows;
 use crate::spool::SpoolProgress;
 
 const MICROS_PER_DAY: i64 = 24 * 3_600 * 1_000_000;
@@ -134,6 +135,7 @@ pub(super) fn router(config: &Config, lanes: Lanes, parts: RouterParts) -> Route
             catalog: parts.catalog,
             custom_tables: parts.custom_tables,
             keyed_tables: parts.keyed_tables,
+            rows: &PushRows,
             indicators: IndicatorStage::from_config(&config.indicators),
             ids: parts.ids,
             limits: RouterLimits {

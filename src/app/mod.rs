@@ -25,7 +25,7 @@ use crate::sink::{
     batch_queue, encode_stage, run_relational_writer, run_writer, CopyRow, EncodeRow, EncodedBatch, KeyedPartitions, RelationalBatch,
     TableWriteSettings, WaitPolicy, WriterError, WriterSettings,
 };
-use crate::source::push::{PushServer, PushSettings};
+use crate::source::push::{PushRows, PushServer, PushSettings};
 use crate::source::{Source, SourceContext};
 use crate::spool::Recovered;
 
@@ -106,7 +106,7 @@ pub async fn migrate(config: &Config) -> anyhow::Result<SchemaReport> {
 /// `migrate` with the operator's choices (e.g. accepting a retention drop).
 pub async fn migrate_with(config: &Config, options: db::SchemaOptions) -> anyhow::Result<SchemaReport> {
     database_url(config)?;
-    Ok(db::prepare_schema_with(config, options).await?)
+    Ok(db::prepare_schema_with(config, &PushRows, options).await?)
 }
 
 impl Daemon {
@@ -197,7 +197,7 @@ impl Daemon {
         let mut custom_lanes = std::collections::HashMap::new();
         let mut keyed_lanes = std::collections::HashMap::new();
         let mut custom_receivers = Vec::new();
-        for (custom, schema) in config.custom_tables.iter().zip(config.custom_schemas().map_err(anyhow::Error::msg)?) {
+        for (custom, schema) in config.custom_tables.iter().zip(config.custom_schemas(&PushRows).map_err(anyhow::Error::msg)?) {
             let table = schema.table;
             let retention_micros = lanes::retention_micros(config, table);
             let retention_index =
@@ -537,7 +537,7 @@ impl Daemon {
         let keyed = shared.config.custom_tables.iter().filter(|custom| custom.is_keyed() && custom.is_partitioned());
         let partitions = KeyedPartitions {
             partitions: Some(shared.partitions.clone()),
-            tables: keyed.filter_map(|custom| custom.schema().ok()).map(|schema| (schema.name().to_string(), schema.table)).collect(),
+            tables: keyed.filter_map(|custom| custom.shape().ok()).map(|schema| (schema.name().to_string(), schema.table)).collect(),
         };
         let writer = run_relational_writer(queue, shared.settings.clone(), catalog, policy, partitions, shared.stats.clone());
         self.spawn_writer(Table::Relational, writer);

@@ -27,6 +27,7 @@ use crate::config::Config;
 use crate::db::{self, SchemaReport};
 use crate::pipeline::IdWindow;
 use crate::record::Table;
+use crate::source::push::PushRows;
 use crate::spool::{CommitTracker, Skipped, SpoolProgress};
 
 /// How often the wait for the database logs, at most.
@@ -36,7 +37,7 @@ const WAIT_LOG_INTERVAL: Duration = Duration::from_secs(30);
 /// may start without it; any other failure is returned.
 pub(super) async fn first_attempt(config: &Config, may_start_offline: bool) -> anyhow::Result<Option<SchemaReport>> {
     let url = database_url(config)?;
-    match db::prepare_schema(config).await {
+    match db::prepare_schema(config, &PushRows).await {
         Ok(report) => Ok(Some(report)),
         Err(error) if may_start_offline && error.is_unreachable() => {
             tracing::warn!(
@@ -63,7 +64,7 @@ pub(super) async fn wait_for_schema(config: &Config, stop: &CancellationToken) -
             _ = stop.cancelled() => return Ok(None),
             _ = tokio::time::sleep(delay) => {}
         }
-        match db::prepare_schema(config).await {
+        match db::prepare_schema(config, &PushRows).await {
             Ok(report) => {
                 tracing::info!(attempts = attempts + 1, "the database answers; schema prepared");
                 return Ok(Some(report));

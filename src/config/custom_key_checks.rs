@@ -298,7 +298,7 @@ mod tests {
         assert!(decisions.is_keyed() && !decisions.is_partitioned());
         assert_eq!(decisions.conflict_key(), Some(&["decision_id".to_string()][..]), "without a primary key: the first unique key");
         assert_eq!(config.relational_catalog_names(), ["orders", "deals", "price_tracking", "decisions"]);
-        let settings = config.table(config.custom_schemas().unwrap()[1].table);
+        let settings = config.table(config.custom_tables[1].shape().unwrap().table);
         assert_eq!(
             (settings.drop_retention_days(), settings.deletes_rows_by_interval()),
             (0, true),

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::custom_keys::{CustomIndexConfig, ForeignKeyConfig, DEFAULT_SQL_EXPRESSIONS};
 use super::tables::WriteMode;
-use crate::record::{convert_value, ColumnDefault, ColumnRule, CustomSchema, PgType};
+use crate::record::{ColumnDefault, ColumnRule, CustomSchema, PgType, RowConverter};
 
 /// One `[[custom_tables]]` entry.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -121,9 +121,13 @@ impl CustomColumnConfig {
 }
 
 impl CustomTableConfig {
-    /// The conversion rule of column `index`; `Err` says what is wrong with its type or
+    /// The conversion rule of column `index` without a value default, and that value as
+    /// the JSON a producer would send (a `default` other than `"random"` on a uuid and
+    /// `"now"` on a timestamptz column): it is read by the push `row` rules, which the
+    /// sources own (see [`CustomTableConfig::column_rule`]; the sources' checks report a
+    /// value that does not fit). `Err` says what is wrong with the column's type or
     /// default (the key inside the column and the message).
-    pub fn column_rule(&self, index: usize) -> Result<ColumnRule, (&'static str, String)> {
+    pub fn column_shape(&self, index: usize) -> Result<(ColumnRule, Option<serde_json::Value>), (&'static str, String)> {
         let column = &self.columns[index];
         let pg_type = column
             .pg_type()
@@ -138,14 +142,31 @@ impl CustomTableConfig {
             default: None,
             allow_nan: column.allow_nan,
         };
+        let mut value = None;
         if let Some(default) = &column.default {
-            rule.default = Some(column_default(&rule, default).map_err(|message| ("default", message))?);
+            match column_default(&rule, default).map_err(|message| ("default", message))? {
+                ConfiguredDefault::Keyword(keyword) => rule.default = Some(keyword),
+                ConfiguredDefault::Value(json) => value = Some(json),
+            }
         }
         if let Some(expression) = &column.default_sql {
             if column.default.is_some() {
                 return Err(("default_sql", "expected either `default` or `default_sql`, not both".into()));
             }
             rule.default = Some(default_sql(&rule, expression).map_err(|message| ("default_sql", message))?);
+        }
+        Ok((rule, value))
+    }
+
+    /// The conversion rule of column `index`, its value default read by `rows`; `Err`
+    /// says what is wrong with its type or default (the key inside the column and the
+    /// message).
+    pub fn column_rule(&self, index: usize, rows: &dyn RowConverter) -> Result<ColumnRule, (&'static str, String)> {
+        let (mut rule, value) = self.column_shape(index)?;
+        if let Some(json) = value {
+            let text = json.to_string();
+            let read = rows.cell(&rule, &json, Some(&text)).map_err(|rejection| ("default", rejection.detail))?;
+            rule.default = Some(ColumnDefault::Value(read));
         }
         Ok(rule)
     }
@@ -169,13 +190,27 @@ impl CustomTableConfig {
         self.unique.first().map(Vec::as_slice)
     }
 
-    /// The table's conversion schema (and with it its `Table`). The configuration's
-    /// checks have run when this is called; a failure here names the first problem.
-    pub fn schema(&self) -> Result<CustomSchema, String> {
+    /// The table's conversion schema (and with it its `Table`), value defaults read by
+    /// `rows`. The configuration's checks have run when this is called; a failure here
+    /// names the first problem.
+    pub fn schema(&self, rows: &dyn RowConverter) -> Result<CustomSchema, String> {
+        self.build_schema(|index| self.column_rule(index, rows))
+    }
+
+    /// The table's `Table` and column types, without its value defaults (see
+    /// [`CustomTableConfig::column_shape`]): what knowing the table takes, never
+    /// converting rows into it.
+    pub fn shape(&self) -> Result<CustomSchema, String> {
+        self.build_schema(|index| self.column_shape(index).map(|(rule, _)| rule))
+    }
+
+    fn build_schema(
+        &self,
+        mut column_rule: impl FnMut(usize) -> Result<ColumnRule, (&'static str, String)>,
+    ) -> Result<CustomSchema, String> {
         let mut rules = Vec::with_capacity(self.columns.len());
         for index in 0..self.columns.len() {
-            let rule = self
-                .column_rule(index)
+            let rule = column_rule(index)
                 .map_err(|(key, message)| format!("custom table {} column {}: {key}: {message}", self.name, self.columns[index].name))?;
             rules.push(rule);
         }
@@ -187,18 +222,24 @@ impl CustomTableConfig {
 pub const SUPPORTED_TYPES: &str = "one of smallint (int2), integer (int4), bigint (int8), real (float4), \
      double precision (float8), numeric, numeric(p,s), text, varchar(n), boolean, timestamptz, date, jsonb, uuid, text[], float8[]";
 
-fn column_default(rule: &ColumnRule, default: &toml::Value) -> Result<ColumnDefault, String> {
+/// A column's `default`: a keyword the daemon fills in per row, or a value.
+enum ConfiguredDefault {
+    Keyword(ColumnDefault),
+    /// The value as the JSON a producer would send, to be read by the column's rule.
+    Value(serde_json::Value),
+}
+
+fn column_default(rule: &ColumnRule, default: &toml::Value) -> Result<ConfiguredDefault, String> {
     match (rule.pg_type, default.as_str()) {
-        (PgType::Uuid, Some("random")) => return Ok(ColumnDefault::RandomUuid),
-        (PgType::TimestampTz, Some("now")) => return Ok(ColumnDefault::ReceivedAt),
+        (PgType::Uuid, Some("random")) => return Ok(ConfiguredDefault::Keyword(ColumnDefault::RandomUuid)),
+        (PgType::TimestampTz, Some("now")) => return Ok(ConfiguredDefault::Keyword(ColumnDefault::ReceivedAt)),
         _ => {}
     }
     let json = toml_to_json(default);
     if json.is_null() {
         return Err("expected a value (leave `default` out for none)".into());
     }
-    let text = json.to_string();
-    convert_value(rule, &json, Some(&text)).map(ColumnDefault::Value).map_err(|rejection| rejection.detail)
+    Ok(ConfiguredDefault::Value(json))
 }
 
 /// `default_sql`: one of a small safe set, each on the one type it fits.

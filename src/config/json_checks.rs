@@ -8,6 +8,7 @@ use super::json_feed::{
     expand_template, json_pointer_tokens, JsonFeedConfig, RecordKind, RecordRule, TimeFormat, ID_PLACEHOLDER, SYMBOLS_PLACEHOLDER,
     SYMBOL_PLACEHOLDER,
 };
+use crate::record::{is_interval, INTERVAL_EXPECTED};
 
 /// Checks `feed`, the json section of a source with `symbols`; `prefix` is its key
 /// (`sources[2].json`).
@@ -130,7 +131,7 @@ fn check_rule(rule: &RecordRule, prefix: &str, problem: &mut impl FnMut(&str, St
         ),
         (RecordKind::Bars, true, Some(_)) => problem(&key("interval"), "give fields.interval or interval, not both".into()),
         (RecordKind::Bars, _, Some(interval)) if !is_interval(interval) => {
-            problem(&key("interval"), format!("`{interval}`: expected a length like 1m, 5m, 1h, 1d (units s, m, h, d, w, mo, y)"))
+            problem(&key("interval"), format!("`{interval}`: expected {INTERVAL_EXPECTED}"))
         }
         (RecordKind::Ticks | RecordKind::Quotes, _, Some(_)) => problem(&key("interval"), format!("{} have no interval", kind.name())),
         _ => {}
@@ -178,12 +179,6 @@ fn check_pointer(pointer: &str, key: &str, problem: &mut impl FnMut(&str, String
 
 fn is_scalar(value: &Value) -> bool {
     matches!(value, Value::String(_) | Value::Number(_) | Value::Bool(_))
-}
-
-/// A bar length as the push protocol accepts it: digits then s, m, h, d, w, mo or y.
-fn is_interval(text: &str) -> bool {
-    let digits = text.chars().take_while(char::is_ascii_digit).count();
-    digits > 0 && !text.starts_with('0') && ["s", "m", "h", "d", "w", "mo", "y"].contains(&&text[digits..])
 }
 
 fn shorten(text: &str) -> String {

@@ -64,12 +64,8 @@ impl WorstCase {
 /// The worst-case resident memory of `config`.
 pub fn worst_case_bytes(config: &Config) -> WorstCase {
     // Keyed custom tables have no lane of their own: their rows share the relational one.
-    let custom = config
-        .custom_tables
-        .iter()
-        .filter(|custom| !custom.is_keyed())
-        .filter_map(|custom| custom.schema().ok())
-        .map(|schema| schema.table);
+    let custom =
+        config.custom_tables.iter().filter(|custom| !custom.is_keyed()).filter_map(|custom| custom.shape().ok()).map(|schema| schema.table);
     let tables = Table::ALL
         .into_iter()
         .chain(custom)

@@ -15,7 +15,7 @@ use super::server::ServerConfig;
 use super::sources::SourceConfig;
 use super::subsystems::{HealthConfig, IndicatorsConfig, RelationalConfig, SpoolConfig};
 use super::tables::{default_max_record_bytes, EffectiveTableConfig, TablesConfig};
-use crate::record::{CustomSchema, Table};
+use crate::record::{CustomSchema, RowConverter, Table};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -224,9 +224,10 @@ impl Config {
         self.relational.tables.iter().cloned().chain(keyed).collect()
     }
 
-    /// The conversion schema of every custom table, in configuration order.
-    pub fn custom_schemas(&self) -> Result<Vec<CustomSchema>, String> {
-        self.custom_tables.iter().map(CustomTableConfig::schema).collect()
+    /// The conversion schema of every custom table, in configuration order, value
+    /// defaults read by `rows`.
+    pub fn custom_schemas(&self, rows: &dyn RowConverter) -> Result<Vec<CustomSchema>, String> {
+        self.custom_tables.iter().map(|custom| custom.schema(rows)).collect()
     }
 
     /// One table's settings with defaults and `[pipeline]` fallbacks applied.

@@ -331,7 +331,7 @@ pub async fn guard_interval_retention(client: &Client, deletes: &[IntervalDelete
 
 /// The per-interval deletes of every table that needs them.
 pub fn interval_deletes(config: &Config, profile: Profile) -> Vec<IntervalDeletes> {
-    let custom = config.custom_tables.iter().filter_map(|custom| custom.schema().ok()).map(|schema| schema.table);
+    let custom = config.custom_tables.iter().filter_map(|custom| custom.shape().ok()).map(|schema| schema.table);
     Table::ALL
         .into_iter()
         .filter(|table| table.is_time_partitioned())

@@ -15,7 +15,7 @@ use super::{
     MigrationReport, PartitionPlan, Partitions, Profile, JOB_STAGGER_SECS,
 };
 use crate::config::{Config, WriteMode};
-use crate::record::{Table, Timestamp};
+use crate::record::{RowConverter, Table, Timestamp};
 
 const MICROS_PER_HOUR: i64 = 3_600 * 1_000_000;
 const MICROS_PER_DAY: i64 = 24 * MICROS_PER_HOUR;
@@ -43,7 +43,7 @@ pub fn time_series_tables(config: &Config) -> Vec<Table> {
         .custom_tables
         .iter()
         .filter(|custom| custom.is_partitioned())
-        .filter_map(|custom| custom.schema().ok())
+        .filter_map(|custom| custom.shape().ok())
         .map(|schema| schema.table);
     Table::ALL.into_iter().filter(|table| table.is_time_partitioned()).chain(custom).collect()
 }
@@ -99,11 +99,13 @@ pub struct SchemaOptions {
     pub allow_retention_drop: bool,
 }
 
-pub async fn prepare_schema(config: &Config) -> Result<SchemaReport, DbError> {
-    prepare_schema_with(config, SchemaOptions::default()).await
+/// Prepares the schema for `config`; `rows` reads custom tables' `default` values for
+/// their DDL (the push `row` rules, which the sources own).
+pub async fn prepare_schema(config: &Config, rows: &dyn RowConverter) -> Result<SchemaReport, DbError> {
+    prepare_schema_with(config, rows, SchemaOptions::default()).await
 }
 
-pub async fn prepare_schema_with(config: &Config, options: SchemaOptions) -> Result<SchemaReport, DbError> {
+pub async fn prepare_schema_with(config: &Config, rows: &dyn RowConverter, options: SchemaOptions) -> Result<SchemaReport, DbError> {
     let url = config.database_url().ok_or_else(|| DbError::InvalidUrl("database.url is not set".into()))?;
     let mut client = connect(url, Duration::from_millis(config.database.connect_timeout_ms.get())).await?;
     let decision = super::detect_profile(&client, config.schema.profile).await?;
@@ -111,7 +113,7 @@ pub async fn prepare_schema_with(config: &Config, options: SchemaOptions) -> Res
     let mut warnings: Vec<String> = decision.warning.into_iter().collect();
     let migrations = migrate(&mut client, profile).await?;
     let mut converged = Vec::new();
-    let schemas = config.custom_schemas().map_err(DbError::Schema)?;
+    let schemas = config.custom_schemas(rows).map_err(DbError::Schema)?;
     let custom_tables: Vec<_> = config.custom_tables.iter().zip(schemas).collect();
     converged.extend(custom::ensure_custom_tables(&client, profile, &custom_tables).await?);
     let retention: Vec<(Table, u32)> =

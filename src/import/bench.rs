@@ -24,6 +24,7 @@ use crate::db::throwaway::{find_bindir, ClusterOptions, ThrowawayCluster};
 use crate::db::{self, Partitions};
 use crate::record::{Table, Timestamp};
 use crate::source::file::{FileFormat, MappingSpec};
+use crate::source::push::PushRows;
 
 #[derive(Debug, Args)]
 pub struct BenchImportArgs {
@@ -86,7 +87,7 @@ pub async fn run(args: BenchImportArgs) -> anyhow::Result<()> {
     let mut config = Config::loopback(&url);
     config.server = None;
     config.metrics.enabled = false;
-    let schema = db::prepare_schema(&config).await?;
+    let schema = db::prepare_schema(&config, &PushRows).await?;
     let mut client = db::connect(&url, Duration::from_secs(10)).await?;
     let partitions = Partitions::new(db::partition_plans(&config, schema.profile));
     if let Some(plan) = partitions.plan(Table::Ticks).copied() {

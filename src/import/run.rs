@@ -21,12 +21,13 @@ use crate::record::{Bar, Quote, Table, Tick, Ticker};
 use crate::shutdown;
 use crate::sink::{batch_queue, run_writer_on_stream, CopyRow, TableWriteSettings, WriterError, WriterSettings};
 use crate::source::file::{fields_of, format_from_name, Compression, FileRecord, ParseSettings};
+use crate::source::push::PushRows;
 
 /// Imports `files` into the settings' table; the report says what was committed,
 /// and why it stopped early if it did.
 pub async fn import(config: &Config, settings: &ImportSettings, files: &[PathBuf]) -> anyhow::Result<ImportReport> {
     let url = config.database_url().context("database.url is not set; give it in the file or in DATABASE_URL")?;
-    let schema = db::prepare_schema(config).await.context("preparing the database schema")?;
+    let schema = db::prepare_schema(config, &PushRows).await.context("preparing the database schema")?;
     let table = settings.table;
     let client = db::connect(url, Duration::from_millis(config.database.connect_timeout_ms.get())).await?;
     // One import per table at a time: two would each take a chunk the other has not committed.

@@ -1,6 +1,6 @@
 //! Keyed custom tables as the router sees them: a custom table with a primary, unique
 //! or foreign key has no COPY lane; its rows are converted against its schema,
-//! normalized (`record::keyed`) and queued for the relational writer. Also the per-row
+//! normalized (the router's `RowConverter`) and queued for the relational writer. Also the per-row
 //! retention every custom table with a `retention_column` applies at admission.
 
 use crate::record::{CustomSchema, RejectReason, Rejection, RowOp, RowRecord};

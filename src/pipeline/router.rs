@@ -4,7 +4,9 @@
 //! dead letters and feed events (neither is spooled), so a source needs nothing else.
 //!
 //! A `row` record naming a custom table is converted here into that table's typed
-//! values (a value that does not fit its column is a rejection naming the column) and
+//! values, through the [`RowConverter`] the router is handed (the push format's reading,
+//! which the sources own; a value that does not fit its column is a rejection naming
+//! the column) and
 //! queued on the table's own COPY lane; other rows go to the relational writer. In the
 //! spool such a row is kept as it arrived and converted again when read back. A row of
 //! a keyed custom table (a primary, unique or foreign key) is converted the same way,
@@ -17,8 +19,8 @@ use std::sync::Arc;
 use crate::config::FullPolicy;
 use crate::metrics::events;
 use crate::record::{
-    ApproxBytes, CellValue, CustomRow, CustomSchema, DeadLetter, FeedEvent, Record, RejectReason, Rejection, RowRecord, SharedCatalog,
-    Table, Timestamp,
+    ApproxBytes, CellValue, CustomRow, CustomSchema, DeadLetter, FeedEvent, Record, RejectReason, Rejection, RowConverter, RowRecord,
+    SharedCatalog, Table, Timestamp,
 };
 use crate::spool::{codec, Position, SpoolError, SpoolProgress, StreamCursor};
 
@@ -111,6 +113,8 @@ pub struct RouterParts {
     pub custom_tables: HashMap<String, CustomLane>,
     /// The keyed custom tables by name; their rows go to the relational lane.
     pub keyed_tables: HashMap<String, KeyedLane>,
+    /// How rows for custom and keyed tables become their typed values.
+    pub rows: &'static dyn RowConverter,
     /// The streaming indicator engine, when `[indicators]` names symbols.
     pub indicators: Option<IndicatorStage>,
     /// Recent record ids, when deduplication is on (`server.dedup_ids` > 0).
@@ -126,6 +130,7 @@ pub struct Router {
     catalog: Arc<SharedCatalog>,
     custom_tables: Arc<HashMap<String, CustomLane>>,
     keyed_tables: Arc<HashMap<String, KeyedLane>>,
+    rows: &'static dyn RowConverter,
     indicators: Option<Arc<IndicatorStage>>,
     ids: Option<Arc<IdWindow>>,
     limits: RouterLimits,
@@ -194,6 +199,7 @@ impl Router {
             catalog: parts.catalog,
             custom_tables: Arc::new(parts.custom_tables),
             keyed_tables: Arc::new(parts.keyed_tables),
+            rows: parts.rows,
             indicators: parts.indicators.map(Arc::new),
             ids: parts.ids,
             limits: parts.limits,
@@ -282,7 +288,7 @@ impl Router {
     /// any record's time; `None` when the row is not for a custom table.
     fn convert_custom(&self, row: &RowRecord, now: Option<Timestamp>) -> Option<Result<(&CustomLane, CustomRow), Rejection>> {
         let lane = self.custom_tables.get(&row.table)?;
-        Some(lane.schema.convert(row).and_then(|converted| {
+        Some(self.rows.convert(&lane.schema, row).and_then(|converted| {
             if let Some(now) = now {
                 let own_days = lane.retention_index.and_then(|index| converted.values.get(index)).and_then(CellValue::as_integer);
                 let column = lane.retention_index.map_or("", |index| lane.schema.columns[index].name.as_str());
@@ -299,7 +305,7 @@ impl Router {
         let lane = self.keyed_tables.get(&row.table)?;
         Some((|| {
             lane.refuse_op(row)?;
-            let normalized = lane.schema.normalize_keyed(row)?;
+            let normalized = self.rows.normalize_keyed(&lane.schema, row)?;
             if let Some(time) = normalized.time {
                 let own_days = lane.retention_index.and_then(|index| normalized.integer(index));
                 let column = lane.retention_index.map_or("", |index| lane.schema.columns[index].name.as_str());

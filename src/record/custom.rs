@@ -8,7 +8,8 @@
 //! bounded by the configuration — and never freed.
 //!
 //! A [`CustomSchema`] adds what converting a producer's row needs: per column whether it
-//! may be NULL, its default, whether NaN is allowed. Conversion itself is in `convert`.
+//! may be NULL, its default, whether NaN is allowed. Conversion itself reads the push
+//! format and is `source::push::row_convert`, reached through `convert::RowConverter`.
 
 use std::fmt;
 use std::sync::Mutex;
@@ -77,7 +78,7 @@ pub struct CustomSchema {
     pub time_index: usize,
     /// Whether some column needs the row's JSON text (numeric, real and jsonb values are
     /// read from the text, not from parsed JSON numbers).
-    pub(super) needs_raw_text: bool,
+    needs_raw_text: bool,
 }
 
 impl CustomSchema {
@@ -103,6 +104,12 @@ impl CustomSchema {
 
     pub fn name(&self) -> &'static str {
         self.table.name()
+    }
+
+    /// Whether some column needs the row's JSON text (numeric, real and jsonb values are
+    /// read from the text, not from parsed JSON numbers).
+    pub fn needs_raw_text(&self) -> bool {
+        self.needs_raw_text
     }
 }
 

@@ -7,7 +7,8 @@
 //!
 //! Custom tables (declared in the configuration) have their description in `custom`,
 //! their typed values in `cell` (`numeric` ones as exact decimals, `decimal`), and the
-//! conversion of a push `row` record into those values in `convert`.
+//! seam through which rows are converted into those values in `convert` (the
+//! conversion itself reads the push format and lives in `source::push`).
 
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +23,6 @@ mod derivatives;
 mod instrument;
 mod instrument_spec;
 mod json_text;
-mod keyed;
 mod options;
 mod registry;
 mod rejection;
@@ -35,14 +35,13 @@ pub use analytics::{IndicatorValue, Signal, TechnicalIndicators};
 pub use book::{BookDelta, BookSide, BookSnapshot, SnapshotReason};
 pub use cell::{format_uuid, jsonb_holds_nul, parse_uuid, random_uuid, CellValue};
 pub use column::{Column, NumericTypmod, PgType, NUMERIC_MAX_PRECISION, VARCHAR_MAX_LENGTH};
-pub use convert::convert_value;
+pub use convert::{NormalizedRow, RowConverter};
 pub use custom::{intern_custom_table, ColumnDefault, ColumnRule, CustomRow, CustomSchema};
 pub use decimal::{Decimal, DecimalError, DecimalKind, NUMERIC_MAX_SCALE};
 pub use derivatives::{FundingRate, Liquidation, MarkPrice, OpenInterest};
 pub use instrument::Instrument;
 pub use instrument_spec::{ContractType, InstrumentKind, InstrumentSpec, InstrumentStatus, INSTRUMENT_SPECS_TABLE};
 pub use json_text::JsonText;
-pub use keyed::NormalizedRow;
 pub use options::{OptionKind, OptionQuote};
 pub use rejection::{RejectReason, Rejection};
 pub use row::{RelationalCatalog, RelationalTable, RowOp, RowRecord, SharedCatalog};

@@ -1,7 +1,8 @@
 //! The checks of the configuration that only the sources can make, run with the
 //! configuration's own (`check-config`, start): the channels each venue offers and
 //! anything it cannot take together, the credentials it reads from the environment,
-//! and the push server's TLS files. Each venue is asked through its adapter.
+//! the push server's TLS files, and custom tables' `default` values (read as a producer
+//! would send them, by the push `row` rules). Each venue is asked through its adapter.
 
 use super::adapter_from_config;
 use crate::config::{Config, ConfigError, SourceKind};
@@ -47,6 +48,7 @@ pub fn check_sources(config: &Config, environment: &[(String, String)]) -> Vec<C
     if let Some(server) = &config.server {
         super::push::check_tls(server, &mut problem);
     }
+    super::push::row_cells::check_defaults(config, &mut problem);
     errors
 }
 
@@ -99,6 +101,28 @@ mod tests {
         assert_eq!(offered("kraken"), [Trades, Quotes, Bars, Tickers, Book]);
         assert_eq!(offered("alpaca"), [Trades, Quotes, Bars]);
         assert_eq!(offered("polygon"), [Trades, Quotes, Bars]);
+    }
+
+    #[test]
+    fn a_custom_column_default_that_does_not_fit_is_refused_by_key() {
+        let text = format!(
+            "{MINIMAL}[[custom_tables]]\nname = \"readings\"\ntime_column = \"at\"\ncolumns = [\n\
+             {{ name = \"at\", type = \"timestamptz\", default = \"now\" }},\n\
+             {{ name = \"n\", type = \"int4\", default = \"many\" }},\n\
+             {{ name = \"m\", type = \"numeric(5,2)\", default = \"1234.5\" }},\n\
+             {{ name = \"k\", type = \"uuid\", default = \"now\" }},\n\
+             {{ name = \"fits\", type = \"numeric(5,2)\", default = 123.45 }},\n]\n"
+        );
+        let errors = errors(&text);
+        let expected = [
+            ("custom_tables[0].columns[1].default", "`n`"),
+            ("custom_tables[0].columns[2].default", "at most 3 digit(s) before the point"),
+            ("custom_tables[0].columns[3].default", "UUID"),
+        ];
+        assert_eq!(errors.len(), expected.len(), "{errors:?}");
+        for (key, needle) in expected {
+            assert!(errors.iter().any(|(at, message)| at == key && message.contains(needle)), "{key}: {needle} missing from {errors:?}");
+        }
     }
 
     #[test]

@@ -5,9 +5,8 @@
 //! (`file`), the configured feeds (`json`) and the venue adapters all read through
 //! these; every refusal names the field and what was expected.
 //!
-//! A custom table's cells are read by `record::convert_value`, below the configuration
-//! that converts column defaults with it; it shares the epoch bound through
-//! [`Timestamp::from_plausible_unix_nanos`].
+//! A custom table's cells (`push::row_cells`) read times and floats through these too,
+//! with refusals that also name the column's type.
 
 use serde_json::Value;
 
@@ -64,9 +63,58 @@ pub enum NumberError {
 /// A decimal number written as text (`"97000.50"`, `"1e-3"`; spaces around it are
 /// ignored), finite.
 pub fn parse_number(text: &str) -> Result<f64, NumberError> {
-    let number: f64 = text.trim().parse().map_err(|_| NumberError::NotANumber)?;
-    if !number.is_finite() {
-        return Err(NumberError::NotFinite);
+    match parse_float::<f64>(text.trim()) {
+        Ok(number) if number.is_finite() => Ok(number),
+        Ok(_) | Err(FloatError::TooLarge) => Err(NumberError::NotFinite),
+        Err(FloatError::NotANumber) => Err(NumberError::NotANumber),
+    }
+}
+
+/// Why text is not a float of the wanted width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FloatError {
+    /// Not a number at all.
+    NotANumber,
+    /// A finite number too large for the width (it would read as an infinity).
+    TooLarge,
+}
+
+/// `f32` or `f64`, for [`parse_float`].
+pub trait Float: std::str::FromStr + Copy {
+    fn is_infinite(self) -> bool;
+    fn is_finite(self) -> bool;
+}
+
+impl Float for f32 {
+    fn is_infinite(self) -> bool {
+        f32::is_infinite(self)
+    }
+
+    fn is_finite(self) -> bool {
+        f32::is_finite(self)
+    }
+}
+
+impl Float for f64 {
+    fn is_infinite(self) -> bool {
+        f64::is_infinite(self)
+    }
+
+    fn is_finite(self) -> bool {
+        f64::is_finite(self)
+    }
+}
+
+/// Text (already trimmed) as a float of type `F`, rounded once by the standard parser.
+/// NaN and the infinities are taken when written so (`NaN`, `inf`, `-Infinity`; whether
+/// they are wanted is the caller's rule); a number too large for `F` is
+/// [`FloatError::TooLarge`], never an infinity.
+pub fn parse_float<F: Float>(text: &str) -> Result<F, FloatError> {
+    let number: F = text.parse().map_err(|_| FloatError::NotANumber)?;
+    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let spelled_infinity = unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity");
+    if number.is_infinite() && !spelled_infinity {
+        return Err(FloatError::TooLarge);
     }
     Ok(number)
 }
@@ -143,15 +191,19 @@ pub fn rfc3339(name: impl std::fmt::Display, text: &str) -> Result<Timestamp, Re
 
 /// A time as producers write it in JSON: an RFC 3339 string or integer epoch nanoseconds.
 pub fn json_time(name: &str, value: &Value) -> Result<Timestamp, Rejection> {
+    json_time_or(name, value, |expected| invalid_value(name, expected, value))
+}
+
+/// [`json_time`] with the caller's refusal of a value that is neither, given what was
+/// expected (a custom table's cell also names its column's type).
+pub fn json_time_or(name: &str, value: &Value, invalid: impl Fn(&str) -> Rejection) -> Result<Timestamp, Rejection> {
     match value {
-        Value::String(text) => {
-            Timestamp::parse_rfc3339(text).ok_or_else(|| invalid_value(name, "an RFC 3339 time like 2026-11-22T12:00:00.123Z", value))
-        }
+        Value::String(text) => Timestamp::parse_rfc3339(text).ok_or_else(|| invalid("an RFC 3339 time like 2026-11-22T12:00:00.123Z")),
         Value::Number(number) => {
-            let nanos = number.as_i64().ok_or_else(|| invalid_value(name, "integer epoch nanoseconds", value))?;
+            let nanos = number.as_i64().ok_or_else(|| invalid("integer epoch nanoseconds"))?;
             epoch_nanos(name, nanos)
         }
-        other => Err(invalid_value(name, "an RFC 3339 string or integer epoch nanoseconds", other)),
+        _ => Err(invalid("an RFC 3339 string or integer epoch nanoseconds")),
     }
 }
 
@@ -217,6 +269,12 @@ mod tests {
         for bad in ["m", "01m", "1", "1min", "1M", "-1m", ""] {
             assert!(interval("interval", bad.to_string()).is_err(), "{bad}");
         }
+        assert_eq!(parse_float::<f32>("1e39"), Err(FloatError::TooLarge));
+        assert_eq!(parse_float::<f64>("1e39"), Ok(1e39));
+        assert!(parse_float::<f64>("-Infinity").is_ok_and(f64::is_infinite));
+        assert!(parse_float::<f64>("NaN").is_ok_and(f64::is_nan));
+        assert_eq!(parse_float::<f64>("12,5"), Err(FloatError::NotANumber));
+        assert_eq!(decimal("p", "1e400").unwrap_err().code, RejectReason::NanOrInfinite);
         assert!(is_valid_key("BTC-USDT") && !is_valid_key("") && !is_valid_key("a\u{7}b") && !is_valid_key(&"x".repeat(129)));
         assert_eq!(epoch_unit(TimeUnit::Auto, 10), EpochUnit::Seconds);
         assert_eq!(epoch_unit(TimeUnit::Auto, 13), EpochUnit::Millis);

@@ -23,6 +23,7 @@ use hypertick::metrics::Stats;
 use hypertick::pipeline::Sequenced;
 use hypertick::record::{CustomRow, CustomSchema, RowOp, RowRecord, Table, Timestamp};
 use hypertick::sink::{batch_queue, encode_stage, run_writer, TableWriteSettings, WriterSettings};
+use hypertick::source::push::{row_convert, PushRows};
 use tokio_postgres::Client;
 
 use crate::support::{self, array, count, push, wait_for_count};
@@ -315,7 +316,7 @@ async fn a_table_that_exists_with_other_columns_is_refused_with_every_difference
     client.batch_execute("DROP TABLE price_tracking").await.unwrap();
     app::migrate(&config).await.expect("created now");
     client.batch_execute("ALTER TABLE system_metrics ALTER COLUMN unit TYPE text").await.unwrap();
-    let metrics_table = config.custom_schemas().unwrap()[1].table;
+    let metrics_table = config.custom_schemas(&PushRows).unwrap()[1].table;
     let error = db::verify_columns(&client, metrics_table).await.expect_err("a changed type").to_string();
     assert!(error.contains("table `system_metrics` column `unit` is text; expected character varying(20)"), "{error}");
 }
@@ -336,7 +337,7 @@ fn converted(schema: &CustomSchema, rows: &[String]) -> Vec<CustomRow> {
                 key: String::new(),
                 fields,
             };
-            schema.convert(&record).unwrap_or_else(|rejection| panic!("{json}: {rejection}"))
+            row_convert::convert(schema, &record).unwrap_or_else(|rejection| panic!("{json}: {rejection}"))
         })
         .collect()
 }
@@ -456,7 +457,7 @@ async fn seed_tables_are_hypertables_with_their_policies_on_timescaledb() {
     assert_eq!(third.converged, ["price_tracking: retention 365 days"]);
     app::migrate(&config).await.expect("back to the configured retention");
 
-    let schemas = config.custom_schemas().unwrap();
+    let schemas = config.custom_schemas(&PushRows).unwrap();
     let minute_ago = Timestamp(Timestamp::now().micros() - 60_000_000);
     let prices = converted(
         &schemas[0],

@@ -9,6 +9,8 @@
 //! (`rate`), routes records, dead-letters rejections and answers each frame with an ack
 //! at the configured level; `letters` bounds what a frame's refusals
 //! become in `dead_letters` (one letter per frame past a few, rate-limited frames sampled).
+//! `row_convert` turns a `row` record for a custom table into the table's typed values
+//! (`row_cells` reads each value); the router reaches it as `record::RowConverter`.
 
 mod admission;
 mod connection;
@@ -20,6 +22,8 @@ mod option_contract;
 mod protocol;
 mod rate;
 mod records;
+pub mod row_cells;
+pub mod row_convert;
 mod server;
 mod settings;
 
@@ -28,5 +32,6 @@ const SOURCE_NAME: &str = "push";
 
 pub use protocol::{fast_path_agrees, parse_element, parse_frame, split_frame, Ack, ParsedElement, MAX_ACK_REJECTIONS};
 pub use rate::TokenBucket;
+pub use row_convert::PushRows;
 pub use server::PushServer;
 pub use settings::{check_tls, PushSettings, PushSetupError};
