@@ -6,7 +6,35 @@ use std::sync::Arc;
 use crate::config::EffectiveTableConfig;
 use crate::record::{RejectReason, Rejection, Table, Timestamp};
 
-use super::router::check_event_time;
+/// Checks a record's event time: not before 1970, at most `max_future_micros` ahead of
+/// `now`, and not older than `retention` µs before it (when retention is limited).
+pub fn check_event_time(
+    table: Table,
+    retention: Option<i64>,
+    max_future_micros: i64,
+    time: Timestamp,
+    now: Timestamp,
+) -> Result<(), Rejection> {
+    if time.micros() < 0 {
+        return Err(Rejection::new(RejectReason::TimeOutOfRange, format!("time {time} is before 1970-01-01")));
+    }
+    if time.micros() > now.micros().saturating_add(max_future_micros) {
+        return Err(Rejection::new(
+            RejectReason::TimeOutOfRange,
+            format!("time {time} is more than {}s ahead of the daemon's clock ({now})", max_future_micros / Timestamp::MICROS_PER_SECOND),
+        ));
+    }
+    if let Some(retention) = retention {
+        let cutoff = now.saturating_sub_micros(retention);
+        if time < cutoff {
+            return Err(Rejection::new(
+                RejectReason::OlderThanRetention,
+                format!("time {time} is older than {table}'s retention (cutoff {cutoff})"),
+            ));
+        }
+    }
+    Ok(())
+}
 
 const MICROS_PER_DAY: i64 = 86_400 * 1_000_000;
 

@@ -29,7 +29,7 @@ use super::indicators::IndicatorStage;
 use super::keyed::{row_retention_micros, KeyedLane};
 use super::lane::{LaneSender, SendError, Sequenced};
 use super::release::{ReleaseSender, SpoolRelease};
-use super::retention::{check_interval_time, IntervalRetention};
+use super::retention::{check_event_time, check_interval_time, IntervalRetention};
 use super::spill_state::Spills;
 
 /// Where an accepted record went: its spool stream, sequence and log position
@@ -134,36 +134,6 @@ pub struct Router {
     indicators: Option<Arc<IndicatorStage>>,
     ids: Option<Arc<IdWindow>>,
     limits: RouterLimits,
-}
-
-/// Checks a record's event time: not before 1970, at most `max_future_micros` ahead of
-/// `now`, and not older than `retention` µs before it (when retention is limited).
-pub fn check_event_time(
-    table: Table,
-    retention: Option<i64>,
-    max_future_micros: i64,
-    time: Timestamp,
-    now: Timestamp,
-) -> Result<(), Rejection> {
-    if time.micros() < 0 {
-        return Err(Rejection::new(RejectReason::TimeOutOfRange, format!("time {time} is before 1970-01-01")));
-    }
-    if time.micros() > now.micros().saturating_add(max_future_micros) {
-        return Err(Rejection::new(
-            RejectReason::TimeOutOfRange,
-            format!("time {time} is more than {}s ahead of the daemon's clock ({now})", max_future_micros / Timestamp::MICROS_PER_SECOND),
-        ));
-    }
-    if let Some(retention) = retention {
-        let cutoff = now.saturating_sub_micros(retention);
-        if time < cutoff {
-            return Err(Rejection::new(
-                RejectReason::OlderThanRetention,
-                format!("time {time} is older than {table}'s retention (cutoff {cutoff})"),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// The arms of [`on_lane!`]: one per market record kind (from the table registry),

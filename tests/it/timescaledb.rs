@@ -19,8 +19,8 @@ use hypertick::db::{self, Partitions, Profile};
 use hypertick::metrics::Stats;
 use hypertick::pipeline::Sequenced;
 use hypertick::record::{
-    BookDelta, BookSnapshot, FeedEvent, FundingRate, Liquidation, MarkPrice, OpenInterest, OptionKind, OptionQuote, Quote, Record, Side, Table,
-    Tick, Timestamp,
+    BookDelta, BookSnapshot, FeedEvent, FundingRate, Liquidation, MarkPrice, OpenInterest, OptionKind, OptionQuote, Quote, Record, Side,
+    Table, Tick, Timestamp,
 };
 use hypertick::sink::{batch_queue, encode_stage, run_writer, CopyRow, TableWriteSettings, WriterSettings};
 use hypertick::source::feed::book::{BookKeeper, BookRules, BookUpdate, Level};

@@ -37,7 +37,7 @@ use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
 
-use super::normalize::{items, normalize_symbol};
+use super::wire::{items, normalize_symbol};
 use crate::record::{RejectReason, Rejection, Timestamp};
 use crate::source::feed::book::{Applied, Book, BookKeeper, BookRules, BookSettings, BookUpdate, Level};
 use crate::source::feed::Parsed;

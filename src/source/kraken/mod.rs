@@ -10,4 +10,5 @@ mod book;
 mod normalize;
 mod wire;
 
-pub use normalize::{normalize_symbol, KrakenAdapter};
+pub use normalize::KrakenAdapter;
+pub use wire::normalize_symbol;

@@ -19,12 +19,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
 
 use super::book::{KrakenBooks, BOOK, DEPTHS};
-use super::wire::{Candle, Envelope, Response, Ticker, Trade};
+use super::wire::{items, normalize_symbol, Candle, Envelope, Response, Ticker, Trade};
 use crate::config::Channel;
 use crate::record::{Bar, Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker as TickerRecord, Timestamp};
 use crate::source::feed::book::BookSettings;
@@ -38,11 +37,6 @@ const MAX_TRACKED_SYMBOLS: usize = 10_000;
 /// The `ohlc` interval subscribed to, in minutes (one of 1, 5, 15, 30, 60, 240, 1440,
 /// 10080, 21600 in the `ohlc` reference).
 const BAR_INTERVAL_MINUTES: u32 = 1;
-
-/// `BTC/USD` → `BTC-USD`.
-pub fn normalize_symbol(venue_symbol: &str) -> String {
-    venue_symbol.replace('/', "-")
-}
 
 /// A candle length in minutes as our bars write it: `1m`, `4h`, `1d`, `7d`.
 fn interval_label(minutes: u32) -> String {
@@ -101,25 +95,6 @@ impl KrakenAdapter {
             books: KrakenBooks::new(&BookSettings { depth: DEPTHS[0], ..BookSettings::default() }),
         }
     }
-}
-
-/// Parses a channel's `data` list. Errors are rare, so only then is the message parsed
-/// a second time to name the offending field.
-pub(super) fn items<'a, T: Deserialize<'a>>(channel: &str, data: Option<&'a RawValue>) -> Result<Vec<T>, Rejection> {
-    let Some(data) = data else {
-        return Err(Rejection::new(RejectReason::InvalidField, format!("`data`: missing from a `{channel}` message")));
-    };
-    serde_json::from_str(data.get()).map_err(|error| {
-        let mut deserializer = serde_json::Deserializer::from_str(data.get());
-        match serde_path_to_error::deserialize::<_, Vec<T>>(&mut deserializer) {
-            Err(located) => {
-                let path = located.path().to_string();
-                let path = if path == "." { String::new() } else { path };
-                Rejection::new(RejectReason::InvalidField, format!("`{channel}` `data{path}`: {}", located.inner()))
-            }
-            Ok(_) => Rejection::new(RejectReason::InvalidField, format!("`{channel}` `data`: {error}")),
-        }
-    })
 }
 
 impl KrakenAdapter {

@@ -7,6 +7,8 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::record::{RejectReason, Rejection};
+
 /// Just enough of any message to route it: market data carries `channel`; answers to
 /// requests carry `method` instead, and are read as a [`Response`].
 #[derive(Debug, Deserialize)]
@@ -197,4 +199,28 @@ mod tests {
         .unwrap();
         assert_eq!(status.channel, Some("status"));
     }
+}
+
+/// `BTC/USD` → `BTC-USD`.
+pub fn normalize_symbol(venue_symbol: &str) -> String {
+    venue_symbol.replace('/', "-")
+}
+
+/// Parses a channel's `data` list. Errors are rare, so only then is the message parsed
+/// a second time to name the offending field.
+pub(super) fn items<'a, T: Deserialize<'a>>(channel: &str, data: Option<&'a RawValue>) -> Result<Vec<T>, Rejection> {
+    let Some(data) = data else {
+        return Err(Rejection::new(RejectReason::InvalidField, format!("`data`: missing from a `{channel}` message")));
+    };
+    serde_json::from_str(data.get()).map_err(|error| {
+        let mut deserializer = serde_json::Deserializer::from_str(data.get());
+        match serde_path_to_error::deserialize::<_, Vec<T>>(&mut deserializer) {
+            Err(located) => {
+                let path = located.path().to_string();
+                let path = if path == "." { String::new() } else { path };
+                Rejection::new(RejectReason::InvalidField, format!("`{channel}` `data{path}`: {}", located.inner()))
+            }
+            Ok(_) => Rejection::new(RejectReason::InvalidField, format!("`{channel}` `data`: {error}")),
+        }
+    })
 }
