@@ -25,6 +25,8 @@ mod custom_tables;
 mod dashboard;
 mod db_tls;
 mod deploy;
+mod derivatives_deribit;
+mod derivatives_okx;
 mod direct_compress;
 mod encoder_roundtrip;
 mod exact_numbers;
