@@ -100,7 +100,8 @@ async fn deribit_derivatives_rows_and_instrument_polls() {
     }
     daemon.stop().await.expect("clean stop");
 
-    let funding: Vec<(String, f64, Option<f64>, Option<i64>, Option<String>, i64)> = client
+    type FundingRow = (String, f64, Option<f64>, Option<i64>, Option<String>, i64);
+    let funding: Vec<FundingRow> = client
         .query(
             &format!(
                 "SELECT symbol, rate, predicted_rate, {}, \"interval\", {} FROM funding_rates ORDER BY time",
@@ -135,7 +136,8 @@ async fn deribit_derivatives_rows_and_instrument_polls() {
         "USD (notional) for the inverse perpetual, base-currency units for the linear one"
     );
 
-    let marks: Vec<(String, String, Option<f64>, Option<f64>, i64)> = client
+    type MarkRow = (String, String, Option<f64>, Option<f64>, i64);
+    let marks: Vec<MarkRow> = client
         .query(&format!("SELECT venue, symbol, mark_price, index_price, {} FROM mark_prices ORDER BY time", ms("time")), &[])
         .await
         .unwrap()

@@ -198,7 +198,8 @@ async fn okx_derivatives_rows_instrument_versions_and_a_refused_poll() {
         "the index's row carries the index name and no mark"
     );
 
-    let liquidations: Vec<(String, String, i16, f64, f64, Option<String>, i64)> = client
+    type LiquidationRow = (String, String, i16, f64, f64, Option<String>, i64);
+    let liquidations: Vec<LiquidationRow> = client
         .query(&format!("SELECT venue, symbol, side, price, quantity, order_id, {} FROM liquidations ORDER BY time", ms("time")), &[])
         .await
         .unwrap()
