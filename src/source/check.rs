@@ -95,8 +95,9 @@ mod tests {
         assert_eq!(offered("binance"), [Trades, AggTrades, Quotes, Bars, Tickers, Book]);
         assert_eq!(offered("binance_futures"), [Trades, AggTrades, Quotes, Bars, Tickers, Book]);
         assert_eq!(offered("coinbase"), [Trades, Quotes, Tickers, Book]);
-        assert_eq!(offered("deribit"), [Trades, Quotes, Tickers, Options, Book]);
-        assert_eq!(offered("okx"), [Trades, Quotes, Bars, Tickers, Options, Book]);
+        let derivatives = [Channel::Funding, Channel::OpenInterest, Channel::MarkPrice, Channel::Liquidations, Channel::Instruments];
+        assert_eq!(offered("deribit"), [&[Trades, Quotes, Tickers, Options, Book][..], &derivatives].concat());
+        assert_eq!(offered("okx"), [&[Trades, Quotes, Bars, Tickers, Options, Book][..], &derivatives].concat());
         assert_eq!(offered("bybit"), [Trades, Quotes, Bars, Tickers, Book]);
         assert_eq!(offered("kraken"), [Trades, Quotes, Bars, Tickers, Book]);
         assert_eq!(offered("alpaca"), [Trades, Quotes, Bars]);

@@ -26,6 +26,8 @@ mod dashboard;
 mod db_tls;
 mod deploy;
 mod derivatives;
+mod derivatives_deribit;
+mod derivatives_okx;
 mod direct_compress;
 mod encoder_roundtrip;
 mod exact_numbers;

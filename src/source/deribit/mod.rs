@@ -30,9 +30,14 @@
 //! are as Deribit publishes them — in the underlying currency for inverse options (BTC,
 //! ETH), in USDC for linear ones — and implied volatilities are Deribit's percent.
 //!
+//! Derivatives (`funding`, `open_interest`, `mark_price`, `liquidations`): see
+//! `derivatives`; instrument reference data (`instruments`, REST polls): see `instruments`.
+//!
 //! `wire` mirrors the venue's JSON; `normalize` maps it onto our records.
 
 mod book;
+mod derivatives;
+mod instruments;
 mod normalize;
 mod wire;
 

@@ -22,13 +22,15 @@ use serde_json::json;
 use serde_json::value::RawValue;
 
 use super::book::{self, DeribitBooks};
+use super::derivatives::{self, is_index_name, DeribitDerivatives, PRICE_INDEX};
+use super::instruments::{self, DeribitInstruments};
 use super::wire::{Envelope, Params, Ticker, Trade};
 use crate::config::Channel;
 use crate::record::{Instrument, OptionQuote, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker as TickerRecord, Timestamp};
 use crate::source::contracts::parse_deribit;
 use crate::source::feed::book::{Applied, BookSettings};
 use crate::source::feed::fields::invalid_record as invalid;
-use crate::source::feed::{OptionQuoteTimes, Parsed, Sequences, Subscription, VenueAdapter};
+use crate::source::feed::{Fetch, FetchError, OptionQuoteTimes, Parsed, PollSettings, RestSpec, Sequences, Subscription, VenueAdapter};
 use crate::source::values::{decimal, millis};
 
 /// Channels per `public/subscribe` request.
@@ -53,6 +55,11 @@ pub struct DeribitAdapter {
     ticker_times: Sequences,
     /// The `book` channel's books.
     books: DeribitBooks,
+    /// Whether trades become ticks (`trades`; the same channel feeds `liquidations`).
+    trade_ticks: bool,
+    /// The derivatives channels asked for, and the `instruments` poll.
+    derivatives: DeribitDerivatives,
+    instruments: DeribitInstruments,
 }
 
 impl DeribitAdapter {
@@ -67,6 +74,9 @@ impl DeribitAdapter {
             option_times: OptionQuoteTimes::new(),
             ticker_times: Sequences::duplicates_only("ticker"),
             books: DeribitBooks::new(&BookSettings::default()),
+            trade_ticks: true,
+            derivatives: DeribitDerivatives::default(),
+            instruments: DeribitInstruments::default(),
         }
     }
 
@@ -151,13 +161,17 @@ impl DeribitAdapter {
                 },
                 trade_id: Some(trade.trade_id.to_string()),
             };
-            ticks.push((whole("trade_seq", trade.trade_seq)?, tick));
+            let liquidations = self.derivatives.liquidations(trade, received_at)?;
+            ticks.push((whole("trade_seq", trade.trade_seq)?, tick, liquidations));
         }
-        for (seq, tick) in ticks {
+        for (seq, tick, liquidations) in ticks {
             if !self.trade_seqs.admit(&tick.symbol, seq, parsed) {
                 continue;
             }
-            parsed.records.push(Record::Tick(tick));
+            if self.trade_ticks {
+                parsed.records.push(Record::Tick(tick));
+            }
+            parsed.records.extend(liquidations);
         }
         Ok(())
     }
@@ -170,6 +184,7 @@ impl DeribitAdapter {
         // Converted before anything is kept, so a bad field leaves no state behind.
         let option = if self.options { self.option_quote(&ticker, time, received_at, bid, ask)? } else { None };
         let stats = if self.tickers { self.stats(&ticker, time, received_at)? } else { None };
+        let derivatives = self.derivatives.ticker(&ticker, time, received_at)?;
         // A side without orders (null or 0 price): no full quote then.
         if let (true, Some((bid_price, bid_size)), Some((ask_price, ask_size))) = (self.quotes, bid, ask) {
             parsed.records.push(Record::Quote(Quote {
@@ -193,6 +208,7 @@ impl DeribitAdapter {
                 parsed.records.push(Record::Ticker(stats));
             }
         }
+        parsed.records.extend(derivatives);
         Ok(())
     }
 
@@ -275,6 +291,10 @@ impl DeribitAdapter {
         match channel.split('.').next() {
             Some("trades") => self.trades(data.get(), received_at, parsed),
             Some("ticker") => self.ticker(data.get(), received_at, parsed),
+            Some(PRICE_INDEX) => {
+                parsed.records.push(derivatives::price_index(data.get(), received_at)?);
+                Ok(())
+            }
             Some("book") => {
                 if self.books.notification(data.get(), received_at, parsed)? == Applied::Resync {
                     let (unsubscribe, subscribe) = (self.request_id(), self.request_id());
@@ -288,7 +308,20 @@ impl DeribitAdapter {
 }
 
 /// The channels this venue offers (`trades.{instrument}.raw`, `ticker.{instrument}.100ms`, of option instruments for `options`, and `book.{instrument}.100ms`).
-pub const CHANNELS: &[Channel] = &[Channel::Trades, Channel::Quotes, Channel::Tickers, Channel::Options, Channel::Book];
+/// The derivatives channels: `funding`, `open_interest` and `mark_price` from the ticker (and
+/// `deribit_price_index`), `liquidations` from the trades, `instruments` from REST.
+pub const CHANNELS: &[Channel] = &[
+    Channel::Trades,
+    Channel::Quotes,
+    Channel::Tickers,
+    Channel::Options,
+    Channel::Book,
+    Channel::Funding,
+    Channel::OpenInterest,
+    Channel::MarkPrice,
+    Channel::Liquidations,
+    Channel::Instruments,
+];
 
 impl VenueAdapter for DeribitAdapter {
     fn channels(&self) -> &'static [Channel] {
@@ -321,11 +354,22 @@ impl VenueAdapter for DeribitAdapter {
         self.tickers = channels.contains(&Channel::Tickers);
         self.options = channels.contains(&Channel::Options);
         self.books.reset(Timestamp::now());
+        self.trade_ticks = channels.contains(&Channel::Trades);
+        self.derivatives = DeribitDerivatives {
+            funding: channels.contains(&Channel::Funding),
+            open_interest: channels.contains(&Channel::OpenInterest),
+            mark_price: channels.contains(&Channel::MarkPrice),
+            liquidations: channels.contains(&Channel::Liquidations),
+        };
+        self.instruments.set_symbols(if channels.contains(&Channel::Instruments) { symbols } else { &[] });
         let mut names: Vec<String> = Vec::new();
         for symbol in symbols {
             for channel in channels {
                 let name = match channel {
-                    Channel::Trades => format!("trades.{symbol}.raw"),
+                    // An index name (`btc_usd`) has its price index and nothing else.
+                    Channel::MarkPrice if is_index_name(symbol) => format!("{PRICE_INDEX}.{symbol}"),
+                    _ if is_index_name(symbol) => continue,
+                    Channel::Trades | Channel::Liquidations => format!("trades.{symbol}.raw"),
                     // One ticker channel feeds quotes and tickers: subscribed once, read
                     // for what was asked.
                     Channel::Quotes | Channel::Tickers => format!("ticker.{symbol}.100ms"),
@@ -336,9 +380,13 @@ impl VenueAdapter for DeribitAdapter {
                     Channel::Book => book::channel(symbol),
                     // Not offered (see `SourceKind::channels`).
                     Channel::AggTrades | Channel::Bars => continue,
-                    Channel::Funding | Channel::OpenInterest | Channel::MarkPrice | Channel::Liquidations | Channel::Instruments => {
-                        continue
+                    // From the ticker, of futures and perpetuals (an option's ticker is an option quote).
+                    Channel::Funding | Channel::OpenInterest | Channel::MarkPrice if parse_deribit(symbol).is_err() => {
+                        format!("ticker.{symbol}.100ms")
                     }
+                    Channel::Funding | Channel::OpenInterest | Channel::MarkPrice => continue,
+                    // A REST poll (see `instruments`), no subscription.
+                    Channel::Instruments => continue,
                 };
                 if !names.contains(&name) {
                     names.push(name);
@@ -360,6 +408,25 @@ impl VenueAdapter for DeribitAdapter {
         }
         self.pending.extend(subscriptions.iter().map(|subscription| subscription.id));
         subscriptions
+    }
+
+    fn set_polls(&mut self, settings: PollSettings) {
+        self.instruments.set_polls(settings);
+    }
+
+    fn rest(&self) -> Option<RestSpec> {
+        Some(instruments::rest())
+    }
+
+    fn initial_fetches(&mut self) -> Vec<Fetch> {
+        self.instruments.initial_fetches()
+    }
+
+    fn fetched(&mut self, fetch: &Fetch, outcome: Result<&str, &FetchError>, received_at: Timestamp) -> Result<Parsed, Rejection> {
+        if !fetch.tag.starts_with(instruments::TAG) {
+            return Err(Rejection::new(RejectReason::UnknownType, format!("deribit asked for no fetch `{}`", fetch.path)));
+        }
+        Ok(self.instruments.fetched(fetch, outcome, received_at))
     }
 
     /// Instrument names are our symbols already. Option names (`BTC-27DEC24-100000-C`)

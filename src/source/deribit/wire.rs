@@ -79,6 +79,10 @@ pub struct Trade<'a> {
     /// The taker's side: `buy` or `sell`.
     #[serde(borrow)]
     pub direction: &'a str,
+    /// Only on a trade of a liquidation: `"M"` the maker's order was a liquidation, `"T"`
+    /// the taker's, `"MT"` both.
+    #[serde(borrow, default)]
+    pub liquidation: Option<&'a str>,
 }
 
 /// `data` of `ticker.{instrument}.{interval}`. An option's:
@@ -122,6 +126,14 @@ pub struct Ticker<'a> {
     pub mark_price: Option<&'a RawValue>,
     #[serde(borrow, default)]
     pub open_interest: Option<&'a RawValue>,
+    /// The price of the index the instrument follows.
+    #[serde(borrow, default)]
+    pub index_price: Option<&'a RawValue>,
+    /// Perpetuals only: the funding rate now, and the funding of the last 8 hours.
+    #[serde(borrow, default)]
+    pub current_funding: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub funding_8h: Option<&'a RawValue>,
     /// Options only, like the fields below.
     #[serde(borrow, default)]
     pub mark_iv: Option<&'a RawValue>,

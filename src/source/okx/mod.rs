@@ -29,9 +29,14 @@
 //! `askVol` converted from fractions to percent (the unit Deribit publishes and
 //! `options_quotes` stores), and the forward price `fwdPx` as the underlying price. The
 //! channel has no bid, ask, last, open interest or volume; those columns stay empty.
+//! Derivatives (`funding`, `open_interest`, `mark_price`, `liquidations`): see
+//! `derivatives`; instrument reference data (`instruments`, REST polls): see `instruments`.
+//!
 //! `wire` mirrors the venue's JSON; `normalize` maps it onto our records.
 
 pub mod book;
+mod derivatives;
+mod instruments;
 mod normalize;
 mod wire;
 

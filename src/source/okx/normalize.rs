@@ -20,13 +20,15 @@ use serde_json::json;
 use serde_json::value::RawValue;
 
 use super::book::{OkxBooks, BOOKS, DEPTHS};
+use super::derivatives::{self, OkxDerivatives, FUNDING_RATE, INDEX_TICKERS, LIQUIDATIONS, MARK_PRICE, OPEN_INTEREST};
+use super::instruments::{self, OkxInstruments};
 use super::wire::{Candle, Envelope, OptionSummary, Ticker, Trade};
 use crate::config::Channel;
 use crate::record::{Bar, Instrument, OptionQuote, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker as TickerRecord, Timestamp};
 use crate::source::contracts::{self, parse_okx};
 use crate::source::feed::book::BookSettings;
 use crate::source::feed::fields::invalid_record as invalid;
-use crate::source::feed::{OptionQuoteTimes, Parsed, Sequences, Subscription, VenueAdapter};
+use crate::source::feed::{Fetch, FetchError, OptionQuoteTimes, Parsed, PollSettings, RestSpec, Sequences, Subscription, VenueAdapter};
 use crate::source::values::{self, decimal as number, millis};
 
 /// Args per subscribe request. OKX limits the request's length (4096 bytes in its
@@ -66,6 +68,9 @@ pub struct OkxAdapter {
     ticker_stats: bool,
     /// The `book` channel's books.
     books: OkxBooks,
+    /// The derivatives channels and the `instruments` poll.
+    derivatives: OkxDerivatives,
+    instruments: OkxInstruments,
 }
 
 impl OkxAdapter {
@@ -82,6 +87,8 @@ impl OkxAdapter {
             ticker_quotes: true,
             ticker_stats: false,
             books: OkxBooks::new(&BookSettings::default()),
+            derivatives: OkxDerivatives::default(),
+            instruments: OkxInstruments::default(),
         }
     }
 }
@@ -354,7 +361,7 @@ impl OkxAdapter {
         match event {
             "subscribe" => {
                 let arg = envelope.arg.as_ref().ok_or_else(|| Rejection::new(RejectReason::InvalidRecord, "subscribe event: no `arg`"))?;
-                let key = (arg.channel.to_string(), arg.inst_id.or(arg.inst_family).unwrap_or("").to_string());
+                let key = (arg.channel.to_string(), arg.inst_id.or(arg.inst_family).or(arg.inst_type).unwrap_or("").to_string());
                 // An ack for an arg we are not waiting for (already acked) changes nothing.
                 if let Some(id) = self.pending_args.remove(&key) {
                     if let Some(remaining) = self.pending_requests.get_mut(&id) {
@@ -383,8 +390,22 @@ impl OkxAdapter {
     }
 }
 
-/// The channels this venue offers (`trades`, `tickers` for quotes and tickers, `candle1m`, `opt-summary`, `books`; no aggregated trades).
-pub const CHANNELS: &[Channel] = &[Channel::Trades, Channel::Quotes, Channel::Bars, Channel::Tickers, Channel::Options, Channel::Book];
+/// The channels this venue offers (`trades`, `tickers` for quotes and tickers, `candle1m`, `opt-summary`, `books`,
+/// `funding-rate`, `open-interest`, `mark-price` with `index-tickers`, `liquidation-orders`, REST instruments; no
+/// aggregated trades).
+pub const CHANNELS: &[Channel] = &[
+    Channel::Trades,
+    Channel::Quotes,
+    Channel::Bars,
+    Channel::Tickers,
+    Channel::Options,
+    Channel::Book,
+    Channel::Funding,
+    Channel::OpenInterest,
+    Channel::MarkPrice,
+    Channel::Liquidations,
+    Channel::Instruments,
+];
 
 impl VenueAdapter for OkxAdapter {
     fn channels(&self) -> &'static [Channel] {
@@ -422,10 +443,16 @@ impl VenueAdapter for OkxAdapter {
         self.ticker_quotes = channels.contains(&Channel::Quotes);
         self.ticker_stats = channels.contains(&Channel::Tickers);
         self.books.reset(Timestamp::now());
+        self.derivatives.set_symbols(symbols);
+        self.instruments.set_symbols(if channels.contains(&Channel::Instruments) { symbols.to_vec() } else { Vec::new() });
+        let indexes: Vec<String> = symbols.iter().filter_map(|symbol| derivatives::index_of(symbol)).collect();
         let mut args: Vec<(&'static str, &str)> = Vec::new();
         for symbol in symbols {
+            // The derivatives channels are those of swaps and futures; OKX refuses them for others.
+            let derivative = matches!(derivatives::inst_type(symbol), "SWAP" | "FUTURES");
             for channel in channels {
                 let name = match channel {
+                    Channel::OpenInterest | Channel::MarkPrice | Channel::Liquidations if !derivative => continue,
                     Channel::Trades => TRADES,
                     // One `tickers` arg feeds both: subscribed once, read for what was asked.
                     Channel::Quotes | Channel::Tickers => TICKERS,
@@ -435,10 +462,29 @@ impl VenueAdapter for OkxAdapter {
                     // OKX's `trades` are already aggregated per taker order; there is no other stream.
                     Channel::AggTrades => continue,
                     Channel::Book => BOOKS,
-                    // Not offered yet (check-config refuses them).
-                    Channel::Funding | Channel::OpenInterest | Channel::MarkPrice | Channel::Liquidations | Channel::Instruments => {
-                        continue
+                    // Only perpetual swaps have funding.
+                    Channel::Funding if derivatives::inst_type(symbol) == "SWAP" => FUNDING_RATE,
+                    Channel::Funding => continue,
+                    Channel::OpenInterest => OPEN_INTEREST,
+                    Channel::MarkPrice => {
+                        // The contract's index beside its mark price (its rows carry the index name).
+                        if let Some(index) = derivatives::index_of(symbol).and_then(|own| indexes.iter().find(|index| **index == own)) {
+                            if !args.contains(&(INDEX_TICKERS, index.as_str())) {
+                                args.push((INDEX_TICKERS, index.as_str()));
+                            }
+                        }
+                        MARK_PRICE
                     }
+                    // Per instrument type; the configured instruments are picked out of the pushes.
+                    Channel::Liquidations => {
+                        let inst_type = derivatives::inst_type(symbol);
+                        if !args.contains(&(LIQUIDATIONS, inst_type)) {
+                            args.push((LIQUIDATIONS, inst_type));
+                        }
+                        continue;
+                    }
+                    // A REST poll (see `instruments`), no subscription.
+                    Channel::Instruments => continue,
                 };
                 if !args.contains(&(name, symbol.as_str())) {
                     args.push((name, symbol.as_str()));
@@ -450,6 +496,7 @@ impl VenueAdapter for OkxAdapter {
         for (channel, symbol) in &args {
             let arg = match *channel {
                 OPTION_SUMMARY => json!({ "channel": channel, "instFamily": symbol }),
+                LIQUIDATIONS => json!({ "channel": channel, "instType": symbol }),
                 _ => json!({ "channel": channel, "instId": symbol }),
             };
             let arg_bytes = arg.to_string().len() + 1;
@@ -472,7 +519,11 @@ impl VenueAdapter for OkxAdapter {
                 let id = self.next_request_id;
                 self.next_request_id += 1;
                 for arg in &batch {
-                    let symbol = arg.get("instId").or_else(|| arg.get("instFamily")).and_then(|symbol| symbol.as_str());
+                    let symbol = arg
+                        .get("instId")
+                        .or_else(|| arg.get("instFamily"))
+                        .or_else(|| arg.get("instType"))
+                        .and_then(|symbol| symbol.as_str());
                     let key = (arg["channel"].as_str().unwrap_or("").to_string(), symbol.unwrap_or("").to_string());
                     self.pending_args.insert(key, id);
                 }
@@ -494,6 +545,25 @@ impl VenueAdapter for OkxAdapter {
             "crypto"
         };
         Some(Instrument::listed(self.venue(), venue_symbol, venue_symbol, Some(asset_class)))
+    }
+
+    fn set_polls(&mut self, settings: PollSettings) {
+        self.instruments.set_polls(settings);
+    }
+
+    fn rest(&self) -> Option<RestSpec> {
+        Some(instruments::rest())
+    }
+
+    fn initial_fetches(&mut self) -> Vec<Fetch> {
+        self.instruments.initial_fetches()
+    }
+
+    fn fetched(&mut self, fetch: &Fetch, outcome: Result<&str, &FetchError>, received_at: Timestamp) -> Result<Parsed, Rejection> {
+        if !fetch.tag.starts_with(instruments::TAG) {
+            return Err(Rejection::new(RejectReason::UnknownType, format!("okx asked for no fetch `{}`", fetch.path)));
+        }
+        Ok(self.instruments.fetched(fetch, outcome, received_at))
     }
 
     /// OKX closes a connection that receives nothing for 30 s; it answers the text `ping`
@@ -519,6 +589,7 @@ impl VenueAdapter for OkxAdapter {
                     let inst_id = arg.inst_id.ok_or_else(|| Rejection::new(RejectReason::InvalidRecord, "books: no `arg.instId`"))?;
                     self.books.push(inst_id, envelope.action, data.get(), received_at, &mut parsed)?
                 }
+                channel if self.derivatives.push(channel, data.get(), received_at, &mut parsed)? => {}
                 channel => match channel.strip_prefix("candle") {
                     Some(bar) => {
                         let inst_id = arg.inst_id.ok_or_else(|| Rejection::new(RejectReason::InvalidRecord, "candle: no `arg.instId`"))?;

@@ -49,6 +49,9 @@ pub struct Arg<'a> {
     pub inst_id: Option<&'a str>,
     #[serde(rename = "instFamily", borrow, default)]
     pub inst_family: Option<&'a str>,
+    /// `liquidation-orders` is subscribed per instrument type: `{"channel":"liquidation-orders","instType":"SWAP"}`.
+    #[serde(rename = "instType", borrow, default)]
+    pub inst_type: Option<&'a str>,
 }
 
 /// One element of `trades` data:
@@ -193,7 +196,7 @@ mod tests {
             r#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"130639474","px":"42219.9","sz":"0.12060306","side":"buy","ts":"1630048897897","count":"3","source":"0","seqId":1234}]}"#,
         )
         .unwrap();
-        assert_eq!(push.arg, Some(Arg { channel: "trades", inst_id: Some("BTC-USDT"), inst_family: None }));
+        assert_eq!(push.arg, Some(Arg { channel: "trades", inst_id: Some("BTC-USDT"), inst_family: None, inst_type: None }));
         assert_eq!(push.event, None);
         let trades: Vec<Trade> = serde_json::from_str(push.data.unwrap().get()).unwrap();
         assert_eq!(
@@ -232,7 +235,7 @@ mod tests {
             r#"{"arg":{"channel":"opt-summary","instFamily":"BTC-USD"},"data":[{"instType":"OPTION","instId":"BTC-USD-241013-70000-P","uly":"BTC-USD","delta":"-1.1180902625","gamma":"2.2361957091","vega":"0.0000000001","theta":"0.0000032334","lever":"8.465747567","markVol":"0.3675503331","bidVol":"0","askVol":"1.1669998535","realVol":"","deltaBS":"-0.9999672034","gammaBS":"0.0000000002","thetaBS":"28.2649858387","vegaBS":"0.0000114332","ts":"1728703155650","fwdPx":"62604.6993093463","volLv":"0.2044711229"}]}"#,
         )
         .unwrap();
-        assert_eq!(summary.arg, Some(Arg { channel: "opt-summary", inst_id: None, inst_family: Some("BTC-USD") }));
+        assert_eq!(summary.arg, Some(Arg { channel: "opt-summary", inst_id: None, inst_family: Some("BTC-USD"), inst_type: None }));
         let summaries: Vec<OptionSummary> = serde_json::from_str(summary.data.unwrap().get()).unwrap();
         let option = &summaries[0];
         assert_eq!((option.inst_id, option.ts, option.fwd_px), ("BTC-USD-241013-70000-P", "1728703155650", "62604.6993093463"));
