@@ -17,7 +17,7 @@
 
 use serde_json::json;
 
-use super::wire::BookData;
+use super::wire::{millis_text, BookData};
 use crate::record::{RejectReason, Rejection, Timestamp};
 use crate::source::feed::book::{Applied, Book, BookKeeper, BookRules, BookSettings, BookUpdate, Level};
 use crate::source::feed::fields::invalid_record as invalid;
@@ -80,7 +80,7 @@ impl OkxBooks {
         };
         for element in &elements {
             let update = BookUpdate {
-                time: super::normalize::millis_text("ts", element.ts)?,
+                time: millis_text("ts", element.ts)?,
                 received_at,
                 sequence: element.seq_id,
                 previous: Some(element.prev_seq_id),

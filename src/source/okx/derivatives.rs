@@ -24,7 +24,7 @@ use std::collections::HashSet;
 
 use serde::Deserialize;
 
-use super::normalize::millis_text;
+use super::wire::millis_text;
 use crate::record::{FundingRate, Liquidation, MarkPrice, OpenInterest, Record, RejectReason, Rejection, Side, Timestamp};
 use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::Parsed;

@@ -21,7 +21,7 @@
 use serde::Deserialize;
 
 use super::derivatives::inst_type;
-use super::normalize::millis_text;
+use super::wire::millis_text;
 use crate::record::{ContractType, InstrumentKind, InstrumentSpec, InstrumentStatus, OptionKind, RejectReason, Rejection, Timestamp};
 use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::{Fetch, FetchError, Parsed, PollSettings, RestSpec, SpecVersions};

@@ -22,14 +22,14 @@ use serde_json::value::RawValue;
 use super::book::{OkxBooks, BOOKS, DEPTHS};
 use super::derivatives::{self, OkxDerivatives, FUNDING_RATE, INDEX_TICKERS, LIQUIDATIONS, MARK_PRICE, OPEN_INTEREST};
 use super::instruments::{self, OkxInstruments};
-use super::wire::{Candle, Envelope, OptionSummary, Ticker, Trade};
+use super::wire::{millis_text, Candle, Envelope, OptionSummary, Ticker, Trade};
 use crate::config::Channel;
 use crate::record::{Bar, Instrument, OptionQuote, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker as TickerRecord, Timestamp};
 use crate::source::contracts::{self, parse_okx};
 use crate::source::feed::book::BookSettings;
 use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::{Fetch, FetchError, OptionQuoteTimes, Parsed, PollSettings, RestSpec, Sequences, Subscription, VenueAdapter};
-use crate::source::values::{self, decimal as number, millis};
+use crate::source::values::{self, decimal as number};
 
 /// Args per subscribe request. OKX limits the request's length (4096 bytes in its
 /// websocket overview; later docs allow 64 KB for all channels together) and counts every
@@ -97,14 +97,6 @@ impl Default for OkxAdapter {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// Milliseconds since the Unix epoch written as text (`"1630048897897"`).
-pub(super) fn millis_text(field: &str, text: &str) -> Result<Timestamp, Rejection> {
-    let ms = text
-        .parse::<i64>()
-        .map_err(|_| Rejection::new(RejectReason::InvalidField, format!("`{field}`: expected milliseconds as a string, got \"{text}\"")))?;
-    millis(field, ms)
 }
 
 /// An optional decimal string: empty, or `"0"` where `zero_is_none`, is none.

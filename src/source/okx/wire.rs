@@ -13,6 +13,9 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::record::{RejectReason, Rejection, Timestamp};
+use crate::source::values::millis;
+
 /// Any JSON message. A channel push:
 /// `{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[…]}`;
 /// a subscribe acknowledgement, one per subscribed arg:
@@ -281,4 +284,12 @@ pub struct BookData<'a> {
     pub prev_seq_id: i64,
     #[serde(rename = "seqId")]
     pub seq_id: i64,
+}
+
+/// Milliseconds since the Unix epoch written as text (`"1630048897897"`).
+pub(super) fn millis_text(field: &str, text: &str) -> Result<Timestamp, Rejection> {
+    let ms = text
+        .parse::<i64>()
+        .map_err(|_| Rejection::new(RejectReason::InvalidField, format!("`{field}`: expected milliseconds as a string, got \"{text}\"")))?;
+    millis(field, ms)
 }

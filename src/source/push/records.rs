@@ -475,33 +475,6 @@ pub(super) fn parse_book_snapshot(fields: &Fields<'_>, received_at: Timestamp) -
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::record::Table;
-
-    #[test]
-    fn a_technical_indicators_record_takes_exactly_the_tables_columns() {
-        let written_by_the_daemon = ["received_at"];
-        let columns: Vec<&str> = Table::TechnicalIndicators
-            .columns()
-            .iter()
-            .map(|column| column.name)
-            .filter(|name| !written_by_the_daemon.contains(name))
-            .collect();
-        let mut fields: Vec<&str> = TECHNICAL_INDICATORS_FIELDS[2..].to_vec();
-        let mut expected = columns.clone();
-        fields.sort_unstable();
-        expected.sort_unstable();
-        assert_eq!(fields, expected);
-        let values: Vec<&str> = columns
-            .into_iter()
-            .filter(|name| !["time", "venue", "symbol", "interval", "support_levels", "resistance_levels"].contains(name))
-            .collect();
-        assert_eq!(TECHNICAL_INDICATOR_VALUES, values.as_slice());
-    }
-}
-
 const FUNDING_FIELDS: &[&str] = &["type", "id", "venue", "symbol", "time", "rate", "predicted_rate", "next_funding_time", "interval"];
 const OPEN_INTEREST_FIELDS: &[&str] = &["type", "id", "venue", "symbol", "time", "contracts", "notional"];
 const MARK_PRICE_FIELDS: &[&str] = &["type", "id", "venue", "symbol", "time", "mark_price", "index_price"];
@@ -578,4 +551,31 @@ pub(super) fn parse_liquidation(fields: &Fields<'_>, received_at: Timestamp) -> 
         quantity: fields.positive("quantity")?,
         order_id: fields.optional_key("order_id")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Table;
+
+    #[test]
+    fn a_technical_indicators_record_takes_exactly_the_tables_columns() {
+        let written_by_the_daemon = ["received_at"];
+        let columns: Vec<&str> = Table::TechnicalIndicators
+            .columns()
+            .iter()
+            .map(|column| column.name)
+            .filter(|name| !written_by_the_daemon.contains(name))
+            .collect();
+        let mut fields: Vec<&str> = TECHNICAL_INDICATORS_FIELDS[2..].to_vec();
+        let mut expected = columns.clone();
+        fields.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(fields, expected);
+        let values: Vec<&str> = columns
+            .into_iter()
+            .filter(|name| !["time", "venue", "symbol", "interval", "support_levels", "resistance_levels"].contains(name))
+            .collect();
+        assert_eq!(TECHNICAL_INDICATOR_VALUES, values.as_slice());
+    }
 }
