@@ -315,3 +315,32 @@ fn bad_instrument_answers_are_dead_letters_and_the_poll_goes_on() {
     let other = Fetch::get("depth BTCUSDT", "/x", 1);
     assert_eq!(adapter.fetched(&other, Ok("{}"), NOW).unwrap_err().code, RejectReason::UnknownType);
 }
+
+#[test]
+fn the_spot_topics_on_the_inverse_stream_carry_its_venue_and_symbols() {
+    use crate::record::BookDelta;
+    use crate::source::feed::book::BookSettings;
+    let mut adapter = BybitAdapter::inverse();
+    adapter.set_book(BookSettings { depth: 200, snapshot_interval_ms: 0, ..BookSettings::default() });
+    let subscriptions =
+        adapter.subscriptions(&["BTCUSDH26".to_string()], &[Channel::Quotes, Channel::Book, Channel::Bars, Channel::Tickers]);
+    assert_eq!(
+        subscriptions[0].message,
+        r#"{"args":["orderbook.1.BTCUSDH26","orderbook.200.BTCUSDH26","kline.1.BTCUSDH26","tickers.BTCUSDH26"],"op":"subscribe","req_id":"1"}"#
+    );
+    let book = r#"{"topic":"orderbook.200.BTCUSDH26","type":"snapshot","ts":1795348800002,"data":{"s":"BTCUSDH26","b":[["100.0","1"]],"a":[["100.5","2"]],"u":10,"seq":9},"cts":1795348800001}"#;
+    let parsed = adapter.parse(book, NOW).unwrap();
+    let Record::BookDelta(BookDelta { venue, symbol, .. }) = &parsed.records[0] else { panic!("{:?}", parsed.records) };
+    assert_eq!((venue.as_str(), symbol.as_str()), ("bybit_inverse", "BTC-USD-H26"));
+    let quote = book.replace("orderbook.200", "orderbook.1");
+    let [Record::Quote(quote)] = &adapter.parse(&quote, NOW).unwrap().records[..] else { panic!() };
+    assert_eq!(
+        (quote.venue.as_str(), quote.symbol.as_str(), quote.bid_price, quote.ask_size),
+        ("bybit_inverse", "BTC-USD-H26", 100.0, 2.0)
+    );
+    let instrument = adapter.instrument("btcusdh26").unwrap();
+    assert_eq!(
+        (instrument.symbol.as_str(), instrument.venue_symbol.as_deref(), instrument.asset_class),
+        ("BTC-USD-H26", Some("BTCUSDH26"), Some("future"))
+    );
+}
