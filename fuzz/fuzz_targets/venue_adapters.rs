@@ -14,6 +14,8 @@ fn adapters() -> Vec<Box<dyn VenueAdapter>> {
         Box::new(binance::BinanceAdapter::futures()),
         Box::new(coinbase::CoinbaseAdapter::new()),
         Box::new(bybit::BybitAdapter::spot()),
+        Box::new(bybit::BybitAdapter::linear()),
+        Box::new(bybit::BybitAdapter::inverse()),
         Box::new(kraken::KrakenAdapter::new()),
         Box::new(okx::OkxAdapter::new()),
         Box::new(deribit::DeribitAdapter::new()),

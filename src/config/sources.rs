@@ -21,6 +21,15 @@ pub enum SourceKind {
     Coinbase,
     /// Bybit v5 public spot (`wss://stream.bybit.com/v5/public/spot`); offers no `agg_trades`.
     Bybit,
+    /// Bybit v5 linear contracts, USDT and USDC perpetuals and futures
+    /// (`wss://stream.bybit.com/v5/public/linear`): the spot channels, and `funding`,
+    /// `open_interest` and `mark_price` (from the `tickers` topic), `liquidations`
+    /// (`allLiquidation`), `instruments` (REST `instruments-info`). Venue `bybit_linear`;
+    /// `BTCUSDT` is stored as `BTC-USDT`.
+    BybitLinear,
+    /// Bybit v5 inverse contracts (`wss://stream.bybit.com/v5/public/inverse`): the same
+    /// channels as `bybit_linear`. Venue `bybit_inverse`; `BTCUSD` is stored as `BTC-USD`.
+    BybitInverse,
     /// Kraken spot, WebSocket v2 (`wss://ws.kraken.com/v2`); symbols written `BTC/USD`.
     Kraken,
     /// OKX v5 public (`wss://ws.okx.com:8443/ws/v5/public`): `trades`, `quotes` (tickers),
@@ -233,6 +242,8 @@ impl SourceKind {
             SourceKind::BinanceFutures => "binance_futures",
             SourceKind::Coinbase => "coinbase",
             SourceKind::Bybit => "bybit",
+            SourceKind::BybitLinear => "bybit_linear",
+            SourceKind::BybitInverse => "bybit_inverse",
             SourceKind::Kraken => "kraken",
             SourceKind::Okx => "okx",
             SourceKind::Deribit => "deribit",

@@ -71,6 +71,8 @@ pub fn adapter_from_config(config: &crate::config::SourceConfig) -> anyhow::Resu
         SourceKind::BinanceFutures => Box::new(binance::BinanceAdapter::futures()),
         SourceKind::Coinbase => Box::new(coinbase::CoinbaseAdapter::new()),
         SourceKind::Bybit => Box::new(bybit::BybitAdapter::spot()),
+        SourceKind::BybitLinear => Box::new(bybit::BybitAdapter::linear()),
+        SourceKind::BybitInverse => Box::new(bybit::BybitAdapter::inverse()),
         SourceKind::Kraken => Box::new(kraken::KrakenAdapter::new()),
         SourceKind::Okx => Box::new(okx::OkxAdapter::new()),
         SourceKind::Deribit => Box::new(deribit::DeribitAdapter::new()),

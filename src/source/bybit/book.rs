@@ -2,7 +2,10 @@
 //! price) for the book keeper.
 //!
 //! Source: Bybit V5 "Orderbook" (bybit-exchange.github.io/docs/v5/websocket/public/orderbook).
-//! Spot depths are 1 (every 10 ms), 50 (20 ms), 200 and 1000 (200 ms). Level 1 is the
+//! Spot depths are 1 (every 10 ms), 50 (20 ms), 200 and 1000 (200 ms); linear and
+//! inverse depths are the same levels (1 every 10 ms, 50 every 20 ms, 200 every 100 ms,
+//! 1000 every 200 ms; the 500 of earlier versions of the page is gone), so every
+//! category offers the same `book_depth` values. Level 1 is the
 //! `quotes` channel's stream and only ever sends snapshots, so `book` offers 50 (the
 //! default: the deepest pushed at the fastest rate), 200 and 1000; `book` and `quotes`
 //! are different topics and coexist on one connection.
@@ -22,12 +25,12 @@
 
 use serde_json::json;
 
+use super::category::Category;
 use super::wire::{Envelope, OrderBook};
 use crate::record::{RejectReason, Rejection, Timestamp};
 use crate::source::feed::book::{Applied, BookKeeper, BookRules, BookSettings, BookUpdate, Level};
 use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::Parsed;
-use crate::source::symbols::split_quote_asset;
 use crate::source::values::millis;
 
 /// The `book_depth` values `book` takes, the default first.
@@ -45,14 +48,19 @@ impl BookRules for BybitBookRules {
 
 /// The books of one Bybit connection.
 pub struct BybitBooks {
+    category: Category,
     keeper: BookKeeper<BybitBookRules>,
     /// `orderbook.{depth}`.
     stream: String,
 }
 
 impl BybitBooks {
-    pub fn new(settings: &BookSettings) -> BybitBooks {
-        BybitBooks { keeper: BookKeeper::with_settings("bybit", BybitBookRules, settings), stream: format!("orderbook.{}", settings.depth) }
+    pub fn new(category: Category, settings: &BookSettings) -> BybitBooks {
+        BybitBooks {
+            category,
+            keeper: BookKeeper::with_settings(category.venue(), BybitBookRules, settings),
+            stream: format!("orderbook.{}", settings.depth),
+        }
     }
 
     /// A new connection subscribes again: every book waits for its snapshot.
@@ -97,7 +105,7 @@ impl BybitBooks {
             asks: levels("a", &book.asks)?,
             checksum: None,
         };
-        let symbol = split_quote_asset(&book.symbol);
+        let symbol = self.category.symbol(&book.symbol);
         let applied = if snapshot { self.keeper.snapshot(&symbol, &update, parsed) } else { self.keeper.update(&symbol, &update, parsed) };
         if applied == Applied::Resync {
             let topic = self.topic(&book.symbol);
@@ -127,7 +135,7 @@ mod tests {
 
     #[test]
     fn topics_route_by_depth() {
-        let books = BybitBooks::new(&BookSettings { depth: 50, ..BookSettings::default() });
+        let books = BybitBooks::new(Category::Spot, &BookSettings { depth: 50, ..BookSettings::default() });
         assert_eq!(books.topic("BTCUSDT"), "orderbook.50.BTCUSDT");
         assert!(books.owns("orderbook.50.BTCUSDT"));
         assert!(!books.owns("orderbook.1.BTCUSDT"));

@@ -1,4 +1,8 @@
-//! Bybit v5 public spot streams.
+//! Bybit v5 public streams: spot (`bybit`), and the linear (`bybit_linear`: USDT and
+//! USDC perpetuals and futures) and inverse (`bybit_inverse`) derivatives streams, which
+//! add funding, open interest, mark and index prices (`derivatives`, from the `tickers`
+//! topic), liquidations (`allLiquidation`) and the REST instrument specifications
+//! (`instruments`); `category` says what differs between the three.
 //!
 //! Source: Bybit V5 API, "WebSocket Stream" (bybit-exchange.github.io/docs/v5/ws/connect,
 //! .../v5/websocket/public/trade, .../orderbook, .../kline, .../ticker). Topics used:
@@ -11,7 +15,13 @@
 //! venue's JSON; `normalize` maps it onto our records.
 
 mod book;
+mod category;
+mod derivatives;
+mod instruments;
 mod normalize;
 mod wire;
+
+#[cfg(test)]
+mod derivatives_tests;
 
 pub use normalize::BybitAdapter;

@@ -12,13 +12,15 @@ use std::collections::HashMap;
 use serde_json::json;
 
 use super::book::{BybitBooks, DEPTHS, RESYNC_REQUEST};
+use super::category::Category;
+use super::derivatives::{self, DerivativeTickers, TickerTables};
+use super::instruments::Instruments;
 use super::wire::{Envelope, Kline, OrderBook, SpotTicker, Trade};
 use crate::config::Channel;
 use crate::record::{Bar, Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker, Timestamp};
 use crate::source::feed::book::BookSettings;
 use crate::source::feed::fields::invalid_record as invalid;
-use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
-use crate::source::symbols::split_quote_asset;
+use crate::source::feed::{Fetch, FetchError, Parsed, PollSettings, RestSpec, Sequences, Subscription, VenueAdapter};
 use crate::source::values::{decimal as number, millis};
 
 /// Topics per subscribe request. Bybit v5 "Connect" (bybit-exchange.github.io/docs/v5/ws/connect):
@@ -45,6 +47,7 @@ struct Book {
 }
 
 pub struct BybitAdapter {
+    category: Category,
     next_request_id: u64,
     /// Keyed by the venue's symbol; bounded by the subscribed symbols.
     books: HashMap<String, Book>,
@@ -52,15 +55,36 @@ pub struct BybitAdapter {
     ticker_times: Sequences,
     /// The `book` channel's books.
     depth_books: BybitBooks,
+    /// Linear and inverse: the merged `tickers` of each symbol (see `derivatives`).
+    derivative_tickers: DerivativeTickers,
+    /// Linear and inverse: the `instruments` poll.
+    instruments: Instruments,
 }
 
 impl BybitAdapter {
     pub fn spot() -> Self {
+        Self::new(Category::Spot)
+    }
+
+    /// USDT and USDC perpetuals and futures (`bybit_linear`).
+    pub fn linear() -> Self {
+        Self::new(Category::Linear)
+    }
+
+    /// Inverse perpetuals and futures (`bybit_inverse`).
+    pub fn inverse() -> Self {
+        Self::new(Category::Inverse)
+    }
+
+    fn new(category: Category) -> Self {
         BybitAdapter {
+            category,
             next_request_id: 1,
             books: HashMap::new(),
             ticker_times: Sequences::duplicates_only("tickers"),
-            depth_books: BybitBooks::new(&BookSettings { depth: DEPTHS[0], ..BookSettings::default() }),
+            depth_books: BybitBooks::new(category, &BookSettings { depth: DEPTHS[0], ..BookSettings::default() }),
+            derivative_tickers: DerivativeTickers::new(category),
+            instruments: Instruments::new(category),
         }
     }
 }
@@ -130,7 +154,7 @@ impl BybitAdapter {
                 time: millis("T", trade.trade_time_ms)?,
                 received_at,
                 venue: self.venue().to_string(),
-                symbol: split_quote_asset(&trade.symbol),
+                symbol: self.category.symbol(&trade.symbol),
                 price: number("p", &trade.price)?,
                 size: number("v", &trade.size)?,
                 side: match &*trade.taker_side {
@@ -202,7 +226,7 @@ impl BybitAdapter {
                 time,
                 received_at,
                 venue: self.venue().to_string(),
-                symbol: split_quote_asset(&update.symbol),
+                symbol: self.category.symbol(&update.symbol),
                 bid_price: bid.price,
                 bid_size: bid.size,
                 ask_price: ask.price,
@@ -222,7 +246,7 @@ impl BybitAdapter {
                 time: millis("start", kline.start)?,
                 received_at,
                 venue: self.venue().to_string(),
-                symbol: split_quote_asset(symbol),
+                symbol: self.category.symbol(symbol),
                 interval: bar_interval(&kline.interval)?,
                 open: number("open", &kline.open)?,
                 high: number("high", &kline.high)?,
@@ -251,7 +275,7 @@ impl BybitAdapter {
             time,
             received_at,
             venue: self.venue().to_string(),
-            symbol: split_quote_asset(&ticker.symbol),
+            symbol: self.category.symbol(&ticker.symbol),
             last,
             open_24h: Some(open_24h),
             high_24h: Some(number("highPrice24h", &ticker.high_price_24h)?),
@@ -304,16 +328,16 @@ impl BybitAdapter {
     }
 }
 
-/// The channels this venue offers (`publicTrade`, the top of the book, `kline.1`, `tickers`, `orderbook.{depth}`; no aggregated trades).
-pub const CHANNELS: &[Channel] = &[Channel::Trades, Channel::Quotes, Channel::Bars, Channel::Tickers, Channel::Book];
-
 impl VenueAdapter for BybitAdapter {
+    /// Spot: `publicTrade`, the top of the book, `kline.1`, `tickers`, `orderbook.{depth}`
+    /// (no aggregated trades); linear and inverse add funding, open interest, mark
+    /// prices, liquidations and instruments (see `category`).
     fn channels(&self) -> &'static [Channel] {
-        CHANNELS
+        self.category.channels()
     }
 
     fn venue(&self) -> &'static str {
-        "bybit"
+        self.category.venue()
     }
 
     fn book_depths(&self) -> &'static [u32] {
@@ -321,32 +345,48 @@ impl VenueAdapter for BybitAdapter {
     }
 
     fn set_book(&mut self, settings: BookSettings) {
-        self.depth_books = BybitBooks::new(&settings);
+        self.depth_books = BybitBooks::new(self.category, &settings);
+    }
+
+    fn set_polls(&mut self, settings: PollSettings) {
+        self.instruments.set_interval(settings.instruments);
     }
 
     fn default_url(&self) -> String {
-        "wss://stream.bybit.com/v5/public/spot".into()
+        self.category.default_url().into()
     }
 
     fn subscriptions(&mut self, symbols: &[String], channels: &[Channel]) -> Vec<Subscription> {
         self.depth_books.reset(Timestamp::now());
+        let derivatives = self.category != Category::Spot;
+        let tables = TickerTables::of(channels);
+        self.derivative_tickers.set_tables(tables);
+        let upper: Vec<String> = symbols.iter().map(|symbol| symbol.to_ascii_uppercase()).collect();
+        let polled = derivatives && channels.contains(&Channel::Instruments);
+        self.instruments.set_symbols(if polled { upper.clone() } else { Vec::new() });
         let mut topics = Vec::new();
-        for symbol in symbols {
-            let upper = symbol.to_ascii_uppercase();
+        for upper in &upper {
             for channel in channels {
                 match channel {
                     Channel::Trades => topics.push(format!("publicTrade.{upper}")),
                     Channel::Quotes => topics.push(format!("{BOOK_STREAM}.{upper}")),
                     Channel::Bars => topics.push(format!("kline.1.{upper}")),
-                    Channel::Tickers => topics.push(format!("tickers.{upper}")),
+                    Channel::Tickers if !derivatives => topics.push(format!("tickers.{upper}")),
                     // Bybit publishes no aggregated trade stream.
                     Channel::AggTrades => {}
-                    // Options are not on the spot feed (check-config refuses them).
+                    // Options are not on these feeds (check-config refuses them).
                     Channel::Options => {}
-                    Channel::Book => topics.push(self.depth_books.topic(&upper)),
-                    // Not on the spot feed (check-config refuses them).
-                    Channel::Funding | Channel::OpenInterest | Channel::MarkPrice | Channel::Liquidations | Channel::Instruments => {}
+                    Channel::Book => topics.push(self.depth_books.topic(upper)),
+                    Channel::Liquidations if derivatives => topics.push(format!("allLiquidation.{upper}")),
+                    // One `tickers` topic carries all four (subscribed below); the spot
+                    // feed has none of the derivative channels (check-config refuses them).
+                    Channel::Tickers | Channel::Funding | Channel::OpenInterest | Channel::MarkPrice | Channel::Liquidations => {}
+                    // Over REST (`initial_fetches`).
+                    Channel::Instruments => {}
                 }
+            }
+            if derivatives && tables.any() {
+                topics.push(format!("tickers.{upper}"));
             }
         }
         topics
@@ -367,10 +407,29 @@ impl VenueAdapter for BybitAdapter {
         Some(json!({ "req_id": id.to_string(), "op": "ping" }).to_string())
     }
 
-    /// `btcusdt` or `BTCUSDT` → `BTC-USDT`; Bybit writes symbols in capitals.
+    fn rest(&self) -> Option<RestSpec> {
+        self.instruments.rest()
+    }
+
+    fn initial_fetches(&mut self) -> Vec<Fetch> {
+        self.instruments.initial_fetches()
+    }
+
+    fn fetched(&mut self, fetch: &Fetch, outcome: Result<&str, &FetchError>, received_at: Timestamp) -> Result<Parsed, Rejection> {
+        if !Instruments::owns(fetch) {
+            return Err(Rejection::new(RejectReason::UnknownType, format!("{} asked for no fetch `{}`", self.venue(), fetch.tag)));
+        }
+        let mut parsed = Parsed::default();
+        self.instruments.fetched(fetch, outcome, received_at, &mut parsed);
+        Ok(parsed)
+    }
+
+    /// `btcusdt` or `BTCUSDT` → `BTC-USDT` (see `category` for futures and inverse
+    /// contracts); Bybit writes symbols in capitals. Spot pairs are `crypto`, linear and
+    /// inverse contracts `future`.
     fn instrument(&self, venue_symbol: &str) -> Option<Instrument> {
         let venue_symbol = venue_symbol.to_ascii_uppercase();
-        Some(Instrument::listed(self.venue(), &split_quote_asset(&venue_symbol), &venue_symbol, Some("crypto")))
+        Some(Instrument::listed(self.venue(), &self.category.symbol(&venue_symbol), &venue_symbol, Some(self.category.asset_class())))
     }
 
     fn parse(&mut self, text: &str, received_at: Timestamp) -> Result<Parsed, Rejection> {
@@ -386,7 +445,13 @@ impl VenueAdapter for BybitAdapter {
                 } else if topic.strip_prefix(BOOK_STREAM).is_some_and(|rest| rest.starts_with('.')) {
                     self.order_book(&envelope, received_at, &mut parsed)?;
                 } else if topic.starts_with("tickers.") {
-                    self.ticker(&envelope, received_at, &mut parsed)?;
+                    if self.category == Category::Spot {
+                        self.ticker(&envelope, received_at, &mut parsed)?;
+                    } else {
+                        self.derivative_tickers.push(&envelope, received_at, &mut parsed)?;
+                    }
+                } else if topic.starts_with("allLiquidation.") && self.category != Category::Spot {
+                    derivatives::liquidations(self.category, &envelope, received_at, &mut parsed)?;
                 } else if let Some(symbol) = topic.strip_prefix("kline.").and_then(|rest| rest.split_once('.')).map(|(_, symbol)| symbol) {
                     self.klines(&envelope, symbol, received_at, &mut parsed)?;
                 } else {

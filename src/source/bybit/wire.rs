@@ -135,6 +135,80 @@ pub struct SpotTicker<'a> {
     pub price_24h_fraction: Cow<'a, str>,
 }
 
+/// `tickers.<symbol>` data on the linear and inverse streams (Bybit V5 "Ticker",
+/// bybit-exchange.github.io/docs/v5/websocket/public/ticker): a snapshot after subscribing,
+/// then deltas every 100 ms that carry only the fields that changed ("If a response param
+/// is not found in the message, then its value has not changed"), so every field but the
+/// symbol is optional. The documented linear snapshot:
+/// `{"topic":"tickers.BTCUSDT","type":"snapshot","data":{"symbol":"BTCUSDT","tickDirection":"PlusTick",
+/// "price24hPcnt":"0.017103","lastPrice":"17216.00","prevPrice24h":"16926.50","highPrice24h":"17281.50",
+/// "lowPrice24h":"16915.00","prevPrice1h":"17238.00","markPrice":"17217.33","indexPrice":"17227.36",
+/// "openInterest":"68744.761","openInterestValue":"1183601235.91","turnover24h":"1570383121.943499",
+/// "volume24h":"91705.276","nextFundingTime":"1673280000000","fundingRate":"-0.000212","bid1Price":"17215.50",
+/// "bid1Size":"84.489","ask1Price":"17216.00","ask1Size":"83.020"},"cs":24987956059,"ts":1673272861686}`.
+/// Dated futures send `fundingRate` `""` and `nextFundingTime` `"0"`.
+#[derive(Debug, Deserialize)]
+pub struct DerivativeTicker<'a> {
+    #[serde(borrow)]
+    pub symbol: Cow<'a, str>,
+    #[serde(rename = "lastPrice", borrow, default)]
+    pub last_price: Option<Cow<'a, str>>,
+    #[serde(rename = "highPrice24h", borrow, default)]
+    pub high_price_24h: Option<Cow<'a, str>>,
+    #[serde(rename = "lowPrice24h", borrow, default)]
+    pub low_price_24h: Option<Cow<'a, str>>,
+    #[serde(rename = "prevPrice24h", borrow, default)]
+    pub prev_price_24h: Option<Cow<'a, str>>,
+    /// Linear: in the base coin; inverse: in contracts of 1 USD.
+    #[serde(rename = "volume24h", borrow, default)]
+    pub volume_24h: Option<Cow<'a, str>>,
+    /// Linear: in the quote coin; inverse: in the base coin.
+    #[serde(rename = "turnover24h", borrow, default)]
+    pub turnover_24h: Option<Cow<'a, str>>,
+    /// A fraction, as on spot.
+    #[serde(rename = "price24hPcnt", borrow, default)]
+    pub price_24h_fraction: Option<Cow<'a, str>>,
+    #[serde(rename = "markPrice", borrow, default)]
+    pub mark_price: Option<Cow<'a, str>>,
+    #[serde(rename = "indexPrice", borrow, default)]
+    pub index_price: Option<Cow<'a, str>>,
+    /// Linear: in the base coin; inverse: in contracts (USD).
+    #[serde(rename = "openInterest", borrow, default)]
+    pub open_interest: Option<Cow<'a, str>>,
+    /// Linear: in the quote coin; inverse: in the base (settlement) coin.
+    #[serde(rename = "openInterestValue", borrow, default)]
+    pub open_interest_value: Option<Cow<'a, str>>,
+    /// Milliseconds since the epoch, as a string.
+    #[serde(rename = "nextFundingTime", borrow, default)]
+    pub next_funding_time: Option<Cow<'a, str>>,
+    #[serde(rename = "fundingRate", borrow, default)]
+    pub funding_rate: Option<Cow<'a, str>>,
+    /// The funding interval in hours (`"8"`), where sent.
+    #[serde(rename = "fundingIntervalHour", default)]
+    pub funding_interval_hour: Option<serde_json::Value>,
+}
+
+/// One element of `allLiquidation.<symbol>` data (Bybit V5 "All Liquidation",
+/// bybit-exchange.github.io/docs/v5/websocket/public/all-liquidation):
+/// `{"T":1739502302929,"s":"ROSEUSDT","S":"Sell","v":"20000","p":"0.04499"}`.
+#[derive(Debug, Deserialize)]
+pub struct LiquidationEvent<'a> {
+    #[serde(rename = "T")]
+    pub time_ms: i64,
+    #[serde(rename = "s", borrow)]
+    pub symbol: Cow<'a, str>,
+    /// The side of the liquidated POSITION: "When you receive a Buy update, this means
+    /// that a long position has been liquidated".
+    #[serde(rename = "S", borrow)]
+    pub position_side: Cow<'a, str>,
+    /// The executed size.
+    #[serde(rename = "v", borrow)]
+    pub size: Cow<'a, str>,
+    /// The bankruptcy price.
+    #[serde(rename = "p", borrow)]
+    pub price: Cow<'a, str>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +263,30 @@ mod tests {
             serde_json::from_str(r#"{"success":true,"ret_msg":"pong","conn_id":"0970e817-426e-429a-a679-ff7f55e0b16a","op":"ping"}"#)
                 .unwrap();
         assert_eq!((pong.op, pong.ret_msg.as_deref(), pong.req_id), (Some("ping"), Some("pong"), None));
+    }
+
+    #[test]
+    fn documented_derivative_examples_parse() {
+        let ticker: Envelope = serde_json::from_str(
+            r#"{"topic":"tickers.BTCUSDT","type":"snapshot","data":{"symbol":"BTCUSDT","tickDirection":"PlusTick","price24hPcnt":"0.017103","lastPrice":"17216.00","prevPrice24h":"16926.50","highPrice24h":"17281.50","lowPrice24h":"16915.00","prevPrice1h":"17238.00","markPrice":"17217.33","indexPrice":"17227.36","openInterest":"68744.761","openInterestValue":"1183601235.91","turnover24h":"1570383121.943499","volume24h":"91705.276","nextFundingTime":"1673280000000","fundingRate":"-0.000212","bid1Price":"17215.50","bid1Size":"84.489","ask1Price":"17216.00","ask1Size":"83.020"},"cs":24987956059,"ts":1673272861686}"#,
+        )
+        .unwrap();
+        let data: DerivativeTicker = serde_json::from_str(ticker.data.unwrap().get()).unwrap();
+        assert_eq!(
+            (data.mark_price.as_deref(), data.funding_rate.as_deref(), data.next_funding_time.as_deref(), data.funding_interval_hour),
+            (Some("17217.33"), Some("-0.000212"), Some("1673280000000"), None)
+        );
+        let delta: DerivativeTicker = serde_json::from_str(r#"{"symbol":"BTCUSDT","markPrice":"17217.40"}"#).unwrap();
+        assert_eq!((delta.mark_price.as_deref(), delta.last_price, delta.open_interest), (Some("17217.40"), None, None));
+
+        let liquidation: Envelope = serde_json::from_str(
+            r#"{"topic":"allLiquidation.ROSEUSDT","type":"snapshot","ts":1739502303204,"data":[{"T":1739502302929,"s":"ROSEUSDT","S":"Sell","v":"20000","p":"0.04499"}]}"#,
+        )
+        .unwrap();
+        let events: Vec<LiquidationEvent> = serde_json::from_str(liquidation.data.unwrap().get()).unwrap();
+        assert_eq!(
+            (events[0].time_ms, &*events[0].position_side, &*events[0].size, &*events[0].price),
+            (1739502302929, "Sell", "20000", "0.04499")
+        );
     }
 }
