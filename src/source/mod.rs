@@ -21,6 +21,7 @@ pub mod contracts;
 pub mod deribit;
 pub mod feed;
 pub mod file;
+pub mod hyperliquid;
 pub mod json;
 pub mod kraken;
 pub mod okx;
@@ -76,6 +77,7 @@ pub fn adapter_from_config(config: &crate::config::SourceConfig) -> anyhow::Resu
         SourceKind::Deribit => Box::new(deribit::DeribitAdapter::new()),
         SourceKind::Alpaca => Box::new(alpaca::AlpacaAdapter::from_env()),
         SourceKind::Polygon => Box::new(polygon::PolygonAdapter::from_env()),
+        SourceKind::Hyperliquid => Box::new(hyperliquid::HyperliquidAdapter::new()),
         SourceKind::Json => {
             Box::new(json::JsonAdapter::new(config).map_err(|error| anyhow::anyhow!("source `{}`: {error}", config.name()))?)
         }
