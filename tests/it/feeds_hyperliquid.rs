@@ -78,6 +78,11 @@ fn meta(btc_sz_decimals: u32) -> String {
     )
 }
 
+/// symbol, interval, time ms, open, high, low, close, volume, vwap, trades.
+type BarRow = (String, String, i64, f64, f64, f64, f64, f64, Option<f64>, Option<i64>);
+/// symbol, venue_symbol, kind, contract_type, base, quote, settle, tick, lot, status, contract_size, current.
+type SpecRow = (String, String, String, String, String, String, String, String, String, String, Option<String>, bool);
+
 fn levels(rows: &[(&str, f64, f64)]) -> Vec<BookLevel> {
     let mut out = Vec::new();
     let mut counts = std::collections::HashMap::new();
@@ -155,7 +160,7 @@ async fn hyperliquid_rows_book_specs_and_reconnect() {
         "B is a buy, A a sell; the trade re-sent after the reconnect was dropped"
     );
 
-    let bars: Vec<(String, String, i64, f64, f64, f64, f64, f64, Option<f64>, Option<i64>)> = client
+    let bars: Vec<BarRow> = client
         .query(
             "SELECT symbol, \"interval\", (extract(epoch FROM time) * 1000)::bigint, open, high, low, close, volume, vwap, trades
                FROM bars WHERE venue = 'hyperliquid' ORDER BY time",
@@ -230,7 +235,7 @@ async fn hyperliquid_rows_book_specs_and_reconnect() {
     );
 
     // Versions: BTC's tick (and lot) size changed once; ETH's never; SOL is not configured.
-    let specs: Vec<(String, String, String, String, String, String, String, String, String, String, Option<String>, bool)> = client
+    let specs: Vec<SpecRow> = client
         .query(
             "SELECT symbol, venue_symbol, kind, contract_type, base_currency, quote_currency, settle_currency,
                     tick_size::text, lot_size::text, status, contract_size::text, valid_to IS NULL
