@@ -2,7 +2,8 @@
 //! hands them to the [`Router`](crate::pipeline::Router); it never knows about
 //! batches or the database: the push websocket server (`push`), and venue feeds run by
 //! the shared websocket connector (`feed`) with one adapter folder per venue
-//! (`alpaca`, `binance`, `bybit`, `coinbase`, `deribit`, `kraken`, `okx`, `polygon`), the
+//! (`alpaca`, `binance`, `bybit`, `coinbase`, `deribit`, `hyperliquid`, `kraken`, `okx`,
+//! `polygon`), the
 //! generic adapter for feeds described in the configuration (`json`), and the symbol
 //! normalization they share (`symbols`); `contracts`, which reads option contract
 //! names (Deribit, OKX, OCC) into underlying, expiry, strike and call/put; `file`, the
