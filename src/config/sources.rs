@@ -52,6 +52,12 @@ pub enum SourceKind {
     /// and `bars` (minute aggregates `AM`); offers no `agg_trades` or `tickers`. Symbols are tickers
     /// such as `AAPL`. The API key is read from the environment variable `POLYGON_API_KEY`.
     Polygon,
+    /// Hyperliquid perpetuals (`wss://api.hyperliquid.xyz/ws`, instruments from `POST
+    /// https://api.hyperliquid.xyz/info`): `trades`, `bars` (closed 1-minute candles),
+    /// `book` (`l2Book`, 20 levels), `funding`, `open_interest` and `mark_price` (all from
+    /// `activeAssetCtx`) and `instruments` (`meta`). Symbols are coin names such as `BTC`,
+    /// stored as `BTC-USD`.
+    Hyperliquid,
     /// Any websocket feed of JSON messages, described in a `[sources.json]` section
     /// (subscribe messages, acknowledgements, and the JSON pointers of every record
     /// field). Needs `url`; takes no `channels` (its records rules say what is stored).
@@ -249,6 +255,7 @@ impl SourceKind {
             SourceKind::Deribit => "deribit",
             SourceKind::Alpaca => "alpaca",
             SourceKind::Polygon => "polygon",
+            SourceKind::Hyperliquid => "hyperliquid",
             SourceKind::Json => "json",
         }
     }

@@ -2,7 +2,8 @@
 //! hands them to the [`Router`](crate::pipeline::Router); it never knows about
 //! batches or the database: the push websocket server (`push`), and venue feeds run by
 //! the shared websocket connector (`feed`) with one adapter folder per venue
-//! (`alpaca`, `binance`, `bybit`, `coinbase`, `deribit`, `kraken`, `okx`, `polygon`), the
+//! (`alpaca`, `binance`, `bybit`, `coinbase`, `deribit`, `hyperliquid`, `kraken`, `okx`,
+//! `polygon`), the
 //! generic adapter for feeds described in the configuration (`json`), and the symbol
 //! normalization they share (`symbols`); `contracts`, which reads option contract
 //! names (Deribit, OKX, OCC) into underlying, expiry, strike and call/put; `file`, the
@@ -21,6 +22,7 @@ pub mod contracts;
 pub mod deribit;
 pub mod feed;
 pub mod file;
+pub mod hyperliquid;
 pub mod json;
 pub mod kraken;
 pub mod okx;
@@ -78,6 +80,7 @@ pub fn adapter_from_config(config: &crate::config::SourceConfig) -> anyhow::Resu
         SourceKind::Deribit => Box::new(deribit::DeribitAdapter::new()),
         SourceKind::Alpaca => Box::new(alpaca::AlpacaAdapter::from_env()),
         SourceKind::Polygon => Box::new(polygon::PolygonAdapter::from_env()),
+        SourceKind::Hyperliquid => Box::new(hyperliquid::HyperliquidAdapter::new()),
         SourceKind::Json => {
             Box::new(json::JsonAdapter::new(config).map_err(|error| anyhow::anyhow!("source `{}`: {error}", config.name()))?)
         }

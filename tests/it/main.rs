@@ -40,6 +40,7 @@ mod feeds_alpaca;
 mod feeds_bybit;
 mod feeds_coinbase;
 mod feeds_deribit;
+mod feeds_hyperliquid;
 mod feeds_json;
 mod feeds_kraken;
 mod feeds_okx;
