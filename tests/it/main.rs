@@ -25,6 +25,7 @@ mod custom_tables;
 mod dashboard;
 mod db_tls;
 mod deploy;
+mod derivatives_binance;
 mod direct_compress;
 mod encoder_roundtrip;
 mod exact_numbers;
