@@ -65,6 +65,11 @@ async fn rows(client: &tokio_postgres::Client, query: &str) -> Vec<String> {
     client.query(query, &[]).await.unwrap_or_else(|error| panic!("{query}: {error}")).iter().map(|row| row.get(0)).collect()
 }
 
+/// time (ms), symbol, rate, predicted rate, next funding time (ms), interval.
+type FundingRow = (i64, String, f64, Option<f64>, Option<i64>, Option<String>);
+/// time (ms), symbol, side, price, quantity, order id.
+type LiquidationRow = (i64, String, i16, f64, f64, Option<String>);
+
 const DERIVED: &[(&str, &str)] = &[
     ("mark_prices", "SELECT t::text FROM mark_prices t ORDER BY time, symbol"),
     ("funding_rates", "SELECT t::text FROM funding_rates t ORDER BY time, symbol"),
@@ -162,7 +167,7 @@ async fn binance_futures_derivatives_polls_rate_limits_timeouts_spec_versions_an
             (ms(2_000), "BTC-USDT".to_string(), Some(11795.0), Some(11785.1)),
         ]
     );
-    let funding: Vec<(i64, String, f64, Option<f64>, Option<i64>, Option<String>)> = live
+    let funding: Vec<FundingRow> = live
         .query(
             "SELECT (extract(epoch FROM time) * 1000)::int8, symbol, rate, predicted_rate,
                     (extract(epoch FROM next_funding_time) * 1000)::int8, interval
@@ -181,7 +186,7 @@ async fn binance_futures_derivatives_polls_rate_limits_timeouts_spec_versions_an
             (ms(2_000), "BTC-USDT".to_string(), -0.0000125, None, Some(ms(3_600_000)), None),
         ]
     );
-    let liquidations: Vec<(i64, String, i16, f64, f64, Option<String>)> = live
+    let liquidations: Vec<LiquidationRow> = live
         .query(
             "SELECT (extract(epoch FROM time) * 1000)::int8, symbol, side, price, quantity, order_id
                FROM liquidations WHERE venue = 'binance_futures' ORDER BY time",
