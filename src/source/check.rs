@@ -92,8 +92,23 @@ mod tests {
             super::adapter_from_config(&config.sources[0]).unwrap().channels().to_vec()
         };
         use Channel::{AggTrades, Bars, Book, Options, Quotes, Tickers, Trades};
-        assert_eq!(offered("binance"), [Trades, AggTrades, Quotes, Bars, Tickers, Book]);
-        assert_eq!(offered("binance_futures"), [Trades, AggTrades, Quotes, Bars, Tickers, Book]);
+        assert_eq!(offered("binance"), [Trades, AggTrades, Quotes, Bars, Tickers, Book, Channel::Instruments]);
+        assert_eq!(
+            offered("binance_futures"),
+            [
+                Trades,
+                AggTrades,
+                Quotes,
+                Bars,
+                Tickers,
+                Book,
+                Channel::Instruments,
+                Channel::MarkPrice,
+                Channel::Funding,
+                Channel::Liquidations,
+                Channel::OpenInterest
+            ]
+        );
         assert_eq!(offered("coinbase"), [Trades, Quotes, Tickers, Book]);
         let derivatives = [Channel::Funding, Channel::OpenInterest, Channel::MarkPrice, Channel::Liquidations, Channel::Instruments];
         assert_eq!(offered("deribit"), [&[Trades, Quotes, Tickers, Options, Book][..], &derivatives].concat());

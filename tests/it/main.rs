@@ -26,6 +26,7 @@ mod dashboard;
 mod db_tls;
 mod deploy;
 mod derivatives;
+mod derivatives_binance;
 mod derivatives_bybit;
 mod derivatives_deribit;
 mod derivatives_okx;

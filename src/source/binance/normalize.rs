@@ -8,12 +8,14 @@ use serde_json::json;
 use serde_json::value::RawValue;
 
 use super::book::{BinanceBooks, FUTURES_DEPTHS, SPOT_DEPTHS};
+use super::derivatives::{BinanceDerivatives, OPEN_INTEREST_PATH};
+use super::instruments::{BinanceInstruments, FUTURES_PATH, SPOT_PATH};
 use super::wire::{AggTrade, BookTicker, Kline, Response, Ticker24h, Trade};
 use crate::config::Channel;
 use crate::record::{Bar, Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker, Timestamp};
 use crate::source::feed::book::BookSettings;
 use crate::source::feed::fields::invalid_record as invalid;
-use crate::source::feed::{Fetch, FetchError, Parsed, RestSpec, Sequences, Subscription, VenueAdapter};
+use crate::source::feed::{Fetch, FetchError, Parsed, PollSettings, RestSpec, Sequences, Subscription, VenueAdapter};
 use crate::source::symbols::split_quote_asset;
 use crate::source::values::{decimal as number, millis};
 
@@ -29,6 +31,10 @@ pub struct BinanceAdapter {
     ticker_times: Sequences,
     /// The `book` channel's books.
     books: BinanceBooks,
+    /// USDⓈ-M mark price, funding, liquidations and open interest.
+    derivatives: BinanceDerivatives,
+    /// The `instruments` channel.
+    instruments: BinanceInstruments,
 }
 
 impl BinanceAdapter {
@@ -48,7 +54,17 @@ impl BinanceAdapter {
             aggregate_ids: Sequences::new("aggTrade"),
             ticker_times: Sequences::duplicates_only("ticker"),
             books: BinanceBooks::new(futures, &BookSettings::default()),
+            derivatives: BinanceDerivatives::new(venue(futures)),
+            instruments: BinanceInstruments::new(futures, venue(futures)),
         }
+    }
+}
+
+fn venue(futures: bool) -> &'static str {
+    if futures {
+        "binance_futures"
+    } else {
+        "binance"
     }
 }
 
@@ -170,21 +186,49 @@ impl BinanceAdapter {
     }
 }
 
-/// The channels this venue offers (spot and USDⓈ-M futures alike: `@trade`, `@aggTrade`, `@bookTicker`, `@kline_1m`, `@ticker`,
-/// `@depth@100ms` with the REST depth snapshot).
-pub const CHANNELS: &[Channel] = &[Channel::Trades, Channel::AggTrades, Channel::Quotes, Channel::Bars, Channel::Tickers, Channel::Book];
+/// The channels of spot (`@trade`, `@aggTrade`, `@bookTicker`, `@kline_1m`, `@ticker`,
+/// `@depth@100ms` with the REST depth snapshot; `instruments` from REST exchange information).
+pub const CHANNELS: &[Channel] =
+    &[Channel::Trades, Channel::AggTrades, Channel::Quotes, Channel::Bars, Channel::Tickers, Channel::Book, Channel::Instruments];
+/// USDⓈ-M futures add `@markPrice@1s` (mark price, funding), `@forceOrder` and the open
+/// interest poll.
+pub const FUTURES_CHANNELS: &[Channel] = &[
+    Channel::Trades,
+    Channel::AggTrades,
+    Channel::Quotes,
+    Channel::Bars,
+    Channel::Tickers,
+    Channel::Book,
+    Channel::Instruments,
+    Channel::MarkPrice,
+    Channel::Funding,
+    Channel::Liquidations,
+    Channel::OpenInterest,
+];
 
 impl VenueAdapter for BinanceAdapter {
     fn channels(&self) -> &'static [Channel] {
-        CHANNELS
+        if self.futures {
+            FUTURES_CHANNELS
+        } else {
+            CHANNELS
+        }
     }
 
     fn venue(&self) -> &'static str {
-        if self.futures {
-            "binance_futures"
-        } else {
-            "binance"
-        }
+        venue(self.futures)
+    }
+
+    /// The REST polls run while a connection is open, and a connection that receives no
+    /// message is closed as silent: they need a stream beside them.
+    fn channels_conflict(&self, channels: &[Channel]) -> Option<String> {
+        let polled_only =
+            !channels.is_empty() && channels.iter().all(|channel| matches!(channel, Channel::OpenInterest | Channel::Instruments));
+        polled_only.then(|| {
+            "`open_interest` and `instruments` are polled over REST while the websocket is connected, and a connection that receives \
+             no message is closed after `silence_timeout_ms`: add a stream channel beside them (`mark_price`, `trades`, …)"
+                .to_string()
+        })
     }
 
     fn default_url(&self) -> String {
@@ -211,17 +255,43 @@ impl VenueAdapter for BinanceAdapter {
         Some(self.books.rest())
     }
 
+    fn set_polls(&mut self, settings: PollSettings) {
+        self.derivatives.set_poll_interval(settings.open_interest);
+        self.instruments.set_poll_interval(settings.instruments);
+    }
+
+    fn initial_fetches(&mut self) -> Vec<Fetch> {
+        let mut fetches = self.instruments.initial_fetches();
+        fetches.extend(self.derivatives.initial_fetches());
+        fetches
+    }
+
     fn fetched(&mut self, fetch: &Fetch, outcome: Result<&str, &FetchError>, received_at: Timestamp) -> Result<Parsed, Rejection> {
         let mut parsed = Parsed::default();
-        self.books.fetched(fetch, outcome, received_at, &mut parsed)?;
+        if fetch.path.starts_with(OPEN_INTEREST_PATH) {
+            self.derivatives.fetched(fetch, outcome, received_at, &mut parsed);
+        } else if fetch.path.starts_with(FUTURES_PATH) || fetch.path.starts_with(SPOT_PATH) {
+            self.instruments.fetched(fetch, outcome, received_at, &mut parsed);
+        } else {
+            self.books.fetched(fetch, outcome, received_at, &mut parsed)?;
+        }
         Ok(parsed)
     }
 
     fn subscriptions(&mut self, symbols: &[String], channels: &[Channel]) -> Vec<Subscription> {
         self.books.reset(Timestamp::now());
+        let futures = self.futures;
+        let has = |channel: Channel| futures && channels.contains(&channel);
+        let (mark_price, funding, liquidations) = (has(Channel::MarkPrice), has(Channel::Funding), has(Channel::Liquidations));
+        self.derivatives.configure(mark_price, funding, liquidations, if has(Channel::OpenInterest) { symbols } else { &[] });
+        self.instruments.configure(if channels.contains(&Channel::Instruments) { symbols } else { &[] });
         let mut streams = Vec::new();
         for symbol in symbols {
             let lower = symbol.to_ascii_lowercase();
+            // One stream serves both `mark_price` and `funding`.
+            if mark_price || funding {
+                streams.push(format!("{lower}@markPrice@1s"));
+            }
             for channel in channels {
                 streams.push(match channel {
                     Channel::Trades => format!("{lower}@trade"),
@@ -232,7 +302,8 @@ impl VenueAdapter for BinanceAdapter {
                     Channel::Options => continue,
                     Channel::Book => format!("{lower}@depth@100ms"),
                     Channel::Tickers => format!("{lower}@ticker"),
-                    // Not offered yet (check-config refuses them).
+                    Channel::Liquidations if self.futures => format!("{lower}@forceOrder"),
+                    // Above; REST polls; or not on spot (check-config refuses them there).
                     Channel::Funding | Channel::OpenInterest | Channel::MarkPrice | Channel::Liquidations | Channel::Instruments => {
                         continue
                     }
@@ -277,6 +348,8 @@ impl VenueAdapter for BinanceAdapter {
             Some("bookTicker") => self.book_ticker(payload, received_at, &mut parsed)?,
             Some("24hrTicker") => self.ticker(payload, received_at, &mut parsed)?,
             Some("depthUpdate") => self.books.event(payload, received_at, &mut parsed)?,
+            Some("markPriceUpdate") if self.futures => self.derivatives.mark_price(payload, received_at, &mut parsed)?,
+            Some("forceOrder") if self.futures => self.derivatives.force_order(payload, received_at, &mut parsed)?,
             None if probe.u.is_some() => self.book_ticker(payload, received_at, &mut parsed)?,
             None if probe.id.is_some() => {
                 let response: Response = serde_json::from_str(payload).map_err(|error| invalid("response", error))?;
