@@ -132,6 +132,30 @@ pub struct SubscribeResult<'a> {
 // `status`: `{"channel":"status","type":"update","data":[{"api_version":"v2","connection_id":13834774380200032777,
 // "system":"online","version":"2.0.0"}]}` (on connect and when the trading engine's state changes).
 
+/// `BTC/USD` → `BTC-USD`.
+pub fn normalize_symbol(venue_symbol: &str) -> String {
+    venue_symbol.replace('/', "-")
+}
+
+/// Parses a channel's `data` list. Errors are rare, so only then is the message parsed
+/// a second time to name the offending field.
+pub(super) fn items<'a, T: Deserialize<'a>>(channel: &str, data: Option<&'a RawValue>) -> Result<Vec<T>, Rejection> {
+    let Some(data) = data else {
+        return Err(Rejection::new(RejectReason::InvalidField, format!("`data`: missing from a `{channel}` message")));
+    };
+    serde_json::from_str(data.get()).map_err(|error| {
+        let mut deserializer = serde_json::Deserializer::from_str(data.get());
+        match serde_path_to_error::deserialize::<_, Vec<T>>(&mut deserializer) {
+            Err(located) => {
+                let path = located.path().to_string();
+                let path = if path == "." { String::new() } else { path };
+                Rejection::new(RejectReason::InvalidField, format!("`{channel}` `data{path}`: {}", located.inner()))
+            }
+            Ok(_) => Rejection::new(RejectReason::InvalidField, format!("`{channel}` `data`: {error}")),
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,28 +223,4 @@ mod tests {
         .unwrap();
         assert_eq!(status.channel, Some("status"));
     }
-}
-
-/// `BTC/USD` → `BTC-USD`.
-pub fn normalize_symbol(venue_symbol: &str) -> String {
-    venue_symbol.replace('/', "-")
-}
-
-/// Parses a channel's `data` list. Errors are rare, so only then is the message parsed
-/// a second time to name the offending field.
-pub(super) fn items<'a, T: Deserialize<'a>>(channel: &str, data: Option<&'a RawValue>) -> Result<Vec<T>, Rejection> {
-    let Some(data) = data else {
-        return Err(Rejection::new(RejectReason::InvalidField, format!("`data`: missing from a `{channel}` message")));
-    };
-    serde_json::from_str(data.get()).map_err(|error| {
-        let mut deserializer = serde_json::Deserializer::from_str(data.get());
-        match serde_path_to_error::deserialize::<_, Vec<T>>(&mut deserializer) {
-            Err(located) => {
-                let path = located.path().to_string();
-                let path = if path == "." { String::new() } else { path };
-                Rejection::new(RejectReason::InvalidField, format!("`{channel}` `data{path}`: {}", located.inner()))
-            }
-            Ok(_) => Rejection::new(RejectReason::InvalidField, format!("`{channel}` `data`: {error}")),
-        }
-    })
 }

@@ -189,6 +189,14 @@ impl<'a> Candle<'a> {
     }
 }
 
+/// Milliseconds since the Unix epoch written as text (`"1630048897897"`).
+pub(super) fn millis_text(field: &str, text: &str) -> Result<Timestamp, Rejection> {
+    let ms = text
+        .parse::<i64>()
+        .map_err(|_| Rejection::new(RejectReason::InvalidField, format!("`{field}`: expected milliseconds as a string, got \"{text}\"")))?;
+    millis(field, ms)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,12 +292,4 @@ pub struct BookData<'a> {
     pub prev_seq_id: i64,
     #[serde(rename = "seqId")]
     pub seq_id: i64,
-}
-
-/// Milliseconds since the Unix epoch written as text (`"1630048897897"`).
-pub(super) fn millis_text(field: &str, text: &str) -> Result<Timestamp, Rejection> {
-    let ms = text
-        .parse::<i64>()
-        .map_err(|_| Rejection::new(RejectReason::InvalidField, format!("`{field}`: expected milliseconds as a string, got \"{text}\"")))?;
-    millis(field, ms)
 }
