@@ -198,7 +198,7 @@ async fn deribit_derivatives_rows_and_instrument_polls() {
             spec.get::<_, String>(11),
             spec.get::<_, bool>(12)
         ),
-        ("0.5".into(), "10.0".into(), "10.0".into(), "10.0".into(), true, "trading".into(), true),
+        ("0.5".into(), "10".into(), "10".into(), "10".into(), true, "trading".into(), true),
         "repeated equal observations make no new version"
     );
 

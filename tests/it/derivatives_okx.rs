@@ -258,8 +258,8 @@ async fn okx_derivatives_rows_instrument_versions_and_a_refused_poll() {
             Some("USDT".into()),
             Some("USDT".into()),
             tick.into(),
-            "1.0".into(),
-            "1.0".into(),
+            "1".into(),
+            "1".into(),
             "0.01".into(),
             "trading".into(),
         )

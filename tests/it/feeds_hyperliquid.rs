@@ -274,7 +274,7 @@ async fn hyperliquid_rows_book_specs_and_reconnect() {
             tick.to_string(),
             lot.to_string(),
             "trading".to_string(),
-            Some("1.0".to_string()),
+            Some("1".to_string()),
             current,
         )
     };

@@ -266,7 +266,7 @@ fn instrument_specs_from_the_rest_answer_and_the_next_round() {
         json!({
             "venue": "bybit_linear", "symbol": "BTC-USDT", "venue_symbol": "BTCUSDT", "kind": InstrumentKind::Perpetual.as_str(),
             "contract_type": ContractType::Linear.as_str(), "base_currency": "BTC", "quote_currency": "USDT", "settle_currency": "USDT",
-            "tick_size": 0.1, "lot_size": 0.001, "min_size": 0.001, "min_notional": 5.0, "contract_size": 1.0, "expiry": null,
+            "tick_size": 0.1, "lot_size": 0.001, "min_size": 0.001, "min_notional": 5, "contract_size": 1, "expiry": null,
             "strike": null, "option_type": null, "status": InstrumentStatus::Trading.as_str(), "valid_from": "2026-11-22T12:00:00.000000Z",
         })
     );

@@ -214,13 +214,13 @@ mod tests {
         let row = fields(&parsed);
         assert_eq!(
             (&row["kind"], &row["contract_type"], &row["tick_size"], &row["lot_size"], &row["contract_size"], &row["expiry"]),
-            (&"perpetual".into(), &"inverse".into(), &0.5.into(), &10.0.into(), &10.0.into(), &serde_json::Value::Null)
+            (&"perpetual".into(), &"inverse".into(), &0.5.into(), &10.into(), &10.into(), &serde_json::Value::Null)
         );
         let option = r#"{"jsonrpc":"2.0","id":2627,"result":{"tick_size":0.0005,"taker_commission":0.0003,"strike":5000,"settlement_period":"month","settlement_currency":"BTC","quote_currency":"BTC","option_type":"call","min_trade_amount":0.1,"maker_commission":0.0003,"kind":"option","is_active":true,"instrument_name":"BTC-27SEP19-5000-C","expiration_timestamp":1569571200000,"creation_timestamp":1550230200000,"contract_size":1,"base_currency":"BTC"}}"#;
         let row = fields(&instruments.fetched(&fetches[1], Ok(option), at));
         assert_eq!(
             (&row["kind"], &row["strike"], &row["option_type"], &row["expiry"]),
-            (&"option".into(), &5000.0.into(), &"call".into(), &"2019-09-27T08:00:00.000000Z".into())
+            (&"option".into(), &5000.into(), &"call".into(), &"2019-09-27T08:00:00.000000Z".into())
         );
         let refused =
             FetchError::Status { status: 400, body: r#"{"jsonrpc":"2.0","error":{"message":"Invalid params","code":-32602}}"#.into() };
