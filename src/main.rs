@@ -140,6 +140,25 @@ async fn execute(command: Command) -> anyhow::Result<()> {
             if config.metrics.enabled {
                 say!("  metrics: http://{}/metrics", config.metrics.listen);
             }
+            for source in &config.sources {
+                let Ok(adapter) = hypertick::source::adapter_from_config(source) else { continue };
+                let names = |channels: Vec<config::Channel>| -> String {
+                    let names: Vec<&str> = channels.into_iter().map(config::Channel::name).collect();
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                };
+                say!(
+                    "  source: {} ({}): {}; the venue offers {}; of them derivatives and reference data: {}",
+                    source.name(),
+                    source.kind.name(),
+                    names(source.channels.clone()),
+                    names(adapter.channels().to_vec()),
+                    names(adapter.channels().iter().copied().filter(|channel| channel.is_derivative()).collect())
+                );
+            }
             for custom in &config.custom_tables {
                 let keyed = if custom.is_keyed() { ", keyed: written by the relational writer" } else { "" };
                 say!("  custom table: {} ({} columns, time column {}{keyed})", custom.name, custom.columns.len(), custom.time_column);

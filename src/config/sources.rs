@@ -262,6 +262,12 @@ impl SourceKind {
 }
 
 impl Channel {
+    /// Derivatives data and reference data: the channels beyond trades, quotes, bars,
+    /// tickers, options and books.
+    pub fn is_derivative(self) -> bool {
+        matches!(self, Channel::Funding | Channel::OpenInterest | Channel::MarkPrice | Channel::Liquidations | Channel::Instruments)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Channel::Trades => "trades",

@@ -42,6 +42,28 @@ fn check_config_reports_every_error_with_exit_code_2() {
 }
 
 #[test]
+fn check_config_lists_what_each_venue_offers_and_its_derivative_channels() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    writeln!(
+        file,
+        "[database]\nurl = \"postgres://u@h/db\"\n\
+         [[sources]]\nkind = \"bybit_linear\"\nsymbols = [\"BTCUSDT\"]\nchannels = [\"trades\", \"funding\"]\n\
+         [[sources]]\nkind = \"coinbase\"\nsymbols = [\"BTC-USD\"]\nchannels = [\"trades\"]"
+    )
+    .unwrap();
+    let output = Command::new(BINARY).args(["check-config", "--config"]).arg(file.path()).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for line in [
+        "source: bybit_linear (bybit_linear): trades, funding; the venue offers ",
+        "; of them derivatives and reference data: funding, open_interest, mark_price, liquidations, instruments",
+        "source: coinbase (coinbase): trades; the venue offers trades, quotes, tickers, book; of them derivatives and reference data: none",
+    ] {
+        assert!(stdout.contains(line), "{line} missing from:\n{stdout}");
+    }
+}
+
+#[test]
 fn check_config_accepts_the_custom_tables_example_and_lists_its_tables() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/examples/custom_tables.toml");
     let output = Command::new(BINARY).args(["check-config", "--config", path]).output().unwrap();
