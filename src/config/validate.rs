@@ -226,6 +226,20 @@ fn check_relational(config: &Config, problem: &mut impl FnMut(&str, String)) {
             problem(&key, format!("`{name}`: expected a lower-case table name (a-z, 0-9, _; at most 63 characters)"));
         }
     }
+    // The `instruments` channel's versions are written by the relational writer.
+    let specs = crate::record::INSTRUMENT_SPECS_TABLE;
+    if !config.relational.tables.iter().any(|name| name == specs) {
+        for (index, source) in config.sources.iter().enumerate() {
+            if source.channels.contains(&super::Channel::Instruments) {
+                problem(
+                    &format!("sources[{index}].channels"),
+                    format!(
+                        "`instruments` is stored in `{specs}`, which is not among `[relational] tables`; add it there or drop the channel"
+                    ),
+                );
+            }
+        }
+    }
 }
 
 /// `[indicators]`: what the engine accepts.
@@ -388,6 +402,12 @@ mod tests {
         let found = errors(&format!("{URL}[relational]\ntables = [\"orders\", \"x\\\"; DROP TABLE ticks; --\"]\n"));
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].0, "relational.tables[1]");
+        let instruments = "[[sources]]\nkind = \"okx\"\nsymbols = [\"BTC-USDT-SWAP\"]\nchannels = [\"trades\", \"instruments\"]\n";
+        let found = errors(&format!("{URL}[relational]\ntables = [\"orders\"]\n{instruments}"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "sources[0].channels");
+        assert!(found[0].1.contains("instrument_specs"), "{found:?}");
+        assert!(errors(&format!("{URL}{instruments}")).is_empty(), "the default relational tables hold instrument_specs");
         let found = errors(&format!(
             "{URL}[tables.ticks]\nwrite_mode = \"insert\"\nconflict_key = [\"time\", \"venue\\\"); DROP TABLE bars; --\"]\n"
         ));
