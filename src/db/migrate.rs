@@ -26,6 +26,7 @@ const COMMON: &[Migration] = &[
     Migration { id: "common/0009_waiting", sql: include_str!("../../sql/common/0009_waiting.sql") },
     Migration { id: "common/0010_books", sql: include_str!("../../sql/common/0010_books.sql") },
     Migration { id: "common/0011_instrument_specs", sql: include_str!("../../sql/common/0011_instrument_specs.sql") },
+    Migration { id: "common/0012_waiting_key", sql: include_str!("../../sql/common/0012_waiting_key.sql") },
 ];
 
 const TIMESCALEDB: &[Migration] = &[

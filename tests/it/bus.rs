@@ -17,7 +17,7 @@ use hypertick::db::throwaway::ThrowawayCluster;
 
 use crate::bus_harness::{merged, reckon, wait_until_settled, Frame, Lane, Progress};
 use crate::support;
-use crate::support::process::{free_port, DaemonProcess};
+use crate::support::process::{free_port, tail, DaemonProcess};
 
 /// Records with push ids (resent until acked) and without (sent once).
 const WITH_IDS: u64 = 200_000;
@@ -191,11 +191,19 @@ async fn edges_writers_and_the_bus_killed_mid_stream_lose_and_double_nothing_ack
         let _ = std::fs::copy(nats.log_path(), dir.path().join("nats-server.log"));
         println!("kept for inspection: {}", dir.keep().display());
     }
-    assert!(settled, "the table settled with every acked record with an id present");
-    assert_eq!((ids.duplicated, ids.lost), (0, 0), "records with ids: every acked one present exactly once");
-    assert_eq!(ids.acked as u64, WITH_IDS, "with the resends, every record with an id is acked");
-    assert_eq!((no_ids.duplicated, no_ids.lost), (0, 0), "records without ids: every acked one present exactly once, none twice");
+    let summary = format!(
+        "with ids: acked {} present {} duplicated {} lost {}; without ids: acked {} present {} duplicated {} lost {}",
+        ids.acked, ids.present, ids.duplicated, ids.lost, no_ids.acked, no_ids.present, no_ids.duplicated, no_ids.lost
+    );
+    assert!(settled, "the table settled with every acked record with an id present ({summary})");
+    assert_eq!((ids.duplicated, ids.lost), (0, 0), "records with ids: every acked one present exactly once ({summary})");
+    assert_eq!(ids.acked as u64, WITH_IDS, "with the resends, every record with an id is acked ({summary})");
+    assert_eq!(
+        (no_ids.duplicated, no_ids.lost),
+        (0, 0),
+        "records without ids: every acked one present exactly once, none twice ({summary})"
+    );
     for (name, status, log) in stops {
-        assert!(status.success(), "{name} stops cleanly on SIGTERM ({status}); see {}", log.display());
+        assert!(status.success(), "{name} stops cleanly on SIGTERM ({status}); {} ends with:\n{}", log.display(), tail(&log));
     }
 }

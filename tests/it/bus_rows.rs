@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use hypertick::bus::throwaway::ThrowawayNats;
 use hypertick::db::throwaway::ThrowawayCluster;
 
-use crate::support::process::{free_port, DaemonProcess};
+use crate::support::process::{free_port, tail, DaemonProcess};
 use crate::support::{self, array, count};
 
 const ORDERS: u64 = 240;
@@ -273,7 +273,37 @@ async fn settled(client: &tokio_postgres::Client, limit: Duration) -> bool {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    println!("not settled: {} of {expected}", count(client, query).await);
+    let parts = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM orders WHERE status = 'filled'), (SELECT count(*) FROM trades),
+                    (SELECT count(*) FROM agent_sessions WHERE status = 'completed'), (SELECT count(*) FROM agent_deliberations),
+                    (SELECT count(*) FROM bus_readings),
+                    (SELECT count(*) FROM bus_order_marks WHERE mark::text LIKE '%.20000000000000000001'),
+                    (SELECT count(*) FROM dead_letters), (SELECT count(*) FROM relational_waiting)",
+            &[],
+        )
+        .await
+        .unwrap();
+    let found: Vec<i64> = (0..8).map(|index| parts.get(index)).collect();
+    println!(
+        "not settled: {} of {expected}; filled orders {} of {}, trades {} of {}, completed sessions {} of {}, deliberations {} of {}, \
+         readings {} of {}, second marks {} of {}, dead letters {} of 1, waiting {}",
+        count(client, query).await,
+        found[0],
+        ORDERS.div_ceil(4),
+        found[1],
+        ORDERS,
+        found[2],
+        SESSIONS,
+        found[3],
+        SESSIONS * 2,
+        found[4],
+        READINGS,
+        found[5],
+        ORDERS.div_ceil(5),
+        found[6],
+        found[7]
+    );
     false
 }
 
@@ -407,7 +437,7 @@ async fn relational_and_custom_rows_cross_the_bus_once_with_a_writer_killed() {
     assert_eq!(sample, ("7.30000000000000004441".to_string(), vec!["a7".to_string(), "b,\"c\"".to_string()], None, Some("n8".to_string())));
 
     for (name, status, log) in stops {
-        assert!(status.success(), "{name} stops cleanly on SIGTERM ({status}); see {}", log.display());
+        assert!(status.success(), "{name} stops cleanly on SIGTERM ({status}); {} ends with:\n{}", log.display(), tail(&log));
     }
 }
 
@@ -474,7 +504,106 @@ async fn a_dead_writers_waiting_row_is_taken_up_by_another_writer() {
     assert_eq!(count(&client, "SELECT count(*) FROM relational_waiting").await, 0, "nothing waits");
     assert!(letters.is_empty(), "nothing dead-lettered: {letters:?}");
     for (name, status, log) in stops {
-        assert!(status.success(), "{name} stops cleanly on SIGTERM ({status}); see {}", log.display());
+        assert!(status.success(), "{name} stops cleanly on SIGTERM ({status}); {} ends with:\n{}", log.display(), tail(&log));
+    }
+}
+
+/// A keyed row that waits for its parent, held by one writer, and a newer row of the
+/// same key that the other writer takes: the other writer takes the waiting row up
+/// first, so the newer one is what stays. A test session holds the waiting row locked,
+/// so that the other writer's periodic take-over of waiting rows (which skips locked
+/// rows) cannot settle it first, and the holder is paused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_row_is_not_overtaken_by_a_newer_row_of_its_key_on_another_writer() {
+    let cluster = support::start_cluster();
+    let mut nats = tokio::task::block_in_place(ThrowawayNats::start).expect("a throwaway nats-server (.ci/run installs it)");
+    let dir = tempfile::Builder::new().prefix("hypertick-bus-key-order-").tempdir().unwrap();
+    let push = free_port();
+    let metrics = [free_port(), free_port()];
+    let text = |metrics| writer_text(&cluster, &nats.url(), metrics, CUSTOM_TABLE).replace("wait_ms = 12000", "wait_ms = 60000");
+    let writer_texts = [text(metrics[0]), text(metrics[1])];
+    let config = hypertick::app::load_config_str(&writer_texts[0], Vec::new()).expect("the writer's configuration");
+    hypertick::app::migrate(&config).await.expect("migrate");
+    let edge_path = edge_config(dir.path(), &nats.url(), push, CUSTOM_TABLE);
+    let writer_paths = [writer_config(dir.path(), "writer-1", &writer_texts[0]), writer_config(dir.path(), "writer-2", &writer_texts[1])];
+    let (mut edge, mut writers) = tokio::task::block_in_place(|| {
+        let writers = [DaemonProcess::start(&writer_paths[0], metrics[0]), DaemonProcess::start(&writer_paths[1], metrics[1])];
+        (DaemonProcess::start(&edge_path, push), writers)
+    });
+    let client = support::sql(&cluster).await;
+    let mut holder = support::sql(&cluster).await;
+    let waiting = "SELECT count(*) FROM relational_waiting";
+
+    // Writer-1 parks the first mark: its order has not come.
+    writers[1].pause();
+    let mut socket = support::connect(push).await;
+    push_accepted(&mut socket, &[mark(1, 1)]).await;
+    let began = Instant::now();
+    while count(&client, waiting).await == 0 && began.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(count(&client, waiting).await, 1, "writer-1 parked the first mark");
+    // Paused between its transactions: paused inside one (a retry holding the row), it
+    // would keep the row locked, so it is let on and paused again until the lock is had.
+    writers[0].pause();
+    let mut tries = 0;
+    let lock = loop {
+        let lock = holder.transaction().await.unwrap();
+        match lock.query("SELECT id FROM relational_waiting FOR UPDATE NOWAIT", &[]).await {
+            Ok(rows) => {
+                assert_eq!(rows.len(), 1, "the first mark still waits");
+                break lock;
+            }
+            Err(error) => {
+                assert!(tries < 50, "the waiting row stays locked by paused writer-1: {error}");
+                lock.rollback().await.unwrap();
+                writers[0].resume();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                writers[0].pause();
+                tries += 1;
+            }
+        }
+    };
+    writers[1].resume();
+
+    // The order and the second mark: writer-2 takes them (after the ack wait if they
+    // went to the paused writer-1 first). It either waits for the locked row of the
+    // mark's key (what it must do) or writes the second mark past it.
+    push_accepted(&mut socket, &[order(1), mark(1, 2)]).await;
+    let blocked = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%relational_waiting%'";
+    let marks = "SELECT count(*) FROM bus_order_marks";
+    let began = Instant::now();
+    while count(&client, blocked).await == 0 && count(&client, marks).await == 0 && began.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let waited_for_the_row = count(&client, blocked).await > 0;
+    lock.rollback().await.unwrap();
+    writers[0].resume();
+    // Settled: nothing waits, and past writer-1's retry (every second) and writer-2's
+    // take-over of waiting rows (every 2 s).
+    let began = Instant::now();
+    while (count(&client, waiting).await != 0 || count(&client, marks).await == 0) && began.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let stored: Vec<String> =
+        client.query("SELECT mark::text FROM bus_order_marks", &[]).await.unwrap().iter().map(|row| row.get(0)).collect();
+    let letters: Vec<String> =
+        client.query("SELECT reason || ': ' || detail FROM dead_letters", &[]).await.unwrap().iter().map(|row| row.get(0)).collect();
+    let mut stops = Vec::new();
+    for (name, process) in ["edge", "writer-1", "writer-2"].into_iter().zip(std::iter::once(&mut edge).chain(writers.iter_mut())) {
+        let status = tokio::task::block_in_place(|| process.stop());
+        stops.push((name, status, process.log()));
+    }
+    drop(socket);
+    nats.kill();
+
+    assert!(waited_for_the_row, "writer-2 waited for the locked waiting row of the key it was about to write; stored {stored:?}");
+    assert_eq!(stored, ["1.20000000000000000001"], "the second mark stays; dead letters {letters:?}");
+    assert_eq!(count(&client, waiting).await, 0, "nothing waits");
+    assert!(letters.is_empty(), "nothing dead-lettered: {letters:?}");
+    for (name, status, log) in stops {
+        assert!(status.success(), "{name} stops cleanly on SIGTERM ({status}); {} ends with:\n{}", log.display(), tail(&log));
     }
 }
 

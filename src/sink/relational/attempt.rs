@@ -92,13 +92,32 @@ impl Attempt<'_> {
         // The waiting rows this writer knows, locked (in id order, so that writers never
         // wait on each other in a circle): one another writer settled meanwhile (bus
         // writers share `relational_waiting`) is gone and not written again.
-        let still_waiting = waiting::lock(&transaction, self.waiting).await?;
+        // Bus writers share it: a row another writer parked under a key this batch
+        // writes is taken up first, so rows of one key are written in the order they came.
+        let keys: Vec<(&str, &str)> = match self.bus {
+            Some(_) => self
+                .rows
+                .iter()
+                .zip(&keep)
+                .filter(|(row, kept)| **kept && !row.key.is_empty())
+                .map(|(row, _)| (row.table.as_str(), row.key.as_str()))
+                .collect(),
+            None => Vec::new(),
+        };
+        let locked = waiting::lock(&transaction, self.catalog, self.waiting, &keys).await?;
+        let waiting: std::borrow::Cow<'_, [Waiting]> = if locked.of_keys.is_empty() {
+            std::borrow::Cow::Borrowed(self.waiting)
+        } else {
+            let mut taken_up = self.waiting.to_vec();
+            taken_up.extend(locked.of_keys.iter().cloned());
+            taken_up.sort_by_key(|entry| entry.id);
+            std::borrow::Cow::Owned(taken_up)
+        };
         // Waiting rows first: they arrived earlier.
-        let mut candidates: Vec<Candidate<'_>> = self
-            .waiting
+        let mut candidates: Vec<Candidate<'_>> = waiting
             .iter()
             .enumerate()
-            .filter(|(_, entry)| still_waiting.contains(&entry.id))
+            .filter(|(_, entry)| locked.locked.contains(&entry.id))
             .map(|(index, entry)| Candidate { row: &entry.row, origin: Origin::Waiting(index) })
             .chain(
                 self.rows
@@ -108,7 +127,7 @@ impl Attempt<'_> {
                     .map(|(index, row)| Candidate { row, origin: Origin::New(index) }),
             )
             .collect();
-        let mut settled_waiting: Vec<bool> = vec![false; self.waiting.len()];
+        let mut settled_waiting: Vec<bool> = vec![false; waiting.len()];
         let mut waits: Vec<(Candidate<'_>, WaitReason)>;
         loop {
             let (runs, superseded) = plan_runs(&candidates, self.catalog);
@@ -154,7 +173,7 @@ impl Attempt<'_> {
         for (candidate, reason) in waits.drain(..) {
             match candidate.origin {
                 Origin::Waiting(index) => {
-                    let entry = &self.waiting[index];
+                    let entry = &waiting[index];
                     if entry.expired(self.policy, now) {
                         settled_waiting[index] = true;
                         letters.push((candidate.origin, gave_up(entry.row.clone(), &reason, GaveUp::Expired, self.policy)));
@@ -177,7 +196,7 @@ impl Attempt<'_> {
         let mut evicted = 0;
         while over(rows, bytes) && evicted < next.len() {
             let entry = &next[evicted];
-            let index = self.waiting.iter().position(|candidate| candidate.id == entry.id).unwrap_or(0);
+            let index = waiting.iter().position(|candidate| candidate.id == entry.id).unwrap_or(0);
             settled_waiting[index] = true;
             letters.push((Origin::Waiting(index), gave_up(entry.row.clone(), &entry.reason, GaveUp::Full, self.policy)));
             rows -= 1;
@@ -200,8 +219,7 @@ impl Attempt<'_> {
                 next.push(Waiting { id, since: now, row: candidate.row.clone(), reason });
             }
         }
-        let settled: Vec<i64> =
-            self.waiting.iter().zip(&settled_waiting).filter(|(_, settled)| **settled).map(|(entry, _)| entry.id).collect();
+        let settled: Vec<i64> = waiting.iter().zip(&settled_waiting).filter(|(_, settled)| **settled).map(|(entry, _)| entry.id).collect();
         if !settled.is_empty() {
             transaction.execute(waiting::SETTLE, &[&settled]).await?;
         }

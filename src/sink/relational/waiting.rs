@@ -65,23 +65,53 @@ impl Waiting {
     }
 }
 
-pub(super) const PARK: &str = "INSERT INTO relational_waiting (waiting_since, received_at, table_name, op, row_json, reason, detail)
-     VALUES (to_timestamp($1::float8 / 1e6), to_timestamp($2::float8 / 1e6), $3, $4, $5, $6, $7) RETURNING id";
+pub(super) const PARK: &str =
+    "INSERT INTO relational_waiting (waiting_since, received_at, table_name, op, row_json, reason, detail, row_key)
+     VALUES (to_timestamp($1::float8 / 1e6), to_timestamp($2::float8 / 1e6), $3, $4, $5, $6, $7, NULLIF($8, '')) RETURNING id";
 
 pub(super) const SETTLE: &str = "DELETE FROM relational_waiting WHERE id = ANY($1)";
 
-/// Locks the rows of `waiting` still in `relational_waiting` until the transaction
-/// `client` runs ends; returns their ids. Writers sharing the table lock in id order.
+/// What [`lock`] found: the ids of every row it locked (the held rows still waiting and
+/// the others), and the rows other writers parked under a key the batch writes.
+pub(super) struct Locked {
+    pub locked: std::collections::HashSet<i64>,
+    pub of_keys: Vec<Waiting>,
+}
+
+/// Locks, until the transaction `client` runs ends, the rows of `waiting` still in
+/// `relational_waiting` and the rows other writers parked whose table and key are among
+/// `keys` (`(table, key)` of the rows about to be written): a newer row of a key must
+/// not overtake an older one that waits, whichever writer holds it. One statement, in id
+/// order, so that writers sharing the table never wait on each other in a circle (a
+/// writer in the middle of retrying such a row is waited for).
 pub(super) async fn lock(
     client: &impl GenericClient,
+    catalog: &RelationalCatalog,
     waiting: &[Waiting],
-) -> Result<std::collections::HashSet<i64>, tokio_postgres::Error> {
-    if waiting.is_empty() {
-        return Ok(std::collections::HashSet::new());
+    keys: &[(&str, &str)],
+) -> Result<Locked, tokio_postgres::Error> {
+    if waiting.is_empty() && keys.is_empty() {
+        return Ok(Locked { locked: std::collections::HashSet::new(), of_keys: Vec::new() });
     }
     let ids: Vec<i64> = waiting.iter().map(|entry| entry.id).collect();
-    let rows = client.query("SELECT id FROM relational_waiting WHERE id = ANY($1) ORDER BY id FOR UPDATE", &[&ids]).await?;
-    Ok(rows.iter().map(|row| row.get(0)).collect())
+    let (tables, keys): (Vec<&str>, Vec<&str>) = keys.iter().copied().unzip();
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {COLUMNS} FROM relational_waiting
+                  WHERE id = ANY($1)
+                     OR (table_name, row_key) IN (SELECT * FROM unnest($2::text[], $3::text[]))
+                  ORDER BY id FOR UPDATE"
+            ),
+            &[&ids, &tables, &keys],
+        )
+        .await?;
+    let locked: std::collections::HashSet<i64> = rows.iter().map(|row| row.get(0)).collect();
+    let held: std::collections::HashSet<i64> = ids.into_iter().collect();
+    let others: Vec<_> = rows.into_iter().filter(|row| !held.contains(&row.get::<_, i64>(0))).collect();
+    // A row the catalog no longer takes is left to the writer that holds it.
+    let (of_keys, _) = read(others, catalog);
+    Ok(Locked { locked, of_keys })
 }
 
 /// Parks `row` in the transaction `client` runs; returns its id.
@@ -95,7 +125,10 @@ pub(super) async fn park(
     let since_micros = since.0 as f64;
     let received_micros = row.received_at.0 as f64;
     let found = client
-        .query_one(statement, &[&since_micros, &received_micros, &row.table, &row.op.as_str(), &row.json, &reason.code, &reason.detail])
+        .query_one(
+            statement,
+            &[&since_micros, &received_micros, &row.table, &row.op.as_str(), &row.json, &reason.code, &reason.detail, &row.key],
+        )
         .await?;
     Ok(found.get(0))
 }
