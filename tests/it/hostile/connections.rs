@@ -65,17 +65,39 @@ async fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
 
 /// Open TCP sockets whose local port is `port` (established, or closed by the peer
 /// and not yet by us): on the metrics port, the daemon's ends.
+/// The connected sockets the daemon holds on its local `port` (established, or closed by
+/// the peer and not yet by the daemon). Connections the kernel completed that wait in the
+/// listener's accept queue look the same in `/proc/net/tcp` but are not the daemon's
+/// yet: the listening socket's receive queue counts them, and they are left out.
 fn sockets_on_local_port(port: u16) -> usize {
-    ["/proc/net/tcp", "/proc/net/tcp6"]
+    let lines: Vec<String> = ["/proc/net/tcp", "/proc/net/tcp6"]
         .iter()
         .filter_map(|table| std::fs::read_to_string(table).ok())
         .flat_map(|table| table.lines().skip(1).map(str::to_string).collect::<Vec<_>>())
-        .filter(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let local_port = fields.get(1).and_then(|local| local.rsplit(':').next()).and_then(|hex| u16::from_str_radix(hex, 16).ok());
-            local_port == Some(port) && matches!(fields.get(3), Some(&"01") | Some(&"08"))
-        })
-        .count()
+        .collect();
+    let on_port = |fields: &[&str]| {
+        fields.get(1).and_then(|local| local.rsplit(':').next()).and_then(|hex| u16::from_str_radix(hex, 16).ok()) == Some(port)
+    };
+    let (mut connected, mut queued) = (0, 0);
+    for line in &lines {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if !on_port(&fields) {
+            continue;
+        }
+        match fields.get(3) {
+            Some(&"01") | Some(&"08") => connected += 1,
+            // `tx_queue:rx_queue`; for a listener, rx_queue is its accept queue.
+            Some(&"0A") => {
+                queued += fields
+                    .get(4)
+                    .and_then(|queues| queues.split(':').nth(1))
+                    .and_then(|hex| usize::from_str_radix(hex, 16).ok())
+                    .unwrap_or(0)
+            }
+            _ => {}
+        }
+    }
+    connected - queued.min(connected)
 }
 
 fn open_file_descriptors() -> usize {
