@@ -1,8 +1,10 @@
 //! The hot parts between the socket and the encoder, per core:
 //!
-//! - `push_decoder/*`: a push frame's text → records (`parse_frame`), for a frame of
-//!   500 ticks as the load generator of `hypertick bench` sends them, with epoch
-//!   nanosecond times and with RFC 3339 times, and a frame of 500 quotes;
+//! - `push_decoder/*`: a push frame's text → records as the push server reads it
+//!   (`Frame`: a frame of plain ticks in one pass), for a frame of 500 ticks as the load
+//!   generator of `hypertick bench` sends them, with epoch nanosecond times and with
+//!   RFC 3339 times, and a frame of 500 quotes; and beside each, `…/split_then_each`:
+//!   the frame split first (`split_frame`), then each element read (`parse_element`);
 //! - `channel/*`: a table's lane (the bounded crossbeam channel between the router and
 //!   the batcher thread): one producer thread to one consumer thread, rows of ticks,
 //!   and the same through a plain `std::sync::mpsc::sync_channel` for comparison.
@@ -16,7 +18,7 @@ use hypertick::bench::{push_frame, Market};
 use hypertick::config::FullPolicy;
 use hypertick::pipeline::{lane, Sequenced};
 use hypertick::record::{Record, Table, Tick, Timestamp};
-use hypertick::source::push::parse_frame;
+use hypertick::source::push::{parse_element, split_frame, Frame};
 
 const FRAME_ROWS: usize = 500;
 
@@ -43,11 +45,17 @@ fn decoder(c: &mut Criterion) {
     group.throughput(Throughput::Elements(FRAME_ROWS as u64));
     for (name, frame) in [("ticks_epoch_nanos", &nanos_frame), ("ticks_rfc3339", &rfc3339_frame), ("quotes", &quotes_frame)] {
         let parse = || {
-            let elements = parse_frame(frame, now).expect("a valid frame");
-            elements.iter().filter(|element| matches!(element.result, Ok(Record::Tick(_) | Record::Quote(_)))).count()
+            let mut elements = Frame::open(frame).expect("a valid frame");
+            (0..elements.len()).filter(|index| matches!(elements.parse(*index, now).0, Ok(Record::Tick(_) | Record::Quote(_)))).count()
+        };
+        let split_then_each = || {
+            let elements = split_frame(frame).expect("a valid frame");
+            elements.iter().filter(|raw| matches!(parse_element(raw, now).0, Ok(Record::Tick(_) | Record::Quote(_)))).count()
         };
         assert_eq!(parse(), FRAME_ROWS, "{name}: every element parses");
+        assert_eq!(split_then_each(), FRAME_ROWS, "{name}: every element parses");
         group.bench_function(name, |b| b.iter(parse));
+        group.bench_function(format!("{name}/split_then_each"), |b| b.iter(split_then_each));
     }
     group.finish();
 }

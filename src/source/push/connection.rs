@@ -24,7 +24,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::admission::Producer;
 use super::letters::{FrameRefusals, RateLimitSamples};
-use super::protocol::{parse_element, split_frame, Ack};
+use super::protocol::{Ack, Frame};
 use super::rate::TokenBucket;
 use super::settings::{PushSettings, HARD_LIMIT_FACTOR};
 use super::SOURCE_NAME;
@@ -281,7 +281,7 @@ async fn handle_text(text: &str, settings: &PushSettings, router: &Router) -> (A
         return (reject_frame(router, &rejection, text).await, Vec::new());
     }
     let received_at = Timestamp::now();
-    let elements = match split_frame(text) {
+    let mut elements = match Frame::open(text) {
         Ok(elements) => elements,
         Err(rejection) => return (reject_frame(router, &rejection, text).await, Vec::new()),
     };
@@ -290,9 +290,9 @@ async fn handle_text(text: &str, settings: &PushSettings, router: &Router) -> (A
     let element_count = elements.len();
     let mut receipts: Vec<Receipt> = Vec::new();
     let mut refusals = FrameRefusals::default();
-    for (index, raw) in elements.into_iter().enumerate() {
+    for index in 0..element_count {
         // Parsed one at a time: a frame's records are never all held at once.
-        let (parsed, id) = parse_element(raw, received_at);
+        let (parsed, id) = elements.parse(index, received_at);
         let outcome = match parsed {
             Ok(record) => match router.try_route_now(record, received_at, id.as_deref()) {
                 Ok(routed) => routed,
@@ -317,7 +317,7 @@ async fn handle_text(text: &str, settings: &PushSettings, router: &Router) -> (A
                 ack.reject(index, &rejection);
                 // A full queue or spool is the producer's to retry, not bad input to keep.
                 if !rejection.code.is_backpressure() {
-                    refusals.add(SOURCE_NAME, index, &rejection, raw);
+                    refusals.add(SOURCE_NAME, index, &rejection, elements.raw(index));
                 }
             }
         }

@@ -45,7 +45,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TickWire<'a> {
+pub(super) struct TickWire<'a> {
     #[serde(rename = "type")]
     kind: &'a str,
     #[serde(default, borrow)]
@@ -63,7 +63,7 @@ struct TickWire<'a> {
 }
 
 /// An optional identifier as the general path reads it; `Err` = let it decide.
-fn optional_key(value: Option<Scalar<'_>>) -> Result<Option<String>, ()> {
+fn optional_key(value: Option<&Scalar<'_>>) -> Result<Option<String>, ()> {
     match value {
         None => Ok(None),
         Some(Scalar::Text(text)) if is_valid_key(text) => Ok(Some(text.to_string())),
@@ -76,6 +76,20 @@ fn optional_key(value: Option<Scalar<'_>>) -> Result<Option<String>, ()> {
 /// The tick in `raw` and its `id`, or `None` when the general path must read it.
 pub(super) fn tick(raw: &str, received_at: Timestamp) -> Option<(Tick, Option<String>)> {
     let wire: TickWire<'_> = serde_json::from_str(raw).ok()?;
+    read(&wire, received_at)
+}
+
+/// A frame (a JSON array) every element of which has a plain tick's shape, read in one
+/// pass: `None` when any element does not (or the frame is not valid JSON), and the
+/// frame is then split and read element by element. What an element holds is checked
+/// by [`read`], which may still hand it to the general path. The wires borrow the
+/// frame's text: about 130 bytes each, beside a frame of at least 60 bytes per element.
+pub(super) fn frame(text: &str) -> Option<Vec<TickWire<'_>>> {
+    serde_json::from_str(text).ok()
+}
+
+/// The tick a wire holds and its `id`, or `None` when the general path must read it.
+pub(super) fn read(wire: &TickWire<'_>, received_at: Timestamp) -> Option<(Tick, Option<String>)> {
     if wire.kind != "tick" || !is_valid_key(wire.venue) || !is_valid_key(wire.symbol) || wire.size < 0.0 {
         return None;
     }
@@ -93,8 +107,8 @@ pub(super) fn tick(raw: &str, received_at: Timestamp) -> Option<(Tick, Option<St
         Some("sell") => Side::Sell,
         Some(_) => return None,
     };
-    let id = optional_key(wire.id).ok()?;
-    let trade_id = optional_key(wire.trade_id).ok()?;
+    let id = optional_key(wire.id.as_ref()).ok()?;
+    let trade_id = optional_key(wire.trade_id.as_ref()).ok()?;
     let tick = Tick {
         time,
         received_at,
