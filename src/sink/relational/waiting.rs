@@ -97,20 +97,23 @@ pub(super) async fn lock(
     let (tables, keys): (Vec<&str>, Vec<&str>) = keys.iter().copied().unzip();
     let rows = client
         .query(
-            &format!(
-                "SELECT {COLUMNS} FROM relational_waiting
-                  WHERE id = ANY($1)
-                     OR (table_name, row_key) IN (SELECT * FROM unnest($2::text[], $3::text[]))
-                  ORDER BY id FOR UPDATE"
-            ),
+            "SELECT id FROM relational_waiting
+              WHERE id = ANY($1)
+                 OR (table_name, row_key) IN (SELECT * FROM unnest($2::text[], $3::text[]))
+              ORDER BY id FOR UPDATE",
             &[&ids, &tables, &keys],
         )
         .await?;
     let locked: std::collections::HashSet<i64> = rows.iter().map(|row| row.get(0)).collect();
     let held: std::collections::HashSet<i64> = ids.into_iter().collect();
-    let others: Vec<_> = rows.into_iter().filter(|row| !held.contains(&row.get::<_, i64>(0))).collect();
+    let others: Vec<i64> = locked.iter().copied().filter(|id| !held.contains(id)).collect();
+    if others.is_empty() {
+        return Ok(Locked { locked, of_keys: Vec::new() });
+    }
+    // Locked above; only these rows' contents are read.
+    let rows = client.query(&format!("SELECT {COLUMNS} FROM relational_waiting WHERE id = ANY($1) ORDER BY id"), &[&others]).await?;
     // A row the catalog no longer takes is left to the writer that holds it.
-    let (of_keys, _) = read(others, catalog);
+    let (of_keys, _) = read(rows, catalog);
     Ok(Locked { locked, of_keys })
 }
 
