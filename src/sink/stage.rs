@@ -96,7 +96,7 @@ pub fn encode_stage<R: EncodeRow>(
 ) -> impl FnMut(Vec<Sequenced<R>>) -> Result<(), Vec<Sequenced<R>>> {
     let mut bytes_per_row_estimate = 96usize;
     // Venue → symbols seen; bounded by the number of instruments the table ever sees.
-    let mut known_instruments: HashMap<String, HashSet<String>> = HashMap::new();
+    let mut known_instruments = InstrumentsSeen::default();
     move |mut sequenced: Vec<Sequenced<R>>| {
         if columnstore_order {
             sort_for_columnstore(&mut sequenced);
@@ -128,7 +128,7 @@ fn sort_for_columnstore<R: EncodeRow>(rows: &mut [Sequenced<R>]) {
     });
 }
 
-fn first_seen_instruments<R: EncodeRow>(rows: &[R], known: &mut HashMap<String, HashSet<String>>) -> Vec<Instrument> {
+fn first_seen_instruments<R: EncodeRow>(rows: &[R], known: &mut InstrumentsSeen) -> Vec<Instrument> {
     let mut new = Vec::new();
     let mut previous: Option<(&str, &str)> = None;
     for row in rows {
@@ -217,8 +217,13 @@ pub fn time_ranges(mut times: Vec<i64>) -> Vec<(i64, i64)> {
         .collect()
 }
 
+/// Instruments already sent: symbols by venue, looked up for every row of every batch,
+/// so with foldhash (randomly seeded per process) rather than SipHash, which showed in
+/// profiles of the push path.
+pub type InstrumentsSeen = HashMap<String, HashSet<String, foldhash::fast::RandomState>, foldhash::fast::RandomState>;
+
 /// Instruments already sent, by venue, shared by the threads encoding one table's batches.
-pub type KnownInstruments = std::sync::Mutex<HashMap<String, HashSet<String>>>;
+pub type KnownInstruments = std::sync::Mutex<InstrumentsSeen>;
 
 /// One batch, encoded now on the calling thread, with the instruments no batch in
 /// `known` carried before and the bookkeeping its transaction commits: what a file
