@@ -83,7 +83,8 @@ pub(super) fn tick(raw: &str, received_at: Timestamp) -> Option<(Tick, Option<St
 /// pass: `None` when any element does not (or the frame is not valid JSON), and the
 /// frame is then split and read element by element. What an element holds is checked
 /// by [`read`], which may still hand it to the general path. The wires borrow the
-/// frame's text: about 130 bytes each, beside a frame of at least 60 bytes per element.
+/// frame's text; each is under 170 bytes and a tick element takes at least 68, so they
+/// hold at most about 2.5 times the frame's size (`server.max_frame_bytes` bounds it).
 pub(super) fn frame(text: &str) -> Option<Vec<TickWire<'_>>> {
     serde_json::from_str(text).ok()
 }
@@ -160,5 +161,14 @@ mod tests {
             }
         }
         assert_eq!(taken, 4, "the first four variants take the fast path");
+    }
+
+    #[test]
+    fn a_frames_wires_stay_within_what_the_frame_bounds() {
+        // What `frame`'s documentation says: a wire under 170 bytes, a tick at least 68.
+        assert!(std::mem::size_of::<TickWire<'_>>() < 170, "{}", std::mem::size_of::<TickWire<'_>>());
+        let smallest = r#"{"type":"tick","venue":"v","symbol":"S","time":1,"price":1,"size":1}"#;
+        assert_eq!(smallest.len(), 68);
+        assert!(frame(&format!("[{smallest}]")).is_some_and(|wires| wires.len() == 1));
     }
 }
