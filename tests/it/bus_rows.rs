@@ -254,6 +254,42 @@ fn plan() -> Vec<Vec<String>> {
     frames
 }
 
+/// A throwaway cluster and NATS server, the schema migrated (the custom table too, so
+/// the two writers do not both create it), and an edge and two writers started as
+/// processes, with `custom_table` on all three and the writers' `[relational] wait_ms`.
+struct Rig {
+    cluster: ThrowawayCluster,
+    nats: ThrowawayNats,
+    dir: tempfile::TempDir,
+    push: SocketAddr,
+    metrics: [SocketAddr; 2],
+    edge: DaemonProcess,
+    writers: [DaemonProcess; 2],
+}
+
+impl Rig {
+    async fn start(prefix: &str, custom_table: &str, wait_ms: u64) -> Rig {
+        let cluster = support::start_cluster();
+        let nats = tokio::task::block_in_place(ThrowawayNats::start).expect("a throwaway nats-server (.ci/run installs it)");
+        let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
+        let push = free_port();
+        let metrics = [free_port(), free_port()];
+        let text =
+            |metrics| writer_text(&cluster, &nats.url(), metrics, custom_table).replace("wait_ms = 12000", &format!("wait_ms = {wait_ms}"));
+        let writer_texts = [text(metrics[0]), text(metrics[1])];
+        let config = hypertick::app::load_config_str(&writer_texts[0], Vec::new()).expect("the writer's configuration");
+        hypertick::app::migrate(&config).await.expect("migrate");
+        let edge_path = edge_config(dir.path(), &nats.url(), push, custom_table);
+        let writer_paths =
+            [writer_config(dir.path(), "writer-1", &writer_texts[0]), writer_config(dir.path(), "writer-2", &writer_texts[1])];
+        let (edge, writers) = tokio::task::block_in_place(|| {
+            let writers = [DaemonProcess::start(&writer_paths[0], metrics[0]), DaemonProcess::start(&writer_paths[1], metrics[1])];
+            (DaemonProcess::start(&edge_path, push), writers)
+        });
+        Rig { cluster, nats, dir, push, metrics, edge, writers }
+    }
+}
+
 async fn push_accepted(socket: &mut support::Socket, records: &[String]) {
     let ack = support::push(socket, &array(records)).await;
     assert_eq!(ack["accepted"].as_u64(), Some(records.len() as u64), "every record of the frame accepted: {ack}");
@@ -309,22 +345,8 @@ async fn settled(client: &tokio_postgres::Client, limit: Duration) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn relational_and_custom_rows_cross_the_bus_once_with_a_writer_killed() {
-    let cluster = support::start_cluster();
-    let mut nats = tokio::task::block_in_place(ThrowawayNats::start).expect("a throwaway nats-server (.ci/run installs it)");
-    let dir = tempfile::Builder::new().prefix("hypertick-bus-rows-").tempdir().unwrap();
-    let push = free_port();
-    let metrics = [free_port(), free_port()];
-    let writer_texts =
-        [writer_text(&cluster, &nats.url(), metrics[0], CUSTOM_TABLE), writer_text(&cluster, &nats.url(), metrics[1], CUSTOM_TABLE)];
-    // The schema first (the custom table too), so the two writers do not both create it.
-    let config = hypertick::app::load_config_str(&writer_texts[0], Vec::new()).expect("the writer's configuration");
-    hypertick::app::migrate(&config).await.expect("migrate");
-    let edge_path = edge_config(dir.path(), &nats.url(), push, CUSTOM_TABLE);
-    let writer_paths = [writer_config(dir.path(), "writer-1", &writer_texts[0]), writer_config(dir.path(), "writer-2", &writer_texts[1])];
-    let (mut edge, mut writers) = tokio::task::block_in_place(|| {
-        let writers = [DaemonProcess::start(&writer_paths[0], metrics[0]), DaemonProcess::start(&writer_paths[1], metrics[1])];
-        (DaemonProcess::start(&edge_path, push), writers)
-    });
+    let Rig { cluster, mut nats, dir, push, metrics, mut edge, mut writers } =
+        Rig::start("hypertick-bus-rows-", CUSTOM_TABLE, 12_000).await;
     let client = support::sql(&cluster).await;
 
     let mut socket = support::connect(push).await;
@@ -447,22 +469,9 @@ async fn relational_and_custom_rows_cross_the_bus_once_with_a_writer_killed() {
 /// before its wait is over, and nothing is dead-lettered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_writers_waiting_row_is_taken_up_by_another_writer() {
-    let cluster = support::start_cluster();
-    let mut nats = tokio::task::block_in_place(ThrowawayNats::start).expect("a throwaway nats-server (.ci/run installs it)");
-    let dir = tempfile::Builder::new().prefix("hypertick-bus-adopt-").tempdir().unwrap();
-    let push = free_port();
-    let metrics = [free_port(), free_port()];
     // A wait long enough that only a row nobody retries could outlast it here.
-    let text = |metrics| writer_text(&cluster, &nats.url(), metrics, "").replace("wait_ms = 12000", "wait_ms = 30000");
-    let writer_texts = [text(metrics[0]), text(metrics[1])];
-    let config = hypertick::app::load_config_str(&writer_texts[0], Vec::new()).expect("the writer's configuration");
-    hypertick::app::migrate(&config).await.expect("migrate");
-    let edge_path = edge_config(dir.path(), &nats.url(), push, "");
-    let writer_paths = [writer_config(dir.path(), "writer-1", &writer_texts[0]), writer_config(dir.path(), "writer-2", &writer_texts[1])];
-    let (mut edge, mut writers) = tokio::task::block_in_place(|| {
-        let writers = [DaemonProcess::start(&writer_paths[0], metrics[0]), DaemonProcess::start(&writer_paths[1], metrics[1])];
-        (DaemonProcess::start(&edge_path, push), writers)
-    });
+    let Rig { cluster, mut nats, dir: _dir, push, metrics: _, mut edge, mut writers } =
+        Rig::start("hypertick-bus-adopt-", "", 30_000).await;
     let client = support::sql(&cluster).await;
     let order_id = uuid(1, 1);
 
@@ -515,21 +524,8 @@ async fn a_dead_writers_waiting_row_is_taken_up_by_another_writer() {
 /// rows) cannot settle it first, and the holder is paused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiting_row_is_not_overtaken_by_a_newer_row_of_its_key_on_another_writer() {
-    let cluster = support::start_cluster();
-    let mut nats = tokio::task::block_in_place(ThrowawayNats::start).expect("a throwaway nats-server (.ci/run installs it)");
-    let dir = tempfile::Builder::new().prefix("hypertick-bus-key-order-").tempdir().unwrap();
-    let push = free_port();
-    let metrics = [free_port(), free_port()];
-    let text = |metrics| writer_text(&cluster, &nats.url(), metrics, CUSTOM_TABLE).replace("wait_ms = 12000", "wait_ms = 60000");
-    let writer_texts = [text(metrics[0]), text(metrics[1])];
-    let config = hypertick::app::load_config_str(&writer_texts[0], Vec::new()).expect("the writer's configuration");
-    hypertick::app::migrate(&config).await.expect("migrate");
-    let edge_path = edge_config(dir.path(), &nats.url(), push, CUSTOM_TABLE);
-    let writer_paths = [writer_config(dir.path(), "writer-1", &writer_texts[0]), writer_config(dir.path(), "writer-2", &writer_texts[1])];
-    let (mut edge, mut writers) = tokio::task::block_in_place(|| {
-        let writers = [DaemonProcess::start(&writer_paths[0], metrics[0]), DaemonProcess::start(&writer_paths[1], metrics[1])];
-        (DaemonProcess::start(&edge_path, push), writers)
-    });
+    let Rig { cluster, mut nats, dir: _dir, push, metrics: _, mut edge, mut writers } =
+        Rig::start("hypertick-bus-key-order-", CUSTOM_TABLE, 60_000).await;
     let client = support::sql(&cluster).await;
     let mut holder = support::sql(&cluster).await;
     let waiting = "SELECT count(*) FROM relational_waiting";

@@ -23,8 +23,9 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use super::admission::Producer;
+use super::frame::Frame;
 use super::letters::{FrameRefusals, RateLimitSamples};
-use super::protocol::{Ack, Frame};
+use super::protocol::Ack;
 use super::rate::TokenBucket;
 use super::settings::{PushSettings, HARD_LIMIT_FACTOR};
 use super::SOURCE_NAME;

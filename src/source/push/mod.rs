@@ -16,6 +16,7 @@ mod admission;
 mod connection;
 mod fast;
 mod fields;
+mod frame;
 mod handshake;
 mod letters;
 mod option_contract;
@@ -30,9 +31,8 @@ mod settings;
 /// The push source's name in logs, metric labels, dead letters and feed events.
 const SOURCE_NAME: &str = "push";
 
-pub use protocol::{
-    fast_path_agrees, frame_path_agrees, parse_element, parse_frame, split_frame, Ack, Frame, ParsedElement, MAX_ACK_REJECTIONS,
-};
+pub use frame::{frame_path_agrees, parse_frame, split_frame, Frame, ParsedElement};
+pub use protocol::{fast_path_agrees, parse_element, Ack, MAX_ACK_REJECTIONS};
 pub use rate::TokenBucket;
 pub use row_convert::PushRows;
 pub use server::PushServer;
