@@ -41,6 +41,8 @@ pub fn split_frame(text: &str) -> Result<Vec<&str>, Rejection> {
 /// ([`fast::frame`]); any other is split first ([`split_frame`]) and its elements read
 /// one by one. Either way an element reads exactly as [`parse_element`] reads its text,
 /// and its text is at hand for a dead letter ([`Frame::raw`], split when first asked).
+/// The one pass is tried on every array: a frame that turns out to hold something else
+/// is read up to that element twice (at once, when its first element is not a tick).
 pub struct Frame<'a> {
     text: &'a str,
     ticks: Option<Vec<fast::TickWire<'a>>>,
@@ -85,7 +87,8 @@ impl<'a> Frame<'a> {
 }
 
 /// Whether a frame reads the same through [`Frame`] as split and read element by
-/// element (for the push_protocol fuzz target and the tests; true when it does not open).
+/// element (for the push_protocol fuzz target and the tests): the same records, ids and
+/// texts, or both refusing the frame.
 #[doc(hidden)]
 pub fn frame_path_agrees(text: &str) -> bool {
     let now = Timestamp(1_795_348_800_000_000);
