@@ -42,12 +42,8 @@ pub fn run_batcher<R: ApproxBytes>(
         let mut lane_closed = false;
         while rows.len() < settings.max_rows && bytes < settings.max_bytes {
             // Take what is already queued without touching the clock.
-            match receiver.try_recv() {
-                Ok(row) => {
-                    bytes += row.approx_bytes();
-                    rows.push(row);
-                    continue;
-                }
+            match receiver.drain_into(&mut rows, settings.max_rows, &mut bytes, settings.max_bytes) {
+                Ok(()) => break,
                 Err(crossbeam_channel::TryRecvError::Disconnected) => {
                     lane_closed = true;
                     break;

@@ -143,6 +143,9 @@ impl<R> Clone for LaneSender<R> {
     }
 }
 
+/// Rows a receiver takes before it releases their room ([`LaneReceiver::drain_into`]).
+const RELEASE_EVERY: usize = 256;
+
 /// The receiving half, read by the table's batcher thread.
 #[derive(Debug)]
 pub struct LaneReceiver<R: ApproxBytes> {
@@ -174,6 +177,38 @@ impl<R: ApproxBytes> LaneReceiver<R> {
 
     pub fn recv_deadline(&self, deadline: Instant) -> Result<R, RecvTimeoutError> {
         self.receiver.recv_deadline(deadline).map(|row| self.taken(*row))
+    }
+
+    /// Moves the rows queued now into `rows` while it holds fewer than `max_rows` and
+    /// `bytes` (their estimated size, added to here) is below `max_bytes`; `Ok` when it
+    /// stopped at a bound, the channel's error when the lane ran empty or is closed.
+    /// Their room is released every [`RELEASE_EVERY`] rows rather than row by row: each
+    /// release is a few atomic operations on a cache line the senders also write.
+    pub fn drain_into(&self, rows: &mut Vec<R>, max_rows: usize, bytes: &mut usize, max_bytes: usize) -> Result<(), TryRecvError> {
+        let (mut taken, mut taken_bytes) = (0usize, 0usize);
+        let ended = loop {
+            if rows.len() >= max_rows || *bytes >= max_bytes {
+                break Ok(());
+            }
+            match self.receiver.try_recv() {
+                Ok(row) => {
+                    let size = row.approx_bytes();
+                    rows.push(*row);
+                    *bytes += size;
+                    taken += 1;
+                    taken_bytes += size;
+                    if taken == RELEASE_EVERY {
+                        self.state.release(taken_bytes, taken);
+                        (taken, taken_bytes) = (0, 0);
+                    }
+                }
+                Err(error) => break Err(error),
+            }
+        };
+        if taken > 0 {
+            self.state.release(taken_bytes, taken);
+        }
+        ended
     }
 
     /// Rows queued now.
@@ -355,6 +390,27 @@ mod tests {
         receiver.recv().unwrap();
         assert_eq!((sender.state().rows(), sender.state().bytes()), (3, 750));
         sender.try_send(Sized(250)).map_err(|(_, error)| error).unwrap();
+    }
+
+    #[test]
+    fn draining_stops_at_either_bound_and_releases_what_it_took() {
+        let (sender, receiver) = lane::<Sized>(Table::Signals, 1_000, usize::MAX, FullPolicy::Reject);
+        for _ in 0..600 {
+            sender.try_send(Sized(10)).map_err(|(_, error)| error).unwrap();
+        }
+        let (mut rows, mut bytes) = (Vec::new(), 0);
+        assert_eq!(receiver.drain_into(&mut rows, 300, &mut bytes, usize::MAX), Ok(()));
+        assert_eq!((rows.len(), bytes), (300, 3_000));
+        assert_eq!((sender.state().rows(), sender.state().bytes()), (300, 3_000));
+        // The byte bound: 35 more bytes' worth is reached at the fourth row.
+        let (mut rows, mut bytes) = (Vec::new(), 0);
+        assert_eq!(receiver.drain_into(&mut rows, 1_000, &mut bytes, 35), Ok(()));
+        assert_eq!((rows.len(), sender.state().rows()), (4, 296));
+        let (mut rows, mut bytes) = (Vec::new(), 0);
+        assert_eq!(receiver.drain_into(&mut rows, 1_000, &mut bytes, usize::MAX), Err(TryRecvError::Empty));
+        assert_eq!((rows.len(), sender.state().rows(), sender.state().bytes()), (296, 0, 0));
+        drop(sender);
+        assert_eq!(receiver.drain_into(&mut rows, 1_000, &mut bytes, usize::MAX), Err(TryRecvError::Disconnected));
     }
 
     #[test]

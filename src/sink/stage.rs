@@ -319,8 +319,8 @@ mod tests {
 
     fn tick(symbol: &str, time: i64, trade: usize) -> crate::record::Tick {
         crate::record::Tick {
-            time: Timestamp(time),
-            received_at: Timestamp(time),
+            time: crate::record::Timestamp(time),
+            received_at: crate::record::Timestamp(time),
             venue: "v".into(),
             symbol: symbol.into(),
             price: 1.0,
