@@ -137,11 +137,24 @@ impl Stats {
         let mut worst = 0u64;
         {
             let mut histogram = table_stats.latency_micros.lock().unwrap_or_else(|poison| poison.into_inner());
+            // Rows received together (a frame's, a message's) come in runs of one latency:
+            // each run is recorded once, with its count.
+            let mut run: Option<(u64, u64)> = None;
             for received in received_at {
                 let latency = (committed_at.micros() - received.micros()).clamp(1, MAX_LATENCY_MICROS as i64) as u64;
-                worst = worst.max(latency);
-                let _ = histogram.record(latency);
                 rows += 1;
+                match &mut run {
+                    Some((value, count)) if *value == latency => *count += 1,
+                    _ => {
+                        if let Some((value, count)) = run.replace((latency, 1)) {
+                            let _ = histogram.record_n(value, count);
+                        }
+                        worst = worst.max(latency);
+                    }
+                }
+            }
+            if let Some((value, count)) = run {
+                let _ = histogram.record_n(value, count);
             }
         }
         table_stats.rows_written.fetch_add(rows, Ordering::Relaxed);
@@ -220,4 +233,26 @@ pub fn spawn_summary_logger(stats: Arc<Stats>, interval: Duration, stop: Cancell
             previous = current;
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commit_records_every_row_latency_in_runs_and_returns_the_worst() {
+        let stats = Stats::default();
+        let committed = Timestamp(10_000_000);
+        // Runs of one receipt time, a lone row, and a run that comes back.
+        let received: Vec<i64> = vec![9_000_000, 9_000_000, 9_000_000, 5_000_000, 9_500_000, 9_500_000, 9_000_000];
+        let oldest = stats.record_commit(Table::Ticks, received.iter().map(|micros| Timestamp(*micros)), committed);
+        assert_eq!(oldest, Duration::from_secs(5));
+        let snapshot = stats.snapshot(Table::Ticks);
+        assert_eq!(snapshot.rows_written, 7);
+        let histogram = &snapshot.latency_micros;
+        assert_eq!(histogram.len(), 7);
+        assert_eq!(histogram.count_at(1_000_000), 4);
+        assert_eq!(histogram.count_at(500_000), 2);
+        assert_eq!(histogram.count_at(5_000_000), 1);
+    }
 }
