@@ -15,7 +15,8 @@ use crate::record::{Side, Tick, Timestamp};
 use crate::source::values::is_valid_key;
 
 /// A string without escapes, or an integer (`Unsigned` only above `i64::MAX`).
-enum Scalar<'a> {
+#[derive(Debug)]
+pub(super) enum Scalar<'a> {
     Text(&'a str),
     Signed(i64),
     Unsigned(u64),
@@ -43,23 +44,23 @@ impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct TickWire<'a> {
     #[serde(rename = "type")]
-    kind: &'a str,
+    pub(super) kind: &'a str,
     #[serde(default, borrow)]
-    id: Option<Scalar<'a>>,
-    venue: &'a str,
-    symbol: &'a str,
+    pub(super) id: Option<Scalar<'a>>,
+    pub(super) venue: &'a str,
+    pub(super) symbol: &'a str,
     #[serde(borrow)]
-    time: Scalar<'a>,
-    price: f64,
-    size: f64,
+    pub(super) time: Scalar<'a>,
+    pub(super) price: f64,
+    pub(super) size: f64,
     #[serde(default, borrow)]
-    side: Option<&'a str>,
+    pub(super) side: Option<&'a str>,
     #[serde(default, borrow)]
-    trade_id: Option<Scalar<'a>>,
+    pub(super) trade_id: Option<Scalar<'a>>,
 }
 
 /// An optional identifier as the general path reads it; `Err` = let it decide.
@@ -75,18 +76,23 @@ fn optional_key(value: Option<&Scalar<'_>>) -> Result<Option<String>, ()> {
 
 /// The tick in `raw` and its `id`, or `None` when the general path must read it.
 pub(super) fn tick(raw: &str, received_at: Timestamp) -> Option<(Tick, Option<String>)> {
+    // An object only: a struct also deserializes from an array of its fields in order.
+    if !raw.trim_start().starts_with('{') {
+        return None;
+    }
     let wire: TickWire<'_> = serde_json::from_str(raw).ok()?;
     read(&wire, received_at)
 }
 
 /// A frame (a JSON array) every element of which has a plain tick's shape, read in one
-/// pass: `None` when any element does not (or the frame is not valid JSON), and the
-/// frame is then split and read element by element. What an element holds is checked
-/// by [`read`], which may still hand it to the general path. The wires borrow the
-/// frame's text; each is under 170 bytes and a tick element takes at least 68, so they
-/// hold at most about 2.5 times the frame's size (`server.max_frame_bytes` bounds it).
+/// pass by the hand-written reader ([`super::scan`]): `None` when any element does not
+/// (or the frame is not valid JSON), and the frame is then split and read element by
+/// element. What an element holds is checked by [`read`], which may still hand it to the
+/// general path. The wires borrow the frame's text; each is under 170 bytes and a tick
+/// element takes at least 68, so they hold at most about 2.5 times the frame's size
+/// (`server.max_frame_bytes` bounds it).
 pub(super) fn frame(text: &str) -> Option<Vec<TickWire<'_>>> {
-    serde_json::from_str(text).ok()
+    super::scan::frame(text)
 }
 
 /// The tick a wire holds and its `id`, or `None` when the general path must read it.
@@ -149,6 +155,7 @@ mod tests {
             r#"{"type":"tick","venue":"v","symbol":"S","time":1795348800123456789.5,"price":1,"size":2}"#,
             r#"{"type":"tick","venue":"v","symbol":"S","time":1795348800123456789,"price":1,"size":2,"trade_id":1.5}"#,
             r#"{"type":"quote","venue":"v","symbol":"S","time":1795348800123456789,"bid_price":1,"bid_size":2,"ask_price":3,"ask_size":4}"#,
+            r#"["tick",null,"v","S",1795348800123456789,1.5,2,"buy","1"]"#,
         ];
         let mut taken = 0;
         for raw in variants {

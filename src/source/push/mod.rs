@@ -25,6 +25,7 @@ mod rate;
 mod records;
 pub mod row_cells;
 pub mod row_convert;
+mod scan;
 mod server;
 mod settings;
 
