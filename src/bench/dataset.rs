@@ -73,9 +73,9 @@ impl Market {
     /// Appends the next tick as a push-protocol object (time in epoch nanoseconds).
     ///
     /// Numbers are written with `ryu` and `itoa` rather than `write!`: the load generator
-    /// stands for producers on other machines, and `core::fmt`'s float formatting took
-    /// most of its CPU, which on a 2-core bench machine is taken from the daemon and the
-    /// database. The text is the same JSON (shortest round-trip numbers).
+    /// stands for producers on other machines, and `core::fmt` took about half of its CPU
+    /// (float formatting over a third), which on a 2-core bench machine is taken from the
+    /// daemon and the database. The text is the same JSON (shortest round-trip numbers).
     pub fn push_tick(&mut self, time: Timestamp, out: &mut String) {
         let (index, price, size, buy) = self.step();
         let series = &self.series[index];

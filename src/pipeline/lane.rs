@@ -171,10 +171,6 @@ impl<R: ApproxBytes> LaneReceiver<R> {
         self.receiver.recv().map(|row| self.taken(*row))
     }
 
-    pub fn try_recv(&self) -> Result<R, TryRecvError> {
-        self.receiver.try_recv().map(|row| self.taken(*row))
-    }
-
     pub fn recv_deadline(&self, deadline: Instant) -> Result<R, RecvTimeoutError> {
         self.receiver.recv_deadline(deadline).map(|row| self.taken(*row))
     }
