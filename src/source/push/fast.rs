@@ -84,17 +84,6 @@ pub(super) fn tick(raw: &str, received_at: Timestamp) -> Option<(Tick, Option<St
     read(&wire, received_at)
 }
 
-/// A frame (a JSON array) every element of which has a plain tick's shape, read in one
-/// pass by the hand-written reader ([`super::scan`]): `None` when any element does not
-/// (or the frame is not valid JSON), and the frame is then split and read element by
-/// element. What an element holds is checked by [`read`], which may still hand it to the
-/// general path. The wires borrow the frame's text; each is under 170 bytes and a tick
-/// element takes at least 68, so they hold at most about 2.5 times the frame's size
-/// (`server.max_frame_bytes` bounds it).
-pub(super) fn frame(text: &str) -> Option<Vec<TickWire<'_>>> {
-    super::scan::frame(text)
-}
-
 /// The tick a wire holds and its `id`, or `None` when the general path must read it.
 pub(super) fn read(wire: &TickWire<'_>, received_at: Timestamp) -> Option<(Tick, Option<String>)> {
     if wire.kind != "tick" || !is_valid_key(wire.venue) || !is_valid_key(wire.symbol) || wire.size < 0.0 {
@@ -172,10 +161,10 @@ mod tests {
 
     #[test]
     fn a_frames_wires_stay_within_what_the_frame_bounds() {
-        // What `frame`'s documentation says: a wire under 170 bytes, a tick at least 68.
+        // What `scan::frame`'s documentation says: a wire under 170 bytes, a tick at least 68.
         assert!(std::mem::size_of::<TickWire<'_>>() < 170, "{}", std::mem::size_of::<TickWire<'_>>());
         let smallest = r#"{"type":"tick","venue":"v","symbol":"S","time":1,"price":1,"size":1}"#;
         assert_eq!(smallest.len(), 68);
-        assert!(frame(&format!("[{smallest}]")).is_some_and(|wires| wires.len() == 1));
+        assert!(super::super::scan::frame(&format!("[{smallest}]")).is_some_and(|wires| wires.len() == 1));
     }
 }

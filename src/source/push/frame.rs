@@ -5,8 +5,8 @@
 
 use serde_json::value::RawValue;
 
-use super::fast;
 use super::protocol::parse_element;
+use super::{fast, scan};
 use crate::record::{Record, RejectReason, Rejection, Timestamp};
 
 /// One element of a frame, with its position and raw text.
@@ -37,9 +37,9 @@ pub fn split_frame(text: &str) -> Result<Vec<&str>, Rejection> {
 }
 
 /// A frame's elements, each read when it is routed. A frame of plain ticks (the
-/// commonest, and the one that comes at the highest rates) is read in one pass
-/// ([`fast::frame`]); any other is split first ([`split_frame`]) and its elements read
-/// one by one. Either way an element reads exactly as [`parse_element`] reads its text,
+/// commonest, and the one that comes at the highest rates) is read in one pass by the
+/// hand-written reader ([`scan::frame`]); any other is split first ([`split_frame`]) and
+/// its elements read one by one. Either way an element reads exactly as [`parse_element`] reads its text,
 /// and its text is at hand for a dead letter ([`Frame::raw`], split when first asked).
 /// The one pass is tried on every array: a frame that turns out to hold something else
 /// is read up to that element twice (at once, when its first element is not a tick).
@@ -52,7 +52,7 @@ pub struct Frame<'a> {
 impl<'a> Frame<'a> {
     /// Opens a frame; a frame that is not valid JSON as a whole is one rejection.
     pub fn open(text: &'a str) -> Result<Frame<'a>, Rejection> {
-        let ticks = if text.trim_start().starts_with('[') { fast::frame(text) } else { None };
+        let ticks = if text.trim_start().starts_with('[') { scan::frame(text) } else { None };
         let raws = match ticks {
             Some(_) => None,
             None => Some(split_frame(text)?),

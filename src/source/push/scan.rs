@@ -13,13 +13,18 @@
 
 use super::fast::{Scalar, TickWire};
 
-/// The ticks of a frame of plain tick objects, or `None` when the frame is anything else.
+/// The ticks of a frame (a JSON array) every element of which has a plain tick's shape,
+/// read in one pass; `None` when any element does not (or the frame is not valid JSON),
+/// and the frame is then split and read element by element. What an element holds is
+/// checked by `fast::read`, which may still hand it to the general path. The wires borrow
+/// the frame's text; each is under 170 bytes and a tick element takes at least 68, so they
+/// hold at most about 2.5 times the frame's size (`server.max_frame_bytes` bounds it).
 pub(super) fn frame(text: &str) -> Option<Vec<TickWire<'_>>> {
     let mut cursor = Cursor { text, bytes: text.as_bytes(), at: 0 };
     cursor.skip_whitespace();
     cursor.expect(b'[')?;
     // A tick object takes at least 68 bytes: room for as many as the frame can hold,
-    // so the list never grows (the bound `fast::frame` states).
+    // so the list never grows (the bound stated above).
     let mut wires = Vec::with_capacity(text.len() / 68 + 1);
     cursor.skip_whitespace();
     if cursor.peek() == Some(b']') {
