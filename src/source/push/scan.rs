@@ -1,6 +1,6 @@
 //! A hand-written reader for the commonest frame, a JSON array of plain tick objects,
 //! into the same borrowed [`TickWire`]s the `serde_json` path reads. Measured, reading
-//! such frames with `serde_json` took about a quarter of the daemon's CPU at the highest
+//! such frames with `serde_json` took about a fifth of the daemon's CPU at the highest
 //! push rates; this reader makes one pass over the bytes with no generic machinery.
 //!
 //! It declines (`None`) anything it is not sure of — a key or string with an escape, a
