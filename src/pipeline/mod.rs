@@ -24,6 +24,6 @@ pub use keyed::{row_retention_micros, KeyedLane};
 pub use lane::{lane, LaneReceiver, LaneSender, LaneState, SendError, Sequenced};
 pub use release::{ReleaseSender, SpoolRelease, RELEASE_QUEUE};
 pub use retention::{check_event_time, check_interval_time, retention_micros_of_days, IntervalRetention};
-pub use router::{CustomLane, Lanes, Receipt, Router, RouterLimits, RouterParts, SpoolGate};
+pub use router::{CustomLane, Lanes, Receipt, Router, RouterLimits, RouterParts, SpoolGate, TickRun};
 pub use spill_reader::spawn_spill_readers;
 pub use spill_state::Spills;

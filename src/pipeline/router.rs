@@ -20,7 +20,7 @@ use crate::config::FullPolicy;
 use crate::metrics::events;
 use crate::record::{
     ApproxBytes, CellValue, CustomRow, CustomSchema, DeadLetter, FeedEvent, Record, RejectReason, Rejection, RowConverter, RowRecord,
-    SharedCatalog, Table, Timestamp,
+    SharedCatalog, Table, Tick, Timestamp,
 };
 use crate::spool::{codec, Position, SpoolError, SpoolProgress, StreamCursor};
 
@@ -226,10 +226,13 @@ impl Router {
 
     /// Refuses a record larger than its table's `max_record_bytes`.
     pub fn check_size(&self, record: &Record) -> Result<(), Rejection> {
-        let table = record.table();
+        self.check_bytes(record.table(), record.approx_bytes())
+    }
+
+    /// Refuses `bytes` over `table`'s `max_record_bytes` (a custom table has none here).
+    fn check_bytes(&self, table: Table, bytes: usize) -> Result<(), Rejection> {
         let Some(index) = table.index() else { return Ok(()) };
         let limit = self.limits.max_record_bytes[index];
-        let bytes = record.approx_bytes();
         if bytes > limit {
             return Err(Rejection::new(
                 RejectReason::RecordTooLarge,
@@ -312,6 +315,28 @@ impl Router {
             other => Err(other),
         };
         queued.map(|()| Ok(Receipt::default()))
+    }
+
+    /// Whether a tick with this `id` may be queued in a run ([`Router::try_queue_ticks`]):
+    /// there is no spool to append it to and no id to check first.
+    pub fn runs_ticks(&self, id: Option<&str>) -> bool {
+        self.spool.is_none() && (self.ids.is_none() || id.is_none())
+    }
+
+    /// The checks [`Router::route`] makes of a tick before queueing it: its time against
+    /// retention and our clock, its size against the table's limit.
+    pub fn check_tick(&self, tick: &Tick, now: Timestamp) -> Result<(), Rejection> {
+        self.check_time(Table::Ticks, tick.time, now)?;
+        self.check_bytes(Table::Ticks, tick.approx_bytes())
+    }
+
+    /// Queues the ticks of `run` (each passed [`Router::check_tick`], where
+    /// [`Router::runs_ticks`]) in one slot if the lane has room for all of them; hands
+    /// the run back otherwise, for [`Router::route`] tick by tick, which applies the full
+    /// policy. A push frame of ticks goes this way: one allocation and one reservation
+    /// per run instead of per tick.
+    pub fn try_queue_ticks(&self, run: TickRun) -> Result<(), TickRun> {
+        self.lanes.ticks.try_send_run(run.rows).map_err(|rows| TickRun { rows })
     }
 
     /// Admits one record: checks it, appends it to the spool (if any) and queues it.
@@ -529,6 +554,35 @@ enum Queued<'a> {
     Record(Record),
     /// A custom table's row, converted, for its lane.
     Custom(&'a CustomLane, CustomRow),
+}
+
+/// Ticks gathered for one run on the ticks lane ([`Router::try_queue_ticks`]).
+#[derive(Debug, Default)]
+pub struct TickRun {
+    rows: Vec<Sequenced<Tick>>,
+}
+
+impl TickRun {
+    pub fn with_capacity(capacity: usize) -> TickRun {
+        TickRun { rows: Vec::with_capacity(capacity) }
+    }
+
+    pub fn push(&mut self, tick: Tick) {
+        self.rows.push(Sequenced::unspooled(tick));
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The ticks, in the order they were pushed.
+    pub fn into_ticks(self) -> impl Iterator<Item = Tick> {
+        self.rows.into_iter().map(|queued| queued.row)
+    }
 }
 
 fn queue_rejection(error: SendError) -> Rejection {

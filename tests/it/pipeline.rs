@@ -127,3 +127,57 @@ async fn insert_mode_with_a_conflict_key_skips_resent_rows() {
     let quote_row = client.query_one("SELECT bid_price, ask_size FROM quotes", &[]).await.unwrap();
     assert_eq!((quote_row.get::<_, f64>(0), quote_row.get::<_, f64>(1)), (1.0, 4.0));
 }
+
+/// With `full_policy = "reject"`, frames of ticks that meet a full ticks lane are
+/// accepted as far as there is room and refused (`queue_full`) past it, tick by tick
+/// (a frame's ticks travel in runs, and a run that does not fit is routed tick by tick),
+/// and exactly the ticks the acks accepted are stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_lane_under_reject_stores_exactly_the_ticks_acked() {
+    let cluster = support::start_cluster();
+    let mut config = support::config_for(&cluster);
+    config.pipeline.full_policy = hypertick::config::FullPolicy::Reject;
+    config.tables.ticks = Some(TableConfig {
+        writers: Some(1),
+        batch_max_rows: Some(100),
+        linger_ms: Some(5),
+        channel_capacity: std::num::NonZeroUsize::new(700),
+        ..TableConfig::default()
+    });
+    let daemon = Daemon::start(&config).await.expect("daemon starts");
+    let mut socket = support::connect(daemon.push_addr.unwrap()).await;
+    // The writer stalls on the lock, so the lane fills.
+    let locker = support::sql(&cluster).await;
+    locker.batch_execute("BEGIN; LOCK TABLE ticks IN ACCESS EXCLUSIVE MODE").await.unwrap();
+
+    let mut accepted = std::collections::BTreeSet::new();
+    let (mut frames, mut refused) = (0u64, 0usize);
+    while refused == 0 && frames < 100 {
+        let ticks: Vec<String> = (0..500).map(|i| tick_json("FULL", frames * 500 + i, 1.0)).collect();
+        let ack = push(&mut socket, &array(&ticks)).await;
+        let refusals = support::refused_indexes(&ack);
+        for listed in ack["rejected"].as_array().unwrap() {
+            assert!(listed["reason"].as_str().unwrap().starts_with("queue_full"), "{listed}");
+        }
+        assert_eq!(ack["accepted"].as_u64().unwrap() as usize + refusals.len(), 500, "{ack}");
+        accepted.extend((0..500).filter(|index| !refusals.contains(index)).map(|index| frames * 500 + index as u64));
+        refused += refusals.len();
+        frames += 1;
+    }
+    assert!(refused > 0, "the lane never filled in {frames} frames");
+    assert!(!accepted.is_empty());
+
+    locker.batch_execute("COMMIT").await.unwrap();
+    let client = support::sql(&cluster).await;
+    let expected = accepted.len() as i64;
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM ticks WHERE symbol = 'FULL'", expected).await, expected);
+    let stored: std::collections::BTreeSet<u64> = client
+        .query("SELECT trade_id FROM ticks WHERE symbol = 'FULL'", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get::<_, String>(0).parse().unwrap())
+        .collect();
+    assert_eq!(stored, accepted, "stored: exactly the ticks acked");
+    daemon.stop().await.expect("clean stop");
+}

@@ -31,8 +31,8 @@ use super::settings::{PushSettings, HARD_LIMIT_FACTOR};
 use super::SOURCE_NAME;
 use crate::config::AckLevel;
 use crate::metrics::events;
-use crate::pipeline::{Receipt, Router, SpoolGate};
-use crate::record::{DeadLetter, FeedEvent, RejectReason, Rejection, Timestamp};
+use crate::pipeline::{Receipt, Router, SpoolGate, TickRun};
+use crate::record::{DeadLetter, FeedEvent, Record, RejectReason, Rejection, Timestamp};
 use crate::source::SourceContext;
 
 /// At a stop, or before closing a connection for an unreadable frame, the acks owed
@@ -286,43 +286,46 @@ async fn handle_text(text: &str, settings: &PushSettings, router: &Router) -> (A
         Ok(elements) => elements,
         Err(rejection) => return (reject_frame(router, &rejection, text).await, Vec::new()),
     };
-    let mut ack = Ack::default();
-    let mut parse_errors = 0;
     let element_count = elements.len();
-    let mut receipts: Vec<Receipt> = Vec::new();
-    let mut refusals = FrameRefusals::default();
+    let mut tally = FrameTally::default();
+    let mut parse_errors = 0;
+    // Ticks that may travel together are gathered into runs (see `Router::try_queue_ticks`);
+    // a run is queued before anything else of the frame, so the frame keeps its order.
+    let mut run = TickRun::with_capacity(element_count.min(RUN_ROWS));
+    let mut run_indexes: Vec<usize> = Vec::with_capacity(element_count.min(RUN_ROWS));
     for index in 0..element_count {
         // Parsed one at a time: a frame's records are never all held at once.
         let (parsed, id) = elements.parse(index, received_at);
         let outcome = match parsed {
-            Ok(record) => match router.try_route_now(record, received_at, id.as_deref()) {
-                Ok(routed) => routed,
-                Err(record) => router.route_with_id(record, received_at, id.as_deref()).await,
+            Ok(Record::Tick(tick)) if router.runs_ticks(id.as_deref()) => match router.check_tick(&tick, received_at) {
+                Ok(()) => {
+                    run.push(tick);
+                    run_indexes.push(index);
+                    if run.len() == RUN_ROWS {
+                        let next = TickRun::with_capacity((element_count - index - 1).min(RUN_ROWS));
+                        queue_run(router, std::mem::replace(&mut run, next), &mut run_indexes, received_at, &mut tally, &mut elements)
+                            .await;
+                    }
+                    continue;
+                }
+                Err(rejection) => Err(rejection),
             },
+            Ok(record) => {
+                queue_run(router, std::mem::take(&mut run), &mut run_indexes, received_at, &mut tally, &mut elements).await;
+                match router.try_route_now(record, received_at, id.as_deref()) {
+                    Ok(routed) => routed,
+                    Err(record) => router.route_with_id(record, received_at, id.as_deref()).await,
+                }
+            }
             Err(rejection) => {
                 parse_errors += 1;
                 Err(rejection)
             }
         };
-        match outcome {
-            Ok(receipt) if receipt.duplicate => {
-                ack.accepted += 1;
-                ack.duplicates += 1;
-            }
-            Ok(mut receipt) => {
-                ack.accepted += 1;
-                receipt.index = u32::try_from(index).unwrap_or(u32::MAX);
-                receipts.push(receipt);
-            }
-            Err(rejection) => {
-                ack.reject(index, &rejection);
-                // A full queue or spool is the producer's to retry, not bad input to keep.
-                if !rejection.code.is_backpressure() {
-                    refusals.add(SOURCE_NAME, index, &rejection, elements.raw(index));
-                }
-            }
-        }
+        tally.add(index, outcome, &mut elements);
     }
+    queue_run(router, run, &mut run_indexes, received_at, &mut tally, &mut elements).await;
+    let FrameTally { ack, receipts, refusals } = tally;
     // A few refused elements are kept one by one, more as one letter for the frame.
     for letter in refusals.into_letters(SOURCE_NAME, text, element_count) {
         router.dead_letter(letter).await;
@@ -332,6 +335,71 @@ async fn handle_text(text: &str, settings: &PushSettings, router: &Router) -> (A
         events::parse_errors(SOURCE_NAME, parse_errors);
     }
     (ack, receipts)
+}
+
+/// Ticks of one frame queued together at most: a frame's records are never all held
+/// at once, and a run is one slot of the ticks lane.
+const RUN_ROWS: usize = 256;
+
+/// What a frame's records came to so far.
+#[derive(Default)]
+struct FrameTally {
+    ack: Ack,
+    receipts: Vec<Receipt>,
+    refusals: FrameRefusals,
+}
+
+impl FrameTally {
+    fn add(&mut self, index: usize, outcome: Result<Receipt, Rejection>, elements: &mut Frame<'_>) {
+        match outcome {
+            Ok(receipt) if receipt.duplicate => {
+                self.ack.accepted += 1;
+                self.ack.duplicates += 1;
+            }
+            Ok(mut receipt) => {
+                self.ack.accepted += 1;
+                receipt.index = u32::try_from(index).unwrap_or(u32::MAX);
+                self.receipts.push(receipt);
+            }
+            Err(rejection) => {
+                self.ack.reject(index, &rejection);
+                // A full queue or spool is the producer's to retry, not bad input to keep.
+                if !rejection.code.is_backpressure() {
+                    self.refusals.add(SOURCE_NAME, index, &rejection, elements.raw(index));
+                }
+            }
+        }
+    }
+}
+
+/// Queues a run of the frame's ticks (their elements' indexes in `indexes`, emptied
+/// here). When the lane has no room for all of them, each tick takes the router's
+/// usual way, which applies the lane's full policy: it waits, or is refused alone.
+async fn queue_run(
+    router: &Router,
+    run: TickRun,
+    indexes: &mut Vec<usize>,
+    received_at: Timestamp,
+    tally: &mut FrameTally,
+    elements: &mut Frame<'_>,
+) {
+    if run.is_empty() {
+        return;
+    }
+    match router.try_queue_ticks(run) {
+        Ok(()) => {
+            for &index in indexes.iter() {
+                tally.add(index, Ok(Receipt::default()), elements);
+            }
+        }
+        Err(run) => {
+            for (tick, &index) in run.into_ticks().zip(indexes.iter()) {
+                let outcome = router.route(Record::Tick(tick), received_at).await;
+                tally.add(index, outcome, elements);
+            }
+        }
+    }
+    indexes.clear();
 }
 
 /// With `ack = "committed"`: the records the database refused (dead-lettered in their
