@@ -37,12 +37,12 @@ fn ticks(count: usize) -> Vec<Tick> {
         .map(|i| Tick {
             time: Timestamp(start + i as i64 * 137),
             received_at: Timestamp(start + i as i64 * 137 + 950),
-            venue: "binance".to_string(),
-            symbol: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "AAPL"][i % 4].to_string(),
+            venue: "binance".into(),
+            symbol: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "AAPL"][i % 4].into(),
             price: 97_000.0 + (i % 1_000) as f64 * 0.01,
             size: 0.001 * (1 + i % 50) as f64,
             side: if i % 2 == 0 { Side::Buy } else { Side::Sell },
-            trade_id: Some((3_000_000_000u64 + i as u64).to_string()),
+            trade_id: Some((3_000_000_000u64 + i as u64).to_string().into()),
         })
         .collect()
 }
@@ -89,12 +89,12 @@ fn custom_tick_rows(rows: &[Tick]) -> Vec<CustomRow> {
             values: vec![
                 CellValue::TimestampTz(tick.time),
                 CellValue::TimestampTz(tick.received_at),
-                CellValue::Text(tick.venue.clone()),
-                CellValue::Text(tick.symbol.clone()),
+                CellValue::Text(tick.venue.to_string()),
+                CellValue::Text(tick.symbol.to_string()),
                 CellValue::Float8(tick.price),
                 CellValue::Float8(tick.size),
                 CellValue::Int2(tick.side as i16),
-                tick.trade_id.clone().map_or(CellValue::Null, CellValue::Text),
+                tick.trade_id.as_ref().map_or(CellValue::Null, |id| CellValue::Text(id.to_string())),
             ],
         })
         .collect()
@@ -161,12 +161,12 @@ fn postgres_ticks(rows: &[Tick]) -> Vec<PostgresTick> {
         .map(|t| PostgresTick {
             time: datetime(t.time),
             received_at: datetime(t.received_at),
-            venue: t.venue.clone(),
-            symbol: t.symbol.clone(),
+            venue: t.venue.to_string(),
+            symbol: t.symbol.to_string(),
             price: t.price,
             size: t.size,
             side: t.side as i16,
-            trade_id: t.trade_id.clone(),
+            trade_id: t.trade_id.as_ref().map(ToString::to_string),
         })
         .collect()
 }

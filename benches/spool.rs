@@ -23,11 +23,11 @@ fn ticks() -> Vec<Record> {
                 time: Timestamp(1_795_348_800_000_000 + i as i64 * 1_000),
                 received_at: Timestamp(1_795_348_800_000_000 + i as i64 * 1_000 + 250),
                 venue: "binance".into(),
-                symbol: format!("SYM{:02}-USDT", i % 50),
+                symbol: format!("SYM{:02}-USDT", i % 50).into(),
                 price: 97_000.0 + (i % 1_000) as f64 * 0.25,
                 size: 0.001 * (i % 100 + 1) as f64,
                 side: if i % 2 == 0 { Side::Buy } else { Side::Sell },
-                trade_id: Some((3_100_000_000u64 + i as u64).to_string()),
+                trade_id: Some((3_100_000_000u64 + i as u64).to_string().into()),
             })
         })
         .collect()

@@ -28,18 +28,18 @@ fuzz_target!(|data: &[u8]| {
         ticks.push(Tick {
             time,
             received_at: time,
-            venue: text(&chunk[..split.min(8)]),
-            symbol: text(&chunk[split..]),
+            venue: text(&chunk[..split.min(8)]).into(),
+            symbol: text(&chunk[split..]).into(),
             price: f64::from_le_bytes(number(8)),
             size: f64::from_le_bytes(number(16)),
             side: [Side::Buy, Side::Sell, Side::Unknown][usize::from(chunk[0] % 3)],
-            trade_id: (chunk[0] % 2 == 0).then(|| text(chunk)),
+            trade_id: (chunk[0] % 2 == 0).then(|| text(chunk).into()),
         });
         bars.push(Bar {
             time,
             received_at: time,
             venue: text(&chunk[..split]),
-            symbol: text(&chunk[split..]),
+            symbol: text(&chunk[split..]).into(),
             interval: "1m".to_string(),
             open: f64::from_le_bytes(number(24)),
             high: f64::from_le_bytes(number(8)),

@@ -207,7 +207,16 @@ async fn insert_rows(
         client
             .execute(
                 statement,
-                &[&time, &received_at, &tick.venue, &tick.symbol, &tick.price, &tick.size, &(tick.side as i16), &tick.trade_id],
+                &[
+                    &time,
+                    &received_at,
+                    &tick.venue.as_str(),
+                    &tick.symbol.as_str(),
+                    &tick.price,
+                    &tick.size,
+                    &(tick.side as i16),
+                    &tick.trade_id.as_deref(),
+                ],
             )
             .await
             .context("per-row INSERT")?;

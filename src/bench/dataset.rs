@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use crate::record::ToCompactString;
 use crate::record::{Side, Tick, Timestamp};
 
 /// One symbol's state: its name, its last trade id and a price that walks.
@@ -61,12 +62,12 @@ impl Market {
         Tick {
             time,
             received_at: time,
-            venue: "bench".to_string(),
-            symbol: series.symbol.clone(),
+            venue: "bench".to_compact_string(),
+            symbol: series.symbol.clone().into(),
             price,
             size,
             side: if buy { Side::Buy } else { Side::Sell },
-            trade_id: Some(series.next_trade_id.to_string()),
+            trade_id: Some(series.next_trade_id.to_compact_string()),
         }
     }
 

@@ -237,7 +237,7 @@ mod tests {
             price: 42_000.5,
             size: 0.25,
             side: crate::record::Side::Unknown,
-            trade_id: Some(trade.to_string()),
+            trade_id: Some(trade.to_string().into()),
         }
     }
 

@@ -199,8 +199,8 @@ impl<R: ApproxBytes> LaneReceiver<R> {
     }
 
     /// A slot's first row; the rest of a run is kept for the next calls.
-    fn first_of(&self, slot: Box<Slot<R>>) -> R {
-        match *slot {
+    fn first_of(&self, slot: Slot<R>) -> R {
+        match slot {
             Slot::One(row) => self.taken(row),
             Slot::Run(rows) => {
                 let mut rows = rows.into_iter();
@@ -222,14 +222,14 @@ impl<R: ApproxBytes> LaneReceiver<R> {
         if let Some(row) = self.next_of_run() {
             return Ok(row);
         }
-        self.receiver.recv().map(|slot| self.first_of(slot))
+        self.receiver.recv().map(|slot| self.first_of(*slot))
     }
 
     pub fn recv_deadline(&self, deadline: Instant) -> Result<R, RecvTimeoutError> {
         if let Some(row) = self.next_of_run() {
             return Ok(row);
         }
-        self.receiver.recv_deadline(deadline).map(|slot| self.first_of(slot))
+        self.receiver.recv_deadline(deadline).map(|slot| self.first_of(*slot))
     }
 
     /// Moves the rows queued now into `rows` while it holds fewer than `max_rows` and
@@ -325,8 +325,8 @@ impl<R> Refused<R> {
 }
 
 /// A refused slot's row.
-fn one<R>(slot: Box<Slot<R>>) -> R {
-    match *slot {
+fn one<R>(slot: Slot<R>) -> R {
+    match slot {
         Slot::One(row) => row,
         Slot::Run(_) => unreachable!("a row is queued as Slot::One"),
     }
@@ -360,8 +360,8 @@ impl<R: ApproxBytes + Send + 'static> LaneSender<R> {
     fn offer_one(&self, row: R) -> Result<(), Refused<R>> {
         let bytes = row.approx_bytes();
         self.offer(Box::new(Slot::One(row)), 1, bytes).map_err(|refused| match refused {
-            Refused::Full(slot) => Refused::Full(one(slot)),
-            Refused::Closed(slot) => Refused::Closed(one(slot)),
+            Refused::Full(slot) => Refused::Full(one(*slot)),
+            Refused::Closed(slot) => Refused::Closed(one(*slot)),
         })
     }
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::{
     Bar, BookDelta, BookSnapshot, CellValue, CustomRow, DeadLetter, FeedEvent, FundingRate, IndicatorValue, Liquidation, MarkPrice,
-    OpenInterest, OptionQuote, Quote, RowRecord, Signal, TechnicalIndicators, Tick, Ticker,
+    OpenInterest, OptionQuote, Quote, RowRecord, ShortText, Signal, TechnicalIndicators, Tick, Ticker,
 };
 
 /// A value's estimated size in memory, in bytes (its own size plus what it owns).
@@ -32,6 +32,15 @@ fn optional_string_heap(text: &Option<String>) -> usize {
     text.as_deref().map_or(0, string_heap)
 }
 
+/// A [`ShortText`]'s heap: none while it is kept inline.
+fn short_text_heap(text: &ShortText) -> usize {
+    if text.is_heap_allocated() {
+        string_heap(text)
+    } else {
+        0
+    }
+}
+
 /// The heap a JSON value owns (its own `Value` slot is counted by its owner).
 pub fn json_heap_bytes(value: &Value) -> usize {
     match value {
@@ -51,7 +60,7 @@ pub fn json_heap_bytes(value: &Value) -> usize {
 
 impl ApproxBytes for Tick {
     fn approx_bytes(&self) -> usize {
-        size_of::<Self>() + string_heap(&self.venue) + string_heap(&self.symbol) + optional_string_heap(&self.trade_id)
+        size_of::<Self>() + short_text_heap(&self.venue) + short_text_heap(&self.symbol) + self.trade_id.as_ref().map_or(0, short_text_heap)
     }
 }
 

@@ -326,7 +326,7 @@ mod tests {
             price: 1.0,
             size: 1.0,
             side: crate::record::Side::Buy,
-            trade_id: Some(trade.to_string()),
+            trade_id: Some(trade.to_string().into()),
         }
     }
 

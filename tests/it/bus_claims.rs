@@ -26,7 +26,7 @@ fn tick(trade: u64) -> Tick {
         price: 100.0 + trade as f64,
         size: 1.0,
         side: Side::Buy,
-        trade_id: Some(trade.to_string()),
+        trade_id: Some(trade.to_string().into()),
     }
 }
 

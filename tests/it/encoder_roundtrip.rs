@@ -66,12 +66,12 @@ fn tick() -> impl Strategy<Value = Tick> {
         .prop_map(|(time, received_at, venue, symbol, price, size, side, trade_id)| Tick {
             time,
             received_at,
-            venue,
-            symbol,
+            venue: venue.into(),
+            symbol: symbol.into(),
             price,
             size,
             side,
-            trade_id,
+            trade_id: trade_id.map(Into::into),
         })
 }
 
@@ -400,7 +400,8 @@ fn check_ticks(rows: &[Tick], back: &[tokio_postgres::Row]) -> Result<(), TestCa
         prop_assert!(same_float(row.price, read.get(4)), "price {} vs {}", row.price, read.get::<_, f64>(4));
         prop_assert!(same_float(row.size, read.get(5)));
         prop_assert_eq!(row.side as i16, read.get::<_, i16>(6));
-        prop_assert_eq!(&row.trade_id, &read.get::<_, Option<String>>(7));
+        let trade_id: Option<String> = read.get(7);
+        prop_assert_eq!(row.trade_id.as_deref(), trade_id.as_deref());
     }
     Ok(())
 }

@@ -171,7 +171,7 @@ fn dataset() -> Dataset {
                     price,
                     size: ((random() * 2.0 + 0.001) * 1_000.0).round() / 1_000.0,
                     side: if random() < 0.5 { Side::Buy } else { Side::Sell },
-                    trade_id: Some(trade_id.to_string()),
+                    trade_id: Some(trade_id.to_string().into()),
                 });
             }
             time += (3.0 + random() * 8.0) as i64 * SECOND + (random() * 1_000.0) as i64;

@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 
 use super::wire::{Auth, Bar as WireBar, Envelope, Error, Quote as WireQuote, Subscribe, Success, Trade};
 use crate::config::Channel;
+use crate::record::ToCompactString;
 use crate::record::{Bar, Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Timestamp};
 use crate::source::feed::{Parsed, Subscription, VenueAdapter};
 use crate::source::values::rfc3339 as time;
@@ -124,12 +125,12 @@ impl AlpacaAdapter {
                 let tick = Tick {
                     time: time("t", trade.t)?,
                     received_at,
-                    venue: self.venue().to_string(),
-                    symbol: trade.symbol.to_string(),
+                    venue: self.venue().to_compact_string(),
+                    symbol: trade.symbol.to_compact_string(),
                     price: trade.p,
                     size: trade.s,
                     side: Side::Unknown,
-                    trade_id: Some(trade.i.to_string()),
+                    trade_id: Some(trade.i.to_compact_string()),
                 };
                 let recent = match self.recent_trades.get_mut(trade.symbol) {
                     Some(recent) => recent,

@@ -12,6 +12,7 @@ use super::derivatives::{BinanceDerivatives, OPEN_INTEREST_PATH};
 use super::instruments::{BinanceInstruments, FUTURES_PATH, SPOT_PATH};
 use super::wire::{AggTrade, BookTicker, Kline, Response, Ticker24h, Trade};
 use crate::config::Channel;
+use crate::record::ToCompactString;
 use crate::record::{Bar, Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker, Timestamp};
 use crate::source::feed::book::BookSettings;
 use crate::source::feed::fields::invalid_record as invalid;
@@ -87,12 +88,12 @@ impl BinanceAdapter {
         let tick = Tick {
             time: millis("T", trade.trade_time_ms)?,
             received_at,
-            venue: self.venue().to_string(),
-            symbol: split_quote_asset(trade.symbol),
+            venue: self.venue().to_compact_string(),
+            symbol: split_quote_asset(trade.symbol).into(),
             price: number("p", trade.price)?,
             size: number("q", trade.quantity)?,
             side: if trade.buyer_is_maker { Side::Sell } else { Side::Buy },
-            trade_id: Some(trade.trade_id.to_string()),
+            trade_id: Some(trade.trade_id.to_compact_string()),
         };
         if self.trade_ids.admit(trade.symbol, trade.trade_id, parsed) {
             parsed.records.push(Record::Tick(tick));
@@ -105,12 +106,12 @@ impl BinanceAdapter {
         let tick = Tick {
             time: millis("T", trade.trade_time_ms)?,
             received_at,
-            venue: self.venue().to_string(),
-            symbol: split_quote_asset(trade.symbol),
+            venue: self.venue().to_compact_string(),
+            symbol: split_quote_asset(trade.symbol).into(),
             price: number("p", trade.price)?,
             size: number("q", trade.quantity)?,
             side: if trade.buyer_is_maker { Side::Sell } else { Side::Buy },
-            trade_id: Some(format!("a{}", trade.aggregate_id)),
+            trade_id: Some(format!("a{}", trade.aggregate_id).into()),
         };
         if self.aggregate_ids.admit(trade.symbol, trade.aggregate_id, parsed) {
             parsed.records.push(Record::Tick(tick));

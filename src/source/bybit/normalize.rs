@@ -17,6 +17,7 @@ use super::derivatives::{self, DerivativeTickers, TickerTables};
 use super::instruments::Instruments;
 use super::wire::{Envelope, Kline, OrderBook, SpotTicker, Trade};
 use crate::config::Channel;
+use crate::record::ToCompactString;
 use crate::record::{Bar, Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker, Timestamp};
 use crate::source::feed::book::BookSettings;
 use crate::source::feed::fields::invalid_record as invalid;
@@ -153,8 +154,8 @@ impl BybitAdapter {
             parsed.records.push(Record::Tick(Tick {
                 time: millis("T", trade.trade_time_ms)?,
                 received_at,
-                venue: self.venue().to_string(),
-                symbol: self.category.symbol(&trade.symbol),
+                venue: self.venue().to_compact_string(),
+                symbol: self.category.symbol(&trade.symbol).into(),
                 price: number("p", &trade.price)?,
                 size: number("v", &trade.size)?,
                 side: match &*trade.taker_side {
@@ -162,7 +163,7 @@ impl BybitAdapter {
                     "Sell" => Side::Sell,
                     _ => Side::Unknown,
                 },
-                trade_id: Some(trade.trade_id.to_string()),
+                trade_id: Some(trade.trade_id.to_compact_string()),
             }));
         }
         Ok(())

@@ -14,6 +14,7 @@
 use super::book::{CoinbaseBooks, DEPTHS, LEVEL2_BATCH};
 use super::wire::{Envelope, Error, Match, Subscribe, Subscriptions, Ticker as TickerMessage};
 use crate::config::Channel;
+use crate::record::ToCompactString;
 use crate::record::{Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker, Timestamp};
 use crate::source::feed::book::BookSettings;
 use crate::source::feed::fields::invalid_record as invalid;
@@ -87,12 +88,12 @@ impl CoinbaseAdapter {
         let tick = Tick {
             time: time("time", trade.time)?,
             received_at,
-            venue: self.venue().to_string(),
-            symbol: trade.product_id.to_string(),
+            venue: self.venue().to_compact_string(),
+            symbol: trade.product_id.to_compact_string(),
             price: number("price", trade.price)?,
             size: number("size", trade.size)?,
             side: taker_side(trade.side)?,
-            trade_id: Some(trade.trade_id.to_string()),
+            trade_id: Some(trade.trade_id.to_compact_string()),
         };
         if self.trade_ids.admit(trade.product_id, trade.trade_id, parsed) {
             parsed.records.push(Record::Tick(tick));

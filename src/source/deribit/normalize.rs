@@ -26,6 +26,7 @@ use super::derivatives::{self, is_index_name, DeribitDerivatives, PRICE_INDEX};
 use super::instruments::{self, DeribitInstruments};
 use super::wire::{Envelope, Params, Ticker, Trade};
 use crate::config::Channel;
+use crate::record::ToCompactString;
 use crate::record::{Instrument, OptionQuote, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker as TickerRecord, Timestamp};
 use crate::source::contracts::parse_deribit;
 use crate::source::feed::book::{Applied, BookSettings};
@@ -150,8 +151,8 @@ impl DeribitAdapter {
             let tick = Tick {
                 time: millis_raw("timestamp", trade.timestamp)?,
                 received_at,
-                venue: self.venue().to_string(),
-                symbol: trade.instrument_name.to_string(),
+                venue: self.venue().to_compact_string(),
+                symbol: trade.instrument_name.to_compact_string(),
                 price: number("price", trade.price)?,
                 size: number("amount", trade.amount)?,
                 side: match trade.direction {
@@ -159,7 +160,7 @@ impl DeribitAdapter {
                     "sell" => Side::Sell,
                     _ => Side::Unknown,
                 },
-                trade_id: Some(trade.trade_id.to_string()),
+                trade_id: Some(trade.trade_id.to_compact_string()),
             };
             let liquidations = self.derivatives.liquidations(trade, received_at)?;
             ticks.push((whole("trade_seq", trade.trade_seq)?, tick, liquidations));

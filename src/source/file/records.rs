@@ -40,12 +40,12 @@ impl FileRecord for Tick {
         Ok(Tick {
             time: values.time(0)?,
             received_at,
-            venue: values.key(1)?,
-            symbol: values.key(2)?,
+            venue: values.key(1)?.into(),
+            symbol: values.key(2)?.into(),
             price: values.number(3)?,
             size: values.non_negative(4)?,
             side: values.side(5)?,
-            trade_id: values.optional_key(6)?,
+            trade_id: values.optional_key(6)?.map(Into::into),
         })
     }
     fn time(&self) -> Timestamp {

@@ -24,6 +24,7 @@ use super::derivatives::{asset_ctx, CtxChannels, ACTIVE_ASSET_CTX};
 use super::instruments::{self, INFO_PATH, META_BODY, META_WEIGHT};
 use super::wire::{Candle, Envelope, SubscriptionKey, SubscriptionResponse, Trade};
 use crate::config::Channel;
+use crate::record::ToCompactString;
 use crate::record::{Bar, Instrument, Record, RejectReason, Rejection, Side, Tick, Timestamp};
 use crate::source::feed::book::BookSettings;
 use crate::source::feed::fields::invalid_record as invalid;
@@ -150,12 +151,12 @@ impl HyperliquidAdapter {
             let tick = Tick {
                 time: millis("time", trade.time)?,
                 received_at,
-                venue: self.venue().to_string(),
-                symbol: symbol_of(trade.coin),
+                venue: self.venue().to_compact_string(),
+                symbol: symbol_of(trade.coin).into(),
                 price: number("px", trade.px)?,
                 size: number("sz", trade.sz)?,
                 side,
-                trade_id: Some(trade.tid.to_string()),
+                trade_id: Some(trade.tid.to_compact_string()),
             };
             ticks.push((trade.coin, trade.tid, trade.time, tick));
         }

@@ -42,7 +42,7 @@ fn ticks(parsed: &Parsed) -> Vec<(String, Option<String>, Side)> {
         .records
         .iter()
         .map(|record| match record {
-            Record::Tick(tick) => (tick.symbol.clone(), tick.trade_id.clone(), tick.side),
+            Record::Tick(tick) => (tick.symbol.to_string(), tick.trade_id.as_ref().map(ToString::to_string), tick.side),
             other => panic!("expected a tick, got {other:?}"),
         })
         .collect()

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::pointer::Pointer;
 use super::rules::{same_value, Fields, IntervalSource, Rule, SideRule, TimeSource};
 use crate::config::TimeFormat;
+use crate::record::ToCompactString;
 use crate::record::{Bar, Quote, Record, RejectReason, Rejection, Side, Tick, Timestamp};
 use crate::source::values::{is_valid_key, json_number};
 
@@ -33,15 +34,15 @@ impl Rule {
             Fields::Tick { price, size, side, trade_id } => Record::Tick(Tick {
                 time,
                 received_at,
-                venue: venue.to_string(),
-                symbol,
+                venue: venue.to_compact_string(),
+                symbol: symbol.into(),
                 price: field("price", price).number()?,
                 size: field("size", size).number()?,
                 side: match side {
                     Some(side) => field("side", &side.pointer).side(side)?,
                     None => Side::Unknown,
                 },
-                trade_id: trade_id.as_ref().map(|pointer| field("trade_id", pointer).identifier()).transpose()?.flatten(),
+                trade_id: trade_id.as_ref().map(|pointer| field("trade_id", pointer).identifier()).transpose()?.flatten().map(Into::into),
             }),
             Fields::Quote { bid_price, bid_size, ask_price, ask_size } => Record::Quote(Quote {
                 time,

@@ -25,6 +25,7 @@ use serde_json::value::RawValue;
 use super::book::{KrakenBooks, BOOK, DEPTHS};
 use super::wire::{items, normalize_symbol, Candle, Envelope, Response, Ticker, Trade};
 use crate::config::Channel;
+use crate::record::ToCompactString;
 use crate::record::{Bar, Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker as TickerRecord, Timestamp};
 use crate::source::feed::book::BookSettings;
 use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
@@ -117,12 +118,12 @@ impl KrakenAdapter {
             let tick = Tick {
                 time: time(format_args!("data[{index}].timestamp"), trade.timestamp)?,
                 received_at,
-                venue: self.venue().to_string(),
-                symbol: normalize_symbol(trade.symbol),
+                venue: self.venue().to_compact_string(),
+                symbol: normalize_symbol(trade.symbol).into(),
                 price: trade.price,
                 size: trade.qty,
                 side,
-                trade_id: Some(trade.trade_id.to_string()),
+                trade_id: Some(trade.trade_id.to_compact_string()),
             };
             ticks.push((trade.symbol, trade.trade_id, tick));
         }

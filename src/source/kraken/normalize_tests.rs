@@ -28,7 +28,7 @@ fn ticks(parsed: &Parsed) -> Vec<(String, String, f64, f64, Side, i64)> {
         .iter()
         .map(|record| match record {
             Record::Tick(tick) => {
-                (tick.symbol.clone(), tick.trade_id.clone().unwrap(), tick.price, tick.size, tick.side, tick.time.micros())
+                (tick.symbol.to_string(), tick.trade_id.as_ref().unwrap().to_string(), tick.price, tick.size, tick.side, tick.time.micros())
             }
             other => panic!("expected a tick, got {other:?}"),
         })

@@ -24,6 +24,7 @@ use super::derivatives::{self, OkxDerivatives, FUNDING_RATE, INDEX_TICKERS, LIQU
 use super::instruments::{self, OkxInstruments};
 use super::wire::{millis_text, Candle, Envelope, OptionSummary, Ticker, Trade};
 use crate::config::Channel;
+use crate::record::ToCompactString;
 use crate::record::{Bar, Instrument, OptionQuote, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker as TickerRecord, Timestamp};
 use crate::source::contracts::{self, parse_okx};
 use crate::source::feed::book::BookSettings;
@@ -151,8 +152,8 @@ impl OkxAdapter {
             let tick = Tick {
                 time: millis_text("ts", trade.ts)?,
                 received_at,
-                venue: self.venue().to_string(),
-                symbol: trade.inst_id.to_string(),
+                venue: self.venue().to_compact_string(),
+                symbol: trade.inst_id.to_compact_string(),
                 price: number("px", trade.px)?,
                 size: number("sz", trade.sz)?,
                 side: match trade.side {
@@ -160,7 +161,7 @@ impl OkxAdapter {
                     "sell" => Side::Sell,
                     _ => Side::Unknown,
                 },
-                trade_id: Some(trade.trade_id.to_string()),
+                trade_id: Some(trade.trade_id.to_compact_string()),
             };
             ticks.push((id, tick));
         }

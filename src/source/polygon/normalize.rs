@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 
 use super::wire::{Aggregate, Head, Quote as WireQuote, Status, Trade};
 use crate::config::Channel;
+use crate::record::ToCompactString;
 use crate::record::{Bar, Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Timestamp};
 use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
@@ -112,12 +113,12 @@ impl PolygonAdapter {
                     Tick {
                         time: time("t", trade.t)?,
                         received_at,
-                        venue: self.venue().to_string(),
-                        symbol: trade.sym.to_string(),
+                        venue: self.venue().to_compact_string(),
+                        symbol: trade.sym.to_compact_string(),
                         price: number("p", trade.p)?,
                         size: number("s", trade.s)?,
                         side: Side::Unknown,
-                        trade_id: Some(trade.i.into_owned()),
+                        trade_id: Some(trade.i.into_owned().into()),
                     },
                 )
             }

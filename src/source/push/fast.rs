@@ -11,7 +11,8 @@ use std::fmt;
 use serde::de::{Deserializer, Visitor};
 use serde::Deserialize;
 
-use crate::record::{Side, Tick, Timestamp};
+use crate::record::ToCompactString;
+use crate::record::{ShortText, Side, Tick, Timestamp};
 use crate::source::values::is_valid_key;
 
 /// A string without escapes, or an integer (`Unsigned` only above `i64::MAX`).
@@ -64,12 +65,12 @@ pub(super) struct TickWire<'a> {
 }
 
 /// An optional identifier as the general path reads it; `Err` = let it decide.
-fn optional_key(value: Option<&Scalar<'_>>) -> Result<Option<String>, ()> {
+fn optional_key(value: Option<&Scalar<'_>>) -> Result<Option<ShortText>, ()> {
     match value {
         None => Ok(None),
-        Some(Scalar::Text(text)) if is_valid_key(text) => Ok(Some(text.to_string())),
-        Some(Scalar::Signed(number)) => Ok(Some(number.to_string())),
-        Some(Scalar::Unsigned(number)) => Ok(Some(number.to_string())),
+        Some(Scalar::Text(text)) if is_valid_key(text) => Ok(Some(text.to_compact_string())),
+        Some(Scalar::Signed(number)) => Ok(Some(number.to_compact_string())),
+        Some(Scalar::Unsigned(number)) => Ok(Some(number.to_compact_string())),
         Some(Scalar::Text(_)) => Err(()),
     }
 }
@@ -103,13 +104,13 @@ pub(super) fn read(wire: &TickWire<'_>, received_at: Timestamp) -> Option<(Tick,
         Some("sell") => Side::Sell,
         Some(_) => return None,
     };
-    let id = optional_key(wire.id.as_ref()).ok()?;
+    let id = optional_key(wire.id.as_ref()).ok()?.map(ShortText::into_string);
     let trade_id = optional_key(wire.trade_id.as_ref()).ok()?;
     let tick = Tick {
         time,
         received_at,
-        venue: wire.venue.to_string(),
-        symbol: wire.symbol.to_string(),
+        venue: wire.venue.to_compact_string(),
+        symbol: wire.symbol.to_compact_string(),
         price: wire.price,
         size: wire.size,
         side,

@@ -24,12 +24,12 @@ pub(super) fn parse_tick(fields: &Fields<'_>, received_at: Timestamp) -> Result<
     Ok(Tick {
         time: fields.time("time")?,
         received_at,
-        venue: fields.key("venue")?,
-        symbol: fields.key("symbol")?,
+        venue: fields.key("venue")?.into(),
+        symbol: fields.key("symbol")?.into(),
         price: fields.number("price")?,
         size: fields.non_negative("size")?,
         side: fields.side("side")?,
-        trade_id: fields.optional_key("trade_id")?,
+        trade_id: fields.optional_key("trade_id")?.map(Into::into),
     })
 }
 
