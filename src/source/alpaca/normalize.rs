@@ -10,8 +10,8 @@ use serde_json::value::RawValue;
 
 use super::wire::{Auth, Bar as WireBar, Envelope, Error, Quote as WireQuote, Subscribe, Success, Trade};
 use crate::config::Channel;
-use crate::record::ToCompactString;
 use crate::record::{Bar, Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Timestamp};
+use crate::record::{ShortText, ToCompactString};
 use crate::source::feed::{Parsed, Subscription, VenueAdapter};
 use crate::source::values::rfc3339 as time;
 
@@ -125,7 +125,7 @@ impl AlpacaAdapter {
                 let tick = Tick {
                     time: time("t", trade.t)?,
                     received_at,
-                    venue: self.venue().to_compact_string(),
+                    venue: ShortText::new(self.venue()),
                     symbol: trade.symbol.to_compact_string(),
                     price: trade.p,
                     size: trade.s,

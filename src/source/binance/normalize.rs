@@ -12,8 +12,8 @@ use super::derivatives::{BinanceDerivatives, OPEN_INTEREST_PATH};
 use super::instruments::{BinanceInstruments, FUTURES_PATH, SPOT_PATH};
 use super::wire::{AggTrade, BookTicker, Kline, Response, Ticker24h, Trade};
 use crate::config::Channel;
-use crate::record::ToCompactString;
 use crate::record::{Bar, Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker, Timestamp};
+use crate::record::{ShortText, ToCompactString};
 use crate::source::feed::book::BookSettings;
 use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::{Fetch, FetchError, Parsed, PollSettings, RestSpec, Sequences, Subscription, VenueAdapter};
@@ -88,7 +88,7 @@ impl BinanceAdapter {
         let tick = Tick {
             time: millis("T", trade.trade_time_ms)?,
             received_at,
-            venue: self.venue().to_compact_string(),
+            venue: ShortText::new(self.venue()),
             symbol: split_quote_asset(trade.symbol).into(),
             price: number("p", trade.price)?,
             size: number("q", trade.quantity)?,
@@ -106,7 +106,7 @@ impl BinanceAdapter {
         let tick = Tick {
             time: millis("T", trade.trade_time_ms)?,
             received_at,
-            venue: self.venue().to_compact_string(),
+            venue: ShortText::new(self.venue()),
             symbol: split_quote_asset(trade.symbol).into(),
             price: number("p", trade.price)?,
             size: number("q", trade.quantity)?,

@@ -17,8 +17,8 @@ use super::derivatives::{self, DerivativeTickers, TickerTables};
 use super::instruments::Instruments;
 use super::wire::{Envelope, Kline, OrderBook, SpotTicker, Trade};
 use crate::config::Channel;
-use crate::record::ToCompactString;
 use crate::record::{Bar, Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker, Timestamp};
+use crate::record::{ShortText, ToCompactString};
 use crate::source::feed::book::BookSettings;
 use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::{Fetch, FetchError, Parsed, PollSettings, RestSpec, Sequences, Subscription, VenueAdapter};
@@ -154,7 +154,7 @@ impl BybitAdapter {
             parsed.records.push(Record::Tick(Tick {
                 time: millis("T", trade.trade_time_ms)?,
                 received_at,
-                venue: self.venue().to_compact_string(),
+                venue: ShortText::new(self.venue()),
                 symbol: self.category.symbol(&trade.symbol).into(),
                 price: number("p", &trade.price)?,
                 size: number("v", &trade.size)?,

@@ -14,8 +14,8 @@
 use super::book::{CoinbaseBooks, DEPTHS, LEVEL2_BATCH};
 use super::wire::{Envelope, Error, Match, Subscribe, Subscriptions, Ticker as TickerMessage};
 use crate::config::Channel;
-use crate::record::ToCompactString;
 use crate::record::{Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker, Timestamp};
+use crate::record::{ShortText, ToCompactString};
 use crate::source::feed::book::BookSettings;
 use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
@@ -88,7 +88,7 @@ impl CoinbaseAdapter {
         let tick = Tick {
             time: time("time", trade.time)?,
             received_at,
-            venue: self.venue().to_compact_string(),
+            venue: ShortText::new(self.venue()),
             symbol: trade.product_id.to_compact_string(),
             price: number("price", trade.price)?,
             size: number("size", trade.size)?,

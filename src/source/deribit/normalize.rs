@@ -26,8 +26,8 @@ use super::derivatives::{self, is_index_name, DeribitDerivatives, PRICE_INDEX};
 use super::instruments::{self, DeribitInstruments};
 use super::wire::{Envelope, Params, Ticker, Trade};
 use crate::config::Channel;
-use crate::record::ToCompactString;
 use crate::record::{Instrument, OptionQuote, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker as TickerRecord, Timestamp};
+use crate::record::{ShortText, ToCompactString};
 use crate::source::contracts::parse_deribit;
 use crate::source::feed::book::{Applied, BookSettings};
 use crate::source::feed::fields::invalid_record as invalid;
@@ -151,7 +151,7 @@ impl DeribitAdapter {
             let tick = Tick {
                 time: millis_raw("timestamp", trade.timestamp)?,
                 received_at,
-                venue: self.venue().to_compact_string(),
+                venue: ShortText::new(self.venue()),
                 symbol: trade.instrument_name.to_compact_string(),
                 price: number("price", trade.price)?,
                 size: number("amount", trade.amount)?,

@@ -24,8 +24,8 @@ use super::derivatives::{asset_ctx, CtxChannels, ACTIVE_ASSET_CTX};
 use super::instruments::{self, INFO_PATH, META_BODY, META_WEIGHT};
 use super::wire::{Candle, Envelope, SubscriptionKey, SubscriptionResponse, Trade};
 use crate::config::Channel;
-use crate::record::ToCompactString;
 use crate::record::{Bar, Instrument, Record, RejectReason, Rejection, Side, Tick, Timestamp};
+use crate::record::{ShortText, ToCompactString};
 use crate::source::feed::book::BookSettings;
 use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::{Fetch, FetchError, Parsed, PollSettings, RestSpec, SpecVersions, Subscription, VenueAdapter};
@@ -151,7 +151,7 @@ impl HyperliquidAdapter {
             let tick = Tick {
                 time: millis("time", trade.time)?,
                 received_at,
-                venue: self.venue().to_compact_string(),
+                venue: ShortText::new(self.venue()),
                 symbol: symbol_of(trade.coin).into(),
                 price: number("px", trade.px)?,
                 size: number("sz", trade.sz)?,

@@ -25,8 +25,8 @@ use serde_json::value::RawValue;
 use super::book::{KrakenBooks, BOOK, DEPTHS};
 use super::wire::{items, normalize_symbol, Candle, Envelope, Response, Ticker, Trade};
 use crate::config::Channel;
-use crate::record::ToCompactString;
 use crate::record::{Bar, Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker as TickerRecord, Timestamp};
+use crate::record::{ShortText, ToCompactString};
 use crate::source::feed::book::BookSettings;
 use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
 use crate::source::values::rfc3339 as time;
@@ -118,7 +118,7 @@ impl KrakenAdapter {
             let tick = Tick {
                 time: time(format_args!("data[{index}].timestamp"), trade.timestamp)?,
                 received_at,
-                venue: self.venue().to_compact_string(),
+                venue: ShortText::new(self.venue()),
                 symbol: normalize_symbol(trade.symbol).into(),
                 price: trade.price,
                 size: trade.qty,

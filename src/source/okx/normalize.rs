@@ -24,8 +24,8 @@ use super::derivatives::{self, OkxDerivatives, FUNDING_RATE, INDEX_TICKERS, LIQU
 use super::instruments::{self, OkxInstruments};
 use super::wire::{millis_text, Candle, Envelope, OptionSummary, Ticker, Trade};
 use crate::config::Channel;
-use crate::record::ToCompactString;
 use crate::record::{Bar, Instrument, OptionQuote, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker as TickerRecord, Timestamp};
+use crate::record::{ShortText, ToCompactString};
 use crate::source::contracts::{self, parse_okx};
 use crate::source::feed::book::BookSettings;
 use crate::source::feed::fields::invalid_record as invalid;
@@ -152,7 +152,7 @@ impl OkxAdapter {
             let tick = Tick {
                 time: millis_text("ts", trade.ts)?,
                 received_at,
-                venue: self.venue().to_compact_string(),
+                venue: ShortText::new(self.venue()),
                 symbol: trade.inst_id.to_compact_string(),
                 price: number("px", trade.px)?,
                 size: number("sz", trade.sz)?,

@@ -12,8 +12,8 @@ use serde_json::value::RawValue;
 
 use super::wire::{Aggregate, Head, Quote as WireQuote, Status, Trade};
 use crate::config::Channel;
-use crate::record::ToCompactString;
 use crate::record::{Bar, Instrument, Quote, Record, RejectReason, Rejection, Side, Tick, Timestamp};
+use crate::record::{ShortText, ToCompactString};
 use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::{Parsed, Sequences, Subscription, VenueAdapter};
 use crate::source::values::{decimal, millis};
@@ -113,7 +113,7 @@ impl PolygonAdapter {
                     Tick {
                         time: time("t", trade.t)?,
                         received_at,
-                        venue: self.venue().to_compact_string(),
+                        venue: ShortText::new(self.venue()),
                         symbol: trade.sym.to_compact_string(),
                         price: number("p", trade.p)?,
                         size: number("s", trade.s)?,

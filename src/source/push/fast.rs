@@ -11,7 +11,6 @@ use std::fmt;
 use serde::de::{Deserializer, Visitor};
 use serde::Deserialize;
 
-use crate::record::ToCompactString;
 use crate::record::{ShortText, Side, Tick, Timestamp};
 use crate::source::values::is_valid_key;
 
@@ -68,9 +67,9 @@ pub(super) struct TickWire<'a> {
 fn optional_key(value: Option<&Scalar<'_>>) -> Result<Option<ShortText>, ()> {
     match value {
         None => Ok(None),
-        Some(Scalar::Text(text)) if is_valid_key(text) => Ok(Some(text.to_compact_string())),
-        Some(Scalar::Signed(number)) => Ok(Some(number.to_compact_string())),
-        Some(Scalar::Unsigned(number)) => Ok(Some(number.to_compact_string())),
+        Some(Scalar::Text(text)) if is_valid_key(text) => Ok(Some(ShortText::new(text))),
+        Some(Scalar::Signed(number)) => Ok(Some(ShortText::new(itoa::Buffer::new().format(*number)))),
+        Some(Scalar::Unsigned(number)) => Ok(Some(ShortText::new(itoa::Buffer::new().format(*number)))),
         Some(Scalar::Text(_)) => Err(()),
     }
 }
@@ -109,8 +108,8 @@ pub(super) fn read(wire: &TickWire<'_>, received_at: Timestamp) -> Option<(Tick,
     let tick = Tick {
         time,
         received_at,
-        venue: wire.venue.to_compact_string(),
-        symbol: wire.symbol.to_compact_string(),
+        venue: ShortText::new(wire.venue),
+        symbol: ShortText::new(wire.symbol),
         price: wire.price,
         size: wire.size,
         side,
