@@ -6,8 +6,9 @@
 //!   RFC 3339 times, and a frame of 500 quotes; and beside each, `…/split_then_each`:
 //!   the frame split first (`split_frame`), then each element read (`parse_element`);
 //! - `channel/*`: a table's lane (the bounded crossbeam channel between the router and
-//!   the batcher thread): one producer thread to one consumer thread, rows of ticks,
-//!   and the same through a plain `std::sync::mpsc::sync_channel` for comparison.
+//!   the batcher thread): one producer thread to one consumer thread, rows of ticks sent
+//!   one by one and in runs of 256 (as the push server queues a frame's ticks), and the
+//!   same through a plain `std::sync::mpsc::sync_channel` for comparison.
 // A benchmark harness: a failure here is a broken setup, and `unwrap` says where.
 #![allow(clippy::unwrap_used)]
 
@@ -75,6 +76,27 @@ fn channel(c: &mut Criterion) {
                 let consumer = std::thread::spawn(move || receiver.iter().count());
                 for row in rows {
                     sender.send_blocking(Sequenced::unspooled(row)).expect("the consumer runs");
+                }
+                drop(sender);
+                consumer.join().expect("the consumer thread")
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    group.bench_function("lane_crossbeam_65536/runs_of_256", |b| {
+        b.iter_batched(
+            || ticks.clone(),
+            |rows| {
+                let (sender, receiver) = lane::<Sequenced<Tick>>(Table::Ticks, 65_536, usize::MAX, FullPolicy::Block);
+                let consumer = std::thread::spawn(move || receiver.iter().count());
+                let mut rows = rows.into_iter().peekable();
+                while rows.peek().is_some() {
+                    let mut run: Vec<Sequenced<Tick>> = rows.by_ref().take(256).map(Sequenced::unspooled).collect();
+                    // A full lane hands the run back; the push server then routes it row by row.
+                    while let Err(back) = sender.try_send_run(run) {
+                        run = back;
+                        std::thread::yield_now();
+                    }
                 }
                 drop(sender);
                 consumer.join().expect("the consumer thread")
