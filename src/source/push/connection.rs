@@ -311,6 +311,7 @@ async fn handle_text(text: &str, settings: &PushSettings, router: &Router) -> (A
                 Err(rejection) => Err(rejection),
             },
             Ok(record) => {
+                // A run is queued before anything else of the frame, so the lane keeps its order.
                 queue_run(router, std::mem::take(&mut run), &mut run_indexes, received_at, &mut tally, &mut elements).await;
                 match router.try_route_now(record, received_at, id.as_deref()) {
                     Ok(routed) => routed,
@@ -322,6 +323,8 @@ async fn handle_text(text: &str, settings: &PushSettings, router: &Router) -> (A
                 Err(rejection)
             }
         };
+        // What came before is tallied first: an ack lists its refusals in frame order.
+        queue_run(router, std::mem::take(&mut run), &mut run_indexes, received_at, &mut tally, &mut elements).await;
         tally.add(index, outcome, &mut elements);
     }
     queue_run(router, run, &mut run_indexes, received_at, &mut tally, &mut elements).await;
