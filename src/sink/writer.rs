@@ -65,10 +65,17 @@ pub(super) const RECORD_SPOOL_RANGES: &str = db::INSERT_SPOOL_RANGES;
 /// which several writers and late rows break. No tuple limit: a batch is compressed
 /// whole (our batches are bounded in rows and bytes), so each segment's rows of a batch
 /// make as few compressed batches as their count allows.
+///
+/// The compressed batches' column values are TOASTed, by default with `pglz`, which took
+/// a fifth of the server's CPU in direct compress. Where the server was built with `lz4`
+/// the writer's session uses it instead (about a tenth more rows per second on a busy
+/// 2-core server, for about a tenth more bytes per row); elsewhere the setting is left as is.
 pub const DIRECT_COMPRESS_SETTINGS: &str = "SET timescaledb.enable_direct_compress_copy = on;
      SET timescaledb.enable_direct_compress_copy_sort_batches = on;
      SET timescaledb.enable_direct_compress_copy_client_sorted = off;
-     SET timescaledb.direct_compress_copy_tuple_sort_limit = 0";
+     SET timescaledb.direct_compress_copy_tuple_sort_limit = 0;
+     SELECT set_config('default_toast_compression', 'lz4', false) FROM pg_settings
+      WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)";
 
 /// The statement storing committed record ids, in the batch's own transaction.
 pub(super) const RECORD_IDS: &str = "INSERT INTO ingest_ids (key_high, key_low)

@@ -154,6 +154,27 @@ async fn direct_compress_lands_every_row_once_compressed_with_late_rows_and_aggr
     let (batches, rows, largest): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
     assert_eq!(rows, 4 * 3_000, "the older day's rows, all in the columnstore");
     assert!(batches >= 12 && largest <= 1_000, "{batches} batches, the largest of {largest} rows");
+    // The writer's session TOASTs the compressed batches' values with lz4 where the
+    // server has it (pglz otherwise, the server's default).
+    let offered: bool = client
+        .query_one("SELECT 'lz4' = ANY (enumvals) FROM pg_settings WHERE name = 'default_toast_compression'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let methods: Vec<String> = client
+        .query(
+            &format!(
+                "SELECT DISTINCT pg_column_compression(trade_id) FROM {compressed}
+                  WHERE pg_column_compression(trade_id) IS NOT NULL"
+            ),
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(methods, [if offered { "lz4" } else { "pglz" }], "the TOAST compression of the batches' trade ids");
     assert_ohlcv_matches_ticks(&client).await;
 
     // Late rows: into the older, compressed chunk and into the row-store chunk.
