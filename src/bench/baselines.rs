@@ -85,9 +85,26 @@ pub fn prepare_books(rows: usize, symbols: usize) -> Prepared {
     }
 }
 
+impl Prepared {
+    /// The same ticks for COPY in batches of `rows` (the other forms are shared).
+    pub fn with_copy_batches_of(&self, rows: usize) -> Prepared {
+        Prepared {
+            table: self.table,
+            ticks: self.ticks.clone(),
+            copy_batches: Arc::new(copy_batches_of(&self.ticks, rows)),
+            insert_statements: self.insert_statements.clone(),
+        }
+    }
+}
+
 /// `rows` encoded for binary COPY, [`COPY_BATCH_ROWS`] to a batch.
 pub fn copy_batches<R: EncodeRow>(rows: &[R]) -> Vec<Bytes> {
-    rows.chunks(COPY_BATCH_ROWS)
+    copy_batches_of(rows, COPY_BATCH_ROWS)
+}
+
+/// `rows` encoded for binary COPY, `batch_rows` to a batch.
+fn copy_batches_of<R: EncodeRow>(rows: &[R], batch_rows: usize) -> Vec<Bytes> {
+    rows.chunks(batch_rows.max(1))
         .map(|chunk| {
             let mut buffer = BytesMut::new();
             encode_rows(chunk, &mut buffer);

@@ -117,6 +117,8 @@ pub async fn run(args: &BenchArgs, spool_dir: &std::path::Path) -> anyhow::Resul
     Ok((runs, missing))
 }
 
+/// Rows per batch of the direct-compress runs, raw and the daemon's (1000 per symbol of 50).
+const DIRECT_COMPRESS_BATCH_ROWS: usize = 50_000;
 const DIRECT_COMPRESS_TICKS: &str = "[tables.ticks]\nwrite_mode = \"direct_compress\"\nbatch_max_rows = 50000\n\
      linger_ms = 250\nchannel_capacity = 200000\nchannel_max_bytes = 67108864\n";
 
@@ -160,11 +162,13 @@ async fn measure_profile(
         println!("\r{label}: {with_index:.0} rows/s{:30}", "");
         raw_copy.push(Figure { name: "raw COPY binary".into(), write_mode: "copy".into(), time_index: true, rows_per_sec: with_index });
         client.batch_execute("DROP INDEX ticks_time_idx").await?;
-        // The same COPY with direct compress on: the ceiling of that write mode.
+        // The same COPY with direct compress on, in batches as large as the daemon's
+        // direct-compress batches: the ceiling of that write mode.
         context.reset().await?;
         let label = format!("{}: raw COPY with direct compress", profile.name());
         let session = crate::sink::DIRECT_COMPRESS_SETTINGS;
-        let direct = baselines::measure(url, Method::Copy, args.connections, &prepared, warmup, measure, session, |rows| {
+        let large = prepared.with_copy_batches_of(DIRECT_COMPRESS_BATCH_ROWS);
+        let direct = baselines::measure(url, Method::Copy, args.connections, &large, warmup, measure, session, |rows| {
             progress_line(&label, &format!("{rows} rows in the window"));
         })
         .await?;
@@ -346,8 +350,8 @@ pub fn markdown(runs: &[ProfileRun], note: Option<&str>, settings: &super::figur
     let _ = writeln!(
         out,
         "Into `ticks`, {} connections/writers, {} s warm-up then {} s measured per figure; the raw COPY ceiling sends \
-         pre-encoded 10 000-row batches (what `\\copy … (FORMAT binary)` sends), one transaction each; hypertick is the \
-         whole daemon fed over push websockets at max rate (default batches for copy; for direct compress \
+         pre-encoded 10 000-row batches (what `\\copy … (FORMAT binary)` sends), one transaction each (50 000-row \
+         batches with direct compress, as the daemon's); hypertick is the whole daemon fed over push websockets at max rate (default batches for copy; for direct compress \
          `{}`).\n",
         settings.connections,
         settings.warmup_secs,
