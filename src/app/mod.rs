@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{BusRole, Config};
+use crate::config::{BusRole, Config, WriteMode};
 use crate::db::{self, Partitions, Profile, SchemaReport};
 use crate::metrics::{self, events, Health, Stats};
 use crate::pipeline::{run_batcher, spawn_spill_readers, BatchSettings, CustomLane, KeyedLane, LaneReceiver, LaneState, Router, Sequenced};
@@ -486,8 +486,15 @@ impl Daemon {
         events::table_started(table);
         let (batch_sender, queue) = batch_queue::<R>(settings.writers);
         let queue_sender = batch_sender.clone();
-        let columnstore_order = settings.write_mode == crate::config::WriteMode::DirectCompress;
-        let mut encode = encode_stage(table, shared.partitions.clone(), batch_sender, columnstore_order);
+        // Batches go out by segment key, newest first: as direct compress's columnstore
+        // keeps them, and for a high-rate table's row store as its `(symbol, time DESC)`
+        // index does, so the server's index inserts stay on a few pages at a time.
+        let key_order = match settings.write_mode {
+            WriteMode::DirectCompress => true,
+            WriteMode::Copy => table.is_high_rate(),
+            WriteMode::Insert => false,
+        };
+        let mut encode = encode_stage(table, shared.partitions.clone(), batch_sender, key_order);
         let closed = shared.stats.clone();
         // Counted until a writer is done with it (see `Stats::batch_finished`).
         let deliver = move |rows: Vec<Sequenced<R>>| {

@@ -86,12 +86,25 @@ pub fn prepare_books(rows: usize, symbols: usize) -> Prepared {
 }
 
 impl Prepared {
-    /// The same ticks for COPY in batches of `rows` (the other forms are shared).
-    pub fn with_copy_batches_of(&self, rows: usize) -> Prepared {
+    /// The same ticks for COPY in batches of `rows` (the other forms are shared); with
+    /// `key_order`, each batch's rows ordered as hypertick sends a high-rate table's
+    /// batch: by symbol, then newest first.
+    pub fn with_copy_batches_of(&self, rows: usize, key_order: bool) -> Prepared {
+        let batches = self
+            .ticks
+            .chunks(rows.max(1))
+            .flat_map(|chunk| {
+                let mut chunk = chunk.to_vec();
+                if key_order {
+                    chunk.sort_by(|left, right| left.symbol.cmp(&right.symbol).then(right.time.cmp(&left.time)));
+                }
+                copy_batches_of(&chunk, rows)
+            })
+            .collect();
         Prepared {
             table: self.table,
             ticks: self.ticks.clone(),
-            copy_batches: Arc::new(copy_batches_of(&self.ticks, rows)),
+            copy_batches: Arc::new(batches),
             insert_statements: self.insert_statements.clone(),
         }
     }

@@ -167,7 +167,7 @@ async fn measure_profile(
         context.reset().await?;
         let label = format!("{}: raw COPY with direct compress", profile.name());
         let session = crate::sink::DIRECT_COMPRESS_SETTINGS;
-        let large = prepared.with_copy_batches_of(DIRECT_COMPRESS_BATCH_ROWS);
+        let large = prepared.with_copy_batches_of(DIRECT_COMPRESS_BATCH_ROWS, false);
         let direct = baselines::measure(url, Method::Copy, args.connections, &large, warmup, measure, session, |rows| {
             progress_line(&label, &format!("{rows} rows in the window"));
         })
@@ -180,6 +180,23 @@ async fn measure_profile(
             rows_per_sec: direct,
         });
     }
+
+    // The same rows with each batch in the order hypertick sends a high-rate table's
+    // batch (by symbol, newest first): what that order alone is worth to the server.
+    context.reset().await?;
+    let label = format!("{}: raw COPY, batches in hypertick's order", profile.name());
+    let ordered = prepared.with_copy_batches_of(baselines::COPY_BATCH_ROWS, true);
+    let in_order = baselines::measure(url, Method::Copy, args.connections, &ordered, warmup, measure, "", |rows| {
+        progress_line(&label, &format!("{rows} rows in the window"));
+    })
+    .await?;
+    println!("\r{label}: {in_order:.0} rows/s{:30}", "");
+    raw_copy.push(Figure {
+        name: "raw COPY binary, each batch by symbol then newest first".into(),
+        write_mode: "copy".into(),
+        time_index: false,
+        rows_per_sec: in_order,
+    });
 
     let mut hypertick = Vec::new();
     let copy_run = context.daemon_run(&format!("{}: push, copy", profile.name()), SourceFormat::Push, 0).await?;
