@@ -85,7 +85,17 @@ async fn chunk_states(client: &Client) -> Vec<(String, bool, i64)> {
 
 /// The 1-minute aggregate against the same figures computed from the rows.
 async fn assert_ohlcv_matches_ticks(client: &Client) {
-    client.batch_execute("CALL refresh_continuous_aggregate('ohlcv_1m', NULL, NULL)").await.unwrap();
+    // The refresh policy's own job may be refreshing at the same moment (the server
+    // refuses a second refresh of the window then): wait for it, a bounded number of times.
+    for attempt in 1.. {
+        match client.batch_execute("CALL refresh_continuous_aggregate('ohlcv_1m', NULL, NULL)").await {
+            Ok(()) => break,
+            Err(error) if attempt < 50 && error.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) => {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await
+            }
+            Err(error) => panic!("refreshing ohlcv_1m: {error}"),
+        }
+    }
     let differing = count(
         client,
         "SELECT count(*) FROM (
