@@ -368,17 +368,12 @@ async fn earlier_aggregates_converge(cluster: &ThrowawayCluster, profile: Profil
     };
     assert!(report.converged.iter().any(|change| change == expected_change), "{:?}", report.converged);
     if profile == Profile::TimescaleDb {
-        let offsets: Vec<Option<String>> = client
-            .query(
-                "SELECT config->>'start_offset' FROM timescaledb_information.jobs
-                  WHERE proc_name = 'policy_refresh_continuous_aggregate' ORDER BY hypertable_name",
-                &[],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| row.get(0))
-            .collect();
+        let offsets: Vec<Option<String>> = support::column(
+            &client,
+            "SELECT config->>'start_offset' FROM timescaledb_information.jobs
+              WHERE proc_name = 'policy_refresh_continuous_aggregate' ORDER BY hypertable_name",
+        )
+        .await;
         assert_eq!(offsets, vec![Some("730 days".to_string()); 3], "every policy starts at the ticks' retention");
     } else {
         let kind: i8 =

@@ -171,19 +171,14 @@ async fn direct_compress_lands_every_row_once_compressed_with_late_rows_and_aggr
         .await
         .unwrap()
         .get(0);
-    let methods: Vec<String> = client
-        .query(
-            &format!(
-                "SELECT DISTINCT pg_column_compression(trade_id) FROM {compressed}
-                  WHERE pg_column_compression(trade_id) IS NOT NULL"
-            ),
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+    let methods: Vec<String> = support::column(
+        &client,
+        &format!(
+            "SELECT DISTINCT pg_column_compression(trade_id) FROM {compressed}
+              WHERE pg_column_compression(trade_id) IS NOT NULL"
+        ),
+    )
+    .await;
     assert_eq!(methods, [if offered { "lz4" } else { "pglz" }], "the TOAST compression of the batches' trade ids");
     assert_ohlcv_matches_ticks(&client).await;
 

@@ -198,19 +198,14 @@ async fn new_jobs_first_run_staggered_and_migrate_names_the_workers_they_need() 
     assert!(report.converged.iter().any(|line| line.contains("first run 10 s apart")), "{:?}", report.converged);
 
     let client = support::sql(&cluster).await;
-    let starts: Vec<f64> = client
-        .query(
-            "SELECT extract(epoch FROM next_start)::float8 FROM timescaledb_information.jobs
-              WHERE hypertable_schema = 'public' AND proc_name IN ('policy_compression', 'policy_retention')
-                AND next_start < now() + interval '10 minutes'
-              ORDER BY next_start",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+    let starts: Vec<f64> = support::column(
+        &client,
+        "SELECT extract(epoch FROM next_start)::float8 FROM timescaledb_information.jobs
+          WHERE hypertable_schema = 'public' AND proc_name IN ('policy_compression', 'policy_retention')
+            AND next_start < now() + interval '10 minutes'
+          ORDER BY next_start",
+    )
+    .await;
     // The market tables' jobs that migrate adds (the relational side's few, added by
     // its SQL migration, ran at once and are scheduled hours ahead).
     assert!(starts.len() >= 14, "{} jobs", starts.len());

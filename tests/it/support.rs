@@ -39,6 +39,12 @@ pub async fn count(client: &tokio_postgres::Client, query: &str) -> i64 {
     client.query_one(query, &[]).await.unwrap_or_else(|error| panic!("{query}: {error}")).get(0)
 }
 
+/// The first column of every row `query` returns.
+pub async fn column<T: tokio_postgres::types::FromSqlOwned>(client: &tokio_postgres::Client, query: &str) -> Vec<T> {
+    let rows = client.query(query, &[]).await.unwrap_or_else(|error| panic!("{query}: {error}"));
+    rows.iter().map(|row| row.get(0)).collect()
+}
+
 /// Polls `query` (a count) until it returns `expected` or 30 s pass; returns the last value.
 pub async fn wait_for_count(client: &tokio_postgres::Client, query: &str, expected: i64) -> i64 {
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -622,17 +622,12 @@ async fn timescaledb_profile_converges_and_the_cookbook_agrees_on_both_profiles(
     assert_eq!(third.converged, ["ticks: columnstore after 5 days"]);
     {
         let client = db::connect(&timescale.url("hypertick"), Duration::from_secs(20)).await.unwrap();
-        let jobs: Vec<String> = client
-            .query(
-                "SELECT config->>'compress_after' FROM timescaledb_information.jobs
-                  WHERE hypertable_name = 'ticks' AND proc_name = 'policy_compression'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| row.get(0))
-            .collect();
+        let jobs: Vec<String> = support::column(
+            &client,
+            "SELECT config->>'compress_after' FROM timescaledb_information.jobs
+              WHERE hypertable_name = 'ticks' AND proc_name = 'policy_compression'",
+        )
+        .await;
         assert_eq!(jobs, ["5 days"]);
     }
     app::migrate(&config).await.expect("back to the original interval");
