@@ -90,17 +90,18 @@ impl Prepared {
     /// `key_order`, each batch's rows ordered as hypertick sends a high-rate table's
     /// batch: by symbol, then newest first.
     pub fn with_copy_batches_of(&self, rows: usize, key_order: bool) -> Prepared {
-        let batches = self
-            .ticks
-            .chunks(rows.max(1))
-            .flat_map(|chunk| {
-                let mut chunk = chunk.to_vec();
-                if key_order {
+        let batches = match key_order {
+            false => copy_batches_of(&self.ticks, rows),
+            true => self
+                .ticks
+                .chunks(rows.max(1))
+                .flat_map(|chunk| {
+                    let mut chunk = chunk.to_vec();
                     chunk.sort_by(|left, right| left.symbol.cmp(&right.symbol).then(right.time.cmp(&left.time)));
-                }
-                copy_batches_of(&chunk, rows)
-            })
-            .collect();
+                    copy_batches_of(&chunk, rows)
+                })
+                .collect(),
+        };
         Prepared {
             table: self.table,
             ticks: self.ticks.clone(),

@@ -117,6 +117,28 @@ pub async fn run(args: &BenchArgs, spool_dir: &std::path::Path) -> anyhow::Resul
     Ok((runs, missing))
 }
 
+/// Raw binary COPY into `ticks` on the bench's connections, one figure at a time.
+struct RawCopy<'a> {
+    url: &'a str,
+    connections: usize,
+    warmup: Duration,
+    measure: Duration,
+}
+
+impl RawCopy<'_> {
+    /// Rows per second of `prepared`'s COPY batches, `session` run first on each
+    /// connection; progress under `label`, then the figure.
+    async fn measure(&self, label: &str, prepared: &baselines::Prepared, session: &str) -> anyhow::Result<f64> {
+        let rows_per_sec =
+            baselines::measure(self.url, Method::Copy, self.connections, prepared, self.warmup, self.measure, session, |rows| {
+                progress_line(label, &format!("{rows} rows in the window"));
+            })
+            .await?;
+        println!("\r{label}: {rows_per_sec:.0} rows/s{:30}", "");
+        Ok(rows_per_sec)
+    }
+}
+
 /// Rows per batch of the direct-compress runs, raw and the daemon's (1000 per symbol of 50).
 const DIRECT_COMPRESS_BATCH_ROWS: usize = 50_000;
 const DIRECT_COMPRESS_TICKS: &str = "[tables.ticks]\nwrite_mode = \"direct_compress\"\nbatch_max_rows = 50000\n\
@@ -142,12 +164,9 @@ async fn measure_profile(
     // The row store without the time index: the ceiling, then the cookbook on its data.
     context.reset().await?;
     let indexes = ticks_indexes(&client).await?;
+    let raw = RawCopy { url, connections: args.connections, warmup, measure };
     let label = format!("{}: raw COPY, {} connections", profile.name(), args.connections);
-    let ceiling = baselines::measure(url, Method::Copy, args.connections, &prepared, warmup, measure, "", |rows| {
-        progress_line(&label, &format!("{rows} rows in the window"));
-    })
-    .await?;
-    println!("\r{label}: {ceiling:.0} rows/s{:30}", "");
+    let ceiling = raw.measure(&label, &prepared, "").await?;
     raw_copy.push(Figure { name: "raw COPY binary".into(), write_mode: "copy".into(), time_index: false, rows_per_sec: ceiling });
     queries.push(cookbook(&client, profile, "raw COPY data, row store, no time index", true).await?);
     if timescale {
@@ -155,11 +174,7 @@ async fn measure_profile(
         queries.push(cookbook(&client, profile, "the same data, row store, with the (time DESC) index", false).await?);
         context.reset().await?;
         let label = format!("{}: raw COPY with the time index", profile.name());
-        let with_index = baselines::measure(url, Method::Copy, args.connections, &prepared, warmup, measure, "", |rows| {
-            progress_line(&label, &format!("{rows} rows in the window"));
-        })
-        .await?;
-        println!("\r{label}: {with_index:.0} rows/s{:30}", "");
+        let with_index = raw.measure(&label, &prepared, "").await?;
         raw_copy.push(Figure { name: "raw COPY binary".into(), write_mode: "copy".into(), time_index: true, rows_per_sec: with_index });
         client.batch_execute("DROP INDEX ticks_time_idx").await?;
         // The same COPY with direct compress on, in batches as large as the daemon's
@@ -168,11 +183,7 @@ async fn measure_profile(
         let label = format!("{}: raw COPY with direct compress", profile.name());
         let session = crate::sink::DIRECT_COMPRESS_SETTINGS;
         let large = prepared.with_copy_batches_of(DIRECT_COMPRESS_BATCH_ROWS, false);
-        let direct = baselines::measure(url, Method::Copy, args.connections, &large, warmup, measure, session, |rows| {
-            progress_line(&label, &format!("{rows} rows in the window"));
-        })
-        .await?;
-        println!("\r{label}: {direct:.0} rows/s{:30}", "");
+        let direct = raw.measure(&label, &large, session).await?;
         raw_copy.push(Figure {
             name: "raw COPY binary".into(),
             write_mode: "direct_compress".into(),
@@ -186,11 +197,7 @@ async fn measure_profile(
     context.reset().await?;
     let label = format!("{}: raw COPY, batches in hypertick's order", profile.name());
     let ordered = prepared.with_copy_batches_of(baselines::COPY_BATCH_ROWS, true);
-    let in_order = baselines::measure(url, Method::Copy, args.connections, &ordered, warmup, measure, "", |rows| {
-        progress_line(&label, &format!("{rows} rows in the window"));
-    })
-    .await?;
-    println!("\r{label}: {in_order:.0} rows/s{:30}", "");
+    let in_order = raw.measure(&label, &ordered, "").await?;
     raw_copy.push(Figure {
         name: "raw COPY binary, each batch by symbol then newest first".into(),
         write_mode: "copy".into(),
