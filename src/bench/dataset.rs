@@ -8,6 +8,50 @@ use std::fmt::Write as _;
 use crate::record::ToCompactString;
 use crate::record::{Side, Tick, Timestamp};
 
+/// Sizes are whole ten-thousandths, prices whole cents.
+const SIZE_UNITS_PER_ONE: u64 = 10_000;
+
+/// One trade of a series: prices in cents and sizes in ten-thousandths, so that a frame
+/// can write them as decimals without float formatting.
+struct Trade {
+    index: usize,
+    cents: u64,
+    size_units: u64,
+    buy: bool,
+}
+
+impl Trade {
+    /// The price as `f64`: the double nearest to `cents / 100` (IEEE division rounds
+    /// correctly), which is also what its decimal text parses to.
+    fn price(&self) -> f64 {
+        self.cents as f64 / 100.0
+    }
+
+    fn size(&self) -> f64 {
+        self.size_units as f64 / SIZE_UNITS_PER_ONE as f64
+    }
+}
+
+/// Appends `units / 10^decimals` as a JSON number: digits, a point, the fraction without
+/// its trailing zeros (at least one digit, as `ryu` writes `2.0`).
+fn push_decimal(out: &mut String, units: u64, decimals: u32) {
+    let scale = 10u64.pow(decimals);
+    out.push_str(itoa::Buffer::new().format(units / scale));
+    out.push('.');
+    let mut fraction = units % scale;
+    let mut digits = decimals as usize;
+    while digits > 1 && fraction.is_multiple_of(10) {
+        fraction /= 10;
+        digits -= 1;
+    }
+    let mut buffer = itoa::Buffer::new();
+    let text = buffer.format(fraction);
+    for _ in text.len()..digits {
+        out.push('0');
+    }
+    out.push_str(text);
+}
+
 /// One symbol's state: its name, its last trade id and a price that walks.
 pub struct Series {
     pub symbol: String,
@@ -43,61 +87,63 @@ impl Market {
         market
     }
 
-    /// The next trade, round-robin over the series: (series index, price, size, buyer is taker).
-    fn step(&mut self) -> (usize, f64, f64, bool) {
+    /// The next trade, round-robin over the series.
+    fn step(&mut self) -> Trade {
         let index = self.next;
         self.next = (self.next + 1) % self.series.len();
         let series = &mut self.series[index];
         series.price = (series.price * (1.0 + (self.rng.f64() - 0.5) * 0.0002)).max(0.01);
         series.next_trade_id += 1;
-        let price = (series.price * 100.0).round() / 100.0;
-        let size = ((self.rng.f64() * 2.0).max(0.0001) * 10_000.0).round() / 10_000.0;
-        (index, price, size, self.rng.bool())
+        let cents = (series.price * 100.0).round() as u64;
+        let size_units = ((self.rng.f64() * 2.0).max(0.0001) * SIZE_UNITS_PER_ONE as f64).round() as u64;
+        Trade { index, cents, size_units, buy: self.rng.bool() }
     }
 
     /// The next tick as a record, timed `time`.
     pub fn tick(&mut self, time: Timestamp) -> Tick {
-        let (index, price, size, buy) = self.step();
-        let series = &self.series[index];
+        let trade = self.step();
+        let series = &self.series[trade.index];
         Tick {
             time,
             received_at: time,
             venue: "bench".to_compact_string(),
             symbol: series.symbol.clone().into(),
-            price,
-            size,
-            side: if buy { Side::Buy } else { Side::Sell },
+            price: trade.price(),
+            size: trade.size(),
+            side: if trade.buy { Side::Buy } else { Side::Sell },
             trade_id: Some(series.next_trade_id.to_compact_string()),
         }
     }
 
     /// Appends the next tick as a push-protocol object (time in epoch nanoseconds).
     ///
-    /// Numbers are written with `ryu` and `itoa` rather than `write!`: the load generator
-    /// stands for producers on other machines, and `core::fmt` took about half of its CPU
-    /// (float formatting over a third), which on a 2-core bench machine is taken from the
-    /// daemon and the database. The text is the same JSON (shortest round-trip numbers).
+    /// Numbers are written with `itoa`, prices and sizes as fixed-point decimals, rather
+    /// than with `write!` or a float formatter: the load generator stands for producers on
+    /// other machines, and on a 2-core bench machine its CPU is taken from the daemon and
+    /// the database. `core::fmt` took about half of it; after that, `ryu`'s shortest
+    /// round-trip formatting took about a third. The text parses to the same doubles.
     pub fn push_tick(&mut self, time: Timestamp, out: &mut String) {
-        let (index, price, size, buy) = self.step();
-        let series = &self.series[index];
-        let (mut integers, mut floats) = (itoa::Buffer::new(), ryu::Buffer::new());
+        let trade = self.step();
+        let series = &self.series[trade.index];
+        let mut integers = itoa::Buffer::new();
         out.push_str(r#"{"type":"tick","venue":"bench","symbol":""#);
         out.push_str(&series.symbol);
         out.push_str(r#"","time":"#);
         out.push_str(integers.format(time.micros() * 1_000));
         out.push_str(r#","price":"#);
-        out.push_str(floats.format(price));
+        push_decimal(out, trade.cents, 2);
         out.push_str(r#","size":"#);
-        out.push_str(floats.format(size));
-        out.push_str(if buy { r#","side":"buy","trade_id":""# } else { r#","side":"sell","trade_id":""# });
+        push_decimal(out, trade.size_units, 4);
+        out.push_str(if trade.buy { r#","side":"buy","trade_id":""# } else { r#","side":"sell","trade_id":""# });
         out.push_str(integers.format(series.next_trade_id));
         out.push_str(r#""}"#);
     }
 
     /// Writes the next trade as a Binance `<symbol>@trade` message (times in ms).
     pub fn binance_trade(&mut self, time: Timestamp, out: &mut String) {
-        let (index, price, size, buy) = self.step();
-        let series = &self.series[index];
+        let trade = self.step();
+        let (price, size, buy) = (trade.price(), trade.size(), trade.buy);
+        let series = &self.series[trade.index];
         let millis = time.micros() / 1_000;
         out.clear();
         let _ = write!(
@@ -145,18 +191,43 @@ mod tests {
 
     #[test]
     fn push_frames_parse_as_the_ticks_they_describe() {
-        let mut market = Market::new(3, 7);
+        // The same seed gives the same trades: the frame's text must read back as exactly
+        // the ticks the market describes, to the bit.
+        let (mut framed, mut described) = (Market::new(3, 7), Market::new(3, 7));
         let mut frame = String::new();
         let time = Timestamp(1_795_348_800_123_456);
-        push_frame(&mut market, 4, time, &mut frame);
+        push_frame(&mut framed, 2_000, time, &mut frame);
         let elements = parse_frame(&frame, time).expect("a valid frame");
-        assert_eq!(elements.len(), 4);
+        assert_eq!(elements.len(), 2_000);
         for element in elements {
             let record = element.result.expect("every element parses");
             let crate::record::Record::Tick(tick) = record else { panic!("a tick: {record:?}") };
+            let expected = described.tick(time);
             assert_eq!(tick.time, time);
-            assert!(tick.symbol.starts_with("SYM00"), "{}", tick.symbol);
-            assert!(tick.price > 0.0 && tick.size > 0.0);
+            assert_eq!(tick.symbol, expected.symbol);
+            assert_eq!(tick.price.to_bits(), expected.price.to_bits(), "{} against {}", tick.price, expected.price);
+            assert_eq!(tick.size.to_bits(), expected.size.to_bits(), "{} against {}", tick.size, expected.size);
+            assert_eq!(tick.side, expected.side);
+            assert_eq!(tick.trade_id, expected.trade_id);
+        }
+    }
+
+    #[test]
+    fn decimals_are_written_as_json_numbers_without_trailing_zeros() {
+        let cases = [
+            (1, 2, "0.01"),
+            (10, 2, "0.1"),
+            (100, 2, "1.0"),
+            (10_120, 2, "101.2"),
+            (10_125, 2, "101.25"),
+            (1, 4, "0.0001"),
+            (20_000, 4, "2.0"),
+            (12_340, 4, "1.234"),
+        ];
+        for (units, decimals, text) in cases {
+            let mut out = String::new();
+            push_decimal(&mut out, units, decimals);
+            assert_eq!(out, text, "{units} at {decimals} decimals");
         }
     }
 

@@ -258,8 +258,10 @@ const MAX_RANGES_PER_BATCH: usize = 16;
 /// days ago then marks two narrow ranges for the aggregates to recompute, not the days
 /// between them.
 pub fn time_ranges(mut times: Vec<i64>) -> Vec<(i64, i64)> {
-    if times.is_empty() {
-        return Vec::new();
+    let (Some(&low), Some(&high)) = (times.iter().min(), times.iter().max()) else { return Vec::new() };
+    // The usual batch, live rows of the last moments: no two neighbours can be a gap apart.
+    if high - low <= RANGE_GAP_MICROS {
+        return vec![(low, high)];
     }
     times.sort_unstable();
     let mut gaps: Vec<(i64, usize)> = times
@@ -361,8 +363,9 @@ mod tests {
     #[test]
     fn time_ranges_split_at_gaps_wider_than_a_minute_and_at_most_sixteen_times() {
         type Case = (Vec<i64>, Vec<(i64, i64)>);
-        let cases: [Case; 5] = [
+        let cases: [Case; 6] = [
             (vec![], vec![]),
+            (vec![0, MINUTE / 2, MINUTE + 1], vec![(0, MINUTE + 1)]),
             (vec![5, 1, 3], vec![(1, 5)]),
             (vec![0, MINUTE, 2 * MINUTE], vec![(0, 2 * MINUTE)]),
             (vec![10 * MINUTE, 0, 1, 10 * MINUTE + 5], vec![(0, 1), (10 * MINUTE, 10 * MINUTE + 5)]),
