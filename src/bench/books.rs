@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use super::baselines::{self, Method};
 use super::book_market::BookMarket;
-use super::figures::{rate, Baseline, DaemonRun, Ratio};
+use super::figures::{cores_text, rate, Baseline, DaemonRun, Ratio};
 use super::run::{progress_line, BenchContext, SourceFormat};
 use crate::cli::BenchArgs;
 use crate::db::throwaway::{timescaledb_installed, ClusterOptions, ThrowawayCluster};
@@ -160,13 +160,13 @@ pub fn markdown(books: &BooksRun) -> String {
     let _ = writeln!(
         out,
         "| method | rows/s into `book_deltas` |\n|---|---|\n| hypertick, OKX `books` pushes over a loopback websocket \
-         (adapter, book keeper, COPY writers) | {} (sent {}; p99 {:.1} ms; daemon {:.2} cores, load {:.2}, PostgreSQL {:.2}) |",
+         (adapter, book keeper, COPY writers) | {} (sent {}; p99 {:.1} ms; daemon {:.2} cores, load {:.2}, PostgreSQL {}) |",
         rate(daemon.committed_per_sec),
         rate(daemon.sent_per_sec),
         daemon.latency_p99_ms,
         daemon.daemon_cores,
         daemon.load_generator_cores,
-        daemon.postgres_cores
+        cores_text(daemon.postgres_cores)
     );
     for baseline in &books.raw_copy {
         let _ = writeln!(out, "| raw COPY binary, {} connection(s) | {} |", baseline.connections, rate(baseline.rows_per_sec));

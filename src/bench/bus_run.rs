@@ -6,7 +6,7 @@
 
 use anyhow::Context;
 
-use super::figures::DaemonRun;
+use super::figures::{cores_text, DaemonRun};
 use super::load_process::LoadGenerator;
 use super::run::{ticks, BenchContext};
 use crate::app::Daemon;
@@ -85,7 +85,7 @@ impl BenchContext {
         drop(nats);
         println!(
             "\r{label}: {:.0} rows/s committed (sent {:.0}/s), p50 {:.1} p99 {:.1} p999 {:.1} ms, peak RSS {:.0} MB (edge + writer), \
-             cores: edge + writer {:.2} NATS {:.2} load {:.2} postgres {:.2}; {backlog} rows acked and not committed at the stop",
+             cores: edge + writer {:.2} NATS {:.2} load {:.2} postgres {}; {backlog} rows acked and not committed at the stop",
             result.committed_per_sec,
             result.sent_per_sec,
             result.latency_p50_ms,
@@ -95,7 +95,7 @@ impl BenchContext {
             result.daemon_cores,
             window.other_cores,
             result.load_generator_cores,
-            result.postgres_cores
+            cores_text(result.postgres_cores)
         );
         Ok(result)
     }

@@ -103,7 +103,9 @@ pub struct DaemonRun {
     /// Cores used on average over the window: the daemon, the load generator, PostgreSQL.
     pub daemon_cores: f64,
     pub load_generator_cores: f64,
-    pub postgres_cores: f64,
+    /// `None` where the bench did not start the server (`--database-url`): it does not
+    /// know that server's processes.
+    pub postgres_cores: Option<f64>,
     /// Runs through the bus: cores the NATS server used (the edge and the writer run in
     /// this process and are counted together as the daemon).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -164,4 +166,9 @@ pub fn rate(rows_per_sec: f64) -> String {
     } else {
         format!("{rows_per_sec:.0} /s")
     }
+}
+
+/// Cores as a figure's text: two decimals, or "not measured".
+pub fn cores_text(cores: Option<f64>) -> String {
+    cores.map_or_else(|| "not measured".to_string(), |cores| format!("{cores:.2}"))
 }

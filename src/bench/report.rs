@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::figures::{rate, Baseline, BusComparison, DaemonRun, Machine, Ratio, Settings, StallRun};
+use super::figures::{cores_text, rate, Baseline, BusComparison, DaemonRun, Machine, Ratio, Settings, StallRun};
 
 /// Everything one `hypertick bench` run measured.
 #[derive(Debug, Serialize)]
@@ -85,7 +85,7 @@ impl BenchReport {
             let offered = if run.offered_rate == 0 { "max".to_string() } else { rate(run.offered_rate as f64) };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.0}% |",
+                "| {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} | {:.2} | {:.2} | {} | {} | {:.0}% |",
                 run.name,
                 offered,
                 rate(run.sent_per_sec),
@@ -97,7 +97,7 @@ impl BenchReport {
                 run.peak_rss_mb,
                 run.daemon_cores,
                 run.load_generator_cores,
-                run.postgres_cores,
+                cores_text(run.postgres_cores),
                 run.nats_cores.map_or("—".to_string(), |cores| format!("{cores:.2}")),
                 run.machine_busy * 100.0
             );

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-use super::figures::{megabytes, DaemonRun, StallRun, StallSample};
+use super::figures::{cores_text, megabytes, DaemonRun, StallRun, StallSample};
 use super::load_process::LoadGenerator;
 use super::measure::{cluster_processes, reset_peak_rss, signal_all, status_bytes, CpuMeter};
 use crate::app::Daemon;
@@ -80,7 +80,7 @@ pub(super) struct Window {
     peak_rss_mb: f64,
     daemon_cores: f64,
     load_generator_cores: f64,
-    postgres_cores: f64,
+    postgres_cores: Option<f64>,
     /// The further processes given to `measure_window`, together.
     pub other_cores: f64,
     machine_busy: f64,
@@ -211,7 +211,7 @@ impl BenchContext {
         load.stop().await;
         daemon.stop().await?;
         println!(
-            "\r{label}: {:.0} rows/s committed (sent {:.0}/s), p50 {:.1} p99 {:.1} p999 {:.1} ms, peak RSS {:.0} MB, cores: daemon {:.2} load {:.2} postgres {:.2}",
+            "\r{label}: {:.0} rows/s committed (sent {:.0}/s), p50 {:.1} p99 {:.1} p999 {:.1} ms, peak RSS {:.0} MB, cores: daemon {:.2} load {:.2} postgres {}",
             result.committed_per_sec,
             result.sent_per_sec,
             result.latency_p50_ms,
@@ -220,7 +220,7 @@ impl BenchContext {
             result.peak_rss_mb,
             result.daemon_cores,
             result.load_generator_cores,
-            result.postgres_cores
+            cores_text(result.postgres_cores)
         );
         Ok(result)
     }
@@ -239,7 +239,7 @@ impl BenchContext {
         let (before, sent_before) = (ticks(stats), load.sent());
         let daemon_cpu = CpuMeter::start(&[std::process::id()]);
         let load_cpu = CpuMeter::start(&[load.pid]);
-        let postgres_cpu = CpuMeter::start(&self.postgres_processes());
+        let postgres_cpu = self.data_dir.as_deref().map(|data_dir| CpuMeter::start(&cluster_processes(data_dir)));
         let others_cpu = CpuMeter::start(others);
         let started = Instant::now();
         let mut previous = before.clone();
@@ -266,7 +266,7 @@ impl BenchContext {
             peak_rss_mb: megabytes(status_bytes(std::process::id(), "VmHWM").unwrap_or(0)),
             daemon_cores: daemon_cpu.cores(),
             load_generator_cores: load_cpu.cores(),
-            postgres_cores: postgres_cpu.cores(),
+            postgres_cores: postgres_cpu.map(|meter| meter.cores()),
             other_cores: others_cpu.cores(),
             machine_busy: daemon_cpu.machine_busy(),
         }
