@@ -8,7 +8,7 @@
 //! table's value; a row that teaches the table nothing touches (and locks) nothing.
 
 use serde_json::Value;
-use tokio_postgres::{Statement, Transaction};
+use tokio_postgres::{Client, Statement};
 
 use crate::record::{Instrument, RowOp};
 
@@ -45,7 +45,7 @@ pub(super) fn takes_run(table: &str, op: RowOp, columns: &[String]) -> bool {
 
 /// Upserts instruments in `transaction` (`statement`: [`UPSERT_INSTRUMENTS`] prepared).
 pub(super) async fn upsert_instruments(
-    transaction: &Transaction<'_>,
+    transaction: &Client,
     statement: &Statement,
     instruments: &[Instrument],
 ) -> Result<u64, tokio_postgres::Error> {

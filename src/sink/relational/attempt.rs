@@ -228,16 +228,16 @@ impl Attempt<'_> {
             // In the batch's own transaction: a refused row is dead-lettered exactly when
             // the rest of its batch commits.
             let dead: Vec<DeadLetter> = letters.iter().map(|(_, letter)| letter.clone()).collect();
-            insert_dead_letters(&transaction, &dead).await?;
+            insert_dead_letters(transaction.client(), &dead).await?;
         }
         if !self.ranges.is_empty() {
             let statement = transaction.prepare(RECORD_SPOOL_RANGES).await?;
-            record_spool_ranges(&transaction, &statement, Table::Relational, self.ranges).await?;
+            record_spool_ranges(transaction.client(), &statement, Table::Relational, self.ranges).await?;
         }
         // A bus batch's ids were claimed at its start.
         if self.bus.is_none() && self.ids.iter().any(|id| *id != 0) {
             let statement = transaction.prepare(RECORD_IDS).await?;
-            record_ids(&transaction, &statement, self.ids).await?;
+            record_ids(transaction.client(), &statement, self.ids).await?;
         }
         transaction.execute(ADVANCE_OFFSET, &[&STREAM, &self.position]).await?;
         transaction.commit().await?;

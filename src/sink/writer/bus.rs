@@ -178,7 +178,7 @@ async fn try_bus<R: EncodeRow>(attempt: Attempt<'_>, job: &BusBatch<'_, R>) -> R
     let mut accepted = Vec::new();
     if !kept.is_empty() {
         if !whole.new_instruments.is_empty() {
-            upsert_instruments(&transaction, &connection.upsert_instruments, &whole.new_instruments).await?;
+            upsert_instruments(transaction.client(), &connection.upsert_instruments, &whole.new_instruments).await?;
         }
         // Usually every row is fresh: the batch goes as the consumer encoded it.
         let encoded_whole = (kept.len() == rows.len()).then_some(&whole.bytes);
@@ -192,7 +192,7 @@ async fn try_bus<R: EncodeRow>(attempt: Attempt<'_>, job: &BusBatch<'_, R>) -> R
                 DeadLetter::new(table.name(), "rejected_by_database", detail, &rows[index].dead_letter_raw())
             })
             .collect();
-        insert_refused(&transaction, table, letters.iter()).await?;
+        insert_refused(transaction.client(), table, letters.iter()).await?;
     }
     let closing = Closing { advance_offset: &connection.advance_offset, record_time_range: connection.record_time_range.as_ref() };
     closing.commit(transaction, stream, position, whole).await?;

@@ -83,7 +83,7 @@ pub(in crate::sink) async fn send_isolating<R: EncodeRow>(
             unstageable.push((start, end));
         }
         let savepoint = transaction.savepoint("isolate").await?;
-        match send_rows(&savepoint, write, target.table, target.mode, &part).await {
+        match send_rows(savepoint.client(), write, target.table, target.mode, &part).await {
             Ok(_) => {
                 savepoint.commit().await?;
                 accepted.extend_from_slice(&indices[start..end]);
@@ -129,7 +129,7 @@ async fn insert_each(
             ))
             .await?;
         let copy = savepoint.prepare(&format!("COPY {STAGING} ({columns}) FROM STDIN (FORMAT binary)")).await?;
-        send_rows(&savepoint, &copy, target.table, WriteMode::Copy, part).await
+        send_rows(savepoint.client(), &copy, target.table, WriteMode::Copy, part).await
     };
     if let Err(error) = staged.await {
         if classify(&error) == FailureKind::Retry {

@@ -14,7 +14,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use futures_util::SinkExt;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Statement, Transaction};
+use tokio_postgres::{Client, Statement};
 
 use super::{
     record_ids, record_spool_ranges, send_isolating, upsert_instruments, Attempt, Closing, Job, Settled, Target, Writer, WriterError,
@@ -31,7 +31,7 @@ use crate::spool::sequence_ranges;
 /// Sends encoded rows in `transaction`, by COPY or in insert mode; returns how many
 /// rows insert mode skipped as already stored.
 pub(in crate::sink) async fn send_rows(
-    transaction: &Transaction<'_>,
+    transaction: &Client,
     write: &Statement,
     table: Table,
     mode: WriteMode,
@@ -57,7 +57,7 @@ pub(in crate::sink) async fn send_rows(
 
 /// Writes a batch's bookkeeping in its transaction.
 pub(super) async fn record_progress(
-    transaction: &Transaction<'_>,
+    transaction: &Client,
     advance_offset: &Statement,
     progress: &BatchProgress,
 ) -> Result<(), tokio_postgres::Error> {
@@ -74,10 +74,7 @@ const INSERT_DEAD_LETTERS: &str = "INSERT INTO dead_letters (received_at, source
      SELECT 'epoch'::timestamptz + received * interval '1 microsecond', source, reason, detail, raw
        FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[]) AS letters(received, source, reason, detail, raw)";
 
-pub(in crate::sink) async fn insert_dead_letters(
-    transaction: &Transaction<'_>,
-    letters: &[DeadLetter],
-) -> Result<(), tokio_postgres::Error> {
+pub(in crate::sink) async fn insert_dead_letters(transaction: &Client, letters: &[DeadLetter]) -> Result<(), tokio_postgres::Error> {
     if letters.is_empty() {
         return Ok(());
     }
@@ -170,7 +167,7 @@ async fn try_isolate<R: EncodeRow>(attempt: Attempt<'_>, job: &IsolatedBatch<'_,
     let table = target.table;
     let mut transaction = connection.client.transaction().await?;
     if !whole.new_instruments.is_empty() {
-        upsert_instruments(&transaction, &connection.upsert_instruments, &whole.new_instruments).await?;
+        upsert_instruments(transaction.client(), &connection.upsert_instruments, &whole.new_instruments).await?;
     }
     // The whole was refused already: start from its halves (a single row is refused).
     let all: Vec<usize> = (0..rows.len()).collect();
@@ -187,11 +184,12 @@ async fn try_isolate<R: EncodeRow>(attempt: Attempt<'_>, job: &IsolatedBatch<'_,
             (index, DeadLetter::new(table.name(), "rejected_by_database", detail, &rows[index].dead_letter_raw()))
         })
         .collect();
-    insert_refused(&transaction, table, letters.iter().map(|(_, letter)| letter)).await?;
-    record_spool_ranges(&transaction, &connection.record_ranges, table, ranges).await?;
-    record_ids(&transaction, &connection.record_ids, ids).await?;
+    let session = transaction.client();
+    insert_refused(session, table, letters.iter().map(|(_, letter)| letter)).await?;
+    record_spool_ranges(session, &connection.record_ranges, table, ranges).await?;
+    record_ids(session, &connection.record_ids, ids).await?;
     if let Some(progress) = &whole.progress {
-        record_progress(&transaction, &connection.advance_offset, progress).await?;
+        record_progress(session, &connection.advance_offset, progress).await?;
     }
     let closing = Closing { advance_offset: &connection.advance_offset, record_time_range: connection.record_time_range.as_ref() };
     closing.commit(transaction, stream, position, whole).await?;
@@ -201,7 +199,7 @@ async fn try_isolate<R: EncodeRow>(attempt: Attempt<'_>, job: &IsolatedBatch<'_,
 /// Stores the dead letters of refused rows in the batch's transaction. Rows that
 /// `dead_letters` itself refused cannot go back into it: they go to the log, sampled.
 pub(super) async fn insert_refused<'a>(
-    transaction: &Transaction<'_>,
+    transaction: &Client,
     table: Table,
     letters: impl Iterator<Item = &'a DeadLetter>,
 ) -> Result<(), tokio_postgres::Error> {
