@@ -22,8 +22,8 @@ use std::time::Instant;
 
 use tokio_postgres::Transaction;
 
-use super::transaction::insert_refused;
-use super::{send_isolating, Attempt, Closing, Job, Settled, Target, Writer, WriterError};
+use super::transaction::{insert_refused, Closing};
+use super::{send_isolating, Attempt, Job, Settled, Target, Writer, WriterError};
 use crate::metrics::events;
 use crate::record::{DeadLetter, Timestamp};
 use crate::sink::encoder::EncodeRow;
