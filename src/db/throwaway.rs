@@ -132,6 +132,9 @@ pub fn find_bindir() -> Option<PathBuf> {
     versions.pop().map(|(_, dir)| dir)
 }
 
+/// Ports tried before a cluster's first start gives up on finding a free one.
+const PORT_ATTEMPTS: u32 = 5;
+
 fn free_loopback_port() -> Result<u16, ThrowawayError> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|source| ThrowawayError::Io { step: "finding a free port", source })?;
     listener.local_addr().map(|address| address.port()).map_err(|source| ThrowawayError::Io { step: "finding a free port", source })
@@ -147,6 +150,11 @@ impl ThrowawayCluster {
     /// server only, mode 0600) before the server first starts: e.g. `server.crt` and
     /// `server.key` for `ssl_cert_file` / `ssl_key_file`, which are relative to it.
     pub fn start_with_files(options: ClusterOptions, files: &[(&str, &[u8])]) -> Result<Self, ThrowawayError> {
+        Self::start_on(options, files, free_loopback_port()?)
+    }
+
+    /// As `start_with_files`, trying `port` first.
+    fn start_on(options: ClusterOptions, files: &[(&str, &[u8])], port: u16) -> Result<Self, ThrowawayError> {
         let bindir = find_bindir().ok_or(ThrowawayError::NoBinaries)?;
         let root = tempfile::Builder::new()
             .prefix("hypertick-pg-")
@@ -159,7 +167,7 @@ impl ThrowawayCluster {
             root_path: root.path().to_path_buf(),
             root: Some(root),
             bindir,
-            port: free_loopback_port()?,
+            port,
             as_postgres_user,
             options,
             running: false,
@@ -184,7 +192,18 @@ impl ThrowawayCluster {
         for (name, contents) in files {
             cluster.write_data_file(name, contents)?;
         }
-        cluster.start_server()?;
+        // The port was free when it was picked, but another process (a test running
+        // beside this one, a connection's ephemeral port) can take it before the server
+        // binds it: then another port is picked, a few times.
+        let mut port_attempts = 1;
+        while let Err(error) = cluster.start_server() {
+            if port_attempts == PORT_ATTEMPTS || !cluster.port_was_taken() {
+                return Err(error);
+            }
+            port_attempts += 1;
+            let _ = std::fs::remove_file(cluster.root_path.join("server.log"));
+            cluster.port = free_loopback_port()?;
+        }
         let createdb = cluster
             .server_command("createdb")
             .args(["-h", "127.0.0.1", "-p", &cluster.port.to_string(), "-U", "postgres", "hypertick"])
@@ -252,6 +271,11 @@ impl ThrowawayCluster {
         check("pg_ctl start", output).map_err(|error| self.with_server_log(error))?;
         self.running = true;
         Ok(())
+    }
+
+    /// Whether the server's log says its port was in use.
+    fn port_was_taken(&self) -> bool {
+        std::fs::read_to_string(self.root_path.join("server.log")).is_ok_and(|log| log.contains("Address already in use"))
     }
 
     /// Stops the server, keeping its data for a later `start_server`.
@@ -331,4 +355,21 @@ fn check(step: &'static str, output: Output) -> Result<(), ThrowawayError> {
         detail = String::from_utf8_lossy(&output.stdout).trim().to_string();
     }
     Err(ThrowawayError::Step { step, detail: format!("{} ({})", detail, output.status) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_port_taken_before_the_server_binds_it_is_traded_for_another() {
+        assert!(find_bindir().is_some(), "this test needs PostgreSQL's server binaries (.ci/run installs them)");
+        let taken = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let port = taken.local_addr().expect("its address").port();
+        let cluster = ThrowawayCluster::start_on(ClusterOptions { fsync: false, settings: Vec::new() }, &[], port)
+            .expect("the cluster starts on another port");
+        // `createdb` ran against the port the server took: the server listens there.
+        assert_ne!(cluster.port(), port);
+        drop(taken);
+    }
 }
