@@ -213,6 +213,8 @@ pub(super) async fn insert_refused<'a>(
     insert_dead_letters(transaction, &letters).await
 }
 
+/// One attempt at a batch sent whole: instruments, rows, bookkeeping and the writer's
+/// stream position in one transaction; how many rows insert mode skipped.
 pub(super) async fn try_write(attempt: Attempt<'_>, job: &PlainBatch<'_>) -> Result<usize, Failure> {
     let PlainBatch { table, mode, encoded, ranges, ids } = *job;
     let Attempt { connection, stream, position } = attempt;
