@@ -239,7 +239,8 @@ impl BenchContext {
         let (before, sent_before) = (ticks(stats), load.sent());
         let daemon_cpu = CpuMeter::start(&[std::process::id()]);
         let load_cpu = CpuMeter::start(&[load.pid]);
-        let postgres_cpu = self.data_dir.as_deref().map(|data_dir| CpuMeter::start(&cluster_processes(data_dir)));
+        // Only a server the bench started has processes it knows.
+        let postgres_cpu = self.data_dir.is_some().then(|| CpuMeter::start(&self.postgres_processes()));
         let others_cpu = CpuMeter::start(others);
         let started = Instant::now();
         let mut previous = before.clone();
