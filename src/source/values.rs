@@ -40,7 +40,14 @@ pub fn invalid_text(name: &str, expected: &str, got: &str) -> Rejection {
 
 /// A venue, symbol or id: non-empty, at most [`MAX_KEY_BYTES`] bytes, no control characters.
 pub fn is_valid_key(text: &str) -> bool {
-    !text.is_empty() && text.len() <= MAX_KEY_BYTES && !text.chars().any(char::is_control)
+    !text.is_empty() && text.len() <= MAX_KEY_BYTES && !has_control(text)
+}
+
+/// Whether `text` holds a control character (Unicode's `Cc`: U+0000–U+001F and
+/// U+007F–U+009F). Each is encoded with a byte below 0x20, 0x7F or a lead byte 0xC2,
+/// so text without those bytes — nearly every key — is decided on its bytes alone.
+fn has_control(text: &str) -> bool {
+    text.bytes().any(|byte| byte < 0x20 || byte == 0x7f || byte == 0xc2) && text.chars().any(char::is_control)
 }
 
 /// `text` as an identifier, or the refusal naming `name`.
@@ -236,6 +243,17 @@ pub fn interval(name: &str, text: String) -> Result<String, Rejection> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_found_on_the_bytes_as_on_the_chars() {
+        let mut buffer = [0u8; 8];
+        for character in (0..=0x10ffff).filter_map(char::from_u32) {
+            let text = character.encode_utf8(&mut buffer[1..]).len();
+            buffer[0] = b'a';
+            let text = std::str::from_utf8(&buffer[..=text]).unwrap();
+            assert_eq!(has_control(text), character.is_control(), "U+{:04X}", character as u32);
+        }
+    }
 
     #[test]
     fn integer_nanoseconds_below_the_plausibility_bound_are_refused() {
