@@ -10,12 +10,13 @@ use std::time::Duration;
 use super::database_url;
 use crate::config::{Config, FullPolicy};
 use crate::db;
+use crate::metrics::Stats;
 use crate::pipeline::ReleaseSender;
 use crate::pipeline::{
     self, lane, CustomLane, IdWindow, IndicatorStage, KeyedLane, LaneReceiver, LaneSender, Lanes, Router, RouterLimits, Sequenced, Spills,
     SpoolGate,
 };
-use crate::record::{ApproxBytes, RelationalCatalog, RowRecord, SharedCatalog, Table};
+use crate::record::{ApproxBytes, CustomRow, RelationalCatalog, RowRecord, SharedCatalog, Table};
 use crate::source::push::PushRows;
 use crate::spool::SpoolProgress;
 
@@ -57,6 +58,42 @@ pub(super) fn open_lane<R: ApproxBytes>(config: &Config, table: Table) -> (LaneS
 }
 
 /// A table's retention as µs before now, when it is time-partitioned and limited.
+/// The lanes of the custom tables: a keyed table's rows go with the relational lane's,
+/// every other custom table has a lane of its own.
+pub(super) struct CustomLanes {
+    pub lanes: HashMap<String, CustomLane>,
+    pub keyed: HashMap<String, KeyedLane>,
+    pub receivers: Vec<(Table, LaneReceiver<Sequenced<CustomRow>>)>,
+}
+
+pub(super) fn custom(config: &Config, stats: &Stats) -> anyhow::Result<CustomLanes> {
+    let mut custom_lanes = HashMap::new();
+    let mut keyed_lanes = HashMap::new();
+    let mut custom_receivers = Vec::new();
+    for (custom, schema) in config.custom_tables.iter().zip(config.custom_schemas(&PushRows).map_err(anyhow::Error::msg)?) {
+        let table = schema.table;
+        let retention_micros = retention_micros(config, table);
+        let retention_index =
+            custom.retention_column.as_ref().and_then(|column| schema.columns.iter().position(|rule| rule.name == *column));
+        if custom.is_keyed() {
+            let lane = KeyedLane {
+                schema,
+                retention_micros,
+                retention_index,
+                primary_key: !custom.primary_key.is_empty(),
+                upsert_key: custom.conflict_key().is_some(),
+            };
+            keyed_lanes.insert(table.name().to_string(), lane);
+            continue;
+        }
+        let (sender, receiver) = open_lane::<Sequenced<CustomRow>>(config, table);
+        stats.register(table);
+        custom_receivers.push((table, receiver));
+        custom_lanes.insert(table.name().to_string(), CustomLane { schema, sender, retention_micros, retention_index });
+    }
+    Ok(CustomLanes { lanes: custom_lanes, keyed: keyed_lanes, receivers: custom_receivers })
+}
+
 pub(super) fn retention_micros(config: &Config, table: Table) -> Option<i64> {
     let days = config.table(table).retention_days;
     (table.is_time_partitioned() && days > 0).then(|| i64::from(days) * MICROS_PER_DAY)

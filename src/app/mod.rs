@@ -15,16 +15,13 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{BusRole, Config, WriteMode};
+use crate::config::{BusRole, Config};
 use crate::db::{self, Partitions, Profile, SchemaReport};
 use crate::metrics::{self, events, Health, Stats};
-use crate::pipeline::{run_batcher, spawn_spill_readers, BatchSettings, CustomLane, KeyedLane, LaneReceiver, LaneState, Router, Sequenced};
+use crate::pipeline::{spawn_spill_readers, LaneReceiver, LaneState, Router, Sequenced};
 use crate::record::{CustomRow, RelationalCatalog, RowRecord, SharedCatalog, Table};
 use crate::shutdown;
-use crate::sink::{
-    batch_queue, encode_stage, run_relational_writer, run_writer, CopyRow, EncodeRow, EncodedBatch, KeyedPartitions, RelationalBatch,
-    TableWriteSettings, WaitPolicy, WriterError, WriterSettings,
-};
+use crate::sink::WriterSettings;
 use crate::source::push::{PushRows, PushServer, PushSettings};
 use crate::source::{Source, SourceContext};
 use crate::spool::Recovered;
@@ -35,6 +32,7 @@ mod lanes;
 mod load;
 mod offline;
 mod spool;
+mod tables;
 
 use background::{
     spawn_aggregate_refresh, spawn_dead_letter_retention, spawn_health_checks, spawn_id_trimming, spawn_interval_retention,
@@ -194,30 +192,7 @@ impl Daemon {
         } else {
             lanes::load_catalog(config).await?
         });
-        let mut custom_lanes = std::collections::HashMap::new();
-        let mut keyed_lanes = std::collections::HashMap::new();
-        let mut custom_receivers = Vec::new();
-        for (custom, schema) in config.custom_tables.iter().zip(config.custom_schemas(&PushRows).map_err(anyhow::Error::msg)?) {
-            let table = schema.table;
-            let retention_micros = lanes::retention_micros(config, table);
-            let retention_index =
-                custom.retention_column.as_ref().and_then(|column| schema.columns.iter().position(|rule| rule.name == *column));
-            if custom.is_keyed() {
-                let lane = KeyedLane {
-                    schema,
-                    retention_micros,
-                    retention_index,
-                    primary_key: !custom.primary_key.is_empty(),
-                    upsert_key: custom.conflict_key().is_some(),
-                };
-                keyed_lanes.insert(table.name().to_string(), lane);
-                continue;
-            }
-            let (sender, receiver) = lanes::open_lane::<Sequenced<CustomRow>>(config, table);
-            stats.register(table);
-            custom_receivers.push((table, receiver));
-            custom_lanes.insert(table.name().to_string(), CustomLane { schema, sender, retention_micros, retention_index });
-        }
+        let lanes::CustomLanes { lanes: custom_lanes, keyed: keyed_lanes, receivers: custom_receivers } = lanes::custom(config, &stats)?;
         let ids = if edge || offline { lanes::edge_id_window(config) } else { lanes::id_window(config).await? };
         let parts = lanes::RouterParts {
             catalog: Arc::new(SharedCatalog::new(RelationalCatalog::clone(&catalog))),
@@ -456,141 +431,6 @@ impl Daemon {
         });
     }
 
-    /// Every built-in table but the relational one, each fed by its lane. The writers
-    /// dead-letter the rows the database refuses in the transaction of their batch.
-    fn start_builtin_tables(&mut self, shared: &Shared<'_>, receivers: lanes::Receivers) -> lanes::Queues {
-        macro_rules! start_each {
-            (($app:ident) $( $name:ident: $row:ty = $table:ident, )*) => {
-                lanes::Queues { $( $name: $app.start_builtin_table(shared, receivers.$name), )* }
-            };
-        }
-        crate::builtin_tables!(lanes => start_each(self))
-    }
-
-    fn start_builtin_table<R: CopyRow>(
-        &mut self,
-        shared: &Shared<'_>,
-        receiver: LaneReceiver<Sequenced<R>>,
-    ) -> tokio::sync::mpsc::Sender<EncodedBatch<R>> {
-        self.start_table(R::TABLE, shared, receiver)
-    }
-
-    /// A table's batcher thread (which encodes) and its writer tasks.
-    fn start_table<R: EncodeRow>(
-        &mut self,
-        table: Table,
-        shared: &Shared<'_>,
-        receiver: LaneReceiver<Sequenced<R>>,
-    ) -> tokio::sync::mpsc::Sender<EncodedBatch<R>> {
-        let settings = shared.config.table(table);
-        events::table_started(table);
-        let (batch_sender, queue) = batch_queue::<R>(settings.writers);
-        let queue_sender = batch_sender.clone();
-        // Batches go out by segment key, newest first: as direct compress's columnstore
-        // keeps them, and for a high-rate table's row store as its `(symbol, time DESC)`
-        // index does, so the server's index inserts stay on a few pages at a time.
-        let key_order = match settings.write_mode {
-            WriteMode::DirectCompress => true,
-            WriteMode::Copy => table.is_high_rate(),
-            WriteMode::Insert => false,
-        };
-        let mut encode = encode_stage(table, shared.partitions.clone(), batch_sender, key_order);
-        let closed = shared.stats.clone();
-        // Counted until a writer is done with it (see `Stats::batch_finished`).
-        let deliver = move |rows: Vec<Sequenced<R>>| {
-            closed.batch_closed(table, rows.len());
-            encode(rows)
-        };
-        self.spawn_batcher(table, "batch", "writers stopped", shared, receiver, deliver);
-        for writer_idx in 0..settings.writers {
-            let writer = run_writer(
-                table,
-                writer_idx,
-                queue.clone(),
-                shared.settings.clone(),
-                TableWriteSettings::for_table(shared.config, table),
-                shared.partitions.clone(),
-                shared.stats.clone(),
-            );
-            self.spawn_writer(table, writer);
-        }
-        queue_sender
-    }
-
-    /// The relational lane's batcher and its single writer (one, so that foreign-key
-    /// order holds across batches too).
-    /// Returns the writer's queue (a bus writer's relational consumer feeds it too).
-    fn start_relational(
-        &mut self,
-        shared: &Shared<'_>,
-        receiver: LaneReceiver<Sequenced<RowRecord>>,
-        catalog: Arc<RelationalCatalog>,
-    ) -> tokio::sync::mpsc::Sender<RelationalBatch> {
-        events::table_started(Table::Relational);
-        let (batch_sender, queue) = tokio::sync::mpsc::channel::<RelationalBatch>(2);
-        let queue_sender = batch_sender.clone();
-        let stats = shared.stats.clone();
-        let deliver = move |rows: Vec<Sequenced<RowRecord>>| {
-            stats.batch_closed(Table::Relational, rows.len());
-            batch_sender.blocking_send(RelationalBatch { rows, bus: None }).map_err(|unsent| unsent.0.rows)
-        };
-        self.spawn_batcher(Table::Relational, "batch", "the relational writer stopped", shared, receiver, deliver);
-        let relational = &shared.config.relational;
-        let policy = WaitPolicy {
-            wait: Duration::from_millis(relational.wait_ms),
-            max_rows: relational.wait_max_rows.get(),
-            max_bytes: relational.wait_max_bytes.get(),
-        };
-        let keyed = shared.config.custom_tables.iter().filter(|custom| custom.is_keyed() && custom.is_partitioned());
-        let partitions = KeyedPartitions {
-            partitions: Some(shared.partitions.clone()),
-            tables: keyed.filter_map(|custom| custom.shape().ok()).map(|schema| (schema.name().to_string(), schema.table)).collect(),
-        };
-        let writer = run_relational_writer(queue, shared.settings.clone(), catalog, policy, partitions, shared.stats.clone());
-        self.spawn_writer(Table::Relational, writer);
-        queue_sender
-    }
-
-    /// A table's batcher thread (`<thread>-<table>`): closes batches from the lane and
-    /// hands them to `deliver`; what is still queued when `deliver` refuses is reported
-    /// as lost in memory (`<stopped>; rows … were not …`).
-    fn spawn_batcher<R: crate::record::ApproxBytes + Send + 'static>(
-        &mut self,
-        table: Table,
-        thread: &str,
-        stopped: &'static str,
-        shared: &Shared<'_>,
-        receiver: LaneReceiver<R>,
-        deliver: impl FnMut(Vec<R>) -> Result<(), Vec<R>> + Send + 'static,
-    ) {
-        let batch_settings = batch_settings(&shared.config.table(table));
-        let stats = shared.stats.clone();
-        self.lanes.push(receiver.state());
-        let batcher = std::thread::Builder::new()
-            .name(format!("{thread}-{}", table.name()))
-            .spawn(move || {
-                let undelivered = run_batcher(table, receiver, batch_settings, &stats, deliver);
-                if undelivered > 0 {
-                    tracing::error!(table = %table, rows = undelivered, "{stopped}; rows still queued in memory were not delivered");
-                }
-                undelivered
-            })
-            .expect("spawning a batcher thread");
-        self.batchers.push(batcher);
-    }
-
-    fn spawn_writer(&mut self, table: Table, writer: impl std::future::Future<Output = Result<(), WriterError>> + Send + 'static) {
-        let failed = self.failed.clone();
-        let failure = self.failure.clone();
-        self.writers.push(tokio::spawn(async move {
-            if let Err(error) = writer.await {
-                tracing::error!(table = %table, %error, "writer stopped");
-                failure.lock().unwrap_or_else(|poison| poison.into_inner()).get_or_insert(error.to_string());
-                failed.cancel();
-            }
-        }));
-    }
-
     /// The router the daemon's sources hand records to, for a source run beside them
     /// (a replay); drop it before `stop`, which waits for every router to go.
     pub fn router(&self) -> Option<Router> {
@@ -682,14 +522,6 @@ struct Waiting {
     rows_rx: LaneReceiver<Sequenced<RowRecord>>,
     replay: Recovered,
     settings: Arc<WriterSettings>,
-}
-
-fn batch_settings(settings: &crate::config::EffectiveTableConfig) -> BatchSettings {
-    BatchSettings {
-        max_rows: settings.batch_max_rows,
-        max_bytes: settings.batch_max_bytes,
-        linger: Duration::from_millis(settings.linger_ms),
-    }
 }
 
 struct Shared<'a> {
