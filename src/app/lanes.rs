@@ -57,7 +57,6 @@ pub(super) fn open_lane<R: ApproxBytes>(config: &Config, table: Table) -> (LaneS
     lane(table, settings.channel_capacity, settings.channel_max_bytes, config.pipeline.full_policy)
 }
 
-/// A table's retention as µs before now, when it is time-partitioned and limited.
 /// The lanes of the custom tables: a keyed table's rows go with the relational lane's,
 /// every other custom table has a lane of its own.
 pub(super) struct CustomLanes {
@@ -66,6 +65,7 @@ pub(super) struct CustomLanes {
     pub receivers: Vec<(Table, LaneReceiver<Sequenced<CustomRow>>)>,
 }
 
+/// Opens the custom tables' lanes (each registered with `stats`).
 pub(super) fn custom(config: &Config, stats: &Stats) -> anyhow::Result<CustomLanes> {
     let mut custom_lanes = HashMap::new();
     let mut keyed_lanes = HashMap::new();
@@ -94,6 +94,7 @@ pub(super) fn custom(config: &Config, stats: &Stats) -> anyhow::Result<CustomLan
     Ok(CustomLanes { lanes: custom_lanes, keyed: keyed_lanes, receivers: custom_receivers })
 }
 
+/// A table's retention as µs before now, when it is time-partitioned and limited.
 pub(super) fn retention_micros(config: &Config, table: Table) -> Option<i64> {
     let days = config.table(table).retention_days;
     (table.is_time_partitioned() && days > 0).then(|| i64::from(days) * MICROS_PER_DAY)
