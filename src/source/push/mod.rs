@@ -19,6 +19,7 @@ mod fields;
 mod frame;
 mod handshake;
 mod letters;
+mod number;
 mod option_contract;
 mod protocol;
 mod rate;

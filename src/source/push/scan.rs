@@ -17,6 +17,7 @@
 //! decimal of up to 2^53 in its digits and 22 places needs no second reading of its text.
 
 use super::fast::{Scalar, TickWire};
+use super::number::{Digits, Number};
 
 /// The ticks of a frame (a JSON array) every element of which has a plain tick's shape,
 /// read in one pass; `None` when any element does not (or the frame is not valid JSON),
@@ -247,21 +248,7 @@ impl<'a> Cursor<'a> {
     /// A number as `f64`: correctly rounded, as `serde_json` with `float_roundtrip`
     /// reads it; one out of range declines.
     fn float(&mut self) -> Option<f64> {
-        let number = self.number()?;
-        let value = match number.mantissa {
-            // Clinger's fast path: both operands are exact doubles and IEEE division
-            // rounds correctly, so the quotient is the decimal correctly rounded.
-            Some(mantissa) if mantissa <= 1 << 53 && number.fraction_digits < POWERS_OF_TEN.len() => {
-                let magnitude = mantissa as f64 / POWERS_OF_TEN[number.fraction_digits];
-                if number.negative {
-                    -magnitude
-                } else {
-                    magnitude
-                }
-            }
-            _ => number.text.parse().ok()?,
-        };
-        value.is_finite().then_some(value)
+        self.number()?.to_f64()
     }
 
     /// A string without escapes, or an integer that fits `i64` or `u64`.
@@ -269,17 +256,7 @@ impl<'a> Cursor<'a> {
         if self.peek()? == b'"' {
             return self.string().map(Scalar::Text);
         }
-        let number = self.number()?;
-        if !number.integer {
-            return None;
-        }
-        let magnitude = number.mantissa?;
-        if number.negative {
-            // Down to i64::MIN, whose magnitude is one more than i64::MAX.
-            (magnitude <= i64::MAX as u64 + 1).then(|| Scalar::Signed((magnitude as i64).wrapping_neg()))
-        } else {
-            Some(i64::try_from(magnitude).map_or(Scalar::Unsigned(magnitude), Scalar::Signed))
-        }
+        self.number()?.to_integer()
     }
 }
 
@@ -328,45 +305,6 @@ enum Field {
     Side,
     TradeId,
 }
-
-/// A number's text and what was read of it on the way.
-struct Number<'a> {
-    text: &'a str,
-    integer: bool,
-    negative: bool,
-    /// All its digits (integer part, then fraction) as one integer; `None` when they
-    /// overflow `u64` or the number has an exponent.
-    mantissa: Option<u64>,
-    fraction_digits: usize,
-}
-
-/// Digits accumulated into an integer as they are scanned.
-#[derive(Default)]
-struct Digits {
-    value: u64,
-    count: usize,
-    overflowed: bool,
-}
-
-impl Digits {
-    fn push(&mut self, digit: u8) {
-        let digit = u64::from(digit - b'0');
-        // Nineteen digits stay below 10^19, inside u64; only more are checked.
-        if self.count < 19 {
-            self.value = self.value * 10 + digit;
-        } else {
-            match self.value.checked_mul(10).and_then(|value| value.checked_add(digit)) {
-                Some(value) => self.value = value,
-                None => self.overflowed = true,
-            }
-        }
-        self.count += 1;
-    }
-}
-
-/// The powers of ten a double holds exactly.
-const POWERS_OF_TEN: [f64; 23] =
-    [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 
 #[cfg(test)]
 mod tests {
