@@ -7,6 +7,9 @@
 //!   `\copy … (FORMAT binary)` sends them) into the row store, without and (TimescaleDB)
 //!   with the `(time DESC)` index; the ceiling without it is measured first and again
 //!   after the other raw runs, and the ratios take the higher of the two;
+//! - each profile's cluster runs only while it is measured, and TimescaleDB's policy
+//!   jobs are paused for the whole profile (raw runs and hypertick alike), resumed at
+//!   the end;
 //! - the cookbook's queries (`docs/queries.md`) on the data that run left, then again on
 //!   the same data once the time index is added (TimescaleDB);
 //! - hypertick end to end (push, max rate) with `write_mode = "copy"`, and on
@@ -77,31 +80,36 @@ pub struct QuerySet {
     pub times_ms: Vec<(String, f64)>,
 }
 
-/// The clusters to measure: (profile name, description, cluster); with `--database-url`
-/// none is started.
-fn clusters() -> anyhow::Result<Vec<(&'static str, String, ThrowawayCluster)>> {
-    let mut clusters = Vec::new();
-    println!("starting a vanilla throwaway PostgreSQL cluster (fsync on, default settings)…");
-    let vanilla = ThrowawayCluster::start(ClusterOptions::default()).context("starting the vanilla throwaway cluster")?;
-    clusters.push(("vanilla", "a throwaway PostgreSQL cluster started by the bench (fsync on, server defaults)".to_string(), vanilla));
+/// The profiles to measure, in order: the vanilla one, and the TimescaleDB one where
+/// the extension is installed.
+fn profiles_to_measure() -> Vec<Profile> {
+    let mut profiles = vec![Profile::Vanilla];
     if timescaledb_installed() {
+        profiles.push(Profile::TimescaleDb);
+    }
+    profiles
+}
+
+/// Starts the throwaway cluster of `profile`; returns it with its description.
+fn start_cluster(profile: Profile) -> anyhow::Result<(String, ThrowawayCluster)> {
+    if profile == Profile::TimescaleDb {
         println!("starting a TimescaleDB throwaway cluster (timescaledb preloaded, fsync on)…");
         let options = ClusterOptions::default().with_timescaledb();
         let settings: Vec<String> = options.settings.iter().map(|(name, value)| format!("{name}={value}")).collect();
-        let timescale = ThrowawayCluster::start(options).context("starting the TimescaleDB throwaway cluster")?;
-        clusters.push((
-            "timescaledb",
-            format!("a throwaway PostgreSQL cluster started by the bench with {} (fsync on, other settings default)", settings.join(", ")),
-            timescale,
-        ));
-    } else {
-        println!("TimescaleDB is not installed in this PostgreSQL: measuring the vanilla profile only");
+        let cluster = ThrowawayCluster::start(options).context("starting the TimescaleDB throwaway cluster")?;
+        let description =
+            format!("a throwaway PostgreSQL cluster started by the bench with {} (fsync on, other settings default)", settings.join(", "));
+        return Ok((description, cluster));
     }
-    Ok(clusters)
+    println!("starting a vanilla throwaway PostgreSQL cluster (fsync on, default settings)…");
+    let cluster = ThrowawayCluster::start(ClusterOptions::default()).context("starting the vanilla throwaway cluster")?;
+    Ok(("a throwaway PostgreSQL cluster started by the bench (fsync on, server defaults)".to_string(), cluster))
 }
 
 /// Runs the comparison; returns one entry per profile measured and, when TimescaleDB
-/// could not be measured, why.
+/// could not be measured, why. Each profile's cluster runs only while that profile is
+/// measured: a cluster left running beside it does its own background work (autovacuum
+/// of the rows just written, TimescaleDB's jobs) on the same two cores.
 pub async fn run(args: &BenchArgs, spool_dir: &std::path::Path) -> anyhow::Result<(Vec<ProfileRun>, Option<String>)> {
     let mut runs = Vec::new();
     if let Some(url) = &args.database_url {
@@ -109,11 +117,16 @@ pub async fn run(args: &BenchArgs, spool_dir: &std::path::Path) -> anyhow::Resul
         runs.push(measure_profile(args, url, None, description, spool_dir).await?);
         return Ok((runs, None));
     }
-    let clusters = tokio::task::spawn_blocking(clusters).await??;
+    let profiles = tokio::task::spawn_blocking(profiles_to_measure).await?;
+    if profiles.len() == 1 {
+        println!("TimescaleDB is not installed in this PostgreSQL: measuring the vanilla profile only");
+    }
     let missing =
-        (clusters.len() == 1).then(|| "TimescaleDB is not installed in this PostgreSQL: only the vanilla profile was measured".to_string());
-    for (_, description, cluster) in &clusters {
-        runs.push(measure_profile(args, &cluster.url("hypertick"), Some(cluster.data_dir()), description.clone(), spool_dir).await?);
+        (profiles.len() == 1).then(|| "TimescaleDB is not installed in this PostgreSQL: only the vanilla profile was measured".to_string());
+    for profile in profiles {
+        let (description, cluster) = tokio::task::spawn_blocking(move || start_cluster(profile)).await??;
+        runs.push(measure_profile(args, &cluster.url("hypertick"), Some(cluster.data_dir()), description, spool_dir).await?);
+        tokio::task::spawn_blocking(move || drop(cluster)).await?;
     }
     Ok((runs, missing))
 }
@@ -154,6 +167,69 @@ async fn measure_profile(
 ) -> anyhow::Result<ProfileRun> {
     let mut context = BenchContext::new(url, args, data_dir, spool_dir.to_path_buf()).await?;
     let client = crate::db::connect(url, Duration::from_secs(10)).await?;
+    let paused = if context.profile == Profile::TimescaleDb { pause_jobs(&client).await? } else { Vec::new() };
+    let result = measure_paused(args, url, &mut context, &client, database).await;
+    if let Err(error) = resume_jobs(&client, &paused).await {
+        eprintln!(
+            "warning: TimescaleDB jobs {paused:?} could not be resumed after the bench ({error:#}); \
+             `SELECT alter_job(id, scheduled => true)` resumes each"
+        );
+    }
+    result
+}
+
+/// Pauses the TimescaleDB policy jobs (aggregate refresh, columnstore, retention) for the
+/// profile's measurements, the raw COPY runs and hypertick's alike, and waits until none
+/// is running. A refresh of `ohlcv_1m` fires every minute and, after a window of writes,
+/// takes most of a core for tens of seconds: a window it lands in measures the job as
+/// much as the writer. The cookbook refreshes the aggregates itself, timed.
+async fn pause_jobs(client: &Client) -> anyhow::Result<Vec<i32>> {
+    let rows = client
+        .query(
+            "SELECT job_id, alter_job(job_id, scheduled => false) IS NOT NULL
+               FROM timescaledb_information.jobs WHERE job_id >= 1000 AND scheduled ORDER BY job_id",
+            &[],
+        )
+        .await
+        .context("pausing TimescaleDB's jobs for the measurements")?;
+    let paused: Vec<i32> = rows.iter().map(|row| row.get(0)).collect();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let running: i64 =
+            client.query_one("SELECT count(*) FROM timescaledb_information.job_stats WHERE job_status = 'Running'", &[]).await?.get(0);
+        if running == 0 || Instant::now() >= deadline {
+            println!("paused {} TimescaleDB jobs for the measurements ({running} still running)", paused.len());
+            return Ok(paused);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Schedules the jobs `pause_jobs` paused again; a job something else scheduled in the
+/// meantime (it should not happen: `migrate` keeps a matching job as it is) is reported.
+async fn resume_jobs(client: &Client, paused: &[i32]) -> anyhow::Result<()> {
+    if paused.is_empty() {
+        return Ok(());
+    }
+    let rescheduled: i64 = client
+        .query_one("SELECT count(*) FROM timescaledb_information.jobs WHERE job_id = ANY($1) AND scheduled", &[&paused])
+        .await?
+        .get(0);
+    if rescheduled > 0 {
+        eprintln!("warning: {rescheduled} of the paused TimescaleDB jobs were scheduled again during the measurements");
+    }
+    client.execute("SELECT alter_job(id, scheduled => true) FROM unnest($1::int4[]) AS id", &[&paused]).await?;
+    Ok(())
+}
+
+/// The profile's figures, with its jobs paused.
+async fn measure_paused(
+    args: &BenchArgs,
+    url: &str,
+    context: &mut BenchContext,
+    client: &Client,
+    database: String,
+) -> anyhow::Result<ProfileRun> {
     let profile = context.profile;
     let timescale = profile == Profile::TimescaleDb;
     println!("\n== {} profile: raw COPY ceiling, hypertick, direct compress, cookbook ==", profile.name());
@@ -164,15 +240,15 @@ async fn measure_profile(
 
     // The row store without the time index: the ceiling, then the cookbook on its data.
     context.reset().await?;
-    let indexes = ticks_indexes(&client).await?;
+    let indexes = ticks_indexes(client).await?;
     let raw = RawCopy { url, connections: args.connections, warmup, measure };
     let label = format!("{}: raw COPY, {} connections", profile.name(), args.connections);
     let ceiling = raw.measure(&label, &prepared, "").await?;
     raw_copy.push(Figure { name: "raw COPY binary".into(), write_mode: "copy".into(), time_index: false, rows_per_sec: ceiling });
-    queries.push(cookbook(&client, profile, "raw COPY data, row store, no time index", true).await?);
+    queries.push(cookbook(client, profile, "raw COPY data, row store, no time index", true).await?);
     if timescale {
         client.batch_execute("CREATE INDEX ticks_time_idx ON ticks (time DESC)").await?;
-        queries.push(cookbook(&client, profile, "the same data, row store, with the (time DESC) index", false).await?);
+        queries.push(cookbook(client, profile, "the same data, row store, with the (time DESC) index", false).await?);
         context.reset().await?;
         let label = format!("{}: raw COPY with the time index", profile.name());
         let with_index = raw.measure(&label, &prepared, "").await?;
@@ -228,7 +304,7 @@ async fn measure_profile(
         time_index: false,
         rows_per_sec: copy_run.committed_per_sec,
     });
-    let compression = if timescale { Some(compress_row_store(&client).await?) } else { None };
+    let compression = if timescale { Some(compress_row_store(client).await?) } else { None };
     let mut compression = compression;
     if timescale {
         context.set_ticks_settings(DIRECT_COMPRESS_TICKS)?;
@@ -246,7 +322,7 @@ async fn measure_profile(
         if let Some(compression) = compression.as_mut() {
             compression.direct_compress_bytes_per_row = (rows > 0).then(|| bytes as f64 / rows as f64);
         }
-        queries.push(cookbook(&client, profile, "hypertick direct compress data, columnstore", true).await?);
+        queries.push(cookbook(client, profile, "hypertick direct compress data, columnstore", true).await?);
         context.set_ticks_settings("")?;
     }
 
@@ -262,7 +338,7 @@ async fn measure_profile(
     Ok(ProfileRun {
         profile: profile.name().to_string(),
         database,
-        server_settings: server_settings(&client, timescale).await?,
+        server_settings: server_settings(client, timescale).await?,
         indexes,
         raw_copy,
         hypertick,
@@ -392,7 +468,9 @@ pub fn markdown(runs: &[ProfileRun], note: Option<&str>, settings: &super::figur
          pre-encoded 10 000-row batches (what `\\copy … (FORMAT binary)` sends), one transaction each (50 000-row \
          batches with direct compress, as the daemon's), and is measured first and again after the other raw runs, the \
          ratios taking the higher; hypertick is the whole daemon fed over push websockets at max rate (default batches for copy; for direct compress \
-         `{}`).\n",
+         `{}`). Each profile's throwaway cluster runs only while that profile is measured, and on TimescaleDB the policy \
+         jobs (aggregate refresh, columnstore, retention) are paused for the whole profile, raw runs and hypertick alike: \
+         a refresh landing in a window took a core from it. The cookbook refreshes the aggregates itself, timed.\n",
         settings.connections,
         settings.warmup_secs,
         settings.measure_secs,
