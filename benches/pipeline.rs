@@ -8,7 +8,12 @@
 //! - `channel/*`: a table's lane (the bounded crossbeam channel between the router and
 //!   the batcher thread): one producer thread to one consumer thread, rows of ticks sent
 //!   one by one and in runs of 256 (as the push server queues a frame's ticks), and the
-//!   same through a plain `std::sync::mpsc::sync_channel` for comparison.
+//!   same through a plain `std::sync::mpsc::sync_channel` for comparison;
+//! - `batch_encode/*`: the batcher's delivery of a 50 000-row batch of ticks (what
+//!   direct compress sends at once): split into rows, sequences and ids, put in key
+//!   order (`key_order`: by symbol, newest first) or left as they came, and encoded as
+//!   PGCOPY. The rows come as two push connections send them: frames of 500 ticks, one
+//!   time each, the connections' frames interleaved and a little out of time order.
 // A benchmark harness: a failure here is a broken setup, and `unwrap` says where.
 #![allow(clippy::unwrap_used)]
 
@@ -122,5 +127,40 @@ fn channel(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decoder, channel);
+fn batch_encode(c: &mut Criterion) {
+    const ROWS: usize = 50_000;
+    let start = Timestamp(1_795_348_800_000_000);
+    let mut markets = [Market::new(50, 3), Market::new(50, 4)];
+    let mut rows = Vec::with_capacity(ROWS);
+    for frame in 0..ROWS / FRAME_ROWS {
+        // Each connection's frames 900 µs apart; the second's half a frame behind the first.
+        let connection = frame % 2;
+        let time = Timestamp(start.micros() + (frame / 2) as i64 * 900 - connection as i64 * 450);
+        for _ in 0..FRAME_ROWS {
+            rows.push(Sequenced::unspooled(markets[connection].tick(time)));
+        }
+    }
+    let partitions = std::sync::Arc::new(hypertick::db::Partitions::new([]));
+    let mut group = c.benchmark_group("batch_encode");
+    group.throughput(Throughput::Elements(ROWS as u64));
+    for (name, key_order) in [("ticks_50000/key_order", true), ("ticks_50000/as_they_came", false)] {
+        let (sender, queue) = hypertick::sink::batch_queue::<Tick>(1);
+        let mut deliver = hypertick::sink::encode_stage(Table::Ticks, partitions.clone(), sender, key_order);
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || rows.clone(),
+                |rows| {
+                    deliver(rows).unwrap();
+                    let batch = queue.try_lock().unwrap().try_recv().unwrap();
+                    assert_eq!(batch.rows.len(), ROWS);
+                    batch.encoded.bytes.len()
+                },
+                criterion::BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, decoder, channel, batch_encode);
 criterion_main!(benches);

@@ -137,12 +137,21 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     let books = if args.runs(BenchPart::Books) { Some(books::run(&context, &args).await?) } else { None };
 
+    let machine = machine(&url, cluster.is_some()).await?;
+    // The profiles start their own clusters: this one is stopped first, or its background
+    // work on what the runs above wrote (autovacuum) would share their cores.
+    let mut cluster = cluster;
+    if args.runs(BenchPart::Profiles) {
+        if let Some(cluster) = cluster.take() {
+            tokio::task::spawn_blocking(move || drop(cluster)).await?;
+        }
+    }
     let (profile_runs, profiles_note) =
         if args.runs(BenchPart::Profiles) { profiles::run(&args, spool_dir.path()).await? } else { (Vec::new(), None) };
 
     let report = BenchReport {
         command,
-        machine: machine(&url, cluster.is_some()).await?,
+        machine,
         settings: Settings {
             warmup_secs: args.warmup,
             measure_secs: args.measure,
