@@ -295,6 +295,8 @@ async fn measure_paused(
         rows_per_sec: again,
     });
     let ceiling = ceiling.max(again);
+    // The daemon runs in this process: the raw runs' rows are let go before it starts.
+    drop((prepared, ordered));
 
     let mut hypertick = Vec::new();
     let copy_run = context.daemon_run(&format!("{}: push, copy", profile.name()), SourceFormat::Push, 0).await?;
