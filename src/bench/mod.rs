@@ -36,6 +36,7 @@ mod load_process;
 pub mod loadgen;
 mod measure;
 mod profiles;
+mod profiles_report;
 mod report;
 mod run;
 

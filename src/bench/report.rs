@@ -146,7 +146,7 @@ impl BenchReport {
             out.push_str(&super::books::markdown(books));
         }
         if !self.profiles.is_empty() {
-            out.push_str(&super::profiles::markdown(&self.profiles, self.profiles_note.as_deref(), settings));
+            out.push_str(&super::profiles_report::markdown(&self.profiles, self.profiles_note.as_deref(), settings));
         }
         let _ = writeln!(out, "\n## Ratios and targets\n");
         let _ = writeln!(out, "| ratio | value | target | met |\n|---|---|---|---|");

@@ -48,7 +48,9 @@ pub use spool_state::{
     commit_spool_ranges, compact_spool_commits, fold_bus_claims, load_recent_ids, load_spool_commits, record_spool_release, trim_ids,
     INSERT_SPOOL_RANGES,
 };
-pub use timescale::{builtin_segmentby, converge, worker_check, HypertablePlan, JobStagger, JOB_STAGGER_SECS};
+pub use timescale::{
+    builtin_segmentby, converge, pause_jobs, resume_jobs, running_jobs, worker_check, HypertablePlan, JobStagger, JOB_STAGGER_SECS,
+};
 
 /// Errors from database work outside the COPY hot path.
 #[derive(Debug, thiserror::Error)]

@@ -285,3 +285,36 @@ async fn check_direct_compress(client: &Client, plan: &HypertablePlan) -> Result
     }
     Ok(())
 }
+
+/// Pauses every scheduled job of the extension's users (policies: aggregate refresh,
+/// columnstore, retention; ids from 1000 up) and returns their ids, for
+/// [`resume_jobs`]. A job already running finishes its run.
+pub async fn pause_jobs(client: &Client) -> Result<Vec<i32>, DbError> {
+    let rows = client
+        .query(
+            "SELECT job_id, alter_job(job_id, scheduled => false) IS NOT NULL
+               FROM timescaledb_information.jobs WHERE job_id >= 1000 AND scheduled ORDER BY job_id",
+            &[],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
+/// How many jobs are running now.
+pub async fn running_jobs(client: &Client) -> Result<i64, DbError> {
+    Ok(client.query_one("SELECT count(*) FROM timescaledb_information.job_stats WHERE job_status = 'Running'", &[]).await?.get(0))
+}
+
+/// Schedules the jobs [`pause_jobs`] paused again. Returns how many of them something
+/// else had scheduled in the meantime.
+pub async fn resume_jobs(client: &Client, paused: &[i32]) -> Result<i64, DbError> {
+    if paused.is_empty() {
+        return Ok(0);
+    }
+    let rescheduled: i64 = client
+        .query_one("SELECT count(*) FROM timescaledb_information.jobs WHERE job_id = ANY($1) AND scheduled", &[&paused])
+        .await?
+        .get(0);
+    client.execute("SELECT alter_job(id, scheduled => true) FROM unnest($1::int4[]) AS id", &[&paused]).await?;
+    Ok(rescheduled)
+}

@@ -615,6 +615,23 @@ async fn timescaledb_profile_converges_and_the_cookbook_agrees_on_both_profiles(
     assert!(second.migrations.applied.is_empty());
     assert!(second.converged.is_empty(), "a second migrate changes nothing: {:?}", second.converged);
 
+    // Jobs paused (as the bench pauses them) stay paused through a migrate, which keeps
+    // a matching job as it is, and are scheduled again by `resume_jobs`.
+    {
+        let client = db::connect(&timescale.url("hypertick"), Duration::from_secs(20)).await.unwrap();
+        let scheduled = "SELECT count(*) FROM timescaledb_information.jobs WHERE job_id >= 1000 AND scheduled";
+        let before: i64 = client.query_one(scheduled, &[]).await.unwrap().get(0);
+        let paused = db::pause_jobs(&client).await.expect("pausing the jobs");
+        assert_eq!(paused.len() as i64, before, "every scheduled job is paused: {paused:?}");
+        assert!(before >= 3, "the aggregates' refresh policies at least: {before}");
+        assert_eq!(client.query_one(scheduled, &[]).await.unwrap().get::<_, i64>(0), 0);
+        let during = app::migrate(&config).await.expect("migrate with the jobs paused");
+        assert!(during.converged.is_empty(), "paused jobs are left as they are: {:?}", during.converged);
+        assert_eq!(client.query_one(scheduled, &[]).await.unwrap().get::<_, i64>(0), 0, "still paused after migrate");
+        assert_eq!(db::resume_jobs(&client, &paused).await.expect("resuming"), 0, "none was scheduled by anything else");
+        assert_eq!(client.query_one(scheduled, &[]).await.unwrap().get::<_, i64>(0), before);
+    }
+
     // A changed interval replaces its job rather than adding one.
     let mut changed = config.clone();
     changed.tables.ticks.as_mut().unwrap().columnstore_after_days = Some(5);
