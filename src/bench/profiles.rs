@@ -266,9 +266,9 @@ async fn measure_paused(
         rows_per_sec: in_order,
     });
 
-    // The ceiling again, last: measured first on a freshly started server it has come out
-    // at under half of itself some runs, steady through its window. The ratios take the
-    // higher of the two.
+    // The ceiling again, last; the ratios take the higher of the two. (Before each cluster
+    // ran alone with its jobs paused, the first had read under half of the last in some
+    // runs: a refresh job or the other cluster's work had shared its window.)
     context.reset().await?;
     let label = format!("{}: raw COPY, {} connections, again", profile.name(), args.connections);
     let again = raw.measure(&label, &prepared, "").await?;
