@@ -62,7 +62,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let (warmup, measure) = (Duration::from_secs(args.warmup), Duration::from_secs(args.measure));
-    let cluster = match &args.database_url {
+    let mut cluster = match &args.database_url {
         Some(_) => None,
         None => {
             println!("starting a throwaway PostgreSQL cluster (fsync on, default settings)…");
@@ -141,7 +141,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let machine = machine(&url, cluster.is_some()).await?;
     // The profiles start their own clusters: this one is stopped first, or its background
     // work on what the runs above wrote (autovacuum) would share their cores.
-    let mut cluster = cluster;
     if args.runs(BenchPart::Profiles) {
         if let Some(cluster) = cluster.take() {
             tokio::task::spawn_blocking(move || drop(cluster)).await?;
