@@ -22,7 +22,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hypertick::bench::{push_frame, Market};
 use hypertick::config::FullPolicy;
-use hypertick::pipeline::{lane, Sequenced};
+use hypertick::pipeline::{lane, Gather, Sequenced};
 use hypertick::record::{Record, Table, Tick, Timestamp};
 use hypertick::source::push::{parse_element, split_frame, Frame};
 
@@ -145,15 +145,23 @@ fn batch_encode(c: &mut Criterion) {
     group.throughput(Throughput::Elements(ROWS as u64));
     for (name, key_order) in [("ticks_50000/key_order", true), ("ticks_50000/as_they_came", false)] {
         let (sender, queue) = hypertick::sink::batch_queue::<Tick>(1);
-        let mut deliver = hypertick::sink::encode_stage(Table::Ticks, partitions.clone(), sender, key_order);
+        let spares = hypertick::sink::Spares::new(1);
+        let (mut gathered, mut deliver) = hypertick::sink::encode_stage(Table::Ticks, partitions.clone(), sender, key_order, spares);
         group.bench_function(name, |b| {
             b.iter_batched(
                 || rows.clone(),
                 |rows| {
-                    deliver(rows).unwrap();
+                    // As the batcher gathers a batch and the stage sends it; the writer
+                    // then gives its buffers back.
+                    for row in rows {
+                        gathered.push(row);
+                    }
+                    deliver(&mut gathered).unwrap();
                     let batch = queue.try_lock().unwrap().try_recv().unwrap();
                     assert_eq!(batch.rows.len(), ROWS);
-                    batch.encoded.bytes.len()
+                    let bytes = batch.encoded.bytes.len();
+                    batch.spares.clone().unwrap().give_back(batch.rows, batch.sequences, batch.ids, batch.encoded.bytes);
+                    bytes
                 },
                 criterion::BatchSize::LargeInput,
             )

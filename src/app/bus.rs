@@ -131,7 +131,7 @@ impl Daemon {
         deliver: impl FnMut(Vec<R>) -> Result<(), Vec<R>> + Send + 'static,
         outgoing: mpsc::Receiver<edge::Outgoing>,
     ) {
-        self.spawn_batcher(table, "publish", "publisher stopped", shared, receiver, deliver);
+        self.spawn_batcher(table, "publish", "publisher stopped", shared, receiver, Vec::new(), crate::pipeline::taking(deliver));
         let limit = if table == Table::Relational { 1 } else { edge.in_flight };
         self.writers.push(tokio::spawn(edge::run_publisher(edge.clone(), outgoing, limit)));
     }

@@ -7,11 +7,11 @@ use std::time::Duration;
 use super::{lanes, Daemon, Shared};
 use crate::config::WriteMode;
 use crate::metrics::events;
-use crate::pipeline::{run_batcher, BatchSettings, LaneReceiver, Sequenced};
+use crate::pipeline::{run_batcher, taking, BatchSettings, Deliver, Gather, LaneReceiver, Sequenced};
 use crate::record::{RelationalCatalog, RowRecord, Table};
 use crate::sink::{
-    batch_queue, encode_stage, run_relational_writer, run_writer, CopyRow, EncodeRow, EncodedBatch, KeyedPartitions, RelationalBatch,
-    TableWriteSettings, WaitPolicy, WriterError,
+    batch_queue, encode_stage, run_relational_writer, run_writer, BatchBuffers, CopyRow, EncodeRow, EncodedBatch, KeyedPartitions,
+    RelationalBatch, Spares, TableWriteSettings, WaitPolicy, WriterError,
 };
 
 impl Daemon {
@@ -53,14 +53,16 @@ impl Daemon {
             WriteMode::Copy => table.is_high_rate(),
             WriteMode::Insert => false,
         };
-        let mut encode = encode_stage(table, shared.partitions.clone(), batch_sender, key_order);
+        // One set of buffers for each batch that can be out at once: queued or being written.
+        let spares = Spares::new(2 * settings.writers);
+        let (gather, mut encode) = encode_stage(table, shared.partitions.clone(), batch_sender, key_order, spares);
         let closed = shared.stats.clone();
         // Counted until a writer is done with it (see `Stats::batch_finished`).
-        let deliver = move |rows: Vec<Sequenced<R>>| {
+        let deliver = move |rows: &mut BatchBuffers<R>| {
             closed.batch_closed(table, rows.len());
             encode(rows)
         };
-        self.spawn_batcher(table, "batch", "writers stopped", shared, receiver, deliver);
+        self.spawn_batcher(table, "batch", "writers stopped", shared, receiver, gather, deliver);
         for writer_idx in 0..settings.writers {
             let writer = run_writer(
                 table,
@@ -89,11 +91,11 @@ impl Daemon {
         let (batch_sender, queue) = tokio::sync::mpsc::channel::<RelationalBatch>(2);
         let queue_sender = batch_sender.clone();
         let stats = shared.stats.clone();
-        let deliver = move |rows: Vec<Sequenced<RowRecord>>| {
+        let deliver = taking(move |rows: Vec<Sequenced<RowRecord>>| {
             stats.batch_closed(Table::Relational, rows.len());
             batch_sender.blocking_send(RelationalBatch { rows, bus: None }).map_err(|unsent| unsent.0.rows)
-        };
-        self.spawn_batcher(Table::Relational, "batch", "the relational writer stopped", shared, receiver, deliver);
+        });
+        self.spawn_batcher(Table::Relational, "batch", "the relational writer stopped", shared, receiver, Vec::new(), deliver);
         let relational = &shared.config.relational;
         let policy = WaitPolicy {
             wait: Duration::from_millis(relational.wait_ms),
@@ -113,14 +115,16 @@ impl Daemon {
     /// A table's batcher thread (`<thread>-<table>`): closes batches from the lane and
     /// hands them to `deliver`; what is still queued when `deliver` refuses is reported
     /// as lost in memory (`<stopped>; rows … were not …`).
-    pub(super) fn spawn_batcher<R: crate::record::ApproxBytes + Send + 'static>(
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn spawn_batcher<R: crate::record::ApproxBytes + Send + 'static, G: Gather<R> + Send + 'static>(
         &mut self,
         table: Table,
         thread: &str,
         stopped: &'static str,
         shared: &Shared<'_>,
         receiver: LaneReceiver<R>,
-        deliver: impl FnMut(Vec<R>) -> Result<(), Vec<R>> + Send + 'static,
+        gather: G,
+        deliver: impl Deliver<G> + Send + 'static,
     ) {
         let batch_settings = batch_settings(&shared.config.table(table));
         let stats = shared.stats.clone();
@@ -128,7 +132,7 @@ impl Daemon {
         let batcher = std::thread::Builder::new()
             .name(format!("{thread}-{}", table.name()))
             .spawn(move || {
-                let undelivered = run_batcher(table, receiver, batch_settings, &stats, deliver);
+                let undelivered = run_batcher(table, receiver, batch_settings, &stats, gather, deliver);
                 if undelivered > 0 {
                     tracing::error!(table = %table, rows = undelivered, "{stopped}; rows still queued in memory were not delivered");
                 }

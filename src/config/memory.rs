@@ -17,7 +17,10 @@
 //! when it is empty). A batch holds at most `batch_max_bytes` plus the record that
 //! crossed it, twice over (the rows and their PGCOPY encoding), and per table there
 //! are `writers` batches in writers' hands, `writers` queued for them and one being
-//! built. A connection holds its frame (up to 4 × `max_frame_bytes` read before it is
+//! built. The buffers of batches written are kept for the next batches to fill
+//! (`sink::Spares`), but a new set is made only when none is free, so the sets kept and
+//! in use are never more than that peak: after a burst a table may hold this term idle.
+//! A connection holds its frame (up to 4 × `max_frame_bytes` read before it is
 //! refused), the index of the frame's elements (at most 16 bytes per 2 bytes of frame:
 //! 8 ×) and the acks it owes: at most `acks_in_flight` of them and, past
 //! `acks_in_flight_bytes`, no further frame is read (one frame's ack is always allowed);

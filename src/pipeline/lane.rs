@@ -25,6 +25,7 @@ use std::cell::RefCell;
 
 use crossbeam_channel::{Receiver, RecvError, RecvTimeoutError, Sender, TryRecvError, TrySendError};
 
+use super::batcher::Gather;
 use crate::config::FullPolicy;
 use crate::metrics::events;
 use crate::record::{ApproxBytes, Table};
@@ -237,9 +238,9 @@ impl<R: ApproxBytes> LaneReceiver<R> {
     /// stopped at a bound, the channel's error when the lane ran empty or is closed.
     /// Their room is released every [`RELEASE_EVERY`] rows rather than row by row: each
     /// release is a few atomic operations on a cache line the senders also write.
-    pub fn drain_into(&self, rows: &mut Vec<R>, max_rows: usize, bytes: &mut usize, max_bytes: usize) -> Result<(), TryRecvError> {
+    pub fn drain_into<G: Gather<R>>(&self, rows: &mut G, max_rows: usize, bytes: &mut usize, max_bytes: usize) -> Result<(), TryRecvError> {
         let (mut taken, mut taken_bytes) = (0usize, 0usize);
-        let mut take = |row: R, rows: &mut Vec<R>, bytes: &mut usize| {
+        let mut take = |row: R, rows: &mut G, bytes: &mut usize| {
             let size = row.approx_bytes();
             rows.push(row);
             *bytes += size;

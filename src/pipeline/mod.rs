@@ -17,7 +17,7 @@ mod router;
 mod spill_reader;
 mod spill_state;
 
-pub use batcher::{run_batcher, BatchSettings};
+pub use batcher::{run_batcher, taking, BatchSettings, Deliver, DownstreamGone, Gather};
 pub use dedup::{id_key, IdWindow};
 pub use indicators::IndicatorStage;
 pub use keyed::{row_retention_micros, KeyedLane};

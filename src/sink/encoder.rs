@@ -317,6 +317,13 @@ pub fn encode_rows<R: EncodeRow>(rows: &[R], buffer: &mut BytesMut) {
 /// [`encode_rows`] for any sequence of rows (a subset of a batch, say).
 pub fn encode_row_refs<'a, R: EncodeRow>(rows: impl Iterator<Item = &'a R> + Clone, buffer: &mut BytesMut) {
     let body: usize = rows.clone().map(EncodeRow::encoded_len).sum();
+    encode_row_refs_sized(rows, body, buffer);
+}
+
+/// [`encode_row_refs`] of rows whose `encoded_len`s sum to `body`. The sum does not
+/// depend on the rows' order: a caller sending rows in another order than it holds
+/// them sums them in its own, which reads its memory in sequence, once.
+pub fn encode_row_refs_sized<'a, R: EncodeRow>(rows: impl Iterator<Item = &'a R>, body: usize, buffer: &mut BytesMut) {
     let start = buffer.len();
     let total = HEADER.len() + body + 2;
     buffer.resize(start + total, 0);
@@ -329,6 +336,7 @@ pub fn encode_row_refs<'a, R: EncodeRow>(rows: impl Iterator<Item = &'a R> + Clo
         debug_assert_eq!(fields.at - row_start, row.encoded_len(), "{row:?}: encoded_len disagrees with encode");
     }
     let at = fields.at;
+    debug_assert_eq!(at, HEADER.len() + body, "the rows' encoded_len sum is their body's length");
     out[at..at + 2].copy_from_slice(&TRAILER.to_be_bytes());
 }
 

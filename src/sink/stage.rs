@@ -10,10 +10,10 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use tokio::sync::{mpsc, Mutex};
 
-use super::encoder::{encode_row_refs, encode_rows, EncodeRow};
+use super::encoder::{encode_row_refs_sized, encode_rows, EncodeRow};
 use crate::db::Partitions;
-use crate::pipeline::Sequenced;
-use crate::record::{DeadLetter, Instrument, Table};
+use crate::pipeline::{Deliver, DownstreamGone, Gather, Sequenced};
+use crate::record::{DeadLetter, Instrument, Table, Timestamp};
 
 /// A closed, encoded batch. The rows stay with it until commit, for latency
 /// accounting and, if the database refuses a row, for finding and keeping it. They
@@ -26,6 +26,9 @@ pub struct EncodedBatch<R> {
     /// Each row's record id key (0: none), parallel to `rows`.
     pub ids: Vec<u128>,
     pub encoded: Encoded,
+    /// Where the writer gives the buffers back once done with the batch (the encoder
+    /// stage's batches; `None` for others).
+    pub spares: Option<Spares<R>>,
 }
 
 /// What a writer sends for some rows.
@@ -88,41 +91,139 @@ pub fn batch_queue<R>(depth: usize) -> (mpsc::Sender<EncodedBatch<R>>, BatchQueu
     (sender, Arc::new(Mutex::new(receiver)))
 }
 
-/// Builds the batcher's `deliver` function for one table. With `columnstore_order`,
-/// each batch is sent ordered as the columnstore keeps it: by segment key, then newest
-/// first. Direct compress needs it; a high-rate table's row store gains by it too (its
-/// index leads with the same key): measured on vanilla PostgreSQL, the server's CPU per
-/// tick fell by about a seventh.
+/// Builds the batcher's `deliver` function for one table, and the buffers it first
+/// gathers in. With `columnstore_order`, each batch is sent ordered as the columnstore
+/// keeps it: by segment key, then newest first. Direct compress needs it; a high-rate
+/// table's row store gains by it too (its index leads with the same key): measured on
+/// vanilla PostgreSQL, the server's CPU per tick fell by about a seventh.
+///
+/// The batcher gathers each row straight into the batch's parts ([`BatchBuffers`]); once
+/// a batch is sent, the next is gathered in buffers the table's writers gave back
+/// ([`Spares`]).
 pub fn encode_stage<R: EncodeRow>(
     table: Table,
     partitions: Arc<Partitions>,
     sender: mpsc::Sender<EncodedBatch<R>>,
     columnstore_order: bool,
-) -> impl FnMut(Vec<Sequenced<R>>) -> Result<(), Vec<Sequenced<R>>> {
+    spares: Spares<R>,
+) -> (BatchBuffers<R>, impl Deliver<BatchBuffers<R>>) {
     let mut bytes_per_row_estimate = 96usize;
     // Venue → symbols seen; bounded by the number of instruments the table ever sees.
     let mut known_instruments = InstrumentsSeen::default();
-    move |sequenced: Vec<Sequenced<R>>| {
-        let mut sequences = Vec::with_capacity(sequenced.len());
-        let mut ids = Vec::with_capacity(sequenced.len());
-        let mut rows = Vec::with_capacity(sequenced.len());
-        for item in sequenced {
-            sequences.push(item.sequence);
-            ids.push(item.id);
-            rows.push(item.row);
-        }
+    let mut scratch = OrderScratch::default();
+    let deliver = move |gathered: &mut BatchBuffers<R>| {
+        let BatchBuffers { rows, sequences, ids, bytes } = std::mem::take(gathered);
         // The rows stay in the order they came; only their encoding follows the columnstore's.
-        let order = columnstore_order.then(|| columnstore_order_of(&rows));
-        let mut encoded = encode(table, &partitions, &rows, order.as_deref(), &mut bytes_per_row_estimate);
-        encoded.new_instruments = Arc::new(match &order {
+        let order = columnstore_order.then(|| columnstore_order_of(&rows, &mut scratch));
+        let mut encoded = encode_into(bytes, table, &partitions, &rows, order, &mut bytes_per_row_estimate);
+        encoded.new_instruments = Arc::new(match order {
             Some(order) => first_seen_instruments(order.iter().map(|index| &rows[*index as usize]), &mut known_instruments),
             None => first_seen_instruments(rows.iter(), &mut known_instruments),
         });
-        sender.blocking_send(EncodedBatch { rows, sequences, ids, encoded }).map_err(|unsent| {
-            let EncodedBatch { rows, sequences, ids, .. } = unsent.0;
-            sequences.into_iter().zip(ids).zip(rows).map(|((sequence, id), row)| Sequenced { sequence, id, row }).collect()
-        })
+        let batch = EncodedBatch { rows, sequences, ids, encoded, spares: Some(spares.clone()) };
+        match sender.blocking_send(batch) {
+            // Buffers to gather the next batch in, taken only now: while the send waits
+            // for room, no set more is held (the memory bound counts on it).
+            Ok(()) => {
+                *gathered = spares.take();
+                Ok(())
+            }
+            Err(unsent) => {
+                let EncodedBatch { rows, sequences, ids, .. } = unsent.0;
+                *gathered = BatchBuffers { rows, sequences, ids, bytes: BytesMut::new() };
+                Err(DownstreamGone)
+            }
+        }
+    };
+    (BatchBuffers::default(), deliver)
+}
+
+/// A batch's parts as the encoder stage gathers them: each row, its spool sequence and
+/// its id key, in parallel; and the memory its PGCOPY bytes are written into.
+pub struct BatchBuffers<R> {
+    rows: Vec<R>,
+    sequences: Vec<u64>,
+    ids: Vec<u128>,
+    bytes: BytesMut,
+}
+
+impl<R> Default for BatchBuffers<R> {
+    fn default() -> Self {
+        BatchBuffers { rows: Vec::new(), sequences: Vec::new(), ids: Vec::new(), bytes: BytesMut::new() }
     }
+}
+
+impl<R> Gather<Sequenced<R>> for BatchBuffers<R> {
+    fn push(&mut self, item: Sequenced<R>) {
+        self.sequences.push(item.sequence);
+        self.ids.push(item.id);
+        self.rows.push(item.row);
+    }
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+    fn reserve(&mut self, rows: usize) {
+        self.rows.reserve(rows);
+        self.sequences.reserve(rows);
+        self.ids.reserve(rows);
+    }
+}
+
+/// The buffers of batches the writers are done with, given back for the encoder stage
+/// to fill again. A batch of ticks holds about 250 bytes a row in its rows, sequences,
+/// ids and PGCOPY bytes; allocated fresh for every batch, that memory showed as page
+/// faults (the kernel zeroing new pages) taking a tenth of the daemon's CPU at a million
+/// rows a second. At most `capacity` sets are kept, each as large as a batch (which its
+/// row and byte bounds limit); any more are let go.
+pub struct Spares<R> {
+    sender: crossbeam_channel::Sender<BatchBuffers<R>>,
+    receiver: crossbeam_channel::Receiver<BatchBuffers<R>>,
+}
+
+impl<R> Clone for Spares<R> {
+    fn clone(&self) -> Self {
+        Spares { sender: self.sender.clone(), receiver: self.receiver.clone() }
+    }
+}
+
+impl<R> Spares<R> {
+    pub fn new(capacity: usize) -> Self {
+        let (sender, receiver) = crossbeam_channel::bounded(capacity.max(1));
+        Spares { sender, receiver }
+    }
+
+    fn take(&self) -> BatchBuffers<R> {
+        self.receiver.try_recv().unwrap_or_default()
+    }
+
+    /// Gives a written batch's buffers back, emptied (its rows are dropped here, on the
+    /// writer's thread). Bytes still shared elsewhere are let go.
+    pub fn give_back(&self, mut rows: Vec<R>, mut sequences: Vec<u64>, mut ids: Vec<u128>, bytes: Bytes) {
+        rows.clear();
+        sequences.clear();
+        ids.clear();
+        let mut bytes = bytes.try_into_mut().unwrap_or_default();
+        bytes.clear();
+        // Full: this set is let go.
+        let _ = self.sender.try_send(BatchBuffers { rows, sequences, ids, bytes });
+    }
+
+    /// Sets held now.
+    pub fn len(&self) -> usize {
+        self.receiver.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.receiver.is_empty()
+    }
+}
+
+/// The working memory of [`columnstore_order_of`], kept from batch to batch.
+#[derive(Default)]
+struct OrderScratch {
+    times: Vec<Option<Timestamp>>,
+    key_ids: Vec<u32>,
+    order: Vec<u32>,
 }
 
 /// The order in which TimescaleDB's compressor sorts rows (segment key under "C"
@@ -136,29 +237,28 @@ pub fn encode_stage<R: EncodeRow>(
 /// ranked once, the indexes are bucketed by rank (a counting sort), and each bucket is
 /// sorted by `(time, index)`, both descending. A feed's rows of one key usually come in
 /// time order: their bucket is then one descending run, which the sort only reverses.
-fn columnstore_order_of<R: EncodeRow>(rows: &[R]) -> Vec<u32> {
+fn columnstore_order_of<'s, R: EncodeRow>(rows: &[R], scratch: &'s mut OrderScratch) -> &'s [u32] {
     let mut distinct: Vec<Option<&str>> = Vec::new();
     let mut id_of: HashMap<Option<&str>, u32, foldhash::fast::RandomState> = HashMap::default();
     let mut previous: Option<(Option<&str>, u32)> = None;
-    let mut times = Vec::with_capacity(rows.len());
-    let key_ids: Vec<u32> = rows
-        .iter()
-        .map(|item| {
-            times.push(item.partition_time());
-            let key = item.segment_key();
-            if let Some((last, id)) = previous {
-                if last == key {
-                    return id;
-                }
+    let OrderScratch { times, key_ids, order } = scratch;
+    times.clear();
+    key_ids.clear();
+    key_ids.extend(rows.iter().map(|item| {
+        times.push(item.partition_time());
+        let key = item.segment_key();
+        if let Some((last, id)) = previous {
+            if last == key {
+                return id;
             }
-            let id = *id_of.entry(key).or_insert_with(|| {
-                distinct.push(key);
-                distinct.len() as u32 - 1
-            });
-            previous = Some((key, id));
-            id
-        })
-        .collect();
+        }
+        let id = *id_of.entry(key).or_insert_with(|| {
+            distinct.push(key);
+            distinct.len() as u32 - 1
+        });
+        previous = Some((key, id));
+        id
+    }));
     let mut by_bytes: Vec<u32> = (0..distinct.len() as u32).collect();
     by_bytes.sort_unstable_by(|left, right| distinct[*left as usize].cmp(&distinct[*right as usize]));
     let mut rank = vec![0usize; distinct.len()];
@@ -167,16 +267,17 @@ fn columnstore_order_of<R: EncodeRow>(rows: &[R]) -> Vec<u32> {
     }
     // Where each rank's bucket starts, then the indexes dealt into their buckets.
     let mut starts = vec![0usize; distinct.len() + 1];
-    for id in &key_ids {
+    for id in key_ids.iter() {
         starts[rank[*id as usize] + 1] += 1;
     }
     for position in 1..starts.len() {
         starts[position] += starts[position - 1];
     }
     let mut next = starts.clone();
-    let mut order = vec![0u32; rows.len()];
-    for (index, id) in key_ids.into_iter().enumerate() {
-        let slot = &mut next[rank[id as usize]];
+    order.clear();
+    order.resize(rows.len(), 0);
+    for (index, id) in key_ids.iter().enumerate() {
+        let slot = &mut next[rank[*id as usize]];
         order[*slot] = index as u32;
         *slot += 1;
     }
@@ -217,9 +318,24 @@ pub(super) fn encode<R: EncodeRow>(
     order: Option<&[u32]>,
     bytes_per_row_estimate: &mut usize,
 ) -> Encoded {
-    let mut buffer = BytesMut::with_capacity(32 + rows.len() * *bytes_per_row_estimate);
+    encode_into(BytesMut::new(), table, partitions, rows, order, bytes_per_row_estimate)
+}
+
+/// [`encode`] into `buffer` (empty; its memory is reused).
+fn encode_into<R: EncodeRow>(
+    mut buffer: BytesMut,
+    table: Table,
+    partitions: &Partitions,
+    rows: &[R],
+    order: Option<&[u32]>,
+    bytes_per_row_estimate: &mut usize,
+) -> Encoded {
+    buffer.reserve(32 + rows.len() * *bytes_per_row_estimate);
     match order {
-        Some(order) => encode_row_refs(order.iter().map(|index| &rows[*index as usize]), &mut buffer),
+        Some(order) => {
+            let body = rows.iter().map(EncodeRow::encoded_len).sum();
+            encode_row_refs_sized(order.iter().map(|index| &rows[*index as usize]), body, &mut buffer)
+        }
         None => encode_rows(rows, &mut buffer),
     }
     if !rows.is_empty() {
@@ -312,7 +428,7 @@ pub fn encode_batch<R: EncodeRow>(
     encoded.new_instruments = Arc::new(new_instruments);
     encoded.progress = Some(Arc::new(progress));
     let count = rows.len();
-    EncodedBatch { rows, sequences: vec![0; count], ids: vec![0; count], encoded }
+    EncodedBatch { rows, sequences: vec![0; count], ids: vec![0; count], encoded, spares: None }
 }
 
 #[cfg(test)]
@@ -355,9 +471,59 @@ mod tests {
                 let segment = left_row.segment_key().map(str::as_bytes).cmp(&right_row.segment_key().map(str::as_bytes));
                 segment.then_with(|| (right_row.partition_time(), right).cmp(&(left_row.partition_time(), left)))
             });
-            let order: Vec<usize> = columnstore_order_of(&batch).into_iter().map(|index| index as usize).collect();
+            let order: Vec<usize> =
+                columnstore_order_of(&batch, &mut OrderScratch::default()).iter().map(|index| *index as usize).collect();
             proptest::prop_assert_eq!(order, expected);
         }
+    }
+
+    #[test]
+    fn the_encoder_stage_gathers_rows_split_and_fills_given_back_buffers_again() {
+        let (sender, mut queue) = mpsc::channel(4);
+        let spares = Spares::new(1);
+        let (mut gathered, mut deliver) = encode_stage(Table::Ticks, Arc::new(Partitions::new([])), sender, true, spares.clone());
+        for (index, symbol) in ["B", "A", "B"].into_iter().enumerate() {
+            gathered.push(Sequenced { sequence: 10 + index as u64, id: 20 + index as u128, row: tick(symbol, index as i64, index) });
+        }
+        deliver(&mut gathered).unwrap();
+        assert!(gathered.is_empty());
+        let batch = queue.try_recv().unwrap();
+        assert_eq!(batch.sequences, [10, 11, 12]);
+        assert_eq!(batch.ids, [20, 21, 22]);
+        let symbols: Vec<&str> = batch.rows.iter().map(|row| row.symbol.as_str()).collect();
+        assert_eq!(symbols, ["B", "A", "B"], "the rows stay in the order they came");
+        let mut expected = BytesMut::new();
+        super::super::encoder::encode_row_refs([1, 2, 0].iter().map(|index| &batch.rows[*index]), &mut expected);
+        assert_eq!(batch.encoded.bytes, expected.freeze(), "encoded by segment key, newest first");
+
+        // The writer gives the buffers back; the next batch but one is gathered in them.
+        let (rows_at, bytes_len) = (batch.rows.as_ptr(), batch.encoded.bytes.len());
+        batch.spares.clone().unwrap().give_back(batch.rows, batch.sequences, batch.ids, batch.encoded.bytes);
+        assert_eq!(spares.len(), 1);
+        gathered.push(Sequenced { sequence: 0, id: 0, row: tick("C", 5, 5) });
+        deliver(&mut gathered).unwrap();
+        assert!(spares.is_empty(), "taken for the batch now gathering");
+        assert_eq!(gathered.rows.as_ptr(), rows_at);
+        assert!(gathered.rows.is_empty() && gathered.sequences.is_empty() && gathered.ids.is_empty());
+        assert!(gathered.bytes.is_empty() && gathered.bytes.capacity() >= bytes_len);
+    }
+
+    #[test]
+    fn spares_hold_at_most_their_capacity_and_let_shared_bytes_go() {
+        let spares = Spares::<crate::record::Tick>::new(2);
+        for _ in 0..3 {
+            spares.give_back(vec![tick("A", 0, 0)], vec![1], vec![2], Bytes::from(vec![7u8; 100]));
+        }
+        assert_eq!(spares.len(), 2);
+        let kept = spares.take();
+        assert!(kept.rows.is_empty() && kept.rows.capacity() >= 1 && kept.bytes.is_empty() && kept.bytes.capacity() >= 100);
+        let shared = Bytes::from(vec![7u8; 100]);
+        let still_sent = shared.clone();
+        spares.give_back(Vec::new(), Vec::new(), Vec::new(), shared);
+        assert!(spares.take().bytes.capacity() >= 100);
+        assert_eq!(spares.len(), 1);
+        assert_eq!(spares.take().bytes.capacity(), 0, "bytes still shared are not reused");
+        assert_eq!(still_sent.len(), 100);
     }
 
     #[test]

@@ -348,32 +348,40 @@ impl<R: EncodeRow> Writer<R> {
     }
 
     async fn write(&mut self, batch: EncodedBatch<R>) -> Result<(), WriterError> {
-        let EncodedBatch { rows, sequences, ids, encoded } = batch;
+        let EncodedBatch { rows, sequences, ids, encoded, spares } = batch;
         if let Some(progress) = encoded.progress.clone() {
             if let Some(claim) = &progress.bus {
                 return self.write_bus(rows, sequences, ids, &encoded, claim).await;
             }
         }
-        let ranges = if self.settings.spool.is_some() { sequence_ranges(&sequences) } else { Vec::new() };
+        let written = self.write_plain(&rows, &sequences, &ids, &encoded).await;
+        if let Some(spares) = spares {
+            spares.give_back(rows, sequences, ids, encoded.bytes);
+        }
+        written
+    }
+
+    async fn write_plain(&mut self, rows: &[R], sequences: &[u64], ids: &[u128], encoded: &Encoded) -> Result<(), WriterError> {
+        let ranges = if self.settings.spool.is_some() { sequence_ranges(sequences) } else { Vec::new() };
         let started = Instant::now();
-        let job = PlainBatch { table: self.table, mode: self.table_settings.mode, encoded: &encoded, ranges: &ranges, ids: &ids };
+        let job = PlainBatch { table: self.table, mode: self.table_settings.mode, encoded, ranges: &ranges, ids };
         let settled = self.commit_loop(&encoded.slots, &job).await?;
         match settled {
             Settled::Committed(skipped) => {
                 if skipped > 0 {
                     events::rows_skipped_as_duplicates(self.table, skipped);
                 }
-                self.record_commit(&rows, &ranges, started.elapsed());
+                self.record_commit(rows, &ranges, started.elapsed());
                 Ok(())
             }
             Settled::CommittedUnseen => {
-                self.record_commit(&rows, &ranges, started.elapsed());
+                self.record_commit(rows, &ranges, started.elapsed());
                 Ok(())
             }
             // The rows the server refuses are found and dead-lettered in one transaction
             // with the rest of the batch and its bookkeeping.
             Settled::Refused { failure, escalated } => {
-                self.isolate_in_one_transaction(&rows, &sequences, &ids, &encoded, failure.message, escalated).await
+                self.isolate_in_one_transaction(rows, sequences, ids, encoded, failure.message, escalated).await
             }
         }
     }

@@ -20,9 +20,9 @@ use hypertick::app::{self, Daemon};
 use hypertick::config::{Config, WriteMode};
 use hypertick::db::{self, Partitions, Profile};
 use hypertick::metrics::Stats;
-use hypertick::pipeline::Sequenced;
+use hypertick::pipeline::{Gather, Sequenced};
 use hypertick::record::{CustomRow, CustomSchema, RowOp, RowRecord, Table, Timestamp};
-use hypertick::sink::{batch_queue, encode_stage, run_writer, TableWriteSettings, WriterSettings};
+use hypertick::sink::{batch_queue, encode_stage, run_writer, Spares, TableWriteSettings, WriterSettings};
 use hypertick::source::push::{row_convert, PushRows};
 use tokio_postgres::Client;
 
@@ -363,9 +363,11 @@ async fn write_rows(config: &Config, table: Table, rows: Vec<CustomRow>) {
         partitions.clone(),
         Stats::new(),
     ));
-    let mut deliver = encode_stage(table, partitions, sender, false);
-    let rows: Vec<Sequenced<CustomRow>> = rows.into_iter().map(Sequenced::unspooled).collect();
-    tokio::task::spawn_blocking(move || assert!(deliver(rows).is_ok(), "the writer took the batch")).await.unwrap();
+    let (mut gathered, mut deliver) = encode_stage(table, partitions, sender, false, Spares::new(1));
+    for row in rows {
+        gathered.push(Sequenced::unspooled(row));
+    }
+    tokio::task::spawn_blocking(move || assert!(deliver(&mut gathered).is_ok(), "the writer took the batch")).await.unwrap();
     tokio::time::timeout(Duration::from_secs(120), writer)
         .await
         .expect("the writer finished")

@@ -17,12 +17,12 @@ use hypertick::app;
 use hypertick::config::{Config, TableConfig, WriteMode};
 use hypertick::db::{self, Partitions, Profile};
 use hypertick::metrics::Stats;
-use hypertick::pipeline::Sequenced;
+use hypertick::pipeline::{Gather, Sequenced};
 use hypertick::record::{
     BookDelta, BookSnapshot, FeedEvent, FundingRate, Liquidation, MarkPrice, OpenInterest, OptionKind, OptionQuote, Quote, Record, Side,
     Table, Tick, Timestamp,
 };
-use hypertick::sink::{batch_queue, encode_stage, run_writer, CopyRow, TableWriteSettings, WriterSettings};
+use hypertick::sink::{batch_queue, encode_stage, run_writer, CopyRow, Spares, TableWriteSettings, WriterSettings};
 use hypertick::source::feed::book::{BookKeeper, BookRules, BookUpdate, Level};
 use hypertick::source::feed::Parsed;
 use tokio_postgres::{Client, SimpleQueryMessage};
@@ -376,11 +376,14 @@ async fn write_table<R: CopyRow + Clone>(config: &Config, profile: Profile, mode
             ))
         })
         .collect();
-    let mut deliver = encode_stage(R::TABLE, partitions, sender, mode == WriteMode::DirectCompress);
-    let batches: Vec<Vec<Sequenced<R>>> = rows.chunks(500).map(|chunk| chunk.iter().cloned().map(Sequenced::unspooled).collect()).collect();
+    let (mut gathered, mut deliver) = encode_stage(R::TABLE, partitions, sender, mode == WriteMode::DirectCompress, Spares::new(2));
+    let batches: Vec<Vec<R>> = rows.chunks(500).map(<[R]>::to_vec).collect();
     tokio::task::spawn_blocking(move || {
         for batch in batches {
-            assert!(deliver(batch).is_ok(), "the writer took the batch");
+            for row in batch {
+                gathered.push(Sequenced::unspooled(row));
+            }
+            assert!(deliver(&mut gathered).is_ok(), "the writer took the batch");
         }
     })
     .await
