@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 
 use super::protocol::parse_element;
 use super::{fast, scan};
-use crate::record::{Record, RejectReason, Rejection, Timestamp};
+use crate::record::{Record, RejectReason, Rejection, Tick, Timestamp};
 
 /// One element of a frame, with its position and raw text.
 #[derive(Debug)]
@@ -70,10 +70,23 @@ impl<'a> Frame<'a> {
 
     /// The element at `index`: its record, and its `id` when the record parsed.
     pub fn parse(&mut self, index: usize, received_at: Timestamp) -> (Result<Record, Rejection>, Option<String>) {
-        if let Some(read) = self.ticks.as_ref().and_then(|ticks| fast::read(ticks.get(index)?, received_at)) {
-            let (tick, id) = read;
+        if let Some((tick, id)) = self.plain_tick(index, received_at) {
             return (Ok(Record::Tick(tick)), id);
         }
+        self.parse_general(index, received_at)
+    }
+
+    /// The element at `index` as [`Frame::parse`] reads it, when it is a plain tick read
+    /// in the frame's one pass: the tick and its `id`, without the tick ever taking the
+    /// shape of a [`Record`] (which is three times a tick's size to move). `None`: read it
+    /// with [`Frame::parse_general`].
+    pub fn plain_tick(&self, index: usize, received_at: Timestamp) -> Option<(Tick, Option<String>)> {
+        self.ticks.as_ref().and_then(|ticks| fast::read(ticks.get(index)?, received_at))
+    }
+
+    /// The element at `index` as [`Frame::parse`] reads it when [`Frame::plain_tick`] has
+    /// not.
+    pub fn parse_general(&mut self, index: usize, received_at: Timestamp) -> (Result<Record, Rejection>, Option<String>) {
         parse_element(self.raw(index), received_at)
     }
 
