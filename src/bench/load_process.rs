@@ -17,6 +17,8 @@ pub struct LoadGenerator {
     pub listening: Option<String>,
     counts: Arc<Mutex<(u64, u64, bool)>>,
     reader: tokio::task::JoinHandle<()>,
+    /// Kills the generator if the bench exits on a signal (`kill_on_drop` needs a drop).
+    _abort: crate::shutdown::AbortGuard,
 }
 
 impl LoadGenerator {
@@ -39,6 +41,7 @@ impl LoadGenerator {
             .spawn()
             .context("starting the load generator")?;
         let pid = child.id().context("the load generator exited at once")?;
+        let abort = crate::shutdown::kill_on_abort(pid);
         let mut lines = tokio::io::BufReader::new(child.stdout.take().context("the load generator's stdout")?).lines();
         let mut listening = None;
         if mode[0] != "push" {
@@ -63,7 +66,7 @@ impl LoadGenerator {
                 }
             }
         });
-        Ok(LoadGenerator { child, pid, listening, counts, reader })
+        Ok(LoadGenerator { child, pid, listening, counts, reader, _abort: abort })
     }
 
     pub fn sent(&self) -> u64 {

@@ -57,6 +57,9 @@ use report::BenchReport;
 use run::{BenchContext, SourceFormat};
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    // Stopped on SIGINT or SIGTERM with the throwaway clusters, NATS servers and load
+    // generators it started (their `Drop` would not run).
+    tokio::spawn(crate::shutdown::exit_on_signal("the bench"));
     if args.only_chaos() {
         return chaos::run(&args).await;
     }
@@ -79,6 +82,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         (None, None) => unreachable!("a cluster is started when no URL is given"),
     };
     let spool_dir = tempfile::Builder::new().prefix("hypertick-bench-spool-").tempdir().context("a spool directory")?;
+    let _spool_dir_on_abort = {
+        let path = spool_dir.path().to_path_buf();
+        crate::shutdown::on_abort(move || {
+            let _ = std::fs::remove_dir_all(path);
+        })
+    };
     let context = BenchContext::new(&url, &args, cluster.as_ref().map(ThrowawayCluster::data_dir), spool_dir.path().to_path_buf()).await?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
 

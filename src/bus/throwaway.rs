@@ -60,6 +60,8 @@ pub struct ThrowawayNats {
     port: u16,
     monitor_port: u16,
     child: Option<Child>,
+    /// While the server runs: kills it if the process exits on a signal.
+    abort: Option<crate::shutdown::AbortGuard>,
 }
 
 impl ThrowawayNats {
@@ -70,7 +72,8 @@ impl ThrowawayNats {
             .prefix("hypertick-nats-")
             .tempdir()
             .map_err(|source| NatsServerError::Io { step: "creating the server directory", source })?;
-        let mut server = ThrowawayNats { root, binary, port: free_loopback_port()?, monitor_port: free_loopback_port()?, child: None };
+        let mut server =
+            ThrowawayNats { root, binary, port: free_loopback_port()?, monitor_port: free_loopback_port()?, child: None, abort: None };
         server.start_again()?;
         Ok(server)
     }
@@ -139,6 +142,7 @@ impl ThrowawayNats {
             .stderr(early_errors)
             .spawn()
             .map_err(|source| NatsServerError::Io { step, source })?;
+        self.abort = Some(crate::shutdown::kill_on_abort(child.id()));
         self.child = Some(child);
         self.wait_until_healthy()
     }
@@ -172,6 +176,7 @@ impl ThrowawayNats {
             let _ = child.kill();
             let _ = child.wait();
         }
+        self.abort = None;
     }
 
     /// SIGTERM, then waits for the server to exit (killing it after 30 s).
@@ -185,6 +190,7 @@ impl ThrowawayNats {
             let deadline = Instant::now() + STOP_TIMEOUT;
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
+                    self.abort = None;
                     return;
                 }
                 std::thread::sleep(Duration::from_millis(20));
@@ -192,6 +198,7 @@ impl ThrowawayNats {
             let _ = child.kill();
             let _ = child.wait();
         }
+        self.abort = None;
     }
 
     /// A clean stop followed by a start on the same port and store.

@@ -102,6 +102,9 @@ pub struct ThrowawayCluster {
     as_postgres_user: bool,
     options: ClusterOptions,
     running: bool,
+    /// While the server runs: stops it if the process exits on a signal
+    /// ([`crate::shutdown::exit_on_signal`]), when this value is never dropped.
+    abort: Option<crate::shutdown::AbortGuard>,
 }
 
 /// Finds the directory holding `initdb` and `pg_ctl`.
@@ -171,6 +174,7 @@ impl ThrowawayCluster {
             as_postgres_user,
             options,
             running: false,
+            abort: None,
         };
         if as_postgres_user {
             let chown = Command::new("chown")
@@ -239,14 +243,7 @@ impl ThrowawayCluster {
     }
 
     fn server_command(&self, program: &str) -> Command {
-        let binary = self.bindir.join(program);
-        if self.as_postgres_user {
-            let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(binary);
-            command
-        } else {
-            Command::new(binary)
-        }
+        server_command(&self.bindir, self.as_postgres_user, program)
     }
 
     /// Starts the server (again) on the same port and data directory.
@@ -270,6 +267,8 @@ impl ThrowawayCluster {
             .map_err(|source| ThrowawayError::Io { step: "running pg_ctl start", source })?;
         check("pg_ctl start", output).map_err(|error| self.with_server_log(error))?;
         self.running = true;
+        let (bindir, root, as_postgres_user) = (self.bindir.clone(), self.root_path.clone(), self.as_postgres_user);
+        self.abort = Some(crate::shutdown::on_abort(move || stop_abandoned(&bindir, &root, as_postgres_user)));
         Ok(())
     }
 
@@ -292,6 +291,7 @@ impl ThrowawayCluster {
             .output()
             .map_err(|source| ThrowawayError::Io { step: "running pg_ctl stop", source })?;
         self.running = false;
+        self.abort = None;
         check("pg_ctl stop", output)
     }
 
@@ -344,6 +344,57 @@ impl Drop for ThrowawayCluster {
             let _ = self.stop_server(StopMode::Immediate);
         }
     }
+}
+
+fn server_command(bindir: &Path, as_postgres_user: bool, program: &str) -> Command {
+    let binary = bindir.join(program);
+    if as_postgres_user {
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(binary);
+        command
+    } else {
+        Command::new(binary)
+    }
+}
+
+/// Stops a cluster's server at once and removes its directory, from outside its
+/// [`ThrowawayCluster`] (which a process exiting on a signal does not drop). A server
+/// paused with SIGSTOP (the bench's database stall) is resumed first, or it could not stop.
+fn stop_abandoned(bindir: &Path, root: &Path, as_postgres_user: bool) {
+    let data = root.join("data");
+    let postmaster =
+        std::fs::read_to_string(data.join("postmaster.pid")).ok().and_then(|text| text.lines().next()?.trim().parse::<libc::pid_t>().ok());
+    if let Some(postmaster) = postmaster {
+        for pid in std::iter::once(postmaster).chain(children_of(postmaster)) {
+            // SAFETY: kill(2) with SIGCONT on a server process of ours; no memory is touched.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::kill(pid, libc::SIGCONT);
+            }
+        }
+    }
+    let _ = server_command(bindir, as_postgres_user, "pg_ctl")
+        .arg("-D")
+        .arg(&data)
+        .args(["-m", "immediate", "-w", "-t", "30", "stop"])
+        .output();
+    let _ = std::fs::remove_dir_all(root);
+}
+
+/// The processes whose parent is `parent` (from `/proc`; none where it is not mounted).
+fn children_of(parent: libc::pid_t) -> Vec<libc::pid_t> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<libc::pid_t>().ok())
+        .filter(|pid| {
+            // `pid (comm) state ppid …`: the command may hold spaces and parentheses.
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse::<libc::pid_t>().ok())
+                == Some(parent)
+        })
+        .collect()
 }
 
 fn check(step: &'static str, output: Output) -> Result<(), ThrowawayError> {

@@ -58,6 +58,8 @@ struct Measurement {
 }
 
 pub async fn run(args: BenchImportArgs) -> anyhow::Result<()> {
+    // Stopped on SIGINT or SIGTERM with its throwaway cluster (whose `Drop` would not run).
+    tokio::spawn(crate::shutdown::exit_on_signal("the import bench"));
     if args.rows == 0 || args.connections == 0 || args.repeat == 0 {
         bail!("--rows, --connections and --repeat must be above 0");
     }

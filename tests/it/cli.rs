@@ -1,7 +1,8 @@
 //! The `hypertick` binary itself: the annotated example config parses, `check-config`
 //! reports every error at once with exit code 2 and lists the custom tables of a valid
 //! file, and `run` accepts frames from a
-//! websocket client and, on SIGTERM, flushes and commits everything and exits 0.
+//! websocket client and, on SIGTERM, flushes and commits everything and exits 0; `bench`
+//! stopped by SIGTERM stops what it started.
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -201,4 +202,92 @@ fn demo_runs_on_timescaledb_where_installed_and_on_vanilla_when_asked() {
     assert!(vanilla.contains("schema profile: vanilla PostgreSQL (--profile vanilla)"), "{vanilla}");
     assert!(vanilla.contains("trades "), "the aggregate has rows:\n{vanilla}");
     assert!(!vanilla.contains("in the columnstore ("), "{vanilla}");
+}
+
+/// `bench` stopped by SIGTERM leaves nothing behind: a process exiting on a signal drops
+/// nothing, so the throwaway cluster and the load generator it started are stopped by
+/// the clean-up it registered for that (`shutdown::exit_on_signal`); it exits 143.
+#[test]
+fn a_bench_stopped_by_sigterm_stops_its_cluster_and_its_load_generator() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut bench = Command::new(BINARY)
+        .args(["bench", "--only", "push", "--warmup", "1", "--measure", "300", "--out"])
+        .arg(tmp.path().join("out"))
+        .env("TMPDIR", tmp.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let clusters = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(tmp.path())
+            .unwrap()
+            .flatten()
+            .map(|entry| entry.path())
+            .filter(|path| path.file_name().unwrap().to_string_lossy().starts_with("hypertick-pg-"))
+            .collect()
+    };
+    // The push run under way: the cluster is up and the load generator runs.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let generator = loop {
+        let generator = processes().into_iter().find(|(_, parent, command)| *parent == bench.id() && command.contains("bench-load"));
+        if let (Some(generator), false) = (generator, clusters().is_empty()) {
+            break generator.0;
+        }
+        assert!(Instant::now() < deadline, "the bench's push run did not start");
+        assert!(bench.try_wait().unwrap().is_none(), "the bench ended early");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let cluster = clusters().remove(0);
+    assert!(processes().iter().any(|(_, _, command)| command.contains(&*cluster.to_string_lossy())), "its server runs");
+    std::thread::sleep(Duration::from_secs(2));
+    support::terminate(&bench);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(status) = bench.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the bench did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut bench.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("SIGTERM received: stopping what the bench started"), "{stderr}");
+    assert!(clusters().is_empty(), "the cluster's directory is removed: {:?}", clusters());
+    let spool_dirs: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with("hypertick-bench-spool-"))
+        .collect();
+    assert!(spool_dirs.is_empty(), "the bench's spool directory is removed: {spool_dirs:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left: Vec<_> = processes()
+            .into_iter()
+            .filter(|(pid, _, command)| *pid == generator || command.contains(&*cluster.to_string_lossy()))
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still running after the bench exited: {left:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Every live process: pid, parent pid, command line (from `/proc`; zombies left out).
+fn processes() -> Vec<(u32, u32, String)> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+            let state = fields.next()?;
+            let parent: u32 = fields.next()?.parse().ok()?;
+            let command = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let command = String::from_utf8_lossy(&command).replace('\0', " ");
+            (state != "Z").then_some((pid, parent, command))
+        })
+        .collect()
 }
