@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::RecvTimeoutError;
 
-use super::lane::LaneReceiver;
+use super::lane::{Gather, LaneReceiver};
 use crate::metrics::{events, Stats};
 use crate::record::{ApproxBytes, Table};
 
@@ -31,30 +31,6 @@ pub struct BatchSettings {
 /// they were gathered.
 #[derive(Debug, PartialEq, Eq)]
 pub struct DownstreamGone;
-
-/// Where a batcher gathers a batch's rows, kept from batch to batch: a vec, or the
-/// encoder stage's buffers, which split each row as it is gathered.
-pub trait Gather<R> {
-    fn push(&mut self, row: R);
-    fn len(&self) -> usize;
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// Room for `rows` more rows.
-    fn reserve(&mut self, rows: usize);
-}
-
-impl<R> Gather<R> for Vec<R> {
-    fn push(&mut self, row: R) {
-        Vec::push(self, row);
-    }
-    fn len(&self) -> usize {
-        Vec::len(self)
-    }
-    fn reserve(&mut self, rows: usize) {
-        Vec::reserve(self, rows);
-    }
-}
 
 /// A batcher's `deliver`: takes a closed batch's rows out of what gathered them (leaving
 /// it empty), or leaves them there and says its downstream is gone.

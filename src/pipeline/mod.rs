@@ -17,11 +17,11 @@ mod router;
 mod spill_reader;
 mod spill_state;
 
-pub use batcher::{run_batcher, taking, BatchSettings, Deliver, DownstreamGone, Gather};
+pub use batcher::{run_batcher, taking, BatchSettings, Deliver, DownstreamGone};
 pub use dedup::{id_key, IdWindow};
 pub use indicators::IndicatorStage;
 pub use keyed::{row_retention_micros, KeyedLane};
-pub use lane::{lane, LaneReceiver, LaneSender, LaneState, SendError, Sequenced};
+pub use lane::{lane, Gather, LaneReceiver, LaneSender, LaneState, SendError, Sequenced};
 pub use release::{ReleaseSender, SpoolRelease, RELEASE_QUEUE};
 pub use retention::{check_event_time, check_interval_time, retention_micros_of_days, IntervalRetention};
 pub use router::{CustomLane, Lanes, Receipt, Router, RouterLimits, RouterParts, SpoolGate, TickRun};

@@ -7,6 +7,7 @@
 //! symbol master that both kinds of writer run (`instruments`), and the classification of database errors into retry,
 //! bad data, or fatal (`failure`). **Only this module knows the PGCOPY format.**
 
+mod buffers;
 mod cells;
 mod encoder;
 mod failure;

@@ -10,9 +10,10 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use tokio::sync::{mpsc, Mutex};
 
+pub use super::buffers::{BatchBuffers, Spares};
 use super::encoder::{encode_row_refs_sized, encode_rows, EncodeRow};
 use crate::db::Partitions;
-use crate::pipeline::{Deliver, DownstreamGone, Gather, Sequenced};
+use crate::pipeline::{Deliver, DownstreamGone};
 use crate::record::{DeadLetter, Instrument, Table, Timestamp};
 
 /// A closed, encoded batch. The rows stay with it until commit, for latency
@@ -138,86 +139,6 @@ pub fn encode_stage<R: EncodeRow>(
     (BatchBuffers::default(), deliver)
 }
 
-/// A batch's parts as the encoder stage gathers them: each row, its spool sequence and
-/// its id key, in parallel; and the memory its PGCOPY bytes are written into.
-pub struct BatchBuffers<R> {
-    rows: Vec<R>,
-    sequences: Vec<u64>,
-    ids: Vec<u128>,
-    bytes: BytesMut,
-}
-
-impl<R> Default for BatchBuffers<R> {
-    fn default() -> Self {
-        BatchBuffers { rows: Vec::new(), sequences: Vec::new(), ids: Vec::new(), bytes: BytesMut::new() }
-    }
-}
-
-impl<R> Gather<Sequenced<R>> for BatchBuffers<R> {
-    fn push(&mut self, item: Sequenced<R>) {
-        self.sequences.push(item.sequence);
-        self.ids.push(item.id);
-        self.rows.push(item.row);
-    }
-    fn len(&self) -> usize {
-        self.rows.len()
-    }
-    fn reserve(&mut self, rows: usize) {
-        self.rows.reserve(rows);
-        self.sequences.reserve(rows);
-        self.ids.reserve(rows);
-    }
-}
-
-/// The buffers of batches the writers are done with, given back for the encoder stage
-/// to fill again. A batch of ticks holds about 230 bytes a row in its rows, sequences,
-/// ids and PGCOPY bytes; allocated fresh for every batch, that memory (with the copy
-/// the split was made from) showed as page faults, the kernel zeroing new pages, in
-/// about 8 % of the daemon's CPU at a million rows a second. At most `capacity` sets are kept, each as large as a batch (which its
-/// row and byte bounds limit); any more are let go.
-pub struct Spares<R> {
-    sender: crossbeam_channel::Sender<BatchBuffers<R>>,
-    receiver: crossbeam_channel::Receiver<BatchBuffers<R>>,
-}
-
-impl<R> Clone for Spares<R> {
-    fn clone(&self) -> Self {
-        Spares { sender: self.sender.clone(), receiver: self.receiver.clone() }
-    }
-}
-
-impl<R> Spares<R> {
-    pub fn new(capacity: usize) -> Self {
-        let (sender, receiver) = crossbeam_channel::bounded(capacity.max(1));
-        Spares { sender, receiver }
-    }
-
-    fn take(&self) -> BatchBuffers<R> {
-        self.receiver.try_recv().unwrap_or_default()
-    }
-
-    /// Gives a written batch's buffers back, emptied (its rows are dropped here, on the
-    /// writer's thread). Bytes still shared elsewhere are let go.
-    pub fn give_back(&self, mut rows: Vec<R>, mut sequences: Vec<u64>, mut ids: Vec<u128>, bytes: Bytes) {
-        rows.clear();
-        sequences.clear();
-        ids.clear();
-        let mut bytes = bytes.try_into_mut().unwrap_or_default();
-        bytes.clear();
-        // Full: this set is let go.
-        let _ = self.sender.try_send(BatchBuffers { rows, sequences, ids, bytes });
-    }
-
-    /// Sets held now.
-    pub fn len(&self) -> usize {
-        self.receiver.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.receiver.is_empty()
-    }
-}
-
 /// The working memory of [`columnstore_order_of`], kept from batch to batch.
 #[derive(Default)]
 struct OrderScratch {
@@ -309,19 +230,8 @@ fn first_seen_instruments<'a, R: EncodeRow>(rows: impl Iterator<Item = &'a R>, k
     new
 }
 
-/// Encodes rows (in `order`, when given: indexes into `rows`) and lists the partition
-/// slots they touch.
-pub(super) fn encode<R: EncodeRow>(
-    table: Table,
-    partitions: &Partitions,
-    rows: &[R],
-    order: Option<&[u32]>,
-    bytes_per_row_estimate: &mut usize,
-) -> Encoded {
-    encode_into(BytesMut::new(), table, partitions, rows, order, bytes_per_row_estimate)
-}
-
-/// [`encode`] into `buffer` (empty; its memory is reused).
+/// Encodes rows (in `order`, when given: indexes into `rows`) into `buffer` (empty; its
+/// memory is reused) and lists the partition slots they touch.
 fn encode_into<R: EncodeRow>(
     mut buffer: BytesMut,
     table: Table,
@@ -423,7 +333,7 @@ pub fn encode_batch<R: EncodeRow>(
     known: &KnownInstruments,
 ) -> EncodedBatch<R> {
     let mut bytes_per_row_estimate = 96usize;
-    let mut encoded = encode(table, partitions, &rows, None, &mut bytes_per_row_estimate);
+    let mut encoded = encode_into(BytesMut::new(), table, partitions, &rows, None, &mut bytes_per_row_estimate);
     let new_instruments = first_seen_instruments(rows.iter(), &mut known.lock().unwrap_or_else(|poison| poison.into_inner()));
     encoded.new_instruments = Arc::new(new_instruments);
     encoded.progress = Some(Arc::new(progress));
@@ -432,12 +342,13 @@ pub fn encode_batch<R: EncodeRow>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::pipeline::{Gather, Sequenced};
 
     const MINUTE: i64 = 60_000_000;
 
-    fn tick(symbol: &str, time: i64, trade: usize) -> crate::record::Tick {
+    pub(crate) fn tick(symbol: &str, time: i64, trade: usize) -> crate::record::Tick {
         crate::record::Tick {
             time: crate::record::Timestamp(time),
             received_at: crate::record::Timestamp(time),
@@ -506,24 +417,6 @@ mod tests {
         assert_eq!(gathered.rows.as_ptr(), rows_at);
         assert!(gathered.rows.is_empty() && gathered.sequences.is_empty() && gathered.ids.is_empty());
         assert!(gathered.bytes.is_empty() && gathered.bytes.capacity() >= bytes_len);
-    }
-
-    #[test]
-    fn spares_hold_at_most_their_capacity_and_let_shared_bytes_go() {
-        let spares = Spares::<crate::record::Tick>::new(2);
-        for _ in 0..3 {
-            spares.give_back(vec![tick("A", 0, 0)], vec![1], vec![2], Bytes::from(vec![7u8; 100]));
-        }
-        assert_eq!(spares.len(), 2);
-        let kept = spares.take();
-        assert!(kept.rows.is_empty() && kept.rows.capacity() >= 1 && kept.bytes.is_empty() && kept.bytes.capacity() >= 100);
-        let shared = Bytes::from(vec![7u8; 100]);
-        let still_sent = shared.clone();
-        spares.give_back(Vec::new(), Vec::new(), Vec::new(), shared);
-        assert!(spares.take().bytes.capacity() >= 100);
-        assert_eq!(spares.len(), 1);
-        assert_eq!(spares.take().bytes.capacity(), 0, "bytes still shared are not reused");
-        assert_eq!(still_sent.len(), 100);
     }
 
     #[test]
