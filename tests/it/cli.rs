@@ -158,15 +158,7 @@ async fn run_accepts_frames_and_sigterm_flushes_everything() {
 
     let client = support::sql(&cluster).await;
     assert_eq!(count(&client, "SELECT count(*) FROM ticks").await, 0, "still lingering in the batcher");
-    support::terminate(&daemon);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = daemon.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the daemon did not stop within 30 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let status = support::terminate_and_wait_async(&mut daemon, Duration::from_secs(30), "the daemon").await;
     let mut stderr = String::new();
     std::io::Read::read_to_string(daemon.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     assert!(status.success(), "exit status {status}; log:\n{stderr}");
@@ -240,15 +232,7 @@ fn a_bench_stopped_by_sigterm_stops_its_cluster_and_its_load_generator() {
     let cluster = clusters().remove(0);
     assert!(processes().iter().any(|(_, _, command)| command.contains(&*cluster.to_string_lossy())), "its server runs");
     std::thread::sleep(Duration::from_secs(2));
-    support::terminate(&bench);
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let status = loop {
-        if let Some(status) = bench.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the bench did not exit after SIGTERM");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = support::terminate_and_wait(&mut bench, Duration::from_secs(90), "the bench");
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut bench.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(143), "{stderr}");

@@ -47,15 +47,7 @@ async fn json_logs_are_one_object_per_line_naming_sources_and_tables() {
     // Long enough for a summary line and a few reconnect attempts.
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     drop(socket);
-    support::terminate(&daemon);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = daemon.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the daemon did not stop");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let status = support::terminate_and_wait_async(&mut daemon, Duration::from_secs(30), "the daemon").await;
     let (mut stdout, mut stderr) = (String::new(), String::new());
     daemon.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
     daemon.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();

@@ -147,15 +147,7 @@ async fn a_whole_run_logged_at_trace_level_never_shows_the_password_or_the_token
     };
     assert_no_secret("/metrics", &body);
 
-    support::terminate(&daemon);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = daemon.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the daemon did not stop within 30 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let status = support::terminate_and_wait_async(&mut daemon, Duration::from_secs(30), "the daemon").await;
     let text = std::fs::read_to_string(log.path()).unwrap();
     assert!(status.success(), "exit status {status}");
     assert!(text.contains("TRACE") && text.contains("producer connected"), "the log is at trace level and covers the run");

@@ -151,3 +151,34 @@ pub fn terminate(child: &std::process::Child) {
         libc::kill(child.id() as i32, libc::SIGTERM)
     };
 }
+
+/// Sends SIGTERM to a child process and waits for it to exit, failing the test with
+/// `what` after `within`.
+pub fn terminate_and_wait(child: &mut std::process::Child, within: std::time::Duration, what: &str) -> std::process::ExitStatus {
+    terminate(child);
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what} did not exit within {within:?} of SIGTERM");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// [`terminate_and_wait`] from an async test, without holding its runtime's thread.
+pub async fn terminate_and_wait_async(
+    child: &mut std::process::Child,
+    within: std::time::Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    terminate(child);
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what} did not exit within {within:?} of SIGTERM");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
