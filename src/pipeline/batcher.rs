@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::RecvTimeoutError;
 
-use super::lane::{Gather, LaneReceiver};
+use super::gather::Gather;
+use super::lane::LaneReceiver;
 use crate::metrics::{events, Stats};
 use crate::record::{ApproxBytes, Table};
 

@@ -8,6 +8,7 @@
 
 mod batcher;
 mod dedup;
+mod gather;
 mod indicators;
 mod keyed;
 mod lane;
@@ -19,9 +20,10 @@ mod spill_state;
 
 pub use batcher::{run_batcher, taking, BatchSettings, Deliver, DownstreamGone};
 pub use dedup::{id_key, IdWindow};
+pub use gather::Gather;
 pub use indicators::IndicatorStage;
 pub use keyed::{row_retention_micros, KeyedLane};
-pub use lane::{lane, Gather, LaneReceiver, LaneSender, LaneState, SendError, Sequenced};
+pub use lane::{lane, LaneReceiver, LaneSender, LaneState, SendError, Sequenced};
 pub use release::{ReleaseSender, SpoolRelease, RELEASE_QUEUE};
 pub use retention::{check_event_time, check_interval_time, retention_micros_of_days, IntervalRetention};
 pub use router::{CustomLane, Lanes, Receipt, Router, RouterLimits, RouterParts, SpoolGate, TickRun};
