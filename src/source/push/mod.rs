@@ -29,6 +29,7 @@ pub mod row_convert;
 mod scan;
 mod server;
 mod settings;
+mod words;
 
 /// The push source's name in logs, metric labels, dead letters and feed events.
 const SOURCE_NAME: &str = "push";

@@ -59,6 +59,19 @@ pub(super) struct Digits {
 }
 
 impl Digits {
+    /// Whether `count` more digits keep the value below 10^19 (inside u64, unchecked).
+    #[inline(always)]
+    pub fn has_room_for(&self, count: usize) -> bool {
+        self.count + count <= 19
+    }
+
+    /// Appends `count` digits worth `value` (where [`Digits::has_room_for`] them).
+    #[inline(always)]
+    pub fn push_value(&mut self, value: u64, count: usize) {
+        self.value = self.value * POWERS_OF_TEN_U64[count] + value;
+        self.count += count;
+    }
+
     pub fn push(&mut self, digit: u8) {
         let digit = u64::from(digit - b'0');
         // Nineteen digits stay below 10^19, inside u64; only more are checked.
@@ -73,6 +86,9 @@ impl Digits {
         self.count += 1;
     }
 }
+
+/// The powers of ten a run of up to eight digits shifts a value by.
+const POWERS_OF_TEN_U64: [u64; 9] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
 
 /// The powers of ten a double holds exactly.
 const POWERS_OF_TEN: [f64; 23] =

