@@ -239,11 +239,12 @@ async fn measure_paused(
         raw_copy.push(Figure { name: "raw COPY binary".into(), write_mode: "copy".into(), time_index: true, rows_per_sec: with_index });
         client.batch_execute("DROP INDEX ticks_time_idx").await?;
         // The same COPY with direct compress on, in batches as large as the daemon's
-        // direct-compress batches: the ceiling of that write mode.
+        // direct-compress batches and in its order (the session leaves the order to the
+        // client): the ceiling of that write mode.
         context.reset().await?;
         let label = format!("{}: raw COPY with direct compress", profile.name());
         let session = crate::sink::DIRECT_COMPRESS_SETTINGS;
-        let large = prepared.with_copy_batches_of(DIRECT_COMPRESS_BATCH_ROWS, false);
+        let large = prepared.with_copy_batches_of(DIRECT_COMPRESS_BATCH_ROWS, true);
         let direct = raw.measure(&label, &large, session).await?;
         raw_copy.push(Figure {
             name: "raw COPY binary".into(),

@@ -164,6 +164,18 @@ async fn direct_compress_lands_every_row_once_compressed_with_late_rows_and_aggr
     let (batches, rows, largest): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
     assert_eq!(rows, 4 * 3_000, "the older day's rows, all in the columnstore");
     assert!(batches >= 12 && largest <= 1_000, "{batches} batches, the largest of {largest} rows");
+    // The server does not sort (the writers' session leaves the order to the daemon): each
+    // batch holds its rows as the columnstore's `time DESC` order says, its first row the
+    // newest and its last the oldest (the first/last sparse index records them as they came).
+    let out_of_order = count(
+        &client,
+        &format!(
+            "SELECT count(*) FROM {compressed}
+              WHERE _ts_meta_v2_first_time <> _ts_meta_max_1 OR _ts_meta_v2_last_time <> _ts_meta_min_1"
+        ),
+    )
+    .await;
+    assert_eq!(out_of_order, 0, "every compressed batch holds its rows newest first");
     // The writer's session TOASTs the compressed batches' values with lz4 where the
     // server has it (pglz otherwise, the server's default).
     let offered: bool = client
