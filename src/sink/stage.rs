@@ -147,10 +147,12 @@ struct OrderScratch {
     order: Vec<u32>,
 }
 
-/// The order in which TimescaleDB's compressor sorts rows (segment key under "C"
+/// The order in which TimescaleDB's compressor keeps rows (segment key under "C"
 /// collation — byte order — then time descending; rows of equal time, the latest to
-/// come first), so that its sort of the batch finds them in order: the rows' indexes in
-/// that order, in which the batch is encoded.
+/// come first): the rows' indexes in that order, in which the batch is encoded. A
+/// direct-compress writer's session leaves the order to the client (its server sorts
+/// nothing: `writer::DIRECT_COMPRESS_SETTINGS`), so this order is what the columnstore
+/// holds: each segment's rows newest first, in runs of up to 1000.
 ///
 /// The rows themselves are not sorted: a sort moves each row (a hundred bytes and more)
 /// O(log n) times and compares segment keys byte by byte at every step, which took a fifth
