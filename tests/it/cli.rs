@@ -202,43 +202,92 @@ fn demo_runs_on_timescaledb_where_installed_and_on_vanilla_when_asked() {
 #[test]
 fn a_bench_stopped_by_sigterm_stops_its_cluster_and_its_load_generator() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut bench = Command::new(BINARY)
-        .args(["bench", "--only", "push", "--warmup", "1", "--measure", "300", "--out"])
-        .arg(tmp.path().join("out"))
-        .env("TMPDIR", tmp.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let clusters = || -> Vec<std::path::PathBuf> {
-        std::fs::read_dir(tmp.path())
-            .unwrap()
-            .flatten()
-            .map(|entry| entry.path())
-            .filter(|path| path.file_name().unwrap().to_string_lossy().starts_with("hypertick-pg-"))
-            .collect()
-    };
+    let mut bench = start_bench(tmp.path(), &["--only", "push", "--warmup", "1", "--measure", "300"]);
     // The push run under way: the cluster is up and the load generator runs.
     let deadline = Instant::now() + Duration::from_secs(120);
     let generator = loop {
-        let generator = processes().into_iter().find(|(_, parent, command)| *parent == bench.id() && command.contains("bench-load"));
-        if let (Some(generator), false) = (generator, clusters().is_empty()) {
+        let generator = processes().into_iter().find(|(_, parent, command, _)| *parent == bench.id() && command.contains("bench-load"));
+        if let (Some(generator), false) = (generator, clusters_in(tmp.path()).is_empty()) {
             break generator.0;
         }
         assert!(Instant::now() < deadline, "the bench's push run did not start");
         assert!(bench.try_wait().unwrap().is_none(), "the bench ended early");
         std::thread::sleep(Duration::from_millis(200));
     };
-    let cluster = clusters().remove(0);
-    assert!(processes().iter().any(|(_, _, command)| command.contains(&*cluster.to_string_lossy())), "its server runs");
+    let cluster = clusters_in(tmp.path()).remove(0);
     std::thread::sleep(Duration::from_secs(2));
+    stop_and_check_clean_up(bench, tmp.path(), &cluster, Some(generator));
+}
+
+/// The same, stopped inside the stall run, while every process of the cluster is paused
+/// (SIGSTOP): the clean-up resumes them first, or the server could not stop.
+#[test]
+fn a_bench_stopped_while_its_database_is_paused_resumes_and_stops_the_cluster() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The stall run pauses the server (SIGSTOP) for 300 s; the bench is stopped inside that.
+    let mut bench = start_bench(tmp.path(), &["--only", "stall", "--stall-secs", "300", "--warmup", "1", "--measure", "1"]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let cluster = loop {
+        let paused = clusters_in(tmp.path()).into_iter().find(|cluster| {
+            let server = server_processes(cluster);
+            server.len() > 1 && server.iter().all(|(_, _, _, state)| state == "T")
+        });
+        if let Some(cluster) = paused {
+            break cluster;
+        }
+        assert!(Instant::now() < deadline, "the bench's database was not paused");
+        assert!(bench.try_wait().unwrap().is_none(), "the bench ended early");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    stop_and_check_clean_up(bench, tmp.path(), &cluster, None);
+}
+
+/// `hypertick bench` with `args` and its own `TMPDIR` (where its cluster and spool go).
+fn start_bench(tmp: &std::path::Path, args: &[&str]) -> std::process::Child {
+    Command::new(BINARY)
+        .arg("bench")
+        .args(args)
+        .arg("--out")
+        .arg(tmp.join("out"))
+        .env("TMPDIR", tmp)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The throwaway clusters' directories under `tmp`.
+fn clusters_in(tmp: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(tmp)
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.file_name().unwrap().to_string_lossy().starts_with("hypertick-pg-"))
+        .collect()
+}
+
+/// The server processes of the cluster in `cluster`: its postmaster (whose command line
+/// names the directory) and the postmaster's children.
+fn server_processes(cluster: &std::path::Path) -> Vec<(u32, u32, String, String)> {
+    let all = processes();
+    let postmasters: Vec<u32> =
+        all.iter().filter(|(_, _, command, _)| command.contains(&*cluster.to_string_lossy())).map(|(pid, ..)| *pid).collect();
+    all.into_iter().filter(|(pid, parent, ..)| postmasters.contains(pid) || postmasters.contains(parent)).collect()
+}
+
+/// Sends the bench SIGTERM and checks what it leaves: exit 143, the cluster's directory
+/// and the spool directory removed, and nothing of the cluster (nor `also`) running.
+fn stop_and_check_clean_up(mut bench: std::process::Child, tmp: &std::path::Path, cluster: &std::path::Path, also: Option<u32>) {
+    let mut watched: Vec<u32> = server_processes(cluster).into_iter().map(|(pid, ..)| pid).collect();
+    assert!(watched.len() > 1, "the cluster's postmaster and its children run");
+    watched.extend(also);
     let status = support::terminate_and_wait(&mut bench, Duration::from_secs(90), "the bench");
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut bench.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(143), "{stderr}");
     assert!(stderr.contains("SIGTERM received: stopping what the bench started"), "{stderr}");
-    assert!(clusters().is_empty(), "the cluster's directory is removed: {:?}", clusters());
-    let spool_dirs: Vec<_> = std::fs::read_dir(tmp.path())
+    assert!(clusters_in(tmp).is_empty(), "the cluster's directory is removed: {:?}", clusters_in(tmp));
+    let spool_dirs: Vec<_> = std::fs::read_dir(tmp)
         .unwrap()
         .flatten()
         .filter(|entry| entry.file_name().to_string_lossy().starts_with("hypertick-bench-spool-"))
@@ -246,10 +295,7 @@ fn a_bench_stopped_by_sigterm_stops_its_cluster_and_its_load_generator() {
     assert!(spool_dirs.is_empty(), "the bench's spool directory is removed: {spool_dirs:?}");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let left: Vec<_> = processes()
-            .into_iter()
-            .filter(|(pid, _, command)| *pid == generator || command.contains(&*cluster.to_string_lossy()))
-            .collect();
+        let left: Vec<_> = processes().into_iter().filter(|(pid, ..)| watched.contains(pid)).collect();
         if left.is_empty() {
             break;
         }
@@ -258,8 +304,9 @@ fn a_bench_stopped_by_sigterm_stops_its_cluster_and_its_load_generator() {
     }
 }
 
-/// Every live process: pid, parent pid, command line (from `/proc`; zombies left out).
-fn processes() -> Vec<(u32, u32, String)> {
+/// Every live process: pid, parent pid, command line, state (from `/proc`; zombies left
+/// out; `T` is stopped by a signal).
+fn processes() -> Vec<(u32, u32, String, String)> {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
@@ -271,7 +318,7 @@ fn processes() -> Vec<(u32, u32, String)> {
             let parent: u32 = fields.next()?.parse().ok()?;
             let command = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
             let command = String::from_utf8_lossy(&command).replace('\0', " ");
-            (state != "Z").then_some((pid, parent, command))
+            (state != "Z").then(|| (pid, parent, command, state.to_string()))
         })
         .collect()
 }
