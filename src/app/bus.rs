@@ -186,7 +186,8 @@ impl Daemon {
         writer: &Arc<consume::WriterShared>,
         queue: mpsc::Sender<EncodedBatch<R>>,
     ) {
-        let intake = consume::MarketIntake::<R> { known: Arc::new(KnownInstruments::default()), row: std::marker::PhantomData };
+        let key_order = crate::sink::key_order(R::TABLE, shared.config.table(R::TABLE).write_mode);
+        let intake = consume::MarketIntake::<R> { known: Arc::new(KnownInstruments::default()), key_order, row: std::marker::PhantomData };
         self.start_intake(shared, writer, intake, queue);
     }
 
@@ -203,7 +204,8 @@ impl Daemon {
         let schemas = custom_schemas(shared.config)?;
         for (table, queue) in custom {
             let Some(schema) = schemas.get(table.name()).cloned() else { continue };
-            let intake = consume::CustomIntake { schema, known: Arc::new(KnownInstruments::default()) };
+            let key_order = crate::sink::key_order(table, shared.config.table(table).write_mode);
+            let intake = consume::CustomIntake { schema, known: Arc::new(KnownInstruments::default()), key_order };
             self.start_intake(shared, writer, intake, queue);
         }
         Ok(())

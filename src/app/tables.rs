@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{lanes, Daemon, Shared};
-use crate::config::WriteMode;
 use crate::metrics::events;
 use crate::pipeline::{run_batcher, taking, BatchSettings, Deliver, Gather, LaneReceiver, Sequenced};
 use crate::record::{RelationalCatalog, RowRecord, Table};
@@ -48,11 +47,7 @@ impl Daemon {
         // Batches go out by segment key, newest first: as direct compress's columnstore
         // keeps them, and for a high-rate table's row store as its `(symbol, time DESC)`
         // index does, so the server's index inserts stay on a few pages at a time.
-        let key_order = match settings.write_mode {
-            WriteMode::DirectCompress => true,
-            WriteMode::Copy => table.is_high_rate(),
-            WriteMode::Insert => false,
-        };
+        let key_order = crate::sink::key_order(table, settings.write_mode);
         // One set of buffers for each batch that can be out at once: queued or being written.
         let spares = Spares::new(2 * settings.writers);
         let (gather, mut encode) = encode_stage(table, shared.partitions.clone(), batch_sender, key_order, spares);

@@ -71,6 +71,8 @@ fn undecodable(subject: &str, sequence: u64, payload: &[u8], error: &codec::BusC
 /// A built-in market table's rows, encoded for its COPY writers.
 pub struct MarketIntake<R> {
     pub known: Arc<KnownInstruments>,
+    /// Whether its batches are encoded in the columnstore's order (`sink::key_order`).
+    pub key_order: bool,
     pub row: std::marker::PhantomData<fn() -> R>,
 }
 
@@ -84,7 +86,7 @@ impl<R: BusRow> Intake for MarketIntake<R> {
         codec::decode::<R>(payload).map_err(|error| vec![undecodable(subject, sequence, payload, &error)])
     }
     fn close(&self, shared: &WriterShared, rows: Vec<R>, sequences: Vec<u64>, ids: Vec<u128>, claim: BusClaim) -> EncodedBatch<R> {
-        encode_claimed(R::TABLE, shared, &self.known, rows, sequences, ids, claim)
+        encode_claimed(R::TABLE, shared, &self.known, self.key_order, (rows, sequences, ids), claim)
     }
 }
 
@@ -92,13 +94,12 @@ fn encode_claimed<R: crate::sink::EncodeRow>(
     table: Table,
     shared: &WriterShared,
     known: &KnownInstruments,
-    rows: Vec<R>,
-    sequences: Vec<u64>,
-    ids: Vec<u128>,
+    key_order: bool,
+    (rows, sequences, ids): (Vec<R>, Vec<u64>, Vec<u128>),
     claim: BusClaim,
 ) -> EncodedBatch<R> {
     let progress = BatchProgress { bus: Some(claim), ..BatchProgress::default() };
-    let mut batch = encode_batch(table, &shared.partitions, rows, progress, known);
+    let mut batch = encode_batch(table, &shared.partitions, rows, progress, known, key_order);
     batch.sequences = sequences;
     batch.ids = ids;
     batch
@@ -110,6 +111,8 @@ fn encode_claimed<R: crate::sink::EncodeRow>(
 pub struct CustomIntake {
     pub schema: CustomSchema,
     pub known: Arc<KnownInstruments>,
+    /// Whether its batches are encoded in the columnstore's order (`sink::key_order`).
+    pub key_order: bool,
 }
 
 impl Intake for CustomIntake {
@@ -164,7 +167,7 @@ impl Intake for CustomIntake {
         ids: Vec<u128>,
         claim: BusClaim,
     ) -> EncodedBatch<CustomRow> {
-        encode_claimed(self.schema.table, shared, &self.known, rows, sequences, ids, claim)
+        encode_claimed(self.schema.table, shared, &self.known, self.key_order, (rows, sequences, ids), claim)
     }
 }
 

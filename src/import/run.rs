@@ -124,6 +124,7 @@ async fn run_files<R: FileRecord + CopyRow>(
         bytes_done: Arc::new(AtomicU64::new(0)),
         bad_lines: AtomicU64::new(0),
         instruments: Default::default(),
+        key_order: crate::sink::key_order(table, table_settings.write_mode),
         stop: AtomicBool::new(false),
         failure: Mutex::new(None),
         rows: std::marker::PhantomData,

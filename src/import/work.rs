@@ -60,6 +60,8 @@ pub struct Work<R> {
     pub bad_lines: AtomicU64,
     /// Instruments a chunk already carries to the `instruments` table.
     pub instruments: KnownInstruments,
+    /// Whether a chunk's batch is encoded in the columnstore's order (`sink::key_order`).
+    pub key_order: bool,
     pub stop: AtomicBool,
     /// Why the import stopped early.
     pub failure: Mutex<Option<String>>,
@@ -227,7 +229,7 @@ impl<R: FileRecord + CopyRow> Work<R> {
         // Made durable at the end by one synchronous commit (see `run`).
         let offsets = vec![(plan.chunk_stream(job.start), job.end as i64)];
         let progress = BatchProgress { offsets, dead_letters, commit_asynchronously: true, bus: None };
-        let batch = encode_batch(self.table, &self.partitions, parsed.rows, progress, &self.instruments);
+        let batch = encode_batch(self.table, &self.partitions, parsed.rows, progress, &self.instruments, self.key_order);
         if self.stopped() {
             return Ok(());
         }

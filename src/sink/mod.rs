@@ -25,8 +25,8 @@ pub use insert::{column_arrays, insert_statement, ColumnArray};
 pub use instruments::UPSERT_INSTRUMENTS;
 pub use relational::{run_relational_writer, KeyedPartitions, RelationalBatch, WaitPolicy};
 pub use stage::{
-    batch_queue, encode_batch, encode_stage, BatchBuffers, BatchProgress, BatchQueue, BusClaim, Encoded, EncodedBatch, KnownInstruments,
-    Spares,
+    batch_queue, encode_batch, encode_stage, key_order, BatchBuffers, BatchProgress, BatchQueue, BusClaim, Encoded, EncodedBatch,
+    KnownInstruments, Spares,
 };
 pub use writer::{
     run_writer, run_writer_on_stream, watermark_stream, TableWriteSettings, WriterError, WriterSettings, ADVANCE_OFFSET,

@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, Mutex};
 
 pub use super::buffers::{BatchBuffers, Spares};
 use super::encoder::{encode_row_refs_sized, encode_rows, EncodeRow};
+use crate::config::WriteMode;
 use crate::db::Partitions;
 use crate::pipeline::{Deliver, DownstreamGone};
 use crate::record::{DeadLetter, Instrument, Table, Timestamp};
@@ -90,6 +91,21 @@ pub type BatchQueue<R> = Arc<Mutex<mpsc::Receiver<EncodedBatch<R>>>>;
 pub fn batch_queue<R>(depth: usize) -> (mpsc::Sender<EncodedBatch<R>>, BatchQueue<R>) {
     let (sender, receiver) = mpsc::channel(depth.max(1));
     (sender, Arc::new(Mutex::new(receiver)))
+}
+
+/// Whether `table`'s batches, written in `mode`, go out in the columnstore's order (by
+/// segment key, newest first; see [`encode_stage`]), whichever path they come by: the
+/// live batcher, the bus's writer, a file import, or a refused batch taken apart. Direct
+/// compress needs it, since its writers' server sorts nothing
+/// (`writer::DIRECT_COMPRESS_SETTINGS`); a high-rate table's row store gains by it. Not
+/// INSERT: with a conflict key, the first of a batch's rows of one key is the one kept,
+/// so its rows keep the order they came in.
+pub fn key_order(table: Table, mode: WriteMode) -> bool {
+    match mode {
+        WriteMode::DirectCompress => true,
+        WriteMode::Copy => table.is_high_rate(),
+        WriteMode::Insert => false,
+    }
 }
 
 /// Builds the batcher's `deliver` function for one table, and the buffers it first
@@ -210,6 +226,16 @@ fn columnstore_order_of<'s, R: EncodeRow>(rows: &[R], scratch: &'s mut OrderScra
     order
 }
 
+/// `indices` (into `rows`) put in the columnstore's order, as [`columnstore_order_of`]
+/// orders a batch: for the parts of a refused batch, each sent as its own COPY.
+pub(super) fn sort_in_columnstore_order<R: EncodeRow>(rows: &[R], indices: &mut [usize]) {
+    indices.sort_unstable_by(|left, right| {
+        let (left_row, right_row) = (&rows[*left], &rows[*right]);
+        let segment = left_row.segment_key().map(str::as_bytes).cmp(&right_row.segment_key().map(str::as_bytes));
+        segment.then_with(|| (right_row.partition_time(), *right).cmp(&(left_row.partition_time(), *left)))
+    });
+}
+
 fn first_seen_instruments<'a, R: EncodeRow>(rows: impl Iterator<Item = &'a R>, known: &mut InstrumentsSeen) -> Vec<Instrument> {
     let mut new = Vec::new();
     let mut previous: Option<(&str, &str)> = None;
@@ -326,16 +352,20 @@ pub type KnownInstruments = std::sync::Mutex<InstrumentsSeen>;
 /// One batch, encoded now on the calling thread, with the instruments no batch in
 /// `known` carried before and the bookkeeping its transaction commits: what a file
 /// import hands to the writers. (An instrument's upsert locks its row until the
-/// batch commits, so each is sent once, not by every concurrent batch.)
+/// batch commits, so each is sent once, not by every concurrent batch.) With
+/// `key_order` ([`key_order`]), encoded in the columnstore's order, as the batcher's are.
 pub fn encode_batch<R: EncodeRow>(
     table: Table,
     partitions: &Partitions,
     rows: Vec<R>,
     progress: BatchProgress,
     known: &KnownInstruments,
+    key_order: bool,
 ) -> EncodedBatch<R> {
     let mut bytes_per_row_estimate = 96usize;
-    let mut encoded = encode_into(BytesMut::new(), table, partitions, &rows, None, &mut bytes_per_row_estimate);
+    let mut scratch = OrderScratch::default();
+    let order = key_order.then(|| columnstore_order_of(&rows, &mut scratch));
+    let mut encoded = encode_into(BytesMut::new(), table, partitions, &rows, order, &mut bytes_per_row_estimate);
     let new_instruments = first_seen_instruments(rows.iter(), &mut known.lock().unwrap_or_else(|poison| poison.into_inner()));
     encoded.new_instruments = Arc::new(new_instruments);
     encoded.progress = Some(Arc::new(progress));
@@ -378,16 +408,30 @@ pub(crate) mod tests {
             }
             let batch: Vec<_> =
                 rows.iter().enumerate().map(|(index, (symbol, time))| tick(symbols[*symbol], *time, index)).collect();
+            // The comparison sort a refused batch's parts are put in order by.
             let mut expected: Vec<usize> = (0..batch.len()).collect();
-            expected.sort_by(|left, right| {
-                let (left_row, right_row) = (&batch[*left], &batch[*right]);
-                let segment = left_row.segment_key().map(str::as_bytes).cmp(&right_row.segment_key().map(str::as_bytes));
-                segment.then_with(|| (right_row.partition_time(), right).cmp(&(left_row.partition_time(), left)))
-            });
+            sort_in_columnstore_order(&batch, &mut expected);
             let order: Vec<usize> =
                 columnstore_order_of(&batch, &mut OrderScratch::default()).iter().map(|index| *index as usize).collect();
-            proptest::prop_assert_eq!(order, expected);
+            proptest::prop_assert_eq!(&order, &expected);
+            // A batch encoded off the batcher (bus, import) is in the same order where its
+            // table's is; rows of one key, one time and one symbol keep their place reversed.
+            let encoded = encode_batch(Table::Ticks, &Partitions::new([]), batch.clone(), BatchProgress::default(), &Default::default(), true);
+            let mut in_order = BytesMut::new();
+            super::super::encoder::encode_row_refs(order.iter().map(|index| &batch[*index]), &mut in_order);
+            proptest::prop_assert_eq!(&encoded.encoded.bytes[..], &in_order[..]);
+            let as_they_came = encode_batch(Table::Ticks, &Partitions::new([]), batch.clone(), BatchProgress::default(), &Default::default(), false);
+            let mut arrival = BytesMut::new();
+            encode_rows(&batch, &mut arrival);
+            proptest::prop_assert_eq!(&as_they_came.encoded.bytes[..], &arrival[..]);
         }
+    }
+
+    #[test]
+    fn only_insert_keeps_a_batch_in_the_order_it_came() {
+        assert!(key_order(Table::Ticks, WriteMode::DirectCompress) && key_order(Table::Signals, WriteMode::DirectCompress));
+        assert!(key_order(Table::Ticks, WriteMode::Copy) && !key_order(Table::Signals, WriteMode::Copy), "the row store: high-rate tables");
+        assert!(!key_order(Table::Ticks, WriteMode::Insert), "with a conflict key, the first row of a key is kept");
     }
 
     #[test]

@@ -48,7 +48,7 @@ fn batch(
     }
     let claim = BusClaim { stream_key: "TEST@1".into(), messages: messages.iter().map(|(sequence, _)| *sequence).collect(), committed };
     let progress = BatchProgress { bus: Some(claim), ..BatchProgress::default() };
-    let mut encoded = encode_batch(Table::Ticks, partitions, rows, progress, &KnownInstruments::default());
+    let mut encoded = encode_batch(Table::Ticks, partitions, rows, progress, &KnownInstruments::default(), true);
     encoded.sequences = sequences;
     encoded.ids = ids;
     encoded

@@ -167,15 +167,7 @@ async fn direct_compress_lands_every_row_once_compressed_with_late_rows_and_aggr
     // The server does not sort (the writers' session leaves the order to the daemon): each
     // batch holds its rows as the columnstore's `time DESC` order says, its first row the
     // newest and its last the oldest (the first/last sparse index records them as they came).
-    let out_of_order = count(
-        &client,
-        &format!(
-            "SELECT count(*) FROM {compressed}
-              WHERE _ts_meta_v2_first_time <> _ts_meta_max_1 OR _ts_meta_v2_last_time <> _ts_meta_min_1"
-        ),
-    )
-    .await;
-    assert_eq!(out_of_order, 0, "every compressed batch holds its rows newest first");
+    assert_eq!(batches_not_newest_first(&client, &compressed).await, 0, "every compressed batch holds its rows newest first");
     // The writer's session TOASTs the compressed batches' values with lz4 where the
     // server has it (pglz otherwise, the server's default).
     let offered: bool = client
@@ -221,6 +213,63 @@ async fn direct_compress_lands_every_row_once_compressed_with_late_rows_and_aggr
 
     drop(socket);
     daemon.stop().await.expect("clean stop");
+}
+
+/// The batches of the compressed chunk `compressed` whose first row is not their newest
+/// or whose last is not their oldest (the first/last sparse index records the rows as
+/// they came; the columnstore's order is `time DESC`).
+async fn batches_not_newest_first(client: &Client, compressed: &str) -> i64 {
+    count(
+        client,
+        &format!(
+            "SELECT count(*) FROM {compressed}
+              WHERE _ts_meta_v2_first_time <> _ts_meta_max_1 OR _ts_meta_v2_last_time <> _ts_meta_min_1"
+        ),
+    )
+    .await
+}
+
+/// A file imported into a direct-compress table goes in as the daemon's batches do: each
+/// import batch in the columnstore's order (the writers' server sorts nothing), so a
+/// file of interleaved symbols in time order lands in large batches, newest first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_into_a_direct_compress_table_lands_in_the_columnstore_in_its_order() {
+    let cluster = tokio::task::spawn_blocking(support::start_timescale_cluster).await.unwrap();
+    let url = cluster.url("hypertick");
+    app::migrate(&direct_compress_config(&url)).await.expect("migrate with direct compress");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hypertick.toml");
+    std::fs::write(&config, format!("[database]\nurl = \"{url}\"\n[tables.ticks]\nwrite_mode = \"direct_compress\"\n")).unwrap();
+    // 4 symbols taking turns, one row every 10 ms: 12 000 rows in time order.
+    let mut csv = String::from("time,venue,symbol,price,size,side,trade_id\n");
+    for index in 0..12_000u64 {
+        let time = Timestamp(DAY_START + index as i64 * SECOND / 100);
+        csv.push_str(&format!("{time},test,{},{}.5,1,buy,i{index}\n", SYMBOLS[index as usize % 4], 100 + index % 50));
+    }
+    let file = dir.path().join("ticks.csv");
+    std::fs::write(&file, csv).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hypertick"))
+        .args(["import", "--table", "ticks", "--config"])
+        .arg(&config)
+        .arg(&file)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let shown = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{shown}");
+
+    let client = support::sql(&cluster).await;
+    assert_eq!(count(&client, "SELECT count(*) FROM ticks").await, 12_000, "{shown}");
+    let states = chunk_states(&client).await;
+    assert_eq!(states.len(), 1, "{states:?}");
+    let (chunk, compressed, in_row_store) = &states[0];
+    assert!(*compressed && *in_row_store == 0, "every row went straight into the columnstore: {states:?}");
+    let compressed = compressed_chunk(&client, chunk).await;
+    assert_eq!(batches_not_newest_first(&client, &compressed).await, 0, "every compressed batch holds its rows newest first");
+    let batches = count(&client, &format!("SELECT count(*) FROM {compressed}")).await;
+    // In arrival order every row would start a batch of its own (the symbol changes at
+    // each row); in the columnstore's order a batch holds up to 1000 rows of one symbol.
+    assert!(batches <= 100, "{batches} compressed batches for 12 000 rows of 4 symbols");
 }
 
 /// The compressed chunk holding `chunk`'s columnstore rows.

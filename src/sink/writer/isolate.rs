@@ -19,6 +19,7 @@ use crate::config::WriteMode;
 use crate::record::Table;
 use crate::sink::encoder::{encode_row_refs, EncodeRow};
 use crate::sink::failure::{classify, describe, refuses_row, FailureKind};
+use crate::sink::stage::{key_order, sort_in_columnstore_order};
 
 /// Parts of at most this many rows are inserted row by row rather than halved.
 const ROW_BY_ROW_AT_MOST: usize = 256;
@@ -42,7 +43,9 @@ pub(in crate::sink) struct Target<'a> {
 /// and isolates the refused rows (see the module doc). Returns the accepted rows'
 /// indices and each refused row's index with the server's reason. `encoded_whole`,
 /// when the caller has it, is the encoding of every row of `indices`: a part covering
-/// them all is sent as it is rather than encoded again.
+/// them all is sent as it is rather than encoded again. Where the table's batches go out
+/// in the columnstore's order ([`key_order`]), so do the parts: a direct-compress
+/// writer's server sorts nothing, and each part is a COPY of its own.
 pub(in crate::sink) async fn send_isolating<R: EncodeRow>(
     transaction: &mut Transaction<'_>,
     write: &Statement,
@@ -52,6 +55,11 @@ pub(in crate::sink) async fn send_isolating<R: EncodeRow>(
     mut pending: Vec<(usize, usize)>,
     encoded_whole: Option<&Bytes>,
 ) -> Result<(Vec<usize>, Vec<(usize, String)>), tokio_postgres::Error> {
+    let mut ordered = indices.to_vec();
+    if key_order(target.table, target.mode) {
+        sort_in_columnstore_order(rows, &mut ordered);
+    }
+    let indices = ordered.as_slice();
     let mut accepted = Vec::with_capacity(indices.len());
     let mut refused = Vec::new();
     let mut refusals = 0usize;
