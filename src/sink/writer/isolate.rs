@@ -55,11 +55,10 @@ pub(in crate::sink) async fn send_isolating<R: EncodeRow>(
     mut pending: Vec<(usize, usize)>,
     encoded_whole: Option<&Bytes>,
 ) -> Result<(Vec<usize>, Vec<(usize, String)>), tokio_postgres::Error> {
-    let mut ordered = indices.to_vec();
-    if key_order(target.table, target.mode) {
-        sort_in_columnstore_order(rows, &mut ordered);
-    }
-    let indices = ordered.as_slice();
+    // Put in order before the first part is encoded, not for a whole sent as it came
+    // (the bus's batches, encoded in that order already): parts are positions in it.
+    let mut indices = indices.to_vec();
+    let mut in_order = !key_order(target.table, target.mode);
     let mut accepted = Vec::with_capacity(indices.len());
     let mut refused = Vec::new();
     let mut refusals = 0usize;
@@ -69,6 +68,10 @@ pub(in crate::sink) async fn send_isolating<R: EncodeRow>(
         let part = match encoded_whole {
             Some(whole) if start == 0 && end == indices.len() => whole.clone(),
             _ => {
+                if !in_order {
+                    sort_in_columnstore_order(rows, &mut indices);
+                    in_order = true;
+                }
                 let mut part = bytes::BytesMut::new();
                 encode_row_refs(indices[start..end].iter().map(|index| &rows[*index]), &mut part);
                 part.freeze()
