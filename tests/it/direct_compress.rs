@@ -7,6 +7,8 @@
 //!   into a chunk that already held rows in its row store (then partially compressed).
 //! - `ohlcv_1m` is right after a refresh, including the minutes the late rows fall in:
 //!   TimescaleDB records the invalidations of directly compressed rows itself.
+//! - Rows the server refuses in a batch are dead-lettered; the rest of the batch lands
+//!   once, its COPY parts in the columnstore in its order.
 //! - `migrate` refuses the mode on vanilla PostgreSQL and on a table with a unique
 //!   key, naming the key; and converges `time_index` (create, drop, then nothing).
 
@@ -270,6 +272,60 @@ async fn an_import_into_a_direct_compress_table_lands_in_the_columnstore_in_its_
     // In arrival order every row would start a batch of its own (the symbol changes at
     // each row); in the columnstore's order a batch holds up to 1000 rows of one symbol.
     assert!(batches <= 100, "{batches} compressed batches for 12 000 rows of 4 symbols");
+}
+
+/// Rows the server refuses in a direct-compress batch: the batch is taken apart inside
+/// its transaction, the refused rows are dead-lettered, and every other row lands once.
+/// The large parts go back in by COPY and so straight into the columnstore, each in its
+/// order (newest first, a symbol's rows together: in arrival order every row of these
+/// interleaved symbols would start a compressed batch of its own); the small parts
+/// around a refused row go in row by row, into the chunk's row store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_direct_compress_batch_lands_its_other_rows_in_the_columnstore_in_its_order() {
+    let cluster = tokio::task::spawn_blocking(support::start_timescale_cluster).await.unwrap();
+    let config = direct_compress_config(&cluster.url("hypertick"));
+    app::migrate(&config).await.expect("migrate with direct compress");
+    let client = support::sql(&cluster).await;
+    client.batch_execute("ALTER TABLE ticks ADD CONSTRAINT sane_price CHECK (price < 1000000)").await.unwrap();
+    let daemon = Daemon::start(&config).await.expect("daemon starts");
+    let mut socket = support::connect(daemon.push_addr.unwrap()).await;
+    // 4 symbols taking turns, 2000 rows in one frame, two of them refused by the CHECK.
+    let mut ticks = ticks_from(DAY_START, 500, 0);
+    ticks[333] = tick(SYMBOLS[1], 90_001, DAY_START + 83 * SECOND, 5_000_000.0, 1.0);
+    ticks[1_555] = tick(SYMBOLS[3], 90_002, DAY_START + 388 * SECOND, 7_000_000.0, 1.0);
+    let ack = push(&mut socket, &support::array(&ticks)).await;
+    assert_eq!(ack["accepted"], 2_000, "accepted by the protocol: {ack}");
+    let refused = "SELECT count(*) FROM dead_letters WHERE reason = 'rejected_by_database'";
+    assert_eq!(wait_for_count(&client, refused, 2).await, 2);
+    assert_eq!(wait_for_count(&client, "SELECT count(*) FROM ticks", 1_998).await, 1_998);
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM (SELECT DISTINCT symbol, trade_id FROM ticks) AS distinct_rows").await,
+        1_998,
+        "every accepted row once"
+    );
+    assert_eq!(count(&client, "SELECT count(*) FROM ticks WHERE price >= 1000000").await, 0);
+    let details: Vec<String> = support::column(&client, "SELECT detail FROM dead_letters ORDER BY detail").await;
+    assert!(details.iter().all(|detail| detail.contains("sane_price")), "{details:?}");
+
+    let states = chunk_states(&client).await;
+    assert_eq!(states.len(), 1, "{states:?}");
+    let (chunk, compressed, in_row_store) = &states[0];
+    assert!(*compressed, "{states:?}");
+    let compressed = compressed_chunk(&client, chunk).await;
+    let row = client.query_one(&format!("SELECT count(*), sum(_ts_meta_count)::int8 FROM {compressed}"), &[]).await.unwrap();
+    let (batches, in_columnstore): (i64, i64) = (row.get(0), row.get(1));
+    assert_eq!(in_columnstore + in_row_store, 1_998, "{in_columnstore} rows in the columnstore, {in_row_store} in the row store");
+    // Each refused row's part is halved until its halves are at most 256 rows, and those
+    // go in row by row: at most two such halves for each refused row.
+    assert!(*in_row_store <= 2 * 2 * 256, "{in_row_store} rows went in row by row");
+    assert!(in_columnstore >= 1_998 - 2 * 2 * 256, "{in_columnstore} rows went in by COPY");
+    assert_eq!(batches_not_newest_first(&client, &compressed).await, 0, "every compressed batch holds its rows newest first");
+    // In arrival order, a part's symbols would take turns row by row and each row would
+    // start a batch; in the columnstore's order a part holds a symbol's rows together.
+    assert!(batches <= 100, "{batches} compressed batches for {in_columnstore} rows");
+
+    drop(socket);
+    daemon.stop().await.expect("clean stop");
 }
 
 /// The compressed chunk holding `chunk`'s columnstore rows.
