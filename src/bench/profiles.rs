@@ -12,7 +12,8 @@
 //!   the end;
 //! - the cookbook's queries (`docs/queries.md`) on the data that run left, then again on
 //!   the same data once the time index is added (TimescaleDB);
-//! - hypertick end to end (push, max rate) with `write_mode = "copy"`, and on
+//! - hypertick end to end (push, max rate) with `write_mode = "copy"`, measured twice
+//!   like the ceiling and its ratio taking the higher of the two, and on
 //!   TimescaleDB with `write_mode = "direct_compress"`, then the cookbook on the
 //!   columnstore data it wrote;
 //! - the compression ratio: the row-store data compressed (`compress_chunk`), read from
@@ -283,14 +284,15 @@ async fn measure_paused(
     // The daemon runs in this process: the raw runs' rows are let go before it starts.
     drop((prepared, ordered));
 
+    // hypertick with copy, measured twice as the ceiling is, the ratio taking the higher
+    // of the two on each side: one window can hold a checkpoint more than another, and a
+    // single measurement set against the higher of two reads low by that alone.
     let mut hypertick = Vec::new();
-    let copy_run = context.daemon_run(&format!("{}: push, copy", profile.name()), SourceFormat::Push, 0).await?;
-    hypertick.push(Figure {
-        name: "push, max rate".into(),
-        write_mode: "copy".into(),
-        time_index: false,
-        rows_per_sec: copy_run.committed_per_sec,
-    });
+    for (label, name) in [("push, copy", "push, max rate"), ("push, copy, again", "push, max rate, measured again")] {
+        let run = context.daemon_run(&format!("{}: {label}", profile.name()), SourceFormat::Push, 0).await?;
+        hypertick.push(Figure { name: name.into(), write_mode: "copy".into(), time_index: false, rows_per_sec: run.committed_per_sec });
+    }
+    let copy = hypertick.iter().map(|figure| figure.rows_per_sec).fold(0.0, f64::max);
     let compression = if timescale { Some(compress_row_store(client).await?) } else { None };
     let mut compression = compression;
     if timescale {
@@ -317,9 +319,8 @@ async fn measure_paused(
         |name: String, value: f64, target: f64| super::figures::Ratio {
             name, value, target: format!("≥ {target}"), met: value >= target
         };
-    let mut ratios =
-        vec![ratio(format!("{}: hypertick copy / raw COPY ceiling", profile.name()), hypertick[0].rows_per_sec / ceiling, 0.9)];
-    if let Some(direct) = hypertick.get(1) {
+    let mut ratios = vec![ratio(format!("{}: hypertick copy / raw COPY ceiling", profile.name()), copy / ceiling, 0.9)];
+    if let Some(direct) = hypertick.iter().find(|figure| figure.write_mode == "direct_compress") {
         ratios.push(ratio(format!("{}: hypertick direct compress / raw COPY ceiling", profile.name()), direct.rows_per_sec / ceiling, 2.0));
     }
     Ok(ProfileRun {

@@ -12,7 +12,8 @@ pub fn markdown(runs: &[super::profiles::ProfileRun], note: Option<&str>, settin
         "Into `ticks`, {} connections/writers, {} s warm-up then {} s measured per figure; the raw COPY ceiling sends \
          pre-encoded 10 000-row batches (what `\\copy … (FORMAT binary)` sends), one transaction each (50 000-row \
          batches with direct compress, as the daemon's), and is measured first and again after the other raw runs, the \
-         ratios taking the higher; hypertick is the whole daemon fed over push websockets at max rate (default batches for copy; for direct compress \
+         ratios taking the higher; hypertick is the whole daemon fed over push websockets at max rate (default batches for copy, \
+         measured twice in the same way, the ratio taking the higher; for direct compress \
          `{}`). Each profile's throwaway cluster runs only while that profile is measured, and on TimescaleDB the policy \
          jobs (aggregate refresh, columnstore, retention) are paused for the whole profile, raw runs and hypertick alike: \
          a refresh landing in a window took a core from it. The cookbook refreshes the aggregates itself, timed.\n",
