@@ -1,4 +1,3 @@
-
 use super::*;
 
 /// A row of a chosen size.

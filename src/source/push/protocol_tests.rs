@@ -1,4 +1,3 @@
-
 use super::super::frame::parse_frame;
 use super::*;
 use crate::record::{JsonText, OptionKind, Side};
