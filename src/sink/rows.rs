@@ -1,6 +1,8 @@
-//! How each record type maps onto its table's columns. The field order here follows
-//! the columns of the table's declaration (`record/registry.rs`); a test checks each
-//! encoder against them, and the round-trip tests read every column back.
+//! How each record type maps onto its table's columns: the market series here, order
+//! books, derivatives and the other rows (signals, feed events, dead letters) in the
+//! files of `rows/`. The field order follows the columns of the table's declaration
+//! (`record/registry.rs`); a test checks each encoder against them, and the round-trip
+//! tests read every column back.
 
 use super::encoder::{CopyRow, EncodeRow, TupleEncoder as T};
 
@@ -13,10 +15,7 @@ macro_rules! copy_rows {
 }
 
 crate::builtin_tables!(lanes => copy_rows);
-use crate::record::{
-    Bar, BookDelta, BookSnapshot, DeadLetter, FeedEvent, FundingRate, IndicatorValue, Instrument, Liquidation, MarkPrice, OpenInterest,
-    OptionQuote, Quote, Signal, Table, TechnicalIndicators, Tick, Ticker, Timestamp,
-};
+use crate::record::{Bar, IndicatorValue, Instrument, OptionQuote, Quote, Table, TechnicalIndicators, Tick, Ticker, Timestamp};
 
 /// `received_at`, and the event time `time` as the partitioning time.
 macro_rules! series_row_times {
@@ -41,6 +40,11 @@ macro_rules! market_row_times {
         }
     };
 }
+
+// After the macros, which they use.
+mod books;
+mod derivatives;
+mod events;
 
 impl EncodeRow for Tick {
     #[inline]
@@ -321,271 +325,5 @@ impl EncodeRow for IndicatorValue {
 
     fn segment_key(&self) -> Option<&str> {
         Some(&self.symbol)
-    }
-}
-
-impl EncodeRow for BookDelta {
-    #[inline]
-    fn encoded_len(&self) -> usize {
-        T::TUPLE_LEN
-            + 5 * T::EIGHT_BYTE_LEN
-            + T::BOOL_LEN
-            + T::text_len(&self.venue)
-            + T::text_len(&self.symbol)
-            + T::text_len(self.side.as_str())
-    }
-
-    #[inline]
-    fn encode(&self, fields: &mut T<'_>) {
-        fields.start_tuple(9);
-        fields.timestamptz(self.time);
-        fields.timestamptz(self.received_at);
-        fields.text(&self.venue);
-        fields.text(&self.symbol);
-        fields.text(self.side.as_str());
-        fields.float8(self.price);
-        fields.float8(self.size);
-        fields.int8(self.sequence);
-        fields.bool(self.snapshot);
-    }
-
-    market_row_times!();
-
-    fn segment_key(&self) -> Option<&str> {
-        Some(&self.symbol)
-    }
-}
-
-impl EncodeRow for BookSnapshot {
-    fn encoded_len(&self) -> usize {
-        T::TUPLE_LEN
-            + 3 * T::EIGHT_BYTE_LEN
-            + T::FOUR_BYTE_LEN
-            + T::text_len(&self.venue)
-            + T::text_len(&self.symbol)
-            + T::float8_array_len(&self.bid_prices)
-            + T::float8_array_len(&self.bid_sizes)
-            + T::float8_array_len(&self.ask_prices)
-            + T::float8_array_len(&self.ask_sizes)
-            + T::text_len(self.reason.as_str())
-    }
-
-    fn encode(&self, fields: &mut T<'_>) {
-        fields.start_tuple(11);
-        fields.timestamptz(self.time);
-        fields.timestamptz(self.received_at);
-        fields.text(&self.venue);
-        fields.text(&self.symbol);
-        fields.int8(self.sequence);
-        fields.float8_array(&self.bid_prices);
-        fields.float8_array(&self.bid_sizes);
-        fields.float8_array(&self.ask_prices);
-        fields.float8_array(&self.ask_sizes);
-        fields.int4(self.depth);
-        fields.text(self.reason.as_str());
-    }
-
-    market_row_times!();
-
-    fn segment_key(&self) -> Option<&str> {
-        Some(&self.symbol)
-    }
-}
-
-impl EncodeRow for FundingRate {
-    fn encoded_len(&self) -> usize {
-        T::TUPLE_LEN
-            + 3 * T::EIGHT_BYTE_LEN
-            + T::optional_eight_byte_len(self.predicted_rate)
-            + T::optional_eight_byte_len(self.next_funding_time)
-            + T::text_len(&self.venue)
-            + T::text_len(&self.symbol)
-            + T::optional_text_len(self.interval.as_deref())
-    }
-
-    fn encode(&self, fields: &mut T<'_>) {
-        fields.start_tuple(8);
-        fields.timestamptz(self.time);
-        fields.timestamptz(self.received_at);
-        fields.text(&self.venue);
-        fields.text(&self.symbol);
-        fields.float8(self.rate);
-        fields.optional_float8(self.predicted_rate);
-        fields.optional_timestamptz(self.next_funding_time);
-        fields.optional_text(self.interval.as_deref());
-    }
-
-    market_row_times!();
-}
-
-impl EncodeRow for OpenInterest {
-    fn encoded_len(&self) -> usize {
-        T::TUPLE_LEN
-            + 2 * T::EIGHT_BYTE_LEN
-            + T::optional_eight_byte_len(self.contracts)
-            + T::optional_eight_byte_len(self.notional)
-            + T::text_len(&self.venue)
-            + T::text_len(&self.symbol)
-    }
-
-    fn encode(&self, fields: &mut T<'_>) {
-        fields.start_tuple(6);
-        fields.timestamptz(self.time);
-        fields.timestamptz(self.received_at);
-        fields.text(&self.venue);
-        fields.text(&self.symbol);
-        fields.optional_float8(self.contracts);
-        fields.optional_float8(self.notional);
-    }
-
-    market_row_times!();
-}
-
-impl EncodeRow for MarkPrice {
-    fn encoded_len(&self) -> usize {
-        T::TUPLE_LEN
-            + 2 * T::EIGHT_BYTE_LEN
-            + T::optional_eight_byte_len(self.mark_price)
-            + T::optional_eight_byte_len(self.index_price)
-            + T::text_len(&self.venue)
-            + T::text_len(&self.symbol)
-    }
-
-    fn encode(&self, fields: &mut T<'_>) {
-        fields.start_tuple(6);
-        fields.timestamptz(self.time);
-        fields.timestamptz(self.received_at);
-        fields.text(&self.venue);
-        fields.text(&self.symbol);
-        fields.optional_float8(self.mark_price);
-        fields.optional_float8(self.index_price);
-    }
-
-    market_row_times!();
-}
-
-impl EncodeRow for Liquidation {
-    fn encoded_len(&self) -> usize {
-        T::TUPLE_LEN
-            + 4 * T::EIGHT_BYTE_LEN
-            + T::INT2_LEN
-            + T::text_len(&self.venue)
-            + T::text_len(&self.symbol)
-            + T::optional_text_len(self.order_id.as_deref())
-    }
-
-    fn encode(&self, fields: &mut T<'_>) {
-        fields.start_tuple(8);
-        fields.timestamptz(self.time);
-        fields.timestamptz(self.received_at);
-        fields.text(&self.venue);
-        fields.text(&self.symbol);
-        fields.int2(self.side as i16);
-        fields.float8(self.price);
-        fields.float8(self.quantity);
-        fields.optional_text(self.order_id.as_deref());
-    }
-
-    market_row_times!();
-}
-
-impl EncodeRow for Signal {
-    fn encoded_len(&self) -> usize {
-        T::TUPLE_LEN
-            + 2 * T::EIGHT_BYTE_LEN
-            + T::text_len(&self.source)
-            + T::text_len(&self.category)
-            + T::optional_text_len(self.symbol.as_deref())
-            + T::optional_text_len(self.direction.as_deref())
-            + T::optional_eight_byte_len(self.strength)
-            + T::optional_eight_byte_len(self.confidence)
-            + T::optional_text_len(self.impact.as_deref())
-            + T::optional_text_len(self.content.as_deref())
-            + self.payload.as_ref().map_or(T::NULL_LEN, |payload| T::jsonb_text_len(payload.as_str()))
-    }
-
-    fn encode(&self, fields: &mut T<'_>) {
-        fields.start_tuple(11);
-        fields.timestamptz(self.time);
-        fields.timestamptz(self.received_at);
-        fields.text(&self.source);
-        fields.text(&self.category);
-        fields.optional_text(self.symbol.as_deref());
-        fields.optional_text(self.direction.as_deref());
-        fields.optional_float8(self.strength);
-        fields.optional_float8(self.confidence);
-        fields.optional_text(self.impact.as_deref());
-        fields.optional_text(self.content.as_deref());
-        match &self.payload {
-            Some(payload) => fields.jsonb_text(payload.as_str()),
-            None => fields.null(),
-        }
-    }
-
-    series_row_times!();
-
-    fn origin(&self) -> &str {
-        &self.source
-    }
-
-    fn segment_key(&self) -> Option<&str> {
-        Some(&self.source)
-    }
-}
-
-impl EncodeRow for FeedEvent {
-    fn encoded_len(&self) -> usize {
-        T::TUPLE_LEN + 2 * T::EIGHT_BYTE_LEN + T::text_len(&self.source) + T::text_len(self.kind) + T::jsonb_len(&self.detail)
-    }
-
-    fn encode(&self, fields: &mut T<'_>) {
-        fields.start_tuple(5);
-        fields.timestamptz(self.time);
-        fields.timestamptz(self.received_at);
-        fields.text(&self.source);
-        fields.text(self.kind);
-        fields.jsonb(&self.detail);
-    }
-
-    series_row_times!();
-
-    fn origin(&self) -> &str {
-        &self.source
-    }
-
-    fn segment_key(&self) -> Option<&str> {
-        Some(&self.source)
-    }
-}
-
-impl EncodeRow for DeadLetter {
-    fn encoded_len(&self) -> usize {
-        T::TUPLE_LEN
-            + T::EIGHT_BYTE_LEN
-            + T::text_len(&self.source)
-            + T::text_len(self.reason)
-            + T::text_len(&self.detail)
-            + T::text_len(&self.raw)
-    }
-
-    fn encode(&self, fields: &mut T<'_>) {
-        fields.start_tuple(5);
-        fields.timestamptz(self.received_at);
-        fields.text(&self.source);
-        fields.text(self.reason);
-        fields.text(&self.detail);
-        fields.text(&self.raw);
-    }
-
-    fn origin(&self) -> &str {
-        &self.source
-    }
-
-    fn received_at(&self) -> Timestamp {
-        self.received_at
-    }
-
-    fn partition_time(&self) -> Option<Timestamp> {
-        None
     }
 }
