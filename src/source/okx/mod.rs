@@ -32,12 +32,14 @@
 //! Derivatives (`funding`, `open_interest`, `mark_price`, `liquidations`): see
 //! `derivatives`; instrument reference data (`instruments`, REST polls): see `instruments`.
 //!
-//! `wire` mirrors the venue's JSON; `normalize` maps it onto our records.
+//! `wire` mirrors the venue's JSON; `normalize` maps it onto our records; `subscribe`
+//! makes the subscribe requests and matches their acks.
 
 pub mod book;
 mod derivatives;
 mod instruments;
 mod normalize;
+mod subscribe;
 mod wire;
 
 pub use normalize::OkxAdapter;

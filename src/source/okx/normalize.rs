@@ -9,19 +9,16 @@
 //! dropping one not newer than the last of its contract (OKX pushes the whole family
 //! each time). All of this state is a few words per instrument.
 //!
-//! Acknowledgements: OKX answers a subscribe request with one `subscribe` event per arg.
-//! A request counts as acknowledged once every one of its args was acked; args are
-//! matched by channel and instrument id (instrument family for `opt-summary`), so it
-//! works whether or not OKX echoes the request's `id`.
+//! Subscribe requests and their acknowledgements: `subscribe`.
 
 use std::collections::HashMap;
 
-use serde_json::json;
 use serde_json::value::RawValue;
 
 use super::book::{OkxBooks, BOOKS, DEPTHS};
-use super::derivatives::{self, OkxDerivatives, FUNDING_RATE, INDEX_TICKERS, LIQUIDATIONS, MARK_PRICE, OPEN_INTEREST};
+use super::derivatives::OkxDerivatives;
 use super::instruments::{self, OkxInstruments};
+use super::subscribe::{self, Requests, OPTION_SUMMARY, TICKERS, TRADES};
 use super::wire::{millis_text, Candle, Envelope, OptionSummary, Ticker, Trade};
 use crate::config::Channel;
 use crate::record::{Bar, Instrument, OptionQuote, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker as TickerRecord, Timestamp};
@@ -32,29 +29,12 @@ use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::{Fetch, FetchError, OptionQuoteTimes, Parsed, PollSettings, RestSpec, Sequences, Subscription, VenueAdapter};
 use crate::source::values::{self, decimal as number};
 
-/// Args per subscribe request. OKX limits the request's length (4096 bytes in its
-/// websocket overview; later docs allow 64 KB for all channels together) and counts every
-/// request against 480 subscribe operations per connection and hour, so requests are
-/// filled up to both limits below.
-const ARGS_PER_REQUEST: usize = 50;
-/// Bytes per subscribe request, well under OKX's 4096-byte request limit.
-const MAX_REQUEST_BYTES: usize = 3_000;
-
-const TRADES: &str = "trades";
-const TICKERS: &str = "tickers";
-const CANDLES: &str = "candle1m";
-/// Greeks and implied volatilities of every option of an instrument family.
-const OPTION_SUMMARY: &str = "opt-summary";
-
 /// The last quote stored for an instrument: `(ts µs, bidPx, bidSz, askPx, askSz)`.
 type LastQuote = (i64, f64, f64, f64, f64);
 
 pub struct OkxAdapter {
-    next_request_id: u64,
-    /// Unacknowledged args of this connection's requests: (channel, instId) → request id.
-    pending_args: HashMap<(String, String), u64>,
-    /// How many args each unacknowledged request still waits for.
-    pending_requests: HashMap<u64, usize>,
+    /// This connection's subscribe requests waiting for their acks.
+    requests: Requests,
     /// Per instrument id; all bounded by the subscribed instruments.
     trade_ids: Sequences,
     last_quotes: HashMap<String, LastQuote>,
@@ -77,9 +57,7 @@ pub struct OkxAdapter {
 impl OkxAdapter {
     pub fn new() -> Self {
         OkxAdapter {
-            next_request_id: 1,
-            pending_args: HashMap::new(),
-            pending_requests: HashMap::new(),
+            requests: Requests::new(),
             trade_ids: Sequences::duplicates_only("trades"),
             last_quotes: HashMap::new(),
             last_bars: HashMap::new(),
@@ -354,17 +332,8 @@ impl OkxAdapter {
         match event {
             "subscribe" => {
                 let arg = envelope.arg.as_ref().ok_or_else(|| Rejection::new(RejectReason::InvalidRecord, "subscribe event: no `arg`"))?;
-                let key = (arg.channel.to_string(), arg.inst_id.or(arg.inst_family).or(arg.inst_type).unwrap_or("").to_string());
-                // An ack for an arg we are not waiting for (already acked) changes nothing.
-                if let Some(id) = self.pending_args.remove(&key) {
-                    if let Some(remaining) = self.pending_requests.get_mut(&id) {
-                        *remaining -= 1;
-                        if *remaining == 0 {
-                            self.pending_requests.remove(&id);
-                            parsed.acknowledged.push(id);
-                        }
-                    }
-                }
+                let id = arg.inst_id.or(arg.inst_family).or(arg.inst_type).unwrap_or("");
+                parsed.acknowledged.extend(self.requests.acked(arg.channel, id));
                 Ok(())
             }
             // The first half of a resynchronisation (see `book`).
@@ -430,100 +399,13 @@ impl VenueAdapter for OkxAdapter {
     }
 
     fn subscriptions(&mut self, symbols: &[String], channels: &[Channel]) -> Vec<Subscription> {
-        // A new connection: acks of the previous one no longer count.
-        self.pending_args.clear();
-        self.pending_requests.clear();
         self.ticker_quotes = channels.contains(&Channel::Quotes);
         self.ticker_stats = channels.contains(&Channel::Tickers);
         self.books.reset(Timestamp::now());
         self.derivatives.set_symbols(symbols);
         self.instruments.set_symbols(if channels.contains(&Channel::Instruments) { symbols.to_vec() } else { Vec::new() });
-        let indexes: Vec<String> = symbols.iter().filter_map(|symbol| derivatives::index_of(symbol)).collect();
-        let mut args: Vec<(&'static str, &str)> = Vec::new();
-        for symbol in symbols {
-            // The derivatives channels are those of swaps and futures; OKX refuses them for others.
-            let derivative = matches!(derivatives::inst_type(symbol), "SWAP" | "FUTURES");
-            for channel in channels {
-                let name = match channel {
-                    Channel::OpenInterest | Channel::MarkPrice | Channel::Liquidations if !derivative => continue,
-                    Channel::Trades => TRADES,
-                    // One `tickers` arg feeds both: subscribed once, read for what was asked.
-                    Channel::Quotes | Channel::Tickers => TICKERS,
-                    Channel::Bars => CANDLES,
-                    // The symbol is an instrument family (`BTC-USD`).
-                    Channel::Options => OPTION_SUMMARY,
-                    // OKX's `trades` are already aggregated per taker order; there is no other stream.
-                    Channel::AggTrades => continue,
-                    Channel::Book => BOOKS,
-                    // Only perpetual swaps have funding.
-                    Channel::Funding if derivatives::inst_type(symbol) == "SWAP" => FUNDING_RATE,
-                    Channel::Funding => continue,
-                    Channel::OpenInterest => OPEN_INTEREST,
-                    Channel::MarkPrice => {
-                        // The contract's index beside its mark price (its rows carry the index name).
-                        if let Some(index) = derivatives::index_of(symbol).and_then(|own| indexes.iter().find(|index| **index == own)) {
-                            if !args.contains(&(INDEX_TICKERS, index.as_str())) {
-                                args.push((INDEX_TICKERS, index.as_str()));
-                            }
-                        }
-                        MARK_PRICE
-                    }
-                    // Per instrument type; the configured instruments are picked out of the pushes.
-                    Channel::Liquidations => {
-                        let inst_type = derivatives::inst_type(symbol);
-                        if !args.contains(&(LIQUIDATIONS, inst_type)) {
-                            args.push((LIQUIDATIONS, inst_type));
-                        }
-                        continue;
-                    }
-                    // A REST poll (see `instruments`), no subscription.
-                    Channel::Instruments => continue,
-                };
-                if !args.contains(&(name, symbol.as_str())) {
-                    args.push((name, symbol.as_str()));
-                }
-            }
-        }
-        let mut batches: Vec<Vec<serde_json::Value>> = Vec::new();
-        let mut bytes = 0;
-        for (channel, symbol) in &args {
-            let arg = match *channel {
-                OPTION_SUMMARY => json!({ "channel": channel, "instFamily": symbol }),
-                LIQUIDATIONS => json!({ "channel": channel, "instType": symbol }),
-                _ => json!({ "channel": channel, "instId": symbol }),
-            };
-            let arg_bytes = arg.to_string().len() + 1;
-            // `{"args":[…],"id":"<n>","op":"subscribe"}` around the args.
-            let envelope = 48;
-            match batches.last_mut() {
-                Some(batch) if batch.len() < ARGS_PER_REQUEST && envelope + bytes + arg_bytes <= MAX_REQUEST_BYTES => {
-                    bytes += arg_bytes;
-                    batch.push(arg);
-                }
-                _ => {
-                    bytes = arg_bytes;
-                    batches.push(vec![arg]);
-                }
-            }
-        }
-        batches
-            .into_iter()
-            .map(|batch| {
-                let id = self.next_request_id;
-                self.next_request_id += 1;
-                for arg in &batch {
-                    let symbol = arg
-                        .get("instId")
-                        .or_else(|| arg.get("instFamily"))
-                        .or_else(|| arg.get("instType"))
-                        .and_then(|symbol| symbol.as_str());
-                    let key = (arg["channel"].as_str().unwrap_or("").to_string(), symbol.unwrap_or("").to_string());
-                    self.pending_args.insert(key, id);
-                }
-                self.pending_requests.insert(id, batch.len());
-                Subscription { id, message: json!({ "id": id.to_string(), "op": "subscribe", "args": batch }).to_string() }
-            })
-            .collect()
+        // A new connection: acks of the previous one no longer count.
+        self.requests.subscribe(&subscribe::args(symbols, channels))
     }
 
     /// Instrument ids (`BTC-USDT`) are our symbols already. Option ids are `option`,

@@ -1,6 +1,7 @@
 //! Unit tests of the okx normalization, on the venue's documented payloads.
 use super::*;
 use crate::record::RejectReason;
+use crate::source::okx::subscribe::{ARGS_PER_REQUEST, MAX_REQUEST_BYTES};
 
 const NOW: Timestamp = Timestamp(1_795_348_800_000_000);
 
