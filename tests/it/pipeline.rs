@@ -54,6 +54,41 @@ async fn batches_close_on_linger() {
     daemon.stop().await.expect("clean stop");
 }
 
+/// The transaction ids of the rows of `ticks` and of the ticks writer's stream position.
+async fn transactions(client: &tokio_postgres::Client) -> (Vec<String>, Vec<String>) {
+    let ids = |rows: Vec<tokio_postgres::Row>| rows.iter().map(|row| row.get(0)).collect::<Vec<String>>();
+    let rows = client.query("SELECT DISTINCT xmin::text FROM ticks", &[]).await.unwrap();
+    let positions = client.query("SELECT xmin::text FROM ingest_offsets WHERE stream LIKE 'ticks/%'", &[]).await.unwrap();
+    (ids(rows), ids(positions))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_and_its_stream_position_commit_in_one_transaction() {
+    // The writer sends a batch's statements in two flights (BEGIN, position and COPY;
+    // rows, end of COPY and COMMIT): a position sent after COMMIT would commit apart
+    // from its rows, and a restart between the two would send the batch again.
+    let cluster = support::start_cluster();
+    let mut config = support::config_for(&cluster);
+    config.tables.ticks = ticks_table(100, 60_000);
+    let daemon = Daemon::start(&config).await.expect("daemon starts");
+    let mut socket = support::connect(daemon.push_addr.unwrap()).await;
+    let client = support::sql(&cluster).await;
+    for batch in 1..=2i64 {
+        let ticks: Vec<String> = (0..100).map(|i| tick_json("ONE-TX", batch as u64 * 1_000 + i, 1.0)).collect();
+        assert_eq!(push(&mut socket, &array(&ticks)).await["accepted"], 100);
+        // The rows of the batch before were deleted: only this batch's are counted.
+        assert_eq!(wait_for_count(&client, "SELECT count(*) FROM ticks", 100).await, 100);
+        let position: i64 = client.query_one("SELECT position FROM ingest_offsets WHERE stream LIKE 'ticks/%'", &[]).await.unwrap().get(0);
+        assert_eq!(position, batch, "one position a batch");
+        let (rows, positions) = transactions(&client).await;
+        assert_eq!(rows.len(), 1, "batch {batch}'s 100 rows in one transaction: {rows:?}");
+        assert_eq!(positions, rows, "batch {batch}: its position in its rows' transaction");
+        client.batch_execute("DELETE FROM ticks").await.unwrap();
+    }
+    drop(socket);
+    daemon.stop().await.expect("clean stop");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_survives_a_frame_over_the_hard_limit() {
     let cluster = support::start_cluster();

@@ -215,6 +215,13 @@ pub(super) async fn insert_refused<'a>(
 
 /// One attempt at a batch sent whole: instruments, rows, bookkeeping and the writer's
 /// stream position in one transaction; how many rows insert mode skipped.
+///
+/// A writer's server waits for the next statement at every round trip of a batch's
+/// transaction, so the statements go out in as few flights as the protocol allows:
+/// BEGIN, the batch's time range and stream position, and the COPY statement in one;
+/// the rows, the end of the COPY and COMMIT in the next. What only some batches carry
+/// (new instruments, spool ranges, ids, an import's progress) goes between BEGIN and the
+/// COPY, one statement after another.
 pub(super) async fn try_write(attempt: Attempt<'_>, job: &PlainBatch<'_>) -> Result<usize, Failure> {
     let PlainBatch { table, mode, encoded, ranges, ids } = *job;
     let Attempt { connection, stream, position } = attempt;
@@ -222,30 +229,31 @@ pub(super) async fn try_write(attempt: Attempt<'_>, job: &PlainBatch<'_>) -> Res
     let closing = Closing { advance_offset: &connection.advance_offset, record_time_range: connection.record_time_range.as_ref() };
     let written = async {
         // BEGIN goes out with the batch's first statement instead of a round trip ahead
-        // of it: a writer's server sat idle, waiting for the next statement after BEGIN,
-        // for about 4 % of its time. That statement cannot run outside the transaction:
-        // BEGIN fails only where the statement after it fails too (an aborted transaction,
-        // a lost connection).
+        // of it. That statement cannot run outside the transaction: BEGIN fails only where
+        // the statement after it fails too (an aborted transaction, a lost connection).
         let begin = session.batch_execute("BEGIN");
-        let skipped = if encoded.new_instruments.is_empty() {
-            let (begun, sent) = futures_util::future::join(begin, send_rows(session, &connection.write, table, mode, &encoded.bytes)).await;
-            begun?;
-            sent?
-        } else {
-            let upsert = upsert_instruments(session, &connection.upsert_instruments, &encoded.new_instruments);
-            let (begun, upserted) = futures_util::future::join(begin, upsert).await;
-            begun?;
-            upserted?;
-            send_rows(session, &connection.write, table, mode, &encoded.bytes).await?
+        let opened = async {
+            if !encoded.new_instruments.is_empty() {
+                upsert_instruments(session, &connection.upsert_instruments, &encoded.new_instruments).await?;
+            }
+            record_spool_ranges(session, &connection.record_ranges, table, ranges).await?;
+            record_ids(session, &connection.record_ids, ids).await?;
+            if let Some(progress) = &encoded.progress {
+                record_progress(session, &connection.advance_offset, progress).await?;
+            }
+            // `record` sends all its statements when first polled, so they are queued
+            // ahead of the COPY, which holds the connection until its rows end.
+            let (recorded, rows) = futures_util::future::join(
+                closing.record(session, stream, position, encoded),
+                open_rows(session, &connection.write, table, mode, &encoded.bytes),
+            )
+            .await;
+            recorded?;
+            rows
         };
-        record_spool_ranges(session, &connection.record_ranges, table, ranges).await?;
-        record_ids(session, &connection.record_ids, ids).await?;
-        if let Some(progress) = &encoded.progress {
-            record_progress(session, &connection.advance_offset, progress).await?;
-        }
-        closing.record(session, stream, position, encoded).await?;
-        session.batch_execute("COMMIT").await?;
-        Ok::<usize, tokio_postgres::Error>(skipped)
+        let (begun, rows) = futures_util::future::join(begin, opened).await;
+        begun?;
+        rows?.commit(session).await
     }
     .await;
     if written.is_err() {
@@ -254,6 +262,53 @@ pub(super) async fn try_write(attempt: Attempt<'_>, job: &PlainBatch<'_>) -> Res
         let _ = session.batch_execute("ROLLBACK").await;
     }
     Ok(written?)
+}
+
+/// A batch's rows on their way, in an open transaction.
+enum OpenRows {
+    /// A COPY under way: its statement was answered, its rows are sent.
+    Copy(std::pin::Pin<Box<tokio_postgres::CopyInSink<Bytes>>>),
+    /// Inserted already; how many rows were skipped as stored.
+    Inserted(usize),
+}
+
+/// Starts the batch's rows: a COPY's rows sent (not yet ended), or the insert done.
+async fn open_rows(
+    session: &Client,
+    write: &Statement,
+    table: Table,
+    mode: WriteMode,
+    bytes: &Bytes,
+) -> Result<OpenRows, tokio_postgres::Error> {
+    match mode {
+        WriteMode::Copy | WriteMode::DirectCompress => {
+            let mut sink = Box::pin(session.copy_in::<_, Bytes>(write).await?);
+            sink.send(bytes.clone()).await?;
+            Ok(OpenRows::Copy(sink))
+        }
+        WriteMode::Insert => Ok(OpenRows::Inserted(send_rows(session, write, table, mode, bytes).await?)),
+    }
+}
+
+impl OpenRows {
+    /// Ends the rows and commits; how many rows insert mode skipped. COMMIT is sent with
+    /// the end of the COPY: the client sends a COPY's messages before any later request,
+    /// and a COPY the server refused leaves the transaction failed, where COMMIT rolls it
+    /// back (the refusal is what this returns).
+    async fn commit(self, session: &Client) -> Result<usize, tokio_postgres::Error> {
+        match self {
+            OpenRows::Copy(mut sink) => {
+                let (ended, committed) = futures_util::future::join(sink.as_mut().finish(), session.batch_execute("COMMIT")).await;
+                ended?;
+                committed?;
+                Ok(0)
+            }
+            OpenRows::Inserted(skipped) => {
+                session.batch_execute("COMMIT").await?;
+                Ok(skipped)
+            }
+        }
+    }
 }
 
 /// The end of every batch's transaction, whatever its path (whole, isolated, from the
@@ -268,12 +323,18 @@ pub(super) struct Closing<'a> {
 
 impl Closing<'_> {
     /// The batch's time range and the stream's position, in the transaction open on `session`.
+    /// Both statements are sent when this is first polled (`try_write` relies on it).
     async fn record(&self, session: &Client, stream: &str, position: i64, encoded: &Encoded) -> Result<(), tokio_postgres::Error> {
-        if let Some(statement) = self.record_time_range.filter(|_| !encoded.time_ranges.is_empty()) {
-            let (lows, highs): (Vec<i64>, Vec<i64>) = encoded.time_ranges.iter().copied().unzip();
-            session.execute(statement, &[&lows, &highs]).await?;
-        }
-        session.execute(self.advance_offset, &[&stream, &position]).await?;
+        let (lows, highs): (Vec<i64>, Vec<i64>) = encoded.time_ranges.iter().copied().unzip();
+        let time_range = async {
+            match self.record_time_range.filter(|_| !lows.is_empty()) {
+                Some(statement) => session.execute(statement, &[&lows, &highs]).await.map(|_| ()),
+                None => Ok(()),
+            }
+        };
+        let (ranged, advanced) = futures_util::future::join(time_range, session.execute(self.advance_offset, &[&stream, &position])).await;
+        ranged?;
+        advanced?;
         Ok(())
     }
 
