@@ -19,18 +19,21 @@ use std::sync::Arc;
 use crate::config::FullPolicy;
 use crate::metrics::events;
 use crate::record::{
-    ApproxBytes, CellValue, CustomRow, CustomSchema, DeadLetter, FeedEvent, Record, RejectReason, Rejection, RowConverter, RowRecord,
-    SharedCatalog, Table, Tick, Timestamp,
+    ApproxBytes, CustomRow, CustomSchema, DeadLetter, Record, RejectReason, Rejection, RowConverter, RowRecord, SharedCatalog, Table, Tick,
+    Timestamp,
 };
 use crate::spool::{codec, Position, SpoolError, SpoolProgress, StreamCursor};
 
 use super::dedup::{id_key, IdWindow};
 use super::indicators::IndicatorStage;
-use super::keyed::{row_retention_micros, KeyedLane};
+use super::keyed::KeyedLane;
 use super::lane::{LaneSender, SendError, Sequenced};
-use super::release::{ReleaseSender, SpoolRelease};
-use super::retention::{check_event_time, check_interval_time, IntervalRetention};
+use super::release::ReleaseSender;
+use super::retention::IntervalRetention;
 use super::spill_state::Spills;
+
+mod checks;
+mod letters;
 
 /// Where an accepted record went: its spool stream, sequence and log position
 /// (sequence 0 when there is no spool).
@@ -193,100 +196,6 @@ impl Router {
 
     pub fn has_custom_tables(&self) -> bool {
         !self.custom_tables.is_empty()
-    }
-
-    /// Checks a record's event time: not before 1970, not too far ahead, inside retention.
-    pub fn check_time(&self, table: Table, time: Timestamp, now: Timestamp) -> Result<(), Rejection> {
-        let retention = match table.index() {
-            Some(index) => self.limits.retention_micros[index],
-            None => self.custom_tables.get(table.name()).and_then(|lane| lane.retention_micros),
-        };
-        self.check_time_within(table, retention, time, now)
-    }
-
-    /// [`Router::check_time`] for a record: a bar against its interval's retention.
-    pub fn check_record_time(&self, record: &Record, now: Timestamp) -> Result<(), Rejection> {
-        match record {
-            Record::Bar(bar) if !self.limits.bar_retention.is_empty() => {
-                let table_retention = Table::Bars.index().and_then(|index| self.limits.retention_micros[index]);
-                let limits = &self.limits;
-                check_interval_time(
-                    Table::Bars,
-                    table_retention,
-                    &limits.bar_retention,
-                    &bar.interval,
-                    limits.max_future_micros,
-                    bar.time,
-                    now,
-                )
-            }
-            _ => self.check_time(record.table(), record.time(), now),
-        }
-    }
-
-    /// Refuses a record larger than its table's `max_record_bytes`.
-    pub fn check_size(&self, record: &Record) -> Result<(), Rejection> {
-        self.check_bytes(record.table(), record.approx_bytes())
-    }
-
-    /// Refuses `bytes` over `table`'s `max_record_bytes` (a custom table has none here).
-    fn check_bytes(&self, table: Table, bytes: usize) -> Result<(), Rejection> {
-        let Some(index) = table.index() else { return Ok(()) };
-        let limit = self.limits.max_record_bytes[index];
-        if bytes > limit {
-            return Err(Rejection::new(
-                RejectReason::RecordTooLarge,
-                format!("the record takes about {bytes} bytes in memory; the limit is {limit} (tables.{table}.max_record_bytes)"),
-            ));
-        }
-        Ok(())
-    }
-
-    fn check_time_within(&self, table: Table, retention: Option<i64>, time: Timestamp, now: Timestamp) -> Result<(), Rejection> {
-        check_event_time(table, retention, self.limits.max_future_micros, time, now)
-    }
-
-    /// An unknown table's refusal lists the custom tables as well as the relational ones.
-    fn also_naming_custom_tables(&self, mut rejection: Rejection) -> Rejection {
-        if rejection.code == RejectReason::UnknownTable && !self.custom_tables.is_empty() {
-            let mut names: Vec<&str> = self.custom_tables.keys().map(String::as_str).collect();
-            names.retain(|name| !self.keyed_tables.contains_key(*name));
-            names.sort_unstable();
-            rejection.detail.push_str(&format!(", or a custom table: {}", names.join(", ")));
-        }
-        rejection
-    }
-
-    /// A custom table's row converted to its typed values, its time column checked like
-    /// any record's time; `None` when the row is not for a custom table.
-    fn convert_custom(&self, row: &RowRecord, now: Option<Timestamp>) -> Option<Result<(&CustomLane, CustomRow), Rejection>> {
-        let lane = self.custom_tables.get(&row.table)?;
-        Some(self.rows.convert(&lane.schema, row).and_then(|converted| {
-            if let Some(now) = now {
-                let own_days = lane.retention_index.and_then(|index| converted.values.get(index)).and_then(CellValue::as_integer);
-                let column = lane.retention_index.map_or("", |index| lane.schema.columns[index].name.as_str());
-                let retention = row_retention_micros(lane.retention_micros, own_days, column)?;
-                self.check_time_within(lane.schema.table, retention, converted.time, now)?;
-            }
-            Ok((lane, converted))
-        }))
-    }
-
-    /// A keyed custom table's row checked against its columns, normalized in place and
-    /// checked against the relational catalog; `None` when the row is not for one.
-    fn normalize_keyed(&self, row: &mut RowRecord, now: Timestamp) -> Option<Result<(), Rejection>> {
-        let lane = self.keyed_tables.get(&row.table)?;
-        Some((|| {
-            lane.refuse_op(row)?;
-            let normalized = self.rows.normalize_keyed(&lane.schema, row)?;
-            if let Some(time) = normalized.time {
-                let own_days = lane.retention_index.and_then(|index| normalized.integer(index));
-                let column = lane.retention_index.map_or("", |index| lane.schema.columns[index].name.as_str());
-                let retention = row_retention_micros(lane.retention_micros, own_days, column)?;
-                self.check_time_within(lane.schema.table, retention, time, now)?;
-            }
-            self.catalog.get().check_normalized(row)
-        })())
     }
 
     /// The synchronous path for the common case: a tick, quote or ticker with no spool
@@ -495,55 +404,6 @@ impl Router {
     async fn enqueue(&self, record: Record, id: u128) -> Result<(), Rejection> {
         let sent = on_lane!(self, record, |lane, row| lane.send(Sequenced { sequence: 0, id, row }).await);
         sent.map_err(queue_rejection)
-    }
-
-    /// Keeps a dead letter: counted and logged (sampled) here, written by its writer.
-    /// Never waits: when the dead-letter lane is at its bound (`tables.dead_letters`
-    /// `channel_capacity` / `channel_max_bytes`), the letter is dropped, counted in
-    /// `hypertick_dead_letters_dropped_total{reason}` and sampled to the log, so that
-    /// hostile input cannot grow memory or stall its own connection on its refusals.
-    pub async fn dead_letter(&self, letter: DeadLetter) {
-        events::dead_lettered(&letter);
-        match self.lanes.dead_letters.try_send_uncounted(Sequenced::unspooled(letter)) {
-            Ok(()) => {}
-            Err((unsent, SendError::Full(_))) => events::dead_letter_dropped(&unsent.row),
-            Err((unsent, error)) => events::dead_letter_unqueued(&unsent.row, &error),
-        }
-    }
-
-    /// Keeps the dead letter of a record that was accepted before (read back from the
-    /// spool): waits for room rather than dropping it, as the producer was told it was taken.
-    pub async fn dead_letter_waiting(&self, letter: DeadLetter) {
-        events::dead_lettered(&letter);
-        if let Err(error) = self.lanes.dead_letters.send_waiting(Sequenced::unspooled(letter.clone())).await {
-            events::dead_letter_unqueued(&letter, &error);
-        }
-    }
-
-    /// Dead-letters spooled sequences of `stream` and counts them as done: released
-    /// together with the dead letter, in one transaction where there is a database.
-    pub async fn dead_letter_spooled(&self, stream: u16, ranges: Vec<(u64, u64)>, letter: DeadLetter) {
-        let Some(gate) = &self.spool else {
-            return self.dead_letter(letter).await;
-        };
-        let Some(releases) = &gate.releases else {
-            // No database here (a bus edge): the dead letter goes its usual way and the
-            // sequences are done for this run.
-            self.dead_letter(letter).await;
-            gate.progress.committed(stream, &ranges);
-            return;
-        };
-        events::dead_lettered(&letter);
-        if let Err(tokio::sync::mpsc::error::SendError(release)) = releases.send(SpoolRelease { stream, ranges, letter }).await {
-            // Stopping: the sequences stay in the spool and are found again on the next start.
-            events::dead_letter_unqueued(&release.letter, &"the spool release writer has stopped");
-        }
-    }
-
-    pub async fn feed_event(&self, event: FeedEvent) {
-        if self.lanes.feed_events.send(Sequenced::unspooled(event)).await.is_err() {
-            tracing::debug!("feed event dropped during shutdown");
-        }
     }
 }
 

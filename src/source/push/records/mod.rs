@@ -8,10 +8,16 @@ use serde_json::Value;
 use super::fields::invalid;
 use super::option_contract::{self, GivenParts};
 use crate::record::{
-    Bar, BookDelta, BookSide, BookSnapshot, FundingRate, IndicatorValue, Liquidation, MarkPrice, OpenInterest, OptionQuote, Quote,
-    RejectReason, Rejection, RowOp, RowRecord, Signal, SnapshotReason, TechnicalIndicators, Tick, Ticker, Timestamp,
+    Bar, IndicatorValue, OptionQuote, Quote, RejectReason, Rejection, RowOp, RowRecord, Signal, TechnicalIndicators, Tick, Ticker,
+    Timestamp,
 };
 use crate::source::values;
+
+mod books;
+mod derivatives;
+
+pub(super) use books::{parse_book_delta, parse_book_snapshot};
+pub(super) use derivatives::{parse_funding, parse_liquidation, parse_mark_price, parse_open_interest};
 
 const TICK_FIELDS: &[&str] = &["type", "id", "venue", "symbol", "time", "price", "size", "side", "trade_id"];
 const QUOTE_FIELDS: &[&str] = &["type", "id", "venue", "symbol", "time", "bid_price", "bid_size", "ask_price", "ask_size"];
@@ -372,185 +378,6 @@ pub(super) fn parse_row(fields: &Fields<'_>, raw: &str, received_at: Timestamp) 
     let mut columns: Vec<String> = map.keys().cloned().collect();
     columns.sort_unstable();
     Ok(RowRecord { received_at, table, op, json: json.to_string(), columns, key: String::new(), fields: map.clone() })
-}
-
-const BOOK_DELTA_FIELDS: &[&str] = &["type", "id", "venue", "symbol", "time", "side", "price", "size", "sequence", "snapshot"];
-const BOOK_SNAPSHOT_FIELDS: &[&str] =
-    &["type", "id", "venue", "symbol", "time", "sequence", "bid_prices", "bid_sizes", "ask_prices", "ask_sizes", "depth", "reason"];
-/// Most levels a pushed `book_snapshot` side may hold.
-pub(super) const MAX_BOOK_SNAPSHOT_LEVELS: usize = 5_000;
-
-fn sequence(fields: &Fields<'_>, name: &str) -> Result<i64, Rejection> {
-    let value = fields.required(name)?;
-    fields.optional_count(name)?.ok_or_else(|| invalid(name, "a non-negative integer", value))
-}
-
-pub(super) fn parse_book_delta(fields: &Fields<'_>, received_at: Timestamp) -> Result<BookDelta, Rejection> {
-    fields.only(BOOK_DELTA_FIELDS, "book_delta")?;
-    fields.optional_key("id")?;
-    let side = fields.required("side")?;
-    let side = match side {
-        Value::String(text) => BookSide::parse(text),
-        _ => None,
-    }
-    .ok_or_else(|| invalid("side", "\"bid\" or \"ask\"", side))?;
-    let snapshot = match fields.present("snapshot") {
-        None => false,
-        Some(Value::Bool(flag)) => *flag,
-        Some(other) => return Err(invalid("snapshot", "true or false", other)),
-    };
-    Ok(BookDelta {
-        time: fields.time("time")?,
-        received_at,
-        venue: fields.key("venue")?,
-        symbol: fields.key("symbol")?,
-        side,
-        price: fields.number("price")?,
-        size: fields.non_negative("size")?,
-        sequence: sequence(fields, "sequence")?,
-        snapshot,
-    })
-}
-
-/// One side's prices and sizes: as many of each, sizes ≥ 0, prices strictly ordered
-/// best first (`descending` for bids).
-fn book_side(fields: &Fields<'_>, prices: &str, sizes: &str, descending: bool) -> Result<(Vec<f64>, Vec<f64>), Rejection> {
-    let price_list = fields.optional_numbers(prices, MAX_BOOK_SNAPSHOT_LEVELS)?;
-    let size_list = fields.optional_numbers(sizes, MAX_BOOK_SNAPSHOT_LEVELS)?;
-    if price_list.len() != size_list.len() {
-        return Err(Rejection::new(
-            RejectReason::InvalidField,
-            format!("`{prices}` holds {} numbers and `{sizes}` {}: expected as many of each", price_list.len(), size_list.len()),
-        ));
-    }
-    if let Some(index) = size_list.iter().position(|size| *size < 0.0) {
-        return Err(Rejection::new(RejectReason::InvalidField, format!("`{sizes}[{index}]`: expected a number ≥ 0")));
-    }
-    let order = if descending { "descending" } else { "ascending" };
-    if let Some(index) = price_list.windows(2).position(|pair| if descending { pair[0] <= pair[1] } else { pair[0] >= pair[1] }) {
-        return Err(Rejection::new(
-            RejectReason::InvalidField,
-            format!("`{prices}[{}]`: prices must be strictly {order}, best first", index + 1),
-        ));
-    }
-    Ok((price_list, size_list))
-}
-
-pub(super) fn parse_book_snapshot(fields: &Fields<'_>, received_at: Timestamp) -> Result<BookSnapshot, Rejection> {
-    fields.only(BOOK_SNAPSHOT_FIELDS, "book_snapshot")?;
-    fields.optional_key("id")?;
-    let (bid_prices, bid_sizes) = book_side(fields, "bid_prices", "bid_sizes", true)?;
-    let (ask_prices, ask_sizes) = book_side(fields, "ask_prices", "ask_sizes", false)?;
-    let levels = bid_prices.len().max(ask_prices.len());
-    let depth = match fields.present("depth") {
-        None => levels,
-        Some(value) => match value {
-            Value::Number(number) => number.as_u64().and_then(|depth| usize::try_from(depth).ok()),
-            _ => None,
-        }
-        .filter(|depth| *depth >= levels && *depth <= MAX_BOOK_SNAPSHOT_LEVELS)
-        .ok_or_else(|| invalid("depth", &format!("an integer from {levels} (the longest side) to {MAX_BOOK_SNAPSHOT_LEVELS}"), value))?,
-    };
-    let reason = match fields.present("reason") {
-        None => SnapshotReason::Interval,
-        Some(value) => match value {
-            Value::String(text) => SnapshotReason::parse(text),
-            _ => None,
-        }
-        .ok_or_else(|| invalid("reason", "\"interval\" or \"sync\"", value))?,
-    };
-    Ok(BookSnapshot {
-        time: fields.time("time")?,
-        received_at,
-        venue: fields.key("venue")?,
-        symbol: fields.key("symbol")?,
-        sequence: sequence(fields, "sequence")?,
-        bid_prices,
-        bid_sizes,
-        ask_prices,
-        ask_sizes,
-        // At most MAX_BOOK_SNAPSHOT_LEVELS, checked above.
-        depth: i32::try_from(depth).unwrap_or(i32::MAX),
-        reason,
-    })
-}
-
-const FUNDING_FIELDS: &[&str] = &["type", "id", "venue", "symbol", "time", "rate", "predicted_rate", "next_funding_time", "interval"];
-const OPEN_INTEREST_FIELDS: &[&str] = &["type", "id", "venue", "symbol", "time", "contracts", "notional"];
-const MARK_PRICE_FIELDS: &[&str] = &["type", "id", "venue", "symbol", "time", "mark_price", "index_price"];
-const LIQUIDATION_FIELDS: &[&str] = &["type", "id", "venue", "symbol", "time", "side", "price", "quantity", "order_id"];
-
-pub(super) fn parse_funding(fields: &Fields<'_>, received_at: Timestamp) -> Result<FundingRate, Rejection> {
-    fields.only(FUNDING_FIELDS, "funding")?;
-    fields.optional_key("id")?;
-    Ok(FundingRate {
-        time: fields.time("time")?,
-        received_at,
-        venue: fields.key("venue")?,
-        symbol: fields.key("symbol")?,
-        rate: fields.number("rate")?,
-        predicted_rate: fields.optional_number("predicted_rate")?,
-        next_funding_time: fields.optional("next_funding_time", Fields::time)?,
-        interval: fields.optional("interval", Fields::interval)?,
-    })
-}
-
-/// At least one of two optional numbers ≥ 0 (`what`: the record type, for the message).
-fn one_of_non_negative(fields: &Fields<'_>, first: &str, second: &str, what: &str) -> Result<(Option<f64>, Option<f64>), Rejection> {
-    let (a, b) = (fields.optional(first, Fields::non_negative)?, fields.optional(second, Fields::non_negative)?);
-    if a.is_none() && b.is_none() {
-        return Err(Rejection::new(RejectReason::MissingField, format!("{what}: expected `{first}` or `{second}` (or both)")));
-    }
-    Ok((a, b))
-}
-
-pub(super) fn parse_open_interest(fields: &Fields<'_>, received_at: Timestamp) -> Result<OpenInterest, Rejection> {
-    fields.only(OPEN_INTEREST_FIELDS, "open_interest")?;
-    fields.optional_key("id")?;
-    let (contracts, notional) = one_of_non_negative(fields, "contracts", "notional", "open_interest")?;
-    Ok(OpenInterest {
-        time: fields.time("time")?,
-        received_at,
-        venue: fields.key("venue")?,
-        symbol: fields.key("symbol")?,
-        contracts,
-        notional,
-    })
-}
-
-pub(super) fn parse_mark_price(fields: &Fields<'_>, received_at: Timestamp) -> Result<MarkPrice, Rejection> {
-    fields.only(MARK_PRICE_FIELDS, "mark_price")?;
-    fields.optional_key("id")?;
-    let (mark_price, index_price) = one_of_non_negative(fields, "mark_price", "index_price", "mark_price")?;
-    Ok(MarkPrice {
-        time: fields.time("time")?,
-        received_at,
-        venue: fields.key("venue")?,
-        symbol: fields.key("symbol")?,
-        mark_price,
-        index_price,
-    })
-}
-
-pub(super) fn parse_liquidation(fields: &Fields<'_>, received_at: Timestamp) -> Result<Liquidation, Rejection> {
-    fields.only(LIQUIDATION_FIELDS, "liquidation")?;
-    fields.optional_key("id")?;
-    let side = fields.required("side")?;
-    let side = match side {
-        Value::String(text) if text == "buy" => crate::record::Side::Buy,
-        Value::String(text) if text == "sell" => crate::record::Side::Sell,
-        other => return Err(invalid("side", "\"buy\" or \"sell\" (the liquidation order's side)", other)),
-    };
-    Ok(Liquidation {
-        time: fields.time("time")?,
-        received_at,
-        venue: fields.key("venue")?,
-        symbol: fields.key("symbol")?,
-        side,
-        price: fields.positive("price")?,
-        quantity: fields.positive("quantity")?,
-        order_id: fields.optional_key("order_id")?,
-    })
 }
 
 #[cfg(test)]
