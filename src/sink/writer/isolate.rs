@@ -2,13 +2,15 @@
 //! other row commits and each refused row is dead-lettered with the server's reason.
 //!
 //! A refused part is halved under savepoints while that is cheap: a few refused rows in
-//! a large batch are found in a handful of round trips. Once a part is small, or the
-//! batch has shown itself to be mostly refused (many halvings already), the part is
-//! staged in a temporary table by the same binary COPY and inserted row by row on the
-//! server (`hypertick_insert_each`, `sql/common/0007_isolation.sql`), each row under its
-//! own subtransaction: 100,000 refused rows cost one statement, not 200,000 round
-//! trips. A part that cannot even be staged (its bytes are refused on input) goes on
-//! being halved down to single rows.
+//! a large batch are found in a handful of round trips. A small part is sent whole first,
+//! like any part: the half beside a refused row usually holds none, and by COPY it lands
+//! where the table's batches land (a direct-compress table's columnstore). Once a small
+//! part is refused, or the batch has shown itself to be mostly refused (many halvings
+//! already), the part is staged in a temporary table by the same binary COPY and inserted
+//! row by row on the server (`hypertick_insert_each`, `sql/common/0007_isolation.sql`),
+//! each row under its own subtransaction: 100,000 refused rows cost one statement, not
+//! 200,000 round trips. A part that cannot even be staged (its bytes are refused on
+//! input) goes on being halved down to single rows.
 
 use bytes::Bytes;
 use tokio_postgres::types::ToSql;
@@ -21,7 +23,7 @@ use crate::sink::encoder::{encode_row_refs, EncodeRow};
 use crate::sink::failure::{classify, describe, refuses_row, FailureKind};
 use crate::sink::stage::{key_order, sort_in_columnstore_order};
 
-/// Parts of at most this many rows are inserted row by row rather than halved.
+/// Refused parts of at most this many rows are inserted row by row rather than halved.
 const ROW_BY_ROW_AT_MOST: usize = 256;
 /// After this many refused parts every refused part goes row by row: most of the batch
 /// is refused, and halving would cost two round trips for each refused row.
@@ -64,6 +66,8 @@ pub(in crate::sink) async fn send_isolating<R: EncodeRow>(
     let mut refusals = 0usize;
     // Parts whose bytes the staging COPY refused: only halving finds their rows.
     let mut unstageable: Vec<(usize, usize)> = Vec::new();
+    // Small parts refused whole: they go row by row.
+    let mut refused_small: Vec<(usize, usize)> = Vec::new();
     while let Some((start, end)) = pending.pop() {
         let part = match encoded_whole {
             Some(whole) if start == 0 && end == indices.len() => whole.clone(),
@@ -78,7 +82,7 @@ pub(in crate::sink) async fn send_isolating<R: EncodeRow>(
             }
         };
         let row_by_row = end - start > 1
-            && (end - start <= ROW_BY_ROW_AT_MOST || refusals >= REFUSALS_BEFORE_ROW_BY_ROW)
+            && (refused_small.contains(&(start, end)) || refusals >= REFUSALS_BEFORE_ROW_BY_ROW)
             && !unstageable.contains(&(start, end));
         if row_by_row {
             if let Some(refused_in_part) = insert_each(transaction, target, &part).await? {
@@ -105,6 +109,9 @@ pub(in crate::sink) async fn send_isolating<R: EncodeRow>(
                 refusals += 1;
                 if end - start == 1 {
                     refused.push((indices[start], reason));
+                } else if end - start <= ROW_BY_ROW_AT_MOST && !unstageable.contains(&(start, end)) {
+                    refused_small.push((start, end));
+                    pending.push((start, end));
                 } else {
                     let middle = start + (end - start) / 2;
                     for half in [(middle, end), (start, middle)] {
