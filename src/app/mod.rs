@@ -18,8 +18,8 @@ use tokio_util::task::TaskTracker;
 use crate::config::{BusRole, Config};
 use crate::db::{self, Partitions, Profile, SchemaReport};
 use crate::metrics::{self, events, Health, Stats};
-use crate::pipeline::{spawn_spill_readers, LaneReceiver, LaneState, Router, Sequenced};
-use crate::record::{CustomRow, RelationalCatalog, RowRecord, SharedCatalog, Table};
+use crate::pipeline::{spawn_spill_readers, LaneState, Router};
+use crate::record::{RelationalCatalog, SharedCatalog};
 use crate::shutdown;
 use crate::sink::WriterSettings;
 use crate::source::push::{PushRows, PushServer, PushSettings};
@@ -39,6 +39,7 @@ use background::{
     spawn_partition_maintenance, spawn_spool_compaction,
 };
 pub use load::{load_config, load_config_str, warnings};
+use offline::{Started, Waiting};
 use spool::{open_spool, open_spool_offline, replay_spool, spawn_release_writer};
 
 /// A writer stores the ids of every record the bus brings; it keeps this many of the
@@ -70,13 +71,6 @@ pub struct Daemon {
     /// After a start without the database: the task that starts the writers once it
     /// answers (see `offline`), with what it started.
     pending: Option<JoinHandle<Option<Started>>>,
-}
-
-/// What a start without the database started once the database answered.
-struct Started {
-    batchers: Vec<std::thread::JoinHandle<usize>>,
-    writers: Vec<JoinHandle<()>>,
-    lanes: Vec<Arc<LaneState>>,
 }
 
 /// Rows the daemon holds in memory, not yet committed.
@@ -294,80 +288,6 @@ impl Daemon {
         Ok(daemon)
     }
 
-    /// After a start without the database: a task that waits for it, reads what an
-    /// online start reads, then starts the writers and the spool replay (see `offline`).
-    /// A failure other than the database being unreachable stops the daemon.
-    fn spawn_bring_up(&self, config: Config, router: Router, waiting: Waiting) -> JoinHandle<Option<Started>> {
-        let mut workers = Daemon {
-            push_addr: None,
-            metrics_addr: None,
-            stats: self.stats.clone(),
-            health: self.health.clone(),
-            router: None,
-            sources_stop: self.sources_stop.clone(),
-            sources: self.sources.clone(),
-            background_stop: self.background_stop.clone(),
-            batchers: Vec::new(),
-            lanes: Vec::new(),
-            writers: Vec::new(),
-            failed: self.failed.clone(),
-            failure: self.failure.clone(),
-            deadline: self.deadline,
-            router_spooled: true,
-            pending: None,
-        };
-        tokio::spawn(async move {
-            match workers.bring_up(&config, router, waiting).await {
-                Ok(true) => Some(Started { batchers: workers.batchers, writers: workers.writers, lanes: workers.lanes }),
-                Ok(false) => None,
-                Err(error) => {
-                    tracing::error!(error = %format!("{error:#}"), "the database answered but the start cannot go on");
-                    workers.failure.lock().unwrap_or_else(|poison| poison.into_inner()).get_or_insert(format!("{error:#}"));
-                    workers.failed.cancel();
-                    // What was started is joined by `stop` all the same.
-                    Some(Started { batchers: workers.batchers, writers: workers.writers, lanes: workers.lanes })
-                }
-            }
-        })
-    }
-
-    /// `Ok(false)`: stopped before the database answered.
-    async fn bring_up(&mut self, config: &Config, router: Router, waiting: Waiting) -> anyhow::Result<bool> {
-        let Some(schema) = offline::wait_for_schema(config, &self.sources_stop).await? else { return Ok(false) };
-        log_schema(&schema);
-        let Waiting { receivers, custom_receivers, rows_rx, replay, settings } = waiting;
-        let progress = router.spool().map(|gate| gate.progress.clone());
-        if let Some(progress) = &progress {
-            offline::settle_spool(config, progress, &replay.skipped).await?;
-        }
-        let catalog = Arc::new(lanes::load_catalog(config).await?);
-        router.catalog().set(catalog.clone());
-        if let (Some(window), Some(server)) = (router.id_window(), &config.server) {
-            offline::fill_id_window(config, window, server.dedup_ids).await?;
-        }
-        let partitions = Arc::new(Partitions::new(db::partition_plans(config, schema.profile)));
-        let shared = Shared { config, settings, partitions: partitions.clone(), stats: self.stats.clone() };
-        drop(self.start_builtin_tables(&shared, receivers));
-        for (table, receiver) in custom_receivers {
-            self.start_table(table, &shared, receiver);
-        }
-        drop(self.start_relational(&shared, rows_rx, catalog));
-        if schema.profile == Profile::Vanilla {
-            spawn_partition_maintenance(config, partitions, self.background_stop.clone());
-            if config.aggregates.ohlcv {
-                spawn_aggregate_refresh(config, self.background_stop.clone());
-            }
-        }
-        spawn_interval_retention(config, schema.profile, self.background_stop.clone());
-        if let Some(progress) = &progress {
-            replay_spool(&router, progress, &replay).await?;
-            spawn_spill_readers(&router, &self.sources_stop, &self.sources);
-            spawn_spool_compaction(config, progress.clone(), self.background_stop.clone());
-        }
-        tracing::info!("writers started; the spool drains into the database");
-        Ok(true)
-    }
-
     async fn start_metrics_and_summary(
         &mut self,
         config: &Config,
@@ -513,15 +433,6 @@ fn log_schema(schema: &SchemaReport) {
     for warning in &schema.warnings {
         tracing::warn!("{warning}");
     }
-}
-
-/// What a start without the database keeps for when it answers.
-struct Waiting {
-    receivers: lanes::Receivers,
-    custom_receivers: Vec<(Table, LaneReceiver<Sequenced<CustomRow>>)>,
-    rows_rx: LaneReceiver<Sequenced<RowRecord>>,
-    replay: Recovered,
-    settings: Arc<WriterSettings>,
 }
 
 struct Shared<'a> {

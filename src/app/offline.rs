@@ -17,18 +17,23 @@
 //! what the database holds, and starts the spill readers. Records queued meanwhile
 //! carry their spool sequences, so each is written once.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::database_url;
+use super::background::{spawn_aggregate_refresh, spawn_interval_retention, spawn_partition_maintenance, spawn_spool_compaction};
+use super::spool::replay_spool;
+use super::{database_url, lanes, log_schema, Daemon, Shared};
 use crate::config::Config;
-use crate::db::{self, SchemaReport};
-use crate::pipeline::IdWindow;
-use crate::record::Table;
+use crate::db::{self, Partitions, Profile, SchemaReport};
+use crate::pipeline::{spawn_spill_readers, IdWindow, LaneReceiver, LaneState, Router, Sequenced};
+use crate::record::{CustomRow, RowRecord, Table};
+use crate::sink::WriterSettings;
 use crate::source::push::PushRows;
-use crate::spool::{CommitTracker, Skipped, SpoolProgress};
+use crate::spool::{CommitTracker, Recovered, Skipped, SpoolProgress};
 
 /// How often the wait for the database logs, at most.
 const WAIT_LOG_INTERVAL: Duration = Duration::from_secs(30);
@@ -48,6 +53,98 @@ pub(super) async fn first_attempt(config: &Config, may_start_offline: bool) -> a
             Ok(None)
         }
         Err(error) => Err(anyhow::Error::new(error).context(format!("preparing the database schema of {}", db::describe_url(url)))),
+    }
+}
+
+/// What a start without the database started once the database answered.
+pub(super) struct Started {
+    pub(super) batchers: Vec<std::thread::JoinHandle<usize>>,
+    pub(super) writers: Vec<JoinHandle<()>>,
+    pub(super) lanes: Vec<Arc<LaneState>>,
+}
+
+/// What a start without the database keeps for when it answers.
+pub(super) struct Waiting {
+    pub(super) receivers: lanes::Receivers,
+    pub(super) custom_receivers: Vec<(Table, LaneReceiver<Sequenced<CustomRow>>)>,
+    pub(super) rows_rx: LaneReceiver<Sequenced<RowRecord>>,
+    pub(super) replay: Recovered,
+    pub(super) settings: Arc<WriterSettings>,
+}
+
+impl Daemon {
+    /// After a start without the database: a task that waits for it, reads what an
+    /// online start reads, then starts the writers and the spool replay (see `offline`).
+    /// A failure other than the database being unreachable stops the daemon.
+    pub(super) fn spawn_bring_up(&self, config: Config, router: Router, waiting: Waiting) -> JoinHandle<Option<Started>> {
+        let mut workers = Daemon {
+            push_addr: None,
+            metrics_addr: None,
+            stats: self.stats.clone(),
+            health: self.health.clone(),
+            router: None,
+            sources_stop: self.sources_stop.clone(),
+            sources: self.sources.clone(),
+            background_stop: self.background_stop.clone(),
+            batchers: Vec::new(),
+            lanes: Vec::new(),
+            writers: Vec::new(),
+            failed: self.failed.clone(),
+            failure: self.failure.clone(),
+            deadline: self.deadline,
+            router_spooled: true,
+            pending: None,
+        };
+        tokio::spawn(async move {
+            match workers.bring_up(&config, router, waiting).await {
+                Ok(true) => Some(Started { batchers: workers.batchers, writers: workers.writers, lanes: workers.lanes }),
+                Ok(false) => None,
+                Err(error) => {
+                    tracing::error!(error = %format!("{error:#}"), "the database answered but the start cannot go on");
+                    workers.failure.lock().unwrap_or_else(|poison| poison.into_inner()).get_or_insert(format!("{error:#}"));
+                    workers.failed.cancel();
+                    // What was started is joined by `stop` all the same.
+                    Some(Started { batchers: workers.batchers, writers: workers.writers, lanes: workers.lanes })
+                }
+            }
+        })
+    }
+
+    /// `Ok(false)`: stopped before the database answered.
+    async fn bring_up(&mut self, config: &Config, router: Router, waiting: Waiting) -> anyhow::Result<bool> {
+        let Some(schema) = wait_for_schema(config, &self.sources_stop).await? else { return Ok(false) };
+        log_schema(&schema);
+        let Waiting { receivers, custom_receivers, rows_rx, replay, settings } = waiting;
+        let progress = router.spool().map(|gate| gate.progress.clone());
+        if let Some(progress) = &progress {
+            settle_spool(config, progress, &replay.skipped).await?;
+        }
+        let catalog = Arc::new(lanes::load_catalog(config).await?);
+        router.catalog().set(catalog.clone());
+        if let (Some(window), Some(server)) = (router.id_window(), &config.server) {
+            fill_id_window(config, window, server.dedup_ids).await?;
+        }
+        let partitions = Arc::new(Partitions::new(db::partition_plans(config, schema.profile)));
+        let shared = Shared { config, settings, partitions: partitions.clone(), stats: self.stats.clone() };
+        drop(self.start_builtin_tables(&shared, receivers));
+        for (table, receiver) in custom_receivers {
+            self.start_table(table, &shared, receiver);
+        }
+        drop(self.start_relational(&shared, rows_rx, catalog));
+        if schema.profile == Profile::Vanilla {
+            spawn_partition_maintenance(config, partitions, self.background_stop.clone());
+            if config.aggregates.ohlcv {
+                spawn_aggregate_refresh(config, self.background_stop.clone());
+            }
+        }
+        spawn_interval_retention(config, schema.profile, self.background_stop.clone());
+        if let Some(progress) = &progress {
+            replay_spool(&router, progress, &replay).await?;
+            spawn_spill_readers(&router, &self.sources_stop, &self.sources);
+            spawn_spool_compaction(config, progress.clone(), self.background_stop.clone());
+        }
+        tracing::info!("writers started; the spool drains into the database");
+        Ok(true)
     }
 }
 

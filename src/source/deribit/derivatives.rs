@@ -32,11 +32,10 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::wire::{Ticker, Trade};
+use super::wire::{millis_raw, number, optional_number, Ticker, Trade};
 use crate::record::{FundingRate, Liquidation, MarkPrice, OpenInterest, Record, RejectReason, Rejection, Side, Timestamp};
 use crate::source::contracts::parse_deribit;
 use crate::source::feed::fields::invalid_record as invalid;
-use crate::source::values::{decimal, millis};
 
 const VENUE: &str = "deribit";
 pub const PRICE_INDEX: &str = "deribit_price_index";
@@ -55,22 +54,6 @@ struct PriceIndex<'a> {
     price: &'a RawValue,
     #[serde(borrow)]
     timestamp: &'a RawValue,
-}
-
-fn number(field: &str, raw: &RawValue) -> Result<f64, Rejection> {
-    decimal(field, raw.get())
-}
-
-fn optional(field: &str, raw: Option<&RawValue>) -> Result<Option<f64>, Rejection> {
-    raw.map(|raw| number(field, raw)).transpose()
-}
-
-fn millis_raw(field: &str, raw: &RawValue) -> Result<Timestamp, Rejection> {
-    let ms = raw
-        .get()
-        .parse::<i64>()
-        .map_err(|_| Rejection::new(RejectReason::InvalidField, format!("`{field}`: expected milliseconds, got {}", raw.get())))?;
-    millis(field, ms)
 }
 
 /// Which derivatives channels one Deribit source asked for.
@@ -97,21 +80,21 @@ impl DeribitDerivatives {
         }
         let (venue, symbol) = (VENUE.to_string(), name.to_string());
         if self.funding && name.ends_with("PERPETUAL") {
-            if let Some(rate) = optional("funding_8h", ticker.funding_8h)? {
+            if let Some(rate) = optional_number("funding_8h", ticker.funding_8h)? {
                 records.push(Record::FundingRate(FundingRate {
                     time,
                     received_at,
                     venue: venue.clone(),
                     symbol: symbol.clone(),
                     rate,
-                    predicted_rate: optional("current_funding", ticker.current_funding)?,
+                    predicted_rate: optional_number("current_funding", ticker.current_funding)?,
                     next_funding_time: None,
                     interval: Some("8h".into()),
                 }));
             }
         }
         if self.open_interest {
-            if let Some(open_interest) = optional("open_interest", ticker.open_interest)? {
+            if let Some(open_interest) = optional_number("open_interest", ticker.open_interest)? {
                 let linear = name.split('-').next().is_some_and(|currency| currency.contains('_'));
                 let (contracts, notional) = if linear { (Some(open_interest), None) } else { (None, Some(open_interest)) };
                 records.push(Record::OpenInterest(OpenInterest {
@@ -125,7 +108,8 @@ impl DeribitDerivatives {
             }
         }
         if self.mark_price {
-            let (mark_price, index_price) = (optional("mark_price", ticker.mark_price)?, optional("index_price", ticker.index_price)?);
+            let (mark_price, index_price) =
+                (optional_number("mark_price", ticker.mark_price)?, optional_number("index_price", ticker.index_price)?);
             if mark_price.is_some() || index_price.is_some() {
                 records.push(Record::MarkPrice(MarkPrice { time, received_at, venue, symbol, mark_price, index_price }));
             }

@@ -24,7 +24,7 @@ use serde_json::value::RawValue;
 use super::book::{self, DeribitBooks};
 use super::derivatives::{self, is_index_name, DeribitDerivatives, PRICE_INDEX};
 use super::instruments::{self, DeribitInstruments};
-use super::wire::{Envelope, Params, Ticker, Trade};
+use super::wire::{millis_raw, number, optional_number, whole, Envelope, Params, Ticker, Trade};
 use crate::config::Channel;
 use crate::record::{Instrument, OptionQuote, Quote, Record, RejectReason, Rejection, Side, Tick, Ticker as TickerRecord, Timestamp};
 use crate::record::{ShortText, ToCompactString};
@@ -32,7 +32,6 @@ use crate::source::contracts::parse_deribit;
 use crate::source::feed::book::{Applied, BookSettings};
 use crate::source::feed::fields::invalid_record as invalid;
 use crate::source::feed::{Fetch, FetchError, OptionQuoteTimes, Parsed, PollSettings, RestSpec, Sequences, Subscription, VenueAdapter};
-use crate::source::values::{decimal, millis};
 
 /// Channels per `public/subscribe` request.
 const CHANNELS_PER_REQUEST: usize = 100;
@@ -94,16 +93,6 @@ impl Default for DeribitAdapter {
     }
 }
 
-/// A JSON number kept raw, as a finite `f64`.
-fn number(field: &str, raw: &RawValue) -> Result<f64, Rejection> {
-    decimal(field, raw.get())
-}
-
-/// An optional JSON number kept raw (`null` and absent are none), as a finite `f64`.
-fn optional_number(field: &str, raw: Option<&RawValue>) -> Result<Option<f64>, Rejection> {
-    raw.map(|raw| number(field, raw)).transpose()
-}
-
 /// One side of the book: (price, amount), or none when the side has no orders (a `null`
 /// or zero price).
 fn book_side(
@@ -124,22 +113,6 @@ fn book_side(
 fn side_iv(field: &str, side: Option<(f64, f64)>, raw: Option<&RawValue>) -> Result<Option<f64>, Rejection> {
     let iv = optional_number(field, raw)?;
     Ok(iv.filter(|iv| side.is_some() && *iv != 0.0))
-}
-
-/// A JSON number kept raw, as a whole number.
-fn whole(field: &str, raw: &RawValue) -> Result<u64, Rejection> {
-    raw.get()
-        .parse::<u64>()
-        .map_err(|_| Rejection::new(RejectReason::InvalidField, format!("`{field}`: expected a whole number, got {}", raw.get())))
-}
-
-/// A JSON number of milliseconds since the Unix epoch, kept raw.
-fn millis_raw(field: &str, raw: &RawValue) -> Result<Timestamp, Rejection> {
-    let ms = raw
-        .get()
-        .parse::<i64>()
-        .map_err(|_| Rejection::new(RejectReason::InvalidField, format!("`{field}`: expected milliseconds, got {}", raw.get())))?;
-    millis(field, ms)
 }
 
 impl DeribitAdapter {

@@ -13,6 +13,9 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::record::{RejectReason, Rejection, Timestamp};
+use crate::source::values::{decimal, millis};
+
 /// Any message. A response: `{"jsonrpc":"2.0","id":1,"result":["trades.BTC-PERPETUAL.raw"]}`
 /// (subscribe), `{"jsonrpc":"2.0","id":2,"result":"ok"}` (set_heartbeat),
 /// `{"jsonrpc":"2.0","id":3,"result":{"version":"1.2.26"}}` (test);
@@ -291,4 +294,30 @@ pub struct BookData<'a> {
     pub bids: Vec<(&'a str, &'a RawValue, &'a RawValue)>,
     #[serde(borrow, default)]
     pub asks: Vec<(&'a str, &'a RawValue, &'a RawValue)>,
+}
+
+/// A JSON number kept raw, as a finite `f64`.
+pub fn number(field: &str, raw: &RawValue) -> Result<f64, Rejection> {
+    decimal(field, raw.get())
+}
+
+/// An optional JSON number kept raw (`null` and absent are none), as a finite `f64`.
+pub fn optional_number(field: &str, raw: Option<&RawValue>) -> Result<Option<f64>, Rejection> {
+    raw.map(|raw| number(field, raw)).transpose()
+}
+
+/// A JSON number kept raw, as a whole number.
+pub fn whole(field: &str, raw: &RawValue) -> Result<u64, Rejection> {
+    raw.get()
+        .parse::<u64>()
+        .map_err(|_| Rejection::new(RejectReason::InvalidField, format!("`{field}`: expected a whole number, got {}", raw.get())))
+}
+
+/// A JSON number of milliseconds since the Unix epoch, kept raw.
+pub fn millis_raw(field: &str, raw: &RawValue) -> Result<Timestamp, Rejection> {
+    let ms = raw
+        .get()
+        .parse::<i64>()
+        .map_err(|_| Rejection::new(RejectReason::InvalidField, format!("`{field}`: expected milliseconds, got {}", raw.get())))?;
+    millis(field, ms)
 }

@@ -32,15 +32,18 @@
 //! sending other symbols cannot grow memory; [`MAX_BOOKS`] without settings). The
 //! configuration's memory bound counts [`LEVEL_BYTES`] per level.
 
-use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::json;
 
 use super::Parsed;
 use crate::config::SourceConfig;
-use crate::record::{BookDelta, BookSide, BookSnapshot, Record, RejectReason, Rejection, SnapshotReason, Timestamp};
-use crate::source::values;
+use crate::record::{BookDelta, BookSide, BookSnapshot, Record, SnapshotReason, Timestamp};
+
+mod levels;
+
+use levels::Price;
+pub use levels::{BookUpdate, Level};
 
 /// Books kept at most; a venue sending more symbols than configured cannot grow memory.
 pub const MAX_BOOKS: usize = 10_000;
@@ -86,68 +89,6 @@ impl Default for BookSettings {
     fn default() -> Self {
         BookSettings { depth: 1_000, snapshot_depth: 20, snapshot_interval_ms: 10_000, max_books: MAX_BOOKS }
     }
-}
-
-/// A price as a map key, ordered by value (`total_cmp`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Price(f64);
-
-impl Eq for Price {}
-
-impl PartialOrd for Price {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Price {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0.total_cmp(&other.0)
-    }
-}
-
-/// One level as the venue wrote it: the numbers, and their text (checksums are
-/// computed over the text).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Level {
-    pub price: f64,
-    pub size: f64,
-    pub price_text: Box<str>,
-    pub size_text: Box<str>,
-}
-
-impl Level {
-    pub fn new(price_text: &str, size_text: &str, price: f64, size: f64) -> Level {
-        Level { price, size, price_text: price_text.into(), size_text: size_text.into() }
-    }
-
-    /// A level from the venue's decimal texts: a finite price and a size that is not
-    /// negative, or a rejection naming `field` (`bids`, `asks`, …).
-    pub fn parse(field: &str, price_text: &str, size_text: &str) -> Result<Level, Rejection> {
-        let price = values::decimal(&format!("{field} price"), price_text)?;
-        let size = values::decimal(&format!("{field} size"), size_text)?;
-        if size < 0.0 {
-            return Err(Rejection::new(RejectReason::InvalidField, format!("`{field}` size: {size_text} is negative")));
-        }
-        Ok(Level::new(price_text, size_text, price, size))
-    }
-}
-
-/// A snapshot or an update of one symbol's book, as the adapter read it.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct BookUpdate {
-    /// The venue's event time.
-    pub time: Timestamp,
-    pub received_at: Timestamp,
-    /// The venue's sequence or update id of this message.
-    pub sequence: i64,
-    /// The id of the message this one follows, where the venue says (`prevSeqId`).
-    pub previous: Option<i64>,
-    /// Changed levels (size 0 removes), or in a snapshot the whole side.
-    pub bids: Vec<Level>,
-    pub asks: Vec<Level>,
-    /// The venue's checksum of the book after this message, if it sends one.
-    pub checksum: Option<u32>,
 }
 
 /// A venue's rules for its book messages.
