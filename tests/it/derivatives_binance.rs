@@ -3,7 +3,8 @@
 //! interest and exchange information from the fake venue's HTTP side. The open interest
 //! poll is refused once with `429` and `Retry-After` (a `rate_limited` event, a wait, then
 //! the rows) and repeats; the first exchange information request hangs past
-//! `rest_timeout_ms` (an `error` event, then the retry's specs); the second answer
+//! `rest_timeout_ms` (an `error` event, then the retry's specs); the funding rows take
+//! their interval from `fundingInfo`; the second exchange information answer
 //! changes a tick size (a second `instrument_specs` version closing the first, and an
 //! `instrument_changed` event). Every row is asserted column by column; the recorded
 //! session replayed through `hypertick replay` into a fresh database gives the same rows.
@@ -89,6 +90,8 @@ async fn binance_futures_derivatives_polls_rate_limits_timeouts_spec_versions_an
     };
     let script = vec![
         subscribed(),
+        // Time for the funding intervals to be answered first (asked for at connection).
+        Step::Sleep(Duration::from_millis(1_500)),
         Step::Send(mark(1, "11794.15000000", "11784.62659091", "0.00038167")),
         // A combined-stream message, as `/stream` sends it.
         Step::Send(json!({ "stream": "btcusdt@markPrice@1s", "data": serde_json::from_str::<serde_json::Value>(&mark(2, "11795.00000000", "11785.10000000", "-0.00001250")).unwrap() }).to_string()),
@@ -115,6 +118,15 @@ async fn binance_futures_derivatives_polls_rate_limits_timeouts_spec_versions_an
         ),
         (&format!("/fapi/v1/openInterest?symbol={QUARTER}"), vec![open_interest(QUARTER, "250.5", base_ms + 4_500)]),
         ("/fapi/v1/exchangeInfo", vec![Reply::hang(), Reply::ok(exchange_info("0.10")), Reply::ok(exchange_info("0.50"))]),
+        // The documented shape: only adjusted contracts are listed (BTCUSDT moved to 4h here).
+        (
+            "/fapi/v1/fundingInfo",
+            vec![Reply::ok(
+                json!([{ "symbol": "BTCUSDT", "adjustedFundingRateCap": "0.02500000", "adjustedFundingRateFloor": "-0.02500000",
+                         "fundingIntervalHours": 4, "disclaimer": false }])
+                .to_string(),
+            )],
+        ),
     ])
     .await;
     let ws = FakeVenue::start(vec![script]).await;
@@ -182,10 +194,12 @@ async fn binance_futures_derivatives_polls_rate_limits_timeouts_spec_versions_an
     assert_eq!(
         funding,
         [
-            (ms(1_000), "BTC-USDT".to_string(), 0.00038167, None, Some(ms(3_600_000)), None),
-            (ms(2_000), "BTC-USDT".to_string(), -0.0000125, None, Some(ms(3_600_000)), None),
-        ]
+            (ms(1_000), "BTC-USDT".to_string(), 0.00038167, None, Some(ms(3_600_000)), Some("4h".to_string())),
+            (ms(2_000), "BTC-USDT".to_string(), -0.0000125, None, Some(ms(3_600_000)), Some("4h".to_string())),
+        ],
+        "the interval from fundingInfo"
     );
+    assert_eq!(rest.requests_to("/fapi/v1/fundingInfo").len(), 1, "asked for once a connection, then hourly");
     let liquidations: Vec<LiquidationRow> = live
         .query(
             "SELECT (extract(epoch FROM time) * 1000)::int8, symbol, side, price, quantity, order_id

@@ -7,9 +7,14 @@
 //!   One subscription serves `mark_price` (a `mark_prices` row: mark `p`, index `i`, at
 //!   the event time `E`) and `funding` (a `funding_rates` row: rate `r` for the funding
 //!   at `T`). The estimated settle price `P` is not stored. A delivery contract sends
-//!   `r` empty and `T` 0: no funding row. The stream does not say the funding interval
-//!   (8 hours for most contracts, 4 or 1 for those Binance adjusted, listed by
-//!   `GET /fapi/v1/fundingInfo`): `interval` is NULL rather than a guess.
+//!   `r` empty and `T` 0: no funding row. The stream does not say the funding interval:
+//!   it comes from "Get Funding Rate Info" (market-data/rest-api/Get-Funding-Rate-Info),
+//!   `GET /fapi/v1/fundingInfo`, which lists only the contracts whose funding Binance
+//!   adjusted — `[{"symbol":"BLZUSDT","adjustedFundingRateCap":"0.02500000",
+//!   "adjustedFundingRateFloor":"-0.02500000","fundingIntervalHours":8,"disclaimer":false}]`
+//!   — every other perpetual funding every 8 hours. It is asked for when `funding` is
+//!   configured, at each connection and then every hour (a minute after a failure); until
+//!   its first answer `interval` is NULL rather than a guess.
 //! - "Liquidation Order Streams" (websocket-market-streams/Liquidation-Order-Streams),
 //!   `<symbol>@forceOrder`: `{"e":"forceOrder","E":1568014460893,"o":{"s":"BTCUSDT","S":"SELL","o":"LIMIT","f":"IOC","q":"0.014","p":"9910","ap":"9910","X":"FILLED","l":"0.014","z":"0.014","T":1568014460893}}`.
 //!   The row is the liquidation order as the venue states it: side `S` (the order's side:
@@ -23,7 +28,7 @@
 //!   (base-asset units; `notional` NULL) at the answer's `time`. An answer whose `time`
 //!   is not newer than the last one of its symbol is a duplicate, dropped.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -38,6 +43,16 @@ use crate::source::values::{decimal, millis};
 pub const OPEN_INTEREST_PATH: &str = "/fapi/v1/openInterest";
 /// Its weight (of the 2400 a minute).
 const OPEN_INTEREST_WEIGHT: u32 = 1;
+/// The path of the funding intervals' request.
+const FUNDING_INFO_PATH: &str = "/fapi/v1/fundingInfo";
+/// Its weight: 0 in Binance's table (it shares 500 requests per 5 minutes with
+/// `fundingRate` instead); counted as 1 here so that it is never outside the budget.
+const FUNDING_INFO_WEIGHT: u32 = 1;
+/// How often the funding intervals are asked for again, and after a failure.
+const FUNDING_INFO_POLL: Duration = Duration::from_secs(3_600);
+const FUNDING_INFO_RETRY: Duration = Duration::from_secs(60);
+/// The funding interval of a perpetual `fundingInfo` does not list.
+const DEFAULT_FUNDING_HOURS: u32 = 8;
 
 /// `<symbol>@markPrice@1s`.
 #[derive(Debug, Deserialize)]
@@ -79,6 +94,14 @@ struct LiquidationOrder<'a> {
     trade_time_ms: i64,
 }
 
+/// One element of the answer of `GET /fapi/v1/fundingInfo` (the caps and floors are not kept).
+#[derive(Debug, Deserialize)]
+struct FundingInfo<'a> {
+    symbol: &'a str,
+    #[serde(rename = "fundingIntervalHours")]
+    interval_hours: u32,
+}
+
 /// The answer of `GET /fapi/v1/openInterest`.
 #[derive(Debug, Deserialize)]
 struct OpenInterestAnswer<'a> {
@@ -99,6 +122,11 @@ pub struct BinanceDerivatives {
     open_interest: Vec<String>,
     poll_interval: Duration,
     open_interest_times: Sequences,
+    /// The configured symbols (venue spelling, upper case).
+    symbols: HashSet<String>,
+    /// Hours between fundings of the configured symbols `fundingInfo` lists; `None`
+    /// until it first answers.
+    funding_hours: Option<HashMap<String, u32>>,
 }
 
 impl BinanceDerivatives {
@@ -111,6 +139,8 @@ impl BinanceDerivatives {
             open_interest: Vec::new(),
             poll_interval: Duration::from_secs(60),
             open_interest_times: Sequences::duplicates_only("openInterest"),
+            symbols: HashSet::new(),
+            funding_hours: None,
         }
     }
 
@@ -118,22 +148,44 @@ impl BinanceDerivatives {
         self.poll_interval = interval;
     }
 
-    /// Remembers what is configured; a new connection polls from scratch.
-    pub fn configure(&mut self, mark_price: bool, funding: bool, liquidations: bool, open_interest: &[String]) {
+    /// Remembers what is configured (`symbols`; their open interest is polled when
+    /// `open_interest`); a new connection polls from scratch.
+    pub fn configure(&mut self, mark_price: bool, funding: bool, liquidations: bool, symbols: &[String], open_interest: bool) {
         (self.mark_price, self.funding, self.liquidations) = (mark_price, funding, liquidations);
+        self.symbols = symbols.iter().map(|symbol| symbol.to_ascii_uppercase()).collect();
         let mut seen = HashSet::new();
-        self.open_interest =
-            open_interest.iter().map(|symbol| symbol.to_ascii_uppercase()).filter(|symbol| seen.insert(symbol.clone())).collect();
+        self.open_interest = match open_interest {
+            true => symbols.iter().map(|symbol| symbol.to_ascii_uppercase()).filter(|symbol| seen.insert(symbol.clone())).collect(),
+            false => Vec::new(),
+        };
     }
 
-    /// The first open interest poll of every configured symbol.
+    /// The first open interest poll of every configured symbol, and with `funding` the
+    /// funding intervals.
     pub fn initial_fetches(&self) -> Vec<Fetch> {
-        self.open_interest
+        let mut fetches: Vec<Fetch> = self
+            .open_interest
             .iter()
             .map(|symbol| {
                 Fetch::get(format!("openInterest {symbol}"), format!("{OPEN_INTEREST_PATH}?symbol={symbol}"), OPEN_INTEREST_WEIGHT)
             })
-            .collect()
+            .collect();
+        if self.funding {
+            fetches.push(Fetch::get("fundingInfo", FUNDING_INFO_PATH, FUNDING_INFO_WEIGHT));
+        }
+        fetches
+    }
+
+    /// Whether a fetch of `path` is one of these.
+    pub fn asked_for(path: &str) -> bool {
+        path.starts_with(OPEN_INTEREST_PATH) || path.starts_with(FUNDING_INFO_PATH)
+    }
+
+    /// The funding interval of `symbol` (venue spelling, upper case) as the bars'
+    /// intervals are written (`8h`), once `fundingInfo` has answered.
+    fn funding_interval(&self, symbol: &str) -> Option<String> {
+        let hours = self.funding_hours.as_ref()?.get(symbol).copied().unwrap_or(DEFAULT_FUNDING_HOURS);
+        Some(format!("{hours}h"))
     }
 
     /// `markPriceUpdate`: a mark price row and/or a funding row, as configured.
@@ -170,7 +222,7 @@ impl BinanceDerivatives {
                 rate,
                 predicted_rate: None,
                 next_funding_time,
-                interval: None,
+                interval: self.funding_interval(&update.symbol.to_ascii_uppercase()),
             }));
         }
         Ok(())
@@ -206,16 +258,43 @@ impl BinanceDerivatives {
         Ok(())
     }
 
-    /// The answer to an open interest poll, and the next poll (after a failure too).
+    /// The answer to an open interest poll or to `fundingInfo`, and the next request
+    /// (after a failure too).
     pub fn fetched(&mut self, fetch: &Fetch, outcome: Result<&str, &FetchError>, received_at: Timestamp, parsed: &mut Parsed) {
-        parsed.fetches.push(fetch.clone().after(self.poll_interval));
         let raw = match outcome {
             Ok(body) => body.to_string(),
             Err(error) => format!("{} {}: {error}", fetch.tag, fetch.path),
         };
-        if let Err(rejection) = self.open_interest_answer(fetch, outcome, received_at, parsed) {
+        let answered = if fetch.path.starts_with(FUNDING_INFO_PATH) {
+            let answered = self.funding_info_answer(outcome);
+            parsed.fetches.push(fetch.clone().after(if answered.is_ok() { FUNDING_INFO_POLL } else { FUNDING_INFO_RETRY }));
+            answered
+        } else {
+            parsed.fetches.push(fetch.clone().after(self.poll_interval));
+            self.open_interest_answer(fetch, outcome, received_at, parsed)
+        };
+        if let Err(rejection) = answered {
             parsed.rejected.push((rejection, raw));
         }
+    }
+
+    /// Keeps the intervals `fundingInfo` lists for the configured symbols (an answer that
+    /// does not read leaves the ones known before).
+    fn funding_info_answer(&mut self, outcome: Result<&str, &FetchError>) -> Result<(), Rejection> {
+        let body = outcome.map_err(|error| Rejection::new(RejectReason::InvalidRecord, format!("fundingInfo: {error}")))?;
+        let answer: Vec<FundingInfo> = serde_json::from_str(body).map_err(|error| invalid("fundingInfo answer", error))?;
+        let mut hours = HashMap::new();
+        for info in answer.iter().filter(|info| self.symbols.contains(info.symbol)) {
+            if info.interval_hours == 0 {
+                return Err(Rejection::new(
+                    RejectReason::OutOfRange,
+                    format!("fundingInfo answer: `fundingIntervalHours` of {} is 0", info.symbol),
+                ));
+            }
+            hours.insert(info.symbol.to_string(), info.interval_hours);
+        }
+        self.funding_hours = Some(hours);
+        Ok(())
     }
 
     fn open_interest_answer(
@@ -274,7 +353,7 @@ mod tests {
 
     fn all() -> BinanceDerivatives {
         let mut derivatives = BinanceDerivatives::new("binance_futures");
-        derivatives.configure(true, true, true, &["btcusdt".into(), "BTCUSDT".into()]);
+        derivatives.configure(true, true, true, &["btcusdt".into(), "BTCUSDT".into()], true);
         derivatives
     }
 
@@ -290,7 +369,7 @@ mod tests {
         assert_eq!((funding.rate, funding.next_funding_time), (0.00038167, Timestamp::from_unix_millis(1_562_306_400_000)));
         assert_eq!((funding.predicted_rate, funding.interval.as_deref()), (None, None));
         // Funding only; a delivery contract's message has no funding.
-        derivatives.configure(false, true, false, &[]);
+        derivatives.configure(false, true, false, &[], false);
         let mut parsed = Parsed::default();
         derivatives.mark_price(documented, NOW, &mut parsed).unwrap();
         assert!(matches!(parsed.records.as_slice(), [Record::FundingRate(_)]));
@@ -322,7 +401,14 @@ mod tests {
         let mut derivatives = all();
         derivatives.set_poll_interval(Duration::from_millis(250));
         let fetches = derivatives.initial_fetches();
-        assert_eq!(fetches, [Fetch::get("openInterest BTCUSDT", "/fapi/v1/openInterest?symbol=BTCUSDT", 1)], "one poll per symbol");
+        assert_eq!(
+            fetches,
+            [
+                Fetch::get("openInterest BTCUSDT", "/fapi/v1/openInterest?symbol=BTCUSDT", 1),
+                Fetch::get("fundingInfo", "/fapi/v1/fundingInfo", 1)
+            ],
+            "one poll per symbol, and the funding intervals"
+        );
         let fetch = &fetches[0];
         let mut parsed = Parsed::default();
         let documented = r#"{"openInterest":"10659.509","symbol":"BTCUSDT","time":1589437530011}"#;
@@ -341,5 +427,51 @@ mod tests {
         let mut parsed = Parsed::default();
         derivatives.fetched(fetch, Ok(r#"{"openInterest":"1","symbol":"ETHUSDT","time":1589437540011}"#), NOW, &mut parsed);
         assert_eq!((parsed.records.len(), parsed.rejected.len(), parsed.fetches.len()), (0, 1, 1), "another symbol's answer");
+    }
+
+    #[test]
+    fn funding_intervals_come_from_funding_info_once_it_answers() {
+        let mut derivatives = BinanceDerivatives::new("binance_futures");
+        derivatives.configure(false, true, false, &["btcusdt".into(), "LPTUSDT".into(), "ETHUSDT".into()], false);
+        let fetches = derivatives.initial_fetches();
+        assert_eq!(fetches, [Fetch::get("fundingInfo", "/fapi/v1/fundingInfo", 1)], "funding alone asks for the intervals only");
+        let info = &fetches[0];
+        let interval_of = |derivatives: &mut BinanceDerivatives, symbol: &str| {
+            let update = format!(
+                r#"{{"e":"markPriceUpdate","E":1562305380000,"s":"{symbol}","p":"1","i":"1","P":"1","r":"0.0001","T":1562306400000}}"#
+            );
+            let mut parsed = Parsed::default();
+            derivatives.mark_price(&update, NOW, &mut parsed).unwrap();
+            let [Record::FundingRate(funding)] = parsed.records.as_slice() else { panic!("{:?}", parsed.records) };
+            funding.interval.clone()
+        };
+        assert_eq!(interval_of(&mut derivatives, "BTCUSDT"), None, "unknown until fundingInfo answers");
+
+        // The documented shape: only adjusted contracts are listed; XRPUSDT is not configured.
+        let answer = r#"[{"symbol":"LPTUSDT","adjustedFundingRateCap":"0.02000000","adjustedFundingRateFloor":"-0.02000000","fundingIntervalHours":4,"disclaimer":false},
+            {"symbol":"BTCUSDT","adjustedFundingRateCap":"0.03000000","adjustedFundingRateFloor":"-0.03000000","fundingIntervalHours":8,"disclaimer":false},
+            {"symbol":"XRPUSDT","adjustedFundingRateCap":"0.02000000","adjustedFundingRateFloor":"-0.02000000","fundingIntervalHours":1,"disclaimer":false}]"#;
+        let mut parsed = Parsed::default();
+        derivatives.fetched(info, Ok(answer), NOW, &mut parsed);
+        assert_eq!((parsed.rejected.len(), parsed.fetches.as_slice()), (0, [info.clone().after(FUNDING_INFO_POLL)].as_slice()));
+        assert_eq!(derivatives.funding_hours.as_ref().map(HashMap::len), Some(2), "only the configured symbols are kept");
+        let intervals: Vec<Option<String>> =
+            ["LPTUSDT", "BTCUSDT", "ETHUSDT"].iter().map(|symbol| interval_of(&mut derivatives, symbol)).collect();
+        assert_eq!(intervals, [Some("4h".to_string()), Some("8h".to_string()), Some("8h".to_string())], "ETHUSDT is not adjusted: 8h");
+
+        // A failure or an answer that does not read is dead-lettered, asked again within a
+        // minute, and leaves the intervals known.
+        let refused = FetchError::Status { status: 429, body: String::new() };
+        for outcome in [Err(&refused), Ok(r#"{"code":-1000}"#), Ok(r#"[{"symbol":"LPTUSDT","fundingIntervalHours":0}]"#)] {
+            let mut parsed = Parsed::default();
+            derivatives.fetched(info, outcome, NOW, &mut parsed);
+            assert_eq!((parsed.rejected.len(), parsed.fetches.as_slice()), (1, [info.clone().after(FUNDING_INFO_RETRY)].as_slice()));
+            assert_eq!(interval_of(&mut derivatives, "LPTUSDT"), Some("4h".to_string()));
+        }
+        // A later answer changes them: LPTUSDT moved to hourly funding.
+        let mut parsed = Parsed::default();
+        derivatives.fetched(info, Ok(r#"[{"symbol":"LPTUSDT","fundingIntervalHours":1}]"#), NOW, &mut parsed);
+        assert_eq!(interval_of(&mut derivatives, "LPTUSDT"), Some("1h".to_string()));
+        assert_eq!(interval_of(&mut derivatives, "BTCUSDT"), Some("8h".to_string()));
     }
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 use serde_json::value::RawValue;
 
 use super::book::{BinanceBooks, FUTURES_DEPTHS, SPOT_DEPTHS};
-use super::derivatives::{BinanceDerivatives, OPEN_INTEREST_PATH};
+use super::derivatives::BinanceDerivatives;
 use super::instruments::{BinanceInstruments, FUTURES_PATH, SPOT_PATH};
 use super::wire::{AggTrade, BookTicker, Kline, Response, Ticker24h, Trade};
 use crate::config::Channel;
@@ -269,7 +269,7 @@ impl VenueAdapter for BinanceAdapter {
 
     fn fetched(&mut self, fetch: &Fetch, outcome: Result<&str, &FetchError>, received_at: Timestamp) -> Result<Parsed, Rejection> {
         let mut parsed = Parsed::default();
-        if fetch.path.starts_with(OPEN_INTEREST_PATH) {
+        if BinanceDerivatives::asked_for(&fetch.path) {
             self.derivatives.fetched(fetch, outcome, received_at, &mut parsed);
         } else if fetch.path.starts_with(FUTURES_PATH) || fetch.path.starts_with(SPOT_PATH) {
             self.instruments.fetched(fetch, outcome, received_at, &mut parsed);
@@ -284,7 +284,7 @@ impl VenueAdapter for BinanceAdapter {
         let futures = self.futures;
         let has = |channel: Channel| futures && channels.contains(&channel);
         let (mark_price, funding, liquidations) = (has(Channel::MarkPrice), has(Channel::Funding), has(Channel::Liquidations));
-        self.derivatives.configure(mark_price, funding, liquidations, if has(Channel::OpenInterest) { symbols } else { &[] });
+        self.derivatives.configure(mark_price, funding, liquidations, symbols, has(Channel::OpenInterest));
         self.instruments.configure(if channels.contains(&Channel::Instruments) { symbols } else { &[] });
         let mut streams = Vec::new();
         for symbol in symbols {
