@@ -155,14 +155,12 @@ pub fn terminate(child: &std::process::Child) {
 /// Sends SIGTERM to a child process and waits for it to exit, failing the test with
 /// `what` after `within`.
 pub fn terminate_and_wait(child: &mut std::process::Child, within: std::time::Duration, what: &str) -> std::process::ExitStatus {
-    terminate(child);
-    let deadline = std::time::Instant::now() + within;
+    let stopping = Stopping::start(child, within, what);
     loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = stopping.exited(child) {
             return status;
         }
-        assert!(std::time::Instant::now() < deadline, "{what} did not exit within {within:?} of SIGTERM");
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::thread::sleep(Stopping::POLL);
     }
 }
 
@@ -172,13 +170,39 @@ pub async fn terminate_and_wait_async(
     within: std::time::Duration,
     what: &str,
 ) -> std::process::ExitStatus {
-    terminate(child);
-    let deadline = std::time::Instant::now() + within;
+    let stopping = Stopping::start(child, within, what);
     loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = stopping.exited(child) {
             return status;
         }
-        assert!(std::time::Instant::now() < deadline, "{what} did not exit within {within:?} of SIGTERM");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        tokio::time::sleep(Stopping::POLL).await;
+    }
+}
+
+/// A child sent SIGTERM, and how long it has to exit.
+struct Stopping<'a> {
+    deadline: std::time::Instant,
+    within: std::time::Duration,
+    what: &'a str,
+}
+
+impl<'a> Stopping<'a> {
+    const POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
+    fn start(child: &std::process::Child, within: std::time::Duration, what: &'a str) -> Self {
+        terminate(child);
+        Stopping { deadline: std::time::Instant::now() + within, within, what }
+    }
+
+    /// Its status once it has exited; fails the test once the time is up.
+    fn exited(&self, child: &mut std::process::Child) -> Option<std::process::ExitStatus> {
+        let status = child.try_wait().unwrap();
+        assert!(
+            status.is_some() || std::time::Instant::now() < self.deadline,
+            "{} did not exit within {:?} of SIGTERM",
+            self.what,
+            self.within
+        );
+        status
     }
 }
