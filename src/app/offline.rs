@@ -74,7 +74,7 @@ pub(super) struct Waiting {
 
 impl Daemon {
     /// After a start without the database: a task that waits for it, reads what an
-    /// online start reads, then starts the writers and the spool replay (see `offline`).
+    /// online start reads, then starts the writers and the spool replay (see the header).
     /// A failure other than the database being unreachable stops the daemon.
     pub(super) fn spawn_bring_up(&self, config: Config, router: Router, waiting: Waiting) -> JoinHandle<Option<Started>> {
         let mut workers = Daemon {
