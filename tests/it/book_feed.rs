@@ -133,38 +133,3 @@ pub async fn snapshot_rows(client: &tokio_postgres::Client, venue: &str, symbol:
         .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3)))
         .collect()
 }
-
-/// `hypertick replay --max` of every capture file in `captures` into a new database
-/// `replayed` of `cluster`, through a `kind` source of `symbol` with the `book` channel;
-/// returns a client of that database.
-pub async fn replay_captures(
-    cluster: &hypertick::db::throwaway::ThrowawayCluster,
-    live: &tokio_postgres::Client,
-    captures: &std::path::Path,
-    kind: &str,
-    symbol: &str,
-) -> tokio_postgres::Client {
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(captures).unwrap().map(|entry| entry.unwrap().path()).collect();
-    files.retain(|path| path.extension().is_none_or(|extension| extension != "toml"));
-    files.sort();
-    live.batch_execute("CREATE DATABASE replayed").await.unwrap();
-    let config_path = captures.join("replay.toml");
-    std::fs::write(
-        &config_path,
-        format!(
-            "[database]\nurl = \"{}\"\n\n[[sources]]\nkind = \"{kind}\"\nsymbols = [\"{symbol}\"]\nchannels = [\"book\"]\n",
-            cluster.url("replayed")
-        ),
-    )
-    .unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hypertick"))
-        .args(["replay", "--max", "--config"])
-        .arg(&config_path)
-        .args(&files)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run hypertick replay");
-    let printed = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{printed}");
-    hypertick::db::connect(&cluster.url("replayed"), std::time::Duration::from_secs(10)).await.unwrap()
-}

@@ -14,10 +14,10 @@ use hypertick::app::Daemon;
 use hypertick::config::{Channel, SourceKind};
 use serde_json::json;
 
-use crate::book_feed::{book_at_ms, book_events, replay_captures, stored_book, verified_at_ms, VenueBook};
+use crate::book_feed::{book_at_ms, book_events, stored_book, verified_at_ms, VenueBook};
 use crate::fake_rest::{FakeRest, Reply};
 use crate::fake_venue::{FakeVenue, Step};
-use crate::feeds::{now_ms, source};
+use crate::feeds::{now_ms, replay_captures, source};
 use crate::support::{self, wait_for_count};
 
 const SYMBOL: &str = "BTCUSDT";
@@ -179,7 +179,7 @@ async fn scenario(futures: bool) {
     }
 
     // Replay the capture into a fresh database: the snapshots come from the capture.
-    let replayed = replay_captures(&cluster, &live, captures.path(), "binance", SYMBOL).await;
+    let replayed = replay_captures(&cluster, &live, captures.path(), "binance", &[SYMBOL], &["book"]).await;
     assert_eq!(stored_book(&replayed, venue_name, symbol, 1_000).await, expected);
     for half_seconds in -2..26 {
         let instant = base_ms + half_seconds * 500;

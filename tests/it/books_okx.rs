@@ -13,9 +13,9 @@ use hypertick::app::Daemon;
 use hypertick::config::{Channel, SourceKind};
 use serde_json::json;
 
-use crate::book_feed::{book_at_ms, book_events, replay_captures, snapshot_rows, stored_book, verified_at_ms, VenueBook};
+use crate::book_feed::{book_at_ms, book_events, snapshot_rows, stored_book, verified_at_ms, VenueBook};
 use crate::fake_venue::{FakeVenue, Step};
-use crate::feeds::{now_ms, source};
+use crate::feeds::{now_ms, replay_captures, source};
 use crate::support::{self, wait_for_count};
 
 const INST: &str = "BTC-USDT";
@@ -169,7 +169,7 @@ async fn okx_books_break_resync_reconnect_and_replay() {
     assert_eq!(dead, 0);
 
     // Replay the capture into a fresh database: the same book at every instant.
-    let replayed = replay_captures(&cluster, &live, captures.path(), "okx", INST).await;
+    let replayed = replay_captures(&cluster, &live, captures.path(), "okx", &[INST], &["book"]).await;
     assert_eq!(stored_book(&replayed, "okx", INST, 400).await, expected);
     for half_seconds in -2..24 {
         let instant = base + half_seconds * 500;

@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::fake_rest::{FakeRest, Reply};
 use crate::fake_venue::{FakeVenue, Step};
-use crate::feeds::{now_ms, source};
+use crate::feeds::{now_ms, replay_captures, source};
 use crate::support::{self, feed_events, wait_for_count};
 
 const QUARTER: &str = "ETHUSDT_260925";
@@ -325,48 +325,13 @@ async fn binance_futures_derivatives_polls_rate_limits_timeouts_spec_versions_an
     assert_eq!(dead, 0);
 
     // The capture replayed into a fresh database: the same rows, `received_at` included.
-    let replayed = replay(&cluster, &live, captures.path(), &["BTCUSDT", QUARTER], &channels).await;
+    let names: Vec<&str> = channels.iter().map(|channel| channel.name()).collect();
+    let replayed = replay_captures(&cluster, &live, captures.path(), "binance_futures", &["BTCUSDT", QUARTER], &names).await;
     for (table, query) in DERIVED {
         let (live_rows, replayed_rows) = (rows(&live, query).await, rows(&replayed, query).await);
         assert!(!live_rows.is_empty(), "{table}");
         assert_eq!(replayed_rows, live_rows, "{table} replayed");
     }
-}
-
-/// Replays the capture files in `captures` through `hypertick replay` into a fresh
-/// database `replayed` of `cluster`, with the live source's symbols and channels.
-async fn replay(
-    cluster: &hypertick::db::throwaway::ThrowawayCluster,
-    live: &tokio_postgres::Client,
-    captures: &std::path::Path,
-    symbols: &[&str],
-    channels: &[Channel],
-) -> tokio_postgres::Client {
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(captures).unwrap().map(|entry| entry.unwrap().path()).collect();
-    files.sort();
-    live.batch_execute("CREATE DATABASE replayed").await.unwrap();
-    let config_path = captures.join("replay.toml");
-    let quoted = |names: Vec<String>| names.iter().map(|name| format!("\"{name}\"")).collect::<Vec<_>>().join(", ");
-    std::fs::write(
-        &config_path,
-        format!(
-            "[database]\nurl = \"{}\"\n\n[[sources]]\nkind = \"binance_futures\"\nsymbols = [{}]\nchannels = [{}]\n",
-            cluster.url("replayed"),
-            quoted(symbols.iter().map(|symbol| symbol.to_string()).collect()),
-            quoted(channels.iter().map(|channel| channel.name().to_string()).collect()),
-        ),
-    )
-    .unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hypertick"))
-        .args(["replay", "--max", "--config"])
-        .arg(&config_path)
-        .args(&files)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run hypertick replay");
-    let printed = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{printed}");
-    hypertick::db::connect(&cluster.url("replayed"), Duration::from_secs(10)).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,7 +15,7 @@ use hypertick::config::{Channel, SourceKind};
 
 use crate::fake_rest::{FakeRest, Reply};
 use crate::fake_venue::{FakeVenue, Step};
-use crate::feeds::{commented_example, now_ms, source, tick_rows};
+use crate::feeds::{commented_example, now_ms, replay_captures, source, tick_rows};
 use crate::support::{self, wait_for_count};
 
 const BYBIT_ACK: &str = r#"{"success":true,"ret_msg":"subscribe","conn_id":"fake-conn-1","req_id":{id},"op":"subscribe"}"#;
@@ -295,12 +295,12 @@ async fn bybit_linear_merged_tickers_liquidations_trades_and_instrument_versions
 
     // The recorded session, websocket messages and REST answers, replayed into a fresh
     // database gives the same rows and versions.
-    let replayed = replay(
+    let replayed = replay_captures(
         &cluster,
         &client,
         captures.path(),
         "bybit_linear",
-        "BTCUSDT",
+        &["BTCUSDT"],
         &["trades", "funding", "open_interest", "mark_price", "liquidations", "instruments"],
     )
     .await;
@@ -318,42 +318,6 @@ async fn bybit_linear_merged_tickers_liquidations_trades_and_instrument_versions
     let live_versions = spec_versions(&client, "bybit_linear", "BTC-USDT").await;
     assert_eq!(spec_versions(&replayed, "bybit_linear", "BTC-USDT").await, live_versions);
     assert_eq!(event_details(&replayed, "bybit_linear", "instrument_changed").await, changed);
-}
-
-/// `hypertick replay` of the capture files in `captures` into a fresh database `replayed`.
-async fn replay(
-    cluster: &hypertick::db::throwaway::ThrowawayCluster,
-    live: &tokio_postgres::Client,
-    captures: &std::path::Path,
-    kind: &str,
-    symbol: &str,
-    channels: &[&str],
-) -> tokio_postgres::Client {
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(captures).unwrap().map(|entry| entry.unwrap().path()).collect();
-    files.sort();
-    assert!(!files.is_empty(), "the session was recorded");
-    live.batch_execute("CREATE DATABASE replayed").await.unwrap();
-    let config_path = captures.join("replay.toml");
-    let channels: Vec<String> = channels.iter().map(|channel| format!("\"{channel}\"")).collect();
-    std::fs::write(
-        &config_path,
-        format!(
-            "[database]\nurl = \"{}\"\n\n[[sources]]\nkind = \"{kind}\"\nsymbols = [\"{symbol}\"]\nchannels = [{}]\n",
-            cluster.url("replayed"),
-            channels.join(", ")
-        ),
-    )
-    .unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hypertick"))
-        .args(["replay", "--max", "--config"])
-        .arg(&config_path)
-        .args(&files)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run hypertick replay");
-    let printed = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{printed}");
-    hypertick::db::connect(&cluster.url("replayed"), Duration::from_secs(10)).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -39,6 +39,46 @@ pub fn source(kind: SourceKind, url: String, symbols: &[&str], channels: &[Chann
     }
 }
 
+/// `hypertick replay --max` of every capture file in `captures` into a new database
+/// `replayed` of `cluster`, through a `kind` source of `symbols` and `channels` (their
+/// configuration names); returns a client of that database.
+pub async fn replay_captures(
+    cluster: &hypertick::db::throwaway::ThrowawayCluster,
+    live: &tokio_postgres::Client,
+    captures: &std::path::Path,
+    kind: &str,
+    symbols: &[&str],
+    channels: &[&str],
+) -> tokio_postgres::Client {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(captures).unwrap().map(|entry| entry.unwrap().path()).collect();
+    files.retain(|path| path.extension().is_none_or(|extension| extension != "toml"));
+    files.sort();
+    assert!(!files.is_empty(), "the session was recorded");
+    live.batch_execute("CREATE DATABASE replayed").await.unwrap();
+    let config_path = captures.join("replay.toml");
+    let quoted = |names: &[&str]| names.iter().map(|name| format!("\"{name}\"")).collect::<Vec<_>>().join(", ");
+    std::fs::write(
+        &config_path,
+        format!(
+            "[database]\nurl = \"{}\"\n\n[[sources]]\nkind = \"{kind}\"\nsymbols = [{}]\nchannels = [{}]\n",
+            cluster.url("replayed"),
+            quoted(symbols),
+            quoted(channels),
+        ),
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hypertick"))
+        .args(["replay", "--max", "--config"])
+        .arg(&config_path)
+        .args(&files)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run hypertick replay");
+    let printed = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{printed}");
+    hypertick::db::connect(&cluster.url("replayed"), Duration::from_secs(10)).await.unwrap()
+}
+
 /// The commented `[[sources]]` example of `kind` in `config/hypertick.toml`, uncommented,
 /// after a `[database]` section: a whole configuration file. The example runs until the
 /// first line that is not a commented key, table header (`[sources.json]` and the like)

@@ -7,7 +7,8 @@
 //! `instrument_specs` versions for the configured coins, a tick size change making a new
 //! version and an `instrument_changed` event; garbage dead-lettered; after a drop the
 //! resubscription, a re-sent trade dropped, the open candle forgotten, the book's
-//! reconnect `gap`. A second test: a `meta` request that times out is retried.
+//! reconnect `gap`; the recorded session replayed into a fresh database gives the same
+//! rows. A second test: a `meta` request that times out is retried.
 
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use hypertick::config::{Channel, SourceKind};
 use crate::book_feed::{book_at_ms, book_events, stored_book, BookLevel};
 use crate::fake_rest::{FakeRest, Reply};
 use crate::fake_venue::{FakeVenue, Step};
-use crate::feeds::{commented_example, now_ms, source, tick_rows};
+use crate::feeds::{commented_example, now_ms, replay_captures, source, tick_rows};
 use crate::support::{self, wait_for_count};
 
 const CHANNELS: &[Channel] =
@@ -127,6 +128,8 @@ async fn hyperliquid_rows_book_specs_and_reconnect() {
     hyperliquid.rest_url = Some(rest.url());
     hyperliquid.silence_timeout_ms = std::num::NonZeroU64::new(60_000).unwrap();
     hyperliquid.instruments_poll_ms = std::num::NonZeroU64::new(300).unwrap();
+    let captures = tempfile::tempdir().unwrap();
+    hyperliquid.record = Some(captures.path().to_path_buf());
     config.sources = vec![hyperliquid];
     let daemon = Daemon::start(&config).await.expect("daemon starts");
     let client = support::sql(&cluster).await;
@@ -305,6 +308,18 @@ async fn hyperliquid_rows_book_specs_and_reconnect() {
     assert_eq!(rate_limited, 1);
     let dead: Vec<String> = client.query("SELECT reason FROM dead_letters", &[]).await.unwrap().iter().map(|row| row.get(0)).collect();
     assert_eq!(dead, ["invalid_json"]);
+
+    // The recorded session, both connections and the `meta` answers, replayed into a
+    // fresh database gives the same rows, `received_at` included.
+    let channels: Vec<&str> = CHANNELS.iter().map(|channel| channel.name()).collect();
+    let replayed = replay_captures(&cluster, &client, captures.path(), "hyperliquid", &["BTC", "ETH"], &channels).await;
+    for table in ["ticks", "bars", "book_deltas", "book_snapshots", "funding_rates", "open_interest", "mark_prices", "instrument_specs"] {
+        let query = format!("SELECT t::text FROM {table} t ORDER BY t::text");
+        let (live_rows, replayed_rows) =
+            (support::column::<String>(&client, &query).await, support::column::<String>(&replayed, &query).await);
+        assert!(!live_rows.is_empty(), "{table}");
+        assert_eq!(replayed_rows, live_rows, "{table} replayed");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
